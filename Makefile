@@ -1,0 +1,83 @@
+# The vocabulary of the README. Every target bootstraps what it needs and is idempotent.
+SHELL := /bin/bash
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export UV_LINK_MODE := copy
+
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.cache/spaces-tools/uv/bin/uv)
+LIVEKIT := .tools/bin/livekit-server
+WEB_STAMP := web/dist/index.html
+
+.PHONY: help dev test test-unit test-integration test-infra test-e2e lint bench bench-api \
+        bench-spotlight synth tools system-deps venv web clean
+
+help:
+	@echo "make dev     - run livekit-server, the Spaces API, the media agent and the web page locally"
+	@echo "make test    - run the whole test suite (installs what it needs)"
+	@echo "make bench   - run the benchmarks (results in docs/benchmarks.md)"
+	@echo "make synth   - cdk synth (offline, cdk-nag checks included)"
+
+$(UV):
+	@echo "bootstrap: installing uv into ~/.cache/spaces-tools/uv"
+	python3 -m venv $(HOME)/.cache/spaces-tools/uv
+	$(HOME)/.cache/spaces-tools/uv/bin/pip install -q uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+venv: $(VENV)/.synced
+
+$(LIVEKIT): scripts/install-livekit.sh
+	bash scripts/install-livekit.sh .tools/bin
+
+tools: $(LIVEKIT)
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_STAMP): web/node_modules/.installed $(shell find web/src web/index.html -type f 2>/dev/null)
+	cd web && npm run build --silent
+
+web: $(WEB_STAMP)
+
+dev: venv tools web system-deps
+	$(PY) -m devstack
+
+test: venv tools web system-deps
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest -m unit
+
+test-integration: venv tools system-deps
+	$(PY) -m pytest -m integration
+
+test-infra: venv
+	$(PY) -m pytest -m infra
+
+test-e2e: venv tools web system-deps
+	$(PY) -m pytest -m e2e
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check . || true
+
+bench: bench-api bench-spotlight
+
+bench-api: venv
+	$(PY) -m bench.control_plane
+
+bench-spotlight: venv tools system-deps
+	$(PY) -m bench.spotlight
+
+synth: venv
+	npx --yes aws-cdk@2 synth --quiet
+
+clean:
+	rm -rf cdk.out web/dist .pytest_cache bench/out

@@ -1,0 +1,140 @@
+"""The one renderer of livekit.yaml, for `make dev`, the tests and the cloud fleet alike.
+
+Pure: takes typed settings, returns a dict (and YAML text). The fleet's user data renders with
+placeholder keys that the node fills from Secrets Manager at boot; nothing secret is rendered
+into a CloudFormation template.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisSettings:
+    address: str
+    password: str | None = None
+    use_tls: bool = False
+    username: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnSettings:
+    domain: str
+    udp_port: int = 3478
+    tls_port: int = 5349
+    # TLS terminated by the load balancer in front of the node.
+    external_tls: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveKitConfig:
+    api_key: str
+    api_secret: str
+    webhook_urls: tuple[str, ...] = ()
+    port: int = 7880
+    bind_addresses: tuple[str, ...] = ("127.0.0.1",)
+    rtc_tcp_port: int = 7881
+    rtc_port_range: tuple[int, int] = (50000, 60000)
+    # One muxed UDP port instead of the range (loopback servers in tests and `make dev`).
+    rtc_udp_port: int | None = None
+    use_external_ip: bool = False
+    node_ip: str | None = None
+    redis: RedisSettings | None = None
+    turn: TurnSettings | None = None
+    # Rooms are created only by the control plane, never by a client joining.
+    auto_create: bool = False
+    # Seconds a room lives with nobody in it before it closes (and the Space ends).
+    empty_timeout: int = 300
+    # Seconds a room lives after its last participant left.
+    departure_timeout: int = 20
+    max_participants: int = 0
+    log_level: str = "info"
+    # Seconds a draining node waits for its rooms to empty after SIGTERM.
+    shutdown_drain_seconds: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def render(config: LiveKitConfig) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "port": config.port,
+        "bind_addresses": list(config.bind_addresses),
+        "log_level": config.log_level,
+        "rtc": _rtc(config),
+        "keys": {config.api_key: config.api_secret},
+        "room": {
+            "auto_create": config.auto_create,
+            "empty_timeout": config.empty_timeout,
+            "departure_timeout": config.departure_timeout,
+            "max_participants": config.max_participants,
+        },
+    }
+    if config.webhook_urls:
+        doc["webhook"] = {"api_key": config.api_key, "urls": list(config.webhook_urls)}
+    if config.redis is not None:
+        doc["redis"] = _redis(config.redis)
+    if config.turn is not None:
+        doc["turn"] = {
+            "enabled": True,
+            "domain": config.turn.domain,
+            "udp_port": config.turn.udp_port,
+            "tls_port": config.turn.tls_port,
+            "external_tls": config.turn.external_tls,
+        }
+    doc.update(config.extra)
+    return doc
+
+
+def render_yaml(config: LiveKitConfig) -> str:
+    """YAML is a superset of JSON; JSON output keeps this module free of a YAML dependency."""
+    return json.dumps(render(config), indent=2, sort_keys=True) + "\n"
+
+
+def _rtc(config: LiveKitConfig) -> dict[str, object]:
+    rtc: dict[str, object] = {"tcp_port": config.rtc_tcp_port, "use_external_ip": config.use_external_ip}
+    if config.rtc_udp_port is not None:
+        rtc["udp_port"] = config.rtc_udp_port
+    else:
+        rtc["port_range_start"] = config.rtc_port_range[0]
+        rtc["port_range_end"] = config.rtc_port_range[1]
+    if config.node_ip is not None:
+        rtc["node_ip"] = config.node_ip
+    return rtc
+
+
+def _redis(redis: RedisSettings) -> dict[str, object]:
+    doc: dict[str, object] = {"address": redis.address, "use_tls": redis.use_tls}
+    if redis.username:
+        doc["username"] = redis.username
+    if redis.password:
+        doc["password"] = redis.password
+    return doc
+
+
+def local_config(
+    *,
+    api_key: str,
+    api_secret: str,
+    port: int,
+    rtc_tcp_port: int,
+    rtc_udp_port: int,
+    webhook_url: str | None,
+    redis: RedisSettings | None = None,
+) -> LiveKitConfig:
+    """The single-node loopback server used by `make dev` and the integration tests."""
+    return LiveKitConfig(
+        api_key=api_key,
+        api_secret=api_secret,
+        webhook_urls=(webhook_url,) if webhook_url else (),
+        port=port,
+        bind_addresses=("127.0.0.1",),
+        rtc_tcp_port=rtc_tcp_port,
+        rtc_udp_port=rtc_udp_port,
+        use_external_ip=False,
+        node_ip="127.0.0.1",
+        redis=redis,
+        # Short timeouts locally so that closed rooms end their Spaces quickly.
+        empty_timeout=60,
+        departure_timeout=10,
+    )

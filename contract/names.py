@@ -1,0 +1,52 @@
+"""One module of shared names: env vars, agent name, participant attributes, CDK output keys.
+
+Imported by the control plane, the media agent, the CDK app and the tests so that a rename
+is one edit, not a hunt.
+"""
+
+from typing import Final
+
+LIVEKIT_VERSION: Final = "v1.13.5"
+
+# The agent the control plane dispatches explicitly into every live Space.
+AGENT_NAME: Final = "spaces-stage"
+
+# The agent publishes the stage state (JSON) as this participant attribute, and answers this RPC.
+STAGE_ATTRIBUTE: Final = "stage"
+STAGE_RPC_METHOD: Final = "get_stage"
+
+# Participant attributes the control plane puts into join tokens.
+ROLE_ATTRIBUTE: Final = "role"
+
+# Room metadata (JSON) written by the control plane: the Space id, its video policy and the host pin.
+ROOM_METADATA_SPACE_ID: Final = "space_id"
+ROOM_METADATA_VIDEO: Final = "video"
+ROOM_METADATA_PINNED: Final = "pinned"
+
+# Environment variables (read by pydantic-settings in functions/core/config.py and the agent).
+ENV_MODE: Final = "SPACES_MODE"  # "local" | "cloud"
+ENV_LIVEKIT_URL: Final = "LIVEKIT_URL"
+ENV_LIVEKIT_API_KEY: Final = "LIVEKIT_API_KEY"
+ENV_LIVEKIT_API_SECRET: Final = "LIVEKIT_API_SECRET"
+ENV_LIVEKIT_SECRET_ARN: Final = "LIVEKIT_SECRET_ARN"
+ENV_STORE: Final = "SPACES_STORE"  # "sqlite" | "dynamodb"
+ENV_TABLE_NAME: Final = "SPACES_TABLE_NAME"
+ENV_SQLITE_PATH: Final = "SPACES_SQLITE_PATH"
+ENV_DEV_JWT_SECRET: Final = "SPACES_DEV_JWT_SECRET"
+ENV_PUBLIC_LIVEKIT_URL: Final = "SPACES_PUBLIC_LIVEKIT_URL"
+
+# The local development key pair. Refused outside local mode (functions/core/config.py).
+DEV_API_KEY: Final = "devkey"
+DEV_API_SECRET: Final = "devsecret-local-only-not-for-production-use"
+DEV_JWT_SECRET: Final = "dev-jwt-secret-local-only-not-for-production"
+
+# Local ports used by `make dev` (tests pick free ports instead).
+DEV_API_PORT: Final = 8000
+DEV_LIVEKIT_PORT: Final = 7880
+DEV_LIVEKIT_TCP_PORT: Final = 7881
+
+# CloudFormation output keys.
+OUTPUT_API_URL: Final = "ApiUrl"
+OUTPUT_LIVEKIT_URL: Final = "LiveKitUrl"
+OUTPUT_TABLE_NAME: Final = "TableName"
+OUTPUT_DASHBOARD: Final = "DashboardName"

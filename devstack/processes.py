@@ -1,0 +1,97 @@
+"""Start and stop child processes with readable, prefixed logs; wait for them to be ready."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
+
+
+class ManagedProcess:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        log: IO[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self._log = log if log is not None else sys.stderr
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            self.argv,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            try:
+                self._log.write(f"[{self.name}] {line}")
+                self._log.flush()
+            except ValueError:  # log closed at interpreter exit
+                return
+
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_until(self, ready: Callable[[], bool], *, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                tail = "".join(self.lines[-30:])
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before {what}:\n{tail}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name}: not {what} after {timeout}s")
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        if not self.running:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def kill(self) -> None:
+        if self.running:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return False
+
+    return check

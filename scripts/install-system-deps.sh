@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite and `make dev` use, only those that are missing.
+set -euo pipefail
+declare -A need=(
+  [chromium]=chromium
+  [chromedriver]=chromium-driver
+  [espeak-ng]=espeak-ng
+  [sox]=sox
+  [redis-server]=redis-server
+  [java]=default-jre-headless
+)
+missing=()
+for bin in "${!need[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-system-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-system-deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

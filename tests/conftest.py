@@ -1,0 +1,75 @@
+"""Session-wide fixtures: a real livekit-server on free loopback ports.
+
+Markers follow the folders: tests/unit -> unit, tests/integration -> integration, and so on, so a
+test cannot end up unmarked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from contract import names
+from devstack import livekit
+from devstack.ports import free_port
+
+KINDS = ("unit", "integration", "infra", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for kind in KINDS:
+            if kind in parts:
+                item.add_marker(getattr(pytest.mark, kind))
+
+
+@dataclass(frozen=True)
+class LiveKitEndpoint:
+    """Where the tests find the SFU: one they started, or one named by LIVEKIT_URL."""
+
+    ws_url: str
+    http_url: str
+    api_key: str
+    api_secret: str
+    # The port the server's webhooks go to (None for an external server we did not configure).
+    webhook_port: int | None
+
+
+@pytest.fixture(scope="session")
+def webhook_port() -> int:
+    """The port the API under test listens on; the server's webhooks point at it."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def livekit_server(webhook_port: int) -> Iterator[LiveKitEndpoint]:
+    external = os.environ.get(names.ENV_LIVEKIT_URL)
+    if external:
+        yield LiveKitEndpoint(
+            ws_url=external,
+            http_url=external.replace("ws://", "http://").replace("wss://", "https://"),
+            api_key=os.environ[names.ENV_LIVEKIT_API_KEY],
+            api_secret=os.environ[names.ENV_LIVEKIT_API_SECRET],
+            webhook_port=None,
+        )
+        return
+    server = livekit.start_local(
+        api_key=names.DEV_API_KEY,
+        api_secret=names.DEV_API_SECRET,
+        webhook_url=f"http://127.0.0.1:{webhook_port}/livekit/webhook",
+    )
+    try:
+        yield LiveKitEndpoint(
+            ws_url=server.ws_url,
+            http_url=server.http_url,
+            api_key=server.api_key,
+            api_secret=server.api_secret,
+            webhook_port=webhook_port,
+        )
+    finally:
+        server.stop()
