@@ -50,3 +50,12 @@ OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_LIVEKIT_URL: Final = "LiveKitUrl"
 OUTPUT_TABLE_NAME: Final = "TableName"
 OUTPUT_DASHBOARD: Final = "DashboardName"
+
+# The DynamoDB single-table shape: the store (functions/store/dynamodb.py) and the CDK state
+# construct both read these, so the deployed table is exactly what the store expects.
+TABLE_PK: Final = "pk"
+TABLE_SK: Final = "sk"
+TABLE_GSI1: Final = "gsi1"
+TABLE_GSI1_PK: Final = "gsi1pk"
+TABLE_GSI1_SK: Final = "gsi1sk"
+TABLE_TTL_ATTRIBUTE: Final = "ttl"
