@@ -67,18 +67,22 @@ class ManagedProcess:
             time.sleep(0.1)
         raise TimeoutError(f"{self.name}: not {what} after {timeout}s")
 
-    def stop(self, *, timeout: float = 10.0) -> None:
-        if not self.running:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+    def stop(self, *, grace: float = 3.0, timeout: float = 10.0) -> None:
+        """SIGTERM, then a second SIGTERM after `grace` (livekit-server and uvicorn treat the second
+        as "force": the first waits for rooms/connections to drain), then SIGKILL."""
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGTERM, timeout)):
+            if not self.running:
+                return
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+        self.kill()
 
     def kill(self) -> None:
         if self.running:
