@@ -54,7 +54,8 @@ class LiveKitServer:
         return self.config.api_secret
 
     def stop(self) -> None:
-        self.process.stop()
+        # An idle server drains instantly; a short grace keeps test teardown quick.
+        self.process.stop(grace=1.0)
         self.config_path.unlink(missing_ok=True)
 
 
