@@ -17,6 +17,8 @@ class RedisSettings:
     password: str | None = None
     use_tls: bool = False
     username: str | None = None
+    # PEM bundle to verify the server with instead of the system roots (a test's own CA).
+    ca_cert_file: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +107,13 @@ def _rtc(config: LiveKitConfig) -> dict[str, object]:
 
 def _redis(redis: RedisSettings) -> dict[str, object]:
     doc: dict[str, object] = {"address": redis.address, "use_tls": redis.use_tls}
+    if redis.use_tls:
+        # `tls` supersedes the deprecated `use_tls` (protocol/redis.RedisConfig); the server
+        # certificate is always verified, never `insecure`.
+        tls: dict[str, object] = {"enabled": True, "insecure": False}
+        if redis.ca_cert_file:
+            tls["ca_cert_file"] = redis.ca_cert_file
+        doc["tls"] = tls
     if redis.username:
         doc["username"] = redis.username
     if redis.password:
@@ -137,4 +146,40 @@ def local_config(
         # Short timeouts locally so that closed rooms end their Spaces quickly.
         empty_timeout=60,
         departure_timeout=10,
+    )
+
+
+def fleet_config(
+    *,
+    api_key: str,
+    api_secret: str,
+    redis: RedisSettings,
+    webhook_url: str,
+    turn_domain: str,
+    port: int = 7880,
+    bind_addresses: tuple[str, ...] = ("0.0.0.0",),
+    rtc_tcp_port: int = 7881,
+    rtc_port_range: tuple[int, int] = (50000, 60000),
+    turn_udp_port: int = 3478,
+    turn_tls_port: int = 5349,
+    use_external_ip: bool = True,
+    node_ip: str | None = None,
+) -> LiveKitConfig:
+    """One node of the cloud fleet: multi-node through Redis, public IP discovered by STUN, TURN.
+
+    The cloud passes placeholders for the keys and the Redis password (filled on the node at boot);
+    the fleet integration test passes loopback addresses, free ports and a local Redis.
+    """
+    return LiveKitConfig(
+        api_key=api_key,
+        api_secret=api_secret,
+        webhook_urls=(webhook_url,),
+        port=port,
+        bind_addresses=bind_addresses,
+        rtc_tcp_port=rtc_tcp_port,
+        rtc_port_range=rtc_port_range,
+        use_external_ip=use_external_ip,
+        node_ip=node_ip,
+        redis=redis,
+        turn=TurnSettings(domain=turn_domain, udp_port=turn_udp_port, tls_port=turn_tls_port),
     )
