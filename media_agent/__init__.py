@@ -1,0 +1,1 @@
+"""The media agent: a LiveKit agent worker that decides the spotlight of every live Space."""

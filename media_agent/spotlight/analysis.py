@@ -1,0 +1,144 @@
+"""Per-speaker frame analysis: level, adaptive noise floor, voice activity, periodicity.
+
+Frames of any length are cut into fixed hops; levels for all hops of a frame come from one
+vectorised numpy expression, and the costly detectors (VAD, periodicity) only run on hops that
+pass the speaker's own energy gate, so a silent track costs one RMS per hop.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from media_agent.spotlight.config import EngineConfig
+
+# WebRTC VAD accepts these rates only; anything else is resampled to 16 kHz first.
+_VAD_RATES = (8000, 16000, 32000, 48000)
+# Periodicity runs on the last 3 hops (30 ms) at 8 kHz, limited to 60..1000 Hz, lags 70..400 Hz pitch.
+_PITCH_RATE = 8000
+_PITCH_HOPS = 3
+_PITCH_NFFT = 512
+_PITCH_MIN_LAG = _PITCH_RATE // 400
+_PITCH_MAX_LAG = _PITCH_RATE // 70
+_PITCH_BAND = np.zeros(_PITCH_NFFT // 2 + 1)
+_PITCH_BAND[int(60 * _PITCH_NFFT / _PITCH_RATE) : int(1000 * _PITCH_NFFT / _PITCH_RATE) + 1] = 1.0
+_FLOOR_START_DBFS = -100.0
+
+
+@functools.cache
+def _lag_norm(n: int) -> np.ndarray:
+    """The autocorrelation of a finite window shrinks with the lag; undo that so the threshold
+    means the same at every pitch."""
+    return n / np.maximum(n - np.arange(_PITCH_MAX_LAG + 1, dtype=np.float64), 1.0)
+
+
+@dataclass(frozen=True)
+class Hop:
+    t_end: float
+    level_db: float
+    snr_db: float
+    voiced: bool
+
+
+class FrameAnalyzer:
+    """Turns one speaker's frames into hops. Stateful: keeps the partial hop and the noise floor."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self._config = config
+        self._rate = 0
+        self._hop = 0
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._pending_t = 0.0
+        self._floor_db: float | None = None
+        # The last few hops (references, no copies): the periodicity window when it is needed.
+        self._recent: list[np.ndarray] = []
+        self._vad = None
+        if config.vad == "webrtc":
+            import webrtcvad
+
+            self._vad = webrtcvad.Vad(config.vad_mode)
+
+    @property
+    def floor_db(self) -> float | None:
+        return self._floor_db
+
+    def feed(self, t: float, pcm: np.ndarray, sample_rate: int) -> list[Hop]:
+        """Analyse a frame whose first sample is at time t; returns the hops it completed."""
+        if sample_rate != self._rate:
+            self._rate = sample_rate
+            self._hop = round(sample_rate * self._config.hop_s)
+            self._pending = np.zeros(0, dtype=np.float32)
+        hop_s = self._hop / self._rate
+        expected_t = self._pending_t + len(self._pending) / self._rate
+        if len(self._pending) == 0 or abs(t - expected_t) > hop_s:
+            # A gap or a jump in the timeline: a partial hop across it would mix two moments.
+            self._pending = pcm.astype(np.float32)
+            self._pending_t = t
+        else:
+            self._pending = np.concatenate((self._pending, pcm.astype(np.float32)))
+        n = len(self._pending) // self._hop
+        if n == 0:
+            return []
+        block = self._pending[: n * self._hop].reshape(n, self._hop)
+        start_t = self._pending_t
+        self._pending = self._pending[n * self._hop :]
+        self._pending_t = start_t + n * hop_s
+        # Level in dBFS of each hop (full scale = int16 max).
+        power = np.einsum("ij,ij->i", block, block) / self._hop
+        levels = 10.0 * np.log10(power + 1e-3) - 90.309
+        hops = []
+        for i in range(n):
+            hops.append(self._hop_decision(start_t + (i + 1) * hop_s, float(levels[i]), block[i]))
+        return hops
+
+    def _hop_decision(self, t_end: float, level_db: float, samples: np.ndarray) -> Hop:
+        config = self._config
+        floor = self._floor_db
+        if floor is None:
+            floor = level_db
+        elif level_db < floor:
+            floor += (level_db - floor) * config.floor_fall_fraction
+        else:
+            floor = min(level_db, floor + config.floor_rise_db_per_s * config.hop_s)
+        self._floor_db = max(floor, _FLOOR_START_DBFS)
+        snr = level_db - self._floor_db
+        recent = self._recent
+        recent.append(samples)
+        if len(recent) > _PITCH_HOPS:
+            del recent[0]
+        gated = snr >= config.gate_snr_db and level_db >= config.min_level_dbfs
+        voiced = gated
+        if voiced and self._vad is not None:
+            voiced = self._vad_says_speech(samples)
+        if voiced and config.periodicity:
+            voiced = self._periodicity() >= config.periodicity_threshold
+        return Hop(t_end=t_end, level_db=level_db, snr_db=snr, voiced=voiced)
+
+    def _periodicity(self) -> float:
+        """Peak normalised autocorrelation over pitch lags, of the band-limited last 30 ms."""
+        window = np.concatenate(self._recent) if len(self._recent) > 1 else self._recent[0]
+        factor = self._rate // _PITCH_RATE
+        if self._rate % _PITCH_RATE == 0:
+            low = window[: len(window) // factor * factor].reshape(-1, factor).sum(axis=1)
+        else:
+            n = round(len(window) * _PITCH_RATE / self._rate)
+            low = np.interp(np.linspace(0, len(window) - 1, n), np.arange(len(window)), window)
+        low = low - float(low.sum()) / len(low)
+        spectrum = np.fft.rfft(low, _PITCH_NFFT)
+        power = (spectrum.real**2 + spectrum.imag**2) * _PITCH_BAND
+        ac = np.fft.irfft(power, _PITCH_NFFT)[: _PITCH_MAX_LAG + 1] * _lag_norm(len(low))
+        if ac[0] <= 0.0:
+            return 0.0
+        return float(ac[_PITCH_MIN_LAG:].max() / ac[0])
+
+    def _vad_says_speech(self, samples: np.ndarray) -> bool:
+        assert self._vad is not None
+        rate = self._rate
+        if rate not in _VAD_RATES:
+            n = round(len(samples) * 16000 / rate)
+            samples = np.interp(np.linspace(0, len(samples) - 1, n), np.arange(len(samples)), samples)
+            rate = 16000
+        pcm = np.clip(samples, -32768, 32767).astype(np.int16).tobytes()
+        return bool(self._vad.is_speech(pcm, rate))

@@ -1,0 +1,64 @@
+"""The engine's tunables, each named with the reason for its default.
+
+Defaults come from the benchmark (bench/spotlight, docs/bench/spotlight.md); change them there first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # Analysis hop. 10 ms is the WebRTC VAD's smallest frame and the finest step the decisions need.
+    hop_s: float = 0.01
+
+    # Voice activity detector: "webrtc" (GMM over 6 sub-bands, a few microseconds per hop) or
+    # "none" (energy gate + periodicity only). See docs/spotlight.md for why not Silero.
+    vad: Literal["webrtc", "none"] = "webrtc"
+    # WebRTC VAD aggressiveness 0..3; 3 rejects the most non-speech.
+    vad_mode: int = 3
+    # Require a pitch-like periodicity (70-400 Hz, below 1 kHz) for a hop to count as speech.
+    # Coughs, clicks, keyboards and mug clinks are not periodic in that band; voiced speech is.
+    periodicity: bool = True
+    periodicity_threshold: float = 0.5
+
+    # Energy gate: a hop is a candidate only this far above the speaker's own noise floor ...
+    gate_snr_db: float = 9.0
+    # ... and above this absolute level (a digital-silence track has no floor to speak of).
+    min_level_dbfs: float = -70.0
+    # The floor follows quiet hops down quickly and creeps up slowly, so speech (which always has
+    # gaps) never lifts it, but a louder room lifts it within seconds.
+    floor_rise_db_per_s: float = 3.0
+    floor_fall_fraction: float = 0.25
+
+    # Speech evidence: voiced time in the current burst of speech. Unvoiced hops inside the burst
+    # leak it at this fraction of their duration; a gap longer than burst_gap_s ends the burst.
+    evidence_leak: float = 0.5
+    burst_gap_s: float = 0.3
+    evidence_cap_s: float = 3.0
+
+    # Evidence needed to take a free floor (holder silent for holder_release_s, or nobody holds it).
+    # Above the voiced time a 300 ms transient can show, below a clean turn's first syllables.
+    onset_s: float = 0.2
+    # Evidence needed to take the floor while the holder still talks: longer than a backchannel.
+    takeover_s: float = 0.6
+    # The holder counts as talking until silent this long; pauses between sentences are longer, but
+    # a pause alone never moves the spotlight, only someone else's speech does.
+    holder_release_s: float = 0.45
+    # A challenger must have been voiced this recently.
+    challenger_recent_s: float = 0.15
+
+    # "speaking": voiced within this hangover and at least speaking_min_s of evidence.
+    speaking_hangover_s: float = 0.4
+    speaking_min_s: float = 0.08
+    # Level-only changes of "speaking" are published at most this often (each change is a
+    # participant-attribute update fanned out to every listener).
+    level_update_s: float = 0.25
+    level_step: float = 0.1
+    # SNR (dB) that maps to level 1.0.
+    level_full_snr_db: float = 40.0
+
+    # No audio from a speaker for this long (packet loss, DTX, unsubscribed) means silence.
+    stale_audio_s: float = 0.3

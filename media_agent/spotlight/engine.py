@@ -1,0 +1,119 @@
+"""The spotlight decision: who dominates the conversation, and when the floor changes hands.
+
+The rule, in one place (docs/spotlight.md has the reasoning and the benchmark behind it):
+- A speaker's evidence is their voiced time in the current burst of speech (speaker.py); a hop is
+  voiced if it clears their own noise floor, the VAD and the periodicity check (analysis.py).
+- Nobody talking (holder silent for holder_release_s, or no holder): the first challenger with
+  onset_s of evidence takes the spotlight. Transients carry almost no voiced time, so they never do.
+- Holder still talking: a challenger needs takeover_s of evidence, longer than a backchannel.
+- Silence alone never moves the spotlight, so pauses inside a turn cost nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from media_agent.spotlight.config import EngineConfig
+from media_agent.spotlight.speaker import Speaker
+from media_agent.spotlight.state import StageComposer, StageState
+
+
+def as_samples(pcm: np.ndarray | bytes) -> np.ndarray:
+    if isinstance(pcm, bytes | bytearray | memoryview):
+        return np.frombuffer(pcm, dtype=np.int16)
+    return np.asarray(pcm)
+
+
+class SpotlightEngine:
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self._speakers: dict[str, Speaker] = {}
+        self._composer = StageComposer()
+        self._holder: str | None = None
+        self._state = StageState()
+        self._speaking: tuple[tuple[str, float], ...] = ()
+        self._levels_at = -float("inf")
+
+    @property
+    def state(self) -> StageState:
+        return self._state
+
+    # Inputs ------------------------------------------------------------------------------------
+
+    def push_audio(self, identity: str, t: float, pcm_int16: np.ndarray | bytes, sample_rate: int) -> None:
+        """One mono int16 frame of any length whose first sample is at time t."""
+        self._speaker(identity).push(t, as_samples(pcm_int16), sample_rate)
+
+    def set_muted(self, identity: str, t: float, muted: bool) -> None:
+        self._speaker(identity).set_muted(muted)
+
+    def set_video(self, identity: str, t: float, on: bool) -> None:
+        self._composer.set_video(identity, t, on)
+
+    def set_pin(self, identity: str | None, t: float) -> None:
+        self._composer.set_pin(identity)
+
+    def remove(self, identity: str, t: float) -> None:
+        self._speakers.pop(identity, None)
+        self._composer.remove(identity)
+        if self._holder == identity:
+            # The floor falls back to whoever held it before, rather than to nobody.
+            previous = self._composer.previous_holder()
+            self._holder = previous if previous in self._speakers else None
+
+    # Decision ----------------------------------------------------------------------------------
+
+    def advance(self, t: float) -> StageState | None:
+        """Decide with everything pushed up to time t; returns the new state if it changed."""
+        for speaker in self._speakers.values():
+            speaker.expire(t)
+        self._holder = self._dominant(t)
+        speaking = self._speaking_now(t)
+        state = self._composer.compose(self._holder, speaking)
+        if state == self._state:
+            return None
+        self._state = state
+        return state
+
+    def _dominant(self, t: float) -> str | None:
+        config = self.config
+        holder = self._speakers.get(self._holder) if self._holder is not None else None
+        holder_talking = holder is not None and holder.voiced_within(t, config.holder_release_s)
+        needed = config.takeover_s if holder_talking else config.onset_s
+        best: Speaker | None = None
+        for speaker in self._speakers.values():
+            if speaker is holder or not speaker.voiced_within(t, config.challenger_recent_s):
+                continue
+            if speaker.evidence >= needed and (best is None or speaker.evidence > best.evidence):
+                best = speaker
+        if best is not None:
+            return best.identity
+        return self._holder
+
+    def _speaking_now(self, t: float) -> tuple[tuple[str, float], ...]:
+        config = self.config
+        now = tuple(
+            sorted(
+                (speaker.identity, self._level(speaker))
+                for speaker in self._speakers.values()
+                if speaker.voiced_within(t, config.speaking_hangover_s)
+                and speaker.evidence >= config.speaking_min_s
+            )
+        )
+        same_people = [identity for identity, _ in now] == [identity for identity, _ in self._speaking]
+        if same_people and t - self._levels_at < config.level_update_s:
+            return self._speaking
+        self._speaking = now
+        self._levels_at = t
+        return now
+
+    def _level(self, speaker: Speaker) -> float:
+        config = self.config
+        level = min(1.0, max(0.0, speaker.snr_db / config.level_full_snr_db))
+        return round(round(level / config.level_step) * config.level_step, 2)
+
+    def _speaker(self, identity: str) -> Speaker:
+        speaker = self._speakers.get(identity)
+        if speaker is None:
+            speaker = self._speakers[identity] = Speaker(identity, self.config)
+        return speaker
