@@ -34,6 +34,11 @@ ENV_TABLE_NAME: Final = "SPACES_TABLE_NAME"
 ENV_SQLITE_PATH: Final = "SPACES_SQLITE_PATH"
 ENV_DEV_JWT_SECRET: Final = "SPACES_DEV_JWT_SECRET"
 ENV_PUBLIC_LIVEKIT_URL: Final = "SPACES_PUBLIC_LIVEKIT_URL"
+ENV_DYNAMODB_ENDPOINT: Final = "SPACES_DYNAMODB_ENDPOINT"  # DynamoDB Local / moto only
+ENV_CORS_ORIGINS: Final = "SPACES_CORS_ORIGINS"  # comma-separated, "*" by default
+# The Secrets Manager secret named by LIVEKIT_SECRET_ARN is JSON with these two fields.
+SECRET_FIELD_API_KEY: Final = "api_key"
+SECRET_FIELD_API_SECRET: Final = "api_secret"
 
 # The local development key pair. Refused outside local mode (functions/core/config.py).
 DEV_API_KEY: Final = "devkey"
