@@ -1,0 +1,159 @@
+/** The Spaces API (issue 2), typed. Every call carries the signed-in user's bearer token. */
+
+export type SpaceState = "scheduled" | "live" | "ended";
+export type VideoPolicy = "off" | "host" | "speakers";
+export type Role = "host" | "cohost" | "speaker" | "listener";
+
+export interface Space {
+  id: string;
+  title: string;
+  state: SpaceState;
+  host: string;
+  cohosts: string[];
+  speakers: string[];
+  video: VideoPolicy;
+  listener_count: number;
+  raised_hands: string[];
+  pinned?: string | null;
+  room_name?: string | null;
+  created_at?: string | null;
+  scheduled_start?: string | null;
+  started_at?: string | null;
+  ended_at?: string | null;
+}
+
+export interface SpacePage {
+  items: Space[];
+  next_cursor: string | null;
+}
+
+export interface JoinToken {
+  url: string;
+  token: string;
+  identity: string;
+  role: Role;
+  expires_at: string | number;
+}
+
+export interface SpaceCreate {
+  title: string;
+  video: VideoPolicy;
+  scheduled_start?: string;
+}
+
+/** An API refusal, with the server's own words so the page can show them. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(`${status}: ${detail}`);
+  }
+}
+
+/** FastAPI says why in `detail`: a string (403/404/409) or a list of field errors (422). */
+function describe(status: number, body: unknown): string {
+  const detail = (body as { detail?: unknown } | null)?.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d: { loc?: unknown[]; msg?: string }) => {
+        const field = (d.loc ?? []).filter((p) => p !== "body").join(".");
+        return field ? `${field}: ${d.msg ?? "invalid"}` : (d.msg ?? "invalid");
+      })
+      .join("; ");
+  }
+  return `request failed (HTTP ${status})`;
+}
+
+export class Api {
+  constructor(
+    readonly baseUrl: string,
+    private readonly bearer: () => string | null,
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const token = this.bearer();
+    let resp: Response;
+    try {
+      resp = await fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiError(0, `cannot reach the Spaces API at ${this.baseUrl}`);
+    }
+    const text = await resp.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    if (!resp.ok) throw new ApiError(resp.status, describe(resp.status, parsed));
+    return parsed as T;
+  }
+
+  /** Local mode only: the API mints a dev bearer token for any user id. */
+  devToken(userId: string): Promise<{ token: string }> {
+    return this.call("POST", "/dev/token", { user_id: userId });
+  }
+
+  async listSpaces(state: "live" | "scheduled", limit = 50): Promise<Space[]> {
+    const page = await this.call<SpacePage | Space[]>("GET", `/spaces?state=${state}&limit=${limit}`);
+    return Array.isArray(page) ? page : (page.items ?? []);
+  }
+
+  getSpace(id: string): Promise<Space> {
+    return this.call("GET", `/spaces/${encodeURIComponent(id)}`);
+  }
+
+  createSpace(input: SpaceCreate): Promise<Space> {
+    return this.call("POST", "/spaces", input, { "idempotency-key": crypto.randomUUID() });
+  }
+
+  startSpace(id: string): Promise<Space> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/start`);
+  }
+
+  endSpace(id: string): Promise<Space> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/end`);
+  }
+
+  joinToken(id: string): Promise<JoinToken> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/token`);
+  }
+
+  raiseHand(id: string): Promise<unknown> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/hand`);
+  }
+
+  lowerHand(id: string): Promise<unknown> {
+    return this.call("DELETE", `/spaces/${encodeURIComponent(id)}/hand`);
+  }
+
+  setRole(id: string, userId: string, role: Exclude<Role, "host">): Promise<unknown> {
+    return this.call("PUT", `/spaces/${encodeURIComponent(id)}/roles/${encodeURIComponent(userId)}`, { role });
+  }
+
+  mute(id: string, userId: string): Promise<unknown> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/participants/${encodeURIComponent(userId)}/mute`);
+  }
+
+  remove(id: string, userId: string, block: boolean): Promise<unknown> {
+    return this.call(
+      "POST",
+      `/spaces/${encodeURIComponent(id)}/participants/${encodeURIComponent(userId)}/remove`,
+      { block },
+    );
+  }
+
+  pin(id: string, userId: string | null): Promise<unknown> {
+    return this.call("PUT", `/spaces/${encodeURIComponent(id)}/spotlight`, { user_id: userId });
+  }
+}

@@ -1,0 +1,74 @@
+/** Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`). */
+import "./style.css";
+
+import { Api } from "./api";
+import type { App, View } from "./app";
+import { clearSession, loadSession, saveSession } from "./auth";
+import { h } from "./dom";
+import { loadConfig } from "./config";
+import { lobbyView } from "./views/lobby";
+import { signInView } from "./views/signin";
+
+const SPACE_ROUTE = /^#\/spaces\/([^/?#]+)$/;
+
+async function boot(): Promise<void> {
+  const config = await loadConfig();
+  const root = document.getElementById("app") as HTMLElement;
+  const whoami = document.getElementById("whoami") as HTMLElement;
+  let current: View | null = null;
+
+  const app: App = {
+    session: loadSession(),
+    api: new Api(config.apiUrl, () => app.session?.token ?? null),
+    signIn(session) {
+      saveSession(session);
+      app.session = session;
+      void route();
+    },
+    signOut() {
+      clearSession();
+      app.session = null;
+      void route();
+    },
+    navigate(hash) {
+      if (location.hash === hash) void route();
+      else location.hash = hash;
+    },
+  };
+
+  let routing = 0;
+
+  async function route(): Promise<void> {
+    const turn = ++routing;
+    current?.unmount();
+    current = null;
+    whoami.replaceChildren(
+      ...(app.session
+        ? [
+            h("span", { class: "muted" }, "Signed in as "),
+            h("strong", { "data-testid": "whoami-user" }, app.session.userId),
+            h("button", { class: "btn small", "data-testid": "signout", onclick: () => app.signOut() }, "Sign out"),
+          ]
+        : []),
+    );
+    const match = SPACE_ROUTE.exec(location.hash);
+    let view: View;
+    if (!app.session) {
+      view = signInView(app); // the hash is kept, so a deep link continues after sign-in
+    } else if (match) {
+      // The LiveKit SDK is most of the bundle: load it only when a Space is opened.
+      const { spaceView } = await import("./views/space");
+      view = spaceView(app, decodeURIComponent(match[1]));
+    } else {
+      view = lobbyView(app);
+    }
+    if (turn !== routing) return view.unmount(); // another navigation happened meanwhile
+    current = view;
+    root.replaceChildren(view.el);
+  }
+
+  window.addEventListener("hashchange", () => void route());
+  await route();
+}
+
+void boot();

@@ -1,0 +1,235 @@
+/**
+ * One LiveKit connection to a Space: the Room, the agent's stage state, and the connection status.
+ * The view subscribes to `onChange` and reads everything back from here.
+ */
+import {
+  ConnectionError,
+  DisconnectReason,
+  type Participant,
+  type RemoteParticipant,
+  type RemoteTrack,
+  Room,
+  RoomEvent,
+  Track,
+  type TrackPublication,
+} from "livekit-client";
+
+import type { Role, VideoPolicy } from "./api";
+import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD, STAGE_RPC_TIMEOUT_MS } from "./names";
+import { parseStage, StageTracker } from "./stage";
+
+export type Status =
+  | { kind: "idle" }
+  | { kind: "connecting" }
+  | { kind: "connected" }
+  | { kind: "reconnecting" }
+  | { kind: "ended"; message: string; canRejoin: boolean };
+
+/** Room metadata as the control plane writes it. */
+export interface RoomInfo {
+  video: VideoPolicy;
+  pinned: string | null;
+  title: string;
+}
+
+const STAGE_ROLES: ReadonlySet<string> = new Set(["host", "cohost", "speaker"]);
+
+/** What a disconnect means to the person looking at the page. */
+export function disconnectMessage(reason: DisconnectReason | undefined): { message: string; canRejoin: boolean } {
+  switch (reason) {
+    case DisconnectReason.CLIENT_INITIATED:
+      return { message: "You left the Space.", canRejoin: true };
+    case DisconnectReason.ROOM_DELETED:
+    case DisconnectReason.ROOM_CLOSED:
+      return { message: "This Space has ended.", canRejoin: false };
+    case DisconnectReason.PARTICIPANT_REMOVED:
+      return { message: "You were removed from this Space by a host.", canRejoin: false };
+    case DisconnectReason.DUPLICATE_IDENTITY:
+      return { message: "You joined this Space from another tab or device.", canRejoin: true };
+    case DisconnectReason.JOIN_FAILURE:
+      return { message: "The media server could not complete the join.", canRejoin: true };
+    default:
+      return { message: "The connection to the Space was lost.", canRejoin: true };
+  }
+}
+
+export class SpaceRoom {
+  readonly room = new Room({ adaptiveStream: true, dynacast: true });
+  readonly stage = new StageTracker();
+  status: Status = { kind: "idle" };
+  private listeners = new Set<() => void>();
+
+  constructor(private readonly audioSink: HTMLElement) {
+    const r = this.room;
+    const changed = () => this.emit();
+    r.on(RoomEvent.Reconnecting, () => this.setStatus({ kind: "reconnecting" }))
+      .on(RoomEvent.SignalReconnecting, () => this.setStatus({ kind: "reconnecting" }))
+      .on(RoomEvent.Reconnected, () => {
+        this.setStatus({ kind: "connected" });
+        this.askAgents();
+      })
+      .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
+        this.audioSink.replaceChildren();
+        this.setStatus({ kind: "ended", ...disconnectMessage(reason) });
+      })
+      .on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
+        this.takeStage(p);
+        if (p.isAgent) void this.askAgent(p);
+        this.emit();
+      })
+      .on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
+        this.stage.forget(p.identity);
+        this.emit();
+      })
+      .on(RoomEvent.ParticipantAttributesChanged, (_changed: Record<string, string>, p: Participant) => {
+        this.takeStage(p);
+        this.emit();
+      })
+      .on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
+        if (track.kind === Track.Kind.Audio) this.audioSink.append(track.attach());
+        this.emit();
+      })
+      .on(RoomEvent.TrackUnsubscribed, (track: RemoteTrack) => {
+        if (track.kind === Track.Kind.Audio) track.detach().forEach((el) => el.remove());
+        this.emit();
+      })
+      .on(RoomEvent.TrackMuted, changed)
+      .on(RoomEvent.TrackUnmuted, changed)
+      .on(RoomEvent.TrackPublished, changed)
+      .on(RoomEvent.TrackUnpublished, changed)
+      .on(RoomEvent.LocalTrackPublished, changed)
+      .on(RoomEvent.LocalTrackUnpublished, changed)
+      .on(RoomEvent.ParticipantPermissionsChanged, changed)
+      .on(RoomEvent.RoomMetadataChanged, changed)
+      .on(RoomEvent.AudioPlaybackStatusChanged, changed);
+  }
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private setStatus(status: Status): void {
+    this.status = status;
+    this.emit();
+  }
+
+  /**
+   * Join with a token from the API. Throws a message meant for the person if the SFU refuses.
+   * Clicking "Join" is the user gesture that lets the page start audio playback.
+   */
+  async connect(url: string, token: string): Promise<void> {
+    this.setStatus({ kind: "connecting" });
+    try {
+      await this.room.connect(url, token);
+    } catch (err) {
+      const refused = err instanceof ConnectionError && (err.status === 401 || err.status === 403);
+      const message = refused
+        ? "The media server refused the join token."
+        : `Could not connect to the media server (${(err as Error).message}).`;
+      this.setStatus({ kind: "ended", message, canRejoin: true });
+      throw new Error(message);
+    }
+    await this.room.startAudio().catch(() => undefined);
+    this.setStatus({ kind: "connected" });
+    for (const p of this.room.remoteParticipants.values()) this.takeStage(p);
+    this.askAgents();
+  }
+
+  async leave(): Promise<void> {
+    await this.room.disconnect();
+  }
+
+  /** Read a stage state from a participant's attribute, if it carries one. */
+  private takeStage(p: Participant): void {
+    const raw = p.attributes[STAGE_ATTRIBUTE];
+    if (raw !== undefined) this.stage.offer(p.identity, parseStage(raw));
+  }
+
+  private askAgents(): void {
+    for (const p of this.room.remoteParticipants.values()) {
+      if (p.isAgent || p.attributes[STAGE_ATTRIBUTE] !== undefined) void this.askAgent(p);
+    }
+  }
+
+  /** A late joiner asks the agent for the current stage instead of waiting for the next change. */
+  private async askAgent(p: RemoteParticipant): Promise<void> {
+    try {
+      const reply = await this.room.localParticipant.performRpc({
+        destinationIdentity: p.identity,
+        method: STAGE_RPC_METHOD,
+        payload: "",
+        responseTimeout: STAGE_RPC_TIMEOUT_MS,
+      });
+      if (this.stage.offer(p.identity, parseStage(reply))) this.emit();
+    } catch {
+      // No reply (agent still starting, or no data permission): the attribute remains the source.
+    }
+  }
+
+  get info(): RoomInfo {
+    let raw: Record<string, unknown> = {};
+    try {
+      raw = JSON.parse(this.room.metadata || "{}") as Record<string, unknown>;
+    } catch {
+      raw = {};
+    }
+    const video = raw.video === "host" || raw.video === "speakers" ? raw.video : "off";
+    return {
+      video,
+      pinned: typeof raw.pinned === "string" ? raw.pinned : null,
+      title: typeof raw.title === "string" ? raw.title : "",
+    };
+  }
+
+  /** Everyone in the room except agents: the local participant first. */
+  get people(): Participant[] {
+    const remote = [...this.room.remoteParticipants.values()].filter(
+      (p) => !p.isAgent && p.attributes[STAGE_ATTRIBUTE] === undefined,
+    );
+    return [this.room.localParticipant, ...remote];
+  }
+
+  participant(identity: string): Participant | undefined {
+    if (identity === this.room.localParticipant.identity) return this.room.localParticipant;
+    return this.room.getParticipantByIdentity(identity);
+  }
+}
+
+/** The role the SFU-side attribute names, if any. */
+export function attributeRole(p: Participant): Role | null {
+  const role = p.attributes[ROLE_ATTRIBUTE];
+  return role === "host" || role === "cohost" || role === "speaker" || role === "listener" ? role : null;
+}
+
+export function isStageRole(role: string | null | undefined): boolean {
+  return !!role && STAGE_ROLES.has(role);
+}
+
+/** The camera track to show for `p`, if it is published, subscribed and not muted. */
+export function cameraTrack(p: Participant): Track | null {
+  const pub: TrackPublication | undefined = p.getTrackPublication(Track.Source.Camera);
+  if (!pub || pub.isMuted || !pub.track) return null;
+  return pub.track;
+}
+
+/** Whether `p`'s microphone is live (published and not muted). */
+export function micOn(p: Participant): boolean {
+  const pub = p.getTrackPublication(Track.Source.Microphone);
+  return !!pub && !pub.isMuted;
+}
+
+/** What the SFU lets the local participant publish right now (its permissions, not its wishes). */
+export function publishRights(p: Participant, policy: VideoPolicy, role: Role | null): { mic: boolean; camera: boolean } {
+  const perm = p.permissions;
+  if (!perm?.canPublish) return { mic: false, camera: false };
+  const sources = perm.canPublishSources ?? [];
+  // Protocol TrackSource: CAMERA = 1, MICROPHONE = 2. An empty list means "any source".
+  if (sources.length > 0) return { mic: sources.includes(2), camera: sources.includes(1) };
+  const camera = policy === "speakers" || (policy === "host" && (role === "host" || role === "cohost"));
+  return { mic: true, camera };
+}

@@ -1,0 +1,120 @@
+/**
+ * The stage as the media agent publishes it, and what the page draws from it. Pure: no DOM, no SDK.
+ *
+ * The agent decides the spotlight; this module only accepts its states in order and turns the
+ * latest one into a layout. No viewer ever computes a spotlight from local audio levels, so every
+ * viewer switches on the same state.
+ */
+
+export interface Speaking {
+  identity: string;
+  level: number;
+}
+
+export interface StageState {
+  seq: number;
+  spotlight: string | null;
+  video_spotlight: string | null;
+  speaking: Speaking[];
+  video_on: string[];
+  pinned: string | null;
+  t: number;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
+
+/** The agent's JSON (participant attribute `stage` or the `get_stage` RPC reply), or null if malformed. */
+export function parseStage(json: string | undefined | null): StageState | null {
+  if (!json) return null;
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (!raw || typeof raw !== "object" || typeof raw.seq !== "number") return null;
+  const speaking = Array.isArray(raw.speaking)
+    ? raw.speaking
+        .map((s: { identity?: unknown; level?: unknown }) => ({
+          identity: str(s?.identity) ?? "",
+          level: typeof s?.level === "number" ? Math.max(0, Math.min(1, s.level)) : 0,
+        }))
+        .filter((s) => s.identity)
+    : [];
+  return {
+    seq: raw.seq,
+    spotlight: str(raw.spotlight),
+    video_spotlight: str(raw.video_spotlight),
+    speaking,
+    video_on: Array.isArray(raw.video_on) ? raw.video_on.filter((v): v is string => typeof v === "string") : [],
+    pinned: str(raw.pinned),
+    t: typeof raw.t === "number" ? raw.t : 0,
+  };
+}
+
+/**
+ * Keeps the newest stage state. `seq` is monotonic across agent restarts, so an older state that
+ * arrives late (an RPC reply racing an attribute update) is dropped. When the agent that gave the
+ * current state leaves, its successor's states are accepted whatever their seq.
+ */
+export class StageTracker {
+  private state: StageState | null = null;
+  private source: string | null = null;
+
+  get current(): StageState | null {
+    return this.state;
+  }
+
+  /** Returns true if `state` became the current one. */
+  offer(source: string, state: StageState | null): boolean {
+    if (!state) return false;
+    if (this.state && this.source !== null && state.seq <= this.state.seq) return false;
+    this.state = state;
+    this.source = source;
+    return true;
+  }
+
+  /** The agent `source` left the room. */
+  forget(source: string): void {
+    if (this.source === source) this.source = null;
+  }
+
+  clear(): void {
+    this.state = null;
+    this.source = null;
+  }
+}
+
+export interface Layout {
+  /** Who fills the big tile: the video spotlight, else the (audio) spotlight, else nobody yet. */
+  big: string | null;
+  /** Whether the big tile is meant to show that person's camera. */
+  bigVideo: boolean;
+  /** Everybody else on stage, in stage order. */
+  strip: string[];
+  speaking: Map<string, number>;
+  pinned: string | null;
+}
+
+/** The layout for `members` (stage participants in stage order) under the agent's `stage`. */
+export function layoutFor(stage: StageState | null, members: readonly string[]): Layout {
+  const big = stage ? (stage.video_spotlight ?? stage.spotlight) : null;
+  const speaking = new Map((stage?.speaking ?? []).map((s) => [s.identity, s.level]));
+  return {
+    big,
+    bigVideo: stage?.video_spotlight != null,
+    strip: members.filter((m) => m !== big),
+    speaking,
+    pinned: stage?.pinned ?? null,
+  };
+}
+
+const STAGE_ORDER = { host: 0, cohost: 1, speaker: 2 } as const;
+
+/** Stage order: host, co-hosts, speakers; within a role, by identity so every viewer agrees. */
+export function stageOrder(members: ReadonlyArray<{ identity: string; role: string }>): string[] {
+  const rank = (role: string) => STAGE_ORDER[role as keyof typeof STAGE_ORDER] ?? 3;
+  return [...members]
+    .sort((a, b) => rank(a.role) - rank(b.role) || a.identity.localeCompare(b.identity))
+    .map((m) => m.identity);
+}

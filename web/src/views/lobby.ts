@@ -1,0 +1,129 @@
+/** The lobby: live and scheduled Spaces, and a form to create one. */
+import type { App, View } from "../app";
+import type { Space, SpaceCreate, VideoPolicy } from "../api";
+import { ApiError } from "../api";
+import { avatar, clear, h } from "../dom";
+import { LOBBY_POLL_MS } from "../names";
+
+const VIDEO_LABEL: Record<VideoPolicy, string> = {
+  off: "Audio only",
+  host: "Host video",
+  speakers: "Speaker video",
+};
+
+function when(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "" : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+function spaceCard(app: App, space: Space): HTMLElement {
+  const live = space.state === "live";
+  return h(
+    "a",
+    {
+      class: `space-card ${space.state}`,
+      href: `#/spaces/${encodeURIComponent(space.id)}`,
+      "data-testid": "space-card",
+      "data-space-id": space.id,
+      "data-state": space.state,
+    },
+    h(
+      "div",
+      { class: "space-card-top" },
+      live ? h("span", { class: "badge live" }, "LIVE") : h("span", { class: "badge" }, "Scheduled"),
+      h("span", { class: "badge subtle" }, VIDEO_LABEL[space.video] ?? space.video),
+    ),
+    h("h3", {}, space.title),
+    h(
+      "div",
+      { class: "space-card-meta" },
+      avatar(space.host),
+      h("span", {}, space.host === app.session?.userId ? "You host" : `Hosted by ${space.host}`),
+      live
+        ? h("span", { class: "muted" }, `· ${space.listener_count} listening`)
+        : h("span", { class: "muted" }, when(space.scheduled_start) ? `· ${when(space.scheduled_start)}` : ""),
+    ),
+  );
+}
+
+export function lobbyView(app: App): View {
+  const liveList = h("div", { class: "space-grid", "data-testid": "live-spaces" });
+  const scheduledList = h("div", { class: "space-grid", "data-testid": "scheduled-spaces" });
+  const error = h("p", { class: "form-error", role: "alert", "data-testid": "lobby-error" });
+
+  async function refresh(): Promise<void> {
+    try {
+      const [live, scheduled] = await Promise.all([app.api.listSpaces("live"), app.api.listSpaces("scheduled")]);
+      for (const [list, spaces, empty] of [
+        [liveList, live, "Nobody is live right now. Start a Space!"],
+        [scheduledList, scheduled, "Nothing scheduled."],
+      ] as const) {
+        clear(list);
+        if (spaces.length === 0) list.append(h("p", { class: "muted empty" }, empty));
+        for (const s of spaces) list.append(spaceCard(app, s));
+      }
+      error.textContent = "";
+    } catch (err) {
+      const e = err as ApiError;
+      if (e.status === 401) return app.signOut();
+      error.textContent = `Could not load Spaces: ${e.detail ?? e.message}`;
+    }
+  }
+
+  const title = h("input", {
+    name: "title",
+    required: true,
+    maxlength: 120,
+    placeholder: "What's happening?",
+    "data-testid": "create-title",
+  });
+  const video = h(
+    "select",
+    { name: "video", "data-testid": "create-video" },
+    h("option", { value: "speakers" }, VIDEO_LABEL.speakers),
+    h("option", { value: "host" }, VIDEO_LABEL.host),
+    h("option", { value: "off" }, VIDEO_LABEL.off),
+  );
+  const schedule = h("input", { type: "datetime-local", name: "scheduled_start", "data-testid": "create-schedule" });
+  const createError = h("p", { class: "form-error", role: "alert", "data-testid": "create-error" });
+
+  const form = h(
+    "form",
+    {
+      class: "card create",
+      "data-testid": "create-form",
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        createError.textContent = "";
+        const input: SpaceCreate = { title: title.value.trim(), video: video.value as VideoPolicy };
+        if (schedule.value) input.scheduled_start = new Date(schedule.value).toISOString();
+        try {
+          const space = await app.api.createSpace(input);
+          app.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
+        } catch (err) {
+          createError.textContent = (err as ApiError).detail ?? String(err);
+        }
+      },
+    },
+    h("h2", {}, "Create a Space"),
+    h("label", {}, "Title", title),
+    h("div", { class: "row" }, h("label", {}, "Video", video), h("label", {}, "Start later (optional)", schedule)),
+    h("button", { type: "submit", class: "btn btn-primary", "data-testid": "create-submit" }, "Create"),
+    createError,
+  );
+
+  const el = h(
+    "section",
+    { class: "lobby", "data-testid": "lobby" },
+    form,
+    error,
+    h("h2", {}, "Live now"),
+    liveList,
+    h("h2", {}, "Scheduled"),
+    scheduledList,
+  );
+  void refresh();
+  const timer = window.setInterval(() => void refresh(), LOBBY_POLL_MS);
+  return { el, unmount: () => window.clearInterval(timer) };
+}

@@ -1,0 +1,92 @@
+/** Sign in: a dev user in local mode (the API mints the token), or any bearer token pasted in. */
+import type { App, View } from "../app";
+import { ApiError } from "../api";
+import { sessionFromToken } from "../auth";
+import { h } from "../dom";
+
+const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+export function signInView(app: App): View {
+  const error = h("p", { class: "form-error", "data-testid": "signin-error", role: "alert" });
+  const userInput = h("input", {
+    id: "user-id",
+    name: "user-id",
+    placeholder: "e.g. alice",
+    autocomplete: "username",
+    required: true,
+    maxlength: 64,
+    "data-testid": "signin-user",
+  });
+  const tokenInput = h("textarea", {
+    rows: 3,
+    placeholder: "eyJhbGciOi…",
+    "data-testid": "signin-token",
+  });
+
+  const devForm = h(
+    "form",
+    {
+      class: "stack",
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        error.textContent = "";
+        const userId = userInput.value.trim();
+        if (!USER_ID.test(userId)) {
+          error.textContent = "A user id is 1 to 64 letters, digits or . _ @ -";
+          return;
+        }
+        try {
+          const { token } = await app.api.devToken(userId);
+          const session = sessionFromToken(token);
+          if (!session) throw new ApiError(0, "the API returned a token the page cannot read");
+          app.signIn(session);
+        } catch (err) {
+          const e = err as ApiError;
+          error.textContent =
+            e.status === 404 || e.status === 405
+              ? "This API does not hand out dev tokens (it is not in local mode). Paste a bearer token below."
+              : `Sign-in failed: ${e.detail ?? e.message}`;
+        }
+      },
+    },
+    h("label", { for: "user-id" }, "Dev user"),
+    userInput,
+    h("button", { type: "submit", class: "btn btn-primary", "data-testid": "signin-submit" }, "Sign in"),
+  );
+
+  const tokenForm = h(
+    "form",
+    {
+      class: "stack",
+      onsubmit: (ev: Event) => {
+        ev.preventDefault();
+        const session = sessionFromToken(tokenInput.value);
+        if (!session) {
+          error.textContent = "That is not a valid, unexpired JWT with a subject.";
+          return;
+        }
+        app.signIn(session);
+      },
+    },
+    tokenInput,
+    h("button", { type: "submit", class: "btn", "data-testid": "signin-token-submit" }, "Use token"),
+  );
+
+  const el = h(
+    "section",
+    { class: "card signin", "data-testid": "signin" },
+    h("h1", {}, "Spaces"),
+    h("p", { class: "muted" }, "Live audio rooms with a stage that follows whoever speaks."),
+    devForm,
+    h(
+      "details",
+      {},
+      h("summary", {}, "Paste a bearer token"),
+      h("p", { class: "muted small" }, "For example the output of ", h("code", {}, "python -m functions.dev_token alice"), "."),
+      tokenForm,
+    ),
+    error,
+  );
+  queueMicrotask(() => userInput.focus());
+  return { el, unmount() {} };
+}

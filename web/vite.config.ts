@@ -1,0 +1,20 @@
+import { defineConfig } from "vite";
+
+// The API the dev server forwards to (`make dev` runs it on :8000). Only used by `npm run dev`;
+// the built files call the API named in config.json, or their own origin.
+const API = process.env.SPACES_API_URL ?? "http://127.0.0.1:8000";
+
+export default defineConfig({
+  // Relative asset URLs: the same build works at the API's `/`, at a CDN root, or under a prefix.
+  base: "./",
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+    // livekit-client alone is ~540 kB minified (~145 kB gzipped); it loads only when a Space opens.
+    chunkSizeWarningLimit: 600,
+  },
+  server: {
+    proxy: Object.fromEntries(["/spaces", "/dev", "/healthz"].map((p) => [p, API])),
+  },
+});
