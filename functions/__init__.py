@@ -1,0 +1,1 @@
+"""The Spaces control plane: one FastAPI app (uvicorn locally, AWS Lambda through Mangum)."""

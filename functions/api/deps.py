@@ -1,0 +1,81 @@
+"""Dependency aliases: settings, the caller's identity, the store, the SFU gateway, the use cases."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+
+from ..core.config import Settings, get_settings
+from ..media.gateway import LiveKitGateway, RoomGateway
+from ..services.spaces import SpaceService
+from ..store import open_store
+from ..store.base import SpaceStore
+from .schemas import USER_ID_PATTERN
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+_user_id = re.compile(USER_ID_PATTERN)
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_user(request: Request, settings: SettingsDep) -> str:
+    """The caller is the JWT `sub`, never a body field.
+
+    On Lambda, API Gateway's JWT authorizer has already verified the token and put its claims in
+    the event; locally the app verifies the bearer token itself with the dev secret."""
+    event: dict[str, Any] | None = request.scope.get("aws.event")
+    if event is not None:
+        claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims", {})
+        sub = claims.get("sub")
+    elif settings.is_local:
+        sub = _verify_local_bearer(request.headers.get("authorization"), settings.dev_jwt_secret)
+    else:
+        raise _unauthorized("no authorizer claims: in cloud mode requests must come through API Gateway")
+    if not isinstance(sub, str) or not _user_id.match(sub):
+        raise _unauthorized("token subject is missing or not a valid user id")
+    return sub
+
+
+def _verify_local_bearer(header: str | None, secret: str) -> str:
+    if not header or not header.lower().startswith("bearer "):
+        raise _unauthorized("missing bearer token (python -m functions.dev_token USER_ID prints one)")
+    try:
+        claims = jwt.decode(
+            header[7:].strip(), secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+        )
+    except jwt.PyJWTError as exc:
+        raise _unauthorized(f"invalid bearer token: {exc}") from exc
+    return str(claims["sub"])
+
+
+_stores: dict[tuple[str, str, str | None], SpaceStore] = {}
+
+
+def get_store(settings: SettingsDep) -> SpaceStore:
+    """One store per configuration for the process (connections and clients are reused)."""
+    location = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
+    key = (settings.store, location, settings.dynamodb_endpoint)
+    if key not in _stores:
+        _stores[key] = open_store(settings)
+    return _stores[key]
+
+
+def get_gateway(settings: SettingsDep) -> RoomGateway:
+    return LiveKitGateway(settings)
+
+
+def get_service(
+    settings: SettingsDep,
+    store: Annotated[SpaceStore, Depends(get_store)],
+    gateway: Annotated[RoomGateway, Depends(get_gateway)],
+) -> SpaceService:
+    return SpaceService(store=store, gateway=gateway, settings=settings)
+
+
+CurrentUser = Annotated[str, Depends(current_user)]
+ServiceDep = Annotated[SpaceService, Depends(get_service)]

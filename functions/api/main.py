@@ -1,0 +1,70 @@
+"""The FastAPI app: routers, error mapping, CORS, and (locally) the built web client at `/`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from ..core.config import Settings, get_settings
+from ..domain.errors import Conflict, DomainError, Forbidden, NotFound
+from ..media.gateway import GatewayError
+from ..store.base import InvalidCursor
+from .routes import health, spaces, stage, tokens, webhooks
+
+log = logging.getLogger("functions.api")
+
+STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Spaces API", version="1.0", summary="Live audio Spaces: control plane")
+    for module in (health, spaces, tokens, stage, webhooks):
+        app.include_router(module.router)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "rule": exc.rule}, status_code=STATUS.get(type(exc), 409))
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
+        log.warning("SFU call failed: %s", exc)
+        return JSONResponse(
+            {
+                "detail": "the media server did not accept the change; nothing was changed",
+                "rule": "livekit_unavailable",
+            },
+            status_code=502,
+        )
+
+    @app.exception_handler(InvalidCursor)
+    async def invalid_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
+        # Same shape as FastAPI's own validation errors, so clients parse one format for 422.
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc), "input": None}]
+        )
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        # Bearer tokens, not cookies: no credentials mode needed, which keeps "*" legal.
+        allow_credentials=False,
+    )
+
+    web = Path(settings.web_dist)
+    if settings.is_local and (web / "index.html").is_file():
+        from fastapi.staticfiles import StaticFiles
+
+        # Mounted last so every API route above wins over a file of the same name.
+        app.mount("/", StaticFiles(directory=web, html=True), name="web")
+    return app
+
+
+app = create_app()

@@ -1,0 +1,14 @@
+"""Path parameters shared by the routers; malformed ids are 422s naming the parameter."""
+
+from typing import Annotated
+
+from fastapi import Path
+
+from ..schemas import SPACE_ID_PATTERN, USER_ID_PATTERN, Problem
+
+SpaceId = Annotated[str, Path(pattern=SPACE_ID_PATTERN, description="id returned by POST /spaces")]
+TargetUser = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user acted upon")]
+
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    code: {"model": Problem} for code in (401, 403, 404, 409, 502)
+}

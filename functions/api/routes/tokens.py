@@ -1,0 +1,21 @@
+"""Join tokens: grants come from the stored role and the Space's video policy, nothing else."""
+
+from fastapi import APIRouter
+
+from ..deps import CurrentUser, ServiceDep
+from ..schemas import TokenResponse
+from ._params import PROBLEMS, SpaceId
+
+router = APIRouter(prefix="/spaces", tags=["tokens"], responses=PROBLEMS)
+
+
+@router.post("/{space_id}/token")
+def join_token(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep) -> TokenResponse:
+    grant = spaces.join(actor=user, space_id=space_id)
+    return TokenResponse(
+        url=grant.url,
+        token=grant.token,
+        identity=grant.identity,
+        role=grant.role.value,
+        expires_at=grant.expires_at,
+    )

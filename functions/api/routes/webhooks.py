@@ -1,0 +1,20 @@
+"""Webhooks from the SFU: verified over the raw body, deduplicated by event id."""
+
+from fastapi import APIRouter, HTTPException, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from ...media.webhooks import InvalidWebhook, verify
+from ..deps import ServiceDep, SettingsDep
+
+router = APIRouter(prefix="/livekit", tags=["webhooks"])
+
+
+@router.post("/webhook")
+async def livekit_webhook(request: Request, settings: SettingsDep, spaces: ServiceDep) -> dict[str, str]:
+    body = await request.body()
+    try:
+        facts = verify(body, request.headers.get("authorization"), settings.livekit_credentials())
+    except InvalidWebhook as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(exc)) from exc
+    outcome = await run_in_threadpool(spaces.apply_webhook, facts)
+    return {"event": facts.event, "outcome": outcome}

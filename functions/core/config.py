@@ -1,0 +1,131 @@
+"""Settings from the environment (pydantic-settings). Tests override `get_settings` via the app's
+dependency overrides or by clearing its cache after changing the environment.
+
+Cloud mode refuses the local dev key pair and dev JWT secret, so a copy of `make dev`'s environment
+can never run in production.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from pydantic import Field, PrivateAttr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract import names
+
+from ..domain.model import Limits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveKitCredentials:
+    api_key: str
+    api_secret: str
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    mode: Literal["local", "cloud"] = Field("local", validation_alias=names.ENV_MODE)
+
+    # Where the control plane reaches the SFU's server API, and the URL handed to clients.
+    livekit_url: str = Field("ws://127.0.0.1:7880", validation_alias=names.ENV_LIVEKIT_URL)
+    public_livekit_url: str | None = Field(None, validation_alias=names.ENV_PUBLIC_LIVEKIT_URL)
+    livekit_api_key: str | None = Field(None, validation_alias=names.ENV_LIVEKIT_API_KEY)
+    livekit_api_secret: str | None = Field(None, validation_alias=names.ENV_LIVEKIT_API_SECRET)
+    # Cloud: a Secrets Manager secret {"api_key": ..., "api_secret": ...}, read on first use.
+    livekit_secret_arn: str | None = Field(None, validation_alias=names.ENV_LIVEKIT_SECRET_ARN)
+
+    store: Literal["sqlite", "dynamodb"] = Field("sqlite", validation_alias=names.ENV_STORE)
+    sqlite_path: str = Field(".dev/spaces.sqlite3", validation_alias=names.ENV_SQLITE_PATH)
+    table_name: str = Field("spaces", validation_alias=names.ENV_TABLE_NAME)
+    # Only for DynamoDB Local / moto; unset in the cloud.
+    dynamodb_endpoint: str | None = Field(None, validation_alias=names.ENV_DYNAMODB_ENDPOINT)
+
+    # Local mode only: the app verifies bearer tokens itself (in the cloud API Gateway does).
+    dev_jwt_secret: str = Field(names.DEV_JWT_SECRET, validation_alias=names.ENV_DEV_JWT_SECRET)
+
+    # Origins allowed to call the API from a browser (the web client may be hosted elsewhere).
+    cors_origins: str = Field("*", validation_alias=names.ENV_CORS_ORIGINS)
+
+    max_speakers: int = Field(10, ge=1, le=50, validation_alias="SPACES_MAX_SPEAKERS")
+    # Join tokens live minutes: the SFU refreshes the token of a connected session itself, so the
+    # TTL only bounds how long a leaked or revoked (blocked) token can still be used to join.
+    token_ttl_seconds: int = Field(600, ge=60, le=3600, validation_alias="SPACES_TOKEN_TTL_SECONDS")
+    # Room limits set at start: audience size per room, and how long an empty room lingers.
+    room_max_participants: int = Field(5000, ge=2, validation_alias="SPACES_ROOM_MAX_PARTICIPANTS")
+    room_empty_timeout: int = Field(300, ge=10, validation_alias="SPACES_ROOM_EMPTY_TIMEOUT")
+    room_departure_timeout: int = Field(60, ge=5, validation_alias="SPACES_ROOM_DEPARTURE_TIMEOUT")
+
+    web_dist: str = Field("web/dist", validation_alias="SPACES_WEB_DIST")
+
+    _credentials: LiveKitCredentials | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_local(self) -> Settings:
+        if self.mode == "cloud":
+            if self.livekit_api_key == names.DEV_API_KEY or self.livekit_api_secret == names.DEV_API_SECRET:
+                raise ValueError("the local dev LiveKit key pair is refused outside local mode")
+            if self.dev_jwt_secret != names.DEV_JWT_SECRET:
+                # Only the dev default is tolerated (and ignored) in the cloud; a custom one means
+                # someone expects the app to verify tokens itself, which it never does there.
+                raise ValueError(f"{names.ENV_DEV_JWT_SECRET} is a local-mode setting")
+            if not self.livekit_secret_arn and not (self.livekit_api_key and self.livekit_api_secret):
+                raise ValueError(f"cloud mode needs {names.ENV_LIVEKIT_SECRET_ARN} or the LiveKit key pair")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.mode == "local"
+
+    @property
+    def client_livekit_url(self) -> str:
+        return self.public_livekit_url or self.livekit_url
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_speakers=self.max_speakers)
+
+    def livekit_credentials(self) -> LiveKitCredentials:
+        """Env first; else the Secrets Manager secret, fetched once per process (off the cold path)."""
+        if self._credentials is None:
+            self._credentials = _resolve_credentials(self)
+        return self._credentials
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def _resolve_credentials(settings: Settings) -> LiveKitCredentials:
+    if settings.livekit_api_key and settings.livekit_api_secret:
+        creds = LiveKitCredentials(settings.livekit_api_key, settings.livekit_api_secret)
+    elif settings.livekit_secret_arn:
+        creds = _from_secrets_manager(settings.livekit_secret_arn)
+    elif settings.is_local:
+        creds = LiveKitCredentials(names.DEV_API_KEY, names.DEV_API_SECRET)
+    else:  # unreachable: the validator requires one of the two in cloud mode
+        raise RuntimeError("no LiveKit credentials configured")
+    if not settings.is_local and creds.api_key == names.DEV_API_KEY:
+        raise RuntimeError("the local dev LiveKit key pair is refused outside local mode")
+    return creds
+
+
+def _from_secrets_manager(arn: str) -> LiveKitCredentials:
+    import boto3  # lazy: boto3 costs hundreds of ms to import and most requests never need it
+
+    raw = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    doc = json.loads(raw)
+    log.info("loaded LiveKit credentials from Secrets Manager")
+    return LiveKitCredentials(doc[names.SECRET_FIELD_API_KEY], doc[names.SECRET_FIELD_API_SECRET])

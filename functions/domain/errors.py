@@ -1,0 +1,24 @@
+"""Rule violations as values: the API maps each kind to one status code and passes the rule on."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """`rule` is a stable machine-readable name; `message` says what the caller can do about it."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+
+
+class NotFound(DomainError):
+    """-> 404"""
+
+
+class Forbidden(DomainError):
+    """The caller's role does not allow this. -> 403"""
+
+
+class Conflict(DomainError):
+    """Wrong state or a limit reached. -> 409"""

@@ -1,0 +1,61 @@
+"""Role + video policy -> what a participant may do in the room. The only source of client grants."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from contract import names
+
+from .model import Role, Space, VideoPolicy
+
+MICROPHONE = "microphone"
+CAMERA = "camera"
+
+
+@dataclass(frozen=True)
+class Permission:
+    """Maps 1:1 onto LiveKit's VideoGrants (token) and ParticipantPermission (live update)."""
+
+    can_publish: bool
+    sources: tuple[str, ...]
+    # Listeners publish no data either: at thousands of listeners, data fan-out is an abuse vector.
+    can_publish_data: bool
+    # Hidden listeners are not announced to the room, so a join or leave in a large audience does
+    # not send a participant update to every other participant (listener scale, docs/control-plane.md).
+    hidden: bool
+    can_subscribe: bool = True
+    # Never: the role attribute must stay what the control plane wrote.
+    can_update_own_metadata: bool = False
+
+
+def camera_allowed(role: Role, video: VideoPolicy) -> bool:
+    if video is VideoPolicy.HOST:
+        return role is Role.HOST
+    if video is VideoPolicy.SPEAKERS:
+        return role in (Role.HOST, Role.COHOST, Role.SPEAKER)
+    return False
+
+
+def permission_for(role: Role, video: VideoPolicy) -> Permission:
+    if role is Role.LISTENER:
+        return Permission(can_publish=False, sources=(), can_publish_data=False, hidden=True)
+    sources = (MICROPHONE, CAMERA) if camera_allowed(role, video) else (MICROPHONE,)
+    return Permission(can_publish=True, sources=sources, can_publish_data=True, hidden=False)
+
+
+def participant_attributes(role: Role) -> dict[str, str]:
+    return {names.ROLE_ATTRIBUTE: role.value}
+
+
+def room_metadata(space: Space) -> str:
+    """The room-metadata contract read by the media agent and the web client."""
+    return json.dumps(
+        {
+            names.ROOM_METADATA_SPACE_ID: space.id,
+            names.ROOM_METADATA_VIDEO: space.video.value,
+            names.ROOM_METADATA_PINNED: space.pinned,
+            "title": space.title,
+        },
+        separators=(",", ":"),
+    )

@@ -1,0 +1,54 @@
+"""The Space state machine: scheduled -> live -> ended (and scheduled -> ended when cancelled)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .errors import Conflict, Forbidden
+from .model import Space, SpaceState, VideoPolicy
+
+
+def new_space(
+    *,
+    space_id: str,
+    title: str,
+    host: str,
+    video: VideoPolicy,
+    now: datetime,
+    scheduled_start: datetime | None,
+) -> Space:
+    return Space(
+        id=space_id, title=title, host=host, video=video, created_at=now, scheduled_start=scheduled_start
+    )
+
+
+def start(space: Space, *, actor: str, now: datetime) -> Space:
+    if actor != space.host:
+        raise Forbidden("only_host_starts", "only the host can start the Space")
+    if space.state is not SpaceState.SCHEDULED:
+        raise Conflict("space_not_scheduled", f"the Space is {space.state}; only a scheduled Space starts")
+    return space.replace(state=SpaceState.LIVE, started_at=now)
+
+
+def end(space: Space, *, actor: str, now: datetime) -> Space:
+    if actor != space.host:
+        raise Forbidden("only_host_ends", "only the host can end the Space")
+    if space.state is SpaceState.ENDED:
+        raise Conflict("space_ended", "the Space has already ended")
+    return _ended(space, now)
+
+
+def room_closed(space: Space, *, now: datetime) -> Space:
+    """The SFU closed the room (empty timeout, deleted elsewhere): the Space is over. Idempotent."""
+    if space.state is not SpaceState.LIVE:
+        return space
+    return _ended(space, now)
+
+
+def _ended(space: Space, now: datetime) -> Space:
+    return space.replace(state=SpaceState.ENDED, ended_at=now, raised_hands=(), pinned=None)
+
+
+def require_live(space: Space) -> None:
+    if space.state is not SpaceState.LIVE:
+        raise Conflict("space_not_live", f"the Space is {space.state}, not live")

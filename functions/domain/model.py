@@ -1,0 +1,99 @@
+"""The Space as plain data. No I/O here: the store persists it, the rules in this package change it."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class SpaceState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class Role(enum.StrEnum):
+    HOST = "host"
+    COHOST = "cohost"
+    SPEAKER = "speaker"
+    LISTENER = "listener"
+
+
+class VideoPolicy(enum.StrEnum):
+    OFF = "off"
+    # Only the host may publish a camera.
+    HOST = "host"
+    # Host, co-hosts and speakers may publish a camera.
+    SPEAKERS = "speakers"
+
+
+STAGE_ROLES = frozenset({Role.HOST, Role.COHOST, Role.SPEAKER})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Every limit the rules enforce, named in one place (defaults come from core/config.py)."""
+
+    max_cohosts: int = 2
+    max_speakers: int = 10
+    # A queue longer than this is not readable by a host; it also bounds the stored record size.
+    max_raised_hands: int = 200
+    # Bounds the stored record (a DynamoDB item is at most 400 KB).
+    max_blocked: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Space:
+    id: str
+    title: str
+    host: str
+    video: VideoPolicy
+    created_at: datetime
+    state: SpaceState = SpaceState.SCHEDULED
+    cohosts: tuple[str, ...] = ()
+    speakers: tuple[str, ...] = ()
+    raised_hands: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()
+    pinned: str | None = None
+    scheduled_start: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    # Bumped on every change; the stores write only if it is still the version they read.
+    version: int = 0
+    # Kept by webhooks in a separate counter (not part of `version`), merged in on read.
+    listener_count: int = 0
+
+    @property
+    def room_name(self) -> str:
+        return room_name_for(self.id)
+
+    def role_of(self, user_id: str) -> Role:
+        if user_id == self.host:
+            return Role.HOST
+        if user_id in self.cohosts:
+            return Role.COHOST
+        if user_id in self.speakers:
+            return Role.SPEAKER
+        return Role.LISTENER
+
+    def on_stage(self, user_id: str) -> bool:
+        return self.role_of(user_id) in STAGE_ROLES
+
+    def replace(self, **changes: object) -> Space:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+ROOM_PREFIX = "space-"
+
+
+def room_name_for(space_id: str) -> str:
+    """Room names are derived from the Space id, so no client can pick or guess into another room."""
+    return f"{ROOM_PREFIX}{space_id}"
+
+
+def space_id_from_room(room_name: str) -> str | None:
+    if room_name.startswith(ROOM_PREFIX) and len(room_name) > len(ROOM_PREFIX):
+        return room_name[len(ROOM_PREFIX) :]
+    return None

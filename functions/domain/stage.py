@@ -1,0 +1,153 @@
+"""Who may put whom on stage, take them off, mute, remove, block and pin. Pure functions over a Space.
+
+Every function returns the new Space (the same object when nothing changes, so callers can skip the
+write) or raises a DomainError naming the rule.
+"""
+
+from __future__ import annotations
+
+from .errors import Conflict, Forbidden
+from .lifecycle import require_live
+from .model import STAGE_ROLES, Limits, Role, Space, SpaceState
+
+MODERATORS = frozenset({Role.HOST, Role.COHOST})
+ASSIGNABLE = frozenset({Role.COHOST, Role.SPEAKER, Role.LISTENER})
+
+
+def change_role(space: Space, *, actor: str, target: str, role: Role, limits: Limits) -> Space:
+    _require_not_ended(space)
+    actor_role = space.role_of(actor)
+    current = space.role_of(target)
+    if actor_role not in MODERATORS:
+        raise Forbidden("moderators_only", "only the host and co-hosts change roles")
+    if role not in ASSIGNABLE:
+        raise Forbidden("host_role_fixed", "the host role belongs to the creator and cannot be assigned")
+    if current is Role.HOST:
+        raise Forbidden("host_role_fixed", "the host's role cannot be changed")
+    if actor_role is not Role.HOST and (role is Role.COHOST or current is Role.COHOST):
+        raise Forbidden("only_host_assigns_cohosts", "only the host assigns or removes co-hosts")
+    if target in space.blocked and role is not Role.LISTENER:
+        raise Conflict("user_blocked", "a blocked user cannot be put on stage")
+    if role is current:
+        return space
+
+    cohosts = tuple(u for u in space.cohosts if u != target)
+    speakers = tuple(u for u in space.speakers if u != target)
+    if role is Role.COHOST:
+        if len(cohosts) >= limits.max_cohosts:
+            raise Conflict("cohost_limit", f"a Space has at most {limits.max_cohosts} co-hosts")
+        cohosts += (target,)
+    elif role is Role.SPEAKER:
+        if len(speakers) >= limits.max_speakers:
+            raise Conflict("speaker_limit", f"a Space has at most {limits.max_speakers} speakers")
+        speakers += (target,)
+    on_stage = role in STAGE_ROLES
+    return space.replace(
+        cohosts=cohosts,
+        speakers=speakers,
+        # Being brought on stage answers the raised hand.
+        raised_hands=_without(space.raised_hands, target) if on_stage else space.raised_hands,
+        pinned=space.pinned if on_stage or space.pinned != target else None,
+    )
+
+
+def raise_hand(space: Space, *, user: str, limits: Limits) -> Space:
+    require_live(space)
+    if user in space.blocked:
+        raise Forbidden("blocked", "you were blocked from this Space")
+    if space.on_stage(user):
+        raise Conflict("already_on_stage", "you are already on stage")
+    if user in space.raised_hands:
+        return space
+    if len(space.raised_hands) >= limits.max_raised_hands:
+        raise Conflict("hand_queue_full", f"at most {limits.max_raised_hands} hands can be raised at once")
+    return space.replace(raised_hands=(*space.raised_hands, user))
+
+
+def lower_hand(space: Space, *, user: str) -> Space:
+    if user not in space.raised_hands:
+        return space
+    return space.replace(raised_hands=_without(space.raised_hands, user))
+
+
+def remove(space: Space, *, actor: str, target: str, block: bool, limits: Limits) -> Space:
+    _require_not_ended(space)
+    _require_may_moderate(space, actor=actor, target=target, verb="removed")
+    blocked = space.blocked
+    if block and target not in blocked:
+        if len(blocked) >= limits.max_blocked:
+            raise Conflict("block_list_full", f"a Space blocks at most {limits.max_blocked} users")
+        blocked += (target,)
+    return space.replace(
+        cohosts=_without(space.cohosts, target),
+        speakers=_without(space.speakers, target),
+        raised_hands=_without(space.raised_hands, target),
+        blocked=blocked,
+        pinned=None if space.pinned == target else space.pinned,
+    )
+
+
+def authorize_mute(space: Space, *, actor: str, target: str) -> None:
+    """Muting changes nothing stored: it only checks the rule before the SFU mutes the tracks."""
+    require_live(space)
+    if actor != target:
+        _require_may_moderate(space, actor=actor, target=target, verb="muted")
+    if not space.on_stage(target):
+        raise Conflict("not_on_stage", "only people on stage publish audio; there is nothing to mute")
+
+
+def pin(space: Space, *, actor: str, target: str | None) -> Space:
+    _require_not_ended(space)
+    if actor != space.host:
+        raise Forbidden("only_host_pins", "only the host pins the spotlight")
+    if target is not None and not space.on_stage(target):
+        raise Conflict("pin_not_on_stage", "only someone on stage can be pinned")
+    if target == space.pinned:
+        return space
+    return space.replace(pinned=target)
+
+
+def join_role(space: Space, *, user: str) -> Role:
+    """The role a join token is minted for: the stored role, never anything the caller asks for."""
+    require_live(space)
+    if user in space.blocked:
+        raise Forbidden("blocked", "you were blocked from this Space")
+    return space.role_of(user)
+
+
+def _require_may_moderate(space: Space, *, actor: str, target: str, verb: str) -> None:
+    actor_role = space.role_of(actor)
+    if actor_role not in MODERATORS:
+        raise Forbidden("moderators_only", f"only the host and co-hosts can have someone {verb}")
+    target_role = space.role_of(target)
+    if target_role is Role.HOST:
+        raise Forbidden("host_protected", f"the host cannot be {verb}")
+    if target_role is Role.COHOST and actor_role is not Role.HOST:
+        raise Forbidden("only_host_moderates_cohosts", f"only the host can have a co-host {verb}")
+
+
+def _require_not_ended(space: Space) -> None:
+    if space.state is SpaceState.ENDED:
+        raise Conflict("space_ended", "the Space has ended")
+
+
+def _without(users: tuple[str, ...], user: str) -> tuple[str, ...]:
+    return tuple(u for u in users if u != user)
+
+
+def restore_member(current: Space, *, before: Space, user: str) -> Space:
+    """Undo a change to one user's place in the Space (compensation when the SFU refused to follow).
+
+    Copies only that user's memberships back, so changes others made meanwhile survive."""
+
+    def member(users: tuple[str, ...], was: tuple[str, ...]) -> tuple[str, ...]:
+        kept = tuple(u for u in users if u != user)
+        return (*kept, user) if user in was else kept
+
+    return current.replace(
+        cohosts=member(current.cohosts, before.cohosts),
+        speakers=member(current.speakers, before.speakers),
+        raised_hands=member(current.raised_hands, before.raised_hands),
+        blocked=member(current.blocked, before.blocked),
+        pinned=before.pinned if before.pinned == user or current.pinned == user else current.pinned,
+    )

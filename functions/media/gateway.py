@@ -1,0 +1,191 @@
+"""The SFU's server API, as the few calls the control plane makes. Everything else stays in domain/.
+
+`RoomGateway` is the interface (the unit tests use a fake); `LiveKitGateway` talks to a real
+livekit-server through livekit-api. A fresh client per call: on Lambda, Mangum runs every
+invocation on its own event loop, and an aiohttp session must not outlive its loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from contract import names
+
+from ..core.config import Settings
+from ..domain.grants import CAMERA, MICROPHONE, Permission, participant_attributes, room_metadata
+from ..domain.model import Role, Space
+
+if TYPE_CHECKING:
+    from livekit import api as lkapi
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(Exception):
+    """The SFU could not do what was asked (down, refused). The API answers 502 and changes nothing."""
+
+
+class RoomGateway(ABC):
+    @abstractmethod
+    async def create_room(self, space: Space) -> None:
+        """Create the room (name, metadata, limits) with the stage agent dispatched into it."""
+
+    @abstractmethod
+    async def delete_room(self, room: str) -> None: ...
+
+    @abstractmethod
+    async def set_room_metadata(self, space: Space) -> None: ...
+
+    @abstractmethod
+    async def update_participant(
+        self, room: str, identity: str, *, role: Role, permission: Permission
+    ) -> bool:
+        """Apply a new role live. False if the participant is not connected."""
+
+    @abstractmethod
+    async def remove_participant(self, room: str, identity: str) -> bool:
+        """Disconnect. False if the participant is not connected."""
+
+    @abstractmethod
+    async def mute_microphone(self, room: str, identity: str) -> bool:
+        """Mute every published microphone track. False if the participant is not connected."""
+
+
+class LiveKitGateway(RoomGateway):
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @asynccontextmanager
+    async def _api(self) -> AsyncIterator[lkapi.LiveKitAPI]:
+        from livekit import api
+
+        creds = self._settings.livekit_credentials()
+        url = self._settings.livekit_url.replace("ws://", "http://").replace("wss://", "https://")
+        client = api.LiveKitAPI(url, creds.api_key, creds.api_secret)
+        try:
+            yield client
+        except api.TwirpError as exc:
+            raise GatewayError(f"livekit refused: {exc.code}: {exc.message}") from exc
+        except OSError as exc:  # aiohttp connection errors derive from OSError
+            raise GatewayError(f"livekit unreachable: {exc}") from exc
+        finally:
+            await client.aclose()
+
+    async def create_room(self, space: Space) -> None:
+        from livekit import api
+
+        s = self._settings
+        async with self._api() as client:
+            await client.room.create_room(
+                api.CreateRoomRequest(
+                    name=space.room_name,
+                    metadata=room_metadata(space),
+                    max_participants=s.room_max_participants,
+                    empty_timeout=s.room_empty_timeout,
+                    departure_timeout=s.room_departure_timeout,
+                    # Explicit dispatch: the agent registers under a name and only joins rooms that ask.
+                    agents=[api.RoomAgentDispatch(agent_name=names.AGENT_NAME)],
+                )
+            )
+
+    async def delete_room(self, room: str) -> None:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                await client.room.delete_room(api.DeleteRoomRequest(room=room))
+        except GatewayError as exc:
+            if not _not_found(exc):
+                raise
+
+    async def set_room_metadata(self, space: Space) -> None:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                await client.room.update_room_metadata(
+                    api.UpdateRoomMetadataRequest(room=space.room_name, metadata=room_metadata(space))
+                )
+        except GatewayError as exc:
+            if not _not_found(exc):  # the room closed meanwhile; the Space ends with the webhook
+                raise
+
+    async def update_participant(
+        self, room: str, identity: str, *, role: Role, permission: Permission
+    ) -> bool:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                await client.room.update_participant(
+                    api.UpdateParticipantRequest(
+                        room=room,
+                        identity=identity,
+                        # The SFU replaces the whole permission, so every field is spelled out; sources
+                        # it no longer allows are unpublished by the SFU itself (verified in the tests).
+                        permission=api.ParticipantPermission(
+                            can_publish=permission.can_publish,
+                            can_publish_sources=[_track_source(s) for s in permission.sources],
+                            can_publish_data=permission.can_publish_data,
+                            can_subscribe=permission.can_subscribe,
+                            can_update_metadata=permission.can_update_own_metadata,
+                            hidden=permission.hidden,
+                        ),
+                        attributes=participant_attributes(role),
+                    )
+                )
+            return True
+        except GatewayError as exc:
+            if _not_found(exc):
+                return False
+            raise
+
+    async def remove_participant(self, room: str, identity: str) -> bool:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                await client.room.remove_participant(
+                    api.RoomParticipantIdentity(room=room, identity=identity)
+                )
+            return True
+        except GatewayError as exc:
+            if _not_found(exc):
+                return False
+            raise
+
+    async def mute_microphone(self, room: str, identity: str) -> bool:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                info = await client.room.get_participant(
+                    api.RoomParticipantIdentity(room=room, identity=identity)
+                )
+                for track in info.tracks:
+                    if track.source == api.TrackSource.MICROPHONE and not track.muted:
+                        await client.room.mute_published_track(
+                            api.MuteRoomTrackRequest(
+                                room=room, identity=identity, track_sid=track.sid, muted=True
+                            )
+                        )
+            return True
+        except GatewayError as exc:
+            if _not_found(exc):
+                return False
+            raise
+
+
+def _track_source(source: str) -> Any:
+    from livekit import api
+
+    return {MICROPHONE: api.TrackSource.MICROPHONE, CAMERA: api.TrackSource.CAMERA}[source]
+
+
+def _not_found(exc: GatewayError) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "code", None) == "not_found"

@@ -1,0 +1,46 @@
+"""Verify a webhook from the SFU and reduce it to the facts the control plane acts on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contract import names
+
+from ..core.config import LiveKitCredentials
+
+
+class InvalidWebhook(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class WebhookFacts:
+    id: str
+    event: str
+    room_name: str
+    identity: str | None = None
+    # The role attribute the participant had when the event fired (None for agents/unknown).
+    role: str | None = None
+    is_agent: bool = False
+
+
+def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) -> WebhookFacts:
+    from livekit import api
+
+    if not authorization:
+        raise InvalidWebhook("missing Authorization header")
+    receiver = api.WebhookReceiver(api.TokenVerifier(creds.api_key, creds.api_secret))
+    try:
+        # The signature covers the exact bytes sent: verify over the raw body, never a re-encoding.
+        event = receiver.receive(body.decode("utf-8"), authorization)
+    except Exception as exc:  # noqa: BLE001 - the receiver raises bare Exception, jwt errors and parse errors
+        raise InvalidWebhook(f"webhook rejected: {exc}") from exc
+    participant = event.participant if event.HasField("participant") else None
+    return WebhookFacts(
+        id=event.id,
+        event=event.event,
+        room_name=event.room.name if event.HasField("room") else "",
+        identity=participant.identity if participant else None,
+        role=participant.attributes.get(names.ROLE_ATTRIBUTE) if participant else None,
+        is_agent=bool(participant and participant.kind == api.ParticipantInfo.Kind.AGENT),
+    )

@@ -1,0 +1,239 @@
+"""The use cases: load -> pure rule (domain/) -> store -> SFU. Routes call these and nothing else.
+
+Order of effects, so that a failed request changes nothing:
+- start/end: check the rule, ask the SFU, then store. If the SFU refuses, nothing was stored.
+- role changes, remove, pin: store first (the store's compare-and-set enforces limits under
+  concurrency), then the SFU; if the SFU refuses, the stored change is undone and the caller gets 502.
+The store is synchronous (sqlite3, boto3); async use cases run it in the thread pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from ..core.config import Settings
+from ..domain import grants, lifecycle, stage
+from ..domain.errors import Conflict, DomainError, NotFound
+from ..domain.model import Role, Space, SpaceState, VideoPolicy, space_id_from_room
+from ..media import tokens
+from ..media.gateway import GatewayError, RoomGateway
+from ..media.webhooks import WebhookFacts
+from ..store.base import Change, IdempotencyKey, Page, SpaceStore
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class JoinGrant:
+    url: str
+    token: str
+    identity: str
+    role: Role
+    expires_at: datetime
+
+
+class SpaceService:
+    def __init__(
+        self,
+        *,
+        store: SpaceStore,
+        gateway: RoomGateway,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.settings = settings
+        self.limits = settings.limits
+        self.clock = clock
+
+    # --- reads and simple writes (sync: FastAPI runs them in its thread pool) -------------------
+    def create(
+        self,
+        *,
+        actor: str,
+        title: str,
+        video: VideoPolicy,
+        scheduled_start: datetime | None,
+        idempotency_key: str | None,
+    ) -> Space:
+        space = lifecycle.new_space(
+            space_id=uuid.uuid4().hex,
+            title=title,
+            host=actor,
+            video=video,
+            now=self.clock(),
+            scheduled_start=scheduled_start,
+        )
+        key = None
+        if idempotency_key is not None:
+            asked = json.dumps([title, video.value, scheduled_start.isoformat() if scheduled_start else None])
+            key = IdempotencyKey(
+                owner=actor, key=idempotency_key, fingerprint=hashlib.sha256(asked.encode()).hexdigest()
+            )
+        return self.store.create(space, idempotency=key)
+
+    def get(self, space_id: str) -> Space:
+        return self.store.require(space_id)
+
+    def discover(self, *, state: SpaceState, limit: int, cursor: str | None) -> Page:
+        return self.store.list(state, limit=limit, cursor=cursor)
+
+    def join(self, *, actor: str, space_id: str) -> JoinGrant:
+        space = self.store.require(space_id)
+        role = stage.join_role(space, user=actor)
+        creds = self.settings.livekit_credentials()
+        minted = tokens.mint(
+            api_key=creds.api_key,
+            api_secret=creds.api_secret,
+            room=space.room_name,
+            identity=actor,
+            permission=grants.permission_for(role, space.video),
+            attributes=grants.participant_attributes(role),
+            ttl=timedelta(seconds=self.settings.token_ttl_seconds),
+            now=self.clock(),
+        )
+        return JoinGrant(
+            url=self.settings.client_livekit_url,
+            token=minted.token,
+            identity=actor,
+            role=role,
+            expires_at=minted.expires_at,
+        )
+
+    def raise_hand(self, *, actor: str, space_id: str) -> Space:
+        return self.store.update(
+            space_id, lambda s: stage.raise_hand(s, user=actor, limits=self.limits)
+        ).after
+
+    def lower_hand(self, *, actor: str, space_id: str) -> Space:
+        return self.store.update(space_id, lambda s: stage.lower_hand(s, user=actor)).after
+
+    # --- changes the SFU must follow ------------------------------------------------------------
+    async def start(self, *, actor: str, space_id: str) -> Space:
+        current = await run_in_threadpool(self.store.require, space_id)
+        live = lifecycle.start(current, actor=actor, now=self.clock())
+        await self.gateway.create_room(live)
+        change = await run_in_threadpool(
+            self.store.update, space_id, lambda s: lifecycle.start(s, actor=actor, now=live.started_at)
+        )
+        return change.after
+
+    async def end(self, *, actor: str, space_id: str) -> Space:
+        current = await run_in_threadpool(self.store.require, space_id)
+        lifecycle.end(current, actor=actor, now=self.clock())
+        if current.state is SpaceState.LIVE:
+            await self.gateway.delete_room(current.room_name)
+        now = self.clock()
+        change = await run_in_threadpool(
+            self.store.update, space_id, lambda s: lifecycle.end(s, actor=actor, now=now)
+        )
+        return change.after
+
+    async def change_role(self, *, actor: str, space_id: str, target: str, role: Role) -> Space:
+        change = await run_in_threadpool(
+            self.store.update,
+            space_id,
+            lambda s: stage.change_role(s, actor=actor, target=target, role=role, limits=self.limits),
+        )
+        if not change.changed or change.after.state is not SpaceState.LIVE:
+            return change.after
+        after = change.after
+        try:
+            connected = await self.gateway.update_participant(
+                after.room_name, target, role=role, permission=grants.permission_for(role, after.video)
+            )
+            if after.pinned != change.before.pinned:
+                await self.gateway.set_room_metadata(after)
+        except GatewayError:
+            await self._undo(space_id, change, target)
+            raise
+        was_listener = change.before.role_of(target) is Role.LISTENER
+        if connected and was_listener != (role is Role.LISTENER):
+            # Listener counts come from webhooks; a live role change moves a connected person
+            # between audience and stage without any webhook, so the count follows here.
+            await run_in_threadpool(self.store.adjust_listeners, space_id, 1 if role is Role.LISTENER else -1)
+        return after
+
+    async def remove(self, *, actor: str, space_id: str, target: str, block: bool) -> Space:
+        change = await run_in_threadpool(
+            self.store.update,
+            space_id,
+            lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=self.limits),
+        )
+        if change.after.state is SpaceState.LIVE:
+            try:
+                await self.gateway.remove_participant(change.after.room_name, target)
+                if change.after.pinned != change.before.pinned:
+                    await self.gateway.set_room_metadata(change.after)
+            except GatewayError:
+                await self._undo(space_id, change, target)
+                raise
+        return change.after
+
+    async def mute(self, *, actor: str, space_id: str, target: str) -> Space:
+        space = await run_in_threadpool(self.store.require, space_id)
+        stage.authorize_mute(space, actor=actor, target=target)
+        if not await self.gateway.mute_microphone(space.room_name, target):
+            raise Conflict("not_connected", f"{target} is not connected to the Space")
+        return space
+
+    async def pin(self, *, actor: str, space_id: str, target: str | None) -> Space:
+        change = await run_in_threadpool(
+            self.store.update, space_id, lambda s: stage.pin(s, actor=actor, target=target)
+        )
+        if change.changed and change.after.state is SpaceState.LIVE:
+            try:
+                # The agent learns the pin from the room metadata (the contract), not from us.
+                await self.gateway.set_room_metadata(change.after)
+            except GatewayError:
+                await run_in_threadpool(
+                    self.store.update, space_id, lambda s: s.replace(pinned=change.before.pinned)
+                )
+                raise
+        return change.after
+
+    async def _undo(self, space_id: str, change: Change, target: str) -> None:
+        try:
+            await run_in_threadpool(
+                self.store.update,
+                space_id,
+                lambda s: stage.restore_member(s, before=change.before, user=target),
+            )
+        except DomainError:
+            log.exception("could not undo the change to %s in %s", target, space_id)
+
+    # --- webhooks -------------------------------------------------------------------------------
+    def apply_webhook(self, facts: WebhookFacts) -> str:
+        """Apply one verified webhook at most once. Returns what was done (for logs and tests)."""
+        space_id = space_id_from_room(facts.room_name)
+        if space_id is None:
+            return "ignored: not a Space room"
+        if facts.event == "room_finished":
+            now = self.clock()
+            try:
+                self.store.update(space_id, lambda s: lifecycle.room_closed(s, now=now))
+            except NotFound:
+                return "ignored: unknown Space"
+            self.store.claim_event(facts.id)
+            return "space ended"
+        if facts.event in ("participant_joined", "participant_left"):
+            # Agents and stage members are not audience; only listener joins and leaves are counted.
+            if facts.is_agent or facts.role != Role.LISTENER.value:
+                return "ignored: not a listener"
+            delta = 1 if facts.event == "participant_joined" else -1
+            applied = self.store.adjust_listeners(space_id, delta, event_id=facts.id)
+            return "counted" if applied else "duplicate"
+        return f"ignored: {facts.event}"
