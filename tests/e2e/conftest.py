@@ -1,0 +1,115 @@
+"""The whole stack for browser tests: livekit-server (tests/conftest.py), the API serving web/dist,
+the media agent, and Debian's Chromium driven by Playwright.
+
+Each speaker gets its own Chromium process, because the fake microphone file is a per-process flag.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Playwright, async_playwright
+
+from contract import names
+from tests.conftest import LiveKitEndpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+# Headless Chromium as this machine and CI run it (see the brief). Playwright gives every launched
+# process a fresh temporary profile (--user-data-dir) and deletes it on close.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+LaunchBrowser = Callable[[list[str]], Awaitable[Browser]]
+
+
+@pytest.fixture(scope="session")
+def web_dist() -> Path:
+    """The built client. `make test` builds it first; a bare `pytest` builds it here."""
+    dist = WEB / "dist"
+    if not (dist / "index.html").is_file():
+        if not (WEB / "node_modules").is_dir():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
+        subprocess.run(["npm", "run", "build", "--silent"], cwd=WEB, check=True)
+    return dist
+
+
+@pytest.fixture(scope="session")
+def api_url(livekit_server: LiveKitEndpoint, web_dist: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`."""
+    from tests.support.api_server import start_api
+
+    assert livekit_server.webhook_port is not None, "e2e needs the livekit-server the tests start"
+    db = tmp_path_factory.mktemp("e2e-api") / "spaces.sqlite3"
+    server = start_api(
+        port=livekit_server.webhook_port,
+        env={
+            names.ENV_MODE: "local",
+            names.ENV_LIVEKIT_URL: livekit_server.ws_url,
+            names.ENV_LIVEKIT_API_KEY: livekit_server.api_key,
+            names.ENV_LIVEKIT_API_SECRET: livekit_server.api_secret,
+            names.ENV_STORE: "sqlite",
+            names.ENV_SQLITE_PATH: str(db),
+            "SPACES_WEB_DIST": str(web_dist),
+        },
+    )
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stage_agent(livekit_server: LiveKitEndpoint) -> Iterator[object]:
+    from tests.support.agent_process import start_agent
+
+    agent = start_agent(ws_url=livekit_server.ws_url, api_key=livekit_server.api_key,
+                        api_secret=livekit_server.api_secret, name="e2e-agent")
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+@pytest.fixture(scope="session")
+async def playwright() -> AsyncIterator[Playwright]:
+    async with async_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+async def launch_browser(playwright: Playwright) -> AsyncIterator[LaunchBrowser]:
+    """Start a Chromium process with extra flags; every one started is closed at the end."""
+    browsers: list[Browser] = []
+
+    async def launch(extra: list[str]) -> Browser:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                   args=[*CHROMIUM_FLAGS, *extra])
+        browsers.append(browser)
+        return browser
+
+    yield launch
+    for browser in browsers:
+        await browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -1,0 +1,192 @@
+"""A Space in real browsers: a host, two speakers whose fake microphones take turns, one listener.
+
+Everything the listener is asserted to see comes from the media agent's stage state through the SFU;
+the witness for "who is talking" is the SFU's own active-speaker report in the listener's page, which
+the page itself never uses for the layout. The tests run in file order on one live Space (setting it
+up costs most of the time) and each one leaves the Space as it found it, except the last two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from livekit import api as lkapi
+from playwright.async_api import expect
+
+from functions.domain.model import room_name_for
+from tests.conftest import LiveKitEndpoint
+from tests.support.eventually import eventually_async
+
+from .conftest import LaunchBrowser
+from .fake_devices import make_fake_devices
+from .spaces_page import UI_TIMEOUT_MS, Person
+
+HOST, ALICE, BOB, LISTENER = "hana", "alice", "bob", "lena"
+# One period of the turn-taking loop is 2 slots (14 s); waiting two periods covers any phase.
+TURN_TIMEOUT = 35.0
+
+
+@dataclass
+class Stage:
+    space_id: str
+    host: Person
+    alice: Person
+    bob: Person
+    listener: Person
+    shots: Path
+
+    async def shot(self, name: str) -> None:
+        await self.listener.screenshot(self.shots, name)
+
+    async def sees_talking(self, speaker: str, *, big: str | None = None, **expected: str) -> dict:
+        """Wait until `speaker` talks alone (per the SFU) while the listener's big tile shows `big`."""
+        want = big or speaker
+
+        async def check() -> dict | None:
+            view = await self.listener.view()
+            if view["active"] == [speaker] and view["big"] == want and all(
+                view.get(k) == v for k, v in expected.items()
+            ):
+                return view
+            return None
+
+        return await eventually_async(check, timeout=TURN_TIMEOUT, interval=0.2,
+                                      what=f"{speaker} talking while the big tile shows {want} {expected}")
+
+
+@pytest.fixture(scope="module")
+async def stage(api_url: str, stage_agent: object, launch_browser: LaunchBrowser, screenshots: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stage]:
+    alice_dev, bob_dev = make_fake_devices([ALICE, BOB], tmp_path_factory.mktemp("fake-devices"))
+    plain = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    host = await Person.open(plain, api_url, HOST)
+    listener = await Person.open(plain, api_url, LISTENER)
+    alice = await Person.open(await launch_browser(alice_dev.chromium_args()), api_url, ALICE)
+    bob = await Person.open(await launch_browser(bob_dev.chromium_args()), api_url, BOB)
+
+    await host.sign_in()
+    space_id = await host.create_space("Who holds the stage?", video="speakers")
+    await host.start_space()
+
+    # The speakers come in as listeners, ask to speak, and the host invites them up: their pages
+    # get publish controls from the live permission update, without reconnecting.
+    for speaker in (alice, bob):
+        await speaker.sign_in(f"/#/spaces/{space_id}")
+        await speaker.join(space_id)
+        await speaker.by("raise-hand").click()
+        await expect(host.by("hand", speaker.identity)).to_be_visible(timeout=UI_TIMEOUT_MS)
+        await host.by("hand", speaker.identity).locator('[data-testid="invite"]').click()
+        await expect(speaker.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+    await listener.sign_in(f"/#/spaces/{space_id}")
+    await listener.join(space_id)
+
+    # Cameras first, then both microphones together, so the looping WAVs stay in their turns.
+    await asyncio.gather(alice.toggle("camera", on=True), bob.toggle("camera", on=True))
+    await asyncio.gather(alice.toggle("mic", on=True), bob.toggle("mic", on=True))
+    yield Stage(space_id, host, alice, bob, listener, screenshots)
+
+
+async def test_listener_sees_the_stage_and_the_audience_size(stage: Stage) -> None:
+    page = stage.listener
+    for speaker in (ALICE, BOB):  # on stage: in the big tile or in the strip
+        on_stage = page.page.locator(f'[data-testid="spotlight"][data-identity="{speaker}"], '
+                                     f'[data-testid="tile"][data-identity="{speaker}"]')
+        await expect(on_stage).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    await expect(page.by("listener-count")).to_have_text("1", timeout=UI_TIMEOUT_MS)
+    await expect(page.by("my-role")).to_have_text("Listener")
+    await expect(page.by("host-panel")).to_be_hidden()
+    await stage.shot("01-listener-joined")
+
+
+async def test_listener_has_no_publish_controls_and_cannot_publish(stage: Stage,
+                                                                    livekit_server: LiveKitEndpoint) -> None:
+    page = stage.listener
+    await expect(page.by("raise-hand")).to_be_visible()
+    await expect(page.by("toggle-mic")).to_have_count(0)
+    await expect(page.by("toggle-camera")).to_have_count(0)
+
+    # From the console, past the UI: the SDK refuses on the grants the SFU sent, and the SFU lists
+    # no track for the listener.
+    outcome = await page.page.evaluate(
+        """async () => {
+          try { await window.spaces.room.localParticipant.setMicrophoneEnabled(true); return "published"; }
+          catch (e) { return "refused: " + e.message; }
+        }"""
+    )
+    assert outcome.startswith("refused"), outcome
+    server = livekit_server
+    async with lkapi.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lk:
+        info = await lk.room.get_participant(
+            lkapi.RoomParticipantIdentity(room=room_name_for(stage.space_id), identity=LISTENER))
+    assert list(info.tracks) == []
+    assert not info.permission.can_publish
+
+
+async def test_big_tile_follows_the_talking_speaker(stage: Stage) -> None:
+    first = await stage.sees_talking(ALICE, video="on")
+    await stage.shot("02-alice-talks")
+    await stage.sees_talking(BOB, video="on")
+    await stage.shot("03-bob-talks")
+    await stage.sees_talking(ALICE, video="on")
+    assert first["pinned"] == ""
+    # The one not in the big tile is in the strip, with their camera.
+    await expect(stage.listener.by("tile", BOB)).to_have_attribute("data-video", "on")
+
+
+async def test_camera_off_moves_the_big_tile_to_the_last_speaker_on_camera(stage: Stage) -> None:
+    await stage.alice.toggle("camera", on=False)
+    try:
+        # Alice holds the spotlight while talking, but has no video: Bob's video fills the big tile
+        # and Alice shows as an avatar in the strip.
+        await stage.sees_talking(ALICE, big=BOB, spotlight=ALICE, video="on")
+        await expect(stage.listener.by("tile", ALICE)).to_have_attribute("data-video", "off")
+        await stage.shot("04-alice-camera-off")
+    finally:
+        await stage.alice.toggle("camera", on=True)
+    await stage.sees_talking(ALICE, video="on")
+
+
+async def test_host_pin_holds_the_big_tile(stage: Stage) -> None:
+    host = stage.host
+    await host.by("member", BOB).locator('[data-testid="pin"]').click()
+    try:
+        await stage.sees_talking(ALICE, big=BOB, pinned=BOB, video="on")
+        await stage.shot("05-bob-pinned-while-alice-talks")
+    finally:
+        await host.by("member", BOB).locator('[data-testid="pin"]').click()
+    await stage.sees_talking(ALICE, pinned="")
+
+
+async def test_raised_hand_and_invite_give_the_listener_controls_live(stage: Stage) -> None:
+    listener, host = stage.listener, stage.host
+    await listener.by("raise-hand").click()
+    await expect(host.by("hand", LISTENER)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await stage.shot("06-hand-raised")
+    await host.by("hand", LISTENER).locator('[data-testid="invite"]').click()
+    await expect(listener.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(listener.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
+    await host.by("member", LISTENER).locator('[data-testid="demote"]').click()
+    await expect(listener.by("toggle-mic")).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    await expect(listener.by("raise-hand")).to_be_visible()
+
+
+async def test_removed_and_blocked_speaker_sees_why(stage: Stage) -> None:
+    bob, host = stage.bob, stage.host
+    await host.by("member", BOB).locator('[data-testid="block"]').click()
+    await expect(bob.by("space-message")).to_contain_text("removed", timeout=UI_TIMEOUT_MS)
+    await expect(stage.listener.by("tile", BOB)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    await bob.page.goto(f"/#/spaces/{stage.space_id}")
+    await bob.by("join-space").click()
+    await expect(bob.by("join-error")).to_contain_text("cannot join", timeout=UI_TIMEOUT_MS)
+
+
+async def test_ending_the_space_tells_everyone(stage: Stage) -> None:
+    await stage.host.by("end-space").click()
+    for person in (stage.listener, stage.alice):
+        await expect(person.by("space-message")).to_have_text("This Space has ended.", timeout=UI_TIMEOUT_MS)
+    await stage.shot("07-space-ended")
