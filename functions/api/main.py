@@ -26,6 +26,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Spaces API", version="1.0", summary="Live audio Spaces: control plane")
     for module in (health, spaces, tokens, stage, webhooks):
         app.include_router(module.router)
+    if settings.is_local:
+        from .routes import dev
+
+        app.include_router(dev.router)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
