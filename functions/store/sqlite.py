@@ -50,10 +50,13 @@ class SqliteStore(SpaceStore):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._tx() as db:
+        db = self._connect()
+        try:
             db.executescript(SCHEMA)
-        with self._connect() as db:
+            # WAL: readers (token requests) never wait for a writer.
             db.execute("PRAGMA journal_mode=WAL")
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None)

@@ -1,0 +1,159 @@
+"""One contract, two stores: SQLite (file) and DynamoDB (DynamoDB Local, started by the fixture)."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from functions.domain import lifecycle, stage
+from functions.domain.errors import Conflict, NotFound
+from functions.domain.model import Limits, Role, Space, SpaceState, VideoPolicy
+from functions.store.base import IdempotencyKey, InvalidCursor, SpaceStore
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def make_space(host: str = "host", *, title: str = "t", at: datetime = T0,
+               scheduled_start: datetime | None = None) -> Space:
+    return lifecycle.new_space(space_id=uuid.uuid4().hex, title=title, host=host, video=VideoPolicy.SPEAKERS,
+                               now=at, scheduled_start=scheduled_start)
+
+
+def live(store: SpaceStore, space: Space, *, at: datetime = T0) -> Space:
+    store.create(space)
+    return store.update(space.id, lambda s: lifecycle.start(s, actor=s.host, now=at)).after
+
+
+def test_create_then_get_round_trips_every_field(store: SpaceStore) -> None:
+    space = make_space(scheduled_start=T0 + timedelta(hours=1))
+    store.create(space)
+    got = store.get(space.id)
+    assert got == space
+    assert store.get(uuid.uuid4().hex) is None
+
+
+def test_update_applies_rule_and_bumps_version(store: SpaceStore) -> None:
+    space = live(store, make_space())
+    change = store.update(space.id, lambda s: stage.change_role(
+        s, actor="host", target="bob", role=Role.SPEAKER, limits=Limits()))
+    assert change.changed
+    assert change.after.version == space.version + 1
+    assert store.require(space.id).speakers == ("bob",)
+
+
+def test_update_of_missing_space_is_not_found(store: SpaceStore) -> None:
+    with pytest.raises(NotFound):
+        store.update(uuid.uuid4().hex, lambda s: s)
+
+
+def test_rule_error_changes_nothing(store: SpaceStore) -> None:
+    space = live(store, make_space())
+    with pytest.raises(Conflict):
+        store.update(space.id, lambda s: lifecycle.start(s, actor="host", now=T0))
+    assert store.require(space.id) == space
+
+
+def test_stale_compare_and_set_is_refused(store: SpaceStore) -> None:
+    space = make_space()
+    store.create(space)
+    store.update(space.id, lambda s: s.replace(title="new"))
+    assert not store._compare_and_set(space.replace(title="stale", version=1), expected_version=0)
+    assert store.require(space.id).title == "new"
+
+
+def test_idempotent_create_returns_the_first_space(store: SpaceStore) -> None:
+    key = IdempotencyKey(owner="alice", key="k1", fingerprint="f")
+    first = store.create(make_space("alice"), idempotency=key)
+    again = store.create(make_space("alice"), idempotency=key)
+    assert again.id == first.id
+    other_owner = store.create(make_space("bob"), idempotency=IdempotencyKey(owner="bob", key="k1", fingerprint="f"))
+    assert other_owner.id != first.id
+    with pytest.raises(Conflict) as err:
+        store.create(make_space("alice"), idempotency=IdempotencyKey(owner="alice", key="k1", fingerprint="other"))
+    assert err.value.rule == "idempotency_key_reused"
+
+
+def test_discovery_pages_by_state_in_order(store: SpaceStore) -> None:
+    started = [live(store, make_space(title=f"live{i}"), at=T0 + timedelta(minutes=i)) for i in range(5)]
+    scheduled = [make_space(title=f"sched{i}", scheduled_start=T0 + timedelta(hours=5 - i)) for i in range(3)]
+    for s in scheduled:
+        store.create(s)
+
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = store.list(SpaceState.LIVE, limit=2, cursor=cursor)
+        seen += [s.id for s in page.items]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    # Live: most recently started first, every Space exactly once.
+    assert seen == [s.id for s in reversed(started)]
+
+    soonest_first = store.list(SpaceState.SCHEDULED, limit=10)
+    assert [s.id for s in soonest_first.items] == [s.id for s in reversed(scheduled)]
+    assert soonest_first.cursor is None
+
+
+def test_ended_spaces_leave_discovery(store: SpaceStore) -> None:
+    space = live(store, make_space())
+    store.update(space.id, lambda s: lifecycle.end(s, actor="host", now=T0))
+    assert store.list(SpaceState.LIVE, limit=10).items == []
+
+
+def test_garbage_cursor_is_invalid(store: SpaceStore) -> None:
+    with pytest.raises(InvalidCursor):
+        store.list(SpaceState.LIVE, limit=5, cursor="not-a-cursor!!")
+    with pytest.raises(InvalidCursor):
+        store.list(SpaceState.LIVE, limit=5, cursor="eyJ4IjogMX0")  # {"x": 1}
+
+
+def test_listener_counter_dedupes_events(store: SpaceStore) -> None:
+    space = live(store, make_space())
+    assert store.adjust_listeners(space.id, 1, event_id="ev1")
+    assert not store.adjust_listeners(space.id, 1, event_id="ev1")
+    assert store.adjust_listeners(space.id, 1, event_id="ev2")
+    assert store.adjust_listeners(space.id, -1, event_id="ev3")
+    assert store.require(space.id).listener_count == 1
+    # The counter lives outside the version: counting never conflicts with role changes.
+    assert store.require(space.id).version == space.version
+
+
+def test_claim_event_once(store: SpaceStore) -> None:
+    assert store.claim_event("room-finished-1")
+    assert not store.claim_event("room-finished-1")
+
+
+def test_parallel_promotions_never_exceed_the_speaker_limit(store: SpaceStore) -> None:
+    """20 concurrent promotions into 10 free speaker slots: exactly 10 win, none is lost."""
+    space = live(store, make_space())
+    limits = Limits(max_speakers=10)
+
+    def promote(user: str) -> bool:
+        try:
+            store.update(space.id, lambda s: stage.change_role(
+                s, actor="host", target=user, role=Role.SPEAKER, limits=limits))
+            return True
+        except Conflict as exc:
+            assert exc.rule == "speaker_limit"
+            return False
+
+    users = [f"listener{i}" for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        won = list(pool.map(promote, users))
+    final = store.require(space.id)
+    assert sum(won) == 10
+    assert len(final.speakers) == 10
+    assert set(final.speakers) == {u for u, ok in zip(users, won, strict=True) if ok}
+
+
+def test_parallel_hand_raises_are_all_kept(store: SpaceStore) -> None:
+    space = live(store, make_space())
+    users = [f"u{i}" for i in range(15)]
+    with ThreadPoolExecutor(max_workers=15) as pool:
+        list(pool.map(lambda u: store.update(space.id, lambda s: stage.raise_hand(s, user=u, limits=Limits())),
+                      users))
+    assert sorted(store.require(space.id).raised_hands) == sorted(users)

@@ -1,0 +1,81 @@
+"""Run the Spaces API as a real uvicorn process for integration and e2e tests.
+
+    with api_server(port=webhook_port, livekit=livekit_server, workdir=tmp_path) as api:
+        httpx.post(f"{api.url}/spaces", headers=api.auth("alice"), json={...})
+
+Runs with SPACES_MODE=local, the given LiveKit endpoint and a SQLite file in `workdir` (or any
+extra env, e.g. the DynamoDB store). Use the `webhook_port` fixture's port so the test server's
+webhooks reach this API.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from contract import names
+from devstack.processes import ManagedProcess, http_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class LiveKitLike(Protocol):
+    ws_url: str
+    api_key: str
+    api_secret: str
+
+
+@dataclass
+class ApiServer:
+    url: str
+    process: ManagedProcess
+    env: dict[str, str]
+
+    def token(self, user_id: str) -> str:
+        from functions.dev_token import dev_token
+
+        return dev_token(user_id, secret=self.env[names.ENV_DEV_JWT_SECRET])
+
+    def auth(self, user_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user_id)}"}
+
+
+def api_env(*, livekit: LiveKitLike, sqlite_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        names.ENV_MODE: "local",
+        names.ENV_LIVEKIT_URL: livekit.ws_url,
+        names.ENV_LIVEKIT_API_KEY: livekit.api_key,
+        names.ENV_LIVEKIT_API_SECRET: livekit.api_secret,
+        names.ENV_STORE: "sqlite",
+        names.ENV_SQLITE_PATH: str(sqlite_path),
+        names.ENV_DEV_JWT_SECRET: names.DEV_JWT_SECRET,
+        **(extra or {}),
+    }
+
+
+@contextmanager
+def api_server(*, port: int, livekit: LiveKitLike, workdir: Path | None = None,
+               env: dict[str, str] | None = None, log: IO[str] | None = None,
+               timeout: float = 30.0) -> Iterator[ApiServer]:
+    with tempfile.TemporaryDirectory(prefix="spaces-api-") as tmp:
+        folder = workdir or Path(tmp)
+        full_env = api_env(livekit=livekit, sqlite_path=folder / "spaces.sqlite3", extra=env)
+        process = ManagedProcess(
+            "api",
+            [sys.executable, "-m", "uvicorn", "functions.api.main:app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            env=full_env,
+            cwd=ROOT,
+            log=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            process.wait_until(http_ok(f"{url}/healthz"), timeout=timeout, what="answering /healthz")
+            yield ApiServer(url=url, process=process, env=full_env)
+        finally:
+            process.stop()
