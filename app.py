@@ -1,0 +1,96 @@
+"""CDK entry: reads deployment choices from CDK context and builds the Spaces stack.
+
+Every context key has a default so that `cdk synth` runs offline with no context and no
+credentials; a real deployment sets at least `domain` and `certificate_arn` (docs/infrastructure.md).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from cdk_nag import AwsSolutionsChecks
+
+from infrastructure.constructs.control_plane import ApiLimits
+from infrastructure.constructs.livekit_fleet import FleetSizing
+from infrastructure.constructs.media_agents import AgentSizing
+from infrastructure.constructs.observability import AlarmThresholds
+from infrastructure.stacks.spaces_stack import ExternalOidc, SpacesSettings, SpacesStack
+
+# Synth-only placeholders: deploying them fails at the certificate, never silently.
+EXAMPLE_DOMAIN = "livekit.example.com"
+EXAMPLE_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+DEFAULT_INSTANCE_TYPES = {"arm64": "c7g.xlarge", "x86_64": "c7i.xlarge"}
+
+
+def settings_from_context(app: cdk.App) -> SpacesSettings:
+    def get(key: str, default: object) -> object:
+        value = app.node.try_get_context(key)
+        return default if value is None else value
+
+    def number(key: str, default: int) -> int:
+        return int(str(get(key, default)))
+
+    arch = str(get("arch", "arm64"))
+    if arch not in DEFAULT_INSTANCE_TYPES:
+        raise ValueError(f"context arch must be one of {sorted(DEFAULT_INSTANCE_TYPES)}, got {arch!r}")
+    arm64 = arch == "arm64"
+    production = str(get("production", "false")).lower() == "true"
+    oidc_issuer = app.node.try_get_context("oidc_issuer")
+    oidc_audience = str(get("oidc_audience", ""))
+    reserved = app.node.try_get_context("lambda_reserved_concurrency")
+    return SpacesSettings(
+        production=production,
+        domain=str(get("domain", EXAMPLE_DOMAIN)),
+        certificate_arn=str(get("certificate_arn", EXAMPLE_CERTIFICATE)),
+        livekit_api_key=str(get("livekit_api_key", "spaces")),
+        fleet=FleetSizing(
+            instance_type=ec2.InstanceType(str(get("sfu_instance_type", DEFAULT_INSTANCE_TYPES[arch]))),
+            cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm64 else ec2.AmazonLinuxCpuType.X86_64,
+            min_capacity=number("sfu_min_nodes", 2 if production else 1),
+            max_capacity=number("sfu_max_nodes", 10),
+            cpu_target_percent=number("sfu_cpu_target", 60),
+            drain=cdk.Duration.seconds(number("sfu_drain_seconds", 3600)),
+        ),
+        agents=AgentSizing(
+            cpu=number("agent_cpu", 1024),
+            memory_mib=number("agent_memory_mib", 2048),
+            min_tasks=number("agent_min_tasks", 1),
+            max_tasks=number("agent_max_tasks", 10),
+            cpu_target_percent=number("agent_cpu_target", 50),
+            arm64=arm64,
+        ),
+        api=ApiLimits(
+            rate_limit=number("api_rate_limit", 500),
+            burst_limit=number("api_burst_limit", 1000),
+            reserved_concurrency=None if reserved is None else int(reserved),
+        ),
+        redis_node_type=str(get("redis_node_type", "cache.t4g.micro")),
+        max_azs=number("max_azs", 2),
+        nat_gateways=number("nat_gateways", 2 if production else 1),
+        log_retention=logs.RetentionDays.SIX_MONTHS if production else logs.RetentionDays.ONE_MONTH,
+        oidc=ExternalOidc(issuer=str(oidc_issuer), audience=tuple(a for a in oidc_audience.split(",") if a))
+        if oidc_issuer
+        else None,
+        livekit_binary_sha256=app.node.try_get_context("livekit_sha256"),
+        alarm_email=app.node.try_get_context("alarm_email"),
+        alarms=AlarmThresholds(),
+        cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
+    )
+
+
+def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
+    app = cdk.App(context=context, outdir=outdir)
+    stack_name = str(app.node.try_get_context("stack_name") or "Spaces")
+    SpacesStack(
+        app,
+        stack_name,
+        settings=settings_from_context(app),
+        description="Spaces: live audio rooms with speaker video (control plane, LiveKit fleet, agents)",
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,171 @@
+"""The control plane: the FastAPI app (functions/) as an arm64 Python Lambda behind an HTTP API.
+
+Every route needs a valid JWT (API Gateway's JWT authorizer) except the LiveKit webhook, which the
+SFU cannot sign as a user: the app verifies it by its signature (livekit WebhookReceiver) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, RemovalPolicy
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from contract import names
+
+from .lambda_bundle import ROOT, LocalPythonBundling, source_hash
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+HANDLER = "functions.handler.handler"
+WEBHOOK_PATH = "/livekit/webhook"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiLimits:
+    # Requests per second across the stage, and the burst bucket on top.
+    rate_limit: int
+    burst_limit: int
+    # None: share the account's unreserved pool. A number caps (and guarantees) the Lambda's slice.
+    reserved_concurrency: int | None
+    memory_mb: int = 1024
+    # API Gateway gives up at 30 s; the Lambda stops just before so the caller gets the app's answer.
+    timeout: Duration = Duration.seconds(29)
+
+
+class ControlPlane(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        table: dynamodb.ITable,
+        livekit_secret: secretsmanager.ISecret,
+        livekit_api_url: str,
+        livekit_public_url: str,
+        jwt_issuer: str,
+        jwt_audience: Sequence[str],
+        limits: ApiLimits,
+        log_retention: logs.RetentionDays,
+        cors_origins: Sequence[str] = (),
+    ) -> None:
+        super().__init__(scope, id_)
+        self.log_group = logs.LogGroup(
+            self, "FunctionLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        # An own role instead of AWSLambdaBasicExecutionRole: logs to its own group, nothing else.
+        self.role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Spaces control plane: its table, its LiveKit secret, its log group",
+        )
+        self.log_group.grant_write(self.role)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(
+                str(ROOT / "functions"),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=source_hash(),
+                exclude=["__pycache__", "*.pyc"],
+                bundling=BundlingOptions(
+                    # Never pulled: local bundling always succeeds or fails loudly.
+                    image=DockerImage.from_registry("unused-local-bundling-only"),
+                    local=LocalPythonBundling(python_version=RUNTIME.name.removeprefix("python")),
+                ),
+            ),
+            role=self.role,
+            memory_size=limits.memory_mb,
+            timeout=limits.timeout,
+            reserved_concurrent_executions=limits.reserved_concurrency,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                names.ENV_MODE: "cloud",
+                names.ENV_STORE: "dynamodb",
+                names.ENV_TABLE_NAME: table.table_name,
+                # The ARN only: the app reads the key pair from Secrets Manager at cold start.
+                names.ENV_LIVEKIT_SECRET_ARN: livekit_secret.secret_arn,
+                names.ENV_LIVEKIT_URL: livekit_api_url,
+                names.ENV_PUBLIC_LIVEKIT_URL: livekit_public_url,
+            },
+            description="Spaces control plane (FastAPI through Mangum)",
+        )
+        table.grant_read_write_data(self.role)
+        livekit_secret.grant_read(self.role)
+
+        self.authorizer = authorizers.HttpJwtAuthorizer(
+            "Jwt",
+            jwt_issuer,
+            jwt_audience=list(jwt_audience),
+            identity_source=["$request.header.Authorization"],
+        )
+        integration = integrations.HttpLambdaIntegration("App", self.function)
+        self.api = apigwv2.HttpApi(
+            self,
+            "Api",
+            description="Spaces API",
+            default_authorizer=self.authorizer,
+            create_default_stage=False,
+            cors_preflight=apigwv2.CorsPreflightOptions(
+                allow_origins=list(cors_origins),
+                allow_headers=["authorization", "content-type", "idempotency-key"],
+                allow_methods=[apigwv2.CorsHttpMethod.ANY],
+                max_age=Duration.hours(1),
+            )
+            if cors_origins
+            else None,
+        )
+        self.api.add_routes(path="/", methods=[apigwv2.HttpMethod.ANY], integration=integration)
+        self.api.add_routes(path="/{proxy+}", methods=[apigwv2.HttpMethod.ANY], integration=integration)
+        self.api.add_routes(
+            path=WEBHOOK_PATH,
+            methods=[apigwv2.HttpMethod.POST],
+            integration=integration,
+            authorizer=apigwv2.HttpNoneAuthorizer(),
+        )
+
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            "Stage",
+            http_api=self.api,
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
+            access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(self.access_log_group)),
+        )
+        # The $default stage serves at the API's root endpoint (no trailing slash, no stage prefix).
+        self.url = self.api.api_endpoint
+        self.webhook_url = f"{self.url}{WEBHOOK_PATH}"
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogs:
+    """Access logs in API Gateway's default JSON format (request id, caller, route, status, latency)."""
+
+    def __init__(self, destination: apigwv2.IAccessLogDestination) -> None:
+        self._destination = destination
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> None:
+        return None

@@ -1,0 +1,262 @@
+"""The whole Spaces stack: composes the constructs, wires grants and network paths, outputs.
+
+Everything that differs between deployments arrives as `SpacesSettings` (built from CDK context in
+app.py); nothing in here or in the constructs looks at environment names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from contract import names
+from infrastructure.constructs.control_plane import ApiLimits, ControlPlane
+from infrastructure.constructs.identity import UserPoolIdentity
+from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
+from infrastructure.constructs.media_agents import AgentSizing, MediaAgents
+from infrastructure.constructs.network import Network
+from infrastructure.constructs.observability import AlarmThresholds, Observability
+from infrastructure.constructs.redis import Redis
+from infrastructure.constructs.secrets import Secrets
+from infrastructure.constructs.state import State
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalOidc:
+    issuer: str
+    audience: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpacesSettings:
+    production: bool
+    domain: str
+    certificate_arn: str
+    livekit_api_key: str
+    fleet: FleetSizing
+    agents: AgentSizing
+    api: ApiLimits
+    redis_node_type: str
+    max_azs: int
+    nat_gateways: int
+    log_retention: logs.RetentionDays
+    # None: a Cognito user pool is created and its tokens are accepted.
+    oidc: ExternalOidc | None
+    livekit_binary_sha256: str | None
+    alarm_email: str | None
+    alarms: AlarmThresholds
+    cors_origins: Sequence[str] = ()
+
+
+class SpacesStack(Stack):
+    def __init__(self, scope: Construct, id_: str, *, settings: SpacesSettings, **kwargs: object) -> None:
+        super().__init__(scope, id_, **kwargs)  # type: ignore[arg-type]
+        keep = RemovalPolicy.RETAIN if settings.production else RemovalPolicy.DESTROY
+
+        network = Network(
+            self,
+            "Network",
+            max_azs=settings.max_azs,
+            nat_gateways=settings.nat_gateways,
+            flow_log_retention=settings.log_retention,
+        )
+        secrets = Secrets(self, "Secrets", api_key=settings.livekit_api_key, removal_policy=keep)
+        state = State(self, "State", production=settings.production)
+        redis = Redis(
+            self,
+            "Redis",
+            vpc=network.vpc,
+            subnets=network.isolated_subnets,
+            auth_token=secrets.redis_auth,
+            node_type=settings.redis_node_type,
+        )
+
+        identity: UserPoolIdentity | None = None
+        if settings.oidc is None:
+            identity = UserPoolIdentity(self, "Identity", removal_policy=keep)
+            issuer, audience = identity.issuer, identity.audience
+        else:
+            issuer, audience = settings.oidc.issuer, list(settings.oidc.audience)
+
+        control_plane = ControlPlane(
+            self,
+            "ControlPlane",
+            table=state.table,
+            livekit_secret=secrets.livekit,
+            livekit_api_url=f"https://{settings.domain}",
+            livekit_public_url=f"wss://{settings.domain}",
+            jwt_issuer=issuer,
+            jwt_audience=audience,
+            limits=settings.api,
+            log_retention=settings.log_retention,
+            cors_origins=settings.cors_origins,
+        )
+        fleet = LiveKitFleet(
+            self,
+            "LiveKit",
+            vpc=network.vpc,
+            subnets=network.public_subnets,
+            sizing=settings.fleet,
+            domain=settings.domain,
+            certificate_arn=settings.certificate_arn,
+            livekit_secret=secrets.livekit,
+            redis_auth_secret=secrets.redis_auth,
+            redis_address=redis.address,
+            webhook_url=control_plane.webhook_url,
+            binary_sha256=settings.livekit_binary_sha256,
+        )
+        redis.allow_from(fleet.security_group)
+
+        agents = MediaAgents(
+            self,
+            "MediaAgents",
+            vpc=network.vpc,
+            subnets=network.private_subnets,
+            livekit_url=fleet.url,
+            livekit_secret=secrets.livekit,
+            sizing=settings.agents,
+            log_retention=settings.log_retention,
+        )
+        observability = Observability(
+            self,
+            "Observability",
+            api=control_plane.api,
+            function=control_plane.function,
+            table=state.table,
+            sfu_group=fleet.group,
+            agent_service=agents.service,
+            agent_log_group=agents.log_group,
+            thresholds=settings.alarms,
+            alarm_email=settings.alarm_email,
+        )
+
+        CfnOutput(self, names.OUTPUT_API_URL, value=control_plane.url)
+        CfnOutput(self, names.OUTPUT_LIVEKIT_URL, value=fleet.url)
+        CfnOutput(self, names.OUTPUT_TABLE_NAME, value=state.table.table_name)
+        CfnOutput(self, names.OUTPUT_DASHBOARD, value=observability.dashboard.dashboard_name)
+        CfnOutput(
+            self,
+            "LoadBalancerDnsName",
+            value=fleet.load_balancer.load_balancer_dns_name,
+            description=f"Point {settings.domain} (CNAME/alias) here",
+        )
+        Tags.of(self).add("project", "spaces")
+
+        _acknowledge_nag_findings(self, identity, secrets, state, control_plane, fleet, agents)
+
+
+def _acknowledge_nag_findings(
+    stack: Stack,
+    identity: UserPoolIdentity | None,
+    secrets: Secrets,
+    state: State,
+    control_plane: ControlPlane,
+    fleet: LiveKitFleet,
+    agents: MediaAgents,
+) -> None:
+    """Every cdk-nag finding we accept, next to why it is right for this stack."""
+
+    def ack(scope: Construct, rule: str, reason: str) -> None:
+        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+    def ref(construct: Construct) -> str:
+        # cdk-nag names resources in a finding by logical id; resolve it rather than pin a hash.
+        return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
+
+    ack(
+        secrets.livekit,
+        "AwsSolutions-SMG4",
+        "LiveKit key rotation needs the SFU fleet and the control plane to roll in step (several keys "
+        "accepted at once); docs/infrastructure.md describes that procedure, a rotation Lambda cannot do it",
+    )
+    ack(
+        secrets.redis_auth,
+        "AwsSolutions-SMG4",
+        "The Redis AUTH token is rotated with ElastiCache's AUTH token rotation (ROTATE then SET) while the "
+        "SFU nodes re-read it; documented in docs/infrastructure.md",
+    )
+    if identity is not None:
+        ack(
+            identity.user_pool,
+            "AwsSolutions-COG2",
+            "MFA is offered (TOTP) but not forced: listeners of a public audio Space sign in from phones; "
+            "the account holds no payment data, and hosts can turn MFA on for themselves",
+        )
+
+    ack(
+        control_plane.api,
+        "AwsSolutions-APIG4",
+        "POST /livekit/webhook is called by the LiveKit SFU, not a user: the app verifies the webhook's "
+        "signature (livekit WebhookReceiver over the raw body) instead of a JWT; every other route has the "
+        "JWT "
+        "authorizer",
+    )
+    table_arn = f"<{ref(state.table)}.Arn>"
+    ack(
+        control_plane.role.node.find_child("DefaultPolicy"),
+        f"AwsSolutions-IAM5[Resource::{table_arn}/index/*]",
+        "The wildcard covers the indexes of the control plane's own table only (GSI1 listing queries)",
+    )
+
+    ack(
+        fleet.security_group,
+        "AwsSolutions-EC23",
+        "SFU nodes must accept WebRTC from any client: 7881/tcp, UDP 50000-60000 and TURN 3478/udp; "
+        "signalling "
+        "(7880) and TURN/TLS (5349) are open only to the load balancer's security group",
+    )
+    ack(
+        fleet.load_balancer_security_group,
+        "AwsSolutions-EC23",
+        "The load balancer is the public wss:// signalling endpoint (443) and TURN/TLS (5349) for any client",
+    )
+    ack(
+        fleet.role,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+        "SSM Session Manager is the only operator access to SFU nodes (no SSH, no key pair); the managed "
+        "policy is the documented minimum for the SSM agent",
+    )
+    ack(
+        fleet.node.find_child("CompleteDrain"),
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:"
+        f"autoScalingGroup:*:autoScalingGroupName/{fleet.group_name}]",
+        "The wildcard is the group's generated UUID; the ARN names this stack's SFU group and the only "
+        "action is CompleteLifecycleAction (a node ending its own drain)",
+    )
+    ack(
+        fleet.group,
+        "AwsSolutions-AS3",
+        "Scaling is watched through the SFU node-count and CPU alarms on the Spaces alarm topic; per-event "
+        "notifications would page on every normal scale-out",
+    )
+    ack(
+        fleet.load_balancer,
+        "AwsSolutions-ELB2",
+        "A TLS network load balancer in front of long-lived WebSockets: access logs would hold one line per "
+        "session and no request data; LiveKit logs every join and leave on the node and as webhooks",
+    )
+
+    ack(
+        agents.task_definition,
+        "AwsSolutions-ECS2",
+        "Only non-secret settings are plain environment variables (mode, LiveKit URL); the API key and "
+        "secret "
+        "are ECS secrets from Secrets Manager",
+    )
+    ack(
+        agents.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy"),
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
+        f"<{ref(agents.cluster)}>/*]",
+        "Task scale-in protection: a worker protects itself while it has jobs; the ARN is limited to tasks "
+        "of this stack's agent cluster (a task cannot know its own ARN at synth time)",
+    )
+    ack(
+        agents.task_definition.obtain_execution_role().node.find_child("DefaultPolicy"),
+        "AwsSolutions-IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited to "
+        "the asset repository",
+    )
