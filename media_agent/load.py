@@ -1,0 +1,72 @@
+"""How full a worker is, as LiveKit's dispatcher sees it (0..1, unavailable above the threshold).
+
+One room is one job process. CPU alone under-reports a worker full of quiet rooms (each still
+holds a process and its memory), so the load is the larger of the CPU share and the room count
+against a room budget.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from typing import Protocol
+
+from livekit.agents.utils.hw import get_cpu_monitor
+
+# Rooms one worker may hold. Every room is a job process of about 100 MB resident (see
+# docs/agent.md); 40 rooms fit a 4 GiB task with headroom. Override with SPACES_AGENT_MAX_ROOMS.
+DEFAULT_MAX_ROOMS = 40
+MAX_ROOMS_ENV = "SPACES_AGENT_MAX_ROOMS"
+
+# CPU is sampled every second and averaged over the last five samples, so one busy second does not
+# close the worker to new rooms.
+CPU_SAMPLE_S = 1.0
+CPU_WINDOW = 5
+
+
+class _HasActiveJobs(Protocol):
+    @property
+    def active_jobs(self) -> list[object]: ...
+
+
+def max_rooms() -> int:
+    value = os.environ.get(MAX_ROOMS_ENV)
+    if not value:
+        return DEFAULT_MAX_ROOMS
+    try:
+        parsed = int(value)
+    except ValueError as exc:
+        raise ValueError(f"{MAX_ROOMS_ENV} must be a positive integer, got {value!r}") from exc
+    if parsed <= 0:
+        raise ValueError(f"{MAX_ROOMS_ENV} must be a positive integer, got {value!r}")
+    return parsed
+
+
+class WorkerLoad:
+    """The `load_fnc` of the AgentServer: max(cpu average, rooms / room budget)."""
+
+    def __init__(self, rooms_budget: int) -> None:
+        self._budget = rooms_budget
+        self._samples: deque[float] = deque(maxlen=CPU_WINDOW)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _sample_forever(self) -> None:
+        monitor = get_cpu_monitor()
+        while True:
+            value = monitor.cpu_percent(interval=CPU_SAMPLE_S)
+            with self._lock:
+                self._samples.append(value)
+
+    def cpu(self) -> float:
+        if self._thread is None:
+            # Started lazily: load_fnc is first called inside the running worker, never at import.
+            self._thread = threading.Thread(target=self._sample_forever, name="cpu-load", daemon=True)
+            self._thread.start()
+        with self._lock:
+            return sum(self._samples) / len(self._samples) if self._samples else 0.0
+
+    def __call__(self, server: _HasActiveJobs) -> float:
+        rooms = len(server.active_jobs)
+        return min(1.0, max(self.cpu(), rooms / self._budget))

@@ -1,0 +1,114 @@
+"""Run the media agent worker (`python -m media_agent start|dev`) as a child process for tests.
+
+    agent = start_agent(ws_url=..., api_key=..., api_secret=...)   # returns once registered
+    agent.active_jobs()      # rooms it is in, from its own /worker endpoint
+    agent.kill()             # SIGKILL the worker and its job processes (a crash)
+    agent.stop()             # SIGTERM (drains first in `start` mode), SIGKILL after `timeout`
+
+The worker registers under contract.names.AGENT_NAME and only joins rooms it is dispatched to
+(explicit dispatch), so tests create the room and the dispatch themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from contract import names
+from devstack.ports import free_port
+from devstack.processes import ManagedProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Seen in the worker log once it has registered with the server and can take dispatches.
+REGISTERED_MARK = "registered worker"
+
+
+@dataclass
+class AgentProcess:
+    process: ManagedProcess
+    http_port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process.running
+
+    @property
+    def log(self) -> str:
+        return "".join(self.process.lines)
+
+    def registrations(self) -> int:
+        return sum(REGISTERED_MARK in line for line in self.process.lines)
+
+    def worker_info(self) -> dict[str, object]:
+        """GET /worker: the worker's own view (agent_name, active_jobs, worker_load)."""
+        with urllib.request.urlopen(f"{self.http_url}/worker", timeout=2) as resp:
+            return dict(json.load(resp))
+
+    def active_jobs(self) -> int:
+        return int(self.worker_info().get("active_jobs", 0))  # proto JSON omits zero values
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def stop(self, *, timeout: float = 15.0) -> None:
+        self.process.stop(timeout=timeout)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def start_agent(
+    *,
+    ws_url: str,
+    api_key: str,
+    api_secret: str,
+    mode: str = "start",
+    name: str = "agent",
+    env: dict[str, str] | None = None,
+    log: IO[str] | None = None,
+    timeout: float = 60.0,
+) -> AgentProcess:
+    """Start the worker against a LiveKit server and wait until it is registered and healthy."""
+    if mode not in ("start", "dev"):
+        raise ValueError(f"mode must be 'start' or 'dev', got {mode!r}")
+    http_port = free_port()
+    process = ManagedProcess(
+        name,
+        [sys.executable, "-m", "media_agent", mode],
+        env={
+            names.ENV_MODE: "local",
+            names.ENV_LIVEKIT_URL: ws_url,
+            names.ENV_LIVEKIT_API_KEY: api_key,
+            names.ENV_LIVEKIT_API_SECRET: api_secret,
+            "SPACES_AGENT_HTTP_PORT": str(http_port),
+            # One warm job process: a dispatch does not wait for a process start, and a test
+            # machine does not carry one idle process per core.
+            "SPACES_AGENT_IDLE_PROCESSES": "1",
+            **(env or {}),
+        },
+        cwd=ROOT,
+        log=log,
+    )
+    agent = AgentProcess(process=process, http_port=http_port)
+    try:
+        process.wait_until(lambda: agent.registrations() > 0 and _healthy(agent.http_url),
+                           timeout=timeout, what="registered with livekit-server")
+    except BaseException:
+        process.kill()
+        raise
+    return agent

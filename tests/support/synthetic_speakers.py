@@ -1,0 +1,178 @@
+"""Synthetic Space participants for live tests and benchmarks: espeak-ng speakers and listeners.
+
+A `SyntheticSpeaker` joins with a speaker token, publishes a microphone track and keeps it fed in
+real time (silence between utterances, as a browser microphone would), so a test can make it
+`say()` a clip and know the monotonic time the first sample left. It can also publish, mute and
+unpublish a synthetic camera track. Nothing here decides anything: it only produces input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from livekit import api, rtc
+
+from contract import names
+
+SAMPLE_RATE = 48000
+# Frames are pushed every 20 ms on a monotonic schedule; the SDK source buffers at most this much,
+# so "the first sample left" is accurate to about one frame.
+FRAME_MS = 20
+SOURCE_QUEUE_MS = 100
+VIDEO_SIZE = (320, 240)
+
+
+def espeak_clip(text: str, voice: str, *, sample_rate: int = SAMPLE_RATE, gain_db: float = 0.0) -> np.ndarray:
+    """Speech from espeak-ng, resampled by sox to mono int16 at `sample_rate`."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is required (make system-deps)")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True, capture_output=True)
+        subprocess.run(["sox", str(raw), "-r", str(sample_rate), "-c", "1", "-b", "16", str(out),
+                        "gain", str(gain_db)], check=True, capture_output=True)
+        return read_wav(out)
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1:
+            raise ValueError(f"{path}: need mono 16-bit PCM")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).copy()
+
+
+def join_token(api_key: str, api_secret: str, *, room: str, identity: str, role: str) -> str:
+    """A token shaped like the control plane's: listeners may not publish media."""
+    can_publish = role != "listener"
+    return (
+        api.AccessToken(api_key, api_secret)
+        .with_identity(identity)
+        .with_attributes({names.ROLE_ATTRIBUTE: role})
+        .with_grants(api.VideoGrants(room_join=True, room=room, can_publish=can_publish,
+                                     can_subscribe=True, can_publish_data=True))
+        .to_jwt()
+    )
+
+
+def stage_in(room: rtc.Room) -> dict[str, Any] | None:
+    """The stage as a client sees it: the agent participant's attribute with the highest seq."""
+    best: dict[str, Any] | None = None
+    for participant in room.remote_participants.values():
+        if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            continue
+        raw = participant.attributes.get(names.STAGE_ATTRIBUTE)
+        if not raw:
+            continue
+        stage = json.loads(raw)
+        if best is None or stage["seq"] > best["seq"]:
+            best = stage
+    return best
+
+
+@dataclass
+class Utterance:
+    pcm: np.ndarray
+    started: asyncio.Future[float]
+    done: asyncio.Future[float]
+    pos: int = 0
+
+
+@dataclass
+class SyntheticSpeaker:
+    identity: str
+    room: rtc.Room
+    source: rtc.AudioSource
+    _queue: list[Utterance] = field(default_factory=list)
+    _pump: asyncio.Task[None] | None = None
+    camera: rtc.LocalVideoTrack | None = None
+    camera_sid: str | None = None
+    mic_sid: str | None = None
+    # Set when someone (in these tests: the agent) subscribes to the microphone.
+    mic_subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    async def join(cls, url: str, token: str, identity: str) -> SyntheticSpeaker:
+        room = rtc.Room()
+        subscribed = asyncio.Event()
+        room.on("local_track_subscribed", lambda track: subscribed.set())
+        await room.connect(url, token, rtc.RoomOptions(auto_subscribe=False))
+        source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=SOURCE_QUEUE_MS)
+        track = rtc.LocalAudioTrack.create_audio_track(f"{identity}-mic", source)
+        publication = await room.local_participant.publish_track(
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+        speaker = cls(identity=identity, room=room, source=source, mic_sid=publication.sid,
+                      mic_subscribed=subscribed)
+        speaker._pump = asyncio.create_task(speaker._run(), name=f"pump-{identity}")
+        return speaker
+
+    def say(self, pcm: np.ndarray) -> Utterance:
+        """Queue a clip; `started` resolves with the monotonic time its first frame was captured."""
+        loop = asyncio.get_running_loop()
+        utterance = Utterance(pcm=pcm, started=loop.create_future(), done=loop.create_future())
+        self._queue.append(utterance)
+        return utterance
+
+    async def _run(self) -> None:
+        step = SAMPLE_RATE * FRAME_MS // 1000
+        silence = np.zeros(step, dtype=np.int16)
+        due = time.monotonic()
+        while True:
+            chunk = silence
+            if self._queue:
+                current = self._queue[0]
+                if current.pos == 0 and not current.started.done():
+                    current.started.set_result(time.monotonic())
+                chunk = current.pcm[current.pos:current.pos + step]
+                current.pos += step
+                if len(chunk) < step:
+                    chunk = np.concatenate([chunk, silence[: step - len(chunk)]])
+                if current.pos >= len(current.pcm):
+                    self._queue.pop(0)
+                    current.done.set_result(time.monotonic())
+            frame = rtc.AudioFrame(chunk.tobytes(), SAMPLE_RATE, 1, step)
+            await self.source.capture_frame(frame)
+            due += FRAME_MS / 1000
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.5:
+                due = time.monotonic()  # fell far behind (loaded machine): do not burst to catch up
+
+    async def publish_camera(self) -> None:
+        width, height = VIDEO_SIZE
+        source = rtc.VideoSource(width, height)
+        self.camera = rtc.LocalVideoTrack.create_video_track(f"{self.identity}-cam", source)
+        publication = await self.room.local_participant.publish_track(
+            self.camera, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA))
+        self.camera_sid = publication.sid
+        frame = rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, bytes(width * height * 4))
+        source.capture_frame(frame)
+
+    def set_camera_muted(self, muted: bool) -> None:
+        assert self.camera is not None
+        if muted:
+            self.camera.mute()
+        else:
+            self.camera.unmute()
+
+    async def unpublish_camera(self) -> None:
+        assert self.camera_sid is not None
+        await self.room.local_participant.unpublish_track(self.camera_sid)
+        self.camera, self.camera_sid = None, None
+
+    async def aclose(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+        await self.room.disconnect()
