@@ -32,6 +32,8 @@ def current_user(request: Request, settings: SettingsDep) -> str:
     if event is not None:
         claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims", {})
         sub = claims.get("sub")
+        if sub is None:
+            raise _unauthorized("no `sub` in the API Gateway authorizer claims")
     elif settings.is_local:
         sub = _verify_local_bearer(request.headers.get("authorization"), settings.dev_jwt_secret)
     else:

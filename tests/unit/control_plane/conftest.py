@@ -1,0 +1,59 @@
+"""The app wired to a SQLite file and a fake SFU, driven through HTTP (ASGI, no network)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from contract import names
+from functions.api import deps
+from functions.api.main import create_app
+from functions.core.config import Settings, get_settings
+from functions.dev_token import dev_token
+
+from .fakes import FakeGateway
+
+LK_KEY, LK_SECRET = "unit-key", "unit-secret-long-enough-for-hs256-signing"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        SPACES_MODE="local",
+        LIVEKIT_URL="ws://sfu.invalid:7880",
+        SPACES_PUBLIC_LIVEKIT_URL="wss://sfu.example",
+        LIVEKIT_API_KEY=LK_KEY,
+        LIVEKIT_API_SECRET=LK_SECRET,
+        SPACES_STORE="sqlite",
+        SPACES_SQLITE_PATH=str(tmp_path / "spaces.sqlite3"),
+        SPACES_MAX_SPEAKERS=3,
+        SPACES_CORS_ORIGINS="https://web.example",
+        SPACES_WEB_DIST=str(tmp_path / "no-web"),
+    )
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def app(settings: Settings, gateway: FakeGateway) -> FastAPI:
+    app = create_app(settings)
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[deps.get_gateway] = lambda: gateway
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def auth(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {dev_token(user, secret=names.DEV_JWT_SECRET)}"}

@@ -1,0 +1,64 @@
+"""A fake SFU for unit tests: records what the control plane asked and can refuse on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from functions.domain.grants import Permission
+from functions.domain.model import Role, Space
+from functions.media.gateway import GatewayError, RoomGateway
+
+
+@dataclass
+class FakeGateway(RoomGateway):
+    rooms: dict[str, str] = field(default_factory=dict)  # room -> metadata
+    connected: set[str] = field(default_factory=set)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    permissions: dict[str, tuple[Role, Permission]] = field(default_factory=dict)
+    fail: bool = False
+
+    def _maybe_fail(self, what: str) -> None:
+        if self.fail:
+            raise GatewayError(f"fake SFU refused {what}")
+
+    async def create_room(self, space: Space) -> None:
+        self._maybe_fail("create_room")
+        from functions.domain.grants import room_metadata
+
+        self.rooms[space.room_name] = room_metadata(space)
+        self.calls.append(("create_room", space.room_name))
+
+    async def delete_room(self, room: str) -> None:
+        self._maybe_fail("delete_room")
+        self.rooms.pop(room, None)
+        self.calls.append(("delete_room", room))
+
+    async def set_room_metadata(self, space: Space) -> None:
+        self._maybe_fail("set_room_metadata")
+        from functions.domain.grants import room_metadata
+
+        self.rooms[space.room_name] = room_metadata(space)
+        self.calls.append(("set_room_metadata", space.room_name))
+
+    async def update_participant(
+        self, room: str, identity: str, *, role: Role, permission: Permission
+    ) -> bool:
+        self._maybe_fail("update_participant")
+        self.calls.append(("update_participant", identity, role.value))
+        if identity not in self.connected:
+            return False
+        self.permissions[identity] = (role, permission)
+        return True
+
+    async def remove_participant(self, room: str, identity: str) -> bool:
+        self._maybe_fail("remove_participant")
+        self.calls.append(("remove_participant", identity))
+        if identity not in self.connected:
+            return False
+        self.connected.discard(identity)
+        return True
+
+    async def mute_microphone(self, room: str, identity: str) -> bool:
+        self._maybe_fail("mute")
+        self.calls.append(("mute", identity))
+        return identity in self.connected

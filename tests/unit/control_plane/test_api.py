@@ -1,0 +1,428 @@
+"""Every endpoint and status code, through HTTP, with a fake SFU and a SQLite store."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from google.protobuf.json_format import MessageToJson
+from livekit import api
+
+from contract import names
+from functions.api.main import create_app
+from functions.core.config import Settings
+
+from .conftest import LK_KEY, LK_SECRET, auth
+from .fakes import FakeGateway
+
+
+def create(client: TestClient, host: str = "host", **body: Any) -> dict[str, Any]:
+    resp = client.post(
+        "/spaces", json={"title": "Morning show", "video": "speakers", **body}, headers=auth(host)
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def start(client: TestClient, space_id: str, host: str = "host") -> dict[str, Any]:
+    resp = client.post(f"/spaces/{space_id}/start", headers=auth(host))
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def live_space(client: TestClient) -> str:
+    space_id = create(client)["id"]
+    start(client, space_id)
+    return space_id
+
+
+def set_role(client: TestClient, space_id: str, user: str, role: str, actor: str = "host") -> Any:
+    return client.put(f"/spaces/{space_id}/roles/{user}", json={"role": role}, headers=auth(actor))
+
+
+# --- auth -----------------------------------------------------------------------------------------
+def test_every_endpoint_needs_a_valid_bearer_token(client: TestClient) -> None:
+    assert client.get("/spaces").status_code == 401
+    assert client.get("/spaces", headers={"Authorization": "Bearer nope"}).status_code == 401
+    forged = jwt.encode(
+        {"sub": "host", "exp": 9999999999}, "wrong-secret-of-sufficient-length!!", algorithm="HS256"
+    )
+    assert client.get("/spaces", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    no_exp = jwt.encode({"sub": "host"}, names.DEV_JWT_SECRET, algorithm="HS256")
+    assert client.get("/spaces", headers={"Authorization": f"Bearer {no_exp}"}).status_code == 401
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_the_host_is_the_caller_never_the_body(client: TestClient) -> None:
+    resp = client.post("/spaces", json={"title": "x", "host": "mallory"}, headers=auth("alice"))
+    assert resp.status_code == 422
+    assert resp.json()["detail"][0]["loc"] == ["body", "host"]
+    assert create(client, "alice")["host"] == "alice"
+
+
+# --- create / read / discover ---------------------------------------------------------------------
+def test_create_returns_the_public_space(client: TestClient) -> None:
+    space = create(client, scheduled_start="2030-01-01T10:00:00Z")
+    assert space["state"] == "scheduled" and space["host"] == "host" and space["video"] == "speakers"
+    assert space["cohosts"] == [] and space["speakers"] == [] and space["raised_hands"] == []
+    assert space["listener_count"] == 0 and space["pinned"] is None
+    assert space["room_name"] == f"space-{space['id']}"
+    assert "blocked" not in space and "version" not in space
+    assert client.get(f"/spaces/{space['id']}", headers=auth("anyone")).json() == space
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 121}, "title"),
+        ({"title": "ok", "video": "always"}, "video"),
+        ({"title": "ok", "scheduled_start": "tomorrow"}, "scheduled_start"),
+        ({"title": "ok", "scheduled_start": "2030-01-01T10:00:00"}, "scheduled_start"),  # no timezone
+        ({}, "title"),
+    ],
+)
+def test_bad_create_input_is_422_naming_the_field(
+    client: TestClient, body: dict[str, Any], field: str
+) -> None:
+    resp = client.post("/spaces", json=body, headers=auth("host"))
+    assert resp.status_code == 422
+    assert resp.json()["detail"][0]["loc"][-1] == field
+    assert client.get("/spaces?state=scheduled", headers=auth("host")).json()["items"] == []
+
+
+def test_malformed_json_is_422_not_500(client: TestClient) -> None:
+    resp = client.post(
+        "/spaces", content=b"{not json", headers={**auth("h"), "Content-Type": "application/json"}
+    )
+    assert resp.status_code == 422
+
+
+def test_idempotency_key_makes_create_safe_to_retry(client: TestClient) -> None:
+    headers = {**auth("host"), "Idempotency-Key": "abc-123"}
+    first = client.post("/spaces", json={"title": "once"}, headers=headers)
+    again = client.post("/spaces", json={"title": "once"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    changed = client.post("/spaces", json={"title": "different"}, headers=headers)
+    assert changed.status_code == 409 and changed.json()["rule"] == "idempotency_key_reused"
+    assert len(client.get("/spaces?state=scheduled", headers=auth("host")).json()["items"]) == 1
+
+
+def test_unknown_and_malformed_ids(client: TestClient) -> None:
+    missing = client.get("/spaces/" + "0" * 32, headers=auth("h"))
+    assert missing.status_code == 404 and missing.json()["rule"] == "space_not_found"
+    bad = client.get("/spaces/not-an-id", headers=auth("h"))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["path", "space_id"]
+
+
+def test_discovery_paginates_and_rejects_bad_parameters(client: TestClient) -> None:
+    ids = [live_space(client) for _ in range(3)]
+    page1 = client.get("/spaces?state=live&limit=2", headers=auth("x")).json()
+    page2 = client.get(f"/spaces?state=live&limit=2&cursor={page1['cursor']}", headers=auth("x")).json()
+    assert page2["cursor"] is None
+    assert sorted(s["id"] for s in page1["items"] + page2["items"]) == sorted(ids)
+    for query, field in [
+        ("state=ended", "state"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("cursor=@@@", "cursor"),
+    ]:
+        resp = client.get(f"/spaces?{query}", headers=auth("x"))
+        assert resp.status_code == 422, query
+        assert resp.json()["detail"][0]["loc"][-1] == field
+
+
+# --- lifecycle ------------------------------------------------------------------------------------
+def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: FakeGateway) -> None:
+    space = create(client)
+    started = start(client, space["id"])
+    assert started["state"] == "live" and started["started_at"]
+    room = started["room_name"]
+    assert json.loads(gateway.rooms[room]) == {
+        "space_id": space["id"],
+        "video": "speakers",
+        "pinned": None,
+        "title": "Morning show",
+    }
+    ended = client.post(f"/spaces/{space['id']}/end", headers=auth("host"))
+    assert ended.status_code == 200 and ended.json()["state"] == "ended"
+    assert room not in gateway.rooms
+    again = client.post(f"/spaces/{space['id']}/start", headers=auth("host"))
+    assert again.status_code == 409 and again.json()["rule"] == "space_not_scheduled"
+    assert client.post(f"/spaces/{space['id']}/end", headers=auth("host")).status_code == 409
+
+
+def test_only_the_host_starts_and_ends(client: TestClient) -> None:
+    space_id = create(client)["id"]
+    resp = client.post(f"/spaces/{space_id}/start", headers=auth("bob"))
+    assert resp.status_code == 403 and resp.json()["rule"] == "only_host_starts"
+    start(client, space_id)
+    resp = client.post(f"/spaces/{space_id}/end", headers=auth("bob"))
+    assert resp.status_code == 403 and resp.json()["rule"] == "only_host_ends"
+
+
+def test_a_failed_start_changes_nothing(client: TestClient, gateway: FakeGateway) -> None:
+    space = create(client)
+    gateway.fail = True
+    resp = client.post(f"/spaces/{space['id']}/start", headers=auth("host"))
+    assert resp.status_code == 502 and resp.json()["rule"] == "livekit_unavailable"
+    assert client.get(f"/spaces/{space['id']}", headers=auth("host")).json() == space
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+def lk_claims(token: str) -> Any:
+    return api.TokenVerifier(LK_KEY, LK_SECRET).verify(token)
+
+
+def test_token_grants_come_from_the_stored_role(client: TestClient) -> None:
+    space_id = live_space(client)
+    listener = client.post(f"/spaces/{space_id}/token", headers=auth("lis"))
+    assert listener.status_code == 200
+    body = listener.json()
+    assert body["url"] == "wss://sfu.example" and body["identity"] == "lis" and body["role"] == "listener"
+    claims = lk_claims(body["token"])
+    assert claims.video.can_publish is False and claims.video.room == f"space-{space_id}"
+    assert claims.attributes == {"role": "listener"}
+
+    set_role(client, space_id, "lis", "speaker")
+    speaker = client.post(f"/spaces/{space_id}/token", headers=auth("lis")).json()
+    assert speaker["role"] == "speaker"
+    assert lk_claims(speaker["token"]).video.can_publish_sources == ["microphone", "camera"]
+    host = client.post(f"/spaces/{space_id}/token", headers=auth("host")).json()
+    assert host["role"] == "host"
+
+
+def test_token_for_a_space_that_is_not_live_is_409(client: TestClient) -> None:
+    space_id = create(client)["id"]
+    resp = client.post(f"/spaces/{space_id}/token", headers=auth("host"))
+    assert resp.status_code == 409 and resp.json()["rule"] == "space_not_live"
+    assert client.post("/spaces/" + "1" * 32 + "/token", headers=auth("host")).status_code == 404
+
+
+def test_token_ignores_anything_in_the_body(client: TestClient) -> None:
+    space_id = live_space(client)
+    resp = client.post(
+        f"/spaces/{space_id}/token", json={"role": "host", "identity": "host"}, headers=auth("eve")
+    )
+    assert resp.json()["role"] == "listener" and resp.json()["identity"] == "eve"
+
+
+# --- stage ----------------------------------------------------------------------------------------
+def test_hands(client: TestClient) -> None:
+    space_id = live_space(client)
+    assert client.post(f"/spaces/{space_id}/hand", headers=auth("a")).json()["raised_hands"] == ["a"]
+    assert client.post(f"/spaces/{space_id}/hand", headers=auth("b")).json()["raised_hands"] == ["a", "b"]
+    assert client.delete(f"/spaces/{space_id}/hand", headers=auth("a")).json()["raised_hands"] == ["b"]
+    resp = client.post(f"/spaces/{space_id}/hand", headers=auth("host"))
+    assert resp.status_code == 409 and resp.json()["rule"] == "already_on_stage"
+    promoted = set_role(client, space_id, "b", "speaker").json()
+    assert promoted["raised_hands"] == [] and promoted["speakers"] == ["b"]
+
+
+def test_role_changes_follow_the_rules(client: TestClient) -> None:
+    space_id = live_space(client)
+    assert set_role(client, space_id, "co", "cohost").json()["cohosts"] == ["co"]
+    assert set_role(client, space_id, "s1", "speaker", actor="co").status_code == 200
+    resp = set_role(client, space_id, "x", "cohost", actor="co")
+    assert resp.status_code == 403 and resp.json()["rule"] == "only_host_assigns_cohosts"
+    resp = set_role(client, space_id, "x", "speaker", actor="s1")
+    assert resp.status_code == 403 and resp.json()["rule"] == "moderators_only"
+    set_role(client, space_id, "s2", "speaker")
+    set_role(client, space_id, "s3", "speaker")
+    resp = set_role(client, space_id, "s4", "speaker")
+    assert resp.status_code == 409 and resp.json()["rule"] == "speaker_limit"
+    resp = set_role(client, space_id, "host", "listener")
+    assert resp.status_code == 403 and resp.json()["rule"] == "host_role_fixed"
+    resp = set_role(client, space_id, "x", "host")
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "role"]
+    bad_user = set_role(client, space_id, "bad user!", "speaker")
+    assert bad_user.status_code == 422 and bad_user.json()["detail"][0]["loc"] == ["path", "user_id"]
+
+
+def test_live_role_change_updates_a_connected_participant(client: TestClient, gateway: FakeGateway) -> None:
+    space_id = live_space(client)
+    gateway.connected.add("lis")
+    set_role(client, space_id, "lis", "speaker")
+    role, permission = gateway.permissions["lis"]
+    assert role.value == "speaker" and permission.can_publish and "microphone" in permission.sources
+    set_role(client, space_id, "lis", "listener")
+    role, permission = gateway.permissions["lis"]
+    assert role.value == "listener" and permission.can_publish is False
+
+
+def test_a_role_change_the_sfu_refuses_is_undone(client: TestClient, gateway: FakeGateway) -> None:
+    space_id = live_space(client)
+    gateway.fail = True
+    resp = set_role(client, space_id, "lis", "speaker")
+    assert resp.status_code == 502
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == []
+
+
+def test_remove_with_block_makes_the_next_token_403(client: TestClient, gateway: FakeGateway) -> None:
+    space_id = live_space(client)
+    set_role(client, space_id, "troll", "speaker")
+    gateway.connected.add("troll")
+    resp = client.post(
+        f"/spaces/{space_id}/participants/troll/remove", json={"block": True}, headers=auth("host")
+    )
+    assert resp.status_code == 200 and resp.json()["speakers"] == []
+    assert ("remove_participant", "troll") in gateway.calls and "troll" not in gateway.connected
+    token = client.post(f"/spaces/{space_id}/token", headers=auth("troll"))
+    assert token.status_code == 403 and token.json()["rule"] == "blocked"
+    # Without block, a removed user may come back as a listener.
+    client.post(f"/spaces/{space_id}/participants/other/remove", headers=auth("host"))
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("other")).status_code == 200
+
+
+def test_remove_and_mute_rules(client: TestClient, gateway: FakeGateway) -> None:
+    space_id = live_space(client)
+    resp = client.post(
+        f"/spaces/{space_id}/participants/host/remove", json={"block": True}, headers=auth("x")
+    )
+    assert resp.status_code == 403 and resp.json()["rule"] == "moderators_only"
+    resp = client.post(
+        f"/spaces/{space_id}/participants/x/remove", json={"block": "yes please"}, headers=auth("host")
+    )
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "block"]
+    set_role(client, space_id, "sp", "speaker")
+    resp = client.post(f"/spaces/{space_id}/participants/sp/mute", headers=auth("host"))
+    assert resp.status_code == 409 and resp.json()["rule"] == "not_connected"
+    gateway.connected.add("sp")
+    assert client.post(f"/spaces/{space_id}/participants/sp/mute", headers=auth("host")).status_code == 200
+    assert ("mute", "sp") in gateway.calls
+    resp = client.post(f"/spaces/{space_id}/participants/host/mute", headers=auth("sp"))
+    assert resp.status_code == 403
+
+
+def test_spotlight_pin_is_stored_and_pushed_to_room_metadata(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    set_role(client, space_id, "sp", "speaker")
+    resp = client.put(f"/spaces/{space_id}/spotlight", json={"user_id": "sp"}, headers=auth("host"))
+    assert resp.status_code == 200 and resp.json()["pinned"] == "sp"
+    assert json.loads(gateway.rooms[f"space-{space_id}"])["pinned"] == "sp"
+    resp = client.put(f"/spaces/{space_id}/spotlight", json={"user_id": None}, headers=auth("host"))
+    assert resp.json()["pinned"] is None and json.loads(gateway.rooms[f"space-{space_id}"])["pinned"] is None
+    resp = client.put(f"/spaces/{space_id}/spotlight", json={"user_id": "sp"}, headers=auth("sp"))
+    assert resp.status_code == 403 and resp.json()["rule"] == "only_host_pins"
+    resp = client.put(f"/spaces/{space_id}/spotlight", json={}, headers=auth("host"))
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "user_id"]
+    resp = client.put(f"/spaces/{space_id}/spotlight", json={"user_id": "nobody"}, headers=auth("host"))
+    assert resp.status_code == 409 and resp.json()["rule"] == "pin_not_on_stage"
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+def signed(
+    event: api.WebhookEvent, key: str = LK_KEY, secret: str = LK_SECRET
+) -> tuple[bytes, dict[str, str]]:
+    body = MessageToJson(event).encode()
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    token = api.AccessToken(key, secret).with_sha256(digest).to_jwt()
+    return body, {"Authorization": token, "Content-Type": "application/webhook+json"}
+
+
+def participant_event(
+    kind: str, event_id: str, room: str, role: str = "listener", agent: bool = False
+) -> api.WebhookEvent:
+    info = api.ParticipantInfo(
+        identity="p",
+        attributes={"role": role},
+        kind=api.ParticipantInfo.Kind.AGENT if agent else api.ParticipantInfo.Kind.STANDARD,
+    )
+    return api.WebhookEvent(event=kind, id=event_id, room=api.Room(name=room), participant=info)
+
+
+def test_webhooks_count_listeners_once_and_skip_agents(client: TestClient) -> None:
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    for event in [
+        participant_event("participant_joined", "e1", room),
+        participant_event("participant_joined", "e1", room),  # redelivery
+        participant_event("participant_joined", "e2", room),
+        participant_event("participant_joined", "e3", room, agent=True, role=""),
+        participant_event("participant_joined", "e4", room, role="speaker"),
+        participant_event("participant_left", "e5", room),
+    ]:
+        body, headers = signed(event)
+        assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 1
+
+
+def test_room_finished_ends_the_space(client: TestClient) -> None:
+    space_id = live_space(client)
+    body, headers = signed(
+        api.WebhookEvent(event="room_finished", id="rf1", room=api.Room(name=f"space-{space_id}"))
+    )
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["state"] == "ended"
+
+
+def test_unsigned_or_tampered_webhooks_are_401_and_change_nothing(client: TestClient) -> None:
+    space_id = live_space(client)
+    body, headers = signed(
+        api.WebhookEvent(event="room_finished", id="rf2", room=api.Room(name=f"space-{space_id}"))
+    )
+    assert client.post("/livekit/webhook", content=body).status_code == 401
+    assert client.post("/livekit/webhook", content=body + b" ", headers=headers).status_code == 401
+    _, wrong = signed(
+        api.WebhookEvent(event="room_finished", id="rf2"), secret="another-secret-of-a-sufficient-length!!"
+    )
+    assert client.post("/livekit/webhook", content=body, headers=wrong).status_code == 401
+    assert client.post("/livekit/webhook", content=b"\xff\xfe", headers=headers).status_code == 401
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["state"] == "live"
+
+
+# --- HTTP surroundings ----------------------------------------------------------------------------
+def test_cors_allows_the_configured_origin_only(client: TestClient) -> None:
+    preflight = {
+        "Origin": "https://web.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+    }
+    ok = client.options("/spaces", headers=preflight)
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://web.example"
+    other = client.options("/spaces", headers={**preflight, "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_openapi_lists_every_path(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in [
+        "/spaces",
+        "/spaces/{space_id}",
+        "/spaces/{space_id}/start",
+        "/spaces/{space_id}/end",
+        "/spaces/{space_id}/token",
+        "/spaces/{space_id}/hand",
+        "/spaces/{space_id}/roles/{user_id}",
+        "/spaces/{space_id}/participants/{user_id}/mute",
+        "/spaces/{space_id}/participants/{user_id}/remove",
+        "/spaces/{space_id}/spotlight",
+        "/livekit/webhook",
+        "/healthz",
+    ]:
+        assert path in paths
+    assert client.get("/docs").status_code == 200
+
+
+def test_local_mode_serves_the_built_web_client_after_the_api(settings: Settings, tmp_path: Path) -> None:
+    web = tmp_path / "dist"
+    web.mkdir()
+    (web / "index.html").write_text("<html>spaces</html>")
+    app = create_app(settings.model_copy(update={"web_dist": str(web)}))
+    with TestClient(app) as c:
+        assert "spaces" in c.get("/").text
+        assert c.get("/healthz").json() == {"status": "ok"}
+    cloud = settings.model_copy(update={"web_dist": str(web), "mode": "cloud"})
+    with TestClient(create_app(cloud)) as c:
+        assert c.get("/").status_code == 404

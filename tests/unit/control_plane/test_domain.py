@@ -1,0 +1,280 @@
+"""The rules, without HTTP, a database or LiveKit."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from contract import names
+from functions.domain import grants, lifecycle, stage
+from functions.domain.errors import Conflict, Forbidden
+from functions.domain.model import (
+    Limits,
+    Role,
+    Space,
+    SpaceState,
+    VideoPolicy,
+    room_name_for,
+    space_id_from_room,
+)
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+LIMITS = Limits(max_cohosts=2, max_speakers=3, max_raised_hands=2, max_blocked=2)
+
+
+def space(**changes: object) -> Space:
+    base = lifecycle.new_space(
+        space_id="a" * 32, title="t", host="host", video=VideoPolicy.SPEAKERS, now=NOW, scheduled_start=None
+    )
+    return base.replace(**changes)
+
+
+LIVE = space(state=SpaceState.LIVE, started_at=NOW)
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+def test_only_the_host_starts_a_scheduled_space() -> None:
+    with pytest.raises(Forbidden) as err:
+        lifecycle.start(space(), actor="bob", now=NOW)
+    assert err.value.rule == "only_host_starts"
+    started = lifecycle.start(space(), actor="host", now=NOW)
+    assert started.state is SpaceState.LIVE and started.started_at == NOW
+
+
+def test_starting_an_ended_space_is_a_conflict() -> None:
+    ended = lifecycle.end(LIVE, actor="host", now=NOW)
+    with pytest.raises(Conflict) as err:
+        lifecycle.start(ended, actor="host", now=NOW)
+    assert err.value.rule == "space_not_scheduled"
+    with pytest.raises(Conflict):
+        lifecycle.end(ended, actor="host", now=NOW)
+
+
+def test_only_the_host_ends() -> None:
+    with pytest.raises(Forbidden) as err:
+        lifecycle.end(LIVE.replace(cohosts=("co",)), actor="co", now=NOW)
+    assert err.value.rule == "only_host_ends"
+
+
+def test_room_closed_ends_a_live_space_once() -> None:
+    ended = lifecycle.room_closed(LIVE.replace(raised_hands=("x",), pinned="host"), now=NOW)
+    assert ended.state is SpaceState.ENDED and ended.raised_hands == () and ended.pinned is None
+    assert lifecycle.room_closed(ended, now=NOW) is ended
+    scheduled = space()
+    assert lifecycle.room_closed(scheduled, now=NOW) is scheduled
+
+
+def test_room_names_are_derived_from_the_space_id() -> None:
+    assert room_name_for("abc") == "space-abc"
+    assert space_id_from_room("space-abc") == "abc"
+    assert space_id_from_room("other-room") is None
+    assert space_id_from_room("space-") is None
+
+
+# --- roles ---------------------------------------------------------------------------------------
+def test_host_assigns_cohosts_up_to_the_limit() -> None:
+    s = stage.change_role(LIVE, actor="host", target="a", role=Role.COHOST, limits=LIMITS)
+    s = stage.change_role(s, actor="host", target="b", role=Role.COHOST, limits=LIMITS)
+    assert s.cohosts == ("a", "b")
+    with pytest.raises(Conflict) as err:
+        stage.change_role(s, actor="host", target="c", role=Role.COHOST, limits=LIMITS)
+    assert err.value.rule == "cohost_limit"
+
+
+def test_cohosts_promote_speakers_but_not_cohosts() -> None:
+    s = LIVE.replace(cohosts=("co", "co2"))
+    s2 = stage.change_role(s, actor="co", target="x", role=Role.SPEAKER, limits=LIMITS)
+    assert s2.speakers == ("x",)
+    with pytest.raises(Forbidden) as err:
+        stage.change_role(s, actor="co", target="x", role=Role.COHOST, limits=LIMITS)
+    assert err.value.rule == "only_host_assigns_cohosts"
+    with pytest.raises(Forbidden) as err:
+        stage.change_role(s, actor="co", target="co2", role=Role.LISTENER, limits=LIMITS)
+    assert err.value.rule == "only_host_assigns_cohosts"
+
+
+@pytest.mark.parametrize("actor", ["speaker", "listener"])
+def test_speakers_and_listeners_change_no_roles(actor: str) -> None:
+    s = LIVE.replace(speakers=("speaker",))
+    with pytest.raises(Forbidden) as err:
+        stage.change_role(s, actor=actor, target="x", role=Role.SPEAKER, limits=LIMITS)
+    assert err.value.rule == "moderators_only"
+
+
+def test_the_host_role_is_fixed() -> None:
+    with pytest.raises(Forbidden) as err:
+        stage.change_role(LIVE, actor="host", target="host", role=Role.LISTENER, limits=LIMITS)
+    assert err.value.rule == "host_role_fixed"
+    with pytest.raises(Forbidden):
+        stage.change_role(LIVE, actor="host", target="x", role=Role.HOST, limits=LIMITS)
+
+
+def test_speaker_limit_and_promotion_answers_the_hand() -> None:
+    s = LIVE.replace(speakers=("a", "b"), raised_hands=("c", "d"))
+    s = stage.change_role(s, actor="host", target="c", role=Role.SPEAKER, limits=LIMITS)
+    assert s.speakers == ("a", "b", "c") and s.raised_hands == ("d",)
+    with pytest.raises(Conflict) as err:
+        stage.change_role(s, actor="host", target="d", role=Role.SPEAKER, limits=LIMITS)
+    assert err.value.rule == "speaker_limit"
+
+
+def test_moving_a_cohost_to_speaker_frees_the_cohost_seat() -> None:
+    s = LIVE.replace(cohosts=("a",))
+    s = stage.change_role(s, actor="host", target="a", role=Role.SPEAKER, limits=LIMITS)
+    assert s.cohosts == () and s.speakers == ("a",)
+
+
+def test_demotion_clears_the_pin_and_same_role_is_a_no_op() -> None:
+    s = LIVE.replace(speakers=("a",), pinned="a")
+    assert stage.change_role(s, actor="host", target="a", role=Role.SPEAKER, limits=LIMITS) is s
+    demoted = stage.change_role(s, actor="host", target="a", role=Role.LISTENER, limits=LIMITS)
+    assert demoted.speakers == () and demoted.pinned is None
+
+
+def test_blocked_users_cannot_be_put_on_stage() -> None:
+    with pytest.raises(Conflict) as err:
+        stage.change_role(
+            LIVE.replace(blocked=("x",)), actor="host", target="x", role=Role.SPEAKER, limits=LIMITS
+        )
+    assert err.value.rule == "user_blocked"
+
+
+def test_roles_cannot_change_in_an_ended_space() -> None:
+    with pytest.raises(Conflict) as err:
+        stage.change_role(
+            LIVE.replace(state=SpaceState.ENDED), actor="host", target="x", role=Role.SPEAKER, limits=LIMITS
+        )
+    assert err.value.rule == "space_ended"
+
+
+# --- hands, remove, mute, pin, join --------------------------------------------------------------
+def test_hands_need_a_live_space_a_listener_and_room_in_the_queue() -> None:
+    with pytest.raises(Conflict) as err:
+        stage.raise_hand(space(), user="x", limits=LIMITS)
+    assert err.value.rule == "space_not_live"
+    s = stage.raise_hand(LIVE, user="x", limits=LIMITS)
+    assert stage.raise_hand(s, user="x", limits=LIMITS) is s
+    s = stage.raise_hand(s, user="y", limits=LIMITS)
+    with pytest.raises(Conflict) as err:
+        stage.raise_hand(s, user="z", limits=LIMITS)
+    assert err.value.rule == "hand_queue_full"
+    with pytest.raises(Conflict) as err:
+        stage.raise_hand(LIVE, user="host", limits=LIMITS)
+    assert err.value.rule == "already_on_stage"
+    assert stage.lower_hand(s, user="x").raised_hands == ("y",)
+    assert stage.lower_hand(LIVE, user="x") is LIVE
+
+
+def test_remove_with_block_takes_everything_away() -> None:
+    s = LIVE.replace(speakers=("x",), pinned="x")
+    removed = stage.remove(s, actor="host", target="x", block=True, limits=LIMITS)
+    assert removed.speakers == () and removed.pinned is None and removed.blocked == ("x",)
+    with pytest.raises(Forbidden) as err:
+        stage.join_role(removed, user="x")
+    assert err.value.rule == "blocked"
+    with pytest.raises(Forbidden):
+        stage.raise_hand(removed, user="x", limits=LIMITS)
+    assert stage.join_role(
+        stage.remove(s, actor="host", target="x", block=False, limits=LIMITS), user="x"
+    ) is (Role.LISTENER)
+
+
+def test_remove_protects_the_host_and_cohosts() -> None:
+    s = LIVE.replace(cohosts=("co", "co2"), speakers=("sp",))
+    with pytest.raises(Forbidden) as err:
+        stage.remove(s, actor="co", target="host", block=True, limits=LIMITS)
+    assert err.value.rule == "host_protected"
+    with pytest.raises(Forbidden) as err:
+        stage.remove(s, actor="co", target="co2", block=False, limits=LIMITS)
+    assert err.value.rule == "only_host_moderates_cohosts"
+    with pytest.raises(Forbidden) as err:
+        stage.remove(s, actor="sp", target="x", block=False, limits=LIMITS)
+    assert err.value.rule == "moderators_only"
+    assert stage.remove(s, actor="co", target="sp", block=False, limits=LIMITS).speakers == ()
+
+
+def test_block_list_limit() -> None:
+    s = LIVE.replace(blocked=("a", "b"))
+    with pytest.raises(Conflict) as err:
+        stage.remove(s, actor="host", target="c", block=True, limits=LIMITS)
+    assert err.value.rule == "block_list_full"
+
+
+def test_mute_rules() -> None:
+    s = LIVE.replace(cohosts=("co",), speakers=("sp",))
+    stage.authorize_mute(s, actor="co", target="sp")
+    stage.authorize_mute(s, actor="sp", target="sp")  # muting yourself is always fine
+    with pytest.raises(Forbidden):
+        stage.authorize_mute(s, actor="sp", target="co")
+    with pytest.raises(Forbidden):
+        stage.authorize_mute(s, actor="co", target="host")
+    with pytest.raises(Conflict) as err:
+        stage.authorize_mute(s, actor="host", target="listener")
+    assert err.value.rule == "not_on_stage"
+
+
+def test_only_the_host_pins_someone_on_stage() -> None:
+    s = LIVE.replace(speakers=("sp",), cohosts=("co",))
+    assert stage.pin(s, actor="host", target="sp").pinned == "sp"
+    assert stage.pin(s.replace(pinned="sp"), actor="host", target=None).pinned is None
+    with pytest.raises(Forbidden) as err:
+        stage.pin(s, actor="co", target="sp")
+    assert err.value.rule == "only_host_pins"
+    with pytest.raises(Conflict) as err:
+        stage.pin(s, actor="host", target="listener")
+    assert err.value.rule == "pin_not_on_stage"
+
+
+def test_join_needs_a_live_space() -> None:
+    with pytest.raises(Conflict):
+        stage.join_role(space(), user="x")
+    assert stage.join_role(LIVE.replace(speakers=("sp",)), user="sp") is Role.SPEAKER
+    assert stage.join_role(LIVE, user="host") is Role.HOST
+    assert stage.join_role(LIVE, user="anyone") is Role.LISTENER
+
+
+def test_restore_member_undoes_one_users_change_only() -> None:
+    before = LIVE.replace(speakers=("x",), pinned="x")
+    after = stage.change_role(before, actor="host", target="x", role=Role.LISTENER, limits=LIMITS)
+    meanwhile = stage.change_role(after, actor="host", target="y", role=Role.SPEAKER, limits=LIMITS)
+    restored = stage.restore_member(meanwhile, before=before, user="x")
+    assert set(restored.speakers) == {"x", "y"} and restored.pinned == "x"
+
+
+# --- grants --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("role", "video", "sources"),
+    [
+        (Role.HOST, VideoPolicy.OFF, ("microphone",)),
+        (Role.HOST, VideoPolicy.HOST, ("microphone", "camera")),
+        (Role.COHOST, VideoPolicy.HOST, ("microphone",)),
+        (Role.COHOST, VideoPolicy.SPEAKERS, ("microphone", "camera")),
+        (Role.SPEAKER, VideoPolicy.SPEAKERS, ("microphone", "camera")),
+        (Role.SPEAKER, VideoPolicy.OFF, ("microphone",)),
+    ],
+)
+def test_stage_roles_publish_microphone_and_camera_by_policy(
+    role: Role, video: VideoPolicy, sources: tuple[str, ...]
+) -> None:
+    p = grants.permission_for(role, video)
+    assert p.can_publish and p.sources == sources and not p.hidden and not p.can_update_own_metadata
+
+
+@pytest.mark.parametrize("video", list(VideoPolicy))
+def test_listeners_never_publish(video: VideoPolicy) -> None:
+    p = grants.permission_for(Role.LISTENER, video)
+    assert p.can_publish is False and p.sources == () and p.can_publish_data is False
+    assert p.hidden and p.can_subscribe
+
+
+def test_room_metadata_follows_the_contract() -> None:
+    doc = json.loads(grants.room_metadata(LIVE.replace(pinned="host")))
+    assert doc == {
+        names.ROOM_METADATA_SPACE_ID: LIVE.id,
+        names.ROOM_METADATA_VIDEO: "speakers",
+        names.ROOM_METADATA_PINNED: "host",
+        "title": "t",
+    }
+    assert grants.participant_attributes(Role.SPEAKER) == {names.ROLE_ATTRIBUTE: "speaker"}

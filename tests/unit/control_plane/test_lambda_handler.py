@@ -1,0 +1,125 @@
+"""The Lambda entry point fed real API Gateway HTTP API (payload 2.0) events with JWT authorizer claims."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from functions.api import deps
+from functions.core.config import Settings, get_settings
+from functions.handler import app, handler
+
+from .fakes import FakeGateway
+
+
+class LambdaContext:
+    function_name = "spaces-api"
+    aws_request_id = "req-1"
+    memory_limit_in_mb = 512
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    *,
+    sub: str | None,
+    body: Any = None,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The shape API Gateway HTTP APIs send to Lambda (payload format 2.0) behind a JWT authorizer."""
+    context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "api1234",
+        "domainName": "api1234.execute-api.eu-west-1.amazonaws.com",
+        "domainPrefix": "api1234",
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.7",
+            "userAgent": "pytest",
+        },
+        "requestId": "JKJaXmPLvHcESHA=",
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": "20/Nov/2026:12:00:00 +0000",
+        "timeEpoch": 1795176000000,
+    }
+    if sub is not None:
+        context["authorizer"] = {
+            "jwt": {
+                "claims": {"sub": sub, "iss": "https://idp.example", "aud": "spaces", "exp": "1795179600"},
+                "scopes": None,
+            }
+        }
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "cookies": [],
+        "headers": {"content-type": "application/json", "host": context["domainName"], **(headers or {})},
+        "requestContext": context,
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.fixture
+def cloud(settings: Settings, gateway: FakeGateway) -> Iterator[Settings]:
+    cloud = settings.model_copy(update={"mode": "cloud"})
+    app.dependency_overrides[get_settings] = lambda: cloud
+    app.dependency_overrides[deps.get_gateway] = lambda: gateway
+    yield cloud
+    app.dependency_overrides.clear()
+
+
+def call(event: dict[str, Any]) -> tuple[int, Any]:
+    response = handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"]) if response["body"] else None
+
+
+def test_identity_comes_from_the_authorizer_claims(cloud: Settings) -> None:
+    status, space = call(http_api_event("POST", "/spaces", sub="alice", body={"title": "From Lambda"}))
+    assert status == 201 and space["host"] == "alice"
+    status, fetched = call(http_api_event("GET", f"/spaces/{space['id']}", sub="bob"))
+    assert status == 200 and fetched["id"] == space["id"]
+
+
+def test_without_authorizer_claims_the_cloud_app_refuses(cloud: Settings) -> None:
+    # A bearer header alone proves nothing in the cloud: API Gateway is the verifier.
+    status, body = call(http_api_event("GET", "/spaces", sub=None, headers={"authorization": "Bearer x"}))
+    assert status == 401 and "authorizer" in body["detail"]
+
+
+def test_full_flow_through_lambda_events(cloud: Settings, gateway: FakeGateway) -> None:
+    _, space = call(
+        http_api_event(
+            "POST",
+            "/spaces",
+            sub="host",
+            body={"title": "t", "video": "host"},
+            headers={"idempotency-key": "k"},
+        )
+    )
+    status, live = call(http_api_event("POST", f"/spaces/{space['id']}/start", sub="host"))
+    assert status == 200 and live["state"] == "live" and live["room_name"] in gateway.rooms
+    status, token = call(http_api_event("POST", f"/spaces/{space['id']}/token", sub="listener1"))
+    assert status == 200 and token["role"] == "listener" and token["identity"] == "listener1"
+    status, page = call(http_api_event("GET", "/spaces", sub="x", query="state=live&limit=5"))
+    assert status == 200 and [s["id"] for s in page["items"]] == [space["id"]]
+    status, problem = call(
+        http_api_event(
+            "PUT", f"/spaces/{space['id']}/roles/listener1", sub="listener1", body={"role": "speaker"}
+        )
+    )
+    assert status == 403 and problem["rule"] == "moderators_only"
+    status, problem = call(http_api_event("POST", "/spaces", sub="host", body={"title": ""}))
+    assert status == 422 and problem["detail"][0]["loc"] == ["body", "title"]

@@ -1,0 +1,98 @@
+"""Join tokens are verified by livekit-api's own TokenVerifier; settings refuse dev secrets in the cloud."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from livekit import api
+from pydantic import ValidationError
+
+from contract import names
+from functions.core.config import Settings
+from functions.domain.grants import permission_for
+from functions.domain.model import Role, VideoPolicy
+from functions.media import tokens
+
+KEY, SECRET = "key", "secret-at-least-32-bytes-long-for-hs256"
+
+
+def mint(role: Role, video: VideoPolicy, *, ttl: int = 600) -> tokens.JoinToken:
+    return tokens.mint(
+        api_key=KEY,
+        api_secret=SECRET,
+        room="space-x",
+        identity="alice",
+        permission=permission_for(role, video),
+        attributes={names.ROLE_ATTRIBUTE: role.value},
+        ttl=timedelta(seconds=ttl),
+    )
+
+
+def test_listener_token_says_can_publish_false_explicitly() -> None:
+    minted = mint(Role.LISTENER, VideoPolicy.SPEAKERS)
+    raw = jwt.decode(minted.token, options={"verify_signature": False})
+    # Absent would mean True to the SFU; the claim must be present and false.
+    assert raw["video"]["canPublish"] is False
+    assert raw["video"]["canPublishData"] is False
+    claims = api.TokenVerifier(KEY, SECRET).verify(minted.token)
+    assert claims.identity == "alice"
+    assert claims.video is not None
+    assert claims.video.can_publish is False and claims.video.room_join and claims.video.room == "space-x"
+    assert claims.attributes == {names.ROLE_ATTRIBUTE: "listener"}
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_no_client_token_carries_admin_grants(role: Role) -> None:
+    raw = jwt.decode(mint(role, VideoPolicy.SPEAKERS).token, options={"verify_signature": False})
+    for grant in ("roomAdmin", "roomCreate", "roomList", "roomRecord", "ingressAdmin", "agent", "recorder"):
+        assert grant not in raw["video"]
+    assert raw["video"]["canUpdateOwnMetadata"] is False
+
+
+def test_speaker_token_publishes_microphone_and_camera_by_policy() -> None:
+    on = api.TokenVerifier(KEY, SECRET).verify(mint(Role.SPEAKER, VideoPolicy.SPEAKERS).token)
+    off = api.TokenVerifier(KEY, SECRET).verify(mint(Role.SPEAKER, VideoPolicy.OFF).token)
+    assert on.video is not None and off.video is not None
+    assert on.video.can_publish and on.video.can_publish_sources == ["microphone", "camera"]
+    assert off.video.can_publish_sources == ["microphone"]
+
+
+def test_tokens_expire_after_the_ttl() -> None:
+    before = datetime.now(UTC)
+    minted = mint(Role.HOST, VideoPolicy.HOST, ttl=300)
+    raw = jwt.decode(minted.token, options={"verify_signature": False})
+    assert raw["exp"] == int(minted.expires_at.timestamp())
+    assert timedelta(seconds=298) <= minted.expires_at - before <= timedelta(seconds=301)
+
+
+def test_local_mode_accepts_the_dev_keys() -> None:
+    s = Settings(
+        SPACES_MODE="local", LIVEKIT_API_KEY=names.DEV_API_KEY, LIVEKIT_API_SECRET=names.DEV_API_SECRET
+    )
+    assert s.livekit_credentials().api_key == names.DEV_API_KEY
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LIVEKIT_API_KEY": names.DEV_API_KEY, "LIVEKIT_API_SECRET": "real-secret"},
+        {"LIVEKIT_API_KEY": "real", "LIVEKIT_API_SECRET": names.DEV_API_SECRET},
+        {"LIVEKIT_API_KEY": "real", "LIVEKIT_API_SECRET": "real", names.ENV_DEV_JWT_SECRET: "custom"},
+        {},  # neither a key pair nor a secret ARN
+    ],
+)
+def test_cloud_mode_refuses_dev_secrets_and_missing_credentials(env: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(SPACES_MODE="cloud", **env)
+
+
+def test_cloud_mode_with_a_secret_arn_defers_loading() -> None:
+    s = Settings(SPACES_MODE="cloud", LIVEKIT_SECRET_ARN="arn:aws:secretsmanager:eu-west-1:1:secret:lk")
+    assert s.livekit_secret_arn and s.livekit_api_key is None  # nothing fetched at construction
+
+
+def test_cors_origins_are_a_comma_separated_list() -> None:
+    s = Settings(SPACES_CORS_ORIGINS="https://a.example, https://b.example")
+    assert s.cors_origin_list == ["https://a.example", "https://b.example"]
