@@ -1,0 +1,361 @@
+"""What must hold for every deployment of the Spaces stack, read from the synthesized template."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from contract import names
+from infrastructure.constructs import lambda_bundle, livekit_fleet
+
+from .conftest import Synthesized
+
+ANYWHERE = "0.0.0.0/0"
+
+
+def _ref(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "GroupId"]}
+
+
+def _ingress(synth: Synthesized, group_id: str) -> set[tuple[str, int, int, str]]:
+    """All ingress rules of a security group: inline ones and separate SecurityGroupIngress resources."""
+    rules: set[tuple[str, int, int, str]] = set()
+    group = synth.template["Resources"][group_id]["Properties"]
+    for rule in group.get("SecurityGroupIngress", []):
+        rules.add((rule["IpProtocol"], rule["FromPort"], rule["ToPort"], rule.get("CidrIp", "?")))
+    for ingress in synth.resources("AWS::EC2::SecurityGroupIngress").values():
+        props = ingress["Properties"]
+        if props["GroupId"] == _ref(group_id):
+            source = props.get("CidrIp") or props["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+            rules.add((props["IpProtocol"], props["FromPort"], props["ToPort"], source))
+    return rules
+
+
+def _group(synth: Synthesized, description_start: str) -> str:
+    found = [
+        k
+        for k, v in synth.resources("AWS::EC2::SecurityGroup").items()
+        if v["Properties"]["GroupDescription"].startswith(description_start)
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_sfu_nodes_open_exactly_what_webrtc_needs(synth: Synthesized) -> None:
+    nodes = _group(synth, "LiveKit SFU nodes")
+    lb = _group(synth, "LiveKit signalling (wss)")
+    assert _ingress(synth, nodes) == {
+        ("tcp", 7881, 7881, ANYWHERE),
+        ("udp", 50000, 60000, ANYWHERE),
+        ("udp", 3478, 3478, ANYWHERE),
+        ("tcp", 7880, 7880, lb),
+        ("tcp", 5349, 5349, lb),
+    }
+    assert _ingress(synth, lb) == {("tcp", 443, 443, ANYWHERE), ("tcp", 5349, 5349, ANYWHERE)}
+
+
+def test_nothing_is_reachable_by_ssh(synth: Synthesized) -> None:
+    for group_id in synth.resources("AWS::EC2::SecurityGroup"):
+        for protocol, low, high, _ in _ingress(synth, group_id):
+            assert not (protocol in ("tcp", "-1") and low <= 22 <= high), group_id
+    for template in synth.resources("AWS::EC2::LaunchTemplate").values():
+        assert "KeyName" not in template["Properties"]["LaunchTemplateData"]
+
+
+def test_signalling_is_tls_on_443_with_health_check_get_root(synth: Synthesized) -> None:
+    t = synth.assertions
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "Port": 443,
+            "Protocol": "TLS",
+            "Certificates": [{"CertificateArn": Match.any_value()}],
+        },
+    )
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {
+            "Port": 7880,
+            "Protocol": "TCP",
+            "HealthCheckProtocol": "HTTP",
+            "HealthCheckPath": "/",
+            "HealthCheckPort": "7880",
+        },
+    )
+
+
+def test_fleet_drains_on_scale_in_for_a_bounded_time_and_scales_on_cpu(synth: Synthesized) -> None:
+    _, hook = synth.one(
+        "AWS::AutoScaling::LifecycleHook", LifecycleHookName=livekit_fleet.LIFECYCLE_HOOK_NAME
+    )
+    assert hook["Properties"]["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert hook["Properties"]["DefaultResult"] == "CONTINUE"
+    script = _user_data(synth)
+    stop = int(re.search(r"TimeoutStopSec=(\d+)", script).group(1))  # type: ignore[union-attr]
+    # The hook outlives the drain: the node, not the timeout, ends its own lifecycle action.
+    assert stop < hook["Properties"]["HeartbeatTimeout"] <= 7200
+    assert "KillSignal=SIGTERM" in script
+    synth.assertions.has_resource_properties(
+        "AWS::AutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+                }
+            ),
+        },
+    )
+
+
+def test_nodes_use_ssm_and_imdsv2(synth: Synthesized) -> None:
+    ((_, template),) = synth.resources("AWS::EC2::LaunchTemplate").items()
+    data = template["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert "AmazonSSMManagedInstanceCore" in json.dumps(synth.resources("AWS::IAM::Role"))
+
+
+def test_lambda_is_arm64_on_the_current_python_runtime(synth: Synthesized) -> None:
+    synth.assertions.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Architectures": ["arm64"],
+            "Handler": "functions.handler.handler",
+        },
+    )
+
+
+def test_the_lambda_bundle_carries_only_runtime_dependencies() -> None:
+    deps = " ".join(lambda_bundle.runtime_dependencies()).lower()
+    assert "fastapi" in deps and "mangum" in deps
+    for build_only in ("aws-cdk", "cdk-nag", "constructs", "pytest", "ruff", "moto", "livekit-agents"):
+        assert build_only not in deps
+
+
+def test_no_secret_in_plain_environment_variables(synth: Synthesized) -> None:
+    secretish = re.compile(r"SECRET(?!_ARN)|PASSWORD|TOKEN", re.IGNORECASE)
+    ((_, function),) = synth.resources("AWS::Lambda::Function").items()
+    env = function["Properties"]["Environment"]["Variables"]
+    assert not [k for k in env if secretish.search(k)]
+    assert set(env[names.ENV_LIVEKIT_SECRET_ARN]) == {"Ref"}  # the secret's ARN, not its value
+    ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert not [e["Name"] for e in container.get("Environment", []) if secretish.search(e["Name"])]
+    assert {s["Name"] for s in container["Secrets"]} == {
+        names.ENV_LIVEKIT_API_KEY,
+        names.ENV_LIVEKIT_API_SECRET,
+    }
+    text = json.dumps(synth.template)
+    for known in (names.DEV_API_SECRET, names.DEV_JWT_SECRET):
+        assert known not in text
+
+
+def test_no_admin_grants(synth: Synthesized) -> None:
+    text = json.dumps(synth.template)
+    assert "AdministratorAccess" not in text and "PowerUserAccess" not in text
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not [a for a in actions if a == "*" or a.endswith(":*")], statement
+
+
+def test_control_plane_may_use_only_its_table_its_secret_and_its_logs(synth: Synthesized) -> None:
+    ((_, function),) = synth.resources("AWS::Lambda::Function").items()
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    (table,) = synth.resources("AWS::DynamoDB::Table")
+    secret = function["Properties"]["Environment"]["Variables"][names.ENV_LIVEKIT_SECRET_ARN]["Ref"]
+    log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    allowed = {table: "dynamodb:", secret: "secretsmanager:", log_group: "logs:"}
+    policies = [
+        p for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    assert policies
+    seen: set[str] = set()
+    for policy in policies:
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for resource in resources:
+                owner = _resource_owner(resource)
+                assert owner in allowed, f"{actions} on {resource}"
+                assert all(a.startswith(allowed[owner]) for a in actions), (owner, actions)
+                seen.add(owner)
+    assert seen == set(allowed)
+    role_props = synth.template["Resources"][role]["Properties"]
+    assert "ManagedPolicyArns" not in role_props
+
+
+def _resource_owner(resource: Any) -> str:
+    """The logical id an IAM resource entry points at: Ref, GetAtt, or a Join around a GetAtt."""
+    text = json.dumps(resource)
+    ids = set(re.findall(r'"Ref": "([A-Za-z0-9]+)"', text)) | set(
+        re.findall(r'"Fn::GetAtt": \["([A-Za-z0-9]+)"', text)
+    )
+    ids -= {"AWS::Partition", "AWS::Region", "AWS::AccountId"}
+    assert len(ids) == 1, resource
+    return ids.pop()
+
+
+def test_table_is_on_demand_with_pitr_ttl_and_the_store_key_schema(synth: Synthesized) -> None:
+    synth.assertions.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": names.TABLE_TTL_ATTRIBUTE, "Enabled": True},
+            "KeySchema": [
+                {"AttributeName": names.TABLE_PK, "KeyType": "HASH"},
+                {"AttributeName": names.TABLE_SK, "KeyType": "RANGE"},
+            ],
+            "GlobalSecondaryIndexes": [
+                Match.object_like(
+                    {
+                        "IndexName": names.TABLE_GSI1,
+                        "KeySchema": [
+                            {"AttributeName": names.TABLE_GSI1_PK, "KeyType": "HASH"},
+                            {"AttributeName": names.TABLE_GSI1_SK, "KeyType": "RANGE"},
+                        ],
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_redis_requires_tls_and_auth_across_two_azs(synth: Synthesized) -> None:
+    ((_, group),) = synth.resources("AWS::ElastiCache::ReplicationGroup").items()
+    props = group["Properties"]
+    assert props["TransitEncryptionEnabled"] is True and props["TransitEncryptionMode"] == "required"
+    assert props["AtRestEncryptionEnabled"] is True
+    assert props["MultiAZEnabled"] is True and props["AutomaticFailoverEnabled"] is True
+    assert props["NumCacheClusters"] >= 2
+    # AUTH token: a CloudFormation dynamic reference to the generated secret, never a literal.
+    assert "{{resolve:secretsmanager:" in json.dumps(props["AuthToken"])
+    redis_sg = props["SecurityGroupIds"][0]["Fn::GetAtt"][0]
+    nodes = _group(synth, "LiveKit SFU nodes")
+    assert _ingress(synth, redis_sg) == {("tcp", props["Port"], props["Port"], nodes)}
+
+
+def test_jwt_authorizer_on_every_route_but_the_webhook(synth: Synthesized) -> None:
+    ((authorizer_id, authorizer),) = synth.resources("AWS::ApiGatewayV2::Authorizer").items()
+    assert authorizer["Properties"]["AuthorizerType"] == "JWT"
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGatewayV2::Route").values()
+    }
+    assert routes["POST /livekit/webhook"]["AuthorizationType"] == "NONE"
+    others = {key: route for key, route in routes.items() if key != "POST /livekit/webhook"}
+    assert {"ANY /", "ANY /{proxy+}"} <= set(others)
+    for key, route in others.items():
+        assert route["AuthorizationType"] == "JWT", key
+        assert route["AuthorizerId"] == {"Ref": authorizer_id}, key
+
+
+def test_api_stage_is_throttled_and_logged(synth: Synthesized) -> None:
+    ((_, stage),) = synth.resources("AWS::ApiGatewayV2::Stage").items()
+    throttle = stage["Properties"]["DefaultRouteSettings"]
+    assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] > 0
+    assert "DestinationArn" in stage["Properties"]["AccessLogSettings"]
+
+
+def test_agents_protect_busy_tasks_and_stop_within_fargates_limit(synth: Synthesized) -> None:
+    ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert container["StopTimeout"] == 120
+    assert "ecs:UpdateTaskProtection" in json.dumps(synth.resources("AWS::IAM::Policy"))
+    synth.assertions.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+                    },
+                }
+            ),
+        },
+    )
+
+
+def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> None:
+    text = json.dumps(synth.resources("AWS::CloudWatch::Alarm"))
+    for metric in (
+        "5xx",
+        "Latency",
+        "Errors",
+        "Throttles",
+        "CPUUtilization",
+        "GroupInServiceInstances",
+        "AgentErrors",
+        "ReadThrottleEvents",
+        "WriteThrottleEvents",
+    ):
+        assert f'"MetricName": "{metric}"' in text, metric
+    assert synth.resources("AWS::CloudWatch::Dashboard")
+
+
+def test_vpc_spans_two_azs_with_flow_logs(synth: Synthesized) -> None:
+    subnets = synth.resources("AWS::EC2::Subnet")
+    assert len(subnets) == 6  # public, private, isolated in each of 2 AZs
+    assert synth.resources("AWS::EC2::FlowLog")
+
+
+def test_every_nag_acknowledgment_has_its_own_reason(synth: Synthesized) -> None:
+    reasons = {
+        rule: reason
+        for entries in synth.metadata.values()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+        for rule, reason in entry["data"].items()
+        if "AwsSolutions-" in rule
+    }
+    assert reasons
+    for rule, reason in reasons.items():
+        assert len(reason) >= 60, rule
+    report = json.loads((synth.outdir / "validation-report.json").read_text())
+    assert [r for r in report["pluginReports"] if r.get("violations")] == []
+
+
+def _user_data(synth: Synthesized) -> str:
+    """The launch template's user data with CloudFormation references flattened to <Ref:...> markers."""
+    ((_, template),) = synth.resources("AWS::EC2::LaunchTemplate").items()
+    return _flatten(template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"])
+
+
+def _flatten(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_flatten(p) for p in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<Ref:{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"<GetAtt:{'.'.join(value['Fn::GetAtt'])}>"
+    raise AssertionError(f"unexpected intrinsic in user data: {value}")
+
+
+def test_node_config_is_rendered_by_the_shared_renderer_and_holds_no_secret(synth: Synthesized) -> None:
+    script = _user_data(synth)
+    assert "{{resolve:" not in script  # a dynamic reference would land in the launch template in clear
+    config = json.loads(script.split("<<'LIVEKIT_CONFIG'\n", 1)[1].split("LIVEKIT_CONFIG\n", 1)[0])
+    assert config["keys"] == {livekit_fleet.API_KEY_PLACEHOLDER: livekit_fleet.API_SECRET_PLACEHOLDER}
+    assert config["redis"]["password"] == livekit_fleet.REDIS_PASSWORD_PLACEHOLDER
+    assert config["redis"]["tls"] == {"enabled": True, "insecure": False}
+    assert config["rtc"]["use_external_ip"] is True
+    assert config["room"]["auto_create"] is False
+    assert config["webhook"]["urls"][0].endswith("/livekit/webhook")
+    assert config["webhook"]["api_key"] == livekit_fleet.API_KEY_PLACEHOLDER
+    # The node reads the secrets by ARN at boot; only references to them are in the script.
+    assert '"get-secret-value"' in script
+    assert 'LIVEKIT_SECRET_ARN="<Ref:' in script and 'REDIS_SECRET_ARN="<Ref:' in script
+    assert f"releases/download/{names.LIVEKIT_VERSION}/" in script.replace(
+        "${VERSION}", names.LIVEKIT_VERSION
+    )
