@@ -16,6 +16,8 @@ from media_agent.spotlight.config import EngineConfig
 
 # WebRTC VAD accepts these rates only; anything else is resampled to 16 kHz first.
 _VAD_RATES = (8000, 16000, 32000, 48000)
+# Hops quieter than this are amplified to it before the VAD (see _vad_says_speech).
+_VAD_LEVEL_DBFS = -25.0
 # Periodicity runs on the last 3 hops (30 ms) at 8 kHz, limited to 60..1000 Hz, lags 70..400 Hz pitch.
 _PITCH_RATE = 8000
 _PITCH_HOPS = 3
@@ -111,7 +113,7 @@ class FrameAnalyzer:
         gated = snr >= config.gate_snr_db and level_db >= config.min_level_dbfs
         voiced = gated
         if voiced and self._vad is not None:
-            voiced = self._vad_says_speech(samples)
+            voiced = self._vad_says_speech(samples, level_db)
         if voiced and config.periodicity:
             voiced = self._periodicity() >= config.periodicity_threshold
         return Hop(t_end=t_end, level_db=level_db, snr_db=snr, voiced=voiced)
@@ -133,8 +135,13 @@ class FrameAnalyzer:
             return 0.0
         return float(ac[_PITCH_MIN_LAG:].max() / ac[0])
 
-    def _vad_says_speech(self, samples: np.ndarray) -> bool:
+    def _vad_says_speech(self, samples: np.ndarray, level_db: float) -> bool:
         assert self._vad is not None
+        # The WebRTC VAD has an absolute energy floor: a quiet mic's speech (-40 dBFS) reads as noise.
+        # The energy gate has already judged loudness relative to this speaker's floor, so the VAD
+        # only has to judge the spectral shape: lift the hop to a nominal speech level first.
+        if level_db < _VAD_LEVEL_DBFS:
+            samples = samples * (10 ** ((_VAD_LEVEL_DBFS - level_db) / 20))
         rate = self._rate
         if rate not in _VAD_RATES:
             n = round(len(samples) * 16000 / rate)

@@ -5,7 +5,8 @@ The rule, in one place (docs/spotlight.md has the reasoning and the benchmark be
   voiced if it clears their own noise floor, the VAD and the periodicity check (analysis.py).
 - Nobody talking (holder silent for holder_release_s, or no holder): the first challenger with
   onset_s of evidence takes the spotlight. Transients carry almost no voiced time, so they never do.
-- Holder still talking: a challenger needs takeover_s of evidence, longer than a backchannel.
+- Holder still talking: a challenger who started after the holder needs takeover_s of evidence,
+  longer than a backchannel.
 - Silence alone never moves the spotlight, so pauses inside a turn cost nothing.
 """
 
@@ -83,6 +84,10 @@ class SpotlightEngine:
         best: Speaker | None = None
         for speaker in self._speakers.values():
             if speaker is holder or not speaker.voiced_within(t, config.challenger_recent_s):
+                continue
+            if holder_talking and speaker.burst_start_t <= holder.burst_start_t:  # type: ignore[union-attr]
+                # Only a newcomer interrupts: in a long double-talk the one who was talking first
+                # does not win the floor back every takeover_s (that would be flicker).
                 continue
             if speaker.evidence >= needed and (best is None or speaker.evidence > best.evidence):
                 best = speaker

@@ -1,0 +1,94 @@
+"""The spotlight benchmark: the engine and three baselines over the same generated corpus.
+
+    python -m bench.spotlight [--conversations N] [--jobs 2] [--no-docs]
+
+Generates (or reuses) the corpus, replays every conversation through every engine with the replay
+tool's own code path, scores the timelines per shared/spotlight-manifest.md, measures the engine's
+per-frame cost, writes bench/out/spotlight/results.json, the plots under docs/bench/img/, and the
+results block of docs/bench/spotlight.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+from bench.spotlight import report
+from bench.spotlight.corpus import CorpusSpec, build
+from bench.spotlight.engines import ENGINES, make_engine
+from bench.spotlight.metrics import Score, score
+from media_agent.replay import load_manifest, replay
+
+OUT = Path("bench/out/spotlight")
+
+
+def _run(job: tuple[str, str]) -> tuple[str, str, Score, float, int]:
+    engine_name, manifest_path = job
+    manifest = load_manifest(manifest_path)
+    engine = make_engine(engine_name)
+    started = time.process_time()
+    timeline = [(t, state.spotlight) for t, state in replay(manifest, engine)]
+    cpu = time.process_time() - started
+    frames = int(manifest.duration / 0.02) * len(manifest.tracks)
+    return engine_name, manifest_path, score(timeline, manifest.raw, manifest.duration), cpu, frames
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.spotlight")
+    parser.add_argument("--conversations", type=int, default=CorpusSpec().conversations)
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--engines", nargs="*", default=list(ENGINES))
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/bench/spotlight.md")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    spec = CorpusSpec(conversations=args.conversations)
+    manifests = [str(path) for path in build(spec)]
+    print(f"corpus: {len(manifests)} conversations ({time.monotonic() - started:.0f} s)", flush=True)
+
+    jobs = [(engine, path) for engine in args.engines for path in manifests]
+    totals = {engine: Score() for engine in args.engines}
+    cpu = dict.fromkeys(args.engines, 0.0)
+    frames = dict.fromkeys(args.engines, 0)
+    per_conversation: dict[str, dict[str, float]] = {engine: {} for engine in args.engines}
+    with Pool(args.jobs) as pool:
+        for engine, path, result, seconds, n in pool.imap_unordered(_run, jobs):
+            totals[engine].merge(result)
+            cpu[engine] += seconds
+            frames[engine] += n
+            per_conversation[engine][Path(path).parent.name] = result.accuracy
+    print(f"replayed {len(jobs)} runs ({time.monotonic() - started:.0f} s)", flush=True)
+
+    results = {
+        "command": "python -m bench.spotlight" + ("" if argv is None else " " + " ".join(argv)),
+        "machine": f"{platform.machine()}, {os.cpu_count()} shared cores, Python {platform.python_version()}",
+        "corpus": {
+            "spec": spec.__dict__,
+            "conversations": len(manifests),
+            "audio_minutes": totals[args.engines[0]].duration_s / 60.0,
+        },
+        "engines": {
+            engine: report.summary(totals[engine], cpu[engine], frames[engine], per_conversation[engine])
+            for engine in args.engines
+        },
+        "cost": report.frame_cost(),
+        "wall_s": time.monotonic() - started,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    report.plots(totals, Path("docs/bench/img"))
+    markdown = report.markdown(results)
+    (OUT / "results.md").write_text(markdown)
+    if not args.no_docs:
+        report.update_doc(Path("docs/bench/spotlight.md"), markdown)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

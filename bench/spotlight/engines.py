@@ -1,0 +1,26 @@
+"""The contenders, by name: the engine (and ablations of its detectors) and the three baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeakers, LoudestSpeaker
+from media_agent.replay import Engine
+from media_agent.spotlight import EngineConfig, SpotlightEngine
+
+ENGINES: dict[str, Callable[[], Engine]] = {
+    "spotlight": lambda: SpotlightEngine(EngineConfig()),
+    # Ablations: what each detector buys (docs/spotlight.md, "the VAD decision").
+    "spotlight/no-vad": lambda: SpotlightEngine(EngineConfig(vad="none")),
+    "spotlight/no-periodicity": lambda: SpotlightEngine(EngineConfig(periodicity=False)),
+    "spotlight/energy-only": lambda: SpotlightEngine(EngineConfig(vad="none", periodicity=False)),
+    "loudest": LoudestSpeaker,
+    "livekit": LiveKitActiveSpeakers,
+    "jitsi": JitsiDominantSpeaker,
+}
+
+BASELINES = ("loudest", "livekit", "jitsi")
+
+
+def make_engine(name: str) -> Engine:
+    return ENGINES[name]()

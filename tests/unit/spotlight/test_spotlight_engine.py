@@ -1,0 +1,212 @@
+"""The spotlight engine on small synthetic conversations, one behaviour per test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from spotlight_signals import RATE, burst, clicks, noise, overlay, silence, speech, track
+
+from media_agent.spotlight import EngineConfig, SpotlightEngine, StageState
+
+FRAME_S = 0.02
+
+
+def run(
+    tracks: dict[str, np.ndarray],
+    *,
+    engine: SpotlightEngine | None = None,
+    events: list[tuple[float, str, object]] = (),  # type: ignore[assignment]
+    rate: int = RATE,
+    frame_s: float = FRAME_S,
+) -> tuple[SpotlightEngine, list[tuple[float, StageState]]]:
+    """Feed the tracks frame by frame like the agent does; returns the engine and every change."""
+    engine = engine or SpotlightEngine(EngineConfig())
+    pending = sorted(events, key=lambda e: e[0])
+    frame = round(rate * frame_s)
+    total = max(len(x) for x in tracks.values())
+    changes: list[tuple[float, StageState]] = []
+    for start in range(0, total, frame):
+        t = start / rate
+        while pending and pending[0][0] <= t:
+            _, kind, arg = pending.pop(0)
+            if kind == "mute":
+                engine.set_muted(arg[0], t, arg[1])  # type: ignore[index]
+            elif kind == "unmute":
+                engine.set_muted(arg, t, False)  # type: ignore[arg-type]
+            elif kind == "video":
+                engine.set_video(arg[0], t, arg[1])  # type: ignore[index]
+            elif kind == "pin":
+                engine.set_pin(arg, t)  # type: ignore[arg-type]
+            elif kind == "remove":
+                engine.remove(arg, t)  # type: ignore[arg-type]
+        for identity, x in tracks.items():
+            chunk = x[start : start + frame]
+            if len(chunk) < frame:
+                chunk = np.concatenate((chunk, np.zeros(frame - len(chunk), dtype=np.int16)))
+            engine.push_audio(identity, t, chunk, rate)
+        state = engine.advance(t + frame_s)
+        if state is not None:
+            changes.append((t + frame_s, state))
+    return engine, changes
+
+
+def spotlight_changes(changes: list[tuple[float, StageState]]) -> list[tuple[float, str | None]]:
+    """The spotlight's moves, from the first holder on."""
+    out: list[tuple[float, str | None]] = []
+    for t, state in changes:
+        if state.spotlight is not None and (not out or out[-1][1] != state.spotlight):
+            out.append((t, state.spotlight))
+    return out
+
+
+def first_time(changes: list[tuple[float, StageState]], identity: str) -> float:
+    return next(t for t, state in changes if state.spotlight == identity)
+
+
+def test_clean_handoff_switches_within_the_latency_goal() -> None:
+    # A speaks 0.5-2.5 s; B answers at 3.0 s after a 0.5 s gap.
+    a = track(silence(0.5), speech(2.0, seed=1), silence(3.0))
+    b = track(silence(3.0), speech(2.5, f0=210, seed=2), floor_dbfs=-62)
+    _, changes = run({"a": a, "b": b})
+    assert [who for _, who in spotlight_changes(changes)] == ["a", "b"]
+    assert first_time(changes, "a") - 0.5 <= 0.35
+    assert first_time(changes, "b") - 3.0 <= 0.35
+
+
+@pytest.mark.parametrize(
+    "sound",
+    [burst(0.3, seed=4), burst(0.15, dbfs=-8, seed=5), clicks(0.3, count=7), clicks(0.02, count=1)],
+    ids=["cough-300ms", "cough-loud", "keyboard", "click"],
+)
+def test_transients_never_switch_even_when_the_floor_is_free(sound: np.ndarray) -> None:
+    # A holds the floor, then is silent; B makes a noise while nobody talks, then again over A.
+    a = track(silence(0.5), speech(2.0, seed=1), silence(2.5), speech(2.0, seed=3))
+    b = overlay(overlay(track(silence(7.0), floor_dbfs=-60), sound, 3.5), sound, 5.6)
+    _, changes = run({"a": a, "b": b})
+    assert [who for _, who in spotlight_changes(changes)] == ["a"]
+
+
+def test_pauses_inside_a_turn_never_switch() -> None:
+    a = track(silence(0.5), speech(1.5, seed=1), silence(1.8), speech(1.2, seed=2), silence(0.9), speech(1.0))
+    b = track(silence(7.0), floor_dbfs=-50)  # a noisy but silent mic
+    _, changes = run({"a": a, "b": b})
+    assert [who for _, who in spotlight_changes(changes)] == ["a"]
+
+
+def test_sustained_interruption_takes_over_while_the_holder_keeps_talking() -> None:
+    a = track(silence(0.5), speech(5.0, seed=1))
+    b = track(silence(2.5), speech(3.0, f0=220, seed=2))
+    _, changes = run({"a": a, "b": b})
+    assert [who for _, who in spotlight_changes(changes)] == ["a", "b"]
+    assert first_time(changes, "b") - 2.5 <= 1.0
+
+
+def test_a_backchannel_over_the_holder_does_not_switch() -> None:
+    a = track(silence(0.5), speech(4.0, seed=1))
+    b = overlay(track(silence(4.5)), speech(0.4, f0=230, seed=2), 2.0)
+    _, changes = run({"a": a, "b": b})
+    assert [who for _, who in spotlight_changes(changes)] == ["a"]
+
+
+def test_noise_floors_are_per_speaker_so_a_quiet_mic_still_takes_the_floor() -> None:
+    # B's mic is 20 dB quieter (speech and noise); A's room is noisy at -45 dBFS.
+    a = track(silence(0.5), speech(2.0, seed=1), silence(3.0), floor_dbfs=-45)
+    b = track(silence(3.0), speech(2.5, f0=200, dbfs=-40, seed=2), floor_dbfs=-82)
+    _, changes = run({"a": a, "b": b})
+    assert [who for _, who in spotlight_changes(changes)] == ["a", "b"]
+    assert first_time(changes, "b") - 3.0 <= 0.35
+
+
+def test_a_loud_steady_noise_never_takes_the_floor() -> None:
+    a = track(silence(0.5), speech(1.5, seed=1), silence(5.0), floor_dbfs=-60)
+    fan = track(noise(7.0, dbfs=-25, seed=7), floor_dbfs=-60)
+    _, changes = run({"a": a, "fan": fan})
+    assert [who for _, who in spotlight_changes(changes)] == ["a"]
+
+
+def test_a_muted_speaker_never_counts_even_if_audio_arrives() -> None:
+    a = track(silence(0.5), speech(1.5, seed=1), silence(6.0))
+    b = track(silence(3.0), speech(2.0, f0=210, seed=2), silence(0.5), speech(2.5, f0=210, seed=3))
+    events = [(0.0, "mute", ("b", True)), (5.2, "unmute", "b")]
+    _, changes = run({"a": a, "b": b}, events=events)
+    assert [who for _, who in spotlight_changes(changes)] == ["a", "b"]
+    assert first_time(changes, "b") > 5.5
+    assert all("b" not in dict(state.speaking) for t, state in changes if t < 5.2)
+
+
+def test_a_pin_holds_until_unpinned() -> None:
+    a = track(silence(0.5), speech(6.0, seed=1), silence(0.5))
+    b = track(silence(7.0))
+    events = [(2.0, "pin", "b"), (5.0, "pin", None)]
+    _, changes = run({"a": a, "b": b}, events=events)
+    spot = spotlight_changes(changes)
+    assert [who for _, who in spot] == ["a", "b", "a"]
+    assert 2.0 <= spot[1][0] <= 2.05 and 5.0 <= spot[2][0] <= 5.05
+    assert all(state.pinned == "b" for t, state in changes if 2.05 < t < 5.0)
+
+
+def test_video_spotlight_follows_the_most_recent_holder_with_a_camera() -> None:
+    engine = SpotlightEngine(EngineConfig())
+    assert engine.state.video_spotlight is None
+    engine.set_video("c", 0.0, True)
+    engine.advance(0.0)
+    # Nobody holding the spotlight has a camera, but c does: the tile is never black.
+    assert engine.state.video_spotlight == "c"
+    engine.set_video("a", 0.0, True)
+    a = track(silence(0.5), speech(1.5, seed=1), silence(4.0))
+    b = track(silence(2.5), speech(1.5, f0=210, seed=2), silence(2.0))
+    _, changes = run({"a": a, "b": b}, engine=engine)
+    after_b = [state for t, state in changes if state.spotlight == "b"]
+    assert after_b and after_b[-1].video_spotlight == "a"  # b has no camera: a stays on the big tile
+    engine.set_video("b", 6.1, True)
+    state = engine.advance(6.1)
+    assert state is not None and state.video_spotlight == "b" and state.video_on == ("a", "b", "c")
+    engine.set_video("b", 6.2, False)
+    engine.set_video("a", 6.2, False)
+    assert engine.advance(6.2).video_spotlight == "c"  # type: ignore[union-attr]
+    engine.set_video("c", 6.3, False)
+    assert engine.advance(6.3).video_spotlight is None  # type: ignore[union-attr]
+
+
+def test_speaking_lists_talkers_with_levels_and_to_dict_matches_the_contract() -> None:
+    a = track(silence(0.5), speech(2.0, seed=1), silence(1.0))
+    engine, _ = run({"a": a, "b": track(silence(3.5))})
+    # Stop before the end of A's speech: A is speaking now.
+    engine2, changes = run({"a": a[: int(2.0 * RATE)], "b": track(silence(2.0))})
+    speaking = dict(engine2.state.speaking)
+    assert set(speaking) == {"a"} and 0.0 < speaking["a"] <= 1.0
+    assert engine2.state.to_dict() == {
+        "spotlight": "a",
+        "video_spotlight": None,
+        "speaking": [{"identity": "a", "level": speaking["a"]}],
+        "video_on": [],
+        "pinned": None,
+    }
+    # After a silence longer than the hangover nobody is speaking, but a keeps the spotlight.
+    assert engine.state.speaking == () and engine.state.spotlight == "a"
+
+
+def test_advance_returns_none_when_nothing_changed() -> None:
+    engine = SpotlightEngine(EngineConfig())
+    engine.push_audio("a", 0.0, np.zeros(320, dtype=np.int16), RATE)
+    assert engine.advance(0.02) is None
+    assert engine.state == StageState()
+
+
+def test_any_frame_length_bytes_and_48_khz_are_accepted() -> None:
+    rate = 48000
+    a = track(silence(0.5, rate), speech(2.0, seed=1, rate=rate), rate=rate)
+    engine = SpotlightEngine(EngineConfig())
+    frame = int(0.007 * rate)  # odd 7 ms frames, as bytes
+    for start in range(0, len(a), frame):
+        engine.push_audio("a", start / rate, a[start : start + frame].tobytes(), rate)
+        engine.advance((start + frame) / rate)
+    assert engine.state.spotlight == "a"
+
+
+def test_removing_the_holder_falls_back_to_the_previous_holder() -> None:
+    a = track(silence(0.5), speech(1.5, seed=1), silence(4.0))
+    b = track(silence(2.5), speech(1.5, f0=210, seed=2), silence(2.0))
+    events = [(5.0, "remove", "b")]
+    engine, changes = run({"a": a, "b": b[: int(5.0 * RATE)]}, events=events)
+    assert [who for _, who in spotlight_changes(changes)] == ["a", "b", "a"]
