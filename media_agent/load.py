@@ -3,15 +3,21 @@
 One room is one job process. CPU alone under-reports a worker full of quiet rooms (each still
 holds a process and its memory), so the load is the larger of the CPU share and the room count
 against a room budget.
+
+The CPU share is that of this worker's own process tree (the worker and its job processes) over
+the CPUs it may use, not the machine's: on a shared host (or a test machine) a neighbour's load
+must not close this worker to new rooms. In an ECS task the two are the same.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import deque
 from typing import Protocol
 
+import psutil
 from livekit.agents.utils.hw import get_cpu_monitor
 
 # Rooms one worker may hold. Every room is a job process of about 100 MB resident (see
@@ -28,6 +34,19 @@ CPU_WINDOW = 5
 class _HasActiveJobs(Protocol):
     @property
     def active_jobs(self) -> list[object]: ...
+
+
+def tree_cpu_seconds(root: psutil.Process | None = None) -> float:
+    """User + system CPU seconds of a process and all its live descendants."""
+    root = root or psutil.Process()
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # exited between listing and reading
+            continue
+        total += times.user + times.system
+    return total
 
 
 def max_rooms() -> int:
@@ -53,11 +72,15 @@ class WorkerLoad:
         self._thread: threading.Thread | None = None
 
     def _sample_forever(self) -> None:
-        monitor = get_cpu_monitor()
+        cpus = max(get_cpu_monitor().cpu_count(), 1e-3)  # cgroup quota aware
+        previous_busy, previous_at = tree_cpu_seconds(), time.monotonic()
         while True:
-            value = monitor.cpu_percent(interval=CPU_SAMPLE_S)
+            time.sleep(CPU_SAMPLE_S)
+            busy, at = tree_cpu_seconds(), time.monotonic()
+            value = max(0.0, busy - previous_busy) / ((at - previous_at) * cpus)
+            previous_busy, previous_at = busy, at
             with self._lock:
-                self._samples.append(value)
+                self._samples.append(min(1.0, value))
 
     def cpu(self) -> float:
         if self._thread is None:
