@@ -10,6 +10,8 @@ import pytest
 
 from functions.store.base import SpaceStore
 from functions.store.sqlite import SqliteStore
+from tests.conftest import LiveKitEndpoint
+from tests.support.api_server import ApiServer, api_server
 from tests.support.dynamodb_local import DynamoEndpoint, dynamodb_server
 
 STORES = ("sqlite", "dynamodb")
@@ -43,3 +45,17 @@ def open_test_store(kind: str, *, tmp_path: Path, request: pytest.FixtureRequest
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> SpaceStore:
     return open_test_store(request.param, tmp_path=tmp_path, request=request)
+
+
+@pytest.fixture(scope="package")
+def api(
+    livekit_server: LiveKitEndpoint, webhook_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The API as a uvicorn process on the webhook port, so the server's real webhooks reach it.
+
+    Package scope: the port is the session's one webhook target, so it is released as soon as this
+    package's tests are done (other packages may start their own API on it)."""
+    with api_server(
+        port=webhook_port, livekit=livekit_server, workdir=tmp_path_factory.mktemp("api")
+    ) as server:
+        yield server

@@ -16,10 +16,17 @@ from functions.store.base import IdempotencyKey, InvalidCursor, SpaceStore
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def make_space(host: str = "host", *, title: str = "t", at: datetime = T0,
-               scheduled_start: datetime | None = None) -> Space:
-    return lifecycle.new_space(space_id=uuid.uuid4().hex, title=title, host=host, video=VideoPolicy.SPEAKERS,
-                               now=at, scheduled_start=scheduled_start)
+def make_space(
+    host: str = "host", *, title: str = "t", at: datetime = T0, scheduled_start: datetime | None = None
+) -> Space:
+    return lifecycle.new_space(
+        space_id=uuid.uuid4().hex,
+        title=title,
+        host=host,
+        video=VideoPolicy.SPEAKERS,
+        now=at,
+        scheduled_start=scheduled_start,
+    )
 
 
 def live(store: SpaceStore, space: Space, *, at: datetime = T0) -> Space:
@@ -37,8 +44,10 @@ def test_create_then_get_round_trips_every_field(store: SpaceStore) -> None:
 
 def test_update_applies_rule_and_bumps_version(store: SpaceStore) -> None:
     space = live(store, make_space())
-    change = store.update(space.id, lambda s: stage.change_role(
-        s, actor="host", target="bob", role=Role.SPEAKER, limits=Limits()))
+    change = store.update(
+        space.id,
+        lambda s: stage.change_role(s, actor="host", target="bob", role=Role.SPEAKER, limits=Limits()),
+    )
     assert change.changed
     assert change.after.version == space.version + 1
     assert store.require(space.id).speakers == ("bob",)
@@ -69,10 +78,14 @@ def test_idempotent_create_returns_the_first_space(store: SpaceStore) -> None:
     first = store.create(make_space("alice"), idempotency=key)
     again = store.create(make_space("alice"), idempotency=key)
     assert again.id == first.id
-    other_owner = store.create(make_space("bob"), idempotency=IdempotencyKey(owner="bob", key="k1", fingerprint="f"))
+    other_owner = store.create(
+        make_space("bob"), idempotency=IdempotencyKey(owner="bob", key="k1", fingerprint="f")
+    )
     assert other_owner.id != first.id
     with pytest.raises(Conflict) as err:
-        store.create(make_space("alice"), idempotency=IdempotencyKey(owner="alice", key="k1", fingerprint="other"))
+        store.create(
+            make_space("alice"), idempotency=IdempotencyKey(owner="alice", key="k1", fingerprint="other")
+        )
     assert err.value.rule == "idempotency_key_reused"
 
 
@@ -134,8 +147,10 @@ def test_parallel_promotions_never_exceed_the_speaker_limit(store: SpaceStore) -
 
     def promote(user: str) -> bool:
         try:
-            store.update(space.id, lambda s: stage.change_role(
-                s, actor="host", target=user, role=Role.SPEAKER, limits=limits))
+            store.update(
+                space.id,
+                lambda s: stage.change_role(s, actor="host", target=user, role=Role.SPEAKER, limits=limits),
+            )
             return True
         except Conflict as exc:
             assert exc.rule == "speaker_limit"
@@ -154,6 +169,10 @@ def test_parallel_hand_raises_are_all_kept(store: SpaceStore) -> None:
     space = live(store, make_space())
     users = [f"u{i}" for i in range(15)]
     with ThreadPoolExecutor(max_workers=15) as pool:
-        list(pool.map(lambda u: store.update(space.id, lambda s: stage.raise_hand(s, user=u, limits=Limits())),
-                      users))
+        list(
+            pool.map(
+                lambda u: store.update(space.id, lambda s: stage.raise_hand(s, user=u, limits=Limits())),
+                users,
+            )
+        )
     assert sorted(store.require(space.id).raised_hands) == sorted(users)

@@ -96,3 +96,15 @@ def test_cloud_mode_with_a_secret_arn_defers_loading() -> None:
 def test_cors_origins_are_a_comma_separated_list() -> None:
     s = Settings(SPACES_CORS_ORIGINS="https://a.example, https://b.example")
     assert s.cors_origin_list == ["https://a.example", "https://b.example"]
+
+
+def test_dev_token_prints_a_verifiable_token_alone_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    from functions.dev_token import main
+
+    assert main(["alice"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    claims = jwt.decode(out.strip(), names.DEV_JWT_SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "alice" and claims["exp"] > claims["iat"]
+    with pytest.raises(SystemExit):
+        main(["not a valid id"])

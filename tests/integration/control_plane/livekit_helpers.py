@@ -1,0 +1,93 @@
+"""Real participants for the live tests: connect with a join token, publish synthetic media."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+import httpx
+from livekit import api as lkapi
+from livekit import rtc
+from livekit.rtc.participant import PublishTrackError
+
+from tests.conftest import LiveKitEndpoint
+from tests.support.api_server import ApiServer
+
+SAMPLE_RATE = 48_000
+# Seconds to wait for the SFU to answer a publish before calling it refused: the SFU does not answer
+# a publish it refuses, and an allowed one answers within ~1 s here even on a busy machine.
+PUBLISH_TIMEOUT = 6.0
+
+
+def post(api: ApiServer, path: str, user: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(
+        kwargs.pop("method", "POST"), f"{api.url}{path}", headers=api.auth(user), timeout=30, **kwargs
+    )
+
+
+def live_space(
+    api: ApiServer, host: str, *, video: str = "speakers", title: str = "live test"
+) -> dict[str, Any]:
+    created = post(api, "/spaces", host, json={"title": title, "video": video})
+    assert created.status_code == 201, created.text
+    started = post(api, f"/spaces/{created.json()['id']}/start", host)
+    assert started.status_code == 200, started.text
+    return started.json()
+
+
+async def join(api: ApiServer, space_id: str, user: str) -> rtc.Room:
+    grant = post(api, f"/spaces/{space_id}/token", user)
+    assert grant.status_code == 200, grant.text
+    room = rtc.Room()
+    await room.connect(grant.json()["url"], grant.json()["token"])
+    return room
+
+
+async def publish_microphone(room: rtc.Room) -> rtc.LocalTrackPublication:
+    source = rtc.AudioSource(SAMPLE_RATE, 1)
+    track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    publication = await asyncio.wait_for(
+        room.local_participant.publish_track(track, options), PUBLISH_TIMEOUT
+    )
+    # A few frames of silence so the track carries media.
+    frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, SAMPLE_RATE // 100)
+    for _ in range(5):
+        await source.capture_frame(frame)
+    return publication
+
+
+async def publish_camera(room: rtc.Room) -> rtc.LocalTrackPublication:
+    source = rtc.VideoSource(64, 64)
+    track = rtc.LocalVideoTrack.create_video_track("cam", source)
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+    return await asyncio.wait_for(room.local_participant.publish_track(track, options), PUBLISH_TIMEOUT)
+
+
+async def refused(publish: Awaitable[Any]) -> bool:
+    """True if the client saw the SFU refuse the publish (an error, or no answer in time)."""
+    try:
+        await publish
+    except (PublishTrackError, TimeoutError):
+        return True
+    return False
+
+
+async def server_tracks(livekit: LiveKitEndpoint, room: str, identity: str) -> list[lkapi.TrackInfo]:
+    async with lkapi.LiveKitAPI(livekit.http_url, livekit.api_key, livekit.api_secret) as client:
+        try:
+            info = await client.room.get_participant(
+                lkapi.RoomParticipantIdentity(room=room, identity=identity)
+            )
+        except lkapi.TwirpError as exc:
+            if exc.code == "not_found":
+                return []
+            raise
+        return list(info.tracks)
+
+
+async def connected(livekit: LiveKitEndpoint, room: str) -> set[str]:
+    async with lkapi.LiveKitAPI(livekit.http_url, livekit.api_key, livekit.api_secret) as client:
+        response = await client.room.list_participants(lkapi.ListParticipantsRequest(room=room))
+        return {p.identity for p in response.participants}

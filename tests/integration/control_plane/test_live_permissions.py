@@ -1,0 +1,194 @@
+"""The SFU itself enforces what the control plane grants: a real livekit-server, real participants."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.conftest import LiveKitEndpoint
+from tests.support.api_server import ApiServer
+from tests.support.eventually import eventually_async
+
+from .livekit_helpers import (
+    connected,
+    join,
+    live_space,
+    post,
+    publish_camera,
+    publish_microphone,
+    refused,
+    server_tracks,
+)
+
+
+async def test_listener_cannot_publish_and_speaker_can(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    space = live_space(api, "host-a", video="off")
+    assert (
+        post(
+            api, f"/spaces/{space['id']}/roles/spk-a", "host-a", method="PUT", json={"role": "speaker"}
+        ).status_code
+        == 200
+    )
+    listener = await join(api, space["id"], "lis-a")
+    speaker = await join(api, space["id"], "spk-a")
+    try:
+        assert await refused(publish_microphone(listener))
+        await publish_microphone(speaker)
+        tracks = await eventually_async(
+            lambda: server_tracks(livekit_server, space["room_name"], "spk-a"),
+            what="speaker's microphone on the server",
+        )
+        assert [t.source for t in tracks] == [2]  # TrackSource.MICROPHONE
+        assert await server_tracks(livekit_server, space["room_name"], "lis-a") == []
+        # Policy "off": the speaker's camera is refused too.
+        assert await refused(publish_camera(speaker))
+        assert len(await server_tracks(livekit_server, space["room_name"], "spk-a")) == 1
+    finally:
+        await listener.disconnect()
+        await speaker.disconnect()
+
+
+async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:
+    space = live_space(api, "host-b", video="speakers")
+    room = space["room_name"]
+    listener = await join(api, space["id"], "lis-b")
+    try:
+        assert await refused(publish_microphone(listener))
+        promoted = post(
+            api, f"/spaces/{space['id']}/roles/lis-b", "host-b", method="PUT", json={"role": "speaker"}
+        )
+        assert promoted.status_code == 200 and promoted.json()["speakers"] == ["lis-b"]
+        # Same connection, new permission: no reconnect.
+        await eventually_async(
+            lambda: listener.local_participant.permissions.can_publish,
+            what="permission update reaching the client",
+        )
+        await publish_microphone(listener)
+        await eventually_async(
+            lambda: server_tracks(livekit_server, room, "lis-b"), what="promoted speaker's track"
+        )
+        assert listener.local_participant.attributes.get("role") == "speaker" or await eventually_async(
+            lambda: listener.local_participant.attributes.get("role") == "speaker", what="role attribute"
+        )
+
+        demoted = post(
+            api, f"/spaces/{space['id']}/roles/lis-b", "host-b", method="PUT", json={"role": "listener"}
+        )
+        assert demoted.status_code == 200 and demoted.json()["speakers"] == []
+
+        async def unpublished() -> bool:
+            return await server_tracks(livekit_server, room, "lis-b") == []
+
+        await eventually_async(unpublished, what="demoted speaker's tracks removed by the SFU")
+        assert "lis-b" in await connected(livekit_server, room)  # still connected, just a listener again
+    finally:
+        await listener.disconnect()
+
+
+async def test_remove_with_block_disconnects_and_refuses_the_next_token(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    space = live_space(api, "host-c")
+    troll = await join(api, space["id"], "troll-c")
+    disconnected = asyncio.Event()
+    troll.on("disconnected", lambda *_: disconnected.set())
+    try:
+        removed = post(
+            api, f"/spaces/{space['id']}/participants/troll-c/remove", "host-c", json={"block": True}
+        )
+        assert removed.status_code == 200
+        await asyncio.wait_for(disconnected.wait(), 10)
+
+        async def gone() -> bool:
+            return "troll-c" not in await connected(livekit_server, space["room_name"])
+
+        await eventually_async(gone, what="troll removed on the server")
+        again = post(api, f"/spaces/{space['id']}/token", "troll-c")
+        assert again.status_code == 403 and again.json()["rule"] == "blocked"
+    finally:
+        await troll.disconnect()
+
+
+async def test_mute_mutes_the_speakers_microphone(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:
+    space = live_space(api, "host-d")
+    post(api, f"/spaces/{space['id']}/roles/spk-d", "host-d", method="PUT", json={"role": "speaker"})
+    speaker = await join(api, space["id"], "spk-d")
+    try:
+        await publish_microphone(speaker)
+        await eventually_async(
+            lambda: server_tracks(livekit_server, space["room_name"], "spk-d"), what="track"
+        )
+        assert post(api, f"/spaces/{space['id']}/participants/spk-d/mute", "host-d").status_code == 200
+
+        async def muted() -> bool:
+            tracks = await server_tracks(livekit_server, space["room_name"], "spk-d")
+            return bool(tracks) and all(t.muted for t in tracks)
+
+        await eventually_async(muted, what="microphone muted by the server")
+    finally:
+        await speaker.disconnect()
+
+
+async def test_webhooks_arrive_and_a_closed_room_ends_its_space(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    space = live_space(api, "host-e")
+    listener = await join(api, space["id"], "lis-e")
+
+    def space_now() -> dict[str, object]:
+        return httpx.get(f"{api.url}/spaces/{space['id']}", headers=api.auth("host-e"), timeout=10).json()
+
+    try:
+        await eventually_async(
+            lambda: space_now()["listener_count"] == 1, timeout=15, what="participant_joined webhook counted"
+        )
+    finally:
+        await listener.disconnect()
+    await eventually_async(
+        lambda: space_now()["listener_count"] == 0, timeout=15, what="participant_left webhook counted"
+    )
+    # Close the room behind the API's back, as an empty timeout would: the webhook ends the Space.
+    from livekit import api as lkapi
+
+    async with lkapi.LiveKitAPI(
+        livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
+    ) as c:
+        await c.room.delete_room(lkapi.DeleteRoomRequest(room=space["room_name"]))
+    await eventually_async(
+        lambda: space_now()["state"] == "ended", timeout=20, what="room_finished ends the Space"
+    )
+
+
+async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    import json
+
+    from livekit import api as lkapi
+
+    from contract import names
+
+    space = live_space(api, "host-f", video="host")
+    async with lkapi.LiveKitAPI(
+        livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
+    ) as c:
+        rooms = await c.room.list_rooms(lkapi.ListRoomsRequest(names=[space["room_name"]]))
+        dispatches = await c.agent_dispatch.list_dispatch(space["room_name"])
+    assert len(rooms.rooms) == 1
+    assert json.loads(rooms.rooms[0].metadata) == {
+        "space_id": space["id"],
+        "video": "host",
+        "pinned": None,
+        "title": "live test",
+    }
+    assert rooms.rooms[0].max_participants > 0 and rooms.rooms[0].empty_timeout > 0
+    assert [d.agent_name for d in dispatches] == [names.AGENT_NAME]
+    ended = post(api, f"/spaces/{space['id']}/end", "host-f")
+    assert ended.status_code == 200 and ended.json()["state"] == "ended"
+    async with lkapi.LiveKitAPI(
+        livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
+    ) as c:
+        assert (await c.room.list_rooms(lkapi.ListRoomsRequest(names=[space["room_name"]]))).rooms == []
