@@ -232,7 +232,7 @@ class RoomStage:
 
     def _mute_changed(self, participant: rtc.Participant, publication: rtc.TrackPublication,
                       muted: bool) -> None:
-        if not isinstance(participant, rtc.RemoteParticipant):
+        if participant is self._room.local_participant:
             return
         if publication.source in SPEAKER_SOURCES:
             self._engine.set_muted(participant.identity, self._clock(), muted)

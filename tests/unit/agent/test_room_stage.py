@@ -1,0 +1,163 @@
+"""RoomStage (the per-room agent) on a fake room: what it subscribes to, publishes and answers.
+
+The fake stands in for livekit.rtc.Room (events, participants, attributes, RPC); the spotlight
+engine is the real one, fed nothing but events here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit import rtc
+
+from contract import names
+from media_agent.worker import RoomStage
+from tests.support.eventually import eventually_async
+
+MIC, CAMERA = rtc.TrackSource.SOURCE_MICROPHONE, rtc.TrackSource.SOURCE_CAMERA
+
+
+@dataclass
+class FakePublication:
+    sid: str
+    source: int
+    muted: bool = False
+    subscribed: bool = False
+
+    def set_subscribed(self, subscribed: bool) -> None:
+        self.subscribed = subscribed
+
+
+@dataclass
+class FakeParticipant:
+    identity: str
+    kind: int = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
+    attributes: dict[str, str] = field(default_factory=dict)
+    track_publications: dict[str, FakePublication] = field(default_factory=dict)
+
+
+@dataclass
+class FakeLocalParticipant:
+    identity: str = "agent-new"
+    attributes: dict[str, str] = field(default_factory=dict)
+    rpc: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None:
+        self.attributes.update(attributes)
+
+    def register_rpc_method(self, method: str, handler: Callable[..., Any]) -> None:
+        self.rpc[method] = handler
+
+    def unregister_rpc_method(self, method: str) -> None:
+        del self.rpc[method]
+
+
+@dataclass
+class FakeRoom:
+    name: str = "space-1"
+    metadata: str = ""
+    remote_participants: dict[str, FakeParticipant] = field(default_factory=dict)
+    local_participant: FakeLocalParticipant = field(default_factory=FakeLocalParticipant)
+    handlers: dict[str, list[Callable[..., Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        self.handlers[event].append(handler)
+
+    def off(self, event: str, handler: Callable[..., Any]) -> None:
+        self.handlers[event].remove(handler)
+
+    def emit(self, event: str, *args: Any) -> None:
+        for handler in list(self.handlers[event]):
+            handler(*args)
+
+    def add(self, participant: FakeParticipant) -> FakeParticipant:
+        self.remote_participants[participant.identity] = participant
+        return participant
+
+    def stage(self) -> dict[str, Any]:
+        return dict(json.loads(self.local_participant.attributes[names.STAGE_ATTRIBUTE]))
+
+
+def speaker(identity: str, *, camera: bool = False) -> FakeParticipant:
+    publications = {f"{identity}-mic": FakePublication(f"{identity}-mic", MIC)}
+    if camera:
+        publications[f"{identity}-cam"] = FakePublication(f"{identity}-cam", CAMERA)
+    return FakeParticipant(identity, track_publications=publications)
+
+
+async def test_start_publishes_the_stage_from_room_state_and_subscribes_to_mics_only() -> None:
+    room = FakeRoom(metadata=json.dumps({"pinned": "bob"}))
+    alice, bob = room.add(speaker("alice", camera=True)), room.add(speaker("bob"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        published = room.stage()
+        assert published["pinned"] == "bob" and published["spotlight"] == "bob"
+        assert published["video_on"] == ["alice"]
+        assert alice.track_publications["alice-mic"].subscribed
+        assert bob.track_publications["bob-mic"].subscribed
+        assert not alice.track_publications["alice-cam"].subscribed  # video is never received
+        answer = await room.local_participant.rpc[names.STAGE_RPC_METHOD](None)
+        assert answer == room.local_participant.attributes[names.STAGE_ATTRIBUTE]
+    finally:
+        await stage.aclose()
+
+
+async def test_camera_and_pin_events_reach_the_published_stage() -> None:
+    room = FakeRoom()
+    alice = room.add(speaker("alice"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        first_seq = room.stage()["seq"]
+        camera = FakePublication("alice-cam", CAMERA)
+        alice.track_publications[camera.sid] = camera
+        room.emit("track_published", camera, alice)
+        await eventually_async(lambda: room.stage()["video_on"] == ["alice"], timeout=2, what="camera on")
+
+        camera.muted = True
+        room.emit("track_muted", alice, camera)
+        await eventually_async(lambda: room.stage()["video_on"] == [], timeout=2, what="camera muted")
+
+        room.emit("room_metadata_changed", "", json.dumps({"pinned": "alice"}))
+        await eventually_async(lambda: room.stage()["pinned"] == "alice", timeout=2, what="pinned")
+        assert room.stage()["seq"] > first_seq
+    finally:
+        await stage.aclose()
+
+
+async def test_a_predecessor_is_evicted_and_its_seq_and_spotlight_carry_over() -> None:
+    room = FakeRoom()
+    room.add(speaker("bob"))
+    old_stage = {"seq": 9_000_000_000_000, "spotlight": "bob", "video_spotlight": None,
+                 "speaking": [], "video_on": [], "pinned": None, "t": 0.0}
+    room.add(FakeParticipant("agent-old", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
+                             attributes={names.STAGE_ATTRIBUTE: json.dumps(old_stage)}))
+    evicted: list[str] = []
+
+    async def evict(identity: str) -> None:
+        evicted.append(identity)
+
+    stage = RoomStage(room, evict=evict)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        assert evicted == ["agent-old"]
+        published = room.stage()
+        assert published["seq"] == old_stage["seq"] + 1
+        assert published["spotlight"] == "bob"  # the big tile does not go blank after a restart
+    finally:
+        await stage.aclose()
+
+
+async def test_aclose_unregisters_every_handler_and_the_rpc() -> None:
+    room = FakeRoom()
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    assert any(room.handlers.values())
+    await stage.aclose()
+    assert not any(room.handlers.values())
+    assert names.STAGE_RPC_METHOD not in room.local_participant.rpc
