@@ -76,8 +76,15 @@ bench-api: venv
 bench-spotlight: venv tools system-deps
 	$(PY) -m bench.spotlight
 
-synth: venv
-	npx --yes aws-cdk@2 synth --quiet
+# The CDK CLI pinned next to aws-cdk-lib (cloud assembly schema); installed once, then offline.
+CDK_CLI := .tools/cdk/node_modules/.bin/cdk
+$(CDK_CLI):
+	npm install --prefix .tools/cdk --no-audit --no-fund --loglevel=error aws-cdk@2.1148.1
+
+# Offline: no lookups, no credentials, no pip (`cdk deploy` builds the Lambda bundle).
+synth: venv $(CDK_CLI)
+	CDK_DISABLE_CLI_TELEMETRY=true $(CDK_CLI) synth --quiet --no-notices --no-version-reporting \
+		-c lambda_bundling=false
 
 clean:
 	rm -rf cdk.out web/dist .pytest_cache bench/out

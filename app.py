@@ -76,6 +76,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         alarm_email=app.node.try_get_context("alarm_email"),
         alarms=AlarmThresholds(),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
+        bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
     )
 
 

@@ -57,6 +57,7 @@ class ControlPlane(Construct):
         limits: ApiLimits,
         log_retention: logs.RetentionDays,
         cors_origins: Sequence[str] = (),
+        bundle: bool = True,
     ) -> None:
         super().__init__(scope, id_)
         self.log_group = logs.LogGroup(
@@ -82,11 +83,14 @@ class ControlPlane(Construct):
                 asset_hash_type=AssetHashType.CUSTOM,
                 asset_hash=source_hash(),
                 exclude=["__pycache__", "*.pyc"],
+                # bundle=False: a synth-only template (offline `make synth`), not deployable.
                 bundling=BundlingOptions(
                     # Never pulled: local bundling always succeeds or fails loudly.
                     image=DockerImage.from_registry("unused-local-bundling-only"),
                     local=LocalPythonBundling(python_version=RUNTIME.name.removeprefix("python")),
-                ),
+                )
+                if bundle
+                else None,
             ),
             role=self.role,
             memory_size=limits.memory_mb,

@@ -50,6 +50,8 @@ class SpacesSettings:
     alarm_email: str | None
     alarms: AlarmThresholds
     cors_origins: Sequence[str] = ()
+    # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
+    bundle_lambda: bool = True
 
 
 class SpacesStack(Stack):
@@ -94,6 +96,7 @@ class SpacesStack(Stack):
             limits=settings.api,
             log_retention=settings.log_retention,
             cors_origins=settings.cors_origins,
+            bundle=settings.bundle_lambda,
         )
         fleet = LiveKitFleet(
             self,
