@@ -1,0 +1,5 @@
+import sys
+
+from infrastructure.compose import render
+
+sys.stdout.write(render())
