@@ -45,17 +45,28 @@ class Stage:
     async def sees_talking(self, speaker: str, *, big: str | None = None, **expected: str) -> dict:
         """Wait until `speaker` talks alone (per the SFU) while the listener's big tile shows `big`."""
         want = big or speaker
+        seen: list[dict] = []
 
         async def check() -> dict | None:
             view = await self.listener.view()
+            if not seen or {**seen[-1], "n": 0} != {**view, "n": 0}:
+                seen.append({**view, "n": 1})
+            else:
+                seen[-1]["n"] += 1
             if view["active"] == [speaker] and view["big"] == want and all(
                 view.get(k) == v for k, v in expected.items()
             ):
                 return view
             return None
 
-        return await eventually_async(check, timeout=TURN_TIMEOUT, interval=0.2,
-                                      what=f"{speaker} talking while the big tile shows {want} {expected}")
+        try:
+            return await eventually_async(
+                check, timeout=TURN_TIMEOUT, interval=0.2,
+                what=f"{speaker} talking while the big tile shows {want} {expected}")
+        except AssertionError as exc:
+            # What the listener saw, run-length encoded (n polls of 0.2 s each), to tell "the agent
+            # never switched" from "nobody was talking".
+            raise AssertionError(f"{exc}; listener saw: {seen[-30:]}") from None
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +191,7 @@ async def test_removed_and_blocked_speaker_sees_why(stage: Stage) -> None:
     await host.by("member", BOB).locator('[data-testid="block"]').click()
     await expect(bob.by("space-message")).to_contain_text("removed", timeout=UI_TIMEOUT_MS)
     await expect(stage.listener.by("tile", BOB)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    await bob.page.goto("/#/")  # leave the message, then follow the link again
     await bob.page.goto(f"/#/spaces/{stage.space_id}")
     await bob.by("join-space").click()
     await expect(bob.by("join-error")).to_contain_text("cannot join", timeout=UI_TIMEOUT_MS)

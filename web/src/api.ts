@@ -24,7 +24,7 @@ export interface Space {
 
 export interface SpacePage {
   items: Space[];
-  next_cursor: string | null;
+  cursor: string | null;
 }
 
 export interface JoinToken {

@@ -230,6 +230,6 @@ export function publishRights(p: Participant, policy: VideoPolicy, role: Role | 
   const sources = perm.canPublishSources ?? [];
   // Protocol TrackSource: CAMERA = 1, MICROPHONE = 2. An empty list means "any source".
   if (sources.length > 0) return { mic: sources.includes(2), camera: sources.includes(1) };
-  const camera = policy === "speakers" || (policy === "host" && (role === "host" || role === "cohost"));
+  const camera = policy === "speakers" || (policy === "host" && role === "host");
   return { mic: true, camera };
 }

@@ -7,6 +7,7 @@ import type { Participant, Track } from "livekit-client";
 import type { App, View } from "../app";
 import { ApiError, type Role, type Space } from "../api";
 import { avatar, clear, h, toast } from "../dom";
+import { icon } from "../icons";
 import {
   attributeRole,
   cameraTrack,
@@ -67,7 +68,11 @@ class Tile {
     this.el.dataset.speaking = opts.level !== undefined ? "true" : "false";
     this.el.style.setProperty("--level", String(opts.level ?? 0));
     this.el.classList.toggle("pinned", opts.pinned);
-    this.mic.textContent = p && micOn(p) ? "" : "🔇";
+    const live = !!p && micOn(p);
+    if (this.mic.dataset.on !== String(live)) {
+      this.mic.dataset.on = String(live);
+      this.mic.replaceChildren(live ? icon("mic") : icon("micOff"));
+    }
     this.label.textContent = opts.name;
   }
 }
@@ -255,7 +260,7 @@ export function spaceView(app: App, spaceId: string): View {
       h(
         "span",
         { class: "listeners", title: "Listeners" },
-        "🎧 ",
+        icon("headphones"),
         h("span", { "data-testid": "listener-count" }, String(space?.listener_count ?? 0)),
         " listening",
       ),
@@ -281,6 +286,7 @@ export function spaceView(app: App, spaceId: string): View {
       );
     } else {
       banner.hidden = true;
+      banner.dataset.testid = "banner";
     }
 
     // Stage: who is on it, then the agent's layout over them.
@@ -304,7 +310,7 @@ export function spaceView(app: App, spaceId: string): View {
     }
     bigName.replaceChildren(
       layout.big ? displayName(layout.big, me, roleOf(layout.big)) : "",
-      layout.big && layout.big === layout.pinned ? h("span", { class: "pin-badge" }, "📌 pinned") : "",
+      layout.big && layout.big === layout.pinned ? h("span", { class: "pin-badge" }, icon("pin"), "pinned") : "",
     );
 
     for (const [id, tile] of tiles) {
@@ -349,7 +355,8 @@ export function spaceView(app: App, spaceId: string): View {
             "aria-pressed": on ? "true" : "false",
             onclick: () => void toggle(() => local.setMicrophoneEnabled(!on)),
           },
-          on ? "🎙️ Mute" : "🎙️ Unmute",
+          icon(on ? "mic" : "micOff"),
+          on ? "Mute" : "Unmute",
         ),
       );
     }
@@ -364,7 +371,8 @@ export function spaceView(app: App, spaceId: string): View {
             "aria-pressed": on ? "true" : "false",
             onclick: () => void toggle(() => local.setCameraEnabled(!on)),
           },
-          on ? "📷 Stop video" : "📷 Start video",
+          icon(on ? "camera" : "cameraOff"),
+          on ? "Stop video" : "Start video",
         ),
       );
     }
@@ -379,7 +387,8 @@ export function spaceView(app: App, spaceId: string): View {
             "aria-pressed": raised ? "true" : "false",
             onclick: () => void raiseHand(!raised),
           },
-          raised ? "✋ Lower hand" : "✋ Request to speak",
+          icon("hand"),
+          raised ? "Lower hand" : "Request to speak",
         ),
       );
     }
