@@ -20,7 +20,8 @@ from infrastructure.stacks.spaces_stack import ExternalOidc, SpacesSettings, Spa
 # Synth-only placeholders: deploying them fails at the certificate, never silently.
 EXAMPLE_DOMAIN = "livekit.example.com"
 EXAMPLE_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
-DEFAULT_INSTANCE_TYPES = {"arm64": "c7g.xlarge", "x86_64": "c7i.xlarge"}
+# Compute-optimized, 2 vCPU: cheap at rest; the group scales out on CPU.
+DEFAULT_INSTANCE_TYPES = {"arm64": "c7g.large", "x86_64": "c7i.large"}
 
 
 def settings_from_context(app: cdk.App) -> SpacesSettings:
@@ -38,6 +39,8 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     production = str(get("production", "false")).lower() == "true"
     oidc_issuer = app.node.try_get_context("oidc_issuer")
     oidc_audience = str(get("oidc_audience", ""))
+    if oidc_issuer and not oidc_audience:
+        raise ValueError("context oidc_issuer needs oidc_audience (comma-separated client ids)")
     reserved = app.node.try_get_context("lambda_reserved_concurrency")
     return SpacesSettings(
         production=production,
