@@ -64,8 +64,3 @@ TABLE_GSI1: Final = "gsi1"
 TABLE_GSI1_PK: Final = "gsi1pk"
 TABLE_GSI1_SK: Final = "gsi1sk"
 TABLE_TTL_ATTRIBUTE: Final = "ttl"
-
-# Fields of the LiveKit secret in Secrets Manager (ENV_LIVEKIT_SECRET_ARN points at it): a JSON
-# object {"api_key": ..., "api_secret": ...}. The SFU signs its webhooks with the same pair.
-SECRET_FIELD_API_KEY: Final = "api_key"
-SECRET_FIELD_API_SECRET: Final = "api_secret"
