@@ -106,6 +106,8 @@ class ControlPlane(Construct):
                 names.ENV_LIVEKIT_SECRET_ARN: livekit_secret.secret_arn,
                 names.ENV_LIVEKIT_URL: livekit_api_url,
                 names.ENV_PUBLIC_LIVEKIT_URL: livekit_public_url,
+                # API Gateway answers CORS preflights (before the JWT authorizer); the app agrees.
+                names.ENV_CORS_ORIGINS: ",".join(cors_origins),
             },
             description="Spaces control plane (FastAPI through Mangum)",
         )
