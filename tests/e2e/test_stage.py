@@ -178,6 +178,7 @@ async def test_raised_hand_and_invite_give_the_listener_controls_live(stage: Sta
     await listener.by("raise-hand").click()
     await expect(host.by("hand", LISTENER)).to_be_visible(timeout=UI_TIMEOUT_MS)
     await stage.shot("06-hand-raised")
+    await host.screenshot(stage.shots, "host-sees-raised-hand")
     await host.by("hand", LISTENER).locator('[data-testid="invite"]').click()
     await expect(listener.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(listener.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)

@@ -60,3 +60,17 @@ export function toast(message: string, kind: "info" | "error" = "info"): void {
   window.clearTimeout(toastTimer);
   toastTimer = window.setTimeout(() => el?.classList.remove("show"), 5000);
 }
+
+const shown = new WeakMap<Element, string>();
+
+/**
+ * True if `el` has to be rebuilt because what it shows (`inputs`) changed since the last call.
+ * The stage state changes several times a second; rebuilding buttons that often would swallow
+ * clicks and lose focus, so the parts around the stage are rebuilt only when their inputs change.
+ */
+export function stale(el: Element, inputs: unknown): boolean {
+  const key = JSON.stringify(inputs);
+  if (shown.get(el) === key) return false;
+  shown.set(el, key);
+  return true;
+}

@@ -6,7 +6,7 @@ import type { Participant, Track } from "livekit-client";
 
 import type { App, View } from "../app";
 import { ApiError, type Role, type Space } from "../api";
-import { avatar, clear, h, toast } from "../dom";
+import { avatar, clear, h, stale, toast } from "../dom";
 import { icon } from "../icons";
 import {
   attributeRole,
@@ -234,6 +234,8 @@ export function spaceView(app: App, spaceId: string): View {
 
   function buildStage(): void {
     clear(el);
+    // A new connection: everything around the stage is rebuilt for the new Room.
+    for (const part of [header, controls, panel]) stale(part, null);
     tiles.clear();
     strip.replaceChildren();
     el.append(header, banner, h("div", { class: "space-body" }, h("div", { class: "stage" }, bigTile, strip, controls), panel), audioSink);
@@ -254,14 +256,16 @@ export function spaceView(app: App, spaceId: string): View {
     const myRole = roleOf(me) ?? joinedRole;
 
     // Header: title, live badge, audience size, leave / end.
-    header.replaceChildren(
+    const title = space?.title || info.title || "Space";
+    const listeners = space?.listener_count ?? 0;
+    if (stale(header, [title, listeners, myRole])) header.replaceChildren(
       h("span", { class: "badge live" }, "LIVE"),
-      h("h1", {}, space?.title || info.title || "Space"),
+      h("h1", {}, title),
       h(
         "span",
         { class: "listeners", title: "Listeners" },
         icon("headphones"),
-        h("span", { "data-testid": "listener-count" }, String(space?.listener_count ?? 0)),
+        h("span", { "data-testid": "listener-count" }, String(listeners)),
         " listening",
       ),
       h("span", { class: "spacer" }),
@@ -343,6 +347,8 @@ export function spaceView(app: App, spaceId: string): View {
     if (!media) return;
     const local = media.room.localParticipant;
     const rights = publishRights(local, policy, myRole);
+    const raised = !!space?.raised_hands.includes(me);
+    if (!stale(controls, [rights, micOn(local), !!cameraTrack(local), raised])) return;
     clear(controls);
     if (rights.mic) {
       const on = micOn(local);
@@ -377,7 +383,6 @@ export function spaceView(app: App, spaceId: string): View {
       );
     }
     if (!rights.mic && !rights.camera) {
-      const raised = !!space?.raised_hands.includes(me);
       controls.append(
         h(
           "button",
@@ -397,9 +402,18 @@ export function spaceView(app: App, spaceId: string): View {
   function renderPanel(myRole: Role | null, members: string[], pinned: string | null): void {
     const moderator = myRole === "host" || myRole === "cohost";
     panel.hidden = !moderator;
-    if (!moderator || !space) return clear(panel);
-    clear(panel);
+    if (!moderator || !space) {
+      stale(panel, null);
+      return clear(panel);
+    }
     const hands = space.raised_hands;
+    const audience = (media?.people ?? []).filter((p) => !onStage(p) && !hands.includes(p.identity));
+    const seen = members.map((id) => {
+      const p = media?.participant(id);
+      return [id, roleOf(id), !!p && micOn(p)];
+    });
+    if (!stale(panel, [myRole, hands, seen, pinned, audience.map((p) => p.identity)])) return;
+    clear(panel);
     panel.append(
       h("h2", {}, "Requests to speak ", h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
       h(
@@ -424,7 +438,6 @@ export function spaceView(app: App, spaceId: string): View {
         ...members.map((id) => memberRow(id, myRole, pinned)),
       ),
     );
-    const audience = (media?.people ?? []).filter((p) => !onStage(p) && !hands.includes(p.identity));
     if (audience.length > 0) {
       panel.append(
         h("h2", {}, "Listeners"),
