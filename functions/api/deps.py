@@ -5,17 +5,26 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-import jwt
 from fastapi import Depends, HTTPException, Request, status
 
-from ..core.config import Settings, get_settings
+from ..core.config import Settings
 from ..media.gateway import LiveKitGateway, RoomGateway
 from ..services.spaces import SpaceService
 from ..store import open_store
 from ..store.base import SpaceStore
 from .schemas import USER_ID_PATTERN
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+async def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (create_app(settings) or the cached get_settings()).
+
+    Dependencies here are `async def` on purpose: FastAPI runs plain `def` dependencies in a worker
+    thread, one thread hop each, per request (measured in bench/control_plane)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 _user_id = re.compile(USER_ID_PATTERN)
 
 
@@ -23,7 +32,7 @@ def _unauthorized(reason: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_user(request: Request, settings: SettingsDep) -> str:
+async def current_user(request: Request, settings: SettingsDep) -> str:
     """The caller is the JWT `sub`, never a body field.
 
     On Lambda, API Gateway's JWT authorizer has already verified the token and put its claims in
@@ -44,6 +53,8 @@ def current_user(request: Request, settings: SettingsDep) -> str:
 
 
 def _verify_local_bearer(header: str | None, secret: str) -> str:
+    import jwt  # local mode only; keeps PyJWT (and its cryptography backend) off the Lambda cold path
+
     if not header or not header.lower().startswith("bearer "):
         raise _unauthorized("missing bearer token (python -m functions.dev_token USER_ID prints one)")
     try:
@@ -58,7 +69,7 @@ def _verify_local_bearer(header: str | None, secret: str) -> str:
 _stores: dict[tuple[str, str, str | None], SpaceStore] = {}
 
 
-def get_store(settings: SettingsDep) -> SpaceStore:
+async def get_store(settings: SettingsDep) -> SpaceStore:
     """One store per configuration for the process (connections and clients are reused)."""
     location = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
     key = (settings.store, location, settings.dynamodb_endpoint)
@@ -67,11 +78,11 @@ def get_store(settings: SettingsDep) -> SpaceStore:
     return _stores[key]
 
 
-def get_gateway(settings: SettingsDep) -> RoomGateway:
+async def get_gateway(settings: SettingsDep) -> RoomGateway:
     return LiveKitGateway(settings)
 
 
-def get_service(
+async def get_service(
     settings: SettingsDep,
     store: Annotated[SpaceStore, Depends(get_store)],
     gateway: Annotated[RoomGateway, Depends(get_gateway)],

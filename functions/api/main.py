@@ -24,6 +24,8 @@ STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409}
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="Spaces API", version="1.0", summary="Live audio Spaces: control plane")
+    # Read by every request through deps.app_settings; tests build apps with their own settings.
+    app.state.settings = settings
     for module in (health, spaces, tokens, stage, webhooks):
         app.include_router(module.router)
     if settings.is_local:

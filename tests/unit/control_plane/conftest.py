@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from contract import names
 from functions.api import deps
 from functions.api.main import create_app
-from functions.core.config import Settings, get_settings
+from functions.core.config import Settings
 from functions.dev_token import dev_token
 
 from .fakes import FakeGateway
@@ -44,7 +44,6 @@ def gateway() -> FakeGateway:
 @pytest.fixture
 def app(settings: Settings, gateway: FakeGateway) -> FastAPI:
     app = create_app(settings)
-    app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[deps.get_gateway] = lambda: gateway
     return app
 

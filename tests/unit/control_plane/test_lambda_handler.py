@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from functions.api import deps
-from functions.core.config import Settings, get_settings
+from functions.core.config import Settings
 from functions.handler import app, handler
 
 from .fakes import FakeGateway
@@ -75,10 +75,13 @@ def http_api_event(
 @pytest.fixture
 def cloud(settings: Settings, gateway: FakeGateway) -> Iterator[Settings]:
     cloud = settings.model_copy(update={"mode": "cloud"})
-    app.dependency_overrides[get_settings] = lambda: cloud
+    # The handler module's app is built at import; point it at the test settings for this test.
+    previous = app.state.settings
+    app.state.settings = cloud
     app.dependency_overrides[deps.get_gateway] = lambda: gateway
     yield cloud
     app.dependency_overrides.clear()
+    app.state.settings = previous
 
 
 def call(event: dict[str, Any]) -> tuple[int, Any]:

@@ -1,0 +1,1 @@
+"""Benchmarks: distributions and ratios, never pass/fail. Results go to docs/ with their command."""

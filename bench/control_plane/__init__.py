@@ -1,0 +1,1 @@
+"""Control plane benchmarks: Lambda cold start and the token endpoint. Run: python -m bench.control_plane"""

@@ -1,0 +1,77 @@
+"""A SQLite database holding one live Space, and the Lambda event asking it for a join token."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from contract import names
+from functions.domain import lifecycle
+from functions.domain.model import VideoPolicy
+from functions.store.base import SpaceStore
+
+HOST = "bench-host"
+LISTENER = "bench-listener"
+
+
+def seed(store: SpaceStore) -> str:
+    now = datetime.now(UTC)
+    space = lifecycle.new_space(
+        space_id="b" * 32, title="bench", host=HOST, video=VideoPolicy.SPEAKERS, now=now, scheduled_start=None
+    )
+    if store.get(space.id) is None:
+        store.create(space)
+        store.update(space.id, lambda s: lifecycle.start(s, actor=HOST, now=now))
+    return space.id
+
+
+def env(sqlite_path: Path | None = None, **extra: str) -> dict[str, str]:
+    base = {
+        names.ENV_MODE: "local",
+        names.ENV_LIVEKIT_URL: "ws://127.0.0.1:7880",
+        names.ENV_LIVEKIT_API_KEY: "bench-key",
+        names.ENV_LIVEKIT_API_SECRET: "bench-secret-long-enough-for-hs256-signing",
+        names.ENV_STORE: "sqlite",
+    }
+    if sqlite_path is not None:
+        base[names.ENV_SQLITE_PATH] = str(sqlite_path)
+    return {**base, **extra}
+
+
+def token_event(space_id: str) -> dict[str, Any]:
+    """API Gateway HTTP API (payload 2.0) event behind a JWT authorizer: POST /spaces/{id}/token."""
+    path = f"/spaces/{space_id}/token"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "api.example"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "bench",
+            "domainName": "api.example",
+            "domainPrefix": "api",
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.1",
+                "userAgent": "bench",
+            },
+            "requestId": "bench",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "20/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1795176000000,
+            "authorizer": {"jwt": {"claims": {"sub": LISTENER}, "scopes": None}},
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"))
