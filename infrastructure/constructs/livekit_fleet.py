@@ -284,7 +284,8 @@ TARBALL="livekit_${VERSION#v}_linux_@@ARCH@@.tar.gz"
 curl -fsSL --retry 5 -o "/tmp/${TARBALL}" "https://github.com/livekit/livekit/releases/download/${VERSION}/${TARBALL}"
 SHA256="@@SHA256@@"
 if [ -n "$SHA256" ]; then echo "${SHA256}  /tmp/${TARBALL}" | sha256sum -c -; fi
-tar -xzf "/tmp/${TARBALL}" -C /usr/local/bin livekit-server
+# The archive's layout is not a contract: take the binary wherever it sits, flat into /usr/local/bin.
+tar -xzf "/tmp/${TARBALL}" -C /usr/local/bin --wildcards --no-anchored --transform='s|.*/||' livekit-server
 id livekit >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin livekit
 # UDP buffers large enough for an SFU (the kernel default drops packets under load).
 printf 'net.core.rmem_max=5000000\nnet.core.wmem_max=5000000\n' > /etc/sysctl.d/90-livekit.conf
