@@ -54,9 +54,12 @@ async def test_listener_cannot_publish_and_speaker_can(
 async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:
     space = live_space(api, "host-b", video="speakers")
     room = space["room_name"]
+    host = await join(api, space["id"], "host-b")
     listener = await join(api, space["id"], "lis-b")
     try:
         assert await refused(publish_microphone(listener))
+        # Listeners are hidden: the rest of the room is not told about them (listener scale).
+        assert "lis-b" not in host.remote_participants
         promoted = post(
             api, f"/spaces/{space['id']}/roles/lis-b", "host-b", method="PUT", json={"role": "speaker"}
         )
@@ -70,9 +73,19 @@ async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server:
         await eventually_async(
             lambda: server_tracks(livekit_server, room, "lis-b"), what="promoted speaker's track"
         )
-        assert listener.local_participant.attributes.get("role") == "speaker" or await eventually_async(
-            lambda: listener.local_participant.attributes.get("role") == "speaker", what="role attribute"
+        await eventually_async(
+            lambda: listener.local_participant.attributes.get("role") == "speaker",
+            what="role attribute updated",
         )
+        # On stage the speaker is visible to the room, with their microphone.
+        await eventually_async(
+            lambda: (
+                "lis-b" in host.remote_participants
+                and bool(host.remote_participants["lis-b"].track_publications)
+            ),
+            what="host sees the promoted speaker and their track",
+        )
+        assert host.remote_participants["lis-b"].attributes.get("role") == "speaker"
 
         demoted = post(
             api, f"/spaces/{space['id']}/roles/lis-b", "host-b", method="PUT", json={"role": "listener"}
@@ -84,8 +97,10 @@ async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server:
 
         await eventually_async(unpublished, what="demoted speaker's tracks removed by the SFU")
         assert "lis-b" in await connected(livekit_server, room)  # still connected, just a listener again
+        assert await refused(publish_microphone(listener))
     finally:
         await listener.disconnect()
+        await host.disconnect()
 
 
 async def test_remove_with_block_disconnects_and_refuses_the_next_token(
