@@ -114,6 +114,26 @@ async def test_listener_sees_the_stage_and_the_audience_size(stage: Stage) -> No
     await stage.shot("01-listener-joined")
 
 
+async def test_lobby_lists_live_and_scheduled_spaces(stage: Stage, api_url: str) -> None:
+    browser = stage.host.page.context.browser
+    assert browser is not None
+    visitor = await Person.open(browser, api_url, "vic")
+    await visitor.sign_in()
+    await visitor.by("create-title").fill("Tomorrow's roundtable")
+    await visitor.by("create-schedule").fill("2031-05-04T18:30")
+    await visitor.by("create-submit").click()
+    await expect(visitor.by("start-space")).to_be_visible(timeout=UI_TIMEOUT_MS)  # the host may start it
+    await visitor.page.goto("/#/")
+    live = visitor.by("live-spaces").locator(f'[data-space-id="{stage.space_id}"]')
+    await expect(live).to_contain_text("1 listening", timeout=UI_TIMEOUT_MS)
+    scheduled = visitor.by("scheduled-spaces").locator('[data-testid="space-card"]')
+    await expect(scheduled).to_contain_text("Tomorrow's roundtable", timeout=UI_TIMEOUT_MS)
+    await visitor.screenshot(stage.shots, "lobby")
+    # The live card links to the Space page, which offers to join.
+    await live.click()
+    await expect(visitor.by("join-space")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+
 async def test_listener_has_no_publish_controls_and_cannot_publish(stage: Stage,
                                                                     livekit_server: LiveKitEndpoint) -> None:
     page = stage.listener

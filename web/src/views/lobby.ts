@@ -108,7 +108,8 @@ export function lobbyView(app: App): View {
     },
     h("h2", {}, "Create a Space"),
     h("label", {}, "Title", title),
-    h("div", { class: "row" }, h("label", {}, "Video", video), h("label", {}, "Start later (optional)", schedule)),
+    h("label", {}, "Video", video),
+    h("label", {}, "Start later (optional)", schedule),
     h("button", { type: "submit", class: "btn btn-primary", "data-testid": "create-submit" }, "Create"),
     createError,
   );
@@ -116,12 +117,8 @@ export function lobbyView(app: App): View {
   const el = h(
     "section",
     { class: "lobby", "data-testid": "lobby" },
+    h("div", { class: "lists" }, error, h("h2", {}, "Live now"), liveList, h("h2", {}, "Scheduled"), scheduledList),
     form,
-    error,
-    h("h2", {}, "Live now"),
-    liveList,
-    h("h2", {}, "Scheduled"),
-    scheduledList,
   );
   void refresh();
   const timer = window.setInterval(() => void refresh(), LOBBY_POLL_MS);
