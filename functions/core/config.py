@@ -117,7 +117,9 @@ def _resolve_credentials(settings: Settings) -> LiveKitCredentials:
         creds = LiveKitCredentials(names.DEV_API_KEY, names.DEV_API_SECRET)
     else:  # unreachable: the validator requires one of the two in cloud mode
         raise RuntimeError("no LiveKit credentials configured")
-    if not settings.is_local and creds.api_key == names.DEV_API_KEY:
+    if not settings.is_local and (
+        creds.api_key == names.DEV_API_KEY or creds.api_secret == names.DEV_API_SECRET
+    ):
         raise RuntimeError("the local dev LiveKit key pair is refused outside local mode")
     return creds
 

@@ -108,3 +108,28 @@ def test_dev_token_prints_a_verifiable_token_alone_on_stdout(capsys: pytest.Capt
     assert claims["sub"] == "alice" and claims["exp"] > claims["iat"]
     with pytest.raises(SystemExit):
         main(["not a valid id"])
+
+
+def test_cloud_credentials_come_from_secrets_manager_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with mock_aws():
+        arn = boto3.client("secretsmanager").create_secret(
+            Name="livekit", SecretString=json.dumps({"api_key": "prod-key", "api_secret": "prod-secret"})
+        )["ARN"]
+        s = Settings(SPACES_MODE="cloud", LIVEKIT_SECRET_ARN=arn)
+        assert s.livekit_credentials().api_key == "prod-key"
+        assert s.livekit_credentials().api_secret == "prod-secret"
+
+        dev = boto3.client("secretsmanager").create_secret(
+            Name="dev",
+            SecretString=json.dumps({"api_key": names.DEV_API_KEY, "api_secret": names.DEV_API_SECRET}),
+        )["ARN"]
+        with pytest.raises(RuntimeError, match="refused"):
+            Settings(SPACES_MODE="cloud", LIVEKIT_SECRET_ARN=dev).livekit_credentials()
