@@ -1,0 +1,48 @@
+"""Deployment choices come from CDK context (app.py), with offline-safe defaults."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+
+from app import settings_from_context
+
+
+def _settings(**context: object):  # type: ignore[no-untyped-def]
+    return settings_from_context(cdk.App(context=context))
+
+
+def test_defaults_synthesize_without_context() -> None:
+    settings = _settings()
+    assert settings.production is False
+    assert settings.oidc is None  # a Cognito user pool is created
+    assert settings.fleet.cpu_type == ec2.AmazonLinuxCpuType.ARM_64
+    assert settings.api.reserved_concurrency is None
+    assert settings.bundle_lambda is True
+
+
+def test_context_selects_x86_external_oidc_and_production() -> None:
+    settings = _settings(
+        arch="x86_64",
+        production="true",
+        oidc_issuer="https://id.example.org/",
+        oidc_audience="web,ios",
+        lambda_reserved_concurrency="25",
+        sfu_drain_seconds="900",
+    )
+    assert settings.fleet.cpu_type == ec2.AmazonLinuxCpuType.X86_64
+    assert settings.fleet.instance_type.to_string() == "c7i.large"
+    assert settings.production is True and settings.fleet.min_capacity == 2 and settings.nat_gateways == 2
+    assert settings.oidc is not None and settings.oidc.audience == ("web", "ios")
+    assert settings.api.reserved_concurrency == 25
+    assert settings.fleet.drain.to_seconds() == 900
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [({"arch": "mips"}, "arch"), ({"oidc_issuer": "https://id.example.org/"}, "oidc_audience")],
+)
+def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _settings(**context)
