@@ -9,6 +9,8 @@ participant attribute plus a `get_stage` RPC for late joiners.
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import logging
 import os
 import time
@@ -23,6 +25,7 @@ from livekit.agents.worker import ServerEnvOption
 
 from contract import names
 from media_agent import stage as stage_rules
+from media_agent.audio import MicStreams
 from media_agent.load import WorkerLoad, max_rooms
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
@@ -31,9 +34,17 @@ logger = logging.getLogger("media_agent")
 # The engine gets 16 kHz mono: speech detection needs nothing above 8 kHz, and resampling in the
 # SDK's native code is cheaper than carrying 48 kHz through Python.
 SAMPLE_RATE = 16000
-# One Python wake-up per 20 ms of audio per track; smaller frames multiply the per-frame overhead,
-# larger ones add their length to the switch latency.
-FRAME_MS = 20
+# One Python wake-up per FRAME_MS of audio per track: smaller frames multiply the per-frame
+# overhead (bench/agent/live_cost.py), larger ones add their length to the switch latency.
+FRAME_MS_ENV = "SPACES_AGENT_FRAME_MS"
+FRAME_MS = int(os.environ.get(FRAME_MS_ENV, "20"))
+# Each track's frames are stamped on its own audio timeline (previous stamp + frame length), so
+# small arrival jitter does not tear the engine's view of the signal. The timeline may run behind
+# the arrival clock by at most RESYNC_BEHIND_S (the engine judges "talking now" against the
+# present, so a lagging timeline would read as silence) and ahead of it by RESYNC_AHEAD_S (a burst
+# after a stall); beyond either it re-anchors to the arrival time.
+RESYNC_BEHIND_S = 0.03
+RESYNC_AHEAD_S = 0.25
 # The engine is asked to decide this often (one call per room, whatever the number of tracks).
 ADVANCE_INTERVAL_S = 0.04
 
@@ -54,16 +65,32 @@ CAMERA_SOURCES = (rtc.TrackSource.SOURCE_CAMERA,)
 
 @dataclass
 class Cost:
-    """Where this room's CPU goes, measured on the event loop thread (decode runs in native threads)."""
+    """Where this room's CPU goes: thread CPU time of the synchronous engine and publishing steps.
+
+    Thread time, not wall time, so a busy machine does not inflate it. Decoding is not here: it
+    runs in the SDK's native threads (bench/agent/live_cost.py reads those from /proc).
+    """
 
     frames: int = 0
     engine_s: float = 0.0
     publish_s: float = 0.0
     publishes: int = 0
+    # Python's garbage collector, wherever it happened to run (it is taken out of engine_s).
+    gc_s: float = 0.0
+    _gc_started: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"frames": self.frames, "engine_s": round(self.engine_s, 4),
+        return {"frames": self.frames, "engine_s": round(self.engine_s, 4), "gc_s": round(self.gc_s, 4),
                 "publish_s": round(self.publish_s, 4), "publishes": self.publishes}
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        else:
+            self.gc_s += time.thread_time() - self._gc_started
+
+    def timed_engine(self, started: float, gc_before: float) -> None:
+        self.engine_s += time.thread_time() - started - (self.gc_s - gc_before)
 
 
 Evict = Callable[[str], Awaitable[None]]
@@ -92,7 +119,9 @@ class RoomStage:
         self._payload: str | None = None
         self._dirty = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._readers: dict[str, asyncio.Task[None]] = {}  # track sid -> reader task
+        self._mics: MicStreams | None = None
+        self._mic_owner: dict[str, str] = {}  # microphone track sid -> speaker identity
+        self._next_t: dict[str, float] = {}  # microphone track sid -> where its next frame starts
         self._handlers: list[tuple[str, Callable[..., Any]]] = []
         self._rpc_registered = False
         self._closed = False
@@ -102,6 +131,7 @@ class RoomStage:
 
     async def start(self) -> None:
         await self._take_over_from_predecessors()
+        self._mics = MicStreams(self._on_frame, sample_rate=SAMPLE_RATE, frame_ms=FRAME_MS)
         self._on("participant_disconnected", self._participant_disconnected)
         self._on("track_published", self._track_published)
         self._on("track_unpublished", self._track_unpublished)
@@ -127,6 +157,7 @@ class RoomStage:
         self._spawn(self._publish_loop(), "publish")
         stats_every = os.environ.get(STATS_INTERVAL_ENV)
         if stats_every:
+            gc.callbacks.append(self.cost.on_gc)
             self._spawn(self._stats_loop(float(stats_every)), "stats")
 
     async def aclose(self) -> None:
@@ -136,17 +167,20 @@ class RoomStage:
         for event, handler in self._handlers:
             self._room.off(event, handler)
         self._handlers.clear()
+        if self.cost.on_gc in gc.callbacks:
+            gc.callbacks.remove(self.cost.on_gc)
         if self._rpc_registered:
             try:
                 self._room.local_participant.unregister_rpc_method(names.STAGE_RPC_METHOD)
             except Exception:  # the room may already be gone; nothing left to unregister from
                 logger.debug("unregister_rpc_method failed", exc_info=True)
-        tasks = [*self._tasks, *self._readers.values()]
-        for task in tasks:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        self._readers.clear()
+        if self._mics is not None:
+            await self._mics.aclose()
+        self._mic_owner.clear()
         logger.info("room closed", extra={"room": self._room.name, "cost": self.cost.as_dict()})
 
     @property
@@ -215,10 +249,9 @@ class RoomStage:
                           participant: rtc.RemoteParticipant) -> None:
         if publication.source not in SPEAKER_SOURCES or track.kind != rtc.TrackKind.KIND_AUDIO:
             return
-        self._stop_reader(publication.sid)
-        task = asyncio.create_task(self._read(participant.identity, track),
-                                   name=f"mic-{participant.identity}")
-        self._readers[publication.sid] = task
+        assert self._mics is not None
+        self._mic_owner[publication.sid] = participant.identity
+        self._mics.open(publication.sid, track)
 
     def _track_unsubscribed(self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
                             participant: rtc.RemoteParticipant) -> None:
@@ -243,36 +276,36 @@ class RoomStage:
         self._engine.set_pin(stage_rules.parse_pin(new), self._clock())
 
     def _stop_reader(self, sid: str) -> None:
-        task = self._readers.pop(sid, None)
-        if task is not None:
-            task.cancel()
+        self._next_t.pop(sid, None)
+        if self._mic_owner.pop(sid, None) is not None and self._mics is not None:
+            self._mics.close(sid)
 
     # -- audio ------------------------------------------------------------------------------------
 
-    async def _read(self, identity: str, track: rtc.Track) -> None:
-        stream = rtc.AudioStream.from_track(
-            track=track, sample_rate=SAMPLE_RATE, num_channels=1, frame_size_ms=FRAME_MS)
-        engine, clock, cost = self._engine, self._clock, self.cost
-        try:
-            async for event in stream:
-                frame = event.frame
-                started = time.perf_counter()
-                pcm = np.frombuffer(frame.data, dtype=np.int16)
-                # The engine wants the time of the first sample; the frame has just arrived whole.
-                engine.push_audio(identity, clock() - len(pcm) / frame.sample_rate, pcm, frame.sample_rate)
-                cost.engine_s += time.perf_counter() - started
-                cost.frames += 1
-        finally:
-            await stream.aclose()
+    def _on_frame(self, sid: str, pcm: np.ndarray, sample_rate: int) -> None:
+        identity = self._mic_owner.get(sid)
+        if identity is None:
+            return
+        cost = self.cost
+        started, gc_before = time.thread_time(), cost.gc_s
+        duration = len(pcm) / sample_rate
+        arrived_start = self._clock() - duration  # the frame has just arrived whole
+        t = self._next_t.get(sid)
+        if t is None or not -RESYNC_AHEAD_S <= arrived_start - t <= RESYNC_BEHIND_S:
+            t = arrived_start
+        self._next_t[sid] = t + duration
+        self._engine.push_audio(identity, t, pcm, sample_rate)
+        cost.timed_engine(started, gc_before)
+        cost.frames += 1
 
     # -- deciding and publishing ------------------------------------------------------------------
 
     async def _advance_loop(self) -> None:
         while True:
             await asyncio.sleep(ADVANCE_INTERVAL_S)
-            started = time.perf_counter()
+            started, gc_before = time.thread_time(), self.cost.gc_s
             changed = self._engine.advance(self._clock())
-            self.cost.engine_s += time.perf_counter() - started
+            self.cost.timed_engine(started, gc_before)
             if changed is not None:
                 self._dirty.set()
 
@@ -292,13 +325,14 @@ class RoomStage:
         await self._publish(stage, now)
 
     async def _publish(self, stage: dict[str, Any], now: float) -> None:
-        started = time.perf_counter()
+        started = time.thread_time()
         payload = stage_rules.encode(stage, self._seq.next(), self._wall_clock())
         self._payload = payload
         self._gate.mark(stage, now)
-        await self._room.local_participant.set_attributes({names.STAGE_ATTRIBUTE: payload})
-        self.cost.publish_s += time.perf_counter() - started
+        request = self._room.local_participant.set_attributes({names.STAGE_ATTRIBUTE: payload})
+        self.cost.publish_s += time.thread_time() - started  # the wait for the SDK's answer is not ours
         self.cost.publishes += 1
+        await request
 
     async def _publish_loop(self) -> None:
         timeout: float | None = None
@@ -325,8 +359,8 @@ class RoomStage:
     async def _stats_loop(self, every: float) -> None:
         while True:
             await asyncio.sleep(every)
-            logger.info("room stats %s", {"room": self._room.name, "tracks": len(self._readers),
-                                          **self.cost.as_dict()})
+            logger.info("room stats %s", json.dumps({"room": self._room.name, "pid": os.getpid(),
+                                                     "tracks": len(self._mic_owner), **self.cost.as_dict()}))
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)
