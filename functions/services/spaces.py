@@ -137,9 +137,12 @@ class SpaceService:
         if current.state is SpaceState.LIVE:
             await self.gateway.delete_room(current.room_name)
         now = self.clock()
-        change = await run_in_threadpool(
-            self.store.update, space_id, lambda s: lifecycle.end(s, actor=actor, now=now)
-        )
+
+        def ended(s: Space) -> Space:
+            # Deleting the room makes the SFU send room_finished, which may end the Space first.
+            return s if s.state is SpaceState.ENDED else lifecycle.end(s, actor=actor, now=now)
+
+        change = await run_in_threadpool(self.store.update, space_id, ended)
         return change.after
 
     async def change_role(self, *, actor: str, space_id: str, target: str, role: Role) -> Space:
