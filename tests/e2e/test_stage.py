@@ -193,6 +193,27 @@ async def test_host_pin_holds_the_big_tile(stage: Stage) -> None:
     await stage.sees_talking(ALICE, pinned="")
 
 
+async def test_listener_rides_out_a_full_reconnect(stage: Stage) -> None:
+    page = stage.listener.page
+    # Remember every state the banner shows: a reconnect on loopback can take well under a poll.
+    await page.evaluate(
+        """() => {
+          window.bannerSeen = [];
+          const banner = document.querySelector('[data-testid="banner"], [data-testid="reconnecting"]');
+          new MutationObserver(() => window.bannerSeen.push(banner.hidden ? "hidden" : banner.dataset.testid))
+            .observe(banner, { attributes: true });
+        }"""
+    )
+    # The SDK's own fault injection: drop the connection and rejoin the room from scratch.
+    await page.evaluate("() => window.spaces.room.simulateScenario('full-reconnect')")
+    await page.wait_for_function("() => window.bannerSeen.includes('reconnecting')", timeout=UI_TIMEOUT_MS)
+    await page.wait_for_function("() => window.spaces.room.state === 'connected'", timeout=UI_TIMEOUT_MS)
+    await expect(stage.listener.by("banner")).to_be_hidden(timeout=UI_TIMEOUT_MS)
+    await expect(stage.listener.by("space-message")).to_have_count(0)
+    await stage.sees_talking(BOB, video="on")
+    await stage.sees_talking(ALICE, video="on")
+
+
 async def test_raised_hand_and_invite_give_the_listener_controls_live(stage: Stage) -> None:
     listener, host = stage.listener, stage.host
     await listener.by("raise-hand").click()
