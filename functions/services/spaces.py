@@ -163,11 +163,9 @@ class SpaceService:
         except GatewayError:
             await self._undo(space_id, change, target)
             raise
-        was_listener = change.before.role_of(target) is Role.LISTENER
-        if connected and was_listener != (role is Role.LISTENER):
-            # Listener counts come from webhooks; a live role change moves a connected person
-            # between audience and stage without any webhook, so the count follows here.
-            await run_in_threadpool(self.store.adjust_listeners, space_id, 1 if role is Role.LISTENER else -1)
+        if connected:
+            was_listener = change.before.role_of(target) is Role.LISTENER
+            await self._follow_audience(space_id, was_listener=was_listener, now=role)
         return after
 
     async def remove(self, *, actor: str, space_id: str, target: str, block: bool) -> Space:
@@ -219,8 +217,39 @@ class SpaceService:
             log.exception("could not undo the change to %s in %s", target, space_id)
 
     # --- webhooks -------------------------------------------------------------------------------
+    async def handle_webhook(self, facts: WebhookFacts) -> str:
+        """Apply one verified webhook at most once; on a join, hold the participant to the stored role.
+
+        Join tokens cannot be revoked and live up to the token TTL, so someone blocked or demoted
+        could rejoin with a token minted earlier. Every join is therefore checked against the
+        stored Space: a blocked user is removed again, a stale role is corrected live."""
+        outcome = await run_in_threadpool(self.apply_webhook, facts)
+        space_id = space_id_from_room(facts.room_name)
+        if facts.event != "participant_joined" or facts.is_agent or not facts.identity or space_id is None:
+            return outcome
+        space = await run_in_threadpool(self.store.get, space_id)
+        if space is None or space.state is not SpaceState.LIVE:
+            return outcome
+        if facts.identity in space.blocked:
+            await self.gateway.remove_participant(space.room_name, facts.identity)
+            return f"{outcome}; blocked user removed"
+        stored = space.role_of(facts.identity)
+        if facts.role != stored.value:
+            connected = await self.gateway.update_participant(
+                space.room_name,
+                facts.identity,
+                role=stored,
+                permission=grants.permission_for(stored, space.video),
+            )
+            if connected:
+                await self._follow_audience(
+                    space_id, was_listener=facts.role == Role.LISTENER.value, now=stored
+                )
+            return f"{outcome}; stale {facts.role} token corrected to {stored.value}"
+        return outcome
+
     def apply_webhook(self, facts: WebhookFacts) -> str:
-        """Apply one verified webhook at most once. Returns what was done (for logs and tests)."""
+        """The stored effects of a webhook (counts, the end of a Space). Returns what was done."""
         space_id = space_id_from_room(facts.room_name)
         if space_id is None:
             return "ignored: not a Space room"
@@ -240,3 +269,9 @@ class SpaceService:
             applied = self.store.adjust_listeners(space_id, delta, event_id=facts.id)
             return "counted" if applied else "duplicate"
         return f"ignored: {facts.event}"
+
+    async def _follow_audience(self, space_id: str, *, was_listener: bool, now: Role) -> None:
+        """A connected person moved between audience and stage without a join/leave webhook (their
+        role attribute changed live): keep the listener count in step."""
+        if was_listener != (now is Role.LISTENER):
+            await run_in_threadpool(self.store.adjust_listeners, space_id, 1 if now is Role.LISTENER else -1)

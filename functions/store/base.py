@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.errors import Conflict, NotFound
-from ..domain.model import Role, Space, SpaceState, VideoPolicy
+from ..domain.model import Space, SpaceState, VideoPolicy
 
 # A compare-and-set loses only to another writer that succeeded, so attempts bound the number of
 # concurrent writers one change can outlast; 20 parallel promotions need at most 20.
@@ -211,6 +211,3 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(position, dict) or not all(isinstance(v, str) for v in position.values()):
         raise InvalidCursor("cursor is not one this API returned")
     return position
-
-
-__all__ = ["Change", "IdempotencyKey", "InvalidCursor", "Page", "Role", "SpaceStore"]

@@ -1,7 +1,6 @@
 """Webhooks from the SFU: verified over the raw body, deduplicated by event id."""
 
 from fastapi import APIRouter, HTTPException, Request, status
-from starlette.concurrency import run_in_threadpool
 
 from ...media.webhooks import InvalidWebhook, verify
 from ..deps import ServiceDep, SettingsDep
@@ -16,5 +15,5 @@ async def livekit_webhook(request: Request, settings: SettingsDep, spaces: Servi
         facts = verify(body, request.headers.get("authorization"), settings.livekit_credentials())
     except InvalidWebhook as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(exc)) from exc
-    outcome = await run_in_threadpool(spaces.apply_webhook, facts)
+    outcome = await spaces.handle_webhook(facts)
     return {"event": facts.event, "outcome": outcome}

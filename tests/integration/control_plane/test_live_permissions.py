@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from livekit import rtc
 
 from tests.conftest import LiveKitEndpoint
 from tests.support.api_server import ApiServer
@@ -107,24 +108,35 @@ async def test_remove_with_block_disconnects_and_refuses_the_next_token(
     api: ApiServer, livekit_server: LiveKitEndpoint
 ) -> None:
     space = live_space(api, "host-c")
-    troll = await join(api, space["id"], "troll-c")
+    old_grant = post(api, f"/spaces/{space['id']}/token", "troll-c").json()
+    troll = rtc.Room()
+    await troll.connect(old_grant["url"], old_grant["token"])
     disconnected = asyncio.Event()
     troll.on("disconnected", lambda *_: disconnected.set())
+
+    async def gone() -> bool:
+        return "troll-c" not in await connected(livekit_server, space["room_name"])
+
     try:
         removed = post(
             api, f"/spaces/{space['id']}/participants/troll-c/remove", "host-c", json={"block": True}
         )
         assert removed.status_code == 200
         await asyncio.wait_for(disconnected.wait(), 10)
-
-        async def gone() -> bool:
-            return "troll-c" not in await connected(livekit_server, space["room_name"])
-
         await eventually_async(gone, what="troll removed on the server")
         again = post(api, f"/spaces/{space['id']}/token", "troll-c")
         assert again.status_code == 403 and again.json()["rule"] == "blocked"
     finally:
         await troll.disconnect()
+
+    # The token minted before the block is still within its TTL: rejoining with it works at the
+    # SFU, and the join webhook makes the control plane remove the blocked user again.
+    rejoin = rtc.Room()
+    await rejoin.connect(old_grant["url"], old_grant["token"])
+    try:
+        await eventually_async(gone, timeout=15, what="blocked user removed again after rejoining")
+    finally:
+        await rejoin.disconnect()
 
 
 async def test_mute_mutes_the_speakers_microphone(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:

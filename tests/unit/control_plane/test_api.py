@@ -426,3 +426,34 @@ def test_local_mode_serves_the_built_web_client_after_the_api(settings: Settings
     cloud = settings.model_copy(update={"web_dist": str(web), "mode": "cloud"})
     with TestClient(create_app(cloud)) as c:
         assert c.get("/").status_code == 404
+
+
+def participant_joined(event_id: str, room: str, identity: str, role: str) -> api.WebhookEvent:
+    info = api.ParticipantInfo(identity=identity, attributes={"role": role})
+    return api.WebhookEvent(
+        event="participant_joined", id=event_id, room=api.Room(name=room), participant=info
+    )
+
+
+def test_a_blocked_user_rejoining_with_an_old_token_is_removed_again(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    client.post(f"/spaces/{space_id}/participants/troll/remove", json={"block": True}, headers=auth("host"))
+    gateway.connected.add("troll")  # reconnected with a token minted before the block
+    body, headers = signed(participant_joined("j1", f"space-{space_id}", "troll", "listener"))
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert "troll" not in gateway.connected
+
+
+def test_a_stale_role_token_is_corrected_to_the_stored_role(client: TestClient, gateway: FakeGateway) -> None:
+    space_id = live_space(client)
+    set_role(client, space_id, "ex", "speaker")
+    set_role(client, space_id, "ex", "listener")  # demoted while offline; still holds a speaker token
+    gateway.connected.add("ex")
+    body, headers = signed(participant_joined("j2", f"space-{space_id}", "ex", "speaker"))
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    role, permission = gateway.permissions["ex"]
+    assert role.value == "listener" and permission.can_publish is False
+    # Now an audience member: counted, so their eventual leave (as a listener) balances out.
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 1
