@@ -82,7 +82,13 @@ class DynamoStore(SpaceStore):
             if set(after) != {PK, SK, GSI1_PK, GSI1_SK} or after[GSI1_PK] != partition:
                 raise InvalidCursor("cursor is not one this API returned")
             query["ExclusiveStartKey"] = {k: {"S": v} for k, v in after.items()}
-        result = self.client.query(**query)
+        try:
+            result = self.client.query(**query)
+        except ClientError as exc:
+            # A hand-made cursor with the right shape but impossible key values.
+            if after is not None and exc.response["Error"]["Code"] == "ValidationException":
+                raise InvalidCursor("cursor is not one this API returned") from exc
+            raise
         last = result.get("LastEvaluatedKey")
         return [_space(i) for i in result["Items"]], ({k: v["S"] for k, v in last.items()} if last else None)
 

@@ -45,7 +45,9 @@ class ApiServer:
         return {"Authorization": f"Bearer {self.token(user_id)}"}
 
 
-def api_env(*, livekit: LiveKitLike, sqlite_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+def api_env(
+    *, livekit: LiveKitLike, sqlite_path: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     return {
         names.ENV_MODE: "local",
         names.ENV_LIVEKIT_URL: livekit.ws_url,
@@ -59,16 +61,32 @@ def api_env(*, livekit: LiveKitLike, sqlite_path: Path, extra: dict[str, str] | 
 
 
 @contextmanager
-def api_server(*, port: int, livekit: LiveKitLike, workdir: Path | None = None,
-               env: dict[str, str] | None = None, log: IO[str] | None = None,
-               timeout: float = 30.0) -> Iterator[ApiServer]:
+def api_server(
+    *,
+    port: int,
+    livekit: LiveKitLike,
+    workdir: Path | None = None,
+    env: dict[str, str] | None = None,
+    log: IO[str] | None = None,
+    timeout: float = 30.0,
+) -> Iterator[ApiServer]:
     with tempfile.TemporaryDirectory(prefix="spaces-api-") as tmp:
         folder = workdir or Path(tmp)
         full_env = api_env(livekit=livekit, sqlite_path=folder / "spaces.sqlite3", extra=env)
         process = ManagedProcess(
             "api",
-            [sys.executable, "-m", "uvicorn", "functions.api.main:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "functions.api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
             env=full_env,
             cwd=ROOT,
             log=log,

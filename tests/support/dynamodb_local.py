@@ -24,7 +24,11 @@ DYNAMODB_LOCAL_VERSION = "2.5.2"
 CACHE = Path(os.environ.get("SPACES_TOOLS_CACHE", Path.home() / ".cache" / "spaces-tools"))
 JARS = CACHE / f"dynamodb-local-{DYNAMODB_LOCAL_VERSION}"
 # Credentials are required by the client but checked by neither server.
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -52,10 +56,19 @@ def fetch_jars() -> Path:
         return JARS
     JARS.mkdir(parents=True, exist_ok=True)
     (JARS / "pom.xml").write_text(POM)
-    print(f"dynamodb-local: fetching {DYNAMODB_LOCAL_VERSION} from Maven Central into {JARS}", file=sys.stderr)
+    print(
+        f"dynamodb-local: fetching {DYNAMODB_LOCAL_VERSION} from Maven Central into {JARS}", file=sys.stderr
+    )
     subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(JARS / "pom.xml"), "dependency:copy-dependencies",
-         f"-DoutputDirectory={JARS / 'lib'}"],
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(JARS / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={JARS / 'lib'}",
+        ],
         check=True,
         timeout=900,
     )
@@ -71,9 +84,16 @@ def _start_dynamodb_local(port: int) -> ManagedProcess:
     lib = fetch_jars() / "lib"
     return ManagedProcess(
         "dynamodb-local",
-        ["java", f"-Djava.library.path={lib}", "-cp", f"{lib}/*",
-         "com.amazonaws.services.dynamodbv2.local.main.ServerRunner",
-         "-inMemory", "-port", str(port)],
+        [
+            "java",
+            f"-Djava.library.path={lib}",
+            "-cp",
+            f"{lib}/*",
+            "com.amazonaws.services.dynamodbv2.local.main.ServerRunner",
+            "-inMemory",
+            "-port",
+            str(port),
+        ],
     )
 
 

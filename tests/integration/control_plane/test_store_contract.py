@@ -11,7 +11,7 @@ import pytest
 from functions.domain import lifecycle, stage
 from functions.domain.errors import Conflict, NotFound
 from functions.domain.model import Limits, Role, Space, SpaceState, VideoPolicy
-from functions.store.base import IdempotencyKey, InvalidCursor, SpaceStore
+from functions.store.base import IdempotencyKey, InvalidCursor, SpaceStore, encode_cursor
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -122,6 +122,10 @@ def test_garbage_cursor_is_invalid(store: SpaceStore) -> None:
         store.list(SpaceState.LIVE, limit=5, cursor="not-a-cursor!!")
     with pytest.raises(InvalidCursor):
         store.list(SpaceState.LIVE, limit=5, cursor="eyJ4IjogMX0")  # {"x": 1}
+    # The DynamoDB cursor's shape with impossible values (empty key strings): a client error, not a 500.
+    forged = encode_cursor({"pk": "", "sk": "", "gsi1pk": "STATE#live", "gsi1sk": ""})
+    with pytest.raises(InvalidCursor):
+        store.list(SpaceState.LIVE, limit=5, cursor=forged)
 
 
 def test_listener_counter_dedupes_events(store: SpaceStore) -> None:

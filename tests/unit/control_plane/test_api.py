@@ -457,3 +457,30 @@ def test_a_stale_role_token_is_corrected_to_the_stored_role(client: TestClient, 
     assert role.value == "listener" and permission.can_publish is False
     # Now an audience member: counted, so their eventual leave (as a listener) balances out.
     assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("GET", "/spaces?limit=abc", {}),
+        ("GET", "/spaces?cursor=" + "A" * 3000, {}),
+        ("POST", "/spaces", {"json": []}),
+        ("POST", "/spaces", {"json": {"title": 5}}),
+        ("POST", "/spaces", {"json": {"title": "ok"}, "headers": {"Idempotency-Key": "k" * 200}}),
+        ("PUT", "/spaces/{id}/roles/%C3%A9t%C3%A9", {"json": {"role": "speaker"}}),
+        (
+            "PUT",
+            "/spaces/{id}/roles/x",
+            {"content": b"\x00\xff", "headers": {"Content-Type": "application/json"}},
+        ),
+        ("POST", "/spaces/{id}/participants/x/remove", {"json": {"block": True, "extra": 1}}),
+        ("PUT", "/spaces/{id}/spotlight", {"json": {"user_id": 42}}),
+    ],
+)
+def test_odd_client_input_is_a_4xx_never_a_500(
+    client: TestClient, method: str, path: str, kwargs: dict[str, Any]
+) -> None:
+    space_id = live_space(client)
+    headers = {**auth("host"), **kwargs.pop("headers", {})}
+    resp = client.request(method, path.replace("{id}", space_id), headers=headers, **kwargs)
+    assert resp.status_code == 422, resp.text
