@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+
+import { layoutFor, parseStage, StageTracker, stageOrder, type StageState } from "./stage";
+
+const state = (seq: number, over: Partial<StageState> = {}): StageState => ({
+  seq,
+  spotlight: null,
+  video_spotlight: null,
+  speaking: [],
+  video_on: [],
+  pinned: null,
+  t: 0,
+  ...over,
+});
+
+describe("parseStage", () => {
+  it("reads the agent's JSON", () => {
+    const s = parseStage(
+      JSON.stringify({
+        seq: 7,
+        spotlight: "alice",
+        video_spotlight: "bob",
+        speaking: [{ identity: "alice", level: 0.4 }],
+        video_on: ["bob"],
+        pinned: null,
+        t: 12.5,
+      }),
+    );
+    expect(s).toEqual(
+      state(7, { spotlight: "alice", video_spotlight: "bob", speaking: [{ identity: "alice", level: 0.4 }], video_on: ["bob"], t: 12.5 }),
+    );
+  });
+
+  it("refuses what is not a stage state", () => {
+    expect(parseStage(undefined)).toBeNull();
+    expect(parseStage("")).toBeNull();
+    expect(parseStage("{not json")).toBeNull();
+    expect(parseStage(JSON.stringify({ spotlight: "alice" }))).toBeNull(); // no seq
+    expect(parseStage("null")).toBeNull();
+  });
+
+  it("clamps levels and drops speaking entries without an identity", () => {
+    const s = parseStage(JSON.stringify({ seq: 1, speaking: [{ identity: "a", level: 3 }, { level: 0.5 }, null] }));
+    expect(s?.speaking).toEqual([{ identity: "a", level: 1 }]);
+  });
+
+  it("treats empty identities as nobody", () => {
+    expect(parseStage(JSON.stringify({ seq: 1, spotlight: "", video_spotlight: 5 }))?.spotlight).toBeNull();
+  });
+});
+
+describe("StageTracker", () => {
+  it("takes newer states and drops late older ones", () => {
+    const t = new StageTracker();
+    expect(t.offer("agent", state(5))).toBe(true);
+    expect(t.offer("agent", state(4))).toBe(false);
+    expect(t.offer("agent", state(5))).toBe(false);
+    expect(t.offer("agent", state(6, { spotlight: "bob" }))).toBe(true);
+    expect(t.current?.spotlight).toBe("bob");
+  });
+
+  it("accepts a successor agent's states whatever their seq once the old agent left", () => {
+    const t = new StageTracker();
+    t.offer("agent-1", state(40));
+    expect(t.offer("agent-2", state(3))).toBe(false); // the old agent is still there
+    t.forget("agent-1");
+    expect(t.offer("agent-2", state(3, { spotlight: "carol" }))).toBe(true);
+    expect(t.offer("agent-2", state(2))).toBe(false);
+    expect(t.current?.spotlight).toBe("carol");
+  });
+
+  it("ignores malformed input", () => {
+    const t = new StageTracker();
+    expect(t.offer("agent", null)).toBe(false);
+    expect(t.current).toBeNull();
+  });
+});
+
+describe("layoutFor", () => {
+  const members = ["hana", "alice", "bob"];
+
+  it("puts the video spotlight in the big tile and everybody else in the strip", () => {
+    const l = layoutFor(state(1, { spotlight: "alice", video_spotlight: "bob", speaking: [{ identity: "alice", level: 0.3 }] }), members);
+    expect(l.big).toBe("bob");
+    expect(l.bigVideo).toBe(true);
+    expect(l.strip).toEqual(["hana", "alice"]);
+    expect(l.speaking.get("alice")).toBe(0.3);
+  });
+
+  it("falls back to the audio spotlight's avatar when no camera is on", () => {
+    const l = layoutFor(state(1, { spotlight: "alice" }), members);
+    expect(l).toMatchObject({ big: "alice", bigVideo: false, strip: ["hana", "bob"] });
+  });
+
+  it("shows nobody large before the agent has spoken", () => {
+    expect(layoutFor(null, members)).toMatchObject({ big: null, bigVideo: false, strip: members, pinned: null });
+  });
+
+  it("carries the pin", () => {
+    expect(layoutFor(state(1, { spotlight: "bob", pinned: "bob" }), members).pinned).toBe("bob");
+  });
+});
+
+describe("stageOrder", () => {
+  it("orders host, co-hosts, speakers, then by identity", () => {
+    const order = stageOrder([
+      { identity: "zed", role: "speaker" },
+      { identity: "amy", role: "speaker" },
+      { identity: "cora", role: "cohost" },
+      { identity: "hana", role: "host" },
+    ]);
+    expect(order).toEqual(["hana", "cora", "amy", "zed"]);
+  });
+});
