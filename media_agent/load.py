@@ -20,8 +20,9 @@ from typing import Protocol
 import psutil
 from livekit.agents.utils.hw import get_cpu_monitor
 
-# Rooms one worker may hold. Every room is a job process of about 100 MB resident (see
-# docs/agent.md); 40 rooms fit a 4 GiB task with headroom. Override with SPACES_AGENT_MAX_ROOMS.
+# Rooms one worker may hold. Every room is a job process forked from a preloaded forkserver: about
+# 25 MB private memory each on top of ~0.5 GB shared (docs/agent.md), so 40 rooms fit a 2 GiB task
+# with headroom; CPU usually binds first. Override with SPACES_AGENT_MAX_ROOMS.
 DEFAULT_MAX_ROOMS = 40
 MAX_ROOMS_ENV = "SPACES_AGENT_MAX_ROOMS"
 

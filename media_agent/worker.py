@@ -24,6 +24,7 @@ from livekit.agents import AgentServer, AutoSubscribe, JobContext, WorkerPermiss
 from livekit.agents.worker import ServerEnvOption
 
 from contract import names
+from media_agent import scale_in
 from media_agent import stage as stage_rules
 from media_agent.audio import MicStreams
 from media_agent.load import WorkerLoad, max_rooms
@@ -395,6 +396,17 @@ server = AgentServer(
     permissions=WorkerPermissions(can_publish=False, can_subscribe=True, can_publish_data=True,
                                   can_update_metadata=True, hidden=False),
 )
+
+
+_worker_tasks: set[asyncio.Task[None]] = set()
+
+
+@server.on("worker_started")
+def _protect_while_busy() -> None:
+    """ECS scale-in protection follows the room count (no-op outside ECS, see scale_in.py)."""
+    task = asyncio.get_running_loop().create_task(scale_in.run(lambda: len(server.active_jobs)))
+    _worker_tasks.add(task)
+    task.add_done_callback(_worker_tasks.discard)
 
 
 @server.rtc_session(agent_name=names.AGENT_NAME)

@@ -22,6 +22,12 @@ from tests.support.agent_process import AgentProcess, start_agent
 OUT = Path(__file__).resolve().parents[1] / "out" / "agent"
 # Playback frame: every track gets one 20 ms frame per tick, all tracks on one schedule.
 TICK_S = 0.02
+SOURCE_QUEUE_MS = 40
+
+
+def sent_time(sent: list[float], audio_t: float) -> float:
+    """When the audio at `audio_t` (seconds into the playback) was handed to the SDK."""
+    return sent[min(max(0, int(audio_t / TICK_S)), len(sent) - 1)]
 
 
 @dataclass
@@ -76,7 +82,8 @@ class Track:
 
 async def publish_mic(room: rtc.Room, identity: str, pcm: np.ndarray, sample_rate: int, *,
                       muted: list[tuple[float, float]] | None = None, loop: bool = False) -> Track:
-    source = rtc.AudioSource(sample_rate, 1, queue_size_ms=100)
+    # A short source queue keeps "handed to the SDK" close to "sent".
+    source = rtc.AudioSource(sample_rate, 1, queue_size_ms=SOURCE_QUEUE_MS)
     track = rtc.LocalAudioTrack.create_audio_track(f"{identity}-mic", source)
     publication = await room.local_participant.publish_track(
         track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
@@ -84,17 +91,15 @@ async def publish_mic(room: rtc.Room, identity: str, pcm: np.ndarray, sample_rat
                  muted=muted or [], loop=loop)
 
 
-async def play(tracks: list[Track], *, seconds: float, started: asyncio.Future[float] | None = None,
-               lateness: list[float] | None = None) -> float:
+async def play(tracks: list[Track], *, seconds: float, sent: list[float] | None = None) -> float:
     """Feed every track in real time on one schedule; returns the monotonic time of sample 0.
 
-    `lateness` collects, per tick, how late the frames went out against the schedule: latencies
-    measured from the schedule are only as good as this.
+    `sent` collects, per 20 ms tick, the monotonic time its frames were handed to the SDK. A
+    loaded machine can fall behind the schedule, and the SDK's source plays out at real time, so
+    it never catches up: latencies must be measured from these times, not from the schedule.
     """
-    lateness = lateness if lateness is not None else []
+    sent = sent if sent is not None else []
     t0 = time.monotonic()
-    if started is not None:
-        started.set_result(t0)
     tick = 0
     while tick * TICK_S < seconds:
         at = tick * TICK_S
@@ -116,7 +121,7 @@ async def play(tracks: list[Track], *, seconds: float, started: asyncio.Future[f
             frame = rtc.AudioFrame(chunk.tobytes(), track.sample_rate, 1, step)
             captures.append(track.source.capture_frame(frame))
         await asyncio.gather(*captures)
-        lateness.append(time.monotonic() - (t0 + at))
+        sent.append(time.monotonic())
         tick += 1
         delay = t0 + tick * TICK_S - time.monotonic()
         if delay > 0:

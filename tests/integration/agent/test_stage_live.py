@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ import pytest
 from livekit import api, rtc
 
 from contract import names
+from media_agent.scale_in import ECS_AGENT_URI_ENV, STATE_PATH
 from tests.support.agent_process import AgentProcess, start_agent
 from tests.support.eventually import eventually_async
 from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, join_token, stage_in
@@ -36,6 +39,40 @@ VOICES = {
 }
 
 
+class FakeEcsAgent:
+    """Stands in for the ECS container agent's task-protection endpoint (AWS is not under test)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", 0))
+                if self.path == STATE_PATH:
+                    requests.append(json.loads(self.rfile.read(length)))
+                self.send_response(200 if self.path == STATE_PATH else 404)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def protected(self) -> bool | None:
+        return self.requests[-1]["ProtectionEnabled"] if self.requests else None
+
+
+@pytest.fixture(scope="module")
+def ecs_agent() -> Iterator[FakeEcsAgent]:
+    fake = FakeEcsAgent()
+    yield fake
+    fake.server.shutdown()
+
+
 @dataclass
 class Space:
     room: str
@@ -45,19 +82,28 @@ class Space:
     speakers: dict[str, SyntheticSpeaker]
     clips: dict[str, np.ndarray]
     listener: rtc.Room
+    ecs: FakeEcsAgent
 
     def stage(self) -> dict[str, Any] | None:
         return stage_in(self.listener)
 
     async def set_pin(self, identity: str | None) -> None:
-        metadata = json.dumps({names.ROOM_METADATA_SPACE_ID: self.room, names.ROOM_METADATA_VIDEO: "speakers",
-                               names.ROOM_METADATA_PINNED: identity, "title": "test"})
-        await self.lkapi.room.update_room_metadata(api.UpdateRoomMetadataRequest(room=self.room,
-                                                                                 metadata=metadata))
+        metadata = json.dumps(
+            {
+                names.ROOM_METADATA_SPACE_ID: self.room,
+                names.ROOM_METADATA_VIDEO: "speakers",
+                names.ROOM_METADATA_PINNED: identity,
+                "title": "test",
+            }
+        )
+        await self.lkapi.room.update_room_metadata(
+            api.UpdateRoomMetadataRequest(room=self.room, metadata=metadata)
+        )
 
     async def dispatch(self) -> None:
         await self.lkapi.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=names.AGENT_NAME, room=self.room))
+            api.CreateAgentDispatchRequest(agent_name=names.AGENT_NAME, room=self.room)
+        )
 
     async def wait_stage(self, check: Any, *, timeout: float = 10.0, what: str) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
@@ -68,17 +114,22 @@ class Space:
 
     async def wait_subscribed(self) -> None:
         """The agent hears every microphone (each speaker sees its track subscribed)."""
-        await eventually_async(lambda: all(s.mic_subscribed.is_set() for s in self.speakers.values()),
-                               timeout=15, what="the agent subscribes to every microphone")
+        await eventually_async(
+            lambda: all(s.mic_subscribed.is_set() for s in self.speakers.values()),
+            timeout=15,
+            what="the agent subscribes to every microphone",
+        )
 
     async def take_turn(self, identity: str) -> float:
         """Let `identity` speak; return how long until the listener saw them in the spotlight."""
         utterance = self.speakers[identity].say(self.clips[identity])
         started = await utterance.started
         deadline = started + TURN_FOLLOW_S
-        await self.wait_stage(lambda s: s["spotlight"] == identity,
-                              timeout=max(0.0, deadline - time.monotonic()),
-                              what=f"spotlight on {identity} within {TURN_FOLLOW_S}s of their turn")
+        await self.wait_stage(
+            lambda s: s["spotlight"] == identity,
+            timeout=max(0.0, deadline - time.monotonic()),
+            what=f"spotlight on {identity} within {TURN_FOLLOW_S}s of their turn",
+        )
         seen = time.monotonic() - started
         print(f"turn {identity}: spotlight after {seen * 1000:.0f} ms")
         await utterance.done
@@ -86,25 +137,47 @@ class Space:
 
 
 @pytest.fixture(scope="module")
-async def space(livekit_server: Any) -> AsyncIterator[Space]:
+async def space(livekit_server: Any, ecs_agent: FakeEcsAgent) -> AsyncIterator[Space]:
     clips = {identity: espeak_clip(text, voice) for identity, (voice, text) in VOICES.items()}
     lkapi = api.LiveKitAPI(livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret)
     room = f"space-{uuid.uuid4().hex[:8]}"
     await lkapi.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=60))
-    agent = start_agent(ws_url=livekit_server.ws_url, api_key=livekit_server.api_key,
-                        api_secret=livekit_server.api_secret)
+    agent = start_agent(
+        ws_url=livekit_server.ws_url,
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+        env={ECS_AGENT_URI_ENV: ecs_agent.uri},
+    )
     speakers: dict[str, SyntheticSpeaker] = {}
     listener = rtc.Room()
-    space = Space(room=room, lkapi=lkapi, endpoint=livekit_server, agent=agent, speakers=speakers,
-                  clips=clips, listener=listener)
+    space = Space(
+        room=room,
+        lkapi=lkapi,
+        endpoint=livekit_server,
+        agent=agent,
+        speakers=speakers,
+        clips=clips,
+        listener=listener,
+        ecs=ecs_agent,
+    )
     try:
         await space.set_pin(None)
         for identity in VOICES:
-            token = join_token(livekit_server.api_key, livekit_server.api_secret, room=room,
-                               identity=identity, role="speaker")
+            token = join_token(
+                livekit_server.api_key,
+                livekit_server.api_secret,
+                room=room,
+                identity=identity,
+                role="speaker",
+            )
             speakers[identity] = await SyntheticSpeaker.join(livekit_server.ws_url, token, identity)
-        token = join_token(livekit_server.api_key, livekit_server.api_secret, room=room,
-                           identity="listener-1", role="listener")
+        token = join_token(
+            livekit_server.api_key,
+            livekit_server.api_secret,
+            room=room,
+            identity="listener-1",
+            role="listener",
+        )
         await listener.connect(livekit_server.ws_url, token, rtc.RoomOptions(auto_subscribe=False))
         await space.dispatch()
         await space.wait_stage(lambda s: True, timeout=30, what="the agent publishes a stage")
@@ -128,6 +201,15 @@ async def test_initial_stage_is_empty_and_shaped_like_the_contract(space: Space)
     assert space.agent.active_jobs() == 1
 
 
+async def test_worker_in_a_room_asks_ecs_for_scale_in_protection(space: Space) -> None:
+    await eventually_async(
+        lambda: space.ecs.protected() is True,
+        timeout=15,
+        what="scale-in protection requested while the worker holds a room",
+    )
+    assert space.ecs.requests[-1] == {"ProtectionEnabled": True, "ExpiresInMinutes": 60}
+
+
 async def test_stage_follows_the_turns(space: Space) -> None:
     seqs = []
     for identity in ["alice", "bob", "carol", "alice", "carol", "bob"]:
@@ -138,15 +220,26 @@ async def test_stage_follows_the_turns(space: Space) -> None:
 
 
 async def test_get_stage_rpc_answers_the_published_stage(space: Space) -> None:
-    token = join_token(space.endpoint.api_key, space.endpoint.api_secret, room=space.room,
-                       identity="late-listener", role="listener")
+    token = join_token(
+        space.endpoint.api_key,
+        space.endpoint.api_secret,
+        room=space.room,
+        identity="late-listener",
+        role="listener",
+    )
     late = rtc.Room()
     await late.connect(space.endpoint.ws_url, token, rtc.RoomOptions(auto_subscribe=False))
     try:
-        agent = next(p for p in late.remote_participants.values()
-                     if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
-        answer = json.loads(await late.local_participant.perform_rpc(
-            destination_identity=agent.identity, method=names.STAGE_RPC_METHOD, payload=""))
+        agent = next(
+            p
+            for p in late.remote_participants.values()
+            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        )
+        answer = json.loads(
+            await late.local_participant.perform_rpc(
+                destination_identity=agent.identity, method=names.STAGE_RPC_METHOD, payload=""
+            )
+        )
         attribute = json.loads(agent.attributes[names.STAGE_ATTRIBUTE])
         assert answer["seq"] >= attribute["seq"]
         if answer["seq"] == attribute["seq"]:
@@ -169,14 +262,16 @@ async def test_camera_toggle_shows_in_the_stage(space: Space) -> None:
     bob.set_camera_muted(False)
     await space.wait_stage(lambda s: s["video_on"] == ["bob"], what="bob's camera unmuted")
     await bob.unpublish_camera()
-    await space.wait_stage(lambda s: s["video_on"] == [] and s["video_spotlight"] is None,
-                           what="bob's camera unpublished")
+    await space.wait_stage(
+        lambda s: s["video_on"] == [] and s["video_spotlight"] is None, what="bob's camera unpublished"
+    )
 
 
 async def test_host_pin_holds_the_spotlight(space: Space) -> None:
     await space.set_pin("carol")
-    await space.wait_stage(lambda s: s["pinned"] == "carol" and s["spotlight"] == "carol",
-                           what="pin on carol")
+    await space.wait_stage(
+        lambda s: s["pinned"] == "carol" and s["spotlight"] == "carol", what="pin on carol"
+    )
     # alice talks, the pin holds
     utterance = space.speakers["alice"].say(space.clips["alice"])
     await utterance.done
@@ -193,14 +288,23 @@ async def test_host_pin_holds_the_spotlight(space: Space) -> None:
 async def test_killed_agent_is_replaced_and_the_stage_continues(space: Space) -> None:
     await space.speakers["alice"].publish_camera()
     await space.set_pin("carol")
-    before = await space.wait_stage(lambda s: s["pinned"] == "carol" and s["video_on"] == ["alice"],
-                                    what="pin and camera before the crash")
-    old_agents = {p.identity for p in space.listener.remote_participants.values()
-                  if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT}
+    before = await space.wait_stage(
+        lambda s: s["pinned"] == "carol" and s["video_on"] == ["alice"],
+        what="pin and camera before the crash",
+    )
+    old_agents = {
+        p.identity
+        for p in space.listener.remote_participants.values()
+        if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+    }
 
     space.agent.kill()
-    space.agent = start_agent(ws_url=space.endpoint.ws_url, api_key=space.endpoint.api_key,
-                              api_secret=space.endpoint.api_secret, name="agent-2")
+    space.agent = start_agent(
+        ws_url=space.endpoint.ws_url,
+        api_key=space.endpoint.api_key,
+        api_secret=space.endpoint.api_secret,
+        name="agent-2",
+    )
     await space.dispatch()
 
     def new_agent_stage() -> dict[str, Any] | None:
@@ -220,8 +324,10 @@ async def test_killed_agent_is_replaced_and_the_stage_continues(space: Space) ->
     assert after["video_on"] == ["alice"] and after["video_spotlight"] == "alice"
     # the old agent is gone from the room (evicted by its successor), so clients see one stage
     await eventually_async(
-        lambda: not old_agents & set(space.listener.remote_participants), timeout=10,
-        what="the killed agent leaves the room")
+        lambda: not old_agents & set(space.listener.remote_participants),
+        timeout=10,
+        what="the killed agent leaves the room",
+    )
 
     await space.set_pin(None)
     await space.wait_stage(lambda s: s["pinned"] is None, what="unpinned after restart")
