@@ -23,7 +23,7 @@ from tests.support.eventually import eventually_async
 
 from .conftest import LaunchBrowser
 from .fake_devices import make_fake_devices
-from .spaces_page import UI_TIMEOUT_MS, Person
+from .spaces_page import UI_TIMEOUT_MS, VIEWPORT, Person
 
 HOST, ALICE, BOB, LISTENER = "hana", "alice", "bob", "lena"
 # One period of the turn-taking loop is 2 slots (14 s); waiting two periods covers any phase.
@@ -112,6 +112,13 @@ async def test_listener_sees_the_stage_and_the_audience_size(stage: Stage) -> No
     await expect(page.by("my-role")).to_have_text("Listener")
     await expect(page.by("host-panel")).to_be_hidden()
     await stage.shot("01-listener-joined")
+    # The same page on a phone: one column, the strip and the controls still in view.
+    await page.page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        await expect(page.by("raise-hand")).to_be_in_viewport()
+        await stage.shot("01-listener-joined-phone")
+    finally:
+        await page.page.set_viewport_size(VIEWPORT)
 
 
 async def test_lobby_lists_live_and_scheduled_spaces(stage: Stage, api_url: str) -> None:
@@ -132,6 +139,34 @@ async def test_lobby_lists_live_and_scheduled_spaces(stage: Stage, api_url: str)
     # The live card links to the Space page, which offers to join.
     await live.click()
     await expect(visitor.by("join-space")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await visitor.page.context.close()
+
+
+async def test_camera_only_where_the_video_policy_allows(stage: Stage, api_url: str) -> None:
+    browser = stage.host.page.context.browser
+    assert browser is not None
+    olga, sam = await Person.open(browser, api_url, "olga"), await Person.open(browser, api_url, "sam")
+    await olga.sign_in()
+    space_id = await olga.create_space("Host on camera", video="host")
+    await olga.start_space()
+    await expect(olga.by("toggle-camera")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await sam.sign_in(f"/#/spaces/{space_id}")
+    await sam.join(space_id)
+    await sam.by("raise-hand").click()
+    await olga.by("hand", "sam").locator('[data-testid="invite"]').click()
+    await expect(sam.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(sam.by("toggle-camera")).to_have_count(0)
+    outcome = await sam.page.evaluate(
+        """async () => {
+          try { await window.spaces.room.localParticipant.setCameraEnabled(true); return "published"; }
+          catch (e) { return "refused: " + e.message; }
+        }"""
+    )
+    assert outcome.startswith("refused"), outcome
+    await olga.by("end-space").click()
+    await expect(sam.by("space-message")).to_have_text("This Space has ended.", timeout=UI_TIMEOUT_MS)
+    for person in (olga, sam):
+        await person.page.context.close()
 
 
 async def test_listener_has_no_publish_controls_and_cannot_publish(stage: Stage,
