@@ -41,7 +41,12 @@ def main() -> int:
         # Cloud mode, as on Lambda: no dev routes, no static files, identity from the event.
         sqlite_env = env(db, **{names.ENV_MODE: "cloud"})
         print("cold start (SQLite)...", file=sys.stderr)
-        colds = [cold_start.measure("SQLite store", space_id, sqlite_env, args.runs)]
+        colds = [
+            cold_start.measure(
+                "baseline: one-route FastAPI app", space_id, sqlite_env, args.runs, child=cold_start.BASELINE
+            ),
+            cold_start.measure("SQLite store", space_id, sqlite_env, args.runs),
+        ]
         breakdown = cold_start.import_breakdown(space_id, sqlite_env)
         if not args.no_dynamodb:
             print("cold start (DynamoDB Local)...", file=sys.stderr)
@@ -92,7 +97,8 @@ A fresh interpreter imports `functions.handler` and serves its first request, an
 API v2 event `POST /spaces/{{id}}/token` with JWT authorizer claims, through Mangum, in cloud mode.
 `import` + `first request` is what Lambda spends in init + first invoke; `process wall` adds
 interpreter start-up and exit (a bare `python -c pass` takes {startup:.0f} ms here).
-Goal: median <= {goal} ms.
+The baseline row is the floor: a one-route FastAPI app behind Mangum with nothing of ours
+(same event, same interpreter). Goal: median <= {goal} ms.
 
 | store | runs | import | 1st request | sum | min / max | CPU time | process wall | heavy imports |
 |---|---|---|---|---|---|---|---|---|

@@ -16,6 +16,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = "bench.control_plane.cold_child"
+BASELINE = "bench.control_plane.cold_baseline"
 
 
 @dataclass
@@ -45,11 +46,11 @@ def run_child(
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr, wall
 
 
-def measure(label: str, space_id: str, env: dict[str, str], runs: int) -> ColdStart:
-    run_child(space_id, env)  # warm the OS page cache and .pyc files, as a deployed bundle would be
+def measure(label: str, space_id: str, env: dict[str, str], runs: int, child: str = CHILD) -> ColdStart:
+    run_child(space_id, env, child=child)  # warm the page cache and .pyc files, as a deployed bundle is
     result = ColdStart(label)
     for _ in range(runs):
-        doc, _, wall = run_child(space_id, env)
+        doc, _, wall = run_child(space_id, env, child=child)
         result.runs.append(doc)
         result.process_ms.append(wall)
     return result
