@@ -32,38 +32,38 @@ class LiveKitCredentials:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    mode: Literal["local", "cloud"] = Field("local", validation_alias=names.ENV_MODE)
+    mode: Literal["local", "cloud"] = Field(default="local", validation_alias=names.ENV_MODE)
 
     # Where the control plane reaches the SFU's server API, and the URL handed to clients.
-    livekit_url: str = Field("ws://127.0.0.1:7880", validation_alias=names.ENV_LIVEKIT_URL)
-    public_livekit_url: str | None = Field(None, validation_alias=names.ENV_PUBLIC_LIVEKIT_URL)
-    livekit_api_key: str | None = Field(None, validation_alias=names.ENV_LIVEKIT_API_KEY)
-    livekit_api_secret: str | None = Field(None, validation_alias=names.ENV_LIVEKIT_API_SECRET)
+    livekit_url: str = Field(default="ws://127.0.0.1:7880", validation_alias=names.ENV_LIVEKIT_URL)
+    public_livekit_url: str | None = Field(default=None, validation_alias=names.ENV_PUBLIC_LIVEKIT_URL)
+    livekit_api_key: str | None = Field(default=None, validation_alias=names.ENV_LIVEKIT_API_KEY)
+    livekit_api_secret: str | None = Field(default=None, validation_alias=names.ENV_LIVEKIT_API_SECRET)
     # Cloud: a Secrets Manager secret {"api_key": ..., "api_secret": ...}, read on first use.
-    livekit_secret_arn: str | None = Field(None, validation_alias=names.ENV_LIVEKIT_SECRET_ARN)
+    livekit_secret_arn: str | None = Field(default=None, validation_alias=names.ENV_LIVEKIT_SECRET_ARN)
 
-    store: Literal["sqlite", "dynamodb"] = Field("sqlite", validation_alias=names.ENV_STORE)
-    sqlite_path: str = Field(".dev/spaces.sqlite3", validation_alias=names.ENV_SQLITE_PATH)
-    table_name: str = Field("spaces", validation_alias=names.ENV_TABLE_NAME)
+    store: Literal["sqlite", "dynamodb"] = Field(default="sqlite", validation_alias=names.ENV_STORE)
+    sqlite_path: str = Field(default=".dev/spaces.sqlite3", validation_alias=names.ENV_SQLITE_PATH)
+    table_name: str = Field(default="spaces", validation_alias=names.ENV_TABLE_NAME)
     # Only for DynamoDB Local / moto; unset in the cloud.
-    dynamodb_endpoint: str | None = Field(None, validation_alias=names.ENV_DYNAMODB_ENDPOINT)
+    dynamodb_endpoint: str | None = Field(default=None, validation_alias=names.ENV_DYNAMODB_ENDPOINT)
 
     # Local mode only: the app verifies bearer tokens itself (in the cloud API Gateway does).
-    dev_jwt_secret: str = Field(names.DEV_JWT_SECRET, validation_alias=names.ENV_DEV_JWT_SECRET)
+    dev_jwt_secret: str = Field(default=names.DEV_JWT_SECRET, validation_alias=names.ENV_DEV_JWT_SECRET)
 
     # Origins allowed to call the API from a browser (the web client may be hosted elsewhere).
-    cors_origins: str = Field("*", validation_alias=names.ENV_CORS_ORIGINS)
+    cors_origins: str = Field(default="*", validation_alias=names.ENV_CORS_ORIGINS)
 
-    max_speakers: int = Field(10, ge=1, le=50, validation_alias="SPACES_MAX_SPEAKERS")
+    max_speakers: int = Field(default=10, ge=1, le=50, validation_alias="SPACES_MAX_SPEAKERS")
     # Join tokens live minutes: the SFU refreshes the token of a connected session itself, so the
     # TTL only bounds how long a leaked or revoked (blocked) token can still be used to join.
-    token_ttl_seconds: int = Field(600, ge=60, le=3600, validation_alias="SPACES_TOKEN_TTL_SECONDS")
+    token_ttl_seconds: int = Field(default=600, ge=60, le=3600, validation_alias="SPACES_TOKEN_TTL_SECONDS")
     # Room limits set at start: audience size per room, and how long an empty room lingers.
-    room_max_participants: int = Field(5000, ge=2, validation_alias="SPACES_ROOM_MAX_PARTICIPANTS")
-    room_empty_timeout: int = Field(300, ge=10, validation_alias="SPACES_ROOM_EMPTY_TIMEOUT")
-    room_departure_timeout: int = Field(60, ge=5, validation_alias="SPACES_ROOM_DEPARTURE_TIMEOUT")
+    room_max_participants: int = Field(default=5000, ge=2, validation_alias="SPACES_ROOM_MAX_PARTICIPANTS")
+    room_empty_timeout: int = Field(default=300, ge=10, validation_alias="SPACES_ROOM_EMPTY_TIMEOUT")
+    room_departure_timeout: int = Field(default=60, ge=5, validation_alias="SPACES_ROOM_DEPARTURE_TIMEOUT")
 
-    web_dist: str = Field("web/dist", validation_alias="SPACES_WEB_DIST")
+    web_dist: str = Field(default="web/dist", validation_alias="SPACES_WEB_DIST")
 
     _credentials: LiveKitCredentials | None = PrivateAttr(None)
 

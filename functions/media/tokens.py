@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -63,13 +64,13 @@ def mint(
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 
 
-def sign_hs256(claims: dict[str, object], secret: str) -> str:
+def sign_hs256(claims: Mapping[str, object], secret: str) -> str:
     """A compact JWS (RFC 7515) with HMAC-SHA256: base64url(header).base64url(claims).base64url(mac)."""
     signing_input = f"{_b64(_HEADER)}.{_b64(claims)}"
     mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
-def _b64(doc: dict[str, object]) -> str:
+def _b64(doc: Mapping[str, object]) -> str:
     raw = json.dumps(doc, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

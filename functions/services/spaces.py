@@ -124,10 +124,11 @@ class SpaceService:
     # --- changes the SFU must follow ------------------------------------------------------------
     async def start(self, *, actor: str, space_id: str) -> Space:
         current = await run_in_threadpool(self.store.require, space_id)
-        live = lifecycle.start(current, actor=actor, now=self.clock())
+        now = self.clock()
+        live = lifecycle.start(current, actor=actor, now=now)
         await self.gateway.create_room(live)
         change = await run_in_threadpool(
-            self.store.update, space_id, lambda s: lifecycle.start(s, actor=actor, now=live.started_at)
+            self.store.update, space_id, lambda s: lifecycle.start(s, actor=actor, now=now)
         )
         return change.after
 

@@ -51,7 +51,7 @@ def space_key(space_id: str) -> dict[str, Any]:
 class DynamoStore(SpaceStore):
     def __init__(self, table_name: str, *, endpoint_url: str | None = None, client: Any = None) -> None:
         self.table = table_name
-        self.client = client or boto3.client(
+        self.client: Any = client or boto3.client(
             "dynamodb",
             endpoint_url=endpoint_url,
             # Fail fast: a Lambda has seconds, and the caller retries a 5xx anyway.
@@ -247,7 +247,8 @@ def _space(item: dict[str, Any]) -> Space:
 def _reasons(exc: ClientError) -> list[dict[str, Any]]:
     if exc.response["Error"]["Code"] != "TransactionCanceledException":
         return []
-    return list(exc.response.get("CancellationReasons", []))
+    reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
+    return reasons
 
 
 def _cancelled_by_condition(exc: ClientError, *, index: int) -> bool:
