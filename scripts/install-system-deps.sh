@@ -8,6 +8,7 @@ declare -A need=(
   [sox]=sox
   [redis-server]=redis-server
   [java]=default-jre-headless
+  [mvn]=maven
 )
 missing=()
 for bin in "${!need[@]}"; do
