@@ -228,6 +228,16 @@ async def test_host_pin_holds_the_big_tile(stage: Stage) -> None:
     await stage.sees_talking(ALICE, pinned="")
 
 
+async def test_host_mute_reaches_the_speaker_who_can_unmute(stage: Stage) -> None:
+    host, alice = stage.host, stage.alice
+    await host.by("member", ALICE).locator('[data-testid="mute"]').click()
+    await expect(alice.by("toggle-mic")).to_have_attribute("aria-pressed", "false", timeout=UI_TIMEOUT_MS)
+    mute_button = host.by("member", ALICE).locator('[data-testid="mute"]')
+    await expect(mute_button).to_have_count(0, timeout=UI_TIMEOUT_MS)  # nothing left to mute
+    await alice.toggle("mic", on=True)
+    await stage.sees_talking(ALICE, video="on")
+
+
 async def test_listener_rides_out_a_full_reconnect(stage: Stage) -> None:
     page = stage.listener.page
     # Remember every state the banner shows: a reconnect on loopback can take well under a poll.
