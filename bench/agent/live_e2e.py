@@ -149,9 +149,25 @@ async def run_conversation(st: Stack, manifest_path: Path, index: int) -> dict[s
             "sfu_listed": latency(observed.active, start, end, lambda v, who=who: v is not None and who in v),
         })
     behind = sent[-1] - (t0 + (len(sent) - 1) * TICK_S)
+    window = (sent[0], sent[-1])
+    truth_changes = sum(1 for a, b in zip(manifest["truth"], manifest["truth"][1:], strict=False)
+                        if a["identity"] != b["identity"])
     return {"conversation": manifest_path.parent.name, "duration_s": round(duration, 1), "rows": rows,
             "playback_behind_ms": round(1000 * behind),
-            "stage_updates": len(observed.stage), "sfu_updates": len(observed.loudest)}
+            "stage_updates": len(observed.stage), "sfu_updates": len(observed.loudest),
+            "changes": {"truth": truth_changes, "agent": changes(observed.stage, *window),
+                        "sfu_loudest": changes(observed.loudest, *window)}}
+
+
+def changes(series: list[tuple[float, Any]], start: float, end: float) -> int:
+    """How often the shown speaker changed to someone (not to nobody) during the playback."""
+    count, current = 0, None
+    for at, value in series:
+        if start <= at <= end and value is not None and value != current:
+            count += 1
+        if value is not None:
+            current = value
+    return count
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,8 +203,16 @@ def markdown(summary: dict[str, Any], results: list[dict[str, Any]], command: st
         lines.append(f"| {kind} | {labels[source]} | {value['n']} | {value['median_ms']} ms "
                      f"| {value['p90_ms']} ms | {value['missed']} |")
     updates = sum(r["stage_updates"] for r in results), sum(r["sfu_updates"] for r in results)
-    lines += ["", f"Updates the listener received: {updates[0]} stage changes, {updates[1]} "
-              "active-speaker updates."]
+    minutes = audio / 60
+    moves = {k: sum(r["changes"][k] for r in results) for k in ("truth", "agent", "sfu_loudest")}
+    lines += [
+        "",
+        f"How often the big tile would move (changes to a new speaker per minute): truth "
+        f"{moves['truth'] / minutes:.1f}, agent {moves['agent'] / minutes:.1f}, SFU loudest "
+        f"{moves['sfu_loudest'] / minutes:.1f}.",
+        f"Updates the listener received: {updates[0]} stage attribute changes (levels included), "
+        f"{updates[1]} active-speaker updates.",
+    ]
     return "\n".join(lines)
 
 
