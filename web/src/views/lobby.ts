@@ -2,7 +2,7 @@
 import type { App, View } from "../app";
 import type { Space, SpaceCreate, VideoPolicy } from "../api";
 import { ApiError } from "../api";
-import { avatar, clear, h } from "../dom";
+import { avatar, clear, h, stale } from "../dom";
 import { LOBBY_POLL_MS } from "../names";
 
 const VIDEO_LABEL: Record<VideoPolicy, string> = {
@@ -59,6 +59,7 @@ export function lobbyView(app: App): View {
         [liveList, live, "Nobody is live right now. Start a Space!"],
         [scheduledList, scheduled, "Nothing scheduled."],
       ] as const) {
+        if (!stale(list, spaces)) continue; // unchanged: keep the cards (and any click in flight)
         clear(list);
         if (spaces.length === 0) list.append(h("p", { class: "muted empty" }, empty));
         for (const s of spaces) list.append(spaceCard(app, s));

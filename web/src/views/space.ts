@@ -92,6 +92,8 @@ export function spaceView(app: App, spaceId: string): View {
   let unsubscribe: (() => void) | null = null;
   let pollTimer: number | undefined;
   let disposed = false;
+  /** Why the last start or join failed, shown on the Space's card until the next attempt. */
+  let joinError = "";
 
   /** Who holds which role: the Space record first (authoritative), else the token's attribute. */
   function roleOf(identity: string): Role | null {
@@ -127,6 +129,7 @@ export function spaceView(app: App, spaceId: string): View {
   // ---- before joining ------------------------------------------------------------------------
 
   function showMessage(message: string, rejoin = false): void {
+    stale(el, null);
     clear(el);
     el.append(
       h(
@@ -145,6 +148,8 @@ export function spaceView(app: App, spaceId: string): View {
 
   function renderCard(): void {
     if (!space) return;
+    // Polled every few seconds: rebuild only on a change, so a click in flight is never lost.
+    if (!stale(el, ["card", space.state, space.title, space.host, joinError])) return;
     clear(el);
     const isHost = space.host === me;
     const action =
@@ -163,14 +168,14 @@ export function spaceView(app: App, spaceId: string): View {
         h("h1", {}, space.title),
         h("div", { class: "space-card-meta" }, avatar(space.host), h("span", {}, `Hosted by ${space.host}`)),
         action,
-        h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }),
+        h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }, joinError),
       ),
     );
   }
 
   function cardError(message: string): void {
-    const slot = el.querySelector('[data-testid="join-error"]');
-    if (slot) slot.textContent = message;
+    joinError = message;
+    if (!media || media.status.kind === "idle") renderCard();
     else showMessage(message, true);
   }
 
@@ -184,6 +189,8 @@ export function spaceView(app: App, spaceId: string): View {
   }
 
   async function join(): Promise<void> {
+    joinError = "";
+    startPolling();
     let grant;
     try {
       grant = await app.api.joinToken(spaceId);
@@ -233,6 +240,7 @@ export function spaceView(app: App, spaceId: string): View {
   let bigIdentity: string | null = null;
 
   function buildStage(): void {
+    stale(el, null);
     clear(el);
     // A new connection: everything around the stage is rebuilt for the new Room.
     for (const part of [header, controls, panel]) stale(part, null);
@@ -530,6 +538,10 @@ export function spaceView(app: App, spaceId: string): View {
     );
   }
 
+  function startPolling(): void {
+    if (pollTimer === undefined) pollTimer = window.setInterval(() => void refreshSpace(), SPACE_POLL_MS);
+  }
+
   function stopPolling(): void {
     window.clearInterval(pollTimer);
     pollTimer = undefined;
@@ -537,7 +549,7 @@ export function spaceView(app: App, spaceId: string): View {
 
   el.append(h("p", { class: "muted" }, "Loading…"));
   void refreshSpace();
-  pollTimer = window.setInterval(() => void refreshSpace(), SPACE_POLL_MS);
+  startPolling();
 
   return {
     el,
