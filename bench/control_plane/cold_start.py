@@ -30,9 +30,9 @@ class ColdStart:
 
 
 def run_child(
-    space_id: str, env: dict[str, str], *, importtime: bool = False
+    space_id: str, env: dict[str, str], *, importtime: bool = False, child: str = CHILD
 ) -> tuple[dict[str, Any], str, float]:
-    argv = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", CHILD, space_id]
+    argv = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", child, space_id]
     start = time.perf_counter()
     done = subprocess.run(
         argv,
