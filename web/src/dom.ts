@@ -74,3 +74,9 @@ export function stale(el: Element, inputs: unknown): boolean {
   shown.set(el, key);
   return true;
 }
+
+/** Drop a pending toast: it belonged to the view that just went away. */
+export function hideToast(): void {
+  window.clearTimeout(toastTimer);
+  document.getElementById("toast")?.classList.remove("show");
+}

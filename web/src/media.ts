@@ -74,7 +74,7 @@ export class SpaceRoom {
       })
       .on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
         this.takeStage(p);
-        if (p.isAgent) void this.askAgent(p);
+        if (p.isAgent && this.room.localParticipant.permissions?.canPublishData) void this.askAgent(p);
         this.emit();
       })
       .on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
@@ -151,6 +151,9 @@ export class SpaceRoom {
   }
 
   private askAgents(): void {
+    // Listeners may not send data (an RPC is data), so they rely on the attribute alone; it comes
+    // with the join, so a late joiner still sees the current stage at once.
+    if (!this.room.localParticipant.permissions?.canPublishData) return;
     for (const p of this.room.remoteParticipants.values()) {
       if (p.isAgent || p.attributes[STAGE_ATTRIBUTE] !== undefined) void this.askAgent(p);
     }

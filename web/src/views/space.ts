@@ -6,7 +6,7 @@ import type { Participant, Track } from "livekit-client";
 
 import type { App, View } from "../app";
 import { ApiError, type Role, type Space } from "../api";
-import { avatar, clear, h, stale, toast } from "../dom";
+import { avatar, clear, h, hideToast, stale, toast } from "../dom";
 import { icon } from "../icons";
 import {
   attributeRole,
@@ -129,6 +129,7 @@ export function spaceView(app: App, spaceId: string): View {
   // ---- before joining ------------------------------------------------------------------------
 
   function showMessage(message: string, rejoin = false): void {
+    hideToast();
     stale(el, null);
     clear(el);
     el.append(
