@@ -26,7 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Spaces API", version="1.0", summary="Live audio Spaces: control plane")
     # Read by every request through deps.app_settings; tests build apps with their own settings.
     app.state.settings = settings
-    for module in (health, spaces, tokens, stage, webhooks):
+    # The token route first: the hottest request matches it without building the others (cold start).
+    for module in (tokens, health, spaces, stage, webhooks):
         app.include_router(module.router)
     if settings.is_local:
         from .routes import dev
