@@ -51,7 +51,7 @@ class CorpusSpec:
     transient_every_s: float = 5.0
     mute_between_turns_probability: float = 0.3
     pin_probability: float = 0.4
-    version: int = 1
+    version: int = 2
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -131,9 +131,16 @@ def _script(spec: CorpusSpec, index: int, cache: Path) -> tuple[_Conversation, d
             t = pieces[-1][1]
             if k < sentences - 1:
                 t += rng.uniform(0.4, 1.5)  # a pause inside the turn
-        for start, end in pieces:
+        nxt = str(rng.choice([i for i in ids if i != holder]))
+        last_start, last_end = pieces[-1]
+        interrupted = last_end - last_start > 2.0 and rng.random() < spec.interrupt_probability
+        cut_at = rng.uniform(last_start + 0.8, last_end - 1.0) if interrupted else last_end
+        # Backchannels from the others (never the next speaker) over the holder's own speech,
+        # ending well before the holder stops or is interrupted.
+        for k, (start, end) in enumerate(pieces):
+            end = min(end, cut_at) if k == len(pieces) - 1 else end
             if end - start > 1.2 and rng.random() < spec.backchannel_probability:
-                who = str(rng.choice([i for i in ids if i != holder]))
+                who = str(rng.choice([i for i in ids if i not in (holder, nxt)]))
                 at = rng.uniform(start + 0.3, end - 0.9)
                 word = BACKCHANNELS[int(rng.integers(len(BACKCHANNELS)))]
                 b_start, b_end = conv.say(who, word, at, quick=True)
@@ -145,11 +152,8 @@ def _script(spec: CorpusSpec, index: int, cache: Path) -> tuple[_Conversation, d
                         "duration_s": round(b_end - b_start, 3),
                     }
                 )
-        nxt = str(rng.choice([i for i in ids if i != holder]))
-        last_start, last_end = pieces[-1]
-        interrupted = last_end - last_start > 2.0 and rng.random() < spec.interrupt_probability
         if interrupted:
-            at = rng.uniform(last_start + 0.8, last_end - 1.0)
+            at = cut_at
             conv.cut_last(holder, min(last_end, at + rng.uniform(0.6, 2.0)))
             conv.truth.append(
                 {"start": round(turn_start, 3), "end": round(at, 3), "identity": holder, "kind": kind}

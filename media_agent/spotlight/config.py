@@ -33,20 +33,34 @@ class EngineConfig:
     floor_rise_db_per_s: float = 3.0
     floor_fall_fraction: float = 0.25
 
-    # Speech evidence: voiced time in the current burst of speech. Unvoiced hops inside the burst
+    # Speech evidence: voiced time in the current burst of speech. Silent hops inside the burst
     # leak it at this fraction of their duration; a gap longer than burst_gap_s ends the burst.
-    evidence_leak: float = 0.5
-    burst_gap_s: float = 0.3
+    evidence_leak: float = 0.25
+    # Weight of speech-like but aperiodic hops inside a burst (consonants) in the talk measure.
+    unvoiced_weight: float = 0.5
+    burst_gap_s: float = 0.8
     evidence_cap_s: float = 3.0
+    # A voiced hop adds evidence only within envelope_drop_db of the burst's peak, which decays at
+    # envelope_decay_db_per_s. Speech keeps coming back to its peak syllable after syllable; an
+    # impact (a mug set down, a knock) rings periodically but decays ~150 dB/s, so it stops counting
+    # after a few hops.
+    envelope_drop_db: float = 12.0
+    envelope_decay_db_per_s: float = 20.0
+    # The looser "talk" measure used for takeovers: more of the envelope, and consonants inside a
+    # burst at unvoiced_weight.
+    talk_envelope_drop_db: float = 18.0
 
     # Evidence needed to take a free floor (holder silent for holder_release_s, or nobody holds it).
     # Above the voiced time a 300 ms transient can show, below a clean turn's first syllables.
-    onset_s: float = 0.2
+    onset_s: float = 0.12
     # Evidence needed to take the floor while the holder still talks: longer than a backchannel.
-    takeover_s: float = 0.6
+    takeover_s: float = 0.5
     # The holder counts as talking until silent this long; pauses between sentences are longer, but
     # a pause alone never moves the spotlight, only someone else's speech does.
     holder_release_s: float = 0.45
+    # A speaker who lost the floor while still talking cannot win it back in that same burst of
+    # speech unless the new holder has been silent this long (no ping-pong in double talk).
+    yield_release_s: float = 1.0
     # A challenger must have been voiced this recently.
     challenger_recent_s: float = 0.15
 

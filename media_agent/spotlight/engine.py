@@ -12,6 +12,8 @@ The rule, in one place (docs/spotlight.md has the reasoning and the benchmark be
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from media_agent.spotlight.config import EngineConfig
@@ -79,21 +81,29 @@ class SpotlightEngine:
     def _dominant(self, t: float) -> str | None:
         config = self.config
         holder = self._speakers.get(self._holder) if self._holder is not None else None
-        holder_talking = holder is not None and holder.voiced_within(t, config.holder_release_s)
-        needed = config.takeover_s if holder_talking else config.onset_s
+        silence = math.inf if holder is None or holder.muted else t - holder.last_voiced_t
+        free = silence >= config.holder_release_s
         best: Speaker | None = None
         for speaker in self._speakers.values():
             if speaker is holder or not speaker.voiced_within(t, config.challenger_recent_s):
                 continue
-            if holder_talking and speaker.burst_start_t <= holder.burst_start_t:  # type: ignore[union-attr]
-                # Only a newcomer interrupts: in a long double-talk the one who was talking first
+            if holder is not None and not free and speaker.burst_start_t <= holder.burst_start_t:
+                # Only a newcomer interrupts: in a long double talk the one who was talking first
                 # does not win the floor back every takeover_s (that would be flicker).
                 continue
-            if speaker.evidence >= needed and (best is None or speaker.evidence > best.evidence):
+            if speaker.burst_start_t == speaker.yielded_burst_t and silence < config.yield_release_s:
+                continue
+            if free:
+                strong = speaker.evidence >= config.onset_s
+            else:
+                strong = speaker.evidence >= config.onset_s and speaker.talk >= config.takeover_s
+            if strong and (best is None or speaker.talk > best.talk):
                 best = speaker
-        if best is not None:
-            return best.identity
-        return self._holder
+        if best is None:
+            return self._holder
+        if holder is not None and silence < config.holder_release_s:
+            holder.yielded_burst_t = holder.burst_start_t
+        return best.identity
 
     def _speaking_now(self, t: float) -> tuple[tuple[str, float], ...]:
         config = self.config

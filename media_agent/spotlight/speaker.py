@@ -16,11 +16,19 @@ class Speaker:
         self._config = config
         self._analyzer = FrameAnalyzer(config)
         self.muted = False
-        # Voiced time in the current burst, leaked by unvoiced hops inside it (seconds).
+        # Voiced time in the current burst near its envelope peak, leaked by silent hops (seconds):
+        # strict, so no transient reaches onset_s.
         self.evidence = 0.0
+        # The same, looser (weaker syllables and consonants count): for takeovers, where the
+        # challenger has to keep it up for takeover_s anyway.
+        self.talk = 0.0
         self.last_voiced_t = -math.inf
         self.last_audio_t = -math.inf
         self.burst_start_t = -math.inf
+        # Loudest recent hop of the burst, decaying: impacts (mugs, knocks) fall away from it fast.
+        self.peak_db = -math.inf
+        # The burst during which this speaker lost the floor while still talking (see engine.py).
+        self.yielded_burst_t = math.nan
         # Smoothed SNR (dB) of voiced hops, for the published level.
         self.snr_db = 0.0
 
@@ -49,17 +57,43 @@ class Speaker:
         self.last_audio_t = hop.t_end
         if hop.voiced:
             if hop.t_end - self.last_voiced_t > config.burst_gap_s:
-                self.evidence = 0.0
+                self._end_burst()
                 self.burst_start_t = hop.t_end - config.hop_s
-            self.evidence = min(self.evidence + config.hop_s, config.evidence_cap_s)
+                self.peak_db = hop.level_db
             self.last_voiced_t = hop.t_end
             # ~100 ms attack so the level follows syllables without jittering per hop.
             self.snr_db += (hop.snr_db - self.snr_db) * 0.1
+            weight = 1.0
         elif hop.t_end - self.last_voiced_t > config.burst_gap_s:
             self._end_burst()
+            return
+        elif hop.speechlike:
+            # A consonant inside a burst: aperiodic but speech. It does not make the speaker
+            # "recently voiced" (a noisy mic passes this test on its own noise) and only counts
+            # towards the looser talk measure.
+            weight = 0.0
         else:
-            self.evidence = max(0.0, self.evidence - config.hop_s * config.evidence_leak)
+            self._leak()
+            return
+        self.peak_db = max(hop.level_db, self.peak_db - config.envelope_decay_db_per_s * config.hop_s)
+        below_peak = self.peak_db - hop.level_db
+        step = config.hop_s
+        # Fallen far below the burst's peak: the tail of an impact (or a weak syllable) leaks.
+        if below_peak <= config.envelope_drop_db and weight > 0.0:
+            self.evidence = min(self.evidence + step, config.evidence_cap_s)
+        elif weight > 0.0 or below_peak > config.envelope_drop_db:
+            self.evidence = max(0.0, self.evidence - step * config.evidence_leak)
+        if below_peak <= config.talk_envelope_drop_db:
+            self.talk = min(self.talk + step * (weight or config.unvoiced_weight), config.evidence_cap_s)
+        else:
+            self.talk = max(0.0, self.talk - step * config.evidence_leak)
+
+    def _leak(self) -> None:
+        step = self._config.hop_s * self._config.evidence_leak
+        self.evidence = max(0.0, self.evidence - step)
+        self.talk = max(0.0, self.talk - step)
 
     def _end_burst(self) -> None:
         self.evidence = 0.0
+        self.talk = 0.0
         self.snr_db = 0.0
