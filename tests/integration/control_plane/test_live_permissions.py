@@ -12,6 +12,7 @@ from tests.support.api_server import ApiServer
 from tests.support.eventually import eventually_async
 
 from .livekit_helpers import (
+    REFUSAL_WAIT,
     connected,
     join,
     live_space,
@@ -36,7 +37,7 @@ async def test_listener_cannot_publish_and_speaker_can(
     listener = await join(api, space["id"], "lis-a")
     speaker = await join(api, space["id"], "spk-a")
     try:
-        assert await refused(publish_microphone(listener))
+        assert await refused(publish_microphone(listener, REFUSAL_WAIT))
         await publish_microphone(speaker)
         tracks = await eventually_async(
             lambda: server_tracks(livekit_server, space["room_name"], "spk-a"),
@@ -45,7 +46,7 @@ async def test_listener_cannot_publish_and_speaker_can(
         assert [t.source for t in tracks] == [2]  # TrackSource.MICROPHONE
         assert await server_tracks(livekit_server, space["room_name"], "lis-a") == []
         # Policy "off": the speaker's camera is refused too.
-        assert await refused(publish_camera(speaker))
+        assert await refused(publish_camera(speaker, REFUSAL_WAIT))
         assert len(await server_tracks(livekit_server, space["room_name"], "spk-a")) == 1
     finally:
         await listener.disconnect()
@@ -58,7 +59,7 @@ async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server:
     host = await join(api, space["id"], "host-b")
     listener = await join(api, space["id"], "lis-b")
     try:
-        assert await refused(publish_microphone(listener))
+        assert await refused(publish_microphone(listener, REFUSAL_WAIT))
         # Listeners are hidden: the rest of the room is not told about them (listener scale).
         assert "lis-b" not in host.remote_participants
         promoted = post(
@@ -98,7 +99,8 @@ async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server:
 
         await eventually_async(unpublished, what="demoted speaker's tracks removed by the SFU")
         assert "lis-b" in await connected(livekit_server, room)  # still connected, just a listener again
-        assert await refused(publish_microphone(listener))
+        assert await refused(publish_microphone(listener, REFUSAL_WAIT))
+        assert await server_tracks(livekit_server, room, "lis-b") == []
     finally:
         await listener.disconnect()
         await host.disconnect()
