@@ -208,14 +208,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--room-size", type=int, default=10)
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--window", type=float, default=30.0)
-    parser.add_argument("--frame-ms", type=int, default=FRAME_MS, help="agent audio frame size")
+    parser.add_argument("--frame-ms", type=int, nargs="+", default=[FRAME_MS],
+                        help="agent audio frame sizes to compare (SPACES_AGENT_FRAME_MS)")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     results = []
-    for n in args.tracks:
-        result = measure(n, args.room_size, args.warmup, args.window, args.frame_ms)
-        print(json.dumps(result), flush=True)
-        results.append(result)
+    for frame_ms in args.frame_ms:
+        for n in args.tracks:
+            result = measure(n, args.room_size, args.warmup, args.window, frame_ms)
+            print(json.dumps(result), flush=True)
+            results.append(result)
     (OUT / "live_cost.json").write_text(json.dumps(results, indent=1))
     command = "python -m bench.agent.live_cost " + " ".join(argv if argv is not None else sys.argv[1:])
     update_section("live_cost", markdown(results, command.strip()))
