@@ -35,7 +35,14 @@ def _run(job: tuple[str, str]) -> tuple[str, str, Score, float, int]:
     timeline = [(t, state.spotlight) for t, state in replay(manifest, engine)]
     cpu = time.process_time() - started
     frames = int(manifest.duration / 0.02) * len(manifest.tracks)
-    return engine_name, manifest_path, score(timeline, manifest.raw, manifest.duration), cpu, frames
+    result = score(timeline, manifest.raw, manifest.duration)
+    # Tag each event with the speaker's mic: quiet (more than 10 dB below the loudest) or loud.
+    gains = {speaker["identity"]: speaker.get("gain_db", 0.0) for speaker in manifest.raw["speakers"]}
+    result.events = [
+        (kind, "quiet" if gains.get(identity, 0.0) < -10.0 else "loud", latency)
+        for kind, identity, latency in result.events
+    ]
+    return engine_name, manifest_path, result, cpu, frames
 
 
 def main(argv: list[str] | None = None) -> int:

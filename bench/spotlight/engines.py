@@ -10,9 +10,9 @@ from media_agent.spotlight import EngineConfig, SpotlightEngine
 
 ENGINES: dict[str, Callable[[], Engine]] = {
     "spotlight": lambda: SpotlightEngine(EngineConfig()),
-    # Ablations: what each detector buys (docs/spotlight.md, "the VAD decision").
-    "spotlight/no-vad": lambda: SpotlightEngine(EngineConfig(vad="none")),
-    "spotlight/no-periodicity": lambda: SpotlightEngine(EngineConfig(periodicity=False)),
+    # Ablations: what each voice detector buys (docs/spotlight.md, "the VAD decision").
+    "spotlight+webrtc-vad": lambda: SpotlightEngine(EngineConfig(vad="webrtc")),
+    "spotlight/webrtc-vad-only": lambda: SpotlightEngine(EngineConfig(vad="webrtc", periodicity=False)),
     "spotlight/energy-only": lambda: SpotlightEngine(EngineConfig(vad="none", periodicity=False)),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,

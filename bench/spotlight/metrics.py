@@ -35,6 +35,8 @@ class Score:
     changes: int = 0
     correct_s: float = 0.0
     scored_s: float = 0.0
+    # (kind, identity, latency or None for a miss) per scored truth interval, for breakdowns.
+    events: list[tuple[str, str, float | None]] = field(default_factory=list)
 
     def merge(self, other: Score) -> None:
         self.duration_s += other.duration_s
@@ -52,6 +54,7 @@ class Score:
         self.changes += other.changes
         self.correct_s += other.correct_s
         self.scored_s += other.scored_s
+        self.events += other.events
 
     @property
     def accuracy(self) -> float:
@@ -114,6 +117,7 @@ def score(timeline: Timeline, manifest: dict, duration_s: float) -> Score:
             continue
         latency = _first_time_equal(spot, timeline, start, end, identity)
         interrupt = interval.get("kind") == "interrupt"
+        result.events.append(("interrupt" if interrupt else "turn", identity, latency))
         if latency is None:
             if interrupt:
                 result.takeover_misses += 1

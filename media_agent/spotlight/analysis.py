@@ -16,8 +16,8 @@ from media_agent.spotlight.config import EngineConfig
 
 # WebRTC VAD accepts these rates only; anything else is resampled to 16 kHz first.
 _VAD_RATES = (8000, 16000, 32000, 48000)
-# Hops quieter than this are amplified to it before the VAD (see _vad_says_speech).
-_VAD_LEVEL_DBFS = -25.0
+# A quiet mic's hops are lifted so its noise floor sits here before the VAD (see _vad_says_speech).
+_VAD_FLOOR_DBFS = -65.0
 # Periodicity runs on the last 3 hops (30 ms) at 8 kHz, limited to 60..1000 Hz, over the lags of
 # a 70..400 Hz pitch.
 _PITCH_RATE = 8000
@@ -125,7 +125,7 @@ class FrameAnalyzer:
         gated = snr >= config.gate_snr_db and level_db >= config.min_level_dbfs
         speechlike = gated
         if speechlike and self._vad is not None:
-            speechlike = self._vad_says_speech(samples, level_db)
+            speechlike = self._vad_says_speech(samples)
         voiced = speechlike
         if voiced and config.periodicity:
             periodicity = self._periodicity_cache
@@ -158,13 +158,14 @@ class FrameAnalyzer:
             return 0.0
         return float(ac[_PITCH_MIN_LAG:].max() / ac[0])
 
-    def _vad_says_speech(self, samples: np.ndarray, level_db: float) -> bool:
+    def _vad_says_speech(self, samples: np.ndarray) -> bool:
         assert self._vad is not None
-        # The WebRTC VAD has an absolute energy floor: a quiet mic's speech (-40 dBFS) reads as noise.
-        # The energy gate has already judged loudness relative to this speaker's floor, so the VAD
-        # only has to judge the spectral shape: lift the hop to a nominal speech level first.
-        if level_db < _VAD_LEVEL_DBFS:
-            samples = samples * (10 ** ((_VAD_LEVEL_DBFS - level_db) / 20))
+        # The WebRTC VAD has absolute energy thresholds tuned for a typical mic; a quiet mic (20 dB
+        # down) reads as noise. Lift the hop so this speaker's noise floor sits where a typical
+        # mic's does, which keeps the VAD's view of the signal-to-noise ratio intact.
+        floor = self._floor_db if self._floor_db is not None else _VAD_FLOOR_DBFS
+        if floor < _VAD_FLOOR_DBFS:
+            samples = samples * (10 ** ((_VAD_FLOOR_DBFS - floor) / 20))
         rate = self._rate
         if rate not in _VAD_RATES:
             n = round(len(samples) * 16000 / rate)

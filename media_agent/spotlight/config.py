@@ -14,9 +14,11 @@ class EngineConfig:
     # Analysis hop. 10 ms is the WebRTC VAD's smallest frame and the finest step the decisions need.
     hop_s: float = 0.01
 
-    # Voice activity detector: "webrtc" (GMM over 6 sub-bands, a few microseconds per hop) or
-    # "none" (energy gate + periodicity only). See docs/spotlight.md for why not Silero.
-    vad: Literal["webrtc", "none"] = "webrtc"
+    # Extra voice activity detector on top of the energy gate and the periodicity check: "none" or
+    # "webrtc" (the WebRTC GMM VAD). The benchmark shows it changes no decision once periodicity is
+    # on and costs ~30 % of a talking frame, so it is off; docs/spotlight.md has the numbers, and
+    # why Silero was not taken either.
+    vad: Literal["webrtc", "none"] = "none"
     # WebRTC VAD aggressiveness 0..3; 3 rejects the most non-speech.
     vad_mode: int = 3
     # Require a pitch-like periodicity (70-400 Hz, below 1 kHz) for a hop to count as speech.
@@ -54,7 +56,7 @@ class EngineConfig:
     # Above the voiced time a 300 ms transient can show, below a clean turn's first syllables.
     onset_s: float = 0.12
     # Evidence needed to take the floor while the holder still talks: longer than a backchannel.
-    takeover_s: float = 0.5
+    takeover_s: float = 0.55
     # The holder counts as talking until silent this long; pauses between sentences are longer, but
     # a pause alone never moves the spotlight, only someone else's speech does.
     holder_release_s: float = 0.45

@@ -63,11 +63,17 @@ def first_time(changes: list[tuple[float, StageState]], identity: str) -> float:
     return next(t for t, state in changes if state.spotlight == identity)
 
 
-def test_clean_handoff_switches_within_the_latency_goal() -> None:
+# The default engine, and the one with the optional WebRTC VAD on top.
+CONFIGS = [EngineConfig(), EngineConfig(vad="webrtc")]
+CONFIG_IDS = ["default", "webrtc-vad"]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=CONFIG_IDS)
+def test_clean_handoff_switches_within_the_latency_goal(config: EngineConfig) -> None:
     # A speaks 0.5-2.5 s; B answers at 3.0 s after a 0.5 s gap.
     a = track(silence(0.5), speech(2.0, seed=1), silence(3.0))
     b = track(silence(3.0), speech(2.5, f0=210, seed=2), floor_dbfs=-62)
-    _, changes = run({"a": a, "b": b})
+    _, changes = run({"a": a, "b": b}, engine=SpotlightEngine(config))
     assert [who for _, who in spotlight_changes(changes)] == ["a", "b"]
     assert first_time(changes, "a") - 0.5 <= 0.35
     assert first_time(changes, "b") - 3.0 <= 0.35
@@ -108,11 +114,12 @@ def test_a_backchannel_over_the_holder_does_not_switch() -> None:
     assert [who for _, who in spotlight_changes(changes)] == ["a"]
 
 
-def test_noise_floors_are_per_speaker_so_a_quiet_mic_still_takes_the_floor() -> None:
+@pytest.mark.parametrize("config", CONFIGS, ids=CONFIG_IDS)
+def test_noise_floors_are_per_speaker_so_a_quiet_mic_still_takes_the_floor(config: EngineConfig) -> None:
     # B's mic is 20 dB quieter (speech and noise); A's room is noisy at -45 dBFS.
     a = track(silence(0.5), speech(2.0, seed=1), silence(3.0), floor_dbfs=-45)
     b = track(silence(3.0), speech(2.5, f0=200, dbfs=-40, seed=2), floor_dbfs=-82)
-    _, changes = run({"a": a, "b": b})
+    _, changes = run({"a": a, "b": b}, engine=SpotlightEngine(config))
     assert [who for _, who in spotlight_changes(changes)] == ["a", "b"]
     assert first_time(changes, "b") - 3.0 <= 0.35
 
