@@ -11,6 +11,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -173,7 +174,10 @@ def _plot(colds: list[cold_start.ColdStart], tokens: token_bench.TokenBench) -> 
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    left.boxplot([[r["total_ms"] for r in c.runs] for c in colds], tick_labels=[c.label for c in colds])
+    left.boxplot(
+        [[r["total_ms"] for r in c.runs] for c in colds],
+        tick_labels=[textwrap.fill(c.label, 20) for c in colds],
+    )
     left.axhline(COLD_START_GOAL_MS, color="red", linestyle="--", label="goal")
     left.set_ylabel("import + first token request (ms)")
     left.set_title("Lambda cold start")
