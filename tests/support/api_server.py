@@ -33,7 +33,8 @@ class LiveKitLike(Protocol):
 @dataclass
 class ApiServer:
     url: str
-    process: ManagedProcess
+    # None when an API that another fixture started on the same port is shared (reuse_running).
+    process: ManagedProcess | None
     env: dict[str, str]
 
     def token(self, user_id: str) -> str:
@@ -69,10 +70,20 @@ def api_server(
     env: dict[str, str] | None = None,
     log: IO[str] | None = None,
     timeout: float = 30.0,
+    reuse_running: bool = False,
 ) -> Iterator[ApiServer]:
+    """Start the API on `port`, or with `reuse_running`, share the one already answering there.
+
+    The SFU's webhooks go to one port per test session, so test packages that each need "the API
+    on the webhook port" share it: whichever starts first owns the process, later ones reuse it
+    (it is the same local-mode API with the dev secret; only `env` extras may differ)."""
+    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="spaces-api-") as tmp:
         folder = workdir or Path(tmp)
         full_env = api_env(livekit=livekit, sqlite_path=folder / "spaces.sqlite3", extra=env)
+        if reuse_running and http_ok(f"{url}/healthz")():
+            yield ApiServer(url=url, process=None, env=full_env)
+            return
         process = ManagedProcess(
             "api",
             [
@@ -91,7 +102,6 @@ def api_server(
             cwd=ROOT,
             log=log,
         )
-        url = f"http://127.0.0.1:{port}"
         try:
             process.wait_until(http_ok(f"{url}/healthz"), timeout=timeout, what="answering /healthz")
             yield ApiServer(url=url, process=process, env=full_env)

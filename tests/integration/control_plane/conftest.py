@@ -53,9 +53,9 @@ def api(
 ) -> Iterator[ApiServer]:
     """The API as a uvicorn process on the webhook port, so the server's real webhooks reach it.
 
-    Package scope: the port is the session's one webhook target, so it is released as soon as this
-    package's tests are done (other packages may start their own API on it)."""
+    The port is the session's one webhook target: if another package (e2e) already serves the API
+    there, share it; otherwise start it for this package only, so the port is free again after."""
     with api_server(
-        port=webhook_port, livekit=livekit_server, workdir=tmp_path_factory.mktemp("api")
+        port=webhook_port, livekit=livekit_server, workdir=tmp_path_factory.mktemp("api"), reuse_running=True
     ) as server:
         yield server
