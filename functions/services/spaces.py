@@ -59,7 +59,7 @@ class SpaceService:
         self.limits = settings.limits
         self.clock = clock
 
-    # --- reads and simple writes (sync: FastAPI runs them in its thread pool) -------------------
+    # --- reads and simple writes: sync (thread pool; `join` runs on the loop, see routes/tokens.py)
     def create(
         self,
         *,
