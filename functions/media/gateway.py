@@ -38,6 +38,10 @@ class RoomGateway(ABC):
     async def delete_room(self, room: str) -> None: ...
 
     @abstractmethod
+    async def dispatch_agent(self, room: str) -> bool:
+        """Dispatch the stage agent into a running room. False if the room is gone."""
+
+    @abstractmethod
     async def set_room_metadata(self, space: Space) -> None: ...
 
     @abstractmethod
@@ -101,6 +105,20 @@ class LiveKitGateway(RoomGateway):
         except GatewayError as exc:
             if not _not_found(exc):
                 raise
+
+    async def dispatch_agent(self, room: str) -> bool:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                await client.agent_dispatch.create_dispatch(
+                    api.CreateAgentDispatchRequest(agent_name=names.AGENT_NAME, room=room)
+                )
+            return True
+        except GatewayError as exc:
+            if _not_found(exc):
+                return False
+            raise
 
     async def set_room_metadata(self, space: Space) -> None:
         from livekit import api

@@ -226,6 +226,8 @@ class SpaceService:
         stored Space: a blocked user is removed again, a stale role is corrected live."""
         outcome = await run_in_threadpool(self.apply_webhook, facts)
         space_id = space_id_from_room(facts.room_name)
+        if facts.event == "participant_left" and facts.is_agent and space_id is not None:
+            return await self._redispatch_agent(space_id, facts)
         if facts.event != "participant_joined" or facts.is_agent or not facts.identity or space_id is None:
             return outcome
         space = await run_in_threadpool(self.store.get, space_id)
@@ -248,6 +250,23 @@ class SpaceService:
                 )
             return f"{outcome}; stale {facts.role} token corrected to {stored.value}"
         return outcome
+
+    async def _redispatch_agent(self, space_id: str, facts: WebhookFacts) -> str:
+        """The stage agent left a live room: it crashed or its worker died. livekit-server does not
+        re-dispatch by itself, so the control plane asks for a new agent (which continues the stage's
+        sequence, see media_agent/stage.py). An agent leaving an ending room is not replaced."""
+        space = await run_in_threadpool(self.store.get, space_id)
+        if space is None or space.state is not SpaceState.LIVE:
+            return "agent left an ended Space"
+        if not await run_in_threadpool(self.store.claim_event, facts.id):
+            return "duplicate"
+        try:
+            dispatched = await self.gateway.dispatch_agent(space.room_name)
+        except GatewayError:
+            # The webhook is not retried for this: a missing agent leaves clients on the last stage.
+            log.exception("could not re-dispatch the stage agent into %s", space.room_name)
+            return "agent left; re-dispatch failed"
+        return "agent re-dispatched" if dispatched else "agent left a closed room"
 
     def apply_webhook(self, facts: WebhookFacts) -> str:
         """The stored effects of a webhook (counts, the end of a Space). Returns what was done."""

@@ -33,6 +33,11 @@ class FakeGateway(RoomGateway):
         self.rooms.pop(room, None)
         self.calls.append(("delete_room", room))
 
+    async def dispatch_agent(self, room: str) -> bool:
+        self._maybe_fail("dispatch_agent")
+        self.calls.append(("dispatch_agent", room))
+        return room in self.rooms
+
     async def set_room_metadata(self, space: Space) -> None:
         self._maybe_fail("set_room_metadata")
         from functions.domain.grants import room_metadata

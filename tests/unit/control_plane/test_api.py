@@ -357,6 +357,22 @@ def test_webhooks_count_listeners_once_and_skip_agents(client: TestClient) -> No
     assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 1
 
 
+def test_an_agent_leaving_a_live_space_is_re_dispatched_once(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    left = participant_event("participant_left", "a1", room, agent=True, role="")
+    for _ in range(2):  # a redelivery does not dispatch twice
+        body, headers = signed(left)
+        assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert gateway.calls.count(("dispatch_agent", room)) == 1
+    assert client.post(f"/spaces/{space_id}/end", headers=auth("host")).status_code == 200
+    body, headers = signed(participant_event("participant_left", "a2", room, agent=True, role=""))
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert gateway.calls.count(("dispatch_agent", room)) == 1
+
+
 def test_room_finished_ends_the_space(client: TestClient) -> None:
     space_id = live_space(client)
     body, headers = signed(
