@@ -1,6 +1,8 @@
 # The vocabulary of the README. Every target bootstraps what it needs and is idempotent.
 SHELL := /bin/bash
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii names the end-of-life Node majors it should not warn about (this machine has Node 20).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export UV_LINK_MODE := copy
 
 VENV := .venv
