@@ -1,8 +1,8 @@
 """Per-speaker frame analysis: level, adaptive noise floor, voice activity, periodicity.
 
-Frames of any length are cut into fixed hops; levels for all hops of a frame come from one
-vectorised numpy expression, and the costly detectors (VAD, periodicity) only run on hops that
-pass the speaker's own energy gate, so a silent track costs one RMS per hop.
+Frames of any length are cut into fixed 10 ms hops; levels for all hops of a frame come from one
+vectorised numpy expression, and the costly detectors (periodicity, the optional VAD) only run on
+hops that pass the speaker's own energy gate, so a silent track costs one RMS per hop.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _PITCH_MIN_LAG = _PITCH_RATE // 400
 _PITCH_MAX_LAG = _PITCH_RATE // 70
 _PITCH_BAND = np.zeros(_PITCH_NFFT // 2 + 1)
 _PITCH_BAND[int(60 * _PITCH_NFFT / _PITCH_RATE) : int(1000 * _PITCH_NFFT / _PITCH_RATE) + 1] = 1.0
-_FLOOR_START_DBFS = -100.0
+_FLOOR_MIN_DBFS = -100.0
 
 
 @functools.cache
@@ -116,7 +116,7 @@ class FrameAnalyzer:
             floor += (level_db - floor) * config.floor_fall_fraction
         else:
             floor = min(level_db, floor + config.floor_rise_db_per_s * config.hop_s)
-        self._floor_db = max(floor, _FLOOR_START_DBFS)
+        self._floor_db = max(floor, _FLOOR_MIN_DBFS)
         snr = level_db - self._floor_db
         recent = self._recent
         recent.append(samples)

@@ -1,12 +1,14 @@
 """The spotlight decision: who dominates the conversation, and when the floor changes hands.
 
 The rule, in one place (docs/spotlight.md has the reasoning and the benchmark behind it):
-- A speaker's evidence is their voiced time in the current burst of speech (speaker.py); a hop is
-  voiced if it clears their own noise floor, the VAD and the periodicity check (analysis.py).
-- Nobody talking (holder silent for holder_release_s, or no holder): the first challenger with
-  onset_s of evidence takes the spotlight. Transients carry almost no voiced time, so they never do.
-- Holder still talking: a challenger who started after the holder needs takeover_s of evidence,
-  longer than a backchannel.
+- Per speaker (speaker.py), a burst of speech carries two measures: `evidence`, strict voiced time
+  near the burst's envelope peak, and `talk`, looser (weaker syllables, consonants at half weight).
+  A hop is voiced if it clears the speaker's own noise floor and the periodicity check (analysis.py).
+- Free floor (nobody holds it, or the holder has been silent for holder_release_s or is muted): the
+  first challenger with onset_s of evidence takes it. Transients never carry that much.
+- Holder still talking: a challenger who started after the holder needs takeover_s of talk (longer
+  than a backchannel) and onset_s of evidence. One who lost the floor while talking cannot win it
+  back in the same burst (no ping-pong in double talk).
 - Silence alone never moves the spotlight, so pauses inside a turn cost nothing.
 """
 

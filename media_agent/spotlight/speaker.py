@@ -1,4 +1,4 @@
-"""One speaker's speech evidence: how long they have been talking in the current burst."""
+"""One speaker's speech evidence: how long, and how clearly, they have been talking in this burst."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class Speaker:
 
     def expire(self, t: float) -> None:
         """No audio for a while is silence: end the burst so stale evidence never wins."""
-        if t - self.last_audio_t > self._config.stale_audio_s and self.evidence > 0.0:
+        if t - self.last_audio_t > self._config.stale_audio_s and (self.evidence > 0.0 or self.talk > 0.0):
             self._end_burst()
 
     def voiced_within(self, t: float, window_s: float) -> bool:
@@ -63,30 +63,27 @@ class Speaker:
             self.last_voiced_t = hop.t_end
             # ~100 ms attack so the level follows syllables without jittering per hop.
             self.snr_db += (hop.snr_db - self.snr_db) * 0.1
-            weight = 1.0
         elif hop.t_end - self.last_voiced_t > config.burst_gap_s:
             self._end_burst()
             return
-        elif hop.speechlike:
-            # A consonant inside a burst: aperiodic but speech. It does not make the speaker
-            # "recently voiced" (a noisy mic passes this test on its own noise) and only counts
-            # towards the looser talk measure.
-            weight = 0.0
-        else:
+        elif not hop.speechlike:
             self._leak()
             return
-        self.peak_db = max(hop.level_db, self.peak_db - config.envelope_decay_db_per_s * config.hop_s)
-        below_peak = self.peak_db - hop.level_db
+        # A voiced hop, or a consonant inside a burst (speech-like but aperiodic; it does not make
+        # the speaker "recently voiced", since a noisy mic passes that test on its own noise).
         step = config.hop_s
-        # Fallen far below the burst's peak: the tail of an impact (or a weak syllable) leaks.
-        if below_peak <= config.envelope_drop_db and weight > 0.0:
-            self.evidence = min(self.evidence + step, config.evidence_cap_s)
-        elif weight > 0.0 or below_peak > config.envelope_drop_db:
+        self.peak_db = max(hop.level_db, self.peak_db - config.envelope_decay_db_per_s * step)
+        below_peak = self.peak_db - hop.level_db
+        # Far below the burst's peak is the tail of an impact (or a weak syllable): it leaks.
+        if below_peak > config.envelope_drop_db:
             self.evidence = max(0.0, self.evidence - step * config.evidence_leak)
-        if below_peak <= config.talk_envelope_drop_db:
-            self.talk = min(self.talk + step * (weight or config.unvoiced_weight), config.evidence_cap_s)
-        else:
+        elif hop.voiced:
+            self.evidence = min(self.evidence + step, config.evidence_cap_s)
+        if below_peak > config.talk_envelope_drop_db:
             self.talk = max(0.0, self.talk - step * config.evidence_leak)
+        else:
+            weight = 1.0 if hop.voiced else config.unvoiced_weight
+            self.talk = min(self.talk + step * weight, config.evidence_cap_s)
 
     def _leak(self) -> None:
         step = self._config.hop_s * self._config.evidence_leak
