@@ -129,6 +129,17 @@ def test_lambda_is_arm64_on_the_current_python_runtime(synth: Synthesized) -> No
     )
 
 
+def test_the_api_invokes_a_snapstart_version_through_an_alias(synth: Synthesized) -> None:
+    synth.assertions.has_resource_properties(
+        "AWS::Lambda::Function", {"SnapStart": {"ApplyOn": "PublishedVersions"}}
+    )
+    aliases = synth.resources("AWS::Lambda::Alias")
+    assert len(aliases) == 1
+    (alias_id,) = aliases
+    integrations = synth.resources("AWS::ApiGatewayV2::Integration").values()
+    assert integrations and all(alias_id in json.dumps(i["Properties"]["IntegrationUri"]) for i in integrations)
+
+
 def test_the_lambda_bundle_carries_only_runtime_dependencies() -> None:
     deps = " ".join(lambda_bundle.runtime_dependencies()).lower()
     assert "fastapi" in deps and "mangum" in deps
