@@ -137,7 +137,8 @@ def test_the_api_invokes_a_snapstart_version_through_an_alias(synth: Synthesized
     assert len(aliases) == 1
     (alias_id,) = aliases
     integrations = synth.resources("AWS::ApiGatewayV2::Integration").values()
-    assert integrations and all(alias_id in json.dumps(i["Properties"]["IntegrationUri"]) for i in integrations)
+    uris = [i["Properties"]["IntegrationUri"] for i in integrations]
+    assert uris and all(alias_id in json.dumps(uri) for uri in uris)
 
 
 def test_the_lambda_bundle_carries_only_runtime_dependencies() -> None:
