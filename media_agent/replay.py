@@ -102,17 +102,23 @@ def load_manifest(path: str | Path) -> Manifest:
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ManifestError(f"{path}: not a spotlight manifest ({error})") from error
     tracks = []
-    for speaker in speakers:
-        identity = str(speaker["identity"])
-        tracks.append(
-            Track(
-                identity=identity,
-                audio=read_wav(path.parent / speaker["audio"], sample_rate),
-                video=_intervals(speaker.get("video"), f"{identity}.video"),
-                muted=_intervals(speaker.get("muted"), f"{identity}.muted"),
+    try:
+        for speaker in speakers:
+            identity = str(speaker["identity"])
+            tracks.append(
+                Track(
+                    identity=identity,
+                    audio=read_wav(path.parent / speaker["audio"], sample_rate),
+                    video=_intervals(speaker.get("video"), f"{identity}.video"),
+                    muted=_intervals(speaker.get("muted"), f"{identity}.muted"),
+                )
             )
+        # Sorted by time only (stable): an unpin (None) and a pin at the same instant keep their order.
+        pins = tuple(
+            sorted(((float(pin["at"]), pin["identity"]) for pin in raw.get("pins", ())), key=lambda p: p[0])
         )
-    pins = tuple(sorted((float(pin["at"]), pin["identity"]) for pin in raw.get("pins", ())))
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise ManifestError(f"{path}: malformed speaker or pin entry ({error!r})") from error
     return Manifest(
         sample_rate=sample_rate,
         tracks=tuple(tracks),

@@ -86,7 +86,7 @@ class _Step:
 def holder_changes(truth: Sequence[dict], pins: Sequence[dict]) -> list[tuple[float, str | None]]:
     """Who should hold the spotlight, as changes: the latest-started truth interval, or the pin."""
     truth_changes = sorted((float(tr["start"]), tr["identity"]) for tr in truth)
-    pin_changes = sorted((float(pin["at"]), pin["identity"]) for pin in pins)
+    pin_changes = sorted(((float(pin["at"]), pin["identity"]) for pin in pins), key=lambda change: change[0])
     truth_step, pin_step = _Step(truth_changes), _Step(pin_changes)
     times = sorted({t for t, _ in truth_changes} | {t for t, _ in pin_changes})
     changes: list[tuple[float, str | None]] = []
@@ -103,7 +103,7 @@ def score(timeline: Timeline, manifest: dict, duration_s: float) -> Score:
     pins = manifest.get("pins", [])
     spot = _Step(list(timeline))
     holder = _Step(holder_changes(truth, pins))
-    pin = _Step(sorted((float(p["at"]), p["identity"]) for p in pins))
+    pin = _Step(sorted(((float(p["at"]), p["identity"]) for p in pins), key=lambda change: change[0]))
     result = Score(duration_s=duration_s)
     switch_times = [
         (t, who) for (t, who), (_, before) in zip(timeline[1:], timeline, strict=False) if who != before

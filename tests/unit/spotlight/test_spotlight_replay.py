@@ -85,6 +85,11 @@ def test_replay_names_what_is_wrong_with_a_bad_manifest(
     )
     assert replay.main([str(tmp_path / "manifest.json")]) == 2
     assert "a.wav" in capsys.readouterr().err
+    (tmp_path / "nameless.json").write_text(
+        json.dumps({"sample_rate": RATE, "speakers": [{"audio": "a.wav"}]})
+    )
+    assert replay.main([str(tmp_path / "nameless.json")]) == 2
+    assert "malformed speaker or pin" in capsys.readouterr().err
     (tmp_path / "broken.json").write_text("{")
     assert replay.main([str(tmp_path / "broken.json")]) == 2
     assert "not a spotlight manifest" in capsys.readouterr().err
