@@ -2,7 +2,8 @@
 
 No Docker: pip (uv's, or pip itself) downloads manylinux aarch64 wheels only, so what it fetches
 runs on Lambda whatever machine runs `cdk deploy`. The bundle never holds CDK or dev tools: the
-dependency list is pyproject.toml's [project.dependencies], the Lambda's runtime deps only.
+dependency list is pyproject.toml's [project.dependencies], the Lambda's runtime deps only, at the
+exact versions uv.lock pins (the versions the tests ran against).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,28 @@ def runtime_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]
         return list(tomllib.load(f)["project"]["dependencies"])
 
 
+def _uv() -> str | None:
+    uv = shutil.which("uv") or str(Path.home() / ".cache/spaces-tools/uv/bin/uv")
+    return uv if Path(uv).is_file() else None
+
+
+def locked_requirements() -> list[str]:
+    """The runtime dependencies with the versions uv.lock pins; the pyproject ranges without uv."""
+    uv = _uv()
+    if uv is None:
+        return runtime_dependencies()
+    exported = subprocess.run(
+        [uv, "export", "--frozen", "--no-default-groups", "--no-emit-project", "--no-hashes",
+         "--no-header", "--no-annotate"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    return [line.strip() for line in exported.splitlines() if line.strip() and not line.startswith("#")]
+
+
 def source_hash() -> str:
-    """Changes when the code or the dependency list changes, without hashing the whole repo."""
+    """Changes when the code, the dependency list or the lock changes, without hashing the whole repo."""
     digest = hashlib.sha256("\n".join(runtime_dependencies()).encode())
+    digest.update((ROOT / "uv.lock").read_bytes())
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             digest.update(str(path.relative_to(ROOT)).encode())
@@ -40,8 +61,8 @@ def source_hash() -> str:
 
 def _installer() -> list[str]:
     """uv's pip when it is there (the Makefile bootstraps it), else pip: same wheels either way."""
-    uv = shutil.which("uv") or str(Path.home() / ".cache/spaces-tools/uv/bin/uv")
-    if Path(uv).is_file():
+    uv = _uv()
+    if uv is not None:
         return [uv, "pip", "install", "--python-platform", "aarch64-manylinux2014"]
     return [sys.executable, "-m", "pip", "install", "--platform", PLATFORM, "--implementation", "cp"]
 
@@ -52,18 +73,22 @@ class LocalPythonBundling:
         self.python_version = python_version
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: Any) -> bool:
-        subprocess.run(
-            [
-                *_installer(),
-                "--target",
-                output_dir,
-                "--python-version",
-                self.python_version,
-                "--only-binary=:all:",
-                *runtime_dependencies(),
-            ],
-            check=True,
-        )
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as requirements:
+            requirements.write("\n".join(locked_requirements()) + "\n")
+            requirements.flush()
+            subprocess.run(
+                [
+                    *_installer(),
+                    "--target",
+                    output_dir,
+                    "--python-version",
+                    self.python_version,
+                    "--only-binary=:all:",
+                    "-r",
+                    requirements.name,
+                ],
+                check=True,
+            )
         for package in PACKAGES:
             shutil.copytree(
                 ROOT / package,

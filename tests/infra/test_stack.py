@@ -148,6 +148,14 @@ def test_the_lambda_bundle_carries_only_runtime_dependencies() -> None:
         assert build_only not in deps
 
 
+def test_the_lambda_bundle_installs_the_versions_the_lock_pins() -> None:
+    locked = lambda_bundle.locked_requirements()
+    pinned = {line.split("==")[0].lower() for line in locked if "==" in line.split(";")[0]}
+    assert {"fastapi", "mangum", "pydantic", "livekit-api"} <= pinned
+    assert len(pinned) == len(locked)
+    assert not pinned & {"aws-cdk-lib", "cdk-nag", "pytest", "livekit-agents", "moto"}
+
+
 def test_no_secret_in_plain_environment_variables(synth: Synthesized) -> None:
     secretish = re.compile(r"SECRET(?!_ARN)|PASSWORD|TOKEN", re.IGNORECASE)
     ((_, function),) = synth.resources("AWS::Lambda::Function").items()
