@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pytest
 from spotlight_signals import RATE, burst, clicks, noise, overlay, silence, speech, track
@@ -15,7 +18,7 @@ def run(
     tracks: dict[str, np.ndarray],
     *,
     engine: SpotlightEngine | None = None,
-    events: list[tuple[float, str, object]] = (),  # type: ignore[assignment]
+    events: Sequence[tuple[float, str, Any]] = (),
     rate: int = RATE,
     frame_s: float = FRAME_S,
 ) -> tuple[SpotlightEngine, list[tuple[float, StageState]]]:
@@ -30,15 +33,15 @@ def run(
         while pending and pending[0][0] <= t:
             _, kind, arg = pending.pop(0)
             if kind == "mute":
-                engine.set_muted(arg[0], t, arg[1])  # type: ignore[index]
+                engine.set_muted(arg[0], t, arg[1])
             elif kind == "unmute":
-                engine.set_muted(arg, t, False)  # type: ignore[arg-type]
+                engine.set_muted(arg, t, False)
             elif kind == "video":
-                engine.set_video(arg[0], t, arg[1])  # type: ignore[index]
+                engine.set_video(arg[0], t, arg[1])
             elif kind == "pin":
-                engine.set_pin(arg, t)  # type: ignore[arg-type]
+                engine.set_pin(arg, t)
             elif kind == "remove":
-                engine.remove(arg, t)  # type: ignore[arg-type]
+                engine.remove(arg, t)
         for identity, x in tracks.items():
             chunk = x[start : start + frame]
             if len(chunk) < frame:
@@ -170,9 +173,11 @@ def test_video_spotlight_follows_the_most_recent_holder_with_a_camera() -> None:
     assert state is not None and state.video_spotlight == "b" and state.video_on == ("a", "b", "c")
     engine.set_video("b", 6.2, False)
     engine.set_video("a", 6.2, False)
-    assert engine.advance(6.2).video_spotlight == "c"  # type: ignore[union-attr]
+    state = engine.advance(6.2)
+    assert state is not None and state.video_spotlight == "c"
     engine.set_video("c", 6.3, False)
-    assert engine.advance(6.3).video_spotlight is None  # type: ignore[union-attr]
+    state = engine.advance(6.3)
+    assert state is not None and state.video_spotlight is None
 
 
 def test_speaking_lists_talkers_with_levels_and_to_dict_matches_the_contract() -> None:

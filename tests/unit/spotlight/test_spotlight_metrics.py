@@ -69,7 +69,7 @@ def test_accuracy_counts_time_with_the_right_holder_after_the_first_truth_start(
 
 
 def test_pins_override_truth_and_turns_under_a_pin_are_not_scored() -> None:
-    pins = [{"at": 5.5, "identity": "a"}, {"at": 7.0, "identity": None}]
+    pins: list[dict] = [{"at": 5.5, "identity": "a"}, {"at": 7.0, "identity": None}]
     assert holder_changes(TRUTH, pins) == [(1.0, "a"), (7.0, "b"), (8.0, "c")]
     timeline = [(0.0, None), (1.0, "a"), (7.2, "b"), (8.5, "c")]
     result = score(timeline, manifest(pins=pins), duration_s=12.0)
