@@ -51,7 +51,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
     try:
-        print(f"dev: starting livekit-server {names.LIVEKIT_VERSION} on :{names.DEV_LIVEKIT_PORT}", flush=True)
+        print(f"dev: livekit-server {names.LIVEKIT_VERSION} on :{names.DEV_LIVEKIT_PORT}", flush=True)
         started.append(livekit.start(lk_config))
         print(f"dev: starting the Spaces API on {api_url}", flush=True)
         api = ManagedProcess(

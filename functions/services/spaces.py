@@ -262,9 +262,10 @@ class SpaceService:
             return "duplicate"
         try:
             dispatched = await self.gateway.dispatch_agent(space.room_name)
-        except GatewayError:
-            # The webhook is not retried for this: a missing agent leaves clients on the last stage.
-            log.exception("could not re-dispatch the stage agent into %s", space.room_name)
+        except GatewayError as exc:
+            # Also what an `end` racing this webhook looks like (the room is already deleted). A
+            # failed re-dispatch is not retried: clients keep the last stage they were sent.
+            log.warning("could not re-dispatch the stage agent into %s: %s", space.room_name, exc)
             return "agent left; re-dispatch failed"
         return "agent re-dispatched" if dispatched else "agent left a closed room"
 

@@ -61,7 +61,8 @@ def api_url(livekit_server: LiveKitEndpoint, web_dist: Path,
         yield api.url
 
 
-@pytest.fixture(scope="session")
+# Module scope: a worker left registered would take dispatches meant for other test modules' workers.
+@pytest.fixture(scope="module")
 def stage_agent(livekit_server: LiveKitEndpoint) -> Iterator[object]:
     from tests.support.agent_process import start_agent
 

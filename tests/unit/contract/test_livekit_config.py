@@ -12,7 +12,9 @@ def test_local_config_is_loopback_only_with_auto_create_off() -> None:
     doc = livekit_config.render(cfg)
     assert doc["bind_addresses"] == ["127.0.0.1"]
     assert doc["room"]["auto_create"] is False  # type: ignore[index]
-    assert doc["rtc"] == {"tcp_port": 7881, "udp_port": 7882, "use_external_ip": False, "node_ip": "127.0.0.1"}
+    assert doc["rtc"] == {
+        "tcp_port": 7881, "udp_port": 7882, "use_external_ip": False, "node_ip": "127.0.0.1",
+    }
     assert doc["webhook"] == {"api_key": "k", "urls": ["http://127.0.0.1:8000/livekit/webhook"]}
     assert "redis" not in doc
 
