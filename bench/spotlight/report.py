@@ -213,7 +213,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {_s(e['takeover']['median'])} / {_s(e['takeover']['p90'])} "
             f"| {e['takeover']['misses']}/{e['takeover']['n'] + e['takeover']['misses']} "
             f"| {e['false_switches_per_min']:.2f} | {e['transient_false_switches']} / {backchannel} "
-            f"| {e['flickers']} | {e['accuracy'] * 100:.1f} % |"
+            f"| {e['flickers']} | {e['accuracy'] * 100:.2f} % |"
         )
     kinds = next(iter(engines.values()))["transients_by_kind"]
     lines += [

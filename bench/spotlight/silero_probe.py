@@ -133,7 +133,7 @@ def main() -> None:
             f"takeover median {np.median(total.takeover_latencies):.2f} s misses {total.takeover_misses}; "
             f"false switches/min {total.false_switches_per_min:.2f} (noise transients {noise}, backchannels "
             f"{total.transient_false_switches.get('backchannel', 0)}); flicker {total.flickers}; "
-            f"accuracy {total.accuracy * 100:.1f} %; "
+            f"accuracy {total.accuracy * 100:.2f} %; "
             f"Silero CPU {cpu[name] / frames[name] * 1e6:.0f} µs per 20 ms frame of a track"
         )
 

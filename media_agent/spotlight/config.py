@@ -53,8 +53,9 @@ class EngineConfig:
     talk_envelope_drop_db: float = 18.0
 
     # Evidence needed to take a free floor (holder silent for holder_release_s, or nobody holds it).
-    # Above the voiced time a 300 ms transient can show, below a clean turn's first syllables.
-    onset_s: float = 0.12
+    # Above the most any transient reaches (a mug's periodic thud: 0.12 s at worst in the benchmark),
+    # below a clean turn's first syllables; 0.14 s would buy margin at ~0.03 s of switch latency.
+    onset_s: float = 0.13
     # Evidence needed to take the floor while the holder still talks: longer than a backchannel.
     takeover_s: float = 0.55
     # The holder counts as talking until silent this long; pauses between sentences are longer, but
