@@ -89,7 +89,7 @@ def summary(total: Score, cpu_s: float, frames: int, per_conversation: dict[str,
     }
 
 
-def frame_cost(seconds: float = 20.0) -> dict[str, dict[str, float]]:
+def frame_cost(seconds: float = 10.0) -> dict[str, dict[str, float]]:
     """Engine cost per 20 ms frame of one track, talking and silent, at 16 and 48 kHz (microseconds)."""
     from bench.spotlight.corpus import CORPUS_DIR
     from bench.spotlight.speech import SENTENCES, VOICES, Voice, synthesize
@@ -118,14 +118,18 @@ def frame_cost(seconds: float = 20.0) -> dict[str, dict[str, float]]:
             for label, signal in (("talking", talking), ("silent", silent)):
                 pcm = (signal * 32767).astype(np.int16)
                 frames = [pcm[i : i + frame] for i in range(0, n - frame + 1, frame)]
-                engine = SpotlightEngine(config)
-                # CPU time of this process, not wall time: the cores are shared with other work.
-                started = time.process_time()
-                for k, chunk in enumerate(frames):
-                    engine.push_audio("a", k * 0.02, chunk, rate)
-                    if k % 5 == 0:
-                        engine.advance(k * 0.02)
-                row[label] = (time.process_time() - started) / len(frames) * 1e6
+                # CPU time of this process, not wall time, and the best of five: the cores are shared
+                # with other work, which only ever adds time.
+                best = math.inf
+                for _ in range(5):
+                    engine = SpotlightEngine(config)
+                    started = time.process_time()
+                    for k, chunk in enumerate(frames):
+                        engine.push_audio("a", k * 0.02, chunk, rate)
+                        if k % 5 == 0:
+                            engine.advance(k * 0.02)
+                    best = min(best, time.process_time() - started)
+                row[label] = best / len(frames) * 1e6
     return out
 
 

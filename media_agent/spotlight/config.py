@@ -15,9 +15,9 @@ class EngineConfig:
     hop_s: float = 0.01
 
     # Extra voice activity detector on top of the energy gate and the periodicity check: "none" or
-    # "webrtc" (the WebRTC GMM VAD). The benchmark shows it changes no decision once periodicity is
-    # on and costs ~30 % of a talking frame, so it is off; docs/spotlight.md has the numbers, and
-    # why Silero was not taken either.
+    # "webrtc" (the WebRTC GMM VAD). The benchmark shows it changes no outcome that matters once
+    # periodicity is on and adds 40-60 % to a talking frame, so it is off; docs/spotlight.md has the
+    # numbers, and why Silero was not taken either.
     vad: Literal["webrtc", "none"] = "none"
     # WebRTC VAD aggressiveness 0..3; 3 rejects the most non-speech.
     vad_mode: int = 3
@@ -56,7 +56,8 @@ class EngineConfig:
     # Above the most any transient reaches (a mug's periodic thud: 0.12 s at worst in the benchmark),
     # below a clean turn's first syllables; 0.14 s would buy margin at ~0.03 s of switch latency.
     onset_s: float = 0.13
-    # Evidence needed to take the floor while the holder still talks: longer than a backchannel.
+    # Talk needed to take the floor while the holder still talks: longer than a backchannel (at 0.5 s
+    # the benchmark's three longest, 0.6-0.67 s, got through).
     takeover_s: float = 0.55
     # The holder counts as talking until silent this long; pauses between sentences are longer, but
     # a pause alone never moves the spotlight, only someone else's speech does.
