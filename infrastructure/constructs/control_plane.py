@@ -1,7 +1,8 @@
 """The control plane: the FastAPI app (functions/) as an arm64 Python Lambda behind an HTTP API.
 
-Every route needs a valid JWT (API Gateway's JWT authorizer) except the LiveKit webhook, which the
-SFU cannot sign as a user: the app verifies it by its signature (livekit WebhookReceiver) instead.
+Every route needs a valid JWT (API Gateway's JWT authorizer) except two: the LiveKit webhook, which the
+SFU cannot sign as a user (the app verifies it by its signature, livekit WebhookReceiver, instead), and
+`GET /healthz`, which health probes call without a user and which reveals nothing but liveness.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .lambda_bundle import ROOT, LocalPythonBundling, source_hash
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 HANDLER = "functions.handler.handler"
 WEBHOOK_PATH = "/livekit/webhook"
+HEALTH_PATH = "/healthz"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +149,13 @@ class ControlPlane(Construct):
         self.api.add_routes(
             path=WEBHOOK_PATH,
             methods=[apigwv2.HttpMethod.POST],
+            integration=integration,
+            authorizer=apigwv2.HttpNoneAuthorizer(),
+        )
+        # A more specific route than /{proxy+}, so probes reach the app without a token.
+        self.api.add_routes(
+            path=HEALTH_PATH,
+            methods=[apigwv2.HttpMethod.GET],
             integration=integration,
             authorizer=apigwv2.HttpNoneAuthorizer(),
         )
