@@ -30,6 +30,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 HANDLER = "functions.handler.handler"
 WEBHOOK_PATH = "/livekit/webhook"
 HEALTH_PATH = "/healthz"
+TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +120,15 @@ class ControlPlane(Construct):
         )
         # SnapStart applies to published versions only, so the API invokes an alias of the latest one.
         self.alias = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
-        table.grant_read_write_data(self.role)
+        # Exactly what functions/store/dynamodb.py calls: GetItem, PutItem, UpdateItem, and Query on
+        # the gsi1 listing index. TransactWriteItems is authorised per item by PutItem/UpdateItem
+        # (no ConditionCheck items); the store never deletes, scans or batches, so it may not.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(TABLE_ACTIONS),
+                resources=[table.table_arn, f"{table.table_arn}/index/{names.TABLE_GSI1}"],
+            )
+        )
         livekit_secret.grant_read(self.role)
 
         self.authorizer = authorizers.HttpJwtAuthorizer(

@@ -212,6 +212,39 @@ def test_control_plane_may_use_only_its_table_its_secret_and_its_logs(synth: Syn
     assert "ManagedPolicyArns" not in role_props
 
 
+def test_control_plane_table_access_is_exactly_what_the_store_calls(synth: Synthesized) -> None:
+    # functions/store/dynamodb.py: get_item, put_item, update_item, query on gsi1, and
+    # transact_write_items of Put/Update items (authorised as PutItem/UpdateItem). Nothing else.
+    ((_, function),) = synth.resources("AWS::Lambda::Function").items()
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    (table,) = synth.resources("AWS::DynamoDB::Table")
+    statements = [
+        statement
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for statement in p["Properties"]["PolicyDocument"]["Statement"]
+        if any(_resource_owner(r) == table for r in _as_list(statement["Resource"]))
+    ]
+    assert len(statements) == 1, statements
+    (statement,) = statements
+    assert "Condition" not in statement
+    assert set(_as_list(statement["Action"])) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+    }
+    table_arn = {"Fn::GetAtt": [table, "Arn"]}
+    assert _as_list(statement["Resource"]) == [
+        table_arn,
+        {"Fn::Join": ["", [table_arn, f"/index/{names.TABLE_GSI1}"]]},
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def _resource_owner(resource: Any) -> str:
     """The logical id an IAM resource entry points at: Ref, GetAtt, or a Join around a GetAtt."""
     text = json.dumps(resource)
