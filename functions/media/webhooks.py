@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from contract import names
 
 from ..core.config import LiveKitCredentials
+from ..domain.grants import CAMERA, MICROPHONE
 
 
 class InvalidWebhook(Exception):
@@ -22,6 +23,9 @@ class WebhookFacts:
     # The role attribute the participant had when the event fired (None for agents/unknown).
     role: str | None = None
     is_agent: bool = False
+    # track_published: the published track's source in grants' names ("microphone", "camera"), or
+    # the SFU's lower-cased enum name for sources no role is ever granted ("screen_share", ...).
+    track_source: str | None = None
 
 
 def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) -> WebhookFacts:
@@ -43,4 +47,12 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
         identity=participant.identity if participant else None,
         role=participant.attributes.get(names.ROLE_ATTRIBUTE) if participant else None,
         is_agent=bool(participant and participant.kind == api.ParticipantInfo.Kind.AGENT),
+        track_source=_source_name(event.track.source) if event.HasField("track") else None,
     )
+
+
+def _source_name(source: int) -> str:
+    from livekit import api
+
+    known = {api.TrackSource.MICROPHONE: MICROPHONE, api.TrackSource.CAMERA: CAMERA}
+    return known.get(source) or api.TrackSource.Name(source).lower()

@@ -219,16 +219,21 @@ class SpaceService:
 
     # --- webhooks -------------------------------------------------------------------------------
     async def handle_webhook(self, facts: WebhookFacts) -> str:
-        """Apply one verified webhook at most once; on a join, hold the participant to the stored role.
+        """Apply one verified webhook at most once; hold every participant to the stored Space.
 
-        Join tokens cannot be revoked and live up to the token TTL, so someone blocked or demoted
-        could rejoin with a token minted earlier. Every join is therefore checked against the
-        stored Space: a blocked user is removed again, a stale role is corrected live."""
+        Join tokens cannot be revoked and live up to the token TTL, and the SFU refreshes a connected
+        session's token with the grants it joined with, so someone blocked or demoted could keep or
+        regain a stage with an old token. Every join is therefore checked against the stored Space (a
+        blocked user is removed again, a stale role is corrected live), and so is every published
+        track: webhooks are best effort, and a missed join correction must not leave a listener
+        publishing."""
         outcome = await run_in_threadpool(self.apply_webhook, facts)
         space_id = space_id_from_room(facts.room_name)
         if facts.event == "participant_left" and facts.is_agent and space_id is not None:
             return await self._redispatch_agent(space_id, facts)
-        if facts.event != "participant_joined" or facts.is_agent or not facts.identity or space_id is None:
+        if facts.event not in ("participant_joined", "track_published"):
+            return outcome
+        if facts.is_agent or not facts.identity or space_id is None:
             return outcome
         space = await run_in_threadpool(self.store.get, space_id)
         if space is None or space.state is not SpaceState.LIVE:
@@ -237,18 +242,19 @@ class SpaceService:
             await self.gateway.remove_participant(space.room_name, facts.identity)
             return f"{outcome}; blocked user removed"
         stored = space.role_of(facts.identity)
-        if facts.role != stored.value:
+        permission = grants.permission_for(stored, space.video)
+        stale_role = facts.role != stored.value
+        # The SFU unpublishes every track the applied permission does not allow (SetPermission).
+        disallowed_track = facts.event == "track_published" and facts.track_source not in permission.sources
+        if stale_role or disallowed_track:
             connected = await self.gateway.update_participant(
-                space.room_name,
-                facts.identity,
-                role=stored,
-                permission=grants.permission_for(stored, space.video),
+                space.room_name, facts.identity, role=stored, permission=permission
             )
-            if connected:
+            if connected and stale_role:
                 await self._follow_audience(
                     space_id, was_listener=facts.role == Role.LISTENER.value, now=stored
                 )
-            return f"{outcome}; stale {facts.role} token corrected to {stored.value}"
+            return f"{outcome}; {facts.role} participant held to the stored {stored.value} permission"
         return outcome
 
     async def _redispatch_agent(self, space_id: str, facts: WebhookFacts) -> str:

@@ -221,3 +221,47 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
     ) as c:
         assert (await c.room.list_rooms(lkapi.ListRoomsRequest(names=[space["room_name"]]))).rooms == []
+
+
+async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    """The join correction can be missed (webhooks are best effort) and the SFU refreshes a connected
+    session's token with the grants it joined with. A token whose role attribute matches the stored
+    listener role but that grants the microphone (so the join webhook sees nothing to correct)
+    stands for that case: the track_published webhook makes the control plane apply the stored
+    permission, and the SFU unpublishes the microphone."""
+    from livekit import api as lkapi
+
+    space = live_space(api, "host-g", video="off")
+    room = space["room_name"]
+    token = (
+        lkapi.AccessToken(livekit_server.api_key, livekit_server.api_secret)
+        .with_identity("stale-g")
+        .with_attributes({"role": "listener"})
+        .with_grants(
+            lkapi.VideoGrants(
+                room_join=True, room=room, can_publish=True, can_publish_sources=["microphone"]
+            )
+        )
+        .to_jwt()
+    )
+    stale = rtc.Room()
+    await stale.connect(livekit_server.ws_url, token)
+    try:
+        await publish_microphone(stale)
+        # The permission changes only after the SFU reports the track as published (the webhook),
+        # so once the client holds the listener permission, the track must be gone from the server.
+        await eventually_async(
+            lambda: not stale.local_participant.permissions.can_publish,
+            timeout=15,
+            what="the stored listener permission applied after the track was published",
+        )
+
+        async def unpublished() -> bool:
+            return await server_tracks(livekit_server, room, "stale-g") == []
+
+        await eventually_async(unpublished, what="stale microphone unpublished by the SFU")
+        assert "stale-g" in await connected(livekit_server, room)  # held to listener, not removed
+    finally:
+        await stale.disconnect()

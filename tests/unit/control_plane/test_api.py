@@ -17,6 +17,7 @@ from livekit import api
 from contract import names
 from functions.api.main import create_app
 from functions.core.config import Settings
+from functions.domain.model import Role
 
 from .conftest import LK_KEY, LK_SECRET, auth
 from .fakes import FakeGateway
@@ -371,6 +372,55 @@ def test_an_agent_leaving_a_live_space_is_re_dispatched_once(
     body, headers = signed(participant_event("participant_left", "a2", room, agent=True, role=""))
     assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
     assert gateway.calls.count(("dispatch_agent", room)) == 1
+
+
+def track_event(event_id: str, room: str, identity: str, role: str, source: int) -> api.WebhookEvent:
+    info = api.ParticipantInfo(identity=identity, attributes={"role": role})
+    return api.WebhookEvent(
+        event="track_published",
+        id=event_id,
+        room=api.Room(name=room),
+        participant=info,
+        track=api.TrackInfo(sid="TR_x", source=source),
+    )
+
+
+def test_a_published_track_the_stored_role_does_not_allow_gets_the_stored_permission(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = create(client, video="off")["id"]
+    start(client, space_id)
+    room = f"space-{space_id}"
+    set_role(client, space_id, "sp", "speaker")
+    gateway.connected |= {"sp", "lis", "stale", "troll"}
+    gateway.calls.clear()
+
+    def deliver(event: api.WebhookEvent) -> None:
+        body, headers = signed(event)
+        assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+
+    # Allowed: a speaker's microphone. Nothing to correct.
+    deliver(track_event("t1", room, "sp", "speaker", api.TrackSource.MICROPHONE))
+    assert not [c for c in gateway.calls if c[0] == "update_participant"]
+    # A speaker's camera under video "off", a listener's microphone (missed join correction, role
+    # attribute already right), a stale speaker token of someone stored as listener.
+    deliver(track_event("t2", room, "sp", "speaker", api.TrackSource.CAMERA))
+    deliver(track_event("t3", room, "lis", "listener", api.TrackSource.MICROPHONE))
+    deliver(track_event("t4", room, "stale", "speaker", api.TrackSource.MICROPHONE))
+    assert gateway.permissions["sp"][1].sources == ("microphone",)
+    for listener in ("lis", "stale"):
+        role, permission = gateway.permissions[listener]
+        assert role is Role.LISTENER and not permission.can_publish
+    # The stale speaker became audience: counted once.
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 1
+    # A blocked user who still publishes is removed.
+    resp = client.post(
+        f"/spaces/{space_id}/participants/troll/remove", json={"block": True}, headers=auth("host")
+    )
+    assert resp.status_code == 200
+    gateway.connected.add("troll")  # rejoined with an old token; the join webhook was lost
+    deliver(track_event("t5", room, "troll", "speaker", api.TrackSource.MICROPHONE))
+    assert "troll" not in gateway.connected
 
 
 def test_room_finished_ends_the_space(client: TestClient) -> None:
