@@ -11,6 +11,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from contract import names
@@ -29,6 +30,12 @@ class GatewayError(Exception):
     """The SFU could not do what was asked (down, refused). The API answers 502 and changes nothing."""
 
 
+@dataclass(frozen=True)
+class RoomParticipant:
+    identity: str
+    is_agent: bool
+
+
 class RoomGateway(ABC):
     @abstractmethod
     async def create_room(self, space: Space) -> None:
@@ -40,6 +47,10 @@ class RoomGateway(ABC):
     @abstractmethod
     async def dispatch_agent(self, room: str) -> bool:
         """Dispatch the stage agent into a running room. False if the room is gone."""
+
+    @abstractmethod
+    async def list_participants(self, room: str) -> list[RoomParticipant]:
+        """Who is connected now. Empty if the room is gone."""
 
     @abstractmethod
     async def set_room_metadata(self, space: Space) -> None: ...
@@ -119,6 +130,21 @@ class LiveKitGateway(RoomGateway):
             if _not_found(exc):
                 return False
             raise
+
+    async def list_participants(self, room: str) -> list[RoomParticipant]:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                response = await client.room.list_participants(api.ListParticipantsRequest(room=room))
+        except GatewayError as exc:
+            if _not_found(exc):
+                return []
+            raise
+        return [
+            RoomParticipant(p.identity, p.kind == api.ParticipantInfo.Kind.AGENT)
+            for p in response.participants
+        ]
 
     async def set_room_metadata(self, space: Space) -> None:
         from livekit import api

@@ -260,13 +260,19 @@ class SpaceService:
     async def _redispatch_agent(self, space_id: str, facts: WebhookFacts) -> str:
         """The stage agent left a live room: it crashed or its worker died. livekit-server does not
         re-dispatch by itself, so the control plane asks for a new agent (which continues the stage's
-        sequence, see media_agent/stage.py). An agent leaving an ending room is not replaced."""
+        sequence, see media_agent/stage.py). An agent leaving an ending room is not replaced, nor one
+        that leaves while another agent is still in the room."""
         space = await run_in_threadpool(self.store.get, space_id)
         if space is None or space.state is not SpaceState.LIVE:
             return "agent left an ended Space"
         if not await run_in_threadpool(self.store.claim_event, facts.id):
             return "duplicate"
         try:
+            # A starting agent evicts older ones (media_agent), and every eviction is a departure:
+            # dispatching while another agent is still in the room would churn agents forever.
+            present = await self.gateway.list_participants(space.room_name)
+            if any(p.is_agent and p.identity != facts.identity for p in present):
+                return "agent left; another agent is still in the room"
             dispatched = await self.gateway.dispatch_agent(space.room_name)
         except GatewayError as exc:
             # Also what an `end` racing this webhook looks like (the room is already deleted). A

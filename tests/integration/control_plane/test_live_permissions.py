@@ -265,3 +265,26 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
         assert "stale-g" in await connected(livekit_server, room)  # held to listener, not removed
     finally:
         await stale.disconnect()
+
+
+async def test_the_gateway_lists_who_is_in_the_room(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:
+    """The re-dispatch check reads the room's participants through the real server API."""
+    from functions.core.config import Settings
+    from functions.media.gateway import LiveKitGateway, RoomParticipant
+
+    gateway = LiveKitGateway(
+        Settings(
+            SPACES_MODE="local",
+            LIVEKIT_URL=livekit_server.ws_url,
+            LIVEKIT_API_KEY=livekit_server.api_key,
+            LIVEKIT_API_SECRET=livekit_server.api_secret,
+        )
+    )
+    space = live_space(api, "host-h", video="off")
+    listener = await join(api, space["id"], "lis-h")
+    try:
+        people = await gateway.list_participants(space["room_name"])
+        assert RoomParticipant("lis-h", False) in people
+        assert await gateway.list_participants("space-no-such-room") == []
+    finally:
+        await listener.disconnect()

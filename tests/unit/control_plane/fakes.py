@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 
 from functions.domain.grants import Permission
 from functions.domain.model import Role, Space
-from functions.media.gateway import GatewayError, RoomGateway
+from functions.media.gateway import GatewayError, RoomGateway, RoomParticipant
 
 
 @dataclass
 class FakeGateway(RoomGateway):
     rooms: dict[str, str] = field(default_factory=dict)  # room -> metadata
     connected: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)  # connected agent identities
     calls: list[tuple[str, ...]] = field(default_factory=list)
     permissions: dict[str, tuple[Role, Permission]] = field(default_factory=dict)
     fail: bool = False
@@ -37,6 +38,15 @@ class FakeGateway(RoomGateway):
         self._maybe_fail("dispatch_agent")
         self.calls.append(("dispatch_agent", room))
         return room in self.rooms
+
+    async def list_participants(self, room: str) -> list[RoomParticipant]:
+        self._maybe_fail("list_participants")
+        self.calls.append(("list_participants", room))
+        if room not in self.rooms:
+            return []
+        return [RoomParticipant(i, False) for i in sorted(self.connected)] + [
+            RoomParticipant(a, True) for a in sorted(self.agents)
+        ]
 
     async def set_room_metadata(self, space: Space) -> None:
         self._maybe_fail("set_room_metadata")

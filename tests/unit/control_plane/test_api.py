@@ -374,6 +374,26 @@ def test_an_agent_leaving_a_live_space_is_re_dispatched_once(
     assert gateway.calls.count(("dispatch_agent", room)) == 1
 
 
+def test_an_agent_leaving_while_another_agent_is_present_is_not_replaced(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    # The newer agent evicted the older one: its departure must not dispatch a third.
+    gateway.agents = {"agent-new"}
+    gateway.connected = {"listener"}
+    left = participant_event("participant_left", "a3", room, agent=True, role="")
+    body, headers = signed(left)
+    resp = client.post("/livekit/webhook", content=body, headers=headers)
+    assert resp.status_code == 200 and "another agent" in resp.json()["outcome"]
+    assert ("dispatch_agent", room) not in gateway.calls
+    # The last agent leaving is replaced; other participants do not count as agents.
+    gateway.agents = set()
+    body, headers = signed(participant_event("participant_left", "a4", room, agent=True, role=""))
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert gateway.calls.count(("dispatch_agent", room)) == 1
+
+
 def track_event(event_id: str, room: str, identity: str, role: str, source: int) -> api.WebhookEvent:
     info = api.ParticipantInfo(identity=identity, attributes={"role": role})
     return api.WebhookEvent(
