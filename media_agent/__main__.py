@@ -9,17 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
-from contract import names
-
-
-def _refuse_dev_keys_outside_local() -> None:
-    local = os.environ.get(names.ENV_MODE, "local") == "local"
-    if not local and os.environ.get(names.ENV_LIVEKIT_API_KEY) == names.DEV_API_KEY:
-        sys.exit(f"refusing the local dev key pair with {names.ENV_MODE}={os.environ[names.ENV_MODE]}")
+from media_agent.dev_keys import dev_key_refusal
 
 
 def main() -> None:
-    _refuse_dev_keys_outside_local()
+    refusal = dev_key_refusal(os.environ)
+    if refusal is not None:
+        sys.exit(refusal)
     # Nothing here may reach the internet: the agent talks to the LiveKit server only. Telemetry in
     # livekit-agents is only set up for LiveKit Cloud URLs or LIVEKIT_OBSERVABILITY_URL, and we load
     # no plugins (so there is nothing to download).
