@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,12 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=502,
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc.errors())
+
     @app.exception_handler(InvalidCursor)
     async def invalid_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
         # Same shape as FastAPI's own validation errors, so clients parse one format for 422.
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc), "input": None}]
-        )
+        return _validation_response([{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc)}])
 
     app.add_middleware(
         CORSMiddleware,
@@ -72,6 +76,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Mounted last so every API route above wins over a file of the same name.
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
     return app
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a lone surrogate sent by a client (valid JSON,
+    not encodable as UTF-8) cannot turn the answer to bad input into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _validation_response(errors: Any) -> JSONResponse:
+    """FastAPI's 422 shape ({"detail": [{type, loc, msg}]}) without `input` and `ctx`: the
+    rejected input is the client's own, and `ctx` can hold objects that are not JSON."""
+    detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
+    return _AsciiJSONResponse({"detail": detail}, status_code=422)
 
 
 app = create_app()

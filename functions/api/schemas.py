@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ..domain.model import Space
 
 # User ids are LiveKit identities and appear in room and store keys: a conservative alphabet.
 USER_ID_PATTERN = r"^[A-Za-z0-9_.@:\-]{1,128}$"
 SPACE_ID_PATTERN = r"^[0-9a-f]{32}$"
+# Scheduled starts are stored as UTC timestamps; a year outside this range cannot be converted
+# (0001-01-01T00:00+14:00 is before year 1 in UTC) and is no plausible schedule anyway.
+SCHEDULE_YEARS = (1970, 9998)
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
@@ -25,6 +28,20 @@ class SpaceCreate(_Input):
     title: Title
     video: Literal["off", "host", "speakers"] = "off"
     scheduled_start: AwareDatetime | None = None
+
+    @field_validator("scheduled_start")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        first, last = SCHEDULE_YEARS
+        try:
+            year = value.astimezone(UTC).year
+        except OverflowError:
+            year = None
+        if year is None or not first <= year <= last:
+            raise ValueError(f"must be between the years {first} and {last} in UTC")
+        return value
 
 
 class RoleUpdate(_Input):

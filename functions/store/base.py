@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -193,6 +194,12 @@ def parse_ts(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+# Every value a cursor carries is a key this module wrote (`SPACE#<id>`, `STATE#live`, a discovery
+# key `<timestamp>#<id>`): a short ASCII alphabet. Anything else (e.g. a lone surrogate, which
+# neither SQLite nor DynamoDB can encode) is refused before it reaches a store.
+CURSOR_VALUE = re.compile(r"[A-Za-z0-9#:.\-]{1,128}")
+
+
 def encode_cursor(position: dict[str, Any] | None) -> str | None:
     if position is None:
         return None
@@ -208,6 +215,8 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         position = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor("cursor is not one this API returned") from exc
-    if not isinstance(position, dict) or not all(isinstance(v, str) for v in position.values()):
+    if not isinstance(position, dict) or not all(
+        isinstance(v, str) and CURSOR_VALUE.fullmatch(v) for v in position.values()
+    ):
         raise InvalidCursor("cursor is not one this API returned")
     return position

@@ -126,6 +126,12 @@ def test_garbage_cursor_is_invalid(store: SpaceStore) -> None:
     forged = encode_cursor({"pk": "", "sk": "", "gsi1pk": "STATE#live", "gsi1sk": ""})
     with pytest.raises(InvalidCursor):
         store.list(SpaceState.LIVE, limit=5, cursor=forged)
+    # A lone surrogate (valid JSON escape, not encodable by either store) in each store's key shape.
+    for shape in ({"k": "\ud800"}, {"pk": "\ud800", "sk": "META", "gsi1pk": "STATE#live", "gsi1sk": "x"}):
+        with pytest.raises(InvalidCursor):
+            store.list(SpaceState.LIVE, limit=5, cursor=encode_cursor(shape))
+    with pytest.raises(InvalidCursor):
+        store.list(SpaceState.LIVE, limit=5, cursor="eyJrIjoiXHVkODAwIn0")  # {"k":"\ud800"} verbatim
 
 
 def test_listener_counter_dedupes_events(store: SpaceStore) -> None:

@@ -141,6 +141,28 @@ def test_discovery_paginates_and_rejects_bad_parameters(client: TestClient) -> N
         assert resp.json()["detail"][0]["loc"][-1] == field
 
 
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-05:00", "1969-12-31T23:59:59+00:00"]
+)
+def test_a_scheduled_start_outside_the_storable_years_is_422(client: TestClient, when: str) -> None:
+    resp = client.post("/spaces", json={"title": "a", "scheduled_start": when}, headers=auth("host"))
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["detail"][0]["loc"] == ["body", "scheduled_start"]
+    assert client.get("/spaces?state=scheduled", headers=auth("host")).json()["items"] == []
+
+
+def test_validation_errors_keep_fastapis_shape_without_echoing_input(client: TestClient) -> None:
+    resp = client.post(
+        "/spaces",
+        content=b'{"title":"\\ud800"}',
+        headers={**auth("host"), "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422
+    [error] = resp.json()["detail"]
+    assert error["loc"] == ["body", "title"] and error["msg"] and error["type"]
+    assert "input" not in error
+
+
 # --- lifecycle ------------------------------------------------------------------------------------
 def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: FakeGateway) -> None:
     space = create(client)
@@ -561,6 +583,18 @@ def test_a_stale_role_token_is_corrected_to_the_stored_role(client: TestClient, 
         ),
         ("POST", "/spaces/{id}/participants/x/remove", {"json": {"block": True, "extra": 1}}),
         ("PUT", "/spaces/{id}/spotlight", {"json": {"user_id": 42}}),
+        # A lone surrogate: valid JSON, not encodable as UTF-8 when echoed back.
+        ("GET", "/spaces?cursor=eyJrIjoiXHVkODAwIn0", {}),
+        (
+            "POST",
+            "/spaces",
+            {"content": b'{"title":"\\ud800"}', "headers": {"Content-Type": "application/json"}},
+        ),
+        (
+            "POST",
+            "/spaces",
+            {"content": b'{"title":"a","\\ud800":1}', "headers": {"Content-Type": "application/json"}},
+        ),
     ],
 )
 def test_odd_client_input_is_a_4xx_never_a_500(
