@@ -6,6 +6,7 @@ import {
   ConnectionError,
   DisconnectReason,
   type Participant,
+  ParticipantKind,
   type RemoteParticipant,
   type RemoteTrack,
   Room,
@@ -33,6 +34,19 @@ export interface RoomInfo {
 }
 
 const STAGE_ROLES: ReadonlySet<string> = new Set(["host", "cohost", "speaker"]);
+
+/**
+ * Whether a participant is a media agent, by the kind the SFU assigns from the join token (the
+ * agent side checks the same kind). An attribute proves nothing: a person could set one.
+ */
+export function isStageAgent(p: Pick<Participant, "kind">): boolean {
+  return p.kind === ParticipantKind.AGENT;
+}
+
+/** The raw stage state a participant carries: only an agent's counts. */
+export function agentStage(p: Pick<Participant, "kind" | "attributes">): string | undefined {
+  return isStageAgent(p) ? p.attributes[STAGE_ATTRIBUTE] : undefined;
+}
 
 /** What a disconnect means to the person looking at the page. */
 export function disconnectMessage(reason: DisconnectReason | undefined): { message: string; canRejoin: boolean } {
@@ -74,7 +88,7 @@ export class SpaceRoom {
       })
       .on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
         this.takeStage(p);
-        if (p.isAgent && this.room.localParticipant.permissions?.canPublishData) void this.askAgent(p);
+        if (isStageAgent(p) && this.room.localParticipant.permissions?.canPublishData) void this.askAgent(p);
         this.emit();
       })
       .on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
@@ -144,9 +158,9 @@ export class SpaceRoom {
     await this.room.disconnect();
   }
 
-  /** Read a stage state from a participant's attribute, if it carries one. */
+  /** Read a stage state from an agent's attribute, if it carries one; anyone else's is ignored. */
   private takeStage(p: Participant): void {
-    const raw = p.attributes[STAGE_ATTRIBUTE];
+    const raw = agentStage(p);
     if (raw !== undefined) this.stage.offer(p.identity, parseStage(raw));
   }
 
@@ -155,7 +169,7 @@ export class SpaceRoom {
     // with the join, so a late joiner still sees the current stage at once.
     if (!this.room.localParticipant.permissions?.canPublishData) return;
     for (const p of this.room.remoteParticipants.values()) {
-      if (p.isAgent || p.attributes[STAGE_ATTRIBUTE] !== undefined) void this.askAgent(p);
+      if (isStageAgent(p)) void this.askAgent(p);
     }
   }
 
@@ -191,9 +205,7 @@ export class SpaceRoom {
 
   /** Everyone in the room except agents: the local participant first. */
   get people(): Participant[] {
-    const remote = [...this.room.remoteParticipants.values()].filter(
-      (p) => !p.isAgent && p.attributes[STAGE_ATTRIBUTE] === undefined,
-    );
+    const remote = [...this.room.remoteParticipants.values()].filter((p) => !p.isAgent);
     return [this.room.localParticipant, ...remote];
   }
 
