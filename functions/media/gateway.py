@@ -76,6 +76,7 @@ class LiveKitGateway(RoomGateway):
 
     @asynccontextmanager
     async def _api(self) -> AsyncIterator[lkapi.LiveKitAPI]:
+        import aiohttp
         from livekit import api
 
         creds = self._settings.livekit_credentials()
@@ -85,7 +86,9 @@ class LiveKitGateway(RoomGateway):
             yield client
         except api.TwirpError as exc:
             raise GatewayError(f"livekit refused: {exc.code}: {exc.message}") from exc
-        except OSError as exc:  # aiohttp connection errors derive from OSError
+        except (OSError, aiohttp.ClientError) as exc:
+            # Connection errors derive from OSError; a dropped or garbled answer
+            # (ServerDisconnectedError, ClientPayloadError, ClientResponseError) only from ClientError.
             raise GatewayError(f"livekit unreachable: {exc}") from exc
         finally:
             await client.aclose()

@@ -133,3 +133,32 @@ def test_cloud_credentials_come_from_secrets_manager_on_first_use(monkeypatch: p
         )["ARN"]
         with pytest.raises(RuntimeError, match="refused"):
             Settings(SPACES_MODE="cloud", LIVEKIT_SECRET_ARN=dev).livekit_credentials()
+
+
+async def test_a_server_that_drops_the_answer_is_a_gateway_error() -> None:
+    """aiohttp reports a dropped connection as ServerDisconnectedError, which is not an OSError: it
+    must still become GatewayError (502, and the caller's undo runs), never a bare 500."""
+    import asyncio
+
+    from functions.media.gateway import GatewayError, LiveKitGateway
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request headers, then no answer at all
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    gateway = LiveKitGateway(
+        Settings(
+            SPACES_MODE="local",
+            LIVEKIT_URL=f"ws://127.0.0.1:{port}",
+            LIVEKIT_API_KEY="unit-key",
+            LIVEKIT_API_SECRET="unit-secret-long-enough-for-hs256-signing",
+        )
+    )
+    try:
+        with pytest.raises(GatewayError):
+            await gateway.remove_participant("space-x", "someone")
+    finally:
+        server.close()
+        await server.wait_closed()
