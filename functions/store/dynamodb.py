@@ -10,6 +10,7 @@ Every Space change is an UpdateItem conditioned on the version read (base.SpaceS
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -103,32 +104,56 @@ class DynamoStore(SpaceStore):
             self.client.put_item(**put)
             return space
         key = {PK: {"S": f"IDEMP#{idempotency.owner}#{idempotency.key}"}, SK: {"S": IDEMP}}
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": {
-                                **key,
-                                "space_id": {"S": space.id},
-                                "fingerprint": {"S": idempotency.fingerprint},
-                                TTL: {"N": str(int(time.time()) + DEDUPE_TTL)},
-                            },
-                            "ConditionExpression": f"attribute_not_exists({PK})",
-                        }
-                    },
-                    {"Put": put},
-                ]
-            )
-            return space
-        except ClientError as exc:
-            if not _cancelled_by_condition(exc, index=0):
-                raise
-        earlier = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"]
-        if earlier["fingerprint"]["S"] != idempotency.fingerprint:
-            raise Conflict("idempotency_key_reused", "this Idempotency-Key was used for a different request")
-        return self.require(earlier["space_id"]["S"])
+        # Concurrent creates with one key collide in the transaction (cancelled, not queued): retry,
+        # and the retry sees the winner's key and replays its Space.
+        for _ in range(TRANSACTION_ATTEMPTS):
+            now = int(time.time())
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": {
+                                    **key,
+                                    "space_id": {"S": space.id},
+                                    "fingerprint": {"S": idempotency.fingerprint},
+                                    TTL: {"N": str(now + DEDUPE_TTL)},
+                                },
+                                # DynamoDB deletes expired items lazily (up to days later): an
+                                # expired key is free again, as in SQLite (`expires > now`).
+                                "ConditionExpression": f"attribute_not_exists({PK}) OR #ttl < :now",
+                                "ExpressionAttributeNames": {"#ttl": TTL},
+                                "ExpressionAttributeValues": {":now": {"N": str(now)}},
+                            }
+                        },
+                        {"Put": put},
+                    ]
+                )
+                return space
+            except ClientError as exc:
+                if _cancelled_by_condition(exc, index=0):
+                    earlier = self._live_idempotency_item(key)
+                    if earlier is not None:
+                        if earlier["fingerprint"]["S"] != idempotency.fingerprint:
+                            raise Conflict(
+                                "idempotency_key_reused",
+                                "this Idempotency-Key was used for a different request",
+                            ) from exc
+                        return self.require(earlier["space_id"]["S"])
+                    # It expired between the write and the read: the key is free, try again.
+                elif not _cancelled_by_conflict(exc):
+                    raise
+            time.sleep(random.uniform(0.005, 0.05))
+        raise Conflict("too_much_contention", "too many concurrent creates with this Idempotency-Key; retry")
+
+    def _live_idempotency_item(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.table, Key=key, ConsistentRead=True
+        ).get("Item")
+        if item is None or int(item[TTL]["N"]) < int(time.time()):
+            return None
+        return item
 
     def _compare_and_set(self, space: Space, *, expected_version: int) -> bool:
         fields = {**_record_attributes(space)}
@@ -257,4 +282,6 @@ def _cancelled_by_condition(exc: ClientError, *, index: int) -> bool:
 
 
 def _cancelled_by_conflict(exc: ClientError) -> bool:
+    if exc.response["Error"]["Code"] == "TransactionConflictException":
+        return True
     return any(r.get("Code") == "TransactionConflict" for r in _reasons(exc))

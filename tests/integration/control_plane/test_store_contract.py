@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -87,6 +88,45 @@ def test_idempotent_create_returns_the_first_space(store: SpaceStore) -> None:
             make_space("alice"), idempotency=IdempotencyKey(owner="alice", key="k1", fingerprint="other")
         )
     assert err.value.rule == "idempotency_key_reused"
+
+
+def test_parallel_creates_with_one_idempotency_key_make_one_space(store: SpaceStore) -> None:
+    key = IdempotencyKey(owner="alice", key="burst", fingerprint="f")
+    candidates = [make_space("alice") for _ in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda s: store.create(s, idempotency=key), candidates))
+    assert len({r.id for r in results}) == 1
+    winner = results[0].id
+    assert winner in {c.id for c in candidates}
+    # The losers' Spaces were never stored.
+    assert [c.id for c in candidates if store.get(c.id) is not None] == [winner]
+
+
+def test_an_expired_idempotency_key_is_free_again(store: SpaceStore) -> None:
+    """DynamoDB deletes expired items lazily; SQLite keeps them until overwritten. Both treat an
+    expired key as unused."""
+    from functions.store.dynamodb import DynamoStore
+
+    first = store.create(make_space("alice"), idempotency=IdempotencyKey("alice", "old", "f"))
+    expired_at = int(time.time()) - 10
+    if isinstance(store, DynamoStore):
+        store.client.update_item(
+            TableName=store.table,
+            Key={"pk": {"S": "IDEMP#alice#old"}, "sk": {"S": "IDEMP"}},
+            UpdateExpression="SET #t = :t",
+            ExpressionAttributeNames={"#t": "ttl"},
+            ExpressionAttributeValues={":t": {"N": str(expired_at)}},
+        )
+    else:
+        db = store._connect()  # type: ignore[attr-defined]
+        with db:
+            db.execute("UPDATE idempotency SET expires = ?", (expired_at,))
+        db.close()
+    # Expired: a new create with the same key (even another body) makes a new Space.
+    second = store.create(make_space("alice"), idempotency=IdempotencyKey("alice", "old", "other"))
+    assert second.id != first.id
+    replayed = store.create(make_space("alice"), idempotency=IdempotencyKey("alice", "old", "other"))
+    assert replayed.id == second.id
 
 
 def test_discovery_pages_by_state_in_order(store: SpaceStore) -> None:

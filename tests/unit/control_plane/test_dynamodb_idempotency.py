@@ -1,0 +1,76 @@
+"""DynamoDB's transaction cancellations on concurrent creates, which DynamoDB Local does not
+reproduce (it serializes transactions): scripted with botocore's Stubber on a real client."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from functions.domain import lifecycle
+from functions.domain.model import Space, VideoPolicy
+from functions.store.base import IdempotencyKey
+from functions.store.dynamodb import DynamoStore, _item
+
+
+def new_space() -> Space:
+    return lifecycle.new_space(
+        space_id=uuid.uuid4().hex,
+        title="t",
+        host="alice",
+        video=VideoPolicy.OFF,
+        now=datetime(2026, 11, 20, tzinfo=UTC),
+        scheduled_start=None,
+    )
+
+
+def cancelled(*codes: str) -> dict[str, object]:
+    return {
+        "service_error_code": "TransactionCanceledException",
+        "service_message": "Transaction cancelled",
+        "response_meta": {},
+        "modeled_fields": {"CancellationReasons": [{"Code": c} for c in codes]},
+    }
+
+
+def test_a_create_that_collides_with_a_concurrent_one_replays_the_winner() -> None:
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    store = DynamoStore("spaces", client=client)
+    winner, mine = new_space(), new_space()
+    idem = {
+        "pk": {"S": "IDEMP#alice#k"},
+        "sk": {"S": "IDEMP"},
+        "space_id": {"S": winner.id},
+        "fingerprint": {"S": "f"},
+        "ttl": {"N": str(int(time.time()) + 3600)},
+    }
+    with Stubber(client) as stub:
+        # Both transactions touched the key at once: DynamoDB cancels with TransactionConflict.
+        stub.add_client_error("transact_write_items", **cancelled("TransactionConflict", "None"))
+        # The retry finds the winner's key.
+        stub.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
+        stub.add_response("get_item", {"Item": idem})
+        stub.add_response("get_item", {"Item": _item(winner)})
+        got = store.create(mine, idempotency=IdempotencyKey("alice", "k", "f"))
+        stub.assert_no_pending_responses()
+    assert got.id == winner.id
+
+
+def test_an_unrelated_transaction_error_is_not_swallowed() -> None:
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    store = DynamoStore("spaces", client=client)
+    space = new_space()
+    with Stubber(client) as stub:
+        stub.add_client_error("transact_write_items", service_error_code="ValidationException")
+        with pytest.raises(ClientError) as err:
+            store.create(space, idempotency=IdempotencyKey("alice", "k", "f"))
+    assert err.value.response["Error"]["Code"] == "ValidationException"
