@@ -9,8 +9,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from ..domain.model import Space
 
-# User ids are LiveKit identities and appear in room and store keys: a conservative alphabet.
-USER_ID_PATTERN = r"^[A-Za-z0-9_.@:\-]{1,128}$"
+# User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
+# (`IDEMP#<user>#<key>`, so never `#`): a conservative alphabet that still takes common OIDC
+# subjects, e.g. Auth0's `google-oauth2|1234` (`|` is percent-encoded in a URL path).
+USER_ID_PATTERN = r"^[A-Za-z0-9_.@:|\-]{1,128}$"
 SPACE_ID_PATTERN = r"^[0-9a-f]{32}$"
 # Scheduled starts are stored as UTC timestamps; a year outside this range cannot be converted
 # (0001-01-01T00:00+14:00 is before year 1 in UTC) and is no plausible schedule anyway.

@@ -163,6 +163,17 @@ def test_validation_errors_keep_fastapis_shape_without_echoing_input(client: Tes
     assert "input" not in error
 
 
+def test_an_oidc_subject_with_a_pipe_is_a_user(client: TestClient) -> None:
+    """Auth0 subjects look like `auth0|abc` or `google-oauth2|123`."""
+    space_id = create(client, host="auth0|abc")["id"]
+    assert client.get(f"/spaces/{space_id}", headers=auth("auth0|abc")).json()["host"] == "auth0|abc"
+    start(client, space_id, host="auth0|abc")
+    resp = set_role(client, space_id, "google-oauth2%7C123", "speaker", actor="auth0|abc")
+    assert resp.status_code == 200 and resp.json()["speakers"] == ["google-oauth2|123"]
+    token = client.post(f"/spaces/{space_id}/token", headers=auth("google-oauth2|123"))
+    assert token.status_code == 200 and token.json()["identity"] == "google-oauth2|123"
+
+
 # --- lifecycle ------------------------------------------------------------------------------------
 def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: FakeGateway) -> None:
     space = create(client)
