@@ -29,6 +29,10 @@ class LiveKitCredentials:
     api_secret: str
 
 
+# The API's own address under `make dev` (it serves web/dist at /).
+LOCAL_WEB_ORIGINS = ("http://localhost:8000", "http://127.0.0.1:8000")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -51,8 +55,11 @@ class Settings(BaseSettings):
     # Local mode only: the app verifies bearer tokens itself (in the cloud API Gateway does).
     dev_jwt_secret: str = Field(default=names.DEV_JWT_SECRET, validation_alias=names.ENV_DEV_JWT_SECRET)
 
-    # Origins allowed to call the API from a browser (the web client may be hosted elsewhere).
-    cors_origins: str = Field(default="*", validation_alias=names.ENV_CORS_ORIGINS)
+    # Origins allowed to call the API from a browser (the web client may be hosted elsewhere),
+    # comma-separated. Unset: locally only the page `make dev` serves (which is same-origin anyway;
+    # local mode mints tokens for anyone at /dev/token, so no other site may drive it), in the
+    # cloud none (the deployment names its web origin explicitly).
+    cors_origins: str | None = Field(default=None, validation_alias=names.ENV_CORS_ORIGINS)
 
     max_speakers: int = Field(default=10, ge=1, le=50, validation_alias="SPACES_MAX_SPEAKERS")
     # Join tokens live minutes: the SFU refreshes the token of a connected session itself, so the
@@ -90,6 +97,8 @@ class Settings(BaseSettings):
 
     @property
     def cors_origin_list(self) -> list[str]:
+        if self.cors_origins is None:
+            return list(LOCAL_WEB_ORIGINS) if self.is_local else []
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property

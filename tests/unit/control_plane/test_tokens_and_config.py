@@ -98,6 +98,30 @@ def test_cors_origins_are_a_comma_separated_list() -> None:
     assert s.cors_origin_list == ["https://a.example", "https://b.example"]
 
 
+def test_cors_defaults_to_the_local_page_locally_and_to_nothing_in_the_cloud(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from functions.api.main import create_app
+
+    monkeypatch.delenv(names.ENV_CORS_ORIGINS, raising=False)
+    local = Settings(SPACES_MODE="local", SPACES_WEB_DIST="/nonexistent")
+    assert local.cors_origin_list == ["http://localhost:8000", "http://127.0.0.1:8000"]
+    cloud = Settings(SPACES_MODE="cloud", LIVEKIT_API_KEY="k", LIVEKIT_API_SECRET="s" * 32)
+    assert cloud.cors_origin_list == []
+    # Still configurable, including "*" for whoever wants it.
+    assert Settings(SPACES_CORS_ORIGINS="*").cors_origin_list == ["*"]
+
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    with TestClient(create_app(local)) as client:
+        # Any website open in the developer's browser must not mint dev tokens and drive the API.
+        evil = client.options("/dev/token", headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in evil.headers
+        page = client.options("/dev/token", headers={**preflight, "Origin": "http://localhost:8000"})
+        assert page.headers["access-control-allow-origin"] == "http://localhost:8000"
+
+
 def test_dev_token_prints_a_verifiable_token_alone_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     from functions.dev_token import main
 
