@@ -6,7 +6,6 @@ report can show how much of the cold start is the framework and how much is the 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -26,22 +25,7 @@ async def token(space_id: str) -> dict[str, str]:
 handler = Mangum(app, lifespan="off")
 T_IMPORT, C_IMPORT = time.perf_counter(), time.process_time()
 
-from bench.control_plane.cold_child import Context  # noqa: E402
-from bench.control_plane.fixture import token_event  # noqa: E402
+from bench.control_plane.fixture import serve_first_request  # noqa: E402
 
 if __name__ == "__main__":
-    t1, c1 = time.perf_counter(), time.process_time()
-    response = handler(token_event(sys.argv[1]), Context())
-    t2, c2 = time.perf_counter(), time.process_time()
-    assert response["statusCode"] == 200, response
-    print(
-        json.dumps(
-            {
-                "import_ms": (T_IMPORT - T0) * 1000,
-                "first_request_ms": (t2 - t1) * 1000,
-                "total_ms": (T_IMPORT - T0 + t2 - t1) * 1000,
-                "total_cpu_ms": (C_IMPORT - C0 + c2 - c1) * 1000,
-                "loaded": [],
-            }
-        )
-    )
+    serve_first_request(handler, sys.argv[1], started=(T0, C0), imported=(T_IMPORT, C_IMPORT))

@@ -75,3 +75,44 @@ def token_event(space_id: str) -> dict[str, Any]:
 
 def dumps(doc: Any) -> str:
     return json.dumps(doc, separators=(",", ":"))
+
+
+class Context:
+    """The Lambda context Mangum reads."""
+
+    function_name = "bench"
+    aws_request_id = "bench"
+    memory_limit_in_mb = 512
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def serve_first_request(
+    handler: Any, space_id: str, *, started: tuple[float, float], imported: tuple[float, float],
+    heavy: tuple[str, ...] = (),
+) -> None:
+    """Serve the first token request and print the cold start as one JSON line.
+
+    `started` and `imported` are (perf_counter, process_time) taken before and after the import
+    being measured; `heavy` lists modules whose presence in sys.modules the report names."""
+    import sys
+    import time
+
+    t1, c1 = time.perf_counter(), time.process_time()
+    response = handler(token_event(space_id), Context())
+    t2, c2 = time.perf_counter(), time.process_time()
+    assert response["statusCode"] == 200, response
+    (t0, c0), (t_import, c_import) = started, imported
+    print(
+        json.dumps(
+            {
+                "import_ms": (t_import - t0) * 1000,
+                "first_request_ms": (t2 - t1) * 1000,
+                "total_ms": (t_import - t0 + t2 - t1) * 1000,
+                # CPU time: what the same work costs without the other tenants of a shared machine.
+                "total_cpu_ms": (c_import - c0 + c2 - c1) * 1000,
+                "loaded": [m for m in heavy if m in sys.modules],
+            }
+        )
+    )

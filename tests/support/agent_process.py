@@ -21,7 +21,7 @@ from typing import IO
 
 from contract import names
 from devstack.ports import free_port
-from devstack.processes import ManagedProcess
+from devstack.processes import ManagedProcess, http_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,14 +64,6 @@ class AgentProcess:
         self.process.stop(timeout=timeout)
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return False
-
-
 def start_agent(
     *,
     ws_url: str,
@@ -106,7 +98,7 @@ def start_agent(
     )
     agent = AgentProcess(process=process, http_port=http_port)
     try:
-        process.wait_until(lambda: agent.registrations() > 0 and _healthy(agent.http_url),
+        process.wait_until(lambda: agent.registrations() > 0 and http_ok(agent.http_url)(),
                            timeout=timeout, what="registered with livekit-server")
     except BaseException:
         process.kill()
