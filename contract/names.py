@@ -10,6 +10,15 @@ LIVEKIT_VERSION: Final = "v1.13.5"
 
 # The agent the control plane dispatches explicitly into every live Space.
 AGENT_NAME: Final = "spaces-stage"
+# The broadcast composer (its own agent, dispatched with the stage agent when broadcasting is on).
+COMPOSER_AGENT_NAME: Final = "spaces-composer"
+# livekit-agents puts the dispatching agent name into this attribute of every agent participant;
+# the control plane reads it (webhooks, ListParticipants) to tell which agent left a room.
+AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"
+
+# The broadcast of one Space: <base>/<space_id>/<BROADCAST_PLAYLIST>, .../<BROADCAST_TIMELINE>.
+BROADCAST_PLAYLIST: Final = "index.m3u8"
+BROADCAST_TIMELINE: Final = "timeline.json"
 
 # The agent publishes the stage state (JSON) as this participant attribute, and answers this RPC.
 STAGE_ATTRIBUTE: Final = "stage"
@@ -36,6 +45,14 @@ ENV_DEV_JWT_SECRET: Final = "SPACES_DEV_JWT_SECRET"
 ENV_PUBLIC_LIVEKIT_URL: Final = "SPACES_PUBLIC_LIVEKIT_URL"
 ENV_DYNAMODB_ENDPOINT: Final = "SPACES_DYNAMODB_ENDPOINT"  # DynamoDB Local / moto only
 ENV_CORS_ORIGINS: Final = "SPACES_CORS_ORIGINS"  # comma-separated, "*" by default
+# Broadcast (HLS): where the composer writes (a local directory, or an S3 bucket and key prefix),
+# the public base URL the control plane hands out, the WebRTC listener threshold and retention.
+ENV_BROADCAST_DIR: Final = "SPACES_BROADCAST_DIR"
+ENV_BROADCAST_BUCKET: Final = "SPACES_BROADCAST_BUCKET"
+ENV_BROADCAST_PREFIX: Final = "SPACES_BROADCAST_PREFIX"
+ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"
+ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"
+ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
 # The Secrets Manager secret named by LIVEKIT_SECRET_ARN is JSON with these two fields.
 SECRET_FIELD_API_KEY: Final = "api_key"
 SECRET_FIELD_API_SECRET: Final = "api_secret"
