@@ -92,6 +92,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _broadcast_consistent(self) -> Settings:
+        if self.broadcast_base_url is not None and not self.broadcast_base_url.strip():
+            self.broadcast_base_url = None  # set but empty: the same as unset
         if self.broadcast_base_url is not None:
             url = self.broadcast_base_url.strip().rstrip("/")
             scheme = url.split("://", 1)[0] if "://" in url else ""
