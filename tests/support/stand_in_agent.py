@@ -19,10 +19,13 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from devstack.ports import free_port
 from devstack.processes import ManagedProcess, http_ok
+
+if TYPE_CHECKING:
+    from livekit.agents import JobContext
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME_ENV = "STAND_IN_AGENT_NAME"
@@ -71,8 +74,14 @@ def start_stand_in(
     return process
 
 
+async def present(ctx: JobContext) -> None:
+    """The job: join, then stay (module level: job processes are started by pickling it)."""
+    await ctx.connect()
+    await asyncio.Event().wait()
+
+
 def main() -> None:
-    from livekit.agents import AgentServer, JobContext, cli
+    from livekit.agents import AgentServer, cli
 
     server = AgentServer(
         host="127.0.0.1",
@@ -81,12 +90,7 @@ def main() -> None:
         # Always available: the shared test machine's CPU load must not make it refuse the dispatch.
         load_fnc=lambda: 0.0,
     )
-
-    @server.rtc_session(agent_name=os.environ[NAME_ENV])
-    async def present(ctx: JobContext) -> None:
-        await ctx.connect()
-        await asyncio.Event().wait()
-
+    server.rtc_session(agent_name=os.environ[NAME_ENV])(present)
     sys.argv = [sys.argv[0], "start"]
     cli.run_app(server)
 
