@@ -16,6 +16,7 @@ import av
 import numpy as np
 from av.audio.stream import AudioStream
 from av.packet import Packet
+from av.stream import Stream
 from av.video.frame import PictureType
 from av.video.stream import VideoStream
 
@@ -215,11 +216,13 @@ class SegmentEncoder:
             container = av.open(buf, "w", format="mpegts")
             out_video = container.add_stream_from_template(self._video) if self._video is not None else None
             out_audio = container.add_stream_from_template(self._audio)
-            tagged = [(p, out_video, self.config.fps) for p in video]
+            tagged: list[tuple[_Pending, Stream | None, int]] = []
+            tagged += [(p, out_video, self.config.fps) for p in video]
             tagged += [(p, out_audio, self.config.sample_rate) for p in audio]
             tagged.sort(key=lambda item: item[0].seconds)
             for pending, stream, rate in tagged:
                 packet = pending.packet
+                assert stream is not None
                 packet.stream = stream
                 if packet.pts is not None:
                     packet.pts += TS_OFFSET_S * rate

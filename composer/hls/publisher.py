@@ -16,15 +16,16 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from contract.broadcast import BroadcastTimeline
-from contract.names import BROADCAST_PLAYLIST, BROADCAST_TIMELINE
 from composer.hls.config import RetryPolicy
 from composer.hls.headers import cache_headers
 from composer.hls.playlist import MediaPlaylist, Segment
 from composer.hls.sinks import Sink
 from composer.hls.stats import StatsRecorder
+from composer.hls.timeline import timeline_json
+from contract.broadcast import BroadcastTimeline
+from contract.names import BROADCAST_PLAYLIST, BROADCAST_TIMELINE
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Publisher:
         self._timeline_dirty = False
         self._closing = False
         self._ended = False
+        self._finished_clean = False
         self._thread = threading.Thread(target=self._run, name=f"broadcast-upload-{space_id}", daemon=True)
         self._thread.start()
 
@@ -88,7 +90,9 @@ class Publisher:
             self._pending.append(job)
             while len(self._pending) > self._max_pending:
                 dropped = self._pending.popleft()
-                log.error("broadcast %s: upload queue full, dropping %s", self._space_id, dropped.segment.name)
+                log.error(
+                    "broadcast %s: upload queue full, dropping %s", self._space_id, dropped.segment.name
+                )
                 self._stats.count(segments_dropped=1)
                 self._pending[0].after_gap = True
             self._cond.notify()
@@ -125,14 +129,14 @@ class Publisher:
             self._abort.set()
             self._thread.join()
             return False
-        return True
+        return self._finished_clean
 
     # -- the upload thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._abort.is_set():
             with self._cond:
-                while not (self._pending or self._closing or (self._timeline_dirty and self._playlist_published)):
+                while not (self._pending or self._closing or self._timeline_due()):
                     self._cond.wait()
                 job = self._pending.popleft() if self._pending else None
                 more = bool(self._pending)
@@ -147,6 +151,9 @@ class Publisher:
                 self._write_playlist()
             if self._timeline_dirty and self._playlist_published and not more:
                 self._write_timeline()
+
+    def _timeline_due(self) -> bool:
+        return self._timeline_dirty and self._playlist_published
 
     def _publish_segment(self, job: _Job) -> None:
         seg = job.segment
@@ -177,10 +184,11 @@ class Publisher:
         if self._timeline is not None and self._playlist_published:
             with self._cond:
                 if self._ended and not self._timeline.ended:
-                    self._timeline = _ended(self._timeline)
+                    self._timeline = replace(self._timeline, ended=True)
                     self._timeline_dirty = True
         if self._timeline_dirty and self._playlist_published:
             self._write_timeline()
+        self._finished_clean = not (self._playlist_dirty or self._timeline_due() or self._gap_next)
 
     def _write_playlist(self) -> None:
         playlist = self._playlist
@@ -197,7 +205,7 @@ class Publisher:
             self._timeline_dirty = False
         if timeline is None:
             return
-        if not self._write(BROADCAST_TIMELINE, timeline.to_json().encode(), closed=timeline.ended):
+        if not self._write(BROADCAST_TIMELINE, timeline_json(timeline).encode(), closed=timeline.ended):
             with self._cond:
                 self._timeline_dirty = True
 
@@ -215,7 +223,9 @@ class Publisher:
                     )
             except Exception as exc:  # any sink failure is retried; the sink's own type is unknown
                 self._stats.count(write_errors=1)
-                log.warning("broadcast %s: write %s failed (attempt %d): %s", self._space_id, name, attempt, exc)
+                log.warning(
+                    "broadcast %s: write %s failed (attempt %d): %s", self._space_id, name, attempt, exc
+                )
                 if attempt == self._retry.attempts:
                     return False
                 # Equal jitter: half the backoff fixed, half random, so composers do not retry in step.
@@ -226,9 +236,3 @@ class Publisher:
             self._stats.count(bytes_written=len(data))
             return True
         return False
-
-
-def _ended(timeline: BroadcastTimeline) -> BroadcastTimeline:
-    from dataclasses import replace
-
-    return replace(timeline, ended=True)

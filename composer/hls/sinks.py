@@ -56,6 +56,8 @@ class DiskSink:
                 self._write_bytes(fh, data)
                 fh.flush()
                 os.fsync(fh.fileno())
+            # mkstemp creates 0600; the objects are public (a web server may run as another user).
+            os.chmod(tmp, 0o644)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
