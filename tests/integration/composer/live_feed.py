@@ -1,6 +1,6 @@
 """A composer stand-in for the resume test: feeds a Broadcast in real time until it is killed.
 
-    python -m tests.integration.composer.live_feed <root> <space_id> <epoch_ms>
+python -m tests.integration.composer.live_feed <root> <space_id> <epoch_ms>
 """
 
 from __future__ import annotations

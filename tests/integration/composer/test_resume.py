@@ -18,6 +18,7 @@ from tests.integration.composer.media import Feeder, read_segment
 from tests.support.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
+LIVE_FEED = "tests.integration.composer.live_feed"
 SPACE = "space-r"
 CONFIG = BroadcastConfig(width=320, height=180)
 FIRST_EPOCH = 1_764_619_200_000
@@ -28,7 +29,7 @@ SECOND_EPOCH = FIRST_EPOCH + 60_000
 def killed_composer(tmp_path: Path) -> Iterator[Path]:
     """A composer process that published a few segments and a timeline, then was SIGKILLed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.composer.live_feed", str(tmp_path), SPACE, str(FIRST_EPOCH)],
+        [sys.executable, "-m", LIVE_FEED, str(tmp_path), SPACE, str(FIRST_EPOCH)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -65,7 +66,7 @@ def test_replacement_composer_continues_the_playlist_after_a_kill(killed_compose
 
     broadcast = Broadcast.resume(CONFIG, DiskSink(killed_composer), space_id=SPACE, epoch_ms=SECOND_EPOCH)
     Feeder(CONFIG).feed(broadcast, 2.0)
-    broadcast.record_stage({"spotlight": "bob", "video_spotlight": None, "pinned": None, "names": {"bob": "Bob"}})
+    broadcast.record_stage({"spotlight": "bob", "video_spotlight": None, "pinned": None, "names": {"b": "B"}})
     assert broadcast.close(ended=True)
 
     after = parse_playlist((root / "index.m3u8").read_text())
