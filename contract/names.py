@@ -19,12 +19,6 @@ AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"
 # A broadcast's files under <broadcast base>/<space_id>/ (schema/broadcast.schema.json).
 BROADCAST_PLAYLIST: Final = "index.m3u8"
 BROADCAST_TIMELINE: Final = "timeline.json"
-# Cache-Control of broadcast objects (set per object by the composer's sink, served as is by the CDN
-# and by the API's /broadcast/ in local mode): segments never change; the live playlist and timeline
-# change every segment; a closed (#EXT-X-ENDLIST) playlist and an ended timeline no longer change.
-BROADCAST_CACHE_SEGMENT: Final = "public, max-age=31536000, immutable"
-BROADCAST_CACHE_LIVE: Final = "public, max-age=1"
-BROADCAST_CACHE_CLOSED: Final = "public, max-age=60"
 
 # The agent publishes the stage state (JSON) as this participant attribute, and answers this RPC.
 STAGE_ATTRIBUTE: Final = "stage"
