@@ -32,9 +32,12 @@ COMPOSER_HTTP_PORT_ENV = "SPACES_COMPOSER_HTTP_PORT"
 
 
 def composer_installed() -> bool:
-    """The composer package is present (found without importing it: PyAV and numpy load slowly, and
-    a checkout without it still gets a working stack, minus the broadcast)."""
-    return importlib.util.find_spec("composer") is not None
+    """The composer's entry point (`python -m composer`) is present. Found without running it (PyAV
+    and NumPy load slowly); a checkout without it still gets a working stack, minus the broadcast."""
+    try:
+        return importlib.util.find_spec("composer.__main__") is not None
+    except ImportError:  # no `composer` package at all
+        return False
 
 
 def broadcast_env(api_url: str) -> dict[str, str]:
