@@ -66,8 +66,9 @@ test-infra: venv
 test-e2e: venv tools web system-deps
 	$(PY) -m pytest -m e2e
 
-lint: venv
+lint: venv system-deps
 	$(VENV)/bin/ruff check .
+	shellcheck infrastructure/node/*.sh
 	$(VENV)/bin/ruff format --check . || true
 
 bench: bench-api bench-spotlight
