@@ -478,4 +478,6 @@ def test_the_user_data_writes_the_node_folder_as_it_is_in_the_repo(synth: Synthe
         if path.suffix in livekit_fleet.NODE_FILE_SUFFIXES:
             assert files.pop(path.name) == path.read_text(), path.name
     assert list(files) == ["livekit.template.yaml"]
+    # EC2 takes at most 16 KB of user data; the references resolve to ARNs of ~100 characters each.
+    assert len(_user_data(synth).encode()) < 14_000
     assert _user_data(synth).rstrip().endswith(f'bash "${{NODE_ROOT:-}}{livekit_fleet.NODE_DIR}/boot.sh"')
