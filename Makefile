@@ -60,7 +60,7 @@ test-unit: venv
 test-integration: venv tools system-deps
 	$(PY) -m pytest -m integration
 
-test-infra: venv
+test-infra: venv system-deps
 	$(PY) -m pytest -m infra
 
 test-e2e: venv tools web system-deps
