@@ -49,6 +49,8 @@ ENV_BROADCAST_BUCKET: Final = "SPACES_BROADCAST_BUCKET"  # cloud: the S3 bucket 
 ENV_BROADCAST_PREFIX: Final = "SPACES_BROADCAST_PREFIX"  # cloud: key prefix in that bucket
 ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"  # public URL of <prefix> (CDN or local)
 ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners beyond it get HLS
+ENV_RECONCILE_BUDGET_SECONDS: Final = "SPACES_RECONCILE_BUDGET_SECONDS"  # one in-request pass
+ENV_RECONCILE_INTERVAL_SECONDS: Final = "SPACES_RECONCILE_INTERVAL_SECONDS"  # local loop; 0: off
 ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
 BROADCAST_PREFIX: Final = "broadcasts/"
 # The Secrets Manager secret named by LIVEKIT_SECRET_ARN is JSON with these two fields.

@@ -7,16 +7,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 
 from ..core.config import Settings
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
-from ..media.gateway import LiveKitGateway, RoomGateway
-from ..services.spaces import SpaceService
-from ..store import open_store
+from ..livekit_edge.gateway import LiveKitGateway, RoomGateway
+from ..reconcile.runner import Memory
+from ..reconcile.wiring import reconciler_for, store_for
 from ..store.base import SpaceStore
-from .schemas import USER_ID_PATTERN, SpacePublic
+from ..usecases.context import Accepted, Context
+from .schemas import USER_ID_PATTERN, SpaceChange, SpacePublic
 
 
 async def app_settings(request: Request) -> Settings:
@@ -70,28 +71,26 @@ def _verify_local_bearer(header: str | None, secret: str) -> str:
     return str(claims["sub"])
 
 
-_stores: dict[tuple[str, str, str | None], SpaceStore] = {}
-
-
 async def get_store(settings: SettingsDep) -> SpaceStore:
     """One store per configuration for the process (connections and clients are reused)."""
-    location = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
-    key = (settings.store, location, settings.dynamodb_endpoint)
-    if key not in _stores:
-        _stores[key] = open_store(settings)
-    return _stores[key]
+    return store_for(settings)
 
 
 async def get_gateway(settings: SettingsDep) -> RoomGateway:
     return LiveKitGateway(settings)
 
 
-async def get_service(
+async def get_context(
+    request: Request,
     settings: SettingsDep,
     store: Annotated[SpaceStore, Depends(get_store)],
     gateway: Annotated[RoomGateway, Depends(get_gateway)],
-) -> SpaceService:
-    return SpaceService(store=store, gateway=gateway, settings=settings)
+) -> Context:
+    """The use cases' context. The reconciler's memory (locks, metadata publish times) lives as long
+    as the app, so passes from concurrent requests over one room coalesce."""
+    memory: Memory = request.app.state.reconcile_memory
+    reconciler = reconciler_for(settings, memory=memory, store=store, gateway=gateway)
+    return Context(store=store, gateway=gateway, reconciler=reconciler, settings=settings)
 
 
 class Presenter:
@@ -105,6 +104,13 @@ class Presenter:
     def __call__(self, space: Space) -> SpacePublic:
         return SpacePublic.of(space, policy=self._policy, now=self._clock())
 
+    def accepted(self, accepted: Accepted, response: Response) -> SpaceChange:
+        """200 when the room already matches the stored change, 202 while it is converging."""
+        public = SpacePublic.of(accepted.space, policy=self._policy, now=self._clock())
+        if not accepted.converged:
+            response.status_code = status.HTTP_202_ACCEPTED
+        return SpaceChange(**public.model_dump(), converged=accepted.converged)
+
 
 async def get_presenter(settings: SettingsDep) -> Presenter:
     return Presenter(settings.broadcast)
@@ -112,4 +118,4 @@ async def get_presenter(settings: SettingsDep) -> Presenter:
 
 CurrentUser = Annotated[str, Depends(current_user)]
 PresenterDep = Annotated[Presenter, Depends(get_presenter)]
-ServiceDep = Annotated[SpaceService, Depends(get_service)]
+UseCases = Annotated[Context, Depends(get_context)]

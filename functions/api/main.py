@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,8 @@ from fastapi.responses import JSONResponse
 
 from ..core.config import Settings, get_settings
 from ..domain.errors import Conflict, DomainError, Forbidden, NotFound
-from ..media.gateway import GatewayError
+from ..livekit_edge.gateway import GatewayError
+from ..reconcile.runner import Memory
 from ..store.base import InvalidCursor
 from .routes import health, spaces, stage, tokens, webhooks
 
@@ -25,9 +30,16 @@ STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409}
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Spaces API", version="1.0", summary="Live audio Spaces: control plane")
+    app = FastAPI(
+        title="Spaces API",
+        version="1.0",
+        summary="Live audio Spaces: control plane",
+        lifespan=_reconcile_loop if settings.is_local and settings.reconcile_interval_seconds > 0 else None,
+    )
     # Read by every request through deps.app_settings; tests build apps with their own settings.
     app.state.settings = settings
+    # The reconciler's per-process memory (per-room locks, metadata publish times).
+    app.state.reconcile_memory = Memory()
     # The token route first: the hottest request matches it without building the others (cold start).
     for module in (tokens, health, spaces, stage, webhooks):
         app.include_router(module.router)
@@ -47,10 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
+        # Only acts that store nothing reach here (mute): writes store the desired state and leave
+        # the SFU to the reconciler, so this answer is true.
         log.warning("SFU call failed: %s", exc)
         return JSONResponse(
             {
-                "detail": "the media server did not accept the change; nothing was changed",
+                "detail": "the media server did not answer; nothing was changed, retry",
                 "rule": "livekit_unavailable",
             },
             status_code=502,
@@ -81,6 +95,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Mounted last so every API route above wins over a file of the same name.
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
     return app
+
+
+@asynccontextmanager
+async def _reconcile_loop(app: FastAPI) -> AsyncIterator[None]:
+    """Local mode: the schedule the cloud gets from EventBridge Scheduler, as a task of this process."""
+    from ..reconcile.loop import run_forever
+    from ..reconcile.wiring import reconciler_for
+
+    settings: Settings = app.state.settings
+    reconciler = reconciler_for(settings, memory=app.state.reconcile_memory)
+    task = asyncio.create_task(
+        run_forever(
+            reconciler,
+            interval=settings.reconcile_interval_seconds,
+            budget_per_space=settings.reconcile_budget_seconds,
+        )
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class _AsciiJSONResponse(JSONResponse):

@@ -89,6 +89,8 @@ class SpacePublic(BaseModel):
     broadcast: Broadcast | None
     # Ended Spaces that were broadcast: when the recording stops being offered (kept once past).
     recording_available_until: datetime | None
+    # Bumped by every change of the Space's stored fields (roles, pin, title, state).
+    version: int
 
     @classmethod
     def of(cls, space: Space, *, policy: BroadcastPolicy, now: datetime) -> SpacePublic:
@@ -115,7 +117,16 @@ class SpacePublic(BaseModel):
                 else None
             ),
             recording_available_until=broadcast.recording_available_until(space, policy),
+            version=space.version,
         )
+
+
+class SpaceChange(SpacePublic):
+    """The answer to a write: the stored desired state, and whether the media server already
+    follows it. `converged: false` (HTTP 202): accepted, the reconciler is still converging the room
+    (it retries until it matches); nothing is undone."""
+
+    converged: bool
 
 
 class SpacePage(BaseModel):

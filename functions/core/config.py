@@ -74,6 +74,18 @@ class Settings(BaseSettings):
 
     web_dist: str = Field(default="web/dist", validation_alias="SPACES_WEB_DIST")
 
+    # The reconciler (docs/control-plane.md, "The reconciler"). Seconds one pass may take when it
+    # runs inside a request (after a write, on a webhook): long enough for a few SFU round trips and
+    # one held-back metadata update (2 s), short enough that no answer waits on a slow SFU.
+    reconcile_budget_seconds: float = Field(
+        default=3.0, gt=0, le=25, validation_alias=names.ENV_RECONCILE_BUDGET_SECONDS
+    )
+    # Seconds between two sweeps over every live Space by a loop in the API process (`make dev`,
+    # the tests); 0 turns the loop off (the cloud: EventBridge Scheduler runs the sweep every minute).
+    reconcile_interval_seconds: float = Field(
+        default=5.0, ge=0, validation_alias=names.ENV_RECONCILE_INTERVAL_SECONDS
+    )
+
     # Broadcast (HLS). The public base URL of the broadcasts (CloudFront in the cloud, the API's own
     # /broadcast locally); unset: no broadcast, every join is WebRTC and no composer is dispatched.
     broadcast_base_url: str | None = Field(default=None, validation_alias=names.ENV_BROADCAST_BASE_URL)

@@ -12,3 +12,8 @@ TargetUser = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user 
 PROBLEMS: dict[int | str, dict[str, object]] = {
     code: {"model": Problem} for code in (401, 403, 404, 409, 502)
 }
+
+# A write the reconciler has not finished applying to the room yet: stored, converging.
+ACCEPTED: dict[int | str, dict[str, object]] = {
+    202: {"description": "Stored; the media server is still converging to it (`converged: false`)"}
+}

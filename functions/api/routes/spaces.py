@@ -2,12 +2,13 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from ...domain.model import SpaceState, VideoPolicy
-from ..deps import CurrentUser, PresenterDep, ServiceDep
-from ..schemas import SpaceCreate, SpacePage, SpacePublic
-from ._params import PROBLEMS, SpaceId
+from ...usecases import spaces
+from ..deps import CurrentUser, PresenterDep, UseCases
+from ..schemas import SpaceChange, SpaceCreate, SpacePage, SpacePublic
+from ._params import ACCEPTED, PROBLEMS, SpaceId
 
 router = APIRouter(prefix="/spaces", tags=["spaces"], responses=PROBLEMS)
 
@@ -18,13 +19,14 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
 def create_space(
     body: SpaceCreate,
     user: CurrentUser,
-    spaces: ServiceDep,
+    ctx: UseCases,
     show: PresenterDep,
     idempotency_key: IdempotencyKey = None,
 ) -> SpacePublic:
     """Create a Space hosted by the caller. Repeating a request with the same Idempotency-Key
     returns the Space the first one created."""
     space = spaces.create(
+        ctx,
         actor=user,
         title=body.title,
         video=VideoPolicy(body.video),
@@ -37,32 +39,32 @@ def create_space(
 @router.get("")
 def discover_spaces(
     user: CurrentUser,
-    spaces: ServiceDep,
+    ctx: UseCases,
     show: PresenterDep,
     state: Literal["live", "scheduled"] = "live",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> SpacePage:
-    page = spaces.discover(state=SpaceState(state), limit=limit, cursor=cursor)
+    page = spaces.discover(ctx, state=SpaceState(state), limit=limit, cursor=cursor)
     return SpacePage(items=[show(s) for s in page.items], cursor=page.cursor)
 
 
 @router.get("/{space_id}")
-def get_space(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep) -> SpacePublic:
-    return show(spaces.get(space_id))
+def get_space(space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep) -> SpacePublic:
+    return show(spaces.get(ctx, space_id))
 
 
-@router.post("/{space_id}/start")
+@router.post("/{space_id}/start", responses=ACCEPTED)
 async def start_space(
-    space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep
-) -> SpacePublic:
-    """Host only: create the LiveKit room and dispatch the stage agent into it."""
-    return show(await spaces.start(actor=user, space_id=space_id))
+    space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
+) -> SpaceChange:
+    """Host only: the Space is live; the reconciler creates the room and dispatches its agents."""
+    return show.accepted(await spaces.start(ctx, actor=user, space_id=space_id), response)
 
 
-@router.post("/{space_id}/end")
+@router.post("/{space_id}/end", responses=ACCEPTED)
 async def end_space(
-    space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep
-) -> SpacePublic:
-    """Host only: delete the room (everyone is disconnected) and end the Space."""
-    return show(await spaces.end(actor=user, space_id=space_id))
+    space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
+) -> SpaceChange:
+    """Host only: the Space is over; the reconciler deletes the room (everyone is disconnected)."""
+    return show.accepted(await spaces.end(ctx, actor=user, space_id=space_id), response)

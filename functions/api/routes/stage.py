@@ -1,24 +1,30 @@
-"""The stage: hands, roles, moderation, the spotlight pin."""
+"""The stage: hands, roles, moderation, the spotlight pin. Writes answer 200 when the room already
+follows the stored change, 202 while the reconciler is still converging it."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from ...domain.model import Role
-from ..deps import CurrentUser, PresenterDep, ServiceDep
-from ..schemas import RemoveRequest, RoleUpdate, SpacePublic, SpotlightUpdate
-from ._params import PROBLEMS, SpaceId, TargetUser
+from ...usecases import stage
+from ..deps import CurrentUser, PresenterDep, UseCases
+from ..schemas import RemoveRequest, RoleUpdate, SpaceChange, SpacePublic, SpotlightUpdate
+from ._params import ACCEPTED, PROBLEMS, SpaceId, TargetUser
 
-router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses=PROBLEMS)
+router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses={**PROBLEMS, **ACCEPTED})
 
 
 @router.post("/hand")
-def raise_hand(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep) -> SpacePublic:
+async def raise_hand(
+    space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
+) -> SpaceChange:
     """Ask to speak (listeners, live Spaces)."""
-    return show(spaces.raise_hand(actor=user, space_id=space_id))
+    return show.accepted(await stage.raise_hand(ctx, actor=user, space_id=space_id), response)
 
 
 @router.delete("/hand")
-def lower_hand(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep) -> SpacePublic:
-    return show(spaces.lower_hand(actor=user, space_id=space_id))
+async def lower_hand(
+    space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
+) -> SpaceChange:
+    return show.accepted(await stage.lower_hand(ctx, actor=user, space_id=space_id), response)
 
 
 @router.put("/roles/{user_id}")
@@ -27,19 +33,22 @@ async def set_role(
     user_id: TargetUser,
     body: RoleUpdate,
     user: CurrentUser,
-    spaces: ServiceDep,
+    ctx: UseCases,
     show: PresenterDep,
-) -> SpacePublic:
+    response: Response,
+) -> SpaceChange:
     """Host: co-hosts (at most 2). Host and co-hosts: speakers. Applied live to a connected user."""
-    space = await spaces.change_role(actor=user, space_id=space_id, target=user_id, role=Role(body.role))
-    return show(space)
+    accepted = await stage.change_role(
+        ctx, actor=user, space_id=space_id, target=user_id, role=Role(body.role)
+    )
+    return show.accepted(accepted, response)
 
 
 @router.post("/participants/{user_id}/mute")
 async def mute(
-    space_id: SpaceId, user_id: TargetUser, user: CurrentUser, spaces: ServiceDep, show: PresenterDep
+    space_id: SpaceId, user_id: TargetUser, user: CurrentUser, ctx: UseCases, show: PresenterDep
 ) -> SpacePublic:
-    return show(await spaces.mute(actor=user, space_id=space_id, target=user_id))
+    return show(await stage.mute(ctx, actor=user, space_id=space_id, target=user_id))
 
 
 @router.post("/participants/{user_id}/remove")
@@ -47,18 +56,26 @@ async def remove(
     space_id: SpaceId,
     user_id: TargetUser,
     user: CurrentUser,
-    spaces: ServiceDep,
+    ctx: UseCases,
     show: PresenterDep,
+    response: Response,
     body: RemoveRequest | None = None,
-) -> SpacePublic:
-    """Disconnect a participant; with block, their next token request is refused (403)."""
+) -> SpaceChange:
+    """Disconnect a participant; with block, their next token request is refused (403) and the
+    reconciler keeps them out of the room."""
     block = body.block if body is not None else False
-    return show(await spaces.remove(actor=user, space_id=space_id, target=user_id, block=block))
+    accepted = await stage.remove(ctx, actor=user, space_id=space_id, target=user_id, block=block)
+    return show.accepted(accepted, response)
 
 
 @router.put("/spotlight")
 async def pin_spotlight(
-    space_id: SpaceId, body: SpotlightUpdate, user: CurrentUser, spaces: ServiceDep, show: PresenterDep
-) -> SpacePublic:
+    space_id: SpaceId,
+    body: SpotlightUpdate,
+    user: CurrentUser,
+    ctx: UseCases,
+    show: PresenterDep,
+    response: Response,
+) -> SpaceChange:
     """Host: pin someone on stage to the spotlight (null unpins). The agent reads it from room metadata."""
-    return show(await spaces.pin(actor=user, space_id=space_id, target=body.user_id))
+    return show.accepted(await stage.pin(ctx, actor=user, space_id=space_id, target=body.user_id), response)

@@ -3,8 +3,8 @@ listener arriving when the room's WebRTC audience is full gets the HLS broadcast
 
 from fastapi import APIRouter
 
-from ...services.spaces import BroadcastGrant
-from ..deps import CurrentUser, ServiceDep
+from ...usecases.join import BroadcastGrant, join
+from ..deps import CurrentUser, UseCases
 from ..schemas import HlsTokenResponse, TokenResponse, WebRtcTokenResponse
 from ._params import PROBLEMS, SpaceId
 
@@ -12,12 +12,12 @@ router = APIRouter(prefix="/spaces", tags=["tokens"], responses=PROBLEMS)
 
 
 @router.post("/{space_id}/token")
-async def join_token(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep) -> TokenResponse:
+async def join_token(space_id: SpaceId, user: CurrentUser, ctx: UseCases) -> TokenResponse:
     """`mode: "webrtc"`: connect to `url` with `token`. `mode: "hls"`: play `playlist_url` (the
     room holds SPACES_WEBRTC_LISTENER_LIMIT listeners already; stage roles always get WebRTC)."""
     # The hottest endpoint runs on the event loop without thread hops: its only I/O is one
     # primary-key read (sub-millisecond on SQLite; on Lambda one request owns the whole process).
-    grant = spaces.join(actor=user, space_id=space_id)
+    grant = join(ctx, actor=user, space_id=space_id)
     if isinstance(grant, BroadcastGrant):
         return HlsTokenResponse(
             mode="hls",

@@ -1,19 +1,22 @@
-"""Webhooks from the SFU: verified over the raw body, deduplicated by event id."""
+"""Webhooks from the SFU: verified over the raw body; each fact recorded once per event id; the
+reconciler woken for the room (functions/usecases/webhooks.py). API Gateway gives this route its own
+throttle (infrastructure/constructs/control_plane.py), so viewers' requests cannot starve it."""
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from ...media.webhooks import InvalidWebhook, verify
-from ..deps import ServiceDep, SettingsDep
+from ...livekit_edge.webhooks import InvalidWebhook, verify
+from ...usecases import webhooks
+from ..deps import SettingsDep, UseCases
 
 router = APIRouter(prefix="/livekit", tags=["webhooks"])
 
 
 @router.post("/webhook")
-async def livekit_webhook(request: Request, settings: SettingsDep, spaces: ServiceDep) -> dict[str, str]:
+async def livekit_webhook(request: Request, settings: SettingsDep, ctx: UseCases) -> dict[str, str]:
     body = await request.body()
     try:
         facts = verify(body, request.headers.get("authorization"), settings.livekit_credentials())
     except InvalidWebhook as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(exc)) from exc
-    outcome = await spaces.handle_webhook(facts)
+    outcome = await webhooks.handle(ctx, facts)
     return {"event": facts.event, "outcome": outcome}

@@ -268,7 +268,7 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
 async def test_the_gateway_lists_who_is_in_the_room(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:
     """The re-dispatch check reads the room's participants through the real server API."""
     from functions.core.config import Settings
-    from functions.media.gateway import LiveKitGateway, RoomParticipant
+    from functions.livekit_edge.gateway import LiveKitGateway, RoomParticipant
 
     gateway = LiveKitGateway(
         Settings(

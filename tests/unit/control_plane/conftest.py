@@ -33,6 +33,8 @@ def settings(tmp_path: Path) -> Settings:
         SPACES_MAX_SPEAKERS=3,
         SPACES_CORS_ORIGINS="https://web.example",
         SPACES_WEB_DIST=str(tmp_path / "no-web"),
+        # The unit tests drive every pass themselves (after writes, webhooks); no background loop.
+        SPACES_RECONCILE_INTERVAL_SECONDS=0,
     )
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
-from functions.domain.grants import Permission
-from functions.domain.model import Role, Space
-from functions.media.gateway import GatewayError, RoomGateway, RoomParticipant
+from functions.domain.grants import Permission, permission_for
+from functions.domain.model import Role, Space, VideoPolicy
+from functions.livekit_edge.gateway import (
+    GatewayError,
+    ObservedDispatch,
+    ObservedParticipant,
+    ObservedRoom,
+    RoomGateway,
+    RoomParticipant,
+)
 
 
 @dataclass
@@ -16,12 +24,51 @@ class FakeGateway(RoomGateway):
     agents: dict[str, str] = field(default_factory=dict)  # connected agent identity -> agent name
     dispatched: dict[str, list[str]] = field(default_factory=dict)  # room -> agent names, in order
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    # The role and permission each connected person has now (a listener's if never set).
     permissions: dict[str, tuple[Role, Permission]] = field(default_factory=dict)
+    dispatch_times: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     fail: bool = False
 
     def _maybe_fail(self, what: str) -> None:
         if self.fail:
             raise GatewayError(f"fake SFU refused {what}")
+
+    def join(
+        self, identity: str, role: Role = Role.LISTENER, video: VideoPolicy = VideoPolicy.SPEAKERS
+    ) -> None:
+        """Someone connects with a token for `role`."""
+        self.connected.add(identity)
+        self.permissions[identity] = (role, permission_for(role, video))
+
+    async def observe(self, room: str) -> ObservedRoom | None:
+        self._maybe_fail("observe")
+        self.calls.append(("observe", room))
+        if room not in self.rooms:
+            return None
+        listener = (Role.LISTENER, permission_for(Role.LISTENER, VideoPolicy.OFF))
+        people = tuple(
+            ObservedParticipant(
+                identity=i,
+                sid=f"PA_{i}",
+                is_agent=False,
+                agent_name=None,
+                role=self.permissions.get(i, listener)[0].value,
+                permission=self.permissions.get(i, listener)[1],
+            )
+            for i in sorted(self.connected)
+        )
+        agents = tuple(
+            ObservedParticipant(
+                identity=i, sid=f"PA_{i}", is_agent=True, agent_name=n, role=None, permission=None
+            )
+            for i, n in sorted(self.agents.items())
+        )
+        dispatches = tuple(ObservedDispatch(n, t, 0) for n, t in self.dispatch_times.get(room, []))
+        return ObservedRoom(metadata=self.rooms[room], participants=people + agents, dispatches=dispatches)
+
+    async def list_rooms(self) -> list[str]:
+        self._maybe_fail("list_rooms")
+        return sorted(self.rooms)
 
     async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
         self._maybe_fail("create_room")
@@ -29,6 +76,7 @@ class FakeGateway(RoomGateway):
 
         self.rooms[space.room_name] = room_metadata(space)
         self.dispatched[space.room_name] = list(agents)
+        self.dispatch_times[space.room_name] = [(a, time.time()) for a in agents]
         self.calls.append(("create_room", space.room_name))
 
     async def delete_room(self, room: str) -> None:
@@ -42,6 +90,7 @@ class FakeGateway(RoomGateway):
         if room not in self.rooms:
             return False
         self.dispatched.setdefault(room, []).append(agent_name)
+        self.dispatch_times.setdefault(room, []).append((agent_name, time.time()))
         return True
 
     async def list_participants(self, room: str) -> list[RoomParticipant]:

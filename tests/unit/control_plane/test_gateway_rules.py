@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.media.gateway import live_hidden
+from functions.livekit_edge.gateway import live_hidden
 
 
 @pytest.mark.parametrize(

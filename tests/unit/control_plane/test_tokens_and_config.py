@@ -13,7 +13,7 @@ from contract import names
 from functions.core.config import Settings
 from functions.domain.grants import permission_for
 from functions.domain.model import Role, VideoPolicy
-from functions.media import tokens
+from functions.livekit_edge import tokens
 
 KEY, SECRET = "key", "secret-at-least-32-bytes-long-for-hs256"
 
@@ -164,7 +164,7 @@ async def test_a_server_that_drops_the_answer_is_a_gateway_error() -> None:
     must still become GatewayError (502, and the caller's undo runs), never a bare 500."""
     import asyncio
 
-    from functions.media.gateway import GatewayError, LiveKitGateway
+    from functions.livekit_edge.gateway import GatewayError, LiveKitGateway
 
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")  # the request headers, then no answer at all

@@ -1,7 +1,9 @@
 """The SFU's server API, as the few calls the control plane makes. Everything else stays in domain/.
 
-`RoomGateway` is the interface (the unit tests use a fake); `LiveKitGateway` talks to a real
-livekit-server through livekit-api. A fresh client per call: on Lambda, Mangum runs every
+`RoomGateway` is the interface (the unit tests use a fake; the integration tests wrap the real one
+in a fault injector); `LiveKitGateway` talks to a real livekit-server through livekit-api.
+`observe` is what the reconciler reads (functions/reconcile/); the other calls are what it does.
+A fresh client per call: on Lambda, Mangum runs every
 invocation on its own event loop, and an aiohttp session must not outlive its loop.
 """
 
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class GatewayError(Exception):
-    """The SFU could not do what was asked (down, refused). The API answers 502 and changes nothing."""
+    """The SFU could not do what was asked (down, refused). The reconciler's next pass tries again."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,47 @@ class RoomParticipant:
     agent_name: str | None = None
 
 
+@dataclass(frozen=True)
+class ObservedParticipant:
+    """A connected participant as the SFU reports it (ListParticipants)."""
+
+    identity: str
+    sid: str
+    is_agent: bool
+    agent_name: str | None
+    # The role attribute the control plane wrote (token or live update); None for agents.
+    role: str | None
+    # What the SFU lets them do now, in grants' terms (sources as grants.MICROPHONE/CAMERA names).
+    permission: Permission | None
+
+
+@dataclass(frozen=True)
+class ObservedDispatch:
+    agent_name: str
+    # Epoch seconds the dispatch was created (0 if the SFU did not say).
+    created_at: float
+    # Jobs the SFU assigned for it (0: no worker took it yet, or it was dropped).
+    jobs: int
+
+
+@dataclass(frozen=True)
+class ObservedRoom:
+    """The room as the SFU has it: what the reconciler compares with the desired state."""
+
+    metadata: str
+    participants: tuple[ObservedParticipant, ...]
+    dispatches: tuple[ObservedDispatch, ...]
+
+
 class RoomGateway(ABC):
+    @abstractmethod
+    async def observe(self, room: str) -> ObservedRoom | None:
+        """The room's metadata, participants and agent dispatches; None if there is no such room."""
+
+    @abstractmethod
+    async def list_rooms(self) -> list[str]:
+        """The names of every room the SFU holds (the sweep deletes those of ended Spaces)."""
+
     @abstractmethod
     async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
         """Create the room (name, metadata, limits) with these agents dispatched into it."""
@@ -94,6 +136,41 @@ class LiveKitGateway(RoomGateway):
             raise GatewayError(f"livekit unreachable: {exc}") from exc
         finally:
             await client.aclose()
+
+    async def observe(self, room: str) -> ObservedRoom | None:
+        from livekit import api
+
+        async with self._api() as client:
+            rooms = await client.room.list_rooms(api.ListRoomsRequest(names=[room]))
+            found = [r for r in rooms.rooms if r.name == room]
+            if not found:
+                return None
+            try:
+                listed = await client.room.list_participants(api.ListParticipantsRequest(room=room))
+                dispatches = await client.agent_dispatch.list_dispatch(room)
+            except api.TwirpError as exc:
+                if exc.code == "not_found":  # closed between the calls
+                    return None
+                raise
+        return ObservedRoom(
+            metadata=found[0].metadata,
+            participants=tuple(_observed(p) for p in listed.participants),
+            dispatches=tuple(
+                ObservedDispatch(
+                    agent_name=d.agent_name,
+                    created_at=_epoch_seconds(d.state.created_at),
+                    jobs=len(d.state.jobs),
+                )
+                for d in dispatches
+            ),
+        )
+
+    async def list_rooms(self) -> list[str]:
+        from livekit import api
+
+        async with self._api() as client:
+            rooms = await client.room.list_rooms(api.ListRoomsRequest())
+        return [r.name for r in rooms.rooms]
 
     async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
         from livekit import api
@@ -249,6 +326,51 @@ def live_hidden(*, wanted: bool, now: bool) -> bool:
     token hides them again); a listener who was never on stage stays hidden.
     """
     return wanted and now
+
+
+def _observed(p: Any) -> ObservedParticipant:
+    from livekit import api
+
+    is_agent = p.kind == api.ParticipantInfo.Kind.AGENT
+    perm = p.permission if p.HasField("permission") else None
+    known = {api.TrackSource.MICROPHONE: MICROPHONE, api.TrackSource.CAMERA: CAMERA}
+    permission = (
+        None
+        if perm is None
+        else Permission(
+            can_publish=perm.can_publish,
+            sources=tuple(
+                sorted(known.get(s) or api.TrackSource.Name(s).lower() for s in perm.can_publish_sources)
+            ),
+            can_publish_data=perm.can_publish_data,
+            hidden=perm.hidden,
+            can_subscribe=perm.can_subscribe,
+            can_update_own_metadata=perm.can_update_metadata,
+        )
+    )
+    return ObservedParticipant(
+        identity=p.identity,
+        sid=p.sid,
+        is_agent=is_agent,
+        agent_name=p.attributes.get(names.AGENT_NAME_ATTRIBUTE) if is_agent else None,
+        role=None if is_agent else p.attributes.get(names.ROLE_ATTRIBUTE),
+        permission=permission,
+    )
+
+
+def _source_names(sources: Any, known: dict[int, str]) -> tuple[str, ...]:
+    from livekit import api
+
+    return tuple(sorted(known.get(s) or api.TrackSource.Name(s).lower() for s in sources))
+
+
+def _epoch_seconds(value: int) -> float:
+    """livekit-server stamps dispatches in nanoseconds; tolerate ms and s too."""
+    if value > 10**15:
+        return value / 1e9
+    if value > 10**12:
+        return value / 1e3
+    return float(value)
 
 
 def _track_source(source: str) -> Any:

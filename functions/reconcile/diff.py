@@ -1,0 +1,153 @@
+"""Desired state (the stored Space) + observed state (the SFU's room) -> the actions that make them
+match. Pure: no I/O, no clock of its own (`now` is given). docs/control-plane.md, "The reconciler".
+
+What the desired state of a Space says about its room:
+- scheduled: no room (nothing to do).
+- live: a room with the Space's metadata; every connected person holds exactly the grants of their
+  stored role (role attribute and permission), a blocked user is not connected, and each agent the
+  Space runs (the stage agent, the composer when broadcasting) is present or was dispatched
+  moments ago.
+- ended: no room.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain import grants
+from ..domain.grants import Permission
+from ..domain.model import Role, Space, SpaceState
+from ..livekit_edge.gateway import ObservedParticipant, ObservedRoom, live_hidden
+
+
+@dataclass(frozen=True)
+class Timing:
+    # Seconds a dispatch may take to become an agent in the room before it counts as lost (a worker
+    # takes a job within ~1-2 s; the SFU drops a dispatch that no worker accepts).
+    dispatch_grace: float = 20.0
+    # Seconds after its start during which a live Space whose room is missing gets one created (the
+    # start's own pass failed); later, a missing room means the SFU closed it (a room_finished
+    # webhook that was lost) and the Space ends.
+    room_create_grace: float = 120.0
+
+
+@dataclass(frozen=True)
+class CreateRoom:
+    agents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeleteRoom:
+    pass
+
+
+@dataclass(frozen=True)
+class EndSpace:
+    """The room is gone for good: store the end (what a lost room_finished webhook would have done)."""
+
+
+@dataclass(frozen=True)
+class SetMetadata:
+    metadata: str
+
+
+@dataclass(frozen=True)
+class UpdateParticipant:
+    identity: str
+    role: Role
+    permission: Permission
+    # The audience (listener count) changes when someone moves between listener and stage live,
+    # with no join or leave webhook: -1, 0 or +1, applied once under `count_key`.
+    listener_delta: int
+    count_key: str
+
+
+@dataclass(frozen=True)
+class RemoveParticipant:
+    identity: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    agent_name: str
+
+
+Action = CreateRoom | DeleteRoom | EndSpace | SetMetadata | UpdateParticipant | RemoveParticipant | Dispatch
+
+
+def diff(
+    space: Space,
+    room: ObservedRoom | None,
+    *,
+    agents: tuple[str, ...],
+    now: float,
+    evict: frozenset[str] = frozenset(),
+    timing: Timing | None = None,
+) -> list[Action]:
+    """What to do so that `room` matches `space`. An empty list: converged.
+
+    `agents`: the agent names every live Space runs. `evict`: people to disconnect once (a removal
+    without a block; they may rejoin as listeners). `now`: epoch seconds."""
+    timing = timing or Timing()
+    if space.state is SpaceState.SCHEDULED:
+        return []
+    if space.state is SpaceState.ENDED:
+        return [] if room is None else [DeleteRoom()]
+    if room is None:
+        started = space.started_at.timestamp() if space.started_at else now
+        return [CreateRoom(agents)] if now - started <= timing.room_create_grace else [EndSpace()]
+
+    actions: list[Action] = []
+    wanted_metadata = grants.room_metadata(space)
+    if room.metadata != wanted_metadata:
+        actions.append(SetMetadata(wanted_metadata))
+    for p in room.participants:
+        if p.is_agent:
+            continue
+        action = participant_action(space, p, evict=evict)
+        if action is not None:
+            actions.append(action)
+    actions.extend(Dispatch(name) for name in missing_agents(room, agents, now=now, timing=timing))
+    return actions
+
+
+def participant_action(
+    space: Space, p: ObservedParticipant, *, evict: frozenset[str] = frozenset()
+) -> UpdateParticipant | RemoveParticipant | None:
+    if p.identity in space.blocked:
+        return RemoveParticipant(p.identity, "blocked")
+    if p.identity in evict:
+        return RemoveParticipant(p.identity, "removed")
+    role = space.role_of(p.identity)
+    wanted = grants.permission_for(role, space.video)
+    if p.role == role.value and p.permission is not None and same_grants(p.permission, wanted):
+        return None
+    was_listener = p.role == Role.LISTENER.value
+    is_listener = role is Role.LISTENER
+    delta = 0 if was_listener == is_listener else (1 if is_listener else -1)
+    # One key per transition of one session at one version of the Space: two passes that see the
+    # same stale participant (concurrent, or a webhook delivered three times) count it once.
+    key = f"role:{space.id}:{p.sid}:{p.role}->{role.value}:v{space.version}"
+    return UpdateParticipant(p.identity, role, wanted, listener_delta=delta, count_key=key)
+
+
+def same_grants(observed: Permission, wanted: Permission) -> bool:
+    """Whether a connected participant already has what their role grants. A visible participant
+    is never hidden live (gateway.live_hidden), so a demoted speaker who stays visible matches."""
+    return (
+        observed.can_publish == wanted.can_publish
+        and set(observed.sources) == set(wanted.sources)
+        and observed.can_publish_data == wanted.can_publish_data
+        and observed.can_subscribe == wanted.can_subscribe
+        and observed.can_update_own_metadata == wanted.can_update_own_metadata
+        and observed.hidden == live_hidden(wanted=wanted.hidden, now=observed.hidden)
+    )
+
+
+def missing_agents(room: ObservedRoom, agents: tuple[str, ...], *, now: float, timing: Timing) -> list[str]:
+    """Agents the Space runs that are neither in the room nor recently dispatched (whatever the
+    reason: never came, crashed, dispatch dropped because no worker was registered)."""
+    present = {p.agent_name for p in room.participants if p.is_agent}
+    pending = {d.agent_name for d in room.dispatches if now - d.created_at < timing.dispatch_grace}
+    return [name for name in agents if name not in present and name not in pending]

@@ -1,0 +1,243 @@
+"""Reads the desired state (store) and the observed state (SFU) of a Space, acts on the difference
+(diff.py), and repeats until a pass finds nothing to do or its time is up.
+
+- A failed SFU call is not undone and not fatal: the pass carries on with the other actions and
+  reports `converged=False`; the next pass (the next write, webhook or tick) tries again.
+- After acting, the pass reads both sides again: a call that was delayed behind a newer write (a
+  promote racing a demote) is corrected by the pass that made it, with the newest stored state.
+- Within one process, passes over one room run one at a time; a wake that finds one running marks
+  the room dirty and the running pass goes round once more (coalescing webhook bursts).
+- Room metadata is published at most once per `metadata_interval` per room and process; a change
+  held back is published by a later round of the same pass, or by the next pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..domain import lifecycle
+from ..domain.errors import DomainError
+from ..domain.model import Space, SpaceState, space_id_from_room
+from ..livekit_edge.gateway import GatewayError, RoomGateway
+from ..store.base import SpaceStore
+from . import diff as d
+
+log = logging.getLogger(__name__)
+
+# Seconds between two metadata updates of one room (one process): every viewer receives each
+# update, so a burst of joins (the listener count) or pins is coalesced into one every 2 s.
+METADATA_INTERVAL = 2.0
+# Seconds to wait before another round after a failed SFU call within one pass.
+RETRY_BACKOFF = 0.25
+# Spaces reconciled at once by a sweep (each pass makes a handful of SFU calls).
+SWEEP_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class Outcome:
+    space_id: str
+    # True when the last round found nothing left to do: the SFU matches the stored state.
+    converged: bool
+    done: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    # "coalesced": a pass for this room was already running and will go round once more.
+    note: str = ""
+
+
+@dataclass
+class Memory:
+    """What one process remembers between passes: locks, dirty marks, metadata publish times."""
+
+    metadata_published: dict[str, float] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def lock(self, space_id: str) -> asyncio.Lock:
+        # Per event loop: on Lambda, Mangum runs each invocation on its own loop.
+        locks = self._locks.setdefault(asyncio.get_running_loop(), {})
+        return locks.setdefault(space_id, asyncio.Lock())
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        store: SpaceStore,
+        gateway: RoomGateway,
+        agents: tuple[str, ...],
+        memory: Memory | None = None,
+        timing: d.Timing | None = None,
+        metadata_interval: float = METADATA_INTERVAL,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.agents = agents
+        self.memory = memory or Memory()
+        self.timing = timing or d.Timing()
+        self.metadata_interval = metadata_interval
+        self.clock = clock
+
+    async def wake(self, space_id: str, *, budget: float) -> Outcome:
+        """A webhook's nudge: run a pass, or, if one is running for this room, let it go round again."""
+        lock = self.memory.lock(space_id)
+        if lock.locked():
+            self.memory.dirty.add(space_id)
+            return Outcome(space_id, converged=False, note="coalesced")
+        return await self.reconcile(space_id, budget=budget)
+
+    async def reconcile(
+        self, space_id: str, *, budget: float, evict: frozenset[str] = frozenset()
+    ) -> Outcome:
+        """Converge one Space within `budget` seconds (best effort); say whether it converged."""
+        deadline = time.monotonic() + budget
+        try:
+            async with asyncio.timeout(budget):
+                async with self.memory.lock(space_id):
+                    return await self._rounds(space_id, evict=evict, deadline=deadline)
+        except TimeoutError:
+            return Outcome(space_id, converged=False, note="out of time; the next pass continues")
+
+    async def _rounds(self, space_id: str, *, evict: frozenset[str], deadline: float) -> Outcome:
+        done: list[str] = []
+        failed: list[str] = []
+        pending_evict = set(evict)
+        while True:
+            self.memory.dirty.discard(space_id)
+            round_done, round_failed, held_back, evicted = await self._round(
+                space_id, evict=frozenset(pending_evict)
+            )
+            pending_evict -= evicted
+            done += round_done
+            failed = round_failed  # only the last round's failures are still true
+            idle = not round_done and not round_failed and held_back is None
+            if idle and space_id not in self.memory.dirty:
+                return Outcome(space_id, converged=True, done=tuple(done))
+            wait = held_back if held_back is not None else (RETRY_BACKOFF if round_failed else 0.0)
+            if time.monotonic() + wait >= deadline:
+                return Outcome(space_id, converged=False, done=tuple(done), failed=tuple(failed))
+            if wait:
+                await asyncio.sleep(wait)
+
+    async def _round(
+        self, space_id: str, *, evict: frozenset[str]
+    ) -> tuple[list[str], list[str], float | None, set[str]]:
+        """One read-compare-act round: (done, failed, seconds until held-back metadata may go, evicted)."""
+        space = await asyncio.to_thread(self.store.get, space_id)
+        if space is None:
+            return [], [], None, set()
+        try:
+            room = await self.gateway.observe(space.room_name)
+        except GatewayError as exc:
+            return [], [f"observe: {exc}"], None, set()
+        now = self.clock().timestamp()
+        actions = d.diff(space, room, agents=self.agents, now=now, evict=evict, timing=self.timing)
+        done: list[str] = []
+        failed: list[str] = []
+        held_back: float | None = None
+        evicted: set[str] = set()
+        for action in actions:
+            if isinstance(action, d.SetMetadata):
+                wait = self._metadata_wait(space_id)
+                if wait > 0:
+                    held_back = wait
+                    continue
+            try:
+                what = await self._act(space, action)
+            except GatewayError as exc:
+                failed.append(f"{_name(action)}: {exc}")
+                log.warning("reconcile %s: %s failed: %s", space_id, _name(action), exc)
+                continue
+            except DomainError as exc:  # a store rule refused (e.g. the Space ended meanwhile)
+                failed.append(f"{_name(action)}: {exc.rule}")
+                continue
+            if isinstance(action, d.RemoveParticipant):
+                evicted.add(action.identity)
+            done.append(what)
+        # Someone to evict who is not connected (any more) is done too.
+        evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
+        return done, failed, held_back, evicted
+
+    def _metadata_wait(self, space_id: str) -> float:
+        last = self.memory.metadata_published.get(space_id)
+        if last is None:
+            return 0.0
+        return max(0.0, last + self.metadata_interval - time.monotonic())
+
+    async def _act(self, space: Space, action: d.Action) -> str:
+        room = space.room_name
+        if isinstance(action, d.CreateRoom):
+            await self.gateway.create_room(space, agents=action.agents)
+            self.memory.metadata_published[space.id] = time.monotonic()
+            return "room created"
+        if isinstance(action, d.DeleteRoom):
+            await self.gateway.delete_room(room)
+            return "room deleted"
+        if isinstance(action, d.EndSpace):
+            now = self.clock()
+            await asyncio.to_thread(self.store.update, space.id, lambda s: lifecycle.room_closed(s, now=now))
+            return "space ended: its room is gone"
+        if isinstance(action, d.SetMetadata):
+            await self.gateway.set_room_metadata(space)
+            self.memory.metadata_published[space.id] = time.monotonic()
+            return "metadata published"
+        if isinstance(action, d.UpdateParticipant):
+            connected = await self.gateway.update_participant(
+                room, action.identity, role=action.role, permission=action.permission
+            )
+            if connected and action.listener_delta:
+                await asyncio.to_thread(
+                    self.store.adjust_listeners, space.id, action.listener_delta, event_id=action.count_key
+                )
+            return f"{action.identity} held to {action.role.value}"
+        if isinstance(action, d.RemoveParticipant):
+            await self.gateway.remove_participant(room, action.identity)
+            return f"{action.identity} removed ({action.reason})"
+        if isinstance(action, d.Dispatch):
+            await self.gateway.dispatch_agent(room, action.agent_name)
+            return f"{action.agent_name} dispatched"
+        raise AssertionError(f"unknown action {action!r}")
+
+    async def sweep(self, *, budget_per_space: float) -> list[Outcome]:
+        """Every live Space, and every room the SFU holds for a Space (an ended Space's room is
+        deleted): what the schedule runs."""
+        ids: set[str] = set(await asyncio.to_thread(live_space_ids, self.store))
+        try:
+            ids |= {s for s in (space_id_from_room(r) for r in await self.gateway.list_rooms()) if s}
+        except GatewayError as exc:
+            log.warning("sweep: could not list the SFU's rooms: %s", exc)
+        limit = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def one(space_id: str) -> Outcome:
+            async with limit:
+                return await self.reconcile(space_id, budget=budget_per_space)
+
+        return list(await asyncio.gather(*(one(i) for i in sorted(ids))))
+
+
+def live_space_ids(store: SpaceStore) -> list[str]:
+    """Every live Space's id, through the discovery index, page by page."""
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = store.list(SpaceState.LIVE, limit=100, cursor=cursor)
+        ids += [s.id for s in page.items]
+        if page.cursor is None:
+            return ids
+        cursor = page.cursor
+
+
+def _name(action: d.Action) -> str:
+    return type(action).__name__

@@ -1,0 +1,42 @@
+"""What every use case needs: the store, the reconciler, the settings and a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..core.config import Settings
+from ..domain.model import Space
+from ..livekit_edge.gateway import RoomGateway
+from ..reconcile.runner import Outcome, Reconciler
+from ..store.base import SpaceStore
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to a write: the stored desired state, and whether the SFU already matches it
+    (False: accepted, converging; the reconciler's next pass continues)."""
+
+    space: Space
+    converged: bool
+
+
+@dataclass
+class Context:
+    store: SpaceStore
+    gateway: RoomGateway
+    reconciler: Reconciler
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    async def converge(self, space: Space, *, evict: frozenset[str] = frozenset()) -> Accepted:
+        """One bounded pass right after a write (best effort: the schedule repeats it)."""
+        outcome: Outcome = await self.reconciler.reconcile(
+            space.id, budget=self.settings.reconcile_budget_seconds, evict=evict
+        )
+        return Accepted(space, outcome.converged)

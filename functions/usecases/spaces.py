@@ -1,0 +1,66 @@
+"""Spaces: create, read, discover, start, end."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from datetime import datetime
+
+from ..domain import lifecycle
+from ..domain.model import Space, SpaceState, VideoPolicy
+from ..store.base import IdempotencyKey, Page
+from .context import Accepted, Context
+
+
+def create(
+    ctx: Context,
+    *,
+    actor: str,
+    title: str,
+    video: VideoPolicy,
+    scheduled_start: datetime | None,
+    idempotency_key: str | None,
+) -> Space:
+    space = lifecycle.new_space(
+        space_id=uuid.uuid4().hex,
+        title=title,
+        host=actor,
+        video=video,
+        now=ctx.clock(),
+        scheduled_start=scheduled_start,
+    )
+    key = None
+    if idempotency_key is not None:
+        asked = json.dumps([title, video.value, scheduled_start.isoformat() if scheduled_start else None])
+        key = IdempotencyKey(
+            owner=actor, key=idempotency_key, fingerprint=hashlib.sha256(asked.encode()).hexdigest()
+        )
+    return ctx.store.create(space, idempotency=key)
+
+
+def get(ctx: Context, space_id: str) -> Space:
+    return ctx.store.require(space_id)
+
+
+def discover(ctx: Context, *, state: SpaceState, limit: int, cursor: str | None) -> Page:
+    return ctx.store.list(state, limit=limit, cursor=cursor)
+
+
+async def start(ctx: Context, *, actor: str, space_id: str) -> Accepted:
+    """Store the Space as live; the reconciler creates the room with its agents."""
+    now = ctx.clock()
+    change = await asyncio.to_thread(
+        ctx.store.update, space_id, lambda s: lifecycle.start(s, actor=actor, now=now)
+    )
+    return await ctx.converge(change.after)
+
+
+async def end(ctx: Context, *, actor: str, space_id: str) -> Accepted:
+    """Store the Space as ended; the reconciler deletes the room (everyone is disconnected)."""
+    now = ctx.clock()
+    change = await asyncio.to_thread(
+        ctx.store.update, space_id, lambda s: lifecycle.end(s, actor=actor, now=now)
+    )
+    return await ctx.converge(change.after)

@@ -1,0 +1,69 @@
+"""The stage: hands, roles, moderation, the spotlight pin. Each write stores the desired state and
+asks the reconciler to make the room follow (permissions, removals, metadata)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..domain import stage
+from ..domain.errors import Conflict
+from ..domain.model import Role, Space, SpaceState
+from .context import Accepted, Context
+
+
+async def _after(
+    ctx: Context, space: Space, *, changed: bool, evict: frozenset[str] = frozenset()
+) -> Accepted:
+    if space.state is not SpaceState.LIVE or (not changed and not evict):
+        return Accepted(space, converged=True)
+    return await ctx.converge(space, evict=evict)
+
+
+async def raise_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
+    change = await asyncio.to_thread(
+        ctx.store.update, space_id, lambda s: stage.raise_hand(s, user=actor, limits=ctx.settings.limits)
+    )
+    return await _after(ctx, change.after, changed=change.changed)
+
+
+async def lower_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
+    change = await asyncio.to_thread(ctx.store.update, space_id, lambda s: stage.lower_hand(s, user=actor))
+    return await _after(ctx, change.after, changed=change.changed)
+
+
+async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, role: Role) -> Accepted:
+    change = await asyncio.to_thread(
+        ctx.store.update,
+        space_id,
+        lambda s: stage.change_role(s, actor=actor, target=target, role=role, limits=ctx.settings.limits),
+    )
+    return await _after(ctx, change.after, changed=change.changed)
+
+
+async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block: bool) -> Accepted:
+    """Off the stage (and blocked, if asked) in the store; disconnected by the reconciler. A block
+    is desired state (every pass removes a blocked user who is connected); a removal without a block
+    is a one-time disconnect, repeated within this request's pass only (they may rejoin anyway)."""
+    change = await asyncio.to_thread(
+        ctx.store.update,
+        space_id,
+        lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=ctx.settings.limits),
+    )
+    return await _after(ctx, change.after, changed=change.changed, evict=frozenset({target}))
+
+
+async def pin(ctx: Context, *, actor: str, space_id: str, target: str | None) -> Accepted:
+    change = await asyncio.to_thread(
+        ctx.store.update, space_id, lambda s: stage.pin(s, actor=actor, target=target)
+    )
+    return await _after(ctx, change.after, changed=change.changed)
+
+
+async def mute(ctx: Context, *, actor: str, space_id: str, target: str) -> Space:
+    """An act, not a state: nothing is stored, the SFU mutes the microphone now (the speaker can
+    unmute). A GatewayError reaches the API as 502: nothing was changed."""
+    space = await asyncio.to_thread(ctx.store.require, space_id)
+    stage.authorize_mute(space, actor=actor, target=target)
+    if not await ctx.gateway.mute_microphone(space.room_name, target):
+        raise Conflict("not_connected", f"{target} is not connected to the Space")
+    return space

@@ -1,0 +1,53 @@
+"""A verified webhook records the facts it carries, each at most once (keyed by the event id), and
+wakes the reconciler for its room. It decides nothing else: who may publish, who must leave and
+which agent is missing are the reconciler's business, read from the room itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..domain import lifecycle
+from ..domain.errors import NotFound
+from ..domain.model import Role, space_id_from_room
+from ..livekit_edge.webhooks import WebhookFacts
+from .context import Context
+
+# Events after which the room may differ from the desired state: someone (or an agent) came or went,
+# a track appeared, or the room itself started or finished.
+WAKES = frozenset(
+    {"room_started", "room_finished", "participant_joined", "participant_left", "track_published"}
+)
+
+
+def record(ctx: Context, facts: WebhookFacts) -> str:
+    """The stored effects of a webhook (listener count, the end of a Space). Returns what was done."""
+    space_id = space_id_from_room(facts.room_name)
+    if space_id is None:
+        return "ignored: not a Space room"
+    if facts.event == "room_finished":
+        if not ctx.store.claim_event(facts.id):
+            return "duplicate"
+        now = ctx.clock()
+        try:
+            ctx.store.update(space_id, lambda s: lifecycle.room_closed(s, now=now))
+        except NotFound:
+            return "ignored: unknown Space"
+        return "space ended"
+    if facts.event in ("participant_joined", "participant_left"):
+        # Agents and stage members are not audience; only listener joins and leaves are counted.
+        # A participant whose role changes live is counted by the reconciler (diff.UpdateParticipant).
+        if facts.is_agent or facts.role != Role.LISTENER.value:
+            return "not a listener"
+        delta = 1 if facts.event == "participant_joined" else -1
+        return "counted" if ctx.store.adjust_listeners(space_id, delta, event_id=facts.id) else "duplicate"
+    return "nothing to record"
+
+
+async def handle(ctx: Context, facts: WebhookFacts) -> str:
+    outcome = await asyncio.to_thread(record, ctx, facts)
+    space_id = space_id_from_room(facts.room_name)
+    if space_id is None or facts.event not in WAKES or outcome == "duplicate":
+        return outcome
+    woke = await ctx.reconciler.wake(space_id, budget=ctx.settings.reconcile_budget_seconds)
+    state = woke.note or ("converged" if woke.converged else "converging")
+    return f"{outcome}; reconciler: {state}"
