@@ -1,0 +1,152 @@
+"""The reconciler's pure diff: desired Space + observed room -> actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from contract import names
+from functions.domain.grants import permission_for, room_metadata
+from functions.domain.model import Role, Space, SpaceState, VideoPolicy
+from functions.livekit_edge.gateway import ObservedDispatch, ObservedParticipant, ObservedRoom
+from functions.reconcile import diff as d
+
+STARTED = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+NOW = STARTED.timestamp() + 600
+AGENTS = (names.AGENT_NAME, names.COMPOSER_AGENT_NAME)
+
+
+def live(**changes: object) -> Space:
+    space = Space(
+        id="s1",
+        title="t",
+        host="host",
+        video=VideoPolicy.SPEAKERS,
+        created_at=STARTED,
+        state=SpaceState.LIVE,
+        started_at=STARTED,
+        version=3,
+    )
+    return space.replace(**changes)
+
+
+def person(
+    identity: str, role: Role, *, granted: Role | None = None, sid: str | None = None
+) -> ObservedParticipant:
+    """Connected with the role attribute `role` and the permission of `granted` (default: `role`)."""
+    return ObservedParticipant(
+        identity=identity,
+        sid=sid or f"PA_{identity}",
+        is_agent=False,
+        agent_name=None,
+        role=role.value,
+        permission=permission_for(granted or role, VideoPolicy.SPEAKERS),
+    )
+
+
+def agent(name: str) -> ObservedParticipant:
+    return ObservedParticipant(
+        identity=f"agent-{name}", sid=f"AG_{name}", is_agent=True, agent_name=name, role=None, permission=None
+    )
+
+
+def room(
+    space: Space, *people: ObservedParticipant, metadata: str | None = None, dispatches=()
+) -> ObservedRoom:  # type: ignore[no-untyped-def]
+    return ObservedRoom(
+        metadata=room_metadata(space) if metadata is None else metadata,
+        participants=(agent(names.AGENT_NAME), agent(names.COMPOSER_AGENT_NAME), *people),
+        dispatches=tuple(dispatches),
+    )
+
+
+def test_a_room_that_matches_needs_nothing() -> None:
+    space = live(speakers=("sp",))
+    observed = room(space, person("host", Role.HOST), person("sp", Role.SPEAKER), person("l", Role.LISTENER))
+    assert d.diff(space, observed, agents=AGENTS, now=NOW) == []
+
+
+def test_each_participant_gets_the_grants_of_the_stored_role() -> None:
+    space = live(speakers=("promoted",))
+    observed = room(space, person("promoted", Role.LISTENER), person("demoted", Role.SPEAKER))
+    actions = d.diff(space, observed, agents=AGENTS, now=NOW)
+    by_identity = {a.identity: a for a in actions if isinstance(a, d.UpdateParticipant)}
+    assert by_identity["promoted"].role is Role.SPEAKER and by_identity["promoted"].listener_delta == -1
+    assert by_identity["demoted"].role is Role.LISTENER and by_identity["demoted"].listener_delta == 1
+    assert not by_identity["demoted"].permission.can_publish
+
+
+def test_a_right_attribute_with_a_wrong_permission_is_corrected() -> None:
+    space = live()
+    observed = room(space, person("l", Role.LISTENER, granted=Role.SPEAKER))
+    (action,) = d.diff(space, observed, agents=AGENTS, now=NOW)
+    assert isinstance(action, d.UpdateParticipant) and action.listener_delta == 0
+
+
+def test_a_demoted_speaker_who_stays_visible_matches() -> None:
+    """gateway.live_hidden: a visible participant is never hidden live; that is not a difference."""
+    space = live()
+    visible_listener = permission_for(Role.LISTENER, space.video)
+    visible_listener = type(visible_listener)(
+        can_publish=False, sources=(), can_publish_data=False, hidden=False
+    )
+    p = ObservedParticipant("ex", "PA_ex", False, None, Role.LISTENER.value, visible_listener)
+    assert d.diff(space, room(space, p), agents=AGENTS, now=NOW) == []
+
+
+def test_the_count_key_names_one_transition_of_one_session_at_one_version() -> None:
+    space = live()
+    stale = room(space, person("ex", Role.SPEAKER))
+    first = d.diff(space, stale, agents=AGENTS, now=NOW)
+    again = d.diff(space, stale, agents=AGENTS, now=NOW)
+    assert first == again  # two passes seeing the same thing count it once (same key)
+    rejoined = d.diff(space, room(space, person("ex", Role.SPEAKER, sid="PA_new")), agents=AGENTS, now=NOW)
+    assert first[0].count_key != rejoined[0].count_key  # type: ignore[union-attr]
+    later = d.diff(live(version=4), stale, agents=AGENTS, now=NOW)
+    assert first[0].count_key != later[-1].count_key  # type: ignore[union-attr]
+
+
+def test_blocked_users_are_removed_and_evicted_ones_once() -> None:
+    space = live(blocked=("troll",))
+    observed = room(space, person("troll", Role.LISTENER), person("kicked", Role.LISTENER))
+    assert d.diff(space, observed, agents=AGENTS, now=NOW) == [d.RemoveParticipant("troll", "blocked")]
+    both = d.diff(space, observed, agents=AGENTS, now=NOW, evict=frozenset({"kicked"}))
+    assert d.RemoveParticipant("kicked", "removed") in both
+
+
+def test_metadata_follows_the_stored_space() -> None:
+    space = live(pinned="host")
+    observed = room(space, metadata=room_metadata(live()))
+    assert d.diff(space, observed, agents=AGENTS, now=NOW) == [d.SetMetadata(room_metadata(space))]
+
+
+def test_a_missing_agent_is_dispatched_whatever_the_reason_unless_one_is_on_its_way() -> None:
+    space = live()
+    no_agents = ObservedRoom(metadata=room_metadata(space), participants=(), dispatches=())
+    assert d.diff(space, no_agents, agents=AGENTS, now=NOW) == [d.Dispatch(a) for a in AGENTS]
+    # The start's dispatch long ago (dropped: no worker was registered, or the agent crashed).
+    old = ObservedRoom(
+        metadata=room_metadata(space),
+        participants=(agent(names.AGENT_NAME),),
+        dispatches=(ObservedDispatch(names.COMPOSER_AGENT_NAME, NOW - 600, 0),),
+    )
+    assert d.diff(space, old, agents=AGENTS, now=NOW) == [d.Dispatch(names.COMPOSER_AGENT_NAME)]
+    fresh = ObservedRoom(
+        metadata=room_metadata(space),
+        participants=(agent(names.AGENT_NAME),),
+        dispatches=(ObservedDispatch(names.COMPOSER_AGENT_NAME, NOW - 2, 0),),
+    )
+    assert d.diff(space, fresh, agents=AGENTS, now=NOW) == []
+    # Broadcasting off: the composer is not one of the Space's agents.
+    assert d.diff(space, no_agents, agents=(names.AGENT_NAME,), now=NOW) == [d.Dispatch(names.AGENT_NAME)]
+
+
+def test_rooms_follow_the_space_state() -> None:
+    scheduled = live(state=SpaceState.SCHEDULED, started_at=None)
+    assert d.diff(scheduled, None, agents=AGENTS, now=NOW) == []
+    ended = live(state=SpaceState.ENDED)
+    assert d.diff(ended, room(ended), agents=AGENTS, now=NOW) == [d.DeleteRoom()]
+    assert d.diff(ended, None, agents=AGENTS, now=NOW) == []
+    just_started = live()
+    assert d.diff(just_started, None, agents=AGENTS, now=STARTED.timestamp() + 5) == [d.CreateRoom(AGENTS)]
+    # Long live and no room: the SFU closed it (a room_finished webhook was lost): the Space ends.
+    assert d.diff(just_started, None, agents=AGENTS, now=NOW) == [d.EndSpace()]
