@@ -29,6 +29,7 @@ from .lambda_bundle import ROOT, LocalPythonBundling, source_hash
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 HANDLER = "functions.handler.handler"
 WEBHOOK_PATH = "/livekit/webhook"
+WEBHOOK_ROUTE_KEY = f"POST {WEBHOOK_PATH}"
 HEALTH_PATH = "/healthz"
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
 
@@ -38,6 +39,12 @@ class ApiLimits:
     # Requests per second across the stage, and the burst bucket on top.
     rate_limit: int
     burst_limit: int
+    # POST /livekit/webhook's own throttle, so viewers' requests can never use up the SFU's
+    # (LiveKit retries a refused webhook a few times, then drops it). 1,000/s covers a join storm
+    # of 60,000 WebRTC joins a minute across all rooms; what a dropped webhook leaves wrong, the
+    # reconciler's next pass repairs (docs/control-plane.md, "Webhooks").
+    webhook_rate_limit: int = 1000
+    webhook_burst_limit: int = 2000
     # None: share the account's unreserved pool. A number caps (and guarantees) the Lambda's slice.
     reserved_concurrency: int | None
     memory_mb: int = 1024
@@ -75,26 +82,39 @@ class ControlPlane(Construct):
         )
         self.log_group.grant_write(self.role)
 
+        # The code and settings the scheduled reconciler runs too (reconcile_schedule.py).
+        self.code = lambda_.Code.from_asset(
+            str(ROOT / "functions"),
+            asset_hash_type=AssetHashType.CUSTOM,
+            asset_hash=source_hash(),
+            exclude=["__pycache__", "*.pyc"],
+            # bundle=False: a synth-only template (offline `make synth`), not deployable.
+            bundling=BundlingOptions(
+                # Never pulled: local bundling always succeeds or fails loudly.
+                image=DockerImage.from_registry("unused-local-bundling-only"),
+                local=LocalPythonBundling(python_version=RUNTIME.name.removeprefix("python")),
+            )
+            if bundle
+            else None,
+        )
+        self.environment = {
+            names.ENV_MODE: "cloud",
+            names.ENV_STORE: "dynamodb",
+            names.ENV_TABLE_NAME: table.table_name,
+            # The ARN only: the app reads the key pair from Secrets Manager at cold start.
+            names.ENV_LIVEKIT_SECRET_ARN: livekit_secret.secret_arn,
+            names.ENV_LIVEKIT_URL: livekit_api_url,
+            names.ENV_PUBLIC_LIVEKIT_URL: livekit_public_url,
+            # The schedule runs the sweep (EventBridge Scheduler); no loop inside the API.
+            names.ENV_RECONCILE_INTERVAL_SECONDS: "0",
+        }
         self.function = lambda_.Function(
             self,
             "Function",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(
-                str(ROOT / "functions"),
-                asset_hash_type=AssetHashType.CUSTOM,
-                asset_hash=source_hash(),
-                exclude=["__pycache__", "*.pyc"],
-                # bundle=False: a synth-only template (offline `make synth`), not deployable.
-                bundling=BundlingOptions(
-                    # Never pulled: local bundling always succeeds or fails loudly.
-                    image=DockerImage.from_registry("unused-local-bundling-only"),
-                    local=LocalPythonBundling(python_version=RUNTIME.name.removeprefix("python")),
-                )
-                if bundle
-                else None,
-            ),
+            code=self.code,
             role=self.role,
             memory_size=limits.memory_mb,
             timeout=limits.timeout,
@@ -102,13 +122,7 @@ class ControlPlane(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
-                names.ENV_MODE: "cloud",
-                names.ENV_STORE: "dynamodb",
-                names.ENV_TABLE_NAME: table.table_name,
-                # The ARN only: the app reads the key pair from Secrets Manager at cold start.
-                names.ENV_LIVEKIT_SECRET_ARN: livekit_secret.secret_arn,
-                names.ENV_LIVEKIT_URL: livekit_api_url,
-                names.ENV_PUBLIC_LIVEKIT_URL: livekit_public_url,
+                **self.environment,
                 # API Gateway answers CORS preflights (before the JWT authorizer); the app agrees.
                 names.ENV_CORS_ORIGINS: ",".join(cors_origins),
             },
@@ -179,6 +193,18 @@ class ControlPlane(Construct):
             auto_deploy=True,
             throttle=apigwv2.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
             access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(self.access_log_group)),
+        )
+        # The webhook route's own token bucket (the L2 stage has no per-route settings yet).
+        cfn_stage = self.stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        cfn_stage.add_property_override(
+            "RouteSettings",
+            {
+                WEBHOOK_ROUTE_KEY: {
+                    "ThrottlingRateLimit": limits.webhook_rate_limit,
+                    "ThrottlingBurstLimit": limits.webhook_burst_limit,
+                }
+            },
         )
         # The $default stage serves at the API's root endpoint (no trailing slash, no stage prefix).
         self.url = self.api.api_endpoint

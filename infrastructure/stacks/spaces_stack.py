@@ -21,6 +21,7 @@ from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
 from infrastructure.constructs.media_agents import AgentSizing, MediaAgents
 from infrastructure.constructs.network import Network
 from infrastructure.constructs.observability import AlarmThresholds, Observability
+from infrastructure.constructs.reconcile_schedule import ReconcileSchedule
 from infrastructure.constructs.redis import Redis
 from infrastructure.constructs.secrets import Secrets
 from infrastructure.constructs.state import State
@@ -109,6 +110,15 @@ class SpacesStack(Stack):
             log_retention=settings.log_retention,
             cors_origins=settings.cors_origins,
             bundle=settings.bundle_lambda,
+        )
+        self.reconciler = ReconcileSchedule(
+            self,
+            "Reconciler",
+            code=control_plane.code,
+            environment=control_plane.environment,
+            table=state.table,
+            livekit_secret=secrets.livekit,
+            log_retention=settings.log_retention,
         )
         fleet = LiveKitFleet(
             self,
@@ -218,6 +228,13 @@ def _acknowledge_nag_findings(
             "the account holds no payment data, and hosts can turn MFA on for themselves",
         )
 
+    reconciler: ReconcileSchedule = stack.reconciler  # type: ignore[attr-defined]
+    ack(
+        reconciler.schedule_role,
+        f"AwsSolutions-IAM5[Resource::<{ref(reconciler.function)}.Arn>:*]",
+        "The scheduler may only call lambda:InvokeFunction on the reconciler function; the :* suffix is "
+        "that one function's versions and aliases (CDK's LambdaInvoke target grants both forms)",
+    )
     ack(
         control_plane.api,
         "AwsSolutions-APIG4",

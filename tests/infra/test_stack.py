@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from contract import names
@@ -188,10 +189,10 @@ def test_the_lambda_bundle_installs_the_versions_the_lock_pins() -> None:
 
 def test_no_secret_in_plain_environment_variables(synth: Synthesized) -> None:
     secretish = re.compile(r"SECRET(?!_ARN)|PASSWORD|TOKEN", re.IGNORECASE)
-    ((_, function),) = synth.resources("AWS::Lambda::Function").items()
-    env = function["Properties"]["Environment"]["Variables"]
-    assert not [k for k in env if secretish.search(k)]
-    assert set(env[names.ENV_LIVEKIT_SECRET_ARN]) == {"Ref"}  # the secret's ARN, not its value
+    for function in synth.resources("AWS::Lambda::Function").values():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert not [k for k in env if secretish.search(k)]
+        assert set(env[names.ENV_LIVEKIT_SECRET_ARN]) == {"Ref"}  # the secret's ARN, not its value
     ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
     (container,) = task["Properties"]["ContainerDefinitions"]
     assert not [e["Name"] for e in container.get("Environment", []) if secretish.search(e["Name"])]
@@ -213,8 +214,26 @@ def test_no_admin_grants(synth: Synthesized) -> None:
             assert not [a for a in actions if a == "*" or a.endswith(":*")], statement
 
 
-def test_control_plane_may_use_only_its_table_its_secret_and_its_logs(synth: Synthesized) -> None:
-    ((_, function),) = synth.resources("AWS::Lambda::Function").items()
+LAMBDA_HANDLERS = ("functions.handler.handler", "functions.handler.reconcile_handler")
+
+
+def _function(synth: Synthesized, handler: str) -> dict[str, Any]:
+    (function,) = [
+        f for f in synth.resources("AWS::Lambda::Function").values() if f["Properties"]["Handler"] == handler
+    ]
+    return function
+
+
+def test_the_only_functions_are_the_api_and_the_reconciler(synth: Synthesized) -> None:
+    handlers = sorted(f["Properties"]["Handler"] for f in synth.resources("AWS::Lambda::Function").values())
+    assert handlers == sorted(LAMBDA_HANDLERS)
+
+
+@pytest.mark.parametrize("handler", LAMBDA_HANDLERS)
+def test_control_plane_may_use_only_its_table_its_secret_and_its_logs(
+    synth: Synthesized, handler: str
+) -> None:
+    function = _function(synth, handler)
     role = function["Properties"]["Role"]["Fn::GetAtt"][0]
     (table,) = synth.resources("AWS::DynamoDB::Table")
     secret = function["Properties"]["Environment"]["Variables"][names.ENV_LIVEKIT_SECRET_ARN]["Ref"]
@@ -242,10 +261,11 @@ def test_control_plane_may_use_only_its_table_its_secret_and_its_logs(synth: Syn
     assert "ManagedPolicyArns" not in role_props
 
 
-def test_control_plane_table_access_is_exactly_what_the_store_calls(synth: Synthesized) -> None:
+@pytest.mark.parametrize("handler", LAMBDA_HANDLERS)
+def test_control_plane_table_access_is_exactly_what_the_store_calls(synth: Synthesized, handler: str) -> None:
     # functions/store/dynamodb.py: get_item, put_item, update_item, query on gsi1, and
     # transact_write_items of Put/Update items (authorised as PutItem/UpdateItem). Nothing else.
-    ((_, function),) = synth.resources("AWS::Lambda::Function").items()
+    function = _function(synth, handler)
     role = function["Properties"]["Role"]["Fn::GetAtt"][0]
     (table,) = synth.resources("AWS::DynamoDB::Table")
     statements = [
@@ -350,6 +370,44 @@ def test_api_stage_is_throttled_and_logged(synth: Synthesized) -> None:
     throttle = stage["Properties"]["DefaultRouteSettings"]
     assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] > 0
     assert "DestinationArn" in stage["Properties"]["AccessLogSettings"]
+
+
+def test_the_webhook_route_has_its_own_throttle(synth: Synthesized) -> None:
+    """Viewers' requests cannot use up the SFU's webhooks (issue 9 item 3)."""
+    ((_, stage),) = synth.resources("AWS::ApiGatewayV2::Stage").items()
+    routes = {r["Properties"]["RouteKey"] for r in synth.resources("AWS::ApiGatewayV2::Route").values()}
+    assert "POST /livekit/webhook" in routes
+    webhook = stage["Properties"]["RouteSettings"]["POST /livekit/webhook"]
+    default = stage["Properties"]["DefaultRouteSettings"]
+    assert webhook["ThrottlingRateLimit"] >= default["ThrottlingRateLimit"]
+    assert webhook["ThrottlingBurstLimit"] >= default["ThrottlingBurstLimit"]
+
+
+def test_the_reconciler_runs_every_minute_one_sweep_at_a_time(synth: Synthesized) -> None:
+    ((_, schedule),) = synth.resources("AWS::Scheduler::Schedule").items()
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == "rate(1 minute)" and props["State"] == "ENABLED"
+    target = props["Target"]
+    reconciler = [
+        k
+        for k, f in synth.resources("AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == "functions.handler.reconcile_handler"
+    ]
+    assert target["Arn"] == {"Fn::GetAtt": [reconciler[0], "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    function = _function(synth, "functions.handler.reconcile_handler")["Properties"]
+    assert function["ReservedConcurrentExecutions"] == 1 and function["Timeout"] < 60
+    assert function["Environment"]["Variables"][names.ENV_RECONCILE_INTERVAL_SECONDS] == "0"
+    # The scheduler's role may invoke the reconciler and nothing else.
+    role = target["RoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        st
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert {a for st in statements for a in _as_list(st["Action"])} == {"lambda:InvokeFunction"}
+    assert {_resource_owner(r) for st in statements for r in _as_list(st["Resource"])} == {reconciler[0]}
 
 
 def test_agents_protect_busy_tasks_and_stop_within_fargates_limit(synth: Synthesized) -> None:
