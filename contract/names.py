@@ -12,6 +12,12 @@ LIVEKIT_VERSION: Final = "v1.13.5"
 AGENT_NAME: Final = "spaces-stage"
 # The broadcast composer: its own agent (own process), dispatched with the stage agent.
 COMPOSER_AGENT_NAME: Final = "spaces-composer"
+# Worker capacity, published by every agent worker as CloudWatch EMF log lines (media_agent/capacity.py)
+# and scaled on by ECS (infrastructure/constructs/media_agents.py).
+AGENT_METRICS_NAMESPACE: Final = "Spaces/Agents"
+METRIC_WORKER_LOAD: Final = "WorkerLoad"  # percent, 0-100: what LiveKit's dispatcher sees
+METRIC_ACTIVE_JOBS: Final = "ActiveJobs"  # rooms the worker is in
+METRIC_AGENT_DIMENSION: Final = "AgentName"
 # livekit-agents puts the dispatching agent name into this attribute of every agent participant;
 # the control plane reads it (webhooks, ListParticipants) to tell which agent left a room.
 AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"

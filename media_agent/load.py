@@ -20,6 +20,8 @@ from typing import Protocol
 import psutil
 from livekit.agents.utils.hw import get_cpu_monitor
 
+from media_agent.capacity import CapacityReporter
+
 # Rooms one worker may hold. Every room is a job process forked from a preloaded forkserver: about
 # 25 MB private memory each on top of ~0.5 GB shared (docs/agent.md), so 40 rooms fit a 2 GiB task
 # with headroom; CPU usually binds first. Override with SPACES_AGENT_MAX_ROOMS.
@@ -64,10 +66,12 @@ def max_rooms() -> int:
 
 
 class WorkerLoad:
-    """The `load_fnc` of the AgentServer: max(cpu average, rooms / room budget)."""
+    """The `load_fnc` of the AgentServer: max(cpu average, rooms / room budget). Every value is also
+    handed to `reporter` (the capacity metric ECS scales on, media_agent/capacity.py)."""
 
-    def __init__(self, rooms_budget: int) -> None:
+    def __init__(self, rooms_budget: int, reporter: CapacityReporter | None = None) -> None:
         self._budget = rooms_budget
+        self._reporter = reporter
         self._samples: deque[float] = deque(maxlen=CPU_WINDOW)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -93,4 +97,7 @@ class WorkerLoad:
 
     def __call__(self, server: _HasActiveJobs) -> float:
         rooms = len(server.active_jobs)
-        return min(1.0, max(self.cpu(), rooms / self._budget))
+        load = min(1.0, max(self.cpu(), rooms / self._budget))
+        if self._reporter is not None:
+            self._reporter.report(load=load, jobs=rooms)
+        return load

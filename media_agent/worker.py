@@ -28,6 +28,7 @@ from contract.stage import StageState
 from media_agent import scale_in
 from media_agent import stage as stage_rules
 from media_agent.audio import MicStreams
+from media_agent.capacity import CapacityReporter
 from media_agent.load import WorkerLoad, max_rooms
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
@@ -389,7 +390,7 @@ def _idle_processes() -> int | ServerEnvOption[int]:
 
 
 server = AgentServer(
-    load_fnc=WorkerLoad(max_rooms()),
+    load_fnc=WorkerLoad(max_rooms(), CapacityReporter(names.AGENT_NAME)),
     drain_timeout=DRAIN_TIMEOUT_S,
     port=_http_port(),
     num_idle_processes=_idle_processes(),

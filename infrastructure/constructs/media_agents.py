@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
@@ -37,7 +38,10 @@ class AgentSizing:
     memory_mib: int
     min_tasks: int
     max_tasks: int
-    cpu_target_percent: int
+    # Average worker load (percent, media_agent/capacity.py) the service is scaled to hold. Below the
+    # 70 % at which a worker refuses new rooms (livekit-agents' load threshold), with room for the
+    # rooms that arrive during a scale-out (about a minute).
+    load_target_percent: int
     arm64: bool
 
 
@@ -141,10 +145,18 @@ class MediaAgents(Construct):
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizing.min_tasks, max_capacity=sizing.max_tasks
         )
-        # The worker's load (what LiveKit dispatch balances on) is its CPU: scale on the same signal.
-        scaling.scale_on_cpu_utilization(
-            "Cpu",
-            target_utilization_percent=sizing.cpu_target_percent,
+        # Scale on the load the workers report (max of CPU and rooms / room budget), the number
+        # LiveKit's dispatcher refuses jobs on: CPU alone reads low for a worker full of quiet rooms.
+        scaling.scale_to_track_custom_metric(
+            "WorkerLoad",
+            metric=cloudwatch.Metric(
+                namespace=names.AGENT_METRICS_NAMESPACE,
+                metric_name=names.METRIC_WORKER_LOAD,
+                dimensions_map={names.METRIC_AGENT_DIMENSION: names.AGENT_NAME},
+                statistic="Average",
+                period=Duration.minutes(1),
+            ),
+            target_value=sizing.load_target_percent,
             scale_in_cooldown=Duration.minutes(5),
             scale_out_cooldown=Duration.minutes(1),
         )

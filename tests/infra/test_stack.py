@@ -420,9 +420,16 @@ def test_agents_protect_busy_tasks_and_stop_within_fargates_limit(synth: Synthes
         {
             "TargetTrackingScalingPolicyConfiguration": Match.object_like(
                 {
-                    "PredefinedMetricSpecification": {
-                        "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
-                    },
+                    # The load the workers publish (media_agent/capacity.py), not CPU alone.
+                    "CustomizedMetricSpecification": Match.object_like(
+                        {
+                            "Namespace": names.AGENT_METRICS_NAMESPACE,
+                            "MetricName": names.METRIC_WORKER_LOAD,
+                            "Dimensions": [{"Name": names.METRIC_AGENT_DIMENSION, "Value": names.AGENT_NAME}],
+                            "Statistic": "Average",
+                        }
+                    ),
+                    "TargetValue": Match.any_value(),
                 }
             ),
         },
