@@ -312,3 +312,19 @@ async def test_a_live_space_whose_agent_never_came_gets_one(
         )
     finally:
         loop.cancel()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_passes_over_a_fresh_space_dispatch_nothing_more(settings: Settings) -> None:
+    """The start's own dispatch counts as on its way (the SFU dates it), so passes within the grace
+    do not dispatch a second agent."""
+    ctx = context(settings)
+    space_id = await live_space(ctx)
+    room = await ctx.gateway.observe(f"space-{space_id}")
+    assert room is not None
+    (dispatch,) = room.dispatches
+    assert dispatch.agent_name == names.AGENT_NAME
+    assert abs(dispatch.created_at - ctx.clock().timestamp()) < 60
+    for _ in range(3):
+        await ctx.reconciler.reconcile(space_id, budget=5)
+    assert "dispatch_agent" not in faults(ctx).calls
