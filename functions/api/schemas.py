@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -17,6 +18,14 @@ SPACE_ID_PATTERN = r"^[0-9a-f]{32}$"
 # Scheduled starts are stored as UTC timestamps; a year outside this range cannot be converted
 # (0001-01-01T00:00+14:00 is before year 1 in UTC) and is no plausible schedule anyway.
 SCHEDULE_YEARS = (1970, 9998)
+# What the schema promises for `scheduled_start`, enforced as written: an RFC 3339 date-time with
+# an offset whose own year is 1971-9997, so that in UTC (offsets are under a day) it is always
+# within SCHEDULE_YEARS. Anything else is a 422, never an accepted or a surprising value.
+SCHEDULE_PATTERN = (
+    r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-7])"
+    r"-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+_schedule = re.compile(SCHEDULE_PATTERN)
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
@@ -29,7 +38,20 @@ class _Input(BaseModel):
 class SpaceCreate(_Input):
     title: Title
     video: Literal["off", "host", "speakers"] = "off"
-    scheduled_start: AwareDatetime | None = None
+    scheduled_start: Annotated[
+        AwareDatetime | None,
+        Field(
+            json_schema_extra={"pattern": SCHEDULE_PATTERN},
+            description="RFC 3339 with an offset, e.g. 2027-01-31T18:00:00Z; years 1971-9997",
+        ),
+    ] = None
+
+    @field_validator("scheduled_start", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and _schedule.match(value)):
+            return value
+        raise ValueError("must be an RFC 3339 date-time with an offset, years 1971-9997")
 
     @field_validator("scheduled_start")
     @classmethod

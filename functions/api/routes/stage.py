@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from ...domain.model import Role
 from ..deps import CurrentUser, ServiceDep
 from ..schemas import RemoveRequest, RoleUpdate, SpacePublic, SpotlightUpdate
-from ._params import PROBLEMS, SpaceId, TargetUser
+from ._params import BODY_PROBLEMS, PROBLEMS, SpaceId, TargetUser
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses=PROBLEMS)
 
@@ -21,7 +21,7 @@ def lower_hand(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep) -> Spac
     return SpacePublic.of(spaces.lower_hand(actor=user, space_id=space_id))
 
 
-@router.put("/roles/{user_id}")
+@router.put("/roles/{user_id}", responses=BODY_PROBLEMS)
 async def set_role(
     space_id: SpaceId, user_id: TargetUser, body: RoleUpdate, user: CurrentUser, spaces: ServiceDep
 ) -> SpacePublic:
@@ -35,7 +35,7 @@ async def mute(space_id: SpaceId, user_id: TargetUser, user: CurrentUser, spaces
     return SpacePublic.of(await spaces.mute(actor=user, space_id=space_id, target=user_id))
 
 
-@router.post("/participants/{user_id}/remove")
+@router.post("/participants/{user_id}/remove", responses=BODY_PROBLEMS)
 async def remove(
     space_id: SpaceId,
     user_id: TargetUser,
@@ -48,7 +48,7 @@ async def remove(
     return SpacePublic.of(await spaces.remove(actor=user, space_id=space_id, target=user_id, block=block))
 
 
-@router.put("/spotlight")
+@router.put("/spotlight", responses=BODY_PROBLEMS)
 async def pin_spotlight(
     space_id: SpaceId, body: SpotlightUpdate, user: CurrentUser, spaces: ServiceDep
 ) -> SpacePublic:
