@@ -6,7 +6,15 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from ..domain.model import Space
 
@@ -27,7 +35,19 @@ SCHEDULE_PATTERN = (
 )
 _schedule = re.compile(SCHEDULE_PATTERN)
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+# Whitespace as Python's str.isspace() knows it, spelled out: regex engines disagree about `\s`
+# (ECMA, Rust and Python each differ on U+001C-U+001F and U+0085), so the schema's pattern and the
+# server's check use this one list. A title needs one character outside it; the rest is trimmed.
+WHITESPACE = (
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+TITLE_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + "]"
+Title = Annotated[
+    str,
+    StringConstraints(max_length=120, pattern=TITLE_PATTERN),
+    AfterValidator(lambda title: title.strip(WHITESPACE)),
+]
 
 
 class _Input(BaseModel):
@@ -36,6 +56,11 @@ class _Input(BaseModel):
 
 
 class SpaceCreate(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"title": "Friday design review", "video": "speakers"}]},
+    )
+
     title: Title
     video: Literal["off", "host", "speakers"] = "off"
     scheduled_start: Annotated[

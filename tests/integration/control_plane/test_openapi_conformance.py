@@ -18,11 +18,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.api_server import ApiServer
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-# The whole run; the test's own timeout (pyproject: 300 s) is raised for this one test.
+# The whole run (about a minute here); the pytest timeout above it is raised for this test only.
 RUN_TIMEOUT = 420
 
 
@@ -31,6 +32,7 @@ def _operations(api: ApiServer) -> set[str]:
     return {f"{method.upper()} {path}" for path, item in schema["paths"].items() for method in item}
 
 
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
 def test_api_conforms_to_its_openapi(api: ApiServer, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     command = [
@@ -62,5 +64,7 @@ def test_api_conforms_to_its_openapi(api: ApiServer, tmp_path: Path) -> None:
     assert operations["tested"] == operations["total"] == len(_operations(api)), (operations, output)
     assert operations["errored"] == 0, output
     statuses = {phase: info["status"] for phase, info in results["phases"].items()}
-    assert set(statuses.values()) == {"success"}, (statuses, output)
-    assert set(statuses) >= {"examples", "coverage", "fuzzing", "stateful"}, (statuses, output)
+    assert statuses == dict.fromkeys(("examples", "coverage", "fuzzing", "stateful"), "success"), (
+        statuses,
+        output,
+    )
