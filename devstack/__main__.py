@@ -56,8 +56,18 @@ def main() -> int:
         print(f"dev: starting the Spaces API on {api_url}", flush=True)
         api = ManagedProcess(
             "api",
-            [sys.executable, "-m", "uvicorn", "functions.api.main:app", "--host", "127.0.0.1",
-             "--port", str(names.DEV_API_PORT), "--log-level", "info"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "functions.api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(names.DEV_API_PORT),
+                "--log-level",
+                "info",
+            ],
             env=env,
             cwd=ROOT,
         )

@@ -81,8 +81,13 @@ class Cost:
     _gc_started: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"frames": self.frames, "engine_s": round(self.engine_s, 4), "gc_s": round(self.gc_s, 4),
-                "publish_s": round(self.publish_s, 4), "publishes": self.publishes}
+        return {
+            "frames": self.frames,
+            "engine_s": round(self.engine_s, 4),
+            "gc_s": round(self.gc_s, 4),
+            "publish_s": round(self.publish_s, 4),
+            "publishes": self.publishes,
+        }
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -215,7 +220,8 @@ class RoomStage:
                     logger.warning("could not evict %s", participant.identity, exc_info=True)
         if best is not None:
             self._carried = stage_rules.Carried(
-                spotlight=best.get("spotlight"), video_spotlight=best.get("video_spotlight"))
+                spotlight=best.get("spotlight"), video_spotlight=best.get("video_spotlight")
+            )
             logger.info("continuing stage", extra={"seq": best["seq"], "spotlight": best.get("spotlight")})
 
     # -- room events ------------------------------------------------------------------------------
@@ -228,8 +234,9 @@ class RoomStage:
         self._engine.remove(participant.identity, self._clock())
         self._dirty.set()
 
-    def _track_published(self, publication: rtc.RemoteTrackPublication,
-                         participant: rtc.RemoteParticipant) -> None:
+    def _track_published(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
             return
         if publication.source in SPEAKER_SOURCES:
@@ -238,24 +245,27 @@ class RoomStage:
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), not publication.muted)
 
-    def _track_unpublished(self, publication: rtc.RemoteTrackPublication,
-                           participant: rtc.RemoteParticipant) -> None:
+    def _track_unpublished(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         if publication.source in SPEAKER_SOURCES:
             self._stop_reader(publication.sid)
             self._engine.set_muted(participant.identity, self._clock(), True)
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), False)
 
-    def _track_subscribed(self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
-                          participant: rtc.RemoteParticipant) -> None:
+    def _track_subscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         if publication.source not in SPEAKER_SOURCES or track.kind != rtc.TrackKind.KIND_AUDIO:
             return
         assert self._mics is not None
         self._mic_owner[publication.sid] = participant.identity
         self._mics.open(publication.sid, track)
 
-    def _track_unsubscribed(self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
-                            participant: rtc.RemoteParticipant) -> None:
+    def _track_unsubscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         self._stop_reader(publication.sid)
 
     def _track_muted(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
@@ -264,8 +274,9 @@ class RoomStage:
     def _track_unmuted(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
         self._mute_changed(participant, publication, False)
 
-    def _mute_changed(self, participant: rtc.Participant, publication: rtc.TrackPublication,
-                      muted: bool) -> None:
+    def _mute_changed(
+        self, participant: rtc.Participant, publication: rtc.TrackPublication, muted: bool
+    ) -> None:
         if participant is self._room.local_participant:
             return
         if publication.source in SPEAKER_SOURCES:
@@ -360,8 +371,17 @@ class RoomStage:
     async def _stats_loop(self, every: float) -> None:
         while True:
             await asyncio.sleep(every)
-            logger.info("room stats %s", json.dumps({"room": self._room.name, "pid": os.getpid(),
-                                                     "tracks": len(self._mic_owner), **self.cost.as_dict()}))
+            logger.info(
+                "room stats %s",
+                json.dumps(
+                    {
+                        "room": self._room.name,
+                        "pid": os.getpid(),
+                        "tracks": len(self._mic_owner),
+                        **self.cost.as_dict(),
+                    }
+                ),
+            )
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)
@@ -376,6 +396,7 @@ class RoomStage:
 
 
 # -- the worker -----------------------------------------------------------------------------------
+
 
 def _http_port() -> int | ServerEnvOption[int]:
     value = os.environ.get(HTTP_PORT_ENV)
@@ -393,8 +414,9 @@ server = AgentServer(
     port=_http_port(),
     num_idle_processes=_idle_processes(),
     # Publishes no media: only attributes (update metadata) and RPC answers (data).
-    permissions=WorkerPermissions(can_publish=False, can_subscribe=True, can_publish_data=True,
-                                  can_update_metadata=True, hidden=False),
+    permissions=WorkerPermissions(
+        can_publish=False, can_subscribe=True, can_publish_data=True, can_update_metadata=True, hidden=False
+    ),
 )
 
 
@@ -415,8 +437,7 @@ async def stage_agent(ctx: JobContext) -> None:
     room_name = ctx.room.name
 
     async def evict(identity: str) -> None:
-        await ctx.api.room.remove_participant(
-            api.RoomParticipantIdentity(room=room_name, identity=identity))
+        await ctx.api.room.remove_participant(api.RoomParticipantIdentity(room=room_name, identity=identity))
 
     room_stage = RoomStage(ctx.room, evict=evict)
     ctx.add_shutdown_callback(room_stage.aclose)

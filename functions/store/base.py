@@ -73,9 +73,7 @@ class SpaceStore(ABC):
         """Write `space` only if the stored version is still `expected_version`."""
 
     @abstractmethod
-    def _page(
-        self, state: SpaceState, *, limit: int, after: str | None
-    ) -> tuple[list[Space], str | None]:
+    def _page(self, state: SpaceState, *, limit: int, after: str | None) -> tuple[list[Space], str | None]:
         """Up to `limit` Spaces in `state` after the discovery key `after`, and the key to continue
         from (None on the last page)."""
 
