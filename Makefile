@@ -66,9 +66,11 @@ test-infra: venv
 test-e2e: venv tools web system-deps
 	$(PY) -m pytest -m e2e
 
+# Fails on any lint finding, unformatted file or type error (mypy's scope and strictness: pyproject).
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check . || true
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: bench-api bench-spotlight
 

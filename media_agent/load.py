@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Protocol
 
 import psutil
@@ -34,7 +35,7 @@ CPU_WINDOW = 5
 
 class _HasActiveJobs(Protocol):
     @property
-    def active_jobs(self) -> list[object]: ...
+    def active_jobs(self) -> Sequence[object]: ...
 
 
 def tree_cpu_seconds(root: psutil.Process | None = None) -> float:

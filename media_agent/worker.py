@@ -22,6 +22,7 @@ import numpy as np
 from livekit import api, rtc
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, WorkerPermissions
 from livekit.agents.worker import ServerEnvOption
+from livekit.rtc.room import EventTypes
 
 from contract import names
 from media_agent import scale_in
@@ -128,7 +129,7 @@ class RoomStage:
         self._mics: MicStreams | None = None
         self._mic_owner: dict[str, str] = {}  # microphone track sid -> speaker identity
         self._next_t: dict[str, float] = {}  # microphone track sid -> where its next frame starts
-        self._handlers: list[tuple[str, Callable[..., Any]]] = []
+        self._handlers: list[tuple[EventTypes, Callable[..., Any]]] = []
         self._rpc_registered = False
         self._closed = False
         self.cost = Cost()
@@ -226,8 +227,8 @@ class RoomStage:
 
     # -- room events ------------------------------------------------------------------------------
 
-    def _on(self, event: str, handler: Callable[..., Any]) -> None:
-        self._room.on(event, handler)  # type: ignore[arg-type]
+    def _on(self, event: EventTypes, handler: Callable[..., Any]) -> None:
+        self._room.on(event, handler)
         self._handlers.append((event, handler))
 
     def _participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:

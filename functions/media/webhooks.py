@@ -54,5 +54,5 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
 def _source_name(source: int) -> str:
     from livekit import api
 
-    known = {api.TrackSource.MICROPHONE: MICROPHONE, api.TrackSource.CAMERA: CAMERA}
+    known: dict[int, str] = {api.TrackSource.MICROPHONE: MICROPHONE, api.TrackSource.CAMERA: CAMERA}
     return known.get(source) or api.TrackSource.Name(source).lower()
