@@ -51,7 +51,8 @@ RESYNC_AHEAD_S = 0.25
 # The engine is asked to decide this often (one call per room, whatever the number of tracks).
 ADVANCE_INTERVAL_S = 0.04
 
-# Health and /worker (active job count) are served on this port; ECS probes it.
+# The agents SDK serves health and /worker (active job count) on this port. Nothing in ECS probes
+# it (the task definition has no container health check); the tests and benchmarks read it.
 HTTP_PORT_ENV = "SPACES_AGENT_HTTP_PORT"
 DEFAULT_HTTP_PORT = 8081
 # Idle job processes kept warm so a dispatch does not wait for a process start.

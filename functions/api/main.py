@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origin_list,
         allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-        # Bearer tokens, not cookies: no credentials mode needed, which keeps "*" legal.
+        # Bearer tokens, not cookies: no credentials mode needed (an explicit "*" stays legal).
         allow_credentials=False,
     )
 
