@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 SPACE_SCHEMA = "#/components/schemas/SpacePublic"
 # Path parameter -> where in the created Space's body its value is.
@@ -37,16 +36,12 @@ def space_links(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
-    """Replace app.openapi with one that adds the links (built once, cached like FastAPI's)."""
+    """Wrap app.openapi so the document FastAPI builds (once, then cached) carries the links."""
+    build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                summary=app.summary,
-                routes=app.routes,
-            )
+            schema = build()
             links = space_links(schema)
             for item in schema["paths"].values():
                 for operation in item.values():
