@@ -64,15 +64,16 @@ test-unit: venv
 test-integration: venv tools system-deps
 	$(PY) -m pytest -m integration
 
-test-infra: venv
+test-infra: venv system-deps
 	$(PY) -m pytest -m infra
 
 test-e2e: venv tools web system-deps
 	$(PY) -m pytest -m e2e
 
 # Fails on any lint finding, unformatted file or type error (mypy's scope and strictness: pyproject).
-lint: venv
+lint: venv system-deps
 	$(VENV)/bin/ruff check .
+	shellcheck infrastructure/node/*.sh scripts/*.sh
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 

@@ -46,6 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from .routes import dev
 
         app.include_router(dev.router)
+    if settings.is_local and settings.broadcast_dir is not None:
+        # In the cloud the CDN serves the broadcasts from S3; locally the API does.
+        from .routes import broadcast
+
+        app.include_router(broadcast.router)
 
     openapi.install(app)
 
