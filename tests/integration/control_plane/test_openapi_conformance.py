@@ -1,30 +1,49 @@
 """The API is what its OpenAPI says: schemathesis, every check, against the real app.
 
 The app runs as the integration tests run it (uvicorn, SQLite store, a real livekit-server), so
-`POST /spaces/{id}/start` really creates a room. Schemathesis' CLI runs all four phases: examples,
-coverage (every documented and undocumented method, boundary and missing values), fuzzing, and
-stateful sequences that follow the schema's OpenAPI links from `POST /spaces` to the operations on
-that Space. Any failure of any check fails the test, and its report is printed.
+`POST /spaces/{id}/start` really creates a room. It runs on a port of its own with the broadcast
+tier configured (a broadcast directory and base URL), so the Spaces it answers carry their
+`broadcast` links and those branches of the schema are checked too. Schemathesis' CLI runs all
+four phases: examples, coverage (every documented and undocumented method, boundary and missing
+values), fuzzing, and stateful sequences that follow the schema's OpenAPI links from
+`POST /spaces` to the operations on that Space. Any failure of any check fails the test, and its
+report is printed.
 
-The settings (seed, examples per operation, steps) live in tests/integration/control_plane/
-schemathesis.toml: a fixed seed and deterministic generation keep CI reproducible.
+The settings (examples per operation, scenario steps, deterministic generation) live in
+tests/integration/control_plane/schemathesis.toml.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.api_server import ApiServer
+from contract import names
+from devstack.ports import free_port
+from tests.conftest import LiveKitEndpoint
+from tests.support.api_server import ApiServer, api_server
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 # The whole run (about a minute here); the pytest timeout above it is raised for this test only.
 RUN_TIMEOUT = 420
+
+
+@pytest.fixture
+def conformance_api(livekit_server: LiveKitEndpoint, tmp_path: Path) -> Iterator[ApiServer]:
+    port = free_port()
+    broadcast = {
+        names.ENV_BROADCAST_DIR: str(tmp_path / "broadcast"),
+        names.ENV_BROADCAST_BASE_URL: f"http://127.0.0.1:{port}/broadcast",
+    }
+    with api_server(port=port, livekit=livekit_server, workdir=tmp_path, env=broadcast) as api:
+        yield api
 
 
 def _operations(api: ApiServer) -> set[str]:
@@ -33,7 +52,8 @@ def _operations(api: ApiServer) -> set[str]:
 
 
 @pytest.mark.timeout(RUN_TIMEOUT + 60)
-def test_api_conforms_to_its_openapi(api: ApiServer, tmp_path: Path) -> None:
+def test_api_conforms_to_its_openapi(conformance_api: ApiServer, tmp_path: Path) -> None:
+    api = conformance_api
     report = tmp_path / "report.json"
     command = [
         sys.executable,
@@ -63,6 +83,11 @@ def test_api_conforms_to_its_openapi(api: ApiServer, tmp_path: Path) -> None:
     operations = results["operations"]
     assert operations["tested"] == operations["total"] == len(_operations(api)), (operations, output)
     assert operations["errored"] == 0, output
+    # The stateful phase followed the links into real Spaces: at least as many link edges as there
+    # are operations on a Space were taken (a deterministic run takes the same ones every time).
+    covered = re.search(r"API Links:\s+(\d+) covered", output)
+    on_a_space = {op for op in _operations(api) if "{space_id}" in op}
+    assert covered is not None and int(covered.group(1)) >= len(on_a_space), output
     statuses = {phase: info["status"] for phase, info in results["phases"].items()}
     assert statuses == dict.fromkeys(("examples", "coverage", "fuzzing", "stateful"), "success"), (
         statuses,
