@@ -97,8 +97,8 @@ class Mixer:
         filled = 0
         while filled < count:
             head = state.chunks[0]
-            part = head[state.offset:state.offset + count - filled]
-            out[filled:filled + len(part)] = part
+            part = head[state.offset : state.offset + count - filled]
+            out[filled : filled + len(part)] = part
             filled += len(part)
             state.offset += len(part)
             if state.offset == len(head):

@@ -34,8 +34,8 @@ def test_two_tones_are_both_in_the_mix() -> None:
     a, b = tone(440, 1.0), tone(1000, 1.0)
     out = []
     for i in range(0, len(a), CHUNK):
-        mixer.push("alice", a[i:i + CHUNK])
-        mixer.push("bob", b[i:i + CHUNK])
+        mixer.push("alice", a[i : i + CHUNK])
+        mixer.push("bob", b[i : i + CHUNK])
         out.append(mixer.pull())
     out = np.concatenate(out)
     assert spectrum_peaks(out, 2) == {440, 1000}
@@ -54,7 +54,7 @@ def test_the_sum_saturates_instead_of_wrapping() -> None:
 def test_a_track_waits_for_its_jitter_target_then_plays_evenly() -> None:
     mixer = Mixer(jitter_ms=60)
     source = tone(440, 0.3, start=1)  # no zero sample at the start, so silence is unambiguous
-    frames = [source[i:i + CHUNK] for i in range(0, len(source), CHUNK)]
+    frames = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
     # One frame per tick at first, then bursts of three frames every third tick.
     arrivals = {0: [0], 1: [1], 2: [2]}
     for tick in range(5, len(frames) + 2, 3):
@@ -67,7 +67,7 @@ def test_a_track_waits_for_its_jitter_target_then_plays_evenly() -> None:
     played = np.concatenate(out)
     start = np.flatnonzero(played)[0]
     assert start == 2 * CHUNK  # silent until 60 ms were buffered
-    np.testing.assert_array_equal(played[start:start + len(source)], source)  # then gapless
+    np.testing.assert_array_equal(played[start : start + len(source)], source)  # then gapless
     assert mixer.underruns == 1  # only once the clip had ended
 
 
@@ -96,7 +96,7 @@ def test_an_overfull_buffer_is_trimmed_to_the_newest_audio() -> None:
     burst = tone(440, 0.5)
     mixer.push("alice", burst)
     assert mixer.buffered("alice") == RATE * 60 // 1000
-    np.testing.assert_array_equal(mixer.pull(), burst[-3 * CHUNK:-2 * CHUNK])
+    np.testing.assert_array_equal(mixer.pull(), burst[-3 * CHUNK : -2 * CHUNK])
 
 
 def test_removed_track_is_gone() -> None:
