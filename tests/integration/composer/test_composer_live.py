@@ -231,6 +231,11 @@ async def open_space(livekit_server: Any, workers: Workers, *, video: str, speak
     await space.dispatch(names.AGENT_NAME)
     await space.dispatch(names.COMPOSER_AGENT_NAME)
     await space.wait_stage(lambda s: True, timeout=30, what="the stage agent publishes a stage")
+    await eventually_async(
+        lambda: (p := space.playlist()) is not None and len(p.segments) > 0,
+        timeout=60,
+        what="the composer publishes its first segment",
+    )
     return space
 
 
