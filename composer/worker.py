@@ -65,6 +65,10 @@ IDLE_PROCESSES_ENV = "SPACES_COMPOSER_IDLE_PROCESSES"
 STATS_INTERVAL_ENV = "SPACES_COMPOSER_STATS_S"
 # On SIGTERM the worker stops taking Spaces and waits this long for its Spaces to end.
 DRAIN_TIMEOUT_S = 3600
+# A shutdown without a ROOM_DELETED reason asks the SFU this long whether the room is gone (the
+# deletion of a room ends its agents' jobs tens of milliseconds before the room itself is removed).
+ROOM_GONE_WAIT_S = 3.0
+ROOM_GONE_POLL_S = 0.25
 # A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
 SHUTDOWN_TIMEOUT_S = 30.0
 
@@ -291,19 +295,26 @@ class RoomComposer:
     async def _space_ended(self) -> bool:
         """Whether this shutdown is the end of the Space: the room was deleted.
 
-        The room's disconnect reason says so when it arrives first; but the server also ends the
-        job when it deletes the room, and that message can win the race, so the SFU is asked
-        whether the room still exists. A worker draining or a job moved elsewhere finds it there.
+        The room's disconnect reason says so when it arrives first. But deleting a room first
+        closes its participants, which ends this job (the server terminates it, the framework
+        disconnects: CLIENT_INITIATED) before the room itself is gone; so the SFU is asked whether
+        the room still exists, for a few seconds. A draining worker finds it there all along.
         """
         if self._disconnect_reason == rtc.DisconnectReason.ROOM_DELETED:
             return True
         if self._room_exists is None:
             return False
-        try:
-            return not await self._room_exists()
-        except Exception:  # cannot tell: leave the playlist open (a replacement can still continue it)
-            logger.warning("could not ask the SFU whether %s still exists", self._room.name, exc_info=True)
-            return False
+        deadline = self._clock() + ROOM_GONE_WAIT_S
+        while True:
+            try:
+                if not await self._room_exists():
+                    return True
+            except Exception:  # cannot tell: leave the playlist open (a replacement can continue it)
+                logger.warning("could not ask the SFU whether %s exists", self._room.name, exc_info=True)
+                return False
+            if self._clock() >= deadline:
+                return False
+            await asyncio.sleep(ROOM_GONE_POLL_S)
 
     # -- room events -------------------------------------------------------------------------------
 
