@@ -63,6 +63,8 @@ SPEAKERS = {
 TITLE = "Composer under test"
 # Generous: a busy shared runner encodes slowly, and a replacement waits for a fresh dispatch.
 SEGMENT_WAIT_S = 30.0
+# Starting a worker process on a loaded shared runner can take a minute (imports, warm process).
+WORKER_START_S = 180.0
 # The composer logs each camera (un)subscription it asks the SFU for.
 CAMERA_LOG = re.compile(r"camera (subscribe|unsubscribe) (\w+)")
 
@@ -181,9 +183,11 @@ def workers(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         "api_secret": livekit_server.api_secret,
     }
     broadcast_dir = tmp_path_factory.mktemp("broadcast")
-    stage_agent = start_agent(**keys, name="stage")
+    stage_agent = start_agent(**keys, name="stage", timeout=WORKER_START_S)
     try:
-        composer = start_composer(**keys, broadcast_dir=broadcast_dir, env=COMPOSER_ENV, name="composer-1")
+        composer = start_composer(
+            **keys, broadcast_dir=broadcast_dir, env=COMPOSER_ENV, name="composer-1", timeout=WORKER_START_S
+        )
     except BaseException:
         stage_agent.kill()
         raise
@@ -359,6 +363,7 @@ async def test_replacement_composer_continues_the_playlist(space: Space) -> None
         broadcast_dir=space.broadcast_dir,
         env=COMPOSER_ENV,
         name="composer-2",
+        timeout=WORKER_START_S,
     )
     space.workers.composers.append(replacement)
     await space.dispatch(names.COMPOSER_AGENT_NAME)
