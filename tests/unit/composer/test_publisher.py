@@ -43,6 +43,12 @@ def _segment(n: int, epoch: int = 1000) -> ReadySegment:
     return ReadySegment(f"{epoch}-{n}.ts", f"segment {n}".encode(), 1.0, T0 + n)
 
 
+def _published(sink: MemorySink) -> int:
+    with sink.lock:
+        raw = sink.objects.get(f"{SPACE}/index.m3u8")
+    return len(parse_playlist(raw.decode()).segments) if raw is not None else 0
+
+
 def _playlist(sink: MemorySink) -> MediaPlaylist:
     return parse_playlist(sink.objects[f"{SPACE}/index.m3u8"].decode())
 
@@ -52,12 +58,8 @@ def test_each_segment_is_written_before_the_playlist_that_names_it() -> None:
     publisher, stats = _publisher(sink)
     for n in range(3):
         publisher.submit(_segment(n))
-        eventually(
-            lambda n=n: (
-                len(_playlist(sink).segments) == n + 1 if f"{SPACE}/index.m3u8" in sink.objects else False
-            ),
-            what=f"segment {n} published",
-        )
+        want = n + 1
+        eventually(lambda: _published(sink) == want, what=f"segment {n} published")  # noqa: B023
     assert publisher.close(ended=False, timeout=10)
     assert sink.order == [
         f"{SPACE}/1000-0.ts",
