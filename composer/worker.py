@@ -41,6 +41,7 @@ from composer.render import Renderer
 from contract import names
 from contract.room_metadata import RoomMetadata, parse_room_metadata
 from contract.stage import StageState, parse_stage
+from media_agent import scale_in
 from media_agent.audio import MicStreams
 
 logger = logging.getLogger("composer")
@@ -631,6 +632,21 @@ server = AgentServer(
         can_publish=False, can_subscribe=True, can_publish_data=False, can_update_metadata=False, hidden=True
     ),
 )
+
+
+_worker_tasks: set[asyncio.Task[None]] = set()
+
+
+@server.on("worker_started")
+def _protect_while_busy() -> None:
+    """ECS scale-in protection while the worker holds a Space (no-op outside ECS, media_agent/scale_in.py).
+
+    A broadcast lasts the whole Space; scaling in a busy task would cut its stream to a
+    discontinuity and a replacement's start-up gap.
+    """
+    task = asyncio.get_running_loop().create_task(scale_in.run(lambda: len(server.active_jobs)))
+    _worker_tasks.add(task)
+    task.add_done_callback(_worker_tasks.discard)
 
 
 async def evict_predecessors(ctx: JobContext) -> None:
