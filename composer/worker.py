@@ -70,6 +70,9 @@ DRAIN_TIMEOUT_S = 3600
 # deletion of a room ends its agents' jobs tens of milliseconds before the room itself is removed).
 ROOM_GONE_WAIT_S = 3.0
 ROOM_GONE_POLL_S = 0.25
+# After evicting another composer, wait this long for its closing playlist write (a flush of one
+# segment and two small writes, well under a second unless the sink is retrying).
+EVICT_GRACE_S = 5.0
 # A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
 SHUTDOWN_TIMEOUT_S = 30.0
 
@@ -654,9 +657,11 @@ async def evict_predecessors(ctx: JobContext) -> None:
 
     The newest wins (as with the stage agent). A composer that was killed lingers as a participant
     until the SFU times it out; a live one is shut down by the removal and closes its broadcast
-    without ENDLIST, before this one's next playlist write.
+    without ENDLIST. This one then waits EVICT_GRACE_S before reading the playlist, so the evicted
+    composer's last write is in what it continues (an EVENT playlist never loses a segment).
     """
     me = ctx.room.local_participant.identity
+    evicted = False
     listing = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=ctx.room.name))
     for participant in listing.participants:
         if participant.identity == me or participant.kind != api.ParticipantInfo.Kind.AGENT:
@@ -668,8 +673,11 @@ async def evict_predecessors(ctx: JobContext) -> None:
             await ctx.api.room.remove_participant(
                 api.RoomParticipantIdentity(room=ctx.room.name, identity=participant.identity)
             )
+            evicted = True
         except Exception:  # it may have left on its own meanwhile
             logger.warning("could not evict %s", participant.identity, exc_info=True)
+    if evicted:
+        await asyncio.sleep(EVICT_GRACE_S)
 
 
 @server.rtc_session(agent_name=names.COMPOSER_AGENT_NAME)

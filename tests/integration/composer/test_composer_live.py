@@ -397,6 +397,29 @@ async def test_replacement_composer_continues_the_playlist(space: Space) -> None
         )
 
 
+async def test_a_second_composer_takes_over_without_losing_a_segment(space: Space) -> None:
+    """A duplicate dispatch: the new composer evicts the live one and continues after it."""
+    before = space.playlist()
+    assert before is not None
+    await space.dispatch(names.COMPOSER_AGENT_NAME)
+
+    def taken_over() -> MediaPlaylist | None:
+        playlist = space.playlist()
+        if playlist is None or sum(s.discontinuity for s in playlist.segments) < 2:
+            return None
+        last_break = max(i for i, s in enumerate(playlist.segments) if s.discontinuity)
+        return playlist if len(playlist.segments) - last_break >= 3 else None
+
+    playlist = await eventually_async(taken_over, timeout=90, what="a second composer continues the playlist")
+    assert "evicting previous composer" in space.workers.composers[-1].log
+    uris = [s.uri for s in playlist.segments]
+    assert uris[: len(before.segments)] == [s.uri for s in before.segments]  # nothing lost or reordered
+    assert [uri for uri in uris if not (space.dir / uri).exists()] == []
+    epochs = [uri.split("-")[0] for uri in uris]
+    runs = [e for i, e in enumerate(epochs) if i == 0 or e != epochs[i - 1]]
+    assert len(runs) == len(set(runs)) == 3  # three composers, one after the other, never interleaved
+
+
 async def test_ending_the_space_closes_the_playlist(space: Space) -> None:
     await space.lkapi.room.delete_room(api.DeleteRoomRequest(room=space.room))
     playlist = await eventually_async(
