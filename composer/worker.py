@@ -83,11 +83,10 @@ SHUTDOWN_TIMEOUT_S = 30.0
 class Feeder:
     """Runs `Broadcast` calls in order on one thread (Broadcast is fed from one thread)."""
 
-    def __init__(self, broadcast: Broadcast, *, sample_rate: int, fps: int) -> None:
+    def __init__(self, broadcast: Broadcast, *, sample_rate: int) -> None:
         self.broadcast = broadcast
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._sample_rate = sample_rate
-        self._fps = fps
         self._backlog_audio = 0  # samples queued, not yet encoded
         self._lock = threading.Lock()
         self._done: asyncio.Future[bool] | None = None
@@ -130,14 +129,11 @@ class Feeder:
                 if kind == "audio":
                     with self._lock:
                         self._backlog_audio -= len(value)
-                    if self.failed is None:
-                        self.broadcast.push_audio(value)
+                    self.broadcast.push_audio(value)
                 elif kind == "video":
-                    if self.failed is None:
-                        self.broadcast.push_video(value)
+                    self.broadcast.push_video(value)
                 elif kind == "stage":
-                    if self.failed is None:
-                        self.broadcast.record_stage(value)
+                    self.broadcast.record_stage(value)
                 elif kind == "close":
                     ok = self.broadcast.close(ended=bool(value), timeout=SHUTDOWN_TIMEOUT_S - 5)
                     return
@@ -183,6 +179,7 @@ class RoomComposer:
         env: Mapping[str, str],
         epoch_ms: int | None = None,
         room_exists: Callable[[], Awaitable[bool]] | None = None,
+        on_failure: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -190,6 +187,7 @@ class RoomComposer:
         self._sink = sink
         self._env = env
         self._room_exists = room_exists
+        self._on_failure = on_failure
         self._epoch_ms = epoch_ms if epoch_ms is not None else int(wall_clock() * 1000)
         self._clock = clock
         self._wall_clock = wall_clock
@@ -234,7 +232,7 @@ class RoomComposer:
             epoch_ms=self._epoch_ms,
             clock=self._wall_clock,
         )
-        self._feeder = Feeder(broadcast, sample_rate=config.sample_rate, fps=config.fps)
+        self._feeder = Feeder(broadcast, sample_rate=config.sample_rate)
         self._feeder.start()
         self._mics = MicStreams(self._on_mic_frame, sample_rate=config.sample_rate, frame_ms=20)
         self._on("participant_connected", self._participant_connected)
@@ -555,6 +553,11 @@ class RoomComposer:
         start = self._clock()
         audio_sent = video_sent = 0
         while True:
+            if feeder.failed is not None:
+                # The encoder is gone: end this job so that a replacement continues the playlist.
+                if self._on_failure is not None:
+                    self._on_failure(f"broadcast failed: {feeder.failed!r}")
+                return
             elapsed = self._clock() - start
             audio_due = int(elapsed / chunk_s)
             video_due = int(elapsed * fps) if video else 0
@@ -698,7 +701,11 @@ async def composer_agent(ctx: JobContext) -> None:
         return any(room.name == room_name for room in listing.rooms)
 
     composer = RoomComposer(
-        ctx.room, sink=settings.sink_from_env(os.environ), env=os.environ, room_exists=room_exists
+        ctx.room,
+        sink=settings.sink_from_env(os.environ),
+        env=os.environ,
+        room_exists=room_exists,
+        on_failure=ctx.shutdown,
     )
     ctx.add_shutdown_callback(composer.aclose)
     try:
