@@ -199,8 +199,6 @@ class _Camera:
     task: asyncio.Task[None] | None = None
 
 
-
-
 class RoomComposer:
     """The composer in one room: stage, microphones and one camera in; a Broadcast fed in real time."""
 
