@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -194,14 +196,19 @@ class Workers:
 
 
 @pytest.fixture(scope="module")
-def workers(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
-    """One stage agent and one composer worker (as processes) for the module's Spaces."""
+def workers(livekit_server: Any) -> Iterator[Workers]:
+    """One stage agent and one composer worker (as processes) for the module's Spaces.
+
+    The broadcast directory is made here, not by tmp_path_factory: pytest removes all but the
+    newest three of its temporary roots at every session start, so a concurrent pytest session on
+    the same machine could delete it under a running composer.
+    """
     keys = {
         "ws_url": livekit_server.ws_url,
         "api_key": livekit_server.api_key,
         "api_secret": livekit_server.api_secret,
     }
-    broadcast_dir = tmp_path_factory.mktemp("broadcast")
+    broadcast_dir = Path(tempfile.mkdtemp(prefix="spaces-broadcast-"))
     stage_agent = start_agent(**keys, name="stage", timeout=WORKER_START_S)
     try:
         composer = start_composer(
@@ -209,6 +216,7 @@ def workers(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         )
     except BaseException:
         stage_agent.kill()
+        shutil.rmtree(broadcast_dir, ignore_errors=True)
         raise
     started = Workers(stage_agent=stage_agent, composers=[composer], broadcast_dir=broadcast_dir)
     try:
@@ -216,6 +224,7 @@ def workers(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         for worker in [*started.composers, stage_agent]:
             worker.kill()
+        shutil.rmtree(broadcast_dir, ignore_errors=True)
 
 
 async def open_space(livekit_server: Any, workers: Workers, *, video: str, speakers: dict[str, Any]) -> Space:
