@@ -36,6 +36,14 @@ ENV_DEV_JWT_SECRET: Final = "SPACES_DEV_JWT_SECRET"
 ENV_PUBLIC_LIVEKIT_URL: Final = "SPACES_PUBLIC_LIVEKIT_URL"
 ENV_DYNAMODB_ENDPOINT: Final = "SPACES_DYNAMODB_ENDPOINT"  # DynamoDB Local / moto only
 ENV_CORS_ORIGINS: Final = "SPACES_CORS_ORIGINS"  # comma-separated, "*" by default
+# The broadcast tier (HLS): where the composer writes, the public base URL clients are given, the
+# listener count from which listeners get HLS instead of WebRTC, and how long recordings stay.
+ENV_BROADCAST_BUCKET: Final = "SPACES_BROADCAST_BUCKET"
+ENV_BROADCAST_PREFIX: Final = "SPACES_BROADCAST_PREFIX"
+ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"
+ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"
+ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
+BROADCAST_PREFIX: Final = "broadcasts/"
 # The Secrets Manager secret named by LIVEKIT_SECRET_ARN is JSON with these two fields.
 SECRET_FIELD_API_KEY: Final = "api_key"
 SECRET_FIELD_API_SECRET: Final = "api_secret"
@@ -55,6 +63,7 @@ OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_LIVEKIT_URL: Final = "LiveKitUrl"
 OUTPUT_TABLE_NAME: Final = "TableName"
 OUTPUT_DASHBOARD: Final = "DashboardName"
+OUTPUT_BROADCAST_URL: Final = "BroadcastUrl"
 
 # The DynamoDB single-table shape: the store (functions/store/dynamodb.py) and the CDK state
 # construct both read these, so the deployed table is exactly what the store expects.
