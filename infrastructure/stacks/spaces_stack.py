@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from contract import names
 from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
@@ -201,7 +201,7 @@ def _acknowledge_nag_findings(
 ) -> None:
     """Every cdk-nag finding we accept, next to why it is right for this stack."""
 
-    def ack(scope: Construct, rule: str, reason: str) -> None:
+    def ack(scope: IConstruct, rule: str, reason: str) -> None:
         Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
     def ref(construct: Construct) -> str:
@@ -301,10 +301,10 @@ def _acknowledge_broadcast_findings(
 ) -> None:
     """The broadcast tier's accepted cdk-nag findings, each with why."""
 
-    def ack(scope: Construct, rule: str, reason: str) -> None:
+    def ack(scope: IConstruct, rule: str, reason: str) -> None:
         Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
-    def ref(construct: Construct, attribute: str | None = None) -> str:
+    def ref(construct: IConstruct, attribute: str | None = None) -> str:
         logical_id = str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
         return f"<{logical_id}.{attribute}>" if attribute else f"<{logical_id}>"
 
