@@ -21,6 +21,7 @@ from constructs import Construct
 
 FIVE_MINUTES = Duration.minutes(5)
 AGENT_ERROR_METRIC = "AgentErrors"
+COMPOSER_ERROR_METRIC = "ComposerErrors"
 METRIC_NAMESPACE = "Spaces"
 
 
@@ -33,6 +34,7 @@ class AlarmThresholds:
     # Alarm when fewer nodes are in service than this (the group's minimum is the healthy floor).
     sfu_min_nodes: int = 1
     agent_errors_per_5min: int = 10
+    composer_errors_per_5min: int = 10
 
 
 class Observability(Construct):
@@ -47,6 +49,8 @@ class Observability(Construct):
         sfu_group: autoscaling.AutoScalingGroup,
         agent_service: ecs.FargateService,
         agent_log_group: logs.ILogGroup,
+        composer_service: ecs.FargateService,
+        composer_log_group: logs.ILogGroup,
         thresholds: AlarmThresholds,
         alarm_email: str | None,
     ) -> None:
@@ -68,6 +72,17 @@ class Observability(Construct):
             filter_pattern=logs.FilterPattern.any_term("ERROR", "CRITICAL", "Traceback"),
             metric_namespace=METRIC_NAMESPACE,
             metric_name=AGENT_ERROR_METRIC,
+            metric_value="1",
+            default_value=0,
+        )
+        # Composer errors (encoder, upload retries given up) the same way: a stalled broadcast shows here.
+        logs.MetricFilter(
+            self,
+            "ComposerErrorFilter",
+            log_group=composer_log_group,
+            filter_pattern=logs.FilterPattern.any_term("ERROR", "CRITICAL", "Traceback"),
+            metric_namespace=METRIC_NAMESPACE,
+            metric_name=COMPOSER_ERROR_METRIC,
             metric_value="1",
             default_value=0,
         )
@@ -98,6 +113,13 @@ class Observability(Construct):
             "agent_errors": cloudwatch.Metric(
                 namespace=METRIC_NAMESPACE,
                 metric_name=AGENT_ERROR_METRIC,
+                period=FIVE_MINUTES,
+                statistic="Sum",
+            ),
+            "composer_cpu": composer_service.metric_cpu_utilization(period=FIVE_MINUTES),
+            "composer_errors": cloudwatch.Metric(
+                namespace=METRIC_NAMESPACE,
+                metric_name=COMPOSER_ERROR_METRIC,
                 period=FIVE_MINUTES,
                 statistic="Sum",
             ),
@@ -164,6 +186,13 @@ class Observability(Construct):
                 "Media agents log errors",
             ),
             self._alarm(
+                "ComposerErrors",
+                metrics["composer_errors"],
+                thresholds.composer_errors_per_5min,
+                above,
+                "Broadcast composers log errors",
+            ),
+            self._alarm(
                 "TableThrottles",
                 metrics["table_throttles"],
                 1,
@@ -202,8 +231,16 @@ class Observability(Construct):
             ),
         )
         self.dashboard.add_widgets(
+            graph(
+                title="Composers: CPU (%) and errors",
+                left=[metrics["composer_cpu"]],
+                right=[metrics["composer_errors"]],
+                width=8,
+            ),
             graph(title="DynamoDB throttled requests", left=[metrics["table_throttles"]], width=8),
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=16),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
         )
 
     def _alarm(

@@ -160,6 +160,8 @@ class SpacesStack(Stack):
             sfu_group=fleet.group,
             agent_service=agents.service,
             agent_log_group=agents.log_group,
+            composer_service=composers.service,
+            composer_log_group=composers.log_group,
             thresholds=settings.alarms,
             alarm_email=settings.alarm_email,
         )

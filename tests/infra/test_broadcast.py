@@ -378,3 +378,26 @@ def test_a_custom_domain_gets_its_certificate_tls12_and_the_web_origin_only() ->
 def test_incomplete_or_impossible_settings_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         _delivery_template(**settings)
+
+
+def test_composer_uploads_reach_s3_through_the_gateway_endpoint_not_nat(synth: Synthesized) -> None:
+    ((_, endpoint),) = synth.resources("AWS::EC2::VPCEndpoint").items()
+    props = endpoint["Properties"]
+    assert props["VpcEndpointType"] == "Gateway"
+    assert ".s3" in json.dumps(props["ServiceName"])
+    # The route tables of the subnets the composer service runs in.
+    _, task = _composer_task(synth)
+    ((_, service),) = [
+        (k, v["Properties"])
+        for k, v in synth.resources("AWS::ECS::Service").items()
+        if v["Properties"]["TaskDefinition"]["Ref"] in synth.template["Resources"]
+        and synth.template["Resources"][v["Properties"]["TaskDefinition"]["Ref"]]["Properties"] == task
+    ]
+    subnets = service["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]
+    tables = [
+        a["Properties"]["RouteTableId"]
+        for a in synth.resources("AWS::EC2::SubnetRouteTableAssociation").values()
+        if a["Properties"]["SubnetId"] in subnets
+    ]
+    assert len(tables) == len(subnets) >= 2
+    assert sorted(props["RouteTableIds"], key=json.dumps) == sorted(tables, key=json.dumps)

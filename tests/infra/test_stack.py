@@ -353,6 +353,7 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
         "CPUUtilization",
         "GroupInServiceInstances",
         "AgentErrors",
+        "ComposerErrors",
         "ReadThrottleEvents",
         "WriteThrottleEvents",
     ):
