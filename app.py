@@ -32,9 +32,10 @@ PRICE_CLASSES = {
     "200": cloudfront.PriceClass.PRICE_CLASS_200,
     "All": cloudfront.PriceClass.PRICE_CLASS_ALL,
 }
-# Each WebRTC listener costs the SFU ~0.45 % of a core (docs/benchmarks.md), so 200 listeners of one
-# Space take ~0.9 core: under half of a default 2-vCPU node, room left for the stage and other rooms.
-DEFAULT_WEBRTC_LISTENER_LIMIT = 200
+# The control plane's own default (functions/core/config.py, derived in docs/control-plane.md): each
+# WebRTC listener costs the SFU ~0.45 % of a core, so 250 listeners of one Space stay within 60 % of a
+# default 2-vCPU node (the fleet's CPU target).
+DEFAULT_WEBRTC_LISTENER_LIMIT = 250
 
 
 def settings_from_context(app: cdk.App) -> SpacesSettings:

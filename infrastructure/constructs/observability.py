@@ -87,7 +87,7 @@ class Observability(Construct):
             default_value=0,
         )
         group = {"AutoScalingGroupName": sfu_group.auto_scaling_group_name}
-        metrics = {
+        metrics: dict[str, cloudwatch.IMetric] = {
             "api_5xx": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
             "api_4xx": api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
             "api_latency": api.metric_latency(period=FIVE_MINUTES, statistic="p99"),

@@ -305,7 +305,7 @@ def test_control_plane_is_told_the_broadcast_url_threshold_and_retention(synth: 
     env = function["Properties"]["Environment"]["Variables"]
     base_url = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [dist_id, "DomainName"]}, "/broadcasts"]]}
     assert env[names.ENV_BROADCAST_BASE_URL] == base_url
-    assert env[names.ENV_WEBRTC_LISTENER_LIMIT] == "200"
+    assert env[names.ENV_WEBRTC_LISTENER_LIMIT] == "250"
     assert env[names.ENV_RECORDING_RETENTION_DAYS] == str(RETENTION_DAYS)
     assert synth.template["Outputs"][names.OUTPUT_BROADCAST_URL]["Value"] == base_url
 

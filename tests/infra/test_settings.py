@@ -23,7 +23,7 @@ def test_defaults_synthesize_without_context() -> None:
     assert settings.bundle_lambda is True
     assert settings.broadcast.retention_days == 30
     assert settings.broadcast.domain is None and settings.broadcast.certificate_arn is None
-    assert settings.webrtc_listener_limit == 200
+    assert settings.webrtc_listener_limit == 250
 
 
 def test_context_selects_x86_external_oidc_and_production() -> None:
