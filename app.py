@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 
 from infrastructure.constructs.broadcast_delivery import BroadcastSettings
+from infrastructure.constructs.composers import ComposerSizing
 from infrastructure.constructs.control_plane import ApiLimits
 from infrastructure.constructs.livekit_fleet import FleetSizing
 from infrastructure.constructs.media_agents import AgentSizing
@@ -89,14 +90,14 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             cpu_target_percent=number("agent_cpu_target", 50),
             arm64=arm64,
         ),
-        composers=AgentSizing(
-            # One 720p30 broadcast costs up to a core (docs/benchmarks.md): two vCPUs hold it with
-            # room for audio-only Spaces beside it.
+        composers=ComposerSizing(
+            # One 720p30 broadcast costs up to a core (composer/load.py budgets one Space per core).
             cpu=number("composer_cpu", 2048),
             memory_mib=number("composer_memory_mib", 4096),
             min_tasks=number("composer_min_tasks", 1),
             max_tasks=number("composer_max_tasks", 10),
-            cpu_target_percent=number("composer_cpu_target", 50),
+            cpu_target_percent=number("composer_cpu_target", 60),
+            load_target_percent=number("composer_load_target", 60),
             arm64=arm64,
         ),
         broadcast=BroadcastSettings(

@@ -6,16 +6,24 @@ broadcast for the whole Space, so the drain is the media agents' one (media_agen
 the worker sets ECS task scale-in protection while it has jobs, and a replacement composer continues
 the playlist (with a discontinuity) if a task dies anyway.
 
-Scaling signal: the service's average CPU. The composer's cost is its encoder (decode, compose,
-encode at a fixed frame rate), so CPU is its capacity: an audio-only Space costs a few percent of a
-core, a 720p30 one up to a core. A job count would treat those two alike; CPU is also what the LiveKit
-worker's default load function reports, so the dispatcher stops sending jobs to a busy task on the
-same signal that adds tasks.
+Scaling signals: the composer's own load first. LiveKit's dispatcher gives a worker new Spaces until
+its load (composer/load.py: the larger of its CPU share and its Spaces against a budget of one per
+core) reaches the threshold. CPU alone would miss a fleet full of audio-only Spaces (a few percent
+of a core each, yet every slot taken), so the worker publishes that load once a minute
+(media_agent/load.py, SPACES_LOAD_METRIC); a metric filter on the task's logs turns it into
+`Spaces/ComposerLoad` and the service tracks its average at `load_target_percent`, keeping slots
+free for Spaces that start while a task boots. The service's CPU is tracked as well: with two
+target-tracking policies Application Auto Scaling scales out when either asks and in only when both
+allow. So an image that does not publish its load still scales out on CPU, but never scales in; the
+ComposerLoadMissing alarm (observability.py) reports exactly that.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration, IgnoreMode, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
@@ -26,9 +34,18 @@ from constructs import Construct
 from contract import names
 
 from .media_agents import ROOT, STOP_TIMEOUT, AgentSizing, build_context_excludes, task_protection_statement
+from .observability import METRIC_NAMESPACE
 
 DOCKERFILE = "composer/Dockerfile"
 DOCKERIGNORE = ROOT / "composer" / ".dockerignore"
+# The worker publishes once a minute; the metric has that resolution.
+LOAD_PERIOD = Duration.minutes(1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComposerSizing(AgentSizing):
+    # Average published load (% of the dispatcher's full) the service keeps its tasks at.
+    load_target_percent: int
 
 
 class Composers(Construct):
@@ -43,7 +60,7 @@ class Composers(Construct):
         livekit_secret: secretsmanager.ISecret,
         bucket_name: str,
         prefix: str,
-        sizing: AgentSizing,
+        sizing: ComposerSizing,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, id_)
@@ -76,6 +93,7 @@ class Composers(Construct):
                 names.ENV_LIVEKIT_URL: livekit_url,
                 names.ENV_BROADCAST_BUCKET: bucket_name,
                 names.ENV_BROADCAST_PREFIX: prefix,
+                names.ENV_LOAD_METRIC: names.COMPOSER_LOAD_METRIC,
             },
             # Injected by ECS at start from Secrets Manager; the task definition holds references only.
             secrets={
@@ -113,8 +131,36 @@ class Composers(Construct):
         self.scaling = self.service.auto_scale_task_count(
             min_capacity=sizing.min_tasks, max_capacity=sizing.max_tasks
         )
-        # Why CPU: module docstring. Scale-out is quick because a Space that finds no composer with
-        # room has no broadcast until a task starts (about a minute on Fargate).
+        # The worker's published load (module docstring): one JSON line a minute per task; the
+        # minute's average over all lines is the average load per task.
+        logs.MetricFilter(
+            self,
+            "LoadFilter",
+            log_group=self.log_group,
+            filter_pattern=logs.FilterPattern.string_value(
+                f"$.{names.LOAD_LINE_METRIC}", "=", names.COMPOSER_LOAD_METRIC
+            ),
+            metric_namespace=METRIC_NAMESPACE,
+            metric_name=names.COMPOSER_LOAD_METRIC,
+            metric_value=f"$.{names.LOAD_LINE_PERCENT}",
+            unit=cloudwatch.Unit.PERCENT,
+        )
+        self.load_metric = cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=names.COMPOSER_LOAD_METRIC,
+            statistic="Average",
+            period=LOAD_PERIOD,
+            unit=cloudwatch.Unit.PERCENT,
+        )
+        # Scale-out is quick because a Space that finds no composer with room has no broadcast until
+        # a task starts (about a minute on Fargate); scale-in waits, and never takes a busy task.
+        self.scaling.scale_to_track_custom_metric(
+            "Load",
+            metric=self.load_metric,
+            target_value=sizing.load_target_percent,
+            scale_in_cooldown=Duration.minutes(5),
+            scale_out_cooldown=Duration.minutes(1),
+        )
         self.scaling.scale_on_cpu_utilization(
             "Cpu",
             target_utilization_percent=sizing.cpu_target_percent,

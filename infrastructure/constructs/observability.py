@@ -19,9 +19,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from contract import names
+
 FIVE_MINUTES = Duration.minutes(5)
 AGENT_ERROR_METRIC = "AgentErrors"
 COMPOSER_ERROR_METRIC = "ComposerErrors"
+COMPOSER_LOAD_METRIC = names.COMPOSER_LOAD_METRIC
 METRIC_NAMESPACE = "Spaces"
 
 
@@ -51,6 +54,7 @@ class Observability(Construct):
         agent_log_group: logs.ILogGroup,
         composer_service: ecs.FargateService,
         composer_log_group: logs.ILogGroup,
+        composer_load: cloudwatch.IMetric,
         thresholds: AlarmThresholds,
         alarm_email: str | None,
     ) -> None:
@@ -117,6 +121,7 @@ class Observability(Construct):
                 statistic="Sum",
             ),
             "composer_cpu": composer_service.metric_cpu_utilization(period=FIVE_MINUTES),
+            "composer_load": composer_load,
             "composer_errors": cloudwatch.Metric(
                 namespace=METRIC_NAMESPACE,
                 metric_name=COMPOSER_ERROR_METRIC,
@@ -193,6 +198,20 @@ class Observability(Construct):
                 "Broadcast composers log errors",
             ),
             self._alarm(
+                "ComposerLoadMissing",
+                cloudwatch.Metric(
+                    namespace=METRIC_NAMESPACE,
+                    metric_name=COMPOSER_LOAD_METRIC,
+                    statistic="SampleCount",
+                    period=FIVE_MINUTES,
+                ),
+                1,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                "No composer published its load for 5 minutes (at least one task always runs): the "
+                "composers scale out on CPU only and never scale in",
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            ),
+            self._alarm(
                 "TableThrottles",
                 metrics["table_throttles"],
                 1,
@@ -232,8 +251,8 @@ class Observability(Construct):
         )
         self.dashboard.add_widgets(
             graph(
-                title="Composers: CPU (%) and errors",
-                left=[metrics["composer_cpu"]],
+                title="Composers: CPU and load (%), errors",
+                left=[metrics["composer_cpu"], metrics["composer_load"]],
                 right=[metrics["composer_errors"]],
                 width=8,
             ),

@@ -15,7 +15,7 @@ from constructs import Construct, IConstruct
 
 from contract import names
 from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
-from infrastructure.constructs.composers import Composers
+from infrastructure.constructs.composers import Composers, ComposerSizing
 from infrastructure.constructs.control_plane import ApiLimits, BroadcastLinks, ControlPlane
 from infrastructure.constructs.identity import UserPoolIdentity
 from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
@@ -52,7 +52,7 @@ class SpacesSettings:
     alarm_email: str | None
     alarms: AlarmThresholds
     broadcast: BroadcastSettings
-    composers: AgentSizing
+    composers: ComposerSizing
     # From this many listeners in one Space on, further listeners get the HLS broadcast.
     webrtc_listener_limit: int
     cors_origins: Sequence[str] = ()
@@ -162,6 +162,7 @@ class SpacesStack(Stack):
             agent_log_group=agents.log_group,
             composer_service=composers.service,
             composer_log_group=composers.log_group,
+            composer_load=composers.load_metric,
             thresholds=settings.alarms,
             alarm_email=settings.alarm_email,
         )

@@ -4,6 +4,7 @@ it, the composer service and what it may do, and what the control plane is told.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -226,6 +227,7 @@ def test_composer_runs_as_its_own_service_with_the_broadcast_env(synth: Synthesi
     assert env[names.ENV_BROADCAST_BUCKET] == {"Ref": bucket_id}
     assert env[names.ENV_BROADCAST_PREFIX] == PREFIX
     assert env[names.ENV_MODE] == "cloud"
+    assert env[names.ENV_LOAD_METRIC] == names.COMPOSER_LOAD_METRIC
     assert {s["Name"] for s in container["Secrets"]} == {
         names.ENV_LIVEKIT_API_KEY,
         names.ENV_LIVEKIT_API_SECRET,
@@ -241,7 +243,7 @@ def test_composer_runs_as_its_own_service_with_the_broadcast_env(synth: Synthesi
     service_id, service = services[0]
     assert service["LaunchType"] == "FARGATE"
     assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
-    # Its own scaling: a scalable target on the composer service and a CPU policy on that target.
+    # Its own scaling: a scalable target on the composer service, two target-tracking policies on it.
     targets = [
         k
         for k, t in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").items()
@@ -249,16 +251,72 @@ def test_composer_runs_as_its_own_service_with_the_broadcast_env(synth: Synthesi
     ]
     assert len(targets) == 1
     policies = [
-        p["Properties"]
+        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
         for p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
         if p["Properties"]["ScalingTargetId"] == {"Ref": targets[0]}
     ]
-    assert len(policies) == 1
-    tracking = policies[0]["TargetTrackingScalingPolicyConfiguration"]
-    assert tracking["PredefinedMetricSpecification"] == {
-        "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+    assert len(policies) == 2
+    (cpu,) = [p for p in policies if "PredefinedMetricSpecification" in p]
+    assert cpu["PredefinedMetricSpecification"] == {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}
+    assert cpu["TargetValue"] == 60
+    (load,) = [p for p in policies if "CustomizedMetricSpecification" in p]
+    assert load["TargetValue"] == 60
+    assert load["CustomizedMetricSpecification"] == {
+        "MetricName": names.COMPOSER_LOAD_METRIC,
+        "Namespace": "Spaces",
+        "Statistic": "Average",
+        "Unit": "Percent",
     }
-    assert tracking["TargetValue"] == 50
+    assert load["ScaleOutCooldown"] == 60
+
+
+def _composer_load_filter(synth: Synthesized) -> dict[str, Any]:
+    _, task = _composer_task(synth)
+    log_group = task["ContainerDefinitions"][0]["LogConfiguration"]["Options"]["awslogs-group"]
+    filters = [
+        f["Properties"]
+        for f in synth.resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["LogGroupName"] == log_group
+        and f["Properties"]["MetricTransformations"][0]["MetricName"] == names.COMPOSER_LOAD_METRIC
+    ]
+    assert len(filters) == 1, filters
+    return filters[0]
+
+
+def test_the_load_filter_reads_the_line_the_worker_prints(
+    synth: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The metric filter in the template against a line printed by the real WorkerLoad, configured
+    by the composer task's own environment."""
+    from media_agent.load import PUBLISH_EVERY_S, WorkerLoad
+
+    load_filter = _composer_load_filter(synth)
+    (transformation,) = load_filter["MetricTransformations"]
+    assert transformation["MetricNamespace"] == "Spaces"
+    assert transformation["Unit"] == "Percent"
+    match = re.fullmatch(r'\{ \$\.(\w+) = "(\w+)" \}', load_filter["FilterPattern"])
+    assert match, load_filter["FilterPattern"]
+    field, wanted = match.groups()
+    value_field = re.fullmatch(r"\$\.(\w+)", transformation["MetricValue"])
+    assert value_field
+
+    _, task = _composer_task(synth)
+    env = {e["Name"]: e["Value"] for e in task["ContainerDefinitions"][0]["Environment"]}
+    monkeypatch.setenv(names.ENV_LOAD_METRIC, env[names.ENV_LOAD_METRIC])
+    lines: list[str] = []
+    clock = iter([0.0, PUBLISH_EVERY_S])
+
+    class _Server:
+        active_jobs = [object()]
+
+    worker_load = WorkerLoad(2, write=lines.append, clock=lambda: next(clock))
+    worker_load.cpu = lambda: 0.0  # type: ignore[method-assign]  # only the job share counts here
+    worker_load(_Server())
+    worker_load(_Server())
+    (line,) = lines
+    published = json.loads(line)
+    assert published[field] == wanted
+    assert published[value_field.group(1)] == 50.0
 
 
 def test_composer_may_only_write_and_read_back_the_broadcasts_prefix(synth: Synthesized) -> None:

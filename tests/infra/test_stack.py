@@ -354,6 +354,7 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
         "GroupInServiceInstances",
         "AgentErrors",
         "ComposerErrors",
+        "ComposerLoad",
         "ReadThrottleEvents",
         "WriteThrottleEvents",
     ):
