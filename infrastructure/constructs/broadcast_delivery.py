@@ -1,7 +1,7 @@
 """The broadcast tier's storage and CDN: a private S3 bucket the composer writes HLS into, CloudFront
 in front of it for any audience size, and a log bucket for both.
 
-Layout (contract: BRIEF/docs/infrastructure.md): `broadcasts/<space_id>/index.m3u8`,
+Layout (docs/broadcast.md, names in contract/names.py): `broadcasts/<space_id>/index.m3u8`,
 `broadcasts/<space_id>/<epoch>-<n>.ts`, `broadcasts/<space_id>/timeline.json`. The public URL of a key
 is `https://<distribution>/<key>`, so the base URL handed to clients is `https://<distribution>/broadcasts`
 and no origin path is needed.
@@ -251,6 +251,7 @@ class BroadcastDelivery(Construct):
                 resources=[self.bucket.arn_for_objects(f"{self.prefix}*")],
             )
         )
+        # composer/hls/sinks.py S3Sink: put_object, and get_object treating NoSuchKey as "none yet".
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
