@@ -21,6 +21,8 @@ from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -68,6 +70,7 @@ class BroadcastDelivery(Construct):
         *,
         settings: BroadcastSettings,
         cors_origins: Sequence[str],
+        hosted_zone: route53.IHostedZone | None = None,
     ) -> None:
         super().__init__(scope, id_)
         if settings.retention_days < 1:
@@ -238,6 +241,11 @@ class BroadcastDelivery(Construct):
                 cloudfront.ErrorResponse(http_status=status, ttl=ERROR_CACHING_TTL) for status in (403, 404)
             ],
         )
+        if settings.domain and hosted_zone is not None:
+            # The distribution serves IPv4 and IPv6: alias records for both.
+            target = route53.RecordTarget.from_alias(route53_targets.CloudFrontTarget(self.distribution))
+            route53.ARecord(self, "Record", zone=hosted_zone, record_name=settings.domain, target=target)
+            route53.AaaaRecord(self, "RecordV6", zone=hosted_zone, record_name=settings.domain, target=target)
         self.domain_name = settings.domain or self.distribution.distribution_domain_name
         self.base_url = f"https://{self.domain_name}/{self.prefix.rstrip('/')}"
 

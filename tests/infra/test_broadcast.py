@@ -10,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_route53 as route53
 from aws_cdk.assertions import Match, Template
 
 from contract import names
@@ -368,7 +369,7 @@ def test_control_plane_is_told_the_broadcast_url_threshold_and_retention(synth: 
     assert synth.template["Outputs"][names.OUTPUT_BROADCAST_URL]["Value"] == base_url
 
 
-def _delivery_template(**settings: Any) -> Template:
+def _delivery_template(zone: bool = False, **settings: Any) -> Template:
     stack = cdk.Stack(cdk.App(), "Delivery")
     defaults: dict[str, Any] = {
         "retention_days": 7,
@@ -380,13 +381,18 @@ def _delivery_template(**settings: Any) -> Template:
         "Broadcast",
         settings=BroadcastSettings(**{**defaults, **settings}),
         cors_origins=["https://spaces.example.org"],
+        hosted_zone=route53.HostedZone.from_hosted_zone_attributes(
+            stack, "Zone", hosted_zone_id="Z0000000000000", zone_name="example.org"
+        )
+        if zone
+        else None,
     )
     return Template.from_stack(stack)
 
 
 def test_a_custom_domain_gets_its_certificate_tls12_and_the_web_origin_only() -> None:
     certificate = "arn:aws:acm:us-east-1:111111111111:certificate/abc"
-    template = _delivery_template(domain="live.example.org", certificate_arn=certificate)
+    template = _delivery_template(zone=True, domain="live.example.org", certificate_arn=certificate)
     template.has_resource_properties(
         "AWS::CloudFront::Distribution",
         {
@@ -415,6 +421,12 @@ def test_a_custom_domain_gets_its_certificate_tls12_and_the_web_origin_only() ->
             )
         },
     )
+    records = template.find_resources("AWS::Route53::RecordSet")
+    assert sorted(r["Properties"]["Type"] for r in records.values()) == ["A", "AAAA"]
+    for record in records.values():
+        assert record["Properties"]["Name"] == "live.example.org."
+        assert record["Properties"]["HostedZoneId"] == "Z0000000000000"
+        assert "AliasTarget" in record["Properties"]
     template.has_resource_properties(
         "AWS::S3::Bucket",
         {
