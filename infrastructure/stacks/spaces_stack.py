@@ -385,7 +385,7 @@ def _acknowledge_broadcast_findings(
         composers.task_definition,
         "AwsSolutions-ECS2",
         "Only non-secret settings are plain environment variables (mode, LiveKit URL, bucket name and "
-        "prefix); the LiveKit API key and secret are ECS secrets from Secrets Manager",
+        "prefix, load metric name); the LiveKit API key and secret are ECS secrets from Secrets Manager",
     )
     task_policy = composers.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy")
     ack(
