@@ -71,8 +71,10 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             f"context broadcast_price_class must be one of {sorted(PRICE_CLASSES)}, got {price_class!r}"
         )
     retention_days = number("recording_retention_days", 30)
-    if retention_days < 1:
-        raise ValueError(f"context recording_retention_days must be at least 1, got {retention_days}")
+    # The control plane accepts 1..3650 (functions/core/config.py); refuse here what it would refuse
+    # at its first cold start.
+    if not 1 <= retention_days <= 3650:
+        raise ValueError(f"context recording_retention_days must be 1..3650, got {retention_days}")
     broadcast_domain = app.node.try_get_context("broadcast_domain")
     broadcast_certificate = app.node.try_get_context("broadcast_certificate_arn")
     if bool(broadcast_domain) != bool(broadcast_certificate):

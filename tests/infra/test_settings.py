@@ -67,6 +67,7 @@ def test_context_sets_the_broadcast_tier() -> None:
         ({"oidc_issuer": "https://id.example.org/"}, "oidc_audience"),
         ({"broadcast_price_class": "cheap"}, "broadcast_price_class"),
         ({"recording_retention_days": "0"}, "recording_retention_days"),
+        ({"recording_retention_days": "3651"}, "recording_retention_days"),
         ({"broadcast_domain": "live.example.org"}, "broadcast_certificate_arn"),
     ],
 )
