@@ -7,17 +7,14 @@ is one edit, not a hunt.
 from typing import Final
 
 LIVEKIT_VERSION: Final = "v1.13.5"
+# The control plane Lambda's Python (a managed runtime with SnapStart: 3.12 or later). The CDK
+# construct deploys it and `make test-lambda-python` runs the control plane's tests on it.
+LAMBDA_PYTHON: Final = "3.13"
 
 # The agent the control plane dispatches explicitly into every live Space.
 AGENT_NAME: Final = "spaces-stage"
 # The broadcast composer: its own agent (own process), dispatched with the stage agent.
 COMPOSER_AGENT_NAME: Final = "spaces-composer"
-# Worker capacity, published by every agent worker as CloudWatch EMF log lines (media_agent/capacity.py)
-# and scaled on by ECS (infrastructure/constructs/media_agents.py).
-AGENT_METRICS_NAMESPACE: Final = "Spaces/Agents"
-METRIC_WORKER_LOAD: Final = "WorkerLoad"  # percent, 0-100: what LiveKit's dispatcher sees
-METRIC_ACTIVE_JOBS: Final = "ActiveJobs"  # rooms the worker is in
-METRIC_AGENT_DIMENSION: Final = "AgentName"
 # livekit-agents puts the dispatching agent name into this attribute of every agent participant;
 # the control plane reads it (webhooks, ListParticipants) to tell which agent left a room.
 AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"
@@ -59,6 +56,15 @@ ENV_RECONCILE_BUDGET_SECONDS: Final = "SPACES_RECONCILE_BUDGET_SECONDS"  # one i
 ENV_RECONCILE_INTERVAL_SECONDS: Final = "SPACES_RECONCILE_INTERVAL_SECONDS"  # local loop; 0: off
 ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
 BROADCAST_PREFIX: Final = "broadcasts/"
+# A worker whose task sets SPACES_LOAD_METRIC prints its dispatcher load once a minute as one JSON line
+# {LOAD_LINE_METRIC: <name>, LOAD_LINE_PERCENT: 0..100, LOAD_LINE_JOBS: n} on stdout; a CloudWatch
+# Logs metric filter turns it into the metric its ECS service scales on (infrastructure/constructs).
+ENV_LOAD_METRIC: Final = "SPACES_LOAD_METRIC"
+LOAD_LINE_METRIC: Final = "spaces_load_metric"
+LOAD_LINE_PERCENT: Final = "load_percent"
+LOAD_LINE_JOBS: Final = "jobs"
+COMPOSER_LOAD_METRIC: Final = "ComposerLoad"
+STAGE_AGENT_LOAD_METRIC: Final = "StageAgentLoad"
 # The Secrets Manager secret named by LIVEKIT_SECRET_ARN is JSON with these two fields.
 SECRET_FIELD_API_KEY: Final = "api_key"
 SECRET_FIELD_API_SECRET: Final = "api_secret"
@@ -78,6 +84,7 @@ OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_LIVEKIT_URL: Final = "LiveKitUrl"
 OUTPUT_TABLE_NAME: Final = "TableName"
 OUTPUT_DASHBOARD: Final = "DashboardName"
+OUTPUT_BROADCAST_URL: Final = "BroadcastUrl"
 
 # The DynamoDB single-table shape: the store (functions/store/dynamodb.py) and the CDK state
 # construct both read these, so the deployed table is exactly what the store expects.

@@ -149,11 +149,12 @@ def test_nodes_use_ssm_and_imdsv2(synth: Synthesized) -> None:
     assert "AmazonSSMManagedInstanceCore" in json.dumps(synth.resources("AWS::IAM::Role"))
 
 
-def test_lambda_is_arm64_on_the_current_python_runtime(synth: Synthesized) -> None:
+def test_lambda_is_arm64_on_the_python_its_tests_run_on(synth: Synthesized) -> None:
+    # `make test-lambda-python` runs the control plane's tests on names.LAMBDA_PYTHON.
     synth.assertions.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Runtime": "python3.14",
+            "Runtime": f"python{names.LAMBDA_PYTHON}",
             "Architectures": ["arm64"],
             "Handler": "functions.handler.handler",
         },
@@ -193,13 +194,15 @@ def test_no_secret_in_plain_environment_variables(synth: Synthesized) -> None:
         env = function["Properties"]["Environment"]["Variables"]
         assert not [k for k in env if secretish.search(k)]
         assert set(env[names.ENV_LIVEKIT_SECRET_ARN]) == {"Ref"}  # the secret's ARN, not its value
-    ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    assert not [e["Name"] for e in container.get("Environment", []) if secretish.search(e["Name"])]
-    assert {s["Name"] for s in container["Secrets"]} == {
-        names.ENV_LIVEKIT_API_KEY,
-        names.ENV_LIVEKIT_API_SECRET,
-    }
+    tasks = synth.resources("AWS::ECS::TaskDefinition").values()
+    assert len(tasks) == 2  # media agent and composer
+    for task in tasks:
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert not [e["Name"] for e in container.get("Environment", []) if secretish.search(e["Name"])]
+        assert {s["Name"] for s in container["Secrets"]} == {
+            names.ENV_LIVEKIT_API_KEY,
+            names.ENV_LIVEKIT_API_SECRET,
+        }
     text = json.dumps(synth.template)
     for known in (names.DEV_API_SECRET, names.DEV_JWT_SECRET):
         assert known not in text
@@ -411,29 +414,42 @@ def test_the_reconciler_runs_every_minute_one_sweep_at_a_time(synth: Synthesized
 
 
 def test_agents_protect_busy_tasks_and_stop_within_fargates_limit(synth: Synthesized) -> None:
-    ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    assert container["StopTimeout"] == 120
+    for task in synth.resources("AWS::ECS::TaskDefinition").values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert container["StopTimeout"] == 120, container["Command"]
     assert "ecs:UpdateTaskProtection" in json.dumps(synth.resources("AWS::IAM::Policy"))
+
+
+@pytest.mark.parametrize("metric", [names.STAGE_AGENT_LOAD_METRIC, names.COMPOSER_LOAD_METRIC])
+def test_each_worker_service_scales_on_the_load_its_workers_publish(synth: Synthesized, metric: str) -> None:
+    """The load LiveKit's dispatcher refuses jobs on (media_agent/load.py: rooms / budget or CPU), not
+    CPU alone: a metric filter on the service's logs, and target tracking on its average."""
+    filters = [
+        f["Properties"]
+        for f in synth.resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["MetricTransformations"][0]["MetricName"] == metric
+    ]
+    assert len(filters) == 1, filters
+    assert names.LOAD_LINE_METRIC in filters[0]["FilterPattern"] and metric in filters[0]["FilterPattern"]
     synth.assertions.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
             "TargetTrackingScalingPolicyConfiguration": Match.object_like(
                 {
-                    # The load the workers publish (media_agent/capacity.py), not CPU alone.
                     "CustomizedMetricSpecification": Match.object_like(
-                        {
-                            "Namespace": names.AGENT_METRICS_NAMESPACE,
-                            "MetricName": names.METRIC_WORKER_LOAD,
-                            "Dimensions": [{"Name": names.METRIC_AGENT_DIMENSION, "Value": names.AGENT_NAME}],
-                            "Statistic": "Average",
-                        }
+                        {"MetricName": metric, "Statistic": "Average"}
                     ),
                     "TargetValue": Match.any_value(),
                 }
             ),
         },
     )
+    # The task tells its worker which metric name to print.
+    envs = [
+        {e["Name"]: e["Value"] for e in t["Properties"]["ContainerDefinitions"][0].get("Environment", [])}
+        for t in synth.resources("AWS::ECS::TaskDefinition").values()
+    ]
+    assert [env for env in envs if env.get(names.ENV_LOAD_METRIC) == metric]
 
 
 def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> None:
@@ -446,6 +462,8 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
         "CPUUtilization",
         "GroupInServiceInstances",
         "AgentErrors",
+        "ComposerErrors",
+        "ComposerLoad",
         "ReadThrottleEvents",
         "WriteThrottleEvents",
     ):

@@ -17,3 +17,8 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 ACCEPTED: dict[int | str, dict[str, object]] = {
     202: {"description": "Stored; the media server is still converging to it (`converged: false`)"}
 }
+
+# Operations that read a JSON body: bytes that are not JSON text at all (not UTF-8) are a 400.
+BODY_PROBLEMS: dict[int | str, dict[str, object]] = {
+    400: {"model": Problem, "description": "The body is not JSON text"}
+}

@@ -5,17 +5,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response, status
 
 from ...domain.model import SpaceState, VideoPolicy
+from ...store.base import CURSOR_PATTERN
 from ...usecases import spaces
 from ..deps import CurrentUser, PresenterDep, UseCases
 from ..schemas import SpaceChange, SpaceCreate, SpacePage, SpacePublic
-from ._params import ACCEPTED, PROBLEMS, SpaceId
+from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, SpaceId
 
 router = APIRouter(prefix="/spaces", tags=["spaces"], responses=PROBLEMS)
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=BODY_PROBLEMS)
 def create_space(
     body: SpaceCreate,
     user: CurrentUser,
@@ -43,7 +44,9 @@ def discover_spaces(
     show: PresenterDep,
     state: Literal["live", "scheduled"] = "live",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=CURSOR_PATTERN, description="`cursor` of the previous page, as given")
+    ] = None,
 ) -> SpacePage:
     page = spaces.discover(ctx, state=SpaceState(state), limit=limit, cursor=cursor)
     return SpacePage(items=[show(s) for s in page.items], cursor=page.cursor)

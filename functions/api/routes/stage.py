@@ -7,7 +7,7 @@ from ...domain.model import Role
 from ...usecases import stage
 from ..deps import CurrentUser, PresenterDep, UseCases
 from ..schemas import RemoveRequest, RoleUpdate, SpaceChange, SpacePublic, SpotlightUpdate
-from ._params import ACCEPTED, PROBLEMS, SpaceId, TargetUser
+from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, SpaceId, TargetUser
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses={**PROBLEMS, **ACCEPTED})
 
@@ -27,7 +27,7 @@ async def lower_hand(
     return show.accepted(await stage.lower_hand(ctx, actor=user, space_id=space_id), response)
 
 
-@router.put("/roles/{user_id}")
+@router.put("/roles/{user_id}", responses=BODY_PROBLEMS)
 async def set_role(
     space_id: SpaceId,
     user_id: TargetUser,
@@ -51,7 +51,7 @@ async def mute(
     return show(await stage.mute(ctx, actor=user, space_id=space_id, target=user_id))
 
 
-@router.post("/participants/{user_id}/remove")
+@router.post("/participants/{user_id}/remove", responses=BODY_PROBLEMS)
 async def remove(
     space_id: SpaceId,
     user_id: TargetUser,
@@ -68,7 +68,7 @@ async def remove(
     return show.accepted(accepted, response)
 
 
-@router.put("/spotlight")
+@router.put("/spotlight", responses=BODY_PROBLEMS)
 async def pin_spotlight(
     space_id: SpaceId,
     body: SpotlightUpdate,
