@@ -99,6 +99,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             memory_mib=number("agent_memory_mib", 2048),
             min_tasks=number("agent_min_tasks", 1),
             max_tasks=number("agent_max_tasks", 10),
+            cpu_target_percent=number("agent_cpu_target", 50),
             load_target_percent=number("agent_load_target", 50),
             arm64=arm64,
         ),

@@ -13,7 +13,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-SPACE_SCHEMA = "#/components/schemas/SpacePublic"
+# A Space, and a Space answering a write (SpaceChange: the Space plus `converged`).
+SPACE_SCHEMAS = frozenset({"#/components/schemas/SpacePublic", "#/components/schemas/SpaceChange"})
 # Path parameter -> where in the created Space's body its value is.
 LINKED = {"space_id": "$response.body#/id", "user_id": "$response.body#/host"}
 
@@ -47,7 +48,7 @@ def install(app: FastAPI) -> None:
                 for operation in item.values():
                     for response in operation["responses"].values():
                         body = response.get("content", {}).get("application/json", {}).get("schema", {})
-                        if body.get("$ref") == SPACE_SCHEMA:
+                        if body.get("$ref") in SPACE_SCHEMAS:
                             response["links"] = links
             app.openapi_schema = schema
         return app.openapi_schema

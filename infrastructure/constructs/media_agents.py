@@ -42,6 +42,7 @@ class AgentSizing:
     memory_mib: int
     min_tasks: int
     max_tasks: int
+    cpu_target_percent: int
     # Average worker load (percent, media_agent/capacity.py) the service is scaled to hold. Below the
     # 70 % at which a worker refuses new rooms (livekit-agents' load threshold), with room for the
     # rooms that arrive during a scale-out (about a minute).
@@ -181,6 +182,14 @@ class MediaAgents(Construct):
             "Load",
             metric=self.load_metric,
             target_value=sizing.load_target_percent,
+            scale_in_cooldown=Duration.minutes(5),
+            scale_out_cooldown=Duration.minutes(1),
+        )
+        # CPU as well (ECS scales out when either policy asks, in only when both agree): a burst of
+        # CPU within the minute the load metric aggregates.
+        scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=sizing.cpu_target_percent,
             scale_in_cooldown=Duration.minutes(5),
             scale_out_cooldown=Duration.minutes(1),
         )

@@ -297,6 +297,12 @@ def _acknowledge_nag_findings(
         "its tests on (`make test-lambda-python`); a runtime no test ran is not deployed. Raise "
         "names.LAMBDA_PYTHON when CI can test a newer one",
     )
+    ack(
+        stack.reconciler.function,  # type: ignore[attr-defined]
+        "AwsSolutions-L1",
+        f"The reconciler is the control plane's code (another entry point), so it runs the same tested "
+        f"Python {names.LAMBDA_PYTHON} as the API function",
+    )
 
     ack(
         fleet.security_group,

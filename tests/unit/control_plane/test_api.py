@@ -51,7 +51,12 @@ def sweep(app: FastAPI, gateway: FakeGateway) -> None:
     """What the schedule does: one pass over every live Space."""
     settings = app.state.settings
     reconciler = reconciler_for(settings, memory=app.state.reconcile_memory, gateway=gateway)
-    asyncio.run(reconciler.sweep(budget_per_space=5))
+    # Not asyncio.run: it unsets the thread's event loop, which Mangum (test_lambda_handler) reads.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(reconciler.sweep(budget_per_space=5))
+    finally:
+        loop.close()
 
 
 def set_role(client: TestClient, space_id: str, user: str, role: str, actor: str = "host") -> Any:
