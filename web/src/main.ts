@@ -1,4 +1,7 @@
-/** Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`). */
+/**
+ * Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`,
+ * `#/spaces/<id>/replay`).
+ */
 import "./style.css";
 
 import { Api } from "./api";
@@ -10,6 +13,7 @@ import { lobbyView } from "./views/lobby";
 import { signInView } from "./views/signin";
 
 const SPACE_ROUTE = /^#\/spaces\/([^/?#]+)$/;
+const REPLAY_ROUTE = /^#\/spaces\/([^/?#]+)\/replay$/;
 
 async function boot(): Promise<void> {
   const config = await loadConfig();
@@ -52,6 +56,7 @@ async function boot(): Promise<void> {
         : []),
     );
     const match = SPACE_ROUTE.exec(location.hash);
+    const replay = REPLAY_ROUTE.exec(location.hash);
     let view: View;
     if (!app.session) {
       view = signInView(app); // the hash is kept, so a deep link continues after sign-in
@@ -59,6 +64,9 @@ async function boot(): Promise<void> {
       // The LiveKit SDK is most of the bundle: load it only when a Space is opened.
       const { spaceView } = await import("./views/space");
       view = spaceView(app, decodeURIComponent(match[1]));
+    } else if (replay) {
+      const { replayView } = await import("./views/replay");
+      view = replayView(app, decodeURIComponent(replay[1]));
     } else {
       view = lobbyView(app);
     }
