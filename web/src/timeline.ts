@@ -1,26 +1,13 @@
 /**
  * A recording's speaker timeline: who held the stage when, from the composer's `timeline.json`,
  * and the mapping between its wall-clock times and the recording's media time through the
- * playlist's PROGRAM-DATE-TIME. Pure: no DOM, no hls.js.
+ * playlist's PROGRAM-DATE-TIME. Pure: no DOM, no hls.js. The file's shape is the contract's
+ * (contract/schema/broadcast.schema.json); this module only refuses what does not match it.
  */
 
-/** One stage change as the composer recorded it (contract/schema/broadcast.schema.json). */
-export interface TimelineEntry {
-  /** Epoch seconds. */
-  t: number;
-  spotlight: string | null;
-  video_spotlight: string | null;
-  pinned: string | null;
-  /** Display names of the people on stage at that moment. */
-  names: Record<string, string>;
-}
+import type { BroadcastTimeline as Timeline, TimelineEntry } from "./contract.gen";
 
-export interface Timeline {
-  space_id: string;
-  started_at: number;
-  ended: boolean;
-  entries: TimelineEntry[];
-}
+export type { Timeline, TimelineEntry };
 
 const idOrNull = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
 
