@@ -1,0 +1,89 @@
+"""Local mode only: the broadcasts the composer writes to SPACES_BROADCAST_DIR, served at
+`/broadcast/<space_id>/<file>` with the cache headers the CDN serves in the cloud.
+
+Only files of the broadcast layout are served: a Space id, then one plain file name with a known
+extension. No directory listing, no other path: a name with a separator, a leading dot or an
+unknown extension is refused before the disk is touched, and the resolved path must still lie inside
+the directory (a symlink pointing out of it is refused too).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from contract import names
+
+from ..deps import SettingsDep
+from ..schemas import SPACE_ID_PATTERN
+
+router = APIRouter(prefix="/broadcast", tags=["broadcast"], include_in_schema=False)
+
+_SPACE_ID = re.compile(SPACE_ID_PATTERN)
+# Plain names only: no separators, no leading dot (the sinks' temporary files), at most 128 characters.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+# Media segments by extension (MPEG-TS, or fMP4 / packed audio should the composer switch).
+SEGMENT_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".aac": "audio/aac"}
+ENDLIST = b"#EXT-X-ENDLIST"
+
+
+@router.get("/{space_id}/{name}")
+async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
+    if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
+        return _not_found()
+    root = Path(settings.broadcast_dir).resolve()
+    path = (root / space_id / name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return _not_found()
+    suffix = path.suffix.lower()
+    if name == names.BROADCAST_PLAYLIST:
+        # Read once and answer from memory: the composer replaces the playlist atomically, and a
+        # streamed file could change between its size and its bytes.
+        body = path.read_bytes()
+        closed = ENDLIST in body[-256:]
+        return _fixed(body, PLAYLIST_TYPE, closed=closed)
+    if name == names.BROADCAST_TIMELINE:
+        body = path.read_bytes()
+        return _fixed(body, "application/json", closed=_timeline_ended(body))
+    if suffix in SEGMENT_TYPES:
+        return FileResponse(
+            path,
+            media_type=SEGMENT_TYPES[suffix],
+            headers={"Cache-Control": names.BROADCAST_CACHE_SEGMENT},
+        )
+    return _not_found()
+
+
+@router.get("/{rest:path}")
+async def anything_else(rest: str) -> Response:
+    """Listings, nested paths, dot segments: the same clear 404 as a missing file."""
+    return _not_found()
+
+
+def _fixed(body: bytes, media_type: str, *, closed: bool) -> Response:
+    cache = names.BROADCAST_CACHE_CLOSED if closed else names.BROADCAST_CACHE_LIVE
+    return Response(body, media_type=media_type, headers={"Cache-Control": cache})
+
+
+def _timeline_ended(body: bytes) -> bool:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("ended") is True
+
+
+def _not_found() -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": "no such broadcast file: /broadcast/<space id>/<playlist, timeline or segment>",
+            "rule": "broadcast_file_not_found",
+        },
+        status_code=404,
+        headers={"Cache-Control": "no-store"},
+    )
