@@ -24,6 +24,11 @@ export class BroadcastPlayer {
   error = "";
   /** The browser refused to start sound without a click: playing muted until `unmute()`. */
   needsGesture = false;
+  /**
+   * The codecs of the stream's elementary streams, once the first segment is parsed (null: no such
+   * stream, e.g. no video in an audio-only Space). Undefined until then.
+   */
+  tracks: { audio: string | null; video: string | null } | undefined;
   private listeners = new Set<() => void>();
   private retry: number | undefined;
   private mediaRecoveries = 0;
@@ -55,6 +60,12 @@ export class BroadcastPlayer {
       hls.on(HlsClass.Events.ERROR, (_event, data) => player.onError(data));
       hls.on(HlsClass.Events.MANIFEST_PARSED, () => void player.play());
       hls.on(HlsClass.Events.LEVEL_UPDATED, () => player.emit());
+      hls.on(HlsClass.Events.BUFFER_CODECS, (_event, data) => {
+        const audio = data.audio ?? data.audiovideo;
+        const video = data.video ?? data.audiovideo;
+        player.tracks = { audio: audio ? (audio.codec ?? "") : null, video: video ? (video.codec ?? "") : null };
+        player.emit();
+      });
       hls.attachMedia(player.video);
       hls.loadSource(url);
     } else if (player.video.canPlayType("application/vnd.apple.mpegurl")) {

@@ -86,6 +86,24 @@ describe("stage segments", () => {
     expect(segs.map((s) => s.name)).toEqual(["Alice", "dan", "Alice"]);
   });
 
+  it("folds slivers into the next turn (the first stage arrives just after the first segment)", () => {
+    const segs = stageSegments([entry(0.02, "alice"), entry(5, "bob"), entry(5.1, "alice"), entry(5.3, "bob")], T0, T0 + 9);
+    expect(segs.map((s) => [s.start - T0, s.end - T0, s.holder])).toEqual([
+      [0, 5, "alice"],
+      [5, 9, "bob"],
+    ]);
+  });
+
+  it("folds a sliver at the very end into the turn before it", () => {
+    const segs = stageSegments([entry(0, "alice"), entry(8.8, "bob")], T0, T0 + 9);
+    expect(segs.map((s) => [s.start - T0, s.end - T0, s.holder])).toEqual([[0, 9, "alice"]]);
+  });
+
+  it("keeps a recording shorter than a sliver as one segment", () => {
+    const segs = stageSegments([entry(0, "alice")], T0, T0 + 0.25);
+    expect(segs.map((s) => [s.start - T0, s.end - T0, s.holder])).toEqual([[0, 0.25, "alice"]]);
+  });
+
   it("is empty for an empty recording", () => {
     expect(stageSegments([entry(0, "alice")], T0, T0)).toEqual([]);
   });

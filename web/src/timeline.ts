@@ -66,8 +66,16 @@ export interface StageSegment {
 }
 
 /**
+ * Segments shorter than this are folded into the next one (the last into the one before). The
+ * composer records the first stage a moment after its first segment starts, and a switch back and
+ * forth within a frame or two is not a turn anyone can click on.
+ */
+export const MIN_SEGMENT_S = 0.5;
+
+/**
  * The timeline as segments of one holder each, clipped to the recording [from, to] (epoch s):
- * consecutive entries with the same holder and pin merge, and empty segments are dropped.
+ * consecutive entries with the same holder and pin merge, slivers shorter than MIN_SEGMENT_S fold
+ * into a neighbour, and an empty recording has none.
  */
 export function stageSegments(entries: readonly TimelineEntry[], from: number, to: number): StageSegment[] {
   const names = new Map<string, string>();
@@ -91,7 +99,25 @@ export function stageSegments(entries: readonly TimelineEntry[], from: number, t
     const holder = stageHolder(e);
     push(e.t, holder, e.pinned !== null && e.pinned === holder);
   }
-  return out.filter((s) => s.end > s.start);
+  return foldSlivers(out.filter((s) => s.end > s.start));
+}
+
+function foldSlivers(segments: StageSegment[]): StageSegment[] {
+  const out: StageSegment[] = [];
+  let carry: number | null = null; // start of slivers waiting for the next segment
+  for (const seg of segments) {
+    const start: number = carry ?? seg.start;
+    if (seg.end - seg.start < MIN_SEGMENT_S && seg !== segments[segments.length - 1]) {
+      carry = start;
+      continue;
+    }
+    carry = null;
+    const last = out[out.length - 1];
+    if (last && last.holder === seg.holder && last.pinned === seg.pinned) last.end = seg.end;
+    else if (last && seg.end - seg.start < MIN_SEGMENT_S) last.end = seg.end; // a sliver at the end
+    else out.push({ ...seg, start });
+  }
+  return out;
 }
 
 /** One media segment's place in both clocks: from the playlist, via hls.js's fragments. */

@@ -25,6 +25,7 @@ export class BroadcastStage {
   private readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
   private readonly tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-state": "loading" });
   private readonly controls = h("div", { class: "controls", "data-testid": "controls" });
+  private readonly audioOnly = h("div", { class: "big-face" }, h("p", { class: "muted" }, "Audio-only broadcast"));
   private timer: number | undefined;
   private space: Space | null = null;
   private me = "";
@@ -33,7 +34,7 @@ export class BroadcastStage {
     readonly player: BroadcastPlayer,
     private readonly hooks: BroadcastHooks,
   ) {
-    this.tile.append(player.video);
+    this.tile.append(player.video, this.audioOnly);
     this.el = h(
       "div",
       { class: "broadcast-stage", "data-testid": "broadcast-stage" },
@@ -81,6 +82,8 @@ export class BroadcastStage {
 
     const p = this.player;
     this.tile.dataset.state = p.state;
+    // A Space with video off is broadcast as AAC alone: nothing to show but a card.
+    this.tile.dataset.video = p.tracks && p.tracks.video === null ? "off" : "on";
     if (p.state === "failed") {
       this.showBanner("broadcast-error", p.error);
     } else if (p.needsGesture) {
