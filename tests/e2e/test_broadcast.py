@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from playwright.async_api import Page, expect
-
 from composer.layout import Geometry
 from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
+from playwright.async_api import Page, expect
+
 from contract import names
 from tests.conftest import LiveKitEndpoint
 from tests.support.eventually import eventually_async
@@ -159,8 +159,9 @@ class Broadcast:
         try:
             await eventually_async(check, timeout=TURN_TIMEOUT, interval=0.25, what=what)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; the big tile showed (media time, whose, centre pixel): "
-                                 f"{self.seen[-20:]}") from None
+            raise AssertionError(
+                f"{exc}; the big tile showed (media time, whose, centre pixel): {self.seen[-20:]}"
+            ) from None
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +184,12 @@ def composer(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> Iterator[o
     from tests.support.agent_process import start_composer
 
     proc = start_composer(
-        ws_url=livekit_server.ws_url, api_key=livekit_server.api_key, api_secret=livekit_server.api_secret,
-        broadcast_dir=broadcast_dir, mode="dev", name="e2e-composer",
+        ws_url=livekit_server.ws_url,
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+        broadcast_dir=broadcast_dir,
+        mode="dev",
+        name="e2e-composer",
         env={WIDTH_ENV: str(COMPOSER_SIZE[0]), HEIGHT_ENV: str(COMPOSER_SIZE[1]), FPS_ENV: str(COMPOSER_FPS)},
     )
     try:
@@ -194,15 +199,17 @@ def composer(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> Iterator[o
 
 
 @pytest.fixture(scope="module")
-async def broadcast(api_url: str, stage_agent: object, composer: object, launch_browser: LaunchBrowser,
-                    screenshots: Path) -> AsyncIterator[Broadcast]:
+async def broadcast(
+    api_url: str, stage_agent: object, composer: object, launch_browser: LaunchBrowser, screenshots: Path
+) -> AsyncIterator[Broadcast]:
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
         auth = {}
         for user in (HOST, ALICE, BOB):
             token = (await api.post("/dev/token", json={"user_id": user})).json()["token"]
             auth[user] = {"Authorization": f"Bearer {token}"}
-        created = await api.post("/spaces", json={"title": "On the broadcast", "video": "speakers"},
-                                 headers=auth[HOST])
+        created = await api.post(
+            "/spaces", json={"title": "On the broadcast", "video": "speakers"}, headers=auth[HOST]
+        )
         space_id = created.json()["id"]
         started = await api.post(f"/spaces/{space_id}/start", headers=auth[HOST])
         assert started.json()["broadcast"]["playlist_url"].endswith(f"/{space_id}/{names.BROADCAST_PLAYLIST}")
@@ -210,7 +217,9 @@ async def broadcast(api_url: str, stage_agent: object, composer: object, launch_
         # The host puts both speakers on stage; a stage role always gets a WebRTC token.
         speakers: dict[str, SyntheticSpeaker] = {}
         for user in (ALICE, BOB):
-            resp = await api.put(f"/spaces/{space_id}/roles/{user}", json={"role": "speaker"}, headers=auth[HOST])
+            resp = await api.put(
+                f"/spaces/{space_id}/roles/{user}", json={"role": "speaker"}, headers=auth[HOST]
+            )
             assert resp.status_code == 200, resp.text
             grant = (await api.post(f"/spaces/{space_id}/token", headers=auth[user])).json()
             assert grant["mode"] == "webrtc", grant
@@ -223,7 +232,9 @@ async def broadcast(api_url: str, stage_agent: object, composer: object, launch_
         listener = await Person.open(browser, api_url, LISTENER)
         await listener.sign_in(f"/#/spaces/{space_id}")
         await listener.by("join-space").click()
-        await expect(listener.by("broadcast")).to_have_attribute("data-state", "playing", timeout=TURN_TIMEOUT * 1000)
+        await expect(listener.by("broadcast")).to_have_attribute(
+            "data-state", "playing", timeout=TURN_TIMEOUT * 1000
+        )
 
         talk = Talk(clip=espeak_clip("The quick brown fox jumps over the lazy dog.", "en-us"))
         try:
@@ -245,12 +256,15 @@ async def test_listener_past_the_threshold_watches_the_broadcast(broadcast: Broa
     await expect(page.by("listener-count")).to_be_visible()
     await expect(page.page.locator("h1")).to_have_text("On the broadcast")
     # The indicator reads the seconds behind live once frames play.
-    await expect(page.by("live-indicator")).to_have_text(re.compile(r"^LIVE · \d+ s behind$"), timeout=UI_TIMEOUT_MS)
+    await expect(page.by("live-indicator")).to_have_text(
+        re.compile(r"^LIVE · \d+ s behind$"), timeout=UI_TIMEOUT_MS
+    )
     # hls.js joined at the live edge of the growing (EVENT) playlist, not at its first segment, and
     # holds within the window it is configured for.
     live = await page.page.evaluate(
         """() => { const hls = window.spaces.broadcast.hls;
-                   return { latency: hls.latency, max: hls.maxLatency, live: hls.levels[0].details.live }; }"""
+                   const live = hls.levels[0].details.live;
+                   return { latency: hls.latency, max: hls.maxLatency, live }; }"""
     )
     assert live["live"] is True, live
     assert 0 < live["latency"] <= live["max"], live
@@ -309,7 +323,9 @@ async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast
         space = (await broadcast.as_host("GET", f"/spaces/{broadcast.space_id}")).json()
         return LISTENER in space["raised_hands"]
 
-    await eventually_async(hand_raised, timeout=UI_TIMEOUT_MS / 1000, what="the listener's hand reaches the host")
+    await eventually_async(
+        hand_raised, timeout=UI_TIMEOUT_MS / 1000, what="the listener's hand reaches the host"
+    )
     await broadcast.as_host("PUT", f"/spaces/{broadcast.space_id}/roles/{LISTENER}", json={"role": "speaker"})
     await expect(page.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(page.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
@@ -333,7 +349,9 @@ async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(b
         resp = await broadcast.api.get(playlist_path)
         return resp.status_code == 200 and "#EXT-X-ENDLIST" in resp.text
 
-    await eventually_async(closed, timeout=TURN_TIMEOUT, interval=0.5, what="the playlist closed with #EXT-X-ENDLIST")
+    await eventually_async(
+        closed, timeout=TURN_TIMEOUT, interval=0.5, what="the playlist closed with #EXT-X-ENDLIST"
+    )
 
     # The lobby offers the recording; its Replay opens the replay page.
     page = broadcast.listener
@@ -348,15 +366,19 @@ async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(b
     async def playing_from_start() -> dict[str, float] | None:
         s = await page.page.evaluate(
             """() => { const v = document.querySelector('[data-testid="broadcast-video"]');
-                       return v.played.length ? { from: v.played.start(0), t: v.currentTime, paused: v.paused } : null; }"""
+                       if (!v.played.length) return null;
+                       return { from: v.played.start(0), t: v.currentTime, paused: v.paused }; }"""
         )
         return s if s and not s["paused"] and s["t"] > 0 else None
 
-    first = await eventually_async(playing_from_start, timeout=UI_TIMEOUT_MS / 1000, what="the replay playing")
+    first = await eventually_async(
+        playing_from_start, timeout=UI_TIMEOUT_MS / 1000, what="the replay playing"
+    )
     assert first["from"] < 0.5, first
     await eventually_async(
         lambda: page.page.evaluate(
-            f"() => document.querySelector('[data-testid=\"broadcast-video\"]').currentTime > {first['t'] + 1}"
+            "(t) => document.querySelector('[data-testid=\"broadcast-video\"]').currentTime > t",
+            first["t"] + 1,
         ),
         timeout=UI_TIMEOUT_MS / 1000,
         what="the replay advancing",
@@ -365,12 +387,16 @@ async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(b
     # The speaker timeline names who held the stage; a click on one of bob's turns shows bob.
     segments = page.by("timeline-segment")
     await expect(segments.first).to_be_visible(timeout=UI_TIMEOUT_MS)
-    holders = await segments.evaluate_all("(els) => els.map((e) => [e.dataset.holder, Number(e.dataset.mediaStart), e.title])")
+    holders = await segments.evaluate_all(
+        "(els) => els.map((e) => [e.dataset.holder, Number(e.dataset.mediaStart), e.title])"
+    )
     assert {ALICE, BOB} <= {h for h, _, _ in holders}, holders
     starts = [s for _, s, _ in holders]
     assert starts == sorted(starts), holders
     bob_turns = [i for i, (h, _, _) in enumerate(holders) if h == BOB]
-    longest = max(bob_turns, key=lambda i: (holders[i + 1][1] if i + 1 < len(holders) else float("inf")) - holders[i][1])
+    longest = max(
+        bob_turns, key=lambda i: (holders[i + 1][1] if i + 1 < len(holders) else float("inf")) - holders[i][1]
+    )
     await segments.nth(longest).click()
     await broadcast.sees(BOB, "bob's colour after a click on his turn in the timeline")
     await page.screenshot(broadcast.shots, "broadcast-06-replay")
