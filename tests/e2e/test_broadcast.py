@@ -22,14 +22,14 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from composer.layout import Geometry
-from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
 from playwright.async_api import Page, expect
 
+from composer.layout import Geometry
+from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
 from contract import names
 from tests.conftest import LiveKitEndpoint
 from tests.support.eventually import eventually_async
-from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip
+from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, stage_in
 
 from .conftest import LaunchBrowser
 from .spaces_page import UI_TIMEOUT_MS, Person
@@ -118,7 +118,9 @@ class Talk:
 
     async def _loop(self, speaker: SyntheticSpeaker) -> None:
         while True:
-            await speaker.say(self.clip).done
+            # Shielded: cancelling this loop must not cancel the utterance's future, which the
+            # speaker's audio pump resolves when the clip has played out.
+            await asyncio.shield(speaker.say(self.clip).done)
             await asyncio.sleep(0.2)
 
 
@@ -159,8 +161,12 @@ class Broadcast:
         try:
             await eventually_async(check, timeout=TURN_TIMEOUT, interval=0.25, what=what)
         except AssertionError as exc:
+            # Tell "the agent never switched" from "the stream did not follow": the stage as the
+            # speakers see it, beside what the stream showed.
+            stage = stage_in(next(iter(self.speakers.values())).room)
             raise AssertionError(
-                f"{exc}; the big tile showed (media time, whose, centre pixel): {self.seen[-20:]}"
+                f"{exc}; the big tile showed (media time, whose, centre pixel): {self.seen[-12:]}; "
+                f"the stage agent's state: {stage}"
             ) from None
 
 
