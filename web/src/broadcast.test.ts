@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { CLOCK_SKEW_LIMIT_S, liveLabel, parseGrant, replayAvailable, secondsBehind } from "./broadcast";
+import { afterPoll, CLOCK_SKEW_LIMIT_S, liveLabel, parseGrant, replayAvailable, secondsBehind } from "./broadcast";
 
 describe("token mode", () => {
   const webrtc = { mode: "webrtc", url: "ws://sfu", token: "jwt", identity: "lena", role: "listener", expires_at: "2031-01-01T00:00:00Z" };
@@ -81,5 +81,23 @@ describe("replay offer", () => {
     expect(replayAvailable({ ...ended, broadcast: null }, now)).toBe(false);
     expect(replayAvailable({ ...ended, recording_available_until: null }, now)).toBe(false);
     expect(replayAvailable({ ...ended, recording_available_until: "someday" }, now)).toBe(false);
+  });
+});
+
+describe("a listener on the broadcast, after each poll", () => {
+  const live = { state: "live", host: "hana", cohosts: ["cleo"], speakers: ["alice"] };
+
+  it("keeps watching while in the audience", () => {
+    expect(afterPoll(live, "lena")).toBe("watch");
+  });
+
+  it("joins the room once promoted to any stage role", () => {
+    expect(afterPoll({ ...live, speakers: ["alice", "lena"] }, "lena")).toBe("join-room");
+    expect(afterPoll({ ...live, cohosts: ["lena"] }, "lena")).toBe("join-room");
+  });
+
+  it("stops when the Space ends, promoted or not", () => {
+    expect(afterPoll({ ...live, state: "ended" }, "lena")).toBe("ended");
+    expect(afterPoll({ ...live, state: "ended", speakers: ["lena"] }, "lena")).toBe("ended");
   });
 });

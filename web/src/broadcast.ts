@@ -140,3 +140,16 @@ export function replayAvailable(
   const until = Date.parse(space.recording_available_until);
   return Number.isFinite(until) && until > nowMs;
 }
+
+/**
+ * What a listener watching the broadcast does after each poll of the Space: keep watching, switch
+ * to the room (promoted to a stage role, which always gets a WebRTC token), or stop (ended).
+ */
+export function afterPoll(
+  space: { state: string; host: string; cohosts: readonly string[]; speakers: readonly string[] },
+  me: string,
+): "watch" | "join-room" | "ended" {
+  if (space.state === "ended") return "ended";
+  const onStage = space.host === me || space.cohosts.includes(me) || space.speakers.includes(me);
+  return onStage ? "join-room" : "watch";
+}

@@ -7,7 +7,7 @@ import type { Participant, Track } from "livekit-client";
 
 import type { App, View } from "../app";
 import { ApiError, type Role, type Space } from "../api";
-import { replayAvailable } from "../broadcast";
+import { afterPoll, replayAvailable } from "../broadcast";
 import type { BroadcastPlayer } from "../hls_player";
 import { avatar, clear, h, hideToast, stale, toast } from "../dom";
 import { icon } from "../icons";
@@ -283,12 +283,15 @@ export function spaceView(app: App, spaceId: string): View {
 
   /** Each poll on the broadcast: a promotion switches to the room (no reload), the end says so. */
   function followBroadcast(s: Space): void {
-    if (s.state === "ended") return showMessage("This Space has ended.");
-    if (isStageRole(roleOf(me))) {
-      void join(); // a stage role always gets a WebRTC token; join() drops the broadcast then
-      return;
+    switch (afterPoll(s, me)) {
+      case "ended":
+        return showMessage("This Space has ended.");
+      case "join-room":
+        void join(); // the new token is WebRTC; join() drops the broadcast once it has it
+        return;
+      case "watch":
+        broadcast?.update(s, me);
     }
-    broadcast?.update(s, me);
   }
 
   function leaveBroadcast(): void {
