@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
+from av.container import InputContainer
 
 from composer.hls import Broadcast, BroadcastConfig, parse_playlist
 from composer.hls.playlist import MediaPlaylist
@@ -75,7 +76,8 @@ class SegmentReading:
 
 def read_segment(data: bytes) -> SegmentReading:
     """Demux and decode a whole MPEG-TS segment with FFmpeg; raises if it does not decode."""
-    with av.open(io.BytesIO(data), format="mpegts") as container:
+    container: InputContainer
+    with av.open(io.BytesIO(data), "r", format="mpegts") as container:
         names = tuple(s.codec_context.name for s in container.streams)
         video = container.streams.video[0] if container.streams.video else None
         audio = container.streams.audio[0] if container.streams.audio else None
@@ -93,14 +95,13 @@ def read_segment(data: bytes) -> SegmentReading:
                 assert packet.pts is not None
                 video_pts.append(packet.pts)
                 for frame in packet.decode():
-                    if mean_rgb is None:
+                    if mean_rgb is None and isinstance(frame, av.VideoFrame):
                         rgb = frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
                         mean_rgb = (float(rgb[0]), float(rgb[1]), float(rgb[2]))
             elif audio is not None and packet.stream is audio:
                 assert packet.pts is not None
                 audio_pts.append(packet.pts)
-                for aframe in packet.decode():
-                    pcm.append(aframe.to_ndarray().reshape(-1))
+                pcm += [f.to_ndarray().reshape(-1) for f in packet.decode() if isinstance(f, av.AudioFrame)]
         return SegmentReading(
             streams=names,
             width=video.codec_context.width if video else None,

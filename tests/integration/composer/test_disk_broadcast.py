@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from composer.hls import Broadcast, BroadcastConfig, DiskSink
 from composer.hls.playlist import is_closed
-from tests.integration.composer.media import TONE_HZ, Feeder, colour_at, near, read_playlist, read_segment
+from tests.integration.composer.media import (
+    TONE_HZ,
+    Feeder,
+    colour_at,
+    near,
+    read_playlist,
+    read_segment,
+    tone,
+)
 
 T0 = 1_764_619_200.0
 SPACE = "space-1"
@@ -70,7 +79,7 @@ def test_audio_only_broadcast_has_aac_segments_and_no_video_stream(tmp_path: Pat
     broadcast = Broadcast(config, DiskSink(tmp_path), space_id=SPACE, epoch_ms=EPOCH, clock=_clock)
     Feeder(config).feed(broadcast, 3.0)
     with pytest.raises(ValueError, match="audio-only"):
-        broadcast.push_video(__import__("numpy").zeros((720, 1280, 3), dtype="uint8"))
+        broadcast.push_video(np.zeros((720, 1280, 3), dtype=np.uint8))
     assert broadcast.close(ended=True)
 
     root = tmp_path / SPACE
@@ -100,8 +109,6 @@ def test_live_playlist_has_no_endlist_until_the_space_ends(tmp_path: Path) -> No
 
 
 def test_wrong_input_is_refused_with_what_was_expected(tmp_path: Path) -> None:
-    import numpy as np
-
     config = BroadcastConfig(width=320, height=180)
     broadcast = Broadcast(config, DiskSink(tmp_path), space_id=SPACE, epoch_ms=EPOCH, clock=_clock)
     with pytest.raises(ValueError, match=r"\(180, 320, 3\)"):
@@ -116,3 +123,27 @@ def test_wrong_input_is_refused_with_what_was_expected(tmp_path: Path) -> None:
     assert not (tmp_path / SPACE / "index.m3u8").exists(), "nothing was pushed, nothing published"
     with pytest.raises(RuntimeError, match="closed"):
         broadcast.push_audio(np.zeros(480, dtype=np.int16))
+
+
+def test_audio_arriving_half_a_segment_late_still_lands_in_its_own_segment(tmp_path: Path) -> None:
+    config = BroadcastConfig(width=320, height=180)
+    broadcast = Broadcast(config, DiskSink(tmp_path), space_id=SPACE, epoch_ms=EPOCH, clock=_clock)
+    lag = config.fps // 2  # audio for frame i arrives with frame i + 15
+    per_frame = config.sample_rate // config.fps
+    frame = np.empty((180, 320, 3), dtype=np.uint8)
+    for i in range(3 * config.fps + lag):
+        if i < 3 * config.fps:
+            frame[:] = colour_at(i // config.fps)
+            broadcast.push_video(frame)
+        if i >= lag:
+            broadcast.push_audio(tone((i - lag) * per_frame, per_frame, config.sample_rate))
+    assert broadcast.close(ended=True)
+
+    playlist = read_playlist((tmp_path / SPACE / "index.m3u8").read_bytes())
+    readings = [read_segment((tmp_path / SPACE / s.uri).read_bytes()) for s in playlist.segments]
+    assert [len(r.video_pts) for r in readings] == [30, 30, 30]
+    for reading in readings:
+        # Each segment holds its own second of audio: 47 AAC frames (48 in the first, with priming),
+        # starting with its video.
+        assert len(reading.audio_pts) in (46, 47, 48)
+        assert abs(reading.audio_pts[0] - reading.video_pts[0]) <= 1920
