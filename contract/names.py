@@ -10,21 +10,15 @@ LIVEKIT_VERSION: Final = "v1.13.5"
 
 # The agent the control plane dispatches explicitly into every live Space.
 AGENT_NAME: Final = "spaces-stage"
-# The broadcast composer (its own agent, dispatched with the stage agent when broadcasting is on).
+# The broadcast composer: its own agent (own process), dispatched with the stage agent.
 COMPOSER_AGENT_NAME: Final = "spaces-composer"
 # livekit-agents puts the dispatching agent name into this attribute of every agent participant;
 # the control plane reads it (webhooks, ListParticipants) to tell which agent left a room.
 AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"
 
-# The broadcast of one Space: <base>/<space_id>/<BROADCAST_PLAYLIST>, .../<BROADCAST_TIMELINE>.
+# A broadcast's files under <broadcast base>/<space_id>/ (schema/broadcast.schema.json).
 BROADCAST_PLAYLIST: Final = "index.m3u8"
 BROADCAST_TIMELINE: Final = "timeline.json"
-# Cache-Control of broadcast objects (set per object by the composer's sink, served as is by the CDN
-# and by the API's /broadcast/ in local mode): segments never change; the live playlist and timeline
-# change every segment; a closed (#EXT-X-ENDLIST) playlist and an ended timeline no longer change.
-BROADCAST_CACHE_SEGMENT: Final = "public, max-age=31536000, immutable"
-BROADCAST_CACHE_LIVE: Final = "public, max-age=1"
-BROADCAST_CACHE_CLOSED: Final = "public, max-age=60"
 
 # The agent publishes the stage state (JSON) as this participant attribute, and answers this RPC.
 STAGE_ATTRIBUTE: Final = "stage"

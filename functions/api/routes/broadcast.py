@@ -16,6 +16,10 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+# The composer's sinks set the same headers on the objects they write (S3 metadata the CDN serves):
+# one function, so `make dev` and the cloud answer alike. Light (no PyAV, no NumPy); local mode only.
+from composer.hls.headers import cache_headers
+from composer.hls.playlist import is_closed
 from contract import names
 
 from ..deps import SettingsDep
@@ -26,48 +30,38 @@ router = APIRouter(prefix="/broadcast", tags=["broadcast"], include_in_schema=Fa
 _SPACE_ID = re.compile(SPACE_ID_PATTERN)
 # Plain names only: no separators, no leading dot (the sinks' temporary files), at most 128 characters.
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-# Media segments by extension (MPEG-TS, or fMP4 / packed audio should the composer switch).
-SEGMENT_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".aac": "audio/aac"}
-ENDLIST = b"#EXT-X-ENDLIST"
+SEGMENT_SUFFIX = ".ts"
 
 
 @router.get("/{space_id}/{name}")
 async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
     if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
         return _not_found()
+    if name not in (names.BROADCAST_PLAYLIST, names.BROADCAST_TIMELINE) and not name.endswith(SEGMENT_SUFFIX):
+        return _not_found()
     root = Path(settings.broadcast_dir).resolve()
     path = (root / space_id / name).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         return _not_found()
-    suffix = path.suffix.lower()
+    if name.endswith(SEGMENT_SUFFIX):
+        headers = cache_headers(name, closed=False)
+        media_type = headers.pop("Content-Type")
+        return FileResponse(path, media_type=media_type, headers=headers)
+    # Read once and answer from memory: the composer replaces the playlist and the timeline
+    # atomically, and a streamed file could change between its size and its bytes.
+    body = path.read_bytes()
     if name == names.BROADCAST_PLAYLIST:
-        # Read once and answer from memory: the composer replaces the playlist atomically, and a
-        # streamed file could change between its size and its bytes.
-        body = path.read_bytes()
-        closed = ENDLIST in body[-256:]
-        return _fixed(body, PLAYLIST_TYPE, closed=closed)
-    if name == names.BROADCAST_TIMELINE:
-        body = path.read_bytes()
-        return _fixed(body, "application/json", closed=_timeline_ended(body))
-    if suffix in SEGMENT_TYPES:
-        return FileResponse(
-            path,
-            media_type=SEGMENT_TYPES[suffix],
-            headers={"Cache-Control": names.BROADCAST_CACHE_SEGMENT},
-        )
-    return _not_found()
+        closed = is_closed(body.decode("utf-8", errors="replace"))
+    else:
+        closed = _timeline_ended(body)
+    headers = cache_headers(name, closed=closed)
+    return Response(body, media_type=headers.pop("Content-Type"), headers=headers)
 
 
 @router.get("/{rest:path}")
 async def anything_else(rest: str) -> Response:
     """Listings, nested paths, dot segments: the same clear 404 as a missing file."""
     return _not_found()
-
-
-def _fixed(body: bytes, media_type: str, *, closed: bool) -> Response:
-    cache = names.BROADCAST_CACHE_CLOSED if closed else names.BROADCAST_CACHE_LIVE
-    return Response(body, media_type=media_type, headers={"Cache-Control": cache})
 
 
 def _timeline_ended(body: bytes) -> bool:
@@ -81,7 +75,7 @@ def _timeline_ended(body: bytes) -> bool:
 def _not_found() -> JSONResponse:
     return JSONResponse(
         {
-            "detail": "no such broadcast file: /broadcast/<space id>/<playlist, timeline or segment>",
+            "detail": "no such broadcast file: /broadcast/<space id>/<index.m3u8, timeline.json or *.ts>",
             "rule": "broadcast_file_not_found",
         },
         status_code=404,

@@ -280,20 +280,24 @@ def test_a_composer_is_not_re_dispatched_when_broadcasting_is_off(
 
 
 # --- settings -------------------------------------------------------------------------------------
+def settings_of(**env: str) -> Settings:
+    """Settings from exactly these variables (the process environment is not read)."""
+    return Settings.model_validate(env)
+
+
 def test_broadcast_settings_defaults_and_refusals(tmp_path: Path) -> None:
     base = {"SPACES_MODE": "local", "SPACES_SQLITE_PATH": str(tmp_path / "x.sqlite3")}
-    defaults = Settings(**base)  # type: ignore[arg-type]
+    defaults = settings_of(**base)
     assert defaults.broadcast_base_url is None and not defaults.broadcast.enabled
     assert defaults.webrtc_listener_limit == 250 and defaults.recording_retention_days == 30
-    trimmed = Settings(**base, SPACES_BROADCAST_BASE_URL="http://127.0.0.1:8000/broadcast/")  # type: ignore[arg-type]
+    trimmed = settings_of(**base, SPACES_BROADCAST_BASE_URL="http://127.0.0.1:8000/broadcast/")
     assert trimmed.broadcast_base_url == "http://127.0.0.1:8000/broadcast"
-    empty = Settings(**base, SPACES_BROADCAST_BASE_URL=" ")  # type: ignore[arg-type]
-    assert empty.broadcast_base_url is None
+    assert settings_of(**base, SPACES_BROADCAST_BASE_URL=" ").broadcast_base_url is None
     for bad in ("ftp://x/broadcasts", "cdn.example/broadcasts", "https://", "https:///"):
         with pytest.raises(ValidationError, match=names.ENV_BROADCAST_BASE_URL):
-            Settings(**base, SPACES_BROADCAST_BASE_URL=bad)  # type: ignore[arg-type]
+            settings_of(**base, SPACES_BROADCAST_BASE_URL=bad)
     with pytest.raises(ValidationError, match="must be https in cloud mode"):
-        Settings(  # type: ignore[call-arg]
+        settings_of(
             SPACES_MODE="cloud",
             LIVEKIT_API_KEY="k",
             LIVEKIT_API_SECRET="s" * 32,
@@ -301,7 +305,7 @@ def test_broadcast_settings_defaults_and_refusals(tmp_path: Path) -> None:
         )
     # The room must admit the WebRTC audience, the stage and both agents.
     with pytest.raises(ValidationError, match="SPACES_ROOM_MAX_PARTICIPANTS"):
-        Settings(  # type: ignore[arg-type]
+        settings_of(
             **base,
             SPACES_BROADCAST_BASE_URL=BASE,
             SPACES_WEBRTC_LISTENER_LIMIT="990",
@@ -313,4 +317,4 @@ def test_broadcast_settings_defaults_and_refusals(tmp_path: Path) -> None:
         (names.ENV_RECORDING_RETENTION_DAYS, "lots"),
     ):
         with pytest.raises(ValidationError, match=name):
-            Settings(**base, **{name: value})  # type: ignore[arg-type]
+            settings_of(**base, **{name: value})

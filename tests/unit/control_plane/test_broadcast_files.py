@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -132,12 +132,12 @@ def test_nothing_outside_the_layout_is_served(files: TestClient, path: str) -> N
 
 def asgi_get(app: FastAPI, raw_path: str) -> tuple[int, bytes]:
     """One GET with the path exactly as given (HTTP clients normalise `..` before sending)."""
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
@@ -154,7 +154,12 @@ def asgi_get(app: FastAPI, raw_path: str) -> tuple[int, bytes]:
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
-    asyncio.run(app(scope, receive, send))
+    # Not asyncio.run: it leaves the thread without a current loop, which later tests rely on.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(app(scope, receive, send))
+    finally:
+        loop.close()
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return status, body
@@ -184,11 +189,13 @@ def test_the_route_exists_only_in_local_mode_with_a_directory(
     path = f"/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}"
     with TestClient(create_app(settings)) as without_dir:
         assert without_dir.get(path).status_code == 404
-    cloud = Settings(  # type: ignore[call-arg]
-        SPACES_MODE="cloud",
-        LIVEKIT_API_KEY="k",
-        LIVEKIT_API_SECRET="s" * 32,
-        SPACES_BROADCAST_DIR=str(broadcast_dir),
+    cloud = Settings.model_validate(
+        {
+            "SPACES_MODE": "cloud",
+            "LIVEKIT_API_KEY": "k",
+            "LIVEKIT_API_SECRET": "s" * 32,
+            "SPACES_BROADCAST_DIR": str(broadcast_dir),
+        }
     )
     with TestClient(create_app(cloud)) as in_cloud:
         assert in_cloud.get(path).status_code == 404
