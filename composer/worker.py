@@ -15,9 +15,11 @@ the configured rate, interleaved in time order and handed to a feeder thread tha
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -59,6 +61,8 @@ HTTP_PORT_ENV = "SPACES_COMPOSER_HTTP_PORT"
 # Not the stage agent's 8081: both workers may run on one host (make dev).
 DEFAULT_HTTP_PORT = 8082
 IDLE_PROCESSES_ENV = "SPACES_COMPOSER_IDLE_PROCESSES"
+# When set (seconds), every Space logs its counters this often (frames, chunks, encoder backlog).
+STATS_INTERVAL_ENV = "SPACES_COMPOSER_STATS_S"
 # On SIGTERM the worker stops taking Spaces and waits this long for its Spaces to end.
 DRAIN_TIMEOUT_S = 3600
 # A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
@@ -170,12 +174,14 @@ class RoomComposer:
         sink: Sink,
         env: Mapping[str, str],
         epoch_ms: int | None = None,
+        room_exists: Callable[[], Awaitable[bool]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._room = room
         self._sink = sink
         self._env = env
+        self._room_exists = room_exists
         self._epoch_ms = epoch_ms if epoch_ms is not None else int(wall_clock() * 1000)
         self._clock = clock
         self._wall_clock = wall_clock
@@ -241,6 +247,9 @@ class RoomComposer:
         self._refresh_stage()
         self._relayout()
         self._spawn(self._pace(), "pace")
+        stats_every = self._env.get(STATS_INTERVAL_ENV)
+        if stats_every:
+            self._spawn(self._stats_loop(float(stats_every)), "stats")
         logger.info(
             "composing %s (video %s, %dx%d@%d, epoch %d)",
             space_id,
@@ -256,7 +265,7 @@ class RoomComposer:
         if self._closed:
             return
         self._closed = True
-        ended = self._disconnect_reason == rtc.DisconnectReason.ROOM_DELETED
+        ended = await self._space_ended()
         for event, handler in self._handlers:
             self._room.off(event, handler)  # type: ignore[arg-type]
         self._handlers.clear()
@@ -278,6 +287,23 @@ class RoomComposer:
                 self.chunks,
                 self.dropped_s,
             )
+
+    async def _space_ended(self) -> bool:
+        """Whether this shutdown is the end of the Space: the room was deleted.
+
+        The room's disconnect reason says so when it arrives first; but the server also ends the
+        job when it deletes the room, and that message can win the race, so the SFU is asked
+        whether the room still exists. A worker draining or a job moved elsewhere finds it there.
+        """
+        if self._disconnect_reason == rtc.DisconnectReason.ROOM_DELETED:
+            return True
+        if self._room_exists is None:
+            return False
+        try:
+            return not await self._room_exists()
+        except Exception:  # cannot tell: leave the playlist open (a replacement can still continue it)
+            logger.warning("could not ask the SFU whether %s still exists", self._room.name, exc_info=True)
+            return False
 
     # -- room events -------------------------------------------------------------------------------
 
@@ -448,19 +474,24 @@ class RoomComposer:
     def _sync_camera(self) -> None:
         """Subscribe to the video_spotlight's camera only; unsubscribe every other camera."""
         wanted = self._wanted_camera_identity()
-        for participant in self._room.remote_participants.values():
-            if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
-                continue
-            for publication in participant.track_publications.values():
-                if publication.source != CAMERA:
-                    continue
-                want = participant.identity == wanted
-                if want and publication.sid not in self._camera_wanted:
-                    self._camera_wanted.add(publication.sid)
-                    publication.set_subscribed(True)
-                elif not want and (publication.sid in self._camera_wanted or publication.subscribed):
-                    self._camera_wanted.discard(publication.sid)
-                    publication.set_subscribed(False)
+        cameras = [
+            (participant.identity, publication)
+            for participant in self._room.remote_participants.values()
+            if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+            for publication in participant.track_publications.values()
+            if publication.source == CAMERA
+        ]
+        # The old camera goes before the new one comes, so two are never held at once.
+        for identity, publication in cameras:
+            if identity != wanted and (publication.sid in self._camera_wanted or publication.subscribed):
+                self._camera_wanted.discard(publication.sid)
+                publication.set_subscribed(False)
+                logger.info("camera unsubscribe %s", identity)
+        for identity, publication in cameras:
+            if identity == wanted and publication.sid not in self._camera_wanted:
+                self._camera_wanted.add(publication.sid)
+                publication.set_subscribed(True)
+                logger.info("camera subscribe %s", identity)
         if self._camera is not None and self._camera.identity != wanted:
             self._drop_camera()
 
@@ -534,6 +565,23 @@ class RoomComposer:
             next_video = start + (video_sent + 1) / fps if video else float("inf")
             await asyncio.sleep(max(0.0, min(next_audio, next_video) - self._clock()))
 
+    async def _stats_loop(self, every: float) -> None:
+        assert self._feeder is not None
+        while True:
+            await asyncio.sleep(every)
+            logger.info(
+                "composer stats %s",
+                {
+                    "space": self.space_id,
+                    "frames": self.frames,
+                    "chunks": self.chunks,
+                    "backlog_s": round(self._feeder.backlog_s, 2),
+                    "dropped_s": round(self.dropped_s, 2),
+                    "underruns": self._mixer.underruns,
+                    "tracks": len(self._mixer.tracks),
+                },
+            )
+
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         task.set_name(f"{name}-{self._room.name}")
@@ -599,9 +647,24 @@ async def evict_predecessors(ctx: JobContext) -> None:
 
 @server.rtc_session(agent_name=names.COMPOSER_AGENT_NAME)
 async def composer_agent(ctx: JobContext) -> None:
+    # `kill -USR1 <job pid>` prints every thread's stack: the way to see a stuck encoder in production.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
     await evict_predecessors(ctx)
-    composer = RoomComposer(ctx.room, sink=settings.sink_from_env(os.environ), env=os.environ)
+    room_name = ctx.room.name
+
+    async def room_exists() -> bool:
+        # Its own client: at shutdown the job's shared HTTP session may already be closed.
+        lkapi = api.LiveKitAPI()  # LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET
+        try:
+            listing = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room_name]))
+        finally:
+            await lkapi.aclose()
+        return any(room.name == room_name for room in listing.rooms)
+
+    composer = RoomComposer(
+        ctx.room, sink=settings.sink_from_env(os.environ), env=os.environ, room_exists=room_exists
+    )
     ctx.add_shutdown_callback(composer.aclose)
     try:
         await composer.start()

@@ -104,8 +104,6 @@ class SyntheticSpeaker:
     mic_sid: str | None = None
     # Set when someone (in these tests: the agent) subscribes to the microphone.
     mic_subscribed: asyncio.Event = field(default_factory=asyncio.Event)
-    # Sids of this speaker's tracks, in the order the server reported them subscribed.
-    subscribed_sids: list[str] = field(default_factory=list)
 
     @classmethod
     async def join(cls, url: str, token: str, identity: str) -> SyntheticSpeaker:
@@ -119,7 +117,6 @@ class SyntheticSpeaker:
             track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
         speaker = cls(identity=identity, room=room, source=source, mic_sid=publication.sid,
                       mic_subscribed=subscribed)
-        room.on("local_track_subscribed", lambda track: speaker.subscribed_sids.append(track.sid))
         speaker._pump = asyncio.create_task(speaker._run(), name=f"pump-{identity}")
         return speaker
 
