@@ -350,7 +350,17 @@ async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast
     await page.screenshot(broadcast.shots, "broadcast-05-promoted-to-webrtc")
 
 
-async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(broadcast: Broadcast) -> None:
+async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(
+    broadcast: Broadcast, api_url: str
+) -> None:
+    # Another listener on the broadcast when the host ends the Space.
+    browser = broadcast.page.context.browser
+    assert browser is not None
+    late = await Person.open(browser, api_url, "leo")
+    await late.sign_in(f"/#/spaces/{broadcast.space_id}")
+    await late.by("join-space").click()
+    await expect(late.by("broadcast")).to_have_attribute("data-state", "playing", timeout=TURN_TIMEOUT * 1000)
+
     broadcast.talk.stop()
     await broadcast.as_host("POST", f"/spaces/{broadcast.space_id}/end")
     playlist_path = f"/broadcast/{broadcast.space_id}/{names.BROADCAST_PLAYLIST}"
@@ -362,6 +372,12 @@ async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(b
     await eventually_async(
         closed, timeout=TURN_TIMEOUT, interval=0.5, what="the playlist closed with #EXT-X-ENDLIST"
     )
+    # The listener on HLS is told, with the way to the recording.
+    await expect(late.by("space-message")).to_have_text("This Space has ended.", timeout=UI_TIMEOUT_MS)
+    await expect(late.by("broadcast-video")).to_have_count(0)
+    await late.by("replay").click()
+    await expect(late.by("replay-page")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await late.page.context.close()
 
     # The lobby offers the recording; its Replay opens the replay page.
     page = broadcast.listener
