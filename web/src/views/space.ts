@@ -267,6 +267,10 @@ export function spaceView(app: App, spaceId: string): View {
     const stage = await BroadcastStage.open(playlistUrl, {
       raiseHand,
       copyLink,
+      retry: () => {
+        leaveBroadcast();
+        void join();
+      },
       leave: () => {
         stopPolling();
         showMessage("You left the Space.", true);
