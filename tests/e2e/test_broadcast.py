@@ -28,6 +28,7 @@ from composer.layout import Geometry
 from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
 from contract import names
 from tests.conftest import LiveKitEndpoint
+from tests.support.api_server import broadcast_env
 from tests.support.eventually import eventually_async
 from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, stage_in
 
@@ -178,11 +179,11 @@ def broadcast_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def api_extra_env(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> dict[str, str]:
     """The broadcast tier as `make dev` runs it, with every listener sent to HLS (limit 0)."""
-    return {
-        names.ENV_BROADCAST_DIR: str(broadcast_dir),
-        names.ENV_BROADCAST_BASE_URL: f"http://127.0.0.1:{livekit_server.webhook_port}/broadcast",
-        names.ENV_WEBRTC_LISTENER_LIMIT: "0",
-    }
+    return broadcast_env(
+        api_url=f"http://127.0.0.1:{livekit_server.webhook_port}",
+        broadcast_dir=broadcast_dir,
+        webrtc_listener_limit=0,
+    )
 
 
 @pytest.fixture(scope="module")
