@@ -42,6 +42,7 @@ from composer.render import Renderer
 from contract import names
 from contract.room_metadata import RoomMetadata, parse_room_metadata
 from contract.stage import StageState, parse_stage
+from media_agent import scale_in
 from media_agent.audio import MicStreams
 
 logger = logging.getLogger("composer")
@@ -66,6 +67,13 @@ IDLE_PROCESSES_ENV = "SPACES_COMPOSER_IDLE_PROCESSES"
 STATS_INTERVAL_ENV = "SPACES_COMPOSER_STATS_S"
 # On SIGTERM the worker stops taking Spaces and waits this long for its Spaces to end.
 DRAIN_TIMEOUT_S = 3600
+# A shutdown without a ROOM_DELETED reason asks the SFU this long whether the room is gone (the
+# deletion of a room ends its agents' jobs tens of milliseconds before the room itself is removed).
+ROOM_GONE_WAIT_S = 3.0
+ROOM_GONE_POLL_S = 0.25
+# After evicting another composer, wait this long for its closing playlist write (a flush of one
+# segment and two small writes, well under a second unless the sink is retrying).
+EVICT_GRACE_S = 5.0
 # A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
 SHUTDOWN_TIMEOUT_S = 30.0
 
@@ -76,11 +84,10 @@ SHUTDOWN_TIMEOUT_S = 30.0
 class Feeder:
     """Runs `Broadcast` calls in order on one thread (Broadcast is fed from one thread)."""
 
-    def __init__(self, broadcast: Broadcast, *, sample_rate: int, fps: int) -> None:
+    def __init__(self, broadcast: Broadcast, *, sample_rate: int) -> None:
         self.broadcast = broadcast
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._sample_rate = sample_rate
-        self._fps = fps
         self._backlog_audio = 0  # samples queued, not yet encoded
         self._lock = threading.Lock()
         self._done: asyncio.Future[bool] | None = None
@@ -123,14 +130,11 @@ class Feeder:
                 if kind == "audio":
                     with self._lock:
                         self._backlog_audio -= len(value)
-                    if self.failed is None:
-                        self.broadcast.push_audio(value)
+                    self.broadcast.push_audio(value)
                 elif kind == "video":
-                    if self.failed is None:
-                        self.broadcast.push_video(value)
+                    self.broadcast.push_video(value)
                 elif kind == "stage":
-                    if self.failed is None:
-                        self.broadcast.record_stage(value)
+                    self.broadcast.record_stage(value)
                 elif kind == "close":
                     ok = self.broadcast.close(ended=bool(value), timeout=SHUTDOWN_TIMEOUT_S - 5)
                     return
@@ -176,6 +180,7 @@ class RoomComposer:
         env: Mapping[str, str],
         epoch_ms: int | None = None,
         room_exists: Callable[[], Awaitable[bool]] | None = None,
+        on_failure: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -183,6 +188,7 @@ class RoomComposer:
         self._sink = sink
         self._env = env
         self._room_exists = room_exists
+        self._on_failure = on_failure
         self._epoch_ms = epoch_ms if epoch_ms is not None else int(wall_clock() * 1000)
         self._clock = clock
         self._wall_clock = wall_clock
@@ -229,7 +235,7 @@ class RoomComposer:
             epoch_ms=self._epoch_ms,
             clock=self._wall_clock,
         )
-        self._feeder = Feeder(broadcast, sample_rate=config.sample_rate, fps=config.fps)
+        self._feeder = Feeder(broadcast, sample_rate=config.sample_rate)
         self._feeder.start()
         self._mics = MicStreams(self._on_mic_frame, sample_rate=config.sample_rate, frame_ms=20)
         self._on("participant_connected", self._participant_connected)
@@ -295,19 +301,26 @@ class RoomComposer:
     async def _space_ended(self) -> bool:
         """Whether this shutdown is the end of the Space: the room was deleted.
 
-        The room's disconnect reason says so when it arrives first; but the server also ends the
-        job when it deletes the room, and that message can win the race, so the SFU is asked
-        whether the room still exists. A worker draining or a job moved elsewhere finds it there.
+        The room's disconnect reason says so when it arrives first. But deleting a room first
+        closes its participants, which ends this job (the server terminates it, the framework
+        disconnects: CLIENT_INITIATED) before the room itself is gone; so the SFU is asked whether
+        the room still exists, for a few seconds. A draining worker finds it there all along.
         """
         if self._disconnect_reason == rtc.DisconnectReason.ROOM_DELETED:
             return True
         if self._room_exists is None:
             return False
-        try:
-            return not await self._room_exists()
-        except Exception:  # cannot tell: leave the playlist open (a replacement can still continue it)
-            logger.warning("could not ask the SFU whether %s still exists", self._room.name, exc_info=True)
-            return False
+        deadline = self._clock() + ROOM_GONE_WAIT_S
+        while True:
+            try:
+                if not await self._room_exists():
+                    return True
+            except Exception:  # cannot tell: leave the playlist open (a replacement can continue it)
+                logger.warning("could not ask the SFU whether %s exists", self._room.name, exc_info=True)
+                return False
+            if self._clock() >= deadline:
+                return False
+            await asyncio.sleep(ROOM_GONE_POLL_S)
 
     # -- room events -------------------------------------------------------------------------------
 
@@ -568,6 +581,11 @@ class RoomComposer:
         start = self._clock()
         audio_sent = video_sent = 0
         while True:
+            if feeder.failed is not None:
+                # The encoder is gone: end this job so that a replacement continues the playlist.
+                if self._on_failure is not None:
+                    self._on_failure(f"broadcast failed: {feeder.failed!r}")
+                return
             elapsed = self._clock() - start
             audio_due = int(elapsed / chunk_s)
             video_due = int(elapsed * fps) if video else 0
@@ -650,14 +668,31 @@ server = AgentServer(
 )
 
 
+_worker_tasks: set[asyncio.Task[None]] = set()
+
+
+@server.on("worker_started")
+def _protect_while_busy() -> None:
+    """ECS scale-in protection while the worker holds a Space (no-op outside ECS, media_agent/scale_in.py).
+
+    A broadcast lasts the whole Space; scaling in a busy task would cut its stream to a
+    discontinuity and a replacement's start-up gap.
+    """
+    task = asyncio.get_running_loop().create_task(scale_in.run(lambda: len(server.active_jobs)))
+    _worker_tasks.add(task)
+    task.add_done_callback(_worker_tasks.discard)
+
+
 async def evict_predecessors(ctx: JobContext) -> None:
     """Remove other composers from the room: two composers writing one playlist would fight.
 
     The newest wins (as with the stage agent). A composer that was killed lingers as a participant
     until the SFU times it out; a live one is shut down by the removal and closes its broadcast
-    without ENDLIST, before this one's next playlist write.
+    without ENDLIST. This one then waits EVICT_GRACE_S before reading the playlist, so the evicted
+    composer's last write is in what it continues (an EVENT playlist never loses a segment).
     """
     me = ctx.room.local_participant.identity
+    evicted = False
     listing = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=ctx.room.name))
     for participant in listing.participants:
         if participant.identity == me or participant.kind != api.ParticipantInfo.Kind.AGENT:
@@ -669,8 +704,11 @@ async def evict_predecessors(ctx: JobContext) -> None:
             await ctx.api.room.remove_participant(
                 api.RoomParticipantIdentity(room=ctx.room.name, identity=participant.identity)
             )
+            evicted = True
         except Exception:  # it may have left on its own meanwhile
             logger.warning("could not evict %s", participant.identity, exc_info=True)
+    if evicted:
+        await asyncio.sleep(EVICT_GRACE_S)
 
 
 @server.rtc_session(agent_name=names.COMPOSER_AGENT_NAME)
@@ -691,7 +729,11 @@ async def composer_agent(ctx: JobContext) -> None:
         return any(room.name == room_name for room in listing.rooms)
 
     composer = RoomComposer(
-        ctx.room, sink=settings.sink_from_env(os.environ), env=os.environ, room_exists=room_exists
+        ctx.room,
+        sink=settings.sink_from_env(os.environ),
+        env=os.environ,
+        room_exists=room_exists,
+        on_failure=ctx.shutdown,
     )
     ctx.add_shutdown_callback(composer.aclose)
     try:

@@ -28,6 +28,7 @@ from composer.layout import Geometry
 from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
 from contract import names
 from tests.conftest import LiveKitEndpoint
+from tests.support.api_server import broadcast_env
 from tests.support.eventually import eventually_async
 from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, stage_in
 
@@ -178,11 +179,11 @@ def broadcast_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def api_extra_env(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> dict[str, str]:
     """The broadcast tier as `make dev` runs it, with every listener sent to HLS (limit 0)."""
-    return {
-        names.ENV_BROADCAST_DIR: str(broadcast_dir),
-        names.ENV_BROADCAST_BASE_URL: f"http://127.0.0.1:{livekit_server.webhook_port}/broadcast",
-        names.ENV_WEBRTC_LISTENER_LIMIT: "0",
-    }
+    return broadcast_env(
+        api_url=f"http://127.0.0.1:{livekit_server.webhook_port}",
+        broadcast_dir=broadcast_dir,
+        webrtc_listener_limit=0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -336,17 +337,31 @@ async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast
     await expect(page.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(page.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
     await expect(page.by("broadcast-video")).to_have_count(0)
-    state = await page.page.evaluate(
-        "() => ({ same: window.__sameDocument === true, hls: window.spaces.broadcast ?? null,"
-        " room: window.spaces.room && window.spaces.room.state })"
+    # The same document (no reload), the player gone, the room connected (the controls can show
+    # before the media transport is up, so wait for it).
+    await page.page.wait_for_function(
+        "() => window.spaces.room && window.spaces.room.state === 'connected'", timeout=UI_TIMEOUT_MS
     )
-    assert state == {"same": True, "hls": None, "room": "connected"}, state
+    state = await page.page.evaluate(
+        "() => ({ same: window.__sameDocument === true, hls: window.spaces.broadcast ?? null })"
+    )
+    assert state == {"same": True, "hls": None}, state
     # On the room now: the stage the agent decides, with the speakers' cameras.
     await expect(page.by("spotlight")).to_have_attribute("data-video", "on", timeout=UI_TIMEOUT_MS)
     await page.screenshot(broadcast.shots, "broadcast-05-promoted-to-webrtc")
 
 
-async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(broadcast: Broadcast) -> None:
+async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(
+    broadcast: Broadcast, api_url: str
+) -> None:
+    # Another listener on the broadcast when the host ends the Space.
+    browser = broadcast.page.context.browser
+    assert browser is not None
+    late = await Person.open(browser, api_url, "leo")
+    await late.sign_in(f"/#/spaces/{broadcast.space_id}")
+    await late.by("join-space").click()
+    await expect(late.by("broadcast")).to_have_attribute("data-state", "playing", timeout=TURN_TIMEOUT * 1000)
+
     broadcast.talk.stop()
     await broadcast.as_host("POST", f"/spaces/{broadcast.space_id}/end")
     playlist_path = f"/broadcast/{broadcast.space_id}/{names.BROADCAST_PLAYLIST}"
@@ -358,6 +373,12 @@ async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(b
     await eventually_async(
         closed, timeout=TURN_TIMEOUT, interval=0.5, what="the playlist closed with #EXT-X-ENDLIST"
     )
+    # The listener on HLS is told, with the way to the recording.
+    await expect(late.by("space-message")).to_have_text("This Space has ended.", timeout=UI_TIMEOUT_MS)
+    await expect(late.by("broadcast-video")).to_have_count(0)
+    await late.by("replay").click()
+    await expect(late.by("replay-page")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await late.page.context.close()
 
     # The lobby offers the recording; its Replay opens the replay page.
     page = broadcast.listener

@@ -51,7 +51,10 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
         return FileResponse(path, media_type=media_type, headers=headers)
     # Read once and answer from memory: the composer replaces the playlist and the timeline
     # atomically, and a streamed file could change between its size and its bytes.
-    body = path.read_bytes()
+    try:
+        body = path.read_bytes()
+    except OSError:  # replaced or removed since the check: as if it were not there yet
+        return _not_found()
     if name == names.BROADCAST_PLAYLIST:
         closed = is_closed(body.decode("utf-8", errors="replace"))
     elif name == names.BROADCAST_STATE:

@@ -63,6 +63,8 @@ SPEAKERS = {
 TITLE = "Composer under test"
 # Generous: a busy shared runner encodes slowly, and a replacement waits for a fresh dispatch.
 SEGMENT_WAIT_S = 30.0
+# Starting a worker process on a loaded shared runner can take a minute (imports, warm process).
+WORKER_START_S = 180.0
 # The composer logs each camera (un)subscription it asks the SFU for.
 CAMERA_LOG = re.compile(r"camera (subscribe|unsubscribe) (\w+)")
 
@@ -181,9 +183,11 @@ def workers(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         "api_secret": livekit_server.api_secret,
     }
     broadcast_dir = tmp_path_factory.mktemp("broadcast")
-    stage_agent = start_agent(**keys, name="stage")
+    stage_agent = start_agent(**keys, name="stage", timeout=WORKER_START_S)
     try:
-        composer = start_composer(**keys, broadcast_dir=broadcast_dir, env=COMPOSER_ENV, name="composer-1")
+        composer = start_composer(
+            **keys, broadcast_dir=broadcast_dir, env=COMPOSER_ENV, name="composer-1", timeout=WORKER_START_S
+        )
     except BaseException:
         stage_agent.kill()
         raise
@@ -231,6 +235,11 @@ async def open_space(livekit_server: Any, workers: Workers, *, video: str, speak
     await space.dispatch(names.AGENT_NAME)
     await space.dispatch(names.COMPOSER_AGENT_NAME)
     await space.wait_stage(lambda s: True, timeout=30, what="the stage agent publishes a stage")
+    await eventually_async(
+        lambda: (p := space.playlist()) is not None and len(p.segments) > 0,
+        timeout=60,
+        what="the composer publishes its first segment",
+    )
     return space
 
 
@@ -354,6 +363,7 @@ async def test_replacement_composer_continues_the_playlist(space: Space) -> None
         broadcast_dir=space.broadcast_dir,
         env=COMPOSER_ENV,
         name="composer-2",
+        timeout=WORKER_START_S,
     )
     space.workers.composers.append(replacement)
     await space.dispatch(names.COMPOSER_AGENT_NAME)
@@ -385,6 +395,29 @@ async def test_replacement_composer_continues_the_playlist(space: Space) -> None
         await space.newest_segment(
             lambda d: near(d.tile, colour), what="the replacement shows the current stage"
         )
+
+
+async def test_a_second_composer_takes_over_without_losing_a_segment(space: Space) -> None:
+    """A duplicate dispatch: the new composer evicts the live one and continues after it."""
+    before = space.playlist()
+    assert before is not None
+    await space.dispatch(names.COMPOSER_AGENT_NAME)
+
+    def taken_over() -> MediaPlaylist | None:
+        playlist = space.playlist()
+        if playlist is None or sum(s.discontinuity for s in playlist.segments) < 2:
+            return None
+        last_break = max(i for i, s in enumerate(playlist.segments) if s.discontinuity)
+        return playlist if len(playlist.segments) - last_break >= 3 else None
+
+    playlist = await eventually_async(taken_over, timeout=90, what="a second composer continues the playlist")
+    assert "evicting previous composer" in space.workers.composers[-1].log
+    uris = [s.uri for s in playlist.segments]
+    assert uris[: len(before.segments)] == [s.uri for s in before.segments]  # nothing lost or reordered
+    assert [uri for uri in uris if not (space.dir / uri).exists()] == []
+    epochs = [uri.split("-")[0] for uri in uris]
+    runs = [e for i, e in enumerate(epochs) if i == 0 or e != epochs[i - 1]]
+    assert len(runs) == len(set(runs)) == 3  # three composers, one after the other, never interleaved
 
 
 async def test_ending_the_space_closes_the_playlist(space: Space) -> None:

@@ -13,6 +13,8 @@ export interface BroadcastHooks {
   raiseHand(up: boolean): Promise<void>;
   leave(): void;
   copyLink(): void;
+  /** Start over after the player gave up (a new token, a new player). */
+  retry(): void;
 }
 
 /** The live indicator is redrawn this often (the reading moves by a second at a time). */
@@ -85,7 +87,10 @@ export class BroadcastStage {
     // A Space with video off is broadcast as AAC alone: nothing to show but a card.
     this.tile.dataset.video = p.tracks && p.tracks.video === null ? "off" : "on";
     if (p.state === "failed") {
-      this.showBanner("broadcast-error", p.error);
+      this.showBanner(
+        "broadcast-error",
+        h("span", {}, p.error, " ", h("button", { class: "btn small", "data-testid": "retry", onclick: () => this.hooks.retry() }, "Try again")),
+      );
     } else if (p.needsGesture) {
       this.showBanner("enable-audio", h("button", { class: "btn btn-primary", onclick: () => void p.unmute() }, "Click to hear the Space"));
     } else if (p.state === "loading" || p.state === "waiting") {

@@ -158,6 +158,10 @@ export function spaceView(app: App, spaceId: string): View {
     const view = await BroadcastStage.open(playlistUrl, {
       raiseHand,
       copyLink,
+      retry: () => {
+        leaveBroadcast();
+        void join();
+      },
       leave: () => {
         leaveBroadcast();
         ctl.left();
