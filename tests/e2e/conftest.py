@@ -75,8 +75,13 @@ def stage_agent(livekit_server: LiveKitEndpoint) -> Iterator[object]:
 
     # `dev` mode: no CPU load threshold. In `start` mode the worker declares itself full when the
     # machine's CPU passes 70 %, which a test machine running three Chromium processes does.
-    agent = start_agent(ws_url=livekit_server.ws_url, api_key=livekit_server.api_key,
-                        api_secret=livekit_server.api_secret, mode="dev", name="e2e-agent")
+    agent = start_agent(
+        ws_url=livekit_server.ws_url,
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+        mode="dev",
+        name="e2e-agent",
+    )
     try:
         yield agent
     finally:
@@ -95,8 +100,9 @@ async def launch_browser(playwright: Playwright) -> AsyncIterator[LaunchBrowser]
     browsers: list[Browser] = []
 
     async def launch(extra: list[str]) -> Browser:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                   args=[*CHROMIUM_FLAGS, *extra])
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *extra]
+        )
         browsers.append(browser)
         return browser
 
