@@ -209,6 +209,7 @@ class RoomComposer:
         *,
         open_broadcast: OpenBroadcast,
         env: Mapping[str, str],
+        state_sink: Sink | None = None,
         microphones: Callable[[FrameSink, int], MicSource] = decoded_microphones,
         epoch_ms: int | None = None,
         room_exists: Callable[[], Awaitable[bool]] | None = None,
@@ -226,7 +227,10 @@ class RoomComposer:
         self._clock = clock
         self._wall_clock = wall_clock
         self._metadata = parse_room_metadata(room.metadata)
+        # state.json (the room metadata for HLS viewers) goes to the broadcast's sink; None: not written.
+        self._state_sink = state_sink
         self._state_pending: RoomMetadata | None = None
+        self._state_last: RoomMetadata | None = None
         self._state_writer: asyncio.Task[None] | None = None
         self._video = self._metadata.video != "off"
         self.config = settings.config_from_env(env, video=self._video)
@@ -312,6 +316,10 @@ class RoomComposer:
         self._drop_camera()
         if self._mics is not None:
             await self._mics.aclose()
+        if ended and self._state_last is not None:
+            # The room and its metadata are gone: HLS viewers learn the end from state.json.
+            self._state_pending = replace(self._state_last, state="ended")
+            await self._write_states()
         if self._feeder is not None:
             complete = await self._feeder.close(ended)
             logger.info(
@@ -395,18 +403,21 @@ class RoomComposer:
         """Write state.json beside the playlist (the same public document as the room metadata).
 
         Latest wins: a change that arrives during a write is written right after it, once."""
-        self._state_pending = metadata
+        if self._state_sink is None:
+            return
+        self._state_pending = self._state_last = metadata
         if self._state_writer is None or self._state_writer.done():
             self._state_writer = self._spawn(self._write_states(), "state")
 
     async def _write_states(self) -> None:
-        while self._state_pending is not None:
+        sink = self._state_sink
+        while sink is not None and self._state_pending is not None:
             metadata, self._state_pending = self._state_pending, None
             name = names.BROADCAST_STATE
             headers = cache_headers(name, closed=metadata.state == "ended")
             try:
                 await asyncio.to_thread(
-                    self._sink.write,
+                    sink.write,
                     f"{self.space_id}/{name}",
                     metadata.to_json().encode(),
                     content_type=headers["Content-Type"],
@@ -754,9 +765,11 @@ async def composer_agent(ctx: JobContext) -> None:
             await lkapi.aclose()
         return any(room.name == room_name for room in listing.rooms)
 
+    sink = settings.sink_from_env(os.environ)
     composer = RoomComposer(
         ctx.room,
-        open_broadcast=resume_in(settings.sink_from_env(os.environ)),
+        open_broadcast=resume_in(sink),
+        state_sink=sink,
         env=os.environ,
         room_exists=room_exists,
         on_failure=ctx.shutdown,

@@ -194,7 +194,10 @@ export function spaceView(app: App, spaceId: string): View {
     switch (ctl.broadcastNext) {
       case "ended":
         leaveBroadcast();
-        return renderMessage(el, "This Space has ended.", ctl.space, null);
+        renderMessage(el, "This Space has ended.", ctl.space, null);
+        // One read at the end: whether (and until when) the recording can be replayed is the API's.
+        void ctl.load();
+        return;
       case "join-room":
         void join(); // the new token is WebRTC; join() drops the broadcast once it has it
         return;
