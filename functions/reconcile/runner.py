@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..domain import lifecycle
+from ..domain import lifecycle, pushed
 from ..domain.errors import DomainError
 from ..domain.model import Space, SpaceState, space_id_from_room
 from ..livekit_edge.gateway import GatewayError, RoomGateway
@@ -55,6 +55,10 @@ class Memory:
     """What one process remembers between passes: locks, dirty marks, metadata publish times."""
 
     metadata_published: dict[str, float] = field(default_factory=dict)
+    # The raised hands (and their moderator audience) last sent to each room by this process. A data
+    # message leaves nothing in the room to observe, so this is the reconciler's observed state for
+    # it; a new process sends each live Space's hands once (idempotent for clients: versioned).
+    hands_sent: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
         default_factory=weakref.WeakKeyDictionary
@@ -166,6 +170,15 @@ class Reconciler:
             if isinstance(action, d.RemoveParticipant):
                 evicted.add(action.identity)
             done.append(what)
+        if room is not None and space.state is SpaceState.LIVE:
+            hands = (space.raised_hands, pushed.moderators(space))
+            if self.memory.hands_sent.get(space_id) != hands:
+                try:
+                    await self.gateway.send_hands(space)
+                    self.memory.hands_sent[space_id] = hands
+                    done.append("hands sent to the moderators")
+                except GatewayError as exc:
+                    failed.append(f"SendHands: {exc}")
         # Someone to evict who is not connected (any more) is done too.
         evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
         return done, failed, held_back, evicted

@@ -1,4 +1,5 @@
 /** The Spaces API (issue 2), typed. Every call carries the signed-in user's bearer token. */
+import { type JoinGrant, parseGrant } from "./broadcast";
 
 export type SpaceState = "scheduled" | "live" | "ended";
 export type VideoPolicy = "off" | "host" | "speakers";
@@ -20,19 +21,20 @@ export interface Space {
   scheduled_start?: string | null;
   started_at?: string | null;
   ended_at?: string | null;
+  /** Where the Space's broadcast is (null when the deployment has no broadcast tier). */
+  broadcast?: Broadcast | null;
+  /** Until when the recording of an ended Space can be replayed (ISO time), or null. */
+  recording_available_until?: string | null;
+}
+
+export interface Broadcast {
+  playlist_url: string;
+  timeline_url: string;
 }
 
 export interface SpacePage {
   items: Space[];
   cursor: string | null;
-}
-
-export interface JoinToken {
-  url: string;
-  token: string;
-  identity: string;
-  role: Role;
-  expires_at: string | number;
 }
 
 export interface SpaceCreate {
@@ -66,13 +68,42 @@ function describe(status: number, body: unknown): string {
   return `request failed (HTTP ${status})`;
 }
 
+/**
+ * Gets a fresh bearer token after a 401 (dev: re-issued by the API; cloud: the identity provider's
+ * refresh token). Resolves true when the next call can use a new token.
+ */
+export type TokenRefresher = () => Promise<boolean>;
+
 export class Api {
+  /** The refresh in flight: every call that meets a 401 meanwhile waits for this one. */
+  private refreshing: Promise<boolean> | null = null;
+
   constructor(
     readonly baseUrl: string,
     private readonly bearer: () => string | null,
+    private readonly refresh: TokenRefresher = async () => false,
   ) {}
 
+  /**
+   * One API call. A 401 refreshes the token and retries once; a second 401 (or a failed refresh)
+   * is thrown as ApiError 401, which the caller shows as "sign in again" without leaving the room.
+   */
   private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    try {
+      return await this.send<T>(method, path, body, headers);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 401) throw err;
+      this.refreshing ??= this.refresh()
+        .catch(() => false)
+        .finally(() => {
+          this.refreshing = null;
+        });
+      if (!(await this.refreshing)) throw err;
+      return this.send<T>(method, path, body, headers);
+    }
+  }
+
+  private async send<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     const token = this.bearer();
     let resp: Response;
     try {
@@ -101,10 +132,10 @@ export class Api {
 
   /** Local mode only: the API mints a dev bearer token for any user id. */
   devToken(userId: string): Promise<{ token: string }> {
-    return this.call("POST", "/dev/token", { user_id: userId });
+    return this.send("POST", "/dev/token", { user_id: userId });
   }
 
-  async listSpaces(state: "live" | "scheduled", limit = 50): Promise<Space[]> {
+  async listSpaces(state: SpaceState, limit = 50): Promise<Space[]> {
     const page = await this.call<SpacePage | Space[]>("GET", `/spaces?state=${state}&limit=${limit}`);
     return Array.isArray(page) ? page : (page.items ?? []);
   }
@@ -125,8 +156,14 @@ export class Api {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/end`);
   }
 
-  joinToken(id: string): Promise<JoinToken> {
-    return this.call("POST", `/spaces/${encodeURIComponent(id)}/token`);
+  /** A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch. */
+  async joinToken(id: string): Promise<JoinGrant> {
+    const raw = await this.call<unknown>("POST", `/spaces/${encodeURIComponent(id)}/token`);
+    try {
+      return parseGrant(raw);
+    } catch (err) {
+      throw new ApiError(502, `the API answered the join unexpectedly: ${(err as Error).message}`);
+    }
   }
 
   raiseHand(id: string): Promise<unknown> {

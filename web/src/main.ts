@@ -1,9 +1,12 @@
-/** Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`). */
+/**
+ * Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`,
+ * `#/spaces/<id>/replay`).
+ */
 import "./style.css";
 
 import { Api } from "./api";
 import type { App, View } from "./app";
-import { clearSession, loadSession, saveSession } from "./auth";
+import { clearSession, cognitoRefresh, loadRefreshToken, loadSession, refreshSession, saveRefreshToken, saveSession } from "./auth";
 import { h } from "./dom";
 import { loadConfig } from "./config";
 import { parseRoute } from "./route";
@@ -18,7 +21,25 @@ async function boot(): Promise<void> {
 
   const app: App = {
     session: loadSession(),
-    api: new Api(config.apiUrl, () => app.session?.token ?? null),
+    api: new Api(
+      config.apiUrl,
+      () => app.session?.token ?? null,
+      async () => {
+        // A 401 mid-Space: renew the token in place. No re-route: the room and its media stay up.
+        const current = app.session;
+        if (!current) return false;
+        const next = await refreshSession(current, {
+          devToken: (userId) => app.api.devToken(userId),
+          cognito: config.cognito,
+          refreshToken: loadRefreshToken,
+          cognitoRefresh,
+        });
+        if (!next) return false;
+        saveSession(next);
+        app.session = next;
+        return true;
+      },
+    ),
     signIn(session) {
       saveSession(session);
       app.session = session;
@@ -26,6 +47,7 @@ async function boot(): Promise<void> {
     },
     signOut() {
       clearSession();
+      saveRefreshToken(null);
       app.session = null;
       void route();
     },
@@ -59,6 +81,9 @@ async function boot(): Promise<void> {
       // The LiveKit SDK is most of the bundle: load it only when a Space is opened.
       const { spaceView } = await import("./views/space");
       view = spaceView(app, target.spaceId);
+    } else if (target.kind === "replay") {
+      const { replayView } = await import("./views/replay");
+      view = replayView(app, target.spaceId);
     } else {
       view = lobbyView(app);
       if (target.problem) {

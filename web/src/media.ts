@@ -17,7 +17,8 @@ import {
 
 import type { Role, VideoPolicy } from "./api";
 import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD, STAGE_RPC_TIMEOUT_MS } from "./names";
-import type { RoomMetadata } from "./contract.gen";
+import { HANDS_TOPIC, type RaisedHands, type RoomMetadata } from "./contract.gen";
+import { parseHands, parseRoomMetadata } from "./pushed";
 import { parseStage, StageTracker } from "./stage";
 
 export type Status =
@@ -29,24 +30,6 @@ export type Status =
 
 /** Room metadata as the control plane writes it (contract/schema/room_metadata.schema.json). */
 export type RoomInfo = RoomMetadata;
-
-/** Lenient like every reader of the contract: a malformed document or field reads as its default. */
-export function parseRoomMetadata(json: string | undefined): RoomMetadata {
-  let raw: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(json || "{}");
-    if (parsed && typeof parsed === "object") raw = parsed as Record<string, unknown>;
-  } catch {
-    raw = {};
-  }
-  const video = raw.video === "host" || raw.video === "speakers" ? raw.video : "off";
-  return {
-    space_id: typeof raw.space_id === "string" ? raw.space_id : "",
-    video,
-    pinned: typeof raw.pinned === "string" && raw.pinned ? raw.pinned : null,
-    title: typeof raw.title === "string" ? raw.title : "",
-  };
-}
 
 const STAGE_ROLES: ReadonlySet<string> = new Set(["host", "cohost", "speaker"]);
 
@@ -87,6 +70,7 @@ export class SpaceRoom {
   readonly stage = new StageTracker();
   status: Status = { kind: "idle" };
   private listeners = new Set<() => void>();
+  private handsListeners = new Set<(hands: RaisedHands) => void>();
 
   constructor(private readonly audioSink: HTMLElement) {
     const r = this.room;
@@ -130,12 +114,25 @@ export class SpaceRoom {
       .on(RoomEvent.LocalTrackUnpublished, changed)
       .on(RoomEvent.ParticipantPermissionsChanged, changed)
       .on(RoomEvent.RoomMetadataChanged, changed)
+      .on(RoomEvent.DataReceived, (payload: Uint8Array, participant?: RemoteParticipant, _kind?: unknown, topic?: string) => {
+        // The control plane sends the hands (server API: no sending participant); a person cannot
+        // forge them, because listeners may not publish data and a speaker's data has a sender.
+        if (topic !== HANDS_TOPIC || participant) return;
+        const hands = parseHands(new TextDecoder().decode(payload));
+        if (hands) for (const fn of this.handsListeners) fn(hands);
+      })
       .on(RoomEvent.AudioPlaybackStatusChanged, changed);
   }
 
   onChange(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Raised hands pushed to moderators (topic `spaces.hands`). */
+  onHands(fn: (hands: RaisedHands) => void): () => void {
+    this.handsListeners.add(fn);
+    return () => this.handsListeners.delete(fn);
   }
 
   private emit(): void {

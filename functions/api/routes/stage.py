@@ -16,7 +16,7 @@ router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses={**PRO
 async def raise_hand(
     space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
 ) -> SpaceChange:
-    """Ask to speak (listeners, live Spaces)."""
+    """Ask to speak (listeners, live Spaces). The host and co-hosts learn it from the room."""
     return show.accepted(await stage.raise_hand(ctx, actor=user, space_id=space_id), response)
 
 

@@ -109,6 +109,7 @@ def test_an_hls_listener_raises_a_hand_and_once_promoted_gets_webrtc(bclient: Te
 
 def test_without_a_broadcast_everyone_gets_webrtc(client: TestClient, gateway: FakeGateway) -> None:
     space_id = live_space(client)
+    gateway.agents = {"agent-stage": names.AGENT_NAME}  # the dispatched agent came
     listeners_join(client, space_id, 300)  # beyond the default limit (250)
     assert token(client, space_id, "late")["mode"] == "webrtc"
     assert gateway.dispatched[f"space-{space_id}"] == [names.AGENT_NAME]
