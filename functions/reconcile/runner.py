@@ -100,21 +100,32 @@ class Reconciler:
         if lock.locked():
             self.memory.dirty.add(space_id)
             return Outcome(space_id, converged=False, note="coalesced")
-        return await self.reconcile(space_id, budget=budget)
+        # A webhook's answer does not wait out the metadata interval: in a busy room the next
+        # webhook's pass publishes it, otherwise the next scheduled pass.
+        return await self.reconcile(space_id, budget=budget, wait_held_back=False)
 
     async def reconcile(
-        self, space_id: str, *, budget: float, evict: frozenset[str] = frozenset()
+        self,
+        space_id: str,
+        *,
+        budget: float,
+        evict: frozenset[str] = frozenset(),
+        wait_held_back: bool = True,
     ) -> Outcome:
         """Converge one Space within `budget` seconds (best effort); say whether it converged."""
         deadline = time.monotonic() + budget
         try:
             async with asyncio.timeout(budget):
                 async with self.memory.lock(space_id):
-                    return await self._rounds(space_id, evict=evict, deadline=deadline)
+                    return await self._rounds(
+                        space_id, evict=evict, deadline=deadline, wait_held_back=wait_held_back
+                    )
         except TimeoutError:
             return Outcome(space_id, converged=False, note="out of time; the next pass continues")
 
-    async def _rounds(self, space_id: str, *, evict: frozenset[str], deadline: float) -> Outcome:
+    async def _rounds(
+        self, space_id: str, *, evict: frozenset[str], deadline: float, wait_held_back: bool
+    ) -> Outcome:
         done: list[str] = []
         failed: list[str] = []
         pending_evict = set(evict)
@@ -129,6 +140,8 @@ class Reconciler:
             idle = not round_done and not round_failed and held_back is None
             if idle and space_id not in self.memory.dirty:
                 return Outcome(space_id, converged=True, done=tuple(done))
+            if held_back is not None and not wait_held_back and not round_done and not round_failed:
+                return Outcome(space_id, converged=False, done=tuple(done), note="metadata pending")
             wait = held_back if held_back is not None else (RETRY_BACKOFF if round_failed else 0.0)
             if time.monotonic() + wait >= deadline:
                 return Outcome(space_id, converged=False, done=tuple(done), failed=tuple(failed))
