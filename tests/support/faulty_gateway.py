@@ -83,6 +83,10 @@ class FaultyGateway(RoomGateway):
         await self._enter("set_room_metadata")
         await self.inner.set_room_metadata(space)
 
+    async def send_hands(self, space: Space) -> None:
+        await self._enter("send_hands")
+        await self.inner.send_hands(space)
+
     async def update_participant(
         self, room: str, identity: str, *, role: Role, permission: Permission
     ) -> bool:

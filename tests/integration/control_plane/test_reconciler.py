@@ -273,7 +273,9 @@ async def test_a_webhook_delivered_three_times_out_of_order_changes_nothing_afte
     assert after_all.listener_count == after_first.listener_count == 1
     assert after_all.version == after_first.version
     # Redeliveries change nothing: at most the reads of the room (observe), no SFU change.
-    assert set(faults(ctx).calls[sfu_calls:]) <= {"observe"}
+    assert set(faults(ctx).calls[sfu_calls:]) <= {"observe", "set_room_metadata"}
+    # (A metadata update held back by the 2 s interval may go out with a later pass: the count in
+    # it is the same, so the room's document does not change either.)
 
 
 @pytest.fixture
