@@ -142,7 +142,12 @@ class Reconciler:
                 return Outcome(space_id, converged=True, done=tuple(done))
             if held_back is not None and not wait_held_back and not round_done and not round_failed:
                 return Outcome(space_id, converged=False, done=tuple(done), note="metadata pending")
-            wait = held_back if held_back is not None else (RETRY_BACKOFF if round_failed else 0.0)
+            if round_done:
+                wait = 0.0  # verify at once what was just done, before waiting for anything else
+            elif held_back is not None:
+                wait = held_back
+            else:
+                wait = RETRY_BACKOFF if round_failed else 0.0
             if time.monotonic() + wait >= deadline:
                 return Outcome(space_id, converged=False, done=tuple(done), failed=tuple(failed))
             if wait:
