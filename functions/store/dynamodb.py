@@ -21,8 +21,10 @@ from botocore.exceptions import ClientError
 
 from contract import names
 
+from ..domain import reactions
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
+from ..domain.reactions import LimitState
 from .base import (
     DEDUPE_TTL,
     IdempotencyKey,
@@ -33,6 +35,7 @@ from .base import (
     newest_first,
     to_record,
 )
+from .reactions import ReactionStore
 
 PK, SK = names.TABLE_PK, names.TABLE_SK
 GSI1, GSI1_PK, GSI1_SK = names.TABLE_GSI1, names.TABLE_GSI1_PK, names.TABLE_GSI1_SK
@@ -285,3 +288,113 @@ def _cancelled_by_conflict(exc: ClientError) -> bool:
     if exc.response["Error"]["Code"] == "TransactionConflictException":
         return True
     return any(r.get("Code") == "TransactionConflict" for r in _reasons(exc))
+
+
+# --- reactions (functions/store/reactions.py) -------------------------------------------------
+# Items (same table, none of them a hot key):
+#   pk=REACTLIMIT#<space>#<user>          sk=LIMIT  bucket, count, last; ttl
+#   pk=REACT#<space>#<window>#<shard>     sk=COUNT  one number attribute per emoji code; ttl
+#   pk=REACTPUB#<space>                   sk=PUB    published: the newest published window
+BATCH_GET_MAX = 100
+
+
+class DynamoReactions(ReactionStore):
+    def __init__(self, table_name: str, *, endpoint_url: str | None = None, client: Any = None) -> None:
+        self.table = table_name
+        self.client: Any = client or DynamoStore(table_name, endpoint_url=endpoint_url).client
+
+    def _limit_key(self, space_id: str, user: str) -> dict[str, Any]:
+        return {PK: {"S": f"REACTLIMIT#{space_id}#{user}"}, SK: {"S": "LIMIT"}}
+
+    def limit_state(self, space_id: str, user: str) -> LimitState | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=self._limit_key(space_id, user), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return LimitState(int(item["bucket"]["N"]), int(item["count"]["N"]), float(item["last"]["N"]))
+
+    def accept(self, space_id: str, user: str, now: float) -> float:
+        state = self.limit_state(space_id, user)
+        wait = reactions.retry_after(state, now)
+        if wait > 0:
+            return wait
+        new = reactions.after_accept(state, now)
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {
+                **self._limit_key(space_id, user),
+                "bucket": {"N": str(new.bucket)},
+                "count": {"N": str(new.count)},
+                "last": {"N": repr(new.last)},
+                TTL: {"N": str(int(now) + reactions.ITEM_TTL)},
+            },
+        }
+        # Compare-and-set on what was read: of two concurrent requests by one user, one wins and
+        # the other is limited (it would have been anyway: MIN_INTERVAL).
+        if state is None:
+            put["ConditionExpression"] = f"attribute_not_exists({PK})"
+        else:
+            put["ConditionExpression"] = "#last = :last"
+            put["ExpressionAttributeNames"] = {"#last": "last"}
+            put["ExpressionAttributeValues"] = {":last": {"N": repr(state.last)}}
+        try:
+            self.client.put_item(**put)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return reactions.MIN_INTERVAL
+            raise
+        return 0.0
+
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int:
+        result = self.client.update_item(
+            TableName=self.table,
+            Key={PK: {"S": f"REACT#{space_id}#{window}#{shard}"}, SK: {"S": "COUNT"}},
+            UpdateExpression="ADD #c :one, total :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            ExpressionAttributeNames={"#c": f"c_{code}", "#ttl": TTL},
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(result["Attributes"]["total"]["N"])
+
+    def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
+        try:
+            old = self.client.update_item(
+                TableName=self.table,
+                Key={PK: {"S": f"REACTPUB#{space_id}"}, SK: {"S": "PUB"}},
+                UpdateExpression="SET published = :w",
+                ConditionExpression="attribute_not_exists(published) OR published < :w",
+                ExpressionAttributeValues={":w": {"N": str(through)}},
+                ReturnValues="UPDATED_OLD",
+            ).get("Attributes", {})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False, None
+            raise
+        return True, (int(old["published"]["N"]) if "published" in old else None)
+
+    def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        keys = [
+            {PK: {"S": f"REACT#{space_id}#{w}#{s}"}, SK: {"S": "COUNT"}}
+            for w in windows
+            for s in range(reactions.SHARDS)
+        ]
+        out: list[dict[str, int]] = []
+        for i in range(0, len(keys), BATCH_GET_MAX):
+            batch = keys[i : i + BATCH_GET_MAX]
+            pending: dict[str, Any] = {self.table: {"Keys": batch, "ConsistentRead": True}}
+            delay = 0.01
+            while pending:
+                result = self.client.batch_get_item(RequestItems=pending)
+                for item in result["Responses"].get(self.table, []):
+                    out.append(
+                        {k.removeprefix("c_"): int(v["N"]) for k, v in item.items() if k.startswith("c_")}
+                    )
+                pending = result.get("UnprocessedKeys") or {}
+                if pending:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+        return out

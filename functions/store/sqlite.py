@@ -11,8 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..domain import reactions
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
+from ..domain.reactions import LimitState
 from .base import (
     DEDUPE_TTL,
     IdempotencyKey,
@@ -23,6 +25,7 @@ from .base import (
     newest_first,
     to_record,
 )
+from .reactions import ReactionStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spaces (
@@ -181,3 +184,93 @@ def _replay(fingerprint: str, idempotency: IdempotencyKey, db: sqlite3.Connectio
 
 def _space(row: sqlite3.Row) -> Space:
     return from_record(json.loads(row["record"]), listener_count=row["listener_count"])
+
+
+# --- reactions (functions/store/reactions.py) -------------------------------------------------
+
+REACTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reaction_limits (
+    space_id TEXT NOT NULL, user TEXT NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL,
+    last REAL NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, user)
+);
+CREATE TABLE IF NOT EXISTS reaction_counts (
+    space_id TEXT NOT NULL, win INTEGER NOT NULL, shard INTEGER NOT NULL, code TEXT NOT NULL,
+    n INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win, shard, code)
+);
+CREATE TABLE IF NOT EXISTS reaction_published (space_id TEXT PRIMARY KEY, win INTEGER NOT NULL);
+"""
+
+
+class SqliteReactions(ReactionStore):
+    """The same database file as SqliteStore, its own tables."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._db = SqliteStore(path)
+        db = self._db._connect()
+        try:
+            db.executescript(REACTION_SCHEMA)
+        finally:
+            db.close()
+
+    def accept(self, space_id: str, user: str, now: float) -> float:
+        with self._db._tx() as db:
+            row = db.execute(
+                "SELECT bucket, count, last FROM reaction_limits WHERE space_id = ? AND user = ?",
+                (space_id, user),
+            ).fetchone()
+            state = None if row is None else LimitState(row["bucket"], row["count"], row["last"])
+            wait = reactions.retry_after(state, now)
+            if wait > 0:
+                return wait
+            new = reactions.after_accept(state, now)
+            db.execute(
+                "INSERT OR REPLACE INTO reaction_limits VALUES (?, ?, ?, ?, ?, ?)",
+                (space_id, user, new.bucket, new.count, new.last, now + reactions.ITEM_TTL),
+            )
+            return 0.0
+
+    def limit_state(self, space_id: str, user: str) -> LimitState | None:
+        db = self._db._connect()
+        try:
+            row = db.execute(
+                "SELECT bucket, count, last FROM reaction_limits WHERE space_id = ? AND user = ?",
+                (space_id, user),
+            ).fetchone()
+        finally:
+            db.close()
+        return None if row is None else LimitState(row["bucket"], row["count"], row["last"])
+
+    def add(self, space_id: str, window: int, shard: int, code: str) -> None:
+        with self._db._tx() as db:
+            db.execute(
+                "INSERT INTO reaction_counts VALUES (?, ?, ?, ?, 1, ?)"
+                " ON CONFLICT (space_id, win, shard, code) DO UPDATE SET n = n + 1",
+                (space_id, window, shard, code, time.time() + reactions.ITEM_TTL),
+            )
+
+    def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
+        with self._db._tx() as db:
+            now = time.time()
+            db.execute("DELETE FROM reaction_counts WHERE expires < ?", (now,))
+            db.execute("DELETE FROM reaction_limits WHERE expires < ?", (now,))
+            row = db.execute("SELECT win FROM reaction_published WHERE space_id = ?", (space_id,)).fetchone()
+            if row is not None and row["win"] >= through:
+                return False, None
+            db.execute("INSERT OR REPLACE INTO reaction_published VALUES (?, ?)", (space_id, through))
+            return True, None if row is None else int(row["win"])
+
+    def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        if not windows:
+            return []
+        db = self._db._connect()
+        try:
+            rows = db.execute(
+                "SELECT win, shard, code, n FROM reaction_counts WHERE space_id = ? AND win >= ? AND win < ?",
+                (space_id, windows.start, windows.stop),
+            ).fetchall()
+        finally:
+            db.close()
+        items: dict[tuple[int, int], dict[str, int]] = {}
+        for r in rows:
+            items.setdefault((r["win"], r["shard"]), {})[r["code"]] = int(r["n"])
+        return list(items.values())

@@ -8,6 +8,8 @@ export const AGENT_NAME = "spaces-stage";
 export const COMPOSER_AGENT_NAME = "spaces-composer";
 export const BROADCAST_PLAYLIST = "index.m3u8";
 export const BROADCAST_TIMELINE = "timeline.json";
+export const REACTIONS_TOPIC = "spaces.reactions";
+export const REACTION_EMOJI = ["👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍"];
 
 /** The stage the media agent decides and publishes (participant attribute `stage`, and the `get_stage` RPC reply). Read by the web client, the composer and the tests. */
 export interface StageState {
@@ -63,4 +65,16 @@ export interface TimelineEntry {
   pinned: string | null;
   /** Display names of the identities above. */
   names: Record<string, string>;
+}
+
+/** One aggregated reactions update, sent by the control plane on the data topic REACTIONS_TOPIC (lossy) at most once per window per room. */
+export interface ReactionBurst {
+  space_id: string;
+  /** Index of the first window counted (epoch seconds / window_seconds, floored). */
+  first_window: number;
+  /** Index of the last window counted (a catch-up message covers several). */
+  last_window: number;
+  window_seconds: number;
+  /** Reactions per emoji (only REACTION_EMOJI, only counts > 0). */
+  counts: Record<string, number>;
 }
