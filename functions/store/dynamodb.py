@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from typing import Any
 
 import boto3
@@ -320,6 +321,7 @@ class DynamoReactions(ReactionStore):
         if wait > 0:
             return wait
         new = reactions.after_accept(state, now)
+        nonce = uuid.uuid4().hex
         put: dict[str, Any] = {
             "TableName": self.table,
             "Item": {
@@ -328,6 +330,8 @@ class DynamoReactions(ReactionStore):
                 "count": {"N": str(new.count)},
                 "last": {"N": repr(new.last)},
                 TTL: {"N": str(int(now) + reactions.ITEM_TTL)},
+                # Tells this request's write from a concurrent one (see the retry case below).
+                "nonce": {"S": nonce},
             },
         }
         # Compare-and-set on what was read: of two concurrent requests by one user, one wins and
@@ -341,17 +345,23 @@ class DynamoReactions(ReactionStore):
         try:
             self.client.put_item(**put)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return reactions.MIN_INTERVAL
-            raise
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # A retried write (the SDK retries a timeout) can fail on its own first success.
+            stored = self.client.get_item(
+                TableName=self.table, Key=self._limit_key(space_id, user), ConsistentRead=True
+            ).get("Item", {})
+            if stored.get("nonce", {}).get("S") == nonce:
+                return 0.0
+            return reactions.MIN_INTERVAL
         return 0.0
 
     def add(self, space_id: str, window: int, shard: int, code: str) -> int:
         result = self.client.update_item(
             TableName=self.table,
             Key={PK: {"S": f"REACT#{space_id}#{window}#{shard}"}, SK: {"S": "COUNT"}},
-            UpdateExpression="ADD #c :one, total :one SET #ttl = if_not_exists(#ttl, :ttl)",
-            ExpressionAttributeNames={"#c": f"c_{code}", "#ttl": TTL},
+            UpdateExpression="ADD #c :one, #n :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            ExpressionAttributeNames={"#c": f"c_{code}", "#n": "total", "#ttl": TTL},
             ExpressionAttributeValues={
                 ":one": {"N": "1"},
                 ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},

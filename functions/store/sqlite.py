@@ -240,13 +240,18 @@ class SqliteReactions(ReactionStore):
             db.close()
         return None if row is None else LimitState(row["bucket"], row["count"], row["last"])
 
-    def add(self, space_id: str, window: int, shard: int, code: str) -> None:
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int:
         with self._db._tx() as db:
             db.execute(
                 "INSERT INTO reaction_counts VALUES (?, ?, ?, ?, 1, ?)"
                 " ON CONFLICT (space_id, win, shard, code) DO UPDATE SET n = n + 1",
                 (space_id, window, shard, code, time.time() + reactions.ITEM_TTL),
             )
+            row = db.execute(
+                "SELECT SUM(n) AS total FROM reaction_counts WHERE space_id = ? AND win = ? AND shard = ?",
+                (space_id, window, shard),
+            ).fetchone()
+            return int(row["total"])
 
     def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
         with self._db._tx() as db:
