@@ -386,6 +386,14 @@ class DynamoReactions(ReactionStore):
             raise
         return True, (int(old["published"]["N"]) if "published" in old else None)
 
+    def published(self, space_id: str) -> int | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={PK: {"S": f"REACTPUB#{space_id}"}, SK: {"S": "PUB"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None or "published" not in item else int(item["published"]["N"])
+
     def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
         keys = [
             {PK: {"S": f"REACT#{space_id}#{w}#{s}"}, SK: {"S": "COUNT"}}

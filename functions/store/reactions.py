@@ -29,6 +29,10 @@ class ReactionStore(ABC):
         window or None). (False, None) when someone else already claimed `through` or later."""
 
     @abstractmethod
+    def published(self, space_id: str) -> int | None:
+        """The newest published window (None: never)."""
+
+    @abstractmethod
     def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
         """Every stored counter of these windows (one dict per existing shard item)."""
 

@@ -264,6 +264,14 @@ class SqliteReactions(ReactionStore):
             db.execute("INSERT OR REPLACE INTO reaction_published VALUES (?, ?)", (space_id, through))
             return True, None if row is None else int(row["win"])
 
+    def published(self, space_id: str) -> int | None:
+        db = self._db._connect()
+        try:
+            row = db.execute("SELECT win FROM reaction_published WHERE space_id = ?", (space_id,)).fetchone()
+        finally:
+            db.close()
+        return None if row is None else int(row["win"])
+
     def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
         if not windows:
             return []

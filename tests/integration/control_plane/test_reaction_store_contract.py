@@ -77,7 +77,9 @@ def test_concurrent_adds_lose_nothing(reactions: ReactionStore) -> None:
 
 def test_claim_is_won_once_per_window_and_returns_the_previous(reactions: ReactionStore) -> None:
     space = sid()
+    assert reactions.published(space) is None
     assert reactions.claim(space, 7) == (True, None)
+    assert reactions.published(space) == 7
     assert reactions.claim(space, 7) == (False, None)
     assert reactions.claim(space, 6) == (False, None)
     assert reactions.claim(space, 9) == (True, 7)

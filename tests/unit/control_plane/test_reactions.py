@@ -96,7 +96,7 @@ def test_merge_counts_drops_unknown_codes_and_non_positive() -> None:
 class MemoryReactions(ReactionStore):
     limits: dict[tuple[str, str], rx.LimitState] = field(default_factory=dict)
     cells: dict[tuple[str, int, int], dict[str, int]] = field(default_factory=dict)
-    published: dict[str, int] = field(default_factory=dict)
+    published_: dict[str, int] = field(default_factory=dict)
     claims: int = 0
 
     def accept(self, space_id: str, user: str, now: float) -> float:
@@ -113,11 +113,14 @@ class MemoryReactions(ReactionStore):
 
     def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
         self.claims += 1
-        previous = self.published.get(space_id)
+        previous = self.published_.get(space_id)
         if previous is not None and previous >= through:
             return False, None
-        self.published[space_id] = through
+        self.published_[space_id] = through
         return True, previous
+
+    def published(self, space_id: str) -> int | None:
+        return self.published_.get(space_id)
 
     def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
         return [dict(c) for (s, w, _), c in self.cells.items() if s == space_id and w in windows]
@@ -293,3 +296,21 @@ def test_route_on_unknown_or_ended_space(rx_client: TestClient) -> None:
     r = rx_client.post("/spaces/" + "0" * 32 + "/reactions", json={"emoji": "👏"})
     assert r.status_code == 401
     assert json.loads(r.text)
+
+
+def test_a_write_that_stalls_past_its_published_window_is_sent_on_its_own(live: Any) -> None:
+    spaces, space_id = live
+    clock = Clock(100.0)
+    svc, store, gateway = service(spaces, clock)
+    slow_add = store.add
+
+    def stalled(space: str, window: int, shard: int, code: str) -> int:
+        # Meanwhile someone else published up to the window after this one.
+        store.published_[space] = window + 1
+        clock.t += 2.0
+        return slow_add(space, window, shard, code)
+
+    store.add = stalled  # type: ignore[method-assign]
+    asyncio.run(svc.react(actor="a", space_id=space_id, emoji="😮"))
+    got = bursts(gateway)
+    assert [b.counts for b in got] == [{"😮": 1}]
