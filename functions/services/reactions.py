@@ -67,35 +67,24 @@ class ReactionService:
         wait = await run_in_threadpool(self.store.accept, space_id, actor, now)
         if wait > 0:
             raise RateLimited(wait)
-        window, in_shard = await run_in_threadpool(self._count, space_id, actor, code)
-        if reactions.window_of(self.clock()) - window >= reactions.PUBLISH_LAG_WINDOWS:
-            # The write took longer than the grace window: its window may be published already.
-            await self._straggler(space_id, window, code)
+        in_shard = await run_in_threadpool(self._count, space_id, actor, code)
         # The first reaction of each shard in a window tries to publish the finished windows: at
         # most SHARDS claim attempts per window on the publication item, not one per request. A
         # trailing window with no later reaction is flushed by the reconciler (flush()).
         if in_shard == 1:
             await self.flush(space_id)
 
-    def _count(self, space_id: str, actor: str, code: str) -> tuple[int, int]:
-        # The window is read right before the write, in the thread that writes (no queueing in
-        # between), so the write lands within the grace window unless the store itself stalls.
+    def _count(self, space_id: str, actor: str, code: str) -> int:
+        # The window is read right before the write, in the thread that writes. A write that
+        # arrives after its window was sealed (a stalled request) moves to a later window.
+        shard = reactions.shard_of(actor)
         window = reactions.window_of(self.clock())
-        return window, self.store.add(space_id, window, reactions.shard_of(actor), code)
-
-    async def _straggler(self, space_id: str, window: int, code: str) -> None:
-        published = await run_in_threadpool(self.store.published, space_id)
-        if published is None or published < window:
-            return  # the claim of that window is still to come and will read this count
-        # Rare (a stalled write): one extra message rather than a lost reaction.
-        burst = ReactionBurst(
-            space_id=space_id,
-            first_window=window,
-            last_window=window,
-            window_seconds=reactions.WINDOW_SECONDS,
-            counts={reactions.EMOJI_BY_CODE[code]: 1},
-        )
-        await self._send(burst)
+        for _ in range(reactions.MAX_CATCH_UP_WINDOWS):
+            total = self.store.add(space_id, window, shard, code)
+            if total is not None:
+                return total
+            window = max(window + 1, reactions.window_of(self.clock()))
+        raise Conflict("reactions_busy", "the reaction could not be counted; retry")
 
     async def flush(self, space_id: str) -> Published | None:
         """Publish every finished, unpublished window as one message. None: someone else already
@@ -105,7 +94,7 @@ class ReactionService:
         if not claimed:
             return None
         windows = reactions.windows_to_publish(previous, through)
-        parts = await run_in_threadpool(self.store.counts, space_id, windows)
+        parts = await run_in_threadpool(self.store.seal, space_id, windows)
         counts = reactions.merge_counts(parts)
         if not counts:
             return Published(None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -296,7 +297,8 @@ def _cancelled_by_conflict(exc: ClientError) -> bool:
 #   pk=REACTLIMIT#<space>#<user>          sk=LIMIT  bucket, count, last; ttl
 #   pk=REACT#<space>#<window>#<shard>     sk=COUNT  one number attribute per emoji code; ttl
 #   pk=REACTPUB#<space>                   sk=PUB    published: the newest published window
-BATCH_GET_MAX = 100
+# Parallel seal writes of one publication (32 shards: a few round trips, not 32).
+SEAL_THREADS = 8
 
 
 class DynamoReactions(ReactionStore):
@@ -356,18 +358,27 @@ class DynamoReactions(ReactionStore):
             return reactions.MIN_INTERVAL
         return 0.0
 
-    def add(self, space_id: str, window: int, shard: int, code: str) -> int:
-        result = self.client.update_item(
-            TableName=self.table,
-            Key={PK: {"S": f"REACT#{space_id}#{window}#{shard}"}, SK: {"S": "COUNT"}},
-            UpdateExpression="ADD #c :one, #n :one SET #ttl = if_not_exists(#ttl, :ttl)",
-            ExpressionAttributeNames={"#c": f"c_{code}", "#n": "total", "#ttl": TTL},
-            ExpressionAttributeValues={
-                ":one": {"N": "1"},
-                ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},
-            },
-            ReturnValues="UPDATED_NEW",
-        )
+    def _counter_key(self, space_id: str, window: int, shard: int) -> dict[str, Any]:
+        return {PK: {"S": f"REACT#{space_id}#{window}#{shard}"}, SK: {"S": "COUNT"}}
+
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
+        try:
+            result = self.client.update_item(
+                TableName=self.table,
+                Key=self._counter_key(space_id, window, shard),
+                UpdateExpression="ADD #c :one, #n :one SET #ttl = if_not_exists(#ttl, :ttl)",
+                ConditionExpression="attribute_not_exists(sealed)",
+                ExpressionAttributeNames={"#c": f"c_{code}", "#n": "total", "#ttl": TTL},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
         return int(result["Attributes"]["total"]["N"])
 
     def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
@@ -394,25 +405,26 @@ class DynamoReactions(ReactionStore):
         ).get("Item")
         return None if item is None or "published" not in item else int(item["published"]["N"])
 
-    def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
-        keys = [
-            {PK: {"S": f"REACT#{space_id}#{w}#{s}"}, SK: {"S": "COUNT"}}
-            for w in windows
-            for s in range(reactions.SHARDS)
+    def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        keys = [self._counter_key(space_id, w, s) for w in windows for s in range(reactions.SHARDS)]
+        # One UpdateItem per shard: sealing and reading it is one atomic step (ALL_NEW).
+        with ThreadPoolExecutor(SEAL_THREADS) as pool:
+            items = list(pool.map(self._seal_one, keys))
+        return [
+            {k.removeprefix("c_"): int(v["N"]) for k, v in i.items() if k.startswith("c_")} for i in items
         ]
-        out: list[dict[str, int]] = []
-        for i in range(0, len(keys), BATCH_GET_MAX):
-            batch = keys[i : i + BATCH_GET_MAX]
-            pending: dict[str, Any] = {self.table: {"Keys": batch, "ConsistentRead": True}}
-            delay = 0.01
-            while pending:
-                result = self.client.batch_get_item(RequestItems=pending)
-                for item in result["Responses"].get(self.table, []):
-                    out.append(
-                        {k.removeprefix("c_"): int(v["N"]) for k, v in item.items() if k.startswith("c_")}
-                    )
-                pending = result.get("UnprocessedKeys") or {}
-                if pending:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.2)
-        return out
+
+    def _seal_one(self, key: dict[str, Any]) -> dict[str, Any]:
+        result = self.client.update_item(
+            TableName=self.table,
+            Key=key,
+            UpdateExpression="SET sealed = :t, #ttl = if_not_exists(#ttl, :ttl)",
+            ExpressionAttributeNames={"#ttl": TTL},
+            ExpressionAttributeValues={
+                ":t": {"BOOL": True},
+                ":ttl": {"N": str(int(time.time()) + reactions.ITEM_TTL)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        attributes: dict[str, Any] = result.get("Attributes", {})
+        return attributes

@@ -19,9 +19,10 @@ class ReactionStore(ABC):
         nothing is written and the answer is the seconds to wait (> 0). One conditional write."""
 
     @abstractmethod
-    def add(self, space_id: str, window: int, shard: int, code: str) -> int:
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
         """Atomically add one `code` reaction to the counter item (window, shard); returns the
-        item's total after the add (1: this was the shard's first reaction in the window)."""
+        item's total after the add (1: this was the shard's first reaction in the window), or
+        None when the window is already sealed (published): nothing was written."""
 
     @abstractmethod
     def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
@@ -33,8 +34,10 @@ class ReactionStore(ABC):
         """The newest published window (None: never)."""
 
     @abstractmethod
-    def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
-        """Every stored counter of these windows (one dict per existing shard item)."""
+    def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        """Seal these windows (later adds to them are refused) and return every counter they
+        hold, one dict per shard item. Each shard is sealed and read in one atomic step, so a
+        count is either in the answer or refused to its writer, never lost."""
 
     def limit_state(self, space_id: str, user: str) -> LimitState | None:  # pragma: no cover
         raise NotImplementedError

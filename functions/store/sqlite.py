@@ -198,6 +198,9 @@ CREATE TABLE IF NOT EXISTS reaction_counts (
     n INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win, shard, code)
 );
 CREATE TABLE IF NOT EXISTS reaction_published (space_id TEXT PRIMARY KEY, win INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS reaction_sealed (
+    space_id TEXT NOT NULL, win INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win)
+);
 """
 
 
@@ -240,8 +243,13 @@ class SqliteReactions(ReactionStore):
             db.close()
         return None if row is None else LimitState(row["bucket"], row["count"], row["last"])
 
-    def add(self, space_id: str, window: int, shard: int, code: str) -> int:
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
         with self._db._tx() as db:
+            sealed = db.execute(
+                "SELECT 1 FROM reaction_sealed WHERE space_id = ? AND win = ?", (space_id, window)
+            ).fetchone()
+            if sealed is not None:
+                return None
             db.execute(
                 "INSERT INTO reaction_counts VALUES (?, ?, ?, ?, 1, ?)"
                 " ON CONFLICT (space_id, win, shard, code) DO UPDATE SET n = n + 1",
@@ -258,6 +266,7 @@ class SqliteReactions(ReactionStore):
             now = time.time()
             db.execute("DELETE FROM reaction_counts WHERE expires < ?", (now,))
             db.execute("DELETE FROM reaction_limits WHERE expires < ?", (now,))
+            db.execute("DELETE FROM reaction_sealed WHERE expires < ?", (now,))
             row = db.execute("SELECT win FROM reaction_published WHERE space_id = ?", (space_id,)).fetchone()
             if row is not None and row["win"] >= through:
                 return False, None
@@ -272,17 +281,19 @@ class SqliteReactions(ReactionStore):
             db.close()
         return None if row is None else int(row["win"])
 
-    def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
+    def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
         if not windows:
             return []
-        db = self._db._connect()
-        try:
+        with self._db._tx() as db:
+            expires = time.time() + reactions.ITEM_TTL
+            db.executemany(
+                "INSERT OR IGNORE INTO reaction_sealed VALUES (?, ?, ?)",
+                [(space_id, w, expires) for w in windows],
+            )
             rows = db.execute(
                 "SELECT win, shard, code, n FROM reaction_counts WHERE space_id = ? AND win >= ? AND win < ?",
                 (space_id, windows.start, windows.stop),
             ).fetchall()
-        finally:
-            db.close()
         items: dict[tuple[int, int], dict[str, int]] = {}
         for r in rows:
             items.setdefault((r["win"], r["shard"]), {})[r["code"]] = int(r["n"])

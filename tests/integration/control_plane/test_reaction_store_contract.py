@@ -63,16 +63,43 @@ def test_add_counts_per_shard_and_counts_reads_them_back(reactions: ReactionStor
     assert reactions.add(space, 10, 4, "clap") == 1
     assert reactions.add(space, 11, 3, "clap") == 1
     assert reactions.add(sid(), 10, 3, "clap") == 1
-    assert rx.merge_counts(reactions.counts(space, range(10, 11))) == {"clap": 2, "fire": 1}
-    assert rx.merge_counts(reactions.counts(space, range(10, 12))) == {"clap": 3, "fire": 1}
-    assert reactions.counts(space, range(12, 14)) == []
+    assert rx.merge_counts(reactions.seal(space, range(10, 11))) == {"clap": 2, "fire": 1}
+    assert rx.merge_counts(reactions.seal(space, range(10, 12))) == {"clap": 3, "fire": 1}
+    assert reactions.seal(space, range(12, 14)) == []
+
+
+def test_a_sealed_window_refuses_adds_and_keeps_its_counts(reactions: ReactionStore) -> None:
+    space = sid()
+    assert reactions.add(space, 20, 1, "wow") == 1
+    assert rx.merge_counts(reactions.seal(space, range(20, 21))) == {"wow": 1}
+    assert reactions.add(space, 20, 1, "wow") is None
+    assert reactions.add(space, 20, 2, "wow") is None
+    assert reactions.add(space, 21, 1, "wow") == 1
+    assert rx.merge_counts(reactions.seal(space, range(20, 21))) == {"wow": 1}
+
+
+def test_concurrent_adds_and_a_seal_lose_nothing(reactions: ReactionStore) -> None:
+    space = sid()
+
+    def add(i: int) -> bool:
+        return reactions.add(space, 30, i % 4, "fire") is not None
+
+    with ThreadPoolExecutor(8) as pool:
+        pending = [pool.submit(add, i) for i in range(60)]
+        sealed = pool.submit(reactions.seal, space, range(30, 31))
+        accepted = sum(f.result() for f in pending)
+        counted = rx.merge_counts(sealed.result()).get("fire", 0)
+    late = rx.merge_counts(reactions.seal(space, range(30, 31))).get("fire", 0)
+    # An add that succeeded did so before its shard was sealed, so the seal's answer has it.
+    assert counted == late == accepted
+    assert reactions.add(space, 30, 0, "fire") is None
 
 
 def test_concurrent_adds_lose_nothing(reactions: ReactionStore) -> None:
     space = sid()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: reactions.add(space, 5, i % 2, "heart"), range(100)))
-    assert rx.merge_counts(reactions.counts(space, range(5, 6))) == {"heart": 100}
+    assert rx.merge_counts(reactions.seal(space, range(5, 6))) == {"heart": 100}
 
 
 def test_claim_is_won_once_per_window_and_returns_the_previous(reactions: ReactionStore) -> None:

@@ -106,7 +106,11 @@ class MemoryReactions(ReactionStore):
             self.limits[(space_id, user)] = rx.after_accept(state, now)
         return wait
 
-    def add(self, space_id: str, window: int, shard: int, code: str) -> int:
+    sealed: set[tuple[str, int]] = field(default_factory=set)
+
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
+        if (space_id, window) in self.sealed:
+            return None
         cell = self.cells.setdefault((space_id, window, shard), {})
         cell[code] = cell.get(code, 0) + 1
         return sum(cell.values())
@@ -122,7 +126,8 @@ class MemoryReactions(ReactionStore):
     def published(self, space_id: str) -> int | None:
         return self.published_.get(space_id)
 
-    def counts(self, space_id: str, windows: range) -> list[dict[str, int]]:
+    def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        self.sealed |= {(space_id, w) for w in windows}
         return [dict(c) for (s, w, _), c in self.cells.items() if s == space_id and w in windows]
 
 
@@ -298,19 +303,25 @@ def test_route_on_unknown_or_ended_space(rx_client: TestClient) -> None:
     assert json.loads(r.text)
 
 
-def test_a_write_that_stalls_past_its_published_window_is_sent_on_its_own(live: Any) -> None:
+def test_a_write_that_stalls_past_its_sealed_window_counts_in_a_later_one(live: Any) -> None:
     spaces, space_id = live
     clock = Clock(100.0)
     svc, store, gateway = service(spaces, clock)
-    slow_add = store.add
+    real_add = store.add
+    stalled_once = []
 
-    def stalled(space: str, window: int, shard: int, code: str) -> int:
-        # Meanwhile someone else published up to the window after this one.
-        store.published_[space] = window + 1
-        clock.t += 2.0
-        return slow_add(space, window, shard, code)
+    def stalled(space: str, window: int, shard: int, code: str) -> int | None:
+        if not stalled_once:
+            # Meanwhile the window was published (sealed) and time moved on.
+            stalled_once.append(window)
+            store.seal(space, range(window, window + 1))
+            clock.t += 2.0
+        return real_add(space, window, shard, code)
 
     store.add = stalled  # type: ignore[method-assign]
     asyncio.run(svc.react(actor="a", space_id=space_id, emoji="😮"))
+    clock.t += 2.0
+    asyncio.run(svc.flush(space_id))
     got = bursts(gateway)
     assert [b.counts for b in got] == [{"😮": 1}]
+    assert got[0].first_window > stalled_once[0]
