@@ -410,9 +410,8 @@ class DynamoReactions(ReactionStore):
         # One UpdateItem per shard: sealing and reading it is one atomic step (ALL_NEW).
         with ThreadPoolExecutor(SEAL_THREADS) as pool:
             items = list(pool.map(self._seal_one, keys))
-        return [
-            {k.removeprefix("c_"): int(v["N"]) for k, v in i.items() if k.startswith("c_")} for i in items
-        ]
+        counts = [{k.removeprefix("c_"): int(v["N"]) for k, v in i.items() if k[:2] == "c_"} for i in items]
+        return [c for c in counts if c]  # shards nobody wrote to (created by the seal) hold nothing
 
     def _seal_one(self, key: dict[str, Any]) -> dict[str, Any]:
         result = self.client.update_item(
