@@ -125,6 +125,11 @@ export class Api {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/end`);
   }
 
+  /** One emoji reaction (REACTION_EMOJI); 429 when sent faster than the API allows. */
+  react(id: string, emoji: string): Promise<void> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/reactions`, { emoji });
+  }
+
   joinToken(id: string): Promise<JoinToken> {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/token`);
   }

@@ -18,6 +18,7 @@ import {
 } from "../media";
 import { SPACE_POLL_MS } from "../names";
 import { layoutFor, stageOrder } from "../stage";
+import { parseBurst, ReactionsOverlay, reactionsBar } from "./reactions";
 
 declare global {
   interface Window {
@@ -211,6 +212,10 @@ export function spaceView(app: App, spaceId: string): View {
     media = new SpaceRoom(audioSink);
     window.spaces = { room: media.room };
     unsubscribe = media.onChange(() => render());
+    media.room.on("dataReceived", (payload, _participant, _kind, topic) => {
+      const burst = parseBurst(payload, topic);
+      if (burst) reactions.show(burst);
+    });
     buildStage();
     try {
       await media.connect(grant.url, grant.token);
@@ -239,6 +244,8 @@ export function spaceView(app: App, spaceId: string): View {
   const controls = h("div", { class: "controls", "data-testid": "controls" });
   const panel = h("aside", { class: "panel", "data-testid": "host-panel", hidden: true });
   let bigIdentity: string | null = null;
+  const reactions = new ReactionsOverlay();
+  const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
 
   function buildStage(): void {
     stale(el, null);
@@ -247,7 +254,7 @@ export function spaceView(app: App, spaceId: string): View {
     for (const part of [header, controls, panel]) stale(part, null);
     tiles.clear();
     strip.replaceChildren();
-    el.append(header, banner, h("div", { class: "space-body" }, h("div", { class: "stage" }, bigTile, strip, controls), panel), audioSink);
+    el.append(header, banner, h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, bigTile, strip, reactBar, controls), panel), audioSink);
   }
 
   function render(): void {
