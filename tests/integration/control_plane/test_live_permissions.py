@@ -240,9 +240,7 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
         .with_identity("stale-g")
         .with_attributes({"role": "listener"})
         .with_grants(
-            lkapi.VideoGrants(
-                room_join=True, room=room, can_publish=True, can_publish_sources=["microphone"]
-            )
+            lkapi.VideoGrants(room_join=True, room=room, can_publish=True, can_publish_sources=["microphone"])
         )
         .to_jwt()
     )

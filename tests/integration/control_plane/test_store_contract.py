@@ -69,8 +69,10 @@ def test_rule_error_changes_nothing(store: SpaceStore) -> None:
 def test_stale_compare_and_set_is_refused(store: SpaceStore) -> None:
     space = make_space()
     store.create(space)
+    stale = store._read(space.id)
+    assert stale is not None
     store.update(space.id, lambda s: s.replace(title="new"))
-    assert not store._compare_and_set(space.replace(title="stale", version=1), expected_version=0)
+    assert store._commit(stale, space.replace(title="stale", version=1)) is None
     assert store.require(space.id).title == "new"
 
 
@@ -162,12 +164,15 @@ def test_garbage_cursor_is_invalid(store: SpaceStore) -> None:
         store.list(SpaceState.LIVE, limit=5, cursor="not-a-cursor!!")
     with pytest.raises(InvalidCursor):
         store.list(SpaceState.LIVE, limit=5, cursor="eyJ4IjogMX0")  # {"x": 1}
-    # The DynamoDB cursor's shape with impossible values (empty key strings): a client error, not a 500.
-    forged = encode_cursor({"pk": "", "sk": "", "gsi1pk": "STATE#live", "gsi1sk": ""})
-    with pytest.raises(InvalidCursor):
-        store.list(SpaceState.LIVE, limit=5, cursor=forged)
+    # The pre-issue-9 DynamoDB cursor (one LastEvaluatedKey), and today's per-shard shape with
+    # impossible values (empty key strings): client errors, not 500s.
+    old_shape = encode_cursor({"pk": "SPACE#x", "sk": "META", "gsi1pk": "STATE#live", "gsi1sk": "x"})
+    shards = {"s0": "", "s1": "end", "s2": "end", "s3": "end", "v1": "end"}
+    for forged in (old_shape, encode_cursor(shards)):
+        with pytest.raises(InvalidCursor):
+            store.list(SpaceState.LIVE, limit=5, cursor=forged)
     # A lone surrogate (valid JSON escape, not encodable by either store) in each store's key shape.
-    for shape in ({"k": "\ud800"}, {"pk": "\ud800", "sk": "META", "gsi1pk": "STATE#live", "gsi1sk": "x"}):
+    for shape in ({"k": "\ud800"}, {**shards, "s0": "\ud800"}):
         with pytest.raises(InvalidCursor):
             store.list(SpaceState.LIVE, limit=5, cursor=encode_cursor(shape))
     with pytest.raises(InvalidCursor):
