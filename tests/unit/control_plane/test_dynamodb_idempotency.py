@@ -57,7 +57,9 @@ def test_a_create_that_collides_with_a_concurrent_one_replays_the_winner() -> No
         # The retry finds the winner's key.
         stub.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
         stub.add_response("get_item", {"Item": idem})
-        stub.add_response("get_item", {"Item": _item(winner)})
+        # The winner's Space: its partition, then its listener count shards (none yet).
+        stub.add_response("query", {"Items": [_item(winner)]})
+        stub.add_response("batch_get_item", {"Responses": {"spaces": []}})
         got = store.create(mine, idempotency=IdempotencyKey("alice", "k", "f"))
         stub.assert_no_pending_responses()
     assert got.id == winner.id
