@@ -8,6 +8,7 @@ import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,7 @@ def test_the_block_limit_holds(store: SpaceStore) -> None:
     space = live(store, make_space())
     limits = Limits(max_blocked=2)
     for user in ("x", "y"):
-        store.update(
-            space.id, lambda s, u=user: stage.remove(s, actor="host", target=u, block=True, limits=limits)
-        )
+        store.update(space.id, partial(stage.remove, actor="host", target=user, block=True, limits=limits))
     with pytest.raises(Conflict) as err:
         store.update(space.id, lambda s: stage.remove(s, actor="host", target="z", block=True, limits=limits))
     assert err.value.rule == "block_list_full"
@@ -109,17 +108,9 @@ def test_a_hand_raised_while_its_owner_is_promoted_is_not_left_behind(store: Spa
     for _ in range(4):
         space = live(store, make_space())
         with ThreadPoolExecutor(max_workers=2) as pool:
-            raised = pool.submit(
-                lambda sid=space.id: _try(lambda: raise_hand(store, sid, "bob")),
-            )
-            promoted = pool.submit(
-                lambda sid=space.id: store.update(
-                    sid,
-                    lambda s: stage.change_role(
-                        s, actor="host", target="bob", role=Role.SPEAKER, limits=LIMITS
-                    ),
-                )
-            )
+            raised = pool.submit(_try, partial(raise_hand, store, space.id, "bob"))
+            promote = partial(stage.change_role, actor="host", target="bob", role=Role.SPEAKER, limits=LIMITS)
+            promoted = pool.submit(store.update, space.id, promote)
             raised.result(), promoted.result()
         final = store.require(space.id)
         assert final.speakers == ("bob",) and final.raised_hands == ()
@@ -176,8 +167,7 @@ def test_ended_spaces_list_by_end_time_newest_first(store: SpaceStore) -> None:
     # End them in a shuffled order; the listing follows the end time, not the start.
     for n, i in enumerate((3, 0, 5, 1, 4, 2)):
         store.update(
-            spaces[i].id,
-            lambda s, n=n: lifecycle.end(s, actor="host", now=T0 + timedelta(hours=1, minutes=n)),
+            spaces[i].id, partial(lifecycle.end, actor="host", now=T0 + timedelta(hours=1, minutes=n))
         )
     seen: list[str] = []
     cursor = None
@@ -330,7 +320,7 @@ def test_dynamodb_keeps_an_old_record_at_version_1_while_it_holds_members(dynamo
     assert item["schema_version"]["N"] == "1" and len(item["raised_hands"]["L"]) == 2
     assert item["gsi1pk"]["S"].startswith("STATE#live#")
     for user in ("lena", "pia"):
-        dynamo.update(OLD_LIVE, lambda s, u=user: stage.lower_hand(s, user=u))
+        dynamo.update(OLD_LIVE, partial(stage.lower_hand, user=user))
     ended = dynamo.update(
         OLD_LIVE, lambda s: lifecycle.end(s, actor="hanna", now=datetime(2026, 11, 21, tzinfo=UTC))
     )
