@@ -12,6 +12,9 @@ LIVEKIT_VERSION: Final = "v1.13.5"
 AGENT_NAME: Final = "spaces-stage"
 # The broadcast composer: its own agent (own process), dispatched with the stage agent.
 COMPOSER_AGENT_NAME: Final = "spaces-composer"
+# livekit-agents puts the dispatching agent name into this attribute of every agent participant;
+# the control plane reads it (webhooks, ListParticipants) to tell which agent left a room.
+AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"
 
 # A broadcast's files under <broadcast base>/<space_id>/ (schema/broadcast.schema.json).
 BROADCAST_PLAYLIST: Final = "index.m3u8"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
 from ..core.config import Settings
+from ..domain.broadcast import BroadcastPolicy
+from ..domain.model import Space
 from ..media.gateway import LiveKitGateway, RoomGateway
 from ..services.spaces import SpaceService
 from ..store import open_store
 from ..store.base import SpaceStore
-from .schemas import USER_ID_PATTERN
+from .schemas import USER_ID_PATTERN, SpacePublic
 
 
 async def app_settings(request: Request) -> Settings:
@@ -90,5 +94,22 @@ async def get_service(
     return SpaceService(store=store, gateway=gateway, settings=settings)
 
 
+class Presenter:
+    """A Space as the API shows it: with its broadcast links and recording retention, which depend
+    on the deployment's broadcast settings and on the time of the answer."""
+
+    def __init__(self, policy: BroadcastPolicy, clock: Callable[[], datetime] | None = None) -> None:
+        self._policy = policy
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def __call__(self, space: Space) -> SpacePublic:
+        return SpacePublic.of(space, policy=self._policy, now=self._clock())
+
+
+async def get_presenter(settings: SettingsDep) -> Presenter:
+    return Presenter(settings.broadcast)
+
+
 CurrentUser = Annotated[str, Depends(current_user)]
+PresenterDep = Annotated[Presenter, Depends(get_presenter)]
 ServiceDep = Annotated[SpaceService, Depends(get_service)]

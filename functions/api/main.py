@@ -35,6 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from .routes import dev
 
         app.include_router(dev.router)
+    if settings.is_local and settings.broadcast_dir is not None:
+        # In the cloud the CDN serves the broadcasts from S3; locally the API does.
+        from .routes import broadcast
+
+        app.include_router(broadcast.router)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from ..domain import broadcast
+from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
@@ -59,6 +61,14 @@ class SpotlightUpdate(_Input):
     user_id: UserId | None = Field(...)
 
 
+class Broadcast(BaseModel):
+    """The Space's HLS broadcast: live while the Space is, then its recording until retention ends."""
+
+    playlist_url: str
+    # The speaker timeline (who held the stage when), JSON written beside the playlist.
+    timeline_url: str
+
+
 class SpacePublic(BaseModel):
     id: str
     title: str
@@ -75,9 +85,14 @@ class SpacePublic(BaseModel):
     scheduled_start: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
+    # Null when the deployment does not broadcast, before the start, and after retention.
+    broadcast: Broadcast | None
+    # Ended Spaces that were broadcast: when the recording stops being offered (kept once past).
+    recording_available_until: datetime | None
 
     @classmethod
-    def of(cls, space: Space) -> SpacePublic:
+    def of(cls, space: Space, *, policy: BroadcastPolicy, now: datetime) -> SpacePublic:
+        links = broadcast.broadcast_of(space, policy, now=now)
         return cls(
             id=space.id,
             title=space.title,
@@ -94,6 +109,12 @@ class SpacePublic(BaseModel):
             scheduled_start=space.scheduled_start,
             started_at=space.started_at,
             ended_at=space.ended_at,
+            broadcast=(
+                Broadcast(playlist_url=links.playlist_url, timeline_url=links.timeline_url)
+                if links is not None
+                else None
+            ),
+            recording_available_until=broadcast.recording_available_until(space, policy),
         )
 
 
@@ -103,12 +124,30 @@ class SpacePage(BaseModel):
     cursor: str | None
 
 
-class TokenResponse(BaseModel):
+class WebRtcTokenResponse(BaseModel):
+    """Join the room: connect to `url` with `token` (a LiveKit join token)."""
+
+    mode: Literal["webrtc"]
     url: str
     token: str
     identity: str
     role: Literal["host", "cohost", "speaker", "listener"]
     expires_at: datetime
+
+
+class HlsTokenResponse(BaseModel):
+    """Watch the broadcast: the room's WebRTC audience is full. Play `playlist_url` (HLS); raising a
+    hand still works, and once promoted the next token request answers `webrtc`."""
+
+    mode: Literal["hls"]
+    playlist_url: str
+    identity: str
+    role: Literal["listener"]
+    # Nothing to expire: the playlist is public like the CDN that serves it.
+    expires_at: None
+
+
+TokenResponse = Annotated[WebRtcTokenResponse | HlsTokenResponse, Field(discriminator="mode")]
 
 
 class Problem(BaseModel):
