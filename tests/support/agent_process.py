@@ -98,8 +98,11 @@ def start_agent(
     )
     agent = AgentProcess(process=process, http_port=http_port)
     try:
-        process.wait_until(lambda: agent.registrations() > 0 and http_ok(agent.http_url)(),
-                           timeout=timeout, what="registered with livekit-server")
+        process.wait_until(
+            lambda: agent.registrations() > 0 and http_ok(agent.http_url)(),
+            timeout=timeout,
+            what="registered with livekit-server",
+        )
     except BaseException:
         process.kill()
         raise

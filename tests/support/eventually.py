@@ -10,8 +10,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05,
-               what: str = "condition") -> T:
+def eventually(
+    check: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
+) -> T:
     """Call `check` until it returns a truthy value (returned) or stops raising AssertionError."""
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
@@ -27,8 +28,13 @@ def eventually(check: Callable[[], T], *, timeout: float = 10.0, interval: float
         time.sleep(interval)
 
 
-async def eventually_async(check: Callable[[], Awaitable[T] | T], *, timeout: float = 10.0,
-                           interval: float = 0.05, what: str = "condition") -> T:
+async def eventually_async(
+    check: Callable[[], Awaitable[T] | T],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     while True:

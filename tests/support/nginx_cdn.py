@@ -36,7 +36,8 @@ error_log {dir}/error.log warn;
 {user}
 events {{ worker_connections {conns}; }}
 http {{
-    access_log off;
+    log_format edge '$msec $request_time $upstream_cache_status $status $uri';
+    {access_log}
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -72,8 +73,13 @@ http {{
 """
 
 
-def render_conf(*, workdir: Path, port: int, origin_port: int, workers: int = 1) -> str:
+def render_conf(
+    *, workdir: Path, port: int, origin_port: int, workers: int = 1, access_log: bool = False
+) -> str:
     user = "user root root;" if os.geteuid() == 0 else ""
+    # The access log (time the edge took per request, cache status) is for the benchmark's
+    # attribution of latency; it is buffered so that writing it costs little.
+    log = f"access_log {workdir}/access.log edge buffer=256k flush=1s;" if access_log else "access_log off;"
     return CONF.format(
         dir=workdir,
         port=port,
@@ -82,17 +88,24 @@ def render_conf(*, workdir: Path, port: int, origin_port: int, workers: int = 1)
         user=user,
         conns=WORKER_CONNECTIONS,
         nofile=RLIMIT_NOFILE,
+        access_log=log,
     )
 
 
 @contextlib.contextmanager
-def nginx_cdn(origin_url: str, workdir: Path, *, workers: int = 1, port: int | None = None) -> Iterator[str]:
+def nginx_cdn(
+    origin_url: str, workdir: Path, *, workers: int = 1, port: int | None = None, access_log: bool = False
+) -> Iterator[str]:
     """Start nginx in front of `origin_url` (http://127.0.0.1:PORT); yields the edge's base URL."""
     origin_port = int(origin_url.rsplit(":", 1)[1].split("/")[0])
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "nginx.conf"
-    conf.write_text(render_conf(workdir=workdir, port=port, origin_port=origin_port, workers=workers))
+    conf.write_text(
+        render_conf(
+            workdir=workdir, port=port, origin_port=origin_port, workers=workers, access_log=access_log
+        )
+    )
     proc = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")])
     try:
         wait_port(port)
