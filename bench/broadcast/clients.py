@@ -1,8 +1,8 @@
 """Simulated HLS viewers that load a live playlist the way hls.js does, many per process.
 
 Each viewer has its own aiohttp session (its own keep-alive connections, like one browser) and:
-- joins at a staggered time, loads the media playlist and starts 3 target durations behind the
-  live edge (hls.js `liveSyncDurationCount` = 3);
+- joins at a staggered time, loads the media playlist and starts 2 target durations behind the
+  live edge (the web page's hls.js `liveSyncDurationCount`, web/src/broadcast.ts);
 - reloads the playlist every target duration while it changes, every half target duration while it
   does not (hls.js' live reload rule), minus the time the load took;
 - fetches every new segment in order, one at a time, as soon as the playlist names it;
@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
-LIVE_SYNC_COUNT = 3
+LIVE_SYNC_COUNT = 2
 TICK_S = 0.1
 
 
