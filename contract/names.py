@@ -10,6 +10,12 @@ LIVEKIT_VERSION: Final = "v1.13.5"
 
 # The agent the control plane dispatches explicitly into every live Space.
 AGENT_NAME: Final = "spaces-stage"
+# The broadcast composer: its own agent (own process), dispatched with the stage agent.
+COMPOSER_AGENT_NAME: Final = "spaces-composer"
+
+# A broadcast's files under <broadcast base>/<space_id>/ (schema/broadcast.schema.json).
+BROADCAST_PLAYLIST: Final = "index.m3u8"
+BROADCAST_TIMELINE: Final = "timeline.json"
 
 # The agent publishes the stage state (JSON) as this participant attribute, and answers this RPC.
 STAGE_ATTRIBUTE: Final = "stage"
@@ -18,10 +24,8 @@ STAGE_RPC_METHOD: Final = "get_stage"
 # Participant attributes the control plane puts into join tokens.
 ROLE_ATTRIBUTE: Final = "role"
 
-# Room metadata (JSON) written by the control plane: the Space id, its video policy and the host pin.
-ROOM_METADATA_SPACE_ID: Final = "space_id"
-ROOM_METADATA_VIDEO: Final = "video"
-ROOM_METADATA_PINNED: Final = "pinned"
+# Room metadata (JSON) written by the control plane: schema/room_metadata.schema.json,
+# contract/room_metadata.py.
 
 # Environment variables (read by pydantic-settings in functions/core/config.py and the agent).
 ENV_MODE: Final = "SPACES_MODE"  # "local" | "cloud"
@@ -35,7 +39,15 @@ ENV_SQLITE_PATH: Final = "SPACES_SQLITE_PATH"
 ENV_DEV_JWT_SECRET: Final = "SPACES_DEV_JWT_SECRET"
 ENV_PUBLIC_LIVEKIT_URL: Final = "SPACES_PUBLIC_LIVEKIT_URL"
 ENV_DYNAMODB_ENDPOINT: Final = "SPACES_DYNAMODB_ENDPOINT"  # DynamoDB Local / moto only
-ENV_CORS_ORIGINS: Final = "SPACES_CORS_ORIGINS"  # comma-separated, "*" by default
+ENV_CORS_ORIGINS: Final = "SPACES_CORS_ORIGINS"  # comma-separated; unset: the local page only (local mode)
+# The broadcast tier (docs/broadcast.md).
+ENV_BROADCAST_DIR: Final = "SPACES_BROADCAST_DIR"  # local mode: where the composer writes
+ENV_BROADCAST_BUCKET: Final = "SPACES_BROADCAST_BUCKET"  # cloud: the S3 bucket the composer writes
+ENV_BROADCAST_PREFIX: Final = "SPACES_BROADCAST_PREFIX"  # cloud: key prefix in that bucket
+ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"  # public URL of <prefix> (CDN or local)
+ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners beyond it get HLS
+ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
+BROADCAST_PREFIX: Final = "broadcasts/"
 # The Secrets Manager secret named by LIVEKIT_SECRET_ARN is JSON with these two fields.
 SECRET_FIELD_API_KEY: Final = "api_key"
 SECRET_FIELD_API_SECRET: Final = "api_secret"

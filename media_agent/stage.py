@@ -6,13 +6,14 @@ facts and publishes what it returns. Kept apart so restart and rate-limit rules 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contract import names
+from contract import stage as contract_stage
+from contract.room_metadata import parse_room_metadata
+from contract.stage import Speaking, StageState
 
 # Level-only changes (same people speaking, same spotlight, only the loudness moved) are published
 # at most this often. Every attribute update fans out through the SFU to the whole audience, and a
@@ -103,34 +104,26 @@ def apply_carried(stage: dict[str, Any], carried: Carried | None, present: set[s
 
 
 def encode(stage: Mapping[str, Any], seq: int, t: float) -> str:
-    return json.dumps({"seq": seq, **stage, "t": round(t, 3)}, separators=(",", ":"))
+    """The published JSON, built through the contract type so it always matches the schema."""
+    return StageState(
+        seq=seq,
+        spotlight=stage["spotlight"],
+        video_spotlight=stage["video_spotlight"],
+        speaking=tuple(Speaking(identity=s["identity"], level=s["level"]) for s in stage["speaking"]),
+        video_on=tuple(stage["video_on"]),
+        pinned=stage["pinned"],
+        t=round(t, 3),
+    ).to_json()
 
 
-def parse_stage(value: str | None) -> dict[str, Any] | None:
+def parse_stage(value: str | None) -> StageState | None:
     """A stage attribute as published by an agent (ours or a predecessor), or None if unusable."""
-    if not value:
-        return None
-    try:
-        stage = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(stage, dict) or not isinstance(stage.get("seq"), int):
-        return None
-    return stage
+    return contract_stage.parse_stage(value)
 
 
 def parse_pin(metadata: str | None) -> str | None:
     """The host pin from room metadata written by the control plane; anything malformed is no pin."""
-    if not metadata:
-        return None
-    try:
-        doc = json.loads(metadata)
-    except ValueError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    pinned = doc.get(names.ROOM_METADATA_PINNED)
-    return pinned if isinstance(pinned, str) and pinned else None
+    return parse_room_metadata(metadata).pinned
 
 
 class PublishGate:

@@ -24,6 +24,7 @@ from livekit.agents import AgentServer, AutoSubscribe, JobContext, WorkerPermiss
 from livekit.agents.worker import ServerEnvOption
 
 from contract import names
+from contract.stage import StageState
 from media_agent import scale_in
 from media_agent import stage as stage_rules
 from media_agent.audio import MicStreams
@@ -197,15 +198,15 @@ class RoomStage:
         A killed agent's participant lingers until the SFU times it out; two agents publishing two
         stages would leave clients choosing. The newest agent owns the stage, so it evicts the rest.
         """
-        best: dict[str, Any] | None = None
+        best: StageState | None = None
         for participant in list(self._room.remote_participants.values()):
             if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
                 continue
             previous = stage_rules.parse_stage(participant.attributes.get(names.STAGE_ATTRIBUTE))
             if previous is None:
                 continue
-            self._seq.observe(previous["seq"])
-            if best is None or previous["seq"] > best["seq"]:
+            self._seq.observe(previous.seq)
+            if best is None or previous.seq > best.seq:
                 best = previous
             if self._evict is not None:
                 logger.info("evicting previous stage agent", extra={"identity": participant.identity})
@@ -215,8 +216,8 @@ class RoomStage:
                     logger.warning("could not evict %s", participant.identity, exc_info=True)
         if best is not None:
             self._carried = stage_rules.Carried(
-                spotlight=best.get("spotlight"), video_spotlight=best.get("video_spotlight"))
-            logger.info("continuing stage", extra={"seq": best["seq"], "spotlight": best.get("spotlight")})
+                spotlight=best.spotlight, video_spotlight=best.video_spotlight)
+            logger.info("continuing stage", extra={"seq": best.seq, "spotlight": best.spotlight})
 
     # -- room events ------------------------------------------------------------------------------
 

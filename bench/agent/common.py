@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import wave
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import numpy as np
 from livekit import api, rtc
 
 from contract import names
+from contract.room_metadata import RoomMetadata
 from devstack import livekit
 from tests.support.agent_process import AgentProcess, start_agent
 
@@ -54,8 +54,7 @@ def stack(*, agent_env: dict[str, str] | None = None, log: IO[str] | None = None
 
 
 async def open_room(lkapi: api.LiveKitAPI, room: str, *, dispatch: bool = True) -> None:
-    metadata = json.dumps({names.ROOM_METADATA_SPACE_ID: room, names.ROOM_METADATA_VIDEO: "speakers",
-                           names.ROOM_METADATA_PINNED: None, "title": room})
+    metadata = RoomMetadata(space_id=room, video="speakers", pinned=None, title=room).to_json()
     await lkapi.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=120, metadata=metadata))
     if dispatch:
         await lkapi.agent_dispatch.create_dispatch(

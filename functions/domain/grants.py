@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from typing import cast
 
 from contract import names
+from contract.room_metadata import RoomMetadata
+from contract.room_metadata import VideoPolicy as MetadataVideo
 
 from .model import Role, Space, VideoPolicy
 
@@ -49,13 +51,6 @@ def participant_attributes(role: Role) -> dict[str, str]:
 
 
 def room_metadata(space: Space) -> str:
-    """The room-metadata contract read by the media agent and the web client."""
-    return json.dumps(
-        {
-            names.ROOM_METADATA_SPACE_ID: space.id,
-            names.ROOM_METADATA_VIDEO: space.video.value,
-            names.ROOM_METADATA_PINNED: space.pinned,
-            "title": space.title,
-        },
-        separators=(",", ":"),
-    )
+    """The room metadata (contract/schema/room_metadata.schema.json) every room member reads."""
+    video = cast(MetadataVideo, space.video.value)
+    return RoomMetadata(space_id=space.id, video=video, pinned=space.pinned, title=space.title).to_json()

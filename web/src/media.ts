@@ -17,6 +17,7 @@ import {
 
 import type { Role, VideoPolicy } from "./api";
 import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD, STAGE_RPC_TIMEOUT_MS } from "./names";
+import type { RoomMetadata } from "./contract.gen";
 import { parseStage, StageTracker } from "./stage";
 
 export type Status =
@@ -26,11 +27,25 @@ export type Status =
   | { kind: "reconnecting" }
   | { kind: "ended"; message: string; canRejoin: boolean };
 
-/** Room metadata as the control plane writes it. */
-export interface RoomInfo {
-  video: VideoPolicy;
-  pinned: string | null;
-  title: string;
+/** Room metadata as the control plane writes it (contract/schema/room_metadata.schema.json). */
+export type RoomInfo = RoomMetadata;
+
+/** Lenient like every reader of the contract: a malformed document or field reads as its default. */
+export function parseRoomMetadata(json: string | undefined): RoomMetadata {
+  let raw: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(json || "{}");
+    if (parsed && typeof parsed === "object") raw = parsed as Record<string, unknown>;
+  } catch {
+    raw = {};
+  }
+  const video = raw.video === "host" || raw.video === "speakers" ? raw.video : "off";
+  return {
+    space_id: typeof raw.space_id === "string" ? raw.space_id : "",
+    video,
+    pinned: typeof raw.pinned === "string" && raw.pinned ? raw.pinned : null,
+    title: typeof raw.title === "string" ? raw.title : "",
+  };
 }
 
 const STAGE_ROLES: ReadonlySet<string> = new Set(["host", "cohost", "speaker"]);
@@ -189,18 +204,7 @@ export class SpaceRoom {
   }
 
   get info(): RoomInfo {
-    let raw: Record<string, unknown> = {};
-    try {
-      raw = JSON.parse(this.room.metadata || "{}") as Record<string, unknown>;
-    } catch {
-      raw = {};
-    }
-    const video = raw.video === "host" || raw.video === "speakers" ? raw.video : "off";
-    return {
-      video,
-      pinned: typeof raw.pinned === "string" ? raw.pinned : null,
-      title: typeof raw.title === "string" ? raw.title : "",
-    };
+    return parseRoomMetadata(this.room.metadata);
   }
 
   /** Everyone in the room except agents: the local participant first. */

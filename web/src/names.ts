@@ -1,7 +1,5 @@
-/** Names shared with the rest of the system (contract/names.py); keep the two in step. */
-export const STAGE_ATTRIBUTE = "stage";
-export const STAGE_RPC_METHOD = "get_stage";
-export const ROLE_ATTRIBUTE = "role";
+/** Names shared with the rest of the system come from the generated contract; the rest are the page's own. */
+export { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD } from "./contract.gen";
 
 /** How often the Space page refreshes the Space (listener count, raised hands, roles). */
 export const SPACE_POLL_MS = 3000;

@@ -6,20 +6,9 @@
  * viewer switches on the same state.
  */
 
-export interface Speaking {
-  identity: string;
-  level: number;
-}
+import type { Speaking, StageState } from "./contract.gen";
 
-export interface StageState {
-  seq: number;
-  spotlight: string | null;
-  video_spotlight: string | null;
-  speaking: Speaking[];
-  video_on: string[];
-  pinned: string | null;
-  t: number;
-}
+export type { Speaking, StageState };
 
 const str = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
 

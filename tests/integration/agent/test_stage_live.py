@@ -21,6 +21,7 @@ import pytest
 from livekit import api, rtc
 
 from contract import names
+from contract.room_metadata import RoomMetadata
 from media_agent.scale_in import ECS_AGENT_URI_ENV, STATE_PATH
 from tests.support.agent_process import AgentProcess, start_agent
 from tests.support.eventually import eventually_async
@@ -88,14 +89,7 @@ class Space:
         return stage_in(self.listener)
 
     async def set_pin(self, identity: str | None) -> None:
-        metadata = json.dumps(
-            {
-                names.ROOM_METADATA_SPACE_ID: self.room,
-                names.ROOM_METADATA_VIDEO: "speakers",
-                names.ROOM_METADATA_PINNED: identity,
-                "title": "test",
-            }
-        )
+        metadata = RoomMetadata(space_id=self.room, video="speakers", pinned=identity, title="test").to_json()
         await self.lkapi.room.update_room_metadata(
             api.UpdateRoomMetadataRequest(room=self.room, metadata=metadata)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from contract.stage import StageState
 from media_agent import stage as rules
 
 
@@ -68,7 +69,7 @@ def test_pin_is_read_from_room_metadata_and_garbage_is_no_pin() -> None:
 
 
 def test_only_stages_with_an_integer_seq_are_trusted() -> None:
-    assert rules.parse_stage(json.dumps({"seq": 7, "spotlight": "a"})) == {"seq": 7, "spotlight": "a"}
+    assert rules.parse_stage(json.dumps({"seq": 7, "spotlight": "a"})) == StageState(seq=7, spotlight="a")
     for bad in [None, "", "{", json.dumps({"seq": "7"}), json.dumps([1])]:
         assert rules.parse_stage(bad) is None
 

@@ -6,14 +6,21 @@ from contract.livekit_config import LiveKitConfig, RedisSettings, TurnSettings
 
 def test_local_config_is_loopback_only_with_auto_create_off() -> None:
     cfg = livekit_config.local_config(
-        api_key="k", api_secret="s", port=7880, rtc_tcp_port=7881, rtc_udp_port=7882,
+        api_key="k",
+        api_secret="s",
+        port=7880,
+        rtc_tcp_port=7881,
+        rtc_udp_port=7882,
         webhook_url="http://127.0.0.1:8000/livekit/webhook",
     )
     doc = livekit_config.render(cfg)
     assert doc["bind_addresses"] == ["127.0.0.1"]
     assert doc["room"]["auto_create"] is False  # type: ignore[index]
     assert doc["rtc"] == {
-        "tcp_port": 7881, "udp_port": 7882, "use_external_ip": False, "node_ip": "127.0.0.1",
+        "tcp_port": 7881,
+        "udp_port": 7882,
+        "use_external_ip": False,
+        "node_ip": "127.0.0.1",
     }
     assert doc["webhook"] == {"api_key": "k", "urls": ["http://127.0.0.1:8000/livekit/webhook"]}
     assert "redis" not in doc
@@ -21,7 +28,10 @@ def test_local_config_is_loopback_only_with_auto_create_off() -> None:
 
 def test_fleet_config_uses_port_range_external_ip_redis_and_turn() -> None:
     cfg = LiveKitConfig(
-        api_key="${KEY}", api_secret="${SECRET}", bind_addresses=("0.0.0.0",), use_external_ip=True,
+        api_key="${KEY}",
+        api_secret="${SECRET}",
+        bind_addresses=("0.0.0.0",),
+        use_external_ip=True,
         redis=RedisSettings(address="redis.example:6379", password="${REDIS}", use_tls=True),
         turn=TurnSettings(domain="turn.example.com"),
     )

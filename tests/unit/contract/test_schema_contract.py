@@ -1,0 +1,188 @@
+"""The contract's JSON Schemas are the one definition; every side is checked against them here.
+
+Fails when the Python types, the generated TypeScript or what the producers emit drift from the
+schema: a field added to one side only, a type changed, a generated file edited by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any
+
+import jsonschema
+import pytest
+
+from contract import codegen
+from contract.broadcast import BroadcastTimeline, TimelineEntry
+from contract.room_metadata import VIDEO_POLICIES, RoomMetadata, parse_room_metadata
+from contract.schema import SCHEMAS, load
+from contract.stage import Speaking, StageState, parse_stage
+from functions.domain import grants
+from functions.domain.model import Space, SpaceState, VideoPolicy
+from media_agent import stage as agent_stage
+
+pytestmark = pytest.mark.unit
+
+# Each schema (and each of its $defs) against the Python dataclass that is its Python side.
+PYTHON_SIDES: list[tuple[str, str | None, type]] = [
+    ("stage", None, StageState),
+    ("stage", "Speaking", Speaking),
+    ("room_metadata", None, RoomMetadata),
+    ("broadcast", None, BroadcastTimeline),
+    ("broadcast", "TimelineEntry", TimelineEntry),
+]
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = load(name)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_types(annotation: Any) -> set[str]:
+    """The JSON types a Python annotation can serialise to."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_json_types(a) for a in typing.get_args(annotation)))
+    if annotation is type(None):
+        return {"null"}
+    if annotation is str or origin is typing.Literal:
+        return {"string"}
+    if annotation is bool:
+        return {"boolean"}
+    if annotation is int:
+        return {"integer"}
+    if annotation is float:
+        return {"number"}
+    if origin in (tuple, list):
+        return {"array"}
+    if origin is dict:
+        return {"object"}
+    raise AssertionError(f"no JSON type for {annotation!r}")
+
+
+def _schema_types(node: dict[str, Any], defs: dict[str, Any]) -> set[str]:
+    if "$ref" in node:
+        return _schema_types(defs[node["$ref"].removeprefix("#/$defs/")], defs)
+    if "enum" in node:
+        return {"string"}
+    kind = node["type"]
+    return set(kind) if isinstance(kind, list) else {kind}
+
+
+@pytest.mark.parametrize(("schema_name", "def_name", "cls"), PYTHON_SIDES)
+def test_python_types_have_exactly_the_schema_fields(
+    schema_name: str, def_name: str | None, cls: type
+) -> None:
+    schema = load(schema_name)
+    defs = schema.get("$defs", {})
+    node = defs[def_name] if def_name else schema
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls)]
+    assert fields == list(node["properties"]), "field names or order differ from the schema"
+    assert set(node["required"]) == set(fields)
+    for name in fields:
+        assert _json_types(hints[name]) == _schema_types(node["properties"][name], defs), name
+
+
+def test_video_policy_enum_matches_schema_and_domain() -> None:
+    enum = load("room_metadata")["$defs"]["VideoPolicy"]["enum"]
+    assert list(VIDEO_POLICIES) == enum
+    assert sorted(p.value for p in VideoPolicy) == sorted(enum)
+
+
+def test_generated_typescript_is_current() -> None:
+    assert codegen.TS_OUT.read_text(encoding="utf-8") == codegen.render_ts(), (
+        "web/src/contract.gen.ts is stale or hand-edited: run python -m contract.codegen"
+    )
+
+
+def test_every_schema_is_rendered_to_typescript() -> None:
+    text = codegen.render_ts()
+    for name in SCHEMAS:
+        schema = load(name)
+        assert f"export interface {schema['title']} " in text
+        for def_name in schema.get("$defs", {}):
+            assert f" {def_name}" in text
+
+
+def test_codegen_refuses_what_it_cannot_express() -> None:
+    with pytest.raises(codegen.SchemaError):
+        codegen.ts_type({"$ref": "other.json#/x"})
+    with pytest.raises(codegen.SchemaError):
+        codegen.ts_type({"type": "tuple"})
+
+
+def test_agent_output_validates_and_round_trips() -> None:
+    normalized = agent_stage.normalize(
+        {
+            "spotlight": "alice",
+            "video_spotlight": "alice",
+            "speaking": [{"identity": "alice", "level": 0.61}, {"identity": "bob", "level": 1.7}],
+            "video_on": ["alice"],
+            "pinned": None,
+        }
+    )
+    text = agent_stage.encode(normalized, 1_700_000_000_000, 12.34567)
+    doc = json.loads(text)
+    _validator("stage").validate(doc)
+    parsed = parse_stage(text)
+    assert parsed is not None and parsed.to_json() == text
+
+
+def test_control_plane_room_metadata_validates_and_round_trips() -> None:
+    from datetime import UTC, datetime
+
+    space = Space(
+        id="a" * 32,
+        title="Title",
+        host="h",
+        state=SpaceState.LIVE,
+        video=VideoPolicy.SPEAKERS,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        pinned="h",
+    )
+    text = grants.room_metadata(space)
+    _validator("room_metadata").validate(json.loads(text))
+    assert parse_room_metadata(text) == RoomMetadata(
+        space_id="a" * 32, video="speakers", pinned="h", title="Title"
+    )
+
+
+def test_timeline_validates() -> None:
+    timeline = BroadcastTimeline(
+        space_id="s",
+        started_at=1.5,
+        ended=True,
+        entries=(
+            TimelineEntry(t=2.0, spotlight="a", video_spotlight=None, pinned=None, names={"a": "Alice"}),
+        ),
+    )
+    _validator("broadcast").validate(timeline.to_dict())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [None, "", "{", "null", "[]", '{"seq": "1"}', '{"seq": true}', '{"seq": -1}', '{"spotlight": "a"}'],
+)
+def test_malformed_stage_is_no_stage(bad: str | None) -> None:
+    assert parse_stage(bad) is None
+
+
+def test_malformed_fields_fall_back_to_defaults() -> None:
+    state = parse_stage(
+        json.dumps(
+            {
+                "seq": 3,
+                "spotlight": 5,
+                "speaking": [{"level": 2}, {"identity": "a", "level": 9}],
+                "video_on": ["a", 1, ""],
+                "t": "x",
+            }
+        )
+    )
+    assert state == StageState(seq=3, speaking=(Speaking("a", 1.0),), video_on=("a",))
+    assert parse_room_metadata('{"video": "all", "pinned": ""}') == RoomMetadata()
