@@ -85,7 +85,7 @@ class Viewer:
             return
         if self.stalled_since is None:
             self.position += now - self.last
-            if self.position >= self.buffered:
+            if self.position > self.buffered:
                 self.stalled_since = now - (self.position - self.buffered)
                 self.position = self.buffered
         self.last = now
@@ -97,7 +97,8 @@ class Viewer:
             self.play_start = self.last = now
             self.first_segment_at = now
         elif self.stalled_since is not None:
-            self.stalls.append(now - self.stalled_since)
+            if now > self.stalled_since:
+                self.stalls.append(now - self.stalled_since)
             self.stalled_since = None
             self.last = now
 

@@ -67,10 +67,12 @@ INSTANCES = (
 SFU_CORE_PER_LISTENER = 0.0045
 # Run SFU nodes at most 90 % busy: ~200 listeners per vCPU, the figure issue 8 quotes.
 SFU_TARGET_UTILISATION = 0.9
-# MPEG-TS bytes over the elementary stream bitrate, measured on segments from
-# bench/broadcast/live_source.py (FFmpeg's HLS muxer: 188-byte packets, PES headers, PAT/PMT per
-# segment). Audio-only AAC pays much more in relative terms (small PES packets).
-TS_OVERHEAD = {"audio": 0.20, "video": 0.04}
+# Bytes written over the elementary streams' nominal bitrate, measured on the composer's own
+# segments (composer.hls.Broadcast, bench/broadcast/composer_cpu.py, 60 s each): audio-only
+# MPEG-TS wrote 196.5 kbit/s for 64 kbit/s of AAC (every ~170-byte AAC frame gets its own PES
+# packet, padded to two 188-byte TS packets); FFmpeg's own HLS muxer (live_source.py) wrote
+# ~140 kbit/s. The video figure is from the 720p30 run (docs/bench/broadcast.md).
+TS_OVERHEAD = {"audio": 2.07, "video": 0.04}
 # hls.js reloads a live playlist about once per target duration (twice as often while it has not
 # changed yet); the fan-out bench measures it (docs/bench/broadcast.md).
 PLAYLIST_RELOADS_PER_SEGMENT = 1.0
@@ -216,35 +218,42 @@ SEGMENTS = (1.0, 2.0, 4.0, 6.0)
 LATENCY_GOAL_S = 4.0
 
 
+def _usd(x: float) -> str:
+    return f"${x:,.0f}"
+
+
 def report(listeners: int = 100_000, seconds: float = 3600) -> str:
+    us, eu = CLOUDFRONT_HTTPS_PER_10K["US"], CLOUDFRONT_HTTPS_PER_10K["EU"]
+    pct_util = f"{SFU_TARGET_UTILISATION * 100:.0f} %"
     lines = [
         f"Command: `python -m bench.broadcast.cost` (pure model; prices as of {PRICES_AS_OF}: "
-        f"CloudFront {CLOUDFRONT_PRICING_URL}, EC2 {EC2_PRICING_URL}; US/EU tiers, HTTPS requests at the US "
-        f"rate ${CLOUDFRONT_HTTPS_PER_10K['US']:.4f} per 10k, EU ${CLOUDFRONT_HTTPS_PER_10K['EU']:.4f}). "
-        f"{listeners:,} listeners for {seconds / 3600:g} h; tiered prices as if this were the month's only "
-        "traffic (free tiers ignored).",
+        f"CloudFront {CLOUDFRONT_PRICING_URL}, EC2 {EC2_PRICING_URL}; US/EU tiers, HTTPS requests at "
+        f"the US rate ${us:.4f} per 10k, EU ${eu:.4f}). {listeners:,} listeners for {seconds / 3600:g} h; "
+        "tiered prices as if this were the month's only traffic (free tiers ignored).",
         "",
         "| profile | segment | GB out | requests | transfer | requests | **HLS total** | requests share "
-        f"| model median latency (hold-back {HLS_HOLDBACK_SEGMENTS} / hls.js default {HLS_JS_DEFAULT_HOLDBACK}) |",
+        f"| model median latency (hold-back {HLS_HOLDBACK_SEGMENTS} / hls.js default "
+        f"{HLS_JS_DEFAULT_HOLDBACK}) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for profile in (AUDIO, VIDEO):
         for seg in SEGMENTS:
             c = hls_cost(profile, listeners, seconds, seg)
+            default = hls_latency_s(seg, holdback=HLS_JS_DEFAULT_HOLDBACK)
             lines.append(
-                f"| {profile.name} | {seg:g} s | {c.gb:,.0f} | {c.requests / 1e6:,.0f} M | ${c.transfer_usd:,.0f} "
-                f"| ${c.requests_usd:,.0f} | **${c.total_usd:,.0f}** | {100 * c.requests_usd / c.total_usd:.0f} % "
-                f"| {c.latency_s:.1f} s / {hls_latency_s(seg, holdback=HLS_JS_DEFAULT_HOLDBACK):.1f} s |"
+                f"| {profile.name} | {seg:g} s | {c.gb:,.0f} | {c.requests / 1e6:,.0f} M "
+                f"| {_usd(c.transfer_usd)} | {_usd(c.requests_usd)} | **{_usd(c.total_usd)}** "
+                f"| {100 * c.requests_usd / c.total_usd:.0f} % | {c.latency_s:.1f} s / {default:.1f} s |"
             )
     lines += [
         "",
-        f"WebRTC-only fleet (SFU at {SFU_CORE_PER_LISTENER * 100:.2f} % of a vCPU per listener, nodes at most "
-        f"{SFU_TARGET_UTILISATION * 100:.0f} % busy: {listeners_per_vcpu():.0f} listeners per vCPU; bandwidth at "
-        f"{SFU_TARGET_UTILISATION * 100:.0f} % of the instance's baseline):",
+        f"WebRTC-only fleet (SFU at {SFU_CORE_PER_LISTENER * 100:.2f} % of a vCPU per listener, nodes "
+        f"at most {pct_util} busy: {listeners_per_vcpu():.0f} listeners per vCPU; bandwidth at "
+        f"{pct_util} of the instance's baseline):",
         "",
-        "| profile | instance | nodes (CPU-bound / bandwidth-bound) | node-hours | GB out | nodes | transfer "
+        "| profile | instance | nodes (CPU-bound / bandwidth-bound) | GB out | nodes | transfer "
         "| **WebRTC total** |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for profile in (AUDIO, VIDEO):
         for inst in INSTANCES:
@@ -252,8 +261,7 @@ def report(listeners: int = 100_000, seconds: float = 3600) -> str:
             lines.append(
                 f"| {profile.name} | {inst.name} (${inst.usd_per_hour}/h, {inst.vcpus} vCPU, "
                 f"{inst.baseline_gbps:g} Gbps) | {w.nodes} ({w.cpu_bound_nodes} / {w.bandwidth_bound_nodes}) "
-                f"| {w.nodes * seconds / 3600:g} | {w.gb:,.0f} | ${w.nodes_usd:,.0f} | ${w.transfer_usd:,.0f} "
-                f"| **${w.total_usd:,.0f}** |"
+                f"| {w.gb:,.0f} | {_usd(w.nodes_usd)} | {_usd(w.transfer_usd)} | **{_usd(w.total_usd)}** |"
             )
     lines.append("")
     for profile in (AUDIO, VIDEO):
@@ -261,10 +269,11 @@ def report(listeners: int = 100_000, seconds: float = 3600) -> str:
         best = choose_segment(options, LATENCY_GOAL_S)
         cheapest = min(options, key=lambda o: o.total_usd)
         lines.append(
-            f"- {profile.name}: the cheapest segment length that meets the median ≤ {LATENCY_GOAL_S:g} s goal is "
-            f"**{best.segment_s:g} s** (${best.total_usd:,.0f}); the cheapest overall, {cheapest.segment_s:g} s, "
-            f"costs ${cheapest.total_usd:,.0f} (1 s costs {best.total_usd / cheapest.total_usd:.2f}×) but its model "
-            f"latency is {cheapest.latency_s:.1f} s."
+            f"- {profile.name}: the cheapest segment length that meets the median ≤ {LATENCY_GOAL_S:g} s "
+            f"goal is **{best.segment_s:g} s** ({_usd(best.total_usd)}); the cheapest overall, "
+            f"{cheapest.segment_s:g} s, costs {_usd(cheapest.total_usd)} ({best.segment_s:g} s costs "
+            f"{best.total_usd / cheapest.total_usd:.2f}×) but its model latency is "
+            f"{cheapest.latency_s:.1f} s."
         )
     return "\n".join(lines)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,12 +76,13 @@ def run(
     *,
     seconds: float | None = None,
     frame_hook: Callable[[int, float], np.ndarray | None] | None = None,
-    audio_hook: Callable[[int, np.ndarray], np.ndarray] | None = None,
+    audio_hook: Callable[[float, np.ndarray], np.ndarray] | None = None,
 ) -> int:
     """Encode at wall-clock pace until `seconds` elapse (or SIGTERM). Returns segments written.
 
-    `frame_hook(n, wall)` may return a replacement picture for frame n (the latency benchmark
-    paints its flash there); `audio_hook(first_sample, pcm)` may change the tone.
+    `frame_hook(n, wall)` may return a replacement picture for frame n, captured at epoch time
+    `wall` (the latency benchmark paints its flash there); `audio_hook(wall, pcm)` may replace the
+    audio whose first sample is captured at `wall`.
     """
     stop = False
 
@@ -88,7 +90,8 @@ def run(
         nonlocal stop
         stop = True
 
-    signal.signal(signal.SIGTERM, _stop)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
     out = open_hls(cfg)
     vstream = None
     if cfg.video:
@@ -120,7 +123,7 @@ def run(
             while samples + AUDIO_FRAME <= now * SAMPLE_RATE:
                 pcm = tone(samples, AUDIO_FRAME)
                 if audio_hook is not None:
-                    pcm = audio_hook(samples, pcm)
+                    pcm = audio_hook(start + samples / SAMPLE_RATE, pcm)
                 af = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
                 af.sample_rate = SAMPLE_RATE
                 af.pts = samples

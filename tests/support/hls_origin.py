@@ -43,7 +43,13 @@ def cache_control(name: str, body: bytes) -> str:
     return LIVE
 
 
-CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".json": "application/json"}
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+}
 
 
 def make_app(root: Path) -> web.Application:
