@@ -60,14 +60,15 @@ test-unit: venv
 test-integration: venv tools system-deps
 	$(PY) -m pytest -m integration
 
-test-infra: venv
+test-infra: venv system-deps
 	$(PY) -m pytest -m infra
 
 test-e2e: venv tools web system-deps
 	$(PY) -m pytest -m e2e
 
-lint: venv
+lint: venv system-deps
 	$(VENV)/bin/ruff check .
+	shellcheck infrastructure/node/*.sh
 	$(VENV)/bin/ruff format --check . || true
 
 bench: bench-api bench-spotlight

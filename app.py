@@ -15,11 +15,13 @@ from infrastructure.constructs.control_plane import ApiLimits
 from infrastructure.constructs.livekit_fleet import FleetSizing
 from infrastructure.constructs.media_agents import AgentSizing
 from infrastructure.constructs.observability import AlarmThresholds
-from infrastructure.stacks.spaces_stack import ExternalOidc, SpacesSettings, SpacesStack
+from infrastructure.stacks.spaces_stack import ExternalOidc, HostedZoneRef, SpacesSettings, SpacesStack
 
 # Synth-only placeholders: deploying them fails at the certificate, never silently.
 EXAMPLE_DOMAIN = "livekit.example.com"
 EXAMPLE_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+# Not the checksum of any archive: a node booted with it refuses the download (infrastructure/node/boot.sh).
+EXAMPLE_LIVEKIT_SHA256 = "0" * 64
 # Compute-optimized, 2 vCPU: cheap at rest; the group scales out on CPU.
 DEFAULT_INSTANCE_TYPES = {"arm64": "c7g.large", "x86_64": "c7i.large"}
 
@@ -42,10 +44,18 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     if oidc_issuer and not oidc_audience:
         raise ValueError("context oidc_issuer needs oidc_audience (comma-separated client ids)")
     reserved = app.node.try_get_context("lambda_reserved_concurrency")
+    domain = str(get("domain", EXAMPLE_DOMAIN))
+    certificate_arn = str(get("certificate_arn", EXAMPLE_CERTIFICATE))
+    zone_id = app.node.try_get_context("hosted_zone_id")
+    zone_name = app.node.try_get_context("hosted_zone_name")
+    if bool(zone_id) != bool(zone_name):
+        raise ValueError("context hosted_zone_id and hosted_zone_name go together")
     return SpacesSettings(
         production=production,
-        domain=str(get("domain", EXAMPLE_DOMAIN)),
-        certificate_arn=str(get("certificate_arn", EXAMPLE_CERTIFICATE)),
+        domain=domain,
+        certificate_arn=certificate_arn,
+        turn_domain=str(get("turn_domain", f"turn.{domain}")),
+        turn_certificate_arn=str(get("turn_certificate_arn", certificate_arn)),
         livekit_api_key=str(get("livekit_api_key", "spaces")),
         fleet=FleetSizing(
             instance_type=ec2.InstanceType(str(get("sfu_instance_type", DEFAULT_INSTANCE_TYPES[arch]))),
@@ -75,11 +85,12 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         oidc=ExternalOidc(issuer=str(oidc_issuer), audience=tuple(a for a in oidc_audience.split(",") if a))
         if oidc_issuer
         else None,
-        livekit_binary_sha256=app.node.try_get_context("livekit_sha256"),
+        livekit_binary_sha256=str(get("livekit_sha256", EXAMPLE_LIVEKIT_SHA256)).lower(),
         alarm_email=app.node.try_get_context("alarm_email"),
         alarms=AlarmThresholds(),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
+        hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
     )
 
 

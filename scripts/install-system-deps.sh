@@ -9,6 +9,7 @@ declare -A need=(
   [redis-server]=redis-server
   [java]=default-jre-headless
   [mvn]=maven
+  [shellcheck]=shellcheck
   [nginx]=nginx
 )
 missing=()

@@ -167,8 +167,7 @@ class Broadcast:
             if self._closed:
                 return True
             self._closed = True
-        if self._anchor is not None:
-            self._submit(self._encoder.flush())
+        self._submit(self._encoder.flush())
         if ended and self._timeline is not None:
             self._timeline = replace(self._timeline, ended=True)
             self._publisher.set_timeline(self._timeline)
@@ -194,6 +193,8 @@ class Broadcast:
         return self._anchor
 
     def _submit(self, segments: list[EncodedSegment]) -> None:
+        if not segments:
+            return
         anchor = self._ensure_anchor()
         for seg in segments:
             self._publisher.submit(

@@ -28,6 +28,10 @@ AAC_FRAME = 1024  # samples per AAC-LC frame
 # 1024 samples before the first input sample, and a negative timestamp would make FFmpeg shift
 # only the first segment, breaking continuity with the next one.
 TS_OFFSET_S = 1
+# libavformat's default max_delay of 0 makes the mpegts muxer put every ~170-byte AAC frame in its
+# own PES, two 188-byte TS packets each: 2.3x the audio bitrate. Allowing 0.7 s (the ffmpeg CLI's
+# default) lets it pack up to 0.35 s of audio per PES; the timestamps shift by a constant.
+_MPEGTS_OPTIONS = {"max_delay": "700000"}
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,7 @@ class SegmentEncoder:
     def _mux(self, video: list[_Pending], audio: list[_Pending], end: Fraction) -> EncodedSegment:
         with self._stats.stage("mux"):
             buf = io.BytesIO()
-            container = av.open(buf, "w", format="mpegts")
+            container = av.open(buf, "w", format="mpegts", container_options=_MPEGTS_OPTIONS)
             out_video = container.add_stream_from_template(self._video) if self._video is not None else None
             out_audio = container.add_stream_from_template(self._audio)
             tagged: list[tuple[_Pending, Stream | None, int]] = []

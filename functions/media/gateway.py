@@ -168,6 +168,9 @@ class LiveKitGateway(RoomGateway):
 
         try:
             async with self._api() as client:
+                current = await client.room.get_participant(
+                    api.RoomParticipantIdentity(room=room, identity=identity)
+                )
                 await client.room.update_participant(
                     api.UpdateParticipantRequest(
                         room=room,
@@ -180,7 +183,7 @@ class LiveKitGateway(RoomGateway):
                             can_publish_data=permission.can_publish_data,
                             can_subscribe=permission.can_subscribe,
                             can_update_metadata=permission.can_update_own_metadata,
-                            hidden=permission.hidden,
+                            hidden=live_hidden(wanted=permission.hidden, now=current.permission.hidden),
                         ),
                         attributes=participant_attributes(role),
                     )
@@ -225,6 +228,20 @@ class LiveKitGateway(RoomGateway):
             if _not_found(exc):
                 return False
             raise
+
+
+def live_hidden(*, wanted: bool, now: bool) -> bool:
+    """Whether a connected participant is hidden after a live update: never hidden if visible now.
+
+    livekit-server sends a hidden participant's updates to that participant only, and applies a new
+    permission before it unpublishes the tracks the permission no longer allows (v1.13.5
+    `pkg/rtc/room.go` broadcastParticipantState, `participant.go` SetPermission). Hiding a visible
+    speaker as they are demoted would therefore leave everyone else with the speaker on stage, still
+    `can_publish` and still holding their tracks, and, once they leave, with a participant that never
+    leaves. So a demoted speaker stays a visible listener until they leave (rejoining, their listener
+    token hides them again); a listener who was never on stage stays hidden.
+    """
+    return wanted and now
 
 
 def _track_source(source: str) -> Any:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from contract import names
@@ -32,10 +33,19 @@ class ExternalOidc:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HostedZoneRef:
+    zone_id: str
+    zone_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpacesSettings:
     production: bool
     domain: str
     certificate_arn: str
+    # TURN/TLS has its own name (clients are told `turns:<turn_domain>:443`) and certificate.
+    turn_domain: str
+    turn_certificate_arn: str
     livekit_api_key: str
     fleet: FleetSizing
     agents: AgentSizing
@@ -46,12 +56,14 @@ class SpacesSettings:
     log_retention: logs.RetentionDays
     # None: a Cognito user pool is created and its tokens are accepted.
     oidc: ExternalOidc | None
-    livekit_binary_sha256: str | None
+    livekit_binary_sha256: str
     alarm_email: str | None
     alarms: AlarmThresholds
     cors_origins: Sequence[str] = ()
     # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
     bundle_lambda: bool = True
+    # Set: the stack writes the signalling and TURN records (alias A) into this zone.
+    hosted_zone: HostedZoneRef | None = None
 
 
 class SpacesStack(Stack):
@@ -106,11 +118,21 @@ class SpacesStack(Stack):
             sizing=settings.fleet,
             domain=settings.domain,
             certificate_arn=settings.certificate_arn,
+            turn_domain=settings.turn_domain,
+            turn_certificate_arn=settings.turn_certificate_arn,
             livekit_secret=secrets.livekit,
             redis_auth_secret=secrets.redis_auth,
             redis_address=redis.address,
             webhook_url=control_plane.webhook_url,
             binary_sha256=settings.livekit_binary_sha256,
+            hosted_zone=route53.HostedZone.from_hosted_zone_attributes(
+                self,
+                "Zone",
+                hosted_zone_id=settings.hosted_zone.zone_id,
+                zone_name=settings.hosted_zone.zone_name,
+            )
+            if settings.hosted_zone
+            else None,
         )
         redis.allow_from(fleet.security_group)
 
@@ -146,6 +168,12 @@ class SpacesStack(Stack):
             "LoadBalancerDnsName",
             value=fleet.load_balancer.load_balancer_dns_name,
             description=f"Point {settings.domain} (CNAME/alias) here",
+        )
+        CfnOutput(
+            self,
+            "TurnLoadBalancerDnsName",
+            value=fleet.turn_load_balancer.load_balancer_dns_name,
+            description=f"Point {settings.turn_domain} (CNAME/alias) here",
         )
         Tags.of(self).add("project", "spaces")
 
@@ -201,14 +229,21 @@ def _acknowledge_nag_findings(
     ack(
         fleet.security_group,
         "AwsSolutions-EC23",
-        "SFU nodes must accept WebRTC from any client: 7881/tcp, UDP 50000-60000 and TURN 3478/udp; "
-        "signalling "
-        "(7880) and TURN/TLS (5349) are open only to the load balancer's security group",
+        "SFU nodes must accept WebRTC from any client: 7881/tcp, UDP 50000-60000, TURN 3478/udp and the "
+        "TURN relay ports 30000-40000/udp (the SFU reaches relays by public IP; TURN permissions admit "
+        "only authenticated clients' peers); signalling (7880) and TURN/TLS (5349) are open only to "
+        "their load balancers' security groups",
     )
     ack(
         fleet.load_balancer_security_group,
         "AwsSolutions-EC23",
-        "The load balancer is the public wss:// signalling endpoint (443) and TURN/TLS (5349) for any client",
+        "The load balancer is the public wss:// signalling endpoint (443) for any client",
+    )
+    ack(
+        fleet.turn_load_balancer_security_group,
+        "AwsSolutions-EC23",
+        "The TURN load balancer is the public TURN/TLS endpoint (443 of the TURN domain) for clients that "
+        "can only leave their network on 443",
     )
     ack(
         fleet.role,
@@ -234,6 +269,12 @@ def _acknowledge_nag_findings(
         "AwsSolutions-ELB2",
         "A TLS network load balancer in front of long-lived WebSockets: access logs would hold one line per "
         "session and no request data; LiveKit logs every join and leave on the node and as webhooks",
+    )
+    ack(
+        fleet.turn_load_balancer,
+        "AwsSolutions-ELB2",
+        "A TLS network load balancer in front of long-lived TURN/TLS relays: access logs would hold one line "
+        "per relay session and no request data; TURN allocations are authenticated by LiveKit itself",
     )
 
     ack(

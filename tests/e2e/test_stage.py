@@ -102,12 +102,16 @@ async def stage(api_url: str, stage_agent: object, launch_browser: LaunchBrowser
     yield Stage(space_id, host, alice, bob, listener, screenshots)
 
 
+def on_stage(person: Person, identity: str):  # noqa: ANN201 - a Locator
+    """`identity` on `person`'s stage: in the big tile or in the strip."""
+    return person.page.locator(f'[data-testid="spotlight"][data-identity="{identity}"], '
+                               f'[data-testid="tile"][data-identity="{identity}"]')
+
+
 async def test_listener_sees_the_stage_and_the_audience_size(stage: Stage) -> None:
     page = stage.listener
-    for speaker in (ALICE, BOB):  # on stage: in the big tile or in the strip
-        on_stage = page.page.locator(f'[data-testid="spotlight"][data-identity="{speaker}"], '
-                                     f'[data-testid="tile"][data-identity="{speaker}"]')
-        await expect(on_stage).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    for speaker in (ALICE, BOB):
+        await expect(on_stage(page, speaker)).to_have_count(1, timeout=UI_TIMEOUT_MS)
     await expect(page.by("listener-count")).to_have_text("1", timeout=UI_TIMEOUT_MS)
     await expect(page.by("my-role")).to_have_text("Listener")
     await expect(page.by("host-panel")).to_be_hidden()
@@ -268,9 +272,16 @@ async def test_raised_hand_and_invite_give_the_listener_controls_live(stage: Sta
     await host.by("hand", LISTENER).locator('[data-testid="invite"]').click()
     await expect(listener.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(listener.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
+    await listener.toggle("mic", on=True)
+    # The others' pages put the new speaker on stage (the strip or the big tile) ...
+    for other in (host, stage.alice):
+        await expect(on_stage(other, LISTENER)).to_have_count(1, timeout=UI_TIMEOUT_MS)
     await host.by("member", LISTENER).locator('[data-testid="demote"]').click()
     await expect(listener.by("toggle-mic")).to_have_count(0, timeout=UI_TIMEOUT_MS)
     await expect(listener.by("raise-hand")).to_be_visible()
+    # ... and take them off it when they are demoted: the SFU told the room, not only the speaker.
+    for other in (host, stage.alice):
+        await expect(on_stage(other, LISTENER)).to_have_count(0, timeout=UI_TIMEOUT_MS)
 
 
 async def test_removed_and_blocked_speaker_sees_why(stage: Stage) -> None:

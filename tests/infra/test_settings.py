@@ -46,3 +46,26 @@ def test_context_selects_x86_external_oidc_and_production() -> None:
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _settings(**context)
+
+
+def test_turn_gets_its_own_name_and_the_checksum_a_placeholder_that_no_archive_matches() -> None:
+    settings = _settings(domain="sfu.example.org", certificate_arn="arn:cert")
+    assert settings.turn_domain == "turn.sfu.example.org"
+    assert settings.turn_certificate_arn == "arn:cert"  # one certificate naming both, unless told
+    assert settings.livekit_binary_sha256 == "0" * 64
+    assert settings.hosted_zone is None
+    chosen = _settings(
+        turn_domain="relay.example.org",
+        turn_certificate_arn="arn:turn-cert",
+        livekit_sha256="AB" * 32,
+        hosted_zone_id="Z1",
+        hosted_zone_name="example.org",
+    )
+    assert (chosen.turn_domain, chosen.turn_certificate_arn) == ("relay.example.org", "arn:turn-cert")
+    assert chosen.livekit_binary_sha256 == "ab" * 32
+    assert chosen.hosted_zone is not None and chosen.hosted_zone.zone_id == "Z1"
+
+
+def test_a_hosted_zone_needs_both_its_id_and_its_name() -> None:
+    with pytest.raises(ValueError, match="hosted_zone_id and hosted_zone_name"):
+        _settings(hosted_zone_id="Z1")

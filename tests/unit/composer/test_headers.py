@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from composer.hls import cache_headers
 
+ROOT = Path(__file__).resolve().parents[3]
 YEAR_IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -28,3 +33,12 @@ def test_live_playlist_and_timeline_last_a_second_closed_ones_a_minute(name: str
 def test_anything_else_is_not_a_broadcast_object(name: str) -> None:
     with pytest.raises(ValueError, match="not a broadcast object"):
         cache_headers(name, False)
+
+
+def test_the_control_plane_can_import_cache_headers_without_the_codecs() -> None:
+    # A fresh interpreter: this test process has PyAV loaded already by other tests.
+    code = (
+        "import sys; from composer.hls import cache_headers, is_closed; "
+        "assert 'av' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
