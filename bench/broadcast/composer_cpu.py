@@ -175,8 +175,9 @@ def run(video: bool, seconds: float) -> dict[str, Any]:
                             )
                     assert cam_dec is not None
                     with timers.stage("decode"):
-                        for fr in cam_dec.decode(cam[n_video % len(cam)]):
-                            rgb = fr.to_ndarray(format="rgb24")
+                        for vfr in cam_dec.decode(cam[n_video % len(cam)]):
+                            assert isinstance(vfr, av.VideoFrame)
+                            rgb = vfr.to_ndarray(format="rgb24")
                     with timers.stage("compose"):
                         camera_rgb = renderer.fit_camera(rgb)
                         assert layout is not None

@@ -67,12 +67,12 @@ INSTANCES = (
 SFU_CORE_PER_LISTENER = 0.0045
 # Run SFU nodes at most 90 % busy: ~200 listeners per vCPU, the figure issue 8 quotes.
 SFU_TARGET_UTILISATION = 0.9
-# Bytes written over the elementary streams' nominal bitrate, measured on the composer's own
-# segments (composer.hls.Broadcast, bench/broadcast/composer_cpu.py, 60 s each): audio-only
-# MPEG-TS wrote 196.5 kbit/s for 64 kbit/s of AAC (every ~170-byte AAC frame gets its own PES
-# packet, padded to two 188-byte TS packets); FFmpeg's own HLS muxer (live_source.py) wrote
-# ~140 kbit/s. The video figure is from the 720p30 run (docs/bench/broadcast.md).
-TS_OVERHEAD = {"audio": 2.07, "video": 0.04}
+# Bytes written over the elementary streams' nominal bitrate by the composer's own MPEG-TS
+# segments (composer.hls with the muxer's max_delay at 0.7 s; docs/broadcast.md "Why MPEG-TS",
+# and the kbit/s column of bench/broadcast/composer_cpu.py): 64 kbit/s of AAC becomes ~83 kbit/s,
+# 720p video ~5.5 % more than its elementary stream. Without max_delay every AAC frame got its own
+# PES packet and audio-only cost 2.3x the audio bitrate (measured on the first version: 196 kbit/s).
+TS_OVERHEAD = {"audio": 0.30, "video": 0.055}
 # hls.js reloads a live playlist about once per target duration (twice as often while it has not
 # changed yet); the fan-out bench measures it (docs/bench/broadcast.md).
 PLAYLIST_RELOADS_PER_SEGMENT = 1.0
