@@ -30,6 +30,9 @@ SAMPLE_RATE = 48000
 FRAME_MS = 20
 SOURCE_QUEUE_MS = 100
 VIDEO_SIZE = (320, 240)
+# A solid-colour camera keeps sending at this rate, so a subscriber that arrives later (the
+# composer subscribes to a camera only when it takes the big tile) gets pictures at once.
+CAMERA_FPS = 10
 
 
 def espeak_clip(text: str, voice: str, *, sample_rate: int = SAMPLE_RATE, gain_db: float = 0.0) -> np.ndarray:
@@ -103,6 +106,7 @@ class SyntheticSpeaker:
     _pump: asyncio.Task[None] | None = None
     camera: rtc.LocalVideoTrack | None = None
     camera_sid: str | None = None
+    _camera_pump: asyncio.Task[None] | None = None
     mic_sid: str | None = None
     # Set when someone (in these tests: the agent) subscribes to the microphone.
     mic_subscribed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -157,7 +161,8 @@ class SyntheticSpeaker:
             elif delay < -0.5:
                 due = time.monotonic()  # fell far behind (loaded machine): do not burst to catch up
 
-    async def publish_camera(self) -> None:
+    async def publish_camera(self, colour: tuple[int, int, int] | None = None) -> None:
+        """Publish a camera: one black frame, or `colour` on every frame at CAMERA_FPS."""
         width, height = VIDEO_SIZE
         source = rtc.VideoSource(width, height)
         self.camera = rtc.LocalVideoTrack.create_video_track(f"{self.identity}-cam", source)
@@ -165,8 +170,17 @@ class SyntheticSpeaker:
             self.camera, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
         )
         self.camera_sid = publication.sid
-        frame = rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, bytes(width * height * 4))
+        rgba = bytes((*colour, 255)) * (width * height) if colour else bytes(width * height * 4)
+        frame = rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba)
         source.capture_frame(frame)
+        if colour is not None:
+            self._camera_pump = asyncio.create_task(self._pump_camera(source, frame),
+                                                    name=f"camera-{self.identity}")
+
+    async def _pump_camera(self, source: rtc.VideoSource, frame: rtc.VideoFrame) -> None:
+        while True:
+            await asyncio.sleep(1 / CAMERA_FPS)
+            source.capture_frame(frame)
 
     def set_camera_muted(self, muted: bool) -> None:
         assert self.camera is not None
@@ -177,10 +191,18 @@ class SyntheticSpeaker:
 
     async def unpublish_camera(self) -> None:
         assert self.camera_sid is not None
+        await self._stop_camera_pump()
         await self.room.local_participant.unpublish_track(self.camera_sid)
         self.camera, self.camera_sid = None, None
 
+    async def _stop_camera_pump(self) -> None:
+        if self._camera_pump is not None:
+            self._camera_pump.cancel()
+            await asyncio.gather(self._camera_pump, return_exceptions=True)
+            self._camera_pump = None
+
     async def aclose(self) -> None:
+        await self._stop_camera_pump()
         if self._pump is not None:
             self._pump.cancel()
             await asyncio.gather(self._pump, return_exceptions=True)
