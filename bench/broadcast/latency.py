@@ -292,7 +292,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.copy(lk_js, root / "probe" / "livekit-client.umd.js")
         server = livekit.start_local(api_key=names.DEV_API_KEY, api_secret=names.DEV_API_SECRET)
         procs: list[subprocess.Popen[bytes]] = []
+        agents: list[Any] = []
         try:
+            if args.source == "composer":
+                agents = start_pipeline(server, root, args)
             asyncio.run(open_space(server, dispatch=args.source == "composer"))
             start = time.time()
             count = int((args.seconds - args.warmup) // args.period)
@@ -321,8 +324,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         *timing,
                     )
                 )
-            else:
-                procs.append(start_composer(server, root))
             speaker_token = join_token(
                 server.api_key, server.api_secret, room=SPACE, identity="speaker-1", role="host"
             )
@@ -355,6 +356,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if p.poll() is None:
                     p.terminate()
                     p.wait(timeout=15)
+            for agent in agents:
+                agent.kill()
             server.stop()
         emitted = {"hls": Emitted.load(tmp / "hls.json"), "webrtc": Emitted.load(tmp / "webrtc.json")}
         lag_file = Path(str(tmp / "webrtc.json") + ".lag")
@@ -369,19 +372,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def start_composer(server: livekit.LiveKitServer, root: Path) -> subprocess.Popen[bytes]:
-    """The composer agent writing the Space's broadcast into the origin's directory."""
+def start_pipeline(server: livekit.LiveKitServer, root: Path, args: argparse.Namespace) -> list[Any]:
+    """The stage agent and the composer agent, the composer writing into the origin's directory.
+
+    The composer's picture is made smaller than the product's 720p30 (`--composer-size`) so that
+    it keeps real time on the shared 2-core machine next to the SFU, the browser and the speaker.
+    """
     if not (ROOT / "composer" / "__main__.py").is_file():
         raise SystemExit("--source composer needs the composer agent (composer/__main__.py) in this checkout")
-    env = {
-        **os.environ,
-        "LIVEKIT_URL": server.ws_url,
-        "LIVEKIT_API_KEY": server.api_key,
-        "LIVEKIT_API_SECRET": server.api_secret,
-        names.ENV_BROADCAST_DIR: str(root),
-        "SPACES_MODE": "local",
-    }
-    return subprocess.Popen([sys.executable, "-m", "composer", "start"], cwd=ROOT, env=env)
+    from composer import settings
+    from tests.support.agent_process import start_agent, start_composer
+
+    w, h, fps = args.composer_size.split("x")
+    key, secret = server.api_key, server.api_secret
+    stage = start_agent(ws_url=server.ws_url, api_key=key, api_secret=secret, name="stage-agent")
+    composer = start_composer(
+        ws_url=server.ws_url,
+        api_key=key,
+        api_secret=secret,
+        broadcast_dir=root,
+        env={
+            settings.WIDTH_ENV: w,
+            settings.HEIGHT_ENV: h,
+            settings.FPS_ENV: fps,
+            settings.SEGMENT_SECONDS_ENV: str(args.segment),
+        },
+    )
+    return [stage, composer]
 
 
 async def open_space(server: livekit.LiveKitServer, *, dispatch: bool) -> None:
@@ -444,6 +461,9 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=6.0, help="events in the first seconds are not scored")
     ap.add_argument("--segment", type=float, default=1.0)
     ap.add_argument("--source", choices=("pyav", "composer"), default="pyav")
+    ap.add_argument(
+        "--composer-size", default="640x360x15", help="composer output WxHxFPS (--source composer)"
+    )
     ap.add_argument("--node-modules", type=Path, default=None, help="where hls.js and livekit-client are")
     ap.add_argument("--no-doc", action="store_true")
     # Internal: the producer processes.
