@@ -229,7 +229,7 @@ def table(results: list[dict[str, Any]]) -> str:
         + " | ".join(names)
         + " | media s / wall s | segments | kbit/s written |"
     )
-    lines = [head, "|" + "---|" * (len(names) + 6)]
+    lines = [head, "|" + "---|" * (len(names) + 7)]
     for r in results:
         goal = "≤ 1" if r["video"] else "≤ 0.05"
         label = "720p30 H.264 + AAC" if r["video"] else "audio-only AAC"
@@ -252,14 +252,21 @@ def main() -> None:
     results = []
     for video in modes:
         r = run(video, args.seconds)
+        r["note"] = machine_note()
         print(json.dumps(r), flush=True)
         results.append(r)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "composer-cpu.json").write_text(json.dumps(results))
+    store = OUT / "composer-cpu.json"
+    if args.only is not None and store.exists():
+        # Rerun one mode: keep the other mode's last result (each row names its own run).
+        kept = [r for r in json.loads(store.read_text()) if r["video"] != (args.only == "video")]
+        results = sorted(kept + results, key=lambda r: r["video"])
+    store.write_text(json.dumps(results))
     if args.no_doc:
         return
     body = (
-        f"Command: `python -m bench.broadcast.composer_cpu --seconds {args.seconds:g}` ({machine_note()}). "
+        f"Command: `python -m bench.broadcast.composer_cpu --seconds {args.seconds:g}` (2 shared cores; "
+        "each row says when it ran and the 1 / 5 / 15 min load average at its end). "
         "Cores = process CPU time (getrusage, user + system) per second of media fed, i.e. what one "
         "Space needs to run in real time; the columns split it per stage (thread CPU time of each call). "
         "Input is paced at real time; when the shared machine does not give the process enough CPU, "
