@@ -324,10 +324,15 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2, help="load generator processes")
     ap.add_argument("--video", default="none", help="'none' (AAC 64 kbps only) or WxH (plus H.264)")
     ap.add_argument("--segment", type=float, default=1.0)
+    ap.add_argument(
+        "--tag", default="", help="suffix of the result block and plot (a second run kept beside)"
+    )
     ap.add_argument("--no-doc", action="store_true")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    payload = "audio" if args.video == "none" else f"video{args.video}"
+    payload = ("audio" if args.video == "none" else f"video{args.video}") + (
+        f"-{args.tag}" if args.tag else ""
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
         root = Path(tmp)
@@ -347,7 +352,7 @@ def main() -> None:
     cmd = "python -m bench.broadcast.fanout " + " ".join(
         f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
         for k, v in vars(args).items()
-        if k != "no_doc"
+        if k != "no_doc" and v != ""
     )
     body = (
         f"Command: `{cmd}` ({machine_note()}). Payload: {payload}, {args.segment:g} s segments, "

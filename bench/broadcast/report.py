@@ -32,7 +32,13 @@ def pct(values: Sequence[float], q: float) -> float:
 def machine_note() -> str:
     load = os.getloadavg()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    nice = os.nice(0)
+    prio = (
+        f", run at niceness {nice} (a higher CPU priority than the other work on the machine)"
+        if nice < 0
+        else ""
+    )
     return (
         f"{when}, {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-        "(1 / 5 / 15 min) at the end, shared with other engineers' builds and tests"
+        f"(1 / 5 / 15 min) at the end, shared with other engineers' builds and tests{prio}"
     )
