@@ -148,8 +148,11 @@ def run(video: bool, seconds: float) -> dict[str, Any]:
             # `seconds` of input and the CPU per media second is what a dedicated core would need.
             if media >= seconds:
                 break
+            # Audio never runs ahead of the video by more than a frame: when the machine cannot give
+            # the process real time, both streams slow down together, as one composer's would.
+            audio_until = now if not video else min(now, n_video / CAMERA[2])
             # 20 ms of every microphone: decode, mix, push.
-            while n_audio * MIC_FRAME <= now * SR:
+            while n_audio * MIC_FRAME <= audio_until * SR:
                 with timers.stage("decode"):
                     for i, dec in enumerate(mic_dec):
                         pkt = mics[i][n_audio % len(mics[i])]

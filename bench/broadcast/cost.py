@@ -125,17 +125,18 @@ def hls_requests_per_listener(
 def hls_latency_s(
     segment_s: float,
     *,
-    holdback: int = HLS_HOLDBACK_SEGMENTS,
+    holdback: float = HLS_HOLDBACK_SEGMENTS,
     delivery_s: float = 0.5,
     playlist_ttl_s: float = 1.0,
 ) -> float:
     """Median glass-to-glass of a live HLS viewer, to first order.
 
-    The newest segment closes `segment_s` after its first frame (a frame waits segment_s / 2 on
-    average), reaches the viewer after upload and delivery, plus on average half the playlist's
-    cache lifetime; the player then stays `holdback` segments behind the newest one it knows.
+    A frame waits on average half a segment for its segment to close; upload and delivery take
+    `delivery_s`; the edge serves a playlist up to its cache lifetime old (half on average); the
+    player polls the playlist once per target duration (half a segment on average); then it
+    stays `holdback` segments behind the newest segment it knows.
     """
-    return holdback * segment_s + segment_s / 2 + delivery_s + playlist_ttl_s / 2
+    return holdback * segment_s + segment_s / 2 + delivery_s + playlist_ttl_s / 2 + segment_s / 2
 
 
 @dataclass(frozen=True)

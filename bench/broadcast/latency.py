@@ -359,7 +359,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for agent in agents:
                 agent.kill()
             server.stop()
-        emitted = {"hls": Emitted.load(tmp / "hls.json"), "webrtc": Emitted.load(tmp / "webrtc.json")}
+        speaker_sent = Emitted.load(tmp / "webrtc.json")
+        # With the composer, the speaker's one hand-over to the SDK is the start of both paths.
+        hls_sent = Emitted.load(tmp / "hls.json") if args.source == "pyav" else speaker_sent
+        emitted = {"hls": hls_sent, "webrtc": speaker_sent}
         lag_file = Path(str(tmp / "webrtc.json") + ".lag")
         result["speaker_lag_s"] = json.loads(lag_file.read_text()) if lag_file.exists() else None
     first_k = math.ceil(args.settle / args.period)
@@ -466,6 +469,7 @@ def main() -> None:
     )
     ap.add_argument("--node-modules", type=Path, default=None, help="where hls.js and livekit-client are")
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--resummarize", type=Path, default=None, help="score a saved bench/out JSON again")
     # Internal: the producer processes.
     ap.add_argument("--role", choices=("hls-source", "speaker"), default=None, help=argparse.SUPPRESS)
     for name in ("--t0", "--until"):
@@ -482,7 +486,21 @@ def main() -> None:
     if args.role == "speaker":
         produce_webrtc(args)
         return
-    result = run(args)
+    if args.resummarize is not None:
+        # Score a saved run again (same events, same hand-overs), e.g. after changing the matcher.
+        result = json.loads(args.resummarize.read_text())
+        em = {p: {(kd, int(k)): float(t) for kd, k, t in rows} for p, rows in result["emitted"].items()}
+        if args.source == "composer":
+            em["hls"] = em["webrtc"]
+        sch = result["schedule"]
+        result["summary"] = summarize(result["events"], em, sch["period"], sch["first_k"])
+        result["handover_late_s"] = {
+            p: pct([t - (sch["t0"] + k * sch["period"]) for (_, k), t in e.items()], 50)
+            for p, e in em.items()
+        }
+    else:
+        result = run(args)
+        result["machine"] = machine_note()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"latency-{args.source}.json").write_text(json.dumps(result))
     summary = result["summary"]
@@ -501,11 +519,14 @@ def main() -> None:
     )
     if args.no_doc:
         return
+    note = result.setdefault("machine", machine_note())
+    size = f" --composer-size {args.composer_size}" if args.source == "composer" else ""
+    rescored = " (scored again from its saved events with `--resummarize`)" if args.resummarize else ""
     behind = [b[1] / 1000 for b in result["behind"]]
     late = ", ".join(f"{p} {v:.2f} s" for p, v in result["handover_late_s"].items())
     body = (
         f"Command: `python -m bench.broadcast.latency --seconds {args.seconds:g} --period {args.period:g} "
-        f"--source {args.source}` ({machine_note()}). Events every {args.period:g} s, the first "
+        f"--source {args.source}{size}`{rescored} ({note}). Events every {args.period:g} s, the first "
         f"{args.settle:g} s after the first event not scored (the player's start). hls.js' own view "
         f"(now - PROGRAM-DATE-TIME of the playhead, every 500 ms): median {pct(behind, 50):.2f} s, "
         f"p90 {pct(behind, 90):.2f} s. Latency is measured from the moment each event's first frame or "

@@ -76,7 +76,7 @@ def test_container_overhead_adds_bytes() -> None:
 def test_latency_model_grows_with_segment_length_and_hold_back() -> None:
     assert hls_latency_s(1.0) < hls_latency_s(2.0) < hls_latency_s(6.0)
     assert hls_latency_s(1.0, holdback=2) < hls_latency_s(1.0, holdback=3)
-    assert hls_latency_s(1.0, holdback=2, delivery_s=0.5, playlist_ttl_s=1.0) == pytest.approx(3.5)
+    assert hls_latency_s(1.0, holdback=2, delivery_s=0.5, playlist_ttl_s=1.0) == pytest.approx(4.0)
 
 
 def test_choose_segment_picks_the_cheapest_that_meets_the_goal() -> None:
