@@ -164,7 +164,7 @@ def run(video: bool, seconds: float) -> dict[str, Any]:
                 bc.push_audio(mix)
                 n_audio += 1
             if video:
-                while n_video <= now * CAMERA[2]:
+                while n_video <= now * CAMERA[2] and n_video < seconds * CAMERA[2]:
                     k = int(n_video / CAMERA[2] / STAGE_EVERY_S)
                     with timers.stage("compose"):
                         if k != k_stage:
