@@ -500,7 +500,7 @@ def main() -> None:
         }
     else:
         result = run(args)
-        result["machine"] = machine_note()
+    result.setdefault("machine", machine_note())
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"latency-{args.source}.json").write_text(json.dumps(result))
     summary = result["summary"]
