@@ -227,22 +227,33 @@ def run(video: bool, seconds: float) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     names = list(results[0]["parts_cores"])
-    head = (
-        "| broadcast | goal | **cores** | "
-        + " | ".join(names)
-        + " | media s / wall s | segments | kbit/s written |"
-    )
-    lines = [head, "|" + "---|" * (len(names) + 7)]
+    cols = ["broadcast", "goal", "**cores**", *names, "media s / wall s", "segments", "kbit/s written", "run"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in results:
         goal = "≤ 1" if r["video"] else "≤ 0.05"
         label = "720p30 H.264 + AAC" if r["video"] else "audio-only AAC"
         cells = " | ".join(f"{r['parts_cores'][n]:.3f}" for n in names)
         kbps = r["bytes"] * 8 / 1000 / r["media_s"]
         rt = f"{r['media_s']:.0f} / {r['wall_s']:.0f}"
-        lines.append(
-            f"| {label} | {goal} | **{r['cores']:.3f}** | {cells} | {rt} | {r['segments']} | {kbps:.0f} |"
-        )
+        note = r.get("note")
+        when = f"{note.split(',')[0]}, load {note.split('load average ')[-1].split(' (')[0]}" if note else "–"
+        tail = f"| {rt} | {r['segments']} | {kbps:.0f} | {when} |"
+        lines.append(f"| {label} | {goal} | **{r['cores']:.3f}** | {cells} {tail}")
     return "\n".join(lines)
+
+
+def render(seconds: float, results: list[dict[str, Any]]) -> None:
+    body = (
+        f"Command: `python -m bench.broadcast.composer_cpu --seconds {seconds:g}` (2 shared cores; the "
+        "run column gives when each row ran and the 1 / 5 / 15 min load average at its end; both ran at "
+        "niceness -10, a higher CPU priority than the other work on the machine). Cores = process CPU time "
+        "(getrusage, user + system) per second of media fed, i.e. what one Space needs to run in real "
+        "time; the columns split it per stage (thread CPU time of each call). Input is paced at real "
+        "time; when the shared machine does not give the process enough CPU, media s / wall s drops "
+        "below 1 and the run lasts longer, the CPU per media second stays. kbit/s written includes the "
+        "playlist rewrites.\n\n" + table(results)
+    )
+    update_section("composer-cpu", body)
 
 
 def main() -> None:
@@ -267,16 +278,7 @@ def main() -> None:
     store.write_text(json.dumps(results))
     if args.no_doc:
         return
-    body = (
-        f"Command: `python -m bench.broadcast.composer_cpu --seconds {args.seconds:g}` (2 shared cores; "
-        "each row says when it ran and the 1 / 5 / 15 min load average at its end). "
-        "Cores = process CPU time (getrusage, user + system) per second of media fed, i.e. what one "
-        "Space needs to run in real time; the columns split it per stage (thread CPU time of each call). "
-        "Input is paced at real time; when the shared machine does not give the process enough CPU, "
-        "media s / wall s drops below 1 and the run lasts longer, the CPU per media second stays.\n\n"
-        + table(results)
-    )
-    update_section("composer-cpu", body)
+    render(args.seconds, results)
 
 
 if __name__ == "__main__":
