@@ -459,7 +459,12 @@ def plot(summary: dict[str, dict[str, Any]], path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seconds", type=float, default=100.0)
-    ap.add_argument("--period", type=float, default=7.0, help="seconds between events (> the worst latency)")
+    ap.add_argument(
+        "--period",
+        type=float,
+        default=None,
+        help="seconds between events, > the worst latency (7; composer: 12)",
+    )
     ap.add_argument("--warmup", type=float, default=8.0, help="no events before this")
     ap.add_argument("--settle", type=float, default=6.0, help="events in the first seconds are not scored")
     ap.add_argument("--segment", type=float, default=1.0)
@@ -480,6 +485,8 @@ def main() -> None:
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--token", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.period is None:
+        args.period = 12.0 if args.source == "composer" else 7.0
     if args.role == "hls-source":
         produce_hls(args)
         return
