@@ -49,15 +49,19 @@ def web_dist() -> Path:
 
 
 @pytest.fixture(scope="session")
-def api_url(livekit_server: LiveKitEndpoint, web_dist: Path,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def api_url(
+    livekit_server: LiveKitEndpoint, web_dist: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`."""
     from tests.support.api_server import api_server
 
     assert livekit_server.webhook_port is not None, "e2e needs the livekit-server the tests start"
-    with api_server(port=livekit_server.webhook_port, livekit=livekit_server,
-                    workdir=tmp_path_factory.mktemp("e2e-api"),
-                    env={"SPACES_WEB_DIST": str(web_dist)}) as api:
+    with api_server(
+        port=livekit_server.webhook_port,
+        livekit=livekit_server,
+        workdir=tmp_path_factory.mktemp("e2e-api"),
+        env={"SPACES_WEB_DIST": str(web_dist)},
+    ) as api:
         yield api.url
 
 
@@ -68,8 +72,13 @@ def stage_agent(livekit_server: LiveKitEndpoint) -> Iterator[object]:
 
     # `dev` mode: no CPU load threshold. In `start` mode the worker declares itself full when the
     # machine's CPU passes 70 %, which a test machine running three Chromium processes does.
-    agent = start_agent(ws_url=livekit_server.ws_url, api_key=livekit_server.api_key,
-                        api_secret=livekit_server.api_secret, mode="dev", name="e2e-agent")
+    agent = start_agent(
+        ws_url=livekit_server.ws_url,
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+        mode="dev",
+        name="e2e-agent",
+    )
     try:
         yield agent
     finally:
@@ -88,8 +97,9 @@ async def launch_browser(playwright: Playwright) -> AsyncIterator[LaunchBrowser]
     browsers: list[Browser] = []
 
     async def launch(extra: list[str]) -> Browser:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                   args=[*CHROMIUM_FLAGS, *extra])
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *extra]
+        )
         browsers.append(browser)
         return browser
 

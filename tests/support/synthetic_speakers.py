@@ -174,8 +174,9 @@ class SyntheticSpeaker:
         frame = rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba)
         source.capture_frame(frame)
         if colour is not None:
-            self._camera_pump = asyncio.create_task(self._pump_camera(source, frame),
-                                                    name=f"camera-{self.identity}")
+            self._camera_pump = asyncio.create_task(
+                self._pump_camera(source, frame), name=f"camera-{self.identity}"
+            )
 
     async def _pump_camera(self, source: rtc.VideoSource, frame: rtc.VideoFrame) -> None:
         while True:

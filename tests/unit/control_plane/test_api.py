@@ -365,11 +365,19 @@ def signed(
 
 
 def participant_event(
-    kind: str, event_id: str, room: str, role: str = "listener", agent: bool = False
+    kind: str,
+    event_id: str,
+    room: str,
+    role: str = "listener",
+    agent: bool = False,
+    agent_name: str = names.AGENT_NAME,
+    identity: str = "p",
 ) -> api.WebhookEvent:
+    # livekit-agents gives every agent participant the attribute lk.agent.name and no role.
+    attributes = {names.AGENT_NAME_ATTRIBUTE: agent_name} if agent else {"role": role}
     info = api.ParticipantInfo(
-        identity="p",
-        attributes={"role": role},
+        identity=identity,
+        attributes=attributes,
         kind=api.ParticipantInfo.Kind.AGENT if agent else api.ParticipantInfo.Kind.STANDARD,
     )
     return api.WebhookEvent(event=kind, id=event_id, room=api.Room(name=room), participant=info)
@@ -400,11 +408,11 @@ def test_an_agent_leaving_a_live_space_is_re_dispatched_once(
     for _ in range(2):  # a redelivery does not dispatch twice
         body, headers = signed(left)
         assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
-    assert gateway.calls.count(("dispatch_agent", room)) == 1
+    assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
     assert client.post(f"/spaces/{space_id}/end", headers=auth("host")).status_code == 200
     body, headers = signed(participant_event("participant_left", "a2", room, agent=True, role=""))
     assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
-    assert gateway.calls.count(("dispatch_agent", room)) == 1
+    assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
 
 
 def test_an_agent_leaving_while_another_agent_is_present_is_not_replaced(
@@ -413,18 +421,18 @@ def test_an_agent_leaving_while_another_agent_is_present_is_not_replaced(
     space_id = live_space(client)
     room = f"space-{space_id}"
     # The newer agent evicted the older one: its departure must not dispatch a third.
-    gateway.agents = {"agent-new"}
+    gateway.agents = {"agent-new": names.AGENT_NAME}
     gateway.connected = {"listener"}
     left = participant_event("participant_left", "a3", room, agent=True, role="")
     body, headers = signed(left)
     resp = client.post("/livekit/webhook", content=body, headers=headers)
-    assert resp.status_code == 200 and "another agent" in resp.json()["outcome"]
-    assert ("dispatch_agent", room) not in gateway.calls
+    assert resp.status_code == 200 and "another one is still in the room" in resp.json()["outcome"]
+    assert ("dispatch_agent", room, names.AGENT_NAME) not in gateway.calls
     # The last agent leaving is replaced; other participants do not count as agents.
-    gateway.agents = set()
+    gateway.agents = {}
     body, headers = signed(participant_event("participant_left", "a4", room, agent=True, role=""))
     assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
-    assert gateway.calls.count(("dispatch_agent", room)) == 1
+    assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
 
 
 def track_event(event_id: str, room: str, identity: str, role: str, source: int) -> api.WebhookEvent:
