@@ -103,7 +103,9 @@ class Viewer:
             self.last = now
 
 
-async def run_viewer(url: str, delay: float, until: float, v: Viewer) -> None:
+async def run_viewer(
+    url: str, delay: float, until: float, v: Viewer, holdback: int = LIVE_SYNC_COUNT
+) -> None:
     await asyncio.sleep(delay)
     base = url.rsplit("/", 1)[0]
     timeout = aiohttp.ClientTimeout(total=15)
@@ -148,7 +150,7 @@ async def run_viewer(url: str, delay: float, until: float, v: Viewer) -> None:
                 changed.clear()
                 pl: Playlist = state["pl"]
                 if index is None:
-                    index = max(0, len(pl.segments) - LIVE_SYNC_COUNT)
+                    index = max(0, len(pl.segments) - holdback)
                 while index < len(pl.segments) and time.time() < until:
                     uri, duration, pdt = pl.segments[index]
                     t0 = time.time()
@@ -189,7 +191,9 @@ async def ticker(until: float, lags: list[float]) -> None:
         lags.append((loop.time() - t0 - TICK_S) * 1000)
 
 
-async def run(url: str, clients: int, seconds: float, ramp: float, offset: int, of: int) -> dict[str, Any]:
+async def run(
+    url: str, clients: int, seconds: float, ramp: float, offset: int, of: int, holdback: int = LIVE_SYNC_COUNT
+) -> dict[str, Any]:
     start = time.time()
     until = start + ramp + seconds
     viewers = [Viewer() for _ in range(clients)]
@@ -200,7 +204,7 @@ async def run(url: str, clients: int, seconds: float, ramp: float, offset: int, 
     loop_until = asyncio.get_running_loop().time() + ramp + seconds
     await asyncio.gather(
         ticker(loop_until, lags),
-        *(run_viewer(url, d, until, v) for d, v in zip(delays, viewers, strict=True)),
+        *(run_viewer(url, d, until, v, holdback) for d, v in zip(delays, viewers, strict=True)),
     )
     return {
         "clients": clients,
@@ -232,9 +236,14 @@ def main() -> None:
     ap.add_argument("--ramp", type=float, default=5.0, help="joins spread over this many seconds")
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--of", type=int, default=1)
+    ap.add_argument(
+        "--holdback", type=int, default=LIVE_SYNC_COUNT, help="segments behind the live edge at start"
+    )
     args = ap.parse_args()
     uvloop.install()  # what a load generator uses; the viewers' behaviour is unchanged
-    result = asyncio.run(run(args.url, args.clients, args.seconds, args.ramp, args.offset, args.of))
+    result = asyncio.run(
+        run(args.url, args.clients, args.seconds, args.ramp, args.offset, args.of, args.holdback)
+    )
     json.dump(result, sys.stdout)
 
 

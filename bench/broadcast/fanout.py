@@ -84,7 +84,14 @@ def nginx_pids(workdir: Path) -> list[int]:
 
 
 def run_step(
-    origin: str, workroot: Path, clients: int, seconds: float, ramp: float, procs: int, source_pid: int
+    origin: str,
+    workroot: Path,
+    clients: int,
+    seconds: float,
+    ramp: float,
+    procs: int,
+    source_pid: int,
+    holdback: int = 2,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"edge-{clients}-", dir=workroot))
     httpx.post(f"{origin}/_origin/reset")
@@ -123,6 +130,8 @@ def run_step(
                     str(i),
                     "--of",
                     str(n_procs),
+                    "--holdback",
+                    str(holdback),
                 ],
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
@@ -340,7 +349,9 @@ def main() -> None:
         with live_source(root, args.video, args.segment) as source, origin_process(root) as origin:
             seg_bytes = 0
             for n in args.clients:
-                step = run_step(origin, root / "edges", n, args.seconds, args.ramp, args.procs, source.pid)
+                step = run_step(
+                    origin, root / "edges", n, args.seconds, args.ramp, args.procs, source.pid, args.holdback
+                )
                 row = summarize(step)
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items() if not k.endswith("_all")}), flush=True)
@@ -357,7 +368,8 @@ def main() -> None:
     body = (
         f"Command: `{cmd}` ({machine_note()}). Payload: {payload}, {args.segment:g} s segments, "
         f"{seg_bytes / 1024:.1f} KiB per segment on average; nginx 2 workers; "
-        f"{args.procs} load-generator processes; every client count starts with an empty edge cache, "
+        f"{args.procs} load-generator processes; viewers start {args.holdback} segments behind the edge; "
+        "every client count starts with an empty edge cache, "
         f"viewers join over {args.ramp:g} s, then {args.seconds:g} s steady.\n\n" + table(rows)
     )
     update_section(f"fanout-{payload}", body)
