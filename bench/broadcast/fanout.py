@@ -334,6 +334,9 @@ def main() -> None:
     ap.add_argument("--video", default="none", help="'none' (AAC 64 kbps only) or WxH (plus H.264)")
     ap.add_argument("--segment", type=float, default=1.0)
     ap.add_argument(
+        "--holdback", type=int, default=2, help="viewers start this many segments behind the edge"
+    )
+    ap.add_argument(
         "--tag", default="", help="suffix of the result block and plot (a second run kept beside)"
     )
     ap.add_argument("--no-doc", action="store_true")
