@@ -51,6 +51,14 @@ ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"  # public URL of <pr
 ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners beyond it get HLS
 ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
 BROADCAST_PREFIX: Final = "broadcasts/"
+# A worker whose task sets SPACES_LOAD_METRIC prints its dispatcher load once a minute as one JSON line
+# {LOAD_LINE_METRIC: <name>, LOAD_LINE_PERCENT: 0..100, LOAD_LINE_JOBS: n} on stdout; a CloudWatch
+# Logs metric filter turns it into the metric its ECS service scales on (infrastructure/constructs).
+ENV_LOAD_METRIC: Final = "SPACES_LOAD_METRIC"
+LOAD_LINE_METRIC: Final = "spaces_load_metric"
+LOAD_LINE_PERCENT: Final = "load_percent"
+LOAD_LINE_JOBS: Final = "jobs"
+COMPOSER_LOAD_METRIC: Final = "ComposerLoad"
 # The Secrets Manager secret named by LIVEKIT_SECRET_ARN is JSON with these two fields.
 SECRET_FIELD_API_KEY: Final = "api_key"
 SECRET_FIELD_API_SECRET: Final = "api_secret"
@@ -70,6 +78,7 @@ OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_LIVEKIT_URL: Final = "LiveKitUrl"
 OUTPUT_TABLE_NAME: Final = "TableName"
 OUTPUT_DASHBOARD: Final = "DashboardName"
+OUTPUT_BROADCAST_URL: Final = "BroadcastUrl"
 
 # The DynamoDB single-table shape: the store (functions/store/dynamodb.py) and the CDK state
 # construct both read these, so the deployed table is exactly what the store expects.

@@ -34,6 +34,18 @@ TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", 
 
 
 @dataclass(frozen=True, kw_only=True)
+class BroadcastLinks:
+    """What the control plane tells clients about the broadcast tier; it reads no broadcast object."""
+
+    # Public base URL of the broadcasts (https://<cdn>/broadcasts).
+    base_url: str
+    # From this many listeners in a Space on, a listener gets HLS instead of a WebRTC token.
+    webrtc_listener_limit: int
+    # Days a recording stays available after its Space ends (the bucket lifecycle follows it).
+    recording_retention_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class ApiLimits:
     # Requests per second across the stage, and the burst bucket on top.
     rate_limit: int
@@ -59,6 +71,7 @@ class ControlPlane(Construct):
         jwt_audience: Sequence[str],
         limits: ApiLimits,
         log_retention: logs.RetentionDays,
+        broadcast: BroadcastLinks,
         cors_origins: Sequence[str] = (),
         bundle: bool = True,
     ) -> None:
@@ -111,6 +124,9 @@ class ControlPlane(Construct):
                 names.ENV_PUBLIC_LIVEKIT_URL: livekit_public_url,
                 # API Gateway answers CORS preflights (before the JWT authorizer); the app agrees.
                 names.ENV_CORS_ORIGINS: ",".join(cors_origins),
+                names.ENV_BROADCAST_BASE_URL: broadcast.base_url,
+                names.ENV_WEBRTC_LISTENER_LIMIT: str(broadcast.webrtc_listener_limit),
+                names.ENV_RECORDING_RETENTION_DAYS: str(broadcast.recording_retention_days),
             },
             description="Spaces control plane (FastAPI through Mangum)",
             # Importing FastAPI + pydantic alone costs ~300 ms of CPU (docs/bench/control_plane.md),

@@ -41,10 +41,24 @@ class AgentSizing:
     arm64: bool
 
 
-def build_context_excludes() -> list[str]:
-    """media_agent/.dockerignore, applied to the repo root that is the build context."""
-    lines = DOCKERIGNORE.read_text().splitlines() if DOCKERIGNORE.is_file() else []
+def build_context_excludes(dockerignore: Path = DOCKERIGNORE) -> list[str]:
+    """A worker's .dockerignore (media_agent/ by default), applied to the repo root that is the
+    build context."""
+    lines = dockerignore.read_text().splitlines() if dockerignore.is_file() else []
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def task_protection_statement(cluster: ecs.ICluster) -> iam.PolicyStatement:
+    """A LiveKit worker protects itself from scale-in while it has jobs (see module docstring); a task
+    cannot know its own ARN at synth time, so the statement names the tasks of its cluster."""
+    return iam.PolicyStatement(
+        actions=["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+        resources=[
+            Stack.of(cluster).format_arn(
+                service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
+            )
+        ],
+    )
 
 
 class MediaAgents(Construct):
@@ -107,17 +121,7 @@ class MediaAgents(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix="agent", log_group=self.log_group),
             stop_timeout=STOP_TIMEOUT,
         )
-        # The worker protects itself from scale-in while it runs jobs (see module docstring).
-        self.task_definition.add_to_task_role_policy(
-            iam.PolicyStatement(
-                actions=["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="ecs", resource="task", resource_name=f"{self.cluster.cluster_name}/*"
-                    )
-                ],
-            )
-        )
+        self.task_definition.add_to_task_role_policy(task_protection_statement(self.cluster))
 
         self.security_group = ec2.SecurityGroup(
             self,

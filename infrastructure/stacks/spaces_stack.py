@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from contract import names
-from infrastructure.constructs.control_plane import ApiLimits, ControlPlane
+from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
+from infrastructure.constructs.composers import Composers, ComposerSizing
+from infrastructure.constructs.control_plane import ApiLimits, BroadcastLinks, ControlPlane
 from infrastructure.constructs.identity import UserPoolIdentity
 from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
 from infrastructure.constructs.media_agents import AgentSizing, MediaAgents
@@ -59,6 +61,10 @@ class SpacesSettings:
     livekit_binary_sha256: str
     alarm_email: str | None
     alarms: AlarmThresholds
+    broadcast: BroadcastSettings
+    composers: ComposerSizing
+    # From this many listeners in one Space on, further listeners get the HLS broadcast.
+    webrtc_listener_limit: int
     cors_origins: Sequence[str] = ()
     # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
     bundle_lambda: bool = True
@@ -96,6 +102,23 @@ class SpacesStack(Stack):
         else:
             issuer, audience = settings.oidc.issuer, list(settings.oidc.audience)
 
+        zone = (
+            route53.HostedZone.from_hosted_zone_attributes(
+                self,
+                "Zone",
+                hosted_zone_id=settings.hosted_zone.zone_id,
+                zone_name=settings.hosted_zone.zone_name,
+            )
+            if settings.hosted_zone
+            else None
+        )
+        broadcast = BroadcastDelivery(
+            self,
+            "Broadcast",
+            settings=settings.broadcast,
+            cors_origins=settings.cors_origins,
+            hosted_zone=zone,
+        )
         control_plane = ControlPlane(
             self,
             "ControlPlane",
@@ -107,6 +130,11 @@ class SpacesStack(Stack):
             jwt_audience=audience,
             limits=settings.api,
             log_retention=settings.log_retention,
+            broadcast=BroadcastLinks(
+                base_url=broadcast.base_url,
+                webrtc_listener_limit=settings.webrtc_listener_limit,
+                recording_retention_days=settings.broadcast.retention_days,
+            ),
             cors_origins=settings.cors_origins,
             bundle=settings.bundle_lambda,
         )
@@ -125,14 +153,7 @@ class SpacesStack(Stack):
             redis_address=redis.address,
             webhook_url=control_plane.webhook_url,
             binary_sha256=settings.livekit_binary_sha256,
-            hosted_zone=route53.HostedZone.from_hosted_zone_attributes(
-                self,
-                "Zone",
-                hosted_zone_id=settings.hosted_zone.zone_id,
-                zone_name=settings.hosted_zone.zone_name,
-            )
-            if settings.hosted_zone
-            else None,
+            hosted_zone=zone,
         )
         redis.allow_from(fleet.security_group)
 
@@ -146,6 +167,19 @@ class SpacesStack(Stack):
             sizing=settings.agents,
             log_retention=settings.log_retention,
         )
+        composers = Composers(
+            self,
+            "Composers",
+            cluster=agents.cluster,
+            subnets=network.private_subnets,
+            livekit_url=fleet.url,
+            livekit_secret=secrets.livekit,
+            bucket_name=broadcast.bucket.bucket_name,
+            prefix=broadcast.prefix,
+            sizing=settings.composers,
+            log_retention=settings.log_retention,
+        )
+        broadcast.grant_composer(composers.task_definition.task_role)
         observability = Observability(
             self,
             "Observability",
@@ -155,6 +189,9 @@ class SpacesStack(Stack):
             sfu_group=fleet.group,
             agent_service=agents.service,
             agent_log_group=agents.log_group,
+            composer_service=composers.service,
+            composer_log_group=composers.log_group,
+            composer_load=composers.load_metric,
             thresholds=settings.alarms,
             alarm_email=settings.alarm_email,
         )
@@ -163,6 +200,14 @@ class SpacesStack(Stack):
         CfnOutput(self, names.OUTPUT_LIVEKIT_URL, value=fleet.url)
         CfnOutput(self, names.OUTPUT_TABLE_NAME, value=state.table.table_name)
         CfnOutput(self, names.OUTPUT_DASHBOARD, value=observability.dashboard.dashboard_name)
+        CfnOutput(self, names.OUTPUT_BROADCAST_URL, value=broadcast.base_url)
+        if settings.broadcast.domain:
+            CfnOutput(
+                self,
+                "BroadcastCdnDomainName",
+                value=broadcast.distribution.distribution_domain_name,
+                description=f"Point {settings.broadcast.domain} (CNAME/alias) here",
+            )
         CfnOutput(
             self,
             "LoadBalancerDnsName",
@@ -178,6 +223,9 @@ class SpacesStack(Stack):
         Tags.of(self).add("project", "spaces")
 
         _acknowledge_nag_findings(self, identity, secrets, state, control_plane, fleet, agents)
+        _acknowledge_broadcast_findings(
+            self, broadcast, composers, custom_domain=bool(settings.broadcast.domain)
+        )
 
 
 def _acknowledge_nag_findings(
@@ -191,7 +239,7 @@ def _acknowledge_nag_findings(
 ) -> None:
     """Every cdk-nag finding we accept, next to why it is right for this stack."""
 
-    def ack(scope: Construct, rule: str, reason: str) -> None:
+    def ack(scope: IConstruct, rule: str, reason: str) -> None:
         Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
     def ref(construct: Construct) -> str:
@@ -296,4 +344,66 @@ def _acknowledge_nag_findings(
         "AwsSolutions-IAM5[Resource::*]",
         "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited to "
         "the asset repository",
+    )
+
+
+def _acknowledge_broadcast_findings(
+    stack: Stack, broadcast: BroadcastDelivery, composers: Composers, *, custom_domain: bool
+) -> None:
+    """The broadcast tier's accepted cdk-nag findings, each with why."""
+
+    def ack(scope: IConstruct, rule: str, reason: str) -> None:
+        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+    def ref(construct: IConstruct, attribute: str | None = None) -> str:
+        logical_id = str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
+        return f"<{logical_id}.{attribute}>" if attribute else f"<{logical_id}>"
+
+    if not custom_domain:
+        ack(
+            broadcast.distribution,
+            "AwsSolutions-CFR4",
+            "Without a broadcast_domain the distribution serves on *.cloudfront.net with CloudFront's "
+            "default certificate, whose security policy AWS fixes (TLSv1); with a domain and its us-east-1 "
+            "certificate the distribution requires TLSv1.2_2021. HTTPS only either way",
+        )
+    ack(
+        broadcast.distribution,
+        "AwsSolutions-CFR1",
+        "Spaces are public and global like the rest of the app; no market is excluded, so no geo "
+        "restriction. A deployment with licensing limits sets one on the distribution",
+    )
+    ack(
+        broadcast.distribution,
+        "AwsSolutions-CFR2",
+        "The origin is a private bucket of public, immutable-by-name objects reachable only through "
+        "GET/HEAD; WAF would bill every request (100k listeners at 1 s segments make ~200k requests/s, "
+        "about 430 USD per hour in WAF request fees) and a rate rule would block listeners behind a "
+        "shared NAT. CloudFront's built-in Shield Standard covers the network layer",
+    )
+    ack(
+        composers.task_definition,
+        "AwsSolutions-ECS2",
+        "Only non-secret settings are plain environment variables (mode, LiveKit URL, bucket name and "
+        "prefix, load metric name); the LiveKit API key and secret are ECS secrets from Secrets Manager",
+    )
+    task_policy = composers.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy")
+    ack(
+        task_policy,
+        f"AwsSolutions-IAM5[Resource::{ref(broadcast.bucket, 'Arn')}/{broadcast.prefix}*]",
+        "The composer writes and reads back objects under the broadcasts prefix only (one folder per "
+        "Space, named at run time); nothing else in the bucket, no delete",
+    )
+    ack(
+        task_policy,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
+        f"{ref(composers.service.cluster)}/*]",
+        "Task scale-in protection: a composer protects itself while it has jobs; the ARN is limited to "
+        "tasks of this stack's worker cluster (a task cannot know its own ARN at synth time)",
+    )
+    ack(
+        composers.task_definition.obtain_execution_role().node.find_child("DefaultPolicy"),
+        "AwsSolutions-IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited to "
+        "the composer's asset repository",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_ec2 as ec2
 
 from app import settings_from_context
@@ -20,6 +21,9 @@ def test_defaults_synthesize_without_context() -> None:
     assert settings.fleet.cpu_type == ec2.AmazonLinuxCpuType.ARM_64
     assert settings.api.reserved_concurrency is None
     assert settings.bundle_lambda is True
+    assert settings.broadcast.retention_days == 30
+    assert settings.broadcast.domain is None and settings.broadcast.certificate_arn is None
+    assert settings.webrtc_listener_limit == 250
 
 
 def test_context_selects_x86_external_oidc_and_production() -> None:
@@ -39,9 +43,33 @@ def test_context_selects_x86_external_oidc_and_production() -> None:
     assert settings.fleet.drain.to_seconds() == 900
 
 
+def test_context_sets_the_broadcast_tier() -> None:
+    settings = _settings(
+        recording_retention_days="7",
+        broadcast_price_class="All",
+        broadcast_domain="live.example.org",
+        broadcast_certificate_arn="arn:aws:acm:us-east-1:111111111111:certificate/abc",
+        webrtc_listener_limit="50",
+        composer_cpu="4096",
+        composer_memory_mib="8192",
+    )
+    assert settings.broadcast.retention_days == 7
+    assert settings.broadcast.price_class == cloudfront.PriceClass.PRICE_CLASS_ALL
+    assert settings.broadcast.domain == "live.example.org"
+    assert settings.webrtc_listener_limit == 50
+    assert (settings.composers.cpu, settings.composers.memory_mib) == (4096, 8192)
+
+
 @pytest.mark.parametrize(
     ("context", "message"),
-    [({"arch": "mips"}, "arch"), ({"oidc_issuer": "https://id.example.org/"}, "oidc_audience")],
+    [
+        ({"arch": "mips"}, "arch"),
+        ({"oidc_issuer": "https://id.example.org/"}, "oidc_audience"),
+        ({"broadcast_price_class": "cheap"}, "broadcast_price_class"),
+        ({"recording_retention_days": "0"}, "recording_retention_days"),
+        ({"recording_retention_days": "3651"}, "recording_retention_days"),
+        ({"broadcast_domain": "live.example.org"}, "broadcast_certificate_arn"),
+    ],
 )
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):

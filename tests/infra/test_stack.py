@@ -192,13 +192,15 @@ def test_no_secret_in_plain_environment_variables(synth: Synthesized) -> None:
     env = function["Properties"]["Environment"]["Variables"]
     assert not [k for k in env if secretish.search(k)]
     assert set(env[names.ENV_LIVEKIT_SECRET_ARN]) == {"Ref"}  # the secret's ARN, not its value
-    ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    assert not [e["Name"] for e in container.get("Environment", []) if secretish.search(e["Name"])]
-    assert {s["Name"] for s in container["Secrets"]} == {
-        names.ENV_LIVEKIT_API_KEY,
-        names.ENV_LIVEKIT_API_SECRET,
-    }
+    tasks = synth.resources("AWS::ECS::TaskDefinition").values()
+    assert len(tasks) == 2  # media agent and composer
+    for task in tasks:
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert not [e["Name"] for e in container.get("Environment", []) if secretish.search(e["Name"])]
+        assert {s["Name"] for s in container["Secrets"]} == {
+            names.ENV_LIVEKIT_API_KEY,
+            names.ENV_LIVEKIT_API_SECRET,
+        }
     text = json.dumps(synth.template)
     for known in (names.DEV_API_SECRET, names.DEV_JWT_SECRET):
         assert known not in text
@@ -353,9 +355,9 @@ def test_api_stage_is_throttled_and_logged(synth: Synthesized) -> None:
 
 
 def test_agents_protect_busy_tasks_and_stop_within_fargates_limit(synth: Synthesized) -> None:
-    ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    assert container["StopTimeout"] == 120
+    for task in synth.resources("AWS::ECS::TaskDefinition").values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert container["StopTimeout"] == 120, container["Command"]
     assert "ecs:UpdateTaskProtection" in json.dumps(synth.resources("AWS::IAM::Policy"))
     synth.assertions.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
@@ -381,6 +383,8 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
         "CPUUtilization",
         "GroupInServiceInstances",
         "AgentErrors",
+        "ComposerErrors",
+        "ComposerLoad",
         "ReadThrottleEvents",
         "WriteThrottleEvents",
     ):
