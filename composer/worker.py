@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from livekit import api, rtc
@@ -42,7 +42,7 @@ from contract import names
 from contract.room_metadata import RoomMetadata, parse_room_metadata
 from contract.stage import StageState, parse_stage
 from media_agent import scale_in
-from media_agent.audio import MicStreams
+from media_agent.audio import FrameSink, MicStreams
 
 logger = logging.getLogger("composer")
 
@@ -77,13 +77,47 @@ EVICT_GRACE_S = 5.0
 SHUTDOWN_TIMEOUT_S = 30.0
 
 
+class BroadcastLike(Protocol):
+    """What the composer uses of composer.hls.Broadcast."""
+
+    space_id: str
+
+    def push_video(self, rgb: np.ndarray) -> None: ...
+    def push_audio(self, pcm: np.ndarray) -> None: ...
+    def record_stage(self, entry: Mapping[str, Any]) -> None: ...
+    def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool: ...
+
+
+class MicSource(Protocol):
+    """Decoded microphones, delivered to a FrameSink (media_agent.audio.MicStreams)."""
+
+    def open(self, key: str, track: rtc.Track) -> None: ...
+    def close(self, key: str) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+# Opens the Space's broadcast: (config, space_id, epoch_ms) -> a Broadcast, continued if it exists.
+OpenBroadcast = Callable[[BroadcastConfig, str, int], BroadcastLike]
+
+
+def resume_in(sink: Sink, wall_clock: Callable[[], float] = time.time) -> OpenBroadcast:
+    def open_broadcast(config: BroadcastConfig, space_id: str, epoch_ms: int) -> BroadcastLike:
+        return Broadcast.resume(config, sink, space_id=space_id, epoch_ms=epoch_ms, clock=wall_clock)
+
+    return open_broadcast
+
+
+def decoded_microphones(sink: FrameSink, sample_rate: int) -> MicSource:
+    return MicStreams(sink, sample_rate=sample_rate, frame_ms=20)
+
+
 # -- the feeder: the only thread that touches the Broadcast -----------------------------------------
 
 
 class Feeder:
     """Runs `Broadcast` calls in order on one thread (Broadcast is fed from one thread)."""
 
-    def __init__(self, broadcast: Broadcast, *, sample_rate: int) -> None:
+    def __init__(self, broadcast: BroadcastLike, *, sample_rate: int) -> None:
         self.broadcast = broadcast
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._sample_rate = sample_rate
@@ -165,9 +199,6 @@ class _Camera:
     task: asyncio.Task[None] | None = None
 
 
-BroadcastFactory = Callable[[RoomMetadata, BroadcastConfig], Broadcast]
-
-
 class RoomComposer:
     """The composer in one room: stage, microphones and one camera in; a Broadcast fed in real time."""
 
@@ -175,8 +206,9 @@ class RoomComposer:
         self,
         room: rtc.Room,
         *,
-        sink: Sink,
+        open_broadcast: OpenBroadcast,
         env: Mapping[str, str],
+        microphones: Callable[[FrameSink, int], MicSource] = decoded_microphones,
         epoch_ms: int | None = None,
         room_exists: Callable[[], Awaitable[bool]] | None = None,
         on_failure: Callable[[str], None] | None = None,
@@ -184,7 +216,8 @@ class RoomComposer:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._room = room
-        self._sink = sink
+        self._open_broadcast = open_broadcast
+        self._microphones = microphones
         self._env = env
         self._room_exists = room_exists
         self._on_failure = on_failure
@@ -202,7 +235,7 @@ class RoomComposer:
         self._recorded: tuple[str | None, str | None, str | None] | None = None
         self._camera: _Camera | None = None
         self._camera_wanted: set[str] = set()  # camera publication sids we asked for
-        self._mics: MicStreams | None = None
+        self._mics: MicSource | None = None
         self._feeder: Feeder | None = None
         self._handlers: list[tuple[str, Callable[..., Any]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -224,17 +257,10 @@ class RoomComposer:
         Raises BroadcastEnded when the Space's playlist is already closed.
         """
         config, space_id = self.config, self.space_id
-        broadcast = await asyncio.to_thread(
-            Broadcast.resume,
-            config,
-            self._sink,
-            space_id=space_id,
-            epoch_ms=self._epoch_ms,
-            clock=self._wall_clock,
-        )
+        broadcast = await asyncio.to_thread(self._open_broadcast, config, space_id, self._epoch_ms)
         self._feeder = Feeder(broadcast, sample_rate=config.sample_rate)
         self._feeder.start()
-        self._mics = MicStreams(self._on_mic_frame, sample_rate=config.sample_rate, frame_ms=20)
+        self._mics = self._microphones(self._on_mic_frame, config.sample_rate)
         self._on("participant_connected", self._participant_connected)
         self._on("participant_disconnected", self._participant_disconnected)
         self._on("participant_attributes_changed", self._attributes_changed)
@@ -702,7 +728,7 @@ async def composer_agent(ctx: JobContext) -> None:
 
     composer = RoomComposer(
         ctx.room,
-        sink=settings.sink_from_env(os.environ),
+        open_broadcast=resume_in(settings.sink_from_env(os.environ)),
         env=os.environ,
         room_exists=room_exists,
         on_failure=ctx.shutdown,

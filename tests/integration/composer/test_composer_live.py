@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,7 +149,20 @@ class Space:
             stage = self.stage()
             return stage if stage is not None and check(stage) else None
 
-        return await eventually_async(probe, timeout=timeout, what=what)
+        stage = await eventually_async(probe, timeout=timeout, what=what)
+        assert stage is not None
+        return stage
+
+    async def wait_playlist(
+        self, check: Callable[[MediaPlaylist], bool], *, what: str, timeout: float = SEGMENT_WAIT_S
+    ) -> MediaPlaylist:
+        def probe() -> MediaPlaylist | None:
+            playlist = self.playlist()
+            return playlist if playlist is not None and check(playlist) else None
+
+        playlist = await eventually_async(probe, timeout=timeout, what=what)
+        assert playlist is not None
+        return playlist
 
     def decoded(self, segment_uri: str) -> Decoded:
         return decode_segment(self.dir / segment_uri)
@@ -162,9 +177,15 @@ class Space:
             decoded = self.decoded(playlist.segments[-1].uri)
             return decoded if check(decoded) else None
 
-        return await eventually_async(
-            lambda: asyncio.to_thread(probe), timeout=SEGMENT_WAIT_S, interval=0.25, what=what
+        async def probe_off_loop() -> Decoded | None:
+            return await asyncio.to_thread(probe)
+
+        # Decoding runs off the loop: the loop also feeds the speakers' microphones in real time.
+        decoded: Decoded | None = await eventually_async(  # type: ignore[arg-type]  # the helper's Union
+            probe_off_loop, timeout=SEGMENT_WAIT_S, interval=0.25, what=what
         )
+        assert decoded is not None
+        return decoded
 
 
 @dataclass
@@ -175,14 +196,19 @@ class Workers:
 
 
 @pytest.fixture(scope="module")
-def workers(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
-    """One stage agent and one composer worker (as processes) for the module's Spaces."""
+def workers(livekit_server: Any) -> Iterator[Workers]:
+    """One stage agent and one composer worker (as processes) for the module's Spaces.
+
+    The broadcast directory is made here, not by tmp_path_factory: pytest removes all but the
+    newest three of its temporary roots at every session start, so a concurrent pytest session on
+    the same machine could delete it under a running composer.
+    """
     keys = {
         "ws_url": livekit_server.ws_url,
         "api_key": livekit_server.api_key,
         "api_secret": livekit_server.api_secret,
     }
-    broadcast_dir = tmp_path_factory.mktemp("broadcast")
+    broadcast_dir = Path(tempfile.mkdtemp(prefix="spaces-broadcast-"))
     stage_agent = start_agent(**keys, name="stage", timeout=WORKER_START_S)
     try:
         composer = start_composer(
@@ -190,6 +216,7 @@ def workers(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         )
     except BaseException:
         stage_agent.kill()
+        shutil.rmtree(broadcast_dir, ignore_errors=True)
         raise
     started = Workers(stage_agent=stage_agent, composers=[composer], broadcast_dir=broadcast_dir)
     try:
@@ -197,6 +224,7 @@ def workers(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         for worker in [*started.composers, stage_agent]:
             worker.kill()
+        shutil.rmtree(broadcast_dir, ignore_errors=True)
 
 
 async def open_space(livekit_server: Any, workers: Workers, *, video: str, speakers: dict[str, Any]) -> Space:
@@ -235,8 +263,8 @@ async def open_space(livekit_server: Any, workers: Workers, *, video: str, speak
     await space.dispatch(names.AGENT_NAME)
     await space.dispatch(names.COMPOSER_AGENT_NAME)
     await space.wait_stage(lambda s: True, timeout=30, what="the stage agent publishes a stage")
-    await eventually_async(
-        lambda: (p := space.playlist()) is not None and len(p.segments) > 0,
+    await space.wait_playlist(
+        lambda p: len(p.segments) > 0,
         timeout=60,
         what="the composer publishes its first segment",
     )
@@ -319,8 +347,8 @@ async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
 
 async def test_audio_of_the_speakers_is_in_the_stream(space: Space) -> None:
     started, ended = await talk(space, "alice")
-    playlist = await eventually_async(
-        lambda: (p := space.playlist()) is not None and p.segments[-1].program_date_time > ended and p,
+    playlist = await space.wait_playlist(
+        lambda p: p.segments[-1].program_date_time > ended,
         timeout=SEGMENT_WAIT_S,
         what="segments past the end of the utterance",
     )
@@ -337,8 +365,8 @@ async def test_host_pin_holds_the_big_tile(space: Space) -> None:
     )
     await space.newest_segment(lambda d: near(d.tile, RED), what="the pinned speaker in the big tile")
     started, ended = await talk(space, "bob")
-    playlist = await eventually_async(
-        lambda: (p := space.playlist()) is not None and p.segments[-1].program_date_time > ended and p,
+    playlist = await space.wait_playlist(
+        lambda p: p.segments[-1].program_date_time > ended,
         timeout=SEGMENT_WAIT_S,
         what="segments past the end of bob's turn",
     )
@@ -376,6 +404,7 @@ async def test_replacement_composer_continues_the_playlist(space: Space) -> None
         return playlist if len(new) >= 3 else None
 
     playlist = await eventually_async(continued, timeout=60, what="the replacement appends segments")
+    assert playlist is not None
     uris = [s.uri for s in playlist.segments]
     # Everything the dead composer had published is still there, in order, followed by the new epoch.
     assert uris[: len(killed.segments)] == [s.uri for s in killed.segments]
@@ -411,6 +440,7 @@ async def test_a_second_composer_takes_over_without_losing_a_segment(space: Spac
         return playlist if len(playlist.segments) - last_break >= 3 else None
 
     playlist = await eventually_async(taken_over, timeout=90, what="a second composer continues the playlist")
+    assert playlist is not None
     assert "evicting previous composer" in space.workers.composers[-1].log
     uris = [s.uri for s in playlist.segments]
     assert uris[: len(before.segments)] == [s.uri for s in before.segments]  # nothing lost or reordered
@@ -422,8 +452,8 @@ async def test_a_second_composer_takes_over_without_losing_a_segment(space: Spac
 
 async def test_ending_the_space_closes_the_playlist(space: Space) -> None:
     await space.lkapi.room.delete_room(api.DeleteRoomRequest(room=space.room))
-    playlist = await eventually_async(
-        lambda: (p := space.playlist()) is not None and p.ended and p,
+    playlist = await space.wait_playlist(
+        lambda p: p.ended,
         timeout=SEGMENT_WAIT_S,
         what="#EXT-X-ENDLIST after the room is deleted",
     )
@@ -444,8 +474,8 @@ async def test_audio_only_space(livekit_server: Any, workers: Workers) -> None:
     space = await open_space(livekit_server, workers, video="off", speakers=speakers)
     try:
         started, ended = await talk(space, "carol")
-        playlist = await eventually_async(
-            lambda: (p := space.playlist()) is not None and p.segments[-1].program_date_time > ended and p,
+        playlist = await space.wait_playlist(
+            lambda p: p.segments[-1].program_date_time > ended,
             timeout=SEGMENT_WAIT_S,
             what="audio-only segments past the utterance",
         )
@@ -453,8 +483,8 @@ async def test_audio_only_space(livekit_server: Any, workers: Workers) -> None:
         assert not any(d.has_video for d in decoded)
         assert max(d.rms for d in decoded) > SPEECH_RMS
         await space.lkapi.room.delete_room(api.DeleteRoomRequest(room=space.room))
-        await eventually_async(
-            lambda: (p := space.playlist()) is not None and p.ended,
+        await space.wait_playlist(
+            lambda p: p.ended,
             timeout=SEGMENT_WAIT_S,
             what="#EXT-X-ENDLIST for the audio-only Space",
         )

@@ -32,12 +32,12 @@ def test_no_tracks_is_silence_of_the_chunk_length() -> None:
 def test_two_tones_are_both_in_the_mix() -> None:
     mixer = Mixer(jitter_ms=0)
     a, b = tone(440, 1.0), tone(1000, 1.0)
-    out = []
+    chunks = []
     for i in range(0, len(a), CHUNK):
         mixer.push("alice", a[i : i + CHUNK])
         mixer.push("bob", b[i : i + CHUNK])
-        out.append(mixer.pull())
-    out = np.concatenate(out)
+        chunks.append(mixer.pull())
+    out = np.concatenate(chunks)
     assert spectrum_peaks(out, 2) == {440, 1000}
     # Summed sample by sample, not averaged or dropped.
     np.testing.assert_array_equal(out, a.astype(np.int32) + b)
