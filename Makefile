@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.cache/spaces-tools/uv/b
 LIVEKIT := .tools/bin/livekit-server
 WEB_STAMP := web/dist/index.html
 
-.PHONY: help dev test test-unit test-integration test-infra test-e2e lint bench bench-api \
+.PHONY: help dev test test-unit test-integration test-infra test-e2e test-lambda-python lint bench bench-api \
         bench-spotlight synth tools system-deps venv web clean
 
 help:
@@ -51,8 +51,12 @@ web: $(WEB_STAMP)
 dev: venv tools web system-deps
 	$(PY) -m devstack
 
-test: venv tools web system-deps
+test: venv tools web system-deps test-lambda-python
 	$(PY) -m pytest
+
+# The control plane's unit tests on the Lambda's Python with the Lambda's dependencies only.
+test-lambda-python: venv
+	UV=$(UV) bash scripts/test-lambda-python.sh
 
 test-unit: venv
 	$(PY) -m pytest -m unit
@@ -66,10 +70,12 @@ test-infra: venv system-deps
 test-e2e: venv tools web system-deps
 	$(PY) -m pytest -m e2e
 
+# Fails on any lint finding, unformatted file or type error (mypy's scope and strictness: pyproject).
 lint: venv system-deps
 	$(VENV)/bin/ruff check .
-	shellcheck infrastructure/node/*.sh
-	$(VENV)/bin/ruff format --check . || true
+	shellcheck infrastructure/node/*.sh scripts/*.sh
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: bench-api bench-spotlight
 
