@@ -48,19 +48,26 @@ def web_dist() -> Path:
     return dist
 
 
-@pytest.fixture(scope="session")
-def api_url(
-    livekit_server: LiveKitEndpoint, web_dist: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`."""
+@pytest.fixture(scope="module")
+def api_extra_env() -> dict[str, str]:
+    """Settings a test module adds to its API (test_broadcast.py: the broadcast tier)."""
+    return {}
+
+
+# Module scope: each module gets the API with its own settings, one at a time on the webhook port.
+@pytest.fixture(scope="module")
+def api_url(livekit_server: LiveKitEndpoint, web_dist: Path, api_extra_env: dict[str, str]) -> Iterator[str]:
+    """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`.
+
+    Its SQLite file lives in a temporary directory of its own (api_server's), not under pytest's
+    temporary root, which a concurrent pytest session on the machine prunes when it starts."""
     from tests.support.api_server import api_server
 
     assert livekit_server.webhook_port is not None, "e2e needs the livekit-server the tests start"
     with api_server(
         port=livekit_server.webhook_port,
         livekit=livekit_server,
-        workdir=tmp_path_factory.mktemp("e2e-api"),
-        env={"SPACES_WEB_DIST": str(web_dist)},
+        env={"SPACES_WEB_DIST": str(web_dist), **api_extra_env},
     ) as api:
         yield api.url
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -28,13 +28,33 @@ def eventually(
         time.sleep(interval)
 
 
+@overload
 async def eventually_async(
-    check: Callable[[], Awaitable[T] | T],
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually_async(
+    check: Callable[[], T | None],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+async def eventually_async(
+    check: Callable[[], Any],
     *,
     timeout: float = 10.0,
     interval: float = 0.05,
     what: str = "condition",
-) -> T:
+) -> Any:
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     while True:
@@ -43,7 +63,7 @@ async def eventually_async(
             if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
                 value = await value
             if value:
-                return value  # type: ignore[return-value]
+                return value
         except AssertionError as exc:
             last = exc
         if time.monotonic() > deadline:

@@ -1,4 +1,7 @@
-/** Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`). */
+/**
+ * Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`,
+ * `#/spaces/<id>/replay`).
+ */
 import "./style.css";
 
 import { Api } from "./api";
@@ -59,6 +62,9 @@ async function boot(): Promise<void> {
       // The LiveKit SDK is most of the bundle: load it only when a Space is opened.
       const { spaceView } = await import("./views/space");
       view = spaceView(app, target.spaceId);
+    } else if (target.kind === "replay") {
+      const { replayView } = await import("./views/replay");
+      view = replayView(app, target.spaceId);
     } else {
       view = lobbyView(app);
       if (target.problem) {

@@ -40,7 +40,8 @@ def discover_spaces(
     user: CurrentUser,
     spaces: ServiceDep,
     show: PresenterDep,
-    state: Literal["live", "scheduled"] = "live",
+    # Ended Spaces are listed for their recordings (the lobby's Replay), most recently ended first.
+    state: Literal["live", "scheduled", "ended"] = "live",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[
         str | None, Query(pattern=CURSOR_PATTERN, description="`cursor` of the previous page, as given")
