@@ -8,9 +8,6 @@ checked against what is really stored and a concurrent change is never overwritt
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import random
 import re
 import time
@@ -76,9 +73,9 @@ class SpaceStore(ABC):
         """Write `space` only if the stored version is still `expected_version`."""
 
     @abstractmethod
-    def _page(
-        self, state: SpaceState, *, limit: int, after: dict[str, Any] | None
-    ) -> tuple[list[Space], dict[str, Any] | None]: ...
+    def _page(self, state: SpaceState, *, limit: int, after: str | None) -> tuple[list[Space], str | None]:
+        """Up to `limit` Spaces in `state` after the discovery key `after`, and the key to continue
+        from (None on the last page)."""
 
     @abstractmethod
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
@@ -194,29 +191,32 @@ def parse_ts(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-# Every value a cursor carries is a key this module wrote (`SPACE#<id>`, `STATE#live`, a discovery
-# key `<timestamp>#<id>`): a short ASCII alphabet. Anything else (e.g. a lone surrogate, which
-# neither SQLite nor DynamoDB can encode) is refused before it reaches a store.
-CURSOR_VALUE = re.compile(r"[A-Za-z0-9#:.\-]{1,128}")
+# A cursor is the discovery key of the last Space on the page (`2026-12-01T20:15:00.123456Z#<id>`)
+# written without separators so it needs no escaping in a URL: `20261201T201500123456Z_<id>`.
+# Keyset pagination: any string of this shape is a position in key order and pages after it, so
+# the API accepts exactly what its schema says; anything else is refused before a store sees it.
+CURSOR_PATTERN = r"^[0-9]{8}T[0-9]{12}Z_[0-9a-f]{32}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_KEY = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6})Z#([0-9a-f]{32})"
+)
 
 
-def encode_cursor(position: dict[str, Any] | None) -> str | None:
-    if position is None:
+def encode_cursor(key: str | None) -> str | None:
+    if key is None:
         return None
-    raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    match = _KEY.fullmatch(key)
+    if match is None:  # a key this module wrote always matches
+        raise ValueError(f"not a discovery key: {key!r}")
+    y, mo, d, h, mi, sec, us, space_id = match.groups()
+    return f"{y}{mo}{d}T{h}{mi}{sec}{us}Z_{space_id}"
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None) -> str | None:
+    """The discovery key a cursor stands for (None: the first page)."""
     if not cursor:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("cursor is not one this API returned") from exc
-    if not isinstance(position, dict) or not all(
-        isinstance(v, str) and CURSOR_VALUE.fullmatch(v) for v in position.values()
-    ):
-        raise InvalidCursor("cursor is not one this API returned")
-    return position
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidCursor("cursor is not one this API returned (pass back `cursor` as given)")
+    c = cursor
+    return f"{c[0:4]}-{c[4:6]}-{c[6:8]}T{c[9:11]}:{c[11:13]}:{c[13:15]}.{c[15:21]}Z#{c[23:]}"

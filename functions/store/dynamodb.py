@@ -66,9 +66,7 @@ class DynamoStore(SpaceStore):
         )
         return None if item is None else _space(item)
 
-    def _page(
-        self, state: SpaceState, *, limit: int, after: dict[str, Any] | None
-    ) -> tuple[list[Space], dict[str, Any] | None]:
+    def _page(self, state: SpaceState, *, limit: int, after: str | None) -> tuple[list[Space], str | None]:
         partition = f"STATE#{state.value}"
         query: dict[str, Any] = {
             "TableName": self.table,
@@ -80,18 +78,22 @@ class DynamoStore(SpaceStore):
             "Limit": limit,
         }
         if after is not None:
-            if set(after) != {PK, SK, GSI1_PK, GSI1_SK} or after[GSI1_PK] != partition:
-                raise InvalidCursor("cursor is not one this API returned")
-            query["ExclusiveStartKey"] = {k: {"S": v} for k, v in after.items()}
+            # The index's start key: the position (GSI key) plus the table key of the item there.
+            space_id = after.rsplit("#", 1)[1]
+            query["ExclusiveStartKey"] = {
+                **space_key(space_id),
+                GSI1_PK: {"S": partition},
+                GSI1_SK: {"S": after},
+            }
         try:
             result = self.client.query(**query)
         except ClientError as exc:
-            # A hand-made cursor with the right shape but impossible key values.
+            # Kept as a guard: a start key DynamoDB refuses came from the client, not from us.
             if after is not None and exc.response["Error"]["Code"] == "ValidationException":
                 raise InvalidCursor("cursor is not one this API returned") from exc
             raise
         last = result.get("LastEvaluatedKey")
-        return [_space(i) for i in result["Items"]], ({k: v["S"] for k, v in last.items()} if last else None)
+        return [_space(i) for i in result["Items"]], (str(last[GSI1_SK]["S"]) if last else None)
 
     # --- writes -------------------------------------------------------------------------------
     def _insert(self, space: Space, idempotency: IdempotencyKey | None) -> Space:

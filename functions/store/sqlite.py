@@ -16,7 +16,6 @@ from ..domain.model import Space, SpaceState
 from .base import (
     DEDUPE_TTL,
     IdempotencyKey,
-    InvalidCursor,
     SpaceStore,
     discovery_key,
     from_record,
@@ -128,17 +127,13 @@ class SqliteStore(SpaceStore):
             )
             return cur.rowcount == 1
 
-    def _page(
-        self, state: SpaceState, *, limit: int, after: dict[str, Any] | None
-    ) -> tuple[list[Space], dict[str, Any] | None]:
+    def _page(self, state: SpaceState, *, limit: int, after: str | None) -> tuple[list[Space], str | None]:
         desc = newest_first(state)
         sql = "SELECT record, listener_count, discovery_key FROM spaces WHERE state = ?"
         args: list[Any] = [state.value]
         if after is not None:
-            if set(after) != {"k"}:
-                raise InvalidCursor("cursor is not one this API returned")
             sql += " AND discovery_key < ?" if desc else " AND discovery_key > ?"
-            args.append(after["k"])
+            args.append(after)
         sql += f" ORDER BY discovery_key {'DESC' if desc else 'ASC'} LIMIT ?"
         args.append(limit + 1)  # one more tells whether there is a next page
         db = self._connect()
@@ -148,7 +143,7 @@ class SqliteStore(SpaceStore):
             db.close()
         more = len(rows) > limit
         rows = rows[:limit]
-        last = {"k": rows[-1]["discovery_key"]} if more and rows else None
+        last = str(rows[-1]["discovery_key"]) if more and rows else None
         return [_space(r) for r in rows], last
 
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
