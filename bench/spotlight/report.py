@@ -12,12 +12,13 @@ import numpy as np
 from bench.spotlight.metrics import Score
 from bench.spotlight.sounds import TRANSIENT_KINDS
 
+# Issue 10's goals, on audio the defaults were never tuned on (the held-out half).
 GOALS = {
-    "switch_median_s": 0.35,
+    "switch_median_s": 0.30,
     "switch_p90_s": 0.6,
     "takeover_median_s": 1.0,
     "transient_false_switches": 0,
-    "accuracy": 0.95,
+    "accuracy": 0.96,
 }
 BEGIN, END = "<!-- results:begin (written by python -m bench.spotlight) -->", "<!-- results:end -->"
 
