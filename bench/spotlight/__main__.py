@@ -93,8 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     cost = report.frame_cost()
     machine = f"{platform.machine()}, {os.cpu_count()} shared cores, Python {platform.python_version()}"
     command = "python -m bench.spotlight" + ("" if argv is None else " " + " ".join(argv))
-    results = {"command": command, "machine": machine, "splits": per_split, "cost": cost,
-               "wall_s": time.monotonic() - started}
+    results = {
+        "command": command,
+        "machine": machine,
+        "splits": per_split,
+        "cost": cost,
+        "wall_s": time.monotonic() - started,
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1, default=float))
     plotted = "holdout" if "holdout" in totals_by_split else args.splits[0]
@@ -102,8 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     titles = {"holdout": "Held-out half (never used to choose anything)", "tune": "Tuning half"}
     markdown = "\n".join(
         f"### {titles[split]}\n\n"
-        + report.markdown({**per_split[split], "command": command, "machine": machine, "cost": cost,
-                           "wall_s": results["wall_s"]})
+        + report.markdown(
+            {
+                **per_split[split],
+                "command": command,
+                "machine": machine,
+                "cost": cost,
+                "wall_s": results["wall_s"],
+            }
+        )
         for split in sorted(args.splits, key=lambda name: name != "holdout")
     )
     (OUT / "results.md").write_text(markdown)

@@ -71,7 +71,20 @@ TUNE_VOICES = tuple(
 HOLDOUT_VOICES = tuple(
     (accent, variant)
     for accent in ("en-gb-scotland", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
-    for variant in ("m2", "m4", "m6", "f3", "f5", "Michael", "Linda", "Steph", "Denis", "Zac", "Edward", "Belinda")
+    for variant in (
+        "m2",
+        "m4",
+        "m6",
+        "f3",
+        "f5",
+        "Michael",
+        "Linda",
+        "Steph",
+        "Denis",
+        "Zac",
+        "Edward",
+        "Belinda",
+    )
 )
 # Rates (words per minute) and pitches (0-99) a speaker's voice is drawn from.
 RATE_RANGE = (125, 215)
