@@ -7,21 +7,38 @@ credentials; a real deployment sets at least `domain` and `certificate_arn` (doc
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 
+from infrastructure.constructs.broadcast_delivery import BroadcastSettings
+from infrastructure.constructs.composers import ComposerSizing
 from infrastructure.constructs.control_plane import ApiLimits
 from infrastructure.constructs.livekit_fleet import FleetSizing
 from infrastructure.constructs.media_agents import AgentSizing
 from infrastructure.constructs.observability import AlarmThresholds
-from infrastructure.stacks.spaces_stack import ExternalOidc, SpacesSettings, SpacesStack
+from infrastructure.stacks.spaces_stack import ExternalOidc, HostedZoneRef, SpacesSettings, SpacesStack
 
 # Synth-only placeholders: deploying them fails at the certificate, never silently.
 EXAMPLE_DOMAIN = "livekit.example.com"
 EXAMPLE_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+# Not the checksum of any archive: a node booted with it refuses the download (infrastructure/node/boot.sh).
+EXAMPLE_LIVEKIT_SHA256 = "0" * 64
 # Compute-optimized, 2 vCPU: cheap at rest; the group scales out on CPU.
 DEFAULT_INSTANCE_TYPES = {"arm64": "c7g.large", "x86_64": "c7i.large"}
+# CloudFront price classes by context value. "100" (North America, Europe, Israel) is the cheapest per
+# GB and the default; an audience elsewhere is then served from those edges (more RTT per segment),
+# so a deployment for a global audience sets "All" (docs/infrastructure.md).
+PRICE_CLASSES = {
+    "100": cloudfront.PriceClass.PRICE_CLASS_100,
+    "200": cloudfront.PriceClass.PRICE_CLASS_200,
+    "All": cloudfront.PriceClass.PRICE_CLASS_ALL,
+}
+# The control plane's own default (functions/core/config.py, derived in docs/control-plane.md): each
+# WebRTC listener costs the SFU ~0.45 % of a core, so 250 listeners of one Space stay within 60 % of a
+# default 2-vCPU node (the fleet's CPU target).
+DEFAULT_WEBRTC_LISTENER_LIMIT = 250
 
 
 def settings_from_context(app: cdk.App) -> SpacesSettings:
@@ -42,10 +59,32 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     if oidc_issuer and not oidc_audience:
         raise ValueError("context oidc_issuer needs oidc_audience (comma-separated client ids)")
     reserved = app.node.try_get_context("lambda_reserved_concurrency")
+    domain = str(get("domain", EXAMPLE_DOMAIN))
+    certificate_arn = str(get("certificate_arn", EXAMPLE_CERTIFICATE))
+    zone_id = app.node.try_get_context("hosted_zone_id")
+    zone_name = app.node.try_get_context("hosted_zone_name")
+    if bool(zone_id) != bool(zone_name):
+        raise ValueError("context hosted_zone_id and hosted_zone_name go together")
+    price_class = str(get("broadcast_price_class", "100"))
+    if price_class not in PRICE_CLASSES:
+        raise ValueError(
+            f"context broadcast_price_class must be one of {sorted(PRICE_CLASSES)}, got {price_class!r}"
+        )
+    retention_days = number("recording_retention_days", 30)
+    # The control plane accepts 1..3650 (functions/core/config.py); refuse here what it would refuse
+    # at its first cold start.
+    if not 1 <= retention_days <= 3650:
+        raise ValueError(f"context recording_retention_days must be 1..3650, got {retention_days}")
+    broadcast_domain = app.node.try_get_context("broadcast_domain")
+    broadcast_certificate = app.node.try_get_context("broadcast_certificate_arn")
+    if bool(broadcast_domain) != bool(broadcast_certificate):
+        raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")
     return SpacesSettings(
         production=production,
-        domain=str(get("domain", EXAMPLE_DOMAIN)),
-        certificate_arn=str(get("certificate_arn", EXAMPLE_CERTIFICATE)),
+        domain=domain,
+        certificate_arn=certificate_arn,
+        turn_domain=str(get("turn_domain", f"turn.{domain}")),
+        turn_certificate_arn=str(get("turn_certificate_arn", certificate_arn)),
         livekit_api_key=str(get("livekit_api_key", "spaces")),
         fleet=FleetSizing(
             instance_type=ec2.InstanceType(str(get("sfu_instance_type", DEFAULT_INSTANCE_TYPES[arch]))),
@@ -63,6 +102,24 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             cpu_target_percent=number("agent_cpu_target", 50),
             arm64=arm64,
         ),
+        composers=ComposerSizing(
+            # One 720p30 broadcast costs up to a core (composer/load.py budgets one Space per core).
+            cpu=number("composer_cpu", 2048),
+            memory_mib=number("composer_memory_mib", 4096),
+            min_tasks=number("composer_min_tasks", 1),
+            max_tasks=number("composer_max_tasks", 10),
+            cpu_target_percent=number("composer_cpu_target", 60),
+            load_target_percent=number("composer_load_target", 60),
+            arm64=arm64,
+        ),
+        broadcast=BroadcastSettings(
+            retention_days=retention_days,
+            access_log_days=180 if production else 30,
+            price_class=PRICE_CLASSES[price_class],
+            domain=str(broadcast_domain) if broadcast_domain else None,
+            certificate_arn=str(broadcast_certificate) if broadcast_certificate else None,
+        ),
+        webrtc_listener_limit=number("webrtc_listener_limit", DEFAULT_WEBRTC_LISTENER_LIMIT),
         api=ApiLimits(
             rate_limit=number("api_rate_limit", 500),
             burst_limit=number("api_burst_limit", 1000),
@@ -75,11 +132,12 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         oidc=ExternalOidc(issuer=str(oidc_issuer), audience=tuple(a for a in oidc_audience.split(",") if a))
         if oidc_issuer
         else None,
-        livekit_binary_sha256=app.node.try_get_context("livekit_sha256"),
+        livekit_binary_sha256=str(get("livekit_sha256", EXAMPLE_LIVEKIT_SHA256)).lower(),
         alarm_email=app.node.try_get_context("alarm_email"),
         alarms=AlarmThresholds(),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
+        hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
     )
 
 

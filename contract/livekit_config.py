@@ -23,11 +23,18 @@ class RedisSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class TurnSettings:
+    """The embedded TURN server. livekit-server v1.13.5 hands clients `turns:<domain>:443` whatever
+    `tls_port` is (`pkg/service/roommanager.go` iceServersForParticipant), so `domain` must be a name
+    whose port 443 reaches `tls_port`: its own name, never the signalling domain (whose 443 is 7880).
+    TURN/UDP is advertised as `turn:<node ip>:<udp_port>`, straight to each node."""
+
     domain: str
     udp_port: int = 3478
     tls_port: int = 5349
-    # TLS terminated by the load balancer in front of the node.
+    # TLS terminated by the load balancer in front of the node; the node listens in plain TCP.
     external_tls: bool = True
+    # The relay addresses TURN allocates (UDP, on the node's IP); the SFU sends media to them.
+    relay_range: tuple[int, int] = (30000, 40000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +90,8 @@ def render(config: LiveKitConfig) -> dict[str, object]:
             "udp_port": config.turn.udp_port,
             "tls_port": config.turn.tls_port,
             "external_tls": config.turn.external_tls,
+            "relay_range_start": config.turn.relay_range[0],
+            "relay_range_end": config.turn.relay_range[1],
         }
     doc.update(config.extra)
     return doc
@@ -162,6 +171,7 @@ def fleet_config(
     rtc_port_range: tuple[int, int] = (50000, 60000),
     turn_udp_port: int = 3478,
     turn_tls_port: int = 5349,
+    turn_relay_range: tuple[int, int] = (30000, 40000),
     use_external_ip: bool = True,
     node_ip: str | None = None,
 ) -> LiveKitConfig:
@@ -181,5 +191,10 @@ def fleet_config(
         use_external_ip=use_external_ip,
         node_ip=node_ip,
         redis=redis,
-        turn=TurnSettings(domain=turn_domain, udp_port=turn_udp_port, tls_port=turn_tls_port),
+        turn=TurnSettings(
+            domain=turn_domain,
+            udp_port=turn_udp_port,
+            tls_port=turn_tls_port,
+            relay_range=turn_relay_range,
+        ),
     )

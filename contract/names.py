@@ -7,11 +7,17 @@ is one edit, not a hunt.
 from typing import Final
 
 LIVEKIT_VERSION: Final = "v1.13.5"
+# The control plane Lambda's Python (a managed runtime with SnapStart: 3.12 or later). The CDK
+# construct deploys it and `make test-lambda-python` runs the control plane's tests on it.
+LAMBDA_PYTHON: Final = "3.13"
 
 # The agent the control plane dispatches explicitly into every live Space.
 AGENT_NAME: Final = "spaces-stage"
 # The broadcast composer: its own agent (own process), dispatched with the stage agent.
 COMPOSER_AGENT_NAME: Final = "spaces-composer"
+# livekit-agents puts the dispatching agent name into this attribute of every agent participant;
+# the control plane reads it (webhooks, ListParticipants) to tell which agent left a room.
+AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"
 
 # A broadcast's files under <broadcast base>/<space_id>/ (schema/broadcast.schema.json).
 BROADCAST_PLAYLIST: Final = "index.m3u8"
@@ -48,6 +54,14 @@ ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"  # public URL of <pr
 ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners beyond it get HLS
 ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
 BROADCAST_PREFIX: Final = "broadcasts/"
+# A worker whose task sets SPACES_LOAD_METRIC prints its dispatcher load once a minute as one JSON line
+# {LOAD_LINE_METRIC: <name>, LOAD_LINE_PERCENT: 0..100, LOAD_LINE_JOBS: n} on stdout; a CloudWatch
+# Logs metric filter turns it into the metric its ECS service scales on (infrastructure/constructs).
+ENV_LOAD_METRIC: Final = "SPACES_LOAD_METRIC"
+LOAD_LINE_METRIC: Final = "spaces_load_metric"
+LOAD_LINE_PERCENT: Final = "load_percent"
+LOAD_LINE_JOBS: Final = "jobs"
+COMPOSER_LOAD_METRIC: Final = "ComposerLoad"
 # The Secrets Manager secret named by LIVEKIT_SECRET_ARN is JSON with these two fields.
 SECRET_FIELD_API_KEY: Final = "api_key"
 SECRET_FIELD_API_SECRET: Final = "api_secret"
@@ -67,6 +81,7 @@ OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_LIVEKIT_URL: Final = "LiveKitUrl"
 OUTPUT_TABLE_NAME: Final = "TableName"
 OUTPUT_DASHBOARD: Final = "DashboardName"
+OUTPUT_BROADCAST_URL: Final = "BroadcastUrl"
 
 # The DynamoDB single-table shape: the store (functions/store/dynamodb.py) and the CDK state
 # construct both read these, so the deployed table is exactly what the store expects.

@@ -7,18 +7,29 @@ against a room budget.
 The CPU share is that of this worker's own process tree (the worker and its job processes) over
 the CPUs it may use, not the machine's: on a shared host (or a test machine) a neighbour's load
 must not close this worker to new rooms. In an ECS task the two are the same.
+
+Published load: when the task sets SPACES_LOAD_METRIC, the worker prints, once a minute, the highest
+load the dispatcher saw in that minute as one JSON line on stdout (names in contract/names.py). The
+task's log group turns it into a CloudWatch metric and the ECS service scales on it, so the fleet
+grows on the same signal that closes a worker to new jobs (a budget full of quiet jobs included,
+which CPU alone never shows).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import psutil
 from livekit.agents.utils.hw import get_cpu_monitor
+
+from contract import names
 
 # Rooms one worker may hold. Every room is a job process forked from a preloaded forkserver: about
 # 25 MB private memory each on top of ~0.5 GB shared (docs/agent.md), so 40 rooms fit a 2 GiB task
@@ -30,11 +41,13 @@ MAX_ROOMS_ENV = "SPACES_AGENT_MAX_ROOMS"
 # close the worker to new rooms.
 CPU_SAMPLE_S = 1.0
 CPU_WINDOW = 5
+# One line a minute: CloudWatch metrics from log filters have a one-minute resolution.
+PUBLISH_EVERY_S = 60.0
 
 
 class _HasActiveJobs(Protocol):
     @property
-    def active_jobs(self) -> list[object]: ...
+    def active_jobs(self) -> Sequence[object]: ...
 
 
 def tree_cpu_seconds(root: psutil.Process | None = None) -> float:
@@ -66,11 +79,24 @@ def max_rooms() -> int:
 class WorkerLoad:
     """The `load_fnc` of the AgentServer: max(cpu average, rooms / room budget)."""
 
-    def __init__(self, rooms_budget: int) -> None:
+    def __init__(
+        self,
+        rooms_budget: int,
+        *,
+        metric_name: str | None = None,
+        write: Callable[[str], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._budget = rooms_budget
         self._samples: deque[float] = deque(maxlen=CPU_WINDOW)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # Off unless the task names a metric (the ECS task definition sets it).
+        self._metric = metric_name or os.environ.get(names.ENV_LOAD_METRIC) or None
+        self._write = write or _print_line
+        self._clock = clock
+        self._window_start: float | None = None
+        self._peak_load, self._peak_jobs = 0.0, 0
 
     def _sample_forever(self) -> None:
         cpus = max(get_cpu_monitor().cpu_count(), 1e-3)  # cgroup quota aware
@@ -93,4 +119,32 @@ class WorkerLoad:
 
     def __call__(self, server: _HasActiveJobs) -> float:
         rooms = len(server.active_jobs)
-        return min(1.0, max(self.cpu(), rooms / self._budget))
+        load = min(1.0, max(self.cpu(), rooms / self._budget))
+        if self._metric is not None:
+            self._publish(load, rooms)
+        return load
+
+    def _publish(self, load: float, jobs: int) -> None:
+        """Keep the minute's peak; print it when the minute is over (the first call opens one)."""
+        now = self._clock()
+        with self._lock:
+            if self._window_start is None:
+                self._window_start, self._peak_load, self._peak_jobs = now, load, jobs
+                return
+            self._peak_load, self._peak_jobs = max(self._peak_load, load), max(self._peak_jobs, jobs)
+            if now - self._window_start < PUBLISH_EVERY_S:
+                return
+            peak_load, peak_jobs = self._peak_load, self._peak_jobs
+            self._window_start, self._peak_load, self._peak_jobs = now, load, jobs
+        line = {
+            names.LOAD_LINE_METRIC: self._metric,
+            names.LOAD_LINE_PERCENT: round(100 * peak_load, 1),
+            names.LOAD_LINE_JOBS: peak_jobs,
+        }
+        self._write(json.dumps(line, separators=(",", ":")))
+
+
+def _print_line(line: str) -> None:
+    # stdout, not the logging setup: the line must stay one bare JSON object for the metric filter.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..core.config import Settings
+from ..domain.broadcast import BroadcastPolicy
+from ..domain.model import Space
 from ..media.gateway import LiveKitGateway, RoomGateway
 from ..services.spaces import SpaceService
 from ..store import open_store
 from ..store.base import SpaceStore
-from .schemas import USER_ID_PATTERN
+from .schemas import USER_ID_PATTERN, SpacePublic
 
 
 async def app_settings(request: Request) -> Settings:
@@ -32,7 +37,16 @@ def _unauthorized(reason: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_user(request: Request, settings: SettingsDep) -> str:
+# Declares the bearer scheme in the OpenAPI document; the token itself is checked below (locally)
+# or by API Gateway's JWT authorizer (in the cloud), so a missing header is not an error here.
+bearer = HTTPBearer(auto_error=False, description="a JWT whose `sub` is the caller's user id")
+
+
+async def current_user(
+    request: Request,
+    settings: SettingsDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> str:
     """The caller is the JWT `sub`, never a body field.
 
     On Lambda, API Gateway's JWT authorizer has already verified the token and put its claims in
@@ -90,5 +104,22 @@ async def get_service(
     return SpaceService(store=store, gateway=gateway, settings=settings)
 
 
+class Presenter:
+    """A Space as the API shows it: with its broadcast links and recording retention, which depend
+    on the deployment's broadcast settings and on the time of the answer."""
+
+    def __init__(self, policy: BroadcastPolicy, clock: Callable[[], datetime] | None = None) -> None:
+        self._policy = policy
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def __call__(self, space: Space) -> SpacePublic:
+        return SpacePublic.of(space, policy=self._policy, now=self._clock())
+
+
+async def get_presenter(settings: SettingsDep) -> Presenter:
+    return Presenter(settings.broadcast)
+
+
 CurrentUser = Annotated[str, Depends(current_user)]
+PresenterDep = Annotated[Presenter, Depends(get_presenter)]
 ServiceDep = Annotated[SpaceService, Depends(get_service)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Literal
 
@@ -18,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import names
 
+from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Limits
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,46 @@ class Settings(BaseSettings):
 
     web_dist: str = Field(default="web/dist", validation_alias="SPACES_WEB_DIST")
 
+    # Broadcast (HLS). The public base URL of the broadcasts (CloudFront in the cloud, the API's own
+    # /broadcast locally); unset: no broadcast, every join is WebRTC and no composer is dispatched.
+    broadcast_base_url: str | None = Field(default=None, validation_alias=names.ENV_BROADCAST_BASE_URL)
+    # Local mode: the directory the composer writes to, served by the API at /broadcast/.
+    broadcast_dir: str | None = Field(default=None, validation_alias=names.ENV_BROADCAST_DIR)
+    # Listeners beyond this many WebRTC listeners in the room get the broadcast. 250 keeps one Space's
+    # WebRTC audience within 60 % of a default SFU node (2 vCPU, ~0.45 % of a core per listener);
+    # the derivation is in docs/control-plane.md ("WebRTC or HLS").
+    webrtc_listener_limit: int = Field(default=250, ge=0, validation_alias=names.ENV_WEBRTC_LISTENER_LIMIT)
+    # Days a recording is offered after its Space ends (the bucket's lifecycle deletes it after that).
+    recording_retention_days: int = Field(
+        default=30, ge=1, le=3650, validation_alias=names.ENV_RECORDING_RETENTION_DAYS
+    )
+
     _credentials: LiveKitCredentials | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _broadcast_consistent(self) -> Settings:
+        if self.broadcast_base_url is not None and not self.broadcast_base_url.strip():
+            self.broadcast_base_url = None  # set but empty: the same as unset
+        if self.broadcast_base_url is not None:
+            url = self.broadcast_base_url.strip().rstrip("/")
+            scheme = url.split("://", 1)[0] if "://" in url else ""
+            if scheme not in ("http", "https") or not url.split("://", 1)[1]:
+                raise ValueError(f"{names.ENV_BROADCAST_BASE_URL} must be an http(s) URL, got {url!r}")
+            if self.mode == "cloud" and scheme != "https":
+                # The deployed page is served over HTTPS; browsers block an http playlist there.
+                raise ValueError(f"{names.ENV_BROADCAST_BASE_URL} must be https in cloud mode")
+            self.broadcast_base_url = url
+            # The room must still admit everyone who joins it: the WebRTC listeners up to the limit,
+            # the whole stage and the agents. Otherwise the SFU refuses joins before the switch.
+            stage = 1 + Limits().max_cohosts + self.max_speakers
+            needed = self.webrtc_listener_limit + stage + 2
+            if needed > self.room_max_participants:
+                raise ValueError(
+                    f"{names.ENV_WEBRTC_LISTENER_LIMIT}={self.webrtc_listener_limit} plus the stage "
+                    f"({stage}) and the agents (2) exceeds SPACES_ROOM_MAX_PARTICIPANTS="
+                    f"{self.room_max_participants}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_local(self) -> Settings:
@@ -104,6 +145,14 @@ class Settings(BaseSettings):
     @property
     def limits(self) -> Limits:
         return Limits(max_speakers=self.max_speakers)
+
+    @property
+    def broadcast(self) -> BroadcastPolicy:
+        return BroadcastPolicy(
+            base_url=self.broadcast_base_url,
+            webrtc_listener_limit=self.webrtc_listener_limit,
+            retention=timedelta(days=self.recording_retention_days),
+        )
 
     def livekit_credentials(self) -> LiveKitCredentials:
         """Env first; else the Secrets Manager secret, fetched once per process (off the cold path)."""

@@ -34,19 +34,21 @@ class GatewayError(Exception):
 class RoomParticipant:
     identity: str
     is_agent: bool
+    # Agents only: the name they were dispatched under (names.AGENT_NAME, names.COMPOSER_AGENT_NAME).
+    agent_name: str | None = None
 
 
 class RoomGateway(ABC):
     @abstractmethod
-    async def create_room(self, space: Space) -> None:
-        """Create the room (name, metadata, limits) with the stage agent dispatched into it."""
+    async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
+        """Create the room (name, metadata, limits) with these agents dispatched into it."""
 
     @abstractmethod
     async def delete_room(self, room: str) -> None: ...
 
     @abstractmethod
-    async def dispatch_agent(self, room: str) -> bool:
-        """Dispatch the stage agent into a running room. False if the room is gone."""
+    async def dispatch_agent(self, room: str, agent_name: str) -> bool:
+        """Dispatch an agent into a running room. False if the room is gone."""
 
     @abstractmethod
     async def list_participants(self, room: str) -> list[RoomParticipant]:
@@ -93,7 +95,7 @@ class LiveKitGateway(RoomGateway):
         finally:
             await client.aclose()
 
-    async def create_room(self, space: Space) -> None:
+    async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
         from livekit import api
 
         s = self._settings
@@ -105,8 +107,8 @@ class LiveKitGateway(RoomGateway):
                     max_participants=s.room_max_participants,
                     empty_timeout=s.room_empty_timeout,
                     departure_timeout=s.room_departure_timeout,
-                    # Explicit dispatch: the agent registers under a name and only joins rooms that ask.
-                    agents=[api.RoomAgentDispatch(agent_name=names.AGENT_NAME)],
+                    # Explicit dispatch: an agent registers under a name and only joins rooms that ask.
+                    agents=[api.RoomAgentDispatch(agent_name=name) for name in agents],
                 )
             )
 
@@ -120,13 +122,13 @@ class LiveKitGateway(RoomGateway):
             if not _not_found(exc):
                 raise
 
-    async def dispatch_agent(self, room: str) -> bool:
+    async def dispatch_agent(self, room: str, agent_name: str) -> bool:
         from livekit import api
 
         try:
             async with self._api() as client:
                 await client.agent_dispatch.create_dispatch(
-                    api.CreateAgentDispatchRequest(agent_name=names.AGENT_NAME, room=room)
+                    api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
                 )
             return True
         except GatewayError as exc:
@@ -144,8 +146,13 @@ class LiveKitGateway(RoomGateway):
             if _not_found(exc):
                 return []
             raise
+        agent = api.ParticipantInfo.Kind.AGENT
         return [
-            RoomParticipant(p.identity, p.kind == api.ParticipantInfo.Kind.AGENT)
+            RoomParticipant(
+                p.identity,
+                p.kind == agent,
+                p.attributes.get(names.AGENT_NAME_ATTRIBUTE) if p.kind == agent else None,
+            )
             for p in response.participants
         ]
 
@@ -168,6 +175,9 @@ class LiveKitGateway(RoomGateway):
 
         try:
             async with self._api() as client:
+                current = await client.room.get_participant(
+                    api.RoomParticipantIdentity(room=room, identity=identity)
+                )
                 await client.room.update_participant(
                     api.UpdateParticipantRequest(
                         room=room,
@@ -180,7 +190,7 @@ class LiveKitGateway(RoomGateway):
                             can_publish_data=permission.can_publish_data,
                             can_subscribe=permission.can_subscribe,
                             can_update_metadata=permission.can_update_own_metadata,
-                            hidden=permission.hidden,
+                            hidden=live_hidden(wanted=permission.hidden, now=current.permission.hidden),
                         ),
                         attributes=participant_attributes(role),
                     )
@@ -225,6 +235,20 @@ class LiveKitGateway(RoomGateway):
             if _not_found(exc):
                 return False
             raise
+
+
+def live_hidden(*, wanted: bool, now: bool) -> bool:
+    """Whether a connected participant is hidden after a live update: never hidden if visible now.
+
+    livekit-server sends a hidden participant's updates to that participant only, and applies a new
+    permission before it unpublishes the tracks the permission no longer allows (v1.13.5
+    `pkg/rtc/room.go` broadcastParticipantState, `participant.go` SetPermission). Hiding a visible
+    speaker as they are demoted would therefore leave everyone else with the speaker on stage, still
+    `can_publish` and still holding their tracks, and, once they leave, with a participant that never
+    leaves. So a demoted speaker stays a visible listener until they leave (rejoining, their listener
+    token hides them again); a listener who was never on stage stays hidden.
+    """
+    return wanted and now
 
 
 def _track_source(source: str) -> Any:

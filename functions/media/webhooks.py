@@ -23,6 +23,8 @@ class WebhookFacts:
     # The role attribute the participant had when the event fired (None for agents/unknown).
     role: str | None = None
     is_agent: bool = False
+    # Agents only: the name the agent was dispatched under (livekit-agents' `lk.agent.name`).
+    agent_name: str | None = None
     # track_published: the published track's source in grants' names ("microphone", "camera"), or
     # the SFU's lower-cased enum name for sources no role is ever granted ("screen_share", ...).
     track_source: str | None = None
@@ -40,13 +42,17 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
     except Exception as exc:  # noqa: BLE001 - the receiver raises bare Exception, jwt errors and parse errors
         raise InvalidWebhook(f"webhook rejected: {exc}") from exc
     participant = event.participant if event.HasField("participant") else None
+    is_agent = bool(participant and participant.kind == api.ParticipantInfo.Kind.AGENT)
     return WebhookFacts(
         id=event.id,
         event=event.event,
         room_name=event.room.name if event.HasField("room") else "",
         identity=participant.identity if participant else None,
         role=participant.attributes.get(names.ROLE_ATTRIBUTE) if participant else None,
-        is_agent=bool(participant and participant.kind == api.ParticipantInfo.Kind.AGENT),
+        is_agent=is_agent,
+        agent_name=participant.attributes.get(names.AGENT_NAME_ATTRIBUTE)
+        if participant and is_agent
+        else None,
         track_source=_source_name(event.track.source) if event.HasField("track") else None,
     )
 
@@ -54,5 +60,5 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
 def _source_name(source: int) -> str:
     from livekit import api
 
-    known = {api.TrackSource.MICROPHONE: MICROPHONE, api.TrackSource.CAMERA: CAMERA}
+    known: dict[int, str] = {api.TrackSource.MICROPHONE: MICROPHONE, api.TrackSource.CAMERA: CAMERA}
     return known.get(source) or api.TrackSource.Name(source).lower()

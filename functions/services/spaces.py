@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from starlette.concurrency import run_in_threadpool
 
 from ..core.config import Settings
-from ..domain import grants, lifecycle, stage
+from ..domain import broadcast, grants, lifecycle, stage
+from ..domain.broadcast import JoinMode
 from ..domain.errors import Conflict, DomainError, NotFound
 from ..domain.model import Role, Space, SpaceState, VideoPolicy, space_id_from_room
 from ..media import tokens
@@ -37,11 +38,22 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class JoinGrant:
+    """Join the room over WebRTC."""
+
     url: str
     token: str
     identity: str
     role: Role
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class BroadcastGrant:
+    """Watch the HLS broadcast: the room's WebRTC audience is full."""
+
+    playlist_url: str
+    identity: str
+    role: Role
 
 
 class SpaceService:
@@ -57,6 +69,7 @@ class SpaceService:
         self.gateway = gateway
         self.settings = settings
         self.limits = settings.limits
+        self.broadcast = settings.broadcast
         self.clock = clock
 
     # --- reads and simple writes: sync (thread pool; `join` runs on the loop, see routes/tokens.py)
@@ -91,9 +104,14 @@ class SpaceService:
     def discover(self, *, state: SpaceState, limit: int, cursor: str | None) -> Page:
         return self.store.list(state, limit=limit, cursor=cursor)
 
-    def join(self, *, actor: str, space_id: str) -> JoinGrant:
-        space = self.store.require(space_id)
+    def join(self, *, actor: str, space_id: str) -> JoinGrant | BroadcastGrant:
+        # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
+        space = self.store.require(space_id, member=actor)
         role = stage.join_role(space, user=actor)
+        mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=self.broadcast)
+        if mode is JoinMode.HLS and self.broadcast.base_url is not None:
+            links = broadcast.links(self.broadcast.base_url, space.id)
+            return BroadcastGrant(playlist_url=links.playlist_url, identity=actor, role=role)
         creds = self.settings.livekit_credentials()
         minted = tokens.mint(
             api_key=creds.api_key,
@@ -126,7 +144,7 @@ class SpaceService:
         current = await run_in_threadpool(self.store.require, space_id)
         now = self.clock()
         live = lifecycle.start(current, actor=actor, now=now)
-        await self.gateway.create_room(live)
+        await self.gateway.create_room(live, agents=broadcast.agents_for(self.broadcast))
         change = await run_in_threadpool(
             self.store.update, space_id, lambda s: lifecycle.start(s, actor=actor, now=now)
         )
@@ -235,7 +253,7 @@ class SpaceService:
             return outcome
         if facts.is_agent or not facts.identity or space_id is None:
             return outcome
-        space = await run_in_threadpool(self.store.get, space_id)
+        space = await run_in_threadpool(lambda: self.store.get(space_id, member=facts.identity))
         if space is None or space.state is not SpaceState.LIVE:
             return outcome
         if facts.identity in space.blocked:
@@ -258,28 +276,34 @@ class SpaceService:
         return outcome
 
     async def _redispatch_agent(self, space_id: str, facts: WebhookFacts) -> str:
-        """The stage agent left a live room: it crashed or its worker died. livekit-server does not
-        re-dispatch by itself, so the control plane asks for a new agent (which continues the stage's
-        sequence, see media_agent/stage.py). An agent leaving an ending room is not replaced, nor one
-        that leaves while another agent is still in the room."""
+        """One of the Space's agents (the stage agent, or the broadcast composer) left a live room: it
+        crashed or its worker died. livekit-server does not re-dispatch by itself, so the control
+        plane asks for a new agent of the same name (a stage agent continues the stage's sequence,
+        see media_agent/stage.py; a composer continues the playlist). An agent leaving an ending room
+        is not replaced, nor one that leaves while another agent of its name is still in the room,
+        nor an agent the Space does not run (unknown name, or the composer with broadcasting off)."""
+        agent_name = facts.agent_name
+        if agent_name not in broadcast.agents_for(self.broadcast):
+            return f"agent {agent_name or '(unnamed)'} left; not one this Space runs"
         space = await run_in_threadpool(self.store.get, space_id)
         if space is None or space.state is not SpaceState.LIVE:
             return "agent left an ended Space"
         if not await run_in_threadpool(self.store.claim_event, facts.id):
             return "duplicate"
         try:
-            # A starting agent evicts older ones (media_agent), and every eviction is a departure:
-            # dispatching while another agent is still in the room would churn agents forever.
+            # A starting agent evicts older ones of its kind (media_agent), and every eviction is a
+            # departure: dispatching while another one is still in the room would churn forever.
+            # Agents of the other name do not count: the composer never replaces the stage agent.
             present = await self.gateway.list_participants(space.room_name)
-            if any(p.is_agent and p.identity != facts.identity for p in present):
-                return "agent left; another agent is still in the room"
-            dispatched = await self.gateway.dispatch_agent(space.room_name)
+            if any(p.agent_name == agent_name and p.identity != facts.identity for p in present):
+                return f"agent {agent_name} left; another one is still in the room"
+            dispatched = await self.gateway.dispatch_agent(space.room_name, agent_name)
         except GatewayError as exc:
             # Also what an `end` racing this webhook looks like (the room is already deleted). A
             # failed re-dispatch is not retried: clients keep the last stage they were sent.
-            log.warning("could not re-dispatch the stage agent into %s: %s", space.room_name, exc)
-            return "agent left; re-dispatch failed"
-        return "agent re-dispatched" if dispatched else "agent left a closed room"
+            log.warning("could not re-dispatch %s into %s: %s", agent_name, space.room_name, exc)
+            return f"agent {agent_name} left; re-dispatch failed"
+        return f"agent {agent_name} re-dispatched" if dispatched else "agent left a closed room"
 
     def apply_webhook(self, facts: WebhookFacts) -> str:
         """The stored effects of a webhook (counts, the end of a Space). Returns what was done."""

@@ -26,11 +26,24 @@ from contract import names
 
 from .lambda_bundle import ROOT, LocalPythonBundling, source_hash
 
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+# names.LAMBDA_PYTHON, which `make test-lambda-python` tests on (tests/infra checks they agree).
+RUNTIME = lambda_.Runtime.PYTHON_3_13
 HANDLER = "functions.handler.handler"
 WEBHOOK_PATH = "/livekit/webhook"
 HEALTH_PATH = "/healthz"
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BroadcastLinks:
+    """What the control plane tells clients about the broadcast tier; it reads no broadcast object."""
+
+    # Public base URL of the broadcasts (https://<cdn>/broadcasts).
+    base_url: str
+    # From this many listeners in a Space on, a listener gets HLS instead of a WebRTC token.
+    webrtc_listener_limit: int
+    # Days a recording stays available after its Space ends (the bucket lifecycle follows it).
+    recording_retention_days: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +72,7 @@ class ControlPlane(Construct):
         jwt_audience: Sequence[str],
         limits: ApiLimits,
         log_retention: logs.RetentionDays,
+        broadcast: BroadcastLinks,
         cors_origins: Sequence[str] = (),
         bundle: bool = True,
     ) -> None:
@@ -111,6 +125,9 @@ class ControlPlane(Construct):
                 names.ENV_PUBLIC_LIVEKIT_URL: livekit_public_url,
                 # API Gateway answers CORS preflights (before the JWT authorizer); the app agrees.
                 names.ENV_CORS_ORIGINS: ",".join(cors_origins),
+                names.ENV_BROADCAST_BASE_URL: broadcast.base_url,
+                names.ENV_WEBRTC_LISTENER_LIMIT: str(broadcast.webrtc_listener_limit),
+                names.ENV_RECORDING_RETENTION_DAYS: str(broadcast.recording_retention_days),
             },
             description="Spaces control plane (FastAPI through Mangum)",
             # Importing FastAPI + pydantic alone costs ~300 ms of CPU (docs/bench/control_plane.md),

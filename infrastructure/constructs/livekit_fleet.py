@@ -7,17 +7,29 @@ secrets; the node fills them from Secrets Manager at boot, so no secret is in th
 
 Scale-in drains: a lifecycle hook holds a terminating node while LiveKit, on SIGTERM, refuses new
 rooms and waits for its rooms to empty; systemd kills it after `drain` at the latest.
+
+TURN has its own name and load balancer: livekit-server tells clients `turns:<turn domain>:443`
+whatever its TLS port is, so the TURN domain's 443 must reach the nodes' TURN port (a second TLS
+listener on 443 cannot share the signalling load balancer, whose 443 goes to 7880).
+
+The node's boot is the folder infrastructure/node/ (shellchecked and run in the tests); the user data
+only writes that folder onto the node with the settings in the environment and runs boot.sh.
 """
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -34,7 +46,13 @@ RTC_TCP_PORT = 7881
 RTC_PORT_RANGE = (50000, 60000)
 TURN_UDP_PORT = 3478
 TURN_TLS_PORT = 5349
+# UDP ports TURN relays from (the SFU, on another node's public IP or its own, sends media to them).
+TURN_RELAY_RANGE = (30000, 40000)
 HTTPS_PORT = 443
+NODE_FILES = Path(__file__).resolve().parent.parent / "node"
+# Where the user data writes NODE_FILES on the node.
+NODE_DIR = "/opt/spaces-node"
+NODE_FILE_SUFFIXES = (".sh", ".py", ".service", ".conf")
 LIFECYCLE_HOOK_NAME = "livekit-drain"
 # Heartbeat slack on top of the drain: stopping the unit and completing the hook take seconds.
 LIFECYCLE_SLACK = Duration.minutes(2)
@@ -67,6 +85,7 @@ def render_node_config(*, webhook_url: str, turn_domain: str, redis_address: str
         rtc_port_range=RTC_PORT_RANGE,
         turn_udp_port=TURN_UDP_PORT,
         turn_tls_port=TURN_TLS_PORT,
+        turn_relay_range=TURN_RELAY_RANGE,
         use_external_ip=True,
     )
     return livekit_config.render_yaml(config)
@@ -83,11 +102,14 @@ class LiveKitFleet(Construct):
         sizing: FleetSizing,
         domain: str,
         certificate_arn: str,
+        turn_domain: str,
+        turn_certificate_arn: str,
         livekit_secret: secretsmanager.ISecret,
         redis_auth_secret: secretsmanager.ISecret,
         redis_address: str,
         webhook_url: str,
-        binary_sha256: str | None,
+        binary_sha256: str,
+        hosted_zone: route53.IHostedZone | None = None,
     ) -> None:
         super().__init__(scope, id_)
         drain_seconds = int(sizing.drain.to_seconds())
@@ -95,7 +117,18 @@ class LiveKitFleet(Construct):
             raise ValueError(
                 f"drain must be 1..{MAX_DRAIN_SECONDS} s (lifecycle hook limit), got {drain_seconds}"
             )
+        if turn_domain == domain:
+            raise ValueError(
+                f"turn_domain must differ from domain ({domain}): clients reach TURN/TLS at "
+                "<turn_domain>:443, and the signalling domain's 443 goes to the signalling port"
+            )
+        if not re.fullmatch(r"[0-9a-f]{64}", binary_sha256):
+            raise ValueError(
+                "binary_sha256 must be the SHA-256 (64 lowercase hex digits) of the livekit-server "
+                f"release archive the nodes download, got {binary_sha256!r}"
+            )
         self.domain = domain
+        self.turn_domain = turn_domain
         self.url = f"wss://{domain}"
         self.api_url = f"https://{domain}"
         # Named so that the node can complete its own lifecycle action without a describe call.
@@ -106,7 +139,14 @@ class LiveKitFleet(Construct):
             "LoadBalancerSecurityGroup",
             vpc=vpc,
             allow_all_outbound=False,
-            description="LiveKit signalling (wss) and TURN/TLS, terminated by the load balancer",
+            description="LiveKit signalling (wss), terminated by the load balancer",
+        )
+        self.turn_load_balancer_security_group = ec2.SecurityGroup(
+            self,
+            "TurnLoadBalancerSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
+            description="LiveKit TURN/TLS on 443 of the TURN domain, terminated by its load balancer",
         )
         self.security_group = ec2.SecurityGroup(
             self,
@@ -115,7 +155,6 @@ class LiveKitFleet(Construct):
             allow_all_outbound=True,
             description="LiveKit SFU nodes: WebRTC media and TURN from anywhere, signalling only via the LB",
         )
-        self._open_webrtc_ports()
 
         self.role = iam.Role(
             self,
@@ -147,19 +186,28 @@ class LiveKitFleet(Construct):
         )
 
         self.config_template = render_node_config(
-            webhook_url=webhook_url, turn_domain=domain, redis_address=redis_address
+            webhook_url=webhook_url, turn_domain=turn_domain, redis_address=redis_address
         )
         self.user_data = ec2.UserData.for_linux()
         self.user_data.add_commands(
-            _node_script(
+            node_user_data(
                 config_template=self.config_template,
-                arch="arm64" if sizing.cpu_type == ec2.AmazonLinuxCpuType.ARM_64 else "amd64",
-                binary_sha256=binary_sha256,
-                region=Stack.of(self).region,
-                livekit_secret_arn=livekit_secret.secret_arn,
-                redis_secret_arn=redis_auth_secret.secret_arn,
-                drain_seconds=drain_seconds,
-                group_name=self.group_name,
+                settings={
+                    "LIVEKIT_VERSION": names.LIVEKIT_VERSION,
+                    "LIVEKIT_ARCH": "arm64" if sizing.cpu_type == ec2.AmazonLinuxCpuType.ARM_64 else "amd64",
+                    "LIVEKIT_SHA256": binary_sha256,
+                    "AWS_REGION": Stack.of(self).region,
+                    "LIVEKIT_SECRET_ARN": livekit_secret.secret_arn,
+                    "REDIS_SECRET_ARN": redis_auth_secret.secret_arn,
+                    "PLACEHOLDER_API_KEY": API_KEY_PLACEHOLDER,
+                    "PLACEHOLDER_API_SECRET": API_SECRET_PLACEHOLDER,
+                    "PLACEHOLDER_REDIS_PASSWORD": REDIS_PASSWORD_PLACEHOLDER,
+                    "SECRET_FIELD_API_KEY": names.SECRET_FIELD_API_KEY,
+                    "SECRET_FIELD_API_SECRET": names.SECRET_FIELD_API_SECRET,
+                    "DRAIN_SECONDS": str(drain_seconds),
+                    "GROUP_NAME": self.group_name,
+                    "HOOK_NAME": LIFECYCLE_HOOK_NAME,
+                },
             )
         )
 
@@ -248,11 +296,20 @@ class LiveKitFleet(Construct):
             health_check=health_check,
             deregistration_delay=Duration.seconds(30),
         )
-        self.turn_listener = self.load_balancer.add_listener(
+        self.turn_load_balancer = elbv2.NetworkLoadBalancer(
+            self,
+            "TurnLoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            vpc_subnets=subnets,
+            security_groups=[self.turn_load_balancer_security_group],
+            cross_zone_enabled=True,
+        )
+        self.turn_listener = self.turn_load_balancer.add_listener(
             "TurnTls",
-            port=TURN_TLS_PORT,
+            port=HTTPS_PORT,
             protocol=elbv2.Protocol.TLS,
-            certificates=[certificate],
+            certificates=[elbv2.ListenerCertificate.from_arn(turn_certificate_arn)],
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
         )
         self.turn_listener.add_targets(
@@ -260,150 +317,64 @@ class LiveKitFleet(Construct):
             port=TURN_TLS_PORT,
             protocol=elbv2.Protocol.TCP,
             targets=[self.group],
-            health_check=health_check,
+            # The TURN listener itself: a node whose TURN is down takes no TURN/TLS clients.
+            health_check=elbv2.HealthCheck(
+                protocol=elbv2.Protocol.TCP,
+                port=str(TURN_TLS_PORT),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=2,
+                interval=Duration.seconds(10),
+            ),
             deregistration_delay=Duration.seconds(30),
         )
+        self._open_webrtc_ports()
+        if hosted_zone is not None:
+            for record_id, name, load_balancer in (
+                ("SignallingRecord", domain, self.load_balancer),
+                ("TurnRecord", turn_domain, self.turn_load_balancer),
+            ):
+                route53.ARecord(
+                    self,
+                    record_id,
+                    zone=hosted_zone,
+                    record_name=name,
+                    target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(load_balancer)),
+                )
 
     def _open_webrtc_ports(self) -> None:
-        lb, nodes, anywhere = self.load_balancer_security_group, self.security_group, ec2.Peer.any_ipv4()
+        lb, turn_lb = self.load_balancer_security_group, self.turn_load_balancer_security_group
+        nodes, anywhere = self.security_group, ec2.Peer.any_ipv4()
         lb.add_ingress_rule(anywhere, ec2.Port.tcp(HTTPS_PORT), "wss signalling and the LiveKit API")
-        lb.add_ingress_rule(anywhere, ec2.Port.tcp(TURN_TLS_PORT), "TURN/TLS")
         lb.add_egress_rule(nodes, ec2.Port.tcp(SIGNAL_PORT), "signalling and health checks to the nodes")
-        lb.add_egress_rule(nodes, ec2.Port.tcp(TURN_TLS_PORT), "TURN/TLS to the nodes")
+        turn_lb.add_ingress_rule(anywhere, ec2.Port.tcp(HTTPS_PORT), "TURN/TLS")
+        turn_lb.add_egress_rule(nodes, ec2.Port.tcp(TURN_TLS_PORT), "TURN (TLS terminated) and health checks")
         nodes.add_ingress_rule(anywhere, ec2.Port.tcp(RTC_TCP_PORT), "WebRTC over TCP")
         nodes.add_ingress_rule(anywhere, ec2.Port.udp_range(*RTC_PORT_RANGE), "WebRTC media over UDP")
         nodes.add_ingress_rule(anywhere, ec2.Port.udp(TURN_UDP_PORT), "TURN/UDP")
+        nodes.add_ingress_rule(
+            anywhere, ec2.Port.udp_range(*TURN_RELAY_RANGE), "TURN relays (the SFU's media, by public IP)"
+        )
         nodes.add_ingress_rule(lb, ec2.Port.tcp(SIGNAL_PORT), "signalling from the load balancer only")
-        nodes.add_ingress_rule(lb, ec2.Port.tcp(TURN_TLS_PORT), "TURN/TLS from the load balancer only")
+        nodes.add_ingress_rule(turn_lb, ec2.Port.tcp(TURN_TLS_PORT), "TURN/TLS from its load balancer only")
 
 
-_NODE_SCRIPT = r"""set -euo pipefail
-# --- livekit-server @@VERSION@@ (pinned; contract.names.LIVEKIT_VERSION) ---
-VERSION="@@VERSION@@"
-TARBALL="livekit_${VERSION#v}_linux_@@ARCH@@.tar.gz"
-curl -fsSL --retry 5 -o "/tmp/${TARBALL}" "https://github.com/livekit/livekit/releases/download/${VERSION}/${TARBALL}"
-SHA256="@@SHA256@@"
-if [ -n "$SHA256" ]; then echo "${SHA256}  /tmp/${TARBALL}" | sha256sum -c -; fi
-# The archive's layout is not a contract: take the binary wherever it sits, flat into /usr/local/bin.
-tar -xzf "/tmp/${TARBALL}" -C /usr/local/bin --wildcards --no-anchored --transform='s|.*/||' livekit-server
-id livekit >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin livekit
-# UDP buffers large enough for an SFU (the kernel default drops packets under load).
-printf 'net.core.rmem_max=5000000\nnet.core.wmem_max=5000000\n' > /etc/sysctl.d/90-livekit.conf
-sysctl --system >/dev/null
-
-# --- livekit.yaml: rendered by contract/livekit_config.py at synth time, secrets filled here ---
-install -d -m 0750 -o root -g livekit /etc/livekit
-cat > /etc/livekit/livekit.template.yaml <<'LIVEKIT_CONFIG'
-@@CONFIG@@LIVEKIT_CONFIG
-AWS_REGION="@@REGION@@" LIVEKIT_SECRET_ARN="@@LIVEKIT_SECRET_ARN@@" REDIS_SECRET_ARN="@@REDIS_SECRET_ARN@@" \
-python3 - <<'FILL'
-import json, os, subprocess
-
-def secret(arn):
-    out = subprocess.run(
-        ["aws", "secretsmanager", "get-secret-value", "--region", os.environ["AWS_REGION"],
-         "--secret-id", arn, "--query", "SecretString", "--output", "text"],
-        check=True, capture_output=True, text=True)
-    return out.stdout.strip()
-
-keys = json.loads(secret(os.environ["LIVEKIT_SECRET_ARN"]))
-values = {
-    "@@API_KEY_PLACEHOLDER@@": keys["@@FIELD_API_KEY@@"],
-    "@@API_SECRET_PLACEHOLDER@@": keys["@@FIELD_API_SECRET@@"],
-    "@@REDIS_PASSWORD_PLACEHOLDER@@": secret(os.environ["REDIS_SECRET_ARN"]),
-}
-text = open("/etc/livekit/livekit.template.yaml").read()
-for placeholder, value in values.items():
-    text = text.replace(json.dumps(placeholder), json.dumps(value))
-os.umask(0o027)
-with open("/etc/livekit/livekit.yaml", "w") as f:
-    f.write(text)
-FILL
-chgrp livekit /etc/livekit/livekit.yaml
-
-# --- the SFU: SIGTERM drains (no new rooms, wait for rooms to empty), bounded by TimeoutStopSec ---
-cat > /etc/systemd/system/livekit.service <<'UNIT'
-[Unit]
-Description=LiveKit SFU
-Wants=network-online.target
-After=network-online.target
-
-[Service]
-User=livekit
-ExecStart=/usr/local/bin/livekit-server --config /etc/livekit/livekit.yaml
-Restart=on-failure
-KillSignal=SIGTERM
-TimeoutStopSec=@@DRAIN_SECONDS@@
-LimitNOFILE=500000
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-
-# --- scale-in: when the group marks this node Terminated, drain, then let the group continue ---
-cat > /usr/local/bin/livekit-drain <<'DRAIN'
-#!/bin/bash
-set -uo pipefail
-imds() {
-  local token
-  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token \
-    -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
-  curl -sf -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/$1"
-}
-until [ "$(imds autoscaling/target-lifecycle-state)" = "Terminated" ]; do sleep 5; done
-systemctl stop livekit
-aws autoscaling complete-lifecycle-action --region "@@REGION@@" \
-  --auto-scaling-group-name "@@GROUP_NAME@@" --lifecycle-hook-name "@@HOOK_NAME@@" \
-  --instance-id "$(imds instance-id)" --lifecycle-action-result CONTINUE
-DRAIN
-chmod 0755 /usr/local/bin/livekit-drain
-cat > /etc/systemd/system/livekit-drain.service <<'UNIT'
-[Unit]
-Description=Drain LiveKit when the Auto Scaling group terminates this node
-After=livekit.service
-
-[Service]
-ExecStart=/usr/local/bin/livekit-drain
-Restart=on-failure
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-
-systemctl daemon-reload
-systemctl enable --now livekit.service livekit-drain.service
-"""
-
-
-def _node_script(
-    *,
-    config_template: str,
-    arch: str,
-    binary_sha256: str | None,
-    region: str,
-    livekit_secret_arn: str,
-    redis_secret_arn: str,
-    drain_seconds: int,
-    group_name: str,
-) -> str:
-    values = {
-        "VERSION": names.LIVEKIT_VERSION,
-        "ARCH": arch,
-        "SHA256": binary_sha256 or "",
-        "CONFIG": config_template,
-        "REGION": region,
-        "LIVEKIT_SECRET_ARN": livekit_secret_arn,
-        "REDIS_SECRET_ARN": redis_secret_arn,
-        "API_KEY_PLACEHOLDER": API_KEY_PLACEHOLDER,
-        "API_SECRET_PLACEHOLDER": API_SECRET_PLACEHOLDER,
-        "REDIS_PASSWORD_PLACEHOLDER": REDIS_PASSWORD_PLACEHOLDER,
-        "FIELD_API_KEY": names.SECRET_FIELD_API_KEY,
-        "FIELD_API_SECRET": names.SECRET_FIELD_API_SECRET,
-        "DRAIN_SECONDS": str(drain_seconds),
-        "GROUP_NAME": group_name,
-        "HOOK_NAME": LIFECYCLE_HOOK_NAME,
+def node_user_data(*, config_template: str, settings: dict[str, str]) -> str:
+    """Writes infrastructure/node/ and the rendered livekit.yaml template onto the node and runs
+    boot.sh with `settings` in its environment. Values may be CloudFormation tokens (ARNs, region)."""
+    lines = ["set -euo pipefail"]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in settings.items()]
+    lines.append(f'install -d -m 0700 "${{NODE_ROOT:-}}{NODE_DIR}"')
+    files = {
+        path.name: path.read_text()
+        for path in sorted(NODE_FILES.iterdir())
+        if path.suffix in NODE_FILE_SUFFIXES and path.is_file()
     }
-    script = _NODE_SCRIPT
-    for key, value in values.items():
-        script = script.replace(f"@@{key}@@", value)
-    return script
+    files["livekit.template.yaml"] = config_template
+    for name, text in files.items():
+        marker = "SPACES_NODE_FILE"
+        if marker in text:
+            raise ValueError(f"{name} contains the heredoc marker {marker}")
+        body = text if text.endswith("\n") else text + "\n"
+        lines.append(f"cat > \"${{NODE_ROOT:-}}{NODE_DIR}/{name}\" <<'{marker}'\n{body}{marker}")
+    lines.append(f'bash "${{NODE_ROOT:-}}{NODE_DIR}/boot.sh"')
+    return "\n".join(lines) + "\n"

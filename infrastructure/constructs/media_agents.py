@@ -4,8 +4,10 @@ Drain: Fargate stops a task at most 120 s after SIGTERM, far shorter than a Spac
 not pick a busy task in the first place: the worker sets ECS task scale-in protection while it has
 jobs (task role may call the agent endpoint's task-protection API) and clears it when idle; ECS
 scale-in and deployments skip protected tasks. The 120 s stop timeout then only covers an idle
-worker's own shutdown. If a task dies anyway, LiveKit re-dispatches the agent to another worker
-and the stage continues (seq resumes from the room's last published stage).
+worker's own shutdown. If a task dies anyway, livekit-server does not re-dispatch its agents: it
+reports each agent's departure in a webhook once the reconnect window has passed, and the control
+plane dispatches a new one (functions/services/spaces.py), which continues the stage's seq from
+the room's last published stage.
 """
 
 from __future__ import annotations
@@ -41,10 +43,24 @@ class AgentSizing:
     arm64: bool
 
 
-def build_context_excludes() -> list[str]:
-    """media_agent/.dockerignore, applied to the repo root that is the build context."""
-    lines = DOCKERIGNORE.read_text().splitlines() if DOCKERIGNORE.is_file() else []
+def build_context_excludes(dockerignore: Path = DOCKERIGNORE) -> list[str]:
+    """A worker's .dockerignore (media_agent/ by default), applied to the repo root that is the
+    build context."""
+    lines = dockerignore.read_text().splitlines() if dockerignore.is_file() else []
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def task_protection_statement(cluster: ecs.ICluster) -> iam.PolicyStatement:
+    """A LiveKit worker protects itself from scale-in while it has jobs (see module docstring); a task
+    cannot know its own ARN at synth time, so the statement names the tasks of its cluster."""
+    return iam.PolicyStatement(
+        actions=["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+        resources=[
+            Stack.of(cluster).format_arn(
+                service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
+            )
+        ],
+    )
 
 
 class MediaAgents(Construct):
@@ -107,17 +123,7 @@ class MediaAgents(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix="agent", log_group=self.log_group),
             stop_timeout=STOP_TIMEOUT,
         )
-        # The worker protects itself from scale-in while it runs jobs (see module docstring).
-        self.task_definition.add_to_task_role_policy(
-            iam.PolicyStatement(
-                actions=["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="ecs", resource="task", resource_name=f"{self.cluster.cluster_name}/*"
-                    )
-                ],
-            )
-        )
+        self.task_definition.add_to_task_role_policy(task_protection_statement(self.cluster))
 
         self.security_group = ec2.SecurityGroup(
             self,

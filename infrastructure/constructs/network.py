@@ -54,4 +54,10 @@ class Network(Construct):
         )
         self.public_subnets = ec2.SubnetSelection(subnet_group_name=PUBLIC)
         self.private_subnets = ec2.SubnetSelection(subnet_group_name=PRIVATE)
+        # Composers upload every broadcast segment to S3 and tasks pull image layers from it: through
+        # the gateway endpoint (free) instead of NAT (billed per GB processed). IAM still decides
+        # what each role may do in S3.
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.private_subnets]
+        )
         self.isolated_subnets = ec2.SubnetSelection(subnet_group_name=ISOLATED)

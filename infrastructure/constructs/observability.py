@@ -19,8 +19,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from contract import names
+
 FIVE_MINUTES = Duration.minutes(5)
 AGENT_ERROR_METRIC = "AgentErrors"
+COMPOSER_ERROR_METRIC = "ComposerErrors"
+COMPOSER_LOAD_METRIC = names.COMPOSER_LOAD_METRIC
 METRIC_NAMESPACE = "Spaces"
 
 
@@ -33,6 +37,7 @@ class AlarmThresholds:
     # Alarm when fewer nodes are in service than this (the group's minimum is the healthy floor).
     sfu_min_nodes: int = 1
     agent_errors_per_5min: int = 10
+    composer_errors_per_5min: int = 10
 
 
 class Observability(Construct):
@@ -47,6 +52,9 @@ class Observability(Construct):
         sfu_group: autoscaling.AutoScalingGroup,
         agent_service: ecs.FargateService,
         agent_log_group: logs.ILogGroup,
+        composer_service: ecs.FargateService,
+        composer_log_group: logs.ILogGroup,
+        composer_load: cloudwatch.IMetric,
         thresholds: AlarmThresholds,
         alarm_email: str | None,
     ) -> None:
@@ -71,8 +79,19 @@ class Observability(Construct):
             metric_value="1",
             default_value=0,
         )
+        # Composer errors (encoder, upload retries given up) the same way: a stalled broadcast shows here.
+        logs.MetricFilter(
+            self,
+            "ComposerErrorFilter",
+            log_group=composer_log_group,
+            filter_pattern=logs.FilterPattern.any_term("ERROR", "CRITICAL", "Traceback"),
+            metric_namespace=METRIC_NAMESPACE,
+            metric_name=COMPOSER_ERROR_METRIC,
+            metric_value="1",
+            default_value=0,
+        )
         group = {"AutoScalingGroupName": sfu_group.auto_scaling_group_name}
-        metrics = {
+        metrics: dict[str, cloudwatch.IMetric] = {
             "api_5xx": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
             "api_4xx": api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
             "api_latency": api.metric_latency(period=FIVE_MINUTES, statistic="p99"),
@@ -98,6 +117,14 @@ class Observability(Construct):
             "agent_errors": cloudwatch.Metric(
                 namespace=METRIC_NAMESPACE,
                 metric_name=AGENT_ERROR_METRIC,
+                period=FIVE_MINUTES,
+                statistic="Sum",
+            ),
+            "composer_cpu": composer_service.metric_cpu_utilization(period=FIVE_MINUTES),
+            "composer_load": composer_load,
+            "composer_errors": cloudwatch.Metric(
+                namespace=METRIC_NAMESPACE,
+                metric_name=COMPOSER_ERROR_METRIC,
                 period=FIVE_MINUTES,
                 statistic="Sum",
             ),
@@ -164,6 +191,27 @@ class Observability(Construct):
                 "Media agents log errors",
             ),
             self._alarm(
+                "ComposerErrors",
+                metrics["composer_errors"],
+                thresholds.composer_errors_per_5min,
+                above,
+                "Broadcast composers log errors",
+            ),
+            self._alarm(
+                "ComposerLoadMissing",
+                cloudwatch.Metric(
+                    namespace=METRIC_NAMESPACE,
+                    metric_name=COMPOSER_LOAD_METRIC,
+                    statistic="SampleCount",
+                    period=FIVE_MINUTES,
+                ),
+                1,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                "No composer published its load for 5 minutes (at least one task always runs): the "
+                "composers scale out on CPU only and never scale in",
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            ),
+            self._alarm(
                 "TableThrottles",
                 metrics["table_throttles"],
                 1,
@@ -202,8 +250,16 @@ class Observability(Construct):
             ),
         )
         self.dashboard.add_widgets(
+            graph(
+                title="Composers: CPU and load (%), errors",
+                left=[metrics["composer_cpu"], metrics["composer_load"]],
+                right=[metrics["composer_errors"]],
+                width=8,
+            ),
             graph(title="DynamoDB throttled requests", left=[metrics["table_throttles"]], width=8),
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=16),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
         )
 
     def _alarm(

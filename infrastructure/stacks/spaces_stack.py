@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from aws_cdk import aws_route53 as route53
+from constructs import Construct, IConstruct
 
 from contract import names
-from infrastructure.constructs.control_plane import ApiLimits, ControlPlane
+from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
+from infrastructure.constructs.composers import Composers, ComposerSizing
+from infrastructure.constructs.control_plane import ApiLimits, BroadcastLinks, ControlPlane
 from infrastructure.constructs.identity import UserPoolIdentity
 from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
 from infrastructure.constructs.media_agents import AgentSizing, MediaAgents
@@ -32,10 +35,19 @@ class ExternalOidc:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HostedZoneRef:
+    zone_id: str
+    zone_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpacesSettings:
     production: bool
     domain: str
     certificate_arn: str
+    # TURN/TLS has its own name (clients are told `turns:<turn_domain>:443`) and certificate.
+    turn_domain: str
+    turn_certificate_arn: str
     livekit_api_key: str
     fleet: FleetSizing
     agents: AgentSizing
@@ -46,12 +58,18 @@ class SpacesSettings:
     log_retention: logs.RetentionDays
     # None: a Cognito user pool is created and its tokens are accepted.
     oidc: ExternalOidc | None
-    livekit_binary_sha256: str | None
+    livekit_binary_sha256: str
     alarm_email: str | None
     alarms: AlarmThresholds
+    broadcast: BroadcastSettings
+    composers: ComposerSizing
+    # From this many listeners in one Space on, further listeners get the HLS broadcast.
+    webrtc_listener_limit: int
     cors_origins: Sequence[str] = ()
     # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
     bundle_lambda: bool = True
+    # Set: the stack writes the signalling and TURN records (alias A) into this zone.
+    hosted_zone: HostedZoneRef | None = None
 
 
 class SpacesStack(Stack):
@@ -84,6 +102,23 @@ class SpacesStack(Stack):
         else:
             issuer, audience = settings.oidc.issuer, list(settings.oidc.audience)
 
+        zone = (
+            route53.HostedZone.from_hosted_zone_attributes(
+                self,
+                "Zone",
+                hosted_zone_id=settings.hosted_zone.zone_id,
+                zone_name=settings.hosted_zone.zone_name,
+            )
+            if settings.hosted_zone
+            else None
+        )
+        broadcast = BroadcastDelivery(
+            self,
+            "Broadcast",
+            settings=settings.broadcast,
+            cors_origins=settings.cors_origins,
+            hosted_zone=zone,
+        )
         control_plane = ControlPlane(
             self,
             "ControlPlane",
@@ -95,6 +130,11 @@ class SpacesStack(Stack):
             jwt_audience=audience,
             limits=settings.api,
             log_retention=settings.log_retention,
+            broadcast=BroadcastLinks(
+                base_url=broadcast.base_url,
+                webrtc_listener_limit=settings.webrtc_listener_limit,
+                recording_retention_days=settings.broadcast.retention_days,
+            ),
             cors_origins=settings.cors_origins,
             bundle=settings.bundle_lambda,
         )
@@ -106,11 +146,14 @@ class SpacesStack(Stack):
             sizing=settings.fleet,
             domain=settings.domain,
             certificate_arn=settings.certificate_arn,
+            turn_domain=settings.turn_domain,
+            turn_certificate_arn=settings.turn_certificate_arn,
             livekit_secret=secrets.livekit,
             redis_auth_secret=secrets.redis_auth,
             redis_address=redis.address,
             webhook_url=control_plane.webhook_url,
             binary_sha256=settings.livekit_binary_sha256,
+            hosted_zone=zone,
         )
         redis.allow_from(fleet.security_group)
 
@@ -124,6 +167,19 @@ class SpacesStack(Stack):
             sizing=settings.agents,
             log_retention=settings.log_retention,
         )
+        composers = Composers(
+            self,
+            "Composers",
+            cluster=agents.cluster,
+            subnets=network.private_subnets,
+            livekit_url=fleet.url,
+            livekit_secret=secrets.livekit,
+            bucket_name=broadcast.bucket.bucket_name,
+            prefix=broadcast.prefix,
+            sizing=settings.composers,
+            log_retention=settings.log_retention,
+        )
+        broadcast.grant_composer(composers.task_definition.task_role)
         observability = Observability(
             self,
             "Observability",
@@ -133,6 +189,9 @@ class SpacesStack(Stack):
             sfu_group=fleet.group,
             agent_service=agents.service,
             agent_log_group=agents.log_group,
+            composer_service=composers.service,
+            composer_log_group=composers.log_group,
+            composer_load=composers.load_metric,
             thresholds=settings.alarms,
             alarm_email=settings.alarm_email,
         )
@@ -141,15 +200,32 @@ class SpacesStack(Stack):
         CfnOutput(self, names.OUTPUT_LIVEKIT_URL, value=fleet.url)
         CfnOutput(self, names.OUTPUT_TABLE_NAME, value=state.table.table_name)
         CfnOutput(self, names.OUTPUT_DASHBOARD, value=observability.dashboard.dashboard_name)
+        CfnOutput(self, names.OUTPUT_BROADCAST_URL, value=broadcast.base_url)
+        if settings.broadcast.domain:
+            CfnOutput(
+                self,
+                "BroadcastCdnDomainName",
+                value=broadcast.distribution.distribution_domain_name,
+                description=f"Point {settings.broadcast.domain} (CNAME/alias) here",
+            )
         CfnOutput(
             self,
             "LoadBalancerDnsName",
             value=fleet.load_balancer.load_balancer_dns_name,
             description=f"Point {settings.domain} (CNAME/alias) here",
         )
+        CfnOutput(
+            self,
+            "TurnLoadBalancerDnsName",
+            value=fleet.turn_load_balancer.load_balancer_dns_name,
+            description=f"Point {settings.turn_domain} (CNAME/alias) here",
+        )
         Tags.of(self).add("project", "spaces")
 
         _acknowledge_nag_findings(self, identity, secrets, state, control_plane, fleet, agents)
+        _acknowledge_broadcast_findings(
+            self, broadcast, composers, custom_domain=bool(settings.broadcast.domain)
+        )
 
 
 def _acknowledge_nag_findings(
@@ -163,7 +239,7 @@ def _acknowledge_nag_findings(
 ) -> None:
     """Every cdk-nag finding we accept, next to why it is right for this stack."""
 
-    def ack(scope: Construct, rule: str, reason: str) -> None:
+    def ack(scope: IConstruct, rule: str, reason: str) -> None:
         Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
     def ref(construct: Construct) -> str:
@@ -197,18 +273,32 @@ def _acknowledge_nag_findings(
         "signature (livekit WebhookReceiver over the raw body) instead of a JWT; GET /healthz serves health "
         "probes and answers liveness only; every other route has the JWT authorizer",
     )
+    ack(
+        control_plane.function,
+        "AwsSolutions-L1",
+        f"The Lambda runs Python {names.LAMBDA_PYTHON}, the newest CPython the project's machines can run "
+        "its tests on (`make test-lambda-python`); a runtime no test ran is not deployed. Raise "
+        "names.LAMBDA_PYTHON when CI can test a newer one",
+    )
 
     ack(
         fleet.security_group,
         "AwsSolutions-EC23",
-        "SFU nodes must accept WebRTC from any client: 7881/tcp, UDP 50000-60000 and TURN 3478/udp; "
-        "signalling "
-        "(7880) and TURN/TLS (5349) are open only to the load balancer's security group",
+        "SFU nodes must accept WebRTC from any client: 7881/tcp, UDP 50000-60000, TURN 3478/udp and the "
+        "TURN relay ports 30000-40000/udp (the SFU reaches relays by public IP; TURN permissions admit "
+        "only authenticated clients' peers); signalling (7880) and TURN/TLS (5349) are open only to "
+        "their load balancers' security groups",
     )
     ack(
         fleet.load_balancer_security_group,
         "AwsSolutions-EC23",
-        "The load balancer is the public wss:// signalling endpoint (443) and TURN/TLS (5349) for any client",
+        "The load balancer is the public wss:// signalling endpoint (443) for any client",
+    )
+    ack(
+        fleet.turn_load_balancer_security_group,
+        "AwsSolutions-EC23",
+        "The TURN load balancer is the public TURN/TLS endpoint (443 of the TURN domain) for clients that "
+        "can only leave their network on 443",
     )
     ack(
         fleet.role,
@@ -235,6 +325,12 @@ def _acknowledge_nag_findings(
         "A TLS network load balancer in front of long-lived WebSockets: access logs would hold one line per "
         "session and no request data; LiveKit logs every join and leave on the node and as webhooks",
     )
+    ack(
+        fleet.turn_load_balancer,
+        "AwsSolutions-ELB2",
+        "A TLS network load balancer in front of long-lived TURN/TLS relays: access logs would hold one line "
+        "per relay session and no request data; TURN allocations are authenticated by LiveKit itself",
+    )
 
     ack(
         agents.task_definition,
@@ -255,4 +351,66 @@ def _acknowledge_nag_findings(
         "AwsSolutions-IAM5[Resource::*]",
         "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited to "
         "the asset repository",
+    )
+
+
+def _acknowledge_broadcast_findings(
+    stack: Stack, broadcast: BroadcastDelivery, composers: Composers, *, custom_domain: bool
+) -> None:
+    """The broadcast tier's accepted cdk-nag findings, each with why."""
+
+    def ack(scope: IConstruct, rule: str, reason: str) -> None:
+        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+    def ref(construct: IConstruct, attribute: str | None = None) -> str:
+        logical_id = str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
+        return f"<{logical_id}.{attribute}>" if attribute else f"<{logical_id}>"
+
+    if not custom_domain:
+        ack(
+            broadcast.distribution,
+            "AwsSolutions-CFR4",
+            "Without a broadcast_domain the distribution serves on *.cloudfront.net with CloudFront's "
+            "default certificate, whose security policy AWS fixes (TLSv1); with a domain and its us-east-1 "
+            "certificate the distribution requires TLSv1.2_2021. HTTPS only either way",
+        )
+    ack(
+        broadcast.distribution,
+        "AwsSolutions-CFR1",
+        "Spaces are public and global like the rest of the app; no market is excluded, so no geo "
+        "restriction. A deployment with licensing limits sets one on the distribution",
+    )
+    ack(
+        broadcast.distribution,
+        "AwsSolutions-CFR2",
+        "The origin is a private bucket of public, immutable-by-name objects reachable only through "
+        "GET/HEAD; WAF would bill every request (100k listeners at 1 s segments make ~200k requests/s, "
+        "about 430 USD per hour in WAF request fees) and a rate rule would block listeners behind a "
+        "shared NAT. CloudFront's built-in Shield Standard covers the network layer",
+    )
+    ack(
+        composers.task_definition,
+        "AwsSolutions-ECS2",
+        "Only non-secret settings are plain environment variables (mode, LiveKit URL, bucket name and "
+        "prefix, load metric name); the LiveKit API key and secret are ECS secrets from Secrets Manager",
+    )
+    task_policy = composers.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy")
+    ack(
+        task_policy,
+        f"AwsSolutions-IAM5[Resource::{ref(broadcast.bucket, 'Arn')}/{broadcast.prefix}*]",
+        "The composer writes and reads back objects under the broadcasts prefix only (one folder per "
+        "Space, named at run time); nothing else in the bucket, no delete",
+    )
+    ack(
+        task_policy,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
+        f"{ref(composers.service.cluster)}/*]",
+        "Task scale-in protection: a composer protects itself while it has jobs; the ARN is limited to "
+        "tasks of this stack's worker cluster (a task cannot know its own ARN at synth time)",
+    )
+    ack(
+        composers.task_definition.obtain_execution_role().node.find_child("DefaultPolicy"),
+        "AwsSolutions-IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited to "
+        "the composer's asset repository",
     )

@@ -1,58 +1,127 @@
-"""The node's boot script, as synthesized: valid bash, and its secret-filling step produces the
-fleet livekit.yaml with the real key pair and Redis token (a fake `aws` CLI stands in for Secrets
-Manager; the script's own text is what runs)."""
+"""The node's boot (infrastructure/node/, written onto the node by the user data) as it runs: the
+synthesized user data is executed into a folder (NODE_ROOT) with fakes only for what needs AWS or
+root (the `aws` CLI answering from two fake secrets, systemctl, sysctl, useradd, chgrp); curl, tar,
+sha256sum and python3 are real, and the release archive is a local file with a stand-in binary."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from contract import names
 from infrastructure.constructs import livekit_fleet
 
 from .conftest import Synthesized
-from .test_stack import _user_data
+from .test_stack import _user_data, node_settings
 
 API_KEY = "APIgeneratedkey"
 API_SECRET = "s3cr3t-from-secrets-manager"
 REDIS_TOKEN = "redis-auth-token-from-secrets-manager"
+FAKE_BINARY = "#!/bin/sh\necho 'livekit-server (stand-in)'\n"
 
 
-def test_boot_script_is_valid_bash(synth: Synthesized) -> None:
-    result = subprocess.run(["bash", "-n"], input=_user_data(synth), capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+@dataclass
+class Boot:
+    returncode: int
+    stderr: str
+    root: Path
+    calls: list[str]
 
 
-def _fake_aws(folder: Path) -> Path:
-    """`aws secretsmanager get-secret-value --secret-id ARN ...` answering from the two fake secrets."""
+def _fake_bin(folder: Path) -> Path:
     bin_dir = folder / "bin"
     bin_dir.mkdir()
-    aws = bin_dir / "aws"
-    livekit = json.dumps({"api_key": API_KEY, "api_secret": API_SECRET})
-    aws.write_text(
-        "#!/bin/bash\n"
-        'while [ $# -gt 0 ]; do [ "$1" = --secret-id ] && id="$2"; shift; done\n'
-        f"case \"$id\" in *LiveKitKeys*) echo '{livekit}' ;; *RedisAuth*) echo '{REDIS_TOKEN}' ;; "
-        '*) echo "unknown secret $id" >&2; exit 1 ;; esac\n'
-    )
-    aws.chmod(0o755)
+    calls = folder / "calls.log"
+    livekit = json.dumps({names.SECRET_FIELD_API_KEY: API_KEY, names.SECRET_FIELD_API_SECRET: API_SECRET})
+    scripts = {
+        # `aws secretsmanager get-secret-value --secret-id ARN ...` answering from the two fake secrets.
+        "aws": (
+            'while [ $# -gt 0 ]; do [ "$1" = --secret-id ] && id="$2"; shift; done\n'
+            f"case \"$id\" in *LiveKitKeys*) echo '{livekit}' ;; *RedisAuth*) echo '{REDIS_TOKEN}' ;; "
+            '*) echo "unknown secret $id" >&2; exit 1 ;; esac\n'
+        ),
+        "id": "exit 1\n",  # no `livekit` user yet
+    }
+    for logged in ("systemctl", "sysctl", "useradd", "chgrp", "curl"):
+        scripts.setdefault(logged, "")
+    for name, body in scripts.items():
+        path = bin_dir / name
+        real = shutil.which(name) if name == "curl" else None
+        tail = f'exec {real} "$@"\n' if real else body
+        path.write_text(f'#!/bin/bash\necho "{name} $*" >> {calls}\n{tail}')
+        path.chmod(0o755)
     # A plain interpreter first on PATH (a pyenv shim would put its own `aws` ahead of the fake).
     (bin_dir / "python3").symlink_to(sys.executable)
     return bin_dir
 
 
-def test_boot_fills_the_rendered_config_from_secrets_manager(synth: Synthesized, tmp_path: Path) -> None:
-    script = _user_data(synth)
-    start = script.index("cat > /etc/livekit/livekit.template.yaml")
-    end = script.index("\nFILL\n", start) + len("\nFILL\n")
-    fill = script[start:end].replace("/etc/livekit", str(tmp_path))
-    env = {**os.environ, "PATH": f"{_fake_aws(tmp_path)}:{os.environ['PATH']}"}
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", fill], env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+def _release(folder: Path, arch: str) -> tuple[str, str]:
+    """A release folder laid out as GitHub's, with the archive nested one level like the real one."""
+    version = names.LIVEKIT_VERSION
+    folder = folder / "releases" / version
+    folder.mkdir(parents=True)
+    binary = folder / "livekit-server"
+    binary.write_text(FAKE_BINARY)
+    archive = folder / f"livekit_{version.removeprefix('v')}_linux_{arch}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(binary, arcname=f"livekit_{version.removeprefix('v')}/livekit-server")
+    binary.unlink()
+    return f"file://{folder.parent}", hashlib.sha256(archive.read_bytes()).hexdigest()
 
-    filled = (tmp_path / "livekit.yaml").read_text()
+
+def _boot(synth: Synthesized, tmp_path: Path, *, sha256: str | None) -> Boot:
+    """Runs the synthesized user data, with `sha256` in place of the synthesized checksum if given."""
+    settings = node_settings(synth)
+    releases, real_sha256 = _release(tmp_path, settings["LIVEKIT_ARCH"])
+    script = _user_data(synth)
+    if sha256 is not None:
+        value = sha256 or "''"
+        script = re.sub(r"^export LIVEKIT_SHA256=.*$", f"export LIVEKIT_SHA256={value}", script, flags=re.M)
+    script = script.replace("@REAL_SHA256@", real_sha256)
+    root = tmp_path / "root"
+    env = {
+        **os.environ,
+        "PATH": f"{_fake_bin(tmp_path)}:{os.environ['PATH']}",
+        "NODE_ROOT": str(root),
+        "LIVEKIT_RELEASES": releases,
+    }
+    result = subprocess.run(["bash"], input=script, env=env, capture_output=True, text=True, timeout=60)
+    log = tmp_path / "calls.log"
+    calls = log.read_text().splitlines() if log.exists() else []
+    return Boot(result.returncode, result.stderr, root, calls)
+
+
+def test_node_scripts_and_user_data_pass_shellcheck(synth: Synthesized) -> None:
+    scripts = sorted(str(p) for p in livekit_fleet.NODE_FILES.glob("*.sh"))
+    assert scripts
+    result = subprocess.run(["shellcheck", "--severity=style", *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run(
+        ["shellcheck", "--shell=bash", "-"], input=_user_data(synth), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_boot_installs_the_checked_binary_fills_the_config_and_starts_the_units(
+    synth: Synthesized, tmp_path: Path
+) -> None:
+    boot = _boot(synth, tmp_path, sha256="@REAL_SHA256@")
+    assert boot.returncode == 0, boot.stderr
+    root = boot.root
+    assert (root / "usr/local/bin/livekit-server").read_text() == FAKE_BINARY
+    assert os.access(root / "usr/local/bin/livekit-server", os.X_OK)
+
+    filled = (root / "etc/livekit/livekit.yaml").read_text()
     config = json.loads(filled)
     assert config["keys"] == {API_KEY: API_SECRET}
     assert config["webhook"]["api_key"] == API_KEY
@@ -64,4 +133,36 @@ def test_boot_fills_the_rendered_config_from_secrets_manager(synth: Synthesized,
     ):
         assert placeholder not in filled
     # Readable by the service's group only, never by everyone.
-    assert (tmp_path / "livekit.yaml").stat().st_mode & 0o007 == 0
+    assert (root / "etc/livekit/livekit.yaml").stat().st_mode & 0o007 == 0
+    assert "chgrp livekit " + str(root / "etc/livekit/livekit.yaml") in boot.calls
+
+    units = root / "etc/systemd/system"
+    drain = node_settings(synth)["DRAIN_SECONDS"]
+    assert (units / "livekit.service.d/drain.conf").read_text() == f"[Service]\nTimeoutStopSec={drain}\n"
+    assert "ExecStart=/usr/local/bin/livekit-drain" in (units / "livekit-drain.service").read_text()
+    drain_env = (root / "etc/livekit/drain.env").read_text()
+    assert f"HOOK_NAME={livekit_fleet.LIFECYCLE_HOOK_NAME}\n" in drain_env
+    assert os.access(root / "usr/local/bin/livekit-drain", os.X_OK)
+    assert "net.core.rmem_max" in (root / "etc/sysctl.d/90-livekit.conf").read_text()
+    assert boot.calls[-1] == "systemctl enable --now livekit.service livekit-drain.service"
+
+
+@pytest.mark.parametrize(
+    ("sha256", "why"),
+    [
+        (None, "does not match"),  # as synthesized offline: the placeholder, not this archive's
+        ("ab" * 32, "does not match"),
+        ("", "must be the SHA-256"),
+        ("not-a-checksum", "must be the SHA-256"),
+    ],
+)
+def test_boot_refuses_an_archive_it_cannot_verify(
+    synth: Synthesized, tmp_path: Path, sha256: str | None, why: str
+) -> None:
+    boot = _boot(synth, tmp_path, sha256=sha256)
+    assert boot.returncode != 0
+    assert why in boot.stderr, boot.stderr
+    assert not (boot.root / "usr/local/bin/livekit-server").exists()
+    assert not [c for c in boot.calls if c.startswith("systemctl")]
+    if why.startswith("must be"):  # refused before downloading anything
+        assert not [c for c in boot.calls if c.startswith("curl")]

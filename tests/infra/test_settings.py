@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_ec2 as ec2
 
 from app import settings_from_context
@@ -20,6 +21,9 @@ def test_defaults_synthesize_without_context() -> None:
     assert settings.fleet.cpu_type == ec2.AmazonLinuxCpuType.ARM_64
     assert settings.api.reserved_concurrency is None
     assert settings.bundle_lambda is True
+    assert settings.broadcast.retention_days == 30
+    assert settings.broadcast.domain is None and settings.broadcast.certificate_arn is None
+    assert settings.webrtc_listener_limit == 250
 
 
 def test_context_selects_x86_external_oidc_and_production() -> None:
@@ -39,10 +43,57 @@ def test_context_selects_x86_external_oidc_and_production() -> None:
     assert settings.fleet.drain.to_seconds() == 900
 
 
+def test_context_sets_the_broadcast_tier() -> None:
+    settings = _settings(
+        recording_retention_days="7",
+        broadcast_price_class="All",
+        broadcast_domain="live.example.org",
+        broadcast_certificate_arn="arn:aws:acm:us-east-1:111111111111:certificate/abc",
+        webrtc_listener_limit="50",
+        composer_cpu="4096",
+        composer_memory_mib="8192",
+    )
+    assert settings.broadcast.retention_days == 7
+    assert settings.broadcast.price_class == cloudfront.PriceClass.PRICE_CLASS_ALL
+    assert settings.broadcast.domain == "live.example.org"
+    assert settings.webrtc_listener_limit == 50
+    assert (settings.composers.cpu, settings.composers.memory_mib) == (4096, 8192)
+
+
 @pytest.mark.parametrize(
     ("context", "message"),
-    [({"arch": "mips"}, "arch"), ({"oidc_issuer": "https://id.example.org/"}, "oidc_audience")],
+    [
+        ({"arch": "mips"}, "arch"),
+        ({"oidc_issuer": "https://id.example.org/"}, "oidc_audience"),
+        ({"broadcast_price_class": "cheap"}, "broadcast_price_class"),
+        ({"recording_retention_days": "0"}, "recording_retention_days"),
+        ({"recording_retention_days": "3651"}, "recording_retention_days"),
+        ({"broadcast_domain": "live.example.org"}, "broadcast_certificate_arn"),
+    ],
 )
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _settings(**context)
+
+
+def test_turn_gets_its_own_name_and_the_checksum_a_placeholder_that_no_archive_matches() -> None:
+    settings = _settings(domain="sfu.example.org", certificate_arn="arn:cert")
+    assert settings.turn_domain == "turn.sfu.example.org"
+    assert settings.turn_certificate_arn == "arn:cert"  # one certificate naming both, unless told
+    assert settings.livekit_binary_sha256 == "0" * 64
+    assert settings.hosted_zone is None
+    chosen = _settings(
+        turn_domain="relay.example.org",
+        turn_certificate_arn="arn:turn-cert",
+        livekit_sha256="AB" * 32,
+        hosted_zone_id="Z1",
+        hosted_zone_name="example.org",
+    )
+    assert (chosen.turn_domain, chosen.turn_certificate_arn) == ("relay.example.org", "arn:turn-cert")
+    assert chosen.livekit_binary_sha256 == "ab" * 32
+    assert chosen.hosted_zone is not None and chosen.hosted_zone.zone_id == "Z1"
+
+
+def test_a_hosted_zone_needs_both_its_id_and_its_name() -> None:
+    with pytest.raises(ValueError, match="hosted_zone_id and hosted_zone_name"):
+        _settings(hosted_zone_id="Z1")

@@ -47,14 +47,44 @@ def _group(synth: Synthesized, description_start: str) -> str:
 def test_sfu_nodes_open_exactly_what_webrtc_needs(synth: Synthesized) -> None:
     nodes = _group(synth, "LiveKit SFU nodes")
     lb = _group(synth, "LiveKit signalling (wss)")
+    turn_lb = _group(synth, "LiveKit TURN/TLS")
     assert _ingress(synth, nodes) == {
         ("tcp", 7881, 7881, ANYWHERE),
         ("udp", 50000, 60000, ANYWHERE),
         ("udp", 3478, 3478, ANYWHERE),
+        ("udp", 30000, 40000, ANYWHERE),  # TURN relays, the range rendered into livekit.yaml
         ("tcp", 7880, 7880, lb),
-        ("tcp", 5349, 5349, lb),
+        ("tcp", 5349, 5349, turn_lb),
     }
-    assert _ingress(synth, lb) == {("tcp", 443, 443, ANYWHERE), ("tcp", 5349, 5349, ANYWHERE)}
+    assert _ingress(synth, lb) == {("tcp", 443, 443, ANYWHERE)}
+    assert _ingress(synth, turn_lb) == {("tcp", 443, 443, ANYWHERE)}
+    turn = node_config(synth)["turn"]
+    assert (turn["relay_range_start"], turn["relay_range_end"]) == livekit_fleet.TURN_RELAY_RANGE
+
+
+def test_turn_tls_has_its_own_domain_whose_443_reaches_the_turn_port(synth: Synthesized) -> None:
+    """livekit-server tells clients `turns:<turn.domain>:443` (tests/integration/fleet/test_turn.py):
+    that name must be the TURN load balancer's, and its 443 must go to the nodes' TURN port."""
+    turn = node_config(synth)["turn"]
+    assert turn["domain"] == "turn.livekit.example.com" != "livekit.example.com"
+    assert turn["tls_port"] == livekit_fleet.TURN_TLS_PORT and turn["external_tls"] is True
+    balancers = synth.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    listeners = synth.resources("AWS::ElasticLoadBalancingV2::Listener").values()
+    groups = synth.resources("AWS::ElasticLoadBalancingV2::TargetGroup")
+    routes = {}
+    for listener in listeners:
+        props = listener["Properties"]
+        (action,) = props["DefaultActions"]
+        group = groups[action["TargetGroupArn"]["Ref"]]["Properties"]
+        balancer = props["LoadBalancerArn"]["Ref"]
+        assert props["Protocol"] == "TLS" and props["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+        routes[balancer] = (props["Port"], group["Port"], group["Protocol"])
+    assert len(balancers) == 2
+    assert sorted(routes.values()) == [(443, 5349, "TCP"), (443, 7880, "TCP")]
+    outputs = synth.template["Outputs"]
+    turn_lb = routes and next(b for b, r in routes.items() if r[1] == livekit_fleet.TURN_TLS_PORT)
+    assert outputs["TurnLoadBalancerDnsName"]["Value"] == {"Fn::GetAtt": [turn_lb, "DNSName"]}
+    assert "turn.livekit.example.com" in outputs["TurnLoadBalancerDnsName"]["Description"]
 
 
 def test_nothing_is_reachable_by_ssh(synth: Synthesized) -> None:
@@ -93,11 +123,11 @@ def test_fleet_drains_on_scale_in_for_a_bounded_time_and_scales_on_cpu(synth: Sy
     )
     assert hook["Properties"]["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
     assert hook["Properties"]["DefaultResult"] == "CONTINUE"
-    script = _user_data(synth)
-    stop = int(re.search(r"TimeoutStopSec=(\d+)", script).group(1))  # type: ignore[union-attr]
+    # boot.sh turns DRAIN_SECONDS into the unit's TimeoutStopSec (tests/infra/test_node_boot.py).
+    stop = int(node_settings(synth)["DRAIN_SECONDS"])
     # The hook outlives the drain: the node, not the timeout, ends its own lifecycle action.
     assert stop < hook["Properties"]["HeartbeatTimeout"] <= 7200
-    assert "KillSignal=SIGTERM" in script
+    assert "KillSignal=SIGTERM" in node_files(synth)["livekit.service"]
     synth.assertions.has_resource_properties(
         "AWS::AutoScaling::ScalingPolicy",
         {
@@ -118,11 +148,12 @@ def test_nodes_use_ssm_and_imdsv2(synth: Synthesized) -> None:
     assert "AmazonSSMManagedInstanceCore" in json.dumps(synth.resources("AWS::IAM::Role"))
 
 
-def test_lambda_is_arm64_on_the_current_python_runtime(synth: Synthesized) -> None:
+def test_lambda_is_arm64_on_the_python_its_tests_run_on(synth: Synthesized) -> None:
+    # `make test-lambda-python` runs the control plane's tests on names.LAMBDA_PYTHON.
     synth.assertions.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Runtime": "python3.14",
+            "Runtime": f"python{names.LAMBDA_PYTHON}",
             "Architectures": ["arm64"],
             "Handler": "functions.handler.handler",
         },
@@ -162,13 +193,15 @@ def test_no_secret_in_plain_environment_variables(synth: Synthesized) -> None:
     env = function["Properties"]["Environment"]["Variables"]
     assert not [k for k in env if secretish.search(k)]
     assert set(env[names.ENV_LIVEKIT_SECRET_ARN]) == {"Ref"}  # the secret's ARN, not its value
-    ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    assert not [e["Name"] for e in container.get("Environment", []) if secretish.search(e["Name"])]
-    assert {s["Name"] for s in container["Secrets"]} == {
-        names.ENV_LIVEKIT_API_KEY,
-        names.ENV_LIVEKIT_API_SECRET,
-    }
+    tasks = synth.resources("AWS::ECS::TaskDefinition").values()
+    assert len(tasks) == 2  # media agent and composer
+    for task in tasks:
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert not [e["Name"] for e in container.get("Environment", []) if secretish.search(e["Name"])]
+        assert {s["Name"] for s in container["Secrets"]} == {
+            names.ENV_LIVEKIT_API_KEY,
+            names.ENV_LIVEKIT_API_SECRET,
+        }
     text = json.dumps(synth.template)
     for known in (names.DEV_API_SECRET, names.DEV_JWT_SECRET):
         assert known not in text
@@ -323,9 +356,9 @@ def test_api_stage_is_throttled_and_logged(synth: Synthesized) -> None:
 
 
 def test_agents_protect_busy_tasks_and_stop_within_fargates_limit(synth: Synthesized) -> None:
-    ((_, task),) = synth.resources("AWS::ECS::TaskDefinition").items()
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    assert container["StopTimeout"] == 120
+    for task in synth.resources("AWS::ECS::TaskDefinition").values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert container["StopTimeout"] == 120, container["Command"]
     assert "ecs:UpdateTaskProtection" in json.dumps(synth.resources("AWS::IAM::Policy"))
     synth.assertions.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
@@ -351,6 +384,8 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
         "CPUUtilization",
         "GroupInServiceInstances",
         "AgentErrors",
+        "ComposerErrors",
+        "ComposerLoad",
         "ReadThrottleEvents",
         "WriteThrottleEvents",
     ):
@@ -399,10 +434,32 @@ def _flatten(value: Any) -> str:
     raise AssertionError(f"unexpected intrinsic in user data: {value}")
 
 
+def node_files(synth: Synthesized) -> dict[str, str]:
+    """The files the user data writes onto the node (infrastructure/node/ and the config template)."""
+    script = _user_data(synth)
+    heredoc = r'cat > "\$\{NODE_ROOT:-\}[^"]*/([^/"]+)" <<\'SPACES_NODE_FILE\'\n(.*?)^SPACES_NODE_FILE$'
+    found = re.findall(heredoc, script, flags=re.S | re.M)
+    return dict(found)
+
+
+def node_settings(synth: Synthesized) -> dict[str, str]:
+    """The user data's `export KEY=value` settings for boot.sh, unquoted."""
+    import shlex
+
+    return {
+        key: shlex.split(value)[0]
+        for key, value in re.findall(r"^export (\w+)=(.*)$", _user_data(synth), flags=re.M)
+    }
+
+
+def node_config(synth: Synthesized) -> dict[str, Any]:
+    return json.loads(node_files(synth)["livekit.template.yaml"])  # type: ignore[no-any-return]
+
+
 def test_node_config_is_rendered_by_the_shared_renderer_and_holds_no_secret(synth: Synthesized) -> None:
     script = _user_data(synth)
     assert "{{resolve:" not in script  # a dynamic reference would land in the launch template in clear
-    config = json.loads(script.split("<<'LIVEKIT_CONFIG'\n", 1)[1].split("LIVEKIT_CONFIG\n", 1)[0])
+    config = node_config(synth)
     assert config["keys"] == {livekit_fleet.API_KEY_PLACEHOLDER: livekit_fleet.API_SECRET_PLACEHOLDER}
     assert config["redis"]["password"] == livekit_fleet.REDIS_PASSWORD_PLACEHOLDER
     assert config["redis"]["tls"] == {"enabled": True, "insecure": False}
@@ -411,8 +468,21 @@ def test_node_config_is_rendered_by_the_shared_renderer_and_holds_no_secret(synt
     assert config["webhook"]["urls"][0].endswith("/livekit/webhook")
     assert config["webhook"]["api_key"] == livekit_fleet.API_KEY_PLACEHOLDER
     # The node reads the secrets by ARN at boot; only references to them are in the script.
-    assert '"get-secret-value"' in script
-    assert 'LIVEKIT_SECRET_ARN="<Ref:' in script and 'REDIS_SECRET_ARN="<Ref:' in script
-    assert f"releases/download/{names.LIVEKIT_VERSION}/" in script.replace(
-        "${VERSION}", names.LIVEKIT_VERSION
+    assert "get-secret-value" in node_files(synth)["fill_config.py"]
+    settings = node_settings(synth)
+    assert settings["LIVEKIT_SECRET_ARN"].startswith("<Ref:") and settings["REDIS_SECRET_ARN"].startswith(
+        "<Ref:"
     )
+    assert settings["LIVEKIT_VERSION"] == names.LIVEKIT_VERSION
+    assert "https://github.com/livekit/livekit/releases/download" in node_files(synth)["boot.sh"]
+
+
+def test_the_user_data_writes_the_node_folder_as_it_is_in_the_repo(synth: Synthesized) -> None:
+    files = node_files(synth)
+    for path in livekit_fleet.NODE_FILES.iterdir():
+        if path.suffix in livekit_fleet.NODE_FILE_SUFFIXES:
+            assert files.pop(path.name) == path.read_text(), path.name
+    assert list(files) == ["livekit.template.yaml"]
+    # EC2 takes at most 16 KB of user data; the references resolve to ARNs of ~100 characters each.
+    assert len(_user_data(synth).encode()) < 14_000
+    assert _user_data(synth).rstrip().endswith(f'bash "${{NODE_ROOT:-}}{livekit_fleet.NODE_DIR}/boot.sh"')

@@ -1,4 +1,4 @@
-"""Run the media agent worker (`python -m media_agent start|dev`) as a child process for tests.
+"""Run an agent worker (`python -m media_agent|composer start|dev`) as a child process for tests.
 
     agent = start_agent(ws_url=..., api_key=..., api_secret=...)   # returns once registered
     agent.active_jobs()      # rooms it is in, from its own /worker endpoint
@@ -76,21 +76,75 @@ def start_agent(
     timeout: float = 60.0,
 ) -> AgentProcess:
     """Start the worker against a LiveKit server and wait until it is registered and healthy."""
+    return _start_worker(
+        "media_agent",
+        "SPACES_AGENT",
+        ws_url=ws_url,
+        api_key=api_key,
+        api_secret=api_secret,
+        mode=mode,
+        name=name,
+        env=env,
+        log=log,
+        timeout=timeout,
+    )
+
+
+def start_composer(
+    *,
+    ws_url: str,
+    api_key: str,
+    api_secret: str,
+    broadcast_dir: Path,
+    mode: str = "start",
+    name: str = "composer",
+    env: dict[str, str] | None = None,
+    log: IO[str] | None = None,
+    timeout: float = 60.0,
+) -> AgentProcess:
+    """Start the broadcast composer worker (`python -m composer`), writing to `broadcast_dir`."""
+    return _start_worker(
+        "composer",
+        "SPACES_COMPOSER",
+        ws_url=ws_url,
+        api_key=api_key,
+        api_secret=api_secret,
+        mode=mode,
+        name=name,
+        log=log,
+        timeout=timeout,
+        env={names.ENV_BROADCAST_DIR: str(broadcast_dir), **(env or {})},
+    )
+
+
+def _start_worker(
+    module: str,
+    env_prefix: str,
+    *,
+    ws_url: str,
+    api_key: str,
+    api_secret: str,
+    mode: str,
+    name: str,
+    env: dict[str, str] | None,
+    log: IO[str] | None,
+    timeout: float,
+) -> AgentProcess:
     if mode not in ("start", "dev"):
         raise ValueError(f"mode must be 'start' or 'dev', got {mode!r}")
     http_port = free_port()
     process = ManagedProcess(
         name,
-        [sys.executable, "-m", "media_agent", mode],
+        [sys.executable, "-m", module, mode],
         env={
             names.ENV_MODE: "local",
             names.ENV_LIVEKIT_URL: ws_url,
             names.ENV_LIVEKIT_API_KEY: api_key,
             names.ENV_LIVEKIT_API_SECRET: api_secret,
-            "SPACES_AGENT_HTTP_PORT": str(http_port),
+            f"{env_prefix}_HTTP_PORT": str(http_port),
             # One warm job process: a dispatch does not wait for a process start, and a test
             # machine does not carry one idle process per core.
-            "SPACES_AGENT_IDLE_PROCESSES": "1",
+            f"{env_prefix}_IDLE_PROCESSES": "1",
             **(env or {}),
         },
         cwd=ROOT,
@@ -98,8 +152,11 @@ def start_agent(
     )
     agent = AgentProcess(process=process, http_port=http_port)
     try:
-        process.wait_until(lambda: agent.registrations() > 0 and http_ok(agent.http_url)(),
-                           timeout=timeout, what="registered with livekit-server")
+        process.wait_until(
+            lambda: agent.registrations() > 0 and http_ok(agent.http_url)(),
+            timeout=timeout,
+            what="registered with livekit-server",
+        )
     except BaseException:
         process.kill()
         raise

@@ -6,6 +6,11 @@
 Runs with SPACES_MODE=local, the given LiveKit endpoint and a SQLite file in `workdir` (or any
 extra env, e.g. the DynamoDB store). Use the `webhook_port` fixture's port so the test server's
 webhooks reach this API.
+
+The broadcast, as `make dev` runs it: `broadcast_dir=` makes the API serve that directory at
+`<api>/broadcast/` and hand out `<api>/broadcast/<space>/index.m3u8` (start the composer with the
+same SPACES_BROADCAST_DIR, see `ApiServer.broadcast_env`); `webrtc_listener_limit=` sets the
+threshold (0: every listener gets HLS).
 """
 
 from __future__ import annotations
@@ -45,6 +50,24 @@ class ApiServer:
     def auth(self, user_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user_id)}"}
 
+    @property
+    def broadcast_env(self) -> dict[str, str]:
+        """The broadcast variables this API runs with, for the composer process (empty if none)."""
+        keys = (names.ENV_BROADCAST_DIR, names.ENV_BROADCAST_BASE_URL)
+        return {k: self.env[k] for k in keys if k in self.env}
+
+
+def broadcast_env(
+    *, api_url: str, broadcast_dir: Path | None, webrtc_listener_limit: int | None
+) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if broadcast_dir is not None:
+        env[names.ENV_BROADCAST_DIR] = str(broadcast_dir)
+        env[names.ENV_BROADCAST_BASE_URL] = f"{api_url}/broadcast"
+    if webrtc_listener_limit is not None:
+        env[names.ENV_WEBRTC_LISTENER_LIMIT] = str(webrtc_listener_limit)
+    return env
+
 
 def api_env(
     *, livekit: LiveKitLike, sqlite_path: Path, extra: dict[str, str] | None = None
@@ -71,6 +94,8 @@ def api_server(
     log: IO[str] | None = None,
     timeout: float = 30.0,
     reuse_running: bool = False,
+    broadcast_dir: Path | None = None,
+    webrtc_listener_limit: int | None = None,
 ) -> Iterator[ApiServer]:
     """Start the API on `port`, or with `reuse_running`, share the one already answering there.
 
@@ -80,8 +105,18 @@ def api_server(
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="spaces-api-") as tmp:
         folder = workdir or Path(tmp)
-        full_env = api_env(livekit=livekit, sqlite_path=folder / "spaces.sqlite3", extra=env)
+        broadcast = broadcast_env(
+            api_url=url, broadcast_dir=broadcast_dir, webrtc_listener_limit=webrtc_listener_limit
+        )
+        full_env = api_env(
+            livekit=livekit, sqlite_path=folder / "spaces.sqlite3", extra={**broadcast, **(env or {})}
+        )
         if reuse_running and http_ok(f"{url}/healthz")():
+            if broadcast:
+                # The running API has its own settings; a test that needs the broadcast must own it.
+                raise RuntimeError(
+                    f"an API already runs on port {port}; broadcast settings need an API of their own"
+                )
             yield ApiServer(url=url, process=None, env=full_env)
             return
         process = ManagedProcess(

@@ -30,6 +30,9 @@ SAMPLE_RATE = 48000
 FRAME_MS = 20
 SOURCE_QUEUE_MS = 100
 VIDEO_SIZE = (320, 240)
+# A solid-colour camera keeps sending at this rate, so a subscriber that arrives later (the
+# composer subscribes to a camera only when it takes the big tile) gets pictures at once.
+CAMERA_FPS = 10
 
 
 def espeak_clip(text: str, voice: str, *, sample_rate: int = SAMPLE_RATE, gain_db: float = 0.0) -> np.ndarray:
@@ -40,8 +43,11 @@ def espeak_clip(text: str, voice: str, *, sample_rate: int = SAMPLE_RATE, gain_d
     with tempfile.TemporaryDirectory() as tmp:
         raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True, capture_output=True)
-        subprocess.run(["sox", str(raw), "-r", str(sample_rate), "-c", "1", "-b", "16", str(out),
-                        "gain", str(gain_db)], check=True, capture_output=True)
+        subprocess.run(
+            ["sox", str(raw), "-r", str(sample_rate), "-c", "1", "-b", "16", str(out), "gain", str(gain_db)],
+            check=True,
+            capture_output=True,
+        )
         return read_wav(out)
 
 
@@ -59,8 +65,11 @@ def join_token(api_key: str, api_secret: str, *, room: str, identity: str, role:
         api.AccessToken(api_key, api_secret)
         .with_identity(identity)
         .with_attributes({names.ROLE_ATTRIBUTE: role})
-        .with_grants(api.VideoGrants(room_join=True, room=room, can_publish=can_publish,
-                                     can_subscribe=True, can_publish_data=True))
+        .with_grants(
+            api.VideoGrants(
+                room_join=True, room=room, can_publish=can_publish, can_subscribe=True, can_publish_data=True
+            )
+        )
         .to_jwt()
     )
 
@@ -97,6 +106,7 @@ class SyntheticSpeaker:
     _pump: asyncio.Task[None] | None = None
     camera: rtc.LocalVideoTrack | None = None
     camera_sid: str | None = None
+    _camera_pump: asyncio.Task[None] | None = None
     mic_sid: str | None = None
     # Set when someone (in these tests: the agent) subscribes to the microphone.
     mic_subscribed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -110,9 +120,11 @@ class SyntheticSpeaker:
         source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=SOURCE_QUEUE_MS)
         track = rtc.LocalAudioTrack.create_audio_track(f"{identity}-mic", source)
         publication = await room.local_participant.publish_track(
-            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
-        speaker = cls(identity=identity, room=room, source=source, mic_sid=publication.sid,
-                      mic_subscribed=subscribed)
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        )
+        speaker = cls(
+            identity=identity, room=room, source=source, mic_sid=publication.sid, mic_subscribed=subscribed
+        )
         speaker._pump = asyncio.create_task(speaker._run(), name=f"pump-{identity}")
         return speaker
 
@@ -133,7 +145,7 @@ class SyntheticSpeaker:
                 current = self._queue[0]
                 if current.pos == 0 and not current.started.done():
                     current.started.set_result(time.monotonic())
-                chunk = current.pcm[current.pos:current.pos + step]
+                chunk = current.pcm[current.pos : current.pos + step]
                 current.pos += step
                 if len(chunk) < step:
                     chunk = np.concatenate([chunk, silence[: step - len(chunk)]])
@@ -149,15 +161,27 @@ class SyntheticSpeaker:
             elif delay < -0.5:
                 due = time.monotonic()  # fell far behind (loaded machine): do not burst to catch up
 
-    async def publish_camera(self) -> None:
+    async def publish_camera(self, colour: tuple[int, int, int] | None = None) -> None:
+        """Publish a camera: one black frame, or `colour` on every frame at CAMERA_FPS."""
         width, height = VIDEO_SIZE
         source = rtc.VideoSource(width, height)
         self.camera = rtc.LocalVideoTrack.create_video_track(f"{self.identity}-cam", source)
         publication = await self.room.local_participant.publish_track(
-            self.camera, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA))
+            self.camera, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+        )
         self.camera_sid = publication.sid
-        frame = rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, bytes(width * height * 4))
+        rgba = bytes((*colour, 255)) * (width * height) if colour else bytes(width * height * 4)
+        frame = rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba)
         source.capture_frame(frame)
+        if colour is not None:
+            self._camera_pump = asyncio.create_task(
+                self._pump_camera(source, frame), name=f"camera-{self.identity}"
+            )
+
+    async def _pump_camera(self, source: rtc.VideoSource, frame: rtc.VideoFrame) -> None:
+        while True:
+            await asyncio.sleep(1 / CAMERA_FPS)
+            source.capture_frame(frame)
 
     def set_camera_muted(self, muted: bool) -> None:
         assert self.camera is not None
@@ -168,10 +192,18 @@ class SyntheticSpeaker:
 
     async def unpublish_camera(self) -> None:
         assert self.camera_sid is not None
+        await self._stop_camera_pump()
         await self.room.local_participant.unpublish_track(self.camera_sid)
         self.camera, self.camera_sid = None, None
 
+    async def _stop_camera_pump(self) -> None:
+        if self._camera_pump is not None:
+            self._camera_pump.cancel()
+            await asyncio.gather(self._camera_pump, return_exceptions=True)
+            self._camera_pump = None
+
     async def aclose(self) -> None:
+        await self._stop_camera_pump()
         if self._pump is not None:
             self._pump.cancel()
             await asyncio.gather(self._pump, return_exceptions=True)

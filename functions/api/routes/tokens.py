@@ -1,9 +1,11 @@
-"""Join tokens: grants come from the stored role and the Space's video policy, nothing else."""
+"""Join tokens: grants come from the stored role and the Space's video policy, nothing else. A
+listener arriving when the room's WebRTC audience is full gets the HLS broadcast instead."""
 
 from fastapi import APIRouter
 
+from ...services.spaces import BroadcastGrant
 from ..deps import CurrentUser, ServiceDep
-from ..schemas import TokenResponse
+from ..schemas import HlsTokenResponse, TokenResponse, WebRtcTokenResponse
 from ._params import PROBLEMS, SpaceId
 
 router = APIRouter(prefix="/spaces", tags=["tokens"], responses=PROBLEMS)
@@ -11,10 +13,21 @@ router = APIRouter(prefix="/spaces", tags=["tokens"], responses=PROBLEMS)
 
 @router.post("/{space_id}/token")
 async def join_token(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep) -> TokenResponse:
+    """`mode: "webrtc"`: connect to `url` with `token`. `mode: "hls"`: play `playlist_url` (the
+    room holds SPACES_WEBRTC_LISTENER_LIMIT listeners already; stage roles always get WebRTC)."""
     # The hottest endpoint runs on the event loop without thread hops: its only I/O is one
     # primary-key read (sub-millisecond on SQLite; on Lambda one request owns the whole process).
     grant = spaces.join(actor=user, space_id=space_id)
-    return TokenResponse(
+    if isinstance(grant, BroadcastGrant):
+        return HlsTokenResponse(
+            mode="hls",
+            playlist_url=grant.playlist_url,
+            identity=grant.identity,
+            role="listener",
+            expires_at=None,
+        )
+    return WebRtcTokenResponse(
+        mode="webrtc",
         url=grant.url,
         token=grant.token,
         identity=grant.identity,

@@ -240,9 +240,7 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
         .with_identity("stale-g")
         .with_attributes({"role": "listener"})
         .with_grants(
-            lkapi.VideoGrants(
-                room_join=True, room=room, can_publish=True, can_publish_sources=["microphone"]
-            )
+            lkapi.VideoGrants(room_join=True, room=room, can_publish=True, can_publish_sources=["microphone"])
         )
         .to_jwt()
     )
@@ -288,3 +286,111 @@ async def test_the_gateway_lists_who_is_in_the_room(api: ApiServer, livekit_serv
         assert await gateway.list_participants("space-no-such-room") == []
     finally:
         await listener.disconnect()
+
+
+def _on_stage(room: rtc.Room, identity: str) -> bool:
+    """What another participant's client holds about `identity`: present, allowed to publish, a track."""
+    p = room.remote_participants.get(identity)
+    return p is not None and p.permissions.can_publish and bool(p.track_publications)
+
+
+def _demoted(room: rtc.Room, identity: str) -> bool:
+    p = room.remote_participants.get(identity)
+    return (
+        p is not None
+        and not p.permissions.can_publish
+        and not p.track_publications
+        and p.attributes.get("role") == "listener"
+    )
+
+
+async def test_everyone_else_sees_a_demotion_and_the_demoted_speaker_leave(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    """Seen from the other participants' clients, not from the server API: livekit-server tells the
+    room nothing about a hidden participant, so a demotion that hid the speaker left them on
+    everyone else's stage with `can_publish` and their tracks, and never announced their leaving."""
+    space = live_space(api, "host-i", video="speakers")
+    sid = space["id"]
+    for user in ("spk-i", "other-i"):
+        put = post(api, f"/spaces/{sid}/roles/{user}", "host-i", method="PUT", json={"role": "speaker"})
+        assert put.status_code == 200, put.text
+    host = await join(api, sid, "host-i")
+    other = await join(api, sid, "other-i")
+    speaker = await join(api, sid, "spk-i")
+    try:
+        await publish_microphone(speaker)
+        await publish_camera(speaker)
+        for viewer in (host, other):
+            await eventually_async(
+                lambda v=viewer: (
+                    _on_stage(v, "spk-i") and len(v.remote_participants["spk-i"].track_publications) == 2
+                ),
+                timeout=20,
+                what="the speaker and both tracks seen by the room",
+            )
+
+        demoted = post(api, f"/spaces/{sid}/roles/spk-i", "host-i", method="PUT", json={"role": "listener"})
+        assert demoted.status_code == 200, demoted.text
+        for viewer in (host, other):
+            await eventually_async(
+                lambda v=viewer: _demoted(v, "spk-i"),
+                what="the room sees the demoted speaker lose the permission, the tracks and the role",
+            )
+        # The demoted speaker's own client agrees, and the SFU holds them to it.
+        await eventually_async(
+            lambda: not speaker.local_participant.permissions.can_publish, what="own permission revoked"
+        )
+        assert await server_tracks(livekit_server, space["room_name"], "spk-i") == []
+
+        # Leaving is announced to the room too (a hidden participant's leave would not be).
+        await speaker.disconnect()
+        for viewer in (host, other):
+            await eventually_async(
+                lambda v=viewer: "spk-i" not in v.remote_participants,
+                what="the room sees the demoted speaker leave",
+            )
+    finally:
+        await speaker.disconnect()
+        await other.disconnect()
+        await host.disconnect()
+
+
+async def test_everyone_else_sees_a_removed_speaker_go(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    """A speaker removed while on stage, and one removed after a demotion: both leave everyone's view."""
+    space = live_space(api, "host-j", video="off")
+    sid = space["id"]
+    for user in ("spk-j", "was-j"):
+        put = post(api, f"/spaces/{sid}/roles/{user}", "host-j", method="PUT", json={"role": "speaker"})
+        assert put.status_code == 200, put.text
+    host = await join(api, sid, "host-j")
+    speaker = await join(api, sid, "spk-j")
+    former = await join(api, sid, "was-j")
+    try:
+        await publish_microphone(speaker)
+        await publish_microphone(former)
+        for user in ("spk-j", "was-j"):
+            await eventually_async(lambda u=user: _on_stage(host, u), timeout=20, what=f"host sees {user}")
+
+        removed = post(api, f"/spaces/{sid}/participants/spk-j/remove", "host-j", json={"block": False})
+        assert removed.status_code == 200, removed.text
+        await eventually_async(
+            lambda: "spk-j" not in host.remote_participants, what="host sees the removed speaker go"
+        )
+
+        demoted = post(api, f"/spaces/{sid}/roles/was-j", "host-j", method="PUT", json={"role": "listener"})
+        assert demoted.status_code == 200, demoted.text
+        await eventually_async(lambda: _demoted(host, "was-j"), what="host sees the demotion")
+        removed = post(api, f"/spaces/{sid}/participants/was-j/remove", "host-j", json={"block": True})
+        assert removed.status_code == 200, removed.text
+        await eventually_async(
+            lambda: "was-j" not in host.remote_participants,
+            what="host sees the demoted, then removed, user go",
+        )
+        assert "was-j" not in await connected(livekit_server, space["room_name"])
+    finally:
+        await former.disconnect()
+        await speaker.disconnect()
+        await host.disconnect()

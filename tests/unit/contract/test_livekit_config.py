@@ -41,6 +41,8 @@ def test_fleet_config_uses_port_range_external_ip_redis_and_turn() -> None:
     assert doc["rtc"]["use_external_ip"] is True  # type: ignore[index]
     assert doc["redis"]["use_tls"] is True  # type: ignore[index]
     assert doc["turn"]["domain"] == "turn.example.com"  # type: ignore[index]
+    # Rendered, not left to the server's default, so the fleet opens exactly these relay ports.
+    assert (doc["turn"]["relay_range_start"], doc["turn"]["relay_range_end"]) == (30000, 40000)  # type: ignore[index]
     assert "webhook" not in doc
 
 

@@ -13,7 +13,8 @@ from functions.media.gateway import GatewayError, RoomGateway, RoomParticipant
 class FakeGateway(RoomGateway):
     rooms: dict[str, str] = field(default_factory=dict)  # room -> metadata
     connected: set[str] = field(default_factory=set)
-    agents: set[str] = field(default_factory=set)  # connected agent identities
+    agents: dict[str, str] = field(default_factory=dict)  # connected agent identity -> agent name
+    dispatched: dict[str, list[str]] = field(default_factory=dict)  # room -> agent names, in order
     calls: list[tuple[str, ...]] = field(default_factory=list)
     permissions: dict[str, tuple[Role, Permission]] = field(default_factory=dict)
     fail: bool = False
@@ -22,11 +23,12 @@ class FakeGateway(RoomGateway):
         if self.fail:
             raise GatewayError(f"fake SFU refused {what}")
 
-    async def create_room(self, space: Space) -> None:
+    async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
         self._maybe_fail("create_room")
         from functions.domain.grants import room_metadata
 
         self.rooms[space.room_name] = room_metadata(space)
+        self.dispatched[space.room_name] = list(agents)
         self.calls.append(("create_room", space.room_name))
 
     async def delete_room(self, room: str) -> None:
@@ -34,10 +36,13 @@ class FakeGateway(RoomGateway):
         self.rooms.pop(room, None)
         self.calls.append(("delete_room", room))
 
-    async def dispatch_agent(self, room: str) -> bool:
+    async def dispatch_agent(self, room: str, agent_name: str) -> bool:
         self._maybe_fail("dispatch_agent")
-        self.calls.append(("dispatch_agent", room))
-        return room in self.rooms
+        self.calls.append(("dispatch_agent", room, agent_name))
+        if room not in self.rooms:
+            return False
+        self.dispatched.setdefault(room, []).append(agent_name)
+        return True
 
     async def list_participants(self, room: str) -> list[RoomParticipant]:
         self._maybe_fail("list_participants")
@@ -45,7 +50,7 @@ class FakeGateway(RoomGateway):
         if room not in self.rooms:
             return []
         return [RoomParticipant(i, False) for i in sorted(self.connected)] + [
-            RoomParticipant(a, True) for a in sorted(self.agents)
+            RoomParticipant(identity, True, name) for identity, name in sorted(self.agents.items())
         ]
 
     async def set_room_metadata(self, space: Space) -> None:

@@ -130,15 +130,29 @@ def test_discovery_paginates_and_rejects_bad_parameters(client: TestClient) -> N
     page2 = client.get(f"/spaces?state=live&limit=2&cursor={page1['cursor']}", headers=auth("x")).json()
     assert page2["cursor"] is None
     assert sorted(s["id"] for s in page1["items"] + page2["items"]) == sorted(ids)
+    # Any cursor of the schema's shape is a position: every slot exhausted is an empty last page.
+    done = client.get("/spaces?state=live&cursor=-~-~-~-~-", headers=auth("x"))
+    assert done.status_code == 200 and done.json() == {"items": [], "cursor": None}
     for query, field in [
-        ("state=ended", "state"),
+        ("state=over", "state"),
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("cursor=@@@", "cursor"),
+        # One position: the cursor's shape before discovery was sharded (now one per slot).
+        ("cursor=20261201T201500123456Z_" + "a" * 32, "cursor"),
     ]:
         resp = client.get(f"/spaces?{query}", headers=auth("x"))
         assert resp.status_code == 422, query
         assert resp.json()["detail"][0]["loc"][-1] == field
+
+
+def test_ended_spaces_are_listed_most_recently_ended_first(client: TestClient) -> None:
+    first, second = live_space(client), live_space(client)
+    for space_id in (second, first):
+        assert client.post(f"/spaces/{space_id}/end", headers=auth("host")).status_code == 200
+    items = client.get("/spaces?state=ended", headers=auth("x")).json()["items"]
+    assert [s["id"] for s in items] == [first, second]
+    assert all(s["state"] == "ended" for s in items)
 
 
 @pytest.mark.parametrize(
@@ -365,11 +379,19 @@ def signed(
 
 
 def participant_event(
-    kind: str, event_id: str, room: str, role: str = "listener", agent: bool = False
+    kind: str,
+    event_id: str,
+    room: str,
+    role: str = "listener",
+    agent: bool = False,
+    agent_name: str = names.AGENT_NAME,
+    identity: str = "p",
 ) -> api.WebhookEvent:
+    # livekit-agents gives every agent participant the attribute lk.agent.name and no role.
+    attributes = {names.AGENT_NAME_ATTRIBUTE: agent_name} if agent else {"role": role}
     info = api.ParticipantInfo(
-        identity="p",
-        attributes={"role": role},
+        identity=identity,
+        attributes=attributes,
         kind=api.ParticipantInfo.Kind.AGENT if agent else api.ParticipantInfo.Kind.STANDARD,
     )
     return api.WebhookEvent(event=kind, id=event_id, room=api.Room(name=room), participant=info)
@@ -400,11 +422,11 @@ def test_an_agent_leaving_a_live_space_is_re_dispatched_once(
     for _ in range(2):  # a redelivery does not dispatch twice
         body, headers = signed(left)
         assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
-    assert gateway.calls.count(("dispatch_agent", room)) == 1
+    assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
     assert client.post(f"/spaces/{space_id}/end", headers=auth("host")).status_code == 200
     body, headers = signed(participant_event("participant_left", "a2", room, agent=True, role=""))
     assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
-    assert gateway.calls.count(("dispatch_agent", room)) == 1
+    assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
 
 
 def test_an_agent_leaving_while_another_agent_is_present_is_not_replaced(
@@ -413,18 +435,18 @@ def test_an_agent_leaving_while_another_agent_is_present_is_not_replaced(
     space_id = live_space(client)
     room = f"space-{space_id}"
     # The newer agent evicted the older one: its departure must not dispatch a third.
-    gateway.agents = {"agent-new"}
+    gateway.agents = {"agent-new": names.AGENT_NAME}
     gateway.connected = {"listener"}
     left = participant_event("participant_left", "a3", room, agent=True, role="")
     body, headers = signed(left)
     resp = client.post("/livekit/webhook", content=body, headers=headers)
-    assert resp.status_code == 200 and "another agent" in resp.json()["outcome"]
-    assert ("dispatch_agent", room) not in gateway.calls
+    assert resp.status_code == 200 and "another one is still in the room" in resp.json()["outcome"]
+    assert ("dispatch_agent", room, names.AGENT_NAME) not in gateway.calls
     # The last agent leaving is replaced; other participants do not count as agents.
-    gateway.agents = set()
+    gateway.agents = {}
     body, headers = signed(participant_event("participant_left", "a4", room, agent=True, role=""))
     assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
-    assert gateway.calls.count(("dispatch_agent", room)) == 1
+    assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
 
 
 def track_event(event_id: str, room: str, identity: str, role: str, source: int) -> api.WebhookEvent:

@@ -1,0 +1,224 @@
+"""One Space's broadcast: frames and samples in, HLS segments, playlist and timeline out."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from composer.hls.config import BroadcastConfig
+from composer.hls.encoder import EncodedSegment, SegmentEncoder
+from composer.hls.playlist import MediaPlaylist, parse_playlist, target_duration_for
+from composer.hls.publisher import Publisher, ReadySegment
+from composer.hls.sinks import Sink
+from composer.hls.stats import BroadcastStats, StatsRecorder
+from composer.hls.timeline import append_entry, parse_timeline, timeline_entry
+from contract.broadcast import BroadcastTimeline
+from contract.names import BROADCAST_PLAYLIST, BROADCAST_TIMELINE
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class BroadcastEnded(Exception):
+    """The Space's playlist is already closed with #EXT-X-ENDLIST: there is nothing to continue."""
+
+
+class Broadcast:
+    """Encode and publish one Space's broadcast (docs/broadcast.md, "Encoding and segments").
+
+    Feed it from one thread: `push_video` at `config.fps`, `push_audio` continuously (silence
+    included), `record_stage` on each stage change, `close` once. Segments are written by a
+    background thread, so these calls never wait on the sink. `clock` gives epoch seconds; it
+    anchors PROGRAM-DATE-TIME (media time 0 = the clock at the first push) and timeline entries.
+    """
+
+    def __init__(
+        self,
+        config: BroadcastConfig,
+        sink: Sink,
+        *,
+        space_id: str,
+        epoch_ms: int,
+        clock: Clock = time.time,
+    ) -> None:
+        empty = MediaPlaylist(target_duration=target_duration_for(config.segment_seconds))
+        self._start(config, sink, space_id, epoch_ms, clock, empty, None)
+
+    @classmethod
+    def resume(
+        cls,
+        config: BroadcastConfig,
+        sink: Sink,
+        *,
+        space_id: str,
+        epoch_ms: int,
+        clock: Clock = time.time,
+    ) -> Broadcast:
+        """Continue the Space's existing playlist (a replacement composer), or start a new one.
+
+        The existing segments stay; this composer's first segment carries #EXT-X-DISCONTINUITY and
+        its names the new epoch. The timeline keeps its entries. Raises BroadcastEnded when the
+        playlist is closed, ValueError when `epoch_ms` is already used in it, and the sink's error
+        when it cannot be read (never overwrite a playlist we could not read).
+        """
+        raw = _read_with_retry(sink, f"{space_id}/{BROADCAST_PLAYLIST}", config)
+        if raw is None:
+            return cls(config, sink, space_id=space_id, epoch_ms=epoch_ms, clock=clock)
+        playlist = parse_playlist(raw.decode("utf-8"))
+        if playlist.ended:
+            raise BroadcastEnded(f"the broadcast of Space {space_id} is closed (#EXT-X-ENDLIST)")
+        if any(seg.uri.startswith(f"{epoch_ms}-") for seg in playlist.segments):
+            raise ValueError(f"epoch {epoch_ms} is already used in the playlist of Space {space_id}")
+        playlist = replace(
+            playlist,
+            target_duration=max(playlist.target_duration, target_duration_for(config.segment_seconds)),
+        )
+        timeline: BroadcastTimeline | None = None
+        raw_timeline = _read_with_retry(sink, f"{space_id}/{BROADCAST_TIMELINE}", config)
+        if raw_timeline is not None:
+            try:
+                timeline = replace(parse_timeline(raw_timeline.decode("utf-8")), ended=False)
+            except ValueError:
+                log.exception("broadcast %s: stored timeline unreadable; starting a new one", space_id)
+        if timeline is None and playlist.segments:
+            timeline = BroadcastTimeline(space_id=space_id, started_at=playlist.segments[0].program_date_time)
+        self = cls.__new__(cls)
+        self._start(config, sink, space_id, epoch_ms, clock, playlist, timeline)
+        log.info(
+            "broadcast %s: continuing a playlist of %d segments as epoch %d",
+            space_id,
+            len(playlist.segments),
+            epoch_ms,
+        )
+        return self
+
+    def _start(
+        self,
+        config: BroadcastConfig,
+        sink: Sink,
+        space_id: str,
+        epoch_ms: int,
+        clock: Clock,
+        playlist: MediaPlaylist,
+        timeline: BroadcastTimeline | None,
+    ) -> None:
+        if not space_id or "/" in space_id or space_id in (".", ".."):
+            raise ValueError(f"space_id must be a non-empty name without '/': {space_id!r}")
+        self.config = config
+        self.space_id = space_id
+        self.epoch_ms = epoch_ms
+        self._clock = clock
+        self._anchor: float | None = None
+        self._timeline = timeline
+        self._closed = False
+        self._lock = threading.Lock()
+        self._stats = StatsRecorder()
+        self._encoder = SegmentEncoder(config, self._stats)
+        self._publisher = Publisher(
+            sink,
+            space_id=space_id,
+            playlist=playlist,
+            retry=config.retry,
+            max_pending=config.max_pending_segments,
+            stats=self._stats,
+        )
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def push_video(self, rgb: np.ndarray) -> None:
+        """One composed frame, HxWx3 uint8 RGB at the configured size; call it `fps` times a second."""
+        self._check_open()
+        self._ensure_anchor()
+        self._submit(self._encoder.push_video(rgb))
+
+    def push_audio(self, pcm: np.ndarray) -> None:
+        """Mono int16 samples at `sample_rate`, any length."""
+        self._check_open()
+        self._ensure_anchor()
+        self._submit(self._encoder.push_audio(pcm))
+
+    def record_stage(self, entry: Mapping[str, Any]) -> None:
+        """Append a stage change to timeline.json: {"t"?, "spotlight", "video_spotlight", "pinned", "names"}.
+
+        `t` (epoch seconds) defaults to now. Written after the next playlist.
+        """
+        self._check_open()
+        anchor = self._ensure_anchor()
+        parsed = timeline_entry(entry, default_t=self._clock())
+        if self._timeline is None:
+            self._timeline = BroadcastTimeline(space_id=self.space_id, started_at=anchor)
+        self._timeline = append_entry(self._timeline, parsed)
+        self._publisher.set_timeline(self._timeline)
+
+    def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool:
+        """Flush the encoders and write everything; `ended` closes the playlist (#EXT-X-ENDLIST).
+
+        Blocks until the sink has it all, or `timeout` seconds; returns False if it had to give up
+        (the sink's playlist then still names only segments that were written). Idempotent.
+        """
+        with self._lock:
+            if self._closed:
+                return True
+            self._closed = True
+        self._submit(self._encoder.flush())
+        if ended and self._timeline is not None:
+            self._timeline = replace(self._timeline, ended=True)
+            self._publisher.set_timeline(self._timeline)
+        return self._publisher.close(ended=ended, timeout=timeout)
+
+    # -- observation ---------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> BroadcastStats:
+        """CPU per stage (convert_video, encode_video, encode_audio, mux, upload) and write counters."""
+        return self._stats.snapshot(self._publisher.pending)
+
+    @property
+    def playlist(self) -> MediaPlaylist:
+        """The playlist as published to the sink so far."""
+        return self._publisher.playlist
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _ensure_anchor(self) -> float:
+        if self._anchor is None:
+            self._anchor = self._clock()
+        return self._anchor
+
+    def _submit(self, segments: list[EncodedSegment]) -> None:
+        if not segments:
+            return
+        anchor = self._ensure_anchor()
+        for seg in segments:
+            self._publisher.submit(
+                ReadySegment(
+                    name=f"{self.epoch_ms}-{seg.index}.ts",
+                    data=seg.data,
+                    duration_s=seg.duration_s,
+                    program_date_time=anchor + seg.start_s,
+                )
+            )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the broadcast of Space {self.space_id} is closed")
+
+
+def _read_with_retry(sink: Sink, key: str, config: BroadcastConfig) -> bytes | None:
+    policy = config.retry
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return sink.read(key)
+        except Exception as exc:
+            if attempt == policy.attempts:
+                raise
+            log.warning("broadcast: reading %s failed (attempt %d): %s", key, attempt, exc)
+            time.sleep(policy.delay(attempt))
+    return None

@@ -1,0 +1,70 @@
+"""What a broadcast encodes and how its uploads are retried (limits explained in docs/broadcast.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff for one sink write: attempts in all, delays between them."""
+
+    attempts: int = 8
+    initial_delay_s: float = 0.1
+    max_delay_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
+        if self.initial_delay_s < 0 or self.max_delay_s < self.initial_delay_s:
+            raise ValueError("RetryPolicy needs 0 <= initial_delay_s <= max_delay_s")
+
+    def delay(self, failed_attempts: int) -> float:
+        """Base delay before the next attempt after `failed_attempts` failures (>= 1)."""
+        return float(min(self.max_delay_s, self.initial_delay_s * 2 ** (failed_attempts - 1)))
+
+
+@dataclass(frozen=True)
+class BroadcastConfig:
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    video: bool = True
+    segment_seconds: float = 1.0
+    sample_rate: int = 48000
+    video_bitrate: int = 2_500_000
+    audio_bitrate: int = 64_000
+    x264_preset: str = "veryfast"
+    # One encoder thread per Space: Spaces run in parallel on a host, and one thread keeps the
+    # per-stage CPU counters exact (libx264 worker threads would not show in thread_time).
+    encoder_threads: int = 1
+    # Segments waiting for the sink before the oldest is dropped (encoding never waits on I/O).
+    max_pending_segments: int = 30
+    retry: RetryPolicy = RetryPolicy()
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
+            raise ValueError(f"width and height must be positive and even, got {self.width}x{self.height}")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.segment_seconds <= 0:
+            raise ValueError(f"segment_seconds must be positive, got {self.segment_seconds}")
+        seconds = Fraction(self.segment_seconds).limit_denominator(1000)
+        if (seconds * self.fps).denominator != 1 or (seconds * self.sample_rate).denominator != 1:
+            raise ValueError(
+                f"segment_seconds={self.segment_seconds} must hold a whole number of frames at "
+                f"{self.fps} fps and of samples at {self.sample_rate} Hz"
+            )
+        if self.sample_rate not in (44100, 48000):
+            raise ValueError(f"sample_rate must be 44100 or 48000, got {self.sample_rate}")
+        if self.max_pending_segments < 1:
+            raise ValueError(f"max_pending_segments must be >= 1, got {self.max_pending_segments}")
+
+    @property
+    def frames_per_segment(self) -> int:
+        return int(Fraction(self.segment_seconds).limit_denominator(1000) * self.fps)
+
+    @property
+    def samples_per_segment(self) -> int:
+        return int(Fraction(self.segment_seconds).limit_denominator(1000) * self.sample_rate)

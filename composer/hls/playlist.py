@@ -1,0 +1,119 @@
+"""The HLS media playlist of a broadcast, as plain data: render it, parse it back.
+
+Pure text in, text out (RFC 8216). One EVENT playlist per Space keeps every segment from the start,
+so the live playlist becomes the recording once it is closed with #EXT-X-ENDLIST.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+# EXTINF is written with microsecond precision: players build the timeline by adding the durations,
+# and millisecond rounding of ~1.0027 s audio-only segments would drift ~1 s per hour.
+_DURATION_DECIMALS = 6
+_VERSION = 3  # decimal EXTINF durations
+
+
+@dataclass(frozen=True)
+class Segment:
+    uri: str
+    duration: float  # seconds
+    program_date_time: float  # epoch seconds of the segment's first sample
+    discontinuity: bool = False
+
+
+@dataclass(frozen=True)
+class MediaPlaylist:
+    segments: tuple[Segment, ...] = ()
+    target_duration: int = 1
+    ended: bool = False
+
+    def append(self, segment: Segment) -> MediaPlaylist:
+        if self.ended:
+            raise ValueError("cannot append to a playlist that is closed with #EXT-X-ENDLIST")
+        return replace(
+            self,
+            segments=(*self.segments, segment),
+            target_duration=max(self.target_duration, target_duration_for(segment.duration)),
+        )
+
+    def close(self) -> MediaPlaylist:
+        return replace(self, ended=True)
+
+    def render(self) -> str:
+        lines = [
+            "#EXTM3U",
+            f"#EXT-X-VERSION:{_VERSION}",
+            "#EXT-X-PLAYLIST-TYPE:EVENT",
+            f"#EXT-X-TARGETDURATION:{self.target_duration}",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+            "#EXT-X-INDEPENDENT-SEGMENTS",
+        ]
+        for seg in self.segments:
+            if seg.discontinuity:
+                lines.append("#EXT-X-DISCONTINUITY")
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_program_date_time(seg.program_date_time)}")
+            lines.append(f"#EXTINF:{seg.duration:.{_DURATION_DECIMALS}f},")
+            lines.append(seg.uri)
+        if self.ended:
+            lines.append("#EXT-X-ENDLIST")
+        return "\n".join(lines) + "\n"
+
+
+def target_duration_for(duration: float) -> int:
+    """RFC 8216 4.3.3.1: every EXTINF rounded to the nearest integer must be <= the target."""
+    return max(1, math.floor(duration + 0.5))
+
+
+def format_program_date_time(epoch_s: float) -> str:
+    stamp = datetime.fromtimestamp(round(epoch_s, 3), tz=UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def parse_program_date_time(value: str) -> float:
+    stamp = datetime.fromisoformat(value)
+    if stamp.tzinfo is None:
+        raise ValueError(f"PROGRAM-DATE-TIME without a time zone: {value!r}")
+    return stamp.timestamp()
+
+
+def is_closed(text: str) -> bool:
+    """True when the playlist text ends the stream (#EXT-X-ENDLIST)."""
+    return any(line.strip() == "#EXT-X-ENDLIST" for line in text.splitlines())
+
+
+def parse_playlist(text: str) -> MediaPlaylist:
+    """Read back a playlist this module rendered (unknown tags are ignored); ValueError if malformed."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0] != "#EXTM3U":
+        raise ValueError("not an HLS playlist: the first line is not #EXTM3U")
+    segments: list[Segment] = []
+    target = 1
+    ended = False
+    duration: float | None = None
+    pdt: float | None = None
+    discontinuity = False
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            if line.startswith("#EXT-X-TARGETDURATION:"):
+                target = int(line.partition(":")[2])
+            elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+                pdt = parse_program_date_time(line.partition(":")[2])
+            elif line.startswith("#EXTINF:"):
+                duration = float(line.partition(":")[2].partition(",")[0])
+            elif line == "#EXT-X-DISCONTINUITY":
+                discontinuity = True
+            elif line == "#EXT-X-ENDLIST":
+                ended = True
+            elif line.startswith("#"):
+                continue
+            else:
+                if duration is None or pdt is None:
+                    raise ValueError("segment without #EXTINF and #EXT-X-PROGRAM-DATE-TIME")
+                segments.append(Segment(line, duration, pdt, discontinuity))
+                duration, pdt, discontinuity = None, None, False
+        except ValueError as exc:
+            raise ValueError(f"playlist line {number} ({line!r}): {exc}") from exc
+    return MediaPlaylist(segments=tuple(segments), target_duration=target, ended=ended)

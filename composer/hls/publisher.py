@@ -1,0 +1,238 @@
+"""Write a broadcast's objects to its sink on a background thread, in an order viewers can trust.
+
+Rules (docs/broadcast.md, "Encoding and segments"):
+- a segment is written before any playlist names it; the playlist only ever grows by segments whose
+  write succeeded, so it never names a missing or partial segment;
+- the timeline is written after the playlist;
+- every write is retried with capped exponential backoff; a segment that still fails, or that
+  waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
+- the encoder hands segments over and never waits: the queue is bounded by dropping the oldest.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from composer.hls.config import RetryPolicy
+from composer.hls.headers import cache_headers
+from composer.hls.playlist import MediaPlaylist, Segment
+from composer.hls.sinks import Sink
+from composer.hls.stats import StatsRecorder
+from composer.hls.timeline import timeline_json
+from contract.broadcast import BroadcastTimeline
+from contract.names import BROADCAST_PLAYLIST, BROADCAST_TIMELINE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReadySegment:
+    name: str  # "<epoch_ms>-<n>.ts"
+    data: bytes
+    duration_s: float
+    program_date_time: float  # epoch seconds
+
+
+@dataclass
+class _Job:
+    segment: ReadySegment
+    after_gap: bool = False  # an earlier segment was dropped: mark a discontinuity
+
+
+class Publisher:
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        space_id: str,
+        playlist: MediaPlaylist,
+        retry: RetryPolicy,
+        max_pending: int,
+        stats: StatsRecorder,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._sink = sink
+        self._space_id = space_id
+        self._retry = retry
+        self._max_pending = max_pending
+        self._stats = stats
+        self._jitter = jitter
+        self._cond = threading.Condition()
+        self._abort = threading.Event()
+        self._pending: collections.deque[_Job] = collections.deque()
+        self._gap_next = False  # the next submitted segment follows a dropped one
+        # A continued playlist (replacement composer) starts its own part with a discontinuity.
+        self._discontinuity_next = bool(playlist.segments)
+        self._playlist = playlist
+        self._playlist_dirty = False
+        self._playlist_published = bool(playlist.segments)
+        self._timeline: BroadcastTimeline | None = None
+        self._timeline_dirty = False
+        self._closing = False
+        self._ended = False
+        self._finished_clean = False
+        self._thread = threading.Thread(target=self._run, name=f"broadcast-upload-{space_id}", daemon=True)
+        self._thread.start()
+
+    # -- called by the encoding thread -----------------------------------------------------------
+
+    def submit(self, segment: ReadySegment) -> None:
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the publisher is closed")
+            job = _Job(segment, after_gap=self._gap_next)
+            self._gap_next = False
+            self._pending.append(job)
+            while len(self._pending) > self._max_pending:
+                dropped = self._pending.popleft()
+                log.error(
+                    "broadcast %s: upload queue full, dropping %s", self._space_id, dropped.segment.name
+                )
+                self._stats.count(segments_dropped=1)
+                self._pending[0].after_gap = True
+            self._cond.notify()
+
+    def set_timeline(self, timeline: BroadcastTimeline) -> None:
+        with self._cond:
+            self._timeline = timeline
+            self._timeline_dirty = True
+            self._cond.notify()
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    @property
+    def playlist(self) -> MediaPlaylist:
+        """What the sink holds (or is about to hold) as the playlist."""
+        with self._cond:
+            return self._playlist
+
+    def close(self, *, ended: bool, timeout: float | None) -> bool:
+        """Write what is queued, then the final playlist (with ENDLIST if `ended`) and timeline.
+
+        Returns False if that did not finish within `timeout` (the rest is abandoned; the
+        playlist in the sink still names only written segments).
+        """
+        with self._cond:
+            self._closing = True
+            self._ended = ended
+            self._cond.notify()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abort.set()
+            self._thread.join()
+            return False
+        return self._finished_clean
+
+    # -- the upload thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._abort.is_set():
+            with self._cond:
+                while not (self._pending or self._closing or self._timeline_due()):
+                    self._cond.wait()
+                job = self._pending.popleft() if self._pending else None
+                more = bool(self._pending)
+                final = self._closing and not self._pending
+            if job is not None:
+                self._publish_segment(job)
+            if final:
+                self._finish()
+                return
+            if self._playlist_dirty and not more:
+                # During a backlog the playlist is written once after the last queued segment.
+                self._write_playlist()
+            if self._timeline_dirty and self._playlist_published and not more:
+                self._write_timeline()
+
+    def _timeline_due(self) -> bool:
+        return self._timeline_dirty and self._playlist_published
+
+    def _publish_segment(self, job: _Job) -> None:
+        seg = job.segment
+        if not self._write(seg.name, seg.data, closed=False):
+            log.error("broadcast %s: giving up on segment %s", self._space_id, seg.name)
+            self._stats.count(segments_dropped=1)
+            with self._cond:
+                if self._pending:
+                    self._pending[0].after_gap = True
+                else:
+                    self._gap_next = True
+            return
+        discontinuity = self._discontinuity_next or job.after_gap
+        self._discontinuity_next = False
+        entry = Segment(seg.name, seg.duration_s, seg.program_date_time, discontinuity)
+        with self._cond:
+            self._playlist = self._playlist.append(entry)
+        self._playlist_dirty = True
+        self._stats.count(segments_written=1)
+
+    def _finish(self) -> None:
+        if self._ended and self._playlist.segments:
+            with self._cond:
+                self._playlist = self._playlist.close()
+            self._playlist_dirty = True
+        if self._playlist_dirty:
+            self._write_playlist()
+        if self._timeline is not None and self._playlist_published:
+            with self._cond:
+                if self._ended and not self._timeline.ended:
+                    self._timeline = replace(self._timeline, ended=True)
+                    self._timeline_dirty = True
+        if self._timeline_dirty and self._playlist_published:
+            self._write_timeline()
+        self._finished_clean = not (self._playlist_dirty or self._timeline_due() or self._gap_next)
+
+    def _write_playlist(self) -> None:
+        playlist = self._playlist
+        if not playlist.segments:
+            return
+        if self._write(BROADCAST_PLAYLIST, playlist.render().encode(), closed=playlist.ended):
+            self._playlist_published = True
+            if playlist is self._playlist:
+                self._playlist_dirty = False
+
+    def _write_timeline(self) -> None:
+        with self._cond:
+            timeline = self._timeline
+            self._timeline_dirty = False
+        if timeline is None:
+            return
+        if not self._write(BROADCAST_TIMELINE, timeline_json(timeline).encode(), closed=timeline.ended):
+            with self._cond:
+                self._timeline_dirty = True
+
+    def _write(self, name: str, data: bytes, *, closed: bool) -> bool:
+        headers = cache_headers(name, closed)
+        key = f"{self._space_id}/{name}"
+        for attempt in range(1, self._retry.attempts + 1):
+            try:
+                with self._stats.stage("upload"):
+                    self._sink.write(
+                        key,
+                        data,
+                        content_type=headers["Content-Type"],
+                        cache_control=headers["Cache-Control"],
+                    )
+            except Exception as exc:  # any sink failure is retried; the sink's own type is unknown
+                self._stats.count(write_errors=1)
+                log.warning(
+                    "broadcast %s: write %s failed (attempt %d): %s", self._space_id, name, attempt, exc
+                )
+                if attempt == self._retry.attempts:
+                    return False
+                # Equal jitter: half the backoff fixed, half random, so composers do not retry in step.
+                delay = self._retry.delay(attempt) * (0.5 + 0.5 * self._jitter())
+                if self._abort.wait(delay):
+                    return False
+                continue
+            self._stats.count(bytes_written=len(data))
+            return True
+        return False

@@ -1,0 +1,122 @@
+"""The broadcast's audio: every speaker's microphone mixed into one 48 kHz mono int16 stream.
+
+Pure (no LiveKit import, no clock): decoded frames are `push`ed per track as they arrive, and the
+composer's audio loop `pull`s one fixed chunk per tick. Each track has its own jitter buffer, so
+frames that arrive in bursts (network jitter, a busy event loop) still play back evenly, and a
+track with nothing buffered contributes silence instead of holding the mix back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SAMPLE_RATE = 48000
+CHUNK_MS = 20
+# A track starts playing (again) once this much is buffered: two 20 ms frames of arrival jitter
+# are absorbed, at 60 ms of added latency (small next to a 1 s HLS segment).
+JITTER_MS = 60
+# More than this buffered (a burst after a stall, or a sender clock running fast) is trimmed back
+# to JITTER_MS by dropping the oldest audio, so a track's delay cannot grow without bound.
+MAX_BUFFER_MS = 300
+
+
+@dataclass
+class _Track:
+    chunks: list[np.ndarray] = field(default_factory=list)
+    buffered: int = 0  # samples in `chunks`
+    offset: int = 0  # samples of chunks[0] already played
+    playing: bool = False  # primed: buffered at least the jitter target since the last underrun
+
+
+class Mixer:
+    """Per-track jitter buffers summed into fixed chunks of int16 mono audio."""
+
+    def __init__(
+        self,
+        *,
+        sample_rate: int = SAMPLE_RATE,
+        chunk_ms: int = CHUNK_MS,
+        jitter_ms: int = JITTER_MS,
+        max_buffer_ms: int = MAX_BUFFER_MS,
+    ) -> None:
+        if not 0 < chunk_ms <= max_buffer_ms or not 0 <= jitter_ms <= max_buffer_ms:
+            raise ValueError("need 0 < chunk_ms <= max_buffer_ms and 0 <= jitter_ms <= max_buffer_ms")
+        self.sample_rate = sample_rate
+        self.chunk_samples = sample_rate * chunk_ms // 1000
+        self._jitter = sample_rate * jitter_ms // 1000
+        self._max = sample_rate * max_buffer_ms // 1000
+        self._tracks: dict[str, _Track] = {}
+        self.underruns = 0  # chunks in which a playing track ran dry (for stats)
+        self.dropped_samples = 0  # samples trimmed from over-full buffers (for stats)
+
+    @property
+    def tracks(self) -> list[str]:
+        return list(self._tracks)
+
+    def buffered(self, track: str) -> int:
+        """Samples waiting in `track`'s buffer (0 for an unknown track)."""
+        state = self._tracks.get(track)
+        return 0 if state is None else state.buffered
+
+    def push(self, track: str, pcm: np.ndarray) -> None:
+        """Append decoded mono int16 samples of `track` (a new key starts a new buffer)."""
+        if pcm.dtype != np.int16 or pcm.ndim != 1:
+            raise ValueError(f"need 1-D int16 samples, got {pcm.dtype} with shape {pcm.shape}")
+        if len(pcm) == 0:
+            return
+        state = self._tracks.setdefault(track, _Track())
+        state.chunks.append(pcm)
+        state.buffered += len(pcm)
+        if state.buffered > self._max:
+            self._drop(state, state.buffered - self._jitter)
+
+    def remove(self, track: str) -> None:
+        self._tracks.pop(track, None)
+
+    def pull(self) -> np.ndarray:
+        """The next chunk of the mix: `chunk_samples` int16 samples, silence when nobody plays."""
+        n = self.chunk_samples
+        mix = np.zeros(n, dtype=np.int32)
+        for state in self._tracks.values():
+            if not state.playing:
+                if state.buffered < max(self._jitter, 1):
+                    continue
+                state.playing = True
+            take = min(n, state.buffered)
+            mix[:take] += self._take(state, take)
+            if take < n:
+                # Ran dry: play what there was, then wait for the jitter target again.
+                state.playing = False
+                self.underruns += 1
+        return np.clip(mix, -32768, 32767).astype(np.int16)
+
+    def _take(self, state: _Track, count: int) -> np.ndarray:
+        out = np.empty(count, dtype=np.int32)
+        filled = 0
+        while filled < count:
+            head = state.chunks[0]
+            part = head[state.offset : state.offset + count - filled]
+            out[filled : filled + len(part)] = part
+            filled += len(part)
+            state.offset += len(part)
+            if state.offset == len(head):
+                state.chunks.pop(0)
+                state.offset = 0
+        state.buffered -= count
+        return out
+
+    def _drop(self, state: _Track, count: int) -> None:
+        self.dropped_samples += count
+        while count > 0:
+            head_left = len(state.chunks[0]) - state.offset
+            if head_left <= count:
+                state.chunks.pop(0)
+                state.offset = 0
+                state.buffered -= head_left
+                count -= head_left
+            else:
+                state.offset += count
+                state.buffered -= count
+                count = 0

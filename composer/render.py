@@ -1,0 +1,185 @@
+"""Draw a Layout into an RGB frame (numpy, uint8, height x width x 3).
+
+Everything but the camera picture changes only on a stage change (a name, a ring, the title), so
+the frame without the camera is drawn once with Pillow and cached by what it shows; a frame then
+costs one copy of the cached base and one paste of the camera picture, which the composer has
+already scaled to the tile (`fit_camera`, called once per received camera frame, not per output
+frame).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from composer.layout import BigTile, Card, Geometry, Layout, Rect
+
+BACKGROUND = (18, 20, 26)
+TITLE_BAR = (30, 33, 41)
+TILE = (34, 37, 45)
+TEXT = (240, 242, 245)
+MUTED_TEXT = (160, 166, 178)
+RING = (52, 211, 122)  # the speaking ring, on the strip avatars and around the big tile
+# Bases kept: one per recent combination of title, big tile and strip. A stage change costs one
+# Pillow drawing (a few ms); swinging back and forth between two speakers costs nothing.
+BASE_CACHE_SIZE = 8
+
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+class Renderer:
+    def __init__(self, geometry: Geometry) -> None:
+        self.geometry = geometry
+        g = geometry
+        self._ring = max(2, round(g.height * 5 / 720))
+        self._camera_box = _inset(g.big, self._ring)
+        self._title_font = _font(round(g.title.h * 0.45))
+        self._name_font = _font(round(g.strip.h * 0.12))
+        self._strip_initials_font = _font(round(g.avatar * 0.38))
+        self._card_initials_font = _font(round(g.big.h * 0.16))
+        self._card_name_font = _font(round(g.big.h * 0.07))
+        self._bases: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._fit_sizes: dict[tuple[int, int], tuple[int, int]] = {}
+
+    @property
+    def camera_box(self) -> Rect:
+        """Where the camera picture goes: the big tile inside its speaking ring."""
+        return self._camera_box
+
+    def fit_camera(self, rgb: np.ndarray) -> np.ndarray:
+        """`rgb` (any size) scaled to fit the camera box, keeping its aspect ratio."""
+        h, w = rgb.shape[:2]
+        size = self._fit_sizes.get((w, h))
+        if size is None:
+            box = self._camera_box
+            scale = min(box.w / w, box.h / h)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            self._fit_sizes[(w, h)] = size
+        if size == (w, h):
+            return rgb
+        return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+    def render(self, layout: Layout, camera: np.ndarray | None = None) -> np.ndarray:
+        """The frame for `layout`; `camera` (from `fit_camera`) fills the big tile if it shows video.
+
+        The returned array is read-only when it is the cached base (no camera): callers encode it,
+        they never draw on it.
+        """
+        if layout.geometry != self.geometry:
+            raise ValueError("layout was made for another canvas size")
+        show_camera = camera is not None and layout.big is not None and layout.big.camera is not None
+        base = self._base(layout, show_camera)
+        if not show_camera:
+            return base
+        assert camera is not None
+        frame = base.copy()
+        box = self._camera_box
+        h, w = min(camera.shape[0], box.h), min(camera.shape[1], box.w)
+        y, x = box.y + (box.h - h) // 2, box.x + (box.w - w) // 2
+        frame[y : y + h, x : x + w] = camera[:h, :w]
+        return frame
+
+    # -- the cached base --------------------------------------------------------------------------
+
+    def _base(self, layout: Layout, show_camera: bool) -> np.ndarray:
+        key = (layout.title, layout.big, show_camera, layout.strip, layout.more)
+        base = self._bases.get(key)
+        if base is not None:
+            self._bases.move_to_end(key)
+            return base
+        base = self._draw_base(layout, show_camera)
+        base.flags.writeable = False
+        self._bases[key] = base
+        if len(self._bases) > BASE_CACHE_SIZE:
+            self._bases.popitem(last=False)
+        return base
+
+    def _draw_base(self, layout: Layout, show_camera: bool) -> np.ndarray:
+        g = self.geometry
+        image = Image.new("RGB", (g.width, g.height), BACKGROUND)
+        draw = ImageDraw.Draw(image)
+        self._draw_title(draw, layout.title)
+        self._draw_big(draw, layout.big, layout.title, show_camera)
+        self._draw_strip(draw, layout)
+        return np.asarray(image)
+
+    def _draw_title(self, draw: ImageDraw.ImageDraw, title: str) -> None:
+        bar = self.geometry.title
+        draw.rectangle(_box(bar), fill=TITLE_BAR)
+        pad = bar.h // 3
+        text = _fit_text(draw, title, self._title_font, bar.w - 2 * pad)
+        draw.text((bar.x + pad, bar.y + bar.h // 2), text, font=self._title_font, fill=TEXT, anchor="lm")
+
+    def _draw_big(
+        self, draw: ImageDraw.ImageDraw, big: BigTile | None, title: str, show_camera: bool
+    ) -> None:
+        tile = self.geometry.big
+        if big is not None and big.speaking:
+            draw.rectangle(_box(tile), fill=RING)
+        draw.rectangle(_box(self._camera_box), fill=BACKGROUND if show_camera else TILE)
+        if big is None:
+            cx, cy = tile.centre
+            text = _fit_text(draw, title, self._card_name_font, tile.w * 3 // 4)
+            draw.text((cx, cy), text, font=self._card_name_font, fill=MUTED_TEXT, anchor="mm")
+            return
+        if not show_camera:
+            self._draw_card(draw, big.card, tile)
+
+    def _draw_card(self, draw: ImageDraw.ImageDraw, card: Card, tile: Rect) -> None:
+        cx, cy = tile.centre
+        radius = round(tile.h * 0.22)
+        cy -= round(tile.h * 0.06)
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=card.colour)
+        draw.text((cx, cy), card.initials, font=self._card_initials_font, fill=TEXT, anchor="mm")
+        name = _fit_text(draw, card.name, self._card_name_font, tile.w * 3 // 4)
+        draw.text(
+            (cx, cy + radius + round(tile.h * 0.1)), name, font=self._card_name_font, fill=TEXT, anchor="mm"
+        )
+
+    def _draw_strip(self, draw: ImageDraw.ImageDraw, layout: Layout) -> None:
+        g = self.geometry
+        count = len(layout.strip) + (1 if layout.more else 0)
+        slots = g.strip_slots(count)
+        for slot, member in zip(slots, layout.strip, strict=False):
+            cx, cy = self.avatar_centre(slot)
+            radius = g.avatar // 2
+            if member.speaking:
+                outer = radius + self._ring + 1
+                draw.ellipse((cx - outer, cy - outer, cx + outer, cy + outer), fill=RING)
+            draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=member.card.colour)
+            draw.text((cx, cy), member.card.initials, font=self._strip_initials_font, fill=TEXT, anchor="mm")
+            name = _fit_text(draw, member.card.name, self._name_font, slot.w - 8)
+            draw.text((cx, slot.y + round(slot.h * 0.84)), name, font=self._name_font, fill=TEXT, anchor="mm")
+        if layout.more:
+            cx, cy = self.avatar_centre(slots[-1])
+            draw.text(
+                (cx, cy), f"+{layout.more}", font=self._strip_initials_font, fill=MUTED_TEXT, anchor="mm"
+            )
+
+    def avatar_centre(self, slot: Rect) -> tuple[int, int]:
+        """The centre of the avatar circle in a strip slot."""
+        return slot.x + slot.w // 2, slot.y + round(slot.h * 0.4)
+
+
+def _inset(rect: Rect, by: int) -> Rect:
+    return Rect(rect.x + by, rect.y + by, rect.w - 2 * by, rect.h - 2 * by)
+
+
+def _box(rect: Rect) -> tuple[int, int, int, int]:
+    return rect.x, rect.y, rect.x + rect.w - 1, rect.y + rect.h - 1
+
+
+def _font(size: int) -> Font:
+    # Pillow's bundled FreeType font: nothing to install, the same glyphs on every machine.
+    return ImageFont.load_default(size=max(8, size))
+
+
+def _fit_text(draw: ImageDraw.ImageDraw, text: str, font: Font, max_width: int) -> str:
+    if draw.textlength(text, font=font) <= max_width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > max_width:
+        text = text[:-1]
+    return text + "…"

@@ -1,0 +1,84 @@
+"""The composer's settings from its environment: where the broadcast goes and what it encodes.
+
+Pure functions of a mapping (plus a client factory for S3), so the rules are unit-tested without a
+process. Names shared with the control plane and the CDK app come from contract.names; the tuning
+knobs below are the composer's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from composer.hls import BroadcastConfig, DiskSink, S3Sink, Sink
+from contract import names
+
+# Output size and rate. 1280x720 at 30 fps is the product; a smaller size or rate is for machines
+# that cannot spare a core per Space (the integration tests on a shared 2-core runner).
+WIDTH_ENV = "SPACES_COMPOSER_WIDTH"
+HEIGHT_ENV = "SPACES_COMPOSER_HEIGHT"
+FPS_ENV = "SPACES_COMPOSER_FPS"
+SEGMENT_SECONDS_ENV = "SPACES_COMPOSER_SEGMENT_S"
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a composer that can run; the message names the variable."""
+
+
+def sink_from_env(env: Mapping[str, str], s3_client: Callable[[], Any] | None = None) -> Sink:
+    """SPACES_BROADCAST_DIR -> a DiskSink; else SPACES_BROADCAST_BUCKET (+ PREFIX) -> an S3Sink."""
+    directory = env.get(names.ENV_BROADCAST_DIR)
+    if directory:
+        return DiskSink(directory)
+    bucket = env.get(names.ENV_BROADCAST_BUCKET)
+    if bucket:
+        prefix = env.get(names.ENV_BROADCAST_PREFIX, names.BROADCAST_PREFIX)
+        if s3_client is None:
+            import boto3
+
+            client = boto3.client("s3")
+        else:
+            client = s3_client()
+        return S3Sink(bucket, prefix, client)
+    raise SettingsError(
+        f"no broadcast destination: set {names.ENV_BROADCAST_DIR} (local) or "
+        f"{names.ENV_BROADCAST_BUCKET} and {names.ENV_BROADCAST_PREFIX} (S3)"
+    )
+
+
+def config_from_env(env: Mapping[str, str], *, video: bool) -> BroadcastConfig:
+    """The encoding settings (defaults: 1280x720, 30 fps, 1 s segments); `video` from the Space."""
+    width = _int(env, WIDTH_ENV, 1280)
+    height = _int(env, HEIGHT_ENV, 720)
+    fps = _int(env, FPS_ENV, 30)
+    segment = _float(env, SEGMENT_SECONDS_ENV, 1.0)
+    try:
+        return BroadcastConfig(width=width, height=height, fps=fps, video=video, segment_seconds=segment)
+    except ValueError as exc:
+        raise SettingsError(f"{WIDTH_ENV}/{HEIGHT_ENV}/{FPS_ENV}/{SEGMENT_SECONDS_ENV}: {exc}") from exc
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a positive integer, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{key} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a positive number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{key} must be a positive number of seconds, got {raw!r}")
+    return value

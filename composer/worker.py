@@ -1,0 +1,741 @@
+"""The composer agent: one job per live Space, drawing the stage into the Space's HLS broadcast.
+
+It joins as a hidden agent participant and is a client of the stage like any viewer: it reads the
+stage agent's `stage` attribute (from participants of kind AGENT only), never decides a spotlight,
+and switches the big tile when, and only when, a new stage arrives. It subscribes to every
+speaker's microphone and to exactly one camera, that of the stage's `video_spotlight` (the
+previous one is unsubscribed on a change), so its downlink and decode cost do not grow with the
+number of cameras on stage.
+
+One pacer task keeps the output on the wall clock: 20 ms audio chunks from the mixer and frames at
+the configured rate, interleaved in time order and handed to a feeder thread that owns the
+`Broadcast` (encoding is CPU work that must not stall the event loop, which also receives audio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import faulthandler
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from livekit import api, rtc
+from livekit.agents import AgentServer, AutoSubscribe, JobContext, WorkerPermissions
+from livekit.agents.types import ATTRIBUTE_AGENT_NAME
+from livekit.agents.worker import ServerEnvOption
+
+from composer import layout as layouts
+from composer import settings
+from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, Sink
+from composer.load import LOAD_THRESHOLD, composer_load
+from composer.mixer import Mixer
+from composer.render import Renderer
+from contract import names
+from contract.room_metadata import RoomMetadata, parse_room_metadata
+from contract.stage import StageState, parse_stage
+from media_agent import scale_in
+from media_agent.audio import FrameSink, MicStreams
+
+logger = logging.getLogger("composer")
+
+STAGE_ROLES = frozenset(layouts.STAGE_ORDER)
+MIC = rtc.TrackSource.SOURCE_MICROPHONE
+CAMERA = rtc.TrackSource.SOURCE_CAMERA
+
+# When the encoder falls this far behind real time (a starved machine), the pacer drops audio and
+# video of the same span instead of queueing more: the stream stays in sync and memory bounded,
+# at the price of a gap.
+MAX_BACKLOG_S = 3.0
+# A pacer that wakes up later than this (the process was stopped or starved) skips the missed
+# span instead of encoding it all at once.
+MAX_CATCH_UP_S = 1.0
+
+HTTP_PORT_ENV = "SPACES_COMPOSER_HTTP_PORT"
+# Not the stage agent's 8081: both workers may run on one host (make dev).
+DEFAULT_HTTP_PORT = 8082
+IDLE_PROCESSES_ENV = "SPACES_COMPOSER_IDLE_PROCESSES"
+# When set (seconds), every Space logs its counters this often (frames, chunks, encoder backlog).
+STATS_INTERVAL_ENV = "SPACES_COMPOSER_STATS_S"
+# On SIGTERM the worker stops taking Spaces and waits this long for its Spaces to end.
+DRAIN_TIMEOUT_S = 3600
+# A shutdown without a ROOM_DELETED reason asks the SFU this long whether the room is gone (the
+# deletion of a room ends its agents' jobs tens of milliseconds before the room itself is removed).
+ROOM_GONE_WAIT_S = 3.0
+ROOM_GONE_POLL_S = 0.25
+# After evicting another composer, wait this long for its closing playlist write (a flush of one
+# segment and two small writes, well under a second unless the sink is retrying).
+EVICT_GRACE_S = 5.0
+# A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
+SHUTDOWN_TIMEOUT_S = 30.0
+
+
+class BroadcastLike(Protocol):
+    """What the composer uses of composer.hls.Broadcast."""
+
+    space_id: str
+
+    def push_video(self, rgb: np.ndarray) -> None: ...
+    def push_audio(self, pcm: np.ndarray) -> None: ...
+    def record_stage(self, entry: Mapping[str, Any]) -> None: ...
+    def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool: ...
+
+
+class MicSource(Protocol):
+    """Decoded microphones, delivered to a FrameSink (media_agent.audio.MicStreams)."""
+
+    def open(self, key: str, track: rtc.Track) -> None: ...
+    def close(self, key: str) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+# Opens the Space's broadcast: (config, space_id, epoch_ms) -> a Broadcast, continued if it exists.
+OpenBroadcast = Callable[[BroadcastConfig, str, int], BroadcastLike]
+
+
+def resume_in(sink: Sink, wall_clock: Callable[[], float] = time.time) -> OpenBroadcast:
+    def open_broadcast(config: BroadcastConfig, space_id: str, epoch_ms: int) -> BroadcastLike:
+        return Broadcast.resume(config, sink, space_id=space_id, epoch_ms=epoch_ms, clock=wall_clock)
+
+    return open_broadcast
+
+
+def decoded_microphones(sink: FrameSink, sample_rate: int) -> MicSource:
+    return MicStreams(sink, sample_rate=sample_rate, frame_ms=20)
+
+
+# -- the feeder: the only thread that touches the Broadcast -----------------------------------------
+
+
+class Feeder:
+    """Runs `Broadcast` calls in order on one thread (Broadcast is fed from one thread)."""
+
+    def __init__(self, broadcast: BroadcastLike, *, sample_rate: int) -> None:
+        self.broadcast = broadcast
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._sample_rate = sample_rate
+        self._backlog_audio = 0  # samples queued, not yet encoded
+        self._lock = threading.Lock()
+        self._done: asyncio.Future[bool] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"feeder-{broadcast.space_id}", daemon=True)
+        self.failed: BaseException | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        self._loop = loop
+        self._thread.start()
+
+    @property
+    def backlog_s(self) -> float:
+        with self._lock:
+            return self._backlog_audio / self._sample_rate
+
+    def audio(self, pcm: np.ndarray) -> None:
+        with self._lock:
+            self._backlog_audio += len(pcm)
+        self._queue.put(("audio", pcm))
+
+    def video(self, frame: np.ndarray) -> None:
+        self._queue.put(("video", frame))
+
+    def stage(self, entry: dict[str, Any]) -> None:
+        self._queue.put(("stage", entry))
+
+    async def close(self, ended: bool) -> bool:
+        """Flush and write everything; True when the sink has it all."""
+        assert self._done is not None
+        self._queue.put(("close", ended))
+        return await self._done
+
+    def _run(self) -> None:
+        ok = False
+        try:
+            while True:
+                kind, value = self._queue.get()
+                if kind == "audio":
+                    with self._lock:
+                        self._backlog_audio -= len(value)
+                    self.broadcast.push_audio(value)
+                elif kind == "video":
+                    self.broadcast.push_video(value)
+                elif kind == "stage":
+                    self.broadcast.record_stage(value)
+                elif kind == "close":
+                    ok = self.broadcast.close(ended=bool(value), timeout=SHUTDOWN_TIMEOUT_S - 5)
+                    return
+        except BaseException as exc:  # an encoder fault ends this broadcast, never the process
+            self.failed = exc
+            logger.exception("broadcast %s failed", self.broadcast.space_id)
+            try:
+                ok = self.broadcast.close(ended=False, timeout=5)
+            except Exception:
+                logger.exception("closing the failed broadcast %s", self.broadcast.space_id)
+        finally:
+            if self._done is not None:
+                self._loop.call_soon_threadsafe(_resolve, self._done, ok)
+
+
+def _resolve(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+# -- the composer in one room ------------------------------------------------------------------------
+
+
+@dataclass
+class _Camera:
+    identity: str
+    sid: str
+    frame: np.ndarray | None = None
+    task: asyncio.Task[None] | None = None
+
+
+class RoomComposer:
+    """The composer in one room: stage, microphones and one camera in; a Broadcast fed in real time."""
+
+    def __init__(
+        self,
+        room: rtc.Room,
+        *,
+        open_broadcast: OpenBroadcast,
+        env: Mapping[str, str],
+        microphones: Callable[[FrameSink, int], MicSource] = decoded_microphones,
+        epoch_ms: int | None = None,
+        room_exists: Callable[[], Awaitable[bool]] | None = None,
+        on_failure: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._room = room
+        self._open_broadcast = open_broadcast
+        self._microphones = microphones
+        self._env = env
+        self._room_exists = room_exists
+        self._on_failure = on_failure
+        self._epoch_ms = epoch_ms if epoch_ms is not None else int(wall_clock() * 1000)
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._metadata = parse_room_metadata(room.metadata)
+        self._video = self._metadata.video != "off"
+        self.config = settings.config_from_env(env, video=self._video)
+        self._geometry = layouts.Geometry.for_size(self.config.width, self.config.height)
+        self._renderer = Renderer(self._geometry)
+        self._mixer = Mixer(sample_rate=self.config.sample_rate)
+        self._stage: StageState | None = None
+        self._layout: layouts.Layout | None = None
+        self._recorded: tuple[str | None, str | None, str | None] | None = None
+        self._camera: _Camera | None = None
+        self._camera_wanted: set[str] = set()  # camera publication sids we asked for
+        self._mics: MicSource | None = None
+        self._feeder: Feeder | None = None
+        self._handlers: list[tuple[str, Callable[..., Any]]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._disconnect_reason: rtc.DisconnectReason.ValueType | None = None
+        self._closed = False
+        self.frames = 0
+        self.chunks = 0
+        self.dropped_s = 0.0
+
+    @property
+    def space_id(self) -> str:
+        return self._metadata.space_id or self._room.name
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open (or continue) the Space's broadcast and start following the room.
+
+        Raises BroadcastEnded when the Space's playlist is already closed.
+        """
+        config, space_id = self.config, self.space_id
+        broadcast = await asyncio.to_thread(self._open_broadcast, config, space_id, self._epoch_ms)
+        self._feeder = Feeder(broadcast, sample_rate=config.sample_rate)
+        self._feeder.start()
+        self._mics = self._microphones(self._on_mic_frame, config.sample_rate)
+        self._on("participant_connected", self._participant_connected)
+        self._on("participant_disconnected", self._participant_disconnected)
+        self._on("participant_attributes_changed", self._attributes_changed)
+        self._on("participant_name_changed", self._name_changed)
+        self._on("track_published", self._track_published)
+        self._on("track_unpublished", self._track_unpublished)
+        self._on("track_subscribed", self._track_subscribed)
+        self._on("track_unsubscribed", self._track_unsubscribed)
+        self._on("track_muted", self._mute_changed)
+        self._on("track_unmuted", self._mute_changed)
+        self._on("room_metadata_changed", self._room_metadata_changed)
+        self._on("disconnected", self._disconnected)
+        for participant in self._room.remote_participants.values():
+            for publication in participant.track_publications.values():
+                self._track_published(publication, participant)
+        self._refresh_stage()
+        self._relayout()
+        self._spawn(self._pace(), "pace")
+        stats_every = self._env.get(STATS_INTERVAL_ENV)
+        if stats_every:
+            self._spawn(self._stats_loop(float(stats_every)), "stats")
+        logger.info(
+            "composing %s (video %s, %dx%d@%d, epoch %d)",
+            space_id,
+            self._metadata.video,
+            config.width,
+            config.height,
+            config.fps,
+            self._epoch_ms,
+        )
+
+    async def aclose(self) -> None:
+        """Stop, flush and close the broadcast: ENDLIST only if the room was deleted (Space ended)."""
+        if self._closed:
+            return
+        self._closed = True
+        ended = await self._space_ended()
+        for event, handler in self._handlers:
+            self._room.off(event, handler)  # type: ignore[arg-type]
+        self._handlers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._drop_camera()
+        if self._mics is not None:
+            await self._mics.aclose()
+        if self._feeder is not None:
+            complete = await self._feeder.close(ended)
+            logger.info(
+                "broadcast %s closed (ended=%s, complete=%s, frames=%d, chunks=%d, dropped %.1f s)",
+                self.space_id,
+                ended,
+                complete,
+                self.frames,
+                self.chunks,
+                self.dropped_s,
+            )
+
+    async def _space_ended(self) -> bool:
+        """Whether this shutdown is the end of the Space: the room was deleted.
+
+        The room's disconnect reason says so when it arrives first. But deleting a room first
+        closes its participants, which ends this job (the server terminates it, the framework
+        disconnects: CLIENT_INITIATED) before the room itself is gone; so the SFU is asked whether
+        the room still exists, for a few seconds. A draining worker finds it there all along.
+        """
+        if self._disconnect_reason == rtc.DisconnectReason.ROOM_DELETED:
+            return True
+        if self._room_exists is None:
+            return False
+        deadline = self._clock() + ROOM_GONE_WAIT_S
+        while True:
+            try:
+                if not await self._room_exists():
+                    return True
+            except Exception:  # cannot tell: leave the playlist open (a replacement can continue it)
+                logger.warning("could not ask the SFU whether %s exists", self._room.name, exc_info=True)
+                return False
+            if self._clock() >= deadline:
+                return False
+            await asyncio.sleep(ROOM_GONE_POLL_S)
+
+    # -- room events -------------------------------------------------------------------------------
+
+    def _on(self, event: str, handler: Callable[..., Any]) -> None:
+        self._room.on(event, handler)  # type: ignore[arg-type]
+        self._handlers.append((event, handler))
+
+    def _disconnected(self, reason: rtc.DisconnectReason.ValueType) -> None:
+        self._disconnect_reason = reason
+        logger.info("room %s disconnected: %s", self._room.name, rtc.DisconnectReason.Name(reason))
+
+    def _participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        self._refresh_stage()
+        self._relayout()
+
+    def _participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        for publication in participant.track_publications.values():
+            self._forget(publication)
+        self._refresh_stage()
+        self._relayout()
+
+    def _attributes_changed(self, changed: Mapping[str, str], participant: rtc.Participant) -> None:
+        if participant is self._room.local_participant:
+            return
+        if names.STAGE_ATTRIBUTE in changed:
+            self._refresh_stage()
+        self._relayout()
+
+    def _name_changed(self, participant: rtc.Participant, old: str, new: str) -> None:
+        self._relayout()
+
+    def _room_metadata_changed(self, old: str, new: str) -> None:
+        metadata = parse_room_metadata(new)
+        if metadata.video != self._metadata.video:
+            # The stream's shape (video or audio-only) is fixed when it starts; see docs/broadcast.md.
+            logger.warning("video policy changed to %s; the broadcast keeps its shape", metadata.video)
+        self._metadata = RoomMetadata(
+            space_id=self._metadata.space_id or metadata.space_id,
+            video=self._metadata.video,
+            pinned=metadata.pinned,
+            title=metadata.title,
+        )
+        self._relayout()
+
+    def _track_published(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            return
+        if publication.source == MIC:
+            publication.set_subscribed(True)
+        elif publication.source == CAMERA:
+            self._sync_camera()
+            self._relayout()
+
+    def _track_unpublished(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        self._forget(publication)
+        self._relayout()
+
+    def _forget(self, publication: rtc.TrackPublication) -> None:
+        if publication.source == MIC and self._mics is not None:
+            self._mics.close(publication.sid)
+            self._mixer.remove(publication.sid)
+        elif publication.source == CAMERA:
+            self._camera_wanted.discard(publication.sid)
+            if self._camera is not None and self._camera.sid == publication.sid:
+                self._drop_camera()
+
+    def _track_subscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if publication.source == MIC and track.kind == rtc.TrackKind.KIND_AUDIO:
+            assert self._mics is not None
+            self._mics.open(publication.sid, track)
+        elif publication.source == CAMERA and track.kind == rtc.TrackKind.KIND_VIDEO:
+            if participant.identity != self._wanted_camera_identity():
+                publication.set_subscribed(False)  # a late answer to a request we have withdrawn
+                return
+            self._drop_camera()
+            camera = _Camera(identity=participant.identity, sid=publication.sid)
+            camera.task = self._spawn(self._read_camera(camera, track), f"camera-{participant.identity}")
+            self._camera = camera
+
+    def _track_unsubscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if publication.source == MIC and self._mics is not None:
+            self._mics.close(publication.sid)
+            self._mixer.remove(publication.sid)
+        elif (
+            publication.source == CAMERA and self._camera is not None and self._camera.sid == publication.sid
+        ):
+            self._drop_camera()
+
+    def _mute_changed(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
+        if publication.source == CAMERA:
+            self._relayout()
+
+    # -- the stage -----------------------------------------------------------------------------------
+
+    def _refresh_stage(self) -> None:
+        """Take the newest stage published by an agent; switch the camera and record a change."""
+        best: StageState | None = None
+        for participant in self._room.remote_participants.values():
+            if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                continue  # an attribute on a person proves nothing (web/src/media.ts does the same)
+            stage = parse_stage(participant.attributes.get(names.STAGE_ATTRIBUTE))
+            if stage is not None and (best is None or stage.seq > best.seq):
+                best = stage
+        if best is None or (self._stage is not None and best.seq <= self._stage.seq):
+            return
+        self._stage = best
+        self._sync_camera()
+        self._record()
+
+    def _record(self) -> None:
+        stage = self._stage
+        if stage is None or self._feeder is None:
+            return
+        holders = (stage.spotlight, stage.video_spotlight, stage.pinned)
+        if holders == self._recorded:
+            return
+        self._recorded = holders
+        entry = {
+            "t": self._wall_clock(),
+            "spotlight": stage.spotlight,
+            "video_spotlight": stage.video_spotlight,
+            "pinned": stage.pinned,
+            "names": {s.identity: layouts.display_name(s.identity, s.name) for s in self._speakers()},
+        }
+        self._feeder.stage(entry)
+
+    def _speakers(self) -> list[layouts.Speaker]:
+        out = []
+        for p in self._room.remote_participants.values():
+            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                continue
+            publications = list(p.track_publications.values())
+            role = p.attributes.get(names.ROLE_ATTRIBUTE, "")
+            # Anyone publishing a microphone is on stage (listeners cannot publish), whatever the
+            # attribute says.
+            if role not in STAGE_ROLES:
+                if not any(pub.source == MIC for pub in publications):
+                    continue
+                role = "speaker"
+            has_camera = any(pub.source == CAMERA and not pub.muted for pub in publications)
+            out.append(layouts.Speaker(identity=p.identity, name=p.name, role=role, has_camera=has_camera))
+        return out
+
+    def _relayout(self) -> None:
+        self._layout = layouts.compose(
+            self._stage,
+            self._speakers(),
+            title=self._metadata.title,
+            video=self._metadata.video,
+            geometry=self._geometry,
+        )
+
+    # -- the one camera ---------------------------------------------------------------------------
+
+    def _wanted_camera_identity(self) -> str | None:
+        if not self._video or self._stage is None:
+            return None
+        return self._stage.video_spotlight
+
+    def _sync_camera(self) -> None:
+        """Subscribe to the video_spotlight's camera only; unsubscribe every other camera."""
+        wanted = self._wanted_camera_identity()
+        cameras = [
+            (participant.identity, publication)
+            for participant in self._room.remote_participants.values()
+            if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+            for publication in participant.track_publications.values()
+            if publication.source == CAMERA
+        ]
+        # The old camera goes before the new one comes, so two are never held at once.
+        for identity, publication in cameras:
+            if identity != wanted and (publication.sid in self._camera_wanted or publication.subscribed):
+                self._camera_wanted.discard(publication.sid)
+                publication.set_subscribed(False)
+                logger.info("camera unsubscribe %s", identity)
+        for identity, publication in cameras:
+            if identity == wanted and publication.sid not in self._camera_wanted:
+                self._camera_wanted.add(publication.sid)
+                publication.set_subscribed(True)
+                logger.info("camera subscribe %s", identity)
+        if self._camera is not None and self._camera.identity != wanted:
+            self._drop_camera()
+
+    def _drop_camera(self) -> None:
+        camera, self._camera = self._camera, None
+        if camera is not None and camera.task is not None:
+            camera.task.cancel()
+
+    async def _read_camera(self, camera: _Camera, track: rtc.Track) -> None:
+        # capacity=1: when drawing falls behind, only the newest picture matters.
+        stream = rtc.VideoStream(track, capacity=1)
+        try:
+            async for event in stream:
+                rgb = event.frame.convert(rtc.VideoBufferType.RGB24)
+                pixels = np.frombuffer(rgb.data, dtype=np.uint8).reshape(rgb.height, rgb.width, 3)
+                fitted = self._renderer.fit_camera(pixels)
+                camera.frame = fitted.copy() if fitted is pixels else fitted
+        finally:
+            await stream.aclose()
+
+    # -- audio --------------------------------------------------------------------------------------
+
+    def _on_mic_frame(self, sid: str, pcm: np.ndarray, sample_rate: int) -> None:
+        if sample_rate != self._mixer.sample_rate:
+            return  # MicStreams resamples to the rate we asked for; anything else is not ours
+        self._mixer.push(sid, pcm)
+
+    # -- pacing -------------------------------------------------------------------------------------
+
+    def _frame(self) -> np.ndarray:
+        layout = self._layout
+        assert layout is not None
+        camera = self._camera
+        picture = None
+        if camera is not None and layout.big is not None and layout.big.camera == camera.identity:
+            picture = camera.frame
+        return self._renderer.render(layout, picture)
+
+    async def _pace(self) -> None:
+        """Audio chunks and video frames on the wall clock, in time order, to the feeder."""
+        feeder = self._feeder
+        assert feeder is not None
+        chunk_s = self._mixer.chunk_samples / self._mixer.sample_rate
+        fps = self.config.fps
+        video = self.config.video
+        start = self._clock()
+        audio_sent = video_sent = 0
+        while True:
+            if feeder.failed is not None:
+                # The encoder is gone: end this job so that a replacement continues the playlist.
+                if self._on_failure is not None:
+                    self._on_failure(f"broadcast failed: {feeder.failed!r}")
+                return
+            elapsed = self._clock() - start
+            audio_due = int(elapsed / chunk_s)
+            video_due = int(elapsed * fps) if video else 0
+            if (audio_due - audio_sent) * chunk_s > MAX_CATCH_UP_S or feeder.backlog_s > MAX_BACKLOG_S:
+                # Starved: drop the same span of audio and video, keep the rest in sync.
+                self.dropped_s += (audio_due - audio_sent) * chunk_s
+                audio_sent, video_sent = audio_due, video_due
+            frame: np.ndarray | None = None
+            while audio_sent < audio_due or video_sent < video_due:
+                audio_t = audio_sent * chunk_s
+                video_t = video_sent / fps if video else float("inf")
+                if audio_sent < audio_due and (audio_t <= video_t or video_sent >= video_due):
+                    feeder.audio(self._mixer.pull())
+                    audio_sent += 1
+                    self.chunks += 1
+                else:
+                    if frame is None:
+                        frame = self._frame()
+                    feeder.video(frame)
+                    video_sent += 1
+                    self.frames += 1
+            next_audio = start + (audio_sent + 1) * chunk_s
+            next_video = start + (video_sent + 1) / fps if video else float("inf")
+            await asyncio.sleep(max(0.0, min(next_audio, next_video) - self._clock()))
+
+    async def _stats_loop(self, every: float) -> None:
+        assert self._feeder is not None
+        while True:
+            await asyncio.sleep(every)
+            logger.info(
+                "composer stats %s",
+                {
+                    "space": self.space_id,
+                    "frames": self.frames,
+                    "chunks": self.chunks,
+                    "backlog_s": round(self._feeder.backlog_s, 2),
+                    "dropped_s": round(self.dropped_s, 2),
+                    "underruns": self._mixer.underruns,
+                    "tracks": len(self._mixer.tracks),
+                },
+            )
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{name}-{self._room.name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("composer task %s failed", task.get_name(), exc_info=task.exception())
+
+
+# -- the worker ----------------------------------------------------------------------------------------
+
+
+def _http_port() -> int | ServerEnvOption[int]:
+    value = os.environ.get(HTTP_PORT_ENV)
+    return int(value) if value else ServerEnvOption(dev_default=0, prod_default=DEFAULT_HTTP_PORT)
+
+
+def _idle_processes() -> int | ServerEnvOption[int]:
+    value = os.environ.get(IDLE_PROCESSES_ENV)
+    return int(value) if value else ServerEnvOption(dev_default=0, prod_default=1)
+
+
+server = AgentServer(
+    load_fnc=composer_load(os.environ),  # type: ignore[arg-type]  # takes the server, typed by protocol
+    load_threshold=LOAD_THRESHOLD,
+    drain_timeout=DRAIN_TIMEOUT_S,
+    port=_http_port(),
+    num_idle_processes=_idle_processes(),
+    shutdown_process_timeout=SHUTDOWN_TIMEOUT_S,
+    # Subscribes only. Hidden: the composer is not someone in the Space (no tile, not a listener).
+    permissions=WorkerPermissions(
+        can_publish=False, can_subscribe=True, can_publish_data=False, can_update_metadata=False, hidden=True
+    ),
+)
+
+
+_worker_tasks: set[asyncio.Task[None]] = set()
+
+
+@server.on("worker_started")
+def _protect_while_busy() -> None:
+    """ECS scale-in protection while the worker holds a Space (no-op outside ECS, media_agent/scale_in.py).
+
+    A broadcast lasts the whole Space; scaling in a busy task would cut its stream to a
+    discontinuity and a replacement's start-up gap.
+    """
+    task = asyncio.get_running_loop().create_task(scale_in.run(lambda: len(server.active_jobs)))
+    _worker_tasks.add(task)
+    task.add_done_callback(_worker_tasks.discard)
+
+
+async def evict_predecessors(ctx: JobContext) -> None:
+    """Remove other composers from the room: two composers writing one playlist would fight.
+
+    The newest wins (as with the stage agent). A composer that was killed lingers as a participant
+    until the SFU times it out; a live one is shut down by the removal and closes its broadcast
+    without ENDLIST. This one then waits EVICT_GRACE_S before reading the playlist, so the evicted
+    composer's last write is in what it continues (an EVENT playlist never loses a segment).
+    """
+    me = ctx.room.local_participant.identity
+    evicted = False
+    listing = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=ctx.room.name))
+    for participant in listing.participants:
+        if participant.identity == me or participant.kind != api.ParticipantInfo.Kind.AGENT:
+            continue
+        if participant.attributes.get(ATTRIBUTE_AGENT_NAME) != names.COMPOSER_AGENT_NAME:
+            continue
+        logger.info("evicting previous composer %s", participant.identity)
+        try:
+            await ctx.api.room.remove_participant(
+                api.RoomParticipantIdentity(room=ctx.room.name, identity=participant.identity)
+            )
+            evicted = True
+        except Exception:  # it may have left on its own meanwhile
+            logger.warning("could not evict %s", participant.identity, exc_info=True)
+    if evicted:
+        await asyncio.sleep(EVICT_GRACE_S)
+
+
+@server.rtc_session(agent_name=names.COMPOSER_AGENT_NAME)
+async def composer_agent(ctx: JobContext) -> None:
+    # `kill -USR1 <job pid>` prints every thread's stack: the way to see a stuck encoder in production.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    await evict_predecessors(ctx)
+    room_name = ctx.room.name
+
+    async def room_exists() -> bool:
+        # Its own client: at shutdown the job's shared HTTP session may already be closed.
+        lkapi = api.LiveKitAPI()  # LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET
+        try:
+            listing = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room_name]))
+        finally:
+            await lkapi.aclose()
+        return any(room.name == room_name for room in listing.rooms)
+
+    composer = RoomComposer(
+        ctx.room,
+        open_broadcast=resume_in(settings.sink_from_env(os.environ)),
+        env=os.environ,
+        room_exists=room_exists,
+        on_failure=ctx.shutdown,
+    )
+    ctx.add_shutdown_callback(composer.aclose)
+    try:
+        await composer.start()
+    except BroadcastEnded:
+        logger.warning("the broadcast of %s has ended; nothing to compose", composer.space_id)
+        ctx.shutdown("broadcast already ended")

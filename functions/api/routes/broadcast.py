@@ -1,0 +1,86 @@
+"""Local mode only: the broadcasts the composer writes to SPACES_BROADCAST_DIR, served at
+`/broadcast/<space_id>/<file>` with the cache headers the CDN serves in the cloud.
+
+Only files of the broadcast layout are served: a Space id, then one plain file name with a known
+extension. No directory listing, no other path: a name with a separator, a leading dot or an
+unknown extension is refused before the disk is touched, and the resolved path must still lie inside
+the directory (a symlink pointing out of it is refused too).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+# The composer's sinks set the same headers on the objects they write (S3 metadata the CDN serves):
+# one function, so `make dev` and the cloud answer alike. Light (no PyAV, no NumPy); local mode only.
+from composer.hls.headers import cache_headers
+from composer.hls.playlist import is_closed
+from contract import names
+
+from ..deps import SettingsDep
+from ..schemas import SPACE_ID_PATTERN
+
+router = APIRouter(prefix="/broadcast", tags=["broadcast"], include_in_schema=False)
+
+_SPACE_ID = re.compile(SPACE_ID_PATTERN)
+# Plain names only: no separators, no leading dot (the sinks' temporary files), at most 128 characters.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+SEGMENT_SUFFIX = ".ts"
+
+
+@router.get("/{space_id}/{name}")
+async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
+    if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
+        return _not_found()
+    if name not in (names.BROADCAST_PLAYLIST, names.BROADCAST_TIMELINE) and not name.endswith(SEGMENT_SUFFIX):
+        return _not_found()
+    root = Path(settings.broadcast_dir).resolve()
+    path = (root / space_id / name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return _not_found()
+    if name.endswith(SEGMENT_SUFFIX):
+        headers = cache_headers(name, closed=False)
+        media_type = headers.pop("Content-Type")
+        return FileResponse(path, media_type=media_type, headers=headers)
+    # Read once and answer from memory: the composer replaces the playlist and the timeline
+    # atomically, and a streamed file could change between its size and its bytes.
+    try:
+        body = path.read_bytes()
+    except OSError:  # replaced or removed since the check: as if it were not there yet
+        return _not_found()
+    if name == names.BROADCAST_PLAYLIST:
+        closed = is_closed(body.decode("utf-8", errors="replace"))
+    else:
+        closed = _timeline_ended(body)
+    headers = cache_headers(name, closed=closed)
+    return Response(body, media_type=headers.pop("Content-Type"), headers=headers)
+
+
+@router.get("/{rest:path}")
+async def anything_else(rest: str) -> Response:
+    """Listings, nested paths, dot segments: the same clear 404 as a missing file."""
+    return _not_found()
+
+
+def _timeline_ended(body: bytes) -> bool:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("ended") is True
+
+
+def _not_found() -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": "no such broadcast file: /broadcast/<space id>/<index.m3u8, timeline.json or *.ts>",
+            "rule": "broadcast_file_not_found",
+        },
+        status_code=404,
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,269 @@
+"""The broadcast tier's storage and CDN: a private S3 bucket the composer writes HLS into, CloudFront
+in front of it for any audience size, and a log bucket for both.
+
+Layout (docs/broadcast.md, names in contract/names.py): `broadcasts/<space_id>/index.m3u8`,
+`broadcasts/<space_id>/<epoch>-<n>.ts`, `broadcasts/<space_id>/timeline.json`. The public URL of a key
+is `https://<distribution>/<key>`, so the base URL handed to clients is `https://<distribution>/broadcasts`
+and no origin path is needed.
+
+Caching follows what the composer's sink sets per object (it knows whether a playlist is live or
+closed): the playlist behaviours honour the origin's Cache-Control with a 1 s default, the segment
+behaviours cache for a year (segment names are never reused: `<epoch>-<n>`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from contract import names
+
+PLAYLIST_PATTERNS = ("*.m3u8", "*.json")
+SEGMENT_PATTERNS = ("*.ts", "*.m4s")
+# A live playlist changes every segment (1 s): the sink sends max-age=1; without a header, 1 s too.
+PLAYLIST_DEFAULT_TTL = Duration.seconds(1)
+# The ceiling on what the origin may ask for a playlist or timeline: a closed playlist is sent with
+# max-age=60; a wrong header on a live one can never freeze a Space for longer than this.
+PLAYLIST_MAX_TTL = Duration.seconds(60)
+# Segments are immutable by name. The floor stops a sink that forgot its header (or sent a short one)
+# from turning every edge into an origin request per segment and viewer wave.
+SEGMENT_MIN_TTL = Duration.days(1)
+SEGMENT_TTL = Duration.days(365)
+# How long an edge remembers a 403/404 (a missing key reads as 403 from S3 without ListBucket).
+# CloudFront's default is 10 s, which would hide the first playlist of a starting Space for 10 s.
+ERROR_CACHING_TTL = Duration.seconds(1)
+# Object lifecycle counts from each object's creation, not from the end of the Space; a segment from
+# the start of a long Space would expire that much earlier than the recording's announced end
+# (ended_at + retention). One extra day covers Spaces of up to 24 h.
+RETENTION_SLACK_DAYS = 1
+ABORT_MULTIPART_AFTER = Duration.days(1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BroadcastSettings:
+    # Days a recording stays available after its Space ends (SPACES_RECORDING_RETENTION_DAYS).
+    retention_days: int
+    # Days the S3 server access logs and CloudFront access logs are kept.
+    access_log_days: int
+    price_class: cloudfront.PriceClass
+    # A custom name for the CDN. CloudFront needs its certificate in us-east-1, so the SFU's
+    # regional certificate cannot be reused. None: the *.cloudfront.net name and certificate.
+    domain: str | None = None
+    certificate_arn: str | None = None
+
+
+class BroadcastDelivery(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        settings: BroadcastSettings,
+        cors_origins: Sequence[str],
+        hosted_zone: route53.IHostedZone | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        if settings.retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        if (settings.domain is None) != (settings.certificate_arn is None):
+            raise ValueError(
+                "a broadcast domain needs its us-east-1 certificate ARN, and the other way round"
+            )
+        self.prefix = names.BROADCAST_PREFIX
+
+        # Recordings are user data and logs are the audit trail: a `cdk destroy` keeps both buckets
+        # (empty and delete them by hand, docs/infrastructure.md). Auto-delete would need a custom
+        # resource Lambda for a convenience.
+        self.log_bucket = s3.Bucket(
+            self,
+            "Logs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            # CloudFront standard logs are delivered with an ACL grant (awslogsdelivery): ACLs on.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-logs",
+                    expiration=Duration.days(settings.access_log_days),
+                    abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # SSE-S3, not KMS: everything in here is published through the CDN to anyone with the URL,
+        # so a customer key protects nothing more; SSE-KMS would add a KMS request to every origin
+        # GET and PUT (a segment and a playlist per second per Space) and a key policy for CloudFront.
+        # Versioning off: the playlist is rewritten every second; versioning would keep each of those
+        # copies (a Space-hour leaves ~3,600 old playlists of growing size) and segments are never
+        # overwritten. Only the composer writes here (no one may delete), and a recording is a copy of
+        # a live event kept for days, not a system of record worth a version history.
+        self.bucket = s3.Bucket(
+            self,
+            "Broadcasts",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=False,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix="s3/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-recordings",
+                    prefix=self.prefix,
+                    expiration=Duration.days(settings.retention_days + RETENTION_SLACK_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
+                ),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        self.playlist_cache_policy = cloudfront.CachePolicy(
+            self,
+            "PlaylistCache",
+            comment="HLS playlists and timelines: honour the origin's Cache-Control, 1 s by default",
+            min_ttl=Duration.seconds(0),
+            default_ttl=PLAYLIST_DEFAULT_TTL,
+            max_ttl=PLAYLIST_MAX_TTL,
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
+            enable_accept_encoding_gzip=True,
+            enable_accept_encoding_brotli=True,
+        )
+        self.segment_cache_policy = cloudfront.CachePolicy(
+            self,
+            "SegmentCache",
+            comment="HLS media segments: immutable by name, cached for a year",
+            min_ttl=SEGMENT_MIN_TTL,
+            default_ttl=SEGMENT_TTL,
+            max_ttl=SEGMENT_TTL,
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
+            # Compressed media does not shrink; one cache entry per segment, not one per encoding.
+            enable_accept_encoding_gzip=False,
+            enable_accept_encoding_brotli=False,
+        )
+        # The broadcast is public and credential-less (no cookies, no Authorization), so with no web
+        # origin configured any page may read it: '*' reveals nothing the URL does not.
+        self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
+            self,
+            "Headers",
+            comment="CORS for the web client's hls.js, HSTS and nosniff",
+            cors_behavior=cloudfront.ResponseHeadersCorsBehavior(
+                access_control_allow_credentials=False,
+                access_control_allow_headers=["Range"],
+                access_control_allow_methods=["GET", "HEAD", "OPTIONS"],
+                access_control_allow_origins=list(cors_origins) or ["*"],
+                access_control_expose_headers=["Content-Length", "Content-Range", "Age", "Date"],
+                access_control_max_age=Duration.hours(1),
+                origin_override=True,
+            ),
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365), include_subdomains=False, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+            ),
+        )
+
+        # Origin access control (SigV4-signed origin requests), not the legacy origin access identity:
+        # OAC is what AWS supports for new distributions, works with SSE-KMS and all regions, and the
+        # bucket policy can name this one distribution (AWS:SourceArn) instead of a shared principal.
+        # CDK adds the bucket policy statement: s3:GetObject for cloudfront.amazonaws.com when
+        # AWS:SourceArn is this distribution. No ListBucket, so a missing key is a 403 (cached 1 s).
+        self.origin_access_control = cloudfront.S3OriginAccessControl(
+            self, "OriginAccess", signing=cloudfront.Signing.SIGV4_ALWAYS
+        )
+        origin = origins.S3BucketOrigin.with_origin_access_control(
+            self.bucket,
+            origin_access_control=self.origin_access_control,
+            origin_access_levels=[cloudfront.AccessLevel.READ],
+        )
+        playlists = cloudfront.BehaviorOptions(
+            origin=origin,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+            cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+            cache_policy=self.playlist_cache_policy,
+            response_headers_policy=self.response_headers_policy,
+            compress=True,
+        )
+        segments = cloudfront.BehaviorOptions(
+            origin=origin,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+            cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+            cache_policy=self.segment_cache_policy,
+            response_headers_policy=self.response_headers_policy,
+            compress=False,
+        )
+        certificate = (
+            acm.Certificate.from_certificate_arn(self, "Certificate", settings.certificate_arn)
+            if settings.certificate_arn
+            else None
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Cdn",
+            comment="Spaces broadcasts (HLS)",
+            # Anything that is neither playlist nor segment gets the short-lived policy.
+            default_behavior=playlists,
+            additional_behaviors={
+                **{f"{self.prefix}{pattern}": playlists for pattern in PLAYLIST_PATTERNS},
+                **{f"{self.prefix}{pattern}": segments for pattern in SEGMENT_PATTERNS},
+            },
+            domain_names=[settings.domain] if settings.domain else None,
+            certificate=certificate,
+            # Only a custom certificate takes a policy; AWS fixes the default *.cloudfront.net one.
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=settings.price_class,
+            enable_logging=True,
+            log_bucket=self.log_bucket,
+            log_file_prefix="cloudfront/",
+            error_responses=[
+                cloudfront.ErrorResponse(http_status=status, ttl=ERROR_CACHING_TTL) for status in (403, 404)
+            ],
+        )
+        if settings.domain and hosted_zone is not None:
+            # The distribution serves IPv4 and IPv6: alias records for both.
+            target = route53.RecordTarget.from_alias(route53_targets.CloudFrontTarget(self.distribution))
+            route53.ARecord(self, "Record", zone=hosted_zone, record_name=settings.domain, target=target)
+            route53.AaaaRecord(self, "RecordV6", zone=hosted_zone, record_name=settings.domain, target=target)
+        self.domain_name = settings.domain or self.distribution.distribution_domain_name
+        self.base_url = f"https://{self.domain_name}/{self.prefix.rstrip('/')}"
+
+    def grant_composer(self, grantee: iam.IGrantable) -> None:
+        """Exactly what a composer's sink does: write objects under the prefix, read them back to
+        resume a playlist, and list the prefix so that a missing playlist reads as 404, not 403
+        (S3 answers AccessDenied for a missing key to a caller without ListBucket)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(f"{self.prefix}*")],
+            )
+        )
+        # composer/hls/sinks.py S3Sink: put_object, and get_object treating NoSuchKey as "none yet".
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{self.prefix}*"]}},
+            )
+        )

@@ -1,0 +1,71 @@
+#!/bin/bash
+# Boots one LiveKit SFU node (Amazon Linux 2023): installs the pinned livekit-server after checking
+# its SHA-256, fills livekit.yaml's secrets from Secrets Manager, installs the SFU and drain units
+# and starts them. The user data (infrastructure/constructs/livekit_fleet.py) writes this folder
+# onto the node with the settings below in the environment, then runs this script.
+#
+# NODE_ROOT (empty on a node) prefixes every path written, so the tests can boot into a folder.
+set -euo pipefail
+
+: "${LIVEKIT_VERSION:?}" "${LIVEKIT_ARCH:?}" "${LIVEKIT_SHA256?}" "${AWS_REGION:?}"
+: "${LIVEKIT_SECRET_ARN:?}" "${REDIS_SECRET_ARN:?}" "${DRAIN_SECONDS:?}" "${GROUP_NAME:?}" "${HOOK_NAME:?}"
+ROOT="${NODE_ROOT:-}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+RELEASES="${LIVEKIT_RELEASES:-https://github.com/livekit/livekit/releases/download}"
+
+die() {
+  echo "spaces-node: $*" >&2
+  exit 1
+}
+
+install_livekit() {
+  # Required: a node never runs a binary nobody vouched for.
+  [[ "$LIVEKIT_SHA256" =~ ^[0-9a-f]{64}$ ]] ||
+    die "LIVEKIT_SHA256 must be the SHA-256 (64 hex digits) of the ${LIVEKIT_VERSION} ${LIVEKIT_ARCH} release archive, got '${LIVEKIT_SHA256}'"
+  local tarball work
+  tarball="livekit_${LIVEKIT_VERSION#v}_linux_${LIVEKIT_ARCH}.tar.gz"
+  work="$(mktemp -d)"
+  curl -fsSL --retry 5 -o "${work}/${tarball}" "${RELEASES}/${LIVEKIT_VERSION}/${tarball}"
+  if ! echo "${LIVEKIT_SHA256}  ${work}/${tarball}" | sha256sum --check --status -; then
+    rm -rf "$work"
+    die "${tarball} does not match LIVEKIT_SHA256; refusing to install it"
+  fi
+  # The archive's layout is not a contract: take the binary wherever it sits.
+  tar -xzf "${work}/${tarball}" -C "$work" --wildcards --no-anchored --transform='s|.*/||' livekit-server
+  install -D -m 0755 "${work}/livekit-server" "${ROOT}/usr/local/bin/livekit-server"
+  rm -rf "$work"
+}
+
+tune_kernel() {
+  # UDP buffers large enough for an SFU (the kernel default drops packets under load).
+  install -D -m 0644 "${HERE}/90-livekit.conf" "${ROOT}/etc/sysctl.d/90-livekit.conf"
+  sysctl --system >/dev/null
+}
+
+write_config() {
+  id livekit >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin livekit
+  install -d -m 0750 "${ROOT}/etc/livekit"
+  chgrp livekit "${ROOT}/etc/livekit"
+  python3 "${HERE}/fill_config.py" "${HERE}/livekit.template.yaml" "${ROOT}/etc/livekit/livekit.yaml"
+  chgrp livekit "${ROOT}/etc/livekit/livekit.yaml"
+  # What the drain unit needs to complete this node's lifecycle action.
+  printf 'AWS_REGION=%s\nGROUP_NAME=%s\nHOOK_NAME=%s\n' "$AWS_REGION" "$GROUP_NAME" "$HOOK_NAME" \
+    >"${ROOT}/etc/livekit/drain.env"
+}
+
+install_units() {
+  local units="${ROOT}/etc/systemd/system"
+  install -D -m 0644 "${HERE}/livekit.service" "${units}/livekit.service"
+  install -D -m 0644 "${HERE}/livekit-drain.service" "${units}/livekit-drain.service"
+  install -D -m 0755 "${HERE}/livekit-drain.sh" "${ROOT}/usr/local/bin/livekit-drain"
+  # SIGTERM drains (no new rooms, wait for the rooms to empty) for at most the group's drain time.
+  install -d "${units}/livekit.service.d"
+  printf '[Service]\nTimeoutStopSec=%s\n' "$DRAIN_SECONDS" >"${units}/livekit.service.d/drain.conf"
+  systemctl daemon-reload
+  systemctl enable --now livekit.service livekit-drain.service
+}
+
+install_livekit
+tune_kernel
+write_config
+install_units

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Scale-in: when the Auto Scaling group marks this node Terminated, stop livekit (SIGTERM drains its
+# rooms, bounded by TimeoutStopSec), then let the group continue. Settings from /etc/livekit/drain.env.
+set -uo pipefail
+: "${AWS_REGION:?}" "${GROUP_NAME:?}" "${HOOK_NAME:?}"
+
+imds() {
+  local token
+  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token \
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+  curl -sf -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/$1"
+}
+
+until [ "$(imds autoscaling/target-lifecycle-state)" = "Terminated" ]; do sleep 5; done
+systemctl stop livekit
+aws autoscaling complete-lifecycle-action --region "$AWS_REGION" \
+  --auto-scaling-group-name "$GROUP_NAME" --lifecycle-hook-name "$HOOK_NAME" \
+  --instance-id "$(imds instance-id)" --lifecycle-action-result CONTINUE

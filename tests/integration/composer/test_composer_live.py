@@ -1,0 +1,492 @@
+"""The composer against a real livekit-server, with the real stage agent, read back with PyAV.
+
+Two espeak-ng speakers with solid-colour cameras (red, blue) take turns; the stage agent decides
+the spotlight; the composer (its own worker process, dispatched like the control plane does) writes
+HLS to a directory. The tests decode the segments it wrote and check the big tile's colour, the
+audio, the playlist across a composer crash and replacement, and the end of the Space.
+
+The tests share one Space (module fixture) and run in file order.
+
+The composer runs at 640x360, 15 fps here: the test machine is a shared 2-core runner, and what is
+under test (which picture is in the big tile, when, and that the playlist survives a crash) does
+not depend on the size. The 720p30 cost is measured in bench/broadcast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from livekit import api, rtc
+
+from composer.hls import parse_playlist
+from composer.hls.playlist import MediaPlaylist
+from composer.layout import Geometry
+from contract import names
+from contract.room_metadata import RoomMetadata
+from tests.support.agent_process import AgentProcess, start_agent, start_composer
+from tests.support.eventually import eventually_async
+from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, join_token, stage_in
+
+WIDTH, HEIGHT, FPS = 640, 360, 15
+COMPOSER_ENV = {
+    "SPACES_COMPOSER_WIDTH": str(WIDTH),
+    "SPACES_COMPOSER_HEIGHT": str(HEIGHT),
+    "SPACES_COMPOSER_FPS": str(FPS),
+    "SPACES_COMPOSER_STATS_S": "5",
+}
+GEOMETRY = Geometry.for_size(WIDTH, HEIGHT)
+
+RED = (220, 40, 40)
+BLUE = (40, 70, 220)
+# H.264 in 4:2:0 YUV moves a flat colour by a few levels; far less than the distance between the
+# test colours (or a colour and an avatar card).
+COLOUR_TOLERANCE = 40
+# Speech in the mix, as RMS of int16 samples over a segment (espeak at 0 dB peaks near full
+# scale; silence and AAC noise stay far below).
+SPEECH_RMS = 300.0
+
+SPEAKERS = {
+    "alice": ("en-us+f3", "Hello everyone, thanks for joining the space tonight.", RED),
+    "bob": ("en-gb+m3", "I think the new release is the best one we have shipped so far.", BLUE),
+}
+TITLE = "Composer under test"
+# Generous: a busy shared runner encodes slowly, and a replacement waits for a fresh dispatch.
+SEGMENT_WAIT_S = 30.0
+# Starting a worker process on a loaded shared runner can take a minute (imports, warm process).
+WORKER_START_S = 180.0
+# The composer logs each camera (un)subscription it asks the SFU for.
+CAMERA_LOG = re.compile(r"camera (subscribe|unsubscribe) (\w+)")
+
+
+@dataclass
+class Decoded:
+    uri: str
+    tile: tuple[float, float, float] | None  # mean colour at the big tile's centre, last frame
+    rms: float  # of the segment's audio
+    has_video: bool
+
+
+def decode_segment(path: Path) -> Decoded:
+    tile: tuple[float, float, float] | None = None
+    samples: list[np.ndarray] = []
+    has_video = False
+    with av.open(str(path)) as container:
+        has_video = bool(container.streams.video)
+        for frame in container.decode(*container.streams.video, *container.streams.audio):
+            if isinstance(frame, av.VideoFrame):
+                rgb = frame.to_ndarray(format="rgb24")
+                cx, cy = GEOMETRY.big.centre
+                patch = rgb[cy - 8 : cy + 8, cx - 8 : cx + 8].reshape(-1, 3).mean(axis=0)
+                tile = (float(patch[0]), float(patch[1]), float(patch[2]))
+            elif isinstance(frame, av.AudioFrame):
+                samples.append(frame.to_ndarray().astype(np.float64).ravel())
+    audio = np.concatenate(samples) if samples else np.zeros(1)
+    if audio.size and np.abs(audio).max() <= 1.0:  # AAC decodes to float planar in [-1, 1]
+        audio = audio * 32768
+    return Decoded(uri=path.name, tile=tile, rms=float(np.sqrt(np.mean(audio**2))), has_video=has_video)
+
+
+def near(colour: tuple[float, float, float] | None, expected: tuple[int, int, int]) -> bool:
+    return colour is not None and all(
+        abs(c - e) <= COLOUR_TOLERANCE for c, e in zip(colour, expected, strict=True)
+    )
+
+
+@dataclass
+class Space:
+    room: str
+    space_id: str
+    lkapi: api.LiveKitAPI
+    endpoint: Any
+    broadcast_dir: Path
+    workers: Workers
+    speakers: dict[str, SyntheticSpeaker]
+    clips: dict[str, np.ndarray]
+    listener: rtc.Room
+    video: str = "speakers"
+
+    @property
+    def dir(self) -> Path:
+        return self.broadcast_dir / self.space_id
+
+    def playlist(self) -> MediaPlaylist | None:
+        path = self.dir / names.BROADCAST_PLAYLIST
+        return parse_playlist(path.read_text()) if path.exists() else None
+
+    def timeline(self) -> dict[str, Any] | None:
+        path = self.dir / names.BROADCAST_TIMELINE
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def stage(self) -> dict[str, Any] | None:
+        return stage_in(self.listener)
+
+    async def set_metadata(self, pinned: str | None) -> None:
+        metadata = RoomMetadata(space_id=self.space_id, video=self.video, pinned=pinned, title=TITLE)  # type: ignore[arg-type]
+        await self.lkapi.room.update_room_metadata(
+            api.UpdateRoomMetadataRequest(room=self.room, metadata=metadata.to_json())
+        )
+
+    async def dispatch(self, agent_name: str) -> None:
+        await self.lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=self.room)
+        )
+
+    async def wait_stage(self, check: Any, *, what: str, timeout: float = 15.0) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            stage = self.stage()
+            return stage if stage is not None and check(stage) else None
+
+        stage = await eventually_async(probe, timeout=timeout, what=what)
+        assert stage is not None
+        return stage
+
+    async def wait_playlist(
+        self, check: Callable[[MediaPlaylist], bool], *, what: str, timeout: float = SEGMENT_WAIT_S
+    ) -> MediaPlaylist:
+        def probe() -> MediaPlaylist | None:
+            playlist = self.playlist()
+            return playlist if playlist is not None and check(playlist) else None
+
+        playlist = await eventually_async(probe, timeout=timeout, what=what)
+        assert playlist is not None
+        return playlist
+
+    def decoded(self, segment_uri: str) -> Decoded:
+        return decode_segment(self.dir / segment_uri)
+
+    async def newest_segment(self, check: Any, *, what: str, after: int = 0) -> Decoded:
+        """Poll until the newest segment (at an index >= `after`) passes `check`."""
+
+        def probe() -> Decoded | None:
+            playlist = self.playlist()
+            if playlist is None or len(playlist.segments) <= after:
+                return None
+            decoded = self.decoded(playlist.segments[-1].uri)
+            return decoded if check(decoded) else None
+
+        async def probe_off_loop() -> Decoded | None:
+            return await asyncio.to_thread(probe)
+
+        # Decoding runs off the loop: the loop also feeds the speakers' microphones in real time.
+        decoded: Decoded | None = await eventually_async(  # type: ignore[arg-type]  # the helper's Union
+            probe_off_loop, timeout=SEGMENT_WAIT_S, interval=0.25, what=what
+        )
+        assert decoded is not None
+        return decoded
+
+
+@dataclass
+class Workers:
+    stage_agent: AgentProcess
+    composers: list[AgentProcess]
+    broadcast_dir: Path
+
+
+@pytest.fixture(scope="module")
+def workers(livekit_server: Any) -> Iterator[Workers]:
+    """One stage agent and one composer worker (as processes) for the module's Spaces.
+
+    The broadcast directory is made here, not by tmp_path_factory: pytest removes all but the
+    newest three of its temporary roots at every session start, so a concurrent pytest session on
+    the same machine could delete it under a running composer.
+    """
+    keys = {
+        "ws_url": livekit_server.ws_url,
+        "api_key": livekit_server.api_key,
+        "api_secret": livekit_server.api_secret,
+    }
+    broadcast_dir = Path(tempfile.mkdtemp(prefix="spaces-broadcast-"))
+    stage_agent = start_agent(**keys, name="stage", timeout=WORKER_START_S)
+    try:
+        composer = start_composer(
+            **keys, broadcast_dir=broadcast_dir, env=COMPOSER_ENV, name="composer-1", timeout=WORKER_START_S
+        )
+    except BaseException:
+        stage_agent.kill()
+        shutil.rmtree(broadcast_dir, ignore_errors=True)
+        raise
+    started = Workers(stage_agent=stage_agent, composers=[composer], broadcast_dir=broadcast_dir)
+    try:
+        yield started
+    finally:
+        for worker in [*started.composers, stage_agent]:
+            worker.kill()
+        shutil.rmtree(broadcast_dir, ignore_errors=True)
+
+
+async def open_space(livekit_server: Any, workers: Workers, *, video: str, speakers: dict[str, Any]) -> Space:
+    lkapi = api.LiveKitAPI(livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret)
+    space_id = uuid.uuid4().hex[:12]
+    room = f"space-{space_id}"
+    metadata = RoomMetadata(space_id=space_id, video=video, pinned=None, title=TITLE)  # type: ignore[arg-type]
+    await lkapi.room.create_room(
+        api.CreateRoomRequest(name=room, empty_timeout=120, metadata=metadata.to_json())
+    )
+    listener = rtc.Room()
+    space = Space(
+        room=room,
+        space_id=space_id,
+        lkapi=lkapi,
+        endpoint=livekit_server,
+        broadcast_dir=workers.broadcast_dir,
+        workers=workers,
+        speakers={},
+        clips={identity: espeak_clip(text, voice) for identity, (voice, text, _) in speakers.items()},
+        listener=listener,
+        video=video,
+    )
+    for identity, (_, _, colour) in speakers.items():
+        token = join_token(
+            livekit_server.api_key, livekit_server.api_secret, room=room, identity=identity, role="speaker"
+        )
+        speaker = await SyntheticSpeaker.join(livekit_server.ws_url, token, identity)
+        space.speakers[identity] = speaker
+        if colour is not None:
+            await speaker.publish_camera(colour)
+    token = join_token(
+        livekit_server.api_key, livekit_server.api_secret, room=room, identity="listener-1", role="listener"
+    )
+    await listener.connect(livekit_server.ws_url, token, rtc.RoomOptions(auto_subscribe=False))
+    await space.dispatch(names.AGENT_NAME)
+    await space.dispatch(names.COMPOSER_AGENT_NAME)
+    await space.wait_stage(lambda s: True, timeout=30, what="the stage agent publishes a stage")
+    await space.wait_playlist(
+        lambda p: len(p.segments) > 0,
+        timeout=60,
+        what="the composer publishes its first segment",
+    )
+    return space
+
+
+async def close_space(space: Space) -> None:
+    await space.listener.disconnect()
+    for speaker in space.speakers.values():
+        await speaker.aclose()
+    try:
+        await space.lkapi.room.delete_room(api.DeleteRoomRequest(room=space.room))
+    except api.TwirpError:
+        pass  # the test deleted it already
+    await space.lkapi.aclose()
+
+
+@pytest.fixture(scope="module")
+async def space(livekit_server: Any, workers: Workers) -> AsyncIterator[Space]:
+    space = await open_space(livekit_server, workers, video="speakers", speakers=SPEAKERS)
+    try:
+        yield space
+    finally:
+        await close_space(space)
+
+
+def subscribed_cameras(composer: AgentProcess) -> set[str]:
+    """The cameras the composer holds now, replayed from its log; fails if it ever held two."""
+    held: set[str] = set()
+    for line in composer.process.lines:
+        match = CAMERA_LOG.search(line)
+        if match is None:
+            continue
+        action, identity = match.groups()
+        if action == "subscribe":
+            held.add(identity)
+        else:
+            held.discard(identity)
+        assert len(held) <= 1, f"the composer held cameras {held} at once"
+    return held
+
+
+async def talk(space: Space, identity: str) -> tuple[float, float]:
+    """`identity` says their clip; returns the wall-clock span of the utterance."""
+    utterance = space.speakers[identity].say(space.clips[identity])
+    await utterance.started
+    started = time.time()
+    await utterance.done
+    return started, time.time()
+
+
+async def test_broadcast_shows_the_stage_and_subscribes_one_camera(space: Space) -> None:
+    first = await space.newest_segment(lambda d: d.tile is not None, what="a first video segment")
+    assert first.has_video
+    stage = space.stage()
+    assert stage is not None
+    holder = stage["video_spotlight"]
+    if holder is None:
+        assert not near(first.tile, RED) and not near(first.tile, BLUE)
+    else:
+        colour = SPEAKERS[holder][2]
+        await space.newest_segment(lambda d: near(d.tile, colour), what=f"{holder}'s camera in the big tile")
+    assert subscribed_cameras(space.workers.composers[-1]) == ({holder} if holder else set())
+
+
+async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
+    for identity in ("alice", "bob", "alice"):
+        colour = SPEAKERS[identity][2]
+        turn = asyncio.create_task(talk(space, identity))
+        await space.wait_stage(
+            lambda s, who=identity: s["video_spotlight"] == who,
+            what=f"the stage gives {identity} the big tile",
+        )
+        await space.newest_segment(
+            lambda d, c=colour: near(d.tile, c), what=f"{identity}'s camera colour in the big tile"
+        )
+        assert subscribed_cameras(space.workers.composers[-1]) == {identity}
+        await turn
+
+
+async def test_audio_of_the_speakers_is_in_the_stream(space: Space) -> None:
+    started, ended = await talk(space, "alice")
+    playlist = await space.wait_playlist(
+        lambda p: p.segments[-1].program_date_time > ended,
+        timeout=SEGMENT_WAIT_S,
+        what="segments past the end of the utterance",
+    )
+    during = [s for s in playlist.segments if started + 0.5 <= s.program_date_time <= ended - 1.0]
+    assert during, "no segment inside the utterance"
+    levels = [space.decoded(s.uri).rms for s in during]
+    assert max(levels) > SPEECH_RMS, levels
+
+
+async def test_host_pin_holds_the_big_tile(space: Space) -> None:
+    await space.set_metadata(pinned="alice")
+    await space.wait_stage(
+        lambda s: s["pinned"] == "alice" and s["video_spotlight"] == "alice", what="the pin reaches the stage"
+    )
+    await space.newest_segment(lambda d: near(d.tile, RED), what="the pinned speaker in the big tile")
+    started, ended = await talk(space, "bob")
+    playlist = await space.wait_playlist(
+        lambda p: p.segments[-1].program_date_time > ended,
+        timeout=SEGMENT_WAIT_S,
+        what="segments past the end of bob's turn",
+    )
+    during = [s for s in playlist.segments if started <= s.program_date_time <= ended - 1.0]
+    assert during
+    tiles = [space.decoded(s.uri).tile for s in during]
+    assert all(near(tile, RED) for tile in tiles), tiles  # bob talks, the pinned alice stays
+    await space.set_metadata(pinned=None)
+
+
+async def test_replacement_composer_continues_the_playlist(space: Space) -> None:
+    before = space.playlist()
+    assert before is not None and not before.ended
+    old_epoch = before.segments[0].uri.split("-")[0]
+    space.workers.composers[0].kill()  # SIGKILL: no flush, no goodbye
+    killed = space.playlist()
+    assert killed is not None
+    replacement = start_composer(
+        ws_url=space.endpoint.ws_url,
+        api_key=space.endpoint.api_key,
+        api_secret=space.endpoint.api_secret,
+        broadcast_dir=space.broadcast_dir,
+        env=COMPOSER_ENV,
+        name="composer-2",
+        timeout=WORKER_START_S,
+    )
+    space.workers.composers.append(replacement)
+    await space.dispatch(names.COMPOSER_AGENT_NAME)
+
+    def continued() -> MediaPlaylist | None:
+        playlist = space.playlist()
+        if playlist is None:
+            return None
+        new = [s for s in playlist.segments if not s.uri.startswith(f"{old_epoch}-")]
+        return playlist if len(new) >= 3 else None
+
+    playlist = await eventually_async(continued, timeout=60, what="the replacement appends segments")
+    assert playlist is not None
+    uris = [s.uri for s in playlist.segments]
+    # Everything the dead composer had published is still there, in order, followed by the new epoch.
+    assert uris[: len(killed.segments)] == [s.uri for s in killed.segments]
+    first_new = len(killed.segments)
+    assert not uris[first_new].startswith(f"{old_epoch}-")
+    assert playlist.segments[first_new].discontinuity
+    assert sum(s.discontinuity for s in playlist.segments) == 1
+    # Every segment the playlist names exists (a segment is written before the playlist naming it).
+    missing = [uri for uri in uris if not (space.dir / uri).exists()]
+    assert missing == []
+    # The stage carries over: the big tile shows whoever the stage says holds it now.
+    stage = space.stage()
+    assert stage is not None
+    holder = stage["video_spotlight"]
+    if holder is not None:
+        colour = SPEAKERS[holder][2]
+        await space.newest_segment(
+            lambda d: near(d.tile, colour), what="the replacement shows the current stage"
+        )
+
+
+async def test_a_second_composer_takes_over_without_losing_a_segment(space: Space) -> None:
+    """A duplicate dispatch: the new composer evicts the live one and continues after it."""
+    before = space.playlist()
+    assert before is not None
+    await space.dispatch(names.COMPOSER_AGENT_NAME)
+
+    def taken_over() -> MediaPlaylist | None:
+        playlist = space.playlist()
+        if playlist is None or sum(s.discontinuity for s in playlist.segments) < 2:
+            return None
+        last_break = max(i for i, s in enumerate(playlist.segments) if s.discontinuity)
+        return playlist if len(playlist.segments) - last_break >= 3 else None
+
+    playlist = await eventually_async(taken_over, timeout=90, what="a second composer continues the playlist")
+    assert playlist is not None
+    assert "evicting previous composer" in space.workers.composers[-1].log
+    uris = [s.uri for s in playlist.segments]
+    assert uris[: len(before.segments)] == [s.uri for s in before.segments]  # nothing lost or reordered
+    assert [uri for uri in uris if not (space.dir / uri).exists()] == []
+    epochs = [uri.split("-")[0] for uri in uris]
+    runs = [e for i, e in enumerate(epochs) if i == 0 or e != epochs[i - 1]]
+    assert len(runs) == len(set(runs)) == 3  # three composers, one after the other, never interleaved
+
+
+async def test_ending_the_space_closes_the_playlist(space: Space) -> None:
+    await space.lkapi.room.delete_room(api.DeleteRoomRequest(room=space.room))
+    playlist = await space.wait_playlist(
+        lambda p: p.ended,
+        timeout=SEGMENT_WAIT_S,
+        what="#EXT-X-ENDLIST after the room is deleted",
+    )
+    assert (space.dir / names.BROADCAST_PLAYLIST).read_text().rstrip().endswith("#EXT-X-ENDLIST")
+    assert all((space.dir / s.uri).exists() for s in playlist.segments)
+    timeline = space.timeline()
+    assert timeline is not None and timeline["ended"] is True
+    holders = {e["video_spotlight"] for e in timeline["entries"]}
+    assert {"alice", "bob"} <= holders
+    assert any(e["pinned"] == "alice" for e in timeline["entries"])
+    assert all(e["names"].get("alice") == "alice" for e in timeline["entries"] if e["names"])
+
+
+async def test_audio_only_space(livekit_server: Any, workers: Workers) -> None:
+    speakers = {
+        "carol": ("en-gb-scotland+f4", "Can we talk about the roadmap for the next quarter please.", None)
+    }
+    space = await open_space(livekit_server, workers, video="off", speakers=speakers)
+    try:
+        started, ended = await talk(space, "carol")
+        playlist = await space.wait_playlist(
+            lambda p: p.segments[-1].program_date_time > ended,
+            timeout=SEGMENT_WAIT_S,
+            what="audio-only segments past the utterance",
+        )
+        decoded = [space.decoded(s.uri) for s in playlist.segments]
+        assert not any(d.has_video for d in decoded)
+        assert max(d.rms for d in decoded) > SPEECH_RMS
+        await space.lkapi.room.delete_room(api.DeleteRoomRequest(room=space.room))
+        await space.wait_playlist(
+            lambda p: p.ended,
+            timeout=SEGMENT_WAIT_S,
+            what="#EXT-X-ENDLIST for the audio-only Space",
+        )
+    finally:
+        await close_space(space)

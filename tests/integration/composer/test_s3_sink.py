@@ -1,0 +1,145 @@
+"""The S3 sink over real HTTP against moto's S3 server: objects, their headers, and write order."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from composer.hls import Broadcast, BroadcastConfig, S3Sink
+from composer.hls.playlist import parse_playlist
+from devstack.ports import free_port
+from tests.integration.composer.media import Feeder, read_segment
+
+BUCKET = "spaces-broadcasts"
+PREFIX = "broadcasts/"
+SPACE = "space-s3"
+EPOCH = 1_764_619_200_000
+CONFIG = BroadcastConfig(width=320, height=180)
+
+
+@dataclass
+class S3:
+    endpoint: str
+    client: Any
+
+
+@pytest.fixture
+def s3() -> Iterator[S3]:
+    """A fresh moto S3 server (its state lives in this process, so it is reset on the way out)."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(Bucket=BUCKET)
+        yield S3(endpoint, client)
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+        server.stop()
+
+
+class PutRecorder:
+    """Every PutObject the sink's client sends, in order, seen through botocore's event hooks."""
+
+    def __init__(self, client: Any) -> None:
+        self.puts: list[tuple[str, bytes]] = []
+        self.lock = threading.Lock()
+        client.meta.events.register("provide-client-params.s3.PutObject", self._record)
+
+    def _record(self, params: dict[str, Any], **_: Any) -> None:
+        with self.lock:
+            self.puts.append((params["Key"], bytes(params["Body"])))
+
+
+def _key(name: str) -> str:
+    return f"{PREFIX}{SPACE}/{name}"
+
+
+def _signed_url(s3: S3, name: str) -> str:
+    url: str = s3.client.generate_presigned_url(
+        "get_object", Params={"Bucket": BUCKET, "Key": _key(name)}, ExpiresIn=60
+    )
+    return url
+
+
+def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3: S3) -> None:
+    recorder = PutRecorder(s3.client)
+    broadcast = Broadcast(CONFIG, S3Sink(BUCKET, PREFIX, s3.client), space_id=SPACE, epoch_ms=EPOCH)
+    feeder = Feeder(CONFIG)
+    feeder.feed(broadcast, 1.5)
+    broadcast.record_stage({"spotlight": "a", "video_spotlight": "a", "pinned": None, "names": {"a": "A"}})
+    feeder.feed(broadcast, 1.5)
+    assert broadcast.close(ended=True)
+
+    # Order: a playlist only names segments PUT before it; the timeline follows a playlist.
+    written: set[str] = set()
+    playlists_seen = 0
+    for key, body in recorder.puts:
+        if key.endswith(".m3u8"):
+            playlists_seen += 1
+            for seg in parse_playlist(body.decode()).segments:
+                assert _key(seg.uri) in written, f"playlist PUT before its segment {seg.uri}"
+        elif key.endswith(".json"):
+            assert playlists_seen, "timeline PUT before any playlist"
+        written.add(key)
+    assert recorder.puts[-2][0] == _key("index.m3u8") and recorder.puts[-1][0] == _key("timeline.json")
+
+    listed = {o["Key"] for o in s3.client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]}
+    segments = [f"{EPOCH}-{n}.ts" for n in range(3)]
+    assert listed == {_key(n) for n in [*segments, "index.m3u8", "timeline.json"]}
+
+    def head(name: str) -> tuple[str, str]:
+        meta = s3.client.head_object(Bucket=BUCKET, Key=_key(name))
+        return meta["ContentType"], meta["CacheControl"]
+
+    for name in segments:
+        assert head(name) == ("video/mp2t", "public, max-age=31536000, immutable")
+    assert head("index.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
+    assert head("timeline.json") == ("application/json", "public, max-age=60")
+
+    # What a signed origin fetch (the CDN's) gets over plain HTTP: the closed playlist and segments
+    # that decode, each with its stored headers.
+    with urllib.request.urlopen(_signed_url(s3, "index.m3u8")) as resp:
+        assert resp.headers["Cache-Control"] == "public, max-age=60"
+        playlist = parse_playlist(resp.read().decode())
+    assert playlist.ended and [s.uri for s in playlist.segments] == segments
+    for name in segments:
+        with urllib.request.urlopen(_signed_url(s3, name)) as resp:
+            assert resp.headers["Content-Type"] == "video/mp2t"
+            assert read_segment(resp.read()).streams == ("h264", "aac")
+
+
+def test_live_playlist_on_s3_is_short_lived_and_a_replacement_continues_it(s3: S3) -> None:
+    sink = S3Sink(BUCKET, PREFIX, s3.client)
+    assert sink.read(f"{SPACE}/index.m3u8") is None
+    first = Broadcast(CONFIG, sink, space_id=SPACE, epoch_ms=EPOCH)
+    Feeder(CONFIG).feed(first, 2.0)
+    assert first.close(ended=False)
+    meta = s3.client.head_object(Bucket=BUCKET, Key=_key("index.m3u8"))
+    assert meta["CacheControl"] == "public, max-age=1"
+
+    second = Broadcast.resume(CONFIG, sink, space_id=SPACE, epoch_ms=EPOCH + 5000)
+    Feeder(CONFIG).feed(second, 1.0)
+    assert second.close(ended=True)
+    body = s3.client.get_object(Bucket=BUCKET, Key=_key("index.m3u8"))["Body"].read().decode()
+    playlist = parse_playlist(body)
+    assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
+        (f"{EPOCH}-0.ts", False),
+        (f"{EPOCH}-1.ts", False),
+        (f"{EPOCH + 5000}-0.ts", True),
+    ]
+    assert playlist.ended

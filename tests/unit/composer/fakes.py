@@ -1,0 +1,55 @@
+"""An in-memory sink that fails on demand and checks the playlist invariant on every write."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from composer.hls.playlist import parse_playlist
+
+
+class SinkFailure(OSError):
+    pass
+
+
+class MemorySink:
+    """Stores objects in a dict. `fail(key, attempt)` -> True makes that write raise.
+
+    After every successful write it asserts what a viewer would rely on: the playlist names only
+    objects that are already stored. Violations are collected (the writer thread cannot assert).
+    """
+
+    def __init__(self, fail: Callable[[str, int], bool] = lambda key, attempt: False) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.headers: dict[str, tuple[str, str]] = {}
+        self.order: list[str] = []  # successful writes, in order
+        self.attempts: dict[str, int] = {}
+        self.violations: list[str] = []
+        self.fail = fail
+        self.lock = threading.Lock()
+
+    def write(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
+        with self.lock:
+            attempt = self.attempts[key] = self.attempts.get(key, 0) + 1
+        if self.fail(key, attempt):
+            raise SinkFailure(f"injected failure writing {key} (attempt {attempt})")
+        with self.lock:
+            self.objects[key] = data
+            self.headers[key] = (content_type, cache_control)
+            self.order.append(key)
+            self._check(key)
+
+    def read(self, key: str) -> bytes | None:
+        with self.lock:
+            return self.objects.get(key)
+
+    def _check(self, key: str) -> None:
+        space = key.split("/")[0]
+        playlist = self.objects.get(f"{space}/index.m3u8")
+        if playlist is None:
+            if key.endswith("timeline.json"):
+                self.violations.append(f"{key} written before any playlist")
+            return
+        for seg in parse_playlist(playlist.decode()).segments:
+            if f"{space}/{seg.uri}" not in self.objects:
+                self.violations.append(f"after writing {key}: playlist names missing {seg.uri}")

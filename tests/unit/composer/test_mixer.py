@@ -1,0 +1,111 @@
+"""The mixer: tones summed, jitter absorbed, silence for missing or dry tracks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from composer.mixer import Mixer
+
+RATE = 48000
+CHUNK = 960  # 20 ms
+
+
+def tone(freq: float, seconds: float, amplitude: int = 8000, start: int = 0) -> np.ndarray:
+    t = (np.arange(int(RATE * seconds)) + start) / RATE
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def spectrum_peaks(pcm: np.ndarray, count: int) -> set[int]:
+    """The `count` strongest frequencies (Hz, 1 Hz bins over one second of audio)."""
+    magnitude = np.abs(np.fft.rfft(pcm.astype(np.float64)))
+    freqs = np.fft.rfftfreq(len(pcm), 1 / RATE)
+    return {int(round(freqs[i])) for i in np.argsort(magnitude)[-count:]}
+
+
+def test_no_tracks_is_silence_of_the_chunk_length() -> None:
+    chunk = Mixer().pull()
+    assert chunk.dtype == np.int16 and chunk.shape == (CHUNK,)
+    assert not chunk.any()
+
+
+def test_two_tones_are_both_in_the_mix() -> None:
+    mixer = Mixer(jitter_ms=0)
+    a, b = tone(440, 1.0), tone(1000, 1.0)
+    chunks = []
+    for i in range(0, len(a), CHUNK):
+        mixer.push("alice", a[i : i + CHUNK])
+        mixer.push("bob", b[i : i + CHUNK])
+        chunks.append(mixer.pull())
+    out = np.concatenate(chunks)
+    assert spectrum_peaks(out, 2) == {440, 1000}
+    # Summed sample by sample, not averaged or dropped.
+    np.testing.assert_array_equal(out, a.astype(np.int32) + b)
+
+
+def test_the_sum_saturates_instead_of_wrapping() -> None:
+    mixer = Mixer(jitter_ms=0)
+    loud = np.full(CHUNK, 30000, dtype=np.int16)
+    mixer.push("a", loud)
+    mixer.push("b", loud)
+    assert (mixer.pull() == 32767).all()
+
+
+def test_a_track_waits_for_its_jitter_target_then_plays_evenly() -> None:
+    mixer = Mixer(jitter_ms=60)
+    source = tone(440, 0.3, start=1)  # no zero sample at the start, so silence is unambiguous
+    frames = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
+    # One frame per tick at first, then bursts of three frames every third tick.
+    arrivals = {0: [0], 1: [1], 2: [2]}
+    for tick in range(5, len(frames) + 2, 3):
+        arrivals[tick] = [i for i in (tick - 2, tick - 1, tick) if i < len(frames)]
+    out = []
+    for tick in range(len(frames) + 3):
+        for index in arrivals.get(tick, []):
+            mixer.push("alice", frames[index])
+        out.append(mixer.pull())
+    played = np.concatenate(out)
+    start = np.flatnonzero(played)[0]
+    assert start == 2 * CHUNK  # silent until 60 ms were buffered
+    np.testing.assert_array_equal(played[start : start + len(source)], source)  # then gapless
+    assert mixer.underruns == 1  # only once the clip had ended
+
+
+def test_a_dry_track_is_silence_and_rebuffers() -> None:
+    mixer = Mixer(jitter_ms=40)
+    mixer.push("alice", tone(440, 0.04))
+    first, second = mixer.pull(), mixer.pull()
+    assert first.any() and second.any()
+    assert not mixer.pull().any()  # nothing arrived: silence, not a stall
+    mixer.push("alice", tone(440, 0.02))
+    assert not mixer.pull().any()  # one frame is below the jitter target again
+    mixer.push("alice", tone(440, 0.02))
+    assert mixer.pull().any()
+    assert mixer.underruns == 1
+
+
+def test_a_silent_track_does_not_hold_back_the_others() -> None:
+    mixer = Mixer(jitter_ms=0)
+    mixer.push("muted", np.zeros(0, dtype=np.int16))
+    mixer.push("alice", tone(440, 0.02))
+    np.testing.assert_array_equal(mixer.pull(), tone(440, 0.02))
+
+
+def test_an_overfull_buffer_is_trimmed_to_the_newest_audio() -> None:
+    mixer = Mixer(jitter_ms=60, max_buffer_ms=300)
+    burst = tone(440, 0.5)
+    mixer.push("alice", burst)
+    assert mixer.buffered("alice") == RATE * 60 // 1000
+    np.testing.assert_array_equal(mixer.pull(), burst[-3 * CHUNK : -2 * CHUNK])
+
+
+def test_removed_track_is_gone() -> None:
+    mixer = Mixer(jitter_ms=0)
+    mixer.push("alice", tone(440, 0.1))
+    mixer.remove("alice")
+    assert mixer.tracks == [] and not mixer.pull().any()
+
+
+def test_rejects_samples_that_are_not_mono_int16() -> None:
+    with pytest.raises(ValueError, match="int16"):
+        Mixer().push("alice", np.zeros(CHUNK, dtype=np.float32))

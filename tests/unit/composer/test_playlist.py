@@ -1,0 +1,121 @@
+"""The broadcast's HLS playlist text: what players and the replay page rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from composer.hls.playlist import (
+    MediaPlaylist,
+    Segment,
+    format_program_date_time,
+    is_closed,
+    parse_playlist,
+    target_duration_for,
+)
+
+T0 = 1_764_619_200.0  # 2025-12-01T20:00:00Z
+
+
+def _two_segments() -> MediaPlaylist:
+    return MediaPlaylist().append(Segment("1000-0.ts", 1.0, T0)).append(Segment("1000-1.ts", 1.0, T0 + 1.0))
+
+
+def test_event_playlist_header_and_a_program_date_time_on_every_segment() -> None:
+    text = _two_segments().render()
+    assert text.splitlines() == [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-PLAYLIST-TYPE:EVENT",
+        "#EXT-X-TARGETDURATION:1",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXT-X-PROGRAM-DATE-TIME:2025-12-01T20:00:00.000Z",
+        "#EXTINF:1.000000,",
+        "1000-0.ts",
+        "#EXT-X-PROGRAM-DATE-TIME:2025-12-01T20:00:01.000Z",
+        "#EXTINF:1.000000,",
+        "1000-1.ts",
+    ]
+    assert text.endswith("\n")
+    assert not is_closed(text)
+
+
+def test_closed_playlist_ends_with_endlist_and_takes_no_more_segments() -> None:
+    closed = _two_segments().close()
+    text = closed.render()
+    assert text.splitlines()[-1] == "#EXT-X-ENDLIST"
+    assert is_closed(text)
+    with pytest.raises(ValueError, match="ENDLIST"):
+        closed.append(Segment("1000-2.ts", 1.0, T0 + 2))
+
+
+def test_discontinuity_precedes_the_program_date_time_of_its_segment() -> None:
+    playlist = _two_segments().append(Segment("2000-0.ts", 1.0, T0 + 30, discontinuity=True))
+    lines = playlist.render().splitlines()
+    at = lines.index("#EXT-X-DISCONTINUITY")
+    assert lines[at + 1 : at + 4] == [
+        "#EXT-X-PROGRAM-DATE-TIME:2025-12-01T20:00:30.000Z",
+        "#EXTINF:1.000000,",
+        "2000-0.ts",
+    ]
+    assert lines.count("#EXT-X-DISCONTINUITY") == 1
+
+
+def test_durations_keep_microseconds_so_a_long_recording_does_not_drift() -> None:
+    aac_segment = 47 * 1024 / 48000  # 1.002666.. s, an audio-only segment
+    playlist = MediaPlaylist().append(Segment("1-0.ts", aac_segment, T0))
+    assert "#EXTINF:1.002667," in playlist.render()
+    parsed = parse_playlist(playlist.render())
+    assert abs(parsed.segments[0].duration - aac_segment) < 1e-6
+
+
+@pytest.mark.parametrize(("duration", "target"), [(0.2, 1), (1.0, 1), (1.4999, 1), (1.5, 2), (2.6, 3)])
+def test_target_duration_is_the_rounded_longest_segment(duration: float, target: int) -> None:
+    assert target_duration_for(duration) == target
+    assert MediaPlaylist().append(Segment("x.ts", duration, T0)).target_duration == target
+
+
+def test_target_duration_never_shrinks() -> None:
+    playlist = MediaPlaylist(target_duration=2).append(Segment("x.ts", 1.0, T0))
+    assert playlist.target_duration == 2
+
+
+def test_render_then_parse_is_the_same_playlist() -> None:
+    playlist = (
+        _two_segments()
+        .append(Segment("2000-0.ts", 0.5, T0 + 30.123, discontinuity=True))
+        .append(Segment("2000-1.ts", 1.0, T0 + 30.623))
+        .close()
+    )
+    assert parse_playlist(playlist.render()) == playlist
+
+
+def test_program_date_time_is_utc_with_milliseconds() -> None:
+    assert format_program_date_time(T0 + 0.0456) == "2025-12-01T20:00:00.046Z"
+    assert format_program_date_time(T0 + 59.9996) == "2025-12-01T20:01:00.000Z"
+
+
+def test_parse_ignores_tags_it_does_not_know() -> None:
+    text = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-START:TIME-OFFSET=0\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2025-12-01T20:00:00.000+00:00\n#EXTINF:1.5,title\na.ts\n"
+    )
+    parsed = parse_playlist(text)
+    assert parsed.target_duration == 2
+    assert parsed.segments == (Segment("a.ts", 1.5, T0),)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "#EXTM3U"),
+        ("#EXT-X-VERSION:3\n", "#EXTM3U"),
+        ("#EXTM3U\n#EXTINF:1.0,\na.ts\n", "PROGRAM-DATE-TIME"),
+        ("#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:yesterday\n#EXTINF:1.0,\na.ts\n", "line 2"),
+        ("#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2025-12-01T20:00:00\n#EXTINF:1,\na.ts\n", "time zone"),
+        ("#EXTM3U\n#EXT-X-TARGETDURATION:one\n", "line 2"),
+    ],
+)
+def test_malformed_playlists_are_refused_with_the_reason(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse_playlist(text)

@@ -1,0 +1,228 @@
+"""Upload ordering, retry and drop rules of the broadcast publisher, against a failing fake sink."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from composer.hls.config import RetryPolicy
+from composer.hls.playlist import MediaPlaylist, Segment, is_closed, parse_playlist
+from composer.hls.publisher import Publisher, ReadySegment
+from composer.hls.stats import StatsRecorder
+from contract.broadcast import BroadcastTimeline, TimelineEntry
+from tests.support.eventually import eventually
+from tests.unit.composer.fakes import MemorySink
+
+FAST = RetryPolicy(attempts=4, initial_delay_s=0.001, max_delay_s=0.004)
+T0 = 1_764_619_200.0
+SPACE = "sp"
+
+
+def _publisher(
+    sink: MemorySink,
+    *,
+    playlist: MediaPlaylist | None = None,
+    max_pending: int = 10,
+    retry: RetryPolicy = FAST,
+) -> tuple[Publisher, StatsRecorder]:
+    stats = StatsRecorder()
+    publisher = Publisher(
+        sink,
+        space_id=SPACE,
+        playlist=playlist or MediaPlaylist(),
+        retry=retry,
+        max_pending=max_pending,
+        stats=stats,
+        jitter=lambda: 0.5,
+    )
+    return publisher, stats
+
+
+def _segment(n: int, epoch: int = 1000) -> ReadySegment:
+    return ReadySegment(f"{epoch}-{n}.ts", f"segment {n}".encode(), 1.0, T0 + n)
+
+
+def _published(sink: MemorySink) -> int:
+    with sink.lock:
+        raw = sink.objects.get(f"{SPACE}/index.m3u8")
+    return len(parse_playlist(raw.decode()).segments) if raw is not None else 0
+
+
+def _playlist(sink: MemorySink) -> MediaPlaylist:
+    return parse_playlist(sink.objects[f"{SPACE}/index.m3u8"].decode())
+
+
+def test_each_segment_is_written_before_the_playlist_that_names_it() -> None:
+    sink = MemorySink()
+    publisher, stats = _publisher(sink)
+    for n in range(3):
+        publisher.submit(_segment(n))
+        want = n + 1
+        eventually(lambda: _published(sink) == want, what=f"segment {n} published")  # noqa: B023
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.order == [
+        f"{SPACE}/1000-0.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/1000-1.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/1000-2.ts",
+        f"{SPACE}/index.m3u8",
+    ]
+    assert sink.violations == []
+    assert [s.uri for s in _playlist(sink).segments] == ["1000-0.ts", "1000-1.ts", "1000-2.ts"]
+    assert not any(s.discontinuity for s in _playlist(sink).segments)
+    assert stats.segments_written == 3 and stats.segments_dropped == 0
+
+
+def test_every_other_write_failing_is_retried_and_nothing_is_lost() -> None:
+    sink = MemorySink(fail=lambda key, attempt: attempt % 2 == 1)
+    publisher, stats = _publisher(sink)
+    for n in range(5):
+        publisher.submit(_segment(n))
+    assert publisher.close(ended=True, timeout=10)
+    assert sink.violations == []
+    playlist = _playlist(sink)
+    assert [s.uri for s in playlist.segments] == [f"1000-{n}.ts" for n in range(5)]
+    assert playlist.ended
+    assert stats.write_errors >= 6  # five segments and at least one playlist, each failed once
+    assert stats.segments_dropped == 0
+
+
+def test_a_segment_that_never_writes_is_dropped_and_the_next_one_marks_the_gap() -> None:
+    sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-1.ts"))
+    publisher, stats = _publisher(sink)
+    for n in range(3):
+        publisher.submit(_segment(n))
+    assert publisher.close(ended=False, timeout=10)
+    playlist = _playlist(sink)
+    assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
+        ("1000-0.ts", False),
+        ("1000-2.ts", True),
+    ]
+    assert sink.attempts[f"{SPACE}/1000-1.ts"] == FAST.attempts
+    assert stats.segments_dropped == 1
+    assert sink.violations == []
+
+
+def test_a_full_queue_drops_the_oldest_waiting_segment_and_never_blocks_the_encoder() -> None:
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def hold_first_segment(key: str, attempt: int) -> bool:
+        if key.endswith("1000-0.ts"):
+            entered.set()
+            gate.wait()
+        return False
+
+    sink = MemorySink(fail=hold_first_segment)
+    publisher, stats = _publisher(sink, max_pending=2)
+    publisher.submit(_segment(0))
+    eventually(entered.is_set, what="the upload thread is writing segment 0")
+    for n in range(1, 5):  # the sink is stuck: these must return at once
+        publisher.submit(_segment(n))
+    assert publisher.pending == 2
+    gate.set()
+    assert publisher.close(ended=False, timeout=10)
+    assert [(s.uri, s.discontinuity) for s in _playlist(sink).segments] == [
+        ("1000-0.ts", False),
+        ("1000-3.ts", True),
+        ("1000-4.ts", False),
+    ]
+    assert stats.segments_dropped == 2
+    assert sink.violations == []
+
+
+def test_a_playlist_write_that_keeps_failing_is_retried_after_the_next_segment() -> None:
+    failing = {"on": True}
+    sink = MemorySink(fail=lambda key, attempt: failing["on"] and key.endswith("index.m3u8"))
+    publisher, stats = _publisher(sink)
+    publisher.submit(_segment(0))
+    eventually(lambda: sink.attempts.get(f"{SPACE}/index.m3u8", 0) >= FAST.attempts, what="retries spent")
+    assert f"{SPACE}/index.m3u8" not in sink.objects
+    failing["on"] = False
+    publisher.submit(_segment(1))
+    assert publisher.close(ended=False, timeout=10)
+    assert [s.uri for s in _playlist(sink).segments] == ["1000-0.ts", "1000-1.ts"]
+    assert stats.segments_dropped == 0
+
+
+def test_timeline_is_written_after_the_playlist_and_closed_with_it() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink)
+    timeline = BroadcastTimeline(
+        space_id=SPACE,
+        started_at=T0,
+        entries=(TimelineEntry(t=T0, spotlight="a", video_spotlight=None, pinned=None, names={"a": "A"}),),
+    )
+    publisher.set_timeline(timeline)  # before any playlist exists: must wait for it
+    publisher.submit(_segment(0))
+    assert publisher.close(ended=True, timeout=10)
+    assert sink.violations == []
+    keys = [k.split("/")[1] for k in sink.order]
+    assert keys[0] == "1000-0.ts"
+    assert keys.index("timeline.json") > keys.index("index.m3u8")
+    assert keys[-2:] == ["index.m3u8", "timeline.json"]
+    assert b'"ended":true' in sink.objects[f"{SPACE}/timeline.json"]
+    assert is_closed(sink.objects[f"{SPACE}/index.m3u8"].decode())
+    assert sink.headers[f"{SPACE}/index.m3u8"] == ("application/vnd.apple.mpegurl", "public, max-age=60")
+    assert sink.headers[f"{SPACE}/timeline.json"] == ("application/json", "public, max-age=60")
+    assert sink.headers[f"{SPACE}/1000-0.ts"] == ("video/mp2t", "public, max-age=31536000, immutable")
+
+
+def test_live_objects_carry_the_short_cache_lifetime() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink)
+    publisher.submit(_segment(0))
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.headers[f"{SPACE}/index.m3u8"] == ("application/vnd.apple.mpegurl", "public, max-age=1")
+    assert not _playlist(sink).ended
+
+
+def test_a_continued_playlist_keeps_its_segments_and_marks_the_new_part() -> None:
+    old = MediaPlaylist().append(Segment("1000-0.ts", 1.0, T0)).append(Segment("1000-1.ts", 1.0, T0 + 1))
+    sink = MemorySink()
+    sink.objects[f"{SPACE}/1000-0.ts"] = b"old 0"
+    sink.objects[f"{SPACE}/1000-1.ts"] = b"old 1"
+    publisher, _ = _publisher(sink, playlist=old)
+    publisher.submit(_segment(0, epoch=2000))
+    publisher.submit(_segment(1, epoch=2000))
+    assert publisher.close(ended=False, timeout=10)
+    assert [(s.uri, s.discontinuity) for s in _playlist(sink).segments] == [
+        ("1000-0.ts", False),
+        ("1000-1.ts", False),
+        ("2000-0.ts", True),
+        ("2000-1.ts", False),
+    ]
+
+
+def test_close_gives_up_after_its_timeout_and_leaves_a_playlist_naming_only_written_segments() -> None:
+    sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-1.ts"))
+    slow = RetryPolicy(attempts=1000, initial_delay_s=0.01, max_delay_s=0.05)
+    publisher, _ = _publisher(sink, retry=slow)
+    publisher.submit(_segment(0))
+    publisher.submit(_segment(1))
+    assert publisher.close(ended=True, timeout=0.3) is False
+    assert [s.uri for s in _playlist(sink).segments] == ["1000-0.ts"]
+    assert sink.violations == []
+
+
+def test_nothing_is_submitted_after_close() -> None:
+    publisher, _ = _publisher(MemorySink())
+    assert publisher.close(ended=False, timeout=10)
+    with pytest.raises(RuntimeError, match="closed"):
+        publisher.submit(_segment(0))
+
+
+@pytest.mark.parametrize(("failures", "delay"), [(1, 0.1), (2, 0.2), (3, 0.4), (5, 1.6), (6, 2.0), (20, 2.0)])
+def test_backoff_doubles_up_to_its_cap(failures: int, delay: float) -> None:
+    policy = RetryPolicy(attempts=8, initial_delay_s=0.1, max_delay_s=2.0)
+    assert policy.delay(failures) == pytest.approx(delay)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"attempts": 0}, {"initial_delay_s": -1.0}, {"initial_delay_s": 3.0, "max_delay_s": 2.0}]
+)
+def test_a_retry_policy_that_cannot_work_is_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="RetryPolicy"):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,358 @@
+"""RoomComposer against a fake room: what it subscribes to, when it switches, what it records.
+
+The room, its participants and publications are fakes with the SDK's shape (events through
+`on`/`off`, `set_subscribed` recorded); the broadcast is a fake that keeps what it was fed. The
+real SDK and encoder are exercised in tests/integration/composer/test_composer_live.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from livekit import rtc
+
+from composer.hls import BroadcastConfig
+from composer.worker import RoomComposer
+from contract import names
+from contract.room_metadata import RoomMetadata
+from tests.support.eventually import eventually_async
+
+ENV = {"SPACES_COMPOSER_WIDTH": "320", "SPACES_COMPOSER_HEIGHT": "180", "SPACES_COMPOSER_FPS": "10"}
+MIC = rtc.TrackSource.SOURCE_MICROPHONE
+CAMERA = rtc.TrackSource.SOURCE_CAMERA
+AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+STANDARD = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
+
+
+@dataclass
+class FakePublication:
+    sid: str
+    source: int
+    muted: bool = False
+    subscribed: bool = False
+    log: list[tuple[str, bool]] = field(default_factory=list)
+
+    def set_subscribed(self, subscribed: bool) -> None:
+        self.subscribed = subscribed
+        self.log.append((self.sid, subscribed))
+
+
+@dataclass
+class FakeParticipant:
+    identity: str
+    kind: int = STANDARD
+    name: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    track_publications: dict[str, FakePublication] = field(default_factory=dict)
+
+
+class FakeRoom:
+    def __init__(self, metadata: str, log: list[tuple[str, bool]]) -> None:
+        self.name = "space-room"
+        self.metadata = metadata
+        self.remote_participants: dict[str, FakeParticipant] = {}
+        self.local_participant = FakeParticipant("composer", kind=AGENT)
+        self._handlers: dict[str, list[Callable[..., Any]]] = {}
+        self.log = log
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        self._handlers.setdefault(event, []).append(handler)
+
+    def off(self, event: str, handler: Callable[..., Any]) -> None:
+        self._handlers[event].remove(handler)
+
+    def emit(self, event: str, *args: Any) -> None:
+        for handler in list(self._handlers.get(event, [])):
+            handler(*args)
+
+    def join(
+        self, identity: str, *, role: str = "speaker", camera: bool = False, kind: int = STANDARD
+    ) -> None:
+        p = FakeParticipant(
+            identity, kind=kind, name=identity.title(), attributes={names.ROLE_ATTRIBUTE: role}
+        )
+        publications = [FakePublication(f"mic-{identity}", MIC, log=self.log)]
+        if camera:
+            publications.append(FakePublication(f"cam-{identity}", CAMERA, log=self.log))
+        self.remote_participants[identity] = p
+        self.emit("participant_connected", p)
+        for pub in publications:
+            p.track_publications[pub.sid] = pub
+            self.emit("track_published", pub, p)
+
+    def publish_stage(self, seq: int, *, from_identity: str = "stage-agent", **stage: Any) -> None:
+        if from_identity not in self.remote_participants:
+            self.remote_participants[from_identity] = FakeParticipant(from_identity, kind=AGENT)
+        agent = self.remote_participants[from_identity]
+        doc = {
+            "seq": seq,
+            "spotlight": None,
+            "video_spotlight": None,
+            "speaking": [],
+            "video_on": [],
+            "pinned": None,
+            "t": 0.0,
+            **stage,
+        }
+        agent.attributes[names.STAGE_ATTRIBUTE] = json.dumps(doc)
+        self.emit("participant_attributes_changed", {names.STAGE_ATTRIBUTE: ""}, agent)
+
+
+class FakeBroadcast:
+    def __init__(self, config: BroadcastConfig, space_id: str) -> None:
+        self.config = config
+        self.space_id = space_id
+        self.video: list[np.ndarray] = []
+        self.audio: list[np.ndarray] = []
+        self.stages: list[dict[str, Any]] = []
+        self.closed: bool | None = None
+
+    def push_video(self, rgb: np.ndarray) -> None:
+        self.video.append(rgb)
+
+    def push_audio(self, pcm: np.ndarray) -> None:
+        self.audio.append(pcm)
+
+    def record_stage(self, entry: Mapping[str, Any]) -> None:
+        self.stages.append(dict(entry))
+
+    def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool:
+        self.closed = ended
+        return True
+
+
+class FakeMics:
+    def __init__(self, sink: Callable[[str, np.ndarray, int], None], sample_rate: int) -> None:
+        self.sink = sink
+        self.sample_rate = sample_rate
+        self.open_keys: set[str] = set()
+
+    def open(self, key: str, track: Any) -> None:
+        self.open_keys.add(key)
+
+    def close(self, key: str) -> None:
+        self.open_keys.discard(key)
+
+    async def aclose(self) -> None:
+        self.open_keys.clear()
+
+
+@dataclass
+class Harness:
+    room: FakeRoom
+    composer: RoomComposer
+    broadcasts: list[FakeBroadcast]
+    mics: list[FakeMics]
+    subscriptions: list[tuple[str, bool]]
+
+    @property
+    def broadcast(self) -> FakeBroadcast:
+        return self.broadcasts[0]
+
+
+def make(
+    video: str = "speakers",
+    room_exists: Callable[[], Any] | None = None,
+    on_failure: Callable[[str], None] | None = None,
+) -> Harness:
+    log: list[tuple[str, bool]] = []
+    metadata = RoomMetadata(space_id="s1", video=video, pinned=None, title="Harness")  # type: ignore[arg-type]
+    room = FakeRoom(metadata.to_json(), log)
+    broadcasts: list[FakeBroadcast] = []
+    mics: list[FakeMics] = []
+
+    def open_broadcast(config: BroadcastConfig, space_id: str, epoch_ms: int) -> FakeBroadcast:
+        broadcasts.append(FakeBroadcast(config, space_id))
+        return broadcasts[-1]
+
+    def microphones(sink: Any, sample_rate: int) -> FakeMics:
+        mics.append(FakeMics(sink, sample_rate))
+        return mics[-1]
+
+    composer = RoomComposer(
+        room,  # type: ignore[arg-type]  # the fake stands in for rtc.Room
+        open_broadcast=open_broadcast,
+        env=ENV,
+        microphones=microphones,  # type: ignore[arg-type]
+        room_exists=room_exists,
+        on_failure=on_failure,
+    )
+    return Harness(room, composer, broadcasts, mics, log)
+
+
+def cameras_subscribed(h: Harness) -> set[str]:
+    return {
+        pub.sid
+        for p in h.room.remote_participants.values()
+        for pub in p.track_publications.values()
+        if pub.source == CAMERA and pub.subscribed
+    }
+
+
+async def test_all_microphones_and_no_camera_without_a_stage() -> None:
+    h = make()
+    h.room.join("alice", camera=True)
+    await h.composer.start()
+    h.room.join("bob", camera=True)
+    h.room.join("helper", kind=AGENT)
+    try:
+        mics = {
+            pub.sid
+            for p in h.room.remote_participants.values()
+            for pub in p.track_publications.values()
+            if pub.source == MIC and pub.subscribed
+        }
+        assert mics == {"mic-alice", "mic-bob"}  # not the agent's
+        assert cameras_subscribed(h) == set()
+        assert h.broadcast.space_id == "s1" and h.broadcast.config.video
+    finally:
+        await h.composer.aclose()
+
+
+async def test_only_the_video_spotlight_camera_and_the_old_one_goes_first() -> None:
+    h = make()
+    await h.composer.start()
+    for identity in ("alice", "bob", "carol"):
+        h.room.join(identity, camera=True)
+    try:
+        h.room.publish_stage(
+            1, spotlight="alice", video_spotlight="alice", video_on=["alice", "bob", "carol"]
+        )
+        assert cameras_subscribed(h) == {"cam-alice"}
+        h.subscriptions.clear()
+        h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=["alice", "bob", "carol"])
+        assert cameras_subscribed(h) == {"cam-bob"}
+        assert [entry for entry in h.subscriptions if entry[0].startswith("cam-")] == [
+            ("cam-alice", False),
+            ("cam-bob", True),
+        ]
+    finally:
+        await h.composer.aclose()
+
+
+async def test_the_stage_is_taken_only_from_agents_and_only_newer() -> None:
+    h = make()
+    await h.composer.start()
+    h.room.join("alice", camera=True)
+    h.room.join("mallory", camera=True)
+    try:
+        h.room.publish_stage(5, spotlight="alice", video_spotlight="alice")
+        # A person publishing a stage attribute changes nothing.
+        h.room.publish_stage(99, from_identity="mallory", video_spotlight="mallory")
+        assert cameras_subscribed(h) == {"cam-alice"}
+        # An older stage (a lower seq) from another agent is not newer news.
+        h.room.publish_stage(4, from_identity="old-agent", video_spotlight="mallory")
+        assert cameras_subscribed(h) == {"cam-alice"}
+    finally:
+        await h.composer.aclose()
+
+
+async def test_timeline_entries_only_when_the_holders_change() -> None:
+    h = make()
+    await h.composer.start()
+    h.room.join("alice")
+    h.room.join("bob")
+    try:
+        h.room.publish_stage(1, spotlight="alice", speaking=[{"identity": "alice", "level": 0.4}])
+        h.room.publish_stage(2, spotlight="alice", speaking=[{"identity": "alice", "level": 0.8}])
+        h.room.publish_stage(3, spotlight="bob", pinned="bob")
+        await eventually_async(lambda: len(h.broadcast.stages) == 2, timeout=5, what="two timeline entries")
+        first, second = h.broadcast.stages
+        assert (first["spotlight"], first["pinned"]) == ("alice", None)
+        assert (second["spotlight"], second["pinned"]) == ("bob", "bob")
+        assert second["names"] == {"alice": "Alice", "bob": "Bob"}
+    finally:
+        await h.composer.aclose()
+
+
+async def test_microphones_are_mixed_and_paced_into_the_broadcast() -> None:
+    h = make()
+    h.room.join("alice")
+    await h.composer.start()
+    try:
+        tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(960) / 48000)).astype(np.int16)
+        for _ in range(10):
+            h.mics[0].sink("mic-alice", tone, 48000)
+        await eventually_async(
+            lambda: sum(len(a) for a in h.broadcast.audio) >= 48000 * 0.3,
+            timeout=10,
+            what="300 ms of audio fed",
+        )
+        audio = np.concatenate(h.broadcast.audio)
+        assert np.abs(audio).max() > 7000  # the tone went through the mixer
+        assert h.broadcast.video and h.broadcast.video[0].shape == (180, 320, 3)
+        # Audio and video advance together on the clock (10 fps, 20 ms chunks): within a frame.
+        media_audio = sum(len(a) for a in h.broadcast.audio) / 48000
+        assert abs(len(h.broadcast.video) / 10 - media_audio) <= 0.2
+    finally:
+        await h.composer.aclose()
+
+
+async def test_audio_only_space_subscribes_no_camera_and_renders_nothing() -> None:
+    h = make(video="off")
+    await h.composer.start()
+    h.room.join("alice", camera=True)
+    try:
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice")
+        await eventually_async(lambda: len(h.broadcast.audio) > 5, timeout=10, what="audio fed")
+        assert cameras_subscribed(h) == set()
+        assert h.broadcast.video == [] and not h.broadcast.config.video
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_deleted_room_ends_the_broadcast() -> None:
+    h = make()
+    await h.composer.start()
+    h.room.emit("disconnected", rtc.DisconnectReason.ROOM_DELETED)
+    await h.composer.aclose()
+    assert h.broadcast.closed is True
+
+
+@pytest.mark.parametrize(("answers", "ended"), [([True, True, False], True), ([True] * 100, False)])
+async def test_without_the_reason_the_sfu_is_asked_whether_the_room_is_gone(
+    answers: list[bool], ended: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("composer.worker.ROOM_GONE_WAIT_S", 0.5)
+    monkeypatch.setattr("composer.worker.ROOM_GONE_POLL_S", 0.01)
+    remaining = list(answers)
+
+    async def room_exists() -> bool:
+        return remaining.pop(0)
+
+    h = make(room_exists=room_exists)
+    await h.composer.start()
+    h.room.emit("disconnected", rtc.DisconnectReason.CLIENT_INITIATED)
+    await h.composer.aclose()
+    assert h.broadcast.closed is ended
+
+
+async def test_an_unanswered_question_leaves_the_playlist_open() -> None:
+    async def room_exists() -> bool:
+        raise ConnectionError("SFU API unreachable")
+
+    h = make(room_exists=room_exists)
+    await h.composer.start()
+    await h.composer.aclose()
+    assert h.broadcast.closed is False
+
+
+async def test_an_encoder_fault_ends_the_job() -> None:
+    reasons: list[str] = []
+    h = make(on_failure=reasons.append)  # the worker wires ctx.shutdown here
+    await h.composer.start()
+
+    def broken(rgb: np.ndarray) -> None:
+        raise RuntimeError("encoder exploded")
+
+    h.broadcast.push_video = broken  # type: ignore[method-assign]
+    try:
+        await eventually_async(lambda: reasons, timeout=10, what="the job asked to end")
+        assert "encoder exploded" in reasons[0]
+    finally:
+        await h.composer.aclose()
