@@ -168,3 +168,22 @@ def test_a_skipped_span_moves_program_date_time_on_and_keeps_the_media_continuou
     frame_ticks = 90_000 // config.fps
     video = [pts for r in readings for pts in r.video_pts]
     assert all(b - a == frame_ticks for a, b in zip(video, video[1:], strict=False)), "video PTS must run on"
+
+
+def test_audio_that_ran_ahead_of_the_pictures_never_raises_the_target_duration(tmp_path: Path) -> None:
+    # A starved feeder: 1.5 s of pictures but 4 s of sound. The playlist's target duration may never
+    # change (RFC 8216 6.2.1), so the last segment ends at most one segment after it started.
+    config = BroadcastConfig(width=320, height=180)
+    broadcast = Broadcast(config, DiskSink(tmp_path), space_id=SPACE, epoch_ms=EPOCH, clock=_clock)
+    frame = np.zeros((180, 320, 3), dtype=np.uint8)
+    for _ in range(int(1.5 * config.fps)):
+        broadcast.push_video(frame)
+    broadcast.push_audio(tone(0, 4 * config.sample_rate, config.sample_rate))
+    assert broadcast.close(ended=True)
+
+    text = (tmp_path / SPACE / "index.m3u8").read_text()
+    playlist = read_playlist(text)
+    assert playlist.target_duration == 1
+    assert all(round(s.duration) <= 1 for s in playlist.segments)
+    last = read_segment((tmp_path / SPACE / playlist.segments[-1].uri).read_bytes())
+    assert last.audio_pts, "the last segment keeps the sound that belongs to its pictures"
