@@ -11,8 +11,8 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.cache/spaces-tools/uv/b
 LIVEKIT := .tools/bin/livekit-server
 WEB_STAMP := web/dist/index.html
 
-.PHONY: help dev test test-unit test-integration test-infra test-e2e lint bench bench-api \
-        bench-spotlight synth tools system-deps venv web clean
+.PHONY: help dev test test-unit test-integration test-infra test-e2e test-lambda-python lint bench bench-api \
+        bench-spotlight bench-storm bench-broadcast synth tools system-deps venv web clean
 
 help:
 	@echo "make dev     - run livekit-server, the Spaces API, the media agent and the web page locally"
@@ -51,8 +51,12 @@ web: $(WEB_STAMP)
 dev: venv tools web system-deps
 	$(PY) -m devstack
 
-test: venv tools web system-deps
+test: venv tools web system-deps test-lambda-python
 	$(PY) -m pytest
+
+# The control plane's unit tests on the Lambda's Python with the Lambda's dependencies only.
+test-lambda-python: venv
+	UV=$(UV) bash scripts/test-lambda-python.sh
 
 test-unit: venv
 	$(PY) -m pytest -m unit
@@ -66,10 +70,12 @@ test-infra: venv system-deps
 test-e2e: venv tools web system-deps
 	$(PY) -m pytest -m e2e
 
+# Fails on any lint finding, unformatted file or type error (mypy's scope and strictness: pyproject).
 lint: venv system-deps
 	$(VENV)/bin/ruff check .
-	shellcheck infrastructure/node/*.sh
-	$(VENV)/bin/ruff format --check . || true
+	shellcheck infrastructure/node/*.sh scripts/*.sh
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: bench-api bench-spotlight
 
@@ -78,6 +84,17 @@ bench-api: venv
 
 bench-spotlight: venv tools system-deps
 	$(PY) -m bench.spotlight
+
+# Not part of `make bench`: minutes per design on a shared box (docs/bench/control_plane.md).
+bench-storm: venv system-deps
+	$(PY) -m bench.control_plane.join_storm --joins $(or $(JOINS),100000) --workers $(or $(WORKERS),3)
+
+# The broadcast tier (docs/bench/broadcast.md): nginx, livekit-server, Chromium and hls.js (web/).
+bench-broadcast: venv tools system-deps web
+	$(PY) -m bench.broadcast.cost
+	$(PY) -m bench.broadcast.fanout
+	$(PY) -m bench.broadcast.composer_cpu --seconds 30
+	$(PY) -m bench.broadcast.latency --seconds 100
 
 # The CDK CLI pinned next to aws-cdk-lib (cloud assembly schema); installed once, then offline.
 CDK_CLI := .tools/cdk/node_modules/.bin/cdk

@@ -7,6 +7,9 @@ is one edit, not a hunt.
 from typing import Final
 
 LIVEKIT_VERSION: Final = "v1.13.5"
+# The control plane Lambda's Python (a managed runtime with SnapStart: 3.12 or later). The CDK
+# construct deploys it and `make test-lambda-python` runs the control plane's tests on it.
+LAMBDA_PYTHON: Final = "3.13"
 
 # The agent the control plane dispatches explicitly into every live Space.
 AGENT_NAME: Final = "spaces-stage"

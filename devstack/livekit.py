@@ -59,8 +59,9 @@ class LiveKitServer:
         self.config_path.unlink(missing_ok=True)
 
 
-def start(config: LiveKitConfig, *, name: str = "livekit", log: IO[str] | None = None,
-          timeout: float = 30.0) -> LiveKitServer:
+def start(
+    config: LiveKitConfig, *, name: str = "livekit", log: IO[str] | None = None, timeout: float = 30.0
+) -> LiveKitServer:
     fd, path = tempfile.mkstemp(prefix="livekit-", suffix=".yaml")
     with os.fdopen(fd, "w") as f:
         f.write(livekit_config.render_yaml(config))

@@ -44,8 +44,10 @@ class MicStreams:
         self._task = asyncio.create_task(self._dispatch(), name="mic-streams")
 
     def _ours(self, event: proto_ffi.FfiEvent) -> bool:
-        return (event.WhichOneof("message") == "audio_stream_event"
-                and event.audio_stream_event.stream_handle in self._keys)
+        return (
+            event.WhichOneof("message") == "audio_stream_event"
+            and event.audio_stream_event.stream_handle in self._keys
+        )
 
     def open(self, key: str, track: rtc.Track) -> None:
         """Decode `track` (a remote audio track) and deliver its frames under `key`."""

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import psutil
@@ -47,7 +47,7 @@ PUBLISH_EVERY_S = 60.0
 
 class _HasActiveJobs(Protocol):
     @property
-    def active_jobs(self) -> list[object]: ...
+    def active_jobs(self) -> Sequence[object]: ...
 
 
 def tree_cpu_seconds(root: psutil.Process | None = None) -> float:

@@ -61,14 +61,22 @@ def request_body(enabled: bool, expires_min: int = EXPIRES_MIN) -> dict[str, obj
 
 
 def _put(agent_uri: str, body: dict[str, object]) -> None:
-    req = urllib.request.Request(agent_uri.rstrip("/") + STATE_PATH, data=json.dumps(body).encode(),
-                                 method="PUT", headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        agent_uri.rstrip("/") + STATE_PATH,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:
         resp.read()
 
 
-async def run(active_rooms: Callable[[], int], agent_uri: str | None = None,
-              policy: ProtectionPolicy | None = None, poll_s: float = POLL_S) -> None:
+async def run(
+    active_rooms: Callable[[], int],
+    agent_uri: str | None = None,
+    policy: ProtectionPolicy | None = None,
+    poll_s: float = POLL_S,
+) -> None:
     """Keep the task's protection in line with `active_rooms()` until cancelled."""
     agent_uri = agent_uri or os.environ.get(ECS_AGENT_URI_ENV)
     if not agent_uri:

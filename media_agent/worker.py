@@ -22,6 +22,7 @@ import numpy as np
 from livekit import api, rtc
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, WorkerPermissions
 from livekit.agents.worker import ServerEnvOption
+from livekit.rtc.room import EventTypes
 
 from contract import names
 from contract.stage import StageState
@@ -50,7 +51,8 @@ RESYNC_AHEAD_S = 0.25
 # The engine is asked to decide this often (one call per room, whatever the number of tracks).
 ADVANCE_INTERVAL_S = 0.04
 
-# Health and /worker (active job count) are served on this port; ECS probes it.
+# The agents SDK serves health and /worker (active job count) on this port. Nothing in ECS probes
+# it (the task definition has no container health check); the tests and benchmarks read it.
 HTTP_PORT_ENV = "SPACES_AGENT_HTTP_PORT"
 DEFAULT_HTTP_PORT = 8081
 # Idle job processes kept warm so a dispatch does not wait for a process start.
@@ -82,8 +84,13 @@ class Cost:
     _gc_started: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"frames": self.frames, "engine_s": round(self.engine_s, 4), "gc_s": round(self.gc_s, 4),
-                "publish_s": round(self.publish_s, 4), "publishes": self.publishes}
+        return {
+            "frames": self.frames,
+            "engine_s": round(self.engine_s, 4),
+            "gc_s": round(self.gc_s, 4),
+            "publish_s": round(self.publish_s, 4),
+            "publishes": self.publishes,
+        }
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -124,7 +131,7 @@ class RoomStage:
         self._mics: MicStreams | None = None
         self._mic_owner: dict[str, str] = {}  # microphone track sid -> speaker identity
         self._next_t: dict[str, float] = {}  # microphone track sid -> where its next frame starts
-        self._handlers: list[tuple[str, Callable[..., Any]]] = []
+        self._handlers: list[tuple[EventTypes, Callable[..., Any]]] = []
         self._rpc_registered = False
         self._closed = False
         self.cost = Cost()
@@ -216,21 +223,23 @@ class RoomStage:
                     logger.warning("could not evict %s", participant.identity, exc_info=True)
         if best is not None:
             self._carried = stage_rules.Carried(
-                spotlight=best.spotlight, video_spotlight=best.video_spotlight)
+                spotlight=best.spotlight, video_spotlight=best.video_spotlight
+            )
             logger.info("continuing stage", extra={"seq": best.seq, "spotlight": best.spotlight})
 
     # -- room events ------------------------------------------------------------------------------
 
-    def _on(self, event: str, handler: Callable[..., Any]) -> None:
-        self._room.on(event, handler)  # type: ignore[arg-type]
+    def _on(self, event: EventTypes, handler: Callable[..., Any]) -> None:
+        self._room.on(event, handler)
         self._handlers.append((event, handler))
 
     def _participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         self._engine.remove(participant.identity, self._clock())
         self._dirty.set()
 
-    def _track_published(self, publication: rtc.RemoteTrackPublication,
-                         participant: rtc.RemoteParticipant) -> None:
+    def _track_published(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
             return
         if publication.source in SPEAKER_SOURCES:
@@ -239,24 +248,27 @@ class RoomStage:
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), not publication.muted)
 
-    def _track_unpublished(self, publication: rtc.RemoteTrackPublication,
-                           participant: rtc.RemoteParticipant) -> None:
+    def _track_unpublished(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         if publication.source in SPEAKER_SOURCES:
             self._stop_reader(publication.sid)
             self._engine.set_muted(participant.identity, self._clock(), True)
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), False)
 
-    def _track_subscribed(self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
-                          participant: rtc.RemoteParticipant) -> None:
+    def _track_subscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         if publication.source not in SPEAKER_SOURCES or track.kind != rtc.TrackKind.KIND_AUDIO:
             return
         assert self._mics is not None
         self._mic_owner[publication.sid] = participant.identity
         self._mics.open(publication.sid, track)
 
-    def _track_unsubscribed(self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
-                            participant: rtc.RemoteParticipant) -> None:
+    def _track_unsubscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         self._stop_reader(publication.sid)
 
     def _track_muted(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
@@ -265,8 +277,9 @@ class RoomStage:
     def _track_unmuted(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
         self._mute_changed(participant, publication, False)
 
-    def _mute_changed(self, participant: rtc.Participant, publication: rtc.TrackPublication,
-                      muted: bool) -> None:
+    def _mute_changed(
+        self, participant: rtc.Participant, publication: rtc.TrackPublication, muted: bool
+    ) -> None:
         if participant is self._room.local_participant:
             return
         if publication.source in SPEAKER_SOURCES:
@@ -361,8 +374,17 @@ class RoomStage:
     async def _stats_loop(self, every: float) -> None:
         while True:
             await asyncio.sleep(every)
-            logger.info("room stats %s", json.dumps({"room": self._room.name, "pid": os.getpid(),
-                                                     "tracks": len(self._mic_owner), **self.cost.as_dict()}))
+            logger.info(
+                "room stats %s",
+                json.dumps(
+                    {
+                        "room": self._room.name,
+                        "pid": os.getpid(),
+                        "tracks": len(self._mic_owner),
+                        **self.cost.as_dict(),
+                    }
+                ),
+            )
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)
@@ -377,6 +399,7 @@ class RoomStage:
 
 
 # -- the worker -----------------------------------------------------------------------------------
+
 
 def _http_port() -> int | ServerEnvOption[int]:
     value = os.environ.get(HTTP_PORT_ENV)
@@ -394,8 +417,9 @@ server = AgentServer(
     port=_http_port(),
     num_idle_processes=_idle_processes(),
     # Publishes no media: only attributes (update metadata) and RPC answers (data).
-    permissions=WorkerPermissions(can_publish=False, can_subscribe=True, can_publish_data=True,
-                                  can_update_metadata=True, hidden=False),
+    permissions=WorkerPermissions(
+        can_publish=False, can_subscribe=True, can_publish_data=True, can_update_metadata=True, hidden=False
+    ),
 )
 
 
@@ -416,8 +440,7 @@ async def stage_agent(ctx: JobContext) -> None:
     room_name = ctx.room.name
 
     async def evict(identity: str) -> None:
-        await ctx.api.room.remove_participant(
-            api.RoomParticipantIdentity(room=room_name, identity=identity))
+        await ctx.api.room.remove_participant(api.RoomParticipantIdentity(room=room_name, identity=identity))
 
     room_stage = RoomStage(ctx.room, evict=evict)
     ctx.add_shutdown_callback(room_stage.aclose)

@@ -43,8 +43,9 @@ class Stack:
 def stack(*, agent_env: dict[str, str] | None = None, log: IO[str] | None = None) -> Iterator[Stack]:
     server = livekit.start_local(api_key=names.DEV_API_KEY, api_secret=names.DEV_API_SECRET, log=log)
     try:
-        agent = start_agent(ws_url=server.ws_url, api_key=server.api_key, api_secret=server.api_secret,
-                            env=agent_env, log=log)
+        agent = start_agent(
+            ws_url=server.ws_url, api_key=server.api_key, api_secret=server.api_secret, env=agent_env, log=log
+        )
         try:
             yield Stack(server=server, agent=agent)
         finally:
@@ -58,7 +59,8 @@ async def open_room(lkapi: api.LiveKitAPI, room: str, *, dispatch: bool = True) 
     await lkapi.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=120, metadata=metadata))
     if dispatch:
         await lkapi.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=names.AGENT_NAME, room=room))
+            api.CreateAgentDispatchRequest(agent_name=names.AGENT_NAME, room=room)
+        )
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -79,15 +81,24 @@ class Track:
     is_muted: bool = False
 
 
-async def publish_mic(room: rtc.Room, identity: str, pcm: np.ndarray, sample_rate: int, *,
-                      muted: list[tuple[float, float]] | None = None, loop: bool = False) -> Track:
+async def publish_mic(
+    room: rtc.Room,
+    identity: str,
+    pcm: np.ndarray,
+    sample_rate: int,
+    *,
+    muted: list[tuple[float, float]] | None = None,
+    loop: bool = False,
+) -> Track:
     # A short source queue keeps "handed to the SDK" close to "sent".
     source = rtc.AudioSource(sample_rate, 1, queue_size_ms=SOURCE_QUEUE_MS)
     track = rtc.LocalAudioTrack.create_audio_track(f"{identity}-mic", source)
     publication = await room.local_participant.publish_track(
-        track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
-    return Track(source=source, publication=publication, pcm=pcm, sample_rate=sample_rate,
-                 muted=muted or [], loop=loop)
+        track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    )
+    return Track(
+        source=source, publication=publication, pcm=pcm, sample_rate=sample_rate, muted=muted or [], loop=loop
+    )
 
 
 async def play(tracks: list[Track], *, seconds: float, sent: list[float] | None = None) -> float:
@@ -108,7 +119,7 @@ async def play(tracks: list[Track], *, seconds: float, sent: list[float] | None 
             start = int(at * track.sample_rate)
             if track.loop:
                 start %= max(1, len(track.pcm) - step)
-            chunk = track.pcm[start:start + step]
+            chunk = track.pcm[start : start + step]
             if len(chunk) < step:
                 chunk = np.concatenate([chunk, np.zeros(step - len(chunk), dtype=np.int16)])
             mute = any(a <= at < b for a, b in track.muted)

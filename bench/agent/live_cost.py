@@ -99,8 +99,12 @@ def rate(records: list[tuple[float, dict[str, Any]]], key: str, since: float, un
 def measure(n_tracks: int, room_size: int, warmup: float, window: float, frame_ms: int) -> dict[str, Any]:
     rooms = [f"cost-{n_tracks}-{i}" for i in range(math.ceil(n_tracks / room_size))]
     per_room = [min(room_size, n_tracks - i * room_size) for i in range(len(rooms))]
-    env = {STATS_INTERVAL_ENV: str(STATS_EVERY_S), FRAME_MS_ENV: str(frame_ms),
-           "SPACES_AGENT_IDLE_PROCESSES": str(len(rooms)), "SPACES_AGENT_MAX_ROOMS": str(len(rooms) + 10)}
+    env = {
+        STATS_INTERVAL_ENV: str(STATS_EVERY_S),
+        FRAME_MS_ENV: str(frame_ms),
+        "SPACES_AGENT_IDLE_PROCESSES": str(len(rooms)),
+        "SPACES_AGENT_MAX_ROOMS": str(len(rooms) + 10),
+    }
     log = open(OUT / f"live_cost-{n_tracks}.log", "w")  # noqa: SIM115 - closed with the stack
     with stack(agent_env=env, log=log) as st:
 
@@ -114,11 +118,31 @@ def measure(n_tracks: int, room_size: int, warmup: float, window: float, frame_m
         eventually(lambda: st.agent.active_jobs() == len(rooms), timeout=60, what="agent in every room")
         publishers = []
         for room, count in zip(rooms, per_room, strict=True):
-            publishers.append(subprocess.Popen(
-                [sys.executable, "-m", "bench.agent.publishers", "--url", st.server.ws_url,
-                 "--api-key", st.server.api_key, "--api-secret", st.server.api_secret, "--rooms", room,
-                 "--per-room", str(count), "--seconds", str(warmup + window + 60)],
-                cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True))
+            publishers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.agent.publishers",
+                        "--url",
+                        st.server.ws_url,
+                        "--api-key",
+                        st.server.api_key,
+                        "--api-secret",
+                        st.server.api_secret,
+                        "--rooms",
+                        room,
+                        "--per-room",
+                        str(count),
+                        "--seconds",
+                        str(warmup + window + 60),
+                    ],
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+            )
         try:
             for publisher in publishers:
                 assert publisher.stdout is not None
@@ -164,8 +188,9 @@ def measure(n_tracks: int, room_size: int, warmup: float, window: float, frame_m
         "tracks_per_core": round(1 / per_track_total, 1) if per_track_total else None,
         "breakdown_core_pct_per_track": {
             "native (decode, resample, RTP, FFI callback)": round(100 * cores["job_native"] / n_tracks, 3),
-            "python delivery (SDK events, reader loop)":
-                round(100 * (cores["job_main"] - engine - publish - collect) / n_tracks, 3),
+            "python delivery (SDK events, reader loop)": round(
+                100 * (cores["job_main"] - engine - publish - collect) / n_tracks, 3
+            ),
             "python gc": round(100 * collect / n_tracks, 3),
             "engine": round(100 * engine / n_tracks, 3),
             "stage publishing": round(100 * publish / n_tracks, 3),
@@ -194,22 +219,32 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
             f"| {r['tracks']} | {r['rooms']} | {r['frame_ms']} ms | {r['per_track_core_pct']:.2f} "
             f"| {r['tracks_per_core']} "
             f"| {b[0]:.2f} | {b[1]:.2f} | {b[2]:.2f} | {b[3]:.2f} | {b[4]:.3f} | {r['frames_per_track_s']} "
-            f"/ {r['expected_frames_per_track_s']:.0f} | {r['publisher_cores']} |")
-    lines += ["", "Breakdown columns are % of one core per track. The worker process itself costs "
-              + ", ".join(f"{r['worker_fixed_cores'] * 100:.1f}%" for r in results)
-              + " of a core (fixed, not per track)."]
+            f"/ {r['expected_frames_per_track_s']:.0f} | {r['publisher_cores']} |"
+        )
+    lines += [
+        "",
+        "Breakdown columns are % of one core per track. The worker process itself costs "
+        + ", ".join(f"{r['worker_fixed_cores'] * 100:.1f}%" for r in results)
+        + " of a core (fixed, not per track).",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tracks", type=int, nargs="+", default=[10, 20, 40])
     parser.add_argument("--room-size", type=int, default=10)
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--window", type=float, default=30.0)
-    parser.add_argument("--frame-ms", type=int, nargs="+", default=[FRAME_MS],
-                        help="agent audio frame sizes to compare (SPACES_AGENT_FRAME_MS)")
+    parser.add_argument(
+        "--frame-ms",
+        type=int,
+        nargs="+",
+        default=[FRAME_MS],
+        help="agent audio frame sizes to compare (SPACES_AGENT_FRAME_MS)",
+    )
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     results = []

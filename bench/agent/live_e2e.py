@@ -115,12 +115,18 @@ async def run_conversation(st: Stack, manifest_path: Path, index: int) -> dict[s
         await room.connect(url, token, rtc.RoomOptions(auto_subscribe=False))
         pcm, rate = read_wav(manifest_path.parent / speaker["audio"])
         duration = max(duration, len(pcm) / rate)
-        tracks.append(await publish_mic(room, speaker["identity"], pcm, rate,
-                                        muted=[(a, b) for a, b in speaker.get("muted", [])]))
+        tracks.append(
+            await publish_mic(
+                room, speaker["identity"], pcm, rate, muted=[(a, b) for a, b in speaker.get("muted", [])]
+            )
+        )
         rooms.append(room)
         subscribed.append(heard)
-    await eventually_async(lambda: all(e.is_set() for e in subscribed), timeout=30,
-                           what="the agent subscribes to every microphone")
+    await eventually_async(
+        lambda: all(e.is_set() for e in subscribed),
+        timeout=30,
+        what="the agent subscribes to every microphone",
+    )
 
     sent: list[float] = []
     t0 = await play(tracks, seconds=duration + TAIL_S, sent=sent)
@@ -142,21 +148,37 @@ async def run_conversation(st: Stack, manifest_path: Path, index: int) -> dict[s
         if pinned_at(entry["start"]):
             continue  # the corpus pins are not replayed here; the truth under them is not ours
         start, end, who = sent_time(sent, entry["start"]), sent_time(sent, entry["end"]), entry["identity"]
-        rows.append({
-            "kind": entry["kind"], "identity": who,
-            "agent": latency(observed.stage, start, end, lambda v, who=who: v == who),
-            "sfu_loudest": latency(observed.loudest, start, end, lambda v, who=who: v == who),
-            "sfu_listed": latency(observed.active, start, end, lambda v, who=who: v is not None and who in v),
-        })
+        rows.append(
+            {
+                "kind": entry["kind"],
+                "identity": who,
+                "agent": latency(observed.stage, start, end, lambda v, who=who: v == who),
+                "sfu_loudest": latency(observed.loudest, start, end, lambda v, who=who: v == who),
+                "sfu_listed": latency(
+                    observed.active, start, end, lambda v, who=who: v is not None and who in v
+                ),
+            }
+        )
     behind = sent[-1] - (t0 + (len(sent) - 1) * TICK_S)
     window = (sent[0], sent[-1])
-    truth_changes = sum(1 for a, b in zip(manifest["truth"], manifest["truth"][1:], strict=False)
-                        if a["identity"] != b["identity"])
-    return {"conversation": manifest_path.parent.name, "duration_s": round(duration, 1), "rows": rows,
-            "playback_behind_ms": round(1000 * behind),
-            "stage_updates": len(observed.stage), "sfu_updates": len(observed.loudest),
-            "changes": {"truth": truth_changes, "agent": changes(observed.stage, *window),
-                        "sfu_loudest": changes(observed.loudest, *window)}}
+    truth_changes = sum(
+        1
+        for a, b in zip(manifest["truth"], manifest["truth"][1:], strict=False)
+        if a["identity"] != b["identity"]
+    )
+    return {
+        "conversation": manifest_path.parent.name,
+        "duration_s": round(duration, 1),
+        "rows": rows,
+        "playback_behind_ms": round(1000 * behind),
+        "stage_updates": len(observed.stage),
+        "sfu_updates": len(observed.loudest),
+        "changes": {
+            "truth": truth_changes,
+            "agent": changes(observed.stage, *window),
+            "sfu_loudest": changes(observed.loudest, *window),
+        },
+    }
 
 
 def changes(series: list[tuple[float, Any]], start: float, end: float) -> int:
@@ -196,12 +218,17 @@ def markdown(summary: dict[str, Any], results: list[dict[str, Any]], command: st
         "| truth | what the listener saw | n | median | p90 | missed |",
         "|---|---|---|---|---|---|",
     ]
-    labels = {"agent": "agent `stage` spotlight", "sfu_loudest": "SFU loudest active speaker",
-              "sfu_listed": "SFU lists them as active"}
+    labels = {
+        "agent": "agent `stage` spotlight",
+        "sfu_loudest": "SFU loudest active speaker",
+        "sfu_listed": "SFU lists them as active",
+    }
     for key, value in summary.items():
         kind, source = key.split("/")
-        lines.append(f"| {kind} | {labels[source]} | {value['n']} | {value['median_ms']} ms "
-                     f"| {value['p90_ms']} ms | {value['missed']} |")
+        lines.append(
+            f"| {kind} | {labels[source]} | {value['n']} | {value['median_ms']} ms "
+            f"| {value['p90_ms']} ms | {value['missed']} |"
+        )
     updates = sum(r["stage_updates"] for r in results), sum(r["sfu_updates"] for r in results)
     minutes = audio / 60
     moves = {k: sum(r["changes"][k] for r in results) for k in ("truth", "agent", "sfu_loudest")}
@@ -232,8 +259,9 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--conversations", type=int, default=2)
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -38,8 +38,9 @@ async def main(args: argparse.Namespace) -> None:
         for k in range(args.per_room):
             identity = f"spk{k}"
             room = rtc.Room()
-            token = join_token(args.api_key, args.api_secret, room=room_name, identity=identity,
-                               role="speaker")
+            token = join_token(
+                args.api_key, args.api_secret, room=room_name, identity=identity, role="speaker"
+            )
             await room.connect(args.url, token, rtc.RoomOptions(auto_subscribe=False))
             _, path = pool[index % len(pool)]
             pcm, rate = read_wav(path)

@@ -20,6 +20,4 @@ from bench.control_plane.fixture import serve_first_request  # noqa: E402
 HEAVY = ("boto3", "botocore", "livekit.api", "livekit.protocol", "aiohttp", "google.protobuf")
 
 if __name__ == "__main__":
-    serve_first_request(
-        handler, sys.argv[1], started=(T0, C0), imported=(T_IMPORT, C_IMPORT), heavy=HEAVY
-    )
+    serve_first_request(handler, sys.argv[1], started=(T0, C0), imported=(T_IMPORT, C_IMPORT), heavy=HEAVY)

@@ -89,7 +89,11 @@ class Context:
 
 
 def serve_first_request(
-    handler: Any, space_id: str, *, started: tuple[float, float], imported: tuple[float, float],
+    handler: Any,
+    space_id: str,
+    *,
+    started: tuple[float, float],
+    imported: tuple[float, float],
     heavy: tuple[str, ...] = (),
 ) -> None:
     """Serve the first token request and print the cold start as one JSON line.

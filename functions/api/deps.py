@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..core.config import Settings
 from ..domain.broadcast import BroadcastPolicy
@@ -36,7 +37,16 @@ def _unauthorized(reason: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_user(request: Request, settings: SettingsDep) -> str:
+# Declares the bearer scheme in the OpenAPI document; the token itself is checked below (locally)
+# or by API Gateway's JWT authorizer (in the cloud), so a missing header is not an error here.
+bearer = HTTPBearer(auto_error=False, description="a JWT whose `sub` is the caller's user id")
+
+
+async def current_user(
+    request: Request,
+    settings: SettingsDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> str:
     """The caller is the JWT `sub`, never a body field.
 
     On Lambda, API Gateway's JWT authorizer has already verified the token and put its claims in

@@ -11,16 +11,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.config import Settings, get_settings
 from ..domain.errors import Conflict, DomainError, Forbidden, NotFound
 from ..media.gateway import GatewayError
 from ..store.base import InvalidCursor
+from . import openapi
+from .methods import AllowedMethods
 from .routes import health, reactions, spaces, stage, tokens, webhooks
 
 log = logging.getLogger("functions.api")
 
 STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409}
+# The rule named by the HTTP errors the framework and the auth dependency raise (see Problem).
+HTTP_RULES = {
+    400: "malformed_body",
+    401: "unauthenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         app.include_router(broadcast.router)
 
+    openapi.install(app)
+
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, "rule": exc.rule}, status_code=STATUS.get(type(exc), 409))
@@ -56,6 +69,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=502,
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The Problem shape for the framework's own errors too (400 for a body that is not
+        # JSON text, 401 from the auth dependency), so every documented error has one schema.
+        return _AsciiJSONResponse(
+            {"detail": str(exc.detail), "rule": HTTP_RULES.get(exc.status_code, "http_error")},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return _validation_response(exc.errors())
@@ -65,12 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Same shape as FastAPI's own validation errors, so clients parse one format for 422.
         return _validation_response([{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc)}])
 
+    # Inside CORS: preflights are answered before this sees them.
+    app.add_middleware(AllowedMethods, routes=app.routes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,
         allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-        # Bearer tokens, not cookies: no credentials mode needed, which keeps "*" legal.
+        # Bearer tokens, not cookies: no credentials mode needed (an explicit "*" stays legal).
         allow_credentials=False,
     )
 

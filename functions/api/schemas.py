@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from ..domain import broadcast
 from ..domain.broadcast import BroadcastPolicy
@@ -19,8 +28,28 @@ SPACE_ID_PATTERN = r"^[0-9a-f]{32}$"
 # Scheduled starts are stored as UTC timestamps; a year outside this range cannot be converted
 # (0001-01-01T00:00+14:00 is before year 1 in UTC) and is no plausible schedule anyway.
 SCHEDULE_YEARS = (1970, 9998)
+# What the schema promises for `scheduled_start`, enforced as written: an RFC 3339 date-time with
+# an offset whose own year is 1971-9997, so that in UTC (offsets are under a day) it is always
+# within SCHEDULE_YEARS. Anything else is a 422, never an accepted or a surprising value.
+SCHEDULE_PATTERN = (
+    r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-7])"
+    r"-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+_schedule = re.compile(SCHEDULE_PATTERN)
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+# Whitespace as Python's str.isspace() knows it, spelled out: regex engines disagree about `\s`
+# (ECMA, Rust and Python each differ on U+001C-U+001F and U+0085), so the schema's pattern and the
+# server's check use this one list. A title needs one character outside it; the rest is trimmed.
+WHITESPACE = (
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+TITLE_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + "]"
+Title = Annotated[
+    str,
+    StringConstraints(max_length=120, pattern=TITLE_PATTERN),
+    AfterValidator(lambda title: title.strip(WHITESPACE)),
+]
 
 
 class _Input(BaseModel):
@@ -29,9 +58,27 @@ class _Input(BaseModel):
 
 
 class SpaceCreate(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"title": "Friday design review", "video": "speakers"}]},
+    )
+
     title: Title
     video: Literal["off", "host", "speakers"] = "off"
-    scheduled_start: AwareDatetime | None = None
+    scheduled_start: Annotated[
+        AwareDatetime | None,
+        Field(
+            json_schema_extra={"pattern": SCHEDULE_PATTERN},
+            description="RFC 3339 with an offset, e.g. 2027-01-31T18:00:00Z; years 1971-9997",
+        ),
+    ] = None
+
+    @field_validator("scheduled_start", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and _schedule.match(value)):
+            return value
+        raise ValueError("must be an RFC 3339 date-time with an offset, years 1971-9997")
 
     @field_validator("scheduled_start")
     @classmethod

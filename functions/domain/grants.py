@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 from contract import names
 from contract.room_metadata import RoomMetadata
@@ -52,5 +51,5 @@ def participant_attributes(role: Role) -> dict[str, str]:
 
 def room_metadata(space: Space) -> str:
     """The room metadata (contract/schema/room_metadata.schema.json) every room member reads."""
-    video = cast(MetadataVideo, space.video.value)
+    video: MetadataVideo = space.video.value
     return RoomMetadata(space_id=space.id, video=video, pinned=space.pinned, title=space.title).to_json()

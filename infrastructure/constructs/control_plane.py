@@ -26,7 +26,8 @@ from contract import names
 
 from .lambda_bundle import ROOT, LocalPythonBundling, source_hash
 
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+# names.LAMBDA_PYTHON, which `make test-lambda-python` tests on (tests/infra checks they agree).
+RUNTIME = lambda_.Runtime.PYTHON_3_13
 HANDLER = "functions.handler.handler"
 WEBHOOK_PATH = "/livekit/webhook"
 HEALTH_PATH = "/healthz"

@@ -41,9 +41,20 @@ def locked_requirements() -> list[str]:
     if uv is None:
         return runtime_dependencies()
     exported = subprocess.run(
-        [uv, "export", "--frozen", "--no-default-groups", "--no-emit-project", "--no-hashes",
-         "--no-header", "--no-annotate"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--no-default-groups",
+            "--no-emit-project",
+            "--no-hashes",
+            "--no-header",
+            "--no-annotate",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return [line.strip() for line in exported.splitlines() if line.strip() and not line.startswith("#")]
 

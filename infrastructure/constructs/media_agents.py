@@ -4,8 +4,10 @@ Drain: Fargate stops a task at most 120 s after SIGTERM, far shorter than a Spac
 not pick a busy task in the first place: the worker sets ECS task scale-in protection while it has
 jobs (task role may call the agent endpoint's task-protection API) and clears it when idle; ECS
 scale-in and deployments skip protected tasks. The 120 s stop timeout then only covers an idle
-worker's own shutdown. If a task dies anyway, LiveKit re-dispatches the agent to another worker
-and the stage continues (seq resumes from the room's last published stage).
+worker's own shutdown. If a task dies anyway, livekit-server does not re-dispatch its agents: it
+reports each agent's departure in a webhook once the reconnect window has passed, and the control
+plane dispatches a new one (functions/services/spaces.py), which continues the stage's seq from
+the room's last published stage.
 """
 
 from __future__ import annotations

@@ -273,6 +273,13 @@ def _acknowledge_nag_findings(
         "signature (livekit WebhookReceiver over the raw body) instead of a JWT; GET /healthz serves health "
         "probes and answers liveness only; every other route has the JWT authorizer",
     )
+    ack(
+        control_plane.function,
+        "AwsSolutions-L1",
+        f"The Lambda runs Python {names.LAMBDA_PYTHON}, the newest CPython the project's machines can run "
+        "its tests on (`make test-lambda-python`); a runtime no test ran is not deployed. Raise "
+        "names.LAMBDA_PYTHON when CI can test a newer one",
+    )
 
     ack(
         fleet.security_group,

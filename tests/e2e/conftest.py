@@ -48,16 +48,27 @@ def web_dist() -> Path:
     return dist
 
 
-@pytest.fixture(scope="session")
-def api_url(livekit_server: LiveKitEndpoint, web_dist: Path,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`."""
+@pytest.fixture(scope="module")
+def api_extra_env() -> dict[str, str]:
+    """Settings a test module adds to its API (test_broadcast.py: the broadcast tier)."""
+    return {}
+
+
+# Module scope: each module gets the API with its own settings, one at a time on the webhook port.
+@pytest.fixture(scope="module")
+def api_url(livekit_server: LiveKitEndpoint, web_dist: Path, api_extra_env: dict[str, str]) -> Iterator[str]:
+    """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`.
+
+    Its SQLite file lives in a temporary directory of its own (api_server's), not under pytest's
+    temporary root, which a concurrent pytest session on the machine prunes when it starts."""
     from tests.support.api_server import api_server
 
     assert livekit_server.webhook_port is not None, "e2e needs the livekit-server the tests start"
-    with api_server(port=livekit_server.webhook_port, livekit=livekit_server,
-                    workdir=tmp_path_factory.mktemp("e2e-api"),
-                    env={"SPACES_WEB_DIST": str(web_dist)}) as api:
+    with api_server(
+        port=livekit_server.webhook_port,
+        livekit=livekit_server,
+        env={"SPACES_WEB_DIST": str(web_dist), **api_extra_env},
+    ) as api:
         yield api.url
 
 
@@ -68,8 +79,13 @@ def stage_agent(livekit_server: LiveKitEndpoint) -> Iterator[object]:
 
     # `dev` mode: no CPU load threshold. In `start` mode the worker declares itself full when the
     # machine's CPU passes 70 %, which a test machine running three Chromium processes does.
-    agent = start_agent(ws_url=livekit_server.ws_url, api_key=livekit_server.api_key,
-                        api_secret=livekit_server.api_secret, mode="dev", name="e2e-agent")
+    agent = start_agent(
+        ws_url=livekit_server.ws_url,
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+        mode="dev",
+        name="e2e-agent",
+    )
     try:
         yield agent
     finally:
@@ -88,8 +104,9 @@ async def launch_browser(playwright: Playwright) -> AsyncIterator[LaunchBrowser]
     browsers: list[Browser] = []
 
     async def launch(extra: list[str]) -> Browser:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                   args=[*CHROMIUM_FLAGS, *extra])
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *extra]
+        )
         browsers.append(browser)
         return browser
 

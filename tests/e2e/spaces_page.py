@@ -80,8 +80,9 @@ class Person:
 
     async def view(self) -> dict[str, Any]:
         """The big tile and, as an independent witness, who the SFU itself reports as speaking."""
-        return json.loads(await self.page.evaluate(
-            """() => {
+        return json.loads(
+            await self.page.evaluate(
+                """() => {
               const big = document.querySelector('[data-testid="spotlight"]');
               const room = window.spaces && window.spaces.room;
               return JSON.stringify({
@@ -92,4 +93,5 @@ class Person:
                 active: room ? room.activeSpeakers.map((p) => p.identity) : [],
               });
             }"""
-        ))
+            )
+        )

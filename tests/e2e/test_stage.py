@@ -53,16 +53,21 @@ class Stage:
                 seen.append({**view, "n": 1})
             else:
                 seen[-1]["n"] += 1
-            if view["active"] == [speaker] and view["big"] == want and all(
-                view.get(k) == v for k, v in expected.items()
+            if (
+                view["active"] == [speaker]
+                and view["big"] == want
+                and all(view.get(k) == v for k, v in expected.items())
             ):
                 return view
             return None
 
         try:
             return await eventually_async(
-                check, timeout=TURN_TIMEOUT, interval=0.2,
-                what=f"{speaker} talking while the big tile shows {want} {expected}")
+                check,
+                timeout=TURN_TIMEOUT,
+                interval=0.2,
+                what=f"{speaker} talking while the big tile shows {want} {expected}",
+            )
         except AssertionError as exc:
             # What the listener saw, run-length encoded (n polls of 0.2 s each), to tell "the agent
             # never switched" from "nobody was talking".
@@ -70,8 +75,13 @@ class Stage:
 
 
 @pytest.fixture(scope="module")
-async def stage(api_url: str, stage_agent: object, launch_browser: LaunchBrowser, screenshots: Path,
-                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stage]:
+async def stage(
+    api_url: str,
+    stage_agent: object,
+    launch_browser: LaunchBrowser,
+    screenshots: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stage]:
     alice_dev, bob_dev = make_fake_devices([ALICE, BOB], tmp_path_factory.mktemp("fake-devices"))
     plain = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
     host = await Person.open(plain, api_url, HOST)
@@ -104,8 +114,10 @@ async def stage(api_url: str, stage_agent: object, launch_browser: LaunchBrowser
 
 def on_stage(person: Person, identity: str):  # noqa: ANN201 - a Locator
     """`identity` on `person`'s stage: in the big tile or in the strip."""
-    return person.page.locator(f'[data-testid="spotlight"][data-identity="{identity}"], '
-                               f'[data-testid="tile"][data-identity="{identity}"]')
+    return person.page.locator(
+        f'[data-testid="spotlight"][data-identity="{identity}"], '
+        f'[data-testid="tile"][data-identity="{identity}"]'
+    )
 
 
 async def test_listener_sees_the_stage_and_the_audience_size(stage: Stage) -> None:
@@ -173,8 +185,9 @@ async def test_camera_only_where_the_video_policy_allows(stage: Stage, api_url: 
         await person.page.context.close()
 
 
-async def test_listener_has_no_publish_controls_and_cannot_publish(stage: Stage,
-                                                                    livekit_server: LiveKitEndpoint) -> None:
+async def test_listener_has_no_publish_controls_and_cannot_publish(
+    stage: Stage, livekit_server: LiveKitEndpoint
+) -> None:
     page = stage.listener
     await expect(page.by("raise-hand")).to_be_visible()
     await expect(page.by("toggle-mic")).to_have_count(0)
@@ -192,7 +205,8 @@ async def test_listener_has_no_publish_controls_and_cannot_publish(stage: Stage,
     server = livekit_server
     async with lkapi.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lk:
         info = await lk.room.get_participant(
-            lkapi.RoomParticipantIdentity(room=room_name_for(stage.space_id), identity=LISTENER))
+            lkapi.RoomParticipantIdentity(room=room_name_for(stage.space_id), identity=LISTENER)
+        )
     assert list(info.tracks) == []
     assert not info.permission.can_publish
 

@@ -64,6 +64,10 @@ class AgentProcess:
         self.process.stop(timeout=timeout)
 
 
+# A worker imports the agents framework and pre-warms its job process before it registers: seconds
+# on an idle machine, over a minute on a loaded 2-core CI runner. Generous: it bounds a poll.
+WORKER_START_TIMEOUT_S = 180.0
+
 def start_agent(
     *,
     ws_url: str,
@@ -73,11 +77,21 @@ def start_agent(
     name: str = "agent",
     env: dict[str, str] | None = None,
     log: IO[str] | None = None,
-    timeout: float = 60.0,
+    timeout: float = WORKER_START_TIMEOUT_S,
 ) -> AgentProcess:
     """Start the worker against a LiveKit server and wait until it is registered and healthy."""
-    return _start_worker("media_agent", "SPACES_AGENT", ws_url=ws_url, api_key=api_key,
-                         api_secret=api_secret, mode=mode, name=name, env=env, log=log, timeout=timeout)
+    return _start_worker(
+        "media_agent",
+        "SPACES_AGENT",
+        ws_url=ws_url,
+        api_key=api_key,
+        api_secret=api_secret,
+        mode=mode,
+        name=name,
+        env=env,
+        log=log,
+        timeout=timeout,
+    )
 
 
 def start_composer(
@@ -90,12 +104,21 @@ def start_composer(
     name: str = "composer",
     env: dict[str, str] | None = None,
     log: IO[str] | None = None,
-    timeout: float = 60.0,
+    timeout: float = WORKER_START_TIMEOUT_S,
 ) -> AgentProcess:
     """Start the broadcast composer worker (`python -m composer`), writing to `broadcast_dir`."""
-    return _start_worker("composer", "SPACES_COMPOSER", ws_url=ws_url, api_key=api_key,
-                         api_secret=api_secret, mode=mode, name=name, log=log, timeout=timeout,
-                         env={names.ENV_BROADCAST_DIR: str(broadcast_dir), **(env or {})})
+    return _start_worker(
+        "composer",
+        "SPACES_COMPOSER",
+        ws_url=ws_url,
+        api_key=api_key,
+        api_secret=api_secret,
+        mode=mode,
+        name=name,
+        log=log,
+        timeout=timeout,
+        env={names.ENV_BROADCAST_DIR: str(broadcast_dir), **(env or {})},
+    )
 
 
 def _start_worker(
@@ -133,8 +156,11 @@ def _start_worker(
     )
     agent = AgentProcess(process=process, http_port=http_port)
     try:
-        process.wait_until(lambda: agent.registrations() > 0 and http_ok(agent.http_url)(),
-                           timeout=timeout, what="registered with livekit-server")
+        process.wait_until(
+            lambda: agent.registrations() > 0 and http_ok(agent.http_url)(),
+            timeout=timeout,
+            what="registered with livekit-server",
+        )
     except BaseException:
         process.kill()
         raise

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05,
-               what: str = "condition") -> T:
+def eventually(
+    check: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
+) -> T:
     """Call `check` until it returns a truthy value (returned) or stops raising AssertionError."""
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
@@ -27,8 +28,33 @@ def eventually(check: Callable[[], T], *, timeout: float = 10.0, interval: float
         time.sleep(interval)
 
 
-async def eventually_async(check: Callable[[], Awaitable[T] | T], *, timeout: float = 10.0,
-                           interval: float = 0.05, what: str = "condition") -> T:
+@overload
+async def eventually_async(
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually_async(
+    check: Callable[[], T | None],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+async def eventually_async(
+    check: Callable[[], Any],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> Any:
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     while True:
@@ -37,7 +63,7 @@ async def eventually_async(check: Callable[[], Awaitable[T] | T], *, timeout: fl
             if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
                 value = await value
             if value:
-                return value  # type: ignore[return-value]
+                return value
         except AssertionError as exc:
             last = exc
         if time.monotonic() > deadline:

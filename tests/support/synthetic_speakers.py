@@ -43,8 +43,11 @@ def espeak_clip(text: str, voice: str, *, sample_rate: int = SAMPLE_RATE, gain_d
     with tempfile.TemporaryDirectory() as tmp:
         raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True, capture_output=True)
-        subprocess.run(["sox", str(raw), "-r", str(sample_rate), "-c", "1", "-b", "16", str(out),
-                        "gain", str(gain_db)], check=True, capture_output=True)
+        subprocess.run(
+            ["sox", str(raw), "-r", str(sample_rate), "-c", "1", "-b", "16", str(out), "gain", str(gain_db)],
+            check=True,
+            capture_output=True,
+        )
         return read_wav(out)
 
 
@@ -62,8 +65,11 @@ def join_token(api_key: str, api_secret: str, *, room: str, identity: str, role:
         api.AccessToken(api_key, api_secret)
         .with_identity(identity)
         .with_attributes({names.ROLE_ATTRIBUTE: role})
-        .with_grants(api.VideoGrants(room_join=True, room=room, can_publish=can_publish,
-                                     can_subscribe=True, can_publish_data=True))
+        .with_grants(
+            api.VideoGrants(
+                room_join=True, room=room, can_publish=can_publish, can_subscribe=True, can_publish_data=True
+            )
+        )
         .to_jwt()
     )
 
@@ -114,9 +120,11 @@ class SyntheticSpeaker:
         source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=SOURCE_QUEUE_MS)
         track = rtc.LocalAudioTrack.create_audio_track(f"{identity}-mic", source)
         publication = await room.local_participant.publish_track(
-            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
-        speaker = cls(identity=identity, room=room, source=source, mic_sid=publication.sid,
-                      mic_subscribed=subscribed)
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        )
+        speaker = cls(
+            identity=identity, room=room, source=source, mic_sid=publication.sid, mic_subscribed=subscribed
+        )
         speaker._pump = asyncio.create_task(speaker._run(), name=f"pump-{identity}")
         return speaker
 
@@ -137,7 +145,7 @@ class SyntheticSpeaker:
                 current = self._queue[0]
                 if current.pos == 0 and not current.started.done():
                     current.started.set_result(time.monotonic())
-                chunk = current.pcm[current.pos:current.pos + step]
+                chunk = current.pcm[current.pos : current.pos + step]
                 current.pos += step
                 if len(chunk) < step:
                     chunk = np.concatenate([chunk, silence[: step - len(chunk)]])
@@ -159,14 +167,16 @@ class SyntheticSpeaker:
         source = rtc.VideoSource(width, height)
         self.camera = rtc.LocalVideoTrack.create_video_track(f"{self.identity}-cam", source)
         publication = await self.room.local_participant.publish_track(
-            self.camera, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA))
+            self.camera, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+        )
         self.camera_sid = publication.sid
         rgba = bytes((*colour, 255)) * (width * height) if colour else bytes(width * height * 4)
         frame = rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba)
         source.capture_frame(frame)
         if colour is not None:
-            self._camera_pump = asyncio.create_task(self._pump_camera(source, frame),
-                                                    name=f"camera-{self.identity}")
+            self._camera_pump = asyncio.create_task(
+                self._pump_camera(source, frame), name=f"camera-{self.identity}"
+            )
 
     async def _pump_camera(self, source: rtc.VideoSource, frame: rtc.VideoFrame) -> None:
         while True:

@@ -1,4 +1,5 @@
 /** The Spaces API (issue 2), typed. Every call carries the signed-in user's bearer token. */
+import { type JoinGrant, parseGrant } from "./broadcast";
 
 export type SpaceState = "scheduled" | "live" | "ended";
 export type VideoPolicy = "off" | "host" | "speakers";
@@ -20,19 +21,20 @@ export interface Space {
   scheduled_start?: string | null;
   started_at?: string | null;
   ended_at?: string | null;
+  /** Where the Space's broadcast is (null when the deployment has no broadcast tier). */
+  broadcast?: Broadcast | null;
+  /** Until when the recording of an ended Space can be replayed (ISO time), or null. */
+  recording_available_until?: string | null;
+}
+
+export interface Broadcast {
+  playlist_url: string;
+  timeline_url: string;
 }
 
 export interface SpacePage {
   items: Space[];
   cursor: string | null;
-}
-
-export interface JoinToken {
-  url: string;
-  token: string;
-  identity: string;
-  role: Role;
-  expires_at: string | number;
 }
 
 export interface SpaceCreate {
@@ -104,7 +106,7 @@ export class Api {
     return this.call("POST", "/dev/token", { user_id: userId });
   }
 
-  async listSpaces(state: "live" | "scheduled", limit = 50): Promise<Space[]> {
+  async listSpaces(state: SpaceState, limit = 50): Promise<Space[]> {
     const page = await this.call<SpacePage | Space[]>("GET", `/spaces?state=${state}&limit=${limit}`);
     return Array.isArray(page) ? page : (page.items ?? []);
   }
@@ -130,8 +132,14 @@ export class Api {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/reactions`, { emoji });
   }
 
-  joinToken(id: string): Promise<JoinToken> {
-    return this.call("POST", `/spaces/${encodeURIComponent(id)}/token`);
+  /** A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch. */
+  async joinToken(id: string): Promise<JoinGrant> {
+    const raw = await this.call<unknown>("POST", `/spaces/${encodeURIComponent(id)}/token`);
+    try {
+      return parseGrant(raw);
+    } catch (err) {
+      throw new ApiError(502, `the API answered the join unexpectedly: ${(err as Error).message}`);
+    }
   }
 
   raiseHand(id: string): Promise<unknown> {

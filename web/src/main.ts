@@ -1,4 +1,7 @@
-/** Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`). */
+/**
+ * Entry point: configuration, the signed-in user, and hash routing (`#/`, `#/spaces/<id>`,
+ * `#/spaces/<id>/replay`).
+ */
 import "./style.css";
 
 import { Api } from "./api";
@@ -6,10 +9,9 @@ import type { App, View } from "./app";
 import { clearSession, loadSession, saveSession } from "./auth";
 import { h } from "./dom";
 import { loadConfig } from "./config";
+import { parseRoute } from "./route";
 import { lobbyView } from "./views/lobby";
 import { signInView } from "./views/signin";
-
-const SPACE_ROUTE = /^#\/spaces\/([^/?#]+)$/;
 
 async function boot(): Promise<void> {
   const config = await loadConfig();
@@ -51,20 +53,27 @@ async function boot(): Promise<void> {
           ]
         : []),
     );
-    const match = SPACE_ROUTE.exec(location.hash);
+    const target = parseRoute(location.hash);
     let view: View;
+    let notice: HTMLElement | null = null;
     if (!app.session) {
       view = signInView(app); // the hash is kept, so a deep link continues after sign-in
-    } else if (match) {
+    } else if (target.kind === "space") {
       // The LiveKit SDK is most of the bundle: load it only when a Space is opened.
       const { spaceView } = await import("./views/space");
-      view = spaceView(app, decodeURIComponent(match[1]));
+      view = spaceView(app, target.spaceId);
+    } else if (target.kind === "replay") {
+      const { replayView } = await import("./views/replay");
+      view = replayView(app, target.spaceId);
     } else {
       view = lobbyView(app);
+      if (target.problem) {
+        notice = h("p", { class: "banner", role: "alert", "data-testid": "route-problem" }, target.problem);
+      }
     }
     if (turn !== routing) return view.unmount(); // another navigation happened meanwhile
     current = view;
-    root.replaceChildren(view.el);
+    root.replaceChildren(...(notice ? [notice] : []), view.el);
   }
 
   window.addEventListener("hashchange", () => void route());

@@ -1,4 +1,4 @@
-"""Baseline (b): livekit-server v1.13.5 active speakers (pkg/sfu/audio/audiolevel.go), re-stated.
+"""Baseline (b): livekit-server v1.13.5 active speakers (its source's pkg/sfu/audio/audiolevel.go), re-stated.
 
 Per track: packets louder than -35 dBov are active. Every 400 ms of observed audio, if active packets
 covered >= 40 % of it, the window's level is the loudest active packet lowered by 20*log10(1/active

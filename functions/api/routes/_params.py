@@ -12,3 +12,7 @@ TargetUser = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user 
 PROBLEMS: dict[int | str, dict[str, object]] = {
     code: {"model": Problem} for code in (401, 403, 404, 409, 502)
 }
+# Operations that read a JSON body: bytes that are not JSON text at all (not UTF-8) are a 400.
+BODY_PROBLEMS: dict[int | str, dict[str, object]] = {
+    400: {"model": Problem, "description": "The body is not JSON text"}
+}

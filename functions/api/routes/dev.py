@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from ...dev_token import dev_token
 from ..deps import SettingsDep
 from ..schemas import UserId
+from ._params import BODY_PROBLEMS
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 
@@ -24,7 +25,7 @@ class DevTokenResponse(BaseModel):
     token: str
 
 
-@router.post("/token")
+@router.post("/token", responses=BODY_PROBLEMS)
 def issue_dev_token(body: DevTokenRequest, settings: SettingsDep) -> DevTokenResponse:
     if not settings.is_local:  # mounted only in local mode; this guards a misconfigured app
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="dev tokens exist only in local mode")

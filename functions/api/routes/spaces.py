@@ -5,16 +5,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, status
 
 from ...domain.model import SpaceState, VideoPolicy
+from ...store.base import CURSOR_PATTERN
 from ..deps import CurrentUser, PresenterDep, ServiceDep
 from ..schemas import SpaceCreate, SpacePage, SpacePublic
-from ._params import PROBLEMS, SpaceId
+from ._params import BODY_PROBLEMS, PROBLEMS, SpaceId
 
 router = APIRouter(prefix="/spaces", tags=["spaces"], responses=PROBLEMS)
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=BODY_PROBLEMS)
 def create_space(
     body: SpaceCreate,
     user: CurrentUser,
@@ -39,9 +40,12 @@ def discover_spaces(
     user: CurrentUser,
     spaces: ServiceDep,
     show: PresenterDep,
-    state: Literal["live", "scheduled"] = "live",
+    # Ended Spaces are listed for their recordings (the lobby's Replay), most recently ended first.
+    state: Literal["live", "scheduled", "ended"] = "live",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=CURSOR_PATTERN, description="`cursor` of the previous page, as given")
+    ] = None,
 ) -> SpacePage:
     page = spaces.discover(state=SpaceState(state), limit=limit, cursor=cursor)
     return SpacePage(items=[show(s) for s in page.items], cursor=page.cursor)

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from ...domain.model import Role
 from ..deps import CurrentUser, PresenterDep, ServiceDep
 from ..schemas import RemoveRequest, RoleUpdate, SpacePublic, SpotlightUpdate
-from ._params import PROBLEMS, SpaceId, TargetUser
+from ._params import BODY_PROBLEMS, PROBLEMS, SpaceId, TargetUser
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses=PROBLEMS)
 
@@ -21,7 +21,7 @@ def lower_hand(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: P
     return show(spaces.lower_hand(actor=user, space_id=space_id))
 
 
-@router.put("/roles/{user_id}")
+@router.put("/roles/{user_id}", responses=BODY_PROBLEMS)
 async def set_role(
     space_id: SpaceId,
     user_id: TargetUser,
@@ -42,7 +42,7 @@ async def mute(
     return show(await spaces.mute(actor=user, space_id=space_id, target=user_id))
 
 
-@router.post("/participants/{user_id}/remove")
+@router.post("/participants/{user_id}/remove", responses=BODY_PROBLEMS)
 async def remove(
     space_id: SpaceId,
     user_id: TargetUser,
@@ -56,7 +56,7 @@ async def remove(
     return show(await spaces.remove(actor=user, space_id=space_id, target=user_id, block=block))
 
 
-@router.put("/spotlight")
+@router.put("/spotlight", responses=BODY_PROBLEMS)
 async def pin_spotlight(
     space_id: SpaceId, body: SpotlightUpdate, user: CurrentUser, spaces: ServiceDep, show: PresenterDep
 ) -> SpacePublic:

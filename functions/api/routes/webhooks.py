@@ -4,8 +4,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from ...media.webhooks import InvalidWebhook, verify
 from ..deps import ServiceDep, SettingsDep
+from ..schemas import Problem
 
-router = APIRouter(prefix="/livekit", tags=["webhooks"])
+# Signed by the SFU with the API secret: anything unsigned or tampered with is a 401.
+router = APIRouter(prefix="/livekit", tags=["webhooks"], responses={401: {"model": Problem}})
 
 
 @router.post("/webhook")

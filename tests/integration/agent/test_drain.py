@@ -24,12 +24,17 @@ async def agent_identities(lkapi: api.LiveKitAPI, room: str) -> set[str]:
 async def test_sigterm_drains_rooms_before_the_worker_exits(livekit_server: Any) -> None:
     lkapi = api.LiveKitAPI(livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret)
     room = f"space-drain-{uuid.uuid4().hex[:8]}"
-    agent = start_agent(ws_url=livekit_server.ws_url, api_key=livekit_server.api_key,
-                        api_secret=livekit_server.api_secret, name="agent-drain")
+    agent = start_agent(
+        ws_url=livekit_server.ws_url,
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+        name="agent-drain",
+    )
     try:
         await lkapi.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=60))
         await lkapi.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=names.AGENT_NAME, room=room))
+            api.CreateAgentDispatchRequest(agent_name=names.AGENT_NAME, room=room)
+        )
         await eventually_async(lambda: agent_identities(lkapi, room), timeout=30, what="agent joins")
         assert agent.active_jobs() == 1
 

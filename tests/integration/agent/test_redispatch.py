@@ -48,8 +48,14 @@ def workers(livekit_server: Any) -> Iterator[list[AgentProcess]]:
     started: list[AgentProcess] = []
 
     def start(name: str) -> None:
-        started.append(start_agent(ws_url=livekit_server.ws_url, api_key=livekit_server.api_key,
-                                   api_secret=livekit_server.api_secret, name=name))
+        started.append(
+            start_agent(
+                ws_url=livekit_server.ws_url,
+                api_key=livekit_server.api_key,
+                api_secret=livekit_server.api_secret,
+                name=name,
+            )
+        )
 
     start("agent-a")
     try:
@@ -88,14 +94,21 @@ async def test_a_crashed_agent_is_replaced_and_the_stage_sequence_continues(
     stage = await eventually_async(lambda: stage_in(room), timeout=30, what="the dispatched agent's stage")
     (crashed,) = _agents(room)
     workers[0].kill()
-    workers.append(start_agent(ws_url=livekit_server.ws_url, api_key=livekit_server.api_key,
-                               api_secret=livekit_server.api_secret, name="agent-b"))
+    workers.append(
+        start_agent(
+            ws_url=livekit_server.ws_url,
+            api_key=livekit_server.api_key,
+            api_secret=livekit_server.api_secret,
+            name="agent-b",
+        )
+    )
 
     def replaced() -> dict[str, Any] | None:
         agents = _agents(room)
         new = stage_in(room)
         return new if agents and crashed not in agents and new is not None else None
 
-    new_stage = await eventually_async(replaced, timeout=REPLACED_WITHIN_S,
-                                       what="a new agent dispatched by the control plane")
+    new_stage = await eventually_async(
+        replaced, timeout=REPLACED_WITHIN_S, what="a new agent dispatched by the control plane"
+    )
     assert new_stage["seq"] > stage["seq"]

@@ -133,10 +133,22 @@ async def test_camera_and_pin_events_reach_the_published_stage() -> None:
 async def test_a_predecessor_is_evicted_and_its_seq_and_spotlight_carry_over() -> None:
     room = FakeRoom()
     room.add(speaker("bob"))
-    old_stage = {"seq": 9_000_000_000_000, "spotlight": "bob", "video_spotlight": None,
-                 "speaking": [], "video_on": [], "pinned": None, "t": 0.0}
-    room.add(FakeParticipant("agent-old", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
-                             attributes={names.STAGE_ATTRIBUTE: json.dumps(old_stage)}))
+    old_stage = {
+        "seq": 9_000_000_000_000,
+        "spotlight": "bob",
+        "video_spotlight": None,
+        "speaking": [],
+        "video_on": [],
+        "pinned": None,
+        "t": 0.0,
+    }
+    room.add(
+        FakeParticipant(
+            "agent-old",
+            kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
+            attributes={names.STAGE_ATTRIBUTE: json.dumps(old_stage)},
+        )
+    )
     evicted: list[str] = []
 
     async def evict(identity: str) -> None:

@@ -34,9 +34,13 @@ def test_levels_are_clamped_and_rounded_to_the_step() -> None:
 
 
 def stage(spotlight: str | None = "a", levels: dict[str, float] | None = None, **extra: object) -> dict:
-    base = {"spotlight": spotlight, "video_spotlight": None,
-            "speaking": [{"identity": k, "level": v} for k, v in (levels or {}).items()],
-            "video_on": [], "pinned": None}
+    base = {
+        "spotlight": spotlight,
+        "video_spotlight": None,
+        "speaking": [{"identity": k, "level": v} for k, v in (levels or {}).items()],
+        "video_on": [],
+        "pinned": None,
+    }
     return rules.normalize({**base, **extra})
 
 
@@ -46,13 +50,13 @@ def test_structural_changes_are_due_at_once_level_changes_are_paced() -> None:
     assert gate.due(first, 0.0)
     gate.mark(first, 0.0)
 
-    assert not gate.due(stage(levels={"a": 0.5}), 0.1)        # nothing changed
+    assert not gate.due(stage(levels={"a": 0.5}), 0.1)  # nothing changed
     louder = stage(levels={"a": 0.8})
     assert not gate.due(louder, 0.1) and gate.differs(louder)  # level only: held back...
     assert gate.next_due(0.1) == 0.5
-    assert gate.due(louder, 0.5)                               # ...until the interval is up
-    assert gate.due(stage(spotlight="b", levels={"a": 0.5}), 0.1)   # new spotlight: at once
-    assert gate.due(stage(levels={"a": 0.5, "b": 0.2}), 0.1)         # someone starts talking: at once
+    assert gate.due(louder, 0.5)  # ...until the interval is up
+    assert gate.due(stage(spotlight="b", levels={"a": 0.5}), 0.1)  # new spotlight: at once
+    assert gate.due(stage(levels={"a": 0.5, "b": 0.2}), 0.1)  # someone starts talking: at once
 
 
 def test_level_noise_below_the_step_is_no_change() -> None:

@@ -130,15 +130,29 @@ def test_discovery_paginates_and_rejects_bad_parameters(client: TestClient) -> N
     page2 = client.get(f"/spaces?state=live&limit=2&cursor={page1['cursor']}", headers=auth("x")).json()
     assert page2["cursor"] is None
     assert sorted(s["id"] for s in page1["items"] + page2["items"]) == sorted(ids)
+    # Any cursor of the schema's shape is a position: every slot exhausted is an empty last page.
+    done = client.get("/spaces?state=live&cursor=-~-~-~-~-", headers=auth("x"))
+    assert done.status_code == 200 and done.json() == {"items": [], "cursor": None}
     for query, field in [
-        ("state=ended", "state"),
+        ("state=over", "state"),
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("cursor=@@@", "cursor"),
+        # One position: the cursor's shape before discovery was sharded (now one per slot).
+        ("cursor=20261201T201500123456Z_" + "a" * 32, "cursor"),
     ]:
         resp = client.get(f"/spaces?{query}", headers=auth("x"))
         assert resp.status_code == 422, query
         assert resp.json()["detail"][0]["loc"][-1] == field
+
+
+def test_ended_spaces_are_listed_most_recently_ended_first(client: TestClient) -> None:
+    first, second = live_space(client), live_space(client)
+    for space_id in (second, first):
+        assert client.post(f"/spaces/{space_id}/end", headers=auth("host")).status_code == 200
+    items = client.get("/spaces?state=ended", headers=auth("x")).json()["items"]
+    assert [s["id"] for s in items] == [first, second]
+    assert all(s["state"] == "ended" for s in items)
 
 
 @pytest.mark.parametrize(

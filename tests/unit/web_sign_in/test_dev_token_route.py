@@ -13,11 +13,13 @@ from functions.core.config import Settings
 
 
 def local_app(tmp_path: Path) -> TestClient:
-    settings = Settings(**{
-        names.ENV_MODE: "local",
-        names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
-        "SPACES_WEB_DIST": "/nonexistent",
-    })
+    settings = Settings(
+        **{
+            names.ENV_MODE: "local",
+            names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
+            "SPACES_WEB_DIST": "/nonexistent",
+        }
+    )
     return TestClient(create_app(settings))
 
 
@@ -38,10 +40,12 @@ def test_bad_user_id_is_a_422_naming_the_field(tmp_path: Path) -> None:
 
 
 def test_cloud_mode_has_no_dev_sign_in() -> None:
-    settings = Settings(**{
-        names.ENV_MODE: "cloud",
-        names.ENV_LIVEKIT_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lk",
-        "SPACES_WEB_DIST": "/nonexistent",
-    })
+    settings = Settings(
+        **{
+            names.ENV_MODE: "cloud",
+            names.ENV_LIVEKIT_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lk",
+            "SPACES_WEB_DIST": "/nonexistent",
+        }
+    )
     resp = TestClient(create_app(settings)).post("/dev/token", json={"user_id": "alice"})
     assert resp.status_code == 404

@@ -1,7 +1,8 @@
-/** The lobby: live and scheduled Spaces, and a form to create one. */
+/** The lobby: live and scheduled Spaces, recordings of ended ones, and a form to create one. */
 import type { App, View } from "../app";
 import type { Space, SpaceCreate, VideoPolicy } from "../api";
 import { ApiError } from "../api";
+import { replayAvailable } from "../broadcast";
 import { avatar, clear, h, stale } from "../dom";
 import { LOBBY_POLL_MS } from "../names";
 
@@ -19,11 +20,13 @@ function when(iso: string | null | undefined): string {
 
 function spaceCard(app: App, space: Space): HTMLElement {
   const live = space.state === "live";
+  const ended = space.state === "ended";
+  const page = `#/spaces/${encodeURIComponent(space.id)}${ended ? "/replay" : ""}`;
   return h(
     "a",
     {
       class: `space-card ${space.state}`,
-      href: `#/spaces/${encodeURIComponent(space.id)}`,
+      href: page,
       "data-testid": "space-card",
       "data-space-id": space.id,
       "data-state": space.state,
@@ -31,7 +34,11 @@ function spaceCard(app: App, space: Space): HTMLElement {
     h(
       "div",
       { class: "space-card-top" },
-      live ? h("span", { class: "badge live" }, "LIVE") : h("span", { class: "badge" }, "Scheduled"),
+      live
+        ? h("span", { class: "badge live" }, "LIVE")
+        : ended
+          ? h("span", { class: "badge replay", "data-testid": "replay" }, "Replay")
+          : h("span", { class: "badge" }, "Scheduled"),
       h("span", { class: "badge subtle" }, VIDEO_LABEL[space.video] ?? space.video),
     ),
     h("h3", {}, space.title),
@@ -42,7 +49,7 @@ function spaceCard(app: App, space: Space): HTMLElement {
       h("span", {}, space.host === app.session?.userId ? "You host" : `Hosted by ${space.host}`),
       live
         ? h("span", { class: "muted" }, `· ${space.listener_count} listening`)
-        : h("span", { class: "muted" }, when(space.scheduled_start) ? `· ${when(space.scheduled_start)}` : ""),
+        : h("span", { class: "muted" }, when(ended ? space.started_at : space.scheduled_start) ? `· ${when(ended ? space.started_at : space.scheduled_start)}` : ""),
     ),
   );
 }
@@ -50,14 +57,22 @@ function spaceCard(app: App, space: Space): HTMLElement {
 export function lobbyView(app: App): View {
   const liveList = h("div", { class: "space-grid", "data-testid": "live-spaces" });
   const scheduledList = h("div", { class: "space-grid", "data-testid": "scheduled-spaces" });
+  const recordingList = h("div", { class: "space-grid", "data-testid": "recordings" });
   const error = h("p", { class: "form-error", role: "alert", "data-testid": "lobby-error" });
 
   async function refresh(): Promise<void> {
     try {
-      const [live, scheduled] = await Promise.all([app.api.listSpaces("live"), app.api.listSpaces("scheduled")]);
+      const [live, scheduled, ended] = await Promise.all([
+        app.api.listSpaces("live"),
+        app.api.listSpaces("scheduled"),
+        // An API without the broadcast tier refuses state=ended (422): it has no recordings.
+        app.api.listSpaces("ended").catch((err: ApiError) => (err.status === 422 ? [] : Promise.reject(err))),
+      ]);
+      const recordings = ended.filter((s) => replayAvailable(s));
       for (const [list, spaces, empty] of [
         [liveList, live, "Nobody is live right now. Start a Space!"],
         [scheduledList, scheduled, "Nothing scheduled."],
+        [recordingList, recordings, "No recordings yet."],
       ] as const) {
         if (!stale(list, spaces)) continue; // unchanged: keep the cards (and any click in flight)
         clear(list);
@@ -118,7 +133,7 @@ export function lobbyView(app: App): View {
   const el = h(
     "section",
     { class: "lobby", "data-testid": "lobby" },
-    h("div", { class: "lists" }, error, h("h2", {}, "Live now"), liveList, h("h2", {}, "Scheduled"), scheduledList),
+    h("div", { class: "lists" }, error, h("h2", {}, "Live now"), liveList, h("h2", {}, "Scheduled"), scheduledList, h("h2", {}, "Recordings"), recordingList),
     form,
   );
   void refresh();

@@ -1,11 +1,14 @@
 /**
  * One Space: its lobby card before joining, then the live stage, controls and (for hosts) the
- * moderation panel. The stage is drawn only from the agent's stage state (see stage.ts).
+ * moderation panel. The stage is drawn only from the agent's stage state (see stage.ts). A listener
+ * the token endpoint sends to the broadcast watches it (broadcast_stage.ts) until promoted.
  */
 import type { Participant, Track } from "livekit-client";
 
 import type { App, View } from "../app";
 import { ApiError, type Role, type Space } from "../api";
+import { afterPoll, replayAvailable } from "../broadcast";
+import type { BroadcastPlayer } from "../hls_player";
 import { avatar, clear, h, hideToast, stale, toast } from "../dom";
 import { icon } from "../icons";
 import {
@@ -18,12 +21,13 @@ import {
 } from "../media";
 import { SPACE_POLL_MS } from "../names";
 import { layoutFor, stageOrder } from "../stage";
+import { BroadcastStage } from "./broadcast_stage";
 import { parseBurst, ReactionsOverlay, reactionsBar } from "./reactions";
 
 declare global {
   interface Window {
     /** The live connection, for people poking at the page from the console (and the e2e tests). */
-    spaces?: { room: SpaceRoom["room"] | null };
+    spaces?: { room: SpaceRoom["room"] | null; broadcast?: BroadcastPlayer | null };
   }
 }
 
@@ -89,6 +93,9 @@ export function spaceView(app: App, spaceId: string): View {
   const el = h("section", { class: "space", "data-testid": "space-page", "data-space-id": spaceId });
   let space: Space | null = null;
   let media: SpaceRoom | null = null;
+  /** The broadcast a listener watches instead of joining the room (token mode "hls"). */
+  let broadcast: BroadcastStage | null = null;
+  let joining = false;
   let joinedRole: Role | null = null;
   let unsubscribe: (() => void) | null = null;
   let pollTimer: number | undefined;
@@ -119,10 +126,11 @@ export function spaceView(app: App, spaceId: string): View {
     } catch (err) {
       const e = err as ApiError;
       if (e.status === 401) return app.signOut();
-      if (!media) return showMessage(e.status === 404 ? "No Space with this link." : `Could not load the Space: ${e.detail}`);
+      if (!media && !broadcast) return showMessage(e.status === 404 ? "No Space with this link." : `Could not load the Space: ${e.detail}`);
       return;
     }
     if (disposed) return;
+    if (broadcast) return followBroadcast(space);
     if (!media || media.status.kind === "idle") renderCard();
     else render();
   }
@@ -130,6 +138,7 @@ export function spaceView(app: App, spaceId: string): View {
   // ---- before joining ------------------------------------------------------------------------
 
   function showMessage(message: string, rejoin = false): void {
+    leaveBroadcast();
     hideToast();
     stale(el, null);
     clear(el);
@@ -142,6 +151,7 @@ export function spaceView(app: App, spaceId: string): View {
           "div",
           { class: "row" },
           h("a", { class: "btn", href: "#/" }, "Back to Spaces"),
+          replayButton(),
           rejoin && h("button", { class: "btn btn-primary", "data-testid": "rejoin", onclick: () => void join() }, "Rejoin"),
         ),
       ),
@@ -151,7 +161,7 @@ export function spaceView(app: App, spaceId: string): View {
   function renderCard(): void {
     if (!space) return;
     // Polled every few seconds: rebuild only on a change, so a click in flight is never lost.
-    if (!stale(el, ["card", space.state, space.title, space.host, joinError])) return;
+    if (!stale(el, ["card", space.state, space.title, space.host, joinError, replayAvailable(space)])) return;
     clear(el);
     const isHost = space.host === me;
     const action =
@@ -170,6 +180,7 @@ export function spaceView(app: App, spaceId: string): View {
         h("h1", {}, space.title),
         h("div", { class: "space-card-meta" }, avatar(space.host), h("span", {}, `Hosted by ${space.host}`)),
         action,
+        replayButton(),
         h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }, joinError),
       ),
     );
@@ -190,7 +201,25 @@ export function spaceView(app: App, spaceId: string): View {
     await join();
   }
 
+  /** The replay of an ended Space, when its recording is still kept. */
+  function replayButton(): HTMLElement | false {
+    return (
+      !!space && replayAvailable(space) &&
+      h("a", { class: "btn btn-primary", href: `#/spaces/${encodeURIComponent(spaceId)}/replay`, "data-testid": "replay" }, "Replay")
+    );
+  }
+
   async function join(): Promise<void> {
+    if (joining) return; // a promotion seen by two polls in a row asks once
+    joining = true;
+    try {
+      await joinOnce();
+    } finally {
+      joining = false;
+    }
+  }
+
+  async function joinOnce(): Promise<void> {
     joinError = "";
     startPolling();
     let grant;
@@ -206,6 +235,12 @@ export function spaceView(app: App, spaceId: string): View {
             : `Could not get a join token: ${e.detail ?? e.message}`;
       return cardError(message);
     }
+    if (disposed) return;
+    if (grant.mode === "hls") {
+      if (broadcast?.player.url === grant.playlist_url) return; // already watching it
+      return watchBroadcast(grant.playlist_url);
+    }
+    leaveBroadcast();
     joinedRole = grant.role;
     media?.leave().catch(() => undefined);
     unsubscribe?.();
@@ -223,6 +258,57 @@ export function spaceView(app: App, spaceId: string): View {
       // The status carries the message; render() shows it.
     }
     render();
+  }
+
+  // ---- the broadcast (a listener beyond the interactive threshold) ----------------------------
+
+  async function watchBroadcast(playlistUrl: string): Promise<void> {
+    leaveBroadcast();
+    if (media) {
+      unsubscribe?.();
+      void media.leave();
+      media = null;
+    }
+    const stage = await BroadcastStage.open(playlistUrl, {
+      raiseHand,
+      copyLink,
+      retry: () => {
+        leaveBroadcast();
+        void join();
+      },
+      leave: () => {
+        stopPolling();
+        showMessage("You left the Space.", true);
+      },
+    });
+    if (disposed) return stage.destroy();
+    broadcast = stage;
+    window.spaces = { room: null, broadcast: stage.player };
+    stale(el, null);
+    clear(el);
+    // HLS viewers react too (the API counts them); they see aggregates only over WebRTC (docs/reactions.md).
+    el.append(stage.el, reactBar);
+    if (space) stage.update(space, me);
+  }
+
+  /** Each poll on the broadcast: a promotion switches to the room (no reload), the end says so. */
+  function followBroadcast(s: Space): void {
+    switch (afterPoll(s, me)) {
+      case "ended":
+        return showMessage("This Space has ended.");
+      case "join-room":
+        void join(); // the new token is WebRTC; join() drops the broadcast once it has it
+        return;
+      case "watch":
+        broadcast?.update(s, me);
+    }
+  }
+
+  function leaveBroadcast(): void {
+    if (!broadcast) return;
+    broadcast.destroy();
+    broadcast = null;
+    window.spaces = { room: null, broadcast: null };
   }
 
   // ---- the live stage -------------------------------------------------------------------------
@@ -566,6 +652,7 @@ export function spaceView(app: App, spaceId: string): View {
       stopPolling();
       unsubscribe?.();
       void media?.leave();
+      leaveBroadcast();
       window.spaces = { room: null };
     },
   };

@@ -1,0 +1,433 @@
+"""The broadcast tier in a real browser: a listener past the interactive threshold watches the
+composer's HLS stream through hls.js, is promoted to the room, and the recording replays.
+
+Two synthetic speakers publish espeak speech and solid-colour cameras; the stage agent decides the
+spotlight and the composer draws it into the stream. The API runs with the WebRTC listener limit at
+0, so every listener is sent to the broadcast. What the listener is asserted to see is read from
+decoded frames in the page (the <video> drawn into a canvas): the colour in the big tile says whose
+camera the stream shows. The host acts through the API (no browser needed for clicks the stage tests
+already cover). Tests run in file order on one live Space; the last one ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from playwright.async_api import Page, expect
+
+from composer.layout import Geometry
+from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
+from contract import names
+from tests.conftest import LiveKitEndpoint
+from tests.support.api_server import broadcast_env
+from tests.support.eventually import eventually_async
+from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, stage_in
+
+from .conftest import LaunchBrowser
+from .spaces_page import UI_TIMEOUT_MS, Person
+
+HOST, ALICE, BOB, LISTENER = "hana", "alice", "bob", "lena"
+# Solid camera colours, far apart in every channel, and far from the composer's dark background.
+COLOURS = {ALICE: (225, 40, 40), BOB: (40, 90, 235)}
+# A decoded pixel matches a camera colour within this much per channel (H.264 4:2:0 in between).
+COLOUR_TOLERANCE = 55
+# The composer encodes a small picture here: the machine runs the SFU, two agents, two speakers and
+# Chromium on two shared cores. The layout scales with the size, and the test reads it from there.
+COMPOSER_SIZE = (640, 360)
+COMPOSER_FPS = 15
+# Talking turns reach the stream through the agent's spotlight rules (a hold time), the composer, a
+# 1 s segment, the playlist reload and the player's 2-segment hold-back: generous on a loaded box.
+TURN_TIMEOUT = 45.0
+
+# Sample points around the centre of the big tile, as fractions of the frame.
+_BIG = Geometry.for_size(*COMPOSER_SIZE).big
+BIG_POINTS = [
+    ((_BIG.x + _BIG.w * fx) / COMPOSER_SIZE[0], (_BIG.y + _BIG.h * fy) / COMPOSER_SIZE[1])
+    for fx in (0.42, 0.5, 0.58)
+    for fy in (0.4, 0.5, 0.6)
+]
+
+# The frame on screen, drawn into a canvas at its decoded size: the big-tile pixels and the clock.
+SAMPLE_JS = """(points) => {
+  const v = document.querySelector('[data-testid="broadcast-video"]');
+  if (!v || v.readyState < 2 || !v.videoWidth) return null;
+  const c = document.createElement('canvas');
+  c.width = v.videoWidth; c.height = v.videoHeight;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.drawImage(v, 0, 0);
+  const px = points.map(([fx, fy]) => {
+    const d = g.getImageData(Math.round(fx * c.width), Math.round(fy * c.height), 1, 1).data;
+    return [d[0], d[1], d[2]];
+  });
+  return { px, t: v.currentTime, paused: v.paused };
+}"""
+
+# Route the element's sound through a WebAudio analyser (and on to the speakers) once, then read
+# the loudest sample of the last analysis window.
+AUDIO_JS = """() => {
+  const v = document.querySelector('[data-testid="broadcast-video"]');
+  if (!v) return null;
+  if (!window.__tap || window.__tap.el !== v) {
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 2048;
+    ctx.createMediaElementSource(v).connect(analyser);
+    analyser.connect(ctx.destination);
+    window.__tap = { el: v, ctx, analyser, buf: new Float32Array(analyser.fftSize) };
+  }
+  const tap = window.__tap;
+  tap.analyser.getFloatTimeDomainData(tap.buf);
+  let peak = 0;
+  for (const x of tap.buf) peak = Math.max(peak, Math.abs(x));
+  return { peak, ctx: tap.ctx.state, muted: v.muted, decoded: v.webkitAudioDecodedByteCount };
+}"""
+
+
+def whose(pixels: list[list[int]]) -> str | None:
+    """The speaker whose camera colour the big tile shows (median of the samples), or None."""
+    median = np.median(np.array(pixels, dtype=float), axis=0)
+    for identity, colour in COLOURS.items():
+        if np.all(np.abs(median - np.array(colour)) <= COLOUR_TOLERANCE):
+            return identity
+    return None
+
+
+@dataclass
+class Talk:
+    """At most one speaker talking, on a loop, so the stage agent has one clear candidate."""
+
+    clip: np.ndarray
+    task: asyncio.Task[None] | None = None
+
+    def start(self, speaker: SyntheticSpeaker) -> None:
+        self.stop()
+        self.task = asyncio.create_task(self._loop(speaker), name=f"talk-{speaker.identity}")
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def _loop(self, speaker: SyntheticSpeaker) -> None:
+        while True:
+            # Shielded: cancelling this loop must not cancel the utterance's future, which the
+            # speaker's audio pump resolves when the clip has played out.
+            await asyncio.shield(speaker.say(self.clip).done)
+            await asyncio.sleep(0.2)
+
+
+@dataclass
+class Broadcast:
+    space_id: str
+    api: httpx.AsyncClient
+    auth: dict[str, dict[str, str]]
+    speakers: dict[str, SyntheticSpeaker]
+    listener: Person
+    talk: Talk
+    shots: Path
+    seen: list[Any] = field(default_factory=list)
+
+    @property
+    def page(self) -> Page:
+        return self.listener.page
+
+    async def as_host(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        resp = await self.api.request(method, path, headers=self.auth[HOST], **kw)
+        assert resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text}"
+        return resp
+
+    async def big_tile(self) -> str | None:
+        sample = await self.page.evaluate(SAMPLE_JS, BIG_POINTS)
+        if sample is None:
+            return None
+        who = whose(sample["px"])
+        self.seen.append((round(sample["t"], 1), who, sample["px"][4]))
+        return who
+
+    async def sees(self, identity: str, what: str) -> None:
+        self.seen.clear()
+
+        async def check() -> bool:
+            return await self.big_tile() == identity
+
+        try:
+            await eventually_async(check, timeout=TURN_TIMEOUT, interval=0.25, what=what)
+        except AssertionError as exc:
+            # Tell "the agent never switched" from "the stream did not follow": the stage as the
+            # speakers see it, beside what the stream showed.
+            stage = stage_in(next(iter(self.speakers.values())).room)
+            raise AssertionError(
+                f"{exc}; the big tile showed (media time, whose, centre pixel): {self.seen[-12:]}; "
+                f"the stage agent's state: {stage}"
+            ) from None
+
+
+@pytest.fixture(scope="module")
+def broadcast_dir() -> Iterator[Path]:
+    """Where the composer writes and the API serves from. Not under pytest's temporary root: a
+    concurrent pytest session on the machine prunes old roots at its start and could delete it."""
+    with tempfile.TemporaryDirectory(prefix="spaces-e2e-broadcast-") as folder:
+        yield Path(folder)
+
+
+@pytest.fixture(scope="module")
+def api_extra_env(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> dict[str, str]:
+    """The broadcast tier as `make dev` runs it, with every listener sent to HLS (limit 0)."""
+    return broadcast_env(
+        api_url=f"http://127.0.0.1:{livekit_server.webhook_port}",
+        broadcast_dir=broadcast_dir,
+        webrtc_listener_limit=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def composer(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> Iterator[object]:
+    from tests.support.agent_process import start_composer
+
+    proc = start_composer(
+        ws_url=livekit_server.ws_url,
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+        broadcast_dir=broadcast_dir,
+        mode="dev",
+        name="e2e-composer",
+        env={WIDTH_ENV: str(COMPOSER_SIZE[0]), HEIGHT_ENV: str(COMPOSER_SIZE[1]), FPS_ENV: str(COMPOSER_FPS)},
+    )
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+async def broadcast(
+    api_url: str, stage_agent: object, composer: object, launch_browser: LaunchBrowser, screenshots: Path
+) -> AsyncIterator[Broadcast]:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
+        auth = {}
+        for user in (HOST, ALICE, BOB):
+            token = (await api.post("/dev/token", json={"user_id": user})).json()["token"]
+            auth[user] = {"Authorization": f"Bearer {token}"}
+        created = await api.post(
+            "/spaces", json={"title": "On the broadcast", "video": "speakers"}, headers=auth[HOST]
+        )
+        space_id = created.json()["id"]
+        started = await api.post(f"/spaces/{space_id}/start", headers=auth[HOST])
+        assert started.json()["broadcast"]["playlist_url"].endswith(f"/{space_id}/{names.BROADCAST_PLAYLIST}")
+
+        # The host puts both speakers on stage; a stage role always gets a WebRTC token.
+        speakers: dict[str, SyntheticSpeaker] = {}
+        for user in (ALICE, BOB):
+            resp = await api.put(
+                f"/spaces/{space_id}/roles/{user}", json={"role": "speaker"}, headers=auth[HOST]
+            )
+            assert resp.status_code == 200, resp.text
+            grant = (await api.post(f"/spaces/{space_id}/token", headers=auth[user])).json()
+            assert grant["mode"] == "webrtc", grant
+            speakers[user] = await SyntheticSpeaker.join(grant["url"], grant["token"], user)
+            await speakers[user].publish_camera(COLOURS[user])
+
+        # Sound may start without a click (as after the Join click in a real visit), and the
+        # analyser hears it.
+        browser = await launch_browser(["--autoplay-policy=no-user-gesture-required"])
+        listener = await Person.open(browser, api_url, LISTENER)
+        await listener.sign_in(f"/#/spaces/{space_id}")
+        await listener.by("join-space").click()
+        await expect(listener.by("broadcast")).to_have_attribute(
+            "data-state", "playing", timeout=TURN_TIMEOUT * 1000
+        )
+
+        talk = Talk(clip=espeak_clip("The quick brown fox jumps over the lazy dog.", "en-us"))
+        try:
+            yield Broadcast(space_id, api, auth, speakers, listener, talk, screenshots)
+        finally:
+            talk.stop()
+            for speaker in speakers.values():
+                with contextlib.suppress(Exception):
+                    await speaker.aclose()
+
+
+async def test_listener_past_the_threshold_watches_the_broadcast(broadcast: Broadcast) -> None:
+    page = broadcast.listener
+    # Not in the room: no LiveKit connection, no publish controls; the title, audience and a hand.
+    assert await page.page.evaluate("() => window.spaces.room === null && !!window.spaces.broadcast.hls")
+    await expect(page.by("my-role")).to_have_text("Listener")
+    await expect(page.by("raise-hand")).to_be_visible()
+    await expect(page.by("toggle-mic")).to_have_count(0)
+    await expect(page.by("listener-count")).to_be_visible()
+    await expect(page.page.locator("h1")).to_have_text("On the broadcast")
+    # The indicator reads the seconds behind live once frames play.
+    await expect(page.by("live-indicator")).to_have_text(
+        re.compile(r"^LIVE · \d+ s behind$"), timeout=UI_TIMEOUT_MS
+    )
+    # hls.js joined at the live edge of the growing (EVENT) playlist, not at its first segment, and
+    # holds within the window it is configured for.
+    live = await page.page.evaluate(
+        """() => { const hls = window.spaces.broadcast.hls;
+                   const live = hls.levels[0].details.live;
+                   return { latency: hls.latency, max: hls.maxLatency, live }; }"""
+    )
+    assert live["live"] is True, live
+    assert 0 < live["latency"] <= live["max"], live
+    await broadcast.listener.screenshot(broadcast.shots, "broadcast-01-listener-on-hls")
+
+
+async def test_big_tile_takes_the_talking_speakers_colour(broadcast: Broadcast) -> None:
+    broadcast.talk.start(broadcast.speakers[ALICE])
+    await broadcast.sees(ALICE, "alice's colour in the big tile while she talks")
+    await broadcast.listener.screenshot(broadcast.shots, "broadcast-02-alice-talks")
+    broadcast.talk.start(broadcast.speakers[BOB])
+    await broadcast.sees(BOB, "bob's colour in the big tile while he talks")
+    await broadcast.listener.screenshot(broadcast.shots, "broadcast-03-bob-talks")
+
+
+async def test_big_tile_follows_a_host_pin(broadcast: Broadcast) -> None:
+    broadcast.talk.start(broadcast.speakers[ALICE])
+    await broadcast.sees(ALICE, "alice's colour while she talks, before the pin")
+    await broadcast.as_host("PUT", f"/spaces/{broadcast.space_id}/spotlight", json={"user_id": BOB})
+    try:
+        await broadcast.sees(BOB, "bob's colour while alice talks and bob is pinned")
+        await broadcast.listener.screenshot(broadcast.shots, "broadcast-04-bob-pinned-while-alice-talks")
+    finally:
+        await broadcast.as_host("PUT", f"/spaces/{broadcast.space_id}/spotlight", json={"user_id": None})
+    await broadcast.sees(ALICE, "alice's colour again once the pin is gone")
+
+
+async def test_the_broadcast_carries_the_speakers_audio(broadcast: Broadcast) -> None:
+    broadcast.talk.start(broadcast.speakers[BOB])
+    page = broadcast.page
+    # The stream has an AAC elementary stream (hls.js found it in the segments and gave it a
+    # SourceBuffer)...
+    tracks = await page.evaluate("() => window.spaces.broadcast.tracks")
+    assert tracks["audio"].startswith("mp4a"), tracks
+    assert tracks["video"].startswith("avc1"), tracks
+    # ...and what comes out of the element is sound, not silence.
+    readings: list[dict[str, Any]] = []
+
+    async def loud() -> bool:
+        reading = await page.evaluate(AUDIO_JS)
+        readings.append(reading)
+        return bool(reading) and reading["decoded"] > 0 and reading["peak"] > 0.02
+
+    try:
+        await eventually_async(loud, timeout=TURN_TIMEOUT, interval=0.2, what="speech in the broadcast audio")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last readings: {readings[-5:]}") from None
+
+
+async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast: Broadcast) -> None:
+    page = broadcast.listener
+    await page.page.evaluate("() => { window.__sameDocument = true; }")
+    await page.by("raise-hand").click()
+
+    async def hand_raised() -> bool:
+        space = (await broadcast.as_host("GET", f"/spaces/{broadcast.space_id}")).json()
+        return LISTENER in space["raised_hands"]
+
+    await eventually_async(
+        hand_raised, timeout=UI_TIMEOUT_MS / 1000, what="the listener's hand reaches the host"
+    )
+    await broadcast.as_host("PUT", f"/spaces/{broadcast.space_id}/roles/{LISTENER}", json={"role": "speaker"})
+    await expect(page.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(page.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
+    await expect(page.by("broadcast-video")).to_have_count(0)
+    # The same document (no reload), the player gone, the room connected (the controls can show
+    # before the media transport is up, so wait for it).
+    await page.page.wait_for_function(
+        "() => window.spaces.room && window.spaces.room.state === 'connected'", timeout=UI_TIMEOUT_MS
+    )
+    state = await page.page.evaluate(
+        "() => ({ same: window.__sameDocument === true, hls: window.spaces.broadcast ?? null })"
+    )
+    assert state == {"same": True, "hls": None}, state
+    # On the room now: the stage the agent decides, with the speakers' cameras.
+    await expect(page.by("spotlight")).to_have_attribute("data-video", "on", timeout=UI_TIMEOUT_MS)
+    await page.screenshot(broadcast.shots, "broadcast-05-promoted-to-webrtc")
+
+
+async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(
+    broadcast: Broadcast, api_url: str
+) -> None:
+    # Another listener on the broadcast when the host ends the Space.
+    browser = broadcast.page.context.browser
+    assert browser is not None
+    late = await Person.open(browser, api_url, "leo")
+    await late.sign_in(f"/#/spaces/{broadcast.space_id}")
+    await late.by("join-space").click()
+    await expect(late.by("broadcast")).to_have_attribute("data-state", "playing", timeout=TURN_TIMEOUT * 1000)
+
+    broadcast.talk.stop()
+    await broadcast.as_host("POST", f"/spaces/{broadcast.space_id}/end")
+    playlist_path = f"/broadcast/{broadcast.space_id}/{names.BROADCAST_PLAYLIST}"
+
+    async def closed() -> bool:
+        resp = await broadcast.api.get(playlist_path)
+        return resp.status_code == 200 and "#EXT-X-ENDLIST" in resp.text
+
+    await eventually_async(
+        closed, timeout=TURN_TIMEOUT, interval=0.5, what="the playlist closed with #EXT-X-ENDLIST"
+    )
+    # The listener on HLS is told, with the way to the recording.
+    await expect(late.by("space-message")).to_have_text("This Space has ended.", timeout=UI_TIMEOUT_MS)
+    await expect(late.by("broadcast-video")).to_have_count(0)
+    await late.by("replay").click()
+    await expect(late.by("replay-page")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await late.page.context.close()
+
+    # The lobby offers the recording; its Replay opens the replay page.
+    page = broadcast.listener
+    await page.page.goto("/#/")
+    card = page.by("recordings").locator(f'[data-space-id="{broadcast.space_id}"]')
+    await expect(card.locator('[data-testid="replay"]')).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await card.click()
+    await expect(page.by("replay-page")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(page.by("broadcast-video")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+
+    # It plays from the first segment (the first played range starts at 0) and moves on.
+    async def playing_from_start() -> dict[str, float] | None:
+        s = await page.page.evaluate(
+            """() => { const v = document.querySelector('[data-testid="broadcast-video"]');
+                       if (!v.played.length) return null;
+                       return { from: v.played.start(0), t: v.currentTime, paused: v.paused }; }"""
+        )
+        return s if s and not s["paused"] and s["t"] > 0 else None
+
+    first = await eventually_async(
+        playing_from_start, timeout=UI_TIMEOUT_MS / 1000, what="the replay playing"
+    )
+    assert first["from"] < 0.5, first
+    await eventually_async(
+        lambda: page.page.evaluate(
+            "(t) => document.querySelector('[data-testid=\"broadcast-video\"]').currentTime > t",
+            first["t"] + 1,
+        ),
+        timeout=UI_TIMEOUT_MS / 1000,
+        what="the replay advancing",
+    )
+
+    # The speaker timeline names who held the stage; a click on one of bob's turns shows bob.
+    segments = page.by("timeline-segment")
+    await expect(segments.first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    holders = await segments.evaluate_all(
+        "(els) => els.map((e) => [e.dataset.holder, Number(e.dataset.mediaStart), e.title])"
+    )
+    assert {ALICE, BOB} <= {h for h, _, _ in holders}, holders
+    starts = [s for _, s, _ in holders]
+    assert starts == sorted(starts), holders
+    bob_turns = [i for i, (h, _, _) in enumerate(holders) if h == BOB]
+    longest = max(
+        bob_turns, key=lambda i: (holders[i + 1][1] if i + 1 < len(holders) else float("inf")) - holders[i][1]
+    )
+    await segments.nth(longest).click()
+    await broadcast.sees(BOB, "bob's colour after a click on his turn in the timeline")
+    await page.screenshot(broadcast.shots, "broadcast-06-replay")

@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+
+import { afterPoll, CLOCK_SKEW_LIMIT_S, liveLabel, parseGrant, replayAvailable, secondsBehind } from "./broadcast";
+
+describe("token mode", () => {
+  const webrtc = { mode: "webrtc", url: "ws://sfu", token: "jwt", identity: "lena", role: "listener", expires_at: "2031-01-01T00:00:00Z" };
+  const hls = { mode: "hls", playlist_url: "https://cdn/broadcasts/s1/index.m3u8", identity: "lena", role: "listener", expires_at: null };
+
+  it("takes a WebRTC answer as it is", () => {
+    expect(parseGrant(webrtc)).toEqual(webrtc);
+  });
+
+  it("takes an HLS answer with only the playlist", () => {
+    expect(parseGrant(hls)).toEqual(hls);
+  });
+
+  it("reads an answer without a mode (a control plane before the broadcast tier) as WebRTC", () => {
+    const { mode: _mode, ...old } = webrtc;
+    expect(parseGrant(old)).toEqual(webrtc);
+  });
+
+  it("names what is missing or wrong", () => {
+    expect(() => parseGrant({ ...hls, playlist_url: "" })).toThrow(/playlist_url/);
+    expect(() => parseGrant({ ...webrtc, token: undefined })).toThrow(/token/);
+    expect(() => parseGrant({ ...webrtc, role: "admin" })).toThrow(/role "admin"/);
+    expect(() => parseGrant({ ...webrtc, mode: "rtmp" })).toThrow(/mode "rtmp"/);
+    expect(() => parseGrant(null)).toThrow(/not an object/);
+  });
+});
+
+describe("seconds behind live", () => {
+  const now = 1_800_000_000_000;
+
+  it("is the wall clock minus the PROGRAM-DATE-TIME on screen", () => {
+    expect(secondsBehind({ nowMs: now, playingDateMs: now - 3400, edgeLatency: 2.1 })).toBeCloseTo(3.4);
+  });
+
+  it("falls back to the distance to the playlist's edge without a PROGRAM-DATE-TIME", () => {
+    expect(secondsBehind({ nowMs: now, playingDateMs: null, edgeLatency: 2.1 })).toBeCloseTo(2.1);
+  });
+
+  it("does not believe a clock that puts the viewer ahead of the edge (viewer clock slow)", () => {
+    expect(secondsBehind({ nowMs: now, playingDateMs: now - 500, edgeLatency: 2.1 })).toBeCloseTo(2.1);
+    expect(secondsBehind({ nowMs: now, playingDateMs: now + 5000, edgeLatency: 2.1 })).toBeCloseTo(2.1);
+  });
+
+  it("does not believe a clock far ahead of the composer's", () => {
+    const skewed = now - (CLOCK_SKEW_LIMIT_S + 10) * 1000;
+    expect(secondsBehind({ nowMs: now, playingDateMs: skewed, edgeLatency: 2.1 })).toBeCloseTo(2.1);
+  });
+
+  it("uses the clock alone before hls.js knows the edge", () => {
+    expect(secondsBehind({ nowMs: now, playingDateMs: now - 4000, edgeLatency: null })).toBeCloseTo(4);
+    expect(secondsBehind({ nowMs: now, playingDateMs: null, edgeLatency: null })).toBeNull();
+    expect(secondsBehind({ nowMs: now, playingDateMs: null, edgeLatency: Number.NaN })).toBeNull();
+  });
+
+  it("reads as whole seconds", () => {
+    expect(liveLabel(null)).toBe("LIVE");
+    expect(liveLabel(3.4)).toBe("LIVE · 3 s behind");
+    expect(liveLabel(3.6)).toBe("LIVE · 4 s behind");
+    expect(liveLabel(-0.2)).toBe("LIVE · 0 s behind");
+  });
+});
+
+describe("replay offer", () => {
+  const now = Date.parse("2031-05-04T12:00:00Z");
+  const ended = {
+    state: "ended",
+    broadcast: { playlist_url: "p", timeline_url: "t" },
+    recording_available_until: "2031-06-03T12:00:00Z",
+  };
+
+  it("offers an ended Space's recording until its retention ends", () => {
+    expect(replayAvailable(ended, now)).toBe(true);
+    expect(replayAvailable({ ...ended, recording_available_until: "2031-05-04T11:59:59Z" }, now)).toBe(false);
+  });
+
+  it("offers nothing for a live Space, without a broadcast or without a retention date", () => {
+    expect(replayAvailable({ ...ended, state: "live" }, now)).toBe(false);
+    expect(replayAvailable({ ...ended, broadcast: null }, now)).toBe(false);
+    expect(replayAvailable({ ...ended, recording_available_until: null }, now)).toBe(false);
+    expect(replayAvailable({ ...ended, recording_available_until: "someday" }, now)).toBe(false);
+  });
+});
+
+describe("a listener on the broadcast, after each poll", () => {
+  const live = { state: "live", host: "hana", cohosts: ["cleo"], speakers: ["alice"] };
+
+  it("keeps watching while in the audience", () => {
+    expect(afterPoll(live, "lena")).toBe("watch");
+  });
+
+  it("joins the room once promoted to any stage role", () => {
+    expect(afterPoll({ ...live, speakers: ["alice", "lena"] }, "lena")).toBe("join-room");
+    expect(afterPoll({ ...live, cohosts: ["lena"] }, "lena")).toBe("join-room");
+  });
+
+  it("stops when the Space ends, promoted or not", () => {
+    expect(afterPoll({ ...live, state: "ended" }, "lena")).toBe("ended");
+    expect(afterPoll({ ...live, state: "ended", speakers: ["lena"] }, "lena")).toBe("ended");
+  });
+});

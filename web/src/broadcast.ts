@@ -1,0 +1,155 @@
+/**
+ * The broadcast tier as the page sees it: which way the token endpoint sends a person in (WebRTC
+ * or the HLS broadcast), how far behind live an HLS viewer is, and how hls.js is tuned for our
+ * 1 s segments. Pure: no DOM, no hls.js import (the player module brings hls.js).
+ */
+import type { Role } from "./api";
+
+/** A place on the stage, or a seat in the room: the token endpoint's WebRTC answer. */
+export interface WebRtcGrant {
+  mode: "webrtc";
+  url: string;
+  token: string;
+  identity: string;
+  role: Role;
+  expires_at: string | number;
+}
+
+/** A listener beyond the interactive threshold: watch the broadcast instead of joining the room. */
+export interface HlsGrant {
+  mode: "hls";
+  playlist_url: string;
+  identity: string;
+  role: "listener";
+  expires_at: null;
+}
+
+export type JoinGrant = WebRtcGrant | HlsGrant;
+
+const ROLES: ReadonlySet<string> = new Set(["host", "cohost", "speaker", "listener"]);
+
+function text(raw: Record<string, unknown>, key: string): string {
+  const v = raw[key];
+  if (typeof v !== "string" || !v) throw new Error(`the join answer has no ${key}`);
+  return v;
+}
+
+/**
+ * The token endpoint's answer, checked. An answer without `mode` comes from a control plane that
+ * predates the broadcast tier and is WebRTC. Throws, naming the missing field, on anything else
+ * malformed: the page shows that instead of connecting to nowhere.
+ */
+export function parseGrant(raw: unknown): JoinGrant {
+  if (!raw || typeof raw !== "object") throw new Error("the join answer is not an object");
+  const r = raw as Record<string, unknown>;
+  const mode = r.mode ?? "webrtc";
+  if (mode === "hls") {
+    return { mode, playlist_url: text(r, "playlist_url"), identity: text(r, "identity"), role: "listener", expires_at: null };
+  }
+  if (mode !== "webrtc") throw new Error(`the join answer has an unknown mode ${JSON.stringify(mode)}`);
+  const role = text(r, "role");
+  if (!ROLES.has(role)) throw new Error(`the join answer has an unknown role ${JSON.stringify(role)}`);
+  const expires = r.expires_at;
+  return {
+    mode,
+    url: text(r, "url"),
+    token: text(r, "token"),
+    identity: text(r, "identity"),
+    role: role as Role,
+    expires_at: typeof expires === "number" || typeof expires === "string" ? expires : "",
+  };
+}
+
+/**
+ * How far a wall clock may disagree with the composer's before the PROGRAM-DATE-TIME reading is
+ * not believed. A viewer on a CDN is never this far behind the playlist's own edge, so a larger gap
+ * is a wrong clock, not latency.
+ */
+export const CLOCK_SKEW_LIMIT_S = 30;
+
+export interface LiveReading {
+  /** The viewer's wall clock, epoch ms. */
+  nowMs: number;
+  /** The PROGRAM-DATE-TIME of the frame on screen (hls.js `playingDate`), epoch ms. */
+  playingDateMs: number | null;
+  /** Seconds from the playing position to the end of the newest segment in the playlist (hls.js `latency`). */
+  edgeLatency: number | null;
+}
+
+/**
+ * Seconds between the frame on screen and real life. PROGRAM-DATE-TIME says when the composer
+ * captured the frame, so `now - playingDate` is the whole delay (composing, segmenting, CDN,
+ * buffer), which is what a person means by "behind". It needs the viewer's clock to agree with the
+ * composer's; when it cannot be right (less than the distance to the playlist's edge, which is
+ * part of it, or more than the skew limit beyond it) the edge distance alone is shown.
+ */
+export function secondsBehind({ nowMs, playingDateMs, edgeLatency }: LiveReading): number | null {
+  const edge = edgeLatency !== null && Number.isFinite(edgeLatency) && edgeLatency >= 0 ? edgeLatency : null;
+  if (playingDateMs !== null && Number.isFinite(playingDateMs)) {
+    const byClock = (nowMs - playingDateMs) / 1000;
+    const floor = edge ?? 0;
+    if (byClock >= floor && byClock <= floor + CLOCK_SKEW_LIMIT_S) return byClock;
+  }
+  return edge;
+}
+
+/** The indicator's words: "LIVE · 3 s behind", or just "LIVE" before the first reading. */
+export function liveLabel(behind: number | null): string {
+  return behind === null ? "LIVE" : `LIVE · ${Math.max(0, Math.round(behind))} s behind`;
+}
+
+/**
+ * hls.js settings for the live broadcast. The counts are multiples of the playlist's target
+ * duration (1 s by default), so they follow a different segment length without a rebuild.
+ * - Start and stay 2 segments behind the edge: one segment being played, one buffered. Fewer
+ *   leaves no buffer for one late playlist reload; more is latency nobody asked for.
+ * - Past 6 segments behind (after a stall) jump back to the sync point instead of staying late.
+ * - Close smaller gaps by playing up to 10 % faster, which speech tolerates unnoticed.
+ * - No LL-HLS: the composer writes whole segments, not parts.
+ */
+export const LIVE_HLS_CONFIG = {
+  liveSyncDurationCount: 2,
+  liveMaxLatencyDurationCount: 6,
+  maxLiveSyncPlaybackRate: 1.1,
+  lowLatencyMode: false,
+  // A live viewer never seeks back: keep 10 s behind the playhead, not the whole Space.
+  backBufferLength: 10,
+  // The playlist may not exist for the first second of a Space: keep asking.
+  manifestLoadPolicy: {
+    default: {
+      maxTimeToFirstByteMs: 10_000,
+      maxLoadTimeMs: 20_000,
+      timeoutRetry: { maxNumRetry: 4, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry: { maxNumRetry: 10, retryDelayMs: 1000, maxRetryDelayMs: 4000 },
+    },
+  },
+} as const;
+
+/** hls.js settings for a replay: a finished recording, played from its first segment. */
+export const REPLAY_HLS_CONFIG = {
+  startPosition: 0,
+  lowLatencyMode: false,
+} as const;
+
+/** Whether an ended Space can be replayed now: it had a broadcast and its recording is still kept. */
+export function replayAvailable(
+  space: { state: string; broadcast?: unknown; recording_available_until?: string | null },
+  nowMs = Date.now(),
+): boolean {
+  if (space.state !== "ended" || !space.broadcast || !space.recording_available_until) return false;
+  const until = Date.parse(space.recording_available_until);
+  return Number.isFinite(until) && until > nowMs;
+}
+
+/**
+ * What a listener watching the broadcast does after each poll of the Space: keep watching, switch
+ * to the room (promoted to a stage role, which always gets a WebRTC token), or stop (ended).
+ */
+export function afterPoll(
+  space: { state: string; host: string; cohosts: readonly string[]; speakers: readonly string[] },
+  me: string,
+): "watch" | "join-room" | "ended" {
+  if (space.state === "ended") return "ended";
+  const onStage = space.host === me || space.cohosts.includes(me) || space.speakers.includes(me);
+  return onStage ? "join-room" : "watch";
+}

@@ -1,0 +1,200 @@
+/**
+ * The broadcast in a <video>: hls.js (loaded only when a broadcast is played) on Media Source
+ * Extensions, or the browser's own HLS where there is no MSE (iOS Safari). Live or replay; the
+ * view decides what to draw around it.
+ */
+import type Hls from "hls.js";
+import type { ErrorData } from "hls.js";
+
+import { LIVE_HLS_CONFIG, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
+import { h } from "./dom";
+import type { PdtAnchor } from "./timeline";
+
+export type PlayerState = "loading" | "playing" | "waiting" | "paused" | "ended" | "failed";
+
+/** How long to wait before asking again for a playlist that is not there yet (the Space just started). */
+const RETRY_MS = 2000;
+
+export class BroadcastPlayer {
+  readonly video = h("video", { playsinline: true, "data-testid": "broadcast-video" });
+  /** The hls.js instance (null on native HLS): the e2e tests read its levels and audio tracks. */
+  hls: Hls | null = null;
+  state: PlayerState = "loading";
+  /** Why playback failed, for the person watching. */
+  error = "";
+  /** The browser refused to start sound without a click: playing muted until `unmute()`. */
+  needsGesture = false;
+  /**
+   * The codecs of the stream's elementary streams, once the first segment is parsed (null: no such
+   * stream, e.g. no video in an audio-only Space). Undefined until then.
+   */
+  tracks: { audio: string | null; video: string | null } | undefined;
+  private listeners = new Set<() => void>();
+  private retry: number | undefined;
+  private mediaRecoveries = 0;
+  /** The hls.js class, for its error-type constants (the module is loaded on demand). */
+  private Hls: typeof Hls | null = null;
+  private destroyed = false;
+
+  private constructor(
+    readonly url: string,
+    readonly live: boolean,
+  ) {
+    const v = this.video;
+    const set = (state: PlayerState) => () => this.setState(state);
+    v.addEventListener("playing", set("playing"));
+    v.addEventListener("waiting", set("waiting"));
+    v.addEventListener("pause", () => this.setState(v.ended ? "ended" : "paused"));
+    v.addEventListener("ended", set("ended"));
+    v.addEventListener("timeupdate", () => this.emit());
+  }
+
+  /** Start playing `url`: live (near the edge) or a replay (from its first segment). */
+  static async open(url: string, { live }: { live: boolean }): Promise<BroadcastPlayer> {
+    const player = new BroadcastPlayer(url, live);
+    const { default: HlsClass } = await import("hls.js/light");
+    if (HlsClass.isSupported()) {
+      const hls = new HlsClass(live ? { ...LIVE_HLS_CONFIG } : { ...REPLAY_HLS_CONFIG });
+      player.hls = hls;
+      player.Hls = HlsClass;
+      hls.on(HlsClass.Events.ERROR, (_event, data) => player.onError(data));
+      hls.on(HlsClass.Events.MANIFEST_PARSED, () => void player.play());
+      hls.on(HlsClass.Events.LEVEL_UPDATED, () => player.emit());
+      hls.on(HlsClass.Events.BUFFER_CODECS, (_event, data) => {
+        const audio = data.audio ?? data.audiovideo;
+        const video = data.video ?? data.audiovideo;
+        player.tracks = { audio: audio ? (audio.codec ?? "") : null, video: video ? (video.codec ?? "") : null };
+        player.emit();
+      });
+      hls.attachMedia(player.video);
+      hls.loadSource(url);
+    } else if (player.video.canPlayType("application/vnd.apple.mpegurl")) {
+      player.video.src = url;
+      void player.play();
+    } else {
+      player.fail("This browser cannot play the broadcast (no Media Source Extensions, no native HLS).");
+    }
+    return player;
+  }
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private setState(state: PlayerState): void {
+    if (this.destroyed || this.state === "failed") return;
+    this.state = state;
+    this.emit();
+  }
+
+  private fail(message: string): void {
+    this.error = message;
+    this.state = "failed";
+    this.emit();
+  }
+
+  /** Play with sound; if the browser wants a click first, play muted and say so. */
+  async play(): Promise<void> {
+    const v = this.video;
+    v.muted = false;
+    try {
+      await v.play();
+      this.needsGesture = false;
+    } catch (err) {
+      if ((err as DOMException).name !== "NotAllowedError" || this.destroyed) return;
+      this.needsGesture = true;
+      v.muted = true;
+      await v.play().catch(() => undefined);
+    }
+    this.emit();
+  }
+
+  /** Called from a click: sound on. */
+  async unmute(): Promise<void> {
+    this.needsGesture = false;
+    this.video.muted = false;
+    await this.video.play().catch(() => undefined);
+    this.emit();
+  }
+
+  private onError(data: ErrorData): void {
+    const hls = this.hls;
+    if (!data.fatal || !hls || !this.Hls || this.destroyed) return;
+    const types = this.Hls.ErrorTypes;
+    if (data.type === types.NETWORK_ERROR) {
+      // The playlist or a segment is not reachable (yet): keep trying, the broadcast may start late.
+      this.setState("waiting");
+      window.clearTimeout(this.retry);
+      this.retry = window.setTimeout(() => {
+        if (hls.levels.length === 0) hls.loadSource(this.url);
+        else hls.startLoad();
+      }, RETRY_MS);
+    } else if (data.type === types.MEDIA_ERROR && this.mediaRecoveries < 2) {
+      // A decode or append error: hls.js rebuilds the MediaSource; the second time, it also swaps
+      // the AAC flavour it declared, the documented recovery for a mis-signalled audio codec.
+      if (this.mediaRecoveries++ === 1) hls.swapAudioCodec();
+      hls.recoverMediaError();
+    } else {
+      this.fail(`The broadcast cannot be played (${data.details}).`);
+      hls.destroy();
+    }
+  }
+
+  /** Seconds behind real life, for the live indicator. */
+  secondsBehind(nowMs = Date.now()): number | null {
+    if (this.hls) {
+      const latency = this.hls.latency;
+      return secondsBehind({
+        nowMs,
+        playingDateMs: this.hls.playingDate?.getTime() ?? null,
+        edgeLatency: latency > 0 ? latency : null,
+      });
+    }
+    const v = this.video;
+    if (v.seekable.length === 0) return null;
+    return secondsBehind({ nowMs, playingDateMs: null, edgeLatency: v.seekable.end(v.seekable.length - 1) - v.currentTime });
+  }
+
+  /** Every segment's media time and PROGRAM-DATE-TIME, from the playlist hls.js loaded. */
+  anchors(): PdtAnchor[] {
+    const hls = this.hls;
+    if (!hls) return [];
+    const level = hls.levels[Math.max(0, hls.currentLevel)];
+    const out: PdtAnchor[] = [];
+    for (const f of level?.details?.fragments ?? []) {
+      if (f.programDateTime !== null && Number.isFinite(f.programDateTime)) {
+        out.push({ start: f.start, duration: f.duration, pdt: f.programDateTime });
+      }
+    }
+    return out;
+  }
+
+  /** Whether the playlist is closed (`#EXT-X-ENDLIST`): the Space ended, this is its recording. */
+  get closed(): boolean {
+    const hls = this.hls;
+    const details = hls?.levels[Math.max(0, hls.currentLevel)]?.details;
+    return !!details && !details.live;
+  }
+
+  seek(mediaTime: number): void {
+    this.video.currentTime = mediaTime;
+    if (this.video.paused) void this.play();
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    window.clearTimeout(this.retry);
+    this.listeners.clear();
+    this.hls?.destroy();
+    this.hls = null;
+    this.video.pause();
+    this.video.removeAttribute("src");
+    this.video.load();
+    this.video.remove();
+  }
+}

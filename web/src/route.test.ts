@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+
+import { parseRoute } from "./route";
+
+describe("parseRoute", () => {
+  it("opens a Space from its deep link, percent-decoded", () => {
+    expect(parseRoute("#/spaces/abc123")).toEqual({ kind: "space", spaceId: "abc123" });
+    expect(parseRoute("#/spaces/a%7Cb")).toEqual({ kind: "space", spaceId: "a|b" });
+  });
+
+  it("shows the lobby for other hashes", () => {
+    expect(parseRoute("")).toEqual({ kind: "lobby", problem: null });
+    expect(parseRoute("#/")).toEqual({ kind: "lobby", problem: null });
+    expect(parseRoute("#/spaces/a/b")).toEqual({ kind: "lobby", problem: null });
+    expect(parseRoute("#/spaces/a/replay/x")).toEqual({ kind: "lobby", problem: null });
+  });
+
+  it("opens a recording from its replay link", () => {
+    expect(parseRoute("#/spaces/abc123/replay")).toEqual({ kind: "replay", spaceId: "abc123" });
+    expect(parseRoute("#/spaces/a%7Cb/replay")).toEqual({ kind: "replay", spaceId: "a|b" });
+    expect(parseRoute("#/spaces/%zz/replay").kind).toBe("lobby");
+  });
+
+  it("shows the lobby with a message for a malformed percent-escape", () => {
+    for (const hash of ["#/spaces/%", "#/spaces/abc%zz", "#/spaces/%E0%A4%A"]) {
+      const route = parseRoute(hash);
+      expect(route.kind).toBe("lobby");
+      expect(route.kind === "lobby" && route.problem).toContain("does not name a Space");
+    }
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * A listener watching the broadcast (HLS) instead of joining the room: the composed stream in the
+ * big-tile area, how far behind live it is, the Space's title and audience, and a raised hand.
+ * The Space page owns this and replaces it with the WebRTC stage when the listener is promoted.
+ */
+import type { Space } from "../api";
+import { liveLabel } from "../broadcast";
+import { h, stale } from "../dom";
+import { BroadcastPlayer } from "../hls_player";
+import { icon } from "../icons";
+
+export interface BroadcastHooks {
+  raiseHand(up: boolean): Promise<void>;
+  leave(): void;
+  copyLink(): void;
+  /** Start over after the player gave up (a new token, a new player). */
+  retry(): void;
+}
+
+/** The live indicator is redrawn this often (the reading moves by a second at a time). */
+const INDICATOR_MS = 1000;
+
+export class BroadcastStage {
+  readonly el: HTMLElement;
+  private readonly header = h("header", { class: "space-header" });
+  private readonly indicator = h("span", { class: "badge live", "data-testid": "live-indicator" }, "LIVE");
+  private readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
+  private readonly tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-state": "loading" });
+  private readonly controls = h("div", { class: "controls", "data-testid": "controls" });
+  private readonly audioOnly = h("div", { class: "big-face" }, h("p", { class: "muted" }, "Audio-only broadcast"));
+  private timer: number | undefined;
+  private space: Space | null = null;
+  private me = "";
+
+  private constructor(
+    readonly player: BroadcastPlayer,
+    private readonly hooks: BroadcastHooks,
+  ) {
+    this.tile.append(player.video, this.audioOnly);
+    this.el = h(
+      "div",
+      { class: "broadcast-stage", "data-testid": "broadcast-stage" },
+      this.header,
+      this.banner,
+      h("div", { class: "stage" }, this.tile, h("p", { class: "muted small broadcast-note" }, "You are watching the broadcast. Raise your hand to join the conversation."), this.controls),
+    );
+    player.onChange(() => this.draw());
+    this.timer = window.setInterval(() => this.drawIndicator(), INDICATOR_MS);
+  }
+
+  static async open(playlistUrl: string, hooks: BroadcastHooks): Promise<BroadcastStage> {
+    return new BroadcastStage(await BroadcastPlayer.open(playlistUrl, { live: true }), hooks);
+  }
+
+  /** The Space as last polled: title, audience, whether my hand is up. */
+  update(space: Space, me: string): void {
+    this.space = space;
+    this.me = me;
+    this.draw();
+  }
+
+  private draw(): void {
+    const space = this.space;
+    const title = space?.title || "Space";
+    const listeners = space?.listener_count ?? 0;
+    if (stale(this.header, [title, listeners])) {
+      this.header.replaceChildren(
+        this.indicator,
+        h("h1", {}, title),
+        h(
+          "span",
+          { class: "listeners", title: "Listeners" },
+          icon("headphones"),
+          h("span", { "data-testid": "listener-count" }, String(listeners)),
+          " listening",
+        ),
+        h("span", { class: "spacer" }),
+        h("span", { class: "badge subtle", "data-testid": "my-role" }, "Listener"),
+        h("button", { class: "btn", "data-testid": "copy-link", onclick: () => this.hooks.copyLink() }, "Copy link"),
+        h("button", { class: "btn", "data-testid": "leave", onclick: () => this.hooks.leave() }, "Leave"),
+      );
+    }
+    this.drawIndicator();
+
+    const p = this.player;
+    this.tile.dataset.state = p.state;
+    // A Space with video off is broadcast as AAC alone: nothing to show but a card.
+    this.tile.dataset.video = p.tracks && p.tracks.video === null ? "off" : "on";
+    if (p.state === "failed") {
+      this.showBanner(
+        "broadcast-error",
+        h("span", {}, p.error, " ", h("button", { class: "btn small", "data-testid": "retry", onclick: () => this.hooks.retry() }, "Try again")),
+      );
+    } else if (p.needsGesture) {
+      this.showBanner("enable-audio", h("button", { class: "btn btn-primary", onclick: () => void p.unmute() }, "Click to hear the Space"));
+    } else if (p.state === "loading" || p.state === "waiting") {
+      this.showBanner("connecting", p.state === "loading" ? "Starting the broadcast…" : "Waiting for the broadcast…");
+    } else {
+      this.banner.hidden = true;
+      this.banner.dataset.testid = "banner";
+    }
+
+    const raised = !!space?.raised_hands.includes(this.me);
+    if (stale(this.controls, [raised])) {
+      this.controls.replaceChildren(
+        h(
+          "button",
+          {
+            class: `btn round ${raised ? "on" : ""}`,
+            "data-testid": "raise-hand",
+            "aria-pressed": raised ? "true" : "false",
+            onclick: () => void this.hooks.raiseHand(!raised),
+          },
+          icon("hand"),
+          raised ? "Lower hand" : "Request to speak",
+        ),
+      );
+    }
+  }
+
+  private drawIndicator(): void {
+    const behind = this.player.state === "playing" ? this.player.secondsBehind() : null;
+    this.indicator.textContent = liveLabel(behind);
+    this.indicator.dataset.behind = behind === null ? "" : behind.toFixed(2);
+  }
+
+  private showBanner(testid: string, content: Node | string): void {
+    this.banner.hidden = false;
+    this.banner.dataset.testid = testid;
+    this.banner.replaceChildren(content);
+  }
+
+  destroy(): void {
+    window.clearInterval(this.timer);
+    this.player.destroy();
+    this.el.remove();
+  }
+}
