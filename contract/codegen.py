@@ -29,6 +29,8 @@ TS_NAMES = (
     "BROADCAST_TIMELINE",
     "BROADCAST_STATE",
     "HANDS_TOPIC",
+    "REACTIONS_TOPIC",
+    "REACTION_EMOJI",
 )
 
 _PRIMITIVES = {
@@ -102,7 +104,7 @@ def render_ts() -> str:
         "",
     ]
     for key in TS_NAMES:
-        out.append(f"export const {key} = {json.dumps(getattr(names, key))};")
+        out.append(f"export const {key} = {json.dumps(getattr(names, key), ensure_ascii=False)};")
     for schema_name in SCHEMAS:
         schema = load(schema_name)
         out.append("")

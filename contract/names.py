@@ -98,3 +98,8 @@ TABLE_GSI1: Final = "gsi1"
 TABLE_GSI1_PK: Final = "gsi1pk"
 TABLE_GSI1_SK: Final = "gsi1sk"
 TABLE_TTL_ATTRIBUTE: Final = "ttl"
+
+# Reactions (docs/reactions.md): the data topic the control plane publishes aggregates on, and the
+# only emoji a client may send (the web bar shows these, the API refuses others with a 422).
+REACTIONS_TOPIC: Final = "spaces.reactions"
+REACTION_EMOJI: Final = ("👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍")

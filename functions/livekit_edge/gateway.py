@@ -118,6 +118,11 @@ class RoomGateway(ABC):
     async def mute_microphone(self, room: str, identity: str) -> bool:
         """Mute every published microphone track. False if the participant is not connected."""
 
+    async def send_data(self, room: str, payload: bytes, *, topic: str) -> None:
+        """Send one lossy data packet to everyone in the room (the server sends it; no
+        participant needs data-publish rights). Not abstract: only the reactions use it."""
+        raise NotImplementedError
+
 
 class LiveKitGateway(RoomGateway):
     def __init__(self, settings: Settings) -> None:
@@ -176,6 +181,14 @@ class LiveKitGateway(RoomGateway):
         async with self._api() as client:
             rooms = await client.room.list_rooms(api.ListRoomsRequest())
         return [r.name for r in rooms.rooms]
+
+    async def send_data(self, room: str, payload: bytes, *, topic: str) -> None:
+        from livekit import api
+
+        async with self._api() as client:
+            await client.room.send_data(
+                api.SendDataRequest(room=room, data=payload, kind=api.DataPacket.Kind.LOSSY, topic=topic)
+            )
 
     async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
         from livekit import api

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -85,8 +85,12 @@ class Reconciler:
         timing: d.Timing | None = None,
         metadata_interval: float = METADATA_INTERVAL,
         clock: Callable[[], datetime] = _utcnow,
+        flush_reactions: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self.store = store
+        # The reactions' publish step alone (usecases/reactions.py `flush`): a sweep runs it for
+        # every live Space, so a window nobody reacted after is still sent (docs/reactions.md).
+        self.flush_reactions = flush_reactions
         self.gateway = gateway
         self.agents = agents
         self.memory = memory or Memory()
@@ -243,8 +247,9 @@ class Reconciler:
 
     async def sweep(self, *, budget_per_space: float) -> list[Outcome]:
         """Every live Space, and every room the SFU holds for a Space (an ended Space's room is
-        deleted): what the schedule runs."""
-        ids: set[str] = set(await asyncio.to_thread(live_space_ids, self.store))
+        deleted), and the trailing reaction windows of every live Space: what the schedule runs."""
+        live = await asyncio.to_thread(live_space_ids, self.store)
+        ids: set[str] = set(live)
         try:
             ids |= {s for s in (space_id_from_room(r) for r in await self.gateway.list_rooms()) if s}
         except GatewayError as exc:
@@ -255,7 +260,18 @@ class Reconciler:
             async with limit:
                 return await self.reconcile(space_id, budget=budget_per_space)
 
-        return list(await asyncio.gather(*(one(i) for i in sorted(ids))))
+        outcomes = list(await asyncio.gather(*(one(i) for i in sorted(ids))))
+        if self.flush_reactions is not None:
+            await asyncio.gather(*(self._flush(i, limit) for i in live))
+        return outcomes
+
+    async def _flush(self, space_id: str, limit: asyncio.Semaphore) -> None:
+        assert self.flush_reactions is not None
+        async with limit:
+            try:
+                await self.flush_reactions(space_id)
+            except Exception:  # noqa: BLE001 - reactions are ephemeral; one Space's failure ends nothing
+                log.warning("sweep: reactions of %s not flushed", space_id, exc_info=True)
 
 
 def live_space_ids(store: SpaceStore) -> list[str]:

@@ -8,18 +8,33 @@ from ..domain.broadcast import agents_for
 from ..livekit_edge.gateway import LiveKitGateway, RoomGateway
 from ..store import open_store
 from ..store.base import SpaceStore
+from ..store.reactions import ReactionStore, open_reactions
+from ..usecases.reactions import ReactionService
 from .runner import Memory, Reconciler
 
 _stores: dict[tuple[str, str, str | None], SpaceStore] = {}
+_reaction_stores: dict[tuple[str, str, str | None], ReactionStore] = {}
+
+
+def _store_key(settings: Settings) -> tuple[str, str, str | None]:
+    location = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
+    return (settings.store, location, settings.dynamodb_endpoint)
 
 
 def store_for(settings: Settings) -> SpaceStore:
     """One store per configuration for the process (connections and clients are reused)."""
-    location = settings.table_name if settings.store == "dynamodb" else settings.sqlite_path
-    key = (settings.store, location, settings.dynamodb_endpoint)
+    key = _store_key(settings)
     if key not in _stores:
         _stores[key] = open_store(settings)
     return _stores[key]
+
+
+def reactions_store_for(settings: Settings) -> ReactionStore:
+    """One reactions store per configuration for the process."""
+    key = _store_key(settings)
+    if key not in _reaction_stores:
+        _reaction_stores[key] = open_reactions(settings)
+    return _reaction_stores[key]
 
 
 def reconciler_for(
@@ -29,9 +44,13 @@ def reconciler_for(
     store: SpaceStore | None = None,
     gateway: RoomGateway | None = None,
 ) -> Reconciler:
+    store = store or store_for(settings)
+    gateway = gateway or LiveKitGateway(settings)
+    reactions = ReactionService(spaces=store, store=reactions_store_for(settings), gateway=gateway)
     return Reconciler(
-        store=store or store_for(settings),
-        gateway=gateway or LiveKitGateway(settings),
+        store=store,
+        gateway=gateway,
         agents=agents_for(settings.broadcast),
         memory=memory,
+        flush_reactions=reactions.flush,
     )

@@ -34,7 +34,8 @@ class BroadcastGrant:
 
 def join(ctx: Context, *, actor: str, space_id: str) -> JoinGrant | BroadcastGrant:
     settings = ctx.settings
-    space = ctx.store.require(space_id)
+    # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
+    space = ctx.store.require(space_id, member=actor)
     role = stage.join_role(space, user=actor)
     policy = settings.broadcast
     mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=policy)

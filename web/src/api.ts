@@ -156,6 +156,11 @@ export class Api {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/end`);
   }
 
+  /** One emoji reaction (REACTION_EMOJI); 429 when sent faster than the API allows. */
+  react(id: string, emoji: string): Promise<void> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/reactions`, { emoji });
+  }
+
   /** A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch. */
   async joinToken(id: string): Promise<JoinGrant> {
     const raw = await this.call<unknown>("POST", `/spaces/${encodeURIComponent(id)}/token`);

@@ -10,6 +10,8 @@ export const BROADCAST_PLAYLIST = "index.m3u8";
 export const BROADCAST_TIMELINE = "timeline.json";
 export const BROADCAST_STATE = "state.json";
 export const HANDS_TOPIC = "spaces.hands";
+export const REACTIONS_TOPIC = "spaces.reactions";
+export const REACTION_EMOJI = ["👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍"];
 
 /** The stage the media agent decides and publishes (participant attribute `stage`, and the `get_stage` RPC reply). Read by the web client, the composer and the tests. */
 export interface StageState {
@@ -85,4 +87,16 @@ export interface TimelineEntry {
   pinned: string | null;
   /** Display names of the identities above. */
   names: Record<string, string>;
+}
+
+/** One aggregated reactions update, sent by the control plane on the data topic REACTIONS_TOPIC (lossy) at most once per window per room. */
+export interface ReactionBurst {
+  space_id: string;
+  /** Index of the first window counted (epoch seconds / window_seconds, floored). */
+  first_window: number;
+  /** Index of the last window counted (a catch-up message covers several). */
+  last_window: number;
+  window_seconds: number;
+  /** Reactions per emoji (only REACTION_EMOJI, only counts > 0). */
+  counts: Record<string, number>;
 }

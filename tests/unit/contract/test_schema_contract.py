@@ -18,6 +18,8 @@ import pytest
 from contract import codegen
 from contract.broadcast import BroadcastTimeline, TimelineEntry
 from contract.hands import RaisedHands
+from contract.names import REACTION_EMOJI
+from contract.reactions import ReactionBurst, parse_reaction_burst
 from contract.room_metadata import SPACE_STATES, VIDEO_POLICIES, RoomMetadata, parse_room_metadata
 from contract.schema import SCHEMAS, load
 from contract.stage import Speaking, StageState, parse_stage
@@ -35,6 +37,7 @@ PYTHON_SIDES: list[tuple[str, str | None, type]] = [
     ("hands", None, RaisedHands),
     ("broadcast", None, BroadcastTimeline),
     ("broadcast", "TimelineEntry", TimelineEntry),
+    ("reactions", None, ReactionBurst),
 ]
 
 
@@ -210,6 +213,41 @@ def test_timeline_validates() -> None:
         ),
     )
     _validator("broadcast").validate(timeline.to_dict())
+
+
+def test_reaction_burst_validates_and_round_trips() -> None:
+    burst = ReactionBurst(
+        space_id="s", first_window=10, last_window=11, window_seconds=0.5, counts={"👏": 3, "❤️": 1}
+    )
+    _validator("reactions").validate(json.loads(burst.to_json()))
+    assert parse_reaction_burst(burst.to_json()) == burst
+    assert parse_reaction_burst(burst.to_json().encode()) == burst
+
+
+def test_reaction_emoji_reach_typescript() -> None:
+    assert "export const REACTION_EMOJI = " + json.dumps(list(REACTION_EMOJI), ensure_ascii=False) in (
+        codegen.render_ts()
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "{",
+        "[]",
+        '{"space_id": "s"}',
+        '{"space_id": "s", "first_window": 1, "last_window": 1, "window_seconds": 0.5, "counts": []}',
+    ],
+)
+def test_malformed_reaction_burst_is_none(bad: str) -> None:
+    assert parse_reaction_burst(bad) is None
+
+
+def test_reaction_burst_drops_unknown_emoji() -> None:
+    text = '{"space_id": "s", "first_window": 1, "last_window": 1, "window_seconds": 0.5,'
+    burst = parse_reaction_burst(text + ' "counts": {"👏": 2, "🍕": 5, "🔥": 0}}')
+    assert burst is not None and burst.counts == {"👏": 2}
 
 
 @pytest.mark.parametrize(

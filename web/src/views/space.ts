@@ -23,6 +23,7 @@ import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { displayName } from "./space/people";
 import { StageView } from "./space/stage";
+import { parseBurst, ReactionsOverlay, reactionsBar } from "./reactions";
 
 declare global {
   interface Window {
@@ -58,6 +59,9 @@ export function spaceView(app: App, spaceId: string): View {
     mute: (id) => void act((a, s) => a.mute(s, id), `${id} muted`),
     pin: (id) => void act((a, s) => a.pin(s, id), id ? `${id} pinned` : "Spotlight unpinned"),
   });
+
+  const reactions = new ReactionsOverlay();
+  const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
 
   ctl.onChange(() => draw());
 
@@ -134,6 +138,12 @@ export function spaceView(app: App, spaceId: string): View {
       }),
       room.onHands((hands) => ctl.pushedHands(hands)),
     ];
+    const onData = (payload: Uint8Array, _p: unknown, _k: unknown, topic?: string): void => {
+      const burst = parseBurst(payload, topic);
+      if (burst) reactions.show(burst);
+    };
+    room.room.on("dataReceived", onData);
+    unsubscribe.push(() => room.room.off("dataReceived", onData));
     buildStage();
     try {
       await room.connect(grant.url, grant.token);
@@ -172,7 +182,8 @@ export function spaceView(app: App, spaceId: string): View {
     broadcast = view;
     window.spaces = { room: null, broadcast: view.player };
     stale(el, null);
-    el.replaceChildren(view.el);
+    // HLS viewers react too (the API counts them); they see aggregates only over WebRTC (docs/reactions.md).
+    el.replaceChildren(view.el, reactBar);
     // state.json: the room metadata for viewers without a room, read from the CDN, not the API.
     const url = stateUrl(playlistUrl);
     stateTimer = window.setInterval(() => void readState(url), STATE_POLL_MS);
@@ -226,7 +237,7 @@ export function spaceView(app: App, spaceId: string): View {
     el.replaceChildren(
       header.header,
       header.banner,
-      h("div", { class: "space-body" }, h("div", { class: "stage" }, stage.bigTile, stage.strip, controls.el), panel.el),
+      h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, controls.el), panel.el),
       audioSink,
     );
   }
