@@ -17,13 +17,15 @@ from contract.reactions import parse_reaction_burst
 from functions.domain import reactions as rx
 from functions.domain.errors import Conflict
 from functions.domain.model import SpaceState
+from functions.reconcile.runner import Reconciler
 from functions.store.reactions import ReactionStore
 from functions.store.sqlite import SqliteStore
 from functions.usecases.reactions import RateLimited, ReactionService
+from tests.support.eventually import eventually
 
 from .conftest import auth
 from .fakes import FakeGateway
-from .test_api import live_space
+from .test_api import live_space, sweep
 
 pytestmark = pytest.mark.unit
 
@@ -325,3 +327,53 @@ def test_a_write_that_stalls_past_its_sealed_window_counts_in_a_later_one(live: 
     got = bursts(gateway)
     assert [b.counts for b in got] == [{"😮": 1}]
     assert got[0].first_window > stalled_once[0]
+
+
+# --- the reconciler's sweep publishes trailing windows --------------------------------------------
+
+
+def test_the_sweep_flushes_every_live_space_and_survives_a_failing_flush(live: Any) -> None:
+    spaces, space_id = live
+    from datetime import UTC, datetime
+
+    from functions.domain import lifecycle
+    from functions.domain.model import VideoPolicy
+
+    now = datetime.now(UTC)
+    scheduled = lifecycle.new_space(
+        space_id="sp2", title="t", host="host", video=VideoPolicy.OFF, now=now, scheduled_start=None
+    )
+    spaces.create(scheduled)
+    other = lifecycle.new_space(
+        space_id="sp3", title="t", host="host", video=VideoPolicy.OFF, now=now, scheduled_start=None
+    )
+    spaces.create(other)
+    spaces.update(other.id, lambda s: lifecycle.start(s, actor="host", now=now))
+    flushed: list[str] = []
+
+    async def flush(sid: str) -> None:
+        flushed.append(sid)
+        if sid == space_id:
+            raise RuntimeError("store hiccup")
+
+    reconciler = Reconciler(store=spaces, gateway=DataGateway(), agents=(), flush_reactions=flush)
+    outcomes = asyncio.run(reconciler.sweep(budget_per_space=5))
+    assert sorted(flushed) == sorted([space_id, "sp3"])  # live ones only; one failing stops nothing
+    assert {o.space_id for o in outcomes} == {space_id, "sp3"}
+
+
+def test_a_trailing_window_is_published_by_the_schedule(
+    app: FastAPI, rx_client: TestClient, data_gateway: DataGateway
+) -> None:
+    """One reaction and nobody after it: no later reaction publishes its window, the sweep does."""
+    space_id = live_space(rx_client)
+    r = rx_client.post(f"/spaces/{space_id}/reactions", json={"emoji": "💯"}, headers=auth("listener1"))
+    assert r.status_code == 202, r.text
+
+    def published() -> list[Any]:
+        sweep(app, data_gateway)
+        return [parse_reaction_burst(p) for _, p, t in data_gateway.sent if t == REACTIONS_TOPIC]
+
+    got = eventually(published, timeout=60, interval=0.25, what="the sweep publishing the window")
+    assert len(got) == 1 and got[0] is not None
+    assert got[0].space_id == space_id and got[0].counts == {"💯": 1}
