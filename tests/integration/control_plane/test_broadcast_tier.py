@@ -142,7 +142,7 @@ def composers(stack: Stack) -> Iterator[list[ManagedProcess]]:
             worker.kill()
 
 
-async def test_a_dead_composer_is_replaced_and_the_stage_agent_is_not(
+async def test_a_dead_composer_is_replaced(
     stack: Stack, composers: list[ManagedProcess]
 ) -> None:
     space = live_space(stack.api, "host-r", title="Composer crash")
@@ -166,11 +166,12 @@ async def test_a_dead_composer_is_replaced_and_the_stage_agent_is_not(
         return True
 
     await eventually_async(replaced, timeout=REPLACED_WITHIN_S, interval=0.5, what="composer replaced")
-    # One more dispatch, for the composer only (no stage agent worker runs here, so the stage
-    # agent never joined and never left: its single dispatch stays as it was).
-    assert await dispatched(stack.livekit, room) == sorted(
-        [names.AGENT_NAME, names.COMPOSER_AGENT_NAME, names.COMPOSER_AGENT_NAME]
-    )
+    # The composer was dispatched again. (No stage agent worker runs here, so the reconciler also
+    # repeats the stage agent's dispatch every dispatch_grace: the repair of a dispatch no worker
+    # took, not a reaction to the composer's crash; tests/unit/control_plane covers that rule.)
+    after = await dispatched(stack.livekit, room)
+    assert after.count(names.COMPOSER_AGENT_NAME) >= 2, after
+    assert names.AGENT_NAME in after, after
 
 
 @pytest.fixture
