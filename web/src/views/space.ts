@@ -42,6 +42,8 @@ export function spaceView(app: App, spaceId: string): View {
   let joining = false;
   let disposed = false;
   let joinError = "";
+  /** state.json said the Space ended (the message stays until the API agrees). */
+  let endedSeen = false;
   let unsubscribe: (() => void)[] = [];
 
   const header = new HeaderView({ copyLink, endSpace: () => void endSpace(), leave: () => void media?.leave() });
@@ -66,6 +68,7 @@ export function spaceView(app: App, spaceId: string): View {
     if (disposed) return;
     if (broadcast) return followBroadcast();
     if (media && media.status.kind !== "idle") return render();
+    if (endedSeen && ctl.space?.state !== "ended") return; // the API has not stored the end yet
     if (ctl.space) return renderCard(el, ctl.space, me, joinError, { start: () => void start(), join: () => void join() });
     const e = ctl.loadError;
     if (e?.status === 401) return app.signOut(); // not in a room: nothing to keep
@@ -195,14 +198,27 @@ export function spaceView(app: App, spaceId: string): View {
       case "ended":
         leaveBroadcast();
         renderMessage(el, "This Space has ended.", ctl.space, null);
-        // One read at the end: whether (and until when) the recording can be replayed is the API's.
-        void ctl.load();
+        endedSeen = true;
+        void readEnded();
         return;
       case "join-room":
         void join(); // the new token is WebRTC; join() drops the broadcast once it has it
         return;
       case "watch":
         if (ctl.space) broadcast?.update(ctl.space, me);
+    }
+  }
+
+  /**
+   * The end, seen on state.json: read the Space for its recording (whether and until when it can be
+   * replayed is the API's). The composer can report the end a moment before the API has stored it,
+   * so a read that still says live is repeated, 2 s apart, at most 3 times: end of the Space only.
+   */
+  async function readEnded(): Promise<void> {
+    for (let attempt = 0; attempt < 3 && !disposed; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => window.setTimeout(resolve, 2000));
+      const space = await ctl.load();
+      if (!space || space.state === "ended") return;
     }
   }
 
