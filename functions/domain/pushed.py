@@ -11,12 +11,8 @@ When they are published (coalesced, rate-limited) is the publisher's business, n
 
 from __future__ import annotations
 
-from typing import cast
-
 from contract.hands import RaisedHands
 from contract.room_metadata import RoomMetadata
-from contract.room_metadata import SpaceState as MetadataState
-from contract.room_metadata import VideoPolicy as MetadataVideo
 
 from .model import Space
 
@@ -32,7 +28,7 @@ def rounded_listener_count(count: int) -> int:
     """
     if count < EXACT_LISTENERS_BELOW:
         return max(count, 0)
-    step = 10 ** (len(str(count)) - 2)
+    step: int = 10 ** (len(str(count)) - 2)
     return count - count % step
 
 
@@ -40,10 +36,10 @@ def room_state(space: Space) -> RoomMetadata:
     """The room metadata document for this Space."""
     return RoomMetadata(
         space_id=space.id,
-        video=cast(MetadataVideo, space.video.value),
+        video=space.video.value,
         pinned=space.pinned,
         title=space.title,
-        state=cast(MetadataState, space.state.value),
+        state=space.state.value,
         host=space.host,
         cohosts=space.cohosts,
         speakers=space.speakers,
