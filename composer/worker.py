@@ -86,6 +86,7 @@ class BroadcastLike(Protocol):
     def push_video(self, rgb: np.ndarray) -> None: ...
     def push_audio(self, pcm: np.ndarray) -> None: ...
     def record_stage(self, entry: Mapping[str, Any]) -> None: ...
+    def skip(self, seconds: float) -> None: ...
     def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool: ...
 
 
@@ -150,6 +151,9 @@ class Feeder:
     def stage(self, entry: dict[str, Any]) -> None:
         self._queue.put(("stage", entry))
 
+    def skip(self, seconds: float) -> None:
+        self._queue.put(("skip", seconds))
+
     async def close(self, ended: bool) -> bool:
         """Flush and write everything; True when the sink has it all."""
         assert self._done is not None
@@ -169,6 +173,8 @@ class Feeder:
                     self.broadcast.push_video(value)
                 elif kind == "stage":
                     self.broadcast.record_stage(value)
+                elif kind == "skip":
+                    self.broadcast.skip(value)
                 elif kind == "close":
                     ok = self.broadcast.close(ended=bool(value), timeout=SHUTDOWN_TIMEOUT_S - 5)
                     return
@@ -627,9 +633,13 @@ class RoomComposer:
             audio_due = int(elapsed / chunk_s)
             video_due = int(elapsed * fps) if video else 0
             if (audio_due - audio_sent) * chunk_s > MAX_CATCH_UP_S or feeder.backlog_s > MAX_BACKLOG_S:
-                # Starved: drop the same span of audio and video, keep the rest in sync.
-                self.dropped_s += (audio_due - audio_sent) * chunk_s
+                # Starved: drop the same span of audio and video, keep the rest in sync, and tell
+                # the broadcast, whose PROGRAM-DATE-TIME would otherwise fall behind the clock.
+                dropped = (audio_due - audio_sent) * chunk_s
+                self.dropped_s += dropped
                 audio_sent, video_sent = audio_due, video_due
+                if dropped > 0:
+                    feeder.skip(dropped)
             frame: np.ndarray | None = None
             while audio_sent < audio_due or video_sent < video_due:
                 audio_t = audio_sent * chunk_s

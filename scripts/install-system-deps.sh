@@ -10,10 +10,12 @@ declare -A need=(
   [java]=default-jre-headless
   [mvn]=maven
   [shellcheck]=shellcheck
+  [nginx]=nginx
 )
 missing=()
 for bin in "${!need[@]}"; do
-  command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}")
+  # nginx lives in /usr/sbin, which is not on a normal user's PATH.
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${need[$bin]}")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

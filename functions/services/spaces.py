@@ -105,7 +105,8 @@ class SpaceService:
         return self.store.list(state, limit=limit, cursor=cursor)
 
     def join(self, *, actor: str, space_id: str) -> JoinGrant | BroadcastGrant:
-        space = self.store.require(space_id)
+        # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
+        space = self.store.require(space_id, member=actor)
         role = stage.join_role(space, user=actor)
         mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=self.broadcast)
         if mode is JoinMode.HLS and self.broadcast.base_url is not None:
@@ -292,7 +293,7 @@ class SpaceService:
             return outcome
         if facts.is_agent or not facts.identity or space_id is None:
             return outcome
-        space = await run_in_threadpool(self.store.get, space_id)
+        space = await run_in_threadpool(lambda: self.store.get(space_id, member=facts.identity))
         if space is None or space.state is not SpaceState.LIVE:
             return outcome
         if facts.identity in space.blocked:

@@ -56,15 +56,19 @@ def api_extra_env() -> dict[str, str]:
 
 # Module scope: each module gets the API with its own settings, one at a time on the webhook port.
 @pytest.fixture(scope="module")
-def api_url(livekit_server: LiveKitEndpoint, web_dist: Path, api_extra_env: dict[str, str],
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`."""
+def api_url(livekit_server: LiveKitEndpoint, web_dist: Path, api_extra_env: dict[str, str]) -> Iterator[str]:
+    """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`.
+
+    Its SQLite file lives in a temporary directory of its own (api_server's), not under pytest's
+    temporary root, which a concurrent pytest session on the machine prunes when it starts."""
     from tests.support.api_server import api_server
 
     assert livekit_server.webhook_port is not None, "e2e needs the livekit-server the tests start"
-    with api_server(port=livekit_server.webhook_port, livekit=livekit_server,
-                    workdir=tmp_path_factory.mktemp("e2e-api"),
-                    env={"SPACES_WEB_DIST": str(web_dist), **api_extra_env}) as api:
+    with api_server(
+        port=livekit_server.webhook_port,
+        livekit=livekit_server,
+        env={"SPACES_WEB_DIST": str(web_dist), **api_extra_env},
+    ) as api:
         yield api.url
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +173,11 @@ class Broadcast:
 
 
 @pytest.fixture(scope="module")
-def broadcast_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("broadcast")
+def broadcast_dir() -> Iterator[Path]:
+    """Where the composer writes and the API serves from. Not under pytest's temporary root: a
+    concurrent pytest session on the machine prunes old roots at its start and could delete it."""
+    with tempfile.TemporaryDirectory(prefix="spaces-e2e-broadcast-") as folder:
+        yield Path(folder)
 
 
 @pytest.fixture(scope="module")

@@ -29,17 +29,32 @@ def eventually(
 
 
 @overload
-async def eventually_async(check: Callable[[], Awaitable[T | None]], *, timeout: float = ...,
-                           interval: float = ..., what: str = ...) -> T: ...
+async def eventually_async(
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
 
 
 @overload
-async def eventually_async(check: Callable[[], T | None], *, timeout: float = ...,
-                           interval: float = ..., what: str = ...) -> T: ...
+async def eventually_async(
+    check: Callable[[], T | None],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
 
 
-async def eventually_async(check: Callable[[], Any], *, timeout: float = 10.0,
-                           interval: float = 0.05, what: str = "condition") -> Any:
+async def eventually_async(
+    check: Callable[[], Any],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> Any:
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     while True:

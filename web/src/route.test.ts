@@ -12,6 +12,13 @@ describe("parseRoute", () => {
     expect(parseRoute("")).toEqual({ kind: "lobby", problem: null });
     expect(parseRoute("#/")).toEqual({ kind: "lobby", problem: null });
     expect(parseRoute("#/spaces/a/b")).toEqual({ kind: "lobby", problem: null });
+    expect(parseRoute("#/spaces/a/replay/x")).toEqual({ kind: "lobby", problem: null });
+  });
+
+  it("opens a recording from its replay link", () => {
+    expect(parseRoute("#/spaces/abc123/replay")).toEqual({ kind: "replay", spaceId: "abc123" });
+    expect(parseRoute("#/spaces/a%7Cb/replay")).toEqual({ kind: "replay", spaceId: "a|b" });
+    expect(parseRoute("#/spaces/%zz/replay").kind).toBe("lobby");
   });
 
   it("shows the lobby with a message for a malformed percent-escape", () => {

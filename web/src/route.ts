@@ -1,23 +1,25 @@
-/** Hash routes: `#/spaces/<id>` opens a Space, `#/spaces/<id>/replay` its recording; anything else is the lobby. */
+/**
+ * Hash routes: `#/spaces/<id>` opens a Space, `#/spaces/<id>/replay` its recording; anything else
+ * is the lobby.
+ */
 
 export type Route =
   | { kind: "space"; spaceId: string }
   | { kind: "replay"; spaceId: string }
   | { kind: "lobby"; problem: string | null };
 
-const SPACE_ROUTE = /^#\/spaces\/([^/?#]+)$/;
-const REPLAY_ROUTE = /^#\/spaces\/([^/?#]+)\/replay$/;
+const SPACE_ROUTE = /^#\/spaces\/([^/?#]+)(\/replay)?$/;
 
 export function parseRoute(hash: string): Route {
-  const space = SPACE_ROUTE.exec(hash);
-  const replay = REPLAY_ROUTE.exec(hash);
-  const match = space ?? replay;
+  const match = SPACE_ROUTE.exec(hash);
   if (!match) return { kind: "lobby", problem: null };
+  let spaceId: string;
   try {
-    return { kind: space ? "space" : "replay", spaceId: decodeURIComponent(match[1]) };
+    spaceId = decodeURIComponent(match[1]);
   } catch {
     // A hand-edited or truncated link (`%` not followed by two hex digits): decodeURIComponent
     // throws, which used to leave a blank page.
     return { kind: "lobby", problem: `The link “${hash}” does not name a Space; pick one below.` };
   }
+  return { kind: match[2] ? "replay" : "space", spaceId };
 }

@@ -34,7 +34,9 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 SEGMENT_SUFFIX = ".ts"
 
 
-@router.get("/{space_id}/{name}")
+# HEAD too: CDNs and players probe a file's size and freshness with it (CloudFront answers HEAD
+# from S3 the same way); a GET-only route would answer 405 to them.
+@router.api_route("/{space_id}/{name}", methods=["GET", "HEAD"])
 async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
     if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
         return _not_found()
@@ -65,7 +67,7 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
     return Response(body, media_type=headers.pop("Content-Type"), headers=headers)
 
 
-@router.get("/{rest:path}")
+@router.api_route("/{rest:path}", methods=["GET", "HEAD"])
 async def anything_else(rest: str) -> Response:
     """Listings, nested paths, dot segments: the same clear 404 as a missing file."""
     return _not_found()

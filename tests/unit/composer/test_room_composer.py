@@ -8,6 +8,7 @@ real SDK and encoder are exercised in tests/integration/composer/test_composer_l
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,7 @@ class FakeBroadcast:
         self.video: list[np.ndarray] = []
         self.audio: list[np.ndarray] = []
         self.stages: list[dict[str, Any]] = []
+        self.skipped: list[float] = []
         self.closed: bool | None = None
 
     def push_video(self, rgb: np.ndarray) -> None:
@@ -121,6 +123,9 @@ class FakeBroadcast:
 
     def record_stage(self, entry: Mapping[str, Any]) -> None:
         self.stages.append(dict(entry))
+
+    def skip(self, seconds: float) -> None:
+        self.skipped.append(seconds)
 
     def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool:
         self.closed = ended
@@ -161,6 +166,7 @@ def make(
     room_exists: Callable[[], Any] | None = None,
     on_failure: Callable[[str], None] | None = None,
     state_sink: Any = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Harness:
     log: list[tuple[str, bool]] = []
     metadata = RoomMetadata(space_id="s1", video=video, pinned=None, title="Harness")  # type: ignore[arg-type]
@@ -184,6 +190,7 @@ def make(
         room_exists=room_exists,
         on_failure=on_failure,
         state_sink=state_sink,
+        clock=clock,
     )
     return Harness(room, composer, broadcasts, mics, log)
 
@@ -292,6 +299,25 @@ async def test_microphones_are_mixed_and_paced_into_the_broadcast() -> None:
         # Audio and video advance together on the clock (10 fps, 20 ms chunks): within a frame.
         media_audio = sum(len(a) for a in h.broadcast.audio) / 48000
         assert abs(len(h.broadcast.video) / 10 - media_audio) <= 0.2
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_starved_pacer_drops_the_span_and_tells_the_broadcast() -> None:
+    """A stall (process stopped, machine starved) is skipped, not encoded in a burst, and the
+    broadcast hears of it so that its PROGRAM-DATE-TIME stays on the wall clock."""
+    stall = [0.0]
+    h = make(clock=lambda: time.monotonic() + stall[0])
+    h.room.join("alice")
+    await h.composer.start()
+    try:
+        await eventually_async(lambda: len(h.broadcast.audio) >= 5, timeout=10, what="the pacer running")
+        fed_before = sum(len(a) for a in h.broadcast.audio)
+        stall[0] = 5.0  # the clock jumps 5 s ahead of what was fed
+        await eventually_async(lambda: bool(h.broadcast.skipped), timeout=10, what="a skip")
+        assert sum(h.broadcast.skipped) == pytest.approx(5.0, abs=0.3)
+        fed_after = sum(len(a) for a in h.broadcast.audio)
+        assert (fed_after - fed_before) / 48000 < 1.0  # the 5 s were not encoded in a burst
     finally:
         await h.composer.aclose()
 

@@ -130,11 +130,16 @@ def test_discovery_paginates_and_rejects_bad_parameters(client: TestClient) -> N
     page2 = client.get(f"/spaces?state=live&limit=2&cursor={page1['cursor']}", headers=auth("x")).json()
     assert page2["cursor"] is None
     assert sorted(s["id"] for s in page1["items"] + page2["items"]) == sorted(ids)
+    # Any cursor of the schema's shape is a position: every slot exhausted is an empty last page.
+    done = client.get("/spaces?state=live&cursor=-~-~-~-~-", headers=auth("x"))
+    assert done.status_code == 200 and done.json() == {"items": [], "cursor": None}
     for query, field in [
         ("state=over", "state"),
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("cursor=@@@", "cursor"),
+        # One position: the cursor's shape before discovery was sharded (now one per slot).
+        ("cursor=20261201T201500123456Z_" + "a" * 32, "cursor"),
     ]:
         resp = client.get(f"/spaces?{query}", headers=auth("x"))
         assert resp.status_code == 422, query
