@@ -253,8 +253,11 @@ export function spaceView(app: App, spaceId: string): View {
     const status = room.status;
     if (status.kind === "ended") {
       window.spaces = { room: null };
+      renderMessage(el, status.message, ctl.space, status.canRejoin ? () => void join() : null);
+      // Emits only on the first call; its redraw lands here again and stops (it used to recurse
+      // until the stack overflowed inside LiveKit's signal handler, which then reconnected).
       ctl.left();
-      return renderMessage(el, status.message, ctl.space, status.canRejoin ? () => void join() : null);
+      return;
     }
     const local = room.room.localParticipant;
     const role = (id: string) => {
