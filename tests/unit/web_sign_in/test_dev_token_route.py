@@ -55,12 +55,14 @@ def test_an_expired_dev_token_is_refused_and_a_reissued_one_accepted(tmp_path: P
     """What the page's token refresh relies on: a 401 for the old token, a fresh one from /dev/token."""
     import time
 
-    settings = Settings(**{
-        names.ENV_MODE: "local",
-        names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
-        "SPACES_WEB_DIST": "/nonexistent",
-        "SPACES_DEV_TOKEN_TTL_SECONDS": "1",
-    })
+    settings = Settings(
+        **{
+            names.ENV_MODE: "local",
+            names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
+            "SPACES_WEB_DIST": "/nonexistent",
+            "SPACES_DEV_TOKEN_TTL_SECONDS": "1",
+        }
+    )
     client = TestClient(create_app(settings))
     old = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
     time.sleep(2.1)  # past the 1 s TTL; the API has no clock to inject
