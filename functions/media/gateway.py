@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from contract import names
 
 from ..core.config import Settings
+from ..domain import pushed
 from ..domain.grants import CAMERA, MICROPHONE, Permission, participant_attributes, room_metadata
 from ..domain.model import Role, Space
 
@@ -56,6 +57,10 @@ class RoomGateway(ABC):
 
     @abstractmethod
     async def set_room_metadata(self, space: Space) -> None: ...
+
+    @abstractmethod
+    async def send_hands(self, space: Space) -> None:
+        """Send the raised hands (contract/schema/hands.schema.json) to the host and co-hosts only."""
 
     @abstractmethod
     async def update_participant(
@@ -179,6 +184,24 @@ class LiveKitGateway(RoomGateway):
                 )
         except GatewayError as exc:
             if not _not_found(exc):  # the room closed meanwhile; the Space ends with the webhook
+                raise
+
+    async def send_hands(self, space: Space) -> None:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                await client.room.send_data(
+                    api.SendDataRequest(
+                        room=space.room_name,
+                        data=pushed.raised_hands(space).to_json().encode(),
+                        kind=api.DataPacket.Kind.RELIABLE,
+                        destination_identities=list(pushed.moderators(space)),
+                        topic=names.HANDS_TOPIC,
+                    )
+                )
+        except GatewayError as exc:
+            if not _not_found(exc):  # the room closed meanwhile
                 raise
 
     async def update_participant(

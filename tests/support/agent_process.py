@@ -68,6 +68,7 @@ class AgentProcess:
 # on an idle machine, over a minute on a loaded 2-core CI runner. Generous: it bounds a poll.
 WORKER_START_TIMEOUT_S = 180.0
 
+
 def start_agent(
     *,
     ws_url: str,

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from composer.hls.headers import cache_headers
 from composer.hls.playlist import is_closed
 from contract import names
+from contract.room_metadata import parse_room_metadata
 
 from ..deps import SettingsDep
 from ..schemas import SPACE_ID_PATTERN
@@ -39,7 +40,8 @@ SEGMENT_SUFFIX = ".ts"
 async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
     if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
         return _not_found()
-    if name not in (names.BROADCAST_PLAYLIST, names.BROADCAST_TIMELINE) and not name.endswith(SEGMENT_SUFFIX):
+    documents = (names.BROADCAST_PLAYLIST, names.BROADCAST_TIMELINE, names.BROADCAST_STATE)
+    if name not in documents and not name.endswith(SEGMENT_SUFFIX):
         return _not_found()
     root = Path(settings.broadcast_dir).resolve()
     path = (root / space_id / name).resolve()
@@ -57,6 +59,8 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
         return _not_found()
     if name == names.BROADCAST_PLAYLIST:
         closed = is_closed(body.decode("utf-8", errors="replace"))
+    elif name == names.BROADCAST_STATE:
+        closed = parse_room_metadata(body).state == "ended"
     else:
         closed = _timeline_ended(body)
     headers = cache_headers(name, closed=closed)
@@ -80,7 +84,8 @@ def _timeline_ended(body: bytes) -> bool:
 def _not_found() -> JSONResponse:
     return JSONResponse(
         {
-            "detail": "no such broadcast file: /broadcast/<space id>/<index.m3u8, timeline.json or *.ts>",
+            "detail": "no such broadcast file: "
+            "/broadcast/<space id>/<index.m3u8, timeline.json, state.json or *.ts>",
             "rule": "broadcast_file_not_found",
         },
         status_code=404,

@@ -22,6 +22,7 @@ from composer.worker import RoomComposer
 from contract import names
 from contract.room_metadata import RoomMetadata
 from tests.support.eventually import eventually_async
+from tests.unit.composer.fakes import MemorySink
 
 ENV = {"SPACES_COMPOSER_WIDTH": "320", "SPACES_COMPOSER_HEIGHT": "180", "SPACES_COMPOSER_FPS": "10"}
 MIC = rtc.TrackSource.SOURCE_MICROPHONE
@@ -164,6 +165,7 @@ def make(
     video: str = "speakers",
     room_exists: Callable[[], Any] | None = None,
     on_failure: Callable[[str], None] | None = None,
+    state_sink: Any = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Harness:
     log: list[tuple[str, bool]] = []
@@ -187,6 +189,7 @@ def make(
         microphones=microphones,  # type: ignore[arg-type]
         room_exists=room_exists,
         on_failure=on_failure,
+        state_sink=state_sink,
         clock=clock,
     )
     return Harness(room, composer, broadcasts, mics, log)
@@ -382,3 +385,29 @@ async def test_an_encoder_fault_ends_the_job() -> None:
         assert "encoder exploded" in reasons[0]
     finally:
         await h.composer.aclose()
+
+
+async def test_state_json_follows_the_room_metadata_and_says_when_the_space_ended() -> None:
+    sink = MemorySink()
+    h = make(state_sink=sink, room_exists=_room_gone)
+    key = f"s1/{names.BROADCAST_STATE}"
+    await h.composer.start()
+    await eventually_async(lambda: sink.objects.get(key), what="state.json at start")
+    assert json.loads(sink.objects[key])["title"] == "Harness"
+    changed = RoomMetadata(
+        space_id="s1", video="off", pinned=None, title="Harness", speakers=("leo",), version=3
+    )
+    h.room.metadata = changed.to_json()
+    h.room.emit("room_metadata_changed", "", changed.to_json())
+    await eventually_async(
+        lambda: json.loads(sink.objects[key])["speakers"] == ["leo"], what="the change in state.json"
+    )
+    assert sink.headers[key][1] == "public, max-age=1"
+    await h.composer.aclose()
+    final = json.loads(sink.objects[key])
+    assert final["state"] == "ended" and final["speakers"] == ["leo"]
+    assert sink.headers[key][1] == "public, max-age=60"
+
+
+async def _room_gone() -> bool:
+    return False

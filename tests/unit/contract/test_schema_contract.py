@@ -17,12 +17,13 @@ import pytest
 
 from contract import codegen
 from contract.broadcast import BroadcastTimeline, TimelineEntry
+from contract.hands import RaisedHands
 from contract.names import REACTION_EMOJI
 from contract.reactions import ReactionBurst, parse_reaction_burst
-from contract.room_metadata import VIDEO_POLICIES, RoomMetadata, parse_room_metadata
+from contract.room_metadata import SPACE_STATES, VIDEO_POLICIES, RoomMetadata, parse_room_metadata
 from contract.schema import SCHEMAS, load
 from contract.stage import Speaking, StageState, parse_stage
-from functions.domain import grants
+from functions.domain import grants, pushed
 from functions.domain.model import Space, SpaceState, VideoPolicy
 from media_agent import stage as agent_stage
 
@@ -33,6 +34,7 @@ PYTHON_SIDES: list[tuple[str, str | None, type]] = [
     ("stage", None, StageState),
     ("stage", "Speaking", Speaking),
     ("room_metadata", None, RoomMetadata),
+    ("hands", None, RaisedHands),
     ("broadcast", None, BroadcastTimeline),
     ("broadcast", "TimelineEntry", TimelineEntry),
     ("reactions", None, ReactionBurst),
@@ -97,6 +99,12 @@ def test_video_policy_enum_matches_schema_and_domain() -> None:
     assert sorted(p.value for p in VideoPolicy) == sorted(enum)
 
 
+def test_space_state_enum_matches_schema_and_domain() -> None:
+    enum = load("room_metadata")["$defs"]["SpaceState"]["enum"]
+    assert list(SPACE_STATES) == enum
+    assert sorted(s.value for s in SpaceState) == sorted(enum)
+
+
 def test_generated_typescript_is_current() -> None:
     assert codegen.TS_OUT.read_text(encoding="utf-8") == codegen.render_ts(), (
         "web/src/contract.gen.ts is stale or hand-edited: run python -m contract.codegen"
@@ -136,7 +144,7 @@ def test_agent_output_validates_and_round_trips() -> None:
     assert parsed is not None and parsed.to_json() == text
 
 
-def test_control_plane_room_metadata_validates_and_round_trips() -> None:
+def _space(**changes: object) -> Space:
     from datetime import UTC, datetime
 
     space = Space(
@@ -147,12 +155,52 @@ def test_control_plane_room_metadata_validates_and_round_trips() -> None:
         video=VideoPolicy.SPEAKERS,
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         pinned="h",
+        cohosts=("c",),
+        speakers=("s1", "s2"),
+        raised_hands=("l1", "l2"),
+        blocked=("b",),
+        version=7,
+        listener_count=1234,
     )
-    text = grants.room_metadata(space)
+    return space.replace(**changes)
+
+
+def test_control_plane_room_metadata_validates_and_round_trips() -> None:
+    text = grants.room_metadata(_space())
     _validator("room_metadata").validate(json.loads(text))
     assert parse_room_metadata(text) == RoomMetadata(
-        space_id="a" * 32, video="speakers", pinned="h", title="Title"
+        space_id="a" * 32,
+        video="speakers",
+        pinned="h",
+        title="Title",
+        state="live",
+        host="h",
+        cohosts=("c",),
+        speakers=("s1", "s2"),
+        listener_count=1200,
+        version=7,
     )
+    assert parse_room_metadata(text).to_json() == text
+
+
+def test_room_metadata_is_public() -> None:
+    """Everyone in the room and every HLS viewer (state.json) reads it: no hands, no blocked ids."""
+    doc = json.loads(grants.room_metadata(_space()))
+    assert "l1" not in json.dumps(doc) and "b" not in doc.get("blocked", [])
+    assert set(doc) == set(load("room_metadata")["properties"])
+
+
+def test_hands_message_validates_and_goes_to_moderators_only() -> None:
+    space = _space()
+    message = pushed.raised_hands(space)
+    _validator("hands").validate(json.loads(message.to_json()))
+    assert message == RaisedHands(space_id="a" * 32, version=7, hands=("l1", "l2"))
+    assert pushed.moderators(space) == ("h", "c")
+
+
+def test_old_metadata_without_the_pushed_fields_still_reads() -> None:
+    old = '{"space_id":"x","video":"host","pinned":null,"title":"T"}'
+    assert parse_room_metadata(old) == RoomMetadata(space_id="x", video="host", title="T")
 
 
 def test_timeline_validates() -> None:
@@ -224,3 +272,6 @@ def test_malformed_fields_fall_back_to_defaults() -> None:
     )
     assert state == StageState(seq=3, speaking=(Speaking("a", 1.0),), video_on=("a",))
     assert parse_room_metadata('{"video": "all", "pinned": ""}') == RoomMetadata()
+    assert parse_room_metadata(
+        '{"state": "paused", "cohosts": ["a", 3, ""], "speakers": "s", "listener_count": -1, "version": true}'
+    ) == RoomMetadata(cohosts=("a",))

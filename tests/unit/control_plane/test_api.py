@@ -199,6 +199,12 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "video": "speakers",
         "pinned": None,
         "title": "Morning show",
+        "state": "live",
+        "host": "host",
+        "cohosts": [],
+        "speakers": [],
+        "listener_count": 0,
+        "version": json.loads(gateway.rooms[room])["version"],
     }
     ended = client.post(f"/spaces/{space['id']}/end", headers=auth("host"))
     assert ended.status_code == 200 and ended.json()["state"] == "ended"
@@ -637,3 +643,29 @@ def test_odd_client_input_is_a_4xx_never_a_500(
     headers = {**auth("host"), **kwargs.pop("headers", {})}
     resp = client.request(method, path.replace("{id}", space_id), headers=headers, **kwargs)
     assert resp.status_code == 422, resp.text
+
+
+# --- push, not poll (functions/domain/pushed.py) --------------------------------------------------
+def test_changes_are_pushed_to_the_room_hands_to_moderators_only(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = create(client)["id"]
+    room = start(client, space_id)["room_name"]
+    assert client.post(f"/spaces/{space_id}/hand", headers=auth("lena")).status_code == 200
+    message, to = gateway.hands[room]
+    assert json.loads(message)["hands"] == ["lena"] and to == ("host",)
+    assert set_role(client, space_id, "lena", "speaker").status_code == 200
+    pushed_doc = json.loads(gateway.rooms[room])
+    assert pushed_doc["speakers"] == ["lena"] and pushed_doc["state"] == "live"
+    assert json.loads(gateway.hands[room][0])["hands"] == []
+    assert set_role(client, space_id, "lena", "cohost").status_code == 200
+    assert json.loads(gateway.rooms[room])["cohosts"] == ["lena"]
+    assert gateway.hands[room][1] == ("host", "lena")
+
+
+def test_a_failed_push_does_not_fail_the_hand(client: TestClient, gateway: FakeGateway) -> None:
+    space_id = create(client)["id"]
+    start(client, space_id)
+    gateway.fail = True
+    resp = client.post(f"/spaces/{space_id}/hand", headers=auth("lena"))
+    assert resp.status_code == 200 and resp.json()["raised_hands"] == ["lena"]

@@ -89,6 +89,20 @@ def test_a_timeline_that_does_not_parse_is_served_as_live(files: TestClient, bro
     assert resp.status_code == 200 and resp.headers["cache-control"] == "public, max-age=1"
 
 
+def test_state_json_is_served_live_then_closed_with_the_space(files: TestClient, broadcast_dir: Path) -> None:
+    path = broadcast_dir / SPACE / names.BROADCAST_STATE
+    path.write_text(json.dumps({"space_id": SPACE, "state": "live", "speakers": ["a"]}))
+    live = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_STATE}")
+    assert live.status_code == 200 and live.json()["speakers"] == ["a"]
+    assert live.headers["cache-control"] == "public, max-age=1"
+    assert live.headers["content-type"] == "application/json"
+    path.write_text(json.dumps({"space_id": SPACE, "state": "ended"}))
+    assert (
+        files.get(f"/broadcast/{SPACE}/{names.BROADCAST_STATE}").headers["cache-control"]
+        == "public, max-age=60"
+    )
+
+
 def test_cors_lets_the_web_origin_read_the_broadcast(files: TestClient) -> None:
     url = f"/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}"
     allowed = files.get(url, headers={"Origin": "https://web.example"})
