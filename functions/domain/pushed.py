@@ -28,7 +28,7 @@ def rounded_listener_count(count: int) -> int:
     """
     if count < EXACT_LISTENERS_BELOW:
         return max(count, 0)
-    step = int(10 ** (len(str(count)) - 2))
+    step: int = 10 ** (len(str(count)) - 2)
     return count - count % step
 
 

@@ -8,10 +8,10 @@ export const AGENT_NAME = "spaces-stage";
 export const COMPOSER_AGENT_NAME = "spaces-composer";
 export const BROADCAST_PLAYLIST = "index.m3u8";
 export const BROADCAST_TIMELINE = "timeline.json";
-export const BROADCAST_STATE = "state.json";
-export const HANDS_TOPIC = "spaces.hands";
 export const REACTIONS_TOPIC = "spaces.reactions";
 export const REACTION_EMOJI = ["👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍"];
+export const BROADCAST_STATE = "state.json";
+export const HANDS_TOPIC = "spaces.hands";
 
 /** The stage the media agent decides and publishes (participant attribute `stage`, and the `get_stage` RPC reply). Read by the web client, the composer and the tests. */
 export interface StageState {

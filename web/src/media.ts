@@ -65,6 +65,15 @@ export function disconnectMessage(reason: DisconnectReason | undefined): { messa
   }
 }
 
+/** Run a page listener from inside a LiveKit event; its exception is logged, not thrown (see emit). */
+function guarded(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    console.error("Space page listener failed", err);
+  }
+}
+
 export class SpaceRoom {
   readonly room = new Room({ adaptiveStream: true, dynacast: true });
   readonly stage = new StageTracker();
@@ -119,7 +128,7 @@ export class SpaceRoom {
         // forge them, because listeners may not publish data and a speaker's data has a sender.
         if (topic !== HANDS_TOPIC || participant) return;
         const hands = parseHands(new TextDecoder().decode(payload));
-        if (hands) for (const fn of this.handsListeners) fn(hands);
+        if (hands) for (const fn of this.handsListeners) guarded(() => fn(hands));
       })
       .on(RoomEvent.AudioPlaybackStatusChanged, changed);
   }
@@ -135,8 +144,13 @@ export class SpaceRoom {
     return () => this.handsListeners.delete(fn);
   }
 
+  /**
+   * Tell the page. LiveKit raises its events from inside its signal reader, and an exception that
+   * escapes a handler there is taken for a broken connection (it reconnects, and drops a leave it
+   * was handling): a listener's bug is logged here and never reaches the SDK.
+   */
   private emit(): void {
-    for (const fn of this.listeners) fn();
+    for (const fn of this.listeners) guarded(fn);
   }
 
   private setStatus(status: Status): void {

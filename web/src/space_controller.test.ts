@@ -146,4 +146,17 @@ describe("SpaceController", () => {
     expect(await ctl.load()).toBeNull();
     expect(ctl.loadError).toEqual({ status: 404, detail: "no such Space" });
   });
+
+  it("tells the page once that I left, so a redraw that leaves again stops there", async () => {
+    const { ctl, changes } = await loaded();
+    ctl.joined({ mode: "webrtc", url: "ws://x", token: "t", identity: "me", role: "speaker", expires_at: "" });
+    const before = changes();
+    // The page's redraw of an ended room calls left() again from inside the change it announced.
+    ctl.onChange(() => ctl.left());
+    ctl.left();
+    expect(ctl.transport).toBeNull();
+    expect(changes() - before).toBe(1);
+    ctl.left();
+    expect(changes() - before).toBe(1);
+  });
 });

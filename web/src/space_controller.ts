@@ -152,7 +152,9 @@ export class SpaceController {
     this.emit();
   }
 
+  /** Out of the room or off the broadcast. Idempotent: only the first call tells the listeners. */
   left(): void {
+    if (this.transport === null) return;
     this.transport = null;
     this.emit();
   }

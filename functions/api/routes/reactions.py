@@ -18,7 +18,8 @@ from ...store.base import SpaceStore
 from ...store.reactions import ReactionStore
 from ...usecases.reactions import RateLimited, ReactionService
 from ..deps import CurrentUser, SettingsDep, get_gateway, get_store
-from ._params import PROBLEMS, SpaceId
+from ..schemas import Problem
+from ._params import BODY_PROBLEMS, PROBLEMS, SpaceId
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["reactions"], responses=PROBLEMS)
 
@@ -49,7 +50,13 @@ ReactionServiceDep = Annotated[ReactionService, Depends(get_reaction_service)]
 @router.post(
     "/reactions",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={429: {"description": "rate limited; see Retry-After"}},
+    # No body: documented without content, so the OpenAPI document does not promise JSON.
+    response_class=Response,
+    responses={
+        202: {"description": "counted into the current window"},
+        429: {"model": Problem, "description": "rate limited; see Retry-After"},
+        **BODY_PROBLEMS,
+    },
 )
 async def react(
     space_id: SpaceId, body: ReactionRequest, user: CurrentUser, reactions: ReactionServiceDep

@@ -17,13 +17,13 @@ import { parseRoomMetadata, stateUrl } from "../pushed";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
 import { layoutFor, stageOrder } from "../stage";
 import { BroadcastStage } from "./broadcast_stage";
+import { parseBurst, ReactionsOverlay, reactionsBar } from "./reactions";
 import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
 import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { displayName } from "./space/people";
 import { StageView } from "./space/stage";
-import { parseBurst, ReactionsOverlay, reactionsBar } from "./reactions";
 
 declare global {
   interface Window {
@@ -43,10 +43,14 @@ export function spaceView(app: App, spaceId: string): View {
   let joining = false;
   let disposed = false;
   let joinError = "";
+  /** state.json said the Space ended (the message stays until the API agrees). */
+  let endedSeen = false;
   let unsubscribe: (() => void)[] = [];
 
   const header = new HeaderView({ copyLink, endSpace: () => void endSpace(), leave: () => void media?.leave() });
   const stage = new StageView();
+  const reactions = new ReactionsOverlay();
+  const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
   const controls = new ControlsView({
     setMic: (on) => void toggle(() => media!.room.localParticipant.setMicrophoneEnabled(on)),
     setCamera: (on) => void toggle(() => media!.room.localParticipant.setCameraEnabled(on)),
@@ -60,9 +64,6 @@ export function spaceView(app: App, spaceId: string): View {
     pin: (id) => void act((a, s) => a.pin(s, id), id ? `${id} pinned` : "Spotlight unpinned"),
   });
 
-  const reactions = new ReactionsOverlay();
-  const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
-
   ctl.onChange(() => draw());
 
   /** Whatever the page shows now, from the controller and the connection. */
@@ -70,6 +71,7 @@ export function spaceView(app: App, spaceId: string): View {
     if (disposed) return;
     if (broadcast) return followBroadcast();
     if (media && media.status.kind !== "idle") return render();
+    if (endedSeen && ctl.space?.state !== "ended") return; // the API has not stored the end yet
     if (ctl.space) return renderCard(el, ctl.space, me, joinError, { start: () => void start(), join: () => void join() });
     const e = ctl.loadError;
     if (e?.status === 401) return app.signOut(); // not in a room: nothing to keep
@@ -123,6 +125,10 @@ export function spaceView(app: App, spaceId: string): View {
     const room = new SpaceRoom(audioSink);
     media = room;
     window.spaces = { room: room.room };
+    room.room.on("dataReceived", (payload, _participant, _kind, topic) => {
+      const burst = parseBurst(payload, topic);
+      if (burst) reactions.show(burst);
+    });
     let metadata: string | undefined;
     let status = room.status.kind;
     unsubscribe = [
@@ -138,12 +144,6 @@ export function spaceView(app: App, spaceId: string): View {
       }),
       room.onHands((hands) => ctl.pushedHands(hands)),
     ];
-    const onData = (payload: Uint8Array, _p: unknown, _k: unknown, topic?: string): void => {
-      const burst = parseBurst(payload, topic);
-      if (burst) reactions.show(burst);
-    };
-    room.room.on("dataReceived", onData);
-    unsubscribe.push(() => room.room.off("dataReceived", onData));
     buildStage();
     try {
       await room.connect(grant.url, grant.token);
@@ -206,14 +206,27 @@ export function spaceView(app: App, spaceId: string): View {
       case "ended":
         leaveBroadcast();
         renderMessage(el, "This Space has ended.", ctl.space, null);
-        // One read at the end: whether (and until when) the recording can be replayed is the API's.
-        void ctl.load();
+        endedSeen = true;
+        void readEnded();
         return;
       case "join-room":
         void join(); // the new token is WebRTC; join() drops the broadcast once it has it
         return;
       case "watch":
         if (ctl.space) broadcast?.update(ctl.space, me);
+    }
+  }
+
+  /**
+   * The end, seen on state.json: read the Space for its recording (whether and until when it can be
+   * replayed is the API's). The composer can report the end a moment before the API has stored it,
+   * so a read that still says live is repeated, 2 s apart, at most 3 times: end of the Space only.
+   */
+  async function readEnded(): Promise<void> {
+    for (let attempt = 0; attempt < 3 && !disposed; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => window.setTimeout(resolve, 2000));
+      const space = await ctl.load();
+      if (!space || space.state === "ended") return;
     }
   }
 
@@ -248,8 +261,11 @@ export function spaceView(app: App, spaceId: string): View {
     const status = room.status;
     if (status.kind === "ended") {
       window.spaces = { room: null };
+      renderMessage(el, status.message, ctl.space, status.canRejoin ? () => void join() : null);
+      // Emits only on the first call; its redraw lands here again and stops (it used to recurse
+      // until the stack overflowed inside LiveKit's signal handler, which then reconnected).
       ctl.left();
-      return renderMessage(el, status.message, ctl.space, status.canRejoin ? () => void join() : null);
+      return;
     }
     const local = room.room.localParticipant;
     const role = (id: string) => {

@@ -1,7 +1,7 @@
 /** Before joining (the Space's card) and after leaving (a message): plain DOM from plain data. */
 import type { Space } from "../../api";
 import { replayAvailable } from "../../broadcast";
-import { avatar, clear, h, stale } from "../../dom";
+import { avatar, clear, h, hideToast, stale } from "../../dom";
 
 export interface CardActions {
   start(): void;
@@ -45,6 +45,8 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
 
 /** A message instead of the Space (ended, removed, left), with a way back and maybe a rejoin. */
 export function renderMessage(el: HTMLElement, message: string, space: Space | null, rejoin: (() => void) | null): void {
+  // A notice from the live page ("Hand raised") means nothing on the message screen.
+  hideToast();
   stale(el, null);
   clear(el);
   el.append(
