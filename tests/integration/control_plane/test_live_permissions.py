@@ -207,11 +207,19 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         rooms = await c.room.list_rooms(lkapi.ListRoomsRequest(names=[space["room_name"]]))
         dispatches = await c.agent_dispatch.list_dispatch(space["room_name"])
     assert len(rooms.rooms) == 1
-    assert json.loads(rooms.rooms[0].metadata) == {
+    # The Space as every room member sees it (contract/schema/room_metadata.schema.json).
+    metadata = json.loads(rooms.rooms[0].metadata)
+    assert isinstance(metadata.pop("version"), int)
+    assert metadata == {
         "space_id": space["id"],
         "video": "host",
         "pinned": None,
         "title": "live test",
+        "state": "live",
+        "host": "host-f",
+        "cohosts": [],
+        "speakers": [],
+        "listener_count": 0,
     }
     assert rooms.rooms[0].max_participants > 0 and rooms.rooms[0].empty_timeout > 0
     assert [d.agent_name for d in dispatches] == [names.AGENT_NAME]
