@@ -142,9 +142,7 @@ def composers(stack: Stack) -> Iterator[list[ManagedProcess]]:
             worker.kill()
 
 
-async def test_a_dead_composer_is_replaced(
-    stack: Stack, composers: list[ManagedProcess]
-) -> None:
+async def test_a_dead_composer_is_replaced(stack: Stack, composers: list[ManagedProcess]) -> None:
     space = live_space(stack.api, "host-r", title="Composer crash")
     room = space["room_name"]
 
