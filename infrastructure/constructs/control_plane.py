@@ -32,7 +32,15 @@ HANDLER = "functions.handler.handler"
 WEBHOOK_PATH = "/livekit/webhook"
 WEBHOOK_ROUTE_KEY = f"POST {WEBHOOK_PATH}"
 HEALTH_PATH = "/healthz"
-TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +129,11 @@ class ControlPlane(Construct):
             names.ENV_PUBLIC_LIVEKIT_URL: livekit_public_url,
             # The schedule runs the sweep (EventBridge Scheduler); no loop inside the API.
             names.ENV_RECONCILE_INTERVAL_SECONDS: "0",
+            # Shared with the reconciler too: with a broadcast configured it dispatches (and repairs)
+            # the composer beside the stage agent.
+            names.ENV_BROADCAST_BASE_URL: broadcast.base_url,
+            names.ENV_WEBRTC_LISTENER_LIMIT: str(broadcast.webrtc_listener_limit),
+            names.ENV_RECORDING_RETENTION_DAYS: str(broadcast.recording_retention_days),
         }
         self.function = lambda_.Function(
             self,
@@ -139,9 +152,6 @@ class ControlPlane(Construct):
                 **self.environment,
                 # API Gateway answers CORS preflights (before the JWT authorizer); the app agrees.
                 names.ENV_CORS_ORIGINS: ",".join(cors_origins),
-                names.ENV_BROADCAST_BASE_URL: broadcast.base_url,
-                names.ENV_WEBRTC_LISTENER_LIMIT: str(broadcast.webrtc_listener_limit),
-                names.ENV_RECORDING_RETENTION_DAYS: str(broadcast.recording_retention_days),
             },
             description="Spaces control plane (FastAPI through Mangum)",
             # Importing FastAPI + pydantic alone costs ~300 ms of CPU (docs/bench/control_plane.md),
@@ -151,9 +161,10 @@ class ControlPlane(Construct):
         )
         # SnapStart applies to published versions only, so the API invokes an alias of the latest one.
         self.alias = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
-        # Exactly what functions/store/dynamodb.py calls: GetItem, PutItem, UpdateItem, and Query on
-        # the gsi1 listing index. TransactWriteItems is authorised per item by PutItem/UpdateItem
-        # (no ConditionCheck items); the store never deletes, scans or batches, so it may not.
+        # Exactly what functions/store/dynamodb.py calls: GetItem, BatchGetItem (a member and the
+        # listener shards), PutItem, UpdateItem, and Query on the gsi1 listing index.
+        # TransactWriteItems is authorised per item: Put/Update, Delete (a lowered hand, an unblock)
+        # and ConditionCheck (version and member checks). The store never scans, so it may not.
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=list(TABLE_ACTIONS),

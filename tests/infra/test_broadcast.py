@@ -360,12 +360,15 @@ def test_no_other_role_may_touch_the_broadcast_bucket(synth: Synthesized) -> Non
 
 def test_control_plane_is_told_the_broadcast_url_threshold_and_retention(synth: Synthesized) -> None:
     dist_id, _ = _distribution(synth)
-    ((_, function),) = synth.resources("AWS::Lambda::Function").items()
-    env = function["Properties"]["Environment"]["Variables"]
     base_url = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [dist_id, "DomainName"]}, "/broadcasts"]]}
-    assert env[names.ENV_BROADCAST_BASE_URL] == base_url
-    assert env[names.ENV_WEBRTC_LISTENER_LIMIT] == "250"
-    assert env[names.ENV_RECORDING_RETENTION_DAYS] == str(RETENTION_DAYS)
+    # The API and the reconciler (which dispatches the composer only when a broadcast is configured).
+    functions = synth.resources("AWS::Lambda::Function").values()
+    assert len(functions) == 2
+    for function in functions:
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env[names.ENV_BROADCAST_BASE_URL] == base_url
+        assert env[names.ENV_WEBRTC_LISTENER_LIMIT] == "250"
+        assert env[names.ENV_RECORDING_RETENTION_DAYS] == str(RETENTION_DAYS)
     assert synth.template["Outputs"][names.OUTPUT_BROADCAST_URL]["Value"] == base_url
 
 

@@ -266,8 +266,9 @@ def test_control_plane_may_use_only_its_table_its_secret_and_its_logs(
 
 @pytest.mark.parametrize("handler", LAMBDA_HANDLERS)
 def test_control_plane_table_access_is_exactly_what_the_store_calls(synth: Synthesized, handler: str) -> None:
-    # functions/store/dynamodb.py: get_item, put_item, update_item, query on gsi1, and
-    # transact_write_items of Put/Update items (authorised as PutItem/UpdateItem). Nothing else.
+    # functions/store/dynamodb.py: get_item, batch_get_item, put_item, update_item, query on gsi1,
+    # and transact_write_items of Put/Update/Delete/ConditionCheck items (authorised per item).
+    # Nothing else.
     function = _function(synth, handler)
     role = function["Properties"]["Role"]["Fn::GetAtt"][0]
     (table,) = synth.resources("AWS::DynamoDB::Table")
@@ -283,8 +284,11 @@ def test_control_plane_table_access_is_exactly_what_the_store_calls(synth: Synth
     assert "Condition" not in statement
     assert set(_as_list(statement["Action"])) == {
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
         "dynamodb:Query",
     }
     table_arn = {"Fn::GetAtt": [table, "Arn"]}
