@@ -230,7 +230,7 @@ class SpacesStack(Stack):
         CfnOutput(
             self,
             names.OUTPUT_WEB_CONFIG,
-            value=Stack.to_json_string(web_config(control_plane.url, identity)),
+            value=self.to_json_string(web_config(control_plane.url, identity)),
             description="The web page's config.json (docs/web.md)",
         )
         if settings.broadcast.domain:
