@@ -13,7 +13,6 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
-
 REFRESH_TOKEN_DAYS = 30
 
 

@@ -14,7 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 from app import settings_from_context
 from contract import names
 from infrastructure.constructs.identity import REFRESH_TOKEN_DAYS, UserPoolIdentity
-from infrastructure.stacks.spaces_stack import LOCAL_WEB_ORIGIN
+from infrastructure.stacks.spaces_stack import LOCAL_WEB_ORIGIN, web_config
 from tests.infra.conftest import Synthesized
 
 ORIGINS = ("https://spaces.example.com", "https://staging.example.com/")
@@ -24,7 +24,11 @@ def _identity_template(origins: tuple[str, ...]) -> Template:
     app = cdk.App()
     stack = cdk.Stack(app, "IdentityOnly", env=cdk.Environment(account="123456789012", region="eu-west-1"))
     UserPoolIdentity(
-        stack, "Identity", removal_policy=cdk.RemovalPolicy.DESTROY, domain_prefix="spaces-test", web_origins=origins
+        stack,
+        "Identity",
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        domain_prefix="spaces-test",
+        web_origins=origins,
     )
     return Template.from_stack(stack)
 
@@ -49,7 +53,11 @@ def test_the_web_client_is_a_public_code_grant_client_with_the_origins_as_redire
     assert client["EnableTokenRevocation"] is True
     assert client["RefreshTokenValidity"] == REFRESH_TOKEN_DAYS * 24 * 60
     assert client["IdTokenValidity"] == 60 and client["AccessTokenValidity"] == 60
-    assert client["TokenValidityUnits"] == {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "minutes"}
+    assert client["TokenValidityUnits"] == {
+        "AccessToken": "minutes",
+        "IdToken": "minutes",
+        "RefreshToken": "minutes",
+    }
     # The existing refresh (InitiateAuth REFRESH_TOKEN_AUTH) stays allowed; no password flow.
     assert "ALLOW_REFRESH_TOKEN_AUTH" in client["ExplicitAuthFlows"]
     assert "ALLOW_USER_PASSWORD_AUTH" not in client["ExplicitAuthFlows"]
@@ -77,13 +85,15 @@ def test_the_web_config_output_names_the_cognito_client_and_domain(synth: Synthe
     for piece in ('\\"apiUrl\\"', '\\"cognito\\"', '\\"region\\"', '\\"clientId\\"', '\\"domain\\"'):
         assert piece in rendered, piece
     assert ".auth." in rendered and "amazoncognito.com" in rendered
-    client_id = next(k for k, v in synth.template["Resources"].items() if v["Type"] == "AWS::Cognito::UserPoolClient")
+    client_id = next(
+        k for k, v in synth.template["Resources"].items() if v["Type"] == "AWS::Cognito::UserPoolClient"
+    )
     assert client_id in rendered
 
 
-def test_no_cognito_domain_with_an_external_oidc_provider() -> None:
-    app = cdk.App(context={"oidc_issuer": "https://id.example.com", "oidc_audience": "web"})
-    assert settings_from_context(app).oidc is not None
+def test_with_an_external_oidc_provider_the_page_config_has_no_cognito() -> None:
+    # No user pool is created then (settings.oidc set): the page keeps its pasted-token sign-in.
+    assert web_config("https://api.example.com", None) == {"apiUrl": "https://api.example.com"}
 
 
 def test_context_passes_the_prefix_and_origins() -> None:
@@ -104,7 +114,11 @@ def test_the_identity_construct_alone_is_nag_clean_but_for_the_acknowledged_mfa_
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     stack = cdk.Stack(app, "IdentityNag", env=cdk.Environment(account="123456789012", region="eu-west-1"))
     identity = UserPoolIdentity(
-        stack, "Identity", removal_policy=cdk.RemovalPolicy.DESTROY, domain_prefix="spaces-test", web_origins=ORIGINS
+        stack,
+        "Identity",
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        domain_prefix="spaces-test",
+        web_origins=ORIGINS,
     )
     # The same acknowledgment (and reason) the stack gives; synth raises on any other finding.
     cdk.Validations.of(identity.user_pool).acknowledge(
