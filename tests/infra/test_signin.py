@@ -125,3 +125,14 @@ def test_the_identity_construct_alone_is_nag_clean_but_for_the_acknowledged_mfa_
         cdk.Acknowledgment(id="AwsSolutions-COG2", reason="MFA offered, not forced: see spaces_stack.py")
     )
     app.synth()
+
+
+def test_the_api_accepts_the_id_token_of_the_web_client(synth: Synthesized) -> None:
+    # The managed-login ID token carries aud = the web client id and iss = the pool: exactly what the
+    # JWT authorizer already checked for pasted tokens (functions/api/deps.py reads only `sub`).
+    resources = synth.template["Resources"]
+    client_id = next(k for k, v in resources.items() if v["Type"] == "AWS::Cognito::UserPoolClient")
+    _, authorizer = synth.one("AWS::ApiGatewayV2::Authorizer", AuthorizerType="JWT")
+    jwt = authorizer["Properties"]["JwtConfiguration"]
+    assert jwt["Audience"] == [{"Ref": client_id}]
+    assert "cognito-idp." in json.dumps(jwt["Issuer"])
