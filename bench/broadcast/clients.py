@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
-LIVE_SYNC_S = 2.0
+LIVE_SYNC_S = 1.5  # web/src/broadcast.ts LIVE_HLS_CONFIG.liveSyncDuration
 TICK_S = 0.1
 
 
