@@ -536,8 +536,10 @@ def main() -> None:
         f"--source {args.source}{size}`{rescored} ({note}). Events every {args.period:g} s, the first "
         f"{args.settle:g} s after the first event not scored (the player's start). hls.js' own view "
         f"(now - PROGRAM-DATE-TIME of the playhead, every 500 ms): median {pct(behind, 50):.2f} s, "
-        f"p90 {pct(behind, 90):.2f} s. Latency is measured from the moment each event's first frame or "
-        "samples were handed to the encoder (HLS) or the SDK (WebRTC); on this loaded machine those "
+        f"p90 {pct(behind, 90):.2f} s; hls.js stalls (`bufferStalledError`): "
+        f"{result['status'].get('hls_stalls', 'not counted')}. Latency is measured from the moment "
+        "each event's first frame or samples were handed to the encoder (HLS) or the SDK (WebRTC); "
+        "on this loaded machine those "
         f"producers ran behind their schedule by (median) {late}.\n\n" + table(summary)
     )
     update_section(f"latency-{args.source}", body)
