@@ -12,7 +12,7 @@ LIVEKIT := .tools/bin/livekit-server
 WEB_STAMP := web/dist/index.html
 
 .PHONY: help dev test test-unit test-integration test-infra test-e2e test-lambda-python lint bench bench-api \
-        bench-spotlight bench-broadcast synth tools system-deps venv web clean
+        bench-spotlight bench-storm bench-broadcast synth tools system-deps venv web clean
 
 help:
 	@echo "make dev     - run livekit-server, the Spaces API, the media agent and the web page locally"
@@ -84,6 +84,10 @@ bench-api: venv
 
 bench-spotlight: venv tools system-deps
 	$(PY) -m bench.spotlight
+
+# Not part of `make bench`: minutes per design on a shared box (docs/bench/control_plane.md).
+bench-storm: venv system-deps
+	$(PY) -m bench.control_plane.join_storm --joins $(or $(JOINS),100000) --workers $(or $(WORKERS),3)
 
 # The broadcast tier (docs/bench/broadcast.md): nginx, livekit-server, Chromium and hls.js (web/).
 bench-broadcast: venv tools system-deps web

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,6 +35,7 @@ from livekit.agents.worker import ServerEnvOption
 from composer import layout as layouts
 from composer import settings
 from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, Sink
+from composer.hls.headers import cache_headers
 from composer.load import LOAD_THRESHOLD, composer_load
 from composer.mixer import Mixer
 from composer.render import Renderer
@@ -85,6 +86,7 @@ class BroadcastLike(Protocol):
     def push_video(self, rgb: np.ndarray) -> None: ...
     def push_audio(self, pcm: np.ndarray) -> None: ...
     def record_stage(self, entry: Mapping[str, Any]) -> None: ...
+    def skip(self, seconds: float) -> None: ...
     def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool: ...
 
 
@@ -149,6 +151,9 @@ class Feeder:
     def stage(self, entry: dict[str, Any]) -> None:
         self._queue.put(("stage", entry))
 
+    def skip(self, seconds: float) -> None:
+        self._queue.put(("skip", seconds))
+
     async def close(self, ended: bool) -> bool:
         """Flush and write everything; True when the sink has it all."""
         assert self._done is not None
@@ -168,6 +173,8 @@ class Feeder:
                     self.broadcast.push_video(value)
                 elif kind == "stage":
                     self.broadcast.record_stage(value)
+                elif kind == "skip":
+                    self.broadcast.skip(value)
                 elif kind == "close":
                     ok = self.broadcast.close(ended=bool(value), timeout=SHUTDOWN_TIMEOUT_S - 5)
                     return
@@ -208,6 +215,7 @@ class RoomComposer:
         *,
         open_broadcast: OpenBroadcast,
         env: Mapping[str, str],
+        state_sink: Sink | None = None,
         microphones: Callable[[FrameSink, int], MicSource] = decoded_microphones,
         epoch_ms: int | None = None,
         room_exists: Callable[[], Awaitable[bool]] | None = None,
@@ -225,6 +233,11 @@ class RoomComposer:
         self._clock = clock
         self._wall_clock = wall_clock
         self._metadata = parse_room_metadata(room.metadata)
+        # state.json (the room metadata for HLS viewers) goes to the broadcast's sink; None: not written.
+        self._state_sink = state_sink
+        self._state_pending: RoomMetadata | None = None
+        self._state_last: RoomMetadata | None = None
+        self._state_writer: asyncio.Task[None] | None = None
         self._video = self._metadata.video != "off"
         self.config = settings.config_from_env(env, video=self._video)
         self._geometry = layouts.Geometry.for_size(self.config.width, self.config.height)
@@ -278,6 +291,7 @@ class RoomComposer:
                 self._track_published(publication, participant)
         self._refresh_stage()
         self._relayout()
+        self._publish_state(parse_room_metadata(self._room.metadata))
         self._spawn(self._pace(), "pace")
         stats_every = self._env.get(STATS_INTERVAL_ENV)
         if stats_every:
@@ -308,6 +322,10 @@ class RoomComposer:
         self._drop_camera()
         if self._mics is not None:
             await self._mics.aclose()
+        if ended and self._state_last is not None:
+            # The room and its metadata are gone: HLS viewers learn the end from state.json.
+            self._state_pending = replace(self._state_last, state="ended")
+            await self._write_states()
         if self._feeder is not None:
             complete = await self._feeder.close(ended)
             logger.info(
@@ -376,16 +394,43 @@ class RoomComposer:
 
     def _room_metadata_changed(self, old: str, new: str) -> None:
         metadata = parse_room_metadata(new)
+        self._publish_state(metadata)
         if metadata.video != self._metadata.video:
             # The stream's shape (video or audio-only) is fixed when it starts; see docs/broadcast.md.
             logger.warning("video policy changed to %s; the broadcast keeps its shape", metadata.video)
-        self._metadata = RoomMetadata(
-            space_id=self._metadata.space_id or metadata.space_id,
-            video=self._metadata.video,
-            pinned=metadata.pinned,
-            title=metadata.title,
+        self._metadata = replace(
+            metadata, space_id=self._metadata.space_id or metadata.space_id, video=self._metadata.video
         )
         self._relayout()
+
+    # -- state.json: the room metadata for viewers without a room connection ---------------------
+
+    def _publish_state(self, metadata: RoomMetadata) -> None:
+        """Write state.json beside the playlist (the same public document as the room metadata).
+
+        Latest wins: a change that arrives during a write is written right after it, once."""
+        if self._state_sink is None:
+            return
+        self._state_pending = self._state_last = metadata
+        if self._state_writer is None or self._state_writer.done():
+            self._state_writer = self._spawn(self._write_states(), "state")
+
+    async def _write_states(self) -> None:
+        sink = self._state_sink
+        while sink is not None and self._state_pending is not None:
+            metadata, self._state_pending = self._state_pending, None
+            name = names.BROADCAST_STATE
+            headers = cache_headers(name, closed=metadata.state == "ended")
+            try:
+                await asyncio.to_thread(
+                    sink.write,
+                    f"{self.space_id}/{name}",
+                    metadata.to_json().encode(),
+                    content_type=headers["Content-Type"],
+                    cache_control=headers["Cache-Control"],
+                )
+            except Exception as exc:  # any sink failure: the next metadata change writes it again
+                logger.warning("could not write %s for %s: %s", name, self.space_id, exc)
 
     def _track_published(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
@@ -588,9 +633,13 @@ class RoomComposer:
             audio_due = int(elapsed / chunk_s)
             video_due = int(elapsed * fps) if video else 0
             if (audio_due - audio_sent) * chunk_s > MAX_CATCH_UP_S or feeder.backlog_s > MAX_BACKLOG_S:
-                # Starved: drop the same span of audio and video, keep the rest in sync.
-                self.dropped_s += (audio_due - audio_sent) * chunk_s
+                # Starved: drop the same span of audio and video, keep the rest in sync, and tell
+                # the broadcast, whose PROGRAM-DATE-TIME would otherwise fall behind the clock.
+                dropped = (audio_due - audio_sent) * chunk_s
+                self.dropped_s += dropped
                 audio_sent, video_sent = audio_due, video_due
+                if dropped > 0:
+                    feeder.skip(dropped)
             frame: np.ndarray | None = None
             while audio_sent < audio_due or video_sent < video_due:
                 audio_t = audio_sent * chunk_s
@@ -726,9 +775,11 @@ async def composer_agent(ctx: JobContext) -> None:
             await lkapi.aclose()
         return any(room.name == room_name for room in listing.rooms)
 
+    sink = settings.sink_from_env(os.environ)
     composer = RoomComposer(
         ctx.room,
-        open_broadcast=resume_in(settings.sink_from_env(os.environ)),
+        open_broadcast=resume_in(sink),
+        state_sink=sink,
         env=os.environ,
         room_exists=room_exists,
         on_failure=ctx.shutdown,

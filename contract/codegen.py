@@ -27,6 +27,10 @@ TS_NAMES = (
     "COMPOSER_AGENT_NAME",
     "BROADCAST_PLAYLIST",
     "BROADCAST_TIMELINE",
+    "REACTIONS_TOPIC",
+    "REACTION_EMOJI",
+    "BROADCAST_STATE",
+    "HANDS_TOPIC",
 )
 
 _PRIMITIVES = {
@@ -100,7 +104,7 @@ def render_ts() -> str:
         "",
     ]
     for key in TS_NAMES:
-        out.append(f"export const {key} = {json.dumps(getattr(names, key))};")
+        out.append(f"export const {key} = {json.dumps(getattr(names, key), ensure_ascii=False)};")
     for schema_name in SCHEMAS:
         schema = load(schema_name)
         out.append("")

@@ -22,6 +22,8 @@ AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"
 # A broadcast's files under <broadcast base>/<space_id>/ (schema/broadcast.schema.json).
 BROADCAST_PLAYLIST: Final = "index.m3u8"
 BROADCAST_TIMELINE: Final = "timeline.json"
+# The Space as viewers without a room connection see it: the room metadata, copied by the composer.
+BROADCAST_STATE: Final = "state.json"
 
 # The agent publishes the stage state (JSON) as this participant attribute, and answers this RPC.
 STAGE_ATTRIBUTE: Final = "stage"
@@ -32,6 +34,8 @@ ROLE_ATTRIBUTE: Final = "role"
 
 # Room metadata (JSON) written by the control plane: schema/room_metadata.schema.json,
 # contract/room_metadata.py.
+# Raised hands (schema/hands.schema.json): a data message on this topic, to moderators only.
+HANDS_TOPIC: Final = "spaces.hands"
 
 # Environment variables (read by pydantic-settings in functions/core/config.py and the agent).
 ENV_MODE: Final = "SPACES_MODE"  # "local" | "cloud"
@@ -91,3 +95,8 @@ TABLE_GSI1: Final = "gsi1"
 TABLE_GSI1_PK: Final = "gsi1pk"
 TABLE_GSI1_SK: Final = "gsi1sk"
 TABLE_TTL_ATTRIBUTE: Final = "ttl"
+
+# Reactions (docs/reactions.md): the data topic the control plane publishes aggregates on, and the
+# only emoji a client may send (the web bar shows these, the API refuses others with a 422).
+REACTIONS_TOPIC: Final = "spaces.reactions"
+REACTION_EMOJI: Final = ("👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍")

@@ -1,18 +1,21 @@
 """Room metadata: what the control plane tells every room member about the Space.
 
 Defined by schema/room_metadata.schema.json; this is its Python side. The control plane writes it
-(`to_json`); the media agent, the composer and the web client read it. A reader never fails on it:
-a malformed document or field reads as the default.
+(`to_json`, built by functions/domain/pushed.py); the media agent, the composer and the web client
+read it, and the composer copies it to state.json for HLS viewers. A reader never fails on it: a
+malformed document or field reads as the default.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Literal, cast, get_args
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, cast, get_args
 
 VideoPolicy = Literal["off", "host", "speakers"]
 VIDEO_POLICIES: tuple[VideoPolicy, ...] = get_args(VideoPolicy)
+SpaceState = Literal["scheduled", "live", "ended"]
+SPACE_STATES: tuple[SpaceState, ...] = get_args(SpaceState)
 
 
 @dataclass(frozen=True)
@@ -21,12 +24,31 @@ class RoomMetadata:
     video: VideoPolicy = "off"
     pinned: str | None = None
     title: str = ""
+    state: SpaceState = "live"
+    host: str = ""
+    cohosts: tuple[str, ...] = ()
+    speakers: tuple[str, ...] = ()
+    listener_count: int = 0
+    version: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["cohosts"] = list(self.cohosts)
+        doc["speakers"] = list(self.speakers)
+        return doc
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"space_id": self.space_id, "video": self.video, "pinned": self.pinned, "title": self.title},
-            separators=(",", ":"),
-        )
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str) and v)
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
@@ -39,9 +61,16 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
     if not isinstance(raw, dict):
         return RoomMetadata()
     space_id, video, pinned, title = (raw.get(k) for k in ("space_id", "video", "pinned", "title"))
+    state, host = raw.get("state"), raw.get("host")
     return RoomMetadata(
         space_id=space_id if isinstance(space_id, str) else "",
         video=cast(VideoPolicy, video) if video in VIDEO_POLICIES else "off",
         pinned=pinned if isinstance(pinned, str) and pinned else None,
         title=title if isinstance(title, str) else "",
+        state=cast(SpaceState, state) if state in SPACE_STATES else "live",
+        host=host if isinstance(host, str) else "",
+        cohosts=_names(raw.get("cohosts")),
+        speakers=_names(raw.get("speakers")),
+        listener_count=_count(raw.get("listener_count")),
+        version=_count(raw.get("version")),
     )

@@ -1,11 +1,13 @@
 """The spotlight benchmark: the engine and three baselines over the same generated corpus.
 
-    python -m bench.spotlight [--conversations N] [--jobs 2] [--no-docs]
+    python -m bench.spotlight [--conversations N] [--jobs 2] [--splits tune holdout] [--no-docs]
 
-Generates (or reuses) the corpus, replays every conversation through every engine with the replay
-tool's own code path, scores the timelines per shared/spotlight-manifest.md, measures the engine's
-per-frame cost, writes bench/out/spotlight/results.json, the plots under docs/bench/img/, and the
-results block of docs/bench/spotlight.md.
+Generates (or reuses) the corpus, both halves of it: "tune" (the engine's defaults were chosen on
+it) and "holdout" (other conversations, other voices, other backchannel words; never used to choose
+anything). Replays every conversation through every engine with the replay tool's own code path,
+scores the timelines per shared/spotlight-manifest.md, measures the engine's per-frame cost, writes
+bench/out/spotlight/results.json, the plots (of the held-out half) under docs/bench/img/, and the
+results block of docs/bench/spotlight.md, held-out half first.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 from bench.spotlight import report
-from bench.spotlight.corpus import CorpusSpec, build
+from bench.spotlight.corpus import SPLITS, CorpusSpec, build
 from bench.spotlight.engines import ENGINES, make_engine
 from bench.spotlight.metrics import Score, score
 from media_agent.replay import load_manifest, replay
@@ -45,19 +47,9 @@ def _run(job: tuple[str, str]) -> tuple[str, str, Score, float, int]:
     return engine_name, manifest_path, result, cpu, frames
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.spotlight")
-    parser.add_argument("--conversations", type=int, default=CorpusSpec().conversations)
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--engines", nargs="*", default=list(ENGINES))
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/bench/spotlight.md")
-    args = parser.parse_args(argv)
-
-    started = time.monotonic()
-    spec = CorpusSpec(conversations=args.conversations)
+def _run_split(split: str, args: argparse.Namespace) -> tuple[dict, dict[str, Score]]:
+    spec = CorpusSpec(split=split, conversations=args.conversations)
     manifests = [str(path) for path in build(spec)]
-    print(f"corpus: {len(manifests)} conversations ({time.monotonic() - started:.0f} s)", flush=True)
-
     jobs = [(engine, path) for engine in args.engines for path in manifests]
     totals = {engine: Score() for engine in args.engines}
     cpu = dict.fromkeys(args.engines, 0.0)
@@ -69,13 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             cpu[engine] += seconds
             frames[engine] += n
             per_conversation[engine][Path(path).parent.name] = result.accuracy
-    print(f"replayed {len(jobs)} runs ({time.monotonic() - started:.0f} s)", flush=True)
-
     results = {
-        "command": "python -m bench.spotlight" + ("" if argv is None else " " + " ".join(argv)),
-        "machine": f"{platform.machine()}, {os.cpu_count()} shared cores, Python {platform.python_version()}",
         "corpus": {
-            "spec": spec.__dict__,
+            "spec": {**spec.__dict__, "seed": spec.seed},
             "conversations": len(manifests),
             "audio_minutes": totals[args.engines[0]].duration_s / 60.0,
         },
@@ -83,13 +71,53 @@ def main(argv: list[str] | None = None) -> int:
             engine: report.summary(totals[engine], cpu[engine], frames[engine], per_conversation[engine])
             for engine in args.engines
         },
-        "cost": report.frame_cost(),
+    }
+    return results, totals
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.spotlight")
+    parser.add_argument("--conversations", type=int, default=CorpusSpec().conversations)
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--engines", nargs="*", default=list(ENGINES))
+    parser.add_argument("--splits", nargs="*", default=list(SPLITS), choices=SPLITS)
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/bench/spotlight.md")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    per_split: dict[str, dict] = {}
+    totals_by_split: dict[str, dict[str, Score]] = {}
+    for split in args.splits:
+        per_split[split], totals_by_split[split] = _run_split(split, args)
+        print(f"{split}: replayed ({time.monotonic() - started:.0f} s)", flush=True)
+    cost = report.frame_cost()
+    machine = f"{platform.machine()}, {os.cpu_count()} shared cores, Python {platform.python_version()}"
+    command = "python -m bench.spotlight" + ("" if argv is None else " " + " ".join(argv))
+    results = {
+        "command": command,
+        "machine": machine,
+        "splits": per_split,
+        "cost": cost,
         "wall_s": time.monotonic() - started,
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    report.plots(totals, Path("docs/bench/img"))
-    markdown = report.markdown(results)
+    plotted = "holdout" if "holdout" in totals_by_split else args.splits[0]
+    report.plots(totals_by_split[plotted], Path("docs/bench/img"))
+    titles = {"holdout": "Held-out half (never used to choose anything)", "tune": "Tuning half"}
+    markdown = "\n".join(
+        f"### {titles[split]}\n\n"
+        + report.markdown(
+            {
+                **per_split[split],
+                "command": command,
+                "machine": machine,
+                "cost": cost,
+                "wall_s": results["wall_s"],
+            }
+        )
+        for split in sorted(args.splits, key=lambda name: name != "holdout")
+    )
     (OUT / "results.md").write_text(markdown)
     if not args.no_docs:
         report.update_doc(Path("docs/bench/spotlight.md"), markdown)

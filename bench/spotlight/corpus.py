@@ -21,10 +21,13 @@ import numpy as np
 
 from bench.spotlight import sounds
 from bench.spotlight.speech import (
-    BACKCHANNEL_SPEEDUP,
-    BACKCHANNELS,
+    HOLDOUT_BACKCHANNELS,
+    HOLDOUT_VOICES,
+    PITCH_RANGE,
+    RATE_RANGE,
     SENTENCES,
-    VOICES,
+    TUNE_BACKCHANNELS,
+    TUNE_VOICES,
     Voice,
     active_rms,
     synthesize,
@@ -34,9 +37,15 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 
 
+# The two halves of the corpus: conversations, voices and backchannel words differ between them.
+# Defaults are tuned on "tune"; "holdout" is only ever scored (docs/spotlight.md).
+SPLITS = ("tune", "holdout")
+SPLIT_SEEDS = {"tune": 20261201, "holdout": 20261202}
+
+
 @dataclass(frozen=True)
 class CorpusSpec:
-    seed: int = 20261120
+    split: str = "tune"
     conversations: int = 14
     conversation_s: float = 140.0
     sample_rate: int = 16000
@@ -46,12 +55,27 @@ class CorpusSpec:
     # Background noise this far below each speaker's speech.
     snr_db: tuple[float, float] = (18.0, 35.0)
     interrupt_probability: float = 0.25
-    backchannel_probability: float = 0.35
+    backchannel_probability: float = 0.6
+    # A backchannel's active level relative to the holder's, and its length after trimming.
+    backchannel_level_db: tuple[float, float] = (-6.0, 6.0)
+    backchannel_s: tuple[float, float] = (0.2, 0.8)
     # Mean time between transients in a conversation.
     transient_every_s: float = 5.0
     mute_between_turns_probability: float = 0.3
     pin_probability: float = 0.4
-    version: int = 2
+    version: int = 4
+
+    @property
+    def seed(self) -> int:
+        return SPLIT_SEEDS[self.split]
+
+    @property
+    def voices(self) -> tuple[tuple[str, str], ...]:
+        return TUNE_VOICES if self.split == "tune" else HOLDOUT_VOICES
+
+    @property
+    def backchannels(self) -> tuple[str, ...]:
+        return TUNE_BACKCHANNELS if self.split == "tune" else HOLDOUT_BACKCHANNELS
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -72,12 +96,28 @@ class _Conversation:
     # identity -> intervals in which they make some sound (to keep mutes and transients clear).
     busy: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
-    def say(self, identity: str, text: str, at: float, quick: bool = False) -> tuple[float, float]:
-        voice = self.voices[identity]
-        if quick:
-            voice = Voice(voice.name, voice.speed + BACKCHANNEL_SPEEDUP, voice.pitch)
-        x = synthesize(text, voice, self.rate, self.cache)
+    def say(self, identity: str, text: str, at: float) -> tuple[float, float]:
+        x = synthesize(text, self.voices[identity], self.rate, self.cache)
         x = x * (10 ** (-20 / 20) / active_rms(x, self.rate))
+        return self.place(identity, at, x)
+
+    def backchannel(
+        self, identity: str, word: str, at: float, *, length_s: float, over: str, level_db: float
+    ) -> tuple[float, float]:
+        """`word` said by `identity` at about `length_s`, level_db above (or below) `over`'s level.
+
+        The speaking rate that comes closest to the wanted length is taken, so the words stay
+        natural; the level is relative to the holder's mic, whatever the two mics' gains are.
+        """
+        voice = self.voices[identity]
+        best: np.ndarray | None = None
+        for speed in (voice.speed - 40, voice.speed, voice.speed + 60, voice.speed + 140, voice.speed + 260):
+            y = synthesize(word, Voice(voice.name, max(80, speed), voice.pitch), self.rate, self.cache)
+            if best is None or abs(len(y) / self.rate - length_s) < abs(len(best) / self.rate - length_s):
+                best = y
+        assert best is not None
+        relative = self.gains[over] + level_db - self.gains[identity]
+        x = best * (10 ** (-20 / 20) / active_rms(best, self.rate)) * 10 ** (relative / 20)
         return self.place(identity, at, x)
 
     def place(self, identity: str, at: float, x: np.ndarray) -> tuple[float, float]:
@@ -109,8 +149,15 @@ def _script(spec: CorpusSpec, index: int, cache: Path) -> tuple[_Conversation, d
     rate = spec.sample_rate
     count = int(rng.integers(3, 6))
     ids = list(NAMES[:count])
-    voice_picks = rng.choice(len(VOICES), size=count, replace=False)
-    voices = {identity: Voice(*VOICES[k]) for identity, k in zip(ids, voice_picks, strict=True)}
+    voice_picks = rng.choice(len(spec.voices), size=count, replace=False)
+    voices = {
+        identity: Voice(
+            "+".join(spec.voices[k]),
+            int(rng.integers(RATE_RANGE[0], RATE_RANGE[1] + 1)),
+            int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1)),
+        )
+        for identity, k in zip(ids, voice_picks, strict=True)
+    }
     # Spread mic gains over the full range: the loudest at 0 dB, the quietest at -spread.
     offsets = np.concatenate(([0.0, -spec.gain_spread_db], rng.uniform(-spec.gain_spread_db, 0.0, count - 2)))
     rng.shuffle(offsets)
@@ -139,17 +186,23 @@ def _script(spec: CorpusSpec, index: int, cache: Path) -> tuple[_Conversation, d
         # ending well before the holder stops or is interrupted.
         for k, (start, end) in enumerate(pieces):
             end = min(end, cut_at) if k == len(pieces) - 1 else end
-            if end - start > 1.2 and rng.random() < spec.backchannel_probability:
+            if end - start > 1.4 and rng.random() < spec.backchannel_probability:
                 who = str(rng.choice([i for i in ids if i not in (holder, nxt)]))
-                at = rng.uniform(start + 0.3, end - 0.9)
-                word = BACKCHANNELS[int(rng.integers(len(BACKCHANNELS)))]
-                b_start, b_end = conv.say(who, word, at, quick=True)
+                length = rng.uniform(*spec.backchannel_s)
+                at = rng.uniform(start + 0.3, max(start + 0.3, end - length - 0.3))
+                if not conv.is_free(who, at, at + length, margin=0.5):
+                    # A word glued to one's own speech is not a backchannel but more of a turn.
+                    continue
+                word = spec.backchannels[int(rng.integers(len(spec.backchannels)))]
+                level = rng.uniform(*spec.backchannel_level_db)
+                b_start, b_end = conv.backchannel(who, word, at, length_s=length, over=holder, level_db=level)
                 conv.transients.append(
                     {
                         "at": round(b_start, 3),
                         "identity": who,
                         "kind": "backchannel",
                         "duration_s": round(b_end - b_start, 3),
+                        "level_db": round(level, 1),
                     }
                 )
         if interrupted:
@@ -276,9 +329,12 @@ def _write(spec: CorpusSpec, index: int, out: Path, cache: Path) -> Path:
                 "gain_db": round(conv.gains[identity], 1),
                 "snr_db": round(snr, 1),
                 "voice": conv.voices[identity].name,
+                "rate_wpm": conv.voices[identity].speed,
+                "pitch": conv.voices[identity].pitch,
             }
         )
     manifest = {
+        "split": spec.split,
         "sample_rate": rate,
         "speakers": speakers,
         "pins": layout["pins"],

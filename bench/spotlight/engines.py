@@ -14,6 +14,8 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     "spotlight+webrtc-vad": lambda: SpotlightEngine(EngineConfig(vad="webrtc")),
     "spotlight/webrtc-vad-only": lambda: SpotlightEngine(EngineConfig(vad="webrtc", periodicity=False)),
     "spotlight/energy-only": lambda: SpotlightEngine(EngineConfig(vad="none", periodicity=False)),
+    # The rule before issue 10: a talking holder's floor taken on 0.55 s of talk, without the run.
+    "spotlight/no-run-rule": lambda: SpotlightEngine(EngineConfig(takeover_min_run_s=0.0)),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,

@@ -12,12 +12,13 @@ import numpy as np
 from bench.spotlight.metrics import Score
 from bench.spotlight.sounds import TRANSIENT_KINDS
 
+# Issue 10's goals, on audio the defaults were never tuned on (the held-out half).
 GOALS = {
-    "switch_median_s": 0.35,
+    "switch_median_s": 0.30,
     "switch_p90_s": 0.6,
     "takeover_median_s": 1.0,
     "transient_false_switches": 0,
-    "accuracy": 0.95,
+    "accuracy": 0.96,
 }
 BEGIN, END = "<!-- results:begin (written by python -m bench.spotlight) -->", "<!-- results:end -->"
 
@@ -82,6 +83,14 @@ def summary(total: Score, cpu_s: float, frames: int, per_conversation: dict[str,
         "flickers_per_min": total.flickers / minutes if minutes else 0.0,
         "changes_per_min": total.changes / minutes if minutes else 0.0,
         "accuracy": total.accuracy,
+        # What accuracy would be if every switch were right and only late by its measured latency:
+        # the time between each truth change and the engine following it is all an engine that
+        # waits for evidence must lose.
+        "accuracy_latency_bound": (
+            1.0 - (sum(total.switch_latencies) + sum(total.takeover_latencies)) / total.duration_s
+            if total.duration_s
+            else None
+        ),
         "accuracy_worst_conversation": min(per_conversation.values()) if per_conversation else None,
         "pinned_turns": total.pinned_turns,
         "replay_cpu_us_per_frame": cpu_s / frames * 1e6 if frames else None,
@@ -193,6 +202,10 @@ def plots(totals: dict[str, Score], folder: Path) -> None:
     plt.close(fig)
 
 
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.2f} %"
+
+
 def _s(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
@@ -206,8 +219,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"(seed {corpus['spec']['seed']}).",
         "",
         "| engine | switch median / p90 (s) | misses | takeover median / p90 (s) | misses | false sw./min "
-        "| transient false sw. (noise / backchannel) | flicker | accuracy |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| transient false sw. (noise / backchannel) | flicker | accuracy | bound by its latencies |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, e in engines.items():
         backchannel = e["transient_false_switches_by_kind"].get("backchannel", 0)
@@ -217,7 +230,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {_s(e['takeover']['median'])} / {_s(e['takeover']['p90'])} "
             f"| {e['takeover']['misses']}/{e['takeover']['n'] + e['takeover']['misses']} "
             f"| {e['false_switches_per_min']:.2f} | {e['transient_false_switches']} / {backchannel} "
-            f"| {e['flickers']} | {e['accuracy'] * 100:.2f} % |"
+            f"| {e['flickers']} | {e['accuracy'] * 100:.2f} % | {_pct(e.get('accuracy_latency_bound'))} |"
         )
     kinds = next(iter(engines.values()))["transients_by_kind"]
     lines += [

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 # Different espeak-ng voice variants, rates and pitches make the speakers distinguishable (and
-# exercise the pitch range the periodicity check must cover).
+# exercise the pitch range the periodicity check must cover). The first corpus's ten voices.
 VOICES = (
     ("en-us+m1", 165, 45),
     ("en-us+f2", 170, 60),
@@ -59,7 +59,42 @@ SENTENCES = (
     "Funny enough, the cheapest option turned out to be the fastest.",
 )
 
+# Two disjoint pools of voices for the two halves of the corpus (corpus.py): the engine is tuned on
+# conversations voiced from TUNE_VOICES only and reported on HOLDOUT_VOICES, which it never heard.
+# Each is (accent, variant); every speaker also draws its own rate and pitch (corpus.py), so the
+# same pair never sounds the same twice.
+TUNE_VOICES = tuple(
+    (accent, variant)
+    for accent in ("en-us", "en-gb", "en-gb-x-rp")
+    for variant in ("m1", "m3", "m7", "f1", "f2", "f4", "Andy", "Annie", "Alex", "Alicia")
+)
+HOLDOUT_VOICES = tuple(
+    (accent, variant)
+    for accent in ("en-gb-scotland", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+    for variant in (
+        "m2",
+        "m4",
+        "m6",
+        "f3",
+        "f5",
+        "Michael",
+        "Linda",
+        "Steph",
+        "Denis",
+        "Zac",
+        "Edward",
+        "Belinda",
+    )
+)
+# Rates (words per minute) and pitches (0-99) a speaker's voice is drawn from.
+RATE_RANGE = (125, 215)
+PITCH_RANGE = (20, 85)
+
 BACKCHANNELS = ("yeah", "mm hmm", "right", "okay", "uh huh", "sure", "yes")
+# The wider set of single-word (or fused) backchannels of the second corpus; the holdout half uses
+# the words the tune half never says.
+TUNE_BACKCHANNELS = ("yeah", "mm hmm", "right", "okay", "uh huh", "sure", "yes", "wow", "true")
+HOLDOUT_BACKCHANNELS = ("exactly", "hmm", "totally", "oh", "no way", "yep", "absolutely", "I see", "nice")
 # Backchannels are said quickly (espeak-ng otherwise draws "mm hmm" out to 0.7 s).
 BACKCHANNEL_SPEEDUP = 40
 

@@ -116,6 +116,11 @@ class Broadcast:
         self.epoch_ms = epoch_ms
         self._clock = clock
         self._anchor: float | None = None
+        # Wall-clock time that passed without media (spans the feeder dropped to keep up), as
+        # (media time at the drop, total skipped so far): PROGRAM-DATE-TIME adds it, so it stays
+        # the wall-clock time of a segment's first sample and the timeline's `t` still maps onto it.
+        self._audio_samples = 0
+        self._skips: list[tuple[float, float]] = []
         self._timeline = timeline
         self._closed = False
         self._lock = threading.Lock()
@@ -142,7 +147,22 @@ class Broadcast:
         """Mono int16 samples at `sample_rate`, any length."""
         self._check_open()
         self._ensure_anchor()
+        self._audio_samples += len(pcm)
         self._submit(self._encoder.push_audio(pcm))
+
+    def skip(self, seconds: float) -> None:
+        """`seconds` of real time passed that will never be pushed (a starved feeder dropped them).
+
+        The media stays continuous; the PROGRAM-DATE-TIME of every segment that starts after this
+        point moves on by `seconds`, so a viewer's "behind live" and the replay's stage timeline
+        (epoch `t` mapped through PROGRAM-DATE-TIME) stay on the wall clock.
+        """
+        self._check_open()
+        if not seconds > 0:
+            return
+        self._ensure_anchor()
+        total = (self._skips[-1][1] if self._skips else 0.0) + seconds
+        self._skips.append((self._audio_samples / self.config.sample_rate, total))
 
     def record_stage(self, entry: Mapping[str, Any]) -> None:
         """Append a stage change to timeline.json: {"t"?, "spotlight", "video_spotlight", "pinned", "names"}.
@@ -202,9 +222,19 @@ class Broadcast:
                     name=f"{self.epoch_ms}-{seg.index}.ts",
                     data=seg.data,
                     duration_s=seg.duration_s,
-                    program_date_time=anchor + seg.start_s,
+                    program_date_time=anchor + seg.start_s + self._skipped_before(seg.start_s),
                 )
             )
+
+    def _skipped_before(self, media_s: float) -> float:
+        """Real time skipped before media time `media_s` (a segment with an earlier start keeps its
+        first sample's time; the skip shows from the next segment on)."""
+        skipped = 0.0
+        for at, total in self._skips:
+            if at > media_s + 1e-6:
+                break
+            skipped = total
+        return skipped
 
     def _check_open(self) -> None:
         if self._closed:

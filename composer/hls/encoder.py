@@ -155,6 +155,13 @@ class SegmentEncoder:
                 Fraction(self._video_end, self.config.fps),
                 Fraction(self._audio_end, self.config.sample_rate),
             )
+            if self._video is not None:
+                # Audio that ran ahead of the pictures (a feeder starved of frames) would make the
+                # last segment longer than the target duration, which a playlist may never raise
+                # (RFC 8216 6.2.1): the stream ends with its pictures, at most one segment on.
+                one_segment = Fraction(self.config.frames_per_segment, self.config.fps)
+                end = min(end, self._segment_start + one_segment)
+                self._pending_audio = [p for p in self._pending_audio if p.seconds < end]
             segments.append(self._mux(self._pending_video, self._pending_audio, end))
             self._pending_video, self._pending_audio = [], []
         self._template.close()

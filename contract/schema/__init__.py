@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 DIR = Path(__file__).resolve().parent
-SCHEMAS = ("stage", "room_metadata", "broadcast")
+SCHEMAS = ("stage", "room_metadata", "hands", "broadcast", "reactions")
 
 
 @cache

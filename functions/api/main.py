@@ -19,7 +19,7 @@ from ..media.gateway import GatewayError
 from ..store.base import InvalidCursor
 from . import openapi
 from .methods import AllowedMethods
-from .routes import health, spaces, stage, tokens, webhooks
+from .routes import health, reactions, spaces, stage, tokens, webhooks
 
 log = logging.getLogger("functions.api")
 
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Read by every request through deps.app_settings; tests build apps with their own settings.
     app.state.settings = settings
     # The token route first: the hottest request matches it without building the others (cold start).
-    for module in (tokens, health, spaces, stage, webhooks):
+    for module in (tokens, health, spaces, stage, reactions, webhooks):
         app.include_router(module.router)
     if settings.is_local:
         from .routes import dev

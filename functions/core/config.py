@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # Join tokens live minutes: the SFU refreshes the token of a connected session itself, so the
     # TTL only bounds how long a leaked or revoked (blocked) token can still be used to join.
     token_ttl_seconds: int = Field(default=600, ge=60, le=3600, validation_alias="SPACES_TOKEN_TTL_SECONDS")
+    # Local mode only: how long a dev bearer token (POST /dev/token) is valid. Long by default (a
+    # working day of `make dev`); the e2e test of token refresh makes it seconds.
+    dev_token_ttl_seconds: int = Field(
+        default=12 * 3600, ge=1, validation_alias="SPACES_DEV_TOKEN_TTL_SECONDS"
+    )
     # Room limits set at start: audience size per room, and how long an empty room lingers.
     room_max_participants: int = Field(default=5000, ge=2, validation_alias="SPACES_ROOM_MAX_PARTICIPANTS")
     room_empty_timeout: int = Field(default=300, ge=10, validation_alias="SPACES_ROOM_EMPTY_TIMEOUT")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contract import names
-from contract.room_metadata import RoomMetadata
-from contract.room_metadata import VideoPolicy as MetadataVideo
 
+from . import pushed
 from .model import Role, Space, VideoPolicy
 
 MICROPHONE = "microphone"
@@ -51,5 +50,4 @@ def participant_attributes(role: Role) -> dict[str, str]:
 
 def room_metadata(space: Space) -> str:
     """The room metadata (contract/schema/room_metadata.schema.json) every room member reads."""
-    video: MetadataVideo = space.video.value
-    return RoomMetadata(space_id=space.id, video=video, pinned=space.pinned, title=space.title).to_json()
+    return pushed.room_state(space).to_json()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from contract import names
 
 from ..core.config import Settings
+from ..domain import pushed
 from ..domain.grants import CAMERA, MICROPHONE, Permission, participant_attributes, room_metadata
 from ..domain.model import Role, Space
 
@@ -58,6 +59,10 @@ class RoomGateway(ABC):
     async def set_room_metadata(self, space: Space) -> None: ...
 
     @abstractmethod
+    async def send_hands(self, space: Space) -> None:
+        """Send the raised hands (contract/schema/hands.schema.json) to the host and co-hosts only."""
+
+    @abstractmethod
     async def update_participant(
         self, room: str, identity: str, *, role: Role, permission: Permission
     ) -> bool:
@@ -70,6 +75,11 @@ class RoomGateway(ABC):
     @abstractmethod
     async def mute_microphone(self, room: str, identity: str) -> bool:
         """Mute every published microphone track. False if the participant is not connected."""
+
+    async def send_data(self, room: str, payload: bytes, *, topic: str) -> None:
+        """Send one lossy data packet to everyone in the room (the server sends it; no
+        participant needs data-publish rights). Not abstract: only the reactions use it."""
+        raise NotImplementedError
 
 
 class LiveKitGateway(RoomGateway):
@@ -94,6 +104,14 @@ class LiveKitGateway(RoomGateway):
             raise GatewayError(f"livekit unreachable: {exc}") from exc
         finally:
             await client.aclose()
+
+    async def send_data(self, room: str, payload: bytes, *, topic: str) -> None:
+        from livekit import api
+
+        async with self._api() as client:
+            await client.room.send_data(
+                api.SendDataRequest(room=room, data=payload, kind=api.DataPacket.Kind.LOSSY, topic=topic)
+            )
 
     async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
         from livekit import api
@@ -166,6 +184,24 @@ class LiveKitGateway(RoomGateway):
                 )
         except GatewayError as exc:
             if not _not_found(exc):  # the room closed meanwhile; the Space ends with the webhook
+                raise
+
+    async def send_hands(self, space: Space) -> None:
+        from livekit import api
+
+        try:
+            async with self._api() as client:
+                await client.room.send_data(
+                    api.SendDataRequest(
+                        room=space.room_name,
+                        data=pushed.raised_hands(space).to_json().encode(),
+                        kind=api.DataPacket.Kind.RELIABLE,
+                        destination_identities=list(pushed.moderators(space)),
+                        topic=names.HANDS_TOPIC,
+                    )
+                )
+        except GatewayError as exc:
+            if not _not_found(exc):  # the room closed meanwhile
                 raise
 
     async def update_participant(

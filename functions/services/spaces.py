@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from starlette.concurrency import run_in_threadpool
 
 from ..core.config import Settings
-from ..domain import broadcast, grants, lifecycle, stage
+from ..domain import broadcast, grants, lifecycle, pushed, stage
 from ..domain.broadcast import JoinMode
 from ..domain.errors import Conflict, DomainError, NotFound
 from ..domain.model import Role, Space, SpaceState, VideoPolicy, space_id_from_room
@@ -105,7 +105,8 @@ class SpaceService:
         return self.store.list(state, limit=limit, cursor=cursor)
 
     def join(self, *, actor: str, space_id: str) -> JoinGrant | BroadcastGrant:
-        space = self.store.require(space_id)
+        # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
+        space = self.store.require(space_id, member=actor)
         role = stage.join_role(space, user=actor)
         mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=self.broadcast)
         if mode is JoinMode.HLS and self.broadcast.base_url is not None:
@@ -130,13 +131,49 @@ class SpaceService:
             expires_at=minted.expires_at,
         )
 
-    def raise_hand(self, *, actor: str, space_id: str) -> Space:
-        return self.store.update(
-            space_id, lambda s: stage.raise_hand(s, user=actor, limits=self.limits)
-        ).after
+    async def raise_hand(self, *, actor: str, space_id: str) -> Space:
+        change = await run_in_threadpool(
+            self.store.update, space_id, lambda s: stage.raise_hand(s, user=actor, limits=self.limits)
+        )
+        await self._push(change.before, change.after)
+        return change.after
 
-    def lower_hand(self, *, actor: str, space_id: str) -> Space:
-        return self.store.update(space_id, lambda s: stage.lower_hand(s, user=actor)).after
+    async def lower_hand(self, *, actor: str, space_id: str) -> Space:
+        change = await run_in_threadpool(
+            self.store.update, space_id, lambda s: stage.lower_hand(s, user=actor)
+        )
+        await self._push(change.before, change.after)
+        return change.after
+
+    async def _push_hands(self, before: Space, after: Space) -> None:
+        """Only the hands part of `_push` (the metadata went with the SFU calls)."""
+        if after.state is SpaceState.LIVE and (
+            before.raised_hands != after.raised_hands or pushed.moderators(before) != pushed.moderators(after)
+        ):
+            try:
+                await self.gateway.send_hands(after)
+            except GatewayError as exc:
+                log.warning("could not push the hands of %s: %s", after.id, exc)
+
+    async def _push(self, before: Space | None, after: Space) -> None:
+        """Tell the room what viewers would otherwise poll for (functions/domain/pushed.py): the
+        room metadata to everyone, the raised hands to the host and co-hosts. Best effort: the store
+        already holds the change, a later push carries it too, and a page fetches the Space on every
+        (re)connect; a failed push is logged, never undone. The reconciler (issue 9 item 2) takes
+        over when and how often these are sent."""
+        if after.state is not SpaceState.LIVE:
+            return
+        try:
+            if before is None or pushed.metadata_changed(before, after):
+                await self.gateway.set_room_metadata(after)
+            if (
+                before is None
+                or pushed.raised_hands(before).hands != after.raised_hands
+                or (pushed.moderators(before) != pushed.moderators(after))
+            ):
+                await self.gateway.send_hands(after)
+        except GatewayError as exc:
+            log.warning("could not push the state of %s to its room: %s", after.id, exc)
 
     # --- changes the SFU must follow ------------------------------------------------------------
     async def start(self, *, actor: str, space_id: str) -> Space:
@@ -176,11 +213,12 @@ class SpaceService:
             connected = await self.gateway.update_participant(
                 after.room_name, target, role=role, permission=grants.permission_for(role, after.video)
             )
-            if after.pinned != change.before.pinned:
+            if pushed.metadata_changed(change.before, after):
                 await self.gateway.set_room_metadata(after)
         except GatewayError:
             await self._undo(space_id, change, target)
             raise
+        await self._push_hands(change.before, after)
         if connected:
             was_listener = change.before.role_of(target) is Role.LISTENER
             await self._follow_audience(space_id, was_listener=was_listener, now=role)
@@ -195,11 +233,12 @@ class SpaceService:
         if change.after.state is SpaceState.LIVE:
             try:
                 await self.gateway.remove_participant(change.after.room_name, target)
-                if change.after.pinned != change.before.pinned:
+                if pushed.metadata_changed(change.before, change.after):
                     await self.gateway.set_room_metadata(change.after)
             except GatewayError:
                 await self._undo(space_id, change, target)
                 raise
+            await self._push_hands(change.before, change.after)
         return change.after
 
     async def mute(self, *, actor: str, space_id: str, target: str) -> Space:
@@ -246,13 +285,15 @@ class SpaceService:
         publishing."""
         outcome = await run_in_threadpool(self.apply_webhook, facts)
         space_id = space_id_from_room(facts.room_name)
+        if outcome == "counted" and space_id is not None:
+            await self._push_count(space_id, joined=facts.event == "participant_joined")
         if facts.event == "participant_left" and facts.is_agent and space_id is not None:
             return await self._redispatch_agent(space_id, facts)
         if facts.event not in ("participant_joined", "track_published"):
             return outcome
         if facts.is_agent or not facts.identity or space_id is None:
             return outcome
-        space = await run_in_threadpool(self.store.get, space_id)
+        space = await run_in_threadpool(lambda: self.store.get(space_id, member=facts.identity))
         if space is None or space.state is not SpaceState.LIVE:
             return outcome
         if facts.identity in space.blocked:
@@ -325,6 +366,15 @@ class SpaceService:
             applied = self.store.adjust_listeners(space_id, delta, event_id=facts.id)
             return "counted" if applied else "duplicate"
         return f"ignored: {facts.event}"
+
+    async def _push_count(self, space_id: str, *, joined: bool) -> None:
+        """A listener joined or left: push the metadata only if the count viewers see changed
+        (it is rounded when large, so most joins in a big audience push nothing)."""
+        after = await run_in_threadpool(self.store.get, space_id)
+        if after is None:
+            return
+        before = after.replace(listener_count=max(after.listener_count + (-1 if joined else 1), 0))
+        await self._push(before, after)
 
     async def _follow_audience(self, space_id: str, *, was_listener: bool, now: Role) -> None:
         """A connected person moved between audience and stage without a join/leave webhook (their

@@ -1,9 +1,16 @@
 """The repository interface. Two implementations (sqlite.py, dynamodb.py) pass one contract suite
 (tests/integration/control_plane/test_store_contract.py).
 
-Concurrency model: every change is read -> pure rule -> compare-and-set on the record's `version`,
-retried on a lost race. The rule always runs on the latest record, so a limit (10 speakers) is
-checked against what is really stored and a concurrent change is never overwritten.
+Concurrency model: every change is read -> pure rule -> conditional write, retried on a lost race.
+The rule always runs on the latest state, so a limit (10 speakers, 200 raised hands) is checked
+against what is really stored and a concurrent change is never overwritten.
+
+What a write is conditioned on (docs/control-plane.md, "Data model"):
+- the Space's own fields (title, roles, pin, state): compare-and-set on `version`, which only
+  changes when they do;
+- raised hands and blocks: one record per user, plus a per-Space count that the write
+  compare-and-sets (so the limits hold under concurrency without touching the Space record);
+- the listener count: never read-modify-write; sharded counters that webhooks add to.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +36,9 @@ BACKOFF_CAP = 0.05
 # Seconds a webhook id and an Idempotency-Key are remembered (both stores expire them).
 DEDUPE_TTL = 24 * 3600
 PAGE_LIMIT_MAX = 100
+# Records carry `schema_version`; a record without one was written before issue 9 (version 1: hands
+# and blocks inside the Space record, one listener counter on it). Readers accept every version.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,21 @@ class Change:
         return self.before is not self.after
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What a backend read for a change: the Space, plus what the backend needs to condition the
+    write on it (counts as read, where each member is stored)."""
+
+    space: Space
+    # Members still kept inside a version-1 record (written before issue 9); new ones never are.
+    legacy_hands: tuple[str, ...] = ()
+    legacy_blocked: tuple[str, ...] = ()
+    # The per-Space counts of hand and block records as read (None: no count record yet).
+    hand_count: int | None = None
+    block_count: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 class InvalidCursor(ValueError):
     pass
 
@@ -62,20 +87,33 @@ class InvalidCursor(ValueError):
 class SpaceStore(ABC):
     # --- what each backend implements -------------------------------------------------------
     @abstractmethod
-    def get(self, space_id: str) -> Space | None: ...
+    def get(self, space_id: str, *, member: str | None = None) -> Space | None:
+        """The Space with its raised hands, blocks and listener count.
+
+        With `member`, `raised_hands` and `blocked` hold at most that member (whether *they* raised
+        a hand, are blocked): enough for that member's rules (join, webhook checks) in one
+        round trip, without reading every hand and block of a large Space."""
+
+    @abstractmethod
+    def _read(self, space_id: str) -> Snapshot | None:
+        """Everything a change needs, read consistently enough that `_commit` can condition on it."""
 
     @abstractmethod
     def _insert(self, space: Space, idempotency: IdempotencyKey | None) -> Space:
         """Insert, or return the Space created earlier under the same idempotency key."""
 
     @abstractmethod
-    def _compare_and_set(self, space: Space, *, expected_version: int) -> bool:
-        """Write `space` only if the stored version is still `expected_version`."""
+    def _commit(self, read: Snapshot, after: Space) -> Space | None:
+        """Store `after` if nothing `read` saw has changed since; None when the race was lost.
+
+        `after.version` is already the next version when the Space's own fields changed."""
 
     @abstractmethod
-    def _page(self, state: SpaceState, *, limit: int, after: str | None) -> tuple[list[Space], str | None]:
-        """Up to `limit` Spaces in `state` after the discovery key `after`, and the key to continue
-        from (None on the last page)."""
+    def _page(
+        self, state: SpaceState, *, limit: int, after: Positions | None
+    ) -> tuple[list[Space], Positions | None]:
+        """Up to `limit` Spaces in `state` after the positions `after` (one per cursor slot; None:
+        from the start), and the positions to continue from (None on the last page)."""
 
     @abstractmethod
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
@@ -93,23 +131,30 @@ class SpaceStore(ABC):
     def create(self, space: Space, *, idempotency: IdempotencyKey | None = None) -> Space:
         return self._insert(space, idempotency)
 
-    def require(self, space_id: str) -> Space:
-        space = self.get(space_id)
+    def require(self, space_id: str, *, member: str | None = None) -> Space:
+        space = self.get(space_id, member=member)
         if space is None:
             raise NotFound("space_not_found", f"no Space with id {space_id!r}")
         return space
 
     def update(self, space_id: str, change: Callable[[Space], Space]) -> Change:
-        """Apply a pure rule to the latest record until the write wins. Rule errors propagate."""
+        """Apply a pure rule to the latest state until the write wins. Rule errors propagate."""
         delay = BACKOFF_START
         for _ in range(MAX_ATTEMPTS):
-            before = self.require(space_id)
+            read = self._read(space_id)
+            if read is None:
+                raise NotFound("space_not_found", f"no Space with id {space_id!r}")
+            before = read.space
             after = change(before)
             if after is before:
                 return Change(before, before)
-            after = after.replace(version=before.version + 1)
-            if self._compare_and_set(after, expected_version=before.version):
-                return Change(before, after)
+            if own_fields(after) != own_fields(before):
+                after = after.replace(version=before.version + 1)
+            else:
+                after = after.replace(version=before.version)
+            stored = self._commit(read, after)
+            if stored is not None:
+                return Change(before, stored)
             time.sleep(random.uniform(0, delay))
             delay = min(delay * 2, BACKOFF_CAP)
         raise Conflict("too_much_contention", "the Space is changing too fast; retry")
@@ -123,7 +168,9 @@ class SpaceStore(ABC):
 
 
 def to_record(space: Space) -> dict[str, Any]:
+    """The Space's own fields: what changes rarely. Hands, blocks and the count live elsewhere."""
     return {
+        "schema_version": SCHEMA_VERSION,
         "id": space.id,
         "title": space.title,
         "host": space.host,
@@ -131,8 +178,6 @@ def to_record(space: Space) -> dict[str, Any]:
         "state": space.state.value,
         "cohosts": list(space.cohosts),
         "speakers": list(space.speakers),
-        "raised_hands": list(space.raised_hands),
-        "blocked": list(space.blocked),
         "pinned": space.pinned,
         "created_at": ts(space.created_at),
         "scheduled_start": ts(space.scheduled_start),
@@ -142,26 +187,77 @@ def to_record(space: Space) -> dict[str, Any]:
     }
 
 
-def from_record(record: dict[str, Any], *, listener_count: int = 0) -> Space:
+def own_fields(space: Space) -> dict[str, Any]:
+    record = to_record(space)
+    del record["version"]
+    return record
+
+
+def from_record(
+    record: dict[str, Any],
+    *,
+    raised_hands: tuple[str, ...] = (),
+    blocked: tuple[str, ...] = (),
+    listener_count: int = 0,
+) -> Space:
+    """Any schema version. Version 1 (no `schema_version`) kept `raised_hands` and `blocked` in the
+    record: the backends pass them in merged with the per-user records (legacy_members)."""
+    state = SpaceState(record["state"])
     return Space(
         id=record["id"],
         title=record["title"],
         host=record["host"],
-        video=VideoPolicy(record["video"]),
-        state=SpaceState(record["state"]),
-        cohosts=tuple(record["cohosts"]),
-        speakers=tuple(record["speakers"]),
-        raised_hands=tuple(record["raised_hands"]),
-        blocked=tuple(record["blocked"]),
-        pinned=record["pinned"],
+        video=VideoPolicy(record.get("video", VideoPolicy.OFF.value)),
+        state=state,
+        cohosts=tuple(record.get("cohosts") or ()),
+        speakers=tuple(record.get("speakers") or ()),
+        # An ended Space has no queue: its leftover hand records are never read.
+        raised_hands=() if state is SpaceState.ENDED else raised_hands,
+        blocked=blocked,
+        pinned=record.get("pinned"),
         created_at=parse_ts(record["created_at"]),  # type: ignore[arg-type]
-        scheduled_start=parse_ts(record["scheduled_start"]),
-        started_at=parse_ts(record["started_at"]),
-        ended_at=parse_ts(record["ended_at"]),
-        version=int(record["version"]),
+        scheduled_start=parse_ts(record.get("scheduled_start")),
+        started_at=parse_ts(record.get("started_at")),
+        ended_at=parse_ts(record.get("ended_at")),
+        version=int(record.get("version", 0)),
         # Webhook races (a leave applied before the join) can dip below zero for a moment.
         listener_count=max(0, int(listener_count)),
     )
+
+
+def schema_version(record: dict[str, Any]) -> int:
+    return int(record.get("schema_version", 1))
+
+
+def legacy_members(record: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(raised hands, blocked) still stored inside a version-1 record."""
+    if schema_version(record) >= 2:
+        return (), ()
+    return tuple(record.get("raised_hands") or ()), tuple(record.get("blocked") or ())
+
+
+@dataclass(frozen=True)
+class Members:
+    """What a change does to the per-user records."""
+
+    hands_added: tuple[str, ...]
+    hands_removed: tuple[str, ...]
+    blocks_added: tuple[str, ...]
+    blocks_removed: tuple[str, ...]
+    # Users whose role or pin changed: their hand and block records must still be as read.
+    touched: frozenset[str]
+
+
+def members_change(before: Space, after: Space) -> Members:
+    def diff(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return tuple(u for u in new if u not in old), tuple(u for u in old if u not in new)
+
+    hands_added, hands_removed = diff(before.raised_hands, after.raised_hands)
+    blocks_added, blocks_removed = diff(before.blocked, after.blocked)
+    roles = set(before.cohosts) ^ set(after.cohosts) | set(before.speakers) ^ set(after.speakers)
+    pins = {before.pinned, after.pinned} - {None} if before.pinned != after.pinned else set()
+    touched = roles | pins | set(hands_added + hands_removed + blocks_added + blocks_removed)
+    return Members(hands_added, hands_removed, blocks_added, blocks_removed, frozenset(touched))  # type: ignore[arg-type]
 
 
 def discovery_key(space: Space) -> str:
@@ -191,32 +287,60 @@ def parse_ts(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-# A cursor is the discovery key of the last Space on the page (`2026-12-01T20:15:00.123456Z#<id>`)
-# written without separators so it needs no escaping in a URL: `20261201T201500123456Z_<id>`.
-# Keyset pagination: any string of this shape is a position in key order and pages after it, so
-# the API accepts exactly what its schema says; anything else is refused before a store sees it.
-CURSOR_PATTERN = r"^[0-9]{8}T[0-9]{12}Z_[0-9a-f]{32}$"
+# Discovery index shards (DynamoDB; docs/control-plane.md, "Data model", says why 4). A page reads
+# every shard plus the unsharded partition that records written before issue 9 still sit in, so a
+# cursor holds one position per slot: CURSOR_SLOTS = shards + 1, in the order shard 0..3, legacy.
+DISCOVERY_SHARDS = 4
+CURSOR_SLOTS = DISCOVERY_SHARDS + 1
+# Slot positions besides a discovery key: nothing read from the slot yet, or nothing left in it.
+START, END = "0", "-"
+# A position that is a discovery key (`2026-12-01T20:15:00.123456Z#<id>`) is written without
+# separators so the cursor needs no escaping in a URL: `20261201T201500123456Z_<id>`. The cursor
+# joins the CURSOR_SLOTS positions with `~`. Keyset pagination: every string of this shape is a
+# set of positions in key order and pages after them (a page may come out empty or short; all `-`
+# is the empty last page), so the API accepts exactly what its schema says; anything else is
+# refused before a store sees it.
+_POSITION = r"(?:-|0|[0-9]{8}T[0-9]{12}Z_[0-9a-f]{32})"
+CURSOR_PATTERN = rf"^{_POSITION}(?:~{_POSITION}){{{CURSOR_SLOTS - 1}}}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
 _KEY = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6})Z#([0-9a-f]{32})"
 )
+# Per slot: START, END or a discovery key.
+Positions = tuple[str, ...]
 
 
-def encode_cursor(key: str | None) -> str | None:
-    if key is None:
+def encode_cursor(positions: Positions | None) -> str | None:
+    if positions is None:
         return None
-    match = _KEY.fullmatch(key)
+    if len(positions) != CURSOR_SLOTS:  # a store always returns every slot
+        raise ValueError(f"a cursor has {CURSOR_SLOTS} positions, not {len(positions)}")
+    return "~".join(_encode_position(p) for p in positions)
+
+
+def _encode_position(position: str) -> str:
+    if position in (START, END):
+        return position
+    match = _KEY.fullmatch(position)
     if match is None:  # a key this module wrote always matches
-        raise ValueError(f"not a discovery key: {key!r}")
+        raise ValueError(f"not a discovery key: {position!r}")
     y, mo, d, h, mi, sec, us, space_id = match.groups()
     return f"{y}{mo}{d}T{h}{mi}{sec}{us}Z_{space_id}"
 
 
-def decode_cursor(cursor: str | None) -> str | None:
-    """The discovery key a cursor stands for (None: the first page)."""
+def decode_cursor(cursor: str | None) -> Positions | None:
+    """The positions a cursor stands for (None: the first page)."""
     if not cursor:
         return None
     if not _CURSOR.fullmatch(cursor):
-        raise InvalidCursor("cursor is not one this API returned (pass back `cursor` as given)")
-    c = cursor
+        raise InvalidCursor(
+            f"cursor is not one this API returned: {CURSOR_SLOTS} positions joined by '~', each '-', '0' "
+            "or <YYYYMMDDTHHMMSSffffffZ>_<32 hex> (pass back `cursor` as given)"
+        )
+    return tuple(_decode_position(p) for p in cursor.split("~"))
+
+
+def _decode_position(c: str) -> str:
+    if c in (START, END):
+        return c
     return f"{c[0:4]}-{c[4:6]}-{c[6:8]}T{c[9:11]}:{c[11:13]}:{c[13:15]}.{c[15:21]}Z#{c[23:]}"

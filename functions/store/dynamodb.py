@@ -1,17 +1,30 @@
 """DynamoDB: one table, key names from contract.names (the CDK state construct creates the same shape).
 
-Items:
-  pk=SPACE#<id>            sk=META    the Space; gsi1pk=STATE#<state>, gsi1sk=<discovery key>;
-                                      listener_count is ADDed by webhooks outside the version check
-  pk=EVENT#<webhook id>    sk=EVENT   webhook dedupe, expires through ttl
-  pk=IDEMP#<owner>#<key>   sk=IDEMP   Idempotency-Key -> Space id, expires through ttl
-Every Space change is an UpdateItem conditioned on the version read (base.SpaceStore.update).
+Items (docs/control-plane.md, "Data model"):
+  pk=SPACE#<id>                  sk=META           the Space's own fields (title, roles, pin, state,
+                                                   times, version, schema_version); the only item in
+                                                   the discovery index: gsi1pk=STATE#<state>#<k>,
+                                                   k in 0..DISCOVERY_SHARDS-1, gsi1sk=<time>#<id>
+  pk=SPACE#<id>                  sk=HAND#<user>    one raised hand (`at`: when, orders the queue)
+  pk=SPACE#<id>                  sk=BLOCK#<user>   one blocked user
+  pk=SPACE#<id>                  sk=COUNT#HANDS    number of HAND items (compare-and-set by every
+                                 sk=COUNT#BLOCKS   hand/block change: the limits under concurrency)
+  pk=SPACE#<id>#LISTENERS#<k>    sk=COUNT          listener count shard k in 0..LISTENER_SHARDS-1 (ADD)
+  pk=EVENT#<webhook id>          sk=EVENT          webhook dedupe, expires through ttl
+  pk=IDEMP#<owner>#<key>         sk=IDEMP          Idempotency-Key -> Space id, expires through ttl
+
+Records written before issue 9 (schema_version absent = 1: hands, blocks and `listener_count` on
+the META item, gsi1pk=STATE#<state>) read unchanged: their lists are merged with the per-user items,
+their count is added to the shards, and discovery also reads the unsharded partition.
 """
 
 from __future__ import annotations
 
 import random
 import time
+import uuid
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -21,25 +34,50 @@ from botocore.exceptions import ClientError
 
 from contract import names
 
+from ..domain import reactions
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
+from ..domain.reactions import LimitState
 from .base import (
     DEDUPE_TTL,
+    DISCOVERY_SHARDS,
+    END,
+    START,
     IdempotencyKey,
     InvalidCursor,
+    Positions,
+    Snapshot,
     SpaceStore,
     discovery_key,
     from_record,
+    legacy_members,
+    members_change,
     newest_first,
     to_record,
 )
+from .reactions import ReactionStore
 
 PK, SK = names.TABLE_PK, names.TABLE_SK
 GSI1, GSI1_PK, GSI1_SK = names.TABLE_GSI1, names.TABLE_GSI1_PK, names.TABLE_GSI1_SK
 TTL = names.TABLE_TTL_ATTRIBUTE
 META, EVENT, IDEMP = "META", "EVENT", "IDEMP"
+HAND, BLOCK = "HAND#", "BLOCK#"
+HAND_COUNT, BLOCK_COUNT = "COUNT#HANDS", "COUNT#BLOCKS"
 # A transaction that collides with another one on the same item is cancelled, not queued.
 TRANSACTION_ATTEMPTS = 8
+# Listener count shards. A partition takes at most 1,000 WCU/s and a transactional write of a
+# small item costs 2 WCU, so one counter item tops out at 500 counted webhooks/s. The design peak is
+# 100,000 listeners joining one Space in 60 s (1,667 joins/s) while earlier ones leave at a similar
+# rate: 16 shards put ~104 joins/s (+ ~104 leaves/s) on each, ~420 WCU/s, under half a partition
+# and under the 300 writes/s per key goal with 3x headroom for uneven hashing and bursts. Reading
+# costs one BatchGetItem of 16 keys. The shards need their own partition keys: items that share one
+# (even with different sort keys) share that partition's 1,000 WCU/s.
+LISTENER_SHARDS = 16
+# Discovery index shards: base.DISCOVERY_SHARDS (the cursor has a slot per shard). Only META items
+# are indexed, and META changes only on create, start, end, role, pin and title changes, so the
+# index takes a few writes per Space-minute; 4 shards keep a flash crowd of Spaces starting at once
+# (e.g. on the hour) under 4 x 1,000 index writes/s, while a discovery page costs 4 small queries
+# (+1 for records written before issue 9).
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -47,6 +85,33 @@ _de = TypeDeserializer()
 
 def space_key(space_id: str) -> dict[str, Any]:
     return {PK: {"S": f"SPACE#{space_id}"}, SK: {"S": META}}
+
+
+def member_key(space_id: str, prefix: str, user: str) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}"}, SK: {"S": f"{prefix}{user}"}}
+
+
+def count_key(space_id: str, which: str) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}"}, SK: {"S": which}}
+
+
+def listener_shard_key(space_id: str, shard: int) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}#LISTENERS#{shard}"}, SK: {"S": "COUNT"}}
+
+
+def shard_of(value: str, shards: int) -> int:
+    """Stable across processes (Python's hash() is salted per process)."""
+    return zlib.crc32(value.encode()) % shards
+
+
+def discovery_partition(state: SpaceState, space_id: str) -> str:
+    return f"STATE#{state.value}#{shard_of(space_id, DISCOVERY_SHARDS)}"
+
+
+def discovery_partitions(state: SpaceState) -> list[str]:
+    """The index partitions in cursor slot order: the shards, then the one records written before
+    issue 9 use."""
+    return [*(f"STATE#{state.value}#{k}" for k in range(DISCOVERY_SHARDS)), f"STATE#{state.value}"]
 
 
 class DynamoStore(SpaceStore):
@@ -60,40 +125,159 @@ class DynamoStore(SpaceStore):
         )
 
     # --- reads --------------------------------------------------------------------------------
-    def get(self, space_id: str) -> Space | None:
-        item = self.client.get_item(TableName=self.table, Key=space_key(space_id), ConsistentRead=True).get(
-            "Item"
+    def get(self, space_id: str, *, member: str | None = None) -> Space | None:
+        if member is None:
+            read = self._read(space_id)
+            return None if read is None else read.space
+        keys = [
+            space_key(space_id),
+            member_key(space_id, HAND, member),
+            member_key(space_id, BLOCK, member),
+            *(listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)),
+        ]
+        items = self._batch_get(keys)
+        meta = items.get((f"SPACE#{space_id}", META))
+        if meta is None:
+            return None
+        record = _plain(meta)
+        legacy_hands, legacy_blocked = legacy_members(record)
+        hand = (f"SPACE#{space_id}", f"{HAND}{member}") in items or member in legacy_hands
+        blocked = (f"SPACE#{space_id}", f"{BLOCK}{member}") in items or member in legacy_blocked
+        return from_record(
+            record,
+            raised_hands=(member,) if hand else (),
+            blocked=(member,) if blocked else (),
+            listener_count=_listeners(record, items.values()),
         )
-        return None if item is None else _space(item)
 
-    def _page(self, state: SpaceState, *, limit: int, after: str | None) -> tuple[list[Space], str | None]:
-        partition = f"STATE#{state.value}"
+    def _read(self, space_id: str) -> Snapshot | None:
+        items = self._query_partition(f"SPACE#{space_id}")
+        meta = next((i for i in items if i[SK]["S"] == META), None)
+        if meta is None:
+            return None
+        record = _plain(meta)
+        legacy_hands, legacy_blocked = legacy_members(record)
+        hand_items = sorted(
+            (int(i["at"]["N"]), i[SK]["S"][len(HAND) :]) for i in items if i[SK]["S"].startswith(HAND)
+        )
+        block_items = sorted(i[SK]["S"][len(BLOCK) :] for i in items if i[SK]["S"].startswith(BLOCK))
+        counts = {i[SK]["S"]: int(i["n"]["N"]) for i in items if i[SK]["S"] in (HAND_COUNT, BLOCK_COUNT)}
+        hands = tuple(u for u in legacy_hands) + tuple(u for _, u in hand_items if u not in legacy_hands)
+        blocked = tuple(legacy_blocked) + tuple(u for u in block_items if u not in legacy_blocked)
+        shards = self._batch_get([listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)])
+        space = from_record(
+            record, raised_hands=hands, blocked=blocked, listener_count=_listeners(record, shards.values())
+        )
+        return Snapshot(
+            space=space,
+            legacy_hands=legacy_hands,
+            legacy_blocked=legacy_blocked,
+            hand_count=counts.get(HAND_COUNT),
+            block_count=counts.get(BLOCK_COUNT),
+            extra={"hand_items": {u for _, u in hand_items}, "block_items": set(block_items)},
+        )
+
+    def _query_partition(self, pk: str) -> list[dict[str, Any]]:
         query: dict[str, Any] = {
             "TableName": self.table,
-            "IndexName": GSI1,
             "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": GSI1_PK},
-            "ExpressionAttributeValues": {":p": {"S": partition}},
-            "ScanIndexForward": not newest_first(state),
-            "Limit": limit,
+            "ExpressionAttributeNames": {"#p": PK},
+            "ExpressionAttributeValues": {":p": {"S": pk}},
+            "ConsistentRead": True,
         }
-        if after is not None:
-            # The index's start key: the position (GSI key) plus the table key of the item there.
-            space_id = after.rsplit("#", 1)[1]
-            query["ExclusiveStartKey"] = {
-                **space_key(space_id),
-                GSI1_PK: {"S": partition},
-                GSI1_SK: {"S": after},
-            }
-        try:
+        items: list[dict[str, Any]] = []
+        while True:
             result = self.client.query(**query)
+            items += result["Items"]
+            if "LastEvaluatedKey" not in result:
+                return items
+            query["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk); missing ones are absent. Consistent: a block takes effect at once."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            }
+            delay = 0.005
+            while pending:
+                result = self.client.batch_get_item(RequestItems=pending)
+                for item in result["Responses"].get(self.table, []):
+                    found[(item[PK]["S"], item[SK]["S"])] = item
+                pending = result.get("UnprocessedKeys") or {}
+                if pending:
+                    time.sleep(random.uniform(0, delay))
+                    delay = min(delay * 2, 0.2)
+        return found
+
+    def _page(
+        self, state: SpaceState, *, limit: int, after: Positions | None
+    ) -> tuple[list[Space], Positions | None]:
+        """Query every shard of the state's index partition, merge by discovery key. The cursor holds
+        each shard's position: the last key taken from it, or END when it has nothing left."""
+        partitions = discovery_partitions(state)
+        desc = newest_first(state)
+        positions = [START] * len(partitions) if after is None else list(after)
+        live = [n for n, pos in enumerate(positions) if pos != END]
+        with ThreadPoolExecutor(max_workers=len(live) or 1) as pool:
+            results = list(
+                pool.map(lambda n: self._shard_page(partitions[n], positions[n], desc, limit), live)
+            )
+        candidates: list[tuple[str, int, dict[str, Any]]] = []
+        complete: dict[int, bool] = {}
+        for n, (items, complete[n]) in zip(live, results, strict=True):
+            candidates += [(i[GSI1_SK]["S"], n, i) for i in items]
+        candidates.sort(key=lambda c: c[0], reverse=desc)
+        taken = candidates[:limit]
+        for key, n, _ in taken:
+            positions[n] = key
+        for n in live:
+            left_behind = any(c[1] == n for c in candidates[limit:])
+            if complete[n] and not left_behind:
+                positions[n] = END
+        spaces = self._with_counts([i for _, _, i in taken])
+        more = any(pos != END for pos in positions)
+        return spaces, (tuple(positions) if more else None)
+
+    def _shard_page(
+        self, partition: str, position: str, desc: bool, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to `limit` items after `position`; True when the shard has nothing beyond them."""
+        condition = "#p = :p"
+        values: dict[str, Any] = {":p": {"S": partition}}
+        if position != START:
+            condition += " AND #s < :after" if desc else " AND #s > :after"
+            values[":after"] = {"S": position}
+        try:
+            result = self.client.query(
+                TableName=self.table,
+                IndexName=GSI1,
+                KeyConditionExpression=condition,
+                ExpressionAttributeNames={"#p": GSI1_PK, **({"#s": GSI1_SK} if ":after" in values else {})},
+                ExpressionAttributeValues=values,
+                ScanIndexForward=not desc,
+                Limit=limit,
+            )
         except ClientError as exc:
-            # Kept as a guard: a start key DynamoDB refuses came from the client, not from us.
-            if after is not None and exc.response["Error"]["Code"] == "ValidationException":
+            # Kept as a guard: every position the cursor pattern admits is a plain ASCII string
+            # DynamoDB compares, so a refusal here would be a bad position that came from the client.
+            if position != START and exc.response["Error"]["Code"] == "ValidationException":
                 raise InvalidCursor("cursor is not one this API returned") from exc
             raise
-        last = result.get("LastEvaluatedKey")
-        return [_space(i) for i in result["Items"]], (str(last[GSI1_SK]["S"]) if last else None)
+        return result["Items"], "LastEvaluatedKey" not in result
+
+    def _with_counts(self, metas: list[dict[str, Any]]) -> list[Space]:
+        """Listed Spaces carry their listener count (one BatchGetItem per 6 Spaces); their hands and
+        blocks are not read (GET /spaces/{id} has them)."""
+        ids = [m["id"]["S"] for m in metas]
+        shards = self._batch_get([listener_shard_key(i, k) for i in ids for k in range(LISTENER_SHARDS)])
+        spaces = []
+        for meta in metas:
+            record = _plain(meta)
+            mine = [v for (pk, _), v in shards.items() if pk.startswith(f"SPACE#{record['id']}#")]
+            spaces.append(from_record(record, listener_count=_listeners(record, mine)))
+        return spaces
 
     # --- writes -------------------------------------------------------------------------------
     def _insert(self, space: Space, idempotency: IdempotencyKey | None) -> Space:
@@ -157,42 +341,186 @@ class DynamoStore(SpaceStore):
             return None
         return item
 
-    def _compare_and_set(self, space: Space, *, expected_version: int) -> bool:
-        fields = {**_record_attributes(space)}
+    def _commit(self, read: Snapshot, after: Space) -> Space | None:
+        """One transaction: the META item (compare-and-set on `version` if its fields changed, else
+        a condition check of it), the added/removed hand and block items, their counts
+        (compare-and-set on the count as read), and a check that every other user the change touches
+        still has the hand/block items it read. Never touches the listener shards."""
+        before = read.space
+        sid = before.id
+        change = members_change(before, after)
+        ended = after.state is SpaceState.ENDED
+        hand_items: set[str] = read.extra["hand_items"]
+        block_items: set[str] = read.extra["block_items"]
+        # Members kept inside a version-1 record leave it by rewriting it; new ones become items.
+        legacy_hands = tuple(u for u in read.legacy_hands if u in after.raised_hands)
+        legacy_blocked = tuple(u for u in read.legacy_blocked if u in after.blocked)
+        legacy_changed = (legacy_hands, legacy_blocked) != (read.legacy_hands, read.legacy_blocked)
+        if legacy_changed and after.version == before.version:
+            after = after.replace(version=before.version + 1)
+
+        actions: list[dict[str, Any]] = []
+        written: set[str] = set()
+        if after.version != before.version:
+            actions.append({"Update": self._meta_update(after, before.version, legacy_hands, legacy_blocked)})
+        else:
+            actions.append(
+                {"ConditionCheck": {**self._on(space_key(sid)), **_condition("#v = :v", before.version)}}
+            )
+        # An ended Space's queue is never read again: its hand items are left where they are.
+        if not ended:
+            self._member_writes(
+                actions,
+                written,
+                sid,
+                HAND,
+                HAND_COUNT,
+                read.hand_count,
+                hand_items,
+                added=change.hands_added,
+                removed=change.hands_removed,
+                at=time.time_ns(),
+            )
+        self._member_writes(
+            actions,
+            written,
+            sid,
+            BLOCK,
+            BLOCK_COUNT,
+            read.block_count,
+            block_items,
+            added=change.blocks_added,
+            removed=change.blocks_removed,
+        )
+        for user in sorted(change.touched):
+            for prefix, items in ((HAND, hand_items), (BLOCK, block_items)):
+                if f"{prefix}{user}" in written or (ended and prefix == HAND):
+                    continue
+                exists = "attribute_exists(#pk)" if user in items else "attribute_not_exists(#pk)"
+                actions.append(
+                    {
+                        "ConditionCheck": {
+                            **self._on(member_key(sid, prefix, user)),
+                            "ConditionExpression": exists,
+                            "ExpressionAttributeNames": {"#pk": PK},
+                        }
+                    }
+                )
+        if len(actions) > 100:  # DynamoDB's transaction limit; no single rule gets near it
+            raise Conflict("change_too_large", "this change touches too many records at once")
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if _reasons(exc) and any(
+                r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in _reasons(exc)
+            ):
+                return None
+            if exc.response["Error"]["Code"] == "TransactionConflictException":
+                return None
+            raise
+        return after
+
+    def _on(self, key: dict[str, Any]) -> dict[str, Any]:
+        return {"TableName": self.table, "Key": key}
+
+    def _meta_update(
+        self, space: Space, expected: int, legacy_hands: tuple[str, ...], legacy_blocked: tuple[str, ...]
+    ) -> dict[str, Any]:
+        fields = _meta_attributes(space)
+        removes: list[str] = []
+        if legacy_hands or legacy_blocked:
+            # Still a version-1 record: keep its remaining members (and its version marker).
+            fields["schema_version"] = {"N": "1"}
+            fields["raised_hands"] = _ser.serialize(list(legacy_hands))
+            fields["blocked"] = _ser.serialize(list(legacy_blocked))
+        else:
+            removes = ["raised_hands", "blocked"]
         names_ = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":f{i}": value for i, value in enumerate(fields.values())}
-        sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=space_key(space.id),
-                UpdateExpression=f"SET {sets}",
-                ConditionExpression="#v = :expected",
-                ExpressionAttributeNames={**names_, "#v": "version"},
-                ExpressionAttributeValues={**values, ":expected": {"N": str(expected_version)}},
+        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        removed = {f"#r{i}": name for i, name in enumerate(removes)}
+        if removed:
+            expression += " REMOVE " + ", ".join(removed)
+        return {
+            **self._on(space_key(space.id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#v = :expected",
+            "ExpressionAttributeNames": {**names_, **removed, "#v": "version"},
+            "ExpressionAttributeValues": {**values, ":expected": {"N": str(expected)}},
+        }
+
+    def _member_writes(
+        self,
+        actions: list[dict[str, Any]],
+        written: set[str],
+        sid: str,
+        prefix: str,
+        count_sk: str,
+        count: int | None,
+        items: set[str],
+        *,
+        added: tuple[str, ...],
+        removed: tuple[str, ...],
+        at: int = 0,
+    ) -> None:
+        removed = tuple(u for u in removed if u in items)  # the rest lived in a version-1 record
+        if not added and not removed:
+            return
+        for user in added:
+            item = {**member_key(sid, prefix, user), "user": {"S": user}, "at": {"N": str(at)}}
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": PK},
+                    }
+                }
             )
-            return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+            written.add(f"{prefix}{user}")
+        for user in removed:
+            actions.append(
+                {
+                    "Delete": {
+                        **self._on(member_key(sid, prefix, user)),
+                        "ConditionExpression": "attribute_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": PK},
+                    }
+                }
+            )
+            written.add(f"{prefix}{user}")
+        read = count or 0
+        condition = "attribute_not_exists(#pk)" if count is None else "#n = :read"
+        values = {":n": {"N": str(read + len(added) - len(removed))}}
+        if count is not None:
+            values[":read"] = {"N": str(count)}
+        actions.append(
+            {
+                "Update": {
+                    **self._on(count_key(sid, count_sk)),
+                    "UpdateExpression": "SET #n = :n",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#n": "n", "#pk": PK} if count is None else {"#n": "n"},
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        )
 
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
+        """ADD to one shard (by the event id's hash, so a retried event lands on the same one). No
+        check that the Space exists: that would read its META item on every join. Webhooks are signed
+        and rooms exist only for Spaces, and a count for an unknown Space is never read."""
+        shard = shard_of(event_id, LISTENER_SHARDS) if event_id else random.randrange(LISTENER_SHARDS)
         update = {
-            "TableName": self.table,
-            "Key": space_key(space_id),
-            "UpdateExpression": "ADD listener_count :d",
-            "ConditionExpression": f"attribute_exists({PK})",
+            **self._on(listener_shard_key(space_id, shard)),
+            "UpdateExpression": "ADD #n :d",
+            "ExpressionAttributeNames": {"#n": "n"},
             "ExpressionAttributeValues": {":d": {"N": str(delta)}},
         }
         if event_id is None:
-            try:
-                self.client.update_item(**update)
-                return True
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    return False
-                raise
+            self.client.update_item(**update)
+            return True
         for _ in range(TRANSACTION_ATTEMPTS):
             try:
                 self.client.transact_write_items(
@@ -200,11 +528,11 @@ class DynamoStore(SpaceStore):
                 )
                 return True
             except ClientError as exc:
-                if _cancelled_by_condition(exc, index=0) or _cancelled_by_condition(exc, index=1):
-                    return False  # seen before, or no such Space: nothing to count
+                if _cancelled_by_condition(exc, index=0):
+                    return False  # seen before
                 if not _cancelled_by_conflict(exc):
                     raise
-            time.sleep(0.01)
+            time.sleep(random.uniform(0.005, 0.02))
         raise Conflict("too_much_contention", "listener count busy; the webhook will be retried")
 
     def claim_event(self, event_id: str) -> bool:
@@ -255,20 +583,33 @@ def ensure_table(client: Any, table_name: str) -> None:
     client.get_waiter("table_exists").wait(TableName=table_name)
 
 
-def _record_attributes(space: Space) -> dict[str, Any]:
+def _meta_attributes(space: Space) -> dict[str, Any]:
     attrs = {k: _ser.serialize(v) for k, v in to_record(space).items()}
-    attrs[GSI1_PK] = {"S": f"STATE#{space.state.value}"}
+    attrs[GSI1_PK] = {"S": discovery_partition(space.state, space.id)}
     attrs[GSI1_SK] = {"S": discovery_key(space)}
     return attrs
 
 
 def _item(space: Space) -> dict[str, Any]:
-    return {**space_key(space.id), **_record_attributes(space), "listener_count": {"N": "0"}}
+    return {**space_key(space.id), **_meta_attributes(space)}
 
 
-def _space(item: dict[str, Any]) -> Space:
-    plain = {k: _de.deserialize(v) for k, v in item.items()}
-    return from_record(plain, listener_count=int(plain.get("listener_count", 0)))
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+def _listeners(record: dict[str, Any], shards: Any) -> int:
+    """The shards' sum, plus the single counter a version-1 record kept on itself."""
+    legacy = int(record.get("listener_count") or 0)
+    return legacy + sum(int(s["n"]["N"]) for s in shards if s[SK]["S"] == "COUNT" and "n" in s)
+
+
+def _condition(expression: str, version: int) -> dict[str, Any]:
+    return {
+        "ConditionExpression": expression,
+        "ExpressionAttributeNames": {"#v": "version"},
+        "ExpressionAttributeValues": {":v": {"N": str(version)}},
+    }
 
 
 def _reasons(exc: ClientError) -> list[dict[str, Any]]:
@@ -287,3 +628,140 @@ def _cancelled_by_conflict(exc: ClientError) -> bool:
     if exc.response["Error"]["Code"] == "TransactionConflictException":
         return True
     return any(r.get("Code") == "TransactionConflict" for r in _reasons(exc))
+
+
+# --- reactions (functions/store/reactions.py) -------------------------------------------------
+# Items (same table, none of them a hot key):
+#   pk=REACTLIMIT#<space>#<user>          sk=LIMIT  bucket, count, last; ttl
+#   pk=REACT#<space>#<window>#<shard>     sk=COUNT  one number attribute per emoji code; ttl
+#   pk=REACTPUB#<space>                   sk=PUB    published: the newest published window
+# Parallel seal writes of one publication (32 shards: a few round trips, not 32).
+SEAL_THREADS = 8
+
+
+class DynamoReactions(ReactionStore):
+    def __init__(self, table_name: str, *, endpoint_url: str | None = None, client: Any = None) -> None:
+        self.table = table_name
+        self.client: Any = client or DynamoStore(table_name, endpoint_url=endpoint_url).client
+
+    def _limit_key(self, space_id: str, user: str) -> dict[str, Any]:
+        return {PK: {"S": f"REACTLIMIT#{space_id}#{user}"}, SK: {"S": "LIMIT"}}
+
+    def limit_state(self, space_id: str, user: str) -> LimitState | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=self._limit_key(space_id, user), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return LimitState(int(item["bucket"]["N"]), int(item["count"]["N"]), float(item["last"]["N"]))
+
+    def accept(self, space_id: str, user: str, now: float) -> float:
+        state = self.limit_state(space_id, user)
+        wait = reactions.retry_after(state, now)
+        if wait > 0:
+            return wait
+        new = reactions.after_accept(state, now)
+        nonce = uuid.uuid4().hex
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {
+                **self._limit_key(space_id, user),
+                "bucket": {"N": str(new.bucket)},
+                "count": {"N": str(new.count)},
+                "last": {"N": repr(new.last)},
+                TTL: {"N": str(int(now) + reactions.ITEM_TTL)},
+                # Tells this request's write from a concurrent one (see the retry case below).
+                "nonce": {"S": nonce},
+            },
+        }
+        # Compare-and-set on what was read: of two concurrent requests by one user, one wins and
+        # the other is limited (it would have been anyway: MIN_INTERVAL).
+        if state is None:
+            put["ConditionExpression"] = f"attribute_not_exists({PK})"
+        else:
+            put["ConditionExpression"] = "#last = :last"
+            put["ExpressionAttributeNames"] = {"#last": "last"}
+            put["ExpressionAttributeValues"] = {":last": {"N": repr(state.last)}}
+        try:
+            self.client.put_item(**put)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # A retried write (the SDK retries a timeout) can fail on its own first success.
+            stored = self.client.get_item(
+                TableName=self.table, Key=self._limit_key(space_id, user), ConsistentRead=True
+            ).get("Item", {})
+            if stored.get("nonce", {}).get("S") == nonce:
+                return 0.0
+            return reactions.MIN_INTERVAL
+        return 0.0
+
+    def _counter_key(self, space_id: str, window: int, shard: int) -> dict[str, Any]:
+        return {PK: {"S": f"REACT#{space_id}#{window}#{shard}"}, SK: {"S": "COUNT"}}
+
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
+        try:
+            result = self.client.update_item(
+                TableName=self.table,
+                Key=self._counter_key(space_id, window, shard),
+                UpdateExpression="ADD #c :one, #n :one SET #ttl = if_not_exists(#ttl, :ttl)",
+                ConditionExpression="attribute_not_exists(sealed)",
+                ExpressionAttributeNames={"#c": f"c_{code}", "#n": "total", "#ttl": TTL},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(result["Attributes"]["total"]["N"])
+
+    def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
+        try:
+            old = self.client.update_item(
+                TableName=self.table,
+                Key={PK: {"S": f"REACTPUB#{space_id}"}, SK: {"S": "PUB"}},
+                UpdateExpression="SET published = :w",
+                ConditionExpression="attribute_not_exists(published) OR published < :w",
+                ExpressionAttributeValues={":w": {"N": str(through)}},
+                ReturnValues="UPDATED_OLD",
+            ).get("Attributes", {})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False, None
+            raise
+        return True, (int(old["published"]["N"]) if "published" in old else None)
+
+    def published(self, space_id: str) -> int | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={PK: {"S": f"REACTPUB#{space_id}"}, SK: {"S": "PUB"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None or "published" not in item else int(item["published"]["N"])
+
+    def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        keys = [self._counter_key(space_id, w, s) for w in windows for s in range(reactions.SHARDS)]
+        # One UpdateItem per shard: sealing and reading it is one atomic step (ALL_NEW).
+        with ThreadPoolExecutor(SEAL_THREADS) as pool:
+            items = list(pool.map(self._seal_one, keys))
+        counts = [{k.removeprefix("c_"): int(v["N"]) for k, v in i.items() if k[:2] == "c_"} for i in items]
+        return [c for c in counts if c]  # shards nobody wrote to (created by the seal) hold nothing
+
+    def _seal_one(self, key: dict[str, Any]) -> dict[str, Any]:
+        result = self.client.update_item(
+            TableName=self.table,
+            Key=key,
+            UpdateExpression="SET sealed = :t, #ttl = if_not_exists(#ttl, :ttl)",
+            ExpressionAttributeNames={"#ttl": TTL},
+            ExpressionAttributeValues={
+                ":t": {"BOOL": True},
+                ":ttl": {"N": str(int(time.time()) + reactions.ITEM_TTL)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        attributes: dict[str, Any] = result.get("Attributes", {})
+        return attributes

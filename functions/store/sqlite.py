@@ -1,5 +1,10 @@
 """SQLite: the embedded local default. One connection per call (threads: FastAPI's pool), WAL, and
-`BEGIN IMMEDIATE` so concurrent writers queue on the database lock instead of failing late."""
+`BEGIN IMMEDIATE` so concurrent writers queue on the database lock instead of failing late.
+
+The same data model as DynamoDB without its partitions: the Space's own fields in `spaces.record`
+(JSON, `schema_version` 2), one row per raised hand and per block, the listener count in a column.
+A row written before issue 9 (record without `schema_version`, hands and blocks inside it) reads
+unchanged; the first change to it moves its hands and blocks into their tables."""
 
 from __future__ import annotations
 
@@ -11,17 +16,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..domain import reactions
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
+from ..domain.reactions import LimitState
 from .base import (
+    CURSOR_SLOTS,
     DEDUPE_TTL,
+    END,
+    START,
     IdempotencyKey,
+    Positions,
+    Snapshot,
     SpaceStore,
     discovery_key,
     from_record,
+    legacy_members,
     newest_first,
     to_record,
 )
+from .reactions import ReactionStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spaces (
@@ -33,6 +47,11 @@ CREATE TABLE IF NOT EXISTS spaces (
     listener_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS spaces_by_state ON spaces (state, discovery_key);
+CREATE TABLE IF NOT EXISTS hands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, space_id TEXT NOT NULL, user TEXT NOT NULL,
+    UNIQUE (space_id, user)
+);
+CREATE TABLE IF NOT EXISTS blocks (space_id TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (space_id, user));
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     owner TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, space_id TEXT NOT NULL,
@@ -76,13 +95,16 @@ class SqliteStore(SpaceStore):
         finally:
             db.close()
 
-    def get(self, space_id: str) -> Space | None:
+    def get(self, space_id: str, *, member: str | None = None) -> Space | None:
         db = self._connect()
         try:
-            row = db.execute("SELECT record, listener_count FROM spaces WHERE id = ?", (space_id,)).fetchone()
+            return _load(db, space_id, member=member)
         finally:
             db.close()
-        return None if row is None else _space(row)
+
+    def _read(self, space_id: str) -> Snapshot | None:
+        space = self.get(space_id)
+        return None if space is None else Snapshot(space=space)
 
     def _insert(self, space: Space, idempotency: IdempotencyKey | None) -> Space:
         now = time.time()
@@ -111,29 +133,50 @@ class SqliteStore(SpaceStore):
             )
         return space
 
-    def _compare_and_set(self, space: Space, *, expected_version: int) -> bool:
+    def _commit(self, read: Snapshot, after: Space) -> Space | None:
+        """Under the database lock: if the Space (fields, hands, blocks) is still what was read,
+        write its record (as schema 2) and make the hand and block rows match `after`."""
         with self._tx() as db:
-            cur = db.execute(
-                "UPDATE spaces SET record = ?, state = ?, discovery_key = ?, version = ? "
-                "WHERE id = ? AND version = ?",
+            current = _load(db, after.id)
+            if current is None or current.replace(listener_count=0) != read.space.replace(listener_count=0):
+                return None
+            db.execute(
+                "UPDATE spaces SET record = ?, state = ?, discovery_key = ?, version = ? WHERE id = ?",
                 (
-                    json.dumps(to_record(space)),
-                    space.state.value,
-                    discovery_key(space),
-                    space.version,
-                    space.id,
-                    expected_version,
+                    json.dumps(to_record(after)),
+                    after.state.value,
+                    discovery_key(after),
+                    after.version,
+                    after.id,
                 ),
             )
-            return cur.rowcount == 1
+            for table, users in (("hands", after.raised_hands), ("blocks", after.blocked)):
+                marks = ",".join("?" * len(users))
+                db.execute(
+                    f"DELETE FROM {table} WHERE space_id = ? AND user NOT IN ({marks})", (after.id, *users)
+                )
+                # In order: a record's hands move to the table (empty until then) in queue order.
+                db.executemany(
+                    f"INSERT OR IGNORE INTO {table} (space_id, user) VALUES (?, ?)",
+                    [(after.id, u) for u in users],
+                )
+            return after
 
-    def _page(self, state: SpaceState, *, limit: int, after: str | None) -> tuple[list[Space], str | None]:
+    def _page(
+        self, state: SpaceState, *, limit: int, after: Positions | None
+    ) -> tuple[list[Space], Positions | None]:
+        """One ordering (no index shards): the cursor carries the last key in every slot. A cursor
+        whose slots differ continues from the least advanced one, so nothing is skipped."""
         desc = newest_first(state)
-        sql = "SELECT record, listener_count, discovery_key FROM spaces WHERE state = ?"
+        sql = "SELECT id, record, listener_count, discovery_key FROM spaces WHERE state = ?"
         args: list[Any] = [state.value]
         if after is not None:
-            sql += " AND discovery_key < ?" if desc else " AND discovery_key > ?"
-            args.append(after)
+            if all(pos == END for pos in after):
+                return [], None
+            keys = [pos for pos in after if pos != END]
+            if START not in keys:
+                sql += " AND discovery_key < ?" if desc else " AND discovery_key > ?"
+                args.append(max(keys) if desc else min(keys))
         sql += f" ORDER BY discovery_key {'DESC' if desc else 'ASC'} LIMIT ?"
         args.append(limit + 1)  # one more tells whether there is a next page
         db = self._connect()
@@ -143,8 +186,9 @@ class SqliteStore(SpaceStore):
             db.close()
         more = len(rows) > limit
         rows = rows[:limit]
-        last = str(rows[-1]["discovery_key"]) if more and rows else None
-        return [_space(r) for r in rows], last
+        last = (str(rows[-1]["discovery_key"]),) * CURSOR_SLOTS if more and rows else None
+        # Listed Spaces carry their listener count, not their hands and blocks (as on DynamoDB).
+        return [_space(r, hands=(), blocked=(), listing=True) for r in rows], last
 
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
         with self._tx() as db:
@@ -170,9 +214,156 @@ def _claim(db: sqlite3.Connection, event_id: str) -> bool:
 def _replay(fingerprint: str, idempotency: IdempotencyKey, db: sqlite3.Connection, space_id: str) -> Space:
     if fingerprint != idempotency.fingerprint:
         raise Conflict("idempotency_key_reused", "this Idempotency-Key was used for a different request")
-    row = db.execute("SELECT record, listener_count FROM spaces WHERE id = ?", (space_id,)).fetchone()
-    return _space(row)
+    space = _load(db, space_id)
+    assert space is not None  # the key and the Space were inserted in one transaction
+    return space
 
 
-def _space(row: sqlite3.Row) -> Space:
-    return from_record(json.loads(row["record"]), listener_count=row["listener_count"])
+def _load(db: sqlite3.Connection, space_id: str, *, member: str | None = None) -> Space | None:
+    row = db.execute("SELECT id, record, listener_count FROM spaces WHERE id = ?", (space_id,)).fetchone()
+    if row is None:
+        return None
+    only = " AND user = ?" if member is not None else ""
+    args = (space_id, member) if member is not None else (space_id,)
+    hands = [r[0] for r in db.execute(f"SELECT user FROM hands WHERE space_id = ?{only} ORDER BY seq", args)]
+    blocks = [
+        r[0] for r in db.execute(f"SELECT user FROM blocks WHERE space_id = ?{only} ORDER BY user", args)
+    ]
+    return _space(row, hands=tuple(hands), blocked=tuple(blocks), member=member)
+
+
+def _space(
+    row: sqlite3.Row,
+    *,
+    hands: tuple[str, ...],
+    blocked: tuple[str, ...],
+    member: str | None = None,
+    listing: bool = False,
+) -> Space:
+    record = json.loads(row["record"])
+    legacy_hands, legacy_blocked = legacy_members(record)
+    if listing:
+        legacy_hands = legacy_blocked = ()
+    elif member is not None:
+        legacy_hands = tuple(u for u in legacy_hands if u == member)
+        legacy_blocked = tuple(u for u in legacy_blocked if u == member)
+    return from_record(
+        record,
+        raised_hands=legacy_hands + tuple(u for u in hands if u not in legacy_hands),
+        blocked=legacy_blocked + tuple(u for u in blocked if u not in legacy_blocked),
+        listener_count=row["listener_count"],
+    )
+
+
+# --- reactions (functions/store/reactions.py) -------------------------------------------------
+
+REACTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reaction_limits (
+    space_id TEXT NOT NULL, user TEXT NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL,
+    last REAL NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, user)
+);
+CREATE TABLE IF NOT EXISTS reaction_counts (
+    space_id TEXT NOT NULL, win INTEGER NOT NULL, shard INTEGER NOT NULL, code TEXT NOT NULL,
+    n INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win, shard, code)
+);
+CREATE TABLE IF NOT EXISTS reaction_published (space_id TEXT PRIMARY KEY, win INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS reaction_sealed (
+    space_id TEXT NOT NULL, win INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win)
+);
+"""
+
+
+class SqliteReactions(ReactionStore):
+    """The same database file as SqliteStore, its own tables."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._db = SqliteStore(path)
+        db = self._db._connect()
+        try:
+            db.executescript(REACTION_SCHEMA)
+        finally:
+            db.close()
+
+    def accept(self, space_id: str, user: str, now: float) -> float:
+        with self._db._tx() as db:
+            row = db.execute(
+                "SELECT bucket, count, last FROM reaction_limits WHERE space_id = ? AND user = ?",
+                (space_id, user),
+            ).fetchone()
+            state = None if row is None else LimitState(row["bucket"], row["count"], row["last"])
+            wait = reactions.retry_after(state, now)
+            if wait > 0:
+                return wait
+            new = reactions.after_accept(state, now)
+            db.execute(
+                "INSERT OR REPLACE INTO reaction_limits VALUES (?, ?, ?, ?, ?, ?)",
+                (space_id, user, new.bucket, new.count, new.last, now + reactions.ITEM_TTL),
+            )
+            return 0.0
+
+    def limit_state(self, space_id: str, user: str) -> LimitState | None:
+        db = self._db._connect()
+        try:
+            row = db.execute(
+                "SELECT bucket, count, last FROM reaction_limits WHERE space_id = ? AND user = ?",
+                (space_id, user),
+            ).fetchone()
+        finally:
+            db.close()
+        return None if row is None else LimitState(row["bucket"], row["count"], row["last"])
+
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
+        with self._db._tx() as db:
+            sealed = db.execute(
+                "SELECT 1 FROM reaction_sealed WHERE space_id = ? AND win = ?", (space_id, window)
+            ).fetchone()
+            if sealed is not None:
+                return None
+            db.execute(
+                "INSERT INTO reaction_counts VALUES (?, ?, ?, ?, 1, ?)"
+                " ON CONFLICT (space_id, win, shard, code) DO UPDATE SET n = n + 1",
+                (space_id, window, shard, code, time.time() + reactions.ITEM_TTL),
+            )
+            row = db.execute(
+                "SELECT SUM(n) AS total FROM reaction_counts WHERE space_id = ? AND win = ? AND shard = ?",
+                (space_id, window, shard),
+            ).fetchone()
+            return int(row["total"])
+
+    def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
+        with self._db._tx() as db:
+            now = time.time()
+            db.execute("DELETE FROM reaction_counts WHERE expires < ?", (now,))
+            db.execute("DELETE FROM reaction_limits WHERE expires < ?", (now,))
+            db.execute("DELETE FROM reaction_sealed WHERE expires < ?", (now,))
+            row = db.execute("SELECT win FROM reaction_published WHERE space_id = ?", (space_id,)).fetchone()
+            if row is not None and row["win"] >= through:
+                return False, None
+            db.execute("INSERT OR REPLACE INTO reaction_published VALUES (?, ?)", (space_id, through))
+            return True, None if row is None else int(row["win"])
+
+    def published(self, space_id: str) -> int | None:
+        db = self._db._connect()
+        try:
+            row = db.execute("SELECT win FROM reaction_published WHERE space_id = ?", (space_id,)).fetchone()
+        finally:
+            db.close()
+        return None if row is None else int(row["win"])
+
+    def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        if not windows:
+            return []
+        with self._db._tx() as db:
+            expires = time.time() + reactions.ITEM_TTL
+            db.executemany(
+                "INSERT OR IGNORE INTO reaction_sealed VALUES (?, ?, ?)",
+                [(space_id, w, expires) for w in windows],
+            )
+            rows = db.execute(
+                "SELECT win, shard, code, n FROM reaction_counts WHERE space_id = ? AND win >= ? AND win < ?",
+                (space_id, windows.start, windows.stop),
+            ).fetchall()
+        items: dict[tuple[int, int], dict[str, int]] = {}
+        for r in rows:
+            items.setdefault((r["win"], r["shard"]), {})[r["code"]] = int(r["n"])
+        return list(items.values())

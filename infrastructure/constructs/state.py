@@ -27,6 +27,8 @@ class State(Construct):
             deletion_protection=production,
             removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
         )
+        # Discovery. Sparse: only Space records carry its keys (hands, blocks, counters and dedupe
+        # records do not), and sharded by the writer (STATE#<state>#<k>); docs/control-plane.md.
         self.table.add_global_secondary_index(
             index_name=names.TABLE_GSI1,
             partition_key=dynamodb.Attribute(name=names.TABLE_GSI1_PK, type=string),

@@ -59,6 +59,13 @@ class EngineConfig:
     # Talk needed to take the floor while the holder still talks: longer than a backchannel (at 0.5 s
     # the benchmark's three longest, 0.6-0.67 s, got through).
     takeover_s: float = 0.55
+    # ... and a run of speech that has gone on this long (first to latest voiced hop, no gap over
+    # run_gap_s). A single-word backchannel ("yeah", "mm-hm", "exactly") lasts 0.2-0.8 s however
+    # loud it is said, so no backchannel can take a talking holder's floor; an interruption that
+    # keeps going does. Measured on the run, not the burst, so a word said soon after one's own
+    # earlier speech is still one word.
+    takeover_min_run_s: float = 0.9
+    run_gap_s: float = 0.3
     # The holder counts as talking until silent this long; pauses between sentences are longer, but
     # a pause alone never moves the spotlight, only someone else's speech does.
     holder_release_s: float = 0.45

@@ -98,7 +98,11 @@ class SpotlightEngine:
             if free:
                 strong = speaker.evidence >= config.onset_s
             else:
-                strong = speaker.evidence >= config.onset_s and speaker.talk >= config.takeover_s
+                strong = (
+                    speaker.evidence >= config.onset_s
+                    and speaker.talk >= config.takeover_s
+                    and speaker.last_voiced_t - speaker.run_start_t >= config.takeover_min_run_s
+                )
             if strong and (best is None or speaker.talk > best.talk):
                 best = speaker
         if best is None:

@@ -25,6 +25,9 @@ class Speaker:
         self.last_voiced_t = -math.inf
         self.last_audio_t = -math.inf
         self.burst_start_t = -math.inf
+        # Start of the current run of speech: voiced hops with no gap longer than run_gap_s. A burst
+        # can hold several runs (a word, a pause, another word); a single word is one run.
+        self.run_start_t = -math.inf
         # Loudest recent hop of the burst, decaying: impacts (mugs, knocks) fall away from it fast.
         self.peak_db = -math.inf
         # The burst during which this speaker lost the floor while still talking (see engine.py).
@@ -60,6 +63,8 @@ class Speaker:
                 self._end_burst()
                 self.burst_start_t = hop.t_end - config.hop_s
                 self.peak_db = hop.level_db
+            if hop.t_end - self.last_voiced_t > config.run_gap_s:
+                self.run_start_t = hop.t_end - config.hop_s
             self.last_voiced_t = hop.t_end
             # ~100 ms attack so the level follows syllables without jittering per hop.
             self.snr_db += (hop.snr_db - self.snr_db) * 0.1

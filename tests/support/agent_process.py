@@ -64,6 +64,11 @@ class AgentProcess:
         self.process.stop(timeout=timeout)
 
 
+# A worker imports the agents framework and pre-warms its job process before it registers: seconds
+# on an idle machine, over a minute on a loaded 2-core CI runner. Generous: it bounds a poll.
+WORKER_START_TIMEOUT_S = 180.0
+
+
 def start_agent(
     *,
     ws_url: str,
@@ -73,7 +78,7 @@ def start_agent(
     name: str = "agent",
     env: dict[str, str] | None = None,
     log: IO[str] | None = None,
-    timeout: float = 60.0,
+    timeout: float = WORKER_START_TIMEOUT_S,
 ) -> AgentProcess:
     """Start the worker against a LiveKit server and wait until it is registered and healthy."""
     return _start_worker(
@@ -100,7 +105,7 @@ def start_composer(
     name: str = "composer",
     env: dict[str, str] | None = None,
     log: IO[str] | None = None,
-    timeout: float = 60.0,
+    timeout: float = WORKER_START_TIMEOUT_S,
 ) -> AgentProcess:
     """Start the broadcast composer worker (`python -m composer`), writing to `broadcast_dir`."""
     return _start_worker(

@@ -68,13 +68,42 @@ function describe(status: number, body: unknown): string {
   return `request failed (HTTP ${status})`;
 }
 
+/**
+ * Gets a fresh bearer token after a 401 (dev: re-issued by the API; cloud: the identity provider's
+ * refresh token). Resolves true when the next call can use a new token.
+ */
+export type TokenRefresher = () => Promise<boolean>;
+
 export class Api {
+  /** The refresh in flight: every call that meets a 401 meanwhile waits for this one. */
+  private refreshing: Promise<boolean> | null = null;
+
   constructor(
     readonly baseUrl: string,
     private readonly bearer: () => string | null,
+    private readonly refresh: TokenRefresher = async () => false,
   ) {}
 
+  /**
+   * One API call. A 401 refreshes the token and retries once; a second 401 (or a failed refresh)
+   * is thrown as ApiError 401, which the caller shows as "sign in again" without leaving the room.
+   */
   private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    try {
+      return await this.send<T>(method, path, body, headers);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 401) throw err;
+      this.refreshing ??= this.refresh()
+        .catch(() => false)
+        .finally(() => {
+          this.refreshing = null;
+        });
+      if (!(await this.refreshing)) throw err;
+      return this.send<T>(method, path, body, headers);
+    }
+  }
+
+  private async send<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     const token = this.bearer();
     let resp: Response;
     try {
@@ -103,7 +132,7 @@ export class Api {
 
   /** Local mode only: the API mints a dev bearer token for any user id. */
   devToken(userId: string): Promise<{ token: string }> {
-    return this.call("POST", "/dev/token", { user_id: userId });
+    return this.send("POST", "/dev/token", { user_id: userId });
   }
 
   async listSpaces(state: SpaceState, limit = 50): Promise<Space[]> {
@@ -125,6 +154,11 @@ export class Api {
 
   endSpace(id: string): Promise<Space> {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/end`);
+  }
+
+  /** One emoji reaction (REACTION_EMOJI); 429 when sent faster than the API allows. */
+  react(id: string, emoji: string): Promise<void> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/reactions`, { emoji });
   }
 
   /** A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch. */

@@ -45,3 +45,70 @@ export function saveSession(session: Session): void {
 export function clearSession(): void {
   localStorage.removeItem(STORAGE_KEY);
 }
+
+const REFRESH_KEY = "spaces.refresh";
+
+/** The identity provider's refresh token (cloud sign-in through Cognito), kept beside the session. */
+export function loadRefreshToken(): string | null {
+  return localStorage.getItem(REFRESH_KEY);
+}
+
+export function saveRefreshToken(token: string | null): void {
+  if (token) localStorage.setItem(REFRESH_KEY, token);
+  else localStorage.removeItem(REFRESH_KEY);
+}
+
+/** Where the cloud deployment's Cognito user pool client is (config.json `cognito`). */
+export interface CognitoClient {
+  region: string;
+  clientId: string;
+}
+
+/**
+ * A new ID token from a Cognito refresh token (InitiateAuth, REFRESH_TOKEN_AUTH; public client, no
+ * secret). The API's JWT authorizer checks the audience, which only the ID token carries. Null when
+ * Cognito refuses (refresh token expired or revoked).
+ */
+export async function cognitoRefresh(client: CognitoClient, refreshToken: string): Promise<string | null> {
+  const resp = await fetch(`https://cognito-idp.${client.region}.amazonaws.com/`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-amz-json-1.1",
+      "x-amz-target": "AWSCognitoIdentityProviderService.InitiateAuth",
+    },
+    body: JSON.stringify({
+      AuthFlow: "REFRESH_TOKEN_AUTH",
+      ClientId: client.clientId,
+      AuthParameters: { REFRESH_TOKEN: refreshToken },
+    }),
+  });
+  if (!resp.ok) return null;
+  const body = (await resp.json()) as { AuthenticationResult?: { IdToken?: string } };
+  return body.AuthenticationResult?.IdToken ?? null;
+}
+
+export interface RefreshDeps {
+  /** Local mode: the API re-issues a dev token for the user. */
+  devToken(userId: string): Promise<{ token: string }>;
+  cognito: CognitoClient | null;
+  refreshToken(): string | null;
+  cognitoRefresh(client: CognitoClient, refreshToken: string): Promise<string | null>;
+}
+
+/**
+ * A fresh session for the same user, or null. Cloud (Cognito configured and a refresh token kept):
+ * the refresh token; otherwise the dev re-issue, which only a local-mode API answers. A token for
+ * another user is refused: a refresh never switches who is signed in.
+ */
+export async function refreshSession(current: Session, deps: RefreshDeps): Promise<Session | null> {
+  let token: string | null = null;
+  const refresh = deps.refreshToken();
+  try {
+    if (deps.cognito && refresh) token = await deps.cognitoRefresh(deps.cognito, refresh);
+    else token = (await deps.devToken(current.userId)).token;
+  } catch {
+    return null;
+  }
+  const session = token ? sessionFromToken(token) : null;
+  return session && session.userId === current.userId ? session : null;
+}

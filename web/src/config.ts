@@ -2,24 +2,35 @@
  * Where the Spaces API lives.
  *
  * One build serves every environment: a deployment drops a `config.json` ({"apiUrl": "https://..."})
- * next to index.html. Without it (the API serving the page itself in `make dev`) the page calls its
- * own origin.
+ * next to index.html (in the cloud also `"cognito": {"region", "clientId"}`, to refresh tokens).
+ * Without it (the API serving the page itself in `make dev`) the page calls its own origin.
  */
+import type { CognitoClient } from "./auth";
+
 export interface ClientConfig {
   apiUrl: string;
+  /** The cloud's Cognito user pool client, for refreshing the API token. */
+  cognito: CognitoClient | null;
+}
+
+function cognitoOf(raw: unknown): CognitoClient | null {
+  const c = raw as Partial<CognitoClient> | null | undefined;
+  return c && typeof c.region === "string" && typeof c.clientId === "string" && c.region && c.clientId
+    ? { region: c.region, clientId: c.clientId }
+    : null;
 }
 
 export async function loadConfig(): Promise<ClientConfig> {
   try {
     const resp = await fetch(new URL("config.json", document.baseURI), { cache: "no-store" });
     if (resp.ok && (resp.headers.get("content-type") ?? "").includes("json")) {
-      const body = (await resp.json()) as Partial<ClientConfig>;
+      const body = (await resp.json()) as { apiUrl?: unknown; cognito?: unknown };
       if (typeof body.apiUrl === "string" && body.apiUrl) {
-        return { apiUrl: body.apiUrl.replace(/\/+$/, "") };
+        return { apiUrl: body.apiUrl.replace(/\/+$/, ""), cognito: cognitoOf(body.cognito) };
       }
     }
   } catch {
     // No config.json: same origin.
   }
-  return { apiUrl: window.location.origin };
+  return { apiUrl: window.location.origin, cognito: null };
 }

@@ -8,6 +8,10 @@ export const AGENT_NAME = "spaces-stage";
 export const COMPOSER_AGENT_NAME = "spaces-composer";
 export const BROADCAST_PLAYLIST = "index.m3u8";
 export const BROADCAST_TIMELINE = "timeline.json";
+export const REACTIONS_TOPIC = "spaces.reactions";
+export const REACTION_EMOJI = ["👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍"];
+export const BROADCAST_STATE = "state.json";
+export const HANDS_TOPIC = "spaces.hands";
 
 /** The stage the media agent decides and publishes (participant attribute `stage`, and the `get_stage` RPC reply). Read by the web client, the composer and the tests. */
 export interface StageState {
@@ -33,17 +37,37 @@ export interface Speaking {
   level: number;
 }
 
-/** Room metadata (JSON) written by the control plane; read by the media agent, the composer and the web client. */
+/** Room metadata (JSON) written by the control plane; read by the media agent, the composer and the web client. Everything in it is public: the composer copies it unchanged to state.json beside the broadcast playlist for viewers without a room connection. */
 export interface RoomMetadata {
   space_id: string;
   video: VideoPolicy;
   /** The host pin: who the spotlight shows regardless of who talks. */
   pinned: string | null;
   title: string;
+  state: SpaceState;
+  host: string;
+  cohosts: string[];
+  speakers: string[];
+  /** Listeners, exact below 100, rounded down to two significant digits from 100 on (1,234 -> 1,200), so a join or leave in a large audience does not change the document. */
+  listener_count: number;
+  /** The Space's version when this was written: a reader keeps the document with the highest version (equal versions differ only in listener_count, the newer one wins). */
+  version: number;
 }
 
 /** Who may turn a camera on. */
 export type VideoPolicy = "off" | "host" | "speakers";
+
+/** Where the Space is in its life. */
+export type SpaceState = "scheduled" | "live" | "ended";
+
+/** The raised hands of a Space: a reliable data message on topic `spaces.hands` (names.HANDS_TOPIC) sent by the control plane to the host and co-hosts only (destination identities), whenever the queue changes. */
+export interface RaisedHands {
+  space_id: string;
+  /** The Space's version: a reader ignores a message older than what it has. */
+  version: number;
+  /** Who asked to speak, oldest first. */
+  hands: string[];
+}
 
 /** timeline.json beside a broadcast's playlist: who held the stage when. Written by the composer, read by the replay page. */
 export interface BroadcastTimeline {
@@ -63,4 +87,16 @@ export interface TimelineEntry {
   pinned: string | null;
   /** Display names of the identities above. */
   names: Record<string, string>;
+}
+
+/** One aggregated reactions update, sent by the control plane on the data topic REACTIONS_TOPIC (lossy) at most once per window per room. */
+export interface ReactionBurst {
+  space_id: string;
+  /** Index of the first window counted (epoch seconds / window_seconds, floored). */
+  first_window: number;
+  /** Index of the last window counted (a catch-up message covers several). */
+  last_window: number;
+  window_seconds: number;
+  /** Reactions per emoji (only REACTION_EMOJI, only counts > 0). */
+  counts: Record<string, number>;
 }

@@ -6,7 +6,7 @@ import "./style.css";
 
 import { Api } from "./api";
 import type { App, View } from "./app";
-import { clearSession, loadSession, saveSession } from "./auth";
+import { clearSession, cognitoRefresh, loadRefreshToken, loadSession, refreshSession, saveRefreshToken, saveSession } from "./auth";
 import { h } from "./dom";
 import { loadConfig } from "./config";
 import { parseRoute } from "./route";
@@ -21,7 +21,25 @@ async function boot(): Promise<void> {
 
   const app: App = {
     session: loadSession(),
-    api: new Api(config.apiUrl, () => app.session?.token ?? null),
+    api: new Api(
+      config.apiUrl,
+      () => app.session?.token ?? null,
+      async () => {
+        // A 401 mid-Space: renew the token in place. No re-route: the room and its media stay up.
+        const current = app.session;
+        if (!current) return false;
+        const next = await refreshSession(current, {
+          devToken: (userId) => app.api.devToken(userId),
+          cognito: config.cognito,
+          refreshToken: loadRefreshToken,
+          cognitoRefresh,
+        });
+        if (!next) return false;
+        saveSession(next);
+        app.session = next;
+        return true;
+      },
+    ),
     signIn(session) {
       saveSession(session);
       app.session = session;
@@ -29,6 +47,7 @@ async function boot(): Promise<void> {
     },
     signOut() {
       clearSession();
+      saveRefreshToken(null);
       app.session = null;
       void route();
     },

@@ -1,7 +1,7 @@
 import { ParticipantKind } from "livekit-client";
 import { describe, expect, it } from "vitest";
 
-import { agentStage, isStageAgent, parseRoomMetadata } from "./media";
+import { agentStage, isStageAgent } from "./media";
 import { STAGE_ATTRIBUTE } from "./names";
 
 const stage = JSON.stringify({ seq: 3, spotlight: "mallory", video_spotlight: null, speaking: [], video_on: [], pinned: null, t: 1 });
@@ -23,20 +23,5 @@ describe("stage source", () => {
 
   it("has nothing from an agent without the attribute", () => {
     expect(agentStage({ kind: ParticipantKind.AGENT, attributes: {} })).toBeUndefined();
-  });
-});
-
-describe("parseRoomMetadata", () => {
-  it("reads the control plane's document", () => {
-    const doc = { space_id: "s1", video: "speakers", pinned: "alice", title: "T" };
-    expect(parseRoomMetadata(JSON.stringify(doc))).toEqual(doc);
-  });
-
-  it("falls back to defaults on anything malformed", () => {
-    const empty = { space_id: "", video: "off", pinned: null, title: "" };
-    expect(parseRoomMetadata(undefined)).toEqual(empty);
-    expect(parseRoomMetadata("{nope")).toEqual(empty);
-    expect(parseRoomMetadata("null")).toEqual(empty);
-    expect(parseRoomMetadata(JSON.stringify({ video: "all", pinned: 3, title: 1 }))).toEqual(empty);
   });
 });

@@ -17,7 +17,8 @@ import {
 
 import type { Role, VideoPolicy } from "./api";
 import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD, STAGE_RPC_TIMEOUT_MS } from "./names";
-import type { RoomMetadata } from "./contract.gen";
+import { HANDS_TOPIC, type RaisedHands, type RoomMetadata } from "./contract.gen";
+import { parseHands, parseRoomMetadata } from "./pushed";
 import { parseStage, StageTracker } from "./stage";
 
 export type Status =
@@ -29,24 +30,6 @@ export type Status =
 
 /** Room metadata as the control plane writes it (contract/schema/room_metadata.schema.json). */
 export type RoomInfo = RoomMetadata;
-
-/** Lenient like every reader of the contract: a malformed document or field reads as its default. */
-export function parseRoomMetadata(json: string | undefined): RoomMetadata {
-  let raw: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(json || "{}");
-    if (parsed && typeof parsed === "object") raw = parsed as Record<string, unknown>;
-  } catch {
-    raw = {};
-  }
-  const video = raw.video === "host" || raw.video === "speakers" ? raw.video : "off";
-  return {
-    space_id: typeof raw.space_id === "string" ? raw.space_id : "",
-    video,
-    pinned: typeof raw.pinned === "string" && raw.pinned ? raw.pinned : null,
-    title: typeof raw.title === "string" ? raw.title : "",
-  };
-}
 
 const STAGE_ROLES: ReadonlySet<string> = new Set(["host", "cohost", "speaker"]);
 
@@ -82,11 +65,21 @@ export function disconnectMessage(reason: DisconnectReason | undefined): { messa
   }
 }
 
+/** Run a page listener from inside a LiveKit event; its exception is logged, not thrown (see emit). */
+function guarded(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    console.error("Space page listener failed", err);
+  }
+}
+
 export class SpaceRoom {
   readonly room = new Room({ adaptiveStream: true, dynacast: true });
   readonly stage = new StageTracker();
   status: Status = { kind: "idle" };
   private listeners = new Set<() => void>();
+  private handsListeners = new Set<(hands: RaisedHands) => void>();
 
   constructor(private readonly audioSink: HTMLElement) {
     const r = this.room;
@@ -130,6 +123,13 @@ export class SpaceRoom {
       .on(RoomEvent.LocalTrackUnpublished, changed)
       .on(RoomEvent.ParticipantPermissionsChanged, changed)
       .on(RoomEvent.RoomMetadataChanged, changed)
+      .on(RoomEvent.DataReceived, (payload: Uint8Array, participant?: RemoteParticipant, _kind?: unknown, topic?: string) => {
+        // The control plane sends the hands (server API: no sending participant); a person cannot
+        // forge them, because listeners may not publish data and a speaker's data has a sender.
+        if (topic !== HANDS_TOPIC || participant) return;
+        const hands = parseHands(new TextDecoder().decode(payload));
+        if (hands) for (const fn of this.handsListeners) guarded(() => fn(hands));
+      })
       .on(RoomEvent.AudioPlaybackStatusChanged, changed);
   }
 
@@ -138,8 +138,19 @@ export class SpaceRoom {
     return () => this.listeners.delete(fn);
   }
 
+  /** Raised hands pushed to moderators (topic `spaces.hands`). */
+  onHands(fn: (hands: RaisedHands) => void): () => void {
+    this.handsListeners.add(fn);
+    return () => this.handsListeners.delete(fn);
+  }
+
+  /**
+   * Tell the page. LiveKit raises its events from inside its signal reader, and an exception that
+   * escapes a handler there is taken for a broken connection (it reconnects, and drops a leave it
+   * was handling): a listener's bug is logged here and never reaches the SDK.
+   */
   private emit(): void {
-    for (const fn of this.listeners) fn();
+    for (const fn of this.listeners) guarded(fn);
   }
 
   private setStatus(status: Status): void {

@@ -28,4 +28,8 @@ describe("parseRoute", () => {
       expect(route.kind === "lobby" && route.problem).toContain("does not name a Space");
     }
   });
+  it("opens the replay of a Space", () => {
+    expect(parseRoute("#/spaces/a%20b/replay")).toEqual({ kind: "replay", spaceId: "a b" });
+    expect(parseRoute("#/spaces/%zz/replay").kind).toBe("lobby");
+  });
 });

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from composer.hls.headers import cache_headers
 from composer.hls.playlist import is_closed
 from contract import names
+from contract.room_metadata import parse_room_metadata
 
 from ..deps import SettingsDep
 from ..schemas import SPACE_ID_PATTERN
@@ -33,11 +34,14 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 SEGMENT_SUFFIX = ".ts"
 
 
-@router.get("/{space_id}/{name}")
+# HEAD too: CDNs and players probe a file's size and freshness with it (CloudFront answers HEAD
+# from S3 the same way); a GET-only route would answer 405 to them.
+@router.api_route("/{space_id}/{name}", methods=["GET", "HEAD"])
 async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
     if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
         return _not_found()
-    if name not in (names.BROADCAST_PLAYLIST, names.BROADCAST_TIMELINE) and not name.endswith(SEGMENT_SUFFIX):
+    documents = (names.BROADCAST_PLAYLIST, names.BROADCAST_TIMELINE, names.BROADCAST_STATE)
+    if name not in documents and not name.endswith(SEGMENT_SUFFIX):
         return _not_found()
     root = Path(settings.broadcast_dir).resolve()
     path = (root / space_id / name).resolve()
@@ -55,13 +59,15 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
         return _not_found()
     if name == names.BROADCAST_PLAYLIST:
         closed = is_closed(body.decode("utf-8", errors="replace"))
+    elif name == names.BROADCAST_STATE:
+        closed = parse_room_metadata(body).state == "ended"
     else:
         closed = _timeline_ended(body)
     headers = cache_headers(name, closed=closed)
     return Response(body, media_type=headers.pop("Content-Type"), headers=headers)
 
 
-@router.get("/{rest:path}")
+@router.api_route("/{rest:path}", methods=["GET", "HEAD"])
 async def anything_else(rest: str) -> Response:
     """Listings, nested paths, dot segments: the same clear 404 as a missing file."""
     return _not_found()
@@ -78,7 +84,8 @@ def _timeline_ended(body: bytes) -> bool:
 def _not_found() -> JSONResponse:
     return JSONResponse(
         {
-            "detail": "no such broadcast file: /broadcast/<space id>/<index.m3u8, timeline.json or *.ts>",
+            "detail": "no such broadcast file: "
+            "/broadcast/<space id>/<index.m3u8, timeline.json, state.json or *.ts>",
             "rule": "broadcast_file_not_found",
         },
         status_code=404,

@@ -29,4 +29,6 @@ class DevTokenResponse(BaseModel):
 def issue_dev_token(body: DevTokenRequest, settings: SettingsDep) -> DevTokenResponse:
     if not settings.is_local:  # mounted only in local mode; this guards a misconfigured app
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="dev tokens exist only in local mode")
-    return DevTokenResponse(token=dev_token(body.user_id, secret=settings.dev_jwt_secret))
+    # The page also calls this to renew an expired token (web/src/auth.ts refreshSession).
+    token = dev_token(body.user_id, secret=settings.dev_jwt_secret, ttl=settings.dev_token_ttl_seconds)
+    return DevTokenResponse(token=token)

@@ -11,14 +11,18 @@ router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses=PROBLE
 
 
 @router.post("/hand")
-def raise_hand(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep) -> SpacePublic:
-    """Ask to speak (listeners, live Spaces)."""
-    return show(spaces.raise_hand(actor=user, space_id=space_id))
+async def raise_hand(
+    space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep
+) -> SpacePublic:
+    """Ask to speak (listeners, live Spaces). The host and co-hosts learn it from the room."""
+    return show(await spaces.raise_hand(actor=user, space_id=space_id))
 
 
 @router.delete("/hand")
-def lower_hand(space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep) -> SpacePublic:
-    return show(spaces.lower_hand(actor=user, space_id=space_id))
+async def lower_hand(
+    space_id: SpaceId, user: CurrentUser, spaces: ServiceDep, show: PresenterDep
+) -> SpacePublic:
+    return show(await spaces.lower_hand(actor=user, space_id=space_id))
 
 
 @router.put("/roles/{user_id}", responses=BODY_PROBLEMS)

@@ -358,8 +358,19 @@ async def test_audio_of_the_speakers_is_in_the_stream(space: Space) -> None:
     assert max(levels) > SPEECH_RMS, levels
 
 
+def state_json(space: Space) -> dict[str, Any] | None:
+    path = space.dir / names.BROADCAST_STATE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 async def test_host_pin_holds_the_big_tile(space: Space) -> None:
     await space.set_metadata(pinned="alice")
+    # HLS viewers learn the same change from state.json beside the playlist (the room metadata as is).
+    await eventually_async(
+        lambda: (doc := state_json(space)) is not None and doc["pinned"] == "alice",
+        timeout=SEGMENT_WAIT_S,
+        what="state.json follows the room metadata",
+    )
     await space.wait_stage(
         lambda s: s["pinned"] == "alice" and s["video_spotlight"] == "alice", what="the pin reaches the stage"
     )

@@ -147,3 +147,43 @@ def test_audio_arriving_half_a_segment_late_still_lands_in_its_own_segment(tmp_p
         # starting with its video.
         assert len(reading.audio_pts) in (46, 47, 48)
         assert abs(reading.audio_pts[0] - reading.video_pts[0]) <= 1920
+
+
+def test_a_skipped_span_moves_program_date_time_on_and_keeps_the_media_continuous(tmp_path: Path) -> None:
+    """The composer drops a span it could not encode in time (a starved machine): the segments
+    after it carry the wall-clock time of their first sample, the media timestamps run on."""
+    config = BroadcastConfig(width=320, height=180)
+    broadcast = Broadcast(config, DiskSink(tmp_path), space_id=SPACE, epoch_ms=EPOCH, clock=_clock)
+    feeder = Feeder(config)
+    feeder.feed(broadcast, 1.5)
+    broadcast.skip(5.0)  # mid-segment: the segment in progress keeps its start time
+    feeder.feed(broadcast, 1.5)
+    assert broadcast.close(ended=True)
+
+    root = tmp_path / SPACE
+    playlist = read_playlist((root / "index.m3u8").read_text())
+    assert [s.program_date_time for s in playlist.segments] == pytest.approx([T0, T0 + 1, T0 + 7])
+    assert not any(s.discontinuity for s in playlist.segments)
+    readings = [read_segment((root / s.uri).read_bytes()) for s in playlist.segments]
+    frame_ticks = 90_000 // config.fps
+    video = [pts for r in readings for pts in r.video_pts]
+    assert all(b - a == frame_ticks for a, b in zip(video, video[1:], strict=False)), "video PTS must run on"
+
+
+def test_audio_that_ran_ahead_of_the_pictures_never_raises_the_target_duration(tmp_path: Path) -> None:
+    # A starved feeder: 1.5 s of pictures but 4 s of sound. The playlist's target duration may never
+    # change (RFC 8216 6.2.1), so the last segment ends at most one segment after it started.
+    config = BroadcastConfig(width=320, height=180)
+    broadcast = Broadcast(config, DiskSink(tmp_path), space_id=SPACE, epoch_ms=EPOCH, clock=_clock)
+    frame = np.zeros((180, 320, 3), dtype=np.uint8)
+    for _ in range(int(1.5 * config.fps)):
+        broadcast.push_video(frame)
+    broadcast.push_audio(tone(0, 4 * config.sample_rate, config.sample_rate))
+    assert broadcast.close(ended=True)
+
+    text = (tmp_path / SPACE / "index.m3u8").read_text()
+    playlist = read_playlist(text)
+    assert playlist.target_duration == 1
+    assert all(round(s.duration) <= 1 for s in playlist.segments)
+    last = read_segment((tmp_path / SPACE / playlist.segments[-1].uri).read_bytes())
+    assert last.audio_pts, "the last segment keeps the sound that belongs to its pictures"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ import pytest
 from functions.domain import lifecycle, stage
 from functions.domain.errors import Conflict, NotFound
 from functions.domain.model import Limits, Role, Space, SpaceState, VideoPolicy
-from functions.store.base import IdempotencyKey, InvalidCursor, SpaceStore
+from functions.store.base import CURSOR_PATTERN, CURSOR_SLOTS, IdempotencyKey, InvalidCursor, SpaceStore
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -69,8 +70,10 @@ def test_rule_error_changes_nothing(store: SpaceStore) -> None:
 def test_stale_compare_and_set_is_refused(store: SpaceStore) -> None:
     space = make_space()
     store.create(space)
+    stale = store._read(space.id)
+    assert stale is not None
     store.update(space.id, lambda s: s.replace(title="new"))
-    assert not store._compare_and_set(space.replace(title="stale", version=1), expected_version=0)
+    assert store._commit(stale, space.replace(title="stale", version=1)) is None
     assert store.require(space.id).title == "new"
 
 
@@ -158,10 +161,23 @@ def test_ended_spaces_leave_discovery(store: SpaceStore) -> None:
 
 
 def test_garbage_cursor_is_invalid(store: SpaceStore) -> None:
-    # Not the documented shape: an old base64 cursor, a lone surrogate, a short id.
-    for garbage in ("not-a-cursor!!", "eyJ4IjogMX0", "20261201T201500123456Z_" + "\ud800" * 32, "2026_abc"):
+    key = "20261201T201500123456Z_" + "a" * 32
+    garbage = (
+        "not-a-cursor!!",
+        "eyJ4IjogMX0",  # store-scale's base64 JSON ({"x": 1})
+        "eyJrIjoiXHVkODAwIn0",  # {"k":"\ud800"} verbatim
+        key,  # one position: the cursor before discovery was sharded (it needs one per slot)
+        "~".join([key] * (CURSOR_SLOTS - 1)),  # a slot short
+        "~".join([key] * (CURSOR_SLOTS + 1)),  # a slot too many
+        "~".join(["20261201T201500123456Z_" + "\ud800" * 32] + ["-"] * (CURSOR_SLOTS - 1)),  # lone surrogate
+        "~".join(["2026_abc"] + ["-"] * (CURSOR_SLOTS - 1)),  # a short position
+        "~".join(["end"] + ["-"] * (CURSOR_SLOTS - 1)),  # store-scale's end marker
+        "~".join([key.upper()] + ["-"] * (CURSOR_SLOTS - 1)),  # ids are lower-case hex
+        "-" * CURSOR_SLOTS,  # no separators
+    )
+    for cursor in garbage:
         with pytest.raises(InvalidCursor):
-            store.list(SpaceState.LIVE, limit=5, cursor=garbage)
+            store.list(SpaceState.LIVE, limit=5, cursor=cursor)
 
 
 def test_any_well_formed_cursor_is_a_position(store: SpaceStore) -> None:
@@ -169,13 +185,31 @@ def test_any_well_formed_cursor_is_a_position(store: SpaceStore) -> None:
     exist) still names a place in the order, and the page continues from there."""
     started = [live(store, make_space(title=f"live{i}"), at=T0 + timedelta(minutes=i)) for i in range(3)]
     between = T0 + timedelta(minutes=1, seconds=30)
-    cursor = between.strftime("%Y%m%dT%H%M%S%fZ") + "_" + "f" * 32
+    position = between.strftime("%Y%m%dT%H%M%S%fZ") + "_" + "f" * 32
     # Newest first: after the position between the 2nd and 3rd start come the 2nd and the 1st.
-    page = store.list(SpaceState.LIVE, limit=5, cursor=cursor)
+    page = store.list(SpaceState.LIVE, limit=5, cursor="~".join([position] * CURSOR_SLOTS))
     assert [s.id for s in page.items] == [started[1].id, started[0].id]
     assert page.cursor is None
-    # A position past everything is an empty last page, not an error.
-    assert store.list(SpaceState.LIVE, limit=5, cursor="00000000T000000000000Z_" + "0" * 32).items == []
+    # A position past everything, or every slot exhausted, is an empty last page, not an error.
+    past = "00000000T000000000000Z_" + "0" * 32
+    assert store.list(SpaceState.LIVE, limit=5, cursor="~".join([past] * CURSOR_SLOTS)).items == []
+    exhausted = store.list(SpaceState.LIVE, limit=5, cursor="~".join(["-"] * CURSOR_SLOTS))
+    assert (exhausted.items, exhausted.cursor) == ([], None)
+    # Every slot at the start is the first page.
+    first = store.list(SpaceState.LIVE, limit=5, cursor="~".join(["0"] * CURSOR_SLOTS))
+    assert [s.id for s in first.items] == [s.id for s in reversed(started)]
+    # Slots that disagree (no page returns such a mix from SQLite) are still a page, never an error.
+    mixed = "~".join([position, "0", "-", past, position][:CURSOR_SLOTS])
+    ids = {s.id for s in store.list(SpaceState.LIVE, limit=5, cursor=mixed).items}
+    assert ids <= {s.id for s in started}
+
+
+def test_returned_cursors_have_the_documented_shape(store: SpaceStore) -> None:
+    for i in range(3):
+        live(store, make_space(title=f"live{i}"), at=T0 + timedelta(minutes=i))
+    cursor = store.list(SpaceState.LIVE, limit=1).cursor
+    assert cursor is not None and re.fullmatch(CURSOR_PATTERN, cursor), cursor
+    assert len(cursor.split("~")) == CURSOR_SLOTS
 
 
 def test_listener_counter_dedupes_events(store: SpaceStore) -> None:

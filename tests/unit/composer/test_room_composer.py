@@ -8,6 +8,7 @@ real SDK and encoder are exercised in tests/integration/composer/test_composer_l
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from composer.worker import RoomComposer
 from contract import names
 from contract.room_metadata import RoomMetadata
 from tests.support.eventually import eventually_async
+from tests.unit.composer.fakes import MemorySink
 
 ENV = {"SPACES_COMPOSER_WIDTH": "320", "SPACES_COMPOSER_HEIGHT": "180", "SPACES_COMPOSER_FPS": "10"}
 MIC = rtc.TrackSource.SOURCE_MICROPHONE
@@ -110,6 +112,7 @@ class FakeBroadcast:
         self.video: list[np.ndarray] = []
         self.audio: list[np.ndarray] = []
         self.stages: list[dict[str, Any]] = []
+        self.skipped: list[float] = []
         self.closed: bool | None = None
 
     def push_video(self, rgb: np.ndarray) -> None:
@@ -120,6 +123,9 @@ class FakeBroadcast:
 
     def record_stage(self, entry: Mapping[str, Any]) -> None:
         self.stages.append(dict(entry))
+
+    def skip(self, seconds: float) -> None:
+        self.skipped.append(seconds)
 
     def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool:
         self.closed = ended
@@ -159,6 +165,8 @@ def make(
     video: str = "speakers",
     room_exists: Callable[[], Any] | None = None,
     on_failure: Callable[[str], None] | None = None,
+    state_sink: Any = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Harness:
     log: list[tuple[str, bool]] = []
     metadata = RoomMetadata(space_id="s1", video=video, pinned=None, title="Harness")  # type: ignore[arg-type]
@@ -181,6 +189,8 @@ def make(
         microphones=microphones,  # type: ignore[arg-type]
         room_exists=room_exists,
         on_failure=on_failure,
+        state_sink=state_sink,
+        clock=clock,
     )
     return Harness(room, composer, broadcasts, mics, log)
 
@@ -293,6 +303,25 @@ async def test_microphones_are_mixed_and_paced_into_the_broadcast() -> None:
         await h.composer.aclose()
 
 
+async def test_a_starved_pacer_drops_the_span_and_tells_the_broadcast() -> None:
+    """A stall (process stopped, machine starved) is skipped, not encoded in a burst, and the
+    broadcast hears of it so that its PROGRAM-DATE-TIME stays on the wall clock."""
+    stall = [0.0]
+    h = make(clock=lambda: time.monotonic() + stall[0])
+    h.room.join("alice")
+    await h.composer.start()
+    try:
+        await eventually_async(lambda: len(h.broadcast.audio) >= 5, timeout=10, what="the pacer running")
+        fed_before = sum(len(a) for a in h.broadcast.audio)
+        stall[0] = 5.0  # the clock jumps 5 s ahead of what was fed
+        await eventually_async(lambda: bool(h.broadcast.skipped), timeout=10, what="a skip")
+        assert sum(h.broadcast.skipped) == pytest.approx(5.0, abs=0.3)
+        fed_after = sum(len(a) for a in h.broadcast.audio)
+        assert (fed_after - fed_before) / 48000 < 1.0  # the 5 s were not encoded in a burst
+    finally:
+        await h.composer.aclose()
+
+
 async def test_audio_only_space_subscribes_no_camera_and_renders_nothing() -> None:
     h = make(video="off")
     await h.composer.start()
@@ -356,3 +385,29 @@ async def test_an_encoder_fault_ends_the_job() -> None:
         assert "encoder exploded" in reasons[0]
     finally:
         await h.composer.aclose()
+
+
+async def test_state_json_follows_the_room_metadata_and_says_when_the_space_ended() -> None:
+    sink = MemorySink()
+    h = make(state_sink=sink, room_exists=_room_gone)
+    key = f"s1/{names.BROADCAST_STATE}"
+    await h.composer.start()
+    await eventually_async(lambda: sink.objects.get(key), what="state.json at start")
+    assert json.loads(sink.objects[key])["title"] == "Harness"
+    changed = RoomMetadata(
+        space_id="s1", video="off", pinned=None, title="Harness", speakers=("leo",), version=3
+    )
+    h.room.metadata = changed.to_json()
+    h.room.emit("room_metadata_changed", "", changed.to_json())
+    await eventually_async(
+        lambda: json.loads(sink.objects[key])["speakers"] == ["leo"], what="the change in state.json"
+    )
+    assert sink.headers[key][1] == "public, max-age=1"
+    await h.composer.aclose()
+    final = json.loads(sink.objects[key])
+    assert final["state"] == "ended" and final["speakers"] == ["leo"]
+    assert sink.headers[key][1] == "public, max-age=60"
+
+
+async def _room_gone() -> bool:
+    return False

@@ -17,10 +17,13 @@ import pytest
 
 from contract import codegen
 from contract.broadcast import BroadcastTimeline, TimelineEntry
-from contract.room_metadata import VIDEO_POLICIES, RoomMetadata, parse_room_metadata
+from contract.hands import RaisedHands
+from contract.names import REACTION_EMOJI
+from contract.reactions import ReactionBurst, parse_reaction_burst
+from contract.room_metadata import SPACE_STATES, VIDEO_POLICIES, RoomMetadata, parse_room_metadata
 from contract.schema import SCHEMAS, load
 from contract.stage import Speaking, StageState, parse_stage
-from functions.domain import grants
+from functions.domain import grants, pushed
 from functions.domain.model import Space, SpaceState, VideoPolicy
 from media_agent import stage as agent_stage
 
@@ -31,8 +34,10 @@ PYTHON_SIDES: list[tuple[str, str | None, type]] = [
     ("stage", None, StageState),
     ("stage", "Speaking", Speaking),
     ("room_metadata", None, RoomMetadata),
+    ("hands", None, RaisedHands),
     ("broadcast", None, BroadcastTimeline),
     ("broadcast", "TimelineEntry", TimelineEntry),
+    ("reactions", None, ReactionBurst),
 ]
 
 
@@ -94,6 +99,12 @@ def test_video_policy_enum_matches_schema_and_domain() -> None:
     assert sorted(p.value for p in VideoPolicy) == sorted(enum)
 
 
+def test_space_state_enum_matches_schema_and_domain() -> None:
+    enum = load("room_metadata")["$defs"]["SpaceState"]["enum"]
+    assert list(SPACE_STATES) == enum
+    assert sorted(s.value for s in SpaceState) == sorted(enum)
+
+
 def test_generated_typescript_is_current() -> None:
     assert codegen.TS_OUT.read_text(encoding="utf-8") == codegen.render_ts(), (
         "web/src/contract.gen.ts is stale or hand-edited: run python -m contract.codegen"
@@ -133,7 +144,7 @@ def test_agent_output_validates_and_round_trips() -> None:
     assert parsed is not None and parsed.to_json() == text
 
 
-def test_control_plane_room_metadata_validates_and_round_trips() -> None:
+def _space(**changes: object) -> Space:
     from datetime import UTC, datetime
 
     space = Space(
@@ -144,12 +155,52 @@ def test_control_plane_room_metadata_validates_and_round_trips() -> None:
         video=VideoPolicy.SPEAKERS,
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         pinned="h",
+        cohosts=("c",),
+        speakers=("s1", "s2"),
+        raised_hands=("l1", "l2"),
+        blocked=("b",),
+        version=7,
+        listener_count=1234,
     )
-    text = grants.room_metadata(space)
+    return space.replace(**changes)
+
+
+def test_control_plane_room_metadata_validates_and_round_trips() -> None:
+    text = grants.room_metadata(_space())
     _validator("room_metadata").validate(json.loads(text))
     assert parse_room_metadata(text) == RoomMetadata(
-        space_id="a" * 32, video="speakers", pinned="h", title="Title"
+        space_id="a" * 32,
+        video="speakers",
+        pinned="h",
+        title="Title",
+        state="live",
+        host="h",
+        cohosts=("c",),
+        speakers=("s1", "s2"),
+        listener_count=1200,
+        version=7,
     )
+    assert parse_room_metadata(text).to_json() == text
+
+
+def test_room_metadata_is_public() -> None:
+    """Everyone in the room and every HLS viewer (state.json) reads it: no hands, no blocked ids."""
+    doc = json.loads(grants.room_metadata(_space()))
+    assert "l1" not in json.dumps(doc) and "b" not in doc.get("blocked", [])
+    assert set(doc) == set(load("room_metadata")["properties"])
+
+
+def test_hands_message_validates_and_goes_to_moderators_only() -> None:
+    space = _space()
+    message = pushed.raised_hands(space)
+    _validator("hands").validate(json.loads(message.to_json()))
+    assert message == RaisedHands(space_id="a" * 32, version=7, hands=("l1", "l2"))
+    assert pushed.moderators(space) == ("h", "c")
+
+
+def test_old_metadata_without_the_pushed_fields_still_reads() -> None:
+    old = '{"space_id":"x","video":"host","pinned":null,"title":"T"}'
+    assert parse_room_metadata(old) == RoomMetadata(space_id="x", video="host", title="T")
 
 
 def test_timeline_validates() -> None:
@@ -162,6 +213,41 @@ def test_timeline_validates() -> None:
         ),
     )
     _validator("broadcast").validate(timeline.to_dict())
+
+
+def test_reaction_burst_validates_and_round_trips() -> None:
+    burst = ReactionBurst(
+        space_id="s", first_window=10, last_window=11, window_seconds=0.5, counts={"👏": 3, "❤️": 1}
+    )
+    _validator("reactions").validate(json.loads(burst.to_json()))
+    assert parse_reaction_burst(burst.to_json()) == burst
+    assert parse_reaction_burst(burst.to_json().encode()) == burst
+
+
+def test_reaction_emoji_reach_typescript() -> None:
+    assert "export const REACTION_EMOJI = " + json.dumps(list(REACTION_EMOJI), ensure_ascii=False) in (
+        codegen.render_ts()
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "{",
+        "[]",
+        '{"space_id": "s"}',
+        '{"space_id": "s", "first_window": 1, "last_window": 1, "window_seconds": 0.5, "counts": []}',
+    ],
+)
+def test_malformed_reaction_burst_is_none(bad: str) -> None:
+    assert parse_reaction_burst(bad) is None
+
+
+def test_reaction_burst_drops_unknown_emoji() -> None:
+    text = '{"space_id": "s", "first_window": 1, "last_window": 1, "window_seconds": 0.5,'
+    burst = parse_reaction_burst(text + ' "counts": {"👏": 2, "🍕": 5, "🔥": 0}}')
+    assert burst is not None and burst.counts == {"👏": 2}
 
 
 @pytest.mark.parametrize(
@@ -186,3 +272,6 @@ def test_malformed_fields_fall_back_to_defaults() -> None:
     )
     assert state == StageState(seq=3, speaking=(Speaking("a", 1.0),), video_on=("a",))
     assert parse_room_metadata('{"video": "all", "pinned": ""}') == RoomMetadata()
+    assert parse_room_metadata(
+        '{"state": "paused", "cohosts": ["a", 3, ""], "speakers": "s", "listener_count": -1, "version": true}'
+    ) == RoomMetadata(cohosts=("a",))

@@ -16,6 +16,7 @@ class FakeGateway(RoomGateway):
     agents: dict[str, str] = field(default_factory=dict)  # connected agent identity -> agent name
     dispatched: dict[str, list[str]] = field(default_factory=dict)  # room -> agent names, in order
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    hands: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     permissions: dict[str, tuple[Role, Permission]] = field(default_factory=dict)
     fail: bool = False
 
@@ -59,6 +60,13 @@ class FakeGateway(RoomGateway):
 
         self.rooms[space.room_name] = room_metadata(space)
         self.calls.append(("set_room_metadata", space.room_name))
+
+    async def send_hands(self, space: Space) -> None:
+        self._maybe_fail("send_hands")
+        from functions.domain.pushed import moderators, raised_hands
+
+        self.hands[space.room_name] = (raised_hands(space).to_json(), moderators(space))
+        self.calls.append(("send_hands", space.room_name))
 
     async def update_participant(
         self, room: str, identity: str, *, role: Role, permission: Permission

@@ -130,11 +130,16 @@ def test_discovery_paginates_and_rejects_bad_parameters(client: TestClient) -> N
     page2 = client.get(f"/spaces?state=live&limit=2&cursor={page1['cursor']}", headers=auth("x")).json()
     assert page2["cursor"] is None
     assert sorted(s["id"] for s in page1["items"] + page2["items"]) == sorted(ids)
+    # Any cursor of the schema's shape is a position: every slot exhausted is an empty last page.
+    done = client.get("/spaces?state=live&cursor=-~-~-~-~-", headers=auth("x"))
+    assert done.status_code == 200 and done.json() == {"items": [], "cursor": None}
     for query, field in [
         ("state=over", "state"),
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("cursor=@@@", "cursor"),
+        # One position: the cursor's shape before discovery was sharded (now one per slot).
+        ("cursor=20261201T201500123456Z_" + "a" * 32, "cursor"),
     ]:
         resp = client.get(f"/spaces?{query}", headers=auth("x"))
         assert resp.status_code == 422, query
@@ -194,6 +199,12 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "video": "speakers",
         "pinned": None,
         "title": "Morning show",
+        "state": "live",
+        "host": "host",
+        "cohosts": [],
+        "speakers": [],
+        "listener_count": 0,
+        "version": json.loads(gateway.rooms[room])["version"],
     }
     ended = client.post(f"/spaces/{space['id']}/end", headers=auth("host"))
     assert ended.status_code == 200 and ended.json()["state"] == "ended"
@@ -632,3 +643,29 @@ def test_odd_client_input_is_a_4xx_never_a_500(
     headers = {**auth("host"), **kwargs.pop("headers", {})}
     resp = client.request(method, path.replace("{id}", space_id), headers=headers, **kwargs)
     assert resp.status_code == 422, resp.text
+
+
+# --- push, not poll (functions/domain/pushed.py) --------------------------------------------------
+def test_changes_are_pushed_to_the_room_hands_to_moderators_only(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = create(client)["id"]
+    room = start(client, space_id)["room_name"]
+    assert client.post(f"/spaces/{space_id}/hand", headers=auth("lena")).status_code == 200
+    message, to = gateway.hands[room]
+    assert json.loads(message)["hands"] == ["lena"] and to == ("host",)
+    assert set_role(client, space_id, "lena", "speaker").status_code == 200
+    pushed_doc = json.loads(gateway.rooms[room])
+    assert pushed_doc["speakers"] == ["lena"] and pushed_doc["state"] == "live"
+    assert json.loads(gateway.hands[room][0])["hands"] == []
+    assert set_role(client, space_id, "lena", "cohost").status_code == 200
+    assert json.loads(gateway.rooms[room])["cohosts"] == ["lena"]
+    assert gateway.hands[room][1] == ("host", "lena")
+
+
+def test_a_failed_push_does_not_fail_the_hand(client: TestClient, gateway: FakeGateway) -> None:
+    space_id = create(client)["id"]
+    start(client, space_id)
+    gateway.fail = True
+    resp = client.post(f"/spaces/{space_id}/hand", headers=auth("lena"))
+    assert resp.status_code == 200 and resp.json()["raised_hands"] == ["lena"]

@@ -89,6 +89,20 @@ def test_a_timeline_that_does_not_parse_is_served_as_live(files: TestClient, bro
     assert resp.status_code == 200 and resp.headers["cache-control"] == "public, max-age=0, s-maxage=1"
 
 
+def test_state_json_is_served_live_then_closed_with_the_space(files: TestClient, broadcast_dir: Path) -> None:
+    path = broadcast_dir / SPACE / names.BROADCAST_STATE
+    path.write_text(json.dumps({"space_id": SPACE, "state": "live", "speakers": ["a"]}))
+    live = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_STATE}")
+    assert live.status_code == 200 and live.json()["speakers"] == ["a"]
+    assert live.headers["cache-control"] == "public, max-age=1"
+    assert live.headers["content-type"] == "application/json"
+    path.write_text(json.dumps({"space_id": SPACE, "state": "ended"}))
+    assert (
+        files.get(f"/broadcast/{SPACE}/{names.BROADCAST_STATE}").headers["cache-control"]
+        == "public, max-age=60"
+    )
+
+
 def test_cors_lets_the_web_origin_read_the_broadcast(files: TestClient) -> None:
     url = f"/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}"
     allowed = files.get(url, headers={"Origin": "https://web.example"})
@@ -199,3 +213,33 @@ def test_the_route_exists_only_in_local_mode_with_a_directory(
     )
     with TestClient(create_app(cloud)) as in_cloud:
         assert in_cloud.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("name", [names.BROADCAST_PLAYLIST, names.BROADCAST_TIMELINE, "1764619200000-0.ts"])
+def test_head_answers_like_get_without_a_body(files: TestClient, name: str) -> None:
+    """CDNs and players send HEAD; it answers the GET's status and headers, no body."""
+    get = files.get(f"/broadcast/{SPACE}/{name}")
+    head = files.head(f"/broadcast/{SPACE}/{name}")
+    assert head.status_code == 200 and head.content == b""
+    for header in ("content-type", "cache-control", "content-length"):
+        assert head.headers[header] == get.headers[header]
+
+
+def test_head_of_a_missing_file_is_the_same_404(files: TestClient) -> None:
+    assert files.head(f"/broadcast/{SPACE}/1764619200000-9.ts").status_code == 404
+    assert files.head(f"/broadcast/{SPACE}/../secret.txt").status_code == 404
+
+
+def test_a_range_of_a_segment_is_partial_content(files: TestClient) -> None:
+    """CloudFront and players may ask for part of a segment."""
+    part = files.get(f"/broadcast/{SPACE}/1764619200000-0.ts", headers={"Range": "bytes=0-187"})
+    assert part.status_code == 206 and part.content == b"\x47" * 188
+    assert part.headers["cache-control"] == "public, max-age=31536000, immutable"
+    beyond = files.get(f"/broadcast/{SPACE}/1764619200000-0.ts", headers={"Range": "bytes=99999-"})
+    assert beyond.status_code == 416
+
+
+def test_other_methods_are_refused_with_405(files: TestClient) -> None:
+    for method in ("POST", "PUT", "DELETE"):
+        resp = files.request(method, f"/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}")
+        assert resp.status_code == 405

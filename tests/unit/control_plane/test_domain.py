@@ -276,5 +276,55 @@ def test_room_metadata_follows_the_contract() -> None:
         "video": "speakers",
         "pinned": "host",
         "title": "t",
+        "state": "live",
+        "host": LIVE.host,
+        "cohosts": list(LIVE.cohosts),
+        "speakers": list(LIVE.speakers),
+        "listener_count": LIVE.listener_count,
+        "version": LIVE.version,
     }
     assert grants.participant_attributes(Role.SPEAKER) == {names.ROLE_ATTRIBUTE: "speaker"}
+
+
+# ---- pushed documents (functions/domain/pushed.py) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (0, 0),
+        (1, 1),
+        (99, 99),
+        (100, 100),
+        (109, 100),
+        (999, 990),
+        (1234, 1200),
+        (56_789, 56_000),
+        (100_001, 100_000),
+    ],
+)
+def test_listener_count_is_exact_when_small_and_rounded_down_when_large(count: int, shown: int) -> None:
+    from functions.domain.pushed import rounded_listener_count
+
+    assert rounded_listener_count(count) == shown
+
+
+def test_metadata_changes_only_with_what_viewers_see() -> None:
+    from datetime import UTC, datetime
+
+    from functions.domain.model import Space, SpaceState, VideoPolicy
+    from functions.domain.pushed import metadata_changed
+
+    space = Space(
+        id="s",
+        title="T",
+        host="h",
+        video=VideoPolicy.OFF,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        state=SpaceState.LIVE,
+        listener_count=1200,
+    )
+    assert not metadata_changed(space, space.replace(listener_count=1201, version=3, raised_hands=("x",)))
+    assert metadata_changed(space, space.replace(listener_count=1300))
+    assert metadata_changed(space, space.replace(speakers=("x",)))
+    assert metadata_changed(space, space.replace(state=SpaceState.ENDED))

@@ -1,4 +1,4 @@
-"""DynamoDB's transaction cancellations on concurrent creates, which DynamoDB Local does not
+"""DynamoDB's transaction cancellations on concurrent creates and changes, which DynamoDB Local does not
 reproduce (it serializes transactions): scripted with botocore's Stubber on a real client."""
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def test_a_create_that_collides_with_a_concurrent_one_replays_the_winner() -> No
         # The retry finds the winner's key.
         stub.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
         stub.add_response("get_item", {"Item": idem})
-        stub.add_response("get_item", {"Item": _item(winner)})
+        # The winner's Space: its partition, then its listener count shards (none yet).
+        stub.add_response("query", {"Items": [_item(winner)]})
+        stub.add_response("batch_get_item", {"Responses": {"spaces": []}})
         got = store.create(mine, idempotency=IdempotencyKey("alice", "k", "f"))
         stub.assert_no_pending_responses()
     assert got.id == winner.id
@@ -74,3 +76,45 @@ def test_an_unrelated_transaction_error_is_not_swallowed() -> None:
         with pytest.raises(ClientError) as err:
             store.create(space, idempotency=IdempotencyKey("alice", "k", "f"))
     assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_change_cancelled_by_a_concurrent_transaction_is_retried_not_failed() -> None:
+    """Two hand raises in one Space both write its hand count: DynamoDB cancels one with
+    TransactionConflict (DynamoDB Local serializes instead). The loser reads again and wins."""
+    from functions.domain import stage
+    from functions.domain.model import Limits, SpaceState
+
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    store = DynamoStore("spaces", client=client)
+    space = new_space().replace(state=SpaceState.LIVE, started_at=datetime(2026, 11, 20, tzinfo=UTC))
+    partition = {"Items": [_item(space)]}
+    no_shards = {"Responses": {"spaces": []}}
+    with Stubber(client) as stub:
+        stub.add_response("query", partition)
+        stub.add_response("batch_get_item", no_shards)
+        stub.add_client_error("transact_write_items", **cancelled("None", "None", "TransactionConflict"))
+        stub.add_response("query", partition)
+        stub.add_response("batch_get_item", no_shards)
+        stub.add_response("transact_write_items", {})
+        change = store.update(space.id, lambda s: stage.raise_hand(s, user="bob", limits=Limits()))
+        stub.assert_no_pending_responses()
+    assert change.after.raised_hands == ("bob",) and change.after.version == space.version
+
+
+def test_a_change_refused_for_another_reason_is_not_retried() -> None:
+    from functions.domain import stage
+    from functions.domain.model import Limits, SpaceState
+
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    store = DynamoStore("spaces", client=client)
+    space = new_space().replace(state=SpaceState.LIVE, started_at=datetime(2026, 11, 20, tzinfo=UTC))
+    with Stubber(client) as stub:
+        stub.add_response("query", {"Items": [_item(space)]})
+        stub.add_response("batch_get_item", {"Responses": {"spaces": []}})
+        stub.add_client_error("transact_write_items", service_error_code="ValidationException")
+        with pytest.raises(ClientError):
+            store.update(space.id, lambda s: stage.raise_hand(s, user="bob", limits=Limits()))

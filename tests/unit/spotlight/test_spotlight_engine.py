@@ -110,9 +110,24 @@ def test_sustained_interruption_takes_over_while_the_holder_keeps_talking() -> N
     assert first_time(changes, "b") - 2.5 <= 1.0
 
 
-def test_a_backchannel_over_the_holder_does_not_switch() -> None:
-    a = track(silence(0.5), speech(4.0, seed=1))
-    b = overlay(track(silence(4.5)), speech(0.4, f0=230, seed=2), 2.0)
+@pytest.mark.parametrize("length_s", [0.2, 0.4, 0.6, 0.8])
+@pytest.mark.parametrize("louder_db", [-6.0, 0.0, 6.0])
+def test_a_single_word_backchannel_never_switches_however_long_or_loud(
+    length_s: float, louder_db: float
+) -> None:
+    # Single-word backchannels last 0.2-0.8 s; said softer than the holder, as loud, or louder.
+    a = track(silence(0.5), speech(4.0, dbfs=-26, seed=1))
+    b = overlay(track(silence(4.5)), speech(length_s, dbfs=-26 + louder_db, f0=230, seed=2), 2.0)
+    _, changes = run({"a": a, "b": b})
+    assert [who for _, who in spotlight_changes(changes)] == ["a"]
+
+
+def test_a_backchannel_right_after_ones_own_words_is_still_one_word() -> None:
+    # B's earlier words end 0.5 s before the backchannel: the run restarts, the burst does not.
+    a = track(silence(0.5), speech(5.0, seed=1))
+    b = overlay(
+        overlay(track(silence(5.5)), speech(0.4, f0=230, seed=2), 1.0), speech(0.7, f0=230, seed=3), 1.9
+    )
     _, changes = run({"a": a, "b": b})
     assert [who for _, who in spotlight_changes(changes)] == ["a"]
 

@@ -49,3 +49,24 @@ def test_cloud_mode_has_no_dev_sign_in() -> None:
     )
     resp = TestClient(create_app(settings)).post("/dev/token", json={"user_id": "alice"})
     assert resp.status_code == 404
+
+
+def test_an_expired_dev_token_is_refused_and_a_reissued_one_accepted(tmp_path: Path) -> None:
+    """What the page's token refresh relies on: a 401 for the old token, a fresh one from /dev/token."""
+    import time
+
+    settings = Settings(
+        **{
+            names.ENV_MODE: "local",
+            names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
+            "SPACES_WEB_DIST": "/nonexistent",
+            "SPACES_DEV_TOKEN_TTL_SECONDS": "1",
+        }
+    )
+    client = TestClient(create_app(settings))
+    old = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
+    time.sleep(2.1)  # past the 1 s TTL; the API has no clock to inject
+    refused = client.get("/spaces/" + "0" * 32, headers={"Authorization": f"Bearer {old}"})
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]
+    new = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
+    assert client.get("/spaces/" + "0" * 32, headers={"Authorization": f"Bearer {new}"}).status_code == 404

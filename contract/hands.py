@@ -1,0 +1,24 @@
+"""Raised hands: the moderators-only data message (schema/hands.schema.json), topic names.HANDS_TOPIC.
+
+The control plane sends it (built by functions/domain/pushed.py) to the host and co-hosts whenever
+the queue changes; their pages read it instead of polling the Space.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RaisedHands:
+    space_id: str
+    version: int
+    hands: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"space_id": self.space_id, "version": self.version, "hands": list(self.hands)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))

@@ -1,0 +1,50 @@
+"""The aggregated reactions message; defined by schema/reactions.schema.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .names import REACTION_EMOJI
+
+
+@dataclass(frozen=True)
+class ReactionBurst:
+    space_id: str
+    first_window: int
+    last_window: int
+    window_seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "space_id": self.space_id,
+            "first_window": self.first_window,
+            "last_window": self.last_window,
+            "window_seconds": self.window_seconds,
+            "counts": dict(self.counts),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_reaction_burst(text: str | bytes) -> ReactionBurst | None:
+    """The message, or None when it is not one (wrong shape, unknown emoji dropped)."""
+    try:
+        doc = json.loads(text)
+        counts = {str(k): int(v) for k, v in doc["counts"].items() if k in REACTION_EMOJI and int(v) > 0}
+        return ReactionBurst(
+            space_id=str(doc["space_id"]),
+            first_window=int(doc["first_window"]),
+            last_window=int(doc["last_window"]),
+            window_seconds=float(doc["window_seconds"]),
+            counts=counts,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -1,0 +1,64 @@
+"""What the control plane pushes to viewers instead of answering polls. Pure: Space in, documents out.
+
+- Room metadata (contract/schema/room_metadata.schema.json): the Space as every room member sees
+  it (state, roles, title, pin, video policy, a rounded listener count, the version). The composer
+  copies the same document to state.json beside the broadcast playlist for HLS viewers.
+- Raised hands (contract/schema/hands.schema.json): for moderators only, as a data message whose
+  destination identities are the host and co-hosts.
+
+When they are published (coalesced, rate-limited) is the publisher's business, not this module's.
+"""
+
+from __future__ import annotations
+
+from contract.hands import RaisedHands
+from contract.room_metadata import RoomMetadata
+
+from .model import Space
+
+# Below this the count is exact: a small room notices every person.
+EXACT_LISTENERS_BELOW = 100
+
+
+def rounded_listener_count(count: int) -> int:
+    """Exact below 100, then rounded down to two significant digits (1,234 -> 1,200; 56,789 -> 56,000).
+
+    A join or leave in a large audience then rarely changes the document, so it does not make the
+    control plane push a metadata update to every viewer; the error is below 10 %.
+    """
+    if count < EXACT_LISTENERS_BELOW:
+        return max(count, 0)
+    step: int = 10 ** (len(str(count)) - 2)
+    return count - count % step
+
+
+def room_state(space: Space) -> RoomMetadata:
+    """The room metadata document for this Space."""
+    return RoomMetadata(
+        space_id=space.id,
+        video=space.video.value,
+        pinned=space.pinned,
+        title=space.title,
+        state=space.state.value,
+        host=space.host,
+        cohosts=space.cohosts,
+        speakers=space.speakers,
+        listener_count=rounded_listener_count(space.listener_count),
+        version=space.version,
+    )
+
+
+def raised_hands(space: Space) -> RaisedHands:
+    """The hands message (moderators only)."""
+    return RaisedHands(space_id=space.id, version=space.version, hands=space.raised_hands)
+
+
+def moderators(space: Space) -> tuple[str, ...]:
+    """Who receives the hands message: the host and the co-hosts."""
+    return (space.host, *space.cohosts)
+
+
+def metadata_changed(before: Space, after: Space) -> bool:
+    """Whether a change of the Space changes what the room metadata says (ignoring the version)."""
+    a, b = room_state(before), room_state(after)
+    return a.to_dict() | {"version": 0} != b.to_dict() | {"version": 0}

@@ -1,0 +1,118 @@
+"""Reactions: the allowed emoji, the per-user rate limit and the publishing window (pure rules).
+
+Flow (docs/reactions.md): a request is rate-limited per user, counted into the current window's
+counter (one of SHARDS items, so 100k users never write one item), and whoever first arrives in a
+later window claims the publication of every finished window and sends ONE aggregate to the room.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+from contract.names import REACTION_EMOJI
+
+# The fixed set a client may send; anything else is a 422 naming `emoji`. The short codes are the
+# store's attribute names (DynamoDB attribute names stay plain ASCII).
+EMOJI: dict[str, str] = {
+    "👏": "clap",
+    "😂": "laugh",
+    "❤️": "heart",
+    "🔥": "fire",
+    "💯": "hundred",
+    "🙏": "pray",
+    "😮": "wow",
+    "👍": "thumbs",
+}
+EMOJI_BY_CODE = {code: emoji for emoji, code in EMOJI.items()}
+assert tuple(EMOJI) == REACTION_EMOJI, "the store codes must cover exactly contract.names.REACTION_EMOJI"
+
+# Seconds per aggregation window. 0.5 s: at most 2 messages/s reach a viewer (goal <= 5) while a
+# reaction still shows within about a second (one window to fill, one window of grace, see below).
+WINDOW_SECONDS = 0.5
+# A window is published only once the NEXT window has also ended: a request that computed its
+# window just before the boundary has one whole window to land its increment before anyone reads.
+PUBLISH_LAG_WINDOWS = 2
+# Counter items per window. One DynamoDB partition takes ~1000 writes/s; 100k listeners limited
+# to 1 reaction/s can write 100k/s at the very worst, typically far less (a burst over ~10 s).
+# 32 shards take 32k writes/s; the publisher reads them in one BatchGetItem (<= 100 keys).
+SHARDS = 32
+# A claim publishes at most this many finished windows (older ones are left out: a reaction that
+# old is no longer live). 20 windows = 10 s, longer than any gap the reconciler's flush leaves.
+MAX_CATCH_UP_WINDOWS = 20
+
+# Per-user limit: at most 1 reaction per MIN_INTERVAL seconds and BURST per BURST_SECONDS window.
+MIN_INTERVAL = 1.0
+BURST = 10
+BURST_SECONDS = 10.0
+# Seconds the store keeps a limit or counter item (DynamoDB TTL; SQLite deletes by expiry).
+ITEM_TTL = 120
+
+
+def window_of(t: float) -> int:
+    """The window index of epoch second `t`."""
+    return math.floor(t / WINDOW_SECONDS)
+
+
+def window_start(window: int) -> float:
+    return window * WINDOW_SECONDS
+
+
+def publishable_through(t: float) -> int:
+    """The newest window that may be published at time `t`."""
+    return window_of(t) - PUBLISH_LAG_WINDOWS
+
+
+def windows_to_publish(last_published: int | None, through: int) -> range:
+    """Windows a successful claim publishes: after the last published one, at most
+    MAX_CATCH_UP_WINDOWS, ending with `through`."""
+    first = through - MAX_CATCH_UP_WINDOWS + 1
+    if last_published is not None:
+        first = max(first, last_published + 1)
+    return range(first, through + 1)
+
+
+def shard_of(user: str) -> int:
+    """A user's counter shard (stable, so one user's writes never spread; users spread evenly)."""
+    return zlib.crc32(user.encode()) % SHARDS
+
+
+def burst_bucket(t: float) -> int:
+    return math.floor(t / BURST_SECONDS)
+
+
+@dataclass(frozen=True)
+class LimitState:
+    """What the store keeps per user and Space: the current burst bucket, the count in it, the
+    time of the last accepted reaction."""
+
+    bucket: int
+    count: int
+    last: float
+
+
+def retry_after(state: LimitState | None, now: float) -> float:
+    """0 when a reaction at `now` is allowed; otherwise seconds until it would be."""
+    if state is None:
+        return 0.0
+    wait = max(0.0, state.last + MIN_INTERVAL - now)
+    if state.bucket == burst_bucket(now) and state.count >= BURST:
+        wait = max(wait, (state.bucket + 1) * BURST_SECONDS - now)
+    return wait
+
+
+def after_accept(state: LimitState | None, now: float) -> LimitState:
+    bucket = burst_bucket(now)
+    count = state.count + 1 if state is not None and state.bucket == bucket else 1
+    return LimitState(bucket=bucket, count=count, last=now)
+
+
+def merge_counts(parts: list[dict[str, int]]) -> dict[str, int]:
+    """Sum per-emoji counts (shards, windows), dropping codes this version does not know."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for code, n in part.items():
+            if code in EMOJI_BY_CODE and n > 0:
+                total[code] = total.get(code, 0) + int(n)
+    return total

@@ -1,0 +1,121 @@
+"""Reactions use cases: react (limit -> count -> maybe publish) and flush (publish finished windows).
+
+Stateless between calls (a Lambda keeps nothing): every step is one store item write, and the
+"publish" step is a conditional claim on the Space's publication item, so whatever the number of
+reacting users at most one aggregated message leaves per window per room.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from contract.names import REACTIONS_TOPIC
+from contract.reactions import ReactionBurst
+
+from ..domain import reactions
+from ..domain.errors import Conflict, Forbidden
+from ..domain.model import SpaceState, room_name_for
+from ..media.gateway import GatewayError, RoomGateway
+from ..store.base import SpaceStore
+from ..store.reactions import ReactionStore
+
+log = logging.getLogger(__name__)
+
+
+class RateLimited(Exception):
+    """-> 429 with Retry-After."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many reactions; retry in {retry_after:.1f} s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Published:
+    burst: ReactionBurst | None
+    """What was sent (None: the claim was won but nothing was counted, so nothing was sent)."""
+
+
+class ReactionService:
+    def __init__(
+        self,
+        *,
+        spaces: SpaceStore,
+        store: ReactionStore,
+        gateway: RoomGateway,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.spaces = spaces
+        self.store = store
+        self.gateway = gateway
+        self.clock = clock
+
+    async def react(self, *, actor: str, space_id: str, emoji: str) -> None:
+        """Count one reaction (emoji already validated against REACTION_EMOJI by the API)."""
+        code = reactions.EMOJI[emoji]
+        space = await run_in_threadpool(self.spaces.require, space_id)
+        if space.state is not SpaceState.LIVE:
+            raise Conflict("space_not_live", "reactions are only accepted while the Space is live")
+        if actor in space.blocked:
+            raise Forbidden("blocked", "you were removed from this Space")
+        now = self.clock()
+        wait = await run_in_threadpool(self.store.accept, space_id, actor, now)
+        if wait > 0:
+            raise RateLimited(wait)
+        in_shard = await run_in_threadpool(self._count, space_id, actor, code)
+        # The first reaction of each shard in a window tries to publish the finished windows: at
+        # most SHARDS claim attempts per window on the publication item, not one per request. A
+        # trailing window with no later reaction is flushed by the reconciler (flush()).
+        if in_shard == 1:
+            await self.flush(space_id)
+
+    def _count(self, space_id: str, actor: str, code: str) -> int:
+        # The window is read right before the write, in the thread that writes. A write that
+        # arrives after its window was sealed (a stalled request) moves to a later window.
+        shard = reactions.shard_of(actor)
+        window = reactions.window_of(self.clock())
+        for _ in range(reactions.MAX_CATCH_UP_WINDOWS):
+            total = self.store.add(space_id, window, shard, code)
+            if total is not None:
+                return total
+            window = max(window + 1, reactions.window_of(self.clock()))
+        raise Conflict("reactions_busy", "the reaction could not be counted; retry")
+
+    async def flush(self, space_id: str) -> Published | None:
+        """Publish every finished, unpublished window as one message. None: someone else already
+        claimed them (the common case under load: one claim per window wins)."""
+        through = reactions.publishable_through(self.clock())
+        claimed, previous = await run_in_threadpool(self.store.claim, space_id, through)
+        if not claimed:
+            return None
+        windows = reactions.windows_to_publish(previous, through)
+        parts = await run_in_threadpool(self.store.seal, space_id, windows)
+        counts = reactions.merge_counts(parts)
+        if not counts:
+            return Published(None)
+        burst = ReactionBurst(
+            space_id=space_id,
+            first_window=windows.start,
+            last_window=windows.stop - 1,
+            window_seconds=reactions.WINDOW_SECONDS,
+            counts={reactions.EMOJI_BY_CODE[c]: n for c, n in counts.items()},
+        )
+        await self._send(burst)
+        return Published(burst)
+
+    async def _send(self, burst: ReactionBurst) -> None:
+        try:
+            payload = burst.to_json().encode()
+            await self.gateway.send_data(_room(burst.space_id), payload, topic=REACTIONS_TOPIC)
+        except GatewayError:
+            # Reactions are ephemeral: a lost aggregate is logged, never a failed request.
+            log.warning("reactions %s lost: the SFU refused", burst.to_json(), exc_info=True)
+
+
+def _room(space_id: str) -> str:
+    return room_name_for(space_id)

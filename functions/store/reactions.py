@@ -1,0 +1,56 @@
+"""The reactions' store items, beside (not inside) the Space records: per-user limit items,
+sharded per-window counters and one per-Space publication item. Two implementations
+(sqlite.SqliteReactions, dynamodb.DynamoReactions), one contract suite
+(tests/integration/control_plane/test_reaction_store_contract.py).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from ..core.config import Settings
+from ..domain.reactions import LimitState
+
+
+class ReactionStore(ABC):
+    @abstractmethod
+    def accept(self, space_id: str, user: str, now: float) -> float:
+        """Record a reaction by `user` at `now` if the rate limit allows it: 0.0. Otherwise
+        nothing is written and the answer is the seconds to wait (> 0). One conditional write."""
+
+    @abstractmethod
+    def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
+        """Atomically add one `code` reaction to the counter item (window, shard); returns the
+        item's total after the add (1: this was the shard's first reaction in the window), or
+        None when the window is already sealed (published): nothing was written."""
+
+    @abstractmethod
+    def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
+        """Mark windows up to `through` published if no one has yet: (True, previously published
+        window or None). (False, None) when someone else already claimed `through` or later."""
+
+    @abstractmethod
+    def published(self, space_id: str) -> int | None:
+        """The newest published window (None: never)."""
+
+    @abstractmethod
+    def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        """Seal these windows (later adds to them are refused) and return every counter they
+        hold, one dict per shard item. Each shard is sealed and read in one atomic step, so a
+        count is either in the answer or refused to its writer, never lost."""
+
+    def limit_state(self, space_id: str, user: str) -> LimitState | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+def open_reactions(settings: Settings) -> ReactionStore:
+    if settings.store == "dynamodb":
+        from .dynamodb import DynamoReactions
+
+        return DynamoReactions(settings.table_name, endpoint_url=settings.dynamodb_endpoint)
+    from .sqlite import SqliteReactions
+
+    return SqliteReactions(settings.sqlite_path)

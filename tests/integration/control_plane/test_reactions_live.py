@@ -1,0 +1,134 @@
+"""Reactions end to end on real parts: the app in-process on DynamoDB Local, a real livekit-server,
+a real connected participant receiving the aggregates on the data topic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from livekit import rtc
+
+from contract import names
+from contract.reactions import ReactionBurst, parse_reaction_burst
+from functions.api.main import create_app
+from functions.core.config import Settings
+from functions.dev_token import dev_token
+from functions.media.gateway import LiveKitGateway
+from functions.services.reactions import ReactionService
+from functions.store import open_store
+from functions.store.reactions import open_reactions
+from tests.conftest import LiveKitEndpoint
+from tests.support.dynamodb_local import DynamoEndpoint
+from tests.support.eventually import eventually_async
+
+from .conftest import fresh_dynamo_table
+
+pytestmark = pytest.mark.integration
+
+USERS = int(__import__("os").environ.get("RX_USERS", "200"))
+
+
+@pytest.fixture
+def settings(livekit_server: LiveKitEndpoint, dynamodb: DynamoEndpoint, tmp_path: Path) -> Settings:
+    return Settings(
+        SPACES_MODE="local",
+        LIVEKIT_URL=livekit_server.ws_url,
+        LIVEKIT_API_KEY=livekit_server.api_key,
+        LIVEKIT_API_SECRET=livekit_server.api_secret,
+        SPACES_STORE="dynamodb",
+        SPACES_TABLE_NAME=fresh_dynamo_table(dynamodb),
+        SPACES_DYNAMODB_ENDPOINT=dynamodb.url,
+        SPACES_WEB_DIST=str(tmp_path / "no-web"),
+    )
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app", timeout=60) as client:
+        yield client
+
+
+def auth(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {dev_token(user, secret=names.DEV_JWT_SECRET)}"}
+
+
+def flusher(settings: Settings) -> ReactionService:
+    """What the reconciler calls for a trailing window: the same use case on the same stores."""
+    return ReactionService(
+        spaces=open_store(settings), store=open_reactions(settings), gateway=LiveKitGateway(settings)
+    )
+
+
+async def test_many_listeners_react_and_the_room_gets_one_message_per_window(
+    app_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    created = await app_client.post("/spaces", json={"title": "r", "video": "off"}, headers=auth("host"))
+    space_id = created.json()["id"]
+    assert (await app_client.post(f"/spaces/{space_id}/start", headers=auth("host"))).status_code == 200
+
+    # A listener's token: still no publish right of any kind (a data packet from one listener
+    # would fan out to the whole room); the reactions go through the API instead.
+    grant = (await app_client.post(f"/spaces/{space_id}/token", headers=auth("viewer"))).json()
+    video = jwt.decode(grant["token"], options={"verify_signature": False})["video"]
+    assert video.get("canPublish") is False and video.get("canPublishData") is False
+
+    received: list[tuple[str | None, ReactionBurst | None]] = []
+    room = rtc.Room()
+
+    @room.on("data_received")
+    def on_data(packet: rtc.DataPacket) -> None:
+        received.append((packet.topic, parse_reaction_burst(packet.data)))
+
+    await room.connect(grant["url"], grant["token"])
+    try:
+        # Everyone reacts twice at once: the second is limited (1 per second).
+        async def react(i: int) -> list[int]:
+            body = {"emoji": names.REACTION_EMOJI[i % len(names.REACTION_EMOJI)]}
+            codes = []
+            for _ in range(2):
+                r = await app_client.post(f"/spaces/{space_id}/reactions", json=body, headers=auth(f"l{i}"))
+                codes.append(r.status_code)
+                if r.status_code == 429:
+                    assert int(r.headers["Retry-After"]) >= 1
+            return codes
+
+        results = await asyncio.gather(*(react(i) for i in range(USERS)))
+        statuses = [c for codes in results for c in codes]
+        assert set(statuses) <= {202, 429}
+        accepted = statuses.count(202)
+        assert accepted >= USERS  # each user's first one at least
+        assert statuses.count(429) == len(statuses) - accepted
+
+        # The trailing windows: flushed as the reconciler would, until every reaction arrived.
+        reconciler = flusher(settings)
+
+        async def all_counted() -> bool:
+            await reconciler.flush(space_id)
+            return sum(b.total for _, b in received if b is not None) >= accepted
+
+        await eventually_async(
+            all_counted, timeout=60, interval=0.5, what="every accepted reaction in the received aggregates"
+        )
+    finally:
+        await room.disconnect()
+
+    assert all(topic == names.REACTIONS_TOPIC for topic, _ in received)
+    bursts = [b for _, b in received if b is not None]
+    assert len(bursts) == len(received)
+    windows = [w for b in bursts for w in range(b.first_window, b.last_window + 1)]
+    assert len(windows) == len(set(windows)), "a window was published twice"
+    assert sum(b.total for b in bursts) == accepted
+    by_emoji: dict[str, int] = {}
+    for b in bursts:
+        for e, n in b.counts.items():
+            by_emoji[e] = by_emoji.get(e, 0) + n
+    expected: dict[str, int] = {}
+    for i, codes in enumerate(results):
+        e = names.REACTION_EMOJI[i % len(names.REACTION_EMOJI)]
+        expected[e] = expected.get(e, 0) + codes.count(202)
+    assert by_emoji == expected

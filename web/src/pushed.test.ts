@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+
+import type { Space } from "./api";
+import type { RoomMetadata } from "./contract.gen";
+import { mergeMetadata, parseHands, parseRoomMetadata, stateUrl } from "./pushed";
+
+const DOC: RoomMetadata = {
+  space_id: "s1",
+  video: "speakers",
+  pinned: "h",
+  title: "Morning",
+  state: "live",
+  host: "h",
+  cohosts: ["c"],
+  speakers: ["a", "b"],
+  listener_count: 1200,
+  version: 7,
+};
+
+const SPACE: Space = {
+  id: "s1",
+  title: "Old",
+  state: "live",
+  host: "h",
+  cohosts: [],
+  speakers: [],
+  video: "off",
+  listener_count: 3,
+  raised_hands: ["x"],
+};
+
+describe("parseRoomMetadata", () => {
+  it("reads what the control plane writes", () => {
+    expect(parseRoomMetadata(JSON.stringify(DOC))).toEqual(DOC);
+  });
+
+  it("reads malformed documents and fields as defaults", () => {
+    const empty = parseRoomMetadata(undefined);
+    expect(empty).toMatchObject({ space_id: "", host: "", state: "live", cohosts: [], version: 0 });
+    expect(parseRoomMetadata("{nope")).toEqual(empty);
+    expect(parseRoomMetadata("[]")).toEqual(empty);
+    expect(
+      parseRoomMetadata(JSON.stringify({ video: "all", pinned: 3, state: "paused", cohosts: ["a", 1, ""], listener_count: -1, version: 1.5 })),
+    ).toEqual({ ...empty, cohosts: ["a"] });
+  });
+
+  it("reads an older document without the pushed fields", () => {
+    expect(parseRoomMetadata(JSON.stringify({ space_id: "s1", video: "host", pinned: null, title: "T" }))).toMatchObject({
+      space_id: "s1",
+      video: "host",
+      host: "",
+    });
+  });
+});
+
+describe("parseHands", () => {
+  it("reads the moderators' message and refuses anything else", () => {
+    expect(parseHands('{"space_id":"s1","version":3,"hands":["a",2,"b"]}')).toEqual({ space_id: "s1", version: 3, hands: ["a", "b"] });
+    expect(parseHands('{"version":3,"hands":[]}')).toBeNull();
+    expect(parseHands('{"space_id":"s1"}')).toBeNull();
+    expect(parseHands("nope")).toBeNull();
+  });
+});
+
+describe("mergeMetadata", () => {
+  it("takes roles, state, title and count from a newer document and keeps the hands", () => {
+    const merged = mergeMetadata(SPACE, 5, DOC);
+    expect(merged).toMatchObject({ title: "Morning", cohosts: ["c"], speakers: ["a", "b"], listener_count: 1200, pinned: "h", video: "speakers" });
+    expect(merged?.raised_hands).toEqual(["x"]);
+  });
+
+  it("ignores an older document, another Space's, and one from a control plane that does not push", () => {
+    expect(mergeMetadata(SPACE, 8, DOC)).toBeNull();
+    expect(mergeMetadata(SPACE, 0, { ...DOC, space_id: "s2" })).toBeNull();
+    expect(mergeMetadata(SPACE, 0, { ...DOC, host: "" })).toBeNull();
+    expect(mergeMetadata(SPACE, 7, DOC)).not.toBeNull(); // equal versions: only the count differs, newer wins
+  });
+});
+
+describe("stateUrl", () => {
+  it("is beside the playlist", () => {
+    expect(stateUrl("https://cdn.example/broadcasts/s1/index.m3u8")).toBe("https://cdn.example/broadcasts/s1/state.json");
+    expect(stateUrl("http://127.0.0.1:8000/broadcast/s1/index.m3u8")).toBe("http://127.0.0.1:8000/broadcast/s1/state.json");
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * What the page learns without asking the API (issue 9, push not poll): the room metadata the
+ * control plane writes (every room member), the raised hands it sends to moderators on the
+ * `spaces.hands` topic, and state.json beside the broadcast playlist (HLS viewers, same document
+ * as the room metadata). Pure: parsing, ordering by version, merging into the Space the page holds.
+ */
+import type { Space } from "./api";
+import type { RaisedHands, RoomMetadata } from "./contract.gen";
+import { BROADCAST_STATE } from "./contract.gen";
+
+function names(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string" && x !== "") : [];
+}
+
+function count(v: unknown): number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : 0;
+}
+
+function object(json: string | undefined | null): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(json || "{}");
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Lenient like every reader of the contract: a malformed document or field reads as its default. */
+export function parseRoomMetadata(json: string | undefined | null): RoomMetadata {
+  const raw = object(json);
+  const state = raw.state === "scheduled" || raw.state === "ended" ? raw.state : "live";
+  return {
+    space_id: typeof raw.space_id === "string" ? raw.space_id : "",
+    video: raw.video === "host" || raw.video === "speakers" ? raw.video : "off",
+    pinned: typeof raw.pinned === "string" && raw.pinned ? raw.pinned : null,
+    title: typeof raw.title === "string" ? raw.title : "",
+    state,
+    host: typeof raw.host === "string" ? raw.host : "",
+    cohosts: names(raw.cohosts),
+    speakers: names(raw.speakers),
+    listener_count: count(raw.listener_count),
+    version: count(raw.version),
+  };
+}
+
+/** The hands message, or null when it is not one (wrong shape, no space id). */
+export function parseHands(json: string | undefined | null): RaisedHands | null {
+  const raw = object(json);
+  if (typeof raw.space_id !== "string" || !raw.space_id || !Array.isArray(raw.hands)) return null;
+  return { space_id: raw.space_id, version: count(raw.version), hands: names(raw.hands) };
+}
+
+/** Where state.json lives: beside the playlist. */
+export function stateUrl(playlistUrl: string): string {
+  return new URL(BROADCAST_STATE, playlistUrl).toString();
+}
+
+/**
+ * The Space after a pushed document, or null when the document is older than what the page has,
+ * belongs to another Space, or predates the pushed fields (no host: an older control plane).
+ * `version` is the version the page last took from anywhere (API answer or push).
+ */
+export function mergeMetadata(space: Space, version: number, doc: RoomMetadata): Space | null {
+  if (doc.space_id !== space.id || !doc.host || doc.version < version) return null;
+  return {
+    ...space,
+    title: doc.title,
+    state: doc.state,
+    host: doc.host,
+    cohosts: doc.cohosts,
+    speakers: doc.speakers,
+    video: doc.video,
+    pinned: doc.pinned,
+    listener_count: doc.listener_count,
+  };
+}

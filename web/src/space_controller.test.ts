@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+
+import { ApiError, type Space } from "./api";
+import type { RoomMetadata } from "./contract.gen";
+import { type SpaceApi, SpaceController } from "./space_controller";
+
+const SPACE: Space = {
+  id: "s1",
+  title: "Morning",
+  state: "live",
+  host: "h",
+  cohosts: [],
+  speakers: [],
+  video: "speakers",
+  listener_count: 2,
+  raised_hands: [],
+};
+
+function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
+  return {
+    space_id: "s1",
+    video: "speakers",
+    pinned: null,
+    title: "Morning",
+    state: "live",
+    host: "h",
+    cohosts: [],
+    speakers: [],
+    listener_count: 2,
+    version: 1,
+    ...overrides,
+  };
+}
+
+/** A fake API that counts its calls and answers from a Space it keeps. */
+class FakeApi implements SpaceApi {
+  calls: string[] = [];
+  space: Space = { ...SPACE };
+  failNext: ApiError | null = null;
+
+  private answer(name: string): Promise<Space> {
+    this.calls.push(name);
+    const fail = this.failNext;
+    this.failNext = null;
+    return fail ? Promise.reject(fail) : Promise.resolve({ ...this.space });
+  }
+  getSpace = () => this.answer("getSpace");
+  startSpace = () => this.answer("startSpace");
+  endSpace = () => this.answer("endSpace");
+  joinToken = () => Promise.reject(new Error("not used"));
+  raiseHand = () => {
+    this.space = { ...this.space, raised_hands: [...this.space.raised_hands, "me"] };
+    return this.answer("raiseHand");
+  };
+  lowerHand = () => {
+    this.space = { ...this.space, raised_hands: [] };
+    return this.answer("lowerHand");
+  };
+  setRole = () => this.answer("setRole");
+  mute = () => this.answer("mute");
+  remove = () => this.answer("remove");
+  pin = () => this.answer("pin");
+}
+
+async function loaded(me = "me"): Promise<{ api: FakeApi; ctl: SpaceController; changes: () => number }> {
+  const api = new FakeApi();
+  const ctl = new SpaceController(api, "s1", me);
+  let n = 0;
+  ctl.onChange(() => n++);
+  await ctl.load();
+  return { api, ctl, changes: () => n };
+}
+
+describe("SpaceController", () => {
+  it("reads the Space once and then learns from pushes, without calling the API", async () => {
+    const { api, ctl } = await loaded();
+    expect(ctl.myRole).toBe("listener");
+    expect(ctl.pushed(doc({ version: 2, speakers: ["me"], listener_count: 1200, title: "New" }))).toBe(true);
+    expect(ctl.myRole).toBe("speaker");
+    expect(ctl.space).toMatchObject({ title: "New", listener_count: 1200 });
+    expect(api.calls).toEqual(["getSpace"]);
+  });
+
+  it("ignores a push older than the one it has, or for another Space", async () => {
+    const { ctl } = await loaded();
+    ctl.pushed(doc({ version: 5, cohosts: ["me"] }));
+    expect(ctl.pushed(doc({ version: 4, cohosts: [] }))).toBe(false);
+    expect(ctl.pushed(doc({ version: 9, space_id: "other" }))).toBe(false);
+    expect(ctl.myRole).toBe("cohost");
+    expect(ctl.moderator).toBe(true);
+  });
+
+  it("takes raised hands from the moderators' message, newest version only", async () => {
+    const { ctl } = await loaded("h");
+    ctl.pushedHands({ space_id: "s1", version: 3, hands: ["a", "b"] });
+    ctl.pushedHands({ space_id: "s1", version: 2, hands: [] });
+    expect(ctl.hands).toEqual(["a", "b"]);
+  });
+
+  it("adopts the API's answer to an action (my own hand), with no extra read", async () => {
+    const { api, ctl } = await loaded();
+    expect(await ctl.raiseHand(true)).toEqual({ ok: true });
+    expect(ctl.handRaised).toBe(true);
+    expect(api.calls).toEqual(["getSpace", "raiseHand"]);
+  });
+
+  it("asks to sign in again after a 401 that survived the refresh, and keeps everything else", async () => {
+    const { api, ctl } = await loaded();
+    api.failNext = new ApiError(401, "expired");
+    const result = await ctl.raiseHand(true);
+    expect(result.ok).toBe(false);
+    expect(ctl.signInAgain).toBe(true);
+    expect(ctl.space).not.toBeNull();
+    await ctl.raiseHand(true);
+    expect(ctl.signInAgain).toBe(false);
+  });
+
+  it("says what a refused action was refused for", async () => {
+    const { api, ctl } = await loaded();
+    api.failNext = new ApiError(409, "the Space is not live");
+    expect(await ctl.act((a, id) => a.pin(id, null))).toEqual({ ok: false, message: "the Space is not live" });
+  });
+
+  it("tells a listener on the broadcast when to switch to the room and when it ended", async () => {
+    const { ctl } = await loaded();
+    expect(ctl.broadcastNext).toBe("watch");
+    ctl.pushed(doc({ version: 2, speakers: ["me"] }));
+    expect(ctl.broadcastNext).toBe("join-room");
+    ctl.pushed(doc({ version: 3, state: "ended" }));
+    expect(ctl.broadcastNext).toBe("ended");
+  });
+
+  it("before the Space is read, goes by the role attribute, then the join token", () => {
+    const ctl = new SpaceController(new FakeApi(), "s1", "me");
+    expect(ctl.roleOf("x", "speaker")).toBe("speaker");
+    expect(ctl.roleOf("me")).toBe("listener");
+    ctl.joined({ mode: "webrtc", url: "ws://x", token: "t", identity: "me", role: "cohost", expires_at: "" });
+    expect(ctl.roleOf("me")).toBe("cohost");
+    expect(ctl.transport).toBe("webrtc");
+  });
+
+  it("reports a failed read without throwing", async () => {
+    const api = new FakeApi();
+    api.failNext = new ApiError(404, "no such Space");
+    const ctl = new SpaceController(api, "s1", "me");
+    expect(await ctl.load()).toBeNull();
+    expect(ctl.loadError).toEqual({ status: 404, detail: "no such Space" });
+  });
+
+  it("tells the page once that I left, so a redraw that leaves again stops there", async () => {
+    const { ctl, changes } = await loaded();
+    ctl.joined({ mode: "webrtc", url: "ws://x", token: "t", identity: "me", role: "speaker", expires_at: "" });
+    const before = changes();
+    // The page's redraw of an ended room calls left() again from inside the change it announced.
+    ctl.onChange(() => ctl.left());
+    ctl.left();
+    expect(ctl.transport).toBeNull();
+    expect(changes() - before).toBe(1);
+    ctl.left();
+    expect(changes() - before).toBe(1);
+  });
+});

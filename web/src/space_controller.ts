@@ -1,0 +1,184 @@
+/**
+ * What the Space page knows, without any DOM: the Space, my role, how I am connected (WebRTC room or
+ * HLS broadcast), whether my sign-in needs renewing. The views draw from it; the room, state.json
+ * and the API feed it.
+ *
+ * Push, not poll (issue 9): the Space is fetched once per (re)connect; after that every change
+ * arrives as room metadata (everyone), the hands message (moderators) or state.json (HLS viewers),
+ * and as the API's own answer to an action this page took. Nothing here runs on a timer.
+ */
+import type { ApiError, Role, Space } from "./api";
+import type { JoinGrant } from "./broadcast";
+import { afterPoll } from "./broadcast";
+import type { RaisedHands, RoomMetadata } from "./contract.gen";
+import { mergeMetadata } from "./pushed";
+
+/** The API calls the page makes; a fake in tests. */
+export interface SpaceApi {
+  getSpace(id: string): Promise<Space>;
+  startSpace(id: string): Promise<Space>;
+  endSpace(id: string): Promise<Space>;
+  joinToken(id: string): Promise<JoinGrant>;
+  raiseHand(id: string): Promise<unknown>;
+  lowerHand(id: string): Promise<unknown>;
+  setRole(id: string, userId: string, role: Exclude<Role, "host">): Promise<unknown>;
+  mute(id: string, userId: string): Promise<unknown>;
+  remove(id: string, userId: string, block: boolean): Promise<unknown>;
+  pin(id: string, userId: string | null): Promise<unknown>;
+}
+
+export type Transport = "webrtc" | "hls" | null;
+
+export type ActResult = { ok: true } | { ok: false; message: string };
+
+function isSpace(v: unknown): v is Space {
+  const s = v as Partial<Space> | null;
+  return !!s && typeof s === "object" && typeof s.id === "string" && typeof s.host === "string" && Array.isArray(s.raised_hands);
+}
+
+export class SpaceController {
+  space: Space | null = null;
+  /** The newest pushed version taken; older pushes are ignored. */
+  version = 0;
+  private handsVersion = 0;
+  transport: Transport = null;
+  /** The role the join token carried (until the Space says otherwise). */
+  joinedRole: Role | null = null;
+  /** A 401 survived a token refresh: the page asks to sign in again; the media session goes on. */
+  signInAgain = false;
+  /** Why the last load failed ("" when it did not). */
+  loadError: { status: number; detail: string } | null = null;
+  private listeners = new Set<() => void>();
+
+  constructor(
+    private readonly api: SpaceApi,
+    readonly spaceId: string,
+    readonly me: string,
+  ) {}
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  // ---- what the page knows -------------------------------------------------------------------
+
+  /**
+   * Who holds which role: the Space once the page has it (kept current by the pushes), before that
+   * the role attribute the SFU shows (`attr`), or for me the role my join token carried.
+   */
+  roleOf(identity: string, attr: Role | null = null): Role {
+    const s = this.space;
+    if (s) {
+      if (s.host === identity) return "host";
+      if (s.cohosts.includes(identity)) return "cohost";
+      if (s.speakers.includes(identity)) return "speaker";
+      return "listener";
+    }
+    return attr ?? (identity === this.me ? this.joinedRole : null) ?? "listener";
+  }
+
+  get myRole(): Role {
+    return this.roleOf(this.me);
+  }
+
+  get moderator(): boolean {
+    return this.myRole === "host" || this.myRole === "cohost";
+  }
+
+  get handRaised(): boolean {
+    return !!this.space?.raised_hands.includes(this.me);
+  }
+
+  get hands(): string[] {
+    return this.space?.raised_hands ?? [];
+  }
+
+  /** On the broadcast: what the latest state says a listener does next. */
+  get broadcastNext(): "watch" | "join-room" | "ended" {
+    return this.space ? afterPoll(this.space, this.me) : "watch";
+  }
+
+  // ---- feeds -----------------------------------------------------------------------------------
+
+  /** The one API read: on open and on every (re)connect. */
+  async load(): Promise<Space | null> {
+    try {
+      this.adopt(await this.api.getSpace(this.spaceId));
+      this.loadError = null;
+    } catch (err) {
+      const e = err as ApiError;
+      if (e.status === 401) this.signInAgain = true;
+      this.loadError = { status: e.status, detail: e.detail ?? String(err) };
+      this.emit();
+      return null;
+    }
+    return this.space;
+  }
+
+  /** An API answer (the Space after my action, or the one read): the freshest thing the page has. */
+  adopt(space: Space): void {
+    this.space = space;
+    this.signInAgain = false;
+    this.emit();
+  }
+
+  /** Room metadata (WebRTC) or state.json (HLS): the same document. True when it changed the Space. */
+  pushed(doc: RoomMetadata): boolean {
+    if (!this.space) return false;
+    const next = mergeMetadata(this.space, this.version, doc);
+    if (!next) return false;
+    this.version = doc.version;
+    this.space = next;
+    this.emit();
+    return true;
+  }
+
+  /** The hands message (moderators only). */
+  pushedHands(msg: RaisedHands): void {
+    if (!this.space || msg.space_id !== this.space.id || msg.version < this.handsVersion) return;
+    this.handsVersion = msg.version;
+    this.space = { ...this.space, raised_hands: msg.hands };
+    this.emit();
+  }
+
+  joined(grant: JoinGrant): void {
+    this.transport = grant.mode;
+    this.joinedRole = grant.role;
+    this.emit();
+  }
+
+  /** Out of the room or off the broadcast. Idempotent: only the first call tells the listeners. */
+  left(): void {
+    if (this.transport === null) return;
+    this.transport = null;
+    this.emit();
+  }
+
+  // ---- actions ---------------------------------------------------------------------------------
+
+  /** Run one API action; its answer (a Space) is adopted. A 401 after the refresh asks to sign in again. */
+  async act(call: (api: SpaceApi, id: string) => Promise<unknown>): Promise<ActResult> {
+    try {
+      const answer = await call(this.api, this.spaceId);
+      if (isSpace(answer)) this.adopt(answer);
+      return { ok: true };
+    } catch (err) {
+      const e = err as ApiError;
+      if (e.status === 401) {
+        this.signInAgain = true;
+        this.emit();
+        return { ok: false, message: "Your sign-in expired: sign in again to act. You are still in the Space." };
+      }
+      return { ok: false, message: e.detail ?? String(err) };
+    }
+  }
+
+  raiseHand(up: boolean): Promise<ActResult> {
+    return this.act((api, id) => (up ? api.raiseHand(id) : api.lowerHand(id)));
+  }
+}

@@ -1,0 +1,66 @@
+/** Before joining (the Space's card) and after leaving (a message): plain DOM from plain data. */
+import type { Space } from "../../api";
+import { replayAvailable } from "../../broadcast";
+import { avatar, clear, h, hideToast, stale } from "../../dom";
+
+export interface CardActions {
+  start(): void;
+  join(): void;
+}
+
+/** The replay of an ended Space, when its recording is still kept. */
+export function replayButton(space: Space | null): HTMLElement | false {
+  return (
+    !!space &&
+    replayAvailable(space) &&
+    h("a", { class: "btn btn-primary", href: `#/spaces/${encodeURIComponent(space.id)}/replay`, "data-testid": "replay" }, "Replay")
+  );
+}
+
+/** The Space's card. Redrawn only when what it shows changed, so a click in flight is never lost. */
+export function renderCard(el: HTMLElement, space: Space, me: string, joinError: string, actions: CardActions): void {
+  if (!stale(el, ["card", space.state, space.title, space.host, joinError, replayAvailable(space)])) return;
+  clear(el);
+  const action =
+    space.state === "ended"
+      ? h("p", { "data-testid": "space-message" }, "This Space has ended.")
+      : space.state === "scheduled"
+        ? space.host === me
+          ? h("button", { class: "btn btn-primary", "data-testid": "start-space", onclick: () => actions.start() }, "Start Space")
+          : h("p", { class: "muted", "data-testid": "space-message" }, "This Space has not started yet.")
+        : h("button", { class: "btn btn-primary", "data-testid": "join-space", onclick: () => actions.join() }, "Join");
+  el.append(
+    h(
+      "div",
+      { class: "card space-intro", "data-testid": "space-card", "data-state": space.state },
+      h("span", { class: `badge ${space.state === "live" ? "live" : ""}` }, space.state.toUpperCase()),
+      h("h1", {}, space.title),
+      h("div", { class: "space-card-meta" }, avatar(space.host), h("span", {}, `Hosted by ${space.host}`)),
+      action,
+      replayButton(space),
+      h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }, joinError),
+    ),
+  );
+}
+
+/** A message instead of the Space (ended, removed, left), with a way back and maybe a rejoin. */
+export function renderMessage(el: HTMLElement, message: string, space: Space | null, rejoin: (() => void) | null): void {
+  // A notice from the live page ("Hand raised") means nothing on the message screen.
+  hideToast();
+  stale(el, null);
+  clear(el);
+  el.append(
+    h(
+      "div",
+      { class: "card message" },
+      h("p", { "data-testid": "space-message" }, message),
+      h(
+        "div",
+        { class: "row" },
+        h("a", { class: "btn", href: "#/" }, "Back to Spaces"),
+        replayButton(space),
+        !!rejoin && h("button", { class: "btn btn-primary", "data-testid": "rejoin", onclick: () => rejoin() }, "Rejoin"),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,84 @@
+/** The live header (title, audience, my role, leave/end) and the banner under it. */
+import type { Role } from "../../api";
+import { h, stale } from "../../dom";
+import { icon } from "../../icons";
+import { ROLE_LABEL } from "./people";
+
+export interface HeaderInput {
+  title: string;
+  listeners: number;
+  myRole: Role;
+}
+
+export interface HeaderActions {
+  copyLink(): void;
+  endSpace(): void;
+  leave(): void;
+}
+
+export type BannerState =
+  | { kind: "none" }
+  | { kind: "connecting" | "reconnecting" }
+  | { kind: "enable-audio"; start(): void }
+  | { kind: "sign-in-again"; signIn(): void };
+
+export class HeaderView {
+  readonly header = h("header", { class: "space-header" });
+  readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
+
+  constructor(private readonly actions: HeaderActions) {}
+
+  reset(): void {
+    stale(this.header, null);
+  }
+
+  update(input: HeaderInput, banner: BannerState): void {
+    const { title, listeners, myRole } = input;
+    if (stale(this.header, [title, listeners, myRole])) {
+      this.header.replaceChildren(
+        h("span", { class: "badge live" }, "LIVE"),
+        h("h1", {}, title),
+        h(
+          "span",
+          { class: "listeners", title: "Listeners" },
+          icon("headphones"),
+          h("span", { "data-testid": "listener-count" }, String(listeners)),
+          " listening",
+        ),
+        h("span", { class: "spacer" }),
+        h("span", { class: "badge subtle", "data-testid": "my-role" }, ROLE_LABEL[myRole]),
+        h("button", { class: "btn", "data-testid": "copy-link", onclick: () => this.actions.copyLink() }, "Copy link"),
+        ...(myRole === "host"
+          ? [h("button", { class: "btn btn-danger", "data-testid": "end-space", onclick: () => this.actions.endSpace() }, "End Space")]
+          : []),
+        h("button", { class: "btn", "data-testid": "leave", onclick: () => this.actions.leave() }, "Leave"),
+      );
+    }
+    this.drawBanner(banner);
+  }
+
+  private drawBanner(state: BannerState): void {
+    const b = this.banner;
+    if (state.kind === "none") {
+      b.hidden = true;
+      b.dataset.testid = "banner";
+      return;
+    }
+    b.hidden = false;
+    if (b.dataset.testid === state.kind) return; // same banner: keep its button (a click may be in flight)
+    b.dataset.testid = state.kind;
+    switch (state.kind) {
+      case "connecting":
+        return b.replaceChildren("Connecting…");
+      case "reconnecting":
+        return b.replaceChildren("Connection lost — reconnecting…");
+      case "enable-audio":
+        return b.replaceChildren(h("button", { class: "btn btn-primary", onclick: () => state.start() }, "Click to hear the Space"));
+      case "sign-in-again":
+        return b.replaceChildren(
+          "Your sign-in expired. You are still in the Space. ",
+          h("button", { class: "btn btn-primary", "data-testid": "sign-in-again", onclick: () => state.signIn() }, "Sign in again"),
+        );
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/** The moderation panel (host and co-hosts): raised hands, who is on stage, the audience. */
+import type { Role } from "../../api";
+import { avatar, clear, h, stale } from "../../dom";
+import { ROLE_LABEL } from "./people";
+
+export interface Member {
+  id: string;
+  role: Role;
+  micOn: boolean;
+}
+
+export interface PanelInput {
+  me: string;
+  myRole: Role;
+  hands: readonly string[];
+  members: readonly Member[];
+  /** Listeners the page can see (connected, not on stage, no hand up). */
+  audience: readonly string[];
+  pinned: string | null;
+}
+
+export interface PanelActions {
+  setRole(id: string, role: Exclude<Role, "host">): void;
+  remove(id: string, block: boolean): void;
+  mute(id: string): void;
+  pin(id: string | null): void;
+}
+
+export class HostPanel {
+  readonly el = h("aside", { class: "panel", "data-testid": "host-panel", hidden: true });
+
+  constructor(private readonly actions: PanelActions) {}
+
+  reset(): void {
+    stale(this.el, null);
+  }
+
+  update(input: PanelInput): void {
+    const moderator = input.myRole === "host" || input.myRole === "cohost";
+    this.el.hidden = !moderator;
+    if (!moderator) {
+      stale(this.el, null);
+      return clear(this.el);
+    }
+    const { hands, members, audience, pinned } = input;
+    if (!stale(this.el, [input.myRole, hands, members, pinned, audience])) return;
+    clear(this.el);
+    const a = this.actions;
+    const invite = (id: string, cls = "btn small btn-primary") =>
+      h("button", { class: cls, "data-testid": "invite", onclick: () => a.setRole(id, "speaker") }, "Invite to speak");
+    this.el.append(
+      h("h2", {}, "Requests to speak ", h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
+      h(
+        "ul",
+        { class: "people", "data-testid": "raised-hands" },
+        ...(hands.length === 0
+          ? [h("li", { class: "muted" }, "No raised hands.")]
+          : hands.map((id) => h("li", { "data-testid": "hand", "data-identity": id }, avatar(id), h("span", { class: "who" }, id), invite(id)))),
+      ),
+      h("h2", {}, "On stage"),
+      h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input))),
+    );
+    if (audience.length > 0) {
+      this.el.append(
+        h("h2", {}, "Listeners"),
+        h(
+          "ul",
+          { class: "people", "data-testid": "audience" },
+          ...audience.map((id) =>
+            h(
+              "li",
+              { "data-testid": "listener", "data-identity": id },
+              avatar(id),
+              h("span", { class: "who" }, id),
+              invite(id, "btn small"),
+              h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(id, false) }, "Remove"),
+            ),
+          ),
+        ),
+      );
+    }
+  }
+
+  private memberRow(m: Member, input: PanelInput): HTMLElement {
+    const a = this.actions;
+    const isPinned = input.pinned === m.id;
+    const buttons: (HTMLElement | false)[] = [
+      h("button", { class: `btn small ${isPinned ? "on" : ""}`, "data-testid": "pin", onclick: () => a.pin(isPinned ? null : m.id) }, isPinned ? "Unpin" : "Pin"),
+    ];
+    if (m.role !== "host" && m.id !== input.me) {
+      buttons.push(
+        m.micOn && h("button", { class: "btn small", "data-testid": "mute", onclick: () => a.mute(m.id) }, "Mute"),
+        input.myRole === "host" && m.role === "speaker" &&
+          h("button", { class: "btn small", "data-testid": "make-cohost", onclick: () => a.setRole(m.id, "cohost") }, "Make co-host"),
+        input.myRole === "host" && m.role === "cohost" &&
+          h("button", { class: "btn small", "data-testid": "make-speaker", onclick: () => a.setRole(m.id, "speaker") }, "Make speaker"),
+        h("button", { class: "btn small", "data-testid": "demote", onclick: () => a.setRole(m.id, "listener") }, "To audience"),
+        h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(m.id, false) }, "Remove"),
+        h("button", { class: "btn small btn-danger", "data-testid": "block", onclick: () => a.remove(m.id, true) }, "Block"),
+      );
+    }
+    return h(
+      "li",
+      { "data-testid": "member", "data-identity": m.id, "data-role": m.role },
+      avatar(m.id),
+      h("span", { class: "who" }, m.id, h("span", { class: "muted small" }, ` ${ROLE_LABEL[m.role]}`)),
+      h("span", { class: "actions" }, ...buttons),
+    );
+  }
+}

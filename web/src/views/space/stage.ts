@@ -1,0 +1,124 @@
+/** The stage: the big tile the agent's stage state names, and the strip of speakers. */
+import type { Participant, Track } from "livekit-client";
+
+import { avatar, h } from "../../dom";
+import { icon } from "../../icons";
+import { cameraTrack, micOn } from "../../media";
+import type { Layout } from "../../stage";
+
+/** A <video> that shows at most one track and only re-attaches when the track changes. */
+export class VideoSlot {
+  readonly el = h("video", { autoplay: true, playsinline: true, muted: true });
+  private track: Track | null = null;
+
+  show(track: Track | null, mirrored = false): void {
+    this.el.classList.toggle("mirrored", mirrored);
+    if (track === this.track) return;
+    this.track?.detach(this.el);
+    this.track = track;
+    track?.attach(this.el);
+  }
+}
+
+/** A speaker tile in the strip. */
+class Tile {
+  readonly video = new VideoSlot();
+  readonly el: HTMLElement;
+  private readonly mic = h("span", { class: "mic-state", "data-testid": "tile-mic" });
+  private readonly label = h("span", { class: "tile-name" });
+
+  constructor(readonly identity: string) {
+    this.el = h(
+      "div",
+      { class: "tile", "data-testid": "tile", "data-identity": identity },
+      this.video.el,
+      avatar(identity),
+      h("div", { class: "tile-caption" }, this.mic, this.label),
+    );
+  }
+
+  update(p: Participant | undefined, opts: { name: string; level: number | undefined; pinned: boolean; local: boolean }): void {
+    const track = p ? cameraTrack(p) : null;
+    this.video.show(track, opts.local);
+    this.el.dataset.video = track ? "on" : "off";
+    this.el.dataset.speaking = opts.level !== undefined ? "true" : "false";
+    this.el.style.setProperty("--level", String(opts.level ?? 0));
+    this.el.classList.toggle("pinned", opts.pinned);
+    const live = !!p && micOn(p);
+    if (this.mic.dataset.on !== String(live)) {
+      this.mic.dataset.on = String(live);
+      this.mic.replaceChildren(live ? icon("mic") : icon("micOff"));
+    }
+    this.label.textContent = opts.name;
+  }
+}
+
+export interface StageInput {
+  layout: Layout;
+  seq: number | null;
+  spotlight: string | null;
+  /** Whether the agent has sent any stage yet. */
+  hasStage: boolean;
+  me: string;
+  participant(identity: string): Participant | undefined;
+  name(identity: string): string;
+}
+
+export class StageView {
+  private readonly big = new VideoSlot();
+  private readonly bigFace = h("div", { class: "big-face" });
+  private readonly bigName = h("div", { class: "big-name", "data-testid": "spotlight-name" });
+  readonly bigTile = h("div", { class: "big-tile", "data-testid": "spotlight", "data-identity": "", "data-video": "off" }, this.big.el, this.bigFace, this.bigName);
+  readonly strip = h("div", { class: "strip", "data-testid": "strip" });
+  private readonly tiles = new Map<string, Tile>();
+  private bigIdentity: string | null | undefined = undefined;
+
+  /** A new connection: no tiles from the old one. */
+  reset(): void {
+    for (const tile of this.tiles.values()) tile.video.show(null);
+    this.tiles.clear();
+    this.strip.replaceChildren();
+  }
+
+  update(input: StageInput): void {
+    const { layout, me } = input;
+    const t = this.bigTile;
+    t.dataset.identity = layout.big ?? "";
+    t.dataset.seq = String(input.seq ?? "");
+    t.dataset.pinned = layout.pinned ?? "";
+    t.dataset.spotlight = input.spotlight ?? "";
+    const bigP = layout.big ? input.participant(layout.big) : undefined;
+    const bigTrack = bigP && layout.bigVideo ? cameraTrack(bigP) : null;
+    this.big.show(bigTrack, !!layout.big && layout.big === me);
+    t.dataset.video = bigTrack ? "on" : "off";
+    t.dataset.speaking = layout.big && layout.speaking.has(layout.big) ? "true" : "false";
+    t.classList.toggle("pinned", !!layout.big && layout.big === layout.pinned);
+    if (layout.big !== this.bigIdentity) {
+      this.bigIdentity = layout.big;
+      this.bigFace.replaceChildren(
+        layout.big ? avatar(layout.big, "l") : h("p", { class: "muted" }, input.hasStage ? "Nobody has spoken yet" : "Waiting for the stage…"),
+      );
+    }
+    this.bigName.replaceChildren(
+      layout.big ? input.name(layout.big) : "",
+      layout.big && layout.big === layout.pinned ? h("span", { class: "pin-badge" }, icon("pin"), "pinned") : "",
+    );
+
+    for (const [id, tile] of this.tiles) {
+      if (!layout.strip.includes(id)) {
+        tile.video.show(null);
+        tile.el.remove();
+        this.tiles.delete(id);
+      }
+    }
+    layout.strip.forEach((id, index) => {
+      let tile = this.tiles.get(id);
+      if (!tile) {
+        tile = new Tile(id);
+        this.tiles.set(id, tile);
+      }
+      if (this.strip.children[index] !== tile.el) this.strip.insertBefore(tile.el, this.strip.children[index] ?? null);
+      tile.update(input.participant(id), { name: input.name(id), level: layout.speaking.get(id), pinned: id === layout.pinned, local: id === me });
+    });
+  }
+}

@@ -1,0 +1,148 @@
+// @vitest-environment happy-dom
+import { describe, expect, it, vi } from "vitest";
+
+import type { Space } from "../../api";
+import { renderCard, renderMessage } from "./card";
+import { ControlsView } from "./controls";
+import { HeaderView } from "./header";
+import { HostPanel, type PanelInput } from "./host_panel";
+import { StageView } from "./stage";
+
+const q = (el: Element, testid: string) => el.querySelectorAll(`[data-testid="${testid}"]`);
+
+describe("ControlsView", () => {
+  const actions = () => ({ setMic: vi.fn(), setCamera: vi.fn(), raiseHand: vi.fn() });
+
+  it("offers a raised hand to someone who may not publish, and lowers it", () => {
+    const a = actions();
+    const view = new ControlsView(a);
+    view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: false });
+    const hand = q(view.el, "raise-hand")[0] as HTMLButtonElement;
+    expect(hand.textContent).toContain("Request to speak");
+    hand.click();
+    expect(a.raiseHand).toHaveBeenCalledWith(true);
+    view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: true });
+    expect(q(view.el, "raise-hand")[0].getAttribute("aria-pressed")).toBe("true");
+  });
+
+  it("shows mic and camera by what the SFU allows", () => {
+    const a = actions();
+    const view = new ControlsView(a);
+    view.update({ rights: { mic: true, camera: false }, micOn: true, cameraOn: false, raised: false });
+    expect(q(view.el, "toggle-camera")).toHaveLength(0);
+    (q(view.el, "toggle-mic")[0] as HTMLButtonElement).click();
+    expect(a.setMic).toHaveBeenCalledWith(false);
+  });
+});
+
+describe("HostPanel", () => {
+  const input = (over: Partial<PanelInput> = {}): PanelInput => ({
+    me: "h",
+    myRole: "host",
+    hands: ["l1"],
+    members: [
+      { id: "h", role: "host", micOn: true },
+      { id: "s", role: "speaker", micOn: true },
+    ],
+    audience: ["l2"],
+    pinned: null,
+    ...over,
+  });
+
+  it("lists raised hands with an invite, and the host's buttons for a speaker", () => {
+    const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() };
+    const panel = new HostPanel(a);
+    panel.update(input());
+    expect(panel.el.hidden).toBe(false);
+    expect(q(panel.el, "hand-count")[0].textContent).toBe("1");
+    (q(panel.el, "hand")[0].querySelector('[data-testid="invite"]') as HTMLButtonElement).click();
+    expect(a.setRole).toHaveBeenCalledWith("l1", "speaker");
+    const speaker = panel.el.querySelector('[data-testid="member"][data-identity="s"]')!;
+    for (const id of ["mute", "make-cohost", "demote", "remove", "block", "pin"]) expect(q(speaker, id)).toHaveLength(1);
+    const host = panel.el.querySelector('[data-testid="member"][data-identity="h"]')!;
+    expect(q(host, "remove")).toHaveLength(0);
+    expect(panel.el.querySelector('[data-testid="listener"]')?.getAttribute("data-identity")).toBe("l2");
+  });
+
+  it("is hidden and empty for anyone but the host and co-hosts", () => {
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    panel.update(input({ myRole: "speaker" }));
+    expect(panel.el.hidden).toBe(true);
+    expect(panel.el.children).toHaveLength(0);
+  });
+
+  it("a co-host cannot make co-hosts", () => {
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    panel.update(input({ me: "c", myRole: "cohost" }));
+    expect(q(panel.el, "make-cohost")).toHaveLength(0);
+  });
+});
+
+describe("HeaderView", () => {
+  it("shows the audience, my role, and End only for the host", () => {
+    const view = new HeaderView({ copyLink: vi.fn(), endSpace: vi.fn(), leave: vi.fn() });
+    view.update({ title: "T", listeners: 1200, myRole: "speaker" }, { kind: "none" });
+    expect(q(view.header, "listener-count")[0].textContent).toBe("1200");
+    expect(q(view.header, "my-role")[0].textContent).toBe("Speaker");
+    expect(q(view.header, "end-space")).toHaveLength(0);
+    view.update({ title: "T", listeners: 1200, myRole: "host" }, { kind: "none" });
+    expect(q(view.header, "end-space")).toHaveLength(1);
+    expect(view.banner.hidden).toBe(true);
+  });
+
+  it("asks to sign in again in the banner, leaving the rest alone", () => {
+    const signIn = vi.fn();
+    const view = new HeaderView({ copyLink: vi.fn(), endSpace: vi.fn(), leave: vi.fn() });
+    view.update({ title: "T", listeners: 0, myRole: "listener" }, { kind: "sign-in-again", signIn });
+    expect(view.banner.hidden).toBe(false);
+    (q(view.banner, "sign-in-again")[0] as HTMLButtonElement).click();
+    expect(signIn).toHaveBeenCalled();
+    view.update({ title: "T", listeners: 0, myRole: "listener" }, { kind: "reconnecting" });
+    expect(view.banner.dataset.testid).toBe("reconnecting");
+  });
+});
+
+describe("StageView", () => {
+  it("puts the spotlight in the big tile and the rest in the strip, in order", () => {
+    const view = new StageView();
+    const input = (big: string, strip: string[]) => ({
+      layout: { big, bigVideo: false, strip, speaking: new Map([[big, 0.5]]), pinned: null },
+      seq: 3,
+      spotlight: big,
+      hasStage: true,
+      me: "a",
+      participant: () => undefined,
+      name: (id: string) => `name of ${id}`,
+    });
+    view.update(input("a", ["b", "c"]));
+    expect(view.bigTile.dataset.identity).toBe("a");
+    expect(view.bigTile.dataset.speaking).toBe("true");
+    expect([...view.strip.children].map((t) => (t as HTMLElement).dataset.identity)).toEqual(["b", "c"]);
+    view.update(input("b", ["a", "c"]));
+    expect([...view.strip.children].map((t) => (t as HTMLElement).dataset.identity)).toEqual(["a", "c"]);
+    expect(q(view.bigTile, "spotlight-name")[0].textContent).toBe("name of b");
+  });
+});
+
+describe("card", () => {
+  const space: Space = { id: "s1", title: "Morning", state: "scheduled", host: "h", cohosts: [], speakers: [], video: "off", listener_count: 0, raised_hands: [] };
+
+  it("lets the host start a scheduled Space and others wait", () => {
+    const el = document.createElement("section");
+    const start = vi.fn();
+    renderCard(el, space, "h", "", { start, join: vi.fn() });
+    (q(el, "start-space")[0] as HTMLButtonElement).click();
+    expect(start).toHaveBeenCalled();
+    const other = document.createElement("section");
+    renderCard(other, space, "x", "", { start, join: vi.fn() });
+    expect(q(other, "space-message")[0].textContent).toContain("not started");
+  });
+
+  it("offers a rejoin only when one is possible", () => {
+    const el = document.createElement("section");
+    renderMessage(el, "You left the Space.", null, vi.fn());
+    expect(q(el, "rejoin")).toHaveLength(1);
+    renderMessage(el, "This Space has ended.", null, null);
+    expect(q(el, "rejoin")).toHaveLength(0);
+  });
+});
