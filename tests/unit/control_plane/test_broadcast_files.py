@@ -94,7 +94,7 @@ def test_state_json_is_served_live_then_closed_with_the_space(files: TestClient,
     path.write_text(json.dumps({"space_id": SPACE, "state": "live", "speakers": ["a"]}))
     live = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_STATE}")
     assert live.status_code == 200 and live.json()["speakers"] == ["a"]
-    assert live.headers["cache-control"] == "public, max-age=1"
+    assert live.headers["cache-control"] == "public, max-age=0, s-maxage=1"
     assert live.headers["content-type"] == "application/json"
     path.write_text(json.dumps({"space_id": SPACE, "state": "ended"}))
     assert (
