@@ -6,6 +6,8 @@ credentials; a real deployment sets at least `domain` and `certificate_arn` (doc
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_ec2 as ec2
@@ -39,6 +41,8 @@ PRICE_CLASSES = {
 # WebRTC listener costs the SFU ~0.45 % of a core, so 250 listeners of one Space stay within 60 % of a
 # default 2-vCPU node (the fleet's CPU target).
 DEFAULT_WEBRTC_LISTENER_LIMIT = 250
+# Cognito domain prefixes: lowercase letters, digits and inner hyphens, at most 63.
+AUTH_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def settings_from_context(app: cdk.App) -> SpacesSettings:
@@ -76,6 +80,12 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     if not 1 <= retention_days <= 3650:
         raise ValueError(f"context recording_retention_days must be 1..3650, got {retention_days}")
     broadcast_domain = app.node.try_get_context("broadcast_domain")
+    auth_prefix = app.node.try_get_context("auth_domain_prefix")
+    if auth_prefix and not AUTH_PREFIX.fullmatch(str(auth_prefix)):
+        raise ValueError(
+            "context auth_domain_prefix must be 1-63 lowercase letters, digits or hyphens "
+            f"(no leading/trailing hyphen), got {auth_prefix!r}"
+        )
     broadcast_certificate = app.node.try_get_context("broadcast_certificate_arn")
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")
@@ -137,6 +147,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         alarm_email=app.node.try_get_context("alarm_email"),
         alarms=AlarmThresholds(),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
+        auth_domain_prefix=str(auth_prefix) if auth_prefix else None,
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
         hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
     )

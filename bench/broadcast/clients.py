@@ -1,8 +1,10 @@
 """Simulated HLS viewers that load a live playlist the way hls.js does, many per process.
 
 Each viewer has its own aiohttp session (its own keep-alive connections, like one browser) and:
-- joins at a staggered time, loads the media playlist and starts 2 target durations behind the
-  live edge (the web page's hls.js `liveSyncDurationCount`, web/src/broadcast.ts);
+- joins at a staggered time, loads the media playlist and starts `holdback` seconds behind the
+  live edge it sees (the web page's hls.js `liveSyncDuration`, web/src/broadcast.ts): it fetches
+  from the segment that holds that point and starts playing at that point, not at the segment's
+  start;
 - reloads the playlist every target duration while it changes, every half target duration while it
   does not (hls.js' live reload rule), minus the time the load took;
 - fetches every new segment in order, one at a time, as soon as the playlist names it;
@@ -30,7 +32,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
-LIVE_SYNC_COUNT = 2
+LIVE_SYNC_S = 1.5  # web/src/broadcast.ts LIVE_HLS_CONFIG.liveSyncDuration
 TICK_S = 0.1
 
 
@@ -90,12 +92,14 @@ class Viewer:
                 self.position = self.buffered
         self.last = now
 
-    def append(self, now: float, duration: float) -> None:
+    def append(self, now: float, duration: float, skip: float = 0.0) -> None:
+        """A segment is in; `skip`: seconds of the first segment before the start point."""
         self.advance(now)
         self.buffered += duration
         if self.play_start is None:
             self.play_start = self.last = now
             self.first_segment_at = now
+            self.position = min(skip, self.buffered)
         elif self.stalled_since is not None:
             if now > self.stalled_since:
                 self.stalls.append(now - self.stalled_since)
@@ -103,9 +107,7 @@ class Viewer:
             self.last = now
 
 
-async def run_viewer(
-    url: str, delay: float, until: float, v: Viewer, holdback: int = LIVE_SYNC_COUNT
-) -> None:
+async def run_viewer(url: str, delay: float, until: float, v: Viewer, holdback: float = LIVE_SYNC_S) -> None:
     await asyncio.sleep(delay)
     base = url.rsplit("/", 1)[0]
     timeout = aiohttp.ClientTimeout(total=15)
@@ -149,8 +151,15 @@ async def run_viewer(
                 await changed.wait()
                 changed.clear()
                 pl: Playlist = state["pl"]
+                skip = 0.0
                 if index is None:
-                    index = max(0, len(pl.segments) - holdback)
+                    # The segment that holds the point `holdback` s before the edge, and how far
+                    # into it that point is.
+                    index, behind = len(pl.segments), 0.0
+                    while index > 0 and behind < holdback:
+                        index -= 1
+                        behind += pl.segments[index][1]
+                    skip = max(0.0, behind - holdback)
                 while index < len(pl.segments) and time.time() < until:
                     uri, duration, pdt = pl.segments[index]
                     t0 = time.time()
@@ -169,7 +178,8 @@ async def run_viewer(
                     v.segments.append(uri)
                     if pdt is not None:
                         v.behind_live_s.append(now - (pdt + duration))
-                    v.append(now, duration)
+                    v.append(now, duration, skip)
+                    skip = 0.0
                     index += 1
 
         tasks = [asyncio.create_task(load_playlist()), asyncio.create_task(load_segments())]
@@ -192,7 +202,7 @@ async def ticker(until: float, lags: list[float]) -> None:
 
 
 async def run(
-    url: str, clients: int, seconds: float, ramp: float, offset: int, of: int, holdback: int = LIVE_SYNC_COUNT
+    url: str, clients: int, seconds: float, ramp: float, offset: int, of: int, holdback: float = LIVE_SYNC_S
 ) -> dict[str, Any]:
     start = time.time()
     until = start + ramp + seconds
@@ -237,7 +247,7 @@ def main() -> None:
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--of", type=int, default=1)
     ap.add_argument(
-        "--holdback", type=int, default=LIVE_SYNC_COUNT, help="segments behind the live edge at start"
+        "--holdback", type=float, default=LIVE_SYNC_S, help="seconds behind the live edge at start"
     )
     args = ap.parse_args()
     uvloop.install()  # what a load generator uses; the viewers' behaviour is unchanged

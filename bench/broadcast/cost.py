@@ -76,9 +76,10 @@ TS_OVERHEAD = {"audio": 0.30, "video": 0.055}
 # hls.js reloads a live playlist about once per target duration (twice as often while it has not
 # changed yet); the fan-out bench measures it (docs/bench/broadcast.md).
 PLAYLIST_RELOADS_PER_SEGMENT = 1.0
-# The web page's hls.js starts and stays this many target durations behind the live edge
-# (web/src/broadcast.ts LIVE_HLS_CONFIG.liveSyncDurationCount; hls.js' own default is 3).
-HLS_HOLDBACK_SEGMENTS = 2
+# The web page's hls.js starts and stays 1.5 s behind the newest segment it knows
+# (web/src/broadcast.ts LIVE_HLS_CONFIG.liveSyncDuration, set for 1 s segments): 1.5 segments, the
+# ratio a longer segment would keep (hls.js' own default is 3 target durations).
+HLS_HOLDBACK_SEGMENTS = 1.5
 HLS_JS_DEFAULT_HOLDBACK = 3
 
 GB = 1e9
@@ -233,7 +234,7 @@ def report(listeners: int = 100_000, seconds: float = 3600) -> str:
         "tiered prices as if this were the month's only traffic (free tiers ignored).",
         "",
         "| profile | segment | GB out | requests | transfer | requests | **HLS total** | requests share "
-        f"| model median latency (hold-back {HLS_HOLDBACK_SEGMENTS} / hls.js default "
+        f"| model median latency (hold-back {HLS_HOLDBACK_SEGMENTS:g} / hls.js default "
         f"{HLS_JS_DEFAULT_HOLDBACK}) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]

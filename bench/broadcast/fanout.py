@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import psutil
 
+from bench.broadcast.clients import LIVE_SYNC_S
 from bench.broadcast.report import IMG, OUT, ROOT, machine_note, pct, update_section
 from tests.support.eventually import eventually
 from tests.support.hls_origin import origin_process
@@ -91,7 +92,7 @@ def run_step(
     ramp: float,
     procs: int,
     source_pid: int,
-    holdback: int = 2,
+    holdback: float = LIVE_SYNC_S,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"edge-{clients}-", dir=workroot))
     httpx.post(f"{origin}/_origin/reset")
@@ -334,7 +335,10 @@ def main() -> None:
     ap.add_argument("--video", default="none", help="'none' (AAC 64 kbps only) or WxH (plus H.264)")
     ap.add_argument("--segment", type=float, default=1.0)
     ap.add_argument(
-        "--holdback", type=int, default=2, help="viewers start this many segments behind the edge"
+        "--holdback",
+        type=float,
+        default=LIVE_SYNC_S,
+        help="viewers start this many seconds behind the edge they see (the page's liveSyncDuration)",
     )
     ap.add_argument(
         "--tag", default="", help="suffix of the result block and plot (a second run kept beside)"
@@ -371,7 +375,7 @@ def main() -> None:
     body = (
         f"Command: `{cmd}` ({machine_note()}). Payload: {payload}, {args.segment:g} s segments, "
         f"{seg_bytes / 1024:.1f} KiB per segment on average; nginx 2 workers; "
-        f"{args.procs} load-generator processes; viewers start {args.holdback} segments behind the edge; "
+        f"{args.procs} load-generator processes; viewers start {args.holdback:g} s behind the edge they see; "
         "every client count starts with an empty edge cache, "
         f"viewers join over {args.ramp:g} s, then {args.seconds:g} s steady.\n\n" + table(rows)
     )

@@ -473,6 +473,9 @@ def main() -> None:
         "--composer-size", default="640x360x15", help="composer output WxHxFPS (--source composer)"
     )
     ap.add_argument("--node-modules", type=Path, default=None, help="where hls.js and livekit-client are")
+    ap.add_argument(
+        "--tag", default="", help="suffix of the result block, JSON and plot (a second run kept beside)"
+    )
     ap.add_argument("--no-doc", action="store_true")
     ap.add_argument("--resummarize", type=Path, default=None, help="score a saved bench/out JSON again")
     # Internal: the producer processes.
@@ -509,7 +512,8 @@ def main() -> None:
         result = run(args)
     result.setdefault("machine", machine_note())
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"latency-{args.source}.json").write_text(json.dumps(result))
+    name = f"latency-{args.source}" + (f"-{args.tag}" if args.tag else "")
+    (OUT / f"{name}.json").write_text(json.dumps(result))
     summary = result["summary"]
     print(
         json.dumps(
@@ -528,20 +532,23 @@ def main() -> None:
         return
     note = result.setdefault("machine", machine_note())
     size = f" --composer-size {args.composer_size}" if args.source == "composer" else ""
+    tag = f" --tag {args.tag}" if args.tag else ""
     rescored = " (scored again from its saved events with `--resummarize`)" if args.resummarize else ""
     behind = [b[1] / 1000 for b in result["behind"]]
     late = ", ".join(f"{p} {v:.2f} s" for p, v in result["handover_late_s"].items())
     body = (
         f"Command: `python -m bench.broadcast.latency --seconds {args.seconds:g} --period {args.period:g} "
-        f"--source {args.source}{size}`{rescored} ({note}). Events every {args.period:g} s, the first "
+        f"--source {args.source}{size}{tag}`{rescored} ({note}). Events every {args.period:g} s, the first "
         f"{args.settle:g} s after the first event not scored (the player's start). hls.js' own view "
         f"(now - PROGRAM-DATE-TIME of the playhead, every 500 ms): median {pct(behind, 50):.2f} s, "
-        f"p90 {pct(behind, 90):.2f} s. Latency is measured from the moment each event's first frame or "
-        "samples were handed to the encoder (HLS) or the SDK (WebRTC); on this loaded machine those "
+        f"p90 {pct(behind, 90):.2f} s; hls.js stalls (`bufferStalledError`): "
+        f"{result['status'].get('hls_stalls', 'not counted')}. Latency is measured from the moment "
+        "each event's first frame or samples were handed to the encoder (HLS) or the SDK (WebRTC); "
+        "on this loaded machine those "
         f"producers ran behind their schedule by (median) {late}.\n\n" + table(summary)
     )
-    update_section(f"latency-{args.source}", body)
-    plot(summary, IMG / f"broadcast-latency-{args.source}.png")
+    update_section(name, body)
+    plot(summary, IMG / f"broadcast-{name}.png")
 
 
 if __name__ == "__main__":

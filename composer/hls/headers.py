@@ -12,9 +12,13 @@ TIMELINE_CONTENT_TYPE = "application/json"
 
 # A segment name carries its composer's epoch and never changes content: cache it for a year.
 SEGMENT_CACHE_CONTROL = "public, max-age=31536000, immutable"
-# A live playlist changes every segment; 1 s keeps a CDN edge at most one segment behind while it
-# still collapses every viewer's poll within that second into one origin request.
-LIVE_CACHE_CONTROL = "public, max-age=1"
+# A live playlist changes every segment. A shared cache (the CDN edge) keeps it for 1 s
+# (`s-maxage`): at most one segment behind, and every viewer's poll within that second collapses
+# into one origin request. A browser must not keep it at all (`max-age=0`): with `max-age=1` the
+# browser's own cache could answer hls.js' half-second reloads with the copy it had, up to another
+# second of delay (docs/bench/broadcast.md section 5); with 0 it asks the edge every time, which
+# answers from its cache (a 304 when nothing changed).
+LIVE_CACHE_CONTROL = "public, max-age=0, s-maxage=1"
 # A closed playlist (and its timeline) no longer changes, but a replacement composer racing the end
 # could still rewrite it, so it is cached for a minute rather than forever.
 CLOSED_CACHE_CONTROL = "public, max-age=60"

@@ -30,7 +30,8 @@ from contract import names
 
 PLAYLIST_PATTERNS = ("*.m3u8", "*.json")
 SEGMENT_PATTERNS = ("*.ts", "*.m4s")
-# A live playlist changes every segment (1 s): the sink sends max-age=1; without a header, 1 s too.
+# A live playlist changes every segment (1 s): the sink sends s-maxage=1 (CloudFront uses s-maxage
+# over max-age; max-age=0 is for browsers); without a header, 1 s too.
 PLAYLIST_DEFAULT_TTL = Duration.seconds(1)
 # The ceiling on what the origin may ask for a playlist or timeline: a closed playlist is sent with
 # max-age=60; a wrong header on a live one can never freeze a Space for longer than this.

@@ -1,15 +1,31 @@
 """Who the users are: a Cognito user pool by default. Deployments with their own OIDC provider
-pass its issuer and audience instead and this construct is not created (see app.py)."""
+pass its issuer and audience instead and this construct is not created (see app.py).
+
+The web page signs in through Cognito's managed login (hosted UI) on the pool's Cognito domain with
+the OAuth 2.0 authorization-code grant and PKCE (docs/web.md): the only cloud sign-in that hands the
+page a refresh token, so a session outlives the 1-hour ID token."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+REFRESH_TOKEN_DAYS = 30
+
 
 class UserPoolIdentity(Construct):
-    def __init__(self, scope: Construct, id_: str, *, removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        removal_policy: RemovalPolicy,
+        domain_prefix: str,
+        web_origins: Sequence[str],
+    ) -> None:
         super().__init__(scope, id_)
         self.user_pool = cognito.UserPool(
             self,
@@ -31,15 +47,38 @@ class UserPoolIdentity(Construct):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             removal_policy=removal_policy,
         )
-        # The web client: a public SPA, so no client secret; short-lived ID/access tokens.
+        # Managed login lives at https://<prefix>.auth.<region>.amazoncognito.com (classic hosted UI:
+        # no branding resource to keep).
+        self.domain = self.user_pool.add_domain(
+            "Login", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix)
+        )
+        # The page is served at the root of each web origin; Cognito sends the code back there and
+        # returns there after logout. Exact-match URLs, so the page uses `<origin>/` as redirect_uri.
+        self.redirect_urls = [f"{origin.rstrip('/')}/" for origin in web_origins]
+        # The web client: a public SPA, so no client secret (PKCE protects the code instead);
+        # authorization-code grant only (no implicit: tokens never travel in a URL).
         self.client = self.user_pool.add_client(
             "Web",
             generate_secret=False,
             auth_flows=cognito.AuthFlow(user_srp=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True, implicit_code_grant=False),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=self.redirect_urls,
+                logout_urls=self.redirect_urls,
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             access_token_validity=Duration.hours(1),
             id_token_validity=Duration.hours(1),
+            # 30 days: someone who opens Spaces about once a month stays signed in, and a stolen
+            # refresh token (it sits in localStorage, docs/web.md) is useful for at most that long;
+            # sign-out revokes it at once.
+            refresh_token_validity=Duration.days(REFRESH_TOKEN_DAYS),
+            enable_token_revocation=True,
             prevent_user_existence_errors=True,
         )
         region = Stack.of(self).region
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{self.user_pool.user_pool_id}"
         self.audience = [self.client.user_pool_client_id]
+        self.region = region
+        self.domain_name = f"{domain_prefix}.auth.{region}.amazoncognito.com"

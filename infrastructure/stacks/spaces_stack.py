@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import Acknowledgment, Aws, CfnOutput, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from constructs import Construct, IConstruct
@@ -67,10 +67,28 @@ class SpacesSettings:
     # From this many listeners in one Space on, further listeners get the HLS broadcast.
     webrtc_listener_limit: int
     cors_origins: Sequence[str] = ()
+    # Prefix of the user pool's Cognito domain (<prefix>.auth.<region>.amazoncognito.com), globally
+    # unique per region. None: "<stack name>-<account id>".
+    auth_domain_prefix: str | None = None
     # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
     bundle_lambda: bool = True
     # Set: the stack writes the signalling and TURN records (alias A) into this zone.
     hosted_zone: HostedZoneRef | None = None
+
+
+LOCAL_WEB_ORIGIN = "http://localhost:5173"
+
+
+def web_config(api_url: str, identity: UserPoolIdentity | None) -> dict[str, object]:
+    """What the page reads from config.json: the API and, with a user pool, where to sign in."""
+    config: dict[str, object] = {"apiUrl": api_url}
+    if identity is not None:
+        config["cognito"] = {
+            "region": identity.region,
+            "clientId": identity.client.user_pool_client_id,
+            "domain": identity.domain_name,
+        }
+    return config
 
 
 class SpacesStack(Stack):
@@ -98,7 +116,15 @@ class SpacesStack(Stack):
 
         identity: UserPoolIdentity | None = None
         if settings.oidc is None:
-            identity = UserPoolIdentity(self, "Identity", removal_policy=keep)
+            identity = UserPoolIdentity(
+                self,
+                "Identity",
+                removal_policy=keep,
+                domain_prefix=settings.auth_domain_prefix or f"{self.stack_name.lower()}-{Aws.ACCOUNT_ID}",
+                # The page's origins are the ones the API lets call it; without any (offline synth, a
+                # first deploy) the Vite dev server, the only http origin Cognito accepts being localhost.
+                web_origins=settings.cors_origins or (LOCAL_WEB_ORIGIN,),
+            )
             issuer, audience = identity.issuer, identity.audience
         else:
             issuer, audience = settings.oidc.issuer, list(settings.oidc.audience)
@@ -211,6 +237,12 @@ class SpacesStack(Stack):
         CfnOutput(self, names.OUTPUT_TABLE_NAME, value=state.table.table_name)
         CfnOutput(self, names.OUTPUT_DASHBOARD, value=observability.dashboard.dashboard_name)
         CfnOutput(self, names.OUTPUT_BROADCAST_URL, value=broadcast.base_url)
+        CfnOutput(
+            self,
+            names.OUTPUT_WEB_CONFIG,
+            value=self.to_json_string(web_config(control_plane.url, identity)),
+            description="The web page's config.json (docs/web.md)",
+        )
         if settings.broadcast.domain:
             CfnOutput(
                 self,

@@ -46,7 +46,7 @@ COLOUR_TOLERANCE = 55
 COMPOSER_SIZE = (640, 360)
 COMPOSER_FPS = 15
 # Talking turns reach the stream through the agent's spotlight rules (a hold time), the composer, a
-# 1 s segment, the playlist reload and the player's 2-segment hold-back: generous on a loaded box.
+# 1 s segment, the playlist reload and the player's 1.5 s hold-back: generous on a loaded box.
 TURN_TIMEOUT = 45.0
 
 # Sample points around the centre of the big tile, as fractions of the frame.

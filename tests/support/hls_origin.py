@@ -1,8 +1,8 @@
 """A tiny HLS origin that counts every request per path: what S3 is behind CloudFront.
 
 It serves a broadcast directory with the cache metadata the composer's sink puts on each object
-(docs/broadcast: segments immutable, live playlist and timeline `max-age=1`, a closed playlist
-`max-age=60`), answers conditional requests (ETag / Last-Modified -> 304) like S3 does, and
+(composer/hls/headers.py: segments immutable, live playlist and timeline `max-age=0, s-maxage=1`,
+a closed playlist `max-age=60`), answers conditional requests (ETag / Last-Modified -> 304) like S3 does, and
 reports per path how many requests it answered with which status:
 
     GET /_origin/stats   -> {"requests": {"/live/index.m3u8": {"200": 3, "304": 9}, ...}}
@@ -29,9 +29,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-IMMUTABLE = "public, max-age=31536000, immutable"
-LIVE = "public, max-age=1"
-CLOSED = "public, max-age=60"
+from composer.hls.headers import CLOSED_CACHE_CONTROL as CLOSED
+from composer.hls.headers import LIVE_CACHE_CONTROL as LIVE
+from composer.hls.headers import SEGMENT_CACHE_CONTROL as IMMUTABLE
 
 
 def cache_control(name: str, body: bytes) -> str:

@@ -1,11 +1,21 @@
 """Debian's nginx as a CDN edge: a caching reverse proxy in front of an HLS origin.
 
 What it shares with CloudFront's behaviour for the broadcast (docs/bench/broadcast.md):
-- it honours the origin's `Cache-Control` (no `proxy_cache_valid`, no ignored headers): segments
-  are kept for their immutable max-age, a live playlist for 1 s;
+- it honours the origin's `Cache-Control` (no `proxy_cache_valid`, no ignored headers; `s-maxage`
+  before `max-age`, as CloudFront does): segments are kept for their immutable max-age, a live
+  playlist for 1 s, an error without cache headers (a segment asked for before it exists) not at all;
 - concurrent misses of one object are collapsed into one origin request (`proxy_cache_lock`);
 - an expired playlist is revalidated with a conditional request (`proxy_cache_revalidate`), and
-  while one request revalidates, the others get the copy in hand (`proxy_cache_use_stale updating`).
+  while one request revalidates, the others get the copy in hand (`proxy_cache_use_stale
+  updating`); the request that revalidates waits for the new copy (no background update), so the
+  edge never hands out a playlist older than its lifetime plus one origin round trip.
+- A 1 s lifetime ends within 1 s, as on CloudFront. nginx's cache clock counts whole seconds, so
+  alone it keeps a 1 s object until the end of the *next* whole second (1-2 s, measured: ~0.5
+  playlist fetches per second at the origin). A second server block in the same nginx (the
+  "clock" hop, between edge and origin) turns a 1 s shared-cache lifetime into `X-Accel-Expires`
+  at the end of the current whole second, which nginx's clock can represent: 0-1 s, mean 0.5 s,
+  the same staleness a viewer sees behind CloudFront's 1 s TTL refreshed by a steady audience.
+  The edge strips `X-Accel-Expires` (nginx's default), viewers never see it.
 Each response says what the cache did in `X-Cache` (HIT, MISS, EXPIRED, REVALIDATED, UPDATING).
 """
 
@@ -26,6 +36,15 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 # connection, on one machine): connections per worker and open files well above that.
 WORKER_CONNECTIONS = 8192
 RLIMIT_NOFILE = 16384
+# How long a request that found a segment being fetched by another waits for it before it looks
+# again. nginx polls a held cache lock every 500 ms (fixed), so without a shorter timeout a viewer
+# who asked a few ms after the first one waits half a second for a segment the origin returned in
+# a few ms (the tail of the edge's own time in docs/bench/broadcast.md). At the timeout nginx looks
+# at the cache again and serves the segment if the first fetch has stored it (measured: origin
+# requests per segment stay 1.00); only if it has not would the request go to the origin itself,
+# uncached. 200 ms is several origin fetches of a segment here; CloudFront's request collapsing
+# hands the object to the waiters when it arrives, so the shorter wait is closer to it, not kinder.
+LOCK_TIMEOUT = "200ms"
 
 CONF = """\
 daemon off;
@@ -53,20 +72,52 @@ http {{
         server 127.0.0.1:{origin_port};
         keepalive 16;
     }}
+    upstream clock {{
+        server 127.0.0.1:{clock_port};
+        keepalive 16;
+    }}
+    # The whole second now, and the lifetime nginx can represent for an object the origin lets a
+    # shared cache keep for 1 s: until the end of this second (see the module's docstring).
+    map $msec $now_s {{
+        "~^(?<s>[0-9]+)" $s;
+    }}
+    map $upstream_http_cache_control $clock_expires {{
+        "~s-maxage=1(,|$| )" "@$now_s";
+        default "";
+    }}
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{clock_port};
+        access_log off;
         location / {{
             proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_cache edge;
-            proxy_cache_key $uri;
-            proxy_cache_lock on;
-            proxy_cache_lock_timeout 5s;
-            proxy_cache_lock_age 5s;
-            proxy_cache_revalidate on;
-            proxy_cache_use_stale updating error timeout;
-            add_header X-Cache $upstream_cache_status always;
+            add_header X-Accel-Expires $clock_expires;
+        }}
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_cache edge;
+        proxy_cache_key $uri;
+        # One origin request per new object: the others wait for it, LOCK_TIMEOUT at most before
+        # they look at the cache again; past lock_age a second request may go to the origin
+        # (docs/bench/broadcast.md, limits).
+        proxy_cache_lock on;
+        proxy_cache_lock_timeout {lock_timeout};
+        proxy_cache_lock_age 5s;
+        proxy_cache_revalidate on;
+        proxy_cache_use_stale updating error timeout;
+        proxy_cache_background_update off;
+        add_header X-Cache $upstream_cache_status always;
+        # Live playlists and the timeline: through the clock hop (sub-second lifetimes).
+        location ~ \\.(m3u8|json)$ {{
+            proxy_pass http://clock;
+        }}
+        # Segments (immutable) and anything else: straight to the origin.
+        location / {{
+            proxy_pass http://origin;
         }}
     }}
 }}
@@ -74,7 +125,13 @@ http {{
 
 
 def render_conf(
-    *, workdir: Path, port: int, origin_port: int, workers: int = 1, access_log: bool = False
+    *,
+    workdir: Path,
+    port: int,
+    origin_port: int,
+    clock_port: int,
+    workers: int = 1,
+    access_log: bool = False,
 ) -> str:
     user = "user root root;" if os.geteuid() == 0 else ""
     # The access log (time the edge took per request, cache status) is for the benchmark's
@@ -84,6 +141,8 @@ def render_conf(
         dir=workdir,
         port=port,
         origin_port=origin_port,
+        clock_port=clock_port,
+        lock_timeout=LOCK_TIMEOUT,
         workers=workers,
         user=user,
         conns=WORKER_CONNECTIONS,
@@ -103,7 +162,12 @@ def nginx_cdn(
     conf = workdir / "nginx.conf"
     conf.write_text(
         render_conf(
-            workdir=workdir, port=port, origin_port=origin_port, workers=workers, access_log=access_log
+            workdir=workdir,
+            port=port,
+            origin_port=origin_port,
+            clock_port=free_port(),
+            workers=workers,
+            access_log=access_log,
         )
     )
     proc = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")])

@@ -7,6 +7,8 @@ export interface App {
   session: Session | null;
   signIn(session: Session): void;
   signOut(): void;
+  /** Cloud: go to Cognito's managed login (code + PKCE). Null in local mode (dev and pasted tokens). */
+  cloudSignIn: (() => Promise<void>) | null;
   navigate(hash: string): void;
 }
 

@@ -62,6 +62,8 @@ export function saveRefreshToken(token: string | null): void {
 export interface CognitoClient {
   region: string;
   clientId: string;
+  /** The user pool's managed-login domain (`<prefix>.auth.<region>.amazoncognito.com`), for sign-in. */
+  domain?: string;
 }
 
 /**

@@ -99,19 +99,25 @@ export function liveLabel(behind: number | null): string {
 }
 
 /**
- * hls.js settings for the live broadcast. The counts are multiples of the playlist's target
- * duration (1 s by default), so they follow a different segment length without a rebuild.
- * - Start and stay 2 segments behind the edge: one segment being played, one buffered. Fewer
- *   leaves no buffer for one late playlist reload; more is latency nobody asked for.
- * - Past 6 segments behind (after a stall) jump back to the sync point instead of staying late.
- * - Close smaller gaps by playing up to 10 % faster, which speech tolerates unnoticed.
- * - No LL-HLS: the composer writes whole segments, not parts.
+ * hls.js settings for the live broadcast, for the composer's 1 s segments (docs/web.md has the
+ * numbers behind each; docs/bench/broadcast.md measures them).
+ * - Start and stay 1.5 s behind the newest segment the player knows. The edge serves a playlist at
+ *   most 1 s old and the player reloads it every second, so a segment reaches the player 0.7-1.5 s
+ *   after its end (p50-p90): 1.5 s of hold-back plays without stalls there; 2 s (the former
+ *   2 segments) only added half a second.
+ * - A stall raises that target by 0.25 s (hls.js adds 1 s by default, up to one target duration,
+ *   and never takes it back): one late playlist should not cost the rest of the Space a second.
+ * - Past 4 s behind the known edge (a long stall) jump back to the sync point; closer than that,
+ *   catch up by playing up to 10 % faster, which speech tolerates unnoticed. hls.js only adjusts
+ *   the playback rate in its low-latency mode, so that mode is on; the composer writes whole
+ *   segments (no LL-HLS parts or blocking reloads in the playlist), so it changes nothing else.
  */
 export const LIVE_HLS_CONFIG = {
-  liveSyncDurationCount: 2,
-  liveMaxLatencyDurationCount: 6,
+  liveSyncDuration: 1.5,
+  liveMaxLatencyDuration: 4,
+  liveSyncOnStallIncrease: 0.25,
   maxLiveSyncPlaybackRate: 1.1,
-  lowLatencyMode: false,
+  lowLatencyMode: true,
   // A live viewer never seeks back: keep 10 s behind the playhead, not the whole Space.
   backBufferLength: 10,
   // The playlist may not exist for the first second of a Space: keep asking.

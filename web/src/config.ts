@@ -2,7 +2,8 @@
  * Where the Spaces API lives.
  *
  * One build serves every environment: a deployment drops a `config.json` ({"apiUrl": "https://..."})
- * next to index.html (in the cloud also `"cognito": {"region", "clientId"}`, to refresh tokens).
+ * next to index.html (in the cloud also `"cognito": {"region", "clientId", "domain"}`, to sign in
+ * through Cognito's managed login and refresh tokens; the stack's `WebConfig` output is that file).
  * Without it (the API serving the page itself in `make dev`) the page calls its own origin.
  */
 import type { CognitoClient } from "./auth";
@@ -13,11 +14,12 @@ export interface ClientConfig {
   cognito: CognitoClient | null;
 }
 
-function cognitoOf(raw: unknown): CognitoClient | null {
+export function cognitoOf(raw: unknown): CognitoClient | null {
   const c = raw as Partial<CognitoClient> | null | undefined;
-  return c && typeof c.region === "string" && typeof c.clientId === "string" && c.region && c.clientId
-    ? { region: c.region, clientId: c.clientId }
-    : null;
+  if (!(c && typeof c.region === "string" && typeof c.clientId === "string" && c.region && c.clientId)) return null;
+  // A bare host name only: it becomes https://<domain>/oauth2/... and must not smuggle a path.
+  const domain = typeof c.domain === "string" && /^[A-Za-z0-9.-]+$/.test(c.domain) ? c.domain : undefined;
+  return domain ? { region: c.region, clientId: c.clientId, domain } : { region: c.region, clientId: c.clientId };
 }
 
 export async function loadConfig(): Promise<ClientConfig> {

@@ -6,9 +6,19 @@ import "./style.css";
 
 import { Api } from "./api";
 import type { App, View } from "./app";
-import { clearSession, cognitoRefresh, loadRefreshToken, loadSession, refreshSession, saveRefreshToken, saveSession } from "./auth";
+import {
+  clearSession,
+  cognitoRefresh,
+  loadRefreshToken,
+  loadSession,
+  refreshSession,
+  saveRefreshToken,
+  saveSession,
+  sessionFromToken,
+} from "./auth";
 import { h } from "./dom";
 import { loadConfig } from "./config";
+import { beginSignIn, cloudSignOut, completeSignIn, hostedLogin, parseCallback, redirectUriOf, SignInError } from "./oauth";
 import { parseRoute } from "./route";
 import { lobbyView } from "./views/lobby";
 import { signInView } from "./views/signin";
@@ -18,6 +28,26 @@ async function boot(): Promise<void> {
   const root = document.getElementById("app") as HTMLElement;
   const whoami = document.getElementById("whoami") as HTMLElement;
   let current: View | null = null;
+  const login = hostedLogin(config.cognito);
+  const redirectUri = redirectUriOf(window.location.origin);
+  let signInProblem: string | null = null;
+
+  // Back from Cognito's managed login (`/?code=…&state=…`): exchange the code, then drop the query
+  // (the code is single-use and must not stay in the address bar or history).
+  const callback = login ? parseCallback(window.location.search) : null;
+  if (login && callback) {
+    try {
+      const result = await completeSignIn(login, callback, { storage: sessionStorage, redirectUri, fetch: (...a) => fetch(...a) });
+      const session = sessionFromToken(result.idToken);
+      if (!session) throw new SignInError("The sign-in service returned a token the page cannot read.");
+      saveSession(session);
+      saveRefreshToken(result.refreshToken);
+      history.replaceState(null, "", `${window.location.pathname}${result.returnTo}`);
+    } catch (err) {
+      signInProblem = err instanceof SignInError ? err.message : "Sign-in failed. Sign in again.";
+      history.replaceState(null, "", `${window.location.pathname}${window.location.hash}`);
+    }
+  }
 
   const app: App = {
     session: loadSession(),
@@ -46,11 +76,24 @@ async function boot(): Promise<void> {
       void route();
     },
     signOut() {
+      const refresh = loadRefreshToken();
       clearSession();
       saveRefreshToken(null);
       app.session = null;
+      if (login) {
+        // Revoke, then end the managed-login session (else "Sign in" would sign the same user in silently).
+        void cloudSignOut(login, refresh, { fetch: (...a) => fetch(...a), logoutUri: redirectUri }).then((url) =>
+          window.location.assign(url),
+        );
+        return;
+      }
       void route();
     },
+    cloudSignIn: login
+      ? async () => {
+          window.location.assign(await beginSignIn(login, { storage: sessionStorage, redirectUri, returnTo: location.hash }));
+        }
+      : null,
     navigate(hash) {
       if (location.hash === hash) void route();
       else location.hash = hash;
@@ -76,7 +119,8 @@ async function boot(): Promise<void> {
     let view: View;
     let notice: HTMLElement | null = null;
     if (!app.session) {
-      view = signInView(app); // the hash is kept, so a deep link continues after sign-in
+      view = signInView(app, signInProblem); // the hash is kept, so a deep link continues after sign-in
+      signInProblem = null;
     } else if (target.kind === "space") {
       // The LiveKit SDK is most of the bundle: load it only when a Space is opened.
       const { spaceView } = await import("./views/space");

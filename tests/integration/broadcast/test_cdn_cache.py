@@ -72,7 +72,7 @@ def test_live_playlist_is_revalidated_then_refreshed(edge: tuple[str, str, Path]
 
     first = httpx.get(cdn + path)
     assert first.status_code == 200
-    assert first.headers["cache-control"] == "public, max-age=1"
+    assert first.headers["cache-control"] == "public, max-age=0, s-maxage=1"
     assert origin_counts(origin, path) == {"200": 1}
 
     # Unchanged at the origin: once max-age runs out, the edge asks with a validator and the

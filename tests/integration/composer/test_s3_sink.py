@@ -130,7 +130,7 @@ def test_live_playlist_on_s3_is_short_lived_and_a_replacement_continues_it(s3: S
     Feeder(CONFIG).feed(first, 2.0)
     assert first.close(ended=False)
     meta = s3.client.head_object(Bucket=BUCKET, Key=_key("index.m3u8"))
-    assert meta["CacheControl"] == "public, max-age=1"
+    assert meta["CacheControl"] == "public, max-age=0, s-maxage=1"
 
     second = Broadcast.resume(CONFIG, sink, space_id=SPACE, epoch_ms=EPOCH + 5000)
     Feeder(CONFIG).feed(second, 1.0)

@@ -220,7 +220,7 @@ async def test_listeners_beyond_the_limit_get_the_broadcast_and_a_promotion_brin
     (folder / "1-0.ts").write_bytes(b"\x47" * 188)
     served = httpx.get(playlist_url, headers={"Origin": "http://localhost:8000"}, timeout=10)
     assert served.status_code == 200 and served.text.startswith("#EXTM3U")
-    assert served.headers["cache-control"] == "public, max-age=1"
+    assert served.headers["cache-control"] == "public, max-age=0, s-maxage=1"
     assert served.headers["access-control-allow-origin"] == "http://localhost:8000"
     segment = httpx.get(f"{stack.api.url}/broadcast/{space_id}/1-0.ts", timeout=10)
     assert segment.headers["cache-control"] == "public, max-age=31536000, immutable"

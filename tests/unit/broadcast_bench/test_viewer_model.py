@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from bench.broadcast.clients import Viewer, parse_playlist
@@ -50,6 +53,29 @@ def test_viewer_stalls_when_the_play_head_reaches_the_end_of_the_buffer() -> Non
     assert v.stalled_since is None
     v.advance(104.0)
     assert v.position == pytest.approx(2.5)
+
+
+def test_viewer_starts_inside_the_first_segment_at_its_hold_back_point() -> None:
+    v = Viewer()
+    v.append(100.0, 1.0, skip=0.5)  # 1.5 s behind an edge of 2 segments: half of the first skipped
+    v.append(100.0, 1.0)
+    v.advance(101.4)
+    assert v.stalls == [] and v.position == pytest.approx(1.9)
+    v.advance(101.6)  # 1.5 s of media were ahead of the play head, not 2
+    assert v.stalled_since == pytest.approx(101.5)
+
+
+def test_the_latency_probe_page_plays_with_the_web_pages_live_settings() -> None:
+    """bench/broadcast/latency_page.html mirrors web/src/broadcast.ts LIVE_HLS_CONFIG by hand."""
+    root = Path(__file__).resolve().parents[3]
+    ts = (root / "web/src/broadcast.ts").read_text()
+    page = (root / "bench/broadcast/latency_page.html").read_text()
+    start = ts.index("export const LIVE_HLS_CONFIG")
+    block = ts[start : ts.index("} as const;", start)]
+    settings = dict(re.findall(r"^\s+(live\w+|maxLive\w+|lowLatencyMode): ([\w.]+),", block, re.M))
+    assert {"liveSyncDuration", "lowLatencyMode", "maxLiveSyncPlaybackRate"} <= settings.keys()
+    for key, value in settings.items():
+        assert re.search(rf"^\s+{key}: {re.escape(value)},", page, re.M), (key, value)
 
 
 def test_latency_matcher_uses_hand_over_times() -> None:

@@ -25,7 +25,10 @@ def test_segments_are_immutable_whether_or_not_the_playlist_is_closed(name: str,
     [("index.m3u8", "application/vnd.apple.mpegurl"), ("space-1/timeline.json", "application/json")],
 )
 def test_live_playlist_and_timeline_last_a_second_closed_ones_a_minute(name: str, content_type: str) -> None:
-    assert cache_headers(name, False) == {"Content-Type": content_type, "Cache-Control": "public, max-age=1"}
+    assert cache_headers(name, False) == {
+        "Content-Type": content_type,
+        "Cache-Control": "public, max-age=0, s-maxage=1",
+    }
     assert cache_headers(name, True) == {"Content-Type": content_type, "Cache-Control": "public, max-age=60"}
 
 

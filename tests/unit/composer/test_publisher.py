@@ -175,7 +175,10 @@ def test_live_objects_carry_the_short_cache_lifetime() -> None:
     publisher, _ = _publisher(sink)
     publisher.submit(_segment(0))
     assert publisher.close(ended=False, timeout=10)
-    assert sink.headers[f"{SPACE}/index.m3u8"] == ("application/vnd.apple.mpegurl", "public, max-age=1")
+    assert sink.headers[f"{SPACE}/index.m3u8"] == (
+        "application/vnd.apple.mpegurl",
+        "public, max-age=0, s-maxage=1",
+    )
     assert not _playlist(sink).ended
 
 

@@ -402,7 +402,7 @@ async def test_state_json_follows_the_room_metadata_and_says_when_the_space_ende
     await eventually_async(
         lambda: json.loads(sink.objects[key])["speakers"] == ["leo"], what="the change in state.json"
     )
-    assert sink.headers[key][1] == "public, max-age=1"
+    assert sink.headers[key][1] == "public, max-age=0, s-maxage=1"
     await h.composer.aclose()
     final = json.loads(sink.objects[key])
     assert final["state"] == "ended" and final["speakers"] == ["leo"]

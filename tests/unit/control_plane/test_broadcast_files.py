@@ -70,8 +70,8 @@ def test_the_live_playlist_and_timeline_expire_in_a_second_and_closed_ones_later
     live = files.get(playlist)
     assert live.status_code == 200 and live.content == LIVE_PLAYLIST
     assert live.headers["content-type"] == "application/vnd.apple.mpegurl"
-    assert live.headers["cache-control"] == "public, max-age=1"
-    assert files.get(timeline).headers["cache-control"] == "public, max-age=1"
+    assert live.headers["cache-control"] == "public, max-age=0, s-maxage=1"
+    assert files.get(timeline).headers["cache-control"] == "public, max-age=0, s-maxage=1"
     assert files.get(timeline).headers["content-type"] == "application/json"
 
     (broadcast_dir / SPACE / names.BROADCAST_PLAYLIST).write_bytes(LIVE_PLAYLIST + b"#EXT-X-ENDLIST\n")
@@ -86,7 +86,7 @@ def test_the_live_playlist_and_timeline_expire_in_a_second_and_closed_ones_later
 def test_a_timeline_that_does_not_parse_is_served_as_live(files: TestClient, broadcast_dir: Path) -> None:
     (broadcast_dir / SPACE / names.BROADCAST_TIMELINE).write_text('{"ended": tru')
     resp = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_TIMELINE}")
-    assert resp.status_code == 200 and resp.headers["cache-control"] == "public, max-age=1"
+    assert resp.status_code == 200 and resp.headers["cache-control"] == "public, max-age=0, s-maxage=1"
 
 
 def test_state_json_is_served_live_then_closed_with_the_space(files: TestClient, broadcast_dir: Path) -> None:
@@ -94,7 +94,7 @@ def test_state_json_is_served_live_then_closed_with_the_space(files: TestClient,
     path.write_text(json.dumps({"space_id": SPACE, "state": "live", "speakers": ["a"]}))
     live = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_STATE}")
     assert live.status_code == 200 and live.json()["speakers"] == ["a"]
-    assert live.headers["cache-control"] == "public, max-age=1"
+    assert live.headers["cache-control"] == "public, max-age=0, s-maxage=1"
     assert live.headers["content-type"] == "application/json"
     path.write_text(json.dumps({"space_id": SPACE, "state": "ended"}))
     assert (

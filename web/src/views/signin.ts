@@ -1,4 +1,8 @@
-/** Sign in: a dev user in local mode (the API mints the token), or any bearer token pasted in. */
+/**
+ * Sign in. Cloud (config.json names the Cognito domain): a button to Cognito's managed login
+ * (authorization code + PKCE, web/src/oauth.ts). Local mode: a dev user (the API mints the token).
+ * Both: any bearer token pasted in.
+ */
 import type { App, View } from "../app";
 import { ApiError } from "../api";
 import { sessionFromToken } from "../auth";
@@ -6,8 +10,8 @@ import { h } from "../dom";
 
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 
-export function signInView(app: App): View {
-  const error = h("p", { class: "form-error", "data-testid": "signin-error", role: "alert" });
+export function signInView(app: App, problem: string | null = null): View {
+  const error = h("p", { class: "form-error", "data-testid": "signin-error", role: "alert" }, problem ?? "");
   const userInput = h("input", {
     id: "user-id",
     name: "user-id",
@@ -72,12 +76,31 @@ export function signInView(app: App): View {
     h("button", { type: "submit", class: "btn", "data-testid": "signin-token-submit" }, "Use token"),
   );
 
+  const cloudSignIn = app.cloudSignIn;
+  const cloudButton = cloudSignIn
+    ? h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-primary",
+          "data-testid": "signin-cloud",
+          onclick: () => {
+            error.textContent = "";
+            cloudSignIn().catch(() => {
+              error.textContent = "Sign-in could not start (this browser lacks Web Crypto?).";
+            });
+          },
+        },
+        "Sign in",
+      )
+    : null;
+
   const el = h(
     "section",
     { class: "card signin", "data-testid": "signin" },
     h("h1", {}, "Spaces"),
     h("p", { class: "muted" }, "Live audio rooms with a stage that follows whoever speaks."),
-    devForm,
+    cloudButton ?? devForm,
     h(
       "details",
       {},
@@ -87,6 +110,6 @@ export function signInView(app: App): View {
     ),
     error,
   );
-  queueMicrotask(() => userInput.focus());
+  queueMicrotask(() => (cloudButton ?? userInput).focus());
   return { el, unmount() {} };
 }
