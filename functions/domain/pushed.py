@@ -48,9 +48,14 @@ def room_state(space: Space) -> RoomMetadata:
     )
 
 
-def raised_hands(space: Space) -> RaisedHands:
-    """The hands message (moderators only)."""
-    return RaisedHands(space_id=space.id, version=space.version, hands=space.raised_hands)
+def raised_hands(space: Space, read_at_ms: int) -> RaisedHands:
+    """The hands message (moderators only), versioned by when the hands were read from the store.
+
+    Hands are items of their own: raising one does not bump the Space's version, so that version
+    cannot order two hands messages. The read time can: a later (strongly consistent) read sees at
+    least what an earlier one saw, whichever of two concurrent passes sends first.
+    """
+    return RaisedHands(space_id=space.id, version=read_at_ms, hands=space.raised_hands)
 
 
 def moderators(space: Space) -> tuple[str, ...]:

@@ -101,8 +101,8 @@ class RoomGateway(ABC):
     async def set_room_metadata(self, space: Space) -> None: ...
 
     @abstractmethod
-    async def send_hands(self, space: Space) -> None:
-        """Send the raised hands (contract/schema/hands.schema.json) to the host and co-hosts only."""
+    async def send_hands(self, space: Space, *, read_at_ms: int) -> None:
+        """Send the raised hands (read from the store at `read_at_ms`) (contract/schema/hands.schema.json) to the host and co-hosts only."""
 
     @abstractmethod
     async def update_participant(
@@ -263,7 +263,7 @@ class LiveKitGateway(RoomGateway):
             if not _not_found(exc):  # the room closed meanwhile; the Space ends with the webhook
                 raise
 
-    async def send_hands(self, space: Space) -> None:
+    async def send_hands(self, space: Space, *, read_at_ms: int) -> None:
         from livekit import api
 
         try:
@@ -271,7 +271,7 @@ class LiveKitGateway(RoomGateway):
                 await client.room.send_data(
                     api.SendDataRequest(
                         room=space.room_name,
-                        data=pushed.raised_hands(space).to_json().encode(),
+                        data=pushed.raised_hands(space, read_at_ms).to_json().encode(),
                         kind=api.DataPacket.Kind.RELIABLE,
                         destination_identities=list(pushed.moderators(space)),
                         topic=names.HANDS_TOPIC,

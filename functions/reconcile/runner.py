@@ -161,6 +161,7 @@ class Reconciler:
         self, space_id: str, *, evict: frozenset[str]
     ) -> tuple[list[str], list[str], float | None, set[str]]:
         """One read-compare-act round: (done, failed, seconds until held-back metadata may go, evicted)."""
+        read_at_ms = int(self.clock().timestamp() * 1000)  # orders the hands messages (pushed.py)
         space = await asyncio.to_thread(self.store.get, space_id)
         if space is None:
             return [], [], None, set()
@@ -196,7 +197,7 @@ class Reconciler:
             hands = (space.raised_hands, pushed.moderators(space))
             if self.memory.hands_sent.get(space_id) != hands:
                 try:
-                    await self.gateway.send_hands(space)
+                    await self.gateway.send_hands(space, read_at_ms=read_at_ms)
                     self.memory.hands_sent[space_id] = hands
                     done.append("hands sent to the moderators")
                 except GatewayError as exc:

@@ -83,9 +83,9 @@ class FaultyGateway(RoomGateway):
         await self._enter("set_room_metadata")
         await self.inner.set_room_metadata(space)
 
-    async def send_hands(self, space: Space) -> None:
+    async def send_hands(self, space: Space, *, read_at_ms: int) -> None:
         await self._enter("send_hands")
-        await self.inner.send_hands(space)
+        await self.inner.send_hands(space, read_at_ms=read_at_ms)
 
     async def update_participant(
         self, room: str, identity: str, *, role: Role, permission: Permission

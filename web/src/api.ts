@@ -15,6 +15,8 @@ export interface Space {
   video: VideoPolicy;
   listener_count: number;
   raised_hands: string[];
+  /** The Space's version when the API read it; orders an answer against the room metadata pushes. */
+  version?: number;
   pinned?: string | null;
   room_name?: string | null;
   created_at?: string | null;

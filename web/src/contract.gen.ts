@@ -63,7 +63,7 @@ export type SpaceState = "scheduled" | "live" | "ended";
 /** The raised hands of a Space: a reliable data message on topic `spaces.hands` (names.HANDS_TOPIC) sent by the control plane to the host and co-hosts only (destination identities), whenever the queue changes. */
 export interface RaisedHands {
   space_id: string;
-  /** The Space's version: a reader ignores a message older than what it has. */
+  /** When the control plane read these hands from the store, in milliseconds since the Unix epoch (hands do not bump the Space's version): a reader ignores a message older than the one it has. */
   version: number;
   /** Who asked to speak, oldest first. */
   hands: string[];

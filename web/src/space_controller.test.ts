@@ -104,6 +104,34 @@ describe("SpaceController", () => {
     expect(api.calls).toEqual(["getSpace", "raiseHand"]);
   });
 
+  it("keeps a hands message that came while an action's answer was on its way (the answer is older)", async () => {
+    // The host invites alice; the write waits for the reconciler's pass, and meanwhile bob raises his
+    // hand and the hands message says so. The answer, read before bob's hand, must not undo it.
+    const { ctl } = await loaded("h");
+    let answer: (s: Space) => void = () => undefined;
+    const invite = ctl.act(() => new Promise<Space>((resolve) => (answer = resolve)));
+    ctl.pushedHands({ space_id: "s1", version: 1_000, hands: ["bob"] });
+    answer({ ...SPACE, speakers: ["alice"], raised_hands: [], version: 2 });
+    await invite;
+    expect(ctl.hands).toEqual(["bob"]);
+    expect(ctl.space?.speakers).toEqual(["alice"]);
+  });
+
+  it("keeps room metadata newer than an action's answer, and takes an answer newer than it", async () => {
+    const { ctl } = await loaded("h");
+    let answer: (s: Space) => void = () => undefined;
+    const act = ctl.act(() => new Promise<Space>((resolve) => (answer = resolve)));
+    ctl.pushed(doc({ version: 4, cohosts: ["c"], title: "Renamed" }));
+    answer({ ...SPACE, version: 3, raised_hands: ["x"] });
+    await act;
+    expect(ctl.space?.cohosts).toEqual(["c"]);
+    expect(ctl.space?.title).toBe("Renamed");
+    expect(ctl.hands).toEqual(["x"]); // no hands message came meanwhile: the answer's hands stand
+    await ctl.act(() => Promise.resolve({ ...SPACE, version: 5, cohosts: [] }));
+    expect(ctl.space?.cohosts).toEqual([]);
+    expect(ctl.pushed(doc({ version: 4, cohosts: ["c"] }))).toBe(false);
+  });
+
   it("asks to sign in again after a 401 that survived the refresh, and keeps everything else", async () => {
     const { api, ctl } = await loaded();
     api.failNext = new ApiError(401, "expired");

@@ -41,6 +41,8 @@ export class SpaceController {
   /** The newest pushed version taken; older pushes are ignored. */
   version = 0;
   private handsVersion = 0;
+  /** How many hands messages were taken: an API answer does not undo one that came while it was on its way. */
+  private handsTaken = 0;
   transport: Transport = null;
   /** The role the join token carried (until the Space says otherwise). */
   joinedRole: Role | null = null;
@@ -107,8 +109,9 @@ export class SpaceController {
 
   /** The one API read: on open and on every (re)connect. */
   async load(): Promise<Space | null> {
+    const hands = this.handsTaken;
     try {
-      this.adopt(await this.api.getSpace(this.spaceId));
+      this.adopt(await this.api.getSpace(this.spaceId), hands !== this.handsTaken);
       this.loadError = null;
     } catch (err) {
       const e = err as ApiError;
@@ -120,9 +123,23 @@ export class SpaceController {
     return this.space;
   }
 
-  /** An API answer (the Space after my action, or the one read): the freshest thing the page has. */
-  adopt(space: Space): void {
-    this.space = space;
+  /**
+   * An API answer (the Space after my action, or the one read). It may have been read before a push
+   * that reached the page while the answer was on its way (a write waits for the reconciler's pass):
+   * room metadata with a newer version, or a hands message (`handsPushed`). What those said stays.
+   */
+  adopt(space: Space, handsPushed = false): void {
+    const held = this.space;
+    let next = space;
+    if (held && held.id === space.id) {
+      if (typeof space.version === "number" && space.version < this.version) {
+        const { title, state, host, cohosts, speakers, video, pinned, listener_count } = held;
+        next = { ...next, title, state, host, cohosts, speakers, video, pinned, listener_count };
+      }
+      if (handsPushed) next = { ...next, raised_hands: held.raised_hands };
+    }
+    if (typeof space.version === "number") this.version = Math.max(this.version, space.version);
+    this.space = next;
     this.signInAgain = false;
     this.emit();
   }
@@ -142,6 +159,7 @@ export class SpaceController {
   pushedHands(msg: RaisedHands): void {
     if (!this.space || msg.space_id !== this.space.id || msg.version < this.handsVersion) return;
     this.handsVersion = msg.version;
+    this.handsTaken += 1;
     this.space = { ...this.space, raised_hands: msg.hands };
     this.emit();
   }
@@ -163,9 +181,10 @@ export class SpaceController {
 
   /** Run one API action; its answer (a Space) is adopted. A 401 after the refresh asks to sign in again. */
   async act(call: (api: SpaceApi, id: string) => Promise<unknown>): Promise<ActResult> {
+    const hands = this.handsTaken;
     try {
       const answer = await call(this.api, this.spaceId);
-      if (isSpace(answer)) this.adopt(answer);
+      if (isSpace(answer)) this.adopt(answer, hands !== this.handsTaken);
       return { ok: true };
     } catch (err) {
       const e = err as ApiError;

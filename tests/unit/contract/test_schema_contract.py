@@ -192,9 +192,9 @@ def test_room_metadata_is_public() -> None:
 
 def test_hands_message_validates_and_goes_to_moderators_only() -> None:
     space = _space()
-    message = pushed.raised_hands(space)
+    message = pushed.raised_hands(space, read_at_ms=1_796_166_263_000)
     _validator("hands").validate(json.loads(message.to_json()))
-    assert message == RaisedHands(space_id="a" * 32, version=7, hands=("l1", "l2"))
+    assert message == RaisedHands(space_id="a" * 32, version=1_796_166_263_000, hands=("l1", "l2"))
     assert pushed.moderators(space) == ("h", "c")
 
 

@@ -110,11 +110,11 @@ class FakeGateway(RoomGateway):
         self.rooms[space.room_name] = room_metadata(space)
         self.calls.append(("set_room_metadata", space.room_name))
 
-    async def send_hands(self, space: Space) -> None:
+    async def send_hands(self, space: Space, *, read_at_ms: int) -> None:
         self._maybe_fail("send_hands")
         from functions.domain.pushed import moderators, raised_hands
 
-        self.hands[space.room_name] = (raised_hands(space).to_json(), moderators(space))
+        self.hands[space.room_name] = (raised_hands(space, read_at_ms).to_json(), moderators(space))
         self.calls.append(("send_hands", space.room_name))
 
     async def update_participant(
