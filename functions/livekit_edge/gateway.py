@@ -102,7 +102,8 @@ class RoomGateway(ABC):
 
     @abstractmethod
     async def send_hands(self, space: Space, *, read_at_ms: int) -> None:
-        """Send the raised hands (read from the store at `read_at_ms`) (contract/schema/hands.schema.json) to the host and co-hosts only."""
+        """Send the raised hands (contract/schema/hands.schema.json), read from the store at
+        `read_at_ms`, to the host and co-hosts only."""
 
     @abstractmethod
     async def update_participant(
