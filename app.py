@@ -14,11 +14,10 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 
+from infrastructure.constructs.agent_service import AgentSizing
 from infrastructure.constructs.broadcast_delivery import BroadcastSettings
-from infrastructure.constructs.composers import ComposerSizing
 from infrastructure.constructs.control_plane import ApiLimits
 from infrastructure.constructs.livekit_fleet import FleetSizing
-from infrastructure.constructs.media_agents import AgentSizing
 from infrastructure.constructs.observability import AlarmThresholds
 from infrastructure.stacks.spaces_stack import ExternalOidc, HostedZoneRef, SpacesSettings, SpacesStack
 
@@ -113,7 +112,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             load_target_percent=number("agent_load_target", 50),
             arm64=arm64,
         ),
-        composers=ComposerSizing(
+        composers=AgentSizing(
             # One 720p30 broadcast costs up to a core (composer/load.py budgets one Space per core).
             cpu=number("composer_cpu", 2048),
             memory_mib=number("composer_memory_mib", 4096),

@@ -196,24 +196,21 @@ class BroadcastDelivery(Construct):
             origin_access_control=self.origin_access_control,
             origin_access_levels=[cloudfront.AccessLevel.READ],
         )
-        playlists = cloudfront.BehaviorOptions(
-            origin=origin,
-            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
-            cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
-            cache_policy=self.playlist_cache_policy,
-            response_headers_policy=self.response_headers_policy,
-            compress=True,
-        )
-        segments = cloudfront.BehaviorOptions(
-            origin=origin,
-            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
-            cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
-            cache_policy=self.segment_cache_policy,
-            response_headers_policy=self.response_headers_policy,
-            compress=False,
-        )
+
+        def behaviour(cache_policy: cloudfront.ICachePolicy, *, compress: bool) -> cloudfront.BehaviorOptions:
+            return cloudfront.BehaviorOptions(
+                origin=origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+                cache_policy=cache_policy,
+                response_headers_policy=self.response_headers_policy,
+                compress=compress,
+            )
+
+        # Playlists and state.json are text (compressed); segments are already compressed media.
+        playlists = behaviour(self.playlist_cache_policy, compress=True)
+        segments = behaviour(self.segment_cache_policy, compress=False)
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", settings.certificate_arn)
             if settings.certificate_arn

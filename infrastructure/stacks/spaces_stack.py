@@ -10,17 +10,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, Aws, CfnOutput, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from constructs import Construct, IConstruct
 
 from contract import names
+from infrastructure.constructs.agent_service import (
+    COMPOSER,
+    STAGE_AGENT,
+    AgentService,
+    AgentSizing,
+    Worker,
+    agent_image,
+)
 from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
-from infrastructure.constructs.composers import Composers, ComposerSizing
 from infrastructure.constructs.control_plane import ApiLimits, BroadcastLinks, ControlPlane
 from infrastructure.constructs.identity import UserPoolIdentity
 from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
-from infrastructure.constructs.media_agents import AgentSizing, MediaAgents
 from infrastructure.constructs.network import Network
 from infrastructure.constructs.observability import AlarmThresholds, Observability
 from infrastructure.constructs.reconcile_schedule import ReconcileSchedule
@@ -63,7 +70,7 @@ class SpacesSettings:
     alarm_email: str | None
     alarms: AlarmThresholds
     broadcast: BroadcastSettings
-    composers: ComposerSizing
+    composers: AgentSizing
     # From this many listeners in one Space on, further listeners get the HLS broadcast.
     webrtc_listener_limit: int
     cors_origins: Sequence[str] = ()
@@ -193,27 +200,36 @@ class SpacesStack(Stack):
         )
         redis.allow_from(fleet.security_group)
 
-        agents = MediaAgents(
-            self,
-            "MediaAgents",
-            vpc=network.vpc,
-            subnets=network.private_subnets,
-            livekit_url=fleet.url,
-            livekit_secret=secrets.livekit,
-            sizing=settings.agents,
-            log_retention=settings.log_retention,
+        # The LiveKit workers: one cluster, one image, two services (agent_service.py).
+        cluster = ecs.Cluster(
+            self, "AgentCluster", vpc=network.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
         )
-        composers = Composers(
-            self,
+        image = agent_image(self, "AgentImage", arm64=settings.agents.arm64)
+
+        def workers(id_: str, worker: Worker, sizing: AgentSizing, **environment: str) -> AgentService:
+            return AgentService(
+                self,
+                id_,
+                worker=worker,
+                sizing=sizing,
+                environment=environment,
+                cluster=cluster,
+                image=image,
+                subnets=network.private_subnets,
+                livekit_url=fleet.url,
+                livekit_secret=secrets.livekit,
+                log_retention=settings.log_retention,
+            )
+
+        agents = workers("MediaAgents", STAGE_AGENT, settings.agents)
+        composers = workers(
             "Composers",
-            cluster=agents.cluster,
-            subnets=network.private_subnets,
-            livekit_url=fleet.url,
-            livekit_secret=secrets.livekit,
-            bucket_name=broadcast.bucket.bucket_name,
-            prefix=broadcast.prefix,
-            sizing=settings.composers,
-            log_retention=settings.log_retention,
+            COMPOSER,
+            settings.composers,
+            **{
+                names.ENV_BROADCAST_BUCKET: broadcast.bucket.bucket_name,
+                names.ENV_BROADCAST_PREFIX: broadcast.prefix,
+            },
         )
         broadcast.grant_composer(composers.task_definition.task_role)
         observability = Observability(
@@ -264,7 +280,8 @@ class SpacesStack(Stack):
         )
         Tags.of(self).add("project", "spaces")
 
-        _acknowledge_nag_findings(self, identity, secrets, state, control_plane, fleet, agents)
+        _acknowledge_nag_findings(self, identity, secrets, state, control_plane, fleet)
+        _acknowledge_worker_findings(self, cluster, {"media agent": agents, "composer": composers})
         _acknowledge_broadcast_findings(
             self, broadcast, composers, custom_domain=bool(settings.broadcast.domain)
         )
@@ -277,7 +294,6 @@ def _acknowledge_nag_findings(
     state: State,
     control_plane: ControlPlane,
     fleet: LiveKitFleet,
-    agents: MediaAgents,
 ) -> None:
     """Every cdk-nag finding we accept, next to why it is right for this stack."""
 
@@ -387,30 +403,42 @@ def _acknowledge_nag_findings(
         "per relay session and no request data; TURN allocations are authenticated by LiveKit itself",
     )
 
-    ack(
-        agents.task_definition,
-        "AwsSolutions-ECS2",
-        "Only non-secret settings are plain environment variables (mode, LiveKit URL); the API key and "
-        "secret "
-        "are ECS secrets from Secrets Manager",
-    )
-    ack(
-        agents.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy"),
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
-        f"<{ref(agents.cluster)}>/*]",
-        "Task scale-in protection: a worker protects itself while it has jobs; the ARN is limited to tasks "
-        "of this stack's agent cluster (a task cannot know its own ARN at synth time)",
-    )
-    ack(
-        agents.task_definition.obtain_execution_role().node.find_child("DefaultPolicy"),
-        "AwsSolutions-IAM5[Resource::*]",
-        "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited to "
-        "the asset repository",
-    )
+
+def _acknowledge_worker_findings(
+    stack: Stack, cluster: ecs.Cluster, services: dict[str, AgentService]
+) -> None:
+    """The findings both worker services share (agent_service.py), each with why."""
+
+    def ack(scope: IConstruct, rule: str, reason: str) -> None:
+        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+    cluster_ref = str(stack.resolve(stack.get_logical_id(cluster.node.default_child)))  # type: ignore[arg-type]
+    for what, service in services.items():
+        task = service.task_definition
+        ack(
+            task,
+            "AwsSolutions-ECS2",
+            f"Only non-secret settings are plain environment variables for the {what} (mode, LiveKit URL, "
+            "load metric name, and for the composer the bucket name and prefix); the LiveKit API key and "
+            "secret are ECS secrets from Secrets Manager",
+        )
+        ack(
+            task.node.find_child("TaskRole").node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
+            f"<{cluster_ref}>/*]",
+            f"Task scale-in protection: a {what} protects itself while it has jobs; the ARN is limited to "
+            "tasks of this stack's worker cluster (a task cannot know its own ARN at synth time)",
+        )
+        ack(
+            task.obtain_execution_role().node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited "
+            "to the workers' asset repository",
+        )
 
 
 def _acknowledge_broadcast_findings(
-    stack: Stack, broadcast: BroadcastDelivery, composers: Composers, *, custom_domain: bool
+    stack: Stack, broadcast: BroadcastDelivery, composers: AgentService, *, custom_domain: bool
 ) -> None:
     """The broadcast tier's accepted cdk-nag findings, each with why."""
 
@@ -443,29 +471,10 @@ def _acknowledge_broadcast_findings(
         "about 430 USD per hour in WAF request fees) and a rate rule would block listeners behind a "
         "shared NAT. CloudFront's built-in Shield Standard covers the network layer",
     )
-    ack(
-        composers.task_definition,
-        "AwsSolutions-ECS2",
-        "Only non-secret settings are plain environment variables (mode, LiveKit URL, bucket name and "
-        "prefix, load metric name); the LiveKit API key and secret are ECS secrets from Secrets Manager",
-    )
     task_policy = composers.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy")
     ack(
         task_policy,
         f"AwsSolutions-IAM5[Resource::{ref(broadcast.bucket, 'Arn')}/{broadcast.prefix}*]",
         "The composer writes and reads back objects under the broadcasts prefix only (one folder per "
         "Space, named at run time); nothing else in the bucket, no delete",
-    )
-    ack(
-        task_policy,
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
-        f"{ref(composers.service.cluster)}/*]",
-        "Task scale-in protection: a composer protects itself while it has jobs; the ARN is limited to "
-        "tasks of this stack's worker cluster (a task cannot know its own ARN at synth time)",
-    )
-    ack(
-        composers.task_definition.obtain_execution_role().node.find_child("DefaultPolicy"),
-        "AwsSolutions-IAM5[Resource::*]",
-        "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited to "
-        "the composer's asset repository",
     )

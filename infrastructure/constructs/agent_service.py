@@ -1,17 +1,34 @@
-"""The media agent workers (`python -m media_agent start`) as an ECS Fargate service.
+"""A fleet of LiveKit workers as an ECS Fargate service, scaled on the load its workers publish.
+
+The stack runs two: the stage agents (`python -m media_agent start`) and the broadcast composers
+(`python -m composer start`), from one image (agents.Dockerfile) in one cluster. They are separate
+services so that an encoder fault or a CPU-bound encoder never starves the stage agent, and each
+scales on its own load.
 
 Drain: Fargate stops a task at most 120 s after SIGTERM, far shorter than a Space. So scale-in must
 not pick a busy task in the first place: the worker sets ECS task scale-in protection while it has
-jobs (task role may call the agent endpoint's task-protection API) and clears it when idle; ECS
+jobs (its task role may call the agent endpoint's task-protection API) and clears it when idle; ECS
 scale-in and deployments skip protected tasks. The 120 s stop timeout then only covers an idle
-worker's own shutdown. If a task dies anyway, livekit-server does not re-dispatch its agents: it
-reports each agent's departure in a webhook once the reconnect window has passed, and the control
-plane dispatches a new one (functions/services/spaces.py), which continues the stage's seq from
-the room's last published stage.
+worker's own shutdown. If a task dies anyway, livekit-server does not re-dispatch its agents: the
+control plane's reconciler sees the agent missing and dispatches a new one (functions/reconcile/),
+and a replacement stage agent continues the stage's seq, a replacement composer the playlist (with a
+discontinuity).
+
+Scaling signal: the worker's own load. LiveKit's dispatcher gives a worker new jobs until its load
+(media_agent/load.py, composer/load.py: the larger of its CPU share and its jobs against a budget)
+reaches the threshold. CPU alone misses a fleet full of quiet rooms (a stage agent refused jobs at 28
+rooms while ECS saw idle CPU; an audio-only broadcast costs a few percent of a core, yet takes a
+slot), so the worker prints that load once a minute (SPACES_LOAD_METRIC); a metric filter on the
+task's logs turns it into a metric and the service tracks its average at `load_target_percent`,
+keeping slots free for the rooms that arrive while a task boots. CPU is tracked as well: with two
+target-tracking policies Application Auto Scaling scales out when either asks and in only when both
+allow, so an image that does not publish its load still scales out on CPU but never in (the
+*LoadMissing alarms in observability.py report exactly that).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +47,12 @@ from contract import names
 from .observability import METRIC_NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = "media_agent/Dockerfile"
-DOCKERIGNORE = ROOT / "media_agent" / ".dockerignore"
+DOCKERFILE = "agents.Dockerfile"
+DOCKERIGNORE = ROOT / "agents.Dockerfile.dockerignore"
 # Fargate's hard limit for SIGTERM -> SIGKILL.
 STOP_TIMEOUT = Duration.seconds(120)
+# The workers publish once a minute; the metric has that resolution.
+LOAD_PERIOD = Duration.minutes(1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,18 +62,44 @@ class AgentSizing:
     min_tasks: int
     max_tasks: int
     cpu_target_percent: int
-    # Average worker load (percent, media_agent/capacity.py) the service is scaled to hold. Below the
-    # 70 % at which a worker refuses new rooms (livekit-agents' load threshold), with room for the
-    # rooms that arrive during a scale-out (about a minute).
+    # Average worker load (percent) the service is scaled to hold: below the 70 % at which a worker
+    # refuses new jobs (livekit-agents' load threshold), with room for the jobs that arrive during a
+    # scale-out (about a minute on Fargate).
     load_target_percent: int
     arm64: bool
 
 
+@dataclass(frozen=True)
+class Worker:
+    """What tells one worker fleet from another."""
+
+    module: str  # python -m <module> start
+    load_metric: str
+    reaches: str  # for the security group's description
+
+
+STAGE_AGENT = Worker("media_agent", names.STAGE_AGENT_LOAD_METRIC, "LiveKit signalling and media, ECR, logs")
+COMPOSER = Worker("composer", names.COMPOSER_LOAD_METRIC, "LiveKit signalling and media, S3, ECR, logs")
+
+
 def build_context_excludes(dockerignore: Path = DOCKERIGNORE) -> list[str]:
-    """A worker's .dockerignore (media_agent/ by default), applied to the repo root that is the
-    build context."""
+    """The image's .dockerignore, applied to the repo root that is the build context."""
     lines = dockerignore.read_text().splitlines() if dockerignore.is_file() else []
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def agent_image(scope: Construct, id_: str, *, arm64: bool) -> ecs.ContainerImage:
+    """The workers' one image, built and pushed once for both services."""
+    asset = ecr_assets.DockerImageAsset(
+        scope,
+        id_,
+        directory=str(ROOT),
+        file=DOCKERFILE,
+        exclude=build_context_excludes(),
+        ignore_mode=IgnoreMode.DOCKER,
+        platform=ecr_assets.Platform.LINUX_ARM64 if arm64 else ecr_assets.Platform.LINUX_AMD64,
+    )
+    return ecs.ContainerImage.from_docker_image_asset(asset)
 
 
 def task_protection_statement(cluster: ecs.ICluster) -> iam.PolicyStatement:
@@ -70,26 +115,23 @@ def task_protection_statement(cluster: ecs.ICluster) -> iam.PolicyStatement:
     )
 
 
-class MediaAgents(Construct):
+class AgentService(Construct):
     def __init__(
         self,
         scope: Construct,
         id_: str,
         *,
-        vpc: ec2.IVpc,
+        worker: Worker,
+        cluster: ecs.ICluster,
+        image: ecs.ContainerImage,
         subnets: ec2.SubnetSelection,
         livekit_url: str,
         livekit_secret: secretsmanager.ISecret,
         sizing: AgentSizing,
         log_retention: logs.RetentionDays,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        self.cluster = ecs.Cluster(
-            self,
-            "Cluster",
-            vpc=vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
-        )
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -103,22 +145,15 @@ class MediaAgents(Construct):
                 cpu_architecture=arch, operating_system_family=ecs.OperatingSystemFamily.LINUX
             ),
         )
-        self.image = ecs.ContainerImage.from_asset(
-            str(ROOT),
-            file=DOCKERFILE,
-            exclude=build_context_excludes(),
-            ignore_mode=IgnoreMode.DOCKER,
-            platform=ecr_assets.Platform.LINUX_ARM64 if sizing.arm64 else ecr_assets.Platform.LINUX_AMD64,
-        )
         self.container = self.task_definition.add_container(
             "Worker",
-            image=self.image,
-            command=["python", "-m", "media_agent", "start"],
+            image=image,
+            command=["python", "-m", worker.module, "start"],
             environment={
                 names.ENV_MODE: "cloud",
                 names.ENV_LIVEKIT_URL: livekit_url,
-                # The worker prints its dispatcher load once a minute (media_agent/load.py).
-                names.ENV_LOAD_METRIC: names.STAGE_AGENT_LOAD_METRIC,
+                names.ENV_LOAD_METRIC: worker.load_metric,
+                **(environment or {}),
             },
             # Injected by ECS at start from Secrets Manager; the task definition holds references only.
             secrets={
@@ -129,22 +164,22 @@ class MediaAgents(Construct):
                     livekit_secret, names.SECRET_FIELD_API_SECRET
                 ),
             },
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="agent", log_group=self.log_group),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=worker.module, log_group=self.log_group),
             stop_timeout=STOP_TIMEOUT,
         )
-        self.task_definition.add_to_task_role_policy(task_protection_statement(self.cluster))
+        self.task_definition.add_to_task_role_policy(task_protection_statement(cluster))
 
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
-            vpc=vpc,
+            vpc=cluster.vpc,
             allow_all_outbound=True,
-            description="Media agents: outbound only (LiveKit signalling and media, ECR, logs)",
+            description=f"{worker.module} workers: outbound only ({worker.reaches})",
         )
         self.service = ecs.FargateService(
             self,
             "Service",
-            cluster=self.cluster,
+            cluster=cluster,
             task_definition=self.task_definition,
             desired_count=sizing.min_tasks,
             vpc_subnets=subnets,
@@ -156,28 +191,28 @@ class MediaAgents(Construct):
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizing.min_tasks, max_capacity=sizing.max_tasks
         )
-        # Scale on the load the workers report (max of CPU and rooms / room budget: the number LiveKit's
-        # dispatcher refuses jobs on above 0.7), as the composers do (composers.py): CPU alone reads low
-        # for a worker full of quiet rooms, which refused jobs at 28 rooms while ECS saw idle CPU.
+        # One JSON line a minute per task; the minute's average over all lines is the load per task.
         logs.MetricFilter(
             self,
             "LoadFilter",
             log_group=self.log_group,
             filter_pattern=logs.FilterPattern.string_value(
-                f"$.{names.LOAD_LINE_METRIC}", "=", names.STAGE_AGENT_LOAD_METRIC
+                f"$.{names.LOAD_LINE_METRIC}", "=", worker.load_metric
             ),
             metric_namespace=METRIC_NAMESPACE,
-            metric_name=names.STAGE_AGENT_LOAD_METRIC,
+            metric_name=worker.load_metric,
             metric_value=f"$.{names.LOAD_LINE_PERCENT}",
             unit=cloudwatch.Unit.PERCENT,
         )
         self.load_metric = cloudwatch.Metric(
             namespace=METRIC_NAMESPACE,
-            metric_name=names.STAGE_AGENT_LOAD_METRIC,
+            metric_name=worker.load_metric,
             statistic="Average",
-            period=Duration.minutes(1),
+            period=LOAD_PERIOD,
             unit=cloudwatch.Unit.PERCENT,
         )
+        # Out quickly (a room that finds no worker with room waits for a task to boot), in slowly,
+        # and never a busy task (task protection).
         scaling.scale_to_track_custom_metric(
             "Load",
             metric=self.load_metric,
@@ -185,8 +220,6 @@ class MediaAgents(Construct):
             scale_in_cooldown=Duration.minutes(5),
             scale_out_cooldown=Duration.minutes(1),
         )
-        # CPU as well (ECS scales out when either policy asks, in only when both agree): a burst of
-        # CPU within the minute the load metric aggregates.
         scaling.scale_on_cpu_utilization(
             "Cpu",
             target_utilization_percent=sizing.cpu_target_percent,
