@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -19,13 +20,20 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from contract import names
-
 FIVE_MINUTES = Duration.minutes(5)
-AGENT_ERROR_METRIC = "AgentErrors"
-COMPOSER_ERROR_METRIC = "ComposerErrors"
-COMPOSER_LOAD_METRIC = names.COMPOSER_LOAD_METRIC
 METRIC_NAMESPACE = "Spaces"
+
+
+@dataclass(frozen=True)
+class WatchedWorkers:
+    """One service of LiveKit workers (agent_service.py) as the dashboard and the alarms see it."""
+
+    name: str  # "Agent" -> AgentErrors, AgentLoadMissing, ...
+    title: str  # "Media agents"
+    service: ecs.FargateService
+    log_group: logs.ILogGroup
+    load_metric: str
+    errors_per_5min: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,11 +58,7 @@ class Observability(Construct):
         function: lambda_.IFunction,
         table: dynamodb.Table,
         sfu_group: autoscaling.AutoScalingGroup,
-        agent_service: ecs.FargateService,
-        agent_log_group: logs.ILogGroup,
-        composer_service: ecs.FargateService,
-        composer_log_group: logs.ILogGroup,
-        composer_load: cloudwatch.IMetric,
+        workers: Sequence[WatchedWorkers],
         thresholds: AlarmThresholds,
         alarm_email: str | None,
     ) -> None:
@@ -68,28 +72,19 @@ class Observability(Construct):
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
-        # Agent errors: the worker logs them; a metric filter turns them into a count.
-        logs.MetricFilter(
-            self,
-            "AgentErrorFilter",
-            log_group=agent_log_group,
-            filter_pattern=logs.FilterPattern.any_term("ERROR", "CRITICAL", "Traceback"),
-            metric_namespace=METRIC_NAMESPACE,
-            metric_name=AGENT_ERROR_METRIC,
-            metric_value="1",
-            default_value=0,
-        )
-        # Composer errors (encoder, upload retries given up) the same way: a stalled broadcast shows here.
-        logs.MetricFilter(
-            self,
-            "ComposerErrorFilter",
-            log_group=composer_log_group,
-            filter_pattern=logs.FilterPattern.any_term("ERROR", "CRITICAL", "Traceback"),
-            metric_namespace=METRIC_NAMESPACE,
-            metric_name=COMPOSER_ERROR_METRIC,
-            metric_value="1",
-            default_value=0,
-        )
+        # Worker errors (a stage agent's, a composer's encoder or given-up upload: a stalled broadcast
+        # shows here): the worker logs them; a metric filter turns them into a count.
+        for w in workers:
+            logs.MetricFilter(
+                self,
+                f"{w.name}ErrorFilter",
+                log_group=w.log_group,
+                filter_pattern=logs.FilterPattern.any_term("ERROR", "CRITICAL", "Traceback"),
+                metric_namespace=METRIC_NAMESPACE,
+                metric_name=f"{w.name}Errors",
+                metric_value="1",
+                default_value=0,
+            )
         group = {"AutoScalingGroupName": sfu_group.auto_scaling_group_name}
         metrics: dict[str, cloudwatch.IMetric] = {
             "api_5xx": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
@@ -112,21 +107,6 @@ class Observability(Construct):
                 dimensions_map=group,
                 period=FIVE_MINUTES,
                 statistic="Minimum",
-            ),
-            "agent_cpu": agent_service.metric_cpu_utilization(period=FIVE_MINUTES),
-            "agent_errors": cloudwatch.Metric(
-                namespace=METRIC_NAMESPACE,
-                metric_name=AGENT_ERROR_METRIC,
-                period=FIVE_MINUTES,
-                statistic="Sum",
-            ),
-            "composer_cpu": composer_service.metric_cpu_utilization(period=FIVE_MINUTES),
-            "composer_load": composer_load,
-            "composer_errors": cloudwatch.Metric(
-                namespace=METRIC_NAMESPACE,
-                metric_name=COMPOSER_ERROR_METRIC,
-                period=FIVE_MINUTES,
-                statistic="Sum",
             ),
             "table_throttles": cloudwatch.MathExpression(
                 expression="reads + writes",
@@ -184,34 +164,6 @@ class Observability(Construct):
                 missing=cloudwatch.TreatMissingData.BREACHING,
             ),
             self._alarm(
-                "AgentErrors",
-                metrics["agent_errors"],
-                thresholds.agent_errors_per_5min,
-                above,
-                "Media agents log errors",
-            ),
-            self._alarm(
-                "ComposerErrors",
-                metrics["composer_errors"],
-                thresholds.composer_errors_per_5min,
-                above,
-                "Broadcast composers log errors",
-            ),
-            self._alarm(
-                "ComposerLoadMissing",
-                cloudwatch.Metric(
-                    namespace=METRIC_NAMESPACE,
-                    metric_name=COMPOSER_LOAD_METRIC,
-                    statistic="SampleCount",
-                    period=FIVE_MINUTES,
-                ),
-                1,
-                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                "No composer published its load for 5 minutes (at least one task always runs): the "
-                "composers scale out on CPU only and never scale in",
-                missing=cloudwatch.TreatMissingData.BREACHING,
-            ),
-            self._alarm(
                 "TableThrottles",
                 metrics["table_throttles"],
                 1,
@@ -219,6 +171,25 @@ class Observability(Construct):
                 "DynamoDB throttled the control plane's table",
             ),
         ]
+        for w in workers:
+            self.alarms += [
+                self._alarm(
+                    f"{w.name}Errors",
+                    self._worker_metric(f"{w.name}Errors", "Sum"),
+                    w.errors_per_5min,
+                    above,
+                    f"{w.title} log errors",
+                ),
+                self._alarm(
+                    f"{w.name}LoadMissing",
+                    self._worker_metric(w.load_metric, "SampleCount"),
+                    1,
+                    cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                    f"No task of the {w.title.lower()} published its load for 5 minutes (at least one task "
+                    "always runs): the service scales out on CPU only and never scales in",
+                    missing=cloudwatch.TreatMissingData.BREACHING,
+                ),
+            ]
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         graph = cloudwatch.GraphWidget
         self.dashboard.add_widgets(
@@ -242,24 +213,30 @@ class Observability(Construct):
         self.dashboard.add_widgets(
             graph(title="SFU CPU (%)", left=[metrics["sfu_cpu"]], width=8),
             graph(title="SFU nodes in service", left=[metrics["sfu_nodes"]], width=8),
-            graph(
-                title="Agents: CPU (%) and errors",
-                left=[metrics["agent_cpu"]],
-                right=[metrics["agent_errors"]],
-                width=8,
-            ),
-        )
-        self.dashboard.add_widgets(
-            graph(
-                title="Composers: CPU and load (%), errors",
-                left=[metrics["composer_cpu"], metrics["composer_load"]],
-                right=[metrics["composer_errors"]],
-                width=8,
-            ),
             graph(title="DynamoDB throttled requests", left=[metrics["table_throttles"]], width=8),
         )
         self.dashboard.add_widgets(
+            *(
+                graph(
+                    title=f"{w.title}: CPU and load (%), errors",
+                    left=[
+                        w.service.metric_cpu_utilization(period=FIVE_MINUTES),
+                        self._worker_metric(w.load_metric, "Average"),
+                    ],
+                    right=[self._worker_metric(f"{w.name}Errors", "Sum")],
+                    width=8,
+                )
+                for w in workers
+            )
+        )
+        self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
+        )
+
+    @staticmethod
+    def _worker_metric(name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE, metric_name=name, period=FIVE_MINUTES, statistic=statistic
         )
 
     def _alarm(

@@ -29,7 +29,7 @@ from infrastructure.constructs.control_plane import ApiLimits, BroadcastLinks, C
 from infrastructure.constructs.identity import UserPoolIdentity
 from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
 from infrastructure.constructs.network import Network
-from infrastructure.constructs.observability import AlarmThresholds, Observability
+from infrastructure.constructs.observability import AlarmThresholds, Observability, WatchedWorkers
 from infrastructure.constructs.reconcile_schedule import ReconcileSchedule
 from infrastructure.constructs.redis import Redis
 from infrastructure.constructs.secrets import Secrets
@@ -239,11 +239,24 @@ class SpacesStack(Stack):
             function=control_plane.function,
             table=state.table,
             sfu_group=fleet.group,
-            agent_service=agents.service,
-            agent_log_group=agents.log_group,
-            composer_service=composers.service,
-            composer_log_group=composers.log_group,
-            composer_load=composers.load_metric,
+            workers=[
+                WatchedWorkers(
+                    "Agent",
+                    "Media agents",
+                    agents.service,
+                    agents.log_group,
+                    STAGE_AGENT.load_metric,
+                    settings.alarms.agent_errors_per_5min,
+                ),
+                WatchedWorkers(
+                    "Composer",
+                    "Broadcast composers",
+                    composers.service,
+                    composers.log_group,
+                    COMPOSER.load_metric,
+                    settings.alarms.composer_errors_per_5min,
+                ),
+            ],
             thresholds=settings.alarms,
             alarm_email=settings.alarm_email,
         )

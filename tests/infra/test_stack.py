@@ -468,6 +468,7 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
         "AgentErrors",
         "ComposerErrors",
         "ComposerLoad",
+        names.STAGE_AGENT_LOAD_METRIC,  # AgentLoadMissing: a worker image that stopped publishing its load
         "ReadThrottleEvents",
         "WriteThrottleEvents",
     ):
