@@ -32,7 +32,9 @@ class Audience:
 
 
 @pytest.fixture(scope="module")
-async def audience(api_url: str, stage_agent: object, launch_browser: LaunchBrowser) -> AsyncIterator[Audience]:
+async def audience(
+    api_url: str, stage_agent: object, launch_browser: LaunchBrowser
+) -> AsyncIterator[Audience]:
     browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
     host = await Person.open(browser, api_url, HOST)
     ana = await Person.open(browser, api_url, ANA)
