@@ -636,7 +636,11 @@ class RoomComposer:
         camera = self._camera
         picture = None
         big = layout.big
-        if camera is not None and big is not None and (big.camera, big.source) == (camera.identity, camera.source):
+        if (
+            camera is not None
+            and big is not None
+            and (big.camera, big.source) == (camera.identity, camera.source)
+        ):
             picture = camera.frame
         return self._renderer.render(layout, picture)
 

@@ -77,7 +77,11 @@ def ref_name(ref: str) -> str:
         raise SchemaError(f"only $defs references are supported: {ref}")
     if target:
         schema_name = target.removesuffix(".schema.json")
-        if schema_name not in SCHEMAS or schema_name == target or pointer not in load(schema_name).get("$defs", {}):
+        if (
+            schema_name not in SCHEMAS
+            or schema_name == target
+            or pointer not in load(schema_name).get("$defs", {})
+        ):
             raise SchemaError(f"no such contract definition: {ref}")
     return pointer
 

@@ -99,9 +99,7 @@ def authorize_mute(space: Space, *, actor: str, target: str) -> None:
         raise Conflict("not_on_stage", "only people on stage publish audio; there is nothing to mute")
 
 
-def pin(
-    space: Space, *, actor: str, target: str | None, source: VideoSource = VideoSource.CAMERA
-) -> Space:
+def pin(space: Space, *, actor: str, target: str | None, source: VideoSource = VideoSource.CAMERA) -> Space:
     """Pin someone's camera, or the screen share of the host or a co-host (null unpins). A screen pin
     holds while they are not sharing: the agent shows the share whenever it is published."""
     _require_not_ended(space)

@@ -214,7 +214,7 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "space_id": space["id"],
         "video": "speakers",
         "pinned": None,
-            "pinned_source": "camera",
+        "pinned_source": "camera",
         "title": "Morning show",
         "state": "live",
         "host": "host",
