@@ -1,7 +1,7 @@
 import { ParticipantKind } from "livekit-client";
 import { describe, expect, it } from "vitest";
 
-import { agentStage, isStageAgent } from "./media";
+import { agentStage, isStageAgent, publishRights } from "./media";
 import { STAGE_ATTRIBUTE } from "./names";
 
 const stage = JSON.stringify({ seq: 3, spotlight: "mallory", video_spotlight: null, speaking: [], video_on: [], pinned: null, t: 1 });
@@ -23,5 +23,23 @@ describe("stage source", () => {
 
   it("has nothing from an agent without the attribute", () => {
     expect(agentStage({ kind: ParticipantKind.AGENT, attributes: {} })).toBeUndefined();
+  });
+});
+
+describe("publishRights", () => {
+  // What publishRights reads of a participant: its SFU permissions.
+  const as = (permissions: { canPublish: boolean; canPublishSources: number[] } | undefined) =>
+    ({ permissions }) as unknown as Parameters<typeof publishRights>[0];
+
+  it("reads the screen share from the SFU's sources (protocol SCREEN_SHARE = 3)", () => {
+    expect(publishRights(as({ canPublish: true, canPublishSources: [2, 1, 3] }), "speakers", "cohost")).toEqual({ mic: true, camera: true, screen: true });
+    expect(publishRights(as({ canPublish: true, canPublishSources: [2, 1] }), "speakers", "speaker")).toEqual({ mic: true, camera: true, screen: false });
+    expect(publishRights(as({ canPublish: false, canPublishSources: [] }), "speakers", "listener")).toEqual({ mic: false, camera: false, screen: false });
+  });
+
+  it("falls back to the role when the SFU says any source", () => {
+    expect(publishRights(as({ canPublish: true, canPublishSources: [] }), "host", "cohost").screen).toBe(true);
+    expect(publishRights(as({ canPublish: true, canPublishSources: [] }), "off", "host").screen).toBe(false);
+    expect(publishRights(as({ canPublish: true, canPublishSources: [] }), "speakers", "speaker").screen).toBe(false);
   });
 });
