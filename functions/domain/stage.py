@@ -7,8 +7,8 @@ write) or raises a DomainError naming the rule.
 from __future__ import annotations
 
 from .errors import Conflict, Forbidden
-from .lifecycle import require_live
 from .grants import screen_share_allowed
+from .lifecycle import require_live
 from .model import STAGE_ROLES, Limits, Role, Space, SpaceState, VideoSource
 
 MODERATORS = frozenset({Role.HOST, Role.COHOST})

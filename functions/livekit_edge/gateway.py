@@ -20,7 +20,14 @@ from contract import names
 
 from ..core.config import Settings
 from ..domain import pushed
-from ..domain.grants import CAMERA, MICROPHONE, SCREEN_SHARE, Permission, participant_attributes, room_metadata
+from ..domain.grants import (
+    CAMERA,
+    MICROPHONE,
+    SCREEN_SHARE,
+    Permission,
+    participant_attributes,
+    room_metadata,
+)
 from ..domain.model import Role, Space
 
 if TYPE_CHECKING:
