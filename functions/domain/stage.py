@@ -107,15 +107,13 @@ def pin(space: Space, *, actor: str, target: str | None, source: VideoSource = V
         raise Forbidden("only_host_pins", "only the host pins the spotlight")
     if target is not None and not space.on_stage(target):
         raise Conflict("pin_not_on_stage", "only someone on stage can be pinned")
-    if source is VideoSource.SCREEN_SHARE:
-        if target is None:
-            raise Conflict("pin_screen_needs_user", "a screen share is pinned with the user sharing it")
-        if not screen_share_allowed(space.role_of(target), space.video):
-            raise Conflict(
-                "pin_screen_not_allowed",
-                "only the host and co-hosts share a screen, and only in a Space with video",
-            )
-    source = source if target is not None else VideoSource.CAMERA
+    if target is None:
+        source = VideoSource.CAMERA  # null unpins, whatever the source
+    elif source is VideoSource.SCREEN_SHARE and not screen_share_allowed(space.role_of(target), space.video):
+        raise Conflict(
+            "pin_screen_not_allowed",
+            "only the host and co-hosts share a screen, and only in a Space with video",
+        )
     if (target, source) == (space.pinned, space.pinned_source):
         return space
     return space.replace(pinned=target, pinned_source=source)

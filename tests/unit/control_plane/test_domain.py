@@ -237,6 +237,9 @@ def test_the_host_pins_the_screen_share_of_the_host_or_a_cohost() -> None:
     assert (camera.pinned, camera.pinned_source) == ("co", VideoSource.CAMERA)
     unpinned = stage.pin(pinned, actor="host", target=None)
     assert (unpinned.pinned, unpinned.pinned_source) == (None, VideoSource.CAMERA)
+    # Null unpins whatever the source says.
+    unpinned = stage.pin(pinned, actor="host", target=None, source=VideoSource.SCREEN_SHARE)
+    assert (unpinned.pinned, unpinned.pinned_source) == (None, VideoSource.CAMERA)
     host_screen = stage.pin(s, actor="host", target="host", source=VideoSource.SCREEN_SHARE)
     assert host_screen.pinned_source is VideoSource.SCREEN_SHARE
 
@@ -246,7 +249,6 @@ def test_the_host_pins_the_screen_share_of_the_host_or_a_cohost() -> None:
     [
         ({}, "sp", "pin_screen_not_allowed"),
         ({"video": VideoPolicy.OFF}, "co", "pin_screen_not_allowed"),
-        ({}, None, "pin_screen_needs_user"),
         ({}, "listener", "pin_not_on_stage"),
     ],
 )

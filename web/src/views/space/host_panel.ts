@@ -97,7 +97,7 @@ export class HostPanel {
         (m.screenOn || screenPinned) &&
         h(
           "button",
-          { class: `btn small ${screenPinned ? "on" : ""}`, "data-testid": "pin-screen", onclick: () => a.pin(screenPinned ? null : m.id, "screen_share") },
+          { class: `btn small ${screenPinned ? "on" : ""}`, "data-testid": "pin-screen", onclick: () => (screenPinned ? a.pin(null) : a.pin(m.id, "screen_share")) },
           screenPinned ? "Unpin screen" : "Pin screen",
         ),
     ];

@@ -106,7 +106,7 @@ describe("HostPanel", () => {
     const unpin = q(row("c"), "pin-screen")[0] as HTMLButtonElement;
     expect(unpin.textContent).toBe("Unpin screen");
     unpin.click();
-    expect(a.pin).toHaveBeenLastCalledWith(null, "screen_share");
+    expect(a.pin).toHaveBeenLastCalledWith(null);
     (q(row("c"), "pin")[0] as HTMLButtonElement).click();
     expect(a.pin).toHaveBeenLastCalledWith("c");
     // Co-hosts do not pin.
