@@ -267,15 +267,23 @@ export function sharing(p: Participant): boolean {
  */
 export const SCREEN_SHARE = { width: 1920, height: 1080, frameRate: 15, maxBitrate: 2_500_000 } as const;
 
-/** Start or stop sharing the screen (the browser asks the person which screen, window or tab). */
-export async function setScreenShare(p: LocalParticipant, on: boolean): Promise<void> {
+/**
+ * Start or stop sharing the screen (the browser asks the person which screen, window or tab).
+ * Closing the browser's picker is a choice, not a failure: nothing is shared and nothing is reported.
+ */
+export async function setScreenShare(p: Pick<LocalParticipant, "setScreenShareEnabled">, on: boolean): Promise<void> {
   const { width, height, frameRate, maxBitrate } = SCREEN_SHARE;
-  await p.setScreenShareEnabled(
-    on,
-    // No tab audio: the grant has no screen-share audio (docs/control-plane.md).
-    { audio: false, resolution: { width, height, frameRate }, contentHint: "detail" },
-    { screenShareEncoding: { maxBitrate, maxFramerate: frameRate } },
-  );
+  try {
+    await p.setScreenShareEnabled(
+      on,
+      // No tab audio: the grant has no screen-share audio (docs/screen-share.md).
+      { audio: false, resolution: { width, height, frameRate }, contentHint: "detail" },
+      { screenShareEncoding: { maxBitrate, maxFramerate: frameRate } },
+    );
+  } catch (err) {
+    if (on && (err as { name?: string } | null)?.name === "NotAllowedError") return;
+    throw err;
+  }
 }
 
 /** Whether `p`'s microphone is live (published and not muted). */
