@@ -58,6 +58,18 @@ async def test_speaker_screen_share_is_refused_and_cohosts_and_hosts_share(
         await eventually_async(
             lambda: screens(livekit_server, room, "spk-ss"), what="the promoted co-host's screen share"
         )
+
+        # Demoted to speaker while sharing: the SFU unpublishes the share, the microphone right stays.
+        resp = post(
+            api, f"/spaces/{space['id']}/roles/co-ss", "host-ss", method="PUT", json={"role": "speaker"}
+        )
+        assert resp.status_code == 200, resp.text
+
+        async def share_gone() -> bool:
+            return await screens(livekit_server, room, "co-ss") == []
+
+        await eventually_async(share_gone, what="the demoted co-host's screen share unpublished by the SFU")
+        assert await refused(publish_screen(cohost, REFUSAL_WAIT))
     finally:
         for room_client in (host, cohost, speaker):
             await room_client.disconnect()
