@@ -85,6 +85,7 @@ class Speaker:
     name: str  # display name ("" falls back to the identity)
     role: str  # host | cohost | speaker
     has_camera: bool  # a camera is published and not muted
+    has_screen: bool = False  # a screen share is published and not muted
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,11 @@ class Card:
 @dataclass(frozen=True)
 class BigTile:
     card: Card
-    # Draw this identity's camera frame (when one has arrived); the card is shown until then.
+    # Draw this identity's video frame (when one has arrived); the card is shown until then.
     camera: str | None
     speaking: bool = False
+    # Which of their video tracks that frame comes from: "camera" or "screen_share".
+    source: str = "camera"
 
 
 @dataclass(frozen=True)
@@ -172,8 +175,10 @@ def compose(
     big: BigTile | None = None
     if stage is not None:
         video_holder = stage.video_spotlight if video != "off" else None
-        if video_holder is not None and video_holder in present and present[video_holder].has_camera:
-            big = _big(present[video_holder], levels, camera=True)
+        screen = stage.video_source == "screen_share"
+        holder = present.get(video_holder) if video_holder is not None else None
+        if holder is not None and (holder.has_screen if screen else holder.has_camera):
+            big = _big(holder, levels, camera=True, source=stage.video_source)
         elif stage.spotlight is not None and stage.spotlight in present:
             big = _big(present[stage.spotlight], levels, camera=False)
         elif video_holder is not None and video_holder in present:
@@ -198,9 +203,10 @@ def compose(
     )
 
 
-def _big(holder: Speaker, levels: dict[str, float], *, camera: bool) -> BigTile:
+def _big(holder: Speaker, levels: dict[str, float], *, camera: bool, source: str = "camera") -> BigTile:
     return BigTile(
         card=card_for(holder.identity, holder.name),
         camera=holder.identity if camera else None,
         speaking=levels.get(holder.identity, 0.0) >= SPEAKING_LEVEL,
+        source=source if camera else "camera",
     )

@@ -3,9 +3,10 @@
 It joins as a hidden agent participant and is a client of the stage like any viewer: it reads the
 stage agent's `stage` attribute (from participants of kind AGENT only), never decides a spotlight,
 and switches the big tile when, and only when, a new stage arrives. It subscribes to every
-speaker's microphone and to exactly one camera, that of the stage's `video_spotlight` (the
-previous one is unsubscribed on a change), so its downlink and decode cost do not grow with the
-number of cameras on stage.
+speaker's microphone and to exactly one video track, that of the stage's `video_spotlight` (its
+camera, or its screen share when the stage's `video_source` says so; the previous one is
+unsubscribed on a change), so its downlink and decode cost do not grow with the number of cameras
+on stage.
 
 One pacer task keeps the output on the wall clock: 20 ms audio chunks from the mixer and frames at
 the configured rate, interleaved in time order and handed to a feeder thread that owns the
@@ -50,6 +51,9 @@ logger = logging.getLogger("composer")
 STAGE_ROLES = frozenset(layouts.STAGE_ORDER)
 MIC = rtc.TrackSource.SOURCE_MICROPHONE
 CAMERA = rtc.TrackSource.SOURCE_CAMERA
+SCREEN = rtc.TrackSource.SOURCE_SCREENSHARE
+# The video tracks the big tile can show, by the stage's `video_source` (contract VideoSource).
+VIDEO_SOURCES = {"camera": CAMERA, "screen_share": SCREEN}
 
 # When the encoder falls this far behind real time (a starved machine), the pacer drops audio and
 # video of the same span instead of queueing more: the stream stays in sync and memory bounded,
@@ -190,6 +194,11 @@ class Feeder:
                 self._loop.call_soon_threadsafe(_resolve, self._done, ok)
 
 
+def _kind(source: int) -> str:
+    """How the log names a video track (tests replay "camera subscribe <identity>" lines)."""
+    return "screen" if source == SCREEN else "camera"
+
+
 def _resolve(future: asyncio.Future[bool], value: bool) -> None:
     if not future.done():
         future.set_result(value)
@@ -200,8 +209,11 @@ def _resolve(future: asyncio.Future[bool], value: bool) -> None:
 
 @dataclass
 class _Camera:
+    """The one video track held: a camera, or a pinned screen share."""
+
     identity: str
     sid: str
+    source: str = "camera"
     frame: np.ndarray | None = None
     task: asyncio.Task[None] | None = None
 
@@ -439,7 +451,7 @@ class RoomComposer:
             return
         if publication.source == MIC:
             publication.set_subscribed(True)
-        elif publication.source == CAMERA:
+        elif publication.source in (CAMERA, SCREEN):
             self._sync_camera()
             self._relayout()
 
@@ -453,7 +465,7 @@ class RoomComposer:
         if publication.source == MIC and self._mics is not None:
             self._mics.close(publication.sid)
             self._mixer.remove(publication.sid)
-        elif publication.source == CAMERA:
+        elif publication.source in (CAMERA, SCREEN):
             self._camera_wanted.discard(publication.sid)
             if self._camera is not None and self._camera.sid == publication.sid:
                 self._drop_camera()
@@ -464,12 +476,13 @@ class RoomComposer:
         if publication.source == MIC and track.kind == rtc.TrackKind.KIND_AUDIO:
             assert self._mics is not None
             self._mics.open(publication.sid, track)
-        elif publication.source == CAMERA and track.kind == rtc.TrackKind.KIND_VIDEO:
-            if participant.identity != self._wanted_camera_identity():
+        elif publication.source in (CAMERA, SCREEN) and track.kind == rtc.TrackKind.KIND_VIDEO:
+            if (participant.identity, publication.source) != self._wanted_video():
                 publication.set_subscribed(False)  # a late answer to a request we have withdrawn
                 return
             self._drop_camera()
-            camera = _Camera(identity=participant.identity, sid=publication.sid)
+            source = "screen_share" if publication.source == SCREEN else "camera"
+            camera = _Camera(identity=participant.identity, sid=publication.sid, source=source)
             camera.task = self._spawn(self._read_camera(camera, track), f"camera-{participant.identity}")
             self._camera = camera
 
@@ -480,12 +493,14 @@ class RoomComposer:
             self._mics.close(publication.sid)
             self._mixer.remove(publication.sid)
         elif (
-            publication.source == CAMERA and self._camera is not None and self._camera.sid == publication.sid
+            publication.source in (CAMERA, SCREEN)
+            and self._camera is not None
+            and self._camera.sid == publication.sid
         ):
             self._drop_camera()
 
     def _mute_changed(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
-        if publication.source == CAMERA:
+        if publication.source in (CAMERA, SCREEN):
             self._relayout()
 
     # -- the stage -----------------------------------------------------------------------------------
@@ -536,7 +551,12 @@ class RoomComposer:
                     continue
                 role = "speaker"
             has_camera = any(pub.source == CAMERA and not pub.muted for pub in publications)
-            out.append(layouts.Speaker(identity=p.identity, name=p.name, role=role, has_camera=has_camera))
+            has_screen = any(pub.source == SCREEN and not pub.muted for pub in publications)
+            out.append(
+                layouts.Speaker(
+                    identity=p.identity, name=p.name, role=role, has_camera=has_camera, has_screen=has_screen
+                )
+            )
         return out
 
     def _relayout(self) -> None:
@@ -548,35 +568,40 @@ class RoomComposer:
             geometry=self._geometry,
         )
 
-    # -- the one camera ---------------------------------------------------------------------------
+    # -- the one video track (a camera or a pinned screen share) ---------------------------------
 
-    def _wanted_camera_identity(self) -> str | None:
-        if not self._video or self._stage is None:
+    def _wanted_video(self) -> tuple[str, int] | None:
+        """(identity, track source) of the video the big tile shows, or None."""
+        if not self._video or self._stage is None or self._stage.video_spotlight is None:
             return None
-        return self._stage.video_spotlight
+        return self._stage.video_spotlight, VIDEO_SOURCES[self._stage.video_source]
 
     def _sync_camera(self) -> None:
-        """Subscribe to the video_spotlight's camera only; unsubscribe every other camera."""
-        wanted = self._wanted_camera_identity()
-        cameras = [
+        """Subscribe to the video_spotlight's camera (or pinned screen share) only; unsubscribe every
+        other video track."""
+        wanted = self._wanted_video()
+        tracks = [
             (participant.identity, publication)
             for participant in self._room.remote_participants.values()
             if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
             for publication in participant.track_publications.values()
-            if publication.source == CAMERA
+            if publication.source in (CAMERA, SCREEN)
         ]
-        # The old camera goes before the new one comes, so two are never held at once.
-        for identity, publication in cameras:
-            if identity != wanted and (publication.sid in self._camera_wanted or publication.subscribed):
+        # The old video goes before the new one comes, so two are never held at once.
+        for identity, publication in tracks:
+            if (identity, publication.source) == wanted:
+                continue
+            if publication.sid in self._camera_wanted or publication.subscribed:
                 self._camera_wanted.discard(publication.sid)
                 publication.set_subscribed(False)
-                logger.info("camera unsubscribe %s", identity)
-        for identity, publication in cameras:
-            if identity == wanted and publication.sid not in self._camera_wanted:
+                logger.info("%s unsubscribe %s", _kind(publication.source), identity)
+        for identity, publication in tracks:
+            if (identity, publication.source) == wanted and publication.sid not in self._camera_wanted:
                 self._camera_wanted.add(publication.sid)
                 publication.set_subscribed(True)
-                logger.info("camera subscribe %s", identity)
-        if self._camera is not None and self._camera.identity != wanted:
+                logger.info("%s subscribe %s", _kind(publication.source), identity)
+        camera = self._camera
+        if camera is not None and (camera.identity, VIDEO_SOURCES[camera.source]) != wanted:
             self._drop_camera()
 
     def _drop_camera(self) -> None:
@@ -610,7 +635,12 @@ class RoomComposer:
         assert layout is not None
         camera = self._camera
         picture = None
-        if camera is not None and layout.big is not None and layout.big.camera == camera.identity:
+        big = layout.big
+        if (
+            camera is not None
+            and big is not None
+            and (big.camera, big.source) == (camera.identity, camera.source)
+        ):
             picture = camera.frame
         return self._renderer.render(layout, picture)
 

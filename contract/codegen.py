@@ -49,10 +49,7 @@ class SchemaError(ValueError):
 def ts_type(node: dict[str, Any]) -> str:
     """The TypeScript type of one schema node (the subset of JSON Schema our contract uses)."""
     if "$ref" in node:
-        ref: str = node["$ref"]
-        if not ref.startswith("#/$defs/"):
-            raise SchemaError(f"only local $defs references are supported: {ref}")
-        return ref.removeprefix("#/$defs/")
+        return ref_name(node["$ref"])
     if "enum" in node:
         return " | ".join(json.dumps(v) for v in node["enum"])
     kind = node.get("type")
@@ -70,6 +67,23 @@ def ts_type(node: dict[str, Any]) -> str:
     if isinstance(kind, str) and kind in _PRIMITIVES:
         return _PRIMITIVES[kind]
     raise SchemaError(f"unsupported schema node: {node}")
+
+
+def ref_name(ref: str) -> str:
+    """The type a `$ref` names: `#/$defs/X`, or `<schema>.schema.json#/$defs/X` for a definition that
+    lives in another contract schema (each is defined once and generated once, under its name)."""
+    target, sep, pointer = ref.partition("#/$defs/")
+    if not sep or "/" in pointer:
+        raise SchemaError(f"only $defs references are supported: {ref}")
+    if target:
+        schema_name = target.removesuffix(".schema.json")
+        if (
+            schema_name not in SCHEMAS
+            or schema_name == target
+            or pointer not in load(schema_name).get("$defs", {})
+        ):
+            raise SchemaError(f"no such contract definition: {ref}")
+    return pointer
 
 
 def _doc(node: dict[str, Any], indent: str) -> list[str]:

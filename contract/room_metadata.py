@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast, get_args
 
+from contract.stage import VideoSource, video_source
+
 VideoPolicy = Literal["off", "host", "speakers"]
 VIDEO_POLICIES: tuple[VideoPolicy, ...] = get_args(VideoPolicy)
 SpaceState = Literal["scheduled", "live", "ended"]
@@ -23,6 +25,7 @@ class RoomMetadata:
     space_id: str = ""
     video: VideoPolicy = "off"
     pinned: str | None = None
+    pinned_source: VideoSource = "camera"
     title: str = ""
     state: SpaceState = "live"
     host: str = ""
@@ -66,6 +69,7 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         space_id=space_id if isinstance(space_id, str) else "",
         video=cast(VideoPolicy, video) if video in VIDEO_POLICIES else "off",
         pinned=pinned if isinstance(pinned, str) and pinned else None,
+        pinned_source=video_source(raw.get("pinned_source")),
         title=title if isinstance(title, str) else "",
         state=cast(SpaceState, state) if state in SPACE_STATES else "live",
         host=host if isinstance(host, str) else "",

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
+
+# The big tile's source (schema $defs VideoSource): named as LiveKit names track sources.
+VideoSource = Literal["camera", "screen_share"]
+VIDEO_SOURCES: tuple[VideoSource, ...] = get_args(VideoSource)
+
+
+def video_source(value: object) -> VideoSource:
+    """A source field as a reader must take it: anything but a known source is the camera."""
+    return "screen_share" if value == "screen_share" else "camera"
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,7 @@ class StageState:
     seq: int
     spotlight: str | None = None
     video_spotlight: str | None = None
+    video_source: VideoSource = "camera"
     speaking: tuple[Speaking, ...] = field(default=())
     video_on: tuple[str, ...] = field(default=())
     pinned: str | None = None
@@ -33,6 +43,7 @@ class StageState:
             "seq": self.seq,
             "spotlight": self.spotlight,
             "video_spotlight": self.video_spotlight,
+            "video_source": self.video_source,
             "speaking": [{"identity": s.identity, "level": s.level} for s in self.speaking],
             "video_on": list(self.video_on),
             "pinned": self.pinned,
@@ -73,6 +84,7 @@ def from_dict(raw: object) -> StageState | None:
         seq=seq,
         spotlight=_text(raw.get("spotlight")),
         video_spotlight=_text(raw.get("video_spotlight")),
+        video_source=video_source(raw.get("video_source")),
         speaking=speaking,
         video_on=video_on,
         pinned=_text(raw.get("pinned")),

@@ -13,7 +13,7 @@ from typing import Any
 
 from contract import stage as contract_stage
 from contract.room_metadata import parse_room_metadata
-from contract.stage import Speaking, StageState
+from contract.stage import Speaking, StageState, VideoSource, video_source
 
 # Level-only changes (same people speaking, same spotlight, only the loudness moved) are published
 # at most this often. Every attribute update fans out through the SFU to the whole audience, and a
@@ -60,6 +60,7 @@ def normalize(state: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "spotlight": state.get("spotlight"),
         "video_spotlight": state.get("video_spotlight"),
+        "video_source": state.get("video_source", "camera"),
         "speaking": [
             {"identity": s["identity"], "level": quantize_level(s["level"])}
             for s in state.get("speaking", [])
@@ -74,6 +75,7 @@ def structure(stage: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         stage["spotlight"],
         stage["video_spotlight"],
+        stage["video_source"],
         tuple(s["identity"] for s in stage["speaking"]),
         tuple(stage["video_on"]),
         stage["pinned"],
@@ -109,6 +111,7 @@ def encode(stage: Mapping[str, Any], seq: int, t: float) -> str:
         seq=seq,
         spotlight=stage["spotlight"],
         video_spotlight=stage["video_spotlight"],
+        video_source=video_source(stage["video_source"]),
         speaking=tuple(Speaking(identity=s["identity"], level=s["level"]) for s in stage["speaking"]),
         video_on=tuple(stage["video_on"]),
         pinned=stage["pinned"],
@@ -124,6 +127,11 @@ def parse_stage(value: str | None) -> StageState | None:
 def parse_pin(metadata: str | None) -> str | None:
     """The host pin from room metadata written by the control plane; anything malformed is no pin."""
     return parse_room_metadata(metadata).pinned
+
+
+def parse_pinned_source(metadata: str | None) -> VideoSource:
+    """What of the pinned person the host pinned; older or malformed metadata means the camera."""
+    return parse_room_metadata(metadata).pinned_source
 
 
 class PublishGate:

@@ -65,6 +65,8 @@ DRAIN_TIMEOUT_S = 3600
 
 SPEAKER_SOURCES = (rtc.TrackSource.SOURCE_MICROPHONE,)
 CAMERA_SOURCES = (rtc.TrackSource.SOURCE_CAMERA,)
+# Like cameras, only their published/muted state matters here: the agent never subscribes to video.
+SCREEN_SOURCES = (rtc.TrackSource.SOURCE_SCREENSHARE,)
 
 
 @dataclass
@@ -151,7 +153,7 @@ class RoomStage:
         self._on("room_metadata_changed", self._room_metadata_changed)
 
         now = self._clock()
-        self._engine.set_pin(stage_rules.parse_pin(self._room.metadata), now)
+        self._set_pin(self._room.metadata, now)
         for participant in self._room.remote_participants.values():
             for publication in participant.track_publications.values():
                 self._track_published(publication, participant)
@@ -247,6 +249,8 @@ class RoomStage:
             publication.set_subscribed(True)
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), not publication.muted)
+        elif publication.source in SCREEN_SOURCES:
+            self._engine.set_screen(participant.identity, self._clock(), not publication.muted)
 
     def _track_unpublished(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
@@ -256,6 +260,8 @@ class RoomStage:
             self._engine.set_muted(participant.identity, self._clock(), True)
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), False)
+        elif publication.source in SCREEN_SOURCES:
+            self._engine.set_screen(participant.identity, self._clock(), False)
 
     def _track_subscribed(
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
@@ -286,9 +292,15 @@ class RoomStage:
             self._engine.set_muted(participant.identity, self._clock(), muted)
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), not muted)
+        elif publication.source in SCREEN_SOURCES:
+            self._engine.set_screen(participant.identity, self._clock(), not muted)
 
     def _room_metadata_changed(self, old: str, new: str) -> None:
-        self._engine.set_pin(stage_rules.parse_pin(new), self._clock())
+        self._set_pin(new, self._clock())
+
+    def _set_pin(self, metadata: str | None, now: float) -> None:
+        pinned, source = stage_rules.parse_pin(metadata), stage_rules.parse_pinned_source(metadata)
+        self._engine.set_pin(pinned, now, source)
 
     def _stop_reader(self, sid: str) -> None:
         self._next_t.pop(sid, None)

@@ -106,6 +106,12 @@ class RemoveRequest(_Input):
 class SpotlightUpdate(_Input):
     # Required, nullable: null unpins.
     user_id: UserId | None = Field(...)
+    # Optional, so clients from before screen sharing keep pinning cameras.
+    source: Literal["camera", "screen_share"] = Field(
+        "camera",
+        description="What of the pinned user the big tile shows: their camera, or their screen share "
+        "(host and co-hosts, in a Space with video). Ignored when unpinning.",
+    )
 
 
 class Broadcast(BaseModel):
@@ -127,6 +133,8 @@ class SpacePublic(BaseModel):
     listener_count: int
     raised_hands: list[str]
     pinned: str | None
+    # What of `pinned` the big tile shows; "camera" when nobody is pinned.
+    pinned_source: Literal["camera", "screen_share"]
     room_name: str
     created_at: datetime
     scheduled_start: datetime | None
@@ -153,6 +161,7 @@ class SpacePublic(BaseModel):
             listener_count=space.listener_count,
             raised_hands=list(space.raised_hands),
             pinned=space.pinned,
+            pinned_source=space.pinned_source.value,
             room_name=space.room_name,
             created_at=space.created_at,
             scheduled_start=space.scheduled_start,

@@ -11,6 +11,10 @@ from .model import Role, Space, VideoPolicy
 
 MICROPHONE = "microphone"
 CAMERA = "camera"
+# Screen video only. Screen-share audio is not granted: the stage's sound is its speakers' voices
+# (the spotlight listens to microphones, the broadcast mixes microphones, a moderator's mute mutes
+# a microphone), and a shared tab's sound would bypass all three (docs/control-plane.md).
+SCREEN_SHARE = "screen_share"
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,18 @@ def camera_allowed(role: Role, video: VideoPolicy) -> bool:
     return False
 
 
+def screen_share_allowed(role: Role, video: VideoPolicy) -> bool:
+    """The host and co-hosts present; a Space without video (an audio Space, broadcast audio-only)
+    has no screen to show either."""
+    return role in (Role.HOST, Role.COHOST) and video is not VideoPolicy.OFF
+
+
 def permission_for(role: Role, video: VideoPolicy) -> Permission:
     if role is Role.LISTENER:
         return Permission(can_publish=False, sources=(), can_publish_data=False, hidden=True)
-    sources = (MICROPHONE, CAMERA) if camera_allowed(role, video) else (MICROPHONE,)
+    sources: tuple[str, ...] = (MICROPHONE, CAMERA) if camera_allowed(role, video) else (MICROPHONE,)
+    if screen_share_allowed(role, video):
+        sources += (SCREEN_SHARE,)
     return Permission(can_publish=True, sources=sources, can_publish_data=True, hidden=False)
 
 

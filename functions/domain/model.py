@@ -29,6 +29,13 @@ class VideoPolicy(enum.StrEnum):
     SPEAKERS = "speakers"
 
 
+class VideoSource(enum.StrEnum):
+    """Which of a person's video tracks a pin shows (contract: stage.schema.json $defs VideoSource)."""
+
+    CAMERA = "camera"
+    SCREEN_SHARE = "screen_share"
+
+
 STAGE_ROLES = frozenset({Role.HOST, Role.COHOST, Role.SPEAKER})
 
 
@@ -57,6 +64,8 @@ class Space:
     raised_hands: tuple[str, ...] = ()
     blocked: tuple[str, ...] = ()
     pinned: str | None = None
+    # What of the pinned person the big tile shows. Camera whenever nobody is pinned.
+    pinned_source: VideoSource = VideoSource.CAMERA
     scheduled_start: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None

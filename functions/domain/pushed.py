@@ -38,6 +38,7 @@ def room_state(space: Space) -> RoomMetadata:
         space_id=space.id,
         video=space.video.value,
         pinned=space.pinned,
+        pinned_source=space.pinned_source.value,
         title=space.title,
         state=space.state.value,
         host=space.host,

@@ -7,8 +7,9 @@ write) or raises a DomainError naming the rule.
 from __future__ import annotations
 
 from .errors import Conflict, Forbidden
+from .grants import screen_share_allowed
 from .lifecycle import require_live
-from .model import STAGE_ROLES, Limits, Role, Space, SpaceState
+from .model import STAGE_ROLES, Limits, Role, Space, SpaceState, VideoSource
 
 MODERATORS = frozenset({Role.HOST, Role.COHOST})
 ASSIGNABLE = frozenset({Role.COHOST, Role.SPEAKER, Role.LISTENER})
@@ -42,13 +43,14 @@ def change_role(space: Space, *, actor: str, target: str, role: Role, limits: Li
             raise Conflict("speaker_limit", f"a Space has at most {limits.max_speakers} speakers")
         speakers += (target,)
     on_stage = role in STAGE_ROLES
-    return space.replace(
+    changed = space.replace(
         cohosts=cohosts,
         speakers=speakers,
         # Being brought on stage answers the raised hand.
         raised_hands=_without(space.raised_hands, target) if on_stage else space.raised_hands,
         pinned=space.pinned if on_stage or space.pinned != target else None,
     )
+    return _valid_pin_source(changed)
 
 
 def raise_hand(space: Space, *, user: str, limits: Limits) -> Space:
@@ -84,6 +86,7 @@ def remove(space: Space, *, actor: str, target: str, block: bool, limits: Limits
         raised_hands=_without(space.raised_hands, target),
         blocked=blocked,
         pinned=None if space.pinned == target else space.pinned,
+        pinned_source=VideoSource.CAMERA if space.pinned == target else space.pinned_source,
     )
 
 
@@ -96,15 +99,24 @@ def authorize_mute(space: Space, *, actor: str, target: str) -> None:
         raise Conflict("not_on_stage", "only people on stage publish audio; there is nothing to mute")
 
 
-def pin(space: Space, *, actor: str, target: str | None) -> Space:
+def pin(space: Space, *, actor: str, target: str | None, source: VideoSource = VideoSource.CAMERA) -> Space:
+    """Pin someone's camera, or the screen share of the host or a co-host (null unpins). A screen pin
+    holds while they are not sharing: the agent shows the share whenever it is published."""
     _require_not_ended(space)
     if actor != space.host:
         raise Forbidden("only_host_pins", "only the host pins the spotlight")
     if target is not None and not space.on_stage(target):
         raise Conflict("pin_not_on_stage", "only someone on stage can be pinned")
-    if target == space.pinned:
+    if target is None:
+        source = VideoSource.CAMERA  # null unpins, whatever the source
+    elif source is VideoSource.SCREEN_SHARE and not screen_share_allowed(space.role_of(target), space.video):
+        raise Conflict(
+            "pin_screen_not_allowed",
+            "only the host and co-hosts share a screen, and only in a Space with video",
+        )
+    if (target, source) == (space.pinned, space.pinned_source):
         return space
-    return space.replace(pinned=target)
+    return space.replace(pinned=target, pinned_source=source)
 
 
 def join_role(space: Space, *, user: str) -> Role:
@@ -126,6 +138,16 @@ def _require_may_moderate(space: Space, *, actor: str, target: str, verb: str) -
         raise Forbidden("only_host_moderates_cohosts", f"only the host can have a co-host {verb}")
 
 
+def _valid_pin_source(space: Space) -> Space:
+    """A screen pin on someone who may no longer share (demoted to speaker) becomes a camera pin;
+    no pin at all is always a camera pin."""
+    if space.pinned_source is VideoSource.CAMERA:
+        return space
+    if space.pinned is not None and screen_share_allowed(space.role_of(space.pinned), space.video):
+        return space
+    return space.replace(pinned_source=VideoSource.CAMERA)
+
+
 def _require_not_ended(space: Space) -> None:
     if space.state is SpaceState.ENDED:
         raise Conflict("space_ended", "the Space has ended")
@@ -144,10 +166,12 @@ def restore_member(current: Space, *, before: Space, user: str) -> Space:
         kept = tuple(u for u in users if u != user)
         return (*kept, user) if user in was else kept
 
+    pin_of_user = before.pinned == user or current.pinned == user
     return current.replace(
         cohosts=member(current.cohosts, before.cohosts),
         speakers=member(current.speakers, before.speakers),
         raised_hands=member(current.raised_hands, before.raised_hands),
         blocked=member(current.blocked, before.blocked),
-        pinned=before.pinned if before.pinned == user or current.pinned == user else current.pinned,
+        pinned=before.pinned if pin_of_user else current.pinned,
+        pinned_source=before.pinned_source if pin_of_user else current.pinned_source,
     )

@@ -20,7 +20,14 @@ from contract import names
 
 from ..core.config import Settings
 from ..domain import pushed
-from ..domain.grants import CAMERA, MICROPHONE, Permission, participant_attributes, room_metadata
+from ..domain.grants import (
+    CAMERA,
+    MICROPHONE,
+    SCREEN_SHARE,
+    Permission,
+    participant_attributes,
+    room_metadata,
+)
 from ..domain.model import Role, Space
 
 if TYPE_CHECKING:
@@ -413,7 +420,11 @@ def _epoch_seconds(value: int) -> float:
 def _track_source(source: str) -> Any:
     from livekit import api
 
-    return {MICROPHONE: api.TrackSource.MICROPHONE, CAMERA: api.TrackSource.CAMERA}[source]
+    return {
+        MICROPHONE: api.TrackSource.MICROPHONE,
+        CAMERA: api.TrackSource.CAMERA,
+        SCREEN_SHARE: api.TrackSource.SCREEN_SHARE,
+    }[source]
 
 
 def _not_found(exc: GatewayError) -> bool:

@@ -25,8 +25,8 @@ class WebhookFacts:
     is_agent: bool = False
     # Agents only: the name the agent was dispatched under (livekit-agents' `lk.agent.name`).
     agent_name: str | None = None
-    # track_published: the published track's source in grants' names ("microphone", "camera"), or
-    # the SFU's lower-cased enum name for sources no role is ever granted ("screen_share", ...).
+    # track_published: the published track's source in grants' names ("microphone", "camera",
+    # "screen_share": each the SFU's lower-cased enum name), also for sources no role is granted.
     track_source: str | None = None
 
 

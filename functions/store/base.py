@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.errors import Conflict, NotFound
-from ..domain.model import Space, SpaceState, VideoPolicy
+from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
 
 # A compare-and-set loses only to another writer that succeeded, so attempts bound the number of
 # concurrent writers one change can outlast; 20 parallel promotions need at most 20.
@@ -179,6 +179,7 @@ def to_record(space: Space) -> dict[str, Any]:
         "cohosts": list(space.cohosts),
         "speakers": list(space.speakers),
         "pinned": space.pinned,
+        "pinned_source": space.pinned_source.value,
         "created_at": ts(space.created_at),
         "scheduled_start": ts(space.scheduled_start),
         "started_at": ts(space.started_at),
@@ -215,6 +216,8 @@ def from_record(
         raised_hands=() if state is SpaceState.ENDED else raised_hands,
         blocked=blocked,
         pinned=record.get("pinned"),
+        # Records written before screen sharing have no source: their pin is a camera pin.
+        pinned_source=VideoSource(record.get("pinned_source") or VideoSource.CAMERA.value),
         created_at=parse_ts(record["created_at"]),  # type: ignore[arg-type]
         scheduled_start=parse_ts(record.get("scheduled_start")),
         started_at=parse_ts(record.get("started_at")),
@@ -255,7 +258,8 @@ def members_change(before: Space, after: Space) -> Members:
     hands_added, hands_removed = diff(before.raised_hands, after.raised_hands)
     blocks_added, blocks_removed = diff(before.blocked, after.blocked)
     roles = set(before.cohosts) ^ set(after.cohosts) | set(before.speakers) ^ set(after.speakers)
-    pins = {before.pinned, after.pinned} - {None} if before.pinned != after.pinned else set()
+    pin_changed = (before.pinned, before.pinned_source) != (after.pinned, after.pinned_source)
+    pins = {before.pinned, after.pinned} - {None} if pin_changed else set()
     touched = roles | pins | set(hands_added + hands_removed + blocks_added + blocks_removed)
     return Members(hands_added, hands_removed, blocks_added, blocks_removed, frozenset(touched))  # type: ignore[arg-type]
 

@@ -7,7 +7,7 @@ import asyncio
 
 from ..domain import stage
 from ..domain.errors import Conflict
-from ..domain.model import Role, Space, SpaceState
+from ..domain.model import Role, Space, SpaceState, VideoSource
 from .context import Accepted, Context
 
 
@@ -52,9 +52,11 @@ async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block:
     return await _after(ctx, change.after, changed=change.changed, evict=frozenset({target}))
 
 
-async def pin(ctx: Context, *, actor: str, space_id: str, target: str | None) -> Accepted:
+async def pin(
+    ctx: Context, *, actor: str, space_id: str, target: str | None, source: VideoSource = VideoSource.CAMERA
+) -> Accepted:
     change = await asyncio.to_thread(
-        ctx.store.update, space_id, lambda s: stage.pin(s, actor=actor, target=target)
+        ctx.store.update, space_id, lambda s: stage.pin(s, actor=actor, target=target, source=source)
     )
     return await _after(ctx, change.after, changed=change.changed)
 

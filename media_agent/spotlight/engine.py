@@ -55,8 +55,13 @@ class SpotlightEngine:
     def set_video(self, identity: str, t: float, on: bool) -> None:
         self._composer.set_video(identity, t, on)
 
-    def set_pin(self, identity: str | None, t: float) -> None:
-        self._composer.set_pin(identity)
+    def set_screen(self, identity: str, t: float, on: bool) -> None:
+        """Whether `identity` has a screen share published (and unmuted)."""
+        self._composer.set_screen(identity, on)
+
+    def set_pin(self, identity: str | None, t: float, source: str = "camera") -> None:
+        """The host pin: `identity`'s camera, or with source "screen_share" their screen share."""
+        self._composer.set_pin(identity, source)
 
     def remove(self, identity: str, t: float) -> None:
         self._speakers.pop(identity, None)

@@ -107,6 +107,8 @@ class SyntheticSpeaker:
     camera: rtc.LocalVideoTrack | None = None
     camera_sid: str | None = None
     _camera_pump: asyncio.Task[None] | None = None
+    screen_sid: str | None = None
+    _screen_pump: asyncio.Task[None] | None = None
     mic_sid: str | None = None
     # Set when someone (in these tests: the agent) subscribes to the microphone.
     mic_subscribed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -196,6 +198,37 @@ class SyntheticSpeaker:
         await self.room.local_participant.unpublish_track(self.camera_sid)
         self.camera, self.camera_sid = None, None
 
+    async def publish_screen(self, colour: tuple[int, int, int]) -> str:
+        """Publish a screen share (source SCREENSHARE) of `colour`; returns its sid. Raises what the
+        SDK raises when the SFU refuses the publication."""
+        width, height = VIDEO_SIZE
+        source = rtc.VideoSource(width, height)
+        track = rtc.LocalVideoTrack.create_video_track(f"{self.identity}-screen", source)
+        publication = await self.room.local_participant.publish_track(
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_SCREENSHARE)
+        )
+        self.screen_sid = publication.sid
+        frame = rtc.VideoFrame(
+            width, height, rtc.VideoBufferType.RGBA, bytes((*colour, 255)) * (width * height)
+        )
+        source.capture_frame(frame)
+        self._screen_pump = asyncio.create_task(
+            self._pump_camera(source, frame), name=f"screen-{self.identity}"
+        )
+        return publication.sid
+
+    async def unpublish_screen(self) -> None:
+        assert self.screen_sid is not None
+        await self._stop_screen_pump()
+        await self.room.local_participant.unpublish_track(self.screen_sid)
+        self.screen_sid = None
+
+    async def _stop_screen_pump(self) -> None:
+        if self._screen_pump is not None:
+            self._screen_pump.cancel()
+            await asyncio.gather(self._screen_pump, return_exceptions=True)
+            self._screen_pump = None
+
     async def _stop_camera_pump(self) -> None:
         if self._camera_pump is not None:
             self._camera_pump.cancel()
@@ -204,6 +237,7 @@ class SyntheticSpeaker:
 
     async def aclose(self) -> None:
         await self._stop_camera_pump()
+        await self._stop_screen_pump()
         if self._pump is not None:
             self._pump.cancel()
             await asyncio.gather(self._pump, return_exceptions=True)

@@ -1,5 +1,6 @@
 /** The Spaces API (issue 2), typed. Every call carries the signed-in user's bearer token. */
 import { type JoinGrant, parseGrant } from "./broadcast";
+import type { VideoSource } from "./contract.gen";
 
 export type SpaceState = "scheduled" | "live" | "ended";
 export type VideoPolicy = "off" | "host" | "speakers";
@@ -18,6 +19,8 @@ export interface Space {
   /** The Space's version when the API read it; orders an answer against the room metadata pushes. */
   version?: number;
   pinned?: string | null;
+  /** What of `pinned` the big tile shows (absent from an older control plane: the camera). */
+  pinned_source?: VideoSource;
   room_name?: string | null;
   created_at?: string | null;
   scheduled_start?: string | null;
@@ -197,7 +200,8 @@ export class Api {
     );
   }
 
-  pin(id: string, userId: string | null): Promise<unknown> {
-    return this.call("PUT", `/spaces/${encodeURIComponent(id)}/spotlight`, { user_id: userId });
+  /** Pin `userId`'s camera, or their screen share (host and co-hosts); null unpins. */
+  pin(id: string, userId: string | null, source: VideoSource = "camera"): Promise<unknown> {
+    return this.call("PUT", `/spaces/${encodeURIComponent(id)}/spotlight`, { user_id: userId, source });
   }
 }

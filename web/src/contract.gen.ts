@@ -19,8 +19,10 @@ export interface StageState {
   seq: number;
   /** Who holds the stage (audio), or null. */
   spotlight: string | null;
-  /** Whose camera the big tile shows, or null for the avatar card. */
+  /** Whose video the big tile shows, or null for the avatar card. */
   video_spotlight: string | null;
+  /** Which of video_spotlight's tracks the big tile shows: the camera, or the screen share the host pinned (while it is published). An older agent omits it: read it as camera. */
+  video_source: VideoSource;
   /** Who is talking now, loudest first. */
   speaking: Speaking[];
   /** Stage members with a camera published. */
@@ -30,6 +32,9 @@ export interface StageState {
   /** Agent clock (seconds) when the state was decided. */
   t: number;
 }
+
+/** A video source the big tile can show, named as LiveKit names track sources. */
+export type VideoSource = "camera" | "screen_share";
 
 export interface Speaking {
   identity: string;
@@ -43,6 +48,8 @@ export interface RoomMetadata {
   video: VideoPolicy;
   /** The host pin: who the spotlight shows regardless of who talks. */
   pinned: string | null;
+  /** Which of the pinned person's video sources the host pinned: their camera, or their screen share. A document without it means camera. */
+  pinned_source: VideoSource;
   title: string;
   state: SpaceState;
   host: string;

@@ -5,6 +5,7 @@
 import {
   ConnectionError,
   DisconnectReason,
+  type LocalParticipant,
   type Participant,
   ParticipantKind,
   type RemoteParticipant,
@@ -247,6 +248,44 @@ export function cameraTrack(p: Participant): Track | null {
   return pub.track;
 }
 
+/** The screen share track to show for `p`, if it is published, subscribed and not muted. */
+export function screenTrack(p: Participant): Track | null {
+  const pub: TrackPublication | undefined = p.getTrackPublication(Track.Source.ScreenShare);
+  if (!pub || pub.isMuted || !pub.track) return null;
+  return pub.track;
+}
+
+/** Whether `p` has a screen share published (subscribed or not). */
+export function sharing(p: Participant): boolean {
+  const pub = p.getTrackPublication(Track.Source.ScreenShare);
+  return !!pub && !pub.isMuted;
+}
+
+/**
+ * How the page captures a screen (docs/web.md, "Screen sharing"): 1080p at most, 15 fps, 2.5 Mbps.
+ * Text on a slide needs resolution more than frames; the composer scales it into its 720p big tile.
+ */
+export const SCREEN_SHARE = { width: 1920, height: 1080, frameRate: 15, maxBitrate: 2_500_000 } as const;
+
+/**
+ * Start or stop sharing the screen (the browser asks the person which screen, window or tab).
+ * Closing the browser's picker is a choice, not a failure: nothing is shared and nothing is reported.
+ */
+export async function setScreenShare(p: Pick<LocalParticipant, "setScreenShareEnabled">, on: boolean): Promise<void> {
+  const { width, height, frameRate, maxBitrate } = SCREEN_SHARE;
+  try {
+    await p.setScreenShareEnabled(
+      on,
+      // No tab audio: the grant has no screen-share audio (docs/screen-share.md).
+      { audio: false, resolution: { width, height, frameRate }, contentHint: "detail" },
+      { screenShareEncoding: { maxBitrate, maxFramerate: frameRate } },
+    );
+  } catch (err) {
+    if (on && (err as { name?: string } | null)?.name === "NotAllowedError") return;
+    throw err;
+  }
+}
+
 /** Whether `p`'s microphone is live (published and not muted). */
 export function micOn(p: Participant): boolean {
   const pub = p.getTrackPublication(Track.Source.Microphone);
@@ -254,12 +293,20 @@ export function micOn(p: Participant): boolean {
 }
 
 /** What the SFU lets the local participant publish right now (its permissions, not its wishes). */
-export function publishRights(p: Participant, policy: VideoPolicy, role: Role | null): { mic: boolean; camera: boolean } {
+export function publishRights(p: Participant, policy: VideoPolicy, role: Role | null): PublishRights {
   const perm = p.permissions;
-  if (!perm?.canPublish) return { mic: false, camera: false };
+  if (!perm?.canPublish) return { mic: false, camera: false, screen: false };
   const sources = perm.canPublishSources ?? [];
-  // Protocol TrackSource: CAMERA = 1, MICROPHONE = 2. An empty list means "any source".
-  if (sources.length > 0) return { mic: sources.includes(2), camera: sources.includes(1) };
+  // Protocol TrackSource: CAMERA = 1, MICROPHONE = 2, SCREEN_SHARE = 3. An empty list means "any source".
+  if (sources.length > 0) return { mic: sources.includes(2), camera: sources.includes(1), screen: sources.includes(3) };
   const camera = policy === "speakers" || (policy === "host" && role === "host");
-  return { mic: true, camera };
+  const screen = policy !== "off" && (role === "host" || role === "cohost");
+  return { mic: true, camera, screen };
+}
+
+export interface PublishRights {
+  mic: boolean;
+  camera: boolean;
+  /** A screen share (host and co-hosts in a Space with video). */
+  screen: boolean;
 }

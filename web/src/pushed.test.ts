@@ -8,6 +8,7 @@ const DOC: RoomMetadata = {
   space_id: "s1",
   video: "speakers",
   pinned: "h",
+  pinned_source: "camera",
   title: "Morning",
   state: "live",
   host: "h",
@@ -49,7 +50,14 @@ describe("parseRoomMetadata", () => {
       space_id: "s1",
       video: "host",
       host: "",
+      pinned_source: "camera",
     });
+  });
+
+  it("reads a pinned screen share, and anything but a known source as the camera", () => {
+    expect(parseRoomMetadata(JSON.stringify({ ...DOC, pinned_source: "screen_share" })).pinned_source).toBe("screen_share");
+    expect(parseRoomMetadata(JSON.stringify({ ...DOC, pinned_source: "window" })).pinned_source).toBe("camera");
+    expect(mergeMetadata(SPACE, 0, { ...DOC, pinned_source: "screen_share" })?.pinned_source).toBe("screen_share");
   });
 });
 

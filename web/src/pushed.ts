@@ -33,6 +33,7 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
     space_id: typeof raw.space_id === "string" ? raw.space_id : "",
     video: raw.video === "host" || raw.video === "speakers" ? raw.video : "off",
     pinned: typeof raw.pinned === "string" && raw.pinned ? raw.pinned : null,
+    pinned_source: raw.pinned_source === "screen_share" ? "screen_share" : "camera",
     title: typeof raw.title === "string" ? raw.title : "",
     state,
     host: typeof raw.host === "string" ? raw.host : "",
@@ -71,6 +72,7 @@ export function mergeMetadata(space: Space, version: number, doc: RoomMetadata):
     speakers: doc.speakers,
     video: doc.video,
     pinned: doc.pinned,
+    pinned_source: doc.pinned_source,
     listener_count: doc.listener_count,
   };
 }

@@ -21,6 +21,7 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
     space_id: "s1",
     video: "speakers",
     pinned: null,
+    pinned_source: "camera",
     title: "Morning",
     state: "live",
     host: "h",

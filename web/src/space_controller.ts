@@ -10,7 +10,7 @@
 import type { ApiError, Role, Space } from "./api";
 import type { JoinGrant } from "./broadcast";
 import { afterPoll } from "./broadcast";
-import type { RaisedHands, RoomMetadata } from "./contract.gen";
+import type { RaisedHands, RoomMetadata, VideoSource } from "./contract.gen";
 import { mergeMetadata } from "./pushed";
 
 /** The API calls the page makes; a fake in tests. */
@@ -24,7 +24,7 @@ export interface SpaceApi {
   setRole(id: string, userId: string, role: Exclude<Role, "host">): Promise<unknown>;
   mute(id: string, userId: string): Promise<unknown>;
   remove(id: string, userId: string, block: boolean): Promise<unknown>;
-  pin(id: string, userId: string | null): Promise<unknown>;
+  pin(id: string, userId: string | null, source?: VideoSource): Promise<unknown>;
 }
 
 export type Transport = "webrtc" | "hls" | null;
@@ -133,8 +133,8 @@ export class SpaceController {
     let next = space;
     if (held && held.id === space.id) {
       if (typeof space.version === "number" && space.version < this.version) {
-        const { title, state, host, cohosts, speakers, video, pinned, listener_count } = held;
-        next = { ...next, title, state, host, cohosts, speakers, video, pinned, listener_count };
+        const { title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count } = held;
+        next = { ...next, title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count };
       }
       if (handsPushed) next = { ...next, raised_hands: held.raised_hands };
     }

@@ -6,6 +6,7 @@ const state = (seq: number, over: Partial<StageState> = {}): StageState => ({
   seq,
   spotlight: null,
   video_spotlight: null,
+  video_source: "camera",
   speaking: [],
   video_on: [],
   pinned: null,
@@ -42,6 +43,12 @@ describe("parseStage", () => {
   it("clamps levels and drops speaking entries without an identity", () => {
     const s = parseStage(JSON.stringify({ seq: 1, speaking: [{ identity: "a", level: 3 }, { level: 0.5 }, null] }));
     expect(s?.speaking).toEqual([{ identity: "a", level: 1 }]);
+  });
+
+  it("reads the big tile's source, and an older agent's state (no source) as a camera", () => {
+    expect(parseStage(JSON.stringify({ seq: 1, video_spotlight: "h", video_source: "screen_share" }))?.video_source).toBe("screen_share");
+    expect(parseStage(JSON.stringify({ seq: 1, video_spotlight: "h" }))?.video_source).toBe("camera");
+    expect(parseStage(JSON.stringify({ seq: 1, video_spotlight: "h", video_source: "window" }))?.video_source).toBe("camera");
   });
 
   it("treats empty identities as nobody", () => {
@@ -94,6 +101,18 @@ describe("layoutFor", () => {
 
   it("shows nobody large before the agent has spoken", () => {
     expect(layoutFor(null, members)).toMatchObject({ big: null, bigVideo: false, strip: members, pinned: null });
+  });
+
+  it("shows a pinned screen share large and keeps its presenter's camera in the strip", () => {
+    const l = layoutFor(state(1, { spotlight: "hana", video_spotlight: "hana", video_source: "screen_share", pinned: "hana" }), members);
+    expect(l).toMatchObject({ big: "hana", bigVideo: true, bigSource: "screen_share", pinned: "hana" });
+    expect(l.strip).toEqual(["hana", "alice", "bob"]);
+    // A camera on the big tile is not repeated in the strip.
+    expect(layoutFor(state(2, { spotlight: "hana", video_spotlight: "hana" }), members)).toMatchObject({ bigSource: "camera", strip: ["alice", "bob"] });
+  });
+
+  it("never claims a screen for a big tile without video", () => {
+    expect(layoutFor(state(1, { spotlight: "alice", video_source: "screen_share" }), members)).toMatchObject({ bigVideo: false, bigSource: "camera" });
   });
 
   it("carries the pin", () => {

@@ -6,9 +6,9 @@
  * viewer switches on the same state.
  */
 
-import type { Speaking, StageState } from "./contract.gen";
+import type { Speaking, StageState, VideoSource } from "./contract.gen";
 
-export type { Speaking, StageState };
+export type { Speaking, StageState, VideoSource };
 
 const str = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
 
@@ -34,6 +34,8 @@ export function parseStage(json: string | undefined | null): StageState | null {
     seq: raw.seq,
     spotlight: str(raw.spotlight),
     video_spotlight: str(raw.video_spotlight),
+    // An older agent sends no source: its big tile is always a camera.
+    video_source: raw.video_source === "screen_share" ? "screen_share" : "camera",
     speaking,
     video_on: Array.isArray(raw.video_on) ? raw.video_on.filter((v): v is string => typeof v === "string") : [],
     pinned: str(raw.pinned),
@@ -77,9 +79,11 @@ export class StageTracker {
 export interface Layout {
   /** Who fills the big tile: the video spotlight, else the (audio) spotlight, else nobody yet. */
   big: string | null;
-  /** Whether the big tile is meant to show that person's camera. */
+  /** Whether the big tile is meant to show that person's video. */
   bigVideo: boolean;
-  /** Everybody else on stage, in stage order. */
+  /** Which of their video tracks: their camera, or the screen share the host pinned. */
+  bigSource: VideoSource;
+  /** Everybody else on stage, in stage order (a presenter whose screen is on the big tile too, with their camera). */
   strip: string[];
   speaking: Map<string, number>;
   pinned: string | null;
@@ -89,10 +93,12 @@ export interface Layout {
 export function layoutFor(stage: StageState | null, members: readonly string[]): Layout {
   const big = stage ? (stage.video_spotlight ?? stage.spotlight) : null;
   const speaking = new Map((stage?.speaking ?? []).map((s) => [s.identity, s.level]));
+  const bigSource: VideoSource = stage?.video_spotlight != null && stage.video_source === "screen_share" ? "screen_share" : "camera";
   return {
     big,
     bigVideo: stage?.video_spotlight != null,
-    strip: members.filter((m) => m !== big),
+    bigSource,
+    strip: members.filter((m) => m !== big || bigSource === "screen_share"),
     speaking,
     pinned: stage?.pinned ?? null,
   };

@@ -3,7 +3,7 @@ follows the stored change, 202 while the reconciler is still converging it."""
 
 from fastapi import APIRouter, Response
 
-from ...domain.model import Role
+from ...domain.model import Role, VideoSource
 from ...usecases import stage
 from ..deps import CurrentUser, PresenterDep, UseCases
 from ..schemas import RemoveRequest, RoleUpdate, SpaceChange, SpacePublic, SpotlightUpdate
@@ -77,5 +77,9 @@ async def pin_spotlight(
     show: PresenterDep,
     response: Response,
 ) -> SpaceChange:
-    """Host: pin someone on stage to the spotlight (null unpins). The agent reads it from room metadata."""
-    return show.accepted(await stage.pin(ctx, actor=user, space_id=space_id, target=body.user_id), response)
+    """Host: pin someone on stage to the spotlight (null unpins), their camera or, with `source:
+    "screen_share"`, the screen a host or co-host shares. The agent reads it from room metadata."""
+    accepted = await stage.pin(
+        ctx, actor=user, space_id=space_id, target=body.user_id, source=VideoSource(body.source)
+    )
+    return show.accepted(accepted, response)

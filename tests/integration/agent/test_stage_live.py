@@ -197,7 +197,17 @@ async def space(livekit_server: Any, ecs_agent: FakeEcsAgent) -> AsyncIterator[S
 async def test_initial_stage_is_empty_and_shaped_like_the_contract(space: Space) -> None:
     stage = space.stage()
     assert stage is not None
-    assert set(stage) == {"seq", "spotlight", "video_spotlight", "speaking", "video_on", "pinned", "t"}
+    assert set(stage) == {
+        "seq",
+        "spotlight",
+        "video_spotlight",
+        "video_source",
+        "speaking",
+        "video_on",
+        "pinned",
+        "t",
+    }
+    assert stage["video_source"] == "camera"
     assert stage["spotlight"] is None and stage["pinned"] is None and stage["video_on"] == []
     assert abs(stage["t"] - time.time()) < 60
     assert space.agent.active_jobs() == 1

@@ -51,6 +51,8 @@ GEOMETRY = Geometry.for_size(WIDTH, HEIGHT)
 
 RED = (220, 40, 40)
 BLUE = (40, 70, 220)
+# Alice's screen share (she stands in for a co-host: these tokens grant every source).
+GREEN = (40, 200, 60)
 # H.264 in 4:2:0 YUV moves a flat colour by a few levels; far less than the distance between the
 # test colours (or a colour and an avatar card).
 COLOUR_TOLERANCE = 40
@@ -68,7 +70,7 @@ SEGMENT_WAIT_S = 30.0
 # Starting a worker process on a loaded shared runner can take a minute (imports, warm process).
 WORKER_START_S = 180.0
 # The composer logs each camera (un)subscription it asks the SFU for.
-CAMERA_LOG = re.compile(r"camera (subscribe|unsubscribe) (\w+)")
+CAMERA_LOG = re.compile(r"(?:camera|screen) (subscribe|unsubscribe) (\w+)")
 
 
 @dataclass
@@ -133,8 +135,14 @@ class Space:
     def stage(self) -> dict[str, Any] | None:
         return stage_in(self.listener)
 
-    async def set_metadata(self, pinned: str | None) -> None:
-        metadata = RoomMetadata(space_id=self.space_id, video=self.video, pinned=pinned, title=TITLE)  # type: ignore[arg-type]
+    async def set_metadata(self, pinned: str | None, pinned_source: str = "camera") -> None:
+        metadata = RoomMetadata(
+            space_id=self.space_id,
+            video=self.video,  # type: ignore[arg-type]
+            pinned=pinned,
+            pinned_source=pinned_source,  # type: ignore[arg-type]
+            title=TITLE,
+        )
         await self.lkapi.room.update_room_metadata(
             api.UpdateRoomMetadataRequest(room=self.room, metadata=metadata.to_json())
         )
@@ -385,6 +393,42 @@ async def test_host_pin_holds_the_big_tile(space: Space) -> None:
     assert during
     tiles = [space.decoded(s.uri).tile for s in during]
     assert all(near(tile, RED) for tile in tiles), tiles  # bob talks, the pinned alice stays
+    await space.set_metadata(pinned=None)
+
+
+async def test_a_pinned_screen_share_is_what_the_broadcast_shows(space: Space) -> None:
+    """Alice shares a green screen and the host pins it: the stream's big tile turns green (not her
+    red camera) and stays green while bob talks; when the share stops, speaker-follow is back."""
+    alice = space.speakers["alice"]
+    await alice.publish_screen(GREEN)
+    try:
+        await space.set_metadata(pinned="alice", pinned_source="screen_share")
+        await space.wait_stage(
+            lambda s: s["video_spotlight"] == "alice" and s["video_source"] == "screen_share",
+            what="the pinned screen share reaches the stage",
+        )
+        await space.newest_segment(lambda d: near(d.tile, GREEN), what="the screen share in the big tile")
+        started, ended = await talk(space, "bob")
+        playlist = await space.wait_playlist(
+            lambda p: p.segments[-1].program_date_time > ended,
+            timeout=SEGMENT_WAIT_S,
+            what="segments past the end of bob's turn",
+        )
+        during = [s for s in playlist.segments if started <= s.program_date_time <= ended - 1.0]
+        assert during
+        tiles = [space.decoded(s.uri).tile for s in during]
+        assert all(near(tile, GREEN) for tile in tiles), tiles
+        assert subscribed_cameras(space.workers.composers[-1]) == {"alice"}  # one video held
+    finally:
+        await alice.unpublish_screen()
+    # The share stopped, the pin stays: the stage follows the speakers again.
+    turn = asyncio.create_task(talk(space, "bob"))
+    await space.wait_stage(
+        lambda s: s["video_spotlight"] == "bob" and s["video_source"] == "camera",
+        what="speaker-follow after the share stopped",
+    )
+    await space.newest_segment(lambda d: near(d.tile, BLUE), what="bob's camera after the share")
+    await turn
     await space.set_metadata(pinned=None)
 
 

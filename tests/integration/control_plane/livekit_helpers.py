@@ -66,6 +66,13 @@ async def publish_camera(room: rtc.Room, timeout: float = PUBLISH_TIMEOUT) -> rt
     return await asyncio.wait_for(room.local_participant.publish_track(track, options), timeout)
 
 
+async def publish_screen(room: rtc.Room, timeout: float = PUBLISH_TIMEOUT) -> rtc.LocalTrackPublication:
+    source = rtc.VideoSource(64, 64)
+    track = rtc.LocalVideoTrack.create_video_track("screen", source)
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_SCREENSHARE)
+    return await asyncio.wait_for(room.local_participant.publish_track(track, options), timeout)
+
+
 async def refused(publish: Awaitable[Any]) -> bool:
     """True if the client saw the SFU refuse the publish (an error, or no answer in time)."""
     try:

@@ -214,6 +214,7 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         "space_id": space["id"],
         "video": "host",
         "pinned": None,
+        "pinned_source": "camera",
         "title": "live test",
         "state": "live",
         "host": "host-f",

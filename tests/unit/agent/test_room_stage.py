@@ -130,6 +130,30 @@ async def test_camera_and_pin_events_reach_the_published_stage() -> None:
         await stage.aclose()
 
 
+async def test_a_pinned_screen_share_reaches_the_stage_while_published_and_is_never_received() -> None:
+    room = FakeRoom(metadata=json.dumps({"pinned": "host", "pinned_source": "screen_share"}))
+    host = room.add(speaker("host", camera=True))
+    room.add(speaker("alice"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        # Pinned but not sharing: no screen on the tile.
+        assert room.stage()["video_source"] == "camera"
+        screen = FakePublication("host-screen", rtc.TrackSource.SOURCE_SCREENSHARE)
+        host.track_publications[screen.sid] = screen
+        room.emit("track_published", screen, host)
+
+        def shown() -> tuple[object, object]:
+            return room.stage()["video_spotlight"], room.stage()["video_source"]
+
+        await eventually_async(lambda: shown() == ("host", "screen_share"), timeout=2, what="screen shown")
+        assert not screen.subscribed  # the agent decides from publish state; it never decodes video
+        room.emit("track_unpublished", screen, host)
+        await eventually_async(lambda: shown() == ("host", "camera"), timeout=2, what="share stopped")
+    finally:
+        await stage.aclose()
+
+
 async def test_a_predecessor_is_evicted_and_its_seq_and_spotlight_carry_over() -> None:
     room = FakeRoom()
     room.add(speaker("bob"))

@@ -72,6 +72,22 @@ def test_pin_is_read_from_room_metadata_and_garbage_is_no_pin() -> None:
         assert rules.parse_pin(bad) is None
 
 
+def test_pinned_source_is_read_from_room_metadata_and_defaults_to_the_camera() -> None:
+    screen = json.dumps({"pinned": "alice", "pinned_source": "screen_share"})
+    assert rules.parse_pinned_source(screen) == "screen_share"
+    for old in ["", "not json", json.dumps({"pinned": "alice"}), json.dumps({"pinned_source": 3})]:
+        assert rules.parse_pinned_source(old) == "camera"
+
+
+def test_a_switch_between_camera_and_screen_is_published_at_once() -> None:
+    gate = rules.PublishGate()
+    camera = stage(video_spotlight="alice", video_on=["alice"])
+    gate.mark(camera, 0.0)
+    screen = stage(video_spotlight="alice", video_on=["alice"], video_source="screen_share")
+    assert gate.due(screen, 0.01)
+    assert json.loads(rules.encode(screen, 1, 0.0))["video_source"] == "screen_share"
+
+
 def test_only_stages_with_an_integer_seq_are_trusted() -> None:
     assert rules.parse_stage(json.dumps({"seq": 7, "spotlight": "a"})) == StageState(seq=7, spotlight="a")
     for bad in [None, "", "{", json.dumps({"seq": "7"}), json.dumps([1])]:
@@ -80,7 +96,16 @@ def test_only_stages_with_an_integer_seq_are_trusted() -> None:
 
 def test_encoded_stage_has_exactly_the_contract_keys() -> None:
     doc = json.loads(rules.encode(stage(levels={"a": 0.4}), 12, 1700000000.12345))
-    assert list(doc) == ["seq", "spotlight", "video_spotlight", "speaking", "video_on", "pinned", "t"]
+    assert list(doc) == [
+        "seq",
+        "spotlight",
+        "video_spotlight",
+        "video_source",
+        "speaking",
+        "video_on",
+        "pinned",
+        "t",
+    ]
     assert doc["seq"] == 12 and doc["t"] == 1700000000.123
 
 

@@ -36,6 +36,19 @@ def test_the_video_spotlight_camera_takes_the_big_tile() -> None:
     assert out.title == "Friday night" and out.video
 
 
+def test_a_pinned_screen_share_takes_the_big_tile_as_a_screen() -> None:
+    sharing = Speaker("hana", "Hana", "host", has_camera=True, has_screen=True)
+    screen = stage(spotlight="hana", video_spotlight="hana", video_source="screen_share", pinned="hana")
+    out = layout(screen, [ALICE, sharing])
+    assert out.big is not None and (out.big.camera, out.big.source) == ("hana", "screen_share")
+    # The same stage for a camera is a different tile (the renderer caches by the tile).
+    camera = layout(stage(spotlight="hana", video_spotlight="hana"), [ALICE, sharing])
+    assert camera.big is not None and (camera.big.camera, camera.big.source) == ("hana", "camera")
+    # The share is gone from the room before the agent's next stage: the card, never a stale camera.
+    stopped = layout(screen, [ALICE, HOST])
+    assert stopped.big is not None and stopped.big.camera is None
+
+
 def test_without_a_camera_the_spotlight_gets_an_avatar_card() -> None:
     out = layout(stage(spotlight="bob"), [ALICE, BOB])
     assert out.big is not None and out.big.camera is None

@@ -27,6 +27,7 @@ from tests.unit.composer.fakes import MemorySink
 ENV = {"SPACES_COMPOSER_WIDTH": "320", "SPACES_COMPOSER_HEIGHT": "180", "SPACES_COMPOSER_FPS": "10"}
 MIC = rtc.TrackSource.SOURCE_MICROPHONE
 CAMERA = rtc.TrackSource.SOURCE_CAMERA
+SCREEN = rtc.TrackSource.SOURCE_SCREENSHARE
 AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 STANDARD = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
 
@@ -73,7 +74,13 @@ class FakeRoom:
             handler(*args)
 
     def join(
-        self, identity: str, *, role: str = "speaker", camera: bool = False, kind: int = STANDARD
+        self,
+        identity: str,
+        *,
+        role: str = "speaker",
+        camera: bool = False,
+        screen: bool = False,
+        kind: int = STANDARD,
     ) -> None:
         p = FakeParticipant(
             identity, kind=kind, name=identity.title(), attributes={names.ROLE_ATTRIBUTE: role}
@@ -81,6 +88,8 @@ class FakeRoom:
         publications = [FakePublication(f"mic-{identity}", MIC, log=self.log)]
         if camera:
             publications.append(FakePublication(f"cam-{identity}", CAMERA, log=self.log))
+        if screen:
+            publications.append(FakePublication(f"screen-{identity}", SCREEN, log=self.log))
         self.remote_participants[identity] = p
         self.emit("participant_connected", p)
         for pub in publications:
@@ -196,11 +205,12 @@ def make(
 
 
 def cameras_subscribed(h: Harness) -> set[str]:
+    """Every video track held (cameras and screen shares)."""
     return {
         pub.sid
         for p in h.room.remote_participants.values()
         for pub in p.track_publications.values()
-        if pub.source == CAMERA and pub.subscribed
+        if pub.source in (CAMERA, SCREEN) and pub.subscribed
     }
 
 
@@ -241,6 +251,32 @@ async def test_only_the_video_spotlight_camera_and_the_old_one_goes_first() -> N
             ("cam-alice", False),
             ("cam-bob", True),
         ]
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_pinned_screen_share_is_the_one_video_held_and_the_camera_returns_after() -> None:
+    h = make()
+    await h.composer.start()
+    h.room.join("hana", role="host", camera=True, screen=True)
+    h.room.join("bob", camera=True)
+    try:
+        h.room.publish_stage(1, spotlight="bob", video_spotlight="bob", video_on=["bob", "hana"])
+        assert cameras_subscribed(h) == {"cam-bob"}
+        h.subscriptions.clear()
+        h.room.publish_stage(
+            2,
+            spotlight="hana",
+            video_spotlight="hana",
+            video_source="screen_share",
+            video_on=["bob", "hana"],
+            pinned="hana",
+        )
+        # Hana's screen, not her camera (which the stage lists as on) and not bob's any more.
+        assert cameras_subscribed(h) == {"screen-hana"}
+        assert h.subscriptions == [("cam-bob", False), ("screen-hana", True)]
+        h.room.publish_stage(3, spotlight="hana", video_spotlight="hana", video_on=["bob", "hana"])
+        assert cameras_subscribed(h) == {"cam-hana"}
     finally:
         await h.composer.aclose()
 

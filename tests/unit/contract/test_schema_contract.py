@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from referencing import Registry, Resource
 
 from contract import codegen
 from contract.broadcast import BroadcastTimeline, TimelineEntry
@@ -22,9 +23,9 @@ from contract.names import REACTION_EMOJI
 from contract.reactions import ReactionBurst, parse_reaction_burst
 from contract.room_metadata import SPACE_STATES, VIDEO_POLICIES, RoomMetadata, parse_room_metadata
 from contract.schema import SCHEMAS, load
-from contract.stage import Speaking, StageState, parse_stage
+from contract.stage import VIDEO_SOURCES, Speaking, StageState, parse_stage
 from functions.domain import grants, pushed
-from functions.domain.model import Space, SpaceState, VideoPolicy
+from functions.domain.model import Space, SpaceState, VideoPolicy, VideoSource
 from media_agent import stage as agent_stage
 
 pytestmark = pytest.mark.unit
@@ -41,10 +42,17 @@ PYTHON_SIDES: list[tuple[str, str | None, type]] = [
 ]
 
 
+def _registry() -> Registry:
+    """Every contract schema under its $id, so a $ref into another schema's $defs resolves."""
+    return Registry().with_resources(
+        [(load(name)["$id"], Resource.from_contents(load(name))) for name in SCHEMAS]
+    )
+
+
 def _validator(name: str) -> jsonschema.Draft202012Validator:
     schema = load(name)
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(schema, registry=_registry())
 
 
 def _json_types(annotation: Any) -> set[str]:
@@ -71,7 +79,11 @@ def _json_types(annotation: Any) -> set[str]:
 
 def _schema_types(node: dict[str, Any], defs: dict[str, Any]) -> set[str]:
     if "$ref" in node:
-        return _schema_types(defs[node["$ref"].removeprefix("#/$defs/")], defs)
+        target, _, pointer = node["$ref"].partition("#/$defs/")
+        if target:
+            other = load(target.removesuffix(".schema.json"))["$defs"]
+            return _schema_types(other[pointer], other)
+        return _schema_types(defs[pointer], defs)
     if "enum" in node:
         return {"string"}
     kind = node["type"]
@@ -125,6 +137,21 @@ def test_codegen_refuses_what_it_cannot_express() -> None:
         codegen.ts_type({"$ref": "other.json#/x"})
     with pytest.raises(codegen.SchemaError):
         codegen.ts_type({"type": "tuple"})
+    with pytest.raises(codegen.SchemaError):
+        codegen.ts_type({"$ref": "stage.schema.json#/$defs/Nothing"})
+    with pytest.raises(codegen.SchemaError):
+        codegen.ts_type({"$ref": "elsewhere.schema.json#/$defs/VideoSource"})
+
+
+def test_video_source_is_defined_once_and_shared() -> None:
+    """The big tile's source: one enum in the stage schema, referenced by the room metadata's pin."""
+    enum = load("stage")["$defs"]["VideoSource"]["enum"]
+    assert list(VIDEO_SOURCES) == enum
+    pinned_source = load("room_metadata")["properties"]["pinned_source"]
+    assert pinned_source["$ref"] == "stage.schema.json#/$defs/VideoSource"
+    assert "VideoSource" not in load("room_metadata").get("$defs", {})
+    assert sorted(s.value for s in VideoSource) == sorted(enum)
+    assert codegen.render_ts().count("export type VideoSource =") == 1
 
 
 def test_agent_output_validates_and_round_trips() -> None:
@@ -172,6 +199,7 @@ def test_control_plane_room_metadata_validates_and_round_trips() -> None:
         space_id="a" * 32,
         video="speakers",
         pinned="h",
+        pinned_source="camera",
         title="Title",
         state="live",
         host="h",
@@ -201,6 +229,22 @@ def test_hands_message_validates_and_goes_to_moderators_only() -> None:
 def test_old_metadata_without_the_pushed_fields_still_reads() -> None:
     old = '{"space_id":"x","video":"host","pinned":null,"title":"T"}'
     assert parse_room_metadata(old) == RoomMetadata(space_id="x", video="host", title="T")
+    assert parse_room_metadata('{"pinned":"h"}').pinned_source == "camera"
+
+
+def test_a_pinned_screen_share_reaches_the_metadata() -> None:
+    text = grants.room_metadata(_space(pinned="c", pinned_source=VideoSource.SCREEN_SHARE))
+    _validator("room_metadata").validate(json.loads(text))
+    meta = parse_room_metadata(text)
+    assert (meta.pinned, meta.pinned_source) == ("c", "screen_share")
+    assert parse_room_metadata('{"pinned":"c","pinned_source":"window"}').pinned_source == "camera"
+
+
+def test_an_old_stage_without_video_source_reads_as_camera() -> None:
+    state = parse_stage('{"seq": 1, "video_spotlight": "a"}')
+    assert state is not None and state.video_source == "camera"
+    state = parse_stage('{"seq": 1, "video_spotlight": "a", "video_source": "screen_share"}')
+    assert state is not None and state.video_source == "screen_share"
 
 
 def test_timeline_validates() -> None:

@@ -214,6 +214,7 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "space_id": space["id"],
         "video": "speakers",
         "pinned": None,
+        "pinned_source": "camera",
         "title": "Morning show",
         "state": "live",
         "host": "host",
@@ -401,6 +402,29 @@ def test_spotlight_pin_is_stored_and_pushed_to_room_metadata(
     assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "user_id"]
     resp = client.put(f"/spaces/{space_id}/spotlight", json={"user_id": "nobody"}, headers=auth("host"))
     assert resp.status_code == 409 and resp.json()["rule"] == "pin_not_on_stage"
+
+
+def test_the_host_pins_a_screen_share_and_old_clients_pin_cameras(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    set_role(client, space_id, "co", "cohost")
+    set_role(client, space_id, "sp", "speaker")
+    url = f"/spaces/{space_id}/spotlight"
+    resp = client.put(url, json={"user_id": "co", "source": "screen_share"}, headers=auth("host"))
+    assert resp.status_code == 200
+    assert (resp.json()["pinned"], resp.json()["pinned_source"]) == ("co", "screen_share")
+    metadata = json.loads(gateway.rooms[f"space-{space_id}"])
+    assert (metadata["pinned"], metadata["pinned_source"]) == ("co", "screen_share")
+    # A client that knows nothing of sources pins the camera, as before.
+    resp = client.put(url, json={"user_id": "co"}, headers=auth("host"))
+    assert (resp.json()["pinned"], resp.json()["pinned_source"]) == ("co", "camera")
+    before = client.get(f"/spaces/{space_id}").json()
+    resp = client.put(url, json={"user_id": "sp", "source": "screen_share"}, headers=auth("host"))
+    assert resp.status_code == 409 and resp.json()["rule"] == "pin_screen_not_allowed"
+    resp = client.put(url, json={"user_id": "co", "source": "window"}, headers=auth("host"))
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "source"]
+    assert client.get(f"/spaces/{space_id}").json() == before
 
 
 # --- webhooks -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from functions.domain.model import (
     Space,
     SpaceState,
     VideoPolicy,
+    VideoSource,
     room_name_for,
     space_id_from_room,
 )
@@ -227,6 +228,49 @@ def test_only_the_host_pins_someone_on_stage() -> None:
     assert err.value.rule == "pin_not_on_stage"
 
 
+def test_the_host_pins_the_screen_share_of_the_host_or_a_cohost() -> None:
+    s = LIVE.replace(speakers=("sp",), cohosts=("co",))
+    pinned = stage.pin(s, actor="host", target="co", source=VideoSource.SCREEN_SHARE)
+    assert (pinned.pinned, pinned.pinned_source) == ("co", VideoSource.SCREEN_SHARE)
+    assert stage.pin(pinned, actor="host", target="co", source=VideoSource.SCREEN_SHARE) is pinned
+    camera = stage.pin(pinned, actor="host", target="co")
+    assert (camera.pinned, camera.pinned_source) == ("co", VideoSource.CAMERA)
+    unpinned = stage.pin(pinned, actor="host", target=None)
+    assert (unpinned.pinned, unpinned.pinned_source) == (None, VideoSource.CAMERA)
+    # Null unpins whatever the source says.
+    unpinned = stage.pin(pinned, actor="host", target=None, source=VideoSource.SCREEN_SHARE)
+    assert (unpinned.pinned, unpinned.pinned_source) == (None, VideoSource.CAMERA)
+    host_screen = stage.pin(s, actor="host", target="host", source=VideoSource.SCREEN_SHARE)
+    assert host_screen.pinned_source is VideoSource.SCREEN_SHARE
+
+
+@pytest.mark.parametrize(
+    ("changes", "target", "rule"),
+    [
+        ({}, "sp", "pin_screen_not_allowed"),
+        ({"video": VideoPolicy.OFF}, "co", "pin_screen_not_allowed"),
+        ({}, "listener", "pin_not_on_stage"),
+    ],
+)
+def test_a_screen_pin_needs_someone_who_may_share(
+    changes: dict[str, object], target: str | None, rule: str
+) -> None:
+    s = LIVE.replace(speakers=("sp",), cohosts=("co",), **changes)
+    with pytest.raises(Conflict) as err:
+        stage.pin(s, actor="host", target=target, source=VideoSource.SCREEN_SHARE)
+    assert err.value.rule == rule
+
+
+def test_a_screen_pin_follows_the_cohost_off_their_seat() -> None:
+    s = LIVE.replace(cohosts=("co",), pinned="co", pinned_source=VideoSource.SCREEN_SHARE)
+    speaker = stage.change_role(s, actor="host", target="co", role=Role.SPEAKER, limits=LIMITS)
+    assert (speaker.pinned, speaker.pinned_source) == ("co", VideoSource.CAMERA)
+    removed = stage.remove(s, actor="host", target="co", block=False, limits=LIMITS)
+    assert (removed.pinned, removed.pinned_source) == (None, VideoSource.CAMERA)
+    restored = stage.restore_member(speaker, before=s, user="co")
+    assert (restored.pinned, restored.pinned_source) == ("co", VideoSource.SCREEN_SHARE)
+
+
 def test_join_needs_a_live_space() -> None:
     with pytest.raises(Conflict):
         stage.join_role(space(), user="x")
@@ -248,9 +292,11 @@ def test_restore_member_undoes_one_users_change_only() -> None:
     ("role", "video", "sources"),
     [
         (Role.HOST, VideoPolicy.OFF, ("microphone",)),
-        (Role.HOST, VideoPolicy.HOST, ("microphone", "camera")),
-        (Role.COHOST, VideoPolicy.HOST, ("microphone",)),
-        (Role.COHOST, VideoPolicy.SPEAKERS, ("microphone", "camera")),
+        (Role.HOST, VideoPolicy.HOST, ("microphone", "camera", "screen_share")),
+        (Role.HOST, VideoPolicy.SPEAKERS, ("microphone", "camera", "screen_share")),
+        (Role.COHOST, VideoPolicy.OFF, ("microphone",)),
+        (Role.COHOST, VideoPolicy.HOST, ("microphone", "screen_share")),
+        (Role.COHOST, VideoPolicy.SPEAKERS, ("microphone", "camera", "screen_share")),
         (Role.SPEAKER, VideoPolicy.SPEAKERS, ("microphone", "camera")),
         (Role.SPEAKER, VideoPolicy.OFF, ("microphone",)),
     ],
@@ -275,6 +321,7 @@ def test_room_metadata_follows_the_contract() -> None:
         "space_id": LIVE.id,
         "video": "speakers",
         "pinned": "host",
+        "pinned_source": "camera",
         "title": "t",
         "state": "live",
         "host": LIVE.host,
@@ -328,3 +375,13 @@ def test_metadata_changes_only_with_what_viewers_see() -> None:
     assert metadata_changed(space, space.replace(listener_count=1300))
     assert metadata_changed(space, space.replace(speakers=("x",)))
     assert metadata_changed(space, space.replace(state=SpaceState.ENDED))
+
+
+def test_a_record_stored_before_screen_sharing_reads_as_a_camera_pin() -> None:
+    from functions.store.base import from_record, to_record
+
+    record = to_record(LIVE.replace(speakers=("sp",), pinned="sp"))
+    del record["pinned_source"]
+    assert from_record(record).pinned_source is VideoSource.CAMERA
+    screen = LIVE.replace(cohosts=("co",), pinned="co", pinned_source=VideoSource.SCREEN_SHARE)
+    assert from_record(to_record(screen)) == screen

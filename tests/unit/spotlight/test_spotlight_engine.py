@@ -40,6 +40,10 @@ def run(
                 engine.set_video(arg[0], t, arg[1])
             elif kind == "pin":
                 engine.set_pin(arg, t)
+            elif kind == "pin_screen":
+                engine.set_pin(arg, t, "screen_share")
+            elif kind == "screen":
+                engine.set_screen(arg[0], t, arg[1])
             elif kind == "remove":
                 engine.remove(arg, t)
         for identity, x in tracks.items():
@@ -170,6 +174,66 @@ def test_a_pin_holds_until_unpinned() -> None:
     assert all(state.pinned == "b" for t, state in changes if 2.05 < t < 5.0)
 
 
+def test_a_pinned_screen_share_holds_the_stage_while_it_is_published() -> None:
+    """The host pins h's screen: it takes the big tile while h shares, over a's talking and a's camera;
+    when the share stops the stage follows the speakers again, and it comes back with the share."""
+    a = track(silence(0.5), speech(9.0, seed=1), silence(0.5))
+    h = track(silence(10.0))
+    events = [
+        (0.0, "video", ("a", True)),
+        (2.0, "screen", ("h", True)),
+        (3.0, "pin_screen", "h"),
+        (5.0, "screen", ("h", False)),
+        (7.0, "screen", ("h", True)),
+        (9.0, "pin", None),
+    ]
+    _, changes = run({"a": a, "h": h}, events=events)
+
+    def at(t: float) -> StageState:
+        return [state for when, state in changes if when <= t][-1]
+
+    # Shared but not pinned: the tile stays on the talking speaker's camera.
+    assert (at(2.9).spotlight, at(2.9).video_spotlight, at(2.9).video_source) == ("a", "a", "camera")
+    pinned = at(4.9)
+    assert (pinned.spotlight, pinned.video_spotlight, pinned.video_source) == ("h", "h", "screen_share")
+    assert pinned.pinned == "h" and pinned.video_on == ("a",)  # a screen is not a camera
+    # The share stopped: speaker-follow, the pin stays.
+    stopped = at(6.9)
+    assert (stopped.spotlight, stopped.video_spotlight, stopped.video_source) == ("a", "a", "camera")
+    assert stopped.pinned == "h"
+    back = at(8.9)
+    assert (back.video_spotlight, back.video_source) == ("h", "screen_share")
+    unpinned = at(9.5)
+    assert (unpinned.spotlight, unpinned.video_spotlight, unpinned.video_source) == ("a", "a", "camera")
+
+
+def test_a_screen_share_pin_on_someone_not_sharing_never_shows_a_screen() -> None:
+    engine = SpotlightEngine(EngineConfig())
+    engine.set_video("h", 0.0, True)
+    engine.set_pin("h", 0.0, "screen_share")
+    engine.advance(0.0)
+    assert engine.state.video_source == "camera" and engine.state.pinned == "h"
+    engine.set_screen("h", 0.1, True)
+    engine.advance(0.1)
+    assert (engine.state.video_spotlight, engine.state.video_source) == ("h", "screen_share")
+    # A camera pin on someone sharing shows their camera, not the screen.
+    engine.set_pin("h", 0.2, "camera")
+    engine.advance(0.2)
+    assert (engine.state.video_spotlight, engine.state.video_source) == ("h", "camera")
+    # Leaving ends the share.
+    engine.set_pin("h", 0.3, "screen_share")
+    engine.remove("h", 0.3)
+    engine.advance(0.3)
+    assert engine.state.video_source == "camera" and engine.state.video_spotlight is None
+
+
+def test_the_engine_names_the_contract_video_sources() -> None:
+    from contract.stage import VIDEO_SOURCES
+    from media_agent.spotlight import state
+
+    assert (state.CAMERA, state.SCREEN_SHARE) == VIDEO_SOURCES
+
+
 def test_video_spotlight_follows_the_most_recent_holder_with_a_camera() -> None:
     engine = SpotlightEngine(EngineConfig())
     assert engine.state.video_spotlight is None
@@ -205,6 +269,7 @@ def test_speaking_lists_talkers_with_levels_and_to_dict_matches_the_contract() -
     assert engine2.state.to_dict() == {
         "spotlight": "a",
         "video_spotlight": None,
+        "video_source": "camera",
         "speaking": [{"identity": "a", "level": speaking["a"]}],
         "video_on": [],
         "pinned": None,

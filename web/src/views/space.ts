@@ -11,7 +11,7 @@ import type { App, View } from "../app";
 import type { ApiError } from "../api";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
-import { cameraTrack, isStageRole, micOn, publishRights, SpaceRoom, attributeRole } from "../media";
+import { cameraTrack, isStageRole, micOn, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { STATE_POLL_MS } from "../names";
 import { parseRoomMetadata, stateUrl } from "../pushed";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
@@ -54,6 +54,7 @@ export function spaceView(app: App, spaceId: string): View {
   const controls = new ControlsView({
     setMic: (on) => void toggle(() => media!.room.localParticipant.setMicrophoneEnabled(on)),
     setCamera: (on) => void toggle(() => media!.room.localParticipant.setCameraEnabled(on)),
+    setScreen: (on) => void toggle(() => setScreenShare(media!.room.localParticipant, on)),
     raiseHand: (up) => void raiseHand(up),
   });
   const panel = new HostPanel({
@@ -61,7 +62,8 @@ export function spaceView(app: App, spaceId: string): View {
       void act((a, s) => a.setRole(s, id, role), role === "listener" ? `${id} moved to the audience` : role === "cohost" ? `${id} is now a co-host` : `${id} invited to speak`),
     remove: (id, block) => void act((a, s) => a.remove(s, id, block), block ? `${id} removed and blocked` : `${id} removed`),
     mute: (id) => void act((a, s) => a.mute(s, id), `${id} muted`),
-    pin: (id) => void act((a, s) => a.pin(s, id), id ? `${id} pinned` : "Spotlight unpinned"),
+    pin: (id, source = "camera") =>
+      void act((a, s) => a.pin(s, id, source), id ? (source === "screen_share" ? `${id}'s screen pinned` : `${id} pinned`) : "Spotlight unpinned"),
   });
 
   ctl.onChange(() => draw());
@@ -298,7 +300,13 @@ export function spaceView(app: App, spaceId: string): View {
       name: (id) => displayName(id, me, role(id)),
     });
 
-    controls.update({ rights: publishRights(local, room.info.video, myRole), micOn: micOn(local), cameraOn: !!cameraTrack(local), raised: ctl.handRaised });
+    controls.update({
+      rights: publishRights(local, room.info.video, myRole),
+      micOn: micOn(local),
+      cameraOn: !!cameraTrack(local),
+      screenOn: sharing(local),
+      raised: ctl.handRaised,
+    });
 
     const hands = ctl.hands;
     panel.update({
@@ -306,9 +314,10 @@ export function spaceView(app: App, spaceId: string): View {
       myRole,
       hands,
       pinned: layout.pinned,
+      pinnedSource: ctl.space?.pinned_source ?? room.info.pinned_source,
       members: members.map((id) => {
         const p = room.participant(id);
-        return { id, role: role(id), micOn: !!p && micOn(p) };
+        return { id, role: role(id), micOn: !!p && micOn(p), screenOn: !!p && sharing(p) };
       }),
       audience: room.people.filter((p) => !members.includes(p.identity) && !hands.includes(p.identity)).map((p) => p.identity),
     });

@@ -1,17 +1,21 @@
-/** My controls: microphone and camera when the SFU lets me publish, else a raised hand. */
+/** My controls: microphone, camera and screen share when the SFU lets me publish, else a raised hand. */
 import { clear, h, stale } from "../../dom";
 import { icon } from "../../icons";
 
 export interface ControlsInput {
-  rights: { mic: boolean; camera: boolean };
+  /** `screen` is optional: a page without the right shows no share control. */
+  rights: { mic: boolean; camera: boolean; screen?: boolean };
   micOn: boolean;
   cameraOn: boolean;
+  /** Whether I am sharing my screen now. */
+  screenOn?: boolean;
   raised: boolean;
 }
 
 export interface ControlsActions {
   setMic(on: boolean): void;
   setCamera(on: boolean): void;
+  setScreen(on: boolean): void;
   raiseHand(up: boolean): void;
 }
 
@@ -30,7 +34,8 @@ export class ControlsView {
 
   update(input: ControlsInput): void {
     const { rights, micOn, cameraOn, raised } = input;
-    if (!stale(this.el, [rights, micOn, cameraOn, raised])) return;
+    const screenOn = !!input.screenOn;
+    if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised])) return;
     clear(this.el);
     const a = this.actions;
     if (rights.mic) {
@@ -39,6 +44,12 @@ export class ControlsView {
     if (rights.camera) {
       this.el.append(
         roundButton("toggle-camera", cameraOn, () => a.setCamera(!cameraOn), icon(cameraOn ? "camera" : "cameraOff"), cameraOn ? "Stop video" : "Start video"),
+      );
+    }
+    // Shown while sharing even if the right went (a demotion): stopping must stay possible.
+    if (rights.screen || screenOn) {
+      this.el.append(
+        roundButton("toggle-screen", screenOn, () => a.setScreen(!screenOn), icon("screen"), screenOn ? "Stop sharing" : "Share screen"),
       );
     }
     if (!rights.mic && !rights.camera) {

@@ -1,5 +1,6 @@
 /** The moderation panel (host and co-hosts): raised hands, who is on stage, the audience. */
 import type { Role } from "../../api";
+import type { VideoSource } from "../../contract.gen";
 import { avatar, clear, h, stale } from "../../dom";
 import { ROLE_LABEL } from "./people";
 
@@ -7,6 +8,8 @@ export interface Member {
   id: string;
   role: Role;
   micOn: boolean;
+  /** Sharing a screen now. */
+  screenOn?: boolean;
 }
 
 export interface PanelInput {
@@ -17,13 +20,15 @@ export interface PanelInput {
   /** Listeners the page can see (connected, not on stage, no hand up). */
   audience: readonly string[];
   pinned: string | null;
+  /** What of `pinned` the host pinned (room metadata); the camera when absent. */
+  pinnedSource?: VideoSource;
 }
 
 export interface PanelActions {
   setRole(id: string, role: Exclude<Role, "host">): void;
   remove(id: string, block: boolean): void;
   mute(id: string): void;
-  pin(id: string | null): void;
+  pin(id: string | null, source?: VideoSource): void;
 }
 
 export class HostPanel {
@@ -43,7 +48,7 @@ export class HostPanel {
       return clear(this.el);
     }
     const { hands, members, audience, pinned } = input;
-    if (!stale(this.el, [input.myRole, hands, members, pinned, audience])) return;
+    if (!stale(this.el, [input.myRole, hands, members, pinned, input.pinnedSource, audience])) return;
     clear(this.el);
     const a = this.actions;
     const invite = (id: string, cls = "btn small btn-primary") =>
@@ -83,9 +88,18 @@ export class HostPanel {
 
   private memberRow(m: Member, input: PanelInput): HTMLElement {
     const a = this.actions;
-    const isPinned = input.pinned === m.id;
+    const screenPinned = input.pinned === m.id && input.pinnedSource === "screen_share";
+    const isPinned = input.pinned === m.id && !screenPinned;
     const buttons: (HTMLElement | false)[] = [
       h("button", { class: `btn small ${isPinned ? "on" : ""}`, "data-testid": "pin", onclick: () => a.pin(isPinned ? null : m.id) }, isPinned ? "Unpin" : "Pin"),
+      // Only the host pins; a share is offered while it is live, and a pinned one can always be unpinned.
+      input.myRole === "host" &&
+        (m.screenOn || screenPinned) &&
+        h(
+          "button",
+          { class: `btn small ${screenPinned ? "on" : ""}`, "data-testid": "pin-screen", onclick: () => (screenPinned ? a.pin(null) : a.pin(m.id, "screen_share")) },
+          screenPinned ? "Unpin screen" : "Pin screen",
+        ),
     ];
     if (m.role !== "host" && m.id !== input.me) {
       buttons.push(

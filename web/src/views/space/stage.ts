@@ -3,7 +3,7 @@ import type { Participant, Track } from "livekit-client";
 
 import { avatar, h } from "../../dom";
 import { icon } from "../../icons";
-import { cameraTrack, micOn } from "../../media";
+import { cameraTrack, micOn, screenTrack } from "../../media";
 import type { Layout } from "../../stage";
 
 /** A <video> that shows at most one track and only re-attaches when the track changes. */
@@ -68,7 +68,7 @@ export class StageView {
   private readonly big = new VideoSlot();
   private readonly bigFace = h("div", { class: "big-face" });
   private readonly bigName = h("div", { class: "big-name", "data-testid": "spotlight-name" });
-  readonly bigTile = h("div", { class: "big-tile", "data-testid": "spotlight", "data-identity": "", "data-video": "off" }, this.big.el, this.bigFace, this.bigName);
+  readonly bigTile = h("div", { class: "big-tile", "data-testid": "spotlight", "data-identity": "", "data-video": "off", "data-source": "camera" }, this.big.el, this.bigFace, this.bigName);
   readonly strip = h("div", { class: "strip", "data-testid": "strip" });
   private readonly tiles = new Map<string, Tile>();
   private bigIdentity: string | null | undefined = undefined;
@@ -88,9 +88,12 @@ export class StageView {
     t.dataset.pinned = layout.pinned ?? "";
     t.dataset.spotlight = input.spotlight ?? "";
     const bigP = layout.big ? input.participant(layout.big) : undefined;
-    const bigTrack = bigP && layout.bigVideo ? cameraTrack(bigP) : null;
-    this.big.show(bigTrack, !!layout.big && layout.big === me);
+    const screen = layout.bigSource === "screen_share";
+    const bigTrack = bigP && layout.bigVideo ? (screen ? screenTrack(bigP) : cameraTrack(bigP)) : null;
+    // My own camera is mirrored like a mirror; a screen never is (its text would read backwards).
+    this.big.show(bigTrack, !screen && !!layout.big && layout.big === me);
     t.dataset.video = bigTrack ? "on" : "off";
+    t.dataset.source = layout.bigSource;
     t.dataset.speaking = layout.big && layout.speaking.has(layout.big) ? "true" : "false";
     t.classList.toggle("pinned", !!layout.big && layout.big === layout.pinned);
     if (layout.big !== this.bigIdentity) {
@@ -101,7 +104,7 @@ export class StageView {
     }
     this.bigName.replaceChildren(
       layout.big ? input.name(layout.big) : "",
-      layout.big && layout.big === layout.pinned ? h("span", { class: "pin-badge" }, icon("pin"), "pinned") : "",
+      layout.big && layout.big === layout.pinned ? h("span", { class: "pin-badge" }, icon("pin"), screen ? "screen pinned" : "pinned") : "",
     );
 
     for (const [id, tile] of this.tiles) {

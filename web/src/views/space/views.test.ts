@@ -11,7 +11,7 @@ import { StageView } from "./stage";
 const q = (el: Element, testid: string) => el.querySelectorAll(`[data-testid="${testid}"]`);
 
 describe("ControlsView", () => {
-  const actions = () => ({ setMic: vi.fn(), setCamera: vi.fn(), raiseHand: vi.fn() });
+  const actions = () => ({ setMic: vi.fn(), setCamera: vi.fn(), setScreen: vi.fn(), raiseHand: vi.fn() });
 
   it("offers a raised hand to someone who may not publish, and lowers it", () => {
     const a = actions();
@@ -32,6 +32,27 @@ describe("ControlsView", () => {
     expect(q(view.el, "toggle-camera")).toHaveLength(0);
     (q(view.el, "toggle-mic")[0] as HTMLButtonElement).click();
     expect(a.setMic).toHaveBeenCalledWith(false);
+    expect(q(view.el, "toggle-screen")).toHaveLength(0); // a speaker: no screen right
+  });
+
+  it("offers Share screen to whom the SFU lets share, and Stop sharing while sharing", () => {
+    const a = actions();
+    const view = new ControlsView(a);
+    const rights = { mic: true, camera: true, screen: true };
+    view.update({ rights, micOn: true, cameraOn: false, screenOn: false, raised: false });
+    const share = q(view.el, "toggle-screen")[0] as HTMLButtonElement;
+    expect(share.textContent).toContain("Share screen");
+    share.click();
+    expect(a.setScreen).toHaveBeenCalledWith(true);
+    view.update({ rights, micOn: true, cameraOn: false, screenOn: true, raised: false });
+    const stop = q(view.el, "toggle-screen")[0] as HTMLButtonElement;
+    expect(stop.textContent).toContain("Stop sharing");
+    expect(stop.getAttribute("aria-pressed")).toBe("true");
+    stop.click();
+    expect(a.setScreen).toHaveBeenCalledWith(false);
+    // Demoted while sharing: the right is gone, stopping is still offered.
+    view.update({ rights: { mic: true, camera: true, screen: false }, micOn: true, cameraOn: false, screenOn: true, raised: false });
+    expect(q(view.el, "toggle-screen")[0].textContent).toContain("Stop sharing");
   });
 });
 
@@ -62,6 +83,35 @@ describe("HostPanel", () => {
     const host = panel.el.querySelector('[data-testid="member"][data-identity="h"]')!;
     expect(q(host, "remove")).toHaveLength(0);
     expect(panel.el.querySelector('[data-testid="listener"]')?.getAttribute("data-identity")).toBe("l2");
+  });
+
+  it("lets the host pin a live screen share, and unpin it", () => {
+    const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() };
+    const panel = new HostPanel(a);
+    const members = [
+      { id: "h", role: "host" as const, micOn: true },
+      { id: "c", role: "cohost" as const, micOn: true, screenOn: true },
+      { id: "s", role: "speaker" as const, micOn: true },
+    ];
+    panel.update(input({ members }));
+    const row = (id: string) => panel.el.querySelector(`[data-testid="member"][data-identity="${id}"]`)!;
+    expect(q(row("h"), "pin-screen")).toHaveLength(0); // not sharing
+    expect(q(row("s"), "pin-screen")).toHaveLength(0);
+    const pinScreen = q(row("c"), "pin-screen")[0] as HTMLButtonElement;
+    expect(pinScreen.textContent).toBe("Pin screen");
+    pinScreen.click();
+    expect(a.pin).toHaveBeenCalledWith("c", "screen_share");
+    // Pinned (the share may have stopped meanwhile): Unpin screen, and the camera Pin stays a camera pin.
+    panel.update(input({ members: members.map((m) => ({ ...m, screenOn: false })), pinned: "c", pinnedSource: "screen_share" }));
+    const unpin = q(row("c"), "pin-screen")[0] as HTMLButtonElement;
+    expect(unpin.textContent).toBe("Unpin screen");
+    unpin.click();
+    expect(a.pin).toHaveBeenLastCalledWith(null);
+    (q(row("c"), "pin")[0] as HTMLButtonElement).click();
+    expect(a.pin).toHaveBeenLastCalledWith("c");
+    // Co-hosts do not pin.
+    panel.update(input({ me: "c", myRole: "cohost", members }));
+    expect(q(panel.el, "pin-screen")).toHaveLength(0);
   });
 
   it("is hidden and empty for anyone but the host and co-hosts", () => {
@@ -106,7 +156,7 @@ describe("StageView", () => {
   it("puts the spotlight in the big tile and the rest in the strip, in order", () => {
     const view = new StageView();
     const input = (big: string, strip: string[]) => ({
-      layout: { big, bigVideo: false, strip, speaking: new Map([[big, 0.5]]), pinned: null },
+      layout: { big, bigVideo: false, bigSource: "camera" as const, strip, speaking: new Map([[big, 0.5]]), pinned: null },
       seq: 3,
       spotlight: big,
       hasStage: true,
@@ -121,6 +171,23 @@ describe("StageView", () => {
     view.update(input("b", ["a", "c"]));
     expect([...view.strip.children].map((t) => (t as HTMLElement).dataset.identity)).toEqual(["a", "c"]);
     expect(q(view.bigTile, "spotlight-name")[0].textContent).toBe("name of b");
+  });
+
+  it("says when the big tile is a pinned screen share", () => {
+    const view = new StageView();
+    view.update({
+      layout: { big: "h", bigVideo: true, bigSource: "screen_share", strip: ["h", "s"], speaking: new Map(), pinned: "h" },
+      seq: 4,
+      spotlight: "h",
+      hasStage: true,
+      me: "x",
+      participant: () => undefined,
+      name: (id: string) => `name of ${id}`,
+    });
+    expect(view.bigTile.dataset.source).toBe("screen_share");
+    expect(view.bigTile.dataset.pinned).toBe("h");
+    expect(q(view.bigTile, "spotlight-name")[0].textContent).toContain("screen pinned");
+    expect([...view.strip.children].map((t) => (t as HTMLElement).dataset.identity)).toEqual(["h", "s"]);
   });
 });
 
