@@ -83,7 +83,7 @@ async def test_an_invited_speaker_is_named_on_every_stage(room: Room) -> None:
     await room.host.by("hand", LEE[0]).locator('[data-testid="invite"]').click()
     await expect(room.lee.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(tile(room.host, LEE[0])).to_have_text(LEE[1], timeout=UI_TIMEOUT_MS)
-    await expect(who(room.host, "member", LEE[0])).to_contain_text(LEE[1])
+    await expect(who(room.host, "member", LEE[0])).to_have_text(f"{LEE[1]} Speaker", timeout=UI_TIMEOUT_MS)
     await expect(tile(room.nameless, LEE[0])).to_have_text(LEE[1], timeout=UI_TIMEOUT_MS)
     await expect(tile(room.lee, LEE[0])).to_have_text(f"{LEE[1]} (you)", timeout=UI_TIMEOUT_MS)
     # No id is shown as a name anywhere on the host's stage.
