@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -66,6 +66,10 @@ class Space:
     pinned: str | None = None
     # What of the pinned person the big tile shows. Camera whenever nobody is pinned.
     pinned_source: VideoSource = VideoSource.CAMERA
+    # id -> display name (domain/people.py) of members the control plane has seen sign in: the
+    # host (at create), whoever raised a hand (stored with the hand), stage members (on join).
+    # Only shown, never a key: everything else goes by id.
+    names: dict[str, str] = field(default_factory=dict)
     scheduled_start: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None

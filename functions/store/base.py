@@ -26,6 +26,7 @@ from typing import Any
 
 from ..domain.errors import Conflict, NotFound
 from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
+from ..domain.people import stage_names
 
 # A compare-and-set loses only to another writer that succeeded, so attempts bound the number of
 # concurrent writers one change can outlast; 20 parallel promotions need at most 20.
@@ -180,6 +181,8 @@ def to_record(space: Space) -> dict[str, Any]:
         "speakers": list(space.speakers),
         "pinned": space.pinned,
         "pinned_source": space.pinned_source.value,
+        # The stage's display names (bounded by the stage limits); a hand's name is on its record.
+        "names": stage_names(space),
         "created_at": ts(space.created_at),
         "scheduled_start": ts(space.scheduled_start),
         "started_at": ts(space.started_at),
@@ -200,9 +203,11 @@ def from_record(
     raised_hands: tuple[str, ...] = (),
     blocked: tuple[str, ...] = (),
     listener_count: int = 0,
+    hand_names: dict[str, str] | None = None,
 ) -> Space:
     """Any schema version. Version 1 (no `schema_version`) kept `raised_hands` and `blocked` in the
-    record: the backends pass them in merged with the per-user records (legacy_members)."""
+    record: the backends pass them in merged with the per-user records (legacy_members). Records
+    and hand records written before names existed have none: those people show as their id."""
     state = SpaceState(record["state"])
     return Space(
         id=record["id"],
@@ -218,6 +223,7 @@ def from_record(
         pinned=record.get("pinned"),
         # Records written before screen sharing have no source: their pin is a camera pin.
         pinned_source=VideoSource(record.get("pinned_source") or VideoSource.CAMERA.value),
+        names={**(hand_names or {}), **_names(record.get("names"))},
         created_at=parse_ts(record["created_at"]),  # type: ignore[arg-type]
         scheduled_start=parse_ts(record.get("scheduled_start")),
         started_at=parse_ts(record.get("started_at")),
@@ -226,6 +232,12 @@ def from_record(
         # Webhook races (a leave applied before the join) can dip below zero for a moment.
         listener_count=max(0, int(listener_count)),
     )
+
+
+def _names(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def schema_version(record: dict[str, Any]) -> int:

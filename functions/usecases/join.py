@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..domain import broadcast, grants, stage
+from ..domain import broadcast, grants, people, stage
 from ..domain.broadcast import JoinMode
-from ..domain.model import Role
+from ..domain.model import STAGE_ROLES, Role
 from ..livekit_edge import tokens
 from .context import Context
 
@@ -32,11 +32,17 @@ class BroadcastGrant:
     role: Role
 
 
-def join(ctx: Context, *, actor: str, space_id: str) -> JoinGrant | BroadcastGrant:
+def join(
+    ctx: Context, *, actor: str, space_id: str, name: str | None = None, picture: str | None = None
+) -> JoinGrant | BroadcastGrant:
+    """`name` and `picture` (already cleaned, domain/people.py) go into the token: the participant's
+    name and its PICTURE_ATTRIBUTE, which everyone in the room sees."""
     settings = ctx.settings
     # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
     role = stage.join_role(space, user=actor)
+    if name is not None and role in STAGE_ROLES and space.names.get(actor) != name:
+        _remember_stage_name(ctx, space_id, people.Caller(actor, name))
     policy = settings.broadcast
     mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=policy)
     if mode is JoinMode.HLS and policy.base_url is not None:
@@ -49,9 +55,10 @@ def join(ctx: Context, *, actor: str, space_id: str) -> JoinGrant | BroadcastGra
         room=space.room_name,
         identity=actor,
         permission=grants.permission_for(role, space.video),
-        attributes=grants.participant_attributes(role),
+        attributes=grants.participant_attributes(role) | people.picture_attributes(picture),
         ttl=timedelta(seconds=settings.token_ttl_seconds),
         now=ctx.clock(),
+        name=name,
     )
     return JoinGrant(
         url=settings.client_livekit_url,
@@ -60,3 +67,12 @@ def join(ctx: Context, *, actor: str, space_id: str) -> JoinGrant | BroadcastGra
         role=role,
         expires_at=minted.expires_at,
     )
+
+
+def _remember_stage_name(ctx: Context, space_id: str, caller: people.Caller) -> None:
+    """A stage member whose display name the Space does not know yet (promoted without a raised
+    hand, or renamed at the identity provider): stored for the room metadata's `names`, which HLS
+    viewers read. Rare (once per name change), so the token path stays one read otherwise. No
+    converge here: the participant_joined webhook this join causes wakes the reconciler, which
+    publishes the metadata."""
+    ctx.store.update(space_id, lambda s: people.named(s, caller) if s.on_stage(caller.id) else s)

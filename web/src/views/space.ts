@@ -13,6 +13,7 @@ import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
 import { cameraTrack, isStageRole, micOn, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { STATE_POLL_MS } from "../names";
+import { type Person, personOf } from "../people";
 import { parseRoomMetadata, stateUrl } from "../pushed";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
 import { layoutFor, stageOrder } from "../stage";
@@ -57,13 +58,19 @@ export function spaceView(app: App, spaceId: string): View {
     setScreen: (on) => void toggle(() => setScreenShare(media!.room.localParticipant, on)),
     raiseHand: (up) => void raiseHand(up),
   });
+  /** Who someone is: the room's view of them first, then the names the Space carries (people.ts). */
+  const person = (id: string): Person => personOf(id, media?.participant(id), ctl.names);
+  const called = (id: string) => person(id).name;
   const panel = new HostPanel({
     setRole: (id, role) =>
-      void act((a, s) => a.setRole(s, id, role), role === "listener" ? `${id} moved to the audience` : role === "cohost" ? `${id} is now a co-host` : `${id} invited to speak`),
-    remove: (id, block) => void act((a, s) => a.remove(s, id, block), block ? `${id} removed and blocked` : `${id} removed`),
-    mute: (id) => void act((a, s) => a.mute(s, id), `${id} muted`),
+      void act(
+        (a, s) => a.setRole(s, id, role),
+        role === "listener" ? `${called(id)} moved to the audience` : role === "cohost" ? `${called(id)} is now a co-host` : `${called(id)} invited to speak`,
+      ),
+    remove: (id, block) => void act((a, s) => a.remove(s, id, block), block ? `${called(id)} removed and blocked` : `${called(id)} removed`),
+    mute: (id) => void act((a, s) => a.mute(s, id), `${called(id)} muted`),
     pin: (id, source = "camera") =>
-      void act((a, s) => a.pin(s, id, source), id ? (source === "screen_share" ? `${id}'s screen pinned` : `${id} pinned`) : "Spotlight unpinned"),
+      void act((a, s) => a.pin(s, id, source), id ? (source === "screen_share" ? `${called(id)}'s screen pinned` : `${called(id)} pinned`) : "Spotlight unpinned"),
   });
 
   ctl.onChange(() => draw());
@@ -297,7 +304,8 @@ export function spaceView(app: App, spaceId: string): View {
       hasStage: !!agentStage,
       me,
       participant: (id) => room.participant(id),
-      name: (id) => displayName(id, me, role(id)),
+      name: (id) => displayName(person(id), me, role(id)),
+      person,
     });
 
     controls.update({
@@ -315,6 +323,7 @@ export function spaceView(app: App, spaceId: string): View {
       hands,
       pinned: layout.pinned,
       pinnedSource: ctl.space?.pinned_source ?? room.info.pinned_source,
+      person,
       members: members.map((id) => {
         const p = room.participant(id);
         return { id, role: role(id), micOn: !!p && micOn(p), screenOn: !!p && sharing(p) };

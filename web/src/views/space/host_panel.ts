@@ -2,6 +2,7 @@
 import type { Role } from "../../api";
 import type { VideoSource } from "../../contract.gen";
 import { avatar, clear, h, stale } from "../../dom";
+import type { Person } from "../../people";
 import { ROLE_LABEL } from "./people";
 
 export interface Member {
@@ -22,6 +23,8 @@ export interface PanelInput {
   pinned: string | null;
   /** What of `pinned` the host pinned (room metadata); the camera when absent. */
   pinnedSource?: VideoSource;
+  /** Who they are: display name and avatar (people.ts); rows show the name, never just the id. */
+  person(id: string): Person;
 }
 
 export interface PanelActions {
@@ -48,7 +51,14 @@ export class HostPanel {
       return clear(this.el);
     }
     const { hands, members, audience, pinned } = input;
-    if (!stale(this.el, [input.myRole, hands, members, pinned, input.pinnedSource, audience])) return;
+    const shown = [...hands, ...members.map((m) => m.id), ...audience].map((id) => {
+      const p = input.person(id);
+      return [id, p.name, p.picture];
+    });
+    if (!stale(this.el, [input.myRole, hands, members, pinned, input.pinnedSource, audience, shown])) return;
+    const face = (id: string) => avatar(id, "s", input.person(id));
+    const who = (id: string, ...extra: (HTMLElement | string)[]) =>
+      h("span", { class: "who", "data-testid": "who", title: id }, input.person(id).name, ...extra);
     clear(this.el);
     const a = this.actions;
     const invite = (id: string, cls = "btn small btn-primary") =>
@@ -60,10 +70,10 @@ export class HostPanel {
         { class: "people", "data-testid": "raised-hands" },
         ...(hands.length === 0
           ? [h("li", { class: "muted" }, "No raised hands.")]
-          : hands.map((id) => h("li", { "data-testid": "hand", "data-identity": id }, avatar(id), h("span", { class: "who" }, id), invite(id)))),
+          : hands.map((id) => h("li", { "data-testid": "hand", "data-identity": id }, face(id), who(id), invite(id)))),
       ),
       h("h2", {}, "On stage"),
-      h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input))),
+      h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input, face(m.id), who))),
     );
     if (audience.length > 0) {
       this.el.append(
@@ -75,8 +85,8 @@ export class HostPanel {
             h(
               "li",
               { "data-testid": "listener", "data-identity": id },
-              avatar(id),
-              h("span", { class: "who" }, id),
+              face(id),
+              who(id),
               invite(id, "btn small"),
               h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(id, false) }, "Remove"),
             ),
@@ -86,7 +96,12 @@ export class HostPanel {
     }
   }
 
-  private memberRow(m: Member, input: PanelInput): HTMLElement {
+  private memberRow(
+    m: Member,
+    input: PanelInput,
+    face: HTMLElement,
+    who: (id: string, ...extra: (HTMLElement | string)[]) => HTMLElement,
+  ): HTMLElement {
     const a = this.actions;
     const screenPinned = input.pinned === m.id && input.pinnedSource === "screen_share";
     const isPinned = input.pinned === m.id && !screenPinned;
@@ -116,8 +131,8 @@ export class HostPanel {
     return h(
       "li",
       { "data-testid": "member", "data-identity": m.id, "data-role": m.role },
-      avatar(m.id),
-      h("span", { class: "who" }, m.id, h("span", { class: "muted small" }, ` ${ROLE_LABEL[m.role]}`)),
+      face,
+      who(m.id, h("span", { class: "muted small" }, ` ${ROLE_LABEL[m.role]}`)),
       h("span", { class: "actions" }, ...buttons),
     );
   }
