@@ -32,6 +32,11 @@ class Timing:
     # Seconds the host may be out of the room of a live Space before it ends (settings:
     # SPACES_HOST_GRACE_SECONDS; docs/control-plane.md, "The host").
     host_grace: float = 120.0
+    # Seconds after the start before a host missing from the room counts as away: the host's page
+    # connects right after starting the Space, and the start's own pass must not store an absence
+    # (and publish the metadata twice) for the seconds that takes. A host who never comes has this
+    # plus the grace period.
+    host_join_window: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,8 @@ def host_presence(
     if present:
         return HostBack() if away is not None else None
     if away is None:
-        return HostAway(since=now)
+        started = space.started_at.timestamp() if space.started_at else now
+        return HostAway(since=now) if now - started >= timing.host_join_window else None
     return EndAbandoned() if now - away.timestamp() >= timing.host_grace else None
 
 

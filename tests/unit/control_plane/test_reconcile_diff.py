@@ -188,6 +188,15 @@ def test_after_the_grace_period_the_space_ends_and_nothing_else_is_done_first() 
     assert d.diff(space, observed, agents=AGENTS, now=NOW, timing=GRACE) == [d.EndAbandoned()]
 
 
+def test_right_after_the_start_a_missing_host_is_still_connecting() -> None:
+    space = live()
+    just_started = STARTED.timestamp() + 29
+    assert d.diff(space, room(space, host_present=False), agents=AGENTS, now=just_started, timing=GRACE) == []
+    later = STARTED.timestamp() + 30
+    actions = d.diff(space, room(space, host_present=False), agents=AGENTS, now=later, timing=GRACE)
+    assert actions == [d.HostAway(since=later)]
+
+
 def test_an_agent_named_like_the_host_does_not_count_as_the_host() -> None:
     space = live(host="agent-spaces-stage")
     actions = d.diff(space, room(space, host_present=False), agents=AGENTS, now=NOW, timing=GRACE)
