@@ -110,7 +110,17 @@ async def test_a_dropped_connection_comes_back_in_the_same_role(
     space: Space, livekit_server: LiveKitEndpoint
 ) -> None:
     page = space.speaker.page
-    await page.evaluate("() => { window.droppedRoom = window.spaces.room; }")
+    # Whether the page ever says it is reconnecting (it may be brief: the first attempt is at once).
+    await page.evaluate(
+        """() => {
+          window.droppedRoom = window.spaces.room;
+          window.sawReconnecting = false;
+          new MutationObserver(() => {
+            const shown = document.querySelector('[data-testid="reconnecting"]');
+            if (shown && shown.textContent === "Reconnecting…") window.sawReconnecting = true;
+          }).observe(document.body, { childList: true, subtree: true });
+        }"""
+    )
     # The server closes this participant's session and tells the client to leave (not a removal,
     # not the end of the Space): livekit-client ends the Room; the page has to come back itself.
     await page.evaluate("() => window.spaces.room.simulateScenario('server-leave')")
@@ -123,6 +133,7 @@ async def test_a_dropped_connection_comes_back_in_the_same_role(
         what="a new room connection after the drop",
     )
     await back_on_stage_as_speaker(space, livekit_server)
+    assert await page.evaluate("() => window.sawReconnecting") is True
 
 
 async def test_a_leave_on_purpose_is_not_undone_by_a_reload(space: Space) -> None:
