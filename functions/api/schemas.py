@@ -99,6 +99,11 @@ class RoleUpdate(_Input):
     role: Literal["cohost", "speaker", "listener"]
 
 
+class HostHandover(_Input):
+    # The co-host who becomes the host.
+    user_id: UserId
+
+
 class RemoveRequest(_Input):
     block: bool = False
 

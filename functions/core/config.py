@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(
         default=5.0, ge=0, validation_alias=names.ENV_RECONCILE_INTERVAL_SECONDS
     )
+    # Seconds the host may be out of the room before the Space ends (docs/control-plane.md, "The
+    # host"). 120 s outlasts a page reload, a network switch and the web client's reconnect backoff
+    # (capped at 10 s between attempts) several times over, and is short enough that an audience is
+    # not left waiting long in a Space nobody can end. Precision: one reconciler pass (the local
+    # loop's interval; the cloud schedule's minute).
+    host_grace_seconds: float = Field(
+        default=120.0, ge=1, le=24 * 3600, validation_alias=names.ENV_HOST_GRACE_SECONDS
+    )
 
     # Broadcast (HLS). The public base URL of the broadcasts (CloudFront in the cloud, the API's own
     # /broadcast locally); unset: no broadcast, every join is WebRTC and no composer is dispatched.

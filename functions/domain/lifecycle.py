@@ -35,17 +35,18 @@ def end(space: Space, *, actor: str, now: datetime) -> Space:
         raise Forbidden("only_host_ends", "only the host can end the Space")
     if space.state is SpaceState.ENDED:
         raise Conflict("space_ended", "the Space has already ended")
-    return _ended(space, now)
+    return ended(space, now)
 
 
 def room_closed(space: Space, *, now: datetime) -> Space:
     """The SFU closed the room (empty timeout, deleted elsewhere): the Space is over. Idempotent."""
     if space.state is not SpaceState.LIVE:
         return space
-    return _ended(space, now)
+    return ended(space, now)
 
 
-def _ended(space: Space, now: datetime) -> Space:
+def ended(space: Space, now: datetime) -> Space:
+    """The end of a Space, whatever ended it (no rule checked here)."""
     return space.replace(state=SpaceState.ENDED, ended_at=now, raised_hands=(), pinned=None)
 
 

@@ -73,6 +73,10 @@ class Space:
     scheduled_start: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # When the host was last seen leaving the room (None: connected, or not seen gone). Set by the
+    # participant_left webhook or by the reconciler when the room lacks the host; cleared when the
+    # host is back. A live Space whose host stays away longer than the grace period ends (host.py).
+    host_away_since: datetime | None = None
     # Bumped on every change; the stores write only if it is still the version they read.
     version: int = 0
     # Kept by webhooks in a separate counter (not part of `version`), merged in on read.

@@ -29,6 +29,14 @@ class Timing:
     # start's own pass failed); later, a missing room means the SFU closed it (a room_finished
     # webhook that was lost) and the Space ends.
     room_create_grace: float = 120.0
+    # Seconds the host may be out of the room of a live Space before it ends (settings:
+    # SPACES_HOST_GRACE_SECONDS; docs/control-plane.md, "The host").
+    host_grace: float = 120.0
+    # Seconds after the start before a host missing from the room counts as away: the host's page
+    # connects right after starting the Space, and the start's own pass must not store an absence
+    # (and publish the metadata twice) for the seconds that takes. A host who never comes has this
+    # plus the grace period.
+    host_join_window: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,25 @@ class DeleteRoom:
 @dataclass(frozen=True)
 class EndSpace:
     """The room is gone for good: store the end (what a lost room_finished webhook would have done)."""
+
+
+@dataclass(frozen=True)
+class HostAway:
+    """The host is not in the room and no departure is stored (its participant_left webhook was
+    lost, or the host never came): the grace period starts now."""
+
+    since: float
+
+
+@dataclass(frozen=True)
+class HostBack:
+    """The host is in the room again (its participant_joined webhook may never come)."""
+
+
+@dataclass(frozen=True)
+class EndAbandoned:
+    """The host has been away longer than the grace period: end the Space (the next round deletes
+    the room, which disconnects everyone)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +100,18 @@ class Dispatch:
     agent_name: str
 
 
-Action = CreateRoom | DeleteRoom | EndSpace | SetMetadata | UpdateParticipant | RemoveParticipant | Dispatch
+Action = (
+    CreateRoom
+    | DeleteRoom
+    | EndSpace
+    | HostAway
+    | HostBack
+    | EndAbandoned
+    | SetMetadata
+    | UpdateParticipant
+    | RemoveParticipant
+    | Dispatch
+)
 
 
 def diff(
@@ -99,6 +137,11 @@ def diff(
         return [CreateRoom(agents)] if now - started <= timing.room_create_grace else [EndSpace()]
 
     actions: list[Action] = []
+    host_action = host_presence(space, room, now=now, timing=timing)
+    if isinstance(host_action, EndAbandoned):
+        return [host_action]
+    if host_action is not None:
+        actions.append(host_action)
     wanted_metadata = grants.room_metadata(space)
     if room.metadata != wanted_metadata:
         actions.append(SetMetadata(wanted_metadata))
@@ -110,6 +153,21 @@ def diff(
             actions.append(action)
     actions.extend(Dispatch(name) for name in missing_agents(room, agents, now=now, timing=timing))
     return actions
+
+
+def host_presence(
+    space: Space, room: ObservedRoom, *, now: float, timing: Timing
+) -> HostAway | HostBack | EndAbandoned | None:
+    """The stored host presence against the room: level-triggered, so a lost webhook (either way)
+    is repaired, and the grace period is enforced even when no webhook comes at all."""
+    present = any(p.identity == space.host and not p.is_agent for p in room.participants)
+    away = space.host_away_since
+    if present:
+        return HostBack() if away is not None else None
+    if away is None:
+        started = space.started_at.timestamp() if space.started_at else now
+        return HostAway(since=now) if now - started >= timing.host_join_window else None
+    return EndAbandoned() if now - away.timestamp() >= timing.host_grace else None
 
 
 def participant_action(

@@ -19,9 +19,9 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from ..domain import lifecycle, pushed
+from ..domain import host, lifecycle, pushed
 from ..domain.errors import DomainError
 from ..domain.model import Space, SpaceState, space_id_from_room
 from ..livekit_edge.gateway import GatewayError, RoomGateway
@@ -225,6 +225,21 @@ class Reconciler:
             now = self.clock()
             await asyncio.to_thread(self.store.update, space.id, lambda s: lifecycle.room_closed(s, now=now))
             return "space ended: its room is gone"
+        if isinstance(action, d.HostAway):
+            since = datetime.fromtimestamp(action.since, UTC)
+            await asyncio.to_thread(
+                self.store.update, space.id, lambda s: host.host_left(s, user=space.host, now=since)
+            )
+            return f"host {space.host} is not in the room: grace period started"
+        if isinstance(action, d.HostBack):
+            await asyncio.to_thread(self.store.update, space.id, lambda s: host.host_back(s, user=space.host))
+            return f"host {space.host} is back"
+        if isinstance(action, d.EndAbandoned):
+            now, grace = self.clock(), timedelta(seconds=self.timing.host_grace)
+            change = await asyncio.to_thread(
+                self.store.update, space.id, lambda s: host.abandoned(s, now=now, grace=grace)
+            )
+            return "space ended: its host was gone too long" if change.changed else "host came back in time"
         if isinstance(action, d.SetMetadata):
             await self.gateway.set_room_metadata(space)
             self.memory.metadata_published[space.id] = time.monotonic()

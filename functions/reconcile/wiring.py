@@ -10,6 +10,7 @@ from ..store import open_store
 from ..store.base import SpaceStore
 from ..store.reactions import ReactionStore, open_reactions
 from ..usecases.reactions import ReactionService
+from .diff import Timing
 from .runner import Memory, Reconciler
 
 _stores: dict[tuple[str, str, str | None], SpaceStore] = {}
@@ -52,5 +53,6 @@ def reconciler_for(
         gateway=gateway,
         agents=agents_for(settings.broadcast),
         memory=memory,
+        timing=Timing(host_grace=settings.host_grace_seconds),
         flush_reactions=reactions.flush,
     )

@@ -187,6 +187,7 @@ def to_record(space: Space) -> dict[str, Any]:
         "scheduled_start": ts(space.scheduled_start),
         "started_at": ts(space.started_at),
         "ended_at": ts(space.ended_at),
+        "host_away_since": ts(space.host_away_since),
         "version": space.version,
     }
 
@@ -228,6 +229,7 @@ def from_record(
         scheduled_start=parse_ts(record.get("scheduled_start")),
         started_at=parse_ts(record.get("started_at")),
         ended_at=parse_ts(record.get("ended_at")),
+        host_away_since=parse_ts(record.get("host_away_since")),
         version=int(record.get("version", 0)),
         # Webhook races (a leave applied before the join) can dip below zero for a moment.
         listener_count=max(0, int(listener_count)),

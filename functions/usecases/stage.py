@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..domain import people, stage
+from ..domain import host, people, stage
 from ..domain.errors import Conflict
 from ..domain.model import Role, Space, SpaceState, VideoSource
 from .context import Accepted, Context
@@ -42,6 +42,15 @@ async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, r
         ctx.store.update,
         space_id,
         lambda s: stage.change_role(s, actor=actor, target=target, role=role, limits=ctx.settings.limits),
+    )
+    return await _after(ctx, change.after, changed=change.changed)
+
+
+async def hand_over(ctx: Context, *, actor: str, space_id: str, target: str) -> Accepted:
+    """The host hands the Space to a co-host and stays as a co-host; the reconciler gives both
+    their new grants (role attribute, camera per the video policy) and publishes the metadata."""
+    change = await asyncio.to_thread(
+        ctx.store.update, space_id, lambda s: host.hand_over(s, actor=actor, target=target)
     )
     return await _after(ctx, change.after, changed=change.changed)
 

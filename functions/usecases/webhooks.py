@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..domain import lifecycle
+from ..domain import host, lifecycle
 from ..domain.errors import NotFound
 from ..domain.model import Role, space_id_from_room
 from ..livekit_edge.webhooks import WebhookFacts
@@ -33,6 +33,8 @@ def record(ctx: Context, facts: WebhookFacts) -> str:
         except NotFound:
             return "ignored: unknown Space"
         return "space ended"
+    if facts.event in ("participant_joined", "participant_left") and facts.role == Role.HOST.value:
+        return _host_presence(ctx, space_id, facts)
     if facts.event in ("participant_joined", "participant_left"):
         # Agents and stage members are not audience; only listener joins and leaves are counted.
         # A participant whose role changes live is counted by the reconciler (diff.UpdateParticipant).
@@ -41,6 +43,29 @@ def record(ctx: Context, facts: WebhookFacts) -> str:
         delta = 1 if facts.event == "participant_joined" else -1
         return "counted" if ctx.store.adjust_listeners(space_id, delta, event_id=facts.id) else "duplicate"
     return "nothing to record"
+
+
+def _host_presence(ctx: Context, space_id: str, facts: WebhookFacts) -> str:
+    """The host left (the grace period starts at the event) or came back (it stops). Keyed by the
+    event id; the reconciler's pass that follows checks it against the room (a leave delivered
+    after the rejoin that replaced the session is undone there)."""
+    if facts.is_agent or facts.identity is None:
+        return "not a person"
+    if not ctx.store.claim_event(facts.id):
+        return "duplicate"
+    user, now = facts.identity, ctx.clock()
+    rule = (
+        (lambda s: host.host_left(s, user=user, now=now))
+        if facts.event == "participant_left"
+        else (lambda s: host.host_back(s, user=user))
+    )
+    try:
+        change = ctx.store.update(space_id, rule)
+    except NotFound:
+        return "ignored: unknown Space"
+    if not change.changed:
+        return "host presence unchanged"
+    return "host left: grace period started" if facts.event == "participant_left" else "host is back"
 
 
 async def handle(ctx: Context, facts: WebhookFacts) -> str:

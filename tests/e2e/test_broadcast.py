@@ -183,11 +183,14 @@ def broadcast_dir() -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def api_extra_env(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> dict[str, str]:
     """The broadcast tier as `make dev` runs it, with every listener sent to HLS (limit 0)."""
-    return broadcast_env(
+    env = broadcast_env(
         api_url=f"http://127.0.0.1:{livekit_server.webhook_port}",
         broadcast_dir=broadcast_dir,
         webrtc_listener_limit=0,
     )
+    # The host acts through the API and never joins the room: without this, the host grace period
+    # (docs/control-plane.md, "The host") would end the Space partway through the module.
+    return {**env, names.ENV_HOST_GRACE_SECONDS: "3600"}
 
 
 @pytest.fixture(scope="module")

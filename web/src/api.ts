@@ -194,6 +194,11 @@ export class Api {
     return this.call("PUT", `/spaces/${encodeURIComponent(id)}/roles/${encodeURIComponent(userId)}`, { role });
   }
 
+  /** The host hands the Space to a co-host (POST /spaces/{id}/host). */
+  handOver(id: string, userId: string): Promise<unknown> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/host`, { user_id: userId });
+  }
+
   mute(id: string, userId: string): Promise<unknown> {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/participants/${encodeURIComponent(userId)}/mute`);
   }

@@ -20,6 +20,7 @@ import type { Role, VideoPolicy } from "./api";
 import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD, STAGE_RPC_TIMEOUT_MS } from "./names";
 import { HANDS_TOPIC, type RaisedHands, type RoomMetadata } from "./contract.gen";
 import { parseHands, parseRoomMetadata } from "./pushed";
+import { reconnectsAfter } from "./rejoin";
 import { parseStage, StageTracker } from "./stage";
 
 export type Status =
@@ -27,7 +28,8 @@ export type Status =
   | { kind: "connecting" }
   | { kind: "connected" }
   | { kind: "reconnecting" }
-  | { kind: "ended"; message: string; canRejoin: boolean };
+  /** `dropped`: the room went away for a reason the page reconnects after by itself (rejoin.ts). */
+  | { kind: "ended"; message: string; canRejoin: boolean; dropped: boolean };
 
 /** Room metadata as the control plane writes it (contract/schema/room_metadata.schema.json). */
 export type RoomInfo = RoomMetadata;
@@ -93,7 +95,9 @@ export class SpaceRoom {
       })
       .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
         this.audioSink.replaceChildren();
-        this.setStatus({ kind: "ended", ...disconnectMessage(reason) });
+        // Only a connection that was up can drop; a failed connect is reported by connect() itself.
+        const dropped = this.status.kind !== "connecting" && reconnectsAfter(reason);
+        this.setStatus({ kind: "ended", ...disconnectMessage(reason), dropped });
       })
       .on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
         this.takeStage(p);
@@ -172,7 +176,7 @@ export class SpaceRoom {
       const message = refused
         ? "The media server refused the join token."
         : `Could not connect to the media server (${(err as Error).message}).`;
-      this.setStatus({ kind: "ended", message, canRejoin: true });
+      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: false });
       throw new Error(message);
     }
     await this.room.startAudio().catch(() => undefined);

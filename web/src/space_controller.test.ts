@@ -62,6 +62,7 @@ class FakeApi implements SpaceApi {
   mute = () => this.answer("mute");
   remove = () => this.answer("remove");
   pin = () => this.answer("pin");
+  handOver = () => this.answer("handOver");
 }
 
 async function loaded(me = "me"): Promise<{ api: FakeApi; ctl: SpaceController; changes: () => number }> {

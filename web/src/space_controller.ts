@@ -26,6 +26,7 @@ export interface SpaceApi {
   mute(id: string, userId: string): Promise<unknown>;
   remove(id: string, userId: string, block: boolean): Promise<unknown>;
   pin(id: string, userId: string | null, source?: VideoSource): Promise<unknown>;
+  handOver(id: string, userId: string): Promise<unknown>;
 }
 
 export type Transport = "webrtc" | "hls" | null;

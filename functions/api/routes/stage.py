@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from ...domain.model import Role, VideoSource
 from ...usecases import stage
 from ..deps import CurrentCaller, CurrentUser, PresenterDep, UseCases
-from ..schemas import RemoveRequest, RoleUpdate, SpaceChange, SpacePublic, SpotlightUpdate
+from ..schemas import HostHandover, RemoveRequest, RoleUpdate, SpaceChange, SpacePublic, SpotlightUpdate
 from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, SpaceId, TargetUser
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses={**PROBLEMS, **ACCEPTED})
@@ -43,6 +43,21 @@ async def set_role(
     accepted = await stage.change_role(
         ctx, actor=user, space_id=space_id, target=user_id, role=Role(body.role)
     )
+    return show.accepted(accepted, response)
+
+
+@router.post("/host", responses=BODY_PROBLEMS)
+async def hand_over(
+    space_id: SpaceId,
+    body: HostHandover,
+    user: CurrentUser,
+    ctx: UseCases,
+    show: PresenterDep,
+    response: Response,
+) -> SpaceChange:
+    """Host: hand the Space to one of its co-hosts (409 `not_a_cohost` for anyone else). The old
+    host becomes a co-host; both get their new grants live."""
+    accepted = await stage.hand_over(ctx, actor=user, space_id=space_id, target=body.user_id)
     return show.accepted(accepted, response)
 
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from livekit import rtc
 
+from contract import names
 from tests.support.agent_process import AgentProcess, start_agent
 from tests.support.api_server import ApiServer, api_server
 from tests.support.eventually import eventually_async
@@ -35,6 +36,9 @@ def api(livekit_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         livekit=livekit_server,
         workdir=tmp_path_factory.mktemp("api-redispatch"),
         reuse_running=True,
+        # The host acts through the API and never joins the room; re-dispatch may take minutes on
+        # a busy machine, longer than the host grace period (docs/control-plane.md, "The host").
+        env={names.ENV_HOST_GRACE_SECONDS: "3600"},
     ) as server:
         yield server
 

@@ -729,3 +729,33 @@ def test_a_failed_push_does_not_fail_the_hand(client: TestClient, gateway: FakeG
     # Stored and said so: accepted, the room not yet told (the next pass sends the hands).
     assert resp.status_code == 202 and resp.json()["raised_hands"] == ["lena"]
     assert resp.json()["converged"] is False
+
+
+# --- host handover (functions/domain/host.py) -----------------------------------------------------
+def test_the_host_hands_the_space_to_a_cohost(client: TestClient) -> None:
+    space_id = live_space(client)
+    assert set_role(client, space_id, "cal", "cohost").status_code == 200
+    resp = client.post(f"/spaces/{space_id}/host", json={"user_id": "cal"}, headers=auth("host"))
+    assert resp.status_code in (200, 202), resp.text
+    space = client.get(f"/spaces/{space_id}", headers=auth("anyone")).json()
+    assert space["host"] == "cal" and space["cohosts"] == ["host"]
+    # The new host has the host's powers; the old one no longer does.
+    assert (
+        client.post(f"/spaces/{space_id}/host", json={"user_id": "host"}, headers=auth("host")).status_code
+        == 403
+    )
+    assert client.post(f"/spaces/{space_id}/end", headers=auth("cal")).status_code in (200, 202)
+
+
+def test_handover_to_anyone_but_a_cohost_is_refused_naming_the_problem(client: TestClient) -> None:
+    space_id = live_space(client)
+    assert set_role(client, space_id, "sue", "speaker").status_code == 200
+    before = client.get(f"/spaces/{space_id}", headers=auth("anyone")).json()
+    for target in ("sue", "nobody"):
+        resp = client.post(f"/spaces/{space_id}/host", json={"user_id": target}, headers=auth("host"))
+        assert resp.status_code == 409 and "co-host" in resp.text, resp.text
+    resp = client.post(f"/spaces/{space_id}/host", json={"user_id": "sue"}, headers=auth("sue"))
+    assert resp.status_code == 403
+    resp = client.post(f"/spaces/{space_id}/host", json={}, headers=auth("host"))
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "user_id"]
+    assert client.get(f"/spaces/{space_id}", headers=auth("anyone")).json() == before

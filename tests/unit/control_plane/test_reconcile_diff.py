@@ -50,8 +50,16 @@ def agent(name: str) -> ObservedParticipant:
 
 
 def room(
-    space: Space, *people: ObservedParticipant, metadata: str | None = None, dispatches=()
-) -> ObservedRoom:  # type: ignore[no-untyped-def]
+    space: Space,
+    *people: ObservedParticipant,
+    metadata: str | None = None,
+    dispatches=(),  # type: ignore[no-untyped-def]
+    host_present: bool = True,
+) -> ObservedRoom:
+    """The room with its agents and `people`; the host is connected too unless `host_present` is
+    False (or `people` already holds them)."""
+    if host_present and all(p.identity != space.host for p in people):
+        people = (person(space.host, Role.HOST), *people)
     return ObservedRoom(
         metadata=room_metadata(space) if metadata is None else metadata,
         participants=(agent(names.AGENT_NAME), agent(names.COMPOSER_AGENT_NAME), *people),
@@ -121,18 +129,19 @@ def test_metadata_follows_the_stored_space() -> None:
 
 def test_a_missing_agent_is_dispatched_whatever_the_reason_unless_one_is_on_its_way() -> None:
     space = live()
-    no_agents = ObservedRoom(metadata=room_metadata(space), participants=(), dispatches=())
+    host = person("host", Role.HOST)
+    no_agents = ObservedRoom(metadata=room_metadata(space), participants=(host,), dispatches=())
     assert d.diff(space, no_agents, agents=AGENTS, now=NOW) == [d.Dispatch(a) for a in AGENTS]
     # The start's dispatch long ago (dropped: no worker was registered, or the agent crashed).
     old = ObservedRoom(
         metadata=room_metadata(space),
-        participants=(agent(names.AGENT_NAME),),
+        participants=(host, agent(names.AGENT_NAME)),
         dispatches=(ObservedDispatch(names.COMPOSER_AGENT_NAME, NOW - 600, 0),),
     )
     assert d.diff(space, old, agents=AGENTS, now=NOW) == [d.Dispatch(names.COMPOSER_AGENT_NAME)]
     fresh = ObservedRoom(
         metadata=room_metadata(space),
-        participants=(agent(names.AGENT_NAME),),
+        participants=(host, agent(names.AGENT_NAME)),
         dispatches=(ObservedDispatch(names.COMPOSER_AGENT_NAME, NOW - 2, 0),),
     )
     assert d.diff(space, fresh, agents=AGENTS, now=NOW) == []
@@ -150,3 +159,45 @@ def test_rooms_follow_the_space_state() -> None:
     assert d.diff(just_started, None, agents=AGENTS, now=STARTED.timestamp() + 5) == [d.CreateRoom(AGENTS)]
     # Long live and no room: the SFU closed it (a room_finished webhook was lost): the Space ends.
     assert d.diff(just_started, None, agents=AGENTS, now=NOW) == [d.EndSpace()]
+
+
+# --- the host's presence (docs/control-plane.md, "The host") -----------------------------------
+
+GRACE = d.Timing(host_grace=30.0)
+
+
+def test_a_host_missing_from_the_room_starts_the_grace_period_when_no_webhook_did() -> None:
+    space = live()
+    actions = d.diff(space, room(space, host_present=False), agents=AGENTS, now=NOW, timing=GRACE)
+    assert actions == [d.HostAway(since=NOW)]
+
+
+def test_a_host_who_is_back_clears_the_departure_even_without_a_join_webhook() -> None:
+    space = live(host_away_since=datetime.fromtimestamp(NOW - 20, UTC))
+    assert d.diff(space, room(space), agents=AGENTS, now=NOW, timing=GRACE) == [d.HostBack()]
+
+
+def test_within_the_grace_period_the_space_stays_live() -> None:
+    space = live(host_away_since=datetime.fromtimestamp(NOW - 29, UTC))
+    assert d.diff(space, room(space, host_present=False), agents=AGENTS, now=NOW, timing=GRACE) == []
+
+
+def test_after_the_grace_period_the_space_ends_and_nothing_else_is_done_first() -> None:
+    space = live(host_away_since=datetime.fromtimestamp(NOW - 30, UTC), speakers=("sp",))
+    observed = room(space, person("sp", Role.LISTENER), host_present=False, metadata="stale")
+    assert d.diff(space, observed, agents=AGENTS, now=NOW, timing=GRACE) == [d.EndAbandoned()]
+
+
+def test_right_after_the_start_a_missing_host_is_still_connecting() -> None:
+    space = live()
+    just_started = STARTED.timestamp() + 29
+    assert d.diff(space, room(space, host_present=False), agents=AGENTS, now=just_started, timing=GRACE) == []
+    later = STARTED.timestamp() + 30
+    actions = d.diff(space, room(space, host_present=False), agents=AGENTS, now=later, timing=GRACE)
+    assert actions == [d.HostAway(since=later)]
+
+
+def test_an_agent_named_like_the_host_does_not_count_as_the_host() -> None:
+    space = live(host="agent-spaces-stage")
+    actions = d.diff(space, room(space, host_present=False), agents=AGENTS, now=NOW, timing=GRACE)
+    assert actions == [d.HostAway(since=NOW)]

@@ -15,6 +15,7 @@ import { cameraTrack, isStageRole, micOn, publishRights, setScreenShare, sharing
 import { STATE_POLL_MS } from "../names";
 import { type Person, personOf } from "../people";
 import { parseRoomMetadata, stateUrl } from "../pushed";
+import { type Attempt, Presence, Reconnector } from "../rejoin";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
 import { layoutFor, stageOrder } from "../stage";
 import { BroadcastStage } from "./broadcast_stage";
@@ -33,6 +34,15 @@ declare global {
   }
 }
 
+/** sessionStorage, when the page may use it. */
+function tabStorage(): Storage | null {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
 export function spaceView(app: App, spaceId: string): View {
   const me = app.session?.userId ?? "";
   const ctl = new SpaceController(app.api as SpaceApi, spaceId, me);
@@ -47,8 +57,12 @@ export function spaceView(app: App, spaceId: string): View {
   /** state.json said the Space ended (the message stays until the API agrees). */
   let endedSeen = false;
   let unsubscribe: (() => void)[] = [];
+  /** Which Space this tab is in, across a reload (rejoin.ts). */
+  const presence = new Presence(tabStorage());
+  /** After a dropped connection: fresh token, new room, capped backoff, until in again or refused. */
+  const reconnector = new Reconnector({ attempt: () => joinOnce(true) });
 
-  const header = new HeaderView({ copyLink, endSpace: () => void endSpace(), leave: () => void media?.leave() });
+  const header = new HeaderView({ copyLink, endSpace: () => void endSpace(), leave: () => leave() });
   const stage = new StageView();
   const reactions = new ReactionsOverlay();
   const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
@@ -71,6 +85,9 @@ export function spaceView(app: App, spaceId: string): View {
     mute: (id) => void act((a, s) => a.mute(s, id), `${called(id)} muted`),
     pin: (id, source = "camera") =>
       void act((a, s) => a.pin(s, id, source), id ? (source === "screen_share" ? `${called(id)}'s screen pinned` : `${called(id)} pinned`) : "Spotlight unpinned"),
+    handOver: (id) => {
+      if (window.confirm(`Hand this Space to ${called(id)}? You stay on as a co-host.`)) void act((a, s) => a.handOver(s, id), `${called(id)} is now the host; you are a co-host`);
+    },
   });
 
   ctl.onChange(() => draw());
@@ -111,22 +128,32 @@ export function spaceView(app: App, spaceId: string): View {
     }
   }
 
-  async function joinOnce(): Promise<void> {
+  /**
+   * One join: a fresh token (its grants follow the role stored now), then the room or the broadcast.
+   * `auto`: a reconnect attempt, which keeps quiet about failures worth retrying.
+   */
+  async function joinOnce(auto = false): Promise<Attempt> {
     joinError = "";
     let grant;
     try {
       grant = await app.api.joinToken(spaceId);
     } catch (err) {
       const e = err as ApiError;
-      return cardError(
+      // Blocked, not live (ended meanwhile), gone, signed out: asking again will not change it.
+      const final = e.status === 401 || e.status === 403 || e.status === 404 || e.status === 409;
+      if (auto && !final) return "retry";
+      cardError(
         e.status === 403 ? `You cannot join this Space: ${e.detail}` : e.status === 409 ? "This Space is not live." : `Could not get a join token: ${e.detail ?? e.message}`,
       );
+      return final ? "stop" : "retry";
     }
-    if (disposed) return;
+    if (disposed) return "stop";
     if (grant.mode === "hls") {
-      if (broadcast?.player.url === grant.playlist_url) return;
+      if (broadcast?.player.url === grant.playlist_url) return "joined";
       ctl.joined(grant);
-      return watchBroadcast(grant.playlist_url);
+      presence.entered(spaceId);
+      await watchBroadcast(grant.playlist_url);
+      return "joined";
     }
     leaveBroadcast();
     closeRoom();
@@ -148,6 +175,7 @@ export function spaceView(app: App, spaceId: string): View {
         }
         // Fetch the Space once per reconnect: what was pushed while we were away is lost.
         if (status === "reconnecting" && room.status.kind === "connected") void ctl.load();
+        if (status !== "connected" && room.status.kind === "connected") presence.entered(spaceId);
         status = room.status.kind;
         render();
       }),
@@ -158,8 +186,38 @@ export function spaceView(app: App, spaceId: string): View {
       await room.connect(grant.url, grant.token);
     } catch {
       // The status carries the message; render() shows it.
+      render();
+      return "retry";
     }
     render();
+    return "joined";
+  }
+
+  /** The room dropped (not a leave, removal or end): come back in by ourselves, saying so. */
+  async function reconnect(): Promise<void> {
+    const outcome = await reconnector.run();
+    if (disposed || outcome === "joined" || outcome === "cancelled") {
+      if (outcome === "joined") void ctl.load(); // what was pushed while we were away is lost
+      return;
+    }
+    presence.forget();
+    if (outcome === "gave-up") {
+      closeRoom();
+      return renderMessage(el, "The connection to the Space was lost.", ctl.space, () => void join());
+    }
+    // Refused (blocked, the Space ended meanwhile): the card says why.
+    const message = joinError;
+    closeRoom();
+    await ctl.load();
+    if (ctl.space?.state === "ended" || !message) draw();
+    else renderMessage(el, message, ctl.space, null);
+  }
+
+  /** Leaving on purpose: no automatic rejoin, not even after a reload. */
+  function leave(): void {
+    presence.forget();
+    reconnector.cancel();
+    void media?.leave();
   }
 
   function closeRoom(): void {
@@ -182,6 +240,7 @@ export function spaceView(app: App, spaceId: string): View {
         void join();
       },
       leave: () => {
+        presence.forget();
         leaveBroadcast();
         ctl.left();
         renderMessage(el, "You left the Space.", ctl.space, () => void join());
@@ -270,6 +329,13 @@ export function spaceView(app: App, spaceId: string): View {
     const status = room.status;
     if (status.kind === "ended") {
       window.spaces = { room: null };
+      if (reconnector.running || (status.dropped && ctl.space?.state !== "ended")) {
+        if (!reconnector.running) void reconnect();
+        renderReconnecting();
+        ctl.left();
+        return;
+      }
+      if (!status.canRejoin) presence.forget(); // removed, or the Space ended
       renderMessage(el, status.message, ctl.space, status.canRejoin ? () => void join() : null);
       // Emits only on the first call; its redraw lands here again and stops (it used to recurse
       // until the stack overflowed inside LiveKit's signal handler, which then reconnected).
@@ -332,6 +398,13 @@ export function spaceView(app: App, spaceId: string): View {
     });
   }
 
+  function renderReconnecting(): void {
+    if (!stale(el, ["reconnecting"])) return;
+    el.replaceChildren(
+      h("div", { class: "card message" }, h("p", { "data-testid": "reconnecting", role: "status" }, "Reconnecting…"), h("a", { class: "btn", href: "#/" }, "Back to Spaces")),
+    );
+  }
+
   // ---- actions ------------------------------------------------------------------------------------
 
   async function act(call: Parameters<SpaceController["act"]>[0], done: string): Promise<void> {
@@ -371,12 +444,20 @@ export function spaceView(app: App, spaceId: string): View {
 
   el.append(h("p", { class: "muted" }, "Loading…"));
   hideToast();
-  void ctl.load();
+  void ctl.load().then((space) => {
+    // A reload of a page that was in this Space: back in without a click, in the role stored now.
+    if (disposed || !presence.wasIn(spaceId)) return;
+    if (space?.state === "live") void join();
+    else if (space) presence.forget();
+  });
 
   return {
     el,
     unmount() {
       disposed = true;
+      // Navigating away (or signing out) is leaving: a later visit shows the card.
+      presence.forget();
+      reconnector.cancel();
       closeRoom();
       leaveBroadcast();
       window.spaces = { room: null };

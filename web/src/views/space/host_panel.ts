@@ -32,6 +32,8 @@ export interface PanelActions {
   remove(id: string, block: boolean): void;
   mute(id: string): void;
   pin(id: string | null, source?: VideoSource): void;
+  /** Host only: hand the Space to a co-host (the host stays as a co-host). */
+  handOver?(id: string): void;
 }
 
 export class HostPanel {
@@ -123,6 +125,8 @@ export class HostPanel {
           h("button", { class: "btn small", "data-testid": "make-cohost", onclick: () => a.setRole(m.id, "cohost") }, "Make co-host"),
         input.myRole === "host" && m.role === "cohost" &&
           h("button", { class: "btn small", "data-testid": "make-speaker", onclick: () => a.setRole(m.id, "speaker") }, "Make speaker"),
+        input.myRole === "host" && m.role === "cohost" && !!a.handOver &&
+          h("button", { class: "btn small", "data-testid": "make-host", onclick: () => a.handOver?.(m.id) }, "Make host"),
         h("button", { class: "btn small", "data-testid": "demote", onclick: () => a.setRole(m.id, "listener") }, "To audience"),
         h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(m.id, false) }, "Remove"),
         h("button", { class: "btn small btn-danger", "data-testid": "block", onclick: () => a.remove(m.id, true) }, "Block"),

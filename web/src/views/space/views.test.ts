@@ -125,6 +125,22 @@ describe("HostPanel", () => {
     expect(panel.el.children).toHaveLength(0);
   });
 
+  it("the host can hand the Space to a co-host, and only the host", () => {
+    const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn(), handOver: vi.fn() };
+    const panel = new HostPanel(a);
+    const members = [
+      { id: "h", role: "host" as const, micOn: true },
+      { id: "c", role: "cohost" as const, micOn: true },
+      { id: "s", role: "speaker" as const, micOn: true },
+    ];
+    panel.update(input({ members }));
+    expect(q(panel.el, "make-host")).toHaveLength(1);
+    (panel.el.querySelector('[data-identity="c"] [data-testid="make-host"]') as HTMLButtonElement).click();
+    expect(a.handOver).toHaveBeenCalledWith("c");
+    panel.update(input({ me: "c", myRole: "cohost", members }));
+    expect(q(panel.el, "make-host")).toHaveLength(0);
+  });
+
   it("a co-host cannot make co-hosts", () => {
     const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
     panel.update(input({ me: "c", myRole: "cohost" }));

@@ -1,0 +1,58 @@
+"""The host: handing the Space to a co-host, and ending a Space whose host has been gone too long.
+
+Pure functions over a Space, like stage.py: each returns the new Space (the same object when
+nothing changes) or raises a DomainError naming the rule. docs/control-plane.md, "The host".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .errors import Conflict, Forbidden
+from .lifecycle import ended
+from .model import Space, SpaceState
+
+
+def hand_over(space: Space, *, actor: str, target: str) -> Space:
+    """The host hands the Space to one of its co-hosts; the old host stays on as a co-host (so the
+    number of co-hosts does not change and no limit can refuse it)."""
+    if space.state is SpaceState.ENDED:
+        raise Conflict("space_ended", "the Space has ended")
+    if actor != space.host:
+        raise Forbidden("only_host_hands_over", "only the host can hand the Space over")
+    if target == space.host:
+        raise Conflict("already_host", "you are already the host")
+    if target not in space.cohosts:
+        raise Conflict("not_a_cohost", f"{target} is not a co-host of this Space; make them a co-host first")
+    cohosts = tuple(space.host if u == target else u for u in space.cohosts)
+    # The new host's presence is not known yet: the next reconciler pass observes it (and starts
+    # the grace period if they are not in the room).
+    return space.replace(host=target, cohosts=cohosts, host_away_since=None)
+
+
+def host_left(space: Space, *, user: str, now: datetime) -> Space:
+    """The SFU says `user` left the room: if that is the host of a live Space, the grace period
+    starts (unless it already runs: the earliest known departure counts)."""
+    if space.state is not SpaceState.LIVE or user != space.host or space.host_away_since is not None:
+        return space
+    return space.replace(host_away_since=now)
+
+
+def host_back(space: Space, *, user: str) -> Space:
+    """The host is (again) in the room: the grace period is over, the Space carries on."""
+    if user != space.host or space.host_away_since is None:
+        return space
+    return space.replace(host_away_since=None)
+
+
+def host_gone_too_long(space: Space, *, now: datetime, grace: timedelta) -> bool:
+    away = space.host_away_since
+    return space.state is SpaceState.LIVE and away is not None and now - away >= grace
+
+
+def abandoned(space: Space, *, now: datetime, grace: timedelta) -> Space:
+    """End a live Space whose host has been away for at least `grace`. Checked again on the latest
+    stored state, so a host who came back meanwhile keeps the Space live. Idempotent."""
+    if not host_gone_too_long(space, now=now, grace=grace):
+        return space
+    return ended(space, now)

@@ -1,0 +1,168 @@
+"""Coming back and handing over, in real browsers against the real SFU and API.
+
+- A speaker who reloads the page is back on the stage as a speaker, without a click.
+- A speaker whose connection the server drops comes back by itself (a new room connection with a
+  fresh token), in the same role.
+- The host hands the Space to a co-host: the co-host's page shows the host's controls and the old
+  host's page those of a co-host.
+
+The tests run in file order on one live Space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from livekit import api as lkapi
+from playwright.async_api import expect
+
+from contract import names
+from functions.domain.model import room_name_for
+from tests.conftest import LiveKitEndpoint
+from tests.support.eventually import eventually_async
+
+from .conftest import LaunchBrowser
+from .spaces_page import UI_TIMEOUT_MS, Person
+
+HOST, SPEAKER, COHOST = "rj-hana", "rj-sara", "rj-cora"
+
+
+@dataclass
+class Space:
+    space_id: str
+    host: Person
+    speaker: Person
+    cohost: Person
+
+
+async def invited(host: Person, person: Person, space_id: str) -> None:
+    """`person` joins as a listener, raises a hand, and the host invites them to speak."""
+    await person.sign_in(f"/#/spaces/{space_id}")
+    await person.join(space_id)
+    await person.by("raise-hand").click()
+    await expect(host.by("hand", person.identity)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await host.by("hand", person.identity).locator('[data-testid="invite"]').click()
+    await expect(person.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+async def space(api_url: str, stage_agent: object, launch_browser: LaunchBrowser) -> AsyncIterator[Space]:
+    browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    host = await Person.open(browser, api_url, HOST)
+    speaker = await Person.open(browser, api_url, SPEAKER)
+    cohost = await Person.open(browser, api_url, COHOST)
+    await host.sign_in()
+    # Video policy "host": only the host has a camera button, so the controls show who is host.
+    space_id = await host.create_space("Back in a moment", video="host")
+    await host.start_space()
+    await invited(host, speaker, space_id)
+    yield Space(space_id, host, speaker, cohost)
+
+
+async def sfu_role(livekit: LiveKitEndpoint, space_id: str, identity: str) -> tuple[str, bool] | None:
+    async with lkapi.LiveKitAPI(livekit.http_url, livekit.api_key, livekit.api_secret) as client:
+        try:
+            info = await client.room.get_participant(
+                lkapi.RoomParticipantIdentity(room=room_name_for(space_id), identity=identity)
+            )
+        except lkapi.TwirpError:
+            return None
+        return info.attributes.get(names.ROLE_ATTRIBUTE, ""), info.permission.can_publish
+
+
+async def back_on_stage_as_speaker(space: Space, livekit: LiveKitEndpoint) -> None:
+    page = space.speaker
+    await page.wait_joined()
+    await expect(page.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
+    await expect(page.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(page.by("join-space")).to_have_count(0)
+    await expect(space.host.by("member", SPEAKER)).to_have_attribute(
+        "data-role", "speaker", timeout=UI_TIMEOUT_MS
+    )
+
+    async def speaker_at_the_sfu() -> bool:
+        return await sfu_role(livekit, space.space_id, SPEAKER) == ("speaker", True)
+
+    await eventually_async(
+        speaker_at_the_sfu, timeout=UI_TIMEOUT_MS / 1000, what="the speaker's grants at the SFU"
+    )
+
+
+async def test_a_speaker_who_reloads_is_back_on_stage_without_a_click(
+    space: Space, livekit_server: LiveKitEndpoint
+) -> None:
+    page = space.speaker.page
+    sid_before = await page.evaluate("() => window.spaces.room.localParticipant.sid")
+    await page.reload()
+    # No click anywhere: the page joins by itself because this tab was in the Space.
+    await back_on_stage_as_speaker(space, livekit_server)
+    await eventually_async(
+        lambda: page.evaluate("() => window.spaces?.room?.state === 'connected'"),
+        timeout=UI_TIMEOUT_MS / 1000,
+        what="the reloaded page connected",
+    )
+    assert await page.evaluate("() => window.spaces.room.localParticipant.sid") != sid_before
+
+
+async def test_a_dropped_connection_comes_back_in_the_same_role(
+    space: Space, livekit_server: LiveKitEndpoint
+) -> None:
+    page = space.speaker.page
+    # Whether the page ever says it is reconnecting (it may be brief: the first attempt is at once).
+    await page.evaluate(
+        """() => {
+          window.droppedRoom = window.spaces.room;
+          window.sawReconnecting = false;
+          new MutationObserver(() => {
+            const shown = document.querySelector('[data-testid="reconnecting"]');
+            if (shown && shown.textContent === "Reconnecting…") window.sawReconnecting = true;
+          }).observe(document.body, { childList: true, subtree: true });
+        }"""
+    )
+    # The server closes this participant's session and tells the client to leave (not a removal,
+    # not the end of the Space): livekit-client ends the Room; the page has to come back itself.
+    await page.evaluate("() => window.spaces.room.simulateScenario('server-leave')")
+    await eventually_async(
+        lambda: page.evaluate(
+            "() => window.droppedRoom.state === 'disconnected' && !!window.spaces?.room"
+            " && window.spaces.room !== window.droppedRoom && window.spaces.room.state === 'connected'"
+        ),
+        timeout=UI_TIMEOUT_MS / 1000,
+        what="a new room connection after the drop",
+    )
+    await back_on_stage_as_speaker(space, livekit_server)
+    assert await page.evaluate("() => window.sawReconnecting") is True
+
+
+async def test_a_leave_on_purpose_is_not_undone_by_a_reload(space: Space) -> None:
+    speaker = space.speaker
+    await speaker.by("leave").click()
+    await expect(speaker.by("space-message")).to_have_text("You left the Space.", timeout=UI_TIMEOUT_MS)
+    await speaker.page.reload()
+    await expect(speaker.by("join-space")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(speaker.by("spotlight")).to_have_count(0)
+
+
+async def test_the_host_hands_over_and_the_cohost_gets_the_host_controls(space: Space) -> None:
+    host, cohost = space.host, space.cohost
+    await invited(host, cohost, space.space_id)
+    await host.by("member", COHOST).locator('[data-testid="make-cohost"]').click()
+    await expect(cohost.by("my-role")).to_have_text("Co-host", timeout=UI_TIMEOUT_MS)
+    await expect(cohost.by("end-space")).to_have_count(0)
+
+    await host.by("member", COHOST).locator('[data-testid="make-host"]').click()  # confirm: accepted
+
+    await expect(cohost.by("my-role")).to_have_text("Host", timeout=UI_TIMEOUT_MS)
+    await expect(cohost.by("end-space")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(cohost.by("toggle-camera")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(cohost.by("member", HOST).locator('[data-testid="make-host"]')).to_be_visible(
+        timeout=UI_TIMEOUT_MS
+    )
+    await expect(host.by("my-role")).to_have_text("Co-host", timeout=UI_TIMEOUT_MS)
+    await expect(host.by("end-space")).to_have_count(0)
+    await expect(host.by("toggle-camera")).to_have_count(0)
+    # The new host ends the Space for everyone.
+    await cohost.by("end-space").click()
+    await expect(host.by("space-message")).to_have_text("This Space has ended.", timeout=UI_TIMEOUT_MS)

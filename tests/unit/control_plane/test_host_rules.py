@@ -1,0 +1,91 @@
+"""The host's rules (functions/domain/host.py): handover and the grace period, without I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from functions.domain import host
+from functions.domain.errors import Conflict, Forbidden
+from functions.domain.model import Role, Space, SpaceState, VideoPolicy
+
+T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+GRACE = timedelta(seconds=120)
+
+
+def live(**changes: object) -> Space:
+    space = Space(
+        id="s1",
+        title="t",
+        host="ann",
+        video=VideoPolicy.HOST,
+        created_at=T0,
+        state=SpaceState.LIVE,
+        started_at=T0,
+        cohosts=("cal", "cy"),
+        speakers=("sue",),
+    )
+    return space.replace(**changes)
+
+
+def test_the_host_hands_over_to_a_cohost_and_stays_as_a_cohost() -> None:
+    after = host.hand_over(live(), actor="ann", target="cal")
+    assert after.host == "cal" and after.role_of("cal") is Role.HOST
+    assert after.role_of("ann") is Role.COHOST and after.cohosts == ("ann", "cy")
+    assert after.speakers == ("sue",)
+
+
+def test_handover_restarts_the_grace_clock_for_the_new_host() -> None:
+    after = host.hand_over(live(host_away_since=T0), actor="ann", target="cy")
+    assert after.host_away_since is None
+
+
+@pytest.mark.parametrize(
+    ("actor", "rule"), [("cal", "only_host_hands_over"), ("sue", "only_host_hands_over")]
+)
+def test_only_the_host_hands_over(actor: str, rule: str) -> None:
+    with pytest.raises(Forbidden) as err:
+        host.hand_over(live(), actor=actor, target="cy")
+    assert err.value.rule == rule
+
+
+@pytest.mark.parametrize(
+    ("target", "rule"), [("sue", "not_a_cohost"), ("lou", "not_a_cohost"), ("ann", "already_host")]
+)
+def test_only_a_cohost_can_become_the_host(target: str, rule: str) -> None:
+    with pytest.raises(Conflict) as err:
+        host.hand_over(live(), actor="ann", target=target)
+    assert err.value.rule == rule
+
+
+def test_an_ended_space_is_not_handed_over() -> None:
+    with pytest.raises(Conflict) as err:
+        host.hand_over(live(state=SpaceState.ENDED), actor="ann", target="cal")
+    assert err.value.rule == "space_ended"
+
+
+def test_the_first_known_departure_of_the_host_counts() -> None:
+    space = live()
+    left = host.host_left(space, user="ann", now=T0)
+    assert left.host_away_since == T0
+    assert host.host_left(left, user="ann", now=T0 + GRACE) is left
+    assert host.host_left(space, user="cal", now=T0) is space  # a co-host leaving is not the host
+    assert host.host_left(live(state=SpaceState.SCHEDULED), user="ann", now=T0).host_away_since is None
+
+
+def test_the_host_coming_back_clears_the_departure() -> None:
+    away = live(host_away_since=T0)
+    assert host.host_back(away, user="ann").host_away_since is None
+    assert host.host_back(away, user="cal") is away
+    assert host.host_back(live(), user="ann").host_away_since is None
+
+
+def test_a_space_ends_once_the_host_is_gone_for_the_whole_grace_period() -> None:
+    away = live(host_away_since=T0, pinned="sue")
+    assert host.abandoned(away, now=T0 + GRACE - timedelta(seconds=1), grace=GRACE) is away
+    ended = host.abandoned(away, now=T0 + GRACE, grace=GRACE)
+    assert ended.state is SpaceState.ENDED and ended.ended_at == T0 + GRACE and ended.pinned is None
+    # Back in time (checked on the latest state): nothing ends; an ended Space stays as it is.
+    assert host.abandoned(live(), now=T0 + 10 * GRACE, grace=GRACE).state is SpaceState.LIVE
+    assert host.abandoned(ended, now=T0 + 10 * GRACE, grace=GRACE) is ended

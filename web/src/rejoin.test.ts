@@ -1,0 +1,149 @@
+import { DisconnectReason } from "livekit-client";
+import { describe, expect, it } from "vitest";
+
+import { type Attempt, BACKOFF_CAP_MS, backoffMs, IN_SPACE_KEY, MAX_ATTEMPTS, Presence, Reconnector, reconnectsAfter } from "./rejoin";
+
+class MapStorage {
+  items = new Map<string, string>();
+  getItem(k: string): string | null {
+    return this.items.get(k) ?? null;
+  }
+  setItem(k: string, v: string): void {
+    this.items.set(k, v);
+  }
+  removeItem(k: string): void {
+    this.items.delete(k);
+  }
+}
+
+describe("Presence (a reload rejoins)", () => {
+  it("remembers the Space this tab is in until it is left on purpose", () => {
+    const storage = new MapStorage();
+    const presence = new Presence(storage);
+    expect(presence.wasIn("s1")).toBe(false);
+    presence.entered("s1");
+    expect(storage.getItem(IN_SPACE_KEY)).toBe("s1");
+    expect(new Presence(storage).wasIn("s1")).toBe(true); // the reloaded page
+    expect(presence.wasIn("s2")).toBe(false);
+    presence.forget();
+    expect(presence.wasIn("s1")).toBe(false);
+  });
+
+  it("works without storage (it throws in some private modes)", () => {
+    const broken = {
+      getItem: () => {
+        throw new Error("denied");
+      },
+      setItem: () => {
+        throw new Error("denied");
+      },
+      removeItem: () => {
+        throw new Error("denied");
+      },
+    };
+    const presence = new Presence(broken);
+    presence.entered("s1");
+    expect(presence.wasIn("s1")).toBe(false);
+    presence.forget();
+    expect(new Presence(null).wasIn("s1")).toBe(false);
+  });
+});
+
+describe("reconnectsAfter", () => {
+  it("does not come back after a leave, a removal, the end or another tab taking the seat", () => {
+    for (const reason of [
+      DisconnectReason.CLIENT_INITIATED,
+      DisconnectReason.PARTICIPANT_REMOVED,
+      DisconnectReason.ROOM_DELETED,
+      DisconnectReason.ROOM_CLOSED,
+      DisconnectReason.DUPLICATE_IDENTITY,
+      DisconnectReason.USER_REJECTED,
+    ]) {
+      expect(reconnectsAfter(reason), DisconnectReason[reason]).toBe(false);
+    }
+  });
+
+  it("comes back after anything else the network or the server did", () => {
+    for (const reason of [
+      undefined,
+      DisconnectReason.UNKNOWN_REASON,
+      DisconnectReason.SERVER_SHUTDOWN,
+      DisconnectReason.STATE_MISMATCH,
+      DisconnectReason.JOIN_FAILURE,
+      DisconnectReason.MIGRATION,
+      DisconnectReason.SIGNAL_CLOSE,
+    ]) {
+      expect(reconnectsAfter(reason), String(reason)).toBe(true);
+    }
+  });
+});
+
+describe("backoffMs", () => {
+  it("tries at once, then doubles from 1 s and never waits more than the cap", () => {
+    const mid = () => 0.5; // no jitter
+    expect([0, 1, 2, 3, 4, 5, 6, 30].map((n) => backoffMs(n, mid))).toEqual([0, 1000, 2000, 4000, 8000, 10000, 10000, 10000]);
+  });
+
+  it("spreads the waits by ±20 % but stays within the cap", () => {
+    expect(backoffMs(1, () => 0)).toBe(800);
+    expect(backoffMs(1, () => 1)).toBe(1200);
+    expect(backoffMs(12, () => 1)).toBe(BACKOFF_CAP_MS);
+  });
+});
+
+function script(results: Attempt[]): { attempt: () => Promise<Attempt>; calls: () => number } {
+  let i = 0;
+  return {
+    attempt: async () => results[Math.min(i++, results.length - 1)],
+    calls: () => i,
+  };
+}
+
+describe("Reconnector", () => {
+  it("retries with the backoff until it is back in", async () => {
+    const waits: number[] = [];
+    const s = script(["retry", "retry", "retry", "joined"]);
+    const r = new Reconnector({ attempt: s.attempt, sleep: async (ms) => void waits.push(ms), random: () => 0.5 });
+    expect(await r.run()).toBe("joined");
+    expect(s.calls()).toBe(4);
+    expect(waits).toEqual([1000, 2000, 4000]);
+    expect(r.running).toBe(false);
+  });
+
+  it("stops when the API refuses (blocked, ended)", async () => {
+    const s = script(["retry", "stop", "joined"]);
+    const r = new Reconnector({ attempt: s.attempt, sleep: async () => undefined });
+    expect(await r.run()).toBe("stop");
+    expect(s.calls()).toBe(2);
+  });
+
+  it("gives up after the last attempt", async () => {
+    const s = script(["retry"]);
+    const r = new Reconnector({ attempt: s.attempt, sleep: async () => undefined });
+    expect(await r.run()).toBe("gave-up");
+    expect(s.calls()).toBe(MAX_ATTEMPTS);
+  });
+
+  it("a leave during a wait cancels it before another attempt", async () => {
+    const s = script(["retry"]);
+    let r: Reconnector | null = null;
+    r = new Reconnector({ attempt: s.attempt, sleep: async () => r?.cancel() });
+    expect(await r.run()).toBe("cancelled");
+    expect(s.calls()).toBe(1);
+  });
+
+  it("one run at a time", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const r = new Reconnector({
+      attempt: async () => {
+        await gate;
+        return "joined";
+      },
+    });
+    const first = r.run();
+    expect(await r.run()).toBe("cancelled");
+    release();
+    expect(await first).toBe("joined");
+  });
+});
