@@ -20,23 +20,39 @@ from .core.config import get_settings
 DEV_TOKEN_TTL = 12 * 3600
 
 
-def dev_token(user_id: str, *, secret: str | None = None, ttl: int = DEV_TOKEN_TTL) -> str:
+def dev_token(
+    user_id: str,
+    *,
+    secret: str | None = None,
+    ttl: int = DEV_TOKEN_TTL,
+    name: str | None = None,
+    picture: str | None = None,
+) -> str:
+    """A dev bearer token; `name` and `picture` become the claims an identity provider's ID token
+    carries (the API cleans them the same way: functions/domain/people.py)."""
     settings = get_settings()
     if secret is None:
         if not settings.is_local:
             raise SystemExit("dev tokens exist only in local mode (SPACES_MODE=local)")
         secret = settings.dev_jwt_secret
     now = int(time.time())
-    return jwt.encode({"sub": user_id, "iat": now, "exp": now + ttl}, secret, algorithm="HS256")
+    claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl}
+    if name is not None:
+        claims["name"] = name
+    if picture is not None:
+        claims["picture"] = picture
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m functions.dev_token", description=__doc__)
     parser.add_argument("user_id")
+    parser.add_argument("--name", help="the display name claim (default: none, the id is shown)")
+    parser.add_argument("--picture", help="the avatar URL claim (https)")
     args = parser.parse_args(argv)
     if not re.match(USER_ID_PATTERN, args.user_id):
         parser.error(f"user id must match {USER_ID_PATTERN}")
-    sys.stdout.write(dev_token(args.user_id) + "\n")
+    sys.stdout.write(dev_token(args.user_id, name=args.name, picture=args.picture) + "\n")
     return 0
 
 

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ..core.config import Settings
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
+from ..domain.people import Caller, caller_from_claims
 from ..livekit_edge.gateway import LiveKitGateway, RoomGateway
 from ..reconcile.runner import Memory
 from ..reconcile.wiring import reconciler_for, store_for
@@ -43,42 +44,59 @@ def _unauthorized(reason: str) -> HTTPException:
 bearer = HTTPBearer(auto_error=False, description="a JWT whose `sub` is the caller's user id")
 
 
-async def current_user(
-    request: Request,
-    settings: SettingsDep,
-    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-) -> str:
-    """The caller is the JWT `sub`, never a body field.
+async def _verified_claims(request: Request, settings: Settings) -> dict[str, Any]:
+    """The caller's verified token claims, with a `sub` that is a valid user id.
 
     On Lambda, API Gateway's JWT authorizer has already verified the token and put its claims in
     the event; locally the app verifies the bearer token itself with the dev secret."""
     event: dict[str, Any] | None = request.scope.get("aws.event")
     if event is not None:
         claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims", {})
-        sub = claims.get("sub")
-        if sub is None:
+        if not isinstance(claims, dict) or claims.get("sub") is None:
             raise _unauthorized("no `sub` in the API Gateway authorizer claims")
     elif settings.is_local:
-        sub = _verify_local_bearer(request.headers.get("authorization"), settings.dev_jwt_secret)
+        claims = _verify_local_bearer(request.headers.get("authorization"), settings.dev_jwt_secret)
     else:
         raise _unauthorized("no authorizer claims: in cloud mode requests must come through API Gateway")
+    sub = claims.get("sub")
     if not isinstance(sub, str) or not _user_id.match(sub):
         raise _unauthorized("token subject is missing or not a valid user id")
-    return sub
+    return claims
 
 
-def _verify_local_bearer(header: str | None, secret: str) -> str:
+async def current_user(
+    request: Request,
+    settings: SettingsDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> str:
+    """The caller is the JWT `sub`, never a body field."""
+    claims = await _verified_claims(request, settings)
+    return str(claims["sub"])
+
+
+async def current_caller(
+    request: Request,
+    settings: SettingsDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Caller:
+    """The caller with the display name and avatar of its token (`name`, `picture` claims; the
+    cloud sends Cognito's ID token, which carries them). Cleaned by domain/people.py."""
+    claims = await _verified_claims(request, settings)
+    return caller_from_claims(str(claims["sub"]), claims, allow_http=settings.is_local)
+
+
+def _verify_local_bearer(header: str | None, secret: str) -> dict[str, Any]:
     import jwt  # local mode only; keeps PyJWT (and its cryptography backend) off the Lambda cold path
 
     if not header or not header.lower().startswith("bearer "):
         raise _unauthorized("missing bearer token (python -m functions.dev_token USER_ID prints one)")
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             header[7:].strip(), secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
         )
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"invalid bearer token: {exc}") from exc
-    return str(claims["sub"])
+    return claims
 
 
 async def get_store(settings: SettingsDep) -> SpaceStore:
@@ -127,5 +145,6 @@ async def get_presenter(settings: SettingsDep) -> Presenter:
 
 
 CurrentUser = Annotated[str, Depends(current_user)]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
 PresenterDep = Annotated[Presenter, Depends(get_presenter)]
 UseCases = Annotated[Context, Depends(get_context)]

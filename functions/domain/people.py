@@ -1,0 +1,80 @@
+"""Who a caller is, as people see them: a display name and an avatar from the identity provider's
+claims (`name`, `picture`), cleaned here so every page, token and pushed document shows the same
+thing. Pure: no HTTP, no LiveKit. The limits and their reasons: docs/identity.md."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+# A name fits one line of a tile or a list row; 64 also keeps the room metadata's `names` map
+# (host, co-hosts, speakers) far below LiveKit's metadata size limit (docs/identity.md).
+NAME_MAX_CHARS: Final = 64
+# Longer URLs are signed or tracking URLs we have no reason to carry through every token.
+PICTURE_MAX_CHARS: Final = 1024
+
+# Characters that change how the text around them is laid out (bidi overrides and isolates) can
+# make a name read as someone else's: removed along with the C0/C1 controls.
+_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in user: `id` is the token subject (what the store and the SFU key on), `name`
+    and `picture` are only ever shown."""
+
+    id: str
+    name: str
+    picture: str | None = None
+
+
+def clean_name(raw: object, *, fallback: str) -> str:
+    """The `name` claim as shown: controls removed, whitespace runs made one space, trimmed, at most
+    NAME_MAX_CHARS characters; the fallback (the user id) when nothing is left or it is not text."""
+    if not isinstance(raw, str):
+        return fallback[:NAME_MAX_CHARS]
+    kept = []
+    for char in raw:
+        category = unicodedata.category(char)
+        if char in _BIDI_CONTROLS:
+            continue
+        if char.isspace() or category in ("Zl", "Zp"):
+            kept.append(" ")  # a newline or tab between two words still separates them
+            continue
+        if category in ("Cc", "Cs", "Co", "Cn"):
+            continue  # controls; lone surrogates, private use, unassigned: nothing a font shows reliably
+        kept.append(char)
+    name = " ".join("".join(kept).split())[:NAME_MAX_CHARS].rstrip()
+    return name or fallback[:NAME_MAX_CHARS]
+
+
+def clean_picture(raw: object, *, allow_http: bool = False) -> str | None:
+    """The `picture` claim if it is an absolute https URL with a host (http too when `allow_http`,
+    local mode only) of at most PICTURE_MAX_CHARS characters, without spaces or controls; else None.
+    A page puts it into an <img src>, so no other scheme (javascript:, data:, file:) gets through."""
+    if not isinstance(raw, str) or not raw or len(raw) > PICTURE_MAX_CHARS:
+        return None
+    if any(char.isspace() or unicodedata.category(char)[0] == "C" for char in raw):
+        return None
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        return None
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
+        return None
+    if not raw.lower().startswith(parts.scheme + "://"):
+        return None
+    return raw
+
+
+def caller_from_claims(user_id: str, claims: Mapping[str, object], *, allow_http: bool = False) -> Caller:
+    """A Caller from a verified token's claims; `user_id` is its already-checked `sub`."""
+    return Caller(
+        id=user_id,
+        name=clean_name(claims.get("name"), fallback=user_id),
+        picture=clean_picture(claims.get("picture"), allow_http=allow_http),
+    )

@@ -1,0 +1,88 @@
+"""The rules that turn identity-provider claims into the name and avatar people see."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.domain.people import (
+    NAME_MAX_CHARS,
+    PICTURE_MAX_CHARS,
+    Caller,
+    caller_from_claims,
+    clean_name,
+    clean_picture,
+)
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("Alice Liddell", "Alice Liddell"),
+        ("  Alice  ", "Alice"),
+        ("Ali\x00ce\x07", "Alice"),
+        ("Alice\nLiddell", "Alice Liddell"),
+        ("Alice\t\t Liddell", "Alice Liddell"),
+        ("\u202eecilA", "ecilA"),  # a right-to-left override cannot disguise the name
+        ("Zoë 🎙️ Ōkubo", "Zoë 🎙️ Ōkubo"),
+        ("<b>Bob</b>", "<b>Bob</b>"),  # kept as text; the page never renders it as HTML
+    ],
+)
+def test_a_name_is_trimmed_and_loses_its_controls(raw: str, shown: str) -> None:
+    assert clean_name(raw, fallback="u-1") == shown
+
+
+@pytest.mark.parametrize("raw", [None, "", "   ", "\x00\x01\n", 42, ["Alice"], "\u202e\u2066"])
+def test_no_usable_name_falls_back_to_the_id(raw: object) -> None:
+    assert clean_name(raw, fallback="9f1c2d7e-user") == "9f1c2d7e-user"
+
+
+def test_a_long_name_is_cut_to_the_limit_without_a_trailing_space() -> None:
+    long = "a" * (NAME_MAX_CHARS - 1) + " bcdef"
+    shown = clean_name(long, fallback="u")
+    assert len(shown) <= NAME_MAX_CHARS
+    assert shown == "a" * (NAME_MAX_CHARS - 1)
+    assert len(clean_name("é" * 500, fallback="u")) == NAME_MAX_CHARS
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.com/a.png", "https://cdn.example.org/u/1?s=96&v=2", "HTTPS://Example.com/x.jpg"],
+)
+def test_an_https_picture_is_kept(url: str) -> None:
+    assert clean_picture(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        7,
+        "http://example.com/a.png",
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "file:///etc/passwd",
+        "//example.com/a.png",
+        "https:///no-host.png",
+        "https:example.com/a.png",
+        "https://example.com/a b.png",
+        "https://example.com/\x00.png",
+        "https://[::1/broken",
+        "https://example.com/" + "a" * PICTURE_MAX_CHARS,
+    ],
+)
+def test_anything_but_a_short_https_url_is_no_picture(url: object) -> None:
+    assert clean_picture(url) is None
+
+
+def test_http_pictures_only_where_allowed() -> None:
+    assert clean_picture("http://127.0.0.1:8000/a.png", allow_http=True) == "http://127.0.0.1:8000/a.png"
+    assert clean_picture("javascript:alert(1)", allow_http=True) is None
+
+
+def test_a_caller_from_claims() -> None:
+    claims = {"sub": "u-1", "name": " Alice ", "picture": "https://example.com/a.png", "email": "a@x"}
+    assert caller_from_claims("u-1", claims) == Caller("u-1", "Alice", "https://example.com/a.png")
+    assert caller_from_claims("u-2", {"sub": "u-2"}) == Caller("u-2", "u-2", None)
