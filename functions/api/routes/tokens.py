@@ -4,7 +4,7 @@ listener arriving when the room's WebRTC audience is full gets the HLS broadcast
 from fastapi import APIRouter
 
 from ...usecases.join import BroadcastGrant, join
-from ..deps import CurrentUser, UseCases
+from ..deps import CurrentCaller, UseCases
 from ..schemas import HlsTokenResponse, TokenResponse, WebRtcTokenResponse
 from ._params import PROBLEMS, SpaceId
 
@@ -12,12 +12,13 @@ router = APIRouter(prefix="/spaces", tags=["tokens"], responses=PROBLEMS)
 
 
 @router.post("/{space_id}/token")
-async def join_token(space_id: SpaceId, user: CurrentUser, ctx: UseCases) -> TokenResponse:
+async def join_token(space_id: SpaceId, caller: CurrentCaller, ctx: UseCases) -> TokenResponse:
     """`mode: "webrtc"`: connect to `url` with `token`. `mode: "hls"`: play `playlist_url` (the
     room holds SPACES_WEBRTC_LISTENER_LIMIT listeners already; stage roles always get WebRTC)."""
     # The hottest endpoint runs on the event loop without thread hops: its only I/O is one
     # primary-key read (sub-millisecond on SQLite; on Lambda one request owns the whole process).
-    grant = join(ctx, actor=user, space_id=space_id)
+    # A listener's name and avatar are stored with their entry in the host's listener list.
+    grant = join(ctx, actor=caller.id, space_id=space_id, name=caller.name, picture=caller.picture)
     if isinstance(grant, BroadcastGrant):
         return HlsTokenResponse(
             mode="hls",
