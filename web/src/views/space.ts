@@ -22,6 +22,7 @@ import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
 import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
+import { ListenerList } from "./space/listeners";
 import { displayName } from "./space/people";
 import { StageView } from "./space/stage";
 
@@ -56,13 +57,17 @@ export function spaceView(app: App, spaceId: string): View {
     setCamera: (on) => void toggle(() => media!.room.localParticipant.setCameraEnabled(on)),
     raiseHand: (up) => void raiseHand(up),
   });
+  const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
+    invite: async (id) => listAct((a, s) => a.setRole(s, id, "speaker"), `${id} invited to speak`),
+    remove: async (id, block) => listAct((a, s) => a.remove(s, id, block), block ? `${id} removed and blocked` : `${id} removed`),
+  });
   const panel = new HostPanel({
     setRole: (id, role) =>
       void act((a, s) => a.setRole(s, id, role), role === "listener" ? `${id} moved to the audience` : role === "cohost" ? `${id} is now a co-host` : `${id} invited to speak`),
     remove: (id, block) => void act((a, s) => a.remove(s, id, block), block ? `${id} removed and blocked` : `${id} removed`),
     mute: (id) => void act((a, s) => a.mute(s, id), `${id} muted`),
     pin: (id) => void act((a, s) => a.pin(s, id), id ? `${id} pinned` : "Spotlight unpinned"),
-  });
+  }, listenerList);
 
   ctl.onChange(() => draw());
 
@@ -320,6 +325,12 @@ export function spaceView(app: App, spaceId: string): View {
     report(await ctl.act(call), done);
   }
 
+  async function listAct(call: Parameters<SpaceController["act"]>[0], done: string): Promise<boolean> {
+    const result = await ctl.act(call);
+    report(result, done);
+    return result.ok;
+  }
+
   function report(result: ActResult, done: string): void {
     if (result.ok) toast(done);
     else toast(result.message, "error");
@@ -359,6 +370,7 @@ export function spaceView(app: App, spaceId: string): View {
     el,
     unmount() {
       disposed = true;
+      listenerList.hide();
       closeRoom();
       leaveBroadcast();
       window.spaces = { room: null };

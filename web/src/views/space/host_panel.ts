@@ -1,6 +1,7 @@
 /** The moderation panel (host and co-hosts): raised hands, who is on stage, the audience. */
 import type { Role } from "../../api";
 import { avatar, clear, h, stale } from "../../dom";
+import type { ListenerList } from "./listeners";
 import { ROLE_LABEL } from "./people";
 
 export interface Member {
@@ -29,7 +30,11 @@ export interface PanelActions {
 export class HostPanel {
   readonly el = h("aside", { class: "panel", "data-testid": "host-panel", hidden: true });
 
-  constructor(private readonly actions: PanelActions) {}
+  /** `listeners`: the audience from the API (hidden listeners included), shown below the rest. */
+  constructor(
+    private readonly actions: PanelActions,
+    private readonly listeners: ListenerList | null = null,
+  ) {}
 
   reset(): void {
     stale(this.el, null);
@@ -39,6 +44,7 @@ export class HostPanel {
     const moderator = input.myRole === "host" || input.myRole === "cohost";
     this.el.hidden = !moderator;
     if (!moderator) {
+      this.listeners?.hide();
       stale(this.el, null);
       return clear(this.el);
     }
@@ -55,7 +61,17 @@ export class HostPanel {
         { class: "people", "data-testid": "raised-hands" },
         ...(hands.length === 0
           ? [h("li", { class: "muted" }, "No raised hands.")]
-          : hands.map((id) => h("li", { "data-testid": "hand", "data-identity": id }, avatar(id), h("span", { class: "who" }, id), invite(id)))),
+          : hands.map((id) =>
+              h(
+                "li",
+                { "data-testid": "hand", "data-identity": id },
+                avatar(id),
+                h("span", { class: "who" }, id),
+                invite(id),
+                h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(id, false) }, "Remove"),
+                h("button", { class: "btn small btn-danger", "data-testid": "block", onclick: () => a.remove(id, true) }, "Block"),
+              ),
+            )),
       ),
       h("h2", {}, "On stage"),
       h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input))),
@@ -78,6 +94,10 @@ export class HostPanel {
           ),
         ),
       );
+    }
+    if (this.listeners) {
+      this.el.append(this.listeners.el);
+      this.listeners.show();
     }
   }
 
