@@ -7,7 +7,7 @@ the queue changes; their pages read it instead of polling the Space.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,9 +16,16 @@ class RaisedHands:
     space_id: str
     version: int
     hands: tuple[str, ...]
+    # id -> display name of the people in `hands` (listeners are hidden in the room).
+    names: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"space_id": self.space_id, "version": self.version, "hands": list(self.hands)}
+        return {
+            "space_id": self.space_id,
+            "version": self.version,
+            "hands": list(self.hands),
+            "names": dict(self.names),
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))

@@ -31,6 +31,9 @@ STAGE_RPC_METHOD: Final = "get_stage"
 
 # Participant attributes the control plane puts into join tokens.
 ROLE_ATTRIBUTE: Final = "role"
+# The caller's avatar (an https URL, functions/domain/people.py); absent without one. The display
+# name itself is the participant's `name` (the join token's `name` claim), not an attribute.
+PICTURE_ATTRIBUTE: Final = "spaces.picture"
 
 # Room metadata (JSON) written by the control plane: schema/room_metadata.schema.json,
 # contract/room_metadata.py.

@@ -9,7 +9,7 @@ malformed document or field reads as the default.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast, get_args
 
 VideoPolicy = Literal["off", "host", "speakers"]
@@ -28,6 +28,8 @@ class RoomMetadata:
     host: str = ""
     cohosts: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()
+    # id -> display name of stage members (not hashed: a plain dict reads and writes as JSON).
+    names: dict[str, str] = field(default_factory=dict)
     listener_count: int = 0
     version: int = 0
 
@@ -35,6 +37,7 @@ class RoomMetadata:
         doc = asdict(self)
         doc["cohosts"] = list(self.cohosts)
         doc["speakers"] = list(self.speakers)
+        doc["names"] = dict(self.names)
         return doc
 
     def to_json(self) -> str:
@@ -45,6 +48,13 @@ def _names(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
     return tuple(v for v in value if isinstance(v, str) and v)
+
+
+def display_names(value: object) -> dict[str, str]:
+    """A `names` map as read: entries that are not text to text are dropped (absent: empty)."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v}
 
 
 def _count(value: object) -> int:
@@ -71,6 +81,7 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         host=host if isinstance(host, str) else "",
         cohosts=_names(raw.get("cohosts")),
         speakers=_names(raw.get("speakers")),
+        names=display_names(raw.get("names")),
         listener_count=_count(raw.get("listener_count")),
         version=_count(raw.get("version")),
     )

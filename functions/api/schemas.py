@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..domain import broadcast
+from ..domain import broadcast, people
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
 
@@ -126,6 +126,9 @@ class SpacePublic(BaseModel):
     video: Literal["off", "host", "speakers"]
     listener_count: int
     raised_hands: list[str]
+    # id -> display name of the host, co-hosts, speakers and raised hands whose name is known
+    # (docs/identity.md); show the id for anyone missing.
+    names: dict[str, str]
     pinned: str | None
     room_name: str
     created_at: datetime
@@ -152,6 +155,7 @@ class SpacePublic(BaseModel):
             video=space.video.value,
             listener_count=space.listener_count,
             raised_hands=list(space.raised_hands),
+            names={**people.hand_names(space), **people.stage_names(space)},
             pinned=space.pinned,
             room_name=space.room_name,
             created_at=space.created_at,

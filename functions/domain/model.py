@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -57,6 +57,10 @@ class Space:
     raised_hands: tuple[str, ...] = ()
     blocked: tuple[str, ...] = ()
     pinned: str | None = None
+    # id -> display name (domain/people.py) of members the control plane has seen sign in: the
+    # host (at create), whoever raised a hand (stored with the hand), stage members (on join).
+    # Only shown, never a key: everything else goes by id.
+    names: dict[str, str] = field(default_factory=dict)
     scheduled_start: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from contract import names as contract_names
+
+from .model import Space
+
 # A name fits one line of a tile or a list row; 64 also keeps the room metadata's `names` map
 # (host, co-hosts, speakers) far below LiveKit's metadata size limit (docs/identity.md).
 NAME_MAX_CHARS: Final = 64
@@ -78,3 +82,27 @@ def caller_from_claims(user_id: str, claims: Mapping[str, object], *, allow_http
         name=clean_name(claims.get("name"), fallback=user_id),
         picture=clean_picture(claims.get("picture"), allow_http=allow_http),
     )
+
+
+def named(space: Space, caller: Caller) -> Space:
+    """The Space knowing the caller's current display name (the same Space when it already does)."""
+    if space.names.get(caller.id) == caller.name:
+        return space
+    return space.replace(names={**space.names, caller.id: caller.name})
+
+
+def stage_names(space: Space) -> dict[str, str]:
+    """The names of the host, co-hosts and speakers: what the Space record and the room metadata
+    carry. At most 1 + max_cohosts + max_speakers entries of NAME_MAX_CHARS each."""
+    stage = (space.host, *space.cohosts, *space.speakers)
+    return {user: space.names[user] for user in stage if user in space.names}
+
+
+def hand_names(space: Space) -> dict[str, str]:
+    """The names of the people with a raised hand (the moderators' hands message)."""
+    return {user: space.names[user] for user in space.raised_hands if user in space.names}
+
+
+def picture_attributes(picture: str | None) -> dict[str, str]:
+    """The participant attributes that carry an avatar: none without one."""
+    return {contract_names.PICTURE_ATTRIBUTE: picture} if picture else {}

@@ -1,7 +1,8 @@
 """What the control plane pushes to viewers instead of answering polls. Pure: Space in, documents out.
 
 - Room metadata (contract/schema/room_metadata.schema.json): the Space as every room member sees
-  it (state, roles, title, pin, video policy, a rounded listener count, the version). The composer
+  it (state, roles, title, pin, video policy, the stage's display names, a rounded listener count,
+  the version). The composer
   copies the same document to state.json beside the broadcast playlist for HLS viewers.
 - Raised hands (contract/schema/hands.schema.json): for moderators only, as a data message whose
   destination identities are the host and co-hosts.
@@ -15,6 +16,7 @@ from contract.hands import RaisedHands
 from contract.room_metadata import RoomMetadata
 
 from .model import Space
+from .people import hand_names, stage_names
 
 # Below this the count is exact: a small room notices every person.
 EXACT_LISTENERS_BELOW = 100
@@ -43,6 +45,7 @@ def room_state(space: Space) -> RoomMetadata:
         host=space.host,
         cohosts=space.cohosts,
         speakers=space.speakers,
+        names=stage_names(space),
         listener_count=rounded_listener_count(space.listener_count),
         version=space.version,
     )
@@ -55,7 +58,9 @@ def raised_hands(space: Space, read_at_ms: int) -> RaisedHands:
     cannot order two hands messages. The read time can: a later (strongly consistent) read sees at
     least what an earlier one saw, whichever of two concurrent passes sends first.
     """
-    return RaisedHands(space_id=space.id, version=read_at_ms, hands=space.raised_hands)
+    return RaisedHands(
+        space_id=space.id, version=read_at_ms, hands=space.raised_hands, names=hand_names(space)
+    )
 
 
 def moderators(space: Space) -> tuple[str, ...]:

@@ -36,7 +36,10 @@ def mint(
     attributes: dict[str, str],
     ttl: timedelta,
     now: datetime | None = None,
+    name: str | None = None,
 ) -> JoinToken:
+    """`name`: the participant's display name (LiveKit's `name` claim, what every other participant
+    and the composer see); the identity stays the user id."""
     issued = (now or datetime.now(UTC)).replace(microsecond=0)
     expires = issued + ttl
     video = {
@@ -50,7 +53,7 @@ def mint(
         "canUpdateOwnMetadata": permission.can_update_own_metadata,
         "hidden": permission.hidden,
     }
-    claims = {
+    claims: dict[str, object] = {
         "iss": api_key,
         "sub": identity,
         "nbf": int(issued.timestamp()),
@@ -58,6 +61,8 @@ def mint(
         "video": video,
         "attributes": attributes,
     }
+    if name is not None:
+        claims["name"] = name
     return JoinToken(token=sign_hs256(claims, api_secret), expires_at=expires)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from ..domain.audience import Listener, ListenerPage
 from ..domain.errors import Conflict, NotFound
 from ..domain.model import Space, SpaceState, VideoPolicy
+from ..domain.people import stage_names
 
 # A compare-and-set loses only to another writer that succeeded, so attempts bound the number of
 # concurrent writers one change can outlast; 20 parallel promotions need at most 20.
@@ -205,6 +206,8 @@ def to_record(space: Space) -> dict[str, Any]:
         "cohosts": list(space.cohosts),
         "speakers": list(space.speakers),
         "pinned": space.pinned,
+        # The stage's display names (bounded by the stage limits); a hand's name is on its record.
+        "names": stage_names(space),
         "created_at": ts(space.created_at),
         "scheduled_start": ts(space.scheduled_start),
         "started_at": ts(space.started_at),
@@ -225,9 +228,11 @@ def from_record(
     raised_hands: tuple[str, ...] = (),
     blocked: tuple[str, ...] = (),
     listener_count: int = 0,
+    hand_names: dict[str, str] | None = None,
 ) -> Space:
     """Any schema version. Version 1 (no `schema_version`) kept `raised_hands` and `blocked` in the
-    record: the backends pass them in merged with the per-user records (legacy_members)."""
+    record: the backends pass them in merged with the per-user records (legacy_members). Records
+    and hand records written before names existed have none: those people show as their id."""
     state = SpaceState(record["state"])
     return Space(
         id=record["id"],
@@ -241,6 +246,7 @@ def from_record(
         raised_hands=() if state is SpaceState.ENDED else raised_hands,
         blocked=blocked,
         pinned=record.get("pinned"),
+        names={**(hand_names or {}), **_names(record.get("names"))},
         created_at=parse_ts(record["created_at"]),  # type: ignore[arg-type]
         scheduled_start=parse_ts(record.get("scheduled_start")),
         started_at=parse_ts(record.get("started_at")),
@@ -249,6 +255,12 @@ def from_record(
         # Webhook races (a leave applied before the join) can dip below zero for a moment.
         listener_count=max(0, int(listener_count)),
     )
+
+
+def _names(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def schema_version(record: dict[str, Any]) -> int:

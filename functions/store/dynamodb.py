@@ -5,7 +5,8 @@ Items (docs/control-plane.md, "Data model"):
                                                    times, version, schema_version); the only item in
                                                    the discovery index: gsi1pk=STATE#<state>#<k>,
                                                    k in 0..DISCOVERY_SHARDS-1, gsi1sk=<time>#<id>
-  pk=SPACE#<id>                  sk=HAND#<user>    one raised hand (`at`: when, orders the queue)
+  pk=SPACE#<id>                  sk=HAND#<user>    one raised hand (`at`: when, orders the queue;
+                                                   `name`: the display name it was raised with)
   pk=SPACE#<id>                  sk=BLOCK#<user>   one blocked user
   pk=SPACE#<id>                  sk=COUNT#HANDS    number of HAND items (compare-and-set by every
                                  sk=COUNT#BLOCKS   hand/block change: the limits under concurrency)
@@ -185,10 +186,20 @@ class DynamoStore(SpaceStore):
         block_items = sorted(i[SK]["S"][len(BLOCK) :] for i in items if i[SK]["S"].startswith(BLOCK))
         counts = {i[SK]["S"]: int(i["n"]["N"]) for i in items if i[SK]["S"] in (HAND_COUNT, BLOCK_COUNT)}
         hands = tuple(u for u in legacy_hands) + tuple(u for _, u in hand_items if u not in legacy_hands)
+        # A hand item carries the display name it was raised with (items from before names: none).
+        hand_names = {
+            i[SK]["S"][len(HAND) :]: i["name"]["S"]
+            for i in items
+            if i[SK]["S"].startswith(HAND) and "S" in i.get("name", {})
+        }
         blocked = tuple(legacy_blocked) + tuple(u for u in block_items if u not in legacy_blocked)
         shards = self._batch_get([listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)])
         space = from_record(
-            record, raised_hands=hands, blocked=blocked, listener_count=_listeners(record, shards.values())
+            record,
+            raised_hands=hands,
+            blocked=blocked,
+            listener_count=_listeners(record, shards.values()),
+            hand_names=hand_names,
         )
         return Snapshot(
             space=space,
@@ -402,6 +413,7 @@ class DynamoStore(SpaceStore):
                 added=change.hands_added,
                 removed=change.hands_removed,
                 at=time.time_ns(),
+                names=after.names,
             )
         self._member_writes(
             actions,
@@ -484,12 +496,15 @@ class DynamoStore(SpaceStore):
         added: tuple[str, ...],
         removed: tuple[str, ...],
         at: int = 0,
+        names: dict[str, str] | None = None,
     ) -> None:
         removed = tuple(u for u in removed if u in items)  # the rest lived in a version-1 record
         if not added and not removed:
             return
         for user in added:
             item = {**member_key(sid, prefix, user), "user": {"S": user}, "at": {"N": str(at)}}
+            if names and user in names:
+                item["name"] = {"S": names[user]}
             actions.append(
                 {
                     "Put": {

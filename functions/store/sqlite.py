@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS spaces (
 );
 CREATE INDEX IF NOT EXISTS spaces_by_state ON spaces (state, discovery_key);
 CREATE TABLE IF NOT EXISTS hands (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, space_id TEXT NOT NULL, user TEXT NOT NULL,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, space_id TEXT NOT NULL, user TEXT NOT NULL, name TEXT,
     UNIQUE (space_id, user)
 );
 CREATE TABLE IF NOT EXISTS blocks (space_id TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (space_id, user));
@@ -78,6 +78,10 @@ class SqliteStore(SpaceStore):
         db = self._connect()
         try:
             db.executescript(SCHEMA)
+            # Hands stored before display names existed: the column is added, their rows read as
+            # nameless (the page shows the id).
+            if "name" not in {r[1] for r in db.execute("PRAGMA table_info(hands)")}:
+                db.execute("ALTER TABLE hands ADD COLUMN name TEXT")
             # WAL: readers (token requests) never wait for a writer.
             db.execute("PRAGMA journal_mode=WAL")
         finally:
@@ -162,10 +166,16 @@ class SqliteStore(SpaceStore):
                 db.execute(
                     f"DELETE FROM {table} WHERE space_id = ? AND user NOT IN ({marks})", (after.id, *users)
                 )
+                if table == "blocks":
+                    db.executemany(
+                        "INSERT OR IGNORE INTO blocks (space_id, user) VALUES (?, ?)",
+                        [(after.id, u) for u in users],
+                    )
+                    continue
                 # In order: a record's hands move to the table (empty until then) in queue order.
                 db.executemany(
-                    f"INSERT OR IGNORE INTO {table} (space_id, user) VALUES (?, ?)",
-                    [(after.id, u) for u in users],
+                    "INSERT OR IGNORE INTO hands (space_id, user, name) VALUES (?, ?, ?)",
+                    [(after.id, u, after.names.get(u)) for u in users],
                 )
             return after
 
@@ -299,11 +309,13 @@ def _load(db: sqlite3.Connection, space_id: str, *, member: str | None = None) -
         return None
     only = " AND user = ?" if member is not None else ""
     args = (space_id, member) if member is not None else (space_id,)
-    hands = [r[0] for r in db.execute(f"SELECT user FROM hands WHERE space_id = ?{only} ORDER BY seq", args)]
+    rows = db.execute(f"SELECT user, name FROM hands WHERE space_id = ?{only} ORDER BY seq", args).fetchall()
+    hands = [r[0] for r in rows]
+    names = {r[0]: r[1] for r in rows if r[1]}
     blocks = [
         r[0] for r in db.execute(f"SELECT user FROM blocks WHERE space_id = ?{only} ORDER BY user", args)
     ]
-    return _space(row, hands=tuple(hands), blocked=tuple(blocks), member=member)
+    return _space(row, hands=tuple(hands), blocked=tuple(blocks), member=member, hand_names=names)
 
 
 def _space(
@@ -313,6 +325,7 @@ def _space(
     blocked: tuple[str, ...],
     member: str | None = None,
     listing: bool = False,
+    hand_names: dict[str, str] | None = None,
 ) -> Space:
     record = json.loads(row["record"])
     legacy_hands, legacy_blocked = legacy_members(record)
@@ -326,6 +339,7 @@ def _space(
         raised_hands=legacy_hands + tuple(u for u in hands if u not in legacy_hands),
         blocked=legacy_blocked + tuple(u for u in blocked if u not in legacy_blocked),
         listener_count=row["listener_count"],
+        hand_names=hand_names,
     )
 
 

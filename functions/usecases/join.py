@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..domain import audience, broadcast, grants, stage
+from ..domain import audience, broadcast, grants, people, stage
 from ..domain.broadcast import JoinMode
-from ..domain.model import Role
+from ..domain.model import STAGE_ROLES, Role
 from ..livekit_edge import tokens
 from .context import Context
 
@@ -35,12 +35,15 @@ class BroadcastGrant:
 def join(
     ctx: Context, *, actor: str, space_id: str, name: str | None = None, picture: str | None = None
 ) -> JoinGrant | BroadcastGrant:
-    """`name` and `picture` are how the host's listener list shows a listener (the user id when
-    no name is known)."""
+    """`name` and `picture` (already cleaned, domain/people.py) go into the token: the participant's
+    name and its PICTURE_ATTRIBUTE, which everyone in the room sees. A listener's are also stored
+    with their entry in the host's listener list (the user id when no name is known)."""
     settings = ctx.settings
     # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
     role = stage.join_role(space, user=actor)
+    if name is not None and role in STAGE_ROLES and space.names.get(actor) != name:
+        _remember_stage_name(ctx, space_id, people.Caller(actor, name))
     policy = settings.broadcast
     mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=policy)
     now = ctx.clock()
@@ -60,9 +63,10 @@ def join(
         room=space.room_name,
         identity=actor,
         permission=grants.permission_for(role, space.video),
-        attributes=grants.participant_attributes(role),
+        attributes=grants.participant_attributes(role) | people.picture_attributes(picture),
         ttl=timedelta(seconds=settings.token_ttl_seconds),
         now=now,
+        name=name,
     )
     return JoinGrant(
         url=settings.client_livekit_url,
@@ -82,3 +86,12 @@ def _list(
         user_id=user, name=name or user, picture=picture, joined_at=now, expires_at=expires
     )
     ctx.store.put_listener(space_id, entry)
+
+
+def _remember_stage_name(ctx: Context, space_id: str, caller: people.Caller) -> None:
+    """A stage member whose display name the Space does not know yet (promoted without a raised
+    hand, or renamed at the identity provider): stored for the room metadata's `names`, which HLS
+    viewers read. Rare (once per name change), so the token path stays one read otherwise. No
+    converge here: the participant_joined webhook this join causes wakes the reconciler, which
+    publishes the metadata."""
+    ctx.store.update(space_id, lambda s: people.named(s, caller) if s.on_stage(caller.id) else s)

@@ -8,7 +8,7 @@ import json
 import uuid
 from datetime import datetime
 
-from ..domain import lifecycle
+from ..domain import lifecycle, people
 from ..domain.model import Space, SpaceState, VideoPolicy
 from ..store.base import IdempotencyKey, Page
 from .context import Accepted, Context
@@ -22,7 +22,9 @@ def create(
     video: VideoPolicy,
     scheduled_start: datetime | None,
     idempotency_key: str | None,
+    name: str | None = None,
 ) -> Space:
+    """`name`: the host's display name, stored with the Space (the id is shown without one)."""
     space = lifecycle.new_space(
         space_id=uuid.uuid4().hex,
         title=title,
@@ -31,6 +33,8 @@ def create(
         now=ctx.clock(),
         scheduled_start=scheduled_start,
     )
+    if name is not None:
+        space = people.named(space, people.Caller(actor, name))
     key = None
     if idempotency_key is not None:
         asked = json.dumps([title, video.value, scheduled_start.isoformat() if scheduled_start else None])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..domain import stage
+from ..domain import people, stage
 from ..domain.errors import Conflict
 from ..domain.model import Role, Space, SpaceState
 from .context import Accepted, Context
@@ -19,10 +19,16 @@ async def _after(
     return await ctx.converge(space, evict=evict)
 
 
-async def raise_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
-    change = await asyncio.to_thread(
-        ctx.store.update, space_id, lambda s: stage.raise_hand(s, user=actor, limits=ctx.settings.limits)
-    )
+async def raise_hand(ctx: Context, *, actor: str, space_id: str, name: str | None = None) -> Accepted:
+    """`name`: the display name stored with the hand (moderators cannot see listeners in the room)."""
+
+    def rule(space: Space) -> Space:
+        raised = stage.raise_hand(space, user=actor, limits=ctx.settings.limits)
+        if raised is space or name is None:
+            return raised
+        return people.named(raised, people.Caller(actor, name))
+
+    change = await asyncio.to_thread(ctx.store.update, space_id, rule)
     return await _after(ctx, change.after, changed=change.changed)
 
 

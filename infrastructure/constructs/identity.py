@@ -45,6 +45,13 @@ class UserPoolIdentity(Construct):
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            # What other people see (docs/identity.md): the ID token's `name` and `picture` claims.
+            # Sign-up asks for a name, so no one appears as their subject (a UUID); the avatar is
+            # optional. Both stay editable by the user.
+            standard_attributes=cognito.StandardAttributes(
+                fullname=cognito.StandardAttribute(required=True, mutable=True),
+                profile_picture=cognito.StandardAttribute(required=False, mutable=True),
+            ),
             removal_policy=removal_policy,
         )
         # Managed login lives at https://<prefix>.auth.<region>.amazoncognito.com (classic hosted UI:
@@ -76,6 +83,14 @@ class UserPoolIdentity(Construct):
             refresh_token_validity=Duration.days(REFRESH_TOKEN_DAYS),
             enable_token_revocation=True,
             prevent_user_existence_errors=True,
+            # Only what the page needs in the ID token (the `profile` scope would otherwise put every
+            # readable profile attribute there) and what sign-up and profile edits write.
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email=True, email_verified=True, fullname=True, profile_picture=True
+            ),
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email=True, fullname=True, profile_picture=True
+            ),
         )
         region = Stack.of(self).region
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{self.user_pool.user_pool_id}"

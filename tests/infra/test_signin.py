@@ -136,3 +136,18 @@ def test_the_api_accepts_the_id_token_of_the_web_client(synth: Synthesized) -> N
     jwt = authorizer["Properties"]["JwtConfiguration"]
     assert jwt["Audience"] == [{"Ref": client_id}]
     assert "cognito-idp." in json.dumps(jwt["Issuer"])
+
+
+def test_the_pool_asks_for_a_name_and_the_id_token_carries_name_and_picture() -> None:
+    """Names and faces (docs/identity.md): sign-up requires `name`, `picture` is optional, and the web
+    client may read both (so the ID token the page sends the API carries them, with the `profile`
+    scope) and write both (sign-up, profile edits)."""
+    template = _identity_template(ORIGINS).to_json()
+    pools = [r for r in template["Resources"].values() if r["Type"] == "AWS::Cognito::UserPool"]
+    schema = {a["Name"]: a for a in pools[0]["Properties"]["Schema"]}
+    assert schema["name"]["Required"] is True and schema["name"]["Mutable"] is True
+    assert schema["picture"]["Required"] is False and schema["picture"]["Mutable"] is True
+    client = _web_client(template)
+    assert {"name", "picture", "email"} <= set(client["ReadAttributes"])
+    assert {"name", "picture", "email"} <= set(client["WriteAttributes"])
+    assert "profile" in client["AllowedOAuthScopes"]

@@ -4,6 +4,7 @@
 export const STAGE_ATTRIBUTE = "stage";
 export const STAGE_RPC_METHOD = "get_stage";
 export const ROLE_ATTRIBUTE = "role";
+export const PICTURE_ATTRIBUTE = "spaces.picture";
 export const AGENT_NAME = "spaces-stage";
 export const COMPOSER_AGENT_NAME = "spaces-composer";
 export const BROADCAST_PLAYLIST = "index.m3u8";
@@ -48,6 +49,8 @@ export interface RoomMetadata {
   host: string;
   cohosts: string[];
   speakers: string[];
+  /** Display names (id -> name, functions/domain/people.py: at most 64 characters) of the host, co-hosts and speakers whose name the control plane knows, for viewers who cannot see them in the room (HLS viewers read this document as state.json). Only stage members: the document stays bounded (docs/identity.md). A reader shows the id for anyone not in it, and reads a document without `names` (written before names existed) as an empty map. */
+  names: Record<string, string>;
   /** Listeners, exact below 100, rounded down to two significant digits from 100 on (1,234 -> 1,200), so a join or leave in a large audience does not change the document. */
   listener_count: number;
   /** The Space's version when this was written: a reader keeps the document with the highest version (equal versions differ only in listener_count, the newer one wins). */
@@ -67,6 +70,8 @@ export interface RaisedHands {
   version: number;
   /** Who asked to speak, oldest first. */
   hands: string[];
+  /** Display names (id -> name) of the people in `hands`, as they were when they raised the hand: listeners are hidden in the SFU, so a moderator's page cannot read their names from the room. A reader shows the id for anyone not in it, and reads a document without `names` (written before names existed) as an empty map. */
+  names: Record<string, string>;
 }
 
 /** timeline.json beside a broadcast's playlist: who held the stage when. Written by the composer, read by the replay page. */

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from ...domain.model import SpaceState, VideoPolicy
 from ...store.base import CURSOR_PATTERN
 from ...usecases import spaces
-from ..deps import CurrentUser, PresenterDep, UseCases
+from ..deps import CurrentCaller, CurrentUser, PresenterDep, UseCases
 from ..schemas import SpaceChange, SpaceCreate, SpacePage, SpacePublic
 from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, SpaceId
 
@@ -19,7 +19,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
 @router.post("", status_code=status.HTTP_201_CREATED, responses=BODY_PROBLEMS)
 def create_space(
     body: SpaceCreate,
-    user: CurrentUser,
+    caller: CurrentCaller,
     ctx: UseCases,
     show: PresenterDep,
     idempotency_key: IdempotencyKey = None,
@@ -28,11 +28,12 @@ def create_space(
     returns the Space the first one created."""
     space = spaces.create(
         ctx,
-        actor=user,
+        actor=caller.id,
         title=body.title,
         video=VideoPolicy(body.video),
         scheduled_start=body.scheduled_start,
         idempotency_key=idempotency_key,
+        name=caller.name,
     )
     return show(space)
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response
 
 from ...domain.model import Role
 from ...usecases import stage
-from ..deps import CurrentUser, PresenterDep, UseCases
+from ..deps import CurrentCaller, CurrentUser, PresenterDep, UseCases
 from ..schemas import RemoveRequest, RoleUpdate, SpaceChange, SpacePublic, SpotlightUpdate
 from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, SpaceId, TargetUser
 
@@ -14,10 +14,12 @@ router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses={**PRO
 
 @router.post("/hand")
 async def raise_hand(
-    space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
+    space_id: SpaceId, caller: CurrentCaller, ctx: UseCases, show: PresenterDep, response: Response
 ) -> SpaceChange:
-    """Ask to speak (listeners, live Spaces). The host and co-hosts learn it from the room."""
-    return show.accepted(await stage.raise_hand(ctx, actor=user, space_id=space_id), response)
+    """Ask to speak (listeners, live Spaces). The host and co-hosts learn it, with the caller's
+    display name, from the room."""
+    accepted = await stage.raise_hand(ctx, actor=caller.id, space_id=space_id, name=caller.name)
+    return show.accepted(accepted, response)
 
 
 @router.delete("/hand")

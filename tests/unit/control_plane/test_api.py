@@ -219,6 +219,8 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "host": "host",
         "cohosts": [],
         "speakers": [],
+        # The host's token has no `name` claim: the id is their name.
+        "names": {"host": "host"},
         "listener_count": 0,
         "version": json.loads(gateway.rooms[room])["version"],
     }

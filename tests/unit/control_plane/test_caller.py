@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -13,10 +14,10 @@ from fastapi.testclient import TestClient
 from contract import names
 from functions.api import deps
 from functions.dev_token import dev_token
-from functions.handler import app as lambda_app
-from functions.handler import handler
 
-from .test_lambda_handler import LambdaContext, http_api_event
+from .fakes import FakeGateway
+from .test_api import lk_claims
+from .test_lambda_handler import call, cloud, http_api_event  # noqa: F401 - cloud is a fixture
 
 pytestmark = pytest.mark.unit
 
@@ -72,23 +73,103 @@ def test_no_token_is_still_401(local: TestClient) -> None:
     assert local.get("/me").status_code == 401
 
 
-def test_the_authorizer_claims_of_an_id_token_reach_the_caller(settings: deps.Settings) -> None:
-    lambda_app.router.add_api_route("/probe-me", probe_app().routes[-1].endpoint, methods=["GET"])  # type: ignore[attr-defined]
-    previous = lambda_app.state.settings
-    lambda_app.state.settings = settings.model_copy(update={"mode": "cloud"})
-    try:
-        event = http_api_event("GET", "/probe-me", sub="9f1c2d7e-1111-4222-8333-444455556666")
-        event["requestContext"]["authorizer"]["jwt"]["claims"].update(
-            {"name": "Ada Lovelace", "picture": "http://insecure.example/a.png", "token_use": "id"}
+def id_token_event(method: str, path: str, *, sub: str, **claims: str) -> dict[str, Any]:
+    """An HTTP API event behind the JWT authorizer with the claims of a Cognito ID token."""
+    event = http_api_event(method, path, sub=sub)
+    event["requestContext"]["authorizer"]["jwt"]["claims"].update({"token_use": "id", **claims})
+    return event
+
+
+@pytest.mark.usefixtures("cloud")
+def test_the_authorizer_claims_of_an_id_token_name_the_caller() -> None:
+    sub = "9f1c2d7e-1111-4222-8333-444455556666"  # Cognito subjects are UUIDs
+    status, space = call(id_token_event("POST", "/spaces", sub=sub, name="Ada Lovelace"))
+    assert status == 422  # no body: the claims are read, the request is still validated
+    event = id_token_event("POST", "/spaces", sub=sub, name="Ada Lovelace")
+    event["body"] = json.dumps({"title": "Engines", "video": "host"})
+    status, space = call(event)
+    assert status == 201 and space["host"] == sub and space["names"] == {sub: "Ada Lovelace"}
+    assert call(id_token_event("POST", f"/spaces/{space['id']}/start", sub=sub))[0] == 200
+    status, token = call(
+        id_token_event(
+            "POST",
+            f"/spaces/{space['id']}/token",
+            sub="2b7e0c1a-aaaa-4bbb-8ccc-ddddeeeeffff",
+            name="Grace",
+            picture="http://insecure.example/g.png",
         )
-        answer = handler(event, LambdaContext())
-    finally:
-        lambda_app.state.settings = previous
-        lambda_app.router.routes.pop()
-    assert answer["statusCode"] == 200, answer
-    assert json.loads(answer["body"]) == {
-        "id": "9f1c2d7e-1111-4222-8333-444455556666",
-        "name": "Ada Lovelace",
-        "picture": None,  # http is refused outside local mode
-        "user": "9f1c2d7e-1111-4222-8333-444455556666",
+    )
+    assert status == 200
+    claims = lk_claims(token["token"])
+    assert claims.name == "Grace"
+    assert names.PICTURE_ATTRIBUTE not in claims.attributes  # http is refused outside local mode
+
+
+# --- names through the API: the join token, the Space, the pushed documents -----------------------
+def named_create(client: TestClient, host: str, name: str) -> str:
+    resp = client.post(
+        "/spaces", json={"title": "Names", "video": "speakers"}, headers=bearer(host, name=name)
+    )
+    assert resp.status_code == 201, resp.text
+    space_id: str = resp.json()["id"]
+    assert client.post(f"/spaces/{space_id}/start", headers=bearer(host, name=name)).status_code == 200
+    return space_id
+
+
+def test_the_join_token_carries_the_name_and_the_avatar_attribute(client: TestClient) -> None:
+    space_id = named_create(client, "host", "Hana")
+    resp = client.post(
+        f"/spaces/{space_id}/token",
+        headers=bearer("lee", name="Lee Listener", picture="https://img.example/lee.png"),
+    )
+    assert resp.status_code == 200, resp.text
+    claims = lk_claims(resp.json()["token"])
+    assert claims.identity == "lee" and claims.name == "Lee Listener"
+    assert claims.attributes == {
+        names.ROLE_ATTRIBUTE: "listener",
+        names.PICTURE_ATTRIBUTE: "https://img.example/lee.png",
     }
+    # Without claims: the id is the name, and no avatar attribute at all.
+    bare = lk_claims(client.post(f"/spaces/{space_id}/token", headers=bearer("bob")).json()["token"])
+    assert bare.name == "bob" and names.PICTURE_ATTRIBUTE not in bare.attributes
+
+
+def test_hands_carry_their_names_to_the_moderators_and_the_stage_to_everyone(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = named_create(client, "host", "Hana Host")
+    raised = client.post(f"/spaces/{space_id}/hand", headers=bearer("lee", name="Lee Listener"))
+    assert raised.status_code == 200, raised.text
+    assert client.post(f"/spaces/{space_id}/hand", headers=bearer("old")).status_code == 200
+    room = f"space-{space_id}"
+    message, to = gateway.hands[room]
+    assert json.loads(message)["hands"] == ["lee", "old"]
+    assert json.loads(message)["names"] == {"lee": "Lee Listener", "old": "old"}
+    assert to == ("host",)
+    space = client.get(f"/spaces/{space_id}", headers=bearer("host")).json()
+    assert space["names"] == {"host": "Hana Host", "lee": "Lee Listener", "old": "old"}
+
+    promoted = client.put(f"/spaces/{space_id}/roles/lee", json={"role": "speaker"}, headers=bearer("host"))
+    assert promoted.status_code == 200, promoted.text
+    metadata = json.loads(gateway.rooms[room])
+    assert metadata["speakers"] == ["lee"]
+    assert metadata["names"] == {"host": "Hana Host", "lee": "Lee Listener"}
+
+
+def test_a_stage_member_promoted_without_a_hand_is_named_when_they_join(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = named_create(client, "host", "Hana")
+    assert (
+        client.put(
+            f"/spaces/{space_id}/roles/cy", json={"role": "cohost"}, headers=bearer("host")
+        ).status_code
+        == 200
+    )
+    assert "cy" not in client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["names"]
+    assert client.post(f"/spaces/{space_id}/token", headers=bearer("cy", name="Cy Cohost")).status_code == 200
+    assert client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["names"]["cy"] == "Cy Cohost"
+    # A listener's join writes nothing.
+    before = client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["version"]
+    assert client.post(f"/spaces/{space_id}/token", headers=bearer("zed", name="Zed")).status_code == 200
+    assert client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["version"] == before

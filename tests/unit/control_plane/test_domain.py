@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contract import names
-from functions.domain import grants, lifecycle, stage
+from functions.domain import grants, lifecycle, people, pushed, stage
 from functions.domain.errors import Conflict, Forbidden
 from functions.domain.model import (
     Limits,
@@ -270,7 +270,9 @@ def test_listeners_never_publish(video: VideoPolicy) -> None:
 
 
 def test_room_metadata_follows_the_contract() -> None:
-    doc = json.loads(grants.room_metadata(LIVE.replace(pinned="host")))
+    named = {"host": "Hana", "s1": "Sam", "l1": "Lee"}
+    shown = LIVE.replace(pinned="host", speakers=("s1",), raised_hands=("l1",), names=named)
+    doc = json.loads(grants.room_metadata(shown))
     assert doc == {
         "space_id": LIVE.id,
         "video": "speakers",
@@ -279,7 +281,9 @@ def test_room_metadata_follows_the_contract() -> None:
         "state": "live",
         "host": LIVE.host,
         "cohosts": list(LIVE.cohosts),
-        "speakers": list(LIVE.speakers),
+        "speakers": ["s1"],
+        # Stage members only: a raised hand's name goes to the moderators, not to everyone.
+        "names": {"host": "Hana", "s1": "Sam"},
         "listener_count": LIVE.listener_count,
         "version": LIVE.version,
     }
@@ -328,3 +332,19 @@ def test_metadata_changes_only_with_what_viewers_see() -> None:
     assert metadata_changed(space, space.replace(listener_count=1300))
     assert metadata_changed(space, space.replace(speakers=("x",)))
     assert metadata_changed(space, space.replace(state=SpaceState.ENDED))
+
+
+def test_the_hands_message_names_the_hands_and_no_one_else() -> None:
+    named = {"host": "Hana", "s1": "Sam", "l1": "Lee", "l3": "Left"}
+    space = LIVE.replace(speakers=("s1",), raised_hands=("l1", "l2"), names=named)
+    message = pushed.raised_hands(space, read_at_ms=5)
+    assert message.hands == ("l1", "l2")
+    assert message.names == {"l1": "Lee"}  # l2 raised a hand before names existed: shown as the id
+    assert json.loads(message.to_json())["names"] == {"l1": "Lee"}
+
+
+def test_a_caller_is_named_once() -> None:
+    alice = people.Caller("alice", "Alice")
+    named = people.named(LIVE, alice)
+    assert named.names == {"alice": "Alice"} and people.named(named, alice) is named
+    assert people.named(named, people.Caller("alice", "Alice B.")).names == {"alice": "Alice B."}
