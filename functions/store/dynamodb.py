@@ -86,13 +86,13 @@ LISTENER_SHARDS = 16
 # (e.g. on the hour) under 4 x 1,000 index writes/s, while a discovery page costs 4 small queries
 # (+1 for records written before issue 9).
 
-# Audience shards (docs/listeners.md). A join writes one entry (plus its index copy) and a leave
-# deletes it: the design peak of 1,667 joins/s with as many leaves into one Space is ~3,300 item
-# writes/s (x2 with the index copy, which lands in per-user index partitions). Eight partitions keep
-# each shard's base-table writes near 420/s, under half of a partition's 1,000 WCU/s; a page reads
-# the 8 shards in parallel (Limit = page size + 1 each) and merges them by key.
-AUDIENCE_SHARDS = 8
-AUDIENCE_READ_THREADS = AUDIENCE_SHARDS
+# Audience shards (docs/listeners.md). A join writes one entry (plus its copy in the index, which
+# lands in a per-user index partition) and a leave deletes it. 16 shards, as many as the listener
+# count has, so the audience adds no hotter key to a join storm: at the design peak of 1,667
+# joins/s into one Space each shard takes ~104 writes/s (the count's shards take the same). A page
+# reads the 16 shards in parallel (Limit = page size + 1 each) and merges them by key.
+AUDIENCE_SHARDS = 16
+AUDIENCE_READ_THREADS = 8
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -574,21 +574,7 @@ class DynamoStore(SpaceStore):
 
     # --- the audience --------------------------------------------------------------------------
     def put_listener(self, space_id: str, listener: Listener) -> None:
-        item: dict[str, Any] = {
-            PK: {"S": audience_partition(space_id, shard_of(listener.user_id, AUDIENCE_SHARDS))},
-            SK: {"S": listener.key},
-            "user": {"S": listener.user_id},
-            "name": {"S": listener.name},
-            "joined_at": {"N": str(_ms(listener.joined_at))},
-            GSI1_PK: {"S": audience_index_key(space_id, listener.user_id)},
-            GSI1_SK: {"S": listener.key},
-        }
-        if listener.picture:
-            item["picture"] = {"S": listener.picture}
-        if listener.expires_at is not None:
-            # DynamoDB TTL is in epoch seconds and deletes lazily (up to days late): reads filter too.
-            item[TTL] = {"N": str(int(listener.expires_at.timestamp()))}
-        self.client.put_item(TableName=self.table, Item=item)
+        self.client.put_item(TableName=self.table, Item=listener_item(space_id, listener))
 
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
         # The index is eventually consistent; a leave comes seconds after the token it follows.
@@ -748,6 +734,25 @@ def _meta_attributes(space: Space) -> dict[str, Any]:
 
 def _item(space: Space) -> dict[str, Any]:
     return {**space_key(space.id), **_meta_attributes(space)}
+
+
+def listener_item(space_id: str, listener: Listener) -> dict[str, Any]:
+    """One audience entry as stored (also what the listener benchmark loads in bulk)."""
+    item: dict[str, Any] = {
+        PK: {"S": audience_partition(space_id, shard_of(listener.user_id, AUDIENCE_SHARDS))},
+        SK: {"S": listener.key},
+        "user": {"S": listener.user_id},
+        "name": {"S": listener.name},
+        "joined_at": {"N": str(_ms(listener.joined_at))},
+        GSI1_PK: {"S": audience_index_key(space_id, listener.user_id)},
+        GSI1_SK: {"S": listener.key},
+    }
+    if listener.picture:
+        item["picture"] = {"S": listener.picture}
+    if listener.expires_at is not None:
+        # DynamoDB TTL is in epoch seconds and deletes lazily (up to days late): reads filter too.
+        item[TTL] = {"N": str(int(listener.expires_at.timestamp()))}
+    return item
 
 
 def _ms(when: datetime) -> int:

@@ -238,7 +238,8 @@ class SqliteStore(SpaceStore):
             )
 
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
-        sql, args = "DELETE FROM audience WHERE space_id = ? AND user_id = ?", [space_id, user_id]
+        sql = "DELETE FROM audience WHERE space_id = ? AND user_id = ?"
+        args: list[Any] = [space_id, user_id]
         if joined_before is not None:
             sql += " AND joined_at <= ?"
             args.append(round(joined_before.timestamp() * 1000))
