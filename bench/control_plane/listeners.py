@@ -113,7 +113,13 @@ def main() -> int:
     import boto3
 
     from functions.domain.audience import Listener, normalize
-    from functions.store.dynamodb import AUDIENCE_SHARDS, DynamoStore, ensure_table, listener_item
+    from functions.store.dynamodb import (
+        AUDIENCE_READ_THREADS,
+        AUDIENCE_SHARDS,
+        DynamoStore,
+        ensure_table,
+        listener_item,
+    )
     from tests.support.dynamodb_local import dynamodb_server
 
     rng = random.Random(10)
@@ -175,7 +181,7 @@ def main() -> int:
         f"{args.listeners:,} audience entries in one Space ({AUDIENCE_SHARDS} shards), "
         f"loaded in {load_s:.0f} s. "
         f"Each read is one `DynamoStore.listeners` call for a page of {PAGE} ({args.reps} reads each; "
-        "the 16 shard queries run on 8 threads).",
+        f"the {AUDIENCE_SHARDS} shard queries run on {AUDIENCE_READ_THREADS} threads).",
         "",
         "| read | p50 (ms) | p99 (ms) | entries returned |",
         "|---|---|---|---|",
