@@ -28,4 +28,5 @@ class RaisedHands:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        # UTF-8, not \u escapes: a display name costs at most 4 bytes a character (docs/identity.md).
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)

@@ -41,7 +41,8 @@ class RoomMetadata:
         return doc
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        # UTF-8, not \u escapes: a display name costs at most 4 bytes a character (docs/identity.md).
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
 def _names(value: object) -> tuple[str, ...]:

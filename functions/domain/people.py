@@ -19,6 +19,11 @@ from .model import Space
 NAME_MAX_CHARS: Final = 64
 # Longer URLs are signed or tracking URLs we have no reason to carry through every token.
 PICTURE_MAX_CHARS: Final = 1024
+# Bytes of names in one hands message. Typical names (a UUID and ~20 characters) fit 500 hands, more
+# than the queue holds (Limits.max_raised_hands); the worst case (128-character ids, 64 four-byte
+# characters each) names the first ~80. The message then stays below 64 KiB, the data-channel
+# message size a WebRTC peer may assume when the other side advertises none (docs/identity.md).
+HAND_NAMES_BUDGET: Final = 32 * 1024
 
 # Characters that change how the text around them is laid out (bidi overrides and isolates) can
 # make a name read as someone else's: removed along with the C0/C1 controls.
@@ -98,9 +103,20 @@ def stage_names(space: Space) -> dict[str, str]:
     return {user: space.names[user] for user in stage if user in space.names}
 
 
-def hand_names(space: Space) -> dict[str, str]:
-    """The names of the people with a raised hand (the moderators' hands message)."""
-    return {user: space.names[user] for user in space.raised_hands if user in space.names}
+def hand_names(space: Space, *, budget: int = HAND_NAMES_BUDGET) -> dict[str, str]:
+    """The names of the people with a raised hand (the moderators' hands message), oldest hand
+    first, until their UTF-8 size reaches `budget` bytes; later hands show as their id."""
+    out: dict[str, str] = {}
+    spent = 0
+    for user in space.raised_hands:
+        name = space.names.get(user)
+        if name is None:
+            continue
+        spent += len(user.encode()) + len(name.encode()) + 6  # "id":"name",
+        if spent > budget:
+            break
+        out[user] = name
+    return out
 
 
 def picture_attributes(picture: str | None) -> dict[str, str]:

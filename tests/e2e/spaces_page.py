@@ -37,11 +37,14 @@ class Person:
 
     # ---- flows -----------------------------------------------------------------------------
 
-    async def sign_in(self, path: str = "/") -> None:
+    async def sign_in(self, path: str = "/", *, name: str | None = None) -> None:
+        """As a dev user; with `name`, the display name the dev sign-in form offers."""
         await self.page.goto(path)
         await self.by("signin-user").fill(self.identity)
+        if name is not None:
+            await self.by("signin-name").fill(name)
         await self.by("signin-submit").click()
-        await expect(self.by("whoami-user")).to_have_text(self.identity, timeout=UI_TIMEOUT_MS)
+        await expect(self.by("whoami-user")).to_have_text(name or self.identity, timeout=UI_TIMEOUT_MS)
 
     async def create_space(self, title: str, video: str = "speakers") -> str:
         await self.by("create-title").fill(title)

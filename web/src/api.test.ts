@@ -51,7 +51,7 @@ describe("Api token refresh", () => {
 });
 
 describe("refreshSession", () => {
-  const current: Session = { token: "x", userId: "alice", expiresAt: 0 };
+  const current: Session = { token: "x", userId: "alice", expiresAt: 0, name: "Alice", picture: null };
   const deps = {
     devToken: async (userId: string) => ({ token: jwt({ sub: userId, exp: future() }) }),
     cognito: null,

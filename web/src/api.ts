@@ -15,6 +15,8 @@ export interface Space {
   video: VideoPolicy;
   listener_count: number;
   raised_hands: string[];
+  /** id -> display name of the host, co-hosts, speakers and raised hands the API knows (docs/identity.md). */
+  names?: Record<string, string>;
   /** The Space's version when the API read it; orders an answer against the room metadata pushes. */
   version?: number;
   pinned?: string | null;
@@ -155,8 +157,12 @@ export class Api {
   }
 
   /** Local mode only: the API mints a dev bearer token for any user id. */
-  devToken(userId: string): Promise<{ token: string }> {
-    return this.send("POST", "/dev/token", { user_id: userId });
+  /** Local mode: a dev token; `profile` becomes its `name` and `picture` claims. */
+  devToken(userId: string, profile: { name?: string | null; picture?: string | null } = {}): Promise<{ token: string }> {
+    const body: Record<string, string> = { user_id: userId };
+    if (profile.name) body.name = profile.name;
+    if (profile.picture) body.picture = profile.picture;
+    return this.send("POST", "/dev/token", body);
   }
 
   async listSpaces(state: SpaceState, limit = 50): Promise<Space[]> {

@@ -1,21 +1,31 @@
 /**
- * Who is signed in: a bearer JWT kept in localStorage. The page only reads `sub` and `exp` from it
- * (to greet the user and to drop an expired token); the API verifies it.
+ * Who is signed in: a bearer JWT kept in localStorage. The page only reads `sub`, `exp`, `name` and
+ * `picture` from it (to greet the user and to drop an expired token); the API verifies it.
  */
+import { safePicture } from "./people";
+
 const STORAGE_KEY = "spaces.session";
 
 export interface Session {
   token: string;
   userId: string;
   expiresAt: number | null; // unix seconds
+  /** The token's `name` claim (an ID token's, or the one a dev user chose), or null. */
+  name: string | null;
+  /** The token's `picture` claim when it is an https URL, or null. */
+  picture: string | null;
 }
 
-function claims(token: string): { sub?: unknown; exp?: unknown } | null {
+type Claims = { sub?: unknown; exp?: unknown; name?: unknown; picture?: unknown };
+
+function claims(token: string): Claims | null {
   const part = token.split(".")[1];
   if (!part) return null;
   try {
-    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
-    return JSON.parse(json) as { sub?: unknown; exp?: unknown };
+    const binary = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    // UTF-8: a name is rarely ASCII only.
+    const json = new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    return JSON.parse(json) as Claims;
   } catch {
     return null;
   }
@@ -27,7 +37,8 @@ export function sessionFromToken(token: string): Session | null {
   if (!c || typeof c.sub !== "string" || !c.sub) return null;
   const expiresAt = typeof c.exp === "number" ? c.exp : null;
   if (expiresAt !== null && expiresAt * 1000 <= Date.now()) return null;
-  return { token: token.trim(), userId: c.sub, expiresAt };
+  const name = typeof c.name === "string" && c.name.trim() ? c.name.trim() : null;
+  return { token: token.trim(), userId: c.sub, expiresAt, name, picture: safePicture(c.picture) };
 }
 
 export function loadSession(): Session | null {
@@ -91,7 +102,7 @@ export async function cognitoRefresh(client: CognitoClient, refreshToken: string
 
 export interface RefreshDeps {
   /** Local mode: the API re-issues a dev token for the user. */
-  devToken(userId: string): Promise<{ token: string }>;
+  devToken(userId: string, profile: { name: string | null; picture: string | null }): Promise<{ token: string }>;
   cognito: CognitoClient | null;
   refreshToken(): string | null;
   cognitoRefresh(client: CognitoClient, refreshToken: string): Promise<string | null>;
@@ -107,7 +118,7 @@ export async function refreshSession(current: Session, deps: RefreshDeps): Promi
   const refresh = deps.refreshToken();
   try {
     if (deps.cognito && refresh) token = await deps.cognitoRefresh(deps.cognito, refresh);
-    else token = (await deps.devToken(current.userId)).token;
+    else token = (await deps.devToken(current.userId, { name: current.name, picture: current.picture })).token;
   } catch {
     return null;
   }

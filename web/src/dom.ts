@@ -1,4 +1,5 @@
 /** A few lines instead of a UI framework: build elements, swap views. */
+import { initialsOf, safePicture } from "./people";
 
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
@@ -30,19 +31,32 @@ export function clear(el: Element): void {
   while (el.firstChild) el.firstChild.remove();
 }
 
-/** A stable color and initials per identity, for avatars. */
-export function avatarStyle(identity: string): { initials: string; hue: number } {
+/** A stable color per identity and initials of the name shown (the identity without one), for avatars. */
+export function avatarStyle(identity: string, name: string = identity): { initials: string; hue: number } {
   let hash = 0;
   for (const ch of identity) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  const words = identity.replace(/[-_.@]+/g, " ").trim().split(/\s+/);
-  const initials = (words.length > 1 ? words[0][0] + words[1][0] : identity.slice(0, 2)).toUpperCase();
-  return { initials, hue: hash % 360 };
+  return { initials: initialsOf(name), hue: hash % 360 };
 }
 
-export function avatar(identity: string, size: "s" | "l" = "s"): HTMLElement {
-  const { initials, hue } = avatarStyle(identity);
-  const el = h("div", { class: `avatar avatar-${size}`, "data-testid": "avatar" }, initials);
+/**
+ * A face: the person's picture (https only, people.ts) or their initials on a colour of their id.
+ * The name goes in as text (textContent, alt), never as HTML.
+ */
+export function avatar(identity: string, size: "s" | "l" = "s", person?: { name: string; picture: string | null }): HTMLElement {
+  const name = person?.name ?? identity;
+  const { initials, hue } = avatarStyle(identity, name);
+  const el = h("div", { class: `avatar avatar-${size}`, "data-testid": "avatar", title: name });
   el.style.setProperty("--hue", String(hue));
+  const picture = safePicture(person?.picture);
+  if (picture) {
+    const img = h("img", { src: picture, alt: "", referrerpolicy: "no-referrer", loading: "lazy", decoding: "async" });
+    // A picture that does not load leaves the initials.
+    img.addEventListener("error", () => el.replaceChildren(initials));
+    el.append(img);
+    el.dataset.picture = "on";
+  } else {
+    el.append(initials);
+  }
   return el;
 }
 

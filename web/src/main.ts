@@ -16,7 +16,7 @@ import {
   saveSession,
   sessionFromToken,
 } from "./auth";
-import { h } from "./dom";
+import { avatar, h } from "./dom";
 import { loadConfig } from "./config";
 import { beginSignIn, cloudSignOut, completeSignIn, hostedLogin, parseCallback, redirectUriOf, SignInError } from "./oauth";
 import { parseRoute } from "./route";
@@ -59,7 +59,7 @@ async function boot(): Promise<void> {
         const current = app.session;
         if (!current) return false;
         const next = await refreshSession(current, {
-          devToken: (userId) => app.api.devToken(userId),
+          devToken: (userId, profile) => app.api.devToken(userId, profile),
           cognito: config.cognito,
           refreshToken: loadRefreshToken,
           cognitoRefresh,
@@ -110,7 +110,8 @@ async function boot(): Promise<void> {
       ...(app.session
         ? [
             h("span", { class: "muted" }, "Signed in as "),
-            h("strong", { "data-testid": "whoami-user" }, app.session.userId),
+            avatar(app.session.userId, "s", { name: app.session.name ?? app.session.userId, picture: app.session.picture }),
+            h("strong", { "data-testid": "whoami-user", "data-user-id": app.session.userId, title: app.session.userId }, app.session.name ?? app.session.userId),
             h("button", { class: "btn small", "data-testid": "signout", onclick: () => app.signOut() }, "Sign out"),
           ]
         : []),

@@ -186,7 +186,7 @@ describe("completeSignIn", () => {
 
 describe("refresh with the kept refresh token", () => {
   it("renews the session through Cognito for the same user", async () => {
-    const current: Session = { token: "old", userId: "u-1", expiresAt: 1 };
+    const current: Session = { token: "old", userId: "u-1", expiresAt: 1, name: null, picture: null };
     const fresh = jwt({ sub: "u-1", exp: future() });
     const devToken = vi.fn();
     const next = await refreshSession(current, {

@@ -13,6 +13,7 @@ const DOC: RoomMetadata = {
   host: "h",
   cohosts: ["c"],
   speakers: ["a", "b"],
+  names: { h: "Hana", a: "Ann" },
   listener_count: 1200,
   version: 7,
 };
@@ -55,7 +56,7 @@ describe("parseRoomMetadata", () => {
 
 describe("parseHands", () => {
   it("reads the moderators' message and refuses anything else", () => {
-    expect(parseHands('{"space_id":"s1","version":3,"hands":["a",2,"b"]}')).toEqual({ space_id: "s1", version: 3, hands: ["a", "b"] });
+    expect(parseHands('{"space_id":"s1","version":3,"hands":["a",2,"b"]}')).toEqual({ space_id: "s1", version: 3, hands: ["a", "b"], names: {} });
     expect(parseHands('{"version":3,"hands":[]}')).toBeNull();
     expect(parseHands('{"space_id":"s1"}')).toBeNull();
     expect(parseHands("nope")).toBeNull();

@@ -7,9 +7,15 @@
 import type { Space } from "./api";
 import type { RaisedHands, RoomMetadata } from "./contract.gen";
 import { BROADCAST_STATE } from "./contract.gen";
+import { mergeNames } from "./people";
 
 function names(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string" && x !== "") : [];
+}
+
+/** A `names` map as read: non-text entries dropped; absent (a document from before names): empty. */
+function displayNames(v: unknown): Record<string, string> {
+  return v && typeof v === "object" && !Array.isArray(v) ? mergeNames(v as Record<string, unknown>) : {};
 }
 
 function count(v: unknown): number {
@@ -38,6 +44,7 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
     host: typeof raw.host === "string" ? raw.host : "",
     cohosts: names(raw.cohosts),
     speakers: names(raw.speakers),
+    names: displayNames(raw.names),
     listener_count: count(raw.listener_count),
     version: count(raw.version),
   };
@@ -47,7 +54,7 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
 export function parseHands(json: string | undefined | null): RaisedHands | null {
   const raw = object(json);
   if (typeof raw.space_id !== "string" || !raw.space_id || !Array.isArray(raw.hands)) return null;
-  return { space_id: raw.space_id, version: count(raw.version), hands: names(raw.hands) };
+  return { space_id: raw.space_id, version: count(raw.version), hands: names(raw.hands), names: displayNames(raw.names) };
 }
 
 /** Where state.json lives: beside the playlist. */
@@ -69,6 +76,7 @@ export function mergeMetadata(space: Space, version: number, doc: RoomMetadata):
     host: doc.host,
     cohosts: doc.cohosts,
     speakers: doc.speakers,
+    names: mergeNames(space.names, doc.names),
     video: doc.video,
     pinned: doc.pinned,
     listener_count: doc.listener_count,

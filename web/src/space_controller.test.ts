@@ -26,6 +26,7 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
     host: "h",
     cohosts: [],
     speakers: [],
+    names: {},
     listener_count: 2,
     version: 1,
     ...overrides,
@@ -92,8 +93,8 @@ describe("SpaceController", () => {
 
   it("takes raised hands from the moderators' message, newest version only", async () => {
     const { ctl } = await loaded("h");
-    ctl.pushedHands({ space_id: "s1", version: 3, hands: ["a", "b"] });
-    ctl.pushedHands({ space_id: "s1", version: 2, hands: [] });
+    ctl.pushedHands({ space_id: "s1", version: 3, hands: ["a", "b"], names: {} });
+    ctl.pushedHands({ space_id: "s1", version: 2, hands: [], names: {} });
     expect(ctl.hands).toEqual(["a", "b"]);
   });
 
@@ -110,7 +111,7 @@ describe("SpaceController", () => {
     const { ctl } = await loaded("h");
     let answer: (s: Space) => void = () => undefined;
     const invite = ctl.act(() => new Promise<Space>((resolve) => (answer = resolve)));
-    ctl.pushedHands({ space_id: "s1", version: 1_000, hands: ["bob"] });
+    ctl.pushedHands({ space_id: "s1", version: 1_000, hands: ["bob"], names: {} });
     answer({ ...SPACE, speakers: ["alice"], raised_hands: [], version: 2 });
     await invite;
     expect(ctl.hands).toEqual(["bob"]);
@@ -186,5 +187,17 @@ describe("SpaceController", () => {
     expect(changes() - before).toBe(1);
     ctl.left();
     expect(changes() - before).toBe(1);
+  });
+
+  it("learns names from the API, the room metadata and the hands message, and keeps them", async () => {
+    const { api, ctl } = await loaded("h");
+    expect(ctl.names).toEqual({});
+    ctl.pushed(doc({ version: 2, speakers: ["s"], names: { h: "Hana", s: "Sam" } }));
+    ctl.pushedHands({ space_id: "s1", version: 10, hands: ["l"], names: { l: "Lee" } });
+    expect(ctl.names).toEqual({ h: "Hana", s: "Sam", l: "Lee" });
+    // An answer read before those pushes does not forget them.
+    api.space = { ...api.space, version: 1, names: { h: "Hana" } };
+    await ctl.act((a, id) => a.pin(id, null));
+    expect(ctl.names).toEqual({ h: "Hana", s: "Sam", l: "Lee" });
   });
 });

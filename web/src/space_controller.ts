@@ -11,6 +11,7 @@ import type { ApiError, Role, Space } from "./api";
 import type { JoinGrant } from "./broadcast";
 import { afterPoll } from "./broadcast";
 import type { RaisedHands, RoomMetadata } from "./contract.gen";
+import { mergeNames } from "./people";
 import { mergeMetadata } from "./pushed";
 
 /** The API calls the page makes; a fake in tests. */
@@ -100,6 +101,11 @@ export class SpaceController {
     return this.space?.raised_hands ?? [];
   }
 
+  /** id -> display name, from every document the page has taken (people.ts says what wins). */
+  get names(): Record<string, string> {
+    return this.space?.names ?? {};
+  }
+
   /** On the broadcast: what the latest state says a listener does next. */
   get broadcastNext(): "watch" | "join-room" | "ended" {
     return this.space ? afterPoll(this.space, this.me) : "watch";
@@ -132,6 +138,8 @@ export class SpaceController {
     const held = this.space;
     let next = space;
     if (held && held.id === space.id) {
+      // Names only add up: a pushed name the answer was read too early to carry stays.
+      next = { ...next, names: mergeNames(held.names, space.names) };
       if (typeof space.version === "number" && space.version < this.version) {
         const { title, state, host, cohosts, speakers, video, pinned, listener_count } = held;
         next = { ...next, title, state, host, cohosts, speakers, video, pinned, listener_count };
@@ -160,7 +168,7 @@ export class SpaceController {
     if (!this.space || msg.space_id !== this.space.id || msg.version < this.handsVersion) return;
     this.handsVersion = msg.version;
     this.handsTaken += 1;
-    this.space = { ...this.space, raised_hands: msg.hands };
+    this.space = { ...this.space, raised_hands: msg.hands, names: mergeNames(this.space.names, msg.names) };
     this.emit();
   }
 

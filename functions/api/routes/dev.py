@@ -5,10 +5,13 @@ main.py mounts this router only in local mode; in the cloud the path does not ex
 Gateway's authorizer would refuse these tokens anyway (the dev secret is refused there).
 """
 
+from typing import Annotated
+
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...dev_token import dev_token
+from ...domain.people import NAME_MAX_CHARS, PICTURE_MAX_CHARS
 from ..deps import SettingsDep
 from ..schemas import UserId
 from ._params import BODY_PROBLEMS
@@ -16,9 +19,27 @@ from ._params import BODY_PROBLEMS
 router = APIRouter(prefix="/dev", tags=["dev"])
 
 
+# A dev avatar: an http(s) URL with a plain host name and printable ASCII after it. Every URL of
+# this shape is one domain/people.py keeps (local mode allows http), so the API never refuses what
+# its schema accepts; the cloud's rule is stricter (https only) and comes from the identity provider.
+DEV_PICTURE_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"
+
+
 class DevTokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: UserId
+    name: Annotated[
+        str | None,
+        Field(max_length=NAME_MAX_CHARS, description="the display name (the `name` claim); default: the id"),
+    ] = None
+    picture: Annotated[
+        str | None,
+        Field(
+            max_length=PICTURE_MAX_CHARS,
+            pattern=DEV_PICTURE_PATTERN,
+            description="an avatar URL (the `picture` claim)",
+        ),
+    ] = None
 
 
 class DevTokenResponse(BaseModel):
@@ -30,5 +51,11 @@ def issue_dev_token(body: DevTokenRequest, settings: SettingsDep) -> DevTokenRes
     if not settings.is_local:  # mounted only in local mode; this guards a misconfigured app
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="dev tokens exist only in local mode")
     # The page also calls this to renew an expired token (web/src/auth.ts refreshSession).
-    token = dev_token(body.user_id, secret=settings.dev_jwt_secret, ttl=settings.dev_token_ttl_seconds)
+    token = dev_token(
+        body.user_id,
+        secret=settings.dev_jwt_secret,
+        ttl=settings.dev_token_ttl_seconds,
+        name=body.name,
+        picture=body.picture,
+    )
     return DevTokenResponse(token=token)

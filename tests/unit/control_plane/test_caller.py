@@ -4,16 +4,20 @@ claims API Gateway's JWT authorizer puts into a Lambda event."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import jwt as pyjwt
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from contract import names
 from functions.api import deps
+from functions.api.routes.dev import DEV_PICTURE_PATTERN
 from functions.dev_token import dev_token
+from functions.domain.people import clean_picture
 
 from .fakes import FakeGateway
 from .test_api import lk_claims
@@ -173,3 +177,45 @@ def test_a_stage_member_promoted_without_a_hand_is_named_when_they_join(
     before = client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["version"]
     assert client.post(f"/spaces/{space_id}/token", headers=bearer("zed", name="Zed")).status_code == 200
     assert client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["version"] == before
+
+
+# --- the local dev sign-in ------------------------------------------------------------------------
+def test_the_dev_token_route_takes_a_display_name_and_an_avatar(client: TestClient) -> None:
+    resp = client.post(
+        "/dev/token", json={"user_id": "alice", "name": "Alice L.", "picture": "http://127.0.0.1:8000/a.png"}
+    )
+    assert resp.status_code == 200, resp.text
+    me = client.get("/spaces?state=live", headers={"Authorization": f"Bearer {resp.json()['token']}"})
+    assert me.status_code == 200
+    claims = pyjwt.decode(resp.json()["token"], options={"verify_signature": False})
+    assert claims["name"] == "Alice L." and claims["picture"] == "http://127.0.0.1:8000/a.png"
+    bare = pyjwt.decode(
+        client.post("/dev/token", json={"user_id": "bob"}).json()["token"],
+        options={"verify_signature": False},
+    )
+    assert "name" not in bare and "picture" not in bare
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"user_id": "a", "name": "x" * 65}, "name"),
+        ({"user_id": "a", "picture": "javascript:alert(1)"}, "picture"),
+        ({"user_id": "a", "picture": "https://a.example/" + "p" * 1024}, "picture"),
+        ({"user_id": "a", "picture": "https://a.example/a b.png"}, "picture"),
+    ],
+)
+def test_the_dev_token_route_refuses_a_bad_name_or_picture_naming_the_field(
+    client: TestClient, body: dict[str, str], field: str
+) -> None:
+    resp = client.post("/dev/token", json=body)
+    assert resp.status_code == 422
+    assert resp.json()["detail"][0]["loc"] == ["body", field]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://a", "https://x.example:99999/", "http://-/[", "https://a.b/?q=<x>#f", "http://./%zz"]
+)
+def test_every_picture_the_dev_schema_accepts_is_kept(url: str) -> None:
+    assert re.fullmatch(DEV_PICTURE_PATTERN, url)
+    assert clean_picture(url, allow_http=True) == url

@@ -86,3 +86,44 @@ def test_a_caller_from_claims() -> None:
     claims = {"sub": "u-1", "name": " Alice ", "picture": "https://example.com/a.png", "email": "a@x"}
     assert caller_from_claims("u-1", claims) == Caller("u-1", "Alice", "https://example.com/a.png")
     assert caller_from_claims("u-2", {"sub": "u-2"}) == Caller("u-2", "u-2", None)
+
+
+def test_the_pushed_documents_stay_far_below_livekits_limits() -> None:
+    """The worst case (every name 64 four-byte characters, ids of 128 characters, a full stage and a
+    full queue) against livekit-server v1.13.5's defaults: 256 bytes of participant name, 512 KiB of
+    room metadata (docs/identity.md)."""
+    from datetime import UTC, datetime
+
+    from functions.domain import lifecycle, pushed
+    from functions.domain.model import Limits, SpaceState, VideoPolicy
+
+    limits = Limits()
+    emoji_name = "😀" * 200
+    assert len(clean_name(emoji_name, fallback="x").encode()) <= 256
+
+    def uid(i: int) -> str:
+        return f"{i:04d}" + "u" * 124
+
+    stage = [uid(i) for i in range(1 + limits.max_cohosts + limits.max_speakers)]
+    hands = [uid(1000 + i) for i in range(limits.max_raised_hands)]
+    space = lifecycle.new_space(
+        space_id="a" * 32,
+        title="t" * 200,
+        host=stage[0],
+        video=VideoPolicy.SPEAKERS,
+        now=datetime.now(UTC),
+        scheduled_start=None,
+    ).replace(
+        state=SpaceState.LIVE,
+        cohosts=tuple(stage[1 : 1 + limits.max_cohosts]),
+        speakers=tuple(stage[1 + limits.max_cohosts :]),
+        raised_hands=tuple(hands),
+        names={u: clean_name(emoji_name, fallback=u) for u in stage + hands},
+    )
+    metadata = pushed.room_state(space).to_json().encode()
+    assert len(pushed.room_state(space).names) == len(stage)
+    assert len(metadata) < 16 * 1024  # LiveKit's default limit is 512 KiB
+    message = pushed.raised_hands(space, read_at_ms=1)
+    assert len(message.to_json().encode()) < 64 * 1024
+    assert message.hands == tuple(hands) and 0 < len(message.names) < len(hands)
+    assert list(message.names) == hands[: len(message.names)]  # the oldest hands keep their names

@@ -4,6 +4,7 @@ import type { Space, SpaceCreate, VideoPolicy } from "../api";
 import { ApiError } from "../api";
 import { replayAvailable } from "../broadcast";
 import { avatar, clear, h, stale } from "../dom";
+import { personOf } from "../people";
 import { LOBBY_POLL_MS } from "../names";
 
 const VIDEO_LABEL: Record<VideoPolicy, string> = {
@@ -45,8 +46,8 @@ function spaceCard(app: App, space: Space): HTMLElement {
     h(
       "div",
       { class: "space-card-meta" },
-      avatar(space.host),
-      h("span", {}, space.host === app.session?.userId ? "You host" : `Hosted by ${space.host}`),
+      avatar(space.host, "s", personOf(space.host, undefined, space.names)),
+      h("span", {}, space.host === app.session?.userId ? "You host" : `Hosted by ${personOf(space.host, undefined, space.names).name}`),
       live
         ? h("span", { class: "muted" }, `· ${space.listener_count} listening`)
         : h("span", { class: "muted" }, when(ended ? space.started_at : space.scheduled_start) ? `· ${when(ended ? space.started_at : space.scheduled_start)}` : ""),

@@ -7,6 +7,7 @@ import type { App, View } from "../app";
 import { ApiError, type Space } from "../api";
 import { replayAvailable } from "../broadcast";
 import { avatar, h, stale } from "../dom";
+import { personOf } from "../people";
 import { BroadcastPlayer } from "../hls_player";
 import {
   clock,
@@ -78,7 +79,7 @@ export function replayView(app: App, spaceId: string): View {
               "data-media-start": at.toFixed(3),
               onclick: () => player?.seek(at),
             },
-            seg.holder ? avatar(seg.holder) : "",
+            seg.holder ? avatar(seg.holder, "s", { name: seg.name, picture: null }) : "",
             h("span", { class: "segment-name" }, seg.name),
           );
           button.style.flexGrow = String(Math.max(seg.end - seg.start, 0.001));
@@ -123,7 +124,7 @@ export function replayView(app: App, spaceId: string): View {
         { class: "space-header" },
         h("span", { class: "badge" }, "Replay"),
         h("h1", {}, space.title),
-        h("span", { class: "muted small" }, `Hosted by ${space.host} · ${day(space.started_at)}`),
+        h("span", { class: "muted small" }, `Hosted by ${personOf(space.host, undefined, space.names).name} · ${day(space.started_at)}`),
         h("span", { class: "spacer" }),
         h("span", { class: "muted small", "data-testid": "available-until" }, `Available until ${day(space.recording_available_until)}`),
       ),

@@ -29,3 +29,30 @@ describe("signInView", () => {
     expect(q(el, "signin-user")).not.toBeNull();
   });
 });
+
+describe("the dev sign-in with a display name", () => {
+  it("asks the API for a token carrying the chosen name and avatar", async () => {
+    const token = `e30.${btoa(JSON.stringify({ sub: "alice", exp: Date.now() / 1000 + 600, name: "Alice L." })).replace(/=+$/, "")}.sig`;
+    const devToken = vi.fn(async () => ({ token }));
+    const a: App = { api: { devToken } as unknown as Api, session: null, signIn: vi.fn(), signOut: vi.fn(), navigate: vi.fn(), cloudSignIn: null };
+    const { el } = signInView(a);
+    (q(el, "signin-user") as HTMLInputElement).value = "alice";
+    (q(el, "signin-name") as HTMLInputElement).value = "  Alice L. ";
+    (q(el, "signin-picture") as HTMLInputElement).value = "https://img.example/a.png";
+    (q(el, "signin-submit") as HTMLButtonElement).form!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await vi.waitFor(() => expect(a.signIn).toHaveBeenCalled());
+    expect(devToken).toHaveBeenCalledWith("alice", { name: "Alice L.", picture: "https://img.example/a.png" });
+    expect(vi.mocked(a.signIn).mock.calls[0][0].name).toBe("Alice L.");
+  });
+
+  it("refuses an avatar that is not a web link before asking", async () => {
+    const devToken = vi.fn();
+    const a: App = { api: { devToken } as unknown as Api, session: null, signIn: vi.fn(), signOut: vi.fn(), navigate: vi.fn(), cloudSignIn: null };
+    const { el } = signInView(a);
+    (q(el, "signin-user") as HTMLInputElement).value = "alice";
+    (q(el, "signin-picture") as HTMLInputElement).value = "javascript:alert(1)";
+    (q(el, "signin-submit") as HTMLButtonElement).form!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await vi.waitFor(() => expect(q(el, "signin-error")?.textContent).toContain("https://"));
+    expect(devToken).not.toHaveBeenCalled();
+  });
+});

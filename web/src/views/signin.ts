@@ -21,6 +21,24 @@ export function signInView(app: App, problem: string | null = null): View {
     maxlength: 64,
     "data-testid": "signin-user",
   });
+  // What other people see instead of the id (docs/identity.md): the dev token's `name` and
+  // `picture` claims, as an identity provider's ID token would carry them.
+  const nameInput = h("input", {
+    id: "display-name",
+    name: "display-name",
+    placeholder: "e.g. Alice Liddell",
+    autocomplete: "name",
+    maxlength: 64,
+    "data-testid": "signin-name",
+  });
+  const pictureInput = h("input", {
+    id: "picture-url",
+    name: "picture-url",
+    type: "url",
+    placeholder: "https://…",
+    maxlength: 1024,
+    "data-testid": "signin-picture",
+  });
   const tokenInput = h("textarea", {
     rows: 3,
     placeholder: "eyJhbGciOi…",
@@ -39,8 +57,13 @@ export function signInView(app: App, problem: string | null = null): View {
           error.textContent = "A user id is 1 to 64 letters, digits or . _ @ -";
           return;
         }
+        const picture = pictureInput.value.trim();
+        if (picture && !/^https?:\/\//i.test(picture)) {
+          error.textContent = "An avatar is an https:// link to an image (or leave it empty).";
+          return;
+        }
         try {
-          const { token } = await app.api.devToken(userId);
+          const { token } = await app.api.devToken(userId, { name: nameInput.value.trim() || null, picture: picture || null });
           const session = sessionFromToken(token);
           if (!session) throw new ApiError(0, "the API returned a token the page cannot read");
           app.signIn(session);
@@ -55,6 +78,10 @@ export function signInView(app: App, problem: string | null = null): View {
     },
     h("label", { for: "user-id" }, "Dev user"),
     userInput,
+    h("label", { for: "display-name" }, "Display name ", h("span", { class: "muted small" }, "(what others see; empty: the user id)")),
+    nameInput,
+    h("label", { for: "picture-url" }, "Avatar URL ", h("span", { class: "muted small" }, "(optional)")),
+    pictureInput,
     h("button", { type: "submit", class: "btn btn-primary", "data-testid": "signin-submit" }, "Sign in"),
   );
 

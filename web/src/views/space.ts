@@ -13,6 +13,7 @@ import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
 import { cameraTrack, isStageRole, micOn, publishRights, SpaceRoom, attributeRole } from "../media";
 import { STATE_POLL_MS } from "../names";
+import { type Person, personOf } from "../people";
 import { parseRoomMetadata, stateUrl } from "../pushed";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
 import { layoutFor, stageOrder } from "../stage";
@@ -57,16 +58,22 @@ export function spaceView(app: App, spaceId: string): View {
     setCamera: (on) => void toggle(() => media!.room.localParticipant.setCameraEnabled(on)),
     raiseHand: (up) => void raiseHand(up),
   });
+  /** Who someone is: the room's view of them first, then the names the Space carries (people.ts). */
+  const person = (id: string): Person => personOf(id, media?.participant(id), ctl.names);
+  const called = (id: string) => person(id).name;
   const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
-    invite: async (id) => listAct((a, s) => a.setRole(s, id, "speaker"), `${id} invited to speak`),
-    remove: async (id, block) => listAct((a, s) => a.remove(s, id, block), block ? `${id} removed and blocked` : `${id} removed`),
+    invite: async (id, name) => listAct((a, s) => a.setRole(s, id, "speaker"), `${name} invited to speak`),
+    remove: async (id, block, name) => listAct((a, s) => a.remove(s, id, block), block ? `${name} removed and blocked` : `${name} removed`),
   });
   const panel = new HostPanel({
     setRole: (id, role) =>
-      void act((a, s) => a.setRole(s, id, role), role === "listener" ? `${id} moved to the audience` : role === "cohost" ? `${id} is now a co-host` : `${id} invited to speak`),
-    remove: (id, block) => void act((a, s) => a.remove(s, id, block), block ? `${id} removed and blocked` : `${id} removed`),
-    mute: (id) => void act((a, s) => a.mute(s, id), `${id} muted`),
-    pin: (id) => void act((a, s) => a.pin(s, id), id ? `${id} pinned` : "Spotlight unpinned"),
+      void act(
+        (a, s) => a.setRole(s, id, role),
+        role === "listener" ? `${called(id)} moved to the audience` : role === "cohost" ? `${called(id)} is now a co-host` : `${called(id)} invited to speak`,
+      ),
+    remove: (id, block) => void act((a, s) => a.remove(s, id, block), block ? `${called(id)} removed and blocked` : `${called(id)} removed`),
+    mute: (id) => void act((a, s) => a.mute(s, id), `${called(id)} muted`),
+    pin: (id) => void act((a, s) => a.pin(s, id), id ? `${called(id)} pinned` : "Spotlight unpinned"),
   }, listenerList);
 
   ctl.onChange(() => draw());
@@ -300,7 +307,8 @@ export function spaceView(app: App, spaceId: string): View {
       hasStage: !!agentStage,
       me,
       participant: (id) => room.participant(id),
-      name: (id) => displayName(id, me, role(id)),
+      name: (id) => displayName(person(id), me, role(id)),
+      person,
     });
 
     controls.update({ rights: publishRights(local, room.info.video, myRole), micOn: micOn(local), cameraOn: !!cameraTrack(local), raised: ctl.handRaised });
@@ -311,6 +319,7 @@ export function spaceView(app: App, spaceId: string): View {
       myRole,
       hands,
       pinned: layout.pinned,
+      person,
       members: members.map((id) => {
         const p = room.participant(id);
         return { id, role: role(id), micOn: !!p && micOn(p) };

@@ -2,6 +2,7 @@
 import type { Space } from "../../api";
 import { replayAvailable } from "../../broadcast";
 import { avatar, clear, h, hideToast, stale } from "../../dom";
+import { personOf } from "../../people";
 
 export interface CardActions {
   start(): void;
@@ -19,7 +20,8 @@ export function replayButton(space: Space | null): HTMLElement | false {
 
 /** The Space's card. Redrawn only when what it shows changed, so a click in flight is never lost. */
 export function renderCard(el: HTMLElement, space: Space, me: string, joinError: string, actions: CardActions): void {
-  if (!stale(el, ["card", space.state, space.title, space.host, joinError, replayAvailable(space)])) return;
+  const host = personOf(space.host, undefined, space.names);
+  if (!stale(el, ["card", space.state, space.title, space.host, host.name, joinError, replayAvailable(space)])) return;
   clear(el);
   const action =
     space.state === "ended"
@@ -35,7 +37,7 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
       { class: "card space-intro", "data-testid": "space-card", "data-state": space.state },
       h("span", { class: `badge ${space.state === "live" ? "live" : ""}` }, space.state.toUpperCase()),
       h("h1", {}, space.title),
-      h("div", { class: "space-card-meta" }, avatar(space.host), h("span", {}, `Hosted by ${space.host}`)),
+      h("div", { class: "space-card-meta" }, avatar(space.host, "s", host), h("span", { "data-testid": "host-name" }, `Hosted by ${host.name}`)),
       action,
       replayButton(space),
       h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }, joinError),

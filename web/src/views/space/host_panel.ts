@@ -1,6 +1,7 @@
 /** The moderation panel (host and co-hosts): raised hands, who is on stage, the audience. */
 import type { Role } from "../../api";
 import { avatar, clear, h, stale } from "../../dom";
+import type { Person } from "../../people";
 import type { ListenerList } from "./listeners";
 import { ROLE_LABEL } from "./people";
 
@@ -18,6 +19,8 @@ export interface PanelInput {
   /** Listeners the page can see (connected, not on stage, no hand up). */
   audience: readonly string[];
   pinned: string | null;
+  /** Who they are: display name and avatar (people.ts); rows show the name, never just the id. */
+  person(id: string): Person;
 }
 
 export interface PanelActions {
@@ -49,7 +52,14 @@ export class HostPanel {
       return clear(this.el);
     }
     const { hands, members, audience, pinned } = input;
-    if (!stale(this.el, [input.myRole, hands, members, pinned, audience])) return;
+    const shown = [...hands, ...members.map((m) => m.id), ...audience].map((id) => {
+      const p = input.person(id);
+      return [id, p.name, p.picture];
+    });
+    if (!stale(this.el, [input.myRole, hands, members, pinned, audience, shown])) return;
+    const face = (id: string) => avatar(id, "s", input.person(id));
+    const who = (id: string, ...extra: (HTMLElement | string)[]) =>
+      h("span", { class: "who", "data-testid": "who", title: id }, input.person(id).name, ...extra);
     clear(this.el);
     const a = this.actions;
     const invite = (id: string, cls = "btn small btn-primary") =>
@@ -65,8 +75,8 @@ export class HostPanel {
               h(
                 "li",
                 { "data-testid": "hand", "data-identity": id },
-                avatar(id),
-                h("span", { class: "who" }, id),
+                face(id),
+                who(id),
                 invite(id),
                 h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(id, false) }, "Remove"),
                 h("button", { class: "btn small btn-danger", "data-testid": "block", onclick: () => a.remove(id, true) }, "Block"),
@@ -74,7 +84,7 @@ export class HostPanel {
             )),
       ),
       h("h2", {}, "On stage"),
-      h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input))),
+      h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input, face(m.id), who))),
     );
     if (audience.length > 0) {
       this.el.append(
@@ -86,8 +96,8 @@ export class HostPanel {
             h(
               "li",
               { "data-testid": "listener", "data-identity": id },
-              avatar(id),
-              h("span", { class: "who" }, id),
+              face(id),
+              who(id),
               invite(id, "btn small"),
               h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(id, false) }, "Remove"),
             ),
@@ -101,7 +111,12 @@ export class HostPanel {
     }
   }
 
-  private memberRow(m: Member, input: PanelInput): HTMLElement {
+  private memberRow(
+    m: Member,
+    input: PanelInput,
+    face: HTMLElement,
+    who: (id: string, ...extra: (HTMLElement | string)[]) => HTMLElement,
+  ): HTMLElement {
     const a = this.actions;
     const isPinned = input.pinned === m.id;
     const buttons: (HTMLElement | false)[] = [
@@ -122,8 +137,8 @@ export class HostPanel {
     return h(
       "li",
       { "data-testid": "member", "data-identity": m.id, "data-role": m.role },
-      avatar(m.id),
-      h("span", { class: "who" }, m.id, h("span", { class: "muted small" }, ` ${ROLE_LABEL[m.role]}`)),
+      face,
+      who(m.id, h("span", { class: "muted small" }, ` ${ROLE_LABEL[m.role]}`)),
       h("span", { class: "actions" }, ...buttons),
     );
   }

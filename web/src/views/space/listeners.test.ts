@@ -52,7 +52,10 @@ function manualTimers() {
   };
 }
 
-const actions = () => ({ invite: vi.fn(async () => true), remove: vi.fn(async () => true) });
+const actions = () => ({
+  invite: vi.fn(async (_id: string, _name: string) => true),
+  remove: vi.fn(async (_id: string, _block: boolean, _name: string) => true),
+});
 const people = [entry("u1", "Ann"), entry("u2", "Anna", { hand_raised: true }), entry("u3", "Bob"), entry("u4", "Zoë", { picture: "https://img.example/z.png" })];
 
 describe("ListenerList", () => {
@@ -80,6 +83,7 @@ describe("ListenerList", () => {
     expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1", "u2", "u3", "u4"]);
     expect(q(list.el, "listener-more")[0].hidden).toBe(true);
     expect(q(list.el, "listener-row")[3].querySelector("img")?.getAttribute("src")).toBe("https://img.example/z.png");
+    expect(q(list.el, "listener-row")[0].querySelector('[data-testid="avatar"]')?.getAttribute("title")).toBe("Ann");
   });
 
   it("searches once per pause in typing, and schedules nothing else", async () => {
@@ -133,8 +137,8 @@ describe("ListenerList", () => {
     (row("u3").querySelector('[data-testid="listener-remove"]') as HTMLButtonElement).click();
     (row("u4").querySelector('[data-testid="listener-block"]') as HTMLButtonElement).click();
     await flush();
-    expect(a.invite).toHaveBeenCalledWith("u2");
-    expect(a.remove.mock.calls).toEqual([["u3", false], ["u4", true]]);
+    expect(a.invite).toHaveBeenCalledWith("u2", "Anna");
+    expect(a.remove.mock.calls).toEqual([["u3", false, "Bob"], ["u4", true, "Zoë"]]);
     expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1"]);
   });
 
@@ -155,7 +159,14 @@ describe("HostPanel with the listener list", () => {
     const list = new ListenerList(source, actions());
     const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() };
     const panel = new HostPanel(a, list);
-    const input = { me: "h", hands: ["u2"], members: [{ id: "h", role: "host" as const, micOn: true }], audience: [], pinned: null };
+    const input = {
+      me: "h",
+      hands: ["u2"],
+      members: [{ id: "h", role: "host" as const, micOn: true }],
+      audience: [],
+      pinned: null,
+      person: (id: string) => ({ id, name: id, picture: null }),
+    };
     panel.update({ ...input, myRole: "listener" });
     await flush();
     expect(calls).toEqual([]);

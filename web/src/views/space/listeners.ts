@@ -11,8 +11,8 @@ export type ListenerSource = (q: string, cursor: string | null) => Promise<Liste
 
 export interface ListenerActions {
   /** Each resolves true when the API accepted the action (the row then leaves the list). */
-  invite(id: string): Promise<boolean>;
-  remove(id: string, block: boolean): Promise<boolean>;
+  invite(id: string, name: string): Promise<boolean>;
+  remove(id: string, block: boolean, name: string): Promise<boolean>;
 }
 
 export interface ListenerListOptions {
@@ -121,9 +121,8 @@ export class ListenerList {
   }
 
   private row(item: ListenerEntry): HTMLElement {
-    const picture = item.picture
-      ? h("img", { class: "avatar avatar-s", src: item.picture, alt: "", referrerpolicy: "no-referrer", "data-testid": "avatar" })
-      : avatar(item.name);
+    // The shared face: the picture (https only) or initials of the name (dom.ts).
+    const picture = avatar(item.user_id, "s", { name: item.name, picture: item.picture });
     const act = (button: HTMLButtonElement, run: () => Promise<boolean>) => async () => {
       button.disabled = true;
       const ok = await run();
@@ -133,9 +132,9 @@ export class ListenerList {
     const invite = h("button", { class: "btn small btn-primary", "data-testid": "listener-invite" }, "Invite to speak");
     const remove = h("button", { class: "btn small btn-danger", "data-testid": "listener-remove" }, "Remove");
     const block = h("button", { class: "btn small btn-danger", "data-testid": "listener-block" }, "Block");
-    invite.addEventListener("click", act(invite, () => this.actions.invite(item.user_id)));
-    remove.addEventListener("click", act(remove, () => this.actions.remove(item.user_id, false)));
-    block.addEventListener("click", act(block, () => this.actions.remove(item.user_id, true)));
+    invite.addEventListener("click", act(invite, () => this.actions.invite(item.user_id, item.name)));
+    remove.addEventListener("click", act(remove, () => this.actions.remove(item.user_id, false, item.name)));
+    block.addEventListener("click", act(block, () => this.actions.remove(item.user_id, true, item.name)));
     return h(
       "li",
       { "data-testid": "listener-row", "data-identity": item.user_id },

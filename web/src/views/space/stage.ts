@@ -4,6 +4,7 @@ import type { Participant, Track } from "livekit-client";
 import { avatar, h } from "../../dom";
 import { icon } from "../../icons";
 import { cameraTrack, micOn } from "../../media";
+import type { Person } from "../../people";
 import type { Layout } from "../../stage";
 
 /** A <video> that shows at most one track and only re-attaches when the track changes. */
@@ -25,19 +26,32 @@ class Tile {
   readonly video = new VideoSlot();
   readonly el: HTMLElement;
   private readonly mic = h("span", { class: "mic-state", "data-testid": "tile-mic" });
-  private readonly label = h("span", { class: "tile-name" });
+  private readonly label = h("span", { class: "tile-name", "data-testid": "tile-name" });
+  private face: HTMLElement;
+  private faceOf = "";
 
   constructor(readonly identity: string) {
+    this.face = avatar(identity);
     this.el = h(
       "div",
       { class: "tile", "data-testid": "tile", "data-identity": identity },
       this.video.el,
-      avatar(identity),
+      this.face,
       h("div", { class: "tile-caption" }, this.mic, this.label),
     );
   }
 
-  update(p: Participant | undefined, opts: { name: string; level: number | undefined; pinned: boolean; local: boolean }): void {
+  update(
+    p: Participant | undefined,
+    opts: { name: string; person: Person; level: number | undefined; pinned: boolean; local: boolean },
+  ): void {
+    const face = JSON.stringify([opts.person.name, opts.person.picture]);
+    if (face !== this.faceOf) {
+      this.faceOf = face;
+      const next = avatar(this.identity, "s", opts.person);
+      this.face.replaceWith(next);
+      this.face = next;
+    }
     const track = p ? cameraTrack(p) : null;
     this.video.show(track, opts.local);
     this.el.dataset.video = track ? "on" : "off";
@@ -61,7 +75,10 @@ export interface StageInput {
   hasStage: boolean;
   me: string;
   participant(identity: string): Participant | undefined;
+  /** The tile label (display name, "(you)", role). */
   name(identity: string): string;
+  /** Who they are: display name and avatar (people.ts). */
+  person(identity: string): Person;
 }
 
 export class StageView {
@@ -71,7 +88,7 @@ export class StageView {
   readonly bigTile = h("div", { class: "big-tile", "data-testid": "spotlight", "data-identity": "", "data-video": "off" }, this.big.el, this.bigFace, this.bigName);
   readonly strip = h("div", { class: "strip", "data-testid": "strip" });
   private readonly tiles = new Map<string, Tile>();
-  private bigIdentity: string | null | undefined = undefined;
+  private bigFaceOf: string | undefined = undefined;
 
   /** A new connection: no tiles from the old one. */
   reset(): void {
@@ -93,10 +110,14 @@ export class StageView {
     t.dataset.video = bigTrack ? "on" : "off";
     t.dataset.speaking = layout.big && layout.speaking.has(layout.big) ? "true" : "false";
     t.classList.toggle("pinned", !!layout.big && layout.big === layout.pinned);
-    if (layout.big !== this.bigIdentity) {
-      this.bigIdentity = layout.big;
+    const bigPerson = layout.big ? input.person(layout.big) : null;
+    const bigFace = JSON.stringify([layout.big, bigPerson?.name, bigPerson?.picture, input.hasStage]);
+    if (bigFace !== this.bigFaceOf) {
+      this.bigFaceOf = bigFace;
       this.bigFace.replaceChildren(
-        layout.big ? avatar(layout.big, "l") : h("p", { class: "muted" }, input.hasStage ? "Nobody has spoken yet" : "Waiting for the stage…"),
+        layout.big && bigPerson
+          ? avatar(layout.big, "l", bigPerson)
+          : h("p", { class: "muted" }, input.hasStage ? "Nobody has spoken yet" : "Waiting for the stage…"),
       );
     }
     this.bigName.replaceChildren(
@@ -118,7 +139,7 @@ export class StageView {
         this.tiles.set(id, tile);
       }
       if (this.strip.children[index] !== tile.el) this.strip.insertBefore(tile.el, this.strip.children[index] ?? null);
-      tile.update(input.participant(id), { name: input.name(id), level: layout.speaking.get(id), pinned: id === layout.pinned, local: id === me });
+      tile.update(input.participant(id), { name: input.name(id), person: input.person(id), level: layout.speaking.get(id), pinned: id === layout.pinned, local: id === me });
     });
   }
 }

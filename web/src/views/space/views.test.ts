@@ -6,6 +6,9 @@ import { renderCard, renderMessage } from "./card";
 import { ControlsView } from "./controls";
 import { HeaderView } from "./header";
 import { HostPanel, type PanelInput } from "./host_panel";
+import { PICTURE_ATTRIBUTE } from "../../contract.gen";
+import { personOf } from "../../people";
+import { displayName } from "./people";
 import { StageView } from "./stage";
 
 const q = (el: Element, testid: string) => el.querySelectorAll(`[data-testid="${testid}"]`);
@@ -46,6 +49,7 @@ describe("HostPanel", () => {
     ],
     audience: ["l2"],
     pinned: null,
+    person: (id) => personOf(id, undefined, {}),
     ...over,
   });
 
@@ -113,6 +117,7 @@ describe("StageView", () => {
       me: "a",
       participant: () => undefined,
       name: (id: string) => `name of ${id}`,
+      person: (id: string) => personOf(id, undefined, {}),
     });
     view.update(input("a", ["b", "c"]));
     expect(view.bigTile.dataset.identity).toBe("a");
@@ -144,5 +149,77 @@ describe("card", () => {
     expect(q(el, "rejoin")).toHaveLength(1);
     renderMessage(el, "This Space has ended.", null, null);
     expect(q(el, "rejoin")).toHaveLength(0);
+  });
+});
+
+describe("names and faces, not ids", () => {
+  const NAMES = { l1: "Lee Listener", s: "Sam Speaker", h: "Hana Host" };
+  const hostile = '<img src=x onerror="window.pwned=1">';
+
+  it("the host panel shows the names of hands, members and listeners, as text", () => {
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    const names = { ...NAMES, l2: hostile };
+    panel.update({
+      me: "h",
+      myRole: "host",
+      hands: ["l1", "anon"],
+      members: [
+        { id: "h", role: "host", micOn: true },
+        { id: "s", role: "speaker", micOn: true },
+      ],
+      audience: ["l2"],
+      pinned: null,
+      person: (id) => personOf(id, undefined, names),
+    });
+    const who = (row: Element) => row.querySelector('[data-testid="who"]')!.textContent;
+    const hands = [...q(panel.el, "hand")];
+    expect(hands.map(who)).toEqual(["Lee Listener", "anon"]); // no name known: the id
+    expect(hands[0].querySelector('[data-testid="avatar"]')!.textContent).toBe("LL");
+    expect(who(panel.el.querySelector('[data-identity="s"]')!)).toBe("Sam Speaker Speaker");
+    const listener = q(panel.el, "listener")[0];
+    expect(who(listener)).toBe(hostile); // shown as text ...
+    expect(listener.querySelector("img")).toBeNull(); // ... never parsed as HTML
+  });
+
+  it("redraws the panel when only a name arrives", () => {
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    const base = { me: "h", myRole: "host" as const, hands: ["l1"], members: [], audience: [], pinned: null };
+    panel.update({ ...base, person: (id) => personOf(id, undefined, {}) });
+    expect(q(panel.el, "who")[0].textContent).toBe("l1");
+    panel.update({ ...base, person: (id) => personOf(id, undefined, NAMES) });
+    expect(q(panel.el, "who")[0].textContent).toBe("Lee Listener");
+  });
+
+  it("the stage shows each tile's name and face; a picture only from https", () => {
+    const view = new StageView();
+    const seen: Record<string, { name: string; attributes: Record<string, string> }> = {
+      a: { name: "Ada", attributes: { [PICTURE_ATTRIBUTE]: "https://img.example/ada.png" } },
+      b: { name: "Bo Bell", attributes: { [PICTURE_ATTRIBUTE]: "javascript:alert(1)" } },
+    };
+    const person = (id: string) => personOf(id, seen[id], { c: "Cy Cohost" });
+    view.update({
+      layout: { big: "a", bigVideo: false, strip: ["b", "c"], speaking: new Map(), pinned: null },
+      seq: 1,
+      spotlight: "a",
+      hasStage: true,
+      me: "c",
+      participant: () => undefined,
+      name: (id) => displayName(person(id), "c", null),
+      person,
+    });
+    expect(q(view.bigTile, "spotlight-name")[0].textContent).toBe("Ada");
+    const big = view.bigTile.querySelector("img")!;
+    expect(big.getAttribute("src")).toBe("https://img.example/ada.png");
+    const tiles = [...q(view.strip, "tile")];
+    expect(tiles.map((t) => t.querySelector('[data-testid="tile-name"]')!.textContent)).toEqual(["Bo Bell", "Cy Cohost (you)"]);
+    expect(tiles[0].querySelector("img")).toBeNull(); // not an https URL: initials instead
+    expect(tiles[0].querySelector('[data-testid="avatar"]')!.textContent).toBe("BB");
+  });
+
+  it("the card names the host", () => {
+    const el = document.createElement("section");
+    const space: Space = { id: "s1", title: "T", state: "live", host: "u-9f1c", cohosts: [], speakers: [], video: "off", listener_count: 0, raised_hands: [], names: { "u-9f1c": "Hana Host" } };
+    renderCard(el, space, "x", "", { start: vi.fn(), join: vi.fn() });
+    expect(q(el, "host-name")[0].textContent).toBe("Hosted by Hana Host");
   });
 });

@@ -1,0 +1,92 @@
+"""Names and faces, not ids (issue 10), in real browsers: dev users sign in with the display names
+they chose; the host's page shows those names on the stage and in the raised hands, a listener's
+page shows them on the stage, and a user who chose no name shows as their id.
+
+The user ids look like the identity provider's subjects (opaque, UUID-like), so a page that showed
+ids instead of names would fail every assertion here. No stage agent runs: without a stage state
+every stage member sits in the strip, which is where the names are asserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+
+from .conftest import LaunchBrowser
+from .spaces_page import UI_TIMEOUT_MS, Person
+
+HOST = ("9f1c2d7e-0001-4aaa-8bbb-000000000001", "Hana Host")
+LEE = ("9f1c2d7e-0002-4aaa-8bbb-000000000002", "Lee Listener")
+NAMELESS = "9f1c2d7e-0003-4aaa-8bbb-000000000003"
+
+
+@dataclass
+class Room:
+    space_id: str
+    host: Person
+    lee: Person
+    nameless: Person
+    shots: Path
+
+
+def tile(person: Person, identity: str):  # noqa: ANN201 - a Locator
+    return person.page.locator(f'[data-testid="tile"][data-identity="{identity}"] [data-testid="tile-name"]')
+
+
+def who(person: Person, row: str, identity: str):  # noqa: ANN201 - a Locator
+    return person.by(row, identity).locator('[data-testid="who"]')
+
+
+@pytest.fixture(scope="module")
+async def room(api_url: str, launch_browser: LaunchBrowser, screenshots: Path) -> AsyncIterator[Room]:
+    browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    host = await Person.open(browser, api_url, HOST[0])
+    lee = await Person.open(browser, api_url, LEE[0])
+    nameless = await Person.open(browser, api_url, NAMELESS)
+    await host.sign_in(name=HOST[1])
+    space_id = await host.create_space("Names, not ids", video="off")
+    await host.start_space()
+    await lee.sign_in(f"/#/spaces/{space_id}", name=LEE[1])
+    await lee.join(space_id)
+    await nameless.sign_in(f"/#/spaces/{space_id}")
+    await nameless.join(space_id)
+    yield Room(space_id, host, lee, nameless, screenshots)
+    for person in (host, lee, nameless):
+        await person.page.context.close()
+
+
+async def test_the_host_sees_its_own_name_on_the_stage(room: Room) -> None:
+    await expect(tile(room.host, HOST[0])).to_have_text(f"{HOST[1]} (you) · Host", timeout=UI_TIMEOUT_MS)
+    await expect(room.host.by("whoami-user")).to_have_attribute("data-user-id", HOST[0])
+
+
+async def test_a_listener_sees_the_host_by_name_on_the_card_and_the_stage(room: Room) -> None:
+    await expect(tile(room.lee, HOST[0])).to_have_text(f"{HOST[1]} · Host", timeout=UI_TIMEOUT_MS)
+
+
+async def test_raised_hands_show_names_and_the_nameless_by_id(room: Room) -> None:
+    """Listeners are hidden in the SFU: the host's page learns their names from the hands message."""
+    await room.lee.by("raise-hand").click()
+    await room.nameless.by("raise-hand").click()
+    await expect(who(room.host, "hand", LEE[0])).to_have_text(LEE[1], timeout=UI_TIMEOUT_MS)
+    await expect(who(room.host, "hand", NAMELESS)).to_have_text(NAMELESS, timeout=UI_TIMEOUT_MS)
+    # The face of a name without a picture: its initials.
+    await expect(room.host.by("hand", LEE[0]).locator('[data-testid="avatar"]')).to_have_text("LL")
+    await room.host.screenshot(room.shots, "names-raised-hands")
+
+
+async def test_an_invited_speaker_is_named_on_every_stage(room: Room) -> None:
+    await room.host.by("hand", LEE[0]).locator('[data-testid="invite"]').click()
+    await expect(room.lee.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(tile(room.host, LEE[0])).to_have_text(LEE[1], timeout=UI_TIMEOUT_MS)
+    await expect(who(room.host, "member", LEE[0])).to_have_text(f"{LEE[1]} Speaker", timeout=UI_TIMEOUT_MS)
+    await expect(tile(room.nameless, LEE[0])).to_have_text(LEE[1], timeout=UI_TIMEOUT_MS)
+    await expect(tile(room.lee, LEE[0])).to_have_text(f"{LEE[1]} (you)", timeout=UI_TIMEOUT_MS)
+    # No id is shown as a name anywhere on the host's stage.
+    names = await room.host.page.locator('[data-testid="tile-name"]').all_text_contents()
+    assert all(HOST[0] not in n and LEE[0] not in n for n in names), names
+    await room.host.screenshot(room.shots, "names-stage")

@@ -1,0 +1,66 @@
+/**
+ * Who a person is on the page: a display name and maybe an avatar, never just an id when a name is
+ * known (docs/identity.md). Pure: no DOM. Where a name comes from, first match wins:
+ * 1. the room: a participant the page can see carries the name and avatar of its join token
+ *    (LiveKit `name`, PICTURE_ATTRIBUTE);
+ * 2. the Space's `names` map: from the API, the room metadata (host, co-hosts, speakers: also for
+ *    HLS viewers through state.json) and the hands message (raised hands: listeners are hidden);
+ * 3. the id itself.
+ */
+import { PICTURE_ATTRIBUTE } from "./contract.gen";
+
+export interface Person {
+  id: string;
+  name: string;
+  /** An https URL, or null: the page then draws initials. */
+  picture: string | null;
+}
+
+/** What the page can read off a room participant (a livekit-client Participant fits). */
+export interface Seen {
+  name?: string;
+  attributes?: Readonly<Record<string, string>>;
+}
+
+/** The same limit the API applies (functions/domain/people.py); a longer URL is not an avatar. */
+const PICTURE_MAX_CHARS = 1024;
+
+/** An avatar URL the page may put into <img src>: https only (no javascript:, data:, http:). */
+export function safePicture(url: unknown): string | null {
+  if (typeof url !== "string" || !url || url.length > PICTURE_MAX_CHARS) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" && parsed.hostname ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+export function personOf(id: string, seen: Seen | undefined, names: Readonly<Record<string, string>> | undefined): Person {
+  const fromRoom = seen?.name?.trim();
+  const name = fromRoom || names?.[id]?.trim() || id;
+  return { id, name, picture: safePicture(seen?.attributes?.[PICTURE_ATTRIBUTE]) };
+}
+
+/** Up to two letters for an avatar without a picture: the first and last words' initials. */
+export function initialsOf(name: string): string {
+  const words = name
+    .replace(/[-_.@]+/g, " ")
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== "");
+  if (words.length === 0) return "?";
+  const first = Array.from(words[0]);
+  if (words.length === 1) return first.slice(0, 2).join("").toUpperCase();
+  return (first[0] + Array.from(words[words.length - 1])[0]).toUpperCase();
+}
+
+/** `names` maps merged: a later map's entries win. Non-text entries are dropped. */
+export function mergeNames(...maps: (Readonly<Record<string, unknown>> | undefined | null)[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const map of maps) {
+    if (!map || typeof map !== "object") continue;
+    for (const [id, name] of Object.entries(map)) if (typeof name === "string" && name) out[id] = name;
+  }
+  return out;
+}
