@@ -20,6 +20,7 @@ from tests.e2e.conftest import LaunchBrowser
 from tests.e2e.spaces_page import UI_TIMEOUT_MS, Person
 
 HOST, LISTENER = "hiro-host", "lena"
+LISTENER_NAME = "Léna Martin"
 CROWD = {f"crowd-{n:02}": f"Listener {n:02}" for n in range(58)} | {
     "zoe-a": "Zoë Ångström",
     "zoe-b": "zoe baker",
@@ -39,10 +40,10 @@ async def test_a_host_finds_listeners_by_name_and_invites_one_to_speak(
     browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
     host = await Person.open(browser, api_url, HOST)
     lena = await Person.open(browser, api_url, LISTENER)
-    await host.sign_in()
+    await host.sign_in(name="Hiro")
     space_id = await host.create_space("Ask me anything")
     await host.start_space()
-    await lena.sign_in(f"/#/spaces/{space_id}")
+    await lena.sign_in(f"/#/spaces/{space_id}", name=LISTENER_NAME)
     await lena.join(space_id)
     for user, name in CROWD.items():
         assert take_token(api_url, space_id, user, name).status_code == 200
@@ -51,7 +52,7 @@ async def test_a_host_finds_listeners_by_name_and_invites_one_to_speak(
     rows = host.by("listener-row")
     await host.by("listener-refresh").click()
     await expect(rows).to_have_count(50, timeout=UI_TIMEOUT_MS)  # one page
-    await expect(rows.nth(0)).to_contain_text(LISTENER)  # name order: "lena" < "listener 00"
+    await expect(rows.nth(0)).to_contain_text(LISTENER_NAME)  # name order: "lena martin" < "listener 00"
     await expect(rows.nth(1)).to_contain_text("Listener 00")
     await host.by("listener-more").click()
     await expect(rows).to_have_count(61, timeout=UI_TIMEOUT_MS)
@@ -70,15 +71,16 @@ async def test_a_host_finds_listeners_by_name_and_invites_one_to_speak(
     assert take_token(api_url, space_id, "zoe-b", "zoe baker").status_code == 403
 
     # Invited to speak from the list: the browser listener's page can publish, live.
-    await host.by("listener-search").fill("len")
+    await host.by("listener-search").fill("LENA M")
     await expect(rows).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    await expect(rows.first).to_contain_text(LISTENER_NAME)
     await host.by("listener-row", LISTENER).locator('[data-testid="listener-invite"]').click()
     await expect(lena.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(rows).to_have_count(0, timeout=UI_TIMEOUT_MS)
     await expect(host.by("member", LISTENER)).to_be_visible(timeout=UI_TIMEOUT_MS)
     # Not listed while on stage, even when the host asks again.
     await host.by("listener-refresh").click()
-    await expect(host.by("listener-status")).to_contain_text("len", timeout=UI_TIMEOUT_MS)
+    await expect(host.by("listener-status")).to_contain_text("LENA M", timeout=UI_TIMEOUT_MS)
     await expect(rows).to_have_count(0)
     for person in (host, lena):
         await person.page.context.close()
