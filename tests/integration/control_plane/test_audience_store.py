@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from functions.domain.audience import Listener, ListenerPage, normalize
 from functions.store.base import SpaceStore
+from functions.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 
@@ -165,5 +169,19 @@ def test_other_spaces_are_not_listed(store: SpaceStore, limit: int) -> None:
     store.put_listener(one, entry("a", "A"))
     store.put_listener(two, entry("b", "B"))
     assert [e.user_id for e in store.listeners(one, query=None, limit=limit, after=None, now=NOW).items] == [
+        "a"
+    ]
+
+
+def test_a_sqlite_file_from_before_the_audience_gains_it_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    SqliteStore(path)
+    with closing(sqlite3.connect(path)) as db:  # the file as the previous version left it
+        db.execute("DROP TABLE audience")
+    store = SqliteStore(path)
+    space = uuid.uuid4().hex
+    assert store.listeners(space, query=None, limit=10, after=None, now=NOW).items == []
+    store.put_listener(space, entry("a", "Ann"))
+    assert [e.user_id for e in store.listeners(space, query=None, limit=10, after=None, now=NOW).items] == [
         "a"
     ]
