@@ -170,3 +170,25 @@ def test_hls_viewers_are_listed(hls_client: TestClient) -> None:
     space_id = live_space(hls_client)
     assert join(hls_client, space_id, "viewer", "Vera")["mode"] == "hls"
     assert names_of(listed(hls_client, space_id)) == ["Vera"]
+
+
+def test_a_leave_without_a_join_time_unlists_every_entry_of_that_user(client: TestClient) -> None:
+    space_id = live_space(client)
+    join(client, space_id, "amy", "Amy")
+    join(client, space_id, "amy", "Amy Renamed")  # a new name: a second entry until she leaves
+    assert names_of(listed(client, space_id)) == ["Amy", "Amy Renamed"]
+    deliver(client, participant_event("participant_left", "leave-x", f"space-{space_id}", identity="amy"))
+    assert listed(client, space_id)["items"] == []
+
+
+def test_a_promoted_listener_who_leaves_is_unlisted_for_good(client: TestClient) -> None:
+    space_id = live_space(client)
+    join(client, space_id, "amy", "Amy")
+    assert set_role(client, space_id, "amy", "speaker").status_code == 200
+    # She leaves while on stage (role attribute "speaker"), and is demoted later.
+    deliver(
+        client,
+        participant_event("participant_left", "leave-s", f"space-{space_id}", role="speaker", identity="amy"),
+    )
+    assert set_role(client, space_id, "amy", "listener").status_code == 200
+    assert listed(client, space_id)["items"] == []
