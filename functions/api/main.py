@@ -18,13 +18,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.config import Settings, get_settings
+from ..domain.audience import InvalidAudienceCursor
 from ..domain.errors import Conflict, DomainError, Forbidden, NotFound
 from ..livekit_edge.gateway import GatewayError
 from ..reconcile.runner import Memory
 from ..store.base import InvalidCursor
 from . import openapi
 from .methods import AllowedMethods
-from .routes import health, reactions, spaces, stage, tokens, webhooks
+from .routes import health, listeners, reactions, spaces, stage, tokens, webhooks
 
 log = logging.getLogger("functions.api")
 
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The reconciler's per-process memory (per-room locks, metadata publish times).
     app.state.reconcile_memory = Memory()
     # The token route first: the hottest request matches it without building the others (cold start).
-    for module in (tokens, health, spaces, stage, reactions, webhooks):
+    for module in (tokens, health, spaces, stage, listeners, reactions, webhooks):
         app.include_router(module.router)
     if settings.is_local:
         from .routes import dev
@@ -98,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _validation_response(exc.errors())
 
     @app.exception_handler(InvalidCursor)
-    async def invalid_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
+    @app.exception_handler(InvalidAudienceCursor)
+    async def invalid_cursor(_: Request, exc: ValueError) -> JSONResponse:
         # Same shape as FastAPI's own validation errors, so clients parse one format for 422.
         return _validation_response([{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc)}])
 

@@ -200,6 +200,26 @@ class SpacePage(BaseModel):
     cursor: str | None
 
 
+class ListenerPublic(BaseModel):
+    """A listener as the host's list shows them."""
+
+    user_id: str
+    name: str
+    picture: str | None
+    # Whether they are in the raised-hands queue now.
+    hand_raised: bool
+    # When they last asked to join (their token request).
+    joined_at: datetime
+
+
+class ListenerPageOut(BaseModel):
+    """A page of the audience in name order (case and accents ignored)."""
+
+    items: list[ListenerPublic]
+    # Pass back as `cursor` for the next page (with the same `q`); null on the last page.
+    next_cursor: str | None
+
+
 class WebRtcTokenResponse(BaseModel):
     """Join the room: connect to `url` with `token` (a LiveKit join token)."""
 

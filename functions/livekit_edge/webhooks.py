@@ -28,6 +28,8 @@ class WebhookFacts:
     # track_published: the published track's source in grants' names ("microphone", "camera",
     # "screen_share": each the SFU's lower-cased enum name), also for sources no role is granted.
     track_source: str | None = None
+    # When the participant connected (epoch ms; None if the event does not say).
+    joined_at_ms: int | None = None
 
 
 def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) -> WebhookFacts:
@@ -54,7 +56,17 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
         if participant and is_agent
         else None,
         track_source=_source_name(event.track.source) if event.HasField("track") else None,
+        joined_at_ms=_joined_at_ms(participant) if participant else None,
     )
+
+
+def _joined_at_ms(participant: object) -> int | None:
+    ms = int(getattr(participant, "joined_at_ms", 0) or 0)
+    if ms:
+        return ms
+    seconds = int(getattr(participant, "joined_at", 0) or 0)
+    # Whole seconds: the end of that second, so an entry written in it still counts as before.
+    return seconds * 1000 + 999 if seconds else None
 
 
 def _source_name(source: int) -> str:

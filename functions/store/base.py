@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..domain.audience import Listener, ListenerPage
 from ..domain.errors import Conflict, NotFound
 from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
 from ..domain.people import stage_names
@@ -124,6 +125,31 @@ class SpaceStore(ABC):
     @abstractmethod
     def claim_event(self, event_id: str) -> bool:
         """Record a webhook id; False if it was seen before."""
+
+    # --- the audience (docs/listeners.md): one entry per listener, apart from the Space ----------
+    @abstractmethod
+    def put_listener(self, space_id: str, listener: Listener) -> None:
+        """Add or refresh one listener's entry (one write; nothing shared with other joins)."""
+
+    @abstractmethod
+    def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
+        """Delete the user's entries (every name they were listed under); with `joined_before`,
+        only entries written before it, so a late leave of an earlier session keeps a rejoin.
+        Returns how many were deleted."""
+
+    @abstractmethod
+    def listeners(
+        self,
+        space_id: str,
+        *,
+        query: str | None,
+        limit: int,
+        after: str | None,
+        now: datetime,
+        hidden: frozenset[str] = frozenset(),
+    ) -> ListenerPage:
+        """Up to `limit` listed entries in name order whose normalized name starts with the
+        query's, after the key `after`; expired entries and `hidden` users are skipped."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -11,6 +11,10 @@ Items (docs/control-plane.md, "Data model"):
   pk=SPACE#<id>                  sk=COUNT#HANDS    number of HAND items (compare-and-set by every
                                  sk=COUNT#BLOCKS   hand/block change: the limits under concurrency)
   pk=SPACE#<id>#LISTENERS#<k>    sk=COUNT          listener count shard k in 0..LISTENER_SHARDS-1 (ADD)
+  pk=SPACE#<id>#AUDIENCE#<k>     sk=<name key>.<user>  one listener (name, picture, joined_at; ttl for
+                                                   HLS viewers), k = crc32(user) % AUDIENCE_SHARDS;
+                                                   also in the index as gsi1pk=LISTENER#<id>#<user>
+                                                   (how a leave finds the entries of one user)
   pk=EVENT#<webhook id>          sk=EVENT          webhook dedupe, expires through ttl
   pk=IDEMP#<owner>#<key>         sk=IDEMP          Idempotency-Key -> Space id, expires through ttl
 
@@ -26,6 +30,7 @@ import time
 import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -35,7 +40,8 @@ from botocore.exceptions import ClientError
 
 from contract import names
 
-from ..domain import reactions
+from ..domain import audience, reactions
+from ..domain.audience import Listener, ListenerPage
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
 from ..domain.reactions import LimitState
@@ -80,6 +86,14 @@ LISTENER_SHARDS = 16
 # (e.g. on the hour) under 4 x 1,000 index writes/s, while a discovery page costs 4 small queries
 # (+1 for records written before issue 9).
 
+# Audience shards (docs/listeners.md). A join writes one entry (plus its copy in the index, which
+# lands in a per-user index partition) and a leave deletes it. 16 shards, as many as the listener
+# count has, so the audience adds no hotter key to a join storm: at the design peak of 1,667
+# joins/s into one Space each shard takes ~104 writes/s (the count's shards take the same). A page
+# reads the 16 shards in parallel (Limit = page size + 1 each) and merges them by key.
+AUDIENCE_SHARDS = 16
+AUDIENCE_READ_THREADS = 8
+
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -98,6 +112,14 @@ def count_key(space_id: str, which: str) -> dict[str, Any]:
 
 def listener_shard_key(space_id: str, shard: int) -> dict[str, Any]:
     return {PK: {"S": f"SPACE#{space_id}#LISTENERS#{shard}"}, SK: {"S": "COUNT"}}
+
+
+def audience_partition(space_id: str, shard: int) -> str:
+    return f"SPACE#{space_id}#AUDIENCE#{shard}"
+
+
+def audience_index_key(space_id: str, user_id: str) -> str:
+    return f"LISTENER#{space_id}#{user_id}"
 
 
 def shard_of(value: str, shards: int) -> int:
@@ -550,6 +572,111 @@ class DynamoStore(SpaceStore):
             time.sleep(random.uniform(0.005, 0.02))
         raise Conflict("too_much_contention", "listener count busy; the webhook will be retried")
 
+    # --- the audience --------------------------------------------------------------------------
+    def put_listener(self, space_id: str, listener: Listener) -> None:
+        self.client.put_item(TableName=self.table, Item=listener_item(space_id, listener))
+
+    def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
+        # The index is eventually consistent; a leave comes seconds after the token it follows.
+        found = self.client.query(
+            TableName=self.table,
+            IndexName=GSI1,
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": GSI1_PK},
+            ExpressionAttributeValues={":p": {"S": audience_index_key(space_id, user_id)}},
+        )["Items"]
+        removed = 0
+        for item in found:
+            delete: dict[str, Any] = {"TableName": self.table, "Key": {PK: item[PK], SK: item[SK]}}
+            if joined_before is not None:
+                delete["ConditionExpression"] = "#j <= :before"
+                delete["ExpressionAttributeNames"] = {"#j": "joined_at"}
+                delete["ExpressionAttributeValues"] = {":before": {"N": str(_ms(joined_before))}}
+            try:
+                self.client.delete_item(**delete)
+                removed += 1
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        return removed
+
+    def listeners(
+        self,
+        space_id: str,
+        *,
+        query: str | None,
+        limit: int,
+        after: str | None,
+        now: datetime,
+        hidden: frozenset[str] = frozenset(),
+    ) -> ListenerPage:
+        """Every shard returns its first `limit` listed entries in the range (or all it has); the
+        page is the first `limit` of their merge. An entry a shard did not return sorts after its
+        `limit`-th, hence after the page's last: the next page starts after that one key."""
+        limit = max(1, min(limit, audience.PAGE_MAX))
+        bounds = audience.prefix_range(query, after)
+        with ThreadPoolExecutor(max_workers=AUDIENCE_READ_THREADS) as pool:
+            results = list(
+                pool.map(
+                    lambda k: self._audience_shard(
+                        audience_partition(space_id, k), bounds, limit=limit, now=now, hidden=hidden
+                    ),
+                    range(AUDIENCE_SHARDS),
+                )
+            )
+        merged = sorted((e for entries, _ in results for e in entries), key=lambda e: e.key)
+        more = len(merged) > limit or not all(complete for _, complete in results)
+        page = merged[:limit]
+        return ListenerPage(items=page, cursor=page[-1].key if more and page else None)
+
+    def _audience_shard(
+        self,
+        partition: str,
+        bounds: tuple[str | None, str | None, str | None],
+        *,
+        limit: int,
+        now: datetime,
+        hidden: frozenset[str],
+    ) -> tuple[list[Listener], bool]:
+        """Up to `limit` listed entries of one shard in key order; True when it has no more."""
+        after, start, upper = bounds
+        names_: dict[str, str] = {"#p": PK, "#ttl": TTL}
+        values: dict[str, Any] = {":p": {"S": partition}, ":now": {"N": str(int(now.timestamp()))}}
+        condition = "#p = :p"
+        low = after if after is not None else start
+        if low is not None and upper is not None and low > upper:
+            return [], True  # a cursor past the prefix's range: nothing after it matches
+        if low is not None:
+            names_["#s"] = SK
+            values[":lo"] = {"S": low}
+            if upper is None:
+                condition += " AND #s > :lo"
+            else:
+                values[":hi"] = {"S": upper}
+                condition += " AND #s BETWEEN :lo AND :hi"
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "FilterExpression": "attribute_not_exists(#ttl) OR #ttl > :now",
+            "ExpressionAttributeNames": names_,
+            "ExpressionAttributeValues": values,
+            "Limit": limit + 1,
+        }
+        kept: list[Listener] = []
+        while True:
+            result = self.client.query(**request)
+            for item in result["Items"]:
+                entry = _listener(item)
+                # BETWEEN includes its lower bound: the cursor's own entry was on the last page.
+                if entry.key == after or not audience.visible(entry, now=now, hidden=hidden):
+                    continue
+                kept.append(entry)
+            if "LastEvaluatedKey" not in result:
+                return kept, True
+            if len(kept) >= limit:
+                return kept, False
+            request["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
     def claim_event(self, event_id: str) -> bool:
         try:
             self.client.put_item(**self._event_put(event_id))
@@ -607,6 +734,40 @@ def _meta_attributes(space: Space) -> dict[str, Any]:
 
 def _item(space: Space) -> dict[str, Any]:
     return {**space_key(space.id), **_meta_attributes(space)}
+
+
+def listener_item(space_id: str, listener: Listener) -> dict[str, Any]:
+    """One audience entry as stored (also what the listener benchmark loads in bulk)."""
+    item: dict[str, Any] = {
+        PK: {"S": audience_partition(space_id, shard_of(listener.user_id, AUDIENCE_SHARDS))},
+        SK: {"S": listener.key},
+        "user": {"S": listener.user_id},
+        "name": {"S": listener.name},
+        "joined_at": {"N": str(_ms(listener.joined_at))},
+        GSI1_PK: {"S": audience_index_key(space_id, listener.user_id)},
+        GSI1_SK: {"S": listener.key},
+    }
+    if listener.picture:
+        item["picture"] = {"S": listener.picture}
+    if listener.expires_at is not None:
+        # DynamoDB TTL is in epoch seconds and deletes lazily (up to days late): reads filter too.
+        item[TTL] = {"N": str(int(listener.expires_at.timestamp()))}
+    return item
+
+
+def _ms(when: datetime) -> int:
+    return round(when.timestamp() * 1000)
+
+
+def _listener(item: dict[str, Any]) -> Listener:
+    expires = int(item[TTL]["N"]) if TTL in item else None
+    return Listener(
+        user_id=item["user"]["S"],
+        name=item["name"]["S"],
+        picture=item["picture"]["S"] if "picture" in item else None,
+        joined_at=datetime.fromtimestamp(int(item["joined_at"]["N"]) / 1000, UTC),
+        expires_at=None if expires is None else datetime.fromtimestamp(expires, UTC),
+    )
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:

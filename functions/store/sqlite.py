@@ -13,10 +13,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..domain import reactions
+from ..domain import audience, reactions
+from ..domain.audience import Listener, ListenerPage
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
 from ..domain.reactions import LimitState
@@ -53,6 +55,11 @@ CREATE TABLE IF NOT EXISTS hands (
 );
 CREATE TABLE IF NOT EXISTS blocks (space_id TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (space_id, user));
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audience (
+    space_id TEXT NOT NULL, sort_key TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL,
+    picture TEXT, joined_at INTEGER NOT NULL, expires REAL, PRIMARY KEY (space_id, sort_key)
+);
+CREATE INDEX IF NOT EXISTS audience_by_user ON audience (space_id, user_id);
 CREATE TABLE IF NOT EXISTS idempotency (
     owner TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, space_id TEXT NOT NULL,
     expires REAL NOT NULL, PRIMARY KEY (owner, key)
@@ -212,6 +219,74 @@ class SqliteStore(SpaceStore):
     def claim_event(self, event_id: str) -> bool:
         with self._tx() as db:
             return _claim(db, event_id)
+
+    # --- the audience (one ordering; SQLite has no partitions to spread) -----------------------
+    def put_listener(self, space_id: str, listener: Listener) -> None:
+        expires = None if listener.expires_at is None else listener.expires_at.timestamp()
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO audience VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    space_id,
+                    listener.key,
+                    listener.user_id,
+                    listener.name,
+                    listener.picture,
+                    round(listener.joined_at.timestamp() * 1000),
+                    expires,
+                ),
+            )
+
+    def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
+        sql = "DELETE FROM audience WHERE space_id = ? AND user_id = ?"
+        args: list[Any] = [space_id, user_id]
+        if joined_before is not None:
+            sql += " AND joined_at <= ?"
+            args.append(round(joined_before.timestamp() * 1000))
+        with self._tx() as db:
+            return db.execute(sql, args).rowcount
+
+    def listeners(
+        self,
+        space_id: str,
+        *,
+        query: str | None,
+        limit: int,
+        after: str | None,
+        now: datetime,
+        hidden: frozenset[str] = frozenset(),
+    ) -> ListenerPage:
+        limit = max(1, min(limit, audience.PAGE_MAX))
+        after_key, start, upper = audience.prefix_range(query, after)
+        sql = "SELECT * FROM audience WHERE space_id = ? AND (expires IS NULL OR expires > ?)"
+        args: list[Any] = [space_id, now.timestamp()]
+        for op, bound in ((">", after_key), (">=", start), ("<", upper)):
+            if bound is not None:
+                sql += f" AND sort_key {op} ?"
+                args.append(bound)
+        if hidden:
+            sql += f" AND user_id NOT IN ({','.join('?' * len(hidden))})"
+            args += sorted(hidden)
+        sql += " ORDER BY sort_key LIMIT ?"
+        args.append(limit + 1)  # one more tells whether there is a next page
+        db = self._connect()
+        try:
+            rows = db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+        items = [_listener(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return ListenerPage(items=items, cursor=items[-1].key if more else None)
+
+
+def _listener(row: sqlite3.Row) -> Listener:
+    return Listener(
+        user_id=row["user_id"],
+        name=row["name"],
+        picture=row["picture"],
+        joined_at=datetime.fromtimestamp(row["joined_at"] / 1000, UTC),
+        expires_at=None if row["expires"] is None else datetime.fromtimestamp(row["expires"], UTC),
+    )
 
 
 def _claim(db: sqlite3.Connection, event_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..domain import broadcast, grants, people, stage
+from ..domain import audience, broadcast, grants, people, stage
 from ..domain.broadcast import JoinMode
 from ..domain.model import STAGE_ROLES, Role
 from ..livekit_edge import tokens
@@ -36,7 +36,8 @@ def join(
     ctx: Context, *, actor: str, space_id: str, name: str | None = None, picture: str | None = None
 ) -> JoinGrant | BroadcastGrant:
     """`name` and `picture` (already cleaned, domain/people.py) go into the token: the participant's
-    name and its PICTURE_ATTRIBUTE, which everyone in the room sees."""
+    name and its PICTURE_ATTRIBUTE, which everyone in the room sees. A listener's are also stored
+    with their entry in the host's listener list (the user id when no name is known)."""
     settings = ctx.settings
     # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
@@ -45,9 +46,16 @@ def join(
         _remember_stage_name(ctx, space_id, people.Caller(actor, name))
     policy = settings.broadcast
     mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=policy)
+    now = ctx.clock()
     if mode is JoinMode.HLS and policy.base_url is not None:
         links = broadcast.links(policy.base_url, space.id)
+        # Not in the room, so no leave will come: listed until the entry expires (renewed by the
+        # next token request; no periodic call, issue 9).
+        _list(ctx, space.id, actor, name, picture, now=now, hls=True)
         return BroadcastGrant(playlist_url=links.playlist_url, identity=actor, role=role)
+    if role is Role.LISTENER:
+        # Removed by the participant_left webhook (usecases/webhooks.py).
+        _list(ctx, space.id, actor, name, picture, now=now, hls=False)
     creds = settings.livekit_credentials()
     minted = tokens.mint(
         api_key=creds.api_key,
@@ -57,7 +65,7 @@ def join(
         permission=grants.permission_for(role, space.video),
         attributes=grants.participant_attributes(role) | people.picture_attributes(picture),
         ttl=timedelta(seconds=settings.token_ttl_seconds),
-        now=ctx.clock(),
+        now=now,
         name=name,
     )
     return JoinGrant(
@@ -67,6 +75,17 @@ def join(
         role=role,
         expires_at=minted.expires_at,
     )
+
+
+def _list(
+    ctx: Context, space_id: str, user: str, name: str | None, picture: str | None, *, now: datetime, hls: bool
+) -> None:
+    """One write: the listener's own entry in the audience (docs/listeners.md)."""
+    expires = now + timedelta(seconds=audience.HLS_ENTRY_TTL_SECONDS) if hls else None
+    entry = audience.Listener(
+        user_id=user, name=name or user, picture=picture, joined_at=now, expires_at=expires
+    )
+    ctx.store.put_listener(space_id, entry)
 
 
 def _remember_stage_name(ctx: Context, space_id: str, caller: people.Caller) -> None:

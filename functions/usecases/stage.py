@@ -64,6 +64,8 @@ async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block:
         space_id,
         lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=ctx.settings.limits),
     )
+    # Off the host's listener list now, not when the leave webhook comes (HLS viewers send none).
+    await asyncio.to_thread(ctx.store.remove_listener, space_id, target)
     return await _after(ctx, change.after, changed=change.changed, evict=frozenset({target}))
 
 

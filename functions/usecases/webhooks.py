@@ -5,6 +5,7 @@ which agent is missing are the reconciler's business, read from the room itself.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from ..domain import host, lifecycle
 from ..domain.errors import NotFound
@@ -38,10 +39,19 @@ def record(ctx: Context, facts: WebhookFacts) -> str:
     if facts.event in ("participant_joined", "participant_left"):
         # Agents and stage members are not audience; only listener joins and leaves are counted.
         # A participant whose role changes live is counted by the reconciler (diff.UpdateParticipant).
-        if facts.is_agent or facts.role != Role.LISTENER.value:
+        if facts.is_agent:
+            return "not a listener"
+        if facts.role != Role.LISTENER.value:
+            # A promoted listener keeps their list entry (hidden while on stage): gone when they go.
+            if facts.event == "participant_left":
+                _unlist(ctx, space_id, facts)
             return "not a listener"
         delta = 1 if facts.event == "participant_joined" else -1
-        return "counted" if ctx.store.adjust_listeners(space_id, delta, event_id=facts.id) else "duplicate"
+        if not ctx.store.adjust_listeners(space_id, delta, event_id=facts.id):
+            return "duplicate"
+        if facts.event == "participant_left":
+            _unlist(ctx, space_id, facts)
+        return "counted"
     return "nothing to record"
 
 
@@ -66,6 +76,15 @@ def _host_presence(ctx: Context, space_id: str, facts: WebhookFacts) -> str:
     if not change.changed:
         return "host presence unchanged"
     return "host left: grace period started" if facts.event == "participant_left" else "host is back"
+
+
+def _unlist(ctx: Context, space_id: str, facts: WebhookFacts) -> None:
+    """Off the host's listener list: the entries written up to this session's connection. A leave
+    delivered late, after the same user took a new token, keeps the newer entry."""
+    if facts.identity is None:
+        return
+    before = None if facts.joined_at_ms is None else datetime.fromtimestamp(facts.joined_at_ms / 1000, UTC)
+    ctx.store.remove_listener(space_id, facts.identity, joined_before=before)
 
 
 async def handle(ctx: Context, facts: WebhookFacts) -> str:

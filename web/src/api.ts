@@ -44,6 +44,28 @@ export interface SpacePage {
   cursor: string | null;
 }
 
+/** One listener in the host's listener list (GET /spaces/{id}/listeners). */
+export interface ListenerEntry {
+  user_id: string;
+  name: string;
+  picture: string | null;
+  hand_raised?: boolean;
+  joined_at: string;
+}
+
+export interface ListenerPage {
+  items: ListenerEntry[];
+  /** Pass back (with the same `q`) for the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
+export interface ListenersQuery {
+  /** A name prefix; case and accents are ignored. */
+  q?: string;
+  cursor?: string | null;
+  limit?: number;
+}
+
 export interface SpaceCreate {
   title: string;
   video: VideoPolicy;
@@ -180,6 +202,16 @@ export class Api {
     } catch (err) {
       throw new ApiError(502, `the API answered the join unexpectedly: ${(err as Error).message}`);
     }
+  }
+
+  /** Host and co-hosts: a page of the Space's listeners in name order, optionally by name prefix. */
+  listeners(id: string, query: ListenersQuery = {}): Promise<ListenerPage> {
+    const params = new URLSearchParams();
+    if (query.q) params.set("q", query.q);
+    if (query.cursor) params.set("cursor", query.cursor);
+    if (query.limit) params.set("limit", String(query.limit));
+    const qs = params.toString();
+    return this.call("GET", `/spaces/${encodeURIComponent(id)}/listeners${qs ? `?${qs}` : ""}`);
   }
 
   raiseHand(id: string): Promise<unknown> {

@@ -16,8 +16,10 @@ async def join_token(space_id: SpaceId, caller: CurrentCaller, ctx: UseCases) ->
     """`mode: "webrtc"`: connect to `url` with `token`. `mode: "hls"`: play `playlist_url` (the
     room holds SPACES_WEBRTC_LISTENER_LIMIT listeners already; stage roles always get WebRTC). The
     token carries the caller's display name and avatar (docs/identity.md)."""
-    # The hottest endpoint runs on the event loop without thread hops: its only I/O is one
-    # primary-key read (sub-millisecond on SQLite; on Lambda one request owns the whole process).
+    # The hottest endpoint runs on the event loop without thread hops: its I/O is one primary-key
+    # read and, for a listener, one put of their own list entry (sub-millisecond on SQLite; on
+    # Lambda one request owns the whole process).
+    # A listener's name and avatar are also stored with their entry in the host's listener list.
     grant = join(ctx, actor=caller.id, space_id=space_id, name=caller.name, picture=caller.picture)
     if isinstance(grant, BroadcastGrant):
         return HlsTokenResponse(

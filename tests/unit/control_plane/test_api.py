@@ -612,6 +612,7 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
         "/spaces/{space_id}/participants/{user_id}/mute",
         "/spaces/{space_id}/participants/{user_id}/remove",
         "/spaces/{space_id}/spotlight",
+        "/spaces/{space_id}/listeners",
         "/livekit/webhook",
         "/healthz",
     ]:

@@ -24,6 +24,7 @@ import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
 import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
+import { ListenerList } from "./space/listeners";
 import { displayName } from "./space/people";
 import { StageView } from "./space/stage";
 
@@ -75,6 +76,10 @@ export function spaceView(app: App, spaceId: string): View {
   /** Who someone is: the room's view of them first, then the names the Space carries (people.ts). */
   const person = (id: string): Person => personOf(id, media?.participant(id), ctl.names);
   const called = (id: string) => person(id).name;
+  const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
+    invite: async (id, name) => listAct((a, s) => a.setRole(s, id, "speaker"), `${name} invited to speak`),
+    remove: async (id, block, name) => listAct((a, s) => a.remove(s, id, block), block ? `${name} removed and blocked` : `${name} removed`),
+  });
   const panel = new HostPanel({
     setRole: (id, role) =>
       void act(
@@ -88,7 +93,7 @@ export function spaceView(app: App, spaceId: string): View {
     handOver: (id) => {
       if (window.confirm(`Hand this Space to ${called(id)}? You stay on as a co-host.`)) void act((a, s) => a.handOver(s, id), `${called(id)} is now the host; you are a co-host`);
     },
-  });
+  }, listenerList);
 
   ctl.onChange(() => draw());
 
@@ -411,6 +416,12 @@ export function spaceView(app: App, spaceId: string): View {
     report(await ctl.act(call), done);
   }
 
+  async function listAct(call: Parameters<SpaceController["act"]>[0], done: string): Promise<boolean> {
+    const result = await ctl.act(call);
+    report(result, done);
+    return result.ok;
+  }
+
   function report(result: ActResult, done: string): void {
     if (result.ok) toast(done);
     else toast(result.message, "error");
@@ -458,6 +469,7 @@ export function spaceView(app: App, spaceId: string): View {
       // Navigating away (or signing out) is leaving: a later visit shows the card.
       presence.forget();
       reconnector.cancel();
+      listenerList.hide();
       closeRoom();
       leaveBroadcast();
       window.spaces = { room: null };

@@ -3,6 +3,7 @@ import type { Role } from "../../api";
 import type { VideoSource } from "../../contract.gen";
 import { avatar, clear, h, stale } from "../../dom";
 import type { Person } from "../../people";
+import type { ListenerList } from "./listeners";
 import { ROLE_LABEL } from "./people";
 
 export interface Member {
@@ -39,7 +40,11 @@ export interface PanelActions {
 export class HostPanel {
   readonly el = h("aside", { class: "panel", "data-testid": "host-panel", hidden: true });
 
-  constructor(private readonly actions: PanelActions) {}
+  /** `listeners`: the audience from the API (hidden listeners included), shown below the rest. */
+  constructor(
+    private readonly actions: PanelActions,
+    private readonly listeners: ListenerList | null = null,
+  ) {}
 
   reset(): void {
     stale(this.el, null);
@@ -49,6 +54,7 @@ export class HostPanel {
     const moderator = input.myRole === "host" || input.myRole === "cohost";
     this.el.hidden = !moderator;
     if (!moderator) {
+      this.listeners?.hide();
       stale(this.el, null);
       return clear(this.el);
     }
@@ -72,7 +78,17 @@ export class HostPanel {
         { class: "people", "data-testid": "raised-hands" },
         ...(hands.length === 0
           ? [h("li", { class: "muted" }, "No raised hands.")]
-          : hands.map((id) => h("li", { "data-testid": "hand", "data-identity": id }, face(id), who(id), invite(id)))),
+          : hands.map((id) =>
+              h(
+                "li",
+                { "data-testid": "hand", "data-identity": id },
+                face(id),
+                who(id),
+                invite(id),
+                h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(id, false) }, "Remove"),
+                h("button", { class: "btn small btn-danger", "data-testid": "block", onclick: () => a.remove(id, true) }, "Block"),
+              ),
+            )),
       ),
       h("h2", {}, "On stage"),
       h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input, face(m.id), who))),
@@ -95,6 +111,10 @@ export class HostPanel {
           ),
         ),
       );
+    }
+    if (this.listeners) {
+      this.el.append(this.listeners.el);
+      this.listeners.show();
     }
   }
 

@@ -1,0 +1,128 @@
+"""The audience a host sees: one entry per listener, ordered and searched by a normalized name.
+
+Pure: how a name is normalized and turned into an order-preserving key, what a page may hold,
+and how long an HLS viewer (who never connects to the room, so no leave ever arrives) stays
+listed. The stores keep the entries; docs/listeners.md gives the limits and their reasons.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from .errors import Forbidden
+from .model import Role, Space
+
+# One page of the listener list. A host scrolls a list; 100 rows is more than a panel shows and
+# bounds the work of one request (each store shard reads at most PAGE_MAX + 1 entries).
+PAGE_MAX: Final = 100
+PAGE_DEFAULT: Final = 50
+# A search prefix (and the part of a name that is indexed) is at most this many characters after
+# normalization: names are at most 64 characters (domain/people.py), and the key must stay far
+# below DynamoDB's 1,024-byte sort key (64 characters are at most 256 UTF-8 bytes, 512 hex digits).
+KEY_CHARS: Final = 64
+QUERY_MAX_CHARS: Final = KEY_CHARS
+# An HLS viewer only ever asks for a token; nothing tells the API they stopped watching. Their
+# entry expires this long after their last token request (a reload or a promotion renews it).
+# Issue 9 forbids a periodic call per viewer, so a viewer watching longer without reloading drops
+# off the list after an hour, and one who left stays listed for at most an hour.
+HLS_ENTRY_TTL_SECONDS: Final = 3600
+
+# The sort key is `<hex of the normalized name's UTF-8>.<user id>`: lower-case hex keeps the byte
+# order of the name (so the store's order is the order of normalized names) and a prefix of the
+# name is a prefix of its hex; '.' sorts below every hex digit, so "ann" comes before "anna".
+# User ids never hold '~' (schemas.USER_ID_PATTERN), which is the upper bound of a prefix range.
+SEPARATOR: Final = "."
+RANGE_END: Final = "~"
+# A cursor is the key of the last entry of the page: any string of this shape is a position in
+# key order, so the API accepts every cursor its schema admits (pages after it, maybe empty).
+CURSOR_PATTERN: Final = r"^[0-9a-f]{0,512}\.[A-Za-z0-9_.@:|\-]{1,128}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
+class InvalidAudienceCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listener in a Space's audience."""
+
+    user_id: str
+    name: str
+    picture: str | None
+    joined_at: datetime
+    # HLS viewers only: when the entry stops being listed (None: until the room says they left).
+    expires_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return sort_key(self.name, self.user_id)
+
+
+@dataclass(frozen=True)
+class ListenerPage:
+    items: list[Listener]
+    # The key of the last entry when more may follow (pass back as `cursor`), else None.
+    cursor: str | None
+
+
+def normalize(text: str) -> str:
+    """Case-folded, accents stripped, whitespace runs made one space: "Zoë  Ånd" -> "zoe and"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # casefold after NFKD too: decomposition can produce letters that fold further ("ﬃ" -> "ffi").
+    return " ".join(unicodedata.normalize("NFC", stripped).casefold().split())[:KEY_CHARS]
+
+
+def name_key(text: str) -> str:
+    """The order-preserving, prefix-preserving key of a name or a search prefix."""
+    return normalize(text).encode("utf-8").hex()
+
+
+def sort_key(name: str, user_id: str) -> str:
+    return f"{name_key(name)}{SEPARATOR}{user_id}"
+
+
+def check_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidAudienceCursor(
+            "cursor is not one this API returned: <hex digits>.<user id> (pass back `next_cursor` as given)"
+        )
+    return cursor
+
+
+def prefix_range(query: str | None, after: str | None) -> tuple[str | None, str | None, str | None]:
+    """(lower bound, exclusive; lower bound, inclusive; upper bound, exclusive) of the keys a page
+    reads: after the cursor, and within the keys that start with the query's key."""
+    prefix = name_key(query) if query else ""
+    if not prefix:
+        return after, None, None
+    upper = prefix + RANGE_END
+    if after is not None and after >= prefix:
+        return after, None, upper
+    return None, prefix, upper
+
+
+def visible(listener: Listener, *, now: datetime, hidden: frozenset[str]) -> bool:
+    """Still listed: not expired, not on stage or blocked (those are `hidden`)."""
+    if listener.expires_at is not None and listener.expires_at <= now:
+        return False
+    return listener.user_id not in hidden
+
+
+def authorize_listing(space: Space, *, actor: str) -> None:
+    """Only the host and co-hosts see who listens (they are the ones who invite and moderate)."""
+    if space.role_of(actor) not in (Role.HOST, Role.COHOST):
+        raise Forbidden("moderators_only", "only the host and co-hosts can see the listener list")
+
+
+def hidden_users(space: Space) -> frozenset[str]:
+    """Users with an entry who are not listed: on stage (promoted; listed again once demoted) or
+    blocked."""
+    return frozenset((space.host, *space.cohosts, *space.speakers, *space.blocked))

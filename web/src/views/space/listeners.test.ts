@@ -1,0 +1,184 @@
+// @vitest-environment happy-dom
+import { describe, expect, it, vi } from "vitest";
+
+import type { ListenerEntry, ListenerPage } from "../../api";
+import { HostPanel } from "./host_panel";
+import { ListenerList, type ListenerSource } from "./listeners";
+
+const q = (el: Element, testid: string) => [...el.querySelectorAll(`[data-testid="${testid}"]`)] as HTMLElement[];
+const entry = (user_id: string, name: string, extra: Partial<ListenerEntry> = {}): ListenerEntry => ({
+  user_id,
+  name,
+  picture: null,
+  joined_at: "2026-12-01T20:00:00Z",
+  ...extra,
+});
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+/** A source that answers from a fixed audience by prefix, `size` per page, recording each call. */
+function fakeSource(audience: ListenerEntry[], size = 2) {
+  const calls: [string, string | null][] = [];
+  const source: ListenerSource = async (query, cursor) => {
+    calls.push([query, cursor]);
+    const matching = audience.filter((e) => e.name.toLowerCase().startsWith(query.toLowerCase()));
+    const start = cursor === null ? 0 : Number(cursor);
+    const page: ListenerPage = {
+      items: matching.slice(start, start + size),
+      next_cursor: start + size < matching.length ? String(start + size) : null,
+    };
+    return page;
+  };
+  return { source, calls };
+}
+
+/** Timers the test fires by hand: the debounce, and proof that nothing else is scheduled. */
+function manualTimers() {
+  const pending = new Map<number, () => void>();
+  let next = 1;
+  return {
+    setTimer: (fn: () => void) => {
+      pending.set(next, fn);
+      return next++;
+    },
+    clearTimer: (h: number) => void pending.delete(h),
+    fire: () => {
+      const fns = [...pending.values()];
+      pending.clear();
+      fns.forEach((fn) => fn());
+    },
+    get count() {
+      return pending.size;
+    },
+  };
+}
+
+const actions = () => ({
+  invite: vi.fn(async (_id: string, _name: string) => true),
+  remove: vi.fn(async (_id: string, _block: boolean, _name: string) => true),
+});
+const people = [entry("u1", "Ann"), entry("u2", "Anna", { hand_raised: true }), entry("u3", "Bob"), entry("u4", "Zoë", { picture: "https://img.example/z.png" })];
+
+describe("ListenerList", () => {
+  it("reads nothing until shown, then the first page once", async () => {
+    const { source, calls } = fakeSource(people);
+    const list = new ListenerList(source, actions());
+    await flush();
+    expect(calls).toEqual([]);
+    list.show();
+    list.show();
+    await flush();
+    expect(calls).toEqual([["", null]]);
+    expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1", "u2"]);
+    expect(q(list.el, "listener-hand")).toHaveLength(1);
+  });
+
+  it("pages with More until the last page", async () => {
+    const { source, calls } = fakeSource(people);
+    const list = new ListenerList(source, actions());
+    list.show();
+    await flush();
+    q(list.el, "listener-more")[0].click();
+    await flush();
+    expect(calls[1]).toEqual(["", "2"]);
+    expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1", "u2", "u3", "u4"]);
+    expect(q(list.el, "listener-more")[0].hidden).toBe(true);
+    expect(q(list.el, "listener-row")[3].querySelector("img")?.getAttribute("src")).toBe("https://img.example/z.png");
+    expect(q(list.el, "listener-row")[0].querySelector('[data-testid="avatar"]')?.getAttribute("title")).toBe("Ann");
+  });
+
+  it("searches once per pause in typing, and schedules nothing else", async () => {
+    const { source, calls } = fakeSource(people);
+    const timers = manualTimers();
+    const list = new ListenerList(source, actions(), timers);
+    list.show();
+    await flush();
+    const box = q(list.el, "listener-search")[0] as HTMLInputElement;
+    for (const text of ["a", "an", "ann"]) {
+      box.value = text;
+      box.dispatchEvent(new Event("input"));
+    }
+    expect(timers.count).toBe(1);
+    timers.fire();
+    await flush();
+    expect(calls).toEqual([["", null], ["ann", null]]);
+    expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1", "u2"]);
+    expect(timers.count).toBe(0);
+    box.value = "zz";
+    box.dispatchEvent(new Event("input"));
+    timers.fire();
+    await flush();
+    expect(q(list.el, "listener-status")[0].textContent).toContain("zz");
+  });
+
+  it("drops a pending search and reads nothing once hidden", async () => {
+    const { source, calls } = fakeSource(people);
+    const timers = manualTimers();
+    const list = new ListenerList(source, actions(), timers);
+    list.show();
+    await flush();
+    const box = q(list.el, "listener-search")[0] as HTMLInputElement;
+    box.value = "b";
+    box.dispatchEvent(new Event("input"));
+    list.hide();
+    timers.fire();
+    q(list.el, "listener-refresh")[0].click();
+    await flush();
+    expect(calls).toEqual([["", null]]);
+  });
+
+  it("invites, removes and blocks from a row, which then leaves the list", async () => {
+    const { source } = fakeSource(people, 10);
+    const a = actions();
+    const list = new ListenerList(source, a);
+    list.show();
+    await flush();
+    const row = (id: string) => list.el.querySelector(`[data-testid="listener-row"][data-identity="${id}"]`)!;
+    (row("u2").querySelector('[data-testid="listener-invite"]') as HTMLButtonElement).click();
+    (row("u3").querySelector('[data-testid="listener-remove"]') as HTMLButtonElement).click();
+    (row("u4").querySelector('[data-testid="listener-block"]') as HTMLButtonElement).click();
+    await flush();
+    expect(a.invite).toHaveBeenCalledWith("u2", "Anna");
+    expect(a.remove.mock.calls).toEqual([["u3", false, "Bob"], ["u4", true, "Zoë"]]);
+    expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1"]);
+  });
+
+  it("keeps a row the API refused", async () => {
+    const { source } = fakeSource(people, 10);
+    const list = new ListenerList(source, { invite: async () => false, remove: async () => false });
+    list.show();
+    await flush();
+    (q(list.el, "listener-invite")[0] as HTMLButtonElement).click();
+    await flush();
+    expect(q(list.el, "listener-row")).toHaveLength(4);
+  });
+});
+
+describe("HostPanel with the listener list", () => {
+  it("shows it to moderators only and stops it when hidden", async () => {
+    const { source, calls } = fakeSource(people);
+    const list = new ListenerList(source, actions());
+    const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() };
+    const panel = new HostPanel(a, list);
+    const input = {
+      me: "h",
+      hands: ["u2"],
+      members: [{ id: "h", role: "host" as const, micOn: true }],
+      audience: [],
+      pinned: null,
+      person: (id: string) => ({ id, name: id, picture: null }),
+    };
+    panel.update({ ...input, myRole: "listener" });
+    await flush();
+    expect(calls).toEqual([]);
+    panel.update({ ...input, myRole: "host" });
+    await flush();
+    expect(panel.el.contains(list.el)).toBe(true);
+    expect(calls).toHaveLength(1);
+    // Remove and block from the raised-hands list too.
+    const hand = q(panel.el, "hand")[0];
+    (hand.querySelector('[data-testid="block"]') as HTMLButtonElement).click();
+    expect(a.remove).toHaveBeenCalledWith("u2", true);
+    panel.update({ ...input, myRole: "speaker" });
+    expect(list.open).toBe(false);
+  });
+});

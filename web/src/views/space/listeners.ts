@@ -1,0 +1,151 @@
+/**
+ * The host's listener list (host and co-hosts): the audience from the API, in name order, with a
+ * search box, "More" paging, and invite / remove / block per row. It reads only while it is open
+ * and when the user acts (opening, typing, "More", "Refresh"); never on a timer (issue 9).
+ */
+import type { ListenerEntry, ListenerPage } from "../../api";
+import { avatar, clear, h } from "../../dom";
+
+/** One page: the name prefix typed (may be empty) and the cursor of the previous page. */
+export type ListenerSource = (q: string, cursor: string | null) => Promise<ListenerPage>;
+
+export interface ListenerActions {
+  /** Each resolves true when the API accepted the action (the row then leaves the list). */
+  invite(id: string, name: string): Promise<boolean>;
+  remove(id: string, block: boolean, name: string): Promise<boolean>;
+}
+
+export interface ListenerListOptions {
+  /** Milliseconds of no typing before a search is sent. */
+  debounceMs?: number;
+  setTimer?: (fn: () => void, ms: number) => number;
+  clearTimer?: (handle: number) => void;
+}
+
+/** A search waits for a pause in typing: one request per pause, not one per key. */
+export const SEARCH_DEBOUNCE_MS = 300;
+
+export class ListenerList {
+  readonly el = h("section", { class: "listener-list", "data-testid": "listener-list" });
+  private readonly search = h("input", {
+    type: "search",
+    placeholder: "Search listeners by name",
+    "aria-label": "Search listeners by name",
+    "data-testid": "listener-search",
+    maxlength: 64,
+  });
+  private readonly rows = h("ul", { class: "people", "data-testid": "listener-rows" });
+  private readonly status = h("p", { class: "muted small", "data-testid": "listener-status" });
+  private readonly more = h("button", { class: "btn small", "data-testid": "listener-more", hidden: true }, "More");
+  private items: ListenerEntry[] = [];
+  private cursor: string | null = null;
+  private query = "";
+  private isOpen = false;
+  private loaded = false;
+  /** Answers to an older query or page are dropped. */
+  private generation = 0;
+  private timer: number | undefined;
+  private readonly debounceMs: number;
+  private readonly setTimer: (fn: () => void, ms: number) => number;
+  private readonly clearTimer: (handle: number) => void;
+
+  constructor(
+    private readonly source: ListenerSource,
+    private readonly actions: ListenerActions,
+    options: ListenerListOptions = {},
+  ) {
+    this.debounceMs = options.debounceMs ?? SEARCH_DEBOUNCE_MS;
+    this.setTimer = options.setTimer ?? ((fn, ms) => window.setTimeout(fn, ms));
+    this.clearTimer = options.clearTimer ?? ((handle) => window.clearTimeout(handle));
+    const refresh = h("button", { class: "btn small", "data-testid": "listener-refresh", onclick: () => void this.load(true) }, "Refresh");
+    this.search.addEventListener("input", () => this.typed());
+    this.more.addEventListener("click", () => void this.load(false));
+    this.el.append(h("h2", {}, "Audience"), h("div", { class: "listener-tools" }, this.search, refresh), this.rows, this.status, this.more);
+  }
+
+  get open(): boolean {
+    return this.isOpen;
+  }
+
+  /** The panel is shown: read the first page once (later reads are the user's). */
+  show(): void {
+    if (this.isOpen) return;
+    this.isOpen = true;
+    if (!this.loaded) void this.load(true);
+  }
+
+  /** The panel is hidden: nothing more is read, a pending search is dropped. */
+  hide(): void {
+    this.isOpen = false;
+    this.generation++;
+    if (this.timer !== undefined) this.clearTimer(this.timer);
+    this.timer = undefined;
+  }
+
+  private typed(): void {
+    if (this.timer !== undefined) this.clearTimer(this.timer);
+    this.timer = this.setTimer(() => {
+      this.timer = undefined;
+      if (this.search.value.trim() !== this.query) void this.load(true);
+    }, this.debounceMs);
+  }
+
+  /** The first page for the search box's text (`fresh`), or the next page of the current one. */
+  async load(fresh: boolean): Promise<void> {
+    if (!this.isOpen) return;
+    const query = fresh ? this.search.value.trim() : this.query;
+    const cursor = fresh ? null : this.cursor;
+    const generation = ++this.generation;
+    this.status.textContent = "Loading…";
+    let page: ListenerPage;
+    try {
+      page = await this.source(query, cursor);
+    } catch (err) {
+      if (generation === this.generation) this.status.textContent = `Could not load listeners: ${(err as Error).message}`;
+      return;
+    }
+    if (generation !== this.generation) return;
+    this.loaded = true;
+    this.query = query;
+    this.items = fresh ? page.items : [...this.items, ...page.items.filter((i) => !this.items.some((o) => o.user_id === i.user_id))];
+    this.cursor = page.next_cursor;
+    this.draw();
+  }
+
+  private draw(): void {
+    clear(this.rows);
+    this.rows.append(...this.items.map((item) => this.row(item)));
+    this.more.hidden = this.cursor === null;
+    this.status.textContent =
+      this.items.length > 0 ? "" : this.query ? `No listener's name starts with “${this.query}”.` : "No listeners yet.";
+  }
+
+  private row(item: ListenerEntry): HTMLElement {
+    // The shared face: the picture (https only) or initials of the name (dom.ts).
+    const picture = avatar(item.user_id, "s", { name: item.name, picture: item.picture });
+    const act = (button: HTMLButtonElement, run: () => Promise<boolean>) => async () => {
+      button.disabled = true;
+      const ok = await run();
+      button.disabled = false;
+      if (ok) this.drop(item.user_id);
+    };
+    const invite = h("button", { class: "btn small btn-primary", "data-testid": "listener-invite" }, "Invite to speak");
+    const remove = h("button", { class: "btn small btn-danger", "data-testid": "listener-remove" }, "Remove");
+    const block = h("button", { class: "btn small btn-danger", "data-testid": "listener-block" }, "Block");
+    invite.addEventListener("click", act(invite, () => this.actions.invite(item.user_id, item.name)));
+    remove.addEventListener("click", act(remove, () => this.actions.remove(item.user_id, false, item.name)));
+    block.addEventListener("click", act(block, () => this.actions.remove(item.user_id, true, item.name)));
+    return h(
+      "li",
+      { "data-testid": "listener-row", "data-identity": item.user_id },
+      picture,
+      h("span", { class: "who" }, item.name, item.hand_raised ? h("span", { class: "muted small", "data-testid": "listener-hand" }, " ✋") : null),
+      h("span", { class: "actions" }, invite, remove, block),
+    );
+  }
+
+  private drop(id: string): void {
+    this.items = this.items.filter((i) => i.user_id !== id);
+    this.draw();
+  }
+}
