@@ -62,6 +62,7 @@ ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners b
 ENV_RECONCILE_BUDGET_SECONDS: Final = "SPACES_RECONCILE_BUDGET_SECONDS"  # one in-request pass
 ENV_RECONCILE_INTERVAL_SECONDS: Final = "SPACES_RECONCILE_INTERVAL_SECONDS"  # local loop; 0: off
 ENV_HOST_GRACE_SECONDS: Final = "SPACES_HOST_GRACE_SECONDS"  # a Space ends when its host is gone longer
+ENV_PRESENCE_WINDOW_SECONDS: Final = "SPACES_PRESENCE_WINDOW_SECONDS"  # HLS heartbeat window
 ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
 BROADCAST_PREFIX: Final = "broadcasts/"
 # A worker whose task sets SPACES_LOAD_METRIC prints its dispatcher load once a minute as one JSON line

@@ -25,7 +25,7 @@ from ..reconcile.runner import Memory
 from ..store.base import InvalidCursor
 from . import openapi
 from .methods import AllowedMethods
-from .routes import health, listeners, reactions, spaces, stage, tokens, webhooks
+from .routes import health, listeners, presence, reactions, spaces, stage, tokens, webhooks
 
 log = logging.getLogger("functions.api")
 
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The reconciler's per-process memory (per-room locks, metadata publish times).
     app.state.reconcile_memory = Memory()
     # The token route first: the hottest request matches it without building the others (cold start).
-    for module in (tokens, health, spaces, stage, listeners, reactions, webhooks):
+    for module in (tokens, health, spaces, stage, listeners, reactions, presence, webhooks):
         app.include_router(module.router)
     if settings.is_local:
         from .routes import dev

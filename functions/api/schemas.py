@@ -135,6 +135,8 @@ class SpacePublic(BaseModel):
     cohosts: list[str]
     speakers: list[str]
     video: Literal["off", "host", "speakers"]
+    # The WebRTC audience (exact) plus, while live, the HLS viewers (an estimate from sampled
+    # heartbeats, refreshed once per presence window; docs/control-plane.md "Listener count").
     listener_count: int
     raised_hands: list[str]
     # id -> display name of the host, co-hosts, speakers and raised hands whose name is known
@@ -166,7 +168,7 @@ class SpacePublic(BaseModel):
             cohosts=list(space.cohosts),
             speakers=list(space.speakers),
             video=space.video.value,
-            listener_count=space.listener_count,
+            listener_count=space.audience_count,
             raised_hands=list(space.raised_hands),
             names={**people.hand_names(space), **people.stage_names(space)},
             pinned=space.pinned,
@@ -241,6 +243,11 @@ class HlsTokenResponse(BaseModel):
     role: Literal["listener"]
     # Nothing to expire: the playlist is public like the CDN that serves it.
     expires_at: None
+    presence_interval_seconds: int | None = Field(
+        description="While the player plays, POST /spaces/{id}/presence every this many seconds, the "
+        "first one at a random moment within the first interval; null: this viewer is not sampled "
+        "and sends none (the listener count is estimated from a sample of HLS viewers)."
+    )
 
 
 TokenResponse = Annotated[WebRtcTokenResponse | HlsTokenResponse, Field(discriminator="mode")]

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from contract import names
 
+from .errors import Conflict, Forbidden
 from .model import Role, Space, SpaceState
 
 
@@ -52,6 +53,22 @@ def join_mode(role: Role, *, listener_count: int, policy: BroadcastPolicy) -> Jo
     if role is not Role.LISTENER or not policy.enabled:
         return JoinMode.WEBRTC
     return JoinMode.HLS if listener_count >= policy.webrtc_listener_limit else JoinMode.WEBRTC
+
+
+def check_heartbeat(space: Space, *, user: str, sampled: bool) -> None:
+    """Whether `user` may count as an HLS viewer of `space` now (domain/presence.py). Raises the
+    rule that refuses it: the heartbeat then changes nothing."""
+    if space.state is not SpaceState.LIVE:
+        raise Conflict("space_not_live", f"the Space is {space.state.value}: nobody is watching it")
+    if user in space.blocked:
+        raise Forbidden("blocked", "you were blocked from this Space")
+    if space.on_stage(user):
+        raise Conflict("presence_on_stage", "stage members are in the room and counted there")
+    if not sampled:
+        # Counting someone outside the sample would inflate the estimate (each counts as 1/rate).
+        raise Conflict(
+            "presence_not_sampled", "this viewer is not in the heartbeat sample: the join answer said null"
+        )
 
 
 def agents_for(policy: BroadcastPolicy) -> tuple[str, ...]:

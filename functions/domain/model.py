@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .presence import HlsEstimate
+
 
 class SpaceState(enum.StrEnum):
     SCHEDULED = "scheduled"
@@ -79,8 +81,19 @@ class Space:
     host_away_since: datetime | None = None
     # Bumped on every change; the stores write only if it is still the version they read.
     version: int = 0
-    # Kept by webhooks in a separate counter (not part of `version`), merged in on read.
+    # Kept by webhooks in a separate counter (not part of `version`), merged in on read. The WebRTC
+    # audience only, exact: it decides who joins over WebRTC (broadcast.join_mode).
     listener_count: int = 0
+    # The HLS viewers estimated from sampled heartbeats (domain/presence.py), kept by the
+    # reconciler in an item of its own, merged in on read. None: never estimated.
+    hls: HlsEstimate | None = None
+
+    @property
+    def audience_count(self) -> int:
+        """Everyone listening: the exact WebRTC count plus, while live, the HLS estimate. What the
+        room metadata, state.json and the API show as `listener_count`."""
+        hls = self.hls.viewers if self.hls is not None and self.state is SpaceState.LIVE else 0
+        return max(self.listener_count, 0) + hls
 
     @property
     def room_name(self) -> str:

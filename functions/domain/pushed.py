@@ -1,8 +1,8 @@
 """What the control plane pushes to viewers instead of answering polls. Pure: Space in, documents out.
 
 - Room metadata (contract/schema/room_metadata.schema.json): the Space as every room member sees
-  it (state, roles, title, pin, video policy, the stage's display names, a rounded listener count,
-  the version). The composer
+  it (state, roles, title, pin, video policy, the stage's display names, a rounded listener count:
+  the WebRTC audience plus the HLS viewers' estimate, and the version). The composer
   copies the same document to state.json beside the broadcast playlist for HLS viewers.
 - Raised hands (contract/schema/hands.schema.json): for moderators only, as a data message whose
   destination identities are the host and co-hosts.
@@ -47,7 +47,7 @@ def room_state(space: Space) -> RoomMetadata:
         cohosts=space.cohosts,
         speakers=space.speakers,
         names=stage_names(space),
-        listener_count=rounded_listener_count(space.listener_count),
+        listener_count=rounded_listener_count(space.audience_count),
         version=space.version,
     )
 

@@ -9,6 +9,8 @@
   the room dirty and the running pass goes round once more (coalescing webhook bursts).
 - Room metadata is published at most once per `metadata_interval` per room and process; a change
   held back is published by a later round of the same pass, or by the next pass.
+- Once per presence window a pass over a live Space folds the HLS viewers' heartbeats of the last
+  complete window into the HLS estimate the listener count adds (domain/presence.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ..domain import host, lifecycle, pushed
+from ..domain import host, lifecycle, presence, pushed
 from ..domain.errors import DomainError
 from ..domain.model import Space, SpaceState, space_id_from_room
 from ..livekit_edge.gateway import GatewayError, RoomGateway
@@ -86,8 +88,10 @@ class Reconciler:
         metadata_interval: float = METADATA_INTERVAL,
         clock: Callable[[], datetime] = _utcnow,
         flush_reactions: Callable[[str], Awaitable[object]] | None = None,
+        presence_window: int = presence.WINDOW_SECONDS,
     ) -> None:
         self.store = store
+        self.presence_window = presence_window
         # The reactions' publish step alone (usecases/reactions.py `flush`): a sweep runs it for
         # every live Space, so a window nobody reacted after is still sent (docs/reactions.md).
         self.flush_reactions = flush_reactions
@@ -165,13 +169,16 @@ class Reconciler:
         space = await asyncio.to_thread(self.store.get, space_id)
         if space is None:
             return [], [], None, set()
+        done: list[str] = []
+        if space.state is SpaceState.LIVE:
+            space, folded = await self._fold_hls(space)
+            done += folded
         try:
             room = await self.gateway.observe(space.room_name)
         except GatewayError as exc:
             return [], [f"observe: {exc}"], None, set()
         now = self.clock().timestamp()
         actions = d.diff(space, room, agents=self.agents, now=now, evict=evict, timing=self.timing)
-        done: list[str] = []
         failed: list[str] = []
         held_back: float | None = None
         evicted: set[str] = set()
@@ -205,6 +212,18 @@ class Reconciler:
         # Someone to evict who is not connected (any more) is done too.
         evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
         return done, failed, held_back, evicted
+
+    async def _fold_hls(self, space: Space) -> tuple[Space, list[str]]:
+        """The Space with the HLS estimate of the last complete window, computed and stored first
+        if the stored one is older (once per window: one read of the window's shards, one
+        conditional write; a concurrent pass storing the same window wins harmlessly)."""
+        window = presence.due(space.hls, self.clock().timestamp(), self.presence_window)
+        if window is None:
+            return space, []
+        counted = await asyncio.to_thread(self.store.presence_count, space.id, window)
+        estimate = presence.HlsEstimate(window=window, viewers=presence.estimate(counted))
+        await asyncio.to_thread(self.store.put_hls_estimate, space.id, estimate)
+        return space.replace(hls=estimate), [f"HLS estimate: {estimate.viewers} viewers"]
 
     def _metadata_wait(self, space_id: str) -> float:
         last = self.memory.metadata_published.get(space_id)

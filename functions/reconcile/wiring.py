@@ -55,4 +55,5 @@ def reconciler_for(
         memory=memory,
         timing=Timing(host_grace=settings.host_grace_seconds),
         flush_reactions=reactions.flush,
+        presence_window=settings.presence_window_seconds,
     )

@@ -10,7 +10,9 @@ What a write is conditioned on (docs/control-plane.md, "Data model"):
   changes when they do;
 - raised hands and blocks: one record per user, plus a per-Space count that the write
   compare-and-sets (so the limits hold under concurrency without touching the Space record);
-- the listener count: never read-modify-write; sharded counters that webhooks add to.
+- the listener count: never read-modify-write; sharded counters that webhooks add to;
+- the HLS viewers' heartbeats: one marker per (user, window) and sharded per-window counters; the
+  estimate the reconciler derives from them: one item, written only with a newer window.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..domain.audience import Listener, ListenerPage
 from ..domain.errors import Conflict, NotFound
 from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
 from ..domain.people import stage_names
+from ..domain.presence import HlsEstimate
 
 # A compare-and-set loses only to another writer that succeeded, so attempts bound the number of
 # concurrent writers one change can outlast; 20 parallel promotions need at most 20.
@@ -121,6 +124,21 @@ class SpaceStore(ABC):
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
         """Atomically add `delta` to the listener count. With an event id, apply it at most once
         (same transaction as the dedupe record); returns False for a duplicate."""
+
+    # --- the HLS viewers' presence (domain/presence.py) ----------------------------------------
+    @abstractmethod
+    def record_presence(self, space_id: str, user: str, window: int, *, expires_at: float) -> bool:
+        """Count `user` once in `window`: False (nothing written) when they already were. What is
+        written may be deleted after `expires_at` (Unix seconds)."""
+
+    @abstractmethod
+    def presence_count(self, space_id: str, window: int) -> int:
+        """How many users `window` counted."""
+
+    @abstractmethod
+    def put_hls_estimate(self, space_id: str, estimate: HlsEstimate) -> bool:
+        """Store the estimate unless one of the same or a later window is stored (False).
+        `get` returns it as `Space.hls`."""
 
     @abstractmethod
     def claim_event(self, event_id: str) -> bool:
@@ -231,6 +249,7 @@ def from_record(
     blocked: tuple[str, ...] = (),
     listener_count: int = 0,
     hand_names: dict[str, str] | None = None,
+    hls: HlsEstimate | None = None,
 ) -> Space:
     """Any schema version. Version 1 (no `schema_version`) kept `raised_hands` and `blocked` in the
     record: the backends pass them in merged with the per-user records (legacy_members). Records
@@ -259,6 +278,7 @@ def from_record(
         version=int(record.get("version", 0)),
         # Webhook races (a leave applied before the join) can dip below zero for a moment.
         listener_count=max(0, int(listener_count)),
+        hls=hls,
     )
 
 

@@ -15,6 +15,11 @@ Items (docs/control-plane.md, "Data model"):
                                                    HLS viewers), k = crc32(user) % AUDIENCE_SHARDS;
                                                    also in the index as gsi1pk=LISTENER#<id>#<user>
                                                    (how a leave finds the entries of one user)
+  pk=SPACE#<id>#HLS#<w>#<k>      sk=COUNT          HLS heartbeats counted in window w, shard k =
+                                                   crc32(user) % HLS_SHARDS (ADD; expires through ttl)
+  pk=SPACE#<id>#BEAT#<user>      sk=W#<w>          one counted heartbeat (user, window): the dedupe
+                                                   marker written with the shard's ADD (ttl)
+  pk=SPACE#<id>#HLSEST           sk=ESTIMATE       the reconciler's HLS estimate (window, viewers)
   pk=EVENT#<webhook id>          sk=EVENT          webhook dedupe, expires through ttl
   pk=IDEMP#<owner>#<key>         sk=IDEMP          Idempotency-Key -> Space id, expires through ttl
 
@@ -44,6 +49,7 @@ from ..domain import audience, reactions
 from ..domain.audience import Listener, ListenerPage
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
+from ..domain.presence import HlsEstimate
 from ..domain.reactions import LimitState
 from .base import (
     DEDUPE_TTL,
@@ -70,6 +76,7 @@ TTL = names.TABLE_TTL_ATTRIBUTE
 META, EVENT, IDEMP = "META", "EVENT", "IDEMP"
 HAND, BLOCK = "HAND#", "BLOCK#"
 HAND_COUNT, BLOCK_COUNT = "COUNT#HANDS", "COUNT#BLOCKS"
+HLS_ESTIMATE = "ESTIMATE"
 # A transaction that collides with another one on the same item is cancelled, not queued.
 TRANSACTION_ATTEMPTS = 8
 # Listener count shards. A partition takes at most 1,000 WCU/s and a transactional write of a
@@ -93,6 +100,14 @@ LISTENER_SHARDS = 16
 # reads the 16 shards in parallel (Limit = page size + 1 each) and merges them by key.
 AUDIENCE_SHARDS = 16
 AUDIENCE_READ_THREADS = 8
+# HLS heartbeat shards per window (domain/presence.py). 100,000 HLS viewers, half of them sampled,
+# send 50,000 heartbeats per 300 s window: 167/s spread evenly, 10/s per shard. The worst case is
+# everyone starting to play within one minute, each sending its first heartbeat at a uniformly
+# random moment of its first window (the web client's phase): still 167/s, and even if all
+# 50,000 came within 60 s (833/s) each shard takes 52 transactions/s (~104 WCU/s): far under the
+# 300 writes/s per key goal and a partition's 1,000 WCU/s. The markers are one item per (user,
+# window): never hot. Reading a window costs one BatchGetItem of 16 keys, once per window.
+HLS_SHARDS = 16
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -112,6 +127,19 @@ def count_key(space_id: str, which: str) -> dict[str, Any]:
 
 def listener_shard_key(space_id: str, shard: int) -> dict[str, Any]:
     return {PK: {"S": f"SPACE#{space_id}#LISTENERS#{shard}"}, SK: {"S": "COUNT"}}
+
+
+def hls_shard_key(space_id: str, window: int, shard: int) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}#HLS#{window}#{shard}"}, SK: {"S": "COUNT"}}
+
+
+def beat_key(space_id: str, user: str, window: int) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}#BEAT#{user}"}, SK: {"S": f"W#{window}"}}
+
+
+def hls_estimate_key(space_id: str) -> dict[str, Any]:
+    # Not sk=COUNT: the listener count sums every item with that sort key it reads beside it.
+    return {PK: {"S": f"SPACE#{space_id}#HLSEST"}, SK: {"S": HLS_ESTIMATE}}
 
 
 def audience_partition(space_id: str, shard: int) -> str:
@@ -157,6 +185,7 @@ class DynamoStore(SpaceStore):
             member_key(space_id, HAND, member),
             member_key(space_id, BLOCK, member),
             *(listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)),
+            hls_estimate_key(space_id),
         ]
         items = self._batch_get(keys)
         meta = items.get((f"SPACE#{space_id}", META))
@@ -171,6 +200,7 @@ class DynamoStore(SpaceStore):
             raised_hands=(member,) if hand else (),
             blocked=(member,) if blocked else (),
             listener_count=_listeners(record, items.values()),
+            hls=_hls(items.values()),
         )
 
     def _read(self, space_id: str) -> Snapshot | None:
@@ -193,13 +223,16 @@ class DynamoStore(SpaceStore):
             if i[SK]["S"].startswith(HAND) and "S" in i.get("name", {})
         }
         blocked = tuple(legacy_blocked) + tuple(u for u in block_items if u not in legacy_blocked)
-        shards = self._batch_get([listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)])
+        shards = self._batch_get(
+            [*(listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)), hls_estimate_key(space_id)]
+        )
         space = from_record(
             record,
             raised_hands=hands,
             blocked=blocked,
             listener_count=_listeners(record, shards.values()),
             hand_names=hand_names,
+            hls=_hls(shards.values()),
         )
         return Snapshot(
             space=space,
@@ -301,15 +334,21 @@ class DynamoStore(SpaceStore):
         return result["Items"], "LastEvaluatedKey" not in result
 
     def _with_counts(self, metas: list[dict[str, Any]]) -> list[Space]:
-        """Listed Spaces carry their listener count (one BatchGetItem per 6 Spaces); their hands and
+        """Listed Spaces carry their listener count (one BatchGetItem per 5 Spaces); their hands and
         blocks are not read (GET /spaces/{id} has them)."""
         ids = [m["id"]["S"] for m in metas]
-        shards = self._batch_get([listener_shard_key(i, k) for i in ids for k in range(LISTENER_SHARDS)])
+        shards = self._batch_get(
+            [
+                key
+                for i in ids
+                for key in (*(listener_shard_key(i, k) for k in range(LISTENER_SHARDS)), hls_estimate_key(i))
+            ]
+        )
         spaces = []
         for meta in metas:
             record = _plain(meta)
             mine = [v for (pk, _), v in shards.items() if pk.startswith(f"SPACE#{record['id']}#")]
-            spaces.append(from_record(record, listener_count=_listeners(record, mine)))
+            spaces.append(from_record(record, listener_count=_listeners(record, mine), hls=_hls(mine)))
         return spaces
 
     # --- writes -------------------------------------------------------------------------------
@@ -572,6 +611,58 @@ class DynamoStore(SpaceStore):
             time.sleep(random.uniform(0.005, 0.02))
         raise Conflict("too_much_contention", "listener count busy; the webhook will be retried")
 
+    # --- the HLS viewers' presence -------------------------------------------------------------
+    def record_presence(self, space_id: str, user: str, window: int, *, expires_at: float) -> bool:
+        """One transaction: the (user, window) marker, conditioned on its absence, and an ADD to
+        the user's shard of the window. A repeat is cancelled by the marker: nothing counted twice."""
+        ttl = {"N": str(int(expires_at))}
+        marker = {
+            "TableName": self.table,
+            "Item": {**beat_key(space_id, user, window), TTL: ttl},
+            "ConditionExpression": f"attribute_not_exists({PK})",
+        }
+        add = {
+            "TableName": self.table,
+            "Key": hls_shard_key(space_id, window, shard_of(user, HLS_SHARDS)),
+            "UpdateExpression": "ADD #n :one SET #ttl = :ttl",
+            "ExpressionAttributeNames": {"#n": "n", "#ttl": TTL},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":ttl": ttl},
+        }
+        for _ in range(TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": marker}, {"Update": add}])
+                return True
+            except ClientError as exc:
+                if _cancelled_by_condition(exc, index=0):
+                    return False  # this user is already counted in this window
+                if not _cancelled_by_conflict(exc):
+                    raise
+            time.sleep(random.uniform(0.005, 0.02))
+        raise Conflict("too_much_contention", "presence count busy; send the heartbeat again")
+
+    def presence_count(self, space_id: str, window: int) -> int:
+        shards = self._batch_get([hls_shard_key(space_id, window, k) for k in range(HLS_SHARDS)])
+        return sum(int(s["n"]["N"]) for s in shards.values() if "n" in s)
+
+    def put_hls_estimate(self, space_id: str, estimate: HlsEstimate) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    **hls_estimate_key(space_id),
+                    "window": {"N": str(estimate.window)},
+                    "viewers": {"N": str(estimate.viewers)},
+                },
+                ConditionExpression=f"attribute_not_exists({PK}) OR #w < :w",
+                ExpressionAttributeNames={"#w": "window"},
+                ExpressionAttributeValues={":w": {"N": str(estimate.window)}},
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+
     # --- the audience --------------------------------------------------------------------------
     def put_listener(self, space_id: str, listener: Listener) -> None:
         self.client.put_item(TableName=self.table, Item=listener_item(space_id, listener))
@@ -778,6 +869,14 @@ def _listeners(record: dict[str, Any], shards: Any) -> int:
     """The shards' sum, plus the single counter a version-1 record kept on itself."""
     legacy = int(record.get("listener_count") or 0)
     return legacy + sum(int(s["n"]["N"]) for s in shards if s[SK]["S"] == "COUNT" and "n" in s)
+
+
+def _hls(items: Any) -> HlsEstimate | None:
+    """The HLS estimate among items read beside a Space (None: never estimated)."""
+    for item in items:
+        if item[SK]["S"] == HLS_ESTIMATE:
+            return HlsEstimate(window=int(item["window"]["N"]), viewers=int(item["viewers"]["N"]))
+    return None
 
 
 def _condition(expression: str, version: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from ..domain import audience, reactions
 from ..domain.audience import Listener, ListenerPage
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
+from ..domain.presence import HlsEstimate
 from ..domain.reactions import LimitState
 from .base import (
     CURSOR_SLOTS,
@@ -60,6 +61,13 @@ CREATE TABLE IF NOT EXISTS audience (
     picture TEXT, joined_at INTEGER NOT NULL, expires REAL, PRIMARY KEY (space_id, sort_key)
 );
 CREATE INDEX IF NOT EXISTS audience_by_user ON audience (space_id, user_id);
+CREATE TABLE IF NOT EXISTS presence (
+    space_id TEXT NOT NULL, win INTEGER NOT NULL, user TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (space_id, win, user)
+);
+CREATE TABLE IF NOT EXISTS hls_estimates (
+    space_id TEXT PRIMARY KEY, win INTEGER NOT NULL, viewers INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     owner TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, space_id TEXT NOT NULL,
     expires REAL NOT NULL, PRIMARY KEY (owner, key)
@@ -149,7 +157,7 @@ class SqliteStore(SpaceStore):
         write its record (as schema 2) and make the hand and block rows match `after`."""
         with self._tx() as db:
             current = _load(db, after.id)
-            if current is None or current.replace(listener_count=0) != read.space.replace(listener_count=0):
+            if current is None or _own(current) != _own(read.space):
                 return None
             db.execute(
                 "UPDATE spaces SET record = ?, state = ?, discovery_key = ?, version = ? WHERE id = ?",
@@ -185,7 +193,11 @@ class SqliteStore(SpaceStore):
         """One ordering (no index shards): the cursor carries the last key in every slot. A cursor
         whose slots differ continues from the least advanced one, so nothing is skipped."""
         desc = newest_first(state)
-        sql = "SELECT id, record, listener_count, discovery_key FROM spaces WHERE state = ?"
+        sql = (
+            "SELECT id, record, listener_count, discovery_key, e.win AS hls_window,"
+            " e.viewers AS hls_viewers FROM spaces LEFT JOIN hls_estimates e ON e.space_id = spaces.id"
+            " WHERE state = ?"
+        )
         args: list[Any] = [state.value]
         if after is not None:
             if all(pos == END for pos in after):
@@ -215,6 +227,39 @@ class SqliteStore(SpaceStore):
                 "UPDATE spaces SET listener_count = listener_count + ? WHERE id = ?", (delta, space_id)
             )
             return True
+
+    # --- the HLS viewers' presence (one row per counted (user, window); no partitions to spread) --
+    def record_presence(self, space_id: str, user: str, window: int, *, expires_at: float) -> bool:
+        with self._tx() as db:
+            # Expired windows of this Space go as new ones come (the primary key's prefix finds them).
+            db.execute(
+                "DELETE FROM presence WHERE space_id = ? AND win < ? AND expires < ?",
+                (space_id, window, time.time()),
+            )
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO presence VALUES (?, ?, ?, ?)", (space_id, window, user, expires_at)
+            )
+            return cursor.rowcount == 1
+
+    def presence_count(self, space_id: str, window: int) -> int:
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT COUNT(*) FROM presence WHERE space_id = ? AND win = ?", (space_id, window)
+            ).fetchone()
+            return int(row[0])
+        finally:
+            db.close()
+
+    def put_hls_estimate(self, space_id: str, estimate: HlsEstimate) -> bool:
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO hls_estimates VALUES (?, ?, ?) ON CONFLICT (space_id) DO UPDATE"
+                " SET win = excluded.win, viewers = excluded.viewers"
+                " WHERE excluded.win > hls_estimates.win",
+                (space_id, estimate.window, estimate.viewers),
+            )
+            return cursor.rowcount == 1
 
     def claim_event(self, event_id: str) -> bool:
         with self._tx() as db:
@@ -305,7 +350,11 @@ def _replay(fingerprint: str, idempotency: IdempotencyKey, db: sqlite3.Connectio
 
 
 def _load(db: sqlite3.Connection, space_id: str, *, member: str | None = None) -> Space | None:
-    row = db.execute("SELECT id, record, listener_count FROM spaces WHERE id = ?", (space_id,)).fetchone()
+    row = db.execute(
+        "SELECT id, record, listener_count, e.win AS hls_window, e.viewers AS hls_viewers"
+        " FROM spaces LEFT JOIN hls_estimates e ON e.space_id = spaces.id WHERE id = ?",
+        (space_id,),
+    ).fetchone()
     if row is None:
         return None
     only = " AND user = ?" if member is not None else ""
@@ -341,7 +390,13 @@ def _space(
         blocked=legacy_blocked + tuple(u for u in blocked if u not in legacy_blocked),
         listener_count=row["listener_count"],
         hand_names=hand_names,
+        hls=None if row["hls_window"] is None else HlsEstimate(row["hls_window"], row["hls_viewers"]),
     )
+
+
+def _own(space: Space) -> Space:
+    """What a change is conditioned on: not the counts, which are written beside the Space."""
+    return space.replace(listener_count=0, hls=None)
 
 
 # --- reactions (functions/store/reactions.py) -------------------------------------------------

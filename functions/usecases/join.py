@@ -9,6 +9,7 @@ from ..domain import audience, broadcast, grants, people, stage
 from ..domain.broadcast import JoinMode
 from ..domain.model import STAGE_ROLES, Role
 from ..livekit_edge import tokens
+from . import presence
 from .context import Context
 
 
@@ -30,6 +31,8 @@ class BroadcastGrant:
     playlist_url: str
     identity: str
     role: Role
+    # Seconds between the page's presence heartbeats while playing; None: not sampled, none.
+    presence_interval_seconds: int | None = None
 
 
 def join(
@@ -52,7 +55,12 @@ def join(
         # Not in the room, so no leave will come: listed until the entry expires (renewed by the
         # next token request; no periodic call, issue 9).
         _list(ctx, space.id, actor, name, picture, now=now, hls=True)
-        return BroadcastGrant(playlist_url=links.playlist_url, identity=actor, role=role)
+        return BroadcastGrant(
+            playlist_url=links.playlist_url,
+            identity=actor,
+            role=role,
+            presence_interval_seconds=presence.interval_for(ctx, actor),
+        )
     if role is Role.LISTENER:
         # Removed by the participant_left webhook (usecases/webhooks.py).
         _list(ctx, space.id, actor, name, picture, now=now, hls=False)

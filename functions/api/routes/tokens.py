@@ -28,6 +28,7 @@ async def join_token(space_id: SpaceId, caller: CurrentCaller, ctx: UseCases) ->
             identity=grant.identity,
             role="listener",
             expires_at=None,
+            presence_interval_seconds=grant.presence_interval_seconds,
         )
     return WebRtcTokenResponse(
         mode="webrtc",

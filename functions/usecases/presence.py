@@ -1,0 +1,27 @@
+"""An HLS viewer's presence heartbeat: counted once per (user, window) into the sharded counters
+the reconciler turns into the HLS part of the listener count (domain/presence.py)."""
+
+from __future__ import annotations
+
+from ..domain import broadcast, presence
+from .context import Context
+
+# Seconds a window's counters and markers are kept after the window closed: the reconciler reads a
+# window during the next one (its sweep runs every minute), so one hour is ample; TTL deletes them.
+KEEP_AFTER_WINDOW = 3600
+
+
+def heartbeat(ctx: Context, *, actor: str, space_id: str) -> bool:
+    """Count the caller in the current window; False when they already are (a repeat, a retry)."""
+    # Only the caller's own block record is read: one round trip, whatever the Space's size.
+    space = ctx.store.require(space_id, member=actor)
+    broadcast.check_heartbeat(space, user=actor, sampled=presence.sampled(actor))
+    seconds = ctx.settings.presence_window_seconds
+    window = presence.window_of(ctx.clock().timestamp(), seconds)
+    expires = (window + 1) * seconds + KEEP_AFTER_WINDOW
+    return ctx.store.record_presence(space_id, actor, window, expires_at=expires)
+
+
+def interval_for(ctx: Context, user: str) -> int | None:
+    """What the HLS join answer tells the page: heartbeat every window, or (not sampled) never."""
+    return ctx.settings.presence_window_seconds if presence.sampled(user) else None
