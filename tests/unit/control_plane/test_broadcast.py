@@ -76,6 +76,8 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
         "identity": "newcomer",
         "role": "listener",
         "expires_at": None,
+        # Not in the presence sample (domain/presence.py): this page sends no heartbeats.
+        "presence_interval_seconds": None,
     }
 
 
@@ -162,7 +164,14 @@ def test_openapi_describes_both_token_shapes_as_a_union_on_mode(bclient: TestCli
     webrtc, hls = components["WebRtcTokenResponse"], components["HlsTokenResponse"]
     assert set(webrtc["required"]) == {"mode", "url", "token", "identity", "role", "expires_at"}
     assert webrtc["properties"]["mode"]["const"] == "webrtc"
-    assert set(hls["required"]) == {"mode", "playlist_url", "identity", "role", "expires_at"}
+    assert set(hls["required"]) == {
+        "mode",
+        "playlist_url",
+        "identity",
+        "role",
+        "expires_at",
+        "presence_interval_seconds",
+    }
     assert hls["properties"]["mode"]["const"] == "hls"
     assert hls["properties"]["role"]["const"] == "listener"
     assert hls["properties"]["expires_at"]["type"] == "null"
