@@ -194,6 +194,11 @@ export class Api {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/reactions`, { emoji });
   }
 
+  /** An HLS viewer's presence heartbeat (heartbeat.ts): counted once per window. */
+  presence(id: string): Promise<void> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/presence`);
+  }
+
   /** A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch. */
   async joinToken(id: string): Promise<JoinGrant> {
     const raw = await this.call<unknown>("POST", `/spaces/${encodeURIComponent(id)}/token`);

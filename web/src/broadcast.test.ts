@@ -11,7 +11,10 @@ describe("token mode", () => {
   });
 
   it("takes an HLS answer with only the playlist", () => {
-    expect(parseGrant(hls)).toEqual(hls);
+    // A control plane without presence: no heartbeats.
+    expect(parseGrant(hls)).toEqual({ ...hls, presence_interval_seconds: null });
+    expect(parseGrant({ ...hls, presence_interval_seconds: 300 })).toMatchObject({ presence_interval_seconds: 300 });
+    expect(parseGrant({ ...hls, presence_interval_seconds: null })).toMatchObject({ presence_interval_seconds: null });
   });
 
   it("reads an answer without a mode (a control plane before the broadcast tier) as WebRTC", () => {

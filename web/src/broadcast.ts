@@ -22,6 +22,8 @@ export interface HlsGrant {
   identity: string;
   role: "listener";
   expires_at: null;
+  /** Seconds between presence heartbeats while playing; null: not sampled, send none (heartbeat.ts). */
+  presence_interval_seconds?: number | null;
 }
 
 export type JoinGrant = WebRtcGrant | HlsGrant;
@@ -44,7 +46,16 @@ export function parseGrant(raw: unknown): JoinGrant {
   const r = raw as Record<string, unknown>;
   const mode = r.mode ?? "webrtc";
   if (mode === "hls") {
-    return { mode, playlist_url: text(r, "playlist_url"), identity: text(r, "identity"), role: "listener", expires_at: null };
+    const interval = r.presence_interval_seconds;
+    return {
+      mode,
+      playlist_url: text(r, "playlist_url"),
+      identity: text(r, "identity"),
+      role: "listener",
+      expires_at: null,
+      // Absent from control planes without presence: no heartbeats.
+      presence_interval_seconds: typeof interval === "number" && interval > 0 ? interval : null,
+    };
   }
   if (mode !== "webrtc") throw new Error(`the join answer has an unknown mode ${JSON.stringify(mode)}`);
   const role = text(r, "role");

@@ -11,6 +11,7 @@ import type { App, View } from "../app";
 import type { ApiError } from "../api";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
+import { Heartbeat } from "../heartbeat";
 import { cameraTrack, isStageRole, micOn, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { STATE_POLL_MS } from "../names";
 import { type Person, personOf } from "../people";
@@ -52,6 +53,9 @@ export function spaceView(app: App, spaceId: string): View {
   let media: SpaceRoom | null = null;
   let broadcast: BroadcastStage | null = null;
   let stateTimer: number | undefined;
+  // The HLS viewer's presence heartbeat (sampled viewers only, while playing) and its player hook.
+  let heartbeat: Heartbeat | null = null;
+  let heartbeatOff: (() => void) | null = null;
   let joining = false;
   let disposed = false;
   let joinError = "";
@@ -157,7 +161,7 @@ export function spaceView(app: App, spaceId: string): View {
       if (broadcast?.player.url === grant.playlist_url) return "joined";
       ctl.joined(grant);
       presence.entered(spaceId);
-      await watchBroadcast(grant.playlist_url);
+      await watchBroadcast(grant.playlist_url, grant.presence_interval_seconds ?? null);
       return "joined";
     }
     leaveBroadcast();
@@ -234,7 +238,7 @@ export function spaceView(app: App, spaceId: string): View {
 
   // ---- the broadcast (a listener beyond the interactive threshold) --------------------------------
 
-  async function watchBroadcast(playlistUrl: string): Promise<void> {
+  async function watchBroadcast(playlistUrl: string, presenceInterval: number | null): Promise<void> {
     leaveBroadcast();
     closeRoom();
     const view = await BroadcastStage.open(playlistUrl, {
@@ -254,6 +258,19 @@ export function spaceView(app: App, spaceId: string): View {
     if (disposed) return view.destroy();
     broadcast = view;
     window.spaces = { room: null, broadcast: view.player };
+    // The listener count's HLS part: a sampled viewer's heartbeat while the player plays.
+    const beat = new Heartbeat(presenceInterval, {
+      send: () => app.api.presence(spaceId),
+      nowMs: () => Date.now(),
+      random: () => Math.random(),
+      setTimer: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimer: (handle) => window.clearTimeout(handle as number),
+    });
+    heartbeat = beat;
+    const player = view.player;
+    const follow = (): void => beat.setPlaying(player.state === "playing");
+    heartbeatOff = player.onChange(follow);
+    follow();
     stale(el, null);
     // HLS viewers react too (the API counts them); they see aggregates only over WebRTC (docs/reactions.md).
     el.replaceChildren(view.el, reactBar);
@@ -306,6 +323,10 @@ export function spaceView(app: App, spaceId: string): View {
   function leaveBroadcast(): void {
     window.clearInterval(stateTimer);
     stateTimer = undefined;
+    heartbeatOff?.();
+    heartbeatOff = null;
+    heartbeat?.stop();
+    heartbeat = null;
     if (!broadcast) return;
     broadcast.destroy();
     broadcast = null;

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { Heartbeat, nextDue } from "./heartbeat";
+
+/** A hand-driven clock and timer: `advance` runs every timer that falls due, in order. */
+class FakeTime {
+  now = 1_000_000;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private next = 1;
+  calls: number[] = [];
+  failWith: number | null = null;
+
+  deps(random = 0.5) {
+    return {
+      send: async () => {
+        this.calls.push(this.now);
+        if (this.failWith !== null) throw { status: this.failWith };
+      },
+      nowMs: () => this.now,
+      random: () => random,
+      setTimer: (fn: () => void, ms: number) => {
+        const id = this.next++;
+        this.timers.set(id, { at: this.now + ms, fn });
+        return id;
+      },
+      clearTimer: (id: unknown) => void this.timers.delete(id as number),
+    };
+  }
+
+  async advance(ms: number): Promise<void> {
+    const end = this.now + ms;
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.now = due[1].at;
+      due[1].fn();
+      await Promise.resolve();
+      await Promise.resolve();
+    }
+    this.now = end;
+  }
+}
+
+const S = 1000;
+
+describe("the HLS presence heartbeat", () => {
+  it("is due at the random first moment, then one interval after the last", () => {
+    expect(nextDue(null, 5_000, 300 * S)).toBe(5_000);
+    expect(nextDue(10_000, 5_000, 300 * S)).toBe(310_000);
+  });
+
+  it("sends nothing when the viewer is not sampled", async () => {
+    const t = new FakeTime();
+    const beat = new Heartbeat(null, t.deps());
+    beat.setPlaying(true);
+    await t.advance(3_600 * S);
+    expect(t.calls).toEqual([]);
+    expect(beat.active).toBe(false);
+  });
+
+  it("sends once per interval while playing, the first at a random moment within the first", async () => {
+    const t = new FakeTime();
+    const start = t.now;
+    const beat = new Heartbeat(300, t.deps(0.25));
+    beat.setPlaying(true);
+    await t.advance(60 * S);
+    expect(t.calls).toEqual([]); // the first is at 75 s: a minute-long visit usually makes no call
+    await t.advance(3_600 * S - 60 * S);
+    expect(t.calls[0]).toBe(start + 75 * S);
+    expect(t.calls.map((at, i) => at - start - i * 300 * S)).toEqual(t.calls.map(() => 75 * S));
+    // 0.2 calls a minute for a sampled viewer; half are sampled: 0.1 on average.
+    expect(t.calls.length / 60).toBeLessThanOrEqual(0.2);
+  });
+
+  it("sends nothing while paused and never sooner than an interval after the last", async () => {
+    const t = new FakeTime();
+    const start = t.now;
+    const beat = new Heartbeat(300, t.deps(0));
+    beat.setPlaying(true);
+    await t.advance(1);
+    expect(t.calls).toEqual([start]);
+    beat.setPlaying(false);
+    await t.advance(900 * S);
+    expect(t.calls).toEqual([start]);
+    // Resumed long after: due at once; resumed and paused quickly again: no extra call.
+    beat.setPlaying(true);
+    await t.advance(1);
+    expect(t.calls).toHaveLength(2);
+    beat.setPlaying(false);
+    beat.setPlaying(true);
+    await t.advance(299 * S);
+    expect(t.calls).toHaveLength(2);
+    await t.advance(1 * S);
+    expect(t.calls).toHaveLength(3);
+    beat.stop();
+    await t.advance(3_600 * S);
+    expect(t.calls).toHaveLength(3);
+  });
+
+  it("stops on an answer that will not change and keeps going after a network error", async () => {
+    const t = new FakeTime();
+    const beat = new Heartbeat(300, t.deps(0));
+    t.failWith = 0;
+    beat.setPlaying(true);
+    await t.advance(301 * S);
+    expect(t.calls).toHaveLength(2);
+    t.failWith = 409; // not live any more, not sampled, on stage
+    await t.advance(300 * S);
+    expect(t.calls).toHaveLength(3);
+    expect(beat.active).toBe(false);
+    await t.advance(3_600 * S);
+    expect(t.calls).toHaveLength(3);
+  });
+});
