@@ -1,27 +1,34 @@
-"""HLS viewers in the published listener count, through the real app (uvicorn, SQLite) and a real
-livekit-server: many HLS viewers' heartbeats go through `POST /spaces/{id}/presence` as the web
-client sends them (sampled viewers only, again every window), and the room metadata the reconciler
-publishes, and the API, count them: the last complete window's sampled viewers / sampling rate."""
+"""HLS viewers in the published listener count, through the real app (uvicorn, DynamoDB Local) and
+a livekit-server of this module's own whose webhooks reach that app: one real WebRTC listener is
+in the room (counted exactly, by its join webhook), the room is then full (limit 1), and many HLS
+viewers' heartbeats go through `POST /spaces/{id}/presence` as the web client sends them (sampled
+viewers only, again every window). The room metadata the reconciler publishes, and the API, show
+the WebRTC listener plus the last complete window's sampled viewers / sampling rate."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from livekit import api as lkapi
+from livekit import rtc
 
 from contract import names
 from contract.room_metadata import parse_room_metadata
+from devstack import livekit
 from devstack.ports import free_port
 from functions.domain import presence
 from functions.domain.pushed import rounded_listener_count
 from tests.conftest import LiveKitEndpoint
 from tests.support.api_server import ApiServer, api_server
+from tests.support.dynamodb_local import DynamoEndpoint
 from tests.support.eventually import eventually_async
 
+from .conftest import fresh_dynamo_table
 from .livekit_helpers import live_space, post
 
 VIEWERS = 100
@@ -31,22 +38,49 @@ BEAT_EVERY_S = 1.5
 COUNTED_WITHIN_S = 60.0
 
 
+@dataclass
+class Stack:
+    livekit: LiveKitEndpoint
+    api: ApiServer
+
+
 @pytest.fixture
-def hls_api(livekit_server: LiveKitEndpoint, tmp_path: Path) -> Iterator[ApiServer]:
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    dynamodb: DynamoEndpoint = request.getfixturevalue("dynamodb")
+    api_port = free_port()
+    server = livekit.start_local(
+        api_key=names.DEV_API_KEY,
+        api_secret=names.DEV_API_SECRET,
+        webhook_url=f"http://127.0.0.1:{api_port}/livekit/webhook",
+        name="livekit-presence",
+    )
+    endpoint = LiveKitEndpoint(
+        ws_url=server.ws_url,
+        http_url=server.http_url,
+        api_key=server.api_key,
+        api_secret=server.api_secret,
+        webhook_port=api_port,
+    )
     env = {
+        names.ENV_STORE: "dynamodb",
+        names.ENV_TABLE_NAME: fresh_dynamo_table(dynamodb),
+        names.ENV_DYNAMODB_ENDPOINT: dynamodb.url,
         names.ENV_PRESENCE_WINDOW_SECONDS: str(WINDOW_S),
         names.ENV_RECONCILE_INTERVAL_SECONDS: "1",
     }
-    # Limit 0: every listener gets the broadcast, none joins the room.
-    with api_server(
-        port=free_port(),
-        livekit=livekit_server,
-        workdir=tmp_path,
-        env=env,
-        broadcast_dir=tmp_path / "broadcast",
-        webrtc_listener_limit=0,
-    ) as api:
-        yield api
+    try:
+        # Limit 1: the first listener joins the room, everyone after gets the broadcast.
+        with api_server(
+            port=api_port,
+            livekit=endpoint,
+            workdir=tmp_path,
+            env=env,
+            broadcast_dir=tmp_path / "broadcast",
+            webrtc_listener_limit=1,
+        ) as api:
+            yield Stack(livekit=endpoint, api=api)
+    finally:
+        server.stop()
 
 
 async def room_count(livekit: LiveKitEndpoint, room: str) -> int | None:
@@ -57,11 +91,30 @@ async def room_count(livekit: LiveKitEndpoint, room: str) -> int | None:
     return parse_room_metadata(rooms[0].metadata.encode()).listener_count
 
 
-async def test_room_metadata_and_the_api_count_the_hls_viewers(
-    hls_api: ApiServer, livekit_server: LiveKitEndpoint
-) -> None:
+async def test_room_metadata_and_the_api_count_webrtc_exactly_plus_the_hls_estimate(stack: Stack) -> None:
+    hls_api, livekit_server = stack.api, stack.livekit
     space = live_space(hls_api, "host")
     space_id, room = space["id"], space["room_name"]
+    grant = post(hls_api, f"/spaces/{space_id}/token", "webrtc-listener").json()
+    assert grant["mode"] == "webrtc", grant
+    listener = rtc.Room()
+    await listener.connect(grant["url"], grant["token"], rtc.RoomOptions(auto_subscribe=False))
+    try:
+        await watch_on_hls(hls_api, livekit_server, space_id, room)
+    finally:
+        await listener.disconnect()
+
+
+def shown(api: ApiServer, space_id: str) -> int:
+    count: int = post(api, f"/spaces/{space_id}", "host", method="GET").json()["listener_count"]
+    return count
+
+
+async def watch_on_hls(hls_api: ApiServer, livekit_server: LiveKitEndpoint, space_id: str, room: str) -> None:
+    # The WebRTC listener is counted by its join webhook (exact) before the room counts as full.
+    await eventually_async(
+        lambda: asyncio.to_thread(lambda: shown(hls_api, space_id) == 1), timeout=30, what="WebRTC count"
+    )
     viewers = [f"hls-viewer-{n}" for n in range(VIEWERS)]
     sampled: list[str] = []
     async with httpx.AsyncClient(base_url=hls_api.url, timeout=30) as client:
@@ -90,21 +143,21 @@ async def test_room_metadata_and_the_api_count_the_hls_viewers(
                 await asyncio.sleep(BEAT_EVERY_S)
 
         watching = asyncio.create_task(keep_watching())
-        expected = presence.estimate(len(sampled))
+        expected = 1 + presence.estimate(len(sampled))
         try:
 
             async def published() -> bool:
                 return await room_count(livekit_server, room) == rounded_listener_count(expected)
 
             await eventually_async(published, timeout=COUNTED_WITHIN_S, interval=0.5, what="HLS in metadata")
-            shown = post(hls_api, f"/spaces/{space_id}", "host", method="GET").json()
-            assert shown["listener_count"] == expected
+            assert shown(hls_api, space_id) == expected
         finally:
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
 
-    # Everyone stopped watching: the next complete window counts nobody, and the count says so.
+    # The HLS viewers stopped watching: the next complete window counts nobody, and the count falls
+    # back to the WebRTC listener, who is still in the room.
     async def emptied() -> bool:
-        return await room_count(livekit_server, room) == 0
+        return await room_count(livekit_server, room) == 1
 
     await eventually_async(emptied, timeout=COUNTED_WITHIN_S, interval=0.5, what="HLS count back to 0")
