@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import re
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Request, expect
 
 from composer.layout import Geometry
 from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
 from contract import names
+from functions.domain import presence
 from tests.conftest import LiveKitEndpoint
 from tests.support.api_server import broadcast_env
 from tests.support.eventually import eventually_async
@@ -37,6 +38,9 @@ from .conftest import LaunchBrowser
 from .spaces_page import UI_TIMEOUT_MS, Person
 
 HOST, ALICE, BOB, LISTENER = "hana", "alice", "bob", "lena"
+# A second HLS viewer, in the presence sample (lena is not): domain/presence.py.
+SAMPLED_VIEWER = "nina"
+PRESENCE_WINDOW_S = 5
 # Solid camera colours, far apart in every channel, and far from the composer's dark background.
 COLOURS = {ALICE: (225, 40, 40), BOB: (40, 90, 235)}
 # A decoded pixel matches a camera colour within this much per channel (H.264 4:2:0 in between).
@@ -190,7 +194,13 @@ def api_extra_env(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> dict[
     )
     # The host acts through the API and never joins the room: without this, the host grace period
     # (docs/control-plane.md, "The host") would end the Space partway through the module.
-    return {**env, names.ENV_HOST_GRACE_SECONDS: "3600"}
+    # Short presence windows, so a sampled viewer's heartbeats and the count they make are seen
+    # within the module (the default window is 300 s).
+    return {
+        **env,
+        names.ENV_HOST_GRACE_SECONDS: "3600",
+        names.ENV_PRESENCE_WINDOW_SECONDS: str(PRESENCE_WINDOW_S),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -283,6 +293,59 @@ async def test_listener_past_the_threshold_watches_the_broadcast(broadcast: Broa
     assert live["live"] is True, live
     assert 0 < live["latency"] <= live["max"], live
     await broadcast.listener.screenshot(broadcast.shots, "broadcast-01-listener-on-hls")
+
+
+async def test_only_a_sampled_viewer_sends_presence_heartbeats_while_playing(broadcast: Broadcast) -> None:
+    assert presence.sampled(SAMPLED_VIEWER) and not presence.sampled(LISTENER)
+    path = f"/spaces/{broadcast.space_id}/presence"
+    sent = {LISTENER: 0, SAMPLED_VIEWER: 0}
+
+    def counting(who: str) -> Callable[[Request], None]:
+        def count(request: Request) -> None:
+            if request.method == "POST" and request.url.endswith(path):
+                sent[who] += 1
+
+        return count
+
+    broadcast.listener.page.on("request", counting(LISTENER))
+    browser = broadcast.listener.page.context.browser
+    assert browser is not None
+    viewer = await Person.open(browser, str(broadcast.api.base_url), SAMPLED_VIEWER)
+    viewer.page.on("request", counting(SAMPLED_VIEWER))
+    try:
+        await viewer.sign_in(f"/#/spaces/{broadcast.space_id}")
+        await viewer.by("join-space").click()
+        await expect(viewer.by("broadcast")).to_have_attribute(
+            "data-state", "playing", timeout=TURN_TIMEOUT * 1000
+        )
+
+        async def beating() -> bool:
+            return sent[SAMPLED_VIEWER] >= 2
+
+        await eventually_async(beating, timeout=60, interval=0.5, what="two heartbeats while playing")
+
+        # One sampled viewer is an estimated two: in the API and, through state.json, on both pages.
+        async def counted() -> bool:
+            return (await broadcast.as_host("GET", f"/spaces/{broadcast.space_id}")).json()[
+                "listener_count"
+            ] == 2
+
+        await eventually_async(counted, timeout=60, interval=0.5, what="the HLS estimate in the API")
+        for page in (broadcast.listener, viewer):
+            await expect(page.by("listener-count")).to_have_text("2", timeout=60_000)
+
+        # Paused: no heartbeat for three windows (a slow machine can only send fewer, never more).
+        await viewer.page.evaluate("() => window.spaces.broadcast.video.pause()")
+        await expect(viewer.by("broadcast")).not_to_have_attribute(
+            "data-state", "playing", timeout=UI_TIMEOUT_MS
+        )
+        paused_at = sent[SAMPLED_VIEWER]
+        await asyncio.sleep(3 * PRESENCE_WINDOW_S)
+        assert sent[SAMPLED_VIEWER] == paused_at
+        # Not sampled: lena's page never sent one.
+        assert sent[LISTENER] == 0
+    finally:
+        await viewer.page.context.close()
 
 
 async def test_big_tile_takes_the_talking_speakers_colour(broadcast: Broadcast) -> None:
