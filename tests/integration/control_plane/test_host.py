@@ -34,7 +34,7 @@ from .livekit_helpers import live_space as live_space_via_api
 from .test_reconciler import _signed, connect, live_space, settings  # noqa: F401 - `settings` is a fixture
 
 # TrackSource in the SFU's permission lists.
-CAMERA, MICROPHONE = 1, 2
+CAMERA, MICROPHONE, SCREEN_SHARE = 1, 2, 3  # livekit TrackSource
 GRACE = 30.0
 
 
@@ -90,24 +90,24 @@ async def test_handover_changes_the_sfu_permissions_of_both_people(
         info = await sfu_permission(livekit_server, room, identity)
         return info.attributes.get(names.ROLE_ATTRIBUTE, ""), set(info.permission.can_publish_sources)
 
-    assert await grants("ho-ann") == ("host", {CAMERA, MICROPHONE})
-    assert await grants("ho-cal") == ("cohost", {MICROPHONE})
+    # Both moderators may share a screen (docs/screen-share.md); only the host has a camera.
+    assert await grants("ho-ann") == ("host", {CAMERA, MICROPHONE, SCREEN_SHARE})
+    assert await grants("ho-cal") == ("cohost", {MICROPHONE, SCREEN_SHARE})
 
     handed = post(api, f"/spaces/{sid}/host", "ho-ann", json={"user_id": "ho-cal"})
     assert handed.status_code in (200, 202), handed.text
     assert handed.json()["host"] == "ho-cal" and handed.json()["cohosts"] == ["ho-ann"]
 
     async def swapped() -> bool:
-        return await grants("ho-cal") == ("host", {CAMERA, MICROPHONE}) and await grants("ho-ann") == (
-            "cohost",
-            {MICROPHONE},
-        )
+        return await grants("ho-cal") == ("host", {CAMERA, MICROPHONE, SCREEN_SHARE}) and await grants(
+            "ho-ann"
+        ) == ("cohost", {MICROPHONE, SCREEN_SHARE})
 
     await eventually_async(swapped, timeout=30, what="the new host and the old (co-host) at the SFU")
     # Each person's own client is told too (same connection, no rejoin).
     await eventually_async(
         lambda: (
-            set(cal.local_participant.permissions.can_publish_sources) == {CAMERA, MICROPHONE}
+            set(cal.local_participant.permissions.can_publish_sources) == {CAMERA, MICROPHONE, SCREEN_SHARE}
             and cal.local_participant.attributes.get(names.ROLE_ATTRIBUTE) == "host"
         ),
         timeout=30,

@@ -220,6 +220,7 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         "host": "host-f",
         "cohosts": [],
         "speakers": [],
+        "names": {"host-f": "host-f"},  # no `name` claim: shown as the id (docs/identity.md)
         "listener_count": 0,
     }
     assert rooms.rooms[0].max_participants > 0 and rooms.rooms[0].empty_timeout > 0
@@ -241,6 +242,7 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
     stands for that case: the track_published webhook makes the control plane apply the stored
     permission, and the SFU unpublishes the microphone."""
     from livekit import api as lkapi
+    from livekit.rtc.participant import PublishTrackError
 
     space = live_space(api, "host-g", video="off")
     room = space["room_name"]
@@ -256,9 +258,15 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
     stale = rtc.Room()
     await stale.connect(livekit_server.ws_url, token)
     try:
-        await publish_microphone(stale)
-        # The permission changes only after the SFU reports the track as published (the webhook),
-        # so once the client holds the listener permission, the track must be gone from the server.
+        try:
+            await publish_microphone(stale)
+        except (PublishTrackError, TimeoutError):
+            # A reconciler pass that runs between the join and the publish (the schedule, or the
+            # pass after another webhook) already holds the session to the stored listener
+            # permission: the SFU refuses the publish ("no permission to publish track") and the
+            # SDK times out. That is the same convergence, earlier; the end state below holds.
+            pass
+        # Once the client holds the listener permission, the track must be gone from the server.
         await eventually_async(
             lambda: not stale.local_participant.permissions.can_publish,
             timeout=15,
