@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,42 @@ def fresh_dynamo_table(endpoint: DynamoEndpoint) -> str:
     name = f"spaces-{uuid.uuid4().hex[:12]}"
     ensure_table(boto3.client("dynamodb", endpoint_url=endpoint.url), name)
     return name
+
+
+@contextmanager
+def app_on_dynamodb(
+    dynamodb: DynamoEndpoint, *, name: str, env: dict[str, str] | None = None, **api: Any
+) -> Iterator[tuple[LiveKitEndpoint, ApiServer]]:
+    """The API on a fresh DynamoDB Local table, and a livekit-server of its own (`name` in the logs)
+    whose signed webhooks reach it. `api` goes to api_server (broadcast_dir, webrtc_listener_limit)."""
+    from contract import names
+    from devstack import livekit
+    from devstack.ports import free_port
+
+    api_port = free_port()
+    server = livekit.start_local(
+        api_key=names.DEV_API_KEY,
+        api_secret=names.DEV_API_SECRET,
+        webhook_url=f"http://127.0.0.1:{api_port}/livekit/webhook",
+        name=name,
+    )
+    endpoint = LiveKitEndpoint(
+        ws_url=server.ws_url,
+        http_url=server.http_url,
+        api_key=server.api_key,
+        api_secret=server.api_secret,
+        webhook_port=api_port,
+    )
+    store_env = {
+        names.ENV_STORE: "dynamodb",
+        names.ENV_TABLE_NAME: fresh_dynamo_table(dynamodb),
+        names.ENV_DYNAMODB_ENDPOINT: dynamodb.url,
+    }
+    try:
+        with api_server(port=api_port, livekit=endpoint, env={**store_env, **(env or {})}, **api) as app:
+            yield endpoint, app
+    finally:
+        server.stop()
 
 
 def open_test_store(kind: str, *, tmp_path: Path, request: pytest.FixtureRequest) -> SpaceStore:

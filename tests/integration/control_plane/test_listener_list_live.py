@@ -13,15 +13,12 @@ import pytest
 from livekit import rtc
 
 from contract import names
-from devstack import livekit
-from devstack.ports import free_port
 from functions.dev_token import dev_token
-from tests.conftest import LiveKitEndpoint
-from tests.support.api_server import ApiServer, api_server
+from tests.support.api_server import ApiServer
 from tests.support.dynamodb_local import DynamoEndpoint
 from tests.support.eventually import eventually_async
 
-from .conftest import fresh_dynamo_table
+from .conftest import app_on_dynamodb
 from .livekit_helpers import live_space, post
 
 # The SFU reports a clean disconnect at once; the webhook queue and the API add seconds on a busy box.
@@ -33,30 +30,8 @@ PEOPLE = {"l-zoe": "Zoë Ångström", "l-bob": "bob", "l-ann": "Ann Lee"}
 def dynamo_api(request: pytest.FixtureRequest) -> Iterator[ApiServer]:
     """The API on DynamoDB Local, and a livekit-server of its own whose webhooks go to it."""
     dynamodb: DynamoEndpoint = request.getfixturevalue("dynamodb")
-    api_port = free_port()
-    server = livekit.start_local(
-        api_key=names.DEV_API_KEY,
-        api_secret=names.DEV_API_SECRET,
-        webhook_url=f"http://127.0.0.1:{api_port}/livekit/webhook",
-        name="livekit-listeners",
-    )
-    endpoint = LiveKitEndpoint(
-        ws_url=server.ws_url,
-        http_url=server.http_url,
-        api_key=server.api_key,
-        api_secret=server.api_secret,
-        webhook_port=api_port,
-    )
-    env = {
-        names.ENV_STORE: "dynamodb",
-        names.ENV_TABLE_NAME: fresh_dynamo_table(dynamodb),
-        names.ENV_DYNAMODB_ENDPOINT: dynamodb.url,
-    }
-    try:
-        with api_server(port=api_port, livekit=endpoint, env=env) as api:
-            yield api
-    finally:
-        server.stop()
+    with app_on_dynamodb(dynamodb, name="livekit-listeners") as (_, api):
+        yield api
 
 
 def listed(api: ApiServer, space_id: str, **params: Any) -> list[str]:

@@ -19,16 +19,14 @@ from livekit import rtc
 
 from contract import names
 from contract.room_metadata import parse_room_metadata
-from devstack import livekit
-from devstack.ports import free_port
 from functions.domain import presence
 from functions.domain.pushed import rounded_listener_count
 from tests.conftest import LiveKitEndpoint
-from tests.support.api_server import ApiServer, api_server
+from tests.support.api_server import ApiServer
 from tests.support.dynamodb_local import DynamoEndpoint
 from tests.support.eventually import eventually_async
 
-from .conftest import fresh_dynamo_table
+from .conftest import app_on_dynamodb
 from .livekit_helpers import live_space, post
 
 VIEWERS = 100
@@ -47,40 +45,20 @@ class Stack:
 @pytest.fixture
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     dynamodb: DynamoEndpoint = request.getfixturevalue("dynamodb")
-    api_port = free_port()
-    server = livekit.start_local(
-        api_key=names.DEV_API_KEY,
-        api_secret=names.DEV_API_SECRET,
-        webhook_url=f"http://127.0.0.1:{api_port}/livekit/webhook",
-        name="livekit-presence",
-    )
-    endpoint = LiveKitEndpoint(
-        ws_url=server.ws_url,
-        http_url=server.http_url,
-        api_key=server.api_key,
-        api_secret=server.api_secret,
-        webhook_port=api_port,
-    )
     env = {
-        names.ENV_STORE: "dynamodb",
-        names.ENV_TABLE_NAME: fresh_dynamo_table(dynamodb),
-        names.ENV_DYNAMODB_ENDPOINT: dynamodb.url,
         names.ENV_PRESENCE_WINDOW_SECONDS: str(WINDOW_S),
         names.ENV_RECONCILE_INTERVAL_SECONDS: "1",
     }
-    try:
-        # Limit 1: the first listener joins the room, everyone after gets the broadcast.
-        with api_server(
-            port=api_port,
-            livekit=endpoint,
-            workdir=tmp_path,
-            env=env,
-            broadcast_dir=tmp_path / "broadcast",
-            webrtc_listener_limit=1,
-        ) as api:
-            yield Stack(livekit=endpoint, api=api)
-    finally:
-        server.stop()
+    # Limit 1: the first listener joins the room, everyone after gets the broadcast.
+    with app_on_dynamodb(
+        dynamodb,
+        name="livekit-presence",
+        env=env,
+        workdir=tmp_path,
+        broadcast_dir=tmp_path / "broadcast",
+        webrtc_listener_limit=1,
+    ) as (endpoint, api):
+        yield Stack(livekit=endpoint, api=api)
 
 
 async def room_count(livekit: LiveKitEndpoint, room: str) -> int | None:
