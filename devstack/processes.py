@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -96,6 +97,19 @@ def http_ok(url: str) -> Callable[[], bool]:
             with urllib.request.urlopen(url, timeout=1) as resp:
                 return bool(resp.status == 200)
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return False
+
+    return check
+
+
+def tcp_open(port: int) -> Callable[[], bool]:
+    """Ready when something accepts TCP connections on 127.0.0.1:`port`."""
+
+    def check() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
             return False
 
     return check

@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from email.utils import formatdate, parsedate_to_datetime
@@ -32,6 +28,8 @@ from aiohttp import web
 from composer.hls.headers import CLOSED_CACHE_CONTROL as CLOSED
 from composer.hls.headers import LIVE_CACHE_CONTROL as LIVE
 from composer.hls.headers import SEGMENT_CACHE_CONTROL as IMMUTABLE
+from devstack.ports import free_port
+from devstack.processes import ManagedProcess, tcp_open
 
 
 def cache_control(name: str, body: bytes) -> str:
@@ -107,43 +105,20 @@ def _not_modified_since(header: str, mtime: float) -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 @contextlib.contextmanager
 def origin_process(root: Path, port: int | None = None) -> Iterator[str]:
     """Start the origin in its own process; yields its base URL and stops it on exit."""
     port = port or free_port()
-    proc = subprocess.Popen(
+    proc = ManagedProcess(
+        "hls-origin",
         [sys.executable, "-m", "tests.support.hls_origin", "--root", str(root), "--port", str(port)],
         cwd=Path(__file__).resolve().parents[2],
-        env=os.environ.copy(),
     )
     try:
-        wait_port(port)
+        proc.wait_until(tcp_open(port), timeout=15, what="listening")
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.stop()
 
 
 def main() -> None:

@@ -24,11 +24,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.hls_origin import free_port, wait_port
+from devstack.ports import free_port
+from devstack.processes import ManagedProcess, tcp_open
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -170,14 +170,11 @@ def nginx_cdn(
             access_log=access_log,
         )
     )
-    proc = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")])
+    proc = ManagedProcess(
+        "nginx-cdn", [NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")]
+    )
     try:
-        wait_port(port)
+        proc.wait_until(tcp_open(port), timeout=15, what="listening")
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.stop(timeout=10)
