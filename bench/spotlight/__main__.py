@@ -2,12 +2,14 @@
 
     python -m bench.spotlight [--conversations N] [--jobs 2] [--splits tune holdout] [--no-docs]
 
-Generates (or reuses) the corpus, both halves of it: "tune" (the engine's defaults were chosen on
-it) and "holdout" (other conversations, other voices, other backchannel words; never used to choose
-anything). Replays every conversation through every engine with the replay tool's own code path,
-scores the timelines per shared/spotlight-manifest.md, measures the engine's per-frame cost, writes
+Generates (or reuses) the corpus: "tune" (the engine's defaults were chosen on it), "holdout"
+(other conversations, other voices, other backchannel words; never used to choose anything), and
+the same two halves in recorded human voices from Debian packages, "recorded-tune" and
+"recorded-holdout" (skipped when the packages are missing). Replays every conversation through
+every engine with the replay tool's own code path, scores the timelines per
+shared/spotlight-manifest.md, measures the engine's per-frame cost, writes
 bench/out/spotlight/results.json, the plots (of the held-out half) under docs/bench/img/, and the
-results block of docs/bench/spotlight.md, held-out half first.
+results block of docs/bench/spotlight.md, held-out halves first.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-from bench.spotlight import report
+from bench.spotlight import recorded, report
 from bench.spotlight.corpus import SPLITS, CorpusSpec, build
 from bench.spotlight.engines import ENGINES, make_engine
 from bench.spotlight.metrics import Score, score
@@ -88,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     per_split: dict[str, dict] = {}
     totals_by_split: dict[str, dict[str, Score]] = {}
     for split in args.splits:
+        if split in recorded.SPLIT_VOICES and recorded.missing():
+            print(f"{split}: skipped, the recordings are not installed ({recorded.install()})", flush=True)
+            continue
         per_split[split], totals_by_split[split] = _run_split(split, args)
         print(f"{split}: replayed ({time.monotonic() - started:.0f} s)", flush=True)
     cost = report.frame_cost()
@@ -102,9 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    plotted = "holdout" if "holdout" in totals_by_split else args.splits[0]
+    plotted = "holdout" if "holdout" in totals_by_split else next(iter(totals_by_split))
     report.plots(totals_by_split[plotted], Path("docs/bench/img"))
-    titles = {"holdout": "Held-out half (never used to choose anything)", "tune": "Tuning half"}
+    titles = {
+        "holdout": "Held-out half (never used to choose anything)",
+        "recorded-holdout": "Recorded voices, held-out half (never used to choose anything)",
+        "tune": "Tuning half",
+        "recorded-tune": "Recorded voices, tuning half",
+    }
+    order = ("holdout", "recorded-holdout", "tune", "recorded-tune")
     markdown = "\n".join(
         f"### {titles[split]}\n\n"
         + report.markdown(
@@ -116,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": results["wall_s"],
             }
         )
-        for split in sorted(args.splits, key=lambda name: name != "holdout")
+        for split in sorted(per_split, key=order.index)
     )
     (OUT / "results.md").write_text(markdown)
     if not args.no_docs:

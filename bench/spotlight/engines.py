@@ -14,8 +14,12 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     "spotlight+webrtc-vad": lambda: SpotlightEngine(EngineConfig(vad="webrtc")),
     "spotlight/webrtc-vad-only": lambda: SpotlightEngine(EngineConfig(vad="webrtc", periodicity=False)),
     "spotlight/energy-only": lambda: SpotlightEngine(EngineConfig(vad="none", periodicity=False)),
-    # The rule before issue 10: a talking holder's floor taken on 0.55 s of talk, without the run.
-    "spotlight/no-run-rule": lambda: SpotlightEngine(EngineConfig(takeover_min_run_s=0.0)),
+    # The engine before the low-frequency voicing check: onset on 0.13 s of periodic evidence.
+    "spotlight/periodic-only": lambda: SpotlightEngine(EngineConfig(voiced_low_fraction=0.0, onset_s=0.13)),
+    # The engine before issue 10: that, and a talking holder's floor taken on 0.55 s of talk, no run.
+    "spotlight/no-run-rule": lambda: SpotlightEngine(
+        EngineConfig(voiced_low_fraction=0.0, onset_s=0.13, takeover_min_run_s=0.0)
+    ),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,

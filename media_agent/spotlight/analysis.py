@@ -49,7 +49,7 @@ class Hop:
     snr_db: float
     # Above the speaker's floor and judged speech by the VAD (consonants, coughs, voiced speech).
     speechlike: bool
-    # ... and periodic in the pitch band: voiced speech (and little else).
+    # ... periodic in the pitch band, with most of its energy there: voiced speech (and little else).
     voiced: bool
 
 
@@ -67,7 +67,7 @@ class FrameAnalyzer:
         self._recent: list[np.ndarray] = []
         # Periodicity of the previous hop, reused for the next one (its 30 ms window overlaps 20 ms
         # of this one): halves the costliest step while someone talks. None after a gated-out hop.
-        self._periodicity_cache: float | None = None
+        self._periodicity_cache: tuple[float, float] | None = None
         self._vad = None
         if config.vad == "webrtc":
             import webrtcvad
@@ -128,35 +128,49 @@ class FrameAnalyzer:
             speechlike = self._vad_says_speech(samples)
         voiced = speechlike
         if voiced and config.periodicity:
-            periodicity = self._periodicity_cache
-            if periodicity is None:
-                periodicity = self._periodicity()
-                self._periodicity_cache = periodicity
+            cached = self._periodicity_cache
+            if cached is None:
+                cached = self._voicing()
+                self._periodicity_cache = cached
             else:
                 self._periodicity_cache = None
-            voiced = periodicity >= config.periodicity_threshold
+            periodicity, low_fraction = cached
+            voiced = (
+                periodicity >= config.periodicity_threshold and low_fraction >= config.voiced_low_fraction
+            )
         else:
             self._periodicity_cache = None
         return Hop(t_end=t_end, level_db=level_db, snr_db=snr, speechlike=speechlike, voiced=voiced)
 
-    def _periodicity(self) -> float:
-        """Peak normalised autocorrelation over pitch lags, of the last 30 ms band-limited to
-        60-1000 Hz (where voicing lives; a ringing mug or a key click has its energy above it)."""
+    def _voicing(self) -> tuple[float, float]:
+        """(periodicity, low fraction) of the last 30 ms.
+
+        Periodicity: the peak normalised autocorrelation over pitch lags, band-limited to 60-1000 Hz
+        (where voicing lives). Low fraction: the share of the window's energy in that band. A vowel
+        carries most of its energy there (the pitch and the first formant); a mug's thud is periodic
+        in the band too, but the clink and the impact noise put most of its energy above it.
+        """
         window = np.concatenate(self._recent) if len(self._recent) > 1 else self._recent[0]
         factor = self._rate // _PITCH_RATE
         if self._rate % _PITCH_RATE == 0:
             usable = len(window) // factor * factor
             low = window[:usable].reshape(-1, factor) @ _ones(factor)
+            # Summing `factor` samples scales amplitude by factor and keeps 1 sample in factor.
+            energy_scale = 1.0 / factor
         else:
             n = round(len(window) * _PITCH_RATE / self._rate)
             low = np.interp(np.linspace(0, len(window) - 1, n), np.arange(len(window)), window)
+            energy_scale = self._rate / _PITCH_RATE
         low = low - float(low.sum()) / len(low)
         spectrum = np.fft.rfft(low, _PITCH_NFFT)
         power = (spectrum.real**2 + spectrum.imag**2) * _PITCH_BAND
         ac = np.fft.irfft(power, _PITCH_NFFT)[: _PITCH_MAX_LAG + 1] * _lag_norm(len(low))
         if ac[0] <= 0.0:
-            return 0.0
-        return float(ac[_PITCH_MIN_LAG:].max() / ac[0])
+            return 0.0, 0.0
+        # ac[0] is the band's energy in the decimated signal (the lag norm is 1 at lag 0).
+        total = float(window @ window)
+        low_fraction = float(ac[0]) * energy_scale / total if total > 0.0 else 0.0
+        return float(ac[_PITCH_MIN_LAG:].max() / ac[0]), low_fraction
 
     def _vad_says_speech(self, samples: np.ndarray) -> bool:
         assert self._vad is not None

@@ -1,8 +1,8 @@
-"""Synthetic test signals for the spotlight engine: vowel-like speech, noise, bursts, silence.
+"""Synthetic test signals for the spotlight engine: vowel-like speech, noise, bursts, mugs, silence.
 
-"Speech" here is a glottal pulse train through three formant resonances with syllable-rate
-amplitude modulation: periodic in the pitch band and speech-shaped, so it passes the same
-detectors real voices do, without files or a synthesiser.
+"Speech" here is a glottal pulse train through three formant resonances with a voice's spectral
+tilt and syllable-rate amplitude modulation: periodic in the pitch band and speech-shaped, so it
+passes the same detectors real voices do, without files or a synthesiser.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def speech(
     amplitude = np.zeros(len(harmonics))
     for k, h in enumerate(harmonics):
         f = h * f0
-        amplitude[k] = sum(1.0 / (1.0 + ((f - fc) / bw) ** 2) for fc, bw in formants) / h**0.3
+        # A voice's spectrum falls about 6 dB per octave (glottal source and lip radiation together),
+        # so most of its energy is below 1 kHz, as a real voice's is.
+        amplitude[k] = sum(1.0 / (1.0 + ((f - fc) / bw) ** 2) for fc, bw in formants) / h
     voice = sum(a * np.sin(h * phase) for a, h in zip(amplitude, harmonics, strict=True))
     syllables = 0.55 + 0.45 * np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 6))
     x = voice * syllables
@@ -59,6 +61,19 @@ def clicks(
             -ring_t / 0.003
         )
     return _at_level(out, dbfs, peak=True)
+
+
+def mug(
+    seconds: float = 0.25, *, thud_hz: float = 150.0, dbfs: float = -6.0, seed: int = 6, rate: int = RATE
+) -> np.ndarray:
+    """A mug set down: a low thud (periodic in the pitch band, like a voice) and a ringing clink."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    thud = np.sin(2 * np.pi * thud_hz * t) * np.exp(-t / 0.03)
+    clink = sum(np.sin(2 * np.pi * f * t) * np.exp(-t / 0.08) for f in (2100.0, 3300.0, 4700.0))
+    return _at_level(
+        thud + 0.6 * clink + 0.2 * rng.standard_normal(len(t)) * np.exp(-t / 0.01), dbfs, peak=True
+    )
 
 
 def silence(seconds: float, rate: int = RATE) -> np.ndarray:

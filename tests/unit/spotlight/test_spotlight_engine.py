@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from spotlight_signals import RATE, burst, clicks, noise, overlay, silence, speech, track
+from spotlight_signals import RATE, burst, clicks, mug, noise, overlay, silence, speech, track
 
 from media_agent.spotlight import EngineConfig, SpotlightEngine, StageState
+from media_agent.spotlight.analysis import FrameAnalyzer
 
 FRAME_S = 0.02
 
@@ -88,8 +89,15 @@ def test_clean_handoff_switches_within_the_latency_goal(config: EngineConfig) ->
 
 @pytest.mark.parametrize(
     "sound",
-    [burst(0.3, seed=4), burst(0.15, dbfs=-8, seed=5), clicks(0.3, count=7), clicks(0.02, count=1)],
-    ids=["cough-300ms", "cough-loud", "keyboard", "click"],
+    [
+        burst(0.3, seed=4),
+        burst(0.15, dbfs=-8, seed=5),
+        clicks(0.3, count=7),
+        clicks(0.02, count=1),
+        mug(0.25, thud_hz=110.0),
+        mug(0.3, thud_hz=200.0, dbfs=-3.0, seed=7),
+    ],
+    ids=["cough-300ms", "cough-loud", "keyboard", "click", "mug-low", "mug-loud"],
 )
 def test_transients_never_switch_even_when_the_floor_is_free(sound: np.ndarray) -> None:
     # A holds the floor, then is silent; B makes a noise while nobody talks, then again over A.
@@ -97,6 +105,20 @@ def test_transients_never_switch_even_when_the_floor_is_free(sound: np.ndarray) 
     b = overlay(overlay(track(silence(7.0), floor_dbfs=-60), sound, 3.5), sound, 5.6)
     _, changes = run({"a": a, "b": b})
     assert [who for _, who in spotlight_changes(changes)] == ["a"]
+
+
+def test_a_mug_thud_is_periodic_but_only_a_voice_keeps_its_energy_below_1_khz() -> None:
+    # The thud alone would pass the periodicity check; the low-band share is what rejects the mug.
+    def voiced_hops(x: np.ndarray, config: EngineConfig) -> int:
+        analyzer = FrameAnalyzer(config)
+        return sum(hop.voiced for hop in analyzer.feed(0.0, track(silence(0.3), x, silence(0.3)), RATE))
+
+    strict, periodic_only = EngineConfig(), EngineConfig(voiced_low_fraction=0.0)
+    thud = mug(0.25, thud_hz=150.0)
+    assert voiced_hops(thud, periodic_only) > 0
+    assert voiced_hops(thud, strict) == 0
+    vowel = speech(0.5, seed=3)
+    assert voiced_hops(vowel, strict) >= 0.8 * voiced_hops(vowel, periodic_only) > 0
 
 
 def test_pauses_inside_a_turn_never_switch() -> None:
