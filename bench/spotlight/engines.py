@@ -8,18 +8,19 @@ from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
+_PERIODIC_ONLY = {"voiced_low_fraction": 0.0, "pitch_peak_only": False, "onset_s": 0.13, "takeover_s": 0.55}
+
 ENGINES: dict[str, Callable[[], Engine]] = {
     "spotlight": lambda: SpotlightEngine(EngineConfig()),
     # Ablations: what each voice detector buys (docs/spotlight.md, "the VAD decision").
     "spotlight+webrtc-vad": lambda: SpotlightEngine(EngineConfig(vad="webrtc")),
     "spotlight/webrtc-vad-only": lambda: SpotlightEngine(EngineConfig(vad="webrtc", periodicity=False)),
     "spotlight/energy-only": lambda: SpotlightEngine(EngineConfig(vad="none", periodicity=False)),
-    # The engine before the low-frequency voicing check: onset on 0.13 s of periodic evidence.
-    "spotlight/periodic-only": lambda: SpotlightEngine(EngineConfig(voiced_low_fraction=0.0, onset_s=0.13)),
-    # The engine before issue 10: that, and a talking holder's floor taken on 0.55 s of talk, no run.
-    "spotlight/no-run-rule": lambda: SpotlightEngine(
-        EngineConfig(voiced_low_fraction=0.0, onset_s=0.13, takeover_min_run_s=0.0)
-    ),
+    # The engine as it was before the stricter voicing test (periodicity at any lag, no low-band
+    # share), which needed 0.13 s of evidence for an onset and 0.55 s of talk for a takeover.
+    "spotlight/periodic-only": lambda: SpotlightEngine(EngineConfig(**_PERIODIC_ONLY)),
+    # The engine before issue 10: that, and a talking holder's floor taken on talk alone, no run.
+    "spotlight/no-run-rule": lambda: SpotlightEngine(EngineConfig(**_PERIODIC_ONLY, takeover_min_run_s=0.0)),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,

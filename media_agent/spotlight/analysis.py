@@ -170,6 +170,16 @@ class FrameAnalyzer:
         # ac[0] is the band's energy in the decimated signal (the lag norm is 1 at lag 0).
         total = float(window @ window)
         low_fraction = float(ac[0]) * energy_scale / total if total > 0.0 else 0.0
+        if self._config.pitch_peak_only:
+            # Only a true peak of the autocorrelation is a pitch: noise with most of its energy at
+            # low frequencies (brown, rumble) correlates strongly at short lags too, but falls off
+            # monotonically from lag 0, so its maximum sits at the shortest lag, not at a peak.
+            inner = ac[_PITCH_MIN_LAG:_PITCH_MAX_LAG]
+            peaks = (inner > ac[_PITCH_MIN_LAG - 1 : _PITCH_MAX_LAG - 1]) & (
+                inner >= ac[_PITCH_MIN_LAG + 1 :]
+            )
+            best = float(inner[peaks].max()) if peaks.any() else 0.0
+            return best / float(ac[0]), low_fraction
         return float(ac[_PITCH_MIN_LAG:].max() / ac[0]), low_fraction
 
     def _vad_says_speech(self, samples: np.ndarray) -> bool:

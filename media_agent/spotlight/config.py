@@ -31,6 +31,11 @@ class EngineConfig:
     # under half their energy there, while 91 % of speech hops had more (recorded voices from Debian
     # packages keep 76-100 % of their voiced hops, median 95 %). This is what lets onset_s be short.
     voiced_low_fraction: float = 0.5
+    # Periodicity is read at a true peak of the autocorrelation only: noise with most of its energy
+    # at low frequencies (brown noise, rumble) also correlates strongly at short lags, but falls off
+    # from lag 0, so its maximum sits at the shortest pitch lag. Counted as voiced, such noise peaks
+    # chained runs of speech before a backchannel's first word (see takeover_min_run_s).
+    pitch_peak_only: bool = True
 
     # Energy gate: a hop is a candidate only this far above the speaker's own noise floor ...
     gate_snr_db: float = 9.0
@@ -59,13 +64,16 @@ class EngineConfig:
     talk_envelope_drop_db: float = 18.0
 
     # Evidence needed to take a free floor (holder silent for holder_release_s, or nobody holds it):
-    # five voiced hops near the burst's peak. With voiced_low_fraction no transient of the tuning half
-    # reaches it (coughs, clicks and keyboards are not periodic, a mug's thud is not low enough); the
-    # tuning half's accuracy went 93.9 % -> 96.1 % from 0.13 s, most of it in clean-turn latency.
-    onset_s: float = 0.05
-    # Talk needed to take the floor while the holder still talks: longer than a backchannel (at 0.5 s
-    # the benchmark's three longest, 0.6-0.67 s, got through).
-    takeover_s: float = 0.55
+    # four voiced hops near the burst's peak. With voiced_low_fraction and pitch_peak_only no
+    # transient of the tuning halves gets past 0.02 s of evidence (before them, a mug's thud reached
+    # 0.11 s and the onset had to be 0.13 s). Chosen on the tuning halves: 0.13 -> 0.04 s took them
+    # from 93.9 % to 96.5 % (synthetic voices) and 92.5 % to 95.3 % (recorded voices), most of it in
+    # clean-turn latency; 0.03 s gains 0.1-0.3 % more with no margin left over the transients.
+    onset_s: float = 0.04
+    # Talk needed to take the floor while the holder still talks. The run below is what refuses
+    # backchannels; this only asks that the run carried some voice (0.2-0.3 s give the same results
+    # on the tuning halves; 0.55 s, the value before the run existed, delayed takeovers by ~0.04 s).
+    takeover_s: float = 0.3
     # ... and a run of speech that has gone on this long (first to latest voiced hop, no gap over
     # run_gap_s). A single-word backchannel ("yeah", "mm-hm", "exactly") lasts 0.2-0.8 s however
     # loud it is said, so no backchannel can take a talking holder's floor; an interruption that

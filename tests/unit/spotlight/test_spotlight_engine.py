@@ -121,6 +121,23 @@ def test_a_mug_thud_is_periodic_but_only_a_voice_keeps_its_energy_below_1_khz() 
     assert voiced_hops(vowel, strict) >= 0.8 * voiced_hops(vowel, periodic_only) > 0
 
 
+def test_low_frequency_noise_is_not_a_pitch_though_it_correlates_at_short_lags() -> None:
+    # A second of brown noise 15 dB over a quiet floor: the old check (the maximum over all pitch
+    # lags) takes a dozen of its hops for voiced; reading the autocorrelation at true peaks only
+    # takes a few.
+    rng = np.random.default_rng(4)
+    brown = np.cumsum(rng.standard_normal(RATE))
+    brown = (brown - np.convolve(brown, np.ones(400) / 400, mode="same")) * np.hanning(RATE)
+    x = track(silence(0.5), brown * (10 ** (-50 / 20) * 32768 / np.sqrt(np.mean(brown**2))), floor_dbfs=-65)
+
+    def voiced_hops(config: EngineConfig) -> int:
+        return sum(hop.voiced for hop in FrameAnalyzer(config).feed(0.0, x, RATE))
+
+    before = voiced_hops(EngineConfig(pitch_peak_only=False))
+    assert before >= 8
+    assert voiced_hops(EngineConfig()) <= before / 3
+
+
 def test_pauses_inside_a_turn_never_switch() -> None:
     a = track(silence(0.5), speech(1.5, seed=1), silence(1.8), speech(1.2, seed=2), silence(0.9), speech(1.0))
     b = track(silence(7.0), floor_dbfs=-50)  # a noisy but silent mic
