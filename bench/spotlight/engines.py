@@ -8,7 +8,13 @@ from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
-_PERIODIC_ONLY = {"voiced_low_fraction": 0.0, "pitch_peak_only": False, "onset_s": 0.13, "takeover_s": 0.55}
+_PERIODIC_ONLY = {
+    "voiced_low_fraction": 0.0,
+    "pitch_peak_only": False,
+    "onset_s": 0.13,
+    "takeover_s": 0.55,
+    "run_min_streak": 1,
+}
 
 ENGINES: dict[str, Callable[[], Engine]] = {
     "spotlight": lambda: SpotlightEngine(EngineConfig()),

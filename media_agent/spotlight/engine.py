@@ -106,7 +106,7 @@ class SpotlightEngine:
                 strong = (
                     speaker.evidence >= config.onset_s
                     and speaker.talk >= config.takeover_s
-                    and speaker.last_voiced_t - speaker.run_start_t >= config.takeover_min_run_s
+                    and speaker.run_end_t - speaker.run_start_t >= config.takeover_min_run_s
                 )
             if strong and (best is None or speaker.talk > best.talk):
                 best = speaker

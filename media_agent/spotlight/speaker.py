@@ -28,6 +28,11 @@ class Speaker:
         # Start of the current run of speech: voiced hops with no gap longer than run_gap_s. A burst
         # can hold several runs (a word, a pause, another word); a single word is one run.
         self.run_start_t = -math.inf
+        # Runs are made of streaks of consecutive voiced hops (a syllable's vowel), so an isolated
+        # voiced hop (a noise peak) neither starts nor extends one.
+        self.run_end_t = -math.inf
+        self._streak = 0
+        self._streak_start_t = -math.inf
         # Loudest recent hop of the burst, decaying: impacts (mugs, knocks) fall away from it fast.
         self.peak_db = -math.inf
         # The burst during which this speaker lost the floor while still talking (see engine.py).
@@ -63,8 +68,14 @@ class Speaker:
                 self._end_burst()
                 self.burst_start_t = hop.t_end - config.hop_s
                 self.peak_db = hop.level_db
-            if hop.t_end - self.last_voiced_t > config.run_gap_s:
-                self.run_start_t = hop.t_end - config.hop_s
+            if hop.t_end - self.last_voiced_t > config.hop_s * 1.5:
+                self._streak = 0
+                self._streak_start_t = hop.t_end - config.hop_s
+            self._streak += 1
+            if self._streak >= config.run_min_streak:
+                if self._streak_start_t - self.run_end_t > config.run_gap_s:
+                    self.run_start_t = self._streak_start_t
+                self.run_end_t = hop.t_end
             self.last_voiced_t = hop.t_end
             # ~100 ms attack so the level follows syllables without jittering per hop.
             self.snr_db += (hop.snr_db - self.snr_db) * 0.1

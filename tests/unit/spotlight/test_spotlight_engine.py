@@ -10,7 +10,8 @@ import pytest
 from spotlight_signals import RATE, burst, clicks, mug, noise, overlay, silence, speech, track
 
 from media_agent.spotlight import EngineConfig, SpotlightEngine, StageState
-from media_agent.spotlight.analysis import FrameAnalyzer
+from media_agent.spotlight.analysis import FrameAnalyzer, Hop
+from media_agent.spotlight.speaker import Speaker
 
 FRAME_S = 0.02
 
@@ -136,6 +137,27 @@ def test_low_frequency_noise_is_not_a_pitch_though_it_correlates_at_short_lags()
     before = voiced_hops(EngineConfig(pitch_peak_only=False))
     assert before >= 8
     assert voiced_hops(EngineConfig()) <= before / 3
+
+
+def test_lone_voiced_hops_around_a_word_do_not_lengthen_its_run() -> None:
+    # Noise peaks that pass for voiced (single hops) 0.2 s before and after a 0.6 s word: the run
+    # the takeover rule measures is the word's, not 1.0 s.
+    speaker = Speaker("b", EngineConfig())
+
+    def hop(t_end: float, voiced: bool) -> Hop:
+        return Hop(t_end=round(t_end, 3), level_db=-30.0, snr_db=20.0, speechlike=voiced, voiced=voiced)
+
+    lone = {0.8, 1.8}
+    word = {round(1.0 + 0.01 * k, 3) for k in range(1, 61)}
+    for k in range(1, 250):
+        t = round(0.01 * k, 3)
+        speaker._update(hop(t, t in lone or t in word))
+    assert speaker.run_end_t - speaker.run_start_t == pytest.approx(0.6, abs=0.011)
+    loose = Speaker("b", EngineConfig(run_min_streak=1))
+    for k in range(1, 250):
+        t = round(0.01 * k, 3)
+        loose._update(hop(t, t in lone or t in word))
+    assert loose.run_end_t - loose.run_start_t == pytest.approx(1.0, abs=0.011)
 
 
 def test_pauses_inside_a_turn_never_switch() -> None:
