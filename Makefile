@@ -83,7 +83,7 @@ bench-api: venv
 	$(PY) -m bench.control_plane
 
 bench-spotlight: venv tools system-deps
-	@bash scripts/install-recordings.sh
+	@bash scripts/install-system-deps.sh --recordings
 	$(PY) -m bench.spotlight
 
 # Not part of `make bench`: minutes per design on a shared box (docs/bench/control_plane.md).

@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and `make dev` use, only those that are missing.
+# With --recordings: instead, the packages whose test data holds the recorded voices of the
+# spotlight benchmark (bench/spotlight/recorded.py; the benchmark skips those parts without them).
 set -euo pipefail
-declare -A need=(
-  [chromium]=chromium
-  [chromedriver]=chromium-driver
-  [espeak-ng]=espeak-ng
-  [sox]=sox
-  [redis-server]=redis-server
-  [java]=default-jre-headless
-  [mvn]=maven
-  [shellcheck]=shellcheck
-  [nginx]=nginx
-)
 missing=()
-for bin in "${!need[@]}"; do
-  # nginx lives in /usr/sbin, which is not on a normal user's PATH.
-  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${need[$bin]}")
-done
+if [ "${1:-}" = "--recordings" ]; then
+  declare -A need=(
+    [/usr/share/codec2/wav/hts1a.wav]=codec2-examples
+    [/usr/share/pocketsphinx/test/data/numbers.raw]=pocketsphinx-testdata
+    [/usr/share/sounds/alsa/Front_Center.wav]=alsa-utils
+  )
+  for file in "${!need[@]}"; do
+    [ -e "$file" ] || missing+=("${need[$file]}")
+  done
+else
+  declare -A need=(
+    [chromium]=chromium
+    [chromedriver]=chromium-driver
+    [espeak-ng]=espeak-ng
+    [sox]=sox
+    [redis-server]=redis-server
+    [java]=default-jre-headless
+    [mvn]=maven
+    [shellcheck]=shellcheck
+    [nginx]=nginx
+  )
+  for bin in "${!need[@]}"; do
+    # nginx lives in /usr/sbin, which is not on a normal user's PATH.
+    command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${need[$bin]}")
+  done
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
