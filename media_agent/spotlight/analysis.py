@@ -28,6 +28,12 @@ _PITCH_MAX_LAG = _PITCH_RATE // 70
 _PITCH_BAND = np.zeros(_PITCH_NFFT // 2 + 1)
 _PITCH_BAND[int(60 * _PITCH_NFFT / _PITCH_RATE) : int(1000 * _PITCH_NFFT / _PITCH_RATE) + 1] = 1.0
 _FLOOR_MIN_DBFS = -100.0
+# Below one LSB of RMS no microphone's noise is this quiet: the track carries digital silence (before
+# the first packet, while muted, during DTX). Such hops must not pull the noise floor down, or the
+# room noise that follows clears the gate for the ~10 s the floor takes to climb back (3 dB/s), and
+# a silent speaker's noise peaks start to count as speech. Live, that made a fresh or just-unmuted
+# track take the spotlight on its background noise and hold it against the next real turn.
+_DIGITAL_SILENCE_DBFS = -90.0
 
 
 @functools.cache
@@ -110,14 +116,15 @@ class FrameAnalyzer:
     def _hop_decision(self, t_end: float, level_db: float, samples: np.ndarray) -> Hop:
         config = self._config
         floor = self._floor_db
-        if floor is None:
-            floor = level_db
-        elif level_db < floor:
-            floor += (level_db - floor) * config.floor_fall_fraction
-        else:
-            floor = min(level_db, floor + config.floor_rise_db_per_s * config.hop_s)
-        self._floor_db = max(floor, _FLOOR_MIN_DBFS)
-        snr = level_db - self._floor_db
+        if level_db >= _DIGITAL_SILENCE_DBFS:
+            if floor is None:
+                floor = level_db
+            elif level_db < floor:
+                floor += (level_db - floor) * config.floor_fall_fraction
+            else:
+                floor = min(level_db, floor + config.floor_rise_db_per_s * config.hop_s)
+            self._floor_db = floor = max(floor, _FLOOR_MIN_DBFS)
+        snr = level_db - floor if floor is not None else 0.0
         recent = self._recent
         recent.append(samples)
         if len(recent) > _PITCH_HOPS:

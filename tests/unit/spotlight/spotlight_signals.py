@@ -76,6 +76,13 @@ def mug(
     )
 
 
+def rumble(seconds: float, *, dbfs: float = -60.0, seed: int = 1, rate: int = RATE) -> np.ndarray:
+    """Low-frequency room noise (integrated white noise, DC removed), as a decoded mic often has."""
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.standard_normal(int(seconds * rate)))
+    return _at_level(x - np.convolve(x, np.ones(200) / 200, mode="same"), dbfs)
+
+
 def silence(seconds: float, rate: int = RATE) -> np.ndarray:
     return np.zeros(int(seconds * rate))
 

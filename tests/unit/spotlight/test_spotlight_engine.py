@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from spotlight_signals import RATE, burst, clicks, mug, noise, overlay, silence, speech, track
+from spotlight_signals import RATE, burst, clicks, mug, noise, overlay, rumble, silence, speech, track
 
 from media_agent.spotlight import EngineConfig, SpotlightEngine, StageState
 from media_agent.spotlight.analysis import FrameAnalyzer, Hop
@@ -158,6 +158,20 @@ def test_lone_voiced_hops_around_a_word_do_not_lengthen_its_run() -> None:
         t = round(0.01 * k, 3)
         loose._update(hop(t, t in lone or t in word))
     assert loose.run_end_t - loose.run_start_t == pytest.approx(1.0, abs=0.011)
+
+
+def test_room_noise_after_digital_silence_never_takes_the_floor() -> None:
+    # Live tracks start (and come back from mute) with digital silence, then carry room noise. A
+    # floor pulled down by the silence would let that noise count as speech for seconds: "a" would
+    # take the spotlight on noise and hold it against "b"'s real turn.
+    def pcm(*parts: np.ndarray) -> np.ndarray:
+        return np.clip(np.concatenate(parts), -32768, 32767).astype(np.int16)
+
+    a = pcm(silence(1.0), rumble(7.0, dbfs=-55, seed=1))
+    b = pcm(silence(1.0), rumble(1.5, seed=2), speech(3.0, seed=3) + rumble(3.0, seed=4), rumble(2.5, seed=5))
+    _, changes = run({"a": a, "b": b})
+    assert [who for _, who in spotlight_changes(changes)] == ["b"]
+    assert first_time(changes, "b") - 2.5 <= 0.2
 
 
 def test_pauses_inside_a_turn_never_switch() -> None:
