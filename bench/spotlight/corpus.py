@@ -120,18 +120,15 @@ class _Conversation:
         natural; the level is relative to the holder's mic, whatever the two mics' gains are.
         """
         voice = self.voices[identity]
-        best: np.ndarray | None = None
         if recorded.is_recorded(voice.name):
             best = recorded.word(word, length_s, self.rate)
-        for speed in (
-            ()
-            if best is not None
-            else (voice.speed - 40, voice.speed, voice.speed + 60, voice.speed + 140, voice.speed + 260)
-        ):
-            y = synthesize(word, Voice(voice.name, max(80, speed), voice.pitch), self.rate, self.cache)
-            if best is None or abs(len(y) / self.rate - length_s) < abs(len(best) / self.rate - length_s):
-                best = y
-        assert best is not None
+        else:
+            speeds = (voice.speed - 40, voice.speed, voice.speed + 60, voice.speed + 140, voice.speed + 260)
+            takes = [
+                synthesize(word, Voice(voice.name, max(80, speed), voice.pitch), self.rate, self.cache)
+                for speed in speeds
+            ]
+            best = min(takes, key=lambda y: abs(len(y) / self.rate - length_s))
         relative = self.gains[over] + level_db - self.gains[identity]
         x = best * (10 ** (-20 / 20) / active_rms(best, self.rate)) * 10 ** (relative / 20)
         return self.place(identity, at, x)

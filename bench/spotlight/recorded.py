@@ -16,17 +16,21 @@ from __future__ import annotations
 import functools
 import subprocess
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.spotlight.speech import trim
 
-PACKAGES = ("codec2-examples", "pocketsphinx-testdata", "alsa-utils")
 _CODEC2 = Path("/usr/share/codec2")
 _SPHINX = Path("/usr/share/pocketsphinx/test/data")
 _ALSA = Path("/usr/share/sounds/alsa")
+# package -> one file it installs (scripts/install-system-deps.sh --recordings checks the same ones).
+_MARKERS = {
+    "codec2-examples": _CODEC2 / "wav/hts1a.wav",
+    "pocketsphinx-testdata": _SPHINX / "numbers.raw",
+    "alsa-utils": _ALSA / "Front_Center.wav",
+}
 
 # voice -> recordings of that one speaker. Raw files are 16-bit mono at the rate given. Clips with
 # radio noise or music under the voice (ve9qrp, vk2tpm_004, david4) are left out: the corpus adds
@@ -67,14 +71,6 @@ _ABOVE_FLOOR_DB = 12.0
 _BELOW_PEAK_DB = 40.0
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """A recorded voice: its utterances (for turns) at one sample rate."""
-
-    name: str
-    utterances: tuple[np.ndarray, ...]
-
-
 PREFIX = "recorded:"
 
 
@@ -84,8 +80,8 @@ def is_recorded(voice: str) -> bool:
 
 def utterance(voice: str, text: str, rate: int) -> np.ndarray:
     """The voice's recorded utterance standing in for `text` (the same text, the same utterance)."""
-    utterances = turn_voice(voice.removeprefix(PREFIX), rate).utterances
-    return utterances[zlib.crc32(text.encode()) % len(utterances)]
+    pieces = _utterances(voice.removeprefix(PREFIX), rate)
+    return pieces[zlib.crc32(text.encode()) % len(pieces)]
 
 
 def word(key: str, length_s: float, rate: int) -> np.ndarray:
@@ -106,9 +102,7 @@ def word_keys(split: str, rate: int) -> tuple[str, ...]:
 
 def missing() -> list[str]:
     """The packages whose files are not on this machine."""
-    paths = {"codec2-examples": _CODEC2 / "wav/hts1a.wav", "pocketsphinx-testdata": _SPHINX / "numbers.raw"}
-    paths["alsa-utils"] = _ALSA / "Front_Center.wav"
-    return [package for package in PACKAGES if not paths[package].exists()]
+    return [package for package, path in _MARKERS.items() if not path.exists()]
 
 
 def install() -> str:
@@ -117,14 +111,15 @@ def install() -> str:
 
 
 @functools.cache
-def turn_voice(name: str, rate: int) -> Recorded:
+def _utterances(name: str, rate: int) -> tuple[np.ndarray, ...]:
+    """A turn voice's recordings cut into utterances (those of 0.6 s or more, if it has any)."""
     pieces = [
         piece
         for path, raw_rate in TURN_VOICES[name]
         for piece in _cut(_load(path, raw_rate, rate), rate, _UTTERANCE_PAUSE_S)
     ]
     utterances = tuple(piece for piece in pieces if len(piece) >= 0.6 * rate)
-    return Recorded(name, utterances or tuple(pieces))
+    return utterances or tuple(pieces)
 
 
 @functools.cache
@@ -141,9 +136,8 @@ def words(name: str, rate: int) -> tuple[np.ndarray, ...]:
 
 def _stretch(x: np.ndarray, factor: float, rate: int) -> np.ndarray:
     pcm = np.clip(x * 32768.0, -32768, 32767).astype("<i2").tobytes()
-    raw = ["-t", "raw", "-r", str(rate), "-e", "signed", "-b", "16", "-c", "1"]
     out = subprocess.run(
-        ["sox", *raw, "-", *raw, "-", "tempo", "-s", f"{factor:.3f}"],
+        ["sox", *_raw(rate), "-", *_raw(rate), "-", "tempo", "-s", f"{factor:.3f}"],
         input=pcm,
         check=True,
         capture_output=True,
@@ -151,10 +145,14 @@ def _stretch(x: np.ndarray, factor: float, rate: int) -> np.ndarray:
     return trim(np.frombuffer(out, dtype="<i2").astype(np.float64) / 32768.0, rate)
 
 
+def _raw(rate: int) -> list[str]:
+    """sox's description of headerless 16-bit mono PCM at `rate`."""
+    return ["-t", "raw", "-r", str(rate), "-e", "signed", "-b", "16", "-c", "1"]
+
+
 def _load(path: Path, raw_rate: int | None, rate: int) -> np.ndarray:
-    source = ["-t", "raw", "-r", str(raw_rate), "-e", "signed", "-b", "16", "-c", "1"] if raw_rate else []
     out = subprocess.run(
-        ["sox", *source, str(path), "-t", "raw", "-r", str(rate), "-e", "signed", "-b", "16", "-c", "1", "-"],
+        ["sox", *(_raw(raw_rate) if raw_rate else []), str(path), *_raw(rate), "-"],
         check=True,
         capture_output=True,
     ).stdout
