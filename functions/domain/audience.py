@@ -30,6 +30,14 @@ QUERY_MAX_CHARS: Final = KEY_CHARS
 # Issue 9 forbids a periodic call per viewer, so a viewer watching longer without reloading drops
 # off the list after an hour, and one who left stays listed for at most an hour.
 HLS_ENTRY_TTL_SECONDS: Final = 3600
+# A WebRTC listener's entry is removed by the SFU's participant_left webhook, but a webhook can be
+# lost and a token can be taken by someone who never connects. So the entry expires too, this long
+# after it was written or last renewed, and the reconciler renews the entries of everyone it sees
+# connected at most every AUDIENCE_RENEW_SECONDS (the cloud's sweep runs once a minute). A listener
+# whose leave was lost drops off within 10-11 minutes; a connected one is renewed ~9 times before
+# their entry could expire, so a sweep that fails for a few minutes unlists nobody.
+WEBRTC_ENTRY_TTL_SECONDS: Final = 600
+AUDIENCE_RENEW_SECONDS: Final = 60
 
 # The sort key is `<hex of the normalized name's UTF-8>.<user id>`: lower-case hex keeps the byte
 # order of the name (so the store's order is the order of normalized names) and a prefix of the
@@ -55,7 +63,8 @@ class Listener:
     name: str
     picture: str | None
     joined_at: datetime
-    # HLS viewers only: when the entry stops being listed (None: until the room says they left).
+    # When the entry stops being listed unless renewed (None: never, as entries written before
+    # WebRTC entries expired; the leave webhook or a host removes those).
     expires_at: datetime | None = None
 
     @property

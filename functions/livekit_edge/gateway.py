@@ -60,6 +60,8 @@ class ObservedParticipant:
     role: str | None
     # What the SFU lets them do now, in grants' terms (sources as grants.MICROPHONE/CAMERA names).
     permission: Permission | None
+    # The display name their token carried ("" if none): their audience entry's name.
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -399,6 +401,7 @@ def _observed(p: Any) -> ObservedParticipant:
         agent_name=p.attributes.get(names.AGENT_NAME_ATTRIBUTE) if is_agent else None,
         role=None if is_agent else p.attributes.get(names.ROLE_ATTRIBUTE),
         permission=permission,
+        name=p.name,
     )
 
 

@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ..domain import host, lifecycle, presence, pushed
+from ..domain import audience, host, lifecycle, presence, pushed
 from ..domain.errors import DomainError
 from ..domain.model import Space, SpaceState, space_id_from_room
-from ..livekit_edge.gateway import GatewayError, RoomGateway
+from ..livekit_edge.gateway import GatewayError, ObservedRoom, RoomGateway
 from ..store.base import SpaceStore
 from . import diff as d
 
@@ -62,6 +62,9 @@ class Memory:
     # it; a new process sends each live Space's hands once (idempotent for clients: versioned).
     hands_sent: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
+    # When (reconciler clock, epoch seconds) each room's connected people last had their audience
+    # entries renewed by this process.
+    audience_renewed: dict[str, float] = field(default_factory=dict)
     _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -177,6 +180,8 @@ class Reconciler:
             room = await self.gateway.observe(space.room_name)
         except GatewayError as exc:
             return [], [f"observe: {exc}"], None, set()
+        if room is not None and space.state is SpaceState.LIVE:
+            await self._renew_audience(space, room)
         now = self.clock().timestamp()
         actions = d.diff(space, room, agents=self.agents, now=now, evict=evict, timing=self.timing)
         failed: list[str] = []
@@ -224,6 +229,24 @@ class Reconciler:
         estimate = presence.HlsEstimate(window=window, viewers=presence.estimate(counted))
         await asyncio.to_thread(self.store.put_hls_estimate, space.id, estimate)
         return space.replace(hls=estimate), [f"HLS estimate: {estimate.viewers} viewers"]
+
+    async def _renew_audience(self, space: Space, room: ObservedRoom) -> None:
+        """Extend the audience entries of everyone connected, at most every AUDIENCE_RENEW_SECONDS
+        per room and process, so only those of people gone without a leave webhook expire
+        (domain/audience.py). Not an action: nothing in the room changes, so no round is spent
+        verifying it."""
+        now = self.clock()
+        last = self.memory.audience_renewed.get(space.id)
+        if last is not None and now.timestamp() - last < audience.AUDIENCE_RENEW_SECONDS:
+            return
+        present = [(p.identity, p.name or p.identity) for p in room.participants if not p.is_agent]
+        until = now + timedelta(seconds=audience.WEBRTC_ENTRY_TTL_SECONDS)
+        try:
+            await asyncio.to_thread(self.store.renew_listeners, space.id, present, expires_at=until)
+        except Exception:  # noqa: BLE001 - the room still converges; the next pass renews
+            log.warning("reconcile %s: audience entries not renewed", space.id, exc_info=True)
+            return
+        self.memory.audience_renewed[space.id] = now.timestamp()
 
     def _metadata_wait(self, space_id: str) -> float:
         last = self.memory.metadata_published.get(space_id)

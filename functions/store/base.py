@@ -21,7 +21,7 @@ import random
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -147,7 +147,17 @@ class SpaceStore(ABC):
     # --- the audience (docs/listeners.md): one entry per listener, apart from the Space ----------
     @abstractmethod
     def put_listener(self, space_id: str, listener: Listener) -> None:
-        """Add or refresh one listener's entry (one write; nothing shared with other joins)."""
+        """Add or refresh one listener's entry, and delete the user's entries under other names
+        written before it, so a renamed listener is listed once (one write, nothing shared with
+        other joins; a lookup of the user's entries, and a delete only after a rename)."""
+
+    @abstractmethod
+    def renew_listeners(
+        self, space_id: str, present: Sequence[tuple[str, str]], *, expires_at: datetime
+    ) -> int:
+        """Extend to `expires_at` the entries of these (user id, listed name) pairs, the listeners
+        connected now. Never creates an entry (a leave or a removal wins) and never shortens one.
+        Returns how many were extended."""
 
     @abstractmethod
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:

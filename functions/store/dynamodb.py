@@ -34,8 +34,9 @@ import random
 import time
 import uuid
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -666,16 +667,63 @@ class DynamoStore(SpaceStore):
     # --- the audience --------------------------------------------------------------------------
     def put_listener(self, space_id: str, listener: Listener) -> None:
         self.client.put_item(TableName=self.table, Item=listener_item(space_id, listener))
+        # The same user under an earlier name (renamed at the identity provider): deleted, unless a
+        # concurrent join wrote it later. The index is eventually consistent: an entry written
+        # within the last second may be missed, and is then gone with the user's next leave.
+        earlier = [
+            item for item in self._user_entries(space_id, listener.user_id) if item[SK]["S"] != listener.key
+        ]
+        # Strictly earlier: two joins in the same millisecond keep both entries rather than neither.
+        self._delete_entries(earlier, joined_before=listener.joined_at - timedelta(milliseconds=1))
+
+    def renew_listeners(
+        self, space_id: str, present: Sequence[tuple[str, str]], *, expires_at: datetime
+    ) -> int:
+        until = {"N": str(int(expires_at.timestamp()))}
+
+        def renew(person: tuple[str, str]) -> bool:
+            user, name = person
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key={
+                        PK: {"S": audience_partition(space_id, shard_of(user, AUDIENCE_SHARDS))},
+                        SK: {"S": audience.sort_key(name, user)},
+                    },
+                    UpdateExpression="SET #ttl = :until",
+                    # Only an entry that exists, and never to an earlier expiry.
+                    ConditionExpression="attribute_exists(#p)"
+                    " AND (attribute_not_exists(#ttl) OR #ttl < :until)",
+                    ExpressionAttributeNames={"#p": PK, "#ttl": TTL},
+                    ExpressionAttributeValues={":until": until},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                return False
+            return True
+
+        if not present:
+            return 0
+        with ThreadPoolExecutor(max_workers=AUDIENCE_READ_THREADS) as pool:
+            return sum(pool.map(renew, present))
 
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
         # The index is eventually consistent; a leave comes seconds after the token it follows.
-        found = self.client.query(
-            TableName=self.table,
-            IndexName=GSI1,
-            KeyConditionExpression="#p = :p",
-            ExpressionAttributeNames={"#p": GSI1_PK},
-            ExpressionAttributeValues={":p": {"S": audience_index_key(space_id, user_id)}},
-        )["Items"]
+        return self._delete_entries(self._user_entries(space_id, user_id), joined_before=joined_before)
+
+    def _user_entries(self, space_id: str, user_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.client.query(
+                TableName=self.table,
+                IndexName=GSI1,
+                KeyConditionExpression="#p = :p",
+                ExpressionAttributeNames={"#p": GSI1_PK},
+                ExpressionAttributeValues={":p": {"S": audience_index_key(space_id, user_id)}},
+            )["Items"]
+        )
+
+    def _delete_entries(self, found: list[dict[str, Any]], *, joined_before: datetime | None) -> int:
         removed = 0
         for item in found:
             delete: dict[str, Any] = {"TableName": self.table, "Key": {PK: item[PK], SK: item[SK]}}

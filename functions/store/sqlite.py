@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,7 +268,13 @@ class SqliteStore(SpaceStore):
     # --- the audience (one ordering; SQLite has no partitions to spread) -----------------------
     def put_listener(self, space_id: str, listener: Listener) -> None:
         expires = None if listener.expires_at is None else listener.expires_at.timestamp()
+        joined_ms = round(listener.joined_at.timestamp() * 1000)
         with self._tx() as db:
+            # The same user under an earlier name (renamed at the identity provider): replaced.
+            db.execute(
+                "DELETE FROM audience WHERE space_id = ? AND user_id = ? AND sort_key != ? AND joined_at < ?",
+                (space_id, listener.user_id, listener.key, joined_ms),
+            )
             db.execute(
                 "INSERT OR REPLACE INTO audience VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -277,9 +283,23 @@ class SqliteStore(SpaceStore):
                     listener.user_id,
                     listener.name,
                     listener.picture,
-                    round(listener.joined_at.timestamp() * 1000),
+                    joined_ms,
                     expires,
                 ),
+            )
+
+    def renew_listeners(
+        self, space_id: str, present: Sequence[tuple[str, str]], *, expires_at: datetime
+    ) -> int:
+        until = expires_at.timestamp()
+        with self._tx() as db:
+            return sum(
+                db.execute(
+                    "UPDATE audience SET expires = ? WHERE space_id = ? AND sort_key = ?"
+                    " AND (expires IS NULL OR expires < ?)",
+                    (until, space_id, audience.sort_key(name, user), until),
+                ).rowcount
+                for user, name in present
             )
 
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:

@@ -62,7 +62,8 @@ def join(
             presence_interval_seconds=presence.interval_for(ctx, actor),
         )
     if role is Role.LISTENER:
-        # Removed by the participant_left webhook (usecases/webhooks.py).
+        # Removed by the participant_left webhook (usecases/webhooks.py); renewed while connected
+        # by the reconciler, so it expires if that webhook is lost or nobody connects.
         _list(ctx, space.id, actor, name, picture, now=now, hls=False)
     creds = settings.livekit_credentials()
     minted = tokens.mint(
@@ -88,8 +89,10 @@ def join(
 def _list(
     ctx: Context, space_id: str, user: str, name: str | None, picture: str | None, *, now: datetime, hls: bool
 ) -> None:
-    """One write: the listener's own entry in the audience (docs/listeners.md)."""
-    expires = now + timedelta(seconds=audience.HLS_ENTRY_TTL_SECONDS) if hls else None
+    """The listener's own entry in the audience, replacing any under an earlier name
+    (docs/listeners.md)."""
+    ttl = audience.HLS_ENTRY_TTL_SECONDS if hls else audience.WEBRTC_ENTRY_TTL_SECONDS
+    expires = now + timedelta(seconds=ttl)
     entry = audience.Listener(
         user_id=user, name=name or user, picture=picture, joined_at=now, expires_at=expires
     )

@@ -121,11 +121,36 @@ def test_leave_removes_the_entry_but_keeps_a_later_rejoin(store: SpaceStore) -> 
     assert store.listeners(space, query=None, limit=10, after=None, now=NOW).items == []
 
 
-def test_a_renamed_listener_leaves_with_every_name(store: SpaceStore) -> None:
+def names_listed(store: SpaceStore, space: str, at: datetime = NOW) -> list[str]:
+    return [e.name for e in store.listeners(space, query=None, limit=10, after=None, now=at).items]
+
+
+def test_a_renamed_listener_is_listed_once_under_the_new_name(store: SpaceStore) -> None:
     space = uuid.uuid4().hex
-    store.put_listener(space, entry("bob", "Bob"))
-    store.put_listener(space, entry("bob", "Robert"))
+    store.put_listener(space, entry("amy", "Amy"))
+    store.put_listener(space, entry("bob", "Bob", at=NOW))
+    store.put_listener(space, entry("bob", "Robert", at=NOW + timedelta(seconds=5)))
+    assert names_listed(store, space) == ["Amy", "Robert"]
+    # A join that read the clock before the rename but wrote after it deletes nothing newer.
+    store.put_listener(space, entry("bob", "Bobby", at=NOW + timedelta(seconds=1)))
+    assert names_listed(store, space) == ["Amy", "Bobby", "Robert"]
     assert store.remove_listener(space, "bob") == 2
+    assert names_listed(store, space) == ["Amy"]
+
+
+def test_renewal_extends_present_entries_only(store: SpaceStore) -> None:
+    space = uuid.uuid4().hex
+    soon, later = NOW + timedelta(minutes=10), NOW + timedelta(minutes=20)
+    store.put_listener(space, entry("rita", "Rita", expires=soon))
+    store.put_listener(space, entry("gus", "Gus", expires=soon))  # his leave was lost
+    store.put_listener(space, entry("hal", "Hal", expires=NOW + timedelta(hours=1)))
+    store.put_listener(space, entry("old", "Olga"))  # written before entries expired
+    present = [("rita", "Rita"), ("hal", "Hal"), ("old", "Olga"), ("nina", "Nina"), ("host", "host")]
+    # Rita extended; Hal's later expiry kept; Olga's entry gains one; nobody else gets an entry.
+    assert store.renew_listeners(space, present, expires_at=later) == 2
+    assert store.renew_listeners(space, [], expires_at=later) == 0
+    assert names_listed(store, space, NOW + timedelta(minutes=15)) == ["Hal", "Olga", "Rita"]
+    assert names_listed(store, space, NOW + timedelta(minutes=25)) == ["Hal"]
 
 
 def test_hls_entries_expire_and_a_new_token_renews_them(store: SpaceStore) -> None:
