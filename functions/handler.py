@@ -1,9 +1,12 @@
 """AWS Lambda entry points (one image, two handlers):
 - `handler`: API Gateway HTTP API (payload v2) events through Mangum;
-- `reconcile_handler`: EventBridge Scheduler's every-minute sweep over every live Space."""
+- `reconcile_handler`: started by EventBridge Scheduler every minute, it patrols for that minute:
+  sweeps over every live Space and the trailing reactions' flush (reconcile/loop.py)."""
 
 import asyncio
 import os
+import time
+from datetime import datetime
 from typing import Any
 
 from mangum import Mangum
@@ -19,17 +22,52 @@ handler = Mangum(app, lifespan="off")
 
 
 def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """One sweep: make every live Space's room match its stored state; delete ended Spaces' rooms."""
+    """One period of the patrol: a sweep at once and every SPACES_RECONCILE_INTERVAL_SECONDS (make
+    every live Space's room match its stored state; delete ended Spaces' rooms), and the trailing
+    reactions flushed every window, until just before the schedule's next start."""
     from .core.config import get_settings
+    from .reconcile.loop import patrol
     from .reconcile.runner import Memory
-    from .reconcile.wiring import reconciler_for
+    from .reconcile.wiring import patrol_for
 
     settings = get_settings()
-    reconciler = reconciler_for(settings, memory=Memory())
-    outcomes = asyncio.run(reconciler.sweep(budget_per_space=settings.reconcile_budget_seconds))
+    reconciler, trailing = patrol_for(settings, memory=Memory())
+    done = asyncio.run(
+        patrol(
+            reconciler,
+            trailing,
+            sweep_every=settings.reconcile_interval_seconds or PATROL_DEFAULT_SWEEP_SECONDS,
+            budget_per_space=settings.reconcile_budget_seconds,
+            until=time.monotonic()
+            + patrol_seconds(event, context.get_remaining_time_in_millis() / 1000, time.time()),
+        )
+    )
     return {
-        "spaces": len(outcomes),
-        "converged": sum(o.converged for o in outcomes),
-        "acted": {o.space_id: list(o.done) for o in outcomes if o.done},
-        "failed": {o.space_id: list(o.failed) for o in outcomes if o.failed},
+        "sweeps": done.sweeps,
+        "reactions_flushed": done.flushed,
+        "spaces": len(done.last_sweep),
+        "converged": sum(o.converged for o in done.last_sweep),
+        "acted": {o.space_id: list(o.done) for o in done.last_sweep if o.done},
+        "failed": {o.space_id: list(o.failed) for o in done.last_sweep if o.failed},
     }
+
+
+# A sweep every this many seconds when the environment sets no interval.
+PATROL_DEFAULT_SWEEP_SECONDS = 10.0
+# The patrol stops this long before its invocation times out and before the next scheduled start.
+PATROL_MARGIN_SECONDS = 2.0
+
+
+def patrol_seconds(event: dict[str, Any], remaining: float, now: float) -> float:
+    """How long this invocation patrols: until the margin before its timeout, and, when the
+    schedule says when it meant to start and how often it starts one (`scheduled_time`,
+    `period_seconds`), before the next one starts (a late or retried start never overlaps it)."""
+    left = remaining - PATROL_MARGIN_SECONDS
+    scheduled, period = event.get("scheduled_time"), event.get("period_seconds")
+    if isinstance(scheduled, str) and isinstance(period, int | float):
+        try:
+            start = datetime.fromisoformat(scheduled.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return max(0.0, left)
+        left = min(left, start + period - PATROL_MARGIN_SECONDS - now)
+    return max(0.0, left)

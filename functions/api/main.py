@@ -126,17 +126,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 @asynccontextmanager
 async def _reconcile_loop(app: FastAPI) -> AsyncIterator[None]:
-    """Local mode: the schedule the cloud gets from EventBridge Scheduler, as a task of this process."""
-    from ..reconcile.loop import run_forever
-    from ..reconcile.wiring import reconciler_for
+    """Local mode: the patrol the cloud's scheduled reconciler runs, as a task of this process."""
+    from ..reconcile.loop import patrol
+    from ..reconcile.wiring import patrol_for
 
     settings: Settings = app.state.settings
-    reconciler = reconciler_for(settings, memory=app.state.reconcile_memory)
+    reconciler, trailing = patrol_for(settings, memory=app.state.reconcile_memory)
     task = asyncio.create_task(
-        run_forever(
+        patrol(
             reconciler,
-            interval=settings.reconcile_interval_seconds,
+            trailing,
+            sweep_every=settings.reconcile_interval_seconds,
             budget_per_space=settings.reconcile_budget_seconds,
+            sweep_first=False,
         )
     )
     try:

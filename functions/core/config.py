@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     reconcile_budget_seconds: float = Field(
         default=3.0, gt=0, le=25, validation_alias=names.ENV_RECONCILE_BUDGET_SECONDS
     )
-    # Seconds between two sweeps over every live Space by a loop in the API process (`make dev`,
-    # the tests); 0 turns the loop off (the cloud: EventBridge Scheduler runs the sweep every minute).
+    # Seconds between two sweeps over every live Space: by the patrol in the API process (`make dev`,
+    # the tests; 0 turns it off), and by the cloud's scheduled reconciler, which patrols each minute
+    # EventBridge Scheduler starts it (its stack sets 10; the API function there runs no loop).
     reconcile_interval_seconds: float = Field(
         default=5.0, ge=0, validation_alias=names.ENV_RECONCILE_INTERVAL_SECONDS
     )

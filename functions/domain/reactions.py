@@ -42,6 +42,12 @@ SHARDS = 32
 # old is no longer live). 20 windows = 10 s, longer than any gap the reconciler's flush leaves.
 MAX_CATCH_UP_WINDOWS = 20
 
+# Spaces that reacted lately are marked in this many index partitions (one conditional write per
+# window with reactions per Space, by the request that won that window's claim), so the trailing
+# flush reads a handful of small partitions per window instead of every live Space's items. 4
+# partitions take ~2,000 Spaces reacting at once (2 marks/s each, ~1,000 writes/s per partition).
+ACTIVE_SHARDS = 4
+
 # Per-user limit: at most 1 reaction per MIN_INTERVAL seconds and BURST per BURST_SECONDS window.
 MIN_INTERVAL = 1.0
 BURST = 10
@@ -76,6 +82,10 @@ def windows_to_publish(last_published: int | None, through: int) -> range:
 def shard_of(user: str) -> int:
     """A user's counter shard (stable, so one user's writes never spread; users spread evenly)."""
     return zlib.crc32(user.encode()) % SHARDS
+
+
+def active_shard_of(space_id: str) -> int:
+    return zlib.crc32(space_id.encode()) % ACTIVE_SHARDS
 
 
 def burst_bucket(t: float) -> int:

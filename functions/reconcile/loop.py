@@ -1,24 +1,73 @@
-"""The local schedule: a sweep every `reconcile_interval_seconds` inside the API process (`make
-dev`, the tests). In the cloud EventBridge Scheduler invokes handler.reconcile_handler instead."""
+"""The patrol: a full sweep every `sweep_every` seconds and, in between, the trailing reactions'
+flush once per reactions window. Locally it runs forever inside the API process (`make dev`, the
+tests); in the cloud EventBridge Scheduler starts handler.reconcile_handler every minute, which
+patrols until just before the next start."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass, field
 
-from .runner import Reconciler
+from ..domain import reactions
+from ..usecases.reactions import TrailingFlush
+from .runner import Outcome, Reconciler
 
 log = logging.getLogger(__name__)
 
+# Seconds after a window boundary to look for marks: the claim winner marks a window while it is
+# current, so by then every mark of a window that just became publishable is written.
+_AFTER_BOUNDARY = 0.05
 
-async def run_forever(reconciler: Reconciler, *, interval: float, budget_per_space: float) -> None:
+
+@dataclass
+class Patrolled:
+    sweeps: int = 0
+    # Spaces whose trailing reactions were flushed (each mark counted once).
+    flushed: int = 0
+    last_sweep: list[Outcome] = field(default_factory=list)
+
+
+async def patrol(
+    reconciler: Reconciler,
+    trailing: TrailingFlush | None,
+    *,
+    sweep_every: float,
+    budget_per_space: float,
+    until: float | None = None,
+    sweep_first: bool = True,
+) -> Patrolled:
+    """Until time.monotonic() reaches `until` (forever if None); with `sweep_first`, the first sweep
+    comes at once (always at least one then, even if `until` is already past)."""
+    done = Patrolled()
+    next_sweep = time.monotonic() + (0.0 if sweep_first else sweep_every)
     while True:
-        await asyncio.sleep(interval)
-        try:
-            outcomes = await reconciler.sweep(budget_per_space=budget_per_space)
-        except Exception:  # noqa: BLE001 - a store hiccup must not end the loop; the next tick retries
-            log.exception("reconcile sweep failed")
-            continue
-        for o in outcomes:
-            if o.done or o.failed:
-                log.info("reconciled %s: done=%s failed=%s", o.space_id, list(o.done), list(o.failed))
+        if time.monotonic() >= next_sweep:
+            done.last_sweep = await _sweep(reconciler, budget_per_space)
+            done.sweeps += 1
+            next_sweep = time.monotonic() + sweep_every
+        if trailing is not None:
+            try:
+                done.flushed += await trailing.tick()
+            except Exception:  # noqa: BLE001 - a store hiccup must not end the patrol
+                log.exception("trailing reactions flush failed")
+        wait = reactions.WINDOW_SECONDS - time.time() % reactions.WINDOW_SECONDS + _AFTER_BOUNDARY
+        if until is not None:
+            left = until - time.monotonic()
+            if left <= 0:
+                return done
+            wait = min(wait, left)
+        await asyncio.sleep(wait)
+
+
+async def _sweep(reconciler: Reconciler, budget_per_space: float) -> list[Outcome]:
+    try:
+        outcomes = await reconciler.sweep(budget_per_space=budget_per_space)
+    except Exception:  # noqa: BLE001 - a store hiccup must not end the loop; the next sweep retries
+        log.exception("reconcile sweep failed")
+        return []
+    for o in outcomes:
+        if o.done or o.failed:
+            log.info("reconciled %s: done=%s failed=%s", o.space_id, list(o.done), list(o.failed))
+    return outcomes

@@ -1,5 +1,6 @@
-"""Building the reconciler from settings: shared by the API (deps.py), its local loop (loop.py)
-and the scheduled Lambda (handler.reconcile_handler)."""
+"""Building the reconciler (and the trailing reactions' flush that patrols with it) from settings:
+shared by the API (deps.py), its local loop (loop.py) and the scheduled Lambda
+(handler.reconcile_handler)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ..livekit_edge.gateway import LiveKitGateway, RoomGateway
 from ..store import open_store
 from ..store.base import SpaceStore
 from ..store.reactions import ReactionStore, open_reactions
-from ..usecases.reactions import ReactionService
+from ..usecases.reactions import ReactionService, TrailingFlush
 from .diff import Timing
 from .runner import Memory, Reconciler
 
@@ -45,10 +46,21 @@ def reconciler_for(
     store: SpaceStore | None = None,
     gateway: RoomGateway | None = None,
 ) -> Reconciler:
+    return patrol_for(settings, memory=memory, store=store, gateway=gateway)[0]
+
+
+def patrol_for(
+    settings: Settings,
+    *,
+    memory: Memory,
+    store: SpaceStore | None = None,
+    gateway: RoomGateway | None = None,
+) -> tuple[Reconciler, TrailingFlush]:
+    """The reconciler, and the trailing reactions' flush on the same stores and SFU (loop.patrol)."""
     store = store or store_for(settings)
     gateway = gateway or LiveKitGateway(settings)
     reactions = ReactionService(spaces=store, store=reactions_store_for(settings), gateway=gateway)
-    return Reconciler(
+    reconciler = Reconciler(
         store=store,
         gateway=gateway,
         agents=agents_for(settings.broadcast),
@@ -57,3 +69,4 @@ def reconciler_for(
         flush_reactions=reactions.flush,
         presence_window=settings.presence_window_seconds,
     )
+    return reconciler, TrailingFlush(reactions)

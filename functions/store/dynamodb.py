@@ -958,6 +958,8 @@ def _cancelled_by_conflict(exc: ClientError) -> bool:
 #   pk=REACTLIMIT#<space>#<user>          sk=LIMIT  bucket, count, last; ttl
 #   pk=REACT#<space>#<window>#<shard>     sk=COUNT  one number attribute per emoji code; ttl
 #   pk=REACTPUB#<space>                   sk=PUB    published: the newest published window
+#   pk=REACTACTIVE#<k>                    sk=<space>  win: the newest window with reactions; ttl
+#     (k = crc32(space) mod ACTIVE_SHARDS: the trailing flush queries these few partitions)
 # Parallel seal writes of one publication (32 shards: a few round trips, not 32).
 SEAL_THREADS = 8
 
@@ -1065,6 +1067,44 @@ class DynamoReactions(ReactionStore):
             ConsistentRead=True,
         ).get("Item")
         return None if item is None or "published" not in item else int(item["published"]["N"])
+
+    def mark_active(self, space_id: str, window: int) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={PK: {"S": f"REACTACTIVE#{reactions.active_shard_of(space_id)}"}, SK: {"S": space_id}},
+                UpdateExpression="SET win = :w, #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(win) OR win < :w",
+                ExpressionAttributeNames={"#ttl": TTL},
+                ExpressionAttributeValues={
+                    ":w": {"N": str(window)},
+                    ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def active(self, since: int) -> list[tuple[str, int]]:
+        marked: list[tuple[str, int]] = []
+        for shard in range(reactions.ACTIVE_SHARDS):
+            query: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "#p = :p",
+                "FilterExpression": "win >= :since",
+                "ExpressionAttributeNames": {"#p": PK},
+                "ExpressionAttributeValues": {
+                    ":p": {"S": f"REACTACTIVE#{shard}"},
+                    ":since": {"N": str(since)},
+                },
+            }
+            while True:
+                page = self.client.query(**query)
+                marked += [(i[SK]["S"], int(i["win"]["N"])) for i in page["Items"]]
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return marked
 
     def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
         keys = [self._counter_key(space_id, w, s) for w in windows for s in range(reactions.SHARDS)]

@@ -39,6 +39,15 @@ class ReactionStore(ABC):
         hold, one dict per shard item. Each shard is sealed and read in one atomic step, so a
         count is either in the answer or refused to its writer, never lost."""
 
+    @abstractmethod
+    def mark_active(self, space_id: str, window: int) -> None:
+        """Record that the Space had reactions up to `window` (an earlier window never replaces a
+        later one), for the trailing flush (`active`)."""
+
+    @abstractmethod
+    def active(self, since: int) -> list[tuple[str, int]]:
+        """(Space, newest marked window) of every Space marked with a window >= `since`."""
+
     def limit_state(self, space_id: str, user: str) -> LimitState | None:  # pragma: no cover
         raise NotImplementedError
 

@@ -431,6 +431,7 @@ CREATE TABLE IF NOT EXISTS reaction_counts (
     n INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win, shard, code)
 );
 CREATE TABLE IF NOT EXISTS reaction_published (space_id TEXT PRIMARY KEY, win INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS reaction_active (space_id TEXT PRIMARY KEY, win INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS reaction_sealed (
     space_id TEXT NOT NULL, win INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win)
 );
@@ -513,6 +514,21 @@ class SqliteReactions(ReactionStore):
         finally:
             db.close()
         return None if row is None else int(row["win"])
+
+    def mark_active(self, space_id: str, window: int) -> None:
+        with self._db._tx() as db:
+            db.execute(
+                "INSERT INTO reaction_active VALUES (?, ?)"
+                " ON CONFLICT (space_id) DO UPDATE SET win = max(win, excluded.win)",
+                (space_id, window),
+            )
+
+    def active(self, since: int) -> list[tuple[str, int]]:
+        with self._db._tx() as db:
+            # Marks too old to publish are garbage (what DynamoDB's TTL does to its items).
+            db.execute("DELETE FROM reaction_active WHERE win < ?", (since - reactions.MAX_CATCH_UP_WINDOWS,))
+            rows = db.execute("SELECT space_id, win FROM reaction_active WHERE win >= ?", (since,)).fetchall()
+        return [(r["space_id"], int(r["win"])) for r in rows]
 
     def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
         if not windows:

@@ -68,10 +68,12 @@ class ReactionService:
             raise RateLimited(wait)
         in_shard = await asyncio.to_thread(self._count, space_id, actor, code)
         # The first reaction of each shard in a window tries to publish the finished windows: at
-        # most SHARDS claim attempts per window on the publication item, not one per request. A
-        # trailing window with no later reaction is flushed by the reconciler's sweep (flush()).
-        if in_shard == 1:
-            await self.flush(space_id)
+        # most SHARDS claim attempts per window on the publication item, not one per request. The
+        # one that wins (one per window with reactions) marks the Space active through this window,
+        # so the trailing flush publishes the last windows, which no later reaction will.
+        if in_shard == 1 and await self.flush(space_id) is not None:
+            window = reactions.window_of(self.clock())
+            await asyncio.to_thread(self.store.mark_active, space_id, window)
 
     def _count(self, space_id: str, actor: str, code: str) -> int:
         # The window is read right before the write, in the thread that writes. A write that
@@ -114,6 +116,35 @@ class ReactionService:
         except GatewayError:
             # Reactions are ephemeral: a lost aggregate is logged, never a failed request.
             log.warning("reactions %s lost: the SFU refused", burst.to_json(), exc_info=True)
+
+
+class TrailingFlush:
+    """Publishes each Space's last windows with reactions once they may be published: no later
+    reaction would ever publish them. One `tick` per window reads the few partitions of marks
+    (store.active) and flushes the Spaces marked with a window it has not flushed yet. Kept by a
+    long-running loop (the local schedule, the cloud's patrolling reconciler), not by a request."""
+
+    def __init__(self, service: ReactionService) -> None:
+        self.service = service
+        # Space -> newest marked window this loop flushed.
+        self._flushed: dict[str, int] = {}
+
+    async def tick(self) -> int:
+        """Flush what is due; returns how many Spaces were flushed."""
+        through = reactions.publishable_through(self.service.clock())
+        marked = await asyncio.to_thread(
+            self.service.store.active, through - reactions.MAX_CATCH_UP_WINDOWS + 1
+        )
+        due = [(s, w) for s, w in marked if w <= through and self._flushed.get(s, w - 1) < w]
+        for space_id, window in due:
+            try:
+                await self.service.flush(space_id)
+            except Exception:  # noqa: BLE001 - ephemeral; the other Spaces still get theirs
+                log.warning("reactions of %s not flushed", space_id, exc_info=True)
+            self._flushed[space_id] = window
+        still_marked = {s for s, _ in marked}
+        self._flushed = {s: w for s, w in self._flushed.items() if s in still_marked}
+        return len(due)
 
 
 def _room(space_id: str) -> str:

@@ -1,8 +1,11 @@
 """The reconciler's schedule: EventBridge Scheduler invokes a Lambda (the control plane's code, the
-`reconcile_handler` entry) every minute; it sweeps every live Space (functions/reconcile/).
+`reconcile_handler` entry) every minute, and it patrols that minute (functions/reconcile/loop.py):
+a sweep over every live Space every SWEEP_SECONDS, and the trailing reactions' flush every window.
 
 Writes and webhooks already run a pass for their room; the sweep repairs what they could not (a
-failed SFU call, a dropped webhook, an agent that never came) within a minute.
+failed SFU call, a dropped webhook, an agent that never came) and ends a Space whose host is gone
+past the grace period, within SWEEP_SECONDS. A Lambda that loops through its minute is the finest
+schedule without a server: EventBridge Scheduler's finest rate is one minute.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from contract import names
 from .control_plane import RUNTIME, TABLE_ACTIONS
 
 HANDLER = "functions.handler.reconcile_handler"
+# Seconds between two sweeps within a patrol: each sweep makes ~3 SFU calls per live Space.
+SWEEP_SECONDS = 10
 
 
 class ReconcileSchedule(Construct):
@@ -71,13 +76,16 @@ class ReconcileSchedule(Construct):
             code=code,
             role=self.role,
             memory_size=512,
-            # Under the schedule's period, so two sweeps never overlap.
-            timeout=Duration.seconds(55),
-            # One sweep at a time: a second one would only repeat the first one's SFU calls.
+            # Each invocation patrols its period (functions/reconcile/loop.py) and stops 2 s before
+            # the next one starts, so two patrols never overlap.
+            timeout=Duration.seconds(every.to_seconds() - 2),
+            # One patrol at a time: a second one would only repeat the first one's SFU calls.
             reserved_concurrent_executions=1,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            environment=dict(environment),
+            # A sweep every 10 s within the period (the host's grace period ends within ~10 s of
+            # its due time); the trailing reactions are flushed every 0.5 s window in between.
+            environment={**environment, names.ENV_RECONCILE_INTERVAL_SECONDS: str(SWEEP_SECONDS)},
             description="Spaces reconciler: converges every live Space's room to its stored state",
         )
         # May invoke this function and nothing else (LambdaInvoke grants it, versions included).
@@ -95,6 +103,13 @@ class ReconcileSchedule(Construct):
             target=targets.LambdaInvoke(
                 self.function,
                 role=self.schedule_role,
+                # When this start was due and how long until the next: a late start stops in time.
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {
+                        "scheduled_time": scheduler.ContextAttribute.scheduled_time,
+                        "period_seconds": int(every.to_seconds()),
+                    }
+                ),
                 # A missed tick is not worth retrying: the next one comes within the period.
                 retry_attempts=0,
                 max_event_age=Duration.minutes(1),

@@ -404,7 +404,15 @@ def test_the_reconciler_runs_every_minute_one_sweep_at_a_time(synth: Synthesized
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
     function = _function(synth, "functions.handler.reconcile_handler")["Properties"]
     assert function["ReservedConcurrentExecutions"] == 1 and function["Timeout"] < 60
-    assert function["Environment"]["Variables"][names.ENV_RECONCILE_INTERVAL_SECONDS] == "0"
+    # It patrols its minute: a sweep every 10 s; the API function runs no loop of its own.
+    assert function["Environment"]["Variables"][names.ENV_RECONCILE_INTERVAL_SECONDS] == "10"
+    api = _function(synth, "functions.handler.handler")["Properties"]
+    assert api["Environment"]["Variables"][names.ENV_RECONCILE_INTERVAL_SECONDS] == "0"
+    # The schedule tells each start when it was due and the period, so a late one stops in time.
+    assert json.loads(target["Input"]) == {
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+        "period_seconds": 60,
+    }
     # The scheduler's role may invoke the reconciler and nothing else.
     role = target["RoleArn"]["Fn::GetAtt"][0]
     statements = [

@@ -114,3 +114,15 @@ def test_claim_is_won_once_per_window_and_returns_the_previous(reactions: Reacti
         results = list(pool.map(lambda _: reactions.claim(space, 12), range(16)))
     assert results.count((True, 9)) == 1
     assert results.count((False, None)) == 15
+
+
+def test_marks_keep_each_spaces_newest_window(reactions: ReactionStore) -> None:
+    one, two, old = sid(), sid(), sid()
+    reactions.mark_active(one, 1000)
+    reactions.mark_active(one, 998)  # a slower request of an earlier window: no step back
+    reactions.mark_active(two, 1001)
+    reactions.mark_active(old, 900)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda w: reactions.mark_active(two, w), range(1002, 1010)))
+    marked = dict(reactions.active(999))
+    assert marked[one] == 1000 and marked[two] == 1009 and old not in marked

@@ -4,6 +4,7 @@ a real connected participant receiving the aggregates on the data topic."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from functions.api.main import create_app
 from functions.core.config import Settings
 from functions.dev_token import dev_token
 from functions.livekit_edge.gateway import LiveKitGateway
+from functions.reconcile.loop import patrol
+from functions.reconcile.runner import Memory
+from functions.reconcile.wiring import patrol_for
 from functions.store import open_store
 from functions.store.reactions import open_reactions
 from functions.usecases.reactions import ReactionService
@@ -132,3 +136,40 @@ async def test_many_listeners_react_and_the_room_gets_one_message_per_window(
         e = names.REACTION_EMOJI[i % len(names.REACTION_EMOJI)]
         expected[e] = expected.get(e, 0) + codes.count(202)
     assert by_emoji == expected
+
+
+async def test_a_lone_reaction_reaches_the_room_through_the_patrol_alone(
+    app_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """No later reaction publishes its window and no sweep runs: the patrol's trailing flush (what
+    the cloud's reconciler runs every window) sends it."""
+    created = await app_client.post("/spaces", json={"title": "r", "video": "off"}, headers=auth("host"))
+    space_id = created.json()["id"]
+    assert (await app_client.post(f"/spaces/{space_id}/start", headers=auth("host"))).status_code == 200
+    grant = (await app_client.post(f"/spaces/{space_id}/token", headers=auth("viewer"))).json()
+    received: list[ReactionBurst | None] = []
+    room = rtc.Room()
+
+    @room.on("data_received")
+    def on_data(packet: rtc.DataPacket) -> None:
+        received.append(parse_reaction_burst(packet.data))
+
+    await room.connect(grant["url"], grant["token"])
+    reconciler, trailing = patrol_for(settings, memory=Memory())
+    task = asyncio.create_task(
+        patrol(reconciler, trailing, sweep_every=3600, budget_per_space=5, sweep_first=False)
+    )
+    try:
+        r = await app_client.post(f"/spaces/{space_id}/reactions", json={"emoji": "🔥"}, headers=auth("lone"))
+        assert r.status_code == 202, r.text
+
+        async def arrived() -> bool:
+            return any(b is not None and b.counts == {"🔥": 1} for b in received)
+
+        await eventually_async(arrived, timeout=30, interval=0.25, what="the lone reaction in the room")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await room.disconnect()
+    assert [b.space_id for b in received if b is not None] == [space_id]

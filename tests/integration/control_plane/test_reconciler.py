@@ -28,7 +28,7 @@ from functions.domain.model import Role, VideoPolicy
 from functions.livekit_edge import tokens
 from functions.livekit_edge.gateway import LiveKitGateway
 from functions.reconcile.diff import Timing
-from functions.reconcile.loop import run_forever
+from functions.reconcile.loop import patrol
 from functions.reconcile.runner import Memory, Reconciler
 from functions.reconcile.wiring import store_for
 from functions.usecases import join, spaces, stage
@@ -174,7 +174,9 @@ async def test_a_failed_removal_keeps_the_block_and_the_reconciler_finishes_it(
         join.join(ctx, actor="troll", space_id=space_id)
     assert await sfu_participant(livekit_server, space_id, "troll") is not None
     faults(ctx).heal()
-    loop = asyncio.create_task(run_forever(ctx.reconciler, interval=0.5, budget_per_space=5))
+    loop = asyncio.create_task(
+        patrol(ctx.reconciler, None, sweep_every=0.5, budget_per_space=5, sweep_first=False)
+    )
     try:
 
         async def removed() -> bool:
@@ -300,7 +302,9 @@ async def test_a_live_space_whose_agent_never_came_gets_one(
         p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT for p in listener.remote_participants.values()
     )
     stand_ins.append(start_stand_in(livekit_server, agent_name=names.AGENT_NAME))
-    loop = asyncio.create_task(run_forever(ctx.reconciler, interval=1.0, budget_per_space=5))
+    loop = asyncio.create_task(
+        patrol(ctx.reconciler, None, sweep_every=1.0, budget_per_space=5, sweep_first=False)
+    )
     try:
 
         def agent_present() -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,10 +18,11 @@ from contract.reactions import parse_reaction_burst
 from functions.domain import reactions as rx
 from functions.domain.errors import Conflict
 from functions.domain.model import SpaceState
+from functions.handler import patrol_seconds
 from functions.reconcile.runner import Reconciler
 from functions.store.reactions import ReactionStore
 from functions.store.sqlite import SqliteStore
-from functions.usecases.reactions import RateLimited, ReactionService
+from functions.usecases.reactions import RateLimited, ReactionService, TrailingFlush
 from tests.support.eventually import eventually
 
 from .conftest import auth
@@ -128,6 +130,14 @@ class MemoryReactions(ReactionStore):
     def published(self, space_id: str) -> int | None:
         return self.published_.get(space_id)
 
+    marks: dict[str, int] = field(default_factory=dict)
+
+    def mark_active(self, space_id: str, window: int) -> None:
+        self.marks[space_id] = max(window, self.marks.get(space_id, window))
+
+    def active(self, since: int) -> list[tuple[str, int]]:
+        return [(s, w) for s, w in self.marks.items() if w >= since]
+
     def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
         self.sealed |= {(space_id, w) for w in windows}
         return [dict(c) for (s, w, _), c in self.cells.items() if s == space_id and w in windows]
@@ -156,7 +166,6 @@ def live(tmp_path: Any) -> tuple[SqliteStore, str]:
     from functions.domain.model import VideoPolicy
 
     spaces = SqliteStore(tmp_path / "s.sqlite3")
-    from datetime import UTC, datetime
 
     now = datetime.now(UTC)
     space = lifecycle.new_space(
@@ -334,7 +343,6 @@ def test_a_write_that_stalls_past_its_sealed_window_counts_in_a_later_one(live: 
 
 def test_the_sweep_flushes_every_live_space_and_survives_a_failing_flush(live: Any) -> None:
     spaces, space_id = live
-    from datetime import UTC, datetime
 
     from functions.domain import lifecycle
     from functions.domain.model import VideoPolicy
@@ -377,3 +385,48 @@ def test_a_trailing_window_is_published_by_the_schedule(
     got = eventually(published, timeout=60, interval=0.25, what="the sweep publishing the window")
     assert len(got) == 1 and got[0] is not None
     assert got[0].space_id == space_id and got[0].counts == {"💯": 1}
+
+
+def test_the_trailing_flush_publishes_a_lone_reaction_once_it_may(live: Any) -> None:
+    spaces, space_id = live
+    clock = Clock(1_000_000.1)
+    svc, store, gateway = service(spaces, clock)
+    trailing = TrailingFlush(svc)
+    asyncio.run(svc.react(actor="u1", space_id=space_id, emoji="🔥"))
+    window = rx.window_of(clock.t)
+    assert store.marks == {space_id: window}  # it won its window's claim, so it marked it
+    # Not publishable until the window after it has ended too.
+    clock.t = rx.window_start(window + rx.PUBLISH_LAG_WINDOWS) - 0.01
+    assert asyncio.run(trailing.tick()) == 0 and bursts(gateway) == []
+    clock.t = rx.window_start(window + rx.PUBLISH_LAG_WINDOWS) + 0.01
+    assert asyncio.run(trailing.tick()) == 1
+    assert [b.counts for b in bursts(gateway)] == [{"🔥": 1}]
+    # Each mark is flushed once; a later reaction's mark is flushed again.
+    assert asyncio.run(trailing.tick()) == 0
+    clock.t += 3.0
+    asyncio.run(svc.react(actor="u2", space_id=space_id, emoji="👏"))
+    clock.t += 1.0
+    assert asyncio.run(trailing.tick()) == 1
+    assert [b.counts for b in bursts(gateway)] == [{"🔥": 1}, {"👏": 1}]
+
+
+DUE = "2026-12-01T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("event", "remaining", "late", "expected"),
+    [
+        ({}, 58.0, 0.0, 56.0),  # invoked by hand: until the margin before the timeout
+        ({"scheduled_time": DUE, "period_seconds": 60}, 58.0, 0.0, 56.0),
+        # Started 5 s late: stops 2 s before the next start, not 56 s after its own.
+        ({"scheduled_time": DUE, "period_seconds": 60}, 58.0, 5.0, 53.0),
+        # A retry long after its minute: one sweep and done.
+        ({"scheduled_time": DUE, "period_seconds": 60}, 58.0, 600.0, 0.0),
+        ({"scheduled_time": "not a time", "period_seconds": 60}, 10.0, 0.0, 8.0),
+    ],
+)
+def test_a_patrol_ends_before_its_timeout_and_the_next_start(
+    event: dict[str, Any], remaining: float, late: float, expected: float
+) -> None:
+    due = datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp()
+    assert patrol_seconds(event, remaining, due + late) == pytest.approx(expected)
