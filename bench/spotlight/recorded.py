@@ -137,7 +137,7 @@ def words(name: str, rate: int) -> tuple[np.ndarray, ...]:
 def _stretch(x: np.ndarray, factor: float, rate: int) -> np.ndarray:
     pcm = np.clip(x * 32768.0, -32768, 32767).astype("<i2").tobytes()
     out = subprocess.run(
-        ["sox", *_raw(rate), "-", *_raw(rate), "-", "tempo", "-s", f"{factor:.3f}"],
+        ["sox", "-D", *_raw(rate), "-", *_raw(rate), "-", "tempo", "-s", f"{factor:.3f}"],
         input=pcm,
         check=True,
         capture_output=True,
@@ -152,7 +152,7 @@ def _raw(rate: int) -> list[str]:
 
 def _load(path: Path, raw_rate: int | None, rate: int) -> np.ndarray:
     out = subprocess.run(
-        ["sox", *(_raw(raw_rate) if raw_rate else []), str(path), *_raw(rate), "-"],
+        ["sox", "-D", *(_raw(raw_rate) if raw_rate else []), str(path), *_raw(rate), "-"],
         check=True,
         capture_output=True,
     ).stdout

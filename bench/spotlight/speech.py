@@ -97,6 +97,9 @@ TUNE_BACKCHANNELS = ("yeah", "mm hmm", "right", "okay", "uh huh", "sure", "yes",
 HOLDOUT_BACKCHANNELS = ("exactly", "hmm", "totally", "oh", "no way", "yep", "absolutely", "I see", "nice")
 # Backchannels are said quickly (espeak-ng otherwise draws "mm hmm" out to 0.7 s).
 BACKCHANNEL_SPEEDUP = 40
+# How sox writes every utterance (-D: no dither, so the same text is the same samples on every run
+# and machine). Part of the cache key, so utterances cached by an older recipe are made again.
+SOX_OUTPUT = "16-bit signed, undithered"
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class Voice:
 
 def synthesize(text: str, voice: Voice, rate: int, cache: Path) -> np.ndarray:
     """float64 samples in [-1, 1], leading and trailing silence trimmed, cached by content."""
-    key = hashlib.sha256(f"{voice}|{text}|{rate}".encode()).hexdigest()[:20]
+    key = hashlib.sha256(f"{voice}|{text}|{rate}|{SOX_OUTPUT}".encode()).hexdigest()[:20]
     path = cache / f"{key}.npy"
     if path.exists():
         return np.load(path)
@@ -118,7 +121,8 @@ def synthesize(text: str, voice: Voice, rate: int, cache: Path) -> np.ndarray:
         capture_output=True,
     )
     raw = subprocess.run(
-        ["sox", "-t", "wav", "-", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed", "-t", "raw", "-"],
+        ["sox", "-D", "-t", "wav", "-", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed"]
+        + ["-t", "raw", "-"],
         input=espeak.stdout,
         check=True,
         capture_output=True,
