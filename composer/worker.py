@@ -39,8 +39,10 @@ from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, Sink
 from composer.hls.headers import cache_headers
 from composer.load import LOAD_THRESHOLD, composer_load
 from composer.mixer import Mixer
+from composer.reactions_feed import ReactionFeedWriter
 from composer.render import Renderer
 from contract import names
+from contract.reactions import parse_reaction_burst
 from contract.room_metadata import RoomMetadata, parse_room_metadata
 from contract.stage import StageState, parse_stage
 from media_agent import scale_in
@@ -250,6 +252,8 @@ class RoomComposer:
         self._state_pending: RoomMetadata | None = None
         self._state_last: RoomMetadata | None = None
         self._state_writer: asyncio.Task[None] | None = None
+        # reactions.json for the same viewers (reactions_feed.py), on the same sink.
+        self.reactions: ReactionFeedWriter | None = None
         self._video = self._metadata.video != "off"
         self.config = settings.config_from_env(env, video=self._video)
         self._geometry = layouts.Geometry.for_size(self.config.width, self.config.height)
@@ -298,6 +302,11 @@ class RoomComposer:
         self._on("track_unmuted", self._mute_changed)
         self._on("room_metadata_changed", self._room_metadata_changed)
         self._on("disconnected", self._disconnected)
+        if self._state_sink is not None:
+            self.reactions = ReactionFeedWriter(
+                self._state_sink, space_id, spawn=self._spawn, wall_clock=self._wall_clock
+            )
+            self._on("data_received", self._data_received)
         for participant in self._room.remote_participants.values():
             for publication in participant.track_publications.values():
                 self._track_published(publication, participant)
@@ -414,6 +423,15 @@ class RoomComposer:
             metadata, space_id=self._metadata.space_id or metadata.space_id, video=self._metadata.video
         )
         self._relayout()
+
+    def _data_received(self, packet: rtc.DataPacket) -> None:
+        # Only the control plane's aggregates (RoomService.SendData: no sending participant); a
+        # stage member who may publish data cannot put reactions into every viewer's feed.
+        if packet.topic != names.REACTIONS_TOPIC or packet.participant is not None or self.reactions is None:
+            return
+        burst = parse_reaction_burst(packet.data)
+        if burst is not None:
+            self.reactions.add(burst)
 
     # -- state.json: the room metadata for viewers without a room connection ---------------------
 

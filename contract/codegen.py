@@ -31,6 +31,7 @@ TS_NAMES = (
     "REACTIONS_TOPIC",
     "REACTION_EMOJI",
     "BROADCAST_STATE",
+    "BROADCAST_REACTIONS",
     "HANDS_TOPIC",
 )
 
@@ -72,8 +73,13 @@ def ts_type(node: dict[str, Any]) -> str:
 
 def ref_name(ref: str) -> str:
     """The type a `$ref` names: `#/$defs/X`, or `<schema>.schema.json#/$defs/X` for a definition that
-    lives in another contract schema (each is defined once and generated once, under its name)."""
+    lives in another contract schema (each is defined once and generated once, under its name), or
+    `<schema>.schema.json` for a whole schema (its title)."""
     target, sep, pointer = ref.partition("#/$defs/")
+    if not sep and ref.endswith(".schema.json") and ref.removesuffix(".schema.json") in SCHEMAS:
+        # A whole contract schema (a document that holds a list of another): its title.
+        title: str = load(ref.removesuffix(".schema.json"))["title"]
+        return title
     if not sep or "/" in pointer:
         raise SchemaError(f"only $defs references are supported: {ref}")
     if target:

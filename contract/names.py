@@ -24,6 +24,9 @@ BROADCAST_PLAYLIST: Final = "index.m3u8"
 BROADCAST_TIMELINE: Final = "timeline.json"
 # The Space as viewers without a room connection see it: the room metadata, copied by the composer.
 BROADCAST_STATE: Final = "state.json"
+# The room's recent aggregated reactions for the same viewers (schema/reactions.schema.json
+# ReactionFeed), written by the composer from what it receives on REACTIONS_TOPIC.
+BROADCAST_REACTIONS: Final = "reactions.json"
 
 # The agent publishes the stage state (JSON) as this participant attribute, and answers this RPC.
 STAGE_ATTRIBUTE: Final = "stage"

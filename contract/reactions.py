@@ -48,3 +48,32 @@ def parse_reaction_burst(text: str | bytes) -> ReactionBurst | None:
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+# Seconds of bursts the feed keeps: an HLS viewer plays ~5-15 s behind the room and reads the feed
+# every few seconds, so each burst is still in it when their playback reaches it.
+FEED_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ReactionFeed:
+    """schema/reactions.schema.json $defs ReactionFeed: the document beside the playlist."""
+
+    space_id: str
+    bursts: tuple[ReactionBurst, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"space_id": self.space_id, "bursts": [b.to_dict() for b in self.bursts]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_reaction_feed(text: str | bytes) -> ReactionFeed | None:
+    """The feed, or None when it is not one; bursts that are not ReactionBursts are dropped."""
+    try:
+        doc = json.loads(text)
+        parsed = (parse_reaction_burst(json.dumps(b)) for b in doc["bursts"])
+        return ReactionFeed(space_id=str(doc["space_id"]), bursts=tuple(b for b in parsed if b is not None))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -295,6 +295,27 @@ async def test_listener_past_the_threshold_watches_the_broadcast(broadcast: Broa
     await broadcast.listener.screenshot(broadcast.shots, "broadcast-01-listener-on-hls")
 
 
+async def test_the_rooms_reactions_float_over_the_broadcast(broadcast: Broadcast) -> None:
+    """The viewer is not in the room: the composer writes the room's reactions to reactions.json
+    beside the playlist, and the page floats them when its playback reaches them."""
+    page = broadcast.listener
+    overlay = page.by("reactions-overlay")
+    await expect(overlay).to_have_attribute("data-total", "0")
+    for user, emoji in ((ALICE, "🔥"), (BOB, "👏")):
+        resp = await broadcast.api.post(
+            f"/spaces/{broadcast.space_id}/reactions", json={"emoji": emoji}, headers=broadcast.auth[user]
+        )
+        assert resp.status_code == 202, resp.text
+    await expect(overlay).to_have_attribute("data-total", "2", timeout=TURN_TIMEOUT * 1000)
+    shown = await page.page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=reactions-overlay] .reaction-bubble')]"
+        ".map((b) => b.dataset.emoji).sort()"
+    )
+    assert shown in ([], ["👏", "🔥"]), shown  # the bubbles may already have floated away
+    feed = (await broadcast.api.get(f"/broadcast/{broadcast.space_id}/{names.BROADCAST_REACTIONS}")).json()
+    assert sorted(e for b in feed["bursts"] for e in b["counts"]) == ["👏", "🔥"], feed
+
+
 async def test_only_a_sampled_viewer_sends_presence_heartbeats_while_playing(broadcast: Broadcast) -> None:
     assert presence.sampled(SAMPLED_VIEWER) and not presence.sampled(LISTENER)
     path = f"/spaces/{broadcast.space_id}/presence"

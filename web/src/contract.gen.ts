@@ -12,6 +12,7 @@ export const BROADCAST_TIMELINE = "timeline.json";
 export const REACTIONS_TOPIC = "spaces.reactions";
 export const REACTION_EMOJI = ["👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍"];
 export const BROADCAST_STATE = "state.json";
+export const BROADCAST_REACTIONS = "reactions.json";
 export const HANDS_TOPIC = "spaces.hands";
 
 /** The stage the media agent decides and publishes (participant attribute `stage`, and the `get_stage` RPC reply). Read by the web client, the composer and the tests. */
@@ -111,4 +112,10 @@ export interface ReactionBurst {
   window_seconds: number;
   /** Reactions per emoji (only REACTION_EMOJI, only counts > 0). */
   counts: Record<string, number>;
+}
+
+/** BROADCAST_REACTIONS beside the broadcast playlist, for viewers without a room connection: the bursts the composer received in the last FEED_SECONDS (contract/reactions.py), oldest first. A viewer floats each burst when its playback reaches the burst's first window (PROGRAM-DATE-TIME), so the reactions come with the moment they answered. */
+export interface ReactionFeed {
+  space_id: string;
+  bursts: ReactionBurst[];
 }

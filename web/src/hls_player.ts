@@ -145,6 +145,11 @@ export class BroadcastPlayer {
     }
   }
 
+  /** The PROGRAM-DATE-TIME of the frame on screen (epoch ms), or null when the player has none. */
+  playingDateMs(): number | null {
+    return this.hls?.playingDate?.getTime() ?? null;
+  }
+
   /** Seconds behind real life, for the live indicator. */
   secondsBehind(nowMs = Date.now()): number | null {
     if (this.hls) {

@@ -40,7 +40,12 @@ SEGMENT_SUFFIX = ".ts"
 async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
     if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
         return _not_found()
-    documents = (names.BROADCAST_PLAYLIST, names.BROADCAST_TIMELINE, names.BROADCAST_STATE)
+    documents = (
+        names.BROADCAST_PLAYLIST,
+        names.BROADCAST_TIMELINE,
+        names.BROADCAST_STATE,
+        names.BROADCAST_REACTIONS,
+    )
     if name not in documents and not name.endswith(SEGMENT_SUFFIX):
         return _not_found()
     root = Path(settings.broadcast_dir).resolve()
@@ -61,6 +66,8 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
         closed = is_closed(body.decode("utf-8", errors="replace"))
     elif name == names.BROADCAST_STATE:
         closed = parse_room_metadata(body).state == "ended"
+    elif name == names.BROADCAST_REACTIONS:
+        closed = False  # rewritten while reactions come; an old feed is filtered by its windows
     else:
         closed = _timeline_ended(body)
     headers = cache_headers(name, closed=closed)

@@ -35,6 +35,7 @@ from composer.hls import parse_playlist
 from composer.hls.playlist import MediaPlaylist
 from composer.layout import Geometry
 from contract import names
+from contract.reactions import ReactionBurst, ReactionFeed, parse_reaction_feed
 from contract.room_metadata import RoomMetadata
 from tests.support.agent_process import AgentProcess, start_agent, start_composer
 from tests.support.eventually import eventually_async
@@ -369,6 +370,33 @@ async def test_audio_of_the_speakers_is_in_the_stream(space: Space) -> None:
 def state_json(space: Space) -> dict[str, Any] | None:
     path = space.dir / names.BROADCAST_STATE
     return json.loads(path.read_text()) if path.exists() else None
+
+
+async def test_the_rooms_reactions_reach_reactions_json(space: Space) -> None:
+    """What the control plane sends the room on REACTIONS_TOPIC (RoomService.SendData, as
+    usecases/reactions.py does), the composer writes beside the playlist for HLS viewers."""
+    window = int(time.time() / 0.5)
+    burst = ReactionBurst(
+        space_id=space.space_id, first_window=window, last_window=window, window_seconds=0.5, counts={"💯": 7}
+    )
+    await space.lkapi.room.send_data(
+        api.SendDataRequest(
+            room=space.room,
+            data=burst.to_json().encode(),
+            kind=api.DataPacket.Kind.LOSSY,
+            topic=names.REACTIONS_TOPIC,
+        )
+    )
+    path = space.dir / names.BROADCAST_REACTIONS
+
+    def feed() -> ReactionFeed | None:
+        return parse_reaction_feed(path.read_bytes()) if path.exists() else None
+
+    await eventually_async(
+        lambda: (f := feed()) is not None and burst in f.bursts,
+        timeout=SEGMENT_WAIT_S,
+        what="the burst in the feed",
+    )
 
 
 async def test_host_pin_holds_the_big_tile(space: Space) -> None:

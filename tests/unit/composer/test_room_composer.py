@@ -20,6 +20,7 @@ from livekit import rtc
 from composer.hls import BroadcastConfig
 from composer.worker import RoomComposer
 from contract import names
+from contract.reactions import FEED_SECONDS, ReactionBurst, ReactionFeed, parse_reaction_feed
 from contract.room_metadata import RoomMetadata
 from tests.support.eventually import eventually_async
 from tests.unit.composer.fakes import MemorySink
@@ -447,3 +448,51 @@ async def test_state_json_follows_the_room_metadata_and_says_when_the_space_ende
 
 async def _room_gone() -> bool:
     return False
+
+
+async def test_reactions_json_keeps_the_rooms_recent_bursts_for_hls_viewers() -> None:
+    sink = MemorySink()
+    h = make(state_sink=sink, room_exists=_room_gone)
+    key = f"s1/{names.BROADCAST_REACTIONS}"
+    await h.composer.start()
+    now = time.time()
+
+    def burst(at: float, emoji: str, n: int) -> ReactionBurst:
+        window = int(at / 0.5)
+        return ReactionBurst(
+            space_id="s1", first_window=window, last_window=window, window_seconds=0.5, counts={emoji: n}
+        )
+
+    old, recent, latest = burst(now - FEED_SECONDS - 5, "👏", 1), burst(now - 2, "🔥", 3), burst(now, "❤️", 2)
+    for b in (old, recent, latest):
+        h.room.emit(
+            "data_received",
+            rtc.DataPacket(data=b.to_json().encode(), kind=1, participant=None, topic=names.REACTIONS_TOPIC),
+        )
+    # Other topics, garbage on this one and a participant's own packets are not the room's reactions.
+    speaker = FakeParticipant("sam", kind=STANDARD)
+    h.room.emit(
+        "data_received",
+        rtc.DataPacket(
+            data=latest.to_json().encode(), kind=1, participant=speaker, topic=names.REACTIONS_TOPIC
+        ),  # type: ignore[arg-type]
+    )
+    h.room.emit(
+        "data_received", rtc.DataPacket(data=b"{}", kind=1, participant=None, topic=names.REACTIONS_TOPIC)
+    )
+    h.room.emit(
+        "data_received",
+        rtc.DataPacket(data=latest.to_json().encode(), kind=1, participant=None, topic="other"),
+    )
+
+    def feed() -> ReactionFeed | None:
+        raw = sink.objects.get(key)
+        return None if raw is None else parse_reaction_feed(raw)
+
+    await eventually_async(
+        lambda: (f := feed()) is not None and f.bursts == (recent, latest), what="the feed"
+    )
+    assert sink.headers[key] == ("application/json", "public, max-age=0, s-maxage=1")
+    # One write per second at most: three bursts at once are one or two writes, never three.
+    assert h.composer.reactions is not None and h.composer.reactions.written <= 2
+    await h.composer.aclose()

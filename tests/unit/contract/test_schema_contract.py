@@ -20,7 +20,7 @@ from contract import codegen
 from contract.broadcast import BroadcastTimeline, TimelineEntry
 from contract.hands import RaisedHands
 from contract.names import REACTION_EMOJI
-from contract.reactions import ReactionBurst, parse_reaction_burst
+from contract.reactions import ReactionBurst, ReactionFeed, parse_reaction_burst, parse_reaction_feed
 from contract.room_metadata import SPACE_STATES, VIDEO_POLICIES, RoomMetadata, parse_room_metadata
 from contract.schema import SCHEMAS, load
 from contract.stage import VIDEO_SOURCES, Speaking, StageState, parse_stage
@@ -39,6 +39,7 @@ PYTHON_SIDES: list[tuple[str, str | None, type]] = [
     ("broadcast", None, BroadcastTimeline),
     ("broadcast", "TimelineEntry", TimelineEntry),
     ("reactions", None, ReactionBurst),
+    ("reactions", "ReactionFeed", ReactionFeed),
 ]
 
 
@@ -266,6 +267,21 @@ def test_reaction_burst_validates_and_round_trips() -> None:
     _validator("reactions").validate(json.loads(burst.to_json()))
     assert parse_reaction_burst(burst.to_json()) == burst
     assert parse_reaction_burst(burst.to_json().encode()) == burst
+
+
+def test_reaction_feed_validates_round_trips_and_drops_what_is_not_a_burst() -> None:
+    burst = ReactionBurst(space_id="s", first_window=10, last_window=10, window_seconds=0.5, counts={"🔥": 2})
+    feed = ReactionFeed(space_id="s", bursts=(burst, burst))
+    feed_validator = jsonschema.Draft202012Validator(
+        {"$ref": load("reactions")["$id"] + "#/$defs/ReactionFeed"}, registry=_registry()
+    )
+    feed_validator.validate(json.loads(feed.to_json()))
+    assert parse_reaction_feed(feed.to_json()) == feed
+    broken = {"space_id": "s", "bursts": [burst.to_dict(), {"counts": 3}]}
+    with pytest.raises(jsonschema.ValidationError):
+        feed_validator.validate(broken)
+    assert parse_reaction_feed(json.dumps(broken)) == ReactionFeed(space_id="s", bursts=(burst,))
+    assert parse_reaction_feed("[]") is None
 
 
 def test_reaction_emoji_reach_typescript() -> None:

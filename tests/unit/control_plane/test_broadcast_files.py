@@ -243,3 +243,12 @@ def test_other_methods_are_refused_with_405(files: TestClient) -> None:
     for method in ("POST", "PUT", "DELETE"):
         resp = files.request(method, f"/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}")
         assert resp.status_code == 405
+
+
+def test_reactions_json_is_served_live(files: TestClient, broadcast_dir: Path) -> None:
+    (broadcast_dir / SPACE / names.BROADCAST_REACTIONS).write_text(
+        json.dumps({"space_id": SPACE, "bursts": []})
+    )
+    resp = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_REACTIONS}")
+    assert resp.status_code == 200 and resp.json() == {"space_id": SPACE, "bursts": []}
+    assert resp.headers["cache-control"] == "public, max-age=0, s-maxage=1"

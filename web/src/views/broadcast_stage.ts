@@ -28,6 +28,7 @@ export class BroadcastStage {
   private readonly tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-state": "loading" });
   private readonly controls = h("div", { class: "controls", "data-testid": "controls" });
   private readonly audioOnly = h("div", { class: "big-face" }, h("p", { class: "muted" }, "Audio-only broadcast"));
+  private readonly stage: HTMLElement;
   private timer: number | undefined;
   private space: Space | null = null;
   private me = "";
@@ -37,19 +38,19 @@ export class BroadcastStage {
     private readonly hooks: BroadcastHooks,
   ) {
     this.tile.append(player.video, this.audioOnly);
-    this.el = h(
-      "div",
-      { class: "broadcast-stage", "data-testid": "broadcast-stage" },
-      this.header,
-      this.banner,
-      h("div", { class: "stage" }, this.tile, h("p", { class: "muted small broadcast-note" }, "You are watching the broadcast. Raise your hand to join the conversation."), this.controls),
-    );
+    this.stage = h("div", { class: "stage" }, this.tile, h("p", { class: "muted small broadcast-note" }, "You are watching the broadcast. Raise your hand to join the conversation."), this.controls);
+    this.el = h("div", { class: "broadcast-stage", "data-testid": "broadcast-stage" }, this.header, this.banner, this.stage);
     player.onChange(() => this.draw());
     this.timer = window.setInterval(() => this.drawIndicator(), INDICATOR_MS);
   }
 
   static async open(playlistUrl: string, hooks: BroadcastHooks): Promise<BroadcastStage> {
     return new BroadcastStage(await BroadcastPlayer.open(playlistUrl, { live: true }), hooks);
+  }
+
+  /** Something drawn over the stage (the reactions overlay). */
+  overlay(layer: HTMLElement): void {
+    this.stage.prepend(layer);
   }
 
   /** The Space as last polled: title, audience, whether my hand is up. */

@@ -16,6 +16,7 @@ import { cameraTrack, isStageRole, micOn, publishRights, setScreenShare, sharing
 import { STATE_POLL_MS } from "../names";
 import { type Person, personOf } from "../people";
 import { parseRoomMetadata, stateUrl } from "../pushed";
+import { FeedPoller, reactionsUrl } from "../reaction_feed";
 import { type Attempt, Presence, Reconnector } from "../rejoin";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
 import { layoutFor, stageOrder } from "../stage";
@@ -56,6 +57,8 @@ export function spaceView(app: App, spaceId: string): View {
   // The HLS viewer's presence heartbeat (sampled viewers only, while playing) and its player hook.
   let heartbeat: Heartbeat | null = null;
   let heartbeatOff: (() => void) | null = null;
+  // The broadcast's reactions.json, read while the broadcast is watched.
+  let feed: FeedPoller | null = null;
   let joining = false;
   let disposed = false;
   let joinError = "";
@@ -170,8 +173,9 @@ export function spaceView(app: App, spaceId: string): View {
     const room = new SpaceRoom(audioSink);
     media = room;
     window.spaces = { room: room.room };
-    room.room.on("dataReceived", (payload, _participant, _kind, topic) => {
-      const burst = parseBurst(payload, topic);
+    room.room.on("dataReceived", (payload, participant, _kind, topic) => {
+      // The control plane's aggregates only (server API: no sender); a speaker's data has one.
+      const burst = participant ? null : parseBurst(payload, topic);
       if (burst) reactions.show(burst);
     });
     let metadata: string | undefined;
@@ -272,8 +276,24 @@ export function spaceView(app: App, spaceId: string): View {
     heartbeatOff = player.onChange(follow);
     follow();
     stale(el, null);
-    // HLS viewers react too (the API counts them); they see aggregates only over WebRTC (docs/reactions.md).
+    // HLS viewers react too (the API counts them), and see the room's reactions from reactions.json
+    // when their playback reaches them (docs/reactions.md).
     el.replaceChildren(view.el, reactBar);
+    view.overlay(reactions.el);
+    feed = new FeedPoller(reactionsUrl(playlistUrl), {
+      fetchText: async (url) => {
+        const resp = await fetch(url);
+        return resp.ok ? resp.text() : null;
+      },
+      playingDateMs: () => player.playingDateMs(),
+      nowMs: () => Date.now(),
+      show: (burst) => reactions.show(burst),
+      setTimer: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimer: (handle) => window.clearTimeout(handle as number),
+      every: (fn, ms) => window.setInterval(fn, ms),
+      stopEvery: (handle) => window.clearInterval(handle as number),
+    });
+    feed.start();
     // state.json: the room metadata for viewers without a room, read from the CDN, not the API.
     const url = stateUrl(playlistUrl);
     stateTimer = window.setInterval(() => void readState(url), STATE_POLL_MS);
@@ -323,6 +343,8 @@ export function spaceView(app: App, spaceId: string): View {
   function leaveBroadcast(): void {
     window.clearInterval(stateTimer);
     stateTimer = undefined;
+    feed?.stop();
+    feed = null;
     heartbeatOff?.();
     heartbeatOff = null;
     heartbeat?.stop();
