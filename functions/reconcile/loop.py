@@ -39,26 +39,44 @@ async def patrol(
     sweep_first: bool = True,
 ) -> Patrolled:
     """Until time.monotonic() reaches `until` (forever if None); with `sweep_first`, the first sweep
-    comes at once (always at least one then, even if `until` is already past)."""
+    comes at once (always at least one then, even if `until` is already past).
+
+    A sweep runs beside the trailing flush, not in its way: with many live Spaces a sweep takes
+    longer than the flush may wait (the 10-s catch-up). A sweep still running at `until` is
+    cancelled (a pass undoes nothing it did; the next patrol's sweep goes on from the store)."""
     done = Patrolled()
     next_sweep = time.monotonic() + (0.0 if sweep_first else sweep_every)
-    while True:
-        if time.monotonic() >= next_sweep:
-            done.last_sweep = await _sweep(reconciler, budget_per_space)
-            done.sweeps += 1
-            next_sweep = time.monotonic() + sweep_every
-        if trailing is not None:
-            try:
-                done.flushed += await trailing.tick()
-            except Exception:  # noqa: BLE001 - a store hiccup must not end the patrol
-                log.exception("trailing reactions flush failed")
-        wait = reactions.WINDOW_SECONDS - time.time() % reactions.WINDOW_SECONDS + _AFTER_BOUNDARY
-        if until is not None:
-            left = until - time.monotonic()
-            if left <= 0:
-                return done
-            wait = min(wait, left)
-        await asyncio.sleep(wait)
+    sweeping: asyncio.Task[list[Outcome]] | None = None
+    try:
+        while True:
+            if sweeping is not None and sweeping.done():
+                done.last_sweep = sweeping.result()
+                done.sweeps += 1
+                sweeping = None
+            if sweeping is None and time.monotonic() >= next_sweep:
+                sweeping = asyncio.create_task(_sweep(reconciler, budget_per_space))
+                next_sweep = time.monotonic() + sweep_every
+            if trailing is not None:
+                try:
+                    done.flushed += await trailing.tick()
+                except Exception:  # noqa: BLE001 - a store hiccup must not end the patrol
+                    log.exception("trailing reactions flush failed")
+            wait = reactions.WINDOW_SECONDS - time.time() % reactions.WINDOW_SECONDS + _AFTER_BOUNDARY
+            if until is not None:
+                left = until - time.monotonic()
+                if left <= 0:
+                    if sweeping is not None and sweep_first and done.sweeps == 0:
+                        # The one sweep a patrol always makes: let it finish.
+                        done.last_sweep = await sweeping
+                        done.sweeps += 1
+                        sweeping = None
+                    return done
+                wait = min(wait, left)
+            await asyncio.sleep(wait)
+    finally:
+        if sweeping is not None:
+            sweeping.cancel()
+            await asyncio.gather(sweeping, return_exceptions=True)
 
 
 async def _sweep(reconciler: Reconciler, budget_per_space: float) -> list[Outcome]:

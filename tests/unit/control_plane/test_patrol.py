@@ -1,0 +1,67 @@
+"""The patrol (functions/reconcile/loop.py): a sweep runs beside the trailing reactions' flush, and
+one still running when the patrol's time is up is cancelled, not waited for."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from functions.reconcile.loop import patrol
+
+
+class Ticks:
+    def __init__(self, after: int) -> None:
+        self.count = 0
+        self.enough = asyncio.Event()
+        self.after = after
+
+    async def tick(self) -> int:
+        self.count += 1
+        if self.count >= self.after:
+            self.enough.set()
+        return 1
+
+
+class Sweeper:
+    """A sweep that ends only once the flush has ticked while it ran (or never, with `until`)."""
+
+    def __init__(self, until: asyncio.Event | None) -> None:
+        self.until = until
+        self.finished = asyncio.Event()
+        self.cancelled = False
+
+    async def sweep(self, *, budget_per_space: float) -> list[Any]:
+        try:
+            await (self.until.wait() if self.until is not None else asyncio.Event().wait())
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        self.finished.set()
+        return []
+
+
+async def test_a_long_sweep_does_not_hold_up_the_trailing_flush() -> None:
+    ticks = Ticks(after=3)
+    sweeper = Sweeper(until=ticks.enough)
+    task = asyncio.create_task(patrol(sweeper, ticks, sweep_every=3600, budget_per_space=1))  # type: ignore[arg-type]
+    try:
+        # Were the ticks behind the sweep, neither would ever finish.
+        await asyncio.wait_for(sweeper.finished.wait(), timeout=60)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert ticks.count >= 3
+
+
+async def test_a_sweep_still_running_when_time_is_up_is_cancelled() -> None:
+    ticks, sweeper = Ticks(after=1), Sweeper(until=None)
+    done = await patrol(
+        sweeper,  # type: ignore[arg-type]
+        ticks,  # type: ignore[arg-type]
+        sweep_every=0,
+        budget_per_space=1,
+        until=time.monotonic() + 0.6,
+        sweep_first=False,
+    )
+    assert sweeper.cancelled and done.sweeps == 0 and done.flushed == ticks.count >= 1
