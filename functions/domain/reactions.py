@@ -42,11 +42,12 @@ SHARDS = 32
 # old is no longer live). 20 windows = 10 s, longer than any gap the reconciler's flush leaves.
 MAX_CATCH_UP_WINDOWS = 20
 
-# Spaces that reacted lately are marked in this many index partitions (one conditional write per
-# window with reactions per Space, by the request that won that window's claim), so the trailing
-# flush reads a handful of small partitions per window instead of every live Space's items. 4
-# partitions take ~2,000 Spaces reacting at once (2 marks/s each, ~1,000 writes/s per partition).
-ACTIVE_SHARDS = 4
+# Spaces that reacted lately are marked in this many index partitions (a conditional write by the
+# first reaction of each counter shard in a window: at most 2 x SHARDS = 64 a second for a Space
+# whose audience fills every shard, one per window for a small one), so the trailing flush reads a
+# handful of small partitions per window instead of every live Space's items. 16 partitions take
+# ~250 Spaces at that peak at once (~1,000 writes/s per partition), thousands of ordinary ones.
+ACTIVE_SHARDS = 16
 
 # Per-user limit: at most 1 reaction per MIN_INTERVAL seconds and BURST per BURST_SECONDS window.
 MIN_INTERVAL = 1.0

@@ -16,8 +16,9 @@ from .runner import Outcome, Reconciler
 
 log = logging.getLogger(__name__)
 
-# Seconds after a window boundary to look for marks: the claim winner marks a window while it is
-# current, so by then every mark of a window that just became publishable is written.
+# Seconds after a window boundary to look for marks. A reaction marks the window it was counted in
+# right after counting, and a window becomes publishable two windows later, so by then its marks
+# are written.
 _AFTER_BOUNDARY = 0.05
 
 

@@ -1086,25 +1086,27 @@ class DynamoReactions(ReactionStore):
                 raise
 
     def active(self, since: int) -> list[tuple[str, int]]:
+        with ThreadPoolExecutor(max_workers=SEAL_THREADS) as pool:
+            parts = list(
+                pool.map(lambda shard: self._active_shard(shard, since), range(reactions.ACTIVE_SHARDS))
+            )
+        return [marked for part in parts for marked in part]
+
+    def _active_shard(self, shard: int, since: int) -> list[tuple[str, int]]:
         marked: list[tuple[str, int]] = []
-        for shard in range(reactions.ACTIVE_SHARDS):
-            query: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "#p = :p",
-                "FilterExpression": "win >= :since",
-                "ExpressionAttributeNames": {"#p": PK},
-                "ExpressionAttributeValues": {
-                    ":p": {"S": f"REACTACTIVE#{shard}"},
-                    ":since": {"N": str(since)},
-                },
-            }
-            while True:
-                page = self.client.query(**query)
-                marked += [(i[SK]["S"], int(i["win"]["N"])) for i in page["Items"]]
-                if "LastEvaluatedKey" not in page:
-                    break
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return marked
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#p = :p",
+            "FilterExpression": "win >= :since",
+            "ExpressionAttributeNames": {"#p": PK},
+            "ExpressionAttributeValues": {":p": {"S": f"REACTACTIVE#{shard}"}, ":since": {"N": str(since)}},
+        }
+        while True:
+            page = self.client.query(**query)
+            marked += [(i[SK]["S"], int(i["win"]["N"])) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return marked
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
         keys = [self._counter_key(space_id, w, s) for w in windows for s in range(reactions.SHARDS)]

@@ -66,16 +66,18 @@ class ReactionService:
         wait = await asyncio.to_thread(self.store.accept, space_id, actor, now)
         if wait > 0:
             raise RateLimited(wait)
-        in_shard = await asyncio.to_thread(self._count, space_id, actor, code)
-        # The first reaction of each shard in a window tries to publish the finished windows: at
-        # most SHARDS claim attempts per window on the publication item, not one per request. The
-        # one that wins (one per window with reactions) marks the Space active through this window,
-        # so the trailing flush publishes the last windows, which no later reaction will.
-        if in_shard == 1 and await self.flush(space_id) is not None:
-            window = reactions.window_of(self.clock())
+        in_shard, window = await asyncio.to_thread(self._count, space_id, actor, code)
+        # The first reaction of each shard in a window marks the Space active through this window,
+        # so the trailing flush publishes the last windows, which no later reaction will (every one
+        # marks: a flush by the patrol may already have won this window's claim). Then it tries to
+        # publish the finished windows: at most SHARDS marks and claim attempts per window, not one
+        # per request.
+        if in_shard == 1:
             await asyncio.to_thread(self.store.mark_active, space_id, window)
+            await self.flush(space_id)
 
-    def _count(self, space_id: str, actor: str, code: str) -> int:
+    def _count(self, space_id: str, actor: str, code: str) -> tuple[int, int]:
+        """(the shard's total in the window after this add, the window it was counted in)"""
         # The window is read right before the write, in the thread that writes. A write that
         # arrives after its window was sealed (a stalled request) moves to a later window.
         shard = reactions.shard_of(actor)
@@ -83,7 +85,7 @@ class ReactionService:
         for _ in range(reactions.MAX_CATCH_UP_WINDOWS):
             total = self.store.add(space_id, window, shard, code)
             if total is not None:
-                return total
+                return total, window
             window = max(window + 1, reactions.window_of(self.clock()))
         raise Conflict("reactions_busy", "the reaction could not be counted; retry")
 

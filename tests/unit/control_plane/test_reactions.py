@@ -394,7 +394,7 @@ def test_the_trailing_flush_publishes_a_lone_reaction_once_it_may(live: Any) -> 
     trailing = TrailingFlush(svc)
     asyncio.run(svc.react(actor="u1", space_id=space_id, emoji="🔥"))
     window = rx.window_of(clock.t)
-    assert store.marks == {space_id: window}  # it won its window's claim, so it marked it
+    assert store.marks == {space_id: window}  # the first reaction of its shard marks its window
     # Not publishable until the window after it has ended too.
     clock.t = rx.window_start(window + rx.PUBLISH_LAG_WINDOWS) - 0.01
     assert asyncio.run(trailing.tick()) == 0 and bursts(gateway) == []
@@ -406,6 +406,26 @@ def test_the_trailing_flush_publishes_a_lone_reaction_once_it_may(live: Any) -> 
     clock.t += 3.0
     asyncio.run(svc.react(actor="u2", space_id=space_id, emoji="👏"))
     clock.t += 1.0
+    assert asyncio.run(trailing.tick()) == 1
+    assert [b.counts for b in bursts(gateway)] == [{"🔥": 1}, {"👏": 1}]
+
+
+def test_a_reaction_whose_window_the_patrol_claimed_first_is_still_flushed(live: Any) -> None:
+    """The patrol's flush at the start of a window wins that window's claim; a reaction later in
+    the same window loses it, but its mark still gets its window published."""
+    spaces, space_id = live
+    clock = Clock(1_000_000.1)
+    svc, store, gateway = service(spaces, clock)
+    trailing = TrailingFlush(svc)
+    asyncio.run(svc.react(actor="u1", space_id=space_id, emoji="🔥"))
+    first = rx.window_of(clock.t)
+    clock.t = rx.window_start(first + rx.PUBLISH_LAG_WINDOWS) + 0.01
+    assert asyncio.run(trailing.tick()) == 1  # claims this window, publishing the first one
+    clock.t += 0.2  # the same window
+    asyncio.run(svc.react(actor="u2", space_id=space_id, emoji="👏"))
+    second = rx.window_of(clock.t)
+    assert store.published(space_id) == second - rx.PUBLISH_LAG_WINDOWS  # the claim was the patrol's
+    clock.t = rx.window_start(second + rx.PUBLISH_LAG_WINDOWS) + 0.01
     assert asyncio.run(trailing.tick()) == 1
     assert [b.counts for b in bursts(gateway)] == [{"🔥": 1}, {"👏": 1}]
 
