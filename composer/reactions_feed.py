@@ -46,9 +46,17 @@ class ReactionFeedWriter:
         self._writer: asyncio.Task[Any] | None = None
         self.written = 0
 
+    def start(self) -> None:
+        """Write the (empty) feed once at the start, so viewers read a document, not a 403/404
+        from the CDN, until the first burst (an earlier composer's feed of this Space is replaced)."""
+        self._schedule()
+
     def add(self, burst: ReactionBurst) -> None:
         """A burst received from the room."""
         self._bursts.append(burst)
+        self._schedule()
+
+    def _schedule(self) -> None:
         self._dirty = True
         if self._writer is None or self._writer.done():
             self._writer = self._spawn(self._write_loop(), "reactions")

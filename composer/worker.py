@@ -306,6 +306,7 @@ class RoomComposer:
             self.reactions = ReactionFeedWriter(
                 self._state_sink, space_id, spawn=self._spawn, wall_clock=self._wall_clock
             )
+            self.reactions.start()
             self._on("data_received", self._data_received)
         for participant in self._room.remote_participants.values():
             for publication in participant.track_publications.values():

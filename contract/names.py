@@ -27,6 +27,11 @@ BROADCAST_STATE: Final = "state.json"
 # The room's recent aggregated reactions for the same viewers (schema/reactions.schema.json
 # ReactionFeed), written by the composer from what it receives on REACTIONS_TOPIC.
 BROADCAST_REACTIONS: Final = "reactions.json"
+# Seconds of bursts it keeps (contract/reactions.py FEED_SECONDS): an HLS viewer plays ~5-15 s
+# behind the room and reads it every few seconds, so each burst is still in it when their playback
+# reaches it; the page also takes a burst further ahead of its playback than this as a sign that
+# the playback clock is not at the live edge yet.
+BROADCAST_REACTIONS_SECONDS: Final = 30
 
 # The agent publishes the stage state (JSON) as this participant attribute, and answers this RPC.
 STAGE_ATTRIBUTE: Final = "stage"

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .names import REACTION_EMOJI
+from .names import BROADCAST_REACTIONS_SECONDS, REACTION_EMOJI
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,8 @@ def parse_reaction_burst(text: str | bytes) -> ReactionBurst | None:
         return None
 
 
-# Seconds of bursts the feed keeps: an HLS viewer plays ~5-15 s behind the room and reads the feed
-# every few seconds, so each burst is still in it when their playback reaches it.
-FEED_SECONDS = 30.0
+# Seconds of bursts the feed keeps (why: contract/names.py).
+FEED_SECONDS = float(BROADCAST_REACTIONS_SECONDS)
 
 
 @dataclass(frozen=True)

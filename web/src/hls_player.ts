@@ -145,9 +145,27 @@ export class BroadcastPlayer {
     }
   }
 
-  /** The PROGRAM-DATE-TIME of the frame on screen (epoch ms), or null when the player has none. */
+  /**
+   * The PROGRAM-DATE-TIME of the frame on screen (epoch ms), or null when the player has none:
+   * hls.js `playingDate`, or natively (Safari) the stream's start date plus the playing position.
+   */
   playingDateMs(): number | null {
-    return this.hls?.playingDate?.getTime() ?? null;
+    if (this.hls) return this.hls.playingDate?.getTime() ?? null;
+    const start = (this.video as HTMLVideoElement & { getStartDate?: () => Date }).getStartDate?.().getTime();
+    return start !== undefined && Number.isFinite(start) && start > 0 ? start + this.video.currentTime * 1000 : null;
+  }
+
+  /**
+   * The room's time of the frame on screen (epoch ms) while playing, for what must happen with the
+   * picture (reactions): the PROGRAM-DATE-TIME, else the viewer's clock minus how far behind the
+   * player says it is (edge distance only: a few seconds early). Null while not playing.
+   */
+  playbackClockMs(nowMs = Date.now()): number | null {
+    if (this.state !== "playing") return null;
+    const pdt = this.playingDateMs();
+    if (pdt !== null) return pdt;
+    const behind = this.secondsBehind(nowMs);
+    return behind === null ? null : nowMs - behind * 1000;
   }
 
   /** Seconds behind real life, for the live indicator. */

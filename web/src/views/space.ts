@@ -59,6 +59,8 @@ export function spaceView(app: App, spaceId: string): View {
   let heartbeatOff: (() => void) | null = null;
   // The broadcast's reactions.json, read while the broadcast is watched.
   let feed: FeedPoller | null = null;
+  /** Bumped by every leaveBroadcast: a watchBroadcast still opening its player then gives way. */
+  let broadcastGeneration = 0;
   let joining = false;
   let disposed = false;
   let joinError = "";
@@ -245,6 +247,9 @@ export function spaceView(app: App, spaceId: string): View {
   async function watchBroadcast(playlistUrl: string, presenceInterval: number | null): Promise<void> {
     leaveBroadcast();
     closeRoom();
+    // Anything that leaves the broadcast while this player opens (a second join in flight, the
+    // room taking over, the person leaving) wins: no second player or poller is left behind.
+    const generation = broadcastGeneration;
     const view = await BroadcastStage.open(playlistUrl, {
       raiseHand,
       copyLink,
@@ -259,7 +264,7 @@ export function spaceView(app: App, spaceId: string): View {
         renderMessage(el, "You left the Space.", ctl.space, () => void join());
       },
     });
-    if (disposed) return view.destroy();
+    if (disposed || generation !== broadcastGeneration) return view.destroy();
     broadcast = view;
     window.spaces = { room: null, broadcast: view.player };
     // The listener count's HLS part: a sampled viewer's heartbeat while the player plays.
@@ -285,11 +290,9 @@ export function spaceView(app: App, spaceId: string): View {
         const resp = await fetch(url);
         return resp.ok ? resp.text() : null;
       },
-      playingDateMs: () => player.playingDateMs(),
-      nowMs: () => Date.now(),
+      playingDateMs: () => player.playbackClockMs(),
+      onPlayback: (fn) => player.onChange(fn),
       show: (burst) => reactions.show(burst),
-      setTimer: (fn, ms) => window.setTimeout(fn, ms),
-      clearTimer: (handle) => window.clearTimeout(handle as number),
       every: (fn, ms) => window.setInterval(fn, ms),
       stopEvery: (handle) => window.clearInterval(handle as number),
     });
@@ -341,6 +344,7 @@ export function spaceView(app: App, spaceId: string): View {
   }
 
   function leaveBroadcast(): void {
+    broadcastGeneration++;
     window.clearInterval(stateTimer);
     stateTimer = undefined;
     feed?.stop();
