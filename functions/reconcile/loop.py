@@ -40,11 +40,13 @@ async def patrol(
     sweep_first: bool = True,
 ) -> Patrolled:
     """Until time.monotonic() reaches `until` (forever if None); with `sweep_first`, the first sweep
-    comes at once (always at least one then, even if `until` is already past).
+    starts at once.
 
     A sweep runs beside the trailing flush, not in its way: with many live Spaces a sweep takes
-    longer than the flush may wait (the 10-s catch-up). A sweep still running at `until` is
-    cancelled (a pass undoes nothing it did; the next patrol's sweep goes on from the store)."""
+    longer than the flush may wait (the 10-s catch-up). A sweep still running at `until`, the first
+    one included, is cancelled: the invocation must end before its timeout and before the next
+    scheduled start. A pass undoes nothing it did, and a sweep visits the Spaces in a random order,
+    so sweeps cut short still reach every Space over a few patrols."""
     done = Patrolled()
     next_sweep = time.monotonic() + (0.0 if sweep_first else sweep_every)
     sweeping: asyncio.Task[list[Outcome]] | None = None
@@ -66,11 +68,6 @@ async def patrol(
             if until is not None:
                 left = until - time.monotonic()
                 if left <= 0:
-                    if sweeping is not None and sweep_first and done.sweeps == 0:
-                        # The one sweep a patrol always makes: let it finish.
-                        done.last_sweep = await sweeping
-                        done.sweeps += 1
-                        sweeping = None
                     return done
                 wait = min(wait, left)
             await asyncio.sleep(wait)

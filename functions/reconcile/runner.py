@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -318,7 +319,10 @@ class Reconciler:
             async with limit:
                 return await self.reconcile(space_id, budget=budget_per_space)
 
-        outcomes = list(await asyncio.gather(*(one(i) for i in sorted(ids))))
+        # A random order: a sweep cut short (the patrol's time is up) leaves out different Spaces
+        # each time, never always the same tail of the order.
+        order = random.sample(sorted(ids), len(ids))
+        outcomes = sorted(await asyncio.gather(*(one(i) for i in order)), key=lambda o: o.space_id)
         if self.flush_reactions is not None:
             await asyncio.gather(*(self._flush(i, limit) for i in live))
         return outcomes

@@ -73,8 +73,14 @@ class ReactionService:
         # publish the finished windows: at most SHARDS marks and claim attempts per window, not one
         # per request.
         if in_shard == 1:
-            await asyncio.to_thread(self.store.mark_active, space_id, window)
-            await self.flush(space_id)
+            try:
+                await asyncio.to_thread(self.store.mark_active, space_id, window)
+                await self.flush(space_id)
+            except Exception:  # noqa: BLE001 - counted is done: the sweep publishes what this missed
+                # The reaction is counted and the caller's rate limit spent: a store hiccup here must
+                # not turn that into a 500 the client retries into a 429. Reactions are ephemeral;
+                # the reconciler's sweep flushes every live Space's finished windows.
+                log.warning("reactions of %s counted, not yet published", space_id, exc_info=True)
 
     def _count(self, space_id: str, actor: str, code: str) -> tuple[int, int]:
         """(the shard's total in the window after this add, the window it was counted in)"""

@@ -7,6 +7,8 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 from functions.reconcile.loop import patrol
 
 
@@ -54,7 +56,9 @@ async def test_a_long_sweep_does_not_hold_up_the_trailing_flush() -> None:
     assert ticks.count >= 3
 
 
-async def test_a_sweep_still_running_when_time_is_up_is_cancelled() -> None:
+@pytest.mark.parametrize("sweep_first", [True, False], ids=["the first sweep", "a later sweep"])
+async def test_a_sweep_still_running_when_time_is_up_is_cancelled(sweep_first: bool) -> None:
+    """The first sweep too: a Lambda must end before its timeout and the next scheduled start."""
     ticks, sweeper = Ticks(after=1), Sweeper(until=None)
     done = await patrol(
         sweeper,  # type: ignore[arg-type]
@@ -62,6 +66,6 @@ async def test_a_sweep_still_running_when_time_is_up_is_cancelled() -> None:
         sweep_every=0,
         budget_per_space=1,
         until=time.monotonic() + 0.6,
-        sweep_first=False,
+        sweep_first=sweep_first,
     )
     assert sweeper.cancelled and done.sweeps == 0 and done.flushed == ticks.count >= 1

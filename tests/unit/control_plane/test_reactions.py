@@ -268,6 +268,24 @@ def test_an_sfu_failure_loses_the_aggregate_not_the_request(live: Any) -> None:
     assert published is not None and published.burst is not None and published.burst.total == 1
 
 
+class FailingMarks(MemoryReactions):
+    def mark_active(self, space_id: str, window: int) -> None:
+        raise RuntimeError("throttled")
+
+
+def test_a_store_failure_after_counting_does_not_fail_the_counted_reaction(live: Any) -> None:
+    spaces, space_id = live
+    clock = Clock(100.0)
+    store, gateway = FailingMarks(), DataGateway()
+    svc = ReactionService(spaces=spaces, store=store, gateway=gateway, clock=clock)
+    asyncio.run(svc.react(actor="a", space_id=space_id, emoji="👏"))  # no exception: 202
+    # Counted once; the sweep's flush publishes it.
+    clock.t = 102.0
+    published = asyncio.run(svc.flush(space_id))
+    assert published is not None and published.burst is not None and published.burst.total == 1
+    assert [b.total for b in bursts(gateway)] == [1]
+
+
 # --- the route -------------------------------------------------------------------------------
 
 
