@@ -116,7 +116,10 @@ def main() -> int:
     from functions.store.dynamodb import (
         AUDIENCE_READ_THREADS,
         AUDIENCE_SHARDS,
+        GSI1,
+        GSI1_PK,
         DynamoStore,
+        audience_index_key,
         ensure_table,
         listener_item,
     )
@@ -170,6 +173,18 @@ def main() -> int:
         index_wcu = sum(
             v.get("CapacityUnits", 0.0) for v in consumed.get("GlobalSecondaryIndexes", {}).values()
         )
+        # ... and the read it makes to replace the user's entries under earlier names (a rename).
+        rename_read = store.client.query(
+            TableName=table,
+            IndexName=GSI1,
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": GSI1_PK},
+            ExpressionAttributeValues={":p": {"S": audience_index_key(space_id, joiner.user_id)}},
+            ReturnConsumedCapacity="INDEXES",
+        )["ConsumedCapacity"]
+        index_rcu = sum(
+            v.get("CapacityUnits", 0.0) for v in rename_read.get("GlobalSecondaryIndexes", {}).values()
+        ) or rename_read.get("CapacityUnits", 0.0)
 
     load1 = os.getloadavg()[0]
     lines = [
@@ -192,10 +207,12 @@ def main() -> int:
         )
     lines += [
         "",
-        "What a join adds: one PutItem of the listener's own entry (a new item; no read, no condition), "
-        f"{table_wcu:.1f} WCU on the table + {index_wcu:.1f} WCU on the index as DynamoDB Local reports it. "
-        f"It lands on one of {AUDIENCE_SHARDS} audience partitions (1/{AUDIENCE_SHARDS} of the joins each, "
-        "as the listener count's shards) and on its own per-user index partition.",
+        "What a join adds: one PutItem of the listener's own entry (a new item, no condition), "
+        f"{table_wcu:.1f} WCU on the table + {index_wcu:.1f} WCU on the index as DynamoDB Local reports it, "
+        "and one eventually consistent Query of the user's own index partition (to replace their entries "
+        f"under earlier names), {index_rcu:.1f} RCU. The write lands on one of {AUDIENCE_SHARDS} audience "
+        f"partitions (1/{AUDIENCE_SHARDS} of the joins each, as the listener count's shards); the write's "
+        "index copy and the read on the user's own index partition.",
     ]
     block = "\n".join(lines)
     print(block)
