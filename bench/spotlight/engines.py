@@ -14,6 +14,8 @@ _PERIODIC_ONLY = {
     "onset_s": 0.13,
     "takeover_s": 0.55,
     "run_min_streak": 1,
+    "run_bridge_speechlike": False,
+    "takeover_min_run_s": 0.9,
 }
 
 ENGINES: dict[str, Callable[[], Engine]] = {
@@ -26,7 +28,13 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     # share), which needed 0.13 s of evidence for an onset and 0.55 s of talk for a takeover.
     "spotlight/periodic-only": lambda: SpotlightEngine(EngineConfig(**_PERIODIC_ONLY)),
     # The engine before issue 10: that, and a talking holder's floor taken on talk alone, no run.
-    "spotlight/no-run-rule": lambda: SpotlightEngine(EngineConfig(**_PERIODIC_ONLY, takeover_min_run_s=0.0)),
+    "spotlight/no-run-rule": lambda: SpotlightEngine(
+        EngineConfig(**{**_PERIODIC_ONLY, "takeover_min_run_s": 0.0})
+    ),
+    # The engine before runs were bridged by consonants (and needed 0.9 s).
+    "spotlight/unbridged-run": lambda: SpotlightEngine(
+        EngineConfig(run_bridge_speechlike=False, takeover_min_run_s=0.9)
+    ),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,

@@ -78,14 +78,28 @@ class EngineConfig:
     # run_gap_s). A single-word backchannel ("yeah", "mm-hm", "exactly") lasts 0.2-0.8 s however
     # loud it is said, so no backchannel can take a talking holder's floor; an interruption that
     # keeps going does. Measured on the run, not the burst, so a word said soon after one's own
-    # earlier speech is still one word.
-    takeover_min_run_s: float = 0.9
+    # earlier speech is still one word. 0.85 s: the longest backchannel (0.8 s) plus 0.05 s of
+    # measurement margin; a run is never longer than its word (streaks, below), and on the tuning
+    # halves the longest backchannel run was 0.77 s. (0.9 s until runs were bridged by consonants.)
+    takeover_min_run_s: float = 0.85
     run_gap_s: float = 0.3
     # ... made of streaks of at least this many consecutive voiced hops (30 ms: a vowel nucleus). A
     # lone voiced hop is usually a noise peak; counted, such hops within run_gap_s of a word made its
     # run up to 0.2-0.34 s longer than the word on the tuning halves (a 0.8 s "yeah" measured 0.9 s).
     # With streaks the run never exceeded its word there, at 0.03-0.08 % of accuracy.
     run_min_streak: int = 3
+    # Speech-like but aperiodic hops (consonants, breathy syllables) carry a run across a gap: only
+    # a gap of run_gap_s without any speech ends it. Connected speech has stretches of consonants
+    # longer than run_gap_s ("sixths street"); without this they cut an interruption's run in two
+    # and its takeover waited for a second 0.9 s run (tuning halves: takeover p90 1.26 -> 1.08 s,
+    # no backchannel run got longer, since a word ends in its speaker's silence).
+    run_bridge_speechlike: bool = True
+    # ... but never across more than this without a voiced streak: the longest consonant clusters
+    # of speech last ~0.3-0.4 s, and a word said half a second after one's own earlier words is a
+    # word of its own (a backchannel), whatever noise passed the gate in between. Added after the
+    # held-out run of the bridged run showed a backchannel chained to its speaker's turn 1.5 s
+    # earlier through sporadic noise hops (docs/bench/spotlight.md).
+    run_bridge_max_s: float = 0.5
     # The holder counts as talking until silent this long; pauses between sentences are longer, but
     # a pause alone never moves the spotlight, only someone else's speech does.
     holder_release_s: float = 0.45

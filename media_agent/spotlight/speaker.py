@@ -31,6 +31,8 @@ class Speaker:
         # Runs are made of streaks of consecutive voiced hops (a syllable's vowel), so an isolated
         # voiced hop (a noise peak) neither starts nor extends one.
         self.run_end_t = -math.inf
+        # Latest speech-like hop that carries the run on (run_bridge_speechlike).
+        self._run_carried_t = -math.inf
         self._streak = 0
         self._streak_start_t = -math.inf
         # Loudest recent hop of the burst, decaying: impacts (mugs, knocks) fall away from it fast.
@@ -73,7 +75,7 @@ class Speaker:
                 self._streak_start_t = hop.t_end - config.hop_s
             self._streak += 1
             if self._streak >= config.run_min_streak:
-                if self._streak_start_t - self.run_end_t > config.run_gap_s:
+                if not self._run_goes_on(self._streak_start_t):
                     self.run_start_t = self._streak_start_t
                 self.run_end_t = hop.t_end
             self.last_voiced_t = hop.t_end
@@ -85,6 +87,13 @@ class Speaker:
         elif not hop.speechlike:
             self._leak()
             return
+        elif (
+            config.run_bridge_speechlike
+            and hop.t_end - config.hop_s - max(self.run_end_t, self._run_carried_t) <= config.run_gap_s
+        ):
+            # A consonant within run_gap_s of the run (or of the consonants carrying it): the run
+            # goes on across it, though it does not get longer until the next voiced streak.
+            self._run_carried_t = hop.t_end
         # A voiced hop, or a consonant inside a burst (speech-like but aperiodic; it does not make
         # the speaker "recently voiced", since a noisy mic passes that test on its own noise).
         step = config.hop_s
@@ -101,12 +110,26 @@ class Speaker:
             weight = 1.0 if hop.voiced else config.unvoiced_weight
             self.talk = min(self.talk + step * weight, config.evidence_cap_s)
 
+    def _run_goes_on(self, streak_start_t: float) -> bool:
+        """Whether a voiced streak starting now continues the current run."""
+        config = self._config
+        unvoiced = streak_start_t - self.run_end_t
+        if unvoiced <= config.run_gap_s:
+            return True
+        # Across a longer gap only if consonants filled it, and never across run_bridge_max_s.
+        return (
+            config.run_bridge_speechlike
+            and unvoiced <= config.run_bridge_max_s
+            and streak_start_t - self._run_carried_t <= config.run_gap_s
+        )
+
     def _leak(self) -> None:
         step = self._config.hop_s * self._config.evidence_leak
         self.evidence = max(0.0, self.evidence - step)
         self.talk = max(0.0, self.talk - step)
 
     def _end_burst(self) -> None:
+        self._run_carried_t = -math.inf
         self.evidence = 0.0
         self.talk = 0.0
         self.snr_db = 0.0

@@ -160,6 +160,41 @@ def test_lone_voiced_hops_around_a_word_do_not_lengthen_its_run() -> None:
     assert loose.run_end_t - loose.run_start_t == pytest.approx(1.0, abs=0.011)
 
 
+def test_consonants_carry_a_run_across_a_gap_that_silence_would_end() -> None:
+    # Two 0.4 s voiced stretches 0.4 s apart (more than run_gap_s): with consonants (speech-like,
+    # aperiodic) in between they are one 1.2 s run, as connected speech is; with silence, two runs.
+    def hop(t_end: float, kind: str) -> Hop:
+        return Hop(
+            t_end=round(t_end, 3),
+            level_db=-30.0,
+            snr_db=20.0,
+            speechlike=kind != "silence",
+            voiced=kind == "vowel",
+        )
+
+    def longest_run(between: str, config: EngineConfig, gap_s: float = 0.4) -> float:
+        speaker = Speaker("b", config)
+        longest = 0.0
+        second = 0.6 + gap_s
+        for k in range(1, 300):
+            t = round(0.01 * k, 3)
+            if 0.2 < t <= 0.6 or second < t <= second + 0.4:
+                kind = "vowel"
+            else:
+                kind = between if 0.6 < t <= second else "silence"
+            speaker._update(hop(t, kind))
+            longest = max(longest, speaker.run_end_t - speaker.run_start_t)
+        return longest
+
+    assert longest_run("consonant", EngineConfig()) == pytest.approx(1.2, abs=0.011)
+    assert longest_run("silence", EngineConfig()) == pytest.approx(0.4, abs=0.011)
+    unbridged = EngineConfig(run_bridge_speechlike=False)
+    assert longest_run("consonant", unbridged) == pytest.approx(0.4, abs=0.011)
+    # A word 0.6 s after one's own (longer than any consonant cluster, run_bridge_max_s) is a word of
+    # its own, whatever passed the gate in between: noise must not chain a backchannel to a turn.
+    assert longest_run("consonant", EngineConfig(), gap_s=0.6) == pytest.approx(0.4, abs=0.011)
+
+
 def test_room_noise_after_digital_silence_never_takes_the_floor() -> None:
     # Live tracks start (and come back from mute) with digital silence, then carry room noise. A
     # floor pulled down by the silence would let that noise count as speech for seconds: "a" would
