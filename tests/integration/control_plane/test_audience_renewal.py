@@ -6,10 +6,8 @@ The reconciler's and the API's clock are moved forward instead of sleeping throu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from livekit import rtc
 
 from functions.core.config import Settings
@@ -20,18 +18,10 @@ from tests.conftest import LiveKitEndpoint
 from tests.support.eventually import eventually_async
 
 from .livekit_helpers import connected
-from .test_host import Clock, host_context
+from .test_host import Clock, host_context, people  # noqa: F401 - `people` is a fixture
 from .test_reconciler import live_space, settings  # noqa: F401 - `settings` is a fixture
 
 PEOPLE = {"ar-rita": "Rita Renewed", "ar-gus": "Gus Gone"}
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[list[rtc.Room]]:
-    opened: list[rtc.Room] = []
-    yield opened
-    for room in opened:
-        await room.disconnect()
 
 
 def listed(ctx: Context, space_id: str) -> list[str]:
@@ -42,7 +32,7 @@ def listed(ctx: Context, space_id: str) -> list[str]:
 async def test_connected_listeners_are_renewed_and_a_lost_leave_expires(
     settings: Settings,  # noqa: F811 - the fixture
     livekit_server: LiveKitEndpoint,
-    people: list[rtc.Room],
+    people: list[rtc.Room],  # noqa: F811 - the fixture
 ) -> None:
     clock = Clock()
     ctx = host_context(settings, clock)
