@@ -5,8 +5,9 @@
 Generates (or reuses) the corpus: "tune" (the engine's defaults were chosen on it), "holdout"
 (other conversations, other voices, other backchannel words; never used to choose anything), and
 the same two halves in recorded human voices from Debian packages, "recorded-tune" and
-"recorded-holdout" (skipped when the packages are missing). Replays every conversation through
-every engine with the replay tool's own code path, scores the timelines per
+"recorded-holdout" (skipped when the packages are missing); "holdout-fresh" and
+"recorded-holdout-fresh" are more held-out conversations on new seeds (corpus.py). Replays every
+conversation through every engine with the replay tool's own code path, scores the timelines per
 shared/spotlight-manifest.md, measures the engine's per-frame cost, writes
 bench/out/spotlight/results.json, the plots (of the held-out half) under docs/bench/img/, and the
 results block of docs/bench/spotlight.md, held-out halves first.
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     titles = {
         "holdout": "Held-out half (never used to choose anything)",
         "recorded-holdout": "Recorded voices, held-out half (never used to choose anything)",
+        "holdout-fresh": "Fresh held-out conversations (generated after the last engine change was chosen)",
+        "recorded-holdout-fresh": "Recorded voices, fresh held-out conversations (the same)",
         "tune": "Tuning half",
         "recorded-tune": "Recorded voices, tuning half",
     }

@@ -35,6 +35,11 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     "spotlight/unbridged-run": lambda: SpotlightEngine(
         EngineConfig(run_bridge_speechlike=False, takeover_min_run_s=0.9)
     ),
+    # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
+    # shown holds while the speaker is voiced).
+    "spotlight/no-free-floor-rules": lambda: SpotlightEngine(
+        EngineConfig(first_come=False, onset_peak=False)
+    ),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,

@@ -58,11 +58,17 @@ _ALSA_FILES = tuple(path for path in sorted(_ALSA.glob("*.wav")) if path.name !=
 WORDS = {"alsa-first": (_ALSA_FILES, 0), "alsa-second": (_ALSA_FILES, 1)}
 # Disjoint halves, like the synthetic corpus's: the engine may be tuned on "recorded-tune" and is
 # reported on "recorded-holdout", whose speakers and words it never heard.
+_HOLDOUT_VOICES = ("cards", "hts2a", "morig", "cross", "kristoff", "wia", "speech_orig")
 SPLIT_VOICES = {
     "recorded-tune": ("librivox", "sphinx-commands", "hts1a", "forig", "mmt1", "big_dog", "vk5qi"),
-    "recorded-holdout": ("cards", "hts2a", "morig", "cross", "kristoff", "wia", "speech_orig"),
+    "recorded-holdout": _HOLDOUT_VOICES,
+    "recorded-holdout-fresh": _HOLDOUT_VOICES,
 }
-SPLIT_WORDS = {"recorded-tune": "alsa-first", "recorded-holdout": "alsa-second"}
+SPLIT_WORDS = {
+    "recorded-tune": "alsa-first",
+    "recorded-holdout": "alsa-second",
+    "recorded-holdout-fresh": "alsa-second",
+}
 
 # Pauses that separate utterances, and (shorter) words; levels relative to the recording's peak.
 _UTTERANCE_PAUSE_S = 0.3

@@ -5,7 +5,9 @@ The rule, in one place (docs/spotlight.md has the reasoning and the benchmark be
   near the burst's envelope peak, and `talk`, looser (weaker syllables, consonants at half weight).
   A hop is voiced if it clears the speaker's own noise floor and the periodicity check (analysis.py).
 - Free floor (nobody holds it, or the holder has been silent for holder_release_s or is muted): the
-  first challenger with onset_s of evidence takes it. Transients never carry that much.
+  first challenger with onset_s of evidence takes it. Transients never carry that much. Someone who
+  started talking earlier and still talks goes first: a backchannel said over an answer that opens on
+  consonants waits for that answer.
 - Holder still talking: a challenger who started after the holder needs takeover_s of talk (longer
   than a backchannel) and onset_s of evidence. One who lost the floor while talking cannot win it
   back in the same burst (no ping-pong in double talk).
@@ -101,7 +103,8 @@ class SpotlightEngine:
             if speaker.burst_start_t == speaker.yielded_burst_t and silence < config.yield_release_s:
                 continue
             if free:
-                strong = speaker.evidence >= config.onset_s
+                evidence = speaker.evidence_peak if config.onset_peak else speaker.evidence
+                strong = evidence >= config.onset_s
             else:
                 strong = (
                     speaker.evidence >= config.onset_s
@@ -110,11 +113,23 @@ class SpotlightEngine:
                 )
             if strong and (best is None or speaker.talk > best.talk):
                 best = speaker
-        if best is None:
+        if best is None or (free and config.first_come and self._earlier_rival(t, holder, best)):
             return self._holder
         if holder is not None and silence < config.holder_release_s:
             holder.yielded_burst_t = holder.burst_start_t
         return best.identity
+
+    def _earlier_rival(self, t: float, holder: Speaker | None, best: Speaker) -> bool:
+        """Someone else started talking before `best`, is still talking and has onset_s of talk."""
+        window = self.config.run_gap_s
+        return any(
+            speaker is not holder
+            and speaker is not best
+            and speaker.burst_start_t < best.burst_start_t
+            and speaker.speaking_within(t, window)
+            and speaker.talk >= self.config.onset_s
+            for speaker in self._speakers.values()
+        )
 
     def _speaking_now(self, t: float) -> tuple[tuple[str, float], ...]:
         config = self.config

@@ -22,7 +22,12 @@ class Speaker:
         # The same, looser (weaker syllables and consonants count): for takeovers, where the
         # challenger has to keep it up for takeover_s anyway.
         self.talk = 0.0
+        # The most evidence this burst has had: a speaker who showed onset_s of it keeps that claim
+        # while still voiced, though weak syllables leak it (engine.py, free floor).
+        self.evidence_peak = 0.0
         self.last_voiced_t = -math.inf
+        # Latest hop of the current burst that was voiced or speech-like (a consonant counts here).
+        self.last_speech_t = -math.inf
         self.last_audio_t = -math.inf
         self.burst_start_t = -math.inf
         # Start of the current run of speech: voiced hops with no gap longer than run_gap_s. A burst
@@ -62,6 +67,10 @@ class Speaker:
     def voiced_within(self, t: float, window_s: float) -> bool:
         return not self.muted and t - self.last_voiced_t <= window_s
 
+    def speaking_within(self, t: float, window_s: float) -> bool:
+        """Voiced, or a consonant of the current burst, this recently."""
+        return not self.muted and t - self.last_speech_t <= window_s
+
     def _update(self, hop: Hop) -> None:
         config = self._config
         self.last_audio_t = hop.t_end
@@ -96,6 +105,7 @@ class Speaker:
             self._run_carried_t = hop.t_end
         # A voiced hop, or a consonant inside a burst (speech-like but aperiodic; it does not make
         # the speaker "recently voiced", since a noisy mic passes that test on its own noise).
+        self.last_speech_t = hop.t_end
         step = config.hop_s
         self.peak_db = max(hop.level_db, self.peak_db - config.envelope_decay_db_per_s * step)
         below_peak = self.peak_db - hop.level_db
@@ -104,6 +114,7 @@ class Speaker:
             self.evidence = max(0.0, self.evidence - step * config.evidence_leak)
         elif hop.voiced:
             self.evidence = min(self.evidence + step, config.evidence_cap_s)
+            self.evidence_peak = max(self.evidence_peak, self.evidence)
         if below_peak > config.talk_envelope_drop_db:
             self.talk = max(0.0, self.talk - step * config.evidence_leak)
         else:
@@ -131,5 +142,6 @@ class Speaker:
     def _end_burst(self) -> None:
         self._run_carried_t = -math.inf
         self.evidence = 0.0
+        self.evidence_peak = 0.0
         self.talk = 0.0
         self.snr_db = 0.0

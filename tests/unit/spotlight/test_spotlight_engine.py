@@ -412,3 +412,55 @@ def test_removing_the_holder_falls_back_to_the_previous_holder() -> None:
     events = [(5.0, "remove", "b")]
     engine, changes = run({"a": a, "b": b[: int(5.0 * RATE)]}, events=events)
     assert [who for _, who in spotlight_changes(changes)] == ["a", "b", "a"]
+
+
+def hop_script(
+    config: EngineConfig, script: dict[str, list[tuple[float, float, str]]], until_s: float
+) -> list[tuple[float, str | None]]:
+    """Feed hand-made hops (identity -> [(from, to, "vowel" | "consonant")], silence elsewhere) to
+    the engine's speakers, deciding after every hop; returns the spotlight's moves."""
+    engine = SpotlightEngine(config)
+    moves: list[tuple[float, str | None]] = []
+    for k in range(1, round(until_s / config.hop_s) + 1):
+        t = round(k * config.hop_s, 3)
+        for identity, spans in script.items():
+            kind = next((kind for start, end, kind in spans if start < t <= end), "silence")
+            hop = Hop(
+                t_end=t, level_db=-30.0, snr_db=20.0, speechlike=kind != "silence", voiced=kind == "vowel"
+            )
+            speaker = engine._speaker(identity)
+            speaker.last_audio_t = t
+            speaker._update(hop)
+        engine.advance(t)
+        if engine.state.spotlight != (moves[-1][1] if moves else None):
+            moves.append((t, engine.state.spotlight))
+    return moves
+
+
+def test_a_free_floor_goes_to_the_first_who_speaks_not_to_a_later_backchannel() -> None:
+    # "a" ends its turn at 1.0 s. "b" answers from 1.1 s with a voiced start and a long stretch of
+    # consonants before its next vowel; "c" says "yeah" over it from 1.3 s. The floor is free at
+    # 1.45 s, when only c's word is voiced: it still goes to b, who was talking first.
+    script = {
+        "a": [(0.0, 1.0, "vowel")],
+        "b": [(1.1, 1.13, "vowel"), (1.13, 1.65, "consonant"), (1.65, 3.0, "vowel")],
+        "c": [(1.3, 1.7, "vowel")],
+    }
+    moves = hop_script(EngineConfig(), script, 3.0)
+    assert [who for _, who in moves] == ["a", "b"]
+    assert moves[1][0] < 1.8
+    # Before the rule the backchannel took the floor and held it for its word.
+    before = hop_script(EngineConfig(first_come=False), script, 3.0)
+    assert [who for _, who in before] == ["a", "c", "b"]
+
+
+def test_an_onset_once_shown_holds_on_a_free_floor_while_the_speaker_is_voiced() -> None:
+    # "b" starts answering at 1.3 s, before "a"'s silence frees the floor at 1.45 s: five vowel hops
+    # (onset_s and more), then a weak stretch that leaks the evidence under onset_s. b is still
+    # voiced within challenger_recent_s when the floor frees, so it takes it then.
+    script = {"a": [(0.0, 1.0, "vowel")], "b": [(1.3, 1.35, "vowel"), (1.8, 3.0, "vowel")]}
+    moves = hop_script(EngineConfig(), script, 3.0)
+    assert [who for _, who in moves] == ["a", "b"]
+    assert moves[1][0] == pytest.approx(1.45, abs=0.011)
+    before = hop_script(EngineConfig(onset_peak=False), script, 3.0)
+    assert before[1][0] > 1.8
