@@ -111,10 +111,12 @@ class EngineConfig:
     # show onset_s of evidence. An answer that opens on consonants is not overtaken by a backchannel
     # said over it (recorded tuning half: 6 -> 3 backchannel switches, no other outcome changed).
     first_come: bool = True
-    # On a free floor, onset_s counts as reached if the burst ever reached it (still voiced within
-    # challenger_recent_s), not only if the leaky evidence holds it right now: an answer that began
-    # while the holder's last words faded kept its claim through a weak syllable (tuning halves:
-    # +0.03 / +0.05 % accuracy, from clean-turn latency).
+    # On a free floor, onset_s counts as reached if the current run of speech reached it (its last
+    # voiced streak within challenger_recent_s), not only if the leaky evidence holds it right now:
+    # an answer that began while the holder's last words faded keeps its claim through a weak
+    # syllable (tuning halves: +0.03 / +0.05 % accuracy, from clean-turn latency). Per run, not per
+    # burst: a burst's peak outlived its word and let a lone noise hop a second after a backchannel
+    # take a free floor (found on the fresh recorded half, docs/bench/spotlight.md).
     onset_peak: bool = True
     # A challenger must have been voiced this recently.
     challenger_recent_s: float = 0.15

@@ -103,7 +103,9 @@ class SpotlightEngine:
             if speaker.burst_start_t == speaker.yielded_burst_t and silence < config.yield_release_s:
                 continue
             if free:
-                evidence = speaker.evidence_peak if config.onset_peak else speaker.evidence
+                # An onset once shown holds through weak syllables, while its run goes on.
+                claim = config.onset_peak and t - speaker.run_end_t <= config.challenger_recent_s
+                evidence = max(speaker.evidence, speaker.evidence_peak) if claim else speaker.evidence
                 strong = evidence >= config.onset_s
             else:
                 strong = (

@@ -22,8 +22,8 @@ class Speaker:
         # The same, looser (weaker syllables and consonants count): for takeovers, where the
         # challenger has to keep it up for takeover_s anyway.
         self.talk = 0.0
-        # The most evidence this burst has had: a speaker who showed onset_s of it keeps that claim
-        # while still voiced, though weak syllables leak it (engine.py, free floor).
+        # The most evidence this run of speech has had: a speaker who showed onset_s of it keeps
+        # that claim while the run goes on, though weak syllables leak it (engine.py, free floor).
         self.evidence_peak = 0.0
         self.last_voiced_t = -math.inf
         # Latest hop of the current burst that was voiced or speech-like (a consonant counts here).
@@ -86,6 +86,7 @@ class Speaker:
             if self._streak >= config.run_min_streak:
                 if not self._run_goes_on(self._streak_start_t):
                     self.run_start_t = self._streak_start_t
+                    self.evidence_peak = self.evidence
                 self.run_end_t = hop.t_end
             self.last_voiced_t = hop.t_end
             # ~100 ms attack so the level follows syllables without jittering per hop.

@@ -464,3 +464,15 @@ def test_an_onset_once_shown_holds_on_a_free_floor_while_the_speaker_is_voiced()
     assert moves[1][0] == pytest.approx(1.45, abs=0.011)
     before = hop_script(EngineConfig(onset_peak=False), script, 3.0)
     assert before[1][0] > 1.8
+
+
+def test_an_onset_claim_ends_with_its_word_so_a_later_noise_hop_never_takes_a_free_floor() -> None:
+    # "b" says a 0.2 s word over "a", who then pauses. A lone voiced hop (a noise peak) from b 0.75 s
+    # after the word, once a's pause has freed the floor, is not the word going on: b's burst once
+    # had onset_s of evidence, but its run ended with the word.
+    script = {
+        "a": [(0.0, 1.4, "vowel"), (2.6, 3.5, "vowel")],
+        "b": [(1.0, 1.2, "vowel"), (1.94, 1.95, "vowel")],
+    }
+    moves = hop_script(EngineConfig(), script, 3.5)
+    assert [who for _, who in moves] == ["a"]
