@@ -8,7 +8,10 @@ from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
+# Each earlier engine as it was: without the free-floor rules of the latest stop either.
+_NO_FREE_FLOOR_RULES = {"first_come": False, "onset_peak": False}
 _PERIODIC_ONLY = {
+    **_NO_FREE_FLOOR_RULES,
     "voiced_low_fraction": 0.0,
     "pitch_peak_only": False,
     "onset_s": 0.13,
@@ -33,13 +36,11 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     ),
     # The engine before runs were bridged by consonants (and needed 0.9 s).
     "spotlight/unbridged-run": lambda: SpotlightEngine(
-        EngineConfig(run_bridge_speechlike=False, takeover_min_run_s=0.9)
+        EngineConfig(**_NO_FREE_FLOOR_RULES, run_bridge_speechlike=False, takeover_min_run_s=0.9)
     ),
     # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
     # shown holds while the speaker is voiced).
-    "spotlight/no-free-floor-rules": lambda: SpotlightEngine(
-        EngineConfig(first_come=False, onset_peak=False)
-    ),
+    "spotlight/no-free-floor-rules": lambda: SpotlightEngine(EngineConfig(**_NO_FREE_FLOOR_RULES)),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,
