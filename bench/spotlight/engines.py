@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeakers, LoudestSpeaker
@@ -10,7 +9,7 @@ from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
 # Each earlier engine as it was: without the free-floor rules of the latest stop either.
-_NO_FREE_FLOOR_RULES = {"first_come": False, "onset_peak": False, "holder_consonant_drop_db": -math.inf}
+_NO_FREE_FLOOR_RULES = {"first_come": False, "onset_peak": False}
 _PERIODIC_ONLY = {
     **_NO_FREE_FLOOR_RULES,
     "voiced_low_fraction": 0.0,
@@ -40,7 +39,7 @@ ENGINES: dict[str, Callable[[], Engine]] = {
         EngineConfig(**_NO_FREE_FLOOR_RULES, run_bridge_speechlike=False, takeover_min_run_s=0.9)
     ),
     # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
-    # shown holds while its run goes on; a holder's consonants as loud as their vowels hold it).
+    # shown holds while the speaker is voiced).
     "spotlight/no-free-floor-rules": lambda: SpotlightEngine(EngineConfig(**_NO_FREE_FLOOR_RULES)),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,

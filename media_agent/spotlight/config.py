@@ -103,15 +103,6 @@ class EngineConfig:
     # The holder counts as talking until silent this long; pauses between sentences are longer, but
     # a pause alone never moves the spotlight, only someone else's speech does.
     holder_release_s: float = 0.45
-    # ... and the holder's consonants count as talking too while they are as loud as the holder's
-    # vowels (within this of the burst's peak; for at most run_bridge_max_s after a voiced hop).
-    # Recorded voices go unvoiced for half a second mid-turn (fricatives, breathy or creaky
-    # stretches); a backchannel said then took the floor (recorded tuning half: 3 -> 0 backchannel
-    # switches, 95.39 -> 95.45 %; synthetic tuning half 96.69 -> 96.65 %, trailing consonants delay
-    # a quick handoff). Trailing noise and soft tails are far below the peak and never count (all
-    # of 3-12 dB and 0.3-0.8 s gave no backchannel switch on the tuning halves; counting every
-    # consonant held handoffs: 96.69 -> 95.56 %).
-    holder_consonant_drop_db: float = 6.0
     # A speaker who lost the floor while still talking cannot win it back in that same burst of
     # speech unless the new holder has been silent this long (no ping-pong in double talk).
     yield_release_s: float = 1.0

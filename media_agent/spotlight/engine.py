@@ -4,8 +4,7 @@ The rule, in one place (docs/spotlight.md has the reasoning and the benchmark be
 - Per speaker (speaker.py), a burst of speech carries two measures: `evidence`, strict voiced time
   near the burst's envelope peak, and `talk`, looser (weaker syllables, consonants at half weight).
   A hop is voiced if it clears the speaker's own noise floor and the periodicity check (analysis.py).
-- Free floor (nobody holds it, or the holder has been silent for holder_release_s or is muted;
-  consonants as loud as the holder's vowels are not silence): the
+- Free floor (nobody holds it, or the holder has been silent for holder_release_s or is muted): the
   first challenger with onset_s of evidence takes it. Transients never carry that much. Someone who
   started talking earlier and still talks goes first: a backchannel said over an answer that opens on
   consonants waits for that answer.
@@ -91,7 +90,7 @@ class SpotlightEngine:
     def _dominant(self, t: float) -> str | None:
         config = self.config
         holder = self._speakers.get(self._holder) if self._holder is not None else None
-        silence = math.inf if holder is None or holder.muted else t - holder.last_strong_t
+        silence = math.inf if holder is None or holder.muted else t - holder.last_voiced_t
         free = silence >= config.holder_release_s
         best: Speaker | None = None
         for speaker in self._speakers.values():

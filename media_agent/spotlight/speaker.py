@@ -28,10 +28,6 @@ class Speaker:
         self.last_voiced_t = -math.inf
         # Latest hop of the current burst that was voiced or speech-like (a consonant counts here).
         self.last_speech_t = -math.inf
-        # Latest hop that was voiced, or a consonant as loud as the speaker's vowels (within
-        # holder_consonant_drop_db of the burst's peak, up to run_bridge_max_s after a voiced hop):
-        # what keeps a holder talking (engine.py).
-        self.last_strong_t = -math.inf
         self.last_audio_t = -math.inf
         self.burst_start_t = -math.inf
         # Start of the current run of speech: voiced hops with no gap longer than run_gap_s. A burst
@@ -125,11 +121,6 @@ class Speaker:
         else:
             weight = 1.0 if hop.voiced else config.unvoiced_weight
             self.talk = min(self.talk + step * weight, config.evidence_cap_s)
-        if hop.voiced or (
-            below_peak <= config.holder_consonant_drop_db
-            and hop.t_end - self.last_voiced_t <= config.run_bridge_max_s
-        ):
-            self.last_strong_t = hop.t_end
 
     def _run_goes_on(self, streak_start_t: float) -> bool:
         """Whether a voiced streak starting now continues the current run."""
