@@ -106,10 +106,12 @@ class EngineConfig:
     # A speaker who lost the floor while still talking cannot win it back in that same burst of
     # speech unless the new holder has been silent this long (no ping-pong in double talk).
     yield_release_s: float = 1.0
-    # On a free floor, the first to speak gets it: a challenger who started after another one who is
-    # still talking (voiced or consonants within run_gap_s, onset_s of talk) waits for that one to
-    # show onset_s of evidence. An answer that opens on consonants is not overtaken by a backchannel
-    # said over it (recorded tuning half: 6 -> 3 backchannel switches, no other outcome changed).
+    # On a free floor, the first to speak gets it: among strong challengers the one whose burst began
+    # first, and a challenger who started after another one who is still talking (voiced or
+    # consonants within run_gap_s, onset_s of talk) waits for that one to show onset_s of evidence,
+    # at most until that one's burst ends (burst_gap_s after its last voiced hop). An answer that
+    # opens on consonants is not overtaken by a backchannel said over it (recorded tuning half:
+    # 6 -> 3 backchannel switches, no other outcome changed).
     first_come: bool = True
     # On a free floor, onset_s counts as reached if the current run of speech reached it (its last
     # voiced streak within challenger_recent_s), not only if the leaky evidence holds it right now:

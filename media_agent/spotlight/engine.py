@@ -113,13 +113,20 @@ class SpotlightEngine:
                     and speaker.talk >= config.takeover_s
                     and speaker.run_end_t - speaker.run_start_t >= config.takeover_min_run_s
                 )
-            if strong and (best is None or speaker.talk > best.talk):
+            if strong and (best is None or self._ahead(speaker, best, free)):
                 best = speaker
         if best is None or (free and config.first_come and self._earlier_rival(t, holder, best)):
             return self._holder
         if holder is not None and silence < config.holder_release_s:
             holder.yielded_burst_t = holder.burst_start_t
         return best.identity
+
+    def _ahead(self, speaker: Speaker, best: Speaker, free: bool) -> bool:
+        """Whether `speaker` goes before `best`: on a free floor the first to speak (first_come),
+        otherwise (and on a tie) the one with more talk."""
+        if free and self.config.first_come and speaker.burst_start_t != best.burst_start_t:
+            return speaker.burst_start_t < best.burst_start_t
+        return speaker.talk > best.talk
 
     def _earlier_rival(self, t: float, holder: Speaker | None, best: Speaker) -> bool:
         """Someone else started talking before `best`, is still talking and has onset_s of talk."""

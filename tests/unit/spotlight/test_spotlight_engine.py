@@ -476,3 +476,17 @@ def test_an_onset_claim_ends_with_its_word_so_a_later_noise_hop_never_takes_a_fr
     }
     moves = hop_script(EngineConfig(), script, 3.5)
     assert [who for _, who in moves] == ["a"]
+
+
+def test_on_a_free_floor_the_first_to_speak_wins_even_with_less_talk() -> None:
+    # "b" answers first, but on consonants after a short vowel; "c" starts later and is all vowels,
+    # so c has more talk once b is voiced again. The floor goes to b then, not to nobody until one
+    # of them stops.
+    script = {
+        "a": [(0.0, 1.0, "vowel")],
+        "b": [(1.1, 1.15, "vowel"), (1.15, 1.6, "consonant"), (1.6, 3.0, "vowel")],
+        "c": [(1.2, 2.0, "vowel")],
+    }
+    moves = hop_script(EngineConfig(), script, 3.0)
+    assert [who for _, who in moves] == ["a", "b"]
+    assert moves[1][0] < 1.7
