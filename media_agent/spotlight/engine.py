@@ -105,7 +105,7 @@ class SpotlightEngine:
             if free:
                 # An onset once shown holds through weak syllables, while its run goes on.
                 claim = config.onset_peak and t - speaker.run_end_t <= config.challenger_recent_s
-                evidence = max(speaker.evidence, speaker.evidence_peak) if claim else speaker.evidence
+                evidence = speaker.evidence_peak if claim else speaker.evidence
                 strong = evidence >= config.onset_s
             else:
                 strong = (
@@ -133,7 +133,6 @@ class SpotlightEngine:
         window = self.config.run_gap_s
         return any(
             speaker is not holder
-            and speaker is not best
             and speaker.burst_start_t < best.burst_start_t
             and speaker.speaking_within(t, window)
             and speaker.talk >= self.config.onset_s

@@ -22,8 +22,9 @@ class Speaker:
         # The same, looser (weaker syllables and consonants count): for takeovers, where the
         # challenger has to keep it up for takeover_s anyway.
         self.talk = 0.0
-        # The most evidence this run of speech has had: a speaker who showed onset_s of it keeps
-        # that claim while the run goes on, though weak syllables leak it (engine.py, free floor).
+        # The most evidence this run of speech has had (never below `evidence`): a speaker who
+        # showed onset_s of it keeps that claim while the run goes on, though weak syllables leak
+        # it (engine.py, free floor).
         self.evidence_peak = 0.0
         self.last_voiced_t = -math.inf
         # Latest hop of the current burst that was voiced or speech-like (a consonant counts here).

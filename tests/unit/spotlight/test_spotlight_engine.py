@@ -72,6 +72,17 @@ def first_time(changes: list[tuple[float, StageState]], identity: str) -> float:
     return next(t for t, state in changes if state.spotlight == identity)
 
 
+def hop(t_end: float, kind: str) -> Hop:
+    """A hand-made analysis hop: "vowel" (voiced), "consonant" (speech-like, aperiodic), or silence."""
+    return Hop(
+        t_end=round(t_end, 3),
+        level_db=-30.0,
+        snr_db=20.0,
+        speechlike=kind != "silence",
+        voiced=kind == "vowel",
+    )
+
+
 # The default engine, and the one with the optional WebRTC VAD on top.
 CONFIGS = [EngineConfig(), EngineConfig(vad="webrtc")]
 CONFIG_IDS = ["default", "webrtc-vad"]
@@ -144,34 +155,22 @@ def test_lone_voiced_hops_around_a_word_do_not_lengthen_its_run() -> None:
     # the takeover rule measures is the word's, not 1.0 s.
     speaker = Speaker("b", EngineConfig())
 
-    def hop(t_end: float, voiced: bool) -> Hop:
-        return Hop(t_end=round(t_end, 3), level_db=-30.0, snr_db=20.0, speechlike=voiced, voiced=voiced)
-
     lone = {0.8, 1.8}
     word = {round(1.0 + 0.01 * k, 3) for k in range(1, 61)}
     for k in range(1, 250):
         t = round(0.01 * k, 3)
-        speaker._update(hop(t, t in lone or t in word))
+        speaker._update(hop(t, "vowel" if t in lone or t in word else "silence"))
     assert speaker.run_end_t - speaker.run_start_t == pytest.approx(0.6, abs=0.011)
     loose = Speaker("b", EngineConfig(run_min_streak=1))
     for k in range(1, 250):
         t = round(0.01 * k, 3)
-        loose._update(hop(t, t in lone or t in word))
+        loose._update(hop(t, "vowel" if t in lone or t in word else "silence"))
     assert loose.run_end_t - loose.run_start_t == pytest.approx(1.0, abs=0.011)
 
 
 def test_consonants_carry_a_run_across_a_gap_that_silence_would_end() -> None:
     # Two 0.4 s voiced stretches 0.4 s apart (more than run_gap_s): with consonants (speech-like,
     # aperiodic) in between they are one 1.2 s run, as connected speech is; with silence, two runs.
-    def hop(t_end: float, kind: str) -> Hop:
-        return Hop(
-            t_end=round(t_end, 3),
-            level_db=-30.0,
-            snr_db=20.0,
-            speechlike=kind != "silence",
-            voiced=kind == "vowel",
-        )
-
     def longest_run(between: str, config: EngineConfig, gap_s: float = 0.4) -> float:
         speaker = Speaker("b", config)
         longest = 0.0
@@ -425,12 +424,9 @@ def hop_script(
         t = round(k * config.hop_s, 3)
         for identity, spans in script.items():
             kind = next((kind for start, end, kind in spans if start < t <= end), "silence")
-            hop = Hop(
-                t_end=t, level_db=-30.0, snr_db=20.0, speechlike=kind != "silence", voiced=kind == "vowel"
-            )
             speaker = engine._speaker(identity)
             speaker.last_audio_t = t
-            speaker._update(hop)
+            speaker._update(hop(t, kind))
         engine.advance(t)
         if engine.state.spotlight != (moves[-1][1] if moves else None):
             moves.append((t, engine.state.spotlight))
