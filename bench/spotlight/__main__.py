@@ -5,12 +5,13 @@
 Generates (or reuses) the corpus: "tune" (the engine's defaults were chosen on it), "holdout"
 (other conversations, other voices, other backchannel words; never used to choose anything), and
 the same two halves in recorded human voices from Debian packages, "recorded-tune" and
-"recorded-holdout" (skipped when the packages are missing); "holdout-fresh" and
-"recorded-holdout-fresh" are more held-out conversations on new seeds (corpus.py). Replays every
-conversation through every engine with the replay tool's own code path, scores the timelines per
-shared/spotlight-manifest.md, measures the engine's per-frame cost, writes
+"recorded-holdout" (skipped when the packages are missing). The "-fresh" and "-blind" pairs are more
+held-out conversations on new seeds, "tune-2" and "recorded-tune-2" more tuning ones (corpus.py).
+Replays every conversation through every engine with the replay tool's own code path, scores the
+timelines per shared/spotlight-manifest.md, measures the engine's per-frame cost, writes
 bench/out/spotlight/results.json, the plots (of the held-out half) under docs/bench/img/, and the
-results block of docs/bench/spotlight.md, held-out halves first.
+results block of docs/bench/spotlight.md: issue 10's goals on the parts never tuned on (each, and
+pooled by kind of voice), then every part, held-out halves first.
 """
 
 from __future__ import annotations
@@ -50,20 +51,38 @@ def _run(job: tuple[str, str]) -> tuple[str, str, Score, float, int]:
     return engine_name, manifest_path, result, cpu, frames
 
 
-def _run_split(split: str, args: argparse.Namespace) -> tuple[dict, dict[str, Score]]:
+# The parts of the corpus the engine was never tuned on, each on its own and pooled by kind of voice:
+# issue 10's goals are judged on these (report.goals_markdown).
+UNSEEN = {
+    "espeak-ng, held out": ("holdout",),
+    "espeak-ng, fresh": ("holdout-fresh",),
+    "espeak-ng, blind": ("holdout-blind",),
+    "espeak-ng, all three": ("holdout", "holdout-fresh", "holdout-blind"),
+    "recorded, held out": ("recorded-holdout",),
+    "recorded, fresh": ("recorded-holdout-fresh",),
+    "recorded, blind": ("recorded-holdout-blind",),
+    "recorded, all three": ("recorded-holdout", "recorded-holdout-fresh", "recorded-holdout-blind"),
+}
+PerConversation = dict[str, tuple[float, float]]
+
+
+def _run_split(
+    split: str, args: argparse.Namespace
+) -> tuple[dict, dict[str, Score], dict[str, PerConversation]]:
     spec = CorpusSpec(split=split, conversations=args.conversations)
     manifests = [str(path) for path in build(spec)]
     jobs = [(engine, path) for engine in args.engines for path in manifests]
     totals = {engine: Score() for engine in args.engines}
     cpu = dict.fromkeys(args.engines, 0.0)
     frames = dict.fromkeys(args.engines, 0)
-    per_conversation: dict[str, dict[str, float]] = {engine: {} for engine in args.engines}
+    # engine -> conversation -> (correct seconds, scored seconds)
+    per_conversation: dict[str, PerConversation] = {engine: {} for engine in args.engines}
     with Pool(args.jobs) as pool:
         for engine, path, result, seconds, n in pool.imap_unordered(_run, jobs):
             totals[engine].merge(result)
             cpu[engine] += seconds
             frames[engine] += n
-            per_conversation[engine][Path(path).parent.name] = result.accuracy
+            per_conversation[engine][Path(path).parent.name] = (result.correct_s, result.scored_s)
     results = {
         "corpus": {
             "spec": {**spec.__dict__, "seed": spec.seed},
@@ -75,7 +94,24 @@ def _run_split(split: str, args: argparse.Namespace) -> tuple[dict, dict[str, Sc
             for engine in args.engines
         },
     }
-    return results, totals
+    return results, totals, per_conversation
+
+
+def _goals(
+    totals: dict[str, dict[str, Score]], per_conversation: dict[str, dict[str, PerConversation]]
+) -> str:
+    """The goals table of the shipped engine on the unseen parts that were run."""
+    parts: dict[str, tuple[Score, list[tuple[float, float]]]] = {}
+    for name, splits in UNSEEN.items():
+        if not all(split in totals for split in splits):
+            continue
+        pooled = Score()
+        conversations: list[tuple[float, float]] = []
+        for split in splits:
+            pooled.merge(totals[split]["spotlight"])
+            conversations += per_conversation[split]["spotlight"].values()
+        parts[name] = (pooled, conversations)
+    return report.goals_markdown(parts) if parts else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,11 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     per_split: dict[str, dict] = {}
     totals_by_split: dict[str, dict[str, Score]] = {}
+    conversations_by_split: dict[str, dict[str, PerConversation]] = {}
     for split in args.splits:
         if split in recorded.SPLIT_VOICES and recorded.missing():
             print(f"{split}: skipped, the recordings are not installed ({recorded.install()})", flush=True)
             continue
-        per_split[split], totals_by_split[split] = _run_split(split, args)
+        per_split[split], totals_by_split[split], conversations_by_split[split] = _run_split(split, args)
         print(f"{split}: replayed ({time.monotonic() - started:.0f} s)", flush=True)
     cost = report.frame_cost()
     machine = f"{platform.machine()}, {os.cpu_count()} shared cores, Python {platform.python_version()}"
@@ -116,10 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         "recorded-holdout": "Recorded voices, held-out half (never used to choose anything)",
         "holdout-fresh": "Fresh held-out conversations (generated after the last engine change was chosen)",
         "recorded-holdout-fresh": "Recorded voices, fresh held-out conversations (the same)",
+        "holdout-blind": "Blind held-out conversations (generated after this stop's engine was frozen)",
+        "recorded-holdout-blind": "Recorded voices, blind held-out conversations (the same)",
         "tune": "Tuning half",
         "recorded-tune": "Recorded voices, tuning half",
+        "tune-2": "Tuning half, second draw (tuning voices and words, new seed)",
+        "recorded-tune-2": "Recorded voices, tuning half, second draw",
     }
-    markdown = "\n".join(
+    goals = _goals(totals_by_split, conversations_by_split) if "spotlight" in args.engines else ""
+    markdown = (
+        "### Issue 10's goals on the parts never tuned on\n\n" + goals + "\n" if goals else ""
+    ) + "\n".join(
         f"### {titles[split]}\n\n"
         + report.markdown(
             {

@@ -8,8 +8,10 @@ from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
-# Each earlier engine as it was: without the free-floor rules of the latest stop either.
-_NO_FREE_FLOOR_RULES = {"first_come": False, "onset_peak": False}
+# Each earlier engine as it was: with the voicing test's 0.5 low-band share of the stops before this
+# one, and without the free-floor rules of the last stop either.
+_LAST_STOP = {"voiced_low_fraction": 0.5, "burst_by_streaks": False}
+_NO_FREE_FLOOR_RULES = {**_LAST_STOP, "first_come": False, "onset_peak": False}
 _PERIODIC_ONLY = {
     **_NO_FREE_FLOOR_RULES,
     "voiced_low_fraction": 0.0,
@@ -41,6 +43,11 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
     # shown holds while the speaker is voiced).
     "spotlight/no-free-floor-rules": lambda: SpotlightEngine(EngineConfig(**_NO_FREE_FLOOR_RULES)),
+    # The engine of the last stop: a hop was voiced only with half its energy below 1 kHz, and any
+    # voiced hop kept a burst going.
+    "spotlight/last-stop": lambda: SpotlightEngine(EngineConfig(**_LAST_STOP)),
+    # This stop's voicing test without its burst rule.
+    "spotlight/lone-hop-bursts": lambda: SpotlightEngine(EngineConfig(burst_by_streaks=False)),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,

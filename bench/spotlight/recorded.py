@@ -59,15 +59,20 @@ WORDS = {"alsa-first": (_ALSA_FILES, 0), "alsa-second": (_ALSA_FILES, 1)}
 # Disjoint halves, like the synthetic corpus's: the engine may be tuned on "recorded-tune" and is
 # reported on "recorded-holdout", whose speakers and words it never heard.
 _HOLDOUT_VOICES = ("cards", "hts2a", "morig", "cross", "kristoff", "wia", "speech_orig")
+_TUNE_VOICES = ("librivox", "sphinx-commands", "hts1a", "forig", "mmt1", "big_dog", "vk5qi")
 SPLIT_VOICES = {
-    "recorded-tune": ("librivox", "sphinx-commands", "hts1a", "forig", "mmt1", "big_dog", "vk5qi"),
+    "recorded-tune": _TUNE_VOICES,
+    "recorded-tune-2": _TUNE_VOICES,
     "recorded-holdout": _HOLDOUT_VOICES,
     "recorded-holdout-fresh": _HOLDOUT_VOICES,
+    "recorded-holdout-blind": _HOLDOUT_VOICES,
 }
 SPLIT_WORDS = {
     "recorded-tune": "alsa-first",
+    "recorded-tune-2": "alsa-first",
     "recorded-holdout": "alsa-second",
     "recorded-holdout-fresh": "alsa-second",
+    "recorded-holdout-blind": "alsa-second",
 }
 
 # Pauses that separate utterances, and (shorter) words; levels relative to the recording's peak.

@@ -27,6 +27,8 @@ class Speaker:
         # it (engine.py, free floor).
         self.evidence_peak = 0.0
         self.last_voiced_t = -math.inf
+        # Latest hop that keeps the burst going: a voiced hop, or with burst_by_streaks a voiced streak.
+        self._burst_alive_t = -math.inf
         # Latest hop of the current burst that was voiced or speech-like (a consonant counts here).
         self.last_speech_t = -math.inf
         self.last_audio_t = -math.inf
@@ -76,9 +78,10 @@ class Speaker:
         config = self._config
         self.last_audio_t = hop.t_end
         if hop.voiced:
-            if hop.t_end - self.last_voiced_t > config.burst_gap_s:
+            if hop.t_end - self._burst_alive_t > config.burst_gap_s:
                 self._end_burst()
                 self.burst_start_t = hop.t_end - config.hop_s
+                self._burst_alive_t = hop.t_end
                 self.peak_db = hop.level_db
             if hop.t_end - self.last_voiced_t > config.hop_s * 1.5:
                 self._streak = 0
@@ -89,10 +92,13 @@ class Speaker:
                     self.run_start_t = self._streak_start_t
                     self.evidence_peak = self.evidence
                 self.run_end_t = hop.t_end
+                self._burst_alive_t = hop.t_end
+            if not config.burst_by_streaks:
+                self._burst_alive_t = hop.t_end
             self.last_voiced_t = hop.t_end
             # ~100 ms attack so the level follows syllables without jittering per hop.
             self.snr_db += (hop.snr_db - self.snr_db) * 0.1
-        elif hop.t_end - self.last_voiced_t > config.burst_gap_s:
+        elif hop.t_end - self._burst_alive_t > config.burst_gap_s:
             self._end_burst()
             return
         elif not hop.speechlike:

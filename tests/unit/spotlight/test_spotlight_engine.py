@@ -133,6 +133,24 @@ def test_a_mug_thud_is_periodic_but_only_a_voice_keeps_its_energy_below_1_khz() 
     assert voiced_hops(vowel, strict) >= 0.8 * voiced_hops(vowel, periodic_only) > 0
 
 
+def test_a_bright_mic_keeps_a_voice_voiced_while_mugs_stay_unvoiced() -> None:
+    # A close or high-passed mic tilts a voice up (here a first-order pre-emphasis, 0.7, at the same
+    # level): at a 0.5 low-band share half its hops failed the test; at the shipped 0.45 they pass,
+    # and mugs of every thud pitch still have no voiced hop.
+    def voiced_hops(x: np.ndarray, config: EngineConfig) -> int:
+        analyzer = FrameAnalyzer(config)
+        return sum(hop.voiced for hop in analyzer.feed(0.0, track(silence(0.3), x, silence(0.3)), RATE))
+
+    vowel = speech(1.0, seed=3)
+    bright = np.concatenate((vowel[:1], vowel[1:] - 0.7 * vowel[:-1]))
+    bright *= np.sqrt(np.mean(vowel**2) / np.mean(bright**2))
+    shipped = EngineConfig()
+    assert voiced_hops(bright, shipped) >= 0.9 * voiced_hops(vowel, shipped) > 0
+    assert voiced_hops(bright, EngineConfig(voiced_low_fraction=0.5)) <= 0.6 * voiced_hops(vowel, shipped)
+    for thud_hz in (120.0, 150.0, 200.0):
+        assert voiced_hops(mug(0.25, thud_hz=thud_hz), shipped) == 0
+
+
 def test_low_frequency_noise_is_not_a_pitch_though_it_correlates_at_short_lags() -> None:
     # A second of brown noise 15 dB over a quiet floor: the old check (the maximum over all pitch
     # lags) takes a dozen of its hops for voiced; reading the autocorrelation at true peaks only
@@ -486,3 +504,16 @@ def test_on_a_free_floor_the_first_to_speak_wins_even_with_less_talk() -> None:
     moves = hop_script(EngineConfig(), script, 3.0)
     assert [who for _, who in moves] == ["a", "b"]
     assert moves[1][0] < 1.7
+
+
+def test_lone_noise_peaks_do_not_keep_a_finished_word_alive_for_a_free_floor() -> None:
+    # "b" says a 0.7 s word over "a", then only lone voiced hops (noise peaks) 0.3-0.6 s apart. "a"
+    # stops at 3.0 s, so the floor is free from 3.45 s. Lone hops no longer keep b's burst going, so
+    # its word's evidence is gone by then, and a lone hop at 3.5 s is not an onset.
+    lone = [(at - 0.01, at, "vowel") for at in (2.0, 2.6, 3.2, 3.5)]
+    script = {"a": [(0.0, 3.0, "vowel")], "b": [(1.0, 1.7, "vowel"), *lone]}
+    moves = hop_script(EngineConfig(), script, 4.0)
+    assert [who for _, who in moves] == ["a"]
+    # Before, each lone hop kept the burst and its leaking evidence alive, and the last took the floor.
+    before = hop_script(EngineConfig(burst_by_streaks=False), script, 4.0)
+    assert [who for _, who in before] == ["a", "b"]
