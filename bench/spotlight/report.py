@@ -235,11 +235,10 @@ def _s(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _accuracy(e: dict[str, Any]) -> str:
-    interval = e.get("accuracy_ci95")
+def _accuracy(accuracy: float, interval: tuple[float, float] | list[float] | None) -> str:
     if interval is None:
-        return _pct(e["accuracy"])
-    return f"{_pct(e['accuracy'])} ({interval[0] * 100:.1f}–{interval[1] * 100:.1f})"
+        return _pct(accuracy)
+    return f"{_pct(accuracy)} ({interval[0] * 100:.1f}–{interval[1] * 100:.1f})"
 
 
 def goals_markdown(parts: dict[str, tuple[Score, list[tuple[float, float]]]]) -> str:
@@ -262,8 +261,7 @@ def goals_markdown(parts: dict[str, tuple[Score, list[tuple[float, float]]]]) ->
             takeover is not None and takeover <= GOALS["takeover_median_s"],
         )
         cells = (
-            f"{_pct(score_.accuracy)}"
-            + ("" if interval is None else f" ({interval[0] * 100:.1f}–{interval[1] * 100:.1f})"),
+            _accuracy(score_.accuracy, interval),
             f"{backchannel} of {score_.transients.get('backchannel', 0)}",
             f"{_s(switch)} s ({score_.switch_misses} missed)",
             f"{_s(takeover)} s ({score_.takeover_misses} of "
@@ -303,7 +301,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {_s(e['takeover']['median'])} / {_s(e['takeover']['p90'])} "
             f"| {e['takeover']['misses']}/{e['takeover']['n'] + e['takeover']['misses']} "
             f"| {e['false_switches_per_min']:.2f} | {e['transient_false_switches']} / {backchannel} "
-            f"| {e['flickers']} | {_accuracy(e)} | {_pct(e.get('accuracy_latency_bound'))} |"
+            f"| {e['flickers']} | {_accuracy(e['accuracy'], e.get('accuracy_ci95'))} "
+            f"| {_pct(e.get('accuracy_latency_bound'))} |"
         )
     kinds = next(iter(engines.values()))["transients_by_kind"]
     lines += [
