@@ -120,7 +120,7 @@ class EngineConfig:
     # On a free floor, the first to speak gets it: among strong challengers the one whose burst began
     # first, and a challenger who started after another one who is still talking (voiced or
     # consonants within run_gap_s, onset_s of talk) waits for that one to show onset_s of evidence,
-    # at most until that one's burst ends (burst_gap_s after its last voiced hop). An answer that
+    # at most until that one's burst ends (burst_gap_s after its last voiced streak). An answer that
     # opens on consonants is not overtaken by a backchannel said over it (recorded tuning half:
     # 6 -> 3 backchannel switches, no other outcome changed).
     first_come: bool = True

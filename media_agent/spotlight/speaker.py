@@ -78,10 +78,10 @@ class Speaker:
         config = self._config
         self.last_audio_t = hop.t_end
         if hop.voiced:
-            if hop.t_end - self._burst_alive_t > config.burst_gap_s:
+            new_burst = hop.t_end - self._burst_alive_t > config.burst_gap_s
+            if new_burst:
                 self._end_burst()
                 self.burst_start_t = hop.t_end - config.hop_s
-                self._burst_alive_t = hop.t_end
                 self.peak_db = hop.level_db
             if hop.t_end - self.last_voiced_t > config.hop_s * 1.5:
                 self._streak = 0
@@ -92,8 +92,7 @@ class Speaker:
                     self.run_start_t = self._streak_start_t
                     self.evidence_peak = self.evidence
                 self.run_end_t = hop.t_end
-                self._burst_alive_t = hop.t_end
-            if not config.burst_by_streaks:
+            if new_burst or self._streak >= config.run_min_streak or not config.burst_by_streaks:
                 self._burst_alive_t = hop.t_end
             self.last_voiced_t = hop.t_end
             # ~100 ms attack so the level follows syllables without jittering per hop.
