@@ -151,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     titles = {
         "holdout": "Held-out half (never used to choose anything)",
         "recorded-holdout": "Recorded voices, held-out half (never used to choose anything)",
-        "holdout-fresh": "Fresh held-out conversations (generated after the last engine change was chosen)",
+        "holdout-fresh": "Fresh held-out conversations (a second held-out draw)",
         "recorded-holdout-fresh": "Recorded voices, fresh held-out conversations (the same)",
-        "holdout-blind": "Blind held-out conversations (generated after this stop's engine was frozen)",
+        "holdout-blind": "Blind held-out conversations (generated after `1b3a0ac`; no choice made on them)",
         "recorded-holdout-blind": "Recorded voices, blind held-out conversations (the same)",
         "tune": "Tuning half",
         "recorded-tune": "Recorded voices, tuning half",

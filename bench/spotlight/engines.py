@@ -8,10 +8,18 @@ from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
-# Each earlier engine as it was: with the voicing test's 0.5 low-band share of the stops before this
-# one, and without the free-floor rules of the last stop either.
-_LAST_STOP = {"voiced_low_fraction": 0.5, "burst_by_streaks": False}
-_NO_FREE_FLOOR_RULES = {**_LAST_STOP, "first_come": False, "onset_peak": False}
+# Each earlier engine as it was. The last stop's had neither of this stop's rules (a holder's unvoiced
+# speech keeps the floor; a run starts at its word's first sound); the stops before it also had the
+# voicing test's 0.5 low-band share and any voiced hop keeping a burst going, and before them, no
+# free-floor rules either.
+_LAST_STOP = {"holder_unvoiced_s": 0.0, "run_lead_s": 0.0}
+_NO_FREE_FLOOR_RULES = {
+    **_LAST_STOP,
+    "voiced_low_fraction": 0.5,
+    "burst_by_streaks": False,
+    "first_come": False,
+    "onset_peak": False,
+}
 _PERIODIC_ONLY = {
     **_NO_FREE_FLOOR_RULES,
     "voiced_low_fraction": 0.0,
@@ -43,11 +51,12 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
     # shown holds while the speaker is voiced).
     "spotlight/no-free-floor-rules": lambda: SpotlightEngine(EngineConfig(**_NO_FREE_FLOOR_RULES)),
-    # The engine of the last stop: a hop was voiced only with half its energy below 1 kHz, and any
-    # voiced hop kept a burst going.
+    # The engine of the last stop: the floor was free once the holder's vowels were holder_release_s
+    # old, whatever they still said, and a run started at its first vowel.
     "spotlight/last-stop": lambda: SpotlightEngine(EngineConfig(**_LAST_STOP)),
-    # This stop's voicing test without its burst rule.
-    "spotlight/lone-hop-bursts": lambda: SpotlightEngine(EngineConfig(burst_by_streaks=False)),
+    # Each of this stop's rules on its own.
+    "spotlight/no-unvoiced-holder": lambda: SpotlightEngine(EngineConfig(holder_unvoiced_s=0.0)),
+    "spotlight/no-run-lead": lambda: SpotlightEngine(EngineConfig(run_lead_s=0.0)),
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,

@@ -90,8 +90,9 @@ class EngineConfig:
     # loud it is said, so no backchannel can take a talking holder's floor; an interruption that
     # keeps going does. Measured on the run, not the burst, so a word said soon after one's own
     # earlier speech is still one word. 0.85 s: the longest backchannel (0.8 s) plus 0.05 s of
-    # measurement margin; a run is never longer than its word (streaks, below), and on the tuning
-    # halves the longest backchannel run was 0.77 s. (0.9 s until runs were bridged by consonants.)
+    # measurement margin; a run is never longer than its word (streaks and run_lead_s, below), and
+    # on the tuning halves the longest backchannel run was 0.84 s, for a 0.84 s word. (0.9 s until
+    # runs were bridged by consonants.)
     takeover_min_run_s: float = 0.85
     run_gap_s: float = 0.3
     # ... made of streaks of at least this many consecutive voiced hops (30 ms: a vowel nucleus). A
@@ -99,6 +100,13 @@ class EngineConfig:
     # run up to 0.2-0.34 s longer than the word on the tuning halves (a 0.8 s "yeah" measured 0.9 s).
     # With streaks the run never exceeded its word there, at 0.03-0.08 % of accuracy.
     run_min_streak: int = 3
+    # A run starts at its word's first sound: the unbroken speech-like hops (an onset consonant)
+    # just before its first voiced streak count, up to this long. The backchannel bound is a word's
+    # whole length, and the takeover waited for that length of voicing on top of the consonant
+    # (a word opening on "s", "th" or "f"). Tuning halves: takeover medians -0.02 to -0.10 s,
+    # accuracy +0.04 to +0.08 %, the longest backchannel run 0.84 s (a 0.84 s word; the corpus draws
+    # a few just past 0.8 s). 0.15-0.2 s change nothing more.
+    run_lead_s: float = 0.1
     # Speech-like but aperiodic hops (consonants, breathy syllables) carry a run across a gap: only
     # a gap of run_gap_s without any speech ends it. Connected speech has stretches of consonants
     # longer than run_gap_s ("sixths street"); without this they cut an interruption's run in two
@@ -114,6 +122,14 @@ class EngineConfig:
     # The holder counts as talking until silent this long; pauses between sentences are longer, but
     # a pause alone never moves the spotlight, only someone else's speech does.
     holder_release_s: float = 0.45
+    # ... and while they still make unvoiced speech sounds: a streak of run_min_streak speech-like
+    # hops of their burst (a fricative, a breathy or whispered tail, a creaky syllable the voicing
+    # test misses) within this. Recorded voices often trail off so, and a word said over that tail
+    # took a "free" floor: on the tuning halves these were 8 of the 8 backchannel switches (0 with
+    # it at 0.2-0.3 s, accuracy +0.00 / +0.05 / +0.07 / +0.14 %). A lone speech-like hop does not
+    # count: a noisy mic makes them every 0.1-0.2 s, and each would delay the next clean turn
+    # (counted singly, clean-turn medians rose up to 0.05 s). 0 turns it off.
+    holder_unvoiced_s: float = 0.2
     # A speaker who lost the floor while still talking cannot win it back in that same burst of
     # speech unless the new holder has been silent this long (no ping-pong in double talk).
     yield_release_s: float = 1.0

@@ -4,10 +4,10 @@ The rule, in one place (docs/spotlight.md has the reasoning and the benchmark be
 - Per speaker (speaker.py), a burst of speech carries two measures: `evidence`, strict voiced time
   near the burst's envelope peak, and `talk`, looser (weaker syllables, consonants at half weight).
   A hop is voiced if it clears the speaker's own noise floor and the periodicity check (analysis.py).
-- Free floor (nobody holds it, or the holder has been silent for holder_release_s or is muted): the
-  first challenger with onset_s of evidence takes it. Transients never carry that much. Someone who
-  started talking earlier and still talks goes first: a backchannel said over an answer that opens on
-  consonants waits for that answer.
+- Free floor (nobody holds it, or the holder is muted, or has been unvoiced for holder_release_s and
+  made no unvoiced speech sound for holder_unvoiced_s): the first challenger with onset_s of evidence
+  takes it. Transients never carry that much. Someone who started talking earlier and still talks
+  goes first: a backchannel said over an answer that opens on consonants waits for that answer.
 - Holder still talking: a challenger who started after the holder needs takeover_s of talk (longer
   than a backchannel) and onset_s of evidence. One who lost the floor while talking cannot win it
   back in the same burst (no ping-pong in double talk).
@@ -91,7 +91,10 @@ class SpotlightEngine:
         config = self.config
         holder = self._speakers.get(self._holder) if self._holder is not None else None
         silence = math.inf if holder is None or holder.muted else t - holder.last_voiced_t
-        free = silence >= config.holder_release_s
+        # The holder talks while voiced within holder_release_s or still making unvoiced speech sounds.
+        free = holder is None or (
+            silence >= config.holder_release_s and not holder.sounding_within(t, config.holder_unvoiced_s)
+        )
         best: Speaker | None = None
         for speaker in self._speakers.values():
             if speaker is holder or not speaker.voiced_within(t, config.challenger_recent_s):
@@ -117,7 +120,7 @@ class SpotlightEngine:
                 best = speaker
         if best is None or (free and config.first_come and self._earlier_rival(t, holder, best)):
             return self._holder
-        if holder is not None and silence < config.holder_release_s:
+        if holder is not None and not free:
             holder.yielded_burst_t = holder.burst_start_t
         return best.identity
 

@@ -31,6 +31,12 @@ class Speaker:
         self._burst_alive_t = -math.inf
         # Latest hop of the current burst that was voiced or speech-like (a consonant counts here).
         self.last_speech_t = -math.inf
+        # Latest hop that ended a streak of run_min_streak speech-like hops (voiced or not) in the
+        # current burst: the speaker is still making speech sounds, if not voiced ones.
+        self.last_sound_streak_t = -math.inf
+        self._sound_streak = 0
+        # Start of the unbroken speech-like hops up to now: a word's first sound (run_lead_s).
+        self._sound_start_t = -math.inf
         self.last_audio_t = -math.inf
         self.burst_start_t = -math.inf
         # Start of the current run of speech: voiced hops with no gap longer than run_gap_s. A burst
@@ -70,6 +76,10 @@ class Speaker:
     def voiced_within(self, t: float, window_s: float) -> bool:
         return not self.muted and t - self.last_voiced_t <= window_s
 
+    def sounding_within(self, t: float, window_s: float) -> bool:
+        """A streak of speech sounds, voiced or not, ended less than window_s ago."""
+        return not self.muted and t - self.last_sound_streak_t < window_s
+
     def speaking_within(self, t: float, window_s: float) -> bool:
         """Voiced, or a consonant of the current burst, this recently."""
         return not self.muted and t - self.last_speech_t <= window_s
@@ -77,6 +87,9 @@ class Speaker:
     def _update(self, hop: Hop) -> None:
         config = self._config
         self.last_audio_t = hop.t_end
+        self._sound_streak = self._sound_streak + 1 if hop.speechlike else 0
+        if self._sound_streak == 1:
+            self._sound_start_t = hop.t_end - config.hop_s
         if hop.voiced:
             new_burst = hop.t_end - self._burst_alive_t > config.burst_gap_s
             if new_burst:
@@ -89,7 +102,7 @@ class Speaker:
             self._streak += 1
             if self._streak >= config.run_min_streak:
                 if not self._run_goes_on(self._streak_start_t):
-                    self.run_start_t = self._streak_start_t
+                    self.run_start_t = max(self._sound_start_t, self._streak_start_t - config.run_lead_s)
                     self.evidence_peak = self.evidence
                 self.run_end_t = hop.t_end
             if new_burst or self._streak >= config.run_min_streak or not config.burst_by_streaks:
@@ -113,6 +126,8 @@ class Speaker:
         # A voiced hop, or a consonant inside a burst (speech-like but aperiodic; it does not make
         # the speaker "recently voiced", since a noisy mic passes that test on its own noise).
         self.last_speech_t = hop.t_end
+        if self._sound_streak >= config.run_min_streak:
+            self.last_sound_streak_t = hop.t_end
         step = config.hop_s
         self.peak_db = max(hop.level_db, self.peak_db - config.envelope_decay_db_per_s * step)
         below_peak = self.peak_db - hop.level_db

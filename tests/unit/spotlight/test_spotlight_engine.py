@@ -205,11 +205,13 @@ def test_consonants_carry_a_run_across_a_gap_that_silence_would_end() -> None:
 
     assert longest_run("consonant", EngineConfig()) == pytest.approx(1.2, abs=0.011)
     assert longest_run("silence", EngineConfig()) == pytest.approx(0.4, abs=0.011)
-    unbridged = EngineConfig(run_bridge_speechlike=False)
+    # (Without run_lead_s either: the second stretch's run would start in the consonants before it.)
+    unbridged = EngineConfig(run_bridge_speechlike=False, run_lead_s=0.0)
     assert longest_run("consonant", unbridged) == pytest.approx(0.4, abs=0.011)
     # A word 0.6 s after one's own (longer than any consonant cluster, run_bridge_max_s) is a word of
     # its own, whatever passed the gate in between: noise must not chain a backchannel to a turn.
-    assert longest_run("consonant", EngineConfig(), gap_s=0.6) == pytest.approx(0.4, abs=0.011)
+    # Its run starts run_lead_s before its vowel, in the consonants leading into it.
+    assert longest_run("consonant", EngineConfig(), gap_s=0.6) == pytest.approx(0.5, abs=0.011)
 
 
 def test_room_noise_after_digital_silence_never_takes_the_floor() -> None:
@@ -517,3 +519,55 @@ def test_lone_noise_peaks_do_not_keep_a_finished_word_alive_for_a_free_floor() -
     # Before, each lone hop kept the burst and its leaking evidence alive, and the last took the floor.
     before = hop_script(EngineConfig(burst_by_streaks=False), script, 4.0)
     assert [who for _, who in before] == ["a", "b"]
+
+
+def test_a_run_starts_at_its_words_first_sound() -> None:
+    # A word opening on 0.1 s of consonant before 0.7 s of vowels lasts 0.8 s, and so does its run:
+    # the backchannel bound is a word's whole length. Longer consonant stretches count only
+    # run_lead_s, and a lone speech-like hop (a noise peak) before the word does not count at all.
+    def run_length(script: list[tuple[float, float, str]], config: EngineConfig) -> float:
+        speaker = Speaker("b", config)
+        for k in range(1, 300):
+            t = round(0.01 * k, 3)
+            kind = next((kind for start, end, kind in script if start < t <= end), "silence")
+            speaker._update(hop(t, kind))
+        return speaker.run_end_t - speaker.run_start_t
+
+    word = [(1.0, 1.1, "consonant"), (1.1, 1.8, "vowel")]
+    assert run_length(word, EngineConfig()) == pytest.approx(0.8, abs=0.011)
+    assert run_length(word, EngineConfig(run_lead_s=0.0)) == pytest.approx(0.7, abs=0.011)
+    long_lead = [(0.7, 1.1, "consonant"), (1.1, 1.8, "vowel")]
+    assert run_length(long_lead, EngineConfig()) == pytest.approx(0.8, abs=0.011)
+    lone = [(0.98, 0.99, "consonant"), (1.0, 1.7, "vowel")]
+    assert run_length(lone, EngineConfig()) == pytest.approx(0.7, abs=0.011)
+    # So an interruption opening on a consonant takes over run_lead_s sooner.
+    script = {"a": [(0.0, 4.0, "vowel")], "b": [(2.0, 2.1, "consonant"), (2.1, 4.0, "vowel")]}
+    moves = hop_script(EngineConfig(), script, 4.0)
+    assert [who for _, who in moves] == ["a", "b"]
+    assert moves[1][0] == pytest.approx(2.0 + EngineConfig().takeover_min_run_s, abs=0.021)
+    later = hop_script(EngineConfig(run_lead_s=0.0), script, 4.0)
+    assert later[1][0] - moves[1][0] == pytest.approx(0.1, abs=0.011)
+
+
+def test_a_word_said_over_the_holders_unvoiced_tail_does_not_take_the_floor() -> None:
+    # "a" trails off on 0.6 s of unvoiced speech (a breathy tail, a long fricative) and goes on
+    # talking at 3.3 s; "b" says a 0.5 s word over the tail. a's last vowel is 0.45 s old at 2.45 s,
+    # but a is still making speech sounds: the floor is not free, and b's word is a backchannel.
+    script = {
+        "a": [(0.0, 2.0, "vowel"), (2.0, 2.6, "consonant"), (3.3, 4.0, "vowel")],
+        "b": [(2.1, 2.6, "vowel")],
+    }
+    moves = hop_script(EngineConfig(), script, 4.0)
+    assert [who for _, who in moves] == ["a"]
+    before = hop_script(EngineConfig(holder_unvoiced_s=0.0), script, 4.0)
+    assert [who for _, who in before] == ["a", "b", "a"]
+
+
+def test_lone_noise_hops_from_a_holder_who_stopped_do_not_delay_the_next_turn() -> None:
+    # "a" stops at 1.0 s; its noisy mic passes the gate on single hops every 0.1 s. "b" answers at
+    # 1.1 s and gets the floor when a's vowels are holder_release_s old, as without the noise.
+    noise_hops = [(at - 0.01, at, "consonant") for at in (1.1, 1.2, 1.3, 1.4, 1.5, 1.6)]
+    script = {"a": [(0.0, 1.0, "vowel"), *noise_hops], "b": [(1.1, 3.0, "vowel")]}
+    moves = hop_script(EngineConfig(), script, 3.0)
+    assert [who for _, who in moves] == ["a", "b"]
+    assert moves[1][0] == pytest.approx(1.0 + EngineConfig().holder_release_s, abs=0.011)
