@@ -60,12 +60,14 @@ def test_an_expired_dev_token_is_refused_and_a_reissued_one_accepted(tmp_path: P
             names.ENV_MODE: "local",
             names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
             "SPACES_WEB_DIST": "/nonexistent",
-            "SPACES_DEV_TOKEN_TTL_SECONDS": "1",
+            # Whole seconds: "exp" is an integer, so a token lives TTL - 1 to TTL seconds; 3 s leaves
+            # the reissued one at least 2 s to be used in, however slow the machine.
+            "SPACES_DEV_TOKEN_TTL_SECONDS": "3",
         }
     )
     client = TestClient(create_app(settings))
     old = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
-    time.sleep(2.1)  # past the 1 s TTL; the API has no clock to inject
+    time.sleep(3.1)  # past the 3 s TTL; the API has no clock to inject
     refused = client.get("/spaces/" + "0" * 32, headers={"Authorization": f"Bearer {old}"})
     assert refused.status_code == 401 and "expired" in refused.json()["detail"]
     new = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
