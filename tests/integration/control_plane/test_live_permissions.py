@@ -65,7 +65,7 @@ async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server:
         promoted = post(
             api, f"/spaces/{space['id']}/roles/lis-b", "host-b", method="PUT", json={"role": "speaker"}
         )
-        assert promoted.status_code == 200 and promoted.json()["speakers"] == ["lis-b"]
+        assert stored(promoted).json()["speakers"] == ["lis-b"]
         # Same connection, new permission: no reconnect.
         await eventually_async(
             lambda: listener.local_participant.permissions.can_publish,
@@ -92,7 +92,7 @@ async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server:
         demoted = post(
             api, f"/spaces/{space['id']}/roles/lis-b", "host-b", method="PUT", json={"role": "listener"}
         )
-        assert demoted.status_code == 200 and demoted.json()["speakers"] == []
+        assert stored(demoted).json()["speakers"] == []
 
         async def unpublished() -> bool:
             return await server_tracks(livekit_server, room, "lis-b") == []
@@ -123,8 +123,8 @@ async def test_remove_with_block_disconnects_and_refuses_the_next_token(
         removed = post(
             api, f"/spaces/{space['id']}/participants/troll-c/remove", "host-c", json={"block": True}
         )
-        assert removed.status_code == 200
-        await asyncio.wait_for(disconnected.wait(), 10)
+        stored(removed)
+        await asyncio.wait_for(disconnected.wait(), 20)
         await eventually_async(gone, what="troll removed on the server")
         again = post(api, f"/spaces/{space['id']}/token", "troll-c")
         assert again.status_code == 403 and again.json()["rule"] == "blocked"
@@ -305,6 +305,16 @@ async def test_the_gateway_lists_who_is_in_the_room(api: ApiServer, livekit_serv
         await listener.disconnect()
 
 
+def stored(response: httpx.Response) -> httpx.Response:
+    """A live change is answered 200 once the room follows it within the request's budget, and 202
+    (`converged: false`) when the SFU has not yet (a loaded machine, a pass already running for the
+    room); the reconciler's next pass finishes it. Both are success: what the room then does is what
+    these tests check, with `eventually`."""
+    assert response.status_code in (200, 202), response.text
+    assert response.json()["converged"] == (response.status_code == 200)
+    return response
+
+
 def _on_stage(room: rtc.Room, identity: str) -> bool:
     """What another participant's client holds about `identity`: present, allowed to publish, a track."""
     p = room.remote_participants.get(identity)
@@ -347,8 +357,7 @@ async def test_everyone_else_sees_a_demotion_and_the_demoted_speaker_leave(
                 what="the speaker and both tracks seen by the room",
             )
 
-        demoted = post(api, f"/spaces/{sid}/roles/spk-i", "host-i", method="PUT", json={"role": "listener"})
-        assert demoted.status_code == 200, demoted.text
+        stored(post(api, f"/spaces/{sid}/roles/spk-i", "host-i", method="PUT", json={"role": "listener"}))
         for viewer in (host, other):
             await eventually_async(
                 lambda v=viewer: _demoted(v, "spk-i"),
@@ -391,17 +400,14 @@ async def test_everyone_else_sees_a_removed_speaker_go(
         for user in ("spk-j", "was-j"):
             await eventually_async(lambda u=user: _on_stage(host, u), timeout=20, what=f"host sees {user}")
 
-        removed = post(api, f"/spaces/{sid}/participants/spk-j/remove", "host-j", json={"block": False})
-        assert removed.status_code == 200, removed.text
+        stored(post(api, f"/spaces/{sid}/participants/spk-j/remove", "host-j", json={"block": False}))
         await eventually_async(
             lambda: "spk-j" not in host.remote_participants, what="host sees the removed speaker go"
         )
 
-        demoted = post(api, f"/spaces/{sid}/roles/was-j", "host-j", method="PUT", json={"role": "listener"})
-        assert demoted.status_code == 200, demoted.text
+        stored(post(api, f"/spaces/{sid}/roles/was-j", "host-j", method="PUT", json={"role": "listener"}))
         await eventually_async(lambda: _demoted(host, "was-j"), what="host sees the demotion")
-        removed = post(api, f"/spaces/{sid}/participants/was-j/remove", "host-j", json={"block": True})
-        assert removed.status_code == 200, removed.text
+        stored(post(api, f"/spaces/{sid}/participants/was-j/remove", "host-j", json={"block": True}))
         await eventually_async(
             lambda: "was-j" not in host.remote_participants,
             what="host sees the demoted, then removed, user go",
