@@ -9,9 +9,10 @@ the same two halves in recorded human voices from Debian packages, "recorded-tun
 held-out conversations on new seeds, "tune-2" and "recorded-tune-2" more tuning ones (corpus.py).
 Replays every conversation through every engine with the replay tool's own code path, scores the
 timelines per shared/spotlight-manifest.md, measures the engine's per-frame cost, writes
-bench/out/spotlight/results.json, the plots (of the held-out half) under docs/bench/img/, and the
-results block of docs/bench/spotlight.md: issue 10's goals on the parts never tuned on (each, and
-pooled by kind of voice), then every part, held-out halves first.
+bench/out/spotlight/results.json, the plots (of the held-out half) under docs/bench/img/ (with
+--no-docs under bench/out/spotlight/img/), and the results block of docs/bench/spotlight.md: issue
+10's goals on the parts never tuned on (each, and pooled by kind of voice), then every part,
+held-out halves first.
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--engines", nargs="*", default=list(ENGINES))
     parser.add_argument("--splits", nargs="*", default=list(SPLITS), choices=SPLITS)
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/bench/spotlight.md")
+    parser.add_argument(
+        "--no-docs", action="store_true", help="do not rewrite docs/bench/spotlight.md or its plots"
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -146,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1, default=float))
     plotted = "holdout" if "holdout" in totals_by_split else next(iter(totals_by_split))
-    report.plots(totals_by_split[plotted], Path("docs/bench/img"))
+    # With --no-docs nothing under docs/ changes: the plots go next to results.json instead.
+    report.plots(totals_by_split[plotted], OUT / "img" if args.no_docs else Path("docs/bench/img"))
     # In the order the page shows them: held-out halves first.
     titles = {
         "holdout": "Held-out half (never used to choose anything)",
