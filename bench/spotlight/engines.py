@@ -8,13 +8,15 @@ from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
-# Each earlier engine as it was. The last stop's had neither of this stop's rules (a holder's unvoiced
-# speech keeps the floor; a run starts at its word's first sound); the stops before it also had the
-# voicing test's 0.5 low-band share and any voiced hop keeping a burst going, and before them, no
-# free-floor rules either.
-_LAST_STOP = {"holder_unvoiced_s": 0.0, "run_lead_s": 0.0}
+# Each earlier engine as it was. The last stop's did not keep an answer's free floor when the old holder
+# spoke up after it (answer_first); the one before had neither a holder's unvoiced speech keeping the
+# floor nor a run starting at its word's first sound; the stops before it also had the voicing
+# test's 0.5 low-band share and any voiced hop keeping a burst going, and before them, no free-floor
+# rules either.
+_LAST_STOP = {"answer_first": False}
+_TWO_STOPS_AGO = {**_LAST_STOP, "holder_unvoiced_s": 0.0, "run_lead_s": 0.0}
 _NO_FREE_FLOOR_RULES = {
-    **_LAST_STOP,
+    **_TWO_STOPS_AGO,
     "voiced_low_fraction": 0.5,
     "burst_by_streaks": False,
     "first_come": False,
@@ -51,10 +53,12 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
     # shown holds while the speaker is voiced).
     "spotlight/no-free-floor-rules": lambda: SpotlightEngine(EngineConfig(**_NO_FREE_FLOOR_RULES)),
-    # The engine of the last stop: the floor was free once the holder's vowels were holder_release_s
-    # old, whatever they still said, and a run started at its first vowel.
+    # The engine of the last stop: the old holder's word over an answer made the floor taken again.
     "spotlight/last-stop": lambda: SpotlightEngine(EngineConfig(**_LAST_STOP)),
-    # Each of this stop's rules on its own.
+    # The engine of the stop before: the floor was free once the holder's vowels were
+    # holder_release_s old, whatever they still said, and a run started at its first vowel; and
+    # each of that stop's rules taken out on its own.
+    "spotlight/two-stops-ago": lambda: SpotlightEngine(EngineConfig(**_TWO_STOPS_AGO)),
     "spotlight/no-unvoiced-holder": lambda: SpotlightEngine(EngineConfig(holder_unvoiced_s=0.0)),
     "spotlight/no-run-lead": lambda: SpotlightEngine(EngineConfig(run_lead_s=0.0)),
     "loudest": LoudestSpeaker,

@@ -8,6 +8,7 @@ The rule, in one place (docs/spotlight.md has the reasoning and the benchmark be
   made no unvoiced speech sound for holder_unvoiced_s): the first challenger with onset_s of evidence
   takes it. Transients never carry that much. Someone who started talking earlier and still talks
   goes first: a backchannel said over an answer that opens on consonants waits for that answer.
+  An answer begun on a free floor keeps it when the old holder speaks up after it ("yeah").
 - Holder still talking: a challenger who started after the holder needs takeover_s of talk (longer
   than a backchannel) and onset_s of evidence. One who lost the floor while talking cannot win it
   back in the same burst (no ping-pong in double talk).
@@ -40,6 +41,10 @@ class SpotlightEngine:
         self._state = StageState()
         self._speaking: tuple[tuple[str, float], ...] = ()
         self._levels_at = -float("inf")
+        # The holder's latest free floor, from when it became free to when they spoke up again
+        # (inf while it lasts): an answer begun in it keeps it (answer_first).
+        self._free_from = -math.inf
+        self._free_until = -math.inf
 
     @property
     def state(self) -> StageState:
@@ -72,6 +77,7 @@ class SpotlightEngine:
             # The floor falls back to whoever held it before, rather than to nobody.
             previous = self._composer.previous_holder()
             self._holder = previous if previous in self._speakers else None
+            self._free_from = self._free_until = -math.inf
 
     # Decision ----------------------------------------------------------------------------------
 
@@ -95,17 +101,24 @@ class SpotlightEngine:
         free = holder is None or (
             silence >= config.holder_release_s and not holder.sounding_within(t, config.holder_unvoiced_s)
         )
+        if free and self._free_until != math.inf:
+            self._free_from, self._free_until = t, math.inf
+        elif not free and self._free_until == math.inf:
+            self._free_until = t
         best: Speaker | None = None
+        best_free = free
         for speaker in self._speakers.values():
             if speaker is holder or not speaker.voiced_within(t, config.challenger_recent_s):
                 continue
-            if holder is not None and not free and speaker.burst_start_t <= holder.burst_start_t:
+            # The floor is free to a speaker who began on a free floor before the holder spoke up.
+            open_floor = free or (holder is not None and self._answered(t, holder, speaker))
+            if holder is not None and not open_floor and speaker.burst_start_t <= holder.burst_start_t:
                 # Only a newcomer interrupts: in a long double talk the one who was talking first
                 # does not win the floor back every takeover_s (that would be flicker).
                 continue
             if speaker.burst_start_t == speaker.yielded_burst_t and silence < config.yield_release_s:
                 continue
-            if free:
+            if open_floor:
                 # An onset once shown holds through weak syllables, while its run goes on.
                 claim = config.onset_peak and t - speaker.run_end_t <= config.challenger_recent_s
                 evidence = speaker.evidence_peak if claim else speaker.evidence
@@ -116,13 +129,23 @@ class SpotlightEngine:
                     and speaker.talk >= config.takeover_s
                     and speaker.run_end_t - speaker.run_start_t >= config.takeover_min_run_s
                 )
-            if strong and (best is None or self._ahead(speaker, best, free)):
-                best = speaker
-        if best is None or (free and config.first_come and self._earlier_rival(t, holder, best)):
+            if strong and (best is None or self._ahead(speaker, best, open_floor)):
+                best, best_free = speaker, open_floor
+        if best is None or (best_free and config.first_come and self._earlier_rival(t, holder, best)):
             return self._holder
-        if holder is not None and not free:
+        if holder is not None and not best_free:
             holder.yielded_burst_t = holder.burst_start_t
+        self._free_from = self._free_until = -math.inf
         return best.identity
+
+    def _answered(self, t: float, holder: Speaker, speaker: Speaker) -> bool:
+        """`speaker`'s run goes on, began on a free floor, and the holder's current run only after it."""
+        return (
+            self.config.answer_first
+            and t - speaker.run_end_t <= self.config.challenger_recent_s
+            and self._free_from <= speaker.run_start_t <= self._free_until
+            and speaker.run_start_t < holder.run_start_t
+        )
 
     def _ahead(self, speaker: Speaker, best: Speaker, free: bool) -> bool:
         """Whether `speaker` goes before `best`: on a free floor the first to speak (first_come),

@@ -571,3 +571,34 @@ def test_lone_noise_hops_from_a_holder_who_stopped_do_not_delay_the_next_turn() 
     moves = hop_script(EngineConfig(), script, 3.0)
     assert [who for _, who in moves] == ["a", "b"]
     assert moves[1][0] == pytest.approx(1.0 + EngineConfig().holder_release_s, abs=0.011)
+
+
+def test_the_old_holders_word_over_an_answer_does_not_hold_the_answer_back() -> None:
+    # "a" ends its turn at 1.0 s; the floor is free at 1.45 s. "b" answers at 1.6 s, opening on a
+    # short vowel (0.03 s, under onset_s) and consonants; "a" says "yeah" to it at 1.9 s, just as
+    # b's next vowel comes. b began on the free floor before a spoke up, so the floor is b's.
+    script = {
+        "a": [(0.0, 1.0, "vowel"), (1.9, 2.3, "vowel")],
+        "b": [(1.6, 1.63, "vowel"), (1.63, 1.9, "consonant"), (1.9, 3.5, "vowel")],
+    }
+    moves = hop_script(EngineConfig(), script, 3.5)
+    assert [who for _, who in moves] == ["a", "b"]
+    assert moves[1][0] == pytest.approx(1.93, abs=0.011)
+    # Without the rule a's word made the floor taken again: b waited for a to be silent once more.
+    before = hop_script(EngineConfig(answer_first=False), script, 3.5)
+    assert [who for _, who in before] == ["a", "b"]
+    assert before[1][0] == pytest.approx(2.3 + EngineConfig().holder_release_s, abs=0.011)
+    # The old holder's word still never takes the floor from an answer that already holds it.
+    held = {**script, "b": [(1.6, 3.5, "vowel")]}
+    assert [who for _, who in hop_script(EngineConfig(), held, 3.5)] == ["a", "b"]
+
+
+def test_a_word_begun_while_the_holder_talked_gets_no_free_floor_when_the_holder_pauses() -> None:
+    # "b" starts a word over a's talk at 1.9 s and carries it on consonants through a's pause
+    # (2.0-2.5 s; the floor is free from 2.45 s), voicing again at 2.55 s, after a went on. The word
+    # began before the floor was free: it is a backchannel (0.8 s, no takeover), not an answer.
+    script = {
+        "a": [(0.0, 2.0, "vowel"), (2.5, 4.0, "vowel")],
+        "b": [(1.9, 2.1, "vowel"), (2.1, 2.55, "consonant"), (2.55, 2.7, "vowel")],
+    }
+    assert [who for _, who in hop_script(EngineConfig(), script, 4.0)] == ["a"]
