@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="the display name claim (default: none, the id is shown)")
     parser.add_argument("--picture", help="the avatar URL claim (https)")
     args = parser.parse_args(argv)
-    if not re.match(USER_ID_PATTERN, args.user_id):
+    if not re.fullmatch(USER_ID_PATTERN, args.user_id):
         parser.error(f"user id must match {USER_ID_PATTERN}")
     sys.stdout.write(dev_token(args.user_id, name=args.name, picture=args.picture) + "\n")
     return 0

@@ -59,7 +59,7 @@ async def _verified_claims(request: Request, settings: Settings) -> dict[str, An
     else:
         raise _unauthorized("no authorizer claims: in cloud mode requests must come through API Gateway")
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not _user_id.match(sub):
+    if not isinstance(sub, str) or not _user_id.fullmatch(sub):
         raise _unauthorized("token subject is missing or not a valid user id")
     return claims
 

@@ -62,6 +62,8 @@ class ObservedParticipant:
     permission: Permission | None
     # The display name their token carried ("" if none): their audience entry's name.
     name: str = ""
+    # Their avatar (the picture attribute their token carried), if any.
+    picture: str | None = None
 
 
 @dataclass(frozen=True)
@@ -402,6 +404,7 @@ def _observed(p: Any) -> ObservedParticipant:
         role=None if is_agent else p.attributes.get(names.ROLE_ATTRIBUTE),
         permission=permission,
         name=p.name,
+        picture=None if is_agent else p.attributes.get(names.PICTURE_ATTRIBUTE) or None,
     )
 
 

@@ -195,7 +195,7 @@ class Reconciler:
                     held_back = wait
                     continue
             try:
-                what = await self._act(space, action)
+                what = await self._act(space, action, room)
             except GatewayError as exc:
                 failed.append(f"{_name(action)}: {exc}")
                 log.warning("reconcile %s: %s failed: %s", space_id, _name(action), exc)
@@ -249,13 +249,33 @@ class Reconciler:
             return
         self.memory.audience_renewed[space.id] = now.timestamp()
 
+    def _relist(self, space: Space, room: ObservedRoom, user: str) -> None:
+        """Someone connected who was moved from the stage back to the audience gets a listener-list
+        entry again, under their token's name and avatar, unless they still have one (a listener
+        promoted live keeps theirs, hidden while on stage). It expires like the entry of a listener's
+        own token, renewed while they stay connected; their leave removes it."""
+        if self.store.listed(space.id, user) is not None:
+            return
+        p = next((p for p in room.participants if p.identity == user), None)
+        if p is None:
+            return
+        now = self.clock()
+        entry = audience.Listener(
+            user_id=user,
+            name=p.name or space.names.get(user, user),
+            picture=p.picture,
+            joined_at=now,
+            expires_at=now + timedelta(seconds=audience.WEBRTC_ENTRY_TTL_SECONDS),
+        )
+        self.store.put_listener(space.id, entry)
+
     def _metadata_wait(self, space_id: str) -> float:
         last = self.memory.metadata_published.get(space_id)
         if last is None:
             return 0.0
         return max(0.0, last + self.metadata_interval - time.monotonic())
 
-    async def _act(self, space: Space, action: d.Action) -> str:
+    async def _act(self, space: Space, action: d.Action, observed: ObservedRoom | None) -> str:
         room = space.room_name
         if isinstance(action, d.CreateRoom):
             await self.gateway.create_room(space, agents=action.agents)
@@ -295,6 +315,8 @@ class Reconciler:
                 await asyncio.to_thread(
                     self.store.adjust_listeners, space.id, action.listener_delta, event_id=action.count_key
                 )
+            if connected and action.listener_delta > 0 and observed is not None:
+                await asyncio.to_thread(self._relist, space, observed, action.identity)
             return f"{action.identity} held to {action.role.value}"
         if isinstance(action, d.RemoveParticipant):
             await self.gateway.remove_participant(room, action.identity)

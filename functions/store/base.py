@@ -160,6 +160,10 @@ class SpaceStore(ABC):
         Returns how many were extended."""
 
     @abstractmethod
+    def listed(self, space_id: str, user_id: str) -> Listener | None:
+        """The user's newest entry, expired or not (their name as listed), or None."""
+
+    @abstractmethod
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
         """Delete the user's entries (every name they were listed under); with `joined_before`,
         only entries written before it, so a late leave of an earlier session keeps a rejoin.

@@ -708,6 +708,11 @@ class DynamoStore(SpaceStore):
         with ThreadPoolExecutor(max_workers=AUDIENCE_READ_THREADS) as pool:
             return sum(pool.map(renew, present))
 
+    def listed(self, space_id: str, user_id: str) -> Listener | None:
+        # The index is eventually consistent: an entry written within the last second may be missed.
+        entries = [_listener(item) for item in self._user_entries(space_id, user_id)]
+        return max(entries, key=lambda entry: entry.joined_at, default=None)
+
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
         # The index is eventually consistent; a leave comes seconds after the token it follows.
         return self._delete_entries(self._user_entries(space_id, user_id), joined_before=joined_before)

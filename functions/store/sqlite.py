@@ -302,6 +302,17 @@ class SqliteStore(SpaceStore):
                 for user, name in present
             )
 
+    def listed(self, space_id: str, user_id: str) -> Listener | None:
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT * FROM audience WHERE space_id = ? AND user_id = ? ORDER BY joined_at DESC LIMIT 1",
+                (space_id, user_id),
+            ).fetchone()
+        finally:
+            db.close()
+        return None if row is None else _listener(row)
+
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
         sql = "DELETE FROM audience WHERE space_id = ? AND user_id = ?"
         args: list[Any] = [space_id, user_id]

@@ -7,7 +7,7 @@ import asyncio
 
 from ..domain import host, people, stage
 from ..domain.errors import Conflict
-from ..domain.model import Role, Space, SpaceState, VideoSource
+from ..domain.model import STAGE_ROLES, Role, Space, SpaceState, VideoSource
 from .context import Accepted, Context
 
 
@@ -38,11 +38,19 @@ async def lower_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
 
 
 async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, role: Role) -> Accepted:
-    change = await asyncio.to_thread(
-        ctx.store.update,
-        space_id,
-        lambda s: stage.change_role(s, actor=actor, target=target, role=role, limits=ctx.settings.limits),
-    )
+    """A listener invited from the listener list (no raised hand, so the Space never learnt their
+    name) is named from their entry there, for the room metadata's `names` that the stage and HLS
+    viewers show. Someone sent back to the audience is listed again by the reconciler, which sees
+    whether they are connected (reconcile/runner.py)."""
+    entry = await asyncio.to_thread(ctx.store.listed, space_id, target) if role in STAGE_ROLES else None
+
+    def rule(space: Space) -> Space:
+        changed = stage.change_role(space, actor=actor, target=target, role=role, limits=ctx.settings.limits)
+        if changed is space or entry is None or entry.name == target or target in changed.names:
+            return changed
+        return people.named(changed, people.Caller(target, entry.name))
+
+    change = await asyncio.to_thread(ctx.store.update, space_id, rule)
     return await _after(ctx, change.after, changed=change.changed)
 
 

@@ -138,6 +138,18 @@ def test_a_renamed_listener_is_listed_once_under_the_new_name(store: SpaceStore)
     assert names_listed(store, space) == ["Amy"]
 
 
+def test_listed_gives_the_users_newest_entry_expired_or_not(store: SpaceStore) -> None:
+    space = uuid.uuid4().hex
+    assert store.listed(space, "bob") is None
+    store.put_listener(space, entry("bob", "Bob", at=NOW, expires=NOW - timedelta(minutes=1)))
+    found = store.listed(space, "bob")
+    assert found is not None and (found.name, found.expires_at) == ("Bob", NOW - timedelta(minutes=1))
+    store.put_listener(space, entry("bob", "Bobby", at=NOW - timedelta(seconds=5)))  # an older join
+    found = store.listed(space, "bob")
+    assert found is not None and found.name == "Bob"
+    assert store.listed(space, "amy") is None and store.listed(uuid.uuid4().hex, "bob") is None
+
+
 def test_renewal_extends_present_entries_only(store: SpaceStore) -> None:
     space = uuid.uuid4().hex
     soon, later = NOW + timedelta(minutes=10), NOW + timedelta(minutes=20)

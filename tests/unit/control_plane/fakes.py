@@ -28,6 +28,8 @@ class FakeGateway(RoomGateway):
     # The role and permission each connected person has now (a listener's if never set).
     permissions: dict[str, tuple[Role, Permission]] = field(default_factory=dict)
     dispatch_times: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    # The display name and avatar each connected person's token carried (none if never set).
+    profiles: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     fail: bool = False
 
     def _maybe_fail(self, what: str) -> None:
@@ -35,11 +37,18 @@ class FakeGateway(RoomGateway):
             raise GatewayError(f"fake SFU refused {what}")
 
     def join(
-        self, identity: str, role: Role = Role.LISTENER, video: VideoPolicy = VideoPolicy.SPEAKERS
+        self,
+        identity: str,
+        role: Role = Role.LISTENER,
+        video: VideoPolicy = VideoPolicy.SPEAKERS,
+        *,
+        name: str = "",
+        picture: str | None = None,
     ) -> None:
-        """Someone connects with a token for `role`."""
+        """Someone connects with a token for `role` (carrying `name` and `picture`)."""
         self.connected.add(identity)
         self.permissions[identity] = (role, permission_for(role, video))
+        self.profiles[identity] = (name, picture)
 
     async def observe(self, room: str) -> ObservedRoom | None:
         self._maybe_fail("observe")
@@ -55,6 +64,8 @@ class FakeGateway(RoomGateway):
                 agent_name=None,
                 role=self.permissions.get(i, listener)[0].value,
                 permission=self.permissions.get(i, listener)[1],
+                name=self.profiles.get(i, ("", None))[0],
+                picture=self.profiles.get(i, ("", None))[1],
             )
             for i in sorted(self.connected)
         )

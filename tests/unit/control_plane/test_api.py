@@ -73,6 +73,10 @@ def test_every_endpoint_needs_a_valid_bearer_token(client: TestClient) -> None:
     assert client.get("/spaces", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     no_exp = jwt.encode({"sub": "host"}, names.DEV_JWT_SECRET, algorithm="HS256")
     assert client.get("/spaces", headers={"Authorization": f"Bearer {no_exp}"}).status_code == 401
+    # A subject the user-id pattern only matches before a trailing newline is no user id: such a
+    # user could join, but no route could name them to promote, remove or block them.
+    newline = jwt.encode({"sub": "bob\n", "exp": 9999999999}, names.DEV_JWT_SECRET, algorithm="HS256")
+    assert client.get("/spaces", headers={"Authorization": f"Bearer {newline}"}).status_code == 401
     assert client.get("/healthz").json() == {"status": "ok"}
 
 

@@ -16,6 +16,7 @@ from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
 from functions.dev_token import dev_token
+from functions.domain.model import Role
 
 from .conftest import auth
 from .fakes import FakeGateway
@@ -193,4 +194,36 @@ def test_a_promoted_listener_who_leaves_is_unlisted_for_good(client: TestClient)
         participant_event("participant_left", "leave-s", f"space-{space_id}", role="speaker", identity="amy"),
     )
     assert set_role(client, space_id, "amy", "listener").status_code == 200
+    assert listed(client, space_id)["items"] == []
+
+
+def test_a_listener_invited_from_the_list_is_named_on_the_stage(client: TestClient) -> None:
+    space_id = live_space(client)
+    join(client, space_id, "u-carol", "Carol Jones")
+    join(client, space_id, "u-dan", "u-dan")  # no name claim: listed under the id, nothing to learn
+    # Invited without a raised hand: the Space learns her name from her list entry.
+    assert set_role(client, space_id, "u-carol", "speaker").status_code == 200
+    assert set_role(client, space_id, "u-dan", "speaker").status_code == 200
+    space = client.get(f"/spaces/{space_id}", headers=auth("host")).json()
+    assert space["names"].get("u-carol") == "Carol Jones"
+    assert "u-dan" not in space["names"]
+
+
+def test_a_connected_speaker_sent_back_to_the_audience_is_listed_again(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    assert set_role(client, space_id, "erin", "speaker").status_code == 200
+    join(client, space_id, "erin", "Erin")  # a speaker's token: no list entry
+    gateway.join("erin", Role.SPEAKER, name="Erin", picture="https://img.example/erin.png")
+    assert set_role(client, space_id, "frank", "speaker").status_code == 200  # never connects
+    assert listed(client, space_id)["items"] == []
+    assert set_role(client, space_id, "erin", "listener").status_code == 200
+    assert set_role(client, space_id, "frank", "listener").status_code == 200
+    page = listed(client, space_id)
+    assert [(i["user_id"], i["name"], i["picture"]) for i in page["items"]] == [
+        ("erin", "Erin", "https://img.example/erin.png")
+    ]
+    # Her leave unlists her, as any listener's.
+    deliver(client, participant_event("participant_left", "leave-e", f"space-{space_id}", identity="erin"))
     assert listed(client, space_id)["items"] == []
