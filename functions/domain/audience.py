@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
@@ -45,9 +45,16 @@ AUDIENCE_RENEW_SECONDS: Final = 60
 # User ids never hold '~' (schemas.USER_ID_PATTERN), which is the upper bound of a prefix range.
 SEPARATOR: Final = "."
 RANGE_END: Final = "~"
+# A search matches the start of any word of a name ("jones" finds "Carol Jones"): besides the entry
+# under the whole name, a listener has one under each later word, `w<hex of the name from that word
+# on>.<user id>`. 'w' sorts after every hex digit, so these keys follow all whole-name keys: the
+# unfiltered list reads below it, a search reads the whole-name range, then the word range. Names
+# are indexed up to their fourth word (three word entries), which bounds the writes of a join.
+WORD_PREFIX: Final = "w"
+WORD_ENTRIES_MAX: Final = 3
 # A cursor is the key of the last entry of the page: any string of this shape is a position in
 # key order, so the API accepts every cursor its schema admits (pages after it, maybe empty).
-CURSOR_PATTERN: Final = r"^[0-9a-f]{0,512}\.[A-Za-z0-9_.@:|\-]{1,128}$"
+CURSOR_PATTERN: Final = r"^w?[0-9a-f]{0,512}\.[A-Za-z0-9_.@:|\-]{1,128}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
 
 
@@ -66,10 +73,24 @@ class Listener:
     # When the entry stops being listed unless renewed (None: never, as entries written before
     # WebRTC entries expired; the leave webhook or a host removes those).
     expires_at: datetime | None = None
+    # The key this entry was read under (its whole name's, or a later word's); None: not read.
+    # Where it was read is not part of what the entry is.
+    listed_as: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
+        """The key of the entry under the whole name."""
         return sort_key(self.name, self.user_id)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key the listener is stored under: the whole name's, then each later word's."""
+        return all_keys(self.name, self.user_id)
+
+    @property
+    def position(self) -> str:
+        """Where this entry sits in the order a page was read in (a cursor)."""
+        return self.listed_as or self.key
 
 
 @dataclass(frozen=True)
@@ -96,26 +117,63 @@ def sort_key(name: str, user_id: str) -> str:
     return f"{name_key(name)}{SEPARATOR}{user_id}"
 
 
+def all_keys(name: str, user_id: str) -> tuple[str, ...]:
+    """The whole name's key, then one per later word (up to WORD_ENTRIES_MAX): the name from that
+    word on, so "Carol Ann Jones" is also found by "ann" and by "jones"."""
+    words = normalize(name).split(" ")
+    later = (" ".join(words[i:]) for i in range(1, min(len(words), 1 + WORD_ENTRIES_MAX)))
+    return (sort_key(name, user_id), *(f"{WORD_PREFIX}{sort_key(rest, user_id)}" for rest in later))
+
+
 def check_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     if not _CURSOR.fullmatch(cursor):
         raise InvalidAudienceCursor(
-            "cursor is not one this API returned: <hex digits>.<user id> (pass back `next_cursor` as given)"
+            "cursor is not one this API returned: [w]<hex digits>.<user id>"
+            " (pass back `next_cursor` as given)"
         )
     return cursor
 
 
-def prefix_range(query: str | None, after: str | None) -> tuple[str | None, str | None, str | None]:
-    """(lower bound, exclusive; lower bound, inclusive; upper bound, exclusive) of the keys a page
-    reads: after the cursor, and within the keys that start with the query's key."""
+@dataclass(frozen=True)
+class KeyRange:
+    """Keys a page reads: above `after` (exclusive) or from `start` (inclusive), below `upper`."""
+
+    after: str | None
+    start: str | None
+    upper: str
+
+
+def search_ranges(query: str | None, after: str | None) -> list[KeyRange]:
+    """The key ranges a page reads, in order, after the cursor: without a query every whole-name
+    key; with one, the whole names that start with it, then the later words that do."""
     prefix = name_key(query) if query else ""
     if not prefix:
-        return after, None, None
-    upper = prefix + RANGE_END
-    if after is not None and after >= prefix:
-        return after, None, upper
-    return None, prefix, upper
+        bounds = [("", WORD_PREFIX)]
+    else:
+        bounds = [(prefix, prefix + RANGE_END), (WORD_PREFIX + prefix, WORD_PREFIX + prefix + RANGE_END)]
+    ranges = []
+    for start, upper in bounds:
+        if after is not None and after >= upper:
+            continue  # the cursor is past this range
+        if after is not None and after >= start:
+            ranges.append(KeyRange(after=after, start=None, upper=upper))
+        else:
+            ranges.append(KeyRange(after=None, start=start or None, upper=upper))
+    return ranges
+
+
+def shown(entry: Listener, *, query: str | None) -> bool:
+    """Whether a page shows this entry: a later word's entry is not shown where the listener is
+    already found under an earlier word (or the whole name), so a search lists them once."""
+    if entry.listed_as is None or not entry.listed_as.startswith(WORD_PREFIX):
+        return True
+    wanted = normalize(query or "")
+    rest = bytes.fromhex(entry.listed_as[len(WORD_PREFIX) :].split(SEPARATOR, 1)[0]).decode()
+    words = normalize(entry.name).split(" ")
+    at = len(words) - len(rest.split(" "))
+    return not any(" ".join(words[j:]).startswith(wanted) for j in range(at))
 
 
 def visible(listener: Listener, *, now: datetime, hidden: frozenset[str]) -> bool:

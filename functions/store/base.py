@@ -167,7 +167,7 @@ class SpaceStore(ABC):
     def remove_listener(self, space_id: str, user_id: str, *, joined_before: datetime | None = None) -> int:
         """Delete the user's entries (every name they were listed under); with `joined_before`,
         only entries written before it, so a late leave of an earlier session keeps a rejoin.
-        Returns how many were deleted."""
+        Returns how many were deleted (one under the whole name and one per later word of it)."""
 
     @abstractmethod
     def listeners(
@@ -180,8 +180,10 @@ class SpaceStore(ABC):
         now: datetime,
         hidden: frozenset[str] = frozenset(),
     ) -> ListenerPage:
-        """Up to `limit` listed entries in name order whose normalized name starts with the
-        query's, after the key `after`; expired entries and `hidden` users are skipped."""
+        """Up to `limit` listed entries after the key `after`: every listener in name order, or with
+        a query those whose normalized name starts with it, then those with a later word that does
+        (each listed once, audience.search_ranges); expired entries and `hidden` users are
+        skipped. A page may hold fewer than `limit` with more to come."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -666,12 +666,14 @@ class DynamoStore(SpaceStore):
 
     # --- the audience --------------------------------------------------------------------------
     def put_listener(self, space_id: str, listener: Listener) -> None:
-        self.client.put_item(TableName=self.table, Item=listener_item(space_id, listener))
+        keys = listener.keys
+        for key in keys:  # the whole name's entry, then each later word's (at most 4 writes)
+            self.client.put_item(TableName=self.table, Item=listener_item(space_id, listener, key=key))
         # The same user under an earlier name (renamed at the identity provider): deleted, unless a
         # concurrent join wrote it later. The index is eventually consistent: an entry written
         # within the last second may be missed, and is then gone with the user's next leave.
         earlier = [
-            item for item in self._user_entries(space_id, listener.user_id) if item[SK]["S"] != listener.key
+            item for item in self._user_entries(space_id, listener.user_id) if item[SK]["S"] not in keys
         ]
         # Strictly earlier: two joins in the same millisecond keep both entries rather than neither.
         self._delete_entries(earlier, joined_before=listener.joined_at - timedelta(milliseconds=1))
@@ -683,12 +685,17 @@ class DynamoStore(SpaceStore):
 
         def renew(person: tuple[str, str]) -> bool:
             user, name = person
+            # Counted by the whole name's entry; its word entries follow it.
+            renewed = [renew_key(user, key) for key in audience.all_keys(name, user)]
+            return renewed[0]
+
+        def renew_key(user: str, key: str) -> bool:
             try:
                 self.client.update_item(
                     TableName=self.table,
                     Key={
                         PK: {"S": audience_partition(space_id, shard_of(user, AUDIENCE_SHARDS))},
-                        SK: {"S": audience.sort_key(name, user)},
+                        SK: {"S": key},
                     },
                     UpdateExpression="SET #ttl = :until",
                     # Only an entry that exists, and never to an earlier expiry.
@@ -758,46 +765,57 @@ class DynamoStore(SpaceStore):
         page is the first `limit` of their merge. An entry a shard did not return sorts after its
         `limit`-th, hence after the page's last: the next page starts after that one key."""
         limit = max(1, min(limit, audience.PAGE_MAX))
-        bounds = audience.prefix_range(query, after)
-        with ThreadPoolExecutor(max_workers=AUDIENCE_READ_THREADS) as pool:
-            results = list(
-                pool.map(
-                    lambda k: self._audience_shard(
-                        audience_partition(space_id, k), bounds, limit=limit, now=now, hidden=hidden
-                    ),
-                    range(AUDIENCE_SHARDS),
+        items: list[Listener] = []
+        more = False
+        # The ranges in order (a search: whole names, then later words), each until the page is full.
+        for key_range in audience.search_ranges(query, after):
+            room = limit - len(items)
+            if room <= 0:
+                more = True
+                break
+            with ThreadPoolExecutor(max_workers=AUDIENCE_READ_THREADS) as pool:
+                results = list(
+                    pool.map(
+                        lambda k, r=key_range, n=room: self._audience_shard(
+                            audience_partition(space_id, k), r, limit=n, now=now, hidden=hidden, query=query
+                        ),
+                        range(AUDIENCE_SHARDS),
+                    )
                 )
-            )
-        merged = sorted((e for entries, _ in results for e in entries), key=lambda e: e.key)
-        more = len(merged) > limit or not all(complete for _, complete in results)
-        page = merged[:limit]
-        return ListenerPage(items=page, cursor=page[-1].key if more and page else None)
+            merged = sorted((e for entries, _ in results for e in entries), key=lambda e: e.position)
+            items += merged[:room]
+            if len(merged) > room or not all(complete for _, complete in results):
+                more = True
+                break
+        return ListenerPage(items=items, cursor=items[-1].position if more and items else None)
 
     def _audience_shard(
         self,
         partition: str,
-        bounds: tuple[str | None, str | None, str | None],
+        key_range: audience.KeyRange,
         *,
         limit: int,
         now: datetime,
         hidden: frozenset[str],
+        query: str | None,
     ) -> tuple[list[Listener], bool]:
         """Up to `limit` listed entries of one shard in key order; True when it has no more."""
-        after, start, upper = bounds
-        names_: dict[str, str] = {"#p": PK, "#ttl": TTL}
-        values: dict[str, Any] = {":p": {"S": partition}, ":now": {"N": str(int(now.timestamp()))}}
-        condition = "#p = :p"
-        low = after if after is not None else start
-        if low is not None and upper is not None and low > upper:
-            return [], True  # a cursor past the prefix's range: nothing after it matches
-        if low is not None:
-            names_["#s"] = SK
+        low = key_range.after if key_range.after is not None else key_range.start
+        if low is not None and low > key_range.upper:
+            return [], True  # a cursor past the range: nothing after it matches
+        names_: dict[str, str] = {"#p": PK, "#ttl": TTL, "#s": SK}
+        values: dict[str, Any] = {
+            ":p": {"S": partition},
+            ":now": {"N": str(int(now.timestamp()))},
+            ":hi": {"S": key_range.upper},
+        }
+        if low is None:
+            condition = "#p = :p AND #s < :hi"
+        else:
+            # BETWEEN includes both bounds: no key equals an upper bound (keys hold no '~' and no
+            # bare "w"), and the lower one is skipped below when it is the cursor.
             values[":lo"] = {"S": low}
-            if upper is None:
-                condition += " AND #s > :lo"
-            else:
-                values[":hi"] = {"S": upper}
-                condition += " AND #s BETWEEN :lo AND :hi"
+            condition = "#p = :p AND #s BETWEEN :lo AND :hi"
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": condition,
@@ -811,8 +829,9 @@ class DynamoStore(SpaceStore):
             result = self.client.query(**request)
             for item in result["Items"]:
                 entry = _listener(item)
-                # BETWEEN includes its lower bound: the cursor's own entry was on the last page.
-                if entry.key == after or not audience.visible(entry, now=now, hidden=hidden):
+                if entry.position == key_range.after or not audience.visible(entry, now=now, hidden=hidden):
+                    continue
+                if not audience.shown(entry, query=query):
                     continue
                 kept.append(entry)
             if "LastEvaluatedKey" not in result:
@@ -880,16 +899,18 @@ def _item(space: Space) -> dict[str, Any]:
     return {**space_key(space.id), **_meta_attributes(space)}
 
 
-def listener_item(space_id: str, listener: Listener) -> dict[str, Any]:
-    """One audience entry as stored (also what the listener benchmark loads in bulk)."""
+def listener_item(space_id: str, listener: Listener, *, key: str | None = None) -> dict[str, Any]:
+    """One audience entry as stored, under `key` (default: the whole name's; also what the listener
+    benchmark loads in bulk)."""
+    key = key or listener.key
     item: dict[str, Any] = {
         PK: {"S": audience_partition(space_id, shard_of(listener.user_id, AUDIENCE_SHARDS))},
-        SK: {"S": listener.key},
+        SK: {"S": key},
         "user": {"S": listener.user_id},
         "name": {"S": listener.name},
         "joined_at": {"N": str(_ms(listener.joined_at))},
         GSI1_PK: {"S": audience_index_key(space_id, listener.user_id)},
-        GSI1_SK: {"S": listener.key},
+        GSI1_SK: {"S": key},
     }
     if listener.picture:
         item["picture"] = {"S": listener.picture}
@@ -911,6 +932,7 @@ def _listener(item: dict[str, Any]) -> Listener:
         picture=item["picture"]["S"] if "picture" in item else None,
         joined_at=datetime.fromtimestamp(int(item["joined_at"]["N"]) / 1000, UTC),
         expires_at=None if expires is None else datetime.fromtimestamp(expires, UTC),
+        listed_as=item[SK]["S"],
     )
 
 

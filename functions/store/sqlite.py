@@ -269,38 +269,37 @@ class SqliteStore(SpaceStore):
     def put_listener(self, space_id: str, listener: Listener) -> None:
         expires = None if listener.expires_at is None else listener.expires_at.timestamp()
         joined_ms = round(listener.joined_at.timestamp() * 1000)
+        keys = listener.keys
         with self._tx() as db:
             # The same user under an earlier name (renamed at the identity provider): replaced.
             db.execute(
-                "DELETE FROM audience WHERE space_id = ? AND user_id = ? AND sort_key != ? AND joined_at < ?",
-                (space_id, listener.user_id, listener.key, joined_ms),
+                "DELETE FROM audience WHERE space_id = ? AND user_id = ? AND joined_at < ?"
+                f" AND sort_key NOT IN ({','.join('?' * len(keys))})",
+                (space_id, listener.user_id, joined_ms, *keys),
             )
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO audience VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    space_id,
-                    listener.key,
-                    listener.user_id,
-                    listener.name,
-                    listener.picture,
-                    joined_ms,
-                    expires,
-                ),
+                [
+                    (space_id, key, listener.user_id, listener.name, listener.picture, joined_ms, expires)
+                    for key in keys
+                ],
             )
 
     def renew_listeners(
         self, space_id: str, present: Sequence[tuple[str, str]], *, expires_at: datetime
     ) -> int:
         until = expires_at.timestamp()
+        renewed = 0
         with self._tx() as db:
-            return sum(
-                db.execute(
-                    "UPDATE audience SET expires = ? WHERE space_id = ? AND sort_key = ?"
-                    " AND (expires IS NULL OR expires < ?)",
-                    (until, space_id, audience.sort_key(name, user), until),
+            for user, name in present:
+                keys = audience.all_keys(name, user)
+                updated = db.execute(
+                    "UPDATE audience SET expires = ? WHERE space_id = ? AND (expires IS NULL OR expires < ?)"
+                    f" AND sort_key IN ({','.join('?' * len(keys))})",
+                    (until, space_id, until, *keys),
                 ).rowcount
-                for user, name in present
-            )
+                renewed += 1 if updated else 0
+        return renewed
 
     def listed(self, space_id: str, user_id: str) -> Listener | None:
         db = self._connect()
@@ -333,10 +332,47 @@ class SqliteStore(SpaceStore):
         hidden: frozenset[str] = frozenset(),
     ) -> ListenerPage:
         limit = max(1, min(limit, audience.PAGE_MAX))
-        after_key, start, upper = audience.prefix_range(query, after)
-        sql = "SELECT * FROM audience WHERE space_id = ? AND (expires IS NULL OR expires > ?)"
-        args: list[Any] = [space_id, now.timestamp()]
-        for op, bound in ((">", after_key), (">=", start), ("<", upper)):
+        # The ranges in order; a page reads at most `limit` entries from them (those a search shows
+        # under an earlier word are read, not shown) and ends after the last one it read.
+        items: list[Listener] = []
+        read = 0
+        last: str | None = None
+        more = False
+        db = self._connect()
+        try:
+            for key_range in audience.search_ranges(query, after):
+                room = limit - read
+                if room <= 0:
+                    more = True
+                    break
+                entries = [
+                    _listener(r) for r in self._audience_rows(db, space_id, key_range, room + 1, now, hidden)
+                ]
+                if len(entries) > room:
+                    entries, more = entries[:room], True
+                read += len(entries)
+                last = entries[-1].position if entries else last
+                items += [e for e in entries if audience.shown(e, query=query)]
+                if more:
+                    break
+        finally:
+            db.close()
+        return ListenerPage(items=items, cursor=last if more else None)
+
+    @staticmethod
+    def _audience_rows(
+        db: sqlite3.Connection,
+        space_id: str,
+        key_range: audience.KeyRange,
+        limit: int,
+        now: datetime,
+        hidden: frozenset[str],
+    ) -> list[sqlite3.Row]:
+        sql = (
+            "SELECT * FROM audience WHERE space_id = ? AND (expires IS NULL OR expires > ?) AND sort_key < ?"
+        )
+        args: list[Any] = [space_id, now.timestamp(), key_range.upper]
+        for op, bound in ((">", key_range.after), (">=", key_range.start)):
             if bound is not None:
                 sql += f" AND sort_key {op} ?"
                 args.append(bound)
@@ -344,15 +380,8 @@ class SqliteStore(SpaceStore):
             sql += f" AND user_id NOT IN ({','.join('?' * len(hidden))})"
             args += sorted(hidden)
         sql += " ORDER BY sort_key LIMIT ?"
-        args.append(limit + 1)  # one more tells whether there is a next page
-        db = self._connect()
-        try:
-            rows = db.execute(sql, args).fetchall()
-        finally:
-            db.close()
-        items = [_listener(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return ListenerPage(items=items, cursor=items[-1].key if more else None)
+        args.append(limit)
+        return db.execute(sql, args).fetchall()
 
 
 def _listener(row: sqlite3.Row) -> Listener:
@@ -362,6 +391,7 @@ def _listener(row: sqlite3.Row) -> Listener:
         picture=row["picture"],
         joined_at=datetime.fromtimestamp(row["joined_at"] / 1000, UTC),
         expires_at=None if row["expires"] is None else datetime.fromtimestamp(row["expires"], UTC),
+        listed_as=row["sort_key"],
     )
 
 

@@ -59,7 +59,8 @@ class ReconcileSchedule(Construct):
         self.log_group.grant_write(self.role)
         # The same store calls as the API: reads (GetItem, Query on the live index), the end of a
         # Space whose room is gone and the listener count of a live role change (UpdateItem,
-        # PutItem of the dedupe record).
+        # PutItem of the dedupe record), the audience entries of connected people (UpdateItem to
+        # renew; PutItem for someone sent back from the stage; Query on the index to find theirs).
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=list(TABLE_ACTIONS),

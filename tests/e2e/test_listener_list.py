@@ -3,8 +3,8 @@
 A host starts a Space; one listener joins from a browser page and sixty more take join tokens
 through the API with display names (a listener is hidden in the room, so the list comes from the
 API's store, not from the SFU). The host pages through the list, searches it by a name prefix
-ignoring case and accents, blocks one listener and invites the browser listener to speak from it:
-that listener's page gets a microphone from the live permission update.
+ignoring case and accents and by a last name, blocks one listener and invites the browser listener
+to speak from it: that listener's page gets a microphone from the live permission update.
 """
 
 from __future__ import annotations
@@ -64,6 +64,12 @@ async def test_a_host_finds_listeners_by_name_and_invites_one_to_speak(
     await expect(rows.nth(0)).to_contain_text("Zoë Ångström")  # "zoe angstrom" < "zoe baker"
     await expect(rows.nth(1)).to_contain_text("zoe baker")
     await host.screenshot(screenshots, "listener-list-search")
+    # The start of a later word finds them too: a last name.
+    await host.by("listener-search").fill("angst")
+    await expect(rows).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    await expect(rows.first).to_contain_text("Zoë Ångström")
+    await host.by("listener-search").fill("ZOE")
+    await expect(rows).to_have_count(2, timeout=UI_TIMEOUT_MS)
 
     # Blocked from the list: gone from it, and refused a token.
     await host.by("listener-row", "zoe-b").locator('[data-testid="listener-block"]').click()

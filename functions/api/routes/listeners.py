@@ -23,7 +23,8 @@ def get_listeners(
         str | None,
         Query(
             max_length=audience.QUERY_MAX_CHARS,
-            description="a name prefix; case, accents and repeated spaces are ignored",
+            description="the start of the name or of any later word of it (up to the fourth);"
+            " case, accents and repeated spaces are ignored",
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=audience.PAGE_MAX)] = audience.PAGE_DEFAULT,
@@ -32,7 +33,8 @@ def get_listeners(
         Query(pattern=audience.CURSOR_PATTERN, description="`next_cursor` of the previous page, as given"),
     ] = None,
 ) -> ListenerPageOut:
-    """Host and co-hosts: the Space's listeners in name order, searchable by name prefix. Listeners
+    """Host and co-hosts: the Space's listeners in name order, searchable by the start of any word
+    of the name (whole-name matches first, then later-word matches, each listener once). Listeners
     on stage or blocked are not listed; HLS viewers are listed for an hour after their last token."""
     page = list_listeners(ctx, actor=user, space_id=space_id, query=q, limit=limit, cursor=cursor)
     return ListenerPageOut(

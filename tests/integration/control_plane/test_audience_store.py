@@ -89,6 +89,43 @@ def test_prefix_search_pages(store: SpaceStore) -> None:
     assert len(marios) == 180
 
 
+def test_a_search_finds_the_start_of_any_word_once_whole_names_first(store: SpaceStore) -> None:
+    space = uuid.uuid4().hex
+    names = {
+        "a": "Carol Jones",
+        "b": "Jonas Berg",
+        "c": "John Jones",  # both words match "jo": listed once
+        "d": "Mary Ann Jo Smith",
+        "e": "Ann",
+        "f": "Zed Ann",
+        "g": "a b c d jo",  # a fifth word is not indexed
+    }
+    for user, name in names.items():
+        store.put_listener(space, entry(user, name))
+
+    def search(q: str, limit: int = 100) -> list[str]:
+        return [u for page in every_page(store, space, query=q, limit=limit) for u in page]
+
+    assert search("jo") == ["c", "b", "d", "a"]  # whole names, then later words, each in key order
+    assert search("JONES") == ["a", "c"]
+    assert search("ann") == ["e", "f", "d"]
+    assert search("ann jo") == ["d"]
+    # Small pages cross from whole names to later words without losing or repeating anyone.
+    assert search("jo", limit=1) == search("jo") and search("ann", limit=2) == search("ann")
+    # The unfiltered list shows each listener once, under the whole name.
+    assert sorted(search("")) == sorted(names)
+    # Renamed, removed and renewed with all their words.
+    store.put_listener(space, entry("a", "Carol Smith", at=NOW + timedelta(seconds=1)))
+    assert search("jones") == ["c"] and search("smith") == ["a", "d"]
+    assert store.remove_listener(space, "c") == 2
+    assert search("jo") == ["b", "d"]
+    soon, later = NOW + timedelta(minutes=10), NOW + timedelta(minutes=20)
+    store.put_listener(space, entry("h", "Hal Jordan", expires=soon))
+    assert store.renew_listeners(space, [("h", "Hal Jordan")], expires_at=later) == 1
+    found = store.listeners(space, query="jord", limit=10, after=None, now=NOW + timedelta(minutes=15))
+    assert [e.user_id for e in found.items] == ["h"]
+
+
 def test_a_cursor_outside_the_prefix_range_is_an_empty_last_page(store: SpaceStore) -> None:
     space = uuid.uuid4().hex
     store.put_listener(space, entry("a", "alice"))

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 from functions.domain import audience
-from functions.domain.audience import CURSOR_PATTERN, name_key, normalize, prefix_range, sort_key
+from functions.domain.audience import (
+    CURSOR_PATTERN,
+    KeyRange,
+    all_keys,
+    name_key,
+    normalize,
+    search_ranges,
+    sort_key,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,11 +52,49 @@ def test_every_key_is_a_cursor_the_api_accepts() -> None:
 
 def test_a_range_starts_after_the_cursor_or_at_the_prefix() -> None:
     prefix = name_key("an")
-    assert prefix_range(None, None) == (None, None, None)
-    assert prefix_range("an", None) == (None, prefix, prefix + "~")
+    whole = KeyRange(after=None, start=prefix, upper=prefix + "~")
+    words = KeyRange(after=None, start="w" + prefix, upper="w" + prefix + "~")
+    # Without a query every whole-name key (below the word entries' "w"); with one, the whole
+    # names that start with it, then the later words that do.
+    assert search_ranges(None, None) == [KeyRange(after=None, start=None, upper="w")]
+    assert search_ranges("an", None) == [whole, words]
     inside = sort_key("anna", "u")
-    assert prefix_range("AN", inside) == (inside, None, prefix + "~")
+    assert search_ranges("AN", inside) == [KeyRange(after=inside, start=None, upper=prefix + "~"), words]
     before = sort_key("aaron", "u")
-    assert prefix_range("an", before) == (None, prefix, prefix + "~")
+    assert search_ranges("an", before) == [whole, words]
+    # A cursor among the word entries reads on from there only.
+    word_cursor = "w" + sort_key("anna", "u")
+    assert search_ranges("an", word_cursor) == [KeyRange(after=word_cursor, start=None, upper=words.upper)]
+    assert search_ranges(None, word_cursor) == []
     # A query that normalizes to nothing lists everyone.
-    assert prefix_range("   ", None) == (None, None, None)
+    assert search_ranges("   ", None) == search_ranges(None, None)
+
+
+def test_a_listener_is_found_by_the_start_of_any_word_and_listed_once() -> None:
+    keys = all_keys("Carol Ann  Jones", "u1")
+    assert keys[0] == sort_key("Carol Ann Jones", "u1")
+    assert keys[1:] == ("w" + sort_key("ann jones", "u1"), "w" + sort_key("jones", "u1"))
+    assert all(re.fullmatch(CURSOR_PATTERN, key) for key in keys)
+    # Names are indexed up to their fourth word.
+    assert len(all_keys("a b c d e f", "u")) == 1 + audience.WORD_ENTRIES_MAX
+    assert all_keys("Cher", "u") == (sort_key("Cher", "u"),)
+
+    def shown_under(name: str, query: str) -> list[int]:
+        entries = [
+            audience.Listener("u", name, None, datetime(2026, 1, 1, tzinfo=UTC), listed_as=key)
+            for key in all_keys(name, "u")
+        ]
+        prefix = name_key(query)
+        return [
+            i
+            for i, entry in enumerate(entries)
+            if (entry.position.removeprefix("w")).startswith(prefix) and audience.shown(entry, query=query)
+        ]
+
+    # Each search shows the listener under the first of their words it matches, once.
+    assert shown_under("John Jones", "jo") == [0]
+    assert shown_under("John Jones", "jones") == [1]
+    assert shown_under("Ana Anna Annabel", "ann") == [1]
+    assert shown_under("Ana Anna Annabel", "anna") == [1]
+    assert shown_under("Ana Anna Annabel", "annab") == [2]
+    assert shown_under("Carol Ann Jones", "ann jo") == [1]

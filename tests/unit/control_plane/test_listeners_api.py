@@ -66,6 +66,9 @@ def test_the_host_sees_listeners_by_name_with_their_hands(client: TestClient) ->
         ("u-zoe", "Zoë Adams", "https://img.example/zoe.png", False),
     ]
     assert names_of(listed(client, space_id, q="ZOE a")) == ["Zoë Adams"]
+    # A last name finds them too.
+    assert names_of(listed(client, space_id, q="adam")) == ["Zoë Adams"]
+    assert names_of(listed(client, space_id, q="b")) == ["bob"]
 
 
 def test_pages_follow_next_cursor(client: TestClient) -> None:
