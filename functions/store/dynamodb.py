@@ -685,9 +685,10 @@ class DynamoStore(SpaceStore):
 
         def renew(person: tuple[str, str]) -> bool:
             user, name = person
-            # Counted by the whole name's entry; its word entries follow it.
+            # Every entry of theirs (one per indexed word, all of them: no short cut); counted once,
+            # as in SqliteStore.
             renewed = [renew_key(user, key) for key in audience.all_keys(name, user)]
-            return renewed[0]
+            return any(renewed)
 
         def renew_key(user: str, key: str) -> bool:
             try:
@@ -800,9 +801,8 @@ class DynamoStore(SpaceStore):
         query: str | None,
     ) -> tuple[list[Listener], bool]:
         """Up to `limit` listed entries of one shard in key order; True when it has no more."""
+        # search_ranges leaves out a range the cursor is past, so `low` is below `upper` here.
         low = key_range.after if key_range.after is not None else key_range.start
-        if low is not None and low > key_range.upper:
-            return [], True  # a cursor past the range: nothing after it matches
         names_: dict[str, str] = {"#p": PK, "#ttl": TTL, "#s": SK}
         values: dict[str, Any] = {
             ":p": {"S": partition},

@@ -148,10 +148,10 @@ class EngineConfig:
     # take a free floor (found on the fresh recorded half, docs/bench/spotlight.md).
     onset_peak: bool = True
     # An answer begun on a free floor keeps its free-floor claim when the old holder speaks up after
-    # it began (a "yeah" to the answer, or both starting after a pause): the holder's new run started
-    # after the challenger's, and the holder had been unvoiced holder_release_s when the challenger's
-    # began. Without it, the holder's word made the floor taken again, and an answer whose first
-    # syllables had not yet shown onset_s waited for the holder to fall silent once more. Tuning
+    # it began (a "yeah" to the answer, or both starting after a pause): the challenger's run began
+    # while the floor was free (the holder's latest free stretch, by the test above) and before the
+    # holder's current run. Without it, the holder's word made the floor taken again, and an answer
+    # whose first syllables had not yet shown onset_s waited for the holder to fall silent once more. Tuning
     # parts: two answers of one breathy recorded voice 0.6 s sooner (+0.06 % on that draw), nothing
     # else moved; "inside the free floor" is the engine's own test, as the holder's last vowel alone
     # let words said over the holder's unvoiced tail through (2 backchannel switches).
