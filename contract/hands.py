@@ -18,6 +18,8 @@ class RaisedHands:
     hands: tuple[str, ...]
     # id -> display name of the people in `hands` (listeners are hidden in the room).
     names: dict[str, str] = field(default_factory=dict)
+    # id -> avatar URL (https) of the people in `hands` who have one.
+    pictures: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -25,6 +27,7 @@ class RaisedHands:
             "version": self.version,
             "hands": list(self.hands),
             "names": dict(self.names),
+            "pictures": dict(self.pictures),
         }
 
     def to_json(self) -> str:

@@ -33,6 +33,8 @@ class RoomMetadata:
     speakers: tuple[str, ...] = ()
     # id -> display name of stage members (not hashed: a plain dict reads and writes as JSON).
     names: dict[str, str] = field(default_factory=dict)
+    # id -> avatar URL (https) of stage members who have one: HLS viewers see no participant.
+    pictures: dict[str, str] = field(default_factory=dict)
     listener_count: int = 0
     version: int = 0
 
@@ -41,6 +43,7 @@ class RoomMetadata:
         doc["cohosts"] = list(self.cohosts)
         doc["speakers"] = list(self.speakers)
         doc["names"] = dict(self.names)
+        doc["pictures"] = dict(self.pictures)
         return doc
 
     def to_json(self) -> str:
@@ -55,7 +58,8 @@ def _names(value: object) -> tuple[str, ...]:
 
 
 def display_names(value: object) -> dict[str, str]:
-    """A `names` map as read: entries that are not text to text are dropped (absent: empty)."""
+    """A `names` (or `pictures`) map as read: entries that are not text to text are dropped (absent:
+    empty)."""
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v}
@@ -87,6 +91,7 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         cohosts=_names(raw.get("cohosts")),
         speakers=_names(raw.get("speakers")),
         names=display_names(raw.get("names")),
+        pictures=display_names(raw.get("pictures")),
         listener_count=_count(raw.get("listener_count")),
         version=_count(raw.get("version")),
     )

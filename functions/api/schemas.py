@@ -142,6 +142,8 @@ class SpacePublic(BaseModel):
     # id -> display name of the host, co-hosts, speakers and raised hands whose name is known
     # (docs/identity.md); show the id for anyone missing.
     names: dict[str, str]
+    # id -> avatar URL (https) of the same people who have one; draw initials for anyone missing.
+    pictures: dict[str, str]
     pinned: str | None
     # What of `pinned` the big tile shows; "camera" when nobody is pinned.
     pinned_source: Literal["camera", "screen_share"]
@@ -160,6 +162,7 @@ class SpacePublic(BaseModel):
     @classmethod
     def of(cls, space: Space, *, policy: BroadcastPolicy, now: datetime) -> SpacePublic:
         links = broadcast.broadcast_of(space, policy, now=now)
+        hand_names, hand_pictures = people.hand_people(space)
         return cls(
             id=space.id,
             title=space.title,
@@ -170,7 +173,8 @@ class SpacePublic(BaseModel):
             video=space.video.value,
             listener_count=space.audience_count,
             raised_hands=list(space.raised_hands),
-            names={**people.hand_names(space), **people.stage_names(space)},
+            names={**hand_names, **people.stage_names(space)},
+            pictures={**hand_pictures, **people.stage_pictures(space)},
             pinned=space.pinned,
             pinned_source=space.pinned_source.value,
             room_name=space.room_name,

@@ -72,6 +72,9 @@ class Space:
     # host (at create), whoever raised a hand (stored with the hand), stage members (on join).
     # Only shown, never a key: everything else goes by id.
     names: dict[str, str] = field(default_factory=dict)
+    # id -> avatar URL (domain/people.py: https, cleaned) of the same people, for those who have
+    # one; learnt where their name is. Only shown.
+    pictures: dict[str, str] = field(default_factory=dict)
     scheduled_start: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None

@@ -19,11 +19,13 @@ from .model import Space
 NAME_MAX_CHARS: Final = 64
 # Longer URLs are signed or tracking URLs we have no reason to carry through every token.
 PICTURE_MAX_CHARS: Final = 1024
-# Bytes of names in one hands message. Typical names (a UUID and ~20 characters) fit 500 hands, more
-# than the queue holds (Limits.max_raised_hands); the worst case (128-character ids, 64 four-byte
-# characters each) names the first ~80. The message then stays below 64 KiB, the data-channel
-# message size a WebRTC peer may assume when the other side advertises none (docs/identity.md).
-HAND_NAMES_BUDGET: Final = 32 * 1024
+# Bytes of names and avatars in one hands message. Names come first: typical names (a UUID and ~20
+# characters) fit 500 hands, more than the queue holds (Limits.max_raised_hands), and the worst case
+# (128-character ids, 64 four-byte characters each) names the first ~80. Avatars take what is left:
+# with typical names and ~100-character URLs, the faces of the oldest ~150 hands. The message then
+# stays below 64 KiB, the data-channel message size a WebRTC peer may assume when the other side
+# advertises none (docs/identity.md).
+HAND_PEOPLE_BUDGET: Final = 32 * 1024
 
 # Characters that change how the text around them is laid out (bidi overrides and isolates) can
 # make a name read as someone else's: removed along with the C0/C1 controls.
@@ -89,34 +91,60 @@ def caller_from_claims(user_id: str, claims: Mapping[str, object], *, allow_http
     )
 
 
+def knows(space: Space, caller: Caller) -> bool:
+    """Whether the Space has the caller's current display name and avatar (or lack of one)."""
+    return space.names.get(caller.id) == caller.name and space.pictures.get(caller.id) == caller.picture
+
+
 def named(space: Space, caller: Caller) -> Space:
-    """The Space knowing the caller's current display name (the same Space when it already does)."""
-    if space.names.get(caller.id) == caller.name:
+    """The Space knowing the caller's current display name and avatar (the same Space when it
+    already does). No picture drops an earlier one: they removed it at the identity provider."""
+    if knows(space, caller):
         return space
-    return space.replace(names={**space.names, caller.id: caller.name})
+    pictures = {user: url for user, url in space.pictures.items() if user != caller.id}
+    if caller.picture:
+        pictures[caller.id] = caller.picture
+    return space.replace(names={**space.names, caller.id: caller.name}, pictures=pictures)
+
+
+def _stage(space: Space) -> tuple[str, ...]:
+    return (space.host, *space.cohosts, *space.speakers)
 
 
 def stage_names(space: Space) -> dict[str, str]:
     """The names of the host, co-hosts and speakers: what the Space record and the room metadata
     carry. At most 1 + max_cohosts + max_speakers entries of NAME_MAX_CHARS each."""
-    stage = (space.host, *space.cohosts, *space.speakers)
-    return {user: space.names[user] for user in stage if user in space.names}
+    return {user: space.names[user] for user in _stage(space) if user in space.names}
 
 
-def hand_names(space: Space, *, budget: int = HAND_NAMES_BUDGET) -> dict[str, str]:
-    """The names of the people with a raised hand (the moderators' hands message), oldest hand
-    first, until their UTF-8 size reaches `budget` bytes; later hands show as their id."""
-    out: dict[str, str] = {}
+def stage_pictures(space: Space) -> dict[str, str]:
+    """The avatars of the host, co-hosts and speakers who have one: at most 1 + max_cohosts +
+    max_speakers URLs of PICTURE_MAX_CHARS each."""
+    return {user: space.pictures[user] for user in _stage(space) if user in space.pictures}
+
+
+def _entry_bytes(user: str, value: str) -> int:
+    return len(user.encode()) + len(value.encode()) + 6  # "id":"value",
+
+
+def hand_people(space: Space, *, budget: int = HAND_PEOPLE_BUDGET) -> tuple[dict[str, str], dict[str, str]]:
+    """The names and avatars of the people with a raised hand (the moderators' hands message),
+    within one budget of `budget` UTF-8 bytes: names first, oldest hand first (a name matters more
+    than a face), then avatars in the same order with what is left. Later hands show as their id,
+    and later faces as initials."""
+    names: dict[str, str] = {}
+    pictures: dict[str, str] = {}
     spent = 0
-    for user in space.raised_hands:
-        name = space.names.get(user)
-        if name is None:
-            continue
-        spent += len(user.encode()) + len(name.encode()) + 6  # "id":"name",
-        if spent > budget:
-            break
-        out[user] = name
-    return out
+    for source, out in ((space.names, names), (space.pictures, pictures)):
+        for user in space.raised_hands:
+            value = source.get(user)
+            if value is None:
+                continue
+            if spent + _entry_bytes(user, value) > budget:
+                break
+            spent += _entry_bytes(user, value)
+            out[user] = value
+    return names, pictures
 
 
 def picture_attributes(picture: str | None) -> dict[str, str]:

@@ -16,7 +16,7 @@ from contract.hands import RaisedHands
 from contract.room_metadata import RoomMetadata
 
 from .model import Space
-from .people import hand_names, stage_names
+from .people import hand_people, stage_names, stage_pictures
 
 # Below this the count is exact: a small room notices every person.
 EXACT_LISTENERS_BELOW = 100
@@ -47,6 +47,7 @@ def room_state(space: Space) -> RoomMetadata:
         cohosts=space.cohosts,
         speakers=space.speakers,
         names=stage_names(space),
+        pictures=stage_pictures(space),
         listener_count=rounded_listener_count(space.audience_count),
         version=space.version,
     )
@@ -59,8 +60,9 @@ def raised_hands(space: Space, read_at_ms: int) -> RaisedHands:
     cannot order two hands messages. The read time can: a later (strongly consistent) read sees at
     least what an earlier one saw, whichever of two concurrent passes sends first.
     """
+    names, pictures = hand_people(space)
     return RaisedHands(
-        space_id=space.id, version=read_at_ms, hands=space.raised_hands, names=hand_names(space)
+        space_id=space.id, version=read_at_ms, hands=space.raised_hands, names=names, pictures=pictures
     )
 
 

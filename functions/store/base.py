@@ -29,7 +29,7 @@ from typing import Any
 from ..domain.audience import Listener, ListenerPage
 from ..domain.errors import Conflict, NotFound
 from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
-from ..domain.people import stage_names
+from ..domain.people import stage_names, stage_pictures
 from ..domain.presence import HlsEstimate
 
 # A compare-and-set loses only to another writer that succeeded, so attempts bound the number of
@@ -241,8 +241,10 @@ def to_record(space: Space) -> dict[str, Any]:
         "speakers": list(space.speakers),
         "pinned": space.pinned,
         "pinned_source": space.pinned_source.value,
-        # The stage's display names (bounded by the stage limits); a hand's name is on its record.
+        # The stage's display names and avatars (bounded by the stage limits); a hand's are on its
+        # record.
         "names": stage_names(space),
+        "pictures": stage_pictures(space),
         "created_at": ts(space.created_at),
         "scheduled_start": ts(space.scheduled_start),
         "started_at": ts(space.started_at),
@@ -265,11 +267,13 @@ def from_record(
     blocked: tuple[str, ...] = (),
     listener_count: int = 0,
     hand_names: dict[str, str] | None = None,
+    hand_pictures: dict[str, str] | None = None,
     hls: HlsEstimate | None = None,
 ) -> Space:
     """Any schema version. Version 1 (no `schema_version`) kept `raised_hands` and `blocked` in the
     record: the backends pass them in merged with the per-user records (legacy_members). Records
-    and hand records written before names existed have none: those people show as their id."""
+    and hand records written before names existed have none: those people show as their id; those
+    from before avatars were stored have no pictures (initials)."""
     state = SpaceState(record["state"])
     return Space(
         id=record["id"],
@@ -286,6 +290,7 @@ def from_record(
         # Records written before screen sharing have no source: their pin is a camera pin.
         pinned_source=VideoSource(record.get("pinned_source") or VideoSource.CAMERA.value),
         names={**(hand_names or {}), **_names(record.get("names"))},
+        pictures={**(hand_pictures or {}), **_names(record.get("pictures"))},
         created_at=parse_ts(record["created_at"]),  # type: ignore[arg-type]
         scheduled_start=parse_ts(record.get("scheduled_start")),
         started_at=parse_ts(record.get("started_at")),

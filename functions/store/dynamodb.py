@@ -6,7 +6,8 @@ Items (docs/control-plane.md, "Data model"):
                                                    the discovery index: gsi1pk=STATE#<state>#<k>,
                                                    k in 0..DISCOVERY_SHARDS-1, gsi1sk=<time>#<id>
   pk=SPACE#<id>                  sk=HAND#<user>    one raised hand (`at`: when, orders the queue;
-                                                   `name`: the display name it was raised with)
+                                                   `name`, `picture`: the display name and avatar
+                                                   it was raised with)
   pk=SPACE#<id>                  sk=BLOCK#<user>   one blocked user
   pk=SPACE#<id>                  sk=COUNT#HANDS    number of HAND items (compare-and-set by every
                                  sk=COUNT#BLOCKS   hand/block change: the limits under concurrency)
@@ -194,12 +195,20 @@ class DynamoStore(SpaceStore):
             return None
         record = _plain(meta)
         legacy_hands, legacy_blocked = legacy_members(record)
-        hand = (f"SPACE#{space_id}", f"{HAND}{member}") in items or member in legacy_hands
+        hand_item = items.get((f"SPACE#{space_id}", f"{HAND}{member}"))
+        hand = hand_item is not None or member in legacy_hands
         blocked = (f"SPACE#{space_id}", f"{BLOCK}{member}") in items or member in legacy_blocked
+        # The hand's name and avatar, as the whole read has them (SqliteStore alike).
+        hand_names, hand_pictures = (
+            {member: hand_item[attribute]["S"]} if hand_item and "S" in hand_item.get(attribute, {}) else {}
+            for attribute in ("name", "picture")
+        )
         return from_record(
             record,
             raised_hands=(member,) if hand else (),
             blocked=(member,) if blocked else (),
+            hand_names=hand_names,
+            hand_pictures=hand_pictures,
             listener_count=_listeners(record, items.values()),
             hls=_hls(items.values()),
         )
@@ -217,12 +226,16 @@ class DynamoStore(SpaceStore):
         block_items = sorted(i[SK]["S"][len(BLOCK) :] for i in items if i[SK]["S"].startswith(BLOCK))
         counts = {i[SK]["S"]: int(i["n"]["N"]) for i in items if i[SK]["S"] in (HAND_COUNT, BLOCK_COUNT)}
         hands = tuple(u for u in legacy_hands) + tuple(u for _, u in hand_items if u not in legacy_hands)
-        # A hand item carries the display name it was raised with (items from before names: none).
-        hand_names = {
-            i[SK]["S"][len(HAND) :]: i["name"]["S"]
-            for i in items
-            if i[SK]["S"].startswith(HAND) and "S" in i.get("name", {})
-        }
+        # A hand item carries the display name and avatar it was raised with (items from before
+        # names or avatars: none).
+        hand_names, hand_pictures = (
+            {
+                i[SK]["S"][len(HAND) :]: i[attribute]["S"]
+                for i in items
+                if i[SK]["S"].startswith(HAND) and "S" in i.get(attribute, {})
+            }
+            for attribute in ("name", "picture")
+        )
         blocked = tuple(legacy_blocked) + tuple(u for u in block_items if u not in legacy_blocked)
         shards = self._batch_get(
             [*(listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)), hls_estimate_key(space_id)]
@@ -233,6 +246,7 @@ class DynamoStore(SpaceStore):
             blocked=blocked,
             listener_count=_listeners(record, shards.values()),
             hand_names=hand_names,
+            hand_pictures=hand_pictures,
             hls=_hls(shards.values()),
         )
         return Snapshot(
@@ -454,6 +468,7 @@ class DynamoStore(SpaceStore):
                 removed=change.hands_removed,
                 at=time.time_ns(),
                 names=after.names,
+                pictures=after.pictures,
             )
         self._member_writes(
             actions,
@@ -537,6 +552,7 @@ class DynamoStore(SpaceStore):
         removed: tuple[str, ...],
         at: int = 0,
         names: dict[str, str] | None = None,
+        pictures: dict[str, str] | None = None,
     ) -> None:
         removed = tuple(u for u in removed if u in items)  # the rest lived in a version-1 record
         if not added and not removed:
@@ -545,6 +561,8 @@ class DynamoStore(SpaceStore):
             item = {**member_key(sid, prefix, user), "user": {"S": user}, "at": {"N": str(at)}}
             if names and user in names:
                 item["name"] = {"S": names[user]}
+            if pictures and user in pictures:
+                item["picture"] = {"S": pictures[user]}
             actions.append(
                 {
                     "Put": {

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS spaces (
 CREATE INDEX IF NOT EXISTS spaces_by_state ON spaces (state, discovery_key);
 CREATE TABLE IF NOT EXISTS hands (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, space_id TEXT NOT NULL, user TEXT NOT NULL, name TEXT,
-    UNIQUE (space_id, user)
+    picture TEXT, UNIQUE (space_id, user)
 );
 CREATE TABLE IF NOT EXISTS blocks (space_id TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (space_id, user));
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, expires REAL NOT NULL);
@@ -88,8 +88,11 @@ class SqliteStore(SpaceStore):
             db.executescript(SCHEMA)
             # Hands stored before display names existed: the column is added, their rows read as
             # nameless (the page shows the id).
-            if "name" not in {r[1] for r in db.execute("PRAGMA table_info(hands)")}:
-                db.execute("ALTER TABLE hands ADD COLUMN name TEXT")
+            # Likewise avatars (initials then).
+            columns = {r[1] for r in db.execute("PRAGMA table_info(hands)")}
+            for column in ("name", "picture"):
+                if column not in columns:
+                    db.execute(f"ALTER TABLE hands ADD COLUMN {column} TEXT")
             # WAL: readers (token requests) never wait for a writer.
             db.execute("PRAGMA journal_mode=WAL")
         finally:
@@ -182,8 +185,8 @@ class SqliteStore(SpaceStore):
                     continue
                 # In order: a record's hands move to the table (empty until then) in queue order.
                 db.executemany(
-                    "INSERT OR IGNORE INTO hands (space_id, user, name) VALUES (?, ?, ?)",
-                    [(after.id, u, after.names.get(u)) for u in users],
+                    "INSERT OR IGNORE INTO hands (space_id, user, name, picture) VALUES (?, ?, ?, ?)",
+                    [(after.id, u, after.names.get(u), after.pictures.get(u)) for u in users],
                 )
             return after
 
@@ -420,13 +423,23 @@ def _load(db: sqlite3.Connection, space_id: str, *, member: str | None = None) -
         return None
     only = " AND user = ?" if member is not None else ""
     args = (space_id, member) if member is not None else (space_id,)
-    rows = db.execute(f"SELECT user, name FROM hands WHERE space_id = ?{only} ORDER BY seq", args).fetchall()
+    rows = db.execute(
+        f"SELECT user, name, picture FROM hands WHERE space_id = ?{only} ORDER BY seq", args
+    ).fetchall()
     hands = [r[0] for r in rows]
     names = {r[0]: r[1] for r in rows if r[1]}
+    pictures = {r[0]: r[2] for r in rows if r[2]}
     blocks = [
         r[0] for r in db.execute(f"SELECT user FROM blocks WHERE space_id = ?{only} ORDER BY user", args)
     ]
-    return _space(row, hands=tuple(hands), blocked=tuple(blocks), member=member, hand_names=names)
+    return _space(
+        row,
+        hands=tuple(hands),
+        blocked=tuple(blocks),
+        member=member,
+        hand_names=names,
+        hand_pictures=pictures,
+    )
 
 
 def _space(
@@ -437,6 +450,7 @@ def _space(
     member: str | None = None,
     listing: bool = False,
     hand_names: dict[str, str] | None = None,
+    hand_pictures: dict[str, str] | None = None,
 ) -> Space:
     record = json.loads(row["record"])
     legacy_hands, legacy_blocked = legacy_members(record)
@@ -451,6 +465,7 @@ def _space(
         blocked=legacy_blocked + tuple(u for u in blocked if u not in legacy_blocked),
         listener_count=row["listener_count"],
         hand_names=hand_names,
+        hand_pictures=hand_pictures,
         hls=None if row["hls_window"] is None else HlsEstimate(row["hls_window"], row["hls_viewers"]),
     )
 

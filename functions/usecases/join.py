@@ -45,8 +45,10 @@ def join(
     # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
     role = stage.join_role(space, user=actor)
-    if name is not None and role in STAGE_ROLES and space.names.get(actor) != name:
-        _remember_stage_name(ctx, space_id, people.Caller(actor, name))
+    if name is not None and role in STAGE_ROLES:
+        caller = people.Caller(actor, name, picture)
+        if not people.knows(space, caller):
+            _remember_stage_name(ctx, space_id, caller)
     policy = settings.broadcast
     mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=policy)
     now = ctx.clock()
@@ -100,9 +102,9 @@ def _list(
 
 
 def _remember_stage_name(ctx: Context, space_id: str, caller: people.Caller) -> None:
-    """A stage member whose display name the Space does not know yet (promoted without a raised
-    hand, or renamed at the identity provider): stored for the room metadata's `names`, which HLS
-    viewers read. Rare (once per name change), so the token path stays one read otherwise. No
+    """A stage member whose display name or avatar the Space does not know yet (promoted without a
+    raised hand, or renamed at the identity provider): stored for the room metadata's `names` and
+    `pictures`, which HLS viewers read. Rare (once per change), so the token path stays one read otherwise. No
     converge here: the participant_joined webhook this join causes wakes the reconciler, which
     publishes the metadata."""
     ctx.store.update(space_id, lambda s: people.named(s, caller) if s.on_stage(caller.id) else s)

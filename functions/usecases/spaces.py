@@ -23,8 +23,10 @@ def create(
     scheduled_start: datetime | None,
     idempotency_key: str | None,
     name: str | None = None,
+    picture: str | None = None,
 ) -> Space:
-    """`name`: the host's display name, stored with the Space (the id is shown without one)."""
+    """`name` and `picture`: the host's display name and avatar, stored with the Space (the id and
+    initials are shown without them)."""
     space = lifecycle.new_space(
         space_id=uuid.uuid4().hex,
         title=title,
@@ -34,7 +36,7 @@ def create(
         scheduled_start=scheduled_start,
     )
     if name is not None:
-        space = people.named(space, people.Caller(actor, name))
+        space = people.named(space, people.Caller(actor, name, picture))
     key = None
     if idempotency_key is not None:
         asked = json.dumps([title, video.value, scheduled_start.isoformat() if scheduled_start else None])

@@ -19,14 +19,17 @@ async def _after(
     return await ctx.converge(space, evict=evict)
 
 
-async def raise_hand(ctx: Context, *, actor: str, space_id: str, name: str | None = None) -> Accepted:
-    """`name`: the display name stored with the hand (moderators cannot see listeners in the room)."""
+async def raise_hand(
+    ctx: Context, *, actor: str, space_id: str, name: str | None = None, picture: str | None = None
+) -> Accepted:
+    """`name` and `picture`: the display name and avatar stored with the hand (moderators cannot see
+    listeners in the room)."""
 
     def rule(space: Space) -> Space:
         raised = stage.raise_hand(space, user=actor, limits=ctx.settings.limits)
         if raised is space or name is None:
             return raised
-        return people.named(raised, people.Caller(actor, name))
+        return people.named(raised, people.Caller(actor, name, picture))
 
     change = await asyncio.to_thread(ctx.store.update, space_id, rule)
     return await _after(ctx, change.after, changed=change.changed)
@@ -39,16 +42,16 @@ async def lower_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
 
 async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, role: Role) -> Accepted:
     """A listener invited from the listener list (no raised hand, so the Space never learnt their
-    name) is named from their entry there, for the room metadata's `names` that the stage and HLS
-    viewers show. Someone sent back to the audience is listed again by the reconciler, which sees
-    whether they are connected (reconcile/runner.py)."""
+    name) is named from their entry there, with its avatar, for the room metadata's `names` and
+    `pictures` that the stage and HLS viewers show. Someone sent back to the audience is listed
+    again by the reconciler, which sees whether they are connected (reconcile/runner.py)."""
     entry = await asyncio.to_thread(ctx.store.listed, space_id, target) if role in STAGE_ROLES else None
 
     def rule(space: Space) -> Space:
         changed = stage.change_role(space, actor=actor, target=target, role=role, limits=ctx.settings.limits)
         if changed is space or entry is None or entry.name == target or target in changed.names:
             return changed
-        return people.named(changed, people.Caller(target, entry.name))
+        return people.named(changed, people.Caller(target, entry.name, entry.picture))
 
     change = await asyncio.to_thread(ctx.store.update, space_id, rule)
     return await _after(ctx, change.after, changed=change.changed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -16,6 +17,13 @@ UI_TIMEOUT_MS = 20_000
 
 VIEWPORT = {"width": 1280, "height": 800}
 
+# Avatars for test users live here: every person's browser answers it with a 1x1 PNG (there is no
+# network), so a page that shows a picture loads it, and one that falls back to initials shows why.
+AVATARS = "https://avatars.example"
+AVATAR_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
 
 @dataclass
 class Person:
@@ -25,6 +33,9 @@ class Person:
     @classmethod
     async def open(cls, browser: Browser, base_url: str, identity: str) -> Person:
         context = await browser.new_context(viewport=VIEWPORT, base_url=base_url)
+        await context.route(
+            f"{AVATARS}/**", lambda route: route.fulfill(body=AVATAR_PNG, content_type="image/png")
+        )
         page = await context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())  # "End this Space for everyone?"
         return cls(identity=identity, page=page)
@@ -37,12 +48,15 @@ class Person:
 
     # ---- flows -----------------------------------------------------------------------------
 
-    async def sign_in(self, path: str = "/", *, name: str | None = None) -> None:
-        """As a dev user; with `name`, the display name the dev sign-in form offers."""
+    async def sign_in(self, path: str = "/", *, name: str | None = None, picture: str | None = None) -> None:
+        """As a dev user; with `name` and `picture`, the display name and avatar URL the dev sign-in
+        form offers."""
         await self.page.goto(path)
         await self.by("signin-user").fill(self.identity)
         if name is not None:
             await self.by("signin-name").fill(name)
+        if picture is not None:
+            await self.by("signin-picture").fill(picture)
         await self.by("signin-submit").click()
         await expect(self.by("whoami-user")).to_have_text(name or self.identity, timeout=UI_TIMEOUT_MS)
 

@@ -35,9 +35,14 @@ from tests.support.eventually import eventually_async
 from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, stage_in
 
 from .conftest import LaunchBrowser
-from .spaces_page import UI_TIMEOUT_MS, Person
+from .spaces_page import AVATARS, UI_TIMEOUT_MS, Person
 
 HOST, ALICE, BOB, LISTENER = "hana", "alice", "bob", "lena"
+# The identity provider's claims: the host has a name and an avatar, alice a name, bob neither.
+PROFILES = {
+    HOST: {"name": "Hana Host", "picture": f"{AVATARS}/hana.png"},
+    ALICE: {"name": "Alice Adams"},
+}
 # A second HLS viewer, in the presence sample (lena is not): domain/presence.py.
 SAMPLED_VIEWER = "nina"
 PRESENCE_WINDOW_S = 5
@@ -229,7 +234,8 @@ async def broadcast(
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
         auth = {}
         for user in (HOST, ALICE, BOB):
-            token = (await api.post("/dev/token", json={"user_id": user})).json()["token"]
+            profile = PROFILES.get(user, {})
+            token = (await api.post("/dev/token", json={"user_id": user, **profile})).json()["token"]
             auth[user] = {"Authorization": f"Bearer {token}"}
         created = await api.post(
             "/spaces", json={"title": "On the broadcast", "video": "speakers"}, headers=auth[HOST]
@@ -293,6 +299,30 @@ async def test_listener_past_the_threshold_watches_the_broadcast(broadcast: Broa
     assert live["live"] is True, live
     assert 0 < live["latency"] <= live["max"], live
     await broadcast.listener.screenshot(broadcast.shots, "broadcast-01-listener-on-hls")
+
+
+async def test_the_viewer_sees_who_is_on_stage_by_name_and_face(broadcast: Broadcast) -> None:
+    """A viewer sees no participant: the stage's names and avatars come with the Space (state.json,
+    the API), learnt from each one's token claims."""
+    page = broadcast.listener
+    roster = page.by("roster-person")
+    await expect(roster).to_have_count(3, timeout=UI_TIMEOUT_MS)
+    host = page.by("roster-person", HOST)
+    await expect(host).to_contain_text("Hana Host")
+    await expect(host).to_have_attribute("data-role", "host")
+    await expect(host.locator('[data-testid="avatar"] img')).to_have_attribute(
+        "src", PROFILES[HOST]["picture"]
+    )
+    # The picture loaded (a failed one falls back to the initials and drops the <img>).
+    await eventually_async(
+        lambda: host.locator("img").evaluate("(img) => img.complete && img.naturalWidth === 1 || null"),
+        timeout=UI_TIMEOUT_MS / 1000,
+        what="the host's picture loaded",
+    )
+    alice = page.by("roster-person", ALICE)
+    await expect(alice).to_contain_text("Alice Adams", timeout=UI_TIMEOUT_MS)
+    await expect(alice.locator('[data-testid="avatar"]')).to_have_text("AA")
+    await expect(page.by("roster-person", BOB).locator(".roster-name")).to_have_text(BOB)
 
 
 async def test_the_rooms_reactions_float_over_the_broadcast(broadcast: Broadcast) -> None:

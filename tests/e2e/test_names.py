@@ -1,6 +1,7 @@
 """Names and faces, not ids (issue 10), in real browsers: dev users sign in with the display names
-they chose; the host's page shows those names on the stage and in the raised hands, a listener's
-page shows them on the stage, and a user who chose no name shows as their id.
+and avatars they chose; the host's page shows those names and faces on the stage and in the raised
+hands, a listener's page shows them on the stage, and a user who chose no name shows as their id
+(with initials).
 
 The user ids look like the identity provider's subjects (opaque, UUID-like), so a page that showed
 ids instead of names would fail every assertion here. No stage agent runs: without a stage state
@@ -16,11 +17,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
+from tests.support.eventually import eventually_async
+
 from .conftest import LaunchBrowser
-from .spaces_page import UI_TIMEOUT_MS, Person
+from .spaces_page import AVATARS, UI_TIMEOUT_MS, Person
 
 HOST = ("9f1c2d7e-0001-4aaa-8bbb-000000000001", "Hana Host")
 LEE = ("9f1c2d7e-0002-4aaa-8bbb-000000000002", "Lee Listener")
+LEE_PICTURE = f"{AVATARS}/lee.png"
 NAMELESS = "9f1c2d7e-0003-4aaa-8bbb-000000000003"
 
 
@@ -50,7 +54,7 @@ async def room(api_url: str, launch_browser: LaunchBrowser, screenshots: Path) -
     await host.sign_in(name=HOST[1])
     space_id = await host.create_space("Names, not ids", video="off")
     await host.start_space()
-    await lee.sign_in(f"/#/spaces/{space_id}", name=LEE[1])
+    await lee.sign_in(f"/#/spaces/{space_id}", name=LEE[1], picture=LEE_PICTURE)
     await lee.join(space_id)
     await nameless.sign_in(f"/#/spaces/{space_id}")
     await nameless.join(space_id)
@@ -69,13 +73,21 @@ async def test_a_listener_sees_the_host_by_name_on_the_card_and_the_stage(room: 
 
 
 async def test_raised_hands_show_names_and_the_nameless_by_id(room: Room) -> None:
-    """Listeners are hidden in the SFU: the host's page learns their names from the hands message."""
+    """Listeners are hidden in the SFU: the host's page learns their names and faces from the hands
+    message."""
     await room.lee.by("raise-hand").click()
     await room.nameless.by("raise-hand").click()
     await expect(who(room.host, "hand", LEE[0])).to_have_text(LEE[1], timeout=UI_TIMEOUT_MS)
     await expect(who(room.host, "hand", NAMELESS)).to_have_text(NAMELESS, timeout=UI_TIMEOUT_MS)
-    # The face of a name without a picture: its initials.
-    await expect(room.host.by("hand", LEE[0]).locator('[data-testid="avatar"]')).to_have_text("LL")
+    # Lee's face is the picture she signed in with, loaded; the nameless one's is initials.
+    face = room.host.by("hand", LEE[0]).locator('[data-testid="avatar"] img')
+    await expect(face).to_have_attribute("src", LEE_PICTURE, timeout=UI_TIMEOUT_MS)
+    await eventually_async(
+        lambda: face.evaluate("(img) => img.complete && img.naturalWidth === 1 || null"),
+        timeout=UI_TIMEOUT_MS / 1000,
+        what="lee's picture loaded",
+    )
+    await expect(room.host.by("hand", NAMELESS).locator('[data-testid="avatar"] img')).to_have_count(0)
     await room.host.screenshot(room.shots, "names-raised-hands")
 
 

@@ -18,6 +18,8 @@ export interface Space {
   raised_hands: string[];
   /** id -> display name of the host, co-hosts, speakers and raised hands the API knows (docs/identity.md). */
   names?: Record<string, string>;
+  /** id -> avatar URL of the same people who have one (shown only if https, people.ts). */
+  pictures?: Record<string, string>;
   /** The Space's version when the API read it; orders an answer against the room metadata pushes. */
   version?: number;
   pinned?: string | null;

@@ -60,6 +60,8 @@ export interface RoomMetadata {
   speakers: string[];
   /** Display names (id -> name, functions/domain/people.py: at most 64 characters) of the host, co-hosts and speakers whose name the control plane knows, for viewers who cannot see them in the room (HLS viewers read this document as state.json). Only stage members: the document stays bounded (docs/identity.md). A reader shows the id for anyone not in it, and reads a document without `names` (written before names existed) as an empty map. */
   names: Record<string, string>;
+  /** Avatar URLs (id -> https URL of at most 1024 characters, functions/domain/people.py) of the host, co-hosts and speakers who have one, for viewers who cannot see them in the room. A reader draws initials of the name for anyone not in it, puts only https URLs into an image, and reads a document without `pictures` (written before avatars were carried here) as an empty map. */
+  pictures: Record<string, string>;
   /** Listeners, exact below 100, rounded down to two significant digits from 100 on (1,234 -> 1,200), so a join or leave in a large audience does not change the document. */
   listener_count: number;
   /** The Space's version when this was written: a reader keeps the document with the highest version (equal versions differ only in listener_count, the newer one wins). */
@@ -81,6 +83,8 @@ export interface RaisedHands {
   hands: string[];
   /** Display names (id -> name) of the people in `hands`, as they were when they raised the hand: listeners are hidden in the SFU, so a moderator's page cannot read their names from the room. A reader shows the id for anyone not in it, and reads a document without `names` (written before names existed) as an empty map. */
   names: Record<string, string>;
+  /** Avatar URLs (id -> https URL) of the people in `hands` who had one when they raised the hand, oldest hand first while the message's budget lasts (names come first: docs/identity.md). A reader draws initials for anyone not in it, and reads a document without `pictures` as an empty map. */
+  pictures: Record<string, string>;
 }
 
 /** timeline.json beside a broadcast's playlist: who held the stage when. Written by the composer, read by the replay page. */

@@ -22,6 +22,16 @@ describe("people", () => {
     expect(p.picture).toBe("https://img.example/a.png");
   });
 
+  it("takes the face from the room, then the Space's pictures, https only", () => {
+    const pictures = { u1: "https://img.example/stored.png", u2: "javascript:alert(1)" };
+    const seen = { name: "A", attributes: { [PICTURE_ATTRIBUTE]: "https://img.example/room.png" } };
+    expect(personOf("u1", seen, {}, pictures).picture).toBe("https://img.example/room.png");
+    expect(personOf("u1", undefined, {}, pictures).picture).toBe("https://img.example/stored.png");
+    expect(personOf("u1", { name: "A", attributes: {} }, {}, pictures).picture).toBe("https://img.example/stored.png");
+    expect(personOf("u2", undefined, {}, pictures).picture).toBeNull();
+    expect(personOf("u3", undefined, {}, pictures).picture).toBeNull();
+  });
+
   it("makes initials from the name", () => {
     expect(initialsOf("Ada Lovelace")).toBe("AL");
     expect(initialsOf("Ada King Lovelace")).toBe("AL");

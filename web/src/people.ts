@@ -6,6 +6,8 @@
  * 2. the Space's `names` map: from the API, the room metadata (host, co-hosts, speakers: also for
  *    HLS viewers through state.json) and the hands message (raised hands: listeners are hidden);
  * 3. the id itself.
+ * An avatar likewise: the room's PICTURE_ATTRIBUTE, then the Space's `pictures` map (the same three
+ * documents), then none (initials).
  */
 import { PICTURE_ATTRIBUTE } from "./contract.gen";
 
@@ -36,10 +38,15 @@ export function safePicture(url: unknown): string | null {
   }
 }
 
-export function personOf(id: string, seen: Seen | undefined, names: Readonly<Record<string, string>> | undefined): Person {
+export function personOf(
+  id: string,
+  seen: Seen | undefined,
+  names: Readonly<Record<string, string>> | undefined,
+  pictures?: Readonly<Record<string, string>>,
+): Person {
   const fromRoom = seen?.name?.trim();
   const name = fromRoom || names?.[id]?.trim() || id;
-  return { id, name, picture: safePicture(seen?.attributes?.[PICTURE_ATTRIBUTE]) };
+  return { id, name, picture: safePicture(seen?.attributes?.[PICTURE_ATTRIBUTE]) ?? safePicture(pictures?.[id]) };
 }
 
 /** Up to two letters for an avatar without a picture: the first and last words' initials. */
@@ -55,7 +62,7 @@ export function initialsOf(name: string): string {
   return (first[0] + Array.from(words[words.length - 1])[0]).toUpperCase();
 }
 
-/** `names` maps merged: a later map's entries win. Non-text entries are dropped. */
+/** `names` (or `pictures`) maps merged: a later map's entries win. Non-text entries are dropped. */
 export function mergeNames(...maps: (Readonly<Record<string, unknown>> | undefined | null)[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const map of maps) {

@@ -15,6 +15,7 @@ const DOC: RoomMetadata = {
   cohosts: ["c"],
   speakers: ["a", "b"],
   names: { h: "Hana", a: "Ann" },
+  pictures: { a: "https://img.example/ann.png" },
   listener_count: 1200,
   version: 7,
 };
@@ -64,7 +65,11 @@ describe("parseRoomMetadata", () => {
 
 describe("parseHands", () => {
   it("reads the moderators' message and refuses anything else", () => {
-    expect(parseHands('{"space_id":"s1","version":3,"hands":["a",2,"b"]}')).toEqual({ space_id: "s1", version: 3, hands: ["a", "b"], names: {} });
+    expect(parseHands('{"space_id":"s1","version":3,"hands":["a",2,"b"]}')).toEqual({ space_id: "s1", version: 3, hands: ["a", "b"], names: {}, pictures: {} });
+    expect(parseHands('{"space_id":"s1","version":3,"hands":["a"],"names":{"a":"Ann"},"pictures":{"a":"https://img.example/a.png","b":7}}')).toMatchObject({
+      names: { a: "Ann" },
+      pictures: { a: "https://img.example/a.png" },
+    });
     expect(parseHands('{"version":3,"hands":[]}')).toBeNull();
     expect(parseHands('{"space_id":"s1"}')).toBeNull();
     expect(parseHands("nope")).toBeNull();
@@ -76,6 +81,7 @@ describe("mergeMetadata", () => {
     const merged = mergeMetadata(SPACE, 5, DOC);
     expect(merged).toMatchObject({ title: "Morning", cohosts: ["c"], speakers: ["a", "b"], listener_count: 1200, pinned: "h", video: "speakers" });
     expect(merged?.raised_hands).toEqual(["x"]);
+    expect(merged?.pictures).toEqual({ a: "https://img.example/ann.png" });
   });
 
   it("ignores an older document, another Space's, and one from a control plane that does not push", () => {

@@ -13,7 +13,8 @@ function names(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string" && x !== "") : [];
 }
 
-/** A `names` map as read: non-text entries dropped; absent (a document from before names): empty. */
+/** A `names` or `pictures` map as read: non-text entries dropped; absent (a document from before
+ * them): empty. */
 function displayNames(v: unknown): Record<string, string> {
   return v && typeof v === "object" && !Array.isArray(v) ? mergeNames(v as Record<string, unknown>) : {};
 }
@@ -46,6 +47,7 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
     cohosts: names(raw.cohosts),
     speakers: names(raw.speakers),
     names: displayNames(raw.names),
+    pictures: displayNames(raw.pictures),
     listener_count: count(raw.listener_count),
     version: count(raw.version),
   };
@@ -55,7 +57,13 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
 export function parseHands(json: string | undefined | null): RaisedHands | null {
   const raw = object(json);
   if (typeof raw.space_id !== "string" || !raw.space_id || !Array.isArray(raw.hands)) return null;
-  return { space_id: raw.space_id, version: count(raw.version), hands: names(raw.hands), names: displayNames(raw.names) };
+  return {
+    space_id: raw.space_id,
+    version: count(raw.version),
+    hands: names(raw.hands),
+    names: displayNames(raw.names),
+    pictures: displayNames(raw.pictures),
+  };
 }
 
 /** Where state.json lives: beside the playlist. */
@@ -78,6 +86,7 @@ export function mergeMetadata(space: Space, version: number, doc: RoomMetadata):
     cohosts: doc.cohosts,
     speakers: doc.speakers,
     names: mergeNames(space.names, doc.names),
+    pictures: mergeNames(space.pictures, doc.pictures),
     video: doc.video,
     pinned: doc.pinned,
     pinned_source: doc.pinned_source,

@@ -28,6 +28,7 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
     cohosts: [],
     speakers: [],
     names: {},
+    pictures: {},
     listener_count: 2,
     version: 1,
     ...overrides,
@@ -95,8 +96,8 @@ describe("SpaceController", () => {
 
   it("takes raised hands from the moderators' message, newest version only", async () => {
     const { ctl } = await loaded("h");
-    ctl.pushedHands({ space_id: "s1", version: 3, hands: ["a", "b"], names: {} });
-    ctl.pushedHands({ space_id: "s1", version: 2, hands: [], names: {} });
+    ctl.pushedHands({ space_id: "s1", version: 3, hands: ["a", "b"], names: {}, pictures: {} });
+    ctl.pushedHands({ space_id: "s1", version: 2, hands: [], names: {}, pictures: {} });
     expect(ctl.hands).toEqual(["a", "b"]);
   });
 
@@ -113,7 +114,7 @@ describe("SpaceController", () => {
     const { ctl } = await loaded("h");
     let answer: (s: Space) => void = () => undefined;
     const invite = ctl.act(() => new Promise<Space>((resolve) => (answer = resolve)));
-    ctl.pushedHands({ space_id: "s1", version: 1_000, hands: ["bob"], names: {} });
+    ctl.pushedHands({ space_id: "s1", version: 1_000, hands: ["bob"], names: {}, pictures: {} });
     answer({ ...SPACE, speakers: ["alice"], raised_hands: [], version: 2 });
     await invite;
     expect(ctl.hands).toEqual(["bob"]);
@@ -191,15 +192,17 @@ describe("SpaceController", () => {
     expect(changes() - before).toBe(1);
   });
 
-  it("learns names from the API, the room metadata and the hands message, and keeps them", async () => {
+  it("learns names and faces from the API, the room metadata and the hands message, and keeps them", async () => {
     const { api, ctl } = await loaded("h");
     expect(ctl.names).toEqual({});
-    ctl.pushed(doc({ version: 2, speakers: ["s"], names: { h: "Hana", s: "Sam" } }));
-    ctl.pushedHands({ space_id: "s1", version: 10, hands: ["l"], names: { l: "Lee" } });
+    ctl.pushed(doc({ version: 2, speakers: ["s"], names: { h: "Hana", s: "Sam" }, pictures: { s: "https://img.example/s.png" } }));
+    ctl.pushedHands({ space_id: "s1", version: 10, hands: ["l"], names: { l: "Lee" }, pictures: { l: "https://img.example/l.png" } });
     expect(ctl.names).toEqual({ h: "Hana", s: "Sam", l: "Lee" });
+    expect(ctl.pictures).toEqual({ s: "https://img.example/s.png", l: "https://img.example/l.png" });
     // An answer read before those pushes does not forget them.
-    api.space = { ...api.space, version: 1, names: { h: "Hana" } };
+    api.space = { ...api.space, version: 1, names: { h: "Hana" }, pictures: {} };
     await ctl.act((a, id) => a.pin(id, null));
     expect(ctl.names).toEqual({ h: "Hana", s: "Sam", l: "Lee" });
+    expect(ctl.pictures).toEqual({ s: "https://img.example/s.png", l: "https://img.example/l.png" });
   });
 });

@@ -107,6 +107,11 @@ export class SpaceController {
     return this.space?.names ?? {};
   }
 
+  /** id -> avatar URL, from the same documents. */
+  get pictures(): Record<string, string> {
+    return this.space?.pictures ?? {};
+  }
+
   /** On the broadcast: what the latest state says a listener does next. */
   get broadcastNext(): "watch" | "join-room" | "ended" {
     return this.space ? afterPoll(this.space, this.me) : "watch";
@@ -139,8 +144,8 @@ export class SpaceController {
     const held = this.space;
     let next = space;
     if (held && held.id === space.id) {
-      // Names only add up: a pushed name the answer was read too early to carry stays.
-      next = { ...next, names: mergeNames(held.names, space.names) };
+      // Names and faces only add up: a pushed one the answer was read too early to carry stays.
+      next = { ...next, names: mergeNames(held.names, space.names), pictures: mergeNames(held.pictures, space.pictures) };
       if (typeof space.version === "number" && space.version < this.version) {
         const { title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count } = held;
         next = { ...next, title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count };
@@ -169,7 +174,12 @@ export class SpaceController {
     if (!this.space || msg.space_id !== this.space.id || msg.version < this.handsVersion) return;
     this.handsVersion = msg.version;
     this.handsTaken += 1;
-    this.space = { ...this.space, raised_hands: msg.hands, names: mergeNames(this.space.names, msg.names) };
+    this.space = {
+      ...this.space,
+      raised_hands: msg.hands,
+      names: mergeNames(this.space.names, msg.names),
+      pictures: mergeNames(this.space.pictures, msg.pictures),
+    };
     this.emit();
   }
 

@@ -34,6 +34,7 @@ def create_space(
         scheduled_start=body.scheduled_start,
         idempotency_key=idempotency_key,
         name=caller.name,
+        picture=caller.picture,
     )
     return show(space)
 

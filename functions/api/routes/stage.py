@@ -17,8 +17,10 @@ async def raise_hand(
     space_id: SpaceId, caller: CurrentCaller, ctx: UseCases, show: PresenterDep, response: Response
 ) -> SpaceChange:
     """Ask to speak (listeners, live Spaces). The host and co-hosts learn it, with the caller's
-    display name, from the room."""
-    accepted = await stage.raise_hand(ctx, actor=caller.id, space_id=space_id, name=caller.name)
+    display name and avatar, from the room."""
+    accepted = await stage.raise_hand(
+        ctx, actor=caller.id, space_id=space_id, name=caller.name, picture=caller.picture
+    )
     return show.accepted(accepted, response)
 
 

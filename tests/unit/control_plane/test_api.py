@@ -226,6 +226,7 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "speakers": [],
         # The host's token has no `name` claim: the id is their name.
         "names": {"host": "host"},
+        "pictures": {},  # nor a `picture` claim
         "listener_count": 0,
         "version": json.loads(gateway.rooms[room])["version"],
     }

@@ -44,7 +44,7 @@ def local(settings: deps.Settings) -> Iterator[TestClient]:
         yield client
 
 
-def bearer(user: str, **claims: str) -> dict[str, str]:
+def bearer(user: str, **claims: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {dev_token(user, secret=names.DEV_JWT_SECRET, **claims)}"}
 
 
@@ -110,9 +110,11 @@ def test_the_authorizer_claims_of_an_id_token_name_the_caller() -> None:
 
 
 # --- names through the API: the join token, the Space, the pushed documents -----------------------
-def named_create(client: TestClient, host: str, name: str) -> str:
+def named_create(client: TestClient, host: str, name: str, picture: str | None = None) -> str:
     resp = client.post(
-        "/spaces", json={"title": "Names", "video": "speakers"}, headers=bearer(host, name=name)
+        "/spaces",
+        json={"title": "Names", "video": "speakers"},
+        headers=bearer(host, name=name, picture=picture),
     )
     assert resp.status_code == 201, resp.text
     space_id: str = resp.json()["id"]
@@ -141,23 +143,28 @@ def test_the_join_token_carries_the_name_and_the_avatar_attribute(client: TestCl
 def test_hands_carry_their_names_to_the_moderators_and_the_stage_to_everyone(
     client: TestClient, gateway: FakeGateway
 ) -> None:
-    space_id = named_create(client, "host", "Hana Host")
-    raised = client.post(f"/spaces/{space_id}/hand", headers=bearer("lee", name="Lee Listener"))
+    hana, lee = "https://img.example/hana.png", "https://img.example/lee.png"
+    space_id = named_create(client, "host", "Hana Host", hana)
+    raised = client.post(f"/spaces/{space_id}/hand", headers=bearer("lee", name="Lee Listener", picture=lee))
     assert raised.status_code == 200, raised.text
     assert client.post(f"/spaces/{space_id}/hand", headers=bearer("old")).status_code == 200
     room = f"space-{space_id}"
     message, to = gateway.hands[room]
     assert json.loads(message)["hands"] == ["lee", "old"]
     assert json.loads(message)["names"] == {"lee": "Lee Listener", "old": "old"}
+    assert json.loads(message)["pictures"] == {"lee": lee}  # "old" has none: initials
     assert to == ("host",)
     space = client.get(f"/spaces/{space_id}", headers=bearer("host")).json()
     assert space["names"] == {"host": "Hana Host", "lee": "Lee Listener", "old": "old"}
+    assert space["pictures"] == {"host": hana, "lee": lee}
+    assert json.loads(gateway.rooms[room])["pictures"] == {"host": hana}  # the stage's, for everyone
 
     promoted = client.put(f"/spaces/{space_id}/roles/lee", json={"role": "speaker"}, headers=bearer("host"))
     assert promoted.status_code == 200, promoted.text
     metadata = json.loads(gateway.rooms[room])
     assert metadata["speakers"] == ["lee"]
     assert metadata["names"] == {"host": "Hana Host", "lee": "Lee Listener"}
+    assert metadata["pictures"] == {"host": hana, "lee": lee}
 
 
 def test_a_stage_member_promoted_without_a_hand_is_named_when_they_join(
@@ -173,6 +180,17 @@ def test_a_stage_member_promoted_without_a_hand_is_named_when_they_join(
     assert "cy" not in client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["names"]
     assert client.post(f"/spaces/{space_id}/token", headers=bearer("cy", name="Cy Cohost")).status_code == 200
     assert client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["names"]["cy"] == "Cy Cohost"
+    # A new avatar at the identity provider is learnt on the next join, and a removed one dropped.
+    face = "https://img.example/cy.png"
+    assert (
+        client.post(
+            f"/spaces/{space_id}/token", headers=bearer("cy", name="Cy Cohost", picture=face)
+        ).status_code
+        == 200
+    )
+    assert client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["pictures"] == {"cy": face}
+    assert client.post(f"/spaces/{space_id}/token", headers=bearer("cy", name="Cy Cohost")).status_code == 200
+    assert client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["pictures"] == {}
     # A listener's join writes nothing.
     before = client.get(f"/spaces/{space_id}", headers=bearer("host")).json()["version"]
     assert client.post(f"/spaces/{space_id}/token", headers=bearer("zed", name="Zed")).status_code == 200

@@ -317,7 +317,8 @@ def test_listeners_never_publish(video: VideoPolicy) -> None:
 
 def test_room_metadata_follows_the_contract() -> None:
     named = {"host": "Hana", "s1": "Sam", "l1": "Lee"}
-    shown = LIVE.replace(pinned="host", speakers=("s1",), raised_hands=("l1",), names=named)
+    faces = {"s1": "https://img.example/s1.png", "l1": "https://img.example/l1.png"}
+    shown = LIVE.replace(pinned="host", speakers=("s1",), raised_hands=("l1",), names=named, pictures=faces)
     doc = json.loads(grants.room_metadata(shown))
     assert doc == {
         "space_id": LIVE.id,
@@ -331,6 +332,8 @@ def test_room_metadata_follows_the_contract() -> None:
         "speakers": ["s1"],
         # Stage members only: a raised hand's name goes to the moderators, not to everyone.
         "names": {"host": "Hana", "s1": "Sam"},
+        # Likewise faces.
+        "pictures": {"s1": "https://img.example/s1.png"},
         "listener_count": LIVE.listener_count,
         "version": LIVE.version,
     }

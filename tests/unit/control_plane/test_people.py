@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from functions.domain import lifecycle
+from functions.domain.model import SpaceState, VideoPolicy
 from functions.domain.people import (
     NAME_MAX_CHARS,
     PICTURE_MAX_CHARS,
@@ -11,9 +15,19 @@ from functions.domain.people import (
     caller_from_claims,
     clean_name,
     clean_picture,
+    named,
 )
 
 pytestmark = pytest.mark.unit
+
+LIVE = lifecycle.new_space(
+    space_id="s" * 32,
+    title="t",
+    host="h",
+    video=VideoPolicy.OFF,
+    now=datetime(2026, 1, 1, tzinfo=UTC),
+    scheduled_start=None,
+).replace(state=SpaceState.LIVE)
 
 
 @pytest.mark.parametrize(
@@ -89,10 +103,9 @@ def test_a_caller_from_claims() -> None:
 
 
 def test_the_pushed_documents_stay_far_below_livekits_limits() -> None:
-    """The worst case (every name 64 four-byte characters, ids of 128 characters, a full stage and a
-    full queue) against livekit-server v1.13.5's defaults: 256 bytes of participant name, 512 KiB of
-    room metadata (docs/identity.md)."""
-    from datetime import UTC, datetime
+    """The worst case (every name 64 four-byte characters, every avatar URL 1024 characters, ids of
+    128 characters, a full stage and a full queue) against livekit-server v1.13.5's defaults: 256
+    bytes of participant name, 512 KiB of room metadata (docs/identity.md)."""
 
     from functions.domain import lifecycle, pushed
     from functions.domain.model import Limits, SpaceState, VideoPolicy
@@ -119,11 +132,46 @@ def test_the_pushed_documents_stay_far_below_livekits_limits() -> None:
         speakers=tuple(stage[1 + limits.max_cohosts :]),
         raised_hands=tuple(hands),
         names={u: clean_name(emoji_name, fallback=u) for u in stage + hands},
+        pictures={u: f"https://img.example/{u}/" + "p" * 1024 for u in stage + hands},
     )
+    longest = max(len(p) for p in space.pictures.values())
+    space = space.replace(pictures={u: p[:PICTURE_MAX_CHARS] for u, p in space.pictures.items()})
+    assert longest > PICTURE_MAX_CHARS and all(clean_picture(p) for p in space.pictures.values())
     metadata = pushed.room_state(space).to_json().encode()
-    assert len(pushed.room_state(space).names) == len(stage)
-    assert len(metadata) < 16 * 1024  # LiveKit's default limit is 512 KiB
+    assert len(pushed.room_state(space).names) == len(pushed.room_state(space).pictures) == len(stage)
+    assert len(metadata) < 32 * 1024  # LiveKit's default limit is 512 KiB
     message = pushed.raised_hands(space, read_at_ms=1)
     assert len(message.to_json().encode()) < 64 * 1024
     assert message.hands == tuple(hands) and 0 < len(message.names) < len(hands)
     assert list(message.names) == hands[: len(message.names)]  # the oldest hands keep their names
+    # The names took the whole budget: no face fits beside them.
+    assert message.pictures == {}
+
+
+def test_the_hands_message_names_everyone_first_then_shows_faces_while_the_budget_lasts() -> None:
+    """A full queue of Cognito users (UUID subjects, ~20-character names, ~120-character avatar URLs)."""
+    from functions.domain import pushed
+
+    hands = tuple(f"2b7e0c1a-aaaa-4bbb-8ccc-{i:012d}" for i in range(200))
+    space = LIVE.replace(
+        raised_hands=hands,
+        names={u: f"Listener Number {u[-3:]}" for u in hands},
+        pictures={u: f"https://lh3.googleusercontent.com/a/{u}-" + "x" * 50 + "=s96-c" for u in hands[1:]},
+    )
+    message = pushed.raised_hands(space, read_at_ms=1)
+    assert len(message.names) == 200  # every hand is named
+    faces = list(message.pictures)
+    assert 100 < len(faces) < 199 and faces == list(hands[1 : 1 + len(faces)])  # the oldest hands' faces
+    assert len(message.to_json().encode()) < 64 * 1024
+    # A shorter queue has every face.
+    few = space.replace(raised_hands=hands[:50])
+    assert pushed.raised_hands(few, read_at_ms=1).pictures == {u: space.pictures[u] for u in hands[1:50]}
+
+
+def test_a_caller_known_to_the_space_changes_nothing_and_a_dropped_avatar_is_forgotten() -> None:
+    space = LIVE.replace(names={"u": "U"}, pictures={"u": "https://img.example/u.png"})
+    assert named(space, Caller("u", "U", "https://img.example/u.png")) is space
+    moved = named(space, Caller("u", "U", "https://img.example/new.png"))
+    assert moved.pictures == {"u": "https://img.example/new.png"} and moved.names == {"u": "U"}
+    dropped = named(moved, Caller("u", "U"))
+    assert dropped.pictures == {} and dropped.names == {"u": "U"}

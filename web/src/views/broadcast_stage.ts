@@ -1,13 +1,33 @@
 /**
  * A listener watching the broadcast (HLS) instead of joining the room: the composed stream in the
- * big-tile area, how far behind live it is, the Space's title and audience, and a raised hand.
+ * big-tile area, how far behind live it is, the Space's title and audience, who is on the stage
+ * (names and faces from state.json: the viewer sees no participant), and a raised hand.
  * The Space page owns this and replaces it with the WebRTC stage when the listener is promoted.
  */
 import type { Space } from "../api";
 import { liveLabel } from "../broadcast";
-import { h, stale } from "../dom";
+import { avatar, h, stale } from "../dom";
 import { BroadcastPlayer } from "../hls_player";
 import { icon } from "../icons";
+import { type Person, personOf } from "../people";
+
+const ROLE_LABEL = { host: "Host", cohost: "Co-host", speaker: "Speaker" } as const;
+
+/** Who is on the stage, host first, each once, as the Space names them (names and pictures maps). */
+export function stageRoster(space: Space | null): (Person & { role: keyof typeof ROLE_LABEL })[] {
+  if (!space || space.state !== "live") return [];
+  const seen = new Set<string>();
+  const roster: (Person & { role: keyof typeof ROLE_LABEL })[] = [];
+  const add = (id: string, role: keyof typeof ROLE_LABEL) => {
+    if (!id || seen.has(id)) return;
+    seen.add(id);
+    roster.push({ ...personOf(id, undefined, space.names, space.pictures), role });
+  };
+  add(space.host, "host");
+  for (const id of space.cohosts) add(id, "cohost");
+  for (const id of space.speakers) add(id, "speaker");
+  return roster;
+}
 
 export interface BroadcastHooks {
   raiseHand(up: boolean): Promise<void>;
@@ -27,6 +47,7 @@ export class BroadcastStage {
   private readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
   private readonly tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-state": "loading" });
   private readonly controls = h("div", { class: "controls", "data-testid": "controls" });
+  private readonly roster = h("ul", { class: "roster", "data-testid": "broadcast-roster", "aria-label": "On stage" });
   private readonly audioOnly = h("div", { class: "big-face" }, h("p", { class: "muted" }, "Audio-only broadcast"));
   private readonly stage: HTMLElement;
   private timer: number | undefined;
@@ -38,7 +59,7 @@ export class BroadcastStage {
     private readonly hooks: BroadcastHooks,
   ) {
     this.tile.append(player.video, this.audioOnly);
-    this.stage = h("div", { class: "stage" }, this.tile, h("p", { class: "muted small broadcast-note" }, "You are watching the broadcast. Raise your hand to join the conversation."), this.controls);
+    this.stage = h("div", { class: "stage" }, this.tile, this.roster, h("p", { class: "muted small broadcast-note" }, "You are watching the broadcast. Raise your hand to join the conversation."), this.controls);
     this.el = h("div", { class: "broadcast-stage", "data-testid": "broadcast-stage" }, this.header, this.banner, this.stage);
     player.onChange(() => this.draw());
     this.timer = window.setInterval(() => this.drawIndicator(), INDICATOR_MS);
@@ -99,6 +120,21 @@ export class BroadcastStage {
     } else {
       this.banner.hidden = true;
       this.banner.dataset.testid = "banner";
+    }
+
+    const roster = stageRoster(space);
+    if (stale(this.roster, roster.map((p) => [p.id, p.role, p.name, p.picture]))) {
+      this.roster.replaceChildren(
+        ...roster.map((p) =>
+          h(
+            "li",
+            { class: "roster-person", "data-testid": "roster-person", "data-identity": p.id, "data-role": p.role, title: p.id },
+            avatar(p.id, "s", p),
+            h("span", { class: "roster-name" }, p.name),
+            h("span", { class: "muted small" }, ROLE_LABEL[p.role]),
+          ),
+        ),
+      );
     }
 
     const raised = !!space?.raised_hands.includes(this.me);

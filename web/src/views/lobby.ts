@@ -22,6 +22,7 @@ function when(iso: string | null | undefined): string {
 function spaceCard(app: App, space: Space): HTMLElement {
   const live = space.state === "live";
   const ended = space.state === "ended";
+  const host = personOf(space.host, undefined, space.names, space.pictures);
   const page = `#/spaces/${encodeURIComponent(space.id)}${ended ? "/replay" : ""}`;
   return h(
     "a",
@@ -46,8 +47,8 @@ function spaceCard(app: App, space: Space): HTMLElement {
     h(
       "div",
       { class: "space-card-meta" },
-      avatar(space.host, "s", personOf(space.host, undefined, space.names)),
-      h("span", {}, space.host === app.session?.userId ? "You host" : `Hosted by ${personOf(space.host, undefined, space.names).name}`),
+      avatar(space.host, "s", host),
+      h("span", {}, space.host === app.session?.userId ? "You host" : `Hosted by ${host.name}`),
       live
         ? h("span", { class: "muted" }, `· ${space.listener_count} listening`)
         : h("span", { class: "muted" }, when(ended ? space.started_at : space.scheduled_start) ? `· ${when(ended ? space.started_at : space.scheduled_start)}` : ""),

@@ -82,8 +82,8 @@ export function spaceView(app: App, spaceId: string): View {
     setScreen: (on) => void toggle(() => setScreenShare(media!.room.localParticipant, on)),
     raiseHand: (up) => void raiseHand(up),
   });
-  /** Who someone is: the room's view of them first, then the names the Space carries (people.ts). */
-  const person = (id: string): Person => personOf(id, media?.participant(id), ctl.names);
+  /** Who someone is: the room's view of them first, then the names and faces the Space carries (people.ts). */
+  const person = (id: string): Person => personOf(id, media?.participant(id), ctl.names, ctl.pictures);
   const called = (id: string) => person(id).name;
   const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
     invite: async (id, name) => listAct((a, s) => a.setRole(s, id, "speaker"), `${name} invited to speak`),

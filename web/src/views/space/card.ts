@@ -20,8 +20,8 @@ export function replayButton(space: Space | null): HTMLElement | false {
 
 /** The Space's card. Redrawn only when what it shows changed, so a click in flight is never lost. */
 export function renderCard(el: HTMLElement, space: Space, me: string, joinError: string, actions: CardActions): void {
-  const host = personOf(space.host, undefined, space.names);
-  if (!stale(el, ["card", space.state, space.title, space.host, host.name, joinError, replayAvailable(space)])) return;
+  const host = personOf(space.host, undefined, space.names, space.pictures);
+  if (!stale(el, ["card", space.state, space.title, space.host, host.name, host.picture, joinError, replayAvailable(space)])) return;
   clear(el);
   const action =
     space.state === "ended"

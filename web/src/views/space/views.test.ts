@@ -305,5 +305,9 @@ describe("names and faces, not ids", () => {
     const space: Space = { id: "s1", title: "T", state: "live", host: "u-9f1c", cohosts: [], speakers: [], video: "off", listener_count: 0, raised_hands: [], names: { "u-9f1c": "Hana Host" } };
     renderCard(el, space, "x", "", { start: vi.fn(), join: vi.fn() });
     expect(q(el, "host-name")[0].textContent).toBe("Hosted by Hana Host");
+    expect(el.querySelector('[data-testid="avatar"] img')).toBeNull();
+    // The host's face, once the Space carries it.
+    renderCard(el, { ...space, pictures: { "u-9f1c": "https://img.example/hana.png" } }, "x", "", { start: vi.fn(), join: vi.fn() });
+    expect(el.querySelector('[data-testid="avatar"] img')?.getAttribute("src")).toBe("https://img.example/hana.png");
   });
 });
