@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .result_block import write_block
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "bench" / "control_plane.md"
 # The store as it was before issue 9 (hands, blocks and one listener counter on the Space item, one
@@ -224,6 +226,43 @@ class WorkerResult:
     cpu_s: float = 0.0
 
 
+def bench_settings(endpoint: str, table: str, **extra: str) -> Any:
+    """Local-mode settings on a DynamoDB Local table, with the bench's LiveKit key pair."""
+    from functions.core.config import Settings
+
+    return Settings.model_validate(
+        {
+            "SPACES_MODE": "local",
+            "LIVEKIT_URL": "ws://127.0.0.1:7880",
+            "LIVEKIT_API_KEY": LK_KEY,
+            "LIVEKIT_API_SECRET": LK_SECRET,
+            "SPACES_STORE": "dynamodb",
+            "SPACES_TABLE_NAME": table,
+            "SPACES_DYNAMODB_ENDPOINT": endpoint,
+            **extra,
+        }
+    )
+
+
+def app_without_sfu(settings: Any, store: Any) -> Any:
+    """The real app on `store`, with no SFU behind it: a listener's join webhook with a matching
+    role never calls one (the reconciler is not woken into a room of its own)."""
+    from functions.api import deps
+    from functions.api.main import create_app
+
+    app = create_app(settings)
+
+    async def the_store() -> Any:
+        return store
+
+    async def no_sfu() -> None:
+        return None
+
+    app.dependency_overrides[deps.get_store] = the_store
+    app.dependency_overrides[deps.get_gateway] = no_sfu
+    return app
+
+
 def signed_join(space_id: str, user: str, event_id: str) -> tuple[bytes, str]:
     from google.protobuf.json_format import MessageToJson
     from livekit import api
@@ -260,22 +299,9 @@ async def _worker(
     import httpx
     from botocore.config import Config
 
-    from functions.api import deps
-    from functions.api.main import create_app
-    from functions.core.config import Settings
     from functions.dev_token import dev_token
 
-    settings = Settings.model_validate(
-        {
-            "SPACES_MODE": "local",
-            "LIVEKIT_URL": "ws://127.0.0.1:7880",
-            "LIVEKIT_API_KEY": LK_KEY,
-            "LIVEKIT_API_SECRET": LK_SECRET,
-            "SPACES_STORE": "dynamodb",
-            "SPACES_TABLE_NAME": table,
-            "SPACES_DYNAMODB_ENDPOINT": endpoint,
-        }
-    )
+    settings = bench_settings(endpoint, table)
     raw = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
@@ -283,16 +309,7 @@ async def _worker(
     )
     client = CountingClient(raw, index_of)
     store = open_store(design, table, client)
-    app = create_app(settings)
-
-    async def the_store() -> Any:
-        return store
-
-    async def no_sfu() -> None:
-        return None  # a listener's join webhook with a matching role never calls the SFU
-
-    app.dependency_overrides[deps.get_store] = the_store
-    app.dependency_overrides[deps.get_gateway] = no_sfu
+    app = app_without_sfu(settings, store)
     # Prepared before the clock starts: the bearer each listener presents and the signed webhook.
     joins = [
         (
@@ -565,17 +582,6 @@ def _at_issue_rate(r: StormResult) -> float:
     return r.per_key[r.hottest()[0]] / r.joins * 100_000 / 60
 
 
-def write_report(block: str) -> None:
-    start, end = "<!-- join-storm:start -->", "<!-- join-storm:end -->"
-    text = DOC.read_text() if DOC.exists() else ""
-    wrapped = f"{start}\n{block}\n{end}"
-    if start in text:
-        text = text[: text.index(start)] + wrapped + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + wrapped + "\n"
-    DOC.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.control_plane.join_storm")
     parser.add_argument("--joins", type=int, default=100_000)
@@ -625,7 +631,7 @@ def main() -> int:
         file=sys.stderr,
     )
     if not args.no_write:
-        write_report(block)
+        write_block(DOC, "join-storm", block)
     return 0
 
 

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .result_block import write_block
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "bench" / "listeners.md"
 PAGE = 50
@@ -232,14 +234,7 @@ def main() -> int:
     block = "\n".join(lines)
     print(block)
     if not args.no_write:
-        start_mark, end_mark = "<!-- listeners:start -->", "<!-- listeners:end -->"
-        text = DOC.read_text() if DOC.exists() else "# The host's listener list at scale\n"
-        wrapped = f"{start_mark}\n{block}\n{end_mark}"
-        if start_mark in text:
-            text = text[: text.index(start_mark)] + wrapped + text[text.index(end_mark) + len(end_mark) :]
-        else:
-            text = text.rstrip() + "\n\n" + wrapped + "\n"
-        DOC.write_text(text)
+        write_block(DOC, "listeners", block, title="# The host's listener list at scale\n")
     return 0
 
 

@@ -30,6 +30,8 @@ class WebhookFacts:
     track_source: str | None = None
     # When the participant connected (epoch ms; None if the event does not say).
     joined_at_ms: int | None = None
+    # A WebRTC listener's seat attribute, as their token set it (names.SEAT_ATTRIBUTE).
+    seat: str | None = None
 
 
 def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) -> WebhookFacts:
@@ -57,6 +59,7 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
         else None,
         track_source=_source_name(event.track.source) if event.HasField("track") else None,
         joined_at_ms=_joined_at_ms(participant) if participant else None,
+        seat=participant.attributes.get(names.SEAT_ATTRIBUTE) if participant else None,
     )
 
 

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.audience import Listener, ListenerPage
+from ..domain.broadcast import SeatClaim
 from ..domain.errors import Conflict, NotFound
 from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
 from ..domain.people import stage_names, stage_pictures
@@ -139,6 +140,18 @@ class SpaceStore(ABC):
     def put_hls_estimate(self, space_id: str, estimate: HlsEstimate) -> bool:
         """Store the estimate unless one of the same or a later window is stored (False).
         `get` returns it as `Space.hls`."""
+
+    # --- WebRTC seats (domain/broadcast.py seat_claim) -----------------------------------------
+    @abstractmethod
+    def claim_seat(self, space_id: str, claim: SeatClaim) -> bool:
+        """Take one seat in the claim's shard and bucket if that shard holds fewer than
+        `claim.capacity` seats in this bucket and the one before; False (nothing written) if not.
+        Concurrent claims never take more than the capacity."""
+
+    @abstractmethod
+    def release_seat(self, space_id: str, shard: int, bucket: int) -> None:
+        """Give back one seat taken in this shard and bucket (its listener is counted now); nothing
+        when the bucket holds none (already gone)."""
 
     @abstractmethod
     def claim_event(self, event_id: str) -> bool:

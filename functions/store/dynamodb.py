@@ -21,6 +21,8 @@ Items (docs/control-plane.md, "Data model"):
   pk=SPACE#<id>#BEAT#<user>      sk=W#<w>          one counted heartbeat (user, window): the dedupe
                                                    marker written with the shard's ADD (ttl)
   pk=SPACE#<id>#HLSEST           sk=ESTIMATE       the reconciler's HLS estimate (window, viewers)
+  pk=SPACE#<id>#SEATS#<k>        sk=B#<bucket>     WebRTC seats taken in shard k during one bucket
+                                                   (domain/broadcast.py seat_claim; ADD, ttl)
   pk=EVENT#<webhook id>          sk=EVENT          webhook dedupe, expires through ttl
   pk=IDEMP#<owner>#<key>         sk=IDEMP          Idempotency-Key -> Space id, expires through ttl
 
@@ -49,6 +51,7 @@ from contract import names
 
 from ..domain import audience, reactions
 from ..domain.audience import Listener, ListenerPage
+from ..domain.broadcast import SEAT_BUCKET_SECONDS, SeatClaim
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
 from ..domain.presence import HlsEstimate
@@ -142,6 +145,10 @@ def beat_key(space_id: str, user: str, window: int) -> dict[str, Any]:
 def hls_estimate_key(space_id: str) -> dict[str, Any]:
     # Not sk=COUNT: the listener count sums every item with that sort key it reads beside it.
     return {PK: {"S": f"SPACE#{space_id}#HLSEST"}, SK: {"S": HLS_ESTIMATE}}
+
+
+def seat_key(space_id: str, shard: int, bucket: int) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}#SEATS#{shard}"}, SK: {"S": f"B#{bucket}"}}
 
 
 def audience_partition(space_id: str, shard: int) -> str:
@@ -629,6 +636,57 @@ class DynamoStore(SpaceStore):
                     raise
             time.sleep(random.uniform(0.005, 0.02))
         raise Conflict("too_much_contention", "listener count busy; the webhook will be retried")
+
+    # --- WebRTC seats --------------------------------------------------------------------------
+    def claim_seat(self, space_id: str, claim: SeatClaim) -> bool:
+        """One read of the shard's two buckets; one conditional ADD only while it has room, so a
+        full shard costs reads, not writes, for the rest of a burst. The condition holds the
+        bucket to what the read left of the capacity: concurrent claims cannot pass it."""
+        previous_key = seat_key(space_id, claim.shard, claim.bucket - 1)
+        current_key = seat_key(space_id, claim.shard, claim.bucket)
+        held = self._batch_get([previous_key, current_key])
+
+        def taken(key: dict[str, Any]) -> int:
+            item = held.get((key[PK]["S"], key[SK]["S"]))
+            return int(item["n"]["N"]) if item and "n" in item else 0
+
+        room = claim.capacity - taken(previous_key)
+        if room - taken(current_key) <= 0:
+            return False
+        # Kept a minute past the time it is still read (the next bucket), then deleted by the TTL.
+        ttl = (claim.bucket + 2) * SEAT_BUCKET_SECONDS + 60
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=current_key,
+                UpdateExpression="ADD #n :one SET #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#n) OR #n < :room",
+                ExpressionAttributeNames={"#n": "n", "#ttl": TTL},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":room": {"N": str(room)},
+                    ":ttl": {"N": str(ttl)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_seat(self, space_id: str, shard: int, bucket: int) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=seat_key(space_id, shard, bucket),
+                UpdateExpression="ADD #n :minus",
+                ConditionExpression="#n > :zero",
+                ExpressionAttributeNames={"#n": "n"},
+                ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     # --- the HLS viewers' presence -------------------------------------------------------------
     def record_presence(self, space_id: str, user: str, window: int, *, expires_at: float) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..domain import audience, reactions
 from ..domain.audience import Listener, ListenerPage
+from ..domain.broadcast import SeatClaim
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
 from ..domain.presence import HlsEstimate
@@ -64,6 +65,10 @@ CREATE INDEX IF NOT EXISTS audience_by_user ON audience (space_id, user_id);
 CREATE TABLE IF NOT EXISTS presence (
     space_id TEXT NOT NULL, win INTEGER NOT NULL, user TEXT NOT NULL, expires REAL NOT NULL,
     PRIMARY KEY (space_id, win, user)
+);
+CREATE TABLE IF NOT EXISTS seats (
+    space_id TEXT NOT NULL, shard INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (space_id, shard, bucket)
 );
 CREATE TABLE IF NOT EXISTS hls_estimates (
     space_id TEXT PRIMARY KEY, win INTEGER NOT NULL, viewers INTEGER NOT NULL
@@ -263,6 +268,33 @@ class SqliteStore(SpaceStore):
                 (space_id, estimate.window, estimate.viewers),
             )
             return cursor.rowcount == 1
+
+    def claim_seat(self, space_id: str, claim: SeatClaim) -> bool:
+        with self._tx() as db:  # BEGIN IMMEDIATE: one writer at a time, so the count is exact
+            # Buckets older than the one before are done with (the key's prefix finds them).
+            db.execute(
+                "DELETE FROM seats WHERE space_id = ? AND shard = ? AND bucket < ?",
+                (space_id, claim.shard, claim.bucket - 1),
+            )
+            row = db.execute(
+                "SELECT COALESCE(SUM(n), 0) FROM seats WHERE space_id = ? AND shard = ? AND bucket >= ?",
+                (space_id, claim.shard, claim.bucket - 1),
+            ).fetchone()
+            if int(row[0]) >= claim.capacity:
+                return False
+            db.execute(
+                "INSERT INTO seats VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (space_id, shard, bucket) DO UPDATE SET n = n + 1",
+                (space_id, claim.shard, claim.bucket),
+            )
+            return True
+
+    def release_seat(self, space_id: str, shard: int, bucket: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE seats SET n = n - 1 WHERE space_id = ? AND shard = ? AND bucket = ? AND n > 0",
+                (space_id, shard, bucket),
+            )
 
     def claim_event(self, event_id: str) -> bool:
         with self._tx() as db:

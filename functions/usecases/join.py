@@ -52,6 +52,12 @@ def join(
     policy = settings.broadcast
     mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=policy)
     now = ctx.clock()
+    seat = None
+    if mode is JoinMode.WEBRTC and role is Role.LISTENER and policy.enabled:
+        # Below the counted limit: a seat, or the broadcast (the count lags a burst of tokens).
+        seat = broadcast.seat_claim(actor, listener_count=space.listener_count, policy=policy, now=now)
+        if seat is None or not ctx.store.claim_seat(space.id, seat):
+            mode = JoinMode.HLS
     if mode is JoinMode.HLS and policy.base_url is not None:
         links = broadcast.links(policy.base_url, space.id)
         # Not in the room, so no leave will come: listed until the entry expires (renewed by the
@@ -74,7 +80,9 @@ def join(
         room=space.room_name,
         identity=actor,
         permission=grants.permission_for(role, space.video),
-        attributes=grants.participant_attributes(role) | people.picture_attributes(picture),
+        attributes=grants.participant_attributes(role)
+        | people.picture_attributes(picture)
+        | broadcast.seat_attributes(seat),
         ttl=timedelta(seconds=settings.token_ttl_seconds),
         now=now,
         name=name,

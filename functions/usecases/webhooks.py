@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from ..domain import host, lifecycle
+from ..domain import broadcast, host, lifecycle
 from ..domain.errors import NotFound
 from ..domain.model import Role, space_id_from_room
 from ..livekit_edge.webhooks import WebhookFacts
@@ -51,6 +51,11 @@ def record(ctx: Context, facts: WebhookFacts) -> str:
             return "duplicate"
         if facts.event == "participant_left":
             _unlist(ctx, space_id, facts)
+        else:
+            seat = broadcast.seat_of(facts.seat)
+            if seat is not None:
+                # Counted now: the seat that held their place until this webhook is free again.
+                ctx.store.release_seat(space_id, *seat)
         return "counted"
     return "nothing to record"
 

@@ -5,6 +5,8 @@ participants.
 - Starting a Space dispatches the stage agent and the composer (the SFU's own dispatch list).
 - A composer that dies is replaced through the SFU's real departure webhook, by agent name, while
   the stage agent's dispatch is left alone.
+- A WebRTC listener's token takes a seat that the real join webhook carries back and frees as it
+  counts the listener.
 - Listeners switch to HLS once the real webhooks have counted the room's WebRTC audience up to the
   limit; an HLS listener raises a hand and, once promoted, gets WebRTC; the playlist URL handed out
   is served by the same API over HTTP with the cache headers, and no request escapes the directory.
@@ -214,6 +216,38 @@ async def test_listeners_beyond_the_limit_get_the_broadcast_and_a_promotion_brin
     await room.connect(again["url"], again["token"], rtc.RoomOptions(auto_subscribe=False))
     try:
         assert room.local_participant.permissions.can_publish
+    finally:
+        await room.disconnect()
+
+
+async def test_the_real_join_webhook_frees_the_seat_its_token_took(stack: Stack) -> None:
+    import boto3
+
+    from functions.store.dynamodb import seat_key
+
+    space = live_space(stack.api, "host-s", title="Seats")
+    grant = post(stack.api, f"/spaces/{space['id']}/token", "seated")
+    assert grant.status_code == 200 and grant.json()["mode"] == "webrtc", grant.text
+    claims = lkapi.TokenVerifier(names.DEV_API_KEY, names.DEV_API_SECRET).verify(grant.json()["token"])
+    shard, bucket = (int(part) for part in claims.attributes[names.SEAT_ATTRIBUTE].split(":"))
+    dynamo = boto3.client("dynamodb", endpoint_url=stack.api.env[names.ENV_DYNAMODB_ENDPOINT])
+
+    def seats() -> int:
+        item = dynamo.get_item(
+            TableName=stack.api.env[names.ENV_TABLE_NAME],
+            Key=seat_key(space["id"], shard, bucket),
+            ConsistentRead=True,
+        ).get("Item", {})
+        return int(item["n"]["N"]) if "n" in item else 0
+
+    assert seats() == 1  # taken with the token, before anyone joined
+    room = rtc.Room()
+    await room.connect(grant.json()["url"], grant.json()["token"], rtc.RoomOptions(auto_subscribe=False))
+    try:
+        await eventually_async(
+            lambda: seats() == 0 or None, timeout=30, interval=0.2, what="the seat freed by the join webhook"
+        )
+        assert post(stack.api, f"/spaces/{space['id']}", "x", method="GET").json()["listener_count"] == 1
     finally:
         await room.disconnect()
 

@@ -4,6 +4,7 @@ Space, and both agents dispatched (and re-dispatched) when broadcasting is on.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from functions.core.config import Settings
 
 from .conftest import auth
 from .fakes import FakeGateway
-from .test_api import create, live_space, participant_event, set_role, signed, start
+from .test_api import create, live_space, lk_claims, participant_event, set_role, signed, start
 
 BASE = "https://cdn.example/broadcasts"
 LIMIT = 3
@@ -79,6 +80,38 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
         # Not in the presence sample (domain/presence.py): this page sends no heartbeats.
         "presence_interval_seconds": None,
     }
+
+
+def test_a_burst_of_token_requests_gets_no_more_webrtc_seats_than_the_limit(bclient: TestClient) -> None:
+    """Tokens asked for faster than their joins are counted: before seats, all ten read a count of
+    0 and got WebRTC."""
+    space_id = live_space(bclient)
+    modes = [token(bclient, space_id, f"burst-{n}")["mode"] for n in range(10)]
+    assert modes.count("webrtc") == LIMIT and modes[:LIMIT] == ["webrtc"] * LIMIT
+    # Stage roles take no seat.
+    assert token(bclient, space_id, "host")["mode"] == "webrtc"
+
+
+def test_a_counted_join_frees_its_seat(bclient: TestClient) -> None:
+    """Two of three places are taken by tokens; their joins are counted, carrying the seat their
+    token named, which frees it: the last place is still there for a third listener."""
+    space_id = live_space(bclient)
+    for n in (0, 1):
+        grant = token(bclient, space_id, f"seated-{n}")
+        seat = lk_claims(grant["token"]).attributes[names.SEAT_ATTRIBUTE]
+        assert re.fullmatch(r"0:\d+", seat)  # one shard for a small limit
+        event = participant_event(
+            "participant_joined", f"join-seated-{n}", f"space-{space_id}", identity=f"seated-{n}"
+        )
+        event.participant.attributes[names.SEAT_ATTRIBUTE] = seat
+        body, headers = signed(event)
+        assert bclient.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert bclient.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 2
+    third = token(bclient, space_id, "third")
+    assert third["mode"] == "webrtc"
+    # An HLS grant and stage roles carry no seat.
+    assert token(bclient, space_id, "fourth")["mode"] == "hls"
+    assert names.SEAT_ATTRIBUTE not in lk_claims(token(bclient, space_id, "host")["token"]).attributes
 
 
 def test_stage_roles_always_get_webrtc(bclient: TestClient) -> None:
