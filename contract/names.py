@@ -42,7 +42,7 @@ ROLE_ATTRIBUTE: Final = "role"
 # The caller's avatar (an https URL, functions/domain/people.py); absent without one. The display
 # name itself is the participant's `name` (the join token's `name` claim), not an attribute.
 PICTURE_ATTRIBUTE: Final = "spaces.picture"
-# A WebRTC listener's seat ("<shard>:<bucket>", functions/domain/broadcast.py): the join webhook
+# A WebRTC listener's seat (the bucket it was taken in, functions/domain/broadcast.py): the join webhook
 # carries it back, and the control plane frees the seat as it counts the join. Server-side only.
 SEAT_ATTRIBUTE: Final = "spaces.seat"
 

@@ -164,6 +164,9 @@ def open_store(design: str, table: str, client: Any) -> Any:
         def require(self, space_id: str, *, member: str | None = None) -> Any:
             return super().require(space_id)
 
+        def put_listener(self, space_id: str, listener: Any) -> None:
+            """The host's listener list came after this store: it wrote no audience entries."""
+
     return BeforeStore(table, client=client)
 
 

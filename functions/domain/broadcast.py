@@ -3,7 +3,7 @@ live Space needs, where its broadcast lives and how long its recording is offere
 
 from __future__ import annotations
 
-import zlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -59,62 +59,45 @@ def join_mode(role: Role, *, listener_count: int, policy: BroadcastPolicy) -> Jo
     return JoinMode.HLS if listener_count >= policy.webrtc_listener_limit else JoinMode.WEBRTC
 
 
-# Seats: the WebRTC listener tokens handed out recently, which the webhook count cannot see yet. A
-# token's holder connects within a few seconds, and its participant_joined webhook comes right
-# after; until then, only the seat stands between a burst of token requests and a room far past the
-# limit (10,000 clicks on a shared link within a second would all have read a count of 0). The
-# token carries its seat (names.SEAT_ATTRIBUTE) and the join's webhook frees it as it counts the
+# Seats: the WebRTC listener tokens handed out and not counted yet. A token's holder connects within
+# a few seconds, and its participant_joined webhook comes right after; until then, only the seat
+# stands between a burst of token requests and a room far past the limit (10,000 clicks on a shared
+# link within a second would all have read a count of 0). The token names its seat
+# (names.SEAT_ATTRIBUTE: the bucket it was taken in) and the join's webhook frees it as it counts the
 # listener, so nobody counts twice. A seat whose join never comes counts in the bucket it was taken
 # in and the next one, so for 5-10 s (a token not used, or a client that took longer to connect).
+# One user holds at most one seat at a time: asking again reuses it.
 SEAT_BUCKET_SECONDS: Final = 5
-# Seats are claimed on this many counter items per Space, so a burst spreads its writes: a shard
-# takes at most its share of the free places, and only while it has room (a full one is read, not
-# written). One shard per 32 places of the limit, up to 8 (the default 250: 7 shards of ~36).
-SEAT_SHARDS_MAX: Final = 8
-SEATS_PER_SHARD: Final = 32
+_SEAT_PATTERN: Final = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SeatClaim:
-    """One listener's claim on a WebRTC seat: in `shard`, counted in `bucket` (and read with the
-    bucket before it); granted while that shard holds fewer than `capacity` seats in both."""
+    """`user`'s claim on a WebRTC seat, taken in `bucket` (and counted with the bucket before it);
+    granted while the Space holds fewer than `capacity` seats in both."""
 
-    shard: int
+    user: str
     bucket: int
     capacity: int
 
 
-def seat_shards(policy: BroadcastPolicy) -> int:
-    return max(1, min(SEAT_SHARDS_MAX, policy.webrtc_listener_limit // SEATS_PER_SHARD))
-
-
 def seat_claim(user: str, *, listener_count: int, policy: BroadcastPolicy, now: datetime) -> SeatClaim | None:
-    """The seat a listener's WebRTC token takes, or None when their shard has no free place left
-    (they get the broadcast). The free places (limit - counted listeners) are split between the
-    shards; a user always lands in the same one. Near the limit a shard can be empty while another
-    still has a place: the switch then comes up to (shards - 1) listeners early."""
+    """The seat a listener's WebRTC token needs: one of the places the count leaves free (limit -
+    counted listeners), or None when it leaves none (they get the broadcast)."""
     free = policy.webrtc_listener_limit - max(listener_count, 0)
     if free <= 0:
         return None
-    shards = seat_shards(policy)
-    shard = zlib.crc32(user.encode()) % shards
-    capacity = free // shards + (1 if shard < free % shards else 0)
-    if capacity <= 0:
-        return None
-    return SeatClaim(shard=shard, bucket=int(now.timestamp()) // SEAT_BUCKET_SECONDS, capacity=capacity)
+    return SeatClaim(user=user, bucket=int(now.timestamp()) // SEAT_BUCKET_SECONDS, capacity=free)
 
 
-def seat_attributes(claim: SeatClaim | None) -> dict[str, str]:
+def seat_attributes(bucket: int | None) -> dict[str, str]:
     """The participant attribute that names a listener's seat (none without one)."""
-    return {names.SEAT_ATTRIBUTE: f"{claim.shard}:{claim.bucket}"} if claim else {}
+    return {names.SEAT_ATTRIBUTE: str(bucket)} if bucket is not None else {}
 
 
-def seat_of(value: str | None) -> tuple[int, int] | None:
-    """(shard, bucket) from a seat attribute, or None when it is absent or not one."""
-    shard, _, bucket = (value or "").partition(":")
-    if not (shard.isdigit() and bucket.isdigit()):
-        return None
-    return int(shard), int(bucket)
+def seat_of(value: str | None) -> int | None:
+    """The bucket a seat attribute names, or None when it is absent or not one."""
+    return int(value) if value and _SEAT_PATTERN.fullmatch(value) else None
 
 
 def check_heartbeat(space: Space, *, user: str, sampled: bool) -> None:

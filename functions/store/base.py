@@ -143,15 +143,16 @@ class SpaceStore(ABC):
 
     # --- WebRTC seats (domain/broadcast.py seat_claim) -----------------------------------------
     @abstractmethod
-    def claim_seat(self, space_id: str, claim: SeatClaim) -> bool:
-        """Take one seat in the claim's shard and bucket if that shard holds fewer than
-        `claim.capacity` seats in this bucket and the one before; False (nothing written) if not.
-        Concurrent claims never take more than the capacity."""
+    def claim_seat(self, space_id: str, claim: SeatClaim) -> int | None:
+        """The bucket of the user's seat: the one they hold (taken in this bucket or the one
+        before, and not released), or a new one taken in `claim.bucket` if the Space holds fewer
+        than `claim.capacity` seats in it and the one before. None (nothing kept) when there is no
+        seat. Concurrent claims never take more than the capacity."""
 
     @abstractmethod
-    def release_seat(self, space_id: str, shard: int, bucket: int) -> None:
-        """Give back one seat taken in this shard and bucket (its listener is counted now); nothing
-        when the bucket holds none (already gone)."""
+    def release_seat(self, space_id: str, user: str, bucket: int) -> bool:
+        """Give back the user's seat taken in `bucket` (they are counted now). At most once per
+        seat: False when they hold none in that bucket (released already, or never taken)."""
 
     @abstractmethod
     def claim_event(self, event_id: str) -> bool:

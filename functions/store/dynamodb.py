@@ -21,8 +21,9 @@ Items (docs/control-plane.md, "Data model"):
   pk=SPACE#<id>#BEAT#<user>      sk=W#<w>          one counted heartbeat (user, window): the dedupe
                                                    marker written with the shard's ADD (ttl)
   pk=SPACE#<id>#HLSEST           sk=ESTIMATE       the reconciler's HLS estimate (window, viewers)
-  pk=SPACE#<id>#SEATS#<k>        sk=B#<bucket>     WebRTC seats taken in shard k during one bucket
-                                                   (domain/broadcast.py seat_claim; ADD, ttl)
+  pk=SPACE#<id>#SEATS            sk=B#<bucket>     WebRTC seats taken during one 5 s bucket and not
+                                                   released yet (domain/broadcast.py; ADD, ttl)
+                                 sk=U#<user>       the user's seat (`b`: its bucket; ttl)
   pk=EVENT#<webhook id>          sk=EVENT          webhook dedupe, expires through ttl
   pk=IDEMP#<owner>#<key>         sk=IDEMP          Idempotency-Key -> Space id, expires through ttl
 
@@ -147,8 +148,12 @@ def hls_estimate_key(space_id: str) -> dict[str, Any]:
     return {PK: {"S": f"SPACE#{space_id}#HLSEST"}, SK: {"S": HLS_ESTIMATE}}
 
 
-def seat_key(space_id: str, shard: int, bucket: int) -> dict[str, Any]:
-    return {PK: {"S": f"SPACE#{space_id}#SEATS#{shard}"}, SK: {"S": f"B#{bucket}"}}
+def seat_key(space_id: str, bucket: int) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}#SEATS"}, SK: {"S": f"B#{bucket}"}}
+
+
+def seat_holder_key(space_id: str, user: str) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}#SEATS"}, SK: {"S": f"U#{user}"}}
 
 
 def audience_partition(space_id: str, shard: int) -> str:
@@ -281,12 +286,15 @@ class DynamoStore(SpaceStore):
                 return items
             query["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Items by (pk, sk); missing ones are absent. Consistent: a block takes effect at once."""
+    def _batch_get(
+        self, keys: list[dict[str, Any]], *, consistent: bool = True
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk); missing ones are absent. Consistent by default: a block takes effect
+        at once."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(keys), 100):
             pending: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}
+                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}
             }
             delay = 0.005
             while pending:
@@ -638,23 +646,28 @@ class DynamoStore(SpaceStore):
         raise Conflict("too_much_contention", "listener count busy; the webhook will be retried")
 
     # --- WebRTC seats --------------------------------------------------------------------------
-    def claim_seat(self, space_id: str, claim: SeatClaim) -> bool:
-        """One read of the shard's two buckets; one conditional ADD only while it has room, so a
-        full shard costs reads, not writes, for the rest of a burst. The condition holds the
-        bucket to what the read left of the capacity: concurrent claims cannot pass it."""
-        previous_key = seat_key(space_id, claim.shard, claim.bucket - 1)
-        current_key = seat_key(space_id, claim.shard, claim.bucket)
-        held = self._batch_get([previous_key, current_key])
+    def claim_seat(self, space_id: str, claim: SeatClaim) -> int | None:
+        """One eventually consistent read of the two buckets' counters and the user's seat. While
+        there is room: a conditional ADD to the bucket's counter, held to what the read left of the
+        capacity (concurrent claims cannot pass it; a stale read only costs a refused write), then
+        the user's seat, put only if they hold none. A user's seat therefore exists only once it is
+        counted, and a second concurrent claim of theirs gives its count back. A full Space costs
+        reads, not writes, for the rest of a burst."""
+        previous_key, current_key = seat_key(space_id, claim.bucket - 1), seat_key(space_id, claim.bucket)
+        holder_key = seat_holder_key(space_id, claim.user)
+        held = self._batch_get([previous_key, current_key, holder_key], consistent=False)
 
-        def taken(key: dict[str, Any]) -> int:
-            item = held.get((key[PK]["S"], key[SK]["S"]))
-            return int(item["n"]["N"]) if item and "n" in item else 0
+        def item(key: dict[str, Any]) -> dict[str, Any]:
+            return held.get((key[PK]["S"], key[SK]["S"]), {})
 
-        room = claim.capacity - taken(previous_key)
-        if room - taken(current_key) <= 0:
-            return False
+        holder = item(holder_key)
+        if "b" in holder and int(holder["b"]["N"]) >= claim.bucket - 1:
+            return int(holder["b"]["N"])
+        room = claim.capacity - int(item(previous_key).get("n", {}).get("N", 0))
+        if room - int(item(current_key).get("n", {}).get("N", 0)) <= 0:
+            return None
         # Kept a minute past the time it is still read (the next bucket), then deleted by the TTL.
-        ttl = (claim.bucket + 2) * SEAT_BUCKET_SECONDS + 60
+        ttl = {"N": str((claim.bucket + 2) * SEAT_BUCKET_SECONDS + 60)}
         try:
             self.client.update_item(
                 TableName=self.table,
@@ -662,23 +675,53 @@ class DynamoStore(SpaceStore):
                 UpdateExpression="ADD #n :one SET #ttl = :ttl",
                 ConditionExpression="attribute_not_exists(#n) OR #n < :room",
                 ExpressionAttributeNames={"#n": "n", "#ttl": TTL},
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":room": {"N": str(room)},
-                    ":ttl": {"N": str(ttl)},
-                },
+                ExpressionAttributeValues={":one": {"N": "1"}, ":room": {"N": str(room)}, ":ttl": ttl},
+            )
+        except ClientError as exc:
+            if _refused(exc):
+                return None
+            raise
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={**holder_key, "b": {"N": str(claim.bucket)}, TTL: ttl},
+                ConditionExpression="attribute_not_exists(#b) OR #b < :stale",
+                ExpressionAttributeNames={"#b": "b"},
+                ExpressionAttributeValues={":stale": {"N": str(claim.bucket - 1)}},
+            )
+        except ClientError as exc:
+            if not _refused(exc):
+                raise
+            # A request of theirs took a seat just now (or the table is throttling): this one's
+            # count goes back, and this answer is the broadcast.
+            self._uncount(seat_key(space_id, claim.bucket))
+            return None
+        return claim.bucket
+
+    def release_seat(self, space_id: str, user: str, bucket: int) -> bool:
+        """Delete the user's seat if it is the one taken in `bucket` (once: False after that),
+        then take it off that bucket's count."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=seat_holder_key(space_id, user),
+                ConditionExpression="#b = :b",
+                ExpressionAttributeNames={"#b": "b"},
+                ExpressionAttributeValues={":b": {"N": str(bucket)}},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
+        self._uncount(seat_key(space_id, bucket))
         return True
 
-    def release_seat(self, space_id: str, shard: int, bucket: int) -> None:
+    def _uncount(self, key: dict[str, Any]) -> None:
+        """One seat off a bucket's count, never below zero."""
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key=seat_key(space_id, shard, bucket),
+                Key=key,
                 UpdateExpression="ADD #n :minus",
                 ConditionExpression="#n > :zero",
                 ExpressionAttributeNames={"#n": "n"},
@@ -1043,6 +1086,17 @@ def _reasons(exc: ClientError) -> list[dict[str, Any]]:
         return []
     reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
     return reasons
+
+
+# A seat claim that meets a condition or a throttled table gives no seat: the listener gets the
+# broadcast, which is always safe.
+_SEAT_REFUSALS = frozenset(
+    {"ConditionalCheckFailedException", "ProvisionedThroughputExceededException", "ThrottlingException"}
+)
+
+
+def _refused(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in _SEAT_REFUSALS
 
 
 def _cancelled_by_condition(exc: ClientError, *, index: int) -> bool:

@@ -67,9 +67,9 @@ CREATE TABLE IF NOT EXISTS presence (
     PRIMARY KEY (space_id, win, user)
 );
 CREATE TABLE IF NOT EXISTS seats (
-    space_id TEXT NOT NULL, shard INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (space_id, shard, bucket)
+    space_id TEXT NOT NULL, user TEXT NOT NULL, bucket INTEGER NOT NULL, PRIMARY KEY (space_id, user)
 );
+CREATE INDEX IF NOT EXISTS seats_by_bucket ON seats (space_id, bucket);
 CREATE TABLE IF NOT EXISTS hls_estimates (
     space_id TEXT PRIMARY KEY, win INTEGER NOT NULL, viewers INTEGER NOT NULL
 );
@@ -269,32 +269,27 @@ class SqliteStore(SpaceStore):
             )
             return cursor.rowcount == 1
 
-    def claim_seat(self, space_id: str, claim: SeatClaim) -> bool:
+    def claim_seat(self, space_id: str, claim: SeatClaim) -> int | None:
         with self._tx() as db:  # BEGIN IMMEDIATE: one writer at a time, so the count is exact
-            # Buckets older than the one before are done with (the key's prefix finds them).
-            db.execute(
-                "DELETE FROM seats WHERE space_id = ? AND shard = ? AND bucket < ?",
-                (space_id, claim.shard, claim.bucket - 1),
-            )
-            row = db.execute(
-                "SELECT COALESCE(SUM(n), 0) FROM seats WHERE space_id = ? AND shard = ? AND bucket >= ?",
-                (space_id, claim.shard, claim.bucket - 1),
+            # Seats older than the bucket before are done with.
+            db.execute("DELETE FROM seats WHERE space_id = ? AND bucket < ?", (space_id, claim.bucket - 1))
+            held = db.execute(
+                "SELECT bucket FROM seats WHERE space_id = ? AND user = ?", (space_id, claim.user)
             ).fetchone()
-            if int(row[0]) >= claim.capacity:
-                return False
-            db.execute(
-                "INSERT INTO seats VALUES (?, ?, ?, 1)"
-                " ON CONFLICT (space_id, shard, bucket) DO UPDATE SET n = n + 1",
-                (space_id, claim.shard, claim.bucket),
-            )
-            return True
+            if held is not None:
+                return int(held[0])
+            taken = db.execute("SELECT COUNT(*) FROM seats WHERE space_id = ?", (space_id,)).fetchone()
+            if int(taken[0]) >= claim.capacity:
+                return None
+            db.execute("INSERT INTO seats VALUES (?, ?, ?)", (space_id, claim.user, claim.bucket))
+            return claim.bucket
 
-    def release_seat(self, space_id: str, shard: int, bucket: int) -> None:
+    def release_seat(self, space_id: str, user: str, bucket: int) -> bool:
         with self._tx() as db:
-            db.execute(
-                "UPDATE seats SET n = n - 1 WHERE space_id = ? AND shard = ? AND bucket = ? AND n > 0",
-                (space_id, shard, bucket),
+            cursor = db.execute(
+                "DELETE FROM seats WHERE space_id = ? AND user = ? AND bucket = ?", (space_id, user, bucket)
             )
+            return cursor.rowcount == 1
 
     def claim_event(self, event_id: str) -> bool:
         with self._tx() as db:

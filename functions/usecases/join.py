@@ -52,11 +52,12 @@ def join(
     policy = settings.broadcast
     mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=policy)
     now = ctx.clock()
-    seat = None
+    seat: int | None = None
     if mode is JoinMode.WEBRTC and role is Role.LISTENER and policy.enabled:
         # Below the counted limit: a seat, or the broadcast (the count lags a burst of tokens).
-        seat = broadcast.seat_claim(actor, listener_count=space.listener_count, policy=policy, now=now)
-        if seat is None or not ctx.store.claim_seat(space.id, seat):
+        claim = broadcast.seat_claim(actor, listener_count=space.listener_count, policy=policy, now=now)
+        seat = None if claim is None else ctx.store.claim_seat(space.id, claim)
+        if seat is None:
             mode = JoinMode.HLS
     if mode is JoinMode.HLS and policy.base_url is not None:
         links = broadcast.links(policy.base_url, space.id)

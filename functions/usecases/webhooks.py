@@ -5,6 +5,7 @@ which agent is missing are the reconciler's business, read from the room itself.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 from ..domain import broadcast, host, lifecycle
@@ -12,6 +13,8 @@ from ..domain.errors import NotFound
 from ..domain.model import Role, space_id_from_room
 from ..livekit_edge.webhooks import WebhookFacts
 from .context import Context
+
+logger = logging.getLogger(__name__)
 
 # Events after which the room may differ from the desired state: someone (or an agent) came or went,
 # a track appeared, or the room itself started or finished.
@@ -52,12 +55,22 @@ def record(ctx: Context, facts: WebhookFacts) -> str:
         if facts.event == "participant_left":
             _unlist(ctx, space_id, facts)
         else:
-            seat = broadcast.seat_of(facts.seat)
-            if seat is not None:
-                # Counted now: the seat that held their place until this webhook is free again.
-                ctx.store.release_seat(space_id, *seat)
+            _free_seat(ctx, space_id, facts)
         return "counted"
     return "nothing to record"
+
+
+def _free_seat(ctx: Context, space_id: str, facts: WebhookFacts) -> None:
+    """Counted now: the seat that held their place until this webhook is free again (once per seat:
+    a second join with the same token frees nothing). Best effort: the join is counted already, and
+    a seat not freed lapses within 10 s (domain/broadcast.py)."""
+    bucket = broadcast.seat_of(facts.seat)
+    if bucket is None or facts.identity is None:
+        return
+    try:
+        ctx.store.release_seat(space_id, facts.identity, bucket)
+    except Exception:  # noqa: BLE001 - a store error must not undo the counted join's webhook
+        logger.warning("seat of %s in %s not freed; it lapses", facts.identity, space_id, exc_info=True)
 
 
 def _host_presence(ctx: Context, space_id: str, facts: WebhookFacts) -> str:

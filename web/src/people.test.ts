@@ -22,12 +22,13 @@ describe("people", () => {
     expect(p.picture).toBe("https://img.example/a.png");
   });
 
-  it("takes the face from the room, then the Space's pictures, https only", () => {
+  it("takes the face from the room for those in it, else from the Space's pictures, https only", () => {
     const pictures = { u1: "https://img.example/stored.png", u2: "javascript:alert(1)" };
     const seen = { name: "A", attributes: { [PICTURE_ATTRIBUTE]: "https://img.example/room.png" } };
     expect(personOf("u1", seen, {}, pictures).picture).toBe("https://img.example/room.png");
     expect(personOf("u1", undefined, {}, pictures).picture).toBe("https://img.example/stored.png");
-    expect(personOf("u1", { name: "A", attributes: {} }, {}, pictures).picture).toBe("https://img.example/stored.png");
+    // Someone in the room without the attribute has no avatar now, whatever the map remembers.
+    expect(personOf("u1", { name: "A", attributes: {} }, {}, pictures).picture).toBeNull();
     expect(personOf("u2", undefined, {}, pictures).picture).toBeNull();
     expect(personOf("u3", undefined, {}, pictures).picture).toBeNull();
   });

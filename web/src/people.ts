@@ -6,8 +6,9 @@
  * 2. the Space's `names` map: from the API, the room metadata (host, co-hosts, speakers: also for
  *    HLS viewers through state.json) and the hands message (raised hands: listeners are hidden);
  * 3. the id itself.
- * An avatar likewise: the room's PICTURE_ATTRIBUTE, then the Space's `pictures` map (the same three
- * documents), then none (initials).
+ * An avatar: a participant the page sees has the room's PICTURE_ATTRIBUTE or none (the room is
+ * current: an avatar removed at the identity provider is gone from the next token); anyone else the
+ * Space's `pictures` map (the same three documents); else initials.
  */
 import { PICTURE_ATTRIBUTE } from "./contract.gen";
 
@@ -46,7 +47,8 @@ export function personOf(
 ): Person {
   const fromRoom = seen?.name?.trim();
   const name = fromRoom || names?.[id]?.trim() || id;
-  return { id, name, picture: safePicture(seen?.attributes?.[PICTURE_ATTRIBUTE]) ?? safePicture(pictures?.[id]) };
+  const picture = seen ? safePicture(seen.attributes?.[PICTURE_ATTRIBUTE]) : safePicture(pictures?.[id]);
+  return { id, name, picture };
 }
 
 /** Up to two letters for an avatar without a picture: the first and last words' initials. */

@@ -82,6 +82,9 @@ describe("mergeMetadata", () => {
     expect(merged).toMatchObject({ title: "Morning", cohosts: ["c"], speakers: ["a", "b"], listener_count: 1200, pinned: "h", video: "speakers" });
     expect(merged?.raised_hands).toEqual(["x"]);
     expect(merged?.pictures).toEqual({ a: "https://img.example/ann.png" });
+    // The stage's faces are the document's: one it no longer has was removed; a hand's stays.
+    const held = { ...SPACE, pictures: { h: "https://img.example/old-h.png", x: "https://img.example/x.png" } };
+    expect(mergeMetadata(held, 5, DOC)?.pictures).toEqual({ x: "https://img.example/x.png", a: "https://img.example/ann.png" });
   });
 
   it("ignores an older document, another Space's, and one from a control plane that does not push", () => {

@@ -66,6 +66,16 @@ export function parseHands(json: string | undefined | null): RaisedHands | null 
   };
 }
 
+/**
+ * The faces after a newer metadata document: it is the truth for the stage it names (a face it
+ * lacks was removed), and says nothing of anyone else (a raised hand's face stays).
+ */
+function stagePictures(held: Readonly<Record<string, string>> | undefined, doc: RoomMetadata): Record<string, string> {
+  const stage = new Set([doc.host, ...doc.cohosts, ...doc.speakers]);
+  const kept = Object.fromEntries(Object.entries(held ?? {}).filter(([id]) => !stage.has(id)));
+  return mergeNames(kept, doc.pictures);
+}
+
 /** Where state.json lives: beside the playlist. */
 export function stateUrl(playlistUrl: string): string {
   return new URL(BROADCAST_STATE, playlistUrl).toString();
@@ -86,7 +96,7 @@ export function mergeMetadata(space: Space, version: number, doc: RoomMetadata):
     cohosts: doc.cohosts,
     speakers: doc.speakers,
     names: mergeNames(space.names, doc.names),
-    pictures: mergeNames(space.pictures, doc.pictures),
+    pictures: stagePictures(space.pictures, doc),
     video: doc.video,
     pinned: doc.pinned,
     pinned_source: doc.pinned_source,

@@ -1,5 +1,6 @@
-"""WebRTC seats in both stores (SQLite file, DynamoDB Local): a shard hands out at most its
-capacity over its bucket and the one before, under concurrent claims too, and frees up after."""
+"""WebRTC seats in both stores (SQLite file, DynamoDB Local): the Space hands out at most its
+capacity over a bucket and the one before, one seat per user, under concurrent claims too; a
+seat is freed once, by its user's counted join, or lapses two buckets on."""
 
 from __future__ import annotations
 
@@ -14,38 +15,49 @@ pytestmark = pytest.mark.integration
 SPACE = "5e" * 16
 
 
-def claim(shard: int = 0, bucket: int = 1_000, capacity: int = 3) -> SeatClaim:
-    return SeatClaim(shard=shard, bucket=bucket, capacity=capacity)
+def claim(user: str, bucket: int = 1_000, capacity: int = 3) -> SeatClaim:
+    return SeatClaim(user=user, bucket=bucket, capacity=capacity)
 
 
-def test_a_shard_gives_out_its_capacity_then_refuses(store: SpaceStore) -> None:
-    assert [store.claim_seat(SPACE, claim()) for _ in range(5)] == [True, True, True, False, False]
-    # Another shard, and another Space, have their own seats.
-    assert store.claim_seat(SPACE, claim(shard=1))
-    assert store.claim_seat("6f" * 16, claim())
+def test_the_space_gives_out_its_capacity_then_refuses(store: SpaceStore) -> None:
+    assert [store.claim_seat(SPACE, claim(f"u{n}")) for n in range(5)] == [1_000, 1_000, 1_000, None, None]
+    # Another Space has its own seats.
+    assert store.claim_seat("6f" * 16, claim("u4")) == 1_000
+
+
+def test_a_user_holds_one_seat_and_asking_again_keeps_it(store: SpaceStore) -> None:
+    assert store.claim_seat(SPACE, claim("amy", capacity=2)) == 1_000
+    # The next bucket: still the seat of bucket 1000, and no second one.
+    assert [store.claim_seat(SPACE, claim("amy", bucket=1_001, capacity=2)) for _ in range(3)] == [1_000] * 3
+    assert store.claim_seat(SPACE, claim("bob", bucket=1_001, capacity=2)) == 1_001
+    assert store.claim_seat(SPACE, claim("cy", bucket=1_001, capacity=2)) is None
 
 
 def test_seats_of_the_bucket_before_still_count_and_older_ones_do_not(store: SpaceStore) -> None:
-    assert store.claim_seat(SPACE, claim(bucket=1_000)) and store.claim_seat(SPACE, claim(bucket=1_000))
-    # The next bucket: the two seats still count (their joins may not be counted yet).
-    assert [store.claim_seat(SPACE, claim(bucket=1_001)) for _ in range(2)] == [True, False]
-    # Two buckets on, only the bucket before (one seat) counts.
-    assert [store.claim_seat(SPACE, claim(bucket=1_002)) for _ in range(3)] == [True, True, False]
-    # A capacity that shrank (more listeners counted) refuses what it no longer has.
-    assert not store.claim_seat(SPACE, claim(bucket=1_002, capacity=2))
+    assert store.claim_seat(SPACE, claim("a", bucket=1_000, capacity=2)) == 1_000
+    assert store.claim_seat(SPACE, claim("b", bucket=1_000, capacity=2)) == 1_000
+    assert store.claim_seat(SPACE, claim("c", bucket=1_001, capacity=2)) is None  # both still count
+    # Two buckets on, those seats have lapsed: their users (and others) get new ones.
+    assert store.claim_seat(SPACE, claim("c", bucket=1_002, capacity=2)) == 1_002
+    assert store.claim_seat(SPACE, claim("a", bucket=1_002, capacity=2)) == 1_002
+    assert store.claim_seat(SPACE, claim("d", bucket=1_002, capacity=2)) is None
 
 
-def test_a_released_seat_can_be_claimed_again_and_never_goes_below_zero(store: SpaceStore) -> None:
-    assert [store.claim_seat(SPACE, claim(capacity=2)) for _ in range(3)] == [True, True, False]
-    store.release_seat(SPACE, 0, 1_000)
-    assert store.claim_seat(SPACE, claim(capacity=2))
-    for _ in range(4):  # more releases than seats (a webhook for a seat already gone): floor at 0
-        store.release_seat(SPACE, 0, 1_000)
-    store.release_seat(SPACE, 0, 999)  # a bucket never written: nothing happens
-    assert [store.claim_seat(SPACE, claim(capacity=2)) for _ in range(3)] == [True, True, False]
+def test_a_seat_is_freed_once_by_its_users_join(store: SpaceStore) -> None:
+    assert store.claim_seat(SPACE, claim("a", capacity=2)) == 1_000
+    assert store.claim_seat(SPACE, claim("b", capacity=2)) == 1_000
+    assert store.claim_seat(SPACE, claim("c", capacity=2)) is None
+    assert store.release_seat(SPACE, "a", 1_000)
+    # A second join with the same token, or a bucket the user holds no seat in: nothing freed.
+    assert not store.release_seat(SPACE, "a", 1_000)
+    assert not store.release_seat(SPACE, "b", 999)
+    assert store.claim_seat(SPACE, claim("c", capacity=2)) == 1_000
+    assert store.claim_seat(SPACE, claim("d", capacity=2)) is None
 
 
 def test_concurrent_claims_never_take_more_than_the_capacity(store: SpaceStore) -> None:
+    users = [f"u{n % 40}" for n in range(64)]  # some ask twice at once
     with ThreadPoolExecutor(max_workers=16) as pool:
-        granted = list(pool.map(lambda _: store.claim_seat(SPACE, claim(capacity=7)), range(64)))
-    assert granted.count(True) == 7
+        granted = list(pool.map(lambda u: store.claim_seat(SPACE, claim(u, capacity=7)), users))
+    holders = {u for u, seat in zip(users, granted, strict=True) if seat is not None}
+    assert len(holders) == 7

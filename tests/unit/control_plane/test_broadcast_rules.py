@@ -12,12 +12,14 @@ from functions.domain.broadcast import (
     SEAT_BUCKET_SECONDS,
     BroadcastPolicy,
     JoinMode,
+    SeatClaim,
     agents_for,
     broadcast_of,
     join_mode,
     recording_available_until,
+    seat_attributes,
     seat_claim,
-    seat_shards,
+    seat_of,
 )
 from functions.domain.model import Role, Space, SpaceState, VideoPolicy
 
@@ -55,32 +57,21 @@ def test_stage_roles_and_no_broadcast_mean_webrtc(role: Role) -> None:
     assert join_mode(Role.LISTENER, listener_count=10**6, policy=OFF) is JoinMode.WEBRTC
 
 
-def test_the_free_places_are_split_between_the_seat_shards() -> None:
-    assert seat_shards(ON) == 7  # 250 // 32
-    users = [f"listener-{n}" for n in range(2_000)]
-    for counted in (0, 100, 243, 249):
-        claims = [seat_claim(u, listener_count=counted, policy=ON, now=T0) for u in users]
-        by_shard = {c.shard: c.capacity for c in claims if c is not None}
-        assert sum(by_shard.values()) == 250 - counted  # every free place is in exactly one shard
-        assert max(by_shard.values()) - min(by_shard.values()) <= 1
-        # Near the limit a shard with no place left sends its users to the broadcast.
-        assert any(c is None for c in claims) == (250 - counted < 7)
-    # A user always claims in the same shard; the bucket is the 5 s slice of the clock.
-    again = seat_claim("listener-1", listener_count=3, policy=ON, now=T0 + timedelta(seconds=12))
-    first = seat_claim("listener-1", listener_count=0, policy=ON, now=T0)
-    assert first is not None and again is not None and first.shard == again.shard
-    assert again.bucket - first.bucket == 12 // SEAT_BUCKET_SECONDS
-
-
-@pytest.mark.parametrize("limit", [1, 3, 63])
-def test_a_small_limit_has_one_shard_holding_every_free_place(limit: int) -> None:
-    policy = BroadcastPolicy(
-        base_url="https://cdn.example/b", webrtc_listener_limit=limit, retention=ON.retention
+def test_a_seat_is_one_of_the_places_the_count_leaves_free() -> None:
+    claim = seat_claim("listener-1", listener_count=240, policy=ON, now=T0)
+    assert claim == SeatClaim(
+        user="listener-1", bucket=int(T0.timestamp()) // SEAT_BUCKET_SECONDS, capacity=10
     )
-    assert seat_shards(policy) == 1
-    claim = seat_claim("anyone", listener_count=0, policy=policy, now=T0)
-    assert claim is not None and claim.shard == 0 and claim.capacity == limit
-    assert seat_claim("anyone", listener_count=limit, policy=policy, now=T0) is None
+    assert seat_claim("listener-1", listener_count=250, policy=ON, now=T0) is None
+    later = seat_claim("listener-1", listener_count=0, policy=ON, now=T0 + timedelta(seconds=12))
+    assert later is not None and later.bucket - claim.bucket == 12 // SEAT_BUCKET_SECONDS
+
+
+def test_a_seat_attribute_names_its_bucket_and_nothing_else_reads_as_one() -> None:
+    assert seat_of(seat_attributes(357_000_123)[names.SEAT_ATTRIBUTE]) == 357_000_123
+    assert seat_attributes(None) == {}
+    for bad in (None, "", "0:12", "-3", "²", "1" * 13, " 12"):
+        assert seat_of(bad) is None, bad
 
 
 def test_the_composer_runs_only_when_broadcasting() -> None:
