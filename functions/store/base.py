@@ -144,10 +144,10 @@ class SpaceStore(ABC):
     # --- WebRTC seats (domain/broadcast.py seat_claim) -----------------------------------------
     @abstractmethod
     def claim_seat(self, space_id: str, claim: SeatClaim) -> int | None:
-        """The bucket of the user's seat: the one they hold (taken in this bucket or the one
-        before, and not released), or a new one taken in `claim.bucket` if the Space holds fewer
-        than `claim.capacity` seats in it and the one before. None (nothing kept) when there is no
-        seat. Concurrent claims never take more than the capacity."""
+        """The bucket of the user's seat, `claim.bucket`: the one they hold (not released), moved
+        to this bucket if it was taken in the one before, or a new one if the Space holds fewer
+        than `claim.capacity` seats in this bucket and the one before. None (nothing kept) when
+        there is no seat. Concurrent claims never take more than the capacity."""
 
     @abstractmethod
     def release_seat(self, space_id: str, user: str, bucket: int) -> bool:

@@ -277,7 +277,12 @@ class SqliteStore(SpaceStore):
                 "SELECT bucket FROM seats WHERE space_id = ? AND user = ?", (space_id, claim.user)
             ).fetchone()
             if held is not None:
-                return int(held[0])
+                # Theirs again, moved to this bucket so it lasts as long as a new one (same place).
+                db.execute(
+                    "UPDATE seats SET bucket = ? WHERE space_id = ? AND user = ?",
+                    (claim.bucket, space_id, claim.user),
+                )
+                return claim.bucket
             taken = db.execute("SELECT COUNT(*) FROM seats WHERE space_id = ?", (space_id,)).fetchone()
             if int(taken[0]) >= claim.capacity:
                 return None

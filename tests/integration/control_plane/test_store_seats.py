@@ -26,11 +26,16 @@ def test_the_space_gives_out_its_capacity_then_refuses(store: SpaceStore) -> Non
 
 
 def test_a_user_holds_one_seat_and_asking_again_keeps_it(store: SpaceStore) -> None:
-    assert store.claim_seat(SPACE, claim("amy", capacity=2)) == 1_000
-    # The next bucket: still the seat of bucket 1000, and no second one.
-    assert [store.claim_seat(SPACE, claim("amy", bucket=1_001, capacity=2)) for _ in range(3)] == [1_000] * 3
+    assert [store.claim_seat(SPACE, claim("amy", capacity=2)) for _ in range(3)] == [1_000] * 3
+    # The next bucket: the same seat, moved there so it lasts as long as a new one; no second one.
+    assert [store.claim_seat(SPACE, claim("amy", bucket=1_001, capacity=2)) for _ in range(3)] == [1_001] * 3
     assert store.claim_seat(SPACE, claim("bob", bucket=1_001, capacity=2)) == 1_001
     assert store.claim_seat(SPACE, claim("cy", bucket=1_001, capacity=2)) is None
+    # Two buckets on, amy's moved seat still counts; the old token's join frees nothing.
+    assert not store.release_seat(SPACE, "amy", 1_000)
+    assert store.claim_seat(SPACE, claim("cy", bucket=1_002, capacity=2)) is None
+    assert store.release_seat(SPACE, "amy", 1_001)
+    assert store.claim_seat(SPACE, claim("cy", bucket=1_002, capacity=2)) == 1_002
 
 
 def test_seats_of_the_bucket_before_still_count_and_older_ones_do_not(store: SpaceStore) -> None:
