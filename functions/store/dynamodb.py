@@ -291,15 +291,12 @@ class DynamoStore(SpaceStore):
                 return items
             query["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
-    def _batch_get(
-        self, keys: list[dict[str, Any]], *, consistent: bool = True
-    ) -> dict[tuple[str, str], dict[str, Any]]:
-        """Items by (pk, sk); missing ones are absent. Consistent by default: a block takes effect
-        at once."""
+    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk); missing ones are absent. Consistent: a block takes effect at once."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(keys), 100):
             pending: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}
+                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}
             }
             delay = 0.005
             while pending:

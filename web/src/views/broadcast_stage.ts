@@ -4,21 +4,20 @@
  * (names and faces from state.json: the viewer sees no participant), and a raised hand.
  * The Space page owns this and replaces it with the WebRTC stage when the listener is promoted.
  */
-import type { Space } from "../api";
+import type { Role, Space } from "../api";
 import { liveLabel } from "../broadcast";
 import { avatar, h, stale } from "../dom";
 import { BroadcastPlayer } from "../hls_player";
 import { icon } from "../icons";
 import { type Person, personOf } from "../people";
-
-const ROLE_LABEL = { host: "Host", cohost: "Co-host", speaker: "Speaker" } as const;
+import { ROLE_LABEL } from "./space/people";
 
 /** Who is on the stage, host first, each once, as the Space names them (names and pictures maps). */
-export function stageRoster(space: Space | null): (Person & { role: keyof typeof ROLE_LABEL })[] {
+export function stageRoster(space: Space | null): (Person & { role: Role })[] {
   if (!space || space.state !== "live") return [];
   const seen = new Set<string>();
-  const roster: (Person & { role: keyof typeof ROLE_LABEL })[] = [];
-  const add = (id: string, role: keyof typeof ROLE_LABEL) => {
+  const roster: (Person & { role: Role })[] = [];
+  const add = (id: string, role: Role) => {
     if (!id || seen.has(id)) return;
     seen.add(id);
     roster.push({ ...personOf(id, undefined, space.names, space.pictures), role });
