@@ -86,6 +86,8 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             f"(no leading/trailing hyphen), got {auth_prefix!r}"
         )
     broadcast_certificate = app.node.try_get_context("broadcast_certificate_arn")
+    # Unset: the composer's own list (composer/avatars.py); "": no avatars in the broadcast.
+    avatar_hosts = app.node.try_get_context("avatar_hosts")
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")
     return SpacesSettings(
@@ -146,6 +148,9 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         alarm_email=app.node.try_get_context("alarm_email"),
         alarms=AlarmThresholds(),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
+        avatar_hosts=None
+        if avatar_hosts is None
+        else tuple(h.strip() for h in str(avatar_hosts).split(",") if h.strip()),
         auth_domain_prefix=str(auth_prefix) if auth_prefix else None,
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
         hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,

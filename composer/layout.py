@@ -76,6 +76,10 @@ class Geometry:
         offset = (self.strip.w - count * self.slot_w) // 2
         return [Rect(offset + i * self.slot_w, self.strip.y, self.slot_w, self.strip.h) for i in range(count)]
 
+    def avatar_centre(self, slot: Rect) -> tuple[int, int]:
+        """The centre of the avatar circle in a strip slot."""
+        return slot.x + slot.w // 2, slot.y + round(slot.h * 0.4)
+
 
 @dataclass(frozen=True)
 class Speaker:
@@ -86,16 +90,19 @@ class Speaker:
     role: str  # host | cohost | speaker
     has_camera: bool  # a camera is published and not muted
     has_screen: bool = False  # a screen share is published and not muted
+    picture: str = ""  # avatar URL from the room metadata's `pictures` ("" : none)
 
 
 @dataclass(frozen=True)
 class Card:
-    """A person drawn without video: initials on a colour of their own, and the name."""
+    """A person drawn without video: their avatar (initials on a colour of their own until it has
+    arrived, or without one), and the name."""
 
     identity: str
     name: str
     initials: str
     colour: tuple[int, int, int]
+    picture: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,9 +157,15 @@ def identity_colour(identity: str) -> tuple[int, int, int]:
     return round(r * 255), round(g * 255), round(b * 255)
 
 
-def card_for(identity: str, name: str) -> Card:
+def card_for(identity: str, name: str, picture: str = "") -> Card:
     shown = display_name(identity, name)
-    return Card(identity=identity, name=shown, initials=initials(shown), colour=identity_colour(identity))
+    return Card(
+        identity=identity,
+        name=shown,
+        initials=initials(shown),
+        colour=identity_colour(identity),
+        picture=picture,
+    )
 
 
 def stage_order(speakers: Sequence[Speaker]) -> list[Speaker]:
@@ -187,7 +200,7 @@ def compose(
     shown = rest[:MAX_STRIP]
     strip = tuple(
         StripMember(
-            card=card_for(s.identity, s.name),
+            card=card_for(s.identity, s.name, s.picture),
             speaking=levels.get(s.identity, 0.0) >= SPEAKING_LEVEL,
             level=levels.get(s.identity, 0.0),
         )
@@ -205,7 +218,7 @@ def compose(
 
 def _big(holder: Speaker, levels: dict[str, float], *, camera: bool, source: str = "camera") -> BigTile:
     return BigTile(
-        card=card_for(holder.identity, holder.name),
+        card=card_for(holder.identity, holder.name, holder.picture),
         camera=holder.identity if camera else None,
         speaking=levels.get(holder.identity, 0.0) >= SPEAKING_LEVEL,
         source=source if camera else "camera",

@@ -15,6 +15,7 @@ from collections.abc import Hashable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from composer.avatars import AvatarCache
 from composer.layout import BigTile, Card, Geometry, Layout, Rect
 
 BACKGROUND = (18, 20, 26)
@@ -31,8 +32,10 @@ Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 class Renderer:
-    def __init__(self, geometry: Geometry) -> None:
+    def __init__(self, geometry: Geometry, avatars: AvatarCache | None = None) -> None:
         self.geometry = geometry
+        # Pictures for cards that have one; None: initials only.
+        self._avatars = avatars
         g = geometry
         self._ring = max(2, round(g.height * 5 / 720))
         self._camera_box = _inset(g.big, self._ring)
@@ -85,7 +88,9 @@ class Renderer:
     # -- the cached base --------------------------------------------------------------------------
 
     def _base(self, layout: Layout, show_camera: bool) -> np.ndarray:
-        key = (layout.title, layout.big, show_camera, layout.strip, layout.more)
+        # A picture that arrived since changes the drawing of the same layout.
+        generation = self._avatars.generation if self._avatars is not None else 0
+        key = (layout.title, layout.big, show_camera, layout.strip, layout.more, generation)
         base = self._bases.get(key)
         if base is not None:
             self._bases.move_to_end(key)
@@ -102,8 +107,8 @@ class Renderer:
         image = Image.new("RGB", (g.width, g.height), BACKGROUND)
         draw = ImageDraw.Draw(image)
         self._draw_title(draw, layout.title)
-        self._draw_big(draw, layout.big, layout.title, show_camera)
-        self._draw_strip(draw, layout)
+        self._draw_big(image, draw, layout.big, layout.title, show_camera)
+        self._draw_strip(image, draw, layout)
         return np.asarray(image)
 
     def _draw_title(self, draw: ImageDraw.ImageDraw, title: str) -> None:
@@ -114,7 +119,12 @@ class Renderer:
         draw.text((bar.x + pad, bar.y + bar.h // 2), text, font=self._title_font, fill=TEXT, anchor="lm")
 
     def _draw_big(
-        self, draw: ImageDraw.ImageDraw, big: BigTile | None, title: str, show_camera: bool
+        self,
+        image: Image.Image,
+        draw: ImageDraw.ImageDraw,
+        big: BigTile | None,
+        title: str,
+        show_camera: bool,
     ) -> None:
         tile = self.geometry.big
         if big is not None and big.speaking:
@@ -126,42 +136,54 @@ class Renderer:
             draw.text((cx, cy), text, font=self._card_name_font, fill=MUTED_TEXT, anchor="mm")
             return
         if not show_camera:
-            self._draw_card(draw, big.card, tile)
+            self._draw_card(image, draw, big.card, tile)
 
-    def _draw_card(self, draw: ImageDraw.ImageDraw, card: Card, tile: Rect) -> None:
+    def _draw_card(self, image: Image.Image, draw: ImageDraw.ImageDraw, card: Card, tile: Rect) -> None:
         cx, cy = tile.centre
         radius = round(tile.h * 0.22)
         cy -= round(tile.h * 0.06)
-        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=card.colour)
-        draw.text((cx, cy), card.initials, font=self._card_initials_font, fill=TEXT, anchor="mm")
+        self._draw_avatar(image, draw, card, (cx, cy), radius, self._card_initials_font)
         name = _fit_text(draw, card.name, self._card_name_font, tile.w * 3 // 4)
         draw.text(
             (cx, cy + radius + round(tile.h * 0.1)), name, font=self._card_name_font, fill=TEXT, anchor="mm"
         )
 
-    def _draw_strip(self, draw: ImageDraw.ImageDraw, layout: Layout) -> None:
+    def _draw_strip(self, image: Image.Image, draw: ImageDraw.ImageDraw, layout: Layout) -> None:
         g = self.geometry
         count = len(layout.strip) + (1 if layout.more else 0)
         slots = g.strip_slots(count)
         for slot, member in zip(slots, layout.strip, strict=False):
-            cx, cy = self.avatar_centre(slot)
+            cx, cy = g.avatar_centre(slot)
             radius = g.avatar // 2
             if member.speaking:
                 outer = radius + self._ring + 1
                 draw.ellipse((cx - outer, cy - outer, cx + outer, cy + outer), fill=RING)
-            draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=member.card.colour)
-            draw.text((cx, cy), member.card.initials, font=self._strip_initials_font, fill=TEXT, anchor="mm")
+            self._draw_avatar(image, draw, member.card, (cx, cy), radius, self._strip_initials_font)
             name = _fit_text(draw, member.card.name, self._name_font, slot.w - 8)
             draw.text((cx, slot.y + round(slot.h * 0.84)), name, font=self._name_font, fill=TEXT, anchor="mm")
         if layout.more:
-            cx, cy = self.avatar_centre(slots[-1])
+            cx, cy = g.avatar_centre(slots[-1])
             draw.text(
                 (cx, cy), f"+{layout.more}", font=self._strip_initials_font, fill=MUTED_TEXT, anchor="mm"
             )
 
-    def avatar_centre(self, slot: Rect) -> tuple[int, int]:
-        """The centre of the avatar circle in a strip slot."""
-        return slot.x + slot.w // 2, slot.y + round(slot.h * 0.4)
+    def _draw_avatar(
+        self,
+        image: Image.Image,
+        draw: ImageDraw.ImageDraw,
+        card: Card,
+        centre: tuple[int, int],
+        radius: int,
+        font: Font,
+    ) -> None:
+        """The card's picture in a circle, or its initials on its colour."""
+        cx, cy = centre
+        picture = self._avatars.get(card.picture, 2 * radius + 1) if self._avatars is not None else None
+        if picture is not None:
+            image.paste(picture, (cx - radius, cy - radius), picture)
+            return
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=card.colour)
+        draw.text((cx, cy), card.initials, font=font, fill=TEXT, anchor="mm")
 
 
 def _inset(rect: Rect, by: int) -> Rect:

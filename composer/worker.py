@@ -35,6 +35,7 @@ from livekit.agents.worker import ServerEnvOption
 
 from composer import layout as layouts
 from composer import settings
+from composer.avatars import AvatarCache, policy_from_env
 from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, Sink
 from composer.hls.headers import cache_headers
 from composer.load import LOAD_THRESHOLD, composer_load
@@ -257,7 +258,9 @@ class RoomComposer:
         self._video = self._metadata.video != "off"
         self.config = settings.config_from_env(env, video=self._video)
         self._geometry = layouts.Geometry.for_size(self.config.width, self.config.height)
-        self._renderer = Renderer(self._geometry)
+        # Stage avatars, fetched in the background under the SSRF policy (composer/avatars.py).
+        self._avatars = AvatarCache(policy_from_env(env)) if self._video else None
+        self._renderer = Renderer(self._geometry, self._avatars)
         self._mixer = Mixer(sample_rate=self.config.sample_rate)
         self._stage: StageState | None = None
         self._layout: layouts.Layout | None = None
@@ -342,6 +345,8 @@ class RoomComposer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         self._drop_camera()
+        if self._avatars is not None:
+            self._avatars.close()
         if self._mics is not None:
             await self._mics.aclose()
         if ended and self._state_last is not None:
@@ -573,7 +578,12 @@ class RoomComposer:
             has_screen = any(pub.source == SCREEN and not pub.muted for pub in publications)
             out.append(
                 layouts.Speaker(
-                    identity=p.identity, name=p.name, role=role, has_camera=has_camera, has_screen=has_screen
+                    identity=p.identity,
+                    name=p.name,
+                    role=role,
+                    has_camera=has_camera,
+                    has_screen=has_screen,
+                    picture=self._metadata.pictures.get(p.identity, ""),
                 )
             )
         return out

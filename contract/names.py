@@ -69,6 +69,9 @@ ENV_BROADCAST_DIR: Final = "SPACES_BROADCAST_DIR"  # local mode: where the compo
 ENV_BROADCAST_BUCKET: Final = "SPACES_BROADCAST_BUCKET"  # cloud: the S3 bucket the composer writes
 ENV_BROADCAST_PREFIX: Final = "SPACES_BROADCAST_PREFIX"  # cloud: key prefix in that bucket
 ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"  # public URL of <prefix> (CDN or local)
+# Hosts the composer fetches stage avatars from (comma-separated; "*": any public https host; empty:
+# none, initials only; unset: composer/avatars.py DEFAULT_HOSTS). CDK context `avatar_hosts`.
+ENV_AVATAR_HOSTS: Final = "SPACES_AVATAR_HOSTS"
 ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners beyond it get HLS
 ENV_RECONCILE_BUDGET_SECONDS: Final = "SPACES_RECONCILE_BUDGET_SECONDS"  # one in-request pass
 ENV_RECONCILE_INTERVAL_SECONDS: Final = "SPACES_RECONCILE_INTERVAL_SECONDS"  # local loop; 0: off

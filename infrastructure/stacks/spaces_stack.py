@@ -74,6 +74,8 @@ class SpacesSettings:
     # From this many listeners in one Space on, further listeners get the HLS broadcast.
     webrtc_listener_limit: int
     cors_origins: Sequence[str] = ()
+    # Hosts the composer draws stage avatars from (composer/avatars.py); None: its defaults.
+    avatar_hosts: Sequence[str] | None = None
     # Prefix of the user pool's Cognito domain (<prefix>.auth.<region>.amazoncognito.com), globally
     # unique per region. None: "<stack name>-<account id>".
     auth_domain_prefix: str | None = None
@@ -229,6 +231,11 @@ class SpacesStack(Stack):
             **{
                 names.ENV_BROADCAST_BUCKET: broadcast.bucket.bucket_name,
                 names.ENV_BROADCAST_PREFIX: broadcast.prefix,
+                **(
+                    {}
+                    if settings.avatar_hosts is None
+                    else {names.ENV_AVATAR_HOSTS: ",".join(settings.avatar_hosts)}
+                ),
             },
         )
         broadcast.grant_composer(composers.task_definition.task_role)

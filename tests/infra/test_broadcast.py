@@ -13,6 +13,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_route53 as route53
 from aws_cdk.assertions import Match, Template
 
+from app import settings_from_context
 from contract import names
 from infrastructure.constructs import broadcast_delivery
 from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
@@ -229,6 +230,8 @@ def test_composer_runs_as_its_own_service_with_the_broadcast_env(synth: Synthesi
     assert env[names.ENV_BROADCAST_PREFIX] == PREFIX
     assert env[names.ENV_MODE] == "cloud"
     assert env[names.ENV_LOAD_METRIC] == names.COMPOSER_LOAD_METRIC
+    # No avatar_hosts in the default context: the composer's own list (composer/avatars.py).
+    assert names.ENV_AVATAR_HOSTS not in env
     assert {s["Name"] for s in container["Secrets"]} == {
         names.ENV_LIVEKIT_API_KEY,
         names.ENV_LIVEKIT_API_SECRET,
@@ -474,3 +477,19 @@ def test_composer_uploads_reach_s3_through_the_gateway_endpoint_not_nat(synth: S
     ]
     assert len(tables) == len(subnets) >= 2
     assert sorted(props["RouteTableIds"], key=json.dumps) == sorted(tables, key=json.dumps)
+
+
+@pytest.mark.parametrize(
+    ("context", "hosts"),
+    [
+        ({}, None),
+        ({"avatar_hosts": ""}, ()),
+        (
+            {"avatar_hosts": "cdn.example.org, *.avatars.example.org"},
+            ("cdn.example.org", "*.avatars.example.org"),
+        ),
+    ],
+)
+def test_avatar_hosts_come_from_the_context(context: dict[str, str], hosts: tuple[str, ...] | None) -> None:
+    """Unset: the composer's defaults; empty: no avatars in the broadcast (initials)."""
+    assert settings_from_context(cdk.App(context=context)).avatar_hosts == hosts

@@ -15,14 +15,17 @@ not depend on the size. The 720p30 cost is measured in bench/broadcast.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ import av
 import numpy as np
 import pytest
 from livekit import api, rtc
+from PIL import Image
 
 from composer.hls import parse_playlist
 from composer.hls.playlist import MediaPlaylist
@@ -43,6 +47,10 @@ from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, join
 
 WIDTH, HEIGHT, FPS = 640, 360, 15
 COMPOSER_ENV = {
+    # Local mode lets the composer fetch avatars from this machine's avatar server (plain http on
+    # 127.0.0.1); the SSRF policy outside local mode is in tests/integration/composer/test_avatar_fetch.py.
+    names.ENV_MODE: "local",
+    names.ENV_AVATAR_HOSTS: "127.0.0.1",
     "SPACES_COMPOSER_WIDTH": str(WIDTH),
     "SPACES_COMPOSER_HEIGHT": str(HEIGHT),
     "SPACES_COMPOSER_FPS": str(FPS),
@@ -54,6 +62,8 @@ RED = (220, 40, 40)
 BLUE = (40, 70, 220)
 # Alice's screen share (she stands in for a co-host: these tokens grant every source).
 GREEN = (40, 200, 60)
+# Bob's avatar, served to the composer by a local HTTP server.
+YELLOW = (230, 200, 20)
 # H.264 in 4:2:0 YUV moves a flat colour by a few levels; far less than the distance between the
 # test colours (or a colour and an avatar card).
 COLOUR_TOLERANCE = 40
@@ -78,12 +88,15 @@ CAMERA_LOG = re.compile(r"(?:camera|screen) (subscribe|unsubscribe) (\w+)")
 class Decoded:
     uri: str
     tile: tuple[float, float, float] | None  # mean colour at the big tile's centre, last frame
+    # ... and at the avatar of a strip of one member (just below its centre, under the initials)
+    strip: tuple[float, float, float] | None
     rms: float  # of the segment's audio
     has_video: bool
 
 
 def decode_segment(path: Path) -> Decoded:
     tile: tuple[float, float, float] | None = None
+    strip: tuple[float, float, float] | None = None
     samples: list[np.ndarray] = []
     has_video = False
     with av.open(str(path)) as container:
@@ -94,12 +107,17 @@ def decode_segment(path: Path) -> Decoded:
                 cx, cy = GEOMETRY.big.centre
                 patch = rgb[cy - 8 : cy + 8, cx - 8 : cx + 8].reshape(-1, 3).mean(axis=0)
                 tile = (float(patch[0]), float(patch[1]), float(patch[2]))
+                sx, sy = GEOMETRY.avatar_centre(GEOMETRY.strip_slots(1)[0])
+                sy += GEOMETRY.avatar // 4
+                patch = rgb[sy - 3 : sy + 3, sx - 3 : sx + 3].reshape(-1, 3).mean(axis=0)
+                strip = (float(patch[0]), float(patch[1]), float(patch[2]))
             elif isinstance(frame, av.AudioFrame):
                 samples.append(frame.to_ndarray().astype(np.float64).ravel())
     audio = np.concatenate(samples) if samples else np.zeros(1)
     if audio.size and np.abs(audio).max() <= 1.0:  # AAC decodes to float planar in [-1, 1]
         audio = audio * 32768
-    return Decoded(uri=path.name, tile=tile, rms=float(np.sqrt(np.mean(audio**2))), has_video=has_video)
+    rms = float(np.sqrt(np.mean(audio**2)))
+    return Decoded(uri=path.name, tile=tile, strip=strip, rms=rms, has_video=has_video)
 
 
 def near(colour: tuple[float, float, float] | None, expected: tuple[int, int, int]) -> bool:
@@ -136,13 +154,16 @@ class Space:
     def stage(self) -> dict[str, Any] | None:
         return stage_in(self.listener)
 
-    async def set_metadata(self, pinned: str | None, pinned_source: str = "camera") -> None:
+    async def set_metadata(
+        self, pinned: str | None, pinned_source: str = "camera", pictures: dict[str, str] | None = None
+    ) -> None:
         metadata = RoomMetadata(
             space_id=self.space_id,
             video=self.video,  # type: ignore[arg-type]
             pinned=pinned,
             pinned_source=pinned_source,  # type: ignore[arg-type]
             title=TITLE,
+            pictures=pictures or {},
         )
         await self.lkapi.room.update_room_metadata(
             api.UpdateRoomMetadataRequest(room=self.room, metadata=metadata.to_json())
@@ -300,6 +321,36 @@ async def space(livekit_server: Any, workers: Workers) -> AsyncIterator[Space]:
         await close_space(space)
 
 
+@pytest.fixture(scope="module")
+def avatar_server() -> Iterator[str]:
+    """An avatar host on 127.0.0.1 (plain http: local mode); its base URL."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 96), YELLOW).save(buffer, "PNG")
+    body = buffer.getvalue()
+
+    class Avatars(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            found = self.path == "/bob.png"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Avatars)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def subscribed_cameras(composer: AgentProcess) -> set[str]:
     """The cameras the composer holds now, replayed from its log; fails if it ever held two."""
     held: set[str] = set()
@@ -421,6 +472,22 @@ async def test_host_pin_holds_the_big_tile(space: Space) -> None:
     assert during
     tiles = [space.decoded(s.uri).tile for s in during]
     assert all(near(tile, RED) for tile in tiles), tiles  # bob talks, the pinned alice stays
+    await space.set_metadata(pinned=None)
+
+
+async def test_a_stage_members_avatar_is_drawn_in_the_strip(space: Space, avatar_server: str) -> None:
+    """Bob's picture (from the room metadata's `pictures`, as the control plane publishes it) is
+    fetched by the composer and drawn where his initials were, beside the pinned alice."""
+    await space.set_metadata(pinned="alice")
+    await space.wait_stage(lambda s: s["video_spotlight"] == "alice", what="alice in the big tile")
+    initials = await space.newest_segment(
+        lambda d: near(d.tile, RED) and d.strip is not None, what="bob alone in the strip"
+    )
+    assert not near(initials.strip, YELLOW)  # his colour and initials, no picture yet
+    await space.set_metadata(pinned="alice", pictures={"bob": f"{avatar_server}/bob.png"})
+    await space.newest_segment(
+        lambda d: near(d.tile, RED) and near(d.strip, YELLOW), what="bob's avatar in the strip"
+    )
     await space.set_metadata(pinned=None)
 
 

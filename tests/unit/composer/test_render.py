@@ -80,7 +80,7 @@ def test_a_camera_frame_for_someone_else_is_not_shown(renderer: Renderer) -> Non
 
 def ring_pixels(frame: np.ndarray, renderer: Renderer, slot_index: int, count: int) -> int:
     slot = GEOMETRY.strip_slots(count)[slot_index]
-    cx, cy = renderer.avatar_centre(slot)
+    cx, cy = GEOMETRY.avatar_centre(slot)
     r = GEOMETRY.avatar // 2 + 10
     area = frame[cy - r : cy + r, cx - r : cx + r].reshape(-1, 3)
     return int(np.all(area == RING, axis=1).sum())
@@ -95,7 +95,7 @@ def test_a_speaking_member_has_a_ring(renderer: Renderer) -> None:
     assert ring_pixels(frame, renderer, 1, 2) > 100
     # The member's own colour fills the avatar inside the ring.
     slot = GEOMETRY.strip_slots(2)[1]
-    cx, cy = renderer.avatar_centre(slot)
+    cx, cy = GEOMETRY.avatar_centre(slot)
     assert tuple(frame[cy - GEOMETRY.avatar // 2 + 3, cx]) == identity_colour("bob")
 
 

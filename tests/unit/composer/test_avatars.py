@@ -1,0 +1,290 @@
+"""What the composer fetches for an avatar, and what it draws: the SSRF policy, decoding, the cache.
+
+The fetch over real sockets and TLS is tested in tests/integration/composer/test_avatar_fetch.py.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from composer.avatars import (
+    AVATAR_RETRY_S,
+    DEFAULT_HOSTS,
+    AvatarCache,
+    AvatarPolicy,
+    AvatarRefused,
+    address_allowed,
+    check_url,
+    decode,
+    pinned_address,
+    policy_from_env,
+)
+from composer.layout import Geometry, Speaker, compose, identity_colour
+from composer.render import Renderer
+from contract import names
+from contract.stage import StageState
+from tests.support.eventually import eventually
+
+CLOUD = AvatarPolicy(hosts=frozenset({"img.example.com", "*.gravatar.com"}))
+YELLOW = (230, 200, 20)
+
+
+def image_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (64, 64), fmt: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, fmt)
+    return out.getvalue()
+
+
+# -- the URL ---------------------------------------------------------------------------------------
+
+
+def test_an_https_url_on_an_allowed_host_is_split_for_the_request() -> None:
+    assert check_url("https://img.example.com/a/b.png?s=96", CLOUD) == (
+        "https",
+        "img.example.com",
+        443,
+        "/a/b.png?s=96",
+    )
+    assert check_url("https://secure.gravatar.com/avatar/1", CLOUD)[1] == "secure.gravatar.com"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://img.example.com/a.png", "scheme 'http'"),
+        ("file:///etc/passwd", "scheme 'file'"),
+        ("gopher://img.example.com/", "scheme 'gopher'"),
+        ("https://evil.example.net/a.png", "not in SPACES_AVATAR_HOSTS"),
+        ("https://gravatar.com/a.png", "not in SPACES_AVATAR_HOSTS"),  # the wildcard needs a label
+        ("https://evilgravatar.com/a.png", "not in SPACES_AVATAR_HOSTS"),
+        ("https://img.example.com.evil.net/a.png", "not in SPACES_AVATAR_HOSTS"),
+        ("https://user:pw@img.example.com/a.png", "user info"),
+        ("https://img.example.com:8443/a.png", "port 8443"),
+        ("https://[::1/a.png", "not a URL"),
+        ("https:///a.png", "no host"),
+        ("not a url", "scheme ''"),
+    ],
+)
+def test_a_url_outside_the_policy_is_refused_with_the_reason(url: str, reason: str) -> None:
+    with pytest.raises(AvatarRefused, match=reason.replace("[", r"\[")):
+        check_url(url, CLOUD)
+
+
+def test_a_star_allows_any_host_but_still_only_https() -> None:
+    anywhere = AvatarPolicy(hosts=frozenset({"*"}))
+    assert check_url("https://cdn.example.org/me.jpg", anywhere)[1] == "cdn.example.org"
+    with pytest.raises(AvatarRefused, match="scheme"):
+        check_url("http://cdn.example.org/me.jpg", anywhere)
+
+
+def test_the_environment_chooses_the_hosts_and_local_mode_allows_loopback_http() -> None:
+    assert policy_from_env({}).hosts == frozenset(DEFAULT_HOSTS)
+    assert not policy_from_env({}).allow_private
+    assert not policy_from_env({names.ENV_AVATAR_HOSTS: ""}).enabled
+    listed = policy_from_env({names.ENV_AVATAR_HOSTS: " A.example.com, *.cdn.example.com ,"})
+    assert listed.hosts == frozenset({"a.example.com", "*.cdn.example.com"})
+    local = policy_from_env({names.ENV_MODE: "local", names.ENV_AVATAR_HOSTS: "127.0.0.1"})
+    assert local.allow_private
+    assert check_url("http://127.0.0.1:8000/a.png", local) == ("http", "127.0.0.1", 8000, "/a.png")
+
+
+# -- the address -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.3.7",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",  # the instance / task metadata service
+        "100.64.0.1",  # carrier-grade NAT
+        "0.0.0.0",
+        "224.0.0.1",
+        "::1",
+        "fd00::1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "fd00:ec2::254",  # the IPv6 metadata service
+    ],
+)
+def test_addresses_inside_a_network_are_refused(address: str) -> None:
+    assert not address_allowed(address, allow_private=False)
+    assert address_allowed(address, allow_private=True)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "151.101.1.1", "2001:4860:4860::8888"])
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert address_allowed(address, allow_private=False)
+
+
+def resolving(*addresses: str) -> Callable[[str, int], list[str]]:
+    return lambda host, port: list(addresses)
+
+
+def test_a_name_that_resolves_to_any_private_address_is_refused() -> None:
+    policy = AvatarPolicy(hosts=frozenset({"*"}), resolve=resolving("93.184.216.34", "10.0.0.5"))
+    with pytest.raises(AvatarRefused, match="10.0.0.5, which is not a public address"):
+        pinned_address("img.example.com", 443, policy)
+    public = AvatarPolicy(hosts=frozenset({"*"}), resolve=resolving("93.184.216.34", "2606:2800::1"))
+    assert pinned_address("img.example.com", 443, public) == "93.184.216.34"
+
+
+def test_a_name_that_does_not_resolve_is_refused() -> None:
+    def fail(host: str, port: int) -> list[str]:
+        raise OSError("Name or service not known")
+
+    with pytest.raises(AvatarRefused, match="does not resolve"):
+        pinned_address("nowhere.example", 443, AvatarPolicy(resolve=fail))
+    with pytest.raises(AvatarRefused, match="does not resolve"):
+        pinned_address("nowhere.example", 443, AvatarPolicy(resolve=resolving()))
+
+
+# -- the picture -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP"])
+def test_an_image_becomes_a_circle_of_the_size_asked(fmt: str) -> None:
+    circle = decode(image_bytes(YELLOW, (120, 80), fmt), 41, CLOUD)
+    assert circle.size == (41, 41) and circle.mode == "RGBA"
+    centre = circle.getpixel((20, 20))
+    assert isinstance(centre, tuple)
+    assert all(abs(c - e) <= 12 for c, e in zip(centre[:3], YELLOW, strict=True)) and centre[3] == 255
+    corner = circle.getpixel((0, 0))
+    assert isinstance(corner, tuple) and corner[3] == 0
+
+
+def test_what_is_not_a_small_image_is_refused_unread() -> None:
+    with pytest.raises(AvatarRefused, match="not a readable image"):
+        decode(b"<html>hello</html>", 41, CLOUD)
+    with pytest.raises(AvatarRefused, match="BMP is not an avatar format"):
+        decode(image_bytes(YELLOW, fmt="BMP"), 41, CLOUD)
+    with pytest.raises(AvatarRefused, match="4000x16 is larger than 2048 a side"):
+        decode(image_bytes(YELLOW, (4000, 16)), 41, CLOUD)
+    with pytest.raises(AvatarRefused, match="not a readable image"):
+        decode(image_bytes(YELLOW)[:40], 41, CLOUD)
+
+
+def test_a_huge_image_header_is_refused_before_its_pixels_are_decoded() -> None:
+    # PNGs of one pixel whose headers claim far more: refused from the header (decompression bombs).
+    def claiming(side: int) -> bytes:
+        data = bytearray(image_bytes(YELLOW, (1, 1)))
+        data[16:24] = side.to_bytes(4, "big") * 2  # IHDR width and height
+        data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # its CRC: the header reads
+        return bytes(data)
+
+    with pytest.raises(AvatarRefused, match="5000x5000 is larger than 2048 a side"):
+        decode(claiming(5000), 41, CLOUD)
+    with pytest.raises(AvatarRefused, match="decompression bomb"):
+        decode(claiming(100000), 41, CLOUD)  # Pillow's own limit, also before any pixel
+
+
+# -- the cache -------------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_cache_fetches_once_in_the_background_and_then_has_the_picture() -> None:
+    calls: list[str] = []
+    release = threading.Event()
+
+    def fetcher(url: str, policy: AvatarPolicy) -> bytes:
+        calls.append(url)
+        release.wait(5)
+        return image_bytes(YELLOW)
+
+    cache = AvatarCache(CLOUD, fetcher=fetcher)
+    try:
+        assert cache.get("https://img.example.com/a.png", 40) is None  # not waited for
+        assert cache.get("https://img.example.com/a.png", 40) is None
+        release.set()
+        eventually(lambda: cache.get("https://img.example.com/a.png", 40) is not None, what="the picture")
+        assert calls == ["https://img.example.com/a.png"]
+        assert cache.generation == 1
+    finally:
+        cache.close()
+
+
+def test_a_refused_url_is_not_asked_for_again_until_the_retry_time() -> None:
+    calls: list[str] = []
+    clock = Clock()
+
+    def fetcher(url: str, policy: AvatarPolicy) -> bytes:
+        calls.append(url)
+        raise AvatarRefused("host 'evil' is not in SPACES_AVATAR_HOSTS")
+
+    cache = AvatarCache(CLOUD, fetcher=fetcher, clock=clock)
+    try:
+        cache.get("https://evil/a.png", 40)
+        eventually(lambda: len(calls) == 1 and cache.get("https://evil/a.png", 40) is None, what="refused")
+        clock.now += AVATAR_RETRY_S - 1
+        assert cache.get("https://evil/a.png", 40) is None and len(calls) == 1
+        clock.now += 2
+        cache.get("https://evil/a.png", 40)
+        eventually(lambda: len(calls) == 2, what="asked again after the retry time")
+        assert cache.generation == 0
+    finally:
+        cache.close()
+
+
+def test_no_fetch_without_a_url_or_with_avatars_off() -> None:
+    def fetcher(url: str, policy: AvatarPolicy) -> bytes:
+        raise AssertionError(f"fetched {url}")
+
+    on = AvatarCache(CLOUD, fetcher=fetcher)
+    off = AvatarCache(AvatarPolicy(hosts=frozenset()), fetcher=fetcher)
+    try:
+        assert on.get("", 40) is None
+        assert off.get("https://img.example.com/a.png", 40) is None
+    finally:
+        on.close()
+        off.close()
+
+
+# -- drawn -----------------------------------------------------------------------------------------
+
+
+def test_the_card_and_the_strip_show_the_picture_once_it_has_arrived() -> None:
+    geometry = Geometry.for_size(1280, 720)
+    cache = AvatarCache(CLOUD, fetcher=lambda url, policy: image_bytes(YELLOW))
+    renderer = Renderer(geometry, cache)
+    bob = Speaker("bob", "Bob", "speaker", has_camera=False, picture="https://img.example.com/bob.png")
+    carol = Speaker("carol", "Carol", "speaker", has_camera=False, picture="https://img.example.com/bob.png")
+    dave = Speaker("dave", "Dave", "speaker", has_camera=False)  # no picture: initials
+    layout = compose(
+        StageState(seq=1, spotlight="bob"), [bob, carol, dave], title="t", video="speakers", geometry=geometry
+    )
+    try:
+        first = renderer.render(layout)
+        cx, cy = geometry.big.centre
+        card_y = cy - round(geometry.big.h * 0.06)
+        assert tuple(first[card_y + 30, cx]) == identity_colour("bob")  # initials until it arrives
+
+        def yellow_card() -> bool:
+            frame = renderer.render(layout)
+            return bool(np.abs(frame[card_y + 30, cx].astype(int) - YELLOW).max() <= 12)
+
+        eventually(yellow_card, what="bob's picture on the big card")
+        frame = renderer.render(layout)
+        carol_slot, dave_slot = geometry.strip_slots(2)
+        x, y = geometry.avatar_centre(carol_slot)
+        assert np.abs(frame[y + 10, x].astype(int) - YELLOW).max() <= 12
+        x, y = geometry.avatar_centre(dave_slot)
+        assert tuple(frame[y + 10, x]) == identity_colour("dave")
+    finally:
+        cache.close()
