@@ -6,8 +6,9 @@ from __future__ import annotations
 import io
 import ssl
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -40,6 +41,24 @@ class Handler(BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": "/yellow.png"})
         elif self.path == "/declared-too-big":
             self._send(200, b"x" * 16, {"Content-Length": str(MAX_BYTES * 4)})
+        elif self.path == "/trickle":
+            # A byte every 0.2 s: each read is quick, the whole answer never ends.
+            self.send_response(200)
+            self.send_header("Content-Length", str(MAX_BYTES))
+            self.end_headers()
+            for _ in range(MAX_BYTES):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+        elif self.path == "/endless-trailer":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"4\r\nabcd\r\n0\r\n")
+            while True:
+                self.wfile.write(b"X-Trailer: " + b"y" * 60 + b"\r\n")
+                self.wfile.flush()
+                time.sleep(0.01)
         elif self.path == "/too-big":
             # No length: the body runs until the connection closes.
             self.send_response(200)
@@ -125,6 +144,13 @@ def test_a_redirect_is_not_followed(server: Server) -> None:
 def test_a_body_over_the_limit_is_refused(server: Server, path: str) -> None:
     with pytest.raises(AvatarRefused, match=f"than {MAX_BYTES}"):
         fetch(f"https://avatars.example:{server.port}{path}", local_policy(server, "avatars.example"))
+
+
+@pytest.mark.parametrize("path", ["/trickle", "/endless-trailer"])
+def test_an_answer_that_never_ends_is_cut_off_at_the_deadline(server: Server, path: str) -> None:
+    policy = replace(local_policy(server, "avatars.example"), timeout_s=1.0, deadline_s=1.5)
+    with pytest.raises(AvatarRefused, match="took longer than 1.5 s"):
+        fetch(f"https://avatars.example:{server.port}{path}", policy)
 
 
 def test_outside_local_mode_a_loopback_host_is_never_connected_to(server: Server) -> None:

@@ -15,6 +15,8 @@ import pytest
 from PIL import Image
 
 from composer.avatars import (
+    AVATAR_KEEP_SIDE,
+    AVATAR_REFRESH_S,
     AVATAR_RETRY_S,
     DEFAULT_HOSTS,
     AvatarCache,
@@ -22,6 +24,7 @@ from composer.avatars import (
     AvatarRefused,
     address_allowed,
     check_url,
+    circle,
     decode,
     pinned_address,
     policy_from_env,
@@ -70,11 +73,17 @@ def test_an_https_url_on_an_allowed_host_is_split_for_the_request() -> None:
         ("https://[::1/a.png", "not a URL"),
         ("https:///a.png", "no host"),
         ("not a url", "scheme ''"),
+        ("https://bücher.example/a.png", "must be ASCII"),
     ],
 )
 def test_a_url_outside_the_policy_is_refused_with_the_reason(url: str, reason: str) -> None:
     with pytest.raises(AvatarRefused, match=reason.replace("[", r"\[")):
         check_url(url, CLOUD)
+
+
+def test_a_path_that_is_not_ascii_is_sent_percent_encoded() -> None:
+    assert check_url("https://img.example.com/é x.png?n=ü", CLOUD)[3] == "/%C3%A9%20x.png?n=%C3%BC"
+    assert check_url("https://img.example.com/a%20b.png?s=1&t=2", CLOUD)[3] == "/a%20b.png?s=1&t=2"
 
 
 def test_a_star_allows_any_host_but_still_only_https() -> None:
@@ -115,6 +124,12 @@ def test_the_environment_chooses_the_hosts_and_local_mode_allows_loopback_http()
         "::ffff:127.0.0.1",
         "::ffff:169.254.169.254",
         "fd00:ec2::254",  # the IPv6 metadata service
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:1",
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::a9fe:a9fe",  # IPv4-compatible
+        "fec0::1",  # site-local
+        "2001:4860:4860::8888",  # public, but the VPC has no IPv6: never used
     ],
 )
 def test_addresses_inside_a_network_are_refused(address: str) -> None:
@@ -122,7 +137,7 @@ def test_addresses_inside_a_network_are_refused(address: str) -> None:
     assert address_allowed(address, allow_private=True)
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "151.101.1.1", "2001:4860:4860::8888"])
+@pytest.mark.parametrize("address", ["8.8.8.8", "151.101.1.1", "93.184.216.34"])
 def test_public_addresses_are_allowed(address: str) -> None:
     assert address_allowed(address, allow_private=False)
 
@@ -135,7 +150,7 @@ def test_a_name_that_resolves_to_any_private_address_is_refused() -> None:
     policy = AvatarPolicy(hosts=frozenset({"*"}), resolve=resolving("93.184.216.34", "10.0.0.5"))
     with pytest.raises(AvatarRefused, match="10.0.0.5, which is not a public address"):
         pinned_address("img.example.com", 443, policy)
-    public = AvatarPolicy(hosts=frozenset({"*"}), resolve=resolving("93.184.216.34", "2606:2800::1"))
+    public = AvatarPolicy(hosts=frozenset({"*"}), resolve=resolving("93.184.216.34", "151.101.1.1"))
     assert pinned_address("img.example.com", 443, public) == "93.184.216.34"
 
 
@@ -147,6 +162,8 @@ def test_a_name_that_does_not_resolve_is_refused() -> None:
         pinned_address("nowhere.example", 443, AvatarPolicy(resolve=fail))
     with pytest.raises(AvatarRefused, match="does not resolve"):
         pinned_address("nowhere.example", 443, AvatarPolicy(resolve=resolving()))
+    with pytest.raises(AvatarRefused, match="does not resolve"):
+        pinned_address("a" * 70 + ".example", 443, AvatarPolicy())  # a label over 63: UnicodeError
 
 
 # -- the picture -----------------------------------------------------------------------------------
@@ -154,24 +171,30 @@ def test_a_name_that_does_not_resolve_is_refused() -> None:
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP"])
 def test_an_image_becomes_a_circle_of_the_size_asked(fmt: str) -> None:
-    circle = decode(image_bytes(YELLOW, (120, 80), fmt), 41, CLOUD)
-    assert circle.size == (41, 41) and circle.mode == "RGBA"
-    centre = circle.getpixel((20, 20))
+    square = decode(image_bytes(YELLOW, (120, 80), fmt), CLOUD)
+    assert square.size == (80, 80)
+    drawn = circle(square, 41)
+    assert drawn.size == (41, 41) and drawn.mode == "RGBA"
+    centre = drawn.getpixel((20, 20))
     assert isinstance(centre, tuple)
     assert all(abs(c - e) <= 12 for c, e in zip(centre[:3], YELLOW, strict=True)) and centre[3] == 255
-    corner = circle.getpixel((0, 0))
+    corner = drawn.getpixel((0, 0))
     assert isinstance(corner, tuple) and corner[3] == 0
+
+
+def test_a_large_picture_is_kept_small() -> None:
+    assert decode(image_bytes(YELLOW, (1200, 900), "JPEG"), CLOUD).size == (AVATAR_KEEP_SIDE,) * 2
 
 
 def test_what_is_not_a_small_image_is_refused_unread() -> None:
     with pytest.raises(AvatarRefused, match="not a readable image"):
-        decode(b"<html>hello</html>", 41, CLOUD)
-    with pytest.raises(AvatarRefused, match="BMP is not an avatar format"):
-        decode(image_bytes(YELLOW, fmt="BMP"), 41, CLOUD)
-    with pytest.raises(AvatarRefused, match="4000x16 is larger than 2048 a side"):
-        decode(image_bytes(YELLOW, (4000, 16)), 41, CLOUD)
+        decode(b"<html>hello</html>", CLOUD)
     with pytest.raises(AvatarRefused, match="not a readable image"):
-        decode(image_bytes(YELLOW)[:40], 41, CLOUD)
+        decode(image_bytes(YELLOW, fmt="BMP"), CLOUD)  # only the four formats are even tried
+    with pytest.raises(AvatarRefused, match="4000x16 is larger than 2048 a side"):
+        decode(image_bytes(YELLOW, (4000, 16)), CLOUD)
+    with pytest.raises(AvatarRefused, match="not a readable image"):
+        decode(image_bytes(YELLOW)[:40], CLOUD)
 
 
 def test_a_huge_image_header_is_refused_before_its_pixels_are_decoded() -> None:
@@ -183,9 +206,9 @@ def test_a_huge_image_header_is_refused_before_its_pixels_are_decoded() -> None:
         return bytes(data)
 
     with pytest.raises(AvatarRefused, match="5000x5000 is larger than 2048 a side"):
-        decode(claiming(5000), 41, CLOUD)
+        decode(claiming(5000), CLOUD)
     with pytest.raises(AvatarRefused, match="decompression bomb"):
-        decode(claiming(100000), 41, CLOUD)  # Pillow's own limit, also before any pixel
+        decode(claiming(100000), CLOUD)  # Pillow's own limit, also before any pixel
 
 
 # -- the cache -------------------------------------------------------------------------------------
@@ -214,6 +237,7 @@ def test_the_cache_fetches_once_in_the_background_and_then_has_the_picture() -> 
         assert cache.get("https://img.example.com/a.png", 40) is None
         release.set()
         eventually(lambda: cache.get("https://img.example.com/a.png", 40) is not None, what="the picture")
+        assert cache.get("https://img.example.com/a.png", 90) is not None  # one fetch for every size
         assert calls == ["https://img.example.com/a.png"]
         assert cache.generation == 1
     finally:
@@ -231,15 +255,67 @@ def test_a_refused_url_is_not_asked_for_again_until_the_retry_time() -> None:
     cache = AvatarCache(CLOUD, fetcher=fetcher, clock=clock)
     try:
         cache.get("https://evil/a.png", 40)
-        eventually(lambda: len(calls) == 1 and cache.get("https://evil/a.png", 40) is None, what="refused")
+        eventually(lambda: len(calls) == 1 and cache.generation == 0, what="refused")
         clock.now += AVATAR_RETRY_S - 1
         assert cache.get("https://evil/a.png", 40) is None and len(calls) == 1
+        assert cache.generation == 0
         clock.now += 2
+        # Due again: the generation moves, so a cached drawing is redone and asks again.
+        assert cache.generation == 1
         cache.get("https://evil/a.png", 40)
         eventually(lambda: len(calls) == 2, what="asked again after the retry time")
-        assert cache.generation == 0
     finally:
         cache.close()
+
+
+def test_a_picture_is_refreshed_after_an_hour_and_kept_if_the_refresh_fails() -> None:
+    answers = [image_bytes(YELLOW), image_bytes((20, 40, 200)), b"gone"]
+    clock = Clock()
+    cache = AvatarCache(CLOUD, fetcher=lambda url, policy: answers.pop(0), clock=clock)
+    url = "https://img.example.com/a.png"
+
+    def centre() -> tuple[int, ...] | None:
+        picture = cache.get(url, 21)
+        pixel = picture.getpixel((10, 10)) if picture is not None else None
+        return pixel if isinstance(pixel, tuple) else None
+
+    try:
+        cache.get(url, 21)
+        eventually(lambda: centre() is not None and centre()[0] > 200, what="the first picture")  # type: ignore[index]
+        clock.now += AVATAR_REFRESH_S + 1
+        eventually(lambda: (c := centre()) is not None and c[2] > 150, what="the new picture at the same URL")
+        clock.now += AVATAR_REFRESH_S + 1
+        cache.get(url, 21)
+        eventually(lambda: not answers, what="the third fetch")
+        assert (c := centre()) is not None and c[2] > 150  # a failed refresh keeps the last picture
+    finally:
+        cache.close()
+
+
+def test_any_error_of_a_fetch_leaves_initials_and_the_url_retried_later() -> None:
+    calls: list[str] = []
+    clock = Clock()
+
+    def fetcher(url: str, policy: AvatarPolicy) -> bytes:
+        calls.append(url)
+        "é".encode("ascii")  # what http.client raised for a path it could not encode
+        return b""
+
+    cache = AvatarCache(CLOUD, fetcher=fetcher, clock=clock)
+    try:
+        cache.get("https://img.example.com/é.png", 40)
+        eventually(lambda: len(calls) == 1, what="the fetch")
+        clock.now += AVATAR_RETRY_S + 1
+        cache.get("https://img.example.com/é.png", 40)
+        eventually(lambda: len(calls) == 2, what="not stuck as pending")
+    finally:
+        cache.close()
+
+
+def test_asking_after_close_draws_initials() -> None:
+    cache = AvatarCache(CLOUD, fetcher=lambda url, policy: image_bytes(YELLOW))
+    cache.close()
+    assert cache.get("https://img.example.com/a.png", 40) is None
 
 
 def test_no_fetch_without_a_url_or_with_avatars_off() -> None:
@@ -286,5 +362,36 @@ def test_the_card_and_the_strip_show_the_picture_once_it_has_arrived() -> None:
         assert np.abs(frame[y + 10, x].astype(int) - YELLOW).max() <= 12
         x, y = geometry.avatar_centre(dave_slot)
         assert tuple(frame[y + 10, x]) == identity_colour("dave")
+    finally:
+        cache.close()
+
+
+def test_a_frame_drawn_after_the_retry_time_asks_again() -> None:
+    """Nothing else changes on the stage: the frame itself brings the retry."""
+    geometry = Geometry.for_size(640, 360)
+    calls: list[str] = []
+    clock = Clock()
+
+    def fetcher(url: str, policy: AvatarPolicy) -> bytes:
+        calls.append(url)
+        if len(calls) == 1:
+            raise OSError("connection reset")
+        return image_bytes(YELLOW)
+
+    cache = AvatarCache(CLOUD, fetcher=fetcher, clock=clock)
+    renderer = Renderer(geometry, cache)
+    bob = Speaker("bob", "Bob", "speaker", has_camera=False, picture="https://img.example.com/bob.png")
+    layout = compose(
+        StageState(seq=1, spotlight="bob"), [bob], title="t", video="speakers", geometry=geometry
+    )
+    try:
+        renderer.render(layout)
+        eventually(lambda: len(calls) == 1 and cache.generation == 0, what="the failed fetch")
+        for _ in range(5):
+            renderer.render(layout)
+        assert len(calls) == 1
+        clock.now += AVATAR_RETRY_S + 1
+        renderer.render(layout)
+        eventually(lambda: len(calls) == 2, what="the retry, from a frame")
     finally:
         cache.close()
