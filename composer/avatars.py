@@ -275,11 +275,11 @@ def decode(data: bytes, policy: AvatarPolicy) -> Image.Image:
 
 def circle(square: Image.Image, diameter: int) -> Image.Image:
     """`square` as an RGBA circle `diameter` pixels across."""
-    circle = square.resize((diameter, diameter), Image.Resampling.LANCZOS).convert("RGBA")
+    drawn = square.resize((diameter, diameter), Image.Resampling.LANCZOS).convert("RGBA")
     mask = Image.new("L", (diameter, diameter), 0)
     ImageDraw.Draw(mask).ellipse((0, 0, diameter - 1, diameter - 1), fill=255)
-    circle.putalpha(mask)
-    return circle
+    drawn.putalpha(mask)
+    return drawn
 
 
 @dataclass
