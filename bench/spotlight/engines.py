@@ -8,14 +8,12 @@ from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
-# Each earlier engine as it was. Until the share was learnt per voice (voice_adaptive), every voice
-# had the one fixed low-band share: the engine as it landed at e5410bd is `fixed-voicing`. The one
-# before it (69e13e6) did not keep an answer's free floor when the old holder spoke up after it
-# (answer_first); the one before had neither a holder's unvoiced speech keeping the floor nor a run
-# starting at its word's first sound; the stops before it also had the voicing test's 0.5 low-band
-# share and any voiced hop keeping a burst going, and before them, no free-floor rules either.
-_FIXED_VOICING = {"voice_adaptive": False}
-_LAST_STOP = {**_FIXED_VOICING, "answer_first": False}
+# Each earlier engine as it was. The last stop's did not keep an answer's free floor when the old holder
+# spoke up after it (answer_first); the one before had neither a holder's unvoiced speech keeping the
+# floor nor a run starting at its word's first sound; the stops before it also had the voicing
+# test's 0.5 low-band share and any voiced hop keeping a burst going, and before them, no free-floor
+# rules either.
+_LAST_STOP = {"answer_first": False}
 _TWO_STOPS_AGO = {**_LAST_STOP, "holder_unvoiced_s": 0.0, "run_lead_s": 0.0}
 _NO_FREE_FLOOR_RULES = {
     **_TWO_STOPS_AGO,
@@ -55,9 +53,7 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
     # shown holds while the speaker is voiced).
     "spotlight/no-free-floor-rules": lambda: SpotlightEngine(EngineConfig(**_NO_FREE_FLOOR_RULES)),
-    # The engine as it landed at e5410bd: one low-band share for every voice.
-    "spotlight/fixed-voicing": lambda: SpotlightEngine(EngineConfig(**_FIXED_VOICING)),
-    # The engine of the stop before: the old holder's word over an answer made the floor taken again.
+    # The engine of the last stop: the old holder's word over an answer made the floor taken again.
     "spotlight/last-stop": lambda: SpotlightEngine(EngineConfig(**_LAST_STOP)),
     # The engine of the stop before: the floor was free once the holder's vowels were
     # holder_release_s old, whatever they still said, and a run started at its first vowel; and

@@ -57,9 +57,6 @@ class Hop:
     speechlike: bool
     # ... periodic in the pitch band, with most of its energy there: voiced speech (and little else).
     voiced: bool
-    # Voiced only by the speaker's learnt (lower) low-band share, not by the fixed one: such a hop
-    # counts at adapted_weight towards the evidence (config.py, voice_adaptive).
-    adapted: bool = False
 
 
 class FrameAnalyzer:
@@ -77,11 +74,6 @@ class FrameAnalyzer:
         # Periodicity of the previous hop, reused for the next one (its 30 ms window overlaps 20 ms
         # of this one): halves the costliest step while someone talks. None after a gated-out hop.
         self._periodicity_cache: tuple[float, float] | None = None
-        # Hops in a row that cleared the energy gate, and this speaker's low-band share threshold
-        # (voice_adaptive: learned from their sustained speech, starting at the fixed one).
-        self._sound_run = 0
-        self._learned_low = config.voiced_low_fraction
-        self._low_threshold = config.voiced_low_fraction
         self._vad = None
         if config.vad == "webrtc":
             import webrtcvad
@@ -138,12 +130,10 @@ class FrameAnalyzer:
         if len(recent) > _PITCH_HOPS:
             del recent[0]
         gated = snr >= config.gate_snr_db and level_db >= config.min_level_dbfs
-        self._sound_run = self._sound_run + 1 if gated else 0
         speechlike = gated
         if speechlike and self._vad is not None:
             speechlike = self._vad_says_speech(samples)
         voiced = speechlike
-        adapted = False
         if voiced and config.periodicity:
             cached = self._periodicity_cache
             if cached is None:
@@ -152,24 +142,12 @@ class FrameAnalyzer:
             else:
                 self._periodicity_cache = None
             periodicity, low_fraction = cached
-            periodic = periodicity >= config.periodicity_threshold
-            if periodic and config.voice_adaptive and self._sound_run >= config.voice_learn_streak:
-                self._learn_voice(low_fraction)
-            voiced = periodic and low_fraction >= self._low_threshold
-            adapted = voiced and low_fraction < config.voiced_low_fraction
+            voiced = (
+                periodicity >= config.periodicity_threshold and low_fraction >= config.voiced_low_fraction
+            )
         else:
             self._periodicity_cache = None
-        return Hop(
-            t_end=t_end, level_db=level_db, snr_db=snr, speechlike=speechlike, voiced=voiced, adapted=adapted
-        )
-
-    def _learn_voice(self, low_fraction: float) -> None:
-        """Track the voice_low_quantile of this speaker's low-band share in sustained periodic sound
-        (a quantile estimate by fixed steps), and test their hops against it, within the bounds."""
-        config = self._config
-        below = 1.0 if low_fraction < self._learned_low else 0.0
-        self._learned_low += config.voice_learn_rate * (config.voice_low_quantile - below)
-        self._low_threshold = min(config.voiced_low_fraction, max(config.voiced_low_floor, self._learned_low))
+        return Hop(t_end=t_end, level_db=level_db, snr_db=snr, speechlike=speechlike, voiced=voiced)
 
     def _voicing(self) -> tuple[float, float]:
         """(periodicity, low fraction) of the last 30 ms.

@@ -36,25 +36,6 @@ class EngineConfig:
     # voices +0.57 / +0.76 % accuracy, synthetic +0.02 / +0.03 %, no backchannel or noise switch
     # more, and still no transient past 0.02 s of evidence (0.4 let mugs reach 0.04 s, the onset).
     voiced_low_fraction: float = 0.45
-    # ... or less, for a voice that is bright itself: each speaker's test follows their own
-    # sustained speech (periodic hops after voice_learn_streak hops of sound in a row, longer than a
-    # click or the ring of a mug). A thin close mic or a bright voice keeps whole syllables' energy
-    # above 1 kHz: a voice through a 0.95 pre-emphasis never got the spotlight in four seconds of
-    # talk with the fixed share (unit test), and one recorded voice of the tuning halves had 10 % of
-    # its periodic hops under 0.21 (its clean turns waited ~0.6 s for a darker vowel). The share is
-    # lowered to the voice's voice_low_quantile of those hops (a quantile tracked by steps of
-    # voice_learn_rate), never below voiced_low_floor; voices whose tenth percentile is over 0.45
-    # (all the others of the tuning halves) keep 0.45. A hop voiced only by the learnt share counts
-    # adapted_weight towards the evidence: a mug on a learnt mic passes with a hop or two (four for
-    # one thud pitch), which at full weight took a free floor (unit test), at half weight cannot.
-    # Tuning halves: recorded +0.03 / +0.08 % accuracy, synthetic +0.02 / +0.00 %, no transient or
-    # backchannel switch more (floors 0.2-0.3 alike; 0.4 gives the fixed test back for most hops).
-    voice_adaptive: bool = True
-    voiced_low_floor: float = 0.3
-    voice_learn_streak: int = 8
-    voice_low_quantile: float = 0.1
-    voice_learn_rate: float = 0.01
-    adapted_weight: float = 0.5
     # Periodicity is read at a true peak of the autocorrelation only: noise with most of its energy
     # at low frequencies (brown noise, rumble) also correlates strongly at short lags, but falls off
     # from lag 0, so its maximum sits at the shortest pitch lag. Counted as voiced, such noise peaks

@@ -135,8 +135,7 @@ class Speaker:
         if below_peak > config.envelope_drop_db:
             self.evidence = max(0.0, self.evidence - step * config.evidence_leak)
         elif hop.voiced:
-            weight = config.adapted_weight if hop.adapted else 1.0
-            self.evidence = min(self.evidence + step * weight, config.evidence_cap_s)
+            self.evidence = min(self.evidence + step, config.evidence_cap_s)
             self.evidence_peak = max(self.evidence_peak, self.evidence)
         if below_peak > config.talk_envelope_drop_db:
             self.talk = max(0.0, self.talk - step * config.evidence_leak)
