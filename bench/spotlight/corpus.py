@@ -277,13 +277,8 @@ def _script(spec: CorpusSpec, index: int, cache: Path) -> tuple[_Conversation, d
         x = sounds.TRANSIENTS[kind_name](rng, rate)
         if not conv.is_free(who, at, at + len(x) / rate, margin=1.0):
             continue
-        # Peak level relative to the speaker's speech peak (~ -8 dBFS at nominal level).
-        peak_db = {
-            "cough": rng.uniform(-10, -2),
-            "click": rng.uniform(-16, -6),
-            "keyboard": rng.uniform(-22, -10),
-            "mug": rng.uniform(-12, -4),
-        }[kind_name]
+        # One draw per kind, in this order, whatever the kind (the corpus stays byte-identical).
+        peak_db = {kind: rng.uniform(*span) for kind, span in sounds.TRANSIENT_PEAK_DB.items()}[kind_name]
         conv.place(who, at, x * 10 ** (peak_db / 20))
         conv.transients.append(
             {

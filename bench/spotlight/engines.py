@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeakers, LoudestSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
-# Each earlier engine as it was. The last stop's did not keep an answer's free floor when the old holder
-# spoke up after it (answer_first); the one before had neither a holder's unvoiced speech keeping the
+# Each earlier engine as it was. The last stop's needed 0.04 s of evidence for an onset and had no
+# build-up check; the one before did not keep an answer's free floor when the old holder spoke up
+# after it (answer_first); the one before that had neither a holder's unvoiced speech keeping the
 # floor nor a run starting at its word's first sound; the stops before it also had the voicing
 # test's 0.5 low-band share and any voiced hop keeping a burst going, and before them, no free-floor
 # rules either.
-_LAST_STOP = {"answer_first": False}
-_TWO_STOPS_AGO = {**_LAST_STOP, "holder_unvoiced_s": 0.0, "run_lead_s": 0.0}
+_LAST_STOP: dict[str, Any] = {"onset_s": 0.04, "build_up_hop": 0}
+_TWO_STOPS_AGO = {**_LAST_STOP, "answer_first": False}
+_THREE_STOPS_AGO = {**_TWO_STOPS_AGO, "holder_unvoiced_s": 0.0, "run_lead_s": 0.0}
 _NO_FREE_FLOOR_RULES = {
-    **_TWO_STOPS_AGO,
+    **_THREE_STOPS_AGO,
     "voiced_low_fraction": 0.5,
     "burst_by_streaks": False,
     "first_come": False,
@@ -33,34 +37,48 @@ _PERIODIC_ONLY = {
     "takeover_min_run_s": 0.9,
 }
 
-ENGINES: dict[str, Callable[[], Engine]] = {
-    "spotlight": lambda: SpotlightEngine(EngineConfig()),
+# The engine's variants, as overrides of its shipped configuration.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "spotlight": {},
     # Ablations: what each voice detector buys (docs/spotlight.md, "the VAD decision").
-    "spotlight+webrtc-vad": lambda: SpotlightEngine(EngineConfig(vad="webrtc")),
-    "spotlight/webrtc-vad-only": lambda: SpotlightEngine(EngineConfig(vad="webrtc", periodicity=False)),
-    "spotlight/energy-only": lambda: SpotlightEngine(EngineConfig(vad="none", periodicity=False)),
+    "spotlight+webrtc-vad": {"vad": "webrtc"},
+    "spotlight/webrtc-vad-only": {"vad": "webrtc", "periodicity": False},
+    "spotlight/energy-only": {"vad": "none", "periodicity": False},
     # The engine as it was before the stricter voicing test (periodicity at any lag, no low-band
     # share), which needed 0.13 s of evidence for an onset and 0.55 s of talk for a takeover.
-    "spotlight/periodic-only": lambda: SpotlightEngine(EngineConfig(**_PERIODIC_ONLY)),
+    "spotlight/periodic-only": _PERIODIC_ONLY,
     # The engine before issue 10: that, and a talking holder's floor taken on talk alone, no run.
-    "spotlight/no-run-rule": lambda: SpotlightEngine(
-        EngineConfig(**{**_PERIODIC_ONLY, "takeover_min_run_s": 0.0})
-    ),
+    "spotlight/no-run-rule": {**_PERIODIC_ONLY, "takeover_min_run_s": 0.0},
     # The engine before runs were bridged by consonants (and needed 0.9 s).
-    "spotlight/unbridged-run": lambda: SpotlightEngine(
-        EngineConfig(**_NO_FREE_FLOOR_RULES, run_bridge_speechlike=False, takeover_min_run_s=0.9)
-    ),
+    "spotlight/unbridged-run": {
+        **_NO_FREE_FLOOR_RULES,
+        "run_bridge_speechlike": False,
+        "takeover_min_run_s": 0.9,
+    },
     # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
     # shown holds while the speaker is voiced).
-    "spotlight/no-free-floor-rules": lambda: SpotlightEngine(EngineConfig(**_NO_FREE_FLOOR_RULES)),
-    # The engine of the last stop: the old holder's word over an answer made the floor taken again.
-    "spotlight/last-stop": lambda: SpotlightEngine(EngineConfig(**_LAST_STOP)),
-    # The engine of the stop before: the floor was free once the holder's vowels were
+    "spotlight/no-free-floor-rules": _NO_FREE_FLOOR_RULES,
+    # The engine of the last stop (0.04 s onset, no build-up check), and this stop's shorter onset
+    # without the build-up check that made it safe.
+    "spotlight/last-stop": _LAST_STOP,
+    "spotlight/no-build-up": {"build_up_hop": 0},
+    # The engine of the stop before: the old holder's word over an answer made the floor taken again.
+    "spotlight/two-stops-ago": _TWO_STOPS_AGO,
+    # The engine of the stop before that: the floor was free once the holder's vowels were
     # holder_release_s old, whatever they still said, and a run started at its first vowel; and
     # each of that stop's rules taken out on its own.
-    "spotlight/two-stops-ago": lambda: SpotlightEngine(EngineConfig(**_TWO_STOPS_AGO)),
-    "spotlight/no-unvoiced-holder": lambda: SpotlightEngine(EngineConfig(holder_unvoiced_s=0.0)),
-    "spotlight/no-run-lead": lambda: SpotlightEngine(EngineConfig(run_lead_s=0.0)),
+    "spotlight/three-stops-ago": _THREE_STOPS_AGO,
+    "spotlight/no-unvoiced-holder": {"holder_unvoiced_s": 0.0},
+    "spotlight/no-run-lead": {"run_lead_s": 0.0},
+}
+
+
+def _spotlight(overrides: dict[str, Any]) -> Engine:
+    return SpotlightEngine(EngineConfig(**overrides))
+
+
+ENGINES: dict[str, Callable[[], Engine]] = {
+    **{name: partial(_spotlight, overrides) for name, overrides in CONFIGS.items()},
     "loudest": LoudestSpeaker,
     "livekit": LiveKitActiveSpeakers,
     "jitsi": JitsiDominantSpeaker,

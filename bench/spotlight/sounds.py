@@ -68,6 +68,14 @@ def mug(rng: np.random.Generator, rate: int) -> np.ndarray:
 
 TRANSIENTS = {"cough": cough, "click": click, "keyboard": keyboard, "mug": mug}
 
+# Peak level (dBFS at nominal mic gain) each kind is drawn at, relative to a speech peak of ~ -8 dBFS.
+TRANSIENT_PEAK_DB = {
+    "cough": (-10.0, -2.0),
+    "click": (-16.0, -6.0),
+    "keyboard": (-22.0, -10.0),
+    "mug": (-12.0, -4.0),
+}
+
 
 def background(rng: np.random.Generator, n: int, rate: int) -> np.ndarray:
     """Stationary room/mic noise with unit RMS: white, pink, brown, or pink with mains hum."""

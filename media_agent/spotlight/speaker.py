@@ -55,6 +55,11 @@ class Speaker:
         self.yielded_burst_t = math.nan
         # Smoothed SNR (dB) of voiced hops, for the published level.
         self.snr_db = 0.0
+        # Level of the previous hop, and whether the current streak of speech-like hops has built
+        # up (see build_up_hop); whether the current burst has (only then does it earn evidence).
+        self._last_level_db = -math.inf
+        self._sound_built_up = False
+        self._burst_built_up = False
 
     def push(self, t: float, pcm: np.ndarray, sample_rate: int) -> None:
         if self.muted:
@@ -87,9 +92,13 @@ class Speaker:
     def _update(self, hop: Hop) -> None:
         config = self._config
         self.last_audio_t = hop.t_end
+        previous_db, self._last_level_db = self._last_level_db, hop.level_db
         self._sound_streak = self._sound_streak + 1 if hop.speechlike else 0
         if self._sound_streak == 1:
             self._sound_start_t = hop.t_end - config.hop_s
+            self._sound_built_up = False
+        elif self._sound_streak >= config.build_up_hop:
+            self._sound_built_up |= hop.level_db >= previous_db - config.build_up_fall_db
         if hop.voiced:
             new_burst = hop.t_end - self._burst_alive_t > config.burst_gap_s
             if new_burst:
@@ -129,12 +138,13 @@ class Speaker:
         if self._sound_streak >= config.run_min_streak:
             self.last_sound_streak_t = hop.t_end
         step = config.hop_s
+        self._burst_built_up = self._burst_built_up or self._sound_built_up
         self.peak_db = max(hop.level_db, self.peak_db - config.envelope_decay_db_per_s * step)
         below_peak = self.peak_db - hop.level_db
         # Far below the burst's peak is the tail of an impact (or a weak syllable): it leaks.
         if below_peak > config.envelope_drop_db:
             self.evidence = max(0.0, self.evidence - step * config.evidence_leak)
-        elif hop.voiced:
+        elif hop.voiced and (self._burst_built_up or config.build_up_hop == 0):
             self.evidence = min(self.evidence + step, config.evidence_cap_s)
             self.evidence_peak = max(self.evidence_peak, self.evidence)
         if below_peak > config.talk_envelope_drop_db:
@@ -163,6 +173,7 @@ class Speaker:
 
     def _end_burst(self) -> None:
         self._run_carried_t = -math.inf
+        self._burst_built_up = False
         self.evidence = 0.0
         self.evidence_peak = 0.0
         self.talk = 0.0

@@ -151,6 +151,55 @@ def test_a_bright_mic_keeps_a_voice_voiced_while_mugs_stay_unvoiced() -> None:
         assert voiced_hops(mug(0.25, thud_hz=thud_hz), shipped) == 0
 
 
+def _thud(hz: float, decay_s: float, rate: int) -> np.ndarray:
+    """An impact that passes the voicing test: a low, periodic ring, loudest at once, then decaying."""
+    t = np.arange(int(0.25 * rate)) / rate
+    x = np.sin(2 * np.pi * hz * t) * np.exp(-t / decay_s)
+    return x * (10 ** (-6 / 20) * 32768 / np.max(np.abs(x)))
+
+
+def _evidence(x: np.ndarray, config: EngineConfig, offset: int, rate: int) -> list[tuple[float, float]]:
+    """(time since x began, evidence) per 20 ms frame, with x starting `offset` samples into a hop."""
+    lead = 1.0 + offset / rate
+    signal = track(silence(lead, rate), x, silence(0.3, rate), rate=rate)
+    speaker, step, out = Speaker("x", config), rate // 50, []
+    for start in range(0, len(signal), step):
+        speaker.push(start / rate, signal[start : start + step], rate)
+        out.append(((start + step) / rate - lead, speaker.evidence))
+    return out
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_an_impact_that_only_decays_earns_no_evidence_at_any_hop_offset(rate: int) -> None:
+    # A thud low and periodic enough to pass the voicing test earns up to 0.05-0.09 s of evidence
+    # without the build-up check (an onset is 0.03 s); with it, none, wherever it falls in a hop.
+    offsets = range(0, rate // 100, rate // 1000)
+    for hz, decay_s in ((110.0, 0.015), (150.0, 0.03), (220.0, 0.05)):
+        thud = _thud(hz, decay_s, rate)
+        off = EngineConfig(build_up_hop=0)
+        unchecked = [max(e for _, e in _evidence(thud, off, o, rate)) for o in offsets]
+        assert min(unchecked) >= (EngineConfig().onset_s if decay_s >= 0.03 else 0.02)
+        for offset in offsets:
+            assert max(e for _, e in _evidence(thud, EngineConfig(), offset, rate)) == 0.0
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_a_voice_builds_up_so_it_reaches_its_onset_at_any_hop_offset(rate: int) -> None:
+    # Speech rising into its vowels, and a steady vowel that starts at full level (its hops equal),
+    # reach the onset as soon as without the check, to within one 20 ms frame.
+    t = np.arange(int(0.6 * rate)) / rate
+    steady = sum(np.sin(2 * np.pi * 125.0 * h * t) / h for h in range(1, 8))
+    steady = steady * (10 ** (-20 / 20) * 32768 / np.sqrt(np.mean(steady**2)))
+    onset = EngineConfig().onset_s
+    for x in (speech(0.6, seed=3, rate=rate), steady):
+        for offset in range(0, rate // 100, rate // 1000):
+            shipped, unchecked = (
+                next(t for t, e in _evidence(x, config, offset, rate) if e >= onset)
+                for config in (EngineConfig(), EngineConfig(build_up_hop=0))
+            )
+            assert shipped <= min(unchecked + 0.021, 0.08)
+
+
 def test_low_frequency_noise_is_not_a_pitch_though_it_correlates_at_short_lags() -> None:
     # A second of brown noise 15 dB over a quiet floor: the old check (the maximum over all pitch
     # lags) takes a dozen of its hops for voiced; reading the autocorrelation at true peaks only
