@@ -10,17 +10,15 @@ from bench.spotlight.baselines import JitsiDominantSpeaker, LiveKitActiveSpeaker
 from media_agent.replay import Engine
 from media_agent.spotlight import EngineConfig, SpotlightEngine
 
-# Each earlier engine as it was. The last stop's needed 0.04 s of evidence for an onset and had no
-# build-up check; the one before did not keep an answer's free floor when the old holder spoke up
-# after it (answer_first); the one before that had neither a holder's unvoiced speech keeping the
-# floor nor a run starting at its word's first sound; the stops before it also had the voicing
-# test's 0.5 low-band share and any voiced hop keeping a burst going, and before them, no free-floor
-# rules either.
-_LAST_STOP: dict[str, Any] = {"onset_s": 0.04, "build_up_hop": 0}
-_TWO_STOPS_AGO = {**_LAST_STOP, "answer_first": False}
-_THREE_STOPS_AGO = {**_TWO_STOPS_AGO, "holder_unvoiced_s": 0.0, "run_lead_s": 0.0}
+# Each earlier engine as it was. The one before `answer_first` (e5410bd) did not keep an answer's
+# free floor when the old holder spoke up after it; the one before that had neither a holder's
+# unvoiced speech keeping the floor nor a run starting at its word's first sound; the stops before
+# it also had the voicing test's 0.5 low-band share and any voiced hop keeping a burst going, and
+# before them, no free-floor rules either.
+_LAST_STOP: dict[str, Any] = {"answer_first": False}
+_TWO_STOPS_AGO = {**_LAST_STOP, "holder_unvoiced_s": 0.0, "run_lead_s": 0.0}
 _NO_FREE_FLOOR_RULES = {
-    **_THREE_STOPS_AGO,
+    **_TWO_STOPS_AGO,
     "voiced_low_fraction": 0.5,
     "burst_by_streaks": False,
     "first_come": False,
@@ -36,6 +34,8 @@ _PERIODIC_ONLY = {
     "run_bridge_speechlike": False,
     "takeover_min_run_s": 0.9,
 }
+
+_ONSET_003_BUILD_UP: dict[str, Any] = {"onset_s": 0.03, "build_up_hop": 3}
 
 # The engine's variants, as overrides of its shipped configuration.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -58,16 +58,16 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # The engine before the free-floor rules (the first to speak gets a free floor; an onset once
     # shown holds while the speaker is voiced).
     "spotlight/no-free-floor-rules": _NO_FREE_FLOOR_RULES,
-    # The engine of the last stop (0.04 s onset, no build-up check), and this stop's shorter onset
-    # without the build-up check that made it safe.
+    # Tried at this stop and not shipped (docs/bench/spotlight.md): a 0.03 s onset with the build-up
+    # check, and with the clear-pitch check as well.
+    "spotlight/onset-0.03+build-up": _ONSET_003_BUILD_UP,
+    "spotlight/onset-0.03+build-up+clear-pitch": {**_ONSET_003_BUILD_UP, "clear_pitch": 0.7},
+    # The engine of the last stop: the old holder's word over an answer made the floor taken again.
     "spotlight/last-stop": _LAST_STOP,
-    "spotlight/no-build-up": {"build_up_hop": 0},
-    # The engine of the stop before: the old holder's word over an answer made the floor taken again.
-    "spotlight/two-stops-ago": _TWO_STOPS_AGO,
-    # The engine of the stop before that: the floor was free once the holder's vowels were
+    # The engine of the stop before: the floor was free once the holder's vowels were
     # holder_release_s old, whatever they still said, and a run started at its first vowel; and
     # each of that stop's rules taken out on its own.
-    "spotlight/three-stops-ago": _THREE_STOPS_AGO,
+    "spotlight/two-stops-ago": _TWO_STOPS_AGO,
     "spotlight/no-unvoiced-holder": {"holder_unvoiced_s": 0.0},
     "spotlight/no-run-lead": {"run_lead_s": 0.0},
 }

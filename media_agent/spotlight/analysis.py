@@ -57,6 +57,8 @@ class Hop:
     speechlike: bool
     # ... periodic in the pitch band, with most of its energy there: voiced speech (and little else).
     voiced: bool
+    # The pitch band's peak normalised autocorrelation, when it was measured (0 otherwise).
+    periodicity: float = 0.0
 
 
 class FrameAnalyzer:
@@ -134,6 +136,7 @@ class FrameAnalyzer:
         if speechlike and self._vad is not None:
             speechlike = self._vad_says_speech(samples)
         voiced = speechlike
+        periodicity = 0.0
         if voiced and config.periodicity:
             cached = self._periodicity_cache
             if cached is None:
@@ -147,7 +150,7 @@ class FrameAnalyzer:
             )
         else:
             self._periodicity_cache = None
-        return Hop(t_end=t_end, level_db=level_db, snr_db=snr, speechlike=speechlike, voiced=voiced)
+        return Hop(t_end, level_db, snr, speechlike, voiced, periodicity)
 
     def _voicing(self) -> tuple[float, float]:
         """(periodicity, low fraction) of the last 30 ms.

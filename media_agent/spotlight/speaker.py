@@ -60,6 +60,8 @@ class Speaker:
         self._last_level_db = -math.inf
         self._sound_built_up = False
         self._burst_built_up = False
+        # Whether the current burst has had a clearly pitched hop (clear_pitch).
+        self._burst_clear = False
 
     def push(self, t: float, pcm: np.ndarray, sample_rate: int) -> None:
         if self.muted:
@@ -72,11 +74,13 @@ class Speaker:
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
         self._end_burst()
+        self._forget_sound()
 
     def expire(self, t: float) -> None:
         """No audio for a while is silence: end the burst so stale evidence never wins."""
         if t - self.last_audio_t > self._config.stale_audio_s and (self.evidence > 0.0 or self.talk > 0.0):
             self._end_burst()
+            self._forget_sound()
 
     def voiced_within(self, t: float, window_s: float) -> bool:
         return not self.muted and t - self.last_voiced_t <= window_s
@@ -139,12 +143,13 @@ class Speaker:
             self.last_sound_streak_t = hop.t_end
         step = config.hop_s
         self._burst_built_up = self._burst_built_up or self._sound_built_up
+        self._burst_clear = self._burst_clear or (hop.voiced and hop.periodicity >= config.clear_pitch)
         self.peak_db = max(hop.level_db, self.peak_db - config.envelope_decay_db_per_s * step)
         below_peak = self.peak_db - hop.level_db
         # Far below the burst's peak is the tail of an impact (or a weak syllable): it leaks.
         if below_peak > config.envelope_drop_db:
             self.evidence = max(0.0, self.evidence - step * config.evidence_leak)
-        elif hop.voiced and (self._burst_built_up or config.build_up_hop == 0):
+        elif hop.voiced and self._burst_clear and (self._burst_built_up or config.build_up_hop == 0):
             self.evidence = min(self.evidence + step, config.evidence_cap_s)
             self.evidence_peak = max(self.evidence_peak, self.evidence)
         if below_peak > config.talk_envelope_drop_db:
@@ -171,9 +176,16 @@ class Speaker:
         self.evidence = max(0.0, self.evidence - step)
         self.talk = max(0.0, self.talk - step)
 
+    def _forget_sound(self) -> None:
+        """After a mute or a gap in the audio, the next sound starts afresh: it must build up again."""
+        self._sound_streak = 0
+        self._sound_built_up = False
+        self._last_level_db = -math.inf
+
     def _end_burst(self) -> None:
         self._run_carried_t = -math.inf
         self._burst_built_up = False
+        self._burst_clear = False
         self.evidence = 0.0
         self.evidence_peak = 0.0
         self.talk = 0.0
