@@ -609,8 +609,15 @@ async def test_ending_the_space_closes_the_playlist(space: Space) -> None:
     )
     assert (space.dir / names.BROADCAST_PLAYLIST).read_text().rstrip().endswith("#EXT-X-ENDLIST")
     assert all((space.dir / s.uri).exists() for s in playlist.segments)
-    timeline = space.timeline()
-    assert timeline is not None and timeline["ended"] is True
+
+    # The timeline is written just after the playlist, not with it: wait for its end too.
+    def ended_timeline() -> dict[str, Any] | None:
+        timeline = space.timeline()
+        return timeline if timeline is not None and timeline["ended"] is True else None
+
+    timeline = await eventually_async(
+        ended_timeline, timeout=SEGMENT_WAIT_S, what="the timeline marked ended"
+    )
     holders = {e["video_spotlight"] for e in timeline["entries"]}
     assert {"alice", "bob"} <= holders
     assert any(e["pinned"] == "alice" for e in timeline["entries"])
