@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from spotlight_signals import RATE, burst, clicks, mug, noise, overlay, rumble, silence, speech, track
 
+from bench.spotlight.transients import recording
 from media_agent.spotlight import EngineConfig, SpotlightEngine, StageState
 from media_agent.spotlight.analysis import FrameAnalyzer, Hop
 from media_agent.spotlight.speaker import Speaker
@@ -222,26 +222,12 @@ def test_a_thud_right_at_an_unmute_must_build_up_afresh() -> None:
     assert best == 0.0
 
 
-def _recording(name: str) -> np.ndarray:
-    """A real recording that livekit-agents ships (CC BY 4.0, see its resources/NOTICE), at RATE, mono."""
-    import av
-
-    path = importlib.resources.files("livekit.agents") / "resources" / name
-    with importlib.resources.as_file(path) as file, av.open(str(file)) as container:
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-        chunks = [
-            out.to_ndarray().reshape(-1)
-            for frame in container.decode(audio=0)
-            for out in resampler.resample(frame)
-        ]
-    return np.concatenate(chunks).astype(np.float64)
-
-
 def test_real_keyboard_typing_on_a_free_floor_never_takes_the_spotlight() -> None:
     # A recording of typing, its keystrokes' low "thock" just periodic enough for the voicing test
     # (0.5-0.55): the clear-pitch check keeps it out; without it, it takes the free floor.
-    typing = _recording("keyboard-typing.ogg")
-    typing *= 10 ** (-12 / 20) * 32767 / np.max(np.abs(typing))
+    # livekit-agents ships the recording (CC BY 4.0, its resources/NOTICE); the loader is the bench's.
+    recorded = recording("keyboard-typing.ogg", RATE)
+    typing = recorded * (10 ** (-12 / 20) * 32767 / np.max(np.abs(recorded)))
     seconds = 4.5 + len(typing) / RATE
     a = track(silence(1.0), speech(2.0, seed=5), silence(seconds - 3.0))
 
