@@ -86,7 +86,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             f"(no leading/trailing hyphen), got {auth_prefix!r}"
         )
     broadcast_certificate = app.node.try_get_context("broadcast_certificate_arn")
-    # Unset: the composer's own list (composer/avatars.py); "": no avatars in the broadcast.
+    # Unset: the default list (contract/avatar_fetch.py); "": no pictures fetched (initials everywhere).
     avatar_hosts = app.node.try_get_context("avatar_hosts")
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")

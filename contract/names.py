@@ -42,6 +42,11 @@ ROLE_ATTRIBUTE: Final = "role"
 # The caller's avatar (an https URL, functions/domain/people.py); absent without one. The display
 # name itself is the participant's `name` (the join token's `name` claim), not an attribute.
 PICTURE_ATTRIBUTE: Final = "spaces.picture"
+# The API's avatar proxy (functions/api/routes/avatars.py): pages load a picture as
+# `<avatar base>?url=<picture>`, never from the picture's own host. The base is the API's
+# `AVATAR_PATH`, or the CDN's in the cloud (the web config's `avatarUrl`).
+AVATAR_PATH: Final = "/avatars"
+AVATAR_URL_PARAM: Final = "url"
 # A WebRTC listener's seat (the bucket it was taken in, functions/domain/broadcast.py): the join webhook
 # carries it back, and the control plane frees the seat as it counts the join. Server-side only.
 SEAT_ATTRIBUTE: Final = "spaces.seat"

@@ -15,6 +15,6 @@ export default defineConfig({
     chunkSizeWarningLimit: 600,
   },
   server: {
-    proxy: Object.fromEntries(["/spaces", "/dev", "/healthz"].map((p) => [p, API])),
+    proxy: Object.fromEntries(["/spaces", "/dev", "/healthz", "/avatars"].map((p) => [p, API])),
   },
 });

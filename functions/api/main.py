@@ -23,9 +23,10 @@ from ..domain.errors import Conflict, DomainError, Forbidden, NotFound
 from ..livekit_edge.gateway import GatewayError
 from ..reconcile.runner import Memory
 from ..store.base import InvalidCursor
+from ..usecases.avatars import AvatarProxy
 from . import openapi
 from .methods import AllowedMethods
-from .routes import health, listeners, presence, reactions, spaces, stage, tokens, webhooks
+from .routes import avatars, health, listeners, presence, reactions, spaces, stage, tokens, webhooks
 
 log = logging.getLogger("functions.api")
 
@@ -53,8 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The reconciler's per-process memory (per-room locks, metadata publish times).
     app.state.reconcile_memory = Memory()
     # The token route first: the hottest request matches it without building the others (cold start).
-    for module in (tokens, health, spaces, stage, listeners, reactions, presence, webhooks):
+    for module in (tokens, health, spaces, stage, listeners, reactions, presence, webhooks, avatars):
         app.include_router(module.router)
+    app.state.avatar_proxy = AvatarProxy(settings.avatar_policy)
     if settings.is_local:
         from .routes import dev
 

@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import names
+from contract.avatar_fetch import AvatarPolicy, policy_from_env
 
 from ..domain import presence
 from ..domain.broadcast import BroadcastPolicy
@@ -120,6 +121,11 @@ class Settings(BaseSettings):
         default=30, ge=1, le=3650, validation_alias=names.ENV_RECORDING_RETENTION_DAYS
     )
 
+    # Hosts the avatar proxy (GET /avatars) fetches pictures from, as for the composer: comma-separated
+    # names or `*.suffix`, `*` for any public host; unset: contract/avatar_fetch.py's DEFAULT_HOSTS;
+    # empty: no pictures (pages draw initials).
+    avatar_hosts: str | None = Field(default=None, validation_alias=names.ENV_AVATAR_HOSTS)
+
     _credentials: LiveKitCredentials | None = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -173,6 +179,14 @@ class Settings(BaseSettings):
         if self.cors_origins is None:
             return list(LOCAL_WEB_ORIGINS) if self.is_local else []
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def avatar_policy(self) -> AvatarPolicy:
+        """What the avatar proxy fetches (contract/avatar_fetch.py); local mode adds http and loopback."""
+        env: dict[str, str] = {names.ENV_MODE: self.mode}
+        if self.avatar_hosts is not None:
+            env[names.ENV_AVATAR_HOSTS] = self.avatar_hosts
+        return policy_from_env(env)
 
     @property
     def limits(self) -> Limits:

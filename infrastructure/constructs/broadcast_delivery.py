@@ -9,6 +9,10 @@ and no origin path is needed.
 Caching follows what the composer's sink sets per object (it knows whether a playlist is live or
 closed): the playlist behaviours honour the origin's Cache-Control with a 1 s default, the segment
 behaviours cache for a year (segment names are never reused: `<epoch>-<n>`).
+
+The same distribution fronts the API's avatar proxy (`/avatars?url=<picture>`, `serve_avatars`):
+every viewer of a Space loads the same dozen stage faces, so the edge answers them, keyed on the
+picture URL alone, and the API sees one request per picture and edge an hour.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -48,6 +53,10 @@ ERROR_CACHING_TTL = Duration.seconds(1)
 # (ended_at + retention). One extra day covers Spaces of up to 24 h.
 RETENTION_SLACK_DAYS = 1
 ABORT_MULTIPART_AFTER = Duration.days(1)
+# The avatar proxy sends Cache-Control (an hour for a picture, 5 minutes for a failure,
+# functions/usecases/avatars.py); the edge keeps a picture at most a day whatever it says.
+AVATAR_DEFAULT_TTL = Duration.hours(1)
+AVATAR_MAX_TTL = Duration.days(1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,6 +255,42 @@ class BroadcastDelivery(Construct):
             route53.AaaaRecord(self, "RecordV6", zone=hosted_zone, record_name=settings.domain, target=target)
         self.domain_name = settings.domain or self.distribution.distribution_domain_name
         self.base_url = f"https://{self.domain_name}/{self.prefix.rstrip('/')}"
+
+    def serve_avatars(self, api: apigwv2.IHttpApi) -> str:
+        """`/avatars` on this distribution goes to the API's avatar proxy; returns its public URL
+        (what the page's config.json names as `avatarUrl`).
+
+        Only the `url` query parameter reaches the API and keys the cache: no cookies, no
+        Authorization, no viewer headers, so every viewer of a face shares one cache entry and the
+        API never learns who looked."""
+        self.avatar_cache_policy = cloudfront.CachePolicy(
+            self,
+            "AvatarCache",
+            comment="Avatars through the API's proxy: keyed on the picture URL only",
+            min_ttl=Duration.seconds(0),
+            default_ttl=AVATAR_DEFAULT_TTL,
+            max_ttl=AVATAR_MAX_TTL,
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.allow_list(names.AVATAR_URL_PARAM),
+            # WebP does not shrink.
+            enable_accept_encoding_gzip=False,
+            enable_accept_encoding_brotli=False,
+        )
+        stack = Stack.of(self)
+        # The API's own name (https://<id>.execute-api.<region>.<suffix>), with its $default stage at /.
+        api_domain = f"{api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+        self.distribution.add_behavior(
+            names.AVATAR_PATH,
+            origins.HttpOrigin(api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+            cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+            cache_policy=self.avatar_cache_policy,
+            response_headers_policy=self.response_headers_policy,
+            compress=False,
+        )
+        return f"https://{self.domain_name}{names.AVATAR_PATH}"
 
     def grant_composer(self, grantee: iam.IGrantable) -> None:
         """Exactly what a composer's sink does: write objects under the prefix, read them back to

@@ -1,8 +1,11 @@
 """The control plane: the FastAPI app (functions/) as an arm64 Python Lambda behind an HTTP API.
 
-Every route needs a valid JWT (API Gateway's JWT authorizer) except two: the LiveKit webhook, which the
-SFU cannot sign as a user (the app verifies it by its signature, livekit WebhookReceiver, instead), and
-`GET /healthz`, which health probes call without a user and which reveals nothing but liveness.
+Every route needs a valid JWT (API Gateway's JWT authorizer) except three: the LiveKit webhook, which
+the SFU cannot sign as a user (the app verifies it by its signature, livekit WebhookReceiver,
+instead), `GET /healthz`, which health probes call without a user and which reveals nothing but
+liveness, and `GET /avatars`, which pages load pictures from with an <img> (that sends no token); it
+answers only re-encoded pictures from allow-listed avatar hosts, and the CDN in front of it caches
+them (broadcast_delivery.py `serve_avatars`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ HANDLER = "functions.handler.handler"
 WEBHOOK_PATH = "/livekit/webhook"
 WEBHOOK_ROUTE_KEY = f"POST {WEBHOOK_PATH}"
 HEALTH_PATH = "/healthz"
+AVATAR_PATH = names.AVATAR_PATH
 TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -89,6 +93,8 @@ class ControlPlane(Construct):
         log_retention: logs.RetentionDays,
         broadcast: BroadcastLinks,
         cors_origins: Sequence[str] = (),
+        # Hosts the avatar proxy fetches pictures from (SPACES_AVATAR_HOSTS); None: its defaults.
+        avatar_hosts: Sequence[str] | None = None,
         bundle: bool = True,
     ) -> None:
         super().__init__(scope, id_)
@@ -152,6 +158,7 @@ class ControlPlane(Construct):
                 **self.environment,
                 # API Gateway answers CORS preflights (before the JWT authorizer); the app agrees.
                 names.ENV_CORS_ORIGINS: ",".join(cors_origins),
+                **({} if avatar_hosts is None else {names.ENV_AVATAR_HOSTS: ",".join(avatar_hosts)}),
             },
             description="Spaces control plane (FastAPI through Mangum)",
             # Importing FastAPI + pydantic alone costs ~300 ms of CPU (docs/bench/control_plane.md),
@@ -206,6 +213,14 @@ class ControlPlane(Construct):
         # A more specific route than /{proxy+}, so probes reach the app without a token.
         self.api.add_routes(
             path=HEALTH_PATH,
+            methods=[apigwv2.HttpMethod.GET],
+            integration=integration,
+            authorizer=apigwv2.HttpNoneAuthorizer(),
+        )
+
+        # Pictures for <img> tags, which send no token (the CDN's /avatars behaviour calls this).
+        self.api.add_routes(
+            path=AVATAR_PATH,
             methods=[apigwv2.HttpMethod.GET],
             integration=integration,
             authorizer=apigwv2.HttpNoneAuthorizer(),

@@ -74,7 +74,8 @@ class SpacesSettings:
     # From this many listeners in one Space on, further listeners get the HLS broadcast.
     webrtc_listener_limit: int
     cors_origins: Sequence[str] = ()
-    # Hosts the composer draws stage avatars from (composer/avatars.py); None: its defaults.
+    # Hosts the composer and the API's avatar proxy fetch pictures from (contract/avatar_fetch.py);
+    # None: its defaults.
     avatar_hosts: Sequence[str] | None = None
     # Prefix of the user pool's Cognito domain (<prefix>.auth.<region>.amazoncognito.com), globally
     # unique per region. None: "<stack name>-<account id>".
@@ -88,9 +89,14 @@ class SpacesSettings:
 LOCAL_WEB_ORIGIN = "http://localhost:5173"
 
 
-def web_config(api_url: str, identity: UserPoolIdentity | None) -> dict[str, object]:
-    """What the page reads from config.json: the API and, with a user pool, where to sign in."""
+def web_config(
+    api_url: str, identity: UserPoolIdentity | None, avatar_url: str | None = None
+) -> dict[str, object]:
+    """What the page reads from config.json: the API, where pictures come from (the CDN's avatar
+    proxy) and, with a user pool, where to sign in."""
     config: dict[str, object] = {"apiUrl": api_url}
+    if avatar_url is not None:
+        config["avatarUrl"] = avatar_url
     if identity is not None:
         config["cognito"] = {
             "region": identity.region,
@@ -172,8 +178,10 @@ class SpacesStack(Stack):
                 recording_retention_days=settings.broadcast.retention_days,
             ),
             cors_origins=settings.cors_origins,
+            avatar_hosts=settings.avatar_hosts,
             bundle=settings.bundle_lambda,
         )
+        avatar_url = broadcast.serve_avatars(control_plane.api)
         self.reconciler = ReconcileSchedule(
             self,
             "Reconciler",
@@ -276,7 +284,7 @@ class SpacesStack(Stack):
         CfnOutput(
             self,
             names.OUTPUT_WEB_CONFIG,
-            value=self.to_json_string(web_config(control_plane.url, identity)),
+            value=self.to_json_string(web_config(control_plane.url, identity, avatar_url)),
             description="The web page's config.json (docs/web.md)",
         )
         if settings.broadcast.domain:
@@ -356,7 +364,9 @@ def _acknowledge_nag_findings(
         "AwsSolutions-APIG4",
         "POST /livekit/webhook is called by the LiveKit SFU, not a user: the app verifies the webhook's "
         "signature (livekit WebhookReceiver over the raw body) instead of a JWT; GET /healthz serves health "
-        "probes and answers liveness only; every other route has the JWT authorizer",
+        "probes and answers liveness only; GET /avatars serves pictures to <img> tags, which cannot send a "
+        "token: it fetches only from the allow-listed avatar hosts and answers re-encoded pictures, behind "
+        "the CDN's cache; every other route has the JWT authorizer",
     )
     ack(
         control_plane.function,

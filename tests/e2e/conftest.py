@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, Playwright, async_playwright
 
 from tests.conftest import LiveKitEndpoint
+from tests.support.avatar_host import AvatarHost, avatar_host
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -48,6 +49,14 @@ def web_dist() -> Path:
     return dist
 
 
+@pytest.fixture(scope="session")
+def avatars(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AvatarHost]:
+    """Where test users' pictures live: a real HTTPS server the API's avatar proxy fetches from
+    (pages never load from it: docs/identity.md)."""
+    with avatar_host(tmp_path_factory.mktemp("avatar-host")) as host:
+        yield host
+
+
 @pytest.fixture(scope="module")
 def api_extra_env() -> dict[str, str]:
     """Settings a test module adds to its API (test_broadcast.py: the broadcast tier)."""
@@ -56,7 +65,9 @@ def api_extra_env() -> dict[str, str]:
 
 # Module scope: each module gets the API with its own settings, one at a time on the webhook port.
 @pytest.fixture(scope="module")
-def api_url(livekit_server: LiveKitEndpoint, web_dist: Path, api_extra_env: dict[str, str]) -> Iterator[str]:
+def api_url(
+    livekit_server: LiveKitEndpoint, web_dist: Path, api_extra_env: dict[str, str], avatars: AvatarHost
+) -> Iterator[str]:
     """The Spaces API in local mode on the port the SFU's webhooks go to, serving web/dist at `/`.
 
     Its SQLite file lives in a temporary directory of its own (api_server's), not under pytest's
@@ -67,7 +78,7 @@ def api_url(livekit_server: LiveKitEndpoint, web_dist: Path, api_extra_env: dict
     with api_server(
         port=livekit_server.webhook_port,
         livekit=livekit_server,
-        env={"SPACES_WEB_DIST": str(web_dist), **api_extra_env},
+        env={"SPACES_WEB_DIST": str(web_dist), **avatars.env, **api_extra_env},
     ) as api:
         yield api.url
 

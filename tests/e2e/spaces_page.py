@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from playwright.async_api import Browser, Page, expect
+
+from contract import names
 
 # The page has to show a state the agent decided within this long; generous because the machine
 # runs three Chromium processes, the SFU and the agent on two shared cores.
@@ -17,28 +19,28 @@ UI_TIMEOUT_MS = 20_000
 
 VIEWPORT = {"width": 1280, "height": 800}
 
-# Avatars for test users live here: every person's browser answers it with a 1x1 PNG (there is no
-# network), so a page that shows a picture loads it, and one that falls back to initials shows why.
-AVATARS = "https://avatars.example"
-AVATAR_PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
+
+def proxied(picture: str, api_url: str) -> str:
+    """The <img src> the page gives a picture: the avatar proxy of the API that serves the page
+    (people.ts avatarSource; no config.json, so the API's own)."""
+    return f"{api_url}{names.AVATAR_PATH}?{names.AVATAR_URL_PARAM}={quote(picture, safe='')}"
 
 
 @dataclass
 class Person:
     identity: str
     page: Page
+    # Every URL this person's browser requested, in order (a test can show where pictures came from).
+    requests: list[str] = field(default_factory=list)
 
     @classmethod
     async def open(cls, browser: Browser, base_url: str, identity: str) -> Person:
         context = await browser.new_context(viewport=VIEWPORT, base_url=base_url)
-        await context.route(
-            f"{AVATARS}/**", lambda route: route.fulfill(body=AVATAR_PNG, content_type="image/png")
-        )
+        requests: list[str] = []
+        context.on("request", lambda request: requests.append(request.url))
         page = await context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())  # "End this Space for everyone?"
-        return cls(identity=identity, page=page)
+        return cls(identity=identity, page=page, requests=requests)
 
     def by(self, testid: str, identity: str | None = None):  # noqa: ANN201 - a Locator
         selector = f'[data-testid="{testid}"]'

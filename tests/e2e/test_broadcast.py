@@ -31,16 +31,18 @@ from contract import names
 from functions.domain import presence
 from tests.conftest import LiveKitEndpoint
 from tests.support.api_server import broadcast_env
+from tests.support.avatar_host import AvatarHost
 from tests.support.eventually import eventually_async
 from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, stage_in
 
 from .conftest import LaunchBrowser
-from .spaces_page import AVATARS, UI_TIMEOUT_MS, Person
+from .spaces_page import UI_TIMEOUT_MS, Person, proxied
 
 HOST, ALICE, BOB, LISTENER = "hana", "alice", "bob", "lena"
 # The identity provider's claims: the host has a name and an avatar, alice a name, bob neither.
+# (The host's picture is on the test's avatar host: Broadcast.host_picture.)
 PROFILES = {
-    HOST: {"name": "Hana Host", "picture": f"{AVATARS}/hana.png"},
+    HOST: {"name": "Hana Host"},
     ALICE: {"name": "Alice Adams"},
 }
 # A second HLS viewer, in the presence sample (lena is not): domain/presence.py.
@@ -144,6 +146,8 @@ class Broadcast:
     listener: Person
     talk: Talk
     shots: Path
+    host_picture: str
+    api_url: str
     seen: list[Any] = field(default_factory=list)
 
     @property
@@ -229,12 +233,20 @@ def composer(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> Iterator[o
 
 @pytest.fixture(scope="module")
 async def broadcast(
-    api_url: str, stage_agent: object, composer: object, launch_browser: LaunchBrowser, screenshots: Path
+    api_url: str,
+    stage_agent: object,
+    composer: object,
+    launch_browser: LaunchBrowser,
+    screenshots: Path,
+    avatars: AvatarHost,
 ) -> AsyncIterator[Broadcast]:
+    host_picture = avatars.picture("hana")
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
         auth = {}
         for user in (HOST, ALICE, BOB):
-            profile = PROFILES.get(user, {})
+            profile: dict[str, str] = {**PROFILES.get(user, {})}
+            if user == HOST:
+                profile["picture"] = host_picture
             token = (await api.post("/dev/token", json={"user_id": user, **profile})).json()["token"]
             auth[user] = {"Authorization": f"Bearer {token}"}
         created = await api.post(
@@ -268,7 +280,7 @@ async def broadcast(
 
         talk = Talk(clip=espeak_clip("The quick brown fox jumps over the lazy dog.", "en-us"))
         try:
-            yield Broadcast(space_id, api, auth, speakers, listener, talk, screenshots)
+            yield Broadcast(space_id, api, auth, speakers, listener, talk, screenshots, host_picture, api_url)
         finally:
             talk.stop()
             for speaker in speakers.values():
@@ -311,11 +323,11 @@ async def test_the_viewer_sees_who_is_on_stage_by_name_and_face(broadcast: Broad
     await expect(host).to_contain_text("Hana Host")
     await expect(host).to_have_attribute("data-role", "host")
     await expect(host.locator('[data-testid="avatar"] img')).to_have_attribute(
-        "src", PROFILES[HOST]["picture"]
+        "src", proxied(broadcast.host_picture, broadcast.api_url)
     )
     # The picture loaded (a failed one falls back to the initials and drops the <img>).
     await eventually_async(
-        lambda: host.locator("img").evaluate("(img) => img.complete && img.naturalWidth === 1 || null"),
+        lambda: host.locator("img").evaluate("(img) => img.complete && img.naturalWidth === 48 || null"),
         timeout=UI_TIMEOUT_MS / 1000,
         what="the host's picture loaded",
     )

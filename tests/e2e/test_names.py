@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
+from tests.support.avatar_host import AvatarHost
 from tests.support.eventually import eventually_async
 
 from .conftest import LaunchBrowser
-from .spaces_page import AVATARS, UI_TIMEOUT_MS, Person
+from .spaces_page import UI_TIMEOUT_MS, Person, proxied
 
 HOST = ("9f1c2d7e-0001-4aaa-8bbb-000000000001", "Hana Host")
 LEE = ("9f1c2d7e-0002-4aaa-8bbb-000000000002", "Lee Listener")
-LEE_PICTURE = f"{AVATARS}/lee.png"
 NAMELESS = "9f1c2d7e-0003-4aaa-8bbb-000000000003"
 
 
@@ -35,6 +35,8 @@ class Room:
     lee: Person
     nameless: Person
     shots: Path
+    avatars: AvatarHost
+    api_url: str
 
 
 def tile(person: Person, identity: str):  # noqa: ANN201 - a Locator
@@ -46,7 +48,9 @@ def who(person: Person, row: str, identity: str):  # noqa: ANN201 - a Locator
 
 
 @pytest.fixture(scope="module")
-async def room(api_url: str, launch_browser: LaunchBrowser, screenshots: Path) -> AsyncIterator[Room]:
+async def room(
+    api_url: str, launch_browser: LaunchBrowser, screenshots: Path, avatars: AvatarHost
+) -> AsyncIterator[Room]:
     browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
     host = await Person.open(browser, api_url, HOST[0])
     lee = await Person.open(browser, api_url, LEE[0])
@@ -54,11 +58,11 @@ async def room(api_url: str, launch_browser: LaunchBrowser, screenshots: Path) -
     await host.sign_in(name=HOST[1])
     space_id = await host.create_space("Names, not ids", video="off")
     await host.start_space()
-    await lee.sign_in(f"/#/spaces/{space_id}", name=LEE[1], picture=LEE_PICTURE)
+    await lee.sign_in(f"/#/spaces/{space_id}", name=LEE[1], picture=avatars.picture("lee"))
     await lee.join(space_id)
     await nameless.sign_in(f"/#/spaces/{space_id}")
     await nameless.join(space_id)
-    yield Room(space_id, host, lee, nameless, screenshots)
+    yield Room(space_id, host, lee, nameless, screenshots, avatars, api_url)
     for person in (host, lee, nameless):
         await person.page.context.close()
 
@@ -79,14 +83,19 @@ async def test_raised_hands_show_names_and_the_nameless_by_id(room: Room) -> Non
     await room.nameless.by("raise-hand").click()
     await expect(who(room.host, "hand", LEE[0])).to_have_text(LEE[1], timeout=UI_TIMEOUT_MS)
     await expect(who(room.host, "hand", NAMELESS)).to_have_text(NAMELESS, timeout=UI_TIMEOUT_MS)
-    # Lee's face is the picture she signed in with, loaded; the nameless one's is initials.
+    # Lee's face is the picture she signed in with, loaded through our own avatar proxy: the
+    # avatar host served it to the API, and no browser ever asked it for anything.
+    lee_picture = room.avatars.picture("lee")
     face = room.host.by("hand", LEE[0]).locator('[data-testid="avatar"] img')
-    await expect(face).to_have_attribute("src", LEE_PICTURE, timeout=UI_TIMEOUT_MS)
+    await expect(face).to_have_attribute("src", proxied(lee_picture, room.api_url), timeout=UI_TIMEOUT_MS)
     await eventually_async(
-        lambda: face.evaluate("(img) => img.complete && img.naturalWidth === 1 || null"),
+        lambda: face.evaluate("(img) => img.complete && img.naturalWidth === 48 || null"),
         timeout=UI_TIMEOUT_MS / 1000,
         what="lee's picture loaded",
     )
+    assert ("/lee.png", "spaces-api (avatar proxy)") in room.avatars.requests
+    for person in (room.host, room.lee, room.nameless):
+        assert not [url for url in person.requests if url.startswith(room.avatars.base_url)], person.identity
     await expect(room.host.by("hand", NAMELESS).locator('[data-testid="avatar"] img')).to_have_count(0)
     await room.host.screenshot(room.shots, "names-raised-hands")
 

@@ -129,7 +129,8 @@ def test_server_and_cdn_access_logs_go_to_a_private_expiring_log_bucket(synth: S
 def test_distribution_reads_the_bucket_through_origin_access_control_only(synth: Synthesized) -> None:
     bucket_id, _ = _broadcast_bucket(synth)
     dist_id, config = _distribution(synth)
-    (origin,) = config["Origins"]
+    # Two origins: the bucket, and the API for /avatars (test_avatars_go_to_the_api_...).
+    (origin,) = [o for o in config["Origins"] if "S3OriginConfig" in o]
     assert origin["DomainName"] == {"Fn::GetAtt": [bucket_id, "RegionalDomainName"]}
     # OAC, not an origin access identity.
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
@@ -152,11 +153,12 @@ def test_distribution_reads_the_bucket_through_origin_access_control_only(synth:
 def test_every_behaviour_is_https_only_with_the_cors_policy(synth: Synthesized) -> None:
     _, config = _distribution(synth)
     behaviours = _behaviours(synth)
-    assert len(behaviours) == 5  # default + 2 playlist + 2 segment patterns
+    assert len(behaviours) == 6  # default + 2 playlist + 2 segment patterns + avatars
     (headers_id,) = synth.resources("AWS::CloudFront::ResponseHeadersPolicy")
     for pattern, behaviour in behaviours.items():
         assert behaviour["ViewerProtocolPolicy"] == "https-only", pattern
-        assert behaviour["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"], pattern
+        methods = ["GET", "HEAD"] if pattern == names.AVATAR_PATH else ["GET", "HEAD", "OPTIONS"]
+        assert behaviour["AllowedMethods"] == methods, pattern
         assert behaviour["ResponseHeadersPolicyId"] == {"Ref": headers_id}, pattern
     assert config["PriceClass"] == "PriceClass_100"
     # A missing key (403 from S3 without ListBucket) is remembered 1 s, not CloudFront's 10 s.
@@ -185,8 +187,8 @@ def test_playlists_honour_a_short_origin_ttl_and_segments_cache_long_uncompresse
         key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
         assert key["EnableAcceptEncodingGzip"] is False and key["EnableAcceptEncodingBrotli"] is False
         assert _cache_key_is_path_only(policy), pattern
-    # Two policies, not one per pattern.
-    assert len(synth.resources("AWS::CloudFront::CachePolicy")) == 2
+    # Two policies for the HLS files, not one per pattern (and the avatars' own).
+    assert len(synth.resources("AWS::CloudFront::CachePolicy")) == 3
 
 
 def _cache_key_is_path_only(policy: dict[str, Any]) -> bool:
@@ -493,3 +495,29 @@ def test_composer_uploads_reach_s3_through_the_gateway_endpoint_not_nat(synth: S
 def test_avatar_hosts_come_from_the_context(context: dict[str, str], hosts: tuple[str, ...] | None) -> None:
     """Unset: the composer's defaults; empty: no avatars in the broadcast (initials)."""
     assert settings_from_context(cdk.App(context=context)).avatar_hosts == hosts
+
+
+def test_avatars_go_to_the_api_keyed_on_the_picture_url_only(synth: Synthesized) -> None:
+    """The page loads pictures from the CDN's /avatars: the API's proxy behind the edge cache, with
+    nothing of the viewer (cookies, headers, other parameters) forwarded or in the cache key."""
+    _, config = _distribution(synth)
+    behaviour = _behaviours(synth)[names.AVATAR_PATH]
+    (origin,) = [o for o in config["Origins"] if o["Id"] == behaviour["TargetOriginId"]]
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    (api_id,) = synth.resources("AWS::ApiGatewayV2::Api")
+    domain = json.dumps(origin["DomainName"])
+    assert f'{{"Ref": "{api_id}"}}' in domain and ".execute-api." in domain
+    assert "OriginRequestPolicyId" not in behaviour
+    assert behaviour["Compress"] is False
+    policy = _cache_policy(synth, behaviour)
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["QueryStringsConfig"] == {
+        "QueryStringBehavior": "whitelist",
+        "QueryStrings": [names.AVATAR_URL_PARAM],
+    }
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert policy["DefaultTTL"] == 3600 and policy["MaxTTL"] == 86400
+    # The page is told to load pictures from there.
+    config_json = json.dumps(synth.template["Outputs"][names.OUTPUT_WEB_CONFIG]["Value"])
+    assert '\\"avatarUrl\\"' in config_json and f"{names.AVATAR_PATH}" in config_json

@@ -353,14 +353,14 @@ def test_redis_requires_tls_and_auth_across_two_azs(synth: Synthesized) -> None:
     assert _ingress(synth, redis_sg) == {("tcp", props["Port"], props["Port"], nodes)}
 
 
-def test_jwt_authorizer_on_every_route_but_the_webhook_and_the_health_probe(synth: Synthesized) -> None:
+def test_jwt_authorizer_on_every_route_but_webhook_health_and_avatars(synth: Synthesized) -> None:
     ((authorizer_id, authorizer),) = synth.resources("AWS::ApiGatewayV2::Authorizer").items()
     assert authorizer["Properties"]["AuthorizerType"] == "JWT"
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in synth.resources("AWS::ApiGatewayV2::Route").values()
     }
-    open_routes = {"POST /livekit/webhook", "GET /healthz"}
+    open_routes = {"POST /livekit/webhook", "GET /healthz", f"GET {names.AVATAR_PATH}"}
     assert open_routes <= set(routes)
     for key in open_routes:
         assert routes[key]["AuthorizationType"] == "NONE", key

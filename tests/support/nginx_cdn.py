@@ -16,6 +16,8 @@ What it shares with CloudFront's behaviour for the broadcast (docs/bench/broadca
   at the end of the current whole second, which nginx's clock can represent: 0-1 s, mean 0.5 s,
   the same staleness a viewer sees behind CloudFront's 1 s TTL refreshed by a steady audience.
   The edge strips `X-Accel-Expires` (nginx's default), viewers never see it.
+- `/avatars` (the API's avatar proxy) is keyed on its `url` parameter alone and gets nothing else
+  of the viewer, as CloudFront's avatar behaviour (infrastructure/constructs/broadcast_delivery.py).
 Each response says what the cache did in `X-Cache` (HIT, MISS, EXPIRED, REVALIDATED, UPDATING).
 """
 
@@ -27,6 +29,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from contract import names
 from devstack.ports import free_port
 from devstack.processes import ManagedProcess, tcp_open
 
@@ -115,6 +118,14 @@ http {{
         location ~ \\.(m3u8|json)$ {{
             proxy_pass http://clock;
         }}
+        # The avatar proxy, as CloudFront's /avatars behaviour has it: the cache key and the request
+        # to the origin carry the picture URL only (no other parameter, no cookie, no credentials).
+        location = {avatar_path} {{
+            proxy_cache_key $uri?{avatar_param}=$arg_{avatar_param};
+            proxy_set_header Cookie "";
+            proxy_set_header Authorization "";
+            proxy_pass http://origin$uri?{avatar_param}=$arg_{avatar_param};
+        }}
         # Segments (immutable) and anything else: straight to the origin.
         location / {{
             proxy_pass http://origin;
@@ -148,6 +159,8 @@ def render_conf(
         conns=WORKER_CONNECTIONS,
         nofile=RLIMIT_NOFILE,
         access_log=log,
+        avatar_path=names.AVATAR_PATH,
+        avatar_param=names.AVATAR_URL_PARAM,
     )
 
 

@@ -3,15 +3,34 @@
  *
  * One build serves every environment: a deployment drops a `config.json` ({"apiUrl": "https://..."})
  * next to index.html (in the cloud also `"cognito": {"region", "clientId", "domain"}`, to sign in
- * through Cognito's managed login and refresh tokens; the stack's `WebConfig` output is that file).
- * Without it (the API serving the page itself in `make dev`) the page calls its own origin.
+ * through Cognito's managed login and refresh tokens, and `"avatarUrl"`, the CDN's avatar proxy;
+ * the stack's `WebConfig` output is that file). Without it (the API serving the page itself in
+ * `make dev`) the page calls its own origin.
  */
 import type { CognitoClient } from "./auth";
+import { AVATAR_PATH } from "./contract.gen";
 
 export interface ClientConfig {
   apiUrl: string;
   /** The cloud's Cognito user pool client, for refreshing the API token. */
   cognito: CognitoClient | null;
+  /** Where pictures are loaded from (`?url=<picture>`): the API's avatar proxy, or the CDN's. */
+  avatarUrl: string;
+}
+
+/** An https URL (or the page's own origin's http in dev) without a query: the avatar proxy's base. */
+export function avatarUrlOf(raw: unknown, apiUrl: string): string {
+  if (typeof raw === "string" && raw) {
+    try {
+      const url = new URL(raw);
+      if ((url.protocol === "https:" || url.origin === window.location.origin) && !url.search && !url.hash) {
+        return url.href.replace(/\/+$/, "");
+      }
+    } catch {
+      // not a URL: the API's own proxy
+    }
+  }
+  return `${apiUrl}${AVATAR_PATH}`;
 }
 
 export function cognitoOf(raw: unknown): CognitoClient | null {
@@ -26,13 +45,14 @@ export async function loadConfig(): Promise<ClientConfig> {
   try {
     const resp = await fetch(new URL("config.json", document.baseURI), { cache: "no-store" });
     if (resp.ok && (resp.headers.get("content-type") ?? "").includes("json")) {
-      const body = (await resp.json()) as { apiUrl?: unknown; cognito?: unknown };
+      const body = (await resp.json()) as { apiUrl?: unknown; cognito?: unknown; avatarUrl?: unknown };
       if (typeof body.apiUrl === "string" && body.apiUrl) {
-        return { apiUrl: body.apiUrl.replace(/\/+$/, ""), cognito: cognitoOf(body.cognito) };
+        const apiUrl = body.apiUrl.replace(/\/+$/, "");
+        return { apiUrl, cognito: cognitoOf(body.cognito), avatarUrl: avatarUrlOf(body.avatarUrl, apiUrl) };
       }
     }
   } catch {
     // No config.json: same origin.
   }
-  return { apiUrl: window.location.origin, cognito: null };
+  return { apiUrl: window.location.origin, cognito: null, avatarUrl: avatarUrlOf(null, window.location.origin) };
 }

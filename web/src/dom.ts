@@ -1,5 +1,5 @@
 /** A few lines instead of a UI framework: build elements, swap views. */
-import { initialsOf, safePicture } from "./people";
+import { avatarSource, initialsOf } from "./people";
 
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
@@ -39,7 +39,8 @@ export function avatarStyle(identity: string, name: string = identity): { initia
 }
 
 /**
- * A face: the person's picture (https only, people.ts) or their initials on a colour of their id.
+ * A face: the person's picture (https only, through the avatar proxy, people.ts) or their initials
+ * on a colour of their id.
  * The name goes in as text (textContent, alt), never as HTML.
  */
 export function avatar(identity: string, size: "s" | "l" = "s", person?: { name: string; picture: string | null }): HTMLElement {
@@ -47,9 +48,9 @@ export function avatar(identity: string, size: "s" | "l" = "s", person?: { name:
   const { initials, hue } = avatarStyle(identity, name);
   const el = h("div", { class: `avatar avatar-${size}`, "data-testid": "avatar", title: name });
   el.style.setProperty("--hue", String(hue));
-  const picture = safePicture(person?.picture);
-  if (picture) {
-    const img = h("img", { src: picture, alt: "", referrerpolicy: "no-referrer", loading: "lazy", decoding: "async" });
+  const source = avatarSource(person?.picture);
+  if (source) {
+    const img = h("img", { src: source, alt: "", referrerpolicy: "no-referrer", loading: "lazy", decoding: "async" });
     // A picture that does not load leaves the initials.
     img.addEventListener("error", () => el.replaceChildren(initials));
     el.append(img);

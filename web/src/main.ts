@@ -18,6 +18,7 @@ import {
 } from "./auth";
 import { avatar, h } from "./dom";
 import { loadConfig } from "./config";
+import { useAvatarProxy } from "./people";
 import { beginSignIn, cloudSignOut, completeSignIn, hostedLogin, parseCallback, redirectUriOf, SignInError } from "./oauth";
 import { parseRoute } from "./route";
 import { lobbyView } from "./views/lobby";
@@ -25,6 +26,7 @@ import { signInView } from "./views/signin";
 
 async function boot(): Promise<void> {
   const config = await loadConfig();
+  useAvatarProxy(config.avatarUrl);
   const root = document.getElementById("app") as HTMLElement;
   const whoami = document.getElementById("whoami") as HTMLElement;
   let current: View | null = null;

@@ -9,8 +9,12 @@
  * An avatar: a participant the page sees has the room's PICTURE_ATTRIBUTE or none (the room is
  * current: an avatar removed at the identity provider is gone from the next token); anyone else the
  * Space's `pictures` map (the same three documents); else initials.
+ *
+ * A picture is never loaded from its own host: `avatarSource` points the <img> at our avatar proxy
+ * (the API's, or the CDN's in front of it), so whoever runs the host a person chose does not learn
+ * the address of everyone who looks at them (docs/identity.md, "Avatars through our domain").
  */
-import { PICTURE_ATTRIBUTE } from "./contract.gen";
+import { AVATAR_PATH, AVATAR_URL_PARAM, PICTURE_ATTRIBUTE } from "./contract.gen";
 
 export interface Person {
   id: string;
@@ -37,6 +41,19 @@ export function safePicture(url: unknown): string | null {
   } catch {
     return null;
   }
+}
+
+let avatarBase: string = AVATAR_PATH;
+
+/** Where pictures are loaded from: the config's `avatarUrl` (set once, at boot). */
+export function useAvatarProxy(base: string): void {
+  avatarBase = base;
+}
+
+/** The <img src> of an avatar: its URL through the proxy, or null when it is not https. */
+export function avatarSource(picture: unknown): string | null {
+  const url = safePicture(picture);
+  return url ? `${avatarBase}?${AVATAR_URL_PARAM}=${encodeURIComponent(url)}` : null;
 }
 
 export function personOf(

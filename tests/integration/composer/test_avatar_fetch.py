@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import io
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from PIL import Image
 
-from composer.avatars import AvatarCache, AvatarPolicy, AvatarRefused, fetch
+from composer.avatars import AvatarCache
+from contract.avatar_fetch import AvatarPolicy, AvatarRefused, fetch
+from tests.support.avatar_host import serve_tls
 from tests.support.eventually import eventually
-from tests.support.tls_ca import write_certificates
 
 MAX_BYTES = 64 * 1024
 
@@ -91,22 +91,11 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # One certificate for avatars.example, localhost and 127.0.0.1.
-    ca_file, cert_file, key_file = write_certificates(
-        tmp_path_factory.mktemp("avatar-tls"), dns_names=("avatars.example", "localhost"), prefix="avatars"
-    )
     requests: list[str] = []
     handler = type("RecordingHandler", (Handler,), {"requests": requests})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Server(port=httpd.server_address[1], ca_file=str(ca_file), requests=requests)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    workdir = tmp_path_factory.mktemp("avatar-tls")
+    with serve_tls(handler, workdir, dns_names=("avatars.example", "localhost")) as (port, ca_file):
+        yield Server(port=port, ca_file=ca_file, requests=requests)
 
 
 def local_policy(server: Server, *hosts: str) -> AvatarPolicy:

@@ -14,24 +14,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from composer.avatars import (
+from composer.avatars import AVATAR_REFRESH_S, AVATAR_RETRY_S, AvatarCache, circle
+from composer.layout import Geometry, Speaker, compose, identity_colour
+from composer.render import Renderer
+from contract import names
+from contract.avatar_fetch import (
     AVATAR_KEEP_SIDE,
-    AVATAR_REFRESH_S,
-    AVATAR_RETRY_S,
     DEFAULT_HOSTS,
-    AvatarCache,
     AvatarPolicy,
     AvatarRefused,
     address_allowed,
     check_url,
-    circle,
     decode,
     pinned_address,
     policy_from_env,
 )
-from composer.layout import Geometry, Speaker, compose, identity_colour
-from composer.render import Renderer
-from contract import names
 from contract.stage import StageState
 from tests.support.eventually import eventually
 

@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { ListenerEntry, ListenerPage } from "../../api";
 import { HostPanel } from "./host_panel";
 import { ListenerList, type ListenerSource } from "./listeners";
+import { avatarSource } from "../../people";
 
 const q = (el: Element, testid: string) => [...el.querySelectorAll(`[data-testid="${testid}"]`)] as HTMLElement[];
 const entry = (user_id: string, name: string, extra: Partial<ListenerEntry> = {}): ListenerEntry => ({
@@ -82,7 +83,7 @@ describe("ListenerList", () => {
     expect(calls[1]).toEqual(["", "2"]);
     expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1", "u2", "u3", "u4"]);
     expect(q(list.el, "listener-more")[0].hidden).toBe(true);
-    expect(q(list.el, "listener-row")[3].querySelector("img")?.getAttribute("src")).toBe("https://img.example/z.png");
+    expect(q(list.el, "listener-row")[3].querySelector("img")?.getAttribute("src")).toBe(avatarSource("https://img.example/z.png"));
     expect(q(list.el, "listener-row")[0].querySelector('[data-testid="avatar"]')?.getAttribute("title")).toBe("Ann");
   });
 

@@ -7,7 +7,7 @@ import { ControlsView } from "./controls";
 import { HeaderView } from "./header";
 import { HostPanel, type PanelInput } from "./host_panel";
 import { PICTURE_ATTRIBUTE } from "../../contract.gen";
-import { personOf } from "../../people";
+import { avatarSource, personOf } from "../../people";
 import { displayName } from "./people";
 import { StageView } from "./stage";
 
@@ -293,7 +293,7 @@ describe("names and faces, not ids", () => {
     });
     expect(q(view.bigTile, "spotlight-name")[0].textContent).toBe("Ada");
     const big = view.bigTile.querySelector("img")!;
-    expect(big.getAttribute("src")).toBe("https://img.example/ada.png");
+    expect(big.getAttribute("src")).toBe(avatarSource("https://img.example/ada.png"));
     const tiles = [...q(view.strip, "tile")];
     expect(tiles.map((t) => t.querySelector('[data-testid="tile-name"]')!.textContent)).toEqual(["Bo Bell", "Cy Cohost (you)"]);
     expect(tiles[0].querySelector("img")).toBeNull(); // not an https URL: initials instead
@@ -308,6 +308,6 @@ describe("names and faces, not ids", () => {
     expect(el.querySelector('[data-testid="avatar"] img')).toBeNull();
     // The host's face, once the Space carries it.
     renderCard(el, { ...space, pictures: { "u-9f1c": "https://img.example/hana.png" } }, "x", "", { start: vi.fn(), join: vi.fn() });
-    expect(el.querySelector('[data-testid="avatar"] img')?.getAttribute("src")).toBe("https://img.example/hana.png");
+    expect(el.querySelector('[data-testid="avatar"] img')?.getAttribute("src")).toBe(avatarSource("https://img.example/hana.png"));
   });
 });
