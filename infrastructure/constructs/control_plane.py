@@ -36,6 +36,7 @@ WEBHOOK_PATH = "/livekit/webhook"
 WEBHOOK_ROUTE_KEY = f"POST {WEBHOOK_PATH}"
 HEALTH_PATH = "/healthz"
 AVATAR_PATH = names.AVATAR_PATH
+AVATAR_ROUTE_KEY = f"GET {AVATAR_PATH}"
 TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -70,6 +71,12 @@ class ApiLimits:
     # reconciler's next pass repairs (docs/control-plane.md, "Webhooks").
     webhook_rate_limit: int = 1000
     webhook_burst_limit: int = 2000
+    # GET /avatars' own bucket, so pictures can never use up the API's: the CDN answers every face
+    # it has seen (an hour), and what reaches the API is new pictures, each one fetch of at most 5 s
+    # (typically ~0.2 s: ~40 concurrent invocations at the full rate). 200/s is a host paging through
+    # a listener list of new faces (50 a page) in four Spaces at once, every second.
+    avatar_rate_limit: int = 200
+    avatar_burst_limit: int = 400
     # None: share the account's unreserved pool. A number caps (and guarantees) the Lambda's slice.
     reserved_concurrency: int | None
     memory_mb: int = 1024
@@ -237,7 +244,7 @@ class ControlPlane(Construct):
             throttle=apigwv2.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
             access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(self.access_log_group)),
         )
-        # The webhook route's own token bucket (the L2 stage has no per-route settings yet).
+        # The webhook's and the avatars' own token buckets (the L2 stage has no per-route settings yet).
         cfn_stage = self.stage.node.default_child
         assert isinstance(cfn_stage, apigwv2.CfnStage)
         cfn_stage.add_property_override(
@@ -246,7 +253,11 @@ class ControlPlane(Construct):
                 WEBHOOK_ROUTE_KEY: {
                     "ThrottlingRateLimit": limits.webhook_rate_limit,
                     "ThrottlingBurstLimit": limits.webhook_burst_limit,
-                }
+                },
+                AVATAR_ROUTE_KEY: {
+                    "ThrottlingRateLimit": limits.avatar_rate_limit,
+                    "ThrottlingBurstLimit": limits.avatar_burst_limit,
+                },
             },
         )
         # The $default stage serves at the API's root endpoint (no trailing slash, no stage prefix).

@@ -390,6 +390,16 @@ def test_the_webhook_route_has_its_own_throttle(synth: Synthesized) -> None:
     assert webhook["ThrottlingBurstLimit"] >= default["ThrottlingBurstLimit"]
 
 
+def test_the_avatar_route_has_its_own_smaller_throttle(synth: Synthesized) -> None:
+    """New pictures (CDN misses) are fetched by the API; they get a bucket of their own, below the
+    API's, so they cannot take the API's requests or much of its Lambda's concurrency."""
+    ((_, stage),) = synth.resources("AWS::ApiGatewayV2::Stage").items()
+    avatars = stage["Properties"]["RouteSettings"][f"GET {names.AVATAR_PATH}"]
+    default = stage["Properties"]["DefaultRouteSettings"]
+    assert 0 < avatars["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+    assert 0 < avatars["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+
+
 def test_the_reconciler_runs_every_minute_one_sweep_at_a_time(synth: Synthesized) -> None:
     ((_, schedule),) = synth.resources("AWS::Scheduler::Schedule").items()
     props = schedule["Properties"]
