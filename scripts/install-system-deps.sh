@@ -29,6 +29,9 @@ else
     # nginx lives in /usr/sbin, which is not on a normal user's PATH.
     command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${need[$bin]}")
   done
+  # An emoji font for headless Chromium, so the reaction bar in the e2e screenshots (docs/screenshots)
+  # shows emoji rather than empty boxes; a viewer's own system has one.
+  [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
