@@ -29,6 +29,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
@@ -54,6 +55,12 @@ AVATAR_DEADLINE_S = 5.0
 # Pictures are kept at this size: the composer scales it to each circle it draws, the proxy sends it.
 AVATAR_KEEP_SIDE = 256
 FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP"})
+# A progressive JPEG is decoded once per scan, and libjpeg accepts any number of them (it only
+# warns), so a 1 MB file of tens of thousands of tiny scans costs seconds of CPU per fetch. A real
+# progressive JPEG has about ten; the start-of-scan marker cannot occur inside entropy-coded data
+# (0xFF is byte-stuffed there), so counting it bounds the decode before it starts.
+JPEG_MAX_SCANS = 64
+_JPEG_SOS = b"\xff\xda"
 # Who asks, as the avatar host sees it: the composer or the API's proxy.
 USER_AGENT = "spaces (avatar fetch)"
 
@@ -146,19 +153,44 @@ def _resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def pinned_address(host: str, port: int, policy: AvatarPolicy) -> str:
+def pinned_address(host: str, port: int, policy: AvatarPolicy, *, within: float | None = None) -> str:
     """The address to connect to: every address `host` resolves to must be allowed (a name that
-    resolves to a public and a private address is refused, whichever one a later lookup returns)."""
+    resolves to a public and a private address is refused, whichever one a later lookup returns).
+    With `within`, a lookup that takes longer is given up (its thread ends when the resolver does)."""
     try:
-        addresses = policy.resolve(host, port)
+        addresses = _resolve_within(host, port, policy, within)
     except (OSError, UnicodeError) as exc:
-        raise AvatarRefused(f"{host} does not resolve: {exc}") from None
+        raise AvatarRefused(f"{host} does not resolve: {type(exc).__name__}") from None
     if not addresses:
         raise AvatarRefused(f"{host} does not resolve")
     for address in addresses:
         if not address_allowed(address, policy.allow_private):
-            raise AvatarRefused(f"{host} resolves to {address}, which is not a public address")
+            # Not the address itself: the reason can reach whoever asked (the proxy's 502), and
+            # what internal names resolve to is not theirs to learn.
+            raise AvatarRefused(f"{host} resolves to an address that is not public")
     return addresses[0]
+
+
+def _resolve_within(host: str, port: int, policy: AvatarPolicy, seconds: float | None) -> list[str]:
+    if seconds is None:
+        return policy.resolve(host, port)
+    answer: list[list[str] | BaseException] = []
+
+    def lookup() -> None:
+        try:
+            answer.append(policy.resolve(host, port))
+        except BaseException as exc:  # noqa: BLE001 (handed to the caller)
+            answer.append(exc)
+
+    thread = threading.Thread(target=lookup, name="avatar-dns", daemon=True)
+    thread.start()
+    thread.join(max(seconds, 0.0))
+    if not answer:
+        raise AvatarRefused(f"{host} did not resolve within {seconds:g} s")
+    result = answer[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -201,8 +233,11 @@ def _cut(connection: _PinnedHTTP | _PinnedHTTPS, expired: threading.Event) -> No
 
 def fetch(url: str, policy: AvatarPolicy) -> bytes:
     """The bytes at `url` under the policy (one GET, no redirects); AvatarRefused or OSError."""
+    started = time.monotonic()
     scheme, host, port, path = check_url(url, policy)
-    address = pinned_address(host, port, policy)
+    # The deadline covers the name's lookup too (a slow authoritative server is the URL owner's).
+    address = pinned_address(host, port, policy, within=policy.deadline_s)
+    remaining = policy.deadline_s - (time.monotonic() - started)
     connection: _PinnedHTTP | _PinnedHTTPS
     if scheme == "https":
         context = ssl.create_default_context(cafile=policy.ca_file)
@@ -212,7 +247,7 @@ def fetch(url: str, policy: AvatarPolicy) -> bytes:
     # The socket timeout bounds each read; this bounds the whole fetch (a server sending a byte
     # every few seconds, or endless headers or trailers, would otherwise hold the thread for days).
     expired = threading.Event()
-    watchdog = threading.Timer(policy.deadline_s, _cut, (connection, expired))
+    watchdog = threading.Timer(max(remaining, 0.0), _cut, (connection, expired))
     watchdog.daemon = True
     watchdog.start()
     try:
@@ -229,7 +264,8 @@ def fetch(url: str, policy: AvatarPolicy) -> bytes:
         if expired.is_set():
             raise AvatarRefused(f"{host} took longer than {policy.deadline_s:g} s")
         return body
-    except (http.client.HTTPException, OSError) as exc:
+    except (http.client.HTTPException, OSError, UnicodeError) as exc:
+        # UnicodeError: a name the TLS layer cannot encode for SNI (IDNA, a label over 63 characters).
         if expired.is_set():
             raise AvatarRefused(f"{host} took longer than {policy.deadline_s:g} s") from None
         if isinstance(exc, OSError):
@@ -251,6 +287,13 @@ def decode(data: bytes, policy: AvatarPolicy) -> Image.Image:
             width, height = image.size
             if max(width, height) > policy.max_side:
                 raise AvatarRefused(f"{width}x{height} is larger than {policy.max_side} a side")
+            if image.format == "JPEG":
+                scans = data.count(_JPEG_SOS)
+                if scans > JPEG_MAX_SCANS:
+                    raise AvatarRefused(f"a JPEG of {scans} scans (at most {JPEG_MAX_SCANS})")
+                # Decode at the smallest DCT scale that still covers what is kept (1/2 .. 1/8).
+                image.draft("RGB", (AVATAR_KEEP_SIDE, AVATAR_KEEP_SIDE))
+                width, height = image.size
             side = min(width, height)
             left, top = (width - side) // 2, (height - side) // 2
             square = image.convert("RGB").crop((left, top, left + side, top + side))

@@ -33,6 +33,10 @@ WEBP_QUALITY = 80
 # changed at the same URL shows within this long; a host that failed is asked again after the other.
 PICTURE_TTL_S = 3600
 FAILURE_TTL_S = 300
+# The proxy answers a waiting <img> (and holds a Lambda while it fetches): a shorter deadline than
+# the composer's background fetch. Avatar CDNs answer in a fraction of a second.
+FETCH_TIMEOUT_S = 2.0
+FETCH_DEADLINE_S = 3.0
 # ~256 entries of 5-20 KB (a 256 px WebP) at most: a few MB of the Lambda's memory.
 CACHE_ENTRIES = 256
 
@@ -59,7 +63,9 @@ class AvatarProxy:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # The avatar hosts see who asks: the API's proxy, not the composer.
-        self.policy = replace(policy, user_agent=USER_AGENT)
+        self.policy = replace(
+            policy, user_agent=USER_AGENT, timeout_s=FETCH_TIMEOUT_S, deadline_s=FETCH_DEADLINE_S
+        )
         self._fetch = fetcher
         self._clock = clock
         self._lock = threading.Lock()
@@ -90,7 +96,7 @@ class AvatarProxy:
     def _load(self, url: str, now: float) -> _Answer:
         try:
             square = decode(self._fetch(url, self.policy), self.policy)
-        except (AvatarRefused, OSError) as exc:
+        except (AvatarRefused, OSError, ValueError) as exc:
             # The URL is the user's own choice: log its host and the reason, never the whole URL.
             log.info("avatar not sent (%s): %s", host_of(url), exc)
             return _Answer(None, _reason(exc), now + FAILURE_TTL_S)
@@ -102,6 +108,8 @@ class AvatarProxy:
 def _reason(exc: Exception) -> str:
     if isinstance(exc, AvatarRefused):
         return str(exc)
+    if isinstance(exc, ValueError):
+        return f"the avatar host could not be asked ({type(exc).__name__})"
     # An OSError's text can carry the address it tried; the kind of failure is enough.
     return f"the avatar host did not answer ({type(exc).__name__})"
 

@@ -261,8 +261,9 @@ class BroadcastDelivery(Construct):
         (what the page's config.json names as `avatarUrl`).
 
         Only the `url` query parameter reaches the API and keys the cache: no cookies, no
-        Authorization, no viewer headers, so every viewer of a face shares one cache entry and the
-        API never learns who looked."""
+        Authorization, no other parameter, so every viewer of a face shares one cache entry. (On a
+        miss CloudFront still adds the viewer's address in X-Forwarded-For; the avatar host only
+        ever sees the API.)"""
         self.avatar_cache_policy = cloudfront.CachePolicy(
             self,
             "AvatarCache",

@@ -71,12 +71,13 @@ class ApiLimits:
     # reconciler's next pass repairs (docs/control-plane.md, "Webhooks").
     webhook_rate_limit: int = 1000
     webhook_burst_limit: int = 2000
-    # GET /avatars' own bucket, so pictures can never use up the API's: the CDN answers every face
-    # it has seen (an hour), and what reaches the API is new pictures, each one fetch of at most 5 s
-    # (typically ~0.2 s: ~40 concurrent invocations at the full rate). 200/s is a host paging through
-    # a listener list of new faces (50 a page) in four Spaces at once, every second.
-    avatar_rate_limit: int = 200
-    avatar_burst_limit: int = 400
+    # GET /avatars' own bucket, below the API's: the CDN answers every face it has seen (an hour), and
+    # what reaches the API is new pictures, each one fetch of at most 3 s, DNS included, and a decode
+    # (functions/usecases/avatars.py). At the full rate that is ~10 concurrent invocations typically
+    # (~0.2 s a fetch), ~170 at worst (every host as slow as allowed). 50/s is a host paging through
+    # a listener list of new faces (50 a page) every second.
+    avatar_rate_limit: int = 50
+    avatar_burst_limit: int = 100
     # None: share the account's unreserved pool. A number caps (and guarantees) the Lambda's slice.
     reserved_concurrency: int | None
     memory_mb: int = 1024

@@ -145,7 +145,7 @@ def test_an_answer_that_never_ends_is_cut_off_at_the_deadline(server: Server, pa
 def test_outside_local_mode_a_loopback_host_is_never_connected_to(server: Server) -> None:
     cloud = AvatarPolicy(hosts=frozenset({"localhost", "127.0.0.1"}), ca_file=server.ca_file)
     before = len(server.requests)
-    with pytest.raises(AvatarRefused, match="127.0.0.1, which is not a public address"):
+    with pytest.raises(AvatarRefused, match="resolves to an address that is not public"):
         fetch("https://localhost/yellow.png", cloud)
     with pytest.raises(AvatarRefused, match="port"):
         fetch(f"https://localhost:{server.port}/yellow.png", cloud)
@@ -164,3 +164,11 @@ def test_the_cache_draws_what_the_server_sent(server: Server) -> None:
         assert isinstance(centre, tuple) and abs(centre[0] - 230) <= 8 and abs(centre[2] - 20) <= 8
     finally:
         cache.close()
+
+
+def test_a_name_tls_cannot_encode_is_refused_not_raised(server: Server) -> None:
+    # A label over 63 characters resolves (here) but cannot be sent as SNI: a refusal, not a crash.
+    long_name = "a" * 64 + ".example"
+    policy = local_policy(server, long_name)
+    with pytest.raises(AvatarRefused, match="UnicodeError"):
+        fetch(f"https://{long_name}:{server.port}/yellow.png", policy)

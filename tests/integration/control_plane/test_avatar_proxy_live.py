@@ -54,9 +54,14 @@ def test_a_picture_reaches_every_viewer_from_the_edge_and_its_host_sees_the_api_
         assert image.format == "WEBP" and image.size == (48, 48)
         r, g, b = image.convert("RGB").getpixel((24, 24))  # type: ignore[misc]
         assert abs(r - COLOUR[0]) < 20 and abs(g - COLOUR[1]) < 20 and abs(b - COLOUR[2]) < 20
-    # Other viewers, with their own cookies and parameters: the edge's copy.
+    # Other viewers, with their own cookies, credentials and parameters: the edge's copy.
     for n in range(3):
-        again = get(stack.edge, picture, viewer=str(n))
+        again = httpx.get(
+            f"{stack.edge}{names.AVATAR_PATH}",
+            params={names.AVATAR_URL_PARAM: picture, "viewer": str(n)},
+            headers={"Cookie": f"session=viewer-{n}", "Authorization": f"Bearer viewer-{n}"},
+            timeout=30,
+        )
         assert again.status_code == 200 and again.content == first.content
         assert again.headers["x-cache"] == "HIT"
     assert stack.avatars.requests.count(("/ada.png", API_USER_AGENT)) == 1
@@ -72,11 +77,12 @@ def test_each_picture_url_is_its_own_entry(stack: Stack) -> None:
 
 
 def test_a_url_off_the_policy_is_refused_and_nothing_is_contacted(stack: Stack) -> None:
+    # Each of these would reach the avatar host's server if the policy let it through.
+    port = stack.avatars.base_url.rsplit(":", 1)[1]
     before = len(stack.avatars.requests)
     for picture in (
-        "https://tracker.example/pixel.png",
-        "https://127.0.0.1:1/x.png",
-        "http://169.254.169.254/",
+        f"https://127.0.0.1:{port}/ada.png",  # the same server by address: not a listed host
+        f"https://someone@localhost:{port}/ada.png",  # user info
     ):
         resp = get(stack.api, picture)
         assert resp.status_code == 403, resp.text
