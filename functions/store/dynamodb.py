@@ -112,9 +112,8 @@ AUDIENCE_READ_THREADS = 8
 # heartbeat per 600 s (two windows), send 50,000 heartbeats per 300 s window: 167/s spread evenly,
 # 10/s per shard. The worst case is everyone starting to play within one minute, each sending its
 # first heartbeat at a uniformly random moment of its first interval (the web client's phase):
-# still 167/s, and even if all 100,000 came within 60 s (1,667/s) each shard would take ~104
-# transactions/s (~208 WCU/s; measured 139 at the busiest second, docs/benchmarks.md): under the
-# 300 writes/s per key goal and a partition's 1,000 WCU/s. The markers
+# still 167/s, and even if 50,000 came within 60 s (833/s) each shard takes 52 transactions/s
+# (~104 WCU/s): far under the 300 writes/s per key goal and a partition's 1,000 WCU/s. The markers
 # are one item per (user, slot of two windows): never hot. Reading a window costs one BatchGetItem
 # of 16 keys, once per window.
 HLS_SHARDS = 16
