@@ -135,7 +135,7 @@ class SpacePublic(BaseModel):
     cohosts: list[str]
     speakers: list[str]
     video: Literal["off", "host", "speakers"]
-    # The WebRTC audience (exact) plus, while live, the HLS viewers (an estimate from their
+    # The WebRTC audience (exact) plus, while live, the HLS viewers (an estimate from sampled
     # heartbeats, refreshed once per presence window; docs/control-plane.md "Listener count").
     listener_count: int
     raised_hands: list[str]
@@ -249,9 +249,8 @@ class HlsTokenResponse(BaseModel):
     expires_at: None
     presence_interval_seconds: int | None = Field(
         description="While the player plays, POST /spaces/{id}/presence every this many seconds, the "
-        "first one at a random moment within the first interval (the listener count is estimated "
-        "from these heartbeats, and they keep the viewer in the host's listener list); null for "
-        "WebRTC listeners, who are counted in the room."
+        "first one at a random moment within the first interval; null: this viewer is not sampled "
+        "and sends none (the listener count is estimated from a sample of HLS viewers)."
     )
 
 

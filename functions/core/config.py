@@ -111,8 +111,8 @@ class Settings(BaseSettings):
     # WebRTC audience within 60 % of a default SFU node (2 vCPU, ~0.45 % of a core per listener);
     # the derivation is in docs/control-plane.md ("WebRTC or HLS").
     webrtc_listener_limit: int = Field(default=250, ge=0, validation_alias=names.ENV_WEBRTC_LISTENER_LIMIT)
-    # Seconds per presence window of the HLS viewers' heartbeats (domain/presence.py): a viewer sends
-    # one heartbeat per two windows, and the count is the last complete window's, doubled.
+    # Seconds per presence window of the HLS viewers' sampled heartbeats (domain/presence.py): a
+    # sampled viewer sends one heartbeat per window, and the count is the last complete window's.
     presence_window_seconds: int = Field(
         default=presence.WINDOW_SECONDS, ge=1, le=3600, validation_alias=names.ENV_PRESENCE_WINDOW_SECONDS
     )

@@ -100,7 +100,7 @@ def seat_of(value: str | None) -> int | None:
     return int(value) if value and _SEAT_PATTERN.fullmatch(value) else None
 
 
-def check_heartbeat(space: Space, *, user: str) -> None:
+def check_heartbeat(space: Space, *, user: str, sampled: bool) -> None:
     """Whether `user` may count as an HLS viewer of `space` now (domain/presence.py). Raises the
     rule that refuses it: the heartbeat then changes nothing."""
     if space.state is not SpaceState.LIVE:
@@ -109,6 +109,11 @@ def check_heartbeat(space: Space, *, user: str) -> None:
         raise Forbidden("blocked", "you were blocked from this Space")
     if space.on_stage(user):
         raise Conflict("presence_on_stage", "stage members are in the room and counted there")
+    if not sampled:
+        # Counting someone outside the sample would inflate the estimate (each counts as 1/rate).
+        raise Conflict(
+            "presence_not_sampled", "this viewer is not in the heartbeat sample: the join answer said null"
+        )
 
 
 def agents_for(policy: BroadcastPolicy) -> tuple[str, ...]:

@@ -87,7 +87,7 @@ class Space:
     # Kept by webhooks in a separate counter (not part of `version`), merged in on read. The WebRTC
     # audience only, exact: it decides who joins over WebRTC (broadcast.join_mode).
     listener_count: int = 0
-    # The HLS viewers estimated from their heartbeats (domain/presence.py), kept by the
+    # The HLS viewers estimated from sampled heartbeats (domain/presence.py), kept by the
     # reconciler in an item of its own, merged in on read. None: never estimated.
     hls: HlsEstimate | None = None
 

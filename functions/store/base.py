@@ -129,9 +129,8 @@ class SpaceStore(ABC):
     # --- the HLS viewers' presence (domain/presence.py) ----------------------------------------
     @abstractmethod
     def record_presence(self, space_id: str, user: str, window: int, *, expires_at: float) -> bool:
-        """Count `user` in `window`, once per slot of windows (domain/presence.py `slot_of`): False
-        (nothing written) when they already were counted in this window's slot. What is written may
-        be deleted after `expires_at` (Unix seconds)."""
+        """Count `user` once in `window`: False (nothing written) when they already were. What is
+        written may be deleted after `expires_at` (Unix seconds)."""
 
     @abstractmethod
     def presence_count(self, space_id: str, window: int) -> int:

@@ -52,7 +52,7 @@ from botocore.exceptions import ClientError
 
 from contract import names
 
-from ..domain import audience, presence, reactions
+from ..domain import audience, reactions
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SEAT_BUCKET_SECONDS, SeatClaim
 from ..domain.errors import Conflict
@@ -108,14 +108,13 @@ LISTENER_SHARDS = 16
 # reads the 16 shards in parallel (Limit = page size + 1 each) and merges them by key.
 AUDIENCE_SHARDS = 16
 AUDIENCE_READ_THREADS = 8
-# HLS heartbeat shards per window (domain/presence.py). 100,000 HLS viewers, each sending one
-# heartbeat per 600 s (two windows), send 50,000 heartbeats per 300 s window: 167/s spread evenly,
-# 10/s per shard. The worst case is everyone starting to play within one minute, each sending its
-# first heartbeat at a uniformly random moment of its first interval (the web client's phase):
-# still 167/s, and even if 50,000 came within 60 s (833/s) each shard takes 52 transactions/s
-# (~104 WCU/s): far under the 300 writes/s per key goal and a partition's 1,000 WCU/s. The markers
-# are one item per (user, slot of two windows): never hot. Reading a window costs one BatchGetItem
-# of 16 keys, once per window.
+# HLS heartbeat shards per window (domain/presence.py). 100,000 HLS viewers, half of them sampled,
+# send 50,000 heartbeats per 300 s window: 167/s spread evenly, 10/s per shard. The worst case is
+# everyone starting to play within one minute, each sending its first heartbeat at a uniformly
+# random moment of its first window (the web client's phase): still 167/s, and even if all
+# 50,000 came within 60 s (833/s) each shard takes 52 transactions/s (~104 WCU/s): far under the
+# 300 writes/s per key goal and a partition's 1,000 WCU/s. The markers are one item per (user,
+# window): never hot. Reading a window costs one BatchGetItem of 16 keys, once per window.
 HLS_SHARDS = 16
 
 logger = logging.getLogger(__name__)
@@ -144,8 +143,7 @@ def hls_shard_key(space_id: str, window: int, shard: int) -> dict[str, Any]:
 
 
 def beat_key(space_id: str, user: str, window: int) -> dict[str, Any]:
-    """The marker that counts `user` once in the slot of `window` (domain/presence.py)."""
-    return {PK: {"S": f"SPACE#{space_id}#BEAT#{user}"}, SK: {"S": f"S#{presence.slot_of(window)}"}}
+    return {PK: {"S": f"SPACE#{space_id}#BEAT#{user}"}, SK: {"S": f"W#{window}"}}
 
 
 def hls_estimate_key(space_id: str) -> dict[str, Any]:
@@ -755,8 +753,8 @@ class DynamoStore(SpaceStore):
 
     # --- the HLS viewers' presence -------------------------------------------------------------
     def record_presence(self, space_id: str, user: str, window: int, *, expires_at: float) -> bool:
-        """One transaction: the (user, slot) marker, conditioned on its absence, and an ADD to the
-        user's shard of the window. A repeat is cancelled by the marker: nothing counted twice."""
+        """One transaction: the (user, window) marker, conditioned on its absence, and an ADD to
+        the user's shard of the window. A repeat is cancelled by the marker: nothing counted twice."""
         ttl = {"N": str(int(expires_at))}
         marker = {
             "TableName": self.table,
@@ -776,7 +774,7 @@ class DynamoStore(SpaceStore):
                 return True
             except ClientError as exc:
                 if _cancelled_by_condition(exc, index=0):
-                    return False  # this user is already counted in this window's slot
+                    return False  # this user is already counted in this window
                 if not _cancelled_by_conflict(exc):
                     raise
             time.sleep(random.uniform(0.005, 0.02))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..domain import audience, presence, reactions
+from ..domain import audience, reactions
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SeatClaim
 from ..domain.errors import Conflict
@@ -244,13 +244,8 @@ class SqliteStore(SpaceStore):
                 "DELETE FROM presence WHERE space_id = ? AND win < ? AND expires < ?",
                 (space_id, window, time.time()),
             )
-            # Once per slot: not if any window of the slot already counts them.
-            first = presence.slot_of(window) * presence.HEARTBEAT_WINDOWS
-            last = first + presence.HEARTBEAT_WINDOWS - 1
             cursor = db.execute(
-                "INSERT OR IGNORE INTO presence SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM presence"
-                " WHERE space_id = ? AND user = ? AND win BETWEEN ? AND ?)",
-                (space_id, window, user, expires_at, space_id, user, first, last),
+                "INSERT OR IGNORE INTO presence VALUES (?, ?, ?, ?)", (space_id, window, user, expires_at)
             )
             return cursor.rowcount == 1
 

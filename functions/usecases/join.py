@@ -31,7 +31,7 @@ class BroadcastGrant:
     playlist_url: str
     identity: str
     role: Role
-    # Seconds between the page's presence heartbeats while playing (HLS viewers only).
+    # Seconds between the page's presence heartbeats while playing; None: not sampled, none.
     presence_interval_seconds: int | None = None
 
 
@@ -68,7 +68,7 @@ def join(
             playlist_url=links.playlist_url,
             identity=actor,
             role=role,
-            presence_interval_seconds=presence.interval_for(ctx),
+            presence_interval_seconds=presence.interval_for(ctx, actor),
         )
     if role is Role.LISTENER:
         # Removed by the participant_left webhook (usecases/webhooks.py); renewed while connected

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import re
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +45,8 @@ PROFILES = {
     HOST: {"name": "Hana Host"},
     ALICE: {"name": "Alice Adams"},
 }
-# A second HLS viewer (presence heartbeats: domain/presence.py).
-SECOND_VIEWER = "nina"
+# A second HLS viewer, in the presence sample (lena is not): domain/presence.py.
+SAMPLED_VIEWER = "nina"
 PRESENCE_WINDOW_S = 5
 # Solid camera colours, far apart in every channel, and far from the composer's dark background.
 COLOURS = {ALICE: (225, 40, 40), BOB: (40, 90, 235)}
@@ -204,8 +203,8 @@ def api_extra_env(livekit_server: LiveKitEndpoint, broadcast_dir: Path) -> dict[
     )
     # The host acts through the API and never joins the room: without this, the host grace period
     # (docs/control-plane.md, "The host") would end the Space partway through the module.
-    # Short presence windows, so the viewers' heartbeats and the count they make are seen within the
-    # module (the default window is 300 s, a heartbeat every two windows).
+    # Short presence windows, so a sampled viewer's heartbeats and the count they make are seen
+    # within the module (the default window is 300 s).
     return {
         **env,
         names.ENV_HOST_GRACE_SECONDS: "3600",
@@ -359,26 +358,23 @@ async def test_the_rooms_reactions_float_over_the_broadcast(broadcast: Broadcast
     assert sorted(e for b in feed["bursts"] for e in b["counts"]) == ["👏", "🔥"], feed
 
 
-async def test_every_viewer_sends_presence_heartbeats_while_playing_and_is_counted(
-    broadcast: Broadcast,
-) -> None:
+async def test_only_a_sampled_viewer_sends_presence_heartbeats_while_playing(broadcast: Broadcast) -> None:
+    assert presence.sampled(SAMPLED_VIEWER) and not presence.sampled(LISTENER)
     path = f"/spaces/{broadcast.space_id}/presence"
-    interval = presence.interval(PRESENCE_WINDOW_S)
-    sent: dict[str, list[float]] = {LISTENER: [], SECOND_VIEWER: []}
+    sent = {LISTENER: 0, SAMPLED_VIEWER: 0}
 
     def counting(who: str) -> Callable[[Request], None]:
         def count(request: Request) -> None:
             if request.method == "POST" and request.url.endswith(path):
-                sent[who].append(time.monotonic())
+                sent[who] += 1
 
         return count
 
-    # Lena's page plays since the module started; nina joins now.
     broadcast.listener.page.on("request", counting(LISTENER))
     browser = broadcast.listener.page.context.browser
     assert browser is not None
-    viewer = await Person.open(browser, str(broadcast.api.base_url), SECOND_VIEWER)
-    viewer.page.on("request", counting(SECOND_VIEWER))
+    viewer = await Person.open(browser, str(broadcast.api.base_url), SAMPLED_VIEWER)
+    viewer.page.on("request", counting(SAMPLED_VIEWER))
     try:
         await viewer.sign_in(f"/#/spaces/{broadcast.space_id}")
         await viewer.by("join-space").click()
@@ -387,32 +383,30 @@ async def test_every_viewer_sends_presence_heartbeats_while_playing_and_is_count
         )
 
         async def beating() -> bool:
-            return len(sent[SECOND_VIEWER]) >= 2 and len(sent[LISTENER]) >= 1
+            return sent[SAMPLED_VIEWER] >= 2
 
-        await eventually_async(beating, timeout=90, interval=0.5, what="both viewers' heartbeats")
-        # Once per interval, never sooner (a slow machine can only space them further apart).
-        gaps = [b - a for a, b in zip(sent[SECOND_VIEWER], sent[SECOND_VIEWER][1:], strict=False)]
-        assert gaps and min(gaps) >= interval - 0.5, gaps
+        await eventually_async(beating, timeout=60, interval=0.5, what="two heartbeats while playing")
 
-        # Each viewer is counted in one window of every two, and a window's count is doubled: two
-        # viewers show as 2 or 4 (both in one window), in the API and, through state.json, on both
-        # pages, never as 0 once counted.
+        # One sampled viewer is an estimated two: in the API and, through state.json, on both pages.
         async def counted() -> bool:
-            shown = (await broadcast.as_host("GET", f"/spaces/{broadcast.space_id}")).json()["listener_count"]
-            return shown in (2, 4)
+            return (await broadcast.as_host("GET", f"/spaces/{broadcast.space_id}")).json()[
+                "listener_count"
+            ] == 2
 
         await eventually_async(counted, timeout=60, interval=0.5, what="the HLS estimate in the API")
         for page in (broadcast.listener, viewer):
-            await expect(page.by("listener-count")).to_have_text(re.compile(r"^[24]$"), timeout=60_000)
+            await expect(page.by("listener-count")).to_have_text("2", timeout=60_000)
 
-        # Paused: no heartbeat for more than an interval (a slow machine can only send fewer).
+        # Paused: no heartbeat for three windows (a slow machine can only send fewer, never more).
         await viewer.page.evaluate("() => window.spaces.broadcast.video.pause()")
         await expect(viewer.by("broadcast")).not_to_have_attribute(
             "data-state", "playing", timeout=UI_TIMEOUT_MS
         )
-        paused_at = len(sent[SECOND_VIEWER])
-        await asyncio.sleep(1.5 * interval)
-        assert len(sent[SECOND_VIEWER]) == paused_at
+        paused_at = sent[SAMPLED_VIEWER]
+        await asyncio.sleep(3 * PRESENCE_WINDOW_S)
+        assert sent[SAMPLED_VIEWER] == paused_at
+        # Not sampled: lena's page never sent one.
+        assert sent[LISTENER] == 0
     finally:
         await viewer.page.context.close()
 

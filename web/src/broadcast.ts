@@ -22,7 +22,7 @@ export interface HlsGrant {
   identity: string;
   role: "listener";
   expires_at: null;
-  /** Seconds between presence heartbeats while playing (heartbeat.ts); null: send none. */
+  /** Seconds between presence heartbeats while playing; null: not sampled, send none (heartbeat.ts). */
   presence_interval_seconds?: number | null;
 }
 

@@ -49,7 +49,7 @@ describe("the HLS presence heartbeat", () => {
     expect(nextDue(10_000, 5_000, 300 * S)).toBe(310_000);
   });
 
-  it("sends nothing without an interval (a WebRTC listener)", async () => {
+  it("sends nothing when the viewer is not sampled", async () => {
     const t = new FakeTime();
     const beat = new Heartbeat(null, t.deps());
     beat.setPlaying(true);
@@ -61,15 +61,15 @@ describe("the HLS presence heartbeat", () => {
   it("sends once per interval while playing, the first at a random moment within the first", async () => {
     const t = new FakeTime();
     const start = t.now;
-    const beat = new Heartbeat(600, t.deps(0.25));
+    const beat = new Heartbeat(300, t.deps(0.25));
     beat.setPlaying(true);
     await t.advance(60 * S);
-    expect(t.calls).toEqual([]); // the first is at 150 s: a minute-long visit usually makes no call
+    expect(t.calls).toEqual([]); // the first is at 75 s: a minute-long visit usually makes no call
     await t.advance(3_600 * S - 60 * S);
-    expect(t.calls[0]).toBe(start + 150 * S);
-    expect(t.calls.map((at, i) => at - start - i * 600 * S)).toEqual(t.calls.map(() => 150 * S));
-    // The default interval (two 300 s windows): 0.1 calls a minute, the idle budget.
-    expect(t.calls.length / 60).toBeLessThanOrEqual(0.1);
+    expect(t.calls[0]).toBe(start + 75 * S);
+    expect(t.calls.map((at, i) => at - start - i * 300 * S)).toEqual(t.calls.map(() => 75 * S));
+    // 0.2 calls a minute for a sampled viewer; half are sampled: 0.1 on average.
+    expect(t.calls.length / 60).toBeLessThanOrEqual(0.2);
   });
 
   it("sends nothing while paused and never sooner than an interval after the last", async () => {
@@ -104,7 +104,7 @@ describe("the HLS presence heartbeat", () => {
     beat.setPlaying(true);
     await t.advance(301 * S);
     expect(t.calls).toHaveLength(2);
-    t.failWith = 409; // not live any more, on stage
+    t.failWith = 409; // not live any more, not sampled, on stage
     await t.advance(300 * S);
     expect(t.calls).toHaveLength(3);
     expect(beat.active).toBe(false);

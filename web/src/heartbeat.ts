@@ -1,13 +1,11 @@
 /**
  * The HLS viewer's presence heartbeat (docs/control-plane.md, "Listener count"). HLS viewers never
- * join the room, so the listener count learns about them from heartbeats: the join answer's
- * `presence_interval_seconds` says how often to call `POST /spaces/{id}/presence` while the player
- * plays (null: never, a WebRTC listener). The first heartbeat goes at a random moment within the
- * first interval: that phase spreads a crowd arriving at once over the interval, puts each viewer
- * into one counting window of the two an interval spans (the server's estimate relies on phases
- * being uniform), and means a page open for a minute usually makes no call. Each next one goes an
- * interval after the last; paused or stalled playback sends none, and resuming never sends sooner
- * than an interval after the last. The heartbeats also keep the viewer in the host's listener list.
+ * join the room, so the listener count learns about them from a sample: the join answer's
+ * `presence_interval_seconds` says whether this viewer is sampled (null: not) and how often to call
+ * `POST /spaces/{id}/presence` while the player plays. The first heartbeat goes at a random moment
+ * within the first interval (so a crowd arriving at once is spread over the interval, and a page
+ * open for a minute usually makes no call), each next one an interval after the last; paused or
+ * stalled playback sends none, and resuming never sends sooner than an interval after the last.
  * Pure scheduling: the clock, the timer and the call are given.
  */
 
@@ -21,7 +19,7 @@ export interface HeartbeatDeps {
   clearTimer: (handle: unknown) => void;
 }
 
-/** Answers that will not change by asking again: blocked, gone, not live, on stage. */
+/** Answers that will not change by asking again: blocked, gone, not live, not sampled, on stage. */
 const FINAL = new Set([401, 403, 404, 409, 422]);
 
 /** When the next heartbeat is due (ms since the epoch), given the last one (null: none yet). */
@@ -42,7 +40,7 @@ export class Heartbeat {
     private readonly deps: HeartbeatDeps,
   ) {
     this.intervalMs = (intervalSeconds ?? 0) * 1000;
-    // No interval (a WebRTC listener, or a control plane without presence): never sends.
+    // Not sampled (or a control plane without presence): never sends.
     this.stopped = !(this.intervalMs > 0);
   }
 

@@ -182,9 +182,9 @@ async def test_listeners_beyond_the_limit_get_the_broadcast_and_a_promotion_brin
         "identity": "late",
         "role": "listener",
         "expires_at": None,
-        # An HLS viewer sends presence heartbeats once per two windows (docs/control-plane.md,
+        # A sampled HLS viewer sends presence heartbeats once per window (docs/control-plane.md,
         # "Listener count"); the stack keeps the default window.
-        "presence_interval_seconds": presence.interval(presence.WINDOW_SECONDS),
+        "presence_interval_seconds": presence.WINDOW_SECONDS if presence.sampled("late") else None,
     }
     # The host is on stage: always WebRTC.
     assert post(stack.api, f"/spaces/{space_id}/token", "host-h").json()["mode"] == "webrtc"

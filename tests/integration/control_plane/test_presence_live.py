@@ -1,15 +1,13 @@
 """HLS viewers in the published listener count, through the real app (uvicorn, DynamoDB Local) and
 a livekit-server of this module's own whose webhooks reach that app: one real WebRTC listener is
 in the room (counted exactly, by its join webhook), the room is then full (limit 1), and many HLS
-viewers' heartbeats go through `POST /spaces/{id}/presence` as the web client sends them (every
-viewer, once per interval of two windows, at a phase of its own: here half of them in the first
-window of each interval, half in the second). The room metadata the reconciler publishes, and the
-API, show the WebRTC listener plus the last complete window's count times two."""
+viewers' heartbeats go through `POST /spaces/{id}/presence` as the web client sends them (sampled
+viewers only, again every window). The room metadata the reconciler publishes, and the API, show
+the WebRTC listener plus the last complete window's sampled viewers / sampling rate."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +30,9 @@ from .conftest import app_on_dynamodb
 from .livekit_helpers import live_space, post
 
 VIEWERS = 100
-# Short windows so the test sees several complete ones; the web client's cadence is two windows.
+# Short windows so the test sees several complete ones; the web client's cadence is the window.
 WINDOW_S = 4
-LOOK_EVERY_S = 0.5
+BEAT_EVERY_S = 1.5
 COUNTED_WITHIN_S = 60.0
 
 
@@ -96,12 +94,19 @@ async def watch_on_hls(hls_api: ApiServer, livekit_server: LiveKitEndpoint, spac
         lambda: asyncio.to_thread(lambda: shown(hls_api, space_id) == 1), timeout=30, what="WebRTC count"
     )
     viewers = [f"hls-viewer-{n}" for n in range(VIEWERS)]
+    sampled: list[str] = []
     async with httpx.AsyncClient(base_url=hls_api.url, timeout=30) as client:
         for user in viewers:
             grant = (await client.post(f"/spaces/{space_id}/token", headers=hls_api.auth(user))).json()
             assert grant["mode"] == "hls", grant
-            # Every HLS viewer sends heartbeats, one per two windows.
-            assert grant["presence_interval_seconds"] == presence.interval(WINDOW_S)
+            if grant["presence_interval_seconds"] is not None:
+                assert grant["presence_interval_seconds"] == WINDOW_S
+                sampled.append(user)
+        assert sampled == [u for u in viewers if presence.sampled(u)]
+        # Not sampled: refused, so the estimate is never inflated.
+        other = next(u for u in viewers if u not in sampled)
+        refused = await client.post(f"/spaces/{space_id}/presence", headers=hls_api.auth(other))
+        assert refused.status_code == 409 and refused.json()["rule"] == "presence_not_sampled"
 
         limit = asyncio.Semaphore(8)
 
@@ -111,26 +116,12 @@ async def watch_on_hls(hls_api: ApiServer, livekit_server: LiveKitEndpoint, spac
                 assert resp.status_code == 204, resp.text
 
         async def keep_watching() -> None:
-            # Viewer k's phase falls in windows of k's parity; each beats once in such a window, in
-            # its first half (so the call arrives within it): every window counts half of them.
-            done: set[tuple[str, int]] = set()
             while True:
-                now = time.time()
-                window = presence.window_of(now, WINDOW_S)
-                if now - window * WINDOW_S < WINDOW_S / 2:
-                    due = [
-                        u
-                        for k, u in enumerate(viewers)
-                        if k % presence.HEARTBEAT_WINDOWS == window % presence.HEARTBEAT_WINDOWS
-                        and (u, window) not in done
-                    ]
-                    await asyncio.gather(*(beat(u) for u in due))
-                    done.update((u, window) for u in due)
-                await asyncio.sleep(LOOK_EVERY_S)
+                await asyncio.gather(*(beat(u) for u in sampled))
+                await asyncio.sleep(BEAT_EVERY_S)
 
         watching = asyncio.create_task(keep_watching())
-        expected = 1 + presence.estimate(VIEWERS // presence.HEARTBEAT_WINDOWS)
-        assert expected == 1 + VIEWERS
+        expected = 1 + presence.estimate(len(sampled))
         try:
 
             async def published() -> bool:

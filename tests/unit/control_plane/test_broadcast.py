@@ -19,7 +19,6 @@ from contract import names
 from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
-from functions.domain import presence
 
 from .conftest import auth
 from .fakes import FakeGateway
@@ -78,8 +77,8 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
         "identity": "newcomer",
         "role": "listener",
         "expires_at": None,
-        # Every HLS viewer sends presence heartbeats, one per two windows (domain/presence.py).
-        "presence_interval_seconds": presence.interval(presence.WINDOW_SECONDS),
+        # Not in the presence sample (domain/presence.py): this page sends no heartbeats.
+        "presence_interval_seconds": None,
     }
 
 

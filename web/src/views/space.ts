@@ -54,7 +54,7 @@ export function spaceView(app: App, spaceId: string): View {
   let media: SpaceRoom | null = null;
   let broadcast: BroadcastStage | null = null;
   let stateTimer: number | undefined;
-  // The HLS viewer's presence heartbeat (while playing) and its player hook.
+  // The HLS viewer's presence heartbeat (sampled viewers only, while playing) and its player hook.
   let heartbeat: Heartbeat | null = null;
   let heartbeatOff: (() => void) | null = null;
   // The broadcast's reactions.json, read while the broadcast is watched.
@@ -267,7 +267,7 @@ export function spaceView(app: App, spaceId: string): View {
     if (disposed || generation !== broadcastGeneration) return view.destroy();
     broadcast = view;
     window.spaces = { room: null, broadcast: view.player };
-    // The listener count's HLS part (and the viewer's entry in the host's list): heartbeats while playing.
+    // The listener count's HLS part: a sampled viewer's heartbeat while the player plays.
     const beat = new Heartbeat(presenceInterval, {
       send: () => app.api.presence(spaceId),
       nowMs: () => Date.now(),
