@@ -48,6 +48,13 @@ describe("Api token refresh", () => {
     await expect(api.getSpace("s1")).rejects.toEqual(new ApiError(401, "token expired"));
     expect(fn).toHaveBeenCalledTimes(1);
   });
+
+  it("keeps the rule the API named beside its words", async () => {
+    const body = { detail: "presence count busy; send the heartbeat again", rule: "too_much_contention" };
+    vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify(body), { status: 409 })));
+    const api = new Api("http://api", () => "t", async () => false);
+    await expect(api.getSpace("s1")).rejects.toEqual(new ApiError(409, body.detail, "too_much_contention"));
+  });
 });
 
 describe("refreshSession", () => {

@@ -79,9 +79,16 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
+    /** The rule the API named (`{"rule": ...}` beside `detail`), when it named one. */
+    readonly rule: string | null = null,
   ) {
     super(`${status}: ${detail}`);
   }
+}
+
+function ruleOf(body: unknown): string | null {
+  const rule = (body as { rule?: unknown } | null)?.rule;
+  return typeof rule === "string" ? rule : null;
 }
 
 /** FastAPI says why in `detail`: a string (403/404/409) or a list of field errors (422). */
@@ -157,7 +164,7 @@ export class Api {
     } catch {
       parsed = null;
     }
-    if (!resp.ok) throw new ApiError(resp.status, describe(resp.status, parsed));
+    if (!resp.ok) throw new ApiError(resp.status, describe(resp.status, parsed), ruleOf(parsed));
     return parsed as T;
   }
 

@@ -8,12 +8,13 @@ class FakeTime {
   private next = 1;
   calls: number[] = [];
   failWith: number | null = null;
+  failRule: string | null = null;
 
   deps(random = 0.5) {
     return {
       send: async () => {
         this.calls.push(this.now);
-        if (this.failWith !== null) throw { status: this.failWith };
+        if (this.failWith !== null) throw { status: this.failWith, rule: this.failRule };
       },
       nowMs: () => this.now,
       random: () => random,
@@ -97,6 +98,24 @@ describe("the HLS presence heartbeat", () => {
     expect(t.calls).toHaveLength(3);
   });
 
+  it("spreads heartbeats that fell due during a stall over the minute after it", async () => {
+    const t = new FakeTime();
+    const start = t.now;
+    const beat = new Heartbeat(300, t.deps(0.5));
+    beat.setPlaying(true);
+    await t.advance(150 * S);
+    expect(t.calls).toEqual([start + 150 * S]);
+    beat.setPlaying(false); // the broadcast stalls for everyone...
+    await t.advance(600 * S);
+    beat.setPlaying(true); // ...and resumes for everyone: this page waits its own 30 s
+    const resumed = t.now;
+    await t.advance(29 * S);
+    expect(t.calls).toHaveLength(1);
+    await t.advance(1 * S);
+    expect(t.calls).toEqual([start + 150 * S, resumed + 30 * S]);
+    beat.stop();
+  });
+
   it("stops on an answer that will not change and keeps going after a network error", async () => {
     const t = new FakeTime();
     const beat = new Heartbeat(300, t.deps(0));
@@ -104,11 +123,17 @@ describe("the HLS presence heartbeat", () => {
     beat.setPlaying(true);
     await t.advance(301 * S);
     expect(t.calls).toHaveLength(2);
-    t.failWith = 409; // not live any more, not sampled, on stage
+    // A busy store (409 `too_much_contention`, "retry"): only this window is missed.
+    t.failWith = 409;
+    t.failRule = "too_much_contention";
     await t.advance(300 * S);
     expect(t.calls).toHaveLength(3);
+    expect(beat.active).toBe(true);
+    t.failRule = "space_not_live"; // not live any more (or not sampled, on stage): final
+    await t.advance(300 * S);
+    expect(t.calls).toHaveLength(4);
     expect(beat.active).toBe(false);
     await t.advance(3_600 * S);
-    expect(t.calls).toHaveLength(3);
+    expect(t.calls).toHaveLength(4);
   });
 });

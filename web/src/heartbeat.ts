@@ -5,7 +5,9 @@
  * `POST /spaces/{id}/presence` while the player plays. The first heartbeat goes at a random moment
  * within the first interval (so a crowd arriving at once is spread over the interval, and a page
  * open for a minute usually makes no call), each next one an interval after the last; paused or
- * stalled playback sends none, and resuming never sends sooner than an interval after the last.
+ * stalled playback sends none, and resuming never sends sooner than an interval after the last (an
+ * overdue one goes at a random moment of the minute after, so a stall every viewer shared does not
+ * bring every viewer's heartbeat back at once). A busy store's refusal only skips that beat.
  * Pure scheduling: the clock, the timer and the call are given.
  */
 
@@ -21,6 +23,11 @@ export interface HeartbeatDeps {
 
 /** Answers that will not change by asking again: blocked, gone, not live, not sampled, on stage. */
 const FINAL = new Set([401, 403, 404, 409, 422]);
+/** How far overdue heartbeats are spread when playback resumes. */
+const RESUME_SPREAD_MS = 60_000;
+
+/** Refusals among those that will: the store was too busy this time (a 409 that says "retry"). */
+const PASSING = new Set(["too_much_contention"]);
 
 /** When the next heartbeat is due (ms since the epoch), given the last one (null: none yet). */
 export function nextDue(lastMs: number | null, firstDueMs: number, intervalMs: number): number {
@@ -56,7 +63,11 @@ export class Heartbeat {
     if (!playing) return this.cancel();
     const now = this.deps.nowMs();
     this.firstDueMs ??= now + Math.floor(this.deps.random() * this.intervalMs);
-    this.schedule(Math.max(0, nextDue(this.lastMs, this.firstDueMs, this.intervalMs) - now));
+    const wait = nextDue(this.lastMs, this.firstDueMs, this.intervalMs) - now;
+    // Overdue after a pause or a stall: a stall of the broadcast itself resumes every viewer at
+    // once, so the overdue heartbeats are spread over the next minute instead of all sent now.
+    const spread = Math.min(RESUME_SPREAD_MS, this.intervalMs);
+    this.schedule(wait > 0 ? wait : Math.floor(this.deps.random() * spread));
   }
 
   stop(): void {
@@ -81,9 +92,9 @@ export class Heartbeat {
     try {
       await this.deps.send();
     } catch (err) {
-      const status = (err as { status?: number }).status ?? 0;
-      if (FINAL.has(status)) return this.stop();
-      // A network error or a 5xx: this window is missed; the next one is tried as usual.
+      const { status = 0, rule = null } = err as { status?: number; rule?: string | null };
+      if (FINAL.has(status) && !(rule !== null && PASSING.has(rule))) return this.stop();
+      // A network error, a 5xx or a busy store: this window is missed; the next one is tried as usual.
     }
     if (!this.stopped && this.playing) this.schedule(this.intervalMs);
   }
