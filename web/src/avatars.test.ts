@@ -37,6 +37,8 @@ describe("avatars through the proxy", () => {
 
   it("takes the config's avatarUrl when it is an https base, else the API's proxy", () => {
     expect(avatarUrlOf("https://cdn.example/avatars/", "https://api.example")).toBe("https://cdn.example/avatars");
+    expect(avatarUrlOf("https://cdn.example/avatars?", "https://api.example")).toBe("https://cdn.example/avatars");
+    expect(avatarUrlOf("https://cdn.example/avatars#", "https://api.example")).toBe("https://cdn.example/avatars");
     for (const bad of ["javascript:alert(1)", "http://cdn.example/avatars", "https://cdn.example/a?x=1", "no", 3, null]) {
       expect(avatarUrlOf(bad, "https://api.example")).toBe(`https://api.example${AVATAR_PATH}`);
     }

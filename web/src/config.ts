@@ -24,7 +24,8 @@ export function avatarUrlOf(raw: unknown, apiUrl: string): string {
     try {
       const url = new URL(raw);
       if ((url.protocol === "https:" || url.origin === window.location.origin) && !url.search && !url.hash) {
-        return url.href.replace(/\/+$/, "");
+        // Origin and path only: a bare "?" or "#" at the end (empty search and hash) is dropped too.
+        return `${url.origin}${url.pathname}`.replace(/\/+$/, "");
       }
     } catch {
       // not a URL: the API's own proxy
