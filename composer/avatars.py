@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image, ImageDraw
 
@@ -58,7 +58,8 @@ class AvatarCache:
         clock: Callable[[], float] = time.monotonic,
         fetcher: Callable[[str, AvatarPolicy], bytes] = fetch,
     ) -> None:
-        self._policy = policy
+        # The avatar hosts see who asks: the composer, not the API's proxy.
+        self._policy = replace(policy, user_agent=USER_AGENT)
         self._clock = clock
         self._fetch = fetcher
         self._lock = threading.Lock()

@@ -35,7 +35,7 @@ from livekit.agents.worker import ServerEnvOption
 
 from composer import layout as layouts
 from composer import settings
-from composer.avatars import USER_AGENT, AvatarCache
+from composer.avatars import AvatarCache
 from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, Sink
 from composer.hls.headers import cache_headers
 from composer.load import LOAD_THRESHOLD, composer_load
@@ -260,7 +260,7 @@ class RoomComposer:
         self.config = settings.config_from_env(env, video=self._video)
         self._geometry = layouts.Geometry.for_size(self.config.width, self.config.height)
         # Stage avatars, fetched in the background under the SSRF policy (composer/avatars.py).
-        self._avatars = AvatarCache(policy_from_env(env, user_agent=USER_AGENT)) if self._video else None
+        self._avatars = AvatarCache(policy_from_env(env)) if self._video else None
         self._renderer = Renderer(self._geometry, self._avatars)
         self._mixer = Mixer(sample_rate=self.config.sample_rate)
         self._stage: StageState | None = None

@@ -32,11 +32,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from PIL import Image
-
 from contract import names
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Where a hosted IdP's avatars live. Cognito has no avatar hosting: a user's `picture` points at
 # wherever they keep one, most often one of these. Operators widen or narrow the list with
@@ -88,13 +90,11 @@ class AvatarPolicy:
         return bool(self.hosts)
 
 
-def policy_from_env(env: Mapping[str, str], *, user_agent: str = USER_AGENT) -> AvatarPolicy:
+def policy_from_env(env: Mapping[str, str]) -> AvatarPolicy:
     """SPACES_AVATAR_HOSTS (comma-separated; unset: DEFAULT_HOSTS; empty: no avatars, initials)."""
     raw = env.get(names.ENV_AVATAR_HOSTS)
     hosts = DEFAULT_HOSTS if raw is None else tuple(h.strip().lower() for h in raw.split(",") if h.strip())
-    return AvatarPolicy(
-        hosts=frozenset(hosts), allow_private=env.get(names.ENV_MODE) == "local", user_agent=user_agent
-    )
+    return AvatarPolicy(hosts=frozenset(hosts), allow_private=env.get(names.ENV_MODE) == "local")
 
 
 def host_allowed(host: str, hosts: frozenset[str]) -> bool:
@@ -280,6 +280,10 @@ def fetch(url: str, policy: AvatarPolicy) -> bytes:
 
 def decode(data: bytes, policy: AvatarPolicy) -> Image.Image:
     """The picture's centre square, in RGB, at most AVATAR_KEEP_SIDE pixels a side."""
+    # Imported here, not with the module: the API's settings import this module on every cold
+    # start (Lambda), and Pillow alone costs ~50 ms there; only an avatar request decodes.
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data), formats=sorted(FORMATS)) as image:
             if image.format not in FORMATS:

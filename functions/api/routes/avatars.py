@@ -66,19 +66,20 @@ def get_avatar(
         picture = proxy.picture(url)
     except AvatarRefused as exc:
         # A URL, but not one the policy fetches (scheme, host, port, user info).
-        return JSONResponse(
-            {"detail": f"url: {exc}", "rule": "avatar_url_refused"},
-            status_code=403,
-            headers={"Cache-Control": f"public, max-age={FAILURE_TTL_S}"},
-        )
+        return _failure(403, f"url: {exc}", "avatar_url_refused")
     except AvatarUnavailable as exc:
-        return JSONResponse(
-            {"detail": str(exc), "rule": "avatar_unavailable"},
-            status_code=502,
-            headers={"Cache-Control": f"public, max-age={FAILURE_TTL_S}"},
-        )
+        return _failure(502, str(exc), "avatar_unavailable")
     return Response(
         picture,
         media_type=MEDIA_TYPE,
         headers={"Cache-Control": f"public, max-age={PICTURE_TTL_S}", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _failure(status: int, detail: str, rule: str) -> JSONResponse:
+    """A refusal in the Problem shape, cacheable as long as the proxy keeps a failure."""
+    return JSONResponse(
+        {"detail": detail, "rule": rule},
+        status_code=status,
+        headers={"Cache-Control": f"public, max-age={FAILURE_TTL_S}"},
     )
