@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,9 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.config import Settings, get_settings
 from ..domain.audience import InvalidAudienceCursor
-from ..domain.errors import Conflict, DomainError, Forbidden, NotFound
+from ..domain.errors import Busy, Conflict, DomainError, Forbidden, NotFound
 from ..livekit_edge.gateway import GatewayError
 from ..reconcile.runner import Memory
+from ..store import dynamodb
 from ..store.base import InvalidCursor
 from ..usecases.avatars import AvatarProxy
 from . import openapi
@@ -30,7 +32,7 @@ from .routes import avatars, health, listeners, presence, reactions, spaces, sta
 
 log = logging.getLogger("functions.api")
 
-STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409}
+STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Busy: 503}
 # The rule named by the HTTP errors the framework and the auth dependency raise (see Problem).
 HTTP_RULES = {
     400: "malformed_body",
@@ -71,7 +73,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, "rule": exc.rule}, status_code=STATUS.get(type(exc), 409))
+        return _problem(exc)
+
+    @app.exception_handler(ClientError)
+    @app.exception_handler(BotoCoreError)
+    async def store_error(_: Request, exc: Exception) -> JSONResponse:
+        # Throttled or unreachable, nothing written: say so and when to come back. Anything else
+        # stays the 500 it is (it may have written, or it is a bug).
+        busy = dynamodb.unavailable(exc)
+        if busy is None:
+            raise exc
+        log.warning("store unavailable: %s", exc)
+        return _problem(busy)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
@@ -113,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origin_list,
         allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        # A 503 says when to come back; a page on another origin can only read that if exposed.
+        expose_headers=["Retry-After"],
         # Bearer tokens, not cookies: no credentials mode needed (an explicit "*" stays legal).
         allow_credentials=False,
     )
@@ -157,6 +172,14 @@ class _AsciiJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _problem(exc: DomainError) -> JSONResponse:
+    # A transient refusal (503) says when the same request is worth sending again.
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    return JSONResponse(
+        {"detail": exc.message, "rule": exc.rule}, status_code=STATUS.get(type(exc), 409), headers=headers
+    )
 
 
 def _validation_response(errors: Any) -> JSONResponse:

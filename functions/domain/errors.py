@@ -22,3 +22,12 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     """Wrong state or a limit reached. -> 409"""
+
+
+class Busy(DomainError):
+    """The store could not take it now (contention, throttling, unreachable); nothing was changed and
+    the same request can be sent again after `retry_after` seconds. -> 503 with Retry-After"""
+
+    def __init__(self, rule: str, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(rule, message)
+        self.retry_after = retry_after

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SeatClaim
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Busy, NotFound
 from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
 from ..domain.people import stage_names, stage_pictures
 from ..domain.presence import HlsEstimate
@@ -232,7 +232,7 @@ class SpaceStore(ABC):
                 return Change(before, stored)
             time.sleep(random.uniform(0, delay))
             delay = min(delay * 2, BACKOFF_CAP)
-        raise Conflict("too_much_contention", "the Space is changing too fast; retry")
+        raise Busy("too_much_contention", "the Space is changing too fast; nothing was changed, retry")
 
     def list(self, state: SpaceState, *, limit: int, cursor: str | None = None) -> Page:
         items, last = self._page(state, limit=min(limit, PAGE_LIMIT_MAX), after=decode_cursor(cursor))

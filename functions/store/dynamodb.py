@@ -48,14 +48,14 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from contract import names
 
 from ..domain import audience, reactions
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SEAT_BUCKET_SECONDS, SeatClaim
-from ..domain.errors import Conflict
+from ..domain.errors import Busy, Conflict
 from ..domain.model import Space, SpaceState
 from ..domain.presence import HlsEstimate
 from ..domain.reactions import LimitState
@@ -435,7 +435,10 @@ class DynamoStore(SpaceStore):
                 elif not _cancelled_by_conflict(exc):
                     raise
             time.sleep(random.uniform(0.005, 0.05))
-        raise Conflict("too_much_contention", "too many concurrent creates with this Idempotency-Key; retry")
+        raise Busy(
+            "too_much_contention",
+            "too many concurrent creates with this Idempotency-Key; nothing was changed, retry",
+        )
 
     def _live_idempotency_item(self, key: dict[str, Any]) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.client.get_item(
@@ -645,7 +648,9 @@ class DynamoStore(SpaceStore):
                 if not _cancelled_by_conflict(exc):
                     raise
             time.sleep(random.uniform(0.005, 0.02))
-        raise Conflict("too_much_contention", "listener count busy; the webhook will be retried")
+        raise Busy(
+            "too_much_contention", "listener count busy; nothing was changed, the webhook will be retried"
+        )
 
     # --- WebRTC seats --------------------------------------------------------------------------
     def claim_seat(self, space_id: str, claim: SeatClaim) -> int | None:
@@ -778,7 +783,9 @@ class DynamoStore(SpaceStore):
                 if not _cancelled_by_conflict(exc):
                     raise
             time.sleep(random.uniform(0.005, 0.02))
-        raise Conflict("too_much_contention", "presence count busy; send the heartbeat again")
+        raise Busy(
+            "too_much_contention", "presence count busy; nothing was counted, send the heartbeat again"
+        )
 
     def presence_count(self, space_id: str, window: int) -> int:
         shards = self._batch_get([hls_shard_key(space_id, window, k) for k in range(HLS_SHARDS)])
@@ -1106,6 +1113,36 @@ def _reasons(exc: ClientError) -> list[dict[str, Any]]:
         return []
     reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
     return reasons
+
+
+# Answers DynamoDB gives, once the SDK's own retries are spent, to a request it did not apply: the
+# table or one of its partitions is over its throughput. Same request later: it may pass.
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+# A transaction cancelled only for these reasons ("None" marks the items that were fine) wrote nothing.
+_TRANSIENT_REASONS = frozenset(
+    {"None", "ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded"}
+)
+
+
+def unavailable(exc: Exception) -> Busy | None:
+    """The 503 for a store failure that left nothing written and may pass later, or None for any
+    other failure (which stays a 500: a read timeout, for one, may have applied a write)."""
+    if isinstance(exc, ClientError):
+        code = exc.response["Error"]["Code"]
+        reasons = {r.get("Code", "None") for r in _reasons(exc)}
+        if code in _THROTTLED or (code == "TransactionCanceledException" and reasons <= _TRANSIENT_REASONS):
+            return Busy(
+                "store_throttled",
+                "the store is over its throughput; nothing was changed, retry",
+                retry_after=2,
+            )
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+        return Busy(
+            "store_unreachable", "the store cannot be reached; nothing was changed, retry", retry_after=5
+        )
+    return None
 
 
 # A seat claim that meets a condition or a throttled table gives no seat: the listener gets the

@@ -204,6 +204,9 @@ class ControlPlane(Construct):
             cors_preflight=apigwv2.CorsPreflightOptions(
                 allow_origins=list(cors_origins),
                 allow_headers=["authorization", "content-type", "idempotency-key"],
+                # With CORS configured, API Gateway replaces the app's CORS headers: a page on the
+                # web origin reads a 503's Retry-After only if this exposes it.
+                expose_headers=["retry-after"],
                 allow_methods=[apigwv2.CorsHttpMethod.ANY],
                 max_age=Duration.hours(1),
             )

@@ -6,11 +6,16 @@ import json
 import re
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Match, Template
 
 from contract import names
 from infrastructure.constructs import lambda_bundle, livekit_fleet
+from infrastructure.constructs.control_plane import ApiLimits, BroadcastLinks, ControlPlane
 
 from .conftest import Synthesized
 
@@ -587,3 +592,33 @@ def test_the_user_data_writes_the_node_folder_as_it_is_in_the_repo(synth: Synthe
     # EC2 takes at most 16 KB of user data; the references resolve to ARNs of ~100 characters each.
     assert len(_user_data(synth).encode()) < 14_000
     assert _user_data(synth).rstrip().endswith(f'bash "${{NODE_ROOT:-}}{livekit_fleet.NODE_DIR}/boot.sh"')
+
+
+def test_the_api_lets_the_web_origin_read_when_to_come_back_after_a_503() -> None:
+    """With CORS configured, API Gateway answers with its own CORS headers instead of the app's, so
+    the Retry-After of a 503 (docs/control-plane.md, "Endpoints") must be exposed there too."""
+    stack = cdk.Stack(cdk.App(), "CorsOnly")
+    ControlPlane(
+        stack,
+        "ControlPlane",
+        table=dynamodb.Table(
+            stack, "T", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+        ),
+        livekit_secret=secretsmanager.Secret(stack, "S"),
+        livekit_api_url="https://sfu.example",
+        livekit_public_url="wss://sfu.example",
+        jwt_issuer="https://issuer.example",
+        jwt_audience=["aud"],
+        limits=ApiLimits(rate_limit=10, burst_limit=20, reserved_concurrency=None),
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        broadcast=BroadcastLinks(
+            base_url="https://cdn.example/broadcasts", webrtc_listener_limit=10, recording_retention_days=1
+        ),
+        cors_origins=["https://web.example"],
+        bundle=False,
+    )
+    cors = Template.from_stack(stack).find_resources("AWS::ApiGatewayV2::Api")
+    (api,) = cors.values()
+    config = api["Properties"]["CorsConfiguration"]
+    assert config["AllowOrigins"] == ["https://web.example"]
+    assert config["ExposeHeaders"] == ["retry-after"]

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { Api, ApiError } from "./api";
+import { Api, ApiError, parseRetryAfter, transientWaitMs, TRANSIENT_RETRIES } from "./api";
 import { refreshSession, type Session } from "./auth";
 
 function jwt(claims: object): string {
@@ -86,5 +86,100 @@ describe("refreshSession", () => {
     expect(await refreshSession(current, { ...deps, devToken: async () => ({ token: jwt({ sub: "bob", exp: future() }) }) })).toBeNull();
     expect(await refreshSession(current, { ...deps, devToken: async () => ({ token: jwt({ sub: "alice", exp: 1 }) }) })).toBeNull();
     expect(await refreshSession(current, { ...deps, devToken: () => Promise.reject(new ApiError(404, "no")) })).toBeNull();
+  });
+});
+
+/** A fetch that answers each call with the next of `answers` (the last one repeats), recording requests. */
+function scripted(answers: Array<() => Response>) {
+  const requests: Array<{ url: string; init: RequestInit }> = [];
+  const fn = vi.fn(async (url: string, init: RequestInit) => {
+    requests.push({ url, init });
+    return answers[Math.min(requests.length - 1, answers.length - 1)]();
+  });
+  return { fn, requests };
+}
+
+const busy = (retryAfter: string | null) => () =>
+  new Response(JSON.stringify({ detail: "the Space is changing too fast; nothing was changed, retry", rule: "too_much_contention" }), {
+    status: 503,
+    headers: retryAfter === null ? {} : { "retry-after": retryAfter },
+  });
+const throttled = () => new Response(JSON.stringify({ message: "Too Many Requests" }), { status: 429 });
+const space = () => new Response(JSON.stringify({ id: "s1" }), { status: 200 });
+
+describe("Api transient refusals", () => {
+  function paced() {
+    const waits: number[] = [];
+    return { waits, pacing: { sleep: async (ms: number) => void waits.push(ms), random: () => 0 } };
+  }
+
+  it("sends a call refused with 503 again after the Retry-After it names", async () => {
+    const { fn, requests } = scripted([busy("2"), busy("3"), space]);
+    vi.stubGlobal("fetch", fn);
+    const { waits, pacing } = paced();
+    const api = new Api("http://api", () => "t", async () => false, pacing);
+    await expect(api.getSpace("s1")).resolves.toEqual({ id: "s1" });
+    expect(requests).toHaveLength(3);
+    expect(waits).toEqual([2000, 3000]);
+  });
+
+  it("sends a create again with the same Idempotency-Key, so it makes one Space", async () => {
+    const { fn, requests } = scripted([throttled, busy(null), space]);
+    vi.stubGlobal("fetch", fn);
+    const { waits, pacing } = paced();
+    const api = new Api("http://api", () => "t", async () => false, pacing);
+    await api.createSpace({ title: "t", video: "off" });
+    const keys = requests.map((r) => (r.init.headers as Record<string, string>)["idempotency-key"]);
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+    expect(waits).toEqual([1000, 2000]); // no Retry-After: 1 s, then 2 s
+  });
+
+  it("gives up after the retries and throws what the API said", async () => {
+    const { fn, requests } = scripted([busy("1")]);
+    vi.stubGlobal("fetch", fn);
+    const api = new Api("http://api", () => "t", async () => false, paced().pacing);
+    const err = await api.getSpace("s1").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 503, rule: "too_much_contention", retryAfterSeconds: 1 });
+    expect(requests).toHaveLength(1 + TRANSIENT_RETRIES);
+  });
+
+  it("leaves reactions, heartbeats and refusals that will not change to the caller", async () => {
+    const limited = () =>
+      new Response(JSON.stringify({ detail: "too fast", rule: "reaction_rate_limited" }), {
+        status: 429,
+        headers: { "retry-after": "1" },
+      });
+    const notLive = () => new Response(JSON.stringify({ detail: "not live", rule: "space_not_live" }), { status: 409 });
+    for (const [answer, call] of [
+      [busy("1"), (api: Api) => api.react("s1", "👏")],
+      [busy("1"), (api: Api) => api.presence("s1")],
+      [limited, (api: Api) => api.getSpace("s1")], // the API's own 429 names its rule
+      [notLive, (api: Api) => api.joinToken("s1")],
+      [() => new Response("", { status: 502 }), (api: Api) => api.getSpace("s1")], // may have been applied
+    ] as Array<[() => Response, (api: Api) => Promise<unknown>]>) {
+      const { fn, requests } = scripted([answer, space]);
+      vi.stubGlobal("fetch", fn);
+      const api = new Api("http://api", () => "t", async () => false, paced().pacing);
+      await expect(call(api)).rejects.toBeInstanceOf(ApiError);
+      expect(requests).toHaveLength(1);
+    }
+  });
+
+  it("waits at least what it was told, spread up to half as long again, and never past the cap", () => {
+    expect(transientWaitMs(0, 2, () => 0)).toBe(2000);
+    expect(transientWaitMs(0, 2, () => 0.999)).toBeLessThan(3000);
+    expect(transientWaitMs(2, null, () => 0)).toBe(4000);
+    expect(transientWaitMs(0, 3600, () => 0)).toBe(30_000);
+  });
+
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    expect(parseRetryAfter("5")).toBe(5);
+    expect(parseRetryAfter(null)).toBeNull();
+    expect(parseRetryAfter("soon")).toBeNull();
+    const now = Date.parse("2026-12-03T10:00:00Z");
+    expect(parseRetryAfter("Thu, 03 Dec 2026 10:00:07 GMT", now)).toBe(7);
+    expect(parseRetryAfter("Thu, 03 Dec 2026 09:00:00 GMT", now)).toBe(0);
   });
 });

@@ -81,9 +81,61 @@ export class ApiError extends Error {
     readonly detail: string,
     /** The rule the API named (`{"rule": ...}` beside `detail`), when it named one. */
     readonly rule: string | null = null,
+    /** The answer's Retry-After in seconds (a 503 or a 429 says when to come back), if any. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(`${status}: ${detail}`);
   }
+}
+
+/**
+ * Refusals the same request is worth sending again for: the API's 503 (its store was busy or out of
+ * reach; nothing was changed) and API Gateway's own throttle, a 429 that names no rule (the request
+ * never reached the API). A 429 the API names (a reaction sent too fast) is the caller's to handle.
+ */
+export function isTransient(err: ApiError): boolean {
+  return err.status === 503 || (err.status === 429 && err.rule === null);
+}
+
+/** How many times a call is sent again after a transient refusal (docs/web.md, "Busy API"). */
+export const TRANSIENT_RETRIES = 3;
+/** The wait before retry n (0-based) when the answer names none: 1, 2, 4 s. */
+export const TRANSIENT_FIRST_WAIT_MS = 1000;
+/** Never longer than this before one retry, whatever Retry-After says (then the caller's error shows). */
+export const TRANSIENT_WAIT_CAP_MS = 30_000;
+
+/**
+ * The wait before retry `n`: never sooner than the answer's Retry-After (or 1, 2, 4 s without one),
+ * and up to half as long again, so a crowd told the same comes back spread over that time.
+ */
+export function transientWaitMs(n: number, retryAfterSeconds: number | null, random: () => number = Math.random): number {
+  const base = retryAfterSeconds !== null ? retryAfterSeconds * 1000 : TRANSIENT_FIRST_WAIT_MS * 2 ** n;
+  return Math.min(TRANSIENT_WAIT_CAP_MS, Math.round(base * (1 + 0.5 * random())));
+}
+
+/** Retry-After as seconds: delta-seconds or an HTTP date; null when absent or unreadable. */
+export function parseRetryAfter(value: string | null, nowMs: number = Date.now()): number | null {
+  if (value === null || value.trim() === "") return null;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+/** How a call paces its retries; tests give their own clock. */
+export interface Pacing {
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+const REAL_PACING: Pacing = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+interface CallOptions {
+  headers?: Record<string, string>;
+  /** Transient refusals sent again (TRANSIENT_RETRIES by default; 0: the caller handles them). */
+  retries?: number;
 }
 
 function ruleOf(body: unknown): string | null {
@@ -120,13 +172,32 @@ export class Api {
     readonly baseUrl: string,
     private readonly bearer: () => string | null,
     private readonly refresh: TokenRefresher = async () => false,
+    private readonly pacing: Pacing = REAL_PACING,
   ) {}
 
   /**
-   * One API call. A 401 refreshes the token and retries once; a second 401 (or a failed refresh)
-   * is thrown as ApiError 401, which the caller shows as "sign in again" without leaving the room.
+   * One API call. A transient refusal (isTransient: the store was busy, the gateway throttled) is
+   * sent again after the wait it names, up to `retries` times, so a join storm or a throttled table
+   * costs a moment, not an error. Safe: such a refusal changed nothing, and a create carries the
+   * same Idempotency-Key each time.
    */
-  private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
+    const { headers = {}, retries = TRANSIENT_RETRIES } = options;
+    for (let n = 0; ; n++) {
+      try {
+        return await this.authorised<T>(method, path, body, headers);
+      } catch (err) {
+        if (!(err instanceof ApiError) || !isTransient(err) || n >= retries) throw err;
+        await this.pacing.sleep(transientWaitMs(n, err.retryAfterSeconds, this.pacing.random));
+      }
+    }
+  }
+
+  /**
+   * A 401 refreshes the token and retries once; a second 401 (or a failed refresh) is thrown as
+   * ApiError 401, which the caller shows as "sign in again" without leaving the room.
+   */
+  private async authorised<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<T> {
     try {
       return await this.send<T>(method, path, body, headers);
     } catch (err) {
@@ -164,7 +235,10 @@ export class Api {
     } catch {
       parsed = null;
     }
-    if (!resp.ok) throw new ApiError(resp.status, describe(resp.status, parsed), ruleOf(parsed));
+    if (!resp.ok) {
+      const retryAfter = parseRetryAfter(resp.headers.get("retry-after"));
+      throw new ApiError(resp.status, describe(resp.status, parsed), ruleOf(parsed), retryAfter);
+    }
     return parsed as T;
   }
 
@@ -187,7 +261,8 @@ export class Api {
   }
 
   createSpace(input: SpaceCreate): Promise<Space> {
-    return this.call("POST", "/spaces", input, { "idempotency-key": crypto.randomUUID() });
+    // One key for every retry of this create: however many times it is sent, one Space.
+    return this.call("POST", "/spaces", input, { headers: { "idempotency-key": crypto.randomUUID() } });
   }
 
   startSpace(id: string): Promise<Space> {
@@ -198,14 +273,17 @@ export class Api {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/end`);
   }
 
-  /** One emoji reaction (REACTION_EMOJI); 429 when sent faster than the API allows. */
+  /**
+   * One emoji reaction (REACTION_EMOJI); 429 when sent faster than the API allows. Never sent again
+   * by itself: a reaction seconds late is noise, and a busy store is no time to add load.
+   */
   react(id: string, emoji: string): Promise<void> {
-    return this.call("POST", `/spaces/${encodeURIComponent(id)}/reactions`, { emoji });
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/reactions`, { emoji }, { retries: 0 });
   }
 
-  /** An HLS viewer's presence heartbeat (heartbeat.ts): counted once per window. */
+  /** An HLS viewer's presence heartbeat (heartbeat.ts): counted once per window; a refused one is skipped. */
   presence(id: string): Promise<void> {
-    return this.call("POST", `/spaces/${encodeURIComponent(id)}/presence`);
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/presence`, undefined, { retries: 0 });
   }
 
   /** A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch. */

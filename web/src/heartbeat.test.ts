@@ -123,12 +123,13 @@ describe("the HLS presence heartbeat", () => {
     beat.setPlaying(true);
     await t.advance(301 * S);
     expect(t.calls).toHaveLength(2);
-    // A busy store (409 `too_much_contention`, "retry"): only this window is missed.
-    t.failWith = 409;
+    // A busy store (503 `too_much_contention`, Retry-After): only this window is missed.
+    t.failWith = 503;
     t.failRule = "too_much_contention";
     await t.advance(300 * S);
     expect(t.calls).toHaveLength(3);
     expect(beat.active).toBe(true);
+    t.failWith = 409;
     t.failRule = "space_not_live"; // not live any more (or not sampled, on stage): final
     await t.advance(300 * S);
     expect(t.calls).toHaveLength(4);

@@ -7,7 +7,7 @@
  * open for a minute usually makes no call), each next one an interval after the last; paused or
  * stalled playback sends none, and resuming never sends sooner than an interval after the last (an
  * overdue one goes at a random moment of the minute after, so a stall every viewer shared does not
- * bring every viewer's heartbeat back at once). A busy store's refusal only skips that beat.
+ * bring every viewer's heartbeat back at once). A busy store's refusal (503) only skips that beat.
  * Pure scheduling: the clock, the timer and the call are given.
  */
 
@@ -25,9 +25,6 @@ export interface HeartbeatDeps {
 const FINAL = new Set([401, 403, 404, 409, 422]);
 /** How far overdue heartbeats are spread when playback resumes. */
 const RESUME_SPREAD_MS = 60_000;
-
-/** Refusals among those that will: the store was too busy this time (a 409 that says "retry"). */
-const PASSING = new Set(["too_much_contention"]);
 
 /** When the next heartbeat is due (ms since the epoch), given the last one (null: none yet). */
 export function nextDue(lastMs: number | null, firstDueMs: number, intervalMs: number): number {
@@ -92,9 +89,10 @@ export class Heartbeat {
     try {
       await this.deps.send();
     } catch (err) {
-      const { status = 0, rule = null } = err as { status?: number; rule?: string | null };
-      if (FINAL.has(status) && !(rule !== null && PASSING.has(rule))) return this.stop();
-      // A network error, a 5xx or a busy store: this window is missed; the next one is tried as usual.
+      const { status = 0 } = err as { status?: number };
+      if (FINAL.has(status)) return this.stop();
+      // A network error or a 5xx (503: the store was busy): this window is missed; the next one is
+      // tried as usual.
     }
     if (!this.stopped && this.playing) this.schedule(this.intervalMs);
   }

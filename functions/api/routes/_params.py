@@ -9,8 +9,20 @@ from ..schemas import SPACE_ID_PATTERN, USER_ID_PATTERN, Problem
 SpaceId = Annotated[str, Path(pattern=SPACE_ID_PATTERN, description="id returned by POST /spaces")]
 TargetUser = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user acted upon")]
 
+# The store could not take the request now (contention, throttling, unreachable): nothing was
+# changed, and the same request may be sent again after Retry-After seconds.
+BUSY: dict[int | str, dict[str, object]] = {
+    503: {
+        "model": Problem,
+        "description": "The store is busy or unreachable; nothing was changed. Send the same request "
+        "again after Retry-After seconds.",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    }
+}
+
 PROBLEMS: dict[int | str, dict[str, object]] = {
-    code: {"model": Problem} for code in (401, 403, 404, 409, 502)
+    **{code: {"model": Problem} for code in (401, 403, 404, 409, 502)},
+    **BUSY,
 }
 
 # A write the reconciler has not finished applying to the room yet: stored, converging.

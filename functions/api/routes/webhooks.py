@@ -8,9 +8,10 @@ from ...livekit_edge.webhooks import InvalidWebhook, verify
 from ...usecases import webhooks
 from ..deps import SettingsDep, UseCases
 from ..schemas import Problem
+from ._params import BUSY
 
 # Signed by the SFU with the API secret: anything unsigned or tampered with is a 401.
-router = APIRouter(prefix="/livekit", tags=["webhooks"], responses={401: {"model": Problem}})
+router = APIRouter(prefix="/livekit", tags=["webhooks"], responses={401: {"model": Problem}, **BUSY})
 
 
 @router.post("/webhook")

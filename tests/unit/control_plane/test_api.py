@@ -11,17 +11,21 @@ from typing import Any
 
 import jwt
 import pytest
+from botocore.exceptions import ClientError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from google.protobuf.json_format import MessageToJson
 from livekit import api
 
 from contract import names
+from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
 from functions.domain.grants import permission_for
 from functions.domain.model import Role, VideoPolicy
 from functions.reconcile.wiring import reconciler_for
+from functions.store.base import Snapshot
+from functions.store.sqlite import SqliteStore
 
 from .conftest import LK_KEY, LK_SECRET, auth
 from .fakes import FakeGateway
@@ -765,3 +769,45 @@ def test_handover_to_anyone_but_a_cohost_is_refused_naming_the_problem(client: T
     resp = client.post(f"/spaces/{space_id}/host", json={}, headers=auth("host"))
     assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "user_id"]
     assert client.get(f"/spaces/{space_id}", headers=auth("anyone")).json() == before
+
+
+# --- a busy or unreachable store --------------------------------------------------------------
+class _AlwaysOutraced(SqliteStore):
+    """Every compare-and-set loses, as under more concurrent writers than the store retries past."""
+
+    def _commit(self, read: Snapshot, after: Any) -> None:
+        return None
+
+
+def test_a_change_that_never_wins_its_write_is_a_503_that_changed_nothing(
+    app: FastAPI, client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space_id = live_space(client)
+    monkeypatch.setattr("functions.store.base.time.sleep", lambda _: None)
+    app.dependency_overrides[deps.get_store] = lambda: _AlwaysOutraced(settings.sqlite_path)
+    busy = set_role(client, space_id, "bob", "speaker")
+    assert busy.status_code == 503, busy.text
+    assert busy.json()["rule"] == "too_much_contention"
+    assert busy.headers["retry-after"] == "1"
+    del app.dependency_overrides[deps.get_store]
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == []
+
+
+def test_a_throttled_store_is_a_503_and_any_other_store_failure_stays_a_500(
+    app: FastAPI, settings: Settings
+) -> None:
+    def failing(code: str) -> Any:
+        class Failing(SqliteStore):
+            def get(self, space_id: str, *, member: str | None = None) -> Any:
+                raise ClientError({"Error": {"Code": code, "Message": "m"}}, "GetItem")
+
+        return lambda: Failing(settings.sqlite_path)
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        app.dependency_overrides[deps.get_store] = failing("ProvisionedThroughputExceededException")
+        throttled = c.get("/spaces/" + "a" * 32, headers={**auth("host"), "Origin": "https://web.example"})
+        assert throttled.status_code == 503 and throttled.json()["rule"] == "store_throttled"
+        assert throttled.headers["retry-after"] == "2"
+        assert throttled.headers["access-control-expose-headers"] == "Retry-After"
+        app.dependency_overrides[deps.get_store] = failing("ValidationException")
+        assert c.get("/spaces/" + "a" * 32, headers=auth("host")).status_code == 500
