@@ -64,6 +64,18 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     reserved = app.node.try_get_context("lambda_reserved_concurrency")
     domain = str(get("domain", EXAMPLE_DOMAIN))
     certificate_arn = str(get("certificate_arn", EXAMPLE_CERTIFICATE))
+    livekit_sha256 = str(get("livekit_sha256", EXAMPLE_LIVEKIT_SHA256)).lower()
+    if domain != EXAMPLE_DOMAIN:
+        # A real deployment: its placeholders would deploy, then fail quietly (nodes that never boot).
+        if certificate_arn == EXAMPLE_CERTIFICATE:
+            raise ValueError(f"context domain={domain!r} needs certificate_arn (an ACM certificate for it)")
+        if livekit_sha256 == EXAMPLE_LIVEKIT_SHA256:
+            raise ValueError(
+                f"context domain={domain!r} needs livekit_sha256: the SHA-256 of the livekit-server "
+                "release archive the nodes download (docs/infrastructure.md)"
+            )
+    if not re.fullmatch(r"[0-9a-f]{64}", livekit_sha256):
+        raise ValueError(f"context livekit_sha256 must be 64 hex digits, got {livekit_sha256!r}")
     zone_id = app.node.try_get_context("hosted_zone_id")
     zone_name = app.node.try_get_context("hosted_zone_name")
     if bool(zone_id) != bool(zone_name):
@@ -144,7 +156,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         oidc=ExternalOidc(issuer=str(oidc_issuer), audience=tuple(a for a in oidc_audience.split(",") if a))
         if oidc_issuer
         else None,
-        livekit_binary_sha256=str(get("livekit_sha256", EXAMPLE_LIVEKIT_SHA256)).lower(),
+        livekit_binary_sha256=livekit_sha256,
         alarm_email=app.node.try_get_context("alarm_email"),
         alarms=AlarmThresholds(),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),

@@ -304,10 +304,10 @@ class BroadcastDelivery(Construct):
             )
         )
         # composer/hls/sinks.py S3Sink: put_object, and get_object treating NoSuchKey as "none yet".
+        # No s3:prefix condition: a GetObject carries no prefix for S3's "may this caller list?"
+        # check, so a conditioned grant is not documented to turn that 403 into a 404, and a
+        # composer that cannot tell "no playlist yet" from "denied" starts no broadcast. Listing
+        # shows keys under broadcasts/ only (the bucket holds nothing else), which it may read anyway.
         grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{self.prefix}*"]}},
-            )
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn])
         )

@@ -1,7 +1,7 @@
 """Local bundling of the control plane Lambda: runtime deps for arm64 + functions/ + contract/.
 
-No Docker: pip (uv's, or pip itself) downloads manylinux aarch64 wheels only, so what it fetches
-runs on Lambda whatever machine runs `cdk deploy`. The bundle never holds CDK or dev tools: the
+No Docker: uv's pip downloads manylinux aarch64 wheels only, so what it fetches runs on Lambda
+whatever machine runs `cdk deploy`. The bundle never holds CDK or dev tools: the
 dependency list is pyproject.toml's [project.dependencies], the Lambda's runtime deps only, at the
 exact versions uv.lock pins (the versions the tests ran against).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -22,7 +21,11 @@ from aws_cdk import DockerImage, ILocalBundling
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("functions", "contract")
-PLATFORM = "manylinux2014_aarch64"
+# The Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): any manylinux wheel up to glibc
+# 2.34 runs there. manylinux2014 (glibc 2.17) alone is too old a target: some pinned packages
+# (Pillow 12+) publish aarch64 wheels for manylinux_2_28 only, and the bundle then cannot resolve.
+GLIBC_MINOR = 34
+UV_PLATFORM = f"aarch64-manylinux_2_{GLIBC_MINOR}"
 
 
 def runtime_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
@@ -30,19 +33,19 @@ def runtime_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]
         return list(tomllib.load(f)["project"]["dependencies"])
 
 
-def _uv() -> str | None:
+def _uv() -> str:
+    """uv: the Makefile bootstraps it (`make venv`), and the venv `cdk` runs in is uv's (no pip)."""
     uv = shutil.which("uv") or str(Path.home() / ".cache/spaces-tools/uv/bin/uv")
-    return uv if Path(uv).is_file() else None
+    if not Path(uv).is_file():
+        raise RuntimeError("bundling the Lambda needs uv: run `make venv` (it installs uv) first")
+    return uv
 
 
 def locked_requirements() -> list[str]:
-    """The runtime dependencies with the versions uv.lock pins; the pyproject ranges without uv."""
-    uv = _uv()
-    if uv is None:
-        return runtime_dependencies()
+    """The runtime dependencies with the versions uv.lock pins (the versions the tests ran against)."""
     exported = subprocess.run(
         [
-            uv,
+            _uv(),
             "export",
             "--frozen",
             "--no-default-groups",
@@ -62,20 +65,13 @@ def locked_requirements() -> list[str]:
 def source_hash() -> str:
     """Changes when the code, the dependency list or the lock changes, without hashing the whole repo."""
     digest = hashlib.sha256("\n".join(runtime_dependencies()).encode())
+    digest.update(UV_PLATFORM.encode())  # another target is another bundle
     digest.update((ROOT / "uv.lock").read_bytes())
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def _installer() -> list[str]:
-    """uv's pip when it is there (the Makefile bootstraps it), else pip: same wheels either way."""
-    uv = _uv()
-    if uv is not None:
-        return [uv, "pip", "install", "--python-platform", "aarch64-manylinux2014"]
-    return [sys.executable, "-m", "pip", "install", "--platform", PLATFORM, "--implementation", "cp"]
 
 
 @jsii.implements(ILocalBundling)
@@ -89,7 +85,11 @@ class LocalPythonBundling:
             requirements.flush()
             subprocess.run(
                 [
-                    *_installer(),
+                    _uv(),
+                    "pip",
+                    "install",
+                    "--python-platform",
+                    UV_PLATFORM,
                     "--target",
                     output_dir,
                     "--python-version",

@@ -246,7 +246,10 @@ class LiveKitFleet(Construct):
             ),
             group_metrics=[autoscaling.GroupMetrics.all()],
             default_instance_warmup=Duration.minutes(3),
-            update_policy=autoscaling.UpdatePolicy.rolling_update(),
+            # No update policy: a deploy never replaces a node in the middle of its rooms. A new
+            # launch template (each deploy resolves the latest AL2023 AMI; a boot-script change)
+            # applies to nodes launched after it; operators roll the fleet with an instance refresh,
+            # which drains each node through the hook below (docs/infrastructure.md, "Rolling the fleet").
         )
         self.lifecycle_hook = self.group.add_lifecycle_hook(
             "Drain",

@@ -69,6 +69,10 @@ def test_context_sets_the_broadcast_tier() -> None:
         ({"recording_retention_days": "0"}, "recording_retention_days"),
         ({"recording_retention_days": "3651"}, "recording_retention_days"),
         ({"broadcast_domain": "live.example.org"}, "broadcast_certificate_arn"),
+        # A real domain with a placeholder deploys, then never works: refused at synth.
+        ({"domain": "sfu.example.org", "livekit_sha256": "cd" * 32}, "certificate_arn"),
+        ({"domain": "sfu.example.org", "certificate_arn": "arn:cert"}, "livekit_sha256"),
+        ({"livekit_sha256": "not-a-digest"}, "livekit_sha256"),
     ],
 )
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:
@@ -77,10 +81,10 @@ def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], m
 
 
 def test_turn_gets_its_own_name_and_the_checksum_a_placeholder_that_no_archive_matches() -> None:
-    settings = _settings(domain="sfu.example.org", certificate_arn="arn:cert")
+    assert _settings().livekit_binary_sha256 == "0" * 64  # offline synth only: see the refusals below
+    settings = _settings(domain="sfu.example.org", certificate_arn="arn:cert", livekit_sha256="cd" * 32)
     assert settings.turn_domain == "turn.sfu.example.org"
     assert settings.turn_certificate_arn == "arn:cert"  # one certificate naming both, unless told
-    assert settings.livekit_binary_sha256 == "0" * 64
     assert settings.hosted_zone is None
     chosen = _settings(
         turn_domain="relay.example.org",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -15,7 +16,7 @@ from aws_cdk.assertions import Match, Template
 
 from contract import names
 from infrastructure.constructs import lambda_bundle, livekit_fleet
-from infrastructure.constructs.control_plane import ApiLimits, BroadcastLinks, ControlPlane
+from infrastructure.constructs.control_plane import RUNTIME, ApiLimits, BroadcastLinks, ControlPlane
 
 from .conftest import Synthesized
 
@@ -147,6 +148,22 @@ def test_fleet_drains_on_scale_in_for_a_bounded_time_and_scales_on_cpu(synth: Sy
     )
 
 
+def test_a_deploy_never_replaces_the_nodes_serving_rooms(synth: Synthesized) -> None:
+    """Each deploy resolves the latest AMI, so an update policy would roll the fleet on any deploy
+    after AWS publishes one; nodes are rolled by an instance refresh, which drains them, instead."""
+    ((_, group),) = synth.resources("AWS::AutoScaling::AutoScalingGroup").items()
+    policy = group.get("UpdatePolicy", {})
+    assert "AutoScalingRollingUpdate" not in policy and "AutoScalingReplacingUpdate" not in policy
+
+
+def test_the_api_access_log_is_one_json_object_of_http_api_fields(synth: Synthesized) -> None:
+    ((_, stage),) = synth.resources("AWS::ApiGatewayV2::Stage").items()
+    fields = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+    assert {"requestId", "ip", "routeKey", "status", "responseLatency"} <= set(fields)
+    # Only variables HTTP APIs define (resourcePath and friends are REST API ones).
+    assert all(v.startswith("$context.") and "resourcePath" not in v for v in fields.values())
+
+
 def test_nodes_use_ssm_and_imdsv2(synth: Synthesized) -> None:
     ((_, template),) = synth.resources("AWS::EC2::LaunchTemplate").items()
     data = template["Properties"]["LaunchTemplateData"]
@@ -191,6 +208,32 @@ def test_the_lambda_bundle_installs_the_versions_the_lock_pins() -> None:
     assert {"fastapi", "mangum", "pydantic", "livekit-api"} <= pinned
     assert len(pinned) == len(locked)
     assert not pinned & {"aws-cdk-lib", "cdk-nag", "pytest", "livekit-agents", "moto"}
+
+
+@pytest.mark.timeout(600)
+def test_the_lambda_bundle_resolves_for_the_lambda_and_only_for_it(tmp_path: Path) -> None:
+    """What `cdk deploy` runs (the synth tests skip bundling): every pinned runtime dependency has a
+    wheel for the Lambda (CPython 3.13, aarch64, glibc <= 2.34), and nothing built for another one
+    comes along."""
+    out = tmp_path / "bundle"
+    version = RUNTIME.name.removeprefix("python")  # the runtime the stack deploys
+    assert version == "3.13"  # the extension names below
+    assert lambda_bundle.LocalPythonBundling(python_version=version).try_bundle(str(out), image=None)  # type: ignore[arg-type]
+    assert (out / "functions" / "api" / "main.py").is_file() and (out / "contract").is_dir()
+    extensions = [p.name for p in out.rglob("*.so")]
+    assert any(name.startswith("_imaging.cpython-313-aarch64") for name in extensions)
+    assert any(name.startswith("_pydantic_core.cpython-313-aarch64") for name in extensions)
+    assert not [name for name in extensions if "x86_64" in name or "cpython-311" in name]
+    tags = [
+        line.split(":", 1)[1].strip()
+        for wheel in out.glob("*.dist-info/WHEEL")
+        for line in wheel.read_text().splitlines()
+        if line.startswith("Tag:")
+    ]
+    platforms = {tag.rsplit("-", 1)[1] for tag in tags} - {"any"}
+    assert platforms and all(p.endswith("aarch64") for p in platforms), platforms
+    glibc = [int(m.group(1)) for p in platforms for m in [re.match(r"manylinux_2_(\d+)_", p)] if m]
+    assert glibc and max(glibc) <= lambda_bundle.GLIBC_MINOR
 
 
 def test_no_secret_in_plain_environment_variables(synth: Synthesized) -> None:
@@ -403,6 +446,14 @@ def test_the_avatar_route_has_its_own_smaller_throttle(synth: Synthesized) -> No
     default = stage["Properties"]["DefaultRouteSettings"]
     assert 0 < avatars["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
     assert 0 < avatars["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+
+
+def test_the_stage_is_created_after_the_routes_its_settings_name(synth: Synthesized) -> None:
+    """API Gateway refuses settings for a route it cannot find yet, so the stage must wait for them."""
+    ((_, stage),) = synth.resources("AWS::ApiGatewayV2::Stage").items()
+    routes = {r["Properties"]["RouteKey"]: k for k, r in synth.resources("AWS::ApiGatewayV2::Route").items()}
+    for key in stage["Properties"]["RouteSettings"]:
+        assert routes[key] in stage.get("DependsOn", []), key
 
 
 def test_the_reconciler_runs_every_minute_one_sweep_at_a_time(synth: Synthesized) -> None:
