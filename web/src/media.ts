@@ -6,6 +6,7 @@ import {
   ConnectionError,
   DisconnectReason,
   type LocalParticipant,
+  type LocalTrackPublication,
   type Participant,
   ParticipantKind,
   type RemoteParticipant,
@@ -17,6 +18,7 @@ import {
 } from "livekit-client";
 
 import type { Role, VideoPolicy } from "./api";
+import type { DeviceChoice, DeviceKind } from "./devices";
 import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD, STAGE_RPC_TIMEOUT_MS } from "./names";
 import { HANDS_TOPIC, type RaisedHands, type RoomMetadata } from "./contract.gen";
 import { parseHands, parseRoomMetadata } from "./pushed";
@@ -78,13 +80,30 @@ function guarded(fn: () => void): void {
 }
 
 export class SpaceRoom {
-  readonly room = new Room({ adaptiveStream: true, dynacast: true });
+  readonly room: Room;
   readonly stage = new StageTracker();
   status: Status = { kind: "idle" };
   private listeners = new Set<() => void>();
   private handsListeners = new Set<(hands: RaisedHands) => void>();
 
-  constructor(private readonly audioSink: HTMLElement) {
+  /** The microphone, camera and speaker chosen (devices.ts); used while plugged in. */
+  private readonly wanted: DeviceChoice;
+
+  constructor(
+    private readonly audioSink: HTMLElement,
+    devices: DeviceChoice = {},
+  ) {
+    this.wanted = { ...devices };
+    // `ideal`, not `exact`: a device unplugged since falls back to the default instead of failing.
+    // Not every browser honours an ideal device (Chromium's capture may take the default anyway):
+    // `settle` moves a new track to the chosen device when it opened another.
+    this.room = new Room({
+      adaptiveStream: true,
+      dynacast: true,
+      audioCaptureDefaults: devices.audioinput ? { deviceId: { ideal: devices.audioinput } } : undefined,
+      videoCaptureDefaults: devices.videoinput ? { deviceId: { ideal: devices.videoinput } } : undefined,
+      audioOutput: devices.audiooutput ? { deviceId: devices.audiooutput } : undefined,
+    });
     const r = this.room;
     const changed = () => this.emit();
     r.on(RoomEvent.Reconnecting, () => this.setStatus({ kind: "reconnecting" }))
@@ -124,7 +143,11 @@ export class SpaceRoom {
       .on(RoomEvent.TrackUnmuted, changed)
       .on(RoomEvent.TrackPublished, changed)
       .on(RoomEvent.TrackUnpublished, changed)
-      .on(RoomEvent.LocalTrackPublished, changed)
+      .on(RoomEvent.LocalTrackPublished, (pub: LocalTrackPublication) => {
+        if (pub.source === Track.Source.Microphone) void this.settle(pub, "audioinput");
+        if (pub.source === Track.Source.Camera) void this.settle(pub, "videoinput");
+        this.emit();
+      })
       .on(RoomEvent.LocalTrackUnpublished, changed)
       .on(RoomEvent.ParticipantPermissionsChanged, changed)
       .on(RoomEvent.RoomMetadataChanged, changed)
@@ -135,7 +158,38 @@ export class SpaceRoom {
         const hands = parseHands(new TextDecoder().decode(payload));
         if (hands) for (const fn of this.handsListeners) guarded(() => fn(hands));
       })
-      .on(RoomEvent.AudioPlaybackStatusChanged, changed);
+      .on(RoomEvent.AudioPlaybackStatusChanged, changed)
+      .on(RoomEvent.MediaDevicesChanged, changed)
+      .on(RoomEvent.ActiveDeviceChanged, changed);
+  }
+
+  /** The devices of a kind the browser offers (labels only once the page may capture). */
+  async devices(kind: DeviceKind): Promise<MediaDeviceInfo[]> {
+    return Room.getLocalDevices(kind, false);
+  }
+
+  /** The device in use for a kind, if the room has chosen one. */
+  activeDevice(kind: DeviceKind): string | undefined {
+    return this.room.getActiveDevice(kind);
+  }
+
+  /** Switch a kind to `deviceId` now: the published track is restarted on it, or sound moves to it. */
+  async useDevice(kind: DeviceKind, deviceId: string): Promise<void> {
+    this.wanted[kind] = deviceId;
+    const ok = await this.room.switchActiveDevice(kind, deviceId);
+    if (!ok) throw new Error("the browser did not switch to that device");
+    this.emit();
+  }
+
+  /** A track just opened on another device than the one chosen: move it there, if it is plugged in. */
+  private async settle(pub: LocalTrackPublication, kind: "audioinput" | "videoinput"): Promise<void> {
+    const wanted = this.wanted[kind];
+    const opened = pub.track?.mediaStreamTrack.getSettings().deviceId;
+    if (!wanted || !opened || opened === wanted) return;
+    const plugged = await Room.getLocalDevices(kind, false).catch(() => []);
+    if (!plugged.some((d) => d.deviceId === wanted)) return; // unplugged: the default it took stays
+    await this.room.switchActiveDevice(kind, wanted).catch(() => false);
+    this.emit();
   }
 
   onChange(fn: () => void): () => void {

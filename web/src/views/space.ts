@@ -9,6 +9,7 @@
  */
 import type { App, View } from "../app";
 import type { ApiError } from "../api";
+import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
 import { Heartbeat } from "../heartbeat";
@@ -24,6 +25,7 @@ import { BroadcastStage } from "./broadcast_stage";
 import { parseBurst, ReactionsOverlay, reactionsBar } from "./reactions";
 import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
+import { DevicesView } from "./space/devices";
 import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { ListenerList } from "./space/listeners";
@@ -38,6 +40,25 @@ declare global {
 }
 
 /** sessionStorage, when the page may use it. */
+/** The kinds of device a person with these rights chooses: what they capture, and where sound plays. */
+function deviceKinds(rights: { mic: boolean; camera: boolean }): DeviceKind[] {
+  if (!rights.mic && !rights.camera) return [];
+  const kinds: DeviceKind[] = [];
+  if (rights.mic) kinds.push("audioinput");
+  if (rights.camera) kinds.push("videoinput");
+  // Choosing where sound plays needs setSinkId (not in every browser: Safari has none).
+  if (typeof HTMLMediaElement !== "undefined" && "setSinkId" in HTMLMediaElement.prototype) kinds.push("audiooutput");
+  return kinds;
+}
+
+function browserStorage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
 function tabStorage(): Storage | null {
   try {
     return window.sessionStorage;
@@ -81,7 +102,14 @@ export function spaceView(app: App, spaceId: string): View {
     setCamera: (on) => void toggle(() => media!.room.localParticipant.setCameraEnabled(on)),
     setScreen: (on) => void toggle(() => setScreenShare(media!.room.localParticipant, on)),
     raiseHand: (up) => void raiseHand(up),
+    toggleDevices: () => {
+      devices.toggle();
+      render();
+    },
   });
+  /** Which microphone, camera and speaker, kept per browser (devices.ts). */
+  const devicePrefs = new DevicePreferences(browserStorage());
+  const devices = new DevicesView((kind, id) => void chooseDevice(kind, id), () => devicePrefs.get());
   /** Who someone is: the room's view of them first, then the names and faces the Space carries (people.ts). */
   const person = (id: string): Person => personOf(id, media?.participant(id), ctl.names, ctl.pictures);
   const called = (id: string) => person(id).name;
@@ -172,7 +200,7 @@ export function spaceView(app: App, spaceId: string): View {
     leaveBroadcast();
     closeRoom();
     ctl.joined(grant);
-    const room = new SpaceRoom(audioSink);
+    const room = new SpaceRoom(audioSink, devicePrefs.get());
     media = room;
     window.spaces = { room: room.room };
     room.room.on("dataReceived", (payload, participant, _kind, topic) => {
@@ -365,12 +393,13 @@ export function spaceView(app: App, spaceId: string): View {
     stale(el, null);
     header.reset();
     controls.reset();
+    devices.reset();
     panel.reset();
     stage.reset();
     el.replaceChildren(
       header.header,
       header.banner,
-      h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, controls.el), panel.el),
+      h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, controls.el, devices.el), panel.el),
       audioSink,
     );
   }
@@ -426,12 +455,15 @@ export function spaceView(app: App, spaceId: string): View {
       person,
     });
 
+    const rights = publishRights(local, room.info.video, myRole);
+    devices.update(room, deviceKinds(rights));
     controls.update({
-      rights: publishRights(local, room.info.video, myRole),
+      rights,
       micOn: micOn(local),
       cameraOn: !!cameraTrack(local),
       screenOn: sharing(local),
       raised: ctl.handRaised,
+      devicesOpen: devices.isOpen,
     });
 
     const hands = ctl.hands;
@@ -479,6 +511,18 @@ export function spaceView(app: App, spaceId: string): View {
       await call();
     } catch (err) {
       toast(`The media server refused: ${(err as Error).message}`, "error");
+    }
+    render();
+  }
+
+  /** Remembered for the next room too, then applied to this one (a live track moves to the device). */
+  async function chooseDevice(kind: DeviceKind, id: string): Promise<void> {
+    devicePrefs.set(kind, id);
+    if (!media) return;
+    try {
+      await media.useDevice(kind, id);
+    } catch (err) {
+      toast(`Could not switch the device: ${(err as Error).message}`, "error");
     }
     render();
   }

@@ -10,6 +10,8 @@ export interface ControlsInput {
   /** Whether I am sharing my screen now. */
   screenOn?: boolean;
   raised: boolean;
+  /** Whether the device picker (views/space/devices.ts) is open; absent: no picker on this page. */
+  devicesOpen?: boolean;
 }
 
 export interface ControlsActions {
@@ -17,6 +19,8 @@ export interface ControlsActions {
   setCamera(on: boolean): void;
   setScreen(on: boolean): void;
   raiseHand(up: boolean): void;
+  /** Open or close the microphone/camera/speaker picker. */
+  toggleDevices?(): void;
 }
 
 function roundButton(testid: string, on: boolean, onclick: () => void, ...content: (Node | string)[]): HTMLElement {
@@ -35,7 +39,8 @@ export class ControlsView {
   update(input: ControlsInput): void {
     const { rights, micOn, cameraOn, raised } = input;
     const screenOn = !!input.screenOn;
-    if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised])) return;
+    const devicesOpen = input.devicesOpen;
+    if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised, devicesOpen])) return;
     clear(this.el);
     const a = this.actions;
     if (rights.mic) {
@@ -51,6 +56,12 @@ export class ControlsView {
       this.el.append(
         roundButton("toggle-screen", screenOn, () => a.setScreen(!screenOn), icon("screen"), screenOn ? "Stop sharing" : "Share screen"),
       );
+    }
+    // Which microphone, camera and speaker: for those who capture (a listener's page has no mic
+    // permission, so it could not name the devices anyway).
+    if ((rights.mic || rights.camera) && devicesOpen !== undefined && a.toggleDevices) {
+      const toggle = a.toggleDevices.bind(a);
+      this.el.append(roundButton("toggle-devices", devicesOpen, () => toggle(), icon("sliders"), "Devices"));
     }
     if (!rights.mic && !rights.camera) {
       this.el.append(roundButton("raise-hand", raised, () => a.raiseHand(!raised), icon("hand"), raised ? "Lower hand" : "Request to speak"));

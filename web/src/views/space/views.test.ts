@@ -28,6 +28,18 @@ describe("ControlsView", () => {
     expect(q(view.el, "raise-hand")[0].getAttribute("aria-pressed")).toBe("true");
   });
 
+  it("offers the device picker to those who capture, not to listeners", () => {
+    const a = { ...actions(), toggleDevices: vi.fn() };
+    const view = new ControlsView(a);
+    view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: false, devicesOpen: false });
+    expect(q(view.el, "toggle-devices")).toHaveLength(0);
+    view.update({ rights: { mic: true, camera: false }, micOn: true, cameraOn: false, raised: false, devicesOpen: false });
+    (q(view.el, "toggle-devices")[0] as HTMLButtonElement).click();
+    expect(a.toggleDevices).toHaveBeenCalledTimes(1);
+    view.update({ rights: { mic: true, camera: false }, micOn: true, cameraOn: false, raised: false, devicesOpen: true });
+    expect(q(view.el, "toggle-devices")[0].getAttribute("aria-pressed")).toBe("true");
+  });
+
   it("shows mic and camera by what the SFU allows", () => {
     const a = actions();
     const view = new ControlsView(a);
