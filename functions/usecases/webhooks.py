@@ -29,13 +29,15 @@ def record(ctx: Context, facts: WebhookFacts) -> str:
     if space_id is None:
         return "ignored: not a Space room"
     if facts.event == "room_finished":
-        if not ctx.store.claim_event(facts.id):
-            return "duplicate"
+        # The end first, then the event id: an end that failed (the store was busy) is applied when
+        # LiveKit sends the event again, instead of being taken for a duplicate. Ending is idempotent.
         now = ctx.clock()
         try:
             ctx.store.update(space_id, lambda s: lifecycle.room_closed(s, now=now))
         except NotFound:
             return "ignored: unknown Space"
+        if not ctx.store.claim_event(facts.id):
+            return "duplicate"
         return "space ended"
     if facts.event in ("participant_joined", "participant_left") and facts.role == Role.HOST.value:
         return _host_presence(ctx, space_id, facts)

@@ -264,3 +264,21 @@ def test_parallel_hand_raises_are_all_kept(store: SpaceStore) -> None:
             )
         )
     assert sorted(store.require(space.id).raised_hands) == sorted(users)
+
+
+def test_a_space_with_a_full_hand_queue_ends(store: SpaceStore) -> None:
+    """Every raised hand the queue holds, a pin, and the host ends it: one change, on both stores
+    (DynamoDB: one transaction, which must not grow with the hands it clears)."""
+    limits = Limits()
+    space = live(store, make_space())
+    store.update(
+        space.id,
+        lambda s: stage.change_role(s, actor=s.host, target="sp", role=Role.SPEAKER, limits=limits),
+    )
+    store.update(space.id, lambda s: stage.pin(s, actor=s.host, target="sp"))
+    for i in range(limits.max_raised_hands):
+        store.update(space.id, lambda s, u=f"u{i}": stage.raise_hand(s, user=u, limits=limits))
+    assert len(store.require(space.id).raised_hands) == limits.max_raised_hands
+    store.update(space.id, lambda s: lifecycle.end(s, actor=s.host, now=T0 + timedelta(hours=1)))
+    ended = store.require(space.id)
+    assert ended.state is SpaceState.ENDED and ended.raised_hands == () and ended.pinned is None

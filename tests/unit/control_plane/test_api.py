@@ -580,6 +580,24 @@ def test_room_finished_ends_the_space(client: TestClient) -> None:
     assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["state"] == "ended"
 
 
+def test_a_room_finished_the_store_could_not_apply_ends_the_space_when_delivered_again(
+    app: FastAPI, client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first delivery meets a busy store (503, LiveKit sends it again): the event id must not be
+    spent on it, or the redelivery is taken for a duplicate and the Space never ends."""
+    space_id = live_space(client)
+    body, headers = signed(
+        api.WebhookEvent(event="room_finished", id="rf-busy", room=api.Room(name=f"space-{space_id}"))
+    )
+    monkeypatch.setattr("functions.store.base.time.sleep", lambda _: None)
+    app.dependency_overrides[deps.get_store] = lambda: _AlwaysOutraced(settings.sqlite_path)
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 503
+    del app.dependency_overrides[deps.get_store]
+    again = client.post("/livekit/webhook", content=body, headers=headers)
+    assert again.status_code == 200 and again.json()["outcome"].startswith("space ended")
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["state"] == "ended"
+
+
 def test_unsigned_or_tampered_webhooks_are_401_and_change_nothing(client: TestClient) -> None:
     space_id = live_space(client)
     body, headers = signed(
