@@ -200,6 +200,9 @@ def _font(size: int) -> Font:
 
 
 def _fit_text(draw: ImageDraw.ImageDraw, text: str, font: Font, max_width: int) -> str:
+    # One line: Pillow refuses to measure multiline text, and a title or name stored before the
+    # control plane cleaned them may hold a newline (a raise here would stop the whole broadcast).
+    text = " ".join(text.split())
     if draw.textlength(text, font=font) <= max_width:
         return text
     while text and draw.textlength(text + "…", font=font) > max_width:

@@ -66,6 +66,8 @@ MAX_BACKLOG_S = 3.0
 # A pacer that wakes up later than this (the process was stopped or starved) skips the missed
 # span instead of encoding it all at once.
 MAX_CATCH_UP_S = 1.0
+# The task that feeds the encoder on the wall clock; the job ends if it dies.
+PACE_TASK = "pace"
 
 HTTP_PORT_ENV = "SPACES_COMPOSER_HTTP_PORT"
 # Not the stage agent's 8081: both workers may run on one host (make dev).
@@ -318,7 +320,7 @@ class RoomComposer:
         self._refresh_stage()
         self._relayout()
         self._publish_state(parse_room_metadata(self._room.metadata))
-        self._spawn(self._pace(), "pace")
+        self._spawn(self._pace(), PACE_TASK)
         stats_every = self._env.get(STATS_INTERVAL_ENV)
         if stats_every:
             self._spawn(self._stats_loop(float(stats_every)), "stats")
@@ -744,8 +746,13 @@ class RoomComposer:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("composer task %s failed", task.get_name(), exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.error("composer task %s failed", task.get_name(), exc_info=task.exception())
+        # Pacing feeds the encoder: without it the broadcast stands still while the job looks
+        # alive, so nothing would replace it. End the job; a replacement continues the playlist.
+        if task.get_name().startswith(f"{PACE_TASK}-") and self._on_failure is not None:
+            self._on_failure(f"broadcast stopped: {task.exception()!r}")
 
 
 # -- the worker ----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pydantic import (
 from ..domain import broadcast, people
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
+from ..domain.text import INVISIBLE, char_class, one_line
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
 # (`IDEMP#<user>#<key>`, so never `#`): a conservative alphabet that still takes common OIDC
@@ -44,11 +45,14 @@ WHITESPACE = (
     "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-TITLE_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + "]"
+# A title needs one character that is neither whitespace nor invisible (text.INVISIBLE: controls,
+# bidi marks, zero-width spaces); it is stored as one line without the invisible ones, so what the
+# pattern accepts always leaves something to show (in the lobby, the page and the broadcast video).
+TITLE_PATTERN = "[^" + char_class(frozenset(WHITESPACE) | INVISIBLE) + "]"
 Title = Annotated[
     str,
     StringConstraints(max_length=120, pattern=TITLE_PATTERN),
-    AfterValidator(lambda title: title.strip(WHITESPACE)),
+    AfterValidator(one_line),
 ]
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from contract import names as contract_names
 
 from .model import Space
+from .text import one_line
 
 # A name fits one line of a tile or a list row; 64 also keeps the room metadata's `names` map
 # (host, co-hosts, speakers) far below LiveKit's metadata size limit (docs/identity.md).
@@ -27,9 +28,9 @@ PICTURE_MAX_CHARS: Final = 1024
 # advertises none (docs/identity.md).
 HAND_PEOPLE_BUDGET: Final = 32 * 1024
 
-# Characters that change how the text around them is laid out (bidi overrides and isolates) can
-# make a name read as someone else's: removed along with the C0/C1 controls.
-_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+# Beyond what text.one_line removes: format characters of any plane (tag characters, say), lone
+# surrogates, private use and unassigned characters, nothing a font shows reliably.
+_NAME_DROPS: Final = frozenset({"Cf", "Cs", "Co", "Cn"})
 
 
 @dataclass(frozen=True)
@@ -43,22 +44,12 @@ class Caller:
 
 
 def clean_name(raw: object, *, fallback: str) -> str:
-    """The `name` claim as shown: controls removed, whitespace runs made one space, trimmed, at most
+    """The `name` claim as shown: one line without controls, format characters (bidi marks,
+    zero-width spaces) or characters no font shows reliably (text.one_line), at most
     NAME_MAX_CHARS characters; the fallback (the user id) when nothing is left or it is not text."""
     if not isinstance(raw, str):
         return fallback[:NAME_MAX_CHARS]
-    kept = []
-    for char in raw:
-        category = unicodedata.category(char)
-        if char in _BIDI_CONTROLS:
-            continue
-        if char.isspace() or category in ("Zl", "Zp"):
-            kept.append(" ")  # a newline or tab between two words still separates them
-            continue
-        if category in ("Cc", "Cs", "Co", "Cn"):
-            continue  # controls; lone surrogates, private use, unassigned: nothing a font shows reliably
-        kept.append(char)
-    name = " ".join("".join(kept).split())[:NAME_MAX_CHARS].rstrip()
+    name = one_line(raw, also_drop=_NAME_DROPS)[:NAME_MAX_CHARS].rstrip()
     return name or fallback[:NAME_MAX_CHARS]
 
 

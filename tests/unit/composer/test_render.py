@@ -106,6 +106,15 @@ def test_the_title_is_drawn(renderer: Renderer) -> None:
     assert not np.array_equal(blank[: bar.h], titled[: bar.h])
 
 
+def test_a_title_with_a_newline_is_drawn_on_one_line(renderer: Renderer) -> None:
+    """Pillow refuses to measure multiline text; a title stored before the API cleaned titles may
+    hold a newline, and raising here would stop the broadcast."""
+    one = renderer.render(compose(None, [], title="Launch party", video="speakers", geometry=GEOMETRY))
+    two = renderer.render(compose(None, [], title="Launch\nparty", video="speakers", geometry=GEOMETRY))
+    bar = GEOMETRY.title
+    assert np.array_equal(one[: bar.h], two[: bar.h])
+
+
 def test_static_parts_are_cached(renderer: Renderer) -> None:
     layout = layout_for(StageState(seq=1, spotlight="bob"), [ALICE, BOB])
     first = renderer.render(layout)

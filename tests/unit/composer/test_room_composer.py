@@ -500,3 +500,20 @@ async def test_reactions_json_keeps_the_rooms_recent_bursts_for_hls_viewers() ->
     # (two if the first landed while the empty one was being written), never one write per burst.
     assert h.composer.reactions is not None and h.composer.reactions.written <= 3
     await h.composer.aclose()
+
+
+async def test_a_dead_pacer_ends_the_job_instead_of_leaving_a_silent_broadcast() -> None:
+    reasons: list[str] = []
+    h = make(on_failure=reasons.append)
+    await h.composer.start()
+
+    def broken(*_: object) -> np.ndarray:
+        raise ValueError("can't measure length of multiline text")  # what drawing a title raised
+
+    # Drawing runs in the pacing task itself (the encoder's faults reach it through the feeder).
+    h.composer._renderer.render = broken  # type: ignore[method-assign]  # noqa: SLF001
+    try:
+        await eventually_async(lambda: reasons, timeout=10, what="the job asked to end")
+        assert "multiline" in reasons[0]
+    finally:
+        await h.composer.aclose()

@@ -103,11 +103,27 @@ def test_create_returns_the_public_space(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "stored"),
+    [
+        ("Launch\nparty", "Launch party"),  # one line: the lobby, the page and the video draw one
+        ("  Friday\t\treview ", "Friday review"),
+        ("\u202eevil\u202c talk", "evil talk"),  # no reordering of what others read
+        ("Ask\u200b me\u00ad anything", "Ask me anything"),
+        ("👩\u200d💻 Dev hour", "👩\u200d💻 Dev hour"),
+    ],
+)
+def test_a_title_is_stored_as_one_visible_line(client: TestClient, title: str, stored: str) -> None:
+    assert create(client, title=title)["title"] == stored
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"title": ""}, "title"),
         ({"title": "   "}, "title"),
         ({"title": "x" * 121}, "title"),
+        ({"title": "\u200b\u200b"}, "title"),  # nothing visible: zero-width spaces
+        ({"title": "\u202e\ufeff\x00"}, "title"),  # a bidi override, the BOM, a control
         ({"title": "ok", "video": "always"}, "video"),
         ({"title": "ok", "scheduled_start": "tomorrow"}, "scheduled_start"),
         ({"title": "ok", "scheduled_start": "2030-01-01T10:00:00"}, "scheduled_start"),  # no timezone

@@ -39,6 +39,8 @@ LIVE = lifecycle.new_space(
         ("Alice\nLiddell", "Alice Liddell"),
         ("Alice\t\t Liddell", "Alice Liddell"),
         ("\u202eecilA", "ecilA"),  # a right-to-left override cannot disguise the name
+        ("\u061cAl\u200bice\ufeff", "Alice"),  # bidi marks, zero-width spaces, the BOM: invisible
+        ("👩\u200d💻 Ada", "👩\u200d💻 Ada"),  # the joiner of an emoji sequence stays
         ("Zoë 🎙️ Ōkubo", "Zoë 🎙️ Ōkubo"),
         ("<b>Bob</b>", "<b>Bob</b>"),  # kept as text; the page never renders it as HTML
     ],
@@ -47,7 +49,9 @@ def test_a_name_is_trimmed_and_loses_its_controls(raw: str, shown: str) -> None:
     assert clean_name(raw, fallback="u-1") == shown
 
 
-@pytest.mark.parametrize("raw", [None, "", "   ", "\x00\x01\n", 42, ["Alice"], "\u202e\u2066"])
+@pytest.mark.parametrize(
+    "raw", [None, "", "   ", "\x00\x01\n", 42, ["Alice"], "\u202e\u2066", "\u200b\u200b", "\ufeff", "\u2064"]
+)
 def test_no_usable_name_falls_back_to_the_id(raw: object) -> None:
     assert clean_name(raw, fallback="9f1c2d7e-user") == "9f1c2d7e-user"
 
