@@ -20,7 +20,17 @@ COMPOSER_AGENT_NAME: Final = "spaces-composer"
 AGENT_NAME_ATTRIBUTE: Final = "lk.agent.name"
 
 # A broadcast's files under <broadcast base>/<space_id>/ (schema/broadcast.schema.json).
+# Every segment from the start (an EVENT playlist): the recording once it ends with ENDLIST.
 BROADCAST_PLAYLIST: Final = "index.m3u8"
+# The last BROADCAST_LIVE_WINDOW_SEGMENTS segments of the same stream: what live viewers play. Every
+# viewer reloads its playlist about once a segment, so a playlist that grew for the whole Space
+# (~1 MB after 3 hours) would cost each of them more bytes than the audio itself.
+BROADCAST_LIVE_PLAYLIST: Final = "live.m3u8"
+# 12 one-second segments (~1.2 KB, ~240 bytes gzipped, whatever the Space's length): 8 times the
+# page's 1.5 s hold-back, 4 times RFC 8216's minimum of three target durations, and above the six
+# segments Apple's authoring guide asks of a live playlist. A viewer paused or stalled for longer
+# than 12 s jumps to the live edge; every reload costs a viewer ~10 kbit/s raw at one a second.
+BROADCAST_LIVE_WINDOW_SEGMENTS: Final = 12
 BROADCAST_TIMELINE: Final = "timeline.json"
 # The Space as viewers without a room connection see it: the room metadata, copied by the composer.
 BROADCAST_STATE: Final = "state.json"

@@ -7,10 +7,12 @@ in `main`, which prints the comparison and rewrites the `cost` block of docs/ben
 
 What is counted:
 - HLS: CloudFront data transfer out (every listener downloads every segment once; the container
-  overhead of MPEG-TS is measured, see TS_OVERHEAD) and HTTPS requests (one per segment plus the
-  playlist reloads, one per segment while live). Origin fetches from S3 to CloudFront are free
-  (AWS), and with request collapsing there is about one per segment and edge (bench fan-out), so
-  S3 costs are negligible next to this and left out. The composer's own cost is one task per Space.
+  overhead of MPEG-TS is measured, see TS_OVERHEAD; plus the live playlist at every reload, its size
+  measured by rendering the composer's own live window, uncompressed) and HTTPS requests (one per
+  segment plus the playlist reloads, one per segment while live). Origin fetches from S3 to
+  CloudFront are free (AWS), and with request collapsing there is about one per segment and edge
+  (bench fan-out), so S3 costs are negligible next to this and left out. The composer's own cost
+  is one task per Space.
 - WebRTC: enough SFU nodes for the listeners, by CPU (the SFU's measured cost per listener) and by
   network bandwidth, on-demand, plus EC2 data transfer out. It assumes a room could span nodes,
   which LiveKit OSS cannot do (that is the reason for the HLS tier at all).
@@ -115,6 +117,25 @@ def bytes_per_listener(profile: Profile, seconds: float) -> float:
     return profile.kbps * 1000 / 8 * seconds * (1 + profile.overhead)
 
 
+def live_playlist_bytes(segment_s: float) -> int:
+    """Bytes of one live playlist as the composer writes it: a full window of segments named as the
+    composer names them (composer/hls/playlist.py, contract BROADCAST_LIVE_WINDOW_SEGMENTS)."""
+    from composer.hls.playlist import MediaPlaylist, Segment
+    from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
+
+    epoch_ms, start = 1_764_619_200_123, 1_764_619_200.123
+    playlist = MediaPlaylist()
+    for n in range(10_000, 10_000 + BROADCAST_LIVE_WINDOW_SEGMENTS):  # an hour-old Space's names
+        playlist = playlist.append(Segment(f"{epoch_ms}-{n}.ts", segment_s, start + n * segment_s))
+    return len(playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode())
+
+
+def playlist_bytes_per_listener(
+    segment_s: float, seconds: float, playlist_per_segment: float = PLAYLIST_RELOADS_PER_SEGMENT
+) -> float:
+    return seconds / segment_s * playlist_per_segment * live_playlist_bytes(segment_s)
+
+
 def hls_requests_per_listener(
     segment_s: float, seconds: float, playlist_per_segment: float = PLAYLIST_RELOADS_PER_SEGMENT
 ) -> float:
@@ -143,7 +164,8 @@ def hls_latency_s(
 @dataclass(frozen=True)
 class HlsCost:
     segment_s: float
-    gb: float
+    gb: float  # media segments
+    playlist_gb: float  # live playlist reloads
     requests: float
     transfer_usd: float
     requests_usd: float
@@ -158,12 +180,14 @@ def hls_cost(
     profile: Profile, listeners: int, seconds: float, segment_s: float, region: str = "US"
 ) -> HlsCost:
     gb = bytes_per_listener(profile, seconds) * listeners / GB
+    playlist_gb = playlist_bytes_per_listener(segment_s, seconds) * listeners / GB
     requests = hls_requests_per_listener(segment_s, seconds) * listeners
     return HlsCost(
         segment_s=segment_s,
         gb=gb,
+        playlist_gb=playlist_gb,
         requests=requests,
-        transfer_usd=tiered(gb, CLOUDFRONT_DTO_US_EU),
+        transfer_usd=tiered(gb + playlist_gb, CLOUDFRONT_DTO_US_EU),
         requests_usd=requests / 10_000 * CLOUDFRONT_HTTPS_PER_10K[region],
         latency_s=hls_latency_s(segment_s),
     )
@@ -233,7 +257,8 @@ def report(listeners: int = 100_000, seconds: float = 3600) -> str:
         f"the US rate ${us:.4f} per 10k, EU ${eu:.4f}). {listeners:,} listeners for {seconds / 3600:g} h; "
         "tiered prices as if this were the month's only traffic (free tiers ignored).",
         "",
-        "| profile | segment | GB out | requests | transfer | requests | **HLS total** | requests share "
+        "| profile | segment | GB out (segments + playlists) | requests | transfer | requests "
+        "| **HLS total** | requests share "
         f"| model median latency (hold-back {HLS_HOLDBACK_SEGMENTS:g} / hls.js default "
         f"{HLS_JS_DEFAULT_HOLDBACK}) |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -243,7 +268,8 @@ def report(listeners: int = 100_000, seconds: float = 3600) -> str:
             c = hls_cost(profile, listeners, seconds, seg)
             default = hls_latency_s(seg, holdback=HLS_JS_DEFAULT_HOLDBACK)
             lines.append(
-                f"| {profile.name} | {seg:g} s | {c.gb:,.0f} | {c.requests / 1e6:,.0f} M "
+                f"| {profile.name} | {seg:g} s | {c.gb:,.0f} + {c.playlist_gb:,.0f} "
+                f"| {c.requests / 1e6:,.0f} M "
                 f"| {_usd(c.transfer_usd)} | {_usd(c.requests_usd)} | **{_usd(c.total_usd)}** "
                 f"| {100 * c.requests_usd / c.total_usd:.0f} % | {c.latency_s:.1f} s / {default:.1f} s |"
             )

@@ -1,7 +1,8 @@
 """The HLS media playlist of a broadcast, as plain data: render it, parse it back.
 
 Pure text in, text out (RFC 8216). One EVENT playlist per Space keeps every segment from the start,
-so the live playlist becomes the recording once it is closed with #EXT-X-ENDLIST.
+so it becomes the recording once it is closed with #EXT-X-ENDLIST; live viewers play a sliding
+window of its last segments (`render_window`), which stays small however long the Space lasts.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class MediaPlaylist:
         return replace(self, ended=True)
 
     def render(self) -> str:
-        lines = [
+        header = [
             "#EXTM3U",
             f"#EXT-X-VERSION:{_VERSION}",
             "#EXT-X-PLAYLIST-TYPE:EVENT",
@@ -51,7 +52,33 @@ class MediaPlaylist:
             "#EXT-X-MEDIA-SEQUENCE:0",
             "#EXT-X-INDEPENDENT-SEGMENTS",
         ]
-        for seg in self.segments:
+        return self._text(header, self.segments)
+
+    def render_window(self, size: int) -> str:
+        """The last `size` segments as a live playlist (no PLAYLIST-TYPE: segments leave it).
+
+        MEDIA-SEQUENCE is the first segment's index in the whole stream and DISCONTINUITY-SEQUENCE
+        the number of discontinuities before it (RFC 8216 6.2.1), so both only grow from one
+        rendering to the next and a player can line consecutive windows up. Closed with ENDLIST
+        when the stream is, so live viewers see the end too.
+        """
+        if size < 3:
+            raise ValueError(f"a live window needs at least 3 segments (RFC 8216 6.2.2), got {size}")
+        first = max(0, len(self.segments) - size)
+        window = self.segments[first:]
+        lines = [
+            "#EXTM3U",
+            f"#EXT-X-VERSION:{_VERSION}",
+            f"#EXT-X-TARGETDURATION:{self.target_duration}",
+            f"#EXT-X-MEDIA-SEQUENCE:{first}",
+            f"#EXT-X-DISCONTINUITY-SEQUENCE:{sum(s.discontinuity for s in self.segments[:first])}",
+            "#EXT-X-INDEPENDENT-SEGMENTS",
+        ]
+        return self._text(lines, window)
+
+    def _text(self, header: list[str], segments: tuple[Segment, ...]) -> str:
+        lines = list(header)
+        for seg in segments:
             if seg.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_program_date_time(seg.program_date_time)}")

@@ -3,7 +3,8 @@
 Rules (docs/broadcast.md, "Encoding and segments"):
 - a segment is written before any playlist names it; the playlist only ever grows by segments whose
   write succeeded, so it never names a missing or partial segment;
-- the timeline is written after the playlist;
+- the full playlist (the recording) is written before the live window, which names only segments
+  the full one names; both after the segment, the timeline after both;
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
 - the encoder hands segments over and never waits: the queue is bounded by dropping the oldest.
@@ -25,7 +26,12 @@ from composer.hls.sinks import Sink
 from composer.hls.stats import StatsRecorder
 from composer.hls.timeline import timeline_json
 from contract.broadcast import BroadcastTimeline
-from contract.names import BROADCAST_PLAYLIST, BROADCAST_TIMELINE
+from contract.names import (
+    BROADCAST_LIVE_PLAYLIST,
+    BROADCAST_LIVE_WINDOW_SEGMENTS,
+    BROADCAST_PLAYLIST,
+    BROADCAST_TIMELINE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +200,11 @@ class Publisher:
         playlist = self._playlist
         if not playlist.segments:
             return
-        if self._write(BROADCAST_PLAYLIST, playlist.render().encode(), closed=playlist.ended):
-            self._playlist_published = True
+        if not self._write(BROADCAST_PLAYLIST, playlist.render().encode(), closed=playlist.ended):
+            return
+        self._playlist_published = True
+        live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS)
+        if self._write(BROADCAST_LIVE_PLAYLIST, live.encode(), closed=playlist.ended):
             if playlist is self._playlist:
                 self._playlist_dirty = False
 

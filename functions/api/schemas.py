@@ -16,6 +16,8 @@ from pydantic import (
     field_validator,
 )
 
+from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
+
 from ..domain import broadcast, people
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
@@ -126,7 +128,14 @@ class SpotlightUpdate(_Input):
 class Broadcast(BaseModel):
     """The Space's HLS broadcast: live while the Space is, then its recording until retention ends."""
 
-    playlist_url: str
+    playlist_url: str = Field(
+        description="Every segment from the start (an EVENT playlist): the recording once the Space has "
+        "ended (#EXT-X-ENDLIST)"
+    )
+    live_playlist_url: str = Field(
+        description=f"A sliding window of the last {BROADCAST_LIVE_WINDOW_SEGMENTS} segments of the same "
+        "stream: what a live viewer plays (the HLS join answer names it)"
+    )
     # The speaker timeline (who held the stage when), JSON written beside the playlist.
     timeline_url: str
 
@@ -187,7 +196,11 @@ class SpacePublic(BaseModel):
             started_at=space.started_at,
             ended_at=space.ended_at,
             broadcast=(
-                Broadcast(playlist_url=links.playlist_url, timeline_url=links.timeline_url)
+                Broadcast(
+                    playlist_url=links.playlist_url,
+                    live_playlist_url=links.live_playlist_url,
+                    timeline_url=links.timeline_url,
+                )
                 if links is not None
                 else None
             ),

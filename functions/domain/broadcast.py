@@ -37,7 +37,10 @@ class BroadcastPolicy:
 
 @dataclass(frozen=True)
 class BroadcastLinks:
+    # Every segment from the start: the recording once the Space has ended.
     playlist_url: str
+    # The last segments only: what a live viewer plays (a playlist that stays small).
+    live_playlist_url: str
     timeline_url: str
 
 
@@ -45,6 +48,7 @@ def links(base_url: str, space_id: str) -> BroadcastLinks:
     folder = f"{base_url}/{space_id}"
     return BroadcastLinks(
         playlist_url=f"{folder}/{names.BROADCAST_PLAYLIST}",
+        live_playlist_url=f"{folder}/{names.BROADCAST_LIVE_PLAYLIST}",
         timeline_url=f"{folder}/{names.BROADCAST_TIMELINE}",
     )
 

@@ -65,7 +65,7 @@ def join(
         # next token request; no periodic call, issue 9).
         _list(ctx, space.id, actor, name, picture, now=now, hls=True)
         return BroadcastGrant(
-            playlist_url=links.playlist_url,
+            playlist_url=links.live_playlist_url,
             identity=actor,
             role=role,
             presence_interval_seconds=presence.interval_for(ctx, actor),

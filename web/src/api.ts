@@ -37,7 +37,10 @@ export interface Space {
 }
 
 export interface Broadcast {
+  /** Every segment from the start: the recording once the Space has ended. */
   playlist_url: string;
+  /** The last segments only: what a live viewer plays (absent from an older control plane). */
+  live_playlist_url?: string;
   timeline_url: string;
 }
 

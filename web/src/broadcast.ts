@@ -131,6 +131,26 @@ export const LIVE_HLS_CONFIG = {
   lowLatencyMode: true,
   // A live viewer never seeks back: keep 10 s behind the playhead, not the whole Space.
   backBufferLength: 10,
+  // One stuck request must not stall a viewer longer than the hold-back absorbs: hls.js waits 10 s
+  // for a first byte by default (it shortens that only for LL-HLS parts, which these playlists do
+  // not have). A segment is at most ~320 KB (1 s of 720p at 2.5 Mbps): 6 s is a link slower than
+  // half the stream's rate, which could not keep up anyway.
+  playlistLoadPolicy: {
+    default: {
+      maxTimeToFirstByteMs: 3_000,
+      maxLoadTimeMs: 5_000,
+      timeoutRetry: { maxNumRetry: 4, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry: { maxNumRetry: 6, retryDelayMs: 500, maxRetryDelayMs: 2000 },
+    },
+  },
+  fragLoadPolicy: {
+    default: {
+      maxTimeToFirstByteMs: 3_000,
+      maxLoadTimeMs: 6_000,
+      timeoutRetry: { maxNumRetry: 4, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry: { maxNumRetry: 6, retryDelayMs: 500, maxRetryDelayMs: 2000 },
+    },
+  },
   // The playlist may not exist for the first second of a Space: keep asking.
   manifestLoadPolicy: {
     default: {

@@ -14,6 +14,8 @@ export type PlayerState = "loading" | "playing" | "waiting" | "paused" | "ended"
 
 /** How long to wait before asking again for a playlist that is not there yet (the Space just started). */
 const RETRY_MS = 2000;
+/** Media errors this far apart (ms) are unrelated: each gets the full recovery again. */
+export const MEDIA_RECOVERY_RESET_MS = 60_000;
 
 export class BroadcastPlayer {
   readonly video = h("video", { playsinline: true, "data-testid": "broadcast-video" });
@@ -32,6 +34,7 @@ export class BroadcastPlayer {
   private listeners = new Set<() => void>();
   private retry: number | undefined;
   private mediaRecoveries = 0;
+  private lastMediaErrorMs = -Infinity;
   /** The hls.js class, for its error-type constants (the module is loaded on demand). */
   private Hls: typeof Hls | null = null;
   private destroyed = false;
@@ -134,7 +137,7 @@ export class BroadcastPlayer {
         if (hls.levels.length === 0) hls.loadSource(this.url);
         else hls.startLoad();
       }, RETRY_MS);
-    } else if (data.type === types.MEDIA_ERROR && this.mediaRecoveries < 2) {
+    } else if (data.type === types.MEDIA_ERROR && this.mediaRecovery(Date.now())) {
       // A decode or append error: hls.js rebuilds the MediaSource; the second time, it also swaps
       // the AAC flavour it declared, the documented recovery for a mis-signalled audio codec.
       if (this.mediaRecoveries++ === 1) hls.swapAudioCodec();
@@ -143,6 +146,17 @@ export class BroadcastPlayer {
       this.fail(`The broadcast cannot be played (${data.details}).`);
       hls.destroy();
     }
+  }
+
+  /**
+   * Whether a media error may still be recovered from: twice in a row at most (the second swaps the
+   * audio codec), counted afresh once MEDIA_RECOVERY_RESET_MS have passed since the last one, so a
+   * Space of many hours (each composer replacement is a discontinuity) never runs out of them.
+   */
+  private mediaRecovery(nowMs: number): boolean {
+    if (nowMs - this.lastMediaErrorMs > MEDIA_RECOVERY_RESET_MS) this.mediaRecoveries = 0;
+    this.lastMediaErrorMs = nowMs;
+    return this.mediaRecoveries < 2;
   }
 
   /**

@@ -42,6 +42,7 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
         return _not_found()
     documents = (
         names.BROADCAST_PLAYLIST,
+        names.BROADCAST_LIVE_PLAYLIST,
         names.BROADCAST_TIMELINE,
         names.BROADCAST_STATE,
         names.BROADCAST_REACTIONS,
@@ -62,7 +63,7 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
         body = path.read_bytes()
     except OSError:  # replaced or removed since the check: as if it were not there yet
         return _not_found()
-    if name == names.BROADCAST_PLAYLIST:
+    if name in (names.BROADCAST_PLAYLIST, names.BROADCAST_LIVE_PLAYLIST):
         closed = is_closed(body.decode("utf-8", errors="replace"))
     elif name == names.BROADCAST_STATE:
         closed = parse_room_metadata(body).state == "ended"
@@ -91,8 +92,8 @@ def _timeline_ended(body: bytes) -> bool:
 def _not_found() -> JSONResponse:
     return JSONResponse(
         {
-            "detail": "no such broadcast file: "
-            "/broadcast/<space id>/<index.m3u8, timeline.json, state.json or *.ts>",
+            "detail": "no such broadcast file: /broadcast/<space id>/<index.m3u8, live.m3u8, "
+            "timeline.json, state.json, reactions.json or *.ts>",
             "rule": "broadcast_file_not_found",
         },
         status_code=404,

@@ -96,11 +96,17 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
         elif key.endswith(".json"):
             assert playlists_seen, "timeline PUT before any playlist"
         written.add(key)
-    assert recorder.puts[-2][0] == _key("index.m3u8") and recorder.puts[-1][0] == _key("timeline.json")
+    # The whole playlist, then the live window (which names nothing the whole one does not), then
+    # the timeline.
+    assert [key for key, _ in recorder.puts[-3:]] == [
+        _key("index.m3u8"),
+        _key("live.m3u8"),
+        _key("timeline.json"),
+    ]
 
     listed = {o["Key"] for o in s3.client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]}
     segments = [f"{EPOCH}-{n}.ts" for n in range(3)]
-    assert listed == {_key(n) for n in [*segments, "index.m3u8", "timeline.json"]}
+    assert listed == {_key(n) for n in [*segments, "index.m3u8", "live.m3u8", "timeline.json"]}
 
     def head(name: str) -> tuple[str, str]:
         meta = s3.client.head_object(Bucket=BUCKET, Key=_key(name))
@@ -109,6 +115,7 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
     for name in segments:
         assert head(name) == ("video/mp2t", "public, max-age=31536000, immutable")
     assert head("index.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
+    assert head("live.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
     assert head("timeline.json") == ("application/json", "public, max-age=60")
 
     # What a signed origin fetch (the CDN's) gets over plain HTTP: the closed playlist and segments

@@ -93,6 +93,7 @@ async def test_starting_a_space_dispatches_the_stage_agent_and_the_composer(stac
     )
     assert space["broadcast"] == {
         "playlist_url": f"{stack.api.url}/broadcast/{space['id']}/{names.BROADCAST_PLAYLIST}",
+        "live_playlist_url": f"{stack.api.url}/broadcast/{space['id']}/{names.BROADCAST_LIVE_PLAYLIST}",
         "timeline_url": f"{stack.api.url}/broadcast/{space['id']}/{names.BROADCAST_TIMELINE}",
     }
 
@@ -175,7 +176,8 @@ async def test_listeners_beyond_the_limit_get_the_broadcast_and_a_promotion_brin
     await eventually_async(counted, timeout=30, interval=0.2, what="listener counted")
     late = post(stack.api, f"/spaces/{space_id}/token", "late")
     assert late.status_code == 200, late.text
-    playlist_url = f"{stack.api.url}/broadcast/{space_id}/{names.BROADCAST_PLAYLIST}"
+    # The live window: what a live viewer plays (the whole playlist is the recording).
+    playlist_url = f"{stack.api.url}/broadcast/{space_id}/{names.BROADCAST_LIVE_PLAYLIST}"
     assert late.json() == {
         "mode": "hls",
         "playlist_url": playlist_url,
@@ -192,7 +194,7 @@ async def test_listeners_beyond_the_limit_get_the_broadcast_and_a_promotion_brin
     # The broadcast URL handed out is served by the API from the composer's directory.
     folder = stack.broadcast_dir / space_id
     folder.mkdir()
-    (folder / names.BROADCAST_PLAYLIST).write_text(
+    (folder / names.BROADCAST_LIVE_PLAYLIST).write_text(
         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n1-0.ts\n"
     )
     (folder / "1-0.ts").write_bytes(b"\x47" * 188)

@@ -60,9 +60,19 @@ def test_hls_cost_of_100k_audio_listeners_for_an_hour_at_1s() -> None:
     assert c.total_usd == pytest.approx(c.transfer_usd + c.requests_usd)
 
 
+def test_the_live_playlist_a_viewer_reloads_is_counted_and_stays_small() -> None:
+    c = hls_cost(AUDIO, 100_000, 3600, 1.0)
+    # A window of a dozen segments: ~1.2 KB a reload, a small fraction of the audio it points at.
+    assert 500 < cost.live_playlist_bytes(1.0) < 2000
+    assert c.playlist_gb == pytest.approx(3600 * cost.live_playlist_bytes(1.0) * 100_000 / 1e9)
+    assert 0 < c.playlist_gb < 0.2 * c.gb
+    assert c.transfer_usd == pytest.approx(cost.tiered(c.gb + c.playlist_gb, cost.CLOUDFRONT_DTO_US_EU))
+
+
 def test_longer_segments_cost_fewer_requests_and_the_same_bytes() -> None:
     one, six = hls_cost(VIDEO, 1000, 3600, 1.0), hls_cost(VIDEO, 1000, 3600, 6.0)
     assert one.gb == six.gb
+    assert one.playlist_gb > six.playlist_gb  # six times the reloads
     assert one.requests == 6 * six.requests
     assert one.total_usd > six.total_usd
 
@@ -81,8 +91,10 @@ def test_latency_model_grows_with_segment_length_and_hold_back() -> None:
 
 def test_choose_segment_picks_the_cheapest_that_meets_the_goal() -> None:
     options = [
-        HlsCost(segment_s=1, gb=1, requests=1, transfer_usd=10, requests_usd=10, latency_s=3.5),
-        HlsCost(segment_s=2, gb=1, requests=1, transfer_usd=10, requests_usd=5, latency_s=6.0),
+        HlsCost(
+            segment_s=1, gb=1, playlist_gb=0, requests=1, transfer_usd=10, requests_usd=10, latency_s=3.5
+        ),
+        HlsCost(segment_s=2, gb=1, playlist_gb=0, requests=1, transfer_usd=10, requests_usd=5, latency_s=6.0),
     ]
     assert choose_segment(options, 4.0).segment_s == 1
     assert choose_segment(options, 7.0).segment_s == 2

@@ -50,6 +50,15 @@ class MemorySink:
             if key.endswith("timeline.json"):
                 self.violations.append(f"{key} written before any playlist")
             return
-        for seg in parse_playlist(playlist.decode()).segments:
+        full = parse_playlist(playlist.decode()).segments
+        for seg in full:
             if f"{space}/{seg.uri}" not in self.objects:
                 self.violations.append(f"after writing {key}: playlist names missing {seg.uri}")
+        live = self.objects.get(f"{space}/live.m3u8")
+        if live is not None:
+            named = {seg.uri for seg in full}
+            for seg in parse_playlist(live.decode()).segments:
+                if seg.uri not in named:
+                    self.violations.append(
+                        f"after writing {key}: the live window names {seg.uri} before the full playlist"
+                    )

@@ -119,3 +119,42 @@ def test_parse_ignores_tags_it_does_not_know() -> None:
 def test_malformed_playlists_are_refused_with_the_reason(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_playlist(text)
+
+
+def _tag(text: str, name: str) -> str:
+    (value,) = [line.partition(":")[2] for line in text.splitlines() if line.startswith(f"#EXT-X-{name}:")]
+    return value
+
+
+def _stream(n: int, *, breaks: tuple[int, ...] = ()) -> MediaPlaylist:
+    playlist = MediaPlaylist()
+    for i in range(n):
+        playlist = playlist.append(Segment(f"1000-{i}.ts", 1.0, T0 + i, discontinuity=i in breaks))
+    return playlist
+
+
+def test_the_live_window_holds_the_last_segments_numbered_as_in_the_whole_stream() -> None:
+    whole = _stream(100, breaks=(40, 90))
+    text = whole.render_window(30)
+    window = parse_playlist(text).segments
+    assert [s.uri for s in window] == [f"1000-{i}.ts" for i in range(70, 100)]
+    assert _tag(text, "MEDIA-SEQUENCE") == "70"
+    # One discontinuity (segment 40) left the window; the one at 90 is still in it, as a tag.
+    assert _tag(text, "DISCONTINUITY-SEQUENCE") == "1"
+    assert [s.uri for s in window if s.discontinuity] == ["1000-90.ts"]
+    assert "#EXT-X-PLAYLIST-TYPE" not in text  # segments leave it: not an EVENT playlist
+    assert not is_closed(text)
+    assert is_closed(whole.close().render_window(30))
+
+
+def test_the_live_window_stays_small_however_long_the_stream_and_its_numbers_only_grow() -> None:
+    short, long = _stream(31), _stream(3 * 3600)
+    assert len(long.render_window(30)) < len(short.render_window(30)) + 30 * 10  # longer names only
+    assert len(long.render()) > 100 * len(long.render_window(30))
+    seqs = [int(_tag(_stream(n).render_window(30), "MEDIA-SEQUENCE")) for n in (1, 29, 30, 31, 60)]
+    assert seqs == [0, 0, 0, 1, 30]
+
+
+def test_a_window_under_three_segments_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 3"):
+        _stream(5).render_window(2)

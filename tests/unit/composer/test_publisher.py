@@ -64,10 +64,13 @@ def test_each_segment_is_written_before_the_playlist_that_names_it() -> None:
     assert sink.order == [
         f"{SPACE}/1000-0.ts",
         f"{SPACE}/index.m3u8",
+        f"{SPACE}/live.m3u8",
         f"{SPACE}/1000-1.ts",
         f"{SPACE}/index.m3u8",
+        f"{SPACE}/live.m3u8",
         f"{SPACE}/1000-2.ts",
         f"{SPACE}/index.m3u8",
+        f"{SPACE}/live.m3u8",
     ]
     assert sink.violations == []
     assert [s.uri for s in _playlist(sink).segments] == ["1000-0.ts", "1000-1.ts", "1000-2.ts"]
@@ -162,10 +165,12 @@ def test_timeline_is_written_after_the_playlist_and_closed_with_it() -> None:
     keys = [k.split("/")[1] for k in sink.order]
     assert keys[0] == "1000-0.ts"
     assert keys.index("timeline.json") > keys.index("index.m3u8")
-    assert keys[-2:] == ["index.m3u8", "timeline.json"]
+    assert keys[-3:] == ["index.m3u8", "live.m3u8", "timeline.json"]
     assert b'"ended":true' in sink.objects[f"{SPACE}/timeline.json"]
     assert is_closed(sink.objects[f"{SPACE}/index.m3u8"].decode())
-    assert sink.headers[f"{SPACE}/index.m3u8"] == ("application/vnd.apple.mpegurl", "public, max-age=60")
+    assert is_closed(sink.objects[f"{SPACE}/live.m3u8"].decode())  # live viewers see the end too
+    for playlist in ("index.m3u8", "live.m3u8"):
+        assert sink.headers[f"{SPACE}/{playlist}"] == ("application/vnd.apple.mpegurl", "public, max-age=60")
     assert sink.headers[f"{SPACE}/timeline.json"] == ("application/json", "public, max-age=60")
     assert sink.headers[f"{SPACE}/1000-0.ts"] == ("video/mp2t", "public, max-age=31536000, immutable")
 

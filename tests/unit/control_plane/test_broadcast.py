@@ -73,7 +73,8 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
     at = token(bclient, space_id, "newcomer")
     assert at == {
         "mode": "hls",
-        "playlist_url": f"{BASE}/{space_id}/{names.BROADCAST_PLAYLIST}",
+        # The live window, not the whole stream: a viewer reloads it every segment.
+        "playlist_url": f"{BASE}/{space_id}/{names.BROADCAST_LIVE_PLAYLIST}",
         "identity": "newcomer",
         "role": "listener",
         "expires_at": None,
@@ -212,7 +213,7 @@ def test_openapi_describes_both_token_shapes_as_a_union_on_mode(bclient: TestCli
     assert hls["properties"]["expires_at"]["type"] == "null"
     space = components["SpacePublic"]
     assert {"broadcast", "recording_available_until"} <= set(space["required"])
-    assert components["Broadcast"]["required"] == ["playlist_url", "timeline_url"]
+    assert components["Broadcast"]["required"] == ["playlist_url", "live_playlist_url", "timeline_url"]
     # The local file server is not part of the API.
     assert not any(path.startswith("/broadcast") for path in doc["paths"])
 
@@ -225,6 +226,7 @@ def test_a_space_shows_its_broadcast_while_live_and_its_recording_after(bclient:
     live = start(bclient, space_id)
     links = {
         "playlist_url": f"{BASE}/{space_id}/index.m3u8",
+        "live_playlist_url": f"{BASE}/{space_id}/live.m3u8",
         "timeline_url": f"{BASE}/{space_id}/timeline.json",
     }
     assert live["broadcast"] == links and live["recording_available_until"] is None

@@ -40,6 +40,26 @@ declare global {
 }
 
 /** sessionStorage, when the page may use it. */
+/** Longest wait for the player to reach the end of the stream once the Space has ended (ms). */
+export const PLAY_OUT_MS = 15_000;
+
+/** Resolves when `player` has played to the stream's end (ENDLIST), stopped playing, or after PLAY_OUT_MS. */
+function playOut(player: BroadcastPlayer | null): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => player?.state !== "playing" && player?.state !== "waiting" && player?.state !== "loading";
+    if (!player || done()) return resolve();
+    const timer = window.setTimeout(finish, PLAY_OUT_MS);
+    const off = player.onChange(() => {
+      if (done()) finish();
+    });
+    function finish(): void {
+      window.clearTimeout(timer);
+      off();
+      resolve();
+    }
+  });
+}
+
 /** The kinds of device a person with these rights chooses: what they capture, and where sound plays. */
 function deviceKinds(rights: { mic: boolean; camera: boolean }): DeviceKind[] {
   if (!rights.mic && !rights.camera) return [];
@@ -87,6 +107,8 @@ export function spaceView(app: App, spaceId: string): View {
   let joinError = "";
   /** state.json said the Space ended (the message stays until the API agrees). */
   let endedSeen = false;
+  /** state.json said ended and the player is playing out the stream's last seconds. */
+  let playingOut = false;
   let unsubscribe: (() => void)[] = [];
   /** Which Space this tab is in, across a reload (rejoin.ts). */
   const presence = new Presence(tabStorage());
@@ -345,10 +367,19 @@ export function spaceView(app: App, spaceId: string): View {
   function followBroadcast(): void {
     switch (ctl.broadcastNext) {
       case "ended":
-        leaveBroadcast();
-        renderMessage(el, "This Space has ended.", ctl.space, null);
-        endedSeen = true;
-        void readEnded();
+        // The composer writes the end after the last segment and ENDLIST: play the sign-off to the
+        // end of the stream (at most PLAY_OUT_MS) before saying the Space ended.
+        if (!playingOut) {
+          playingOut = true;
+          const generation = broadcastGeneration;
+          void playOut(broadcast?.player ?? null).then(() => {
+            if (disposed || generation !== broadcastGeneration) return; // left meanwhile
+            leaveBroadcast();
+            renderMessage(el, "This Space has ended.", ctl.space, null);
+            endedSeen = true;
+            void readEnded();
+          });
+        }
         return;
       case "join-room":
         void join(); // the new token is WebRTC; join() drops the broadcast once it has it
@@ -373,6 +404,7 @@ export function spaceView(app: App, spaceId: string): View {
 
   function leaveBroadcast(): void {
     broadcastGeneration++;
+    playingOut = false;
     window.clearInterval(stateTimer);
     stateTimer = undefined;
     feed?.stop();
