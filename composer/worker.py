@@ -352,6 +352,14 @@ class RoomComposer:
             self._avatars.close()
         if self._mics is not None:
             await self._mics.aclose()
+        if ended and self._state_last is not None:
+            # The room and its metadata are gone: HLS viewers learn the end from state.json. Before
+            # the broadcast's close, which can take most of the shutdown's budget when the sink is
+            # slow (the end must not be what a killed process loses); the page plays on to the
+            # stream's ENDLIST before it shows the end (web/src/views/space.ts), so the last
+            # segments written after this are still heard.
+            self._state_pending = replace(self._state_last, state="ended")
+            await self._write_states()
         if self._feeder is not None:
             complete = await self._feeder.close(ended)
             logger.info(
@@ -363,12 +371,6 @@ class RoomComposer:
                 self.chunks,
                 self.dropped_s,
             )
-        if ended and self._state_last is not None:
-            # The room and its metadata are gone: HLS viewers learn the end from state.json. After
-            # the last segment and ENDLIST are out, so a page that stops at this news has already
-            # been able to load the sign-off (it plays on to ENDLIST, web/src/views/space.ts).
-            self._state_pending = replace(self._state_last, state="ended")
-            await self._write_states()
 
     async def _space_ended(self) -> bool:
         """Whether this shutdown is the end of the Space: the room was deleted.

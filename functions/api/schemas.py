@@ -21,7 +21,7 @@ from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 from ..domain import broadcast, people
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
-from ..domain.text import INVISIBLE, char_class, one_line
+from ..domain.text import INVISIBLE, ZERO_WIDTH_JOINER, char_class, one_line
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
 # (`IDEMP#<user>#<key>`, so never `#`): a conservative alphabet that still takes common OIDC
@@ -48,9 +48,10 @@ WHITESPACE = (
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 # A title needs one character that is neither whitespace nor invisible (text.INVISIBLE: controls,
-# bidi marks, zero-width spaces); it is stored as one line without the invisible ones, so what the
-# pattern accepts always leaves something to show (in the lobby, the page and the broadcast video).
-TITLE_PATTERN = "[^" + char_class(frozenset(WHITESPACE) | INVISIBLE) + "]"
+# bidi marks, zero-width spaces; nor the joiner, kept but invisible on its own); it is stored as one
+# line without the invisible ones, so what the pattern accepts always leaves something to show (in
+# the lobby, the page and the broadcast video).
+TITLE_PATTERN = "[^" + char_class(frozenset(WHITESPACE) | INVISIBLE | {ZERO_WIDTH_JOINER}) + "]"
 Title = Annotated[
     str,
     StringConstraints(max_length=120, pattern=TITLE_PATTERN),

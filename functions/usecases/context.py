@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +12,8 @@ from ..domain.model import Space
 from ..livekit_edge.gateway import RoomGateway
 from ..reconcile.runner import Outcome, Reconciler
 from ..store.base import SpaceStore
+
+logger = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -35,8 +38,16 @@ class Context:
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def converge(self, space: Space, *, evict: frozenset[str] = frozenset()) -> Accepted:
-        """One bounded pass right after a write (best effort: the schedule repeats it)."""
-        outcome: Outcome = await self.reconciler.reconcile(
-            space.id, budget=self.settings.reconcile_budget_seconds, evict=evict
-        )
+        """One bounded pass right after a write (best effort: the schedule repeats it). The write is
+        stored whatever happens here, so a failure of the pass (a throttled read of the store, say)
+        is "accepted, converging", never an error that would read as "nothing was changed"."""
+        try:
+            outcome: Outcome = await self.reconciler.reconcile(
+                space.id, budget=self.settings.reconcile_budget_seconds, evict=evict
+            )
+        except Exception:  # noqa: BLE001 - after a committed write any failure is the pass's, not the write's
+            logger.warning(
+                "pass after the write to %s failed; the schedule continues", space.id, exc_info=True
+            )
+            return Accepted(space, converged=False)
         return Accepted(space, outcome.converged)

@@ -50,10 +50,10 @@ describe("Api token refresh", () => {
   });
 
   it("keeps the rule the API named beside its words", async () => {
-    const body = { detail: "presence count busy; send the heartbeat again", rule: "too_much_contention" };
+    const body = { detail: "the Space is not live", rule: "space_not_live" };
     vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify(body), { status: 409 })));
     const api = new Api("http://api", () => "t", async () => false);
-    await expect(api.getSpace("s1")).rejects.toEqual(new ApiError(409, body.detail, "too_much_contention"));
+    await expect(api.getSpace("s1")).rejects.toEqual(new ApiError(409, body.detail, "space_not_live"));
   });
 });
 
@@ -158,6 +158,8 @@ describe("Api transient refusals", () => {
       [limited, (api: Api) => api.getSpace("s1")], // the API's own 429 names its rule
       [notLive, (api: Api) => api.joinToken("s1")],
       [() => new Response("", { status: 502 }), (api: Api) => api.getSpace("s1")], // may have been applied
+      [() => new Response('{"message":"Service Unavailable"}', { status: 503 }), (api: Api) => api.getSpace("s1")], // the gateway's: no promise
+      [busy("3600"), (api: Api) => api.getSpace("s1")], // come back in an hour: not by itself
     ] as Array<[() => Response, (api: Api) => Promise<unknown>]>) {
       const { fn, requests } = scripted([answer, space]);
       vi.stubGlobal("fetch", fn);
@@ -171,13 +173,15 @@ describe("Api transient refusals", () => {
     expect(transientWaitMs(0, 2, () => 0)).toBe(2000);
     expect(transientWaitMs(0, 2, () => 0.999)).toBeLessThan(3000);
     expect(transientWaitMs(2, null, () => 0)).toBe(4000);
-    expect(transientWaitMs(0, 3600, () => 0)).toBe(30_000);
+    expect(transientWaitMs(0, 30, () => 0.999)).toBe(30_000);
+    expect(transientWaitMs(0, 3600, () => 0)).toBeNull(); // asked to wait an hour: not retried
   });
 
   it("reads Retry-After as seconds or as an HTTP date", () => {
     expect(parseRetryAfter("5")).toBe(5);
     expect(parseRetryAfter(null)).toBeNull();
     expect(parseRetryAfter("soon")).toBeNull();
+    expect(parseRetryAfter("1.5")).toBeNull(); // not delta-seconds, and no HTTP date either
     const now = Date.parse("2026-12-03T10:00:00Z");
     expect(parseRetryAfter("Thu, 03 Dec 2026 10:00:07 GMT", now)).toBe(7);
     expect(parseRetryAfter("Thu, 03 Dec 2026 09:00:00 GMT", now)).toBe(0);

@@ -92,34 +92,42 @@ export class ApiError extends Error {
 }
 
 /**
- * Refusals the same request is worth sending again for: the API's 503 (its store was busy or out of
- * reach; nothing was changed) and API Gateway's own throttle, a 429 that names no rule (the request
- * never reached the API). A 429 the API names (a reaction sent too fast) is the caller's to handle.
+ * Refusals the same request is worth sending again for: the API's 503, which names its rule (its
+ * store was busy or out of reach; nothing was changed), and API Gateway's own throttle, a 429 that
+ * names no rule (the request never reached the API). A 429 the API names (a reaction sent too fast)
+ * is the caller's to handle; a 503 without a rule comes from the gateway (an integration failure)
+ * and promises nothing about what was done.
  */
 export function isTransient(err: ApiError): boolean {
-  return err.status === 503 || (err.status === 429 && err.rule === null);
+  return (err.status === 503 && err.rule !== null) || (err.status === 429 && err.rule === null);
 }
 
 /** How many times a call is sent again after a transient refusal (docs/web.md, "Busy API"). */
 export const TRANSIENT_RETRIES = 3;
 /** The wait before retry n (0-based) when the answer names none: 1, 2, 4 s. */
 export const TRANSIENT_FIRST_WAIT_MS = 1000;
-/** Never longer than this before one retry, whatever Retry-After says (then the caller's error shows). */
+/** The longest wait before a retry: an answer asking for more is not retried (the caller's error shows). */
 export const TRANSIENT_WAIT_CAP_MS = 30_000;
 
 /**
  * The wait before retry `n`: never sooner than the answer's Retry-After (or 1, 2, 4 s without one),
- * and up to half as long again, so a crowd told the same comes back spread over that time.
+ * and up to half as long again, so a crowd told the same comes back spread over that time; never
+ * more than TRANSIENT_WAIT_CAP_MS. Null when the answer asks for longer than that: no retry.
  */
-export function transientWaitMs(n: number, retryAfterSeconds: number | null, random: () => number = Math.random): number {
+export function transientWaitMs(n: number, retryAfterSeconds: number | null, random: () => number = Math.random): number | null {
   const base = retryAfterSeconds !== null ? retryAfterSeconds * 1000 : TRANSIENT_FIRST_WAIT_MS * 2 ** n;
+  if (base > TRANSIENT_WAIT_CAP_MS) return null;
   return Math.min(TRANSIENT_WAIT_CAP_MS, Math.round(base * (1 + 0.5 * random())));
 }
 
-/** Retry-After as seconds: delta-seconds or an HTTP date; null when absent or unreadable. */
+/**
+ * Retry-After as seconds: delta-seconds, or an HTTP date (which always ends in GMT); null when absent
+ * or anything else (Date.parse would read "1.5" as a date in 2001).
+ */
 export function parseRetryAfter(value: string | null, nowMs: number = Date.now()): number | null {
-  if (value === null || value.trim() === "") return null;
+  if (value === null) return null;
   if (/^\s*\d+\s*$/.test(value)) return Number(value);
+  if (!/GMT\s*$/.test(value)) return null;
   const at = Date.parse(value);
   return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
@@ -191,7 +199,9 @@ export class Api {
         return await this.authorised<T>(method, path, body, headers);
       } catch (err) {
         if (!(err instanceof ApiError) || !isTransient(err) || n >= retries) throw err;
-        await this.pacing.sleep(transientWaitMs(n, err.retryAfterSeconds, this.pacing.random));
+        const wait = transientWaitMs(n, err.retryAfterSeconds, this.pacing.random);
+        if (wait === null) throw err;
+        await this.pacing.sleep(wait);
       }
     }
   }

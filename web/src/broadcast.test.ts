@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
-import { afterPoll, CLOCK_SKEW_LIMIT_S, liveLabel, parseGrant, replayAvailable, secondsBehind } from "./broadcast";
+import { afterPoll, CLOCK_SKEW_LIMIT_S, liveLabel, parseGrant, playableUrl, replayAvailable, secondsBehind } from "./broadcast";
 
 describe("token mode", () => {
   const webrtc = { mode: "webrtc", url: "ws://sfu", token: "jwt", identity: "lena", role: "listener", expires_at: "2031-01-01T00:00:00Z" };
@@ -102,5 +102,26 @@ describe("a listener on the broadcast, after each poll", () => {
   it("stops when the Space ends, promoted or not", () => {
     expect(afterPoll({ ...live, state: "ended" }, "lena")).toBe("ended");
     expect(afterPoll({ ...live, state: "ended", speakers: ["lena"] }, "lena")).toBe("ended");
+  });
+});
+
+describe("playableUrl", () => {
+  const base = "https://cdn.example/broadcasts/s1";
+  const having = (...present: string[]) => async (url: string) => present.includes(url);
+
+  it("plays the live window when it is there, or when nothing is there yet", async () => {
+    expect(await playableUrl(`${base}/live.m3u8`, having(`${base}/live.m3u8`, `${base}/index.m3u8`))).toBe(`${base}/live.m3u8`);
+    expect(await playableUrl(`${base}/live.m3u8`, having())).toBe(`${base}/live.m3u8`);
+    expect(await playableUrl(`${base}/live.m3u8`, having(`${base}/live.m3u8`))).toBe(`${base}/live.m3u8`);
+  });
+
+  it("plays the whole playlist of a Space whose composer writes no window (started before it)", async () => {
+    expect(await playableUrl(`${base}/live.m3u8`, having(`${base}/index.m3u8`))).toBe(`${base}/index.m3u8`);
+  });
+
+  it("leaves any other playlist alone", async () => {
+    const exists = vi.fn(async () => false);
+    expect(await playableUrl(`${base}/index.m3u8`, exists)).toBe(`${base}/index.m3u8`);
+    expect(exists).not.toHaveBeenCalled();
   });
 });

@@ -4,6 +4,7 @@
  * 1 s segments. Pure: no DOM, no hls.js import (the player module brings hls.js).
  */
 import type { Role } from "./api";
+import { BROADCAST_LIVE_PLAYLIST, BROADCAST_PLAYLIST } from "./contract.gen";
 
 /** A place on the stage, or a seat in the room: the token endpoint's WebRTC answer. */
 export interface WebRtcGrant {
@@ -167,6 +168,20 @@ export const REPLAY_HLS_CONFIG = {
   startPosition: 0,
   lowLatencyMode: false,
 } as const;
+
+/**
+ * The playlist a live player should load: the live window it was given, unless that does not exist
+ * while the Space's whole playlist does. That is a Space whose composer started before the window
+ * existed (a deploy in progress: a running composer keeps its Space until it ends), which writes
+ * only the whole playlist; its viewers play that until they join again. Neither there yet (the
+ * Space just started): the window, asked for again. `exists` answers a HEAD request.
+ */
+export async function playableUrl(url: string, exists: (url: string) => Promise<boolean>): Promise<string> {
+  if (!url.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`)) return url;
+  const whole = new URL(BROADCAST_PLAYLIST, url).toString();
+  const [live, full] = await Promise.all([exists(url), exists(whole)]);
+  return !live && full ? whole : url;
+}
 
 /** Whether an ended Space can be replayed now: it had a broadcast and its recording is still kept. */
 export function replayAvailable(

@@ -6,7 +6,7 @@
 import type Hls from "hls.js";
 import type { ErrorData } from "hls.js";
 
-import { LIVE_HLS_CONFIG, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
+import { LIVE_HLS_CONFIG, playableUrl, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
 import { h } from "./dom";
 import type { PdtAnchor } from "./timeline";
 
@@ -16,6 +16,15 @@ export type PlayerState = "loading" | "playing" | "waiting" | "paused" | "ended"
 const RETRY_MS = 2000;
 /** Media errors this far apart (ms) are unrelated: each gets the full recovery again. */
 export const MEDIA_RECOVERY_RESET_MS = 60_000;
+
+/** Whether `url` answers a HEAD with 2xx (a network failure: no). */
+async function headOk(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { method: "HEAD", cache: "no-store" })).ok;
+  } catch {
+    return false;
+  }
+}
 
 export class BroadcastPlayer {
   readonly video = h("video", { playsinline: true, "data-testid": "broadcast-video" });
@@ -34,6 +43,8 @@ export class BroadcastPlayer {
   private listeners = new Set<() => void>();
   private retry: number | undefined;
   private mediaRecoveries = 0;
+  /** Whether the first missing live playlist made it look for an older composer's whole playlist. */
+  private probed = false;
   private lastMediaErrorMs = -Infinity;
   /** The hls.js class, for its error-type constants (the module is loaded on demand). */
   private Hls: typeof Hls | null = null;
@@ -127,16 +138,22 @@ export class BroadcastPlayer {
 
   private onError(data: ErrorData): void {
     const hls = this.hls;
-    if (!data.fatal || !hls || !this.Hls || this.destroyed) return;
+    if (!hls || !this.Hls || this.destroyed) return;
+    if (!data.fatal) {
+      // The first missing playlist (hls.js retries it for ~25 s before giving up): an older
+      // composer's Space has no live window, so look at once whether the whole playlist is there.
+      if (this.live && !this.probed && data.details === this.Hls.ErrorDetails.MANIFEST_LOAD_ERROR && hls.levels.length === 0) {
+        this.probed = true;
+        void this.reload(hls, false);
+      }
+      return;
+    }
     const types = this.Hls.ErrorTypes;
     if (data.type === types.NETWORK_ERROR) {
       // The playlist or a segment is not reachable (yet): keep trying, the broadcast may start late.
       this.setState("waiting");
       window.clearTimeout(this.retry);
-      this.retry = window.setTimeout(() => {
-        if (hls.levels.length === 0) hls.loadSource(this.url);
-        else hls.startLoad();
-      }, RETRY_MS);
+      this.retry = window.setTimeout(() => void this.reload(hls), RETRY_MS);
     } else if (data.type === types.MEDIA_ERROR && this.mediaRecovery(Date.now())) {
       // A decode or append error: hls.js rebuilds the MediaSource; the second time, it also swaps
       // the AAC flavour it declared, the documented recovery for a mis-signalled audio codec.
@@ -146,6 +163,17 @@ export class BroadcastPlayer {
       this.fail(`The broadcast cannot be played (${data.details}).`);
       hls.destroy();
     }
+  }
+
+  /**
+   * Ask again: the playlist if none was ever loaded (live: the window, or an older composer's whole
+   * one). `always`: load even if it is the same URL (after hls.js gave up); else only a switch.
+   */
+  private async reload(hls: Hls, always = true): Promise<void> {
+    if (hls.levels.length > 0) return hls.startLoad();
+    const url = this.live ? await playableUrl(this.url, headOk) : this.url;
+    if (this.destroyed || this.hls !== hls || hls.levels.length > 0) return;
+    if (always || url !== this.url) hls.loadSource(url);
   }
 
   /**

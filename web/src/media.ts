@@ -159,7 +159,10 @@ export class SpaceRoom {
         if (hands) for (const fn of this.handsListeners) guarded(() => fn(hands));
       })
       .on(RoomEvent.AudioPlaybackStatusChanged, changed)
-      .on(RoomEvent.MediaDevicesChanged, changed)
+      .on(RoomEvent.MediaDevicesChanged, () => {
+        void this.followUnplugged();
+        this.emit();
+      })
       .on(RoomEvent.ActiveDeviceChanged, changed);
   }
 
@@ -188,8 +191,26 @@ export class SpaceRoom {
     if (!wanted || !opened || opened === wanted) return;
     const plugged = await Room.getLocalDevices(kind, false).catch(() => []);
     if (!plugged.some((d) => d.deviceId === wanted)) return; // unplugged: the default it took stays
+    // Chosen again meanwhile (useDevice switched already): the newer choice stands.
+    if (this.wanted[kind] !== wanted) return;
     await this.room.switchActiveDevice(kind, wanted).catch(() => false);
     this.emit();
+  }
+
+  /**
+   * A device in use was unplugged: the room goes back to the browser's default for that kind. The
+   * SDK keeps an exact constraint on the device it switched to, so without this, turning the mic or
+   * camera on again would fail. The choice itself is kept: plugged in again, the next track uses it.
+   */
+  private async followUnplugged(): Promise<void> {
+    for (const kind of ["audioinput", "videoinput"] as const) {
+      const active = this.room.getActiveDevice(kind);
+      if (!active || active === "default") continue;
+      const plugged = await Room.getLocalDevices(kind, false).catch(() => null);
+      if (!plugged || plugged.some((d) => d.deviceId === active) || this.room.getActiveDevice(kind) !== active) continue;
+      await this.room.switchActiveDevice(kind, "default", false).catch(() => false);
+      this.emit();
+    }
   }
 
   onChange(fn: () => void): () => void {

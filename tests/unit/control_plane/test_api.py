@@ -123,6 +123,7 @@ def test_a_title_is_stored_as_one_visible_line(client: TestClient, title: str, s
         ({"title": "   "}, "title"),
         ({"title": "x" * 121}, "title"),
         ({"title": "\u200b\u200b"}, "title"),  # nothing visible: zero-width spaces
+        ({"title": "\u200d"}, "title"),  # a joiner alone
         ({"title": "\u202e\ufeff\x00"}, "title"),  # a bidi override, the BOM, a control
         ({"title": "ok", "video": "always"}, "video"),
         ({"title": "ok", "scheduled_start": "tomorrow"}, "scheduled_start"),
@@ -825,6 +826,35 @@ def test_a_change_that_never_wins_its_write_is_a_503_that_changed_nothing(
     assert busy.headers["retry-after"] == "1"
     del app.dependency_overrides[deps.get_store]
     assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == []
+
+
+def test_a_write_whose_follow_up_pass_meets_a_throttled_store_is_accepted_not_a_503(
+    app: FastAPI, client: TestClient, settings: Settings
+) -> None:
+    """The write is stored; the pass after it reads the store again (the reconciler) and is throttled
+    there. A 503 would tell the client that nothing changed, and its retry would then be refused."""
+
+    class ThrottledAfterTheWrite(SqliteStore):
+        written = False
+
+        def _commit(self, read: Snapshot, after: Any) -> Any:
+            stored = super()._commit(read, after)
+            self.written = stored is not None
+            return stored
+
+        def get(self, space_id: str, *, member: str | None = None) -> Any:
+            if self.written:
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "m"}}, "GetItem")
+            return super().get(space_id, member=member)
+
+    space_id = live_space(client)
+    store = ThrottledAfterTheWrite(settings.sqlite_path)
+    app.dependency_overrides[deps.get_store] = lambda: store
+    answer = set_role(client, space_id, "bob", "speaker")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["converged"] is False and answer.json()["speakers"] == ["bob"]
+    del app.dependency_overrides[deps.get_store]
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == ["bob"]
 
 
 def test_a_throttled_store_is_a_503_and_any_other_store_failure_stays_a_500(

@@ -50,7 +50,20 @@ def test_a_name_is_trimmed_and_loses_its_controls(raw: str, shown: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [None, "", "   ", "\x00\x01\n", 42, ["Alice"], "\u202e\u2066", "\u200b\u200b", "\ufeff", "\u2064"]
+    "raw",
+    [
+        None,
+        "",
+        "   ",
+        "\x00\x01\n",
+        42,
+        ["Alice"],
+        "\u202e\u2066",
+        "\u200b\u200b",
+        "\ufeff",
+        "\u2064",
+        "\u200d\u200d",
+    ],
 )
 def test_no_usable_name_falls_back_to_the_id(raw: object) -> None:
     assert clean_name(raw, fallback="9f1c2d7e-user") == "9f1c2d7e-user"

@@ -39,7 +39,6 @@ declare global {
   }
 }
 
-/** sessionStorage, when the page may use it. */
 /** Longest wait for the player to reach the end of the stream once the Space has ended (ms). */
 export const PLAY_OUT_MS = 15_000;
 
@@ -71,6 +70,7 @@ function deviceKinds(rights: { mic: boolean; camera: boolean }): DeviceKind[] {
   return kinds;
 }
 
+/** localStorage, when the page may use it. */
 function browserStorage(): Storage | null {
   try {
     return window.localStorage;
@@ -79,6 +79,7 @@ function browserStorage(): Storage | null {
   }
 }
 
+/** sessionStorage, when the page may use it. */
 function tabStorage(): Storage | null {
   try {
     return window.sessionStorage;
@@ -547,12 +548,11 @@ export function spaceView(app: App, spaceId: string): View {
     render();
   }
 
-  /** Remembered for the next room too, then applied to this one (a live track moves to the device). */
+  /** Applied to this room (a live track moves to the device), then remembered for the next ones. */
   async function chooseDevice(kind: DeviceKind, id: string): Promise<void> {
-    devicePrefs.set(kind, id);
-    if (!media) return;
     try {
-      await media.useDevice(kind, id);
+      if (media) await media.useDevice(kind, id);
+      devicePrefs.set(kind, id);
     } catch (err) {
       toast(`Could not switch the device: ${(err as Error).message}`, "error");
     }
