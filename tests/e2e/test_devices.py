@@ -68,6 +68,8 @@ async def test_a_chosen_microphone_captures_at_once_and_again_after_a_reload(pic
     await host.toggle("devices", on=True)
     mics = host.by("device-audioinput")
     await expect(mics).to_be_visible(timeout=UI_TIMEOUT_MS)
+    # Under the controls, which sit at the bottom of a 1280x800 window: the page shows it.
+    await expect(mics).to_be_in_viewport(timeout=UI_TIMEOUT_MS)
     labels = await mics.locator("option").all_text_contents()
     assert len(labels) >= 3 and "Fake Audio Input 1" in labels, labels
 

@@ -136,6 +136,18 @@ describe("SpaceController", () => {
     expect(ctl.pushed(doc({ version: 4, cohosts: ["c"] }))).toBe(false);
   });
 
+  it("keeps the listener count pushed at the answer's own version (it moves without a version)", async () => {
+    const { ctl } = await loaded("h");
+    let answer: (s: Space) => void = () => undefined;
+    const act = ctl.act(() => new Promise<Space>((resolve) => (answer = resolve)));
+    ctl.pushed(doc({ version: 4, speakers: ["x"], listener_count: 0 }));
+    answer({ ...SPACE, version: 4, speakers: ["x"], listener_count: 1 }); // read before the listener left
+    await act;
+    expect(ctl.space?.listener_count).toBe(0);
+    await ctl.act(() => Promise.resolve({ ...SPACE, version: 5, listener_count: 7 }));
+    expect(ctl.space?.listener_count).toBe(7); // newer than any push: the answer's
+  });
+
   it("asks to sign in again after a 401 that survived the refresh, and keeps everything else", async () => {
     const { api, ctl } = await loaded();
     api.failNext = new ApiError(401, "expired");

@@ -42,6 +42,8 @@ export class SpaceController {
   space: Space | null = null;
   /** The newest pushed version taken; older pushes are ignored. */
   version = 0;
+  /** The version of the last room metadata (or state.json) taken, -1 before any. */
+  private pushedVersion = -1;
   private handsVersion = 0;
   /** How many hands messages were taken: an API answer does not undo one that came while it was on its way. */
   private handsTaken = 0;
@@ -149,6 +151,10 @@ export class SpaceController {
       if (typeof space.version === "number" && space.version < this.version) {
         const { title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count } = held;
         next = { ...next, title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count };
+      } else if (space.version === this.version && this.pushedVersion === this.version) {
+        // The same version pushed meanwhile: its listener count (which moves without a version,
+        // webhooks keep it) was read after the answer's, so it is the newer one.
+        next = { ...next, listener_count: held.listener_count };
       }
       if (handsPushed) next = { ...next, raised_hands: held.raised_hands };
     }
@@ -164,6 +170,7 @@ export class SpaceController {
     const next = mergeMetadata(this.space, this.version, doc);
     if (!next) return false;
     this.version = doc.version;
+    this.pushedVersion = doc.version;
     this.space = next;
     this.emit();
     return true;

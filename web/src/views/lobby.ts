@@ -56,6 +56,21 @@ function spaceCard(app: App, space: Space): HTMLElement {
   );
 }
 
+/** `date` as a datetime-local value (the viewer's time zone, to the minute). */
+export function localMinute(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** What the create form says about a refusal: the API's words, or for a 422 what to change. */
+export function createErrorText(err: ApiError): string {
+  const detail = err.detail ?? String(err);
+  if (err.status !== 422) return detail;
+  if (/(^|; )title:/.test(detail)) return "Give the Space a title (up to 120 characters, with something visible in it).";
+  if (/(^|; )scheduled_start:/.test(detail)) return "Choose a valid start time.";
+  return detail;
+}
+
 export function lobbyView(app: App): View {
   const liveList = h("div", { class: "space-grid", "data-testid": "live-spaces" });
   const scheduledList = h("div", { class: "space-grid", "data-testid": "scheduled-spaces" });
@@ -103,7 +118,8 @@ export function lobbyView(app: App): View {
     h("option", { value: "host" }, VIDEO_LABEL.host),
     h("option", { value: "off" }, VIDEO_LABEL.off),
   );
-  const schedule = h("input", { type: "datetime-local", name: "scheduled_start", "data-testid": "create-schedule" });
+  // The picker offers no time already past (typed in anyway, the API keeps it as given).
+  const schedule = h("input", { type: "datetime-local", name: "scheduled_start", "data-testid": "create-schedule", min: localMinute(new Date()) });
   const createError = h("p", { class: "form-error", role: "alert", "data-testid": "create-error" });
 
   const form = h(
@@ -120,7 +136,7 @@ export function lobbyView(app: App): View {
           const space = await app.api.createSpace(input);
           app.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
         } catch (err) {
-          createError.textContent = (err as ApiError).detail ?? String(err);
+          createError.textContent = createErrorText(err as ApiError);
         }
       },
     },

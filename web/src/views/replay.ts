@@ -105,7 +105,7 @@ export function replayView(app: App, spaceId: string): View {
     } catch (err) {
       const e = err as ApiError;
       if (e.status === 401) return app.signOut();
-      return message(e.status === 404 ? "No Space with this link." : `Could not load the Space: ${e.detail}`);
+      return message(e.status === 404 || e.status === 422 ? "No Space with this link." : `Could not load the Space: ${e.detail}`);
     }
     if (disposed) return;
     if (space.state !== "ended") return message("This Space has not ended yet: its replay starts when it ends.");

@@ -39,6 +39,11 @@ declare global {
   }
 }
 
+/** What the host confirms before leaving a live Space (docs/control-plane.md, "The host"). */
+export const HOST_LEAVE_WARNING =
+  "Leave this Space? You are its host: if you are not back within the grace period (2 minutes unless your " +
+  "deployment changed it), it ends for everyone. To keep it going, make a co-host the host first.";
+
 /** Longest wait for the player to reach the end of the stream once the Space has ended (ms). */
 export const PLAY_OUT_MS = 15_000;
 
@@ -110,6 +115,8 @@ export function spaceView(app: App, spaceId: string): View {
   let endedSeen = false;
   /** state.json said ended and the player is playing out the stream's last seconds. */
   let playingOut = false;
+  /** The room closed for good (ended, removed): the Space was read again once for its message. */
+  let readAfterLeaving = false;
   let unsubscribe: (() => void)[] = [];
   /** Which Space this tab is in, across a reload (rejoin.ts). */
   const presence = new Presence(tabStorage());
@@ -166,7 +173,8 @@ export function spaceView(app: App, spaceId: string): View {
     if (ctl.space) return renderCard(el, ctl.space, me, joinError, { start: () => void start(), join: () => void join() });
     const e = ctl.loadError;
     if (e?.status === 401) return app.signOut(); // not in a room: nothing to keep
-    if (e) renderMessage(el, e.status === 404 ? "No Space with this link." : `Could not load the Space: ${e.detail}`, null, null);
+    // 422: not even the shape of a Space id (a truncated link): the same answer as an unknown one.
+    if (e) renderMessage(el, e.status === 404 || e.status === 422 ? "No Space with this link." : `Could not load the Space: ${e.detail}`, null, null);
   }
 
   // ---- joining ------------------------------------------------------------------------------------
@@ -177,10 +185,11 @@ export function spaceView(app: App, spaceId: string): View {
     await join();
   }
 
-  function cardError(message: string): void {
+  /** `rejoin`: whether joining again could help (not when the Space is no longer live). */
+  function cardError(message: string, rejoin = true): void {
     joinError = message;
     if (!media || media.status.kind === "idle") draw();
-    else renderMessage(el, message, ctl.space, () => void join());
+    else renderMessage(el, message, ctl.space, rejoin ? () => void join() : null);
   }
 
   async function join(): Promise<void> {
@@ -209,7 +218,10 @@ export function spaceView(app: App, spaceId: string): View {
       if (auto && !final) return "retry";
       cardError(
         e.status === 403 ? `You cannot join this Space: ${e.detail}` : e.status === 409 ? "This Space is not live." : `Could not get a join token: ${e.detail ?? e.message}`,
+        e.status !== 409,
       );
+      // Not live any more (ended meanwhile): read it once, so the message offers its Replay.
+      if (e.status === 409) void ctl.load();
       return final ? "stop" : "retry";
     }
     if (disposed) return "stop";
@@ -281,6 +293,9 @@ export function spaceView(app: App, spaceId: string): View {
 
   /** Leaving on purpose: no automatic rejoin, not even after a reload. */
   function leave(): void {
+    // The host's leave starts the grace period: past it the Space ends for everyone.
+    const hostLeaving = ctl.myRole === "host" && ctl.space?.state === "live";
+    if (hostLeaving && !window.confirm(HOST_LEAVE_WARNING)) return;
     presence.forget();
     reconnector.cancel();
     void media?.leave();
@@ -450,6 +465,13 @@ export function spaceView(app: App, spaceId: string): View {
         return;
       }
       if (!status.canRejoin) presence.forget(); // removed, or the Space ended
+      if (!status.canRejoin && !readAfterLeaving) {
+        // The Space as the API has it now (ended, and whether its recording is offered): the one
+        // held was read while it was live, so the message would offer no Replay. Read once; its
+        // answer redraws this message.
+        readAfterLeaving = true;
+        void ctl.load();
+      }
       renderMessage(el, status.message, ctl.space, status.canRejoin ? () => void join() : null);
       // Emits only on the first call; its redraw lands here again and stops (it used to recurse
       // until the stack overflowed inside LiveKit's signal handler, which then reconnected).

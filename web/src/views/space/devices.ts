@@ -31,6 +31,8 @@ export class DevicesView {
   private kinds: DeviceKind[] = [];
   /** Bumped by every draw: a slower listing that finishes after a newer one gives way. */
   private generation = 0;
+  /** Just opened: the first lists drawn are scrolled into view (the controls can sit at the window's bottom). */
+  private revealNext = false;
 
   constructor(
     private readonly choose: (kind: DeviceKind, deviceId: string) => void,
@@ -58,6 +60,7 @@ export class DevicesView {
   }
 
   private setOpen(open: boolean): void {
+    if (open && !this.open) this.revealNext = true;
     this.open = open;
     this.el.hidden = !open;
     if (open) void this.draw();
@@ -67,6 +70,7 @@ export class DevicesView {
       clear(this.el);
     }
   }
+
 
   private async draw(): Promise<void> {
     const generation = ++this.generation;
@@ -99,6 +103,10 @@ export class DevicesView {
       );
       select.addEventListener("change", () => this.choose(row.kind, select.value));
       this.el.append(h("label", { class: "device" }, h("span", {}, TITLES[row.kind]), select));
+    }
+    if (this.revealNext) {
+      this.revealNext = false;
+      this.el.scrollIntoView?.({ block: "nearest" });
     }
   }
 }

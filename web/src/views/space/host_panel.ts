@@ -128,8 +128,10 @@ export class HostPanel {
     const screenPinned = input.pinned === m.id && input.pinnedSource === "screen_share";
     const isPinned = input.pinned === m.id && !screenPinned;
     const buttons: (HTMLElement | false)[] = [
-      h("button", { class: `btn small ${isPinned ? "on" : ""}`, "data-testid": "pin", onclick: () => a.pin(isPinned ? null : m.id) }, isPinned ? "Unpin" : "Pin"),
-      // Only the host pins; a share is offered while it is live, and a pinned one can always be unpinned.
+      // Only the host pins (the API refuses co-hosts); a share is offered while it is live, and a
+      // pinned one can always be unpinned.
+      input.myRole === "host" &&
+        h("button", { class: `btn small ${isPinned ? "on" : ""}`, "data-testid": "pin", onclick: () => a.pin(isPinned ? null : m.id) }, isPinned ? "Unpin" : "Pin"),
       input.myRole === "host" &&
         (m.screenOn || screenPinned) &&
         h(

@@ -128,6 +128,7 @@ describe("HostPanel", () => {
     // Co-hosts do not pin.
     panel.update(input({ me: "c", myRole: "cohost", members }));
     expect(q(panel.el, "pin-screen")).toHaveLength(0);
+    expect(q(panel.el, "pin")).toHaveLength(0); // nor the camera: the API would refuse them
   });
 
   it("is hidden and empty for anyone but the host and co-hosts", () => {

@@ -1,0 +1,19 @@
+// @vitest-environment happy-dom
+import { describe, expect, it } from "vitest";
+
+import { ApiError } from "../api";
+import { createErrorText, localMinute } from "./lobby";
+
+describe("the create form", () => {
+  it("says what to change for a refused title or time, not the schema's pattern", () => {
+    const pattern = "title: String should match pattern '[^\\u0000-\\u0020]'";
+    expect(createErrorText(new ApiError(422, pattern))).toMatch(/^Give the Space a title/);
+    expect(createErrorText(new ApiError(422, "scheduled_start: Input should be a valid datetime"))).toBe("Choose a valid start time.");
+    expect(createErrorText(new ApiError(422, "video: Input should be 'off', 'host' or 'speakers'"))).toContain("video");
+    expect(createErrorText(new ApiError(429, "slow down"))).toBe("slow down");
+  });
+
+  it("offers no start time already past", () => {
+    expect(localMinute(new Date(2026, 11, 3, 9, 5, 59))).toBe("2026-12-03T09:05");
+  });
+});
