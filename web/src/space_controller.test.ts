@@ -136,6 +136,16 @@ describe("SpaceController", () => {
     expect(ctl.pushed(doc({ version: 4, cohosts: ["c"] }))).toBe(false);
   });
 
+  it("drops my own raised hand when a push puts me on stage, so a later demotion shows no hand", async () => {
+    const { ctl } = await loaded("me");
+    await ctl.act(() => Promise.resolve({ ...SPACE, version: 1, raised_hands: ["me"] }));
+    expect(ctl.handRaised).toBe(true);
+    ctl.pushed(doc({ version: 2, speakers: ["me"] }));
+    expect(ctl.handRaised).toBe(false);
+    ctl.pushed(doc({ version: 3, speakers: [] }));
+    expect(ctl.handRaised).toBe(false);
+  });
+
   it("keeps the listener count pushed at the answer's own version (it moves without a version)", async () => {
     const { ctl } = await loaded("h");
     let answer: (s: Space) => void = () => undefined;

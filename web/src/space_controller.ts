@@ -167,8 +167,14 @@ export class SpaceController {
   /** Room metadata (WebRTC) or state.json (HLS): the same document. True when it changed the Space. */
   pushed(doc: RoomMetadata): boolean {
     if (!this.space) return false;
-    const next = mergeMetadata(this.space, this.version, doc);
+    let next = mergeMetadata(this.space, this.version, doc);
     if (!next) return false;
+    // On stage now: the API lowered my hand with the promotion (a speaker never holds one). A
+    // non-moderator learns hands only from their own answers, so without this a later demotion
+    // would show *Lower hand* for a hand no longer raised.
+    if ((next.speakers.includes(this.me) || next.cohosts.includes(this.me)) && next.raised_hands.includes(this.me)) {
+      next = { ...next, raised_hands: next.raised_hands.filter((id) => id !== this.me) };
+    }
     this.version = doc.version;
     this.pushedVersion = doc.version;
     this.space = next;
