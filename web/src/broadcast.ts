@@ -110,6 +110,27 @@ export function liveLabel(behind: number | null): string {
   return behind === null ? "LIVE" : `LIVE · ${Math.max(0, Math.round(behind))} s behind`;
 }
 
+interface RetryPolicy {
+  maxNumRetry: number;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+}
+
+/** After an error, a few retries spaced out (a CDN hiccup passes in a second or two). */
+const SPACED_RETRY: RetryPolicy = { maxNumRetry: 6, retryDelayMs: 500, maxRetryDelayMs: 2000 };
+
+/** An hls.js load policy: deadlines for the first byte and the whole load; a timed-out load is asked again at once. */
+function loadPolicy(maxTimeToFirstByteMs: number, maxLoadTimeMs: number, errorRetry: RetryPolicy) {
+  return {
+    default: {
+      maxTimeToFirstByteMs,
+      maxLoadTimeMs,
+      timeoutRetry: { maxNumRetry: 4, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry,
+    },
+  } as const;
+}
+
 /**
  * hls.js settings for the live broadcast, for the composer's 1 s segments (docs/web.md has the
  * numbers behind each; docs/bench/broadcast.md measures them).
@@ -136,31 +157,10 @@ export const LIVE_HLS_CONFIG = {
   // for a first byte by default (it shortens that only for LL-HLS parts, which these playlists do
   // not have). A segment is at most ~320 KB (1 s of 720p at 2.5 Mbps): 6 s is a link slower than
   // half the stream's rate, which could not keep up anyway.
-  playlistLoadPolicy: {
-    default: {
-      maxTimeToFirstByteMs: 3_000,
-      maxLoadTimeMs: 5_000,
-      timeoutRetry: { maxNumRetry: 4, retryDelayMs: 0, maxRetryDelayMs: 0 },
-      errorRetry: { maxNumRetry: 6, retryDelayMs: 500, maxRetryDelayMs: 2000 },
-    },
-  },
-  fragLoadPolicy: {
-    default: {
-      maxTimeToFirstByteMs: 3_000,
-      maxLoadTimeMs: 6_000,
-      timeoutRetry: { maxNumRetry: 4, retryDelayMs: 0, maxRetryDelayMs: 0 },
-      errorRetry: { maxNumRetry: 6, retryDelayMs: 500, maxRetryDelayMs: 2000 },
-    },
-  },
+  playlistLoadPolicy: loadPolicy(3_000, 5_000, SPACED_RETRY),
+  fragLoadPolicy: loadPolicy(3_000, 6_000, SPACED_RETRY),
   // The playlist may not exist for the first second of a Space: keep asking.
-  manifestLoadPolicy: {
-    default: {
-      maxTimeToFirstByteMs: 10_000,
-      maxLoadTimeMs: 20_000,
-      timeoutRetry: { maxNumRetry: 4, retryDelayMs: 0, maxRetryDelayMs: 0 },
-      errorRetry: { maxNumRetry: 10, retryDelayMs: 1000, maxRetryDelayMs: 4000 },
-    },
-  },
+  manifestLoadPolicy: loadPolicy(10_000, 20_000, { maxNumRetry: 10, retryDelayMs: 1000, maxRetryDelayMs: 4000 }),
 } as const;
 
 /** hls.js settings for a replay: a finished recording, played from its first segment. */

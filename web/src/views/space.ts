@@ -75,19 +75,10 @@ function deviceKinds(rights: { mic: boolean; camera: boolean }): DeviceKind[] {
   return kinds;
 }
 
-/** localStorage, when the page may use it. */
-function browserStorage(): Storage | null {
+/** The browser's localStorage or sessionStorage, when the page may use it. */
+function storage(kind: "localStorage" | "sessionStorage"): Storage | null {
   try {
-    return window.localStorage;
-  } catch {
-    return null;
-  }
-}
-
-/** sessionStorage, when the page may use it. */
-function tabStorage(): Storage | null {
-  try {
-    return window.sessionStorage;
+    return window[kind];
   } catch {
     return null;
   }
@@ -119,7 +110,7 @@ export function spaceView(app: App, spaceId: string): View {
   let readAfterLeaving = false;
   let unsubscribe: (() => void)[] = [];
   /** Which Space this tab is in, across a reload (rejoin.ts). */
-  const presence = new Presence(tabStorage());
+  const presence = new Presence(storage("sessionStorage"));
   /** After a dropped connection: fresh token, new room, capped backoff, until in again or refused. */
   const reconnector = new Reconnector({ attempt: () => joinOnce(true) });
 
@@ -138,7 +129,7 @@ export function spaceView(app: App, spaceId: string): View {
     },
   });
   /** Which microphone, camera and speaker, kept per browser (devices.ts). */
-  const devicePrefs = new DevicePreferences(browserStorage());
+  const devicePrefs = new DevicePreferences(storage("localStorage"));
   const devices = new DevicesView((kind, id) => void chooseDevice(kind, id), () => devicePrefs.get());
   /** Who someone is: the room's view of them first, then the names and faces the Space carries (people.ts). */
   const person = (id: string): Person => personOf(id, media?.participant(id), ctl.names, ctl.pictures);
