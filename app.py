@@ -145,8 +145,12 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         ),
         webrtc_listener_limit=number("webrtc_listener_limit", DEFAULT_WEBRTC_LISTENER_LIMIT),
         api=ApiLimits(
-            rate_limit=number("api_rate_limit", 500),
-            burst_limit=number("api_burst_limit", 1000),
+            # The design point's join storm (100,000 listeners in a minute: a token request and a
+            # read of the Space each, ~3,400 requests/s) fits with room for the rest; the account's
+            # own HTTP API quota (10,000/s, burst 5,000 per region by default) is the ceiling above
+            # it (docs/infrastructure.md, "Quotas to raise").
+            rate_limit=number("api_rate_limit", 5000),
+            burst_limit=number("api_burst_limit", 5000),
             reserved_concurrency=None if reserved is None else int(reserved),
         ),
         redis_node_type=str(get("redis_node_type", "cache.t4g.micro")),

@@ -83,6 +83,11 @@ PLAYLIST_RELOADS_PER_SEGMENT = 1.0
 # ratio a longer segment would keep (hls.js' own default is 3 target durations).
 HLS_HOLDBACK_SEGMENTS = 1.5
 HLS_JS_DEFAULT_HOLDBACK = 3
+# Beside the stream, the page polls two small documents through the CDN (each a request and a
+# compressed download; counted since issue 10's scale review): state.json every 3 s
+# (web/src/names.ts STATE_POLL_MS) and the reactions feed every 2 s (web/src/reaction_feed.ts
+# REACTIONS_POLL_MS).
+SIDE_POLLS_PER_S = {"state.json": 1 / 3, "reactions.json": 1 / 2}
 
 GB = 1e9
 TB_GB = 1000  # tiers are in TB of 1000 GB
@@ -130,6 +135,63 @@ def live_playlist_bytes(segment_s: float) -> int:
     return len(playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode())
 
 
+def side_document_bytes() -> dict[str, int]:
+    """Gzip bytes (CloudFront compresses text) of the documents SIDE_POLLS_PER_S names, as busy as
+    they get: state.json of a full stage (host, two co-hosts, ten speakers with 20-character names
+    and 100-character avatar URLs) as the control plane pushes it, and a reactions feed of
+    FEED_SECONDS with a burst in every window, four emoji each."""
+    import gzip
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from contract.names import REACTION_EMOJI
+    from contract.reactions import FEED_SECONDS, ReactionBurst, ReactionFeed
+    from functions.domain import lifecycle, pushed
+    from functions.domain.model import SpaceState, VideoPolicy
+
+    people = [f"{n:08x}-1b4e-4c8a-9d2f-6a1e3c5b7d90" for n in range(13)]
+    space = lifecycle.new_space(
+        space_id="6f1c2b3a4d5e6f708192a3b4c5d6e7f8",
+        title="A title of a typical length for a Space",
+        host=people[0],
+        video=VideoPolicy.SPEAKERS,
+        now=datetime(2026, 12, 1, tzinfo=UTC),
+        scheduled_start=None,
+    )
+    space = replace(
+        space,
+        state=SpaceState.LIVE,
+        cohosts=tuple(people[1:3]),
+        speakers=tuple(people[3:]),
+        names={p: f"Display Name {i:02d} Xyz" for i, p in enumerate(people)},
+        pictures={
+            p: f"https://lh3.googleusercontent.com/a/{'A' * 60}{i:02d}=s96-c" for i, p in enumerate(people)
+        },
+    )
+    state = pushed.room_state(space).to_json().encode()
+    window = 0.5
+    bursts = tuple(
+        ReactionBurst(
+            space_id=space.id,
+            first_window=n,
+            last_window=n,
+            window_seconds=window,
+            counts={emoji: 1000 + 37 * n + k for k, emoji in enumerate(REACTION_EMOJI[:4])},
+        )
+        for n in range(3_529_238_400, 3_529_238_400 + int(FEED_SECONDS / window))
+    )
+    feed = ReactionFeed(space_id=space.id, bursts=bursts).to_json().encode()
+    return {"state.json": len(gzip.compress(state)), "reactions.json": len(gzip.compress(feed))}
+
+
+def side_requests_per_listener(seconds: float) -> float:
+    return seconds * sum(SIDE_POLLS_PER_S.values())
+
+
+def side_bytes_per_listener(seconds: float, sizes: dict[str, int]) -> float:
+    return seconds * sum(rate * sizes[name] for name, rate in SIDE_POLLS_PER_S.items())
+
+
 def playlist_bytes_per_listener(
     segment_s: float, seconds: float, playlist_per_segment: float = PLAYLIST_RELOADS_PER_SEGMENT
 ) -> float:
@@ -166,10 +228,11 @@ class HlsCost:
     segment_s: float
     gb: float  # media segments
     playlist_gb: float  # live playlist reloads
-    requests: float
+    requests: float  # segments, playlists and the side polls
     transfer_usd: float
     requests_usd: float
     latency_s: float
+    side_gb: float = 0.0  # state.json and the reactions feed (SIDE_POLLS_PER_S)
 
     @property
     def total_usd(self) -> float:
@@ -181,13 +244,17 @@ def hls_cost(
 ) -> HlsCost:
     gb = bytes_per_listener(profile, seconds) * listeners / GB
     playlist_gb = playlist_bytes_per_listener(segment_s, seconds) * listeners / GB
-    requests = hls_requests_per_listener(segment_s, seconds) * listeners
+    side_gb = side_bytes_per_listener(seconds, side_document_bytes()) * listeners / GB
+    requests = (
+        hls_requests_per_listener(segment_s, seconds) + side_requests_per_listener(seconds)
+    ) * listeners
     return HlsCost(
         segment_s=segment_s,
         gb=gb,
         playlist_gb=playlist_gb,
+        side_gb=side_gb,
         requests=requests,
-        transfer_usd=tiered(gb + playlist_gb, CLOUDFRONT_DTO_US_EU),
+        transfer_usd=tiered(gb + playlist_gb + side_gb, CLOUDFRONT_DTO_US_EU),
         requests_usd=requests / 10_000 * CLOUDFRONT_HTTPS_PER_10K[region],
         latency_s=hls_latency_s(segment_s),
     )
@@ -257,7 +324,8 @@ def report(listeners: int = 100_000, seconds: float = 3600) -> str:
         f"the US rate ${us:.4f} per 10k, EU ${eu:.4f}). {listeners:,} listeners for {seconds / 3600:g} h; "
         "tiered prices as if this were the month's only traffic (free tiers ignored).",
         "",
-        "| profile | segment | GB out (segments + playlists) | requests | transfer | requests "
+        "| profile | segment | GB out (segments + playlists + state and reactions) | requests "
+        "| transfer | requests "
         "| **HLS total** | requests share "
         f"| model median latency (hold-back {HLS_HOLDBACK_SEGMENTS:g} / hls.js default "
         f"{HLS_JS_DEFAULT_HOLDBACK}) |",
@@ -268,7 +336,7 @@ def report(listeners: int = 100_000, seconds: float = 3600) -> str:
             c = hls_cost(profile, listeners, seconds, seg)
             default = hls_latency_s(seg, holdback=HLS_JS_DEFAULT_HOLDBACK)
             lines.append(
-                f"| {profile.name} | {seg:g} s | {c.gb:,.0f} + {c.playlist_gb:,.0f} "
+                f"| {profile.name} | {seg:g} s | {c.gb:,.0f} + {c.playlist_gb:,.0f} + {c.side_gb:,.0f} "
                 f"| {c.requests / 1e6:,.0f} M "
                 f"| {_usd(c.transfer_usd)} | {_usd(c.requests_usd)} | **{_usd(c.total_usd)}** "
                 f"| {100 * c.requests_usd / c.total_usd:.0f} % | {c.latency_s:.1f} s / {default:.1f} s |"

@@ -14,6 +14,7 @@ from ..core.config import Settings
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
 from ..domain.people import Caller, caller_from_claims
+from ..domain.stage import as_seen_by
 from ..livekit_edge.gateway import LiveKitGateway, RoomGateway
 from ..reconcile.runner import Memory
 from ..reconcile.wiring import reconciler_for, store_for
@@ -122,26 +123,30 @@ async def get_context(
 
 
 class Presenter:
-    """A Space as the API shows it: with its broadcast links and recording retention, which depend
-    on the deployment's broadcast settings and on the time of the answer."""
+    """A Space as the API shows it to the caller: with its broadcast links and recording retention,
+    which depend on the deployment's broadcast settings and on the time of the answer, and with
+    the queue of raised hands only for its host and co-hosts (stage.as_seen_by)."""
 
-    def __init__(self, policy: BroadcastPolicy, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, policy: BroadcastPolicy, *, viewer: str, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self._policy = policy
+        self._viewer = viewer
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def __call__(self, space: Space) -> SpacePublic:
-        return SpacePublic.of(space, policy=self._policy, now=self._clock())
+        return SpacePublic.of(as_seen_by(space, self._viewer), policy=self._policy, now=self._clock())
 
     def accepted(self, accepted: Accepted, response: Response) -> SpaceChange:
         """200 when the room already matches the stored change, 202 while it is converging."""
-        public = SpacePublic.of(accepted.space, policy=self._policy, now=self._clock())
+        public = self(accepted.space)
         if not accepted.converged:
             response.status_code = status.HTTP_202_ACCEPTED
         return SpaceChange(**public.model_dump(), converged=accepted.converged)
 
 
-async def get_presenter(settings: SettingsDep) -> Presenter:
-    return Presenter(settings.broadcast)
+async def get_presenter(settings: SettingsDep, viewer: Annotated[str, Depends(current_user)]) -> Presenter:
+    return Presenter(settings.broadcast, viewer=viewer)
 
 
 CurrentUser = Annotated[str, Depends(current_user)]

@@ -90,6 +90,14 @@ def remove(space: Space, *, actor: str, target: str, block: bool, limits: Limits
     )
 
 
+def as_seen_by(space: Space, viewer: str) -> Space:
+    """The Space as `viewer` may see it: the queue of raised hands is the host's and co-hosts' to
+    act on; anyone else sees at most their own hand (and so only its name)."""
+    if space.role_of(viewer) in MODERATORS:
+        return space
+    return space.replace(raised_hands=tuple(user for user in space.raised_hands if user == viewer))
+
+
 def authorize_mute(space: Space, *, actor: str, target: str) -> None:
     """Muting changes nothing stored: it only checks the rule before the SFU mutes the tracks."""
     require_live(space)

@@ -93,12 +93,14 @@ class InvalidCursor(ValueError):
 class SpaceStore(ABC):
     # --- what each backend implements -------------------------------------------------------
     @abstractmethod
-    def get(self, space_id: str, *, member: str | None = None) -> Space | None:
+    def get(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Space | None:
         """The Space with its raised hands, blocks and listener count.
 
         With `member`, `raised_hands` and `blocked` hold at most that member (whether *they* raised
         a hand, are blocked): enough for that member's rules (join, webhook checks) in one
-        round trip, without reading every hand and block of a large Space."""
+        round trip, without reading every hand and block of a large Space. `consistent=False` (with
+        `member` only) may answer up to about a second old, at half the read cost: for what a
+        listener only looks at (their page's read of the Space, a reaction)."""
 
     @abstractmethod
     def _read(self, space_id: str) -> Snapshot | None:
@@ -206,8 +208,8 @@ class SpaceStore(ABC):
     def create(self, space: Space, *, idempotency: IdempotencyKey | None = None) -> Space:
         return self._insert(space, idempotency)
 
-    def require(self, space_id: str, *, member: str | None = None) -> Space:
-        space = self.get(space_id, member=member)
+    def require(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Space:
+        space = self.get(space_id, member=member, consistent=consistent)
         if space is None:
             raise NotFound("space_not_found", f"no Space with id {space_id!r}")
         return space

@@ -195,21 +195,18 @@ class DynamoStore(SpaceStore):
         )
 
     # --- reads --------------------------------------------------------------------------------
-    def get(self, space_id: str, *, member: str | None = None) -> Space | None:
+    def get(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Space | None:
         if member is None:
             read = self._read(space_id)
             return None if read is None else read.space
-        keys = [
-            space_key(space_id),
-            member_key(space_id, HAND, member),
-            member_key(space_id, BLOCK, member),
-            *(listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)),
-            hls_estimate_key(space_id),
-        ]
-        items = self._batch_get(keys)
-        meta = items.get((f"SPACE#{space_id}", META))
-        if meta is None:
-            return None
+        keys = [space_key(space_id), member_key(space_id, HAND, member), member_key(space_id, BLOCK, member)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            counts = pool.submit(self._counts, [space_id])
+            items = self._batch_get(keys, consistent=consistent)
+            meta = items.get((f"SPACE#{space_id}", META))
+            if meta is None:
+                return None
+            items.update(counts.result())
         record = _plain(meta)
         legacy_hands, legacy_blocked = legacy_members(record)
         hand_item = items.get((f"SPACE#{space_id}", f"{HAND}{member}"))
@@ -254,9 +251,7 @@ class DynamoStore(SpaceStore):
             for attribute in ("name", "picture")
         )
         blocked = tuple(legacy_blocked) + tuple(u for u in block_items if u not in legacy_blocked)
-        shards = self._batch_get(
-            [*(listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)), hls_estimate_key(space_id)]
-        )
+        shards = self._counts([space_id])
         space = from_record(
             record,
             raised_hands=hands,
@@ -291,12 +286,29 @@ class DynamoStore(SpaceStore):
                 return items
             query["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Items by (pk, sk); missing ones are absent. Consistent: a block takes effect at once."""
+    def _counts(self, space_ids: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The listener count shards and the HLS estimate of these Spaces, read eventually
+        consistent: a count is approximate anyway (a second old at worst), and it halves what every
+        join's reads cost each shard's partition (docs/control-plane.md, "Reads")."""
+        keys = [
+            key
+            for space_id in space_ids
+            for key in (
+                *(listener_shard_key(space_id, k) for k in range(LISTENER_SHARDS)),
+                hls_estimate_key(space_id),
+            )
+        ]
+        return self._batch_get(keys, consistent=False)
+
+    def _batch_get(
+        self, keys: list[dict[str, Any]], *, consistent: bool = True
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk); missing ones are absent. Consistent unless asked otherwise: a block
+        takes effect at once."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(keys), 100):
             pending: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}
+                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}
             }
             delay = 0.005
             while pending:
@@ -368,14 +380,7 @@ class DynamoStore(SpaceStore):
     def _with_counts(self, metas: list[dict[str, Any]]) -> list[Space]:
         """Listed Spaces carry their listener count (one BatchGetItem per 5 Spaces); their hands and
         blocks are not read (GET /spaces/{id} has them)."""
-        ids = [m["id"]["S"] for m in metas]
-        shards = self._batch_get(
-            [
-                key
-                for i in ids
-                for key in (*(listener_shard_key(i, k) for k in range(LISTENER_SHARDS)), hls_estimate_key(i))
-            ]
-        )
+        shards = self._counts([m["id"]["S"] for m in metas])
         spaces = []
         for meta in metas:
             record = _plain(meta)

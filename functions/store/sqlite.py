@@ -122,7 +122,8 @@ class SqliteStore(SpaceStore):
         finally:
             db.close()
 
-    def get(self, space_id: str, *, member: str | None = None) -> Space | None:
+    def get(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Space | None:
+        # One file, one writer at a time: every read is consistent.
         db = self._connect()
         try:
             return _load(db, space_id, member=member)

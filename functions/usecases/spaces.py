@@ -10,6 +10,7 @@ from datetime import datetime
 
 from ..domain import lifecycle, people
 from ..domain.model import Space, SpaceState, VideoPolicy
+from ..domain.stage import MODERATORS
 from ..store.base import IdempotencyKey, Page
 from .context import Accepted, Context
 
@@ -46,8 +47,15 @@ def create(
     return ctx.store.create(space, idempotency=key)
 
 
-def get(ctx: Context, space_id: str) -> Space:
-    return ctx.store.require(space_id)
+def get(ctx: Context, space_id: str, *, viewer: str) -> Space:
+    """The Space as `viewer` may see it. The host and co-hosts read all of it (the queue of raised
+    hands); anyone else reads it as one member (their own hand at most), eventually consistent: a
+    constant few items whatever the Space's size, as every listener of a join storm reads it once
+    (docs/control-plane.md, "Reads"). Their page follows the room's pushes from there."""
+    space = ctx.store.require(space_id, member=viewer, consistent=False)
+    if space.role_of(viewer) in MODERATORS:
+        return ctx.store.require(space_id)
+    return space
 
 
 def discover(ctx: Context, *, state: SpaceState, limit: int, cursor: str | None) -> Page:

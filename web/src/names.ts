@@ -6,7 +6,11 @@ export { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD } from "./contract.ge
  * reaches them within this plus the CDN's 1 s cache, which is about the stream's own delay.
  */
 export const STATE_POLL_MS = 3000;
-/** How often the lobby refreshes the lists of Spaces. */
-export const LOBBY_POLL_MS = 10000;
+/**
+ * How often the lobby refreshes the lists of Spaces, give or take a fifth (lobby.ts), and only while
+ * the tab is visible: each refresh reads three lists of up to 50 Spaces with their counts, and the
+ * end of a large Space sends its whole audience "Back to Spaces" at once.
+ */
+export const LOBBY_POLL_MS = 30000;
 /** How long the page waits for the agent's `get_stage` reply before relying on the attribute alone. */
 export const STAGE_RPC_TIMEOUT_MS = 5000;

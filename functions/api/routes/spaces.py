@@ -57,7 +57,9 @@ def discover_spaces(
 
 @router.get("/{space_id}")
 def get_space(space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep) -> SpacePublic:
-    return show(spaces.get(ctx, space_id))
+    """The Space. `raised_hands` is the whole queue for its host and co-hosts; anyone else sees
+    at most their own hand (the queue is the moderators' to act on)."""
+    return show(spaces.get(ctx, space_id, viewer=user))
 
 
 @router.post("/{space_id}/start", responses=ACCEPTED)

@@ -55,8 +55,9 @@ def test_hls_cost_of_100k_audio_listeners_for_an_hour_at_1s() -> None:
     plain = Profile("aac", 64, 0.0)
     c = hls_cost(plain, 100_000, 3600, 1.0)
     assert c.gb == pytest.approx(64_000 / 8 * 3600 * 100_000 / 1e9)  # 2,880 GB
-    assert c.requests == 720_000_000
-    assert c.requests_usd == pytest.approx(720_000_000 / 10_000 * 0.01)
+    # A segment and a playlist reload a second, state.json every 3 s, the reactions feed every 2 s.
+    assert c.requests == pytest.approx(720_000_000 + 3600 * 100_000 * (1 / 3 + 1 / 2))
+    assert c.requests_usd == pytest.approx(c.requests / 10_000 * 0.01)
     assert c.total_usd == pytest.approx(c.transfer_usd + c.requests_usd)
 
 
@@ -66,14 +67,26 @@ def test_the_live_playlist_a_viewer_reloads_is_counted_and_stays_small() -> None
     assert 500 < cost.live_playlist_bytes(1.0) < 2000
     assert c.playlist_gb == pytest.approx(3600 * cost.live_playlist_bytes(1.0) * 100_000 / 1e9)
     assert 0 < c.playlist_gb < 0.2 * c.gb
-    assert c.transfer_usd == pytest.approx(cost.tiered(c.gb + c.playlist_gb, cost.CLOUDFRONT_DTO_US_EU))
+    assert c.transfer_usd == pytest.approx(
+        cost.tiered(c.gb + c.playlist_gb + c.side_gb, cost.CLOUDFRONT_DTO_US_EU)
+    )
+
+
+def test_the_side_polls_are_counted_at_their_compressed_size() -> None:
+    sizes = cost.side_document_bytes()
+    # Compressed, each is well under a kilobyte or two, and the feed (60 bursts) is the larger one.
+    assert 100 < sizes["state.json"] < sizes["reactions.json"] < 4000
+    c = hls_cost(AUDIO, 100_000, 3600, 1.0)
+    per_listener = 3600 * (sizes["state.json"] / 3 + sizes["reactions.json"] / 2)
+    assert c.side_gb == pytest.approx(per_listener * 100_000 / 1e9)
 
 
 def test_longer_segments_cost_fewer_requests_and_the_same_bytes() -> None:
     one, six = hls_cost(VIDEO, 1000, 3600, 1.0), hls_cost(VIDEO, 1000, 3600, 6.0)
     assert one.gb == six.gb
     assert one.playlist_gb > six.playlist_gb  # six times the reloads
-    assert one.requests == 6 * six.requests
+    side = cost.side_requests_per_listener(3600) * 1000  # the same whatever the segment length
+    assert one.requests - side == pytest.approx(6 * (six.requests - side))
     assert one.total_usd > six.total_usd
 
 

@@ -323,8 +323,15 @@ def test_token_ignores_anything_in_the_body(client: TestClient) -> None:
 def test_hands(client: TestClient) -> None:
     space_id = live_space(client)
     assert client.post(f"/spaces/{space_id}/hand", headers=auth("a")).json()["raised_hands"] == ["a"]
-    assert client.post(f"/spaces/{space_id}/hand", headers=auth("b")).json()["raised_hands"] == ["a", "b"]
-    assert client.delete(f"/spaces/{space_id}/hand", headers=auth("a")).json()["raised_hands"] == ["b"]
+    # A listener sees their own hand only; the host and co-hosts see the queue, oldest first.
+    assert client.post(f"/spaces/{space_id}/hand", headers=auth("b")).json()["raised_hands"] == ["b"]
+    for viewer in ("host", "a", "b"):
+        seen = client.get(f"/spaces/{space_id}", headers=auth(viewer)).json()["raised_hands"]
+        assert seen == (["a", "b"] if viewer == "host" else [viewer])
+    set_role(client, space_id, "co", "cohost")
+    assert client.get(f"/spaces/{space_id}", headers=auth("co")).json()["raised_hands"] == ["a", "b"]
+    assert client.delete(f"/spaces/{space_id}/hand", headers=auth("a")).json()["raised_hands"] == []
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["raised_hands"] == ["b"]
     resp = client.post(f"/spaces/{space_id}/hand", headers=auth("host"))
     assert resp.status_code == 409 and resp.json()["rule"] == "already_on_stage"
     promoted = set_role(client, space_id, "b", "speaker").json()
@@ -842,10 +849,10 @@ def test_a_write_whose_follow_up_pass_meets_a_throttled_store_is_accepted_not_a_
             self.written = stored is not None
             return stored
 
-        def get(self, space_id: str, *, member: str | None = None) -> Any:
+        def get(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Any:
             if self.written:
                 raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "m"}}, "GetItem")
-            return super().get(space_id, member=member)
+            return super().get(space_id, member=member, consistent=consistent)
 
     space_id = live_space(client)
     store = ThrottledAfterTheWrite(settings.sqlite_path)
@@ -862,7 +869,7 @@ def test_a_throttled_store_is_a_503_and_any_other_store_failure_stays_a_500(
 ) -> None:
     def failing(code: str) -> Any:
         class Failing(SqliteStore):
-            def get(self, space_id: str, *, member: str | None = None) -> Any:
+            def get(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Any:
                 raise ClientError({"Error": {"Code": code, "Message": "m"}}, "GetItem")
 
         return lambda: Failing(settings.sqlite_path)

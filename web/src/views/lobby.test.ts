@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 
 import { ApiError } from "../api";
-import { createErrorText, localMinute } from "./lobby";
+import { LOBBY_POLL_MS } from "../names";
+import { createErrorText, localMinute, lobbyPollDelay } from "./lobby";
 
 describe("the create form", () => {
   it("says what to change for a refused title or time, not the schema's pattern", () => {
@@ -15,5 +16,14 @@ describe("the create form", () => {
 
   it("offers no start time already past", () => {
     expect(localMinute(new Date(2026, 11, 3, 9, 5, 59))).toBe("2026-12-03T09:05");
+  });
+});
+
+describe("the lobby's refresh", () => {
+  it("waits the poll period give or take a fifth, spread by the random draw", () => {
+    expect(lobbyPollDelay(() => 0)).toBe(Math.round(LOBBY_POLL_MS * 0.8));
+    expect(lobbyPollDelay(() => 0.5)).toBe(LOBBY_POLL_MS);
+    expect(lobbyPollDelay(() => 0.999)).toBeLessThan(LOBBY_POLL_MS * 1.2);
+    expect(lobbyPollDelay(() => 0.999)).toBeGreaterThan(LOBBY_POLL_MS * 1.19);
   });
 });

@@ -154,7 +154,37 @@ export function lobbyView(app: App): View {
     h("div", { class: "lists" }, error, h("h2", {}, "Live now"), liveList, h("h2", {}, "Scheduled"), scheduledList, h("h2", {}, "Recordings"), recordingList),
     form,
   );
+  let refreshedAt = Date.now();
   void refresh();
-  const timer = window.setInterval(() => void refresh(), LOBBY_POLL_MS);
-  return { el, unmount: () => window.clearInterval(timer) };
+  let timer = 0;
+  const pollLater = () => {
+    timer = window.setTimeout(() => {
+      // A hidden tab reads nothing; it catches up when it is shown again.
+      if (!document.hidden) {
+        refreshedAt = Date.now();
+        void refresh();
+      }
+      pollLater();
+    }, lobbyPollDelay());
+  };
+  const shown = () => {
+    if (document.hidden || Date.now() - refreshedAt < LOBBY_POLL_MS) return;
+    refreshedAt = Date.now();
+    void refresh();
+  };
+  pollLater();
+  document.addEventListener("visibilitychange", shown);
+  return {
+    el,
+    unmount: () => {
+      window.clearTimeout(timer);
+      document.removeEventListener("visibilitychange", shown);
+    },
+  };
+}
+
+/** The wait before the lobby's next refresh: LOBBY_POLL_MS give or take a fifth, so the pages a
+ * Space's end sent to the lobby together do not keep refreshing together. */
+export function lobbyPollDelay(random: () => number = Math.random): number {
+  return Math.round(LOBBY_POLL_MS * (0.8 + 0.4 * random()));
 }
