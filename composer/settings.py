@@ -20,6 +20,19 @@ HEIGHT_ENV = "SPACES_COMPOSER_HEIGHT"
 FPS_ENV = "SPACES_COMPOSER_FPS"
 SEGMENT_SECONDS_ENV = "SPACES_COMPOSER_SEGMENT_S"
 
+# The S3 client's own limits, short because the broadcast is live: viewers sit ~1.5 s behind the
+# live edge and the publisher writes one object at a time, so a PUT that hangs holds back every
+# segment and playlist behind it. botocore's defaults (60 s to connect, 60 s per read, 5 attempts
+# in its legacy mode) let one hung connection freeze live.m3u8 for minutes, under the publisher's
+# own 8 attempts. 2 s to connect and 5 s per socket read (a 1 s segment at 2.5 Mb/s is ~310 kB,
+# an S3 PUT answers in well under a second) fail a hung request fast; 2 attempts in botocore's
+# standard mode (one quick retry on a fresh connection, throttling-aware) and the publisher's
+# backoff on top (composer/hls/config.py RetryPolicy) do the rest. Worst case per publisher
+# attempt: 2 x (2 + 5) s plus botocore's backoff, about 15 s, where the defaults allowed minutes.
+S3_CONNECT_TIMEOUT_S = 2.0
+S3_READ_TIMEOUT_S = 5.0
+S3_ATTEMPTS = 2
+
 
 class SettingsError(ValueError):
     """The environment does not describe a composer that can run; the message names the variable."""
@@ -33,17 +46,30 @@ def sink_from_env(env: Mapping[str, str], s3_client: Callable[[], Any] | None = 
     bucket = env.get(names.ENV_BROADCAST_BUCKET)
     if bucket:
         prefix = env.get(names.ENV_BROADCAST_PREFIX, names.BROADCAST_PREFIX)
-        if s3_client is None:
-            import boto3
-
-            client = boto3.client("s3")
-        else:
-            client = s3_client()
+        client = s3_client() if s3_client is not None else default_s3_client()
         return S3Sink(bucket, prefix, client)
     raise SettingsError(
         f"no broadcast destination: set {names.ENV_BROADCAST_DIR} (local) or "
         f"{names.ENV_BROADCAST_BUCKET} and {names.ENV_BROADCAST_PREFIX} (S3)"
     )
+
+
+def s3_client_config() -> Any:
+    """The botocore Config of the composer's S3 client (the limits above)."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=S3_CONNECT_TIMEOUT_S,
+        read_timeout=S3_READ_TIMEOUT_S,
+        retries={"mode": "standard", "total_max_attempts": S3_ATTEMPTS},
+    )
+
+
+def default_s3_client() -> Any:
+    """boto3's S3 client (credentials and region from the task's environment) with short limits."""
+    import boto3
+
+    return boto3.client("s3", config=s3_client_config())
 
 
 def config_from_env(env: Mapping[str, str], *, video: bool) -> BroadcastConfig:

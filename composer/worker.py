@@ -36,12 +36,13 @@ from livekit.agents.worker import ServerEnvOption
 from composer import layout as layouts
 from composer import settings
 from composer.avatars import AvatarCache
-from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, Sink
+from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, BroadcastStats, Sink
 from composer.hls.headers import cache_headers
 from composer.load import LOAD_THRESHOLD, composer_load
 from composer.mixer import Mixer
 from composer.reactions_feed import ReactionFeedWriter
 from composer.render import Renderer
+from composer.watchdog import CHECK_EVERY_S, Watchdog, stall_limit
 from contract import names
 from contract.avatar_fetch import policy_from_env
 from contract.reactions import parse_reaction_burst
@@ -68,6 +69,12 @@ MAX_BACKLOG_S = 3.0
 MAX_CATCH_UP_S = 1.0
 # The task that feeds the encoder on the wall clock; the job ends if it dies.
 PACE_TASK = "pace"
+# A camera sends 15-30 pictures a second, and even one the SFU has moved to its lowest layer sends
+# several. None for this long means the camera is not working (its sender's uplink failed, a stuck
+# track): the big tile shows the person's card, as with the camera off, instead of a frozen
+# picture, and the picture comes back with the next frame. Not for screen shares: a browser sends
+# an unchanging screen at 1 fps or less, and the last picture is what the screen shows.
+CAMERA_STALE_S = 2.0
 
 HTTP_PORT_ENV = "SPACES_COMPOSER_HTTP_PORT"
 # Not the stage agent's 8081: both workers may run on one host (make dev).
@@ -98,6 +105,9 @@ class BroadcastLike(Protocol):
     def record_stage(self, entry: Mapping[str, Any]) -> None: ...
     def skip(self, seconds: float) -> None: ...
     def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool: ...
+    def hold_playlists(self, held: bool) -> None: ...  # any thread
+    @property
+    def stats(self) -> BroadcastStats: ...  # any thread
 
 
 class MicSource(Protocol):
@@ -221,7 +231,18 @@ class _Camera:
     sid: str
     source: str = "camera"
     frame: np.ndarray | None = None
+    frame_at: float = 0.0  # the composer's clock when `frame` arrived
     task: asyncio.Task[None] | None = None
+
+
+def big_tile_picture(camera: _Camera | None, big: layouts.BigTile | None, now: float) -> np.ndarray | None:
+    """The picture the big tile shows at `now`, or None for the holder's card: the held track must
+    be the tile's, have delivered a picture, and (a camera) one within CAMERA_STALE_S."""
+    if camera is None or big is None or (big.camera, big.source) != (camera.identity, camera.source):
+        return None
+    if camera.source == "camera" and now - camera.frame_at > CAMERA_STALE_S:
+        return None
+    return camera.frame
 
 
 class RoomComposer:
@@ -275,6 +296,9 @@ class RoomComposer:
         self._handlers: list[tuple[str, Callable[..., Any]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._disconnect_reason: rtc.DisconnectReason.ValueType | None = None
+        # Set in start(): the stall and reconnection rules (composer/watchdog.py).
+        self._watchdog: Watchdog | None = None
+        self._fenced = False  # reconnecting outlasted the fence: the playlists stay held for good
         self._closed = False
         self.frames = 0
         self.chunks = 0
@@ -308,6 +332,8 @@ class RoomComposer:
         self._on("track_unmuted", self._mute_changed)
         self._on("room_metadata_changed", self._room_metadata_changed)
         self._on("disconnected", self._disconnected)
+        self._on("reconnecting", self._reconnecting)
+        self._on("reconnected", self._reconnected)
         if self._state_sink is not None:
             self.reactions = ReactionFeedWriter(
                 self._state_sink, space_id, spawn=self._spawn, wall_clock=self._wall_clock
@@ -321,6 +347,8 @@ class RoomComposer:
         self._relayout()
         self._publish_state(parse_room_metadata(self._room.metadata))
         self._spawn(self._pace(), PACE_TASK)
+        self._watchdog = Watchdog(stall_s=stall_limit(config.segment_seconds), progress_at=self._clock())
+        self._spawn(self._watch(), "watchdog")
         stats_every = self._env.get(STATS_INTERVAL_ENV)
         if stats_every:
             self._spawn(self._stats_loop(float(stats_every)), "stats")
@@ -361,6 +389,11 @@ class RoomComposer:
             self._state_pending = replace(self._state_last, state="ended")
             await self._write_states()
         if self._feeder is not None:
+            if ended and not self._fenced:
+                # The Space is over: no replacement will come, so a hold (a reconnection cut short
+                # by the end) gives way to the closing playlist. After the fence a replacement may
+                # have come and written the end itself; this job leaves it alone.
+                self._feeder.broadcast.hold_playlists(False)
             complete = await self._feeder.close(ended)
             logger.info(
                 "broadcast %s closed (ended=%s, complete=%s, frames=%d, chunks=%d, dropped %.1f s)",
@@ -405,6 +438,24 @@ class RoomComposer:
     def _disconnected(self, reason: rtc.DisconnectReason.ValueType) -> None:
         self._disconnect_reason = reason
         logger.info("room %s disconnected: %s", self._room.name, rtc.DisconnectReason.Name(reason))
+
+    def _reconnecting(self) -> None:
+        """The SFU connection is lost: stop writing the playlists until it is back (the SFU may
+        drop this composer meanwhile, and the reconciler dispatch one that continues them)."""
+        logger.warning("room %s reconnecting: holding the playlists", self._room.name)
+        if self._watchdog is not None:
+            self._watchdog.connection_lost(self._clock())
+        if self._feeder is not None:
+            self._feeder.broadcast.hold_playlists(True)
+
+    def _reconnected(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.connection_restored()
+        if self._fenced:
+            return  # this job is ending; a replacement may already own the playlists
+        logger.info("room %s reconnected: writing the playlists again", self._room.name)
+        if self._feeder is not None:
+            self._feeder.broadcast.hold_playlists(False)
 
     def _participant_connected(self, participant: rtc.RemoteParticipant) -> None:
         self._refresh_stage()
@@ -654,6 +705,7 @@ class RoomComposer:
                 pixels = np.frombuffer(rgb.data, dtype=np.uint8).reshape(rgb.height, rgb.width, 3)
                 fitted = self._renderer.fit_camera(pixels)
                 camera.frame = fitted.copy() if fitted is pixels else fitted
+                camera.frame_at = self._clock()
         finally:
             await stream.aclose()
 
@@ -669,16 +721,7 @@ class RoomComposer:
     def _frame(self) -> np.ndarray:
         layout = self._layout
         assert layout is not None
-        camera = self._camera
-        picture = None
-        big = layout.big
-        if (
-            camera is not None
-            and big is not None
-            and (big.camera, big.source) == (camera.identity, camera.source)
-        ):
-            picture = camera.frame
-        return self._renderer.render(layout, picture)
+        return self._renderer.render(layout, big_tile_picture(self._camera, layout.big, self._clock()))
 
     async def _pace(self) -> None:
         """Audio chunks and video frames on the wall clock, in time order, to the feeder."""
@@ -723,6 +766,24 @@ class RoomComposer:
             next_audio = start + (audio_sent + 1) * chunk_s
             next_video = start + (video_sent + 1) / fps if video else float("inf")
             await asyncio.sleep(max(0.0, min(next_audio, next_video) - self._clock()))
+
+    async def _watch(self) -> None:
+        """End the job when the broadcast stalls or the room stays away too long (watchdog.py)."""
+        watchdog, feeder = self._watchdog, self._feeder
+        assert watchdog is not None and feeder is not None
+        while True:
+            await asyncio.sleep(CHECK_EVERY_S)
+            now = self._clock()
+            watchdog.published(feeder.broadcast.stats.segments_written, now)
+            reason = watchdog.verdict(now)
+            if reason is None:
+                continue
+            if watchdog.fenced(now):
+                self._fenced = True  # the hold stays through the close: no playlist write after this
+            logger.error("composer %s gives up: %s", self.space_id, reason)
+            if self._on_failure is not None:
+                self._on_failure(reason)
+            return
 
     async def _stats_loop(self, every: float) -> None:
         assert self._feeder is not None

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
+# A skip at a segment's first sample counts for that segment (media times are sample counts / rate,
+# the segment's start is computed another way: equal values may differ in the last bits).
+SKIP_EPSILON_S = 1e-6
+
 
 class BroadcastEnded(Exception):
     """The Space's playlist is already closed with #EXT-X-ENDLIST: there is nothing to continue."""
@@ -119,6 +123,8 @@ class Broadcast:
         # Wall-clock time that passed without media (spans the feeder dropped to keep up), as
         # (media time at the drop, total skipped so far): PROGRAM-DATE-TIME adds it, so it stays
         # the wall-clock time of a segment's first sample and the timeline's `t` still maps onto it.
+        # Only the skips a later segment can still need are kept (`settled_skips`): a starved
+        # composer reports one every pacer tick, for as long as the Space lasts.
         self._audio_samples = 0
         self._skips: list[tuple[float, float]] = []
         self._timeline = timeline
@@ -193,6 +199,16 @@ class Broadcast:
             self._publisher.set_timeline(self._timeline)
         return self._publisher.close(ended=ended, timeout=timeout)
 
+    def hold_playlists(self, held: bool) -> None:
+        """Stop (True) or resume (False) writing the playlists and timeline; segments go on.
+
+        For a composer that lost its room: a replacement may be about to continue the playlist, and
+        two writers would overwrite each other's segments out of it. Held through `close`, nothing
+        more of the playlist is written (its segments since the hold stay in storage, unnamed).
+        Unlike the feeding calls, safe from any thread.
+        """
+        self._publisher.hold_playlists(held)
+
     # -- observation ---------------------------------------------------------------------------
 
     @property
@@ -225,13 +241,15 @@ class Broadcast:
                     program_date_time=anchor + seg.start_s + self._skipped_before(seg.start_s),
                 )
             )
+            # Segments start in media-time order: no later one starts before this one.
+            self._skips = settled_skips(self._skips, seg.start_s)
 
     def _skipped_before(self, media_s: float) -> float:
         """Real time skipped before media time `media_s` (a segment with an earlier start keeps its
         first sample's time; the skip shows from the next segment on)."""
         skipped = 0.0
         for at, total in self._skips:
-            if at > media_s + 1e-6:
+            if at > media_s + SKIP_EPSILON_S:
                 break
             skipped = total
         return skipped
@@ -239,6 +257,18 @@ class Broadcast:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"the broadcast of Space {self.space_id} is closed")
+
+
+def settled_skips(skips: list[tuple[float, float]], media_s: float) -> list[tuple[float, float]]:
+    """The skips (media time, running total; in media-time order) that can still matter to a
+    segment starting at `media_s` or later: those after `media_s`, and the last one at or before it,
+    whose running total already counts every earlier skip."""
+    keep_from = 0
+    for i, (at, _) in enumerate(skips):
+        if at > media_s + SKIP_EPSILON_S:
+            break
+        keep_from = i
+    return skips[keep_from:]
 
 
 def _read_with_retry(sink: Sink, key: str, config: BroadcastConfig) -> bytes | None:

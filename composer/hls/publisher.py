@@ -7,7 +7,10 @@ Rules (docs/broadcast.md, "Encoding and segments"):
   the full one names; both after the segment, the timeline after both;
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
-- the encoder hands segments over and never waits: the queue is bounded by dropping the oldest.
+- the encoder hands segments over and never waits: the queue is bounded by dropping the oldest;
+- while the playlists are held (`hold_playlists`: the composer lost its room, and a replacement may
+  take the Space over), segments are still written but no playlist or timeline is, and a write of
+  one already retrying stops at its next attempt; on release the next pass writes them.
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ class Publisher:
         self._timeline_dirty = False
         self._closing = False
         self._ended = False
+        self._held = False  # playlists and timeline are not written (hold_playlists)
+        self._released = False  # a hold just ended: write what it held back
         self._finished_clean = False
         self._thread = threading.Thread(target=self._run, name=f"broadcast-upload-{space_id}", daemon=True)
         self._thread.start()
@@ -107,6 +112,13 @@ class Publisher:
         with self._cond:
             self._timeline = timeline
             self._timeline_dirty = True
+            self._cond.notify()
+
+    def hold_playlists(self, held: bool) -> None:
+        """Stop (True) or resume (False) writing the playlists and the timeline; any thread."""
+        with self._cond:
+            self._released = self._released or (self._held and not held)
+            self._held = held
             self._cond.notify()
 
     @property
@@ -142,8 +154,9 @@ class Publisher:
     def _run(self) -> None:
         while not self._abort.is_set():
             with self._cond:
-                while not (self._pending or self._closing or self._timeline_due()):
+                while not (self._pending or self._closing or self._timeline_due() or self._released):
                     self._cond.wait()
+                self._released = False
                 job = self._pending.popleft() if self._pending else None
                 more = bool(self._pending)
                 final = self._closing and not self._pending
@@ -159,7 +172,11 @@ class Publisher:
                 self._write_timeline()
 
     def _timeline_due(self) -> bool:
-        return self._timeline_dirty and self._playlist_published
+        return self._timeline_dirty and self._playlist_published and not self._held
+
+    def _is_held(self) -> bool:
+        with self._cond:
+            return self._held
 
     def _publish_segment(self, job: _Job) -> None:
         seg = job.segment
@@ -194,34 +211,42 @@ class Publisher:
                     self._timeline_dirty = True
         if self._timeline_dirty and self._playlist_published:
             self._write_timeline()
-        self._finished_clean = not (self._playlist_dirty or self._timeline_due() or self._gap_next)
+        timeline_pending = self._timeline_dirty and self._playlist_published
+        self._finished_clean = not (self._playlist_dirty or timeline_pending or self._gap_next)
 
     def _write_playlist(self) -> None:
         playlist = self._playlist
-        if not playlist.segments:
+        if not playlist.segments or self._is_held():
             return
-        if not self._write(BROADCAST_PLAYLIST, playlist.render().encode(), closed=playlist.ended):
+        full = playlist.render().encode()
+        if not self._write(BROADCAST_PLAYLIST, full, closed=playlist.ended, holdable=True):
             return
         self._playlist_published = True
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS)
-        if self._write(BROADCAST_LIVE_PLAYLIST, live.encode(), closed=playlist.ended):
+        if self._write(BROADCAST_LIVE_PLAYLIST, live.encode(), closed=playlist.ended, holdable=True):
             if playlist is self._playlist:
                 self._playlist_dirty = False
 
     def _write_timeline(self) -> None:
         with self._cond:
+            if self._held:
+                return
             timeline = self._timeline
             self._timeline_dirty = False
         if timeline is None:
             return
-        if not self._write(BROADCAST_TIMELINE, timeline_json(timeline).encode(), closed=timeline.ended):
+        body = timeline_json(timeline).encode()
+        if not self._write(BROADCAST_TIMELINE, body, closed=timeline.ended, holdable=True):
             with self._cond:
                 self._timeline_dirty = True
 
-    def _write(self, name: str, data: bytes, *, closed: bool) -> bool:
+    def _write(self, name: str, data: bytes, *, closed: bool, holdable: bool = False) -> bool:
+        """Write with retries; a `holdable` object (playlist, timeline) is not tried while held."""
         headers = cache_headers(name, closed)
         key = f"{self._space_id}/{name}"
         for attempt in range(1, self._retry.attempts + 1):
+            if holdable and self._is_held():
+                return False
             try:
                 with self._stats.stage("upload"):
                     self._sink.write(

@@ -77,7 +77,8 @@ class S3Sink:
     """Writes to `s3://bucket/<prefix><key>` with the object's Content-Type and Cache-Control.
 
     A PUT replaces an object atomically, so the playlist is never seen half-written. `client` is a
-    boto3 S3 client (its own retries stay on; the publisher retries on top with a longer backoff).
+    boto3 S3 client; the composer's has short timeouts and two attempts of its own
+    (composer/settings.py `s3_client_config`), and the publisher retries on top with a longer backoff.
     """
 
     def __init__(self, bucket: str, prefix: str, client: Any) -> None:

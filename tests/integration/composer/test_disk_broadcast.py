@@ -170,6 +170,29 @@ def test_a_skipped_span_moves_program_date_time_on_and_keeps_the_media_continuou
     assert all(b - a == frame_ticks for a, b in zip(video, video[1:], strict=False)), "video PTS must run on"
 
 
+def test_skips_reported_all_along_keep_every_segment_on_the_wall_clock_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    """A starved composer reports a skip every pacer tick, for as long as the Space lasts: only
+    the skips a segment still to come can need are kept, and every segment's time stays right."""
+    config = BroadcastConfig(width=320, height=180, fps=10)
+    broadcast = Broadcast(config, DiskSink(tmp_path), space_id=SPACE, epoch_ms=EPOCH, clock=_clock)
+    feeder = Feeder(config)
+    kept = []
+    for _ in range(6 * config.fps):  # 6 s of media, one 0.1 s skip per frame
+        feeder.feed(broadcast, 1 / config.fps)
+        broadcast.skip(0.1)
+        kept.append(len(broadcast._skips))  # noqa: SLF001
+    assert broadcast.close(ended=True)
+
+    assert max(kept) <= 2 * config.fps + 1  # a segment's skips (and one more), not the Space's
+    playlist = read_playlist((tmp_path / SPACE / "index.m3u8").read_text())
+    # Segment n starts at media time n: its skips are those reported before it (10 a second).
+    assert [s.program_date_time for s in playlist.segments] == pytest.approx(
+        [T0 + n + n for n in range(6)], abs=0.15
+    )
+
+
 def test_audio_that_ran_ahead_of_the_pictures_never_raises_the_target_duration(tmp_path: Path) -> None:
     # A starved feeder: 1.5 s of pictures but 4 s of sound. The playlist's target duration may never
     # change (RFC 8216 6.2.1), so the last segment ends at most one segment after it started.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from composer.hls import Broadcast, BroadcastConfig, S3Sink
 from composer.hls.playlist import parse_playlist
+from composer.settings import S3_READ_TIMEOUT_S, s3_client_config
 from devstack.ports import free_port
 from tests.integration.composer.media import Feeder, read_segment
 
@@ -150,3 +153,72 @@ def test_live_playlist_on_s3_is_short_lived_and_a_replacement_continues_it(s3: S
         (f"{EPOCH + 5000}-0.ts", True),
     ]
     assert playlist.ended
+
+
+class HangFirstConnection:
+    """A TCP proxy to `upstream` that swallows its first connection (a PUT that hangs: accepted,
+    read, never answered) and forwards every later one."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.accepted += 1
+            if self.accepted == 1:
+                self.held.append(conn)  # kept open, never answered
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            threading.Thread(target=_pipe, args=(conn, upstream), daemon=True).start()
+            threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def test_a_hung_put_costs_the_read_timeout_then_the_client_retries_on_a_new_connection(s3: S3) -> None:
+    """With botocore's defaults this PUT would wait 60 s, and the live playlist behind it too."""
+    proxy = HangFirstConnection(int(s3.endpoint.rsplit(":", 1)[1]))
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{proxy.port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=s3_client_config(),
+        )
+        sink = S3Sink(BUCKET, PREFIX, client)
+        started = time.monotonic()
+        sink.write(f"{SPACE}/live.m3u8", b"#EXTM3U\n", content_type="x", cache_control="y")
+        took = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert proxy.accepted == 2
+    assert S3_READ_TIMEOUT_S <= took < S3_READ_TIMEOUT_S + 3.0
+    assert s3.client.get_object(Bucket=BUCKET, Key=_key("live.m3u8"))["Body"].read() == b"#EXTM3U\n"

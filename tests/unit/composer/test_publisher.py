@@ -234,3 +234,58 @@ def test_backoff_doubles_up_to_its_cap(failures: int, delay: float) -> None:
 def test_a_retry_policy_that_cannot_work_is_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="RetryPolicy"):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_held_playlists_name_nothing_new_until_released_and_segments_go_on() -> None:
+    """A composer that lost its room holds its playlists (a replacement may continue them): the
+    segments are still stored, and named by the first playlist written after the release."""
+    sink = MemorySink()
+    publisher, stats = _publisher(sink)
+    timeline = BroadcastTimeline(space_id=SPACE, started_at=T0)
+    publisher.set_timeline(timeline)
+    publisher.submit(_segment(0))
+    eventually(lambda: f"{SPACE}/timeline.json" in sink.objects, what="segment 0 and the timeline")
+    publisher.hold_playlists(True)
+    writes = len(sink.order)
+    entry = TimelineEntry(t=T0 + 1, spotlight="a", video_spotlight=None, pinned=None, names={"a": "A"})
+    publisher.set_timeline(BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(entry,)))
+    publisher.submit(_segment(1))
+    publisher.submit(_segment(2))
+    eventually(lambda: stats.segments_written == 3, what="segments 1 and 2 stored")
+    assert _names(sink.order[writes:]) == ["1000-1.ts", "1000-2.ts"]
+    assert _published(sink) == 1
+    publisher.hold_playlists(False)  # no new segment needed: the release writes what was held
+    eventually(lambda: _published(sink) == 3, what="the playlist after the release")
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.violations == []
+    assert _names(sink.order[writes + 2 :]) == ["index.m3u8", "live.m3u8", "timeline.json"]
+    assert b'"spotlight":"a"' in sink.objects[f"{SPACE}/timeline.json"]
+
+
+def _names(keys: list[str]) -> list[str]:
+    return [k.split("/")[1] for k in keys]
+
+
+def test_a_hold_kept_through_close_leaves_the_playlist_as_it_was() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink)
+    publisher.submit(_segment(0))
+    eventually(lambda: _published(sink) == 1, what="segment 0")
+    publisher.hold_playlists(True)
+    publisher.submit(_segment(1))
+    assert publisher.close(ended=True, timeout=10) is False  # the playlist was not written
+    assert f"{SPACE}/1000-1.ts" in sink.objects  # stored, never named
+    playlist = _playlist(sink)
+    assert [s.uri for s in playlist.segments] == ["1000-0.ts"] and not playlist.ended
+
+
+def test_a_hold_stops_a_playlist_write_that_is_being_retried() -> None:
+    sink = MemorySink(fail=lambda key, attempt: key.endswith(".m3u8"))
+    slow = RetryPolicy(attempts=1000, initial_delay_s=0.005, max_delay_s=0.01)
+    publisher, _ = _publisher(sink, retry=slow)
+    publisher.submit(_segment(0))
+    eventually(lambda: sink.attempts.get(f"{SPACE}/index.m3u8", 0) >= 3, what="the playlist being retried")
+    publisher.hold_playlists(True)
+    tried = sink.attempts[f"{SPACE}/index.m3u8"]
+    assert publisher.close(ended=False, timeout=10) is False
+    assert sink.attempts[f"{SPACE}/index.m3u8"] <= tried + 1  # at most the attempt in flight

@@ -7,6 +7,7 @@ real SDK and encoder are exercised in tests/integration/composer/test_composer_l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -17,8 +18,10 @@ import numpy as np
 import pytest
 from livekit import rtc
 
-from composer.hls import BroadcastConfig
-from composer.worker import RoomComposer
+from composer import watchdog
+from composer.hls import BroadcastConfig, BroadcastStats
+from composer.layout import BigTile, card_for
+from composer.worker import CAMERA_STALE_S, RoomComposer, _Camera, big_tile_picture
 from contract import names
 from contract.reactions import FEED_SECONDS, ReactionBurst, ReactionFeed, parse_reaction_feed
 from contract.room_metadata import RoomMetadata
@@ -124,6 +127,9 @@ class FakeBroadcast:
         self.stages: list[dict[str, Any]] = []
         self.skipped: list[float] = []
         self.closed: bool | None = None
+        self.segments_written = 0  # what the watchdog reads through `stats`; tests move it on
+        self.held = False
+        self.held_at_close: bool | None = None
 
     def push_video(self, rgb: np.ndarray) -> None:
         self.video.append(rgb)
@@ -139,7 +145,15 @@ class FakeBroadcast:
 
     def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool:
         self.closed = ended
+        self.held_at_close = self.held
         return True
+
+    def hold_playlists(self, held: bool) -> None:
+        self.held = held
+
+    @property
+    def stats(self) -> BroadcastStats:
+        return BroadcastStats(segments_written=self.segments_written)
 
 
 class FakeMics:
@@ -517,3 +531,134 @@ async def test_a_dead_pacer_ends_the_job_instead_of_leaving_a_silent_broadcast()
         assert "multiline" in reasons[0]
     finally:
         await h.composer.aclose()
+
+
+class Clock:
+    """time.monotonic, plus jumps the test makes (the pacer then skips the span, as after a stall)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+async def _checks(n: int = 5) -> None:
+    """Let the watchdog (checking every 10 ms in these tests) look a few times."""
+    await asyncio.sleep(n * 0.01 + 0.05)
+
+
+async def test_a_broadcast_that_publishes_nothing_for_the_stall_limit_ends_the_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("composer.worker.CHECK_EVERY_S", 0.01)
+    reasons: list[str] = []
+    clock = Clock()
+    h = make(on_failure=reasons.append, clock=clock)
+    await h.composer.start()
+    try:
+        limit = watchdog.stall_limit(h.broadcast.config.segment_seconds)
+        assert limit == watchdog.MIN_STALL_S  # 1 s segments: 3 of them is under the floor
+        clock.offset += limit - 4
+        h.broadcast.segments_written += 1  # progress: the stall counts from here
+        await _checks()
+        clock.offset += limit - 4  # past the limit since the start, not since the last segment
+        await _checks()
+        assert reasons == []
+        clock.offset += 5
+        await eventually_async(lambda: reasons, timeout=5, what="the job asked to end")
+        assert reasons[0].startswith("no segment published for") and f"limit {limit:g} s" in reasons[0]
+        await _checks()
+        assert len(reasons) == 1  # asked once
+    finally:
+        await h.composer.aclose()
+    assert h.broadcast.held_at_close is False  # a stalled composer still closes its playlist
+
+
+async def test_reconnecting_holds_the_playlists_and_reconnected_releases_them() -> None:
+    h = make()
+    await h.composer.start()
+    try:
+        h.room.emit("reconnecting")
+        assert h.broadcast.held
+        h.room.emit("reconnected")
+        assert not h.broadcast.held
+    finally:
+        await h.composer.aclose()
+    assert h.broadcast.held_at_close is False
+
+
+async def test_reconnecting_past_the_fence_ends_the_job_and_never_writes_the_playlist_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SFU drops a silent participant after ~20 s and a replacement then continues the
+    playlist: this composer ends before that and leaves the playlist to it."""
+    monkeypatch.setattr("composer.worker.CHECK_EVERY_S", 0.01)
+    reasons: list[str] = []
+    clock = Clock()
+    h = make(on_failure=reasons.append, clock=clock)
+    await h.composer.start()
+    try:
+        h.room.emit("reconnecting")
+        clock.offset += watchdog.RECONNECT_FENCE_S - 1
+        h.broadcast.segments_written += 1  # segments are still written while held
+        await _checks()
+        assert reasons == [] and h.broadcast.held
+        clock.offset += 1.5
+        h.broadcast.segments_written += 1
+        await eventually_async(lambda: reasons, timeout=5, what="the job asked to end")
+        assert reasons[0].startswith("reconnecting for")
+        h.room.emit("reconnected")  # too late: the job is ending
+        assert h.broadcast.held
+    finally:
+        await h.composer.aclose()
+    assert h.broadcast.held_at_close is True and h.broadcast.closed is False
+
+
+async def test_the_end_of_the_space_during_a_short_reconnection_still_closes_the_playlist() -> None:
+    h = make(room_exists=_room_gone)
+    await h.composer.start()
+    h.room.emit("reconnecting")
+    await h.composer.aclose()
+    assert h.broadcast.closed is True and h.broadcast.held_at_close is False
+
+
+def test_the_watchdog_rules() -> None:
+    dog = watchdog.Watchdog(stall_s=10.0, progress_at=100.0)
+    assert dog.verdict(109.9) is None
+    dog.published(0, 109.9)  # the same count is no progress
+    assert dog.verdict(110.0) is not None
+    dog.published(1, 110.0)
+    assert dog.verdict(119.0) is None
+    dog.connection_lost(112.0)
+    dog.connection_lost(115.0)  # a second `reconnecting` does not restart the fence
+    assert not dog.fenced(121.9) and dog.fenced(122.0)
+    dog.connection_restored()
+    assert not dog.fenced(200.0)
+    assert watchdog.stall_limit(1.0) == watchdog.MIN_STALL_S
+    assert watchdog.stall_limit(4.0) == 12.0
+    assert watchdog.RECONNECT_FENCE_S < 20.0  # the SFU's departure timeout
+
+
+def test_a_camera_that_stopped_sending_gives_the_big_tile_back_to_the_card() -> None:
+    picture = np.zeros((4, 4, 3), dtype=np.uint8)
+    camera = _Camera(identity="alice", sid="cam-alice", frame=picture, frame_at=100.0)
+    big = _big("alice")
+    assert big_tile_picture(camera, big, 100.0 + CAMERA_STALE_S) is picture
+    assert big_tile_picture(camera, big, 100.0 + CAMERA_STALE_S + 0.1) is None  # the card
+    camera.frame_at = 103.0  # frames again
+    assert big_tile_picture(camera, big, 103.5) is picture
+    # Not the tile's track, or none yet: the card.
+    assert big_tile_picture(camera, _big("bob"), 103.5) is None
+    assert big_tile_picture(_Camera(identity="alice", sid="c2"), big, 103.5) is None
+    assert big_tile_picture(camera, None, 103.5) is None
+
+
+def test_a_still_screen_share_keeps_its_picture() -> None:
+    picture = np.zeros((4, 4, 3), dtype=np.uint8)
+    screen = _Camera(identity="hana", sid="s", source="screen_share", frame=picture, frame_at=100.0)
+    assert big_tile_picture(screen, _big("hana", source="screen_share"), 160.0) is picture
+
+
+def _big(identity: str, source: str = "camera") -> BigTile:
+    return BigTile(card=card_for(identity, ""), camera=identity, source=source)

@@ -9,7 +9,14 @@ import pytest
 
 from composer.hls import DiskSink, S3Sink
 from composer.load import MAX_SPACES_ENV, max_spaces
-from composer.settings import SettingsError, config_from_env, sink_from_env
+from composer.settings import (
+    S3_ATTEMPTS,
+    S3_CONNECT_TIMEOUT_S,
+    S3_READ_TIMEOUT_S,
+    SettingsError,
+    config_from_env,
+    sink_from_env,
+)
 from contract import names
 
 
@@ -85,3 +92,13 @@ def test_max_spaces_override_and_refusal() -> None:
     for bad in ("0", "-1", "many"):
         with pytest.raises(ValueError, match=MAX_SPACES_ENV):
             max_spaces({MAX_SPACES_ENV: bad}, cpus=1)
+
+
+def test_the_s3_client_fails_a_hung_request_in_seconds_not_minutes() -> None:
+    """botocore's defaults (60 s connect and read, legacy retries) under the publisher's own
+    attempts would freeze live.m3u8 for minutes on one hung PUT."""
+    sink: Any = sink_from_env({names.ENV_BROADCAST_BUCKET: "media"})
+    config = sink.client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (S3_CONNECT_TIMEOUT_S, S3_READ_TIMEOUT_S)
+    assert config.connect_timeout <= 2 and config.read_timeout <= 5
+    assert config.retries == {"mode": "standard", "total_max_attempts": S3_ATTEMPTS}
