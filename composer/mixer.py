@@ -20,6 +20,15 @@ JITTER_MS = 60
 # More than this buffered (a burst after a stall, or a sender clock running fast) is trimmed back
 # to JITTER_MS by dropping the oldest audio, so a track's delay cannot grow without bound.
 MAX_BUFFER_MS = 300
+# Below that bound a track can still sit behind: after a stall of the event loop the pacer catches
+# up first (the tracks underrun and restart at JITTER_MS), then the delayed frames arrive together
+# and stay, since frames keep coming as fast as they are pulled. Each track then plays up to
+# MAX_BUFFER_MS late, by its own amount, against the video. So the least a playing track held over
+# the last STEER_WINDOW_MS is its standing excess: more than STEER_MARGIN_MS above JITTER_MS (two
+# frames of jitter beyond the target) is dropped back to JITTER_MS, once per window. Jitter alone
+# only lifts the peaks, never that minimum.
+STEER_WINDOW_MS = 1000
+STEER_MARGIN_MS = 40
 
 
 @dataclass
@@ -28,6 +37,8 @@ class _Track:
     buffered: int = 0  # samples in `chunks`
     offset: int = 0  # samples of chunks[0] already played
     playing: bool = False  # primed: buffered at least the jitter target since the last underrun
+    low: int | None = None  # the least buffered after a pull in the current steering window
+    pulls: int = 0  # pulls in the current steering window
 
 
 class Mixer:
@@ -40,6 +51,8 @@ class Mixer:
         chunk_ms: int = CHUNK_MS,
         jitter_ms: int = JITTER_MS,
         max_buffer_ms: int = MAX_BUFFER_MS,
+        steer_window_ms: int = STEER_WINDOW_MS,
+        steer_margin_ms: int = STEER_MARGIN_MS,
     ) -> None:
         if not 0 < chunk_ms <= max_buffer_ms or not 0 <= jitter_ms <= max_buffer_ms:
             raise ValueError("need 0 < chunk_ms <= max_buffer_ms and 0 <= jitter_ms <= max_buffer_ms")
@@ -47,9 +60,12 @@ class Mixer:
         self.chunk_samples = sample_rate * chunk_ms // 1000
         self._jitter = sample_rate * jitter_ms // 1000
         self._max = sample_rate * max_buffer_ms // 1000
+        self._steer_pulls = max(1, steer_window_ms // chunk_ms)
+        self._steer_margin = sample_rate * steer_margin_ms // 1000
         self._tracks: dict[str, _Track] = {}
         self.underruns = 0  # chunks in which a playing track ran dry (for stats)
-        self.dropped_samples = 0  # samples trimmed from over-full buffers (for stats)
+        self.dropped_samples = 0  # samples trimmed from over-full or lagging buffers (for stats)
+        self.steered = 0  # standing excesses dropped (for stats)
 
     @property
     def tracks(self) -> list[str]:
@@ -89,8 +105,22 @@ class Mixer:
             if take < n:
                 # Ran dry: play what there was, then wait for the jitter target again.
                 state.playing = False
+                state.low, state.pulls = None, 0
                 self.underruns += 1
+            else:
+                self._steer(state)
         return np.clip(mix, -32768, 32767).astype(np.int16)
+
+    def _steer(self, state: _Track) -> None:
+        """Drop a playing track's standing excess over the jitter target (STEER_WINDOW_MS)."""
+        state.low = state.buffered if state.low is None else min(state.low, state.buffered)
+        state.pulls += 1
+        if state.pulls < self._steer_pulls:
+            return
+        if state.low > self._jitter + self._steer_margin:
+            self._drop(state, state.low - self._jitter)
+            self.steered += 1
+        state.low, state.pulls = None, 0
 
     def _take(self, state: _Track, count: int) -> np.ndarray:
         out = np.empty(count, dtype=np.int32)

@@ -109,3 +109,44 @@ def test_removed_track_is_gone() -> None:
 def test_rejects_samples_that_are_not_mono_int16() -> None:
     with pytest.raises(ValueError, match="int16"):
         Mixer().push("alice", np.zeros(CHUNK, dtype=np.float32))
+
+
+def test_a_standing_delay_after_a_burst_is_dropped_back_to_the_jitter_target() -> None:
+    mixer = Mixer(jitter_ms=60, max_buffer_ms=300, steer_window_ms=1000, steer_margin_ms=40)
+    source = tone(440, 4.0, start=1)
+    frames = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
+    sent = 3
+    for frame in frames[:sent]:
+        mixer.push("alice", frame)
+    for tick in range(len(frames) - sent - 10):
+        if tick == 20:
+            # A stall: ten frames held up arrive at once (200 ms more, under the 300 ms bound),
+            # then one frame per tick again: the track now sits 200 ms late for good.
+            for frame in frames[sent : sent + 10]:
+                mixer.push("alice", frame)
+            sent += 10
+        mixer.push("alice", frames[sent])
+        sent += 1
+        mixer.pull()
+        if tick == 25:
+            assert mixer.buffered("alice") >= RATE * 240 // 1000
+    # Within a window or two it is back at the target, with one drop.
+    assert mixer.buffered("alice") <= RATE * 60 // 1000 + CHUNK
+    assert mixer.steered == 1 and mixer.underruns == 0
+
+
+def test_jitter_alone_is_never_steered() -> None:
+    mixer = Mixer(jitter_ms=60, steer_window_ms=1000, steer_margin_ms=40)
+    source = tone(440, 4.0, start=1)
+    frames = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
+    out = []
+    for tick in range(len(frames)):
+        # Bursts of three frames every third tick: the buffer swings by 40 ms.
+        if tick % 3 == 0:
+            for frame in frames[tick : tick + 3]:
+                mixer.push("alice", frame)
+        out.append(mixer.pull())
+    assert mixer.steered == 0 and mixer.dropped_samples == 0
+    played = np.concatenate(out)
+    start = np.flatnonzero(played)[0]
+    np.testing.assert_array_equal(played[start:], source[: len(played) - start])
