@@ -1,7 +1,7 @@
 """Session-wide fixtures: a real livekit-server on free loopback ports.
 
 Markers follow the folders: tests/unit -> unit, tests/integration -> integration, and so on, so a
-test cannot end up unmarked.
+test cannot end up unmarked. The run's header names the DynamoDB server the store tests use.
 """
 
 from __future__ import annotations
@@ -16,8 +16,20 @@ import pytest
 from contract import names
 from devstack import livekit
 from devstack.ports import free_port
+from tests.support import dynamodb_local
+from tests.support.ci import in_ci
 
 KINDS = ("unit", "integration", "infra", "e2e")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    try:
+        kind = dynamodb_local.backend()
+    except RuntimeError as exc:
+        return f"dynamodb: none ({exc})"
+    if kind == "dynamodb-local":
+        return f"dynamodb: DynamoDB Local {dynamodb_local.DYNAMODB_LOCAL_VERSION} (java and mvn found)"
+    return "dynamodb: moto's server (java or mvn missing), not DynamoDB Local"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -49,6 +61,12 @@ def webhook_port() -> int:
 @pytest.fixture(scope="session")
 def livekit_server(webhook_port: int) -> Iterator[LiveKitEndpoint]:
     external = os.environ.get(names.ENV_LIVEKIT_URL)
+    if external and in_ci():
+        pytest.fail(
+            f"CI=true with {names.ENV_LIVEKIT_URL}={external}: CI tests the livekit-server the tests "
+            f"start themselves; unset {names.ENV_LIVEKIT_URL}",
+            pytrace=False,
+        )
     if external:
         yield LiveKitEndpoint(
             ws_url=external,

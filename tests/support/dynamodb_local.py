@@ -2,8 +2,10 @@
 
 The jars come from Maven Central (com.amazonaws:DynamoDBLocal plus its sqlite4java native library)
 through `mvn dependency:copy-dependencies`, cached under ~/.cache/spaces-tools so that only the first
-run on a machine downloads them. Falls back to moto's server mode only if Java/Maven are missing
-(docs/control-plane.md says why DynamoDB Local is preferred).
+run on a machine downloads them. Outside CI, falls back to moto's server mode if Java/Maven are
+missing, with a warning in the run's summary (docs/control-plane.md says why DynamoDB Local is
+preferred); under CI=true a missing Java/Maven fails the tests that need the store instead
+(scripts/install-system-deps.sh, which .ci/run calls, installs both).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from devstack.ports import free_port
 from devstack.processes import ManagedProcess
+from tests.support.ci import in_ci
 
 DYNAMODB_LOCAL_VERSION = "2.5.2"
 CACHE = Path(os.environ.get("SPACES_TOOLS_CACHE", Path.home() / ".cache" / "spaces-tools"))
@@ -80,6 +84,21 @@ def java_available() -> bool:
     return shutil.which("java") is not None and shutil.which("mvn") is not None
 
 
+def backend() -> str:
+    """The server `dynamodb_server()` starts on this machine: "dynamodb-local" or "moto".
+
+    Raises under CI=true when it would be moto: CI tests the store against Amazon's engine."""
+    if java_available():
+        return "dynamodb-local"
+    missing = " and ".join(tool for tool in ("java", "mvn") if shutil.which(tool) is None)
+    if in_ci():
+        raise RuntimeError(
+            f"CI=true: DynamoDB Local needs {missing} on PATH (scripts/install-system-deps.sh installs "
+            "them); the tests do not fall back to moto in CI"
+        )
+    return "moto"
+
+
 def _start_dynamodb_local(port: int) -> ManagedProcess:
     lib = fetch_jars() / "lib"
     return ManagedProcess(
@@ -119,10 +138,16 @@ def dynamodb_server() -> Iterator[DynamoEndpoint]:
     os.environ.update({k: os.environ.get(k, v) for k, v in FAKE_CREDENTIALS.items()})
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    if java_available():
-        process, kind = _start_dynamodb_local(port), "dynamodb-local"
+    kind = backend()
+    if kind == "dynamodb-local":
+        process = _start_dynamodb_local(port)
     else:
-        process, kind = _start_moto(port), "moto"
+        warnings.warn(
+            "java or mvn missing: the DynamoDB tests run against moto's server, not DynamoDB Local",
+            stacklevel=3,
+        )
+        process = _start_moto(port)
+    print(f"dynamodb: {kind} at {url}", file=sys.stderr)
     try:
         process.wait_until(lambda: _answers(url), timeout=60, what="answering HTTP")
         yield DynamoEndpoint(url=url, kind=kind)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
+from livekit import api as lkapi
 from livekit import rtc
 
+from contract import names
+from devstack.livekit import start_local
+from devstack.ports import free_port
 from tests.conftest import LiveKitEndpoint
-from tests.support.api_server import ApiServer
+from tests.support.api_server import ApiServer, api_server
 from tests.support.eventually import eventually_async
+from tests.support.webhook_hold import WebhookHold, webhook_hold
 
 from .livekit_helpers import (
     REFUSAL_WAIT,
@@ -234,21 +240,47 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         assert (await c.room.list_rooms(lkapi.ListRoomsRequest(names=[space["room_name"]]))).rooms == []
 
 
-async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
-    api: ApiServer, livekit_server: LiveKitEndpoint
-) -> None:
+async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(tmp_path: Path) -> None:
     """The join correction can be missed (webhooks are best effort) and the SFU refreshes a connected
     session's token with the grants it joined with. A token whose role attribute matches the stored
-    listener role but that grants the microphone (so the join webhook sees nothing to correct)
-    stands for that case: the track_published webhook makes the control plane apply the stored
-    permission, and the SFU unpublishes the microphone."""
-    from livekit import api as lkapi
-    from livekit.rtc.participant import PublishTrackError
+    listener role but that grants the microphone stands for that case: the track is published, and
+    then the track_published webhook makes the control plane apply the stored permission, and the
+    SFU unpublishes the microphone.
 
+    On a server of its own whose webhooks are held (tests/support/webhook_hold.py) and an API that
+    runs no timed sweep, so that nothing can correct the session before the track is on the server:
+    the join webhook is lost on purpose, the track_published one is delivered once the track is."""
+    with webhook_hold() as held:
+        server = start_local(
+            api_key=names.DEV_API_KEY,
+            api_secret=names.DEV_API_SECRET,
+            webhook_url=held.url,
+            name="livekit-held",
+        )
+        sfu = LiveKitEndpoint(
+            ws_url=server.ws_url,
+            http_url=server.http_url,
+            api_key=server.api_key,
+            api_secret=server.api_secret,
+            webhook_port=None,
+        )
+        try:
+            with api_server(
+                port=free_port(),
+                livekit=sfu,
+                workdir=tmp_path,
+                env={names.ENV_RECONCILE_INTERVAL_SECONDS: "0"},
+            ) as api:
+                await _stale_token_cut_back(api, sfu, held)
+        finally:
+            server.stop()
+
+
+async def _stale_token_cut_back(api: ApiServer, sfu: LiveKitEndpoint, held: WebhookHold) -> None:
     space = live_space(api, "host-g", video="off")
     room = space["room_name"]
     token = (
-        lkapi.AccessToken(livekit_server.api_key, livekit_server.api_secret)
+        lkapi.AccessToken(sfu.api_key, sfu.api_secret)
         .with_identity("stale-g")
         .with_attributes({"role": "listener"})
         .with_grants(
@@ -257,17 +289,28 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
         .to_jwt()
     )
     stale = rtc.Room()
-    await stale.connect(livekit_server.ws_url, token)
+    await stale.connect(sfu.ws_url, token)
     try:
-        try:
-            await publish_microphone(stale)
-        except (PublishTrackError, TimeoutError):
-            # A reconciler pass that runs between the join and the publish (the schedule, or the
-            # pass after another webhook) already holds the session to the stored listener
-            # permission: the SFU refuses the publish ("no permission to publish track") and the
-            # SDK times out. That is the same convergence, earlier; the end state below holds.
-            pass
-        # Once the client holds the listener permission, the track must be gone from the server.
+        # Nothing has woken the reconciler since the start: the publish is accepted, and the track
+        # stays on the server.
+        await publish_microphone(stale)
+        tracks = await eventually_async(
+            lambda: server_tracks(sfu, room, "stale-g"), what="the stale microphone on the server"
+        )
+        assert [t.source for t in tracks] == [2]  # TrackSource.MICROPHONE
+        assert stale.local_participant.permissions.can_publish
+
+        # The join webhook is lost; the track_published one arrives.
+        await eventually_async(
+            lambda: "participant_joined" in held.events() and "track_published" in held.events(),
+            what="livekit-server's join and track_published webhooks",
+        )
+        held.take("participant_joined")
+        (published,) = held.take("track_published")
+        answer = published.deliver(api.url)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["event"] == "track_published"
+
         await eventually_async(
             lambda: not stale.local_participant.permissions.can_publish,
             timeout=15,
@@ -275,10 +318,10 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
         )
 
         async def unpublished() -> bool:
-            return await server_tracks(livekit_server, room, "stale-g") == []
+            return await server_tracks(sfu, room, "stale-g") == []
 
         await eventually_async(unpublished, what="stale microphone unpublished by the SFU")
-        assert "stale-g" in await connected(livekit_server, room)  # held to listener, not removed
+        assert "stale-g" in await connected(sfu, room)  # held to listener, not removed
     finally:
         await stale.disconnect()
 

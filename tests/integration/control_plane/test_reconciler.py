@@ -297,11 +297,13 @@ async def test_a_live_space_whose_agent_never_came_gets_one(
     space_id = await live_space(ctx)  # no worker registered: the start's dispatch goes nowhere
     listener = await connect(ctx, space_id, "lena")
     rooms.append(listener)
-    await asyncio.sleep(1.0)
-    assert not any(
-        p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT for p in listener.remote_participants.values()
-    )
+    # As the SFU has it: the start's dispatch, which no worker took, and no agent in the room.
+    before = await ctx.gateway.observe(f"space-{space_id}")
+    assert before is not None
+    assert [(d.agent_name, d.jobs) for d in before.dispatches] == [(names.AGENT_NAME, 0)]
+    assert not any(p.is_agent for p in before.participants)
     stand_ins.append(start_stand_in(livekit_server, agent_name=names.AGENT_NAME))
+    patrol_from = len(faults(ctx).calls)
     loop = asyncio.create_task(
         patrol(ctx.reconciler, None, sweep_every=1.0, budget_per_space=5, sweep_first=False)
     )
@@ -316,6 +318,7 @@ async def test_a_live_space_whose_agent_never_came_gets_one(
         await eventually_async(
             agent_present, timeout=CONVERGE_WITHIN, what="an agent dispatched by the reconciler"
         )
+        assert "dispatch_agent" in faults(ctx).calls[patrol_from:]  # by the patrol, not the start
     finally:
         loop.cancel()
 

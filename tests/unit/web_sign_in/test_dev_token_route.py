@@ -53,22 +53,25 @@ def test_cloud_mode_has_no_dev_sign_in() -> None:
 
 def test_an_expired_dev_token_is_refused_and_a_reissued_one_accepted(tmp_path: Path) -> None:
     """What the page's token refresh relies on: a 401 for the old token, a fresh one from /dev/token."""
-    import time
+    import jwt
+
+    from functions.dev_token import dev_token
 
     settings = Settings(
         **{
             names.ENV_MODE: "local",
             names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
             "SPACES_WEB_DIST": "/nonexistent",
-            # Whole seconds: "exp" is an integer, so a token lives TTL - 1 to TTL seconds; 3 s leaves
-            # the reissued one at least 2 s to be used in, however slow the machine.
-            "SPACES_DEV_TOKEN_TTL_SECONDS": "3",
+            "SPACES_DEV_TOKEN_TTL_SECONDS": "300",
         }
     )
     client = TestClient(create_app(settings))
-    old = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
-    time.sleep(3.1)  # past the 3 s TTL; the API has no clock to inject
+    new = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
+    claims = jwt.decode(new, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 300  # the route's tokens live the configured TTL
+    # The same token as the route mints, its TTL already over (exp one minute ago): no waiting.
+    old = dev_token("alice", secret=settings.dev_jwt_secret, ttl=-60)
+    assert jwt.decode(old, options={"verify_signature": False})["exp"] < claims["iat"]
     refused = client.get("/spaces/" + "0" * 32, headers={"Authorization": f"Bearer {old}"})
     assert refused.status_code == 401 and "expired" in refused.json()["detail"]
-    new = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
     assert client.get("/spaces/" + "0" * 32, headers={"Authorization": f"Bearer {new}"}).status_code == 404
