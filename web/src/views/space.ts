@@ -14,6 +14,7 @@ import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
 import { Heartbeat } from "../heartbeat";
 import { cameraTrack, isStageRole, micOn, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
+import { StallCheck } from "../stall_check";
 import { STATE_POLL_MS } from "../names";
 import { type Person, personOf } from "../people";
 import { parseRoomMetadata, stateUrl } from "../pushed";
@@ -95,6 +96,9 @@ export function spaceView(app: App, spaceId: string): View {
   // The HLS viewer's presence heartbeat (sampled viewers only, while playing) and its player hook.
   let heartbeat: Heartbeat | null = null;
   let heartbeatOff: (() => void) | null = null;
+  // A broadcast that stops coming: the Space is read now and then (stall_check.ts).
+  let stallCheck: StallCheck | null = null;
+  let stallOff: (() => void) | null = null;
   // The broadcast's reactions.json, read while the broadcast is watched.
   let feed: FeedPoller | null = null;
   /** Bumped by every leaveBroadcast: a watchBroadcast still opening its player then gives way. */
@@ -337,6 +341,15 @@ export function spaceView(app: App, spaceId: string): View {
     const follow = (): void => beat.setPlaying(player.state === "playing");
     heartbeatOff = player.onChange(follow);
     follow();
+    const stall = new StallCheck({
+      check: () => void ctl.load(),
+      random: () => Math.random(),
+      setTimer: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimer: (handle) => window.clearTimeout(handle as number),
+    });
+    stallCheck = stall;
+    stallOff = player.onChange(() => stall.update(player.state));
+    stall.update(player.state);
     stale(el, null);
     // HLS viewers react too (the API counts them), and see the room's reactions from reactions.json
     // when their playback reaches them (docs/reactions.md).
@@ -418,6 +431,10 @@ export function spaceView(app: App, spaceId: string): View {
     feed = null;
     heartbeatOff?.();
     heartbeatOff = null;
+    stallOff?.();
+    stallOff = null;
+    stallCheck?.stop();
+    stallCheck = null;
     heartbeat?.stop();
     heartbeat = null;
     if (!broadcast) return;
