@@ -169,7 +169,10 @@ export function spaceView(app: App, spaceId: string): View {
     const e = ctl.loadError;
     if (e?.status === 401) return app.signOut(); // not in a room: nothing to keep
     // 422: not even the shape of a Space id (a truncated link): the same answer as an unknown one.
-    if (e) renderMessage(el, e.status === 404 || e.status === 422 ? "No Space with this link." : `Could not load the Space: ${e.detail}`, null, null);
+    if (!e) return;
+    if (e.status === 404 || e.status === 422) return renderMessage(el, "No Space with this link.", null, null);
+    // Anything else (a busy API past its retries, the network) may pass: the reader can ask again.
+    renderMessage(el, `Could not load the Space: ${e.detail}`, null, () => void ctl.load(), "Try again");
   }
 
   // ---- joining ------------------------------------------------------------------------------------

@@ -46,7 +46,14 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
 }
 
 /** A message instead of the Space (ended, removed, left), with a way back and maybe a rejoin. */
-export function renderMessage(el: HTMLElement, message: string, space: Space | null, rejoin: (() => void) | null): void {
+/** The message screen; `rejoin` (if any) is its one action, under `action` ("Rejoin", "Try again"). */
+export function renderMessage(
+  el: HTMLElement,
+  message: string,
+  space: Space | null,
+  rejoin: (() => void) | null,
+  action = "Rejoin",
+): void {
   // A notice from the live page ("Hand raised") means nothing on the message screen.
   hideToast();
   stale(el, null);
@@ -61,7 +68,7 @@ export function renderMessage(el: HTMLElement, message: string, space: Space | n
         { class: "row" },
         h("a", { class: "btn", href: "#/" }, "Back to Spaces"),
         replayButton(space),
-        !!rejoin && h("button", { class: "btn btn-primary", "data-testid": "rejoin", onclick: () => rejoin() }, "Rejoin"),
+        !!rejoin && h("button", { class: "btn btn-primary", "data-testid": "rejoin", onclick: () => rejoin() }, action),
       ),
     ),
   );

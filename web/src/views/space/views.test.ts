@@ -247,6 +247,16 @@ describe("card", () => {
     renderMessage(el, "This Space has ended.", null, null);
     expect(q(el, "rejoin")).toHaveLength(0);
   });
+
+  it("names its one action as asked (a failed read offers to try again)", () => {
+    const el = document.createElement("section");
+    const again = vi.fn();
+    renderMessage(el, "Could not load the Space: busy", null, again, "Try again");
+    const [button] = q(el, "rejoin");
+    expect(button.textContent).toBe("Try again");
+    (button as HTMLButtonElement).click();
+    expect(again).toHaveBeenCalledOnce();
+  });
 });
 
 describe("names and faces, not ids", () => {
