@@ -69,6 +69,8 @@ MAX_BACKLOG_S = 3.0
 MAX_CATCH_UP_S = 1.0
 # The task that feeds the encoder on the wall clock; the job ends if it dies.
 PACE_TASK = "pace"
+# The watchdog task (composer/watchdog.py): ending it ends the job, as for the pacing task.
+WATCHDOG_TASK = "watchdog"
 # A camera sends 15-30 pictures a second, and even one the SFU has moved to its lowest layer sends
 # several. None for this long means the camera is not working (its sender's uplink failed, a stuck
 # track): the big tile shows the person's card, as with the camera off, instead of a frozen
@@ -348,7 +350,7 @@ class RoomComposer:
         self._publish_state(parse_room_metadata(self._room.metadata))
         self._spawn(self._pace(), PACE_TASK)
         self._watchdog = Watchdog(stall_s=stall_limit(config.segment_seconds), progress_at=self._clock())
-        self._spawn(self._watch(), "watchdog")
+        self._spawn(self._watch(), WATCHDOG_TASK)
         stats_every = self._env.get(STATS_INTERVAL_ENV)
         if stats_every:
             self._spawn(self._stats_loop(float(stats_every)), "stats")
@@ -815,8 +817,10 @@ class RoomComposer:
             return
         logger.error("composer task %s failed", task.get_name(), exc_info=task.exception())
         # Pacing feeds the encoder: without it the broadcast stands still while the job looks
-        # alive, so nothing would replace it. End the job; a replacement continues the playlist.
-        if task.get_name().startswith(f"{PACE_TASK}-") and self._on_failure is not None:
+        # alive, so nothing would replace it; without the watchdog nothing notices a stall or a
+        # lost room. End the job; a replacement continues the playlist.
+        essential = (f"{PACE_TASK}-", f"{WATCHDOG_TASK}-")
+        if task.get_name().startswith(essential) and self._on_failure is not None:
             self._on_failure(f"broadcast stopped: {task.exception()!r}")
 
 

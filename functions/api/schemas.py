@@ -152,8 +152,8 @@ class SpacePublic(BaseModel):
     # The WebRTC audience (exact) plus, while live, the HLS viewers (an estimate from sampled
     # heartbeats, refreshed once per presence window; docs/control-plane.md "Listener count").
     listener_count: int
-    # The queue of raised hands, oldest first, for the host and co-hosts; anyone else (GET
-    # /spaces/{id}, lists) sees at most their own hand.
+    # The queue of raised hands, oldest first, for the host and co-hosts; anyone else sees at most
+    # their own hand (stage.as_seen_by). Lists (GET /spaces) carry no hands.
     raised_hands: list[str]
     # id -> display name of the host, co-hosts, speakers and raised hands whose name is known
     # (docs/identity.md); show the id for anyone missing.

@@ -201,7 +201,7 @@ class DynamoStore(SpaceStore):
             return None if read is None else read.space
         keys = [space_key(space_id), member_key(space_id, HAND, member), member_key(space_id, BLOCK, member)]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            counts = pool.submit(self._counts, [space_id])
+            counts = pool.submit(self._counts, [space_id], consistent=consistent)
             items = self._batch_get(keys, consistent=consistent)
             meta = items.get((f"SPACE#{space_id}", META))
             if meta is None:
@@ -286,10 +286,13 @@ class DynamoStore(SpaceStore):
                 return items
             query["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
-    def _counts(self, space_ids: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
-        """The listener count shards and the HLS estimate of these Spaces, read eventually
-        consistent: a count is approximate anyway (a second old at worst), and it halves what every
-        join's reads cost each shard's partition (docs/control-plane.md, "Reads")."""
+    def _counts(
+        self, space_ids: list[str], *, consistent: bool = False
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """The listener count shards and the HLS estimate of these Spaces. Eventually consistent
+        unless asked (a second old at worst, at half the cost) where the count is only shown; the
+        token path asks for consistent ones, since the count decides the seats (docs/control-plane.md,
+        "Reads")."""
         keys = [
             key
             for space_id in space_ids
@@ -298,7 +301,7 @@ class DynamoStore(SpaceStore):
                 hls_estimate_key(space_id),
             )
         ]
-        return self._batch_get(keys, consistent=False)
+        return self._batch_get(keys, consistent=consistent)
 
     def _batch_get(
         self, keys: list[dict[str, Any]], *, consistent: bool = True

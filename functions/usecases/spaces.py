@@ -52,7 +52,11 @@ def get(ctx: Context, space_id: str, *, viewer: str) -> Space:
     hands); anyone else reads it as one member (their own hand at most), eventually consistent: a
     constant few items whatever the Space's size, as every listener of a join storm reads it once
     (docs/control-plane.md, "Reads"). Their page follows the room's pushes from there."""
-    space = ctx.store.require(space_id, member=viewer, consistent=False)
+    space = ctx.store.get(space_id, member=viewer, consistent=False)
+    if space is None or space.state is SpaceState.SCHEDULED:
+        # Just created or just started, the cheap read may not show it yet: a page opened right
+        # after the create would say "no Space", one opened right after the start "not started".
+        space = ctx.store.require(space_id, member=viewer)
     if space.role_of(viewer) in MODERATORS:
         return ctx.store.require(space_id)
     return space

@@ -438,8 +438,9 @@ def test_the_webhook_route_has_its_own_throttle(synth: Synthesized) -> None:
     settings = stage["Properties"]["RouteSettings"]
     webhook = settings["POST /livekit/webhook"]
     assert webhook["ThrottlingRateLimit"] > 0 and webhook["ThrottlingBurstLimit"] > 0
-    # Every bucket at its full rate at once still fits the account's default HTTP API quota in a
-    # region (10,000 requests/s), so no bucket's traffic can starve another through it.
+    # Every bucket at its full steady rate at once still fits the account's default HTTP API quota
+    # in a region (10,000 requests/s). Rates only: the buckets' bursts together can pass the
+    # account's burst (5,000) for a moment (docs/infrastructure.md, "Quotas to raise").
     default = stage["Properties"]["DefaultRouteSettings"]
     total = default["ThrottlingRateLimit"] + sum(route["ThrottlingRateLimit"] for route in settings.values())
     assert total <= ACCOUNT_HTTP_API_RATE_QUOTA, total

@@ -141,9 +141,10 @@ def test_jitter_alone_is_never_steered() -> None:
     frames = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
     out = []
     for tick in range(len(frames)):
-        # Bursts of three frames every third tick: the buffer swings by 40 ms.
-        if tick % 3 == 0:
-            for frame in frames[tick : tick + 3]:
+        # Bursts of seven frames every seventh tick: the buffer swings from 120 ms (over the 100 ms
+        # a standing excess would have to hold) down to nothing, and only its low counts.
+        if tick % 7 == 0:
+            for frame in frames[tick : tick + 7]:
                 mixer.push("alice", frame)
         out.append(mixer.pull())
     assert mixer.steered == 0 and mixer.dropped_samples == 0

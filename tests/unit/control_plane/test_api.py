@@ -338,6 +338,25 @@ def test_hands(client: TestClient) -> None:
     assert promoted["raised_hands"] == [] and promoted["speakers"] == ["b"]
 
 
+def test_a_read_that_lags_behind_a_create_or_a_start_is_read_again_consistently(
+    app: FastAPI, settings: Settings, client: TestClient
+) -> None:
+    """A listener's page reads the Space eventually consistent; a replica that has not seen the
+    create (nothing) or the start (still scheduled) must not be what the page shows."""
+    created = client.post("/spaces", json={"title": "t", "video": "off"}, headers=auth("host")).json()
+
+    class Lagging(SqliteStore):
+        def get(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Any:
+            return None if not consistent else super().get(space_id, member=member)
+
+    app.dependency_overrides[deps.get_store] = lambda: Lagging(settings.sqlite_path)
+    try:
+        seen = client.get(f"/spaces/{created['id']}", headers=auth("listener"))
+    finally:
+        del app.dependency_overrides[deps.get_store]
+    assert seen.status_code == 200 and seen.json()["id"] == created["id"]
+
+
 def test_role_changes_follow_the_rules(client: TestClient) -> None:
     space_id = live_space(client)
     assert set_role(client, space_id, "co", "cohost").json()["cohosts"] == ["co"]

@@ -45,8 +45,8 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
   );
 }
 
-/** A message instead of the Space (ended, removed, left), with a way back and maybe a rejoin. */
-/** The message screen; `rejoin` (if any) is its one action, under `action` ("Rejoin", "Try again"). */
+/** A message instead of the Space (ended, removed, left, unreadable), with a way back and maybe one
+ * action: `rejoin`, labelled `action` ("Rejoin", "Try again"). */
 export function renderMessage(
   el: HTMLElement,
   message: string,
