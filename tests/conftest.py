@@ -51,6 +51,17 @@ class LiveKitEndpoint:
     # The port the server's webhooks go to (None for an external server we did not configure).
     webhook_port: int | None
 
+    @classmethod
+    def of(cls, server: livekit.LiveKitServer, webhook_port: int | None) -> LiveKitEndpoint:
+        """A server the tests started."""
+        return cls(
+            ws_url=server.ws_url,
+            http_url=server.http_url,
+            api_key=server.api_key,
+            api_secret=server.api_secret,
+            webhook_port=webhook_port,
+        )
+
 
 @pytest.fixture(scope="session")
 def webhook_port() -> int:
@@ -82,12 +93,6 @@ def livekit_server(webhook_port: int) -> Iterator[LiveKitEndpoint]:
         webhook_url=f"http://127.0.0.1:{webhook_port}/livekit/webhook",
     )
     try:
-        yield LiveKitEndpoint(
-            ws_url=server.ws_url,
-            http_url=server.http_url,
-            api_key=server.api_key,
-            api_secret=server.api_secret,
-            webhook_port=webhook_port,
-        )
+        yield LiveKitEndpoint.of(server, webhook_port)
     finally:
         server.stop()

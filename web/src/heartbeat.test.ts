@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest";
+import { FakeTimers } from "./fake_timers";
 import { Heartbeat, nextDue } from "./heartbeat";
 
-/** A hand-driven clock and timer: `advance` runs every timer that falls due, in order. */
-class FakeTime {
-  now = 1_000_000;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private next = 1;
+/** The shared fake timers, with the heartbeat's `send` recorded (and made to fail on demand). */
+class FakeTime extends FakeTimers {
   calls: number[] = [];
   failWith: number | null = null;
   failRule: string | null = null;
+
+  constructor() {
+    super(1_000_000);
+  }
 
   deps(random = 0.5) {
     return {
@@ -18,27 +20,9 @@ class FakeTime {
       },
       nowMs: () => this.now,
       random: () => random,
-      setTimer: (fn: () => void, ms: number) => {
-        const id = this.next++;
-        this.timers.set(id, { at: this.now + ms, fn });
-        return id;
-      },
-      clearTimer: (id: unknown) => void this.timers.delete(id as number),
+      setTimer: this.setTimer,
+      clearTimer: this.clearTimer,
     };
-  }
-
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.now = due[1].at;
-      due[1].fn();
-      await Promise.resolve();
-      await Promise.resolve();
-    }
-    this.now = end;
   }
 }
 

@@ -52,13 +52,7 @@ def app_on_dynamodb(
         webhook_url=f"http://127.0.0.1:{api_port}/livekit/webhook",
         name=name,
     )
-    endpoint = LiveKitEndpoint(
-        ws_url=server.ws_url,
-        http_url=server.http_url,
-        api_key=server.api_key,
-        api_secret=server.api_secret,
-        webhook_port=api_port,
-    )
+    endpoint = LiveKitEndpoint.of(server, api_port)
     store_env = {
         names.ENV_STORE: "dynamodb",
         names.ENV_TABLE_NAME: fresh_dynamo_table(dynamodb),

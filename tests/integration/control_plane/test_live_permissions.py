@@ -257,13 +257,7 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
             webhook_url=held.url,
             name="livekit-held",
         )
-        sfu = LiveKitEndpoint(
-            ws_url=server.ws_url,
-            http_url=server.http_url,
-            api_key=server.api_key,
-            api_secret=server.api_secret,
-            webhook_port=None,
-        )
+        sfu = LiveKitEndpoint.of(server, None)
         try:
             with api_server(
                 port=free_port(),

@@ -543,6 +543,15 @@ class Clock:
         return time.monotonic() + self.offset
 
 
+def _watched(monkeypatch: pytest.MonkeyPatch) -> tuple[Harness, list[str], Clock]:
+    """A composer whose watchdog looks every 10 ms on a clock the test moves, and the reasons it
+    gave for ending its job."""
+    monkeypatch.setattr("composer.worker.CHECK_EVERY_S", 0.01)
+    reasons: list[str] = []
+    clock = Clock()
+    return make(on_failure=reasons.append, clock=clock), reasons, clock
+
+
 async def _checks(n: int = 5) -> None:
     """Let the watchdog (checking every 10 ms in these tests) look a few times."""
     await asyncio.sleep(n * 0.01 + 0.05)
@@ -551,10 +560,7 @@ async def _checks(n: int = 5) -> None:
 async def test_a_broadcast_that_publishes_nothing_for_the_stall_limit_ends_the_job(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("composer.worker.CHECK_EVERY_S", 0.01)
-    reasons: list[str] = []
-    clock = Clock()
-    h = make(on_failure=reasons.append, clock=clock)
+    h, reasons, clock = _watched(monkeypatch)
     await h.composer.start()
     try:
         limit = watchdog.stall_limit(h.broadcast.config.segment_seconds)
@@ -593,10 +599,7 @@ async def test_reconnecting_past_the_fence_ends_the_job_and_never_writes_the_pla
 ) -> None:
     """The SFU drops a silent participant after ~20 s and a replacement then continues the
     playlist: this composer ends before that and leaves the playlist to it."""
-    monkeypatch.setattr("composer.worker.CHECK_EVERY_S", 0.01)
-    reasons: list[str] = []
-    clock = Clock()
-    h = make(on_failure=reasons.append, clock=clock)
+    h, reasons, clock = _watched(monkeypatch)
     await h.composer.start()
     try:
         h.room.emit("reconnecting")
