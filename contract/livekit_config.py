@@ -62,6 +62,12 @@ class LiveKitConfig:
     log_level: str = "info"
     # Seconds a draining node waits for its rooms to empty after SIGTERM.
     shutdown_drain_seconds: int | None = None
+    # ListParticipants and GetParticipant answered by the node that holds the room (over the
+    # message bus), not from Redis. Redis keeps a dead node's participants until the room is
+    # deleted, so after a node died its room listed ghosts (a host who never came back stayed
+    # "present" and the Space never ended); the node holding the room lists only who is connected
+    # to it, and no answer at all means no node holds it (docs/infrastructure.md, "A node that dies").
+    participants_from_node: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -79,6 +85,8 @@ def render(config: LiveKitConfig) -> dict[str, object]:
             "max_participants": config.max_participants,
         },
     }
+    if config.participants_from_node:
+        doc["api"] = {"enable_psrpc_for_get_list_participants": True}
     if config.webhook_urls:
         doc["webhook"] = {"api_key": config.api_key, "urls": list(config.webhook_urls)}
     if config.redis is not None:

@@ -41,14 +41,6 @@ class GatewayError(Exception):
 
 
 @dataclass(frozen=True)
-class RoomParticipant:
-    identity: str
-    is_agent: bool
-    # Agents only: the name they were dispatched under (names.AGENT_NAME, names.COMPOSER_AGENT_NAME).
-    agent_name: str | None = None
-
-
-@dataclass(frozen=True)
 class ObservedParticipant:
     """A connected participant as the SFU reports it (ListParticipants)."""
 
@@ -84,9 +76,19 @@ class ObservedRoom:
     dispatches: tuple[ObservedDispatch, ...]
 
 
+@dataclass(frozen=True)
+class StrandedRoom:
+    """The SFU lists the room, but no node answers for it: the node that held it died (or is cut
+    off) and nobody has rejoined it since. Who was in it is unknown; placing the room again
+    (CreateRoom) puts it on a live node, empty, once the dead node's stats are a few seconds stale
+    (livekit-server v1.13.5: `selector.IsAvailable`, 5 s)."""
+
+    reason: str
+
+
 class RoomGateway(ABC):
     @abstractmethod
-    async def observe(self, room: str) -> ObservedRoom | None:
+    async def observe(self, room: str) -> ObservedRoom | StrandedRoom | None:
         """The room's metadata, participants and agent dispatches; None if there is no such room."""
 
     @abstractmethod
@@ -103,10 +105,6 @@ class RoomGateway(ABC):
     @abstractmethod
     async def dispatch_agent(self, room: str, agent_name: str) -> bool:
         """Dispatch an agent into a running room. False if the room is gone."""
-
-    @abstractmethod
-    async def list_participants(self, room: str) -> list[RoomParticipant]:
-        """Who is connected now. Empty if the room is gone."""
 
     @abstractmethod
     async def set_room_metadata(self, space: Space) -> None: ...
@@ -159,7 +157,7 @@ class LiveKitGateway(RoomGateway):
         finally:
             await client.aclose()
 
-    async def observe(self, room: str) -> ObservedRoom | None:
+    async def observe(self, room: str) -> ObservedRoom | StrandedRoom | None:
         from livekit import api
 
         async with self._api() as client:
@@ -173,7 +171,14 @@ class LiveKitGateway(RoomGateway):
             except api.TwirpError as exc:
                 if exc.code == "not_found":  # closed between the calls
                     return None
-                raise
+                if exc.code not in _NO_NODE:
+                    raise
+                # No node holds it: closed between the calls (its node removes it from the
+                # listing), or its node is gone (the listing keeps it).
+                again = await client.room.list_rooms(api.ListRoomsRequest(names=[room]))
+                if not any(r.name == room for r in again.rooms):
+                    return None
+                return StrandedRoom(f"{exc.code}: {exc.message}")
         return ObservedRoom(
             metadata=found[0].metadata,
             participants=tuple(_observed(p) for p in listed.participants),
@@ -242,26 +247,6 @@ class LiveKitGateway(RoomGateway):
             if _not_found(exc):
                 return False
             raise
-
-    async def list_participants(self, room: str) -> list[RoomParticipant]:
-        from livekit import api
-
-        try:
-            async with self._api() as client:
-                response = await client.room.list_participants(api.ListParticipantsRequest(room=room))
-        except GatewayError as exc:
-            if _not_found(exc):
-                return []
-            raise
-        agent = api.ParticipantInfo.Kind.AGENT
-        return [
-            RoomParticipant(
-                p.identity,
-                p.kind == agent,
-                p.attributes.get(names.AGENT_NAME_ATTRIBUTE) if p.kind == agent else None,
-            )
-            for p in response.participants
-        ]
 
     async def set_room_metadata(self, space: Space) -> None:
         from livekit import api
@@ -431,6 +416,12 @@ def _track_source(source: str) -> Any:
         CAMERA: api.TrackSource.CAMERA,
         SCREEN_SHARE: api.TrackSource.SCREEN_SHARE,
     }[source]
+
+
+# How livekit-server answers a call routed to the node that holds a room when none does: psrpc's
+# "no response from servers" (nobody subscribed to the room's topic) is `unavailable`; a node that
+# took the request and never answered is `deadline_exceeded`.
+_NO_NODE = frozenset({"unavailable", "deadline_exceeded"})
 
 
 def _not_found(exc: GatewayError) -> bool:

@@ -8,6 +8,8 @@ What the desired state of a Space says about its room:
   Space runs (the stage agent, the composer when broadcasting) is present or was dispatched
   moments ago.
 - ended: no room.
+A room that the SFU lists but no node holds any more (its node died) is placed again first,
+whatever the Space's state: until then nothing in it can be read or changed, not even deleted.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from ..domain import grants
 from ..domain.grants import Permission
 from ..domain.model import Role, Space, SpaceState
-from ..livekit_edge.gateway import ObservedParticipant, ObservedRoom, live_hidden
+from ..livekit_edge.gateway import ObservedParticipant, ObservedRoom, StrandedRoom, live_hidden
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,15 @@ class CreateRoom:
 @dataclass(frozen=True)
 class DeleteRoom:
     pass
+
+
+@dataclass(frozen=True)
+class PlaceRoom:
+    """The room's node is gone: create the room again, which puts it on a live node (empty: its
+    people rejoin, their clients retry on their own) with the Space's metadata and agents."""
+
+    agents: tuple[str, ...]
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,7 @@ class Dispatch:
 Action = (
     CreateRoom
     | DeleteRoom
+    | PlaceRoom
     | EndSpace
     | HostAway
     | HostBack
@@ -116,7 +128,7 @@ Action = (
 
 def diff(
     space: Space,
-    room: ObservedRoom | None,
+    room: ObservedRoom | StrandedRoom | None,
     *,
     agents: tuple[str, ...],
     now: float,
@@ -130,6 +142,10 @@ def diff(
     timing = timing or Timing()
     if space.state is SpaceState.SCHEDULED:
         return []
+    if isinstance(room, StrandedRoom):
+        # Even an ended Space's room: deleting it is asked of the node that holds it.
+        live = space.state is SpaceState.LIVE
+        return [PlaceRoom(agents if live else (), room.reason)]
     if space.state is SpaceState.ENDED:
         return [] if room is None else [DeleteRoom()]
     if room is None:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from ..domain import audience, host, lifecycle, presence, pushed
 from ..domain.errors import DomainError
 from ..domain.model import Space, SpaceState, space_id_from_room
-from ..livekit_edge.gateway import GatewayError, ObservedRoom, RoomGateway
+from ..livekit_edge.gateway import GatewayError, ObservedRoom, RoomGateway, StrandedRoom
 from ..store.base import SpaceStore
 from . import diff as d
 
@@ -178,13 +178,14 @@ class Reconciler:
             space, folded = await self._fold_hls(space)
             done += folded
         try:
-            room = await self.gateway.observe(space.room_name)
+            observed = await self.gateway.observe(space.room_name)
         except GatewayError as exc:
             return [], [f"observe: {exc}"], None, set()
+        room = observed if isinstance(observed, ObservedRoom) else None
         if room is not None and space.state is SpaceState.LIVE:
             await self._renew_audience(space, room)
         now = self.clock().timestamp()
-        actions = d.diff(space, room, agents=self.agents, now=now, evict=evict, timing=self.timing)
+        actions = d.diff(space, observed, agents=self.agents, now=now, evict=evict, timing=self.timing)
         failed: list[str] = []
         held_back: float | None = None
         evicted: set[str] = set()
@@ -215,8 +216,10 @@ class Reconciler:
                     done.append("hands sent to the moderators")
                 except GatewayError as exc:
                     failed.append(f"SendHands: {exc}")
-        # Someone to evict who is not connected (any more) is done too.
-        evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
+        # Someone to evict who is not connected (any more) is done too; in a stranded room nobody is
+        # known to be connected yet.
+        if not isinstance(observed, StrandedRoom):
+            evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
         return done, failed, held_back, evicted
 
     async def _fold_hls(self, space: Space) -> tuple[Space, list[str]]:
@@ -284,6 +287,13 @@ class Reconciler:
         if isinstance(action, d.DeleteRoom):
             await self.gateway.delete_room(room)
             return "room deleted"
+        if isinstance(action, d.PlaceRoom):
+            await self.gateway.create_room(space, agents=action.agents)
+            self.memory.metadata_published[space.id] = time.monotonic()
+            log.warning(
+                "reconcile %s: no node held room %s (%s): placed again", space.id, room, action.reason
+            )
+            return "room placed again: its node did not answer"
         if isinstance(action, d.EndSpace):
             now = self.clock()
             await asyncio.to_thread(self.store.update, space.id, lambda s: lifecycle.room_closed(s, now=now))

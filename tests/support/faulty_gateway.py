@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 from functions.domain.grants import Permission
 from functions.domain.model import Role, Space
@@ -74,10 +73,6 @@ class FaultyGateway(RoomGateway):
     async def dispatch_agent(self, room: str, agent_name: str) -> bool:
         await self._enter("dispatch_agent")
         return await self.inner.dispatch_agent(room, agent_name)
-
-    async def list_participants(self, room: str) -> Any:
-        await self._enter("list_participants")
-        return await self.inner.list_participants(room)
 
     async def set_room_metadata(self, space: Space) -> None:
         await self._enter("set_room_metadata")

@@ -96,6 +96,11 @@ async def server_tracks(livekit: LiveKitEndpoint, room: str, identity: str) -> l
 
 
 async def connected(livekit: LiveKitEndpoint, room: str) -> set[str]:
+    """Who is in the room; nobody once it closed (the node that held it lists its participants, so
+    a room no node holds answers `unavailable`, not an empty list)."""
     async with lkapi.LiveKitAPI(livekit.http_url, livekit.api_key, livekit.api_secret) as client:
+        listed = await client.room.list_rooms(lkapi.ListRoomsRequest(names=[room]))
+        if not any(r.name == room for r in listed.rooms):
+            return set()
         response = await client.room.list_participants(lkapi.ListParticipantsRequest(room=room))
         return {p.identity for p in response.participants}

@@ -323,7 +323,7 @@ async def _stale_token_cut_back(api: ApiServer, sfu: LiveKitEndpoint, held: Webh
 async def test_the_gateway_lists_who_is_in_the_room(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:
     """The re-dispatch check reads the room's participants through the real server API."""
     from functions.core.config import Settings
-    from functions.livekit_edge.gateway import LiveKitGateway, RoomParticipant
+    from functions.livekit_edge.gateway import LiveKitGateway, ObservedRoom
 
     gateway = LiveKitGateway(
         Settings(
@@ -336,9 +336,10 @@ async def test_the_gateway_lists_who_is_in_the_room(api: ApiServer, livekit_serv
     space = live_space(api, "host-h", video="off")
     listener = await join(api, space["id"], "lis-h")
     try:
-        people = await gateway.list_participants(space["room_name"])
-        assert RoomParticipant("lis-h", False) in people
-        assert await gateway.list_participants("space-no-such-room") == []
+        room = await gateway.observe(space["room_name"])
+        assert isinstance(room, ObservedRoom)
+        assert "lis-h" in {p.identity for p in room.participants if not p.is_agent}
+        assert await gateway.observe("space-no-such-room") is None
     finally:
         await listener.disconnect()
 

@@ -1,10 +1,5 @@
 """The fleet's livekit.yaml boots the real livekit-server, and two nodes sharing one Redis serve one
-room: a participant on node A and one on node B hear each other.
-
-The config comes from contract.livekit_config.fleet_config, the function the CDK fleet renders its
-node config with; only what cannot exist here differs (loopback instead of a public IP discovered by
-STUN, free ports, a local TLS+AUTH redis-server with its own CA instead of ElastiCache).
-"""
+room: a participant on node A and one on node B hear each other (nodes.py has the config)."""
 
 from __future__ import annotations
 
@@ -19,20 +14,14 @@ import pytest
 from livekit import api as lkapi
 from livekit import rtc
 
-from contract.livekit_config import RedisSettings, fleet_config
-from devstack import livekit
 from devstack.livekit import LiveKitServer
-from devstack.ports import free_port
 from tests.support.eventually import eventually, eventually_async
 
+from . import nodes as fleet_nodes
 from . import redis_tls
 
-API_KEY = "fleet-test-key"
-API_SECRET = "fleet-test-secret-only-for-this-test-0123456789"
 SAMPLE_RATE = 48_000
 FRAME_SAMPLES = SAMPLE_RATE // 100  # 10 ms
-# Each node gets its own slice of UDP ports, as each cloud node has its own IP.
-PORT_RANGE_SIZE = 200
 
 
 @dataclass
@@ -42,34 +31,13 @@ class Fleet:
     b: LiveKitServer
 
 
-def _node(name: str, redis: redis_tls.LocalRedis, range_start: int) -> LiveKitServer:
-    config = fleet_config(
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        redis=RedisSettings(
-            address=redis.address, password=redis.password, use_tls=True, ca_cert_file=str(redis.ca_file)
-        ),
-        webhook_url=f"http://127.0.0.1:{free_port()}/livekit/webhook",
-        turn_domain="turn.fleet.test",  # must look like a domain; clients connect directly here
-        port=free_port(),
-        bind_addresses=("127.0.0.1",),
-        rtc_tcp_port=free_port(),
-        rtc_port_range=(range_start, range_start + PORT_RANGE_SIZE - 1),
-        turn_udp_port=free_port(),
-        turn_tls_port=free_port(),
-        use_external_ip=False,
-        node_ip="127.0.0.1",
-    )
-    return livekit.start(config, name=name)
-
-
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     redis = redis_tls.start(Path(tmp_path_factory.mktemp("redis")))
     nodes: list[LiveKitServer] = []
     try:
-        nodes.append(_node("livekit-a", redis, 41000))
-        nodes.append(_node("livekit-b", redis, 41000 + PORT_RANGE_SIZE))
+        nodes.append(fleet_nodes.start("livekit-a", redis, 41000))
+        nodes.append(fleet_nodes.start("livekit-b", redis, 41000 + fleet_nodes.PORT_RANGE_SIZE))
         yield Fleet(redis=redis, a=nodes[0], b=nodes[1])
     finally:
         for node in nodes:
@@ -80,7 +48,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 
 def _token(room: str, identity: str) -> str:
     grants = lkapi.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True)
-    return lkapi.AccessToken(API_KEY, API_SECRET).with_identity(identity).with_grants(grants).to_jwt()
+    token = lkapi.AccessToken(fleet_nodes.API_KEY, fleet_nodes.API_SECRET)
+    return token.with_identity(identity).with_grants(grants).to_jwt()
 
 
 def _tone(t0: int, frequency: float = 440.0) -> rtc.AudioFrame:
@@ -136,7 +105,7 @@ async def test_fleet_config_boots_and_both_nodes_register_in_the_shared_redis(fl
 
 async def test_participants_on_different_nodes_hear_each_other(fleet: Fleet) -> None:
     room_name = "space-fleet-test"
-    async with lkapi.LiveKitAPI(fleet.a.http_url, API_KEY, API_SECRET) as client:
+    async with lkapi.LiveKitAPI(fleet.a.http_url, fleet_nodes.API_KEY, fleet_nodes.API_SECRET) as client:
         await client.room.create_room(lkapi.CreateRoomRequest(name=room_name, empty_timeout=60))
 
     alice, bob = rtc.Room(), rtc.Room()
@@ -154,7 +123,7 @@ async def test_participants_on_different_nodes_hear_each_other(fleet: Fleet) -> 
             speakers.append(asyncio.create_task(_speak(source, stop)))
 
         # Both nodes answer for the same room: the API of node B sees alice, who joined through A.
-        async with lkapi.LiveKitAPI(fleet.b.http_url, API_KEY, API_SECRET) as client:
+        async with lkapi.LiveKitAPI(fleet.b.http_url, fleet_nodes.API_KEY, fleet_nodes.API_SECRET) as client:
 
             async def both_listed() -> bool:
                 listed = await client.room.list_participants(lkapi.ListParticipantsRequest(room=room_name))

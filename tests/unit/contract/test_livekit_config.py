@@ -44,6 +44,8 @@ def test_fleet_config_uses_port_range_external_ip_redis_and_turn() -> None:
     # Rendered, not left to the server's default, so the fleet opens exactly these relay ports.
     assert (doc["turn"]["relay_range_start"], doc["turn"]["relay_range_end"]) == (30000, 40000)  # type: ignore[index]
     assert "webhook" not in doc
+    # Participants are listed by the node holding the room: Redis would list a dead node's as ghosts.
+    assert doc["api"] == {"enable_psrpc_for_get_list_participants": True}
 
 
 def test_yaml_text_round_trips_as_json() -> None:

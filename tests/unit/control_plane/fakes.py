@@ -13,7 +13,6 @@ from functions.livekit_edge.gateway import (
     ObservedParticipant,
     ObservedRoom,
     RoomGateway,
-    RoomParticipant,
 )
 
 
@@ -104,15 +103,6 @@ class FakeGateway(RoomGateway):
         self.dispatched.setdefault(room, []).append(agent_name)
         self.dispatch_times.setdefault(room, []).append((agent_name, time.time()))
         return True
-
-    async def list_participants(self, room: str) -> list[RoomParticipant]:
-        self._maybe_fail("list_participants")
-        self.calls.append(("list_participants", room))
-        if room not in self.rooms:
-            return []
-        return [RoomParticipant(i, False) for i in sorted(self.connected)] + [
-            RoomParticipant(identity, True, name) for identity, name in sorted(self.agents.items())
-        ]
 
     async def set_room_metadata(self, space: Space) -> None:
         self._maybe_fail("set_room_metadata")

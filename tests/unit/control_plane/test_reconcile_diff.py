@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from contract import names
 from functions.domain.grants import permission_for, room_metadata
 from functions.domain.model import Role, Space, SpaceState, VideoPolicy
-from functions.livekit_edge.gateway import ObservedDispatch, ObservedParticipant, ObservedRoom
+from functions.livekit_edge.gateway import ObservedDispatch, ObservedParticipant, ObservedRoom, StrandedRoom
 from functions.reconcile import diff as d
 
 STARTED = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
@@ -159,6 +159,18 @@ def test_rooms_follow_the_space_state() -> None:
     assert d.diff(just_started, None, agents=AGENTS, now=STARTED.timestamp() + 5) == [d.CreateRoom(AGENTS)]
     # Long live and no room: the SFU closed it (a room_finished webhook was lost): the Space ends.
     assert d.diff(just_started, None, agents=AGENTS, now=NOW) == [d.EndSpace()]
+
+
+def test_a_room_no_node_holds_is_placed_again_before_anything_else_whatever_the_state() -> None:
+    stranded = StrandedRoom("unavailable: no response from servers")
+    # Live, even long after the start (a missing room would end the Space): placed with its agents.
+    assert d.diff(live(), stranded, agents=AGENTS, now=NOW) == [d.PlaceRoom(AGENTS, stranded.reason)]
+    # Ended: deleting is asked of the node that holds the room, so it is placed (without agents) first.
+    ended = live(state=SpaceState.ENDED)
+    assert d.diff(ended, stranded, agents=AGENTS, now=NOW) == [d.PlaceRoom((), stranded.reason)]
+    # Scheduled: a scheduled Space has no room to care about.
+    scheduled = live(state=SpaceState.SCHEDULED, started_at=None)
+    assert d.diff(scheduled, stranded, agents=AGENTS, now=NOW) == []
 
 
 # --- the host's presence (docs/control-plane.md, "The host") -----------------------------------
