@@ -14,6 +14,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 
+from functions.core.config import Settings as ControlPlaneSettings
+from functions.core.config import room_seats_needed
 from infrastructure.constructs.agent_service import AgentSizing
 from infrastructure.constructs.broadcast_delivery import BroadcastSettings
 from infrastructure.constructs.control_plane import ApiLimits
@@ -56,7 +58,6 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     if arch not in DEFAULT_INSTANCE_TYPES:
         raise ValueError(f"context arch must be one of {sorted(DEFAULT_INSTANCE_TYPES)}, got {arch!r}")
     arm64 = arch == "arm64"
-    production = str(get("production", "false")).lower() == "true"
     oidc_issuer = app.node.try_get_context("oidc_issuer")
     oidc_audience = str(get("oidc_audience", ""))
     if oidc_issuer and not oidc_audience:
@@ -65,6 +66,10 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     domain = str(get("domain", EXAMPLE_DOMAIN))
     certificate_arn = str(get("certificate_arn", EXAMPLE_CERTIFICATE))
     livekit_sha256 = str(get("livekit_sha256", EXAMPLE_LIVEKIT_SHA256)).lower()
+    # A real domain deploys a production stack unless told otherwise: kept tables, user pool and
+    # secrets on delete, two NAT gateways, two SFU nodes, six months of logs. A throwaway stack on a
+    # real domain says production=false.
+    production = str(get("production", "true" if domain != EXAMPLE_DOMAIN else "false")).lower() == "true"
     if domain != EXAMPLE_DOMAIN:
         # A real deployment: its placeholders would deploy, then fail quietly (nodes that never boot).
         if certificate_arn == EXAMPLE_CERTIFICATE:
@@ -90,6 +95,17 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     # at its first cold start.
     if not 1 <= retention_days <= 3650:
         raise ValueError(f"context recording_retention_days must be 1..3650, got {retention_days}")
+    sfu_min_nodes = number("sfu_min_nodes", 2 if production else 1)
+    listener_limit = number("webrtc_listener_limit", DEFAULT_WEBRTC_LISTENER_LIMIT)
+    fields = ControlPlaneSettings.model_fields
+    room_max, max_speakers = fields["room_max_participants"].default, fields["max_speakers"].default
+    # The control plane would refuse a larger one at its first cold start (and the deploy roll back).
+    most = room_max - room_seats_needed(0, max_speakers=max_speakers)
+    if not 1 <= listener_limit <= most:
+        raise ValueError(
+            f"context webrtc_listener_limit must be 1..{most} (a room admits {room_max}; the stage "
+            f"and the agents take the rest), got {listener_limit}"
+        )
     broadcast_domain = app.node.try_get_context("broadcast_domain")
     auth_prefix = app.node.try_get_context("auth_domain_prefix")
     if auth_prefix and not AUTH_PREFIX.fullmatch(str(auth_prefix)):
@@ -112,7 +128,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         fleet=FleetSizing(
             instance_type=ec2.InstanceType(str(get("sfu_instance_type", DEFAULT_INSTANCE_TYPES[arch]))),
             cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm64 else ec2.AmazonLinuxCpuType.X86_64,
-            min_capacity=number("sfu_min_nodes", 2 if production else 1),
+            min_capacity=sfu_min_nodes,
             max_capacity=number("sfu_max_nodes", 10),
             cpu_target_percent=number("sfu_cpu_target", 60),
             drain=cdk.Duration.seconds(number("sfu_drain_seconds", 3600)),
@@ -143,7 +159,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             domain=str(broadcast_domain) if broadcast_domain else None,
             certificate_arn=str(broadcast_certificate) if broadcast_certificate else None,
         ),
-        webrtc_listener_limit=number("webrtc_listener_limit", DEFAULT_WEBRTC_LISTENER_LIMIT),
+        webrtc_listener_limit=listener_limit,
         api=ApiLimits(
             # The design point's join storm (100,000 listeners in a minute: a token request and a
             # read of the Space each, ~3,400 requests/s) fits with room for the rest; the account's
@@ -162,7 +178,8 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         else None,
         livekit_binary_sha256=livekit_sha256,
         alarm_email=app.node.try_get_context("alarm_email"),
-        alarms=AlarmThresholds(),
+        # Fewer nodes in service than the group's minimum: one was lost (or never booted).
+        alarms=AlarmThresholds(sfu_min_nodes=sfu_min_nodes),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
         avatar_hosts=None
         if avatar_hosts is None

@@ -189,6 +189,12 @@ def fleet_config(
     the fleet integration test passes loopback addresses, free ports and a local Redis.
     """
     return LiveKitConfig(
+        # New rooms go to the less loaded (CPU) of two nodes drawn at random. livekit-server's
+        # default draws one node at random whatever its load, so a node already full of a big
+        # Space's listeners took the next one as often as an idle node did, and scale-out did not
+        # relieve it. Two choices, not the least loaded of all: node stats are a few seconds old,
+        # and a burst of new rooms would all land on the one node that looked idlest.
+        extra={"node_selector": {"kind": "any", "sort_by": "cpuload", "algorithm": "twochoice"}},
         api_key=api_key,
         api_secret=api_secret,
         webhook_urls=(webhook_url,),

@@ -5,7 +5,9 @@
 
 import asyncio
 import os
+import random
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +19,27 @@ from .core.logging import configure_lambda_logging
 if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:  # set by the Lambda runtime; tests keep pytest's logging
     configure_lambda_logging()
 
+
+class ReseedOnFirstCall:
+    """SnapStart restores every environment from one snapshot of the initialised process, the state
+    of `random` included, so all of them would draw the same numbers: the same jitter in the
+    back-offs that spread retries on a hot partition, the same listener-count shard. Each
+    environment reseeds `random` from os.urandom on its first invocation; the snapshot is taken
+    before any, so it never holds a reseeded state."""
+
+    def __init__(self, inner: Callable[[Any, Any], Any]) -> None:
+        self._inner = inner
+        self._reseeded = False
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        if not self._reseeded:
+            random.seed()
+            self._reseeded = True
+        return self._inner(event, context)
+
+
 # lifespan off: the app keeps no startup state; everything is created lazily on first use.
-handler = Mangum(app, lifespan="off")
+handler = ReseedOnFirstCall(Mangum(app, lifespan="off"))
 
 
 def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -27,6 +27,16 @@ from ..domain.model import Limits
 log = logging.getLogger(__name__)
 
 
+# Agents in every room: the stage agent and the composer.
+ROOM_AGENTS = 2
+
+
+def room_seats_needed(webrtc_listener_limit: int, *, max_speakers: int) -> int:
+    """Who a room must admit: the WebRTC listeners up to the limit, the whole stage and the agents.
+    A room smaller than that makes the SFU refuse joins before the switch to HLS."""
+    return webrtc_listener_limit + 1 + Limits().max_cohosts + max_speakers + ROOM_AGENTS
+
+
 @dataclass(frozen=True)
 class LiveKitCredentials:
     api_key: str
@@ -141,15 +151,12 @@ class Settings(BaseSettings):
                 # The deployed page is served over HTTPS; browsers block an http playlist there.
                 raise ValueError(f"{names.ENV_BROADCAST_BASE_URL} must be https in cloud mode")
             self.broadcast_base_url = url
-            # The room must still admit everyone who joins it: the WebRTC listeners up to the limit,
-            # the whole stage and the agents. Otherwise the SFU refuses joins before the switch.
-            stage = 1 + Limits().max_cohosts + self.max_speakers
-            needed = self.webrtc_listener_limit + stage + 2
+            needed = room_seats_needed(self.webrtc_listener_limit, max_speakers=self.max_speakers)
             if needed > self.room_max_participants:
                 raise ValueError(
                     f"{names.ENV_WEBRTC_LISTENER_LIMIT}={self.webrtc_listener_limit} plus the stage "
-                    f"({stage}) and the agents (2) exceeds SPACES_ROOM_MAX_PARTICIPANTS="
-                    f"{self.room_max_participants}"
+                    f"and the agents ({needed - self.webrtc_listener_limit}) exceeds "
+                    f"SPACES_ROOM_MAX_PARTICIPANTS={self.room_max_participants}"
                 )
         return self
 

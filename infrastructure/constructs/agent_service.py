@@ -44,7 +44,7 @@ from constructs import Construct
 
 from contract import names
 
-from .observability import METRIC_NAMESPACE
+from .observability import metric_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "agents.Dockerfile"
@@ -181,7 +181,9 @@ class AgentService(Construct):
             "Service",
             cluster=cluster,
             task_definition=self.task_definition,
-            desired_count=sizing.min_tasks,
+            # No desired count in the template: CloudFormation would send it with every update of
+            # the service and reset a scaled-out fleet to its minimum in the middle of an event. It
+            # starts at 1 and auto scaling keeps it between min_tasks and max_tasks.
             vpc_subnets=subnets,
             security_groups=[self.security_group],
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
@@ -199,13 +201,13 @@ class AgentService(Construct):
             filter_pattern=logs.FilterPattern.string_value(
                 f"$.{names.LOAD_LINE_METRIC}", "=", worker.load_metric
             ),
-            metric_namespace=METRIC_NAMESPACE,
+            metric_namespace=metric_namespace(self),
             metric_name=worker.load_metric,
             metric_value=f"$.{names.LOAD_LINE_PERCENT}",
             unit=cloudwatch.Unit.PERCENT,
         )
         self.load_metric = cloudwatch.Metric(
-            namespace=METRIC_NAMESPACE,
+            namespace=metric_namespace(self),
             metric_name=worker.load_metric,
             statistic="Average",
             period=LOAD_PERIOD,

@@ -174,6 +174,8 @@ class ControlPlane(Construct):
             # Importing FastAPI + pydantic alone costs ~300 ms of CPU (docs/bench/control_plane.md),
             # above the 250 ms cold-start goal; SnapStart restores an initialised snapshot instead.
             # Nothing secret is in the snapshot: credentials are read on the first request.
+            # Every environment restored from it starts with the same `random` state; the handler
+            # reseeds on its first invocation (functions/handler.py, ReseedOnFirstCall).
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
         )
         # SnapStart applies to published versions only, so the API invokes an alias of the latest one.

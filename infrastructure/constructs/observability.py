@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -21,7 +21,13 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 FIVE_MINUTES = Duration.minutes(5)
-METRIC_NAMESPACE = "Spaces"
+
+
+def metric_namespace(scope: Construct) -> str:
+    """The namespace of the stack's own metrics (workers' load and errors): one per stack, so a
+    staging and a production stack in one account and region never scale or alarm on each other's
+    numbers."""
+    return f"Spaces/{Stack.of(scope).stack_name}"
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,14 @@ class AlarmThresholds:
     api_5xx_per_5min: int = 5
     api_p99_latency_ms: int = 2000
     lambda_errors_per_5min: int = 5
+    # The hottest node's CPU (the fleet's average hides one saturated node: rooms are placed per
+    # node, and everyone in a room on it suffers).
     sfu_cpu_percent: int = 80
-    # Alarm when fewer nodes are in service than this (the group's minimum is the healthy floor).
+    # Alarm when fewer nodes are in service than this: app.py sets the group's minimum, the
+    # healthy floor.
     sfu_min_nodes: int = 1
+    # The reconciler runs every minute; failing in most of five minutes is not a blip.
+    reconciler_errors_per_5min: int = 3
     agent_errors_per_5min: int = 10
     composer_errors_per_5min: int = 10
 
@@ -56,19 +67,46 @@ class Observability(Construct):
         *,
         api: apigwv2.HttpApi,
         function: lambda_.IFunction,
+        reconciler: lambda_.IFunction,
         table: dynamodb.Table,
         sfu_group: autoscaling.AutoScalingGroup,
         workers: Sequence[WatchedWorkers],
         thresholds: AlarmThresholds,
         alarm_email: str | None,
+        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
-        self.key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Spaces alarm topic")
+        # The key encrypts alarm messages in flight only; kept like the rest in production, deleted
+        # (after KMS's waiting period) with a throwaway stack instead of outliving it at $1 a month.
+        self.key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            enable_key_rotation=True,
+            description="Spaces alarm topic",
+            removal_policy=removal_policy,
+        )
         # CloudWatch alarms publish to an encrypted topic only if they may use its key.
         self.key.grant(
             iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
         self.topic = sns.Topic(self, "Alarms", master_key=self.key, enforce_ssl=True)
+        region, account = Aws.REGION, Aws.ACCOUNT_ID
+        # enforce_ssl gives the topic a policy of its own, which replaces the default one that let
+        # the account's alarms publish: without this, alarms change state and nobody hears of it.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsOfThisAccountPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{region}:{account}:alarm:*"
+                    },
+                },
+            )
+        )
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
@@ -80,7 +118,7 @@ class Observability(Construct):
                 f"{w.name}ErrorFilter",
                 log_group=w.log_group,
                 filter_pattern=logs.FilterPattern.any_term("ERROR", "CRITICAL", "Traceback"),
-                metric_namespace=METRIC_NAMESPACE,
+                metric_namespace=metric_namespace(self),
                 metric_name=f"{w.name}Errors",
                 metric_value="1",
                 default_value=0,
@@ -94,7 +132,16 @@ class Observability(Construct):
             "lambda_errors": function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
             "lambda_throttles": function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
             "lambda_duration": function.metric_duration(period=FIVE_MINUTES, statistic="p99"),
+            "reconciler_errors": reconciler.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            "reconciler_runs": reconciler.metric_invocations(period=FIVE_MINUTES, statistic="Sum"),
             "sfu_cpu": cloudwatch.Metric(
+                namespace="AWS/EC2",
+                metric_name="CPUUtilization",
+                dimensions_map=group,
+                period=FIVE_MINUTES,
+                statistic="Maximum",
+            ),
+            "sfu_cpu_average": cloudwatch.Metric(
                 namespace="AWS/EC2",
                 metric_name="CPUUtilization",
                 dimensions_map=group,
@@ -153,7 +200,8 @@ class Observability(Construct):
                 metrics["sfu_cpu"],
                 thresholds.sfu_cpu_percent,
                 above,
-                "SFU fleet CPU is high: scaling is not keeping up or the group is at its maximum",
+                "An SFU node's CPU is high: its rooms degrade (scaling adds nodes for new rooms, "
+                "it cannot move the rooms a node holds), or the group is at its maximum",
             ),
             self._alarm(
                 "SfuNodes",
@@ -161,6 +209,23 @@ class Observability(Construct):
                 thresholds.sfu_min_nodes,
                 cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 "Fewer SFU nodes in service than the floor",
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            ),
+            self._alarm(
+                "ReconcilerErrors",
+                metrics["reconciler_errors"],
+                thresholds.reconciler_errors_per_5min,
+                above,
+                "The scheduled reconciler keeps failing: host grace periods, agent re-dispatch and "
+                "lost webhooks are not repaired",
+            ),
+            self._alarm(
+                "ReconcilerStopped",
+                metrics["reconciler_runs"],
+                1,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                "The scheduled reconciler did not run for 5 minutes (schedule disabled, invocations "
+                "dropped or throttled)",
                 missing=cloudwatch.TreatMissingData.BREACHING,
             ),
             self._alarm(
@@ -206,12 +271,16 @@ class Observability(Construct):
             ),
             graph(
                 title="Lambda errors and throttles",
-                left=[metrics["lambda_errors"], metrics["lambda_throttles"]],
+                left=[metrics["lambda_errors"], metrics["lambda_throttles"], metrics["reconciler_errors"]],
                 width=8,
             ),
         )
         self.dashboard.add_widgets(
-            graph(title="SFU CPU (%)", left=[metrics["sfu_cpu"]], width=8),
+            graph(
+                title="SFU CPU (%): hottest node, fleet average",
+                left=[metrics["sfu_cpu"], metrics["sfu_cpu_average"]],
+                width=8,
+            ),
             graph(title="SFU nodes in service", left=[metrics["sfu_nodes"]], width=8),
             graph(title="DynamoDB throttled requests", left=[metrics["table_throttles"]], width=8),
         )
@@ -233,10 +302,9 @@ class Observability(Construct):
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
         )
 
-    @staticmethod
-    def _worker_metric(name: str, statistic: str) -> cloudwatch.Metric:
+    def _worker_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
-            namespace=METRIC_NAMESPACE, metric_name=name, period=FIVE_MINUTES, statistic=statistic
+            namespace=metric_namespace(self), metric_name=name, period=FIVE_MINUTES, statistic=statistic
         )
 
     def _alarm(

@@ -252,6 +252,7 @@ class SpacesStack(Stack):
             "Observability",
             api=control_plane.api,
             function=control_plane.function,
+            reconciler=self.reconciler.function,
             table=state.table,
             sfu_group=fleet.group,
             workers=[
@@ -274,6 +275,7 @@ class SpacesStack(Stack):
             ],
             thresholds=settings.alarms,
             alarm_email=settings.alarm_email,
+            removal_policy=keep,
         )
 
         CfnOutput(self, names.OUTPUT_API_URL, value=control_plane.url)

@@ -18,7 +18,7 @@ from contract import names
 from infrastructure.constructs import broadcast_delivery
 from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
 
-from .conftest import Synthesized
+from .conftest import STACK, Synthesized
 
 RETENTION_DAYS = 30  # app.py's default for recording_retention_days
 PREFIX = names.BROADCAST_PREFIX
@@ -269,7 +269,8 @@ def test_composer_runs_as_its_own_service_with_the_broadcast_env(synth: Synthesi
     assert load["TargetValue"] == 60
     assert load["CustomizedMetricSpecification"] == {
         "MetricName": names.COMPOSER_LOAD_METRIC,
-        "Namespace": "Spaces",
+        # One namespace per stack: two stacks in one account never scale on each other's load.
+        "Namespace": f"Spaces/{STACK}",
         "Statistic": "Average",
         "Unit": "Percent",
     }
@@ -298,7 +299,7 @@ def test_the_load_filter_reads_the_line_the_worker_prints(
 
     load_filter = _composer_load_filter(synth)
     (transformation,) = load_filter["MetricTransformations"]
-    assert transformation["MetricNamespace"] == "Spaces"
+    assert transformation["MetricNamespace"] == f"Spaces/{STACK}"
     assert transformation["Unit"] == "Percent"
     match = re.fullmatch(r'\{ \$\.(\w+) = "(\w+)" \}', load_filter["FilterPattern"])
     assert match, load_filter["FilterPattern"]

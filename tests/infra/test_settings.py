@@ -38,6 +38,8 @@ def test_context_selects_x86_external_oidc_and_production() -> None:
     assert settings.fleet.cpu_type == ec2.AmazonLinuxCpuType.X86_64
     assert settings.fleet.instance_type.to_string() == "c7i.large"
     assert settings.production is True and settings.fleet.min_capacity == 2 and settings.nat_gateways == 2
+    # Losing one of the production floor's two nodes alarms.
+    assert settings.alarms.sfu_min_nodes == 2
     assert settings.oidc is not None and settings.oidc.audience == ("web", "ios")
     assert settings.api.reserved_concurrency == 25
     assert settings.fleet.drain.to_seconds() == 900
@@ -101,3 +103,26 @@ def test_turn_gets_its_own_name_and_the_checksum_a_placeholder_that_no_archive_m
 def test_a_hosted_zone_needs_both_its_id_and_its_name() -> None:
     with pytest.raises(ValueError, match="hosted_zone_id and hosted_zone_name"):
         _settings(hosted_zone_id="Z1")
+
+
+REAL = {
+    "domain": "spaces.example.org",
+    "certificate_arn": "arn:aws:acm:eu-west-1:111111111111:certificate/abc",
+    "livekit_sha256": "ab" * 32,
+}
+
+
+def test_a_real_domain_deploys_a_production_stack_unless_told_otherwise() -> None:
+    assert _settings(**REAL).production is True
+    assert _settings(**REAL, production="false").production is False
+    # The synth-only example stays a throwaway stack.
+    assert _settings().production is False
+
+
+def test_a_webrtc_listener_limit_the_room_cannot_admit_is_refused_at_synth() -> None:
+    # A room admits 5,000: the host, 2 co-hosts, 10 speakers and 2 agents leave 4,985.
+    assert _settings(webrtc_listener_limit="4985").webrtc_listener_limit == 4985
+    with pytest.raises(ValueError, match=r"webrtc_listener_limit must be 1\.\.4985"):
+        _settings(webrtc_listener_limit="4986")
+    with pytest.raises(ValueError, match="webrtc_listener_limit"):
+        _settings(webrtc_listener_limit="0")

@@ -553,9 +553,60 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
         names.STAGE_AGENT_LOAD_METRIC,  # AgentLoadMissing: a worker image that stopped publishing its load
         "ReadThrottleEvents",
         "WriteThrottleEvents",
+        "Invocations",  # ReconcilerStopped
     ):
         assert f'"MetricName": "{metric}"' in text, metric
     assert synth.resources("AWS::CloudWatch::Dashboard")
+
+
+def _alarm(synth: Synthesized, logical_prefix: str) -> dict[str, Any]:
+    (alarm,) = [
+        a["Properties"]
+        for k, a in synth.resources("AWS::CloudWatch::Alarm").items()
+        if k.startswith(f"Observability{logical_prefix}")
+    ]
+    return alarm
+
+
+def test_the_sfu_alarms_watch_the_hottest_node_and_the_groups_floor(synth: Synthesized) -> None:
+    cpu = _alarm(synth, "SfuCpu")
+    assert (cpu["MetricName"], cpu["Statistic"]) == ("CPUUtilization", "Maximum")
+    ((_, group),) = synth.resources("AWS::AutoScaling::AutoScalingGroup").items()
+    nodes = _alarm(synth, "SfuNodes")
+    assert nodes["Threshold"] == int(group["Properties"]["MinSize"])
+    assert nodes["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_the_scheduled_reconciler_alarms_when_it_fails_or_stops(synth: Synthesized) -> None:
+    reconciler, _ = synth.one("AWS::Lambda::Function", ReservedConcurrentExecutions=1)
+    for prefix, metric in (("ReconcilerErrors", "Errors"), ("ReconcilerStopped", "Invocations")):
+        alarm = _alarm(synth, prefix)
+        assert alarm["MetricName"] == metric
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": reconciler}}]
+    assert _alarm(synth, "ReconcilerStopped")["TreatMissingData"] == "breaching"
+
+
+def test_cloudwatch_may_publish_alarms_to_the_topic_of_this_account_only(synth: Synthesized) -> None:
+    ((_, policy),) = synth.resources("AWS::SNS::TopicPolicy").items()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert "ArnLike" in allow["Condition"]
+    # The alarms publish to that topic.
+    ((topic, _),) = synth.resources("AWS::SNS::Topic").items()
+    assert allow["Resource"] == {"Ref": topic}
+    for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
+        assert {"Ref": topic} in alarm["Properties"]["AlarmActions"]
+
+
+def test_worker_services_leave_their_task_count_to_auto_scaling(synth: Synthesized) -> None:
+    services = synth.resources("AWS::ECS::Service")
+    assert len(services) == 2
+    for service in services.values():
+        # A desired count in the template is sent with every update and resets a scaled-out fleet.
+        assert "DesiredCount" not in service["Properties"]
 
 
 def test_vpc_spans_two_azs_with_flow_logs(synth: Synthesized) -> None:

@@ -51,3 +51,22 @@ def test_fleet_config_uses_port_range_external_ip_redis_and_turn() -> None:
 def test_yaml_text_round_trips_as_json() -> None:
     cfg = LiveKitConfig(api_key="k", api_secret="s")
     assert json.loads(livekit_config.render_yaml(cfg)) == livekit_config.render(cfg)
+
+
+def test_fleet_nodes_place_new_rooms_by_cpu_load_not_at_random() -> None:
+    cfg = livekit_config.fleet_config(
+        api_key="k",
+        api_secret="s",
+        redis=RedisSettings(address="r:6379"),
+        webhook_url="https://x/w",
+        turn_domain="t.x",
+    )
+    doc = livekit_config.render(cfg)
+    assert doc["node_selector"] == {"kind": "any", "sort_by": "cpuload", "algorithm": "twochoice"}
+    # A single local node has nobody to choose from: the server's default stays.
+    local = livekit_config.render(
+        livekit_config.local_config(
+            api_key="k", api_secret="s", port=1, rtc_tcp_port=2, rtc_udp_port=3, webhook_url="http://w"
+        )
+    )
+    assert "node_selector" not in local

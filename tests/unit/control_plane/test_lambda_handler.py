@@ -126,3 +126,22 @@ def test_full_flow_through_lambda_events(cloud: Settings, gateway: FakeGateway) 
     assert status == 403 and problem["rule"] == "moderators_only"
     status, problem = call(http_api_event("POST", "/spaces", sub="host", body={"title": ""}))
     assert status == 422 and problem["detail"][0]["loc"] == ["body", "title"]
+
+
+def test_environments_restored_from_one_snapshot_draw_different_random_numbers() -> None:
+    import random
+
+    from functions.handler import ReseedOnFirstCall
+
+    snapshot = random.getstate()
+    draws = []
+    for _ in range(2):
+        random.setstate(snapshot)  # SnapStart: every environment starts from the same state
+        handler = ReseedOnFirstCall(lambda event, context: [random.random() for _ in range(3)])
+        draws.append(handler({}, None))
+    assert draws[0] != draws[1]
+    # Without the wrapper they would be the same numbers.
+    random.setstate(snapshot)
+    plain = [random.random() for _ in range(3)]
+    random.setstate(snapshot)
+    assert plain == [random.random() for _ in range(3)]
