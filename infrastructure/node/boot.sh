@@ -1,7 +1,7 @@
 #!/bin/bash
-# Boots one LiveKit SFU node (Amazon Linux 2023): installs the pinned livekit-server after checking
-# its SHA-256, fills livekit.yaml's secrets from Secrets Manager, installs the SFU and drain units
-# and starts them. The user data (infrastructure/constructs/livekit_fleet.py) writes this folder
+# Boots one LiveKit SFU node (Amazon Linux 2023): starts the drain unit first, then installs the
+# pinned livekit-server after checking its SHA-256, fills livekit.yaml's secrets from Secrets
+# Manager, and starts the SFU unit. The user data (infrastructure/constructs/livekit_fleet.py) writes this folder
 # onto the node with the settings below in the environment, then runs this script.
 #
 # NODE_ROOT (empty on a node) prefixes every path written, so the tests can boot into a folder.
@@ -42,30 +42,40 @@ tune_kernel() {
   sysctl --system >/dev/null
 }
 
-write_config() {
+UNITS="${ROOT}/etc/systemd/system"
+
+install_drain() {
+  # First, before anything that can fail: a node whose boot fails (a download refused, a checksum
+  # that does not match) is marked unhealthy and terminated, and its termination hook then waits
+  # for this unit to complete it; without the unit it held the node for the hook's whole heartbeat.
   id livekit >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin livekit
   install -d -m 0750 "${ROOT}/etc/livekit"
   chgrp livekit "${ROOT}/etc/livekit"
-  python3 "${HERE}/fill_config.py" "${HERE}/livekit.template.yaml" "${ROOT}/etc/livekit/livekit.yaml"
-  chgrp livekit "${ROOT}/etc/livekit/livekit.yaml"
   # What the drain unit needs to complete this node's lifecycle action.
   printf 'AWS_REGION=%s\nGROUP_NAME=%s\nHOOK_NAME=%s\n' "$AWS_REGION" "$GROUP_NAME" "$HOOK_NAME" \
     >"${ROOT}/etc/livekit/drain.env"
-}
-
-install_units() {
-  local units="${ROOT}/etc/systemd/system"
-  install -D -m 0644 "${HERE}/livekit.service" "${units}/livekit.service"
-  install -D -m 0644 "${HERE}/livekit-drain.service" "${units}/livekit-drain.service"
+  install -D -m 0644 "${HERE}/livekit-drain.service" "${UNITS}/livekit-drain.service"
   install -D -m 0755 "${HERE}/livekit-drain.sh" "${ROOT}/usr/local/bin/livekit-drain"
-  # SIGTERM drains (no new rooms, wait for the rooms to empty) for at most the group's drain time.
-  install -d "${units}/livekit.service.d"
-  printf '[Service]\nTimeoutStopSec=%s\n' "$DRAIN_SECONDS" >"${units}/livekit.service.d/drain.conf"
   systemctl daemon-reload
-  systemctl enable --now livekit.service livekit-drain.service
+  systemctl enable --now livekit-drain.service
 }
 
+write_config() {
+  python3 "${HERE}/fill_config.py" "${HERE}/livekit.template.yaml" "${ROOT}/etc/livekit/livekit.yaml"
+  chgrp livekit "${ROOT}/etc/livekit/livekit.yaml"
+}
+
+start_livekit() {
+  install -D -m 0644 "${HERE}/livekit.service" "${UNITS}/livekit.service"
+  # SIGTERM drains (no new rooms, wait for the rooms to empty) for at most the group's drain time.
+  install -d "${UNITS}/livekit.service.d"
+  printf '[Service]\nTimeoutStopSec=%s\n' "$DRAIN_SECONDS" >"${UNITS}/livekit.service.d/drain.conf"
+  systemctl daemon-reload
+  systemctl enable --now livekit.service
+}
+
+install_drain
 install_livekit
 tune_kernel
 write_config
-install_units
+start_livekit

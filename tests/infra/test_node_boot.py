@@ -144,7 +144,8 @@ def test_boot_installs_the_checked_binary_fills_the_config_and_starts_the_units(
     assert f"HOOK_NAME={livekit_fleet.LIFECYCLE_HOOK_NAME}\n" in drain_env
     assert os.access(root / "usr/local/bin/livekit-drain", os.X_OK)
     assert "net.core.rmem_max" in (root / "etc/sysctl.d/90-livekit.conf").read_text()
-    assert boot.calls[-1] == "systemctl enable --now livekit.service livekit-drain.service"
+    assert boot.calls[-1] == "systemctl enable --now livekit.service"
+    assert "systemctl enable --now livekit-drain.service" in boot.calls
 
 
 @pytest.mark.parametrize(
@@ -163,6 +164,13 @@ def test_boot_refuses_an_archive_it_cannot_verify(
     assert boot.returncode != 0
     assert why in boot.stderr, boot.stderr
     assert not (boot.root / "usr/local/bin/livekit-server").exists()
-    assert not [c for c in boot.calls if c.startswith("systemctl")]
+    assert not [c for c in boot.calls if c.startswith("systemctl") and "livekit.service" in c]
+    # The drain unit runs all the same: the failed node's termination hook is completed at once
+    # instead of holding it for the hook's heartbeat (an hour).
+    assert [c for c in boot.calls if c.startswith("systemctl enable --now livekit-drain.service")]
+    assert (
+        f"HOOK_NAME={livekit_fleet.LIFECYCLE_HOOK_NAME}\n"
+        in (boot.root / "etc/livekit/drain.env").read_text()
+    )
     if why.startswith("must be"):  # refused before downloading anything
         assert not [c for c in boot.calls if c.startswith("curl")]
