@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { Api, ApiError, parseRetryAfter, transientWaitMs, TRANSIENT_RETRIES } from "./api";
-import { refreshSession, type Session } from "./auth";
+import { refreshSession, resumeSession, type ResumeDeps, type Session } from "./auth";
 
 function jwt(claims: object): string {
   const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -185,5 +185,57 @@ describe("Api transient refusals", () => {
     const now = Date.parse("2026-12-03T10:00:00Z");
     expect(parseRetryAfter("Thu, 03 Dec 2026 10:00:07 GMT", now)).toBe(7);
     expect(parseRetryAfter("Thu, 03 Dec 2026 09:00:00 GMT", now)).toBe(0);
+  });
+});
+
+describe("resumeSession (a page load)", () => {
+  const cognito = { region: "eu-west-1", clientId: "c" };
+  function deps(over: Partial<ResumeDeps> = {}) {
+    const saved: Session[] = [];
+    let refresh: string | null = "r";
+    const d: ResumeDeps = {
+      stored: () => null,
+      save: (s) => saved.push(s),
+      cognito,
+      refreshToken: () => refresh,
+      forgetRefreshToken: () => {
+        refresh = null;
+      },
+      cognitoRefresh: async () => null,
+      ...over,
+    };
+    return { d, saved, refresh: () => refresh };
+  }
+
+  it("keeps a stored session whose token is still valid, asking nobody", async () => {
+    const stored: Session = { token: "t", userId: "alice", expiresAt: future(), name: null, picture: null };
+    const cognitoRefresh = vi.fn(async () => null);
+    const { d } = deps({ stored: () => stored, cognitoRefresh });
+    expect(await resumeSession(d)).toBe(stored);
+    expect(cognitoRefresh).not.toHaveBeenCalled();
+  });
+
+  it("renews an expired sign-in with the kept refresh token and stores it", async () => {
+    const id = jwt({ sub: "alice", exp: future(), name: "Alice" });
+    const { d, saved } = deps({ cognitoRefresh: async (_c, r) => (r === "r" ? id : null) });
+    const session = await resumeSession(d);
+    expect(session?.userId).toBe("alice");
+    expect(saved.map((s) => s.token)).toEqual([id]);
+  });
+
+  it("forgets a refresh token Cognito refuses, and keeps one it could not try (offline)", async () => {
+    const refused = deps();
+    expect(await resumeSession(refused.d)).toBeNull();
+    expect(refused.refresh()).toBeNull();
+    const offline = deps({ cognitoRefresh: () => Promise.reject(new TypeError("Failed to fetch")) });
+    expect(await resumeSession(offline.d)).toBeNull();
+    expect(offline.refresh()).toBe("r");
+  });
+
+  it("signs nobody in without Cognito or without a refresh token", async () => {
+    const cognitoRefresh = vi.fn(async () => jwt({ sub: "alice", exp: future() }));
+    expect(await resumeSession(deps({ cognito: null, cognitoRefresh }).d)).toBeNull();
+    expect(await resumeSession(deps({ refreshToken: () => null, cognitoRefresh }).d)).toBeNull();
+    expect(cognitoRefresh).not.toHaveBeenCalled();
   });
 });

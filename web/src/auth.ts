@@ -125,3 +125,40 @@ export async function refreshSession(current: Session, deps: RefreshDeps): Promi
   const session = token ? sessionFromToken(token) : null;
   return session && session.userId === current.userId ? session : null;
 }
+
+export interface ResumeDeps {
+  /** The stored session while its token is still valid (loadSession). */
+  stored(): Session | null;
+  save(session: Session): void;
+  cognito: CognitoClient | null;
+  refreshToken(): string | null;
+  forgetRefreshToken(): void;
+  cognitoRefresh(client: CognitoClient, refreshToken: string): Promise<string | null>;
+}
+
+/**
+ * The session a page load starts with: the stored one while its token is valid; once that expired
+ * (Cognito's ID tokens last an hour) but the identity provider's refresh token is kept (cloud), a
+ * renewed one, so a listener who comes back the next day is not sent through sign-in again. Null:
+ * sign in. A refresh token Cognito refuses (expired, revoked) is forgotten; one that could not be
+ * tried (offline) is kept for the next load.
+ */
+export async function resumeSession(deps: ResumeDeps): Promise<Session | null> {
+  const stored = deps.stored();
+  if (stored) return stored;
+  const refresh = deps.refreshToken();
+  if (!deps.cognito || !refresh) return null;
+  let token: string | null;
+  try {
+    token = await deps.cognitoRefresh(deps.cognito, refresh);
+  } catch {
+    return null;
+  }
+  const session = token ? sessionFromToken(token) : null;
+  if (!session) {
+    deps.forgetRefreshToken();
+    return null;
+  }
+  deps.save(session);
+  return session;
+}

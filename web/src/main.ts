@@ -12,6 +12,7 @@ import {
   loadRefreshToken,
   loadSession,
   refreshSession,
+  resumeSession,
   saveRefreshToken,
   saveSession,
   sessionFromToken,
@@ -51,8 +52,16 @@ async function boot(): Promise<void> {
     }
   }
 
+  const session = await resumeSession({
+    stored: loadSession,
+    save: saveSession,
+    cognito: config.cognito,
+    refreshToken: loadRefreshToken,
+    forgetRefreshToken: () => saveRefreshToken(null),
+    cognitoRefresh,
+  });
   const app: App = {
-    session: loadSession(),
+    session,
     api: new Api(
       config.apiUrl,
       () => app.session?.token ?? null,
