@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     cors_origins: str | None = Field(default=None, validation_alias=names.ENV_CORS_ORIGINS)
 
     max_speakers: int = Field(default=10, ge=1, le=50, validation_alias="SPACES_MAX_SPEAKERS")
+    # Unset: no quota (local development); the cloud stack sets it (infrastructure/, app.py).
+    max_live_per_host: int | None = Field(
+        default=None, ge=1, le=100, validation_alias=names.ENV_MAX_LIVE_PER_HOST
+    )
     # Join tokens live minutes: the SFU refreshes the token of a connected session itself, so the
     # TTL only bounds how long a leaked or revoked (blocked) token can still be used to join.
     token_ttl_seconds: int = Field(default=600, ge=60, le=3600, validation_alias="SPACES_TOKEN_TTL_SECONDS")
@@ -197,7 +201,7 @@ class Settings(BaseSettings):
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_speakers=self.max_speakers)
+        return Limits(max_speakers=self.max_speakers, max_live_per_host=self.max_live_per_host)
 
     @property
     def broadcast(self) -> BroadcastPolicy:

@@ -23,7 +23,10 @@ class Permission:
 
     can_publish: bool
     sources: tuple[str, ...]
-    # Listeners publish no data either: at thousands of listeners, data fan-out is an abuse vector.
+    # No client publishes data: the SFU fans a participant's data out to everyone in the room,
+    # thousands of hidden listeners included, with no rate limit, so a speaker (anyone the host
+    # promotes) could flood every connection. Nothing needs it: pages read the stage from the
+    # agent's attribute, hands and reactions go through the API.
     can_publish_data: bool
     # Hidden listeners are not announced to the room, so a join or leave in a large audience does
     # not send a participant update to every other participant (listener scale, docs/control-plane.md).
@@ -53,7 +56,7 @@ def permission_for(role: Role, video: VideoPolicy) -> Permission:
     sources: tuple[str, ...] = (MICROPHONE, CAMERA) if camera_allowed(role, video) else (MICROPHONE,)
     if screen_share_allowed(role, video):
         sources += (SCREEN_SHARE,)
-    return Permission(can_publish=True, sources=sources, can_publish_data=True, hidden=False)
+    return Permission(can_publish=True, sources=sources, can_publish_data=False, hidden=False)
 
 
 def participant_attributes(role: Role) -> dict[str, str]:

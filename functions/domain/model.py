@@ -51,6 +51,11 @@ class Limits:
     max_raised_hands: int = 200
     # Bounds the stored record (a DynamoDB item is at most 400 KB).
     max_blocked: int = 1000
+    # Live Spaces one person hosts at once (None: no quota). Each live Space holds a room, a stage
+    # agent and (with broadcasting) a composer from the start: without a quota one account of a
+    # public deployment could start Spaces until the worker fleets are full and nobody else's Space
+    # got its agents or its broadcast. The cloud stack sets 2 (context `max_live_per_host`).
+    max_live_per_host: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

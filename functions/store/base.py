@@ -99,8 +99,9 @@ class SpaceStore(ABC):
         With `member`, `raised_hands` and `blocked` hold at most that member (whether *they* raised
         a hand, are blocked): enough for that member's rules (join, webhook checks) in one
         round trip, without reading every hand and block of a large Space. `consistent=False` (with
-        `member` only) may answer up to about a second old, at half the read cost: for what a
-        listener only looks at (their page's read of the Space, a reaction)."""
+        `member` only) may answer up to about a second old (the Space's own fields up to about two,
+        where the store shares them between requests), at half the read cost: for what a listener
+        only looks at (their page's read of the Space, a reaction)."""
 
     @abstractmethod
     def _read(self, space_id: str) -> Snapshot | None:
@@ -115,6 +116,12 @@ class SpaceStore(ABC):
         """Store `after` if nothing `read` saw has changed since; None when the race was lost.
 
         `after.version` is already the next version when the Space's own fields changed."""
+
+    @abstractmethod
+    def live_hosted_by(self, user: str) -> int:
+        """How many live Spaces `user` hosts now (the start quota, `Limits.max_live_per_host`), read
+        from the listing: eventually consistent, so two starts by one host within a second can both
+        pass (a soft limit)."""
 
     @abstractmethod
     def _page(

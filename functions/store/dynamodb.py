@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 import zlib
@@ -184,9 +185,50 @@ def discovery_partitions(state: SpaceState) -> list[str]:
     return [*(f"STATE#{state.value}#{k}" for k in range(DISCOVERY_SHARDS)), f"STATE#{state.value}"]
 
 
+# What every member's eventually consistent read of a Space (a listener's page, a reaction) shares:
+# META, the listener count shards and the HLS estimate. Read on every such request they put the
+# whole audience's read rate on single items (a partition serves 3,000 RCU/s; docs/control-plane.md,
+# "Reads"), so each process keeps them this long. Such a read is then at most this plus DynamoDB's own
+# replication lag (about a second) old; a member's own hand and block items are always read, so a
+# block still holds at once, and strongly consistent reads (tokens, webhooks, writes) never use it.
+SHARED_READ_SECONDS = 1.0
+# Spaces whose shared items a process keeps at most (one Lambda instance serves few at a time).
+SHARED_READ_SPACES = 256
+
+
+class SharedReads:
+    """The shared items of recently read Spaces, per process, for SHARED_READ_SECONDS."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, dict[tuple[str, str], dict[str, Any]]]] = {}
+
+    def get(self, space_id: str) -> dict[tuple[str, str], dict[str, Any]] | None:
+        with self._lock:
+            entry = self._items.get(space_id)
+            if entry is None or entry[0] <= self._clock():
+                return None
+            return entry[1]
+
+    def put(self, space_id: str, items: dict[tuple[str, str], dict[str, Any]]) -> None:
+        with self._lock:
+            now = self._clock()
+            if len(self._items) >= SHARED_READ_SPACES:
+                self._items = {k: v for k, v in self._items.items() if v[0] > now}
+                if len(self._items) >= SHARED_READ_SPACES:
+                    self._items.pop(next(iter(self._items)))
+            self._items[space_id] = (now + SHARED_READ_SECONDS, items)
+
+    def forget(self, space_id: str) -> None:
+        with self._lock:
+            self._items.pop(space_id, None)
+
+
 class DynamoStore(SpaceStore):
     def __init__(self, table_name: str, *, endpoint_url: str | None = None, client: Any = None) -> None:
         self.table = table_name
+        self.shared = SharedReads()
         self.client: Any = client or boto3.client(
             "dynamodb",
             endpoint_url=endpoint_url,
@@ -199,14 +241,24 @@ class DynamoStore(SpaceStore):
         if member is None:
             read = self._read(space_id)
             return None if read is None else read.space
-        keys = [space_key(space_id), member_key(space_id, HAND, member), member_key(space_id, BLOCK, member)]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            counts = pool.submit(self._counts, [space_id], consistent=consistent)
-            items = self._batch_get(keys, consistent=consistent)
-            meta = items.get((f"SPACE#{space_id}", META))
-            if meta is None:
-                return None
-            items.update(counts.result())
+        mine = [member_key(space_id, HAND, member), member_key(space_id, BLOCK, member)]
+        shared = None if consistent else self.shared.get(space_id)
+        if shared is not None:
+            items = {**self._batch_get(mine, consistent=False), **shared}
+            meta = shared[(f"SPACE#{space_id}", META)]
+        else:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                counts = pool.submit(self._counts, [space_id], consistent=consistent)
+                items = self._batch_get([space_key(space_id), *mine], consistent=consistent)
+                found = items.get((f"SPACE#{space_id}", META))
+                if found is None:
+                    return None
+                meta = found
+                shared_items = counts.result()
+            items.update(shared_items)
+            # Any read refreshes what the next eventually consistent ones share (a strongly
+            # consistent one is the fresher).
+            self.shared.put(space_id, {**shared_items, (f"SPACE#{space_id}", META): meta})
         record = _plain(meta)
         legacy_hands, legacy_blocked = legacy_members(record)
         hand_item = items.get((f"SPACE#{space_id}", f"{HAND}{member}"))
@@ -352,6 +404,28 @@ class DynamoStore(SpaceStore):
         spaces = self._with_counts([i for _, _, i in taken])
         more = any(pos != END for pos in positions)
         return spaces, (tuple(positions) if more else None)
+
+    def live_hosted_by(self, user: str) -> int:
+        """The live listing's index shards, counted for this host (a query per shard of the live
+        Spaces' index entries, filtered; a start is rare next to everything else)."""
+        count = 0
+        for partition in discovery_partitions(SpaceState.LIVE):
+            query: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": GSI1,
+                "KeyConditionExpression": "#p = :p",
+                "FilterExpression": "#h = :h",
+                "ExpressionAttributeNames": {"#p": GSI1_PK, "#h": "host"},
+                "ExpressionAttributeValues": {":p": {"S": partition}, ":h": {"S": user}},
+                "Select": "COUNT",
+            }
+            while True:
+                result = self.client.query(**query)
+                count += result["Count"]
+                if "LastEvaluatedKey" not in result:
+                    break
+                query["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        return count
 
     def _shard_page(
         self, partition: str, position: str, desc: bool, limit: int
@@ -539,6 +613,8 @@ class DynamoStore(SpaceStore):
             if exc.response["Error"]["Code"] == "TransactionConflictException":
                 return None
             raise
+        # This process's next page reads see its own write.
+        self.shared.forget(sid)
         return after
 
     def _on(self, key: dict[str, Any]) -> dict[str, Any]:

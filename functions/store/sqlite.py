@@ -196,6 +196,17 @@ class SqliteStore(SpaceStore):
                 )
             return after
 
+    def live_hosted_by(self, user: str) -> int:
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT COUNT(*) FROM spaces WHERE state = ? AND json_extract(record, '$.host') = ?",
+                (SpaceState.LIVE.value, user),
+            ).fetchone()
+        finally:
+            db.close()
+        return int(row[0])
+
     def _page(
         self, state: SpaceState, *, limit: int, after: Positions | None
     ) -> tuple[list[Space], Positions | None]:

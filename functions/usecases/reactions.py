@@ -59,7 +59,8 @@ class ReactionService:
         code = reactions.EMOJI[emoji]
         # Read as one member (whether the actor is blocked), eventually consistent: a few items at
         # half cost whatever the Space's size, not its whole partition of hands and blocks on every
-        # tap of a large audience. A block or the end reaches reactions within about a second.
+        # tap of a large audience. A block reaches reactions within about a second, the end within
+        # about two (the store shares the Space's own items between requests for a second).
         space = await asyncio.to_thread(lambda: self.spaces.require(space_id, member=actor, consistent=False))
         if space.state is not SpaceState.LIVE:
             raise Conflict("space_not_live", "reactions are only accepted while the Space is live")

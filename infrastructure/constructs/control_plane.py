@@ -80,6 +80,9 @@ class ApiLimits:
     # a listener list of new faces (50 a page) every second.
     avatar_rate_limit: int = 50
     avatar_burst_limit: int = 100
+    # Live Spaces one person may host at once: each holds a room, a stage agent and a composer
+    # from its start, so self sign-up must not let one account fill the worker fleets.
+    max_live_per_host: int = 2
     # None: share the account's unreserved pool. A number caps (and guarantees) the Lambda's slice.
     reserved_concurrency: int | None
     memory_mb: int = 1024
@@ -150,6 +153,7 @@ class ControlPlane(Construct):
             names.ENV_BROADCAST_BASE_URL: broadcast.base_url,
             names.ENV_WEBRTC_LISTENER_LIMIT: str(broadcast.webrtc_listener_limit),
             names.ENV_RECORDING_RETENTION_DAYS: str(broadcast.recording_retention_days),
+            names.ENV_MAX_LIVE_PER_HOST: str(limits.max_live_per_host),
         }
         self.function = lambda_.Function(
             self,

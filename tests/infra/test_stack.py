@@ -732,3 +732,14 @@ def test_the_api_lets_the_web_origin_read_when_to_come_back_after_a_503() -> Non
     config = api["Properties"]["CorsConfiguration"]
     assert config["AllowOrigins"] == ["https://web.example"]
     assert config["ExposeHeaders"] == ["retry-after"]
+
+
+def test_the_deployed_api_limits_live_spaces_per_host(synth: Synthesized) -> None:
+    """Self sign-up is open: each live Space holds a room, a stage agent and a composer, so the
+    deployed API refuses a host's third live Space (local development sets no quota)."""
+    (api,) = [
+        f["Properties"]
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "functions.handler.handler"
+    ]
+    assert api["Environment"]["Variables"][names.ENV_MAX_LIVE_PER_HOST] == "2"

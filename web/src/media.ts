@@ -19,7 +19,7 @@ import {
 
 import type { Role, VideoPolicy } from "./api";
 import type { DeviceChoice, DeviceKind } from "./devices";
-import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD, STAGE_RPC_TIMEOUT_MS } from "./names";
+import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE } from "./names";
 import { HANDS_TOPIC, type RaisedHands, type RoomMetadata } from "./contract.gen";
 import { parseHands, parseRoomMetadata } from "./pushed";
 import { reconnectsAfter } from "./rejoin";
@@ -110,8 +110,7 @@ export class SpaceRoom {
       .on(RoomEvent.SignalReconnecting, () => this.setStatus({ kind: "reconnecting" }))
       .on(RoomEvent.Reconnected, () => {
         this.setStatus({ kind: "connected" });
-        this.askAgents();
-      })
+          })
       .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
         this.audioSink.replaceChildren();
         // Only a connection that was up can drop; a failed connect is reported by connect() itself.
@@ -120,7 +119,6 @@ export class SpaceRoom {
       })
       .on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
         this.takeStage(p);
-        if (isStageAgent(p) && this.room.localParticipant.permissions?.canPublishData) void this.askAgent(p);
         this.emit();
       })
       .on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
@@ -257,7 +255,6 @@ export class SpaceRoom {
     await this.room.startAudio().catch(() => undefined);
     this.setStatus({ kind: "connected" });
     for (const p of this.room.remoteParticipants.values()) this.takeStage(p);
-    this.askAgents();
   }
 
   async leave(): Promise<void> {
@@ -268,30 +265,6 @@ export class SpaceRoom {
   private takeStage(p: Participant): void {
     const raw = agentStage(p);
     if (raw !== undefined) this.stage.offer(p.identity, parseStage(raw));
-  }
-
-  private askAgents(): void {
-    // Listeners may not send data (an RPC is data), so they rely on the attribute alone; it comes
-    // with the join, so a late joiner still sees the current stage at once.
-    if (!this.room.localParticipant.permissions?.canPublishData) return;
-    for (const p of this.room.remoteParticipants.values()) {
-      if (isStageAgent(p)) void this.askAgent(p);
-    }
-  }
-
-  /** A late joiner asks the agent for the current stage instead of waiting for the next change. */
-  private async askAgent(p: RemoteParticipant): Promise<void> {
-    try {
-      const reply = await this.room.localParticipant.performRpc({
-        destinationIdentity: p.identity,
-        method: STAGE_RPC_METHOD,
-        payload: "",
-        responseTimeout: STAGE_RPC_TIMEOUT_MS,
-      });
-      if (this.stage.offer(p.identity, parseStage(reply))) this.emit();
-    } catch {
-      // No reply (agent still starting, or no data permission): the attribute remains the source.
-    }
   }
 
   get info(): RoomInfo {

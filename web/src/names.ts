@@ -1,5 +1,5 @@
 /** Names shared with the rest of the system come from the generated contract; the rest are the page's own. */
-export { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE, STAGE_RPC_METHOD } from "./contract.gen";
+export { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE } from "./contract.gen";
 
 /**
  * How often a listener on the broadcast reads state.json from the CDN (not the API): a promotion
@@ -12,5 +12,3 @@ export const STATE_POLL_MS = 3000;
  * end of a large Space sends its whole audience "Back to Spaces" at once.
  */
 export const LOBBY_POLL_MS = 30000;
-/** How long the page waits for the agent's `get_stage` reply before relying on the attribute alone. */
-export const STAGE_RPC_TIMEOUT_MS = 5000;

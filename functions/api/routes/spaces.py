@@ -66,7 +66,9 @@ def get_space(space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: Present
 async def start_space(
     space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
 ) -> SpaceChange:
-    """Host only: the Space is live; the reconciler creates the room and dispatches its agents."""
+    """Host only: the Space is live; the reconciler creates the room and dispatches its agents. A
+    host already hosting `SPACES_MAX_LIVE_PER_HOST` live Spaces (2 in the cloud stack) gets 409
+    `too_many_live_spaces`."""
     return show.accepted(await spaces.start(ctx, actor=user, space_id=space_id), response)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -18,7 +19,7 @@ from functions.domain import lifecycle, stage
 from functions.domain.errors import Conflict
 from functions.domain.model import Limits, Role, SpaceState
 from functions.store.base import SpaceStore
-from functions.store.dynamodb import DISCOVERY_SHARDS, LISTENER_SHARDS, DynamoStore
+from functions.store.dynamodb import DISCOVERY_SHARDS, LISTENER_SHARDS, DynamoStore, SharedReads
 from functions.store.sqlite import SqliteStore
 
 from .test_store_contract import T0, live, make_space
@@ -328,3 +329,67 @@ def test_dynamodb_keeps_an_old_record_at_version_1_while_it_holds_members(dynamo
     item = dynamo.client.get_item(TableName=dynamo.table, Key=key, ConsistentRead=True)["Item"]
     assert item["raised_hands"]["L"] == [] and item["schema_version"]["N"] == "1"
     assert dynamo.require(OLD_LIVE).blocked == ("troll1", "troll2")
+
+
+def test_dynamodb_member_reads_share_the_spaces_items_for_a_second_never_a_members_own(
+    dynamo: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listener's page and a reaction read a Space eventually consistent; one process keeps what
+    all of them share (META, the count shards, the HLS estimate) for a second, so a join storm's
+    reads stop landing on single items. Each member's own hand and block are always read."""
+    now = [0.0]
+    dynamo.shared = SharedReads(clock=lambda: now[0])
+    space = live(dynamo, make_space())
+    keys_read: list[int] = []
+    batch_get = dynamo.client.batch_get_item
+
+    def counting(**kwargs: Any) -> Any:
+        keys_read.append(sum(len(r["Keys"]) for r in kwargs["RequestItems"].values()))
+        return batch_get(**kwargs)
+
+    monkeypatch.setattr(dynamo.client, "batch_get_item", counting)
+    everything = 3 + LISTENER_SHARDS + 1  # META, hand, block; the shards, the HLS estimate
+
+    first = dynamo.require(space.id, member="a", consistent=False)
+    assert sum(keys_read) == everything
+    keys_read.clear()
+    second = dynamo.require(space.id, member="b", consistent=False)
+    assert keys_read == [2]  # b's hand and block only
+    assert (second.title, second.version, second.state) == (first.title, first.version, SpaceState.LIVE)
+
+    # Another process blocks b and raises c's hand: within the second, both show at once.
+    other = DynamoStore(dynamo.table, client=dynamo.client)
+    other.update(space.id, lambda s: stage.remove(s, actor="host", target="b", block=True, limits=LIMITS))
+    raise_hand(other, space.id, "c")
+    assert dynamo.require(space.id, member="b", consistent=False).blocked == ("b",)
+    assert dynamo.require(space.id, member="c", consistent=False).raised_hands == ("c",)
+
+    # Strongly consistent reads never use it.
+    keys_read.clear()
+    dynamo.require(space.id, member="d")
+    assert sum(keys_read) == everything
+
+    # A write through this process is seen by its next read; past the second, everything is read.
+    dynamo.update(space.id, lambda s: lifecycle.end(s, actor="host", now=T0))
+    keys_read.clear()
+    assert dynamo.require(space.id, member="a", consistent=False).state is SpaceState.ENDED
+    assert sum(keys_read) == everything
+    keys_read.clear()
+    now[0] += 1.01
+    dynamo.require(space.id, member="a", consistent=False)
+    assert sum(keys_read) == everything
+
+
+def test_live_spaces_are_counted_per_host_across_the_listing(store: SpaceStore) -> None:
+    """The start quota's count: live Spaces only (not scheduled or ended), this host's only, from
+    every shard of the listing."""
+    host = f"quota-{uuid.uuid4().hex[:8]}"
+    assert store.live_hosted_by(host) == 0
+    spaces = [live(store, make_space(host)) for _ in range(5)]
+    store.create(make_space(host))  # scheduled
+    live(store, make_space("someone-else"))
+    store.update(spaces[0].id, lambda s: lifecycle.end(s, actor=host, now=T0))
+    assert store.live_hosted_by(host) == 4
+    # A Space handed over counts for its new host.
+    store.update(spaces[1].id, lambda s: s.replace(host="successor"))
+    assert store.live_hosted_by(host) == 3

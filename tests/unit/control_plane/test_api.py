@@ -901,3 +901,22 @@ def test_a_throttled_store_is_a_503_and_any_other_store_failure_stays_a_500(
         assert throttled.headers["access-control-expose-headers"] == "Retry-After"
         app.dependency_overrides[deps.get_store] = failing("ValidationException")
         assert c.get("/spaces/" + "a" * 32, headers=auth("host")).status_code == 500
+
+
+def test_a_host_may_run_only_so_many_live_spaces_at_once(settings: Settings, gateway: FakeGateway) -> None:
+    """The cloud stack sets SPACES_MAX_LIVE_PER_HOST (2): each live Space holds a room, a stage agent
+    and a composer, so one account of a public deployment must not start them without bound."""
+    app = create_app(settings.model_copy(update={"max_live_per_host": 2}))
+    app.dependency_overrides[deps.get_gateway] = lambda: gateway
+    with TestClient(app) as client:
+        first, second, third = (create(client)["id"] for _ in range(3))
+        start(client, first)
+        start(client, second)
+        refused = client.post(f"/spaces/{third}/start", headers=auth("host"))
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["rule"] == "too_many_live_spaces"
+        assert client.get(f"/spaces/{third}", headers=auth("host")).json()["state"] == "scheduled"
+        # Someone else's quota is their own; and once one ends, the host may start the third.
+        start(client, create(client, host="other")["id"], host="other")
+        assert client.post(f"/spaces/{first}/end", headers=auth("host")).status_code == 200
+        start(client, third)

@@ -44,6 +44,17 @@ def test_only_the_host_starts_a_scheduled_space() -> None:
     assert started.state is SpaceState.LIVE and started.started_at == NOW
 
 
+def test_a_host_at_the_live_quota_cannot_start_another() -> None:
+    quota = Limits(max_live_per_host=2)
+    started = lifecycle.start(space(), actor="host", now=NOW, live_hosted=1, limits=quota)
+    assert started.state is SpaceState.LIVE
+    with pytest.raises(Conflict) as err:
+        lifecycle.start(space(), actor="host", now=NOW, live_hosted=2, limits=quota)
+    assert err.value.rule == "too_many_live_spaces" and "at most 2" in err.value.message
+    # No quota (local development): any number.
+    assert lifecycle.start(space(), actor="host", now=NOW, live_hosted=50).state is SpaceState.LIVE
+
+
 def test_starting_an_ended_space_is_a_conflict() -> None:
     ended = lifecycle.end(LIVE, actor="host", now=NOW)
     with pytest.raises(Conflict) as err:
@@ -306,6 +317,8 @@ def test_stage_roles_publish_microphone_and_camera_by_policy(
 ) -> None:
     p = grants.permission_for(role, video)
     assert p.can_publish and p.sources == sources and not p.hidden and not p.can_update_own_metadata
+    # Media only: data from one speaker would fan out to the whole audience, unthrottled.
+    assert p.can_publish_data is False
 
 
 @pytest.mark.parametrize("video", list(VideoPolicy))
