@@ -85,13 +85,25 @@ def start_local(
     name: str = "livekit",
     log: IO[str] | None = None,
 ) -> LiveKitServer:
-    config = livekit_config.local_config(
-        api_key=api_key,
-        api_secret=api_secret,
-        port=port or free_port(),
-        rtc_tcp_port=free_port(),
-        rtc_udp_port=free_port(),
-        webhook_url=webhook_url,
-        redis=redis,
-    )
-    return start(config, name=name, log=log)
+    # free_port() only says a port was free a moment ago: another process on the machine (a
+    # parallel test run, a browser) can take it before the server binds it. Then the server exits at
+    # once, and new ports are drawn.
+    for attempt in range(BIND_ATTEMPTS):
+        config = livekit_config.local_config(
+            api_key=api_key,
+            api_secret=api_secret,
+            port=port or free_port(),
+            rtc_tcp_port=free_port(),
+            rtc_udp_port=free_port(),
+            webhook_url=webhook_url,
+            redis=redis,
+        )
+        try:
+            return start(config, name=name, log=log)
+        except RuntimeError as exc:
+            if "address already in use" not in str(exc) or attempt == BIND_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+BIND_ATTEMPTS = 3

@@ -171,6 +171,12 @@ def diff(
     return actions
 
 
+def listener_drift(space: Space, room: ObservedRoom) -> int:
+    """Listeners connected to the room (by their role attribute) minus the stored WebRTC count."""
+    connected = sum(1 for p in room.participants if not p.is_agent and p.role == Role.LISTENER.value)
+    return connected - space.listener_count
+
+
 def host_presence(
     space: Space, room: ObservedRoom, *, now: float, timing: Timing
 ) -> HostAway | HostBack | EndAbandoned | None:

@@ -53,6 +53,25 @@ class Outcome:
     note: str = ""
 
 
+# A stored listener count that differs from the room's listeners by the same amount for this long
+# (a few patrol sweeps) lost webhooks, and is corrected; webhooks on their way arrive in seconds.
+RECOUNT_AFTER_SECONDS = 30.0
+
+
+@dataclass
+class Round:
+    """What one round did. `acted`: changes to the room, verified by another round at once.
+    `noted`: done, with nothing in the room to verify (a hands message sent, an HLS estimate
+    stored), so a raised hand costs one round, not two. `held_back`: seconds until held-back
+    metadata may go."""
+
+    acted: list[str] = field(default_factory=list)
+    noted: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    held_back: float | None = None
+    evicted: set[str] = field(default_factory=set)
+
+
 @dataclass
 class Memory:
     """What one process remembers between passes: locks, dirty marks, metadata publish times."""
@@ -66,6 +85,9 @@ class Memory:
     # When (reconciler clock, epoch seconds) each room's connected people last had their audience
     # entries renewed by this process.
     audience_renewed: dict[str, float] = field(default_factory=dict)
+    # Per room: how far the stored WebRTC listener count is from the listeners connected, and since
+    # when (reconciler clock) it has been exactly that far (see RECOUNT_AFTER_SECONDS).
+    count_drift: dict[str, tuple[int, float]] = field(default_factory=dict)
     _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -93,8 +115,12 @@ class Reconciler:
         clock: Callable[[], datetime] = _utcnow,
         flush_reactions: Callable[[str], Awaitable[object]] | None = None,
         presence_window: int = presence.WINDOW_SECONDS,
+        recount: bool = False,
     ) -> None:
         self.store = store
+        # Correct a listener count that lost webhooks (the patrol only: one process at a time, so a
+        # correction is never applied twice; see _recount).
+        self.recount = recount
         self.presence_window = presence_window
         # The reactions' publish step alone (usecases/reactions.py `flush`): a sweep runs it for
         # every live Space, so a window nobody reacted after is still sent (docs/reactions.md).
@@ -143,11 +169,10 @@ class Reconciler:
         pending_evict = set(evict)
         while True:
             self.memory.dirty.discard(space_id)
-            round_done, round_failed, held_back, evicted = await self._round(
-                space_id, evict=frozenset(pending_evict)
-            )
-            pending_evict -= evicted
-            done += round_done
+            result = await self._round(space_id, evict=frozenset(pending_evict))
+            round_done, round_failed, held_back = result.acted, result.failed, result.held_back
+            pending_evict -= result.evicted
+            done += result.acted + result.noted
             failed = round_failed  # only the last round's failures are still true
             idle = not round_done and not round_failed and held_back is None
             if idle and space_id not in self.memory.dirty:
@@ -165,25 +190,26 @@ class Reconciler:
             if wait:
                 await asyncio.sleep(wait)
 
-    async def _round(
-        self, space_id: str, *, evict: frozenset[str]
-    ) -> tuple[list[str], list[str], float | None, set[str]]:
-        """One read-compare-act round: (done, failed, seconds until held-back metadata may go, evicted)."""
+    async def _round(self, space_id: str, *, evict: frozenset[str]) -> Round:
+        """One read-compare-act round."""
         read_at_ms = int(self.clock().timestamp() * 1000)  # orders the hands messages (pushed.py)
         space = await asyncio.to_thread(self.store.get, space_id)
         if space is None:
-            return [], [], None, set()
+            return Round()
         done: list[str] = []
+        noted: list[str] = []
         if space.state is SpaceState.LIVE:
             space, folded = await self._fold_hls(space)
-            done += folded
+            noted += folded
         try:
             observed = await self.gateway.observe(space.room_name)
         except GatewayError as exc:
-            return [], [f"observe: {exc}"], None, set()
+            return Round(failed=[f"observe: {exc}"])
         room = observed if isinstance(observed, ObservedRoom) else None
         if room is not None and space.state is SpaceState.LIVE:
             await self._renew_audience(space, room)
+            if self.recount:
+                noted += await self._recount(space, room)
         now = self.clock().timestamp()
         actions = d.diff(space, observed, agents=self.agents, now=now, evict=evict, timing=self.timing)
         failed: list[str] = []
@@ -213,14 +239,14 @@ class Reconciler:
                 try:
                     await self.gateway.send_hands(space, read_at_ms=read_at_ms)
                     self.memory.hands_sent[space_id] = hands
-                    done.append("hands sent to the moderators")
+                    noted.append("hands sent to the moderators")
                 except GatewayError as exc:
                     failed.append(f"SendHands: {exc}")
         # Someone to evict who is not connected (any more) is done too; in a stranded room nobody is
         # known to be connected yet.
         if not isinstance(observed, StrandedRoom):
             evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
-        return done, failed, held_back, evicted
+        return Round(acted=done, noted=noted, failed=failed, held_back=held_back, evicted=evicted)
 
     async def _fold_hls(self, space: Space) -> tuple[Space, list[str]]:
         """The Space with the HLS estimate of the last complete window, computed and stored first
@@ -251,6 +277,28 @@ class Reconciler:
             log.warning("reconcile %s: audience entries not renewed", space.id, exc_info=True)
             return
         self.memory.audience_renewed[space.id] = now.timestamp()
+
+    async def _recount(self, space: Space, room: ObservedRoom) -> list[str]:
+        """The WebRTC listener count follows join and leave webhooks; one that never arrives (LiveKit
+        retries a refused webhook a few times, then drops it; a flood of junk requests can use up
+        the webhook route's throttle) would leave it wrong for the rest of the Space, and the count
+        decides who gets a WebRTC seat. A difference from the listeners connected that stays exactly
+        the same for RECOUNT_AFTER_SECONDS is corrected; a webhook on its way changes it first."""
+        drift = d.listener_drift(space, room)
+        now = self.clock().timestamp()
+        seen = self.memory.count_drift.get(space.id)
+        if drift == 0 or seen is None or seen[0] != drift:
+            if drift == 0:
+                self.memory.count_drift.pop(space.id, None)
+            else:
+                self.memory.count_drift[space.id] = (drift, now)
+            return []
+        if now - seen[1] < RECOUNT_AFTER_SECONDS:
+            return []
+        await asyncio.to_thread(self.store.adjust_listeners, space.id, drift)
+        self.memory.count_drift.pop(space.id, None)
+        log.warning("reconcile %s: listener count corrected by %+d (webhooks lost)", space.id, drift)
+        return [f"listener count corrected by {drift:+d}"]
 
     def _relist(self, space: Space, room: ObservedRoom, user: str) -> None:
         """Someone connected who was moved from the stage back to the audience gets a listener-list

@@ -46,7 +46,8 @@ def reconciler_for(
     store: SpaceStore | None = None,
     gateway: RoomGateway | None = None,
 ) -> Reconciler:
-    return patrol_for(settings, memory=memory, store=store, gateway=gateway)[0]
+    # A request's pass: listener counts are corrected by the patrol alone (one process at a time).
+    return patrol_for(settings, memory=memory, store=store, gateway=gateway, recount=False)[0]
 
 
 def patrol_for(
@@ -55,6 +56,7 @@ def patrol_for(
     memory: Memory,
     store: SpaceStore | None = None,
     gateway: RoomGateway | None = None,
+    recount: bool = True,
 ) -> tuple[Reconciler, TrailingFlush]:
     """The reconciler, and the trailing reactions' flush on the same stores and SFU (loop.patrol)."""
     store = store or store_for(settings)
@@ -68,5 +70,6 @@ def patrol_for(
         timing=Timing(host_grace=settings.host_grace_seconds),
         flush_reactions=reactions.flush,
         presence_window=settings.presence_window_seconds,
+        recount=recount,
     )
     return reconciler, TrailingFlush(reactions)

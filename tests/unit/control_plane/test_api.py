@@ -920,3 +920,60 @@ def test_a_host_may_run_only_so_many_live_spaces_at_once(settings: Settings, gat
         start(client, create(client, host="other")["id"], host="other")
         assert client.post(f"/spaces/{first}/end", headers=auth("host")).status_code == 200
         start(client, third)
+
+
+def test_a_raised_hand_costs_one_look_at_the_room_not_two(client: TestClient, gateway: FakeGateway) -> None:
+    """A hands message has nothing in the room to verify: the pass after a raise or a lower reads
+    the room once and sends the hands once (a round that changed the room would be verified by a
+    second look)."""
+    space_id = live_space(client)
+    for method in ("post", "delete"):
+        gateway.calls.clear()
+        assert getattr(client, method)(f"/spaces/{space_id}/hand", headers=auth("fan")).status_code == 200
+        assert [c[0] for c in gateway.calls].count("observe") == 1, gateway.calls
+        assert [c[0] for c in gateway.calls].count("send_hands") == 1, gateway.calls
+
+
+def test_the_patrol_corrects_a_listener_count_whose_webhooks_were_lost(
+    app: FastAPI, client: TestClient, gateway: FakeGateway
+) -> None:
+    """Two listeners are connected but their join webhooks never came (dropped after LiveKit's
+    retries, or refused by a flooded throttle): the count would say 0 for the rest of the Space. The
+    patrol corrects a difference that stays the same for RECOUNT_AFTER_SECONDS, and only once."""
+    from datetime import UTC, datetime, timedelta
+
+    from functions.reconcile.runner import RECOUNT_AFTER_SECONDS, Memory
+    from functions.reconcile.wiring import patrol_for
+
+    space_id = live_space(client)
+    gateway.join("host", Role.HOST)
+    gateway.join("lost-1")
+    gateway.join("lost-2")
+    now = [datetime.now(UTC)]
+    patrol, _ = patrol_for(app.state.settings, memory=Memory(), gateway=gateway)
+    patrol.clock = lambda: now[0]
+
+    def count_after_pass(later: float) -> int:
+        now[0] += timedelta(seconds=later)
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(patrol.reconcile(space_id, budget=1))
+        finally:
+            loop.close()
+        return int(client.get(f"/spaces/{space_id}", headers=auth("host")).json()["listener_count"])
+
+    # First seen, and still within the wait: a webhook on its way would change it first.
+    assert count_after_pass(0) == 0
+    assert count_after_pass(RECOUNT_AFTER_SECONDS - 1) == 0
+    assert count_after_pass(2) == 2
+    assert count_after_pass(RECOUNT_AFTER_SECONDS + 1) == 2  # corrected once, not again
+    # A leave that is lost too.
+    gateway.connected.discard("lost-1")
+    assert count_after_pass(1) == 2
+    assert count_after_pass(RECOUNT_AFTER_SECONDS + 1) == 1
+    # A request's pass never corrects (one process at a time does: the patrol).
+    gateway.connected.discard("lost-2")
+    for _ in range(2):
+        now[0] += timedelta(seconds=RECOUNT_AFTER_SECONDS + 1)
+        sweep(app, gateway)
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["listener_count"] == 1
