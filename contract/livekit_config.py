@@ -193,7 +193,10 @@ def fleet_config(
         # default draws one node at random whatever its load, so a node already full of a big
         # Space's listeners took the next one as often as an idle node did, and scale-out did not
         # relieve it. Two choices, not the least loaded of all: node stats are a few seconds old,
-        # and a burst of new rooms would all land on the one node that looked idlest.
+        # and a burst of new rooms would all land on the one node that looked idlest (with two
+        # nodes or fewer livekit-server takes the least loaded, which is the same thing). A room's
+        # load comes when its audience does, minutes after it is placed, so rooms started within
+        # those minutes are still placed on what their nodes looked like before.
         extra={"node_selector": {"kind": "any", "sort_by": "cpuload", "algorithm": "twochoice"}},
         api_key=api_key,
         api_secret=api_secret,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .errors import Conflict, Forbidden
-from .model import Limits, Space, SpaceState, VideoPolicy
+from .model import Space, SpaceState, VideoPolicy
 
 
 def new_space(
@@ -22,20 +22,12 @@ def new_space(
     )
 
 
-def start(
-    space: Space, *, actor: str, now: datetime, live_hosted: int = 0, limits: Limits | None = None
-) -> Space:
-    """`live_hosted`: how many live Spaces the actor hosts already."""
+def start(space: Space, *, actor: str, now: datetime) -> Space:
+    """The live-Space quota per host (Limits.max_live_per_host) spans Spaces: the store holds it."""
     if actor != space.host:
         raise Forbidden("only_host_starts", "only the host can start the Space")
     if space.state is not SpaceState.SCHEDULED:
         raise Conflict("space_not_scheduled", f"the Space is {space.state}; only a scheduled Space starts")
-    most = (limits or Limits()).max_live_per_host
-    if most is not None and live_hosted >= most:
-        raise Conflict(
-            "too_many_live_spaces",
-            f"you already host {live_hosted} live Spaces (at most {most}); end one first",
-        )
     return space.replace(state=SpaceState.LIVE, started_at=now)
 
 

@@ -8,8 +8,8 @@ What the desired state of a Space says about its room:
   Space runs (the stage agent, the composer when broadcasting) is present or was dispatched
   moments ago.
 - ended: no room.
-A room that the SFU lists but no node holds any more (its node died) is placed again first,
-whatever the Space's state: until then nothing in it can be read or changed, not even deleted.
+A room that the SFU lists but no node holds any more (its node died) is placed again first, for a
+live or an ended Space: until then nothing in it can be read or changed, not even deleted.
 """
 
 from __future__ import annotations
@@ -143,7 +143,9 @@ def diff(
     if space.state is SpaceState.SCHEDULED:
         return []
     if isinstance(room, StrandedRoom):
-        # Even an ended Space's room: deleting it is asked of the node that holds it.
+        # Even an ended Space's room: deleting it is asked of the node that holds it. Its agents are
+        # not asked for, but livekit-server keeps a room's stored dispatches when a request names
+        # none, so they may start for the moments before the next round deletes the room.
         live = space.state is SpaceState.LIVE
         return [PlaceRoom(agents if live else (), room.reason)]
     if space.state is SpaceState.ENDED:

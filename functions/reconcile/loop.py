@@ -86,4 +86,8 @@ async def _sweep(reconciler: Reconciler, budget_per_space: float) -> list[Outcom
     for o in outcomes:
         if o.done or o.failed:
             log.info("reconciled %s: done=%s failed=%s", o.space_id, list(o.done), list(o.failed))
+    if outcomes and all(o.failed for o in outcomes):
+        # Every Space failed (the SFU unreachable, the store throttled): what the ReconcilerErrors
+        # alarm counts, with the exception above (infrastructure/constructs/observability.py).
+        log.error("reconcile sweep: all %d Spaces failed, e.g. %s", len(outcomes), list(outcomes[0].failed))
     return outcomes

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -85,9 +86,9 @@ class Memory:
     # When (reconciler clock, epoch seconds) each room's connected people last had their audience
     # entries renewed by this process.
     audience_renewed: dict[str, float] = field(default_factory=dict)
-    # Per room: how far the stored WebRTC listener count is from the listeners connected, and since
-    # when (reconciler clock) it has been exactly that far (see RECOUNT_AFTER_SECONDS).
-    count_drift: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # Per room: how far the stored WebRTC listener count is from the listeners connected, the stored
+    # count, and since when (reconciler clock) both have been exactly that (RECOUNT_AFTER_SECONDS).
+    count_drift: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -284,21 +285,42 @@ class Reconciler:
         the webhook route's throttle) would leave it wrong for the rest of the Space, and the count
         decides who gets a WebRTC seat. A difference from the listeners connected that stays exactly
         the same for RECOUNT_AFTER_SECONDS is corrected; a webhook on its way changes it first."""
-        drift = d.listener_drift(space, room)
-        now = self.clock().timestamp()
-        seen = self.memory.count_drift.get(space.id)
-        if drift == 0 or seen is None or seen[0] != drift:
-            if drift == 0:
-                self.memory.count_drift.pop(space.id, None)
-            else:
-                self.memory.count_drift[space.id] = (drift, now)
+        try:
+            # The count as it is now, after the room was observed (the round's own read of it is
+            # eventually consistent and older than the observation).
+            current = await asyncio.to_thread(self.store.get, space.id, member=space.host, consistent=True)
+            if current is None:
+                return []
+            drift = d.listener_drift(current, room)
+            count = current.listener_count
+            now = self.clock().timestamp()
+            seen = self.memory.count_drift.get(space.id)
+            # Any webhook counted meanwhile (the count moved) starts the wait again: only a room
+            # whose count stood still while the difference stayed is one whose webhooks were lost.
+            if drift == 0 or seen is None or seen[:2] != (drift, count):
+                if drift == 0:
+                    self.memory.count_drift.pop(space.id, None)
+                else:
+                    self.memory.count_drift[space.id] = (drift, count, now)
+                return []
+            if now - seen[2] < RECOUNT_AFTER_SECONDS:
+                return []
+            # Keyed, so a retried request (botocore retries a timeout) applies it once.
+            key = f"recount:{space.id}:{count}:{drift}:{seen[2]:.0f}"
+            await asyncio.to_thread(self.store.adjust_listeners, space.id, drift, event_id=key)
+        except Exception:  # noqa: BLE001 - a count left as it was; the next sweep tries again
+            log.warning("reconcile %s: listener count not checked", space.id, exc_info=True)
             return []
-        if now - seen[1] < RECOUNT_AFTER_SECONDS:
-            return []
-        await asyncio.to_thread(self.store.adjust_listeners, space.id, drift)
         self.memory.count_drift.pop(space.id, None)
         log.warning("reconcile %s: listener count corrected by %+d (webhooks lost)", space.id, drift)
         return [f"listener count corrected by {drift:+d}"]
+
+    def _uncount_all(self, space: Space) -> None:
+        current = self.store.get(space.id, member=space.host, consistent=True)
+        if current is not None and current.listener_count != 0:
+            # Keyed per attempt, so a retried request applies it once.
+            key = f"placed:{uuid.uuid4().hex}"
+            self.store.adjust_listeners(space.id, -current.listener_count, event_id=key)
 
     def _relist(self, space: Space, room: ObservedRoom, user: str) -> None:
         """Someone connected who was moved from the stage back to the audience gets a listener-list
@@ -336,6 +358,10 @@ class Reconciler:
             await self.gateway.delete_room(room)
             return "room deleted"
         if isinstance(action, d.PlaceRoom):
+            if space.state is SpaceState.LIVE:
+                # Nobody is connected to a room no node holds, and the dead node sent no leaves:
+                # its listeners leave the count now, or every rejoining page would be sent to HLS.
+                await asyncio.to_thread(self._uncount_all, space)
             await self.gateway.create_room(space, agents=action.agents)
             self.memory.metadata_published[space.id] = time.monotonic()
             log.warning(

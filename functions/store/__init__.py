@@ -8,10 +8,14 @@ from .base import SpaceStore
 
 
 def open_store(settings: Settings) -> SpaceStore:
+    store: SpaceStore
     if settings.store == "dynamodb":
         from .dynamodb import DynamoStore
 
-        return DynamoStore(settings.table_name, endpoint_url=settings.dynamodb_endpoint)
-    from .sqlite import SqliteStore
+        store = DynamoStore(settings.table_name, endpoint_url=settings.dynamodb_endpoint)
+    else:
+        from .sqlite import SqliteStore
 
-    return SqliteStore(settings.sqlite_path)
+        store = SqliteStore(settings.sqlite_path)
+    store.live_quota = settings.limits.max_live_per_host
+    return store

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SeatClaim
-from ..domain.errors import Busy, NotFound
+from ..domain.errors import Busy, Conflict, NotFound
 from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
 from ..domain.people import stage_names, stage_pictures
 from ..domain.presence import HlsEstimate
@@ -91,6 +91,11 @@ class InvalidCursor(ValueError):
 
 
 class SpaceStore(ABC):
+    # Live Spaces one person may host at once (None: any number), held by a per-host count that the
+    # same transaction as the start moves (functions/domain/model.py Limits.max_live_per_host): a
+    # start past it raises Conflict `too_many_live_spaces`, however many starts run at once.
+    live_quota: int | None = None
+
     # --- what each backend implements -------------------------------------------------------
     @abstractmethod
     def get(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Space | None:
@@ -116,12 +121,6 @@ class SpaceStore(ABC):
         """Store `after` if nothing `read` saw has changed since; None when the race was lost.
 
         `after.version` is already the next version when the Space's own fields changed."""
-
-    @abstractmethod
-    def live_hosted_by(self, user: str) -> int:
-        """How many live Spaces `user` hosts now (the start quota, `Limits.max_live_per_host`), read
-        from the listing: eventually consistent, so two starts by one host within a second can both
-        pass (a soft limit)."""
 
     @abstractmethod
     def _page(
@@ -353,6 +352,26 @@ class Members:
     blocks_removed: tuple[str, ...]
     # Users whose role or pin changed: their hand and block records must still be as read.
     touched: frozenset[str]
+
+
+def hosting_change(before: Space, after: Space) -> dict[str, int]:
+    """How a change moves each person's count of live Spaces hosted: +1 for a start, -1 for an end,
+    both for a live hand-over."""
+    was = before.host if before.state is SpaceState.LIVE else None
+    now = after.host if after.state is SpaceState.LIVE else None
+    change: dict[str, int] = {}
+    if was != now:
+        if was is not None:
+            change[was] = -1
+        if now is not None:
+            change[now] = 1
+    return change
+
+
+def live_quota_reached(most: int) -> Conflict:
+    return Conflict(
+        "too_many_live_spaces", f"you already host {most} live Spaces, the most one person may; end one first"
+    )
 
 
 def members_change(before: Space, after: Space) -> Members:

@@ -72,7 +72,9 @@ from .base import (
     SpaceStore,
     discovery_key,
     from_record,
+    hosting_change,
     legacy_members,
+    live_quota_reached,
     members_change,
     newest_first,
     to_record,
@@ -156,6 +158,11 @@ def seat_key(space_id: str, bucket: int) -> dict[str, Any]:
     # A partition per bucket: a burst's strongly consistent reads of the two live buckets and the
     # holders land on three partitions, each under a partition's 3,000 RCU/s at 1,667 requests/s.
     return {PK: {"S": f"SPACE#{space_id}#SEATS#{bucket}"}, SK: {"S": "COUNT"}}
+
+
+def live_host_key(user: str) -> dict[str, Any]:
+    """How many live Spaces `user` hosts (the start quota): a partition per person."""
+    return {PK: {"S": f"HOST#{user}"}, SK: {"S": "LIVE"}}
 
 
 def seat_holder_key(space_id: str, user: str) -> dict[str, Any]:
@@ -405,28 +412,6 @@ class DynamoStore(SpaceStore):
         more = any(pos != END for pos in positions)
         return spaces, (tuple(positions) if more else None)
 
-    def live_hosted_by(self, user: str) -> int:
-        """The live listing's index shards, counted for this host (a query per shard of the live
-        Spaces' index entries, filtered; a start is rare next to everything else)."""
-        count = 0
-        for partition in discovery_partitions(SpaceState.LIVE):
-            query: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": GSI1,
-                "KeyConditionExpression": "#p = :p",
-                "FilterExpression": "#h = :h",
-                "ExpressionAttributeNames": {"#p": GSI1_PK, "#h": "host"},
-                "ExpressionAttributeValues": {":p": {"S": partition}, ":h": {"S": user}},
-                "Select": "COUNT",
-            }
-            while True:
-                result = self.client.query(**query)
-                count += result["Count"]
-                if "LastEvaluatedKey" not in result:
-                    break
-                query["ExclusiveStartKey"] = result["LastEvaluatedKey"]
-        return count
-
     def _shard_page(
         self, partition: str, position: str, desc: bool, limit: int
     ) -> tuple[list[dict[str, Any]], bool]:
@@ -601,11 +586,31 @@ class DynamoStore(SpaceStore):
                         }
                     }
                 )
+        # The live-Space count of each host the change starts, ends or hands over, the quota
+        # checked on the one it adds to (a start, the new host of a live hand-over).
+        quota_checks: list[int] = []
+        for host, delta in hosting_change(before, after).items():
+            update: dict[str, Any] = {
+                **self._on(live_host_key(host)),
+                "UpdateExpression": "ADD #n :d",
+                "ExpressionAttributeNames": {"#n": "n"},
+                "ExpressionAttributeValues": {":d": {"N": str(delta)}},
+            }
+            if delta > 0 and self.live_quota is not None:
+                update["ConditionExpression"] = "attribute_not_exists(#n) OR #n < :most"
+                update["ExpressionAttributeValues"][":most"] = {"N": str(self.live_quota)}
+                quota_checks.append(len(actions))
+            actions.append({"Update": update})
         if len(actions) > 100:  # DynamoDB's transaction limit; no single rule gets near it
             raise Conflict("change_too_large", "this change touches too many records at once")
         try:
             self.client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
+            reasons = _reasons(exc)
+            if self.live_quota is not None and any(
+                n < len(reasons) and reasons[n].get("Code") == "ConditionalCheckFailed" for n in quota_checks
+            ):
+                raise live_quota_reached(self.live_quota) from None
             if _reasons(exc) and any(
                 r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in _reasons(exc)
             ):
@@ -613,7 +618,8 @@ class DynamoStore(SpaceStore):
             if exc.response["Error"]["Code"] == "TransactionConflictException":
                 return None
             raise
-        # This process's next page reads see its own write.
+        # This process's next page reads go to DynamoDB again (eventually consistent: they see the
+        # write within about a second, as any other process's do).
         self.shared.forget(sid)
         return after
 

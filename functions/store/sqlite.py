@@ -35,7 +35,9 @@ from .base import (
     SpaceStore,
     discovery_key,
     from_record,
+    hosting_change,
     legacy_members,
+    live_quota_reached,
     newest_first,
     to_record,
 )
@@ -56,6 +58,7 @@ CREATE TABLE IF NOT EXISTS hands (
     picture TEXT, UNIQUE (space_id, user)
 );
 CREATE TABLE IF NOT EXISTS blocks (space_id TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (space_id, user));
+CREATE TABLE IF NOT EXISTS live_hosts (host TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audience (
     space_id TEXT NOT NULL, sort_key TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL,
@@ -168,6 +171,15 @@ class SqliteStore(SpaceStore):
             current = _load(db, after.id)
             if current is None or _own(current) != _own(read.space):
                 return None
+            for host, delta in hosting_change(read.space, after).items():
+                row = db.execute("SELECT n FROM live_hosts WHERE host = ?", (host,)).fetchone()
+                if delta > 0 and self.live_quota is not None and (row[0] if row else 0) >= self.live_quota:
+                    raise live_quota_reached(self.live_quota)
+                db.execute(
+                    "INSERT INTO live_hosts (host, n) VALUES (?, ?)"
+                    " ON CONFLICT(host) DO UPDATE SET n = n + excluded.n",
+                    (host, delta),
+                )
             db.execute(
                 "UPDATE spaces SET record = ?, state = ?, discovery_key = ?, version = ? WHERE id = ?",
                 (
@@ -195,17 +207,6 @@ class SqliteStore(SpaceStore):
                     [(after.id, u, after.names.get(u), after.pictures.get(u)) for u in users],
                 )
             return after
-
-    def live_hosted_by(self, user: str) -> int:
-        db = self._connect()
-        try:
-            row = db.execute(
-                "SELECT COUNT(*) FROM spaces WHERE state = ? AND json_extract(record, '$.host') = ?",
-                (SpaceState.LIVE.value, user),
-            ).fetchone()
-        finally:
-            db.close()
-        return int(row[0])
 
     def _page(
         self, state: SpaceState, *, limit: int, after: Positions | None

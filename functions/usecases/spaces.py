@@ -69,13 +69,8 @@ def discover(ctx: Context, *, state: SpaceState, limit: int, cursor: str | None)
 async def start(ctx: Context, *, actor: str, space_id: str) -> Accepted:
     """Store the Space as live; the reconciler creates the room with its agents."""
     now = ctx.clock()
-    limits = ctx.settings.limits
-    quota = limits.max_live_per_host is not None
-    live_hosted = await asyncio.to_thread(ctx.store.live_hosted_by, actor) if quota else 0
     change = await asyncio.to_thread(
-        ctx.store.update,
-        space_id,
-        lambda s: lifecycle.start(s, actor=actor, now=now, live_hosted=live_hosted, limits=limits),
+        ctx.store.update, space_id, lambda s: lifecycle.start(s, actor=actor, now=now)
     )
     return await ctx.converge(change.after)
 

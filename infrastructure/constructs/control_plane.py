@@ -70,7 +70,7 @@ class ApiLimits:
     # POST /livekit/webhook's own throttle, so viewers' requests can never use up the SFU's
     # (LiveKit retries a refused webhook a few times, then drops it). 1,000/s covers a join storm
     # of 60,000 WebRTC joins a minute across all rooms; what a dropped webhook leaves wrong, the
-    # reconciler's next pass repairs (docs/control-plane.md, "Webhooks").
+    # reconciler's next pass repairs, a listener count the patrol (docs/control-plane.md, "Webhooks").
     webhook_rate_limit: int = 1000
     webhook_burst_limit: int = 2000
     # GET /avatars' own bucket, below the API's: the CDN answers every face it has seen (an hour), and

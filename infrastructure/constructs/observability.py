@@ -68,6 +68,7 @@ class Observability(Construct):
         api: apigwv2.HttpApi,
         function: lambda_.IFunction,
         reconciler: lambda_.IFunction,
+        reconciler_logs: logs.ILogGroup,
         table: dynamodb.Table,
         sfu_group: autoscaling.AutoScalingGroup,
         workers: Sequence[WatchedWorkers],
@@ -123,6 +124,18 @@ class Observability(Construct):
                 metric_value="1",
                 default_value=0,
             )
+        # The patrol catches what fails (a sweep that raised, every Space's pass failing) and logs it
+        # at ERROR so that the next sweep still runs; the Lambda's own Errors see only crashes.
+        logs.MetricFilter(
+            self,
+            "ReconcilerErrorFilter",
+            log_group=reconciler_logs,
+            filter_pattern=logs.FilterPattern.string_value("$.level", "=", "ERROR"),
+            metric_namespace=metric_namespace(self),
+            metric_name="ReconcilerErrors",
+            metric_value="1",
+            default_value=0,
+        )
         group = {"AutoScalingGroupName": sfu_group.auto_scaling_group_name}
         metrics: dict[str, cloudwatch.IMetric] = {
             "api_5xx": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
@@ -132,7 +145,15 @@ class Observability(Construct):
             "lambda_errors": function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
             "lambda_throttles": function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
             "lambda_duration": function.metric_duration(period=FIVE_MINUTES, statistic="p99"),
-            "reconciler_errors": reconciler.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            "reconciler_errors": cloudwatch.MathExpression(
+                expression="crashes + failures",
+                using_metrics={
+                    "crashes": reconciler.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                    "failures": self._worker_metric("ReconcilerErrors", "Sum"),
+                },
+                label="Reconciler errors",
+                period=FIVE_MINUTES,
+            ),
             "reconciler_runs": reconciler.metric_invocations(period=FIVE_MINUTES, statistic="Sum"),
             "sfu_cpu": cloudwatch.Metric(
                 namespace="AWS/EC2",

@@ -253,6 +253,7 @@ class SpacesStack(Stack):
             api=control_plane.api,
             function=control_plane.function,
             reconciler=self.reconciler.function,
+            reconciler_logs=self.reconciler.log_group,
             table=state.table,
             sfu_group=fleet.group,
             workers=[

@@ -578,12 +578,30 @@ def test_the_sfu_alarms_watch_the_hottest_node_and_the_groups_floor(synth: Synth
 
 
 def test_the_scheduled_reconciler_alarms_when_it_fails_or_stops(synth: Synthesized) -> None:
-    reconciler, _ = synth.one("AWS::Lambda::Function", ReservedConcurrentExecutions=1)
-    for prefix, metric in (("ReconcilerErrors", "Errors"), ("ReconcilerStopped", "Invocations")):
-        alarm = _alarm(synth, prefix)
-        assert alarm["MetricName"] == metric
-        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": reconciler}}]
-    assert _alarm(synth, "ReconcilerStopped")["TreatMissingData"] == "breaching"
+    import logging
+
+    from functions.core.logging import JsonFormatter
+
+    reconciler, function = synth.one("AWS::Lambda::Function", ReservedConcurrentExecutions=1)
+    stopped = _alarm(synth, "ReconcilerStopped")
+    assert stopped["MetricName"] == "Invocations" and stopped["TreatMissingData"] == "breaching"
+    assert stopped["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": reconciler}}]
+    # Failing: the Lambda's crashes plus what the patrol catches and logs at ERROR (it keeps going).
+    errors = json.dumps(_alarm(synth, "ReconcilerErrors")["Metrics"])
+    assert '"MetricName": "Errors"' in errors and '"MetricName": "ReconcilerErrors"' in errors
+    log_group = function["Properties"]["LoggingConfig"]["LogGroup"]
+    (pattern,) = [
+        f["Properties"]["FilterPattern"]
+        for f in synth.resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["LogGroupName"] == log_group
+    ]
+    match = re.fullmatch(r'\{ \$\.(\w+) = "(\w+)" \}', pattern)
+    assert match, pattern
+    field, wanted = match.groups()
+    record = logging.LogRecord("functions.reconcile.loop", logging.ERROR, __file__, 1, "failed", None, None)
+    assert json.loads(JsonFormatter().format(record))[field] == wanted
+    record.levelno, record.levelname = logging.WARNING, "WARNING"
+    assert json.loads(JsonFormatter().format(record))[field] != wanted
 
 
 def test_cloudwatch_may_publish_alarms_to_the_topic_of_this_account_only(synth: Synthesized) -> None:

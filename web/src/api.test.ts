@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { Api, ApiError, parseRetryAfter, transientWaitMs, TRANSIENT_RETRIES } from "./api";
-import { refreshSession, resumeSession, type ResumeDeps, type Session } from "./auth";
+import { CognitoUnavailable, cognitoRefresh, refreshSession, resumeSession, type ResumeDeps, type Session } from "./auth";
 
 function jwt(claims: object): string {
   const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -230,6 +230,26 @@ describe("resumeSession (a page load)", () => {
     const offline = deps({ cognitoRefresh: () => Promise.reject(new TypeError("Failed to fetch")) });
     expect(await resumeSession(offline.d)).toBeNull();
     expect(offline.refresh()).toBe("r");
+    // Throttled (a crowd coming back at once) or failing: kept too.
+    const busy = deps({ cognitoRefresh: () => Promise.reject(new CognitoUnavailable("400 TooManyRequestsException")) });
+    expect(await resumeSession(busy.d)).toBeNull();
+    expect(busy.refresh()).toBe("r");
+    // A new token the page reads as expired (its clock is far ahead): not the refresh token's fault.
+    const skewed = deps({ cognitoRefresh: async () => jwt({ sub: "alice", exp: 1 }) });
+    expect(await resumeSession(skewed.d)).toBeNull();
+    expect(skewed.refresh()).toBe("r");
+  });
+
+  it("reads Cognito's verdict from its error type", async () => {
+    const answer = (status: number, type: string) =>
+      vi.spyOn(globalThis, "fetch").mockResolvedValueOnce(new Response(JSON.stringify({ __type: type }), { status }));
+    const client = { region: "eu-west-1", clientId: "c" };
+    answer(400, "NotAuthorizedException");
+    expect(await cognitoRefresh(client, "r")).toBeNull();
+    answer(400, "TooManyRequestsException");
+    await expect(cognitoRefresh(client, "r")).rejects.toBeInstanceOf(CognitoUnavailable);
+    answer(500, "InternalErrorException");
+    await expect(cognitoRefresh(client, "r")).rejects.toBeInstanceOf(CognitoUnavailable);
   });
 
   it("signs nobody in without Cognito or without a refresh token", async () => {

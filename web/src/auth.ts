@@ -77,10 +77,14 @@ export interface CognitoClient {
   domain?: string;
 }
 
+/** Cognito answered, but not with a verdict on the refresh token (throttled, failing): try again later. */
+export class CognitoUnavailable extends Error {}
+
 /**
  * A new ID token from a Cognito refresh token (InitiateAuth, REFRESH_TOKEN_AUTH; public client, no
  * secret). The API's JWT authorizer checks the audience, which only the ID token carries. Null when
- * Cognito refuses (refresh token expired or revoked).
+ * Cognito refuses the token (`NotAuthorizedException`: expired or revoked); throws
+ * CognitoUnavailable for any other refusal (throttling, an outage) and a TypeError when offline.
  */
 export async function cognitoRefresh(client: CognitoClient, refreshToken: string): Promise<string | null> {
   const resp = await fetch(`https://cognito-idp.${client.region}.amazonaws.com/`, {
@@ -95,7 +99,11 @@ export async function cognitoRefresh(client: CognitoClient, refreshToken: string
       AuthParameters: { REFRESH_TOKEN: refreshToken },
     }),
   });
-  if (!resp.ok) return null;
+  if (!resp.ok) {
+    const error = (await resp.json().catch(() => ({}))) as { __type?: string };
+    if (typeof error.__type === "string" && error.__type.endsWith("NotAuthorizedException")) return null;
+    throw new CognitoUnavailable(`Cognito answered ${resp.status} ${error.__type ?? ""}`.trim());
+  }
   const body = (await resp.json()) as { AuthenticationResult?: { IdToken?: string } };
   return body.AuthenticationResult?.IdToken ?? null;
 }
@@ -141,7 +149,8 @@ export interface ResumeDeps {
  * (Cognito's ID tokens last an hour) but the identity provider's refresh token is kept (cloud), a
  * renewed one, so a listener who comes back the next day is not sent through sign-in again. Null:
  * sign in. A refresh token Cognito refuses (expired, revoked) is forgotten; one that could not be
- * tried (offline) is kept for the next load.
+ * tried (offline, Cognito throttling or failing) is kept for the next load, and so is one whose new
+ * ID token the page cannot use (a device clock far ahead makes it look expired).
  */
 export async function resumeSession(deps: ResumeDeps): Promise<Session | null> {
   const stored = deps.stored();
@@ -154,11 +163,11 @@ export async function resumeSession(deps: ResumeDeps): Promise<Session | null> {
   } catch {
     return null;
   }
-  const session = token ? sessionFromToken(token) : null;
-  if (!session) {
+  if (token === null) {
     deps.forgetRefreshToken();
     return null;
   }
-  deps.save(session);
+  const session = sessionFromToken(token);
+  if (session) deps.save(session);
   return session;
 }

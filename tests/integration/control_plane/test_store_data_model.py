@@ -380,16 +380,43 @@ def test_dynamodb_member_reads_share_the_spaces_items_for_a_second_never_a_membe
     assert sum(keys_read) == everything
 
 
-def test_live_spaces_are_counted_per_host_across_the_listing(store: SpaceStore) -> None:
-    """The start quota's count: live Spaces only (not scheduled or ended), this host's only, from
-    every shard of the listing."""
+def test_a_host_starts_at_most_the_quota_of_live_spaces_even_all_at_once(store: SpaceStore) -> None:
+    """The count of live Spaces per host moves in the same transaction as the start, the end and a
+    live hand-over: twelve starts at once by one host make exactly two live Spaces."""
+    store.live_quota = 2
     host = f"quota-{uuid.uuid4().hex[:8]}"
-    assert store.live_hosted_by(host) == 0
-    spaces = [live(store, make_space(host)) for _ in range(5)]
-    store.create(make_space(host))  # scheduled
-    live(store, make_space("someone-else"))
-    store.update(spaces[0].id, lambda s: lifecycle.end(s, actor=host, now=T0))
-    assert store.live_hosted_by(host) == 4
-    # A Space handed over counts for its new host.
-    store.update(spaces[1].id, lambda s: s.replace(host="successor"))
-    assert store.live_hosted_by(host) == 3
+    spaces = [make_space(host) for _ in range(12)]
+    for space in spaces:
+        store.create(space)
+
+    def start(space_id: str) -> bool:
+        try:
+            store.update(space_id, lambda s: lifecycle.start(s, actor=host, now=T0))
+            return True
+        except Conflict as exc:
+            assert exc.rule == "too_many_live_spaces", exc.rule
+            return False
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        started = list(pool.map(start, [s.id for s in spaces]))
+    assert sum(started) == 2
+    live_ids = [s.id for s, ok in zip(spaces, started, strict=True) if ok]
+    waiting = [s.id for s, ok in zip(spaces, started, strict=True) if not ok]
+    assert all(store.require(i).state is SpaceState.SCHEDULED for i in waiting)  # nothing changed
+    # Someone else's quota is their own.
+    assert live(store, make_space("someone-else")).state is SpaceState.LIVE
+    # An end frees a place, whatever ends it.
+    store.update(live_ids[0], lambda s: lifecycle.end(s, actor=host, now=T0))
+    assert start(waiting[0])
+    assert not start(waiting[1])
+    store.update(live_ids[1], lambda s: lifecycle.room_closed(s, now=T0))
+    assert start(waiting[1])
+    # A live hand-over moves the Space to its new host's count, and respects their quota.
+    successor = f"successor-{uuid.uuid4().hex[:8]}"
+    store.update(waiting[0], lambda s: s.replace(host=successor))
+    assert start(waiting[2])  # the host was down to one
+    live(store, make_space(successor))  # the successor's second
+    with pytest.raises(Conflict) as err:
+        store.update(waiting[1], lambda s: s.replace(host=successor))
+    assert err.value.rule == "too_many_live_spaces"
+    assert store.require(waiting[1]).host == host  # nothing changed

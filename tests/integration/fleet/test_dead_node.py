@@ -1,9 +1,10 @@
 """A node of the fleet dies (SIGKILL: no drain, no webhook) holding a live Space's room, and nobody
 rejoins: the reconciler, reaching the fleet through a surviving node, places the room again on a
-live node, without the dead node's participants, re-dispatches the stage agent, and the host who
-did not come back counts as away, so the Space ends after the grace period instead of staying live
-forever. Real livekit-servers sharing a real Redis; the control plane's reconciler and store run in
-this process (docs/infrastructure.md, "A node that dies").
+live node without the dead node's participants (in the room or in the listener count), dispatches
+the stage agent again, and the host who did not come back counts as away, so the Space ends after
+the grace period instead of staying live forever. Real livekit-servers sharing a real Redis; the
+control plane's reconciler and store run in this process (docs/infrastructure.md, "A node that
+dies").
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ async def test_a_room_whose_node_died_is_placed_again_without_its_ghosts(
         "listener-1",
     }
 
+    # The listener's join webhook counted them (these nodes' webhooks go nowhere: stored as it would).
+    on_a.store.adjust_listeners(space.id, 1, event_id="participant_joined:listener-1")
     started[0].process.kill()  # SIGKILL: no drain, no participant_left, no room_finished
     await host.disconnect()  # their clients would retry A forever; they are not coming back here
     await listener.disconnect()
@@ -139,6 +142,9 @@ async def test_a_room_whose_node_died_is_placed_again_without_its_ghosts(
     assert names.AGENT_NAME in {d.agent_name for d in room.dispatches}
     stored = on_b.store.get(space.id)
     assert stored is not None and stored.state.value == "live"
+    # The dead node's listener left the count (no leave webhook ever comes): rejoining pages get
+    # WebRTC seats again instead of all being sent to the broadcast.
+    assert stored.listener_count == 0
 
     # The host rejoins through the surviving node and is back.
     back = await connect(on_b, space.id, "host")

@@ -44,17 +44,6 @@ def test_only_the_host_starts_a_scheduled_space() -> None:
     assert started.state is SpaceState.LIVE and started.started_at == NOW
 
 
-def test_a_host_at_the_live_quota_cannot_start_another() -> None:
-    quota = Limits(max_live_per_host=2)
-    started = lifecycle.start(space(), actor="host", now=NOW, live_hosted=1, limits=quota)
-    assert started.state is SpaceState.LIVE
-    with pytest.raises(Conflict) as err:
-        lifecycle.start(space(), actor="host", now=NOW, live_hosted=2, limits=quota)
-    assert err.value.rule == "too_many_live_spaces" and "at most 2" in err.value.message
-    # No quota (local development): any number.
-    assert lifecycle.start(space(), actor="host", now=NOW, live_hosted=50).state is SpaceState.LIVE
-
-
 def test_starting_an_ended_space_is_a_conflict() -> None:
     ended = lifecycle.end(LIVE, actor="host", now=NOW)
     with pytest.raises(Conflict) as err:

@@ -69,3 +69,25 @@ async def test_a_sweep_still_running_when_time_is_up_is_cancelled(sweep_first: b
         sweep_first=sweep_first,
     )
     assert sweeper.cancelled and done.sweeps == 0 and done.flushed == ticks.count >= 1
+
+
+async def test_a_sweep_in_which_every_space_failed_is_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    """What the ReconcilerErrors alarm counts: the patrol goes on, so the Lambda never fails."""
+    from functions.reconcile.loop import _sweep
+    from functions.reconcile.runner import Outcome
+
+    class Answers:
+        def __init__(self, outcomes: list[Outcome]) -> None:
+            self.outcomes = outcomes
+
+        async def sweep(self, *, budget_per_space: float) -> list[Outcome]:
+            return self.outcomes
+
+    down = [Outcome(f"s{i}", converged=False, failed=("observe: livekit unreachable",)) for i in range(3)]
+    some = [*down[:2], Outcome("s2", converged=True)]
+    with caplog.at_level("INFO"):
+        await _sweep(Answers(some), 1)  # type: ignore[arg-type]
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+        await _sweep(Answers(down), 1)  # type: ignore[arg-type]
+    (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "all 3 Spaces failed" in error.getMessage()

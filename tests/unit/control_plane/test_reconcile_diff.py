@@ -165,7 +165,8 @@ def test_a_room_no_node_holds_is_placed_again_before_anything_else_whatever_the_
     stranded = StrandedRoom("unavailable: no response from servers")
     # Live, even long after the start (a missing room would end the Space): placed with its agents.
     assert d.diff(live(), stranded, agents=AGENTS, now=NOW) == [d.PlaceRoom(AGENTS, stranded.reason)]
-    # Ended: deleting is asked of the node that holds the room, so it is placed (without agents) first.
+    # Ended: deleting is asked of the node that holds the room, so it is placed first (asking for no
+    # agents; the SFU keeps the room's stored dispatches all the same, for the moments until the delete).
     ended = live(state=SpaceState.ENDED)
     assert d.diff(ended, stranded, agents=AGENTS, now=NOW) == [d.PlaceRoom((), stranded.reason)]
     # Scheduled: a scheduled Space has no room to care about.
