@@ -85,11 +85,8 @@ def start_local(
     name: str = "livekit",
     log: IO[str] | None = None,
 ) -> LiveKitServer:
-    # free_port() only says a port was free a moment ago: another process on the machine (a
-    # parallel test run, a browser) can take it before the server binds it. Then the server exits at
-    # once, and new ports are drawn.
-    for attempt in range(BIND_ATTEMPTS):
-        config = livekit_config.local_config(
+    def configured() -> LiveKitConfig:
+        return livekit_config.local_config(
             api_key=api_key,
             api_secret=api_secret,
             port=port or free_port(),
@@ -98,12 +95,17 @@ def start_local(
             webhook_url=webhook_url,
             redis=redis,
         )
+
+    # free_port() only says a port was free a moment ago: another process on the machine (a
+    # parallel test run, a browser) can take it before the server binds it. Then the server exits at
+    # once, and new ports are drawn.
+    for _ in range(BIND_ATTEMPTS - 1):
         try:
-            return start(config, name=name, log=log)
+            return start(configured(), name=name, log=log)
         except RuntimeError as exc:
-            if "address already in use" not in str(exc) or attempt == BIND_ATTEMPTS - 1:
+            if "address already in use" not in str(exc):
                 raise
-    raise AssertionError("unreachable")
+    return start(configured(), name=name, log=log)
 
 
 BIND_ATTEMPTS = 3

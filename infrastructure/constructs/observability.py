@@ -137,6 +137,14 @@ class Observability(Construct):
             default_value=0,
         )
         group = {"AutoScalingGroupName": sfu_group.auto_scaling_group_name}
+        # The hottest node: rooms stay on their node, so the fleet's average hides a saturated one.
+        sfu_cpu = cloudwatch.Metric(
+            namespace="AWS/EC2",
+            metric_name="CPUUtilization",
+            dimensions_map=group,
+            period=FIVE_MINUTES,
+            statistic="Maximum",
+        )
         metrics: dict[str, cloudwatch.IMetric] = {
             "api_5xx": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
             "api_4xx": api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
@@ -155,20 +163,8 @@ class Observability(Construct):
                 period=FIVE_MINUTES,
             ),
             "reconciler_runs": reconciler.metric_invocations(period=FIVE_MINUTES, statistic="Sum"),
-            "sfu_cpu": cloudwatch.Metric(
-                namespace="AWS/EC2",
-                metric_name="CPUUtilization",
-                dimensions_map=group,
-                period=FIVE_MINUTES,
-                statistic="Maximum",
-            ),
-            "sfu_cpu_average": cloudwatch.Metric(
-                namespace="AWS/EC2",
-                metric_name="CPUUtilization",
-                dimensions_map=group,
-                period=FIVE_MINUTES,
-                statistic="Average",
-            ),
+            "sfu_cpu": sfu_cpu,
+            "sfu_cpu_average": sfu_cpu.with_(statistic="Average"),
             "sfu_nodes": cloudwatch.Metric(
                 namespace="AWS/AutoScaling",
                 metric_name="GroupInServiceInstances",

@@ -29,14 +29,14 @@ from functions.livekit_edge import tokens
 from functions.livekit_edge.gateway import LiveKitGateway
 from functions.reconcile.diff import Timing
 from functions.reconcile.loop import patrol
-from functions.reconcile.runner import Memory, Reconciler
-from functions.reconcile.wiring import store_for
 from functions.usecases import join, spaces, stage
 from functions.usecases.context import Context
 from tests.conftest import LiveKitEndpoint
+from tests.support import in_process
 from tests.support.dynamodb_local import DynamoEndpoint
 from tests.support.eventually import eventually_async
 from tests.support.faulty_gateway import FaultyGateway
+from tests.support.in_process import connect
 from tests.support.stand_in_agent import start_stand_in
 
 from .conftest import STORES, fresh_dynamo_table
@@ -67,13 +67,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, livekit_server: Liv
 
 
 def context(settings: Settings, *, timing: Timing | None = None) -> Context:
-    """One API instance: its own reconciler memory (no shared locks with another instance)."""
-    store = store_for(settings)
-    gateway = FaultyGateway(LiveKitGateway(settings))
-    reconciler = Reconciler(
-        store=store, gateway=gateway, agents=(names.AGENT_NAME,), memory=Memory(), timing=timing
-    )
-    return Context(store=store, gateway=gateway, reconciler=reconciler, settings=settings)
+    """One API instance, its SFU calls through a fault injector."""
+    return in_process.context(settings, timing=timing, gateway=FaultyGateway(LiveKitGateway(settings)))
 
 
 def faults(ctx: Context) -> FaultyGateway:
@@ -92,14 +87,6 @@ async def live_space(ctx: Context, host: str = "host") -> str:
     )
     await spaces.start(ctx, actor=host, space_id=space.id)
     return space.id
-
-
-async def connect(ctx: Context, space_id: str, user: str) -> rtc.Room:
-    grant = join.join(ctx, actor=user, space_id=space_id)
-    assert isinstance(grant, join.JoinGrant)
-    room = rtc.Room()
-    await room.connect(ctx.settings.livekit_url, grant.token, rtc.RoomOptions(auto_subscribe=False))
-    return room
 
 
 async def sfu_participant(

@@ -14,19 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from livekit import rtc
 
 from contract import names
 from devstack.livekit import LiveKitServer
 from functions.core.config import Settings
 from functions.domain.model import VideoPolicy
-from functions.livekit_edge.gateway import LiveKitGateway, ObservedRoom, StrandedRoom
+from functions.livekit_edge.gateway import ObservedRoom, StrandedRoom
 from functions.reconcile.diff import Timing
-from functions.reconcile.runner import Memory, Reconciler
-from functions.reconcile.wiring import store_for
-from functions.usecases import join, spaces
+from functions.usecases import spaces
 from functions.usecases.context import Context
+from tests.support import in_process
 from tests.support.eventually import eventually_async
+from tests.support.in_process import connect
 
 from . import nodes as fleet_nodes
 from . import redis_tls
@@ -68,21 +67,7 @@ def context(tmp_path: Path, node: LiveKitServer) -> Context:
         names.ENV_RECONCILE_INTERVAL_SECONDS: 0,
         "SPACES_WEB_DIST": str(tmp_path / "no-web"),
     }
-    settings = Settings.model_validate(env)
-    store = store_for(settings)
-    gateway = LiveKitGateway(settings)
-    reconciler = Reconciler(
-        store=store, gateway=gateway, agents=(names.AGENT_NAME,), memory=Memory(), timing=TIMING
-    )
-    return Context(store=store, gateway=gateway, reconciler=reconciler, settings=settings)
-
-
-async def connect(ctx: Context, space_id: str, user: str) -> rtc.Room:
-    grant = join.join(ctx, actor=user, space_id=space_id)
-    assert isinstance(grant, join.JoinGrant)
-    room = rtc.Room()
-    await room.connect(ctx.settings.livekit_url, grant.token, rtc.RoomOptions(auto_subscribe=False))
-    return room
+    return in_process.context(Settings.model_validate(env), timing=TIMING)
 
 
 async def test_a_room_whose_node_died_is_placed_again_without_its_ghosts(
