@@ -193,15 +193,35 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     )
 
 
+def deployment_warnings(settings: SpacesSettings) -> list[str]:
+    """Choices that synthesize and deploy but leave a production stack half usable: `cdk synth`
+    and `cdk deploy` print them (not errors: a stack for native clients alone is legitimate)."""
+    warnings = []
+    if settings.production and not settings.cors_origins:
+        signin = (
+            ""
+            if settings.oidc
+            else ", and the Cognito app client accepts only http://localhost:5173 as its sign-in callback"
+        )
+        warnings.append(
+            "context cors_origins is empty: no web page on another origin may call the API"
+            f"{signin}; set cors_origins to the page's origin(s), e.g. https://spaces.example.org"
+        )
+    return warnings
+
+
 def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
     app = cdk.App(context=context, outdir=outdir)
     stack_name = str(app.node.try_get_context("stack_name") or "Spaces")
-    SpacesStack(
+    settings = settings_from_context(app)
+    stack = SpacesStack(
         app,
         stack_name,
-        settings=settings_from_context(app),
+        settings=settings,
         description="Spaces: live audio rooms with speaker video (control plane, LiveKit fleet, agents)",
     )
+    for warning in deployment_warnings(settings):
+        cdk.Annotations.of(stack).add_warning_v2("spaces:deployment", warning)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

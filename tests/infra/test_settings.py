@@ -126,3 +126,24 @@ def test_a_webrtc_listener_limit_the_room_cannot_admit_is_refused_at_synth() -> 
         _settings(webrtc_listener_limit="4986")
     with pytest.raises(ValueError, match="webrtc_listener_limit"):
         _settings(webrtc_listener_limit="0")
+
+
+REAL = {
+    "domain": "sfu.spaces.test",
+    "certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/x",
+    "livekit_sha256": "a" * 64,
+}
+
+
+def test_a_production_stack_without_a_web_origin_is_warned_about() -> None:
+    from app import deployment_warnings
+
+    assert deployment_warnings(_settings()) == []  # the offline example is no production stack
+    (warning,) = deployment_warnings(_settings(**REAL))
+    assert "cors_origins" in warning and "Cognito" in warning
+    (warning,) = deployment_warnings(
+        _settings(**REAL, oidc_issuer="https://id.example.org/", oidc_audience="web")
+    )
+    assert "cors_origins" in warning and "Cognito" not in warning
+    assert deployment_warnings(_settings(**REAL, cors_origins="https://spaces.test")) == []
+    assert deployment_warnings(_settings(**REAL, production="false")) == []
