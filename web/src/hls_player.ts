@@ -159,6 +159,9 @@ export class BroadcastPlayer {
       // the AAC flavour it declared, the documented recovery for a mis-signalled audio codec.
       if (this.mediaRecoveries++ === 1) hls.swapAudioCodec();
       hls.recoverMediaError();
+      // The recovery re-attaches the element and loads it, which pauses it without a "pause"
+      // event, and MANIFEST_PARSED (where playing starts) does not come again: start it here.
+      void this.play();
     } else {
       this.fail(`The broadcast cannot be played (${data.details}).`);
       hls.destroy();

@@ -60,3 +60,13 @@ describe("people", () => {
     expect(session.picture).toBeNull();
   });
 });
+
+describe("ids that are also Object.prototype's keys", () => {
+  it("are names of their own, not lookups of the prototype", () => {
+    for (const id of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      expect(personOf(id, undefined, {}).name).toBe(id);
+      expect(personOf(id, undefined, {}, {}).picture).toBeNull();
+    }
+    expect(personOf("constructor", undefined, { constructor: "Con" }).name).toBe("Con");
+  });
+});

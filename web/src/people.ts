@@ -63,8 +63,13 @@ export function personOf(
   pictures?: Readonly<Record<string, string>>,
 ): Person {
   const fromRoom = seen?.name?.trim();
-  const name = fromRoom || names?.[id]?.trim() || id;
-  const picture = seen ? safePicture(seen.attributes?.[PICTURE_ATTRIBUTE]) : safePicture(pictures?.[id]);
+  // Own keys only: an id such as "constructor" or "__proto__" is a valid user id, not a lookup of
+  // Object.prototype.
+  const listed = names && Object.prototype.hasOwnProperty.call(names, id) ? names[id] : undefined;
+  const name = fromRoom || (typeof listed === "string" ? listed.trim() : "") || id;
+  const picture = seen ? safePicture(seen.attributes?.[PICTURE_ATTRIBUTE]) : safePicture(
+    pictures && Object.prototype.hasOwnProperty.call(pictures, id) ? pictures[id] : undefined,
+  );
   return { id, name, picture };
 }
 

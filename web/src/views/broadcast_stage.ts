@@ -161,6 +161,10 @@ export class BroadcastStage {
   }
 
   private showBanner(testid: string, content: Node | string): void {
+    // Redrawn on every player change (several a second): a banner already showing the same thing is
+    // left alone, so a click on its button is never lost to a replaced node.
+    const text = typeof content === "string" ? content : (content.textContent ?? "");
+    if (!this.banner.hidden && this.banner.dataset.testid === testid && this.banner.textContent === text) return;
     this.banner.hidden = false;
     this.banner.dataset.testid = testid;
     this.banner.replaceChildren(content);
