@@ -56,6 +56,12 @@ export function avatarSource(picture: unknown): string | null {
   return url ? `${avatarBase}?${AVATAR_URL_PARAM}=${encodeURIComponent(url)}` : null;
 }
 
+/** `map[id]` for the map's own keys only: an id such as "constructor" or "__proto__" is a valid
+ * user id, not a lookup of Object.prototype. */
+function own(map: Readonly<Record<string, string>> | undefined, id: string): string | undefined {
+  return map && Object.prototype.hasOwnProperty.call(map, id) ? map[id] : undefined;
+}
+
 export function personOf(
   id: string,
   seen: Seen | undefined,
@@ -63,13 +69,9 @@ export function personOf(
   pictures?: Readonly<Record<string, string>>,
 ): Person {
   const fromRoom = seen?.name?.trim();
-  // Own keys only: an id such as "constructor" or "__proto__" is a valid user id, not a lookup of
-  // Object.prototype.
-  const listed = names && Object.prototype.hasOwnProperty.call(names, id) ? names[id] : undefined;
-  const name = fromRoom || (typeof listed === "string" ? listed.trim() : "") || id;
-  const picture = seen ? safePicture(seen.attributes?.[PICTURE_ATTRIBUTE]) : safePicture(
-    pictures && Object.prototype.hasOwnProperty.call(pictures, id) ? pictures[id] : undefined,
-  );
+  const listed = own(names, id)?.trim();
+  const name = fromRoom || listed || id;
+  const picture = seen ? safePicture(seen.attributes?.[PICTURE_ATTRIBUTE]) : safePicture(own(pictures, id));
   return { id, name, picture };
 }
 
