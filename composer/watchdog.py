@@ -4,8 +4,9 @@ The reconciler only sees whether a composer is in the room; these two rules catc
 it is there but its broadcast is not what viewers get, so that ending the job lets the reconciler
 dispatch a replacement, which continues the playlist after a discontinuity:
 
-- stalled: no segment published for `stall_limit(segment_seconds)` (a hung encoder, feeder or
-  upload thread, or a sink that refuses every write);
+- stalled: no live playlist naming a new segment written for `stall_limit(segment_seconds)` (a
+  hung encoder, feeder or upload thread, a sink that refuses every write, or one so slow that the
+  playlists wait behind a queue of segments): what viewers reload is what counts;
 - fenced: the room connection has been reconnecting for RECONNECT_FENCE_S. The SFU removes a
   participant it has not heard from for about 20 s and the reconciler then dispatches a
   replacement; this composer holds its playlist writes while reconnecting and ends before that, so
@@ -23,8 +24,8 @@ from dataclasses import dataclass
 # than 10 s, so that a sink's hiccup the publisher's retries ride out (backoff up to 2 s between
 # attempts, composer/hls/config.py) or a slow start is not a stall. A sink that refuses every write
 # for that long ends the job too: a replacement (fresh process and connections, maybe another
-# host) is the better bet, and this job's closing flush still writes what it queued if the sink
-# comes back within the shutdown's budget.
+# host) is the better bet. A job that gives up writes no playlist after that (the replacement
+# continues them), so what it had not listed yet is not in the recording.
 STALL_SEGMENTS = 3
 MIN_STALL_S = 10.0
 # Reconnecting for this long ends the job. The SFU removes a participant it has not heard from for
@@ -38,7 +39,7 @@ CHECK_EVERY_S = 1.0
 
 
 def stall_limit(segment_seconds: float) -> float:
-    """Seconds without a published segment after which the composer is stuck."""
+    """Seconds without a new segment in the live playlist after which the composer is stuck."""
     return max(MIN_STALL_S, STALL_SEGMENTS * segment_seconds)
 
 
@@ -47,15 +48,15 @@ class Watchdog:
     """What the composer has seen of its progress and its connection, and whether to give up."""
 
     stall_s: float
-    progress_at: float  # when the last segment was published (or the composer started)
+    progress_at: float  # when the live playlist last grew (or the composer started)
     fence_s: float = RECONNECT_FENCE_S
-    segments: int = 0  # segments published so far, as last seen
+    published_count: int = 0  # live playlist writes so far, as last seen
     lost_at: float | None = None  # when the room started reconnecting; None: connected
 
-    def published(self, segments: int, now: float) -> None:
-        """The broadcast's count of published segments, read at `now`."""
-        if segments != self.segments:
-            self.segments = segments
+    def published(self, count: int, now: float) -> None:
+        """The broadcast's count of live playlist writes (each names a new segment), read at `now`."""
+        if count != self.published_count:
+            self.published_count = count
             self.progress_at = now
 
     def connection_lost(self, now: float) -> None:
@@ -76,5 +77,8 @@ class Watchdog:
                 "the SFU will drop this composer and a replacement will write the playlist"
             )
         if now - self.progress_at >= self.stall_s:
-            return f"no segment published for {now - self.progress_at:.1f} s (limit {self.stall_s:g} s)"
+            return (
+                f"no new segment in the live playlist for {now - self.progress_at:.1f} s "
+                f"(limit {self.stall_s:g} s)"
+            )
         return None

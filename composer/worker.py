@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,6 +41,7 @@ from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, BroadcastSt
 from composer.hls.headers import cache_headers
 from composer.load import LOAD_THRESHOLD, composer_load
 from composer.mixer import Mixer
+from composer.pacing import Schedule
 from composer.reactions_feed import ReactionFeedWriter
 from composer.render import Renderer
 from composer.watchdog import CHECK_EVERY_S, Watchdog, stall_limit
@@ -60,13 +62,6 @@ SCREEN = rtc.TrackSource.SOURCE_SCREENSHARE
 # The video tracks the big tile can show, by the stage's `video_source` (contract VideoSource).
 VIDEO_SOURCES = {"camera": CAMERA, "screen_share": SCREEN}
 
-# When the encoder falls this far behind real time (a starved machine), the pacer drops audio and
-# video of the same span instead of queueing more: the stream stays in sync and memory bounded,
-# at the price of a gap.
-MAX_BACKLOG_S = 3.0
-# A pacer that wakes up later than this (the process was stopped or starved) skips the missed
-# span instead of encoding it all at once.
-MAX_CATCH_UP_S = 1.0
 # The task that feeds the encoder on the wall clock; the job ends if it dies.
 PACE_TASK = "pace"
 # The watchdog task (composer/watchdog.py): ending it ends the job, as for the pacing task.
@@ -141,11 +136,13 @@ def decoded_microphones(sink: FrameSink, sample_rate: int) -> MicSource:
 class Feeder:
     """Runs `Broadcast` calls in order on one thread (Broadcast is fed from one thread)."""
 
-    def __init__(self, broadcast: BroadcastLike, *, sample_rate: int) -> None:
+    def __init__(self, broadcast: BroadcastLike, *, sample_rate: int, fps: int) -> None:
         self.broadcast = broadcast
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._sample_rate = sample_rate
+        self._fps = fps
         self._backlog_audio = 0  # samples queued, not yet encoded
+        self._backlog_video = 0  # frames queued, not yet encoded
         self._lock = threading.Lock()
         self._done: asyncio.Future[bool] | None = None
         self._thread = threading.Thread(target=self._run, name=f"feeder-{broadcast.space_id}", daemon=True)
@@ -159,8 +156,9 @@ class Feeder:
 
     @property
     def backlog_s(self) -> float:
+        """Media queued and not yet encoded, in seconds (the longer of audio and video)."""
         with self._lock:
-            return self._backlog_audio / self._sample_rate
+            return max(self._backlog_audio / self._sample_rate, self._backlog_video / self._fps)
 
     def audio(self, pcm: np.ndarray) -> None:
         with self._lock:
@@ -168,6 +166,8 @@ class Feeder:
         self._queue.put(("audio", pcm))
 
     def video(self, frame: np.ndarray) -> None:
+        with self._lock:
+            self._backlog_video += 1
         self._queue.put(("video", frame))
 
     def stage(self, entry: dict[str, Any]) -> None:
@@ -192,6 +192,8 @@ class Feeder:
                         self._backlog_audio -= len(value)
                     self.broadcast.push_audio(value)
                 elif kind == "video":
+                    with self._lock:
+                        self._backlog_video -= 1
                     self.broadcast.push_video(value)
                 elif kind == "stage":
                     self.broadcast.record_stage(value)
@@ -203,6 +205,9 @@ class Feeder:
         except BaseException as exc:  # an encoder fault ends this broadcast, never the process
             self.failed = exc
             logger.exception("broadcast %s failed", self.broadcast.space_id)
+            # The job ends and a replacement continues the playlists: this broadcast writes no
+            # playlist from here on, so that the two never both write one (its segments still go).
+            self.broadcast.hold_playlists(True)
             try:
                 ok = self.broadcast.close(ended=False, timeout=5)
             except Exception:
@@ -300,7 +305,9 @@ class RoomComposer:
         self._disconnect_reason: rtc.DisconnectReason.ValueType | None = None
         # Set in start(): the stall and reconnection rules (composer/watchdog.py).
         self._watchdog: Watchdog | None = None
-        self._fenced = False  # reconnecting outlasted the fence: the playlists stay held for good
+        # This job decided to end itself (a stall, the fence, a failed encoder or pacer): a
+        # replacement will continue the playlists, so they stay held for good (_give_up).
+        self._gave_up = False
         self._closed = False
         self.frames = 0
         self.chunks = 0
@@ -319,7 +326,7 @@ class RoomComposer:
         """
         config, space_id = self.config, self.space_id
         broadcast = await asyncio.to_thread(self._open_broadcast, config, space_id, self._epoch_ms)
-        self._feeder = Feeder(broadcast, sample_rate=config.sample_rate)
+        self._feeder = Feeder(broadcast, sample_rate=config.sample_rate, fps=config.fps)
         self._feeder.start()
         self._mics = self._microphones(self._on_mic_frame, config.sample_rate)
         self._on("participant_connected", self._participant_connected)
@@ -391,9 +398,9 @@ class RoomComposer:
             self._state_pending = replace(self._state_last, state="ended")
             await self._write_states()
         if self._feeder is not None:
-            if ended and not self._fenced:
+            if ended and not self._gave_up:
                 # The Space is over: no replacement will come, so a hold (a reconnection cut short
-                # by the end) gives way to the closing playlist. After the fence a replacement may
+                # by the end) gives way to the closing playlist. After giving up, a replacement may
                 # have come and written the end itself; this job leaves it alone.
                 self._feeder.broadcast.hold_playlists(False)
             complete = await self._feeder.close(ended)
@@ -453,7 +460,7 @@ class RoomComposer:
     def _reconnected(self) -> None:
         if self._watchdog is not None:
             self._watchdog.connection_restored()
-        if self._fenced:
+        if self._gave_up:
             return  # this job is ending; a replacement may already own the playlists
         logger.info("room %s reconnected: writing the playlists again", self._room.name)
         if self._feeder is not None:
@@ -726,48 +733,35 @@ class RoomComposer:
         return self._renderer.render(layout, big_tile_picture(self._camera, layout.big, self._clock()))
 
     async def _pace(self) -> None:
-        """Audio chunks and video frames on the wall clock, in time order, to the feeder."""
+        """Audio chunks and video frames on the wall clock, in time order, to the feeder (pacing.py)."""
         feeder = self._feeder
         assert feeder is not None
-        chunk_s = self._mixer.chunk_samples / self._mixer.sample_rate
-        fps = self.config.fps
-        video = self.config.video
+        schedule = Schedule(
+            Fraction(self._mixer.chunk_samples, self._mixer.sample_rate),
+            self.config.fps if self.config.video else None,
+        )
         start = self._clock()
-        audio_sent = video_sent = 0
         while True:
             if feeder.failed is not None:
                 # The encoder is gone: end this job so that a replacement continues the playlist.
-                if self._on_failure is not None:
-                    self._on_failure(f"broadcast failed: {feeder.failed!r}")
+                self._give_up(f"broadcast failed: {feeder.failed!r}")
                 return
-            elapsed = self._clock() - start
-            audio_due = int(elapsed / chunk_s)
-            video_due = int(elapsed * fps) if video else 0
-            if (audio_due - audio_sent) * chunk_s > MAX_CATCH_UP_S or feeder.backlog_s > MAX_BACKLOG_S:
-                # Starved: drop the same span of audio and video, keep the rest in sync, and tell
-                # the broadcast, whose PROGRAM-DATE-TIME would otherwise fall behind the clock.
-                dropped = (audio_due - audio_sent) * chunk_s
-                self.dropped_s += dropped
-                audio_sent, video_sent = audio_due, video_due
-                if dropped > 0:
-                    feeder.skip(dropped)
             frame: np.ndarray | None = None
-            while audio_sent < audio_due or video_sent < video_due:
-                audio_t = audio_sent * chunk_s
-                video_t = video_sent / fps if video else float("inf")
-                if audio_sent < audio_due and (audio_t <= video_t or video_sent >= video_due):
+            for step in schedule.steps(self._clock() - start, feeder.backlog_s):
+                if step.kind == "audio":
                     feeder.audio(self._mixer.pull())
-                    audio_sent += 1
                     self.chunks += 1
-                else:
+                elif step.kind == "video":
                     if frame is None:
                         frame = self._frame()
                     feeder.video(frame)
-                    video_sent += 1
                     self.frames += 1
-            next_audio = start + (audio_sent + 1) * chunk_s
-            next_video = start + (video_sent + 1) / fps if video else float("inf")
-            await asyncio.sleep(max(0.0, min(next_audio, next_video) - self._clock()))
+                else:
+                    # Starved: the same span of audio and video is dropped, and the broadcast told,
+                    # whose PROGRAM-DATE-TIME would otherwise fall behind the clock.
+                    self.dropped_s += step.seconds
+                    feeder.skip(step.seconds)
+            await asyncio.sleep(max(0.0, start + schedule.next_due() - self._clock()))
 
     async def _watch(self) -> None:
         """End the job when the broadcast stalls or the room stays away too long (watchdog.py)."""
@@ -776,16 +770,30 @@ class RoomComposer:
         while True:
             await asyncio.sleep(CHECK_EVERY_S)
             now = self._clock()
-            watchdog.published(feeder.broadcast.stats.segments_written, now)
+            watchdog.published(feeder.broadcast.stats.playlists_written, now)
             reason = watchdog.verdict(now)
             if reason is None:
                 continue
-            if watchdog.fenced(now):
-                self._fenced = True  # the hold stays through the close: no playlist write after this
-            logger.error("composer %s gives up: %s", self.space_id, reason)
-            if self._on_failure is not None:
-                self._on_failure(reason)
+            self._give_up(reason)
             return
+
+    def _give_up(self, reason: str) -> None:
+        """End this job because its broadcast is not what viewers get; a replacement takes over.
+
+        The reconciler dispatches the replacement 20-30 s later and it reads the playlists as they
+        are then, so this job writes none from now on, even in its closing flush (which can take
+        longer than that when the sink is slow): two writers of one playlist could give one
+        media sequence number two URIs. Segments still queued are written but not listed; the
+        replacement starts its part after a discontinuity.
+        """
+        if self._gave_up:
+            return
+        self._gave_up = True
+        logger.error("composer %s gives up: %s", self.space_id, reason)
+        if self._feeder is not None:
+            self._feeder.broadcast.hold_playlists(True)
+        if self._on_failure is not None:
+            self._on_failure(reason)
 
     async def _stats_loop(self, every: float) -> None:
         assert self._feeder is not None
@@ -820,8 +828,8 @@ class RoomComposer:
         # alive, so nothing would replace it; without the watchdog nothing notices a stall or a
         # lost room. End the job; a replacement continues the playlist.
         essential = (f"{PACE_TASK}-", f"{WATCHDOG_TASK}-")
-        if task.get_name().startswith(essential) and self._on_failure is not None:
-            self._on_failure(f"broadcast stopped: {task.exception()!r}")
+        if task.get_name().startswith(essential):
+            self._give_up(f"broadcast stopped: {task.exception()!r}")
 
 
 # -- the worker ----------------------------------------------------------------------------------------

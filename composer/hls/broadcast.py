@@ -28,6 +28,9 @@ Clock = Callable[[], float]
 # A skip at a segment's first sample counts for that segment (media times are sample counts / rate,
 # the segment's start is computed another way: equal values may differ in the last bits).
 SKIP_EPSILON_S = 1e-6
+# With a backlog of segments to upload, the playlists are still written at least this many segment
+# durations apart: a live viewer reloads about once a segment and holds a few in its buffer.
+PLAYLIST_EVERY_SEGMENTS = 2
 
 
 class BroadcastEnded(Exception):
@@ -139,6 +142,7 @@ class Broadcast:
             retry=config.retry,
             max_pending=config.max_pending_segments,
             stats=self._stats,
+            playlist_every_s=PLAYLIST_EVERY_SEGMENTS * float(config.segment_seconds),
         )
 
     # -- input ---------------------------------------------------------------------------------

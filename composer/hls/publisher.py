@@ -8,6 +8,9 @@ Rules (docs/broadcast.md, "Encoding and segments"):
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
 - the encoder hands segments over and never waits: the queue is bounded by dropping the oldest;
+- during a backlog (a sink slower than the encoder) the playlists are written after the last
+  queued segment, and at least every `playlist_every_s` while segments keep coming, so viewers
+  never wait on a queue that does not empty;
 - while the playlists are held (`hold_playlists`: the composer lost its room, and a replacement may
   take the Space over), segments are still written but no playlist or timeline is, and a write of
   one already retrying stops at its next attempt; on release the next pass writes them.
@@ -19,6 +22,7 @@ import collections
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -63,7 +67,9 @@ class Publisher:
         retry: RetryPolicy,
         max_pending: int,
         stats: StatsRecorder,
+        playlist_every_s: float,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sink = sink
         self._space_id = space_id
@@ -71,6 +77,9 @@ class Publisher:
         self._max_pending = max_pending
         self._stats = stats
         self._jitter = jitter
+        self._clock = clock
+        self._playlist_every_s = playlist_every_s
+        self._playlist_tried_at = clock()  # the last attempt to write the playlists
         self._cond = threading.Condition()
         self._abort = threading.Event()
         self._pending: collections.deque[_Job] = collections.deque()
@@ -165,11 +174,15 @@ class Publisher:
             if final:
                 self._finish()
                 return
-            if self._playlist_dirty and not more:
-                # During a backlog the playlist is written once after the last queued segment.
+            if self._playlist_dirty and (not more or self._playlist_overdue()):
+                # During a backlog the playlist is written after the last queued segment, or when
+                # viewers have waited `playlist_every_s` for it.
                 self._write_playlist()
             if self._timeline_dirty and self._playlist_published and not more:
                 self._write_timeline()
+
+    def _playlist_overdue(self) -> bool:
+        return self._clock() - self._playlist_tried_at >= self._playlist_every_s
 
     def _timeline_due(self) -> bool:
         return self._timeline_dirty and self._playlist_published and not self._held
@@ -218,12 +231,14 @@ class Publisher:
         playlist = self._playlist
         if not playlist.segments or self._is_held():
             return
+        self._playlist_tried_at = self._clock()
         full = playlist.render().encode()
         if not self._write(BROADCAST_PLAYLIST, full, closed=playlist.ended, holdable=True):
             return
         self._playlist_published = True
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS)
         if self._write(BROADCAST_LIVE_PLAYLIST, live.encode(), closed=playlist.ended, holdable=True):
+            self._stats.count(playlists_written=1)
             if playlist is self._playlist:
                 self._playlist_dirty = False
 

@@ -24,6 +24,7 @@ class BroadcastStats:
     stages: dict[str, StageTime] = field(default_factory=dict)
     segments_written: int = 0
     segments_dropped: int = 0
+    playlists_written: int = 0  # writes of the live window (each after the full playlist's)
     write_errors: int = 0  # failed sink writes, each followed by a retry or a drop
     bytes_written: int = 0
     pending_segments: int = 0
@@ -41,6 +42,7 @@ class StatsRecorder:
         self._stages = {name: [0, 0.0, 0.0] for name in STAGES}
         self.segments_written = 0
         self.segments_dropped = 0
+        self.playlists_written = 0
         self.write_errors = 0
         self.bytes_written = 0
 
@@ -68,6 +70,7 @@ class StatsRecorder:
                 stages={k: StageTime(int(v[0]), v[1], v[2]) for k, v in self._stages.items()},
                 segments_written=self.segments_written,
                 segments_dropped=self.segments_dropped,
+                playlists_written=self.playlists_written,
                 write_errors=self.write_errors,
                 bytes_written=self.bytes_written,
                 pending_segments=pending_segments,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -25,6 +26,7 @@ def _publisher(
     playlist: MediaPlaylist | None = None,
     max_pending: int = 10,
     retry: RetryPolicy = FAST,
+    clock: Callable[[], float] = lambda: 0.0,
 ) -> tuple[Publisher, StatsRecorder]:
     stats = StatsRecorder()
     publisher = Publisher(
@@ -34,7 +36,9 @@ def _publisher(
         retry=retry,
         max_pending=max_pending,
         stats=stats,
+        playlist_every_s=2.0,
         jitter=lambda: 0.5,
+        clock=clock,
     )
     return publisher, stats
 
@@ -289,3 +293,36 @@ def test_a_hold_stops_a_playlist_write_that_is_being_retried() -> None:
     tried = sink.attempts[f"{SPACE}/index.m3u8"]
     assert publisher.close(ended=False, timeout=10) is False
     assert sink.attempts[f"{SPACE}/index.m3u8"] <= tried + 1  # at most the attempt in flight
+
+
+def test_a_sink_slower_than_the_encoder_still_gets_the_playlists_every_two_segments() -> None:
+    """Each segment write takes a (fake) second and the queue never empties: the playlists are
+    written every `playlist_every_s` (2 s) all the same, not once the backlog is gone."""
+    now = [0.0]
+    all_queued = threading.Event()
+
+    def slow_segments(key: str, attempt: int) -> bool:
+        if key.endswith(".ts"):
+            all_queued.wait(10)  # the queue is full before the first write ends
+            now[0] += 1.0
+        return False
+
+    sink = MemorySink(fail=slow_segments)
+    named: list[int] = []
+    original = sink.write
+
+    def record(key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
+        original(key, data, content_type=content_type, cache_control=cache_control)
+        if key.endswith("/live.m3u8"):
+            named.append(len(parse_playlist(data.decode()).segments))
+
+    sink.write = record  # type: ignore[method-assign]
+    publisher, stats = _publisher(sink, clock=lambda: now[0], max_pending=20)
+    for n in range(10):
+        publisher.submit(_segment(n))
+    all_queued.set()
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.violations == []
+    assert named[0] < 10, f"the first live playlist came only after the backlog: {named}"
+    assert named == sorted(named) and named[-1] == 10
+    assert len(named) >= 4 and stats.playlists_written == len(named)

@@ -127,7 +127,7 @@ class FakeBroadcast:
         self.stages: list[dict[str, Any]] = []
         self.skipped: list[float] = []
         self.closed: bool | None = None
-        self.segments_written = 0  # what the watchdog reads through `stats`; tests move it on
+        self.playlists_written = 0  # what the watchdog reads through `stats`; tests move it on
         self.held = False
         self.held_at_close: bool | None = None
 
@@ -153,7 +153,7 @@ class FakeBroadcast:
 
     @property
     def stats(self) -> BroadcastStats:
-        return BroadcastStats(segments_written=self.segments_written)
+        return BroadcastStats(playlists_written=self.playlists_written)
 
 
 class FakeMics:
@@ -436,6 +436,8 @@ async def test_an_encoder_fault_ends_the_job() -> None:
         assert "encoder exploded" in reasons[0]
     finally:
         await h.composer.aclose()
+    # The replacement continues the playlists: the failed broadcast closed without writing them.
+    assert h.broadcast.held_at_close is True and h.broadcast.closed is False
 
 
 async def test_state_json_follows_the_room_metadata_and_says_when_the_space_ended() -> None:
@@ -566,19 +568,21 @@ async def test_a_broadcast_that_publishes_nothing_for_the_stall_limit_ends_the_j
         limit = watchdog.stall_limit(h.broadcast.config.segment_seconds)
         assert limit == watchdog.MIN_STALL_S  # 1 s segments: 3 of them is under the floor
         clock.offset += limit - 4
-        h.broadcast.segments_written += 1  # progress: the stall counts from here
+        h.broadcast.playlists_written += 1  # progress: the stall counts from here
         await _checks()
         clock.offset += limit - 4  # past the limit since the start, not since the last segment
         await _checks()
         assert reasons == []
         clock.offset += 5
         await eventually_async(lambda: reasons, timeout=5, what="the job asked to end")
-        assert reasons[0].startswith("no segment published for") and f"limit {limit:g} s" in reasons[0]
+        assert reasons[0].startswith("no new segment in the live playlist for")
+        assert f"limit {limit:g} s" in reasons[0]
         await _checks()
         assert len(reasons) == 1  # asked once
     finally:
         await h.composer.aclose()
-    assert h.broadcast.held_at_close is False  # a stalled composer still closes its playlist
+    # A replacement continues the playlists: the stalled composer writes none after giving up.
+    assert h.broadcast.held and h.broadcast.held_at_close is True and h.broadcast.closed is False
 
 
 async def test_reconnecting_holds_the_playlists_and_reconnected_releases_them() -> None:
@@ -604,11 +608,11 @@ async def test_reconnecting_past_the_fence_ends_the_job_and_never_writes_the_pla
     try:
         h.room.emit("reconnecting")
         clock.offset += watchdog.RECONNECT_FENCE_S - 1
-        h.broadcast.segments_written += 1  # segments are still written while held
+        h.broadcast.playlists_written += 1  # segments are still written while held
         await _checks()
         assert reasons == [] and h.broadcast.held
         clock.offset += 1.5
-        h.broadcast.segments_written += 1
+        h.broadcast.playlists_written += 1
         await eventually_async(lambda: reasons, timeout=5, what="the job asked to end")
         assert reasons[0].startswith("reconnecting for")
         h.room.emit("reconnected")  # too late: the job is ending
