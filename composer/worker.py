@@ -495,7 +495,41 @@ class RoomComposer:
         self._metadata = replace(
             metadata, space_id=self._metadata.space_id or metadata.space_id, video=self._metadata.video
         )
+        self._sync_microphones()
+        self._sync_camera()
         self._relayout()
+
+    # -- who is on stage ------------------------------------------------------------------------------
+
+    def _on_stage(self, identity: str) -> bool:
+        """Whether the room metadata (the control plane's word) puts `identity` on stage.
+
+        The SFU's grants are updated by the control plane after a demotion or a block, and a
+        blocked speaker may come back with a token issued before; until the control plane has
+        removed the grant or the person, the broadcast still neither plays nor shows them. A room
+        whose metadata names no host was not set up by the control plane (tests, a room being
+        created): there, whoever publishes a microphone is on stage.
+        """
+        metadata = self._metadata
+        if not metadata.host:
+            return True
+        return identity == metadata.host or identity in metadata.cohosts or identity in metadata.speakers
+
+    def _sync_microphones(self) -> None:
+        """Hold the microphones of the stage members only (after a change of the room metadata)."""
+        for participant in self._room.remote_participants.values():
+            if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                continue
+            on_stage = self._on_stage(participant.identity)
+            for publication in participant.track_publications.values():
+                if publication.source != MIC or publication.subscribed == on_stage:
+                    continue
+                if on_stage:
+                    publication.set_subscribed(True)
+                else:
+                    logger.info("microphone of %s dropped: not on stage", participant.identity)
+                    publication.set_subscribed(False)
+                    self._forget(publication)
 
     def _data_received(self, packet: rtc.DataPacket) -> None:
         # Only the control plane's aggregates (RoomService.SendData: no sending participant); a
@@ -541,7 +575,8 @@ class RoomComposer:
         if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
             return
         if publication.source == MIC:
-            publication.set_subscribed(True)
+            if self._on_stage(participant.identity):
+                publication.set_subscribed(True)
         elif publication.source in (CAMERA, SCREEN):
             self._sync_camera()
             self._relayout()
@@ -566,6 +601,9 @@ class RoomComposer:
     ) -> None:
         if publication.source == MIC and track.kind == rtc.TrackKind.KIND_AUDIO:
             assert self._mics is not None
+            if not self._on_stage(participant.identity):
+                publication.set_subscribed(False)  # left the stage while the answer was on its way
+                return
             self._mics.open(publication.sid, track)
         elif publication.source in (CAMERA, SCREEN) and track.kind == rtc.TrackKind.KIND_VIDEO:
             if (participant.identity, publication.source) != self._wanted_video():
@@ -631,7 +669,7 @@ class RoomComposer:
     def _speakers(self) -> list[layouts.Speaker]:
         out = []
         for p in self._room.remote_participants.values():
-            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT or not self._on_stage(p.identity):
                 continue
             publications = list(p.track_publications.values())
             role = p.attributes.get(names.ROLE_ATTRIBUTE, "")
@@ -669,6 +707,8 @@ class RoomComposer:
     def _wanted_video(self) -> tuple[str, int] | None:
         """(identity, track source) of the video the big tile shows, or None."""
         if not self._video or self._stage is None or self._stage.video_spotlight is None:
+            return None
+        if not self._on_stage(self._stage.video_spotlight):
             return None
         return self._stage.video_spotlight, VIDEO_SOURCES[self._stage.video_source]
 

@@ -249,6 +249,48 @@ async def test_all_microphones_and_no_camera_without_a_stage() -> None:
         await h.composer.aclose()
 
 
+def _subscribed_mics(h: Harness) -> set[str]:
+    return {
+        pub.sid
+        for p in h.room.remote_participants.values()
+        for pub in p.track_publications.values()
+        if pub.source == MIC and pub.subscribed
+    }
+
+
+def _set_metadata(h: Harness, **fields: Any) -> None:
+    old = h.room.metadata
+    h.room.metadata = RoomMetadata(space_id="s1", video="speakers", title="Harness", **fields).to_json()
+    h.room.emit("room_metadata_changed", old, h.room.metadata)
+
+
+async def test_only_stage_members_of_the_room_metadata_are_heard_and_drawn() -> None:
+    """Someone publishing a microphone whom the control plane does not put on stage (a blocked or
+    demoted speaker whose grant is not revoked yet, one back with an old token) is neither mixed
+    nor drawn; the metadata's changes add and drop microphones."""
+    h = make()
+    await h.composer.start()
+    try:
+        _set_metadata(h, host="alice", speakers=("bob",))
+        h.room.join("alice", role="host", camera=True)
+        h.room.join("bob")
+        h.room.join("mallory", role="speaker", camera=True)  # says speaker; the metadata says not
+        assert _subscribed_mics(h) == {"mic-alice", "mic-bob"}
+        assert {s.identity for s in h.composer._speakers()} == {"alice", "bob"}
+        h.room.publish_stage(1, spotlight="mallory", video_spotlight="mallory")
+        assert cameras_subscribed(h) == set()  # not on stage: no camera either
+        _set_metadata(h, host="alice", speakers=("bob", "mallory"))  # promoted after all
+        assert _subscribed_mics(h) == {"mic-alice", "mic-bob", "mic-mallory"}
+        assert cameras_subscribed(h) == {"cam-mallory"}
+        h.mics[0].open_keys.update({"mic-bob", "mic-mallory"})
+        _set_metadata(h, host="alice", speakers=("mallory",))  # bob is moved off the stage
+        assert _subscribed_mics(h) == {"mic-alice", "mic-mallory"}
+        assert "mic-bob" not in h.mics[0].open_keys
+        assert {s.identity for s in h.composer._speakers()} == {"alice", "mallory"}
+    finally:
+        await h.composer.aclose()
+
+
 async def test_only_the_video_spotlight_camera_and_the_old_one_goes_first() -> None:
     h = make()
     await h.composer.start()
