@@ -28,6 +28,11 @@ MAX_BUFFER_MS = 300
 # frames of jitter beyond the target) is dropped back to JITTER_MS, once per window. Jitter alone
 # only lifts the peaks, never that minimum.
 STEER_WINDOW_MS = 1000
+# The mix of several loud speakers can pass full scale. Hard clipping there squares the peaks off
+# (harsh, broadband distortion); instead, samples above this knee are bent smoothly (tanh) into the
+# headroom left, so the mix never clips and everything below the knee (-3 dBFS) is untouched.
+LIMIT_KNEE = 23170
+FULL_SCALE = 32767
 STEER_MARGIN_MS = 40
 
 
@@ -109,7 +114,7 @@ class Mixer:
                 self.underruns += 1
             else:
                 self._steer(state)
-        return np.clip(mix, -32768, 32767).astype(np.int16)
+        return soft_limit(mix)
 
     def _steer(self, state: _Track) -> None:
         """Drop a playing track's standing excess over the jitter target (STEER_WINDOW_MS)."""
@@ -150,3 +155,17 @@ class Mixer:
                 state.offset += count
                 state.buffered -= count
                 count = 0
+
+
+def soft_limit(mix: np.ndarray) -> np.ndarray:
+    """int32 sums to int16: unchanged up to LIMIT_KNEE, then a tanh curve that approaches full
+    scale without reaching it (continuous, with a continuous slope at the knee)."""
+    magnitude = np.abs(mix)
+    over = magnitude > LIMIT_KNEE
+    if not over.any():
+        return mix.astype(np.int16)
+    headroom = FULL_SCALE - LIMIT_KNEE
+    bent = LIMIT_KNEE + headroom * np.tanh((magnitude[over] - LIMIT_KNEE) / headroom)
+    out = mix.astype(np.float64)
+    out[over] = np.sign(mix[over]) * np.minimum(bent, FULL_SCALE)
+    return np.rint(out).astype(np.int16)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from composer.mixer import Mixer
+from composer.mixer import LIMIT_KNEE, Mixer, soft_limit
 
 RATE = 48000
 CHUNK = 960  # 20 ms
@@ -48,7 +48,21 @@ def test_the_sum_saturates_instead_of_wrapping() -> None:
     loud = np.full(CHUNK, 30000, dtype=np.int16)
     mixer.push("a", loud)
     mixer.push("b", loud)
-    assert (mixer.pull() == 32767).all()
+    out = mixer.pull()
+    assert (out > 32700).all() and (out <= 32767).all()
+
+
+def test_the_limiter_leaves_the_usual_levels_alone_and_bends_the_peaks_smoothly() -> None:
+    quiet = np.arange(-LIMIT_KNEE, LIMIT_KNEE + 1, 7, dtype=np.int32)
+    np.testing.assert_array_equal(soft_limit(quiet), quiet.astype(np.int16))
+    ramp = np.arange(-200_000, 200_001, 5, dtype=np.int32)
+    out = soft_limit(ramp).astype(np.int32)
+    assert out.max() <= 32767 and out.min() >= -32767
+    assert (np.diff(out) >= 0).all()  # monotonic: louder in, never quieter out
+    assert np.abs(np.diff(out)).max() <= 5  # continuous: no step where the curve starts
+    np.testing.assert_array_equal(out, -out[::-1])  # symmetric
+    # Where hard clipping would flatten two speakers' 0.9 FS peaks, the limiter keeps the shape.
+    assert soft_limit(np.array([29_490 * 2], dtype=np.int32))[0] < 32767
 
 
 def test_a_track_waits_for_its_jitter_target_then_plays_evenly() -> None:
