@@ -89,7 +89,15 @@ ROOM_GONE_POLL_S = 0.25
 # segment and two small writes, well under a second unless the sink is retrying).
 EVICT_GRACE_S = 5.0
 # A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
+# The framework kills the job's process at this limit, so the close's steps share it as one
+# budget: asking the SFU whether the room is gone (ROOM_GONE_WAIT_S), state.json's end (at most
+# STATE_WRITE_BUDGET_S), then the broadcast's close with what is left but SHUTDOWN_MARGIN_S (its
+# publisher keeps the last seconds of that for the final playlist, composer/hls/publisher.py).
 SHUTDOWN_TIMEOUT_S = 30.0
+SHUTDOWN_MARGIN_S = 2.0
+STATE_WRITE_BUDGET_S = 5.0
+# The broadcast's close always gets at least this, even after slow earlier steps.
+MIN_CLOSE_S = 8.0
 
 
 class BroadcastLike(Protocol):
@@ -176,10 +184,10 @@ class Feeder:
     def skip(self, seconds: float) -> None:
         self._queue.put(("skip", seconds))
 
-    async def close(self, ended: bool) -> bool:
-        """Flush and write everything; True when the sink has it all."""
+    async def close(self, ended: bool, budget_s: float) -> bool:
+        """Flush and write everything within `budget_s` from now; True when the sink has it all."""
         assert self._done is not None
-        self._queue.put(("close", ended))
+        self._queue.put(("close", (ended, time.monotonic() + budget_s)))
         return await self._done
 
     def _run(self) -> None:
@@ -200,7 +208,9 @@ class Feeder:
                 elif kind == "skip":
                     self.broadcast.skip(value)
                 elif kind == "close":
-                    ok = self.broadcast.close(ended=bool(value), timeout=SHUTDOWN_TIMEOUT_S - 5)
+                    # The media queued before the close was encoded first: what is left of the budget.
+                    ended, deadline = value
+                    ok = self.broadcast.close(ended=ended, timeout=max(1.0, deadline - time.monotonic()))
                     return
         except BaseException as exc:  # an encoder fault ends this broadcast, never the process
             self.failed = exc
@@ -376,6 +386,7 @@ class RoomComposer:
         if self._closed:
             return
         self._closed = True
+        began = self._clock()
         ended = await self._space_ended()
         for event, handler in self._handlers:
             self._room.off(event, handler)  # type: ignore[arg-type]
@@ -396,14 +407,18 @@ class RoomComposer:
             # stream's ENDLIST before it shows the end (web/src/views/space.ts), so the last
             # segments written after this are still heard.
             self._state_pending = replace(self._state_last, state="ended")
-            await self._write_states()
+            try:
+                await asyncio.wait_for(self._write_states(), STATE_WRITE_BUDGET_S)
+            except TimeoutError:
+                logger.warning("state.json of %s: the end was not written in time", self.space_id)
         if self._feeder is not None:
             if ended and not self._gave_up:
                 # The Space is over: no replacement will come, so a hold (a reconnection cut short
                 # by the end) gives way to the closing playlist. After giving up, a replacement may
                 # have come and written the end itself; this job leaves it alone.
                 self._feeder.broadcast.hold_playlists(False)
-            complete = await self._feeder.close(ended)
+            left = SHUTDOWN_TIMEOUT_S - SHUTDOWN_MARGIN_S - (self._clock() - began)
+            complete = await self._feeder.close(ended, max(MIN_CLOSE_S, left))
             logger.info(
                 "broadcast %s closed (ended=%s, complete=%s, frames=%d, chunks=%d, dropped %.1f s)",
                 self.space_id,

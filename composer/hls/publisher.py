@@ -11,6 +11,9 @@ Rules (docs/broadcast.md, "Encoding and segments"):
 - during a backlog (a sink slower than the encoder) the playlists are written after the last
   queued segment, and at least every `playlist_every_s` while segments keep coming, so viewers
   never wait on a queue that does not empty;
+- `close` keeps the last FINAL_WRITE_RESERVE_S of its budget for the final playlist and timeline:
+  segments still queued (or being retried) then are dropped, so a slow sink costs the recording
+  its last seconds rather than its #EXT-X-ENDLIST;
 - while the playlists are held (`hold_playlists`: the composer lost its room, and a replacement may
   take the Space over), segments are still written but no playlist or timeline is, and a write of
   one already retrying stops at its next attempt; on release the next pass writes them.
@@ -41,6 +44,10 @@ from contract.names import (
 )
 
 log = logging.getLogger(__name__)
+
+# The part of `close`'s budget kept for the final playlist, live window and timeline (three small
+# writes, each retried with backoff): segments still queued when it starts are dropped.
+FINAL_WRITE_RESERVE_S = 6.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class Publisher:
         self._playlist_tried_at = clock()  # the last attempt to write the playlists
         self._cond = threading.Condition()
         self._abort = threading.Event()
+        # Set when close's budget is down to its reserve (and by an abort): segment writes stop.
+        self._hurry = threading.Event()
         self._pending: collections.deque[_Job] = collections.deque()
         self._gap_next = False  # the next submitted segment follows a dropped one
         # A continued playlist (replacement composer) starts its own part with a discontinuity.
@@ -151,9 +160,27 @@ class Publisher:
             self._closing = True
             self._ended = ended
             self._cond.notify()
-        self._thread.join(timeout)
+        if timeout is None:
+            self._thread.join()
+            return self._finished_clean
+        self._thread.join(max(0.0, timeout - FINAL_WRITE_RESERVE_S))
+        if self._thread.is_alive():
+            with self._cond:
+                dropped = len(self._pending)
+                self._pending.clear()
+                if dropped:
+                    self._gap_next = True
+            log.error(
+                "broadcast %s: closing late, dropping %d queued segments to write the final playlist",
+                self._space_id,
+                dropped,
+            )
+            self._stats.count(segments_dropped=dropped)
+            self._hurry.set()
+            self._thread.join(min(timeout, FINAL_WRITE_RESERVE_S))
         if self._thread.is_alive():
             self._abort.set()
+            self._hurry.set()
             self._thread.join()
             return False
         return self._finished_clean
@@ -262,6 +289,8 @@ class Publisher:
         for attempt in range(1, self._retry.attempts + 1):
             if holdable and self._is_held():
                 return False
+            if not holdable and self._hurry.is_set():
+                return False  # closing: the final playlist goes first
             try:
                 with self._stats.stage("upload"):
                     self._sink.write(
@@ -279,7 +308,8 @@ class Publisher:
                     return False
                 # Equal jitter: half the backoff fixed, half random, so composers do not retry in step.
                 delay = self._retry.delay(attempt) * (0.5 + 0.5 * self._jitter())
-                if self._abort.wait(delay):
+                # A segment's retries stop when closing hurries (set by an abort too).
+                if (self._abort if holdable else self._hurry).wait(delay):
                     return False
                 continue
             self._stats.count(bytes_written=len(data))

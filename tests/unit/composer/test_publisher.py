@@ -208,7 +208,10 @@ def test_a_continued_playlist_keeps_its_segments_and_marks_the_new_part() -> Non
     ]
 
 
-def test_close_gives_up_after_its_timeout_and_leaves_a_playlist_naming_only_written_segments() -> None:
+def test_close_gives_up_after_its_timeout_and_leaves_a_playlist_naming_only_written_segments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("composer.hls.publisher.FINAL_WRITE_RESERVE_S", 0.1)
     sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-1.ts"))
     slow = RetryPolicy(attempts=1000, initial_delay_s=0.01, max_delay_s=0.05)
     publisher, _ = _publisher(sink, retry=slow)
@@ -217,6 +220,15 @@ def test_close_gives_up_after_its_timeout_and_leaves_a_playlist_naming_only_writ
     assert publisher.close(ended=True, timeout=0.3) is False
     assert [s.uri for s in _playlist(sink).segments] == ["1000-0.ts"]
     assert sink.violations == []
+
+
+def test_a_playlist_that_cannot_be_written_either_is_abandoned_at_the_timeout() -> None:
+    sink = MemorySink(fail=lambda key, attempt: key.endswith(".m3u8"))
+    slow = RetryPolicy(attempts=1000, initial_delay_s=0.01, max_delay_s=0.05)
+    publisher, _ = _publisher(sink, retry=slow)
+    publisher.submit(_segment(0))
+    assert publisher.close(ended=True, timeout=0.3) is False  # returns, does not hang
+    assert f"{SPACE}/index.m3u8" not in sink.objects
 
 
 def test_nothing_is_submitted_after_close() -> None:
@@ -326,3 +338,23 @@ def test_a_sink_slower_than_the_encoder_still_gets_the_playlists_every_two_segme
     assert named[0] < 10, f"the first live playlist came only after the backlog: {named}"
     assert named == sorted(named) and named[-1] == 10
     assert len(named) >= 4 and stats.playlists_written == len(named)
+
+
+def test_a_close_against_a_failing_sink_keeps_time_for_the_final_playlist(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Segments that keep failing do not use up the close's budget: at its reserve they are dropped
+    and the final playlist, with #EXT-X-ENDLIST, is written naming what was stored."""
+    monkeypatch.setattr("composer.hls.publisher.FINAL_WRITE_RESERVE_S", 0.5)
+    sink = MemorySink(fail=lambda key, attempt: key.endswith(".ts") and not key.endswith("-0.ts"))
+    slow = RetryPolicy(attempts=1000, initial_delay_s=0.05, max_delay_s=0.1)
+    publisher, stats = _publisher(sink, retry=slow)
+    publisher.submit(_segment(0))
+    eventually(lambda: _published(sink) == 1, what="segment 0 listed")
+    for n in (1, 2, 3):
+        publisher.submit(_segment(n))
+    assert publisher.close(ended=True, timeout=1.5) is False  # not everything was stored
+    playlist = _playlist(sink)
+    assert playlist.ended and [s.uri for s in playlist.segments] == ["1000-0.ts"]
+    assert is_closed(sink.objects[f"{SPACE}/live.m3u8"].decode())
+    assert stats.segments_dropped == 3 and sink.violations == []

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from livekit import rtc
 
-from composer import watchdog
+from composer import watchdog, worker
 from composer.hls import BroadcastConfig, BroadcastStats
 from composer.layout import BigTile, card_for
 from composer.worker import CAMERA_STALE_S, RoomComposer, _Camera, big_tile_picture
@@ -130,6 +130,7 @@ class FakeBroadcast:
         self.playlists_written = 0  # what the watchdog reads through `stats`; tests move it on
         self.held = False
         self.held_at_close: bool | None = None
+        self.close_timeout: float | None = None
 
     def push_video(self, rgb: np.ndarray) -> None:
         self.video.append(rgb)
@@ -145,6 +146,7 @@ class FakeBroadcast:
 
     def close(self, ended: bool = False, *, timeout: float | None = 30.0) -> bool:
         self.closed = ended
+        self.close_timeout = timeout
         self.held_at_close = self.held
         return True
 
@@ -711,3 +713,20 @@ def test_a_still_screen_share_keeps_its_picture() -> None:
 
 def _big(identity: str, source: str = "camera") -> BigTile:
     return BigTile(card=card_for(identity, ""), camera=identity, source=source)
+
+
+async def test_the_close_gets_what_is_left_of_the_shutdown_budget() -> None:
+    """The framework kills the job at SHUTDOWN_TIMEOUT_S: a slow question to the SFU leaves the
+    broadcast's close less time, so that its final playlist is written before the kill."""
+    clock = Clock()
+
+    async def slow_answer() -> bool:
+        clock.offset += 15.0  # the SFU took 15 s to answer
+        return False
+
+    h = make(room_exists=slow_answer, clock=clock)
+    await h.composer.start()
+    await h.composer.aclose()
+    budget = worker.SHUTDOWN_TIMEOUT_S - worker.SHUTDOWN_MARGIN_S - 15.0
+    assert h.broadcast.close_timeout is not None
+    assert budget - 1.0 < h.broadcast.close_timeout <= budget
