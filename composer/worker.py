@@ -517,18 +517,9 @@ class RoomComposer:
     # -- who is on stage ------------------------------------------------------------------------------
 
     def _on_stage(self, identity: str) -> bool:
-        """Whether the room metadata (the control plane's word) puts `identity` on stage.
-
-        The SFU's grants are updated by the control plane after a demotion or a block, and a
-        blocked speaker may come back with a token issued before; until the control plane has
-        removed the grant or the person, the broadcast still neither plays nor shows them. A room
-        whose metadata names no host was not set up by the control plane (tests, a room being
-        created): there, whoever publishes a microphone is on stage.
-        """
-        metadata = self._metadata
-        if not metadata.host:
-            return True
-        return identity == metadata.host or identity in metadata.cohosts or identity in metadata.speakers
+        """Whether the room metadata (the control plane's word) puts `identity` on stage: only they
+        are heard and drawn (RoomMetadata.may_speak)."""
+        return self._metadata.may_speak(identity)
 
     def _sync_microphones(self) -> None:
         """Hold the microphones of the stage members only (after a change of the room metadata)."""

@@ -46,6 +46,17 @@ class RoomMetadata:
         doc["pictures"] = dict(self.pictures)
         return doc
 
+    def may_speak(self, identity: str) -> bool:
+        """Whether this document puts `identity` on stage, for the media workers that mix and
+        spotlight microphones. The control plane revokes a demoted or blocked speaker's grant only
+        after the change, and a blocked one may come back with an older token: until then the SFU
+        still forwards their microphone, and this is what keeps it out. A document that names no
+        host was not written by the control plane (a room being set up, a test room): there, every
+        published microphone counts, as the SFU's grants already allow only stage members."""
+        if not self.host:
+            return True
+        return identity == self.host or identity in self.cohosts or identity in self.speakers
+
     def to_json(self) -> str:
         # UTF-8, not \u escapes: a display name costs at most 4 bytes a character (docs/identity.md).
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)

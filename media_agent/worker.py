@@ -25,6 +25,7 @@ from livekit.agents.worker import ServerEnvOption
 from livekit.rtc.room import EventTypes
 
 from contract import names
+from contract.room_metadata import RoomMetadata, parse_room_metadata
 from contract.stage import StageState
 from media_agent import scale_in
 from media_agent import stage as stage_rules
@@ -136,6 +137,8 @@ class RoomStage:
         self._handlers: list[tuple[EventTypes, Callable[..., Any]]] = []
         self._rpc_registered = False
         self._closed = False
+        # Only the microphones of the stage members it names are heard (RoomMetadata.may_speak).
+        self._metadata: RoomMetadata = parse_room_metadata(room.metadata)
         self.cost = Cost()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -245,6 +248,8 @@ class RoomStage:
         if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
             return
         if publication.source in SPEAKER_SOURCES:
+            if not self._metadata.may_speak(participant.identity):
+                return  # subscribed if the metadata puts them on stage later (_sync_microphones)
             self._engine.set_muted(participant.identity, self._clock(), publication.muted)
             publication.set_subscribed(True)
         elif publication.source in CAMERA_SOURCES:
@@ -269,6 +274,9 @@ class RoomStage:
         if publication.source not in SPEAKER_SOURCES or track.kind != rtc.TrackKind.KIND_AUDIO:
             return
         assert self._mics is not None
+        if not self._metadata.may_speak(participant.identity):
+            publication.set_subscribed(False)  # left the stage while the answer was on its way
+            return
         self._mic_owner[publication.sid] = participant.identity
         self._mics.open(publication.sid, track)
 
@@ -296,7 +304,28 @@ class RoomStage:
             self._engine.set_screen(participant.identity, self._clock(), not muted)
 
     def _room_metadata_changed(self, old: str, new: str) -> None:
+        self._metadata = parse_room_metadata(new)
+        self._sync_microphones()
         self._set_pin(new, self._clock())
+
+    def _sync_microphones(self) -> None:
+        """Hold the stage members' microphones only; someone moved off the stage falls silent."""
+        now = self._clock()
+        for participant in self._room.remote_participants.values():
+            if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                continue
+            on_stage = self._metadata.may_speak(participant.identity)
+            for publication in participant.track_publications.values():
+                if publication.source not in SPEAKER_SOURCES or publication.subscribed == on_stage:
+                    continue
+                if on_stage:
+                    self._engine.set_muted(participant.identity, now, publication.muted)
+                    publication.set_subscribed(True)
+                else:
+                    publication.set_subscribed(False)
+                    self._stop_reader(publication.sid)
+                    self._engine.set_muted(participant.identity, now, True)
+        self._dirty.set()
 
     def _set_pin(self, metadata: str | None, now: float) -> None:
         pinned, source = stage_rules.parse_pin(metadata), stage_rules.parse_pinned_source(metadata)

@@ -197,3 +197,21 @@ async def test_aclose_unregisters_every_handler_and_the_rpc() -> None:
     await stage.aclose()
     assert not any(room.handlers.values())
     assert names.STAGE_RPC_METHOD not in room.local_participant.rpc
+
+
+async def test_only_the_stage_members_the_metadata_names_are_heard() -> None:
+    """A microphone the SFU still forwards from someone the control plane has moved off the stage
+    (a grant not revoked yet, an old token) is not subscribed, and a change subscribes or drops."""
+    room = FakeRoom(metadata=json.dumps({"host": "alice", "speakers": ["bob"]}))
+    alice, bob, mallory = room.add(speaker("alice")), room.add(speaker("bob")), room.add(speaker("mallory"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        assert alice.track_publications["alice-mic"].subscribed
+        assert bob.track_publications["bob-mic"].subscribed
+        assert not mallory.track_publications["mallory-mic"].subscribed
+        room.emit("room_metadata_changed", "", json.dumps({"host": "alice", "speakers": ["mallory"]}))
+        assert mallory.track_publications["mallory-mic"].subscribed
+        assert not bob.track_publications["bob-mic"].subscribed
+    finally:
+        await stage.aclose()

@@ -1,0 +1,17 @@
+"""RoomMetadata.may_speak: who the media workers hear."""
+
+from __future__ import annotations
+
+from contract.room_metadata import RoomMetadata, parse_room_metadata
+
+
+def test_the_stage_is_the_host_the_cohosts_and_the_speakers() -> None:
+    metadata = RoomMetadata(host="h", cohosts=("c",), speakers=("s",))
+    heard = [metadata.may_speak(i) for i in ("h", "c", "s", "listener", "")]
+    assert heard == [True, True, True, False, False]
+
+
+def test_a_document_without_a_host_was_not_written_by_the_control_plane_and_limits_nobody() -> None:
+    assert parse_room_metadata("").may_speak("anyone")
+    assert parse_room_metadata('{"speakers": ["s"]}').may_speak("someone-else")
+    assert not parse_room_metadata('{"host": "h", "speakers": ["s"]}').may_speak("someone-else")
