@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -96,9 +97,17 @@ def start_local(
             redis=redis,
         )
 
-    # free_port() only says a port was free a moment ago: another process on the machine (a
-    # parallel test run, a browser) can take it before the server binds it. Then the server exits at
-    # once, and new ports are drawn.
+    return start_on_free_ports(configured, name=name, log=log)
+
+
+def start_on_free_ports(
+    configured: Callable[[], LiveKitConfig], *, name: str = "livekit", log: IO[str] | None = None
+) -> LiveKitServer:
+    """Start a server on the ports `configured()` draws, drawing again when one was taken.
+
+    free_port() only says a port was free a moment ago: another process on the machine (a parallel
+    test run, a browser) can take it before the server binds it. Then the server exits at once.
+    """
     for _ in range(BIND_ATTEMPTS - 1):
         try:
             return start(configured(), name=name, log=log)

@@ -4,7 +4,7 @@ by STUN, free ports, a local TLS+AUTH redis-server with its own CA instead of El
 
 from __future__ import annotations
 
-from contract.livekit_config import RedisSettings, fleet_config
+from contract.livekit_config import LiveKitConfig, RedisSettings, fleet_config
 from devstack import livekit
 from devstack.livekit import LiveKitServer
 from devstack.ports import free_port
@@ -18,7 +18,11 @@ PORT_RANGE_SIZE = 200
 
 
 def start(name: str, redis: redis_tls.LocalRedis, range_start: int) -> LiveKitServer:
-    config = fleet_config(
+    return livekit.start_on_free_ports(lambda: _config(redis, range_start), name=name)
+
+
+def _config(redis: redis_tls.LocalRedis, range_start: int) -> LiveKitConfig:
+    return fleet_config(
         api_key=API_KEY,
         api_secret=API_SECRET,
         redis=RedisSettings(
@@ -35,4 +39,3 @@ def start(name: str, redis: redis_tls.LocalRedis, range_start: int) -> LiveKitSe
         use_external_ip=False,
         node_ip="127.0.0.1",
     )
-    return livekit.start(config, name=name)
