@@ -249,6 +249,17 @@ export class BroadcastPlayer {
     return !!details && !details.live;
   }
 
+  /**
+   * Play a paused live broadcast again from its live edge (hls.js's sync position, natively the end
+   * of what is seekable): where it stopped may have left the playlist's window meanwhile.
+   */
+  async resumeLive(): Promise<void> {
+    const v = this.video;
+    const edge = this.hls ? this.hls.liveSyncPosition : v.seekable.length > 0 ? v.seekable.end(v.seekable.length - 1) : null;
+    if (edge !== null && Number.isFinite(edge)) v.currentTime = edge;
+    await this.play();
+  }
+
   seek(mediaTime: number): void {
     this.video.currentTime = mediaTime;
     if (this.video.paused) void this.play();

@@ -19,6 +19,7 @@ import {
 } from "./auth";
 import { avatar, h } from "./dom";
 import { loadConfig } from "./config";
+import { lazyView } from "./lazy_view";
 import { useAvatarProxy } from "./people";
 import { beginSignIn, cloudSignOut, completeSignIn, hostedLogin, parseCallback, redirectUriOf, SignInError } from "./oauth";
 import { parseRoute } from "./route";
@@ -135,11 +136,9 @@ async function boot(): Promise<void> {
       signInProblem = null;
     } else if (target.kind === "space") {
       // The LiveKit SDK is most of the bundle: load it only when a Space is opened.
-      const { spaceView } = await import("./views/space");
-      view = spaceView(app, target.spaceId);
+      view = await lazyView(() => import("./views/space"), (m) => m.spaceView(app, target.spaceId));
     } else if (target.kind === "replay") {
-      const { replayView } = await import("./views/replay");
-      view = replayView(app, target.spaceId);
+      view = await lazyView(() => import("./views/replay"), (m) => m.replayView(app, target.spaceId));
     } else {
       view = lobbyView(app);
       if (target.problem) {

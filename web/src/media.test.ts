@@ -1,7 +1,8 @@
-import { ParticipantKind } from "livekit-client";
+// @vitest-environment happy-dom
+import { ParticipantKind, RoomEvent, Track } from "livekit-client";
 import { describe, expect, it, vi } from "vitest";
 
-import { agentStage, isStageAgent, publishRights, SCREEN_SHARE, setScreenShare } from "./media";
+import { agentStage, isStageAgent, publishError, publishRights, SCREEN_SHARE, setScreenShare, SpaceRoom } from "./media";
 import { STAGE_ATTRIBUTE } from "./names";
 
 const stage = JSON.stringify({ seq: 3, spotlight: "mallory", video_spotlight: null, speaking: [], video_on: [], pinned: null, t: 1 });
@@ -58,5 +59,82 @@ describe("setScreenShare", () => {
     const cancelled = Object.assign(new Error("Permission denied"), { name: "NotAllowedError" });
     await expect(setScreenShare({ setScreenShareEnabled: vi.fn().mockRejectedValue(cancelled) }, true)).resolves.toBeUndefined();
     await expect(setScreenShare({ setScreenShareEnabled: vi.fn().mockRejectedValue(new Error("SFU refused")) }, true)).rejects.toThrow("SFU refused");
+  });
+});
+
+describe("remote audio", () => {
+  /** A remote audio track as the SDK hands it over: attach() makes an <audio>, detach() forgets it. */
+  function audioTrack() {
+    let attached: HTMLMediaElement[] = [];
+    return {
+      kind: Track.Kind.Audio,
+      mediaStreamTrack: new EventTarget(),
+      attach: () => {
+        const el = document.createElement("audio");
+        attached.push(el);
+        return el;
+      },
+      detach: (el?: HTMLMediaElement) => {
+        const gone = el ? attached.filter((a) => a === el) : attached;
+        attached = attached.filter((a) => !gone.includes(a));
+        return gone;
+      },
+    };
+  }
+
+  function roomWithSink() {
+    const sink = document.createElement("div");
+    const room = new SpaceRoom(sink);
+    const subscribe = () => {
+      const track = audioTrack();
+      room.room.emit(RoomEvent.TrackSubscribed, track as never, {} as never, {} as never);
+      return track;
+    };
+    return { sink, room, subscribe };
+  }
+
+  it("removes a track's <audio> when it is unsubscribed, though the SDK detached it first", () => {
+    const { sink, room, subscribe } = roomWithSink();
+    const a = subscribe();
+    subscribe();
+    expect(sink.querySelectorAll("audio")).toHaveLength(2);
+    a.detach(); // the SDK's own detach, before it reports the unsubscribe
+    room.room.emit(RoomEvent.TrackUnsubscribed, a as never, {} as never, {} as never);
+    expect(sink.querySelectorAll("audio")).toHaveLength(1);
+  });
+
+  it("removes a track's <audio> when the track ends", () => {
+    const { sink, subscribe } = roomWithSink();
+    const a = subscribe();
+    a.mediaStreamTrack.dispatchEvent(new Event("ended"));
+    expect(sink.querySelectorAll("audio")).toHaveLength(0);
+  });
+
+  it("removes only its own elements when the room is left", async () => {
+    const { sink, room, subscribe } = roomWithSink();
+    subscribe();
+    const next = document.createElement("audio"); // the next room's, in the same sink
+    sink.append(next);
+    await room.leave();
+    expect([...sink.querySelectorAll("audio")]).toEqual([next]);
+  });
+});
+
+describe("publishError", () => {
+  const named = (name: string) => Object.assign(new Error("browser words"), { name });
+
+  it("tells the person what to do about each capture refusal", () => {
+    expect(publishError(named("NotAllowedError"), "microphone")).toMatch(/does not let this page use your microphone: allow it in the site settings/);
+    expect(publishError(named("NotFoundError"), "camera")).toMatch(/^No camera found: plug one in or choose another under Devices/);
+    expect(publishError(named("NotReadableError"), "microphone")).toMatch(/another app may be using it/);
+    expect(publishError(named("OverconstrainedError"), "camera")).toMatch(/^The camera chosen is not available/);
+    expect(publishError(named("NotFoundError"), "screen")).toBe("The browser found nothing to share.");
+  });
+
+  it("leaves anything else to the media server", () => {
+    expect(publishError(new Error("permission denied by the SFU"), "microphone")).toBe("The media server refused: permission denied by the SFU");
+    for (const name of ["NotAllowedError", "NotFoundError", "NotReadableError", "OverconstrainedError"]) {
+      expect(publishError(named(name), "microphone")).not.toMatch(/media server/);
+    }
   });
 });

@@ -85,6 +85,11 @@ export class SpaceRoom {
   status: Status = { kind: "idle" };
   private listeners = new Set<() => void>();
   private handsListeners = new Set<(hands: RaisedHands) => void>();
+  /**
+   * Each remote audio track's <audio> in the sink, kept by the page: the SDK detaches a track before
+   * it reports it unsubscribed, so `track.detach()` then finds nothing to remove.
+   */
+  private readonly audio = new Map<RemoteTrack, HTMLMediaElement>();
 
   /** The microphone, camera and speaker chosen (devices.ts); used while plugged in. */
   private readonly wanted: DeviceChoice;
@@ -108,11 +113,9 @@ export class SpaceRoom {
     const changed = () => this.emit();
     r.on(RoomEvent.Reconnecting, () => this.setStatus({ kind: "reconnecting" }))
       .on(RoomEvent.SignalReconnecting, () => this.setStatus({ kind: "reconnecting" }))
-      .on(RoomEvent.Reconnected, () => {
-        this.setStatus({ kind: "connected" });
-          })
+      .on(RoomEvent.Reconnected, () => this.setStatus({ kind: "connected" }))
       .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
-        this.audioSink.replaceChildren();
+        this.stopAllAudio();
         // Only a connection that was up can drop; a failed connect is reported by connect() itself.
         const dropped = this.status.kind !== "connecting" && reconnectsAfter(reason);
         this.setStatus({ kind: "ended", ...disconnectMessage(reason), dropped });
@@ -130,11 +133,11 @@ export class SpaceRoom {
         this.emit();
       })
       .on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
-        if (track.kind === Track.Kind.Audio) this.audioSink.append(track.attach());
+        if (track.kind === Track.Kind.Audio) this.playAudio(track);
         this.emit();
       })
       .on(RoomEvent.TrackUnsubscribed, (track: RemoteTrack) => {
-        if (track.kind === Track.Kind.Audio) track.detach().forEach((el) => el.remove());
+        this.stopAudio(track);
         this.emit();
       })
       .on(RoomEvent.TrackMuted, changed)
@@ -162,6 +165,28 @@ export class SpaceRoom {
         this.emit();
       })
       .on(RoomEvent.ActiveDeviceChanged, changed);
+  }
+
+  private playAudio(track: RemoteTrack): void {
+    if (this.audio.has(track)) return;
+    const el = track.attach();
+    this.audio.set(track, el);
+    this.audioSink.append(el);
+    // A track can end without an unsubscribe (the sender's connection went away first).
+    track.mediaStreamTrack.addEventListener("ended", () => this.stopAudio(track), { once: true });
+  }
+
+  private stopAudio(track: RemoteTrack): void {
+    const el = this.audio.get(track);
+    if (!el) return;
+    this.audio.delete(track);
+    track.detach(el);
+    el.remove();
+  }
+
+  /** Only this room's elements: the sink is the page's, and the next room may be playing into it. */
+  private stopAllAudio(): void {
+    for (const track of [...this.audio.keys()]) this.stopAudio(track);
   }
 
   /** The devices of a kind the browser offers (labels only once the page may capture). */
@@ -259,6 +284,7 @@ export class SpaceRoom {
 
   async leave(): Promise<void> {
     await this.room.disconnect();
+    this.stopAllAudio(); // also when no Disconnected event comes (a room that never connected)
   }
 
   /** Read a stage state from an agent's attribute, if it carries one; anyone else's is ignored. */
@@ -335,6 +361,35 @@ export async function setScreenShare(p: Pick<LocalParticipant, "setScreenShareEn
   } catch (err) {
     if (on && (err as { name?: string } | null)?.name === "NotAllowedError") return;
     throw err;
+  }
+}
+
+/** What the page captures from this browser. */
+export type Capture = "microphone" | "camera" | "screen";
+
+/**
+ * What to tell the person when turning a microphone, camera or screen share on failed. The browser's
+ * capture refusals (getUserMedia's errors, by name) say what to do about them; anything else came
+ * from the media server.
+ */
+export function publishError(err: unknown, what: Capture): string {
+  const choose = "or choose another under Devices, then try again.";
+  switch ((err as { name?: string } | null)?.name) {
+    case "NotAllowedError":
+    case "PermissionDeniedError":
+    case "SecurityError":
+      return `The browser does not let this page use your ${what}: allow it in the site settings (the icon beside the address), then try again.`;
+    case "NotFoundError":
+    case "DevicesNotFoundError":
+      return what === "screen" ? "The browser found nothing to share." : `No ${what} found: plug one in ${choose}`;
+    case "NotReadableError":
+    case "TrackStartError":
+    case "AbortError":
+      return `Your ${what} could not be started: another app may be using it. Close that app, then try again.`;
+    case "OverconstrainedError":
+      return `The ${what} chosen is not available: plug it in ${choose}`;
+    default:
+      return `The media server refused: ${(err as Error)?.message ?? String(err)}`;
   }
 }
 

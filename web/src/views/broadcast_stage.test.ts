@@ -1,7 +1,11 @@
-import { describe, expect, it } from "vitest";
+// @vitest-environment happy-dom
+import { describe, expect, it, vi } from "vitest";
 
 import type { Space } from "../api";
-import { stageRoster } from "./broadcast_stage";
+import { FakeHls } from "../fake_hls";
+import { BroadcastStage, stageRoster } from "./broadcast_stage";
+
+vi.mock("hls.js/light", async () => ({ default: (await import("../fake_hls")).FakeHls }));
 
 const SPACE: Space = {
   id: "s1",
@@ -31,5 +35,46 @@ describe("the broadcast page's stage roster", () => {
     expect(stageRoster(null)).toEqual([]);
     expect(stageRoster({ ...SPACE, state: "ended" })).toEqual([]);
     expect(stageRoster({ ...SPACE, state: "scheduled" })).toEqual([]);
+  });
+});
+
+describe("the broadcast page's banner", () => {
+  const hooks = () => ({ raiseHand: vi.fn(), leave: vi.fn(), copyLink: vi.fn(), retry: vi.fn() });
+  const banner = (view: BroadcastStage) => view.el.querySelector(".banner") as HTMLElement;
+
+  async function opened() {
+    FakeHls.instances = [];
+    const h = hooks();
+    const view = await BroadcastStage.open("https://cdn.example/s1/live.m3u8", h);
+    return { view, hooks: h, hls: FakeHls.instances[0] };
+  }
+
+  it("offers to resume at the live edge when the live broadcast is paused", async () => {
+    const { view, hls } = await opened();
+    await view.player.play();
+    expect(banner(view).hidden).toBe(true);
+    view.player.video.pause();
+    expect(banner(view).hidden).toBe(false);
+    expect(banner(view).dataset.testid).toBe("paused");
+    hls.liveSyncPosition = 30;
+    (view.el.querySelector('[data-testid="resume"]') as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(view.player.state).toBe("playing"));
+    expect(view.player.video.currentTime).toBe(30);
+    expect(banner(view).hidden).toBe(true);
+    view.destroy();
+  });
+
+  it("keeps a banner that shows the same thing, so a click on its button is not lost", async () => {
+    const { view, hooks, hls } = await opened();
+    hls.fire(FakeHls.Events.ERROR, { fatal: true, type: FakeHls.ErrorTypes.OTHER_ERROR, details: "internalException" });
+    const retry = view.el.querySelector('[data-testid="retry"]') as HTMLButtonElement;
+    expect(banner(view).dataset.testid).toBe("broadcast-error");
+    // The player changes again (a time update, several a second): the same button stays.
+    view.player.video.dispatchEvent(new Event("timeupdate"));
+    hls.fire(FakeHls.Events.LEVEL_UPDATED);
+    expect(view.el.querySelector('[data-testid="retry"]')).toBe(retry);
+    retry.click();
+    expect(hooks.retry).toHaveBeenCalledTimes(1);
+    view.destroy();
   });
 });

@@ -116,6 +116,12 @@ export class BroadcastStage {
       this.showBanner("enable-audio", h("button", { class: "btn btn-primary", onclick: () => void p.unmute() }, "Click to hear the Space"));
     } else if (p.state === "loading" || p.state === "waiting") {
       this.showBanner("connecting", p.state === "loading" ? "Starting the broadcast…" : "Waiting for the broadcast…");
+    } else if (p.state === "paused" && p.live) {
+      // Paused by the person or by the browser (a background tab, another app taking the sound).
+      this.showBanner(
+        "paused",
+        h("span", {}, "Paused. ", h("button", { class: "btn btn-primary small", "data-testid": "resume", onclick: () => void p.resumeLive() }, "Resume live")),
+      );
     } else {
       this.banner.hidden = true;
       this.banner.dataset.testid = "banner";

@@ -13,7 +13,7 @@ import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
 import { Heartbeat } from "../heartbeat";
-import { cameraTrack, isStageRole, micOn, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
+import { type Capture, cameraTrack, isStageRole, micOn, publishError, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { StallCheck } from "../stall_check";
 import { STATE_POLL_MS } from "../names";
 import { type Person, personOf } from "../people";
@@ -123,9 +123,9 @@ export function spaceView(app: App, spaceId: string): View {
   const reactions = new ReactionsOverlay();
   const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
   const controls = new ControlsView({
-    setMic: (on) => void toggle(() => media!.room.localParticipant.setMicrophoneEnabled(on)),
-    setCamera: (on) => void toggle(() => media!.room.localParticipant.setCameraEnabled(on)),
-    setScreen: (on) => void toggle(() => setScreenShare(media!.room.localParticipant, on)),
+    setMic: (on) => void toggle("microphone", () => media!.room.localParticipant.setMicrophoneEnabled(on)),
+    setCamera: (on) => void toggle("camera", () => media!.room.localParticipant.setCameraEnabled(on)),
+    setScreen: (on) => void toggle("screen", () => setScreenShare(media!.room.localParticipant, on)),
     raiseHand: (up) => void raiseHand(up),
     toggleDevices: () => {
       devices.toggle();
@@ -230,43 +230,88 @@ export function spaceView(app: App, spaceId: string): View {
       await watchBroadcast(grant.playlist_url, grant.presence_interval_seconds ?? null);
       return "joined";
     }
-    leaveBroadcast();
-    closeRoom();
-    ctl.joined(grant);
+    // Joining from the card, the stage says it is connecting. Anything else on screen (the broadcast
+    // a promoted listener watches, "Reconnecting…") stays until the new room is up: a connect that
+    // fails leaves it there, not a half-built stage or nothing at all.
+    const watching = broadcast !== null;
+    const generation = broadcastGeneration;
     const room = new SpaceRoom(audioSink, devicePrefs.get());
-    media = room;
-    window.spaces = { room: room.room };
-    room.room.on("dataReceived", (payload, participant, _kind, topic) => {
+    const listening = listen(room);
+    if (!watching && !auto) {
+      closeRoom();
+      ctl.joined(grant);
+      adopt(room, listening);
+      buildStage();
+    }
+    try {
+      await room.connect(grant.url, grant.token);
+    } catch (err) {
+      if (room === media) {
+        // The status carries the message; render() shows it.
+        render();
+        return "retry";
+      }
+      for (const off of listening) off();
+      void room.leave().catch(() => undefined);
+      if (watching && !disposed && generation === broadcastGeneration) {
+        toast(`Could not join the stage: ${(err as Error).message} You are still watching the broadcast.`, "error");
+      }
+      return "retry";
+    }
+    if (room !== media) {
+      if (disposed || generation !== broadcastGeneration) {
+        // Left (the page, or the broadcast) while the room was connecting: not into the room either.
+        for (const off of listening) off();
+        void room.leave().catch(() => undefined);
+        return "stop";
+      }
+      // Both would play from here on: the broadcast goes the moment the room is up.
+      leaveBroadcast();
+      closeRoom();
+      ctl.joined(grant);
+      adopt(room, listening);
+      buildStage();
+      presence.entered(spaceId); // it connected before it was the page's room: its listener did not
+    }
+    render();
+    return "joined";
+  }
+
+  /** The page's feeds from `room`: its metadata, hands, reactions and status. Returns their unsubscribers. */
+  function listen(room: SpaceRoom): (() => void)[] {
+    const onData = (payload: Uint8Array, participant?: unknown, _kind?: unknown, topic?: string) => {
       // The control plane's aggregates only (server API: no sender); a speaker's data has one.
       const burst = participant ? null : parseBurst(payload, topic);
       if (burst) reactions.show(burst);
-    });
+    };
+    room.room.on("dataReceived", onData);
     let metadata: string | undefined;
     let status = room.status.kind;
-    unsubscribe = [
+    return [
+      () => void room.room.off("dataReceived", onData),
       room.onChange(() => {
         if (room.room.metadata !== metadata) {
           metadata = room.room.metadata;
           ctl.pushed(parseRoomMetadata(metadata));
         }
-        // Fetch the Space once per reconnect: what was pushed while we were away is lost.
-        if (status === "reconnecting" && room.status.kind === "connected") void ctl.load();
-        if (status !== "connected" && room.status.kind === "connected") presence.entered(spaceId);
+        // Not the page's room yet while it connects under the broadcast or "Reconnecting…".
+        if (room === media) {
+          // Fetch the Space once per reconnect: what was pushed while we were away is lost.
+          if (status === "reconnecting" && room.status.kind === "connected") void ctl.load();
+          if (status !== "connected" && room.status.kind === "connected") presence.entered(spaceId);
+        }
         status = room.status.kind;
         render();
       }),
       room.onHands((hands) => ctl.pushedHands(hands)),
     ];
-    buildStage();
-    try {
-      await room.connect(grant.url, grant.token);
-    } catch {
-      // The status carries the message; render() shows it.
-      render();
-      return "retry";
-    }
-    render();
-    return "joined";
+  }
+
+  /** `room` becomes the page's connection (closeRoom ends it). */
+  function adopt(room: SpaceRoom, listening: (() => void)[]): void {
+    media = room;
+    unsubscribe = listening;
+    window.spaces = { room: room.room };
   }
 
   /** The room dropped (not a leave, removal or end): come back in by ourselves, saying so. */
@@ -572,11 +617,11 @@ export function spaceView(app: App, spaceId: string): View {
     else toast(result.message, "error");
   }
 
-  async function toggle(call: () => Promise<unknown>): Promise<void> {
+  async function toggle(what: Capture, call: () => Promise<unknown>): Promise<void> {
     try {
       await call();
     } catch (err) {
-      toast(`The media server refused: ${(err as Error).message}`, "error");
+      toast(publishError(err, what), "error");
     }
     render();
   }

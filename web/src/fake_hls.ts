@@ -1,0 +1,62 @@
+/**
+ * A stand-in for hls.js in unit tests (`vi.mock("hls.js/light", ...)`): the constants the player
+ * reads, its calls recorded, and `fire` to raise an hls.js event.
+ */
+type Handler = (event: string, data: unknown) => void;
+
+export class FakeHls {
+  static instances: FakeHls[] = [];
+  static isSupported = (): boolean => true;
+  static Events = {
+    ERROR: "hlsError",
+    MANIFEST_PARSED: "hlsManifestParsed",
+    LEVEL_UPDATED: "hlsLevelUpdated",
+    BUFFER_CODECS: "hlsBufferCodecs",
+  };
+  static ErrorTypes = { NETWORK_ERROR: "networkError", MEDIA_ERROR: "mediaError", OTHER_ERROR: "otherError" };
+  static ErrorDetails = { MANIFEST_LOAD_ERROR: "manifestLoadError" };
+
+  readonly calls: string[] = [];
+  levels: unknown[] = [];
+  currentLevel = -1;
+  liveSyncPosition: number | null = null;
+  latency = 0;
+  playingDate: Date | null = null;
+  private handlers = new Map<string, Handler[]>();
+
+  constructor(readonly config: unknown) {
+    FakeHls.instances.push(this);
+  }
+
+  on(event: string, fn: Handler): void {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn]);
+  }
+
+  fire(event: string, data: unknown = {}): void {
+    for (const fn of this.handlers.get(event) ?? []) fn(event, data);
+  }
+
+  attachMedia(): void {
+    this.calls.push("attachMedia");
+  }
+
+  loadSource(url: string): void {
+    this.calls.push(`loadSource ${url}`);
+  }
+
+  startLoad(): void {
+    this.calls.push("startLoad");
+  }
+
+  recoverMediaError(): void {
+    this.calls.push("recoverMediaError");
+  }
+
+  swapAudioCodec(): void {
+    this.calls.push("swapAudioCodec");
+  }
+
+  destroy(): void {
+    this.calls.push("destroy");
+  }
+}

@@ -1,0 +1,239 @@
+// @vitest-environment happy-dom
+/**
+ * The Space page's switches between connections: the broadcast to the room (a promotion) and a
+ * dropped room to a new one (the reconnect). The room and the broadcast are fakes; the page is real.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import type { App } from "../app";
+import type { Space } from "../api";
+import type { JoinGrant } from "../broadcast";
+
+const fakes = vi.hoisted(() => {
+  type Status = { kind: string; message?: string; canRejoin?: boolean; dropped?: boolean };
+
+  /** A SpaceRoom whose connect the test settles (`connected()` / `failed()`). */
+  class FakeSpaceRoom {
+    static made: FakeSpaceRoom[] = [];
+    status: Status = { kind: "idle" };
+    readonly stage = { current: null };
+    readonly info = { title: "", video: "off", pinned_source: "camera" };
+    readonly people = [];
+    readonly left = { count: 0 };
+    readonly room = {
+      metadata: undefined,
+      canPlaybackAudio: true,
+      localParticipant: { identity: "lee", attributes: {}, permissions: undefined, getTrackPublication: () => undefined },
+      on: () => undefined,
+      off: () => undefined,
+      startAudio: async () => undefined,
+    };
+    private listeners = new Set<() => void>();
+    private settle: ((error?: Error) => void) | null = null;
+
+    constructor() {
+      FakeSpaceRoom.made.push(this);
+    }
+
+    onChange(fn: () => void): () => void {
+      this.listeners.add(fn);
+      return () => this.listeners.delete(fn);
+    }
+
+    onHands(): () => void {
+      return () => undefined;
+    }
+
+    participant(): undefined {
+      return undefined;
+    }
+
+    setStatus(status: Status): void {
+      this.status = status;
+      for (const fn of this.listeners) fn();
+    }
+
+    connect(): Promise<void> {
+      this.setStatus({ kind: "connecting" });
+      return new Promise((resolve, reject) => {
+        this.settle = (error) => (error ? reject(error) : resolve());
+      });
+    }
+
+    connected(): void {
+      this.setStatus({ kind: "connected" });
+      this.settle?.();
+    }
+
+    failed(message: string): void {
+      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: false });
+      this.settle?.(new Error(message));
+    }
+
+    async leave(): Promise<void> {
+      this.left.count += 1;
+    }
+  }
+
+  /** A BroadcastStage with a player that plays at once. */
+  class FakeBroadcastStage {
+    static made: FakeBroadcastStage[] = [];
+    readonly el = document.createElement("div");
+    destroyed = false;
+    readonly player: { url: string; state: string; onChange: () => () => void; playbackClockMs: () => null };
+
+    constructor(url: string) {
+      this.el.dataset.testid = "broadcast-stage";
+      this.player = { url, state: "playing", onChange: () => () => undefined, playbackClockMs: () => null };
+      FakeBroadcastStage.made.push(this);
+    }
+
+    static async open(url: string): Promise<FakeBroadcastStage> {
+      return new FakeBroadcastStage(url);
+    }
+
+    overlay(): void {}
+    update(): void {}
+
+    destroy(): void {
+      this.destroyed = true;
+      this.el.remove();
+    }
+  }
+
+  return { FakeSpaceRoom, FakeBroadcastStage };
+});
+
+vi.mock("../media", async (original) => ({ ...(await original<typeof import("../media")>()), SpaceRoom: fakes.FakeSpaceRoom }));
+vi.mock("./broadcast_stage", () => ({ BroadcastStage: fakes.FakeBroadcastStage }));
+
+const { spaceView } = await import("./space");
+const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
+
+const PLAYLIST = "https://cdn.example/s1/live.m3u8";
+const SPACE: Space = {
+  id: "s1",
+  title: "Night shift",
+  state: "live",
+  host: "hana",
+  cohosts: [],
+  speakers: [],
+  video: "off",
+  listener_count: 1,
+  raised_hands: ["lee"],
+  names: {},
+  pictures: {},
+};
+const HLS: JoinGrant = { mode: "hls", playlist_url: PLAYLIST, identity: "lee", role: "listener", expires_at: null, presence_interval_seconds: null };
+const WEBRTC: JoinGrant = { mode: "webrtc", url: "wss://sfu.example", token: "t", identity: "lee", role: "speaker", expires_at: 0 };
+
+/** state.json saying lee is on the stage now, answered when the test says so. */
+let promote: () => void = () => undefined;
+
+function fakeApp(grants: JoinGrant[]): App {
+  const api = {
+    getSpace: async () => SPACE,
+    joinToken: async () => {
+      const grant = grants.shift();
+      if (!grant) throw Object.assign(new Error("no more grants"), { status: 503 });
+      return grant;
+    },
+    presence: async () => undefined,
+    react: async () => undefined,
+    listeners: async () => ({ listeners: [], next_cursor: null }),
+  };
+  return { api, session: { userId: "lee" }, signOut: () => undefined } as unknown as App;
+}
+
+/** Polls until `check` passes: the page settles over a few promise turns and the fake fetch. */
+const until = (check: () => void) => vi.waitFor(check, { timeout: 5000 });
+const byTestId = (el: Element, testid: string) => el.querySelector(`[data-testid="${testid}"]`);
+
+beforeEach(() => {
+  sessionStorage.clear();
+  FakeSpaceRoom.made = [];
+  FakeBroadcastStage.made = [];
+  const promoted = new Promise<void>((resolve) => (promote = resolve));
+  vi.stubGlobal("fetch", async (url: string) => {
+    if (!url.endsWith("state.json")) return new Response("", { status: 404 });
+    await promoted;
+    return new Response(JSON.stringify({ ...SPACE, space_id: "s1", speakers: ["lee"], version: 2 }));
+  });
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  document.body.replaceChildren();
+});
+
+/** The page watching the broadcast, then promoted: the room for the stage is connecting. */
+async function promotedWhileWatching() {
+  const view = spaceView(fakeApp([HLS, WEBRTC]), "s1");
+  document.body.append(view.el);
+  await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+  (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+  await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+  promote();
+  await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+  return { view, room: FakeSpaceRoom.made[0], broadcast: FakeBroadcastStage.made[0] };
+}
+
+describe("a promotion from the broadcast to the room", () => {
+  it("keeps the broadcast playing until the room is up, then leaves it", async () => {
+    const { view, room, broadcast } = await promotedWhileWatching();
+    expect(room.status.kind).toBe("connecting");
+    expect(broadcast.destroyed).toBe(false);
+    expect(byTestId(view.el, "broadcast-stage")).toBe(broadcast.el);
+
+    room.connected();
+    await until(() => expect(broadcast.destroyed).toBe(true));
+    expect(byTestId(view.el, "broadcast-stage")).toBeNull();
+    expect(byTestId(view.el, "controls")).not.toBeNull();
+    expect(room.left.count).toBe(0);
+    view.unmount();
+  });
+
+  it("leaves the listener watching when the room cannot be joined, and says so", async () => {
+    const { view, room, broadcast } = await promotedWhileWatching();
+    room.failed("The media server refused the join token.");
+    await until(() => expect(room.left.count).toBe(1));
+    expect(broadcast.destroyed).toBe(false);
+    expect(byTestId(view.el, "broadcast-stage")).toBe(broadcast.el);
+    expect(byTestId(view.el, "space-message")).toBeNull();
+    expect(document.getElementById("toast")?.textContent).toContain("still watching the broadcast");
+    view.unmount();
+  });
+
+  it("does not go into the room when the listener left the broadcast while it connected", async () => {
+    const { view, room, broadcast } = await promotedWhileWatching();
+    view.unmount();
+    expect(broadcast.destroyed).toBe(true);
+    room.connected();
+    await until(() => expect(room.left.count).toBe(1));
+  });
+});
+
+describe("a reconnect after the room dropped", () => {
+  it("keeps saying it is reconnecting while the new room connects, and after it fails", async () => {
+    const view = spaceView(fakeApp([WEBRTC, WEBRTC]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "The connection to the Space was lost.", canRejoin: true, dropped: true });
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(2));
+    const again = FakeSpaceRoom.made[1];
+    expect(again.status.kind).toBe("connecting");
+    expect(byTestId(view.el, "reconnecting")).not.toBeNull();
+    expect(byTestId(view.el, "controls")).toBeNull();
+
+    again.failed("Could not connect to the media server (timeout).");
+    await Promise.resolve();
+    expect(byTestId(view.el, "reconnecting")).not.toBeNull();
+    expect(byTestId(view.el, "controls")).toBeNull();
+    view.unmount();
+  });
+});
