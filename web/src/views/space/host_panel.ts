@@ -39,15 +39,21 @@ export interface PanelActions {
 
 export class HostPanel {
   readonly el = h("aside", { class: "panel", "data-testid": "host-panel", hidden: true });
+  /** Everything but the audience list, redrawn on change. The list stays in place below it, so its
+   * search box keeps focus and text while hands and members come and go. */
+  private readonly body = h("div", { class: "panel-body" });
 
   /** `listeners`: the audience from the API (hidden listeners included), shown below the rest. */
   constructor(
     private readonly actions: PanelActions,
     private readonly listeners: ListenerList | null = null,
-  ) {}
+  ) {
+    this.el.append(this.body);
+    if (listeners) this.el.append(listeners.el);
+  }
 
   reset(): void {
-    stale(this.el, null);
+    stale(this.body, null);
   }
 
   update(input: PanelInput): void {
@@ -55,23 +61,24 @@ export class HostPanel {
     this.el.hidden = !moderator;
     if (!moderator) {
       this.listeners?.hide();
-      stale(this.el, null);
-      return clear(this.el);
+      stale(this.body, null);
+      return clear(this.body);
     }
     const { hands, members, audience, pinned } = input;
     const shown = [...hands, ...members.map((m) => m.id), ...audience].map((id) => {
       const p = input.person(id);
       return [id, p.name, p.picture];
     });
-    if (!stale(this.el, [input.myRole, hands, members, pinned, input.pinnedSource, audience, shown])) return;
+    this.listeners?.show();
+    if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, audience, shown])) return;
     const face = (id: string) => avatar(id, "s", input.person(id));
     const who = (id: string, ...extra: (HTMLElement | string)[]) =>
       h("span", { class: "who", "data-testid": "who", title: id }, input.person(id).name, ...extra);
-    clear(this.el);
+    clear(this.body);
     const a = this.actions;
     const invite = (id: string, cls = "btn small btn-primary") =>
       h("button", { class: cls, "data-testid": "invite", onclick: () => a.setRole(id, "speaker") }, "Invite to speak");
-    this.el.append(
+    this.body.append(
       h("h2", {}, "Requests to speak ", h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
       h(
         "ul",
@@ -94,7 +101,7 @@ export class HostPanel {
       h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input, face(m.id), who))),
     );
     if (audience.length > 0) {
-      this.el.append(
+      this.body.append(
         h("h2", {}, "Listeners"),
         h(
           "ul",
@@ -111,10 +118,6 @@ export class HostPanel {
           ),
         ),
       );
-    }
-    if (this.listeners) {
-      this.el.append(this.listeners.el);
-      this.listeners.show();
     }
   }
 

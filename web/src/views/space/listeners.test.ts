@@ -182,4 +182,31 @@ describe("HostPanel with the listener list", () => {
     panel.update({ ...input, myRole: "speaker" });
     expect(list.open).toBe(false);
   });
+
+  it("keeps the search box, its text and its focus while hands and members change", async () => {
+    const { source } = fakeSource(people);
+    const list = new ListenerList(source, actions());
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() }, list);
+    document.body.append(panel.el);
+    const input = {
+      me: "h",
+      myRole: "host" as const,
+      hands: ["u2"],
+      members: [{ id: "h", role: "host" as const, micOn: true }],
+      audience: [],
+      pinned: null,
+      person: (id: string) => ({ id, name: id, picture: null }),
+    };
+    panel.update(input);
+    await flush();
+    const search = list.el.querySelector('input[type="search"]') as HTMLInputElement;
+    search.focus();
+    search.value = "An";
+    panel.update({ ...input, hands: ["u2", "u3"] }); // a hand goes up while the host types
+    expect(q(panel.el, "hand")).toHaveLength(2);
+    expect(list.el.querySelector('input[type="search"]')).toBe(search);
+    expect(document.activeElement).toBe(search);
+    expect(search.value).toBe("An");
+    panel.el.remove();
+  });
 });
