@@ -17,7 +17,7 @@ from ..domain.people import Caller, caller_from_claims
 from ..domain.stage import as_seen_by
 from ..livekit_edge.gateway import LiveKitGateway, RoomGateway
 from ..reconcile.runner import Memory
-from ..reconcile.wiring import reconciler_for, store_for
+from ..reconcile.wiring import reactions_store_for, reconciler_for, store_for
 from ..store.base import SpaceStore
 from ..usecases.context import Accepted, Context
 from .schemas import USER_ID_PATTERN, SpaceChange, SpacePublic
@@ -119,7 +119,13 @@ async def get_context(
     as the app, so passes from concurrent requests over one room coalesce."""
     memory: Memory = request.app.state.reconcile_memory
     reconciler = reconciler_for(settings, memory=memory, store=store, gateway=gateway)
-    return Context(store=store, gateway=gateway, reconciler=reconciler, settings=settings)
+    return Context(
+        store=store,
+        gateway=gateway,
+        reconciler=reconciler,
+        settings=settings,
+        rate_limits=reactions_store_for(settings),
+    )
 
 
 class Presenter:

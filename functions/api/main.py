@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.config import Settings, get_settings
 from ..domain.audience import InvalidAudienceCursor
-from ..domain.errors import Busy, Conflict, DomainError, Forbidden, NotFound
+from ..domain.errors import Busy, Conflict, DomainError, Forbidden, NotFound, PartlyDone, TooMany
 from ..livekit_edge.gateway import GatewayError
 from ..reconcile.runner import Memory
 from ..store import dynamodb
@@ -32,7 +33,7 @@ from .routes import avatars, health, listeners, presence, reactions, spaces, sta
 
 log = logging.getLogger("functions.api")
 
-STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Busy: 503}
+STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, TooMany: 429, Busy: 503}
 # The rule named by the HTTP errors the framework and the auth dependency raise (see Problem).
 HTTP_RULES = {
     400: "malformed_body",
@@ -84,6 +85,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if busy is None:
             raise exc
         log.warning("store unavailable: %s", exc)
+        return _problem(busy)
+
+    @app.exception_handler(PartlyDone)
+    async def partly_done(_: Request, exc: PartlyDone) -> JSONResponse:
+        # Part of the request is stored or spent: a busy store is still a 503 worth retrying, but
+        # the answer says what was done instead of "nothing was changed".
+        cause = exc.__cause__
+        if isinstance(cause, Busy):
+            reason = f"the store could not take it now; {exc.done}, retry"
+            busy: Busy | None = Busy(cause.rule, reason, retry_after=cause.retry_after)
+        else:
+            busy = dynamodb.unavailable(cause, done=exc.done) if isinstance(cause, Exception) else None
+        if busy is None:
+            raise cause or exc
+        log.warning("store unavailable after part of a request: %s", cause)
         return _problem(busy)
 
     @app.exception_handler(GatewayError)
@@ -175,8 +191,11 @@ class _AsciiJSONResponse(JSONResponse):
 
 
 def _problem(exc: DomainError) -> JSONResponse:
-    # A transient refusal (503) says when the same request is worth sending again.
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    # A transient refusal (503) or a rate limit (429) says when the same request is worth sending
+    # again (whole seconds, at least 1).
+    headers = None
+    if isinstance(exc, Busy | TooMany):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return JSONResponse(
         {"detail": exc.message, "rule": exc.rule}, status_code=STATUS.get(type(exc), 409), headers=headers
     )

@@ -13,13 +13,18 @@ from .lifecycle import ended
 from .model import Space, SpaceState
 
 
+def authorize_hand_over(space: Space, *, actor: str) -> None:
+    """Decided by the Space's own fields (store.get_own), before anything else is read."""
+    if actor != space.host:
+        raise Forbidden("only_host_hands_over", "only the host can hand the Space over")
+
+
 def hand_over(space: Space, *, actor: str, target: str) -> Space:
     """The host hands the Space to one of its co-hosts; the old host stays on as a co-host (so the
     number of co-hosts does not change and no limit can refuse it)."""
     if space.state is SpaceState.ENDED:
         raise Conflict("space_ended", "the Space has ended")
-    if actor != space.host:
-        raise Forbidden("only_host_hands_over", "only the host can hand the Space over")
+    authorize_hand_over(space, actor=actor)
     if target == space.host:
         raise Conflict("already_host", "you are already the host")
     if target not in space.cohosts:

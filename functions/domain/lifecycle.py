@@ -22,18 +22,27 @@ def new_space(
     )
 
 
-def start(space: Space, *, actor: str, now: datetime) -> Space:
-    """The live-Space quota per host (Limits.max_live_per_host) spans Spaces: the store holds it."""
+def authorize_start(space: Space, *, actor: str) -> None:
+    """Decided by the Space's own fields (store.get_own), before anything else is read."""
     if actor != space.host:
         raise Forbidden("only_host_starts", "only the host can start the Space")
+
+
+def authorize_end(space: Space, *, actor: str) -> None:
+    if actor != space.host:
+        raise Forbidden("only_host_ends", "only the host can end the Space")
+
+
+def start(space: Space, *, actor: str, now: datetime) -> Space:
+    """The live-Space quota per host (Limits.max_live_per_host) spans Spaces: the store holds it."""
+    authorize_start(space, actor=actor)
     if space.state is not SpaceState.SCHEDULED:
         raise Conflict("space_not_scheduled", f"the Space is {space.state}; only a scheduled Space starts")
     return space.replace(state=SpaceState.LIVE, started_at=now)
 
 
 def end(space: Space, *, actor: str, now: datetime) -> Space:
-    if actor != space.host:
-        raise Forbidden("only_host_ends", "only the host can end the Space")
+    authorize_end(space, actor=actor)
     if space.state is SpaceState.ENDED:
         raise Conflict("space_ended", "the Space has already ended")
     return ended(space, now)

@@ -53,7 +53,8 @@ ACTIVE_SHARDS = 16
 MIN_INTERVAL = 1.0
 BURST = 10
 BURST_SECONDS = 10.0
-# Seconds the store keeps a limit or counter item (DynamoDB TTL; SQLite deletes by expiry).
+# Seconds the store keeps a limit or counter item (DynamoDB TTL; SQLite deletes by expiry); longer
+# than any limit's burst_seconds.
 ITEM_TTL = 120
 
 
@@ -89,32 +90,51 @@ def active_shard_of(space_id: str) -> int:
     return zlib.crc32(space_id.encode()) % ACTIVE_SHARDS
 
 
-def burst_bucket(t: float) -> int:
-    return math.floor(t / BURST_SECONDS)
+@dataclass(frozen=True)
+class RateLimit:
+    """A per-user, per-Space limit: at most one action per `min_interval` seconds and `burst` per
+    `burst_seconds` bucket. `name` tells the stores which item (table) keeps it and the API which
+    limit a 429 names. Reactions have one (LIMIT); hand raises and lowers reuse it (stage.py)."""
+
+    name: str
+    min_interval: float
+    burst: int
+    burst_seconds: float
+
+    def describe(self) -> str:
+        spacing = f", one per {self.min_interval:g} s" if self.min_interval > 0 else ""
+        return f"at most {self.burst} per {self.burst_seconds:g} s{spacing}"
+
+
+LIMIT = RateLimit(name="reaction", min_interval=MIN_INTERVAL, burst=BURST, burst_seconds=BURST_SECONDS)
+
+
+def burst_bucket(t: float, limit: RateLimit = LIMIT) -> int:
+    return math.floor(t / limit.burst_seconds)
 
 
 @dataclass(frozen=True)
 class LimitState:
     """What the store keeps per user and Space: the current burst bucket, the count in it, the
-    time of the last accepted reaction."""
+    time of the last accepted action."""
 
     bucket: int
     count: int
     last: float
 
 
-def retry_after(state: LimitState | None, now: float) -> float:
-    """0 when a reaction at `now` is allowed; otherwise seconds until it would be."""
+def retry_after(state: LimitState | None, now: float, limit: RateLimit = LIMIT) -> float:
+    """0 when an action at `now` is allowed; otherwise seconds until it would be."""
     if state is None:
         return 0.0
-    wait = max(0.0, state.last + MIN_INTERVAL - now)
-    if state.bucket == burst_bucket(now) and state.count >= BURST:
-        wait = max(wait, (state.bucket + 1) * BURST_SECONDS - now)
+    wait = max(0.0, state.last + limit.min_interval - now)
+    if state.bucket == burst_bucket(now, limit) and state.count >= limit.burst:
+        wait = max(wait, (state.bucket + 1) * limit.burst_seconds - now)
     return wait
 
 
-def after_accept(state: LimitState | None, now: float) -> LimitState:
-    bucket = burst_bucket(now)
+def after_accept(state: LimitState | None, now: float, limit: RateLimit = LIMIT) -> LimitState:
+    bucket = burst_bucket(now, limit)
     count = state.count + 1 if state is not None and state.bucket == bucket else 1
     return LimitState(bucket=bucket, count=count, last=now)
 

@@ -10,17 +10,30 @@ from .errors import Conflict, Forbidden
 from .grants import screen_share_allowed
 from .lifecycle import require_live
 from .model import STAGE_ROLES, Limits, Role, Space, SpaceState, VideoSource
+from .reactions import RateLimit
 
 MODERATORS = frozenset({Role.HOST, Role.COHOST})
 ASSIGNABLE = frozenset({Role.COHOST, Role.SPEAKER, Role.LISTENER})
+# Hand raises and lowers per user and Space, kept by the reactions' limiter (store.accept): each
+# one reads the Space, runs a pass of the reconciler and sends the moderators a hands message. A
+# mis-tap and its correction, or a few changes of mind, pass at once; a script gets one a second.
+HAND_LIMIT = RateLimit(name="hand", min_interval=0.0, burst=5, burst_seconds=5.0)
+
+
+# The authorize_* checks decide by the Space's own fields alone (roles, state: store.get_own), so
+# a moderator-only request is refused on one small read before the store reads every hand and
+# block its rule needs. Each rule checks them again on the full, latest state.
+
+
+def authorize_role_change(space: Space, *, actor: str) -> Role:
+    """The actor's role, if it may change roles at all (host, co-host)."""
+    return _require_moderator(space, actor=actor, doing="change roles")
 
 
 def change_role(space: Space, *, actor: str, target: str, role: Role, limits: Limits) -> Space:
     _require_not_ended(space)
-    actor_role = space.role_of(actor)
+    actor_role = authorize_role_change(space, actor=actor)
     current = space.role_of(target)
-    if actor_role not in MODERATORS:
-        raise Forbidden("moderators_only", "only the host and co-hosts change roles")
     if role not in ASSIGNABLE:
         raise Forbidden("host_role_fixed", "the host role belongs to the creator and cannot be assigned")
     if current is Role.HOST:
@@ -72,6 +85,11 @@ def lower_hand(space: Space, *, user: str) -> Space:
     return space.replace(raised_hands=_without(space.raised_hands, user))
 
 
+def authorize_removal(space: Space, *, actor: str) -> None:
+    """Whether the actor may remove anyone at all (host, co-host); whom: the rule."""
+    _require_moderator(space, actor=actor, doing="can have someone removed")
+
+
 def remove(space: Space, *, actor: str, target: str, block: bool, limits: Limits) -> Space:
     _require_not_ended(space)
     _require_may_moderate(space, actor=actor, target=target, verb="removed")
@@ -99,7 +117,8 @@ def as_seen_by(space: Space, viewer: str) -> Space:
 
 
 def authorize_mute(space: Space, *, actor: str, target: str) -> None:
-    """Muting changes nothing stored: it only checks the rule before the SFU mutes the tracks."""
+    """Muting changes nothing stored: it only checks the rule before the SFU mutes the tracks. The
+    Space's own fields decide it (store.get_own)."""
     require_live(space)
     if actor != target:
         _require_may_moderate(space, actor=actor, target=target, verb="muted")
@@ -107,12 +126,16 @@ def authorize_mute(space: Space, *, actor: str, target: str) -> None:
         raise Conflict("not_on_stage", "only people on stage publish audio; there is nothing to mute")
 
 
+def authorize_pin(space: Space, *, actor: str) -> None:
+    if actor != space.host:
+        raise Forbidden("only_host_pins", "only the host pins the spotlight")
+
+
 def pin(space: Space, *, actor: str, target: str | None, source: VideoSource = VideoSource.CAMERA) -> Space:
     """Pin someone's camera, or the screen share of the host or a co-host (null unpins). A screen pin
     holds while they are not sharing: the agent shows the share whenever it is published."""
     _require_not_ended(space)
-    if actor != space.host:
-        raise Forbidden("only_host_pins", "only the host pins the spotlight")
+    authorize_pin(space, actor=actor)
     if target is not None and not space.on_stage(target):
         raise Conflict("pin_not_on_stage", "only someone on stage can be pinned")
     if target is None:
@@ -135,10 +158,15 @@ def join_role(space: Space, *, user: str) -> Role:
     return space.role_of(user)
 
 
-def _require_may_moderate(space: Space, *, actor: str, target: str, verb: str) -> None:
+def _require_moderator(space: Space, *, actor: str, doing: str) -> Role:
     actor_role = space.role_of(actor)
     if actor_role not in MODERATORS:
-        raise Forbidden("moderators_only", f"only the host and co-hosts can have someone {verb}")
+        raise Forbidden("moderators_only", f"only the host and co-hosts {doing}")
+    return actor_role
+
+
+def _require_may_moderate(space: Space, *, actor: str, target: str, verb: str) -> None:
+    actor_role = _require_moderator(space, actor=actor, doing=f"can have someone {verb}")
     target_role = space.role_of(target)
     if target_role is Role.HOST:
         raise Forbidden("host_protected", f"the host cannot be {verb}")

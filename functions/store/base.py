@@ -109,6 +109,13 @@ class SpaceStore(ABC):
         only looks at (their page's read of the Space, a reaction)."""
 
     @abstractmethod
+    def get_own(self, space_id: str) -> Space | None:
+        """The Space's own fields only (title, roles, pin, state: one item), strongly consistent;
+        `raised_hands` and `blocked` are empty and no counts are read. What a moderator-only request
+        checks the caller's role on before the read of every member its rule needs, so someone who
+        may not moderate costs one small read, never the whole Space."""
+
+    @abstractmethod
     def _read(self, space_id: str) -> Snapshot | None:
         """Everything a change needs, read consistently enough that `_commit` can condition on it."""
 
@@ -216,6 +223,12 @@ class SpaceStore(ABC):
 
     def require(self, space_id: str, *, member: str | None = None, consistent: bool = True) -> Space:
         space = self.get(space_id, member=member, consistent=consistent)
+        if space is None:
+            raise NotFound("space_not_found", f"no Space with id {space_id!r}")
+        return space
+
+    def require_own(self, space_id: str) -> Space:
+        space = self.get_own(space_id)
         if space is None:
             raise NotFound("space_not_found", f"no Space with id {space_id!r}")
         return space

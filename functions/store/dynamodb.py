@@ -59,7 +59,8 @@ from ..domain.broadcast import SEAT_BUCKET_SECONDS, SeatClaim
 from ..domain.errors import Busy, Conflict
 from ..domain.model import Space, SpaceState
 from ..domain.presence import HlsEstimate
-from ..domain.reactions import LimitState
+from ..domain.reactions import LimitState, RateLimit
+from ..domain.stage import HAND_LIMIT
 from .base import (
     DEDUPE_TTL,
     DISCOVERY_SHARDS,
@@ -285,6 +286,14 @@ class DynamoStore(SpaceStore):
             listener_count=_listeners(record, items.values()),
             hls=_hls(items.values()),
         )
+
+    def get_own(self, space_id: str) -> Space | None:
+        # One GetItem of META (1 RCU up to 4 KB; the stage's names and avatars, the only lists on it,
+        # are bounded by the stage limits), whatever the number of hands and blocks.
+        item = self.client.get_item(TableName=self.table, Key=space_key(space_id), ConsistentRead=True).get(
+            "Item"
+        )
+        return None if item is None else from_record(_plain(item))
 
     def _read(self, space_id: str) -> Snapshot | None:
         items = self._query_partition(f"SPACE#{space_id}")
@@ -1220,22 +1229,21 @@ _TRANSIENT_REASONS = frozenset(
 )
 
 
-def unavailable(exc: Exception) -> Busy | None:
+def unavailable(exc: Exception, *, done: str = "nothing was changed") -> Busy | None:
     """The 503 for a store failure that left nothing written and may pass later, or None for any
-    other failure (which stays a 500: a read timeout, for one, may have applied a write)."""
+    other failure (which stays a 500: a read timeout, for one, may have applied a write). `done`:
+    what the request had stored or spent before the failure (errors.PartlyDone)."""
     if isinstance(exc, ClientError):
         code = exc.response["Error"]["Code"]
         reasons = {r.get("Code", "None") for r in _reasons(exc)}
         if code in _THROTTLED or (code == "TransactionCanceledException" and reasons <= _TRANSIENT_REASONS):
             return Busy(
                 "store_throttled",
-                "the store is over its throughput; nothing was changed, retry",
+                f"the store is over its throughput; {done}, retry",
                 retry_after=2,
             )
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
-        return Busy(
-            "store_unreachable", "the store cannot be reached; nothing was changed, retry", retry_after=5
-        )
+        return Busy("store_unreachable", f"the store cannot be reached; {done}, retry", retry_after=5)
     return None
 
 
@@ -1264,12 +1272,18 @@ def _cancelled_by_conflict(exc: ClientError) -> bool:
 # --- reactions (functions/store/reactions.py) -------------------------------------------------
 # Items (same table, none of them a hot key):
 #   pk=REACTLIMIT#<space>#<user>          sk=LIMIT  bucket, count, last; ttl
+#   pk=HANDLIMIT#<space>#<user>           sk=LIMIT  the same for hand raises and lowers
 #   pk=REACT#<space>#<window>#<shard>     sk=COUNT  one number attribute per emoji code; ttl
 #   pk=REACTPUB#<space>                   sk=PUB    published: the newest published window
 #   pk=REACTACTIVE#<k>                    sk=<space>  win: the newest window with reactions; ttl
 #     (k = crc32(space) mod ACTIVE_SHARDS: the trailing flush queries these few partitions)
 # Parallel seal writes of one publication (32 shards: a few round trips, not 32).
 SEAL_THREADS = 8
+# The partition key prefix of each per-user limit's items (domain/reactions.py RateLimit.name).
+LIMIT_PREFIXES = {reactions.LIMIT.name: "REACTLIMIT", HAND_LIMIT.name: "HANDLIMIT"}
+# Concurrent requests of one user a limit check outlasts before it answers "wait" (each round of
+# compare-and-set has a winner, so 8 attempts see 8 concurrent requests through).
+LIMIT_ATTEMPTS = 8
 
 
 class DynamoReactions(ReactionStore):
@@ -1277,28 +1291,40 @@ class DynamoReactions(ReactionStore):
         self.table = table_name
         self.client: Any = client or DynamoStore(table_name, endpoint_url=endpoint_url).client
 
-    def _limit_key(self, space_id: str, user: str) -> dict[str, Any]:
-        return {PK: {"S": f"REACTLIMIT#{space_id}#{user}"}, SK: {"S": "LIMIT"}}
+    def _limit_key(self, space_id: str, user: str, limit: RateLimit) -> dict[str, Any]:
+        return {PK: {"S": f"{LIMIT_PREFIXES[limit.name]}#{space_id}#{user}"}, SK: {"S": "LIMIT"}}
 
-    def limit_state(self, space_id: str, user: str) -> LimitState | None:
+    def limit_state(
+        self, space_id: str, user: str, *, limit: RateLimit = reactions.LIMIT
+    ) -> LimitState | None:
         item = self.client.get_item(
-            TableName=self.table, Key=self._limit_key(space_id, user), ConsistentRead=True
+            TableName=self.table, Key=self._limit_key(space_id, user, limit), ConsistentRead=True
         ).get("Item")
         if item is None:
             return None
         return LimitState(int(item["bucket"]["N"]), int(item["count"]["N"]), float(item["last"]["N"]))
 
-    def accept(self, space_id: str, user: str, now: float) -> float:
-        state = self.limit_state(space_id, user)
-        wait = reactions.retry_after(state, now)
+    def accept(self, space_id: str, user: str, now: float, *, limit: RateLimit = reactions.LIMIT) -> float:
+        # A concurrent request of the same user that wins the write is read again: the limit then
+        # decides on what it wrote (a reaction's 1-s spacing refuses; a hand toggle may still pass).
+        for _ in range(LIMIT_ATTEMPTS):
+            wait = self._accept_once(space_id, user, now, limit)
+            if wait is not None:
+                return wait
+        return max(limit.min_interval, 1.0)
+
+    def _accept_once(self, space_id: str, user: str, now: float, limit: RateLimit) -> float | None:
+        """The wait (0.0: accepted), or None when a concurrent request wrote first."""
+        state = self.limit_state(space_id, user, limit=limit)
+        wait = reactions.retry_after(state, now, limit)
         if wait > 0:
             return wait
-        new = reactions.after_accept(state, now)
+        new = reactions.after_accept(state, now, limit)
         nonce = uuid.uuid4().hex
         put: dict[str, Any] = {
             "TableName": self.table,
             "Item": {
-                **self._limit_key(space_id, user),
+                **self._limit_key(space_id, user, limit),
                 "bucket": {"N": str(new.bucket)},
                 "count": {"N": str(new.count)},
                 "last": {"N": repr(new.last)},
@@ -1308,13 +1334,19 @@ class DynamoReactions(ReactionStore):
             },
         }
         # Compare-and-set on what was read: of two concurrent requests by one user, one wins and
-        # the other is limited (it would have been anyway: MIN_INTERVAL).
+        # the other reads again.
         if state is None:
             put["ConditionExpression"] = f"attribute_not_exists({PK})"
         else:
-            put["ConditionExpression"] = "#last = :last"
-            put["ExpressionAttributeNames"] = {"#last": "last"}
-            put["ExpressionAttributeValues"] = {":last": {"N": repr(state.last)}}
+            # Every accepted write moves the count or the bucket (`last` alone may not move: a
+            # limit without spacing accepts several at one instant).
+            put["ConditionExpression"] = "#b = :b AND #c = :c AND #last = :last"
+            put["ExpressionAttributeNames"] = {"#b": "bucket", "#c": "count", "#last": "last"}
+            put["ExpressionAttributeValues"] = {
+                ":b": {"N": str(state.bucket)},
+                ":c": {"N": str(state.count)},
+                ":last": {"N": repr(state.last)},
+            }
         try:
             self.client.put_item(**put)
         except ClientError as exc:
@@ -1322,11 +1354,11 @@ class DynamoReactions(ReactionStore):
                 raise
             # A retried write (the SDK retries a timeout) can fail on its own first success.
             stored = self.client.get_item(
-                TableName=self.table, Key=self._limit_key(space_id, user), ConsistentRead=True
+                TableName=self.table, Key=self._limit_key(space_id, user, limit), ConsistentRead=True
             ).get("Item", {})
             if stored.get("nonce", {}).get("S") == nonce:
                 return 0.0
-            return reactions.MIN_INTERVAL
+            return None
         return 0.0
 
     def _counter_key(self, space_id: str, window: int, shard: int) -> dict[str, Any]:

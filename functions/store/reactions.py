@@ -1,4 +1,5 @@
-"""The reactions' store items, beside (not inside) the Space records: per-user limit items,
+"""The reactions' store items, beside (not inside) the Space records: per-user limit items (also
+the hand toggles' limit),
 sharded per-window counters and one per-Space publication item. Two implementations
 (sqlite.SqliteReactions, dynamodb.DynamoReactions), one contract suite
 (tests/integration/control_plane/test_reaction_store_contract.py).
@@ -9,14 +10,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from ..core.config import Settings
-from ..domain.reactions import LimitState
+from ..domain import reactions
+from ..domain.reactions import LimitState, RateLimit
 
 
 class ReactionStore(ABC):
     @abstractmethod
-    def accept(self, space_id: str, user: str, now: float) -> float:
-        """Record a reaction by `user` at `now` if the rate limit allows it: 0.0. Otherwise
-        nothing is written and the answer is the seconds to wait (> 0). One conditional write."""
+    def accept(self, space_id: str, user: str, now: float, *, limit: RateLimit = reactions.LIMIT) -> float:
+        """Record an action by `user` at `now` if `limit` (a reaction's by default; a hand
+        toggle's, stage.HAND_LIMIT) allows it: 0.0. Otherwise nothing is written and the answer is
+        the seconds to wait (> 0). One conditional write; each limit is kept in items of its own."""
 
     @abstractmethod
     def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
@@ -48,7 +51,9 @@ class ReactionStore(ABC):
     def active(self, since: int) -> list[tuple[str, int]]:
         """(Space, newest marked window) of every Space marked with a window >= `since`."""
 
-    def limit_state(self, space_id: str, user: str) -> LimitState | None:  # pragma: no cover
+    def limit_state(
+        self, space_id: str, user: str, *, limit: RateLimit = reactions.LIMIT
+    ) -> LimitState | None:  # pragma: no cover
         raise NotImplementedError
 
     def close(self) -> None:  # noqa: B027 - optional hook

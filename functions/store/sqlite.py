@@ -23,7 +23,8 @@ from ..domain.broadcast import SeatClaim
 from ..domain.errors import Conflict
 from ..domain.model import Space, SpaceState
 from ..domain.presence import HlsEstimate
-from ..domain.reactions import LimitState
+from ..domain.reactions import LimitState, RateLimit
+from ..domain.stage import HAND_LIMIT
 from .base import (
     CURSOR_SLOTS,
     DEDUPE_TTL,
@@ -132,6 +133,14 @@ class SqliteStore(SpaceStore):
             return _load(db, space_id, member=member)
         finally:
             db.close()
+
+    def get_own(self, space_id: str) -> Space | None:
+        db = self._connect()
+        try:
+            row = db.execute("SELECT record FROM spaces WHERE id = ?", (space_id,)).fetchone()
+        finally:
+            db.close()
+        return None if row is None else from_record(json.loads(row["record"]))
 
     def _read(self, space_id: str) -> Snapshot | None:
         space = self.get(space_id)
@@ -527,6 +536,10 @@ CREATE TABLE IF NOT EXISTS reaction_limits (
     space_id TEXT NOT NULL, user TEXT NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL,
     last REAL NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, user)
 );
+CREATE TABLE IF NOT EXISTS hand_limits (
+    space_id TEXT NOT NULL, user TEXT NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL,
+    last REAL NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, user)
+);
 CREATE TABLE IF NOT EXISTS reaction_counts (
     space_id TEXT NOT NULL, win INTEGER NOT NULL, shard INTEGER NOT NULL, code TEXT NOT NULL,
     n INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win, shard, code)
@@ -537,6 +550,11 @@ CREATE TABLE IF NOT EXISTS reaction_sealed (
     space_id TEXT NOT NULL, win INTEGER NOT NULL, expires REAL NOT NULL, PRIMARY KEY (space_id, win)
 );
 """
+
+
+# The table of each per-user limit (domain/reactions.py RateLimit.name). Expired rows are deleted
+# with the reactions' other expired rows (claim), as DynamoDB's TTL deletes their items.
+LIMIT_TABLES = {reactions.LIMIT.name: "reaction_limits", HAND_LIMIT.name: "hand_limits"}
 
 
 class SqliteReactions(ReactionStore):
@@ -550,28 +568,30 @@ class SqliteReactions(ReactionStore):
         finally:
             db.close()
 
-    def accept(self, space_id: str, user: str, now: float) -> float:
+    def accept(self, space_id: str, user: str, now: float, *, limit: RateLimit = reactions.LIMIT) -> float:
+        table = LIMIT_TABLES[limit.name]
         with self._db._tx() as db:
             row = db.execute(
-                "SELECT bucket, count, last FROM reaction_limits WHERE space_id = ? AND user = ?",
-                (space_id, user),
+                f"SELECT bucket, count, last FROM {table} WHERE space_id = ? AND user = ?", (space_id, user)
             ).fetchone()
             state = None if row is None else LimitState(row["bucket"], row["count"], row["last"])
-            wait = reactions.retry_after(state, now)
+            wait = reactions.retry_after(state, now, limit)
             if wait > 0:
                 return wait
-            new = reactions.after_accept(state, now)
+            new = reactions.after_accept(state, now, limit)
             db.execute(
-                "INSERT OR REPLACE INTO reaction_limits VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
                 (space_id, user, new.bucket, new.count, new.last, now + reactions.ITEM_TTL),
             )
             return 0.0
 
-    def limit_state(self, space_id: str, user: str) -> LimitState | None:
+    def limit_state(
+        self, space_id: str, user: str, *, limit: RateLimit = reactions.LIMIT
+    ) -> LimitState | None:
         db = self._db._connect()
         try:
             row = db.execute(
-                "SELECT bucket, count, last FROM reaction_limits WHERE space_id = ? AND user = ?",
+                f"SELECT bucket, count, last FROM {LIMIT_TABLES[limit.name]} WHERE space_id = ? AND user = ?",
                 (space_id, user),
             ).fetchone()
         finally:
@@ -600,7 +620,8 @@ class SqliteReactions(ReactionStore):
         with self._db._tx() as db:
             now = time.time()
             db.execute("DELETE FROM reaction_counts WHERE expires < ?", (now,))
-            db.execute("DELETE FROM reaction_limits WHERE expires < ?", (now,))
+            for table in LIMIT_TABLES.values():
+                db.execute(f"DELETE FROM {table} WHERE expires < ?", (now,))
             db.execute("DELETE FROM reaction_sealed WHERE expires < ?", (now,))
             row = db.execute("SELECT win FROM reaction_published WHERE space_id = ?", (space_id,)).fetchone()
             if row is not None and row["win"] >= through:

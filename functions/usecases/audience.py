@@ -26,6 +26,8 @@ def list_listeners(
     ctx: Context, *, actor: str, space_id: str, query: str | None, limit: int, cursor: str | None
 ) -> ListenersPage:
     after = audience.check_cursor(cursor)
+    # Refused on the Space's own fields (one small read) before anything else is read.
+    audience.authorize_listing(ctx.store.require_own(space_id), actor=actor)
     # The Space's own partition: roles, hands and blocks (bounded), never the audience.
     space = ctx.store.require(space_id)
     audience.authorize_listing(space, actor=actor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from ..domain.model import Space
 from ..livekit_edge.gateway import RoomGateway
 from ..reconcile.runner import Outcome, Reconciler
 from ..store.base import SpaceStore
+from ..store.reactions import ReactionStore
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,14 @@ class Context:
     gateway: RoomGateway
     reconciler: Reconciler
     settings: Settings
+    # Per-user rate limits beside the reactions' (hand toggles: domain/stage.py HAND_LIMIT).
+    rate_limits: ReactionStore
     clock: Callable[[], datetime] = field(default=utcnow)
+
+    async def own(self, space_id: str) -> Space:
+        """The Space's own fields (one small read): what a moderator-only request checks the
+        caller's role on before its rule reads the whole Space (store.get_own)."""
+        return await asyncio.to_thread(self.store.require_own, space_id)
 
     async def converge(self, space: Space, *, evict: frozenset[str] = frozenset()) -> Accepted:
         """One bounded pass right after a write (best effort: the schedule repeats it). The write is

@@ -17,7 +17,7 @@ from contract.names import REACTIONS_TOPIC
 from contract.reactions import ReactionBurst
 
 from ..domain import reactions
-from ..domain.errors import Conflict, Forbidden
+from ..domain.errors import Conflict, Forbidden, PartlyDone
 from ..domain.model import SpaceState, room_name_for
 from ..livekit_edge.gateway import GatewayError, RoomGateway
 from ..store.base import SpaceStore
@@ -70,7 +70,14 @@ class ReactionService:
         wait = await asyncio.to_thread(self.store.accept, space_id, actor, now)
         if wait > 0:
             raise RateLimited(wait)
-        in_shard, window = await asyncio.to_thread(self._count, space_id, actor, code)
+        try:
+            in_shard, window = await asyncio.to_thread(self._count, space_id, actor, code)
+        except Conflict:
+            raise
+        except Exception as exc:
+            raise PartlyDone(
+                f"the reaction was not counted, but it used up one of yours ({reactions.LIMIT.describe()})"
+            ) from exc
         # The first reaction of each shard in a window marks the Space active through this window,
         # so the trailing flush publishes the last windows, which no later reaction will (every one
         # marks: a flush by the patrol may already have won this window's claim). Then it tries to

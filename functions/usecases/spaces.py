@@ -68,6 +68,7 @@ def discover(ctx: Context, *, state: SpaceState, limit: int, cursor: str | None)
 
 async def start(ctx: Context, *, actor: str, space_id: str) -> Accepted:
     """Store the Space as live; the reconciler creates the room with its agents."""
+    lifecycle.authorize_start(await ctx.own(space_id), actor=actor)
     now = ctx.clock()
     change = await asyncio.to_thread(
         ctx.store.update, space_id, lambda s: lifecycle.start(s, actor=actor, now=now)
@@ -77,6 +78,7 @@ async def start(ctx: Context, *, actor: str, space_id: str) -> Accepted:
 
 async def end(ctx: Context, *, actor: str, space_id: str) -> Accepted:
     """Store the Space as ended; the reconciler deletes the room (everyone is disconnected)."""
+    lifecycle.authorize_end(await ctx.own(space_id), actor=actor)
     now = ctx.clock()
     change = await asyncio.to_thread(
         ctx.store.update, space_id, lambda s: lifecycle.end(s, actor=actor, now=now)

@@ -4,11 +4,16 @@ asks the reconciler to make the room follow (permissions, removals, metadata).""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 
 from ..domain import host, people, stage
-from ..domain.errors import Conflict
+from ..domain.errors import Busy, Conflict, DomainError, PartlyDone, TooMany
 from ..domain.model import STAGE_ROLES, Role, Space, SpaceState, VideoSource
+from ..store.base import Change
 from .context import Accepted, Context
+
+logger = logging.getLogger(__name__)
 
 
 async def _after(
@@ -19,11 +24,30 @@ async def _after(
     return await ctx.converge(space, evict=evict)
 
 
+# What a hand toggle's store failure answers: its limit was spent before the write.
+_TOGGLE_SPENT = f"the hand was not changed, but the toggle counts ({stage.HAND_LIMIT.describe()})"
+
+
+async def _hand_toggle_allowed(ctx: Context, *, actor: str, space_id: str) -> None:
+    """Spends one of the actor's hand toggles (stage.HAND_LIMIT) before the Space is read: one small
+    conditional write, where the toggle costs a consistent read of the Space, a reconciler pass and
+    a hands message."""
+    now = ctx.clock().timestamp()
+    wait = await asyncio.to_thread(ctx.rate_limits.accept, space_id, actor, now, limit=stage.HAND_LIMIT)
+    if wait > 0:
+        raise TooMany(
+            "hand_rate_limited",
+            f"too many hand raises and lowers: {stage.HAND_LIMIT.describe()}; retry in {wait:.1f} s",
+            retry_after=wait,
+        )
+
+
 async def raise_hand(
     ctx: Context, *, actor: str, space_id: str, name: str | None = None, picture: str | None = None
 ) -> Accepted:
     """`name` and `picture`: the display name and avatar stored with the hand (moderators cannot see
     listeners in the room)."""
+    await _hand_toggle_allowed(ctx, actor=actor, space_id=space_id)
 
     def rule(space: Space) -> Space:
         raised = stage.raise_hand(space, user=actor, limits=ctx.settings.limits)
@@ -31,13 +55,26 @@ async def raise_hand(
             return raised
         return people.named(raised, people.Caller(actor, name, picture))
 
-    change = await asyncio.to_thread(ctx.store.update, space_id, rule)
+    change = await _hand_update(ctx, space_id, rule)
     return await _after(ctx, change.after, changed=change.changed)
 
 
 async def lower_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
-    change = await asyncio.to_thread(ctx.store.update, space_id, lambda s: stage.lower_hand(s, user=actor))
+    await _hand_toggle_allowed(ctx, actor=actor, space_id=space_id)
+    change = await _hand_update(ctx, space_id, lambda s: stage.lower_hand(s, user=actor))
     return await _after(ctx, change.after, changed=change.changed)
+
+
+async def _hand_update(ctx: Context, space_id: str, rule: Callable[[Space], Space]) -> Change:
+    """The hand's write, after its toggle was spent: a store that cannot take it says so."""
+    try:
+        return await asyncio.to_thread(ctx.store.update, space_id, rule)
+    except Busy as exc:
+        raise PartlyDone(_TOGGLE_SPENT) from exc
+    except DomainError:
+        raise
+    except Exception as exc:
+        raise PartlyDone(_TOGGLE_SPENT) from exc
 
 
 async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, role: Role) -> Accepted:
@@ -45,6 +82,7 @@ async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, r
     name) is named from their entry there, with its avatar, for the room metadata's `names` and
     `pictures` that the stage and HLS viewers show. Someone sent back to the audience is listed
     again by the reconciler, which sees whether they are connected (reconcile/runner.py)."""
+    stage.authorize_role_change(await ctx.own(space_id), actor=actor)
     entry = await asyncio.to_thread(ctx.store.listed, space_id, target) if role in STAGE_ROLES else None
 
     def rule(space: Space) -> Space:
@@ -60,6 +98,7 @@ async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, r
 async def hand_over(ctx: Context, *, actor: str, space_id: str, target: str) -> Accepted:
     """The host hands the Space to a co-host and stays as a co-host; the reconciler gives both
     their new grants (role attribute, camera per the video policy) and publishes the metadata."""
+    host.authorize_hand_over(await ctx.own(space_id), actor=actor)
     change = await asyncio.to_thread(
         ctx.store.update, space_id, lambda s: host.hand_over(s, actor=actor, target=target)
     )
@@ -70,19 +109,29 @@ async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block:
     """Off the stage (and blocked, if asked) in the store; disconnected by the reconciler. A block
     is desired state (every pass removes a blocked user who is connected); a removal without a block
     is a one-time disconnect, repeated within this request's pass only (they may rejoin anyway)."""
+    stage.authorize_removal(await ctx.own(space_id), actor=actor)
     change = await asyncio.to_thread(
         ctx.store.update,
         space_id,
         lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=ctx.settings.limits),
     )
     # Off the host's listener list now, not when the leave webhook comes (HLS viewers send none).
-    await asyncio.to_thread(ctx.store.remove_listener, space_id, target)
-    return await _after(ctx, change.after, changed=change.changed, evict=frozenset({target}))
+    # The removal is stored: a failure here leaves the entry to that webhook or its expiry
+    # (audience.py) and the blocked hidden, so the answer is "accepted, converging", not an error.
+    try:
+        await asyncio.to_thread(ctx.store.remove_listener, space_id, target)
+        unlisted = True
+    except Exception:  # noqa: BLE001 - after a committed write any failure is the follow-up's
+        logger.warning("%s removed from %s but still listed", target, space_id, exc_info=True)
+        unlisted = False
+    accepted = await _after(ctx, change.after, changed=change.changed, evict=frozenset({target}))
+    return accepted if unlisted else Accepted(accepted.space, converged=False)
 
 
 async def pin(
     ctx: Context, *, actor: str, space_id: str, target: str | None, source: VideoSource = VideoSource.CAMERA
 ) -> Accepted:
+    stage.authorize_pin(await ctx.own(space_id), actor=actor)
     change = await asyncio.to_thread(
         ctx.store.update, space_id, lambda s: stage.pin(s, actor=actor, target=target, source=source)
     )
@@ -91,9 +140,10 @@ async def pin(
 
 async def mute(ctx: Context, *, actor: str, space_id: str, target: str) -> Space:
     """An act, not a state: nothing is stored, the SFU mutes the microphone now (the speaker can
-    unmute). A GatewayError reaches the API as 502: nothing was changed."""
-    space = await asyncio.to_thread(ctx.store.require, space_id)
-    stage.authorize_mute(space, actor=actor, target=target)
-    if not await ctx.gateway.mute_microphone(space.room_name, target):
+    unmute). A GatewayError reaches the API as 502: nothing was changed. The rule needs the Space's
+    own fields only; the answer shows the whole Space, read once the mute is allowed."""
+    own = await ctx.own(space_id)
+    stage.authorize_mute(own, actor=actor, target=target)
+    if not await ctx.gateway.mute_microphone(own.room_name, target):
         raise Conflict("not_connected", f"{target} is not connected to the Space")
-    return space
+    return await asyncio.to_thread(ctx.store.require, space_id)

@@ -10,7 +10,7 @@ from functions.core.config import Settings
 from functions.livekit_edge.gateway import LiveKitGateway, RoomGateway
 from functions.reconcile.diff import Timing
 from functions.reconcile.runner import Memory, Reconciler
-from functions.reconcile.wiring import store_for
+from functions.reconcile.wiring import reactions_store_for, store_for
 from functions.usecases import join
 from functions.usecases.context import Context
 
@@ -25,7 +25,13 @@ def context(
     reconciler = Reconciler(
         store=store, gateway=gateway, agents=(names.AGENT_NAME,), memory=Memory(), timing=timing
     )
-    return Context(store=store, gateway=gateway, reconciler=reconciler, settings=settings)
+    return Context(
+        store=store,
+        gateway=gateway,
+        reconciler=reconciler,
+        settings=settings,
+        rate_limits=reactions_store_for(settings),
+    )
 
 
 async def connect(ctx: Context, space_id: str, user: str) -> rtc.Room:

@@ -4,27 +4,48 @@ follows the stored change, 202 while the reconciler is still converging it."""
 from fastapi import APIRouter, Response
 
 from ...domain.model import Role, VideoSource
+from ...domain.stage import HAND_LIMIT
 from ...usecases import stage
 from ..deps import CurrentCaller, CurrentUser, PresenterDep, UseCases
-from ..schemas import HostHandover, RemoveRequest, RoleUpdate, SpaceChange, SpacePublic, SpotlightUpdate
+from ..schemas import (
+    HostHandover,
+    Problem,
+    RemoveRequest,
+    RoleUpdate,
+    SpaceChange,
+    SpacePublic,
+    SpotlightUpdate,
+)
 from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, SpaceId, TargetUser
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses={**PROBLEMS, **ACCEPTED})
 
 
-@router.post("/hand")
+# Hand raises and lowers share one per-user limit (domain/stage.py HAND_LIMIT).
+HAND_LIMITED: dict[int | str, dict[str, object]] = {
+    429: {
+        "model": Problem,
+        "description": f"rule `hand_rate_limited`: {HAND_LIMIT.describe()} raises and lowers;"
+        " see Retry-After",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    }
+}
+
+
+@router.post("/hand", responses=HAND_LIMITED)
 async def raise_hand(
     space_id: SpaceId, caller: CurrentCaller, ctx: UseCases, show: PresenterDep, response: Response
 ) -> SpaceChange:
     """Ask to speak (listeners, live Spaces). The host and co-hosts learn it, with the caller's
-    display name and avatar, from the room."""
+    display name and avatar, from the room. Raises and lowers together: at most 5 per 5 s (429
+    with Retry-After beyond)."""
     accepted = await stage.raise_hand(
         ctx, actor=caller.id, space_id=space_id, name=caller.name, picture=caller.picture
     )
     return show.accepted(accepted, response)
 
 
-@router.delete("/hand")
+@router.delete("/hand", responses=HAND_LIMITED)
 async def lower_hand(
     space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
 ) -> SpaceChange:

@@ -23,7 +23,7 @@ from functions.domain.model import SpaceState
 from functions.livekit_edge.gateway import LiveKitGateway
 from functions.reconcile.diff import Timing
 from functions.reconcile.runner import Memory, Reconciler
-from functions.reconcile.wiring import store_for
+from functions.reconcile.wiring import reactions_store_for, store_for
 from functions.usecases.context import Context
 from tests.conftest import LiveKitEndpoint
 from tests.support.api_server import ApiServer
@@ -59,7 +59,14 @@ def host_context(settings: Settings, clock: Clock) -> Context:  # noqa: F811 - t
         timing=Timing(host_grace=GRACE),
         clock=clock,
     )
-    return Context(store=store, gateway=gateway, reconciler=reconciler, settings=settings, clock=clock)
+    return Context(
+        store=store,
+        gateway=gateway,
+        reconciler=reconciler,
+        settings=settings,
+        rate_limits=reactions_store_for(settings),
+        clock=clock,
+    )
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from functions.domain import reactions as rx
+from functions.domain.stage import HAND_LIMIT
 from functions.store.reactions import ReactionStore
 
 from .conftest import STORES, fresh_dynamo_table
@@ -54,6 +55,20 @@ def test_concurrent_requests_of_one_user_accept_exactly_one(reactions: ReactionS
         waits = list(pool.map(lambda _: reactions.accept(space, "eve", 2000.0), range(16)))
     assert waits.count(0.0) == 1
     assert all(w > 0 for w in waits if w != 0.0)
+
+
+def test_the_hand_limit_is_its_own_and_lets_concurrent_toggles_through_to_its_burst(
+    reactions: ReactionStore,
+) -> None:
+    space = sid()
+    assert reactions.accept(space, "alice", 3000.0) == 0.0  # a reaction spends no hand toggle
+    with ThreadPoolExecutor(8) as pool:
+        waits = list(pool.map(lambda _: reactions.accept(space, "alice", 3000.0, limit=HAND_LIMIT), range(6)))
+    assert waits.count(0.0) == HAND_LIMIT.burst
+    assert all(w == pytest.approx(5.0) for w in waits if w != 0.0)
+    state = reactions.limit_state(space, "alice", limit=HAND_LIMIT)
+    assert state is not None and state.count == HAND_LIMIT.burst
+    assert reactions.accept(space, "alice", 3005.0, limit=HAND_LIMIT) == 0.0
 
 
 def test_add_counts_per_shard_and_counts_reads_them_back(reactions: ReactionStore) -> None:

@@ -55,6 +55,22 @@ def test_update_applies_rule_and_bumps_version(store: SpaceStore) -> None:
     assert store.require(space.id).speakers == ("bob",)
 
 
+def test_get_own_reads_the_roles_and_state_without_the_members(store: SpaceStore) -> None:
+    space = live(store, make_space())
+    store.update(
+        space.id,
+        lambda s: stage.change_role(s, actor="host", target="co", role=Role.COHOST, limits=Limits()),
+    )
+    store.update(space.id, lambda s: stage.raise_hand(s, user="fan", limits=Limits()))
+    own = store.get_own(space.id)
+    assert own is not None and own.state is SpaceState.LIVE
+    assert (own.host, own.cohosts, own.raised_hands, own.blocked) == ("host", ("co",), (), ())
+    assert own.version == store.require(space.id).version
+    assert store.get_own(uuid.uuid4().hex) is None
+    with pytest.raises(NotFound):
+        store.require_own(uuid.uuid4().hex)
+
+
 def test_update_of_missing_space_is_not_found(store: SpaceStore) -> None:
     with pytest.raises(NotFound):
         store.update(uuid.uuid4().hex, lambda s: s)
