@@ -81,6 +81,10 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             )
     if not re.fullmatch(r"[0-9a-f]{64}", livekit_sha256):
         raise ValueError(f"context livekit_sha256 must be 64 hex digits, got {livekit_sha256!r}")
+    releases_url = app.node.try_get_context("livekit_releases_url")
+    if releases_url is not None and not re.fullmatch(r"https://[^\s'\"$`\\]+", str(releases_url)):
+        # Written into the nodes' boot script: https only, nothing a shell would interpret.
+        raise ValueError(f"context livekit_releases_url must be an https:// URL, got {releases_url!r}")
     zone_id = app.node.try_get_context("hosted_zone_id")
     zone_name = app.node.try_get_context("hosted_zone_name")
     if bool(zone_id) != bool(zone_name):
@@ -190,6 +194,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         auth_domain_prefix=str(auth_prefix) if auth_prefix else None,
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
         hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
+        livekit_releases_url=str(releases_url) if releases_url is not None else None,
     )
 
 

@@ -109,6 +109,7 @@ class LiveKitFleet(Construct):
         redis_address: str,
         webhook_url: str,
         binary_sha256: str,
+        releases_url: str | None = None,
         hosted_zone: route53.IHostedZone | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -196,6 +197,7 @@ class LiveKitFleet(Construct):
                     "LIVEKIT_VERSION": names.LIVEKIT_VERSION,
                     "LIVEKIT_ARCH": "arm64" if sizing.cpu_type == ec2.AmazonLinuxCpuType.ARM_64 else "amd64",
                     "LIVEKIT_SHA256": binary_sha256,
+                    **({"LIVEKIT_RELEASES": releases_url.rstrip("/")} if releases_url else {}),
                     "AWS_REGION": Stack.of(self).region,
                     "LIVEKIT_SECRET_ARN": livekit_secret.secret_arn,
                     "REDIS_SECRET_ARN": redis_auth_secret.secret_arn,

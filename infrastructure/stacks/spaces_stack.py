@@ -84,6 +84,9 @@ class SpacesSettings:
     bundle_lambda: bool = True
     # Set: the stack writes the signalling and TURN records (alias A) into this zone.
     hosted_zone: HostedZoneRef | None = None
+    # Where nodes download the livekit-server release archive (<url>/<version>/<archive>); None:
+    # GitHub's releases. A mirror the operator controls removes GitHub from every node's boot.
+    livekit_releases_url: str | None = None
 
 
 LOCAL_WEB_ORIGIN = "http://localhost:5173"
@@ -206,6 +209,7 @@ class SpacesStack(Stack):
             redis_address=redis.address,
             webhook_url=control_plane.webhook_url,
             binary_sha256=settings.livekit_binary_sha256,
+            releases_url=settings.livekit_releases_url,
             hosted_zone=zone,
         )
         redis.allow_from(fleet.security_group)

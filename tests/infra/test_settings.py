@@ -75,6 +75,9 @@ def test_context_sets_the_broadcast_tier() -> None:
         ({"domain": "sfu.example.org", "livekit_sha256": "cd" * 32}, "certificate_arn"),
         ({"domain": "sfu.example.org", "certificate_arn": "arn:cert"}, "livekit_sha256"),
         ({"livekit_sha256": "not-a-digest"}, "livekit_sha256"),
+        # Written into every node's boot script: https only, nothing a shell would read.
+        ({"livekit_releases_url": "http://mirror.example.org/livekit"}, "livekit_releases_url"),
+        ({"livekit_releases_url": "https://mirror.example.org/$(id)"}, "livekit_releases_url"),
     ],
 )
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:
@@ -147,3 +150,9 @@ def test_a_production_stack_without_a_web_origin_is_warned_about() -> None:
     assert "cors_origins" in warning and "Cognito" not in warning
     assert deployment_warnings(_settings(**REAL, cors_origins="https://spaces.test")) == []
     assert deployment_warnings(_settings(**REAL, production="false")) == []
+
+
+def test_nodes_download_livekit_from_github_unless_a_mirror_is_named() -> None:
+    assert _settings().livekit_releases_url is None
+    mirror = "https://artifacts.example.org/livekit/releases"
+    assert _settings(livekit_releases_url=mirror).livekit_releases_url == mirror
