@@ -102,6 +102,10 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     sfu_min_nodes = number("sfu_min_nodes", 2 if production else 1)
     if not 1 <= number("max_live_per_host", 2) <= 100:
         raise ValueError(f"context max_live_per_host must be 1..100, got {number('max_live_per_host', 2)}")
+    if not 1 <= number("max_scheduled_per_host", 20) <= 1000:
+        raise ValueError(
+            f"context max_scheduled_per_host must be 1..1000, got {number('max_scheduled_per_host', 20)}"
+        )
     listener_limit = number("webrtc_listener_limit", DEFAULT_WEBRTC_LISTENER_LIMIT)
     fields = ControlPlaneSettings.model_fields
     room_max, max_speakers = fields["room_max_participants"].default, fields["max_speakers"].default
@@ -175,6 +179,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             burst_limit=number("api_burst_limit", 5000),
             reserved_concurrency=None if reserved is None else int(reserved),
             max_live_per_host=number("max_live_per_host", 2),
+            max_scheduled_per_host=number("max_scheduled_per_host", 20),
         ),
         redis_node_type=str(get("redis_node_type", "cache.t4g.micro")),
         max_azs=number("max_azs", 2),

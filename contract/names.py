@@ -89,6 +89,8 @@ ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"  # public URL of <pr
 ENV_AVATAR_HOSTS: Final = "SPACES_AVATAR_HOSTS"
 ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners beyond it get HLS
 ENV_MAX_LIVE_PER_HOST: Final = "SPACES_MAX_LIVE_PER_HOST"  # live Spaces one person hosts at once
+# Scheduled (not yet started) Spaces one person hosts at once; unset: 20 in cloud mode, none locally.
+ENV_MAX_SCHEDULED_PER_HOST: Final = "SPACES_MAX_SCHEDULED_PER_HOST"
 ENV_RECONCILE_BUDGET_SECONDS: Final = "SPACES_RECONCILE_BUDGET_SECONDS"  # one in-request pass
 ENV_RECONCILE_INTERVAL_SECONDS: Final = "SPACES_RECONCILE_INTERVAL_SECONDS"  # local loop; 0: off
 ENV_HOST_GRACE_SECONDS: Final = "SPACES_HOST_GRACE_SECONDS"  # a Space ends when its host is gone longer

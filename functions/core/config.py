@@ -45,6 +45,9 @@ class LiveKitCredentials:
 
 # The API's own address under `make dev` (it serves web/dist at /).
 LOCAL_WEB_ORIGINS = ("http://localhost:8000", "http://127.0.0.1:8000")
+# Scheduled Spaces per host when SPACES_MAX_SCHEDULED_PER_HOST is unset in cloud mode
+# (docs/control-plane.md, "Roles, rules and the limits chosen").
+CLOUD_MAX_SCHEDULED_PER_HOST = 20
 
 
 class Settings(BaseSettings):
@@ -79,6 +82,12 @@ class Settings(BaseSettings):
     # Unset: no quota (local development); the cloud stack sets it (infrastructure/, app.py).
     max_live_per_host: int | None = Field(
         default=None, ge=1, le=100, validation_alias=names.ENV_MAX_LIVE_PER_HOST
+    )
+    # Scheduled (not yet started) Spaces one person may host at once. Unset: 20 in cloud mode (a
+    # lobby page's worth; anyone may sign up, and a create costs nothing else), none locally (the
+    # tests and the API fuzzer create many Spaces as one user).
+    max_scheduled_per_host: int | None = Field(
+        default=None, ge=1, le=1000, validation_alias=names.ENV_MAX_SCHEDULED_PER_HOST
     )
     # Join tokens live minutes: the SFU refreshes the token of a connected session itself, so the
     # TTL only bounds how long a leaked or revoked (blocked) token can still be used to join.
@@ -201,7 +210,14 @@ class Settings(BaseSettings):
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_speakers=self.max_speakers, max_live_per_host=self.max_live_per_host)
+        scheduled = self.max_scheduled_per_host
+        if scheduled is None and not self.is_local:
+            scheduled = CLOUD_MAX_SCHEDULED_PER_HOST
+        return Limits(
+            max_speakers=self.max_speakers,
+            max_live_per_host=self.max_live_per_host,
+            max_scheduled_per_host=scheduled,
+        )
 
     @property
     def broadcast(self) -> BroadcastPolicy:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .errors import Conflict, Forbidden
 from .model import Space, SpaceState, VideoPolicy
@@ -20,6 +20,18 @@ def new_space(
     return Space(
         id=space_id, title=title, host=host, video=video, created_at=now, scheduled_start=scheduled_start
     )
+
+
+# How long past its planned start (or, planned for no time, past its creation) a scheduled Space
+# stays in discovery. Starts are not refused for being in the past (any RFC 3339 date from 1971 is
+# accepted, and a host may start late), but a Space a day late that nobody started is no longer
+# something to offer the lobby: it stays readable by id and startable by its host.
+SCHEDULE_GRACE = timedelta(hours=24)
+
+
+def listed_since(now: datetime) -> datetime:
+    """The earliest planned start (creation, for a Space without one) discovery still lists."""
+    return now - SCHEDULE_GRACE
 
 
 def authorize_start(space: Space, *, actor: str) -> None:

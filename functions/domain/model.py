@@ -56,6 +56,10 @@ class Limits:
     # public deployment could start Spaces until the worker fleets are full and nobody else's Space
     # got its agents or its broadcast. The cloud stack sets 2 (context `max_live_per_host`).
     max_live_per_host: int | None = None
+    # Scheduled (not yet started) Spaces one person hosts at once (None: no quota). Creating costs
+    # nothing else, so without it one account could fill the lobby's Scheduled list and the table.
+    # 20 in cloud mode unless set (core/config.py).
+    max_scheduled_per_host: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

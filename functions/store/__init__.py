@@ -18,4 +18,5 @@ def open_store(settings: Settings) -> SpaceStore:
 
         store = SqliteStore(settings.sqlite_path)
     store.live_quota = settings.limits.max_live_per_host
+    store.scheduled_quota = settings.limits.max_scheduled_per_host
     return store

@@ -95,6 +95,10 @@ class SpaceStore(ABC):
     # same transaction as the start moves (functions/domain/model.py Limits.max_live_per_host): a
     # start past it raises Conflict `too_many_live_spaces`, however many starts run at once.
     live_quota: int | None = None
+    # Scheduled (not yet started) Spaces one person may host at once (None: any number), held by a
+    # per-host set of their ids that the create, the start, the end and a hand-over move in the
+    # same write (Limits.max_scheduled_per_host): past it, Conflict `too_many_scheduled_spaces`.
+    scheduled_quota: int | None = None
 
     # --- what each backend implements -------------------------------------------------------
     @abstractmethod
@@ -131,10 +135,12 @@ class SpaceStore(ABC):
 
     @abstractmethod
     def _page(
-        self, state: SpaceState, *, limit: int, after: Positions | None
+        self, state: SpaceState, *, limit: int, after: Positions | None, floor: str | None = None
     ) -> tuple[list[Space], Positions | None]:
         """Up to `limit` Spaces in `state` after the positions `after` (one per cursor slot; None:
-        from the start), and the positions to continue from (None on the last page)."""
+        from the start), and the positions to continue from (None on the last page). `floor` (a
+        state listed oldest first only): no discovery key at or below it is listed, whatever the
+        positions; the index skips them, so hidden Spaces cost no read."""
 
     @abstractmethod
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
@@ -255,8 +261,17 @@ class SpaceStore(ABC):
             delay = min(delay * 2, BACKOFF_CAP)
         raise Busy("too_much_contention", "the Space is changing too fast; nothing was changed, retry")
 
-    def list(self, state: SpaceState, *, limit: int, cursor: str | None = None) -> Page:
-        items, last = self._page(state, limit=min(limit, PAGE_LIMIT_MAX), after=decode_cursor(cursor))
+    def list(
+        self, state: SpaceState, *, limit: int, cursor: str | None = None, since: datetime | None = None
+    ) -> Page:
+        """`since`: only Spaces whose discovery time (discovery_key) is at or after it; for a state
+        listed oldest first (scheduled), where the hidden ones are the head of the order."""
+        if since is not None and newest_first(state):
+            raise ValueError(f"{state} Spaces are listed newest first; `since` bounds an oldest-first list")
+        floor = None if since is None else f"{ts(since)}#"
+        items, last = self._page(
+            state, limit=min(limit, PAGE_LIMIT_MAX), after=decode_cursor(cursor), floor=floor
+        )
         return Page(items=items, cursor=encode_cursor(last))
 
 
@@ -287,6 +302,13 @@ def to_record(space: Space) -> dict[str, Any]:
         "host_away_since": ts(space.host_away_since),
         "version": space.version,
     }
+
+
+def listed_without_counts(space: Space) -> Space:
+    """A listed Space that is not live shows no listeners: a scheduled one has no room yet and an
+    ended one none any more, so discovery reads no count for them (docs/control-plane.md, "Reads";
+    GET /spaces/{id} still reads an ended Space's last count)."""
+    return space.replace(listener_count=0, hls=None)
 
 
 def own_fields(space: Space) -> dict[str, Any]:
@@ -381,6 +403,32 @@ def hosting_change(before: Space, after: Space) -> dict[str, int]:
     return change
 
 
+def scheduling_change(before: Space | None, after: Space) -> dict[str, int]:
+    """How a change (or a create: `before` None) moves each person's set of scheduled Spaces
+    hosted: +1 for a create, -1 for a start or a cancellation (end), both for a hand-over of a
+    scheduled Space."""
+    was = before.host if before is not None and before.state is SpaceState.SCHEDULED else None
+    now = after.host if after.state is SpaceState.SCHEDULED else None
+    change: dict[str, int] = {}
+    if was != now:
+        if was is not None:
+            change[was] = -1
+        if now is not None:
+            change[now] = 1
+    return change
+
+
+def scheduled_quota_reached(most: int, space_ids: Sequence[str]) -> Conflict:
+    """Names the limit and the Spaces that fill it: the lobby stops listing those a day past their
+    start, so the answer is where a host finds what to start or cancel."""
+    held = ", ".join(sorted(space_ids)) or "none readable now"
+    return Conflict(
+        "too_many_scheduled_spaces",
+        f"you already have {most} scheduled Spaces, the most one person may (SPACES_MAX_SCHEDULED_PER_HOST);"
+        f" start one or cancel one (POST /spaces/{{id}}/end) first. Yours: {held}",
+    )
+
+
 def live_quota_reached(most: int) -> Conflict:
     return Conflict(
         "too_many_live_spaces", f"you already host {most} live Spaces, the most one person may; end one first"
@@ -408,6 +456,14 @@ def discovery_key(space: Space) -> str:
         SpaceState.ENDED: space.ended_at,
     }[space.state] or space.created_at
     return f"{ts(when)}#{space.id}"
+
+
+def above_floor(position: str, floor: str | None) -> str:
+    """The position an oldest-first slot continues from when nothing at or below `floor` is listed:
+    the floor itself while the slot's own position is below it (START: nothing read yet)."""
+    if floor is None or position == END:
+        return position
+    return floor if position == START or position < floor else position
 
 
 def newest_first(state: SpaceState) -> bool:

@@ -25,6 +25,9 @@ Items (docs/control-plane.md, "Data model"):
                                                    released yet (domain/broadcast.py; ADD, ttl)
   pk=SPACE#<id>#SEATS            sk=U#<user>       the user's seat (`b`: its bucket, `c`: the claim
                                                    that put it; ttl)
+  pk=HOST#<user>                 sk=LIVE           live Spaces the user hosts (`n`, ADD: the start quota)
+                                 sk=SCHEDULED      scheduled Spaces the user hosts (`ids`, a string
+                                                   set: the scheduling quota)
   pk=EVENT#<webhook id>          sk=EVENT          webhook dedupe, expires through ttl
   pk=IDEMP#<owner>#<key>         sk=IDEMP          Idempotency-Key -> Space id, expires through ttl
 
@@ -71,13 +74,17 @@ from .base import (
     Positions,
     Snapshot,
     SpaceStore,
+    above_floor,
     discovery_key,
     from_record,
     hosting_change,
     legacy_members,
+    listed_without_counts,
     live_quota_reached,
     members_change,
     newest_first,
+    scheduled_quota_reached,
+    scheduling_change,
     to_record,
 )
 from .reactions import ReactionStore
@@ -164,6 +171,11 @@ def seat_key(space_id: str, bucket: int) -> dict[str, Any]:
 def live_host_key(user: str) -> dict[str, Any]:
     """How many live Spaces `user` hosts (the start quota): a partition per person."""
     return {PK: {"S": f"HOST#{user}"}, SK: {"S": "LIVE"}}
+
+
+def scheduled_host_key(user: str) -> dict[str, Any]:
+    """The scheduled Spaces `user` hosts (the scheduling quota): a string set `ids`."""
+    return {PK: {"S": f"HOST#{user}"}, SK: {"S": "SCHEDULED"}}
 
 
 def seat_holder_key(space_id: str, user: str) -> dict[str, Any]:
@@ -393,7 +405,7 @@ class DynamoStore(SpaceStore):
         return found
 
     def _page(
-        self, state: SpaceState, *, limit: int, after: Positions | None
+        self, state: SpaceState, *, limit: int, after: Positions | None, floor: str | None = None
     ) -> tuple[list[Space], Positions | None]:
         """Query every shard of the state's index partition, merge by discovery key. The cursor holds
         each shard's position: the last key taken from it, or END when it has nothing left."""
@@ -403,7 +415,10 @@ class DynamoStore(SpaceStore):
         live = [n for n, pos in enumerate(positions) if pos != END]
         with ThreadPoolExecutor(max_workers=len(live) or 1) as pool:
             results = list(
-                pool.map(lambda n: self._shard_page(partitions[n], positions[n], desc, limit), live)
+                pool.map(
+                    lambda n: self._shard_page(partitions[n], above_floor(positions[n], floor), desc, limit),
+                    live,
+                )
             )
         candidates: list[tuple[str, int, dict[str, Any]]] = []
         complete: dict[int, bool] = {}
@@ -449,12 +464,18 @@ class DynamoStore(SpaceStore):
         return result["Items"], "LastEvaluatedKey" not in result
 
     def _with_counts(self, metas: list[dict[str, Any]]) -> list[Space]:
-        """Listed Spaces carry their listener count (one BatchGetItem per 5 Spaces); their hands and
-        blocks are not read (GET /spaces/{id} has them)."""
-        shards = self._counts([m["id"]["S"] for m in metas])
+        """Listed live Spaces carry their listener count (17 items each: one BatchGetItem per 5
+        Spaces). Scheduled and ended ones read nothing beyond their index item: nobody listens to
+        them (a scheduled Space has no room yet, an ended one no longer), so they list 0 listeners
+        (listed_without_counts). No listed Space's hands or blocks are read (GET /spaces/{id} has them)."""
+        live = [m["id"]["S"] for m in metas if m.get("state", {}).get("S") == SpaceState.LIVE.value]
+        shards = self._counts(live) if live else {}
         spaces = []
         for meta in metas:
             record = _plain(meta)
+            if record["id"] not in live:
+                spaces.append(listed_without_counts(from_record(record)))
+                continue
             mine = [v for (pk, _), v in shards.items() if pk.startswith(f"SPACE#{record['id']}#")]
             spaces.append(from_record(record, listener_count=_listeners(record, mine), hls=_hls(mine)))
         return spaces
@@ -466,8 +487,18 @@ class DynamoStore(SpaceStore):
             "Item": _item(space),
             "ConditionExpression": f"attribute_not_exists({PK})",
         }
+        # The host's scheduled Spaces, in the same transaction (the quota holds under concurrency).
+        schedule = self._schedule_updates(space.id, scheduling_change(None, space))
         if idempotency is None:
-            self.client.put_item(**put)
+            actions = [{"Put": put}, *schedule]
+            try:
+                if len(actions) == 1:
+                    self.client.put_item(**put)
+                else:
+                    self.client.transact_write_items(TransactItems=actions)
+            except ClientError as exc:
+                self._raise_if_scheduled_quota(exc, actions)
+                raise
             return space
         key = {PK: {"S": f"IDEMP#{idempotency.owner}#{idempotency.key}"}, SK: {"S": IDEMP}}
         # Concurrent creates with one key collide in the transaction (cancelled, not queued): retry,
@@ -494,6 +525,7 @@ class DynamoStore(SpaceStore):
                             }
                         },
                         {"Put": put},
+                        *schedule,
                     ]
                 )
                 return space
@@ -509,6 +541,7 @@ class DynamoStore(SpaceStore):
                         return self.require(earlier["space_id"]["S"])
                     # It expired between the write and the read: the key is free, try again.
                 elif not _cancelled_by_conflict(exc):
+                    self._raise_if_scheduled_quota(exc, [{}, {}, *schedule])
                     raise
             time.sleep(random.uniform(0.005, 0.05))
         raise Busy(
@@ -610,6 +643,7 @@ class DynamoStore(SpaceStore):
                 update["ExpressionAttributeValues"][":most"] = {"N": str(self.live_quota)}
                 quota_checks.append(len(actions))
             actions.append({"Update": update})
+        actions += self._schedule_updates(sid, scheduling_change(before, after))
         if len(actions) > 100:  # DynamoDB's transaction limit; no single rule gets near it
             raise Conflict("change_too_large", "this change touches too many records at once")
         try:
@@ -620,6 +654,7 @@ class DynamoStore(SpaceStore):
                 n < len(reasons) and reasons[n].get("Code") == "ConditionalCheckFailed" for n in quota_checks
             ):
                 raise live_quota_reached(self.live_quota) from None
+            self._raise_if_scheduled_quota(exc, actions)
             if _reasons(exc) and any(
                 r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in _reasons(exc)
             ):
@@ -631,6 +666,37 @@ class DynamoStore(SpaceStore):
         # write within about a second, as any other process's do).
         self.shared.forget(sid)
         return after
+
+    def _schedule_updates(self, space_id: str, change: dict[str, int]) -> list[dict[str, Any]]:
+        """Add the Space to (or take it from) each host's set of scheduled Spaces; the quota is the
+        condition on the set it joins. A Space scheduled before the sets existed is in none: taking
+        it out changes nothing, so no count drifts."""
+        updates = []
+        for host, delta in change.items():
+            update: dict[str, Any] = {
+                **self._on(scheduled_host_key(host)),
+                "UpdateExpression": f"{'ADD' if delta > 0 else 'DELETE'} #ids :id",
+                "ExpressionAttributeNames": {"#ids": "ids"},
+                "ExpressionAttributeValues": {":id": {"SS": [space_id]}},
+            }
+            if delta > 0 and self.scheduled_quota is not None:
+                update["ConditionExpression"] = "attribute_not_exists(#ids) OR size(#ids) < :most"
+                update["ExpressionAttributeValues"][":most"] = {"N": str(self.scheduled_quota)}
+            updates.append({"Update": update})
+        return updates
+
+    def _raise_if_scheduled_quota(self, exc: ClientError, actions: list[dict[str, Any]]) -> None:
+        """The quota's Conflict when the transaction was refused on a scheduled-Spaces set."""
+        reasons = _reasons(exc)
+        for n, action in enumerate(actions):
+            update = action.get("Update", {})
+            if "size(#ids)" not in update.get("ConditionExpression", ""):
+                continue
+            if n < len(reasons) and reasons[n].get("Code") == "ConditionalCheckFailed":
+                assert self.scheduled_quota is not None  # the condition is only written with a quota
+                held = self.client.get_item(TableName=self.table, Key=update["Key"], ConsistentRead=True)
+                ids = held.get("Item", {}).get("ids", {}).get("SS", [])
+                raise scheduled_quota_reached(self.scheduled_quota, ids) from None
 
     def _on(self, key: dict[str, Any]) -> dict[str, Any]:
         return {"TableName": self.table, "Key": key}

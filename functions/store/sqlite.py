@@ -38,8 +38,11 @@ from .base import (
     from_record,
     hosting_change,
     legacy_members,
+    listed_without_counts,
     live_quota_reached,
     newest_first,
+    scheduled_quota_reached,
+    scheduling_change,
     to_record,
 )
 from .reactions import ReactionStore
@@ -60,6 +63,9 @@ CREATE TABLE IF NOT EXISTS hands (
 );
 CREATE TABLE IF NOT EXISTS blocks (space_id TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (space_id, user));
 CREATE TABLE IF NOT EXISTS live_hosts (host TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS scheduled_hosts (
+    host TEXT NOT NULL, space_id TEXT NOT NULL, PRIMARY KEY (host, space_id)
+);
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audience (
     space_id TEXT NOT NULL, sort_key TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL,
@@ -161,6 +167,7 @@ class SqliteStore(SpaceStore):
                     "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?)",
                     (idempotency.owner, idempotency.key, idempotency.fingerprint, space.id, now + DEDUPE_TTL),
                 )
+            self._schedule(db, space.id, scheduling_change(None, space))
             db.execute(
                 "INSERT INTO spaces (id, record, state, discovery_key, version) VALUES (?, ?, ?, ?, ?)",
                 (
@@ -172,6 +179,18 @@ class SqliteStore(SpaceStore):
                 ),
             )
         return space
+
+    def _schedule(self, db: sqlite3.Connection, space_id: str, change: dict[str, int]) -> None:
+        """Move the Space in or out of its host's scheduled Spaces (scheduling_change), the quota
+        checked on the one it joins."""
+        for host, delta in change.items():
+            if delta < 0:
+                db.execute("DELETE FROM scheduled_hosts WHERE host = ? AND space_id = ?", (host, space_id))
+                continue
+            held = [r[0] for r in db.execute("SELECT space_id FROM scheduled_hosts WHERE host = ?", (host,))]
+            if self.scheduled_quota is not None and len(held) >= self.scheduled_quota:
+                raise scheduled_quota_reached(self.scheduled_quota, held)
+            db.execute("INSERT OR IGNORE INTO scheduled_hosts VALUES (?, ?)", (host, space_id))
 
     def _commit(self, read: Snapshot, after: Space) -> Space | None:
         """Under the database lock: if the Space (fields, hands, blocks) is still what was read,
@@ -189,6 +208,7 @@ class SqliteStore(SpaceStore):
                     " ON CONFLICT(host) DO UPDATE SET n = n + excluded.n",
                     (host, delta),
                 )
+            self._schedule(db, after.id, scheduling_change(read.space, after))
             db.execute(
                 "UPDATE spaces SET record = ?, state = ?, discovery_key = ?, version = ? WHERE id = ?",
                 (
@@ -218,7 +238,7 @@ class SqliteStore(SpaceStore):
             return after
 
     def _page(
-        self, state: SpaceState, *, limit: int, after: Positions | None
+        self, state: SpaceState, *, limit: int, after: Positions | None, floor: str | None = None
     ) -> tuple[list[Space], Positions | None]:
         """One ordering (no index shards): the cursor carries the last key in every slot. A cursor
         whose slots differ continues from the least advanced one, so nothing is skipped."""
@@ -236,6 +256,9 @@ class SqliteStore(SpaceStore):
             if START not in keys:
                 sql += " AND discovery_key < ?" if desc else " AND discovery_key > ?"
                 args.append(max(keys) if desc else min(keys))
+        if floor is not None:
+            sql += " AND discovery_key > ?"
+            args.append(floor)
         sql += f" ORDER BY discovery_key {'DESC' if desc else 'ASC'} LIMIT ?"
         args.append(limit + 1)  # one more tells whether there is a next page
         db = self._connect()
@@ -247,7 +270,8 @@ class SqliteStore(SpaceStore):
         rows = rows[:limit]
         last = (str(rows[-1]["discovery_key"]),) * CURSOR_SLOTS if more and rows else None
         # Listed Spaces carry their listener count, not their hands and blocks (as on DynamoDB).
-        return [_space(r, hands=(), blocked=(), listing=True) for r in rows], last
+        spaces = [_space(r, hands=(), blocked=(), listing=True) for r in rows]
+        return [s if s.state is SpaceState.LIVE else listed_without_counts(s) for s in spaces], last
 
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
         with self._tx() as db:

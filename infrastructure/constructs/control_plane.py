@@ -83,6 +83,8 @@ class ApiLimits:
     # Live Spaces one person may host at once: each holds a room, a stage agent and a composer
     # from its start, so self sign-up must not let one account fill the worker fleets.
     max_live_per_host: int = 2
+    # Scheduled Spaces one person may host at once: each is an item and a line in the lobby.
+    max_scheduled_per_host: int = 20
     # None: share the account's unreserved pool. A number caps (and guarantees) the Lambda's slice.
     reserved_concurrency: int | None
     memory_mb: int = 1024
@@ -154,6 +156,7 @@ class ControlPlane(Construct):
             names.ENV_WEBRTC_LISTENER_LIMIT: str(broadcast.webrtc_listener_limit),
             names.ENV_RECORDING_RETENTION_DAYS: str(broadcast.recording_retention_days),
             names.ENV_MAX_LIVE_PER_HOST: str(limits.max_live_per_host),
+            names.ENV_MAX_SCHEDULED_PER_HOST: str(limits.max_scheduled_per_host),
         }
         self.function = lambda_.Function(
             self,

@@ -77,6 +77,7 @@ def test_context_sets_the_broadcast_tier() -> None:
         ({"livekit_sha256": "not-a-digest"}, "livekit_sha256"),
         # Written into every node's boot script: https only, nothing a shell would read.
         ({"livekit_releases_url": "http://mirror.example.org/livekit"}, "livekit_releases_url"),
+        ({"max_scheduled_per_host": "0"}, "max_scheduled_per_host"),
         ({"livekit_releases_url": "https://mirror.example.org/$(id)"}, "livekit_releases_url"),
     ],
 )

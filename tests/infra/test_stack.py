@@ -761,3 +761,4 @@ def test_the_deployed_api_limits_live_spaces_per_host(synth: Synthesized) -> Non
         if f["Properties"]["Handler"] == "functions.handler.handler"
     ]
     assert api["Environment"]["Variables"][names.ENV_MAX_LIVE_PER_HOST] == "2"
+    assert api["Environment"]["Variables"][names.ENV_MAX_SCHEDULED_PER_HOST] == "20"
