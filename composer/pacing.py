@@ -64,6 +64,8 @@ class Schedule:
         self.audio_at = 0
         self.video_at = 0
         self.dropped = Fraction(0)  # seconds dropped from both streams so far
+        # While overloaded, nothing is due before the unsent span makes a whole unit (next_due).
+        self._wait_until: Fraction | None = None
 
     def _due(self, elapsed: float) -> tuple[int, int]:
         # A nanosecond's tolerance: 1.2 s in binary floating point is a hair under 60 chunks.
@@ -75,6 +77,7 @@ class Schedule:
     def steps(self, elapsed: float, backlog_s: float) -> Iterator[Step]:
         """What to do now, `elapsed` seconds after the start, with `backlog_s` of media not yet encoded."""
         audio_due, video_due = self._due(elapsed)
+        self._wait_until = None
         behind = float(max(0, audio_due - self.audio_at) * self.chunk)
         if self.frame is not None:
             behind = max(behind, float(max(0, video_due - self.video_at) * self.frame))
@@ -90,7 +93,13 @@ class Schedule:
                 self.dropped += span
                 yield Step("skip", float(span))
             if overloaded:
-                return  # the rest waits: it is dropped too once it makes a unit, unless the backlog clears
+                # The rest waits: it is dropped too once it makes a unit, unless the backlog clears
+                # first. Not before then: a caller that came back at once would spin.
+                wait = (self.audio_at + self._unit_chunks) * self.chunk
+                if self.frame is not None:
+                    wait = max(wait, (self.video_at + self._unit_frames) * self.frame)
+                self._wait_until = wait
+                return
         while self.audio_at < audio_due or (self.frame is not None and self.video_at < video_due):
             audio_t = self.audio_at * self.chunk
             video_t = self.video_at * self.frame if self.frame is not None else None
@@ -104,6 +113,8 @@ class Schedule:
 
     def next_due(self) -> float:
         """Seconds after the start when the next chunk or frame falls due."""
+        if self._wait_until is not None:
+            return float(self._wait_until)
         at = (self.audio_at + 1) * self.chunk
         if self.frame is not None:
             at = min(at, (self.video_at + 1) * self.frame)

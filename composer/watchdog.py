@@ -63,8 +63,11 @@ class Watchdog:
         if self.lost_at is None:
             self.lost_at = now
 
-    def connection_restored(self) -> None:
+    def connection_restored(self, now: float) -> None:
+        """Back after a reconnection: the held playlists are written now, so the stall is counted
+        from here (while reconnecting the playlists are held on purpose, and the fence decides)."""
         self.lost_at = None
+        self.progress_at = max(self.progress_at, now)
 
     def fenced(self, now: float) -> bool:
         return self.lost_at is not None and now - self.lost_at >= self.fence_s
@@ -76,7 +79,7 @@ class Watchdog:
                 f"reconnecting for {now - self.lost_at:.1f} s (fence {self.fence_s:g} s): "
                 "the SFU will drop this composer and a replacement will write the playlist"
             )
-        if now - self.progress_at >= self.stall_s:
+        if self.lost_at is None and now - self.progress_at >= self.stall_s:
             return (
                 f"no new segment in the live playlist for {now - self.progress_at:.1f} s "
                 f"(limit {self.stall_s:g} s)"

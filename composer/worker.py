@@ -88,6 +88,8 @@ ROOM_GONE_POLL_S = 0.25
 # After evicting another composer, wait this long for its closing playlist write (a flush of one
 # segment and two small writes, well under a second unless the sink is retrying).
 EVICT_GRACE_S = 5.0
+# An evicted composer's close: its last segment and playlist, written within the newcomer's grace.
+EVICTED_CLOSE_S = EVICT_GRACE_S - 1.0
 # A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
 # The framework kills the job's process at this limit, so the close's steps share it as one
 # budget: asking the SFU whether the room is gone (ROOM_GONE_WAIT_S), state.json's end (at most
@@ -308,6 +310,9 @@ class RoomComposer:
         self._recorded: tuple[str | None, str | None, str | None] | None = None
         self._camera: _Camera | None = None
         self._camera_wanted: set[str] = set()  # camera publication sids we asked for
+        # Microphone publication sids we asked for: `publication.subscribed` only changes when the
+        # SFU's answer arrives, so a request withdrawn and made again before it would be lost.
+        self._mic_wanted: set[str] = set()
         self._mics: MicSource | None = None
         self._feeder: Feeder | None = None
         self._handlers: list[tuple[str, Callable[..., Any]]] = []
@@ -318,6 +323,9 @@ class RoomComposer:
         # This job decided to end itself (a stall, the fence, a failed encoder or pacer): a
         # replacement will continue the playlists, so they stay held for good (_give_up).
         self._gave_up = False
+        # It gave up at the reconnection fence: the SFU may drop it and a replacement come while
+        # its close runs, even if the Space has ended meanwhile (that replacement writes the end).
+        self._fenced = False
         self._closed = False
         self.frames = 0
         self.chunks = 0
@@ -359,6 +367,9 @@ class RoomComposer:
             )
             self.reactions.start()
             self._on("data_received", self._data_received)
+        # The metadata read at construction may have changed while the broadcast was opened (S3
+        # reads, before any handler was on): read it again, now that no change can be missed.
+        self._take_metadata(self._room.metadata)
         for participant in self._room.remote_participants.values():
             for publication in participant.track_publications.values():
                 self._track_published(publication, participant)
@@ -412,13 +423,18 @@ class RoomComposer:
             except TimeoutError:
                 logger.warning("state.json of %s: the end was not written in time", self.space_id)
         if self._feeder is not None:
-            if ended and not self._gave_up:
-                # The Space is over: no replacement will come, so a hold (a reconnection cut short
-                # by the end) gives way to the closing playlist. After giving up, a replacement may
-                # have come and written the end itself; this job leaves it alone.
+            if ended and not self._fenced:
+                # The Space is over: no replacement will come (none is dispatched for a deleted
+                # room, and one for a job that gave up otherwise comes 20-30 s after it left), so a
+                # hold gives way to the closing ENDLIST. After the fence a replacement may have come
+                # and written the end itself; this job leaves it alone.
                 self._feeder.broadcast.hold_playlists(False)
-            left = SHUTDOWN_TIMEOUT_S - SHUTDOWN_MARGIN_S - (self._clock() - began)
-            complete = await self._feeder.close(ended, max(MIN_CLOSE_S, left))
+            budget = max(MIN_CLOSE_S, SHUTDOWN_TIMEOUT_S - SHUTDOWN_MARGIN_S - (self._clock() - began))
+            if self._disconnect_reason == rtc.DisconnectReason.PARTICIPANT_REMOVED:
+                # Evicted by a newer composer, which reads the playlists EVICT_GRACE_S later and
+                # writes them from then on: this job's closing write must land before that.
+                budget = min(budget, EVICTED_CLOSE_S)
+            complete = await self._feeder.close(ended, budget)
             logger.info(
                 "broadcast %s closed (ended=%s, complete=%s, frames=%d, chunks=%d, dropped %.1f s)",
                 self.space_id,
@@ -444,7 +460,8 @@ class RoomComposer:
         deadline = self._clock() + ROOM_GONE_WAIT_S
         while True:
             try:
-                if not await self._room_exists():
+                # Bounded: an SFU API that does not answer must not eat the shutdown's budget.
+                if not await asyncio.wait_for(self._room_exists(), ROOM_GONE_WAIT_S):
                     return True
             except Exception:  # cannot tell: leave the playlist open (a replacement can continue it)
                 logger.warning("could not ask the SFU whether %s exists", self._room.name, exc_info=True)
@@ -474,12 +491,16 @@ class RoomComposer:
 
     def _reconnected(self) -> None:
         if self._watchdog is not None:
-            self._watchdog.connection_restored()
+            self._watchdog.connection_restored(self._clock())
         if self._gave_up:
             return  # this job is ending; a replacement may already own the playlists
         logger.info("room %s reconnected: writing the playlists again", self._room.name)
         if self._feeder is not None:
             self._feeder.broadcast.hold_playlists(False)
+        # A metadata change made while away may not have been delivered: read the room's own.
+        self._take_metadata(self._room.metadata)
+        self._sync_microphones()
+        self._relayout()
 
     def _participant_connected(self, participant: rtc.RemoteParticipant) -> None:
         self._refresh_stage()
@@ -502,17 +523,20 @@ class RoomComposer:
         self._relayout()
 
     def _room_metadata_changed(self, old: str, new: str) -> None:
-        metadata = parse_room_metadata(new)
-        self._publish_state(metadata)
+        self._publish_state(parse_room_metadata(new))
+        self._take_metadata(new)
+        self._sync_microphones()
+        self._sync_camera()
+        self._relayout()
+
+    def _take_metadata(self, raw: str) -> None:
+        metadata = parse_room_metadata(raw)
         if metadata.video != self._metadata.video:
             # The stream's shape (video or audio-only) is fixed when it starts; see docs/broadcast.md.
             logger.warning("video policy changed to %s; the broadcast keeps its shape", metadata.video)
         self._metadata = replace(
             metadata, space_id=self._metadata.space_id or metadata.space_id, video=self._metadata.video
         )
-        self._sync_microphones()
-        self._sync_camera()
-        self._relayout()
 
     # -- who is on stage ------------------------------------------------------------------------------
 
@@ -528,9 +552,10 @@ class RoomComposer:
                 continue
             on_stage = self._on_stage(participant.identity)
             for publication in participant.track_publications.values():
-                if publication.source != MIC or publication.subscribed == on_stage:
+                if publication.source != MIC or (publication.sid in self._mic_wanted) == on_stage:
                     continue
                 if on_stage:
+                    self._mic_wanted.add(publication.sid)
                     publication.set_subscribed(True)
                 else:
                     logger.info("microphone of %s dropped: not on stage", participant.identity)
@@ -582,6 +607,7 @@ class RoomComposer:
             return
         if publication.source == MIC:
             if self._on_stage(participant.identity):
+                self._mic_wanted.add(publication.sid)
                 publication.set_subscribed(True)
         elif publication.source in (CAMERA, SCREEN):
             self._sync_camera()
@@ -594,9 +620,11 @@ class RoomComposer:
         self._relayout()
 
     def _forget(self, publication: rtc.TrackPublication) -> None:
-        if publication.source == MIC and self._mics is not None:
-            self._mics.close(publication.sid)
-            self._mixer.remove(publication.sid)
+        if publication.source == MIC:
+            self._mic_wanted.discard(publication.sid)
+            if self._mics is not None:
+                self._mics.close(publication.sid)
+                self._mixer.remove(publication.sid)
         elif publication.source in (CAMERA, SCREEN):
             self._camera_wanted.discard(publication.sid)
             if self._camera is not None and self._camera.sid == publication.sid:
@@ -607,7 +635,7 @@ class RoomComposer:
     ) -> None:
         if publication.source == MIC and track.kind == rtc.TrackKind.KIND_AUDIO:
             assert self._mics is not None
-            if not self._on_stage(participant.identity):
+            if publication.sid not in self._mic_wanted:
                 publication.set_subscribed(False)  # left the stage while the answer was on its way
                 return
             self._mics.open(publication.sid, track)
@@ -826,6 +854,7 @@ class RoomComposer:
             reason = watchdog.verdict(now)
             if reason is None:
                 continue
+            self._fenced = watchdog.fenced(now)
             self._give_up(reason)
             return
 

@@ -133,6 +133,9 @@ class RoomStage:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._mics: MicStreams | None = None
         self._mic_owner: dict[str, str] = {}  # microphone track sid -> speaker identity
+        # Microphone publication sids asked for (`publication.subscribed` changes only when the
+        # SFU answers, so a request withdrawn and made again before that would otherwise be lost).
+        self._mic_wanted: set[str] = set()
         self._next_t: dict[str, float] = {}  # microphone track sid -> where its next frame starts
         self._handlers: list[tuple[EventTypes, Callable[..., Any]]] = []
         self._rpc_registered = False
@@ -156,6 +159,8 @@ class RoomStage:
         self._on("room_metadata_changed", self._room_metadata_changed)
 
         now = self._clock()
+        # Read again now that the handlers are on: a change during the evictions is not missed.
+        self._metadata = parse_room_metadata(self._room.metadata)
         self._set_pin(self._room.metadata, now)
         for participant in self._room.remote_participants.values():
             for publication in participant.track_publications.values():
@@ -251,6 +256,7 @@ class RoomStage:
             if not self._metadata.may_speak(participant.identity):
                 return  # subscribed if the metadata puts them on stage later (_sync_microphones)
             self._engine.set_muted(participant.identity, self._clock(), publication.muted)
+            self._mic_wanted.add(publication.sid)
             publication.set_subscribed(True)
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), not publication.muted)
@@ -261,6 +267,7 @@ class RoomStage:
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
         if publication.source in SPEAKER_SOURCES:
+            self._mic_wanted.discard(publication.sid)
             self._stop_reader(publication.sid)
             self._engine.set_muted(participant.identity, self._clock(), True)
         elif publication.source in CAMERA_SOURCES:
@@ -274,7 +281,7 @@ class RoomStage:
         if publication.source not in SPEAKER_SOURCES or track.kind != rtc.TrackKind.KIND_AUDIO:
             return
         assert self._mics is not None
-        if not self._metadata.may_speak(participant.identity):
+        if publication.sid not in self._mic_wanted:
             publication.set_subscribed(False)  # left the stage while the answer was on its way
             return
         self._mic_owner[publication.sid] = participant.identity
@@ -316,12 +323,15 @@ class RoomStage:
                 continue
             on_stage = self._metadata.may_speak(participant.identity)
             for publication in participant.track_publications.values():
-                if publication.source not in SPEAKER_SOURCES or publication.subscribed == on_stage:
+                wanted = publication.sid in self._mic_wanted
+                if publication.source not in SPEAKER_SOURCES or wanted == on_stage:
                     continue
                 if on_stage:
                     self._engine.set_muted(participant.identity, now, publication.muted)
+                    self._mic_wanted.add(publication.sid)
                     publication.set_subscribed(True)
                 else:
+                    self._mic_wanted.discard(publication.sid)
                     publication.set_subscribed(False)
                     self._stop_reader(publication.sid)
                     self._engine.set_muted(participant.identity, now, True)

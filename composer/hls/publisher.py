@@ -11,9 +11,9 @@ Rules (docs/broadcast.md, "Encoding and segments"):
 - during a backlog (a sink slower than the encoder) the playlists are written after the last
   queued segment, and at least every `playlist_every_s` while segments keep coming, so viewers
   never wait on a queue that does not empty;
-- `close` keeps the last FINAL_WRITE_RESERVE_S of its budget for the final playlist and timeline:
-  segments still queued (or being retried) then are dropped, so a slow sink costs the recording
-  its last seconds rather than its #EXT-X-ENDLIST;
+- `close` keeps the last FINAL_WRITE_RESERVE_S (at most half) of its budget for the final playlist
+  and timeline: segments still queued, and any earlier write still being retried, then stop, so a
+  slow sink costs the recording its last seconds rather than its #EXT-X-ENDLIST;
 - while the playlists are held (`hold_playlists`: the composer lost its room, and a replacement may
   take the Space over), segments are still written but no playlist or timeline is, and a write of
   one already retrying stops at its next attempt; on release the next pass writes them.
@@ -163,7 +163,9 @@ class Publisher:
         if timeout is None:
             self._thread.join()
             return self._finished_clean
-        self._thread.join(max(0.0, timeout - FINAL_WRITE_RESERVE_S))
+        # A short budget (an evicted composer's) keeps half of it for the final writes.
+        reserve = min(FINAL_WRITE_RESERVE_S, timeout / 2)
+        self._thread.join(max(0.0, timeout - reserve))
         if self._thread.is_alive():
             with self._cond:
                 dropped = len(self._pending)
@@ -177,7 +179,7 @@ class Publisher:
             )
             self._stats.count(segments_dropped=dropped)
             self._hurry.set()
-            self._thread.join(min(timeout, FINAL_WRITE_RESERVE_S))
+            self._thread.join(reserve)
         if self._thread.is_alive():
             self._abort.set()
             self._hurry.set()
@@ -243,33 +245,36 @@ class Publisher:
                 self._playlist = self._playlist.close()
             self._playlist_dirty = True
         if self._playlist_dirty:
-            self._write_playlist()
+            self._write_playlist(final=True)
         if self._timeline is not None and self._playlist_published:
             with self._cond:
                 if self._ended and not self._timeline.ended:
                     self._timeline = replace(self._timeline, ended=True)
                     self._timeline_dirty = True
         if self._timeline_dirty and self._playlist_published:
-            self._write_timeline()
+            self._write_timeline(final=True)
         timeline_pending = self._timeline_dirty and self._playlist_published
         self._finished_clean = not (self._playlist_dirty or timeline_pending or self._gap_next)
 
-    def _write_playlist(self) -> None:
+    def _write_playlist(self, *, final: bool = False) -> None:
         playlist = self._playlist
         if not playlist.segments or self._is_held():
             return
         self._playlist_tried_at = self._clock()
         full = playlist.render().encode()
-        if not self._write(BROADCAST_PLAYLIST, full, closed=playlist.ended, holdable=True):
+        if not self._write(BROADCAST_PLAYLIST, full, closed=playlist.ended, holdable=True, final=final):
             return
         self._playlist_published = True
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS)
-        if self._write(BROADCAST_LIVE_PLAYLIST, live.encode(), closed=playlist.ended, holdable=True):
+        live_written = self._write(
+            BROADCAST_LIVE_PLAYLIST, live.encode(), closed=playlist.ended, holdable=True, final=final
+        )
+        if live_written:
             self._stats.count(playlists_written=1)
             if playlist is self._playlist:
                 self._playlist_dirty = False
 
-    def _write_timeline(self) -> None:
+    def _write_timeline(self, *, final: bool = False) -> None:
         with self._cond:
             if self._held:
                 return
@@ -278,18 +283,23 @@ class Publisher:
         if timeline is None:
             return
         body = timeline_json(timeline).encode()
-        if not self._write(BROADCAST_TIMELINE, body, closed=timeline.ended, holdable=True):
+        if not self._write(BROADCAST_TIMELINE, body, closed=timeline.ended, holdable=True, final=final):
             with self._cond:
                 self._timeline_dirty = True
 
-    def _write(self, name: str, data: bytes, *, closed: bool, holdable: bool = False) -> bool:
-        """Write with retries; a `holdable` object (playlist, timeline) is not tried while held."""
+    def _write(
+        self, name: str, data: bytes, *, closed: bool, holdable: bool = False, final: bool = False
+    ) -> bool:
+        """Write with retries; a `holdable` object (playlist, timeline) is not tried while held.
+
+        Once closing hurries, only the `final` writes (the closing playlist and timeline) go on: a
+        segment or an earlier playlist still being retried would spend the reserve they need."""
         headers = cache_headers(name, closed)
         key = f"{self._space_id}/{name}"
         for attempt in range(1, self._retry.attempts + 1):
             if holdable and self._is_held():
                 return False
-            if not holdable and self._hurry.is_set():
+            if not final and self._hurry.is_set():
                 return False  # closing: the final playlist goes first
             try:
                 with self._stats.stage("upload"):
@@ -308,8 +318,8 @@ class Publisher:
                     return False
                 # Equal jitter: half the backoff fixed, half random, so composers do not retry in step.
                 delay = self._retry.delay(attempt) * (0.5 + 0.5 * self._jitter())
-                # A segment's retries stop when closing hurries (set by an abort too).
-                if (self._abort if holdable else self._hurry).wait(delay):
+                # Retries stop when closing hurries (set by an abort too), but the final writes'.
+                if (self._abort if final else self._hurry).wait(delay):
                     return False
                 continue
             self._stats.count(bytes_written=len(data))

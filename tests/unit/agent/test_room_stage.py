@@ -215,3 +215,15 @@ async def test_only_the_stage_members_the_metadata_names_are_heard() -> None:
         assert not bob.track_publications["bob-mic"].subscribed
     finally:
         await stage.aclose()
+
+
+async def test_a_metadata_change_before_start_listens_is_not_missed() -> None:
+    room = FakeRoom(metadata=json.dumps({"host": "alice"}))
+    bob = room.add(speaker("bob"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    room.metadata = json.dumps({"host": "alice", "speakers": ["bob"]})  # promoted before start()
+    await stage.start()
+    try:
+        assert bob.track_publications["bob-mic"].subscribed
+    finally:
+        await stage.aclose()

@@ -118,3 +118,20 @@ def test_an_overloaded_encoder_gets_nothing_more_until_its_backlog_clears() -> N
     steps = list(schedule.steps(1.1, backlog_s=MAX_BACKLOG_S + 0.5))
     assert [s.kind for s in steps] == ["skip"] and steps[0].seconds == pytest.approx(0.1)
     assert [s.kind for s in schedule.steps(1.2, backlog_s=0.0)].count("audio") == 5
+
+
+@pytest.mark.parametrize("fps", [30, 24])
+def test_an_overloaded_schedule_is_next_due_at_the_next_whole_unit_not_at_once(fps: int) -> None:
+    """While the backlog lasts, a pacer that slept until next_due() must not find the same
+    nothing-to-do again: it would spin on the event loop while the encoder needs the CPU."""
+    schedule = Schedule(CHUNK, fps)
+    list(schedule.steps(1.0, 0.0))
+    elapsed, wakes = 1.0, 0
+    while elapsed < 3.0:
+        list(schedule.steps(elapsed, backlog_s=MAX_BACKLOG_S + 1))
+        due = schedule.next_due()
+        assert due > elapsed
+        elapsed = due
+        wakes += 1
+    assert wakes <= 2.0 / float(schedule.unit) + 1  # one wake a unit, not one a chunk or more
+    assert schedule.dropped >= 2.0 - float(schedule.unit) * 2

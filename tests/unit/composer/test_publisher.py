@@ -358,3 +358,20 @@ def test_a_close_against_a_failing_sink_keeps_time_for_the_final_playlist(
     assert playlist.ended and [s.uri for s in playlist.segments] == ["1000-0.ts"]
     assert is_closed(sink.objects[f"{SPACE}/live.m3u8"].decode())
     assert stats.segments_dropped == 3 and sink.violations == []
+
+
+def test_an_earlier_playlist_write_being_retried_does_not_spend_the_final_playlists_reserve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The playlist written after a segment fails once and waits a long backoff; the close's
+    reserve goes to the closing playlist instead, which supersedes it."""
+    monkeypatch.setattr("composer.hls.publisher.FINAL_WRITE_RESERVE_S", 1.5)
+    sink = MemorySink(fail=lambda key, attempt: key.endswith("/index.m3u8") and attempt == 1)
+    long_backoff = RetryPolicy(attempts=5, initial_delay_s=30.0, max_delay_s=30.0)
+    publisher, _ = _publisher(sink, retry=long_backoff)
+    publisher.submit(_segment(0))
+    first_failed = lambda: sink.attempts.get(f"{SPACE}/index.m3u8", 0) == 1  # noqa: E731
+    eventually(first_failed, what="the first playlist write failing")
+    assert publisher.close(ended=True, timeout=2.0)
+    playlist = _playlist(sink)
+    assert playlist.ended and [s.uri for s in playlist.segments] == ["1000-0.ts"]

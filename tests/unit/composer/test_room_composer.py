@@ -193,9 +193,10 @@ def make(
     on_failure: Callable[[str], None] | None = None,
     state_sink: Any = None,
     clock: Callable[[], float] = time.monotonic,
+    host: str = "",
 ) -> Harness:
     log: list[tuple[str, bool]] = []
-    metadata = RoomMetadata(space_id="s1", video=video, pinned=None, title="Harness")  # type: ignore[arg-type]
+    metadata = RoomMetadata(space_id="s1", video=video, pinned=None, title="Harness", host=host)  # type: ignore[arg-type]
     room = FakeRoom(metadata.to_json(), log)
     broadcasts: list[FakeBroadcast] = []
     mics: list[FakeMics] = []
@@ -684,8 +685,15 @@ def test_the_watchdog_rules() -> None:
     dog.connection_lost(112.0)
     dog.connection_lost(115.0)  # a second `reconnecting` does not restart the fence
     assert not dog.fenced(121.9) and dog.fenced(122.0)
-    dog.connection_restored()
+    dog.connection_restored(123.0)
     assert not dog.fenced(200.0)
+    # A reconnection is the fence's business, not a stall: the held playlists are not written.
+    dog = watchdog.Watchdog(stall_s=10.0, progress_at=100.0)
+    dog.connection_lost(105.0)
+    assert dog.verdict(114.9) is None  # 14.9 s since the last playlist, 9.9 s reconnecting
+    dog.connection_restored(114.9)
+    assert dog.verdict(124.8) is None  # the stall counts from the return
+    assert dog.verdict(124.9) is not None
     assert watchdog.stall_limit(1.0) == watchdog.MIN_STALL_S
     assert watchdog.stall_limit(4.0) == 12.0
     assert watchdog.RECONNECT_FENCE_S < 20.0  # the SFU's departure timeout
@@ -730,3 +738,37 @@ async def test_the_close_gets_what_is_left_of_the_shutdown_budget() -> None:
     budget = worker.SHUTDOWN_TIMEOUT_S - worker.SHUTDOWN_MARGIN_S - 15.0
     assert h.broadcast.close_timeout is not None
     assert budget - 1.0 < h.broadcast.close_timeout <= budget
+
+
+async def test_a_metadata_change_before_the_handlers_are_on_is_not_missed() -> None:
+    """A replacement composer reads the metadata, then opens the broadcast (S3 reads) before it
+    listens: a promotion in between must still reach the subscriptions."""
+    h = make(host="alice")  # read at construction: bob is not on stage
+    h.room.join("alice", role="host")
+    h.room.join("bob")
+    _set_metadata(h, host="alice", speakers=("bob",))  # nobody listens yet: the event is lost
+    await h.composer.start()
+    try:
+        assert _subscribed_mics(h) == {"mic-alice", "mic-bob"}
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_job_that_gave_up_still_closes_the_playlist_when_the_space_ended() -> None:
+    """No replacement comes for a deleted room, and none came yet for a job that just gave up (it
+    is dispatched 20-30 s after the job left): the end is this job's to write."""
+    h = make(room_exists=_room_gone, on_failure=lambda reason: None)
+    await h.composer.start()
+    h.composer._give_up("stalled, for the test")
+    assert h.broadcast.held
+    await h.composer.aclose()
+    assert h.broadcast.closed is True and h.broadcast.held_at_close is False
+
+
+async def test_an_evicted_composer_closes_within_the_newcomers_grace() -> None:
+    h = make()
+    await h.composer.start()
+    h.room.emit("disconnected", rtc.DisconnectReason.PARTICIPANT_REMOVED)
+    await h.composer.aclose()
+    assert h.broadcast.close_timeout is not None
+    assert h.broadcast.close_timeout <= worker.EVICTED_CLOSE_S < worker.EVICT_GRACE_S
