@@ -15,6 +15,8 @@ export async function lazyView<M>(chunk: () => Promise<M>, build: (module: M) =>
   try {
     module = await chunk();
   } catch (err) {
+    // A module that was fetched but threw while it loaded is a bug, which a reload would not fix.
+    if (!isFetchFailure(err)) throw err;
     console.error("Could not load the page's code", err);
     const el = h(
       "div",
@@ -30,4 +32,14 @@ export async function lazyView<M>(chunk: () => Promise<M>, build: (module: M) =>
     return { el, unmount: () => undefined };
   }
   return build(module);
+}
+
+/**
+ * Whether a dynamic import failed to fetch its module (each browser words it its own way: Chromium
+ * "Failed to fetch dynamically imported module", Firefox "error loading dynamically imported
+ * module", Safari "Importing a module script failed"), rather than the module throwing.
+ */
+export function isFetchFailure(err: unknown): boolean {
+  if (!(err instanceof TypeError)) return false;
+  return /dynamically imported module|importing a module script failed/i.test(err.message);
 }

@@ -88,8 +88,12 @@ const fakes = vi.hoisted(() => {
       FakeBroadcastStage.made.push(this);
     }
 
-    static async open(url: string): Promise<FakeBroadcastStage> {
-      return new FakeBroadcastStage(url);
+    hooks: { leave?: () => void } = {};
+
+    static async open(url: string, hooks: { leave?: () => void } = {}): Promise<FakeBroadcastStage> {
+      const stage = new FakeBroadcastStage(url);
+      stage.hooks = hooks;
+      return stage;
     }
 
     overlay(): void {}
@@ -167,8 +171,8 @@ afterEach(() => {
 });
 
 /** The page watching the broadcast, then promoted: the room for the stage is connecting. */
-async function promotedWhileWatching() {
-  const view = spaceView(fakeApp([HLS, WEBRTC]), "s1");
+async function promotedWhileWatching(grants: JoinGrant[] = [HLS, WEBRTC]) {
+  const view = spaceView(fakeApp(grants), "s1");
   document.body.append(view.el);
   await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
   (byTestId(view.el, "join-space") as HTMLButtonElement).click();
@@ -204,12 +208,52 @@ describe("a promotion from the broadcast to the room", () => {
     view.unmount();
   });
 
-  it("does not go into the room when the listener left the broadcast while it connected", async () => {
+  it("does not go into the room when the listener left the page while it connected", async () => {
     const { view, room, broadcast } = await promotedWhileWatching();
     view.unmount();
     expect(broadcast.destroyed).toBe(true);
+    expect(room.left.count).toBe(1); // the connect is aborted at once, not left once it is in
     room.connected();
+    await Promise.resolve();
+    expect(room.left.count).toBe(1);
+    expect(byTestId(view.el, "controls")).toBeNull();
+  });
+
+  it("does not ask again on every poll after the room could not be joined", async () => {
+    let reads = 0;
+    const { view, room } = await promotedWhileWatching([HLS, WEBRTC, WEBRTC, WEBRTC]);
+    const poll = globalThis.fetch;
+    vi.stubGlobal("fetch", async (url: string) => {
+      reads += 1;
+      return poll(url);
+    });
+    room.failed("Could not connect to the media server (timeout).");
     await until(() => expect(room.left.count).toBe(1));
+    // state.json read twice more, still saying the same promotion (the same version).
+    await vi.waitFor(() => expect(reads).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // what those reads lead to, settled
+    expect(FakeSpaceRoom.made).toHaveLength(1);
+    view.unmount();
+  }, 15_000);
+
+  it("joins again when asked while a connect it no longer wants was still running", async () => {
+    const app = fakeApp([HLS, WEBRTC, HLS]);
+    const view = spaceView(app, "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    await until(() => expect(FakeBroadcastStage.made).toHaveLength(1));
+    promote();
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    const room = FakeSpaceRoom.made[0];
+    // The listener leaves the broadcast while the stage's room connects, then rejoins at once.
+    FakeBroadcastStage.made[0].hooks.leave?.();
+    expect(room.left.count).toBe(1); // not onto the stage either
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    room.failed("Client initiated disconnect"); // what the aborted connect comes to
+    await until(() => expect(FakeBroadcastStage.made).toHaveLength(2)); // the rejoin, not dropped
+    expect(FakeSpaceRoom.made).toHaveLength(1);
+    view.unmount();
   });
 });
 

@@ -104,6 +104,16 @@ export function spaceView(app: App, spaceId: string): View {
   /** Bumped by every leaveBroadcast: a watchBroadcast still opening its player then gives way. */
   let broadcastGeneration = 0;
   let joining = false;
+  // A join asked for while another ran (Try again, Rejoin): made once that one is over.
+  let joinAgain = false;
+  // A room connecting before it is the page's (under the broadcast or "Reconnecting…"), with its
+  // feeds' unsubscribers: a leave or unmount meanwhile disconnects it (LiveKit aborts a connect).
+  let pending: { room: SpaceRoom; off: (() => void)[] } | null = null;
+  // A promotion whose room could not connect: asked again when the Space changes (a newer
+  // version) or, on a network where only WebRTC fails, after a growing pause, not on every poll.
+  let promotionFailures = 0;
+  let promotionFailedVersion = -1;
+  let promotionRetryAt = 0;
   let disposed = false;
   let joinError = "";
   /** state.json said the Space ended (the message stays until the API agrees). */
@@ -191,13 +201,34 @@ export function spaceView(app: App, spaceId: string): View {
   }
 
   async function join(): Promise<void> {
-    if (joining) return; // one promotion, one join
+    if (joining) {
+      joinAgain = true; // one join at a time; this one comes after
+      return;
+    }
     joining = true;
+    joinAgain = false;
     try {
       await joinOnce();
     } finally {
       joining = false;
+      // Asked for meanwhile (Try again, Rejoin) and not satisfied by the join that ran.
+      if (joinAgain && !disposed && !broadcast && !media) void join();
+      joinAgain = false;
     }
+  }
+
+  /** The room connecting under something else goes: its connect is aborted, its feeds are off. */
+  function dropPending(): void {
+    if (!pending) return;
+    const { room, off } = pending;
+    pending = null;
+    for (const stop of off) stop();
+    void room.leave().catch(() => undefined);
+  }
+
+  /** Whether a promotion that failed to connect may be tried again now. */
+  function promotionDue(): boolean {
+    return promotionFailures === 0 || ctl.version > promotionFailedVersion || Date.now() >= promotionRetryAt;
   }
 
   /**
@@ -242,6 +273,9 @@ export function spaceView(app: App, spaceId: string): View {
       ctl.joined(grant);
       adopt(room, listening);
       buildStage();
+    } else {
+      dropPending();
+      pending = { room, off: listening };
     }
     try {
       await room.connect(grant.url, grant.token);
@@ -251,20 +285,26 @@ export function spaceView(app: App, spaceId: string): View {
         render();
         return "retry";
       }
-      for (const off of listening) off();
-      void room.leave().catch(() => undefined);
-      if (watching && !disposed && generation === broadcastGeneration) {
-        toast(`Could not join the stage: ${(err as Error).message} You are still watching the broadcast.`, "error");
+      const mine = pending?.room === room;
+      if (mine) dropPending();
+      if (mine && watching && !disposed && generation === broadcastGeneration) {
+        promotionFailures += 1;
+        promotionFailedVersion = ctl.version;
+        const pause = Math.min(60, 10 * 2 ** (promotionFailures - 1));
+        promotionRetryAt = Date.now() + pause * 1000;
+        toast(`Could not join the stage: ${(err as Error).message} You are still watching the broadcast; trying again in ${pause} s.`, "error");
       }
       return "retry";
     }
     if (room !== media) {
-      if (disposed || generation !== broadcastGeneration) {
-        // Left (the page, or the broadcast) while the room was connecting: not into the room either.
-        for (const off of listening) off();
-        void room.leave().catch(() => undefined);
+      if (pending?.room !== room || disposed || generation !== broadcastGeneration) {
+        // Left (the page, or the broadcast) while the room was connecting: not into the room either
+        // (a room no longer pending was left when it was dropped).
+        if (pending?.room === room) dropPending();
         return "stop";
       }
+      pending = null;
+      promotionFailures = 0;
       // Both would play from here on: the broadcast goes the moment the room is up.
       leaveBroadcast();
       closeRoom();
@@ -368,6 +408,7 @@ export function spaceView(app: App, spaceId: string): View {
       },
       leave: () => {
         presence.forget();
+        dropPending(); // not onto the stage either, if a promotion was connecting
         leaveBroadcast();
         ctl.left();
         renderMessage(el, "You left the Space.", ctl.space, () => void join());
@@ -450,7 +491,8 @@ export function spaceView(app: App, spaceId: string): View {
         }
         return;
       case "join-room":
-        void join(); // the new token is WebRTC; join() drops the broadcast once it has it
+        // The new token is WebRTC; join() drops the broadcast once the room is up.
+        if (promotionDue()) void join();
         return;
       case "watch":
         if (ctl.space) broadcast?.update(ctl.space, me);
@@ -671,6 +713,7 @@ export function spaceView(app: App, spaceId: string): View {
       presence.forget();
       reconnector.cancel();
       listenerList.hide();
+      dropPending();
       closeRoom();
       leaveBroadcast();
       window.spaces = { room: null };
