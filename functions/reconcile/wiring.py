@@ -32,10 +32,13 @@ def store_for(settings: Settings) -> SpaceStore:
 
 
 def reactions_store_for(settings: Settings) -> ReactionStore:
-    """One reactions store per configuration for the process."""
+    """One reactions store per configuration for the process, on the Space store's DynamoDB client:
+    every request's context holds it (the hand limit), and a second client would add its creation
+    to a fresh Lambda instance's first request."""
     key = _store_key(settings)
     if key not in _reaction_stores:
-        _reaction_stores[key] = open_reactions(settings)
+        client = getattr(store_for(settings), "client", None) if settings.store == "dynamodb" else None
+        _reaction_stores[key] = open_reactions(settings, client=client)
     return _reaction_stores[key]
 
 

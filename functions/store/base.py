@@ -392,23 +392,20 @@ class Members:
 def hosting_change(before: Space, after: Space) -> dict[str, int]:
     """How a change moves each person's count of live Spaces hosted: +1 for a start, -1 for an end,
     both for a live hand-over."""
-    was = before.host if before.state is SpaceState.LIVE else None
-    now = after.host if after.state is SpaceState.LIVE else None
-    change: dict[str, int] = {}
-    if was != now:
-        if was is not None:
-            change[was] = -1
-        if now is not None:
-            change[now] = 1
-    return change
+    return _hosts_in(SpaceState.LIVE, before, after)
 
 
 def scheduling_change(before: Space | None, after: Space) -> dict[str, int]:
     """How a change (or a create: `before` None) moves each person's set of scheduled Spaces
     hosted: +1 for a create, -1 for a start or a cancellation (end), both for a hand-over of a
     scheduled Space."""
-    was = before.host if before is not None and before.state is SpaceState.SCHEDULED else None
-    now = after.host if after.state is SpaceState.SCHEDULED else None
+    return _hosts_in(SpaceState.SCHEDULED, before, after)
+
+
+def _hosts_in(state: SpaceState, before: Space | None, after: Space) -> dict[str, int]:
+    """-1 for who hosted the Space in `state` before, +1 for who does after, when they differ."""
+    was = before.host if before is not None and before.state is state else None
+    now = after.host if after.state is state else None
     change: dict[str, int] = {}
     if was != now:
         if was is not None:

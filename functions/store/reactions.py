@@ -8,6 +8,7 @@ sharded per-window counters and one per-Space publication item. Two implementati
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 from ..core.config import Settings
 from ..domain import reactions
@@ -60,11 +61,12 @@ class ReactionStore(ABC):
         pass
 
 
-def open_reactions(settings: Settings) -> ReactionStore:
+def open_reactions(settings: Settings, *, client: Any = None) -> ReactionStore:
+    """`client`: a DynamoDB client to share (the Space store's), instead of creating another."""
     if settings.store == "dynamodb":
         from .dynamodb import DynamoReactions
 
-        return DynamoReactions(settings.table_name, endpoint_url=settings.dynamodb_endpoint)
+        return DynamoReactions(settings.table_name, endpoint_url=settings.dynamodb_endpoint, client=client)
     from .sqlite import SqliteReactions
 
     return SqliteReactions(settings.sqlite_path)
