@@ -11,7 +11,7 @@ a pool for audio-only Spaces raises the budget with SPACES_COMPOSER_MAX_SPACES.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from livekit.agents.utils.hw import get_cpu_monitor
 
@@ -41,6 +41,7 @@ def max_spaces(env: Mapping[str, str], cpus: float | None = None) -> int:
     return max(1, int(cpus / CORES_PER_SPACE))
 
 
-def composer_load(env: Mapping[str, str]) -> WorkerLoad:
-    """The AgentServer `load_fnc`: max(CPU average of this worker's processes, Spaces / budget)."""
-    return WorkerLoad(max_spaces(env))
+def composer_load(env: Mapping[str, str], superseded: Callable[[], bool] = lambda: False) -> WorkerLoad:
+    """The AgentServer `load_fnc`: max(CPU average of this worker's processes, Spaces / budget), or
+    1.0 once superseded by a newer deployment (media_agent/deployment.py)."""
+    return WorkerLoad(max_spaces(env), superseded=superseded)

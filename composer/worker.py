@@ -50,7 +50,7 @@ from contract.avatar_fetch import policy_from_env
 from contract.reactions import parse_reaction_burst
 from contract.room_metadata import RoomMetadata, parse_room_metadata
 from contract.stage import StageState, parse_stage
-from media_agent import scale_in
+from media_agent import deployment, ecs_task
 from media_agent.audio import FrameSink, MicStreams
 
 logger = logging.getLogger("composer")
@@ -926,8 +926,11 @@ def _idle_processes() -> int | ServerEnvOption[int]:
     return int(value) if value else ServerEnvOption(dev_default=0, prod_default=1)
 
 
+# True once a newer deployment of this worker's ECS service has taken over (media_agent/deployment.py).
+_superseded = deployment.Superseded()
+
 server = AgentServer(
-    load_fnc=composer_load(os.environ),  # type: ignore[arg-type]  # takes the server, typed by protocol
+    load_fnc=composer_load(os.environ, superseded=_superseded),  # type: ignore[arg-type]  # takes the server, typed by protocol
     load_threshold=LOAD_THRESHOLD,
     drain_timeout=DRAIN_TIMEOUT_S,
     port=_http_port(),
@@ -940,19 +943,14 @@ server = AgentServer(
 )
 
 
-_worker_tasks: set[asyncio.Task[None]] = set()
-
-
 @server.on("worker_started")
-def _protect_while_busy() -> None:
-    """ECS scale-in protection while the worker holds a Space (no-op outside ECS, media_agent/scale_in.py).
+def _ecs_task() -> None:
+    """ECS scale-in protection while the worker holds a Space; standing aside when superseded.
 
     A broadcast lasts the whole Space; scaling in a busy task would cut its stream to a
-    discontinuity and a replacement's start-up gap.
+    discontinuity and a replacement's start-up gap (no-op outside ECS, media_agent/ecs_task.py).
     """
-    task = asyncio.get_running_loop().create_task(scale_in.run(lambda: len(server.active_jobs)))
-    _worker_tasks.add(task)
-    task.add_done_callback(_worker_tasks.discard)
+    ecs_task.start(lambda: len(server.active_jobs), _superseded)
 
 
 async def evict_predecessors(ctx: JobContext) -> None:

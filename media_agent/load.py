@@ -13,6 +13,10 @@ load the dispatcher saw in that minute as one JSON line on stdout (names in cont
 task's log group turns it into a CloudWatch metric and the ECS service scales on it, so the fleet
 grows on the same signal that closes a worker to new jobs (a budget full of quiet jobs included,
 which CPU alone never shows).
+
+A worker that a newer deployment of its ECS service has superseded (media_agent/deployment.py)
+reports 1.0, so the dispatcher sends it nothing new, and publishes nothing: it is no longer part of
+the pool the service scales for.
 """
 
 from __future__ import annotations
@@ -86,8 +90,10 @@ class WorkerLoad:
         metric_name: str | None = None,
         write: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        superseded: Callable[[], bool] = lambda: False,
     ) -> None:
         self._budget = rooms_budget
+        self._superseded = superseded
         self._samples: deque[float] = deque(maxlen=CPU_WINDOW)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -119,6 +125,10 @@ class WorkerLoad:
 
     def __call__(self, server: _HasActiveJobs) -> float:
         rooms = len(server.active_jobs)
+        if self._superseded():
+            with self._lock:
+                self._window_start = None  # a minute it took no jobs in is not the pool's load
+            return 1.0
         load = min(1.0, max(self.cpu(), rooms / self._budget))
         if self._metric is not None:
             self._publish(load, rooms)

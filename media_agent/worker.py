@@ -27,7 +27,7 @@ from livekit.rtc.room import EventTypes
 from contract import names
 from contract.room_metadata import RoomMetadata, parse_room_metadata
 from contract.stage import StageState
-from media_agent import scale_in
+from media_agent import deployment, ecs_task
 from media_agent import stage as stage_rules
 from media_agent.audio import MicStreams
 from media_agent.load import WorkerLoad, max_rooms
@@ -462,8 +462,11 @@ def _idle_processes() -> int | ServerEnvOption[int]:
     return int(value) if value else ServerEnvOption(dev_default=0, prod_default=2)
 
 
+# True once a newer deployment of this worker's ECS service has taken over (deployment.py).
+_superseded = deployment.Superseded()
+
 server = AgentServer(
-    load_fnc=WorkerLoad(max_rooms()),
+    load_fnc=WorkerLoad(max_rooms(), superseded=_superseded),
     drain_timeout=DRAIN_TIMEOUT_S,
     port=_http_port(),
     num_idle_processes=_idle_processes(),
@@ -474,15 +477,10 @@ server = AgentServer(
 )
 
 
-_worker_tasks: set[asyncio.Task[None]] = set()
-
-
 @server.on("worker_started")
-def _protect_while_busy() -> None:
-    """ECS scale-in protection follows the room count (no-op outside ECS, see scale_in.py)."""
-    task = asyncio.get_running_loop().create_task(scale_in.run(lambda: len(server.active_jobs)))
-    _worker_tasks.add(task)
-    task.add_done_callback(_worker_tasks.discard)
+def _ecs_task() -> None:
+    """ECS scale-in protection follows the room count; a superseded worker stands aside (ecs_task.py)."""
+    ecs_task.start(lambda: len(server.active_jobs), _superseded)
 
 
 @server.rtc_session(agent_name=names.AGENT_NAME)

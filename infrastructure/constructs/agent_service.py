@@ -9,10 +9,13 @@ Drain: Fargate stops a task at most 120 s after SIGTERM, far shorter than a Spac
 not pick a busy task in the first place: the worker sets ECS task scale-in protection while it has
 jobs (its task role may call the agent endpoint's task-protection API) and clears it when idle; ECS
 scale-in and deployments skip protected tasks. The 120 s stop timeout then only covers an idle
-worker's own shutdown. If a task dies anyway, livekit-server does not re-dispatch its agents: the
-control plane's reconciler sees the agent missing and dispatches a new one (functions/reconcile/),
-and a replacement stage agent continues the stage's seq, a replacement composer the playlist (with a
-discontinuity).
+worker's own shutdown. A deployment of new worker code would then wait for every old Space to end
+while old workers kept taking new ones; so a worker reads its service's primary deployment and,
+once a newer one runs whole, takes no new jobs (media_agent/deployment.py; its task role may
+describe the tasks and services of its cluster). If a task dies anyway, livekit-server does not
+re-dispatch its agents: the control plane's reconciler sees the agent missing and dispatches a new
+one (functions/reconcile/), and a replacement stage agent continues the stage's seq, a replacement
+composer the playlist (with a discontinuity).
 
 Scaling signal: the worker's own load. LiveKit's dispatcher gives a worker new jobs until its load
 (media_agent/load.py, composer/load.py: the larger of its CPU share and its jobs against a budget)
@@ -115,6 +118,20 @@ def task_protection_statement(cluster: ecs.ICluster) -> iam.PolicyStatement:
     )
 
 
+def deployment_statement(cluster: ecs.ICluster) -> iam.PolicyStatement:
+    """A worker finds its service (DescribeTasks on itself) and reads the service's primary deployment
+    (DescribeServices) to know when a newer deployment supersedes it. Read-only, this cluster only:
+    the service's name is generated and the task's ARN unknown at synth time."""
+    stack = Stack.of(cluster)
+    return iam.PolicyStatement(
+        actions=["ecs:DescribeTasks", "ecs:DescribeServices"],
+        resources=[
+            stack.format_arn(service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"),
+            stack.format_arn(service="ecs", resource="service", resource_name=f"{cluster.cluster_name}/*"),
+        ],
+    )
+
+
 class AgentService(Construct):
     def __init__(
         self,
@@ -168,6 +185,7 @@ class AgentService(Construct):
             stop_timeout=STOP_TIMEOUT,
         )
         self.task_definition.add_to_task_role_policy(task_protection_statement(cluster))
+        self.task_definition.add_to_task_role_policy(deployment_statement(cluster))
 
         self.security_group = ec2.SecurityGroup(
             self,

@@ -463,8 +463,17 @@ def _acknowledge_worker_findings(
             task.node.find_child("TaskRole").node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
             f"<{cluster_ref}>/*]",
-            f"Task scale-in protection: a {what} protects itself while it has jobs; the ARN is limited to "
-            "tasks of this stack's worker cluster (a task cannot know its own ARN at synth time)",
+            f"Task scale-in protection and the deployment check: a {what} protects itself while it has "
+            "jobs and describes itself to find its service; the ARN is limited to tasks of this stack's "
+            "worker cluster (a task cannot know its own ARN at synth time)",
+        )
+        ack(
+            task.node.find_child("TaskRole").node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/"
+            f"<{cluster_ref}>/*]",
+            f"Deployment check: a {what} reads its own service's deployments (ecs:DescribeServices, "
+            "read-only) to stop taking jobs once a newer deployment runs; the ARN is limited to services of "
+            "this stack's worker cluster, whose names CloudFormation generates",
         )
         ack(
             task.obtain_execution_role().node.find_child("DefaultPolicy"),

@@ -619,6 +619,33 @@ def test_cloudwatch_may_publish_alarms_to_the_topic_of_this_account_only(synth: 
         assert {"Ref": topic} in alarm["Properties"]["AlarmActions"]
 
 
+def test_workers_may_read_their_own_clusters_deployments_and_nothing_more(synth: Synthesized) -> None:
+    """A worker reads its service's primary deployment to stand aside once superseded
+    (media_agent/deployment.py): read-only ECS calls on the worker cluster's tasks and services."""
+    ((cluster, _),) = synth.resources("AWS::ECS::Cluster").items()
+    tasks = synth.resources("AWS::ECS::TaskDefinition").values()
+    roles = {task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0] for task in tasks}
+    assert len(roles) == 2
+    for role in roles:
+        statements = [
+            st
+            for p in synth.resources("AWS::IAM::Policy").values()
+            if {"Ref": role} in p["Properties"]["Roles"]
+            for st in p["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        ecs_actions = {a for st in statements for a in _as_list(st["Action"]) if a.startswith("ecs:")}
+        assert ecs_actions == {
+            "ecs:GetTaskProtection",
+            "ecs:UpdateTaskProtection",
+            "ecs:DescribeTasks",
+            "ecs:DescribeServices",
+        }
+        (describe,) = [st for st in statements if "ecs:DescribeServices" in _as_list(st["Action"])]
+        resources = json.dumps(describe["Resource"])
+        assert ":task/" in resources and ":service/" in resources and cluster in resources
+        assert '"*"' not in resources
+
+
 def test_worker_services_leave_their_task_count_to_auto_scaling(synth: Synthesized) -> None:
     services = synth.resources("AWS::ECS::Service")
     assert len(services) == 2

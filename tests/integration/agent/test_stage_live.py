@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -22,9 +20,9 @@ from livekit import api, rtc
 
 from contract import names
 from contract.room_metadata import RoomMetadata
-from media_agent.scale_in import ECS_AGENT_URI_ENV, STATE_PATH
 from tests.support.agent_process import AgentProcess, start_agent
 from tests.support.eventually import eventually_async
+from tests.support.fake_ecs import FakeEcs
 from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, join_token, stage_in
 
 # Poll budget for an agent to come up and act: generous, because on a loaded 2-core runner a worker
@@ -45,38 +43,11 @@ VOICES = {
 }
 
 
-class FakeEcsAgent:
-    """Stands in for the ECS container agent's task-protection endpoint (AWS is not under test)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        requests = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length", 0))
-                if self.path == STATE_PATH:
-                    requests.append(json.loads(self.rfile.read(length)))
-                self.send_response(200 if self.path == STATE_PATH else 404)
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def protected(self) -> bool | None:
-        return self.requests[-1]["ProtectionEnabled"] if self.requests else None
-
-
 @pytest.fixture(scope="module")
-def ecs_agent() -> Iterator[FakeEcsAgent]:
-    fake = FakeEcsAgent()
+def ecs_agent() -> Iterator[FakeEcs]:
+    fake = FakeEcs()
     yield fake
-    fake.server.shutdown()
+    fake.close()
 
 
 @dataclass
@@ -88,7 +59,7 @@ class Space:
     speakers: dict[str, SyntheticSpeaker]
     clips: dict[str, np.ndarray]
     listener: rtc.Room
-    ecs: FakeEcsAgent
+    ecs: FakeEcs
 
     def stage(self) -> dict[str, Any] | None:
         return stage_in(self.listener)
@@ -137,7 +108,7 @@ class Space:
 
 
 @pytest.fixture(scope="module")
-async def space(livekit_server: Any, ecs_agent: FakeEcsAgent) -> AsyncIterator[Space]:
+async def space(livekit_server: Any, ecs_agent: FakeEcs) -> AsyncIterator[Space]:
     clips = {identity: espeak_clip(text, voice) for identity, (voice, text) in VOICES.items()}
     lkapi = api.LiveKitAPI(livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret)
     room = f"space-{uuid.uuid4().hex[:8]}"
@@ -146,7 +117,7 @@ async def space(livekit_server: Any, ecs_agent: FakeEcsAgent) -> AsyncIterator[S
         ws_url=livekit_server.ws_url,
         api_key=livekit_server.api_key,
         api_secret=livekit_server.api_secret,
-        env={ECS_AGENT_URI_ENV: ecs_agent.uri},
+        env=ecs_agent.protection_env(),
     )
     speakers: dict[str, SyntheticSpeaker] = {}
     listener = rtc.Room()
@@ -219,7 +190,7 @@ async def test_worker_in_a_room_asks_ecs_for_scale_in_protection(space: Space) -
         timeout=15,
         what="scale-in protection requested while the worker holds a room",
     )
-    assert space.ecs.requests[-1] == {"ProtectionEnabled": True, "ExpiresInMinutes": 60}
+    assert space.ecs.protection_requests[-1] == {"ProtectionEnabled": True, "ExpiresInMinutes": 60}
 
 
 async def test_stage_follows_the_turns(space: Space) -> None:

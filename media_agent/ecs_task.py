@@ -1,0 +1,28 @@
+"""What a LiveKit worker does for the ECS task it runs in; both workers (stage agent, composer) do it.
+
+- scale-in protection while it holds jobs (scale_in.py), so neither scale-in nor a deployment stops
+  a task in the middle of its Spaces;
+- standing aside once a newer deployment of its service has superseded it (deployment.py), so a
+  deployment finishes while old Spaces run out.
+
+Both are no-ops outside ECS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from media_agent import deployment, scale_in
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def start(active_jobs: Callable[[], int], superseded: deployment.Superseded) -> None:
+    """Run both loops for the life of the worker (call from its `worker_started` handler)."""
+    loops: list[Coroutine[Any, Any, None]] = [scale_in.run(active_jobs), deployment.watch(superseded)]
+    for loop in loops:
+        task = asyncio.get_running_loop().create_task(loop)
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
