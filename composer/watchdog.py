@@ -10,7 +10,9 @@ dispatch a replacement, which continues the playlist after a discontinuity:
 - fenced: the room connection has been reconnecting for RECONNECT_FENCE_S. The SFU removes a
   participant it has not heard from for about 20 s and the reconciler then dispatches a
   replacement; this composer holds its playlist writes while reconnecting and ends before that, so
-  two composers never write one playlist.
+  two composers never write one playlist;
+- superseded: the sink's fence (a conditional playlist write) showed a newer composer writing the
+  playlist; this one no longer writes it and ends at once.
 
 Pure: times are given (the composer's monotonic clock), so the rules are tested without a room.
 """
@@ -52,6 +54,7 @@ class Watchdog:
     fence_s: float = RECONNECT_FENCE_S
     published_count: int = 0  # live playlist writes so far, as last seen
     lost_at: float | None = None  # when the room started reconnecting; None: connected
+    superseded: bool = False  # a newer composer writes the playlist (Broadcast.superseded)
 
     def published(self, count: int, now: float) -> None:
         """The broadcast's count of live playlist writes (each names a new segment), read at `now`."""
@@ -70,10 +73,14 @@ class Watchdog:
         self.progress_at = max(self.progress_at, now)
 
     def fenced(self, now: float) -> bool:
-        return self.lost_at is not None and now - self.lost_at >= self.fence_s
+        """Another composer writes, or may write, the playlist: this job must not write it again,
+        even its closing ENDLIST."""
+        return self.superseded or (self.lost_at is not None and now - self.lost_at >= self.fence_s)
 
     def verdict(self, now: float) -> str | None:
         """Why the job must end now, or None while the composer is doing its work."""
+        if self.superseded:
+            return "a newer composer writes the playlist (its version is in the sink)"
         if self.lost_at is not None and self.fenced(now):
             return (
                 f"reconnecting for {now - self.lost_at:.1f} s (fence {self.fence_s:g} s): "

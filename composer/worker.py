@@ -115,6 +115,8 @@ class BroadcastLike(Protocol):
     def hold_playlists(self, held: bool) -> None: ...  # any thread
     @property
     def stats(self) -> BroadcastStats: ...  # any thread
+    @property
+    def superseded(self) -> bool: ...  # any thread
 
 
 class MicSource(Protocol):
@@ -851,6 +853,7 @@ class RoomComposer:
             await asyncio.sleep(CHECK_EVERY_S)
             now = self._clock()
             watchdog.published(feeder.broadcast.stats.playlists_written, now)
+            watchdog.superseded = feeder.broadcast.superseded
             reason = watchdog.verdict(now)
             if reason is None:
                 continue

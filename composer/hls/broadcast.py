@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from contract.names import BROADCAST_PLAYLIST, BROADCAST_TIMELINE
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 # A skip at a segment's first sample counts for that segment (media times are sample counts / rate,
 # the segment's start is computed another way: equal values may differ in the last bits).
@@ -56,7 +57,7 @@ class Broadcast:
         clock: Clock = time.time,
     ) -> None:
         empty = MediaPlaylist(target_duration=target_duration_for(config.segment_seconds))
-        self._start(config, sink, space_id, epoch_ms, clock, empty, None)
+        self._start(config, sink, space_id, epoch_ms, clock, empty, None, None)
 
     @classmethod
     def resume(
@@ -75,9 +76,10 @@ class Broadcast:
         playlist is closed, ValueError when `epoch_ms` is already used in it, and the sink's error
         when it cannot be read (never overwrite a playlist we could not read).
         """
-        raw = _read_with_retry(sink, f"{space_id}/{BROADCAST_PLAYLIST}", config)
-        if raw is None:
+        stored = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_PLAYLIST}", config)
+        if stored is None:
             return cls(config, sink, space_id=space_id, epoch_ms=epoch_ms, clock=clock)
+        raw, version = stored
         playlist = parse_playlist(raw.decode("utf-8"))
         if playlist.ended:
             raise BroadcastEnded(f"the broadcast of Space {space_id} is closed (#EXT-X-ENDLIST)")
@@ -88,7 +90,7 @@ class Broadcast:
             target_duration=max(playlist.target_duration, target_duration_for(config.segment_seconds)),
         )
         timeline: BroadcastTimeline | None = None
-        raw_timeline = _read_with_retry(sink, f"{space_id}/{BROADCAST_TIMELINE}", config)
+        raw_timeline = _read_with_retry(sink.read, f"{space_id}/{BROADCAST_TIMELINE}", config)
         if raw_timeline is not None:
             try:
                 timeline = replace(parse_timeline(raw_timeline.decode("utf-8")), ended=False)
@@ -97,7 +99,7 @@ class Broadcast:
         if timeline is None and playlist.segments:
             timeline = BroadcastTimeline(space_id=space_id, started_at=playlist.segments[0].program_date_time)
         self = cls.__new__(cls)
-        self._start(config, sink, space_id, epoch_ms, clock, playlist, timeline)
+        self._start(config, sink, space_id, epoch_ms, clock, playlist, version, timeline)
         log.info(
             "broadcast %s: continuing a playlist of %d segments as epoch %d",
             space_id,
@@ -114,6 +116,7 @@ class Broadcast:
         epoch_ms: int,
         clock: Clock,
         playlist: MediaPlaylist,
+        playlist_version: str | None,
         timeline: BroadcastTimeline | None,
     ) -> None:
         if not space_id or "/" in space_id or space_id in (".", ".."):
@@ -138,7 +141,9 @@ class Broadcast:
         self._publisher = Publisher(
             sink,
             space_id=space_id,
+            epoch_ms=epoch_ms,
             playlist=playlist,
+            playlist_version=playlist_version,
             retry=config.retry,
             max_pending=config.max_pending_segments,
             stats=self._stats,
@@ -225,6 +230,12 @@ class Broadcast:
         """The playlist as published to the sink so far."""
         return self._publisher.playlist
 
+    @property
+    def superseded(self) -> bool:
+        """A newer composer writes the playlist (its conditional write showed it): this broadcast
+        writes no playlist or timeline any more, and its composer should end its job."""
+        return self._publisher.superseded
+
     # -- internals -----------------------------------------------------------------------------
 
     def _ensure_anchor(self) -> float:
@@ -275,11 +286,11 @@ def settled_skips(skips: list[tuple[float, float]], media_s: float) -> list[tupl
     return skips[keep_from:]
 
 
-def _read_with_retry(sink: Sink, key: str, config: BroadcastConfig) -> bytes | None:
+def _read_with_retry(read: Callable[[str], T | None], key: str, config: BroadcastConfig) -> T | None:
     policy = config.retry
     for attempt in range(1, policy.attempts + 1):
         try:
-            return sink.read(key)
+            return read(key)
         except Exception as exc:
             if attempt == policy.attempts:
                 raise

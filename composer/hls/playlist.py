@@ -144,3 +144,31 @@ def parse_playlist(text: str) -> MediaPlaylist:
         except ValueError as exc:
             raise ValueError(f"playlist line {number} ({line!r}): {exc}") from exc
     return MediaPlaylist(segments=tuple(segments), target_duration=target, ended=ended)
+
+
+def segment_epoch(uri: str) -> int | None:
+    """The epoch (the writing composer's start, in ms) a segment is named with: "<epoch_ms>-<n>.ts"."""
+    head, dash, _ = uri.partition("-")
+    return int(head) if dash and head.isdigit() else None
+
+
+def newer_writer(stored: MediaPlaylist, epoch_ms: int) -> bool:
+    """True when a composer that started after `epoch_ms` has written to `stored`: it is the
+    playlist's writer now (the newest composer of a Space evicts the others)."""
+    return any((segment_epoch(s.uri) or 0) > epoch_ms for s in stored.segments)
+
+
+def rebase(stored: MediaPlaylist, ours: MediaPlaylist, epoch_ms: int) -> MediaPlaylist:
+    """Our segments (those of `epoch_ms`) after what an older writer stored since we read it.
+
+    For a composer whose conditional write found the playlist changed by its predecessor (whose
+    last write landed after this one read it): the predecessor's segments stay, ours follow, the
+    first of ours after a discontinuity."""
+    prefix = f"{epoch_ms}-"
+    stored_uris = {s.uri for s in stored.segments}
+    mine = [s for s in ours.segments if s.uri.startswith(prefix) and s.uri not in stored_uris]
+    result = replace(stored, target_duration=max(stored.target_duration, ours.target_duration), ended=False)
+    for i, seg in enumerate(mine):
+        first_after_others = i == 0 and bool(stored.segments)
+        result = result.append(replace(seg, discontinuity=seg.discontinuity or first_after_others))
+    return replace(result, ended=ours.ended)

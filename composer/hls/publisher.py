@@ -16,7 +16,13 @@ Rules (docs/broadcast.md, "Encoding and segments"):
   slow sink costs the recording its last seconds rather than its #EXT-X-ENDLIST;
 - while the playlists are held (`hold_playlists`: the composer lost its room, and a replacement may
   take the Space over), segments are still written but no playlist or timeline is, and a write of
-  one already retrying stops at its next attempt; on release the next pass writes them.
+  one already retrying stops at its next attempt; on release the next pass writes them;
+- the full playlist is written conditionally (`Sink.write_if`, on the version this publisher last
+  read or wrote), the fence between two composers of one Space (docs/broadcast.md, "Two writers").
+  A conflict is resolved by reading the playlist back: our own write whose answer was lost is
+  adopted; a predecessor's late write gets our segments appended after it (`rebase`); a newer
+  composer's segments, or an ENDLIST, mean this publisher is superseded: it holds its playlists and
+  timeline for good (`superseded`), and the composer ends its job.
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ from dataclasses import dataclass, replace
 
 from composer.hls.config import RetryPolicy
 from composer.hls.headers import cache_headers
-from composer.hls.playlist import MediaPlaylist, Segment
-from composer.hls.sinks import Sink
+from composer.hls.playlist import MediaPlaylist, Segment, newer_writer, parse_playlist, rebase
+from composer.hls.sinks import Sink, WriteConflict
 from composer.hls.stats import StatsRecorder
 from composer.hls.timeline import timeline_json
 from contract.broadcast import BroadcastTimeline
@@ -48,6 +54,9 @@ log = logging.getLogger(__name__)
 # The part of `close`'s budget kept for the final playlist, live window and timeline (three small
 # writes, each retried with backoff): segments still queued when it starts are dropped.
 FINAL_WRITE_RESERVE_S = 6.0
+# Conflicts resolved by a rebase in one pass before the pass gives up (the next one tries again): a
+# predecessor writes at most once or twice after its successor read the playlist.
+MAX_REBASES = 3
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,9 @@ class Publisher:
         sink: Sink,
         *,
         space_id: str,
+        epoch_ms: int,
         playlist: MediaPlaylist,
+        playlist_version: str | None,
         retry: RetryPolicy,
         max_pending: int,
         stats: StatsRecorder,
@@ -80,6 +91,11 @@ class Publisher:
     ) -> None:
         self._sink = sink
         self._space_id = space_id
+        self._epoch_ms = epoch_ms
+        # The full playlist's version in the sink as this publisher last read or wrote it (None: it
+        # had none): its writes are conditional on it.
+        self._version = playlist_version
+        self._superseded = False  # a newer composer writes the playlist: held for good
         self._retry = retry
         self._max_pending = max_pending
         self._stats = stats
@@ -135,9 +151,16 @@ class Publisher:
     def hold_playlists(self, held: bool) -> None:
         """Stop (True) or resume (False) writing the playlists and the timeline; any thread."""
         with self._cond:
+            held = held or self._superseded
             self._released = self._released or (self._held and not held)
             self._held = held
             self._cond.notify()
+
+    @property
+    def superseded(self) -> bool:
+        """A newer composer writes this Space's playlist; this one writes none from now on."""
+        with self._cond:
+            return self._superseded
 
     @property
     def pending(self) -> int:
@@ -257,12 +280,11 @@ class Publisher:
         self._finished_clean = not (self._playlist_dirty or timeline_pending or self._gap_next)
 
     def _write_playlist(self, *, final: bool = False) -> None:
-        playlist = self._playlist
-        if not playlist.segments or self._is_held():
+        if not self._playlist.segments or self._is_held():
             return
         self._playlist_tried_at = self._clock()
-        full = playlist.render().encode()
-        if not self._write(BROADCAST_PLAYLIST, full, closed=playlist.ended, holdable=True, final=final):
+        playlist = self._write_full(final=final)
+        if playlist is None:
             return
         self._playlist_published = True
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS)
@@ -273,6 +295,66 @@ class Publisher:
             self._stats.count(playlists_written=1)
             if playlist is self._playlist:
                 self._playlist_dirty = False
+
+    def _write_full(self, *, final: bool) -> MediaPlaylist | None:
+        """Write the full playlist over the version we know; the playlist written, or None."""
+        for _ in range(MAX_REBASES + 1):
+            playlist = self._playlist
+            full = playlist.render().encode()
+            try:
+                written = self._write(
+                    BROADCAST_PLAYLIST,
+                    full,
+                    closed=playlist.ended,
+                    holdable=True,
+                    final=final,
+                    conditional=True,
+                )
+            except WriteConflict:
+                outcome = self._resolve_conflict(full)
+                if outcome == "ours":
+                    return playlist
+                if outcome == "rebased":
+                    continue
+                return None
+            return playlist if written else None
+        return None
+
+    def _resolve_conflict(self, ours: bytes) -> str:
+        """The full playlist changed under us: "ours" (our own write landed, its answer was lost),
+        "rebased" (a predecessor wrote late: our segments now follow its), or "stop"."""
+        self._stats.count(playlist_conflicts=1)
+        try:
+            stored = self._sink.read_versioned(f"{self._space_id}/{BROADCAST_PLAYLIST}")
+        except Exception as exc:  # the next pass conflicts again and reads again
+            log.warning("broadcast %s: reading the playlist after a conflict failed: %s", self._space_id, exc)
+            return "stop"
+        if stored is None:  # removed under us: write ours as the first version again
+            self._version = None
+            return "rebased"
+        data, version = stored
+        if data == ours:
+            self._version = version
+            return "ours"
+        try:
+            playlist = parse_playlist(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            self._supersede(f"the stored playlist is unreadable ({exc})")
+            return "stop"
+        if playlist.ended or newer_writer(playlist, self._epoch_ms):
+            self._supersede("a newer composer writes it" if not playlist.ended else "it is closed")
+            return "stop"
+        log.warning("broadcast %s: a predecessor wrote the playlist late; ours follows it", self._space_id)
+        with self._cond:
+            self._playlist = rebase(playlist, self._playlist, self._epoch_ms)
+        self._version = version
+        return "rebased"
+
+    def _supersede(self, why: str) -> None:
+        log.error("broadcast %s: not writing the playlist any more: %s", self._space_id, why)
+        with self._cond:
+            self._superseded = True
+            self._held = True
 
     def _write_timeline(self, *, final: bool = False) -> None:
         with self._cond:
@@ -288,12 +370,20 @@ class Publisher:
                 self._timeline_dirty = True
 
     def _write(
-        self, name: str, data: bytes, *, closed: bool, holdable: bool = False, final: bool = False
+        self,
+        name: str,
+        data: bytes,
+        *,
+        closed: bool,
+        holdable: bool = False,
+        final: bool = False,
+        conditional: bool = False,
     ) -> bool:
         """Write with retries; a `holdable` object (playlist, timeline) is not tried while held.
 
         Once closing hurries, only the `final` writes (the closing playlist and timeline) go on: a
-        segment or an earlier playlist still being retried would spend the reserve they need."""
+        segment or an earlier playlist still being retried would spend the reserve they need. A
+        `conditional` write goes over `_version` only and raises WriteConflict (not retried)."""
         headers = cache_headers(name, closed)
         key = f"{self._space_id}/{name}"
         for attempt in range(1, self._retry.attempts + 1):
@@ -303,12 +393,23 @@ class Publisher:
                 return False  # closing: the final playlist goes first
             try:
                 with self._stats.stage("upload"):
-                    self._sink.write(
-                        key,
-                        data,
-                        content_type=headers["Content-Type"],
-                        cache_control=headers["Cache-Control"],
-                    )
+                    if conditional:
+                        self._version = self._sink.write_if(
+                            key,
+                            data,
+                            version=self._version,
+                            content_type=headers["Content-Type"],
+                            cache_control=headers["Cache-Control"],
+                        )
+                    else:
+                        self._sink.write(
+                            key,
+                            data,
+                            content_type=headers["Content-Type"],
+                            cache_control=headers["Cache-Control"],
+                        )
+            except WriteConflict:
+                raise
             except Exception as exc:  # any sink failure is retried; the sink's own type is unknown
                 self._stats.count(write_errors=1)
                 log.warning(

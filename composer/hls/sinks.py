@@ -2,17 +2,31 @@
 
 A sink writes one whole object at a time, atomically: a reader sees the previous version or the new
 one, never a partial file. Retrying and ordering are the publisher's job, not the sink's.
+
+One object, the full playlist, is also written conditionally (`write_if`): only if it is still the
+version this writer last read or wrote, as a compare-and-swap. That is the fence between two
+composers of one Space (docs/broadcast.md, "Two writers"): a write over someone else's version fails
+with `WriteConflict` instead of replacing it. S3 does it with conditional PUTs (If-Match on the
+ETag, If-None-Match for the first); the disk sink with a lock file and a content hash.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+
+class WriteConflict(Exception):
+    """The object is no longer the version the conditional write expected (someone else wrote it)."""
 
 
 class Sink(Protocol):
@@ -24,6 +38,17 @@ class Sink(Protocol):
         """The object under `key`, or None when there is none."""
         ...
 
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The object under `key` and its version (an opaque token), or None when there is none."""
+        ...
+
+    def write_if(
+        self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
+    ) -> str:
+        """Write only if the object is still `version` (None: only if there is none); return the new
+        version. Raise WriteConflict if it is not, and the sink's error on any other failure."""
+        ...
+
 
 def _check_key(key: str) -> None:
     parts = key.split("/")
@@ -31,7 +56,36 @@ def _check_key(key: str) -> None:
         raise ValueError(f"broadcast object key must be a relative path without '.' or '..': {key!r}")
 
 
-class DiskSink:
+class ContentVersioned:
+    """`read_versioned` and `write_if` for a sink whose versions are content hashes: a
+    compare-and-swap under the sink's own `_locked(key)`, around its `read` and `write`."""
+
+    def read(self, key: str) -> bytes | None:
+        raise NotImplementedError
+
+    def write(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
+        raise NotImplementedError
+
+    def _locked(self, key: str) -> AbstractContextManager[object]:
+        raise NotImplementedError
+
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
+        data = self.read(key)
+        return None if data is None else (data, content_version(data))
+
+    def write_if(
+        self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
+    ) -> str:
+        with self._locked(key):
+            stored = self.read(key)
+            current = None if stored is None else content_version(stored)
+            if current != version:
+                raise WriteConflict(f"{key} is at version {current}, not {version}")
+            self.write(key, data, content_type=content_type, cache_control=cache_control)
+        return content_version(data)
+
+
+class DiskSink(ContentVersioned):
     """Writes under a local directory (`make dev`); the API serves it with `cache_headers`.
 
     Every object is written to a temporary file in the same directory, flushed, then renamed over
@@ -72,6 +126,25 @@ class DiskSink:
         except FileNotFoundError:
             return None
 
+    @contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        """An exclusive flock on a lock file beside the object: every writer on this machine, across
+        processes, for the compare-and-swap of `write_if`."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.parent / f".{target.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def content_version(data: bytes) -> str:
+    """The version of an object on disk: its content's hash (each composer's playlist names its own
+    segments, so two writers never store the same bytes)."""
+    return hashlib.sha256(data).hexdigest()
+
 
 class S3Sink:
     """Writes to `s3://bucket/<prefix><key>` with the object's Content-Type and Cache-Control.
@@ -101,10 +174,36 @@ class S3Sink:
             CacheControl=cache_control,
         )
 
+    def write_if(
+        self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
+    ) -> str:
+        """A conditional PUT: If-Match the ETag last read or written, or If-None-Match "*" for the
+        first. S3 answers 412 PreconditionFailed when the object has changed (409, a conditional
+        write racing another, is an ordinary failure: the publisher retries it)."""
+        condition = {"IfMatch": version} if version is not None else {"IfNoneMatch": "*"}
+        try:
+            response = self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.object_key(key),
+                Body=data,
+                ContentType=content_type,
+                CacheControl=cache_control,
+                **condition,
+            )
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                raise WriteConflict(f"{key} changed since version {version}") from exc
+            raise
+        return str(response["ETag"])
+
     def read(self, key: str) -> bytes | None:
+        stored = self.read_versioned(key)
+        return None if stored is None else stored[0]
+
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
         except self.client.exceptions.NoSuchKey:
             return None
         body: bytes = response["Body"].read()
-        return body
+        return body, str(response["ETag"])

@@ -26,6 +26,7 @@ class BroadcastStats:
     segments_dropped: int = 0
     playlists_written: int = 0  # writes of the live window (each after the full playlist's)
     write_errors: int = 0  # failed sink writes, each followed by a retry or a drop
+    playlist_conflicts: int = 0  # conditional playlist writes that found another writer's version
     bytes_written: int = 0
     pending_segments: int = 0
 
@@ -44,6 +45,7 @@ class StatsRecorder:
         self.segments_dropped = 0
         self.playlists_written = 0
         self.write_errors = 0
+        self.playlist_conflicts = 0
         self.bytes_written = 0
 
     @contextmanager
@@ -72,6 +74,7 @@ class StatsRecorder:
                 segments_dropped=self.segments_dropped,
                 playlists_written=self.playlists_written,
                 write_errors=self.write_errors,
+                playlist_conflicts=self.playlist_conflicts,
                 bytes_written=self.bytes_written,
                 pending_segments=pending_segments,
             )

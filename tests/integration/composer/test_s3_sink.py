@@ -19,6 +19,7 @@ from composer.hls.playlist import parse_playlist
 from composer.settings import S3_READ_TIMEOUT_S, s3_client_config
 from devstack.ports import free_port
 from tests.integration.composer.media import Feeder, read_segment
+from tests.support.eventually import eventually
 
 BUCKET = "spaces-broadcasts"
 PREFIX = "broadcasts/"
@@ -153,6 +154,44 @@ def test_live_playlist_on_s3_is_short_lived_and_a_replacement_continues_it(s3: S
         (f"{EPOCH + 5000}-0.ts", True),
     ]
     assert playlist.ended
+
+
+def test_two_composers_of_one_space_on_s3_never_both_write_the_playlist(s3: S3) -> None:
+    """The fence is S3's conditional PUT: the newcomer keeps what its predecessor wrote after the
+    newcomer read the playlist, and the predecessor's next write fails on the newcomer's version,
+    so it stops writing the playlist for good (docs/broadcast.md, "Two writers")."""
+    sink = S3Sink(BUCKET, PREFIX, s3.client)
+
+    def stored() -> list[str]:
+        raw = sink.read(f"{SPACE}/index.m3u8")
+        return [] if raw is None else [seg.uri for seg in parse_playlist(raw.decode()).segments]
+
+    old_feed, new_feed = Feeder(CONFIG), Feeder(CONFIG)
+    old = Broadcast(CONFIG, sink, space_id=SPACE, epoch_ms=EPOCH)
+    old_feed.feed(old, 2.5)
+    eventually(lambda: len(stored()) >= 2, what="the first composer's playlist")
+    new = Broadcast.resume(CONFIG, sink, space_id=SPACE, epoch_ms=EPOCH + 5000)
+    read = len(stored())
+    old_feed.feed(old, 1.0)  # its late write, after the newcomer read the playlist
+    eventually(lambda: len(stored()) > read, what="the first composer writes after the read")
+    new_feed.feed(new, 2.5)
+    eventually(
+        lambda: any(uri.startswith(f"{EPOCH + 5000}-") for uri in stored()), what="the newcomer's first write"
+    )
+    old_feed.feed(old, 2.0)
+    assert not old.close(ended=True)  # its playlist was never finished: another composer writes it
+    assert old.superseded and not new.superseded
+    assert new.close(ended=True)
+
+    raw = sink.read(f"{SPACE}/index.m3u8")
+    assert raw is not None
+    playlist = parse_playlist(raw.decode())
+    epochs = [seg.uri.split("-")[0] for seg in playlist.segments]
+    first_new = epochs.index(str(EPOCH + 5000))
+    assert set(epochs[:first_new]) == {str(EPOCH)} and set(epochs[first_new:]) == {str(EPOCH + 5000)}
+    assert first_new >= read + 1  # the predecessor's late segments were kept
+    assert playlist.segments[first_new].discontinuity and playlist.ended
+    assert old.stats.playlist_conflicts >= 1 and new.stats.playlist_conflicts >= 1
 
 
 class HangFirstConnection:

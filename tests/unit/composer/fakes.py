@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from composer.hls.playlist import parse_playlist
+from composer.hls.sinks import ContentVersioned
 
 
 class SinkFailure(OSError):
     pass
 
 
-class MemorySink:
+class MemorySink(ContentVersioned):
     """Stores objects in a dict. `fail(key, attempt)` -> True makes that write raise.
 
     After every successful write it asserts what a viewer would rely on: the playlist names only
@@ -27,6 +29,7 @@ class MemorySink:
         self.violations: list[str] = []
         self.fail = fail
         self.lock = threading.Lock()
+        self.write_lock = threading.RLock()
 
     def write(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
         with self.lock:
@@ -42,6 +45,10 @@ class MemorySink:
     def read(self, key: str) -> bytes | None:
         with self.lock:
             return self.objects.get(key)
+
+    def _locked(self, key: str) -> AbstractContextManager[object]:
+        """Held across a conditional write's compare and write, like a store's compare-and-swap."""
+        return self.write_lock
 
     def _check(self, key: str) -> None:
         space = key.split("/")[0]

@@ -10,6 +10,7 @@ import pytest
 from composer.hls.config import RetryPolicy
 from composer.hls.playlist import MediaPlaylist, Segment, is_closed, parse_playlist
 from composer.hls.publisher import Publisher, ReadySegment
+from composer.hls.sinks import content_version
 from composer.hls.stats import StatsRecorder
 from contract.broadcast import BroadcastTimeline, TimelineEntry
 from tests.support.eventually import eventually
@@ -27,12 +28,16 @@ def _publisher(
     max_pending: int = 10,
     retry: RetryPolicy = FAST,
     clock: Callable[[], float] = lambda: 0.0,
+    epoch_ms: int = 1000,
+    version: str | None = None,
 ) -> tuple[Publisher, StatsRecorder]:
     stats = StatsRecorder()
     publisher = Publisher(
         sink,
         space_id=SPACE,
+        epoch_ms=epoch_ms,
         playlist=playlist or MediaPlaylist(),
+        playlist_version=version,
         retry=retry,
         max_pending=max_pending,
         stats=stats,
@@ -196,7 +201,7 @@ def test_a_continued_playlist_keeps_its_segments_and_marks_the_new_part() -> Non
     sink = MemorySink()
     sink.objects[f"{SPACE}/1000-0.ts"] = b"old 0"
     sink.objects[f"{SPACE}/1000-1.ts"] = b"old 1"
-    publisher, _ = _publisher(sink, playlist=old)
+    publisher, _ = _publisher(sink, playlist=old, epoch_ms=2000)
     publisher.submit(_segment(0, epoch=2000))
     publisher.submit(_segment(1, epoch=2000))
     assert publisher.close(ended=False, timeout=10)
@@ -375,3 +380,107 @@ def test_an_earlier_playlist_write_being_retried_does_not_spend_the_final_playli
     assert publisher.close(ended=True, timeout=2.0)
     playlist = _playlist(sink)
     assert playlist.ended and [s.uri for s in playlist.segments] == ["1000-0.ts"]
+
+
+# -- two writers: the conditional playlist write is the fence (docs/broadcast.md, "Two writers") ------
+
+
+def _stored_playlist(sink: MemorySink, playlist: MediaPlaylist) -> str:
+    """Store `playlist` (and its segments) as another composer would; its version."""
+    for seg in playlist.segments:
+        sink.objects[f"{SPACE}/{seg.uri}"] = seg.uri.encode()
+    data = playlist.render().encode()
+    sink.objects[f"{SPACE}/index.m3u8"] = data
+    return content_version(data)
+
+
+def _of(*uris: str) -> MediaPlaylist:
+    playlist = MediaPlaylist()
+    for n, uri in enumerate(uris):
+        playlist = playlist.append(Segment(uri, 1.0, T0 + n))
+    return playlist
+
+
+def test_a_predecessors_late_write_is_kept_and_ours_follows_it() -> None:
+    sink = MemorySink()
+    read = _of("1000-0.ts")
+    version = _stored_playlist(sink, read)
+    publisher, stats = _publisher(sink, playlist=read, epoch_ms=2000, version=version)
+    _stored_playlist(sink, _of("1000-0.ts", "1000-1.ts"))  # the evicted composer's last write lands now
+    publisher.submit(_segment(0, epoch=2000))
+    publisher.submit(_segment(1, epoch=2000))
+    assert publisher.close(ended=True, timeout=10)
+    assert [(s.uri, s.discontinuity) for s in _playlist(sink).segments] == [
+        ("1000-0.ts", False),
+        ("1000-1.ts", False),
+        ("2000-0.ts", True),
+        ("2000-1.ts", False),
+    ]
+    assert _playlist(sink).ended and not publisher.superseded
+    assert stats.snapshot(0).playlist_conflicts == 1
+    live = parse_playlist(sink.objects[f"{SPACE}/live.m3u8"].decode())
+    assert [s.uri for s in live.segments][-1] == "2000-1.ts"
+    assert sink.violations == []
+
+
+@pytest.mark.parametrize(
+    "newer",
+    [_of("1000-0.ts", "3000-0.ts"), _of("1000-0.ts").close()],
+    ids=["a newer composer's segments", "an ENDLIST"],
+)
+def test_a_publisher_that_finds_a_newer_writer_stops_writing_the_playlist_for_good(
+    newer: MediaPlaylist,
+) -> None:
+    sink = MemorySink()
+    read = _of("1000-0.ts")
+    version = _stored_playlist(sink, read)
+    publisher, stats = _publisher(sink, playlist=read, epoch_ms=2000, version=version)
+    theirs = _stored_playlist(sink, newer)
+    publisher.submit(_segment(0, epoch=2000))
+    eventually(lambda: publisher.superseded, what="the publisher sees the newer writer")
+    publisher.hold_playlists(False)  # a release (the room came back) does not lift it
+    publisher.set_timeline(BroadcastTimeline(space_id=SPACE, started_at=T0))
+    publisher.submit(_segment(1, epoch=2000))
+    publisher.close(ended=True, timeout=10)
+    assert content_version(sink.objects[f"{SPACE}/index.m3u8"]) == theirs
+    assert f"{SPACE}/live.m3u8" not in sink.objects and f"{SPACE}/timeline.json" not in sink.objects
+    assert f"{SPACE}/2000-1.ts" in sink.objects  # segments are still stored, never named
+    assert stats.snapshot(0).playlist_conflicts == 1
+
+
+class _AnswerLost(MemorySink):
+    """The first conditional write of the playlist is stored, but its answer never arrives."""
+
+    lost = False
+
+    def write_if(
+        self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
+    ) -> str:
+        written = super().write_if(
+            key, data, version=version, content_type=content_type, cache_control=cache_control
+        )
+        if not self.lost:
+            self.lost = True
+            raise TimeoutError("read timed out")
+        return written
+
+
+def test_our_own_write_whose_answer_was_lost_is_not_taken_for_another_writer() -> None:
+    sink = _AnswerLost()
+    publisher, stats = _publisher(sink)
+    for n in range(3):
+        publisher.submit(_segment(n))
+    assert publisher.close(ended=True, timeout=10)
+    assert sink.lost and not publisher.superseded
+    assert [s.uri for s in _playlist(sink).segments] == ["1000-0.ts", "1000-1.ts", "1000-2.ts"]
+    assert stats.snapshot(0).playlist_conflicts >= 1 and _playlist(sink).ended
+
+
+def test_the_first_write_does_not_replace_a_playlist_that_appeared_meanwhile() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink, epoch_ms=2000)  # read nothing: a new broadcast
+    _stored_playlist(sink, _of("3000-0.ts"))  # a newer composer of the Space got there first
+    publisher.submit(_segment(0, epoch=2000))
+    eventually(lambda: publisher.superseded, what="the publisher sees the newer writer")
+    publisher.close(ended=False, timeout=10)
+    assert [s.uri for s in _playlist(sink).segments] == ["3000-0.ts"]

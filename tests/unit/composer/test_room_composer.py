@@ -131,6 +131,7 @@ class FakeBroadcast:
         self.held = False
         self.held_at_close: bool | None = None
         self.close_timeout: float | None = None
+        self.superseded = False  # a newer composer writes the playlist (the sink's fence said so)
 
     def push_video(self, rgb: np.ndarray) -> None:
         self.video.append(rgb)
@@ -697,6 +698,9 @@ def test_the_watchdog_rules() -> None:
     assert watchdog.stall_limit(1.0) == watchdog.MIN_STALL_S
     assert watchdog.stall_limit(4.0) == 12.0
     assert watchdog.RECONNECT_FENCE_S < 20.0  # the SFU's departure timeout
+    dog = watchdog.Watchdog(stall_s=10.0, progress_at=100.0)
+    dog.superseded = True
+    assert dog.fenced(100.0) and dog.verdict(100.0) is not None
 
 
 def test_a_camera_that_stopped_sending_gives_the_big_tile_back_to_the_card() -> None:
@@ -763,6 +767,27 @@ async def test_a_job_that_gave_up_still_closes_the_playlist_when_the_space_ended
     assert h.broadcast.held
     await h.composer.aclose()
     assert h.broadcast.closed is True and h.broadcast.held_at_close is False
+
+
+async def test_a_composer_superseded_at_the_sink_ends_its_job_and_leaves_the_end_to_the_newer_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The conditional playlist write found a newer composer's segments: this job ends at once and,
+    even when the room is then deleted, does not write the closing ENDLIST (the newer one does)."""
+    monkeypatch.setattr("composer.worker.CHECK_EVERY_S", 0.01)
+    reasons: list[str] = []
+    h = make(room_exists=_room_gone, on_failure=reasons.append)
+    await h.composer.start()
+    try:
+        await _checks()
+        assert reasons == []
+        h.broadcast.superseded = True
+        h.broadcast.held = True  # what the publisher does when it sees the newer writer
+        await eventually_async(lambda: reasons, timeout=5, what="the job asked to end")
+        assert reasons[0].startswith("a newer composer writes the playlist")
+    finally:
+        await h.composer.aclose()
+    assert h.broadcast.held_at_close is True
 
 
 async def test_an_evicted_composer_closes_within_the_newcomers_grace() -> None:
