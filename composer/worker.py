@@ -1013,6 +1013,6 @@ async def composer_agent(ctx: JobContext) -> None:
     ctx.add_shutdown_callback(composer.aclose)
     try:
         await composer.start()
-    except BroadcastEnded:
-        logger.warning("the broadcast of %s has ended; nothing to compose", composer.space_id)
+    except BroadcastEnded as exc:
+        logger.warning("nothing to compose for %s: %s", composer.space_id, exc)
         ctx.shutdown("broadcast already ended")

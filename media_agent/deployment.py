@@ -10,9 +10,10 @@ deployment runs another task definition with all of its tasks running, seen on `
 readings in a row (the new workers need a few seconds more to register with LiveKit), the worker is
 *superseded*: it reports itself full to LiveKit's dispatcher (load 1.0, media_agent/load.py) and
 stops publishing its load (it is no longer part of the pool the service scales for). It keeps its
-Spaces to their end, then its protection drops and ECS stops it. If the new deployment loses every
-running task, or is rolled back (the primary runs this worker's task definition again), the worker
-takes jobs again: a fleet in which nobody takes a new Space is worse than one running old code.
+Spaces to their end, then its protection drops and ECS stops it. If no task of another task
+definition runs any more (the new deployment lost them all), or the deployment is rolled back (the
+primary runs this worker's task definition again), the worker takes jobs again: a fleet in which
+nobody takes a new Space is worse than one running old code.
 
 Outside ECS (no ECS_CONTAINER_METADATA_URI_V4, as locally and in most tests) nothing happens, and a
 task that is not part of a service (its group is not `service:<name>`) is never superseded.
@@ -61,15 +62,18 @@ class Supersession:
         self._ready_readings = 0
         self.superseded = False
 
-    def observe(self, primary: Primary | None) -> bool:
-        """Take one reading (None: the service names no primary deployment); True if the verdict changed."""
+    def observe(self, primary: Primary | None, running_elsewhere: int = 0) -> bool:
+        """Take one reading: the primary deployment (None: the service names none) and the tasks
+        running in any deployment of another task definition than this worker's, the primary's
+        included. True if the verdict changed."""
         before = self.superseded
         if primary is None or primary.task_definition == self.own_task_definition:
             self._ready_readings = 0
             self.superseded = False
         elif self.superseded:
-            # Stay aside while the new deployment has a worker that can take the jobs.
-            self.superseded = primary.running >= 1
+            # Stay aside while newer code runs somewhere to take the jobs: the primary, or, while a
+            # later deployment is only starting, the one that superseded this worker.
+            self.superseded = running_elsewhere >= 1
             if not self.superseded:
                 self._ready_readings = 0
         else:
@@ -115,16 +119,21 @@ class EcsService:
             client=client,
         )
 
-    def primary(self) -> Primary | None:
+    def read(self) -> tuple[Primary | None, int]:
+        """The primary deployment, and the tasks running in deployments of other task definitions."""
         (service,) = self.client.describe_services(cluster=self.cluster, services=[self.service])["services"]
+        primary: Primary | None = None
+        elsewhere = 0
         for deployment in service.get("deployments", []):
+            task_definition = str(deployment["taskDefinition"])
+            running = int(deployment.get("runningCount", 0))
+            if task_definition != self.own_task_definition:
+                elsewhere += running
             if deployment.get("status") == "PRIMARY":
-                return Primary(
-                    task_definition=str(deployment["taskDefinition"]),
-                    desired=int(deployment.get("desiredCount", 0)),
-                    running=int(deployment.get("runningCount", 0)),
+                primary = Primary(
+                    task_definition, desired=int(deployment.get("desiredCount", 0)), running=running
                 )
-        return None
+        return primary, elsewhere
 
 
 def check_interval_s(env: Mapping[str, str] | None = None) -> float:
@@ -150,12 +159,12 @@ class Superseded:
         return self.value
 
 
-async def watch(verdict: Superseded, metadata_uri: str | None = None, check_s: float | None = None) -> None:
-    """Keep `verdict` in line with the service's deployments until cancelled (no-op outside ECS)."""
+async def watch(verdict: Superseded, *, check_s: float, metadata_uri: str | None = None) -> None:
+    """Keep `verdict` in line with the service's deployments until cancelled (no-op outside ECS).
+    `check_s`: check_interval_s(), read when the worker starts (a bad value stops it there)."""
     metadata_uri = metadata_uri or os.environ.get(METADATA_ENV)
     if not metadata_uri:
         return
-    check_s = check_s if check_s is not None else check_interval_s()
     service: EcsService | None = None
     while service is None:
         try:
@@ -170,11 +179,11 @@ async def watch(verdict: Superseded, metadata_uri: str | None = None, check_s: f
     rule = Supersession(service.own_task_definition)
     while True:
         try:
-            primary = await asyncio.to_thread(service.primary)
+            primary, elsewhere = await asyncio.to_thread(service.read)
         except Exception:  # keep the last verdict until ECS answers again
             logger.warning("could not read the ECS service's deployments", exc_info=True)
         else:
-            if rule.observe(primary):
+            if rule.observe(primary, elsewhere):
                 verdict.value = rule.superseded
                 logger.info(
                     "superseded by %s: taking no new jobs" if rule.superseded else "taking jobs again (%s)",

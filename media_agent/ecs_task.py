@@ -19,9 +19,16 @@ from media_agent import deployment, scale_in
 _tasks: set[asyncio.Task[None]] = set()
 
 
+# Read when a worker module is imported, so a bad SPACES_DEPLOYMENT_CHECK_S stops it at start.
+DEPLOYMENT_CHECK_S = deployment.check_interval_s()
+
+
 def start(active_jobs: Callable[[], int], superseded: deployment.Superseded) -> None:
     """Run both loops for the life of the worker (call from its `worker_started` handler)."""
-    loops: list[Coroutine[Any, Any, None]] = [scale_in.run(active_jobs), deployment.watch(superseded)]
+    loops: list[Coroutine[Any, Any, None]] = [
+        scale_in.run(active_jobs),
+        deployment.watch(superseded, check_s=DEPLOYMENT_CHECK_S),
+    ]
     for loop in loops:
         task = asyncio.get_running_loop().create_task(loop)
         _tasks.add(task)

@@ -13,7 +13,7 @@ import numpy as np
 
 from composer.hls.config import BroadcastConfig
 from composer.hls.encoder import EncodedSegment, SegmentEncoder
-from composer.hls.playlist import MediaPlaylist, parse_playlist, target_duration_for
+from composer.hls.playlist import MediaPlaylist, newer_writer, parse_playlist, target_duration_for
 from composer.hls.publisher import Publisher, ReadySegment
 from composer.hls.sinks import Sink
 from composer.hls.stats import BroadcastStats, StatsRecorder
@@ -35,7 +35,8 @@ PLAYLIST_EVERY_SEGMENTS = 2
 
 
 class BroadcastEnded(Exception):
-    """The Space's playlist is already closed with #EXT-X-ENDLIST: there is nothing to continue."""
+    """The Space's playlist is already closed with #EXT-X-ENDLIST: there is nothing to continue.
+    Also raised when a newer composer already writes it (this one started before it)."""
 
 
 class Broadcast:
@@ -73,8 +74,9 @@ class Broadcast:
 
         The existing segments stay; this composer's first segment carries #EXT-X-DISCONTINUITY and
         its names the new epoch. The timeline keeps its entries. Raises BroadcastEnded when the
-        playlist is closed, ValueError when `epoch_ms` is already used in it, and the sink's error
-        when it cannot be read (never overwrite a playlist we could not read).
+        playlist is closed or holds a newer composer's segments, ValueError when `epoch_ms` is
+        already used in it, and the sink's error when it cannot be read (never overwrite a
+        playlist we could not read).
         """
         stored = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_PLAYLIST}", config)
         if stored is None:
@@ -83,6 +85,10 @@ class Broadcast:
         playlist = parse_playlist(raw.decode("utf-8"))
         if playlist.ended:
             raise BroadcastEnded(f"the broadcast of Space {space_id} is closed (#EXT-X-ENDLIST)")
+        if newer_writer(playlist, epoch_ms):
+            # A composer that started after this one has written it: it is the writer (the newest
+            # composer of a Space evicts the others), and this one must not write over it once.
+            raise BroadcastEnded(f"the broadcast of Space {space_id} is written by a newer composer")
         if any(seg.uri.startswith(f"{epoch_ms}-") for seg in playlist.segments):
             raise ValueError(f"epoch {epoch_ms} is already used in the playlist of Space {space_id}")
         playlist = replace(

@@ -86,9 +86,10 @@ class MediaPlaylist:
 
 # The full playlist is rendered again for every segment (one a second), and a segment's lines never
 # change: each is formatted once (mostly its PROGRAM-DATE-TIME) and joined after. At 3 hours, 10,800
-# segments, a render went from 45 ms to a few ms (docs/broadcast.md, "Playlist"). One Space per job
-# process, so the cache holds one Space's segments; 2^16 of them is 18 hours of 1 s segments.
-@functools.lru_cache(maxsize=1 << 16)
+# segments, a render went from 40 ms to 3 ms (docs/benchmarks.md). One Space per job process, so the
+# cache holds one Space's segments; 2^18 of them is 72 hours of 1 s segments (a render goes through
+# them in order, so a longer playlist would miss every time: it stays correct, only slower).
+@functools.lru_cache(maxsize=1 << 18)
 def _segment_text(seg: Segment) -> str:
     lines = ["#EXT-X-DISCONTINUITY"] if seg.discontinuity else []
     lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_program_date_time(seg.program_date_time)}")
@@ -176,7 +177,8 @@ def rebase(stored: MediaPlaylist, ours: MediaPlaylist, epoch_ms: int) -> MediaPl
     stored_uris = {s.uri for s in stored.segments}
     mine = [s for s in ours.segments if s.uri.startswith(prefix) and s.uri not in stored_uris]
     result = replace(stored, target_duration=max(stored.target_duration, ours.target_duration), ended=False)
+    after_others = bool(stored.segments) and not stored.segments[-1].uri.startswith(prefix)
     for i, seg in enumerate(mine):
-        first_after_others = i == 0 and bool(stored.segments)
+        first_after_others = i == 0 and after_others
         result = result.append(replace(seg, discontinuity=seg.discontinuity or first_after_others))
     return replace(result, ended=ours.ended)

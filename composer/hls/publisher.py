@@ -322,7 +322,8 @@ class Publisher:
 
     def _resolve_conflict(self, ours: bytes) -> str:
         """The full playlist changed under us: "ours" (our own write landed, its answer was lost),
-        "rebased" (a predecessor wrote late: our segments now follow its), or "stop"."""
+        "rebased" (write again over the version read: an earlier write of ours landed unanswered, or
+        a predecessor wrote late and our segments now follow its), or "stop"."""
         self._stats.count(playlist_conflicts=1)
         try:
             stored = self._sink.read_versioned(f"{self._space_id}/{BROADCAST_PLAYLIST}")
@@ -344,6 +345,11 @@ class Publisher:
         if playlist.ended or newer_writer(playlist, self._epoch_ms):
             self._supersede("a newer composer writes it" if not playlist.ended else "it is closed")
             return "stop"
+        if playlist.segments == self._playlist.segments[: len(playlist.segments)]:
+            # An earlier version of our own: a write of ours landed, its answer was lost, and its
+            # retry never ran (a hold, a hurried close). Nothing to keep from it.
+            self._version = version
+            return "rebased"
         log.warning("broadcast %s: a predecessor wrote the playlist late; ours follows it", self._space_id)
         with self._cond:
             self._playlist = rebase(playlist, self._playlist, self._epoch_ms)

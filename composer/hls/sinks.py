@@ -178,8 +178,9 @@ class S3Sink:
         self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
     ) -> str:
         """A conditional PUT: If-Match the ETag last read or written, or If-None-Match "*" for the
-        first. S3 answers 412 PreconditionFailed when the object has changed (409, a conditional
-        write racing another, is an ordinary failure: the publisher retries it)."""
+        first. S3 answers 412 PreconditionFailed when the object has changed, 404 NoSuchKey when an
+        If-Match finds it gone (409, a conditional write racing another, is an ordinary failure: the
+        publisher retries it)."""
         condition = {"IfMatch": version} if version is not None else {"IfNoneMatch": "*"}
         try:
             response = self.client.put_object(
@@ -191,7 +192,9 @@ class S3Sink:
                 **condition,
             )
         except self.client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            code = exc.response.get("Error", {}).get("Code")
+            # If-Match on an object that is gone answers 404 NoSuchKey rather than 412.
+            if code == "PreconditionFailed" or (version is not None and code in ("NoSuchKey", "404")):
                 raise WriteConflict(f"{key} changed since version {version}") from exc
             raise
         return str(response["ETag"])

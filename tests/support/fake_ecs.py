@@ -7,7 +7,8 @@ One local HTTP server plays three parts:
 - the ECS API's DescribeTasks and DescribeServices in its JSON protocol, which the worker's boto3
   client reaches through `AWS_ENDPOINT_URL_ECS` (media_agent/deployment.py).
 
-`primary` is the service's primary deployment, which a test changes to play a deployment.
+`primary` is the service's primary deployment, which a test changes to play a deployment, and
+`active` the older deployments whose tasks still run.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ class Deployment:
     desired: int = 1
     running: int = 1
 
-    def as_ecs(self) -> dict[str, Any]:
+    def as_ecs(self, status: str = "PRIMARY") -> dict[str, Any]:
         return {
             "id": f"ecs-svc/{self.revision}",
-            "status": "PRIMARY",
+            "status": status,
             "taskDefinition": TASK_DEFINITION.format(self.revision),
             "desiredCount": self.desired,
             "runningCount": self.running,
@@ -52,6 +53,8 @@ class FakeEcs:
         self.own_revision = own_revision
         self.in_service = in_service
         self.primary = Deployment(own_revision)
+        # Older deployments still running tasks (status ACTIVE), as during a rollout.
+        self.active: list[Deployment] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -87,7 +90,8 @@ class FakeEcs:
                     task["group"] = f"service:{SERVICE}" if fake.in_service else "family:spaces-stage-agent"
                     return self._answer(200, {"tasks": [task], "failures": []})
                 if target == "DescribeServices" and body.get("services") == [SERVICE]:
-                    service = {"serviceName": SERVICE, "deployments": [fake.primary.as_ecs()]}
+                    deployments = [fake.primary.as_ecs(), *(d.as_ecs("ACTIVE") for d in fake.active)]
+                    service = {"serviceName": SERVICE, "deployments": deployments}
                     return self._answer(200, {"services": [service], "failures": []})
                 self._answer(400, {"__type": "InvalidParameterException", "message": f"unexpected {target}"})
 

@@ -102,6 +102,16 @@ def test_an_ended_broadcast_is_not_reopened_and_an_epoch_is_never_reused(tmp_pat
         Broadcast.resume(CONFIG, DiskSink(tmp_path), space_id=SPACE, epoch_ms=SECOND_EPOCH + 1)
 
 
+def test_a_composer_older_than_the_playlists_writer_does_not_resume_it(tmp_path: Path) -> None:
+    """A composer that started before the one now writing the playlist (its epoch is older) must
+    not write over it even once (docs/broadcast.md, "Two writers")."""
+    newer = Broadcast(CONFIG, DiskSink(tmp_path), space_id=SPACE, epoch_ms=SECOND_EPOCH)
+    Feeder(CONFIG).feed(newer, 1.0)
+    assert newer.close(ended=False)
+    with pytest.raises(BroadcastEnded, match="newer composer"):
+        Broadcast.resume(CONFIG, DiskSink(tmp_path), space_id=SPACE, epoch_ms=FIRST_EPOCH)
+
+
 def test_resume_without_a_playlist_starts_a_new_broadcast(tmp_path: Path) -> None:
     broadcast = Broadcast.resume(CONFIG, DiskSink(tmp_path), space_id=SPACE, epoch_ms=FIRST_EPOCH)
     Feeder(CONFIG).feed(broadcast, 1.0)

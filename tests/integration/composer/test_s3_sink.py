@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from composer.hls import Broadcast, BroadcastConfig, S3Sink
+from composer.hls import Broadcast, BroadcastConfig, S3Sink, WriteConflict
 from composer.hls.playlist import parse_playlist
 from composer.settings import S3_READ_TIMEOUT_S, s3_client_config
 from devstack.ports import free_port
@@ -192,6 +192,19 @@ def test_two_composers_of_one_space_on_s3_never_both_write_the_playlist(s3: S3) 
     assert first_new >= read + 1  # the predecessor's late segments were kept
     assert playlist.segments[first_new].discontinuity and playlist.ended
     assert old.stats.playlist_conflicts >= 1 and new.stats.playlist_conflicts >= 1
+
+
+def test_a_conditional_write_over_a_playlist_that_is_gone_is_a_conflict(s3: S3) -> None:
+    """S3 answers an If-Match on a missing object with 404 NoSuchKey, not 412: still a conflict."""
+    sink = S3Sink(BUCKET, PREFIX, s3.client)
+    key = f"{SPACE}/index.m3u8"
+    version = sink.write_if(key, b"#EXTM3U\n", version=None, content_type="x", cache_control="y")
+    with pytest.raises(WriteConflict):
+        sink.write_if(key, b"#EXTM3U\n#A\n", version=None, content_type="x", cache_control="y")
+    s3.client.delete_object(Bucket=BUCKET, Key=_key("index.m3u8"))
+    with pytest.raises(WriteConflict):
+        sink.write_if(key, b"#EXTM3U\n#B\n", version=version, content_type="x", cache_control="y")
+    assert sink.read_versioned(key) is None
 
 
 class HangFirstConnection:

@@ -35,7 +35,7 @@ def test_superseded_once_the_new_deployment_runs_whole_on_consecutive_readings()
     assert rule.observe(Primary(NEW, desired=3, running=2)) is False  # a task fell over: start again
     assert rule.superseded is False
     assert rule.observe(Primary(NEW, desired=3, running=3)) is False
-    assert rule.observe(Primary(NEW, desired=3, running=4)) is True
+    assert rule.observe(Primary(NEW, desired=3, running=4), 4) is True
     assert rule.superseded is True
 
 
@@ -47,19 +47,29 @@ def test_a_new_deployment_with_no_desired_tasks_never_supersedes() -> None:
 
 def test_a_superseded_worker_takes_jobs_again_when_nobody_else_can() -> None:
     rule = Supersession(OWN, settle_checks=1)
-    assert rule.observe(Primary(NEW, desired=2, running=2)) is True
-    assert rule.observe(Primary(NEW, desired=2, running=1)) is False  # one new worker still takes jobs
+    assert rule.observe(Primary(NEW, desired=2, running=2), 2) is True
+    assert rule.observe(Primary(NEW, desired=2, running=1), 1) is False  # one new worker still takes jobs
     assert rule.superseded is True
-    assert rule.observe(Primary(NEW, desired=2, running=0)) is True  # none: stand in again
+    assert rule.observe(Primary(NEW, desired=2, running=0), 0) is True  # none: stand in again
     assert rule.superseded is False
-    assert rule.observe(Primary(NEW, desired=2, running=1)) is False  # must be whole again first
-    assert rule.observe(Primary(NEW, desired=2, running=2)) is True
+    assert rule.observe(Primary(NEW, desired=2, running=1), 1) is False  # must be whole again first
+    assert rule.observe(Primary(NEW, desired=2, running=2), 2) is True
+
+
+def test_a_later_deployment_starting_does_not_bring_the_oldest_code_back() -> None:
+    """Superseded by B; then C is deployed: its tasks are starting while B's still take the jobs."""
+    later = "arn:aws:ecs:us-east-1:1:task-definition/agent:9"
+    rule = Supersession(OWN, settle_checks=1)
+    assert rule.observe(Primary(NEW, desired=2, running=2), 2) is True
+    assert rule.observe(Primary(later, desired=2, running=0), 2) is False  # B's two still run
+    assert rule.superseded is True
+    assert rule.observe(Primary(later, desired=2, running=2), 3) is False
 
 
 def test_a_rollback_makes_the_old_worker_the_current_one_again() -> None:
     rule = Supersession(OWN, settle_checks=1)
-    assert rule.observe(Primary(NEW, desired=2, running=2)) is True
-    assert rule.observe(Primary(OWN, desired=2, running=1)) is True
+    assert rule.observe(Primary(NEW, desired=2, running=2), 2) is True
+    assert rule.observe(Primary(OWN, desired=2, running=1), 2) is True
     assert rule.superseded is False
 
 
@@ -119,9 +129,10 @@ def test_the_service_is_found_from_the_task_metadata_and_read_through_the_ecs_ap
     service = EcsService.locate(f"{fake_ecs.uri}/metadata", client=_client(fake_ecs))
     assert service is not None
     assert service.service == SERVICE and service.own_task_definition == TASK_DEFINITION.format(3)
-    assert service.primary() == Primary(TASK_DEFINITION.format(3), desired=1, running=1)
+    assert service.read() == (Primary(TASK_DEFINITION.format(3), desired=1, running=1), 0)
     fake_ecs.primary = Deployment(4, desired=2, running=1)
-    assert service.primary() == Primary(TASK_DEFINITION.format(4), desired=2, running=1)
+    fake_ecs.active = [Deployment(3, desired=1, running=1), Deployment(2, desired=0, running=2)]
+    assert service.read() == (Primary(TASK_DEFINITION.format(4), desired=2, running=1), 3)
 
 
 def test_a_task_outside_a_service_is_never_superseded(fake_ecs: FakeEcs) -> None:

@@ -484,3 +484,39 @@ def test_the_first_write_does_not_replace_a_playlist_that_appeared_meanwhile() -
     eventually(lambda: publisher.superseded, what="the publisher sees the newer writer")
     publisher.close(ended=False, timeout=10)
     assert [s.uri for s in _playlist(sink).segments] == ["3000-0.ts"]
+
+
+class _AnswerLostNoRetry(MemorySink):
+    """The second conditional write of the playlist is stored but fails as seen by the writer, and
+    the publisher does not retry (one attempt): its next pass finds its own earlier version."""
+
+    conditional = 0
+
+    def write_if(
+        self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
+    ) -> str:
+        written = super().write_if(
+            key, data, version=version, content_type=content_type, cache_control=cache_control
+        )
+        self.conditional += 1
+        if self.conditional == 2:
+            raise TimeoutError("read timed out")
+        return written
+
+
+def test_an_earlier_version_of_our_own_is_not_taken_for_a_predecessors_write(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = _AnswerLostNoRetry()
+    one_attempt = RetryPolicy(attempts=1, initial_delay_s=0.001, max_delay_s=0.001)
+    publisher, stats = _publisher(sink, retry=one_attempt)
+    for n in range(4):
+        publisher.submit(_segment(n))
+        want = n + 1
+        eventually(lambda: _published(sink) == want, what=f"segment {n} published")  # noqa: B023
+    assert publisher.close(ended=True, timeout=10)
+    assert [(s.uri, s.discontinuity) for s in _playlist(sink).segments] == [
+        (f"1000-{n}.ts", False) for n in range(4)
+    ]
+    assert not publisher.superseded and stats.snapshot(0).playlist_conflicts == 1
+    assert "predecessor" not in caplog.text
