@@ -77,6 +77,15 @@ class ObservedRoom:
 
 
 @dataclass(frozen=True)
+class ObservedMember:
+    """The room's metadata and one person in it (None: not connected), read without listing the
+    room: what a listener's join or leave needs (runner.py, "audience passes")."""
+
+    metadata: str
+    participant: ObservedParticipant | None
+
+
+@dataclass(frozen=True)
 class StrandedRoom:
     """The SFU lists the room, but no node answers for it: the node that held it died (or is cut
     off) and nobody has rejoined it since. Who was in it is unknown; placing the room again
@@ -90,6 +99,15 @@ class RoomGateway(ABC):
     @abstractmethod
     async def observe(self, room: str) -> ObservedRoom | StrandedRoom | None:
         """The room's metadata, participants and agent dispatches; None if there is no such room."""
+
+    async def observe_member(self, room: str, identity: str) -> ObservedMember | StrandedRoom | None:
+        """The room's metadata and one participant; None if there is no such room. This default
+        reads the whole room (fakes); the real gateway asks for the one participant only."""
+        observed = await self.observe(room)
+        if not isinstance(observed, ObservedRoom):
+            return observed
+        person = next((p for p in observed.participants if p.identity == identity), None)
+        return ObservedMember(metadata=observed.metadata, participant=person)
 
     @abstractmethod
     async def list_rooms(self) -> list[str]:
@@ -161,9 +179,8 @@ class LiveKitGateway(RoomGateway):
         from livekit import api
 
         async with self._api() as client:
-            rooms = await client.room.list_rooms(api.ListRoomsRequest(names=[room]))
-            found = [r for r in rooms.rooms if r.name == room]
-            if not found:
+            found = await _find_room(client, room)
+            if found is None:
                 return None
             try:
                 listed = await client.room.list_participants(api.ListParticipantsRequest(room=room))
@@ -180,7 +197,7 @@ class LiveKitGateway(RoomGateway):
                     return None
                 return StrandedRoom(f"{exc.code}: {exc.message}")
         return ObservedRoom(
-            metadata=found[0].metadata,
+            metadata=found.metadata,
             participants=tuple(_observed(p) for p in listed.participants),
             dispatches=tuple(
                 ObservedDispatch(
@@ -191,6 +208,27 @@ class LiveKitGateway(RoomGateway):
                 for d in dispatches
             ),
         )
+
+    async def observe_member(self, room: str, identity: str) -> ObservedMember | StrandedRoom | None:
+        """ListRooms for the one room, then GetParticipant: two small answers, however many people
+        the room holds (ListParticipants returns every one of them)."""
+        from livekit import api
+
+        async with self._api() as client:
+            found = await _find_room(client, room)
+            if found is None:
+                return None
+            try:
+                info = await client.room.get_participant(
+                    api.RoomParticipantIdentity(room=room, identity=identity)
+                )
+            except api.TwirpError as exc:
+                if exc.code == "not_found":  # not connected (or the room closed between the calls)
+                    return ObservedMember(metadata=found.metadata, participant=None)
+                if exc.code not in _NO_NODE:
+                    raise
+                return StrandedRoom(f"{exc.code}: {exc.message}")
+        return ObservedMember(metadata=found.metadata, participant=_observed(info))
 
     async def list_rooms(self) -> list[str]:
         from livekit import api
@@ -359,6 +397,14 @@ def live_hidden(*, wanted: bool, now: bool) -> bool:
     token hides them again); a listener who was never on stage stays hidden.
     """
     return wanted and now
+
+
+async def _find_room(client: lkapi.LiveKitAPI, room: str) -> Any:
+    """The room as ListRooms has it (its metadata), or None if the SFU holds no such room."""
+    from livekit import api
+
+    rooms = await client.room.list_rooms(api.ListRoomsRequest(names=[room]))
+    return next((r for r in rooms.rooms if r.name == room), None)
 
 
 def _observed(p: Any) -> ObservedParticipant:

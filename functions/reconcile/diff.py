@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from ..domain import grants
 from ..domain.grants import Permission
 from ..domain.model import Role, Space, SpaceState
-from ..livekit_edge.gateway import ObservedParticipant, ObservedRoom, StrandedRoom, live_hidden
+from ..livekit_edge.gateway import (
+    ObservedMember,
+    ObservedParticipant,
+    ObservedRoom,
+    StrandedRoom,
+    live_hidden,
+)
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,24 @@ def diff(
         if action is not None:
             actions.append(action)
     actions.extend(Dispatch(name) for name in missing_agents(room, agents, now=now, timing=timing))
+    return actions
+
+
+def audience_diff(space: Space, member: ObservedMember) -> list[Action]:
+    """What a listener's join or leave asks of a live Space's room, read without listing it: the
+    room metadata (the listener count is in it) and that one person's grants or removal. The host's
+    presence and the agents are the full diff's (after writes, on other webhooks, on the patrol)."""
+    if space.state is not SpaceState.LIVE:
+        return []
+    actions: list[Action] = []
+    wanted_metadata = grants.room_metadata(space)
+    if member.metadata != wanted_metadata:
+        actions.append(SetMetadata(wanted_metadata))
+    p = member.participant
+    if p is not None and not p.is_agent:
+        action = participant_action(space, p)
+        if action is not None:
+            actions.append(action)
     return actions
 
 

@@ -11,6 +11,12 @@
   held back is published by a later round of the same pass, or by the next pass.
 - Once per presence window a pass over a live Space folds the HLS viewers' heartbeats of the last
   complete window into the HLS estimate the listener count adds (domain/presence.py).
+- A listener's join or leave wakes an *audience pass* (`wake(..., member=...)`): it reads the room's
+  metadata and that one person (`gateway.observe_member`), not the whole room, and acts on the
+  metadata and that person's grants only (`diff.audience_diff`). Listing a room costs in proportion
+  to the people in it, and listeners are most of the webhooks: listing on each made a room's
+  webhooks cost O(N^2). If something else wakes the room during it (a coalesced wake), or the room
+  is not live or answers for no node, the pass goes on as a full one.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from ..domain import audience, host, lifecycle, presence, pushed
 from ..domain.errors import DomainError
 from ..domain.model import Space, SpaceState, space_id_from_room
-from ..livekit_edge.gateway import GatewayError, ObservedRoom, RoomGateway, StrandedRoom
+from ..livekit_edge.gateway import GatewayError, ObservedMember, ObservedRoom, RoomGateway, StrandedRoom
 from ..store.base import SpaceStore
 from . import diff as d
 
@@ -133,15 +139,18 @@ class Reconciler:
         self.metadata_interval = metadata_interval
         self.clock = clock
 
-    async def wake(self, space_id: str, *, budget: float) -> Outcome:
-        """A webhook's nudge: run a pass, or, if one is running for this room, let it go round again."""
+    async def wake(self, space_id: str, *, budget: float, member: str | None = None) -> Outcome:
+        """A webhook's nudge: run a pass, or, if one is running for this room, let it go round again.
+
+        `member`: the listener whose join or leave this is; the pass then reads that person, not
+        the whole room (an audience pass, see the module docstring)."""
         lock = self.memory.lock(space_id)
         if lock.locked():
             self.memory.dirty.add(space_id)
             return Outcome(space_id, converged=False, note="coalesced")
         # A webhook's answer does not wait out the metadata interval: in a busy room the next
         # webhook's pass publishes it, otherwise the next scheduled pass.
-        return await self.reconcile(space_id, budget=budget, wait_held_back=False)
+        return await self.reconcile(space_id, budget=budget, wait_held_back=False, member=member)
 
     async def reconcile(
         self,
@@ -150,6 +159,7 @@ class Reconciler:
         budget: float,
         evict: frozenset[str] = frozenset(),
         wait_held_back: bool = True,
+        member: str | None = None,
     ) -> Outcome:
         """Converge one Space within `budget` seconds (best effort); say whether it converged."""
         deadline = time.monotonic() + budget
@@ -157,20 +167,28 @@ class Reconciler:
             async with asyncio.timeout(budget):
                 async with self.memory.lock(space_id):
                     return await self._rounds(
-                        space_id, evict=evict, deadline=deadline, wait_held_back=wait_held_back
+                        space_id, evict=evict, deadline=deadline, wait_held_back=wait_held_back, member=member
                     )
         except TimeoutError:
             return Outcome(space_id, converged=False, note="out of time; the next pass continues")
 
     async def _rounds(
-        self, space_id: str, *, evict: frozenset[str], deadline: float, wait_held_back: bool
+        self,
+        space_id: str,
+        *,
+        evict: frozenset[str],
+        deadline: float,
+        wait_held_back: bool,
+        member: str | None,
     ) -> Outcome:
         done: list[str] = []
         failed: list[str] = []
         pending_evict = set(evict)
         while True:
+            if space_id in self.memory.dirty:
+                member = None  # someone else woke the room meanwhile: a full round covers them all
             self.memory.dirty.discard(space_id)
-            result = await self._round(space_id, evict=frozenset(pending_evict))
+            result = await self._round(space_id, evict=frozenset(pending_evict), member=member)
             round_done, round_failed, held_back = result.acted, result.failed, result.held_back
             pending_evict -= result.evicted
             done += result.acted + result.noted
@@ -191,8 +209,8 @@ class Reconciler:
             if wait:
                 await asyncio.sleep(wait)
 
-    async def _round(self, space_id: str, *, evict: frozenset[str]) -> Round:
-        """One read-compare-act round."""
+    async def _round(self, space_id: str, *, evict: frozenset[str], member: str | None = None) -> Round:
+        """One read-compare-act round: of the whole room, or of the room's metadata and `member`."""
         read_at_ms = int(self.clock().timestamp() * 1000)  # orders the hands messages (pushed.py)
         space = await asyncio.to_thread(self.store.get, space_id)
         if space is None:
@@ -202,6 +220,16 @@ class Reconciler:
         if space.state is SpaceState.LIVE:
             space, folded = await self._fold_hls(space)
             noted += folded
+        if member is not None and space.state is SpaceState.LIVE and not evict:
+            try:
+                one = await self.gateway.observe_member(space.room_name, member)
+            except GatewayError as exc:
+                return Round(failed=[f"observe {member}: {exc}"])
+            if isinstance(one, ObservedMember):
+                # Only that person is known: what an action needs of "the room" is them alone.
+                known = ObservedRoom(one.metadata, (one.participant,) if one.participant else (), ())
+                return await self._apply(space, d.audience_diff(space, one), known, done, noted)
+            # No room, or no node answers for it: the full round below decides (create, place).
         try:
             observed = await self.gateway.observe(space.room_name)
         except GatewayError as exc:
@@ -213,6 +241,32 @@ class Reconciler:
                 noted += await self._recount(space, room)
         now = self.clock().timestamp()
         actions = d.diff(space, observed, agents=self.agents, now=now, evict=evict, timing=self.timing)
+        result = await self._apply(space, actions, room, done, noted)
+        if room is not None and space.state is SpaceState.LIVE:
+            hands = (space.raised_hands, pushed.moderators(space))
+            if self.memory.hands_sent.get(space_id) != hands:
+                try:
+                    await self.gateway.send_hands(space, read_at_ms=read_at_ms)
+                    self.memory.hands_sent[space_id] = hands
+                    result.noted.append("hands sent to the moderators")
+                except GatewayError as exc:
+                    result.failed.append(f"SendHands: {exc}")
+        # Someone to evict who is not connected (any more) is done too; in a stranded room nobody is
+        # known to be connected yet.
+        if not isinstance(observed, StrandedRoom):
+            result.evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
+        return result
+
+    async def _apply(
+        self,
+        space: Space,
+        actions: list[d.Action],
+        room: ObservedRoom | None,
+        done: list[str],
+        noted: list[str],
+    ) -> Round:
+        """Act on each difference; a failed one is noted and the others still run."""
+        space_id = space.id
         failed: list[str] = []
         held_back: float | None = None
         evicted: set[str] = set()
@@ -234,19 +288,6 @@ class Reconciler:
             if isinstance(action, d.RemoveParticipant):
                 evicted.add(action.identity)
             done.append(what)
-        if room is not None and space.state is SpaceState.LIVE:
-            hands = (space.raised_hands, pushed.moderators(space))
-            if self.memory.hands_sent.get(space_id) != hands:
-                try:
-                    await self.gateway.send_hands(space, read_at_ms=read_at_ms)
-                    self.memory.hands_sent[space_id] = hands
-                    noted.append("hands sent to the moderators")
-                except GatewayError as exc:
-                    failed.append(f"SendHands: {exc}")
-        # Someone to evict who is not connected (any more) is done too; in a stranded room nobody is
-        # known to be connected yet.
-        if not isinstance(observed, StrandedRoom):
-            evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
         return Round(acted=done, noted=noted, failed=failed, held_back=held_back, evicted=evicted)
 
     async def _fold_hls(self, space: Space) -> tuple[Space, list[str]]:

@@ -112,6 +112,17 @@ async def handle(ctx: Context, facts: WebhookFacts) -> str:
     space_id = space_id_from_room(facts.room_name)
     if space_id is None or facts.event not in WAKES or outcome == "duplicate":
         return outcome
-    woke = await ctx.reconciler.wake(space_id, budget=ctx.settings.reconcile_budget_seconds)
+    woke = await ctx.reconciler.wake(
+        space_id, budget=ctx.settings.reconcile_budget_seconds, member=audience_member(facts)
+    )
     state = woke.note or ("converged" if woke.converged else "converging")
     return f"{outcome}; reconciler: {state}"
+
+
+def audience_member(facts: WebhookFacts) -> str | None:
+    """A listener whose join or leave this is: the reconciler then reads that person and the room's
+    metadata, not the whole room (reconcile/runner.py, "audience pass"). Anyone else's event (a
+    stage member, the host, an agent, a track) wakes a full pass."""
+    if facts.event not in ("participant_joined", "participant_left") or facts.is_agent:
+        return None
+    return facts.identity if facts.role == Role.LISTENER.value else None

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 from functions.domain.grants import Permission
 from functions.domain.model import Role, Space
-from functions.livekit_edge.gateway import GatewayError, ObservedRoom, RoomGateway
+from functions.livekit_edge.gateway import (
+    GatewayError,
+    ObservedMember,
+    ObservedRoom,
+    RoomGateway,
+    StrandedRoom,
+)
 
 
 @dataclass
@@ -57,6 +63,10 @@ class FaultyGateway(RoomGateway):
     async def observe(self, room: str) -> ObservedRoom | None:
         await self._enter("observe")
         return await self.inner.observe(room)
+
+    async def observe_member(self, room: str, identity: str) -> ObservedMember | StrandedRoom | None:
+        await self._enter("observe_member")
+        return await self.inner.observe_member(room, identity)
 
     async def list_rooms(self) -> list[str]:
         await self._enter("list_rooms")

@@ -321,9 +321,10 @@ async def _stale_token_cut_back(api: ApiServer, sfu: LiveKitEndpoint, held: Webh
 
 
 async def test_the_gateway_lists_who_is_in_the_room(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:
-    """The re-dispatch check reads the room's participants through the real server API."""
+    """The re-dispatch check reads the room's participants through the real server API, and an
+    audience pass one of them."""
     from functions.core.config import Settings
-    from functions.livekit_edge.gateway import LiveKitGateway, ObservedRoom
+    from functions.livekit_edge.gateway import LiveKitGateway, ObservedMember, ObservedRoom
 
     gateway = LiveKitGateway(
         Settings(
@@ -340,6 +341,14 @@ async def test_the_gateway_lists_who_is_in_the_room(api: ApiServer, livekit_serv
         assert isinstance(room, ObservedRoom)
         assert "lis-h" in {p.identity for p in room.participants if not p.is_agent}
         assert await gateway.observe("space-no-such-room") is None
+        # An audience pass reads one person (hidden listeners included) and the metadata alone.
+        one = await gateway.observe_member(space["room_name"], "lis-h")
+        assert isinstance(one, ObservedMember) and one.metadata == room.metadata
+        listed = next(p for p in room.participants if p.identity == "lis-h")
+        assert one.participant == listed and listed.permission is not None and listed.permission.hidden
+        nobody = await gateway.observe_member(space["room_name"], "not-connected")
+        assert isinstance(nobody, ObservedMember) and nobody.participant is None
+        assert await gateway.observe_member("space-no-such-room", "lis-h") is None
     finally:
         await listener.disconnect()
 

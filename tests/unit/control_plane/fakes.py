@@ -10,6 +10,7 @@ from functions.domain.model import Role, Space, VideoPolicy
 from functions.livekit_edge.gateway import (
     GatewayError,
     ObservedDispatch,
+    ObservedMember,
     ObservedParticipant,
     ObservedRoom,
     RoomGateway,
@@ -76,6 +77,17 @@ class FakeGateway(RoomGateway):
         )
         dispatches = tuple(ObservedDispatch(n, t, 0) for n, t in self.dispatch_times.get(room, []))
         return ObservedRoom(metadata=self.rooms[room], participants=people + agents, dispatches=dispatches)
+
+    async def observe_member(self, room: str, identity: str) -> ObservedMember | None:
+        """Recorded on its own: what the real gateway asks without listing the room."""
+        calls_before = len(self.calls)
+        observed = await self.observe(room)
+        del self.calls[calls_before:]
+        self.calls.append(("observe_member", room, identity))
+        if observed is None:
+            return None
+        person = next((p for p in observed.participants if p.identity == identity), None)
+        return ObservedMember(metadata=observed.metadata, participant=person)
 
     async def list_rooms(self) -> list[str]:
         self._maybe_fail("list_rooms")

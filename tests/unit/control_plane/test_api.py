@@ -526,6 +526,48 @@ def test_webhooks_count_listeners_once_and_skip_agents(client: TestClient) -> No
     assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 1
 
 
+def test_a_listeners_join_and_leave_read_that_person_not_the_whole_room(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """Listing a room costs in proportion to its people, and listeners are most of the webhooks:
+    their joins and leaves run an audience pass (runner.py), anyone else's a full one."""
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    gateway.join("lena")
+    gateway.calls.clear()
+    for event in [
+        participant_event("participant_joined", "j1", room, identity="lena"),
+        participant_event("participant_left", "l1", room, identity="lena"),
+    ]:
+        body, headers = signed(event)
+        assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert ("observe", room) not in gateway.calls
+    assert ("observe_member", room, "lena") in gateway.calls
+    gateway.calls.clear()
+    body, headers = signed(
+        participant_event("participant_joined", "j2", room, identity="sam", role="speaker")
+    )
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert ("observe", room) in gateway.calls
+
+
+def test_a_listener_blocked_before_they_joined_is_removed_by_their_join(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    blocked = client.post(
+        f"/spaces/{space_id}/participants/lena/remove", json={"block": True}, headers=auth("host")
+    )
+    assert blocked.status_code in (200, 202), blocked.text
+    gateway.join("lena")  # with a token from before the block
+    gateway.calls.clear()
+    body, headers = signed(participant_event("participant_joined", "j1", room, identity="lena"))
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert ("observe_member", room, "lena") in gateway.calls and ("observe", room) not in gateway.calls
+    assert ("remove_participant", "lena") in gateway.calls and "lena" not in gateway.connected
+
+
 def test_an_agent_leaving_a_live_space_is_re_dispatched_once(
     client: TestClient, gateway: FakeGateway
 ) -> None:

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 from contract import names
 from functions.domain.grants import permission_for, room_metadata
 from functions.domain.model import Role, Space, SpaceState, VideoPolicy
-from functions.livekit_edge.gateway import ObservedDispatch, ObservedParticipant, ObservedRoom, StrandedRoom
+from functions.livekit_edge.gateway import (
+    ObservedDispatch,
+    ObservedMember,
+    ObservedParticipant,
+    ObservedRoom,
+    StrandedRoom,
+)
 from functions.reconcile import diff as d
 
 STARTED = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
@@ -214,3 +220,33 @@ def test_an_agent_named_like_the_host_does_not_count_as_the_host() -> None:
     space = live(host="agent-spaces-stage")
     actions = d.diff(space, room(space, host_present=False), agents=AGENTS, now=NOW, timing=GRACE)
     assert actions == [d.HostAway(since=NOW)]
+
+
+# -- audience passes: a listener's join or leave, read without listing the room ---------------------
+
+
+def test_a_listeners_join_checks_their_grants_and_the_metadata_only() -> None:
+    space = live(listener_count=4)
+    stale = room_metadata(live(listener_count=3))
+    joined = person("lena", Role.LISTENER)
+    assert d.audience_diff(space, ObservedMember(room_metadata(space), joined)) == []
+    assert d.audience_diff(space, ObservedMember(stale, joined)) == [d.SetMetadata(room_metadata(space))]
+    # Nobody else is known: no host presence, no agents, whatever the listing would have said.
+    assert d.audience_diff(space, ObservedMember(room_metadata(space), None)) == []
+
+
+def test_a_listener_whose_role_or_block_changed_before_they_joined_is_corrected() -> None:
+    promoted = live(speakers=("lena",))
+    (update,) = d.audience_diff(
+        promoted, ObservedMember(room_metadata(promoted), person("lena", Role.LISTENER))
+    )
+    assert isinstance(update, d.UpdateParticipant) and update.role is Role.SPEAKER
+    blocked = live(blocked=("lena",))
+    assert d.audience_diff(
+        blocked, ObservedMember(room_metadata(blocked), person("lena", Role.LISTENER))
+    ) == [d.RemoveParticipant("lena", "blocked")]
+
+
+def test_an_audience_pass_does_nothing_to_a_space_that_is_not_live() -> None:
+    ended = live(state=SpaceState.ENDED)
+    assert d.audience_diff(ended, ObservedMember("stale", person("lena", Role.LISTENER))) == []
