@@ -11,12 +11,13 @@
   held back is published by a later round of the same pass, or by the next pass.
 - Once per presence window a pass over a live Space folds the HLS viewers' heartbeats of the last
   complete window into the HLS estimate the listener count adds (domain/presence.py).
-- A listener's join or leave wakes an *audience pass* (`wake(..., member=...)`): it reads the room's
-  metadata and that one person (`gateway.observe_member`), not the whole room, and acts on the
-  metadata and that person's grants only (`diff.audience_diff`). Listing a room costs in proportion
-  to the people in it, and listeners are most of the webhooks: listing on each made a room's
-  webhooks cost O(N^2). If something else wakes the room during it (a coalesced wake), or the room
-  is not live or answers for no node, the pass goes on as a full one.
+- A listener's join or leave wakes an *audience pass* (`wake(..., member=...)`), and a raised or
+  lowered hand runs one after its write: it reads the room's metadata and that one person
+  (`gateway.observe_member`), not the whole room, acts on the metadata and that person's grants
+  only (`diff.audience_diff`), and sends the hands to the moderators if they changed. Listing a
+  room costs in proportion to the people in it, and listeners are most of the webhooks: listing on
+  each made a room's webhooks cost O(N^2). If something else wakes the room during it (a coalesced
+  wake), or the room is not live or answers for no node, the pass goes on as a full one.
 """
 
 from __future__ import annotations
@@ -228,7 +229,9 @@ class Reconciler:
             if isinstance(one, ObservedMember):
                 # Only that person is known: what an action needs of "the room" is them alone.
                 known = ObservedRoom(one.metadata, (one.participant,) if one.participant else (), ())
-                return await self._apply(space, d.audience_diff(space, one), known, done, noted)
+                result = await self._apply(space, d.audience_diff(space, one), known, done, noted)
+                await self._send_hands(space, read_at_ms, result)
+                return result
             # No room, or no node answers for it: the full round below decides (create, place).
         try:
             observed = await self.gateway.observe(space.room_name)
@@ -243,19 +246,25 @@ class Reconciler:
         actions = d.diff(space, observed, agents=self.agents, now=now, evict=evict, timing=self.timing)
         result = await self._apply(space, actions, room, done, noted)
         if room is not None and space.state is SpaceState.LIVE:
-            hands = (space.raised_hands, pushed.moderators(space))
-            if self.memory.hands_sent.get(space_id) != hands:
-                try:
-                    await self.gateway.send_hands(space, read_at_ms=read_at_ms)
-                    self.memory.hands_sent[space_id] = hands
-                    result.noted.append("hands sent to the moderators")
-                except GatewayError as exc:
-                    result.failed.append(f"SendHands: {exc}")
+            await self._send_hands(space, read_at_ms, result)
         # Someone to evict who is not connected (any more) is done too; in a stranded room nobody is
         # known to be connected yet.
         if not isinstance(observed, StrandedRoom):
             result.evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
         return result
+
+    async def _send_hands(self, space: Space, read_at_ms: int, result: Round) -> None:
+        """The raised hands to the moderators, when they or the moderators changed (per process)."""
+        hands = (space.raised_hands, pushed.moderators(space))
+        if self.memory.hands_sent.get(space.id) == hands:
+            return
+        try:
+            await self.gateway.send_hands(space, read_at_ms=read_at_ms)
+        except GatewayError as exc:
+            result.failed.append(f"SendHands: {exc}")
+            return
+        self.memory.hands_sent[space.id] = hands
+        result.noted.append("hands sent to the moderators")
 
     async def _apply(
         self,

@@ -46,13 +46,16 @@ class Context:
         caller's role on before its rule reads the whole Space (store.get_own)."""
         return await asyncio.to_thread(self.store.require_own, space_id)
 
-    async def converge(self, space: Space, *, evict: frozenset[str] = frozenset()) -> Accepted:
+    async def converge(
+        self, space: Space, *, evict: frozenset[str] = frozenset(), member: str | None = None
+    ) -> Accepted:
         """One bounded pass right after a write (best effort: the schedule repeats it). The write is
         stored whatever happens here, so a failure of the pass (a throttled read of the store, say)
-        is "accepted, converging", never an error that would read as "nothing was changed"."""
+        is "accepted, converging", never an error that would read as "nothing was changed".
+        `member`: the write concerned that person alone (a hand): an audience pass (runner.py)."""
         try:
             outcome: Outcome = await self.reconciler.reconcile(
-                space.id, budget=self.settings.reconcile_budget_seconds, evict=evict
+                space.id, budget=self.settings.reconcile_budget_seconds, evict=evict, member=member
             )
         except Exception:  # noqa: BLE001 - after a committed write any failure is the pass's, not the write's
             logger.warning(

@@ -17,11 +17,16 @@ logger = logging.getLogger(__name__)
 
 
 async def _after(
-    ctx: Context, space: Space, *, changed: bool, evict: frozenset[str] = frozenset()
+    ctx: Context,
+    space: Space,
+    *,
+    changed: bool,
+    evict: frozenset[str] = frozenset(),
+    member: str | None = None,
 ) -> Accepted:
     if space.state is not SpaceState.LIVE or (not changed and not evict):
         return Accepted(space, converged=True)
-    return await ctx.converge(space, evict=evict)
+    return await ctx.converge(space, evict=evict, member=member)
 
 
 # What a hand toggle's store failure answers: its limit was spent before the write.
@@ -56,13 +61,14 @@ async def raise_hand(
         return people.named(raised, people.Caller(actor, name, picture))
 
     change = await _hand_update(ctx, space_id, rule)
-    return await _after(ctx, change.after, changed=change.changed)
+    # A hand changes the hands message and the metadata, nothing about anyone else in the room.
+    return await _after(ctx, change.after, changed=change.changed, member=actor)
 
 
 async def lower_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
     await _hand_toggle_allowed(ctx, actor=actor, space_id=space_id)
     change = await _hand_update(ctx, space_id, lambda s: stage.lower_hand(s, user=actor))
-    return await _after(ctx, change.after, changed=change.changed)
+    return await _after(ctx, change.after, changed=change.changed, member=actor)
 
 
 async def _hand_update(ctx: Context, space_id: str, rule: Callable[[Space], Space]) -> Change:

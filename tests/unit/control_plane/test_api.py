@@ -964,15 +964,19 @@ def test_a_host_may_run_only_so_many_live_spaces_at_once(settings: Settings, gat
         start(client, third)
 
 
-def test_a_raised_hand_costs_one_look_at_the_room_not_two(client: TestClient, gateway: FakeGateway) -> None:
+def test_a_raised_hand_costs_one_look_at_the_raiser_not_at_the_room(
+    client: TestClient, gateway: FakeGateway
+) -> None:
     """A hands message has nothing in the room to verify: the pass after a raise or a lower reads
-    the room once and sends the hands once (a round that changed the room would be verified by a
-    second look)."""
+    the raiser and the metadata once, never the whole room, and sends the hands once (a round that
+    changed the room would be verified by a second look)."""
     space_id = live_space(client)
+    gateway.join("fan")
     for method in ("post", "delete"):
         gateway.calls.clear()
         assert getattr(client, method)(f"/spaces/{space_id}/hand", headers=auth("fan")).status_code == 200
-        assert [c[0] for c in gateway.calls].count("observe") == 1, gateway.calls
+        assert [c[0] for c in gateway.calls].count("observe") == 0, gateway.calls
+        assert [c[0] for c in gateway.calls].count("observe_member") == 1, gateway.calls
         assert [c[0] for c in gateway.calls].count("send_hands") == 1, gateway.calls
 
 
