@@ -78,6 +78,7 @@ class Round:
     failed: list[str] = field(default_factory=list)
     held_back: float | None = None
     evicted: set[str] = field(default_factory=set)
+    widened: bool = False  # an audience round found the room gone or stranded: go on in full
 
 
 @dataclass
@@ -190,6 +191,8 @@ class Reconciler:
                 member = None  # someone else woke the room meanwhile: a full round covers them all
             self.memory.dirty.discard(space_id)
             result = await self._round(space_id, evict=frozenset(pending_evict), member=member)
+            if result.widened:
+                member = None
             round_done, round_failed, held_back = result.acted, result.failed, result.held_back
             pending_evict -= result.evicted
             done += result.acted + result.noted
@@ -221,7 +224,10 @@ class Reconciler:
         if space.state is SpaceState.LIVE:
             space, folded = await self._fold_hls(space)
             noted += folded
-        if member is not None and space.state is SpaceState.LIVE and not evict:
+        # The host's presence is the full diff's: a host rejoining with a listener's token (after a
+        # hand-over) is not just audience.
+        widened = False
+        if member is not None and member != space.host and space.state is SpaceState.LIVE and not evict:
             try:
                 one = await self.gateway.observe_member(space.room_name, member)
             except GatewayError as exc:
@@ -232,7 +238,9 @@ class Reconciler:
                 result = await self._apply(space, d.audience_diff(space, one), known, done, noted)
                 await self._send_hands(space, read_at_ms, result)
                 return result
-            # No room, or no node answers for it: the full round below decides (create, place).
+            # No room, or no node answers for it: this round and the rest of the pass are full ones
+            # (create or place the room, then verify all of it).
+            widened = True
         try:
             observed = await self.gateway.observe(space.room_name)
         except GatewayError as exc:
@@ -251,6 +259,7 @@ class Reconciler:
         # known to be connected yet.
         if not isinstance(observed, StrandedRoom):
             result.evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
+        result.widened = widened
         return result
 
     async def _send_hands(self, space: Space, read_at_ms: int, result: Round) -> None:

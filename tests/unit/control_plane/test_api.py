@@ -551,6 +551,55 @@ def test_a_listeners_join_and_leave_read_that_person_not_the_whole_room(
     assert ("observe", room) in gateway.calls
 
 
+def test_an_audience_pass_turns_full_when_the_room_is_woken_meanwhile_or_is_gone(
+    app: FastAPI, client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    reconciler = reconciler_for(app.state.settings, memory=app.state.reconcile_memory, gateway=gateway)
+    member = gateway.observe_member
+
+    async def slow_member(room: str, identity: str) -> Any:
+        await asyncio.sleep(0.2)
+        return await member(room, identity)
+
+    gateway.observe_member = slow_member  # type: ignore[method-assign]
+
+    async def wake_twice() -> str | None:
+        first = asyncio.ensure_future(reconciler.wake(space_id, budget=5, member="lena"))
+        await asyncio.sleep(0.05)
+        second = await reconciler.wake(space_id, budget=5)  # a stage member's webhook, say
+        await first
+        return second.note
+
+    loop = asyncio.new_event_loop()
+    try:
+        gateway.calls.clear()
+        assert loop.run_until_complete(wake_twice()) == "coalesced"
+        assert ("observe", room) in gateway.calls  # the running pass went round once more, in full
+        # The room is gone (closed by the SFU): the pass decides as a full one would (end the Space).
+        gateway.observe_member = member  # type: ignore[method-assign]
+        del gateway.rooms[room]
+        gateway.calls.clear()
+        loop.run_until_complete(reconciler.wake(space_id, budget=5, member="lena"))
+        assert ("observe", room) in gateway.calls
+    finally:
+        loop.close()
+
+
+def test_the_hosts_own_join_runs_a_full_pass_whatever_their_token_says(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """A host who rejoins with a listener's token (handed the Space while a listener) is not just
+    audience: their presence is the full pass's business."""
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    gateway.calls.clear()
+    body, headers = signed(participant_event("participant_joined", "h1", room, identity="host"))
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert ("observe", room) in gateway.calls
+
+
 def test_a_listener_blocked_before_they_joined_is_removed_by_their_join(
     client: TestClient, gateway: FakeGateway
 ) -> None:
