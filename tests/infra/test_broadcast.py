@@ -350,6 +350,9 @@ def test_composer_may_only_write_and_read_back_the_broadcasts_prefix(synth: Synt
     assert {a for s in others for a in _as_list(s["Action"])} == {
         "ecs:GetTaskProtection",
         "ecs:UpdateTaskProtection",
+        # The deployment check (media_agent/deployment.py): read-only, the worker cluster only.
+        "ecs:DescribeTasks",
+        "ecs:DescribeServices",
     }
     assert bucket_id not in json.dumps(others)
     assert "ManagedPolicyArns" not in synth.template["Resources"][role]["Properties"]
