@@ -19,7 +19,7 @@ from composer.hls.sinks import Sink
 from composer.hls.stats import BroadcastStats, StatsRecorder
 from composer.hls.timeline import append_entry, parse_timeline, timeline_entry
 from contract.broadcast import BroadcastTimeline
-from contract.names import BROADCAST_PLAYLIST, BROADCAST_TIMELINE
+from contract.names import BROADCAST_LIVE_PLAYLIST, BROADCAST_PLAYLIST, BROADCAST_TIMELINE
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Broadcast:
         clock: Clock = time.time,
     ) -> None:
         empty = MediaPlaylist(target_duration=target_duration_for(config.segment_seconds))
-        self._start(config, sink, space_id, epoch_ms, clock, empty, None, None)
+        self._start(config, sink, space_id, epoch_ms, clock, empty, (None, None), None)
 
     @classmethod
     def resume(
@@ -95,6 +95,7 @@ class Broadcast:
             playlist,
             target_duration=max(playlist.target_duration, target_duration_for(config.segment_seconds)),
         )
+        live = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_LIVE_PLAYLIST}", config)
         timeline: BroadcastTimeline | None = None
         raw_timeline = _read_with_retry(sink.read, f"{space_id}/{BROADCAST_TIMELINE}", config)
         if raw_timeline is not None:
@@ -105,7 +106,8 @@ class Broadcast:
         if timeline is None and playlist.segments:
             timeline = BroadcastTimeline(space_id=space_id, started_at=playlist.segments[0].program_date_time)
         self = cls.__new__(cls)
-        self._start(config, sink, space_id, epoch_ms, clock, playlist, version, timeline)
+        versions = (version, None if live is None else live[1])
+        self._start(config, sink, space_id, epoch_ms, clock, playlist, versions, timeline)
         log.info(
             "broadcast %s: continuing a playlist of %d segments as epoch %d",
             space_id,
@@ -122,9 +124,10 @@ class Broadcast:
         epoch_ms: int,
         clock: Clock,
         playlist: MediaPlaylist,
-        playlist_version: str | None,
+        versions: tuple[str | None, str | None],
         timeline: BroadcastTimeline | None,
     ) -> None:
+        """`versions`: of the full playlist and the live window as read (None: there was none)."""
         if not space_id or "/" in space_id or space_id in (".", ".."):
             raise ValueError(f"space_id must be a non-empty name without '/': {space_id!r}")
         self.config = config
@@ -149,7 +152,8 @@ class Broadcast:
             space_id=space_id,
             epoch_ms=epoch_ms,
             playlist=playlist,
-            playlist_version=playlist_version,
+            playlist_version=versions[0],
+            live_version=versions[1],
             retry=config.retry,
             max_pending=config.max_pending_segments,
             stats=self._stats,

@@ -17,8 +17,9 @@ Rules (docs/broadcast.md, "Encoding and segments"):
 - while the playlists are held (`hold_playlists`: the composer lost its room, and a replacement may
   take the Space over), segments are still written but no playlist or timeline is, and a write of
   one already retrying stops at its next attempt; on release the next pass writes them;
-- the full playlist is written conditionally (`Sink.write_if`, on the version this publisher last
-  read or wrote), the fence between two composers of one Space (docs/broadcast.md, "Two writers").
+- the full playlist and the live window are written conditionally (`Sink.write_if`, on the version
+  this publisher last read or wrote), the fence between two composers of one Space
+  (docs/broadcast.md, "Two writers").
   A conflict is resolved by reading the playlist back: our own write whose answer was lost is
   adopted; a predecessor's late write gets our segments appended after it (`rebase`); a newer
   composer's segments, or an ENDLIST, mean this publisher is superseded: it holds its playlists and
@@ -83,6 +84,7 @@ class Publisher:
         playlist: MediaPlaylist,
         playlist_version: str | None,
         retry: RetryPolicy,
+        live_version: str | None = None,
         max_pending: int,
         stats: StatsRecorder,
         playlist_every_s: float,
@@ -92,9 +94,12 @@ class Publisher:
         self._sink = sink
         self._space_id = space_id
         self._epoch_ms = epoch_ms
-        # The full playlist's version in the sink as this publisher last read or wrote it (None: it
-        # had none): its writes are conditional on it.
-        self._version = playlist_version
+        # The full playlist's and the live window's versions in the sink as this publisher last read
+        # or wrote them (None: there was none): their writes are conditional on them.
+        self._versions: dict[str, str | None] = {
+            BROADCAST_PLAYLIST: playlist_version,
+            BROADCAST_LIVE_PLAYLIST: live_version,
+        }
         self._superseded = False  # a newer composer writes the playlist: held for good
         self._retry = retry
         self._max_pending = max_pending
@@ -287,11 +292,8 @@ class Publisher:
         if playlist is None:
             return
         self._playlist_published = True
-        live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS)
-        live_written = self._write(
-            BROADCAST_LIVE_PLAYLIST, live.encode(), closed=playlist.ended, holdable=True, final=final
-        )
-        if live_written:
+        live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
+        if self._write_live(live, closed=playlist.ended, final=final):
             self._stats.count(playlists_written=1)
             if playlist is self._playlist:
                 self._playlist_dirty = False
@@ -320,6 +322,39 @@ class Publisher:
             return playlist if written else None
         return None
 
+    def _write_live(self, live: bytes, *, closed: bool, final: bool) -> bool:
+        """Write the live window over the version we know. A conflict means another composer wrote
+        it: a newer one (its segments are in it) supersedes this one; an older one's late write is
+        written over (this publisher just passed the full playlist's fence)."""
+        key = f"{self._space_id}/{BROADCAST_LIVE_PLAYLIST}"
+        for _ in range(MAX_REBASES + 1):
+            try:
+                return self._write(
+                    BROADCAST_LIVE_PLAYLIST, live, closed=closed, holdable=True, final=final, conditional=True
+                )
+            except WriteConflict:
+                self._stats.count(playlist_conflicts=1)
+            try:
+                stored = self._sink.read_versioned(key)
+            except Exception as exc:  # the next pass tries again
+                log.warning(
+                    "broadcast %s: reading the live window after a conflict failed: %s", self._space_id, exc
+                )
+                return False
+            self._versions[BROADCAST_LIVE_PLAYLIST] = None if stored is None else stored[1]
+            if stored is None:
+                continue
+            if stored[0] == live:
+                return True
+            try:
+                window: MediaPlaylist | None = parse_playlist(stored[0].decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                window = None  # not a window a newer composer wrote: ours replaces it
+            if window is not None and newer_writer(window, self._epoch_ms):
+                self._supersede("a newer composer writes the live window")
+                return False
+        return False
+
     def _resolve_conflict(self, ours: bytes) -> str:
         """The full playlist changed under us: "ours" (our own write landed, its answer was lost),
         "rebased" (write again over the version read: an earlier write of ours landed unanswered, or
@@ -331,11 +366,11 @@ class Publisher:
             log.warning("broadcast %s: reading the playlist after a conflict failed: %s", self._space_id, exc)
             return "stop"
         if stored is None:  # removed under us: write ours as the first version again
-            self._version = None
+            self._versions[BROADCAST_PLAYLIST] = None
             return "rebased"
         data, version = stored
         if data == ours:
-            self._version = version
+            self._versions[BROADCAST_PLAYLIST] = version
             return "ours"
         try:
             playlist = parse_playlist(data.decode("utf-8"))
@@ -348,12 +383,12 @@ class Publisher:
         if playlist.segments == self._playlist.segments[: len(playlist.segments)]:
             # An earlier version of our own: a write of ours landed, its answer was lost, and its
             # retry never ran (a hold, a hurried close). Nothing to keep from it.
-            self._version = version
+            self._versions[BROADCAST_PLAYLIST] = version
             return "rebased"
         log.warning("broadcast %s: a predecessor wrote the playlist late; ours follows it", self._space_id)
         with self._cond:
             self._playlist = rebase(playlist, self._playlist, self._epoch_ms)
-        self._version = version
+        self._versions[BROADCAST_PLAYLIST] = version
         return "rebased"
 
     def _supersede(self, why: str) -> None:
@@ -389,7 +424,8 @@ class Publisher:
 
         Once closing hurries, only the `final` writes (the closing playlist and timeline) go on: a
         segment or an earlier playlist still being retried would spend the reserve they need. A
-        `conditional` write goes over `_version` only and raises WriteConflict (not retried)."""
+        `conditional` write goes over the object's known version only (`_versions`) and raises
+        WriteConflict (not retried)."""
         headers = cache_headers(name, closed)
         key = f"{self._space_id}/{name}"
         for attempt in range(1, self._retry.attempts + 1):
@@ -400,10 +436,10 @@ class Publisher:
             try:
                 with self._stats.stage("upload"):
                     if conditional:
-                        self._version = self._sink.write_if(
+                        self._versions[name] = self._sink.write_if(
                             key,
                             data,
-                            version=self._version,
+                            version=self._versions[name],
                             content_type=headers["Content-Type"],
                             cache_control=headers["Cache-Control"],
                         )

@@ -30,6 +30,7 @@ def _publisher(
     clock: Callable[[], float] = lambda: 0.0,
     epoch_ms: int = 1000,
     version: str | None = None,
+    live_version: str | None = None,
 ) -> tuple[Publisher, StatsRecorder]:
     stats = StatsRecorder()
     publisher = Publisher(
@@ -38,6 +39,7 @@ def _publisher(
         epoch_ms=epoch_ms,
         playlist=playlist or MediaPlaylist(),
         playlist_version=version,
+        live_version=live_version,
         retry=retry,
         max_pending=max_pending,
         stats=stats,
@@ -520,3 +522,40 @@ def test_an_earlier_version_of_our_own_is_not_taken_for_a_predecessors_write(
     ]
     assert not publisher.superseded and stats.snapshot(0).playlist_conflicts == 1
     assert "predecessor" not in caplog.text
+
+
+def _stored_live(sink: MemorySink, window: MediaPlaylist) -> str:
+    data = window.render_window(12).encode()
+    sink.objects[f"{SPACE}/live.m3u8"] = data
+    return content_version(data)
+
+
+def test_an_older_composers_late_live_window_is_written_over() -> None:
+    sink = MemorySink()
+    read = _of("1000-0.ts")
+    version = _stored_playlist(sink, read)
+    live_version = _stored_live(sink, read)
+    publisher, stats = _publisher(
+        sink, playlist=read, epoch_ms=2000, version=version, live_version=live_version
+    )
+    _stored_live(sink, _of("1000-0.ts", "1000-1.ts"))  # the evicted composer's last live window lands late
+    publisher.submit(_segment(0, epoch=2000))
+    assert publisher.close(ended=False, timeout=10)
+    live = parse_playlist(sink.objects[f"{SPACE}/live.m3u8"].decode())
+    assert [s.uri for s in live.segments] == ["1000-0.ts", "2000-0.ts"]
+    assert not publisher.superseded and stats.snapshot(0).playlist_conflicts == 1
+
+
+def test_a_newer_composers_live_window_supersedes_this_one() -> None:
+    """The newer composer's full playlist write has not landed yet, its live window has."""
+    sink = MemorySink()
+    read = _of("1000-0.ts")
+    version = _stored_playlist(sink, read)
+    publisher, _ = _publisher(sink, playlist=read, epoch_ms=2000, version=version)
+    theirs = _stored_live(sink, _of("1000-0.ts", "3000-0.ts"))
+    publisher.submit(_segment(0, epoch=2000))
+    eventually(lambda: publisher.superseded, what="the publisher sees the newer writer's live window")
+    publisher.submit(_segment(1, epoch=2000))
+    publisher.close(ended=True, timeout=10)
+    assert content_version(sink.objects[f"{SPACE}/live.m3u8"]) == theirs
+    assert not _playlist(sink).ended  # nothing more of this composer's after it saw the newer one
