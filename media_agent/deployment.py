@@ -107,7 +107,11 @@ class EcsService:
         if client is None:
             import boto3  # the worker image has it (the composer's S3 sink); only needed in ECS
 
-            client = boto3.client("ecs")
+            # The cluster's ARN names its region (Fargate's v4 metadata gives the ARN); a bare name
+            # leaves it to the environment (AWS_DEFAULT_REGION).
+            parts = cluster.split(":")
+            region = parts[3] if cluster.startswith("arn:") and len(parts) > 5 else None
+            client = boto3.client("ecs", region_name=region)
         (task,) = client.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"]
         group = str(task.get("group", ""))
         if not group.startswith(SERVICE_GROUP_PREFIX):
