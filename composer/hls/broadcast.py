@@ -95,7 +95,11 @@ class Broadcast:
             playlist,
             target_duration=max(playlist.target_duration, target_duration_for(config.segment_seconds)),
         )
-        live = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_LIVE_PLAYLIST}", config)
+        try:
+            live = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_LIVE_PLAYLIST}", config)
+        except Exception:  # its version only spares one conflict (and a read-back) on the first write
+            log.warning("broadcast %s: live window unreadable; its first write will find it", space_id)
+            live = None
         timeline: BroadcastTimeline | None = None
         raw_timeline = _read_with_retry(sink.read, f"{space_id}/{BROADCAST_TIMELINE}", config)
         if raw_timeline is not None:

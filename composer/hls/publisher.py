@@ -301,6 +301,8 @@ class Publisher:
     def _write_full(self, *, final: bool) -> MediaPlaylist | None:
         """Write the full playlist over the version we know; the playlist written, or None."""
         for _ in range(MAX_REBASES + 1):
+            if self._abort.is_set():  # close's budget is spent
+                return None
             playlist = self._playlist
             full = playlist.render().encode()
             try:
@@ -328,6 +330,8 @@ class Publisher:
         written over (this publisher just passed the full playlist's fence)."""
         key = f"{self._space_id}/{BROADCAST_LIVE_PLAYLIST}"
         for _ in range(MAX_REBASES + 1):
+            if self._abort.is_set():
+                return False
             try:
                 return self._write(
                     BROADCAST_LIVE_PLAYLIST, live, closed=closed, holdable=True, final=final, conditional=True
@@ -350,8 +354,10 @@ class Publisher:
                 window: MediaPlaylist | None = parse_playlist(stored[0].decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 window = None  # not a window a newer composer wrote: ours replaces it
-            if window is not None and newer_writer(window, self._epoch_ms):
-                self._supersede("a newer composer writes the live window")
+            if window is not None and (window.ended or newer_writer(window, self._epoch_ms)):
+                # A newer composer's window, or a closed one (a newer composer that resumed and
+                # ended the Space before its first segment): never reopened by ours.
+                self._supersede("a newer composer writes the live window, or closed it")
                 return False
         return False
 

@@ -162,8 +162,14 @@ class Reconciler:
         evict: frozenset[str] = frozenset(),
         wait_held_back: bool = True,
         member: str | None = None,
+        resend_hands: bool = False,
     ) -> Outcome:
-        """Converge one Space within `budget` seconds (best effort); say whether it converged."""
+        """Converge one Space within `budget` seconds (best effort); say whether it converged.
+
+        `resend_hands`: send the hands message even if this process sent the same one last (after
+        a hand toggle: another process may have sent a different one since)."""
+        if resend_hands:
+            self.memory.hands_sent.pop(space_id, None)
         deadline = time.monotonic() + budget
         try:
             async with asyncio.timeout(budget):

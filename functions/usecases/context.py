@@ -47,15 +47,25 @@ class Context:
         return await asyncio.to_thread(self.store.require_own, space_id)
 
     async def converge(
-        self, space: Space, *, evict: frozenset[str] = frozenset(), member: str | None = None
+        self,
+        space: Space,
+        *,
+        evict: frozenset[str] = frozenset(),
+        member: str | None = None,
+        resend_hands: bool = False,
     ) -> Accepted:
         """One bounded pass right after a write (best effort: the schedule repeats it). The write is
         stored whatever happens here, so a failure of the pass (a throttled read of the store, say)
         is "accepted, converging", never an error that would read as "nothing was changed".
-        `member`: the write concerned that person alone (a hand): an audience pass (runner.py)."""
+        `member`: the write concerned that person alone (a hand): an audience pass (runner.py);
+        `resend_hands`: the write changed the hands (runner.py `reconcile`)."""
         try:
             outcome: Outcome = await self.reconciler.reconcile(
-                space.id, budget=self.settings.reconcile_budget_seconds, evict=evict, member=member
+                space.id,
+                budget=self.settings.reconcile_budget_seconds,
+                evict=evict,
+                member=member,
+                resend_hands=resend_hands,
             )
         except Exception:  # noqa: BLE001 - after a committed write any failure is the pass's, not the write's
             logger.warning(

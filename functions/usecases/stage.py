@@ -23,10 +23,11 @@ async def _after(
     changed: bool,
     evict: frozenset[str] = frozenset(),
     member: str | None = None,
+    hands: bool = False,
 ) -> Accepted:
     if space.state is not SpaceState.LIVE or (not changed and not evict):
         return Accepted(space, converged=True)
-    return await ctx.converge(space, evict=evict, member=member)
+    return await ctx.converge(space, evict=evict, member=member, resend_hands=hands)
 
 
 # What a hand toggle's store failure answers: its limit was spent before the write.
@@ -61,14 +62,15 @@ async def raise_hand(
         return people.named(raised, people.Caller(actor, name, picture))
 
     change = await _hand_update(ctx, space_id, rule)
-    # A hand changes the hands message and the metadata, nothing about anyone else in the room.
-    return await _after(ctx, change.after, changed=change.changed, member=actor)
+    # A hand changes the hands message and the metadata, nothing about anyone else in the room. The
+    # message goes whatever this process sent last: another one may have sent a different one since.
+    return await _after(ctx, change.after, changed=change.changed, member=actor, hands=True)
 
 
 async def lower_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
     await _hand_toggle_allowed(ctx, actor=actor, space_id=space_id)
     change = await _hand_update(ctx, space_id, lambda s: stage.lower_hand(s, user=actor))
-    return await _after(ctx, change.after, changed=change.changed, member=actor)
+    return await _after(ctx, change.after, changed=change.changed, member=actor, hands=True)
 
 
 async def _hand_update(ctx: Context, space_id: str, rule: Callable[[Space], Space]) -> Change:

@@ -530,32 +530,63 @@ def _stored_live(sink: MemorySink, window: MediaPlaylist) -> str:
     return content_version(data)
 
 
-def test_an_older_composers_late_live_window_is_written_over() -> None:
+def test_a_predecessors_late_playlists_are_kept_and_its_live_window_written_over() -> None:
+    """The evicted composer's last write (full playlist, then live window) lands after the newcomer
+    read both: the newcomer's part follows it in the recording, and its live window replaces theirs."""
     sink = MemorySink()
     read = _of("1000-0.ts")
-    version = _stored_playlist(sink, read)
-    live_version = _stored_live(sink, read)
+    version, live_version = _stored_playlist(sink, read), _stored_live(sink, read)
     publisher, stats = _publisher(
         sink, playlist=read, epoch_ms=2000, version=version, live_version=live_version
     )
-    _stored_live(sink, _of("1000-0.ts", "1000-1.ts"))  # the evicted composer's last live window lands late
+    late = _of("1000-0.ts", "1000-1.ts")
+    _stored_playlist(sink, late)
+    _stored_live(sink, late)
     publisher.submit(_segment(0, epoch=2000))
     assert publisher.close(ended=False, timeout=10)
     live = parse_playlist(sink.objects[f"{SPACE}/live.m3u8"].decode())
-    assert [s.uri for s in live.segments] == ["1000-0.ts", "2000-0.ts"]
-    assert not publisher.superseded and stats.snapshot(0).playlist_conflicts == 1
+    assert [s.uri for s in live.segments] == ["1000-0.ts", "1000-1.ts", "2000-0.ts"]
+    assert [s.uri for s in _playlist(sink).segments] == ["1000-0.ts", "1000-1.ts", "2000-0.ts"]
+    assert not publisher.superseded and stats.snapshot(0).playlist_conflicts == 2
+    assert sink.violations == []
 
 
-def test_a_newer_composers_live_window_supersedes_this_one() -> None:
-    """The newer composer's full playlist write has not landed yet, its live window has."""
-    sink = MemorySink()
-    read = _of("1000-0.ts")
-    version = _stored_playlist(sink, read)
-    publisher, _ = _publisher(sink, playlist=read, epoch_ms=2000, version=version)
-    theirs = _stored_live(sink, _of("1000-0.ts", "3000-0.ts"))
+class _NewerComposerBetween(MemorySink):
+    """Right after this publisher's full playlist is stored, a newer composer writes both of its
+    playlists (it read ours, appended its own part, or closed the Space): this publisher's live
+    window write then meets the newer one's."""
+
+    def __init__(self, theirs: MediaPlaylist) -> None:
+        super().__init__()
+        self.theirs = theirs
+        self.done = False
+
+    def write_if(
+        self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
+    ) -> str:
+        written = super().write_if(
+            key, data, version=version, content_type=content_type, cache_control=cache_control
+        )
+        if key.endswith("index.m3u8") and not self.done:
+            self.done = True
+            with self.write_lock:
+                _stored_playlist(self, self.theirs)
+                _stored_live(self, self.theirs)
+        return written
+
+
+@pytest.mark.parametrize(
+    "theirs",
+    [_of("2000-0.ts", "3000-0.ts"), _of("2000-0.ts").close()],
+    ids=["a newer composer's part", "a newer composer that closed the Space at once"],
+)
+def test_a_newer_composers_live_window_is_never_written_over(theirs: MediaPlaylist) -> None:
+    sink = _NewerComposerBetween(theirs)
+    publisher, _ = _publisher(sink, epoch_ms=2000)
     publisher.submit(_segment(0, epoch=2000))
     eventually(lambda: publisher.superseded, what="the publisher sees the newer writer's live window")
     publisher.submit(_segment(1, epoch=2000))
     publisher.close(ended=True, timeout=10)
-    assert content_version(sink.objects[f"{SPACE}/live.m3u8"]) == theirs
-    assert not _playlist(sink).ended  # nothing more of this composer's after it saw the newer one
+    stored = theirs.render_window(12).encode()
+    assert sink.objects[f"{SPACE}/live.m3u8"] == stored
+    assert sink.objects[f"{SPACE}/index.m3u8"] == theirs.render().encode()

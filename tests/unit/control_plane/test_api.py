@@ -1029,6 +1029,23 @@ def test_a_raised_hand_costs_one_look_at_the_raiser_not_at_the_room(
         assert [c[0] for c in gateway.calls].count("send_hands") == 1, gateway.calls
 
 
+def test_every_hand_toggle_sends_the_hands_whatever_another_process_sent_since(
+    settings: Settings, client: TestClient, gateway: FakeGateway
+) -> None:
+    """Process 1 sends a raised hand, process 2 its lowering; when process 1 takes the next raise,
+    its memory of what it sent last is the same raised hand, yet the moderators saw the lowering."""
+    other = create_app(settings)
+    other.dependency_overrides[deps.get_gateway] = lambda: gateway
+    space_id = live_space(client)
+    gateway.join("fan")
+    with TestClient(other) as second:
+        assert client.post(f"/spaces/{space_id}/hand", headers=auth("fan")).status_code == 200
+        assert second.delete(f"/spaces/{space_id}/hand", headers=auth("fan")).status_code == 200
+        gateway.calls.clear()
+        assert client.post(f"/spaces/{space_id}/hand", headers=auth("fan")).status_code == 200
+    assert [c[0] for c in gateway.calls].count("send_hands") == 1, gateway.calls
+
+
 def test_the_patrol_corrects_a_listener_count_whose_webhooks_were_lost(
     app: FastAPI, client: TestClient, gateway: FakeGateway
 ) -> None:
