@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from livekit import api, rtc
@@ -31,6 +32,9 @@ from livekit import api, rtc
 from contract import names
 from devstack import livekit
 from functions.core.config import Settings
+from functions.domain.grants import participant_attributes, permission_for
+from functions.domain.model import Role, VideoPolicy
+from functions.livekit_edge import tokens
 from functions.livekit_edge.gateway import LiveKitGateway
 
 KEY, SECRET = "bench-key", "bench-secret-of-sufficient-length-0123456789"
@@ -38,29 +42,23 @@ PICTURE = "https://lh3.googleusercontent.com/a/ACg8ocJ" + "x" * 60 + "=s96-c"
 
 
 def listener_token(room: str, identity: str) -> str:
-    return (
-        api.AccessToken(KEY, SECRET)
-        .with_identity(identity)
-        .with_name(f"Listener {identity[-6:]}")
-        .with_attributes(
-            {
-                names.ROLE_ATTRIBUTE: "listener",
-                names.SEAT_ATTRIBUTE: "1764619200",
-                names.PICTURE_ATTRIBUTE: PICTURE,
-            }
-        )
-        .with_grants(
-            api.VideoGrants(
-                room_join=True,
-                room=room,
-                can_publish=False,
-                can_subscribe=True,
-                can_publish_data=False,
-                hidden=True,
-            )
-        )
-        .to_jwt()
-    )
+    """Minted as the control plane mints a WebRTC listener's (its permission and role attribute),
+    with the seat and picture attributes a listener's token carries."""
+    attributes = {
+        **participant_attributes(Role.LISTENER),
+        names.SEAT_ATTRIBUTE: "1764619200",
+        names.PICTURE_ATTRIBUTE: PICTURE,
+    }
+    return tokens.mint(
+        api_key=KEY,
+        api_secret=SECRET,
+        room=room,
+        identity=identity,
+        permission=permission_for(Role.LISTENER, VideoPolicy.SPEAKERS),
+        attributes=attributes,
+        ttl=timedelta(hours=1),
+        name=f"Listener {identity[-6:]}",
+    ).token
 
 
 async def timed(call: Callable[[], Awaitable[Any]], n: int) -> tuple[float, float]:
