@@ -58,7 +58,7 @@ class Broadcast:
         clock: Clock = time.time,
     ) -> None:
         empty = MediaPlaylist(target_duration=target_duration_for(config.segment_seconds))
-        self._start(config, sink, space_id, epoch_ms, clock, empty, (None, None), None)
+        self._start(config, sink, space_id, epoch_ms, clock, empty, (None, None, None), None)
 
     @classmethod
     def resume(
@@ -101,16 +101,20 @@ class Broadcast:
             log.warning("broadcast %s: live window unreadable; its first write will find it", space_id)
             live = None
         timeline: BroadcastTimeline | None = None
-        raw_timeline = _read_with_retry(sink.read, f"{space_id}/{BROADCAST_TIMELINE}", config)
-        if raw_timeline is not None:
+        stored_timeline = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_TIMELINE}", config)
+        if stored_timeline is not None:
             try:
-                timeline = replace(parse_timeline(raw_timeline.decode("utf-8")), ended=False)
-            except ValueError:
+                timeline = replace(parse_timeline(stored_timeline[0].decode("utf-8")), ended=False)
+            except (UnicodeDecodeError, ValueError):
                 log.exception("broadcast %s: stored timeline unreadable; starting a new one", space_id)
         if timeline is None and playlist.segments:
             timeline = BroadcastTimeline(space_id=space_id, started_at=playlist.segments[0].program_date_time)
         self = cls.__new__(cls)
-        versions = (version, None if live is None else live[1])
+        versions = (
+            version,
+            None if live is None else live[1],
+            None if stored_timeline is None else stored_timeline[1],
+        )
         self._start(config, sink, space_id, epoch_ms, clock, playlist, versions, timeline)
         log.info(
             "broadcast %s: continuing a playlist of %d segments as epoch %d",
@@ -128,10 +132,11 @@ class Broadcast:
         epoch_ms: int,
         clock: Clock,
         playlist: MediaPlaylist,
-        versions: tuple[str | None, str | None],
+        versions: tuple[str | None, str | None, str | None],
         timeline: BroadcastTimeline | None,
     ) -> None:
-        """`versions`: of the full playlist and the live window as read (None: there was none)."""
+        """`versions`: of the full playlist, the live window and the timeline as read (None: there
+        was none)."""
         if not space_id or "/" in space_id or space_id in (".", ".."):
             raise ValueError(f"space_id must be a non-empty name without '/': {space_id!r}")
         self.config = config
@@ -158,6 +163,7 @@ class Broadcast:
             playlist=playlist,
             playlist_version=versions[0],
             live_version=versions[1],
+            timeline_version=versions[2],
             retry=config.retry,
             max_pending=config.max_pending_segments,
             stats=self._stats,

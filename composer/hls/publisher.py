@@ -24,6 +24,11 @@ Rules (docs/broadcast.md, "Encoding and segments"):
   adopted; a predecessor's late write gets our segments appended after it (`rebase`); a newer
   composer's segments, or an ENDLIST, mean this publisher is superseded: it holds its playlists and
   timeline for good (`superseded`), and the composer ends its job.
+- the timeline is written conditionally too. A conflict reads it back: a stored timeline closed
+  (`ended`) while ours is not, or a playlist holding a newer composer's segments or an ENDLIST,
+  means this publisher is superseded; otherwise the stored entries this publisher lacks (a
+  predecessor's late ones, or those of a newer composer with no segment yet) are merged into every
+  later write of its, so no writer's entry is dropped.
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ from composer.hls.headers import cache_headers
 from composer.hls.playlist import MediaPlaylist, Segment, newer_writer, parse_playlist, rebase
 from composer.hls.sinks import Sink, WriteConflict
 from composer.hls.stats import StatsRecorder
-from composer.hls.timeline import timeline_json
-from contract.broadcast import BroadcastTimeline
+from composer.hls.timeline import foreign_to, merge_entries, parse_timeline, timeline_json
+from contract.broadcast import BroadcastTimeline, TimelineEntry
 from contract.names import (
     BROADCAST_LIVE_PLAYLIST,
     BROADCAST_LIVE_WINDOW_SEGMENTS,
@@ -85,6 +90,7 @@ class Publisher:
         playlist_version: str | None,
         retry: RetryPolicy,
         live_version: str | None = None,
+        timeline_version: str | None = None,
         max_pending: int,
         stats: StatsRecorder,
         playlist_every_s: float,
@@ -94,12 +100,16 @@ class Publisher:
         self._sink = sink
         self._space_id = space_id
         self._epoch_ms = epoch_ms
-        # The full playlist's and the live window's versions in the sink as this publisher last read
-        # or wrote them (None: there was none): their writes are conditional on them.
+        # The full playlist's, the live window's and the timeline's versions in the sink as this
+        # publisher last read or wrote them (None: there was none): their writes are conditional on
+        # them.
         self._versions: dict[str, str | None] = {
             BROADCAST_PLAYLIST: playlist_version,
             BROADCAST_LIVE_PLAYLIST: live_version,
+            BROADCAST_TIMELINE: timeline_version,
         }
+        # Timeline entries another writer stored that ours lacks, kept in every later write.
+        self._foreign_entries: tuple[TimelineEntry, ...] = ()
         self._superseded = False  # a newer composer writes the playlist: held for good
         self._retry = retry
         self._max_pending = max_pending
@@ -361,6 +371,19 @@ class Publisher:
                 return False
         return False
 
+    def _newer_playlist(self) -> bool:
+        """Whether the stored full playlist is a newer composer's or closed: who wrote a timeline
+        that conflicts with ours (a newer composer writes its playlist before its timeline, unless
+        it has no segment of its own yet). An unreadable one says nothing (the playlist's own next
+        write finds out)."""
+        try:
+            stored = self._sink.read(f"{self._space_id}/{BROADCAST_PLAYLIST}")
+            playlist = None if stored is None else parse_playlist(stored.decode("utf-8"))
+        except Exception as exc:  # the playlist's own next write meets whatever it is
+            log.warning("broadcast %s: reading the playlist after a conflict failed: %s", self._space_id, exc)
+            return False
+        return playlist is not None and (playlist.ended or newer_writer(playlist, self._epoch_ms))
+
     def _resolve_conflict(self, ours: bytes) -> str:
         """The full playlist changed under us: "ours" (our own write landed, its answer was lost),
         "rebased" (write again over the version read: an earlier write of ours landed unanswered, or
@@ -411,10 +434,62 @@ class Publisher:
             self._timeline_dirty = False
         if timeline is None:
             return
-        body = timeline_json(timeline).encode()
-        if not self._write(BROADCAST_TIMELINE, body, closed=timeline.ended, holdable=True, final=final):
+        if not self._write_timeline_over(timeline, final=final):
             with self._cond:
                 self._timeline_dirty = True
+
+    def _write_timeline_over(self, timeline: BroadcastTimeline, *, final: bool) -> bool:
+        """Write the timeline over the version we know. A conflict reads the stored one back: its
+        entries that ours lacks are merged into ours from then on (whoever wrote them), and a
+        stored timeline closed while ours is open means a newer composer ended the Space."""
+        key = f"{self._space_id}/{BROADCAST_TIMELINE}"
+        for _ in range(MAX_REBASES + 1):
+            if self._abort.is_set():
+                return False
+            merged = replace(timeline, entries=merge_entries(timeline.entries, self._foreign_entries))
+            body = timeline_json(merged).encode()
+            try:
+                return self._write(
+                    BROADCAST_TIMELINE,
+                    body,
+                    closed=timeline.ended,
+                    holdable=True,
+                    final=final,
+                    conditional=True,
+                )
+            except WriteConflict:
+                self._stats.count(playlist_conflicts=1)
+            try:
+                stored = self._sink.read_versioned(key)
+            except Exception as exc:  # the next pass tries again
+                log.warning(
+                    "broadcast %s: reading the timeline after a conflict failed: %s", self._space_id, exc
+                )
+                return False
+            self._versions[BROADCAST_TIMELINE] = None if stored is None else stored[1]
+            if stored is None:
+                continue
+            if stored[0] == body:
+                return True
+            try:
+                theirs: BroadcastTimeline | None = parse_timeline(stored[0].decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                theirs = None  # nothing to keep from it: ours replaces it
+            if theirs is None:
+                continue
+            if theirs.ended and not timeline.ended:
+                self._supersede("a newer composer closed the timeline")
+                return False
+            if self._newer_playlist():
+                self._supersede("a newer composer writes the playlist")
+                return False
+            log.warning(
+                "broadcast %s: another composer wrote the timeline; keeping its entries", self._space_id
+            )
+            self._foreign_entries = merge_entries(
+                self._foreign_entries, foreign_to(theirs.entries, timeline.entries)
+            )
+        return False
 
     def _write(
         self,

@@ -49,6 +49,29 @@ def append_entry(timeline: BroadcastTimeline, entry: TimelineEntry) -> Broadcast
     return replace(timeline, entries=(*timeline.entries, entry))
 
 
+def _key(entry: TimelineEntry) -> str:
+    return json.dumps(entry.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def foreign_to(
+    entries: tuple[TimelineEntry, ...], ours: tuple[TimelineEntry, ...]
+) -> tuple[TimelineEntry, ...]:
+    """The entries of `entries` that `ours` does not hold."""
+    held = {_key(e) for e in ours}
+    return tuple(e for e in entries if _key(e) not in held)
+
+
+def merge_entries(
+    ours: tuple[TimelineEntry, ...], extra: tuple[TimelineEntry, ...]
+) -> tuple[TimelineEntry, ...]:
+    """`ours` with the entries of `extra` it does not hold, all in time order (stable: of entries
+    with equal `t`, ours come first). Nothing of either side is dropped."""
+    added = foreign_to(extra, ours)
+    if not added:
+        return ours
+    return tuple(sorted((*ours, *added), key=lambda e: e.t))
+
+
 def timeline_json(timeline: BroadcastTimeline) -> str:
     return json.dumps(timeline.to_dict(), separators=(",", ":"), ensure_ascii=False)
 

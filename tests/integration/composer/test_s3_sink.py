@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from composer.hls import Broadcast, BroadcastConfig, S3Sink, WriteConflict
 from composer.hls.playlist import parse_playlist
+from composer.hls.timeline import parse_timeline
 from composer.settings import S3_READ_TIMEOUT_S, s3_client_config
 from devstack.ports import free_port
 from tests.integration.composer.media import Feeder, read_segment
@@ -166,18 +167,32 @@ def test_two_composers_of_one_space_on_s3_never_both_write_the_playlist(s3: S3) 
         raw = sink.read(f"{SPACE}/index.m3u8")
         return [] if raw is None else [seg.uri for seg in parse_playlist(raw.decode()).segments]
 
+    def spotlights() -> list[str | None]:
+        raw = sink.read(f"{SPACE}/timeline.json")
+        return [] if raw is None else [e.spotlight for e in parse_timeline(raw.decode()).entries]
+
+    def stage(who: str, t: float) -> dict[str, object]:
+        return {"t": t, "spotlight": who, "video_spotlight": None, "pinned": None, "names": {}}
+
     old_feed, new_feed = Feeder(CONFIG), Feeder(CONFIG)
     old = Broadcast(CONFIG, sink, space_id=SPACE, epoch_ms=EPOCH)
+    old.record_stage(stage("first", 1.0))
     old_feed.feed(old, 2.5)
-    eventually(lambda: len(stored()) >= 2, what="the first composer's playlist")
+    eventually(lambda: len(stored()) >= 2 and spotlights() == ["first"], what="the first composer's playlist")
     new = Broadcast.resume(CONFIG, sink, space_id=SPACE, epoch_ms=EPOCH + 5000)
     read = len(stored())
-    old_feed.feed(old, 1.0)  # its late write, after the newcomer read the playlist
-    eventually(lambda: len(stored()) > read, what="the first composer writes after the read")
+    old.record_stage(stage("late", 2.0))
+    old_feed.feed(old, 1.0)  # its late writes, after the newcomer read the playlist and timeline
+    eventually(
+        lambda: len(stored()) > read and spotlights() == ["first", "late"],
+        what="the first composer writes after the read",
+    )
+    new.record_stage(stage("newcomer", 3.0))
     new_feed.feed(new, 2.5)
     eventually(
         lambda: any(uri.startswith(f"{EPOCH + 5000}-") for uri in stored()), what="the newcomer's first write"
     )
+    old.record_stage(stage("superseded", 4.0))
     old_feed.feed(old, 2.0)
     assert not old.close(ended=True)  # its playlist was never finished: another composer writes it
     assert old.superseded and not new.superseded
@@ -192,6 +207,8 @@ def test_two_composers_of_one_space_on_s3_never_both_write_the_playlist(s3: S3) 
     assert first_new >= read + 1  # the predecessor's late segments were kept
     assert playlist.segments[first_new].discontinuity and playlist.ended
     assert old.stats.playlist_conflicts >= 1 and new.stats.playlist_conflicts >= 1
+    # The timeline keeps the predecessor's late entry; the superseded one's later entry never lands.
+    assert spotlights() == ["first", "late", "newcomer"]
 
 
 def test_a_conditional_write_over_a_playlist_that_is_gone_is_a_conflict(s3: S3) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -12,6 +13,7 @@ from composer.hls.playlist import MediaPlaylist, Segment, is_closed, parse_playl
 from composer.hls.publisher import Publisher, ReadySegment
 from composer.hls.sinks import content_version
 from composer.hls.stats import StatsRecorder
+from composer.hls.timeline import foreign_to, merge_entries, parse_timeline, timeline_json
 from contract.broadcast import BroadcastTimeline, TimelineEntry
 from tests.support.eventually import eventually
 from tests.unit.composer.fakes import MemorySink
@@ -31,6 +33,7 @@ def _publisher(
     epoch_ms: int = 1000,
     version: str | None = None,
     live_version: str | None = None,
+    timeline_version: str | None = None,
 ) -> tuple[Publisher, StatsRecorder]:
     stats = StatsRecorder()
     publisher = Publisher(
@@ -40,6 +43,7 @@ def _publisher(
         playlist=playlist or MediaPlaylist(),
         playlist_version=version,
         live_version=live_version,
+        timeline_version=timeline_version,
         retry=retry,
         max_pending=max_pending,
         stats=stats,
@@ -590,3 +594,102 @@ def test_a_newer_composers_live_window_is_never_written_over(theirs: MediaPlayli
     stored = theirs.render_window(12).encode()
     assert sink.objects[f"{SPACE}/live.m3u8"] == stored
     assert sink.objects[f"{SPACE}/index.m3u8"] == theirs.render().encode()
+
+
+def _entry(t: float, who: str) -> TimelineEntry:
+    return TimelineEntry(t=t, spotlight=who, video_spotlight=None, pinned=None, names={who: who.upper()})
+
+
+def _store_timeline(sink: MemorySink, timeline: BroadcastTimeline) -> str:
+    data = timeline_json(timeline).encode()
+    sink.objects[f"{SPACE}/timeline.json"] = data
+    return content_version(data)
+
+
+def _stored_timeline(sink: MemorySink) -> BroadcastTimeline:
+    return parse_timeline(sink.objects[f"{SPACE}/timeline.json"].decode())
+
+
+def test_a_predecessors_late_timeline_entries_are_kept_in_ours() -> None:
+    """The evicted composer's last timeline write lands after the newcomer read the timeline: the
+    newcomer's writes keep its entries, in time order, instead of writing over them."""
+    sink = MemorySink()
+    read = _of("1000-0.ts")
+    version = _stored_playlist(sink, read)
+    before = BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(_entry(T0, "a"),))
+    timeline_version = _store_timeline(sink, before)
+    publisher, stats = _publisher(
+        sink, playlist=read, epoch_ms=2000, version=version, timeline_version=timeline_version
+    )
+    _store_timeline(sink, replace(before, entries=(_entry(T0, "a"), _entry(T0 + 1.5, "late"))))
+    publisher.set_timeline(replace(before, entries=(_entry(T0, "a"), _entry(T0 + 3, "ours"))))
+    publisher.submit(_segment(0, epoch=2000))
+    eventually(lambda: len(_stored_timeline(sink).entries) == 3, what="the merged timeline")
+    publisher.set_timeline(
+        replace(before, entries=(_entry(T0, "a"), _entry(T0 + 3, "ours"), _entry(T0 + 4, "next")))
+    )
+    assert publisher.close(ended=True, timeout=10)
+    stored = _stored_timeline(sink)
+    assert [e.spotlight for e in stored.entries] == ["a", "late", "ours", "next"]
+    assert stored.ended and not publisher.superseded
+    assert stats.snapshot(0).playlist_conflicts == 1
+    assert sink.violations == []
+
+
+class _TimelineBetween(MemorySink):
+    """Right after this publisher's first timeline is stored, another composer writes its own
+    (`theirs`): this publisher's next timeline write meets it."""
+
+    def __init__(self, theirs: BroadcastTimeline) -> None:
+        super().__init__()
+        self.theirs = theirs
+        self.done = False
+
+    def write_if(
+        self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
+    ) -> str:
+        written = super().write_if(
+            key, data, version=version, content_type=content_type, cache_control=cache_control
+        )
+        if key.endswith("timeline.json") and not self.done:
+            self.done = True
+            with self.write_lock:
+                _store_timeline(self, self.theirs)
+        return written
+
+
+def test_a_newer_composers_timeline_entries_are_never_written_over() -> None:
+    ours = BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(_entry(T0, "a"),))
+    theirs = replace(ours, entries=(_entry(T0, "a"), _entry(T0 + 2, "theirs")))
+    sink = _TimelineBetween(theirs)
+    publisher, _ = _publisher(sink)
+    publisher.set_timeline(ours)
+    publisher.submit(_segment(0))
+    eventually(lambda: sink.done, what="the other composer's timeline")
+    publisher.set_timeline(replace(ours, entries=(_entry(T0, "a"), _entry(T0 + 1, "b"))))
+    publisher.submit(_segment(1))
+    assert publisher.close(ended=False, timeout=10)
+    assert [e.spotlight for e in _stored_timeline(sink).entries] == ["a", "b", "theirs"]
+
+
+def test_a_timeline_closed_by_a_newer_composer_is_never_reopened() -> None:
+    ours = BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(_entry(T0, "a"),))
+    theirs = replace(ours, ended=True, entries=(_entry(T0, "a"), _entry(T0 + 2, "theirs")))
+    sink = _TimelineBetween(theirs)
+    publisher, _ = _publisher(sink)
+    publisher.set_timeline(ours)
+    publisher.submit(_segment(0))
+    eventually(lambda: sink.done, what="the other composer's timeline")
+    publisher.set_timeline(replace(ours, entries=(_entry(T0, "a"), _entry(T0 + 1, "b"))))
+    publisher.submit(_segment(1))
+    eventually(lambda: publisher.superseded, what="the publisher sees the closed timeline")
+    publisher.close(ended=False, timeout=10)
+    assert sink.objects[f"{SPACE}/timeline.json"] == timeline_json(theirs).encode()
+
+
+def test_merged_entries_keep_both_sides_in_time_order() -> None:
+    ours = (_entry(1, "a"), _entry(3, "c"))
+    theirs = (_entry(1, "a"), _entry(2, "b"), _entry(3, "other"))
+    assert [e.spotlight for e in merge_entries(ours, theirs)] == ["a", "b", "c", "other"]
+    assert merge_entries(ours, ours) is ours
+    assert foreign_to(theirs, ours) == (_entry(2, "b"), _entry(3, "other"))
