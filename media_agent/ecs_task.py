@@ -11,10 +11,13 @@ Both are no-ops outside ECS.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from media_agent import deployment, scale_in
+
+logger = logging.getLogger(__name__)
 
 _tasks: set[asyncio.Task[None]] = set()
 
@@ -32,4 +35,11 @@ def start(active_jobs: Callable[[], int], superseded: deployment.Superseded) -> 
     for loop in loops:
         task = asyncio.get_running_loop().create_task(loop)
         _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
+        task.add_done_callback(_ended)
+
+
+def _ended(task: asyncio.Task[None]) -> None:
+    """A loop that stopped for any reason other than the worker's shutdown is logged loudly."""
+    _tasks.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("ECS task loop %s stopped", task.get_coro(), exc_info=task.exception())

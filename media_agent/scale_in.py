@@ -91,6 +91,8 @@ async def run(
                 await asyncio.to_thread(_put, agent_uri, request_body(wanted))
                 policy.applied(wanted, now)
                 logger.info("scale-in protection %s", "on" if wanted else "off", extra={"rooms": rooms})
-            except OSError:  # the ECS agent answers again next poll; keep the last known state
+            except Exception:  # the ECS agent answers again next poll; keep the last known state
+                # Any failure (a refused connection, a malformed answer): one bad reply must not
+                # end the loop, or protection would stay as it is for the worker's life.
                 logger.warning("could not set scale-in protection", exc_info=True)
         await asyncio.sleep(poll_s)

@@ -252,9 +252,9 @@ class RoomStage:
     ) -> None:
         if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
             return
+        if not self._metadata.may_speak(participant.identity):
+            return  # taken into account if the metadata puts them on stage later (_sync_stage)
         if publication.source in SPEAKER_SOURCES:
-            if not self._metadata.may_speak(participant.identity):
-                return  # subscribed if the metadata puts them on stage later (_sync_microphones)
             self._engine.set_muted(participant.identity, self._clock(), publication.muted)
             self._mic_wanted.add(publication.sid)
             publication.set_subscribed(True)
@@ -269,7 +269,8 @@ class RoomStage:
         if publication.source in SPEAKER_SOURCES:
             self._mic_wanted.discard(publication.sid)
             self._stop_reader(publication.sid)
-            self._engine.set_muted(participant.identity, self._clock(), True)
+            if self._metadata.may_speak(participant.identity):
+                self._engine.set_muted(participant.identity, self._clock(), True)
         elif publication.source in CAMERA_SOURCES:
             self._engine.set_video(participant.identity, self._clock(), False)
         elif publication.source in SCREEN_SOURCES:
@@ -301,8 +302,8 @@ class RoomStage:
     def _mute_changed(
         self, participant: rtc.Participant, publication: rtc.TrackPublication, muted: bool
     ) -> None:
-        if participant is self._room.local_participant:
-            return
+        if participant is self._room.local_participant or not self._metadata.may_speak(participant.identity):
+            return  # off the stage: the engine does not know them (_sync_stage)
         if publication.source in SPEAKER_SOURCES:
             self._engine.set_muted(participant.identity, self._clock(), muted)
         elif publication.source in CAMERA_SOURCES:
@@ -312,30 +313,46 @@ class RoomStage:
 
     def _room_metadata_changed(self, old: str, new: str) -> None:
         self._metadata = parse_room_metadata(new)
-        self._sync_microphones()
+        self._sync_stage()
         self._set_pin(new, self._clock())
 
-    def _sync_microphones(self) -> None:
-        """Hold the stage members' microphones only; someone moved off the stage falls silent."""
+    def _sync_stage(self) -> None:
+        """Hold the stage members' microphones, cameras and screens only. Someone moved off the
+        stage falls silent and leaves the engine: they lose the spotlight, are never its fallback,
+        and their camera is neither in `video_on` nor the big tile (a grant not revoked yet, an old
+        token). Someone put on the stage brings the tracks they already publish."""
         now = self._clock()
         for participant in self._room.remote_participants.values():
             if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
                 continue
-            on_stage = self._metadata.may_speak(participant.identity)
+            identity = participant.identity
+            on_stage = self._metadata.may_speak(identity)
             for publication in participant.track_publications.values():
-                wanted = publication.sid in self._mic_wanted
-                if publication.source not in SPEAKER_SOURCES or wanted == on_stage:
+                if publication.source in SPEAKER_SOURCES:
+                    self._sync_microphone(identity, publication, on_stage, now)
+                elif not on_stage:
                     continue
-                if on_stage:
-                    self._engine.set_muted(participant.identity, now, publication.muted)
-                    self._mic_wanted.add(publication.sid)
-                    publication.set_subscribed(True)
-                else:
-                    self._mic_wanted.discard(publication.sid)
-                    publication.set_subscribed(False)
-                    self._stop_reader(publication.sid)
-                    self._engine.set_muted(participant.identity, now, True)
+                elif publication.source in CAMERA_SOURCES:
+                    self._engine.set_video(identity, now, not publication.muted)
+                elif publication.source in SCREEN_SOURCES:
+                    self._engine.set_screen(identity, now, not publication.muted)
+            if not on_stage:
+                self._engine.remove(identity, now)
         self._dirty.set()
+
+    def _sync_microphone(
+        self, identity: str, publication: rtc.RemoteTrackPublication, on_stage: bool, now: float
+    ) -> None:
+        if (publication.sid in self._mic_wanted) == on_stage:
+            return
+        if on_stage:
+            self._engine.set_muted(identity, now, publication.muted)
+            self._mic_wanted.add(publication.sid)
+            publication.set_subscribed(True)
+        else:
+            self._mic_wanted.discard(publication.sid)
+            publication.set_subscribed(False)
+            self._stop_reader(publication.sid)
 
     def _set_pin(self, metadata: str | None, now: float) -> None:
         pinned, source = stage_rules.parse_pin(metadata), stage_rules.parse_pinned_source(metadata)
@@ -381,7 +398,7 @@ class RoomStage:
             if stage["spotlight"] is not None:
                 self._carried = None  # the engine has its own opinion now
             else:
-                present = set(self._room.remote_participants)
+                present = {i for i in self._room.remote_participants if self._metadata.may_speak(i)}
                 stage = stage_rules.apply_carried(stage, self._carried, present)
         return stage
 

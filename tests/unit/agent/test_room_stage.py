@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from livekit import rtc
 
 from contract import names
@@ -225,5 +226,108 @@ async def test_a_metadata_change_before_start_listens_is_not_missed() -> None:
     await stage.start()
     try:
         assert bob.track_publications["bob-mic"].subscribed
+    finally:
+        await stage.aclose()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def _stage_on_talk(room: FakeRoom) -> tuple[RoomStage, _Clock]:
+    """A started RoomStage whose audio the test feeds itself (`_talk`), on a clock it moves."""
+    clock = _Clock()
+    stage = RoomStage(room, clock=clock)  # type: ignore[arg-type]
+    await stage.start()
+    assert stage._mics is not None
+    stage._mics.open = lambda sid, track: None  # type: ignore[method-assign]  # frames come from _talk
+    for participant in room.remote_participants.values():
+        for publication in participant.track_publications.values():
+            if publication.subscribed:
+                room.emit("track_subscribed", _AudioTrack(), publication, participant)
+    return stage, clock
+
+
+class _AudioTrack:
+    kind = rtc.TrackKind.KIND_AUDIO
+
+
+async def _talk(stage: RoomStage, clock: _Clock, sid: str, seconds: float) -> dict[str, Any]:
+    """`seconds` of a voiced test signal on microphone `sid`, then one second of silence."""
+    rate, frame = 48_000, 960
+    for n in range(round((seconds + 1.0) * rate / frame)):
+        clock.t += frame / rate
+        if n * frame < seconds * rate:
+            t = np.arange(frame) / rate + n * frame / rate
+            pcm = 6000 * np.sign(np.sin(2 * np.pi * 140 * t)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+            stage._on_frame(sid, pcm.astype(np.int16), rate)
+        stage._engine.advance(clock.t)
+    await stage._publish_now()
+    return stage_state(stage)
+
+
+def stage_state(stage: RoomStage) -> dict[str, Any]:
+    return dict(json.loads(stage.payload or "{}"))
+
+
+async def test_a_speaker_moved_off_the_stage_loses_the_spotlight_and_is_never_its_fallback() -> None:
+    """Demoted (or blocked): the engine forgets them while they are still connected, so the stage
+    never shows someone the composer and the web would not draw, and their camera goes with them."""
+    metadata = {"host": "h", "speakers": ["alice", "bob"]}
+    room = FakeRoom(metadata=json.dumps(metadata))
+    room.add(speaker("h"))
+    room.add(speaker("alice", camera=True))
+    room.add(speaker("bob"))
+    stage, clock = await _stage_on_talk(room)
+    try:
+        assert (await _talk(stage, clock, "alice-mic", 1.5))["spotlight"] == "alice"
+        assert (await _talk(stage, clock, "bob-mic", 1.5))["spotlight"] == "bob"
+        room.emit("room_metadata_changed", "", json.dumps(dict(metadata, speakers=["bob"])))
+        state = await _talk(stage, clock, "bob-mic", 0.0)
+        assert state["spotlight"] == "bob" and state["video_on"] == [] and state["video_spotlight"] is None
+        bob = room.remote_participants.pop("bob")
+        room.emit("participant_disconnected", bob)  # the holder leaves: no fallback to alice
+        assert (await _talk(stage, clock, "bob-mic", 0.0))["spotlight"] is None
+
+        room.emit("room_metadata_changed", "", json.dumps(dict(metadata, speakers=["alice"])))
+        alice = room.remote_participants["alice"]
+        assert alice.track_publications["alice-mic"].subscribed
+        room.emit("track_subscribed", _AudioTrack(), alice.track_publications["alice-mic"], alice)
+        state = await _talk(stage, clock, "alice-mic", 0.0)
+        assert state["video_on"] == ["alice"] and state["video_spotlight"] == "alice"  # back with her camera
+        assert (await _talk(stage, clock, "alice-mic", 1.5))["spotlight"] == "alice"
+    finally:
+        await stage.aclose()
+
+
+async def test_a_camera_of_someone_not_on_the_stage_is_never_shown() -> None:
+    """A blocked user back with an old token that still grants publishing: neither their camera,
+    its unmute, nor their screen reaches the stage."""
+    room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": ["bob"]}))
+    room.add(speaker("h"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        mallory = room.add(speaker("mallory"))
+        camera = FakePublication("mallory-cam", CAMERA, muted=True)
+        screen = FakePublication("mallory-screen", rtc.TrackSource.SOURCE_SCREENSHARE)
+        for publication in (camera, screen, mallory.track_publications["mallory-mic"]):
+            mallory.track_publications[publication.sid] = publication
+            room.emit("track_published", publication, mallory)
+        camera.muted = False
+        room.emit("track_unmuted", mallory, camera)
+        room.emit(
+            "room_metadata_changed", "", json.dumps({"host": "h", "speakers": ["bob"], "pinned": "mallory"})
+        )
+        await eventually_async(
+            lambda: room.stage()["pinned"] == "mallory", timeout=2, what="the pin published"
+        )
+        state = room.stage()
+        assert state["video_on"] == [] and state["video_spotlight"] is None
+        assert not mallory.track_publications["mallory-mic"].subscribed
     finally:
         await stage.aclose()
