@@ -127,7 +127,12 @@ export class Reconnector {
         if (wait > 0) await sleep(wait);
         if (this.cancelled) return "cancelled";
         this.attempts += 1;
-        const result = await attempt();
+        let result: Attempt;
+        try {
+          result = await attempt();
+        } catch {
+          result = "retry"; // an attempt that broke (a player that could not load) is one more try
+        }
         if (this.cancelled) return "cancelled";
         if (result !== "retry") return result;
       }

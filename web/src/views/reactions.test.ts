@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from "vitest";
 
+import { ApiError } from "../api";
 import { REACTION_EMOJI, REACTIONS_TOPIC } from "../contract.gen";
 import { MAX_BUBBLES, parseBurst, ReactionsOverlay, reactionsBar, scaleFor } from "./reactions";
 
@@ -55,7 +56,7 @@ describe("reactionsBar", () => {
     const bar = reactionsBar(
       async (e) => {
         sent.push(e);
-        throw { status: 429, retryAfter: 3 };
+        throw new ApiError(429, "too many reactions", "reaction_rate_limited", 3);
       },
       (fn, ms) => void timers.push([fn, ms]),
     );
@@ -67,7 +68,9 @@ describe("reactionsBar", () => {
     expect(sent).toEqual([REACTION_EMOJI[2]]);
     expect(buttons.every((b) => b.disabled)).toBe(true);
     expect(timers.map(([, ms]) => ms)).toEqual([1000, 3000]);
-    timers.forEach(([fn]) => fn());
+    timers[0][0](); // the click's own second is up, the 429's Retry-After is not
+    expect(buttons.every((b) => b.disabled)).toBe(true);
+    timers[1][0]();
     expect(buttons.every((b) => !b.disabled)).toBe(true);
   });
 });

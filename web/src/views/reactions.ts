@@ -1,6 +1,7 @@
 // Reactions: a bar that posts an emoji (every role; the API rate-limits), and an overlay that
 // floats the room's aggregated reactions (one ReactionBurst per window, data topic
 // REACTIONS_TOPIC, sent by the control plane) over the stage, sized by count.
+import { ApiError } from "../api";
 import { REACTION_EMOJI, REACTIONS_TOPIC, type ReactionBurst } from "../contract.gen";
 
 /** Milliseconds a floating reaction stays on screen. */
@@ -80,8 +81,8 @@ export class ReactionsOverlay {
   }
 }
 
-/** The emoji bar. `send` posts one reaction; a rejection with `retryAfter` seconds (429) pauses
- * the bar for that long. */
+/** The emoji bar. `send` posts one reaction; an ApiError 429 pauses the bar for its Retry-After
+ * (`retryAfterSeconds`, 1 s without one). */
 export function reactionsBar(
   send: (emoji: string) => Promise<void>,
   schedule: (fn: () => void, ms: number) => void = (fn, ms) => void setTimeout(fn, ms),
@@ -100,15 +101,20 @@ export function reactionsBar(
     btn.setAttribute("aria-label", `React ${emoji}`);
     btn.addEventListener("click", () => {
       pause(1);
-      send(emoji).catch((err: { status?: number; retryAfter?: number }) => {
-        if (err?.status === 429) pause(err.retryAfter ?? 1);
+      send(emoji).catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 429) pause(err.retryAfterSeconds ?? 1);
       });
     });
     return btn;
   });
+  // Only the latest pause re-enables the bar: the click's own 1 s must not end a longer 429 pause.
+  let pauses = 0;
   function pause(seconds: number): void {
+    const id = ++pauses;
     for (const b of buttons) b.disabled = true;
-    schedule(() => buttons.forEach((b) => (b.disabled = false)), seconds * 1000);
+    schedule(() => {
+      if (id === pauses) buttons.forEach((b) => (b.disabled = false));
+    }, seconds * 1000);
   }
   bar.append(...buttons);
   return bar;

@@ -90,7 +90,13 @@ const fakes = vi.hoisted(() => {
 
     hooks: { leave?: () => void } = {};
 
+    /** The next open fails with this (the player's code could not be loaded). */
+    static failNext: Error | null = null;
+
     static async open(url: string, hooks: { leave?: () => void } = {}): Promise<FakeBroadcastStage> {
+      const failure = FakeBroadcastStage.failNext;
+      FakeBroadcastStage.failNext = null;
+      if (failure) throw failure;
       const stage = new FakeBroadcastStage(url);
       stage.hooks = hooks;
       return stage;
@@ -134,10 +140,16 @@ const WEBRTC: JoinGrant = { mode: "webrtc", url: "wss://sfu.example", token: "t"
 /** state.json saying lee is on the stage now, answered when the test says so. */
 let promote: () => void = () => undefined;
 
+/** While set, every token request waits for it. */
+let tokenGate: Promise<void> | null = null;
+let tokenCalls = 0;
+
 function fakeApp(grants: JoinGrant[]): App {
   const api = {
     getSpace: async () => SPACE,
     joinToken: async () => {
+      tokenCalls += 1;
+      if (tokenGate) await tokenGate;
       const grant = grants.shift();
       if (!grant) throw Object.assign(new Error("no more grants"), { status: 503 });
       return grant;
@@ -153,10 +165,18 @@ function fakeApp(grants: JoinGrant[]): App {
 const until = (check: () => void) => vi.waitFor(check, { timeout: 5000 });
 const byTestId = (el: Element, testid: string) => el.querySelector(`[data-testid="${testid}"]`);
 
+let unhandled: unknown[] = [];
+const onUnhandled = (e: unknown) => unhandled.push(e);
+
 beforeEach(() => {
   sessionStorage.clear();
   FakeSpaceRoom.made = [];
   FakeBroadcastStage.made = [];
+  FakeBroadcastStage.failNext = null;
+  tokenGate = null;
+  tokenCalls = 0;
+  unhandled = [];
+  process.on("unhandledRejection", onUnhandled);
   const promoted = new Promise<void>((resolve) => (promote = resolve));
   vi.stubGlobal("fetch", async (url: string) => {
     if (!url.endsWith("state.json")) return new Response("", { status: 404 });
@@ -166,6 +186,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  process.off("unhandledRejection", onUnhandled);
   vi.unstubAllGlobals();
   document.body.replaceChildren();
 });
@@ -278,6 +299,79 @@ describe("a reconnect after the room dropped", () => {
     await Promise.resolve();
     expect(byTestId(view.el, "reconnecting")).not.toBeNull();
     expect(byTestId(view.el, "controls")).toBeNull();
+    view.unmount();
+  });
+});
+
+/** A few macrotask turns: long enough for a settled promise chain to have drawn its result. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe("leaving, and players that cannot load", () => {
+  it("a leave while the promotion's token is on its way keeps the listener out of the room", async () => {
+    const view = spaceView(fakeApp([HLS, WEBRTC]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+    let release!: () => void;
+    tokenGate = new Promise<void>((resolve) => (release = resolve));
+    promote(); // state.json: lee is a speaker now, so the page asks for a token (held)
+    await until(() => expect(tokenCalls).toBe(2));
+    FakeBroadcastStage.made[0].hooks.leave?.();
+    expect(byTestId(view.el, "space-message")?.textContent).toBe("You left the Space.");
+    release();
+    await settle();
+    expect(FakeSpaceRoom.made).toHaveLength(0);
+    expect(byTestId(view.el, "controls")).toBeNull();
+    expect(byTestId(view.el, "space-message")?.textContent).toBe("You left the Space.");
+    view.unmount();
+  });
+
+  it("a broadcast player that cannot be loaded says so on the card", async () => {
+    FakeBroadcastStage.failNext = new TypeError("Failed to fetch dynamically imported module: /assets/light-abc.js");
+    const view = spaceView(fakeApp([HLS]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    await until(() => expect(byTestId(view.el, "join-error")?.textContent).toContain("Could not open the broadcast"));
+    expect(unhandled).toHaveLength(0);
+    expect(byTestId(view.el, "broadcast-stage")).toBeNull();
+    view.unmount();
+  });
+
+  it("a reconnect whose attempt throws keeps trying", async () => {
+    const view = spaceView(fakeApp([WEBRTC, HLS, HLS, HLS]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    FakeBroadcastStage.failNext = new TypeError("Failed to fetch dynamically imported module");
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "The connection to the Space was lost.", canRejoin: true, dropped: true });
+    await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull()); // the next attempt opened it
+    expect(tokenCalls).toBeGreaterThan(2);
+    expect(unhandled).toHaveLength(0);
+    view.unmount();
+  });
+
+  it("a state.json read that answers after the listener left changes nothing on screen", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    vi.stubGlobal("fetch", async (url: string) => {
+      if (!url.endsWith("state.json")) return new Response("", { status: 404 });
+      await held;
+      return new Response(JSON.stringify({ ...SPACE, space_id: "s1", version: 1 }));
+    });
+    const view = spaceView(fakeApp([HLS]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+    FakeBroadcastStage.made[0].hooks.leave?.();
+    release(); // the read that was on its way when Leave was clicked
+    await settle();
+    expect(byTestId(view.el, "space-message")?.textContent).toBe("You left the Space.");
     view.unmount();
   });
 });

@@ -9,6 +9,7 @@
  */
 import type { App, View } from "../app";
 import type { ApiError } from "../api";
+import type { HlsGrant } from "../broadcast";
 import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
@@ -237,6 +238,9 @@ export function spaceView(app: App, spaceId: string): View {
    */
   async function joinOnce(auto = false): Promise<Attempt> {
     joinError = "";
+    // Taken before the token is asked for: leaving the broadcast while it comes must stop this join.
+    const watching = broadcast !== null;
+    const generation = broadcastGeneration;
     let grant;
     try {
       grant = await app.api.joinToken(spaceId);
@@ -253,19 +257,15 @@ export function spaceView(app: App, spaceId: string): View {
       if (e.status === 409) void ctl.load();
       return final ? "stop" : "retry";
     }
-    if (disposed) return "stop";
+    // Left the page, or the broadcast this join was promoting from, while the token came.
+    if (disposed || (watching && generation !== broadcastGeneration)) return "stop";
     if (grant.mode === "hls") {
       if (broadcast?.player.url === grant.playlist_url) return "joined";
-      ctl.joined(grant);
-      presence.entered(spaceId);
-      await watchBroadcast(grant.playlist_url, grant.presence_interval_seconds ?? null);
-      return "joined";
+      return (await watchBroadcast(grant, auto)) ? "joined" : "retry";
     }
     // Joining from the card, the stage says it is connecting. Anything else on screen (the broadcast
     // a promoted listener watches, "Reconnecting…") stays until the new room is up: a connect that
     // fails leaves it there, not a half-built stage or nothing at all.
-    const watching = broadcast !== null;
-    const generation = broadcastGeneration;
     const room = new SpaceRoom(audioSink, devicePrefs.get());
     const listening = listen(room);
     if (!watching && !auto) {
@@ -393,13 +393,9 @@ export function spaceView(app: App, spaceId: string): View {
 
   // ---- the broadcast (a listener beyond the interactive threshold) --------------------------------
 
-  async function watchBroadcast(playlistUrl: string, presenceInterval: number | null): Promise<void> {
-    leaveBroadcast();
-    closeRoom();
-    // Anything that leaves the broadcast while this player opens (a second join in flight, the
-    // room taking over, the person leaving) wins: no second player or poller is left behind.
-    const generation = broadcastGeneration;
-    const view = await BroadcastStage.open(playlistUrl, {
+  /** What the broadcast's own controls do. */
+  function broadcastHooks(): Parameters<typeof BroadcastStage.open>[1] {
+    return {
       raiseHand,
       copyLink,
       retry: () => {
@@ -413,8 +409,37 @@ export function spaceView(app: App, spaceId: string): View {
         ctl.left();
         renderMessage(el, "You left the Space.", ctl.space, () => void join());
       },
-    });
-    if (disposed || generation !== broadcastGeneration) return view.destroy();
+    };
+  }
+
+  /** Watch the broadcast `grant` names; false if its player could not be opened (said on the card,
+   * unless `auto`: a reconnect attempt, which tries again). */
+  async function watchBroadcast(grant: HlsGrant, auto: boolean): Promise<boolean> {
+    const playlistUrl = grant.playlist_url;
+    const presenceInterval = grant.presence_interval_seconds ?? null;
+    leaveBroadcast();
+    closeRoom();
+    // Anything that leaves the broadcast while this player opens (a second join in flight, the
+    // room taking over, the person leaving) wins: no second player or poller is left behind.
+    const generation = broadcastGeneration;
+    let opened: BroadcastStage;
+    try {
+      opened = await BroadcastStage.open(playlistUrl, broadcastHooks());
+    } catch (err) {
+      // The player's code could not be loaded (a deploy removed the old chunk, the network): not
+      // joined, and said so; a reconnect attempt just tries again.
+      if (!auto && !disposed && generation === broadcastGeneration) {
+        cardError(`Could not open the broadcast: ${(err as Error).message}`);
+      }
+      return false;
+    }
+    const view = opened;
+    if (disposed || generation !== broadcastGeneration) {
+      view.destroy();
+      return true; // something else took over meanwhile: nothing to retry
+    }
+    ctl.joined(grant);
+    presence.entered(spaceId);
     broadcast = view;
     window.spaces = { room: null, broadcast: view.player };
     // The listener count's HLS part: a sampled viewer's heartbeat while the player plays.
@@ -458,15 +483,19 @@ export function spaceView(app: App, spaceId: string): View {
     feed.start();
     // state.json: the room metadata for viewers without a room, read from the CDN, not the API.
     const url = stateUrl(playlistUrl);
-    stateTimer = window.setInterval(() => void readState(url), STATE_POLL_MS);
-    void readState(url);
+    stateTimer = window.setInterval(() => void readState(url, generation), STATE_POLL_MS);
+    void readState(url, generation);
     followBroadcast();
+    return true;
   }
 
-  async function readState(url: string): Promise<void> {
+  /** One read of state.json for the broadcast of `generation`: an answer that comes after the
+   * viewer left it (or it was replaced) changes nothing. */
+  async function readState(url: string, generation: number): Promise<void> {
     try {
       const resp = await fetch(url);
-      if (resp.ok) ctl.pushed(parseRoomMetadata(await resp.text()));
+      const text = resp.ok ? await resp.text() : null;
+      if (text !== null && generation === broadcastGeneration && !disposed) ctl.pushed(parseRoomMetadata(text));
     } catch {
       // The next read tries again; the stream itself goes on.
     }
