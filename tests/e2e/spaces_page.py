@@ -87,10 +87,10 @@ class Person:
     async def toggle(self, what: str, *, on: bool) -> None:
         button = self.by(f"toggle-{what}")
         await expect(button).to_be_visible(timeout=UI_TIMEOUT_MS)
-        if (await button.get_attribute("aria-pressed") == "true") != on:
+        if (await button.get_attribute("data-on") == "true") != on:
             await button.click()
         pressed = "true" if on else "false"
-        await expect(button).to_have_attribute("aria-pressed", pressed, timeout=UI_TIMEOUT_MS)
+        await expect(button).to_have_attribute("data-on", pressed, timeout=UI_TIMEOUT_MS)
 
     async def screenshot(self, folder: Path, name: str) -> None:
         await self.page.screenshot(path=str(folder / f"{name}.png"))

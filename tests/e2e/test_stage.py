@@ -249,7 +249,7 @@ async def test_host_pin_holds_the_big_tile(stage: Stage) -> None:
 async def test_host_mute_reaches_the_speaker_who_can_unmute(stage: Stage) -> None:
     host, alice = stage.host, stage.alice
     await host.by("member", ALICE).locator('[data-testid="mute"]').click()
-    await expect(alice.by("toggle-mic")).to_have_attribute("aria-pressed", "false", timeout=UI_TIMEOUT_MS)
+    await expect(alice.by("toggle-mic")).to_have_attribute("data-on", "false", timeout=UI_TIMEOUT_MS)
     mute_button = host.by("member", ALICE).locator('[data-testid="mute"]')
     await expect(mute_button).to_have_count(0, timeout=UI_TIMEOUT_MS)  # nothing left to mute
     await alice.toggle("mic", on=True)

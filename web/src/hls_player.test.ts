@@ -56,4 +56,23 @@ describe("BroadcastPlayer on hls.js", () => {
     expect(player.state).toBe("playing");
     player.destroy();
   });
+
+  it("stays paused, with its way back to live, through a network error", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { player, hls } = await livePlayer();
+      hls.levels = [{}]; // the playlist had loaded
+      await player.play();
+      player.video.pause();
+      hls.fire(FakeHls.Events.ERROR, { fatal: true, type: FakeHls.ErrorTypes.NETWORK_ERROR, details: "levelLoadError" });
+      vi.advanceTimersByTime(5000); // the player's retry has run
+      expect(hls.calls).toContain("startLoad");
+      expect(player.state).toBe("paused");
+      await player.resumeLive();
+      expect(player.state).toBe("playing");
+      player.destroy();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -151,7 +151,8 @@ export class BroadcastPlayer {
     const types = this.Hls.ErrorTypes;
     if (data.type === types.NETWORK_ERROR) {
       // The playlist or a segment is not reachable (yet): keep trying, the broadcast may start late.
-      this.setState("waiting");
+      // A viewer who paused stays paused (no "playing" would end the wait, and "Resume live" goes).
+      if (this.state !== "paused") this.setState("waiting");
       window.clearTimeout(this.retry);
       this.retry = window.setTimeout(() => void this.reload(hls), RETRY_MS);
     } else if (data.type === types.MEDIA_ERROR && this.mediaRecovery(Date.now())) {

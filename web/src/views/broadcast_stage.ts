@@ -150,7 +150,7 @@ export class BroadcastStage {
           {
             class: `btn round ${raised ? "on" : ""}`,
             "data-testid": "raise-hand",
-            "aria-pressed": raised ? "true" : "false",
+            "data-on": raised ? "true" : "false",
             onclick: () => void this.hooks.raiseHand(!raised),
           },
           icon("hand"),

@@ -36,7 +36,8 @@ async function loadTimeline(url: string): Promise<Timeline | null> {
 
 export function replayView(app: App, spaceId: string): View {
   const el = h("section", { class: "replay", "data-testid": "replay-page", "data-space-id": spaceId }, h("p", { class: "muted" }, "Loading…"));
-  const bar = h("div", { class: "timeline", "data-testid": "timeline", role: "list" });
+  // A row of buttons (each seeks to its segment), grouped under the heading's name.
+  const bar = h("div", { class: "timeline", "data-testid": "timeline", role: "group", "aria-label": "Who held the stage" });
   const position = h("span", { class: "muted small", "data-testid": "replay-position" });
   const note = h("p", { class: "muted small", "data-testid": "timeline-note" });
   let player: BroadcastPlayer | null = null;
@@ -59,7 +60,8 @@ export function replayView(app: App, spaceId: string): View {
     const total = span ? anchors[anchors.length - 1].start + anchors[anchors.length - 1].duration : 0;
     const now = player.video.currentTime;
     position.textContent = total ? `${clock(now)} / ${clock(total)}` : "";
-    if (!timeline) note.textContent = "No speaker timeline was recorded for this Space.";
+    if (player.state === "failed") note.textContent = player.error || "The recording cannot be played.";
+    else if (!timeline) note.textContent = "No speaker timeline was recorded for this Space.";
     else if (!span) note.textContent = "The recording has no PROGRAM-DATE-TIME, so the timeline cannot be placed on it.";
     else note.textContent = "";
 
@@ -72,7 +74,6 @@ export function replayView(app: App, spaceId: string): View {
             "button",
             {
               class: `segment ${seg.holder ? "" : "nobody"}`,
-              role: "listitem",
               title: `${label}, ${Math.round(seg.end - seg.start)} s`,
               "data-testid": "timeline-segment",
               "data-holder": seg.holder ?? "",
@@ -111,7 +112,15 @@ export function replayView(app: App, spaceId: string): View {
     if (space.state !== "ended") return message("This Space has not ended yet: its replay starts when it ends.");
     if (!replayAvailable(space) || !space.broadcast) return message("This Space has no recording (it was not broadcast, or its retention has passed).");
     const { playlist_url, timeline_url } = space.broadcast;
-    const [opened, loaded] = await Promise.all([BroadcastPlayer.open(playlist_url, { live: false }), loadTimeline(timeline_url)]);
+    let opened: BroadcastPlayer;
+    let loaded: Timeline | null;
+    try {
+      [opened, loaded] = await Promise.all([BroadcastPlayer.open(playlist_url, { live: false }), loadTimeline(timeline_url)]);
+    } catch (err) {
+      // The player's code could not be loaded (a deploy removed the old chunk, the network).
+      if (!disposed) message(`Could not open the recording: ${(err as Error).message}`);
+      return;
+    }
     if (disposed) return opened.destroy();
     player = opened;
     timeline = loaded;

@@ -165,6 +165,9 @@ function fakeApp(grants: JoinGrant[]): App {
 const until = (check: () => void) => vi.waitFor(check, { timeout: 5000 });
 const byTestId = (el: Element, testid: string) => el.querySelector(`[data-testid="${testid}"]`);
 
+/** Promise rejections nobody handled (vitest runs on node; the page's types know no `process`). */
+type Listener = (reason: unknown) => void;
+const nodeProcess = (globalThis as unknown as { process: { on(e: string, f: Listener): void; off(e: string, f: Listener): void } }).process;
 let unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => unhandled.push(e);
 
@@ -176,7 +179,7 @@ beforeEach(() => {
   tokenGate = null;
   tokenCalls = 0;
   unhandled = [];
-  process.on("unhandledRejection", onUnhandled);
+  nodeProcess.on("unhandledRejection", onUnhandled);
   const promoted = new Promise<void>((resolve) => (promote = resolve));
   vi.stubGlobal("fetch", async (url: string) => {
     if (!url.endsWith("state.json")) return new Response("", { status: 404 });
@@ -186,7 +189,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  process.off("unhandledRejection", onUnhandled);
+  nodeProcess.off("unhandledRejection", onUnhandled);
   vi.unstubAllGlobals();
   document.body.replaceChildren();
 });

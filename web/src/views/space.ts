@@ -719,7 +719,9 @@ export function spaceView(app: App, spaceId: string): View {
 
   function copyLink(): void {
     const link = `${location.origin}${location.pathname}#/spaces/${encodeURIComponent(spaceId)}`;
-    navigator.clipboard?.writeText(link).then(
+    // No clipboard (a plain-http origin) or a refused write: the link itself, to copy by hand.
+    if (!navigator.clipboard) return toast(link);
+    navigator.clipboard.writeText(link).then(
       () => toast("Invite link copied"),
       () => toast(link),
     );

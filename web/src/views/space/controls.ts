@@ -23,8 +23,14 @@ export interface ControlsActions {
   toggleDevices?(): void;
 }
 
+/**
+ * A round control. Its label says what a click does ("Mute", "Unmute"), which is all assistive
+ * technology needs: `aria-pressed` beside a label that changes with the state would be read as the
+ * opposite ("Mute, pressed" for a live microphone). The state is in `data-on` (styles, tests). The device picker's
+ * button, whose label does not change, says whether its panel is open (`aria-expanded`).
+ */
 function roundButton(testid: string, on: boolean, onclick: () => void, ...content: (Node | string)[]): HTMLElement {
-  return h("button", { class: `btn round ${on ? "on" : ""}`, "data-testid": testid, "aria-pressed": on ? "true" : "false", onclick }, ...content);
+  return h("button", { class: `btn round ${on ? "on" : ""}`, "data-testid": testid, "data-on": on ? "true" : "false", onclick }, ...content);
 }
 
 export class ControlsView {
@@ -61,7 +67,9 @@ export class ControlsView {
     // permission, so it could not name the devices anyway).
     if ((rights.mic || rights.camera) && devicesOpen !== undefined && a.toggleDevices) {
       const toggle = a.toggleDevices.bind(a);
-      this.el.append(roundButton("toggle-devices", devicesOpen, () => toggle(), icon("sliders"), "Devices"));
+      const button = roundButton("toggle-devices", devicesOpen, () => toggle(), icon("sliders"), "Devices");
+      button.setAttribute("aria-expanded", devicesOpen ? "true" : "false"); // its label stays "Devices"
+      this.el.append(button);
     }
     if (!rights.mic && !rights.camera) {
       this.el.append(roundButton("raise-hand", raised, () => a.raiseHand(!raised), icon("hand"), raised ? "Lower hand" : "Request to speak"));

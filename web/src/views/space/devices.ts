@@ -88,8 +88,15 @@ export class DevicesView {
         options: list.map((d, i) => ({ id: d.deviceId, label: labelOf(d, i, kind) })),
         selected: selectedId(list, source.activeDevice(kind), saved[kind]),
       }));
-    // Unchanged: keep the DOM (and a list the person has open).
-    if (!stale(this.el, rows)) return;
+    // Unchanged: keep the DOM (and a list the person has open), but show the device in use: a
+    // choice the browser refused leaves its <select> on a device that is not.
+    if (!stale(this.el, rows)) {
+      for (const row of rows) {
+        const select = this.el.querySelector<HTMLSelectElement>(`select[data-testid="device-${row.kind}"]`);
+        if (select && row.selected !== undefined && select.value !== row.selected) select.value = row.selected;
+      }
+      return;
+    }
     clear(this.el);
     if (rows.length === 0) {
       this.el.append(h("p", { class: "muted" }, "This browser offers no devices to choose from."));

@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Space } from "../../api";
 import { renderCard, renderMessage } from "./card";
 import { ControlsView } from "./controls";
+import { DevicesView } from "./devices";
 import { HeaderView } from "./header";
 import { HostPanel, type PanelInput } from "./host_panel";
 import { PICTURE_ATTRIBUTE } from "../../contract.gen";
@@ -25,7 +26,10 @@ describe("ControlsView", () => {
     hand.click();
     expect(a.raiseHand).toHaveBeenCalledWith(true);
     view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: true });
-    expect(q(view.el, "raise-hand")[0].getAttribute("aria-pressed")).toBe("true");
+    const lower = q(view.el, "raise-hand")[0];
+    // Its label says what a click does; no aria-pressed beside it to read as the opposite.
+    expect(lower.textContent).toContain("Lower hand");
+    expect(lower.hasAttribute("aria-pressed")).toBe(false);
   });
 
   it("offers the device picker to those who capture, not to listeners", () => {
@@ -37,7 +41,7 @@ describe("ControlsView", () => {
     (q(view.el, "toggle-devices")[0] as HTMLButtonElement).click();
     expect(a.toggleDevices).toHaveBeenCalledTimes(1);
     view.update({ rights: { mic: true, camera: false }, micOn: true, cameraOn: false, raised: false, devicesOpen: true });
-    expect(q(view.el, "toggle-devices")[0].getAttribute("aria-pressed")).toBe("true");
+    expect(q(view.el, "toggle-devices")[0].getAttribute("aria-expanded")).toBe("true");
   });
 
   it("shows mic and camera by what the SFU allows", () => {
@@ -62,7 +66,7 @@ describe("ControlsView", () => {
     view.update({ rights, micOn: true, cameraOn: false, screenOn: true, raised: false });
     const stop = q(view.el, "toggle-screen")[0] as HTMLButtonElement;
     expect(stop.textContent).toContain("Stop sharing");
-    expect(stop.getAttribute("aria-pressed")).toBe("true");
+    expect(stop.hasAttribute("aria-pressed")).toBe(false);
     stop.click();
     expect(a.setScreen).toHaveBeenCalledWith(false);
     // Demoted while sharing: the right is gone, stopping is still offered.
@@ -334,3 +338,20 @@ describe("names and faces, not ids", () => {
     expect(el.querySelector('[data-testid="avatar"] img')?.getAttribute("src")).toBe(avatarSource("https://img.example/hana.png"));
   });
 });
+
+describe("DevicesView", () => {
+  it("shows the device still in use after a switch the browser refused", async () => {
+    const list = [{ deviceId: "mic-a", label: "Built-in" }, { deviceId: "mic-b", label: "Headset" }];
+    const source = { devices: async () => list, activeDevice: () => "mic-a" };
+    // The page's choice handler: the switch fails (nothing saved), and the page draws again.
+    const view: DevicesView = new DevicesView(() => view.update(source, ["audioinput"]), () => ({}));
+    view.update(source, ["audioinput"]);
+    view.toggle();
+    const select = () => view.el.querySelector("select") as HTMLSelectElement;
+    await vi.waitFor(() => expect(select()?.value).toBe("mic-a"));
+    select().value = "mic-b";
+    select().dispatchEvent(new Event("change"));
+    await vi.waitFor(() => expect(select().value).toBe("mic-a"));
+  });
+});
+
