@@ -44,6 +44,11 @@ PRICE_CLASSES = {
 DEFAULT_WEBRTC_LISTENER_LIMIT = 250
 # Cognito domain prefixes: lowercase letters, digits and inner hyphens, at most 63.
 AUTH_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# Cognito refuses a domain prefix that contains one of these.
+AUTH_PREFIX_RESERVED = ("aws", "amazon", "cognito")
+ACCOUNT_ID_CHARS = 12
+# What CDK gives an environment-agnostic stack's VPC, whatever max_azs says.
+MAX_AZS_ENV_AGNOSTIC = 2
 
 
 def settings_from_context(app: cdk.App) -> SpacesSettings:
@@ -118,10 +123,22 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         )
     broadcast_domain = app.node.try_get_context("broadcast_domain")
     auth_prefix = app.node.try_get_context("auth_domain_prefix")
-    if auth_prefix and not AUTH_PREFIX.fullmatch(str(auth_prefix)):
+    if auth_prefix and (
+        not AUTH_PREFIX.fullmatch(str(auth_prefix))
+        or any(w in str(auth_prefix) for w in AUTH_PREFIX_RESERVED)
+    ):
         raise ValueError(
             "context auth_domain_prefix must be 1-63 lowercase letters, digits or hyphens "
-            f"(no leading/trailing hyphen), got {auth_prefix!r}"
+            f"(no leading/trailing hyphen, without {', '.join(AUTH_PREFIX_RESERVED)}), got {auth_prefix!r}"
+        )
+    max_azs = number("max_azs", 2)
+    if max_azs > MAX_AZS_ENV_AGNOSTIC:
+        # The stack is environment-agnostic (synthesised without an account and a region, so it
+        # deploys anywhere and synthesises offline), and CDK then builds a VPC over two AZs whatever
+        # max_azs asks: refuse rather than pretend.
+        raise ValueError(
+            f"context max_azs must be 2: the stack is synthesised without an account and region, which "
+            f"limits its VPC to {MAX_AZS_ENV_AGNOSTIC} availability zones, got {max_azs}"
         )
     broadcast_certificate = app.node.try_get_context("broadcast_certificate_arn")
     # Unset: the default list (contract/avatar_fetch.py); "": no pictures fetched (initials everywhere).
@@ -182,7 +199,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             max_scheduled_per_host=number("max_scheduled_per_host", 20),
         ),
         redis_node_type=str(get("redis_node_type", "cache.t4g.micro")),
-        max_azs=number("max_azs", 2),
+        max_azs=max_azs,
         nat_gateways=number("nat_gateways", 2 if production else 1),
         log_retention=logs.RetentionDays.SIX_MONTHS if production else logs.RetentionDays.ONE_MONTH,
         oidc=ExternalOidc(issuer=str(oidc_issuer), audience=tuple(a for a in oidc_audience.split(",") if a))
@@ -220,10 +237,26 @@ def deployment_warnings(settings: SpacesSettings) -> list[str]:
     return warnings
 
 
+def check_default_auth_prefix(stack_name: str, settings: SpacesSettings) -> None:
+    """The hosted sign-in's default prefix is `<stack name>-<account id>` (spaces_stack.py): refuse a
+    stack name that would make Cognito fail it at deploy time, unless auth_domain_prefix is set."""
+    if settings.oidc is not None or settings.auth_domain_prefix:
+        return
+    prefix = f"{stack_name.lower()}-{'0' * ACCOUNT_ID_CHARS}"
+    reserved = [word for word in AUTH_PREFIX_RESERVED if word in prefix]
+    if not AUTH_PREFIX.fullmatch(prefix) or reserved:
+        raise ValueError(
+            f"stack name {stack_name!r} cannot make the sign-in domain prefix '<stack name>-<account id>' "
+            "(at most 50 characters of letters, digits and hyphens, without "
+            f"{', '.join(AUTH_PREFIX_RESERVED)}); set context auth_domain_prefix"
+        )
+
+
 def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
     app = cdk.App(context=context, outdir=outdir)
     stack_name = str(app.node.try_get_context("stack_name") or "Spaces")
     settings = settings_from_context(app)
+    check_default_auth_prefix(stack_name, settings)
     stack = SpacesStack(
         app,
         stack_name,

@@ -109,7 +109,7 @@ class BroadcastDelivery(Construct):
                     abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         # SSE-S3, not KMS: everything in here is published through the CDN to anyone with the URL,
         # so a customer key protects nothing more; SSE-KMS would add a KMS request to every origin
@@ -139,7 +139,7 @@ class BroadcastDelivery(Construct):
                     abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
                 ),
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
 
         self.playlist_cache_policy = cloudfront.CachePolicy(

@@ -112,7 +112,7 @@ def web_config(
 class SpacesStack(Stack):
     def __init__(self, scope: Construct, id_: str, *, settings: SpacesSettings, **kwargs: object) -> None:
         super().__init__(scope, id_, **kwargs)  # type: ignore[arg-type]
-        keep = RemovalPolicy.RETAIN if settings.production else RemovalPolicy.DESTROY
+        keep = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if settings.production else RemovalPolicy.DESTROY
 
         network = Network(
             self,

@@ -105,7 +105,8 @@ def test_broadcast_bucket_is_private_encrypted_tls_only_and_expires_recordings(s
     assert abort["Status"] == "Enabled" and "Prefix" not in abort
     assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
-    assert synth.template["Resources"][bucket_id]["DeletionPolicy"] == "Retain"
+    # Kept on a delete or an update, not left behind by a first deploy that rolls back.
+    assert synth.template["Resources"][bucket_id]["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_server_and_cdn_access_logs_go_to_a_private_expiring_log_bucket(synth: Synthesized) -> None:

@@ -79,6 +79,8 @@ def test_context_sets_the_broadcast_tier() -> None:
         ({"livekit_releases_url": "http://mirror.example.org/livekit"}, "livekit_releases_url"),
         ({"max_scheduled_per_host": "0"}, "max_scheduled_per_host"),
         ({"livekit_releases_url": "https://mirror.example.org/$(id)"}, "livekit_releases_url"),
+        # CDK builds an environment-agnostic stack's VPC over two AZs whatever is asked.
+        ({"max_azs": "3"}, "max_azs"),
     ],
 )
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:

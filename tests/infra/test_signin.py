@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
-from app import settings_from_context
+from app import build_app, settings_from_context
 from contract import names
 from infrastructure.constructs.identity import REFRESH_TOKEN_DAYS, UserPoolIdentity
 from infrastructure.stacks.spaces_stack import LOCAL_WEB_ORIGIN, web_config
@@ -103,7 +103,9 @@ def test_context_passes_the_prefix_and_origins() -> None:
     assert settings.cors_origins == ORIGINS
 
 
-@pytest.mark.parametrize("prefix", ["My-Spaces", "-spaces", "spaces-", "a" * 64, "spaces.auth"])
+@pytest.mark.parametrize(
+    "prefix", ["My-Spaces", "-spaces", "spaces-", "a" * 64, "spaces.auth", "my-aws-spaces", "cognito-x"]
+)
 def test_a_bad_prefix_is_refused_with_the_key_named(prefix: str) -> None:
     with pytest.raises(ValueError, match="auth_domain_prefix"):
         settings_from_context(cdk.App(context={"auth_domain_prefix": prefix}))
@@ -151,3 +153,13 @@ def test_the_pool_asks_for_a_name_and_the_id_token_carries_name_and_picture() ->
     assert {"name", "picture", "email"} <= set(client["ReadAttributes"])
     assert {"name", "picture", "email"} <= set(client["WriteAttributes"])
     assert "profile" in client["AllowedOAuthScopes"]
+
+
+@pytest.mark.parametrize("stack_name", ["S" * 51, "AwsSpaces"])
+def test_a_stack_name_that_cannot_make_the_default_prefix_is_refused(stack_name: str) -> None:
+    """The default prefix is `<stack name>-<account id>`: Cognito would refuse it at deploy time."""
+    with pytest.raises(ValueError, match="auth_domain_prefix"):
+        build_app(context={"stack_name": stack_name, "aws:cdk:bundling-stacks": []})
+    build_app(
+        context={"stack_name": stack_name, "auth_domain_prefix": "spaces-x", "aws:cdk:bundling-stacks": []}
+    )

@@ -18,7 +18,7 @@ from contract import names
 from infrastructure.constructs import lambda_bundle, livekit_fleet
 from infrastructure.constructs.control_plane import RUNTIME, ApiLimits, BroadcastLinks, ControlPlane
 
-from .conftest import Synthesized
+from .conftest import STACK, Synthesized
 
 # API Gateway's default account-level throttle for HTTP APIs in one region (Service Quotas).
 ACCOUNT_HTTP_API_RATE_QUOTA = 10_000
@@ -789,3 +789,33 @@ def test_the_deployed_api_limits_live_spaces_per_host(synth: Synthesized) -> Non
     ]
     assert api["Environment"]["Variables"][names.ENV_MAX_LIVE_PER_HOST] == "2"
     assert api["Environment"]["Variables"][names.ENV_MAX_SCHEDULED_PER_HOST] == "20"
+
+
+def test_a_production_stack_keeps_its_data_but_a_failed_first_deploy_leaves_nothing(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Production keeps its data on a delete or an update (RetainExceptOnCreate), but a first deploy
+    that rolls back (a quota, a certificate typo) takes it all away instead of leaving a stray user
+    pool, secrets, key and buckets per attempt. The table alone stays Retain: it is deletion-protected,
+    so a rollback could not delete it anyway."""
+    from app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out.production")
+    build_app(context={"aws:cdk:bundling-stacks": [], "production": "true"}, outdir=str(outdir)).synth()
+    template = json.loads((outdir / f"{STACK}.template.json").read_text())
+    kept = {
+        logical: resource["DeletionPolicy"]
+        for logical, resource in template["Resources"].items()
+        if resource.get("DeletionPolicy", "Delete") != "Delete"
+    }
+    tables = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
+    assert tables and all(kept[t] == "Retain" for t in tables)
+    others = {k: v for k, v in kept.items() if k not in tables}
+    types = {template["Resources"][k]["Type"] for k in others}
+    assert {
+        "AWS::Cognito::UserPool",
+        "AWS::SecretsManager::Secret",
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+    } <= types
+    assert set(others.values()) == {"RetainExceptOnCreate"}, others
