@@ -308,6 +308,7 @@ class RoomComposer:
         self._renderer = Renderer(self._geometry, self._avatars)
         self._mixer = Mixer(sample_rate=self.config.sample_rate)
         self._stage: StageState | None = None
+        self._stage_from: str | None = None  # the agent whose stage that is
         self._layout: layouts.Layout | None = None
         self._recorded: tuple[str | None, str | None, str | None] | None = None
         self._camera: _Camera | None = None
@@ -673,15 +674,25 @@ class RoomComposer:
     def _refresh_stage(self) -> None:
         """Take the newest stage published by an agent; switch the camera and record a change."""
         best: StageState | None = None
+        best_from: str | None = None
+        agents: set[str] = set()
         for participant in self._room.remote_participants.values():
             if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
                 continue  # an attribute on a person proves nothing (web/src/media.ts does the same)
+            agents.add(participant.identity)
             stage = parse_stage(participant.attributes.get(names.STAGE_ATTRIBUTE))
             if stage is not None and (best is None or stage.seq > best.seq):
-                best = stage
-        if best is None or (self._stage is not None and best.seq <= self._stage.seq):
+                best, best_from = stage, participant.identity
+        # A lower seq is stale while the agent that published the current stage is here. Once it
+        # has left, the newest present agent's stage is the truth whatever its seq: a successor
+        # that found no predecessor counts from its own clock, which may be behind (the web page
+        # forgets a departed agent's seq the same way).
+        current_here = self._stage_from in agents
+        if best is None or (self._stage is not None and best.seq <= self._stage.seq and current_here):
             return
-        self._stage = best
+        if best == self._stage and best_from == self._stage_from:
+            return
+        self._stage, self._stage_from = best, best_from
         self._sync_camera()
         self._record()
 

@@ -359,6 +359,27 @@ async def test_the_stage_is_taken_only_from_agents_and_only_newer() -> None:
         await h.composer.aclose()
 
 
+async def test_a_successor_agent_with_a_lower_seq_is_followed_once_its_predecessor_left() -> None:
+    """A stage agent that found no predecessor counts its seq from its own clock, which may be
+    behind the departed one's: once the agent whose stage the composer shows has left, the agent
+    still here is the truth whatever its seq."""
+    h = make()
+    await h.composer.start()
+    h.room.join("alice", camera=True)
+    h.room.join("bob", camera=True)
+    try:
+        h.room.publish_stage(5000, spotlight="alice", video_spotlight="alice")
+        assert cameras_subscribed(h) == {"cam-alice"}
+        gone = h.room.remote_participants.pop("stage-agent")
+        h.room.emit("participant_disconnected", gone)
+        h.room.publish_stage(40, from_identity="stage-agent-2", spotlight="bob", video_spotlight="bob")
+        assert cameras_subscribed(h) == {"cam-bob"}
+        h.room.publish_stage(39, from_identity="stale-agent", spotlight="alice", video_spotlight="alice")
+        assert cameras_subscribed(h) == {"cam-bob"}  # while stage-agent-2 is here, lower is older
+    finally:
+        await h.composer.aclose()
+
+
 async def test_timeline_entries_only_when_the_holders_change() -> None:
     h = make()
     await h.composer.start()
