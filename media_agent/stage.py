@@ -162,3 +162,7 @@ class PublishGate:
     def mark(self, stage: Mapping[str, Any], now: float) -> None:
         self._published = dict(stage)
         self._published_at = now
+
+    def forget(self) -> None:
+        """What was published may not have arrived (a reconnect): the next stage goes out at once."""
+        self._published = None

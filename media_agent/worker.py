@@ -157,6 +157,7 @@ class RoomStage:
         self._on("track_muted", self._track_muted)
         self._on("track_unmuted", self._track_unmuted)
         self._on("room_metadata_changed", self._room_metadata_changed)
+        self._on("reconnected", self._reconnected)
 
         now = self._clock()
         # Read again now that the handlers are on: a change during the evictions is not missed.
@@ -315,6 +316,16 @@ class RoomStage:
         self._metadata = parse_room_metadata(new)
         self._sync_stage()
         self._set_pin(new, self._clock())
+
+    def _reconnected(self) -> None:
+        """A change made while the connection was away may not have been delivered: take the
+        room's own metadata again, and publish the stage once more (an attribute update sent
+        during the outage may be lost)."""
+        metadata = self._room.metadata
+        self._metadata = parse_room_metadata(metadata)
+        self._sync_stage()
+        self._set_pin(metadata, self._clock())
+        self._gate.forget()
 
     def _sync_stage(self) -> None:
         """Hold the stage members' microphones, cameras and screens only. Someone moved off the

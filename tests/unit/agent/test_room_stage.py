@@ -331,3 +331,21 @@ async def test_a_camera_of_someone_not_on_the_stage_is_never_shown() -> None:
         assert not mallory.track_publications["mallory-mic"].subscribed
     finally:
         await stage.aclose()
+
+
+async def test_a_reconnect_takes_the_rooms_metadata_again_and_publishes_the_stage_once_more() -> None:
+    """A change made while the connection was away may not have been delivered as an event."""
+    room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": ["bob"]}))
+    room.add(speaker("h"))
+    bob = room.add(speaker("bob"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        seq = room.stage()["seq"]
+        room.metadata = json.dumps({"host": "h", "speakers": [], "pinned": "h"})  # no event came
+        room.emit("reconnected")
+        assert not bob.track_publications["bob-mic"].subscribed
+        await eventually_async(lambda: room.stage()["seq"] > seq, timeout=2, what="the stage published again")
+        assert room.stage()["pinned"] == "h"
+    finally:
+        await stage.aclose()
