@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -112,7 +113,8 @@ class HostHandover(_Input):
 
 
 class RemoveRequest(_Input):
-    block: bool = False
+    # Strict: a block cannot be undone, so "yes", 1 or "true" must not pass for `true` (422).
+    block: StrictBool = False
 
 
 class SpotlightUpdate(_Input):

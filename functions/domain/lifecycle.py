@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from .errors import Conflict, Forbidden
-from .model import Space, SpaceState, VideoPolicy
+from .model import Space, SpaceState, VideoPolicy, VideoSource
 
 
 def new_space(
@@ -69,7 +69,9 @@ def room_closed(space: Space, *, now: datetime) -> Space:
 
 def ended(space: Space, now: datetime) -> Space:
     """The end of a Space, whatever ended it (no rule checked here)."""
-    return space.replace(state=SpaceState.ENDED, ended_at=now, raised_hands=(), pinned=None)
+    return space.replace(
+        state=SpaceState.ENDED, ended_at=now, raised_hands=(), pinned=None, pinned_source=VideoSource.CAMERA
+    )
 
 
 def require_live(space: Space) -> None:

@@ -107,10 +107,33 @@ async def hand_over(ctx: Context, *, actor: str, space_id: str, target: str) -> 
     """The host hands the Space to a co-host and stays as a co-host; the reconciler gives both
     their new grants (role attribute, camera per the video policy) and publishes the metadata."""
     host.authorize_hand_over(await ctx.own(space_id), actor=actor)
-    change = await asyncio.to_thread(
-        ctx.store.update, space_id, lambda s: host.hand_over(s, actor=actor, target=target)
-    )
+    try:
+        change = await asyncio.to_thread(
+            ctx.store.update, space_id, lambda s: host.hand_over(s, actor=actor, target=target)
+        )
+    except Conflict as exc:
+        raise _quota_of(target, exc) from None
     return await _after(ctx, change.after, changed=change.changed)
+
+
+# A hand-over can only meet the quotas of the person it makes host: the store's refusal speaks to the
+# caller about their own Spaces ("you", with their ids), which here are someone else's.
+_TARGET_QUOTAS = {
+    "too_many_scheduled_spaces": ("scheduled Spaces (SPACES_MAX_SCHEDULED_PER_HOST)", "start or cancel one"),
+    "too_many_live_spaces": ("live Spaces (SPACES_MAX_LIVE_PER_HOST)", "end one"),
+}
+
+
+def _quota_of(target: str, exc: Conflict) -> Conflict:
+    quota = _TARGET_QUOTAS.get(exc.rule)
+    if quota is None:
+        return exc
+    what, way_out = quota
+    return Conflict(
+        exc.rule,
+        f"{target} already has the most {what} one person may; once they {way_out}, the Space can be"
+        " handed to them",
+    )
 
 
 async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block: bool) -> Accepted:

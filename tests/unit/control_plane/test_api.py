@@ -430,6 +430,13 @@ def test_remove_and_mute_rules(client: TestClient, gateway: FakeGateway) -> None
         f"/spaces/{space_id}/participants/x/remove", json={"block": "yes please"}, headers=auth("host")
     )
     assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "block"]
+    # A block cannot be undone: only a JSON boolean says it (pydantic's lax mode took "yes" and 1).
+    for lax in ("yes", "true", "1", 1, 1.0):
+        resp = client.post(
+            f"/spaces/{space_id}/participants/x/remove", json={"block": lax}, headers=auth("host")
+        )
+        assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "block"], lax
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("x")).status_code == 200
     set_role(client, space_id, "sp", "speaker")
     resp = client.post(f"/spaces/{space_id}/participants/sp/mute", headers=auth("host"))
     assert resp.status_code == 409 and resp.json()["rule"] == "not_connected"
@@ -1011,6 +1018,12 @@ def test_a_host_may_run_only_so_many_live_spaces_at_once(settings: Settings, gat
         start(client, create(client, host="other")["id"], host="other")
         assert client.post(f"/spaces/{first}/end", headers=auth("host")).status_code == 200
         start(client, third)
+        # A live hand-over to someone at their limit names them, not the host who asked.
+        start(client, create(client, host="other")["id"], host="other")
+        set_role(client, third, "other", "cohost")
+        refused = client.post(f"/spaces/{third}/host", json={"user_id": "other"}, headers=auth("host"))
+        assert refused.status_code == 409 and refused.json()["rule"] == "too_many_live_spaces"
+        assert refused.json()["detail"].startswith("other already has the most live Spaces")
 
 
 def test_a_raised_hand_costs_one_look_at_the_raiser_not_at_the_room(

@@ -67,6 +67,12 @@ def test_room_closed_ends_a_live_space_once() -> None:
     assert lifecycle.room_closed(scheduled, now=NOW) is scheduled
 
 
+def test_an_end_clears_a_screen_share_pin_back_to_no_pin() -> None:
+    pinned = LIVE.replace(pinned="host", pinned_source=VideoSource.SCREEN_SHARE)
+    for ended in (lifecycle.end(pinned, actor="host", now=NOW), lifecycle.room_closed(pinned, now=NOW)):
+        assert ended.pinned is None and ended.pinned_source is VideoSource.CAMERA
+
+
 def test_room_names_are_derived_from_the_space_id() -> None:
     assert room_name_for("abc") == "space-abc"
     assert space_id_from_room("space-abc") == "abc"

@@ -97,10 +97,12 @@ def test_a_scheduled_space_is_not_handed_to_a_cohost_at_the_quota(capped: TestCl
         capped.put(f"/spaces/{space_id}/roles/co", json={"role": "cohost"}, headers=auth("host")).status_code
         == 200
     )
-    for _ in range(3):
-        create(capped, "co")
+    theirs = [create(capped, "co")["id"] for _ in range(3)]
     refused = capped.post(f"/spaces/{space_id}/host", json={"user_id": "co"}, headers=auth("host"))
     assert refused.status_code == 409 and refused.json()["rule"] == "too_many_scheduled_spaces"
+    # It names the co-host at the limit, not the caller, and never lists someone else's Spaces.
+    detail = refused.json()["detail"]
+    assert detail.startswith("co already has") and not any(other in detail for other in theirs)
     assert capped.get(f"/spaces/{space_id}", headers=auth("host")).json()["host"] == "host"
 
 
