@@ -21,8 +21,9 @@ describe("parseRoute", () => {
     expect(parseRoute("#/spaces/%zz/replay").kind).toBe("lobby");
   });
 
-  it("shows the lobby with a message for a malformed percent-escape", () => {
-    for (const hash of ["#/spaces/%", "#/spaces/abc%zz", "#/spaces/%E0%A4%A"]) {
+  it("shows the lobby with a message for a malformed percent-escape or a dot segment", () => {
+    // A dot segment would be resolved away in the API's URL (`/spaces/..` is `/`).
+    for (const hash of ["#/spaces/%", "#/spaces/abc%zz", "#/spaces/%E0%A4%A", "#/spaces/..", "#/spaces/%2E%2E", "#/spaces/./replay"]) {
       const route = parseRoute(hash);
       expect(route.kind).toBe("lobby");
       expect(route.kind === "lobby" && route.problem).toContain("does not name a Space");

@@ -21,5 +21,10 @@ export function parseRoute(hash: string): Route {
     // throws, which used to leave a blank page.
     return { kind: "lobby", problem: `The link “${hash}” does not name a Space; pick one below.` };
   }
+  // A dot segment ("..", or "%2E%2E" decoded) would be resolved away by the URL it is put into
+  // (`/spaces/..` is `/`): no Space is called that.
+  if (spaceId === "." || spaceId === "..") {
+    return { kind: "lobby", problem: `The link “${hash}” does not name a Space; pick one below.` };
+  }
   return { kind: match[2] ? "replay" : "space", spaceId };
 }
