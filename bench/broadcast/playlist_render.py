@@ -2,7 +2,7 @@
 
     python -m bench.broadcast.playlist_render
 
-The composer renders `index.m3u8` with every 6th segment (docs/broadcast.md, "Upload"). Both ways
+The composer renders `index.m3u8` after every segment (docs/broadcast.md, "Playlist"). Both ways
 render the same synthetic playlist of 1 s segments (a discontinuity every 500) in one run, and
 must give identical bytes; the result is the median of 30 renders after a warm-up.
 """

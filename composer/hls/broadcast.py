@@ -97,11 +97,9 @@ class Broadcast:
         )
         try:
             live = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_LIVE_PLAYLIST}", config)
-        except Exception:  # the first write finds it (a conflict, a read-back and a merge)
+        except Exception:  # its version only spares one conflict (and a read-back) on the first write
             log.warning("broadcast %s: live window unreadable; its first write will find it", space_id)
             live = None
-        if live is not None:
-            playlist = _with_window(playlist, live[0], epoch_ms, space_id)
         timeline: BroadcastTimeline | None = None
         stored_timeline = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_TIMELINE}", config)
         if stored_timeline is not None:
@@ -306,33 +304,6 @@ def settled_skips(skips: list[tuple[float, float]], media_s: float) -> list[tupl
             break
         keep_from = i
     return skips[keep_from:]
-
-
-def _with_window(playlist: MediaPlaylist, raw: bytes, epoch_ms: int, space_id: str) -> MediaPlaylist:
-    """The full playlist and the segments the live window names after it: the full one is written
-    only every few segments (publisher.FULL_EVERY_SEGMENTS), so a predecessor's last seconds may be
-    in its window alone. Raises BroadcastEnded for a window a newer composer wrote or closed."""
-    try:
-        window = parse_playlist(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        log.warning("broadcast %s: live window unreadable; continuing from the full playlist", space_id)
-        return playlist
-    if window.ended or newer_writer(window, epoch_ms):
-        raise BroadcastEnded(f"the live window of Space {space_id} is closed or written by a newer composer")
-    named = {seg.uri for seg in playlist.segments}
-    extra = [seg for seg in window.segments if seg.uri not in named]
-    if not extra:
-        return playlist
-    # Continuous with the full playlist only if the window holds its last segment just before them.
-    uris = [seg.uri for seg in window.segments]
-    first = uris.index(extra[0].uri)
-    joined = not playlist.segments or (first > 0 and uris[first - 1] == playlist.segments[-1].uri)
-    for n, seg in enumerate(extra):
-        playlist = playlist.append(replace(seg, discontinuity=seg.discontinuity or (n == 0 and not joined)))
-    log.info(
-        "broadcast %s: %d segments of the live window were not in the full playlist yet", space_id, len(extra)
-    )
-    return playlist
 
 
 def _read_with_retry(read: Callable[[str], T | None], key: str, config: BroadcastConfig) -> T | None:

@@ -84,12 +84,11 @@ class MediaPlaylist:
         return "".join(parts)
 
 
-# The full playlist is rendered again with every 6th segment (publisher.FULL_EVERY_SEGMENTS), and a
-# segment's lines never change: each is formatted once (mostly its PROGRAM-DATE-TIME) and joined
-# after. At 3 hours, 10,800 segments, a render went from 40 ms to 3 ms (docs/benchmarks.md). One
-# Space per job process, so the cache holds one Space's segments; 2^18 of them is 72 hours of 1 s
-# segments (a render goes through them in order, so a longer playlist would miss every time: it
-# stays correct, only slower).
+# The full playlist is rendered again for every segment (one a second), and a segment's lines never
+# change: each is formatted once (mostly its PROGRAM-DATE-TIME) and joined after. At 3 hours, 10,800
+# segments, a render went from 40 ms to 3 ms (docs/benchmarks.md). One Space per job process, so the
+# cache holds one Space's segments; 2^18 of them is 72 hours of 1 s segments (a render goes through
+# them in order, so a longer playlist would miss every time: it stays correct, only slower).
 @functools.lru_cache(maxsize=1 << 18)
 def _segment_text(seg: Segment) -> str:
     lines = ["#EXT-X-DISCONTINUITY"] if seg.discontinuity else []

@@ -3,11 +3,8 @@
 Rules (docs/broadcast.md, "Encoding and segments"):
 - a segment is written before any playlist names it; the playlist only ever grows by segments whose
   write succeeded, so it never names a missing or partial segment;
-- the live window is written after every segment (or every backlog pass), the full playlist (the
-  recording) with every FULL_EVERY_SEGMENTS-th of them, before the window, and always at the end:
-  the recording lags the window by fewer segments than the window holds, so a replacement composer
-  finds every segment of its predecessor's in one or the other (`Broadcast.resume` merges them);
-  the timeline after both;
+- the full playlist (the recording) is written before the live window, which names only segments
+  the full one names; both after the segment, the timeline after both;
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
 - the encoder hands segments over and never waits: the queue is bounded by dropping the oldest;
@@ -63,12 +60,6 @@ log = logging.getLogger(__name__)
 # The part of `close`'s budget kept for the final playlist, live window and timeline (three small
 # writes, each retried with backoff): segments still queued when it starts are dropped.
 FINAL_WRITE_RESERVE_S = 6.0
-# The whole playlist is written with every 6th segment (and the first, the last, and after a merge),
-# the live window with each: at 3 hours the whole playlist is ~1 MB, and writing it every second made
-# three PUTs per segment, which kept real time only up to ~0.33 s per PUT (docs/broadcast.md). Fewer
-# than the window's 12 segments, so whatever the recording has not named yet, the window does.
-FULL_EVERY_SEGMENTS = 6
-assert FULL_EVERY_SEGMENTS < BROADCAST_LIVE_WINDOW_SEGMENTS
 # Conflicts resolved by a rebase in one pass before the pass gives up (the next one tries again): a
 # predecessor writes at most once or twice after its successor read the playlist.
 MAX_REBASES = 3
@@ -137,9 +128,6 @@ class Publisher:
         self._discontinuity_next = bool(playlist.segments)
         self._playlist = playlist
         self._playlist_dirty = False
-        # Segments of `_playlist` the stored full playlist names, as this publisher last wrote it
-        # (None: not written yet, so the first pass writes it).
-        self._full_count: int | None = None
         self._playlist_published = bool(playlist.segments)
         self._timeline: BroadcastTimeline | None = None
         self._timeline_dirty = False
@@ -294,7 +282,7 @@ class Publisher:
             with self._cond:
                 self._playlist = self._playlist.close()
             self._playlist_dirty = True
-        if self._playlist_dirty or self._full_lags():
+        if self._playlist_dirty:
             self._write_playlist(final=True)
         if self._timeline is not None and self._playlist_published:
             with self._cond:
@@ -304,50 +292,21 @@ class Publisher:
         if self._timeline_dirty and self._playlist_published:
             self._write_timeline(final=True)
         timeline_pending = self._timeline_dirty and self._playlist_published
-        self._finished_clean = not (
-            self._playlist_dirty or timeline_pending or self._gap_next or self._full_lags()
-        )
-
-    def _full_lags(self) -> bool:
-        return bool(self._playlist.segments) and self._full_count != len(self._playlist.segments)
-
-    def _full_due(self, final: bool) -> bool:
-        return (
-            final
-            or self._full_count is None
-            or self._playlist.ended
-            or len(self._playlist.segments) - self._full_count >= FULL_EVERY_SEGMENTS
-        )
+        self._finished_clean = not (self._playlist_dirty or timeline_pending or self._gap_next)
 
     def _write_playlist(self, *, final: bool = False) -> None:
         if not self._playlist.segments or self._is_held():
             return
         self._playlist_tried_at = self._clock()
-        if self._full_count is None and not self._playlist_published:
-            # A new broadcast's first pass puts the live window out before the whole playlist: a
-            # page that finds the whole playlist but no window takes the Space for one of an older
-            # composer's and plays the recording, which is written only every few segments.
-            first = self._playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
-            if self._write_live(first, closed=self._playlist.ended, final=final) == "failed":
-                return
-        for _ in range(MAX_REBASES + 1):
-            playlist: MediaPlaylist | None = self._playlist
-            if self._full_due(final):
-                playlist = self._write_full(final=final)
-                if playlist is None:
-                    return
-                self._full_count = len(playlist.segments)
-                self._playlist_published = True
-            assert playlist is not None
-            live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
-            outcome = self._write_live(live, closed=playlist.ended, final=final)
-            if outcome == "merged":
-                continue  # a predecessor's late window: the full playlist first, then the window
-            if outcome == "written":
-                self._stats.count(playlists_written=1)
-                if playlist is self._playlist:
-                    self._playlist_dirty = False
+        playlist = self._write_full(final=final)
+        if playlist is None:
             return
+        self._playlist_published = True
+        live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
+        if self._write_live(live, closed=playlist.ended, final=final):
+            self._stats.count(playlists_written=1)
+            if playlist is self._playlist:
+                self._playlist_dirty = False
 
     def _write_full(self, *, final: bool) -> MediaPlaylist | None:
         """Write the full playlist over the version we know; the playlist written, or None."""
@@ -375,21 +334,18 @@ class Publisher:
             return playlist if written else None
         return None
 
-    def _write_live(self, live: bytes, *, closed: bool, final: bool) -> str:
-        """Write the live window over the version we know: "written", "merged" (a predecessor's
-        late window named segments ours lacks: they are in our playlist now, written in full next),
-        or "failed". A conflict means another composer wrote it: a newer one (its segments are in
-        it) supersedes this one; an older one's late window is written over once what it adds is
-        merged."""
+    def _write_live(self, live: bytes, *, closed: bool, final: bool) -> bool:
+        """Write the live window over the version we know. A conflict means another composer wrote
+        it: a newer one (its segments are in it) supersedes this one; an older one's late write is
+        written over (this publisher just passed the full playlist's fence)."""
         key = f"{self._space_id}/{BROADCAST_LIVE_PLAYLIST}"
         for _ in range(MAX_REBASES + 1):
             if self._abort.is_set():
-                return "failed"
+                return False
             try:
-                written = self._write(
+                return self._write(
                     BROADCAST_LIVE_PLAYLIST, live, closed=closed, holdable=True, final=final, conditional=True
                 )
-                return "written" if written else "failed"
             except WriteConflict:
                 self._stats.count(playlist_conflicts=1)
             try:
@@ -398,12 +354,12 @@ class Publisher:
                 log.warning(
                     "broadcast %s: reading the live window after a conflict failed: %s", self._space_id, exc
                 )
-                return "failed"
+                return False
             self._versions[BROADCAST_LIVE_PLAYLIST] = None if stored is None else stored[1]
             if stored is None:
                 continue
             if stored[0] == live:
-                return "written"
+                return True
             try:
                 window: MediaPlaylist | None = parse_playlist(stored[0].decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
@@ -412,28 +368,8 @@ class Publisher:
                 # A newer composer's window, or a closed one (a newer composer that resumed and
                 # ended the Space before its first segment): never reopened by ours.
                 self._supersede("a newer composer writes the live window, or closed it")
-                return "failed"
-            if window is not None and self._merge_predecessor(window):
-                return "merged"
-        return "failed"
-
-    def _merge_predecessor(self, window: MediaPlaylist) -> bool:
-        """Our playlist with the segments an older composer's window names and ours lacks, ours
-        after them (`rebase`); False if it names none."""
-        ours = {s.uri for s in self._playlist.segments}
-        extra = [s for s in window.segments if s.uri not in ours]
-        if not extra:
-            return False
-        log.warning("broadcast %s: a predecessor wrote the live window late; ours follows it", self._space_id)
-        prefix = f"{self._epoch_ms}-"
-        theirs = MediaPlaylist(
-            segments=(*(s for s in self._playlist.segments if not s.uri.startswith(prefix)), *extra),
-            target_duration=window.target_duration,
-        )
-        with self._cond:
-            self._playlist = rebase(theirs, self._playlist, self._epoch_ms)
-        self._full_count = None  # the recording must name them too, before the window does
-        return True
+                return False
+        return False
 
     def _newer_playlist(self) -> bool:
         """Whether the stored full playlist is a newer composer's or closed: who wrote a timeline

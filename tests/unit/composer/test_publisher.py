@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,7 +10,7 @@ import pytest
 
 from composer.hls.config import RetryPolicy
 from composer.hls.playlist import MediaPlaylist, Segment, is_closed, parse_playlist
-from composer.hls.publisher import FULL_EVERY_SEGMENTS, Publisher, ReadySegment
+from composer.hls.publisher import Publisher, ReadySegment
 from composer.hls.sinks import content_version
 from composer.hls.stats import StatsRecorder
 from composer.hls.timeline import foreign_to, merge_entries, parse_timeline, timeline_json
@@ -69,41 +68,29 @@ def _playlist(sink: MemorySink) -> MediaPlaylist:
     return parse_playlist(sink.objects[f"{SPACE}/index.m3u8"].decode())
 
 
-def _live(sink: MemorySink) -> int:
-    """How many segments viewers can reach: those up to the newest the live window names."""
-    with sink.lock:
-        raw = sink.objects.get(f"{SPACE}/live.m3u8")
-    if raw is None:
-        return 0
-    text = raw.decode()
-    first = int(re.search(r"^#EXT-X-MEDIA-SEQUENCE:(\d+)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    return first + len(parse_playlist(text).segments)
-
-
 def test_each_segment_is_written_before_the_playlist_that_names_it() -> None:
-    """The live window after every segment, the whole playlist (the recording) with the first, every
-    FULL_EVERY_SEGMENTS-th and at the end, always before the window."""
     sink = MemorySink()
     publisher, stats = _publisher(sink)
-    count = FULL_EVERY_SEGMENTS + 2
-    for n in range(count):
+    for n in range(3):
         publisher.submit(_segment(n))
         want = n + 1
-        eventually(lambda: _live(sink) == want, what=f"segment {n} published")  # noqa: B023
+        eventually(lambda: _published(sink) == want, what=f"segment {n} published")  # noqa: B023
     assert publisher.close(ended=False, timeout=10)
-    expected = []
-    for n in range(count):
-        expected.append(f"1000-{n}.ts")
-        if n == 0:
-            expected.append("live.m3u8")  # a new broadcast's window comes before its recording
-        if n % FULL_EVERY_SEGMENTS == 0:
-            expected.append("index.m3u8")
-        expected.append("live.m3u8")
-    assert _names(sink.order) == [*expected, "index.m3u8", "live.m3u8"]  # the close names them all
+    assert sink.order == [
+        f"{SPACE}/1000-0.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/live.m3u8",
+        f"{SPACE}/1000-1.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/live.m3u8",
+        f"{SPACE}/1000-2.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/live.m3u8",
+    ]
     assert sink.violations == []
-    assert [s.uri for s in _playlist(sink).segments] == [f"1000-{n}.ts" for n in range(count)]
+    assert [s.uri for s in _playlist(sink).segments] == ["1000-0.ts", "1000-1.ts", "1000-2.ts"]
     assert not any(s.discontinuity for s in _playlist(sink).segments)
-    assert stats.segments_written == count and stats.segments_dropped == 0
+    assert stats.segments_written == 3 and stats.segments_dropped == 0
 
 
 def test_every_other_write_failing_is_retried_and_nothing_is_lost() -> None:
@@ -293,13 +280,12 @@ def test_held_playlists_name_nothing_new_until_released_and_segments_go_on() -> 
     publisher.submit(_segment(2))
     eventually(lambda: stats.segments_written == 3, what="segments 1 and 2 stored")
     assert _names(sink.order[writes:]) == ["1000-1.ts", "1000-2.ts"]
-    assert _live(sink) == 1
+    assert _published(sink) == 1
     publisher.hold_playlists(False)  # no new segment needed: the release writes what was held
-    eventually(lambda: _live(sink) == 3, what="the playlist after the release")
+    eventually(lambda: _published(sink) == 3, what="the playlist after the release")
     assert publisher.close(ended=False, timeout=10)
     assert sink.violations == []
-    assert _names(sink.order[writes + 2 :]) == ["live.m3u8", "timeline.json", "index.m3u8", "live.m3u8"]
-    assert _published(sink) == 3
+    assert _names(sink.order[writes + 2 :]) == ["index.m3u8", "live.m3u8", "timeline.json"]
     assert b'"spotlight":"a"' in sink.objects[f"{SPACE}/timeline.json"]
 
 
@@ -325,12 +311,11 @@ def test_a_hold_stops_a_playlist_write_that_is_being_retried() -> None:
     slow = RetryPolicy(attempts=1000, initial_delay_s=0.005, max_delay_s=0.01)
     publisher, _ = _publisher(sink, retry=slow)
     publisher.submit(_segment(0))
-    eventually(lambda: sink.attempts.get(f"{SPACE}/live.m3u8", 0) >= 3, what="the playlist being retried")
+    eventually(lambda: sink.attempts.get(f"{SPACE}/index.m3u8", 0) >= 3, what="the playlist being retried")
     publisher.hold_playlists(True)
-    tried = sink.attempts[f"{SPACE}/live.m3u8"]
+    tried = sink.attempts[f"{SPACE}/index.m3u8"]
     assert publisher.close(ended=False, timeout=10) is False
-    assert sink.attempts[f"{SPACE}/live.m3u8"] <= tried + 1  # at most the attempt in flight
-    assert f"{SPACE}/index.m3u8" not in sink.attempts
+    assert sink.attempts[f"{SPACE}/index.m3u8"] <= tried + 1  # at most the attempt in flight
 
 
 def test_a_sink_slower_than_the_encoder_still_gets_the_playlists_every_two_segments() -> None:
@@ -363,8 +348,7 @@ def test_a_sink_slower_than_the_encoder_still_gets_the_playlists_every_two_segme
     assert sink.violations == []
     assert named[0] < 10, f"the first live playlist came only after the backlog: {named}"
     assert named == sorted(named) and named[-1] == 10
-    # The first pass puts a new broadcast's window out twice: before the recording and after it.
-    assert len(named) >= 4 and stats.playlists_written == len(named) - 1
+    assert len(named) >= 4 and stats.playlists_written == len(named)
 
 
 def test_a_close_against_a_failing_sink_keeps_time_for_the_final_playlist(
@@ -509,8 +493,8 @@ def test_the_first_write_does_not_replace_a_playlist_that_appeared_meanwhile() -
 
 
 class _AnswerLostNoRetry(MemorySink):
-    """The second conditional write of the full playlist is stored but fails as seen by the writer,
-    and the publisher does not retry (one attempt): its next pass finds its own earlier version."""
+    """The second conditional write of the playlist is stored but fails as seen by the writer, and
+    the publisher does not retry (one attempt): its next pass finds its own earlier version."""
 
     conditional = 0
 
@@ -520,10 +504,9 @@ class _AnswerLostNoRetry(MemorySink):
         written = super().write_if(
             key, data, version=version, content_type=content_type, cache_control=cache_control
         )
-        if key.endswith("index.m3u8"):
-            self.conditional += 1
-            if self.conditional == 2:
-                raise TimeoutError("read timed out")
+        self.conditional += 1
+        if self.conditional == 2:
+            raise TimeoutError("read timed out")
         return written
 
 
@@ -533,15 +516,13 @@ def test_an_earlier_version_of_our_own_is_not_taken_for_a_predecessors_write(
     sink = _AnswerLostNoRetry()
     one_attempt = RetryPolicy(attempts=1, initial_delay_s=0.001, max_delay_s=0.001)
     publisher, stats = _publisher(sink, retry=one_attempt)
-    count = 2 * FULL_EVERY_SEGMENTS + 2  # three passes write the full playlist, the second unanswered
-    for n in range(count):
+    for n in range(4):
         publisher.submit(_segment(n))
         want = n + 1
-        # The unanswered pass wrote no window: its segment is named in the playlist only.
-        eventually(lambda: max(_live(sink), _published(sink)) == want, what=f"segment {n} published")  # noqa: B023
+        eventually(lambda: _published(sink) == want, what=f"segment {n} published")  # noqa: B023
     assert publisher.close(ended=True, timeout=10)
     assert [(s.uri, s.discontinuity) for s in _playlist(sink).segments] == [
-        (f"1000-{n}.ts", False) for n in range(count)
+        (f"1000-{n}.ts", False) for n in range(4)
     ]
     assert not publisher.superseded and stats.snapshot(0).playlist_conflicts == 1
     assert "predecessor" not in caplog.text
@@ -712,45 +693,3 @@ def test_merged_entries_keep_both_sides_in_time_order() -> None:
     assert [e.spotlight for e in merge_entries(ours, theirs)] == ["a", "b", "c", "other"]
     assert merge_entries(ours, ours) is ours
     assert foreign_to(theirs, ours) == (_entry(2, "b"), _entry(3, "other"))
-
-
-def test_a_predecessors_late_live_window_is_merged_into_the_recording_and_ours_follows_it() -> None:
-    """The predecessor writes its whole playlist only every few segments: its last write after the
-    newcomer read may be a live window alone. Its segments go into the recording, before ours."""
-    sink = MemorySink()
-    full = _of("1000-0.ts")
-    version = _stored_playlist(sink, full)
-    read = _of("1000-0.ts", "1000-1.ts")  # what Broadcast.resume makes of the full playlist and window
-    sink.objects[f"{SPACE}/1000-1.ts"] = b"1000-1.ts"
-    live_version = _stored_live(sink, read)
-    publisher, stats = _publisher(
-        sink, playlist=read, epoch_ms=2000, version=version, live_version=live_version
-    )
-    late = _of("1000-0.ts", "1000-1.ts", "1000-2.ts")
-    sink.objects[f"{SPACE}/1000-2.ts"] = b"1000-2.ts"
-    _stored_live(sink, late)  # the evicted composer's last window lands now
-    publisher.submit(_segment(0, epoch=2000))
-    eventually(lambda: _live(sink) == 4, what="our first segment published after theirs")
-    assert publisher.close(ended=True, timeout=10)
-    assert [(s.uri, s.discontinuity) for s in _playlist(sink).segments] == [
-        ("1000-0.ts", False),
-        ("1000-1.ts", False),
-        ("1000-2.ts", False),
-        ("2000-0.ts", True),
-    ]
-    assert not publisher.superseded and stats.snapshot(0).playlist_conflicts == 1
-    assert sink.violations == []
-
-
-def test_the_recording_lags_the_live_window_by_fewer_segments_than_the_window_holds() -> None:
-    sink = MemorySink()
-    publisher, stats = _publisher(sink)
-    for n in range(3 * FULL_EVERY_SEGMENTS):
-        publisher.submit(_segment(n))
-        want = n + 1
-        eventually(lambda: _live(sink) == want, what=f"segment {n} published")  # noqa: B023
-        assert want - _published(sink) < FULL_EVERY_SEGMENTS <= 12
-    assert publisher.close(ended=False, timeout=10)
-    assert _published(sink) == 3 * FULL_EVERY_SEGMENTS
-    assert sum(1 for key in sink.order if key.endswith("index.m3u8")) == 3 + 1  # every 6th, and the close
-    assert sink.violations == []
