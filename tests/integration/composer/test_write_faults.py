@@ -107,8 +107,13 @@ def _assert_complete(sink: CheckedDiskSink, segments: int) -> None:
     assert [s.uri for s in playlist.segments] == [f"{EPOCH}-{n}.ts" for n in range(segments)]
     assert not any(s.discontinuity for s in playlist.segments), "retries lost nothing"
     assert (sink.root / SPACE / "timeline.json").exists()
-    # No temporary file is left behind; the dot-files kept are the playlists' locks (DiskSink.write_if).
-    assert sorted(p.name for p in (sink.root / SPACE).glob(".*")) == [".index.m3u8.lock", ".live.m3u8.lock"]
+    # No temporary file is left behind; the dot-files kept are the locks of the conditional writes
+    # (DiskSink.write_if): both playlists and the timeline.
+    assert sorted(p.name for p in (sink.root / SPACE).glob(".*")) == [
+        ".index.m3u8.lock",
+        ".live.m3u8.lock",
+        ".timeline.json.lock",
+    ]
 
 
 def test_every_other_write_failing_is_retried_and_the_playlist_stays_valid(tmp_path: Path) -> None:
