@@ -117,12 +117,16 @@ class RoomStage:
         *,
         engine: SpotlightEngine | None = None,
         evict: Evict | None = None,
+        stand_down: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        """`stand_down(reason)` ends this agent's job: called when it comes back from a lost
+        connection to find another stage agent publishing the stage (dispatched while it was away)."""
         self._room = room
         self._engine = engine or SpotlightEngine(EngineConfig())
         self._evict = evict
+        self._stand_down = stand_down
         self._clock = clock
         self._wall_clock = wall_clock
         self._seq = stage_rules.SeqClock(wall_clock)
@@ -321,6 +325,21 @@ class RoomStage:
         """A change made while the connection was away may not have been delivered: take the
         room's own metadata again, and publish the stage once more (an attribute update sent
         during the outage may be lost)."""
+        successor = next(
+            (
+                p.identity
+                for p in self._room.remote_participants.values()
+                if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+                and stage_rules.parse_stage(p.attributes.get(names.STAGE_ATTRIBUTE)) is not None
+            ),
+            None,
+        )
+        if successor is not None and self._stand_down is not None:
+            # Away long enough for the SFU to drop it, and the control plane dispatched another agent,
+            # which owns the stage now: two would publish two stages and clients would flip between them.
+            logger.warning("another stage agent runs this room; standing down", extra={"agent": successor})
+            self._stand_down(f"stage agent {successor} took over while this one was away")
+            return
         metadata = self._room.metadata
         self._metadata = parse_room_metadata(metadata)
         self._sync_stage()
@@ -519,7 +538,7 @@ async def stage_agent(ctx: JobContext) -> None:
     async def evict(identity: str) -> None:
         await ctx.api.room.remove_participant(api.RoomParticipantIdentity(room=room_name, identity=identity))
 
-    room_stage = RoomStage(ctx.room, evict=evict)
+    room_stage = RoomStage(ctx.room, evict=evict, stand_down=lambda reason: ctx.shutdown(reason=reason))
     ctx.add_shutdown_callback(room_stage.aclose)
     await room_stage.start()
     logger.info("stage agent started", extra={"room": room_name})

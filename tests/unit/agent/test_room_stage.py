@@ -349,3 +349,22 @@ async def test_a_reconnect_takes_the_rooms_metadata_again_and_publishes_the_stag
         assert room.stage()["pinned"] == "h"
     finally:
         await stage.aclose()
+
+
+async def test_an_agent_back_from_a_lost_connection_stands_down_for_the_one_dispatched_meanwhile() -> None:
+    room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": []}))
+    room.add(speaker("h"))
+    reasons: list[str] = []
+    stage = RoomStage(room, stand_down=reasons.append)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        composer = room.add(FakeParticipant("composer", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT))
+        room.emit("reconnected")  # another agent, but not a stage agent (the composer)
+        assert reasons == [] and composer.identity in room.remote_participants
+        successor = FakeParticipant("agent-2", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
+        successor.attributes[names.STAGE_ATTRIBUTE] = room.local_participant.attributes[names.STAGE_ATTRIBUTE]
+        room.add(successor)
+        room.emit("reconnected")
+        assert len(reasons) == 1 and "agent-2" in reasons[0]
+    finally:
+        await stage.aclose()
