@@ -126,8 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(exc.errors())
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(_name_the_content_type(exc.errors(), request.headers.get("content-type")))
 
     @app.exception_handler(InvalidCursor)
     @app.exception_handler(InvalidAudienceCursor)
@@ -199,6 +199,22 @@ def _problem(exc: DomainError) -> JSONResponse:
     return JSONResponse(
         {"detail": exc.message, "rule": exc.rule}, status_code=STATUS.get(type(exc), 409), headers=headers
     )
+
+
+def _name_the_content_type(errors: Any, content_type: str | None) -> list[Any]:
+    """A JSON body sent without `Content-Type: application/json` (a form, text/plain, none) reaches
+    the model as something that is not an object: pydantic's "Input should be a valid dictionary"
+    does not say why, so the error on the whole body names the header instead."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return list(errors)
+    said = f"Content-Type {media!r}" if media else "no Content-Type"
+    return [
+        {**e, "msg": f"the body must be a JSON object sent with Content-Type: application/json (got {said})"}
+        if tuple(e["loc"]) == ("body",) and e["type"] in ("model_attributes_type", "dict_type")
+        else e
+        for e in errors
+    ]
 
 
 def _validation_response(errors: Any) -> JSONResponse:

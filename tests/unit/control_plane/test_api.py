@@ -147,6 +147,18 @@ def test_malformed_json_is_422_not_500(client: TestClient) -> None:
     assert resp.status_code == 422
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_json_body_without_its_content_type_is_422_naming_the_header(
+    client: TestClient, content_type: str | None
+) -> None:
+    headers = auth("h") if content_type is None else {**auth("h"), "Content-Type": content_type}
+    resp = client.post("/spaces", content=b'{"title": "x"}', headers=headers)
+    assert resp.status_code == 422
+    [error] = resp.json()["detail"]
+    assert error["loc"] == ["body"] and "Content-Type: application/json" in error["msg"]
+    assert client.get("/spaces?state=scheduled", headers=auth("h")).json()["items"] == []
+
+
 def test_idempotency_key_makes_create_safe_to_retry(client: TestClient) -> None:
     headers = {**auth("host"), "Idempotency-Key": "abc-123"}
     first = client.post("/spaces", json={"title": "once"}, headers=headers)
