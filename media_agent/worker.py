@@ -326,13 +326,7 @@ class RoomStage:
         room's own metadata again, and publish the stage once more (an attribute update sent
         during the outage may be lost)."""
         successor = next(
-            (
-                p.identity
-                for p in self._room.remote_participants.values()
-                if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-                and stage_rules.parse_stage(p.attributes.get(names.STAGE_ATTRIBUTE)) is not None
-            ),
-            None,
+            (p.identity for p in self._room.remote_participants.values() if self._newer(p)), None
         )
         if successor is not None and self._stand_down is not None:
             # Away long enough for the SFU to drop it, and the control plane dispatched another agent,
@@ -345,6 +339,15 @@ class RoomStage:
         self._sync_stage()
         self._set_pin(metadata, self._clock())
         self._gate.forget()
+
+    def _newer(self, participant: rtc.RemoteParticipant) -> bool:
+        """Whether `participant` is another stage agent that has published past this one's seq: the
+        one that went on while this one was away. Two agents back from one outage together stand
+        down only in one direction, so one of them stays."""
+        if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            return False
+        stage = stage_rules.parse_stage(participant.attributes.get(names.STAGE_ATTRIBUTE))
+        return stage is not None and stage.seq > self._seq.last
 
     def _sync_stage(self) -> None:
         """Hold the stage members' microphones, cameras and screens only. Someone moved off the

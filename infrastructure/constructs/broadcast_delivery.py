@@ -109,7 +109,10 @@ class BroadcastDelivery(Construct):
                     abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            # Retain, even when a first deploy rolls back: the broadcast bucket's access logs start
+            # arriving while the stack is created, and a rollback cannot delete a bucket that is not
+            # empty (it would end in ROLLBACK_FAILED rather than leave one empty-ish bucket behind).
+            removal_policy=RemovalPolicy.RETAIN,
         )
         # SSE-S3, not KMS: everything in here is published through the CDN to anyone with the URL,
         # so a customer key protects nothing more; SSE-KMS would add a KMS request to every origin

@@ -796,8 +796,8 @@ def test_a_production_stack_keeps_its_data_but_a_failed_first_deploy_leaves_noth
 ) -> None:
     """Production keeps its data on a delete or an update (RetainExceptOnCreate), but a first deploy
     that rolls back (a quota, a certificate typo) takes it all away instead of leaving a stray user
-    pool, secrets, key and buckets per attempt. The table alone stays Retain: it is deletion-protected,
-    so a rollback could not delete it anyway."""
+    pool, secrets, key and bucket per attempt. The table stays Retain (it is deletion-protected, so a
+    rollback could not delete it anyway), and so does the log bucket (below)."""
     from app import build_app
 
     outdir = tmp_path_factory.mktemp("cdk.out.production")
@@ -810,7 +810,15 @@ def test_a_production_stack_keeps_its_data_but_a_failed_first_deploy_leaves_noth
     }
     tables = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
     assert tables and all(kept[t] == "Retain" for t in tables)
-    others = {k: v for k, v in kept.items() if k not in tables}
+    # The broadcast's log bucket too: access logs arrive during the create, and a rollback cannot
+    # delete a bucket that is not empty.
+    logs = {
+        k
+        for k in kept
+        if k.startswith("BroadcastLogs") and template["Resources"][k]["Type"] == "AWS::S3::Bucket"
+    }
+    assert len(logs) == 1 and all(kept[k] == "Retain" for k in logs)
+    others = {k: v for k, v in kept.items() if k not in tables | logs}
     types = {template["Resources"][k]["Type"] for k in others}
     assert {
         "AWS::Cognito::UserPool",

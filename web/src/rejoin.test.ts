@@ -110,6 +110,19 @@ describe("Reconnector", () => {
     expect(r.running).toBe(false);
   });
 
+  it("counts an attempt that throws as one more try, not the end of the loop", async () => {
+    let calls = 0;
+    const attempt = async (): Promise<Attempt> => {
+      calls += 1;
+      if (calls === 1) throw new TypeError("Failed to fetch dynamically imported module");
+      return "joined";
+    };
+    const r = new Reconnector({ attempt, sleep: async () => undefined });
+    expect(await r.run()).toBe("joined");
+    expect(calls).toBe(2);
+    expect(r.running).toBe(false);
+  });
+
   it("stops when the API refuses (blocked, ended)", async () => {
     const s = script(["retry", "stop", "joined"]);
     const r = new Reconnector({ attempt: s.attempt, sleep: async () => undefined });

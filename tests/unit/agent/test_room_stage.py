@@ -351,6 +351,24 @@ async def test_a_reconnect_takes_the_rooms_metadata_again_and_publishes_the_stag
         await stage.aclose()
 
 
+async def test_a_reconnect_publishes_the_stage_again_even_when_nothing_changed() -> None:
+    """An attribute update sent while the connection was away may be lost: the same stage goes out
+    once more after the reconnect, with a new seq."""
+    room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": []}))
+    room.add(speaker("h"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        before = room.stage()
+        room.emit("reconnected")
+        await eventually_async(lambda: room.stage()["seq"] > before["seq"], timeout=2, what="republished")
+        assert {k: v for k, v in room.stage().items() if k not in ("seq", "t")} == {
+            k: v for k, v in before.items() if k not in ("seq", "t")
+        }
+    finally:
+        await stage.aclose()
+
+
 async def test_an_agent_back_from_a_lost_connection_stands_down_for_the_one_dispatched_meanwhile() -> None:
     room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": []}))
     room.add(speaker("h"))
@@ -361,8 +379,16 @@ async def test_an_agent_back_from_a_lost_connection_stands_down_for_the_one_disp
         composer = room.add(FakeParticipant("composer", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT))
         room.emit("reconnected")  # another agent, but not a stage agent (the composer)
         assert reasons == [] and composer.identity in room.remote_participants
+        ours = room.stage()
+        # An agent whose stage is older than ours (the one that was away, seen from the one that
+        # stayed): this one stays, so two agents back from one outage never both stand down.
+        older = FakeParticipant("agent-0", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
+        older.attributes[names.STAGE_ATTRIBUTE] = json.dumps({**ours, "seq": ours["seq"] - 1})
+        room.add(older)
+        room.emit("reconnected")
+        assert reasons == []
         successor = FakeParticipant("agent-2", kind=rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
-        successor.attributes[names.STAGE_ATTRIBUTE] = room.local_participant.attributes[names.STAGE_ATTRIBUTE]
+        successor.attributes[names.STAGE_ATTRIBUTE] = json.dumps({**ours, "seq": ours["seq"] + 5000})
         room.add(successor)
         room.emit("reconnected")
         assert len(reasons) == 1 and "agent-2" in reasons[0]

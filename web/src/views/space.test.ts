@@ -342,7 +342,7 @@ describe("leaving, and players that cannot load", () => {
     view.unmount();
   });
 
-  it("a reconnect whose attempt throws keeps trying", async () => {
+  it("a reconnect whose broadcast player cannot load keeps trying", async () => {
     const view = spaceView(fakeApp([WEBRTC, HLS, HLS, HLS]), "s1");
     document.body.append(view.el);
     await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
