@@ -111,6 +111,20 @@ describe("ListenerList", () => {
     expect(q(list.el, "listener-status")[0].textContent).toContain("zz");
   });
 
+  it("reads the first page again when shown again (a co-host made co-host once more)", async () => {
+    const { source, calls } = fakeSource(people);
+    const list = new ListenerList(source, actions());
+    list.show();
+    await flush();
+    list.hide();
+    list.show();
+    await flush();
+    expect(calls).toEqual([
+      ["", null],
+      ["", null],
+    ]);
+  });
+
   it("drops a pending search and reads nothing once hidden", async () => {
     const { source, calls } = fakeSource(people);
     const timers = manualTimers();

@@ -41,7 +41,6 @@ export class ListenerList {
   private cursor: string | null = null;
   private query = "";
   private isOpen = false;
-  private loaded = false;
   /** Answers to an older query or page are dropped. */
   private generation = 0;
   private timer: number | undefined;
@@ -67,11 +66,13 @@ export class ListenerList {
     return this.isOpen;
   }
 
-  /** The panel is shown: read the first page once (later reads are the user's). */
+  /** The panel is shown: read the first page, once per showing (later reads are the user's). A
+   * panel shown again (a co-host demoted and made co-host again) reads afresh: what it showed
+   * before may be minutes old. */
   show(): void {
     if (this.isOpen) return;
     this.isOpen = true;
-    if (!this.loaded) void this.load(true);
+    void this.load(true);
   }
 
   /** The panel is hidden: nothing more is read, a pending search is dropped. */
@@ -105,7 +106,6 @@ export class ListenerList {
       return;
     }
     if (generation !== this.generation) return;
-    this.loaded = true;
     this.query = query;
     this.items = fresh ? page.items : [...this.items, ...page.items.filter((i) => !this.items.some((o) => o.user_id === i.user_id))];
     this.cursor = page.next_cursor;
