@@ -39,7 +39,7 @@ describe("the broadcast page's stage roster", () => {
 });
 
 describe("the broadcast page's banner", () => {
-  const hooks = () => ({ raiseHand: vi.fn(), leave: vi.fn(), copyLink: vi.fn(), retry: vi.fn() });
+  const hooks = () => ({ raiseHand: vi.fn(), leave: vi.fn(), copyLink: vi.fn(), retry: vi.fn(), signIn: vi.fn() });
   const banner = (view: BroadcastStage) => view.el.querySelector(".banner") as HTMLElement;
 
   async function opened() {
@@ -75,6 +75,19 @@ describe("the broadcast page's banner", () => {
     expect(view.el.querySelector('[data-testid="retry"]')).toBe(retry);
     retry.click();
     expect(hooks.retry).toHaveBeenCalledTimes(1);
+    view.destroy();
+  });
+
+  it("asks to sign in again once the session expired, while the broadcast plays on", async () => {
+    const { view, hooks } = await opened();
+    await view.player.play();
+    view.update(SPACE, "l");
+    expect(banner(view).hidden).toBe(true);
+    view.update(SPACE, "l", true);
+    expect(banner(view).dataset.testid).toBe("sign-in-again");
+    expect(view.player.state).toBe("playing");
+    (view.el.querySelector('button[data-testid="sign-in-again"]') as HTMLButtonElement).click();
+    expect(hooks.signIn).toHaveBeenCalledTimes(1);
     view.destroy();
   });
 });

@@ -34,6 +34,8 @@ export interface BroadcastHooks {
   copyLink(): void;
   /** Start over after the player gave up (a new token, a new player). */
   retry(): void;
+  /** Sign in again after the session expired (the broadcast plays on meanwhile). */
+  signIn?(): void;
 }
 
 /** The live indicator is redrawn this often (the reading moves by a second at a time). */
@@ -44,6 +46,7 @@ export class BroadcastStage {
   private readonly header = h("header", { class: "space-header" });
   private readonly indicator = h("span", { class: "badge live", "data-testid": "live-indicator" }, "LIVE");
   private readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
+  private signInAgain = false;
   private readonly tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-state": "loading" });
   private readonly controls = h("div", { class: "controls", "data-testid": "controls" });
   private readonly roster = h("ul", { class: "roster", "data-testid": "broadcast-roster", "aria-label": "On stage" });
@@ -73,10 +76,12 @@ export class BroadcastStage {
     this.stage.prepend(layer);
   }
 
-  /** The Space as last polled: title, audience, whether my hand is up. */
-  update(space: Space, me: string): void {
+  /** The Space as last polled: title, audience, whether my hand is up; `signInAgain`: the session
+   * expired (hands, reactions and presence need it; the broadcast itself plays on). */
+  update(space: Space, me: string, signInAgain = false): void {
     this.space = space;
     this.me = me;
+    this.signInAgain = signInAgain;
     this.draw();
   }
 
@@ -114,6 +119,17 @@ export class BroadcastStage {
       );
     } else if (p.needsGesture) {
       this.showBanner("enable-audio", h("button", { class: "btn btn-primary", onclick: () => void p.unmute() }, "Click to hear the Space"));
+    } else if (this.signInAgain && this.hooks.signIn) {
+      const signIn = this.hooks.signIn.bind(this.hooks);
+      this.showBanner(
+        "sign-in-again",
+        h(
+          "span",
+          {},
+          "Your sign-in expired. The broadcast plays on; to raise your hand or react, ",
+          h("button", { class: "btn btn-primary small", "data-testid": "sign-in-again", onclick: () => signIn() }, "Sign in again"),
+        ),
+      );
     } else if (p.state === "loading" || p.state === "waiting") {
       this.showBanner("connecting", p.state === "loading" ? "Starting the broadcast…" : "Waiting for the broadcast…");
     } else if (p.state === "paused" && p.live) {

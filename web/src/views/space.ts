@@ -402,6 +402,7 @@ export function spaceView(app: App, spaceId: string): View {
         leaveBroadcast();
         void join();
       },
+      signIn: () => app.signOut(),
       leave: () => {
         presence.forget();
         dropPending(); // not onto the stage either, if a promotion was connecting
@@ -524,7 +525,7 @@ export function spaceView(app: App, spaceId: string): View {
         if (promotionDue()) void join();
         return;
       case "watch":
-        if (ctl.space) broadcast?.update(ctl.space, me);
+        if (ctl.space) broadcast?.update(ctl.space, me, ctl.signInAgain);
     }
   }
 
