@@ -40,6 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from composer.hls.config import RetryPolicy
 from composer.hls.headers import cache_headers
@@ -338,30 +339,20 @@ class Publisher:
         """Write the live window over the version we know. A conflict means another composer wrote
         it: a newer one (its segments are in it) supersedes this one; an older one's late write is
         written over (this publisher just passed the full playlist's fence)."""
-        key = f"{self._space_id}/{BROADCAST_LIVE_PLAYLIST}"
         for _ in range(MAX_REBASES + 1):
             if self._abort.is_set():
                 return False
-            try:
-                return self._write(
-                    BROADCAST_LIVE_PLAYLIST, live, closed=closed, holdable=True, final=final, conditional=True
-                )
-            except WriteConflict:
-                self._stats.count(playlist_conflicts=1)
-            try:
-                stored = self._sink.read_versioned(key)
-            except Exception as exc:  # the next pass tries again
-                log.warning(
-                    "broadcast %s: reading the live window after a conflict failed: %s", self._space_id, exc
-                )
-                return False
-            self._versions[BROADCAST_LIVE_PLAYLIST] = None if stored is None else stored[1]
+            outcome, stored = self._write_or_read_back(
+                BROADCAST_LIVE_PLAYLIST, live, closed=closed, final=final
+            )
+            if outcome != "conflict":
+                return outcome == "written"
             if stored is None:
                 continue
-            if stored[0] == live:
+            if stored == live:
                 return True
             try:
-                window: MediaPlaylist | None = parse_playlist(stored[0].decode("utf-8"))
+                window: MediaPlaylist | None = parse_playlist(stored.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 window = None  # not a window a newer composer wrote: ours replaces it
             if window is not None and (window.ended or newer_writer(window, self._epoch_ms)):
@@ -442,37 +433,22 @@ class Publisher:
         """Write the timeline over the version we know. A conflict reads the stored one back: its
         entries that ours lacks are merged into ours from then on (whoever wrote them), and a
         stored timeline closed while ours is open means a newer composer ended the Space."""
-        key = f"{self._space_id}/{BROADCAST_TIMELINE}"
         for _ in range(MAX_REBASES + 1):
             if self._abort.is_set():
                 return False
             merged = replace(timeline, entries=merge_entries(timeline.entries, self._foreign_entries))
             body = timeline_json(merged).encode()
-            try:
-                return self._write(
-                    BROADCAST_TIMELINE,
-                    body,
-                    closed=timeline.ended,
-                    holdable=True,
-                    final=final,
-                    conditional=True,
-                )
-            except WriteConflict:
-                self._stats.count(playlist_conflicts=1)
-            try:
-                stored = self._sink.read_versioned(key)
-            except Exception as exc:  # the next pass tries again
-                log.warning(
-                    "broadcast %s: reading the timeline after a conflict failed: %s", self._space_id, exc
-                )
-                return False
-            self._versions[BROADCAST_TIMELINE] = None if stored is None else stored[1]
+            outcome, stored = self._write_or_read_back(
+                BROADCAST_TIMELINE, body, closed=timeline.ended, final=final
+            )
+            if outcome != "conflict":
+                return outcome == "written"
             if stored is None:
                 continue
-            if stored[0] == body:
+            if stored == body:
                 return True
             try:
-                theirs: BroadcastTimeline | None = parse_timeline(stored[0].decode("utf-8"))
+                theirs: BroadcastTimeline | None = parse_timeline(stored.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 theirs = None  # nothing to keep from it: ours replaces it
             if theirs is None:
@@ -490,6 +466,25 @@ class Publisher:
                 self._foreign_entries, foreign_to(theirs.entries, timeline.entries)
             )
         return False
+
+    def _write_or_read_back(
+        self, name: str, data: bytes, *, closed: bool, final: bool
+    ) -> tuple[Literal["written", "failed", "conflict"], bytes | None]:
+        """One conditional write of `name` over the version we know: "written"; "failed" (retries
+        spent, held, hurried, or the read-back failed: the next pass tries again); or "conflict"
+        with what the sink holds now (None: nothing), our known version moved to it."""
+        try:
+            written = self._write(name, data, closed=closed, holdable=True, final=final, conditional=True)
+            return ("written" if written else "failed"), None
+        except WriteConflict:
+            self._stats.count(playlist_conflicts=1)
+        try:
+            stored = self._sink.read_versioned(f"{self._space_id}/{name}")
+        except Exception as exc:  # the next pass conflicts again and reads again
+            log.warning("broadcast %s: reading %s after a conflict failed: %s", self._space_id, name, exc)
+            return "failed", None
+        self._versions[name] = None if stored is None else stored[1]
+        return "conflict", None if stored is None else stored[0]
 
     def _write(
         self,

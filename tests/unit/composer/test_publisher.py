@@ -555,14 +555,15 @@ def test_a_predecessors_late_playlists_are_kept_and_its_live_window_written_over
     assert sink.violations == []
 
 
-class _NewerComposerBetween(MemorySink):
-    """Right after this publisher's full playlist is stored, a newer composer writes both of its
-    playlists (it read ours, appended its own part, or closed the Space): this publisher's live
-    window write then meets the newer one's."""
+class _AnotherWriterAfter(MemorySink):
+    """Right after this publisher's first conditional write of an object named `after` is stored,
+    another composer writes (`then`, under the sink's write lock): this publisher's next write of
+    what `then` wrote meets it."""
 
-    def __init__(self, theirs: MediaPlaylist) -> None:
+    def __init__(self, after: str, then: Callable[[MemorySink], object]) -> None:
         super().__init__()
-        self.theirs = theirs
+        self.after = after
+        self.then = then
         self.done = False
 
     def write_if(
@@ -571,12 +572,19 @@ class _NewerComposerBetween(MemorySink):
         written = super().write_if(
             key, data, version=version, content_type=content_type, cache_control=cache_control
         )
-        if key.endswith("index.m3u8") and not self.done:
+        if key.endswith(self.after) and not self.done:
             self.done = True
             with self.write_lock:
-                _stored_playlist(self, self.theirs)
-                _stored_live(self, self.theirs)
+                self.then(self)
         return written
+
+
+def _newer_composer_between(theirs: MediaPlaylist) -> _AnotherWriterAfter:
+    """A newer composer writes both of its playlists right after ours is stored (it read ours,
+    appended its own part, or closed the Space): our live window write then meets its window."""
+    return _AnotherWriterAfter(
+        "index.m3u8", lambda sink: (_stored_playlist(sink, theirs), _stored_live(sink, theirs))
+    )
 
 
 @pytest.mark.parametrize(
@@ -585,7 +593,7 @@ class _NewerComposerBetween(MemorySink):
     ids=["a newer composer's part", "a newer composer that closed the Space at once"],
 )
 def test_a_newer_composers_live_window_is_never_written_over(theirs: MediaPlaylist) -> None:
-    sink = _NewerComposerBetween(theirs)
+    sink = _newer_composer_between(theirs)
     publisher, _ = _publisher(sink, epoch_ms=2000)
     publisher.submit(_segment(0, epoch=2000))
     eventually(lambda: publisher.superseded, what="the publisher sees the newer writer's live window")
@@ -636,32 +644,15 @@ def test_a_predecessors_late_timeline_entries_are_kept_in_ours() -> None:
     assert sink.violations == []
 
 
-class _TimelineBetween(MemorySink):
-    """Right after this publisher's first timeline is stored, another composer writes its own
-    (`theirs`): this publisher's next timeline write meets it."""
-
-    def __init__(self, theirs: BroadcastTimeline) -> None:
-        super().__init__()
-        self.theirs = theirs
-        self.done = False
-
-    def write_if(
-        self, key: str, data: bytes, *, version: str | None, content_type: str, cache_control: str
-    ) -> str:
-        written = super().write_if(
-            key, data, version=version, content_type=content_type, cache_control=cache_control
-        )
-        if key.endswith("timeline.json") and not self.done:
-            self.done = True
-            with self.write_lock:
-                _store_timeline(self, self.theirs)
-        return written
+def _timeline_between(theirs: BroadcastTimeline) -> _AnotherWriterAfter:
+    """Another composer writes its timeline right after our first one is stored."""
+    return _AnotherWriterAfter("timeline.json", lambda sink: _store_timeline(sink, theirs))
 
 
 def test_a_newer_composers_timeline_entries_are_never_written_over() -> None:
     ours = BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(_entry(T0, "a"),))
     theirs = replace(ours, entries=(_entry(T0, "a"), _entry(T0 + 2, "theirs")))
-    sink = _TimelineBetween(theirs)
+    sink = _timeline_between(theirs)
     publisher, _ = _publisher(sink)
     publisher.set_timeline(ours)
     publisher.submit(_segment(0))
@@ -675,7 +666,7 @@ def test_a_newer_composers_timeline_entries_are_never_written_over() -> None:
 def test_a_timeline_closed_by_a_newer_composer_is_never_reopened() -> None:
     ours = BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(_entry(T0, "a"),))
     theirs = replace(ours, ended=True, entries=(_entry(T0, "a"), _entry(T0 + 2, "theirs")))
-    sink = _TimelineBetween(theirs)
+    sink = _timeline_between(theirs)
     publisher, _ = _publisher(sink)
     publisher.set_timeline(ours)
     publisher.submit(_segment(0))

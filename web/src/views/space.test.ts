@@ -194,12 +194,18 @@ afterEach(() => {
   document.body.replaceChildren();
 });
 
-/** The page watching the broadcast, then promoted: the room for the stage is connecting. */
-async function promotedWhileWatching(grants: JoinGrant[] = [HLS, WEBRTC]) {
+/** The page opened on the Space's card, and Join clicked: `grants` answer its token requests. */
+async function joinedFromTheCard(grants: JoinGrant[]) {
   const view = spaceView(fakeApp(grants), "s1");
   document.body.append(view.el);
   await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
   (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+  return view;
+}
+
+/** The page watching the broadcast, then promoted: the room for the stage is connecting. */
+async function promotedWhileWatching(grants: JoinGrant[] = [HLS, WEBRTC]) {
+  const view = await joinedFromTheCard(grants);
   await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
   promote();
   await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
@@ -283,10 +289,7 @@ describe("a promotion from the broadcast to the room", () => {
 
 describe("a reconnect after the room dropped", () => {
   it("keeps saying it is reconnecting while the new room connects, and after it fails", async () => {
-    const view = spaceView(fakeApp([WEBRTC, WEBRTC]), "s1");
-    document.body.append(view.el);
-    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
-    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    const view = await joinedFromTheCard([WEBRTC, WEBRTC]);
     await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
     FakeSpaceRoom.made[0].connected();
     await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
@@ -311,10 +314,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 describe("leaving, and players that cannot load", () => {
   it("a leave while the promotion's token is on its way keeps the listener out of the room", async () => {
-    const view = spaceView(fakeApp([HLS, WEBRTC]), "s1");
-    document.body.append(view.el);
-    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
-    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    const view = await joinedFromTheCard([HLS, WEBRTC]);
     await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
     let release!: () => void;
     tokenGate = new Promise<void>((resolve) => (release = resolve));
@@ -332,10 +332,7 @@ describe("leaving, and players that cannot load", () => {
 
   it("a broadcast player that cannot be loaded says so on the card", async () => {
     FakeBroadcastStage.failNext = new TypeError("Failed to fetch dynamically imported module: /assets/light-abc.js");
-    const view = spaceView(fakeApp([HLS]), "s1");
-    document.body.append(view.el);
-    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
-    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    const view = await joinedFromTheCard([HLS]);
     await until(() => expect(byTestId(view.el, "join-error")?.textContent).toContain("Could not open the broadcast"));
     expect(unhandled).toHaveLength(0);
     expect(byTestId(view.el, "broadcast-stage")).toBeNull();
@@ -343,10 +340,7 @@ describe("leaving, and players that cannot load", () => {
   });
 
   it("a reconnect whose broadcast player cannot load keeps trying", async () => {
-    const view = spaceView(fakeApp([WEBRTC, HLS, HLS, HLS]), "s1");
-    document.body.append(view.el);
-    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
-    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    const view = await joinedFromTheCard([WEBRTC, HLS, HLS, HLS]);
     await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
     FakeSpaceRoom.made[0].connected();
     await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
@@ -366,10 +360,7 @@ describe("leaving, and players that cannot load", () => {
       await held;
       return new Response(JSON.stringify({ ...SPACE, space_id: "s1", version: 1 }));
     });
-    const view = spaceView(fakeApp([HLS]), "s1");
-    document.body.append(view.el);
-    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
-    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    const view = await joinedFromTheCard([HLS]);
     await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
     FakeBroadcastStage.made[0].hooks.leave?.();
     release(); // the read that was on its way when Leave was clicked
