@@ -59,7 +59,15 @@ def main() -> int:
     load = (load_before[0], os.getloadavg()[0])
     report = _report(command, colds, breakdown, startup, tokens, load)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "control_plane.md").write_text(report)
+    doc = OUT / "control_plane.md"
+    # The page also holds the blocks other benchmarks write (join storm, seat burst), each between
+    # `<!-- name:start -->` markers after this report: only this report's part is replaced.
+    kept = ""
+    if doc.exists():
+        old = doc.read_text()
+        marker = old.find("\n<!-- ")
+        kept = old[marker:] if marker >= 0 else ""
+    doc.write_text(report.rstrip("\n") + "\n" + kept if kept else report)
     _plot(colds, tokens)
     print(report)
     return 0

@@ -24,7 +24,7 @@ from ..domain.audience import InvalidAudienceCursor
 from ..domain.errors import Busy, Conflict, DomainError, Forbidden, NotFound, PartlyDone, TooMany
 from ..livekit_edge.gateway import GatewayError
 from ..reconcile.runner import Memory
-from ..store import dynamodb
+from ..store import failures
 from ..store.base import InvalidCursor
 from ..usecases.avatars import AvatarProxy
 from . import openapi
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def store_error(_: Request, exc: Exception) -> JSONResponse:
         # Throttled or unreachable, nothing written: say so and when to come back. Anything else
         # stays the 500 it is (it may have written, or it is a bug).
-        busy = dynamodb.unavailable(exc)
+        busy = failures.unavailable(exc)
         if busy is None:
             raise exc
         log.warning("store unavailable: %s", exc)
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reason = f"the store could not take it now; {exc.done}, retry"
             busy: Busy | None = Busy(cause.rule, reason, retry_after=cause.retry_after)
         else:
-            busy = dynamodb.unavailable(cause, done=exc.done) if isinstance(cause, Exception) else None
+            busy = failures.unavailable(cause, done=exc.done) if isinstance(cause, Exception) else None
         if busy is None:
             raise cause or exc
         log.warning("store unavailable after part of a request: %s", cause)

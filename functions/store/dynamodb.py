@@ -52,7 +52,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
 from contract import names
 
@@ -87,6 +87,7 @@ from .base import (
     scheduling_change,
     to_record,
 )
+from .failures import reasons_of
 from .reactions import ReactionStore
 
 PK, SK = names.TABLE_PK, names.TABLE_SK
@@ -649,14 +650,14 @@ class DynamoStore(SpaceStore):
         try:
             self.client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
-            reasons = _reasons(exc)
+            reasons = reasons_of(exc)
             if self.live_quota is not None and any(
                 n < len(reasons) and reasons[n].get("Code") == "ConditionalCheckFailed" for n in quota_checks
             ):
                 raise live_quota_reached(self.live_quota) from None
             self._raise_if_scheduled_quota(exc, actions)
-            if _reasons(exc) and any(
-                r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in _reasons(exc)
+            if reasons_of(exc) and any(
+                r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in reasons_of(exc)
             ):
                 return None
             if exc.response["Error"]["Code"] == "TransactionConflictException":
@@ -687,7 +688,7 @@ class DynamoStore(SpaceStore):
 
     def _raise_if_scheduled_quota(self, exc: ClientError, actions: list[dict[str, Any]]) -> None:
         """The quota's Conflict when the transaction was refused on a scheduled-Spaces set."""
-        reasons = _reasons(exc)
+        reasons = reasons_of(exc)
         for n, action in enumerate(actions):
             update = action.get("Update", {})
             if "size(#ids)" not in update.get("ConditionExpression", ""):
@@ -1277,42 +1278,6 @@ def _condition(expression: str, version: int) -> dict[str, Any]:
     }
 
 
-def _reasons(exc: ClientError) -> list[dict[str, Any]]:
-    if exc.response["Error"]["Code"] != "TransactionCanceledException":
-        return []
-    reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
-    return reasons
-
-
-# Answers DynamoDB gives, once the SDK's own retries are spent, to a request it did not apply: the
-# table or one of its partitions is over its throughput. Same request later: it may pass.
-_THROTTLED = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
-# A transaction cancelled only for these reasons ("None" marks the items that were fine) wrote nothing.
-_TRANSIENT_REASONS = frozenset(
-    {"None", "ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded"}
-)
-
-
-def unavailable(exc: Exception, *, done: str = "nothing was changed") -> Busy | None:
-    """The 503 for a store failure that left nothing written and may pass later, or None for any
-    other failure (which stays a 500: a read timeout, for one, may have applied a write). `done`:
-    what the request had stored or spent before the failure (errors.PartlyDone)."""
-    if isinstance(exc, ClientError):
-        code = exc.response["Error"]["Code"]
-        reasons = {r.get("Code", "None") for r in _reasons(exc)}
-        if code in _THROTTLED or (code == "TransactionCanceledException" and reasons <= _TRANSIENT_REASONS):
-            return Busy(
-                "store_throttled",
-                f"the store is over its throughput; {done}, retry",
-                retry_after=2,
-            )
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
-        return Busy("store_unreachable", f"the store cannot be reached; {done}, retry", retry_after=5)
-    return None
-
-
 # A seat claim that meets a condition or a throttled table gives no seat: the listener gets the
 # broadcast, which is always safe.
 _SEAT_REFUSALS = frozenset(
@@ -1325,14 +1290,14 @@ def _refused(exc: ClientError) -> bool:
 
 
 def _cancelled_by_condition(exc: ClientError, *, index: int) -> bool:
-    reasons = _reasons(exc)
+    reasons = reasons_of(exc)
     return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
 
 
 def _cancelled_by_conflict(exc: ClientError) -> bool:
     if exc.response["Error"]["Code"] == "TransactionConflictException":
         return True
-    return any(r.get("Code") == "TransactionConflict" for r in _reasons(exc))
+    return any(r.get("Code") == "TransactionConflict" for r in reasons_of(exc))
 
 
 # --- reactions (functions/store/reactions.py) -------------------------------------------------

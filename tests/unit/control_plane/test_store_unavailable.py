@@ -1,5 +1,5 @@
 """Which store failures are a 503 (nothing written, worth sending again) and which stay a 500:
-functions.store.dynamodb.unavailable on the errors botocore raises once its own retries are spent."""
+functions.store.failures.unavailable on the errors botocore raises once its own retries are spent."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
-from functions.store.dynamodb import unavailable
+from functions.store.failures import unavailable
 
 from .test_seat_refusals import Throttled
 
