@@ -145,3 +145,29 @@ def test_environments_restored_from_one_snapshot_draw_different_random_numbers()
     plain = [random.random() for _ in range(3)]
     random.setstate(snapshot)
     assert plain == [random.random() for _ in range(3)]
+
+
+def test_the_sqlite_path_imports_no_aws_sdk_and_no_livekit_api(tmp_path: Any) -> None:
+    """boto3 (~80 ms), livekit-api and PyJWT stay off the handler's import on the SQLite store: a
+    cold start pays for them only where they are used (docs/benchmarks.md, "Control plane")."""
+    import os
+    import subprocess
+    import sys
+
+    from contract import names
+
+    env = {
+        **os.environ,
+        names.ENV_MODE: "cloud",
+        names.ENV_STORE: "sqlite",
+        names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
+        names.ENV_LIVEKIT_URL: "ws://127.0.0.1:7880",
+        names.ENV_LIVEKIT_API_KEY: "key",
+        names.ENV_LIVEKIT_API_SECRET: "secret-long-enough-for-hs256-signing-xx",
+    }
+    probe = (
+        "import sys, functions.handler; "
+        "print(sorted({'boto3', 'livekit', 'jwt'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
