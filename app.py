@@ -123,10 +123,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         )
     broadcast_domain = app.node.try_get_context("broadcast_domain")
     auth_prefix = app.node.try_get_context("auth_domain_prefix")
-    if auth_prefix and (
-        not AUTH_PREFIX.fullmatch(str(auth_prefix))
-        or any(w in str(auth_prefix) for w in AUTH_PREFIX_RESERVED)
-    ):
+    if auth_prefix and not auth_prefix_ok(str(auth_prefix)):
         raise ValueError(
             "context auth_domain_prefix must be 1-63 lowercase letters, digits or hyphens "
             f"(no leading/trailing hyphen, without {', '.join(AUTH_PREFIX_RESERVED)}), got {auth_prefix!r}"
@@ -237,14 +234,17 @@ def deployment_warnings(settings: SpacesSettings) -> list[str]:
     return warnings
 
 
+def auth_prefix_ok(prefix: str) -> bool:
+    """What Cognito takes as a domain prefix: AUTH_PREFIX's shape, none of its reserved words."""
+    return bool(AUTH_PREFIX.fullmatch(prefix)) and not any(w in prefix for w in AUTH_PREFIX_RESERVED)
+
+
 def check_default_auth_prefix(stack_name: str, settings: SpacesSettings) -> None:
     """The hosted sign-in's default prefix is `<stack name>-<account id>` (spaces_stack.py): refuse a
     stack name that would make Cognito fail it at deploy time, unless auth_domain_prefix is set."""
     if settings.oidc is not None or settings.auth_domain_prefix:
         return
-    prefix = f"{stack_name.lower()}-{'0' * ACCOUNT_ID_CHARS}"
-    reserved = [word for word in AUTH_PREFIX_RESERVED if word in prefix]
-    if not AUTH_PREFIX.fullmatch(prefix) or reserved:
+    if not auth_prefix_ok(f"{stack_name.lower()}-{'0' * ACCOUNT_ID_CHARS}"):
         raise ValueError(
             f"stack name {stack_name!r} cannot make the sign-in domain prefix '<stack name>-<account id>' "
             "(at most 50 characters of letters, digits and hyphens, without "

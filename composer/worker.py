@@ -690,8 +690,6 @@ class RoomComposer:
         current_here = self._stage_from in agents
         if best is None or (self._stage is not None and best.seq <= self._stage.seq and current_here):
             return
-        if best == self._stage and best_from == self._stage_from:
-            return
         self._stage, self._stage_from = best, best_from
         self._sync_camera()
         self._record()

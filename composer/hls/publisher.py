@@ -355,7 +355,7 @@ class Publisher:
                 window: MediaPlaylist | None = parse_playlist(stored.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 window = None  # not a window a newer composer wrote: ours replaces it
-            if window is not None and (window.ended or newer_writer(window, self._epoch_ms)):
+            if window is not None and self._taken_over(window):
                 # A newer composer's window, or a closed one (a newer composer that resumed and
                 # ended the Space before its first segment): never reopened by ours.
                 self._supersede("a newer composer writes the live window, or closed it")
@@ -373,7 +373,12 @@ class Publisher:
         except Exception as exc:  # the playlist's own next write meets whatever it is
             log.warning("broadcast %s: reading the playlist after a conflict failed: %s", self._space_id, exc)
             return False
-        return playlist is not None and (playlist.ended or newer_writer(playlist, self._epoch_ms))
+        return playlist is not None and self._taken_over(playlist)
+
+    def _taken_over(self, stored: MediaPlaylist) -> bool:
+        """A stored playlist or window that a newer composer wrote (its epoch's segments), or that
+        is closed: this publisher must never write over it."""
+        return stored.ended or newer_writer(stored, self._epoch_ms)
 
     def _resolve_conflict(self, ours: bytes) -> str:
         """The full playlist changed under us: "ours" (our own write landed, its answer was lost),
@@ -397,7 +402,7 @@ class Publisher:
         except (UnicodeDecodeError, ValueError) as exc:
             self._supersede(f"the stored playlist is unreadable ({exc})")
             return "stop"
-        if playlist.ended or newer_writer(playlist, self._epoch_ms):
+        if self._taken_over(playlist):
             self._supersede("a newer composer writes it" if not playlist.ended else "it is closed")
             return "stop"
         if playlist.segments == self._playlist.segments[: len(playlist.segments)]:

@@ -649,30 +649,31 @@ def _timeline_between(theirs: BroadcastTimeline) -> _AnotherWriterAfter:
     return _AnotherWriterAfter("timeline.json", lambda sink: _store_timeline(sink, theirs))
 
 
-def test_a_newer_composers_timeline_entries_are_never_written_over() -> None:
-    ours = BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(_entry(T0, "a"),))
-    theirs = replace(ours, entries=(_entry(T0, "a"), _entry(T0 + 2, "theirs")))
+_OURS = BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(_entry(T0, "a"),))
+
+
+def _timeline_meets(theirs: BroadcastTimeline) -> tuple[Publisher, _AnotherWriterAfter]:
+    """Our first timeline is stored, `theirs` lands over it, then ours gains an entry and a segment."""
     sink = _timeline_between(theirs)
     publisher, _ = _publisher(sink)
-    publisher.set_timeline(ours)
+    publisher.set_timeline(_OURS)
     publisher.submit(_segment(0))
     eventually(lambda: sink.done, what="the other composer's timeline")
-    publisher.set_timeline(replace(ours, entries=(_entry(T0, "a"), _entry(T0 + 1, "b"))))
+    publisher.set_timeline(replace(_OURS, entries=(_entry(T0, "a"), _entry(T0 + 1, "b"))))
     publisher.submit(_segment(1))
+    return publisher, sink
+
+
+def test_a_newer_composers_timeline_entries_are_never_written_over() -> None:
+    theirs = replace(_OURS, entries=(_entry(T0, "a"), _entry(T0 + 2, "theirs")))
+    publisher, sink = _timeline_meets(theirs)
     assert publisher.close(ended=False, timeout=10)
     assert [e.spotlight for e in _stored_timeline(sink).entries] == ["a", "b", "theirs"]
 
 
 def test_a_timeline_closed_by_a_newer_composer_is_never_reopened() -> None:
-    ours = BroadcastTimeline(space_id=SPACE, started_at=T0, entries=(_entry(T0, "a"),))
-    theirs = replace(ours, ended=True, entries=(_entry(T0, "a"), _entry(T0 + 2, "theirs")))
-    sink = _timeline_between(theirs)
-    publisher, _ = _publisher(sink)
-    publisher.set_timeline(ours)
-    publisher.submit(_segment(0))
-    eventually(lambda: sink.done, what="the other composer's timeline")
-    publisher.set_timeline(replace(ours, entries=(_entry(T0, "a"), _entry(T0 + 1, "b"))))
-    publisher.submit(_segment(1))
+    theirs = replace(_OURS, ended=True, entries=(_entry(T0, "a"), _entry(T0 + 2, "theirs")))
+    publisher, sink = _timeline_meets(theirs)
     eventually(lambda: publisher.superseded, what="the publisher sees the closed timeline")
     publisher.close(ended=False, timeout=10)
     assert sink.objects[f"{SPACE}/timeline.json"] == timeline_json(theirs).encode()
