@@ -2,7 +2,8 @@
 
 The encoders live for the whole broadcast, so timestamps run on across segments; each segment is
 its own small MPEG-TS file muxed in memory by FFmpeg's mpegts muxer, starting with a keyframe (with
-its SPS/PPS in band) and a PAT/PMT, so any segment decodes on its own. Timestamps come from frame
+its SPS/PPS in band) and a PAT/PMT, so any segment decodes on its own; its continuity counters run
+on from the segment before, so the segments also read as one stream. Timestamps come from frame
 and sample counts, never from the wall clock, which keeps audio and video in sync.
 """
 
@@ -21,6 +22,7 @@ from av.video.frame import PictureType
 from av.video.stream import VideoStream
 
 from composer.hls.config import BroadcastConfig
+from composer.hls.continuity import ContinuityCounters
 from composer.hls.stats import StatsRecorder
 
 AAC_FRAME = 1024  # samples per AAC-LC frame
@@ -94,6 +96,7 @@ class SegmentEncoder:
         self._video_end = 0  # frames encoded (pts + 1 of the last video packet)
         self._audio_end = 0  # samples encoded (pts + duration of the last audio packet)
         self._index = 0
+        self._counters = ContinuityCounters()
         self._segment_start = Fraction(0)
         self._closed = False
 
@@ -241,8 +244,9 @@ class SegmentEncoder:
                     packet.dts += TS_OFFSET_S * rate
                 container.mux(packet)
             container.close()
+            data = self._counters.carry_on(buf.getvalue())
         start = self._segment_start
-        segment = EncodedSegment(self._index, buf.getvalue(), float(start), float(end - start))
+        segment = EncodedSegment(self._index, data, float(start), float(end - start))
         self._index += 1
         self._segment_start = end
         return segment

@@ -123,3 +123,15 @@ def read_playlist(text: str | bytes) -> MediaPlaylist:
 def near(colour: tuple[float, float, float], expected: tuple[int, int, int], tolerance: float = 12) -> bool:
     """Solid colours survive YUV 4:2:0 and H.264 within a few levels."""
     return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
+
+
+def corrupt_packets(playlist: str) -> list[tuple[str, int | None]]:
+    """The packets FFmpeg's HLS demuxer flags as corrupt reading a whole playlist as one stream
+    (a continuity counter that jumps at a segment boundary is the usual cause)."""
+    flagged: list[tuple[str, int | None]] = []
+    container: InputContainer
+    with av.open(playlist, "r", format="hls") as container:
+        for packet in container.demux():
+            if packet.size and packet.is_corrupt:
+                flagged.append((packet.stream.type, packet.dts))
+    return flagged

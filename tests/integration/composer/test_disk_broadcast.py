@@ -13,6 +13,7 @@ from tests.integration.composer.media import (
     TONE_HZ,
     Feeder,
     colour_at,
+    corrupt_packets,
     near,
     read_playlist,
     read_segment,
@@ -68,6 +69,9 @@ def test_720p_broadcast_has_one_second_segments_that_decode_with_sound_and_the_r
     # Audio and video start together in every full segment (within one AAC frame, 21 ms).
     for reading in readings[1:]:
         assert abs(reading.audio_pts[0] - reading.video_pts[0]) <= 1920
+    # Read as one stream (a player's or recorder's demuxer), no packet is flagged: the continuity
+    # counters run on across segments (before, each segment's keyframe was flagged corrupt).
+    assert corrupt_packets(str(root / "index.m3u8")) == []
 
     timeline = (root / "timeline.json").read_text()
     assert '"ended":true' in timeline and '"alice":"Alice"' in timeline
@@ -93,6 +97,7 @@ def test_audio_only_broadcast_has_aac_segments_and_no_video_stream(tmp_path: Pat
         assert reading.streams == ("aac",)
         assert reading.video_pts == ()
         assert reading.tone_hz() == pytest.approx(TONE_HZ, abs=5)
+    assert corrupt_packets(str(root / "index.m3u8")) == []
     sizes = [(root / s.uri).stat().st_size for s in playlist.segments[:2]]
     # 64 kb/s AAC is 8 kB a second; MPEG-TS packing must not double it (one PES per AAC frame would).
     assert max(sizes) < 12_000
