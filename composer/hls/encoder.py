@@ -22,7 +22,7 @@ from av.video.frame import PictureType
 from av.video.stream import VideoStream
 
 from composer.hls.config import BroadcastConfig
-from composer.hls.continuity import ContinuityCounters
+from composer.hls.continuity import ContinuityCounters, mark_discontinuity
 from composer.hls.stats import StatsRecorder
 
 AAC_FRAME = 1024  # samples per AAC-LC frame
@@ -245,6 +245,9 @@ class SegmentEncoder:
                 container.mux(packet)
             container.close()
             data = self._counters.carry_on(buf.getvalue())
+            if self._index == 0:
+                # A new encoder's counters start afresh: after a takeover they jump.
+                data = mark_discontinuity(data)
         start = self._segment_start
         segment = EncodedSegment(self._index, data, float(start), float(end - start))
         self._index += 1

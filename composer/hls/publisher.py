@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from composer.hls.config import RetryPolicy
+from composer.hls.continuity import mark_discontinuity
 from composer.hls.headers import cache_headers
 from composer.hls.playlist import MediaPlaylist, Segment, newer_writer, parse_playlist, rebase
 from composer.hls.sinks import Sink, WriteConflict
@@ -261,7 +262,10 @@ class Publisher:
 
     def _publish_segment(self, job: _Job) -> None:
         seg = job.segment
-        if not self._write(seg.name, seg.data, closed=False):
+        discontinuity = self._discontinuity_next or job.after_gap
+        # After a dropped segment the stream's continuity counters jump: say it is meant.
+        data = mark_discontinuity(seg.data) if job.after_gap else seg.data
+        if not self._write(seg.name, data, closed=False):
             log.error("broadcast %s: giving up on segment %s", self._space_id, seg.name)
             self._stats.count(segments_dropped=1)
             with self._cond:
@@ -270,7 +274,6 @@ class Publisher:
                 else:
                     self._gap_next = True
             return
-        discontinuity = self._discontinuity_next or job.after_gap
         self._discontinuity_next = False
         entry = Segment(seg.name, seg.duration_s, seg.program_date_time, discontinuity)
         with self._cond:

@@ -14,7 +14,7 @@ import pytest
 
 from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, DiskSink
 from composer.hls.playlist import parse_playlist
-from tests.integration.composer.media import Feeder, read_segment
+from tests.integration.composer.media import Feeder, corrupt_packets, read_segment
 from tests.support.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,6 +81,8 @@ def test_replacement_composer_continues_the_playlist_after_a_kill(killed_compose
     for seg in after.segments:
         reading = read_segment((root / seg.uri).read_bytes())
         assert reading.first_packet_is_keyframe and len(reading.video_pts) == 30
+    # The new encoder's continuity counters start afresh; its first segment says the jump is meant.
+    assert corrupt_packets(str(root / "index.m3u8")) == []
 
     timeline = json.loads((root / "timeline.json").read_text())
     assert timeline["ended"] is True

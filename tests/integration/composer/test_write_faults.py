@@ -9,7 +9,7 @@ from typing import Any
 
 from composer.hls import Broadcast, BroadcastConfig, DiskSink, RetryPolicy
 from composer.hls.playlist import parse_playlist
-from tests.integration.composer.media import Feeder, read_segment
+from tests.integration.composer.media import Feeder, corrupt_packets, read_segment
 
 SPACE = "space-f"
 EPOCH = 1_764_619_200_000
@@ -134,3 +134,29 @@ def test_a_write_torn_half_way_is_never_visible_and_is_retried(tmp_path: Path) -
     assert broadcast.stats.segments_dropped == 0
     _assert_complete(sink, 3)
     assert sink.checks == sink.calls  # every attempt checked: after its write, or mid-write when torn
+
+
+class OneSegmentNeverWrites(DiskSink):
+    def write(self, key: str, data: bytes, **kwargs: Any) -> None:
+        if key.endswith(f"{EPOCH}-2.ts"):
+            raise OSError("disk full (injected)")
+        super().write(key, data, **kwargs)
+
+
+def test_a_dropped_segment_leaves_a_gap_that_a_demuxer_reads_as_meant(tmp_path: Path) -> None:
+    """The encoder's continuity counters ran on through the dropped segment: the one after it says
+    the jump is meant, as its playlist entry does, so FFmpeg reading the playlist as one stream
+    flags no packet (before, the keyframe after the gap was flagged corrupt)."""
+    config = BroadcastConfig(width=320, height=180, retry=RetryPolicy(attempts=1))
+    broadcast = Broadcast(config, OneSegmentNeverWrites(tmp_path), space_id=SPACE, epoch_ms=EPOCH)
+    Feeder(config).feed(broadcast, 4.0)
+    assert broadcast.close(ended=True)
+
+    playlist = parse_playlist((tmp_path / SPACE / "index.m3u8").read_text())
+    assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
+        (f"{EPOCH}-0.ts", False),
+        (f"{EPOCH}-1.ts", False),
+        (f"{EPOCH}-3.ts", True),
+    ]
+    assert broadcast.stats.segments_dropped == 1
+    assert corrupt_packets(str(tmp_path / SPACE / "index.m3u8")) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from composer.hls.continuity import PACKET, ContinuityCounters
+from composer.hls.continuity import PACKET, ContinuityCounters, mark_discontinuity
 
 VIDEO, AUDIO, NULL = 0x100, 0x101, 0x1FFF
 PAYLOAD, ADAPTATION_ONLY, BOTH = 0x1, 0x2, 0x3
@@ -55,3 +55,16 @@ def test_what_is_not_whole_ts_packets_is_refused(data: bytes, message: str) -> N
 
 def test_an_empty_segment_is_empty() -> None:
     assert ContinuityCounters().carry_on(b"") == b""
+
+
+def test_a_discontinuity_is_marked_on_each_streams_first_packet_that_has_an_adaptation_field() -> None:
+    keyframe = bytearray(_packet(VIDEO, BOTH))
+    keyframe[4:6] = bytes([7, 0x50])  # adaptation field: random access + PCR
+    audio = bytearray(_packet(AUDIO, BOTH))
+    audio[4:6] = bytes([1, 0x40])
+    later = bytearray(keyframe)
+    table = _packet(0x0000)  # the PAT: no adaptation field, left alone
+    data = table + bytes(keyframe) + bytes(audio) + bytes(later)
+    out = mark_discontinuity(data)
+    assert [out[i * PACKET + 5] for i in (1, 2, 3)] == [0xD0, 0xC0, 0x50]
+    assert out[:PACKET] == table and len(out) == len(data)

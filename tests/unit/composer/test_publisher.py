@@ -55,7 +55,15 @@ def _publisher(
 
 
 def _segment(n: int, epoch: int = 1000) -> ReadySegment:
-    return ReadySegment(f"{epoch}-{n}.ts", f"segment {n}".encode(), 1.0, T0 + n)
+    # One MPEG-TS packet (PID 0x100, an adaptation field with the random-access flag, as a
+    # keyframe's first packet has), its payload naming the segment.
+    header = bytes([0x47, 0x41, 0x00, 0x30, 1, 0x40])
+    payload = f"segment {n}".encode()
+    return ReadySegment(f"{epoch}-{n}.ts", header + payload.ljust(188 - len(header), b"\xff"), 1.0, T0 + n)
+
+
+def _marked_discontinuous(data: bytes) -> bool:
+    return bool(data[5] & 0x80)
 
 
 def _published(sink: MemorySink) -> int:
@@ -119,6 +127,10 @@ def test_a_segment_that_never_writes_is_dropped_and_the_next_one_marks_the_gap()
         ("1000-2.ts", True),
     ]
     assert sink.attempts[f"{SPACE}/1000-1.ts"] == FAST.attempts
+    # The stream's continuity counters jump there too: the segment says so (a demuxer would flag
+    # its keyframe as corrupt otherwise); the others are written as encoded.
+    assert _marked_discontinuous(sink.objects[f"{SPACE}/1000-2.ts"])
+    assert sink.objects[f"{SPACE}/1000-0.ts"] == _segment(0).data
     assert stats.segments_dropped == 1
     assert sink.violations == []
 
