@@ -211,6 +211,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         if avatar_hosts is None
         else tuple(h.strip() for h in str(avatar_hosts).split(",") if h.strip()),
         auth_domain_prefix=str(auth_prefix) if auth_prefix else None,
+        mfa_required=str(get("mfa_required", "false")).lower() == "true",
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
         hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
         livekit_releases_url=str(releases_url) if releases_url is not None else None,

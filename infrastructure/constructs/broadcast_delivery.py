@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
@@ -177,6 +177,7 @@ class BroadcastDelivery(Construct):
         self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
             self,
             "Headers",
+            response_headers_policy_name=self._account_wide_name("headers"),
             comment="CORS for the web client's hls.js, HSTS and nosniff",
             cors_behavior=cloudfront.ResponseHeadersCorsBehavior(
                 access_control_allow_credentials=False,
@@ -201,7 +202,10 @@ class BroadcastDelivery(Construct):
         # CDK adds the bucket policy statement: s3:GetObject for cloudfront.amazonaws.com when
         # AWS:SourceArn is this distribution. No ListBucket, so a missing key is a 403 (cached 1 s).
         self.origin_access_control = cloudfront.S3OriginAccessControl(
-            self, "OriginAccess", signing=cloudfront.Signing.SIGV4_ALWAYS
+            self,
+            "OriginAccess",
+            signing=cloudfront.Signing.SIGV4_ALWAYS,
+            origin_access_control_name=self._account_wide_name("origin"),
         )
         origin = origins.S3BucketOrigin.with_origin_access_control(
             self.bucket,
@@ -258,6 +262,12 @@ class BroadcastDelivery(Construct):
             route53.AaaaRecord(self, "RecordV6", zone=hosted_zone, record_name=settings.domain, target=target)
         self.domain_name = settings.domain or self.distribution.distribution_domain_name
         self.base_url = f"https://{self.domain_name}/{self.prefix.rstrip('/')}"
+
+    def _account_wide_name(self, kind: str) -> str:
+        """A name for a CloudFront object whose names are unique per account, not per region (origin
+        access controls, response headers policies): the same stack deployed to a second region of
+        the account would otherwise fail on the name. At most 63 characters (OAC names: 64)."""
+        return f"{Names.unique_resource_name(self, max_length=40)}-{kind}-{Stack.of(self).region}"
 
     def serve_avatars(self, api: apigwv2.IHttpApi) -> str:
         """`/avatars` on this distribution goes to the API's avatar proxy; returns its public URL

@@ -23,10 +23,12 @@ class UserPoolIdentity(Construct):
         id_: str,
         *,
         removal_policy: RemovalPolicy,
+        mfa_required: bool = False,
         domain_prefix: str,
         web_origins: Sequence[str],
     ) -> None:
         super().__init__(scope, id_)
+        self.mfa_required = mfa_required
         self.user_pool = cognito.UserPool(
             self,
             "Users",
@@ -40,14 +42,17 @@ class UserPoolIdentity(Construct):
                 require_uppercase=True,
                 require_symbols=True,
             ),
-            mfa=cognito.Mfa.OPTIONAL,
+            # Required: managed login enrols a TOTP app at first sign-in. Otherwise optional, which
+            # offers no enrolment (the web client has no page for it; docs/infrastructure.md).
+            mfa=cognito.Mfa.REQUIRED if mfa_required else cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             # What other people see (docs/identity.md): the ID token's `name` and `picture` claims.
             # Sign-up asks for a name, so no one appears as their subject (a UUID); the avatar is
-            # optional. Both stay editable by the user.
+            # optional. Both are mutable, so an administrator can correct them (AdminUpdateUserAttributes);
+            # users cannot edit them themselves yet: no page does it, and the client has no admin scope.
             standard_attributes=cognito.StandardAttributes(
                 fullname=cognito.StandardAttribute(required=True, mutable=True),
                 profile_picture=cognito.StandardAttribute(required=False, mutable=True),

@@ -162,7 +162,31 @@ class LiveKitFleet(Construct):
             "NodeRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="LiveKit SFU node: read its two secrets, SSM sessions, complete its drain",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
+        )
+        # Session Manager, the only operator access (no SSH): what its agent needs to register and
+        # open sessions, and nothing more. AmazonSSMManagedInstanceCore would also let a node that
+        # parses untrusted media read every Parameter Store value in the region.
+        iam.Policy(
+            self,
+            "SessionManager",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["ssm:UpdateInstanceInformation"],
+                    resources=[
+                        Stack.of(self).format_arn(service="ec2", resource="instance", resource_name="*")
+                    ],
+                ),
+                iam.PolicyStatement(
+                    actions=[
+                        "ssmmessages:CreateControlChannel",
+                        "ssmmessages:CreateDataChannel",
+                        "ssmmessages:OpenControlChannel",
+                        "ssmmessages:OpenDataChannel",
+                    ],
+                    resources=["*"],  # these actions have no resource type
+                ),
+            ],
         )
         livekit_secret.grant_read(self.role)
         redis_auth_secret.grant_read(self.role)
@@ -264,8 +288,8 @@ class LiveKitFleet(Construct):
         self.group.scale_on_cpu_utilization(
             "Cpu",
             target_utilization_percent=sizing.cpu_target_percent,
-            # Scale-in is slow anyway (drain); do not flap.
-            cooldown=Duration.minutes(5),
+            # No `cooldown`: target tracking ignores it. Scale-in is damped by the drain itself
+            # (a node leaves only when its rooms have ended, up to `drain`).
         )
 
         self.load_balancer = elbv2.NetworkLoadBalancer(

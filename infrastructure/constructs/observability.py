@@ -69,6 +69,8 @@ class Observability(Construct):
         function: lambda_.IFunction,
         reconciler: lambda_.IFunction,
         reconciler_logs: logs.ILogGroup,
+        api_access_logs: logs.ILogGroup,
+        avatar_route_key: str,
         table: dynamodb.Table,
         sfu_group: autoscaling.AutoScalingGroup,
         workers: Sequence[WatchedWorkers],
@@ -136,6 +138,22 @@ class Observability(Construct):
             metric_value="1",
             default_value=0,
         )
+        # The avatar proxy answers 502 when a picture's host fails (a dead link, a host that is
+        # down): a third party's failure, shown as initials, which must not page anyone. The
+        # access log counts them, and the API's 5xx alarm subtracts them.
+        logs.MetricFilter(
+            self,
+            "AvatarProxy5xxFilter",
+            log_group=api_access_logs,
+            filter_pattern=logs.FilterPattern.all(
+                logs.FilterPattern.string_value("$.routeKey", "=", avatar_route_key),
+                logs.FilterPattern.string_value("$.status", "=", "5*"),
+            ),
+            metric_namespace=metric_namespace(self),
+            metric_name="AvatarProxy5xx",
+            metric_value="1",
+            default_value=0,
+        )
         group = {"AutoScalingGroupName": sfu_group.auto_scaling_group_name}
         # The hottest node: rooms stay on their node, so the fleet's average hides a saturated one.
         sfu_cpu = cloudwatch.Metric(
@@ -146,7 +164,16 @@ class Observability(Construct):
             statistic="Maximum",
         )
         metrics: dict[str, cloudwatch.IMetric] = {
-            "api_5xx": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+            "api_5xx": cloudwatch.MathExpression(
+                # FILL: no avatar request in a period is no avatar failure, not a gap in the result.
+                expression="all - FILL(avatars, 0)",
+                using_metrics={
+                    "all": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                    "avatars": self._worker_metric("AvatarProxy5xx", "Sum"),
+                },
+                label="5xx answers, avatar proxy's upstream failures excepted",
+                period=FIVE_MINUTES,
+            ),
             "api_4xx": api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
             "api_latency": api.metric_latency(period=FIVE_MINUTES, statistic="p99"),
             "api_count": api.metric_count(period=FIVE_MINUTES, statistic="Sum"),

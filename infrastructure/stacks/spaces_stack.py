@@ -25,7 +25,7 @@ from infrastructure.constructs.agent_service import (
     agent_image,
 )
 from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
-from infrastructure.constructs.control_plane import ApiLimits, BroadcastLinks, ControlPlane
+from infrastructure.constructs.control_plane import AVATAR_ROUTE_KEY, ApiLimits, BroadcastLinks, ControlPlane
 from infrastructure.constructs.identity import UserPoolIdentity
 from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
 from infrastructure.constructs.network import Network
@@ -80,6 +80,9 @@ class SpacesSettings:
     # Prefix of the user pool's Cognito domain (<prefix>.auth.<region>.amazoncognito.com), globally
     # unique per region. None: "<stack name>-<account id>".
     auth_domain_prefix: str | None = None
+    # Every user of the Cognito pool enrols a TOTP app at first sign-in (managed login walks them
+    # through it) and uses it each time. Chosen before the first deploy (docs/infrastructure.md).
+    mfa_required: bool = False
     # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
     bundle_lambda: bool = True
     # Set: the stack writes the signalling and TURN records (alias A) into this zone.
@@ -138,6 +141,7 @@ class SpacesStack(Stack):
                 self,
                 "Identity",
                 removal_policy=keep,
+                mfa_required=settings.mfa_required,
                 domain_prefix=settings.auth_domain_prefix or f"{self.stack_name.lower()}-{Aws.ACCOUNT_ID}",
                 # The page's origins are the ones the API lets call it; without any (offline synth, a
                 # first deploy) the Vite dev server, the only http origin Cognito accepts being localhost.
@@ -258,6 +262,8 @@ class SpacesStack(Stack):
             function=control_plane.function,
             reconciler=self.reconciler.function,
             reconciler_logs=self.reconciler.log_group,
+            api_access_logs=control_plane.access_log_group,
+            avatar_route_key=AVATAR_ROUTE_KEY,
             table=state.table,
             sfu_group=fleet.group,
             workers=[
@@ -342,8 +348,9 @@ def _acknowledge_nag_findings(
     ack(
         secrets.livekit,
         "AwsSolutions-SMG4",
-        "LiveKit key rotation needs the SFU fleet and the control plane to roll in step (several keys "
-        "accepted at once); docs/infrastructure.md describes that procedure, a rotation Lambda cannot do it",
+        "LiveKit key rotation needs the SFU fleet, the control plane and the workers to change keys in "
+        "step (each holds one key pair), so it is done when no Space is live, as docs/infrastructure.md "
+        "describes; a rotation Lambda cannot do it",
     )
     ack(
         secrets.redis_auth,
@@ -351,12 +358,15 @@ def _acknowledge_nag_findings(
         "The Redis AUTH token is rotated with ElastiCache's AUTH token rotation (ROTATE then SET) while the "
         "SFU nodes re-read it; documented in docs/infrastructure.md",
     )
-    if identity is not None:
+    if identity is not None and not identity.mfa_required:
         ack(
             identity.user_pool,
             "AwsSolutions-COG2",
-            "MFA is offered (TOTP) but not forced: listeners of a public audio Space sign in from phones; "
-            "the account holds no payment data, and hosts can turn MFA on for themselves",
+            "MFA is not required by default, and users are offered no way to set it up (managed login "
+            "enrols a TOTP app only when MFA is required, and the web client has no enrolment page): "
+            "listeners of a public audio Space sign in from phones and the account holds no payment "
+            "data. A deployment that wants MFA sets context mfa_required=true before its first "
+            "deploy, and every user then enrols at first sign-in (docs/infrastructure.md)",
         )
 
     reconciler: ReconcileSchedule = stack.reconciler  # type: ignore[attr-defined]
@@ -408,11 +418,18 @@ def _acknowledge_nag_findings(
         "The TURN load balancer is the public TURN/TLS endpoint (443 of the TURN domain) for clients that "
         "can only leave their network on 443",
     )
+    session_manager = fleet.node.find_child("SessionManager")
     ack(
-        fleet.role,
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
-        "SSM Session Manager is the only operator access to SFU nodes (no SSH, no key pair); the managed "
-        "policy is the documented minimum for the SSM agent",
+        session_manager,
+        "AwsSolutions-IAM5[Resource::*]",
+        "SSM Session Manager is the only operator access to SFU nodes (no SSH, no key pair): the agent's "
+        "four ssmmessages channel actions have no resource type, so they cannot name one",
+    )
+    ack(
+        session_manager,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]",
+        "ssm:UpdateInstanceInformation is how a node's SSM agent registers; the nodes' instance ids are "
+        "not known until launch, so the action names this account's instances in this region",
     )
     ack(
         fleet.node.find_child("CompleteDrain"),
@@ -512,10 +529,13 @@ def _acknowledge_broadcast_findings(
     ack(
         broadcast.distribution,
         "AwsSolutions-CFR2",
-        "The origin is a private bucket of public, immutable-by-name objects reachable only through "
-        "GET/HEAD; WAF would bill every request (100k listeners at 1 s segments make ~200k requests/s, "
-        "about 430 USD per hour in WAF request fees) and a rate rule would block listeners behind a "
-        "shared NAT. CloudFront's built-in Shield Standard covers the network layer",
+        "The default origin is a private bucket of public, immutable-by-name objects reachable only "
+        "through GET/HEAD; WAF would bill every request (100k listeners at 1 s segments make ~200k "
+        "requests/s, about 430 USD per hour in WAF request fees) and a rate rule would block listeners "
+        "behind a shared NAT. The /avatars behaviour goes to the API's avatar proxy, whose cache key is "
+        "the picture URL: varying it misses the cache, and the route's own throttle (50 requests/s, "
+        "burst 100) bounds what that costs; past it faces show as initials, nothing else is touched. "
+        "CloudFront's built-in Shield Standard covers the network layer",
     )
     task_policy = composers.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy")
     ack(

@@ -142,6 +142,14 @@ def test_distribution_reads_the_bucket_through_origin_access_control_only(synth:
     assert oac["Properties"]["OriginAccessControlConfig"]["SigningBehavior"] == "always"
     assert oac["Properties"]["OriginAccessControlConfig"]["SigningProtocol"] == "sigv4"
     assert not synth.resources("AWS::CloudFront::CloudFrontOriginAccessIdentity")
+    # OAC and response-headers-policy names are unique per account: the region is in both, so the
+    # same stack deploys to a second region of the account (the cache policies' names have it too).
+    (headers,) = synth.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
+    for name in (
+        oac["Properties"]["OriginAccessControlConfig"]["Name"],
+        headers["Properties"]["ResponseHeadersPolicyConfig"]["Name"],
+    ):
+        assert {"Ref": "AWS::Region"} in name["Fn::Join"][1], name
 
     allows = [s for s in _bucket_policy(synth, bucket_id) if s["Effect"] == "Allow"]
     (statement,) = allows  # the only grant in the bucket policy: this distribution may read

@@ -171,7 +171,30 @@ def test_nodes_use_ssm_and_imdsv2(synth: Synthesized) -> None:
     ((_, template),) = synth.resources("AWS::EC2::LaunchTemplate").items()
     data = template["Properties"]["LaunchTemplateData"]
     assert data["MetadataOptions"]["HttpTokens"] == "required"
-    assert "AmazonSSMManagedInstanceCore" in json.dumps(synth.resources("AWS::IAM::Role"))
+    # Session Manager's own actions, not the managed policy (which reads any SSM parameter).
+    assert "AmazonSSMManagedInstanceCore" not in json.dumps(synth.template)
+    (policy,) = [
+        p for k, p in synth.resources("AWS::IAM::Policy").items() if k.startswith("LiveKitSessionManager")
+    ]
+    actions = sorted(
+        a for st in policy["Properties"]["PolicyDocument"]["Statement"] for a in _list(st["Action"])
+    )
+    assert actions == [
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    ]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_the_sfu_scaling_policy_sets_no_cooldown_target_tracking_would_ignore(synth: Synthesized) -> None:
+    _, policy = synth.one("AWS::AutoScaling::ScalingPolicy", PolicyType="TargetTrackingScaling")
+    assert "Cooldown" not in policy["Properties"]
 
 
 def test_lambda_is_arm64_on_the_python_its_tests_run_on(synth: Synthesized) -> None:
@@ -557,6 +580,26 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
     ):
         assert f'"MetricName": "{metric}"' in text, metric
     assert synth.resources("AWS::CloudWatch::Dashboard")
+
+
+def test_the_api_5xx_alarm_leaves_out_the_avatar_proxys_upstream_failures(synth: Synthesized) -> None:
+    alarm = _alarm(synth, "Api5xx")
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "all - FILL(avatars, 0)" and expression["ReturnData"]
+    by_id = {m["Id"]: m for m in alarm["Metrics"]}
+    assert by_id["all"]["MetricStat"]["Metric"]["MetricName"] == "5xx"
+    assert by_id["avatars"]["MetricStat"]["Metric"]["MetricName"] == "AvatarProxy5xx"
+    (metric_filter,) = [
+        f
+        for f in synth.resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["MetricTransformations"][0]["MetricName"] == "AvatarProxy5xx"
+    ]
+    pattern = metric_filter["Properties"]["FilterPattern"]
+    assert '$.routeKey = "GET /avatars"' in pattern and '$.status = "5*"' in pattern
+    # It reads the API's access log, whose JSON carries routeKey and status.
+    ((stage_id, stage),) = synth.resources("AWS::ApiGatewayV2::Stage").items()
+    destination = stage["Properties"]["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert metric_filter["Properties"]["LogGroupName"] == {"Ref": destination}
 
 
 def _alarm(synth: Synthesized, logical_prefix: str) -> dict[str, Any]:
