@@ -22,7 +22,7 @@ from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 from ..domain import broadcast, people
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
-from ..domain.text import INVISIBLE, ZERO_WIDTH_JOINER, char_class, one_line
+from ..domain.text import SHOWS_NOTHING, char_class, one_line
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
 # (`IDEMP#<user>#<key>`, so never `#`): a conservative alphabet that still takes common OIDC
@@ -41,22 +41,25 @@ SCHEDULE_PATTERN = (
 )
 _schedule = re.compile(SCHEDULE_PATTERN)
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
-# Whitespace as Python's str.isspace() knows it, spelled out: regex engines disagree about `\s`
-# (ECMA, Rust and Python each differ on U+001C-U+001F and U+0085), so the schema's pattern and the
-# server's check use this one list. A title needs one character outside it; the rest is trimmed.
-WHITESPACE = (
-    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-# A title needs one character that is neither whitespace nor invisible (text.INVISIBLE: controls,
-# bidi marks, zero-width spaces; nor the joiner, kept but invisible on its own); it is stored as one
-# line without the invisible ones, so what the pattern accepts always leaves something to show (in
-# the lobby, the page and the broadcast video).
-TITLE_PATTERN = "[^" + char_class(frozenset(WHITESPACE) | INVISIBLE | {ZERO_WIDTH_JOINER}) + "]"
+# A title needs one character that shows something (text.shows_something: not whitespace, a
+# control, a format character, a joiner, a variation selector or a filler). The pattern is that
+# check (pydantic applies it, the schema publishes it): it names the set code point by code point,
+# so regex engines cannot disagree about it (ECMA, Rust and Python each read `\s` differently).
+# The title is stored as one line without controls and format characters (tag characters' hidden
+# text included), so what the pattern accepts always leaves something to show (in the lobby, the
+# page and the broadcast video).
+TITLE_PATTERN = "[^" + char_class(SHOWS_NOTHING) + "]"
+TITLE_DROPS = frozenset({"Cf"})
+
+
+def _clean_title(raw: str) -> str:
+    return one_line(raw, also_drop=TITLE_DROPS)
+
+
 Title = Annotated[
     str,
     StringConstraints(max_length=120, pattern=TITLE_PATTERN),
-    AfterValidator(one_line),
+    AfterValidator(_clean_title),
 ]
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from contract import names as contract_names
 
 from .model import Space
-from .text import ZERO_WIDTH_JOINER, one_line
+from .text import one_line, shows_something
 
 # A name fits one line of a tile or a list row; 64 also keeps the room metadata's `names` map
 # (host, co-hosts, speakers) far below LiveKit's metadata size limit (docs/identity.md).
@@ -50,8 +50,8 @@ def clean_name(raw: object, *, fallback: str) -> str:
     if not isinstance(raw, str):
         return fallback[:NAME_MAX_CHARS]
     name = one_line(raw, also_drop=_NAME_DROPS)[:NAME_MAX_CHARS].rstrip()
-    # Joiners alone (kept for emoji sequences) show nothing either.
-    return name if name.strip(ZERO_WIDTH_JOINER) else fallback[:NAME_MAX_CHARS]
+    # Joiners and variation selectors alone (kept for emoji sequences) show nothing either.
+    return name if shows_something(name) else fallback[:NAME_MAX_CHARS]
 
 
 def clean_picture(raw: object, *, allow_http: bool = False) -> str | None:

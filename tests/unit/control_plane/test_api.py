@@ -110,6 +110,10 @@ def test_create_returns_the_public_space(client: TestClient) -> None:
         ("\u202eevil\u202c talk", "evil talk"),  # no reordering of what others read
         ("Ask\u200b me\u00ad anything", "Ask me anything"),
         ("👩\u200d💻 Dev hour", "👩\u200d💻 Dev hour"),
+        # Hidden text in tag characters (U+E0000 + ASCII) is dropped, as from names.
+        ("Friday\U000e0020\U000e0069\U000e0067\U000e006e review", "Friday review"),
+        ("\U0001d173Jazz\U0001d17a", "Jazz"),  # musical formatting controls
+        ("❤\ufe0f Live", "❤\ufe0f Live"),  # a variation selector stays with its emoji
     ],
 )
 def test_a_title_is_stored_as_one_visible_line(client: TestClient, title: str, stored: str) -> None:
@@ -125,6 +129,12 @@ def test_a_title_is_stored_as_one_visible_line(client: TestClient, title: str, s
         ({"title": "\u200b\u200b"}, "title"),  # nothing visible: zero-width spaces
         ({"title": "\u200d"}, "title"),  # a joiner alone
         ({"title": "\u202e\ufeff\x00"}, "title"),  # a bidi override, the BOM, a control
+        # Beyond the BMP too: tag characters, musical formatting controls, variation selectors
+        ({"title": "\U000e0020\U000e0041\U000e0042"}, "title"),
+        ({"title": "\U0001d173\U0001d17a"}, "title"),
+        ({"title": "\ufe0f\U000e0100 \U000e01ef"}, "title"),
+        ({"title": "\u3164\u115f\uffa0"}, "title"),  # Hangul fillers: letters that draw nothing
+        ({"title": "\u200d\ufe0f"}, "title"),
         ({"title": "ok", "video": "always"}, "video"),
         ({"title": "ok", "scheduled_start": "tomorrow"}, "scheduled_start"),
         ({"title": "ok", "scheduled_start": "2030-01-01T10:00:00"}, "scheduled_start"),  # no timezone

@@ -63,6 +63,10 @@ def test_a_name_is_trimmed_and_loses_its_controls(raw: str, shown: str) -> None:
         "\ufeff",
         "\u2064",
         "\u200d\u200d",
+        "\ufe0f\U000e0100",  # variation selectors alone
+        "\u200d\ufe0f",
+        "\u3164 \u3164",  # Hangul fillers
+        "\U000e0041\U000e0042",  # tag characters
     ],
 )
 def test_no_usable_name_falls_back_to_the_id(raw: object) -> None:
