@@ -254,6 +254,18 @@ class SpacesStack(Stack):
                 ),
             },
         )
+        # Logs outlive a production stack like its table: API access logs, flow logs and the
+        # functions' and workers' logs are an incident's evidence; a first deploy that rolls back
+        # still removes them (and a throwaway stack deletes them with it).
+        for log_group in (
+            network.flow_log_group,
+            control_plane.log_group,
+            control_plane.access_log_group,
+            self.reconciler.log_group,
+            agents.log_group,
+            composers.log_group,
+        ):
+            log_group.apply_removal_policy(keep)
         broadcast.grant_composer(composers.task_definition.task_role)
         observability = Observability(
             self,

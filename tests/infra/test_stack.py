@@ -868,5 +868,9 @@ def test_a_production_stack_keeps_its_data_but_a_failed_first_deploy_leaves_noth
         "AWS::SecretsManager::Secret",
         "AWS::S3::Bucket",
         "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
     } <= types
     assert set(others.values()) == {"RetainExceptOnCreate"}, others
+    # Every log group: access logs, flow logs, the functions' and the workers' (an incident's evidence).
+    groups = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert len(groups) == 6 and groups <= set(others)
