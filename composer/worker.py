@@ -88,6 +88,9 @@ ROOM_GONE_POLL_S = 0.25
 # After evicting another composer, wait this long for its closing playlist write (a flush of one
 # segment and two small writes, well under a second unless the sink is retrying).
 EVICT_GRACE_S = 5.0
+# A subscription the SFU dropped or refused is asked for again after this long (at most one retry
+# pending per room, so one that keeps failing costs one request this often).
+RESUBSCRIBE_DELAY_S = 2.0
 # An evicted composer's close: its last segment and playlist, written within the newcomer's grace.
 EVICTED_CLOSE_S = EVICT_GRACE_S - 1.0
 # A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
@@ -223,9 +226,10 @@ class Feeder:
             # playlist from here on, so that the two never both write one (its segments still go).
             self.broadcast.hold_playlists(True)
             try:
-                ok = self.broadcast.close(ended=False, timeout=5)
+                self.broadcast.close(ended=False, timeout=5)
             except Exception:
                 logger.exception("closing the failed broadcast %s", self.broadcast.space_id)
+            ok = False  # a failed broadcast is never a complete one, however its close went
         finally:
             if self._done is not None:
                 self._loop.call_soon_threadsafe(_resolve, self._done, ok)
@@ -316,6 +320,7 @@ class RoomComposer:
         # Microphone publication sids we asked for: `publication.subscribed` only changes when the
         # SFU's answer arrives, so a request withdrawn and made again before it would be lost.
         self._mic_wanted: set[str] = set()
+        self._resync: asyncio.Task[Any] | None = None  # a pending resubscription (_lost)
         self._mics: MicSource | None = None
         self._feeder: Feeder | None = None
         self._handlers: list[tuple[str, Callable[..., Any]]] = []
@@ -358,6 +363,7 @@ class RoomComposer:
         self._on("track_unpublished", self._track_unpublished)
         self._on("track_subscribed", self._track_subscribed)
         self._on("track_unsubscribed", self._track_unsubscribed)
+        self._on("track_subscription_failed", self._subscription_failed)
         self._on("track_muted", self._mute_changed)
         self._on("track_unmuted", self._mute_changed)
         self._on("room_metadata_changed", self._room_metadata_changed)
@@ -432,11 +438,13 @@ class RoomComposer:
                 # hold gives way to the closing ENDLIST. After the fence a replacement may have come
                 # and written the end itself; this job leaves it alone.
                 self._feeder.broadcast.hold_playlists(False)
-            budget = max(MIN_CLOSE_S, SHUTDOWN_TIMEOUT_S - SHUTDOWN_MARGIN_S - (self._clock() - began))
+            elapsed = self._clock() - began
+            budget = max(MIN_CLOSE_S, SHUTDOWN_TIMEOUT_S - SHUTDOWN_MARGIN_S - elapsed)
             if self._disconnect_reason == rtc.DisconnectReason.PARTICIPANT_REMOVED:
                 # Evicted by a newer composer, which reads the playlists EVICT_GRACE_S later and
-                # writes them from then on: this job's closing write must land before that.
-                budget = min(budget, EVICTED_CLOSE_S)
+                # writes them from then on: this job's closing write must land before that,
+                # counted from the start of this shutdown.
+                budget = min(budget, max(1.0, EVICTED_CLOSE_S - elapsed))
             complete = await self._feeder.close(ended, budget)
             logger.info(
                 "broadcast %s closed (ended=%s, complete=%s, frames=%d, chunks=%d, dropped %.1f s)",
@@ -458,7 +466,9 @@ class RoomComposer:
         """
         if self._disconnect_reason == rtc.DisconnectReason.ROOM_DELETED:
             return True
-        if self._room_exists is None:
+        if self._room_exists is None or self._disconnect_reason == rtc.DisconnectReason.PARTICIPANT_REMOVED:
+            # Evicted by a newer composer: the room goes on, and asking would spend the seconds
+            # the closing write has before the newcomer takes the playlists over.
             return False
         deadline = self._clock() + ROOM_GONE_WAIT_S
         while True:
@@ -664,6 +674,28 @@ class RoomComposer:
             and self._camera.sid == publication.sid
         ):
             self._drop_camera()
+        self._lost(publication.sid)
+
+    def _subscription_failed(self, participant: rtc.RemoteParticipant, track_sid: str, error: str) -> None:
+        logger.warning("subscribing to %s of %s failed: %s", track_sid, participant.identity, error)
+        self._lost(track_sid)
+
+    def _lost(self, sid: str) -> None:
+        """A track this composer holds was dropped without our asking (the SFU ended or refused the
+        subscription; an unpublish or a leave comes with its own event): ask for it again shortly,
+        or that speaker stays silent in the broadcast, or their camera stays a card, until they
+        publish anew."""
+        if sid not in self._mic_wanted and sid not in self._camera_wanted:
+            return  # dropped by us, or never wanted
+        self._mic_wanted.discard(sid)
+        self._camera_wanted.discard(sid)
+        if self._resync is None or self._resync.done():
+            self._resync = self._spawn(self._resync_later(), "resubscribe")
+
+    async def _resync_later(self) -> None:
+        await asyncio.sleep(RESUBSCRIBE_DELAY_S)
+        self._sync_microphones()  # asks again for what is still published and still wanted
+        self._sync_camera()
 
     def _mute_changed(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
         if publication.source in (CAMERA, SCREEN):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,23 +32,41 @@ class ReactionBurst:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def parse_reaction_burst(text: str | bytes) -> ReactionBurst | None:
-    """The message, or None when it is not one (wrong shape, unknown emoji dropped)."""
+    """The message, or None when it is not one: wrong shape, windows that are not whole numbers in
+    order, a window length that is not a finite positive number, a count that is not a whole number.
+    Unknown emoji and counts of 0 are dropped. (A NaN or infinite length would never age out of the
+    composer's feed, and would make the feed JSON no strict parser reads.)"""
     try:
         doc = json.loads(text)
-        counts = {str(k): int(v) for k, v in doc["counts"].items() if k in REACTION_EMOJI and int(v) > 0}
+        first, last, seconds = doc["first_window"], doc["last_window"], doc["window_seconds"]
+        raw_counts = doc["counts"]
+        if not (_whole(first) and _whole(last) and 0 <= first <= last):
+            return None
+        if not _number(seconds) or not 0 < seconds < math.inf:
+            return None
+        if not isinstance(raw_counts, dict) or not all(_whole(v) and v >= 0 for v in raw_counts.values()):
+            return None
         return ReactionBurst(
             space_id=str(doc["space_id"]),
-            first_window=int(doc["first_window"]),
-            last_window=int(doc["last_window"]),
-            window_seconds=float(doc["window_seconds"]),
-            counts=counts,
+            first_window=first,
+            last_window=last,
+            window_seconds=float(seconds),
+            counts={str(k): v for k, v in raw_counts.items() if k in REACTION_EMOJI and v > 0},
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 # Seconds of bursts the feed keeps (why: contract/names.py).
@@ -65,7 +84,7 @@ class ReactionFeed:
         return {"space_id": self.space_id, "bursts": [b.to_dict() for b in self.bursts]}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def parse_reaction_feed(text: str | bytes) -> ReactionFeed | None:

@@ -51,6 +51,15 @@ RESYNC_BEHIND_S = 0.03
 RESYNC_AHEAD_S = 0.25
 # The engine is asked to decide this often (one call per room, whatever the number of tracks).
 ADVANCE_INTERVAL_S = 0.04
+# An engine that fails every pass this long ends the job (the reconciler dispatches a fresh agent).
+ENGINE_FAILING_S = 5.0
+# A stage publish the SDK refused is tried again after this long.
+PUBLISH_RETRY_S = 1.0
+# A subscription the SFU dropped or refused is asked for again after this long (at most one
+# retry pending per room, so a subscription that keeps failing costs one request this often).
+RESUBSCRIBE_DELAY_S = 2.0
+# Tasks without which the stage freezes: if one ends with an error, the job ends.
+ESSENTIAL_TASKS = ("advance-", "publish-")
 
 # The agents SDK serves health and /worker (active job count) on this port. Nothing in ECS probes
 # it (the task definition has no container health check); the tests and benchmarks read it.
@@ -122,7 +131,8 @@ class RoomStage:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """`stand_down(reason)` ends this agent's job: called when it comes back from a lost
-        connection to find another stage agent publishing the stage (dispatched while it was away)."""
+        connection to find another stage agent publishing the stage (dispatched while it was away),
+        and when the stage would freeze (an engine failing every pass, a decide/publish task dead)."""
         self._room = room
         self._engine = engine or SpotlightEngine(EngineConfig())
         self._evict = evict
@@ -137,6 +147,7 @@ class RoomStage:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._mics: MicStreams | None = None
         self._mic_owner: dict[str, str] = {}  # microphone track sid -> speaker identity
+        self._resync: asyncio.Future[Any] | None = None  # a pending resubscription (_lost)
         # Microphone publication sids asked for (`publication.subscribed` changes only when the
         # SFU answers, so a request withdrawn and made again before that would otherwise be lost).
         self._mic_wanted: set[str] = set()
@@ -158,6 +169,7 @@ class RoomStage:
         self._on("track_unpublished", self._track_unpublished)
         self._on("track_subscribed", self._track_subscribed)
         self._on("track_unsubscribed", self._track_unsubscribed)
+        self._on("track_subscription_failed", self._subscription_failed)
         self._on("track_muted", self._track_muted)
         self._on("track_unmuted", self._track_unmuted)
         self._on("room_metadata_changed", self._room_metadata_changed)
@@ -297,6 +309,31 @@ class RoomStage:
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
         self._stop_reader(publication.sid)
+        self._lost(publication.sid)
+
+    def _subscription_failed(self, participant: rtc.RemoteParticipant, track_sid: str, error: str) -> None:
+        logger.warning(
+            "room %s: subscribing to %s of %s failed: %s",
+            self._room.name,
+            track_sid,
+            participant.identity,
+            error,
+        )
+        self._lost(track_sid)
+
+    def _lost(self, sid: str) -> None:
+        """A microphone this agent holds was dropped without our asking (the SFU ended or refused
+        the subscription; an unpublish or a leave comes with its own event): ask for it again
+        shortly, or that speaker could never take the spotlight until they publish anew."""
+        if sid not in self._mic_wanted:
+            return  # dropped by us (off the stage), or never wanted
+        self._mic_wanted.discard(sid)
+        if self._resync is None or self._resync.done():
+            self._resync = self._spawn(self._resync_later(), "resubscribe")
+
+    async def _resync_later(self) -> None:
+        await asyncio.sleep(RESUBSCRIBE_DELAY_S)
+        self._sync_stage()  # asks again for every stage microphone not held (gone ones are gone)
 
     def _track_muted(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
         self._mute_changed(participant, publication, True)
@@ -417,10 +454,23 @@ class RoomStage:
     # -- deciding and publishing ------------------------------------------------------------------
 
     async def _advance_loop(self) -> None:
+        failures = 0
         while True:
             await asyncio.sleep(ADVANCE_INTERVAL_S)
             started, gc_before = time.thread_time(), self.cost.gc_s
-            changed = self._engine.advance(self._clock())
+            try:
+                changed = self._engine.advance(self._clock())
+            except Exception:
+                # One bad pass must not freeze the stage for the rest of the Space; one that keeps
+                # failing ends the job, so the reconciler dispatches a fresh agent.
+                failures += 1
+                if failures == 1:
+                    logger.exception("room %s: the spotlight engine failed a pass", self._room.name)
+                if failures * ADVANCE_INTERVAL_S >= ENGINE_FAILING_S:
+                    self._give_up(f"the spotlight engine failed every pass for {ENGINE_FAILING_S:g} s")
+                    return
+                continue
+            failures = 0
             self.cost.timed_engine(started, gc_before)
             if changed is not None:
                 self._dirty.set()
@@ -458,16 +508,28 @@ class RoomStage:
             except TimeoutError:
                 pass
             self._dirty.clear()
-            now = self._clock()
-            stage = self._compose()
-            if self._gate.due(stage, now):
-                await self._publish(stage, now)
-                timeout = None
-            elif self._gate.differs(stage):
-                # a level-only change inside the interval: it goes out when the interval is up
-                timeout = max(0.0, self._gate.next_due(now) - now)
-            else:
-                timeout = None
+            try:
+                timeout = await self._publish_if_due()
+            except Exception:
+                # The SDK refused the attribute update (a connection in trouble): the stage it
+                # carried may never have gone out, so it goes again shortly, whatever changed.
+                logger.warning(
+                    "room %s: publishing the stage failed; retrying", self._room.name, exc_info=True
+                )
+                self._gate.forget()
+                timeout = PUBLISH_RETRY_S
+
+    async def _publish_if_due(self) -> float | None:
+        """Publish the stage if the gate lets it out now; the wait before the next look, if any."""
+        now = self._clock()
+        stage = self._compose()
+        if self._gate.due(stage, now):
+            await self._publish(stage, now)
+            return None
+        if self._gate.differs(stage):
+            # a level-only change inside the interval: it goes out when the interval is up
+            return max(0.0, self._gate.next_due(now) - now)
+        return None
 
     async def _get_stage(self, data: rtc.RpcInvocationData) -> str:
         return self._payload or stage_rules.encode(self._compose(), self._seq.last, self._wall_clock())
@@ -487,16 +549,26 @@ class RoomStage:
                 ),
             )
 
-    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
         task.set_name(f"{name}-{self._room.name}")
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("room task %s failed", task.get_name(), exc_info=task.exception())
+            if task.get_name().startswith(ESSENTIAL_TASKS):
+                # Without it the stage freezes while the agent still holds the room.
+                self._give_up(f"its {task.get_name()} task failed")
+
+    def _give_up(self, reason: str) -> None:
+        """End this agent's job (the reconciler dispatches a fresh one to the room)."""
+        logger.error("room %s: %s; ending this stage agent's job", self._room.name, reason)
+        if self._stand_down is not None:
+            self._stand_down(reason)
 
 
 # -- the worker -----------------------------------------------------------------------------------

@@ -153,6 +153,7 @@ class Broadcast:
         self._skips: list[tuple[float, float]] = []
         self._timeline = timeline
         self._closed = False
+        self._close_result: bool | None = None  # what the first close returned, once it did
         self._lock = threading.Lock()
         self._stats = StatsRecorder()
         self._encoder = SegmentEncoder(config, self._stats)
@@ -216,17 +217,30 @@ class Broadcast:
         """Flush the encoders and write everything; `ended` closes the playlist (#EXT-X-ENDLIST).
 
         Blocks until the sink has it all, or `timeout` seconds; returns False if it had to give up
-        (the sink's playlist then still names only segments that were written). Idempotent.
+        (the sink's playlist then still names only segments that were written) or the encoder failed
+        at its flush (the last, partial segment is lost; the playlist is still written and, when
+        `ended`, closed). Idempotent: a later call returns what the first returned (False while it
+        is still closing).
         """
         with self._lock:
             if self._closed:
-                return True
+                return bool(self._close_result)
             self._closed = True
-        self._submit(self._encoder.flush())
+        flushed = True
+        try:
+            self._submit(self._encoder.flush())
+        except Exception:
+            # What was written stays named, and an ended Space's recording still gets its end.
+            log.exception(
+                "broadcast %s: the encoder failed at its flush; its last segment is lost", self.space_id
+            )
+            flushed = False
         if ended and self._timeline is not None:
             self._timeline = replace(self._timeline, ended=True)
             self._publisher.set_timeline(self._timeline)
-        return self._publisher.close(ended=ended, timeout=timeout)
+        written = self._publisher.close(ended=ended, timeout=timeout)
+        self._close_result = written and flushed
+        return self._close_result
 
     def hold_playlists(self, held: bool) -> None:
         """Stop (True) or resume (False) writing the playlists and timeline; segments go on.

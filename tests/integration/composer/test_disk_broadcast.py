@@ -215,3 +215,23 @@ def test_audio_that_ran_ahead_of_the_pictures_never_raises_the_target_duration(t
     assert all(round(s.duration) <= 1 for s in playlist.segments)
     last = read_segment((tmp_path / SPACE / playlist.segments[-1].uri).read_bytes())
     assert last.audio_pts, "the last segment keeps the sound that belongs to its pictures"
+
+
+def test_an_encoder_fault_at_the_flush_still_ends_the_recording_and_reports_an_incomplete_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = BroadcastConfig(width=320, height=180)
+    broadcast = Broadcast(config, DiskSink(tmp_path), space_id=SPACE, epoch_ms=EPOCH, clock=_clock)
+    Feeder(config).feed(broadcast, 2.5)
+    broadcast.record_stage({"spotlight": "alice", "video_spotlight": None, "pinned": None, "names": {}})
+
+    def broken_flush() -> list[object]:
+        raise RuntimeError("encoder fault during flush (injected)")
+
+    monkeypatch.setattr(broadcast._encoder, "flush", broken_flush)  # noqa: SLF001
+    assert broadcast.close(ended=True) is False, "the last segment is lost: not a complete close"
+    assert broadcast.close(ended=True) is False, "a second close says the same, not True"
+    text = (tmp_path / SPACE / "index.m3u8").read_text()
+    assert is_closed(text), "the recording still gets its end"
+    assert [s.uri for s in read_playlist(text).segments] == [f"{EPOCH}-0.ts", f"{EPOCH}-1.ts"]
+    assert '"ended":true' in (tmp_path / SPACE / "timeline.json").read_text()

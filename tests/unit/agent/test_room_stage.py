@@ -6,6 +6,7 @@ engine is the real one, fed nothing but events here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -392,5 +393,113 @@ async def test_an_agent_back_from_a_lost_connection_stands_down_for_the_one_disp
         room.add(successor)
         room.emit("reconnected")
         assert len(reasons) == 1 and "agent-2" in reasons[0]
+    finally:
+        await stage.aclose()
+
+
+class FlakyEngine:
+    """The real engine, whose `advance` raises for the passes `failing(n)` names."""
+
+    def __init__(self, failing: Callable[[int], bool]) -> None:
+        from media_agent.spotlight.config import EngineConfig
+        from media_agent.spotlight.engine import SpotlightEngine
+
+        self._engine = SpotlightEngine(EngineConfig())
+        self._failing = failing
+        self.passes = 0
+
+    def advance(self, t: float) -> Any:
+        self.passes += 1
+        if self._failing(self.passes):
+            raise RuntimeError(f"engine bug on pass {self.passes} (injected)")
+        return self._engine.advance(t)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+async def test_a_failed_engine_pass_is_skipped_and_the_stage_goes_on() -> None:
+    room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": []}))
+    room.add(speaker("h"))
+    engine = FlakyEngine(lambda n: n == 3)
+    reasons: list[str] = []
+    stage = RoomStage(room, engine=engine, stand_down=reasons.append)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        await eventually_async(lambda: engine.passes > 10, timeout=5, what="passes after the failed one")
+        seq = room.stage()["seq"]
+        room.metadata = json.dumps({"host": "h", "speakers": [], "pinned": "h"})
+        room.emit("room_metadata_changed", "", room.metadata)
+        await eventually_async(lambda: room.stage()["seq"] > seq, timeout=2, what="the stage still published")
+        assert room.stage()["pinned"] == "h" and reasons == []
+    finally:
+        await stage.aclose()
+
+
+async def test_an_engine_that_fails_every_pass_ends_the_job_for_a_fresh_agent() -> None:
+    room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": []}))
+    room.add(speaker("h"))
+    reasons: list[str] = []
+    # Every pass after the first (start() takes one itself, where a failure fails the job at once).
+    stage = RoomStage(room, engine=FlakyEngine(lambda n: n > 1), stand_down=reasons.append)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        await eventually_async(lambda: bool(reasons), timeout=15, what="the agent gives up")
+        assert "engine" in reasons[0]
+    finally:
+        await stage.aclose()
+
+
+async def test_a_refused_stage_publish_is_tried_again() -> None:
+    room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": []}))
+    room.add(speaker("h"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        seq = room.stage()["seq"]
+        refusals = [RuntimeError("engine is closed (injected)")]
+        publish = room.local_participant.set_attributes
+
+        async def flaky(attributes: dict[str, str]) -> None:
+            if refusals:
+                raise refusals.pop()
+            await publish(attributes)
+
+        room.local_participant.set_attributes = flaky  # type: ignore[method-assign]
+        room.metadata = json.dumps({"host": "h", "speakers": [], "pinned": "h"})
+        room.emit("room_metadata_changed", "", room.metadata)
+        await eventually_async(
+            lambda: room.stage()["seq"] > seq, timeout=5, what="published after the refusal"
+        )
+        assert room.stage()["pinned"] == "h" and refusals == []
+    finally:
+        await stage.aclose()
+
+
+async def test_a_microphone_the_sfu_dropped_is_asked_for_again(monkeypatch: Any) -> None:
+    from media_agent import worker
+
+    monkeypatch.setattr(worker, "RESUBSCRIBE_DELAY_S", 0.05)
+    room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": ["bob"]}))
+    room.add(speaker("h"))
+    bob = room.add(speaker("bob"))
+    stage = RoomStage(room)  # type: ignore[arg-type]
+    await stage.start()
+    try:
+        mic = bob.track_publications["bob-mic"]
+        assert mic.subscribed
+        mic.subscribed = False  # the SFU ended the subscription; bob still publishes
+        room.emit("track_unsubscribed", object(), mic, bob)
+        await eventually_async(lambda: mic.subscribed, timeout=5, what="bob's microphone asked for again")
+        mic.subscribed = False
+        room.emit("track_subscription_failed", bob, mic.sid, "refused (injected)")
+        await eventually_async(lambda: mic.subscribed, timeout=5, what="asked for again after a refusal")
+        # Moved off the stage: dropped by the agent itself, never asked for again.
+        room.metadata = json.dumps({"host": "h", "speakers": []})
+        room.emit("room_metadata_changed", "", room.metadata)
+        assert not mic.subscribed
+        room.emit("track_unsubscribed", object(), mic, bob)
+        await asyncio.sleep(0.2)
+        assert not mic.subscribed
     finally:
         await stage.aclose()

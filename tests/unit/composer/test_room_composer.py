@@ -810,9 +810,53 @@ async def test_a_composer_superseded_at_the_sink_ends_its_job_and_leaves_the_end
 
 
 async def test_an_evicted_composer_closes_within_the_newcomers_grace() -> None:
-    h = make()
+    asked: list[float] = []
+
+    async def room_still_there() -> bool:
+        asked.append(0.0)
+        return True
+
+    h = make(room_exists=room_still_there)
     await h.composer.start()
     h.room.emit("disconnected", rtc.DisconnectReason.PARTICIPANT_REMOVED)
     await h.composer.aclose()
     assert h.broadcast.close_timeout is not None
     assert h.broadcast.close_timeout <= worker.EVICTED_CLOSE_S < worker.EVICT_GRACE_S
+    # The room goes on after an eviction: asking whether it is gone would spend the grace.
+    assert asked == []
+
+
+async def test_a_microphone_or_camera_the_sfu_dropped_is_asked_for_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without an unpublish (that has its own event), a dropped or refused subscription is requested
+    once more: otherwise that speaker stayed silent in the broadcast, or a card, until they
+    published anew. What this composer dropped itself is not asked for again."""
+    monkeypatch.setattr(worker, "RESUBSCRIBE_DELAY_S", 0.05)
+    h = make()
+    await h.composer.start()
+    h.room.join("alice", camera=True)
+    h.room.join("bob", camera=True)
+    try:
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=["alice", "bob"])
+        alice = h.room.remote_participants["alice"]
+        mic, cam = alice.track_publications["mic-alice"], alice.track_publications["cam-alice"]
+        assert mic.subscribed and cam.subscribed
+        h.subscriptions.clear()
+        mic.subscribed = False  # the SFU ended it
+        h.room.emit("track_unsubscribed", object(), mic, alice)
+        cam.subscribed = False
+        h.room.emit("track_subscription_failed", alice, cam.sid, "no such track (injected)")
+        await eventually_async(
+            lambda: ("mic-alice", True) in h.subscriptions and ("cam-alice", True) in h.subscriptions,
+            timeout=5,
+            what="both asked for again",
+        )
+        # The old camera, dropped by the composer itself when the big tile moves, stays dropped.
+        h.subscriptions.clear()
+        h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=["alice", "bob"])
+        h.room.emit("track_unsubscribed", object(), cam, alice)
+        await asyncio.sleep(0.2)
+        assert ("cam-alice", True) not in h.subscriptions and cameras_subscribed(h) == {"cam-bob"}
+    finally:
+        await h.composer.aclose()

@@ -269,6 +269,41 @@ def test_reaction_burst_validates_and_round_trips() -> None:
     assert parse_reaction_burst(burst.to_json().encode()) == burst
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"window_seconds": "NaN"},  # json.loads reads the bare tokens NaN and Infinity as floats
+        {"window_seconds": "Infinity"},
+        {"window_seconds": 0},
+        {"window_seconds": -1},
+        {"window_seconds": True},
+        {"first_window": "1e999"},  # an integer that overflows any float
+        {"first_window": 1.5},
+        {"first_window": 12},  # after last_window
+        {"first_window": -1},
+        {"last_window": "Infinity"},
+        {"counts": {"👏": "Infinity"}},
+        {"counts": {"👏": 2.5}},
+        {"counts": {"👏": True}},
+        {"counts": {"👏": -1}},
+        {"counts": ["👏"]},
+    ],
+)
+def test_a_burst_with_numbers_no_window_can_have_is_refused(change: dict[str, Any]) -> None:
+    doc = {"space_id": "s", "first_window": 10, "last_window": 11, "window_seconds": 0.5, "counts": {"👏": 3}}
+    text = json.dumps({**doc, **change})
+    for token in ("NaN", "Infinity", "1e999"):  # bare JSON-ish tokens, as a sender could write them
+        text = text.replace(f'"{token}"', token)
+    assert parse_reaction_burst(text) is None
+    assert parse_reaction_burst(json.dumps(doc)) is not None
+
+
+def test_the_feed_is_strict_json() -> None:
+    burst = ReactionBurst(space_id="s", first_window=1, last_window=1, window_seconds=float("nan"))
+    with pytest.raises(ValueError, match="JSON compliant"):
+        ReactionFeed(space_id="s", bursts=(burst,)).to_json()
+
+
 def test_reaction_feed_validates_round_trips_and_drops_what_is_not_a_burst() -> None:
     burst = ReactionBurst(space_id="s", first_window=10, last_window=10, window_seconds=0.5, counts={"🔥": 2})
     feed = ReactionFeed(space_id="s", bursts=(burst, burst))
