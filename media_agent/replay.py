@@ -2,7 +2,7 @@
 
     python -m media_agent.replay MANIFEST.json [--frame-ms 20]
 
-Reads the manifest format of shared/spotlight-manifest.md (per-speaker mono 16-bit WAVs, camera and
+Reads the replay manifest format (docs/spotlight.md, "The manifest") (per-speaker mono 16-bit WAVs, camera and
 mute intervals, pins) and prints one JSON line for the initial state and one per change of what the
 format shows (spotlight, video_spotlight, speaking identities, video_on, pinned). Level-only
 changes of `speaking` are not printed.

@@ -8,7 +8,7 @@ the same two halves in recorded human voices from Debian packages, "recorded-tun
 "recorded-holdout" (skipped when the packages are missing). The "-fresh" and "-blind" pairs are more
 held-out conversations on new seeds, "tune-2" and "recorded-tune-2" more tuning ones (corpus.py).
 Replays every conversation through every engine with the replay tool's own code path, scores the
-timelines per shared/spotlight-manifest.md, measures the engine's per-frame cost, writes
+timelines per the replay manifest's metrics (docs/spotlight.md), measures the engine's per-frame cost, writes
 bench/out/spotlight/results.json, the plots (of the held-out half) under docs/bench/img/ (with
 --no-docs under bench/out/spotlight/img/), and the results block of docs/bench/spotlight.md: issue
 10's goals on the parts never tuned on (each, and pooled by kind of voice), then every part,

@@ -1,4 +1,5 @@
-"""Scoring a spotlight timeline against the truth, exactly as shared/spotlight-manifest.md defines.
+"""Scoring a spotlight timeline against the truth, as the replay manifest's metrics define it
+(docs/spotlight.md, "The manifest").
 
 A timeline is the replay output reduced to (t, spotlight) changes, starting with the initial state.
 Pins override truth while they hold. Turns that start under a pin are not scored for latency

@@ -178,8 +178,9 @@ class ControlPlane(Construct):
                 **({} if avatar_hosts is None else {names.ENV_AVATAR_HOSTS: ",".join(avatar_hosts)}),
             },
             description="Spaces control plane (FastAPI through Mangum)",
-            # Importing FastAPI + pydantic alone costs ~300 ms of CPU (docs/bench/control_plane.md),
-            # above the 250 ms cold-start goal; SnapStart restores an initialised snapshot instead.
+            # Importing FastAPI + pydantic (229 ms measured) and the app costs ~340 ms of CPU
+            # (docs/bench/control_plane.md), above the 250 ms cold-start goal; SnapStart restores an
+            # initialised snapshot instead.
             # Nothing secret is in the snapshot: credentials are read on the first request.
             # Every environment restored from it starts with the same `random` state; the handler
             # reseeds on its first invocation (functions/handler.py, ReseedOnFirstCall).

@@ -140,14 +140,15 @@ class Observability(Construct):
         )
         # The avatar proxy answers 502 when a picture's host fails (a dead link, a host that is
         # down): a third party's failure, shown as initials, which must not page anyone. The
-        # access log counts them, and the API's 5xx alarm subtracts them.
+        # access log counts those 502s, and the API's 5xx alarm subtracts them.
         logs.MetricFilter(
             self,
             "AvatarProxy5xxFilter",
             log_group=api_access_logs,
             filter_pattern=logs.FilterPattern.all(
                 logs.FilterPattern.string_value("$.routeKey", "=", avatar_route_key),
-                logs.FilterPattern.string_value("$.status", "=", "5*"),
+                # 502 only: the proxy's own bugs (a 500) still page.
+                logs.FilterPattern.string_value("$.status", "=", "502"),
             ),
             metric_namespace=metric_namespace(self),
             metric_name="AvatarProxy5xx",

@@ -542,12 +542,12 @@ def _acknowledge_broadcast_findings(
         broadcast.distribution,
         "AwsSolutions-CFR2",
         "The default origin is a private bucket of public, immutable-by-name objects reachable only "
-        "through GET/HEAD; WAF would bill every request (100k listeners at 1 s segments make ~200k "
-        "requests/s, about 430 USD per hour in WAF request fees) and a rate rule would block listeners "
-        "behind a shared NAT. The /avatars behaviour goes to the API's avatar proxy, whose cache key is "
-        "the picture URL: varying it misses the cache, and the route's own throttle (50 requests/s, "
-        "burst 100) bounds what that costs; past it faces show as initials, nothing else is touched. "
-        "CloudFront's built-in Shield Standard covers the network layer",
+        "through GET/HEAD; WAF would bill every request (100k listeners make ~283k requests/s, about "
+        "610 USD per hour in WAF request fees; bench/broadcast/cost.py) and a rate rule would block "
+        "listeners behind a shared NAT. The /avatars behaviour goes to the API's avatar proxy, whose "
+        "cache key is the picture URL: varying it misses the cache, and the route's own throttle "
+        "(50 requests/s, burst 100) bounds what that costs; past it faces show as initials, nothing "
+        "else is touched. CloudFront's built-in Shield Standard covers the network layer",
     )
     task_policy = composers.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy")
     ack(

@@ -1,4 +1,4 @@
-"""The scorer on hand-made timelines: each metric of shared/spotlight-manifest.md, by hand."""
+"""The scorer on hand-made timelines: each metric of the replay manifest (docs/spotlight.md), by hand."""
 
 from __future__ import annotations
 
