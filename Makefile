@@ -88,7 +88,7 @@ bench-spotlight: venv tools system-deps
 
 # Not part of `make bench`: minutes per design on a shared box (docs/bench/control_plane.md).
 bench-storm: venv system-deps
-	$(PY) -m bench.control_plane.join_storm --joins $(or $(JOINS),100000) --workers $(or $(WORKERS),3)
+	$(PY) -m bench.control_plane.join_storm --joins $(or $(JOINS),4000) --workers $(or $(WORKERS),4)
 
 # The broadcast tier (docs/bench/broadcast.md): nginx, livekit-server, Chromium and hls.js (web/).
 bench-broadcast: venv tools system-deps web
