@@ -20,13 +20,14 @@ from tests.infra.conftest import Synthesized
 ORIGINS = ("https://spaces.example.com", "https://staging.example.com/")
 
 
-def _identity_template(origins: tuple[str, ...]) -> Template:
+def _identity_template(origins: tuple[str, ...], *, mfa_required: bool = False) -> Template:
     app = cdk.App()
     stack = cdk.Stack(app, "IdentityOnly", env=cdk.Environment(account="123456789012", region="eu-west-1"))
     UserPoolIdentity(
         stack,
         "Identity",
         removal_policy=cdk.RemovalPolicy.DESTROY,
+        mfa_required=mfa_required,
         domain_prefix="spaces-test",
         web_origins=origins,
     )
@@ -134,17 +135,7 @@ def test_mfa_is_optional_by_default_and_required_on_demand_with_totp_only() -> N
     settings = settings_from_context(cdk.App(context={"mfa_required": "true"}))
     assert settings.mfa_required is True
     for required, mode in ((False, "OPTIONAL"), (True, "ON")):
-        app = cdk.App()
-        stack = cdk.Stack(app, "Mfa", env=cdk.Environment(account="123456789012", region="eu-west-1"))
-        UserPoolIdentity(
-            stack,
-            "Identity",
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-            mfa_required=required,
-            domain_prefix="spaces-test",
-            web_origins=ORIGINS,
-        )
-        Template.from_stack(stack).has_resource_properties(
+        _identity_template(ORIGINS, mfa_required=required).has_resource_properties(
             "AWS::Cognito::UserPool",
             {"MfaConfiguration": mode, "EnabledMfas": ["SOFTWARE_TOKEN_MFA"]},
         )
