@@ -42,27 +42,37 @@ def parse_reaction_burst(text: str | bytes) -> ReactionBurst | None:
     composer's feed, and would make the feed JSON no strict parser reads.)"""
     try:
         doc = json.loads(text)
-        first, last, seconds = doc["first_window"], doc["last_window"], doc["window_seconds"]
-        raw_counts = doc["counts"]
-        if not (_whole(first) and _whole(last) and 0 <= first <= last):
+        first, last, seconds = _whole(doc["first_window"]), _whole(doc["last_window"]), doc["window_seconds"]
+        if first is None or last is None or not 0 <= first <= last:
             return None
         if not _number(seconds) or not 0 < seconds < math.inf:
             return None
-        if not isinstance(raw_counts, dict) or not all(_whole(v) and v >= 0 for v in raw_counts.values()):
+        raw_counts = doc["counts"]
+        if not isinstance(raw_counts, dict):
+            return None
+        counts = {str(k): _whole(v) for k, v in raw_counts.items()}
+        if any(v is None or v < 0 for v in counts.values()):
             return None
         return ReactionBurst(
             space_id=str(doc["space_id"]),
             first_window=first,
             last_window=last,
             window_seconds=float(seconds),
-            counts={str(k): v for k, v in raw_counts.items() if k in REACTION_EMOJI and v > 0},
+            counts={k: v for k, v in counts.items() if k in REACTION_EMOJI and v},
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _whole(value: object) -> int | None:
+    """A JSON integer (JSON Schema counts 10.0 as one too), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def _number(value: object) -> bool:

@@ -502,6 +502,7 @@ class RoomStage:
 
     async def _publish_loop(self) -> None:
         timeout: float | None = None
+        refused = 0  # publishes refused in a row
         while True:
             try:
                 await asyncio.wait_for(self._dirty.wait(), timeout)
@@ -510,14 +511,21 @@ class RoomStage:
             self._dirty.clear()
             try:
                 timeout = await self._publish_if_due()
+                refused = 0
             except Exception:
                 # The SDK refused the attribute update (a connection in trouble): the stage it
-                # carried may never have gone out, so it goes again shortly, whatever changed.
-                logger.warning(
-                    "room %s: publishing the stage failed; retrying", self._room.name, exc_info=True
-                )
+                # carried may never have gone out, so it goes again after PUBLISH_RETRY_S,
+                # whatever changed meanwhile (the engine changes something every pass while
+                # anyone talks, which must not become a publish attempt every pass).
+                refused += 1
+                if refused == 1:
+                    logger.warning(
+                        "room %s: publishing the stage failed; retrying", self._room.name, exc_info=True
+                    )
                 self._gate.forget()
-                timeout = PUBLISH_RETRY_S
+                await asyncio.sleep(PUBLISH_RETRY_S)
+                self._dirty.set()
+                timeout = None
 
     async def _publish_if_due(self) -> float | None:
         """Publish the stage if the gate lets it out now; the wait before the next look, if any."""

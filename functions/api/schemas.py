@@ -22,7 +22,7 @@ from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 from ..domain import broadcast, people
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
-from ..domain.text import SHOWS_NOTHING, char_class, one_line
+from ..domain.text import FORMAT, SHOWS_NOTHING, char_class, one_line
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
 # (`IDEMP#<user>#<key>`, so never `#`): a conservative alphabet that still takes common OIDC
@@ -46,14 +46,15 @@ UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
 # check (pydantic applies it, the schema publishes it): it names the set code point by code point,
 # so regex engines cannot disagree about it (ECMA, Rust and Python each read `\s` differently).
 # The title is stored as one line without controls and format characters (tag characters' hidden
-# text included), so what the pattern accepts always leaves something to show (in the lobby, the
-# page and the broadcast video).
+# text included; a subdivision flag keeps its tags), so what the pattern accepts always leaves
+# something to show (in the lobby, the page and the broadcast video). A JSON Schema consumer must
+# compile the pattern with ECMAScript's `u` flag (as JSON Schema validators do): it names
+# characters beyond the BMP, which without it are surrogate pairs.
 TITLE_PATTERN = "[^" + char_class(SHOWS_NOTHING) + "]"
-TITLE_DROPS = frozenset({"Cf"})
 
 
 def _clean_title(raw: str) -> str:
-    return one_line(raw, also_drop=TITLE_DROPS)
+    return one_line(raw, drop=FORMAT)
 
 
 Title = Annotated[

@@ -116,8 +116,9 @@ export interface ReactionBurst {
   space_id: string;
   /** Index of the first window counted (epoch seconds / window_seconds, floored). */
   first_window: number;
-  /** Index of the last window counted (a catch-up message covers several). */
+  /** Index of the last window counted (a catch-up message covers several); never before first_window. */
   last_window: number;
+  /** A finite length in seconds (JSON has no NaN or Infinity; a parser that reads them refuses the burst). */
   window_seconds: number;
   /** Reactions per emoji (only REACTION_EMOJI, only counts > 0). */
   counts: Record<string, number>;

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -450,28 +451,44 @@ async def test_an_engine_that_fails_every_pass_ends_the_job_for_a_fresh_agent() 
         await stage.aclose()
 
 
-async def test_a_refused_stage_publish_is_tried_again() -> None:
+async def test_a_refused_stage_publish_is_tried_again_but_not_every_pass(monkeypatch: Any) -> None:
+    from media_agent import worker
+
+    monkeypatch.setattr(worker, "PUBLISH_RETRY_S", 0.3)
     room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": []}))
     room.add(speaker("h"))
     stage = RoomStage(room)  # type: ignore[arg-type]
     await stage.start()
     try:
         seq = room.stage()["seq"]
-        refusals = [RuntimeError("engine is closed (injected)")]
+        refusals = [RuntimeError("engine is closed (injected)")] * 3
+        attempts: list[float] = []
         publish = room.local_participant.set_attributes
 
         async def flaky(attributes: dict[str, str]) -> None:
+            attempts.append(time.monotonic())
             if refusals:
                 raise refusals.pop()
             await publish(attributes)
 
+        async def talking() -> None:  # a talking room: the engine changes something every pass
+            while True:
+                stage._dirty.set()  # noqa: SLF001
+                await asyncio.sleep(0.04)
+
+        churn = asyncio.ensure_future(talking())
         room.local_participant.set_attributes = flaky  # type: ignore[method-assign]
         room.metadata = json.dumps({"host": "h", "speakers": [], "pinned": "h"})
         room.emit("room_metadata_changed", "", room.metadata)
         await eventually_async(
-            lambda: room.stage()["seq"] > seq, timeout=5, what="published after the refusal"
+            lambda: room.stage()["seq"] > seq, timeout=5, what="published after the refusals"
         )
+        churn.cancel()
         assert room.stage()["pinned"] == "h" and refusals == []
+        # Three refusals, then the publish: each retry waits PUBLISH_RETRY_S, whatever the engine
+        # changed meanwhile (an attempt every 40 ms pass would flood the SDK and the log).
+        gaps = [b - a for a, b in zip(attempts, attempts[1:4], strict=False)]
+        assert len(gaps) == 3 and min(gaps) >= 0.3 * 0.9, gaps
     finally:
         await stage.aclose()
 

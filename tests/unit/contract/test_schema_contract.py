@@ -298,6 +298,20 @@ def test_a_burst_with_numbers_no_window_can_have_is_refused(change: dict[str, An
     assert parse_reaction_burst(json.dumps(doc)) is not None
 
 
+def test_a_burst_with_whole_numbers_written_as_floats_is_read_as_json_schema_reads_it() -> None:
+    doc = {
+        "space_id": "s",
+        "first_window": 10.0,
+        "last_window": 11,
+        "window_seconds": 1,
+        "counts": {"👏": 3.0},
+    }
+    _validator("reactions").validate(doc)
+    assert parse_reaction_burst(json.dumps(doc)) == ReactionBurst(
+        space_id="s", first_window=10, last_window=11, window_seconds=1.0, counts={"👏": 3}
+    )
+
+
 def test_the_feed_is_strict_json() -> None:
     burst = ReactionBurst(space_id="s", first_window=1, last_window=1, window_seconds=float("nan"))
     with pytest.raises(ValueError, match="JSON compliant"):

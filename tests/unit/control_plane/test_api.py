@@ -114,6 +114,11 @@ def test_create_returns_the_public_space(client: TestClient) -> None:
         ("Friday\U000e0020\U000e0069\U000e0067\U000e006e review", "Friday review"),
         ("\U0001d173Jazz\U0001d17a", "Jazz"),  # musical formatting controls
         ("❤\ufe0f Live", "❤\ufe0f Live"),  # a variation selector stays with its emoji
+        # ... and a subdivision flag (black flag, tags, cancel tag) with its tags
+        (
+            "\U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f Cymru",
+            "\U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f Cymru",
+        ),
     ],
 )
 def test_a_title_is_stored_as_one_visible_line(client: TestClient, title: str, stored: str) -> None:
