@@ -111,3 +111,37 @@ async def test_an_invited_speaker_is_named_on_every_stage(room: Room) -> None:
     names = await room.host.page.locator('[data-testid="tile-name"]').all_text_contents()
     assert all(HOST[0] not in n and LEE[0] not in n for n in names), names
     await room.host.screenshot(room.shots, "names-stage")
+
+
+LONG = (
+    "9f1c2d7e-0004-4aaa-8bbb-000000000004",
+    "Bartholomew Maximilian Fitzgerald-Worthington of Greater Manchester"[:64],
+)
+PHONE = {"width": 390, "height": 844}
+
+
+async def test_a_long_name_never_widens_a_phone_page(room: Room) -> None:
+    """A 64-character name (the longest kept) on a phone: the top bar stays one line, and neither
+    the Space card nor another user's lobby scrolls sideways."""
+    browser = room.host.page.context.browser
+    assert browser is not None
+    long = await Person.open(browser, room.api_url, LONG[0])
+    try:
+        await long.page.set_viewport_size(PHONE)
+        await long.sign_in(name=LONG[1])
+        space_id = await long.create_space("Long names on small screens", video="off")
+        await expect(long.by("host-name")).to_contain_text(LONG[1][:20], timeout=UI_TIMEOUT_MS)
+        await room.lee.page.set_viewport_size(PHONE)
+        await room.lee.page.goto("/#/")
+        await expect(room.lee.page.locator(f'a[href="#/spaces/{space_id}"]').first).to_be_visible(
+            timeout=UI_TIMEOUT_MS
+        )
+        for page in (long.page, room.lee.page):
+            width = await page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], (page.url, width)
+        bar = await long.page.locator(".topbar").bounding_box()
+        assert bar is not None and bar["height"] < 80, bar  # one line, not six
+        await long.screenshot(room.shots, "long-name-phone")
+    finally:
+        await room.lee.page.set_viewport_size({"width": 1280, "height": 800})
+        await long.page.context.close()

@@ -31,6 +31,21 @@ export function clear(el: Element): void {
   while (el.firstChild) el.firstChild.remove();
 }
 
+/**
+ * Rebuild `el`'s children with `build`, keeping keyboard focus on the control that had it (the new
+ * one with the same `data-testid`): a rebuilt control is a new element, and a focused element that
+ * is removed sends a keyboard or screen-reader user back to the top of the page.
+ */
+export function rebuildKeepingFocus(el: HTMLElement, build: () => void): void {
+  const active = document.activeElement;
+  const key = active instanceof HTMLElement && el.contains(active) ? active.dataset.testid : undefined;
+  clear(el);
+  build();
+  if (key === undefined) return;
+  const again = [...el.querySelectorAll<HTMLElement>("[data-testid]")].find((e) => e.dataset.testid === key);
+  again?.focus();
+}
+
 /** A stable color per identity and initials of the name shown (the identity without one), for avatars. */
 export function avatarStyle(identity: string, name: string = identity): { initials: string; hue: number } {
   let hash = 0;

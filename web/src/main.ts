@@ -148,6 +148,10 @@ async function boot(): Promise<void> {
     if (turn !== routing) return view.unmount(); // another navigation happened meanwhile
     current = view;
     root.replaceChildren(...(notice ? [notice] : []), view.el);
+    // The page changed under a keyboard or screen-reader user: start them at its top (the old
+    // focused control is gone, which would leave them at the start of the document, unannounced).
+    root.setAttribute("tabindex", "-1");
+    root.focus({ preventScroll: true });
   }
 
   window.addEventListener("hashchange", () => void route());

@@ -6,7 +6,7 @@
  */
 import type { Role, Space } from "../api";
 import { liveLabel } from "../broadcast";
-import { avatar, h, stale } from "../dom";
+import { avatar, h, rebuildKeepingFocus, stale } from "../dom";
 import { BroadcastPlayer } from "../hls_player";
 import { icon } from "../icons";
 import { type Person, personOf } from "../people";
@@ -160,19 +160,18 @@ export class BroadcastStage {
 
     const raised = !!space?.raised_hands.includes(this.me);
     if (stale(this.controls, [raised])) {
-      this.controls.replaceChildren(
-        h(
-          "button",
-          {
-            class: `btn round ${raised ? "on" : ""}`,
-            "data-testid": "raise-hand",
-            "data-on": raised ? "true" : "false",
-            onclick: () => void this.hooks.raiseHand(!raised),
-          },
-          icon("hand"),
-          raised ? "Lower hand" : "Request to speak",
-        ),
+      const button = h(
+        "button",
+        {
+          class: `btn round ${raised ? "on" : ""}`,
+          "data-testid": "raise-hand",
+          "data-on": raised ? "true" : "false",
+          onclick: () => void this.hooks.raiseHand(!raised),
+        },
+        icon("hand"),
+        raised ? "Lower hand" : "Request to speak",
       );
+      rebuildKeepingFocus(this.controls, () => this.controls.append(button));
     }
   }
 

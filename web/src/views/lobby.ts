@@ -48,7 +48,7 @@ function spaceCard(app: App, space: Space): HTMLElement {
       "div",
       { class: "space-card-meta" },
       avatar(space.host, "s", host),
-      h("span", {}, space.host === app.session?.userId ? "You host" : `Hosted by ${host.name}`),
+      h("span", { title: host.name }, space.host === app.session?.userId ? "You host" : `Hosted by ${host.name}`),
       live
         ? h("span", { class: "muted" }, `· ${space.listener_count} listening`)
         : h("span", { class: "muted" }, when(ended ? space.started_at : space.scheduled_start) ? `· ${when(ended ? space.started_at : space.scheduled_start)}` : ""),

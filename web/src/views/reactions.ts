@@ -100,6 +100,7 @@ export function reactionsBar(
     btn.dataset.testid = `reaction-${i}`;
     btn.setAttribute("aria-label", `React ${emoji}`);
     btn.addEventListener("click", () => {
+      if (btn.getAttribute("aria-disabled") === "true") return;
       pause(1);
       send(emoji).catch((err: unknown) => {
         if (err instanceof ApiError && err.status === 429) pause(err.retryAfterSeconds ?? 1);
@@ -108,12 +109,15 @@ export function reactionsBar(
     return btn;
   });
   // Only the latest pause re-enables the bar: the click's own 1 s must not end a longer 429 pause.
+  // Paused buttons are aria-disabled, not disabled: disabling the button that has keyboard focus
+  // would throw the focus back to the top of the page after every reaction.
   let pauses = 0;
+  const setPaused = (paused: boolean) => buttons.forEach((b) => b.setAttribute("aria-disabled", paused ? "true" : "false"));
   function pause(seconds: number): void {
     const id = ++pauses;
-    for (const b of buttons) b.disabled = true;
+    setPaused(true);
     schedule(() => {
-      if (id === pauses) buttons.forEach((b) => (b.disabled = false));
+      if (id === pauses) setPaused(false);
     }, seconds * 1000);
   }
   bar.append(...buttons);

@@ -31,7 +31,7 @@ import { DevicesView } from "./space/devices";
 import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { ListenerList } from "./space/listeners";
-import { displayName } from "./space/people";
+import { displayName, handsNotice } from "./space/people";
 import { StageView } from "./space/stage";
 
 declare global {
@@ -343,7 +343,12 @@ export function spaceView(app: App, spaceId: string): View {
         status = room.status.kind;
         render();
       }),
-      room.onHands((hands) => ctl.pushedHands(hands)),
+      room.onHands((hands) => {
+        const before = new Set(ctl.hands);
+        ctl.pushedHands(hands);
+        const raised = ctl.hands.filter((id) => !before.has(id) && id !== me);
+        if (raised.length > 0) toast(handsNotice(raised, ctl.names));
+      }),
     ];
   }
 
@@ -381,7 +386,19 @@ export function spaceView(app: App, spaceId: string): View {
     if (hostLeaving && !window.confirm(HOST_LEAVE_WARNING)) return;
     presence.forget();
     reconnector.cancel();
-    void media?.leave();
+    const lower = lowerHandOnLeave();
+    void media?.leave().finally(lower);
+  }
+
+  /** A raised hand goes with its owner: left up, a host would invite someone who is gone. Best
+   * effort (a page closed without Leave keeps it; a host sees it until they act on it). Returns
+   * the lowering, to run once out of the room: the server's pass after it then finds them gone,
+   * instead of racing their departure. */
+  function lowerHandOnLeave(): () => void {
+    const raised = ctl.handRaised;
+    return () => {
+      if (raised) void ctl.raiseHand(false);
+    };
   }
 
   function closeRoom(): void {
@@ -406,7 +423,9 @@ export function spaceView(app: App, spaceId: string): View {
       leave: () => {
         presence.forget();
         dropPending(); // not onto the stage either, if a promotion was connecting
+        const lower = lowerHandOnLeave();
         leaveBroadcast();
+        lower();
         ctl.left();
         renderMessage(el, "You left the Space.", ctl.space, () => void join());
       },

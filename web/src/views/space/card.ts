@@ -37,7 +37,7 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
       { class: "card space-intro", "data-testid": "space-card", "data-state": space.state },
       h("span", { class: `badge ${space.state === "live" ? "live" : ""}` }, space.state.toUpperCase()),
       h("h1", {}, space.title),
-      h("div", { class: "space-card-meta" }, avatar(space.host, "s", host), h("span", { "data-testid": "host-name" }, `Hosted by ${host.name}`)),
+      h("div", { class: "space-card-meta" }, avatar(space.host, "s", host), h("span", { "data-testid": "host-name", title: host.name }, `Hosted by ${host.name}`)),
       action,
       replayButton(space),
       h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }, joinError),
@@ -62,7 +62,7 @@ export function renderMessage(
     h(
       "div",
       { class: "card message" },
-      h("p", { "data-testid": "space-message" }, message),
+      h("p", { "data-testid": "space-message", role: "status", tabindex: "-1" }, message),
       h(
         "div",
         { class: "row" },
@@ -72,4 +72,7 @@ export function renderMessage(
       ),
     ),
   );
+  // What happened ("You left the Space", "This Space has ended") replaces the controls the user
+  // was on: read it to them, and start them there.
+  el.querySelector<HTMLElement>('[data-testid="space-message"]')?.focus({ preventScroll: true });
 }

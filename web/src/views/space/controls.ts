@@ -1,5 +1,5 @@
 /** My controls: microphone, camera and screen share when the SFU lets me publish, else a raised hand. */
-import { clear, h, stale } from "../../dom";
+import { h, rebuildKeepingFocus, stale } from "../../dom";
 import { icon } from "../../icons";
 
 export interface ControlsInput {
@@ -47,7 +47,13 @@ export class ControlsView {
     const screenOn = !!input.screenOn;
     const devicesOpen = input.devicesOpen;
     if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised, devicesOpen])) return;
-    clear(this.el);
+    rebuildKeepingFocus(this.el, () => this.build(input));
+  }
+
+  private build(input: ControlsInput): void {
+    const { rights, micOn, cameraOn, raised } = input;
+    const screenOn = !!input.screenOn;
+    const devicesOpen = input.devicesOpen;
     const a = this.actions;
     if (rights.mic) {
       this.el.append(roundButton("toggle-mic", micOn, () => a.setMic(!micOn), icon(micOn ? "mic" : "micOff"), micOn ? "Mute" : "Unmute"));

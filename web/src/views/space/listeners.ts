@@ -117,7 +117,13 @@ export class ListenerList {
     this.rows.append(...this.items.map((item) => this.row(item)));
     this.more.hidden = this.cursor === null;
     this.status.textContent =
-      this.items.length > 0 ? "" : this.query ? `No listener's name starts with “${this.query}”.` : "No listeners yet.";
+      this.items.length > 0
+        ? ""
+        : this.query
+          ? `No listener's name starts with “${this.query}”.`
+          : // Read when the panel opened, not live (100,000 listeners cannot be pushed): the header's
+            // count may have moved on since.
+            "No listeners when this list was read. Refresh to read it again.";
   }
 
   private row(item: ListenerEntry): HTMLElement {

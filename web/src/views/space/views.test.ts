@@ -32,6 +32,30 @@ describe("ControlsView", () => {
     expect(lower.hasAttribute("aria-pressed")).toBe(false);
   });
 
+  it("keeps keyboard focus on the control that was used when the controls are rebuilt", () => {
+    const view = new ControlsView(actions());
+    document.body.append(view.el);
+    try {
+      const input = { rights: { mic: true, camera: true }, micOn: false, cameraOn: false, raised: false };
+      view.update(input);
+      const unmute = q(view.el, "toggle-mic")[0] as HTMLButtonElement;
+      unmute.focus();
+      view.update({ ...input, micOn: true });
+      const mute = q(view.el, "toggle-mic")[0] as HTMLButtonElement;
+      expect(mute).not.toBe(unmute); // a new button, with its new label ...
+      expect(mute.textContent).toContain("Mute");
+      expect(document.activeElement).toBe(mute); // ... and the focus on it
+      // Focus elsewhere on the page is left alone.
+      const other = document.body.appendChild(document.createElement("button"));
+      other.focus();
+      view.update({ ...input, micOn: true, cameraOn: true });
+      expect(document.activeElement).toBe(other);
+      other.remove();
+    } finally {
+      view.el.remove();
+    }
+  });
+
   it("offers the device picker to those who capture, not to listeners", () => {
     const a = { ...actions(), toggleDevices: vi.fn() };
     const view = new ControlsView(a);
@@ -244,6 +268,20 @@ describe("card", () => {
     expect(q(other, "space-message")[0].textContent).toContain("not started");
   });
 
+  it("starts a keyboard or screen-reader user at the message that replaced their controls", () => {
+    const el = document.body.appendChild(document.createElement("section"));
+    try {
+      const control = el.appendChild(document.createElement("button"));
+      control.focus();
+      renderMessage(el, "You left the Space.", null, vi.fn());
+      const message = q(el, "space-message")[0];
+      expect(document.activeElement).toBe(message);
+      expect(message.getAttribute("role")).toBe("status");
+    } finally {
+      el.remove();
+    }
+  });
+
   it("offers a rejoin only when one is possible", () => {
     const el = document.createElement("section");
     renderMessage(el, "You left the Space.", null, vi.fn());
@@ -355,3 +393,12 @@ describe("DevicesView", () => {
   });
 });
 
+
+describe("handsNotice", () => {
+  it("names the first new hand and counts the rest", async () => {
+    const { handsNotice } = await import("./people");
+    expect(handsNotice(["u1"], { u1: "Lena" })).toBe("Lena asked to speak");
+    expect(handsNotice(["u1", "u2"], { u1: "Lena" })).toBe("Lena and 1 other asked to speak");
+    expect(handsNotice(["u9", "u2", "u3"], {})).toBe("u9 and 2 others asked to speak");
+  });
+});
