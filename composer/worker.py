@@ -52,6 +52,7 @@ from contract.room_metadata import RoomMetadata, parse_room_metadata
 from contract.stage import StageState, parse_stage
 from media_agent import deployment, ecs_task
 from media_agent.audio import FrameSink, MicStreams
+from media_agent.subscriptions import Resubscriber
 
 logger = logging.getLogger("composer")
 
@@ -88,9 +89,6 @@ ROOM_GONE_POLL_S = 0.25
 # After evicting another composer, wait this long for its closing playlist write (a flush of one
 # segment and two small writes, well under a second unless the sink is retrying).
 EVICT_GRACE_S = 5.0
-# A subscription the SFU dropped or refused is asked for again after this long (at most one retry
-# pending per room, so one that keeps failing costs one request this often).
-RESUBSCRIBE_DELAY_S = 2.0
 # An evicted composer's close: its last segment and playlist, written within the newcomer's grace.
 EVICTED_CLOSE_S = EVICT_GRACE_S - 1.0
 # A job's shutdown includes flushing the last segment and writing the playlist (retried writes).
@@ -320,7 +318,7 @@ class RoomComposer:
         # Microphone publication sids we asked for: `publication.subscribed` only changes when the
         # SFU's answer arrives, so a request withdrawn and made again before it would be lost.
         self._mic_wanted: set[str] = set()
-        self._resync: asyncio.Task[Any] | None = None  # a pending resubscription (_lost)
+        self._resubscribe = Resubscriber(self._spawn, self._sync_tracks)
         self._mics: MicSource | None = None
         self._feeder: Feeder | None = None
         self._handlers: list[tuple[str, Callable[..., Any]]] = []
@@ -681,20 +679,13 @@ class RoomComposer:
         self._lost(track_sid)
 
     def _lost(self, sid: str) -> None:
-        """A track this composer holds was dropped without our asking (the SFU ended or refused the
-        subscription; an unpublish or a leave comes with its own event): ask for it again shortly,
-        or that speaker stays silent in the broadcast, or their camera stays a card, until they
-        publish anew."""
-        if sid not in self._mic_wanted and sid not in self._camera_wanted:
-            return  # dropped by us, or never wanted
-        self._mic_wanted.discard(sid)
-        self._camera_wanted.discard(sid)
-        if self._resync is None or self._resync.done():
-            self._resync = self._spawn(self._resync_later(), "resubscribe")
+        """A microphone or video dropped or refused without our asking: asked for again shortly
+        (media_agent/subscriptions.py)."""
+        self._resubscribe.lost(sid, self._mic_wanted, self._camera_wanted)
 
-    async def _resync_later(self) -> None:
-        await asyncio.sleep(RESUBSCRIBE_DELAY_S)
-        self._sync_microphones()  # asks again for what is still published and still wanted
+    def _sync_tracks(self) -> None:
+        """Ask for every stage microphone and the wanted video that is not held."""
+        self._sync_microphones()
         self._sync_camera()
 
     def _mute_changed(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:

@@ -32,6 +32,7 @@ from media_agent import stage as stage_rules
 from media_agent.audio import MicStreams
 from media_agent.load import WorkerLoad, max_rooms
 from media_agent.spotlight import EngineConfig, SpotlightEngine
+from media_agent.subscriptions import Resubscriber
 
 logger = logging.getLogger("media_agent")
 
@@ -55,9 +56,6 @@ ADVANCE_INTERVAL_S = 0.04
 ENGINE_FAILING_S = 5.0
 # A stage publish the SDK refused is tried again after this long.
 PUBLISH_RETRY_S = 1.0
-# A subscription the SFU dropped or refused is asked for again after this long (at most one
-# retry pending per room, so a subscription that keeps failing costs one request this often).
-RESUBSCRIBE_DELAY_S = 2.0
 # Tasks without which the stage freezes: if one ends with an error, the job ends.
 ESSENTIAL_TASKS = ("advance-", "publish-")
 
@@ -147,7 +145,7 @@ class RoomStage:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._mics: MicStreams | None = None
         self._mic_owner: dict[str, str] = {}  # microphone track sid -> speaker identity
-        self._resync: asyncio.Future[Any] | None = None  # a pending resubscription (_lost)
+        self._resubscribe = Resubscriber(self._spawn, self._sync_stage)
         # Microphone publication sids asked for (`publication.subscribed` changes only when the
         # SFU answers, so a request withdrawn and made again before that would otherwise be lost).
         self._mic_wanted: set[str] = set()
@@ -322,18 +320,9 @@ class RoomStage:
         self._lost(track_sid)
 
     def _lost(self, sid: str) -> None:
-        """A microphone this agent holds was dropped without our asking (the SFU ended or refused
-        the subscription; an unpublish or a leave comes with its own event): ask for it again
-        shortly, or that speaker could never take the spotlight until they publish anew."""
-        if sid not in self._mic_wanted:
-            return  # dropped by us (off the stage), or never wanted
-        self._mic_wanted.discard(sid)
-        if self._resync is None or self._resync.done():
-            self._resync = self._spawn(self._resync_later(), "resubscribe")
-
-    async def _resync_later(self) -> None:
-        await asyncio.sleep(RESUBSCRIBE_DELAY_S)
-        self._sync_stage()  # asks again for every stage microphone not held (gone ones are gone)
+        """A microphone dropped or refused without our asking: asked for again shortly by
+        `_sync_stage`, which requests every stage microphone not held (media_agent/subscriptions.py)."""
+        self._resubscribe.lost(sid, self._mic_wanted)
 
     def _track_muted(self, participant: rtc.Participant, publication: rtc.TrackPublication) -> None:
         self._mute_changed(participant, publication, True)

@@ -85,7 +85,7 @@ WHITESPACE: Final = _ranges(
     (0x3000, 0x3000),
 )
 # What shows nothing on its own: a title or a name needs one character outside this set.
-SHOWS_NOTHING: Final = WHITESPACE | INVISIBLE | FORMAT | DEFAULT_IGNORABLE | {ZERO_WIDTH_JOINER}
+SHOWS_NOTHING: Final = WHITESPACE | CONTROLS | FORMAT | DEFAULT_IGNORABLE | {ZERO_WIDTH_JOINER}
 # An emoji tag sequence (a subdivision flag such as England's or Scotland's): the black flag, tag
 # characters, the cancel tag. Its tag characters stay when format characters are dropped.
 EMOJI_TAG_SEQUENCE: Final = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")

@@ -494,9 +494,9 @@ async def test_a_refused_stage_publish_is_tried_again_but_not_every_pass(monkeyp
 
 
 async def test_a_microphone_the_sfu_dropped_is_asked_for_again(monkeypatch: Any) -> None:
-    from media_agent import worker
+    from media_agent import subscriptions
 
-    monkeypatch.setattr(worker, "RESUBSCRIBE_DELAY_S", 0.05)
+    monkeypatch.setattr(subscriptions, "RESUBSCRIBE_DELAY_S", 0.05)
     room = FakeRoom(metadata=json.dumps({"host": "h", "speakers": ["bob"]}))
     room.add(speaker("h"))
     bob = room.add(speaker("bob"))

@@ -25,6 +25,7 @@ from composer.worker import CAMERA_STALE_S, RoomComposer, _Camera, big_tile_pict
 from contract import names
 from contract.reactions import FEED_SECONDS, ReactionBurst, ReactionFeed, parse_reaction_feed
 from contract.room_metadata import RoomMetadata
+from media_agent import subscriptions
 from tests.support.eventually import eventually_async
 from tests.unit.composer.fakes import MemorySink
 
@@ -832,7 +833,7 @@ async def test_a_microphone_or_camera_the_sfu_dropped_is_asked_for_again(
     """Without an unpublish (that has its own event), a dropped or refused subscription is requested
     once more: otherwise that speaker stayed silent in the broadcast, or a card, until they
     published anew. What this composer dropped itself is not asked for again."""
-    monkeypatch.setattr(worker, "RESUBSCRIBE_DELAY_S", 0.05)
+    monkeypatch.setattr(subscriptions, "RESUBSCRIBE_DELAY_S", 0.05)
     h = make()
     await h.composer.start()
     h.room.join("alice", camera=True)
