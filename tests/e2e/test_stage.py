@@ -298,6 +298,19 @@ async def test_raised_hand_and_invite_give_the_listener_controls_live(stage: Sta
         await expect(on_stage(other, LISTENER)).to_have_count(0, timeout=UI_TIMEOUT_MS)
 
 
+async def test_a_listener_who_leaves_takes_their_raised_hand_along(stage: Stage) -> None:
+    """Left up, the host would invite someone who is gone (and be told it worked)."""
+    listener, host = stage.listener, stage.host
+    await listener.by("raise-hand").click()
+    await expect(host.by("hand", LISTENER)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await listener.by("leave").click()
+    await expect(listener.by("space-message")).to_have_text("You left the Space.", timeout=UI_TIMEOUT_MS)
+    await expect(host.by("hand", LISTENER)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    await listener.by("rejoin").click()  # back as the next tests expect
+    await expect(listener.by("my-role")).to_have_text("Listener", timeout=UI_TIMEOUT_MS)
+    await expect(listener.by("raise-hand")).to_have_attribute("data-on", "false")
+
+
 async def test_removed_and_blocked_speaker_sees_why(stage: Stage) -> None:
     bob, host = stage.bob, stage.host
     await host.by("member", BOB).locator('[data-testid="block"]').click()

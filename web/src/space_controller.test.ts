@@ -108,6 +108,30 @@ describe("SpaceController", () => {
     expect(api.calls).toEqual(["getSpace", "raiseHand"]);
   });
 
+  it("lowers my hand on leave, also one whose raise was still on its way when I left", async () => {
+    const { api, ctl } = await loaded();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const raise = api.raiseHand;
+    api.raiseHand = async () => {
+      await gate; // the raise's answer waits for the server's pass
+      return raise();
+    };
+    const raising = ctl.raiseHand(true);
+    expect(ctl.handRaised).toBe(false); // Leave is clicked now
+    const leaving = ctl.lowerHandOnLeave();
+    release();
+    await Promise.all([raising, leaving]);
+    expect(api.calls).toEqual(["getSpace", "raiseHand", "lowerHand"]);
+    expect(ctl.handRaised).toBe(false);
+  });
+
+  it("sends no lower on leave when my hand is down", async () => {
+    const { api, ctl } = await loaded();
+    await ctl.lowerHandOnLeave();
+    expect(api.calls).toEqual(["getSpace"]);
+  });
+
   it("keeps a hands message that came while an action's answer was on its way (the answer is older)", async () => {
     // The host invites alice; the write waits for the reconciler's pass, and meanwhile bob raises his
     // hand and the hands message says so. The answer, read before bob's hand, must not undo it.

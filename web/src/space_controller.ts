@@ -47,6 +47,8 @@ export class SpaceController {
   private handsVersion = 0;
   /** How many hands messages were taken: an API answer does not undo one that came while it was on its way. */
   private handsTaken = 0;
+  /** My raise or lower on its way (its answer not yet adopted), if any. */
+  private handAction: Promise<ActResult> | null = null;
   transport: Transport = null;
   /** The role the join token carried (until the Space says otherwise). */
   joinedRole: Role | null = null;
@@ -230,6 +232,21 @@ export class SpaceController {
   }
 
   raiseHand(up: boolean): Promise<ActResult> {
-    return this.act((api, id) => (up ? api.raiseHand(id) : api.lowerHand(id)));
+    const action = this.act((api, id) => (up ? api.raiseHand(id) : api.lowerHand(id)));
+    this.handAction = action;
+    void action.finally(() => {
+      if (this.handAction === action) this.handAction = null;
+    });
+    return action;
+  }
+
+  /**
+   * Leaving: lower my hand, once out of the room (the server's pass after it then finds me gone
+   * instead of racing my departure). A raise still on its way counts: its answer, which waits for
+   * the server's pass, can land after Leave was clicked. Best effort, as the lower is.
+   */
+  async lowerHandOnLeave(): Promise<void> {
+    while (this.handAction) await this.handAction;
+    if (this.handRaised) await this.raiseHand(false);
   }
 }

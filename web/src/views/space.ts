@@ -386,19 +386,9 @@ export function spaceView(app: App, spaceId: string): View {
     if (hostLeaving && !window.confirm(HOST_LEAVE_WARNING)) return;
     presence.forget();
     reconnector.cancel();
-    const lower = lowerHandOnLeave();
-    void media?.leave().finally(lower);
-  }
-
-  /** A raised hand goes with its owner: left up, a host would invite someone who is gone. Best
-   * effort (a page closed without Leave keeps it; a host sees it until they act on it). Returns
-   * the lowering, to run once out of the room: the server's pass after it then finds them gone,
-   * instead of racing their departure. */
-  function lowerHandOnLeave(): () => void {
-    const raised = ctl.handRaised;
-    return () => {
-      if (raised) void ctl.raiseHand(false);
-    };
+    // A raised hand goes with its owner: left up, a host would invite someone who is gone (a page
+    // closed without Leave keeps it; a host sees it until they act on it).
+    void (media?.leave() ?? Promise.resolve()).finally(() => void ctl.lowerHandOnLeave());
   }
 
   function closeRoom(): void {
@@ -423,9 +413,8 @@ export function spaceView(app: App, spaceId: string): View {
       leave: () => {
         presence.forget();
         dropPending(); // not onto the stage either, if a promotion was connecting
-        const lower = lowerHandOnLeave();
         leaveBroadcast();
-        lower();
+        void ctl.lowerHandOnLeave();
         ctl.left();
         renderMessage(el, "You left the Space.", ctl.space, () => void join());
       },
