@@ -141,7 +141,19 @@ class Presenter:
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def __call__(self, space: Space) -> SpacePublic:
-        return SpacePublic.of(as_seen_by(space, self._viewer), policy=self._policy, now=self._clock())
+        """A Space read whole or as the caller's member read: its blocks say whether they are blocked."""
+        return SpacePublic.of(
+            as_seen_by(space, self._viewer),
+            policy=self._policy,
+            now=self._clock(),
+            caller_blocked=self._viewer in space.blocked,
+        )
+
+    def listed(self, space: Space) -> SpacePublic:
+        """A Space from a list, read without its hands and blocks."""
+        return SpacePublic.of(
+            as_seen_by(space, self._viewer), policy=self._policy, now=self._clock(), caller_blocked=None
+        )
 
     def accepted(self, accepted: Accepted, response: Response) -> SpaceChange:
         """200 when the room already matches the stored change, 202 while it is converging."""

@@ -180,9 +180,14 @@ class SpacePublic(BaseModel):
     recording_available_until: datetime | None
     # Bumped by every change of the Space's stored fields (roles, pin, title, state).
     version: int
+    # Whether the caller is blocked from this Space (a host removed and blocked them: they cannot
+    # join it again). Null in lists (GET /spaces), which read no blocks.
+    caller_blocked: bool | None
 
     @classmethod
-    def of(cls, space: Space, *, policy: BroadcastPolicy, now: datetime) -> SpacePublic:
+    def of(
+        cls, space: Space, *, policy: BroadcastPolicy, now: datetime, caller_blocked: bool | None
+    ) -> SpacePublic:
         links = broadcast.broadcast_of(space, policy, now=now)
         hand_names, hand_pictures = people.hand_people(space)
         return cls(
@@ -215,6 +220,7 @@ class SpacePublic(BaseModel):
             ),
             recording_available_until=broadcast.recording_available_until(space, policy),
             version=space.version,
+            caller_blocked=caller_blocked,
         )
 
 

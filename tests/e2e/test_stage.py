@@ -314,7 +314,8 @@ async def test_a_listener_who_leaves_takes_their_raised_hand_along(stage: Stage)
 async def test_removed_and_blocked_speaker_sees_why(stage: Stage) -> None:
     bob, host = stage.bob, stage.host
     await host.by("member", BOB).locator('[data-testid="block"]').click()
-    await expect(bob.by("space-message")).to_contain_text("removed", timeout=UI_TIMEOUT_MS)
+    # The disconnect says "removed"; the Space read after it says it was a block.
+    await expect(bob.by("space-message")).to_contain_text("blocked", timeout=UI_TIMEOUT_MS)
     await expect(stage.listener.by("tile", BOB)).to_have_count(0, timeout=UI_TIMEOUT_MS)
     await bob.page.goto("/#/")  # leave the message, then follow the link again
     await bob.page.goto(f"/#/spaces/{stage.space_id}")

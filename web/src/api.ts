@@ -34,6 +34,8 @@ export interface Space {
   broadcast?: Broadcast | null;
   /** Until when the recording of an ended Space can be replayed (ISO time), or null. */
   recording_available_until?: string | null;
+  /** Whether I am blocked from this Space (null in lists, which read no blocks). */
+  caller_blocked?: boolean | null;
 }
 
 export interface Broadcast {

@@ -31,7 +31,7 @@ export type Status =
   | { kind: "connected" }
   | { kind: "reconnecting" }
   /** `dropped`: the room went away for a reason the page reconnects after by itself (rejoin.ts). */
-  | { kind: "ended"; message: string; canRejoin: boolean; dropped: boolean };
+  | { kind: "ended"; message: string; canRejoin: boolean; dropped: boolean; removed: boolean };
 
 /** Room metadata as the control plane writes it (contract/schema/room_metadata.schema.json). */
 export type RoomInfo = RoomMetadata;
@@ -52,7 +52,11 @@ export function agentStage(p: Pick<Participant, "kind" | "attributes">): string 
 }
 
 /** What a disconnect means to the person looking at the page. */
-export function disconnectMessage(reason: DisconnectReason | undefined): { message: string; canRejoin: boolean } {
+export function disconnectMessage(reason: DisconnectReason | undefined): { message: string; canRejoin: boolean; removed: boolean } {
+  return { removed: reason === DisconnectReason.PARTICIPANT_REMOVED, ...reasonMessage(reason) };
+}
+
+function reasonMessage(reason: DisconnectReason | undefined): { message: string; canRejoin: boolean } {
   switch (reason) {
     case DisconnectReason.CLIENT_INITIATED:
       return { message: "You left the Space.", canRejoin: true };
@@ -274,7 +278,7 @@ export class SpaceRoom {
       const message = refused
         ? "The media server refused the join token."
         : `Could not connect to the media server (${(err as Error).message}).`;
-      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: false });
+      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: false, removed: false });
       throw new Error(message);
     }
     await this.room.startAudio().catch(() => undefined);

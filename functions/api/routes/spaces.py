@@ -52,7 +52,7 @@ def discover_spaces(
     ] = None,
 ) -> SpacePage:
     page = spaces.discover(ctx, state=SpaceState(state), limit=limit, cursor=cursor)
-    return SpacePage(items=[show(s) for s in page.items], cursor=page.cursor)
+    return SpacePage(items=[show.listed(s) for s in page.items], cursor=page.cursor)
 
 
 @router.get("/{space_id}")

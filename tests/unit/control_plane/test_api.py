@@ -447,6 +447,27 @@ def test_remove_with_block_makes_the_next_token_403(client: TestClient, gateway:
     assert client.post(f"/spaces/{space_id}/token", headers=auth("other")).status_code == 200
 
 
+def test_the_space_tells_a_blocked_caller_they_are_blocked_and_nobody_else(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """A removed page reads the Space once to say whether the removal was a block (docs/web.md)."""
+    space_id = live_space(client)
+    client.post(f"/spaces/{space_id}/participants/troll/remove", json={"block": True}, headers=auth("host"))
+    client.post(f"/spaces/{space_id}/participants/other/remove", headers=auth("host"))
+    seen = {
+        who: client.get(f"/spaces/{space_id}", headers=auth(who)).json()["caller_blocked"]
+        for who in ("troll", "other", "host", "stranger")
+    }
+    assert seen == {"troll": True, "other": False, "host": False, "stranger": False}
+    # The host's answer to the block is about the host; lists read no blocks and say so.
+    again = client.post(
+        f"/spaces/{space_id}/participants/troll/remove", json={"block": True}, headers=auth("host")
+    )
+    assert again.json()["caller_blocked"] is False
+    listed = client.get("/spaces", params={"state": "live"}, headers=auth("troll")).json()["items"]
+    assert [s["caller_blocked"] for s in listed if s["id"] == space_id] == [None]
+
+
 def test_remove_and_mute_rules(client: TestClient, gateway: FakeGateway) -> None:
     space_id = live_space(client)
     resp = client.post(

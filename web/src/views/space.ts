@@ -46,6 +46,9 @@ export const HOST_LEAVE_WARNING =
   "Leave this Space? You are its host: if you are not back within the grace period (2 minutes unless your " +
   "deployment changed it), it ends for everyone. To keep it going, make a co-host the host first.";
 
+/** What a removed person reads once the Space says the removal was a block. */
+export const BLOCKED_MESSAGE = "You were removed from this Space and blocked by a host: you cannot join it again.";
+
 /** Longest wait for the player to reach the end of the stream once the Space has ended (ms). */
 export const PLAY_OUT_MS = 15_000;
 
@@ -608,7 +611,9 @@ export function spaceView(app: App, spaceId: string): View {
         readAfterLeaving = true;
         void ctl.load();
       }
-      renderMessage(el, status.message, ctl.space, status.canRejoin ? () => void join() : null);
+      // The disconnect says "removed"; the Space read after it says whether the removal was a block.
+      const message = status.removed && ctl.space?.caller_blocked ? BLOCKED_MESSAGE : status.message;
+      renderMessage(el, message, ctl.space, status.canRejoin ? () => void join() : null);
       // Emits only on the first call; its redraw lands here again and stops (it used to recurse
       // until the stack overflowed inside LiveKit's signal handler, which then reconnected).
       ctl.left();
