@@ -674,7 +674,6 @@ export function spaceView(app: App, spaceId: string): View {
         const p = room.participant(id);
         return { id, role: role(id), micOn: !!p && micOn(p), screenOn: !!p && sharing(p) };
       }),
-      audience: room.people.filter((p) => !members.includes(p.identity) && !hands.includes(p.identity)).map((p) => p.identity),
     });
   }
 

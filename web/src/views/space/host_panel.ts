@@ -19,8 +19,6 @@ export interface PanelInput {
   myRole: Role;
   hands: readonly string[];
   members: readonly Member[];
-  /** Listeners the page can see (connected, not on stage, no hand up). */
-  audience: readonly string[];
   pinned: string | null;
   /** What of `pinned` the host pinned (room metadata); the camera when absent. */
   pinnedSource?: VideoSource;
@@ -64,20 +62,20 @@ export class HostPanel {
       stale(this.body, null);
       return clear(this.body);
     }
-    const { hands, members, audience, pinned } = input;
-    const shown = [...hands, ...members.map((m) => m.id), ...audience].map((id) => {
+    const { hands, members, pinned } = input;
+    const shown = [...hands, ...members.map((m) => m.id)].map((id) => {
       const p = input.person(id);
       return [id, p.name, p.picture];
     });
     this.listeners?.show();
-    if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, audience, shown])) return;
+    if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, shown])) return;
     const face = (id: string) => avatar(id, "s", input.person(id));
     const who = (id: string, ...extra: (HTMLElement | string)[]) =>
       h("span", { class: "who", "data-testid": "who", title: id }, input.person(id).name, ...extra);
     clear(this.body);
     const a = this.actions;
-    const invite = (id: string, cls = "btn small btn-primary") =>
-      h("button", { class: cls, "data-testid": "invite", onclick: () => a.setRole(id, "speaker") }, "Invite to speak");
+    const invite = (id: string) =>
+      h("button", { class: "btn small btn-primary", "data-testid": "invite", onclick: () => a.setRole(id, "speaker") }, "Invite to speak");
     this.body.append(
       h("h2", {}, "Requests to speak ", h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
       h(
@@ -100,25 +98,6 @@ export class HostPanel {
       h("h2", {}, "On stage"),
       h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input, face(m.id), who))),
     );
-    if (audience.length > 0) {
-      this.body.append(
-        h("h2", {}, "Listeners"),
-        h(
-          "ul",
-          { class: "people", "data-testid": "audience" },
-          ...audience.map((id) =>
-            h(
-              "li",
-              { "data-testid": "listener", "data-identity": id },
-              face(id),
-              who(id),
-              invite(id, "btn small"),
-              h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(id, false) }, "Remove"),
-            ),
-          ),
-        ),
-      );
-    }
   }
 
   private memberRow(

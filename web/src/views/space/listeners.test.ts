@@ -178,7 +178,6 @@ describe("HostPanel with the listener list", () => {
       me: "h",
       hands: ["u2"],
       members: [{ id: "h", role: "host" as const, micOn: true }],
-      audience: [],
       pinned: null,
       person: (id: string) => ({ id, name: id, picture: null }),
     };
@@ -207,7 +206,6 @@ describe("HostPanel with the listener list", () => {
       myRole: "host" as const,
       hands: ["u2"],
       members: [{ id: "h", role: "host" as const, micOn: true }],
-      audience: [],
       pinned: null,
       person: (id: string) => ({ id, name: id, picture: null }),
     };
