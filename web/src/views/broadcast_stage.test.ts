@@ -38,6 +38,20 @@ describe("the broadcast page's stage roster", () => {
   });
 });
 
+describe("the broadcast page's header", () => {
+  it("counts the viewer, whom the sampled estimate may not show yet", async () => {
+    FakeHls.instances = [];
+    const hooks = { raiseHand: vi.fn(), leave: vi.fn(), copyLink: vi.fn(), retry: vi.fn(), signIn: vi.fn() };
+    const view = await BroadcastStage.open("https://cdn.example/s1/live.m3u8", hooks);
+    const count = () => view.el.querySelector('[data-testid="listener-count"]')?.textContent;
+    view.update(SPACE, "l");
+    expect(count()).toBe("1");
+    view.update({ ...SPACE, listener_count: 1200 }, "l");
+    expect(count()).toBe("1200");
+    view.destroy();
+  });
+});
+
 describe("the broadcast page's banner", () => {
   const hooks = () => ({ raiseHand: vi.fn(), leave: vi.fn(), copyLink: vi.fn(), retry: vi.fn(), signIn: vi.fn() });
   const banner = (view: BroadcastStage) => view.el.querySelector(".banner") as HTMLElement;

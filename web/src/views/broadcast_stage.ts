@@ -88,7 +88,9 @@ export class BroadcastStage {
   private draw(): void {
     const space = this.space;
     const title = space?.title || "Space";
-    const listeners = space?.listener_count ?? 0;
+    // The count's HLS part is an estimate from sampled heartbeats, a window behind: it can read 0
+    // while I watch. I am one listener at least.
+    const listeners = Math.max(space?.listener_count ?? 0, 1);
     if (stale(this.header, [title, listeners])) {
       this.header.replaceChildren(
         this.indicator,
