@@ -13,18 +13,15 @@ import type { HlsGrant } from "../broadcast";
 import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
-import { Heartbeat } from "../heartbeat";
 import { type Capture, cameraTrack, isStageRole, micOn, publishError, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
-import { StallCheck } from "../stall_check";
-import { STATE_POLL_MS } from "../names";
 import { type Person, personOf } from "../people";
-import { parseRoomMetadata, stateUrl } from "../pushed";
-import { FeedPoller, reactionsUrl } from "../reaction_feed";
+import { parseRoomMetadata } from "../pushed";
 import { type Attempt, Presence, Reconnector } from "../rejoin";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
 import { layoutFor, stageOrder } from "../stage";
 import { BroadcastStage } from "./broadcast_stage";
 import { parseBurst, ReactionsOverlay, reactionsBar } from "./reactions";
+import { BroadcastWatch } from "./space/broadcast_watch";
 import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
 import { DevicesView } from "./space/devices";
@@ -95,16 +92,8 @@ export function spaceView(app: App, spaceId: string): View {
   const audioSink = h("div", { hidden: true });
   const el = h("section", { class: "space", "data-testid": "space-page", "data-space-id": spaceId });
   let media: SpaceRoom | null = null;
-  let broadcast: BroadcastStage | null = null;
-  let stateTimer: number | undefined;
-  // The HLS viewer's presence heartbeat (sampled viewers only, while playing) and its player hook.
-  let heartbeat: Heartbeat | null = null;
-  let heartbeatOff: (() => void) | null = null;
-  // A broadcast that stops coming: the Space is read now and then (stall_check.ts).
-  let stallCheck: StallCheck | null = null;
-  let stallOff: (() => void) | null = null;
-  // The broadcast's reactions.json, read while the broadcast is watched.
-  let feed: FeedPoller | null = null;
+  /** The broadcast being watched (an HLS viewer), with its heartbeat, stall check and polls. */
+  let watch: BroadcastWatch | null = null;
   /** Bumped by every leaveBroadcast: a watchBroadcast still opening its player then gives way. */
   let broadcastGeneration = 0;
   let joining = false;
@@ -176,7 +165,7 @@ export function spaceView(app: App, spaceId: string): View {
   /** Whatever the page shows now, from the controller and the connection. */
   function draw(): void {
     if (disposed) return;
-    if (broadcast) return followBroadcast();
+    if (watch) return followBroadcast();
     if (media && media.status.kind !== "idle") return render();
     if (endedSeen && ctl.space?.state !== "ended") return; // the API has not stored the end yet
     if (ctl.space) return renderCard(el, ctl.space, me, joinError, { start: () => void start(), join: () => void join() });
@@ -216,7 +205,7 @@ export function spaceView(app: App, spaceId: string): View {
     } finally {
       joining = false;
       // Asked for meanwhile (Try again, Rejoin) and not satisfied by the join that ran.
-      if (joinAgain && !disposed && !broadcast && !media) void join();
+      if (joinAgain && !disposed && !watch && !media) void join();
       joinAgain = false;
     }
   }
@@ -242,7 +231,7 @@ export function spaceView(app: App, spaceId: string): View {
   async function joinOnce(auto = false): Promise<Attempt> {
     joinError = "";
     // Taken before the token is asked for: leaving the broadcast while it comes must stop this join.
-    const watching = broadcast !== null;
+    const watching = watch !== null;
     const generation = broadcastGeneration;
     let grant;
     try {
@@ -263,7 +252,7 @@ export function spaceView(app: App, spaceId: string): View {
     // Left the page, or the broadcast this join was promoting from, while the token came.
     if (disposed || (watching && generation !== broadcastGeneration)) return "stop";
     if (grant.mode === "hls") {
-      if (broadcast?.player.url === grant.playlist_url) return "joined";
+      if (watch?.playlistUrl === grant.playlist_url) return "joined";
       return (await watchBroadcast(grant, auto)) ? "joined" : "retry";
     }
     // Joining from the card, the stage says it is connecting. Anything else on screen (the broadcast
@@ -452,65 +441,26 @@ export function spaceView(app: App, spaceId: string): View {
     }
     ctl.joined(grant);
     presence.entered(spaceId);
-    broadcast = view;
-    window.spaces = { room: null, broadcast: view.player };
-    // The listener count's HLS part: a sampled viewer's heartbeat while the player plays.
-    const beat = new Heartbeat(presenceInterval, {
-      send: () => app.api.presence(spaceId),
-      nowMs: () => Date.now(),
-      random: () => Math.random(),
-      setTimer: (fn, ms) => window.setTimeout(fn, ms),
-      clearTimer: (handle) => window.clearTimeout(handle as number),
-    });
-    heartbeat = beat;
-    const player = view.player;
-    const follow = (): void => beat.setPlaying(player.state === "playing");
-    heartbeatOff = player.onChange(follow);
-    follow();
-    const stall = new StallCheck({
+    watch = new BroadcastWatch(view, {
+      playlistUrl,
+      presenceInterval,
+      sendPresence: () => app.api.presence(spaceId),
       check: () => void ctl.load(),
-      random: () => Math.random(),
-      setTimer: (fn, ms) => window.setTimeout(fn, ms),
-      clearTimer: (handle) => window.clearTimeout(handle as number),
-    });
-    stallCheck = stall;
-    stallOff = player.onChange(() => stall.update(player.state));
-    stall.update(player.state);
-    stale(el, null);
-    // HLS viewers react too (the API counts them), and see the room's reactions from reactions.json
-    // when their playback reaches them (docs/reactions.md).
-    el.replaceChildren(view.el, reactBar);
-    view.overlay(reactions.el);
-    feed = new FeedPoller(reactionsUrl(playlistUrl), {
+      onState: (doc) => {
+        if (!disposed) ctl.pushed(doc);
+      },
+      reactions,
       fetchText: async (url) => {
         const resp = await fetch(url);
         return resp.ok ? resp.text() : null;
       },
-      playingDateMs: () => player.playbackClockMs(),
-      onPlayback: (fn) => player.onChange(fn),
-      show: (burst) => reactions.show(burst),
-      every: (fn, ms) => window.setInterval(fn, ms),
-      stopEvery: (handle) => window.clearInterval(handle as number),
     });
-    feed.start();
-    // state.json: the room metadata for viewers without a room, read from the CDN, not the API.
-    const url = stateUrl(playlistUrl);
-    stateTimer = window.setInterval(() => void readState(url, generation), STATE_POLL_MS);
-    void readState(url, generation);
+    window.spaces = { room: null, broadcast: view.player };
+    stale(el, null);
+    // HLS viewers react too (the API counts them).
+    el.replaceChildren(view.el, reactBar);
     followBroadcast();
     return true;
-  }
-
-  /** One read of state.json for the broadcast of `generation`: an answer that comes after the
-   * viewer left it (or it was replaced) changes nothing. */
-  async function readState(url: string, generation: number): Promise<void> {
-    try {
-      const resp = await fetch(url);
-      const text = resp.ok ? await resp.text() : null;
-      if (text !== null && generation === broadcastGeneration && !disposed) ctl.pushed(parseRoomMetadata(text));
-    } catch {
-      // The next read tries again; the stream itself goes on.
-    }
   }
 
   /** After each change seen on the broadcast: a promotion switches to the room, the end says so. */
@@ -522,7 +472,7 @@ export function spaceView(app: App, spaceId: string): View {
         if (!playingOut) {
           playingOut = true;
           const generation = broadcastGeneration;
-          void playOut(broadcast?.player ?? null).then(() => {
+          void playOut(watch?.view.player ?? null).then(() => {
             if (disposed || generation !== broadcastGeneration) return; // left meanwhile
             leaveBroadcast();
             renderMessage(el, "This Space has ended.", ctl.space, null);
@@ -536,7 +486,7 @@ export function spaceView(app: App, spaceId: string): View {
         if (promotionDue()) void join();
         return;
       case "watch":
-        if (ctl.space) broadcast?.update(ctl.space, me, ctl.signInAgain);
+        if (ctl.space) watch?.view.update(ctl.space, me, ctl.signInAgain);
     }
   }
 
@@ -556,21 +506,9 @@ export function spaceView(app: App, spaceId: string): View {
   function leaveBroadcast(): void {
     broadcastGeneration++;
     playingOut = false;
-    window.clearInterval(stateTimer);
-    stateTimer = undefined;
-    feed?.stop();
-    feed = null;
-    heartbeatOff?.();
-    heartbeatOff = null;
-    stallOff?.();
-    stallOff = null;
-    stallCheck?.stop();
-    stallCheck = null;
-    heartbeat?.stop();
-    heartbeat = null;
-    if (!broadcast) return;
-    broadcast.destroy();
-    broadcast = null;
+    if (!watch) return;
+    watch.close();
+    watch = null;
     window.spaces = { room: null, broadcast: null };
   }
 
