@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { ApiError, type Space } from "./api";
 import type { RoomMetadata } from "./contract.gen";
+import type { JoinGrant } from "./broadcast";
 import { type SpaceApi, SpaceController } from "./space_controller";
 
 const SPACE: Space = {
@@ -108,28 +109,71 @@ describe("SpaceController", () => {
     expect(api.calls).toEqual(["getSpace", "raiseHand"]);
   });
 
-  it("lowers my hand on leave, also one whose raise was still on its way when I left", async () => {
-    const { api, ctl } = await loaded();
+  /** The fake API's raise, held until `release()` (its answer waits for the server's pass). */
+  function holdRaise(api: FakeApi): () => void {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const raise = api.raiseHand;
     api.raiseHand = async () => {
-      await gate; // the raise's answer waits for the server's pass
+      await gate;
       return raise();
     };
+    return () => release();
+  }
+
+  it("lowers my hand on leave, also one whose raise was still on its way when I left", async () => {
+    const { api, ctl } = await loaded();
+    const release = holdRaise(api);
     const raising = ctl.raiseHand(true);
     expect(ctl.handRaised).toBe(false); // Leave is clicked now
-    const leaving = ctl.lowerHandOnLeave();
+    const lower = ctl.lowerHandOnLeave();
     release();
-    await Promise.all([raising, leaving]);
+    await Promise.all([raising, lower()]);
     expect(api.calls).toEqual(["getSpace", "raiseHand", "lowerHand"]);
     expect(ctl.handRaised).toBe(false);
   });
 
   it("sends no lower on leave when my hand is down", async () => {
     const { api, ctl } = await loaded();
-    await ctl.lowerHandOnLeave();
+    await ctl.lowerHandOnLeave()();
     expect(api.calls).toEqual(["getSpace"]);
+  });
+
+  it("does not lower a hand raised after coming back", async () => {
+    const { api, ctl } = await loaded();
+    await ctl.raiseHand(true);
+    const lower = ctl.lowerHandOnLeave(); // Leave; the lowering waits for the room to close
+    ctl.joined({ mode: "webrtc", role: "listener" } as JoinGrant); // Rejoin, and raise again
+    await ctl.raiseHand(true);
+    await lower();
+    expect(api.calls).toEqual(["getSpace", "raiseHand", "raiseHand"]);
+    expect(ctl.handRaised).toBe(true);
+  });
+
+  it("keeps my hand down once on stage, when a raise's answer read before the promotion lands after it", async () => {
+    const { api, ctl } = await loaded();
+    api.space = { ...api.space, version: 1 }; // the answer is read at version 1, before the promotion
+    const release = holdRaise(api);
+    const raising = ctl.raiseHand(true);
+    ctl.pushed(doc({ version: 2, speakers: ["me"] })); // invited while the answer is on its way
+    release();
+    await raising;
+    expect(ctl.myRole).toBe("speaker");
+    expect(ctl.handRaised).toBe(false);
+    ctl.pushed(doc({ version: 3, speakers: [] })); // moved back to the audience: no phantom hand
+    expect(ctl.handRaised).toBe(false);
+  });
+
+  it("keeps a block it read when an older answer lands after it", async () => {
+    const { api, ctl } = await loaded();
+    const release = holdRaise(api);
+    const raising = ctl.raiseHand(true);
+    api.space = { ...api.space, caller_blocked: true };
+    await ctl.load(); // the read after the removal says blocked
+    api.space = { ...api.space, caller_blocked: false }; // the raise's answer was read before the block
+    release();
+    await raising;
+    expect(ctl.space?.caller_blocked).toBe(true);
   });
 
   it("keeps a hands message that came while an action's answer was on its way (the answer is older)", async () => {

@@ -49,6 +49,8 @@ export class SpaceController {
   private handsTaken = 0;
   /** My raise or lower on its way (its answer not yet adopted), if any. */
   private handAction: Promise<ActResult> | null = null;
+  /** How many times I joined (room or broadcast): a lowering on leave stops if I came back. */
+  private joins = 0;
   transport: Transport = null;
   /** The role the join token carried (until the Space says otherwise). */
   joinedRole: Role | null = null;
@@ -159,7 +161,10 @@ export class SpaceController {
         next = { ...next, listener_count: held.listener_count };
       }
       if (handsPushed) next = { ...next, raised_hands: held.raised_hands };
+      // A block is never lifted: an answer read before it (a raise on its way) does not undo it.
+      if (held.caller_blocked) next = { ...next, caller_blocked: true };
     }
+    next = this.withoutMyHandOnStage(next);
     if (typeof space.version === "number") this.version = Math.max(this.version, space.version);
     this.space = next;
     this.signInAgain = false;
@@ -169,19 +174,26 @@ export class SpaceController {
   /** Room metadata (WebRTC) or state.json (HLS): the same document. True when it changed the Space. */
   pushed(doc: RoomMetadata): boolean {
     if (!this.space) return false;
-    let next = mergeMetadata(this.space, this.version, doc);
-    if (!next) return false;
-    // On stage now: the API lowered my hand with the promotion (a speaker never holds one). A
-    // non-moderator learns hands only from their own answers, so without this a later demotion
-    // would show *Lower hand* for a hand no longer raised.
-    if ((next.speakers.includes(this.me) || next.cohosts.includes(this.me)) && next.raised_hands.includes(this.me)) {
-      next = { ...next, raised_hands: next.raised_hands.filter((id) => id !== this.me) };
-    }
+    const merged = mergeMetadata(this.space, this.version, doc);
+    if (!merged) return false;
+    const next = this.withoutMyHandOnStage(merged);
     this.version = doc.version;
     this.pushedVersion = doc.version;
     this.space = next;
     this.emit();
     return true;
+  }
+
+  /**
+   * On stage, my hand is down: the API lowered it with the promotion (a speaker never holds one). A
+   * non-moderator learns hands only from their own answers, so without this a later demotion would
+   * show *Lower hand* for a hand no longer raised; and a raise's answer read before the promotion
+   * (adopted after its push) would bring the hand back.
+   */
+  private withoutMyHandOnStage(space: Space): Space {
+    const onStage = space.host === this.me || space.speakers.includes(this.me) || space.cohosts.includes(this.me);
+    if (!onStage || !space.raised_hands.includes(this.me)) return space;
+    return { ...space, raised_hands: space.raised_hands.filter((id) => id !== this.me) };
   }
 
   /** The hands message (moderators only). */
@@ -199,6 +211,7 @@ export class SpaceController {
   }
 
   joined(grant: JoinGrant): void {
+    this.joins += 1;
     this.transport = grant.mode;
     this.joinedRole = grant.role;
     this.emit();
@@ -241,12 +254,17 @@ export class SpaceController {
   }
 
   /**
-   * Leaving: lower my hand, once out of the room (the server's pass after it then finds me gone
-   * instead of racing my departure). A raise still on its way counts: its answer, which waits for
-   * the server's pass, can land after Leave was clicked. Best effort, as the lower is.
+   * Leaving: what lowers my hand, to run once out of the room (the server's pass after it then
+   * finds me gone instead of racing my departure). A raise on its way when Leave was clicked counts:
+   * its answer, which waits for the server's pass, can land after the click. A hand raised after
+   * coming back does not: nothing is lowered once I joined again. Best effort, as the lower is.
    */
-  async lowerHandOnLeave(): Promise<void> {
-    while (this.handAction) await this.handAction;
-    if (this.handRaised) await this.raiseHand(false);
+  lowerHandOnLeave(): () => Promise<void> {
+    const pending = this.handAction;
+    const joins = this.joins;
+    return async () => {
+      if (pending) await pending;
+      if (this.joins === joins && this.handRaised) await this.raiseHand(false);
+    };
   }
 }

@@ -143,6 +143,8 @@ let promote: () => void = () => undefined;
 /** While set, every token request waits for it. */
 let tokenGate: Promise<void> | null = null;
 let tokenCalls = 0;
+/** How many times the page lowered my hand. */
+let lowered = 0;
 
 function fakeApp(grants: JoinGrant[]): App {
   const api = {
@@ -155,6 +157,10 @@ function fakeApp(grants: JoinGrant[]): App {
       return grant;
     },
     presence: async () => undefined,
+    lowerHand: async () => {
+      lowered += 1;
+      return { ...SPACE, raised_hands: [] };
+    },
     react: async () => undefined,
     listeners: async () => ({ listeners: [], next_cursor: null }),
   };
@@ -178,6 +184,7 @@ beforeEach(() => {
   FakeBroadcastStage.failNext = null;
   tokenGate = null;
   tokenCalls = 0;
+  lowered = 0;
   unhandled = [];
   nodeProcess.on("unhandledRejection", onUnhandled);
   const promoted = new Promise<void>((resolve) => (promote = resolve));
@@ -366,6 +373,17 @@ describe("leaving, and players that cannot load", () => {
     release(); // the read that was on its way when Leave was clicked
     await settle();
     expect(byTestId(view.el, "space-message")?.textContent).toBe("You left the Space.");
+    view.unmount();
+  });
+
+  it("a viewer who leaves with a hand up has it lowered, and keeps the message the lower's answer redraws", async () => {
+    const view = await joinedFromTheCard([HLS]);
+    await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+    FakeBroadcastStage.made[0].hooks.leave?.();
+    await until(() => expect(lowered).toBe(1));
+    await settle();
+    expect(byTestId(view.el, "space-message")?.textContent).toBe("You left the Space.");
+    expect(byTestId(view.el, "join-space")).toBeNull();
     view.unmount();
   });
 });

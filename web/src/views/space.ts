@@ -109,6 +109,8 @@ export function spaceView(app: App, spaceId: string): View {
   let promotionRetryAt = 0;
   let disposed = false;
   let joinError = "";
+  /** Left the broadcast with *Leave*: its message stays until the next join. */
+  let leftBroadcast = false;
   /** state.json said the Space ended (the message stays until the API agrees). */
   let endedSeen = false;
   /** state.json said ended and the player is playing out the stream's last seconds. */
@@ -168,6 +170,7 @@ export function spaceView(app: App, spaceId: string): View {
     if (watch) return followBroadcast();
     if (media && media.status.kind !== "idle") return render();
     if (endedSeen && ctl.space?.state !== "ended") return; // the API has not stored the end yet
+    if (leftBroadcast) return;
     if (ctl.space) return renderCard(el, ctl.space, me, joinError, { start: () => void start(), join: () => void join() });
     const e = ctl.loadError;
     if (e?.status === 401) return app.signOut(); // not in a room: nothing to keep
@@ -200,6 +203,7 @@ export function spaceView(app: App, spaceId: string): View {
     }
     joining = true;
     joinAgain = false;
+    leftBroadcast = false;
     try {
       await joinOnce();
     } finally {
@@ -380,7 +384,8 @@ export function spaceView(app: App, spaceId: string): View {
     reconnector.cancel();
     // A raised hand goes with its owner: left up, a host would invite someone who is gone (a page
     // closed without Leave keeps it; a host sees it until they act on it).
-    void (media?.leave() ?? Promise.resolve()).finally(() => void ctl.lowerHandOnLeave());
+    const lower = ctl.lowerHandOnLeave();
+    void (media?.leave() ?? Promise.resolve()).finally(() => void lower());
   }
 
   function closeRoom(): void {
@@ -405,8 +410,10 @@ export function spaceView(app: App, spaceId: string): View {
       leave: () => {
         presence.forget();
         dropPending(); // not onto the stage either, if a promotion was connecting
+        const lower = ctl.lowerHandOnLeave();
         leaveBroadcast();
-        void ctl.lowerHandOnLeave();
+        void lower();
+        leftBroadcast = true; // the message stays: what the lower's answer redraws is not the card
         ctl.left();
         renderMessage(el, "You left the Space.", ctl.space, () => void join());
       },
