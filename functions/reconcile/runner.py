@@ -57,8 +57,12 @@ class Outcome:
     converged: bool
     done: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
-    # "coalesced": a pass for this room was already running and will go round once more.
+    # "coalesced": a pass for this room was already running and will go round once more;
+    # METADATA_PENDING: all else matches, the room metadata waits out its publish interval.
     note: str = ""
+
+
+METADATA_PENDING = "metadata pending"
 
 
 # A stored listener count that differs from the room's listeners by the same amount for this long
@@ -207,7 +211,7 @@ class Reconciler:
             if idle and space_id not in self.memory.dirty:
                 return Outcome(space_id, converged=True, done=tuple(done))
             if held_back is not None and not wait_held_back and not round_done and not round_failed:
-                return Outcome(space_id, converged=False, done=tuple(done), note="metadata pending")
+                return Outcome(space_id, converged=False, done=tuple(done), note=METADATA_PENDING)
             if round_done:
                 wait = 0.0  # verify at once what was just done, before waiting for anything else
             elif held_back is not None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from ..core.config import Settings
 from ..domain.model import Space
 from ..livekit_edge.gateway import RoomGateway
-from ..reconcile.runner import Outcome, Reconciler
+from ..reconcile.runner import METADATA_PENDING, Outcome, Reconciler
 from ..store.base import SpaceStore
 from ..store.reactions import ReactionStore
 
@@ -53,12 +53,16 @@ class Context:
         evict: frozenset[str] = frozenset(),
         member: str | None = None,
         resend_hands: bool = False,
+        metadata_unchanged: bool = False,
     ) -> Accepted:
         """One bounded pass right after a write (best effort: the schedule repeats it). The write is
         stored whatever happens here, so a failure of the pass (a throttled read of the store, say)
         is "accepted, converging", never an error that would read as "nothing was changed".
         `member`: the write concerned that person alone (a hand): an audience pass (runner.py);
-        `resend_hands`: the write changed the hands (runner.py `reconcile`)."""
+        `resend_hands`: the write changed the hands (runner.py `reconcile`); `metadata_unchanged`:
+        the write changes nothing in the room metadata (a hand), so the answer does not wait for a
+        publish held back by the metadata interval for someone else's change (up to 2 s, the next
+        pass makes it): the write is converged once the rest of the room matches."""
         try:
             outcome: Outcome = await self.reconciler.reconcile(
                 space.id,
@@ -66,10 +70,11 @@ class Context:
                 evict=evict,
                 member=member,
                 resend_hands=resend_hands,
+                wait_held_back=not metadata_unchanged,
             )
         except Exception:  # noqa: BLE001 - after a committed write any failure is the pass's, not the write's
             logger.warning(
                 "pass after the write to %s failed; the schedule continues", space.id, exc_info=True
             )
             return Accepted(space, converged=False)
-        return Accepted(space, outcome.converged)
+        return Accepted(space, outcome.converged or (metadata_unchanged and outcome.note == METADATA_PENDING))

@@ -27,7 +27,7 @@ async def _after(
 ) -> Accepted:
     if space.state is not SpaceState.LIVE or (not changed and not evict):
         return Accepted(space, converged=True)
-    return await ctx.converge(space, evict=evict, member=member, resend_hands=hands)
+    return await ctx.converge(space, evict=evict, member=member, resend_hands=hands, metadata_unchanged=hands)
 
 
 # What a hand toggle's store failure answers: its limit was spent before the write.

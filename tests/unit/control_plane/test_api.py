@@ -938,6 +938,26 @@ def test_changes_are_pushed_to_the_room_hands_to_moderators_only(
     assert gateway.hands[room][1] == ("host", "lena")
 
 
+def test_a_hand_does_not_wait_for_a_metadata_publish_held_back_for_another_change(
+    app: FastAPI, client: TestClient, gateway: FakeGateway
+) -> None:
+    """A hand is not in the room metadata: its answer waits for the hands message, not for the
+    metadata interval (2 s) to let someone else's change out; the next pass publishes that."""
+    space_id = create(client)["id"]
+    room = start(client, space_id)["room_name"]
+    assert set_role(client, space_id, "sam", "speaker").status_code == 200  # metadata just published
+    version = client.get(f"/spaces/{space_id}", headers=auth("host")).json()["version"]
+    gateway.rooms[room] = "{}"  # the room's metadata is behind, and its next publish is held back
+    for method in ("post", "delete"):
+        resp = getattr(client, method)(f"/spaces/{space_id}/hand", headers=auth("lena"))
+        assert resp.status_code == 200 and resp.json()["converged"] is True
+        assert resp.json()["version"] == version  # a hand changes nothing the metadata carries
+        assert gateway.rooms[room] == "{}"  # answered without waiting to publish it ...
+    assert json.loads(gateway.hands[room][0])["hands"] == []  # ... once the moderators were told
+    sweep(app, gateway)
+    assert json.loads(gateway.rooms[room])["speakers"] == ["sam"]
+
+
 def test_a_failed_push_does_not_fail_the_hand(client: TestClient, gateway: FakeGateway) -> None:
     space_id = create(client)["id"]
     start(client, space_id)
