@@ -92,6 +92,7 @@ ENV_MAX_LIVE_PER_HOST: Final = "SPACES_MAX_LIVE_PER_HOST"  # live Spaces one per
 # Scheduled (not yet started) Spaces one person hosts at once; unset: 20 in cloud mode, none locally.
 ENV_MAX_SCHEDULED_PER_HOST: Final = "SPACES_MAX_SCHEDULED_PER_HOST"
 ENV_RECONCILE_BUDGET_SECONDS: Final = "SPACES_RECONCILE_BUDGET_SECONDS"  # one in-request pass
+ENV_METADATA_INTERVAL_SECONDS: Final = "SPACES_METADATA_INTERVAL_SECONDS"  # room metadata floor
 ENV_RECONCILE_INTERVAL_SECONDS: Final = "SPACES_RECONCILE_INTERVAL_SECONDS"  # local loop; 0: off
 ENV_HOST_GRACE_SECONDS: Final = "SPACES_HOST_GRACE_SECONDS"  # a Space ends when its host is gone longer
 ENV_PRESENCE_WINDOW_SECONDS: Final = "SPACES_PRESENCE_WINDOW_SECONDS"  # HLS heartbeat window

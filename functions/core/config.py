@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     reconcile_budget_seconds: float = Field(
         default=3.0, gt=0, le=25, validation_alias=names.ENV_RECONCILE_BUDGET_SECONDS
     )
+    # Seconds between two room metadata publishes per room and process (runner.METADATA_INTERVAL):
+    # every viewer receives each one. Shorter only in tests.
+    metadata_interval_seconds: float = Field(
+        default=2.0, ge=0, le=60, validation_alias=names.ENV_METADATA_INTERVAL_SECONDS
+    )
     # Seconds between two sweeps over every live Space: by the patrol in the API process (`make dev`,
     # the tests; 0 turns it off), and by the cloud's scheduled reconciler, which patrols each minute
     # EventBridge Scheduler starts it (its stack sets 10; the API function there runs no loop).

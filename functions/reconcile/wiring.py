@@ -72,6 +72,7 @@ def patrol_for(
         memory=memory,
         timing=Timing(host_grace=settings.host_grace_seconds),
         flush_reactions=reactions.flush,
+        metadata_interval=settings.metadata_interval_seconds,
         presence_window=settings.presence_window_seconds,
         recount=recount,
     )

@@ -35,6 +35,10 @@ def settings(tmp_path: Path) -> Settings:
         SPACES_WEB_DIST=str(tmp_path / "no-web"),
         # The unit tests drive every pass themselves (after writes, webhooks); no background loop.
         SPACES_RECONCILE_INTERVAL_SECONDS=0,
+        # A write right after another waits out the metadata interval in its pass (2 s in
+        # production): a short one keeps the suite fast; the tests that need a change held back set
+        # a long one.
+        SPACES_METADATA_INTERVAL_SECONDS=0.05,
     )
 
 

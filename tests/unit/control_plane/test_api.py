@@ -939,10 +939,11 @@ def test_changes_are_pushed_to_the_room_hands_to_moderators_only(
 
 
 def test_a_hand_does_not_wait_for_a_metadata_publish_held_back_for_another_change(
-    app: FastAPI, client: TestClient, gateway: FakeGateway
+    app: FastAPI, client: TestClient, gateway: FakeGateway, settings: Settings
 ) -> None:
     """A hand is not in the room metadata: its answer waits for the hands message, not for the
     metadata interval (2 s) to let someone else's change out; the next pass publishes that."""
+    settings.metadata_interval_seconds = 1.0  # outlasts the requests below
     space_id = create(client)["id"]
     room = start(client, space_id)["room_name"]
     assert set_role(client, space_id, "sam", "speaker").status_code == 200  # metadata just published
