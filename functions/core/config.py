@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -194,6 +195,15 @@ class Settings(BaseSettings):
     @property
     def is_local(self) -> bool:
         return self.mode == "local"
+
+    @property
+    def room_departure_seconds(self) -> int:
+        """How long a room outlives its last person, as the room is created: the configured timeout,
+        but never less than the host's grace period plus a minute (the end's precision). Agents do
+        not keep a room open, and an HLS audience is not in it, so a host alone in the room who
+        drops would otherwise lose the Space when the room closes (its `room_finished` ends it),
+        before the grace period the Leave confirmation promises."""
+        return max(self.room_departure_timeout, math.ceil(self.host_grace_seconds) + 60)
 
     @property
     def client_livekit_url(self) -> str:

@@ -256,7 +256,7 @@ class LiveKitGateway(RoomGateway):
                     metadata=room_metadata(space),
                     max_participants=s.room_max_participants,
                     empty_timeout=s.room_empty_timeout,
-                    departure_timeout=s.room_departure_timeout,
+                    departure_timeout=s.room_departure_seconds,
                     # Explicit dispatch: an agent registers under a name and only joins rooms that ask.
                     agents=[api.RoomAgentDispatch(agent_name=name) for name in agents],
                 )

@@ -93,6 +93,15 @@ async def test_handover_changes_the_sfu_permissions_of_both_people(
     ann, cal = await join(api, sid, "ho-ann"), await join(api, sid, "ho-cal")
     people += [ann, cal]
 
+    # The room outlives its last person for the host's whole grace period: a host alone in it (the
+    # audience on HLS) who drops gets the grace period, not the SFU's default departure timeout.
+    grace = float(api.env.get(names.ENV_HOST_GRACE_SECONDS, "120"))
+    async with lkapi.LiveKitAPI(
+        livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
+    ) as c:
+        (sfu_room,) = (await c.room.list_rooms(lkapi.ListRoomsRequest(names=[room]))).rooms
+    assert sfu_room.departure_timeout >= grace + 60
+
     async def grants(identity: str) -> tuple[str, set[int]]:
         info = await sfu_permission(livekit_server, room, identity)
         return info.attributes.get(names.ROLE_ATTRIBUTE, ""), set(info.permission.can_publish_sources)
