@@ -146,14 +146,21 @@ let tokenCalls = 0;
 /** How many times the page lowered my hand. */
 let lowered = 0;
 
-function fakeApp(grants: JoinGrant[]): App {
+/** What the fake API's read of the Space answers (the test may end it). */
+let spaceNow: Space = SPACE;
+
+/** A token request the API refuses with `status`. */
+const refused = (status: number, detail: string) => Object.assign(new Error(detail), { status, detail });
+
+function fakeApp(grants: (JoinGrant | Error)[]): App {
   const api = {
-    getSpace: async () => SPACE,
+    getSpace: async () => spaceNow,
     joinToken: async () => {
       tokenCalls += 1;
       if (tokenGate) await tokenGate;
       const grant = grants.shift();
       if (!grant) throw Object.assign(new Error("no more grants"), { status: 503 });
+      if (grant instanceof Error) throw grant;
       return grant;
     },
     presence: async () => undefined,
@@ -185,6 +192,7 @@ beforeEach(() => {
   tokenGate = null;
   tokenCalls = 0;
   lowered = 0;
+  spaceNow = SPACE;
   unhandled = [];
   nodeProcess.on("unhandledRejection", onUnhandled);
   const promoted = new Promise<void>((resolve) => (promote = resolve));
@@ -202,7 +210,7 @@ afterEach(() => {
 });
 
 /** The page opened on the Space's card, and Join clicked: `grants` answer its token requests. */
-async function joinedFromTheCard(grants: JoinGrant[]) {
+async function joinedFromTheCard(grants: (JoinGrant | Error)[]) {
   const view = spaceView(fakeApp(grants), "s1");
   document.body.append(view.el);
   await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
@@ -320,6 +328,22 @@ describe("a reconnect after the room dropped", () => {
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 describe("leaving, and players that cannot load", () => {
+  it("a Rejoin refused because the Space ended meanwhile says it ended, with no Rejoin to click again", async () => {
+    const view = await joinedFromTheCard([WEBRTC, refused(409, "the Space is not live")]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "You left the Space.", canRejoin: true, dropped: false });
+    await until(() => expect(byTestId(view.el, "rejoin")).not.toBeNull());
+    spaceNow = { ...SPACE, state: "ended" }; // the host stayed away past the grace period
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe("This Space has ended."));
+    await settle();
+    expect(byTestId(view.el, "space-message")?.textContent).toBe("This Space has ended.");
+    expect(byTestId(view.el, "rejoin")).toBeNull();
+    view.unmount();
+  });
+
   it("a leave while the promotion's token is on its way keeps the listener out of the room", async () => {
     const view = await joinedFromTheCard([HLS, WEBRTC]);
     await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());

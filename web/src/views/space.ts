@@ -249,8 +249,13 @@ export function spaceView(app: App, spaceId: string): View {
         e.status === 403 ? `You cannot join this Space: ${e.detail}` : e.status === 409 ? "This Space is not live." : `Could not get a join token: ${e.detail ?? e.message}`,
         e.status !== 409,
       );
-      // Not live any more (ended meanwhile): read it once, so the message offers its Replay.
-      if (e.status === 409) void ctl.load();
+      // Not live any more (ended meanwhile): read it once, so the message offers its Replay. The
+      // room left before this join goes first: its redraw would bring back its own message and
+      // Rejoin ("You left the Space."), which would fail the same way on every click.
+      if (e.status === 409) {
+        if (!auto) closeRoom();
+        void ctl.load();
+      }
       return final ? "stop" : "retry";
     }
     // Left the page, or the broadcast this join was promoting from, while the token came.
