@@ -110,6 +110,8 @@ async def test_a_dropped_connection_comes_back_in_the_same_role(
     space: Space, livekit_server: LiveKitEndpoint
 ) -> None:
     page = space.speaker.page
+    # Talking when the connection drops: the new room publishes the microphone again.
+    await space.speaker.toggle("mic", on=True)
     # Whether the page ever says it is reconnecting (it may be brief: the first attempt is at once).
     await page.evaluate(
         """() => {
@@ -134,6 +136,21 @@ async def test_a_dropped_connection_comes_back_in_the_same_role(
     )
     await back_on_stage_as_speaker(space, livekit_server)
     assert await page.evaluate("() => window.sawReconnecting") is True
+    await expect(space.speaker.by("toggle-mic")).to_have_attribute("data-on", "true", timeout=UI_TIMEOUT_MS)
+
+    async def mic_at_the_sfu() -> bool:
+        async with lkapi.LiveKitAPI(
+            livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
+        ) as client:
+            info = await client.room.get_participant(
+                lkapi.RoomParticipantIdentity(room=room_name_for(space.space_id), identity=SPEAKER)
+            )
+        return any(t.source == lkapi.TrackSource.MICROPHONE and not t.muted for t in info.tracks)
+
+    await eventually_async(
+        mic_at_the_sfu, timeout=UI_TIMEOUT_MS / 1000, what="the microphone published again"
+    )
+    await space.speaker.toggle("mic", on=False)  # as the next tests expect
 
 
 async def test_a_leave_on_purpose_is_not_undone_by_a_reload(space: Space) -> None:

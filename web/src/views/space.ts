@@ -127,10 +127,25 @@ export function spaceView(app: App, spaceId: string): View {
   const stage = new StageView();
   const reactions = new ReactionsOverlay();
   const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
+  /**
+   * What I chose to publish: my own toggles, and any track seen live; cleared when the grant goes.
+   * A reconnect of the page (a new room, after the SDK's own gave up) turns mic and camera back on
+   * from it; a reload starts muted. A host's mute does not clear it (the speaker may unmute anyway).
+   */
+  const wanted = { mic: false, camera: false, screen: false };
   const controls = new ControlsView({
-    setMic: (on) => void toggle("microphone", () => media!.room.localParticipant.setMicrophoneEnabled(on)),
-    setCamera: (on) => void toggle("camera", () => media!.room.localParticipant.setCameraEnabled(on)),
-    setScreen: (on) => void toggle("screen", () => setScreenShare(media!.room.localParticipant, on)),
+    setMic: (on) => {
+      wanted.mic = on;
+      void toggle("microphone", () => media!.room.localParticipant.setMicrophoneEnabled(on));
+    },
+    setCamera: (on) => {
+      wanted.camera = on;
+      void toggle("camera", () => media!.room.localParticipant.setCameraEnabled(on));
+    },
+    setScreen: (on) => {
+      wanted.screen = on;
+      void toggle("screen", () => setScreenShare(media!.room.localParticipant, on));
+    },
     raiseHand: (up) => void raiseHand(up),
     toggleDevices: () => {
       devices.toggle();
@@ -362,9 +377,13 @@ export function spaceView(app: App, spaceId: string): View {
 
   /** The room dropped (not a leave, removal or end): come back in by ourselves, saying so. */
   async function reconnect(): Promise<void> {
+    const was = { ...wanted };
     const outcome = await reconnector.run();
     if (disposed || outcome === "joined" || outcome === "cancelled") {
-      if (outcome === "joined") void ctl.load(); // what was pushed while we were away is lost
+      if (outcome === "joined") {
+        void ctl.load(); // what was pushed while we were away is lost
+        void republish(was);
+      }
       return;
     }
     presence.forget();
@@ -378,6 +397,21 @@ export function spaceView(app: App, spaceId: string): View {
     await ctl.load();
     if (ctl.space?.state === "ended" || !message) draw();
     else renderMessage(el, message, ctl.space, null);
+  }
+
+  /** Back in a new room after a drop: what I was publishing is live again, as far as the new grant
+   * allows. A screen share needs a click to pick the screen again: the page says so. */
+  async function republish(was: typeof wanted): Promise<void> {
+    const room = media;
+    if (!room || disposed) return;
+    const local = room.room.localParticipant;
+    const rights = publishRights(local, room.info.video, ctl.myRole);
+    if (was.mic && rights.mic) await toggle("microphone", () => local.setMicrophoneEnabled(true));
+    if (was.camera && rights.camera) await toggle("camera", () => local.setCameraEnabled(true));
+    if (was.screen && rights.screen) {
+      wanted.screen = false;
+      toast("Reconnected. Your screen share stopped with the connection: share it again to show it.");
+    }
   }
 
   /** Leaving on purpose: no automatic rejoin, not even after a reload. */
@@ -602,6 +636,11 @@ export function spaceView(app: App, spaceId: string): View {
     });
 
     const rights = publishRights(local, room.info.video, myRole);
+    if (status.kind === "connected") {
+      wanted.mic = rights.mic && (wanted.mic || micOn(local));
+      wanted.camera = rights.camera && (wanted.camera || !!cameraTrack(local));
+      wanted.screen = !!rights.screen && (wanted.screen || sharing(local));
+    }
     devices.update(room, deviceKinds(rights));
     controls.update({
       rights,
