@@ -1,8 +1,8 @@
 // @vitest-environment happy-dom
-import { ParticipantKind, RoomEvent, Track } from "livekit-client";
+import { DisconnectReason, ParticipantKind, RoomEvent, Track } from "livekit-client";
 import { describe, expect, it, vi } from "vitest";
 
-import { agentStage, isStageAgent, publishError, publishRights, SCREEN_SHARE, setScreenShare, SpaceRoom } from "./media";
+import { agentStage, disconnectMessage, isStageAgent, publishError, publishRights, SCREEN_SHARE, setScreenShare, SpaceRoom } from "./media";
 import { STAGE_ATTRIBUTE } from "./names";
 
 const stage = JSON.stringify({ seq: 3, spotlight: "mallory", video_spotlight: null, speaking: [], video_on: [], pinned: null, t: 1 });
@@ -136,5 +136,15 @@ describe("publishError", () => {
     for (const name of ["NotAllowedError", "NotFoundError", "NotReadableError", "OverconstrainedError"]) {
       expect(publishError(named(name), "microphone")).not.toMatch(/media server/);
     }
+  });
+});
+
+describe("disconnectMessage", () => {
+  it("says why the room ended, whether Rejoin helps, and what the page remembers", () => {
+    expect(disconnectMessage(DisconnectReason.PARTICIPANT_REMOVED)).toMatchObject({ canRejoin: false, removed: true, seatTaken: false });
+    // Another tab took the seat: Rejoin is offered, but a reload of this tab must not take it back.
+    expect(disconnectMessage(DisconnectReason.DUPLICATE_IDENTITY)).toMatchObject({ canRejoin: true, removed: false, seatTaken: true });
+    expect(disconnectMessage(DisconnectReason.ROOM_DELETED)).toMatchObject({ message: "This Space has ended.", canRejoin: false, seatTaken: false });
+    expect(disconnectMessage(undefined)).toMatchObject({ canRejoin: true, removed: false, seatTaken: false });
   });
 });

@@ -31,7 +31,7 @@ export type Status =
   | { kind: "connected" }
   | { kind: "reconnecting" }
   /** `dropped`: the room went away for a reason the page reconnects after by itself (rejoin.ts). */
-  | { kind: "ended"; message: string; canRejoin: boolean; dropped: boolean; removed: boolean };
+  | { kind: "ended"; message: string; canRejoin: boolean; dropped: boolean; removed: boolean; seatTaken: boolean };
 
 /** Room metadata as the control plane writes it (contract/schema/room_metadata.schema.json). */
 export type RoomInfo = RoomMetadata;
@@ -52,8 +52,15 @@ export function agentStage(p: Pick<Participant, "kind" | "attributes">): string 
 }
 
 /** What a disconnect means to the person looking at the page. */
-export function disconnectMessage(reason: DisconnectReason | undefined): { message: string; canRejoin: boolean; removed: boolean } {
-  return { removed: reason === DisconnectReason.PARTICIPANT_REMOVED, ...reasonMessage(reason) };
+export function disconnectMessage(
+  reason: DisconnectReason | undefined,
+): { message: string; canRejoin: boolean; removed: boolean; seatTaken: boolean } {
+  return {
+    removed: reason === DisconnectReason.PARTICIPANT_REMOVED,
+    // Another tab or device of mine joined: a reload of this tab must not take the seat back by itself.
+    seatTaken: reason === DisconnectReason.DUPLICATE_IDENTITY,
+    ...reasonMessage(reason),
+  };
 }
 
 function reasonMessage(reason: DisconnectReason | undefined): { message: string; canRejoin: boolean } {
@@ -278,7 +285,7 @@ export class SpaceRoom {
       const message = refused
         ? "The media server refused the join token."
         : `Could not connect to the media server (${(err as Error).message}).`;
-      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: false, removed: false });
+      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: false, removed: false, seatTaken: false });
       throw new Error(message);
     }
     await this.room.startAudio().catch(() => undefined);

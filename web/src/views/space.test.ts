@@ -8,9 +8,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { App } from "../app";
 import type { Space } from "../api";
 import type { JoinGrant } from "../broadcast";
+import { IN_SPACE_KEY } from "../rejoin";
 
 const fakes = vi.hoisted(() => {
-  type Status = { kind: string; message?: string; canRejoin?: boolean; dropped?: boolean };
+  type Status = { kind: string; message?: string; canRejoin?: boolean; dropped?: boolean; seatTaken?: boolean };
 
   /** A SpaceRoom whose connect the test settles (`connected()` / `failed()`). */
   class FakeSpaceRoom {
@@ -328,6 +329,19 @@ describe("a reconnect after the room dropped", () => {
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 describe("leaving, and players that cannot load", () => {
+  it("forgets the Space when another tab takes the seat, so a reload of this one does not take it back", async () => {
+    const view = await joinedFromTheCard([WEBRTC]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(sessionStorage.getItem(IN_SPACE_KEY)).toBe("s1"));
+    const elsewhere = "You joined this Space from another tab or device.";
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: elsewhere, canRejoin: true, dropped: false, seatTaken: true });
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(elsewhere));
+    expect(byTestId(view.el, "rejoin")).not.toBeNull(); // a click takes it back
+    expect(sessionStorage.getItem(IN_SPACE_KEY)).toBeNull(); // a reload does not
+    view.unmount();
+  });
+
   it("a Rejoin refused because the Space ended meanwhile says it ended, with no Rejoin to click again", async () => {
     const view = await joinedFromTheCard([WEBRTC, refused(409, "the Space is not live")]);
     await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));

@@ -587,7 +587,7 @@ export function spaceView(app: App, spaceId: string): View {
         ctl.left();
         return;
       }
-      if (!status.canRejoin) presence.forget(); // removed, or the Space ended
+      if (!status.canRejoin || status.seatTaken) presence.forget(); // removed, ended, or another tab has the seat
       if (!status.canRejoin && !readAfterLeaving) {
         // The Space as the API has it now (ended, and whether its recording is offered): the one
         // held was read while it was live, so the message would offer no Replay. Read once; its
