@@ -210,7 +210,13 @@ class Reconciler:
             idle = not round_done and not round_failed and held_back is None
             if idle and space_id not in self.memory.dirty:
                 return Outcome(space_id, converged=True, done=tuple(done))
-            if held_back is not None and not wait_held_back and not round_done and not round_failed:
+            if (
+                held_back is not None
+                and not wait_held_back
+                and not round_done
+                and not round_failed
+                and space_id not in self.memory.dirty  # a coalesced webhook: go round for it first
+            ):
                 return Outcome(space_id, converged=False, done=tuple(done), note=METADATA_PENDING)
             if round_done:
                 wait = 0.0  # verify at once what was just done, before waiting for anything else

@@ -62,8 +62,9 @@ async def raise_hand(
         return people.named(raised, people.Caller(actor, name, picture))
 
     change = await _hand_update(ctx, space_id, rule)
-    # A hand changes the hands message and the metadata, nothing about anyone else in the room. The
-    # message goes whatever this process sent last: another one may have sent a different one since.
+    # A hand changes the hands message, nothing in the room metadata and nothing about anyone else in
+    # the room. The message goes whatever this process sent last: another one may have sent a
+    # different one since.
     return await _after(ctx, change.after, changed=change.changed, member=actor, hands=True)
 
 

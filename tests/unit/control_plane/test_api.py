@@ -959,6 +959,35 @@ def test_a_hand_does_not_wait_for_a_metadata_publish_held_back_for_another_chang
     assert json.loads(gateway.rooms[room])["speakers"] == ["sam"]
 
 
+def test_a_hand_pass_that_leaves_metadata_pending_still_goes_round_for_a_webhook_it_coalesced(
+    app: FastAPI, client: TestClient, gateway: FakeGateway, settings: Settings
+) -> None:
+    """A webhook that finds the hand's pass holding the room is told "coalesced": that pass owes it
+    a round of the whole room before it answers, metadata pending or not."""
+    settings.metadata_interval_seconds = 1.0  # outlasts the requests below
+    space_id = create(client)["id"]
+    room = start(client, space_id)["room_name"]
+    assert set_role(client, space_id, "sam", "speaker").status_code == 200  # metadata just published
+    gateway.rooms[room] = "{}"  # behind, and its next publish is held back
+    notes: list[str] = []
+    look_at_member = gateway.observe_member
+
+    async def while_the_hand_pass_runs(room_name: str, identity: str) -> Any:
+        if not notes:
+            # A listener joins with a speaker's token from before a demotion; their join webhook
+            # arrives while the hand's pass holds the room.
+            gateway.join("eve", Role.SPEAKER)
+            webhook_pass = reconciler_for(settings, memory=app.state.reconcile_memory, gateway=gateway)
+            notes.append((await webhook_pass.wake(space_id, budget=3)).note)
+        return await look_at_member(room_name, identity)
+
+    gateway.observe_member = while_the_hand_pass_runs  # type: ignore[method-assign]
+    resp = client.post(f"/spaces/{space_id}/hand", headers=auth("lena"))
+    assert resp.status_code == 200 and resp.json()["converged"] is True
+    assert notes == ["coalesced"]
+    assert gateway.permissions["eve"][0] is Role.LISTENER  # the round it owed the webhook ran
+
+
 def test_a_failed_push_does_not_fail_the_hand(client: TestClient, gateway: FakeGateway) -> None:
     space_id = create(client)["id"]
     start(client, space_id)

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { App } from "../app";
 import type { Space } from "../api";
 import type { JoinGrant } from "../broadcast";
+import { STATE_POLL_MS } from "../names";
 import { IN_SPACE_KEY } from "../rejoin";
 
 const fakes = vi.hoisted(() => {
@@ -21,10 +22,25 @@ const fakes = vi.hoisted(() => {
     readonly info = { title: "", video: "off", pinned_source: "camera" };
     readonly people = [];
     readonly left = { count: 0 };
+    /** What the page turned on or off in this room ("mic:true", ...), in order. */
+    readonly published: string[] = [];
+    /** While set, turning the microphone on waits for it (getUserMedia can be slow). */
+    micGate: Promise<void> | null = null;
+    private live = new Set<string>();
     readonly room = {
       metadata: undefined,
       canPlaybackAudio: true,
-      localParticipant: { identity: "lee", attributes: {}, permissions: undefined, getTrackPublication: () => undefined },
+      localParticipant: {
+        identity: "lee",
+        attributes: {},
+        permissions: undefined as { canPublish: boolean; canPublishSources: number[] } | undefined,
+        getTrackPublication: (source: string) => (this.live.has(source) ? { isMuted: false, track: {} } : undefined),
+        setMicrophoneEnabled: async (on: boolean) => {
+          if (on && this.micGate) await this.micGate;
+          this.capture("microphone", on);
+        },
+        setCameraEnabled: async (on: boolean) => this.capture("camera", on),
+      },
       on: () => undefined,
       off: () => undefined,
       startAudio: async () => undefined,
@@ -34,6 +50,17 @@ const fakes = vi.hoisted(() => {
 
     constructor() {
       FakeSpaceRoom.made.push(this);
+    }
+
+    private capture(source: string, on: boolean): void {
+      this.published.push(`${source === "microphone" ? "mic" : source}:${on}`);
+      if (on) this.live.add(source);
+      else this.live.delete(source);
+    }
+
+    /** The SFU lets this participant publish a microphone and a camera. */
+    mayPublish(): void {
+      this.room.localParticipant.permissions = { canPublish: true, canPublishSources: [1, 2] };
     }
 
     onChange(fn: () => void): () => void {
@@ -328,6 +355,71 @@ describe("a reconnect after the room dropped", () => {
 /** A few macrotask turns: long enough for a settled promise chain to have drawn its result. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
+describe("what was live before a drop", () => {
+  /** Joined from the card with a microphone and camera allowed; `turnOn` clicked on. */
+  async function onStage(grants: JoinGrant[], turnOn: string[]) {
+    const view = await joinedFromTheCard(grants);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].mayPublish();
+    FakeSpaceRoom.made[0].connected();
+    for (const what of turnOn) {
+      await until(() => expect(byTestId(view.el, `toggle-${what}`)).not.toBeNull());
+      (byTestId(view.el, `toggle-${what}`) as HTMLButtonElement).click();
+      await until(() => expect(byTestId(view.el, `toggle-${what}`)?.getAttribute("data-on")).toBe("true"));
+    }
+    return view;
+  }
+
+  /** The room `i` drops; the page's reconnect connects room `i + 1`. */
+  async function dropAndReconnect(i: number) {
+    FakeSpaceRoom.made[i].setStatus({ kind: "ended", message: "The connection to the Space was lost.", canRejoin: true, dropped: true });
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(i + 2));
+    FakeSpaceRoom.made[i + 1].mayPublish();
+    FakeSpaceRoom.made[i + 1].connected();
+  }
+
+  it("turns the microphone and camera back on in the new room", async () => {
+    const view = await onStage([WEBRTC, WEBRTC], ["mic", "camera"]);
+    await dropAndReconnect(0);
+    await until(() => expect(FakeSpaceRoom.made[1].published).toEqual(["mic:true", "camera:true"]));
+    view.unmount();
+  });
+
+  it("does not turn on a microphone left off since a Leave and a Rejoin", async () => {
+    const view = await onStage([WEBRTC, WEBRTC, WEBRTC], ["mic"]);
+    (byTestId(view.el, "leave") as HTMLButtonElement).click();
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "You left the Space.", canRejoin: true, dropped: false });
+    await until(() => expect(byTestId(view.el, "rejoin")).not.toBeNull());
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(2));
+    FakeSpaceRoom.made[1].mayPublish();
+    FakeSpaceRoom.made[1].connected();
+    await until(() => expect(byTestId(view.el, "toggle-mic")?.getAttribute("data-on")).toBe("false"));
+    await dropAndReconnect(1);
+    await settle();
+    expect(FakeSpaceRoom.made[2].published).toEqual([]);
+    view.unmount();
+  });
+
+  it("turns nothing more on once the person left the new room", async () => {
+    const view = await onStage([WEBRTC, WEBRTC], ["mic", "camera"]);
+    let release!: () => void;
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "The connection to the Space was lost.", canRejoin: true, dropped: true });
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(2));
+    const again = FakeSpaceRoom.made[1];
+    again.micGate = new Promise<void>((resolve) => (release = resolve));
+    again.mayPublish();
+    again.connected(); // the microphone is on its way back (held)
+    await settle();
+    (byTestId(view.el, "leave") as HTMLButtonElement).click();
+    again.setStatus({ kind: "ended", message: "You left the Space.", canRejoin: true, dropped: false });
+    release();
+    await settle();
+    expect(again.published).not.toContain("camera:true");
+    view.unmount();
+  });
+});
+
 describe("leaving, and players that cannot load", () => {
   it("forgets the Space when another tab takes the seat, so a reload of this one does not take it back", async () => {
     const view = await joinedFromTheCard([WEBRTC]);
@@ -356,6 +448,37 @@ describe("leaving, and players that cannot load", () => {
     expect(byTestId(view.el, "space-message")?.textContent).toBe("This Space has ended.");
     expect(byTestId(view.el, "rejoin")).toBeNull();
     view.unmount();
+  });
+
+  it("a leave while the promotion's token is on its way also drops a join a later poll queued behind it", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] }); // the state.json poll, on the test's clock
+    try {
+      let version = 2;
+      let promoted!: () => void;
+      const promotion = new Promise<void>((resolve) => (promoted = resolve));
+      vi.stubGlobal("fetch", async (url: string) => {
+        if (!url.endsWith("state.json")) return new Response("", { status: 404 });
+        await promotion;
+        return new Response(JSON.stringify({ ...SPACE, space_id: "s1", speakers: ["lee"], version: version++ }));
+      });
+      const view = await joinedFromTheCard([HLS, WEBRTC, WEBRTC]);
+      await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+      let release!: () => void;
+      tokenGate = new Promise<void>((resolve) => (release = resolve));
+      promoted(); // lee is a speaker now: the page asks for a token (held)
+      await until(() => expect(tokenCalls).toBe(2));
+      vi.advanceTimersByTime(STATE_POLL_MS); // the next poll asks again: a join queued behind it
+      await settle();
+      FakeBroadcastStage.made[0].hooks.leave?.();
+      release();
+      await settle();
+      expect(tokenCalls).toBe(2);
+      expect(FakeSpaceRoom.made.filter((room) => room.status.kind !== "idle")).toHaveLength(0);
+      expect(byTestId(view.el, "space-message")?.textContent).toBe("You left the Space.");
+      view.unmount();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a leave while the promotion's token is on its way keeps the listener out of the room", async () => {

@@ -249,6 +249,9 @@ export function spaceView(app: App, spaceId: string): View {
    */
   async function joinOnce(auto = false): Promise<Attempt> {
     joinError = "";
+    // A join of mine (the card, Rejoin, a promotion) starts muted; only the page's own reconnect
+    // carries on what was live (republish).
+    if (!auto) stopWanting();
     // Taken before the token is asked for: leaving the broadcast while it comes must stop this join.
     const watching = watch !== null;
     const generation = broadcastGeneration;
@@ -403,15 +406,22 @@ export function spaceView(app: App, spaceId: string): View {
    * allows. A screen share needs a click to pick the screen again: the page says so. */
   async function republish(was: typeof wanted): Promise<void> {
     const room = media;
-    if (!room || disposed) return;
+    if (!room) return;
+    // Each step only while this room is still the page's and up (a Leave or another drop meanwhile:
+    // nothing is turned on in a room left behind).
+    const current = () => !disposed && media === room && room.status.kind === "connected";
     const local = room.room.localParticipant;
     const rights = publishRights(local, room.info.video, ctl.myRole);
-    if (was.mic && rights.mic) await toggle("microphone", () => local.setMicrophoneEnabled(true));
-    if (was.camera && rights.camera) await toggle("camera", () => local.setCameraEnabled(true));
-    if (was.screen && rights.screen) {
+    if (was.mic && rights.mic && current()) await toggle("microphone", () => local.setMicrophoneEnabled(true));
+    if (was.camera && rights.camera && current()) await toggle("camera", () => local.setCameraEnabled(true));
+    if (was.screen && rights.screen && current()) {
       wanted.screen = false;
       toast("Reconnected. Your screen share stopped with the connection: share it again to show it.");
     }
+  }
+
+  function stopWanting(): void {
+    wanted.mic = wanted.camera = wanted.screen = false;
   }
 
   /** Leaving on purpose: no automatic rejoin, not even after a reload. */
@@ -421,6 +431,8 @@ export function spaceView(app: App, spaceId: string): View {
     if (hostLeaving && !window.confirm(HOST_LEAVE_WARNING)) return;
     presence.forget();
     reconnector.cancel();
+    joinAgain = false; // a join queued meanwhile (a promotion's poll) must not bring me back
+    stopWanting();
     // A raised hand goes with its owner: left up, a host would invite someone who is gone (a page
     // closed without Leave keeps it; a host sees it until they act on it).
     const lower = ctl.lowerHandOnLeave();
@@ -448,6 +460,7 @@ export function spaceView(app: App, spaceId: string): View {
       signIn: () => app.signOut(),
       leave: () => {
         presence.forget();
+        joinAgain = false; // nor by a join a later poll queued behind that promotion
         dropPending(); // not onto the stage either, if a promotion was connecting
         const lower = ctl.lowerHandOnLeave();
         leaveBroadcast();
