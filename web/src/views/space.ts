@@ -15,6 +15,7 @@ import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
 import { type Capture, cameraTrack, isStageRole, micOn, publishError, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { type Person, personOf } from "../people";
+import { type Live, PublishMemory } from "../publishing";
 import { parseRoomMetadata } from "../pushed";
 import { type Attempt, Presence, Reconnector } from "../rejoin";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
@@ -127,23 +128,19 @@ export function spaceView(app: App, spaceId: string): View {
   const stage = new StageView();
   const reactions = new ReactionsOverlay();
   const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
-  /**
-   * What I chose to publish: my own toggles, and any track seen live; cleared when the grant goes.
-   * A reconnect of the page (a new room, after the SDK's own gave up) turns mic and camera back on
-   * from it; a reload starts muted. A host's mute does not clear it (the speaker may unmute anyway).
-   */
-  const wanted = { mic: false, camera: false, screen: false };
+  /** What I chose to publish, for a page-level reconnect to bring back (publishing.ts). */
+  const publishing = new PublishMemory();
   const controls = new ControlsView({
     setMic: (on) => {
-      wanted.mic = on;
+      publishing.chose("mic", on);
       void toggle("microphone", () => media!.room.localParticipant.setMicrophoneEnabled(on));
     },
     setCamera: (on) => {
-      wanted.camera = on;
+      publishing.chose("camera", on);
       void toggle("camera", () => media!.room.localParticipant.setCameraEnabled(on));
     },
     setScreen: (on) => {
-      wanted.screen = on;
+      publishing.chose("screen", on);
       void toggle("screen", () => setScreenShare(media!.room.localParticipant, on));
     },
     raiseHand: (up) => void raiseHand(up),
@@ -251,7 +248,7 @@ export function spaceView(app: App, spaceId: string): View {
     joinError = "";
     // A join of mine (the card, Rejoin, a promotion) starts muted; only the page's own reconnect
     // carries on what was live (republish).
-    if (!auto) stopWanting();
+    if (!auto) publishing.forget();
     // Taken before the token is asked for: leaving the broadcast while it comes must stop this join.
     const watching = watch !== null;
     const generation = broadcastGeneration;
@@ -380,7 +377,7 @@ export function spaceView(app: App, spaceId: string): View {
 
   /** The room dropped (not a leave, removal or end): come back in by ourselves, saying so. */
   async function reconnect(): Promise<void> {
-    const was = { ...wanted };
+    const was = publishing.snapshot();
     const outcome = await reconnector.run();
     if (disposed || outcome === "joined" || outcome === "cancelled") {
       if (outcome === "joined") {
@@ -404,24 +401,19 @@ export function spaceView(app: App, spaceId: string): View {
 
   /** Back in a new room after a drop: what I was publishing is live again, as far as the new grant
    * allows. A screen share needs a click to pick the screen again: the page says so. */
-  async function republish(was: typeof wanted): Promise<void> {
+  async function republish(was: Live): Promise<void> {
     const room = media;
     if (!room) return;
     // Each step only while this room is still the page's and up (a Leave or another drop meanwhile:
     // nothing is turned on in a room left behind).
     const current = () => !disposed && media === room && room.status.kind === "connected";
     const local = room.room.localParticipant;
-    const rights = publishRights(local, room.info.video, ctl.myRole);
-    if (was.mic && rights.mic && current()) await toggle("microphone", () => local.setMicrophoneEnabled(true));
-    if (was.camera && rights.camera && current()) await toggle("camera", () => local.setCameraEnabled(true));
-    if (was.screen && rights.screen && current()) {
-      wanted.screen = false;
+    const back = publishing.restore(was, publishRights(local, room.info.video, ctl.myRole));
+    if (back.mic && current()) await toggle("microphone", () => local.setMicrophoneEnabled(true));
+    if (back.camera && current()) await toggle("camera", () => local.setCameraEnabled(true));
+    if (back.screenLost && current()) {
       toast("Reconnected. Your screen share stopped with the connection: share it again to show it.");
     }
-  }
-
-  function stopWanting(): void {
-    wanted.mic = wanted.camera = wanted.screen = false;
   }
 
   /** Leaving on purpose: no automatic rejoin, not even after a reload. */
@@ -432,7 +424,7 @@ export function spaceView(app: App, spaceId: string): View {
     presence.forget();
     reconnector.cancel();
     joinAgain = false; // a join queued meanwhile (a promotion's poll) must not bring me back
-    stopWanting();
+    publishing.forget();
     // A raised hand goes with its owner: left up, a host would invite someone who is gone (a page
     // closed without Leave keeps it; a host sees it until they act on it).
     const lower = ctl.lowerHandOnLeave();
@@ -650,9 +642,7 @@ export function spaceView(app: App, spaceId: string): View {
 
     const rights = publishRights(local, room.info.video, myRole);
     if (status.kind === "connected") {
-      wanted.mic = rights.mic && (wanted.mic || micOn(local));
-      wanted.camera = rights.camera && (wanted.camera || !!cameraTrack(local));
-      wanted.screen = !!rights.screen && (wanted.screen || sharing(local));
+      publishing.observe(rights, { mic: micOn(local), camera: !!cameraTrack(local), screen: sharing(local) });
     }
     devices.update(room, deviceKinds(rights));
     controls.update({
