@@ -133,23 +133,34 @@ def _answers(url: str) -> bool:
         return False
 
 
+# A port found free can be taken by another process before the server binds it (another test
+# session on the machine): the server then exits at once, and a new port is tried.
+START_ATTEMPTS = 3
+
+
 @contextmanager
 def dynamodb_server() -> Iterator[DynamoEndpoint]:
     os.environ.update({k: os.environ.get(k, v) for k, v in FAKE_CREDENTIALS.items()})
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     kind = backend()
-    if kind == "dynamodb-local":
-        process = _start_dynamodb_local(port)
-    else:
+    if kind == "moto":
         warnings.warn(
             "java or mvn missing: the DynamoDB tests run against moto's server, not DynamoDB Local",
             stacklevel=3,
         )
-        process = _start_moto(port)
-    print(f"dynamodb: {kind} at {url}", file=sys.stderr)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        process = _start_dynamodb_local(port) if kind == "dynamodb-local" else _start_moto(port)
+        print(f"dynamodb: {kind} at {url}", file=sys.stderr)
+        try:
+            process.wait_until(lambda url=url: _answers(url), timeout=60, what="answering HTTP")
+        except RuntimeError:  # exited before answering: most likely the port was taken meanwhile
+            process.stop()
+            if attempt == START_ATTEMPTS:
+                raise
+            continue
+        break
     try:
-        process.wait_until(lambda: _answers(url), timeout=60, what="answering HTTP")
         yield DynamoEndpoint(url=url, kind=kind)
     finally:
         process.stop()
