@@ -37,6 +37,9 @@ class RoomMetadata:
     pictures: dict[str, str] = field(default_factory=dict)
     listener_count: int = 0
     version: int = 0
+    # While the host is out of the room of a live Space: when it ends unless they are back (epoch
+    # ms, to one reconciler pass); None while the host is there.
+    host_away_until: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -80,6 +83,10 @@ def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def _epoch_ms(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
     if not value:
         return RoomMetadata()
@@ -105,4 +112,5 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         pictures=display_names(raw.get("pictures")),
         listener_count=_count(raw.get("listener_count")),
         version=_count(raw.get("version")),
+        host_away_until=_epoch_ms(raw.get("host_away_until")),
     )

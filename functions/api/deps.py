@@ -134,10 +134,16 @@ class Presenter:
     the queue of raised hands only for its host and co-hosts (stage.as_seen_by)."""
 
     def __init__(
-        self, policy: BroadcastPolicy, *, viewer: str, clock: Callable[[], datetime] | None = None
+        self,
+        policy: BroadcastPolicy,
+        *,
+        viewer: str,
+        host_grace: float,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._policy = policy
         self._viewer = viewer
+        self._host_grace = host_grace
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def __call__(self, space: Space) -> SpacePublic:
@@ -147,12 +153,17 @@ class Presenter:
             policy=self._policy,
             now=self._clock(),
             caller_blocked=self._viewer in space.blocked,
+            host_grace=self._host_grace,
         )
 
     def listed(self, space: Space) -> SpacePublic:
         """A Space from a list, read without its hands and blocks."""
         return SpacePublic.of(
-            as_seen_by(space, self._viewer), policy=self._policy, now=self._clock(), caller_blocked=None
+            as_seen_by(space, self._viewer),
+            policy=self._policy,
+            now=self._clock(),
+            caller_blocked=None,
+            host_grace=self._host_grace,
         )
 
     def accepted(self, accepted: Accepted, response: Response) -> SpaceChange:
@@ -164,7 +175,7 @@ class Presenter:
 
 
 async def get_presenter(settings: SettingsDep, viewer: Annotated[str, Depends(current_user)]) -> Presenter:
-    return Presenter(settings.broadcast, viewer=viewer)
+    return Presenter(settings.broadcast, viewer=viewer, host_grace=settings.host_grace_seconds)
 
 
 CurrentUser = Annotated[str, Depends(current_user)]

@@ -19,7 +19,7 @@ from pydantic import (
 
 from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 
-from ..domain import broadcast, people
+from ..domain import broadcast, people, pushed
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Space
 from ..domain.text import FORMAT, SHOWS_NOTHING, char_class, one_line
@@ -147,6 +147,10 @@ class Broadcast(BaseModel):
     timeline_url: str
 
 
+def _from_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
 class SpacePublic(BaseModel):
     id: str
     title: str
@@ -183,10 +187,19 @@ class SpacePublic(BaseModel):
     # Whether the caller is blocked from this Space (a host removed and blocked them: they cannot
     # join it again). Null in lists (GET /spaces), which read no blocks.
     caller_blocked: bool | None
+    # While the host of a live Space is out of the room: when it ends unless they are back (the
+    # host's grace period, docs/control-plane.md "The host"; precise to one reconciler pass).
+    host_away_until: datetime | None
 
     @classmethod
     def of(
-        cls, space: Space, *, policy: BroadcastPolicy, now: datetime, caller_blocked: bool | None
+        cls,
+        space: Space,
+        *,
+        policy: BroadcastPolicy,
+        now: datetime,
+        caller_blocked: bool | None,
+        host_grace: float,
     ) -> SpacePublic:
         links = broadcast.broadcast_of(space, policy, now=now)
         hand_names, hand_pictures = people.hand_people(space)
@@ -221,6 +234,7 @@ class SpacePublic(BaseModel):
             recording_available_until=broadcast.recording_available_until(space, policy),
             version=space.version,
             caller_blocked=caller_blocked,
+            host_away_until=_from_ms(pushed.host_away_until_ms(space, host_grace=host_grace)),
         )
 
 

@@ -63,6 +63,7 @@ def participant_attributes(role: Role) -> dict[str, str]:
     return {names.ROLE_ATTRIBUTE: role.value}
 
 
-def room_metadata(space: Space) -> str:
-    """The room metadata (contract/schema/room_metadata.schema.json) every room member reads."""
-    return pushed.room_state(space).to_json()
+def room_metadata(space: Space, *, host_grace: float) -> str:
+    """The room metadata (contract/schema/room_metadata.schema.json) every room member reads;
+    `host_grace`: seconds an away host has before the Space ends (reconcile Timing.host_grace)."""
+    return pushed.room_state(space, host_grace=host_grace).to_json()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from contract.hands import RaisedHands
 from contract.room_metadata import RoomMetadata
 
-from .model import Space
+from .model import Space, SpaceState
 from .people import hand_people, stage_names, stage_pictures
 
 # Below this the count is exact: a small room notices every person.
@@ -34,8 +34,17 @@ def rounded_listener_count(count: int) -> int:
     return count - count % step
 
 
-def room_state(space: Space) -> RoomMetadata:
-    """The room metadata document for this Space."""
+def host_away_until_ms(space: Space, *, host_grace: float) -> int | None:
+    """When a live Space whose host is out of the room ends unless they come back (epoch ms); None
+    while the host is there. Precise to one reconciler pass (docs/control-plane.md, "The host")."""
+    away = space.host_away_since
+    if space.state is not SpaceState.LIVE or away is None:
+        return None
+    return round((away.timestamp() + host_grace) * 1000)
+
+
+def room_state(space: Space, *, host_grace: float) -> RoomMetadata:
+    """The room metadata document for this Space; `host_grace`: seconds an away host has."""
     return RoomMetadata(
         space_id=space.id,
         video=space.video.value,
@@ -50,6 +59,7 @@ def room_state(space: Space) -> RoomMetadata:
         pictures=stage_pictures(space),
         listener_count=rounded_listener_count(space.audience_count),
         version=space.version,
+        host_away_until=host_away_until_ms(space, host_grace=host_grace),
     )
 
 
@@ -71,7 +81,7 @@ def moderators(space: Space) -> tuple[str, ...]:
     return (space.host, *space.cohosts)
 
 
-def metadata_changed(before: Space, after: Space) -> bool:
+def metadata_changed(before: Space, after: Space, *, host_grace: float) -> bool:
     """Whether a change of the Space changes what the room metadata says (ignoring the version)."""
-    a, b = room_state(before), room_state(after)
+    a, b = room_state(before, host_grace=host_grace), room_state(after, host_grace=host_grace)
     return a.to_dict() | {"version": 0} != b.to_dict() | {"version": 0}

@@ -26,7 +26,6 @@ from ..domain.grants import (
     SCREEN_SHARE,
     Permission,
     participant_attributes,
-    room_metadata,
 )
 from ..domain.model import Role, Space
 
@@ -114,8 +113,9 @@ class RoomGateway(ABC):
         """The names of every room the SFU holds (the sweep deletes those of ended Spaces)."""
 
     @abstractmethod
-    async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
-        """Create the room (name, metadata, limits) with these agents dispatched into it."""
+    async def create_room(self, space: Space, *, agents: tuple[str, ...], metadata: str) -> None:
+        """Create the room (name, limits) with `metadata` (grants.room_metadata) and these agents
+        dispatched into it."""
 
     @abstractmethod
     async def delete_room(self, room: str) -> None: ...
@@ -125,7 +125,8 @@ class RoomGateway(ABC):
         """Dispatch an agent into a running room. False if the room is gone."""
 
     @abstractmethod
-    async def set_room_metadata(self, space: Space) -> None: ...
+    async def set_room_metadata(self, space: Space, metadata: str) -> None:
+        """Publish `metadata` (grants.room_metadata, as the reconciler's diff wants it) to the room."""
 
     @abstractmethod
     async def send_hands(self, space: Space, *, read_at_ms: int) -> None:
@@ -245,7 +246,7 @@ class LiveKitGateway(RoomGateway):
                 api.SendDataRequest(room=room, data=payload, kind=api.DataPacket.Kind.LOSSY, topic=topic)
             )
 
-    async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
+    async def create_room(self, space: Space, *, agents: tuple[str, ...], metadata: str) -> None:
         from livekit import api
 
         s = self._settings
@@ -253,7 +254,7 @@ class LiveKitGateway(RoomGateway):
             await client.room.create_room(
                 api.CreateRoomRequest(
                     name=space.room_name,
-                    metadata=room_metadata(space),
+                    metadata=metadata,
                     max_participants=s.room_max_participants,
                     empty_timeout=s.room_empty_timeout,
                     departure_timeout=s.room_departure_seconds,
@@ -286,13 +287,13 @@ class LiveKitGateway(RoomGateway):
                 return False
             raise
 
-    async def set_room_metadata(self, space: Space) -> None:
+    async def set_room_metadata(self, space: Space, metadata: str) -> None:
         from livekit import api
 
         try:
             async with self._api() as client:
                 await client.room.update_room_metadata(
-                    api.UpdateRoomMetadataRequest(room=space.room_name, metadata=room_metadata(space))
+                    api.UpdateRoomMetadataRequest(room=space.room_name, metadata=metadata)
                 )
         except GatewayError as exc:
             if not _not_found(exc):  # the room closed meanwhile; the Space ends with the webhook

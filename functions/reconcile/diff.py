@@ -166,7 +166,7 @@ def diff(
         return [host_action]
     if host_action is not None:
         actions.append(host_action)
-    wanted_metadata = grants.room_metadata(space)
+    wanted_metadata = grants.room_metadata(space, host_grace=timing.host_grace)
     if room.metadata != wanted_metadata:
         actions.append(SetMetadata(wanted_metadata))
     for p in room.participants:
@@ -179,14 +179,14 @@ def diff(
     return actions
 
 
-def audience_diff(space: Space, member: ObservedMember) -> list[Action]:
+def audience_diff(space: Space, member: ObservedMember, *, timing: Timing) -> list[Action]:
     """What a listener's join or leave asks of a live Space's room, read without listing it: the
     room metadata (the listener count is in it) and that one person's grants or removal. The host's
     presence and the agents are the full diff's (after writes, on other webhooks, on the patrol)."""
     if space.state is not SpaceState.LIVE:
         return []
     actions: list[Action] = []
-    wanted_metadata = grants.room_metadata(space)
+    wanted_metadata = grants.room_metadata(space, host_grace=timing.host_grace)
     if member.metadata != wanted_metadata:
         actions.append(SetMetadata(wanted_metadata))
     p = member.participant

@@ -162,6 +162,20 @@ async def test_a_leave_on_purpose_is_not_undone_by_a_reload(space: Space) -> Non
     await expect(speaker.by("spotlight")).to_have_count(0)
 
 
+async def test_the_room_is_told_when_the_space_ends_while_its_host_is_away(space: Space) -> None:
+    host, speaker = space.host, space.speaker
+    await speaker.by("join-space").click()  # back after the previous test's leave
+    await expect(speaker.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
+    await expect(speaker.by("host-away")).to_be_hidden()
+    await host.by("leave").click()  # the grace-period warning: accepted
+    await expect(host.by("space-message")).to_have_text("You left the Space.", timeout=UI_TIMEOUT_MS)
+    await expect(speaker.by("host-away")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(speaker.by("host-away")).to_contain_text("The host has left the room")
+    await host.by("rejoin").click()
+    await expect(host.by("my-role")).to_have_text("Host", timeout=UI_TIMEOUT_MS)
+    await expect(speaker.by("host-away")).to_be_hidden(timeout=UI_TIMEOUT_MS)
+
+
 async def test_the_host_hands_over_and_the_cohost_gets_the_host_controls(space: Space) -> None:
     host, cohost = space.host, space.cohost
     await invited(host, cohost, space.space_id)

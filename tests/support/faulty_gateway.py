@@ -72,9 +72,9 @@ class FaultyGateway(RoomGateway):
         await self._enter("list_rooms")
         return await self.inner.list_rooms()
 
-    async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
+    async def create_room(self, space: Space, *, agents: tuple[str, ...], metadata: str) -> None:
         await self._enter("create_room")
-        await self.inner.create_room(space, agents=agents)
+        await self.inner.create_room(space, agents=agents, metadata=metadata)
 
     async def delete_room(self, room: str) -> None:
         await self._enter("delete_room")
@@ -84,9 +84,9 @@ class FaultyGateway(RoomGateway):
         await self._enter("dispatch_agent")
         return await self.inner.dispatch_agent(room, agent_name)
 
-    async def set_room_metadata(self, space: Space) -> None:
+    async def set_room_metadata(self, space: Space, metadata: str) -> None:
         await self._enter("set_room_metadata")
-        await self.inner.set_room_metadata(space)
+        await self.inner.set_room_metadata(space, metadata)
 
     async def send_hands(self, space: Space, *, read_at_ms: int) -> None:
         await self._enter("send_hands")

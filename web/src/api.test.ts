@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { Api, ApiError, parseRetryAfter, transientWaitMs, TRANSIENT_RETRIES } from "./api";
+import { Api, ApiError, hostAwayUntilMs, parseRetryAfter, transientWaitMs, TRANSIENT_RETRIES } from "./api";
 import { CognitoUnavailable, cognitoRefresh, refreshSession, resumeSession, type ResumeDeps, type Session } from "./auth";
 
 function jwt(claims: object): string {
@@ -257,5 +257,16 @@ describe("resumeSession (a page load)", () => {
     expect(await resumeSession(deps({ cognito: null, cognitoRefresh }).d)).toBeNull();
     expect(await resumeSession(deps({ refreshToken: () => null, cognitoRefresh }).d)).toBeNull();
     expect(cognitoRefresh).not.toHaveBeenCalled();
+  });
+});
+
+describe("hostAwayUntilMs", () => {
+  it("reads the API's ISO time and the room metadata's epoch ms, only while the Space is live", () => {
+    expect(hostAwayUntilMs({ state: "live", host_away_until: "2026-12-05T14:05:00Z" })).toBe(Date.UTC(2026, 11, 5, 14, 5));
+    expect(hostAwayUntilMs({ state: "live", host_away_until: 1_800_000_000_000 })).toBe(1_800_000_000_000);
+    expect(hostAwayUntilMs({ state: "ended", host_away_until: 1_800_000_000_000 })).toBeNull();
+    expect(hostAwayUntilMs({ state: "live", host_away_until: "not a time" })).toBeNull();
+    expect(hostAwayUntilMs({ state: "live", host_away_until: null })).toBeNull();
+    expect(hostAwayUntilMs(null)).toBeNull();
   });
 });

@@ -36,6 +36,20 @@ export interface Space {
   recording_available_until?: string | null;
   /** Whether I am blocked from this Space (null in lists, which read no blocks). */
   caller_blocked?: boolean | null;
+  /** While the host is out of the room: when the Space ends unless they are back (the API's ISO
+   * time, or epoch ms from the room metadata); null while they are there (`hostAwayUntilMs`). */
+  host_away_until?: string | number | null;
+}
+
+/** When the Space ends unless its away host is back (epoch ms), or null: the host is there. */
+export function hostAwayUntilMs(space: Pick<Space, "host_away_until" | "state"> | null): number | null {
+  const until = space?.state === "live" ? space.host_away_until : null;
+  if (typeof until === "number") return until > 0 ? until : null;
+  if (typeof until === "string") {
+    const ms = Date.parse(until);
+    return Number.isFinite(ms) ? ms : null;
+  }
+  return null;
 }
 
 export interface Broadcast {

@@ -70,6 +70,8 @@ export interface RoomMetadata {
   listener_count: number;
   /** The Space's version when this was written: a reader keeps the document with the highest version (equal versions differ only in listener_count, the newer one wins). */
   version: number;
+  /** While the host of a live Space is out of the room: when the Space ends unless they are back (epoch milliseconds, precise to one reconciler pass; the host's departure and return bump the version). Null while the host is there. A reader tells the room; a document without it reads as null. */
+  host_away_until: number | null;
 }
 
 /** Who may turn a camera on. */

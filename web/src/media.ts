@@ -410,6 +410,12 @@ export function micOn(p: Participant): boolean {
   return !!pub && !pub.isMuted;
 }
 
+/** Whether `p` has a microphone published but muted (by themselves, or by a host). */
+export function micMuted(p: Participant): boolean {
+  const pub = p.getTrackPublication(Track.Source.Microphone);
+  return !!pub && pub.isMuted;
+}
+
 /** What the SFU lets the local participant publish right now (its permissions, not its wishes). */
 export function publishRights(p: Participant, policy: VideoPolicy, role: Role | null): PublishRights {
   const perm = p.permissions;

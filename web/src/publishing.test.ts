@@ -15,12 +15,16 @@ describe("PublishMemory", () => {
     expect(memory.restore(was, { mic: true, camera: false, screen: false })).toEqual({ mic: true, camera: false, screenLost: false });
   });
 
-  it("keeps a choice a host's mute hid, and drops one the grant took away", () => {
+  it("keeps a choice whose track is not up yet, and drops one a host muted or the grant took away", () => {
     const memory = new PublishMemory();
     memory.chose("mic", true);
-    memory.observe(ALL, NONE); // muted by a host: not live, still chosen
-    expect(memory.snapshot().mic).toBe(true);
-    memory.observe({ mic: false, camera: false, screen: false }, NONE); // moved to the audience
+    memory.chose("camera", true);
+    memory.observe(ALL, NONE); // still being captured: not live yet, still chosen
+    expect(memory.snapshot()).toMatchObject({ mic: true, camera: true });
+    memory.observe(ALL, { mic: false, camera: true, screen: false }, true); // a host muted the microphone
+    expect(memory.snapshot()).toMatchObject({ mic: false, camera: true });
+    memory.chose("mic", true); // unmuted by the speaker
+    memory.observe(NONE, NONE); // moved to the audience
     expect(memory.snapshot()).toEqual(NONE);
   });
 

@@ -3,8 +3,8 @@
  * toggles, and any track seen live in a connected room; a source the grant no longer allows is
  * forgotten. When the SDK's own reconnect gives up, the page joins a new room, and what was live in
  * the session that dropped goes live again there (`restore`). A join of mine (the card, *Rejoin*, a
- * promotion) and a *Leave* forget it: those start muted, as a reload does. A host's mute does not
- * clear it (the speaker may unmute anyway). No DOM, no room.
+ * promotion) and a *Leave* forget it: those start muted, as a reload does. A microphone seen muted
+ * (a host's mute: the speaker's own already cleared it) is not brought back. No DOM, no room.
  */
 import type { PublishRights } from "./media";
 
@@ -30,10 +30,11 @@ export class PublishMemory {
     this.wanted = { ...this.wanted, [source]: on };
   }
 
-  /** A draw of a connected room: what is live counts as chosen; what the grant forbids is dropped. */
-  observe(rights: PublishRights, live: Live): void {
+  /** A draw of a connected room: what is live counts as chosen; what the grant forbids is dropped,
+   * and so is a microphone published but muted (`micMuted`: a host muted it). */
+  observe(rights: PublishRights, live: Live, micMuted = false): void {
     this.wanted = {
-      mic: rights.mic && (this.wanted.mic || live.mic),
+      mic: rights.mic && !micMuted && (this.wanted.mic || live.mic),
       camera: rights.camera && (this.wanted.camera || live.camera),
       screen: rights.screen && (this.wanted.screen || live.screen),
     };

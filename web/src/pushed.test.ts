@@ -18,6 +18,7 @@ const DOC: RoomMetadata = {
   pictures: { a: "https://img.example/ann.png" },
   listener_count: 1200,
   version: 7,
+  host_away_until: null,
 };
 
 const SPACE: Space = {
@@ -60,6 +61,18 @@ describe("parseRoomMetadata", () => {
     expect(parseRoomMetadata(JSON.stringify({ ...DOC, pinned_source: "screen_share" })).pinned_source).toBe("screen_share");
     expect(parseRoomMetadata(JSON.stringify({ ...DOC, pinned_source: "window" })).pinned_source).toBe("camera");
     expect(mergeMetadata(SPACE, 0, { ...DOC, pinned_source: "screen_share" })?.pinned_source).toBe("screen_share");
+  });
+});
+
+describe("host_away_until", () => {
+  it("reads when the Space ends while its host is away, anything malformed as null, and merges it", () => {
+    expect(parseRoomMetadata(JSON.stringify({ ...DOC, host_away_until: 1_800_000_000_000 })).host_away_until).toBe(1_800_000_000_000);
+    for (const bad of ["soon", -5, 0, true, null]) {
+      expect(parseRoomMetadata(JSON.stringify({ ...DOC, host_away_until: bad })).host_away_until).toBeNull();
+    }
+    expect(parseRoomMetadata(JSON.stringify(DOC)).host_away_until).toBeNull();
+    expect(mergeMetadata(SPACE, 0, { ...DOC, host_away_until: 42_000 })?.host_away_until).toBe(42_000);
+    expect(mergeMetadata({ ...SPACE, host_away_until: 42_000 }, 0, DOC)?.host_away_until).toBeNull();
   });
 });
 

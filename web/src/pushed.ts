@@ -50,6 +50,7 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
     pictures: displayNames(raw.pictures),
     listener_count: count(raw.listener_count),
     version: count(raw.version),
+    host_away_until: typeof raw.host_away_until === "number" && raw.host_away_until > 0 ? raw.host_away_until : null,
   };
 }
 
@@ -101,5 +102,6 @@ export function mergeMetadata(space: Space, version: number, doc: RoomMetadata):
     pinned: doc.pinned,
     pinned_source: doc.pinned_source,
     listener_count: doc.listener_count,
+    host_away_until: doc.host_away_until,
   };
 }

@@ -32,6 +32,7 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
     pictures: {},
     listener_count: 2,
     version: 1,
+    host_away_until: null,
     ...overrides,
   };
 }

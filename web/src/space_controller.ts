@@ -153,8 +153,8 @@ export class SpaceController {
       // Names and faces only add up: a pushed one the answer was read too early to carry stays.
       next = { ...next, names: mergeNames(held.names, space.names), pictures: mergeNames(held.pictures, space.pictures) };
       if (typeof space.version === "number" && space.version < this.version) {
-        const { title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count } = held;
-        next = { ...next, title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count };
+        const { title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count, host_away_until } = held;
+        next = { ...next, title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count, host_away_until };
       } else if (space.version === this.version && this.pushedVersion === this.version) {
         // The same version pushed meanwhile: its listener count (which moves without a version,
         // webhooks keep it) was read after the answer's, so it is the newer one.

@@ -229,6 +229,7 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         "names": {"host-f": "host-f"},  # no `name` claim: shown as the id (docs/identity.md)
         "pictures": {},  # nor a `picture` claim: initials
         "listener_count": 0,
+        "host_away_until": None,  # the host's join window: not away yet
     }
     assert rooms.rooms[0].max_participants > 0 and rooms.rooms[0].empty_timeout > 0
     assert [d.agent_name for d in dispatches] == [names.AGENT_NAME]

@@ -194,7 +194,7 @@ def _space(**changes: object) -> Space:
 
 
 def test_control_plane_room_metadata_validates_and_round_trips() -> None:
-    text = grants.room_metadata(_space())
+    text = grants.room_metadata(_space(), host_grace=120.0)
     _validator("room_metadata").validate(json.loads(text))
     assert parse_room_metadata(text) == RoomMetadata(
         space_id="a" * 32,
@@ -214,7 +214,7 @@ def test_control_plane_room_metadata_validates_and_round_trips() -> None:
 
 def test_room_metadata_is_public() -> None:
     """Everyone in the room and every HLS viewer (state.json) reads it: no hands, no blocked ids."""
-    doc = json.loads(grants.room_metadata(_space()))
+    doc = json.loads(grants.room_metadata(_space(), host_grace=120.0))
     assert "l1" not in json.dumps(doc) and "b" not in doc.get("blocked", [])
     assert set(doc) == set(load("room_metadata")["properties"])
 
@@ -234,7 +234,7 @@ def test_old_metadata_without_the_pushed_fields_still_reads() -> None:
 
 
 def test_a_pinned_screen_share_reaches_the_metadata() -> None:
-    text = grants.room_metadata(_space(pinned="c", pinned_source=VideoSource.SCREEN_SHARE))
+    text = grants.room_metadata(_space(pinned="c", pinned_source=VideoSource.SCREEN_SHARE), host_grace=120.0)
     _validator("room_metadata").validate(json.loads(text))
     meta = parse_room_metadata(text)
     assert (meta.pinned, meta.pinned_source) == ("c", "screen_share")

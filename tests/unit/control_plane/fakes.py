@@ -93,11 +93,9 @@ class FakeGateway(RoomGateway):
         self._maybe_fail("list_rooms")
         return sorted(self.rooms)
 
-    async def create_room(self, space: Space, *, agents: tuple[str, ...]) -> None:
+    async def create_room(self, space: Space, *, agents: tuple[str, ...], metadata: str) -> None:
         self._maybe_fail("create_room")
-        from functions.domain.grants import room_metadata
-
-        self.rooms[space.room_name] = room_metadata(space)
+        self.rooms[space.room_name] = metadata
         self.dispatched[space.room_name] = list(agents)
         self.dispatch_times[space.room_name] = [(a, time.time()) for a in agents]
         self.calls.append(("create_room", space.room_name))
@@ -116,11 +114,9 @@ class FakeGateway(RoomGateway):
         self.dispatch_times.setdefault(room, []).append((agent_name, time.time()))
         return True
 
-    async def set_room_metadata(self, space: Space) -> None:
+    async def set_room_metadata(self, space: Space, metadata: str) -> None:
         self._maybe_fail("set_room_metadata")
-        from functions.domain.grants import room_metadata
-
-        self.rooms[space.room_name] = room_metadata(space)
+        self.rooms[space.room_name] = metadata
         self.calls.append(("set_room_metadata", space.room_name))
 
     async def send_hands(self, space: Space, *, read_at_ms: int) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +278,7 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "pictures": {},  # nor a `picture` claim
         "listener_count": 0,
         "version": json.loads(gateway.rooms[room])["version"],
+        "host_away_until": None,  # the host is in the room (or has not come yet)
     }
     ended = client.post(f"/spaces/{space['id']}/end", headers=auth("host"))
     assert ended.status_code == 200 and ended.json()["state"] == "ended"
@@ -996,6 +998,31 @@ def test_a_failed_push_does_not_fail_the_hand(client: TestClient, gateway: FakeG
     # Stored and said so: accepted, the room not yet told (the next pass sends the hands).
     assert resp.status_code == 202 and resp.json()["raised_hands"] == ["lena"]
     assert resp.json()["converged"] is False
+
+
+def test_the_space_says_when_it_ends_while_its_host_is_away(
+    app: FastAPI, client: TestClient, gateway: FakeGateway, settings: Settings
+) -> None:
+    """The host's leave starts the grace period: the Space (to anyone) and the room metadata say
+    when it ends unless they are back, and nothing once they are."""
+    space_id = create(client)["id"]
+    room = start(client, space_id)["room_name"]
+    assert client.get(f"/spaces/{space_id}", headers=auth("lou")).json()["host_away_until"] is None
+    before = datetime.now(UTC).timestamp()
+    for kind, event_id in (("participant_left", "h-left"), ("participant_joined", "h-back")):
+        event = participant_event(kind, event_id, room, role="host", identity="host")
+        body, headers = signed(event)
+        assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+        until = client.get(f"/spaces/{space_id}", headers=auth("lou")).json()["host_away_until"]
+        sweep(app, gateway)  # a webhook's pass does not wait out the metadata interval; this does
+        pushed_until = json.loads(gateway.rooms[room])["host_away_until"]
+        if kind == "participant_left":
+            ends = datetime.fromisoformat(until).timestamp()
+            after = datetime.now(UTC).timestamp()
+            assert before + settings.host_grace_seconds <= ends <= after + settings.host_grace_seconds
+            assert pushed_until == round(ends * 1000)
+        else:
+            assert until is None and pushed_until is None
 
 
 # --- host handover (functions/domain/host.py) -----------------------------------------------------

@@ -257,7 +257,10 @@ def test_past_retention_the_recording_is_gone(
         app: FastAPI = create_app(broadcast_settings)
         app.dependency_overrides[deps.get_gateway] = lambda: gateway
         app.dependency_overrides[deps.get_presenter] = lambda: deps.Presenter(
-            broadcast_settings.broadcast, viewer="x", clock=lambda: now
+            broadcast_settings.broadcast,
+            viewer="x",
+            host_grace=broadcast_settings.host_grace_seconds,
+            clock=lambda: now,
         )
         with TestClient(app) as c:
             body: dict[str, Any] = c.get(f"/spaces/{space_id}", headers=auth("x")).json()

@@ -327,7 +327,7 @@ def test_room_metadata_follows_the_contract() -> None:
     named = {"host": "Hana", "s1": "Sam", "l1": "Lee"}
     faces = {"s1": "https://img.example/s1.png", "l1": "https://img.example/l1.png"}
     shown = LIVE.replace(pinned="host", speakers=("s1",), raised_hands=("l1",), names=named, pictures=faces)
-    doc = json.loads(grants.room_metadata(shown))
+    doc = json.loads(grants.room_metadata(shown, host_grace=120.0))
     assert doc == {
         "space_id": LIVE.id,
         "video": "speakers",
@@ -344,6 +344,7 @@ def test_room_metadata_follows_the_contract() -> None:
         "pictures": {"s1": "https://img.example/s1.png"},
         "listener_count": LIVE.listener_count,
         "version": LIVE.version,
+        "host_away_until": None,  # the host is there
     }
     assert grants.participant_attributes(Role.SPEAKER) == {names.ROLE_ATTRIBUTE: "speaker"}
 
@@ -386,10 +387,12 @@ def test_metadata_changes_only_with_what_viewers_see() -> None:
         state=SpaceState.LIVE,
         listener_count=1200,
     )
-    assert not metadata_changed(space, space.replace(listener_count=1201, version=3, raised_hands=("x",)))
-    assert metadata_changed(space, space.replace(listener_count=1300))
-    assert metadata_changed(space, space.replace(speakers=("x",)))
-    assert metadata_changed(space, space.replace(state=SpaceState.ENDED))
+    assert not metadata_changed(
+        space, space.replace(listener_count=1201, version=3, raised_hands=("x",)), host_grace=120.0
+    )
+    assert metadata_changed(space, space.replace(listener_count=1300), host_grace=120.0)
+    assert metadata_changed(space, space.replace(speakers=("x",)), host_grace=120.0)
+    assert metadata_changed(space, space.replace(state=SpaceState.ENDED), host_grace=120.0)
 
 
 def test_a_record_stored_before_screen_sharing_reads_as_a_camera_pin() -> None:

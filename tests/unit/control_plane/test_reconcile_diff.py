@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from contract import names
@@ -15,6 +16,16 @@ from functions.livekit_edge.gateway import (
     StrandedRoom,
 )
 from functions.reconcile import diff as d
+
+
+def wanted_metadata(space: Space) -> str:
+    """The room metadata the diff wants with its default timing (the grace period is in it)."""
+    return room_metadata(space, host_grace=d.Timing().host_grace)
+
+
+def audience_diff(space: Space, member: ObservedMember) -> list[d.Action]:
+    return d.audience_diff(space, member, timing=d.Timing())
+
 
 STARTED = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 NOW = STARTED.timestamp() + 600
@@ -67,7 +78,7 @@ def room(
     if host_present and all(p.identity != space.host for p in people):
         people = (person(space.host, Role.HOST), *people)
     return ObservedRoom(
-        metadata=room_metadata(space) if metadata is None else metadata,
+        metadata=wanted_metadata(space) if metadata is None else metadata,
         participants=(agent(names.AGENT_NAME), agent(names.COMPOSER_AGENT_NAME), *people),
         dispatches=tuple(dispatches),
     )
@@ -129,24 +140,24 @@ def test_blocked_users_are_removed_and_evicted_ones_once() -> None:
 
 def test_metadata_follows_the_stored_space() -> None:
     space = live(pinned="host")
-    observed = room(space, metadata=room_metadata(live()))
-    assert d.diff(space, observed, agents=AGENTS, now=NOW) == [d.SetMetadata(room_metadata(space))]
+    observed = room(space, metadata=wanted_metadata(live()))
+    assert d.diff(space, observed, agents=AGENTS, now=NOW) == [d.SetMetadata(wanted_metadata(space))]
 
 
 def test_a_missing_agent_is_dispatched_whatever_the_reason_unless_one_is_on_its_way() -> None:
     space = live()
     host = person("host", Role.HOST)
-    no_agents = ObservedRoom(metadata=room_metadata(space), participants=(host,), dispatches=())
+    no_agents = ObservedRoom(metadata=wanted_metadata(space), participants=(host,), dispatches=())
     assert d.diff(space, no_agents, agents=AGENTS, now=NOW) == [d.Dispatch(a) for a in AGENTS]
     # The start's dispatch long ago (dropped: no worker was registered, or the agent crashed).
     old = ObservedRoom(
-        metadata=room_metadata(space),
+        metadata=wanted_metadata(space),
         participants=(host, agent(names.AGENT_NAME)),
         dispatches=(ObservedDispatch(names.COMPOSER_AGENT_NAME, NOW - 600, 0),),
     )
     assert d.diff(space, old, agents=AGENTS, now=NOW) == [d.Dispatch(names.COMPOSER_AGENT_NAME)]
     fresh = ObservedRoom(
-        metadata=room_metadata(space),
+        metadata=wanted_metadata(space),
         participants=(host, agent(names.AGENT_NAME)),
         dispatches=(ObservedDispatch(names.COMPOSER_AGENT_NAME, NOW - 2, 0),),
     )
@@ -193,12 +204,29 @@ def test_a_host_missing_from_the_room_starts_the_grace_period_when_no_webhook_di
 
 def test_a_host_who_is_back_clears_the_departure_even_without_a_join_webhook() -> None:
     space = live(host_away_since=datetime.fromtimestamp(NOW - 20, UTC))
-    assert d.diff(space, room(space), agents=AGENTS, now=NOW, timing=GRACE) == [d.HostBack()]
+    observed = room(space, metadata=room_metadata(space, host_grace=GRACE.host_grace))
+    assert d.diff(space, observed, agents=AGENTS, now=NOW, timing=GRACE) == [d.HostBack()]
 
 
 def test_within_the_grace_period_the_space_stays_live() -> None:
     space = live(host_away_since=datetime.fromtimestamp(NOW - 29, UTC))
-    assert d.diff(space, room(space, host_present=False), agents=AGENTS, now=NOW, timing=GRACE) == []
+    observed = room(space, host_present=False, metadata=room_metadata(space, host_grace=GRACE.host_grace))
+    assert d.diff(space, observed, agents=AGENTS, now=NOW, timing=GRACE) == []
+
+
+def test_the_room_is_told_when_an_away_hosts_space_ends() -> None:
+    """The room metadata carries the end of the grace period while the host is away (every page
+    says so), and nothing while they are there or once the Space ended."""
+    away = live(host_away_since=datetime.fromtimestamp(NOW - 29, UTC))
+    told = json.loads(room_metadata(away, host_grace=GRACE.host_grace))
+    assert told["host_away_until"] == (NOW - 29 + GRACE.host_grace) * 1000
+    assert json.loads(room_metadata(live(), host_grace=30.0))["host_away_until"] is None
+    ended = away.replace(state=SpaceState.ENDED)
+    assert json.loads(room_metadata(ended, host_grace=30.0))["host_away_until"] is None
+    # The diff wants it published, with the grace period it enforces.
+    stale = room(away, host_present=False, metadata=room_metadata(away, host_grace=120.0))
+    (publish,) = d.diff(away, stale, agents=AGENTS, now=NOW, timing=GRACE)
+    assert publish == d.SetMetadata(room_metadata(away, host_grace=GRACE.host_grace))
 
 
 def test_after_the_grace_period_the_space_ends_and_nothing_else_is_done_first() -> None:
@@ -227,26 +255,26 @@ def test_an_agent_named_like_the_host_does_not_count_as_the_host() -> None:
 
 def test_a_listeners_join_checks_their_grants_and_the_metadata_only() -> None:
     space = live(listener_count=4)
-    stale = room_metadata(live(listener_count=3))
+    stale = wanted_metadata(live(listener_count=3))
     joined = person("lena", Role.LISTENER)
-    assert d.audience_diff(space, ObservedMember(room_metadata(space), joined)) == []
-    assert d.audience_diff(space, ObservedMember(stale, joined)) == [d.SetMetadata(room_metadata(space))]
+    assert audience_diff(space, ObservedMember(wanted_metadata(space), joined)) == []
+    assert audience_diff(space, ObservedMember(stale, joined)) == [d.SetMetadata(wanted_metadata(space))]
     # Nobody else is known: no host presence, no agents, whatever the listing would have said.
-    assert d.audience_diff(space, ObservedMember(room_metadata(space), None)) == []
+    assert audience_diff(space, ObservedMember(wanted_metadata(space), None)) == []
 
 
 def test_a_listener_whose_role_or_block_changed_before_they_joined_is_corrected() -> None:
     promoted = live(speakers=("lena",))
-    (update,) = d.audience_diff(
-        promoted, ObservedMember(room_metadata(promoted), person("lena", Role.LISTENER))
+    (update,) = audience_diff(
+        promoted, ObservedMember(wanted_metadata(promoted), person("lena", Role.LISTENER))
     )
     assert isinstance(update, d.UpdateParticipant) and update.role is Role.SPEAKER
     blocked = live(blocked=("lena",))
-    assert d.audience_diff(
-        blocked, ObservedMember(room_metadata(blocked), person("lena", Role.LISTENER))
+    assert audience_diff(
+        blocked, ObservedMember(wanted_metadata(blocked), person("lena", Role.LISTENER))
     ) == [d.RemoveParticipant("lena", "blocked")]
 
 
 def test_an_audience_pass_does_nothing_to_a_space_that_is_not_live() -> None:
     ended = live(state=SpaceState.ENDED)
-    assert d.audience_diff(ended, ObservedMember("stale", person("lena", Role.LISTENER))) == []
+    assert audience_diff(ended, ObservedMember("stale", person("lena", Role.LISTENER))) == []

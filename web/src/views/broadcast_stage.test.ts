@@ -48,6 +48,11 @@ describe("the broadcast page's header", () => {
     expect(count()).toBe("1");
     view.update({ ...SPACE, listener_count: 1200 }, "l");
     expect(count()).toBe("1200");
+    const away = () => view.el.querySelector('[data-testid="host-away"]') as HTMLElement;
+    view.update({ ...SPACE, host_away_until: 1_800_000_000_000 }, "l"); // from state.json
+    expect(away().hidden).toBe(false);
+    view.update({ ...SPACE, host_away_until: null }, "l");
+    expect(away().hidden).toBe(true);
     view.destroy();
   });
 });

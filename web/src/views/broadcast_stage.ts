@@ -4,12 +4,13 @@
  * (names and faces from state.json: the viewer sees no participant), and a raised hand.
  * The Space page owns this and replaces it with the WebRTC stage when the listener is promoted.
  */
-import type { Role, Space } from "../api";
+import { hostAwayUntilMs, type Role, type Space } from "../api";
 import { liveLabel } from "../broadcast";
 import { avatar, h, rebuildKeepingFocus, stale } from "../dom";
 import { BroadcastPlayer } from "../hls_player";
 import { icon } from "../icons";
 import { type Person, personOf } from "../people";
+import { drawHostAway } from "./space/header";
 import { ROLE_LABEL } from "./space/people";
 
 /** Who is on the stage, host first, each once, as the Space names them (names and pictures maps). */
@@ -46,6 +47,8 @@ export class BroadcastStage {
   private readonly header = h("header", { class: "space-header" });
   private readonly indicator = h("span", { class: "badge live", "data-testid": "live-indicator" }, "LIVE");
   private readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
+  /** The host is away: when the Space ends unless they come back (state.json says it too). */
+  private readonly hostAway = h("p", { class: "banner notice", hidden: true, "data-testid": "host-away", role: "status" });
   private signInAgain = false;
   private readonly tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-state": "loading" });
   private readonly controls = h("div", { class: "controls", "data-testid": "controls" });
@@ -62,7 +65,7 @@ export class BroadcastStage {
   ) {
     this.tile.append(player.video, this.audioOnly);
     this.stage = h("div", { class: "stage" }, this.tile, this.roster, h("p", { class: "muted small broadcast-note" }, "You are watching the broadcast. Raise your hand to join the conversation."), this.controls);
-    this.el = h("div", { class: "broadcast-stage", "data-testid": "broadcast-stage" }, this.header, this.banner, this.stage);
+    this.el = h("div", { class: "broadcast-stage", "data-testid": "broadcast-stage" }, this.header, this.banner, this.hostAway, this.stage);
     player.onChange(() => this.draw());
     this.timer = window.setInterval(() => this.drawIndicator(), INDICATOR_MS);
   }
@@ -91,6 +94,7 @@ export class BroadcastStage {
     // The count's HLS part is an estimate from sampled heartbeats, a window behind: it can read 0
     // while I watch. I am one listener at least.
     const listeners = Math.max(space?.listener_count ?? 0, 1);
+    drawHostAway(this.hostAway, hostAwayUntilMs(space));
     if (stale(this.header, [title, listeners])) {
       this.header.replaceChildren(
         this.indicator,

@@ -8,12 +8,12 @@
  * current. No API call runs on a timer.
  */
 import type { App, View } from "../app";
-import type { ApiError } from "../api";
+import { type ApiError, hostAwayUntilMs } from "../api";
 import type { HlsGrant } from "../broadcast";
 import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
-import { type Capture, cameraTrack, isStageRole, micOn, publishError, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
+import { type Capture, cameraTrack, isStageRole, micMuted, micOn, publishError, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { type Person, personOf } from "../people";
 import { type Live, PublishMemory } from "../publishing";
 import { parseRoomMetadata } from "../pushed";
@@ -575,6 +575,7 @@ export function spaceView(app: App, spaceId: string): View {
     el.replaceChildren(
       header.header,
       header.banner,
+      header.hostAway,
       h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, controls.el, devices.el), panel.el),
       audioSink,
     );
@@ -622,7 +623,10 @@ export function spaceView(app: App, spaceId: string): View {
           : !room.room.canPlaybackAudio
             ? { kind: "enable-audio", start: () => void room.room.startAudio() }
             : { kind: "none" };
-    header.update({ title: ctl.space?.title || room.info.title || "Space", listeners: ctl.space?.listener_count ?? 0, myRole }, banner);
+    header.update(
+      { title: ctl.space?.title || room.info.title || "Space", listeners: ctl.space?.listener_count ?? 0, myRole, hostAwayUntil: hostAwayUntilMs(ctl.space) },
+      banner,
+    );
 
     // On stage = allowed to publish by the SFU (live truth), falling back to the role.
     const onStage = room.people.filter((p) => (p.permissions ? p.permissions.canPublish : isStageRole(role(p.identity))));
@@ -642,7 +646,7 @@ export function spaceView(app: App, spaceId: string): View {
 
     const rights = publishRights(local, room.info.video, myRole);
     if (status.kind === "connected") {
-      publishing.observe(rights, { mic: micOn(local), camera: !!cameraTrack(local), screen: sharing(local) });
+      publishing.observe(rights, { mic: micOn(local), camera: !!cameraTrack(local), screen: sharing(local) }, micMuted(local));
     }
     devices.update(room, deviceKinds(rights));
     controls.update({

@@ -8,6 +8,21 @@ export interface HeaderInput {
   title: string;
   listeners: number;
   myRole: Role;
+  /** While the host is out of the room: when the Space ends unless they are back (epoch ms). */
+  hostAwayUntil?: number | null;
+}
+
+/** What the room is told while its host is away (docs/control-plane.md, "The host"). */
+export function hostAwayText(untilMs: number): string {
+  const at = new Date(untilMs).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return `The host has left the room. Unless they are back by ${at}, this Space ends.`;
+}
+
+/** The notice under a header: `hostAwayText` while the host is away, hidden otherwise. */
+export function drawHostAway(notice: HTMLElement, untilMs: number | null | undefined): void {
+  notice.hidden = !untilMs;
+  const text = untilMs ? hostAwayText(untilMs) : "";
+  if (notice.textContent !== text) notice.textContent = text;
 }
 
 export interface HeaderActions {
@@ -25,6 +40,8 @@ export type BannerState =
 export class HeaderView {
   readonly header = h("header", { class: "space-header" });
   readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
+  /** The host is away: when the Space ends unless they come back. */
+  readonly hostAway = h("p", { class: "banner notice", hidden: true, "data-testid": "host-away", role: "status" });
 
   constructor(private readonly actions: HeaderActions) {}
 
@@ -55,6 +72,7 @@ export class HeaderView {
       );
     }
     this.drawBanner(banner);
+    drawHostAway(this.hostAway, input.hostAwayUntil);
   }
 
   private drawBanner(state: BannerState): void {

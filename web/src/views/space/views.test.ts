@@ -5,7 +5,7 @@ import type { Space } from "../../api";
 import { renderCard, renderMessage } from "./card";
 import { ControlsView } from "./controls";
 import { DevicesView } from "./devices";
-import { HeaderView } from "./header";
+import { HeaderView, hostAwayText } from "./header";
 import { HostPanel, type PanelInput } from "./host_panel";
 import { PICTURE_ATTRIBUTE } from "../../contract.gen";
 import { avatarSource, personOf } from "../../people";
@@ -210,6 +210,17 @@ describe("HeaderView", () => {
     expect(signIn).toHaveBeenCalled();
     view.update({ title: "T", listeners: 0, myRole: "listener" }, { kind: "reconnecting" });
     expect(view.banner.dataset.testid).toBe("reconnecting");
+  });
+
+  it("tells the room when the Space ends while its host is away, and nothing once they are back", () => {
+    const view = new HeaderView({ copyLink: vi.fn(), endSpace: vi.fn(), leave: vi.fn() });
+    const until = new Date(2026, 11, 5, 14, 5).getTime();
+    view.update({ title: "T", listeners: 3, myRole: "cohost", hostAwayUntil: until }, { kind: "none" });
+    expect(view.hostAway.hidden).toBe(false);
+    expect(view.hostAway.textContent).toBe(hostAwayText(until));
+    expect(view.hostAway.textContent).toContain(new Date(until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    view.update({ title: "T", listeners: 3, myRole: "cohost", hostAwayUntil: null }, { kind: "none" });
+    expect(view.hostAway.hidden).toBe(true);
   });
 });
 
