@@ -148,21 +148,18 @@ class Presenter:
 
     def __call__(self, space: Space) -> SpacePublic:
         """A Space read whole or as the caller's member read: its blocks say whether they are blocked."""
-        return SpacePublic.of(
-            as_seen_by(space, self._viewer),
-            policy=self._policy,
-            now=self._clock(),
-            caller_blocked=self._viewer in space.blocked,
-            host_grace=self._host_grace,
-        )
+        return self._show(space, caller_blocked=self._viewer in space.blocked)
 
     def listed(self, space: Space) -> SpacePublic:
         """A Space from a list, read without its hands and blocks."""
+        return self._show(space, caller_blocked=None)
+
+    def _show(self, space: Space, *, caller_blocked: bool | None) -> SpacePublic:
         return SpacePublic.of(
             as_seen_by(space, self._viewer),
             policy=self._policy,
             now=self._clock(),
-            caller_blocked=None,
+            caller_blocked=caller_blocked,
             host_grace=self._host_grace,
         )
 
