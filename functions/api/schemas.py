@@ -40,6 +40,15 @@ SCHEDULE_PATTERN = (
     r"-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 _schedule = re.compile(SCHEDULE_PATTERN)
+
+
+def rfc3339_text(value: object) -> object:
+    """Before a date-time is parsed: only text the SCHEDULE_PATTERN admits (None passes)."""
+    if value is None or (isinstance(value, str) and _schedule.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with an offset, years 1971-9997")
+
+
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
 # A title needs one character that shows something (text.shows_something: not whitespace, a
 # control, a format character, a joiner, a variation selector or a filler). The pattern is that
@@ -88,9 +97,7 @@ class SpaceCreate(_Input):
     @field_validator("scheduled_start", mode="before")
     @classmethod
     def _rfc3339(cls, value: object) -> object:
-        if value is None or (isinstance(value, str) and _schedule.match(value)):
-            return value
-        raise ValueError("must be an RFC 3339 date-time with an offset, years 1971-9997")
+        return rfc3339_text(value)
 
     @field_validator("scheduled_start")
     @classmethod
@@ -272,6 +279,12 @@ class ListenerPageOut(BaseModel):
     next_cursor: str | None
 
 
+ISSUED_AT = (
+    "When this grant was issued (the API's clock). A page that comes back by itself (a reload, a "
+    "dropped connection) sends it as `rejoin_since`, so a removal it missed meanwhile is answered."
+)
+
+
 class WebRtcTokenResponse(BaseModel):
     """Join the room: connect to `url` with `token` (a LiveKit join token)."""
 
@@ -280,6 +293,7 @@ class WebRtcTokenResponse(BaseModel):
     token: str
     identity: str
     role: Literal["host", "cohost", "speaker", "listener"]
+    issued_at: datetime = Field(description=ISSUED_AT)
     expires_at: datetime
 
 
@@ -291,6 +305,7 @@ class HlsTokenResponse(BaseModel):
     playlist_url: str
     identity: str
     role: Literal["listener"]
+    issued_at: datetime = Field(description=ISSUED_AT)
     # Nothing to expire: the playlist is public like the CDN that serves it.
     expires_at: None
     presence_interval_seconds: int | None = Field(

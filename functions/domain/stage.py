@@ -6,6 +6,8 @@ write) or raises a DomainError naming the rule.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from .errors import Conflict, Forbidden
 from .grants import screen_share_allowed
 from .lifecycle import require_live
@@ -17,6 +19,10 @@ ASSIGNABLE = frozenset({Role.COHOST, Role.SPEAKER, Role.LISTENER})
 # Hand raises and lowers per user and Space, kept by the reactions' limiter (store.accept): each
 # one reads the Space, runs a pass of the reconciler and sends the moderators a hands message. A
 # mis-tap and its correction, or a few changes of mind, pass at once; a script gets one a second.
+# How long a removal without a block is remembered for the page of the person removed: a page that
+# was away (reloading, reconnecting) when it happened learns of it when it comes back by itself
+# (require_not_removed_since), however long the Space runs; a join they make on purpose is let in.
+REMOVAL_NOTICE_SECONDS = 24 * 3600
 HAND_LIMIT = RateLimit(name="hand", min_interval=0.0, burst=5, burst_seconds=5.0)
 
 
@@ -106,6 +112,19 @@ def remove(space: Space, *, actor: str, target: str, block: bool, limits: Limits
         pinned=None if space.pinned == target else space.pinned,
         pinned_source=VideoSource.CAMERA if space.pinned == target else space.pinned_source,
     )
+
+
+def require_not_removed_since(removed_at: datetime | None, *, since: datetime) -> None:
+    """A page coming back by itself (a reload, a reconnect) names when it last joined: a host who
+    removed its person after that was not seen by it (nobody was connected), so it is told now and
+    does not slip back in. Joining again on purpose asks without `since` and is let in (a removal
+    without a block is not a ban)."""
+    if removed_at is not None and removed_at > since:
+        raise Conflict(
+            "removed",
+            f"a host removed you from this Space at {removed_at.astimezone(UTC):%H:%M:%S} UTC, after you"
+            " last joined; ask for a token without rejoin_since to join again",
+        )
 
 
 def as_seen_by(space: Space, viewer: str) -> Space:

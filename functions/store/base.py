@@ -175,6 +175,17 @@ class SpaceStore(ABC):
         """Give back the user's seat taken in `bucket` (they are counted now). At most once per
         seat: False when they hold none in that bucket (released already, or never taken)."""
 
+    # --- removals without a block (domain/stage.py REMOVAL_NOTICE_SECONDS) ---------------------
+    @abstractmethod
+    def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:
+        """Note that a host removed `user` (without blocking them) at `at`. A later removal replaces
+        an earlier note, never the other way round; the note may be deleted after `expires_at`."""
+
+    @abstractmethod
+    def removed_at(self, space_id: str, user: str, *, now: datetime) -> datetime | None:
+        """When a host last removed `user` from the Space, unless that note expired by `now`. A
+        strongly consistent read: the removal may be milliseconds old."""
+
     @abstractmethod
     def claim_event(self, event_id: str) -> bool:
         """Record a webhook id; False if it was seen before."""

@@ -25,6 +25,8 @@ Items (docs/control-plane.md, "Data model"):
                                                    released yet (domain/broadcast.py; ADD, ttl)
   pk=SPACE#<id>#SEATS            sk=U#<user>       the user's seat (`b`: its bucket, `c`: the claim
                                                    that put it; ttl)
+  pk=SPACE#<id>#REMOVED          sk=U#<user>       the user's last removal without a block (`at`: when;
+                                                   ttl; the rejoin check, domain/stage.py)
   pk=HOST#<user>                 sk=LIVE           live Spaces the user hosts (`n`, ADD: the start quota)
                                  sk=SCHEDULED      scheduled Spaces the user hosts (`ids`, a string
                                                    set: the scheduling quota)
@@ -83,9 +85,11 @@ from .base import (
     live_quota_reached,
     members_change,
     newest_first,
+    parse_ts,
     scheduled_quota_reached,
     scheduling_change,
     to_record,
+    ts,
 )
 from .failures import reasons_of
 from .reactions import ReactionStore
@@ -181,6 +185,10 @@ def scheduled_host_key(user: str) -> dict[str, Any]:
 
 def seat_holder_key(space_id: str, user: str) -> dict[str, Any]:
     return {PK: {"S": f"SPACE#{space_id}#SEATS"}, SK: {"S": f"U#{user}"}}
+
+
+def removal_key(space_id: str, user: str) -> dict[str, Any]:
+    return {PK: {"S": f"SPACE#{space_id}#REMOVED"}, SK: {"S": f"U#{user}"}}
 
 
 def audience_partition(space_id: str, shard: int) -> str:
@@ -1155,6 +1163,33 @@ class DynamoStore(SpaceStore):
             if len(kept) >= limit:
                 return kept, False
             request["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    **removal_key(space_id, user),
+                    "at": {"S": ts(at)},
+                    TTL: {"N": str(int(expires_at.timestamp()))},
+                },
+                # ts() is fixed-width UTC, so its text orders as its time does.
+                ConditionExpression="attribute_not_exists(#at) OR #at < :at",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues={":at": {"S": ts(at)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def removed_at(self, space_id: str, user: str, *, now: datetime) -> datetime | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=removal_key(space_id, user), ConsistentRead=True
+        ).get("Item")
+        # DynamoDB TTL deletes lazily (up to days late): the read filters too.
+        if item is None or int(item[TTL]["N"]) <= now.timestamp():
+            return None
+        return parse_ts(item["at"]["S"])
 
     def claim_event(self, event_id: str) -> bool:
         try:

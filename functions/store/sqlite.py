@@ -41,9 +41,11 @@ from .base import (
     listed_without_counts,
     live_quota_reached,
     newest_first,
+    parse_ts,
     scheduled_quota_reached,
     scheduling_change,
     to_record,
+    ts,
 )
 from .reactions import ReactionStore
 
@@ -80,6 +82,10 @@ CREATE TABLE IF NOT EXISTS seats (
     space_id TEXT NOT NULL, user TEXT NOT NULL, bucket INTEGER NOT NULL, PRIMARY KEY (space_id, user)
 );
 CREATE INDEX IF NOT EXISTS seats_by_bucket ON seats (space_id, bucket);
+CREATE TABLE IF NOT EXISTS removals (
+    space_id TEXT NOT NULL, user TEXT NOT NULL, at TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (space_id, user)
+);
 CREATE TABLE IF NOT EXISTS hls_estimates (
     space_id TEXT PRIMARY KEY, win INTEGER NOT NULL, viewers INTEGER NOT NULL
 );
@@ -341,6 +347,28 @@ class SqliteStore(SpaceStore):
                 "DELETE FROM seats WHERE space_id = ? AND user = ? AND bucket = ?", (space_id, user, bucket)
             )
             return cursor.rowcount == 1
+
+    def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM removals WHERE expires <= ?", (at.timestamp(),))
+            db.execute(
+                # ts() is fixed-width UTC, so its text orders as its time does.
+                "INSERT INTO removals (space_id, user, at, expires) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (space_id, user) DO UPDATE SET at = excluded.at, expires = excluded.expires"
+                " WHERE excluded.at > removals.at",
+                (space_id, user, ts(at), expires_at.timestamp()),
+            )
+
+    def removed_at(self, space_id: str, user: str, *, now: datetime) -> datetime | None:
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT at FROM removals WHERE space_id = ? AND user = ? AND expires > ?",
+                (space_id, user, now.timestamp()),
+            ).fetchone()
+        finally:
+            db.close()
+        return parse_ts(None if row is None else row["at"])
 
     def claim_event(self, event_id: str) -> bool:
         with self._tx() as db:

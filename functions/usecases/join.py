@@ -21,6 +21,7 @@ class JoinGrant:
     token: str
     identity: str
     role: Role
+    issued_at: datetime
     expires_at: datetime
 
 
@@ -31,27 +32,39 @@ class BroadcastGrant:
     playlist_url: str
     identity: str
     role: Role
+    issued_at: datetime
     # Seconds between the page's presence heartbeats while playing; None: not sampled, none.
     presence_interval_seconds: int | None = None
 
 
 def join(
-    ctx: Context, *, actor: str, space_id: str, name: str | None = None, picture: str | None = None
+    ctx: Context,
+    *,
+    actor: str,
+    space_id: str,
+    name: str | None = None,
+    picture: str | None = None,
+    rejoin_since: datetime | None = None,
 ) -> JoinGrant | BroadcastGrant:
     """`name` and `picture` (already cleaned, domain/people.py) go into the token: the participant's
     name and its PICTURE_ATTRIBUTE, which everyone in the room sees. A listener's are also stored
-    with their entry in the host's listener list (the user id when no name is known)."""
+    with their entry in the host's listener list (the user id when no name is known).
+    `rejoin_since`: a page coming back by itself, last joined then (the `issued_at` of its grant);
+    refused if a host removed the caller after that."""
     settings = ctx.settings
     # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
     role = stage.join_role(space, user=actor)
+    now = ctx.clock()
+    if rejoin_since is not None:
+        # A second read, only on a comeback (a reload, a reconnect): joins on purpose cost none.
+        stage.require_not_removed_since(ctx.store.removed_at(space_id, actor, now=now), since=rejoin_since)
     if name is not None and role in STAGE_ROLES:
         caller = people.Caller(actor, name, picture)
         if not people.knows(space, caller):
             _remember_stage_name(ctx, space_id, caller)
     policy = settings.broadcast
     mode = broadcast.join_mode(role, listener_count=space.listener_count, policy=policy)
-    now = ctx.clock()
     seat: int | None = None
     if mode is JoinMode.WEBRTC and role is Role.LISTENER and policy.enabled:
         # Below the counted limit: a seat, or the broadcast (the count lags a burst of tokens).
@@ -68,6 +81,7 @@ def join(
             playlist_url=links.live_playlist_url,
             identity=actor,
             role=role,
+            issued_at=now,
             presence_interval_seconds=presence.interval_for(ctx, actor),
         )
     if role is Role.LISTENER:
@@ -93,6 +107,7 @@ def join(
         token=minted.token,
         identity=actor,
         role=role,
+        issued_at=now,
         expires_at=minted.expires_at,
     )
 

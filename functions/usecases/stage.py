@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from ..domain import host, people, stage
 from ..domain.errors import Busy, Conflict, DomainError, PartlyDone, TooMany
@@ -140,13 +141,17 @@ def _quota_of(target: str, exc: Conflict) -> Conflict:
 async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block: bool) -> Accepted:
     """Off the stage (and blocked, if asked) in the store; disconnected by the reconciler. A block
     is desired state (every pass removes a blocked user who is connected); a removal without a block
-    is a one-time disconnect, repeated within this request's pass only (they may rejoin anyway)."""
+    is a one-time disconnect, repeated within this request's pass only (they may rejoin anyway), and
+    a note that makes their page's own comeback tell them (stage.require_not_removed_since) when
+    the disconnect found nobody: a page reloading or reconnecting at that moment."""
     stage.authorize_removal(await ctx.own(space_id), actor=actor)
     change = await asyncio.to_thread(
         ctx.store.update,
         space_id,
         lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=ctx.settings.limits),
     )
+    if not block:
+        await _note_removal(ctx, space_id, target)
     # Off the host's listener list now, not when the leave webhook comes (HLS viewers send none).
     # The removal is stored: a failure here leaves the entry to that webhook or its expiry
     # (audience.py) and the blocked hidden, so the answer is "accepted, converging", not an error.
@@ -158,6 +163,23 @@ async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block:
         unlisted = False
     accepted = await _after(ctx, change.after, changed=change.changed, evict=frozenset({target}))
     return accepted if unlisted else Accepted(accepted.space, converged=False)
+
+
+async def _note_removal(ctx: Context, space_id: str, target: str) -> None:
+    """Before the disconnect, so a page that comes back right after it meets the note. The removal
+    is committed and answered as it is: a note that could not be written only means a page away at
+    that moment comes back without being told (logged)."""
+    at = ctx.clock()
+    try:
+        await asyncio.to_thread(
+            ctx.store.record_removal,
+            space_id,
+            target,
+            at=at,
+            expires_at=at + timedelta(seconds=stage.REMOVAL_NOTICE_SECONDS),
+        )
+    except Exception:  # noqa: BLE001 - after a committed write any failure is the follow-up's
+        logger.warning("%s removed from %s but the removal was not noted", target, space_id, exc_info=True)
 
 
 async def pin(

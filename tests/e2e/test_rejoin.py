@@ -3,6 +3,7 @@
 - A speaker who reloads the page is back on the stage as a speaker, without a click.
 - A speaker whose connection the server drops comes back by itself (a new room connection with a
   fresh token), in the same role.
+- A removal the page was away for (its reload's token request lands after it) is told to it.
 - The host hands the Space to a co-host: the co-host's page shows the host's controls and the old
   host's page those of a co-host.
 
@@ -11,12 +12,13 @@ The tests run in file order on one live Space.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 from livekit import api as lkapi
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from contract import names
 from functions.domain.model import room_name_for
@@ -174,6 +176,41 @@ async def test_the_room_is_told_when_the_space_ends_while_its_host_is_away(space
     await host.by("rejoin").click()
     await expect(host.by("my-role")).to_have_text("Host", timeout=UI_TIMEOUT_MS)
     await expect(speaker.by("host-away")).to_be_hidden(timeout=UI_TIMEOUT_MS)
+
+
+async def test_a_removal_the_page_was_away_for_is_told_when_it_comes_back(space: Space) -> None:
+    """The host removes the speaker while the speaker's page reloads (its token request held back
+    until the removal is done): the page's own comeback is refused and says so, and a Join from the
+    card lets them in again as a listener (a removal is not a block)."""
+    host, speaker = space.host, space.speaker
+    page = speaker.page
+    await expect(speaker.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
+    asked: list[str] = []
+    removed = asyncio.Event()
+
+    async def after_the_removal(route: Route) -> None:
+        asked.append(route.request.url)
+        await removed.wait()
+        await route.continue_()
+
+    await page.route("**/spaces/*/token*", after_the_removal)
+    await page.reload()
+    await eventually_async(
+        lambda: bool(asked), timeout=UI_TIMEOUT_MS / 1000, what="the comeback's token request"
+    )
+    assert "rejoin_since=" in asked[0]
+    await host.by("member", SPEAKER).locator('[data-testid="remove"]').click()
+    await expect(host.by("member", SPEAKER)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    removed.set()
+    await expect(speaker.by("join-space")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(page.get_by_text("You were removed from this Space by a host.")).to_be_visible(
+        timeout=UI_TIMEOUT_MS
+    )
+    await expect(speaker.by("spotlight")).to_have_count(0)
+    await speaker.by("join-space").click()
+    await speaker.wait_joined()
+    await expect(speaker.by("my-role")).to_have_text("Listener", timeout=UI_TIMEOUT_MS)
+    assert "rejoin_since=" not in asked[-1] and len(asked) == 2
 
 
 async def test_the_host_hands_over_and_the_cohost_gets_the_host_controls(space: Space) -> None:

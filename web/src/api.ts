@@ -315,9 +315,14 @@ export class Api {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/presence`, undefined, { retries: 0 });
   }
 
-  /** A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch. */
-  async joinToken(id: string): Promise<JoinGrant> {
-    const raw = await this.call<unknown>("POST", `/spaces/${encodeURIComponent(id)}/token`);
+  /**
+   * A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch.
+   * `rejoinSince`: only when the page comes back by itself, the `issued_at` of its last grant; a
+   * host's removal after it is refused (409 `removed`).
+   */
+  async joinToken(id: string, rejoinSince: string | null = null): Promise<JoinGrant> {
+    const qs = rejoinSince ? `?${new URLSearchParams({ rejoin_since: rejoinSince })}` : "";
+    const raw = await this.call<unknown>("POST", `/spaces/${encodeURIComponent(id)}/token${qs}`);
     try {
       return parseGrant(raw);
     } catch (err) {

@@ -3,8 +3,9 @@ import { describe, expect, it, vi } from "vitest";
 import { afterPoll, CLOCK_SKEW_LIMIT_S, liveLabel, parseGrant, playableUrl, replayAvailable, secondsBehind } from "./broadcast";
 
 describe("token mode", () => {
-  const webrtc = { mode: "webrtc", url: "ws://sfu", token: "jwt", identity: "lena", role: "listener", expires_at: "2031-01-01T00:00:00Z" };
-  const hls = { mode: "hls", playlist_url: "https://cdn/broadcasts/s1/index.m3u8", identity: "lena", role: "listener", expires_at: null };
+  const issued_at = "2030-12-31T23:00:00.000123Z";
+  const webrtc = { mode: "webrtc", url: "ws://sfu", token: "jwt", identity: "lena", role: "listener", issued_at, expires_at: "2031-01-01T00:00:00Z" };
+  const hls = { mode: "hls", playlist_url: "https://cdn/broadcasts/s1/index.m3u8", identity: "lena", role: "listener", issued_at, expires_at: null };
 
   it("takes a WebRTC answer as it is", () => {
     expect(parseGrant(webrtc)).toEqual(webrtc);
@@ -20,6 +21,14 @@ describe("token mode", () => {
   it("reads an answer without a mode (a control plane before the broadcast tier) as WebRTC", () => {
     const { mode: _mode, ...old } = webrtc;
     expect(parseGrant(old)).toEqual(webrtc);
+  });
+
+  it("reads an answer without issued_at (an older control plane) as one with no time to come back with", () => {
+    const { issued_at: _w, ...oldWebrtc } = webrtc;
+    const { issued_at: _h, ...oldHls } = hls;
+    expect(parseGrant(oldWebrtc)).toMatchObject({ issued_at: null });
+    expect(parseGrant(oldHls)).toMatchObject({ issued_at: null });
+    expect(parseGrant({ ...webrtc, issued_at: 5 })).toMatchObject({ issued_at: null });
   });
 
   it("names what is missing or wrong", () => {

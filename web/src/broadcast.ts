@@ -13,6 +13,8 @@ export interface WebRtcGrant {
   token: string;
   identity: string;
   role: Role;
+  /** When the API issued it (its clock): what a comeback sends as `rejoin_since`; null from an older API. */
+  issued_at: string | null;
   expires_at: string | number;
 }
 
@@ -22,6 +24,7 @@ export interface HlsGrant {
   playlist_url: string;
   identity: string;
   role: "listener";
+  issued_at: string | null;
   expires_at: null;
   /** Seconds between presence heartbeats while playing; null: not sampled, send none (heartbeat.ts). */
   presence_interval_seconds?: number | null;
@@ -30,6 +33,12 @@ export interface HlsGrant {
 export type JoinGrant = WebRtcGrant | HlsGrant;
 
 const ROLES: ReadonlySet<string> = new Set(["host", "cohost", "speaker", "listener"]);
+
+/** An optional text field: absent (or not text) from a control plane that predates it. */
+function maybeText(raw: Record<string, unknown>, key: string): string | null {
+  const v = raw[key];
+  return typeof v === "string" && v ? v : null;
+}
 
 function text(raw: Record<string, unknown>, key: string): string {
   const v = raw[key];
@@ -53,6 +62,7 @@ export function parseGrant(raw: unknown): JoinGrant {
       playlist_url: text(r, "playlist_url"),
       identity: text(r, "identity"),
       role: "listener",
+      issued_at: maybeText(r, "issued_at"),
       expires_at: null,
       // Absent from control planes without presence: no heartbeats.
       presence_interval_seconds: typeof interval === "number" && interval > 0 ? interval : null,
@@ -68,6 +78,7 @@ export function parseGrant(raw: unknown): JoinGrant {
     token: text(r, "token"),
     identity: text(r, "identity"),
     role: role as Role,
+    issued_at: maybeText(r, "issued_at"),
     expires_at: typeof expires === "number" || typeof expires === "string" ? expires : "",
   };
 }

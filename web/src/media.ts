@@ -51,6 +51,9 @@ export function agentStage(p: Pick<Participant, "kind" | "attributes">): string 
   return isStageAgent(p) ? p.attributes[STAGE_ATTRIBUTE] : undefined;
 }
 
+/** A host removed me: said by the room's disconnect, or by the API to a comeback the page was away for. */
+export const REMOVED_MESSAGE = "You were removed from this Space by a host.";
+
 /** What a disconnect means to the person looking at the page. */
 export function disconnectMessage(
   reason: DisconnectReason | undefined,
@@ -71,7 +74,7 @@ function reasonMessage(reason: DisconnectReason | undefined): { message: string;
     case DisconnectReason.ROOM_CLOSED:
       return { message: "This Space has ended.", canRejoin: false };
     case DisconnectReason.PARTICIPANT_REMOVED:
-      return { message: "You were removed from this Space by a host.", canRejoin: false };
+      return { message: REMOVED_MESSAGE, canRejoin: false };
     case DisconnectReason.DUPLICATE_IDENTITY:
       return { message: "You joined this Space from another tab or device.", canRejoin: true };
     case DisconnectReason.JOIN_FAILURE:

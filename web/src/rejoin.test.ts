@@ -21,12 +21,26 @@ describe("Presence (a reload rejoins)", () => {
     const storage = new MapStorage();
     const presence = new Presence(storage);
     expect(presence.wasIn("s1")).toBe(false);
-    presence.entered("s1");
-    expect(storage.getItem(IN_SPACE_KEY)).toBe("s1");
+    presence.entered("s1", "2026-12-05T06:00:00.123456Z");
     expect(new Presence(storage).wasIn("s1")).toBe(true); // the reloaded page
+    expect(new Presence(storage).since("s1")).toBe("2026-12-05T06:00:00.123456Z");
     expect(presence.wasIn("s2")).toBe(false);
+    expect(presence.since("s2")).toBeNull();
     presence.forget();
     expect(presence.wasIn("s1")).toBe(false);
+    expect(presence.since("s1")).toBeNull();
+  });
+
+  it("reads what an older page stored (a bare Space id) as that Space, with no time", () => {
+    for (const id of ["s1", "1234", "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e", "null", "{"]) {
+      const storage = new MapStorage();
+      storage.setItem(IN_SPACE_KEY, id);
+      expect(new Presence(storage).wasIn(id)).toBe(true);
+      expect(new Presence(storage).since(id)).toBeNull();
+    }
+    const storage = new MapStorage();
+    storage.setItem(IN_SPACE_KEY, JSON.stringify({ space: 7, since: "x" }));
+    expect(new Presence(storage).since("7")).toBeNull();
   });
 
   it("works without storage (it throws in some private modes)", () => {
@@ -42,7 +56,7 @@ describe("Presence (a reload rejoins)", () => {
       },
     };
     const presence = new Presence(broken);
-    presence.entered("s1");
+    presence.entered("s1", null);
     expect(presence.wasIn("s1")).toBe(false);
     presence.forget();
     expect(new Presence(null).wasIn("s1")).toBe(false);

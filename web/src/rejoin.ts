@@ -32,13 +32,18 @@ export interface KeyValue {
   removeItem(key: string): void;
 }
 
-/** Which Space this tab is in, across a reload. Storage errors (private modes, quotas) are ignored. */
+/**
+ * Which Space this tab is in, across a reload, and when its last grant was issued (the API's
+ * `issued_at`, sent back as `rejoin_since` so that a removal the page was away for is told).
+ * Stored as JSON; a bare Space id (written by an older page) reads as that Space with no time.
+ * Storage errors (private modes, quotas) are ignored.
+ */
 export class Presence {
   constructor(private readonly storage: KeyValue | null) {}
 
-  /** In the Space (connected to its room or its broadcast). */
-  entered(spaceId: string): void {
-    this.safely(() => this.storage?.setItem(IN_SPACE_KEY, spaceId));
+  /** In the Space (connected to its room or its broadcast) with a grant issued at `since`. */
+  entered(spaceId: string, since: string | null): void {
+    this.safely(() => this.storage?.setItem(IN_SPACE_KEY, JSON.stringify({ space: spaceId, since })));
   }
 
   /** Left on purpose, removed, or the Space ended: a reload shows the card again. */
@@ -48,9 +53,30 @@ export class Presence {
 
   /** Whether the page opening `spaceId` should join again without a click. */
   wasIn(spaceId: string): boolean {
-    let held: string | null | undefined = null;
-    this.safely(() => (held = this.storage?.getItem(IN_SPACE_KEY)));
-    return held === spaceId;
+    return this.held()?.space === spaceId;
+  }
+
+  /** When the grant of this tab's last join of `spaceId` was issued, if it is known. */
+  since(spaceId: string): string | null {
+    const held = this.held();
+    return held?.space === spaceId ? held.since : null;
+  }
+
+  private held(): { space: string; since: string | null } | null {
+    let raw: string | null | undefined = null;
+    this.safely(() => (raw = this.storage?.getItem(IN_SPACE_KEY)));
+    if (!raw) return null;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (parsed && typeof parsed === "object") {
+        const { space, since } = parsed as Record<string, unknown>;
+        if (typeof space !== "string") return null;
+        return { space, since: typeof since === "string" && since ? since : null };
+      }
+    } catch {
+      // not JSON: a bare id
+    }
+    return { space: raw, since: null };
   }
 
   private safely(fn: () => void): void {

@@ -257,7 +257,7 @@ describe("SpaceController", () => {
     const ctl = new SpaceController(new FakeApi(), "s1", "me");
     expect(ctl.roleOf("x", "speaker")).toBe("speaker");
     expect(ctl.roleOf("me")).toBe("listener");
-    ctl.joined({ mode: "webrtc", url: "ws://x", token: "t", identity: "me", role: "cohost", expires_at: "" });
+    ctl.joined({ mode: "webrtc", url: "ws://x", token: "t", identity: "me", role: "cohost", issued_at: null, expires_at: "" });
     expect(ctl.roleOf("me")).toBe("cohost");
     expect(ctl.transport).toBe("webrtc");
   });
@@ -272,7 +272,7 @@ describe("SpaceController", () => {
 
   it("tells the page once that I left, so a redraw that leaves again stops there", async () => {
     const { ctl, changes } = await loaded();
-    ctl.joined({ mode: "webrtc", url: "ws://x", token: "t", identity: "me", role: "speaker", expires_at: "" });
+    ctl.joined({ mode: "webrtc", url: "ws://x", token: "t", identity: "me", role: "speaker", issued_at: null, expires_at: "" });
     const before = changes();
     // The page's redraw of an ended room calls left() again from inside the change it announced.
     ctl.onChange(() => ctl.left());

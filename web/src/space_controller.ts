@@ -54,6 +54,8 @@ export class SpaceController {
   transport: Transport = null;
   /** The role the join token carried (until the Space says otherwise). */
   joinedRole: Role | null = null;
+  /** When the API issued the grant of my last join (the room's or the broadcast's): a comeback sends it. */
+  issuedAt: string | null = null;
   /** A 401 survived a token refresh: the page asks to sign in again; the media session goes on. */
   signInAgain = false;
   /** Why the last load failed ("" when it did not). */
@@ -214,6 +216,7 @@ export class SpaceController {
     this.joins += 1;
     this.transport = grant.mode;
     this.joinedRole = grant.role;
+    this.issuedAt = grant.issued_at;
     this.emit();
   }
 

@@ -1,32 +1,59 @@
 """Join tokens: grants come from the stored role and the Space's video policy, nothing else. A
 listener arriving when the room's WebRTC audience is full gets the HLS broadcast instead."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BeforeValidator
 
 from ...usecases.join import BroadcastGrant, join
 from ..deps import CurrentCaller, UseCases
-from ..schemas import HlsTokenResponse, TokenResponse, WebRtcTokenResponse
+from ..schemas import SCHEDULE_PATTERN, HlsTokenResponse, TokenResponse, WebRtcTokenResponse, rfc3339_text
 from ._params import PROBLEMS, SpaceId
 
 router = APIRouter(prefix="/spaces", tags=["tokens"], responses=PROBLEMS)
 
 
+RejoinSince = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(rfc3339_text),
+    Query(
+        json_schema_extra={"pattern": SCHEDULE_PATTERN},
+        description="Only from a page coming back by itself (a reload, a dropped connection): the "
+        "`issued_at` of the grant it last joined with (RFC 3339 with an offset, years 1971-9997). "
+        "If a host removed the caller after that, the answer is 409 `removed` and nothing is "
+        "granted; a join on purpose leaves it out.",
+    ),
+]
+
+
 @router.post("/{space_id}/token")
-async def join_token(space_id: SpaceId, caller: CurrentCaller, ctx: UseCases) -> TokenResponse:
+async def join_token(
+    space_id: SpaceId, caller: CurrentCaller, ctx: UseCases, rejoin_since: RejoinSince = None
+) -> TokenResponse:
     """`mode: "webrtc"`: connect to `url` with `token`. `mode: "hls"`: play `playlist_url` (the
     room holds SPACES_WEBRTC_LISTENER_LIMIT listeners already; stage roles always get WebRTC). The
-    token carries the caller's display name and avatar (docs/identity.md)."""
+    token carries the caller's display name and avatar (docs/identity.md). 409 `removed`: see
+    `rejoin_since`."""
     # The hottest endpoint runs on the event loop without thread hops: its I/O is one primary-key
     # read and, for a listener, one put of their own list entry (sub-millisecond on SQLite; on
     # Lambda one request owns the whole process).
     # A listener's name and avatar are also stored with their entry in the host's listener list.
-    grant = join(ctx, actor=caller.id, space_id=space_id, name=caller.name, picture=caller.picture)
+    grant = join(
+        ctx,
+        actor=caller.id,
+        space_id=space_id,
+        name=caller.name,
+        picture=caller.picture,
+        rejoin_since=rejoin_since,
+    )
     if isinstance(grant, BroadcastGrant):
         return HlsTokenResponse(
             mode="hls",
             playlist_url=grant.playlist_url,
             identity=grant.identity,
             role="listener",
+            issued_at=grant.issued_at,
             expires_at=None,
             presence_interval_seconds=grant.presence_interval_seconds,
         )
@@ -36,5 +63,6 @@ async def join_token(space_id: SpaceId, caller: CurrentCaller, ctx: UseCases) ->
         token=grant.token,
         identity=grant.identity,
         role=grant.role.value,
+        issued_at=grant.issued_at,
         expires_at=grant.expires_at,
     )

@@ -449,6 +449,59 @@ def test_remove_with_block_makes_the_next_token_403(client: TestClient, gateway:
     assert client.post(f"/spaces/{space_id}/token", headers=auth("other")).status_code == 200
 
 
+def test_a_page_coming_back_after_a_removal_it_missed_is_told_and_a_join_on_purpose_is_not(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """A removal without a block that found nobody connected (the page was reloading or
+    reconnecting) is answered to the page's own comeback, which names its last grant's issued_at."""
+    space_id = live_space(client)
+    set_role(client, space_id, "sp", "speaker")
+    first = client.post(f"/spaces/{space_id}/token", headers=auth("sp")).json()
+    # The comeback of a page nobody removed is let in, as is a listener's that never was removed.
+    again = client.post(
+        f"/spaces/{space_id}/token", params={"rejoin_since": first["issued_at"]}, headers=auth("sp")
+    )
+    assert again.status_code == 200 and again.json()["role"] == "speaker"
+    removed = client.post(f"/spaces/{space_id}/participants/sp/remove", headers=auth("host"))
+    assert removed.status_code == 200 and removed.json()["speakers"] == []
+    comeback = client.post(
+        f"/spaces/{space_id}/token", params={"rejoin_since": again.json()["issued_at"]}, headers=auth("sp")
+    )
+    assert comeback.status_code == 409 and comeback.json()["rule"] == "removed"
+    assert "rejoin_since" in comeback.json()["detail"]
+    # Refused, nothing granted or listed; a join on purpose gets in (as a listener), and that page's
+    # own later comeback is let in too: the removal came before its grant.
+    assert client.get(f"/spaces/{space_id}/listeners", headers=auth("host")).json()["items"] == []
+    on_purpose = client.post(f"/spaces/{space_id}/token", headers=auth("sp"))
+    assert on_purpose.status_code == 200 and on_purpose.json()["role"] == "listener"
+    later = client.post(
+        f"/spaces/{space_id}/token",
+        params={"rejoin_since": on_purpose.json()["issued_at"]},
+        headers=auth("sp"),
+    )
+    assert later.status_code == 200
+    # Someone else's comeback, and a blocked user's (403 whatever it names), are not this rule's.
+    client.post(f"/spaces/{space_id}/participants/troll/remove", json={"block": True}, headers=auth("host"))
+    blocked = client.post(
+        f"/spaces/{space_id}/token", params={"rejoin_since": first["issued_at"]}, headers=auth("troll")
+    )
+    assert blocked.status_code == 403 and blocked.json()["rule"] == "blocked"
+    other = client.post(
+        f"/spaces/{space_id}/token", params={"rejoin_since": first["issued_at"]}, headers=auth("other")
+    )
+    assert other.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "since",
+    ["2026-12-05T05:00:00", "2026-13-45T99:99:99Z", "1970-12-31T23:59:59Z", "yesterday", "1733379000", ""],
+)
+def test_rejoin_since_must_be_an_rfc3339_time_with_an_offset(client: TestClient, since: str) -> None:
+    space_id = live_space(client)
+    resp = client.post(f"/spaces/{space_id}/token", params={"rejoin_since": since}, headers=auth("sp"))
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["query", "rejoin_since"]
+
+
 def test_the_space_tells_a_blocked_caller_they_are_blocked_and_nobody_else(
     client: TestClient, gateway: FakeGateway
 ) -> None:

@@ -66,11 +66,12 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
     listeners_join(bclient, space_id, LIMIT - 1)
     below = token(bclient, space_id, "newcomer")
     assert below["mode"] == "webrtc" and below["role"] == "listener"
-    assert set(below) == {"mode", "url", "token", "identity", "role", "expires_at"}
+    assert set(below) == {"mode", "url", "token", "identity", "role", "issued_at", "expires_at"}
     assert below["url"] == "wss://sfu.example" and below["token"] and below["expires_at"]
 
     listeners_join(bclient, space_id, 1, first=LIMIT - 1)
     at = token(bclient, space_id, "newcomer")
+    assert datetime.fromisoformat(at.pop("issued_at")) >= datetime.fromisoformat(below["issued_at"])
     assert at == {
         "mode": "hls",
         # The live window, not the whole stream: a viewer reloads it every segment.
@@ -198,13 +199,14 @@ def test_openapi_describes_both_token_shapes_as_a_union_on_mode(bclient: TestCli
     }
     components = doc["components"]["schemas"]
     webrtc, hls = components["WebRtcTokenResponse"], components["HlsTokenResponse"]
-    assert set(webrtc["required"]) == {"mode", "url", "token", "identity", "role", "expires_at"}
+    assert set(webrtc["required"]) == {"mode", "url", "token", "identity", "role", "issued_at", "expires_at"}
     assert webrtc["properties"]["mode"]["const"] == "webrtc"
     assert set(hls["required"]) == {
         "mode",
         "playlist_url",
         "identity",
         "role",
+        "issued_at",
         "expires_at",
         "presence_interval_seconds",
     }

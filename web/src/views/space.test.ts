@@ -9,7 +9,7 @@ import type { App } from "../app";
 import type { Space } from "../api";
 import type { JoinGrant } from "../broadcast";
 import { STATE_POLL_MS } from "../names";
-import { IN_SPACE_KEY } from "../rejoin";
+import { IN_SPACE_KEY, Presence } from "../rejoin";
 
 const fakes = vi.hoisted(() => {
   type Status = { kind: string; message?: string; canRejoin?: boolean; dropped?: boolean; seatTaken?: boolean };
@@ -162,8 +162,8 @@ const SPACE: Space = {
   names: {},
   pictures: {},
 };
-const HLS: JoinGrant = { mode: "hls", playlist_url: PLAYLIST, identity: "lee", role: "listener", expires_at: null, presence_interval_seconds: null };
-const WEBRTC: JoinGrant = { mode: "webrtc", url: "wss://sfu.example", token: "t", identity: "lee", role: "speaker", expires_at: 0 };
+const HLS: JoinGrant = { mode: "hls", playlist_url: PLAYLIST, identity: "lee", role: "listener", issued_at: "2026-12-05T06:00:00Z", expires_at: null, presence_interval_seconds: null };
+const WEBRTC: JoinGrant = { mode: "webrtc", url: "wss://sfu.example", token: "t", identity: "lee", role: "speaker", issued_at: "2026-12-05T06:00:00Z", expires_at: 0 };
 
 /** state.json saying lee is on the stage now, answered when the test says so. */
 let promote: () => void = () => undefined;
@@ -177,14 +177,18 @@ let lowered = 0;
 /** What the fake API's read of the Space answers (the test may end it). */
 let spaceNow: Space = SPACE;
 
-/** A token request the API refuses with `status`. */
-const refused = (status: number, detail: string) => Object.assign(new Error(detail), { status, detail });
+/** A token request the API refuses with `status` (and the rule it names, if any). */
+const refused = (status: number, detail: string, rule: string | null = null) => Object.assign(new Error(detail), { status, detail, rule });
+
+/** What each token request named as `rejoin_since` (null: a join on purpose). */
+let sinces: (string | null)[] = [];
 
 function fakeApp(grants: (JoinGrant | Error)[]): App {
   const api = {
     getSpace: async () => spaceNow,
-    joinToken: async () => {
+    joinToken: async (_id: string, since: string | null = null) => {
       tokenCalls += 1;
+      sinces.push(since);
       if (tokenGate) await tokenGate;
       const grant = grants.shift();
       if (!grant) throw Object.assign(new Error("no more grants"), { status: 503 });
@@ -219,6 +223,7 @@ beforeEach(() => {
   FakeBroadcastStage.failNext = null;
   tokenGate = null;
   tokenCalls = 0;
+  sinces = [];
   lowered = 0;
   spaceNow = SPACE;
   unhandled = [];
@@ -352,6 +357,40 @@ describe("a reconnect after the room dropped", () => {
   });
 });
 
+describe("a removal the page was away for", () => {
+  const REMOVED = refused(409, "a host removed you from this Space at 06:01:00 UTC, after you last joined", "removed");
+
+  it("is told to the reconnect after a drop, which names the grant it dropped with", async () => {
+    const view = await joinedFromTheCard([WEBRTC, REMOVED]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "The connection to the Space was lost.", canRejoin: true, dropped: true });
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe("You were removed from this Space by a host."));
+    expect(sinces).toEqual([null, WEBRTC.issued_at]); // the card's join on purpose, then the comeback
+    expect(byTestId(view.el, "rejoin")).toBeNull();
+    expect(FakeSpaceRoom.made).toHaveLength(1); // refused: no room
+    expect(new Presence(sessionStorage).wasIn("s1")).toBe(false); // a reload shows the card
+    view.unmount();
+  });
+
+  it("is told to the page reloaded into the Space, whose Join from the card then lets it in", async () => {
+    new Presence(sessionStorage).entered("s1", "2026-12-05T06:00:00.5Z");
+    const view = spaceView(fakeApp([REMOVED, WEBRTC]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    await until(() => expect(view.el.textContent).toContain("You were removed from this Space by a host."));
+    expect(sinces).toEqual(["2026-12-05T06:00:00.5Z"]);
+    expect(new Presence(sessionStorage).wasIn("s1")).toBe(false);
+    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    expect(sinces).toEqual(["2026-12-05T06:00:00.5Z", null]);
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(new Presence(sessionStorage).since("s1")).toBe(WEBRTC.issued_at));
+    view.unmount();
+  });
+});
+
 /** A few macrotask turns: long enough for a settled promise chain to have drawn its result. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -425,7 +464,7 @@ describe("leaving, and players that cannot load", () => {
     const view = await joinedFromTheCard([WEBRTC]);
     await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
     FakeSpaceRoom.made[0].connected();
-    await until(() => expect(sessionStorage.getItem(IN_SPACE_KEY)).toBe("s1"));
+    await until(() => expect(new Presence(sessionStorage).wasIn("s1")).toBe(true));
     const elsewhere = "You joined this Space from another tab or device.";
     FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: elsewhere, canRejoin: true, dropped: false, seatTaken: true });
     await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(elsewhere));

@@ -13,7 +13,7 @@ import type { HlsGrant } from "../broadcast";
 import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
-import { type Capture, cameraTrack, isStageRole, micMuted, micOn, publishError, publishRights, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
+import { type Capture, cameraTrack, isStageRole, micMuted, micOn, publishError, publishRights, REMOVED_MESSAGE, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { type Person, personOf } from "../people";
 import { type Live, PublishMemory } from "../publishing";
 import { parseRoomMetadata } from "../pushed";
@@ -122,7 +122,8 @@ export function spaceView(app: App, spaceId: string): View {
   /** Which Space this tab is in, across a reload (rejoin.ts). */
   const presence = new Presence(storage("sessionStorage"));
   /** After a dropped connection: fresh token, new room, capped backoff, until in again or refused. */
-  const reconnector = new Reconnector({ attempt: () => joinOnce(true) });
+  // Each attempt names the grant the dropped session joined with: a removal since then is told.
+  const reconnector = new Reconnector({ attempt: () => joinOnce(true, ctl.issuedAt) });
 
   const header = new HeaderView({ copyLink, endSpace: () => void endSpace(), leave: () => leave() });
   const stage = new StageView();
@@ -208,7 +209,8 @@ export function spaceView(app: App, spaceId: string): View {
     else renderMessage(el, message, ctl.space, rejoin ? () => void join() : null);
   }
 
-  async function join(): Promise<void> {
+  /** `rejoinSince`: only for the page's own comeback after a reload (see joinOnce). */
+  async function join(rejoinSince: string | null = null): Promise<void> {
     if (joining) {
       joinAgain = true; // one join at a time; this one comes after
       return;
@@ -217,7 +219,7 @@ export function spaceView(app: App, spaceId: string): View {
     joinAgain = false;
     leftBroadcast = false;
     try {
-      await joinOnce();
+      await joinOnce(false, rejoinSince);
     } finally {
       joining = false;
       // Asked for meanwhile (Try again, Rejoin) and not satisfied by the join that ran.
@@ -242,9 +244,11 @@ export function spaceView(app: App, spaceId: string): View {
 
   /**
    * One join: a fresh token (its grants follow the role stored now), then the room or the broadcast.
-   * `auto`: a reconnect attempt, which keeps quiet about failures worth retrying.
+   * `auto`: a reconnect attempt, which keeps quiet about failures worth retrying. `rejoinSince`:
+   * the page comes back by itself (a reconnect, a reload), last joined with a grant issued then; a
+   * host who removed me meanwhile (while nobody was connected to hear it) is told, not slipped past.
    */
-  async function joinOnce(auto = false): Promise<Attempt> {
+  async function joinOnce(auto = false, rejoinSince: string | null = null): Promise<Attempt> {
     joinError = "";
     // A join of mine (the card, Rejoin, a promotion) starts muted; only the page's own reconnect
     // carries on what was live (republish).
@@ -254,20 +258,30 @@ export function spaceView(app: App, spaceId: string): View {
     const generation = broadcastGeneration;
     let grant;
     try {
-      grant = await app.api.joinToken(spaceId);
+      grant = await app.api.joinToken(spaceId, rejoinSince);
     } catch (err) {
       const e = err as ApiError;
-      // Blocked, not live (ended meanwhile), gone, signed out: asking again will not change it.
+      // Blocked, removed, not live (ended meanwhile), gone, signed out: asking again will not change it.
       const final = e.status === 401 || e.status === 403 || e.status === 404 || e.status === 409;
       if (auto && !final) return "retry";
+      const removed = e.status === 409 && e.rule === "removed";
       cardError(
-        e.status === 403 ? `You cannot join this Space: ${e.detail}` : e.status === 409 ? "This Space is not live." : `Could not get a join token: ${e.detail ?? e.message}`,
+        removed
+          ? REMOVED_MESSAGE
+          : e.status === 403
+            ? `You cannot join this Space: ${e.detail}`
+            : e.status === 409
+              ? "This Space is not live."
+              : `Could not get a join token: ${e.detail ?? e.message}`,
         e.status !== 409,
       );
+      // Removed while away: not back by itself again (a reload shows the card; joining from it is
+      // on purpose, and let in).
+      if (removed) presence.forget();
       // Not live any more (ended meanwhile): read it once, so the message offers its Replay. The
       // room left before this join goes first: its redraw would bring back its own message and
       // Rejoin ("You left the Space."), which would fail the same way on every click.
-      if (e.status === 409) {
+      else if (e.status === 409) {
         if (!auto) closeRoom();
         void ctl.load();
       }
@@ -327,7 +341,7 @@ export function spaceView(app: App, spaceId: string): View {
       ctl.joined(grant);
       adopt(room, listening);
       buildStage();
-      presence.entered(spaceId); // it connected before it was the page's room: its listener did not
+      presence.entered(spaceId, ctl.issuedAt); // it connected before it was the page's room: its listener did not
     }
     render();
     return "joined";
@@ -354,7 +368,7 @@ export function spaceView(app: App, spaceId: string): View {
         if (room === media) {
           // Fetch the Space once per reconnect: what was pushed while we were away is lost.
           if (status === "reconnecting" && room.status.kind === "connected") void ctl.load();
-          if (status !== "connected" && room.status.kind === "connected") presence.entered(spaceId);
+          if (status !== "connected" && room.status.kind === "connected") presence.entered(spaceId, ctl.issuedAt);
         }
         status = room.status.kind;
         render();
@@ -491,7 +505,7 @@ export function spaceView(app: App, spaceId: string): View {
       return true; // something else took over meanwhile: nothing to retry
     }
     ctl.joined(grant);
-    presence.entered(spaceId);
+    presence.entered(spaceId, ctl.issuedAt);
     watch = new BroadcastWatch(view, {
       playlistUrl,
       presenceInterval,
@@ -741,7 +755,7 @@ export function spaceView(app: App, spaceId: string): View {
   void ctl.load().then((space) => {
     // A reload of a page that was in this Space: back in without a click, in the role stored now.
     if (disposed || !presence.wasIn(spaceId)) return;
-    if (space?.state === "live") void join();
+    if (space?.state === "live") void join(presence.since(spaceId));
     else if (space) presence.forget();
   });
 
