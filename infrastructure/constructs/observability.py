@@ -88,12 +88,24 @@ class Observability(Construct):
             description="Spaces alarm topic",
             removal_policy=removal_policy,
         )
+        region, account = Aws.REGION, Aws.ACCOUNT_ID
+        # Only this account's alarms, as for the topic below (no confused deputy: the CloudWatch
+        # service principal acting for another account's alarm gets nothing).
+        from_our_alarms = {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{region}:{account}:alarm:*"},
+        }
         # CloudWatch alarms publish to an encrypted topic only if they may use its key.
-        self.key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsOfThisAccountUseTheKey",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=from_our_alarms,
+            )
         )
         self.topic = sns.Topic(self, "Alarms", master_key=self.key, enforce_ssl=True)
-        region, account = Aws.REGION, Aws.ACCOUNT_ID
         # enforce_ssl gives the topic a policy of its own, which replaces the default one that let
         # the account's alarms publish: without this, alarms change state and nobody hears of it.
         self.topic.add_to_resource_policy(
@@ -102,12 +114,7 @@ class Observability(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{region}:{account}:alarm:*"
-                    },
-                },
+                conditions=from_our_alarms,
             )
         )
         if alarm_email:

@@ -660,6 +660,15 @@ def test_cloudwatch_may_publish_alarms_to_the_topic_of_this_account_only(synth: 
     assert allow["Resource"] == {"Ref": topic}
     for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
         assert {"Ref": topic} in alarm["Properties"]["AlarmActions"]
+    # The topic's key: CloudWatch may use it for this account's alarms only, under the same conditions.
+    ((_, key),) = synth.resources("AWS::KMS::Key").items()
+    (cloudwatch,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == allow["Condition"]
 
 
 def test_workers_may_read_their_own_clusters_deployments_and_nothing_more(synth: Synthesized) -> None:
