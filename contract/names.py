@@ -60,6 +60,10 @@ AVATAR_URL_PARAM: Final = "url"
 # A WebRTC listener's seat (the bucket it was taken in, functions/domain/broadcast.py): the join webhook
 # carries it back, and the control plane frees the seat as it counts the join. Server-side only.
 SEAT_ATTRIBUTE: Final = "spaces.seat"
+# When the API issued the join token (UTC, ISO 8601 to the microsecond, functions/domain/grants.py):
+# the join webhook carries it back, and a participant a host removed after it is disconnected as
+# it connects (a removal between the token and the connect finds nobody). Server-side only.
+ISSUED_AT_ATTRIBUTE: Final = "spaces.issued_at"
 
 # Room metadata (JSON) written by the control plane: schema/room_metadata.schema.json,
 # contract/room_metadata.py.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from contract import names
 
@@ -61,6 +62,22 @@ def permission_for(role: Role, video: VideoPolicy) -> Permission:
 
 def participant_attributes(role: Role) -> dict[str, str]:
     return {names.ROLE_ATTRIBUTE: role.value}
+
+
+def issued_attributes(issued_at: datetime) -> dict[str, str]:
+    """The token's issue time (names.ISSUED_AT_ATTRIBUTE), exact to the microsecond."""
+    return {names.ISSUED_AT_ATTRIBUTE: issued_at.astimezone(UTC).isoformat(timespec="microseconds")}
+
+
+def issued_at_of(attribute: str | None) -> datetime | None:
+    """issued_attributes' time back; None if absent or not one (a token minted before it existed)."""
+    if not attribute:
+        return None
+    try:
+        issued = datetime.fromisoformat(attribute)
+    except ValueError:
+        return None
+    return issued if issued.tzinfo is not None else None
 
 
 def room_metadata(space: Space, *, host_grace: float) -> str:

@@ -114,12 +114,17 @@ def remove(space: Space, *, actor: str, target: str, block: bool, limits: Limits
     )
 
 
+def removed_since(removed_at: datetime | None, since: datetime) -> bool:
+    """Whether a host's removal (without a block) came after `since`, when a grant was issued."""
+    return removed_at is not None and removed_at > since
+
+
 def require_not_removed_since(removed_at: datetime | None, *, since: datetime) -> None:
     """A page coming back by itself (a reload, a reconnect) names when it last joined: a host who
     removed its person after that was not seen by it (nobody was connected), so it is told now and
     does not slip back in. Joining again on purpose asks without `since` and is let in (a removal
     without a block is not a ban)."""
-    if removed_at is not None and removed_at > since:
+    if removed_at is not None and removed_since(removed_at, since):
         raise Conflict(
             "removed",
             f"a host removed you from this Space at {removed_at.astimezone(UTC):%H:%M:%S} UTC, after you"

@@ -32,6 +32,8 @@ class WebhookFacts:
     joined_at_ms: int | None = None
     # A WebRTC listener's seat attribute, as their token set it (names.SEAT_ATTRIBUTE).
     seat: str | None = None
+    # When the participant's token was issued (names.ISSUED_AT_ATTRIBUTE, the raw text).
+    issued_at: str | None = None
 
 
 def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) -> WebhookFacts:
@@ -60,6 +62,7 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
         track_source=_source_name(event.track.source) if event.HasField("track") else None,
         joined_at_ms=_joined_at_ms(participant) if participant else None,
         seat=participant.attributes.get(names.SEAT_ATTRIBUTE) if participant else None,
+        issued_at=participant.attributes.get(names.ISSUED_AT_ATTRIBUTE) if participant else None,
     )
 
 

@@ -145,18 +145,22 @@ class Reconciler:
         self.metadata_interval = metadata_interval
         self.clock = clock
 
-    async def wake(self, space_id: str, *, budget: float, member: str | None = None) -> Outcome:
+    async def wake(
+        self, space_id: str, *, budget: float, member: str | None = None, evict: frozenset[str] = frozenset()
+    ) -> Outcome:
         """A webhook's nudge: run a pass, or, if one is running for this room, let it go round again.
 
         `member`: the listener whose join or leave this is; the pass then reads that person, not
-        the whole room (an audience pass, see the module docstring)."""
+        the whole room (an audience pass, see the module docstring). `evict`: people to disconnect
+        once (a join the removal's own pass could not see); never coalesced, since a round of a pass
+        already running would not know them."""
         lock = self.memory.lock(space_id)
-        if lock.locked():
+        if lock.locked() and not evict:
             self.memory.dirty.add(space_id)
             return Outcome(space_id, converged=False, note="coalesced")
         # A webhook's answer does not wait out the metadata interval: in a busy room the next
         # webhook's pass publishes it, otherwise the next scheduled pass.
-        return await self.reconcile(space_id, budget=budget, wait_held_back=False, member=member)
+        return await self.reconcile(space_id, budget=budget, evict=evict, wait_held_back=False, member=member)
 
     async def reconcile(
         self,

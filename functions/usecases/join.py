@@ -52,10 +52,12 @@ def join(
     `rejoin_since`: a page coming back by itself, last joined then (the `issued_at` of its grant);
     refused if a host removed the caller after that."""
     settings = ctx.settings
+    # Taken before the read: a removal the read did not see is later than the grant's issued_at, so
+    # the page's next comeback (and the room, when it connects: usecases/webhooks.py) learns of it.
+    now = ctx.clock()
     # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
     role = stage.join_role(space, user=actor)
-    now = ctx.clock()
     if rejoin_since is not None:
         # A second read, only on a comeback (a reload, a reconnect): joins on purpose cost none.
         stage.require_not_removed_since(ctx.store.removed_at(space_id, actor, now=now), since=rejoin_since)
@@ -96,6 +98,7 @@ def join(
         identity=actor,
         permission=grants.permission_for(role, space.video),
         attributes=grants.participant_attributes(role)
+        | grants.issued_attributes(now)
         | people.picture_attributes(picture)
         | broadcast.seat_attributes(seat),
         ttl=timedelta(seconds=settings.token_ttl_seconds),

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from ..domain import broadcast, host, lifecycle
+from ..domain import broadcast, grants, host, lifecycle, stage
 from ..domain.errors import NotFound
 from ..domain.model import Role, space_id_from_room
 from ..livekit_edge.webhooks import WebhookFacts
@@ -112,11 +112,32 @@ async def handle(ctx: Context, facts: WebhookFacts) -> str:
     space_id = space_id_from_room(facts.room_name)
     if space_id is None or facts.event not in WAKES or outcome == "duplicate":
         return outcome
+    evict = await asyncio.to_thread(_removed_since_token, ctx, space_id, facts)
     woke = await ctx.reconciler.wake(
-        space_id, budget=ctx.settings.reconcile_budget_seconds, member=audience_member(facts)
+        space_id, budget=ctx.settings.reconcile_budget_seconds, member=audience_member(facts), evict=evict
     )
     state = woke.note or ("converged" if woke.converged else "converging")
-    return f"{outcome}; reconciler: {state}"
+    return f"{outcome}; reconciler: {state}" + ("; removed since their token" if evict else "")
+
+
+def _removed_since_token(ctx: Context, space_id: str, facts: WebhookFacts) -> frozenset[str]:
+    """Someone joining with a token issued before a host removed them (without a block): the
+    removal's own disconnect found nobody, since they were still connecting, so this join is
+    undone (they are told: the SFU's reason is a removal). One read per join; a read that fails
+    lets the join stand (logged), as a removal without a block is no ban."""
+    if facts.event != "participant_joined" or facts.is_agent or facts.identity is None:
+        return frozenset()
+    issued = grants.issued_at_of(facts.issued_at)
+    if issued is None:
+        return frozenset()
+    try:
+        removed = ctx.store.removed_at(space_id, facts.identity, now=ctx.clock())
+    except Exception:  # noqa: BLE001 - the join itself is recorded; this check is best effort
+        logger.warning(
+            "could not read whether %s was removed from %s", facts.identity, space_id, exc_info=True
+        )
+        return frozenset()
+    return frozenset({facts.identity}) if stage.removed_since(removed, issued) else frozenset()
 
 
 def audience_member(facts: WebhookFacts) -> str | None:

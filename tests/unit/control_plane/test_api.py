@@ -323,7 +323,14 @@ def test_token_grants_come_from_the_stored_role(client: TestClient) -> None:
     assert body["url"] == "wss://sfu.example" and body["identity"] == "lis" and body["role"] == "listener"
     claims = lk_claims(body["token"])
     assert claims.video.can_publish is False and claims.video.room == f"space-{space_id}"
-    assert claims.attributes == {"role": "listener"}
+    # The role, and when the grant was issued (the same time the answer says).
+    assert claims.attributes == {
+        "role": "listener",
+        names.ISSUED_AT_ATTRIBUTE: claims.attributes[names.ISSUED_AT_ATTRIBUTE],
+    }
+    assert datetime.fromisoformat(claims.attributes[names.ISSUED_AT_ATTRIBUTE]) == datetime.fromisoformat(
+        body["issued_at"]
+    )
 
     set_role(client, space_id, "lis", "speaker")
     speaker = client.post(f"/spaces/{space_id}/token", headers=auth("lis")).json()
@@ -904,8 +911,12 @@ def test_local_mode_serves_the_built_web_client_after_the_api(settings: Settings
         assert c.get("/").status_code == 404
 
 
-def participant_joined(event_id: str, room: str, identity: str, role: str) -> api.WebhookEvent:
-    info = api.ParticipantInfo(identity=identity, attributes={"role": role})
+def participant_joined(
+    event_id: str, room: str, identity: str, role: str, *, token: str | None = None
+) -> api.WebhookEvent:
+    """`token`: a join token the API minted; the participant carries its attributes, as the SFU does."""
+    attributes = dict(jwt.decode(token, options={"verify_signature": False})["attributes"]) if token else {}
+    info = api.ParticipantInfo(identity=identity, attributes=attributes | {"role": role})
     return api.WebhookEvent(
         event="participant_joined", id=event_id, room=api.Room(name=room), participant=info
     )
@@ -920,6 +931,31 @@ def test_a_blocked_user_rejoining_with_an_old_token_is_removed_again(
     body, headers = signed(participant_joined("j1", f"space-{space_id}", "troll", "listener"))
     assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
     assert "troll" not in gateway.connected
+
+
+def test_a_join_with_a_token_issued_before_a_removal_is_undone_as_it_connects(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """The removal came between the token and the connect: its own disconnect found nobody."""
+    space_id = live_space(client)
+    set_role(client, space_id, "sp", "speaker")
+    before = client.post(f"/spaces/{space_id}/token", headers=auth("sp")).json()
+    client.post(f"/spaces/{space_id}/participants/sp/remove", headers=auth("host"))
+    gateway.join("sp", Role.SPEAKER)  # connects now, with the token from before the removal
+    body, headers = signed(
+        participant_joined("j3", f"space-{space_id}", "sp", "speaker", token=before["token"])
+    )
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert "sp" not in gateway.connected and ("remove_participant", "sp") in gateway.calls
+    # A token issued after the removal (a join on purpose) stays; so does one without the attribute.
+    after = client.post(f"/spaces/{space_id}/token", headers=auth("sp")).json()
+    for event_id, token in (("j4", after["token"]), ("j5", None)):
+        gateway.join("sp")
+        body, headers = signed(
+            participant_joined(event_id, f"space-{space_id}", "sp", "listener", token=token)
+        )
+        assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+        assert "sp" in gateway.connected, event_id
 
 
 def test_a_stale_role_token_is_corrected_to_the_stored_role(client: TestClient, gateway: FakeGateway) -> None:

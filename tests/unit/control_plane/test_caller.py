@@ -134,6 +134,7 @@ def test_the_join_token_carries_the_name_and_the_avatar_attribute(client: TestCl
     assert claims.attributes == {
         names.ROLE_ATTRIBUTE: "listener",
         names.PICTURE_ATTRIBUTE: "https://img.example/lee.png",
+        names.ISSUED_AT_ATTRIBUTE: claims.attributes[names.ISSUED_AT_ATTRIBUTE],
     }
     # Without claims: the id is the name, and no avatar attribute at all.
     bare = lk_claims(client.post(f"/spaces/{space_id}/token", headers=bearer("bob")).json()["token"])

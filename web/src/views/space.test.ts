@@ -139,11 +139,24 @@ const fakes = vi.hoisted(() => {
     }
   }
 
-  return { FakeSpaceRoom, FakeBroadcastStage };
+  /** While set, the page's reconnect makes this many attempts, without waiting between them. */
+  const reconnects: { quick: number | null } = { quick: null };
+
+  return { FakeSpaceRoom, FakeBroadcastStage, reconnects };
 });
 
 vi.mock("../media", async (original) => ({ ...(await original<typeof import("../media")>()), SpaceRoom: fakes.FakeSpaceRoom }));
 vi.mock("./broadcast_stage", () => ({ BroadcastStage: fakes.FakeBroadcastStage }));
+vi.mock("../rejoin", async (original) => {
+  const real = await original<typeof import("../rejoin")>();
+  class Reconnector extends real.Reconnector {
+    constructor(opts: import("../rejoin").ReconnectorOptions) {
+      const quick = fakes.reconnects.quick;
+      super(quick === null ? opts : { ...opts, maxAttempts: quick, sleep: async () => undefined });
+    }
+  }
+  return { ...real, Reconnector };
+});
 
 const { spaceView } = await import("./space");
 const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
@@ -224,6 +237,7 @@ beforeEach(() => {
   tokenGate = null;
   tokenCalls = 0;
   sinces = [];
+  fakes.reconnects.quick = null;
   lowered = 0;
   spaceNow = SPACE;
   unhandled = [];
@@ -371,6 +385,25 @@ describe("a removal the page was away for", () => {
     expect(byTestId(view.el, "rejoin")).toBeNull();
     expect(FakeSpaceRoom.made).toHaveLength(1); // refused: no room
     expect(new Presence(sessionStorage).wasIn("s1")).toBe(false); // a reload shows the card
+    view.unmount();
+  });
+
+  it("is still told after the reconnect gave up: its Rejoin, and a reload, are the same comeback", async () => {
+    fakes.reconnects.quick = 1;
+    const lost = refused(503, "the store is busy");
+    const view = await joinedFromTheCard([WEBRTC, lost, REMOVED, lost, REMOVED]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "The connection to the Space was lost.", canRejoin: true, dropped: true });
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe("The connection to the Space was lost."));
+    expect(new Presence(sessionStorage).since("s1")).toBe(WEBRTC.issued_at); // a reload comes back too
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    // The card again (the room was closed when the reconnect gave up), saying why; its Join is on purpose.
+    await until(() => expect(view.el.textContent).toContain("You were removed from this Space by a host."));
+    expect(byTestId(view.el, "join-space")).not.toBeNull();
+    expect(sinces).toEqual([null, WEBRTC.issued_at, WEBRTC.issued_at]);
+    expect(new Presence(sessionStorage).wasIn("s1")).toBe(false);
     view.unmount();
   });
 

@@ -110,6 +110,12 @@ export function spaceView(app: App, spaceId: string): View {
   let promotionRetryAt = 0;
   let disposed = false;
   let joinError = "";
+  /**
+   * A comeback (a reload's, a reconnect's) that has not come to an end: the grant time it names, so
+   * that the Rejoin or Try again it leaves behind is the same comeback and still learns of a removal
+   * meanwhile (rejoin_since). Cleared once in, once refused as removed, and by a Leave.
+   */
+  let comebackSince: string | null = null;
   /** Left the broadcast with *Leave*: its message stays until the next join. */
   let leftBroadcast = false;
   /** state.json said the Space ended (the message stays until the API agrees). */
@@ -256,11 +262,13 @@ export function spaceView(app: App, spaceId: string): View {
     // Taken before the token is asked for: leaving the broadcast while it comes must stop this join.
     const watching = watch !== null;
     const generation = broadcastGeneration;
+    const since = rejoinSince ?? comebackSince;
     let grant;
     try {
-      grant = await app.api.joinToken(spaceId, rejoinSince);
+      grant = await app.api.joinToken(spaceId, since);
     } catch (err) {
       const e = err as ApiError;
+      comebackSince = since;
       // Blocked, removed, not live (ended meanwhile), gone, signed out: asking again will not change it.
       const final = e.status === 401 || e.status === 403 || e.status === 404 || e.status === 409;
       if (auto && !final) return "retry";
@@ -277,7 +285,10 @@ export function spaceView(app: App, spaceId: string): View {
       );
       // Removed while away: not back by itself again (a reload shows the card; joining from it is
       // on purpose, and let in).
-      if (removed) presence.forget();
+      if (removed) {
+        comebackSince = null;
+        presence.forget();
+      }
       // Not live any more (ended meanwhile): read it once, so the message offers its Replay. The
       // room left before this join goes first: its redraw would bring back its own message and
       // Rejoin ("You left the Space."), which would fail the same way on every click.
@@ -287,6 +298,9 @@ export function spaceView(app: App, spaceId: string): View {
       }
       return final ? "stop" : "retry";
     }
+    // Let in: a comeback goes on from this grant until the page is in (a connect that fails leaves
+    // a Rejoin that must still learn of a removal made after it).
+    if (since) comebackSince = grant.issued_at ?? since;
     // Left the page, or the broadcast this join was promoting from, while the token came.
     if (disposed || (watching && generation !== broadcastGeneration)) return "stop";
     if (grant.mode === "hls") {
@@ -301,6 +315,7 @@ export function spaceView(app: App, spaceId: string): View {
     if (!watching && !auto) {
       closeRoom();
       ctl.joined(grant);
+      comebackSince = null;
       adopt(room, listening);
       buildStage();
     } else {
@@ -339,6 +354,7 @@ export function spaceView(app: App, spaceId: string): View {
       leaveBroadcast();
       closeRoom();
       ctl.joined(grant);
+      comebackSince = null;
       adopt(room, listening);
       buildStage();
       presence.entered(spaceId, ctl.issuedAt); // it connected before it was the page's room: its listener did not
@@ -400,11 +416,14 @@ export function spaceView(app: App, spaceId: string): View {
       }
       return;
     }
-    presence.forget();
     if (outcome === "gave-up") {
+      // Still a comeback: its Rejoin, or a reload (the tab stays in the Space), names the grant
+      // the connection was lost with, so a removal meanwhile is told, not slipped past.
+      comebackSince = ctl.issuedAt;
       closeRoom();
       return renderMessage(el, "The connection to the Space was lost.", ctl.space, () => void join());
     }
+    presence.forget();
     // Refused (blocked, the Space ended meanwhile): the card says why.
     const message = joinError;
     closeRoom();
@@ -437,6 +456,7 @@ export function spaceView(app: App, spaceId: string): View {
     if (hostLeaving && !window.confirm(HOST_LEAVE_WARNING)) return;
     presence.forget();
     reconnector.cancel();
+    comebackSince = null; // a Rejoin after this is on purpose
     joinAgain = false; // a join queued meanwhile (a promotion's poll) must not bring me back
     publishing.forget();
     // A raised hand goes with its owner: left up, a host would invite someone who is gone (a page
@@ -505,6 +525,7 @@ export function spaceView(app: App, spaceId: string): View {
       return true; // something else took over meanwhile: nothing to retry
     }
     ctl.joined(grant);
+    comebackSince = null;
     presence.entered(spaceId, ctl.issuedAt);
     watch = new BroadcastWatch(view, {
       playlistUrl,
