@@ -57,12 +57,12 @@ class Outcome:
     converged: bool
     done: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
-    # "coalesced": a pass for this room was already running and will go round once more;
-    # METADATA_PENDING: all else matches, the room metadata waits out its publish interval.
+    # Not converged only because the room metadata waits out its publish interval: all else
+    # matches (the pass was asked not to wait for it, `wait_held_back=False`).
+    metadata_pending: bool = False
+    # What a person reads in a log: "coalesced" (a pass for this room was already running and will
+    # go round once more), "metadata pending", "out of time; ...".
     note: str = ""
-
-
-METADATA_PENDING = "metadata pending"
 
 
 # A stored listener count that differs from the room's listeners by the same amount for this long
@@ -221,7 +221,13 @@ class Reconciler:
                 and not round_failed
                 and space_id not in self.memory.dirty  # a coalesced webhook: go round for it first
             ):
-                return Outcome(space_id, converged=False, done=tuple(done), note=METADATA_PENDING)
+                return Outcome(
+                    space_id,
+                    converged=False,
+                    done=tuple(done),
+                    metadata_pending=True,
+                    note="metadata pending",
+                )
             if round_done:
                 wait = 0.0  # verify at once what was just done, before waiting for anything else
             elif held_back is not None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from ..core.config import Settings
 from ..domain.model import Space
 from ..livekit_edge.gateway import RoomGateway
-from ..reconcile.runner import METADATA_PENDING, Outcome, Reconciler
+from ..reconcile.runner import Outcome, Reconciler
 from ..store.base import SpaceStore
 from ..store.reactions import ReactionStore
 
@@ -77,4 +77,4 @@ class Context:
                 "pass after the write to %s failed; the schedule continues", space.id, exc_info=True
             )
             return Accepted(space, converged=False)
-        return Accepted(space, outcome.converged or (metadata_unchanged and outcome.note == METADATA_PENDING))
+        return Accepted(space, outcome.converged or (metadata_unchanged and outcome.metadata_pending))
