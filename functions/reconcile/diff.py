@@ -50,6 +50,8 @@ class Timing:
 @dataclass(frozen=True)
 class CreateRoom:
     agents: tuple[str, ...]
+    # The room metadata it starts with (the same document SetMetadata would publish).
+    metadata: str
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class PlaceRoom:
 
     agents: tuple[str, ...]
     reason: str
+    metadata: str
 
 
 @dataclass(frozen=True)
@@ -153,12 +156,14 @@ def diff(
         # not asked for, but livekit-server keeps a room's stored dispatches when a request names
         # none, so they may start for the moments before the next round deletes the room.
         live = space.state is SpaceState.LIVE
-        return [PlaceRoom(agents if live else (), room.reason)]
+        return [PlaceRoom(agents if live else (), room.reason, wanted_metadata(space, timing))]
     if space.state is SpaceState.ENDED:
         return [] if room is None else [DeleteRoom()]
     if room is None:
         started = space.started_at.timestamp() if space.started_at else now
-        return [CreateRoom(agents)] if now - started <= timing.room_create_grace else [EndSpace()]
+        if now - started > timing.room_create_grace:
+            return [EndSpace()]
+        return [CreateRoom(agents, wanted_metadata(space, timing))]
 
     actions: list[Action] = []
     host_action = host_presence(space, room, now=now, timing=timing)
@@ -166,9 +171,9 @@ def diff(
         return [host_action]
     if host_action is not None:
         actions.append(host_action)
-    wanted_metadata = grants.room_metadata(space, host_grace=timing.host_grace)
-    if room.metadata != wanted_metadata:
-        actions.append(SetMetadata(wanted_metadata))
+    wanted = wanted_metadata(space, timing)
+    if room.metadata != wanted:
+        actions.append(SetMetadata(wanted))
     for p in room.participants:
         if p.is_agent:
             continue
@@ -186,9 +191,9 @@ def audience_diff(space: Space, member: ObservedMember, *, timing: Timing) -> li
     if space.state is not SpaceState.LIVE:
         return []
     actions: list[Action] = []
-    wanted_metadata = grants.room_metadata(space, host_grace=timing.host_grace)
-    if member.metadata != wanted_metadata:
-        actions.append(SetMetadata(wanted_metadata))
+    wanted = wanted_metadata(space, timing)
+    if member.metadata != wanted:
+        actions.append(SetMetadata(wanted))
     p = member.participant
     if p is not None and not p.is_agent:
         action = participant_action(space, p)
@@ -216,6 +221,11 @@ def host_presence(
         started = space.started_at.timestamp() if space.started_at else now
         return HostAway(since=now) if now - started >= timing.host_join_window else None
     return EndAbandoned() if now - away.timestamp() >= timing.host_grace else None
+
+
+def wanted_metadata(space: Space, timing: Timing) -> str:
+    """The room metadata `space` wants, with the grace period this reconciler enforces in it."""
+    return grants.room_metadata(space, host_grace=timing.host_grace)
 
 
 def participant_action(

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ..domain import audience, grants, host, lifecycle, presence, pushed
+from ..domain import audience, host, lifecycle, presence, pushed
 from ..domain.errors import DomainError
 from ..domain.model import Space, SpaceState, space_id_from_room
 from ..livekit_edge.gateway import GatewayError, ObservedMember, ObservedRoom, RoomGateway, StrandedRoom
@@ -429,10 +429,6 @@ class Reconciler:
         )
         self.store.put_listener(space.id, entry)
 
-    def _metadata(self, space: Space) -> str:
-        """The room metadata this reconciler wants for `space` (its grace period in it)."""
-        return grants.room_metadata(space, host_grace=self.timing.host_grace)
-
     def _metadata_wait(self, space_id: str) -> float:
         last = self.memory.metadata_published.get(space_id)
         if last is None:
@@ -442,7 +438,7 @@ class Reconciler:
     async def _act(self, space: Space, action: d.Action, observed: ObservedRoom | None) -> str:
         room = space.room_name
         if isinstance(action, d.CreateRoom):
-            await self.gateway.create_room(space, agents=action.agents, metadata=self._metadata(space))
+            await self.gateway.create_room(space, agents=action.agents, metadata=action.metadata)
             self.memory.metadata_published[space.id] = time.monotonic()
             return "room created"
         if isinstance(action, d.DeleteRoom):
@@ -453,7 +449,7 @@ class Reconciler:
                 # Nobody is connected to a room no node holds, and the dead node sent no leaves:
                 # its listeners leave the count now, or every rejoining page would be sent to HLS.
                 await asyncio.to_thread(self._uncount_all, space)
-            await self.gateway.create_room(space, agents=action.agents, metadata=self._metadata(space))
+            await self.gateway.create_room(space, agents=action.agents, metadata=action.metadata)
             self.memory.metadata_published[space.id] = time.monotonic()
             log.warning(
                 "reconcile %s: no node held room %s (%s): placed again", space.id, room, action.reason

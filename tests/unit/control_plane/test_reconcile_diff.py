@@ -173,7 +173,12 @@ def test_rooms_follow_the_space_state() -> None:
     assert d.diff(ended, room(ended), agents=AGENTS, now=NOW) == [d.DeleteRoom()]
     assert d.diff(ended, None, agents=AGENTS, now=NOW) == []
     just_started = live()
-    assert d.diff(just_started, None, agents=AGENTS, now=STARTED.timestamp() + 5) == [d.CreateRoom(AGENTS)]
+    # Created with the metadata the diff wants, the grace period it enforces in it.
+    created = d.CreateRoom(AGENTS, room_metadata(just_started, host_grace=d.Timing().host_grace))
+    assert d.diff(just_started, None, agents=AGENTS, now=STARTED.timestamp() + 5) == [created]
+    late = d.Timing(host_grace=600)
+    (with_grace,) = d.diff(just_started, None, agents=AGENTS, now=STARTED.timestamp() + 5, timing=late)
+    assert with_grace == d.CreateRoom(AGENTS, room_metadata(just_started, host_grace=600))
     # Long live and no room: the SFU closed it (a room_finished webhook was lost): the Space ends.
     assert d.diff(just_started, None, agents=AGENTS, now=NOW) == [d.EndSpace()]
 
@@ -181,11 +186,13 @@ def test_rooms_follow_the_space_state() -> None:
 def test_a_room_no_node_holds_is_placed_again_before_anything_else_whatever_the_state() -> None:
     stranded = StrandedRoom("unavailable: no response from servers")
     # Live, even long after the start (a missing room would end the Space): placed with its agents.
-    assert d.diff(live(), stranded, agents=AGENTS, now=NOW) == [d.PlaceRoom(AGENTS, stranded.reason)]
+    wanted = room_metadata(live(), host_grace=d.Timing().host_grace)
+    assert d.diff(live(), stranded, agents=AGENTS, now=NOW) == [d.PlaceRoom(AGENTS, stranded.reason, wanted)]
     # Ended: deleting is asked of the node that holds the room, so it is placed first (asking for no
     # agents; the SFU keeps the room's stored dispatches all the same, for the moments until the delete).
     ended = live(state=SpaceState.ENDED)
-    assert d.diff(ended, stranded, agents=AGENTS, now=NOW) == [d.PlaceRoom((), stranded.reason)]
+    gone = room_metadata(ended, host_grace=d.Timing().host_grace)
+    assert d.diff(ended, stranded, agents=AGENTS, now=NOW) == [d.PlaceRoom((), stranded.reason, gone)]
     # Scheduled: a scheduled Space has no room to care about.
     scheduled = live(state=SpaceState.SCHEDULED, started_at=None)
     assert d.diff(scheduled, stranded, agents=AGENTS, now=NOW) == []
