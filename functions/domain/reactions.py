@@ -102,8 +102,10 @@ class RateLimit:
     burst_seconds: float
 
     def describe(self) -> str:
+        """What a 429 and the OpenAPI say: the buckets are windows of the clock (burst_bucket), so
+        two full ones back to back allow up to twice `burst` across their boundary."""
         spacing = f", one per {self.min_interval:g} s" if self.min_interval > 0 else ""
-        return f"at most {self.burst} per {self.burst_seconds:g} s{spacing}"
+        return f"at most {self.burst} in each {self.burst_seconds:g} s window of the clock{spacing}"
 
 
 LIMIT = RateLimit(name="reaction", min_interval=MIN_INTERVAL, burst=BURST, burst_seconds=BURST_SECONDS)

@@ -500,15 +500,24 @@ class DynamoStore(SpaceStore):
         schedule = self._schedule_updates(space.id, scheduling_change(None, space))
         if idempotency is None:
             actions = [{"Put": put}, *schedule]
-            try:
-                if len(actions) == 1:
-                    self.client.put_item(**put)
-                else:
+            if len(actions) == 1:
+                self.client.put_item(**put)
+                return space
+            # One host's concurrent creates meet at their scheduled-Spaces item, and DynamoDB cancels
+            # a transaction that meets another in flight (TransactionConflict) instead of queueing it:
+            # try again, as the keyed path and update() do; the quota's condition still decides.
+            for _ in range(TRANSACTION_ATTEMPTS):
+                try:
                     self.client.transact_write_items(TransactItems=actions)
-            except ClientError as exc:
-                self._raise_if_scheduled_quota(exc, actions)
-                raise
-            return space
+                    return space
+                except ClientError as exc:
+                    if not _cancelled_by_conflict(exc):
+                        self._raise_if_scheduled_quota(exc, actions)
+                        raise
+                time.sleep(random.uniform(0.005, 0.05))
+            raise Busy(
+                "too_much_contention", "too many concurrent creates by this host; nothing was changed, retry"
+            )
         key = {PK: {"S": f"IDEMP#{idempotency.owner}#{idempotency.key}"}, SK: {"S": IDEMP}}
         # Concurrent creates with one key collide in the transaction (cancelled, not queued): retry,
         # and the retry sees the winner's key and replays its Space.

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Path
 
-from ..schemas import SPACE_ID_PATTERN, USER_ID_PATTERN, Problem
+from ..schemas import SPACE_ID_PATTERN, USER_ID_PATTERN, Problem, SpaceChange
 
 SpaceId = Annotated[str, Path(pattern=SPACE_ID_PATTERN, description="id returned by POST /spaces")]
 TargetUser = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user acted upon")]
@@ -27,7 +27,10 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 
 # A write the reconciler has not finished applying to the room yet: stored, converging.
 ACCEPTED: dict[int | str, dict[str, object]] = {
-    202: {"description": "Stored; the media server is still converging to it (`converged: false`)"}
+    202: {
+        "model": SpaceChange,
+        "description": "Stored; the media server is still converging to it (`converged: false`)",
+    }
 }
 
 # Operations that read a JSON body: bytes that are not JSON text at all (not UTF-8) are a 400.

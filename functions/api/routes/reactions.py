@@ -62,7 +62,8 @@ async def react(
     space_id: SpaceId, body: ReactionRequest, user: CurrentUser, reactions: ReactionServiceDep
 ) -> Response:
     """Counted into the current window; the room receives the window's aggregate (data topic
-    REACTIONS_TOPIC) within about a second. 429 with Retry-After beyond 1/s or 10 per 10 s."""
+    REACTIONS_TOPIC) within about a second. 429 with Retry-After beyond 1/s or 10 in a 10 s window
+    of the clock."""
     try:
         await reactions.react(actor=user, space_id=space_id, emoji=body.emoji)
     except RateLimited as exc:

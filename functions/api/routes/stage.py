@@ -18,17 +18,18 @@ from ..schemas import (
 )
 from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, SpaceId, TargetUser
 
-router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses={**PROBLEMS, **ACCEPTED})
+router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses=PROBLEMS)
 
 
 # Hand raises and lowers share one per-user limit (domain/stage.py HAND_LIMIT).
 HAND_LIMITED: dict[int | str, dict[str, object]] = {
+    **ACCEPTED,
     429: {
         "model": Problem,
         "description": f"rule `hand_rate_limited`: {HAND_LIMIT.describe()} raises and lowers;"
         " see Retry-After",
         "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
-    }
+    },
 }
 
 
@@ -37,8 +38,8 @@ async def raise_hand(
     space_id: SpaceId, caller: CurrentCaller, ctx: UseCases, show: PresenterDep, response: Response
 ) -> SpaceChange:
     """Ask to speak (listeners, live Spaces). The host and co-hosts learn it, with the caller's
-    display name and avatar, from the room. Raises and lowers together: at most 5 per 5 s (429
-    with Retry-After beyond)."""
+    display name and avatar, from the room. Raises and lowers together: at most 5 in each 5 s
+    window of the clock (429 with Retry-After beyond)."""
     accepted = await stage.raise_hand(
         ctx, actor=caller.id, space_id=space_id, name=caller.name, picture=caller.picture
     )
@@ -52,7 +53,7 @@ async def lower_hand(
     return show.accepted(await stage.lower_hand(ctx, actor=user, space_id=space_id), response)
 
 
-@router.put("/roles/{user_id}", responses=BODY_PROBLEMS)
+@router.put("/roles/{user_id}", responses={**BODY_PROBLEMS, **ACCEPTED})
 async def set_role(
     space_id: SpaceId,
     user_id: TargetUser,
@@ -69,7 +70,7 @@ async def set_role(
     return show.accepted(accepted, response)
 
 
-@router.post("/host", responses=BODY_PROBLEMS)
+@router.post("/host", responses={**BODY_PROBLEMS, **ACCEPTED})
 async def hand_over(
     space_id: SpaceId,
     body: HostHandover,
@@ -91,7 +92,7 @@ async def mute(
     return show(await stage.mute(ctx, actor=user, space_id=space_id, target=user_id))
 
 
-@router.post("/participants/{user_id}/remove", responses=BODY_PROBLEMS)
+@router.post("/participants/{user_id}/remove", responses={**BODY_PROBLEMS, **ACCEPTED})
 async def remove(
     space_id: SpaceId,
     user_id: TargetUser,
@@ -108,7 +109,7 @@ async def remove(
     return show.accepted(accepted, response)
 
 
-@router.put("/spotlight", responses=BODY_PROBLEMS)
+@router.put("/spotlight", responses={**BODY_PROBLEMS, **ACCEPTED})
 async def pin_spotlight(
     space_id: SpaceId,
     body: SpotlightUpdate,

@@ -118,3 +118,18 @@ def test_a_change_refused_for_another_reason_is_not_retried() -> None:
         stub.add_client_error("transact_write_items", service_error_code="ValidationException")
         with pytest.raises(ClientError):
             store.update(space.id, lambda s: stage.raise_hand(s, user="bob", limits=Limits()))
+
+
+def test_a_create_without_a_key_that_meets_the_same_hosts_concurrent_create_is_tried_again() -> None:
+    """Both touched the host's scheduled-Spaces item: DynamoDB cancels one of them (a conflict, not
+    the quota), which is tried again instead of answering 503."""
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    store = DynamoStore("spaces", client=client)
+    space = new_space()
+    with Stubber(client) as stub:
+        stub.add_client_error("transact_write_items", **cancelled("None", "TransactionConflict"))
+        stub.add_response("transact_write_items", {})
+        assert store.create(space) == space
+        stub.assert_no_pending_responses()

@@ -38,7 +38,7 @@ def test_a_burst_of_toggles_then_a_wait_until_the_next_bucket() -> None:
         state = rx.after_accept(state, t + i * 0.01, HAND_LIMIT)
     assert rx.retry_after(state, t + 1.0, HAND_LIMIT) == pytest.approx(4.0)
     assert rx.retry_after(state, t + 5.0, HAND_LIMIT) == 0.0
-    assert HAND_LIMIT.describe() == "at most 5 per 5 s"
+    assert HAND_LIMIT.describe() == "at most 5 in each 5 s window of the clock"
 
 
 def test_the_hand_limit_is_kept_apart_from_the_reactions_limit(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_toggling_a_hand_too_often_is_a_429_naming_the_limit_before_the_space_is
     limited = client.post(f"/spaces/{space_id}/hand", headers=auth("fan"))
     assert limited.status_code == 429, limited.text
     assert limited.json()["rule"] == "hand_rate_limited"
-    assert "at most 5 per 5 s" in limited.json()["detail"]
+    assert "at most 5 in each 5 s window of the clock" in limited.json()["detail"]
     assert 1 <= int(limited.headers["Retry-After"]) <= 5
     assert frozen.reads == reads, "a limited toggle read the Space"
     # The limited raise changed nothing; someone else's hand is not limited by it.

@@ -49,3 +49,23 @@ def test_missing_token_is_a_problem_shaped_401(client: TestClient) -> None:
     assert response.status_code == 401
     assert response.json()["rule"] == "unauthenticated"
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_write_still_converging_is_a_documented_202_with_the_space(client: TestClient) -> None:
+    """A 202 carries the same body as the 200 (SpaceChange, `converged: false`): documented so, with
+    the same links, on every write that can answer it; mute never does, and does not say it."""
+    doc = client.get("/openapi.json").json()
+    both = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            responses = op["responses"]
+            ok = responses.get("200", {}).get("content", {}).get("application/json", {}).get("schema")
+            if ok == {"$ref": "#/components/schemas/SpaceChange"}:
+                accepted = responses["202"]
+                assert accepted["content"]["application/json"]["schema"] == ok, (method, path)
+                assert accepted["links"] == responses["200"]["links"], (method, path)
+                both.append(f"{method} {path}")
+            elif path != "/spaces/{space_id}/reactions":
+                assert "202" not in responses, (method, path)
+    assert "post /spaces/{space_id}/start" in both and "put /spaces/{space_id}/roles/{user_id}" in both
+    assert "202" not in doc["paths"]["/spaces/{space_id}/participants/{user_id}/mute"]["post"]["responses"]

@@ -62,7 +62,7 @@ def test_a_reaction_whose_count_is_throttled_says_its_limit_was_spent(
     assert answer.json()["rule"] == "store_throttled" and answer.headers["Retry-After"] == "2"
     detail = answer.json()["detail"]
     assert "nothing was changed" not in detail and "not counted" in detail
-    assert "at most 10 per 10 s, one per 1 s" in detail
+    assert "at most 10 in each 10 s window of the clock, one per 1 s" in detail
 
 
 def test_a_hand_whose_write_is_throttled_says_the_toggle_was_spent(
