@@ -65,6 +65,10 @@ SEAT_ATTRIBUTE: Final = "spaces.seat"
 # it connects (a removal between the token and the connect finds nobody). Server-side only.
 ISSUED_AT_ATTRIBUTE: Final = "spaces.issued_at"
 
+# The rule a join-token request names when the page coming back by itself (`rejoin_since`) was
+# removed by a host since its last grant (functions/domain/stage.py): the page says so.
+REMOVED_RULE: Final = "removed"
+
 # Room metadata (JSON) written by the control plane: schema/room_metadata.schema.json,
 # contract/room_metadata.py.
 # Raised hands (schema/hands.schema.json): a data message on this topic, to moderators only.

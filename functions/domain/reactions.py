@@ -102,8 +102,9 @@ class RateLimit:
     burst_seconds: float
 
     def describe(self) -> str:
-        """What a 429 and the OpenAPI say: the buckets are windows of the clock (burst_bucket), so
-        two full ones back to back allow up to twice `burst` across their boundary."""
+        """What a 429 and the OpenAPI say: the buckets are windows of the clock (burst_bucket).
+        Without a min_interval (hands), two full ones back to back pass twice `burst` within a
+        moment across their boundary; with one (reactions: 1 s), the spacing caps any span first."""
         spacing = f", one per {self.min_interval:g} s" if self.min_interval > 0 else ""
         return f"at most {self.burst} in each {self.burst_seconds:g} s window of the clock{spacing}"
 

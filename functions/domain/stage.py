@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from contract import names
+
 from .errors import Conflict, Forbidden
 from .grants import screen_share_allowed
 from .lifecycle import require_live
@@ -16,13 +18,13 @@ from .reactions import RateLimit
 
 MODERATORS = frozenset({Role.HOST, Role.COHOST})
 ASSIGNABLE = frozenset({Role.COHOST, Role.SPEAKER, Role.LISTENER})
-# Hand raises and lowers per user and Space, kept by the reactions' limiter (store.accept): each
-# one reads the Space, runs a pass of the reconciler and sends the moderators a hands message. A
-# mis-tap and its correction, or a few changes of mind, pass at once; a script gets one a second.
 # How long a removal without a block is remembered for the page of the person removed: a page that
 # was away (reloading, reconnecting) when it happened learns of it when it comes back by itself
 # (require_not_removed_since), however long the Space runs; a join they make on purpose is let in.
 REMOVAL_NOTICE_SECONDS = 24 * 3600
+# Hand raises and lowers per user and Space, kept by the reactions' limiter (store.accept): each
+# one reads the Space, runs a pass of the reconciler and sends the moderators a hands message. A
+# mis-tap and its correction, or a few changes of mind, pass at once; a script gets one a second.
 HAND_LIMIT = RateLimit(name="hand", min_interval=0.0, burst=5, burst_seconds=5.0)
 
 
@@ -126,9 +128,9 @@ def require_not_removed_since(removed_at: datetime | None, *, since: datetime) -
     without a block is not a ban)."""
     if removed_at is not None and removed_since(removed_at, since):
         raise Conflict(
-            "removed",
-            f"a host removed you from this Space at {removed_at.astimezone(UTC):%H:%M:%S} UTC, after you"
-            " last joined; ask for a token without rejoin_since to join again",
+            names.REMOVED_RULE,
+            f"a host removed you from this Space at {removed_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC,"
+            " after you last joined; ask for a token without rejoin_since to join again",
         )
 
 

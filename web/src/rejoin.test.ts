@@ -1,7 +1,7 @@
 import { DisconnectReason } from "livekit-client";
 import { describe, expect, it } from "vitest";
 
-import { type Attempt, BACKOFF_CAP_MS, backoffMs, IN_SPACE_KEY, MAX_ATTEMPTS, Presence, Reconnector, reconnectsAfter } from "./rejoin";
+import { type Attempt, BACKOFF_CAP_MS, backoffMs, IN_SPACE_KEY, MAX_ATTEMPTS, Presence, Reconnector, reconnectsAfter, type SeatChannel, TabSeats } from "./rejoin";
 
 class MapStorage {
   items = new Map<string, string>();
@@ -172,5 +172,70 @@ describe("Reconnector", () => {
     expect(await r.run()).toBe("cancelled");
     release();
     expect(await first).toBe("joined");
+  });
+});
+
+/** Pages of one origin: what one posts, every other one hears (as BroadcastChannel does). */
+class Bus {
+  private readonly pages = new Set<(data: unknown) => void>();
+
+  channel(): SeatChannel {
+    let mine: ((data: unknown) => void) | null = null;
+    return {
+      post: (message) => {
+        for (const page of this.pages) if (page !== mine) queueMicrotask(() => page(structuredClone(message)));
+      },
+      listen: (fn) => {
+        mine = fn;
+        this.pages.add(fn);
+      },
+      close: () => {
+        if (mine) this.pages.delete(mine);
+      },
+    };
+  }
+}
+
+describe("TabSeats (a duplicated tab does not take its original's seat)", () => {
+  it("keeps the seat id while the tab stays in the Space, and gives a new one after it left", () => {
+    const storage = new MapStorage();
+    const presence = new Presence(storage);
+    let n = 0;
+    const next = () => `seat-${++n}`;
+    presence.entered("s1", "t1", next);
+    presence.entered("s1", "t2", next); // a reconnect: the same seat
+    expect(presence.seat("s1")).toBe("seat-1");
+    expect(presence.since("s1")).toBe("t2");
+    presence.forget();
+    presence.entered("s1", "t3", next);
+    expect(presence.seat("s1")).toBe("seat-2");
+    presence.entered("s2", "t4", next); // another Space: another seat
+    expect(presence.seat("s2")).toBe("seat-3");
+    expect(presence.seat("s1")).toBeNull();
+  });
+
+  it("answers for the seat it holds: the copy of a tab that is in the Space stays out", async () => {
+    const bus = new Bus();
+    const original = new TabSeats(bus.channel());
+    let inSpace = true;
+    original.holding(() => (inSpace ? { space: "s1", seat: "seat-1" } : null));
+    const copy = new TabSeats(bus.channel());
+    expect(await copy.heldElsewhere("s1", "seat-1", 50)).toBe(true);
+    // Another seat, another Space, or an original that left: nobody holds it.
+    expect(await copy.heldElsewhere("s1", "seat-2", 50)).toBe(false);
+    expect(await copy.heldElsewhere("s2", "seat-1", 50)).toBe(false);
+    inSpace = false;
+    expect(await copy.heldElsewhere("s1", "seat-1", 50)).toBe(false);
+  });
+
+  it("finds nobody after a reload (the old page is gone), without a seat id, or without a channel", async () => {
+    const bus = new Bus();
+    const gone = new TabSeats(bus.channel());
+    gone.holding(() => ({ space: "s1", seat: "seat-1" }));
+    gone.close();
+    const reloaded = new TabSeats(bus.channel());
+    expect(await reloaded.heldElsewhere("s1", "seat-1", 50)).toBe(false);
+    expect(await reloaded.heldElsewhere("s1", null, 50)).toBe(false);
+    expect(await new TabSeats(null).heldElsewhere("s1", "seat-1", 50)).toBe(false);
   });
 });

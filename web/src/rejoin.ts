@@ -41,9 +41,14 @@ export interface KeyValue {
 export class Presence {
   constructor(private readonly storage: KeyValue | null) {}
 
-  /** In the Space (connected to its room or its broadcast) with a grant issued at `since`. */
-  entered(spaceId: string, since: string | null): void {
-    this.safely(() => this.storage?.setItem(IN_SPACE_KEY, JSON.stringify({ space: spaceId, since })));
+  /**
+   * In the Space (connected to its room or its broadcast) with a grant issued at `since`. The tab's
+   * seat id is kept while the tab stays in the Space, and new after it left (TabSeats).
+   */
+  entered(spaceId: string, since: string | null, newSeat: () => string = randomSeat): void {
+    const held = this.held();
+    const seat = held?.space === spaceId && held.seat ? held.seat : newSeat();
+    this.safely(() => this.storage?.setItem(IN_SPACE_KEY, JSON.stringify({ space: spaceId, since, seat })));
   }
 
   /** Left on purpose, removed, or the Space ended: a reload shows the card again. */
@@ -62,21 +67,28 @@ export class Presence {
     return held?.space === spaceId ? held.since : null;
   }
 
-  private held(): { space: string; since: string | null } | null {
+  /** This tab's seat id in `spaceId` (TabSeats), if it is in it. */
+  seat(spaceId: string): string | null {
+    const held = this.held();
+    return held?.space === spaceId ? held.seat : null;
+  }
+
+  private held(): { space: string; since: string | null; seat: string | null } | null {
     let raw: string | null | undefined = null;
     this.safely(() => (raw = this.storage?.getItem(IN_SPACE_KEY)));
     if (!raw) return null;
+    const text = (v: unknown) => (typeof v === "string" && v ? v : null);
     try {
       const parsed: unknown = JSON.parse(raw);
       if (parsed && typeof parsed === "object") {
-        const { space, since } = parsed as Record<string, unknown>;
+        const { space, since, seat } = parsed as Record<string, unknown>;
         if (typeof space !== "string") return null;
-        return { space, since: typeof since === "string" && since ? since : null };
+        return { space, since: text(since), seat: text(seat) };
       }
     } catch {
       // not JSON: a bare id
     }
-    return { space: raw, since: null };
+    return { space: raw, since: null, seat: null };
   }
 
   private safely(fn: () => void): void {
@@ -85,6 +97,77 @@ export class Presence {
     } catch {
       // No storage: no automatic rejoin after a reload; nothing else depends on it.
     }
+  }
+}
+
+function randomSeat(): string {
+  return globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** The BroadcastChannel on which this origin's pages ask whether a tab still holds a seat. */
+export const SEATS_CHANNEL = "spaces.seats";
+/** How long a page about to come back by itself waits for another tab to say it holds the seat (ms). */
+export const SEAT_ASK_MS = 150;
+
+/** What TabSeats needs of a BroadcastChannel (one in the page, a fake bus in tests). */
+export interface SeatChannel {
+  post(message: unknown): void;
+  /** Calls `fn` with each message another page posted. */
+  listen(fn: (data: unknown) => void): void;
+  close(): void;
+}
+
+/**
+ * A duplicated tab copies `sessionStorage`, so the copy would come back into the Space by itself and
+ * take its original's seat (the SFU keeps one session per identity). Each tab's presence carries a
+ * seat id, copied too: a page about to come back by itself asks this origin's other pages whether one
+ * of them holds that seat in that Space. The original answers and the copy stays out (it shows the
+ * card, and takes a new seat id if it joins). After a reload no other page is left to answer, and
+ * without BroadcastChannel nobody asks.
+ */
+export class TabSeats {
+  private holds: () => { space: string; seat: string } | null = () => null;
+  private readonly waiting = new Set<(data: unknown) => void>();
+
+  constructor(private readonly channel: SeatChannel | null) {
+    channel?.listen((data) => this.receive(data));
+  }
+
+  /** What this page holds now (it answers for it): the Space and seat while it is in one. */
+  holding(holds: () => { space: string; seat: string } | null): void {
+    this.holds = holds;
+  }
+
+  /** Whether another page of this origin holds `seat` in `spaceId` (an answer within `waitMs`). */
+  heldElsewhere(spaceId: string, seat: string | null, waitMs = SEAT_ASK_MS): Promise<boolean> {
+    const channel = this.channel;
+    if (!channel || !seat) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const heard = (data: unknown) => {
+        const m = data as { held?: unknown; seat?: unknown } | null;
+        if (m && m.held === spaceId && m.seat === seat) finish(true);
+      };
+      const timer = setTimeout(() => finish(false), waitMs);
+      const finish = (held: boolean) => {
+        clearTimeout(timer);
+        this.waiting.delete(heard);
+        resolve(held);
+      };
+      this.waiting.add(heard);
+      channel.post({ ask: spaceId, seat });
+    });
+  }
+
+  close(): void {
+    this.channel?.close();
+  }
+
+  private receive(data: unknown): void {
+    for (const heard of [...this.waiting]) heard(data);
+    const m = data as { ask?: unknown; seat?: unknown } | null;
+    if (!m || typeof m.ask !== "string") return;
+    const mine = this.holds();
+    if (mine && mine.space === m.ask && mine.seat === m.seat) this.channel?.post({ held: mine.space, seat: mine.seat });
   }
 }
 

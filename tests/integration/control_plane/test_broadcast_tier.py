@@ -18,6 +18,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,9 @@ async def test_listeners_beyond_the_limit_get_the_broadcast_and_a_promotion_brin
     assert late.status_code == 200, late.text
     # The live window: what a live viewer plays (the whole playlist is the recording).
     playlist_url = f"{stack.api.url}/broadcast/{space_id}/{names.BROADCAST_LIVE_PLAYLIST}"
-    assert late.json() == {
+    answer = late.json()
+    assert datetime.fromisoformat(answer.pop("issued_at")).tzinfo is not None
+    assert answer == {
         "mode": "hls",
         "playlist_url": playlist_url,
         "identity": "late",

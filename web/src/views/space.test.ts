@@ -242,6 +242,9 @@ beforeEach(() => {
   spaceNow = SPACE;
   unhandled = [];
   nodeProcess.on("unhandledRejection", onUnhandled);
+  // One sessionStorage is shared by every view a test makes (a browser gives each tab its own), so a
+  // view a test left open would answer for the next one's seat (rejoin.ts TabSeats; e2e covers it).
+  vi.stubGlobal("BroadcastChannel", undefined);
   const promoted = new Promise<void>((resolve) => (promote = resolve));
   vi.stubGlobal("fetch", async (url: string) => {
     if (!url.endsWith("state.json")) return new Response("", { status: 404 });
@@ -404,6 +407,21 @@ describe("a removal the page was away for", () => {
     expect(byTestId(view.el, "join-space")).not.toBeNull();
     expect(sinces).toEqual([null, WEBRTC.issued_at, WEBRTC.issued_at]);
     expect(new Presence(sessionStorage).wasIn("s1")).toBe(false);
+    view.unmount();
+  });
+
+  it("is still told after the reloaded page's room could not connect: its Rejoin is the same comeback", async () => {
+    new Presence(sessionStorage).entered("s1", "2026-12-05T06:00:00.5Z");
+    const view = spaceView(fakeApp([WEBRTC, REMOVED]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].failed("Could not connect to the media server (timeout).");
+    await until(() => expect(byTestId(view.el, "rejoin")).not.toBeNull());
+    // Clicked at once, while the failed join is still finishing: queued, not lost.
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    await until(() => expect(view.el.textContent).toContain("You were removed from this Space by a host."));
+    // The second asks since the grant the reload got (the removal may have come while it failed).
+    expect(sinces).toEqual(["2026-12-05T06:00:00.5Z", WEBRTC.issued_at]);
     view.unmount();
   });
 

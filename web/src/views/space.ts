@@ -10,6 +10,7 @@
 import type { App, View } from "../app";
 import { type ApiError, hostAwayUntilMs } from "../api";
 import type { HlsGrant } from "../broadcast";
+import { REMOVED_RULE } from "../contract.gen";
 import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
@@ -17,7 +18,7 @@ import { type Capture, cameraTrack, isStageRole, micMuted, micOn, publishError, 
 import { type Person, personOf } from "../people";
 import { type Live, PublishMemory } from "../publishing";
 import { parseRoomMetadata } from "../pushed";
-import { type Attempt, Presence, Reconnector } from "../rejoin";
+import { type Attempt, Presence, Reconnector, SEATS_CHANNEL, type SeatChannel, TabSeats } from "../rejoin";
 import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
 import { layoutFor, stageOrder } from "../stage";
 import { BroadcastStage } from "./broadcast_stage";
@@ -78,6 +79,21 @@ function deviceKinds(rights: { mic: boolean; camera: boolean }): DeviceKind[] {
   return kinds;
 }
 
+/** This origin's pages' channel for tab seats (rejoin.ts TabSeats); none without BroadcastChannel. */
+function seatChannel(): SeatChannel | null {
+  try {
+    if (typeof BroadcastChannel !== "function") return null;
+    const channel = new BroadcastChannel(SEATS_CHANNEL);
+    return {
+      post: (message) => channel.postMessage(message),
+      listen: (fn) => (channel.onmessage = (event) => fn(event.data)),
+      close: () => channel.close(),
+    };
+  } catch {
+    return null;
+  }
+}
+
 /** The browser's localStorage or sessionStorage, when the page may use it. */
 function storage(kind: "localStorage" | "sessionStorage"): Storage | null {
   try {
@@ -127,6 +143,12 @@ export function spaceView(app: App, spaceId: string): View {
   let unsubscribe: (() => void)[] = [];
   /** Which Space this tab is in, across a reload (rejoin.ts). */
   const presence = new Presence(storage("sessionStorage"));
+  /** Whether another tab holds this tab's seat (a duplicated tab's copy of `presence`): rejoin.ts. */
+  const seats = new TabSeats(seatChannel());
+  seats.holding(() => {
+    const seat = presence.seat(spaceId);
+    return seat && (media || watch || reconnector.running) ? { space: spaceId, seat } : null;
+  });
   /** After a dropped connection: fresh token, new room, capped backoff, until in again or refused. */
   // Each attempt names the grant the dropped session joined with: a removal since then is told.
   const reconnector = new Reconnector({ attempt: () => joinOnce(true, ctl.issuedAt) });
@@ -228,8 +250,9 @@ export function spaceView(app: App, spaceId: string): View {
       await joinOnce(false, rejoinSince);
     } finally {
       joining = false;
-      // Asked for meanwhile (Try again, Rejoin) and not satisfied by the join that ran.
-      if (joinAgain && !disposed && !watch && !media) void join();
+      // Asked for meanwhile (Try again, Rejoin) and not satisfied by the join that ran (no room, or
+      // the one it tried failed to connect).
+      if (joinAgain && !disposed && !watch && (!media || media.status.kind === "ended")) void join();
       joinAgain = false;
     }
   }
@@ -272,7 +295,7 @@ export function spaceView(app: App, spaceId: string): View {
       // Blocked, removed, not live (ended meanwhile), gone, signed out: asking again will not change it.
       const final = e.status === 401 || e.status === 403 || e.status === 404 || e.status === 409;
       if (auto && !final) return "retry";
-      const removed = e.status === 409 && e.rule === "removed";
+      const removed = e.status === 409 && e.rule === REMOVED_RULE;
       cardError(
         removed
           ? REMOVED_MESSAGE
@@ -315,7 +338,6 @@ export function spaceView(app: App, spaceId: string): View {
     if (!watching && !auto) {
       closeRoom();
       ctl.joined(grant);
-      comebackSince = null;
       adopt(room, listening);
       buildStage();
     } else {
@@ -354,11 +376,12 @@ export function spaceView(app: App, spaceId: string): View {
       leaveBroadcast();
       closeRoom();
       ctl.joined(grant);
-      comebackSince = null;
       adopt(room, listening);
       buildStage();
       presence.entered(spaceId, ctl.issuedAt); // it connected before it was the page's room: its listener did not
     }
+    // In: a Rejoin after this is a comeback of its own (or on purpose), not the one that led here.
+    comebackSince = null;
     render();
     return "joined";
   }
@@ -773,11 +796,20 @@ export function spaceView(app: App, spaceId: string): View {
 
   el.append(h("p", { class: "muted" }, "Loading…"));
   hideToast();
-  void ctl.load().then((space) => {
+  void ctl.load().then(async (space) => {
     // A reload of a page that was in this Space: back in without a click, in the role stored now.
     if (disposed || !presence.wasIn(spaceId)) return;
-    if (space?.state === "live") void join(presence.since(spaceId));
-    else if (space) presence.forget();
+    if (space?.state !== "live") {
+      if (space) presence.forget();
+      return;
+    }
+    // Not a copy of a tab that is in it (a duplicated tab): that one keeps its seat, this one shows the card.
+    if (await seats.heldElsewhere(spaceId, presence.seat(spaceId))) {
+      presence.forget();
+      toast("This Space is open in another tab of yours. Join here to move it to this tab.");
+      return;
+    }
+    if (!disposed) void join(presence.since(spaceId));
   });
 
   return {
@@ -786,6 +818,7 @@ export function spaceView(app: App, spaceId: string): View {
       disposed = true;
       // Navigating away (or signing out) is leaving: a later visit shows the card.
       presence.forget();
+      seats.close();
       reconnector.cancel();
       listenerList.hide();
       dropPending();
