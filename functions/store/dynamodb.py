@@ -25,8 +25,9 @@ Items (docs/control-plane.md, "Data model"):
                                                    released yet (domain/broadcast.py; ADD, ttl)
   pk=SPACE#<id>#SEATS            sk=U#<user>       the user's seat (`b`: its bucket, `c`: the claim
                                                    that put it; ttl)
-  pk=SPACE#<id>#REMOVED          sk=U#<user>       the user's last removal without a block (`at`: when;
-                                                   ttl; the rejoin check, domain/stage.py)
+  pk=SPACE#<id>#REMOVED#<user>   sk=REMOVED        the user's last removal without a block (`at`: when;
+                                                   ttl; the rejoin check, domain/stage.py): a
+                                                   partition per user, as every room join reads it
   pk=HOST#<user>                 sk=LIVE           live Spaces the user hosts (`n`, ADD: the start quota)
                                  sk=SCHEDULED      scheduled Spaces the user hosts (`ids`, a string
                                                    set: the scheduling quota)
@@ -188,7 +189,9 @@ def seat_holder_key(space_id: str, user: str) -> dict[str, Any]:
 
 
 def removal_key(space_id: str, user: str) -> dict[str, Any]:
-    return {PK: {"S": f"SPACE#{space_id}#REMOVED"}, SK: {"S": f"U#{user}"}}
+    # A partition per user: each participant_joined webhook reads one (strongly consistent), and a
+    # join burst of one room would otherwise meet at a single partition's 3,000 RCU/s.
+    return {PK: {"S": f"SPACE#{space_id}#REMOVED#{user}"}, SK: {"S": "REMOVED"}}
 
 
 def audience_partition(space_id: str, shard: int) -> str:
