@@ -150,8 +150,7 @@ export function spaceView(app: App, spaceId: string): View {
     return seat && (media || watch || reconnector.running) ? { space: spaceId, seat } : null;
   });
   /** After a dropped connection: fresh token, new room, capped backoff, until in again or refused. */
-  // Each attempt names the grant the dropped session joined with: a removal since then is told.
-  const reconnector = new Reconnector({ attempt: () => joinOnce(true, ctl.issuedAt) });
+  const reconnector = new Reconnector({ attempt: () => joinOnce(true) });
 
   const header = new HeaderView({ copyLink, endSpace: () => void endSpace(), leave: () => leave() });
   const stage = new StageView();
@@ -237,8 +236,7 @@ export function spaceView(app: App, spaceId: string): View {
     else renderMessage(el, message, ctl.space, rejoin ? () => void join() : null);
   }
 
-  /** `rejoinSince`: only for the page's own comeback after a reload (see joinOnce). */
-  async function join(rejoinSince: string | null = null): Promise<void> {
+  async function join(): Promise<void> {
     if (joining) {
       joinAgain = true; // one join at a time; this one comes after
       return;
@@ -247,7 +245,7 @@ export function spaceView(app: App, spaceId: string): View {
     joinAgain = false;
     leftBroadcast = false;
     try {
-      await joinOnce(false, rejoinSince);
+      await joinOnce();
     } finally {
       joining = false;
       // Asked for meanwhile (Try again, Rejoin) and not satisfied by the join that ran (no room, or
@@ -273,11 +271,11 @@ export function spaceView(app: App, spaceId: string): View {
 
   /**
    * One join: a fresh token (its grants follow the role stored now), then the room or the broadcast.
-   * `auto`: a reconnect attempt, which keeps quiet about failures worth retrying. `rejoinSince`:
-   * the page comes back by itself (a reconnect, a reload), last joined with a grant issued then; a
-   * host who removed me meanwhile (while nobody was connected to hear it) is told, not slipped past.
+   * `auto`: a reconnect attempt, which keeps quiet about failures worth retrying. While a comeback
+   * is under way (comebackSince), the token request names its grant's time: a host who removed me
+   * meanwhile (while nobody was connected to hear it) is told, not slipped past.
    */
-  async function joinOnce(auto = false, rejoinSince: string | null = null): Promise<Attempt> {
+  async function joinOnce(auto = false): Promise<Attempt> {
     joinError = "";
     // A join of mine (the card, Rejoin, a promotion) starts muted; only the page's own reconnect
     // carries on what was live (republish).
@@ -285,13 +283,12 @@ export function spaceView(app: App, spaceId: string): View {
     // Taken before the token is asked for: leaving the broadcast while it comes must stop this join.
     const watching = watch !== null;
     const generation = broadcastGeneration;
-    const since = rejoinSince ?? comebackSince;
+    const since = comebackSince;
     let grant;
     try {
       grant = await app.api.joinToken(spaceId, since);
     } catch (err) {
       const e = err as ApiError;
-      comebackSince = since;
       // Blocked, removed, not live (ended meanwhile), gone, signed out: asking again will not change it.
       const final = e.status === 401 || e.status === 403 || e.status === 404 || e.status === 409;
       if (auto && !final) return "retry";
@@ -431,6 +428,9 @@ export function spaceView(app: App, spaceId: string): View {
   /** The room dropped (not a leave, removal or end): come back in by ourselves, saying so. */
   async function reconnect(): Promise<void> {
     const was = publishing.snapshot();
+    // A comeback: each attempt, and the Rejoin (or a reload: the tab stays in the Space) if it gives
+    // up, names the grant the connection was lost with, so a removal meanwhile is told.
+    comebackSince = ctl.issuedAt;
     const outcome = await reconnector.run();
     if (disposed || outcome === "joined" || outcome === "cancelled") {
       if (outcome === "joined") {
@@ -440,9 +440,6 @@ export function spaceView(app: App, spaceId: string): View {
       return;
     }
     if (outcome === "gave-up") {
-      // Still a comeback: its Rejoin, or a reload (the tab stays in the Space), names the grant
-      // the connection was lost with, so a removal meanwhile is told, not slipped past.
-      comebackSince = ctl.issuedAt;
       closeRoom();
       return renderMessage(el, "The connection to the Space was lost.", ctl.space, () => void join());
     }
@@ -809,7 +806,9 @@ export function spaceView(app: App, spaceId: string): View {
       toast("This Space is open in another tab of yours. Join here to move it to this tab.");
       return;
     }
-    if (!disposed) void join(presence.since(spaceId));
+    if (disposed) return;
+    comebackSince = presence.since(spaceId);
+    void join();
   });
 
   return {
