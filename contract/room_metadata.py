@@ -14,6 +14,9 @@ from typing import Any, Literal, cast, get_args
 
 from contract.stage import VideoSource, video_source
 
+# How many removals `removed_viewers` holds, the latest (functions/domain/viewers.py says why).
+REMOVED_VIEWERS_MAX = 16
+
 VideoPolicy = Literal["off", "host", "speakers"]
 VIDEO_POLICIES: tuple[VideoPolicy, ...] = get_args(VideoPolicy)
 SpaceState = Literal["scheduled", "live", "ended"]
@@ -40,6 +43,10 @@ class RoomMetadata:
     # While the host is out of the room of a live Space: when it ends unless they are back (epoch
     # ms, to one reconciler pass); None while the host is there.
     host_away_until: int | None = None
+    # HLS viewers a host removed or blocked lately: viewer tag -> the Space's version after the
+    # removal (functions/domain/viewers.py). A page whose own tag is here with a version above its
+    # grant's stops watching.
+    removed_viewers: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -47,7 +54,13 @@ class RoomMetadata:
         doc["speakers"] = list(self.speakers)
         doc["names"] = dict(self.names)
         doc["pictures"] = dict(self.pictures)
+        doc["removed_viewers"] = dict(self.removed_viewers)
         return doc
+
+    def removed_since(self, tag: str | None, version: int) -> bool:
+        """Whether this document says the viewer tagged `tag` was removed after a grant read at
+        `version` of the Space."""
+        return tag is not None and self.removed_viewers.get(tag, -1) > version
 
     def may_speak(self, identity: str) -> bool:
         """Whether this document puts `identity` on stage, for the media workers that mix and
@@ -77,6 +90,17 @@ def display_names(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+
+def removed_viewers(value: object) -> dict[str, int]:
+    """A `removed_viewers` map as read: entries that are not text to a version are dropped."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        k: v
+        for k, v in value.items()
+        if isinstance(k, str) and k and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    }
 
 
 def _count(value: object) -> int:
@@ -113,4 +137,5 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         listener_count=_count(raw.get("listener_count")),
         version=_count(raw.get("version")),
         host_away_until=_epoch_ms(raw.get("host_away_until")),
+        removed_viewers=removed_viewers(raw.get("removed_viewers")),
     )

@@ -60,6 +60,7 @@ def room_state(space: Space, *, host_grace: float) -> RoomMetadata:
         listener_count=rounded_listener_count(space.audience_count),
         version=space.version,
         host_away_until=host_away_until_ms(space, host_grace=host_grace),
+        removed_viewers=dict(space.removed_viewers),
     )
 
 

@@ -311,6 +311,8 @@ def to_record(space: Space) -> dict[str, Any]:
         "started_at": ts(space.started_at),
         "ended_at": ts(space.ended_at),
         "host_away_since": ts(space.host_away_since),
+        "viewer_salt": space.viewer_salt,
+        "removed_viewers": dict(space.removed_viewers),
         "version": space.version,
     }
 
@@ -364,6 +366,9 @@ def from_record(
         started_at=parse_ts(record.get("started_at")),
         ended_at=parse_ts(record.get("ended_at")),
         host_away_since=parse_ts(record.get("host_away_since")),
+        # Records written before viewer tags have neither: their viewers are not told of a removal.
+        viewer_salt=str(record.get("viewer_salt") or ""),
+        removed_viewers=_versions(record.get("removed_viewers")),
         version=int(record.get("version", 0)),
         # Webhook races (a leave applied before the join) can dip below zero for a moment.
         listener_count=max(0, int(listener_count)),
@@ -375,6 +380,13 @@ def _names(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _versions(value: object) -> dict[str, int]:
+    """A stored tag -> version map (DynamoDB gives its numbers as Decimal)."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: int(v) for k, v in value.items() if isinstance(k, str) and not isinstance(v, bool)}
 
 
 def schema_version(record: dict[str, Any]) -> int:

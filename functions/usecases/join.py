@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..domain import audience, broadcast, grants, people, stage
+from ..domain import audience, broadcast, grants, people, stage, viewers
 from ..domain.broadcast import JoinMode
 from ..domain.model import STAGE_ROLES, Role
 from ..livekit_edge import tokens
@@ -35,6 +35,10 @@ class BroadcastGrant:
     issued_at: datetime
     # Seconds between the page's presence heartbeats while playing; None: not sampled, none.
     presence_interval_seconds: int | None = None
+    # Where state.json tells this viewer of a removal after this grant (domain/viewers.py): their
+    # tag, and the Space's version this grant was read at.
+    viewer_tag: str | None = None
+    space_version: int = 0
 
 
 def join(
@@ -85,6 +89,8 @@ def join(
             role=role,
             issued_at=now,
             presence_interval_seconds=presence.interval_for(ctx, actor),
+            viewer_tag=viewers.viewer_tag(space, actor),
+            space_version=space.version,
         )
     if role is Role.LISTENER:
         # Removed by the participant_left webhook (usecases/webhooks.py); renewed while connected

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from ..domain import host, people, stage
+from ..domain import host, people, stage, viewers
 from ..domain.errors import Busy, Conflict, DomainError, PartlyDone, TooMany
 from ..domain.model import STAGE_ROLES, Role, Space, SpaceState, VideoSource
 from ..store.base import Change
@@ -139,17 +139,20 @@ def _quota_of(target: str, exc: Conflict) -> Conflict:
 
 
 async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block: bool) -> Accepted:
-    """Off the stage (and blocked, if asked) in the store; disconnected by the reconciler. A block
+    """Off the stage (and blocked, if asked) in the store; disconnected by the reconciler, or told
+    by state.json when they watch the broadcast (domain/viewers.py). A block
     is desired state (every pass removes a blocked user who is connected); a removal without a block
     is a one-time disconnect, repeated within this request's pass only (they may rejoin anyway), and
     a note that makes their page's own comeback tell them (stage.require_not_removed_since) when
     the disconnect found nobody: a page reloading or reconnecting at that moment."""
     stage.authorize_removal(await ctx.own(space_id), actor=actor)
-    change = await asyncio.to_thread(
-        ctx.store.update,
-        space_id,
-        lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=ctx.settings.limits),
-    )
+
+    def rule(space: Space) -> Space:
+        removed = stage.remove(space, actor=actor, target=target, block=block, limits=ctx.settings.limits)
+        # An HLS viewer is in no room: their page learns it from state.json (domain/viewers.py).
+        return viewers.removed_viewer(removed, target)
+
+    change = await asyncio.to_thread(ctx.store.update, space_id, rule)
     if not block:
         await _note_removal(ctx, space_id, target)
     # Off the host's listener list now, not when the leave webhook comes (HLS viewers send none).

@@ -56,6 +56,8 @@ async def join_token(
             issued_at=grant.issued_at,
             expires_at=None,
             presence_interval_seconds=grant.presence_interval_seconds,
+            viewer_tag=grant.viewer_tag,
+            space_version=grant.space_version,
         )
     return WebRtcTokenResponse(
         mode="webrtc",

@@ -279,6 +279,7 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "listener_count": 0,
         "version": json.loads(gateway.rooms[room])["version"],
         "host_away_until": None,  # the host is in the room (or has not come yet)
+        "removed_viewers": {},
     }
     ended = client.post(f"/spaces/{space['id']}/end", headers=auth("host"))
     assert ended.status_code == 200 and ended.json()["state"] == "ended"

@@ -4,6 +4,7 @@ Space, and both agents dispatched (and re-dispatched) when broadcasting is on.""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from contract import names
 from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
+from functions.domain import viewers
 
 from .conftest import auth
 from .fakes import FakeGateway
@@ -81,7 +83,49 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
         "expires_at": None,
         # Not in the presence sample (domain/presence.py): this page sends no heartbeats.
         "presence_interval_seconds": None,
+        # Where state.json would tell this page of a removal (domain/viewers.py).
+        "viewer_tag": at["viewer_tag"],
+        "space_version": at["space_version"],
     }
+    assert re.fullmatch(r"[A-Za-z0-9_-]{%d}" % viewers.TAG_CHARS, at["viewer_tag"]), at
+    assert at["space_version"] == bclient.get(f"/spaces/{space_id}", headers=auth("host")).json()["version"]
+
+
+def test_a_removed_hls_viewer_is_named_in_the_room_metadata_by_tag_until_they_join_again(
+    bclient: TestClient, gateway: FakeGateway
+) -> None:
+    """The viewer is in no room: the removal reaches their page through the room metadata (state.json
+    to them), under their tag and the version the removal gave the Space, above their grant's."""
+    space_id = live_space(bclient)
+    listeners_join(bclient, space_id, LIMIT)
+    first, other = token(bclient, space_id, "viewer"), token(bclient, space_id, "bystander")
+    assert first["mode"] == other["mode"] == "hls" and first["viewer_tag"] != other["viewer_tag"]
+    room = f"space-{space_id}"
+
+    def removed() -> dict[str, int]:
+        doc: dict[str, int] = json.loads(gateway.rooms[room])["removed_viewers"]
+        return doc
+
+    assert removed() == {}
+    resp = bclient.post(f"/spaces/{space_id}/participants/viewer/remove", headers=auth("host"))
+    assert resp.status_code in (200, 202), resp.text
+    assert removed() == {first["viewer_tag"]: resp.json()["version"]}
+    assert removed()[first["viewer_tag"]] > first["space_version"]
+    # Nobody else's tag, and nothing of the salt or the list in the API's Space.
+    assert other["viewer_tag"] not in removed()
+    shown = bclient.get(f"/spaces/{space_id}", headers=auth("host")).json()
+    assert not {"viewer_salt", "removed_viewers"} & set(shown)
+
+    # A removal without a block is not a ban: joined again on purpose, this grant is newer.
+    again = token(bclient, space_id, "viewer")
+    assert again["viewer_tag"] == first["viewer_tag"]
+    assert again["space_version"] >= removed()[first["viewer_tag"]]
+    # Blocked now: a newer entry, above the new grant.
+    resp = bclient.post(
+        f"/spaces/{space_id}/participants/viewer/remove", json={"block": True}, headers=auth("host")
+    )
+    assert resp.status_code in (200, 202), resp.text
+    assert removed()[first["viewer_tag"]] > again["space_version"]
 
 
 def test_a_burst_of_token_requests_gets_no_more_webrtc_seats_than_the_limit(bclient: TestClient) -> None:
@@ -209,6 +253,8 @@ def test_openapi_describes_both_token_shapes_as_a_union_on_mode(bclient: TestCli
         "issued_at",
         "expires_at",
         "presence_interval_seconds",
+        "viewer_tag",
+        "space_version",
     }
     assert hls["properties"]["mode"]["const"] == "hls"
     assert hls["properties"]["role"]["const"] == "listener"

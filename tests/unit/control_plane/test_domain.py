@@ -345,6 +345,7 @@ def test_room_metadata_follows_the_contract() -> None:
         "listener_count": LIVE.listener_count,
         "version": LIVE.version,
         "host_away_until": None,  # the host is there
+        "removed_viewers": {},
     }
     assert grants.participant_attributes(Role.SPEAKER) == {names.ROLE_ATTRIBUTE: "speaker"}
 
