@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import type { Space } from "./api";
 import type { RoomMetadata } from "./contract.gen";
-import { mergeMetadata, parseHands, parseRoomMetadata, stateUrl } from "./pushed";
+import { mergeMetadata, parseHands, parseRoomMetadata, removedSince, stateUrl } from "./pushed";
 
 const DOC: RoomMetadata = {
   space_id: "s1",
@@ -19,6 +19,7 @@ const DOC: RoomMetadata = {
   listener_count: 1200,
   version: 7,
   host_away_until: null,
+  removed_viewers: {},
 };
 
 const SPACE: Space = {
@@ -46,6 +47,19 @@ describe("parseRoomMetadata", () => {
     expect(
       parseRoomMetadata(JSON.stringify({ video: "all", pinned: 3, state: "paused", cohosts: ["a", 1, ""], listener_count: -1, version: 1.5 })),
     ).toEqual({ ...empty, cohosts: ["a"] });
+  });
+
+  it("reads the removed viewers, dropping entries that are not a tag to a version", () => {
+    const raw = { ...DOC, removed_viewers: { a: 3, b: "4", c: -1, d: 1.5, e: true, "": 2, constructor: 5 } };
+    const read = parseRoomMetadata(JSON.stringify(raw));
+    expect(read.removed_viewers).toEqual({ a: 3, constructor: 5 });
+    expect(removedSince(read, "a", 2)).toBe(true);
+    expect(removedSince(read, "a", 3)).toBe(false);
+    expect(removedSince(read, "b", 0)).toBe(false);
+    expect(removedSince(read, null, 0)).toBe(false);
+    // A tag that happens to name an Object member is not taken for an entry.
+    expect(removedSince(parseRoomMetadata(JSON.stringify(DOC)), "toString", 0)).toBe(false);
+    expect(parseRoomMetadata(JSON.stringify({ ...DOC, removed_viewers: [1] })).removed_viewers).toEqual({});
   });
 
   it("reads an older document without the pushed fields", () => {

@@ -23,6 +23,21 @@ function count(v: unknown): number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : 0;
 }
 
+/** A `removed_viewers` map as read: entries that are not a tag to a version dropped. */
+function versions(v: unknown): Record<string, number> {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return {};
+  const kept = Object.entries(v as Record<string, unknown>).filter(
+    (e): e is [string, number] => e[0] !== "" && typeof e[1] === "number" && Number.isInteger(e[1]) && e[1] >= 0,
+  );
+  return Object.fromEntries(kept);
+}
+
+/** Whether `doc` says the viewer tagged `tag` was removed after a grant read at `version` of the Space. */
+export function removedSince(doc: RoomMetadata, tag: string | null, version: number): boolean {
+  if (!tag || !Object.prototype.hasOwnProperty.call(doc.removed_viewers, tag)) return false;
+  return doc.removed_viewers[tag] > version;
+}
+
 function object(json: string | undefined | null): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(json || "{}");
@@ -51,6 +66,7 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
     listener_count: count(raw.listener_count),
     version: count(raw.version),
     host_away_until: typeof raw.host_away_until === "number" && raw.host_away_until > 0 ? raw.host_away_until : null,
+    removed_viewers: versions(raw.removed_viewers),
   };
 }
 

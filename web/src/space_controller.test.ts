@@ -33,6 +33,7 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
     listener_count: 2,
     version: 1,
     host_away_until: null,
+    removed_viewers: {},
     ...overrides,
   };
 }
@@ -251,6 +252,43 @@ describe("SpaceController", () => {
     expect(ctl.broadcastNext).toBe("join-room");
     ctl.pushed(doc({ version: 3, state: "ended" }));
     expect(ctl.broadcastNext).toBe("ended");
+  });
+
+  it("tells a viewer on the broadcast that a host removed them after their grant, not before it", async () => {
+    const { ctl, changes } = await loaded();
+    const grant: JoinGrant = {
+      mode: "hls",
+      playlist_url: "https://cdn.example/s1/live.m3u8",
+      identity: "me",
+      role: "listener",
+      issued_at: "2026-12-05T08:00:00Z",
+      expires_at: null,
+      presence_interval_seconds: null,
+      viewer_tag: "myTag123",
+      space_version: 4,
+    };
+    ctl.joined(grant);
+    // Someone else's removal, and mine from before this grant (I joined again on purpose since).
+    ctl.pushed(doc({ version: 5, removed_viewers: { otherTag: 5, myTag123: 4 } }));
+    expect(ctl.broadcastNext).toBe("watch");
+    // Mine, after it: said once, even on a document older than the one held (a CDN edge behind).
+    const before = changes();
+    ctl.pushed(doc({ version: 4, removed_viewers: { myTag123: 6 } }));
+    expect(ctl.broadcastNext).toBe("removed");
+    expect(changes()).toBe(before + 1);
+    ctl.pushed(doc({ version: 6, removed_viewers: { myTag123: 6 } }));
+    expect(changes()).toBe(before + 2); // the newer document itself, not a second removal
+    // Joined again on purpose: a new grant, read after the removal.
+    ctl.joined({ ...grant, space_version: 6 });
+    expect(ctl.broadcastNext).toBe("watch");
+  });
+
+  it("never takes a removal from the room's metadata: the SFU disconnects a room member", async () => {
+    const { ctl } = await loaded();
+    const grant: JoinGrant = { mode: "webrtc", url: "wss://x", token: "t", identity: "me", role: "listener", issued_at: null, expires_at: 0 };
+    ctl.joined(grant);
+    ctl.pushed(doc({ version: 2, removed_viewers: { anyTag: 9 } }));
+    expect(ctl.broadcastNext).toBe("watch");
   });
 
   it("before the Space is read, goes by the role attribute, then the join token", () => {

@@ -12,7 +12,7 @@ import type { JoinGrant } from "./broadcast";
 import { afterPoll } from "./broadcast";
 import type { RaisedHands, RoomMetadata, VideoSource } from "./contract.gen";
 import { mergeNames } from "./people";
-import { mergeMetadata } from "./pushed";
+import { mergeMetadata, removedSince } from "./pushed";
 
 /** The API calls the page makes; a fake in tests. */
 export interface SpaceApi {
@@ -56,6 +56,10 @@ export class SpaceController {
   joinedRole: Role | null = null;
   /** When the API issued the grant of my last join (the room's or the broadcast's): a comeback sends it. */
   issuedAt: string | null = null;
+  /** On the broadcast: my tag in state.json's removed viewers and the version my grant was read at. */
+  private viewer: { tag: string | null; version: number } | null = null;
+  /** State.json said a host removed me after my grant: the broadcast is over for this page. */
+  removedFromBroadcast = false;
   /** A 401 survived a token refresh: the page asks to sign in again; the media session goes on. */
   signInAgain = false;
   /** Why the last load failed ("" when it did not). */
@@ -121,7 +125,8 @@ export class SpaceController {
   }
 
   /** On the broadcast: what the latest state says a listener does next. */
-  get broadcastNext(): "watch" | "join-room" | "ended" {
+  get broadcastNext(): "watch" | "join-room" | "ended" | "removed" {
+    if (this.removedFromBroadcast) return "removed";
     return this.space ? afterPoll(this.space, this.me) : "watch";
   }
 
@@ -176,6 +181,13 @@ export class SpaceController {
   /** Room metadata (WebRTC) or state.json (HLS): the same document. True when it changed the Space. */
   pushed(doc: RoomMetadata): boolean {
     if (!this.space) return false;
+    // An HLS viewer is in no room to be disconnected from: a removal reaches them only here. Read
+    // from any document, whatever its version (an entry never goes back below my grant's).
+    const viewer = this.transport === "hls" ? this.viewer : null;
+    if (viewer && !this.removedFromBroadcast && doc.space_id === this.space.id && removedSince(doc, viewer.tag, viewer.version)) {
+      this.removedFromBroadcast = true;
+      this.emit();
+    }
     const merged = mergeMetadata(this.space, this.version, doc);
     if (!merged) return false;
     const next = this.withoutMyHandOnStage(merged);
@@ -217,6 +229,8 @@ export class SpaceController {
     this.transport = grant.mode;
     this.joinedRole = grant.role;
     this.issuedAt = grant.issued_at;
+    this.viewer = grant.mode === "hls" ? { tag: grant.viewer_tag, version: grant.space_version } : null;
+    this.removedFromBroadcast = false;
     this.emit();
   }
 

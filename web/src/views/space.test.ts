@@ -158,7 +158,8 @@ vi.mock("../rejoin", async (original) => {
   return { ...real, Reconnector };
 });
 
-const { spaceView } = await import("./space");
+const { BLOCKED_MESSAGE, spaceView } = await import("./space");
+const { REMOVED_MESSAGE } = await import("../media");
 const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
 
 const PLAYLIST = "https://cdn.example/s1/live.m3u8";
@@ -175,7 +176,7 @@ const SPACE: Space = {
   names: {},
   pictures: {},
 };
-const HLS: JoinGrant = { mode: "hls", playlist_url: PLAYLIST, identity: "lee", role: "listener", issued_at: "2026-12-05T06:00:00Z", expires_at: null, presence_interval_seconds: null };
+const HLS: JoinGrant = { mode: "hls", playlist_url: PLAYLIST, identity: "lee", role: "listener", issued_at: "2026-12-05T06:00:00Z", expires_at: null, presence_interval_seconds: null, viewer_tag: "tagOfLee", space_version: 3 };
 const WEBRTC: JoinGrant = { mode: "webrtc", url: "wss://sfu.example", token: "t", identity: "lee", role: "speaker", issued_at: "2026-12-05T06:00:00Z", expires_at: 0 };
 
 /** state.json saying lee is on the stage now, answered when the test says so. */
@@ -506,6 +507,45 @@ describe("what was live before a drop", () => {
     release();
     await settle();
     expect(again.published).not.toContain("camera:true");
+    view.unmount();
+  });
+});
+
+describe("a removal while watching the broadcast", () => {
+  /** state.json naming lee's tag, removed at version 4 (the grant HLS was read at 3). */
+  function removedAt4(): void {
+    vi.stubGlobal("fetch", async (url: string) =>
+      url.endsWith("state.json")
+        ? new Response(JSON.stringify({ ...SPACE, space_id: "s1", version: 4, removed_viewers: { someoneElse: 2, tagOfLee: 4 } }))
+        : new Response("", { status: 404 }),
+    );
+  }
+
+  it("stops the player and says so, forgets the Space, and lets a join on purpose watch again", async () => {
+    removedAt4();
+    const view = await joinedFromTheCard([HLS, { ...HLS, space_version: 4 }]);
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(REMOVED_MESSAGE));
+    expect(FakeBroadcastStage.made[0].destroyed).toBe(true);
+    expect(byTestId(view.el, "broadcast-stage")).toBeNull();
+    expect(sessionStorage.getItem(IN_SPACE_KEY)).toBeNull(); // a reload does not come back
+    // The same state.json, read by a grant newer than the removal: watching, and staying.
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(byTestId(view.el, "space-message")).toBeNull();
+    expect(FakeBroadcastStage.made).toHaveLength(2);
+    expect(FakeBroadcastStage.made[1].destroyed).toBe(false);
+    expect(sinces).toEqual([null, null]); // both joins on purpose
+    view.unmount();
+  });
+
+  it("says a block is a block, with nothing to join", async () => {
+    removedAt4();
+    spaceNow = { ...SPACE, caller_blocked: true };
+    const view = await joinedFromTheCard([HLS]);
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(BLOCKED_MESSAGE));
+    expect(byTestId(view.el, "rejoin")).toBeNull();
+    expect(FakeBroadcastStage.made[0].destroyed).toBe(true);
     view.unmount();
   });
 });

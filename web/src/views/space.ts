@@ -134,6 +134,8 @@ export function spaceView(app: App, spaceId: string): View {
   let comebackSince: string | null = null;
   /** Left the broadcast with *Leave*: its message stays until the next join. */
   let leftBroadcast = false;
+  /** state.json said a host removed me from the broadcast: the message stays until the next join. */
+  let removedSeen = false;
   /** state.json said the Space ended (the message stays until the API agrees). */
   let endedSeen = false;
   /** state.json said ended and the player is playing out the stream's last seconds. */
@@ -211,6 +213,7 @@ export function spaceView(app: App, spaceId: string): View {
     if (media && media.status.kind !== "idle") return render();
     if (endedSeen && ctl.space?.state !== "ended") return; // the API has not stored the end yet
     if (leftBroadcast) return;
+    if (removedSeen) return renderRemoved();
     if (ctl.space) return renderCard(el, ctl.space, me, joinError, { start: () => void start(), join: () => void join() });
     const e = ctl.loadError;
     if (e?.status === 401) return app.signOut(); // not in a room: nothing to keep
@@ -244,6 +247,7 @@ export function spaceView(app: App, spaceId: string): View {
     joining = true;
     joinAgain = false;
     leftBroadcast = false;
+    removedSeen = false;
     try {
       await joinOnce();
     } finally {
@@ -587,6 +591,17 @@ export function spaceView(app: App, spaceId: string): View {
           });
         }
         return;
+      case "removed":
+        // A host removed me after my grant (state.json): no room to be disconnected from, so the
+        // page stops its player itself. Read the Space once: its answer says whether it was a block.
+        leaveBroadcast();
+        presence.forget();
+        comebackSince = null;
+        removedSeen = true;
+        renderRemoved();
+        ctl.left();
+        void ctl.load();
+        return;
       case "join-room":
         // The new token is WebRTC; join() drops the broadcast once the room is up.
         if (promotionDue()) void join();
@@ -594,6 +609,12 @@ export function spaceView(app: App, spaceId: string): View {
       case "watch":
         if (ctl.space) watch?.view.update(ctl.space, me, ctl.signInAgain);
     }
+  }
+
+  /** Removed from the broadcast: blocked, nothing to join; else joining again on purpose is allowed. */
+  function renderRemoved(): void {
+    const blocked = !!ctl.space?.caller_blocked;
+    renderMessage(el, blocked ? BLOCKED_MESSAGE : REMOVED_MESSAGE, ctl.space, blocked ? null : () => void join(), "Join again");
   }
 
   /**
