@@ -47,6 +47,10 @@ PROFILES = {
 }
 # A second HLS viewer, in the presence sample (lena is not): domain/presence.py.
 SAMPLED_VIEWER = "nina"
+# A viewer the host removes, then blocks.
+REMOVED_VIEWER = "otto"
+# How often the page reads state.json (web/src/names.ts STATE_POLL_MS).
+STATE_POLL_MS = 3000
 PRESENCE_WINDOW_S = 5
 # Solid camera colours, far apart in every channel, and far from the composer's dark background.
 COLOURS = {ALICE: (225, 40, 40), BOB: (40, 90, 235)}
@@ -489,6 +493,51 @@ async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast
     # On the room now: the stage the agent decides, with the speakers' cameras.
     await expect(page.by("spotlight")).to_have_attribute("data-video", "on", timeout=UI_TIMEOUT_MS)
     await page.screenshot(broadcast.shots, "broadcast-05-promoted-to-webrtc")
+
+
+async def test_a_viewer_the_host_removes_stops_watching_and_a_blocked_one_cannot_come_back(
+    broadcast: Broadcast, api_url: str
+) -> None:
+    """An HLS viewer is in no room to be disconnected from: the removal reaches their page through
+    state.json (domain/viewers.py), read from the broadcast's origin as the CDN would serve it."""
+    browser = broadcast.page.context.browser
+    assert browser is not None
+    viewer = await Person.open(browser, api_url, REMOVED_VIEWER)
+    try:
+        await viewer.sign_in(f"/#/spaces/{broadcast.space_id}")
+        await viewer.by("join-space").click()
+        await expect(viewer.by("broadcast")).to_have_attribute(
+            "data-state", "playing", timeout=TURN_TIMEOUT * 1000
+        )
+        remove = f"/spaces/{broadcast.space_id}/participants/{REMOVED_VIEWER}/remove"
+        await broadcast.as_host("POST", remove)
+        await expect(viewer.by("space-message")).to_have_text(
+            "You were removed from this Space by a host.", timeout=UI_TIMEOUT_MS
+        )
+        await expect(viewer.by("broadcast-video")).to_have_count(0)
+        assert await viewer.page.evaluate("() => window.spaces.broadcast") is None
+        # Everyone else keeps watching.
+        await expect(broadcast.listener.by("broadcast")).to_have_attribute("data-state", "playing")
+
+        # A removal without a block is not a ban: joined again on purpose, the same state.json
+        # (which still names the removal) lets this newer grant watch.
+        await viewer.by("rejoin").click()
+        await expect(viewer.by("broadcast")).to_have_attribute(
+            "data-state", "playing", timeout=TURN_TIMEOUT * 1000
+        )
+        await asyncio.sleep(2 * STATE_POLL_MS / 1000)  # two more reads of state.json
+        await expect(viewer.by("broadcast")).to_have_count(1)
+
+        # Blocked: told so, with nothing to join, and a reload does not bring the player back.
+        await broadcast.as_host("POST", remove, json={"block": True})
+        await expect(viewer.by("space-message")).to_contain_text("blocked", timeout=UI_TIMEOUT_MS)
+        await expect(viewer.by("rejoin")).to_have_count(0)
+        await expect(viewer.by("broadcast-video")).to_have_count(0)
+        await viewer.page.reload()
+        await expect(viewer.by("join-space")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        await expect(viewer.by("broadcast-video")).to_have_count(0)
+    finally:
+        await viewer.page.context.close()
 
 
 async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(
