@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from contract.room_metadata import REMOVED_VIEWERS_MAX
+from functions.domain import viewers
 from functions.domain.model import Limits, Space, SpaceState, VideoPolicy
 from functions.domain.people import NAME_MAX_CHARS, PICTURE_MAX_CHARS
 from functions.store.dynamodb import _item
@@ -78,3 +80,17 @@ def test_the_worst_case_full_stage_costs_six_read_units() -> None:
     worst = full_stage(id_chars=128, name="\U0001f600" * NAME_MAX_CHARS, picture_chars=PICTURE_MAX_CHARS)
     assert 22_000 < item_size(_item(worst)) < 24_000 and rcu(worst) == 6
     assert rcu(full_stage(id_chars=128, name="\U0001f600" * NAME_MAX_CHARS, picture_chars=0)) == 2
+
+
+def test_a_full_list_of_removed_viewers_adds_about_a_quarter_kilobyte() -> None:
+    """The latest REMOVED_VIEWERS_MAX removals for HLS viewers' pages (domain/viewers.py), with the
+    salt: a typical full stage with avatars crosses 4 KB with them (2 RCU), one without does not."""
+    for picture_chars, units in ((100, 2), (0, 1)):
+        bare = full_stage(id_chars=36, name="n" * 20, picture_chars=picture_chars)
+        space = bare.replace(viewer_salt="0123456789abcdef")
+        for n in range(REMOVED_VIEWERS_MAX):
+            space = viewers.removed_viewer(space, f"listener-{n}").replace(version=space.version + 1)
+        assert len(space.removed_viewers) == REMOVED_VIEWERS_MAX
+        added = item_size(_item(space)) - item_size(_item(bare))
+        assert 200 < added < 300, added
+        assert rcu(space) == units
