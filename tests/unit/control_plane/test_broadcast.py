@@ -87,7 +87,7 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
         "viewer_tag": at["viewer_tag"],
         "space_version": at["space_version"],
     }
-    assert re.fullmatch(r"[A-Za-z0-9_-]{%d}" % viewers.TAG_CHARS, at["viewer_tag"]), at
+    assert re.fullmatch(rf"[A-Za-z0-9_-]{{{viewers.TAG_CHARS}}}", at["viewer_tag"]), at
     assert at["space_version"] == bclient.get(f"/spaces/{space_id}", headers=auth("host")).json()["version"]
 
 
