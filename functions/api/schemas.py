@@ -37,7 +37,7 @@ SCHEDULE_YEARS = (1970, 9998)
 # within SCHEDULE_YEARS. Anything else is a 422, never an accepted or a surprising value.
 SCHEDULE_PATTERN = (
     r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-7])"
-    r"-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    r"-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 _schedule = re.compile(SCHEDULE_PATTERN)
 

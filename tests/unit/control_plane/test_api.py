@@ -510,6 +510,15 @@ def test_rejoin_since_must_be_an_rfc3339_time_with_an_offset(client: TestClient,
     assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["query", "rejoin_since"]
 
 
+@pytest.mark.parametrize(
+    "since", ["2026-12-05t05:00:00z", "2026-12-05T05:00:00z", "2026-12-05t05:00:00+01:00"]
+)
+def test_rejoin_since_takes_the_lower_case_t_and_z_rfc_3339_allows(client: TestClient, since: str) -> None:
+    space_id = live_space(client)
+    resp = client.post(f"/spaces/{space_id}/token", params={"rejoin_since": since}, headers=auth("sp"))
+    assert resp.status_code == 200, resp.text
+
+
 def test_the_space_tells_a_blocked_caller_they_are_blocked_and_nobody_else(
     client: TestClient, gateway: FakeGateway
 ) -> None:

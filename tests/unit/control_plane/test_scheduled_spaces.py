@@ -151,3 +151,10 @@ def test_dynamodb_names_the_spaces_that_fill_the_quota() -> None:
             store.create(space)
     assert refused.value.rule == "too_many_scheduled_spaces"
     assert "a" * 32 in refused.value.message and "b" * 32 in refused.value.message
+
+
+def test_a_planned_start_in_lower_case_t_and_z_is_the_same_time(client: TestClient) -> None:
+    """RFC 3339 (5.6) lets the T and the Z be lower case."""
+    space_id = create(client, "host", scheduled_start="2027-01-31t18:00:00z")["id"]
+    got = client.get(f"/spaces/{space_id}", headers=auth("host")).json()["scheduled_start"]
+    assert datetime.fromisoformat(got) == datetime(2027, 1, 31, 18, tzinfo=UTC)
