@@ -43,9 +43,9 @@ class RoomMetadata:
     # While the host is out of the room of a live Space: when it ends unless they are back (epoch
     # ms, to one reconciler pass); None while the host is there.
     host_away_until: int | None = None
-    # HLS viewers a host removed or blocked lately: viewer tag -> the Space's version after the
-    # removal (functions/domain/viewers.py). A page whose own tag is here with a version above its
-    # grant's stops watching.
+    # HLS viewers a host removed or blocked lately: viewer tag -> when (epoch ms, the API's clock;
+    # functions/domain/viewers.py). A page whose own tag is here with a time after its grant's
+    # `issued_at` stops watching.
     removed_viewers: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,10 +57,10 @@ class RoomMetadata:
         doc["removed_viewers"] = dict(self.removed_viewers)
         return doc
 
-    def removed_since(self, tag: str | None, version: int) -> bool:
-        """Whether this document says the viewer tagged `tag` was removed after a grant read at
-        `version` of the Space."""
-        return tag is not None and self.removed_viewers.get(tag, -1) > version
+    def removed_since(self, tag: str | None, issued_ms: int) -> bool:
+        """Whether this document says the viewer tagged `tag` was removed after a grant issued at
+        `issued_ms` (epoch ms)."""
+        return tag is not None and self.removed_viewers.get(tag, -1) > issued_ms
 
     def may_speak(self, identity: str) -> bool:
         """Whether this document puts `identity` on stage, for the media workers that mix and
@@ -93,7 +93,7 @@ def display_names(value: object) -> dict[str, str]:
 
 
 def removed_viewers(value: object) -> dict[str, int]:
-    """A `removed_viewers` map as read: entries that are not text to a version are dropped."""
+    """A `removed_viewers` map as read: entries that are not text to a time are dropped."""
     if not isinstance(value, dict):
         return {}
     return {

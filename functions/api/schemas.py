@@ -313,12 +313,11 @@ class HlsTokenResponse(BaseModel):
         "first one at a random moment within the first interval; null: this viewer is not sampled "
         "and sends none (the listener count is estimated from a sample of HLS viewers)."
     )
-    viewer_tag: str | None = Field(
-        description="This viewer's tag in state.json's `removed_viewers` (a salted hash of the user id): "
-        "an entry for it with a version above `space_version` means a host removed this viewer after "
-        "this grant, and the page stops playing. Null for a Space created before tags existed."
+    viewer_tag: str = Field(
+        description="This viewer's tag in state.json's `removed_viewers` (a keyed hash of the Space and "
+        "the user id): an entry for it later than `issued_at` (epoch milliseconds) means a host removed "
+        "this viewer after this grant, and the page stops playing."
     )
-    space_version: int = Field(description="The version of the Space this grant was read at.", ge=0)
 
 
 TokenResponse = Annotated[WebRtcTokenResponse | HlsTokenResponse, Field(discriminator="mode")]

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from contract import names
 from contract.avatar_fetch import AvatarPolicy, policy_from_env
 
-from ..domain import presence
+from ..domain import presence, viewers
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Limits
 
@@ -241,6 +241,11 @@ class Settings(BaseSettings):
             webrtc_listener_limit=self.webrtc_listener_limit,
             retention=timedelta(days=self.recording_retention_days),
         )
+
+    def viewer_tag_key(self) -> bytes:
+        """The key of HLS viewers' tags (domain/viewers.py), derived from the LiveKit API secret: a
+        rotation of that secret changes every tag, so a removal just before it is not told."""
+        return viewers.tag_key(self.livekit_credentials().api_secret)
 
     def livekit_credentials(self) -> LiveKitCredentials:
         """Env first; else the Secrets Manager secret, fetched once per process (off the cold path)."""

@@ -16,17 +16,9 @@ def new_space(
     video: VideoPolicy,
     now: datetime,
     scheduled_start: datetime | None,
-    viewer_salt: str = "",
 ) -> Space:
-    """`viewer_salt`: the Space's secret for its viewer tags (domain/viewers.py), drawn by the caller."""
     return Space(
-        id=space_id,
-        title=title,
-        host=host,
-        video=video,
-        created_at=now,
-        scheduled_start=scheduled_start,
-        viewer_salt=viewer_salt,
+        id=space_id, title=title, host=host, video=video, created_at=now, scheduled_start=scheduled_start
     )
 
 

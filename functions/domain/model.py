@@ -93,11 +93,9 @@ class Space:
     host_away_since: datetime | None = None
     # Bumped on every change; the stores write only if it is still the version they read.
     version: int = 0
-    # A secret of the Space for its viewer tags (domain/viewers.py), never shown; "" for a Space
-    # created before tags existed.
-    viewer_salt: str = ""
-    # The latest removals, for HLS viewers' pages (domain/viewers.py): viewer tag -> the Space's
-    # version after the removal.
+    # The latest removals, for HLS viewers' pages (domain/viewers.py): viewer tag -> when (epoch
+    # ms). Stored apart from the Space's own fields and read only by whole reads (the reconciler's,
+    # a moderator's): a member's read, the one every join makes, does not carry them.
     removed_viewers: dict[str, int] = field(default_factory=dict)
     # Kept by webhooks in a separate counter (not part of `version`), merged in on read. The WebRTC
     # audience only, exact: it decides who joins over WebRTC (broadcast.join_mode).

@@ -15,6 +15,7 @@ from __future__ import annotations
 from contract.hands import RaisedHands
 from contract.room_metadata import RoomMetadata
 
+from . import viewers
 from .model import Space, SpaceState
 from .people import hand_people, stage_names, stage_pictures
 
@@ -60,7 +61,7 @@ def room_state(space: Space, *, host_grace: float) -> RoomMetadata:
         listener_count=rounded_listener_count(space.audience_count),
         version=space.version,
         host_away_until=host_away_until_ms(space, host_grace=host_grace),
-        removed_viewers=dict(space.removed_viewers),
+        removed_viewers=viewers.latest(space.removed_viewers),
     )
 
 

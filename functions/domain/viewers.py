@@ -1,58 +1,65 @@
 """HLS viewers told of their removal. Pure, no I/O.
 
 An HLS viewer is in no room, so a host's remove or block has nobody to disconnect: their player
-would keep playing the public broadcast. Instead, each removal puts the person's *viewer tag* into
-the Space (`Space.removed_viewers`), which the room metadata and so state.json carry to every
-viewer's page. A page whose own tag is there, with a removal later than its grant, stops its player
-and says so (web/src/space_controller.ts). The tag is a salted hash of the user id, the salt a
-secret of the Space that no document shows, so a reader of state.json cannot tell who was removed.
+would keep playing the public broadcast. Instead, each removal of someone not on stage is stored
+under the person's *viewer tag* with its time, and the latest ones reach every viewer's page in the
+room metadata, which the composer copies to state.json (`removed_viewers`). A page whose own tag is
+there with a time after its grant's `issued_at` stops its player and says so
+(web/src/space_controller.ts). The tag is a keyed hash of the Space and the user id, so a reader of
+state.json cannot tell who was removed, nor link one person's tags across Spaces.
 
-"Later than the grant" is by the Space's version, not by a clock: an HLS grant carries the version
-of the Space it was read at, and a removal records the version its write gives the Space. A grant
-read before the removal is always older; one read after it (the person joined again on purpose,
-which a removal without a block allows) is never told of it. docs/control-plane.md ("Remove and
-block") gives the limits.
+"After its grant" compares two readings of the API's clocks, as the removal note does
+(domain/stage.py): a grant's `issued_at` is taken before its read of the Space, and the removal's
+time after its write, so a grant that did not see a block is always older than it; a join on
+purpose after a removal without a block is newer, and watches on. docs/control-plane.md ("remove")
+gives the limits.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+from collections.abc import Mapping
 from typing import Final
 
 from contract.room_metadata import REMOVED_VIEWERS_MAX
 
 from .model import Space
 
-# The Space keeps its latest REMOVED_VIEWERS_MAX removals for its viewers. A page reads state.json
-# every 3 s (a hidden tab, whose timers the browser slows, about once a minute): a host would have
-# to remove more people than that between two reads of one page for that page to miss its own.
-# Bounded so the Space's record stays small: each entry is ~15 bytes of every strongly consistent
-# read of it.
+# The room metadata carries the latest REMOVED_VIEWERS_MAX removals (contract/room_metadata.py). A
+# page reads state.json every 3 s (a hidden tab, whose timers the browser slows, about once a
+# minute): a host would have to remove more people than that between two reads of one page for that
+# page to miss its own. Each one is ~20 bytes of every metadata update.
+# A removal is kept this long for the room metadata, then dropped (a page asleep longer is told by
+# its next token request if it was blocked, and it is off the listener list either way).
+REMOVED_VIEWER_SECONDS: Final = 3600
 # 8 base64url characters: 48 bits, so a tag of 16 removed people matches one of 100,000 viewers by
 # chance about once in 10^8 Spaces.
 TAG_CHARS: Final = 8
-# The salt: 16 hex digits (64 bits) drawn when the Space is created (usecases/spaces.py).
-SALT_HEX_CHARS: Final = 16
+_KEY_LABEL: Final = b"spaces.viewer-tag.v1"
 
 
-def viewer_tag(space: Space, user: str) -> str | None:
-    """The tag under which `user`'s removal appears in this Space's documents; None for a Space
-    created before tags existed (it has no salt: its viewers are not told)."""
-    if not space.viewer_salt:
-        return None
-    digest = hashlib.sha256(f"{space.viewer_salt}\x00{user}".encode()).digest()
+def tag_key(secret: str) -> bytes:
+    """The key of viewer tags, derived from a server secret (the LiveKit API secret) under a label of
+    its own: the secret itself never signs a tag, and the tag never signs anything."""
+    return hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
+
+
+def viewer_tag(key: bytes, space_id: str, user: str) -> str:
+    """The tag under which `user`'s removal from `space_id` appears in that Space's documents."""
+    digest = hmac.new(key, f"{space_id}\x00{user}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()[:TAG_CHARS]
 
 
-def removed_viewer(space: Space, user: str) -> Space:
-    """The Space with `user`'s removal recorded for viewers, at the version this change's write
-    gives it (the stores bump the version by one when the Space's own fields change, as this entry
-    always does). The oldest entries go past REMOVED_VIEWERS_MAX."""
-    tag = viewer_tag(space, user)
-    if tag is None:
-        return space
-    entries = {k: v for k, v in space.removed_viewers.items() if k != tag}
-    entries[tag] = space.version + 1
-    kept = sorted(entries.items(), key=lambda kv: kv[1])[-REMOVED_VIEWERS_MAX:]
-    return space.replace(removed_viewers=dict(kept))
+def told_to_viewers(before: Space, user: str) -> bool:
+    """Whether a removal of `user` from `before` is told to viewers by tag. Not for someone on stage:
+    a stage role always joins the room, whose SFU disconnects them, and a tag that appears as they
+    leave the stage's lists would say whose tag it is."""
+    return not before.on_stage(user)
+
+
+def latest(removals: Mapping[str, int]) -> dict[str, int]:
+    """The REMOVED_VIEWERS_MAX latest removals (tag -> epoch ms) of those stored, for the metadata."""
+    newest = sorted(removals.items(), key=lambda kv: (kv[1], kv[0]))[-REMOVED_VIEWERS_MAX:]
+    return dict(newest)

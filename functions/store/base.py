@@ -175,6 +175,14 @@ class SpaceStore(ABC):
         """Give back the user's seat taken in `bucket` (they are counted now). At most once per
         seat: False when they hold none in that bucket (released already, or never taken)."""
 
+    # --- removals for HLS viewers' pages (domain/viewers.py) ---------------------------------------
+    @abstractmethod
+    def record_removed_viewer(self, space_id: str, tag: str, *, at: datetime, expires_at: datetime) -> None:
+        """Note that a host removed the person tagged `tag` at `at`, for the room metadata. Whole
+        reads of the Space (`get` without a member, `update`'s) carry the notes not expired by the
+        time of the read as `removed_viewers` (tag -> epoch ms); a member's read carries none. A
+        later removal replaces an earlier one, never the other way round."""
+
     # --- removals without a block (domain/stage.py REMOVAL_NOTICE_SECONDS) ---------------------
     @abstractmethod
     def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:
@@ -289,6 +297,11 @@ class SpaceStore(ABC):
 # --- record codec shared by both backends ---------------------------------------------------
 
 
+def epoch_ms(when: datetime) -> int:
+    """A time as the room metadata's removals carry it (domain/viewers.py)."""
+    return round(when.timestamp() * 1000)
+
+
 def to_record(space: Space) -> dict[str, Any]:
     """The Space's own fields: what changes rarely. Hands, blocks and the count live elsewhere."""
     return {
@@ -311,8 +324,6 @@ def to_record(space: Space) -> dict[str, Any]:
         "started_at": ts(space.started_at),
         "ended_at": ts(space.ended_at),
         "host_away_since": ts(space.host_away_since),
-        "viewer_salt": space.viewer_salt,
-        "removed_viewers": dict(space.removed_viewers),
         "version": space.version,
     }
 
@@ -339,6 +350,7 @@ def from_record(
     hand_names: dict[str, str] | None = None,
     hand_pictures: dict[str, str] | None = None,
     hls: HlsEstimate | None = None,
+    removed_viewers: dict[str, int] | None = None,
 ) -> Space:
     """Any schema version. Version 1 (no `schema_version`) kept `raised_hands` and `blocked` in the
     record: the backends pass them in merged with the per-user records (legacy_members). Records
@@ -366,9 +378,7 @@ def from_record(
         started_at=parse_ts(record.get("started_at")),
         ended_at=parse_ts(record.get("ended_at")),
         host_away_since=parse_ts(record.get("host_away_since")),
-        # Records written before viewer tags have neither: their viewers are not told of a removal.
-        viewer_salt=str(record.get("viewer_salt") or ""),
-        removed_viewers=_versions(record.get("removed_viewers")),
+        removed_viewers=dict(removed_viewers or {}),
         version=int(record.get("version", 0)),
         # Webhook races (a leave applied before the join) can dip below zero for a moment.
         listener_count=max(0, int(listener_count)),
@@ -380,13 +390,6 @@ def _names(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def _versions(value: object) -> dict[str, int]:
-    """A stored tag -> version map (DynamoDB gives its numbers as Decimal)."""
-    if not isinstance(value, dict):
-        return {}
-    return {k: int(v) for k, v in value.items() if isinstance(k, str) and not isinstance(v, bool)}
 
 
 def schema_version(record: dict[str, Any]) -> int:

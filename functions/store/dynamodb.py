@@ -9,6 +9,8 @@ Items (docs/control-plane.md, "Data model"):
                                                    `name`, `picture`: the display name and avatar
                                                    it was raised with)
   pk=SPACE#<id>                  sk=BLOCK#<user>   one blocked user
+  pk=SPACE#<id>                  sk=VIEWER#<tag>   a removal told to HLS viewers (`at`: epoch ms; ttl;
+                                                   domain/viewers.py): read by whole reads only
   pk=SPACE#<id>                  sk=COUNT#HANDS    number of HAND items (compare-and-set by every
                                  sk=COUNT#BLOCKS   hand/block change: the limits under concurrency)
   pk=SPACE#<id>#LISTENERS#<k>    sk=COUNT          listener count shard k in 0..LISTENER_SHARDS-1 (ADD)
@@ -79,6 +81,7 @@ from .base import (
     SpaceStore,
     above_floor,
     discovery_key,
+    epoch_ms,
     from_record,
     hosting_change,
     legacy_members,
@@ -99,7 +102,7 @@ PK, SK = names.TABLE_PK, names.TABLE_SK
 GSI1, GSI1_PK, GSI1_SK = names.TABLE_GSI1, names.TABLE_GSI1_PK, names.TABLE_GSI1_SK
 TTL = names.TABLE_TTL_ATTRIBUTE
 META, EVENT, IDEMP = "META", "EVENT", "IDEMP"
-HAND, BLOCK = "HAND#", "BLOCK#"
+HAND, BLOCK, VIEWER = "HAND#", "BLOCK#", "VIEWER#"
 HAND_COUNT, BLOCK_COUNT = "COUNT#HANDS", "COUNT#BLOCKS"
 HLS_ESTIMATE = "ESTIMATE"
 # A transaction that collides with another one on the same item is cancelled, not queued.
@@ -343,6 +346,13 @@ class DynamoStore(SpaceStore):
             for attribute in ("name", "picture")
         )
         blocked = tuple(legacy_blocked) + tuple(u for u in block_items if u not in legacy_blocked)
+        # DynamoDB TTL deletes lazily (up to days late): the read filters too.
+        now = time.time()
+        removed_viewers = {
+            i[SK]["S"][len(VIEWER) :]: int(i["at"]["N"])
+            for i in items
+            if i[SK]["S"].startswith(VIEWER) and int(i[TTL]["N"]) > now
+        }
         shards = self._counts([space_id])
         space = from_record(
             record,
@@ -352,6 +362,7 @@ class DynamoStore(SpaceStore):
             hand_names=hand_names,
             hand_pictures=hand_pictures,
             hls=_hls(shards.values()),
+            removed_viewers=removed_viewers,
         )
         return Snapshot(
             space=space,
@@ -1175,6 +1186,25 @@ class DynamoStore(SpaceStore):
             if len(kept) >= limit:
                 return kept, False
             request["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def record_removed_viewer(self, space_id: str, tag: str, *, at: datetime, expires_at: datetime) -> None:
+        # In the Space's partition, which only whole reads query: a member's read (every join's)
+        # names its keys and never meets these.
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    **member_key(space_id, VIEWER, tag),
+                    "at": {"N": str(epoch_ms(at))},
+                    TTL: {"N": str(int(expires_at.timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(#at) OR #at < :at",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues={":at": {"N": str(epoch_ms(at))}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:
         try:

@@ -35,6 +35,7 @@ from .base import (
     Snapshot,
     SpaceStore,
     discovery_key,
+    epoch_ms,
     from_record,
     hosting_change,
     legacy_members,
@@ -85,6 +86,10 @@ CREATE INDEX IF NOT EXISTS seats_by_bucket ON seats (space_id, bucket);
 CREATE TABLE IF NOT EXISTS removals (
     space_id TEXT NOT NULL, user TEXT NOT NULL, at TEXT NOT NULL, expires REAL NOT NULL,
     PRIMARY KEY (space_id, user)
+);
+CREATE TABLE IF NOT EXISTS removed_viewers (
+    space_id TEXT NOT NULL, tag TEXT NOT NULL, at INTEGER NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (space_id, tag)
 );
 CREATE TABLE IF NOT EXISTS hls_estimates (
     space_id TEXT PRIMARY KEY, win INTEGER NOT NULL, viewers INTEGER NOT NULL
@@ -348,6 +353,16 @@ class SqliteStore(SpaceStore):
             )
             return cursor.rowcount == 1
 
+    def record_removed_viewer(self, space_id: str, tag: str, *, at: datetime, expires_at: datetime) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM removed_viewers WHERE expires <= ?", (at.timestamp(),))
+            db.execute(
+                "INSERT INTO removed_viewers (space_id, tag, at, expires) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (space_id, tag) DO UPDATE SET at = excluded.at, expires = excluded.expires"
+                " WHERE excluded.at > removed_viewers.at",
+                (space_id, tag, epoch_ms(at), expires_at.timestamp()),
+            )
+
     def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM removals WHERE expires <= ?", (at.timestamp(),))
@@ -538,6 +553,16 @@ def _load(db: sqlite3.Connection, space_id: str, *, member: str | None = None) -
     blocks = [
         r[0] for r in db.execute(f"SELECT user FROM blocks WHERE space_id = ?{only} ORDER BY user", args)
     ]
+    removed = (
+        {}
+        if member is not None
+        else dict(
+            db.execute(
+                "SELECT tag, at FROM removed_viewers WHERE space_id = ? AND expires > ?",
+                (space_id, time.time()),
+            ).fetchall()
+        )
+    )
     return _space(
         row,
         hands=tuple(hands),
@@ -545,6 +570,7 @@ def _load(db: sqlite3.Connection, space_id: str, *, member: str | None = None) -
         member=member,
         hand_names=names,
         hand_pictures=pictures,
+        removed_viewers=removed,
     )
 
 
@@ -557,6 +583,7 @@ def _space(
     listing: bool = False,
     hand_names: dict[str, str] | None = None,
     hand_pictures: dict[str, str] | None = None,
+    removed_viewers: dict[str, int] | None = None,
 ) -> Space:
     record = json.loads(row["record"])
     legacy_hands, legacy_blocked = legacy_members(record)
@@ -573,6 +600,7 @@ def _space(
         hand_names=hand_names,
         hand_pictures=hand_pictures,
         hls=None if row["hls_window"] is None else HlsEstimate(row["hls_window"], row["hls_viewers"]),
+        removed_viewers=removed_viewers,
     )
 
 

@@ -35,10 +35,8 @@ class BroadcastGrant:
     issued_at: datetime
     # Seconds between the page's presence heartbeats while playing; None: not sampled, none.
     presence_interval_seconds: int | None = None
-    # Where state.json tells this viewer of a removal after this grant (domain/viewers.py): their
-    # tag, and the Space's version this grant was read at.
-    viewer_tag: str | None = None
-    space_version: int = 0
+    # Where state.json tells this viewer of a removal after this grant (domain/viewers.py).
+    viewer_tag: str = ""
 
 
 def join(
@@ -89,8 +87,7 @@ def join(
             role=role,
             issued_at=now,
             presence_interval_seconds=presence.interval_for(ctx, actor),
-            viewer_tag=viewers.viewer_tag(space, actor),
-            space_version=space.version,
+            viewer_tag=viewers.viewer_tag(settings.viewer_tag_key(), space.id, actor),
         )
     if role is Role.LISTENER:
         # Removed by the participant_left webhook (usecases/webhooks.py); renewed while connected

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import secrets
 import uuid
 from datetime import datetime
 
-from ..domain import lifecycle, people, viewers
+from ..domain import lifecycle, people
 from ..domain.model import Space, SpaceState, VideoPolicy
 from ..domain.stage import MODERATORS
 from ..store.base import IdempotencyKey, Page
@@ -36,7 +35,6 @@ def create(
         video=video,
         now=ctx.clock(),
         scheduled_start=scheduled_start,
-        viewer_salt=secrets.token_hex(viewers.SALT_HEX_CHARS // 2),
     )
     if name is not None:
         space = people.named(space, people.Caller(actor, name, picture))

@@ -140,21 +140,21 @@ def _quota_of(target: str, exc: Conflict) -> Conflict:
 
 async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block: bool) -> Accepted:
     """Off the stage (and blocked, if asked) in the store; disconnected by the reconciler, or told
-    by state.json when they watch the broadcast (domain/viewers.py). A block
+    by state.json when they watch the broadcast (domain/viewers.py: the pass publishes it). A block
     is desired state (every pass removes a blocked user who is connected); a removal without a block
     is a one-time disconnect, repeated within this request's pass only (they may rejoin anyway), and
     a note that makes their page's own comeback tell them (stage.require_not_removed_since) when
     the disconnect found nobody: a page reloading or reconnecting at that moment."""
     stage.authorize_removal(await ctx.own(space_id), actor=actor)
-
-    def rule(space: Space) -> Space:
-        removed = stage.remove(space, actor=actor, target=target, block=block, limits=ctx.settings.limits)
-        # An HLS viewer is in no room: their page learns it from state.json (domain/viewers.py).
-        return viewers.removed_viewer(removed, target)
-
-    change = await asyncio.to_thread(ctx.store.update, space_id, rule)
+    change = await asyncio.to_thread(
+        ctx.store.update,
+        space_id,
+        lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=ctx.settings.limits),
+    )
     if not block:
         await _note_removal(ctx, space_id, target)
+    if viewers.told_to_viewers(change.before, target):
+        await _tell_viewers(ctx, space_id, target)
     # Off the host's listener list now, not when the leave webhook comes (HLS viewers send none).
     # The removal is stored: a failure here leaves the entry to that webhook or its expiry
     # (audience.py) and the blocked hidden, so the answer is "accepted, converging", not an error.
@@ -183,6 +183,25 @@ async def _note_removal(ctx: Context, space_id: str, target: str) -> None:
         )
     except Exception:  # noqa: BLE001 - after a committed write any failure is the follow-up's
         logger.warning("%s removed from %s but the removal was not noted", target, space_id, exc_info=True)
+
+
+async def _tell_viewers(ctx: Context, space_id: str, target: str) -> None:
+    """For an HLS viewer, who is in no room: their page learns it from the room metadata, which the
+    composer copies to state.json (domain/viewers.py). After the write, so its time is later than
+    that of any grant whose read missed a block. A note that could not be written only means that
+    page goes on playing until it reloads (logged)."""
+    at = ctx.clock()
+    try:
+        tag = viewers.viewer_tag(ctx.settings.viewer_tag_key(), space_id, target)
+        await asyncio.to_thread(
+            ctx.store.record_removed_viewer,
+            space_id,
+            tag,
+            at=at,
+            expires_at=at + timedelta(seconds=viewers.REMOVED_VIEWER_SECONDS),
+        )
+    except Exception:  # noqa: BLE001 - after a committed write any failure is the follow-up's
+        logger.warning("%s removed from %s but not told to viewers", target, space_id, exc_info=True)
 
 
 async def pin(

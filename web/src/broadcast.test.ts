@@ -13,14 +13,14 @@ describe("token mode", () => {
 
   it("takes an HLS answer with only the playlist", () => {
     // A control plane without presence: no heartbeats; nor viewer tags: no removal to be told of.
-    expect(parseGrant(hls)).toEqual({ ...hls, presence_interval_seconds: null, viewer_tag: null, space_version: 0 });
+    expect(parseGrant(hls)).toEqual({ ...hls, presence_interval_seconds: null, viewer_tag: null });
     expect(parseGrant({ ...hls, presence_interval_seconds: 300 })).toMatchObject({ presence_interval_seconds: 300 });
     expect(parseGrant({ ...hls, presence_interval_seconds: null })).toMatchObject({ presence_interval_seconds: null });
   });
 
-  it("takes the viewer's tag and the version its grant was read at, when the answer has them", () => {
-    expect(parseGrant({ ...hls, viewer_tag: "aB3_x-9Z", space_version: 12 })).toMatchObject({ viewer_tag: "aB3_x-9Z", space_version: 12 });
-    expect(parseGrant({ ...hls, viewer_tag: 7, space_version: "12" })).toMatchObject({ viewer_tag: null, space_version: 0 });
+  it("takes the viewer's tag when the answer has one", () => {
+    expect(parseGrant({ ...hls, viewer_tag: "aB3_x-9Z" })).toMatchObject({ viewer_tag: "aB3_x-9Z" });
+    expect(parseGrant({ ...hls, viewer_tag: 7 })).toMatchObject({ viewer_tag: null });
   });
 
   it("reads an answer without a mode (a control plane before the broadcast tier) as WebRTC", () => {

@@ -28,10 +28,9 @@ export interface HlsGrant {
   expires_at: null;
   /** Seconds between presence heartbeats while playing; null: not sampled, send none (heartbeat.ts). */
   presence_interval_seconds?: number | null;
-  /** Where state.json tells this viewer of a removal: their tag in `removed_viewers` (null: a Space
-   * from before tags, or an older API), and the Space's version this grant was read at. */
+  /** Where state.json tells this viewer of a removal after `issued_at`: their tag in
+   * `removed_viewers` (null from an older API: no removal is told). */
   viewer_tag: string | null;
-  space_version: number;
 }
 
 export type JoinGrant = WebRtcGrant | HlsGrant;
@@ -71,7 +70,6 @@ export function parseGrant(raw: unknown): JoinGrant {
       // Absent from control planes without presence: no heartbeats.
       presence_interval_seconds: typeof interval === "number" && interval > 0 ? interval : null,
       viewer_tag: maybeText(r, "viewer_tag"),
-      space_version: typeof r.space_version === "number" && Number.isInteger(r.space_version) ? r.space_version : 0,
     };
   }
   if (mode !== "webrtc") throw new Error(`the join answer has an unknown mode ${JSON.stringify(mode)}`);

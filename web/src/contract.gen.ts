@@ -73,7 +73,7 @@ export interface RoomMetadata {
   version: number;
   /** While the host of a live Space is out of the room: when the Space ends unless they are back (epoch milliseconds, precise to one reconciler pass; the host's departure and return bump the version). Null while the host is there. A reader tells the room; a document without it reads as null. */
   host_away_until: number | null;
-  /** HLS viewers a host removed or blocked lately (the latest 16): viewer tag -> the Space's version after the removal. A viewer's tag and the version its grant was read at come with its HLS grant (POST /spaces/{id}/token: viewer_tag, space_version). A page on the broadcast whose tag is here with a higher version was removed after it joined: it stops its player and says so. A tag is a salted hash of the user id (the salt never leaves the control plane), so this says how many were removed, not who. A document without it reads as an empty map. */
+  /** HLS viewers a host removed or blocked lately (the latest 16 of the last hour): viewer tag -> when (epoch milliseconds, the API's clock). A viewer's tag comes with its HLS grant (POST /spaces/{id}/token: viewer_tag, beside issued_at). A page on the broadcast whose tag is here with a time after its grant's issued_at was removed after it joined: it stops its player and says so. A tag is a keyed hash of the Space and the user id (the key never leaves the control plane), so this says how many were removed, not who. A document without it reads as an empty map. */
   removed_viewers: Record<string, number>;
 }
 

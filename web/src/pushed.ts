@@ -23,7 +23,7 @@ function count(v: unknown): number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : 0;
 }
 
-/** A `removed_viewers` map as read: entries that are not a tag to a version dropped. */
+/** A `removed_viewers` map as read: entries that are not a tag to a time dropped. */
 function versions(v: unknown): Record<string, number> {
   if (!v || typeof v !== "object" || Array.isArray(v)) return {};
   const kept = Object.entries(v as Record<string, unknown>).filter(
@@ -32,10 +32,10 @@ function versions(v: unknown): Record<string, number> {
   return Object.fromEntries(kept);
 }
 
-/** Whether `doc` says the viewer tagged `tag` was removed after a grant read at `version` of the Space. */
-export function removedSince(doc: RoomMetadata, tag: string | null, version: number): boolean {
+/** Whether `doc` says the viewer tagged `tag` was removed after a grant issued at `issuedMs` (epoch ms). */
+export function removedSince(doc: RoomMetadata, tag: string | null, issuedMs: number): boolean {
   if (!tag || !Object.prototype.hasOwnProperty.call(doc.removed_viewers, tag)) return false;
-  return doc.removed_viewers[tag] > version;
+  return doc.removed_viewers[tag] > issuedMs;
 }
 
 function object(json: string | undefined | null): Record<string, unknown> {

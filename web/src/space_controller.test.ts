@@ -256,30 +256,39 @@ describe("SpaceController", () => {
 
   it("tells a viewer on the broadcast that a host removed them after their grant, not before it", async () => {
     const { ctl, changes } = await loaded();
+    const issued = Date.parse("2026-12-05T08:00:00.250Z");
     const grant: JoinGrant = {
       mode: "hls",
       playlist_url: "https://cdn.example/s1/live.m3u8",
       identity: "me",
       role: "listener",
-      issued_at: "2026-12-05T08:00:00Z",
+      issued_at: "2026-12-05T08:00:00.250123Z",
       expires_at: null,
       presence_interval_seconds: null,
       viewer_tag: "myTag123",
-      space_version: 4,
     };
     ctl.joined(grant);
     // Someone else's removal, and mine from before this grant (I joined again on purpose since).
-    ctl.pushed(doc({ version: 5, removed_viewers: { otherTag: 5, myTag123: 4 } }));
+    ctl.pushed(doc({ version: 5, removed_viewers: { otherTag: issued + 5, myTag123: issued - 1 } }));
     expect(ctl.broadcastNext).toBe("watch");
-    // Mine, after it: said once, even on a document older than the one held (a CDN edge behind).
+    // Mine, after it: said once, whatever the document's version (a listener's removal moves none).
     const before = changes();
-    ctl.pushed(doc({ version: 4, removed_viewers: { myTag123: 6 } }));
+    ctl.pushed(doc({ version: 4, removed_viewers: { myTag123: issued + 1 } }));
     expect(ctl.broadcastNext).toBe("removed");
     expect(changes()).toBe(before + 1);
-    ctl.pushed(doc({ version: 6, removed_viewers: { myTag123: 6 } }));
+    ctl.pushed(doc({ version: 6, removed_viewers: { myTag123: issued + 1 } }));
     expect(changes()).toBe(before + 2); // the newer document itself, not a second removal
-    // Joined again on purpose: a new grant, read after the removal.
-    ctl.joined({ ...grant, space_version: 6 });
+    // Joined again on purpose: a new grant, issued after the removal.
+    ctl.joined({ ...grant, issued_at: "2026-12-05T08:00:03Z" });
+    expect(ctl.broadcastNext).toBe("watch");
+    ctl.pushed(doc({ version: 6, removed_viewers: { myTag123: issued + 1 } }));
+    expect(ctl.broadcastNext).toBe("watch");
+    // An older API's grant (no tag, or no time) is told of nothing.
+    ctl.joined({ ...grant, viewer_tag: null, issued_at: "2026-12-05T07:00:00Z" });
+    ctl.pushed(doc({ version: 7, removed_viewers: { myTag123: issued + 1 } }));
+    expect(ctl.broadcastNext).toBe("watch");
+    ctl.joined({ ...grant, issued_at: null });
+    ctl.pushed(doc({ version: 8, removed_viewers: { myTag123: issued + 1 } }));
     expect(ctl.broadcastNext).toBe("watch");
   });
 

@@ -56,8 +56,8 @@ export class SpaceController {
   joinedRole: Role | null = null;
   /** When the API issued the grant of my last join (the room's or the broadcast's): a comeback sends it. */
   issuedAt: string | null = null;
-  /** On the broadcast: my tag in state.json's removed viewers and the version my grant was read at. */
-  private viewer: { tag: string | null; version: number } | null = null;
+  /** On the broadcast: my tag in state.json's removed viewers and when my grant was issued (epoch ms). */
+  private viewer: { tag: string; issuedMs: number } | null = null;
   /** State.json said a host removed me after my grant: the broadcast is over for this page. */
   removedFromBroadcast = false;
   /** A 401 survived a token refresh: the page asks to sign in again; the media session goes on. */
@@ -182,9 +182,9 @@ export class SpaceController {
   pushed(doc: RoomMetadata): boolean {
     if (!this.space) return false;
     // An HLS viewer is in no room to be disconnected from: a removal reaches them only here. Read
-    // from any document, whatever its version (an entry never goes back below my grant's).
+    // from any document, whatever its version (a removal of a listener changes no version).
     const viewer = this.transport === "hls" ? this.viewer : null;
-    if (viewer && !this.removedFromBroadcast && doc.space_id === this.space.id && removedSince(doc, viewer.tag, viewer.version)) {
+    if (viewer && !this.removedFromBroadcast && doc.space_id === this.space.id && removedSince(doc, viewer.tag, viewer.issuedMs)) {
       this.removedFromBroadcast = true;
       this.emit();
     }
@@ -229,7 +229,9 @@ export class SpaceController {
     this.transport = grant.mode;
     this.joinedRole = grant.role;
     this.issuedAt = grant.issued_at;
-    this.viewer = grant.mode === "hls" ? { tag: grant.viewer_tag, version: grant.space_version } : null;
+    // A grant without a tag or a time (an older API) is told of no removal.
+    const issuedMs = grant.issued_at ? Date.parse(grant.issued_at) : NaN;
+    this.viewer = grant.mode === "hls" && grant.viewer_tag && Number.isFinite(issuedMs) ? { tag: grant.viewer_tag, issuedMs } : null;
     this.removedFromBroadcast = false;
     this.emit();
   }

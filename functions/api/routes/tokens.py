@@ -57,7 +57,6 @@ async def join_token(
             expires_at=None,
             presence_interval_seconds=grant.presence_interval_seconds,
             viewer_tag=grant.viewer_tag,
-            space_version=grant.space_version,
         )
     return WebRtcTokenResponse(
         mode="webrtc",

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from contract.room_metadata import REMOVED_VIEWERS_MAX
-from functions.domain import viewers
 from functions.domain.model import Limits, Space, SpaceState, VideoPolicy
 from functions.domain.people import NAME_MAX_CHARS, PICTURE_MAX_CHARS
 from functions.store.dynamodb import _item
@@ -82,15 +80,9 @@ def test_the_worst_case_full_stage_costs_six_read_units() -> None:
     assert rcu(full_stage(id_chars=128, name="\U0001f600" * NAME_MAX_CHARS, picture_chars=0)) == 2
 
 
-def test_a_full_list_of_removed_viewers_adds_about_a_quarter_kilobyte() -> None:
-    """The latest REMOVED_VIEWERS_MAX removals for HLS viewers' pages (domain/viewers.py), with the
-    salt: a typical full stage with avatars crosses 4 KB with them (2 RCU), one without does not."""
-    for picture_chars, units in ((100, 2), (0, 1)):
-        bare = full_stage(id_chars=36, name="n" * 20, picture_chars=picture_chars)
-        space = bare.replace(viewer_salt="0123456789abcdef")
-        for n in range(REMOVED_VIEWERS_MAX):
-            space = viewers.removed_viewer(space, f"listener-{n}").replace(version=space.version + 1)
-        assert len(space.removed_viewers) == REMOVED_VIEWERS_MAX
-        added = item_size(_item(space)) - item_size(_item(bare))
-        assert 200 < added < 300, added
-        assert rcu(space) == units
+def test_removals_told_to_hls_viewers_are_not_on_the_meta_item() -> None:
+    """They are items of their own (`VIEWER#<tag>`), which only whole reads query: every join's
+    strongly consistent read of META stays the size above."""
+    typical = full_stage(id_chars=36, name="n" * 20, picture_chars=100)
+    listed = typical.replace(removed_viewers={f"tag{n:05d}": 1_765_000_000_000 + n for n in range(16)})
+    assert _item(listed) == _item(typical)

@@ -10,71 +10,60 @@ import pytest
 
 from contract.room_metadata import REMOVED_VIEWERS_MAX, parse_room_metadata
 from contract.schema import load
-from functions.domain import grants, stage, viewers
-from functions.domain.model import Limits, Space, SpaceState, VideoPolicy
+from functions.domain import grants, viewers
+from functions.domain.model import Space, SpaceState, VideoPolicy
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
-LIMITS = Limits(max_blocked=2)
+KEY = viewers.tag_key("a LiveKit API secret")
+SPACE = "5" * 32
 
 
-def live(salt: str = "0123456789abcdef", **changes: object) -> Space:
+def live(**changes: object) -> Space:
     return Space(
-        id="s" * 32,
-        title="t",
-        host="host",
-        video=VideoPolicy.SPEAKERS,
-        created_at=NOW,
-        state=SpaceState.LIVE,
-        viewer_salt=salt,
-        version=41,
+        id=SPACE, title="t", host="host", video=VideoPolicy.SPEAKERS, created_at=NOW, state=SpaceState.LIVE
     ).replace(**changes)
 
 
-def test_a_tag_is_the_same_for_one_person_in_one_space_and_tells_nothing_without_the_salt() -> None:
-    space = live()
-    tag = viewers.viewer_tag(space, "lena")
-    assert tag is not None and len(tag) == viewers.TAG_CHARS
-    assert tag == viewers.viewer_tag(live(), "lena")
-    assert tag != viewers.viewer_tag(space, "nina")
-    # Another Space (another salt) gives the same person another tag: tags do not link Spaces.
-    assert tag != viewers.viewer_tag(live(salt="fedcba9876543210"), "lena")
-    # Created before tags existed: no salt, no tag, nothing recorded.
-    assert viewers.viewer_tag(live(salt=""), "lena") is None
-    assert viewers.removed_viewer(live(salt=""), "lena") == live(salt="")
+def test_a_tag_is_the_same_for_one_person_in_one_space_and_another_elsewhere() -> None:
+    tag = viewers.viewer_tag(KEY, SPACE, "lena")
+    assert len(tag) == viewers.TAG_CHARS and tag == viewers.viewer_tag(KEY, SPACE, "lena")
+    assert tag != viewers.viewer_tag(KEY, SPACE, "nina")
+    # Another Space, or another key: another tag, so tags link neither Spaces nor deployments.
+    assert tag != viewers.viewer_tag(KEY, "6" * 32, "lena")
+    assert tag != viewers.viewer_tag(viewers.tag_key("another secret"), SPACE, "lena")
+    # The separator keeps (space, user) pairs apart that would concatenate alike.
+    assert viewers.viewer_tag(KEY, "ab", "c") != viewers.viewer_tag(KEY, "a", "bc")
+    # The key is derived: the secret itself is not the key.
+    assert KEY != b"a LiveKit API secret" and len(KEY) == 32
 
 
-def test_a_removal_is_recorded_at_the_version_its_write_gives_the_space() -> None:
-    space = live()
-    removed = viewers.removed_viewer(space, "lena")
-    assert removed.removed_viewers == {viewers.viewer_tag(space, "lena"): 42}
-    # Removed again later: the entry moves on, it is not added twice.
-    again = viewers.removed_viewer(removed.replace(version=50), "lena")
-    assert again.removed_viewers == {viewers.viewer_tag(space, "lena"): 51}
+def test_only_someone_off_stage_is_told_by_tag() -> None:
+    """A stage role joins the room (the SFU disconnects them); an entry appearing as they leave the
+    stage's lists would say whose tag it is."""
+    space = live(speakers=("sam",), cohosts=("cora",))
+    assert viewers.told_to_viewers(space, "lena")
+    assert not any(viewers.told_to_viewers(space, u) for u in ("sam", "cora", "host"))
 
 
-def test_only_the_latest_removals_are_kept() -> None:
-    space = live()
-    for n in range(REMOVED_VIEWERS_MAX + 3):
-        space = viewers.removed_viewer(space, f"v{n}").replace(version=space.version + 1)
-    kept = space.removed_viewers
-    assert len(kept) == REMOVED_VIEWERS_MAX
-    assert set(kept) == {viewers.viewer_tag(space, f"v{n}") for n in range(3, REMOVED_VIEWERS_MAX + 3)}
+def test_the_metadata_carries_the_latest_removals() -> None:
+    stored = {f"t{n:02d}": 1_000 + n for n in range(REMOVED_VIEWERS_MAX + 3)}
+    kept = viewers.latest(stored)
+    assert len(kept) == REMOVED_VIEWERS_MAX and min(kept.values()) == 1_003
+    assert viewers.latest({"a": 5}) == {"a": 5} and viewers.latest({}) == {}
 
 
-def test_the_room_metadata_carries_the_tags_and_neither_ids_nor_the_salt() -> None:
-    space = viewers.removed_viewer(
-        stage.remove(live(), actor="host", target="lena", block=True, limits=LIMITS), "lena"
-    )
+def test_the_room_metadata_carries_tags_and_times_and_no_ids() -> None:
+    tag = viewers.viewer_tag(KEY, SPACE, "lena")
+    space = live(removed_viewers={tag: 1_765_000_000_500})
     text = grants.room_metadata(space, host_grace=120.0)
-    assert "lena" not in text and space.viewer_salt not in text
+    assert "lena" not in text
     doc = parse_room_metadata(text)
-    tag = viewers.viewer_tag(space, "lena")
-    assert doc.removed_viewers == {tag: 42}
-    # Told if the grant was read before the removal, not if after (a join on purpose).
-    assert doc.removed_since(tag, 41) and not doc.removed_since(tag, 42)
-    assert not doc.removed_since(viewers.viewer_tag(space, "nina"), 0) and not doc.removed_since(None, 0)
+    assert doc.removed_viewers == {tag: 1_765_000_000_500}
+    # Told if the grant was issued before the removal, not if after (a join on purpose).
+    assert doc.removed_since(tag, 1_765_000_000_499) and not doc.removed_since(tag, 1_765_000_000_500)
+    assert not doc.removed_since(viewers.viewer_tag(KEY, SPACE, "nina"), 0) and not doc.removed_since(None, 0)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +78,12 @@ def test_the_room_metadata_carries_the_tags_and_neither_ids_nor_the_salt() -> No
 )
 def test_a_malformed_entry_reads_as_none(value: str) -> None:
     assert parse_room_metadata(value).removed_viewers == {}
-    assert parse_room_metadata('{"removed_viewers": {"a": 3, "b": "x"}}').removed_viewers == {"a": 3}
+
+
+def test_a_malformed_entry_leaves_the_others() -> None:
+    assert parse_room_metadata('{"removed_viewers": {"a": 3, "b": "x", "c": false}}').removed_viewers == {
+        "a": 3
+    }
 
 
 def test_the_schema_bounds_the_map_as_the_domain_does() -> None:

@@ -176,7 +176,7 @@ const SPACE: Space = {
   names: {},
   pictures: {},
 };
-const HLS: JoinGrant = { mode: "hls", playlist_url: PLAYLIST, identity: "lee", role: "listener", issued_at: "2026-12-05T06:00:00Z", expires_at: null, presence_interval_seconds: null, viewer_tag: "tagOfLee", space_version: 3 };
+const HLS: JoinGrant = { mode: "hls", playlist_url: PLAYLIST, identity: "lee", role: "listener", issued_at: "2026-12-05T06:00:00Z", expires_at: null, presence_interval_seconds: null, viewer_tag: "tagOfLee" };
 const WEBRTC: JoinGrant = { mode: "webrtc", url: "wss://sfu.example", token: "t", identity: "lee", role: "speaker", issued_at: "2026-12-05T06:00:00Z", expires_at: 0 };
 
 /** state.json saying lee is on the stage now, answered when the test says so. */
@@ -512,18 +512,20 @@ describe("what was live before a drop", () => {
 });
 
 describe("a removal while watching the broadcast", () => {
-  /** state.json naming lee's tag, removed at version 4 (the grant HLS was read at 3). */
+  /** When lee was removed: a second after the grant HLS was issued. */
+  const REMOVED_AT = Date.parse("2026-12-05T06:00:01Z");
+  /** state.json naming lee's tag, removed after the grant HLS. */
   function removedAt4(): void {
     vi.stubGlobal("fetch", async (url: string) =>
       url.endsWith("state.json")
-        ? new Response(JSON.stringify({ ...SPACE, space_id: "s1", version: 4, removed_viewers: { someoneElse: 2, tagOfLee: 4 } }))
+        ? new Response(JSON.stringify({ ...SPACE, space_id: "s1", version: 4, removed_viewers: { someoneElse: 2, tagOfLee: REMOVED_AT } }))
         : new Response("", { status: 404 }),
     );
   }
 
   it("stops the player and says so, forgets the Space, and lets a join on purpose watch again", async () => {
     removedAt4();
-    const view = await joinedFromTheCard([HLS, { ...HLS, space_version: 4 }]);
+    const view = await joinedFromTheCard([HLS, { ...HLS, issued_at: "2026-12-05T06:00:02Z" }]);
     await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(REMOVED_MESSAGE));
     expect(FakeBroadcastStage.made[0].destroyed).toBe(true);
     expect(byTestId(view.el, "broadcast-stage")).toBeNull();
@@ -537,6 +539,44 @@ describe("a removal while watching the broadcast", () => {
     expect(FakeBroadcastStage.made[1].destroyed).toBe(false);
     expect(sinces).toEqual([null, null]); // both joins on purpose
     view.unmount();
+  });
+
+  it("drops the promotion under way and the join a poll queued behind it", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] }); // the state.json poll, on the test's clock
+    try {
+      // Promoted at version 2 (the page asks for a token, held), then sent back to the audience
+      // (version 3) and removed.
+      const docs = [
+        { ...SPACE, space_id: "s1", speakers: ["lee"], version: 2 },
+        { ...SPACE, space_id: "s1", speakers: ["lee"], version: 2 },
+        { ...SPACE, space_id: "s1", speakers: [], version: 3, removed_viewers: { tagOfLee: REMOVED_AT } },
+      ];
+      let promoted!: () => void;
+      const promotion = new Promise<void>((resolve) => (promoted = resolve));
+      vi.stubGlobal("fetch", async (url: string) => {
+        if (!url.endsWith("state.json")) return new Response("", { status: 404 });
+        await promotion;
+        return new Response(JSON.stringify(docs.length > 1 ? docs.shift() : docs[0]));
+      });
+      const view = await joinedFromTheCard([HLS, WEBRTC, WEBRTC]);
+      await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+      let release!: () => void;
+      tokenGate = new Promise<void>((resolve) => (release = resolve));
+      promoted();
+      await until(() => expect(tokenCalls).toBe(2)); // the promotion's token request, held
+      vi.advanceTimersByTime(STATE_POLL_MS); // the same promotion again: a join queued behind it
+      await settle();
+      vi.advanceTimersByTime(STATE_POLL_MS); // the removal
+      await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(REMOVED_MESSAGE));
+      release();
+      await settle();
+      expect(tokenCalls).toBe(2);
+      expect(FakeSpaceRoom.made.filter((room) => room.status.kind !== "idle")).toHaveLength(0);
+      expect(byTestId(view.el, "space-message")?.textContent).toBe(REMOVED_MESSAGE);
+      view.unmount();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("says a block is a block, with nothing to join", async () => {

@@ -594,6 +594,9 @@ export function spaceView(app: App, spaceId: string): View {
       case "removed":
         // A host removed me after my grant (state.json): no room to be disconnected from, so the
         // page stops its player itself. Read the Space once: its answer says whether it was a block.
+        // Nothing queued brings me back: not a join a promotion's poll asked for, nor its room.
+        joinAgain = false;
+        dropPending();
         leaveBroadcast();
         presence.forget();
         comebackSince = null;
@@ -611,10 +614,12 @@ export function spaceView(app: App, spaceId: string): View {
     }
   }
 
-  /** Removed from the broadcast: blocked, nothing to join; else joining again on purpose is allowed. */
+  /** Removed from the broadcast: blocked, nothing to join; else joining again on purpose is allowed,
+   * while the Space is live. */
   function renderRemoved(): void {
     const blocked = !!ctl.space?.caller_blocked;
-    renderMessage(el, blocked ? BLOCKED_MESSAGE : REMOVED_MESSAGE, ctl.space, blocked ? null : () => void join(), "Join again");
+    const joinable = !blocked && ctl.space?.state === "live";
+    renderMessage(el, blocked ? BLOCKED_MESSAGE : REMOVED_MESSAGE, ctl.space, joinable ? () => void join() : null, "Join again");
   }
 
   /**
