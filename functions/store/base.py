@@ -17,6 +17,7 @@ What a write is conditioned on (docs/control-plane.md, "Data model"):
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import time
@@ -298,8 +299,9 @@ class SpaceStore(ABC):
 
 
 def epoch_ms(when: datetime) -> int:
-    """A time as the room metadata's removals carry it (domain/viewers.py)."""
-    return round(when.timestamp() * 1000)
+    """A time as the room metadata's removals carry it (domain/viewers.py): rounded up, so a removal
+    is never earlier than a grant the page reads to the millisecond below."""
+    return math.ceil(when.timestamp() * 1000)
 
 
 def to_record(space: Space) -> dict[str, Any]:

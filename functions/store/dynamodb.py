@@ -9,7 +9,8 @@ Items (docs/control-plane.md, "Data model"):
                                                    `name`, `picture`: the display name and avatar
                                                    it was raised with)
   pk=SPACE#<id>                  sk=BLOCK#<user>   one blocked user
-  pk=SPACE#<id>                  sk=VIEWER#<tag>   a removal told to HLS viewers (`at`: epoch ms; ttl;
+  pk=SPACE#<id>                  sk=VIEWER#LATEST  the latest removals told to HLS viewers (`at`, `exp`:
+                                                   tag -> epoch ms, expiry; `rev`; ttl;
                                                    domain/viewers.py): read by whole reads only
   pk=SPACE#<id>                  sk=COUNT#HANDS    number of HAND items (compare-and-set by every
                                  sk=COUNT#BLOCKS   hand/block change: the limits under concurrency)
@@ -61,7 +62,7 @@ from botocore.exceptions import ClientError
 
 from contract import names
 
-from ..domain import audience, reactions
+from ..domain import audience, reactions, viewers
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SEAT_BUCKET_SECONDS, SeatClaim
 from ..domain.errors import Busy, Conflict
@@ -73,6 +74,7 @@ from .base import (
     DEDUPE_TTL,
     DISCOVERY_SHARDS,
     END,
+    MAX_ATTEMPTS,
     START,
     IdempotencyKey,
     InvalidCursor,
@@ -346,13 +348,8 @@ class DynamoStore(SpaceStore):
             for attribute in ("name", "picture")
         )
         blocked = tuple(legacy_blocked) + tuple(u for u in block_items if u not in legacy_blocked)
-        # DynamoDB TTL deletes lazily (up to days late): the read filters too.
-        now = time.time()
-        removed_viewers = {
-            i[SK]["S"][len(VIEWER) :]: int(i["at"]["N"])
-            for i in items
-            if i[SK]["S"].startswith(VIEWER) and int(i[TTL]["N"]) > now
-        }
+        latest = next((i for i in items if i[SK]["S"].startswith(VIEWER)), None)
+        removed_viewers = {t: e[0] for t, e in _viewer_entries(latest, now=time.time()).items()}
         shards = self._counts([space_id])
         space = from_record(
             record,
@@ -1188,23 +1185,38 @@ class DynamoStore(SpaceStore):
             request["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
     def record_removed_viewer(self, space_id: str, tag: str, *, at: datetime, expires_at: datetime) -> None:
-        # In the Space's partition, which only whole reads query: a member's read (every join's)
-        # names its keys and never meets these.
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={
-                    **member_key(space_id, VIEWER, tag),
-                    "at": {"N": str(epoch_ms(at))},
-                    TTL: {"N": str(int(expires_at.timestamp()))},
-                },
-                ConditionExpression="attribute_not_exists(#at) OR #at < :at",
-                ExpressionAttributeNames={"#at": "at"},
-                ExpressionAttributeValues={":at": {"N": str(epoch_ms(at))}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        # One item in the Space's partition, which only whole reads query (a member's read, every
+        # join's, names its keys and never meets it), holding the latest REMOVED_VIEWERS_MAX: a host
+        # removing made-up ids cannot grow what whole reads load. Read, merged, written back under
+        # its revision (concurrent removals retry).
+        key = member_key(space_id, VIEWER, "LATEST")
+        for _ in range(MAX_ATTEMPTS):
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            rev = int(item["rev"]["N"]) if item else 0
+            entries = _viewer_entries(item, now=at.timestamp())
+            if entries.get(tag, (0, 0))[0] >= epoch_ms(at):
+                return  # a later removal of the same person is there already
+            entries[tag] = (epoch_ms(at), int(expires_at.timestamp()))
+            kept = {t: entries[t] for t in viewers.latest({t: e[0] for t, e in entries.items()})}
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item={
+                        **key,
+                        "at": {"M": {t: {"N": str(e[0])} for t, e in kept.items()}},
+                        "exp": {"M": {t: {"N": str(e[1])} for t, e in kept.items()}},
+                        "rev": {"N": str(rev + 1)},
+                        TTL: {"N": str(max(e[1] for e in kept.values()))},
+                    },
+                    ConditionExpression="attribute_not_exists(#rev) OR #rev = :rev",
+                    ExpressionAttributeNames={"#rev": "rev"},
+                    ExpressionAttributeValues={":rev": {"N": str(rev)}},
+                )
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        raise Busy("too_much_contention", "too many removals at once; the last one was not told to viewers")
 
     def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:
         try:
@@ -1311,6 +1323,15 @@ def listener_item(space_id: str, listener: Listener, *, key: str | None = None) 
         # DynamoDB TTL is in epoch seconds and deletes lazily (up to days late): reads filter too.
         item[TTL] = {"N": str(int(listener.expires_at.timestamp()))}
     return item
+
+
+def _viewer_entries(item: dict[str, Any] | None, *, now: float) -> dict[str, tuple[int, int]]:
+    """The removals told to viewers in their item, tag -> (epoch ms, expiry epoch s), without those
+    expired by `now` (DynamoDB TTL deletes lazily, up to days late, and only whole items)."""
+    if item is None:
+        return {}
+    at, exp = item.get("at", {}).get("M", {}), item.get("exp", {}).get("M", {})
+    return {t: (int(v["N"]), int(exp[t]["N"])) for t, v in at.items() if t in exp and int(exp[t]["N"]) > now}
 
 
 def _ms(when: datetime) -> int:

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from contract.room_metadata import REMOVED_VIEWERS_MAX
+
 from ..domain import audience, reactions
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SeatClaim
@@ -362,6 +364,12 @@ class SqliteStore(SpaceStore):
                 " WHERE excluded.at > removed_viewers.at",
                 (space_id, tag, epoch_ms(at), expires_at.timestamp()),
             )
+            # Only the latest are kept: a host removing made-up ids cannot grow what whole reads load.
+            db.execute(
+                "DELETE FROM removed_viewers WHERE space_id = ? AND tag NOT IN (SELECT tag FROM"
+                " removed_viewers WHERE space_id = ? ORDER BY at DESC, tag DESC LIMIT ?)",
+                (space_id, space_id, REMOVED_VIEWERS_MAX),
+            )
 
     def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:
         with self._tx() as db:
@@ -605,8 +613,9 @@ def _space(
 
 
 def _own(space: Space) -> Space:
-    """What a change is conditioned on: not the counts, which are written beside the Space."""
-    return space.replace(listener_count=0, hls=None)
+    """What a change is conditioned on: not the counts nor the removals told to viewers, which are
+    written beside the Space."""
+    return space.replace(listener_count=0, hls=None, removed_viewers={})
 
 
 # --- reactions (functions/store/reactions.py) -------------------------------------------------

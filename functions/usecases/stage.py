@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..domain import host, people, stage, viewers
 from ..domain.errors import Busy, Conflict, DomainError, PartlyDone, TooMany
@@ -151,10 +151,12 @@ async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block:
         space_id,
         lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=ctx.settings.limits),
     )
+    # After the write, once for both notes: later than any grant whose read missed this removal.
+    at = ctx.clock()
     if not block:
-        await _note_removal(ctx, space_id, target)
+        await _note_removal(ctx, space_id, target, at)
     if viewers.told_to_viewers(change.before, target):
-        await _tell_viewers(ctx, space_id, target)
+        await _tell_viewers(ctx, space_id, target, at)
     # Off the host's listener list now, not when the leave webhook comes (HLS viewers send none).
     # The removal is stored: a failure here leaves the entry to that webhook or its expiry
     # (audience.py) and the blocked hidden, so the answer is "accepted, converging", not an error.
@@ -168,11 +170,10 @@ async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block:
     return accepted if unlisted else Accepted(accepted.space, converged=False)
 
 
-async def _note_removal(ctx: Context, space_id: str, target: str) -> None:
+async def _note_removal(ctx: Context, space_id: str, target: str, at: datetime) -> None:
     """Before the disconnect, so a page that comes back right after it meets the note. The removal
     is committed and answered as it is: a note that could not be written only means a page away at
     that moment comes back without being told (logged)."""
-    at = ctx.clock()
     try:
         await asyncio.to_thread(
             ctx.store.record_removal,
@@ -185,12 +186,10 @@ async def _note_removal(ctx: Context, space_id: str, target: str) -> None:
         logger.warning("%s removed from %s but the removal was not noted", target, space_id, exc_info=True)
 
 
-async def _tell_viewers(ctx: Context, space_id: str, target: str) -> None:
+async def _tell_viewers(ctx: Context, space_id: str, target: str, at: datetime) -> None:
     """For an HLS viewer, who is in no room: their page learns it from the room metadata, which the
-    composer copies to state.json (domain/viewers.py). After the write, so its time is later than
-    that of any grant whose read missed a block. A note that could not be written only means that
-    page goes on playing until it reloads (logged)."""
-    at = ctx.clock()
+    composer copies to state.json (domain/viewers.py). An entry that could not be written only means
+    that page goes on playing until it reloads (logged)."""
     try:
         tag = viewers.viewer_tag(ctx.settings.viewer_tag_key(), space_id, target)
         await asyncio.to_thread(

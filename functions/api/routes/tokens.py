@@ -19,8 +19,9 @@ RejoinSince = Annotated[
     BeforeValidator(rfc3339_text),
     Query(
         json_schema_extra={"pattern": SCHEDULE_PATTERN},
-        description="Only from a page coming back by itself (a reload, a dropped connection): the "
-        "`issued_at` of the grant it last joined with (RFC 3339 with an offset, years 1971-9997). "
+        description="Only from a page joining by itself (a reload, a dropped connection, a promotion "
+        "from the broadcast to the room): the `issued_at` of the grant it last joined with (RFC 3339 "
+        "with an offset, years 1971-9997). "
         "If a host removed the caller after that, the answer is 409 `removed` and nothing is "
         "granted; a join on purpose leaves it out.",
     ),

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contract.room_metadata import REMOVED_VIEWERS_MAX
 from functions.domain import stage
 from functions.domain.model import Limits
-from functions.store.base import SpaceStore
+from functions.store.base import SpaceStore, epoch_ms
 
 from .test_store_contract import live, make_space
 
@@ -58,16 +59,19 @@ def test_a_removed_viewer_is_kept_under_their_tag_for_whole_reads_only(store: Sp
     store.record_removed_viewer(space.id, "tagBob00", at=now + timedelta(seconds=1), expires_at=now + HOUR)
     # An older write landing late does not move an entry back; a later one moves it on.
     store.record_removed_viewer(space.id, "tagAmy00", at=now - timedelta(seconds=5), expires_at=now + HOUR)
-    ms = round(now.timestamp() * 1000)
-    assert store.require(space.id).removed_viewers == {"tagAmy00": ms, "tagBob00": ms + 1000}
+    ms = epoch_ms(now)
+    assert store.require(space.id).removed_viewers == {
+        "tagAmy00": ms,
+        "tagBob00": epoch_ms(now + timedelta(seconds=1)),
+    }
     later = now + timedelta(seconds=2)
     store.record_removed_viewer(space.id, "tagAmy00", at=later, expires_at=later + HOUR)
-    assert store.require(space.id).removed_viewers["tagAmy00"] == ms + 2000
+    assert store.require(space.id).removed_viewers["tagAmy00"] == epoch_ms(later)
     # A write of the Space keeps them (they are not its own fields), and the version does not move.
     after = store.update(space.id, lambda s: stage.raise_hand(s, user="x", limits=Limits())).after
     assert after.version == space.version and store.require(space.id).removed_viewers == {
-        "tagAmy00": ms + 2000,
-        "tagBob00": ms + 1000,
+        "tagAmy00": epoch_ms(later),
+        "tagBob00": epoch_ms(now + timedelta(seconds=1)),
     }
     # A member's read (every join's) does not carry them, strongly consistent or not; another Space
     # has none; an expired one is gone.
@@ -76,3 +80,14 @@ def test_a_removed_viewer_is_kept_under_their_tag_for_whole_reads_only(store: Sp
     assert store.require(live(store, make_space()).id).removed_viewers == {}
     store.record_removed_viewer(space.id, "tagOld00", at=now - HOUR, expires_at=now - timedelta(seconds=1))
     assert "tagOld00" not in store.require(space.id).removed_viewers
+
+
+def test_only_the_latest_removals_told_to_viewers_are_kept(store: SpaceStore) -> None:
+    """A host removing made-up ids cannot grow what every whole read of the Space loads."""
+    space = live(store, make_space())
+    now = datetime.now(UTC)
+    for n in range(REMOVED_VIEWERS_MAX + 4):
+        at = now + timedelta(milliseconds=10 * n)
+        store.record_removed_viewer(space.id, f"tag{n:05d}", at=at, expires_at=at + HOUR)
+    kept = store.require(space.id).removed_viewers
+    assert set(kept) == {f"tag{n:05d}" for n in range(4, REMOVED_VIEWERS_MAX + 4)}

@@ -105,7 +105,8 @@ def test_a_removed_hls_viewer_is_named_in_the_room_metadata_by_tag_until_they_jo
         return doc
 
     def ms(grant: dict[str, Any]) -> int:
-        return round(datetime.fromisoformat(grant["issued_at"]).timestamp() * 1000)
+        # As the page reads it (Date.parse): to the millisecond below.
+        return int(datetime.fromisoformat(grant["issued_at"]).timestamp() * 1000)
 
     assert removed() == {}
     remove = f"/spaces/{space_id}/participants/viewer/remove"

@@ -160,6 +160,7 @@ vi.mock("../rejoin", async (original) => {
 
 const { BLOCKED_MESSAGE, spaceView } = await import("./space");
 const { REMOVED_MESSAGE } = await import("../media");
+const { REMOVED_RULE } = await import("../contract.gen");
 const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
 
 const PLAYLIST = "https://cdn.example/s1/live.m3u8";
@@ -577,6 +578,19 @@ describe("a removal while watching the broadcast", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("is told when the token for a promotion is refused: promoted, then removed from the stage", async () => {
+    // No entry in state.json for someone removed from the stage: the promotion's token request says it.
+    const view = await joinedFromTheCard([HLS, refused(409, "a host removed you", REMOVED_RULE)]);
+    await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+    promote();
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(REMOVED_MESSAGE));
+    expect(sinces).toEqual([null, HLS.issued_at]); // the promotion names the broadcast's grant
+    expect(FakeBroadcastStage.made[0].destroyed).toBe(true);
+    expect(FakeSpaceRoom.made).toHaveLength(0);
+    expect(sessionStorage.getItem(IN_SPACE_KEY)).toBeNull();
+    view.unmount();
   });
 
   it("says a block is a block, with nothing to join", async () => {

@@ -287,7 +287,9 @@ export function spaceView(app: App, spaceId: string): View {
     // Taken before the token is asked for: leaving the broadcast while it comes must stop this join.
     const watching = watch !== null;
     const generation = broadcastGeneration;
-    const since = comebackSince;
+    // A promotion from the broadcast is the page's own doing too: it names the broadcast's grant, so
+    // a removal after it (a host who promoted, then removed me) is answered, not slipped past.
+    const since = comebackSince ?? (watching ? ctl.issuedAt : null);
     let grant;
     try {
       grant = await app.api.joinToken(spaceId, since);
@@ -297,6 +299,12 @@ export function spaceView(app: App, spaceId: string): View {
       const final = e.status === 401 || e.status === 403 || e.status === 404 || e.status === 409;
       if (auto && !final) return "retry";
       const removed = e.status === 409 && e.rule === REMOVED_RULE;
+      // The promotion's token refused as removed or blocked: off the broadcast too (it is public,
+      // and nothing else would stop it: state.json tells no one removed from the stage).
+      if (watching && (removed || e.status === 403) && !disposed && generation === broadcastGeneration) {
+        removedFromBroadcast();
+        return "stop";
+      }
       cardError(
         removed
           ? REMOVED_MESSAGE
@@ -592,18 +600,8 @@ export function spaceView(app: App, spaceId: string): View {
         }
         return;
       case "removed":
-        // A host removed me after my grant (state.json): no room to be disconnected from, so the
-        // page stops its player itself. Read the Space once: its answer says whether it was a block.
-        // Nothing queued brings me back: not a join a promotion's poll asked for, nor its room.
-        joinAgain = false;
-        dropPending();
-        leaveBroadcast();
-        presence.forget();
-        comebackSince = null;
-        removedSeen = true;
-        renderRemoved();
-        ctl.left();
-        void ctl.load();
+        // A host removed me after my grant (state.json): no room to be disconnected from.
+        removedFromBroadcast();
         return;
       case "join-room":
         // The new token is WebRTC; join() drops the broadcast once the room is up.
@@ -612,6 +610,24 @@ export function spaceView(app: App, spaceId: string): View {
       case "watch":
         if (ctl.space) watch?.view.update(ctl.space, me, ctl.signInAgain);
     }
+  }
+
+  /**
+   * A host removed me while I watched the broadcast (state.json said so, or the token for my
+   * promotion was refused): the page stops its player itself. Nothing queued brings me back: not a
+   * join a promotion's poll asked for, nor its room. The Space is read once: its answer says whether
+   * it was a block.
+   */
+  function removedFromBroadcast(): void {
+    joinAgain = false;
+    dropPending();
+    leaveBroadcast();
+    presence.forget();
+    comebackSince = null;
+    removedSeen = true;
+    renderRemoved();
+    ctl.left();
+    void ctl.load();
   }
 
   /** Removed from the broadcast: blocked, nothing to join; else joining again on purpose is allowed,
