@@ -95,7 +95,7 @@ class Space:
     version: int = 0
     # The latest removals, for HLS viewers' pages (domain/viewers.py): viewer tag -> when (epoch
     # ms). Stored apart from the Space's own fields and read only by whole reads (the reconciler's,
-    # a moderator's): a member's read, the one every join makes, does not carry them.
+    # a moderator's, every write's): a member's read, the one every join makes, does not carry them.
     removed_viewers: dict[str, int] = field(default_factory=dict)
     # Kept by webhooks in a separate counter (not part of `version`), merged in on read. The WebRTC
     # audience only, exact: it decides who joins over WebRTC (broadcast.join_mode).

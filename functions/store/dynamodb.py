@@ -71,6 +71,7 @@ from ..domain.presence import HlsEstimate
 from ..domain.reactions import LimitState, RateLimit
 from ..domain.stage import HAND_LIMIT
 from .base import (
+    BACKOFF_START,
     DEDUPE_TTL,
     DISCOVERY_SHARDS,
     END,
@@ -1216,6 +1217,7 @@ class DynamoStore(SpaceStore):
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
+            time.sleep(random.uniform(0, BACKOFF_START * 8))
         raise Busy("too_much_contention", "too many removals at once; the last one was not told to viewers")
 
     def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:

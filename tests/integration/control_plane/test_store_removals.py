@@ -6,6 +6,7 @@ reads of the Space carry."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -91,3 +92,16 @@ def test_only_the_latest_removals_told_to_viewers_are_kept(store: SpaceStore) ->
         store.record_removed_viewer(space.id, f"tag{n:05d}", at=at, expires_at=at + HOUR)
     kept = store.require(space.id).removed_viewers
     assert set(kept) == {f"tag{n:05d}" for n in range(4, REMOVED_VIEWERS_MAX + 4)}
+
+
+def test_concurrent_removals_told_to_viewers_are_all_kept(store: SpaceStore) -> None:
+    """Each write merges into the Space's one item under its revision: none is lost to another."""
+    space = live(store, make_space())
+    now = datetime.now(UTC)
+
+    def remove(n: int) -> None:
+        store.record_removed_viewer(space.id, f"tag{n:05d}", at=now, expires_at=now + HOUR)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(remove, range(8)))
+    assert set(store.require(space.id).removed_viewers) == {f"tag{n:05d}" for n in range(8)}
