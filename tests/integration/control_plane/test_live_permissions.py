@@ -230,6 +230,7 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         "pictures": {},  # nor a `picture` claim: initials
         "listener_count": 0,
         "host_away_until": None,  # the host's join window: not away yet
+        "removed_viewers": {},  # nobody removed
     }
     assert rooms.rooms[0].max_participants > 0 and rooms.rooms[0].empty_timeout > 0
     assert [d.agent_name for d in dispatches] == [names.AGENT_NAME]
