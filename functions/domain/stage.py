@@ -122,10 +122,10 @@ def removed_since(removed_at: datetime | None, since: datetime) -> bool:
 
 
 def require_not_removed_since(removed_at: datetime | None, *, since: datetime) -> None:
-    """A page coming back by itself (a reload, a reconnect) names when it last joined: a host who
-    removed its person after that was not seen by it (nobody was connected), so it is told now and
-    does not slip back in. Joining again on purpose asks without `since` and is let in (a removal
-    without a block is not a ban)."""
+    """A page joining by itself (a reload, a reconnect, a promotion from the broadcast) names when it
+    last joined: a host who removed its person after that was not seen by it (nobody was connected
+    to the room), so it is told now and does not slip back in. Joining again on purpose asks without
+    `since` and is let in (a removal without a block is not a ban)."""
     if removed_at is not None and removed_since(removed_at, since):
         raise Conflict(
             names.REMOVED_RULE,

@@ -105,7 +105,8 @@ PK, SK = names.TABLE_PK, names.TABLE_SK
 GSI1, GSI1_PK, GSI1_SK = names.TABLE_GSI1, names.TABLE_GSI1_PK, names.TABLE_GSI1_SK
 TTL = names.TABLE_TTL_ATTRIBUTE
 META, EVENT, IDEMP = "META", "EVENT", "IDEMP"
-HAND, BLOCK, VIEWER = "HAND#", "BLOCK#", "VIEWER#"
+HAND, BLOCK = "HAND#", "BLOCK#"
+VIEWERS_LATEST = "VIEWER#LATEST"
 HAND_COUNT, BLOCK_COUNT = "COUNT#HANDS", "COUNT#BLOCKS"
 HLS_ESTIMATE = "ESTIMATE"
 # A transaction that collides with another one on the same item is cancelled, not queued.
@@ -349,7 +350,7 @@ class DynamoStore(SpaceStore):
             for attribute in ("name", "picture")
         )
         blocked = tuple(legacy_blocked) + tuple(u for u in block_items if u not in legacy_blocked)
-        latest = next((i for i in items if i[SK]["S"].startswith(VIEWER)), None)
+        latest = next((i for i in items if i[SK]["S"] == VIEWERS_LATEST), None)
         removed_viewers = {t: e[0] for t, e in _viewer_entries(latest, now=time.time()).items()}
         shards = self._counts([space_id])
         space = from_record(
@@ -1190,8 +1191,8 @@ class DynamoStore(SpaceStore):
         # join's, names its keys and never meets it), holding the latest REMOVED_VIEWERS_MAX: a host
         # removing made-up ids cannot grow what whole reads load. Read, merged, written back under
         # its revision (concurrent removals retry).
-        key = member_key(space_id, VIEWER, "LATEST")
-        for _ in range(MAX_ATTEMPTS):
+        key = count_key(space_id, VIEWERS_LATEST)
+        for attempt in range(MAX_ATTEMPTS):
             item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
             rev = int(item["rev"]["N"]) if item else 0
             entries = _viewer_entries(item, now=at.timestamp())
@@ -1217,7 +1218,8 @@ class DynamoStore(SpaceStore):
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
-            time.sleep(random.uniform(0, BACKOFF_START * 8))
+            if attempt + 1 < MAX_ATTEMPTS:
+                time.sleep(random.uniform(0, BACKOFF_START * 8))
         raise Busy("too_much_contention", "too many removals at once; the last one was not told to viewers")
 
     def record_removal(self, space_id: str, user: str, *, at: datetime, expires_at: datetime) -> None:

@@ -61,7 +61,8 @@ def join(
     space = ctx.store.require(space_id, member=actor)
     role = stage.join_role(space, user=actor)
     if rejoin_since is not None:
-        # A second read, only on a comeback (a reload, a reconnect): joins on purpose cost none.
+        # A second read, only when the page joins by itself (a reload, a reconnect, a promotion from
+        # the broadcast): joins on purpose cost none.
         stage.require_not_removed_since(ctx.store.removed_at(space_id, actor, now=now), since=rejoin_since)
     if name is not None and role in STAGE_ROLES:
         caller = people.Caller(actor, name, picture)

@@ -593,6 +593,18 @@ describe("a removal while watching the broadcast", () => {
     view.unmount();
   });
 
+  it("a Join after leaving the broadcast is on purpose, even after a promotion whose room failed", async () => {
+    const { view, room, broadcast } = await promotedWhileWatching([HLS, WEBRTC, HLS]);
+    room.failed("Could not connect to the media server (timeout).");
+    await until(() => expect(room.left.count).toBe(1));
+    broadcast.hooks.leave?.();
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    await until(() => expect(FakeBroadcastStage.made).toHaveLength(2));
+    // The promotion named the broadcast's grant; the Join names nothing.
+    expect(sinces).toEqual([null, HLS.issued_at, null]);
+    view.unmount();
+  });
+
   it("says a block is a block, with nothing to join", async () => {
     removedAt4();
     spaceNow = { ...SPACE, caller_blocked: true };

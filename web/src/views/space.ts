@@ -127,9 +127,10 @@ export function spaceView(app: App, spaceId: string): View {
   let disposed = false;
   let joinError = "";
   /**
-   * A comeback (a reload's, a reconnect's) that has not come to an end: the grant time it names, so
-   * that the Rejoin or Try again it leaves behind is the same comeback and still learns of a removal
-   * meanwhile (rejoin_since). Cleared once in, once refused as removed, and by a Leave.
+   * A comeback (a reload's, a reconnect's) or a promotion from the broadcast that has not come to an
+   * end: the grant time it names, so that the Rejoin, Try again or retry it leaves behind is the same
+   * one and still learns of a removal meanwhile (rejoin_since). Cleared once in, once refused as
+   * removed, and by a Leave (of the room or of the broadcast).
    */
   let comebackSince: string | null = null;
   /** Left the broadcast with *Leave*: its message stays until the next join. */
@@ -336,7 +337,10 @@ export function spaceView(app: App, spaceId: string): View {
     // Left the page, or the broadcast this join was promoting from, while the token came.
     if (disposed || (watching && generation !== broadcastGeneration)) return "stop";
     if (grant.mode === "hls") {
-      if (watch?.playlistUrl === grant.playlist_url) return "joined";
+      if (watch?.playlistUrl === grant.playlist_url) {
+        comebackSince = null; // still watching: in
+        return "joined";
+      }
       return (await watchBroadcast(grant, auto)) ? "joined" : "retry";
     }
     // Joining from the card, the stage says it is connecting. Anything else on screen (the broadcast
@@ -518,6 +522,7 @@ export function spaceView(app: App, spaceId: string): View {
       signIn: () => app.signOut(),
       leave: () => {
         presence.forget();
+        comebackSince = null; // a Join after this is on purpose, not a promotion's retry
         joinAgain = false; // nor by a join a later poll queued behind that promotion
         dropPending(); // not onto the stage either, if a promotion was connecting
         const lower = ctl.lowerHandOnLeave();
