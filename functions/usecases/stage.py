@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ..domain import host, people, stage, viewers
 from ..domain.errors import Busy, Conflict, DomainError, PartlyDone, TooMany
@@ -152,11 +152,30 @@ async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block:
         lambda s: stage.remove(s, actor=actor, target=target, block=block, limits=ctx.settings.limits),
     )
     # After the write, once for both notes: later than any grant whose read missed this removal.
+    # Each is best effort (the removal is committed and answered as it is): a note that could not be
+    # written only means a page away at that moment comes back untold, and an entry for viewers that
+    # could not be written that an HLS viewer's page plays on until it reloads (both logged).
     at = ctx.clock()
     if not block:
-        await _note_removal(ctx, space_id, target, at)
+        # Before the disconnect, so a page that comes back right after it meets the note.
+        await _follow_up(
+            f"{target} removed from {space_id} but the removal was not noted",
+            lambda: ctx.store.record_removal(
+                space_id, target, at=at, expires_at=at + timedelta(seconds=stage.REMOVAL_NOTICE_SECONDS)
+            ),
+        )
     if viewers.told_to_viewers(change.before, target):
-        await _tell_viewers(ctx, space_id, target, at)
+        # An HLS viewer is in no room: their page learns it from the room metadata, which the
+        # composer copies to state.json (domain/viewers.py).
+        await _follow_up(
+            f"{target} removed from {space_id} but not told to viewers",
+            lambda: ctx.store.record_removed_viewer(
+                space_id,
+                viewers.viewer_tag(ctx.settings.viewer_tag_key(), space_id, target),
+                at=at,
+                expires_at=at + timedelta(seconds=viewers.REMOVED_VIEWER_SECONDS),
+            ),
+        )
     # Off the host's listener list now, not when the leave webhook comes (HLS viewers send none).
     # The removal is stored: a failure here leaves the entry to that webhook or its expiry
     # (audience.py) and the blocked hidden, so the answer is "accepted, converging", not an error.
@@ -170,37 +189,12 @@ async def remove(ctx: Context, *, actor: str, space_id: str, target: str, block:
     return accepted if unlisted else Accepted(accepted.space, converged=False)
 
 
-async def _note_removal(ctx: Context, space_id: str, target: str, at: datetime) -> None:
-    """Before the disconnect, so a page that comes back right after it meets the note. The removal
-    is committed and answered as it is: a note that could not be written only means a page away at
-    that moment comes back without being told (logged)."""
+async def _follow_up(failure: str, write: Callable[[], None]) -> None:
+    """A write after a committed one: any failure is logged as `failure`, never answered."""
     try:
-        await asyncio.to_thread(
-            ctx.store.record_removal,
-            space_id,
-            target,
-            at=at,
-            expires_at=at + timedelta(seconds=stage.REMOVAL_NOTICE_SECONDS),
-        )
+        await asyncio.to_thread(write)
     except Exception:  # noqa: BLE001 - after a committed write any failure is the follow-up's
-        logger.warning("%s removed from %s but the removal was not noted", target, space_id, exc_info=True)
-
-
-async def _tell_viewers(ctx: Context, space_id: str, target: str, at: datetime) -> None:
-    """For an HLS viewer, who is in no room: their page learns it from the room metadata, which the
-    composer copies to state.json (domain/viewers.py). An entry that could not be written only means
-    that page goes on playing until it reloads (logged)."""
-    try:
-        tag = viewers.viewer_tag(ctx.settings.viewer_tag_key(), space_id, target)
-        await asyncio.to_thread(
-            ctx.store.record_removed_viewer,
-            space_id,
-            tag,
-            at=at,
-            expires_at=at + timedelta(seconds=viewers.REMOVED_VIEWER_SECONDS),
-        )
-    except Exception:  # noqa: BLE001 - after a committed write any failure is the follow-up's
-        logger.warning("%s removed from %s but not told to viewers", target, space_id, exc_info=True)
+        logger.warning(failure, exc_info=True)
 
 
 async def pin(

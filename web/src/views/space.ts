@@ -521,12 +521,8 @@ export function spaceView(app: App, spaceId: string): View {
       },
       signIn: () => app.signOut(),
       leave: () => {
-        presence.forget();
-        comebackSince = null; // a Join after this is on purpose, not a promotion's retry
-        joinAgain = false; // nor by a join a later poll queued behind that promotion
-        dropPending(); // not onto the stage either, if a promotion was connecting
         const lower = ctl.lowerHandOnLeave();
-        leaveBroadcast();
+        offTheBroadcast();
         void lower();
         leftBroadcast = true; // the message stays: what the lower's answer redraws is not the card
         ctl.left();
@@ -619,20 +615,26 @@ export function spaceView(app: App, spaceId: string): View {
 
   /**
    * A host removed me while I watched the broadcast (state.json said so, or the token for my
-   * promotion was refused): the page stops its player itself. Nothing queued brings me back: not a
-   * join a promotion's poll asked for, nor its room. The Space is read once: its answer says whether
-   * it was a block.
+   * promotion was refused): the page stops its player itself. The Space is read once: its answer
+   * says whether it was a block.
    */
   function removedFromBroadcast(): void {
-    joinAgain = false;
-    dropPending();
-    leaveBroadcast();
-    presence.forget();
-    comebackSince = null;
+    offTheBroadcast();
     removedSeen = true;
     renderRemoved();
     ctl.left();
     void ctl.load();
+  }
+
+  /** Off the broadcast for good (a Leave, a removal): the tab forgets the Space, a Join after this is
+   * on purpose (not a promotion's retry), and nothing queued brings it back: not a join a later poll
+   * queued behind a promotion, nor the promotion's room if it was connecting. */
+  function offTheBroadcast(): void {
+    presence.forget();
+    comebackSince = null;
+    joinAgain = false;
+    dropPending();
+    leaveBroadcast();
   }
 
   /** Removed from the broadcast: blocked, nothing to join; else joining again on purpose is allowed,
