@@ -68,6 +68,9 @@ class LiveKitConfig:
     # "present" and the Space never ended); the node holding the room lists only who is connected
     # to it, and no answer at all means no node holds it (docs/infrastructure.md, "A node that dies").
     participants_from_node: bool = True
+    # Prometheus metrics on this port (of every bind address). The fleet's nodes read their own
+    # `livekit_room_total` from it to protect themselves from scale-in while they hold a room.
+    metrics_port: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -85,6 +88,8 @@ def render(config: LiveKitConfig) -> dict[str, object]:
             "max_participants": config.max_participants,
         },
     }
+    if config.metrics_port is not None:
+        doc["prometheus"] = {"port": config.metrics_port}
     if config.participants_from_node:
         doc["api"] = {"enable_psrpc_for_get_list_participants": True}
     if config.webhook_urls:
@@ -182,6 +187,7 @@ def fleet_config(
     turn_relay_range: tuple[int, int] = (30000, 40000),
     use_external_ip: bool = True,
     node_ip: str | None = None,
+    metrics_port: int = 6789,
 ) -> LiveKitConfig:
     """One node of the cloud fleet: multi-node through Redis, public IP discovered by STUN, TURN.
 
@@ -214,4 +220,5 @@ def fleet_config(
             tls_port=turn_tls_port,
             relay_range=turn_relay_range,
         ),
+        metrics_port=metrics_port,
     )

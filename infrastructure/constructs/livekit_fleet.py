@@ -5,8 +5,10 @@ public IP and port range, no NAT or overlay in between). Its livekit.yaml is ren
 by contract.livekit_config, the same code that renders the local one, with placeholders for the
 secrets; the node fills them from Secrets Manager at boot, so no secret is in the template.
 
-Scale-in drains: a lifecycle hook holds a terminating node while LiveKit, on SIGTERM, refuses new
-rooms and waits for its rooms to empty; systemd kills it after `drain` at the latest.
+Scale-in picks an empty node: each node protects itself from scale-in while it holds a room
+(livekit-protect.sh). A node terminated anyway (every node busy, an instance refresh) drains: a
+lifecycle hook holds it while LiveKit, on SIGTERM, refuses new rooms and waits for its rooms to
+empty; systemd kills it after `drain` at the latest.
 
 TURN has its own name and load balancer: livekit-server tells clients `turns:<turn domain>:443`
 whatever its TLS port is, so the TURN domain's 443 must reach the nodes' TURN port (a second TLS
@@ -49,6 +51,9 @@ TURN_TLS_PORT = 5349
 # UDP ports TURN relays from (the SFU, on another node's public IP or its own, sends media to them).
 TURN_RELAY_RANGE = (30000, 40000)
 HTTPS_PORT = 443
+# livekit-server's Prometheus metrics; the node reads its own room count there (livekit-protect.sh).
+# Not in any security group rule: nothing outside the node reads it.
+METRICS_PORT = 6789
 NODE_FILES = Path(__file__).resolve().parent.parent / "node"
 # Where the user data writes NODE_FILES on the node.
 NODE_DIR = "/opt/spaces-node"
@@ -87,6 +92,7 @@ def render_node_config(*, webhook_url: str, turn_domain: str, redis_address: str
         turn_tls_port=TURN_TLS_PORT,
         turn_relay_range=TURN_RELAY_RANGE,
         use_external_ip=True,
+        metrics_port=METRICS_PORT,
     )
     return livekit_config.render_yaml(config)
 
@@ -161,7 +167,10 @@ class LiveKitFleet(Construct):
             self,
             "NodeRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="LiveKit SFU node: read its two secrets, SSM sessions, complete its drain",
+            description=(
+                "LiveKit SFU node: read its two secrets, SSM sessions, protect itself from scale-in, "
+                "complete its drain"
+            ),
         )
         # Session Manager, the only operator access (no SSH): what its agent needs to register and
         # open sessions, and nothing more. AmazonSSMManagedInstanceCore would also let a node that
@@ -191,13 +200,15 @@ class LiveKitFleet(Construct):
         livekit_secret.grant_read(self.role)
         redis_auth_secret.grant_read(self.role)
         # Not the role's default policy: that one is a dependency of the group, this one names it.
+        # The node completes its own drain and sets its own scale-in protection (livekit-protect.sh),
+        # on this group only.
         iam.Policy(
             self,
             "CompleteDrain",
             roles=[self.role],
             statements=[
                 iam.PolicyStatement(
-                    actions=["autoscaling:CompleteLifecycleAction"],
+                    actions=["autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceProtection"],
                     resources=[
                         Stack.of(self).format_arn(
                             service="autoscaling",
@@ -233,6 +244,7 @@ class LiveKitFleet(Construct):
                     "DRAIN_SECONDS": str(drain_seconds),
                     "GROUP_NAME": self.group_name,
                     "HOOK_NAME": LIFECYCLE_HOOK_NAME,
+                    "METRICS_PORT": str(METRICS_PORT),
                 },
             )
         )
@@ -288,8 +300,8 @@ class LiveKitFleet(Construct):
         self.group.scale_on_cpu_utilization(
             "Cpu",
             target_utilization_percent=sizing.cpu_target_percent,
-            # No `cooldown`: target tracking ignores it. Scale-in is damped by the drain itself
-            # (a node leaves only when its rooms have ended, up to `drain`).
+            # No `cooldown`: target tracking ignores it. Scale-in takes an empty node (a node holding
+            # a room protects itself) and, failing that, drains (up to `drain`).
         )
 
         self.load_balancer = elbv2.NetworkLoadBalancer(

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Boots one LiveKit SFU node (Amazon Linux 2023): starts the drain unit first, then installs the
 # pinned livekit-server after checking its SHA-256, fills livekit.yaml's secrets from Secrets
-# Manager, and starts the SFU unit. The user data (infrastructure/constructs/livekit_fleet.py) writes this folder
+# Manager, starts the SFU unit, and then the unit that protects the node from scale-in while it
+# holds a room. The user data (infrastructure/constructs/livekit_fleet.py) writes this folder
 # onto the node with the settings below in the environment, then runs this script.
 #
 # NODE_ROOT (empty on a node) prefixes every path written, so the tests can boot into a folder.
@@ -9,6 +10,7 @@ set -euo pipefail
 
 : "${LIVEKIT_VERSION:?}" "${LIVEKIT_ARCH:?}" "${LIVEKIT_SHA256?}" "${AWS_REGION:?}"
 : "${LIVEKIT_SECRET_ARN:?}" "${REDIS_SECRET_ARN:?}" "${DRAIN_SECONDS:?}" "${GROUP_NAME:?}" "${HOOK_NAME:?}"
+: "${METRICS_PORT:?}"
 ROOT="${NODE_ROOT:-}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RELEASES="${LIVEKIT_RELEASES:-https://github.com/livekit/livekit/releases/download}"
@@ -74,8 +76,19 @@ start_livekit() {
   systemctl enable --now livekit.service
 }
 
+start_protection() {
+  # Last: it reads the room count from the running server.
+  printf 'AWS_REGION=%s\nGROUP_NAME=%s\nMETRICS_PORT=%s\n' "$AWS_REGION" "$GROUP_NAME" "$METRICS_PORT" \
+    >"${ROOT}/etc/livekit/protect.env"
+  install -D -m 0644 "${HERE}/livekit-protect.service" "${UNITS}/livekit-protect.service"
+  install -D -m 0755 "${HERE}/livekit-protect.sh" "${ROOT}/usr/local/bin/livekit-protect"
+  systemctl daemon-reload
+  systemctl enable --now livekit-protect.service
+}
+
 install_drain
 install_livekit
 tune_kernel
 write_config
 start_livekit
+start_protection

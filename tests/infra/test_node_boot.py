@@ -144,8 +144,17 @@ def test_boot_installs_the_checked_binary_fills_the_config_and_starts_the_units(
     assert f"HOOK_NAME={livekit_fleet.LIFECYCLE_HOOK_NAME}\n" in drain_env
     assert os.access(root / "usr/local/bin/livekit-drain", os.X_OK)
     assert "net.core.rmem_max" in (root / "etc/sysctl.d/90-livekit.conf").read_text()
-    assert boot.calls[-1] == "systemctl enable --now livekit.service"
     assert "systemctl enable --now livekit-drain.service" in boot.calls
+    # The scale-in protection reads the running server's metrics, so it starts after it, last.
+    assert boot.calls[-1] == "systemctl enable --now livekit-protect.service"
+    assert boot.calls.index("systemctl enable --now livekit.service") < len(boot.calls) - 1
+    assert "ExecStart=/usr/local/bin/livekit-protect" in (units / "livekit-protect.service").read_text()
+    assert os.access(root / "usr/local/bin/livekit-protect", os.X_OK)
+    protect_env = (root / "etc/livekit/protect.env").read_text()
+    assert f"GROUP_NAME={node_settings(synth)['GROUP_NAME']}\n" in protect_env
+    assert f"METRICS_PORT={livekit_fleet.METRICS_PORT}\n" in protect_env
+    # The server exports the metrics the unit reads, on the port it reads them from.
+    assert config["prometheus"] == {"port": livekit_fleet.METRICS_PORT}
 
 
 @pytest.mark.parametrize(
@@ -165,6 +174,7 @@ def test_boot_refuses_an_archive_it_cannot_verify(
     assert why in boot.stderr, boot.stderr
     assert not (boot.root / "usr/local/bin/livekit-server").exists()
     assert not [c for c in boot.calls if c.startswith("systemctl") and "livekit.service" in c]
+    assert not [c for c in boot.calls if "livekit-protect" in c]
     # The drain unit runs all the same: the failed node's termination hook is completed at once
     # instead of holding it for the hook's heartbeat (an hour).
     assert [c for c in boot.calls if c.startswith("systemctl enable --now livekit-drain.service")]

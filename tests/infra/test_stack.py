@@ -151,6 +151,25 @@ def test_fleet_drains_on_scale_in_for_a_bounded_time_and_scales_on_cpu(synth: Sy
     )
 
 
+def test_a_node_may_protect_itself_from_scale_in_and_complete_its_drain_in_its_group_only(
+    synth: Synthesized,
+) -> None:
+    (policy,) = [
+        p for k, p in synth.resources("AWS::IAM::Policy").items() if k.startswith("LiveKitCompleteDrain")
+    ]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(_list(statement["Action"])) == [
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:SetInstanceProtection",
+    ]
+    # The group's ARN by its name (CompleteLifecycleAction and SetInstanceProtection take both).
+    (resource,) = _list(statement["Resource"])
+    assert f"autoScalingGroupName/{node_settings(synth)['GROUP_NAME']}" in json.dumps(resource)
+    # The group itself does not protect new nodes: a node is protected only while it holds a room.
+    ((_, group),) = synth.resources("AWS::AutoScaling::AutoScalingGroup").items()
+    assert not group["Properties"].get("NewInstancesProtectedFromScaleIn", False)
+
+
 def test_a_deploy_never_replaces_the_nodes_serving_rooms(synth: Synthesized) -> None:
     """Each deploy resolves the latest AMI, so an update policy would roll the fleet on any deploy
     after AWS publishes one; nodes are rolled by an instance refresh, which drains them, instead."""

@@ -38,4 +38,5 @@ def _config(redis: redis_tls.LocalRedis, range_start: int) -> LiveKitConfig:
         turn_tls_port=free_port(),
         use_external_ip=False,
         node_ip="127.0.0.1",
+        metrics_port=free_port(),  # each node its own, as each cloud node has its own IP
     )
