@@ -47,6 +47,9 @@ AUTH_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # Cognito refuses a domain prefix that contains one of these.
 AUTH_PREFIX_RESERVED = ("aws", "amazon", "cognito")
 ACCOUNT_ID_CHARS = 12
+# ElastiCache's maintenance window: day:hour:minute-day:hour:minute, UTC.
+_DAY_TIME = r"(?:sun|mon|tue|wed|thu|fri|sat):(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+MAINTENANCE_WINDOW = re.compile(f"{_DAY_TIME}-{_DAY_TIME}")
 # What CDK gives an environment-agnostic stack's VPC, whatever max_azs says.
 MAX_AZS_ENV_AGNOSTIC = 2
 
@@ -105,6 +108,13 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     if not 1 <= retention_days <= 3650:
         raise ValueError(f"context recording_retention_days must be 1..3650, got {retention_days}")
     sfu_min_nodes = number("sfu_min_nodes", 2 if production else 1)
+    sfu_max_nodes = number("sfu_max_nodes", 10)
+    redis_maintenance_window = str(get("redis_maintenance_window", "sun:05:00-sun:06:00"))
+    if not MAINTENANCE_WINDOW.fullmatch(redis_maintenance_window):
+        raise ValueError(
+            "context redis_maintenance_window must be ddd:hh:mm-ddd:hh:mm in UTC (ElastiCache's "
+            f"format, e.g. sun:05:00-sun:06:00), got {redis_maintenance_window!r}"
+        )
     if not 1 <= number("max_live_per_host", 2) <= 100:
         raise ValueError(f"context max_live_per_host must be 1..100, got {number('max_live_per_host', 2)}")
     if not 1 <= number("max_scheduled_per_host", 20) <= 1000:
@@ -153,7 +163,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             instance_type=ec2.InstanceType(str(get("sfu_instance_type", DEFAULT_INSTANCE_TYPES[arch]))),
             cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm64 else ec2.AmazonLinuxCpuType.X86_64,
             min_capacity=sfu_min_nodes,
-            max_capacity=number("sfu_max_nodes", 10),
+            max_capacity=sfu_max_nodes,
             cpu_target_percent=number("sfu_cpu_target", 60),
             drain=cdk.Duration.seconds(number("sfu_drain_seconds", 3600)),
         ),
@@ -196,6 +206,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             max_scheduled_per_host=number("max_scheduled_per_host", 20),
         ),
         redis_node_type=str(get("redis_node_type", "cache.t4g.micro")),
+        redis_maintenance_window=redis_maintenance_window,
         max_azs=max_azs,
         nat_gateways=number("nat_gateways", 2 if production else 1),
         log_retention=logs.RetentionDays.SIX_MONTHS if production else logs.RetentionDays.ONE_MONTH,
@@ -204,8 +215,9 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         else None,
         livekit_binary_sha256=livekit_sha256,
         alarm_email=app.node.try_get_context("alarm_email"),
-        # Fewer nodes in service than the group's minimum: one was lost (or never booted).
-        alarms=AlarmThresholds(sfu_min_nodes=sfu_min_nodes),
+        # Fewer nodes in service than the group's minimum: one was lost (or never booted); as many
+        # as its maximum: new rooms go onto busy nodes.
+        alarms=AlarmThresholds(sfu_min_nodes=sfu_min_nodes, sfu_max_nodes=sfu_max_nodes),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
         avatar_hosts=None
         if avatar_hosts is None

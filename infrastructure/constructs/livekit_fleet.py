@@ -353,7 +353,7 @@ class LiveKitFleet(Construct):
             certificates=[elbv2.ListenerCertificate.from_arn(turn_certificate_arn)],
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
         )
-        self.turn_listener.add_targets(
+        self.turn_targets = self.turn_listener.add_targets(
             "Nodes",
             port=TURN_TLS_PORT,
             protocol=elbv2.Protocol.TCP,

@@ -12,6 +12,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -21,6 +22,10 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 FIVE_MINUTES = Duration.minutes(5)
+# Added to the request count of the API's 5xx rate (AlarmThresholds.api_5xx_percent).
+API_5XX_FLOOR_REQUESTS = 5000
+# Periods of 5 minutes a slow condition must hold (a scale-out, a boot) before it pages.
+SUSTAINED_PERIODS = 3
 
 
 def metric_namespace(scope: Construct) -> str:
@@ -44,7 +49,9 @@ class WatchedWorkers:
 
 @dataclass(frozen=True, kw_only=True)
 class AlarmThresholds:
-    api_5xx_per_5min: int = 5
+    # 5xx answers as a share of requests plus API_5XX_FLOOR_REQUESTS in 5 minutes: 5 errors page
+    # at low traffic, ~0.1 % of requests in a join storm (a fixed count is noise at 3,400/s).
+    api_5xx_percent: float = 0.1
     api_p99_latency_ms: int = 2000
     lambda_errors_per_5min: int = 5
     # The hottest node's CPU (the fleet's average hides one saturated node: rooms are placed per
@@ -53,6 +60,11 @@ class AlarmThresholds:
     # Alarm when fewer nodes are in service than this: app.py sets the group's minimum, the
     # healthy floor.
     sfu_min_nodes: int = 1
+    # Alarm when the group has had this many nodes for 15 minutes: app.py sets its maximum.
+    sfu_max_nodes: int = 10
+    # The routing Redis of the SFU fleet: its engine's CPU (one thread) and memory.
+    redis_cpu_percent: int = 80
+    redis_memory_percent: int = 80
     # The reconciler runs every minute; failing in most of five minutes is not a blip.
     reconciler_errors_per_5min: int = 3
     agent_errors_per_5min: int = 10
@@ -73,6 +85,8 @@ class Observability(Construct):
         avatar_route_key: str,
         table: dynamodb.Table,
         sfu_group: autoscaling.AutoScalingGroup,
+        sfu_target_groups: Sequence[elbv2.NetworkTargetGroup],
+        redis_clusters: Sequence[str],
         workers: Sequence[WatchedWorkers],
         thresholds: AlarmThresholds,
         alarm_email: str | None,
@@ -171,20 +185,57 @@ class Observability(Construct):
             period=FIVE_MINUTES,
             statistic="Maximum",
         )
+        api_5xx = cloudwatch.MathExpression(
+            # FILL: no avatar request in a period is no avatar failure, not a gap in the result.
+            expression="all - FILL(avatars, 0)",
+            using_metrics={
+                "all": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                "avatars": self._worker_metric("AvatarProxy5xx", "Sum"),
+            },
+            label="5xx answers, avatar proxy's upstream failures excepted",
+            period=FIVE_MINUTES,
+        )
+        api_requests = api.metric_count(period=FIVE_MINUTES, statistic="Sum")
+
+        def group_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/AutoScaling",
+                metric_name=name,
+                dimensions_map=group,
+                period=FIVE_MINUTES,
+                statistic=statistic,
+            )
+
+        def redis_metric(name: str, label: str, id_prefix: str) -> cloudwatch.MathExpression:
+            # The busier of the two clusters (either may be the primary).
+            per_cluster = {
+                f"{id_prefix}{i}": cloudwatch.Metric(
+                    namespace="AWS/ElastiCache",
+                    metric_name=name,
+                    dimensions_map={"CacheClusterId": cluster},
+                    period=FIVE_MINUTES,
+                    statistic="Maximum",
+                )
+                for i, cluster in enumerate(redis_clusters)
+            }
+            return cloudwatch.MathExpression(
+                expression=f"MAX([{', '.join(per_cluster)}])",
+                using_metrics=per_cluster,
+                label=label,
+                period=FIVE_MINUTES,
+            )
+
         metrics: dict[str, cloudwatch.IMetric] = {
-            "api_5xx": cloudwatch.MathExpression(
-                # FILL: no avatar request in a period is no avatar failure, not a gap in the result.
-                expression="all - FILL(avatars, 0)",
-                using_metrics={
-                    "all": api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
-                    "avatars": self._worker_metric("AvatarProxy5xx", "Sum"),
-                },
-                label="5xx answers, avatar proxy's upstream failures excepted",
+            "api_5xx": api_5xx,
+            "api_5xx_rate": cloudwatch.MathExpression(
+                expression=f"100 * errors / (FILL(requests, 0) + {API_5XX_FLOOR_REQUESTS})",
+                using_metrics={"errors": api_5xx, "requests": api_requests},
+                label=f"5xx answers, % of requests + {API_5XX_FLOOR_REQUESTS}",
                 period=FIVE_MINUTES,
             ),
             "api_4xx": api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
             "api_latency": api.metric_latency(period=FIVE_MINUTES, statistic="p99"),
-            "api_count": api.metric_count(period=FIVE_MINUTES, statistic="Sum"),
+            "api_count": api_requests,
             "lambda_errors": function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
             "lambda_throttles": function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
             "lambda_duration": function.metric_duration(period=FIVE_MINUTES, statistic="p99"),
@@ -200,12 +251,35 @@ class Observability(Construct):
             "reconciler_runs": reconciler.metric_invocations(period=FIVE_MINUTES, statistic="Sum"),
             "sfu_cpu": sfu_cpu,
             "sfu_cpu_average": sfu_cpu.with_(statistic="Average"),
-            "sfu_nodes": cloudwatch.Metric(
-                namespace="AWS/AutoScaling",
-                metric_name="GroupInServiceInstances",
-                dimensions_map=group,
+            "sfu_nodes": group_metric("GroupInServiceInstances", "Minimum"),
+            # Nodes the group wants and does not have in service, at the least of each period: a
+            # scale-out that does not happen (the EC2 vCPU quota, no capacity in the zones).
+            "sfu_nodes_missing": cloudwatch.MathExpression(
+                expression="desired - serving",
+                using_metrics={
+                    "desired": group_metric("GroupDesiredCapacity", "Minimum"),
+                    "serving": group_metric("GroupInServiceInstances", "Maximum"),
+                },
+                label="SFU nodes wanted, not in service",
                 period=FIVE_MINUTES,
-                statistic="Minimum",
+            ),
+            # Targets failing their health check all period long, on either load balancer: nodes
+            # whose boot fails (a checksum that does not match, a download refused) keep being
+            # replaced and stay unhealthy, while the group counts them in service.
+            "sfu_unhealthy": cloudwatch.MathExpression(
+                expression=f"MAX([{', '.join(f't{i}' for i in range(len(sfu_target_groups)))}])",
+                using_metrics={
+                    f"t{i}": target_group.metrics.un_healthy_host_count(
+                        period=FIVE_MINUTES, statistic="Minimum"
+                    )
+                    for i, target_group in enumerate(sfu_target_groups)
+                },
+                label="SFU nodes unhealthy behind a load balancer (least of the period)",
+                period=FIVE_MINUTES,
+            ),
+            "redis_cpu": redis_metric("EngineCPUUtilization", "Routing Redis engine CPU (%)", "cpu"),
+            "redis_memory": redis_metric(
+                "DatabaseMemoryUsagePercentage", "Routing Redis memory (%)", "memory"
             ),
             "table_throttles": cloudwatch.MathExpression(
                 expression="reads + writes",
@@ -221,10 +295,12 @@ class Observability(Construct):
         self.alarms = [
             self._alarm(
                 "Api5xx",
-                metrics["api_5xx"],
-                thresholds.api_5xx_per_5min,
+                metrics["api_5xx_rate"],
+                thresholds.api_5xx_percent,
                 above,
-                "The API answered 5xx: a bug or a failing dependency (DynamoDB, LiveKit)",
+                f"The API answered 5xx to {thresholds.api_5xx_percent} % of its requests (of "
+                f"requests + {API_5XX_FLOOR_REQUESTS}: a handful at low traffic): a bug or a failing "
+                "dependency (DynamoDB, LiveKit)",
             ),
             self._alarm(
                 "ApiLatency",
@@ -262,6 +338,49 @@ class Observability(Construct):
                 cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 "Fewer SFU nodes in service than the floor",
                 missing=cloudwatch.TreatMissingData.BREACHING,
+            ),
+            self._alarm(
+                "SfuScaleOutStuck",
+                metrics["sfu_nodes_missing"],
+                1,
+                above,
+                "The SFU group has wanted more nodes than it has in service for 15 minutes: a "
+                "scale-out that fails (EC2 vCPU quota, no capacity in the zones); new rooms go onto "
+                "busy nodes",
+                periods=SUSTAINED_PERIODS,
+            ),
+            self._alarm(
+                "SfuAtMaximum",
+                metrics["sfu_nodes"],
+                thresholds.sfu_max_nodes,
+                above,
+                "The SFU group has been at its maximum for 15 minutes: it cannot add a node for new "
+                "rooms (raise sfu_max_nodes, and the EC2 vCPU quota with it)",
+                periods=SUSTAINED_PERIODS,
+            ),
+            self._alarm(
+                "SfuUnhealthy",
+                metrics["sfu_unhealthy"],
+                1,
+                above,
+                "An SFU node has failed its load balancer health check for 15 minutes: nodes that "
+                "do not boot (livekit_sha256, the release download, the secrets) are replaced in a loop",
+                periods=SUSTAINED_PERIODS,
+            ),
+            self._alarm(
+                "RedisCpu",
+                metrics["redis_cpu"],
+                thresholds.redis_cpu_percent,
+                above,
+                "The SFU fleet's routing Redis is busy: every node routes rooms and signals through it "
+                "(redis_node_type)",
+            ),
+            self._alarm(
+                "RedisMemory",
+                metrics["redis_memory"],
+                thresholds.redis_memory_percent,
+                above,
+                "The SFU fleet's routing Redis is filling its memory (redis_node_type)",
             ),
             self._alarm(
                 "ReconcilerErrors",
@@ -333,8 +452,19 @@ class Observability(Construct):
                 left=[metrics["sfu_cpu"], metrics["sfu_cpu_average"]],
                 width=8,
             ),
-            graph(title="SFU nodes in service", left=[metrics["sfu_nodes"]], width=8),
+            graph(
+                title="SFU nodes: in service, wanted but missing, unhealthy",
+                left=[metrics["sfu_nodes"], metrics["sfu_nodes_missing"], metrics["sfu_unhealthy"]],
+                width=8,
+            ),
             graph(title="DynamoDB throttled requests", left=[metrics["table_throttles"]], width=8),
+        )
+        self.dashboard.add_widgets(
+            graph(
+                title="SFU routing Redis (%): engine CPU, memory",
+                left=[metrics["redis_cpu"], metrics["redis_memory"]],
+                width=8,
+            ),
         )
         self.dashboard.add_widgets(
             *(
@@ -367,13 +497,14 @@ class Observability(Construct):
         comparison: cloudwatch.ComparisonOperator,
         description: str,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        periods: int = 1,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             id_,
             metric=metric,
             threshold=threshold,
-            evaluation_periods=1,
+            evaluation_periods=periods,
             comparison_operator=comparison,
             alarm_description=description,
             treat_missing_data=missing,

@@ -13,6 +13,8 @@ from constructs import Construct
 
 # Not the default 6379: one less thing for a scanner that lands in the VPC to guess.
 REDIS_PORT = 6380
+# A primary and a replica.
+CLUSTERS = 2
 
 
 class Redis(Construct):
@@ -25,6 +27,7 @@ class Redis(Construct):
         subnets: ec2.SubnetSelection,
         auth_token: secretsmanager.ISecret,
         node_type: str,
+        maintenance_window: str,
     ) -> None:
         super().__init__(scope, id_)
         self.port = REDIS_PORT
@@ -46,7 +49,7 @@ class Redis(Construct):
             cache_node_type=node_type,
             port=REDIS_PORT,
             # A primary and a replica in two AZs; failover keeps the fleet routing through an AZ loss.
-            num_cache_clusters=2,
+            num_cache_clusters=CLUSTERS,
             automatic_failover_enabled=True,
             multi_az_enabled=True,
             transit_encryption_enabled=True,
@@ -59,7 +62,14 @@ class Redis(Construct):
             # Routing state is rebuilt by the nodes within seconds; snapshots would only cost money.
             snapshot_retention_limit=0,
             auto_minor_version_upgrade=True,
+            # Minor upgrades and patches land here (weekly, UTC): the replica first, then a failover
+            # of a few seconds in which nodes cannot route. Left to AWS, it is a random weekly
+            # hour, which may fall in the middle of an event.
+            preferred_maintenance_window=maintenance_window,
         )
+        # ElastiCache names a replication group's clusters <group id>-001, -002, ...; their engine
+        # metrics are per cluster (either may be the primary after a failover).
+        self.cluster_ids = tuple(f"{self.replication_group.ref}-{n:03d}" for n in range(1, CLUSTERS + 1))
         self.host = self.replication_group.attr_primary_end_point_address
         self.address = f"{self.host}:{REDIS_PORT}"
 

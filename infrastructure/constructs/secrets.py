@@ -1,7 +1,8 @@
 """Generated secrets: the LiveKit key pair and the Redis AUTH token. Nothing secret is in the template.
 
-Rotation is manual and documented in docs/infrastructure.md: LiveKit accepts several keys at once, so
-a new pair is added, nodes and the control plane roll, and the old pair is removed.
+Rotation is manual and documented in docs/infrastructure.md ("Secret rotation"): the secret holds one
+key pair, so a new pair replaces the old one and the nodes and the control plane roll onto it, when no
+Space is live.
 """
 
 from __future__ import annotations

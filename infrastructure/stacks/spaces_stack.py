@@ -61,6 +61,8 @@ class SpacesSettings:
     agents: AgentSizing
     api: ApiLimits
     redis_node_type: str
+    # ElastiCache's weekly maintenance window, UTC ("sun:05:00-sun:06:00").
+    redis_maintenance_window: str
     max_azs: int
     nat_gateways: int
     log_retention: logs.RetentionDays
@@ -133,6 +135,7 @@ class SpacesStack(Stack):
             subnets=network.isolated_subnets,
             auth_token=secrets.redis_auth,
             node_type=settings.redis_node_type,
+            maintenance_window=settings.redis_maintenance_window,
         )
 
         identity: UserPoolIdentity | None = None
@@ -278,6 +281,8 @@ class SpacesStack(Stack):
             avatar_route_key=AVATAR_ROUTE_KEY,
             table=state.table,
             sfu_group=fleet.group,
+            sfu_target_groups=[fleet.signalling_targets, fleet.turn_targets],
+            redis_clusters=redis.cluster_ids,
             workers=[
                 WatchedWorkers(
                     "Agent",

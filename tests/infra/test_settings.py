@@ -24,6 +24,8 @@ def test_defaults_synthesize_without_context() -> None:
     assert settings.broadcast.retention_days == 30
     assert settings.broadcast.domain is None and settings.broadcast.certificate_arn is None
     assert settings.webrtc_listener_limit == 250
+    assert settings.redis_maintenance_window == "sun:05:00-sun:06:00"
+    assert (settings.alarms.sfu_min_nodes, settings.alarms.sfu_max_nodes) == (1, 10)
 
 
 def test_context_selects_x86_external_oidc_and_production() -> None:
@@ -81,6 +83,8 @@ def test_context_sets_the_broadcast_tier() -> None:
         ({"livekit_releases_url": "https://mirror.example.org/$(id)"}, "livekit_releases_url"),
         # CDK builds an environment-agnostic stack's VPC over two AZs whatever is asked.
         ({"max_azs": "3"}, "max_azs"),
+        ({"redis_maintenance_window": "sunday 5am"}, "redis_maintenance_window"),
+        ({"redis_maintenance_window": "sun:25:00-sun:26:00"}, "redis_maintenance_window"),
     ],
 )
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:

@@ -15,7 +15,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Match, Template
 
 from contract import names
-from infrastructure.constructs import lambda_bundle, livekit_fleet
+from infrastructure.constructs import lambda_bundle, livekit_fleet, observability
 from infrastructure.constructs.control_plane import RUNTIME, ApiLimits, BroadcastLinks, ControlPlane
 
 from .conftest import STACK, Synthesized
@@ -603,11 +603,20 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
 
 def test_the_api_5xx_alarm_leaves_out_the_avatar_proxys_upstream_failures(synth: Synthesized) -> None:
     alarm = _alarm(synth, "Api5xx")
-    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
-    assert expression["Expression"] == "all - FILL(avatars, 0)" and expression["ReturnData"]
     by_id = {m["Id"]: m for m in alarm["Metrics"]}
+    # The alarm's value: those errors as a share of the requests (plus a floor: a handful of errors
+    # still pages at low traffic).
+    (returned,) = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    floor = observability.API_5XX_FLOOR_REQUESTS
+    assert returned["Expression"] == f"100 * errors / (FILL(requests, 0) + {floor})"
+    assert by_id["requests"]["MetricStat"]["Metric"]["MetricName"] == "Count"
+    assert by_id["errors"]["Expression"] == "all - FILL(avatars, 0)"
     assert by_id["all"]["MetricStat"]["Metric"]["MetricName"] == "5xx"
     assert by_id["avatars"]["MetricStat"]["Metric"]["MetricName"] == "AvatarProxy5xx"
+    # 5 errors at no traffic page, as do 1,100 of a million requests; 100 of a million do not.
+    threshold = alarm["Threshold"]
+    assert 100 * 5 / floor >= threshold > 100 * 4 / floor
+    assert 100 * 1100 / (1_000_000 + floor) >= threshold > 100 * 100 / (1_000_000 + floor)
     (metric_filter,) = [
         f
         for f in synth.resources("AWS::Logs::MetricFilter").values()
@@ -637,6 +646,50 @@ def test_the_sfu_alarms_watch_the_hottest_node_and_the_groups_floor(synth: Synth
     nodes = _alarm(synth, "SfuNodes")
     assert nodes["Threshold"] == int(group["Properties"]["MinSize"])
     assert nodes["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_the_sfu_alarms_catch_a_stuck_scale_out_the_maximum_and_nodes_that_never_get_healthy(
+    synth: Synthesized,
+) -> None:
+    ((_, group),) = synth.resources("AWS::AutoScaling::AutoScalingGroup").items()
+    stuck = _alarm(synth, "SfuScaleOutStuck")
+    by_id = {m["Id"]: m for m in stuck["Metrics"]}
+    assert by_id["desired"]["MetricStat"]["Metric"]["MetricName"] == "GroupDesiredCapacity"
+    assert by_id["serving"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
+    assert stuck["EvaluationPeriods"] == observability.SUSTAINED_PERIODS
+    at_max = _alarm(synth, "SfuAtMaximum")
+    assert at_max["Threshold"] == int(group["Properties"]["MaxSize"])
+    assert at_max["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert at_max["EvaluationPeriods"] == observability.SUSTAINED_PERIODS
+    # Both load balancers' target groups (signalling and TURN/TLS).
+    unhealthy = _alarm(synth, "SfuUnhealthy")
+    groups = [
+        m["MetricStat"]["Metric"]
+        for m in unhealthy["Metrics"]
+        if "MetricStat" in m and m["MetricStat"]["Metric"]["MetricName"] == "UnHealthyHostCount"
+    ]
+    assert len(groups) == len(synth.resources("AWS::ElasticLoadBalancingV2::TargetGroup")) == 2
+
+
+def test_the_routing_redis_alarms_on_both_clusters_and_has_a_maintenance_window(
+    synth: Synthesized,
+) -> None:
+    ((rg_id, rg),) = synth.resources("AWS::ElastiCache::ReplicationGroup").items()
+    assert rg["Properties"]["PreferredMaintenanceWindow"] == "sun:05:00-sun:06:00"
+    for name, metric in (
+        ("RedisCpu", "EngineCPUUtilization"),
+        ("RedisMemory", "DatabaseMemoryUsagePercentage"),
+    ):
+        alarm = _alarm(synth, name)
+        clusters = [
+            m["MetricStat"]["Metric"]
+            for m in alarm["Metrics"]
+            if "MetricStat" in m and m["MetricStat"]["Metric"]["MetricName"] == metric
+        ]
+        assert len(clusters) == rg["Properties"]["NumCacheClusters"] == 2
+        # <replication group id>-001 and -002.
+        text = json.dumps(clusters)
+        assert rg_id in text and "-001" in text and "-002" in text
 
 
 def test_the_scheduled_reconciler_alarms_when_it_fails_or_stops(synth: Synthesized) -> None:
