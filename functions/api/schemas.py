@@ -116,6 +116,9 @@ class SpaceCreate(_Input):
 
 class RoleUpdate(_Input):
     role: Literal["cohost", "speaker", "listener"]
+    # The role the caller saw the person in, when the change was meant for that role (an invitation
+    # from the audience list): if it has changed since, 409 `role_changed` and nothing changes.
+    from_role: Literal["cohost", "speaker", "listener"] | None = None
 
 
 class HostHandover(_Input):

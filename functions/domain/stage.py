@@ -18,6 +18,13 @@ from .reactions import RateLimit
 
 MODERATORS = frozenset({Role.HOST, Role.COHOST})
 ASSIGNABLE = frozenset({Role.COHOST, Role.SPEAKER, Role.LISTENER})
+# How a role reads in a refusal ("... is a co-host now, not in the audience").
+_ROLE_NAMES = {
+    Role.HOST: "the host",
+    Role.COHOST: "a co-host",
+    Role.SPEAKER: "a speaker",
+    Role.LISTENER: "in the audience",
+}
 # How long a removal without a block is remembered for the page of the person removed: a page that
 # was away (reloading, reconnecting) when it happened learns of it when it comes back by itself
 # (require_not_removed_since), however long the Space runs; a join they make on purpose is let in.
@@ -38,7 +45,12 @@ def authorize_role_change(space: Space, *, actor: str) -> Role:
     return _require_moderator(space, actor=actor, doing="change roles")
 
 
-def change_role(space: Space, *, actor: str, target: str, role: Role, limits: Limits) -> Space:
+def change_role(
+    space: Space, *, actor: str, target: str, role: Role, limits: Limits, from_role: Role | None = None
+) -> Space:
+    """`from_role`: the role the caller saw, when they acted on it (an invitation from the audience
+    list, a button on a stage row). If the person's role has changed since, nothing is changed: an
+    invitation read from a stale list must not turn a co-host into a speaker."""
     _require_not_ended(space)
     actor_role = authorize_role_change(space, actor=actor)
     current = space.role_of(target)
@@ -48,6 +60,11 @@ def change_role(space: Space, *, actor: str, target: str, role: Role, limits: Li
         raise Forbidden("host_role_fixed", "the host's role cannot be changed")
     if actor_role is not Role.HOST and (role is Role.COHOST or current is Role.COHOST):
         raise Forbidden("only_host_assigns_cohosts", "only the host assigns or removes co-hosts")
+    if from_role is not None and current is not from_role:
+        raise Conflict(
+            "role_changed",
+            f"they are {_ROLE_NAMES[current]} now, not {_ROLE_NAMES[from_role]}: nothing was changed",
+        )
     if target in space.blocked and role is not Role.LISTENER:
         raise Conflict("user_blocked", "a blocked user cannot be put on stage")
     if role is current:

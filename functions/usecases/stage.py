@@ -87,7 +87,9 @@ async def _hand_update(ctx: Context, space_id: str, rule: Callable[[Space], Spac
         raise PartlyDone(_TOGGLE_SPENT) from exc
 
 
-async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, role: Role) -> Accepted:
+async def change_role(
+    ctx: Context, *, actor: str, space_id: str, target: str, role: Role, from_role: Role | None = None
+) -> Accepted:
     """A listener invited from the listener list (no raised hand, so the Space never learnt their
     name) is named from their entry there, with its avatar, for the room metadata's `names` and
     `pictures` that the stage and HLS viewers show. Someone sent back to the audience is listed
@@ -96,7 +98,9 @@ async def change_role(ctx: Context, *, actor: str, space_id: str, target: str, r
     entry = await asyncio.to_thread(ctx.store.listed, space_id, target) if role in STAGE_ROLES else None
 
     def rule(space: Space) -> Space:
-        changed = stage.change_role(space, actor=actor, target=target, role=role, limits=ctx.settings.limits)
+        changed = stage.change_role(
+            space, actor=actor, target=target, role=role, limits=ctx.settings.limits, from_role=from_role
+        )
         if changed is space or entry is None or entry.name == target or target in changed.names:
             return changed
         return people.named(changed, people.Caller(target, entry.name, entry.picture))

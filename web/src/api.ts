@@ -348,8 +348,10 @@ export class Api {
     return this.call("DELETE", `/spaces/${encodeURIComponent(id)}/hand`);
   }
 
-  setRole(id: string, userId: string, role: Exclude<Role, "host">): Promise<unknown> {
-    return this.call("PUT", `/spaces/${encodeURIComponent(id)}/roles/${encodeURIComponent(userId)}`, { role });
+  /** `from`: the role the caller saw the person in; if it changed since, 409 `role_changed` and nothing changes. */
+  setRole(id: string, userId: string, role: Exclude<Role, "host">, from?: Exclude<Role, "host">): Promise<unknown> {
+    const body = from ? { role, from_role: from } : { role };
+    return this.call("PUT", `/spaces/${encodeURIComponent(id)}/roles/${encodeURIComponent(userId)}`, body);
   }
 
   /** The host hands the Space to a co-host (POST /spaces/{id}/host). */

@@ -110,3 +110,10 @@ export function hideToast(): void {
   window.clearTimeout(toastTimer);
   document.getElementById("toast")?.classList.remove("show");
 }
+
+/** A time from the API (ISO 8601) in the reader's own zone and words; "" when there is none. */
+export function localTime(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "" : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}

@@ -8,11 +8,21 @@ describe("parseRoute", () => {
     expect(parseRoute("#/spaces/a%7Cb")).toEqual({ kind: "space", spaceId: "a|b" });
   });
 
-  it("shows the lobby for other hashes", () => {
-    expect(parseRoute("")).toEqual({ kind: "lobby", problem: null });
-    expect(parseRoute("#/")).toEqual({ kind: "lobby", problem: null });
-    expect(parseRoute("#/spaces/a/b")).toEqual({ kind: "lobby", problem: null });
-    expect(parseRoute("#/spaces/a/replay/x")).toEqual({ kind: "lobby", problem: null });
+  it("shows the lobby for an empty hash, and says so for a link that names no Space", () => {
+    for (const hash of ["", "#", "#/", "#//", "#/?utm_source=chat"]) expect(parseRoute(hash)).toEqual({ kind: "lobby", problem: null });
+    for (const hash of ["#/spaces/a/b", "#/spaces/a/replay/x", "#/spaces/", "#/spaces", "#/space/a", "#/lobby"]) {
+      const route = parseRoute(hash);
+      expect(route.kind).toBe("lobby");
+      expect(route.kind === "lobby" && route.problem).toContain(`The link “${hash}” does not name a Space`);
+    }
+  });
+
+  it("opens what a link names despite the tails chats and mail add", () => {
+    for (const hash of ["#/spaces/abc123/", "#/spaces/abc123//", "#/spaces/abc123?utm_source=x&b=1", "#/spaces/abc123/?x=1", "#spaces/abc123"]) {
+      expect(parseRoute(hash)).toEqual({ kind: "space", spaceId: "abc123" });
+    }
+    expect(parseRoute("#/spaces/abc123/replay/")).toEqual({ kind: "replay", spaceId: "abc123" });
+    expect(parseRoute("#/spaces/abc123/replay?ref=mail")).toEqual({ kind: "replay", spaceId: "abc123" });
   });
 
   it("opens a recording from its replay link", () => {

@@ -242,7 +242,14 @@ describe("SpaceController", () => {
   it("says what a refused action was refused for", async () => {
     const { api, ctl } = await loaded();
     api.failNext = new ApiError(409, "the Space is not live");
-    expect(await ctl.act((a, id) => a.pin(id, null))).toEqual({ ok: false, message: "the Space is not live" });
+    expect(await ctl.act((a, id) => a.pin(id, null))).toEqual({ ok: false, message: "the Space is not live", rule: null });
+    // With the rule the API named, for the page to act on (a stale row: role_changed).
+    api.failNext = new ApiError(409, "they are a co-host now, not in the audience: nothing was changed", "role_changed");
+    expect(await ctl.act((a, id) => a.setRole(id, "u", "speaker", "listener"))).toEqual({
+      ok: false,
+      message: "they are a co-host now, not in the audience: nothing was changed",
+      rule: "role_changed",
+    });
   });
 
   it("tells a listener on the broadcast when to switch to the room and when it ended", async () => {

@@ -22,7 +22,7 @@ export interface SpaceApi {
   joinToken(id: string): Promise<JoinGrant>;
   raiseHand(id: string): Promise<unknown>;
   lowerHand(id: string): Promise<unknown>;
-  setRole(id: string, userId: string, role: Exclude<Role, "host">): Promise<unknown>;
+  setRole(id: string, userId: string, role: Exclude<Role, "host">, from?: Exclude<Role, "host">): Promise<unknown>;
   mute(id: string, userId: string): Promise<unknown>;
   remove(id: string, userId: string, block: boolean): Promise<unknown>;
   pin(id: string, userId: string | null, source?: VideoSource): Promise<unknown>;
@@ -31,7 +31,7 @@ export interface SpaceApi {
 
 export type Transport = "webrtc" | "hls" | null;
 
-export type ActResult = { ok: true } | { ok: false; message: string };
+export type ActResult = { ok: true } | { ok: false; message: string; rule?: string | null };
 
 function isSpace(v: unknown): v is Space {
   const s = v as Partial<Space> | null;
@@ -259,7 +259,7 @@ export class SpaceController {
         this.emit();
         return { ok: false, message: "Your sign-in expired: sign in again to act. You are still in the Space." };
       }
-      return { ok: false, message: e.detail ?? String(err) };
+      return { ok: false, message: e.detail ?? String(err), rule: e.rule ?? null };
     }
   }
 

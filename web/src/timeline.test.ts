@@ -46,7 +46,7 @@ describe("stage segments", () => {
       T0 + 30,
     );
     expect(segs.map((s) => [s.start - T0, s.end - T0, s.holder, s.name])).toEqual([
-      [0, 2, null, "Nobody on stage"],
+      [0, 2, null, "Nobody speaking"],
       [2, 10, "alice", "Alice A."],
       [10, 20, "bob", "Bob B."],
       [20, 30, "alice", "Alice A."],

@@ -57,7 +57,7 @@ export interface StageSegment {
   /** Epoch seconds. */
   start: number;
   end: number;
-  /** Who held the stage, or null while nobody did. */
+  /** Who held the stage (the spotlight), or null while nobody had spoken. */
   holder: string | null;
   /** The holder's display name (their id when the timeline names nobody). */
   name: string;
@@ -80,7 +80,8 @@ export const MIN_SEGMENT_S = 0.5;
 export function stageSegments(entries: readonly TimelineEntry[], from: number, to: number): StageSegment[] {
   const names = new Map<string, string>();
   for (const e of entries) for (const [id, name] of Object.entries(e.names)) names.set(id, name);
-  const nameOf = (id: string | null) => (id === null ? "Nobody on stage" : (names.get(id) ?? id));
+  // null: nobody has spoken yet (the stage itself is seldom empty: the host is on it).
+  const nameOf = (id: string | null) => (id === null ? "Nobody speaking" : (names.get(id) ?? id));
 
   const out: StageSegment[] = [];
   const push = (start: number, holder: string | null, pinned: boolean) => {

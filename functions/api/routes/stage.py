@@ -63,9 +63,15 @@ async def set_role(
     show: PresenterDep,
     response: Response,
 ) -> SpaceChange:
-    """Host: co-hosts (at most 2). Host and co-hosts: speakers. Applied live to a connected user."""
+    """Host: co-hosts (at most 2). Host and co-hosts: speakers. Applied live to a connected user.
+    With `from_role`, only if the person's role is still that one (409 `role_changed` otherwise)."""
     accepted = await stage.change_role(
-        ctx, actor=user, space_id=space_id, target=user_id, role=Role(body.role)
+        ctx,
+        actor=user,
+        space_id=space_id,
+        target=user_id,
+        role=Role(body.role),
+        from_role=Role(body.from_role) if body.from_role is not None else None,
     )
     return show.accepted(accepted, response)
 

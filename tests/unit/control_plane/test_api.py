@@ -1124,6 +1124,35 @@ def test_the_space_says_when_it_ends_while_its_host_is_away(
             assert until is None and pushed_until is None
 
 
+def test_an_invitation_from_a_stale_list_does_not_demote_a_cohost(client: TestClient) -> None:
+    space_id = live_space(client)
+    assert set_role(client, space_id, "leo", "cohost").status_code == 200
+    before = client.get(f"/spaces/{space_id}", headers=auth("host")).json()
+    resp = client.put(
+        f"/spaces/{space_id}/roles/leo",
+        json={"role": "speaker", "from_role": "listener"},
+        headers=auth("host"),
+    )
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["rule"] == "role_changed"
+    assert "they are a co-host now, not in the audience" in resp.json()["detail"]
+    after = client.get(f"/spaces/{space_id}", headers=auth("host")).json()
+    assert after["cohosts"] == ["leo"] and after["speakers"] == [] and after["version"] == before["version"]
+    # Still a listener: the invitation goes through.
+    resp = client.put(
+        f"/spaces/{space_id}/roles/lia",
+        json={"role": "speaker", "from_role": "listener"},
+        headers=auth("host"),
+    )
+    assert resp.status_code in (200, 202), resp.text
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == ["lia"]
+    # A role that is not one: 422 naming the field.
+    resp = client.put(
+        f"/spaces/{space_id}/roles/lia", json={"role": "listener", "from_role": "host"}, headers=auth("host")
+    )
+    assert resp.status_code == 422 and "from_role" in resp.text
+
+
 # --- host handover (functions/domain/host.py) -----------------------------------------------------
 def test_the_host_hands_the_space_to_a_cohost(client: TestClient) -> None:
     space_id = live_space(client)

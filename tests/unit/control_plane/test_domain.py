@@ -102,6 +102,37 @@ def test_cohosts_promote_speakers_but_not_cohosts() -> None:
     assert err.value.rule == "only_host_assigns_cohosts"
 
 
+def test_a_change_meant_for_a_role_the_person_left_changes_nothing() -> None:
+    s = LIVE.replace(cohosts=("co",), speakers=("sam",))
+    # An invitation from a stale audience list: a co-host stays a co-host, a speaker a speaker.
+    for target, now in (("co", "a co-host"), ("sam", "a speaker")):
+        with pytest.raises(Conflict) as err:
+            stage.change_role(
+                s, actor="host", target=target, role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
+            )
+        assert err.value.rule == "role_changed"
+        assert f"they are {now} now, not in the audience" in err.value.message
+    # Still what the caller saw: applied as without it.
+    invited = stage.change_role(
+        s, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
+    )
+    assert invited.speakers == ("sam", "lee")
+    demoted = stage.change_role(
+        s, actor="host", target="co", role=Role.SPEAKER, limits=LIMITS, from_role=Role.COHOST
+    )
+    assert (demoted.cohosts, demoted.speakers) == ((), ("sam", "co"))
+    # Permissions come first: a co-host learns nothing about a role they may not change.
+    with pytest.raises(Forbidden):
+        stage.change_role(
+            s.replace(cohosts=("co", "co2")),
+            actor="co",
+            target="co2",
+            role=Role.LISTENER,
+            limits=LIMITS,
+            from_role=Role.SPEAKER,
+        )
+
+
 @pytest.mark.parametrize("actor", ["speaker", "listener"])
 def test_speakers_and_listeners_change_no_roles(actor: str) -> None:
     s = LIVE.replace(speakers=("speaker",))

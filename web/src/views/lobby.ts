@@ -3,7 +3,7 @@ import type { App, View } from "../app";
 import type { Space, SpaceCreate, VideoPolicy } from "../api";
 import { ApiError } from "../api";
 import { replayAvailable } from "../broadcast";
-import { avatar, clear, h, stale } from "../dom";
+import { avatar, clear, h, localTime, stale } from "../dom";
 import { personOf } from "../people";
 import { LOBBY_POLL_MS } from "../names";
 
@@ -13,11 +13,7 @@ const VIDEO_LABEL: Record<VideoPolicy, string> = {
   speakers: "Speaker video",
 };
 
-function when(iso: string | null | undefined): string {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? "" : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-}
+const when = localTime;
 
 function spaceCard(app: App, space: Space): HTMLElement {
   const live = space.state === "live";

@@ -607,8 +607,9 @@ describe("a removal while watching the broadcast", () => {
 
   it("says a block is a block, with nothing to join", async () => {
     removedAt4();
-    spaceNow = { ...SPACE, caller_blocked: true };
     const view = await joinedFromTheCard([HLS]);
+    // Blocked after the card was read (its Join is not offered to someone blocked already).
+    spaceNow = { ...SPACE, caller_blocked: true };
     await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(BLOCKED_MESSAGE));
     expect(byTestId(view.el, "rejoin")).toBeNull();
     expect(FakeBroadcastStage.made[0].destroyed).toBe(true);

@@ -8,7 +8,7 @@
  * current. No API call runs on a timer.
  */
 import type { App, View } from "../app";
-import { type ApiError, hostAwayUntilMs } from "../api";
+import { type ApiError, hostAwayUntilMs, type Role } from "../api";
 import type { HlsGrant } from "../broadcast";
 import { REMOVED_RULE } from "../contract.gen";
 import { type DeviceKind, DevicePreferences } from "../devices";
@@ -30,7 +30,7 @@ import { DevicesView } from "./space/devices";
 import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { ListenerList } from "./space/listeners";
-import { displayName, handsNotice } from "./space/people";
+import { displayName, handsNotice, roleNotice } from "./space/people";
 import { StageView } from "./space/stage";
 
 declare global {
@@ -143,6 +143,8 @@ export function spaceView(app: App, spaceId: string): View {
   let playingOut = false;
   /** The room closed for good (ended, removed): the Space was read again once for its message. */
   let readAfterLeaving = false;
+  /** My role as the connected page last showed it: a change a moderator made is told once (people.ts roleNotice). */
+  let shownRole: Role | null = null;
   let unsubscribe: (() => void)[] = [];
   /** Which Space this tab is in, across a reload (rejoin.ts). */
   const presence = new Presence(storage("sessionStorage"));
@@ -187,14 +189,15 @@ export function spaceView(app: App, spaceId: string): View {
   const person = (id: string): Person => personOf(id, media?.participant(id), ctl.names, ctl.pictures);
   const called = (id: string) => person(id).name;
   const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
-    invite: async (id, name) => listAct((a, s) => a.setRole(s, id, "speaker"), `${name} invited to speak`),
+    invite: async (id, name) => listAct((a, s) => a.setRole(s, id, "speaker", "listener"), `${name} invited to speak`, name),
     remove: async (id, block, name) => listAct((a, s) => a.remove(s, id, block), block ? `${name} removed and blocked` : `${name} removed`),
   });
   const panel = new HostPanel({
-    setRole: (id, role) =>
+    setRole: (id, role, from) =>
       void act(
-        (a, s) => a.setRole(s, id, role),
+        (a, s) => a.setRole(s, id, role, from),
         role === "listener" ? `${called(id)} moved to the audience` : role === "cohost" ? `${called(id)} is now a co-host` : `${called(id)} invited to speak`,
+        called(id),
       ),
     remove: (id, block) => void act((a, s) => a.remove(s, id, block), block ? `${called(id)} removed and blocked` : `${called(id)} removed`),
     mute: (id) => void act((a, s) => a.mute(s, id), `${called(id)} muted`),
@@ -437,6 +440,7 @@ export function spaceView(app: App, spaceId: string): View {
   /** `room` becomes the page's connection (closeRoom ends it). */
   function adopt(room: SpaceRoom, listening: (() => void)[]): void {
     media = room;
+    shownRole = null; // joined in whatever role the token gave: nothing to tell
     unsubscribe = listening;
     window.spaces = { room: room.room };
   }
@@ -719,6 +723,11 @@ export function spaceView(app: App, spaceId: string): View {
       return ctl.roleOf(id, p ? attributeRole(p) : null);
     };
     const myRole = ctl.myRole;
+    if (status.kind === "connected") {
+      const notice = shownRole === null ? null : roleNotice(shownRole, myRole);
+      shownRole = myRole;
+      if (notice) toast(notice);
+    }
     const banner: BannerState =
       status.kind === "reconnecting" || status.kind === "connecting"
         ? { kind: status.kind }
@@ -786,19 +795,22 @@ export function spaceView(app: App, spaceId: string): View {
 
   // ---- actions ------------------------------------------------------------------------------------
 
-  async function act(call: Parameters<SpaceController["act"]>[0], done: string): Promise<void> {
-    report(await ctl.act(call), done);
+  /** `who`: the name of whom it was done to, before a refusal that speaks of "they". */
+  async function act(call: Parameters<SpaceController["act"]>[0], done: string, who?: string): Promise<void> {
+    report(await ctl.act(call), done, who);
   }
 
-  async function listAct(call: Parameters<SpaceController["act"]>[0], done: string): Promise<boolean> {
+  /** True when the row is done with: the action went through, or (an invitation) the person had
+   * left the audience since the list was read, so the row was out of date. */
+  async function listAct(call: Parameters<SpaceController["act"]>[0], done: string, who?: string): Promise<boolean> {
     const result = await ctl.act(call);
-    report(result, done);
-    return result.ok;
+    report(result, done, who);
+    return result.ok || result.rule === "role_changed";
   }
 
-  function report(result: ActResult, done: string): void {
+  function report(result: ActResult, done: string, who?: string): void {
     if (result.ok) toast(done);
-    else toast(result.message, "error");
+    else toast(who && result.rule === "role_changed" ? `${who}: ${result.message}` : result.message, "error");
   }
 
   async function toggle(what: Capture, call: () => Promise<unknown>): Promise<void> {

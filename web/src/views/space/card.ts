@@ -1,7 +1,7 @@
 /** Before joining (the Space's card) and after leaving (a message): plain DOM from plain data. */
 import type { Space } from "../../api";
 import { replayAvailable } from "../../broadcast";
-import { avatar, clear, h, hideToast, stale } from "../../dom";
+import { avatar, clear, h, hideToast, localTime, stale } from "../../dom";
 import { personOf } from "../../people";
 
 export interface CardActions {
@@ -18,19 +18,26 @@ export function replayButton(space: Space | null): HTMLElement | false {
   );
 }
 
+/** What a blocked person's card says instead of offering a Join the API would refuse. */
+export const BLOCKED_CARD_MESSAGE = "A host blocked you from this Space: you cannot join it.";
+
 /** The Space's card. Redrawn only when what it shows changed, so a click in flight is never lost. */
 export function renderCard(el: HTMLElement, space: Space, me: string, joinError: string, actions: CardActions): void {
   const host = personOf(space.host, undefined, space.names, space.pictures);
-  if (!stale(el, ["card", space.state, space.title, space.host, host.name, host.picture, joinError, replayAvailable(space)])) return;
+  const starts = localTime(space.scheduled_start);
+  const blocked = !!space.caller_blocked;
+  if (!stale(el, ["card", space.state, space.title, space.host, host.name, host.picture, joinError, replayAvailable(space), starts, blocked])) return;
   clear(el);
   const action =
     space.state === "ended"
       ? h("p", { "data-testid": "space-message" }, "This Space has ended.")
-      : space.state === "scheduled"
-        ? space.host === me
-          ? h("button", { class: "btn btn-primary", "data-testid": "start-space", onclick: () => actions.start() }, "Start Space")
-          : h("p", { class: "muted", "data-testid": "space-message" }, "This Space has not started yet.")
-        : h("button", { class: "btn btn-primary", "data-testid": "join-space", onclick: () => actions.join() }, "Join");
+      : blocked
+        ? h("p", { class: "muted", "data-testid": "space-message" }, BLOCKED_CARD_MESSAGE)
+        : space.state === "scheduled"
+          ? space.host === me
+            ? h("button", { class: "btn btn-primary", "data-testid": "start-space", onclick: () => actions.start() }, "Start Space")
+            : h("p", { class: "muted", "data-testid": "space-message" }, "This Space has not started yet.")
+          : h("button", { class: "btn btn-primary", "data-testid": "join-space", onclick: () => actions.join() }, "Join");
   el.append(
     h(
       "div",
@@ -38,6 +45,7 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
       h("span", { class: `badge ${space.state === "live" ? "live" : ""}` }, space.state.toUpperCase()),
       h("h1", {}, space.title),
       h("div", { class: "space-card-meta" }, avatar(space.host, "s", host), h("span", { "data-testid": "host-name", title: host.name }, `Hosted by ${host.name}`)),
+      space.state === "scheduled" && !!starts && h("p", { class: "muted", "data-testid": "space-starts" }, `Scheduled for ${starts}`),
       action,
       replayButton(space),
       h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }, joinError),

@@ -27,7 +27,8 @@ export interface PanelInput {
 }
 
 export interface PanelActions {
-  setRole(id: string, role: Exclude<Role, "host">): void;
+  /** `from`: the role the row showed, so a change meant for it is refused once it is out of date. */
+  setRole(id: string, role: Exclude<Role, "host">, from: Exclude<Role, "host">): void;
   remove(id: string, block: boolean): void;
   mute(id: string): void;
   pin(id: string | null, source?: VideoSource): void;
@@ -71,11 +72,11 @@ export class HostPanel {
     if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, shown])) return;
     const face = (id: string) => avatar(id, "s", input.person(id));
     const who = (id: string, ...extra: (HTMLElement | string)[]) =>
-      h("span", { class: "who", "data-testid": "who", title: id }, input.person(id).name, ...extra);
+      h("span", { class: "who", "data-testid": "who", title: input.person(id).name }, input.person(id).name, ...extra);
     clear(this.body);
     const a = this.actions;
     const invite = (id: string) =>
-      h("button", { class: "btn small btn-primary", "data-testid": "invite", onclick: () => a.setRole(id, "speaker") }, "Invite to speak");
+      h("button", { class: "btn small btn-primary", "data-testid": "invite", onclick: () => a.setRole(id, "speaker", "listener") }, "Invite to speak");
     this.body.append(
       h("h2", {}, "Requests to speak ", h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
       h(
@@ -122,16 +123,17 @@ export class HostPanel {
           screenPinned ? "Unpin screen" : "Pin screen",
         ),
     ];
-    if (m.role !== "host" && m.id !== input.me) {
+    const role = m.role;
+    if (role !== "host" && m.id !== input.me) {
       buttons.push(
         m.micOn && h("button", { class: "btn small", "data-testid": "mute", onclick: () => a.mute(m.id) }, "Mute"),
         input.myRole === "host" && m.role === "speaker" &&
-          h("button", { class: "btn small", "data-testid": "make-cohost", onclick: () => a.setRole(m.id, "cohost") }, "Make co-host"),
+          h("button", { class: "btn small", "data-testid": "make-cohost", onclick: () => a.setRole(m.id, "cohost", "speaker") }, "Make co-host"),
         input.myRole === "host" && m.role === "cohost" &&
-          h("button", { class: "btn small", "data-testid": "make-speaker", onclick: () => a.setRole(m.id, "speaker") }, "Make speaker"),
+          h("button", { class: "btn small", "data-testid": "make-speaker", onclick: () => a.setRole(m.id, "speaker", "cohost") }, "Make speaker"),
         input.myRole === "host" && m.role === "cohost" && !!a.handOver &&
           h("button", { class: "btn small", "data-testid": "make-host", onclick: () => a.handOver?.(m.id) }, "Make host"),
-        h("button", { class: "btn small", "data-testid": "demote", onclick: () => a.setRole(m.id, "listener") }, "To audience"),
+        h("button", { class: "btn small", "data-testid": "demote", onclick: () => a.setRole(m.id, "listener", role) }, "To audience"),
         h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(m.id, false) }, "Remove"),
         h("button", { class: "btn small btn-danger", "data-testid": "block", onclick: () => a.remove(m.id, true) }, "Block"),
       );

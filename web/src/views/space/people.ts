@@ -20,3 +20,25 @@ export function handsNotice(raised: string[], names: Record<string, string>): st
   const others = raised.length - 1;
   return `${first} and ${others} ${others === 1 ? "other" : "others"} asked to speak`;
 }
+
+/**
+ * What someone is told when a moderator changed their role while they were in the room (the
+ * controls change too, but a new host or a demoted co-host may not see why). Null when there is
+ * nothing to tell: no change, or one they made themselves (a host handing over is told by their
+ * own action's notice).
+ */
+export function roleNotice(before: Role, after: Role): string | null {
+  if (before === after || before === "host") return null;
+  switch (after) {
+    case "host":
+      return "You are now the host of this Space.";
+    case "cohost":
+      return "You are now a co-host: you can invite, mute and remove people.";
+    case "speaker":
+      return before === "cohost"
+        ? "You are a speaker now, no longer a co-host (only the host and co-hosts share a screen)."
+        : "You are on stage: turn on your microphone to speak.";
+    case "listener":
+      return "You were moved back to the audience.";
+  }
+}

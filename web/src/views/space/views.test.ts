@@ -2,7 +2,7 @@
 import { describe, expect, it, vi } from "vitest";
 
 import type { Space } from "../../api";
-import { renderCard, renderMessage } from "./card";
+import { BLOCKED_CARD_MESSAGE, renderCard, renderMessage } from "./card";
 import { ControlsView } from "./controls";
 import { DevicesView } from "./devices";
 import { HeaderView, hostAwayText } from "./header";
@@ -120,9 +120,14 @@ describe("HostPanel", () => {
     expect(panel.el.hidden).toBe(false);
     expect(q(panel.el, "hand-count")[0].textContent).toBe("1");
     (q(panel.el, "hand")[0].querySelector('[data-testid="invite"]') as HTMLButtonElement).click();
-    expect(a.setRole).toHaveBeenCalledWith("l1", "speaker");
+    // Each change names the role the row showed: out of date, the API refuses it instead of applying it.
+    expect(a.setRole).toHaveBeenCalledWith("l1", "speaker", "listener");
     const speaker = panel.el.querySelector('[data-testid="member"][data-identity="s"]')!;
     for (const id of ["mute", "make-cohost", "demote", "remove", "block", "pin"]) expect(q(speaker, id)).toHaveLength(1);
+    (q(speaker, "make-cohost")[0] as HTMLButtonElement).click();
+    expect(a.setRole).toHaveBeenLastCalledWith("s", "cohost", "speaker");
+    (q(speaker, "demote")[0] as HTMLButtonElement).click();
+    expect(a.setRole).toHaveBeenLastCalledWith("s", "listener", "speaker");
     const host = panel.el.querySelector('[data-testid="member"][data-identity="h"]')!;
     expect(q(host, "remove")).toHaveLength(0);
     // Listeners are hidden in the room: the store-backed list (listeners.ts) is the only one.
@@ -277,6 +282,35 @@ describe("card", () => {
     const other = document.createElement("section");
     renderCard(other, space, "x", "", { start, join: vi.fn() });
     expect(q(other, "space-message")[0].textContent).toContain("not started");
+    expect(q(other, "space-starts")).toHaveLength(0); // no time was set
+    // A time set: both say when, in the reader's zone.
+    const at = "2026-12-06T15:30:00Z";
+    const timed = { ...space, scheduled_start: at };
+    for (const me of ["h", "x"]) {
+      const card = document.createElement("section");
+      renderCard(card, timed, me, "", { start: vi.fn(), join: vi.fn() });
+      expect(q(card, "space-starts")[0].textContent).toBe(`Scheduled for ${new Date(at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`);
+    }
+  });
+
+  it("tells a blocked person so instead of offering a Join the API would refuse", () => {
+    const join = vi.fn();
+    for (const state of ["live", "scheduled"] as const) {
+      const el = document.createElement("section");
+      renderCard(el, { ...space, state, caller_blocked: true }, "x", "", { start: vi.fn(), join });
+      expect(q(el, "join-space")).toHaveLength(0);
+      expect(q(el, "start-space")).toHaveLength(0);
+      expect(q(el, "space-message")[0].textContent).toBe(BLOCKED_CARD_MESSAGE);
+    }
+    // Ended: the end is what matters (and its replay, when kept).
+    const ended = document.createElement("section");
+    renderCard(ended, { ...space, state: "ended", caller_blocked: true }, "x", "", { start: vi.fn(), join });
+    expect(q(ended, "space-message")[0].textContent).toContain("ended");
+    // Not blocked: Join.
+    const live = document.createElement("section");
+    renderCard(live, { ...space, state: "live", caller_blocked: false }, "x", "", { start: vi.fn(), join });
+    (q(live, "join-space")[0] as HTMLButtonElement).click();
+    expect(join).toHaveBeenCalled();
   });
 
   it("starts a keyboard or screen-reader user at the message that replaced their controls", () => {
@@ -409,5 +443,19 @@ describe("handsNotice", () => {
     expect(handsNotice(["u1"], { u1: "Lena" })).toBe("Lena asked to speak");
     expect(handsNotice(["u1", "u2"], { u1: "Lena" })).toBe("Lena and 1 other asked to speak");
     expect(handsNotice(["u9", "u2", "u3"], {})).toBe("u9 and 2 others asked to speak");
+  });
+});
+
+describe("roleNotice", () => {
+  it("tells someone what a moderator made of them, and nothing about their own doing", async () => {
+    const { roleNotice } = await import("./people");
+    expect(roleNotice("cohost", "host")).toContain("now the host");
+    expect(roleNotice("listener", "speaker")).toContain("turn on your microphone");
+    expect(roleNotice("speaker", "cohost")).toContain("co-host");
+    expect(roleNotice("cohost", "speaker")).toContain("no longer a co-host");
+    expect(roleNotice("speaker", "listener")).toContain("back to the audience");
+    expect(roleNotice("speaker", "speaker")).toBeNull();
+    // The host who handed the Space over was told by their own action.
+    expect(roleNotice("host", "cohost")).toBeNull();
   });
 });
