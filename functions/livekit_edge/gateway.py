@@ -55,6 +55,10 @@ class ObservedParticipant:
     name: str = ""
     # Their avatar (the picture attribute their token carried), if any.
     picture: str | None = None
+    # Tracks whose kind is not their source's (a video labelled as the microphone): livekit-server
+    # checks a publication's source against the grant, never what the track carries, so only a
+    # modified client publishes one, to get round its grants (a camera where video is off).
+    mislabelled_tracks: int = 0
 
 
 @dataclass(frozen=True)
@@ -437,7 +441,22 @@ def _observed(p: Any) -> ObservedParticipant:
         permission=permission,
         name=p.name,
         picture=None if is_agent else p.attributes.get(names.PICTURE_ATTRIBUTE) or None,
+        mislabelled_tracks=sum(1 for t in p.tracks if _mislabelled(t.source, t.type)),
     )
+
+
+def _mislabelled(source: int, kind: int) -> bool:
+    """A track whose kind (audio, video) is not the one its source carries. A source the grants
+    never name (unknown) is not judged: the SFU refuses it to every participant that has grants."""
+    from livekit import api
+
+    audio = (api.TrackSource.MICROPHONE, api.TrackSource.SCREEN_SHARE_AUDIO)
+    video = (api.TrackSource.CAMERA, api.TrackSource.SCREEN_SHARE)
+    if source in audio:
+        return bool(kind != api.TrackType.AUDIO)
+    if source in video:
+        return bool(kind != api.TrackType.VIDEO)
+    return False
 
 
 def _source_names(sources: Any, known: dict[int, str]) -> tuple[str, ...]:

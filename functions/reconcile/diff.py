@@ -235,6 +235,10 @@ def participant_action(
         return RemoveParticipant(p.identity, "blocked")
     if p.identity in evict:
         return RemoveParticipant(p.identity, "removed")
+    if p.mislabelled_tracks and not p.is_agent:
+        # Nothing but removal stops a publication the SFU accepted: a mute can be undone by the
+        # publisher, and the grants already refuse what the label hides. They may join again.
+        return RemoveParticipant(p.identity, "mislabelled_track")
     role = space.role_of(p.identity)
     wanted = grants.permission_for(role, space.video)
     if p.role == role.value and p.permission is not None and same_grants(p.permission, wanted):

@@ -59,6 +59,44 @@ async def test_listener_cannot_publish_and_speaker_can(
         await speaker.disconnect()
 
 
+async def test_a_video_published_as_the_microphone_gets_its_publisher_removed(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    """livekit-server checks a publication's source against the grant, not what the track carries:
+    a modified client labels a video as its microphone and the SFU takes it, where video is off.
+    The track_published webhook's pass removes whoever does that."""
+    space = live_space(api, "host-v", video="off")
+    put = post(api, f"/spaces/{space['id']}/roles/spk-v", "host-v", method="PUT", json={"role": "speaker"})
+    assert put.status_code == 200
+    speaker = await join(api, space["id"], "spk-v")
+    disconnected = asyncio.Event()
+    speaker.on("disconnected", lambda *_: disconnected.set())
+    try:
+        source = rtc.VideoSource(64, 64)
+        track = rtc.LocalVideoTrack.create_video_track("not-a-mic", source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        # The SFU accepts it: the grant allows the microphone, and the label says microphone.
+        await asyncio.wait_for(speaker.local_participant.publish_track(track, options), 20)
+        await asyncio.wait_for(disconnected.wait(), 20)
+
+        async def gone() -> bool:
+            return "spk-v" not in await connected(livekit_server, space["room_name"])
+
+        await eventually_async(gone, what="the publisher removed on the server")
+        # Still a speaker (nothing was stored against them): an honest microphone is welcome back.
+        again = await join(api, space["id"], "spk-v")
+        try:
+            await publish_microphone(again)
+            await eventually_async(
+                lambda: server_tracks(livekit_server, space["room_name"], "spk-v"), what="microphone"
+            )
+            assert "spk-v" in await connected(livekit_server, space["room_name"])
+        finally:
+            await again.disconnect()
+    finally:
+        await speaker.disconnect()
+
+
 async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server: LiveKitEndpoint) -> None:
     space = live_space(api, "host-b", video="speakers")
     room = space["room_name"]

@@ -138,6 +138,42 @@ def test_blocked_users_are_removed_and_evicted_ones_once() -> None:
     assert d.RemoveParticipant("kicked", "removed") in both
 
 
+def test_someone_publishing_a_track_under_another_kinds_source_is_removed() -> None:
+    import dataclasses
+
+    space = live(speakers=("spk",))
+    cheat = dataclasses.replace(person("spk", Role.SPEAKER), mislabelled_tracks=1)
+    assert d.diff(space, room(space, cheat), agents=AGENTS, now=NOW) == [
+        d.RemoveParticipant("spk", "mislabelled_track")
+    ]
+    honest = person("spk", Role.SPEAKER)
+    assert d.diff(space, room(space, honest), agents=AGENTS, now=NOW) == []
+
+
+def test_the_gateway_counts_tracks_whose_kind_is_not_their_sources() -> None:
+    from livekit import api
+
+    from functions.livekit_edge import gateway
+
+    def info(*tracks: tuple[int, int]) -> object:
+        p = api.ParticipantInfo(identity="spk", sid="PA_spk")
+        for source, kind in tracks:
+            p.tracks.append(api.TrackInfo(source=source, type=kind))
+        return p
+
+    audio, video = api.TrackType.AUDIO, api.TrackType.VIDEO
+    s = api.TrackSource
+    fine = info(
+        (s.MICROPHONE, audio), (s.CAMERA, video), (s.SCREEN_SHARE, video), (s.SCREEN_SHARE_AUDIO, audio)
+    )
+    assert gateway._observed(fine).mislabelled_tracks == 0
+    # A video as the microphone (a camera where video is off), audio as the camera or the screen.
+    cheats = info(
+        (s.MICROPHONE, video), (s.CAMERA, audio), (s.SCREEN_SHARE, audio), (s.SCREEN_SHARE_AUDIO, video)
+    )
+    assert gateway._observed(cheats).mislabelled_tracks == 4
+
+
 def test_metadata_follows_the_stored_space() -> None:
     space = live(pinned="host")
     observed = room(space, metadata=wanted_metadata(live()))
