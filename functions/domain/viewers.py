@@ -52,6 +52,16 @@ def viewer_tag(key: bytes, space_id: str, user: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()[:TAG_CHARS]
 
 
+# What a tag looks like on the wire (a presence heartbeat names its own).
+TAG_PATTERN: Final = f"^[A-Za-z0-9_-]{{{TAG_CHARS}}}$"
+
+
+def holds_tag(key: bytes, space_id: str, user: str, tag: str) -> bool:
+    """Whether `tag` is `user`'s own in `space_id`: only the API mints one, in an HLS join answer, so
+    it shows the caller was sent to the broadcast (a presence heartbeat counts no one else)."""
+    return hmac.compare_digest(viewer_tag(key, space_id, user), tag)
+
+
 def told_to_viewers(before: Space, user: str) -> bool:
     """Whether a removal of `user` from `before` is told to viewers by tag. Not for someone on stage:
     a stage role always joins the room, whose SFU disconnects them, and a tag that appears as they

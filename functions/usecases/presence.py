@@ -3,7 +3,8 @@ the reconciler turns into the HLS part of the listener count (domain/presence.py
 
 from __future__ import annotations
 
-from ..domain import broadcast, presence
+from ..domain import broadcast, presence, viewers
+from ..domain.errors import Forbidden
 from .context import Context
 
 # Seconds a window's counters and markers are kept after the window closed: the reconciler reads a
@@ -11,8 +12,16 @@ from .context import Context
 KEEP_AFTER_WINDOW = 3600
 
 
-def heartbeat(ctx: Context, *, actor: str, space_id: str) -> bool:
-    """Count the caller in the current window; False when they already are (a repeat, a retry)."""
+def heartbeat(ctx: Context, *, actor: str, space_id: str, viewer_tag: str) -> bool:
+    """Count the caller in the current window; False when they already are (a repeat, a retry).
+    `viewer_tag`: the one the caller's HLS join answer gave; without it anyone signed in could count
+    themselves (or a crowd of accounts) as viewers of any live Space without watching it."""
+    if not viewers.holds_tag(ctx.settings.viewer_tag_key(), space_id, actor, viewer_tag):
+        raise Forbidden(
+            "presence_not_hls",
+            "only a viewer the API sent to this Space's broadcast is counted: send the viewer_tag of "
+            "your HLS join answer",
+        )
     # Only the caller's own block record is read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
     broadcast.check_heartbeat(space, user=actor, sampled=presence.sampled(actor))

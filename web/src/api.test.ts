@@ -57,6 +57,16 @@ describe("Api token refresh", () => {
   });
 });
 
+describe("presence", () => {
+  it("names the viewer tag of the HLS answer, which the API checks before counting", async () => {
+    const fetch = vi.fn(async (_url: string, _init: RequestInit) => new Response(null, { status: 204 }));
+    vi.stubGlobal("fetch", fetch);
+    await new Api("http://api", () => "t", async () => false).presence("s 1", "a-B_9xYz");
+    expect(fetch.mock.calls[0][0]).toBe("http://api/spaces/s%201/presence?viewer_tag=a-B_9xYz");
+    expect(fetch.mock.calls[0][1].method).toBe("POST");
+  });
+});
+
 describe("refreshSession", () => {
   const current: Session = { token: "x", userId: "alice", expiresAt: 0, name: "Alice", picture: null };
   const deps = {
@@ -154,7 +164,7 @@ describe("Api transient refusals", () => {
     const notLive = () => new Response(JSON.stringify({ detail: "not live", rule: "space_not_live" }), { status: 409 });
     for (const [answer, call] of [
       [busy("1"), (api: Api) => api.react("s1", "👏")],
-      [busy("1"), (api: Api) => api.presence("s1")],
+      [busy("1"), (api: Api) => api.presence("s1", "tagOfLee")],
       [limited, (api: Api) => api.getSpace("s1")], // the API's own 429 names its rule
       [notLive, (api: Api) => api.joinToken("s1")],
       [() => new Response("", { status: 502 }), (api: Api) => api.getSpace("s1")], // may have been applied

@@ -310,9 +310,11 @@ export class Api {
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/reactions`, { emoji }, { retries: 0 });
   }
 
-  /** An HLS viewer's presence heartbeat (heartbeat.ts): counted once per window; a refused one is skipped. */
-  presence(id: string): Promise<void> {
-    return this.call("POST", `/spaces/${encodeURIComponent(id)}/presence`, undefined, { retries: 0 });
+  /** An HLS viewer's presence heartbeat (heartbeat.ts): counted once per window; a refused one is
+   * skipped. `viewerTag`: the HLS answer's, which shows the API sent this viewer to the broadcast. */
+  presence(id: string, viewerTag: string): Promise<void> {
+    const query = new URLSearchParams({ viewer_tag: viewerTag });
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/presence?${query}`, undefined, { retries: 0 });
   }
 
   /**

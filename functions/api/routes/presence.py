@@ -1,8 +1,11 @@
 """HLS viewers' presence heartbeats: how the listener count includes people who never join the room
 (docs/control-plane.md, "Listener count")."""
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
 
+from fastapi import APIRouter, Query, Response, status
+
+from ...domain.viewers import TAG_PATTERN
 from ...usecases import presence
 from ..deps import CurrentUser, UseCases
 from ..schemas import Problem
@@ -18,7 +21,11 @@ router = APIRouter(prefix="/spaces/{space_id}", tags=["presence"], responses=PRO
     response_class=Response,
     responses={
         204: {"description": "counted in the current window (a repeat within the window counts once)"},
-        403: {"model": Problem, "description": "blocked from this Space (`blocked`)"},
+        403: {
+            "model": Problem,
+            "description": "blocked from this Space (`blocked`), or `viewer_tag` is not the caller's "
+            "own from an HLS join answer (`presence_not_hls`)",
+        },
         409: {
             "model": Problem,
             "description": "the Space is not live (`space_not_live`), the caller is on stage "
@@ -26,9 +33,16 @@ router = APIRouter(prefix="/spaces/{space_id}", tags=["presence"], responses=PRO
         },
     },
 )
-def heartbeat(space_id: SpaceId, user: CurrentUser, ctx: UseCases) -> Response:
+def heartbeat(
+    space_id: SpaceId,
+    user: CurrentUser,
+    ctx: UseCases,
+    viewer_tag: Annotated[
+        str, Query(pattern=TAG_PATTERN, description="the `viewer_tag` of the caller's HLS join answer")
+    ],
+) -> Response:
     """An HLS viewer whose join answer gave `presence_interval_seconds` calls this while the player
-    plays, once per interval. No body. The listener count's HLS part is the last complete window's
-    count divided by the sampling rate."""
-    presence.heartbeat(ctx, actor=user, space_id=space_id)
+    plays, once per interval, naming the answer's `viewer_tag`. No body. The listener count's HLS
+    part is the last complete window's count divided by the sampling rate."""
+    presence.heartbeat(ctx, actor=user, space_id=space_id, viewer_tag=viewer_tag)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -95,24 +95,32 @@ async def watch_on_hls(hls_api: ApiServer, livekit_server: LiveKitEndpoint, spac
     )
     viewers = [f"hls-viewer-{n}" for n in range(VIEWERS)]
     sampled: list[str] = []
+    tags: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=hls_api.url, timeout=30) as client:
         for user in viewers:
             grant = (await client.post(f"/spaces/{space_id}/token", headers=hls_api.auth(user))).json()
             assert grant["mode"] == "hls", grant
+            tags[user] = grant["viewer_tag"]
             if grant["presence_interval_seconds"] is not None:
                 assert grant["presence_interval_seconds"] == WINDOW_S
                 sampled.append(user)
         assert sampled == [u for u in viewers if presence.sampled(u)]
         # Not sampled: refused, so the estimate is never inflated.
         other = next(u for u in viewers if u not in sampled)
-        refused = await client.post(f"/spaces/{space_id}/presence", headers=hls_api.auth(other))
+        refused = await client.post(
+            f"/spaces/{space_id}/presence", params={"viewer_tag": tags[other]}, headers=hls_api.auth(other)
+        )
         assert refused.status_code == 409 and refused.json()["rule"] == "presence_not_sampled"
 
         limit = asyncio.Semaphore(8)
 
         async def beat(user: str) -> None:
             async with limit:
-                resp = await client.post(f"/spaces/{space_id}/presence", headers=hls_api.auth(user))
+                resp = await client.post(
+                    f"/spaces/{space_id}/presence",
+                    params={"viewer_tag": tags[user]},
+                    headers=hls_api.auth(user),
+                )
                 assert resp.status_code == 204, resp.text
 
         async def keep_watching() -> None:

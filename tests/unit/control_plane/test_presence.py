@@ -19,6 +19,7 @@ from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
 from functions.domain import presence
+from functions.domain import viewers as viewer_tags
 from functions.domain.presence import HlsEstimate
 from functions.livekit_edge.gateway import RoomGateway
 from functions.reconcile.wiring import reconciler_for, store_for
@@ -102,8 +103,20 @@ def pclient(papp: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-def beat(client: TestClient, space_id: str, user: str) -> tuple[int, dict[str, str]]:
-    resp = client.post(f"/spaces/{space_id}/presence", headers=auth(user))
+def tag(client: TestClient, space_id: str, user: str) -> str:
+    """`user`'s viewer tag in `space_id`, as the API computes it (what their HLS answer carries)."""
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    return viewer_tags.viewer_tag(settings.viewer_tag_key(), space_id, user)
+
+
+def beat(
+    client: TestClient, space_id: str, user: str, viewer_tag: str | None = None
+) -> tuple[int, dict[str, str]]:
+    resp = client.post(
+        f"/spaces/{space_id}/presence",
+        params={"viewer_tag": viewer_tag if viewer_tag is not None else tag(client, space_id, user)},
+        headers=auth(user),
+    )
     return resp.status_code, (resp.json() if resp.content else {})
 
 
@@ -112,6 +125,25 @@ def test_the_hls_answer_says_who_sends_heartbeats_and_how_often(pclient: TestCli
     for user, interval in ((SAMPLED[0], WINDOW), (UNSAMPLED[0], None)):
         answer = pclient.post(f"/spaces/{space_id}/token", headers=auth(user)).json()
         assert answer["mode"] == "hls" and answer["presence_interval_seconds"] == interval
+        # The tag a heartbeat names is the one the answer gave.
+        assert answer["viewer_tag"] == tag(pclient, space_id, user)
+
+
+def test_only_a_viewer_the_api_sent_to_the_broadcast_counts(pclient: TestClient, papp: FastAPI) -> None:
+    """Anyone signed in could otherwise count themselves, or a crowd of accounts, as viewers."""
+    store = store_for(papp.state.settings)
+    space_id = live_space(pclient)
+    other_space = live_space(pclient)
+    user = SAMPLED[0]
+    for forged in ("AAAAAAAA", tag(pclient, space_id, SAMPLED[1]), tag(pclient, other_space, user)):
+        status, body = beat(pclient, space_id, user, viewer_tag=forged)
+        assert status == 403 and body["rule"] == "presence_not_hls", forged
+    resp = pclient.post(f"/spaces/{space_id}/presence", headers=auth(user))
+    assert resp.status_code == 422 and "viewer_tag" in resp.text
+    assert beat(pclient, space_id, user, viewer_tag="not a tag")[0] == 422
+    assert store.presence_count(space_id, presence.window_of(NOW.timestamp(), WINDOW)) == 0
+    assert beat(pclient, space_id, user) == (204, {})
+    assert store.presence_count(space_id, presence.window_of(NOW.timestamp(), WINDOW)) == 1
 
 
 def test_a_heartbeat_counts_once_per_window(pclient: TestClient, papp: FastAPI) -> None:
@@ -135,7 +167,7 @@ def test_heartbeats_that_must_not_count_are_refused_naming_the_rule(
     unknown = "0" * 32
     assert beat(pclient, unknown, SAMPLED[0])[0] == 404
     assert beat(pclient, "not-an-id", SAMPLED[0])[0] == 422
-    assert pclient.post(f"/spaces/{space_id}/presence").status_code == 401
+    assert pclient.post(f"/spaces/{space_id}/presence", params={"viewer_tag": "AAAAAAAA"}).status_code == 401
     status, body = beat(pclient, space_id, UNSAMPLED[0])
     assert status == 409 and body["rule"] == "presence_not_sampled"
     # The stage is refused whether or not it is in the sample (it is in the room, counted there).

@@ -539,7 +539,9 @@ export function spaceView(app: App, spaceId: string): View {
    * unless `auto`: a reconnect attempt, which tries again). */
   async function watchBroadcast(grant: HlsGrant, auto: boolean): Promise<boolean> {
     const playlistUrl = grant.playlist_url;
-    const presenceInterval = grant.presence_interval_seconds ?? null;
+    // An answer without a tag (an older API) cannot be counted: no heartbeats then.
+    const viewerTag = grant.viewer_tag;
+    const presenceInterval = viewerTag ? (grant.presence_interval_seconds ?? null) : null;
     leaveBroadcast();
     closeRoom();
     // Anything that leaves the broadcast while this player opens (a second join in flight, the
@@ -567,7 +569,7 @@ export function spaceView(app: App, spaceId: string): View {
     watch = new BroadcastWatch(view, {
       playlistUrl,
       presenceInterval,
-      sendPresence: () => app.api.presence(spaceId),
+      sendPresence: () => app.api.presence(spaceId, viewerTag ?? ""),
       check: () => void ctl.load(),
       onState: (doc) => {
         if (!disposed) ctl.pushed(doc);
