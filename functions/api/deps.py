@@ -62,6 +62,10 @@ async def _verified_claims(request: Request, settings: Settings) -> dict[str, An
     sub = claims.get("sub")
     if not isinstance(sub, str) or not _user_id.fullmatch(sub):
         raise _unauthorized("token subject is missing or not a valid user id")
+    if not sub.strip("."):
+        # "." or "..": a path segment URLs resolve away (`/roles/..` is `/spaces/<id>`), so no page
+        # could act on this person. No identity provider hands these out unless its users pick them.
+        raise _unauthorized("token subject is only dots, which no URL can name")
     return claims
 
 

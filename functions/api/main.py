@@ -28,6 +28,7 @@ from ..store import failures
 from ..store.base import InvalidCursor
 from ..usecases.avatars import AvatarProxy
 from . import openapi
+from .json_bodies import JsonBodies
 from .methods import AllowedMethods
 from .routes import avatars, health, listeners, presence, reactions, spaces, stage, tokens, webhooks
 
@@ -135,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Same shape as FastAPI's own validation errors, so clients parse one format for 422.
         return _validation_response([{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc)}])
 
+    # Innermost: a body is read only for a method its path has (AllowedMethods answers the others).
+    app.add_middleware(JsonBodies)
     # Inside CORS: preflights are answered before this sees them.
     app.add_middleware(AllowedMethods, routes=app.routes)
     app.add_middleware(

@@ -84,8 +84,17 @@ WHITESPACE: Final = _ranges(
     (0x205F, 0x205F),
     (0x3000, 0x3000),
 )
-# What shows nothing on its own: a title or a name needs one character outside this set.
-SHOWS_NOTHING: Final = WHITESPACE | CONTROLS | FORMAT | DEFAULT_IGNORABLE | {ZERO_WIDTH_JOINER}
+# Noncharacters: never assigned, and meant never to be shown (U+FDD0-FDEF, and the last two code
+# points of each of the 17 planes).
+NONCHARACTERS: Final = _ranges(
+    (0xFDD0, 0xFDEF), *((p * 0x10000 + 0xFFFE, p * 0x10000 + 0xFFFF) for p in range(17))
+)
+# What shows nothing on its own: a title or a name needs one character outside this set. Not in it:
+# a combining mark alone (it is drawn on a dotted circle, or on nothing, depending on the font) and
+# private-use characters (a font of one's own may draw them); both pass.
+SHOWS_NOTHING: Final = (
+    WHITESPACE | CONTROLS | FORMAT | DEFAULT_IGNORABLE | NONCHARACTERS | {ZERO_WIDTH_JOINER}
+)
 # An emoji tag sequence (a subdivision flag such as England's or Scotland's): the black flag, tag
 # characters, the cancel tag. Its tag characters stay when format characters are dropped.
 EMOJI_TAG_SEQUENCE: Final = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")

@@ -47,6 +47,10 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
         event = receiver.receive(body.decode("utf-8"), authorization)
     except Exception as exc:  # noqa: BLE001 - the receiver raises bare Exception, jwt errors and parse errors
         raise InvalidWebhook(f"webhook rejected: {exc}") from exc
+    if not event.id:
+        # Every event livekit-server sends has one, and each is applied once by it: events without
+        # one would all be "the same event" (the first counted, every later one a duplicate).
+        raise InvalidWebhook("webhook rejected: the event has no id")
     participant = event.participant if event.HasField("participant") else None
     is_agent = bool(participant and participant.kind == api.ParticipantInfo.Kind.AGENT)
     return WebhookFacts(
@@ -66,13 +70,18 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
     )
 
 
+# Epoch milliseconds a join time can be: after 2000 and before the year 10000 (what a datetime
+# holds). A signed event beyond them is not the SFU's clock; its time is ignored, as an absent one is.
+_JOINED_AT_MS_RANGE = range(946_684_800_000, 253_402_300_800_000)
+
+
 def _joined_at_ms(participant: object) -> int | None:
     ms = int(getattr(participant, "joined_at_ms", 0) or 0)
-    if ms:
-        return ms
-    seconds = int(getattr(participant, "joined_at", 0) or 0)
-    # Whole seconds: the end of that second, so an entry written in it still counts as before.
-    return seconds * 1000 + 999 if seconds else None
+    if not ms:
+        seconds = int(getattr(participant, "joined_at", 0) or 0)
+        # Whole seconds: the end of that second, so an entry written in it still counts as before.
+        ms = seconds * 1000 + 999 if seconds else 0
+    return ms if ms in _JOINED_AT_MS_RANGE else None
 
 
 def _source_name(source: int) -> str:

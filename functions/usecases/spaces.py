@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ..domain import lifecycle, people
 from ..domain.model import Space, SpaceState, VideoPolicy
@@ -40,7 +40,9 @@ def create(
         space = people.named(space, people.Caller(actor, name, picture))
     key = None
     if idempotency_key is not None:
-        asked = json.dumps([title, video.value, scheduled_start.isoformat() if scheduled_start else None])
+        # The instant, not how it was written: 01:00+01:00 and 00:00Z are the same request.
+        start = scheduled_start.astimezone(UTC).isoformat() if scheduled_start else None
+        asked = json.dumps([title, video.value, start])
         key = IdempotencyKey(
             owner=actor, key=idempotency_key, fingerprint=hashlib.sha256(asked.encode()).hexdigest()
         )

@@ -35,5 +35,8 @@ ACCEPTED: dict[int | str, dict[str, object]] = {
 
 # Operations that read a JSON body: bytes that are not JSON text at all (not UTF-8) are a 400.
 BODY_PROBLEMS: dict[int | str, dict[str, object]] = {
-    400: {"model": Problem, "description": "The body is not JSON text"}
+    400: {
+        "model": Problem,
+        "description": "`malformed_body`: the body is not UTF-8 JSON text, or names a key twice",
+    }
 }

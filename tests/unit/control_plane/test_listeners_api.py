@@ -158,6 +158,29 @@ def test_a_leave_webhook_unlists_once_and_a_late_one_keeps_a_rejoin(client: Test
     assert names_of(listed(client, space_id)) == ["Amy"]
 
 
+def test_a_signed_leave_with_a_join_time_no_clock_has_is_applied_as_one_without(client: TestClient) -> None:
+    """Found from outside: a join time past the year 9999 answered 500 after the count had changed,
+    and the retry was then a duplicate, so the listener stayed listed."""
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    for n, joined_at_ms in enumerate((2**63 - 1, -5, 10**17)):
+        join(client, space_id, "amy", "Amy")
+        assert names_of(listed(client, space_id)) == ["Amy"]
+        deliver(client, left(room, f"odd-leave-{n}", "amy", joined_at_ms))
+        assert listed(client, space_id)["items"] == [], joined_at_ms
+
+
+def test_a_signed_webhook_without_an_event_id_is_refused(client: TestClient) -> None:
+    """Every event livekit-server sends has one; without it, every such event after the first would
+    be a 'duplicate' of it, in any Space."""
+    space_id = live_space(client)
+    join(client, space_id, "amy", "Amy")
+    body, headers = signed(left(f"space-{space_id}", "", "amy", 0))
+    resp = client.post("/livekit/webhook", content=body, headers=headers)
+    assert resp.status_code == 401 and "no id" in resp.text
+    assert names_of(listed(client, space_id)) == ["Amy"]
+
+
 @pytest.fixture
 def hls_client(settings: Settings, gateway: FakeGateway) -> Iterator[TestClient]:
     app = create_app(

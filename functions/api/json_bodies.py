@@ -1,0 +1,120 @@
+"""One answer for every JSON body that cannot be taken as it is: 400 `malformed_body` naming why, and
+413 `body_too_large` past MAX_BODY_BYTES, before any route sees it.
+
+FastAPI answered 400 for bytes that are not UTF-8 but 422 `json_invalid` for text that is not JSON
+(trailing text, a raw newline inside a string), and it took an object that names a key twice with
+the last value winning: `{"block": true, "block": false}` removed someone without a block, while any
+proxy or log that reads the first value would see a block. RFC 8259 leaves duplicate names to the
+reader; I-JSON (RFC 7493) forbids them, and so does this API.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Every body this API takes is a small object (a title of 120 characters is the longest field);
+# API Gateway would pass up to 10 MB to the Lambda.
+MAX_BODY_BYTES = 64 * 1024
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The SFU's webhooks are judged by their signature over the exact bytes, before anything else
+# (an unsigned body is 401 whatever it holds).
+_OWN_RULES = ("/livekit/",)
+
+
+class BodyProblem(ValueError):
+    """Why a body cannot be taken, in words for its sender."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise BodyProblem(f"the body names {json.dumps(key)} twice: each key may appear once")
+        seen[key] = value
+    return seen
+
+
+def check(body: bytes) -> None:
+    """Raises BodyProblem unless `body` is UTF-8 JSON text whose objects name each key once."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyProblem(f"the body is not UTF-8 text (byte {exc.start})") from None
+    try:
+        json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise BodyProblem(
+            f"the body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media = value.decode("latin-1").split(";")[0].strip().lower()
+            return media == "application/json" or media.endswith("+json")
+    return False
+
+
+class JsonBodies:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _WITH_BODY
+            or scope["path"].startswith(_OWN_RULES)
+            or not _is_json(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await _answer(send, 413, f"the body is over {MAX_BODY_BYTES} bytes", "body_too_large")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body:  # an empty body is the route's to judge (an optional body, a missing one)
+            try:
+                check(body)
+            except BodyProblem as exc:
+                await _answer(send, 400, str(exc), "malformed_body")
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _answer(send: Send, status: int, detail: str, rule: str) -> None:
+    content = json.dumps({"detail": detail, "rule": rule}, ensure_ascii=True).encode("ascii")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(content)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
