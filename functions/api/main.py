@@ -155,6 +155,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.is_local and (web / "index.html").is_file():
         from fastapi.staticfiles import StaticFiles
 
+        @app.get("/config.json", include_in_schema=False)
+        def same_origin() -> dict[str, str]:
+            # What the page reads first (web/src/config.ts): nothing, so it calls this origin. A
+            # deployment writes its own; locally a 404 was an error in every page's console.
+            return {}
+
         # Mounted last so every API route above wins over a file of the same name.
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
     return app

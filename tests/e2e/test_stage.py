@@ -319,8 +319,11 @@ async def test_removed_and_blocked_speaker_sees_why(stage: Stage) -> None:
     await expect(stage.listener.by("tile", BOB)).to_have_count(0, timeout=UI_TIMEOUT_MS)
     await bob.page.goto("/#/")  # leave the message, then follow the link again
     await bob.page.goto(f"/#/spaces/{stage.space_id}")
-    await bob.by("join-space").click()
-    await expect(bob.by("join-error")).to_contain_text("cannot join", timeout=UI_TIMEOUT_MS)
+    # The card says so, and offers no Join the API would refuse.
+    await expect(bob.by("space-message")).to_have_text(
+        "A host blocked you from this Space: you cannot join it.", timeout=UI_TIMEOUT_MS
+    )
+    await expect(bob.by("join-space")).to_have_count(0)
 
 
 async def test_ending_the_space_tells_everyone(stage: Stage) -> None:

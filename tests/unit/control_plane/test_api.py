@@ -971,6 +971,8 @@ def test_local_mode_serves_the_built_web_client_after_the_api(settings: Settings
     with TestClient(app) as c:
         assert "spaces" in c.get("/").text
         assert c.get("/healthz").json() == {"status": "ok"}
+        # The page's configuration: none, so it calls this origin (no 404 in every console).
+        assert c.get("/config.json").json() == {}
     cloud = settings.model_copy(update={"web_dist": str(web), "mode": "cloud"})
     with TestClient(create_app(cloud)) as c:
         assert c.get("/").status_code == 404

@@ -83,6 +83,23 @@ describe("the broadcast page's banner", () => {
     view.destroy();
   });
 
+  it("says the connection is lost while the browser is offline, and waits again once it is back", async () => {
+    const { view } = await opened();
+    expect(view.player.state === "loading" || view.player.state === "waiting").toBe(true);
+    const online = vi.spyOn(navigator, "onLine", "get").mockReturnValue(false);
+    try {
+      window.dispatchEvent(new Event("offline"));
+      expect(banner(view).dataset.testid).toBe("offline");
+      expect(banner(view).textContent).toContain("Connection lost");
+      online.mockReturnValue(true);
+      window.dispatchEvent(new Event("online"));
+      expect(banner(view).dataset.testid).toBe("connecting");
+    } finally {
+      online.mockRestore();
+      view.destroy();
+    }
+  });
+
   it("keeps a banner that shows the same thing, so a click on its button is not lost", async () => {
     const { view, hooks, hls } = await opened();
     hls.fire(FakeHls.Events.ERROR, { fatal: true, type: FakeHls.ErrorTypes.OTHER_ERROR, details: "internalException" });

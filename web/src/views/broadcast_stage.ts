@@ -68,7 +68,12 @@ export class BroadcastStage {
     this.el = h("div", { class: "broadcast-stage", "data-testid": "broadcast-stage" }, this.header, this.banner, this.hostAway, this.stage);
     player.onChange(() => this.draw());
     this.timer = window.setInterval(() => this.drawIndicator(), INDICATOR_MS);
+    window.addEventListener("online", this.redraw);
+    window.addEventListener("offline", this.redraw);
   }
+
+  /** The browser lost or found its network: the waiting banner says which. */
+  private readonly redraw = () => this.draw();
 
   static async open(playlistUrl: string, hooks: BroadcastHooks): Promise<BroadcastStage> {
     return new BroadcastStage(await BroadcastPlayer.open(playlistUrl, { live: true }), hooks);
@@ -136,6 +141,9 @@ export class BroadcastStage {
           h("button", { class: "btn btn-primary small", "data-testid": "sign-in-again", onclick: () => signIn() }, "Sign in again"),
         ),
       );
+    } else if ((p.state === "loading" || p.state === "waiting") && !navigator.onLine) {
+      // Not the broadcast's doing: the player keeps asking and plays on once the network is back.
+      this.showBanner("offline", "Connection lost: the broadcast resumes when you are back online.");
     } else if (p.state === "loading" || p.state === "waiting") {
       this.showBanner("connecting", p.state === "loading" ? "Starting the broadcast…" : "Waiting for the broadcast…");
     } else if (p.state === "paused" && p.live) {
@@ -155,7 +163,7 @@ export class BroadcastStage {
         ...roster.map((p) =>
           h(
             "li",
-            { class: "roster-person", "data-testid": "roster-person", "data-identity": p.id, "data-role": p.role, title: p.id },
+            { class: "roster-person", "data-testid": "roster-person", "data-identity": p.id, "data-role": p.role, title: p.name },
             avatar(p.id, "s", p),
             h("span", { class: "roster-name" }, p.name),
             h("span", { class: "muted small" }, ROLE_LABEL[p.role]),
@@ -199,6 +207,8 @@ export class BroadcastStage {
 
   destroy(): void {
     window.clearInterval(this.timer);
+    window.removeEventListener("online", this.redraw);
+    window.removeEventListener("offline", this.redraw);
     this.player.destroy();
     this.el.remove();
   }

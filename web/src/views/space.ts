@@ -30,7 +30,7 @@ import { DevicesView } from "./space/devices";
 import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { ListenerList } from "./space/listeners";
-import { displayName, handsNotice, roleNotice } from "./space/people";
+import { displayName, handsNotice, roleNotice, screenShareNotice } from "./space/people";
 import { StageView } from "./space/stage";
 
 declare global {
@@ -174,7 +174,11 @@ export function spaceView(app: App, spaceId: string): View {
     },
     setScreen: (on) => {
       publishing.chose("screen", on);
-      void toggle("screen", () => setScreenShare(media!.room.localParticipant, on));
+      void toggle("screen", () => setScreenShare(media!.room.localParticipant, on)).then(() => {
+        // The big tile shows a screen only once the host pins it (docs/screen-share.md): say so,
+        // or a sharer sees nothing change for anyone and thinks sharing is broken.
+        if (on && media && sharing(media.room.localParticipant)) toast(screenShareNotice(ctl.myRole));
+      });
     },
     raiseHand: (up) => void raiseHand(up),
     toggleDevices: () => {

@@ -42,3 +42,10 @@ export function roleNotice(before: Role, after: Role): string | null {
       return "You were moved back to the audience.";
   }
 }
+
+/** What a sharer is told once their screen is shared: it reaches the big tile through a host's pin. */
+export function screenShareNotice(myRole: Role): string {
+  return myRole === "host"
+    ? "Your screen is shared. Pin it from your panel (Pin screen) to show it to everyone."
+    : "Your screen is shared. It fills the big tile once the host pins it.";
+}

@@ -459,3 +459,11 @@ describe("roleNotice", () => {
     expect(roleNotice("host", "cohost")).toBeNull();
   });
 });
+
+describe("screenShareNotice", () => {
+  it("tells the host how to show their screen, and a co-host who will", async () => {
+    const { screenShareNotice } = await import("./people");
+    expect(screenShareNotice("host")).toContain("Pin screen");
+    expect(screenShareNotice("cohost")).toContain("once the host pins it");
+  });
+});
