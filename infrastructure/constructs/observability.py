@@ -45,6 +45,8 @@ class WatchedWorkers:
     log_group: logs.ILogGroup
     load_metric: str
     errors_per_5min: int
+    # The service's most tasks: running that many for 15 minutes, a new Space may find no worker.
+    max_tasks: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -415,6 +417,25 @@ class Observability(Construct):
                     w.errors_per_5min,
                     above,
                     f"{w.title} log errors",
+                ),
+                self._alarm(
+                    f"{w.name}AtMaximum",
+                    cloudwatch.Metric(
+                        namespace="ECS/ContainerInsights",
+                        metric_name="RunningTaskCount",
+                        dimensions_map={
+                            "ClusterName": w.service.cluster.cluster_name,
+                            "ServiceName": w.service.service_name,
+                        },
+                        period=FIVE_MINUTES,
+                        statistic="Minimum",
+                    ),
+                    w.max_tasks,
+                    above,
+                    f"The {w.title.lower()} have run their most tasks for 15 minutes: a Space started "
+                    "now may get no worker until one frees (its dispatch is retried); raise the "
+                    "service's max tasks (and the Fargate vCPU quota with it)",
+                    periods=SUSTAINED_PERIODS,
                 ),
                 self._alarm(
                     f"{w.name}LoadMissing",

@@ -291,6 +291,7 @@ class SpacesStack(Stack):
                     agents.log_group,
                     STAGE_AGENT.load_metric,
                     settings.alarms.agent_errors_per_5min,
+                    settings.agents.max_tasks,
                 ),
                 WatchedWorkers(
                     "Composer",
@@ -299,6 +300,7 @@ class SpacesStack(Stack):
                     composers.log_group,
                     COMPOSER.load_metric,
                     settings.alarms.composer_errors_per_5min,
+                    settings.composers.max_tasks,
                 ),
             ],
             thresholds=settings.alarms,

@@ -671,6 +671,19 @@ def test_the_sfu_alarms_catch_a_stuck_scale_out_the_maximum_and_nodes_that_never
     assert len(groups) == len(synth.resources("AWS::ElasticLoadBalancingV2::TargetGroup")) == 2
 
 
+def test_the_worker_services_alarm_when_they_run_their_most_tasks_for_15_minutes(synth: Synthesized) -> None:
+    maxima = sorted(
+        t["Properties"]["MaxCapacity"]
+        for t in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
+    )
+    alarms = [_alarm(synth, f"{name}AtMaximum") for name in ("Agent", "Composer")]
+    assert sorted(a["Threshold"] for a in alarms) == maxima
+    for alarm in alarms:
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("ECS/ContainerInsights", "RunningTaskCount")
+        assert {d["Name"] for d in alarm["Dimensions"]} == {"ClusterName", "ServiceName"}
+        assert alarm["EvaluationPeriods"] == observability.SUSTAINED_PERIODS
+
+
 def test_the_routing_redis_alarms_on_both_clusters_and_has_a_maintenance_window(
     synth: Synthesized,
 ) -> None:
