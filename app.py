@@ -47,9 +47,26 @@ AUTH_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # Cognito refuses a domain prefix that contains one of these.
 AUTH_PREFIX_RESERVED = ("aws", "amazon", "cognito")
 ACCOUNT_ID_CHARS = 12
-# ElastiCache's maintenance window: day:hour:minute-day:hour:minute, UTC.
-_DAY_TIME = r"(?:sun|mon|tue|wed|thu|fri|sat):(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+# ElastiCache's maintenance window: day:hour:minute-day:hour:minute, UTC, at least an hour long
+# (ElastiCache refuses a shorter one at deploy time).
+_DAY_TIME = r"(sun|mon|tue|wed|thu|fri|sat):([01][0-9]|2[0-3]):([0-5][0-9])"
 MAINTENANCE_WINDOW = re.compile(f"{_DAY_TIME}-{_DAY_TIME}")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+MIN_MAINTENANCE_MINUTES = 60
+MINUTES_PER_WEEK = 7 * 24 * 60
+
+
+def maintenance_minutes(window: str) -> int | None:
+    """How long a maintenance window is (it may wrap past the end of the week); None if malformed."""
+    match = MAINTENANCE_WINDOW.fullmatch(window)
+    if match is None:
+        return None
+    d1, h1, m1, d2, h2, m2 = match.groups()
+    start = (_WEEKDAYS.index(d1) * 24 + int(h1)) * 60 + int(m1)
+    end = (_WEEKDAYS.index(d2) * 24 + int(h2)) * 60 + int(m2)
+    return (end - start) % MINUTES_PER_WEEK
+
+
 # What CDK gives an environment-agnostic stack's VPC, whatever max_azs says.
 MAX_AZS_ENV_AGNOSTIC = 2
 
@@ -110,10 +127,11 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     sfu_min_nodes = number("sfu_min_nodes", 2 if production else 1)
     sfu_max_nodes = number("sfu_max_nodes", 10)
     redis_maintenance_window = str(get("redis_maintenance_window", "sun:05:00-sun:06:00"))
-    if not MAINTENANCE_WINDOW.fullmatch(redis_maintenance_window):
+    window_minutes = maintenance_minutes(redis_maintenance_window)
+    if window_minutes is None or window_minutes < MIN_MAINTENANCE_MINUTES:
         raise ValueError(
-            "context redis_maintenance_window must be ddd:hh:mm-ddd:hh:mm in UTC (ElastiCache's "
-            f"format, e.g. sun:05:00-sun:06:00), got {redis_maintenance_window!r}"
+            "context redis_maintenance_window must be ddd:hh:mm-ddd:hh:mm in UTC, at least an hour "
+            f"long (ElastiCache's rule, e.g. sun:05:00-sun:06:00), got {redis_maintenance_window!r}"
         )
     if not 1 <= number("max_live_per_host", 2) <= 100:
         raise ValueError(f"context max_live_per_host must be 1..100, got {number('max_live_per_host', 2)}")

@@ -49,6 +49,9 @@ def check(body: bytes) -> None:
         raise BodyProblem(
             f"the body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        # 2 KB of brackets is deeper than the parser goes: a 500 any account could send at will.
+        raise BodyProblem("the body nests too deeply to be read") from None
 
 
 def _is_json(scope: Scope) -> bool:

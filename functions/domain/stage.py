@@ -58,13 +58,15 @@ def change_role(
         raise Forbidden("host_role_fixed", "the host role belongs to the creator and cannot be assigned")
     if current is Role.HOST:
         raise Forbidden("host_role_fixed", "the host's role cannot be changed")
-    if actor_role is not Role.HOST and (role is Role.COHOST or current is Role.COHOST):
-        raise Forbidden("only_host_assigns_cohosts", "only the host assigns or removes co-hosts")
-    if from_role is not None and current is not from_role:
+    if from_role is not None and current is not from_role and role is not current:
+        # Before the co-host check: the row was out of date whoever clicked it (roles are public).
+        # A repeat of a change that went through (a double click, a retried PUT) is the no-op below.
         raise Conflict(
             "role_changed",
             f"they are {_ROLE_NAMES[current]} now, not {_ROLE_NAMES[from_role]}: nothing was changed",
         )
+    if actor_role is not Role.HOST and (role is Role.COHOST or current is Role.COHOST):
+        raise Forbidden("only_host_assigns_cohosts", "only the host assigns or removes co-hosts")
     if target in space.blocked and role is not Role.LISTENER:
         raise Conflict("user_blocked", "a blocked user cannot be put on stage")
     if role is current:

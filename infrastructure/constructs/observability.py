@@ -45,8 +45,10 @@ class WatchedWorkers:
     log_group: logs.ILogGroup
     load_metric: str
     errors_per_5min: int
-    # The service's most tasks: running that many for 15 minutes, a new Space may find no worker.
+    # The service's most tasks: running that many for 15 minutes, a new Space may find no worker
+    # (no alarm when min_tasks is the same: a service pinned there on purpose).
     max_tasks: int
+    min_tasks: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +64,8 @@ class AlarmThresholds:
     # Alarm when fewer nodes are in service than this: app.py sets the group's minimum, the
     # healthy floor.
     sfu_min_nodes: int = 1
-    # Alarm when the group has had this many nodes for 15 minutes: app.py sets its maximum.
+    # Alarm when the group has had this many nodes for 15 minutes: app.py sets its maximum (and
+    # its minimum above; a group pinned at min = max gets no such alarm: it is there on purpose).
     sfu_max_nodes: int = 10
     # The routing Redis of the SFU fleet: its engine's CPU (one thread) and memory.
     redis_cpu_percent: int = 80
@@ -265,18 +268,20 @@ class Observability(Construct):
                 label="SFU nodes wanted, not in service",
                 period=FIVE_MINUTES,
             ),
-            # Targets failing their health check all period long, on either load balancer: nodes
-            # whose boot fails (a checksum that does not match, a download refused) keep being
-            # replaced and stay unhealthy, while the group counts them in service.
+            # Targets failing their health check in every period, on either load balancer: nodes
+            # whose boot fails (a checksum that does not match, a download refused) are replaced
+            # after the grace period and fail again, while the group counts them in service. The
+            # most of each period: a replacement's first minute, before its first failed check,
+            # would put a zero into any least.
             "sfu_unhealthy": cloudwatch.MathExpression(
                 expression=f"MAX([{', '.join(f't{i}' for i in range(len(sfu_target_groups)))}])",
                 using_metrics={
                     f"t{i}": target_group.metrics.un_healthy_host_count(
-                        period=FIVE_MINUTES, statistic="Minimum"
+                        period=FIVE_MINUTES, statistic="Maximum"
                     )
                     for i, target_group in enumerate(sfu_target_groups)
                 },
-                label="SFU nodes unhealthy behind a load balancer (least of the period)",
+                label="SFU nodes unhealthy behind a load balancer (most of the period)",
                 period=FIVE_MINUTES,
             ),
             "redis_cpu": redis_metric("EngineCPUUtilization", "Routing Redis engine CPU (%)", "cpu"),
@@ -352,15 +357,6 @@ class Observability(Construct):
                 periods=SUSTAINED_PERIODS,
             ),
             self._alarm(
-                "SfuAtMaximum",
-                metrics["sfu_nodes"],
-                thresholds.sfu_max_nodes,
-                above,
-                "The SFU group has been at its maximum for 15 minutes: it cannot add a node for new "
-                "rooms (raise sfu_max_nodes, and the EC2 vCPU quota with it)",
-                periods=SUSTAINED_PERIODS,
-            ),
-            self._alarm(
                 "SfuUnhealthy",
                 metrics["sfu_unhealthy"],
                 1,
@@ -409,34 +405,53 @@ class Observability(Construct):
                 "DynamoDB throttled the control plane's table",
             ),
         ]
+        # At its maximum for 15 minutes: only for a fleet that can grow (one pinned at min = max, as
+        # before a known event, is there on purpose and would page for the whole event).
+        if thresholds.sfu_max_nodes > thresholds.sfu_min_nodes:
+            self.alarms.append(
+                self._alarm(
+                    "SfuAtMaximum",
+                    metrics["sfu_nodes"],
+                    thresholds.sfu_max_nodes,
+                    above,
+                    "The SFU group has been at its maximum for 15 minutes: it cannot add a node for new "
+                    "rooms (raise sfu_max_nodes, and the EC2 vCPU quota with it)",
+                    periods=SUSTAINED_PERIODS,
+                )
+            )
         for w in workers:
-            self.alarms += [
+            self.alarms.append(
                 self._alarm(
                     f"{w.name}Errors",
                     self._worker_metric(f"{w.name}Errors", "Sum"),
                     w.errors_per_5min,
                     above,
                     f"{w.title} log errors",
-                ),
-                self._alarm(
-                    f"{w.name}AtMaximum",
-                    cloudwatch.Metric(
-                        namespace="ECS/ContainerInsights",
-                        metric_name="RunningTaskCount",
-                        dimensions_map={
-                            "ClusterName": w.service.cluster.cluster_name,
-                            "ServiceName": w.service.service_name,
-                        },
-                        period=FIVE_MINUTES,
-                        statistic="Minimum",
-                    ),
-                    w.max_tasks,
-                    above,
-                    f"The {w.title.lower()} have run their most tasks for 15 minutes: a Space started "
-                    "now may get no worker until one frees (its dispatch is retried); raise the "
-                    "service's max tasks (and the Fargate vCPU quota with it)",
-                    periods=SUSTAINED_PERIODS,
-                ),
+                )
+            )
+            if w.max_tasks > w.min_tasks:
+                self.alarms.append(
+                    self._alarm(
+                        f"{w.name}AtMaximum",
+                        cloudwatch.Metric(
+                            namespace="ECS/ContainerInsights",
+                            metric_name="RunningTaskCount",
+                            dimensions_map={
+                                "ClusterName": w.service.cluster.cluster_name,
+                                "ServiceName": w.service.service_name,
+                            },
+                            period=FIVE_MINUTES,
+                            statistic="Minimum",
+                        ),
+                        w.max_tasks,
+                        above,
+                        f"The {w.title.lower()} have run their most tasks for 15 minutes: a Space started "
+                        "now may get no worker until one frees (its dispatch is retried); raise the "
+                        "service's max tasks (and the Fargate vCPU quota with it)",
+                        periods=SUSTAINED_PERIODS,
+                    )
+                )
+            self.alarms.append(
                 self._alarm(
                     f"{w.name}LoadMissing",
                     self._worker_metric(w.load_metric, "SampleCount"),
@@ -445,8 +460,8 @@ class Observability(Construct):
                     f"No task of the {w.title.lower()} published its load for 5 minutes (at least one task "
                     "always runs): the service scales out on CPU only and never scales in",
                     missing=cloudwatch.TreatMissingData.BREACHING,
-                ),
-            ]
+                )
+            )
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         graph = cloudwatch.GraphWidget
         self.dashboard.add_widgets(

@@ -292,6 +292,7 @@ class SpacesStack(Stack):
                     STAGE_AGENT.load_metric,
                     settings.alarms.agent_errors_per_5min,
                     settings.agents.max_tasks,
+                    settings.agents.min_tasks,
                 ),
                 WatchedWorkers(
                     "Composer",
@@ -301,6 +302,7 @@ class SpacesStack(Stack):
                     COMPOSER.load_metric,
                     settings.alarms.composer_errors_per_5min,
                     settings.composers.max_tasks,
+                    settings.composers.min_tasks,
                 ),
             ],
             thresholds=settings.alarms,

@@ -85,6 +85,9 @@ def test_context_sets_the_broadcast_tier() -> None:
         ({"max_azs": "3"}, "max_azs"),
         ({"redis_maintenance_window": "sunday 5am"}, "redis_maintenance_window"),
         ({"redis_maintenance_window": "sun:25:00-sun:26:00"}, "redis_maintenance_window"),
+        # ElastiCache wants an hour at least: these would pass synth and fail the deploy.
+        ({"redis_maintenance_window": "sun:05:00-sun:05:30"}, "at least an hour"),
+        ({"redis_maintenance_window": "sun:05:00-sun:05:00"}, "at least an hour"),
     ],
 )
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:
@@ -163,3 +166,9 @@ def test_nodes_download_livekit_from_github_unless_a_mirror_is_named() -> None:
     assert _settings().livekit_releases_url is None
     mirror = "https://artifacts.example.org/livekit/releases"
     assert _settings(livekit_releases_url=mirror).livekit_releases_url == mirror
+
+
+def test_a_maintenance_window_may_wrap_past_the_end_of_the_week() -> None:
+    assert _settings(redis_maintenance_window="sat:23:30-sun:00:30").redis_maintenance_window == (
+        "sat:23:30-sun:00:30"
+    )

@@ -684,6 +684,27 @@ def test_the_worker_services_alarm_when_they_run_their_most_tasks_for_15_minutes
         assert alarm["EvaluationPeriods"] == observability.SUSTAINED_PERIODS
 
 
+def test_a_fleet_pinned_at_its_maximum_on_purpose_gets_no_at_maximum_alarm(tmp_path: Path) -> None:
+    """Pinned before a known event (min = max), the 'at its maximum' alarms would page all along."""
+    from app import build_app
+
+    context = {
+        "aws:cdk:bundling-stacks": [],
+        "sfu_min_nodes": "3",
+        "sfu_max_nodes": "3",
+        "agent_min_tasks": "2",
+        "agent_max_tasks": "2",
+    }
+    build_app(context=context, outdir=str(tmp_path)).synth()
+    template = json.loads((tmp_path / f"{STACK}.template.json").read_text())
+    alarms = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert not [
+        k for k in alarms if k.startswith(("ObservabilitySfuAtMaximum", "ObservabilityAgentAtMaximum"))
+    ]
+    # The composers still grow (1..10 by default): theirs stays.
+    assert [k for k in alarms if k.startswith("ObservabilityComposerAtMaximum")]
+
+
 def test_the_routing_redis_alarms_on_both_clusters_and_has_a_maintenance_window(
     synth: Synthesized,
 ) -> None:

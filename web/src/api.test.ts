@@ -57,6 +57,34 @@ describe("Api token refresh", () => {
   });
 });
 
+describe("setRole", () => {
+  it("names the role the row showed, and drops it for an API older than the page", async () => {
+    const bodies: unknown[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (_url: string, init: RequestInit) => {
+        const body = JSON.parse(String(init.body));
+        bodies.push(body);
+        return "from_role" in body
+          ? new Response(JSON.stringify({ detail: [{ loc: ["body", "from_role"], msg: "Extra inputs are not permitted" }] }), { status: 422 })
+          : new Response(JSON.stringify({ id: "s1" }), { status: 200 });
+      }),
+    );
+    const api = new Api("http://api", () => "t", async () => false);
+    await api.setRole("s1", "leo", "speaker", "listener");
+    expect(bodies).toEqual([{ role: "speaker", from_role: "listener" }, { role: "speaker" }]);
+  });
+
+  it("keeps a refusal that is not about the field", async () => {
+    const body = { detail: "they are a co-host now, not in the audience: nothing was changed", rule: "role_changed" };
+    const fetch = vi.fn(async () => new Response(JSON.stringify(body), { status: 409 }));
+    vi.stubGlobal("fetch", fetch);
+    const api = new Api("http://api", () => "t", async () => false);
+    await expect(api.setRole("s1", "leo", "speaker", "listener")).rejects.toEqual(new ApiError(409, body.detail, "role_changed"));
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
+});
+
 describe("presence", () => {
   it("names the viewer tag of the HLS answer, which the API checks before counting", async () => {
     const fetch = vi.fn(async (_url: string, _init: RequestInit) => new Response(null, { status: 204 }));

@@ -351,9 +351,19 @@ export class Api {
   }
 
   /** `from`: the role the caller saw the person in; if it changed since, 409 `role_changed` and nothing changes. */
-  setRole(id: string, userId: string, role: Exclude<Role, "host">, from?: Exclude<Role, "host">): Promise<unknown> {
-    const body = from ? { role, from_role: from } : { role };
-    return this.call("PUT", `/spaces/${encodeURIComponent(id)}/roles/${encodeURIComponent(userId)}`, body);
+  async setRole(id: string, userId: string, role: Exclude<Role, "host">, from?: Exclude<Role, "host">): Promise<unknown> {
+    const path = `/spaces/${encodeURIComponent(id)}/roles/${encodeURIComponent(userId)}`;
+    if (!from) return this.call("PUT", path, { role });
+    try {
+      return await this.call("PUT", path, { role, from_role: from });
+    } catch (err) {
+      // An API older than this page refuses the field it does not know (422 naming it): the page
+      // and the API deploy separately, so moderation must not stop until both are new.
+      if (err instanceof ApiError && err.status === 422 && err.detail.includes("from_role")) {
+        return this.call("PUT", path, { role });
+      }
+      throw err;
+    }
   }
 
   /** The host hands the Space to a co-host (POST /spaces/{id}/host). */

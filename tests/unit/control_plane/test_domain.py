@@ -104,14 +104,22 @@ def test_cohosts_promote_speakers_but_not_cohosts() -> None:
 
 def test_a_change_meant_for_a_role_the_person_left_changes_nothing() -> None:
     s = LIVE.replace(cohosts=("co",), speakers=("sam",))
-    # An invitation from a stale audience list: a co-host stays a co-host, a speaker a speaker.
-    for target, now in (("co", "a co-host"), ("sam", "a speaker")):
+    # An invitation from a stale audience list: a co-host stays a co-host, a host-made co-host or
+    # speaker sent back to the stage is not demoted either.
+    for target, role, now in (("co", Role.SPEAKER, "a co-host"), ("sam", Role.COHOST, "a speaker")):
         with pytest.raises(Conflict) as err:
             stage.change_role(
-                s, actor="host", target=target, role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
+                s, actor="host", target=target, role=role, limits=LIMITS, from_role=Role.LISTENER
             )
         assert err.value.rule == "role_changed"
         assert f"they are {now} now, not in the audience" in err.value.message
+    # Already what was asked (someone else invited them, or this is a retry): nothing to change.
+    assert (
+        stage.change_role(
+            s, actor="host", target="sam", role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
+        )
+        is s
+    )
     # Still what the caller saw: applied as without it.
     invited = stage.change_role(
         s, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
@@ -121,16 +129,22 @@ def test_a_change_meant_for_a_role_the_person_left_changes_nothing() -> None:
         s, actor="host", target="co", role=Role.SPEAKER, limits=LIMITS, from_role=Role.COHOST
     )
     assert (demoted.cohosts, demoted.speakers) == ((), ("sam", "co"))
-    # Permissions come first: a co-host learns nothing about a role they may not change.
-    with pytest.raises(Forbidden):
+    # A co-host's stale row for someone made co-host since: out of date too (roles are public).
+    with pytest.raises(Conflict) as err:
         stage.change_role(
             s.replace(cohosts=("co", "co2")),
             actor="co",
             target="co2",
-            role=Role.LISTENER,
+            role=Role.SPEAKER,
             limits=LIMITS,
-            from_role=Role.SPEAKER,
+            from_role=Role.LISTENER,
         )
+    assert err.value.rule == "role_changed"
+    # A repeat of a change that went through (a double click, a retried PUT) is a no-op, not a 409.
+    again = stage.change_role(
+        invited, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
+    )
+    assert again is invited
 
 
 @pytest.mark.parametrize("actor", ["speaker", "listener"])
