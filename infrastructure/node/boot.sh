@@ -46,6 +46,17 @@ tune_kernel() {
 
 UNITS="${ROOT}/etc/systemd/system"
 
+# A small unit of the node's own (livekit-<name>.sh run by livekit-<name>.service), with its
+# settings in /etc/livekit/<name>.env: installed, enabled and started.
+install_unit() {
+  local name="$1" settings="$2"
+  printf '%s\n' "$settings" >"${ROOT}/etc/livekit/${name}.env"
+  install -D -m 0644 "${HERE}/livekit-${name}.service" "${UNITS}/livekit-${name}.service"
+  install -D -m 0755 "${HERE}/livekit-${name}.sh" "${ROOT}/usr/local/bin/livekit-${name}"
+  systemctl daemon-reload
+  systemctl enable --now "livekit-${name}.service"
+}
+
 install_drain() {
   # First, before anything that can fail: a node whose boot fails (a download refused, a checksum
   # that does not match) is marked unhealthy and terminated, and its termination hook then waits
@@ -54,12 +65,7 @@ install_drain() {
   install -d -m 0750 "${ROOT}/etc/livekit"
   chgrp livekit "${ROOT}/etc/livekit"
   # What the drain unit needs to complete this node's lifecycle action.
-  printf 'AWS_REGION=%s\nGROUP_NAME=%s\nHOOK_NAME=%s\n' "$AWS_REGION" "$GROUP_NAME" "$HOOK_NAME" \
-    >"${ROOT}/etc/livekit/drain.env"
-  install -D -m 0644 "${HERE}/livekit-drain.service" "${UNITS}/livekit-drain.service"
-  install -D -m 0755 "${HERE}/livekit-drain.sh" "${ROOT}/usr/local/bin/livekit-drain"
-  systemctl daemon-reload
-  systemctl enable --now livekit-drain.service
+  install_unit drain "$(printf 'AWS_REGION=%s\nGROUP_NAME=%s\nHOOK_NAME=%s' "$AWS_REGION" "$GROUP_NAME" "$HOOK_NAME")"
 }
 
 write_config() {
@@ -78,12 +84,7 @@ start_livekit() {
 
 start_protection() {
   # Last: it reads the room count from the running server.
-  printf 'AWS_REGION=%s\nGROUP_NAME=%s\nMETRICS_PORT=%s\n' "$AWS_REGION" "$GROUP_NAME" "$METRICS_PORT" \
-    >"${ROOT}/etc/livekit/protect.env"
-  install -D -m 0644 "${HERE}/livekit-protect.service" "${UNITS}/livekit-protect.service"
-  install -D -m 0755 "${HERE}/livekit-protect.sh" "${ROOT}/usr/local/bin/livekit-protect"
-  systemctl daemon-reload
-  systemctl enable --now livekit-protect.service
+  install_unit protect "$(printf 'AWS_REGION=%s\nGROUP_NAME=%s\nMETRICS_PORT=%s' "$AWS_REGION" "$GROUP_NAME" "$METRICS_PORT")"
 }
 
 install_drain
