@@ -32,17 +32,30 @@ export function clear(el: Element): void {
 }
 
 /**
+ * Which control `el` is within `root`, across a rebuild: its `data-testid` and whose row it is in (the
+ * nearest `data-identity` or `data-space-id` inside `root`), since rows repeat their buttons' testids.
+ */
+function controlKey(root: HTMLElement, el: HTMLElement): string | undefined {
+  const testid = el.dataset.testid;
+  if (testid === undefined) return undefined;
+  const row = el.closest<HTMLElement>("[data-identity],[data-space-id]");
+  const owner = row && row !== root && root.contains(row) ? (row.dataset.identity ?? row.dataset.spaceId ?? "") : "";
+  return `${owner}\u0000${testid}`;
+}
+
+/**
  * Rebuild `el`'s children with `build`, keeping keyboard focus on the control that had it (the new
- * one with the same `data-testid`): a rebuilt control is a new element, and a focused element that
- * is removed sends a keyboard or screen-reader user back to the top of the page.
+ * one with the same `data-testid` in the same person's or Space's row): a rebuilt control is a new
+ * element, and a focused element that is removed sends a keyboard or screen-reader user back to the
+ * top of the page.
  */
 export function rebuildKeepingFocus(el: HTMLElement, build: () => void): void {
   const active = document.activeElement;
-  const key = active instanceof HTMLElement && el.contains(active) ? active.dataset.testid : undefined;
+  const key = active instanceof HTMLElement && el.contains(active) ? controlKey(el, active) : undefined;
   clear(el);
   build();
   if (key === undefined) return;
-  const again = [...el.querySelectorAll<HTMLElement>("[data-testid]")].find((e) => e.dataset.testid === key);
+  const again = [...el.querySelectorAll<HTMLElement>("[data-testid]")].find((e) => controlKey(el, e) === key);
   again?.focus();
 }
 
@@ -61,7 +74,9 @@ export function avatarStyle(identity: string, name: string = identity): { initia
 export function avatar(identity: string, size: "s" | "l" = "s", person?: { name: string; picture: string | null }): HTMLElement {
   const name = person?.name ?? identity;
   const { initials, hue } = avatarStyle(identity, name);
-  const el = h("div", { class: `avatar avatar-${size}`, "data-testid": "avatar", title: name });
+  // Hidden from screen readers: the name is always written beside a face, and initials read aloud
+  // ("A L, Hosted by Alice") are noise.
+  const el = h("div", { class: `avatar avatar-${size}`, "data-testid": "avatar", title: name, "aria-hidden": "true" });
   el.style.setProperty("--hue", String(hue));
   const source = avatarSource(person?.picture);
   if (source) {

@@ -147,6 +147,8 @@ async function boot(): Promise<void> {
     }
     if (turn !== routing) return view.unmount(); // another navigation happened meanwhile
     current = view;
+    // What a tab, a history list and a screen reader call the page (a Space names itself once read).
+    document.title = !app.session ? "Sign in · Spaces" : target.kind === "replay" ? "Replay · Spaces" : target.kind === "space" ? "Space · Spaces" : "Spaces";
     root.replaceChildren(...(notice ? [notice] : []), view.el);
     // The page changed under a keyboard or screen-reader user: start them at its top (the old
     // focused control is gone, which would leave them at the start of the document, unannounced).

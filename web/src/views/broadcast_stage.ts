@@ -46,7 +46,7 @@ export class BroadcastStage {
   readonly el: HTMLElement;
   private readonly header = h("header", { class: "space-header" });
   private readonly indicator = h("span", { class: "badge live", "data-testid": "live-indicator" }, "LIVE");
-  private readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
+  private readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner", role: "status" });
   /** The host is away: when the Space ends unless they come back (state.json says it too). */
   private readonly hostAway = h("p", { class: "banner notice", hidden: true, "data-testid": "host-away", role: "status" });
   private signInAgain = false;
@@ -101,7 +101,7 @@ export class BroadcastStage {
     const listeners = Math.max(space?.listener_count ?? 0, 1);
     drawHostAway(this.hostAway, hostAwayUntilMs(space));
     if (stale(this.header, [title, listeners])) {
-      this.header.replaceChildren(
+      rebuildKeepingFocus(this.header, () => this.header.append(
         this.indicator,
         h("h1", {}, title),
         h(
@@ -115,7 +115,7 @@ export class BroadcastStage {
         h("span", { class: "badge subtle", "data-testid": "my-role" }, "Listener"),
         h("button", { class: "btn", "data-testid": "copy-link", onclick: () => this.hooks.copyLink() }, "Copy link"),
         h("button", { class: "btn", "data-testid": "leave", onclick: () => this.hooks.leave() }, "Leave"),
-      );
+      ));
     }
     this.drawIndicator();
 

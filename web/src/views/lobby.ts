@@ -3,7 +3,7 @@ import type { App, View } from "../app";
 import type { Space, SpaceCreate, VideoPolicy } from "../api";
 import { ApiError } from "../api";
 import { replayAvailable } from "../broadcast";
-import { avatar, clear, h, localTime, stale } from "../dom";
+import { avatar, h, localTime, rebuildKeepingFocus, stale } from "../dom";
 import { personOf } from "../people";
 import { LOBBY_POLL_MS } from "../names";
 
@@ -88,9 +88,11 @@ export function lobbyView(app: App): View {
         [recordingList, recordings, "No recordings yet."],
       ] as const) {
         if (!stale(list, spaces)) continue; // unchanged: keep the cards (and any click in flight)
-        clear(list);
-        if (spaces.length === 0) list.append(h("p", { class: "muted empty" }, empty));
-        for (const s of spaces) list.append(spaceCard(app, s));
+        // A count that moved redraws the list: a keyboard user's card keeps the focus.
+        rebuildKeepingFocus(list, () => {
+          if (spaces.length === 0) list.append(h("p", { class: "muted empty" }, empty));
+          for (const s of spaces) list.append(spaceCard(app, s));
+        });
       }
       error.textContent = "";
     } catch (err) {
@@ -116,7 +118,18 @@ export function lobbyView(app: App): View {
   );
   // The picker offers no time already past (typed in anyway, the API keeps it as given).
   const schedule = h("input", { type: "datetime-local", name: "scheduled_start", "data-testid": "create-schedule", min: localMinute(new Date()) });
-  const createError = h("p", { class: "form-error", role: "alert", "data-testid": "create-error" });
+  const createError = h("p", { id: "create-error", class: "form-error", role: "alert", "data-testid": "create-error" });
+  for (const input of [title, schedule]) input.setAttribute("aria-describedby", "create-error");
+  /** A refusal, marked on the field it is about (and focused there), or on none. */
+  const refuse = (message: string): void => {
+    createError.textContent = message;
+    const field = /title/i.test(message) ? title : /start time/i.test(message) ? schedule : null;
+    for (const input of [title, schedule]) {
+      if (input === field) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    }
+    field?.focus();
+  };
 
   const form = h(
     "form",
@@ -125,14 +138,14 @@ export function lobbyView(app: App): View {
       "data-testid": "create-form",
       onsubmit: async (ev: Event) => {
         ev.preventDefault();
-        createError.textContent = "";
+        refuse("");
         const input: SpaceCreate = { title: title.value.trim(), video: video.value as VideoPolicy };
         if (schedule.value) input.scheduled_start = new Date(schedule.value).toISOString();
         try {
           const space = await app.api.createSpace(input);
           app.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
         } catch (err) {
-          createError.textContent = createErrorText(err as ApiError);
+          refuse(createErrorText(err as ApiError));
         }
       },
     },
@@ -147,6 +160,7 @@ export function lobbyView(app: App): View {
   const el = h(
     "section",
     { class: "lobby", "data-testid": "lobby" },
+    h("h1", { class: "visually-hidden" }, "Spaces"),
     h("div", { class: "lists" }, error, h("h2", {}, "Live now"), liveList, h("h2", {}, "Scheduled"), scheduledList, h("h2", {}, "Recordings"), recordingList),
     form,
   );

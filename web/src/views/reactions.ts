@@ -90,7 +90,8 @@ export function reactionsBar(
   const bar = document.createElement("div");
   bar.className = "reactions-bar";
   bar.dataset.testid = "reactions-bar";
-  bar.setAttribute("role", "toolbar");
+  // A group, not a toolbar: a toolbar promises arrow-key movement between its buttons.
+  bar.setAttribute("role", "group");
   bar.setAttribute("aria-label", "Reactions");
   const buttons = REACTION_EMOJI.map((emoji, i) => {
     const btn = document.createElement("button");

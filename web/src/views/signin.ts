@@ -11,7 +11,16 @@ import { h } from "../dom";
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 export function signInView(app: App, problem: string | null = null): View {
-  const error = h("p", { class: "form-error", "data-testid": "signin-error", role: "alert" }, problem ?? "");
+  const error = h("p", { id: "signin-error", class: "form-error", "data-testid": "signin-error", role: "alert" }, problem ?? "");
+  /** The refusal, tied to the field it is about (read with it, marked invalid, focused); "" clears. */
+  const refuse = (message: string, field: HTMLInputElement | HTMLTextAreaElement | null = null): void => {
+    error.textContent = message;
+    for (const input of [userInput, pictureInput, tokenInput]) {
+      if (input === field && message !== "") input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    }
+    field?.focus();
+  };
   const userInput = h("input", {
     id: "user-id",
     name: "user-id",
@@ -40,10 +49,13 @@ export function signInView(app: App, problem: string | null = null): View {
     "data-testid": "signin-picture",
   });
   const tokenInput = h("textarea", {
+    id: "bearer-token",
     rows: 3,
     placeholder: "eyJhbGciOi…",
     "data-testid": "signin-token",
   });
+  // Every field's refusal is the one message below the forms.
+  for (const input of [userInput, nameInput, pictureInput, tokenInput]) input.setAttribute("aria-describedby", "signin-error");
 
   const devForm = h(
     "form",
@@ -51,15 +63,15 @@ export function signInView(app: App, problem: string | null = null): View {
       class: "stack",
       onsubmit: async (ev: Event) => {
         ev.preventDefault();
-        error.textContent = "";
+        refuse("");
         const userId = userInput.value.trim();
         if (!USER_ID.test(userId)) {
-          error.textContent = "A user id is 1 to 64 letters, digits or . _ @ -";
+          refuse("A user id is 1 to 64 letters, digits or . _ @ -", userInput);
           return;
         }
         const picture = pictureInput.value.trim();
         if (picture && !/^https?:\/\//i.test(picture)) {
-          error.textContent = "An avatar is an https:// link to an image (or leave it empty).";
+          refuse("An avatar is an https:// link to an image (or leave it empty).", pictureInput);
           return;
         }
         try {
@@ -93,12 +105,13 @@ export function signInView(app: App, problem: string | null = null): View {
         ev.preventDefault();
         const session = sessionFromToken(tokenInput.value);
         if (!session) {
-          error.textContent = "That is not a valid, unexpired JWT with a subject.";
+          refuse("That is not a valid, unexpired JWT with a subject.", tokenInput);
           return;
         }
         app.signIn(session);
       },
     },
+    h("label", { for: "bearer-token" }, "Bearer token"),
     tokenInput,
     h("button", { type: "submit", class: "btn", "data-testid": "signin-token-submit" }, "Use token"),
   );

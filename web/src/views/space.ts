@@ -143,6 +143,8 @@ export function spaceView(app: App, spaceId: string): View {
   let playingOut = false;
   /** The room closed for good (ended, removed): the Space was read again once for its message. */
   let readAfterLeaving = false;
+  /** The stage replaced what had the keyboard focus: its heading takes it at the next draw. */
+  let headingWanted = false;
   /** My role as the connected page last showed it: a change a moderator made is told once (people.ts roleNotice). */
   let shownRole: Role | null = null;
   let unsubscribe: (() => void)[] = [];
@@ -217,6 +219,7 @@ export function spaceView(app: App, spaceId: string): View {
   /** Whatever the page shows now, from the controller and the connection. */
   function draw(): void {
     if (disposed) return;
+    if (ctl.space?.title) document.title = `${ctl.space.title} · Spaces`;
     if (watch) return followBroadcast();
     if (media && media.status.kind !== "idle") return render();
     if (endedSeen && ctl.space?.state !== "ended") return; // the API has not stored the end yet
@@ -586,9 +589,11 @@ export function spaceView(app: App, spaceId: string): View {
     });
     window.spaces = { room: null, broadcast: view.player };
     stale(el, null);
+    const keyboardWasHere = focusWasIn(el);
     // HLS viewers react too (the API counts them).
     el.replaceChildren(view.el, reactBar);
     followBroadcast();
+    if (keyboardWasHere) focusHeading(view.el);
     return true;
   }
 
@@ -680,6 +685,9 @@ export function spaceView(app: App, spaceId: string): View {
   // ---- the live stage -----------------------------------------------------------------------------
 
   function buildStage(): void {
+    // The Join button (or the broadcast's controls) had the focus and is replaced: the stage's
+    // heading takes it once the header is drawn, not the top of the page.
+    headingWanted = focusWasIn(el);
     stale(el, null);
     header.reset();
     controls.reset();
@@ -746,6 +754,10 @@ export function spaceView(app: App, spaceId: string): View {
       { title: ctl.space?.title || room.info.title || "Space", listeners: ctl.space?.listener_count ?? 0, myRole, hostAwayUntil: hostAwayUntilMs(ctl.space) },
       banner,
     );
+    if (headingWanted) {
+      headingWanted = false;
+      focusHeading(header.header);
+    }
 
     // On stage = allowed to publish by the SFU (live truth), falling back to the role.
     const onStage = room.people.filter((p) => (p.permissions ? p.permissions.canPublish : isStageRole(role(p.identity))));
@@ -893,4 +905,18 @@ export function spaceView(app: App, spaceId: string): View {
       window.spaces = { room: null };
     },
   };
+}
+
+/** Whether the keyboard focus is in `el`, or nowhere (the body): a view replacing `el` should put it back. */
+function focusWasIn(el: HTMLElement): boolean {
+  const active = document.activeElement;
+  return active === null || active === document.body || el.contains(active);
+}
+
+/** The view's heading takes the focus (read first by a screen reader), without scrolling the page. */
+function focusHeading(view: HTMLElement): void {
+  const heading = view.querySelector<HTMLElement>("h1");
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus({ preventScroll: true });
 }

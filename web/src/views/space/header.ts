@@ -1,6 +1,6 @@
 /** The live header (title, audience, my role, leave/end) and the banner under it. */
 import type { Role } from "../../api";
-import { h, stale } from "../../dom";
+import { h, rebuildKeepingFocus, stale } from "../../dom";
 import { icon } from "../../icons";
 import { ROLE_LABEL } from "./people";
 
@@ -39,7 +39,9 @@ export type BannerState =
 
 export class HeaderView {
   readonly header = h("header", { class: "space-header" });
-  readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner" });
+  // A live region kept in the page (only its content changes), so "Connection lost" and "Click to
+  // hear the Space" are read to a screen-reader user too.
+  readonly banner = h("div", { class: "banner", hidden: true, "data-testid": "banner", role: "status" });
   /** The host is away: when the Space ends unless they come back. */
   readonly hostAway = h("p", { class: "banner notice", hidden: true, "data-testid": "host-away", role: "status" });
 
@@ -52,7 +54,7 @@ export class HeaderView {
   update(input: HeaderInput, banner: BannerState): void {
     const { title, listeners, myRole } = input;
     if (stale(this.header, [title, listeners, myRole])) {
-      this.header.replaceChildren(
+      rebuildKeepingFocus(this.header, () => this.header.append(
         h("span", { class: "badge live" }, "LIVE"),
         h("h1", {}, title),
         h(
@@ -69,7 +71,7 @@ export class HeaderView {
           ? [h("button", { class: "btn btn-danger", "data-testid": "end-space", onclick: () => this.actions.endSpace() }, "End Space")]
           : []),
         h("button", { class: "btn", "data-testid": "leave", onclick: () => this.actions.leave() }, "Leave"),
-      );
+      ));
     }
     this.drawBanner(banner);
     drawHostAway(this.hostAway, input.hostAwayUntil);

@@ -1,7 +1,7 @@
 /** The moderation panel (host and co-hosts): raised hands, who is on stage, the audience. */
 import type { Role } from "../../api";
 import type { VideoSource } from "../../contract.gen";
-import { avatar, clear, h, stale } from "../../dom";
+import { avatar, clear, h, rebuildKeepingFocus, stale } from "../../dom";
 import type { Person } from "../../people";
 import type { ListenerList } from "./listeners";
 import { ROLE_LABEL } from "./people";
@@ -73,11 +73,11 @@ export class HostPanel {
     const face = (id: string) => avatar(id, "s", input.person(id));
     const who = (id: string, ...extra: (HTMLElement | string)[]) =>
       h("span", { class: "who", "data-testid": "who", title: input.person(id).name }, input.person(id).name, ...extra);
-    clear(this.body);
     const a = this.actions;
     const invite = (id: string) =>
       h("button", { class: "btn small btn-primary", "data-testid": "invite", onclick: () => a.setRole(id, "speaker", "listener") }, "Invite to speak");
-    this.body.append(
+    // A hand going up or a mic going on redraws the panel: the moderator's focus stays where it was.
+    rebuildKeepingFocus(this.body, () => this.body.append(
       h("h2", {}, "Requests to speak ", h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
       h(
         "ul",
@@ -98,7 +98,7 @@ export class HostPanel {
       ),
       h("h2", {}, "On stage"),
       h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input, face(m.id), who))),
-    );
+    ));
   }
 
   private memberRow(

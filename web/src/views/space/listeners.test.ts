@@ -157,6 +157,28 @@ describe("ListenerList", () => {
     expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1"]);
   });
 
+  it("moves a keyboard user's focus to the same button on the next row when their row leaves", async () => {
+    const { source } = fakeSource(people, 10);
+    const list = new ListenerList(source, actions());
+    document.body.append(list.el);
+    try {
+      list.show();
+      await flush();
+      const button = (id: string) => list.el.querySelector<HTMLButtonElement>(`[data-testid="listener-row"][data-identity="${id}"] [data-testid="listener-remove"]`)!;
+      button("u2").focus();
+      button("u2").click();
+      await flush();
+      expect(document.activeElement).toBe(button("u3"));
+      // The last row gone: the one before it; none left: the search box.
+      button("u4").focus();
+      button("u4").click();
+      await flush();
+      expect(document.activeElement).toBe(button("u3"));
+    } finally {
+      list.el.remove();
+    }
+  });
+
   it("keeps a row the API refused", async () => {
     const { source } = fakeSource(people, 10);
     const list = new ListenerList(source, { invite: async () => false, remove: async () => false });

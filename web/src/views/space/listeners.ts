@@ -35,7 +35,7 @@ export class ListenerList {
     maxlength: 64,
   });
   private readonly rows = h("ul", { class: "people", "data-testid": "listener-rows" });
-  private readonly status = h("p", { class: "muted small", "data-testid": "listener-status" });
+  private readonly status = h("p", { class: "muted small", "data-testid": "listener-status", role: "status" });
   private readonly more = h("button", { class: "btn small", "data-testid": "listener-more", hidden: true }, "More");
   private items: ListenerEntry[] = [];
   private cursor: string | null = null;
@@ -130,10 +130,12 @@ export class ListenerList {
     // The shared face: the picture (https only) or initials of the name (dom.ts).
     const picture = avatar(item.user_id, "s", { name: item.name, picture: item.picture });
     const act = (button: HTMLButtonElement, run: () => Promise<boolean>) => async () => {
+      // Read before disabling it: a disabled button loses the focus.
+      const focused = document.activeElement === button ? button.dataset.testid : undefined;
       button.disabled = true;
       const ok = await run();
       button.disabled = false;
-      if (ok) this.drop(item.user_id);
+      if (ok) this.drop(item.user_id, focused);
     };
     const invite = h("button", { class: "btn small btn-primary", "data-testid": "listener-invite" }, "Invite to speak");
     const remove = h("button", { class: "btn small btn-danger", "data-testid": "listener-remove" }, "Remove");
@@ -150,8 +152,16 @@ export class ListenerList {
     );
   }
 
-  private drop(id: string): void {
+  /** `focused`: the testid of the row's button that had the focus when it was clicked. */
+  private drop(id: string, focused?: string): void {
+    const at = this.items.findIndex((i) => i.user_id === id);
     this.items = this.items.filter((i) => i.user_id !== id);
     this.draw();
+    if (focused === undefined) return;
+    // The row the focus was in is gone: the same button on the row that took its place (the next
+    // one, or the last), else the search box, rather than the top of the page.
+    const next = this.rows.children[Math.min(at, this.rows.children.length - 1)];
+    const target = next?.querySelector<HTMLElement>(`[data-testid="${focused}"]`) ?? this.search;
+    target.focus();
   }
 }

@@ -61,7 +61,8 @@ class Tile {
     const live = !!p && micOn(p);
     if (this.mic.dataset.on !== String(live)) {
       this.mic.dataset.on = String(live);
-      this.mic.replaceChildren(live ? icon("mic") : icon("micOff"));
+      // The icon is hidden from screen readers: the words say it.
+      this.mic.replaceChildren(live ? icon("mic") : icon("micOff"), h("span", { class: "visually-hidden" }, live ? "mic on" : "muted"));
     }
     this.label.textContent = opts.name;
   }

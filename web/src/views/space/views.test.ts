@@ -467,3 +467,51 @@ describe("screenShareNotice", () => {
     expect(screenShareNotice("cohost")).toContain("once the host pins it");
   });
 });
+
+describe("keyboard focus across redraws", () => {
+  const members = [
+    { id: "h", role: "host" as const, micOn: true },
+    { id: "s1", role: "speaker" as const, micOn: true },
+    { id: "s2", role: "speaker" as const, micOn: false },
+  ];
+  const panelInput = (hands: string[], micOn: boolean): PanelInput => ({
+    me: "h",
+    myRole: "host",
+    hands,
+    members: members.map((m) => (m.id === "s2" ? { ...m, micOn } : m)),
+    pinned: null,
+    person: (id) => personOf(id, undefined, {}),
+  });
+
+  it("keeps a moderator's focus on the same person's button when the panel redraws", () => {
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    document.body.append(panel.el);
+    try {
+      panel.update(panelInput(["l1"], false));
+      const row = () => panel.el.querySelector('[data-testid="member"][data-identity="s2"]')!;
+      (row().querySelector('[data-testid="block"]') as HTMLElement).focus();
+      // A second hand goes up and s2's mic goes on: the whole panel is rebuilt.
+      panel.update(panelInput(["l1", "l2"], true));
+      expect(document.activeElement).toBe(row().querySelector('[data-testid="block"]'));
+      expect(document.activeElement).not.toBe(panel.el.querySelector('[data-testid="member"][data-identity="s1"] [data-testid="block"]'));
+    } finally {
+      panel.el.remove();
+    }
+  });
+
+  it("keeps the focus on Leave when the listener count changes, and says banners to screen readers", () => {
+    const header = new HeaderView({ copyLink: vi.fn(), endSpace: vi.fn(), leave: vi.fn() });
+    document.body.append(header.header, header.banner);
+    try {
+      header.update({ title: "T", listeners: 1, myRole: "speaker", hostAwayUntil: null }, { kind: "none" });
+      (q(header.header, "leave")[0] as HTMLElement).focus();
+      header.update({ title: "T", listeners: 2, myRole: "speaker", hostAwayUntil: null }, { kind: "reconnecting" });
+      expect(q(header.header, "listener-count")[0].textContent).toBe("2");
+      expect(document.activeElement).toBe(q(header.header, "leave")[0]);
+      expect(header.banner.getAttribute("role")).toBe("status");
+    } finally {
+      header.header.remove();
+      header.banner.remove();
+    }
+  });
+});
