@@ -12,7 +12,6 @@ look for the big tile in decoded frames agree on where it is.
 from __future__ import annotations
 
 import colorsys
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -145,15 +144,24 @@ def initials(name: str) -> str:
     return (words[0][0] + words[-1][0]).upper()
 
 
-def identity_colour(identity: str) -> tuple[int, int, int]:
-    """A stable, readable colour per identity: the hue from a hash, saturation and value fixed.
+def identity_hue(identity: str) -> int:
+    """The hue (0..359) of `identity`'s avatar: the web page's rule (web/src/dom.ts avatarStyle), so a
+    person has one colour on the page and in the broadcast. A 32-bit `h * 31 + c` over the first
+    UTF-16 unit of each code point, as JavaScript's charCodeAt reads it; contract/identity_hues.json
+    pins both sides."""
+    h = 0
+    for char in identity:
+        code = ord(char)
+        unit = code if code < 0x10000 else 0xD800 + ((code - 0x10000) >> 10)
+        h = (h * 31 + unit) & 0xFFFFFFFF
+    return h % 360
 
-    Fixed saturation and value keep white initials readable on every card, and the hash makes the
-    colour the same in every frame, every composer and every restart.
-    """
-    digest = hashlib.sha256(identity.encode()).digest()
-    hue = int.from_bytes(digest[:2], "big") / 65536
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.55, 0.62)
+
+def identity_colour(identity: str) -> tuple[int, int, int]:
+    """A stable colour per identity: the middle of the page's avatar gradient (hsl(hue 70% 55%) to
+    hsl(hue+40 70% 40%)), so the card in the broadcast and the circle on the page match."""
+    hue = (identity_hue(identity) + 20) % 360
+    r, g, b = colorsys.hls_to_rgb(hue / 360, 0.475, 0.7)
     return round(r * 255), round(g * 255), round(b * 255)
 
 

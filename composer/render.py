@@ -23,6 +23,9 @@ TITLE_BAR = (30, 33, 41)
 TILE = (34, 37, 45)
 TEXT = (240, 242, 245)
 MUTED_TEXT = (160, 166, 178)
+CAPTION = (12, 14, 18)  # behind the name over a camera: white on it is 17:1
+# Captions kept drawn: the names of one stage and their screens.
+CAPTION_CACHE_SIZE = 64
 RING = (52, 211, 122)  # the speaking ring, on the strip avatars and around the big tile
 # Bases kept: one per recent combination of title, big tile and strip. A stage change costs one
 # Pillow drawing (a few ms); swinging back and forth between two speakers costs nothing.
@@ -45,6 +48,9 @@ class Renderer:
         self._card_initials_font = _font(round(g.big.h * 0.16))
         self._card_name_font = _font(round(g.big.h * 0.07))
         self._bases: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        # The caption naming whose video fills the big tile, drawn once per text.
+        self._caption_font = _font(round(g.big.h * 0.045))
+        self._captions: OrderedDict[str, np.ndarray] = OrderedDict()
         self._fit_sizes: dict[tuple[int, int], tuple[int, int]] = {}
 
     @property
@@ -83,7 +89,38 @@ class Renderer:
         h, w = min(camera.shape[0], box.h), min(camera.shape[1], box.w)
         y, x = box.y + (box.h - h) // 2, box.x + (box.w - w) // 2
         frame[y : y + h, x : x + w] = camera[:h, :w]
+        # Whose picture this is: the video spotlight can show someone other than the speaker (the
+        # last speaker with a camera on), and the page names it too (web/src/views/space/stage.ts).
+        assert layout.big is not None
+        big = layout.big
+        caption = self._caption(
+            f"{big.card.name}'s screen" if big.source == "screen_share" else big.card.name
+        )
+        ch, cw = caption.shape[:2]
+        margin = max(4, box.h // 40)
+        cy, cx = box.y + box.h - ch - margin, box.x + margin
+        frame[cy : cy + ch, cx : cx + cw] = caption
         return frame
+
+    def _caption(self, text: str) -> np.ndarray:
+        """`text` on a dark box, at most half the big tile wide; cached (a name per turn, not per frame)."""
+        caption = self._captions.get(text)
+        if caption is not None:
+            self._captions.move_to_end(text)
+            return caption
+        box = self._camera_box
+        font = self._caption_font
+        scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        shown = _fit_text(scratch, text, font, box.w // 2)
+        left, top, right, bottom = (round(v) for v in scratch.textbbox((0, 0), shown, font=font))
+        pad = max(4, (bottom - top) // 2)
+        image = Image.new("RGB", (right - left + 2 * pad, bottom - top + 2 * pad), CAPTION)
+        ImageDraw.Draw(image).text((pad - left, pad - top), shown, font=font, fill=TEXT)
+        caption = np.asarray(image)
+        self._captions[text] = caption
+        if len(self._captions) > CAPTION_CACHE_SIZE:
+            self._captions.popitem(last=False)
+        return caption
 
     # -- the cached base --------------------------------------------------------------------------
 

@@ -44,3 +44,12 @@ describe("avatars through the proxy", () => {
     }
   });
 });
+
+describe("avatarStyle's hue", () => {
+  it("is the composer's for the same person (contract/identity_hues.json pins both)", async () => {
+    const { hues } = (await import("../../contract/identity_hues.json")).default as { hues: Record<string, number> };
+    const { avatarStyle } = await import("./dom");
+    expect(Object.keys(hues).length).toBeGreaterThanOrEqual(8);
+    for (const [identity, hue] of Object.entries(hues)) expect(avatarStyle(identity).hue, identity).toBe(hue);
+  });
+});

@@ -10,6 +10,7 @@ from composer.layout import (
     Speaker,
     compose,
     identity_colour,
+    identity_hue,
     initials,
 )
 from contract.stage import Speaking, StageState
@@ -116,9 +117,21 @@ def test_initials(name: str, expected: str) -> None:
 
 
 def test_identity_colours_are_stable_and_differ() -> None:
-    assert identity_colour("alice") == (156, 158, 71)  # pinned: the same in every process and restart
     assert identity_colour("alice") != identity_colour("bob")
     assert all(0 <= c <= 255 for c in identity_colour("alice"))
+
+
+def test_a_person_has_the_pages_hue_in_the_broadcast() -> None:
+    """The same vectors pin web/src/dom.ts avatarStyle (web/src/people.test.ts)."""
+    import json
+    from pathlib import Path
+
+    import contract
+
+    vectors = json.loads((Path(contract.__file__).parent / "identity_hues.json").read_text())["hues"]
+    assert len(vectors) >= 8
+    for identity, hue in vectors.items():
+        assert identity_hue(identity) == hue, identity
 
 
 def test_geometry_tiles_do_not_overlap_and_fit_the_canvas() -> None:

@@ -131,3 +131,26 @@ def test_rejects_a_layout_for_another_canvas(renderer: Renderer) -> None:
     small = compose(None, [], title="", video="speakers", geometry=Geometry.for_size(640, 360))
     with pytest.raises(ValueError, match="canvas"):
         renderer.render(small)
+
+
+def test_the_camera_in_the_big_tile_is_named(renderer: Renderer) -> None:
+    """The video spotlight may show someone who is not speaking (the last speaker with a camera):
+    the broadcast says whose picture it is, as the page does."""
+    from composer.render import CAPTION, TEXT
+
+    layout = layout_for(StageState(seq=1, spotlight="bob", video_spotlight="alice"), [ALICE, BOB])
+    frame = renderer.render(layout, renderer.fit_camera(solid(320, 240, RED)))
+    box = renderer.camera_box
+    margin = max(4, box.h // 40)
+    corner = frame[
+        box.y + box.h - margin - 30 : box.y + box.h - margin, box.x + margin : box.x + margin + 200
+    ]
+    colours = {tuple(p) for row in corner for p in row}
+    assert CAPTION in colours and TEXT in colours
+    # Drawn once per name: the next frame reuses it.
+    again = renderer.render(layout, renderer.fit_camera(solid(320, 240, RED)))
+    assert (again == frame).all()
+    # A card (no camera yet) carries the name already: no caption over it.
+    card = renderer.render(layout)
+    corner = card[box.y + box.h - margin - 30 : box.y + box.h - margin, box.x + margin : box.x + margin + 200]
+    assert CAPTION not in {tuple(p) for row in corner for p in row}
