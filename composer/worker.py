@@ -73,6 +73,9 @@ WATCHDOG_TASK = "watchdog"
 # picture, and the picture comes back with the next frame. Not for screen shares: a browser sends
 # an unchanging screen at 1 fps or less, and the last picture is what the screen shows.
 CAMERA_STALE_S = 2.0
+# A starved composer (spans of media dropped to stay on the clock) says so at most this often, at
+# ERROR: 10 such lines in 5 minutes, starvation sustained over them, raise the composer errors alarm.
+STARVED_LOG_EVERY_S = 30.0
 
 HTTP_PORT_ENV = "SPACES_COMPOSER_HTTP_PORT"
 # Not the stage agent's 8081: both workers may run on one host (make dev).
@@ -336,6 +339,9 @@ class RoomComposer:
         self.frames = 0
         self.chunks = 0
         self.dropped_s = 0.0
+        # Media dropped since the last starvation line, and when that line was written.
+        self._unreported_drop_s = 0.0
+        self._starved_logged_at: float | None = None
 
     @property
     def space_id(self) -> str:
@@ -875,6 +881,7 @@ class RoomComposer:
                     # whose PROGRAM-DATE-TIME would otherwise fall behind the clock.
                     self.dropped_s += step.seconds
                     feeder.skip(step.seconds)
+                    self._tell_starved(step.seconds)
             await asyncio.sleep(max(0.0, start + schedule.next_due() - self._clock()))
 
     async def _watch(self) -> None:
@@ -910,6 +917,24 @@ class RoomComposer:
             self._feeder.broadcast.hold_playlists(True)
         if self._on_failure is not None:
             self._on_failure(reason)
+
+    def _tell_starved(self, seconds: float) -> None:
+        """An ERROR line at most every STARVED_LOG_EVERY_S while spans are dropped: viewers hear
+        cuts and the broadcast falls behind live. Sustained, the lines reach the composer errors
+        alarm (10 in 5 minutes); one stall of a loaded moment stays one line."""
+        self._unreported_drop_s += seconds
+        now = self._clock()
+        if self._starved_logged_at is not None and now - self._starved_logged_at < STARVED_LOG_EVERY_S:
+            return
+        logger.error(
+            "broadcast %s starved (CPU): dropped %.1f s of audio and video since the last report, "
+            "%.1f s in all; viewers hear cuts",
+            self.space_id,
+            self._unreported_drop_s,
+            self.dropped_s,
+        )
+        self._starved_logged_at = now
+        self._unreported_drop_s = 0.0
 
     async def _stats_loop(self, every: float) -> None:
         assert self._feeder is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -420,9 +421,12 @@ async def test_microphones_are_mixed_and_paced_into_the_broadcast() -> None:
         await h.composer.aclose()
 
 
-async def test_a_starved_pacer_drops_the_span_and_tells_the_broadcast() -> None:
+async def test_a_starved_pacer_drops_the_span_and_tells_the_broadcast(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A stall (process stopped, machine starved) is skipped, not encoded in a burst, and the
-    broadcast hears of it so that its PROGRAM-DATE-TIME stays on the wall clock."""
+    broadcast hears of it so that its PROGRAM-DATE-TIME stays on the wall clock. The operator hears
+    of it too, at ERROR (the composer errors alarm counts those), at most every 30 s."""
     stall = [0.0]
     h = make(clock=lambda: time.monotonic() + stall[0])
     h.room.join("alice")
@@ -430,11 +434,17 @@ async def test_a_starved_pacer_drops_the_span_and_tells_the_broadcast() -> None:
     try:
         await eventually_async(lambda: len(h.broadcast.audio) >= 5, timeout=10, what="the pacer running")
         fed_before = sum(len(a) for a in h.broadcast.audio)
-        stall[0] = 5.0  # the clock jumps 5 s ahead of what was fed
-        await eventually_async(lambda: bool(h.broadcast.skipped), timeout=10, what="a skip")
-        assert sum(h.broadcast.skipped) == pytest.approx(5.0, abs=0.3)
-        fed_after = sum(len(a) for a in h.broadcast.audio)
-        assert (fed_after - fed_before) / 48000 < 1.0  # the 5 s were not encoded in a burst
+        with caplog.at_level(logging.ERROR, logger="composer.worker"):
+            stall[0] = 5.0  # the clock jumps 5 s ahead of what was fed
+            await eventually_async(lambda: bool(h.broadcast.skipped), timeout=10, what="a skip")
+            assert sum(h.broadcast.skipped) == pytest.approx(5.0, abs=0.3)
+            fed_after = sum(len(a) for a in h.broadcast.audio)
+            assert (fed_after - fed_before) / 48000 < 1.0  # the 5 s were not encoded in a burst
+            stall[0] = 8.0  # another stall within 30 s: dropped, not reported again
+            await eventually_async(lambda: sum(h.broadcast.skipped) > 7.5, timeout=10, what="a second skip")
+        starved = [r for r in caplog.records if "starved" in r.getMessage()]
+        assert len(starved) == 1 and starved[0].levelno == logging.ERROR
+        assert "dropped" in starved[0].getMessage() and "viewers hear cuts" in starved[0].getMessage()
     finally:
         await h.composer.aclose()
 
