@@ -30,9 +30,12 @@ MAX_BUFFER_MS = 300
 STEER_WINDOW_MS = 1000
 # The mix of several loud speakers can pass full scale. Hard clipping there squares the peaks off
 # (harsh, broadband distortion); instead, samples above this knee are bent smoothly (tanh) into the
-# headroom left, so the mix never clips and everything below the knee (-3 dBFS) is untouched.
-LIMIT_KNEE = 23170
-FULL_SCALE = 32767
+# headroom left below the ceiling, so the mix never clips and everything below the knee (-4.5 dBFS)
+# is untouched. The ceiling is -1.5 dBFS, not full scale: the AAC encoder's output overshoots its
+# input's sample peaks, and streaming specifications (EBU R128 among them) ask for at most -1 dBTP;
+# a review measured -0.2 dBTP with the ceiling at full scale.
+LIMIT_KNEE = 19518  # -4.5 dBFS
+CEILING = 27570  # -1.5 dBFS
 STEER_MARGIN_MS = 40
 
 
@@ -158,14 +161,14 @@ class Mixer:
 
 
 def soft_limit(mix: np.ndarray) -> np.ndarray:
-    """int32 sums to int16: unchanged up to LIMIT_KNEE, then a tanh curve that approaches full
-    scale without reaching it (continuous, with a continuous slope at the knee)."""
+    """int32 sums to int16: unchanged up to LIMIT_KNEE, then a tanh curve that approaches CEILING
+    without reaching it (continuous, with a continuous slope at the knee)."""
     magnitude = np.abs(mix)
     over = magnitude > LIMIT_KNEE
     if not over.any():
         return mix.astype(np.int16)
-    headroom = FULL_SCALE - LIMIT_KNEE
+    headroom = CEILING - LIMIT_KNEE
     bent = LIMIT_KNEE + headroom * np.tanh((magnitude[over] - LIMIT_KNEE) / headroom)
     out = mix.astype(np.float64)
-    out[over] = np.sign(mix[over]) * np.minimum(bent, FULL_SCALE)
+    out[over] = np.sign(mix[over]) * np.minimum(bent, CEILING)
     return np.rint(out).astype(np.int16)
