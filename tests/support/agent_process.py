@@ -137,6 +137,49 @@ def _start_worker(
 ) -> AgentProcess:
     if mode not in ("start", "dev"):
         raise ValueError(f"mode must be 'start' or 'dev', got {mode!r}")
+    # The health port is free when drawn, and another process on the machine can take it before the
+    # worker binds it (the worker binds every address, `::`): the worker then exits at once, and a
+    # new port is drawn (a CI run met it while other tests ran beside it).
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return _start_worker_once(
+                module,
+                env_prefix,
+                ws_url=ws_url,
+                api_key=api_key,
+                api_secret=api_secret,
+                mode=mode,
+                name=name,
+                env=env,
+                log=log,
+                timeout=timeout,
+            )
+        except PortTaken:
+            if attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    """The worker exited because its health port was taken between drawing it and binding it."""
+
+
+PORT_ATTEMPTS = 3
+
+
+def _start_worker_once(
+    module: str,
+    env_prefix: str,
+    *,
+    ws_url: str,
+    api_key: str,
+    api_secret: str,
+    mode: str,
+    name: str,
+    env: dict[str, str] | None,
+    log: IO[str] | None,
+    timeout: float,
+) -> AgentProcess:
     http_port = free_port()
     process = ManagedProcess(
         name,
@@ -162,6 +205,11 @@ def _start_worker(
             timeout=timeout,
             what="registered with livekit-server",
         )
+    except RuntimeError as exc:
+        process.kill()
+        if not process.running and "address already in use" in "".join(process.lines):
+            raise PortTaken(str(exc)) from exc
+        raise
     except BaseException:
         process.kill()
         raise
