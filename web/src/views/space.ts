@@ -196,7 +196,10 @@ export function spaceView(app: App, spaceId: string): View {
   const called = (id: string) => person(id).name;
   const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
     invite: async (id, name) => listAct((a, s) => a.setRole(s, id, "speaker", "listener"), `${name} invited to speak`, name),
-    remove: async (id, block, name) => listAct((a, s) => a.remove(s, id, block), block ? `${name} removed and blocked` : `${name} removed`),
+    remove: async (id, block, name) => {
+      if (block && !confirmBlock(name)) return false;
+      return listAct((a, s) => a.remove(s, id, block), block ? `${name} removed and blocked` : `${name} removed`);
+    },
   });
   const panel = new HostPanel({
     setRole: (id, role, from) =>
@@ -205,7 +208,10 @@ export function spaceView(app: App, spaceId: string): View {
         role === "listener" ? `${called(id)} moved to the audience` : role === "cohost" ? `${called(id)} is now a co-host` : `${called(id)} invited to speak`,
         called(id),
       ),
-    remove: (id, block) => void act((a, s) => a.remove(s, id, block), block ? `${called(id)} removed and blocked` : `${called(id)} removed`),
+    remove: (id, block) => {
+      if (block && !confirmBlock(called(id))) return;
+      void act((a, s) => a.remove(s, id, block), block ? `${called(id)} removed and blocked` : `${called(id)} removed`);
+    },
     mute: (id) => void act((a, s) => a.mute(s, id), `${called(id)} muted`),
     pin: (id, source = "camera") =>
       void act((a, s) => a.pin(s, id, source), id ? (source === "screen_share" ? `${called(id)}'s screen pinned` : `${called(id)} pinned`) : "Spotlight unpinned"),
@@ -919,4 +925,9 @@ function focusHeading(view: HTMLElement): void {
   if (!heading) return;
   heading.tabIndex = -1;
   heading.focus({ preventScroll: true });
+}
+
+/** A block cannot be undone (no unblock, like X): asked once, as ending the Space and handing it over are. */
+function confirmBlock(name: string): boolean {
+  return window.confirm(`Block ${name}? They are removed and cannot join this Space again.`);
 }

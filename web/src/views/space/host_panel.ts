@@ -87,7 +87,8 @@ export class HostPanel {
           : hands.map((id) =>
               h(
                 "li",
-                { "data-testid": "hand", "data-identity": id },
+                // A group named for the person: a screen reader says whose Remove and Block these are.
+                { "data-testid": "hand", "data-identity": id, role: "group", "aria-label": input.person(id).name },
                 face(id),
                 who(id),
                 invite(id),
@@ -140,7 +141,7 @@ export class HostPanel {
     }
     return h(
       "li",
-      { "data-testid": "member", "data-identity": m.id, "data-role": m.role },
+      { "data-testid": "member", "data-identity": m.id, "data-role": m.role, role: "group", "aria-label": input.person(m.id).name },
       face,
       who(m.id, h("span", { class: "muted small" }, ` ${ROLE_LABEL[m.role]}`)),
       h("span", { class: "actions" }, ...buttons),

@@ -145,7 +145,7 @@ export class ListenerList {
     block.addEventListener("click", act(block, () => this.actions.remove(item.user_id, true, item.name)));
     return h(
       "li",
-      { "data-testid": "listener-row", "data-identity": item.user_id },
+      { "data-testid": "listener-row", "data-identity": item.user_id, role: "group", "aria-label": item.name },
       picture,
       h("span", { class: "who" }, item.name, item.hand_raised ? h("span", { class: "muted small", "data-testid": "listener-hand" }, " ✋") : null),
       h("span", { class: "actions" }, invite, remove, block),
