@@ -187,7 +187,7 @@ def fleet_config(
     turn_relay_range: tuple[int, int] = (30000, 40000),
     use_external_ip: bool = True,
     node_ip: str | None = None,
-    metrics_port: int = 6789,
+    metrics_port: int | None = None,
 ) -> LiveKitConfig:
     """One node of the cloud fleet: multi-node through Redis, public IP discovered by STUN, TURN.
 

@@ -141,76 +141,43 @@ def _start_worker(
     # worker binds it (the worker binds every address, `::`): the worker then exits at once, and a
     # new port is drawn (a CI run met it while other tests ran beside it).
     for attempt in range(1, PORT_ATTEMPTS + 1):
-        try:
-            return _start_worker_once(
-                module,
-                env_prefix,
-                ws_url=ws_url,
-                api_key=api_key,
-                api_secret=api_secret,
-                mode=mode,
-                name=name,
-                env=env,
-                log=log,
-                timeout=timeout,
-            )
-        except PortTaken:
-            if attempt == PORT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
-
-
-class PortTaken(RuntimeError):
-    """The worker exited because its health port was taken between drawing it and binding it."""
-
-
-PORT_ATTEMPTS = 3
-
-
-def _start_worker_once(
-    module: str,
-    env_prefix: str,
-    *,
-    ws_url: str,
-    api_key: str,
-    api_secret: str,
-    mode: str,
-    name: str,
-    env: dict[str, str] | None,
-    log: IO[str] | None,
-    timeout: float,
-) -> AgentProcess:
-    http_port = free_port()
-    process = ManagedProcess(
-        name,
-        [sys.executable, "-m", module, mode],
-        env={
-            names.ENV_MODE: "local",
-            names.ENV_LIVEKIT_URL: ws_url,
-            names.ENV_LIVEKIT_API_KEY: api_key,
-            names.ENV_LIVEKIT_API_SECRET: api_secret,
-            f"{env_prefix}_HTTP_PORT": str(http_port),
-            # One warm job process: a dispatch does not wait for a process start, and a test
-            # machine does not carry one idle process per core.
-            f"{env_prefix}_IDLE_PROCESSES": "1",
-            **(env or {}),
-        },
-        cwd=ROOT,
-        log=log,
-    )
-    agent = AgentProcess(process=process, http_port=http_port)
-    try:
-        process.wait_until(
-            lambda: agent.registrations() > 0 and http_ok(agent.http_url)(),
-            timeout=timeout,
-            what="registered with livekit-server",
+        http_port = free_port()
+        process = ManagedProcess(
+            name,
+            [sys.executable, "-m", module, mode],
+            env={
+                names.ENV_MODE: "local",
+                names.ENV_LIVEKIT_URL: ws_url,
+                names.ENV_LIVEKIT_API_KEY: api_key,
+                names.ENV_LIVEKIT_API_SECRET: api_secret,
+                f"{env_prefix}_HTTP_PORT": str(http_port),
+                # One warm job process: a dispatch does not wait for a process start, and a test
+                # machine does not carry one idle process per core.
+                f"{env_prefix}_IDLE_PROCESSES": "1",
+                **(env or {}),
+            },
+            cwd=ROOT,
+            log=log,
         )
-    except RuntimeError as exc:
-        process.kill()
-        if not process.running and "address already in use" in "".join(process.lines):
-            raise PortTaken(str(exc)) from exc
-        raise
-    except BaseException:
-        process.kill()
-        raise
-    return agent
+        agent = AgentProcess(process=process, http_port=http_port)
+        try:
+            process.wait_until(
+                lambda this=agent: this.registrations() > 0 and http_ok(this.http_url)(),
+                timeout=timeout,
+                what="registered with livekit-server",
+            )
+        except RuntimeError:
+            process.kill()
+            port_taken = "address already in use" in "".join(process.lines)
+            if port_taken and attempt < PORT_ATTEMPTS:
+                continue
+            raise
+        except BaseException:
+            process.kill()
+            raise
+        return agent
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# Health ports drawn before giving up (each taken one costs a worker start of a second or two).
+PORT_ATTEMPTS = 3

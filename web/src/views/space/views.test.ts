@@ -134,6 +134,15 @@ describe("HostPanel", () => {
     expect(q(panel.el, "listener")).toHaveLength(0);
   });
 
+  it("makes each row a group named for its person, so a screen reader says whose Block it is", () => {
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    panel.update(input({ person: (id) => personOf(id, undefined, { l1: "Lee Listener", s: "Sam Speaker", h: "Hana" }) }));
+    const hand = panel.el.querySelector('[data-testid="hand"][data-identity="l1"]')!;
+    expect([hand.getAttribute("role"), hand.getAttribute("aria-label")]).toEqual(["group", "Lee Listener"]);
+    const member = panel.el.querySelector('[data-testid="member"][data-identity="s"]')!;
+    expect([member.getAttribute("role"), member.getAttribute("aria-label")]).toEqual(["group", "Sam Speaker"]);
+  });
+
   it("lets the host pin a live screen share, and unpin it", () => {
     const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() };
     const panel = new HostPanel(a);
@@ -513,26 +522,5 @@ describe("keyboard focus across redraws", () => {
       header.header.remove();
       header.banner.remove();
     }
-  });
-});
-
-describe("HostPanel rows", () => {
-  it("are groups named for their person, so a screen reader says whose Block it is", () => {
-    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
-    panel.update({
-      me: "h",
-      myRole: "host",
-      hands: ["l1"],
-      members: [
-        { id: "h", role: "host", micOn: true },
-        { id: "s", role: "speaker", micOn: true },
-      ],
-      pinned: null,
-      person: (id) => personOf(id, undefined, { l1: "Lee Listener", s: "Sam Speaker", h: "Hana" }),
-    });
-    const hand = panel.el.querySelector('[data-testid="hand"][data-identity="l1"]')!;
-    expect([hand.getAttribute("role"), hand.getAttribute("aria-label")]).toEqual(["group", "Lee Listener"]);
-    const member = panel.el.querySelector('[data-testid="member"][data-identity="s"]')!;
-    expect([member.getAttribute("role"), member.getAttribute("aria-label")]).toEqual(["group", "Sam Speaker"]);
   });
 });
