@@ -12,13 +12,14 @@ LIVEKIT := .tools/bin/livekit-server
 WEB_STAMP := web/dist/index.html
 
 .PHONY: help dev test test-unit test-integration test-infra test-e2e test-lambda-python lint bench bench-api \
-        bench-spotlight bench-storm bench-broadcast synth tools system-deps venv web clean
+        bench-spotlight bench-storm bench-broadcast synth tools system-deps venv web clean livekit-archive
 
 help:
 	@echo "make dev     - run livekit-server, the Spaces API, the media agent and the web page locally"
 	@echo "make test    - run the whole test suite (installs what it needs)"
 	@echo "make bench   - run the benchmarks (results in docs/benchmarks.md)"
 	@echo "make synth   - cdk synth (offline, cdk-nag checks included)"
+	@echo "make livekit-archive - the SFU nodes' hardened livekit-server, for cdk deploy -c livekit_archive=..."
 
 $(UV):
 	@echo "bootstrap: installing uv into ~/.cache/spaces-tools/uv"
@@ -31,10 +32,16 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 venv: $(VENV)/.synced
 
-$(LIVEKIT): scripts/install-livekit.sh
+$(LIVEKIT): scripts/install-livekit.sh scripts/build-livekit.sh scripts/livekit_hardening.py
 	bash scripts/install-livekit.sh .tools/bin
 
 tools: $(LIVEKIT)
+
+# The SFU nodes' livekit-server, hardened like the local one (scripts/livekit_hardening.py), for
+# `cdk deploy -c livekit_archive=<the file it prints>`. LIVEKIT_ARCH=amd64 for x86_64 nodes.
+LIVEKIT_ARCH ?= arm64
+livekit-archive:
+	bash scripts/build-livekit-archive.sh $(LIVEKIT_ARCH)
 
 system-deps:
 	@bash scripts/install-system-deps.sh

@@ -6,7 +6,9 @@ credentials; a real deployment sets at least `domain` and `certificate_arn` (doc
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
@@ -90,7 +92,19 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     reserved = app.node.try_get_context("lambda_reserved_concurrency")
     domain = str(get("domain", EXAMPLE_DOMAIN))
     certificate_arn = str(get("certificate_arn", EXAMPLE_CERTIFICATE))
-    livekit_sha256 = str(get("livekit_sha256", EXAMPLE_LIVEKIT_SHA256)).lower()
+    livekit_archive = app.node.try_get_context("livekit_archive")
+    archive = Path(str(livekit_archive)) if livekit_archive else None
+    if archive is not None and not archive.is_file():
+        raise ValueError(
+            f"context livekit_archive={str(archive)!r} is not a file: build it with `make livekit-archive` "
+            "(scripts/build-livekit-archive.sh)"
+        )
+    # The archive's own checksum when the stack ships it; otherwise the upstream release's, given.
+    livekit_sha256 = (
+        hashlib.sha256(archive.read_bytes()).hexdigest()
+        if archive is not None
+        else str(get("livekit_sha256", EXAMPLE_LIVEKIT_SHA256)).lower()
+    )
     # A real domain deploys a production stack unless told otherwise: kept tables, user pool and
     # secrets on delete, two NAT gateways, two SFU nodes, six months of logs. A throwaway stack on a
     # real domain says production=false.
@@ -101,9 +115,14 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             raise ValueError(f"context domain={domain!r} needs certificate_arn (an ACM certificate for it)")
         if livekit_sha256 == EXAMPLE_LIVEKIT_SHA256:
             raise ValueError(
-                f"context domain={domain!r} needs livekit_sha256: the SHA-256 of the livekit-server "
-                "release archive the nodes download (docs/infrastructure.md)"
+                f"context domain={domain!r} needs livekit_archive (the hardened livekit-server that "
+                "`make livekit-archive` builds) or livekit_sha256 (the SHA-256 of the upstream release "
+                "archive the nodes would download instead; docs/infrastructure.md, 'The SFU binary')"
             )
+    if archive is not None and app.node.try_get_context("livekit_sha256") is not None:
+        raise ValueError(
+            "context livekit_archive and livekit_sha256 exclude each other (the archive's is computed)"
+        )
     if not re.fullmatch(r"[0-9a-f]{64}", livekit_sha256):
         raise ValueError(f"context livekit_sha256 must be 64 hex digits, got {livekit_sha256!r}")
     releases_url = app.node.try_get_context("livekit_releases_url")
@@ -245,6 +264,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
         hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
         livekit_releases_url=str(releases_url) if releases_url is not None else None,
+        livekit_archive=archive,
     )
 
 
@@ -261,6 +281,13 @@ def deployment_warnings(settings: SpacesSettings) -> list[str]:
         warnings.append(
             "context cors_origins is empty: no web page on another origin may call the API"
             f"{signin}; set cors_origins to the page's origin(s), e.g. https://spaces.example.org"
+        )
+    if settings.production and settings.livekit_archive is None:
+        warnings.append(
+            "the SFU nodes run the upstream livekit-server release: any join token, a listener's too, "
+            "can make a node hold memory it never gives back (simulate requests) and recreate an ended "
+            "Space's room (WHIP); build the hardened one with `make livekit-archive` and deploy with "
+            "-c livekit_archive=<the file it prints> (docs/infrastructure.md, 'The SFU binary')"
         )
     return warnings
 

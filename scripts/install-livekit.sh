@@ -1,21 +1,18 @@
 #!/usr/bin/env bash
-# Builds the pinned livekit-server from the Go module proxy into a cache outside the clone,
-# so that a fresh clone (CI) reuses it. Skips when the pinned version is already there.
+# Builds the pinned livekit-server, hardened (scripts/build-livekit.sh), into a cache outside the
+# clone, so that a fresh clone (CI) reuses it. Skips when that version and revision are there.
 set -euo pipefail
-VERSION="${LIVEKIT_VERSION:-v1.13.5}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export LIVEKIT_VERSION="${LIVEKIT_VERSION:-$(cd "$HERE/.." && python3 -c 'from contract.names import LIVEKIT_VERSION; print(LIVEKIT_VERSION)')}"
+REVISION="$(python3 "$HERE/livekit_hardening.py" --revision)"
 CACHE="${SPACES_TOOLS_DIR:-$HOME/.cache/spaces-tools}"
-DEST="$CACHE/livekit-server-$VERSION"
+DEST="$CACHE/livekit-server-$LIVEKIT_VERSION-$REVISION"
 LINK_DIR="${1:-.tools/bin}"
 
 mkdir -p "$CACHE" "$LINK_DIR"
 if [ ! -x "$DEST/livekit-server" ]; then
-  command -v go >/dev/null || { echo "install-livekit: Go is required to build livekit-server" >&2; exit 1; }
-  echo "install-livekit: building livekit-server $VERSION with 'go install' (first time only, takes minutes)..."
-  tmp="$(mktemp -d)"
-  GOBIN="$tmp" GOFLAGS=-mod=mod go install "github.com/livekit/livekit-server/cmd/server@$VERSION"
-  mkdir -p "$DEST"
-  mv "$tmp/server" "$DEST/livekit-server"
-  rm -rf "$tmp"
+  echo "install-livekit: building livekit-server $LIVEKIT_VERSION ($REVISION) (first time only, takes minutes)..."
+  bash "$HERE/build-livekit.sh" "$DEST/livekit-server"
   echo "install-livekit: built $DEST/livekit-server"
 fi
 ln -sf "$DEST/livekit-server" "$LINK_DIR/livekit-server"

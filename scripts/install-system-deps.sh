@@ -32,6 +32,8 @@ else
   # An emoji font for headless Chromium, so the reaction bar in the e2e screenshots (docs/screenshots)
   # shows emoji rather than empty boxes; a viewer's own system has one.
   [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
+  # The composer's font for names and titles in the broadcast (composer/render.py FONT_FILES).
+  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -14,6 +14,11 @@ TURN has its own name and load balancer: livekit-server tells clients `turns:<tu
 whatever its TLS port is, so the TURN domain's 443 must reach the nodes' TURN port (a second TLS
 listener on 443 cannot share the signalling load balancer, whose 443 goes to 7880).
 
+The nodes run the hardened build of livekit-server (scripts/livekit_hardening.py) when the stack is
+given its archive (`archive`, built by scripts/build-livekit-archive.sh): it is an asset of the stack,
+copied from S3 at boot. Otherwise they download the upstream release archive, whose simulate and
+WHIP endpoints any join token reaches (docs/infrastructure.md, "The SFU binary").
+
 The node's boot is the folder infrastructure/node/ (shellchecked and run in the tests); the user data
 only writes that folder onto the node with the settings in the environment and runs boot.sh.
 """
@@ -32,6 +37,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -116,6 +122,7 @@ class LiveKitFleet(Construct):
         webhook_url: str,
         binary_sha256: str,
         releases_url: str | None = None,
+        archive: Path | None = None,
         hosted_zone: route53.IHostedZone | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -133,6 +140,12 @@ class LiveKitFleet(Construct):
             raise ValueError(
                 "binary_sha256 must be the SHA-256 (64 lowercase hex digits) of the livekit-server "
                 f"release archive the nodes download, got {binary_sha256!r}"
+            )
+        arch = "arm64" if sizing.cpu_type == ec2.AmazonLinuxCpuType.ARM_64 else "amd64"
+        if archive is not None and archive.name != release_archive_name(arch):
+            raise ValueError(
+                f"archive must be the {arch} build of livekit-server {names.LIVEKIT_VERSION} "
+                f"({release_archive_name(arch)}: scripts/build-livekit-archive.sh {arch}), got {archive.name}"
             )
         self.domain = domain
         self.turn_domain = turn_domain
@@ -168,8 +181,8 @@ class LiveKitFleet(Construct):
             "NodeRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=(
-                "LiveKit SFU node: read its two secrets, SSM sessions, protect itself from scale-in, "
-                "complete its drain"
+                "LiveKit SFU node: read its two secrets and server archive, SSM sessions, protect itself "
+                "from scale-in, complete its drain"
             ),
         )
         # Session Manager, the only operator access (no SSH): what its agent needs to register and
@@ -199,6 +212,15 @@ class LiveKitFleet(Construct):
         )
         livekit_secret.grant_read(self.role)
         redis_auth_secret.grant_read(self.role)
+        source: dict[str, str] = {}
+        if archive is not None:
+            self.archive: s3_assets.Asset | None = s3_assets.Asset(self, "ServerArchive", path=str(archive))
+            self.archive.grant_read(self.role)
+            source["LIVEKIT_ARCHIVE_S3"] = self.archive.s3_object_url
+        else:
+            self.archive = None
+            if releases_url:
+                source["LIVEKIT_RELEASES"] = releases_url.rstrip("/")
         # Not the role's default policy: that one is a dependency of the group, this one names it.
         # The node completes its own drain and sets its own scale-in protection (livekit-protect.sh),
         # on this group only.
@@ -230,9 +252,9 @@ class LiveKitFleet(Construct):
                 config_template=self.config_template,
                 settings={
                     "LIVEKIT_VERSION": names.LIVEKIT_VERSION,
-                    "LIVEKIT_ARCH": "arm64" if sizing.cpu_type == ec2.AmazonLinuxCpuType.ARM_64 else "amd64",
+                    "LIVEKIT_ARCH": arch,
                     "LIVEKIT_SHA256": binary_sha256,
-                    **({"LIVEKIT_RELEASES": releases_url.rstrip("/")} if releases_url else {}),
+                    **source,
                     "AWS_REGION": Stack.of(self).region,
                     "LIVEKIT_SECRET_ARN": livekit_secret.secret_arn,
                     "REDIS_SECRET_ARN": redis_auth_secret.secret_arn,
@@ -397,6 +419,11 @@ class LiveKitFleet(Construct):
         )
         nodes.add_ingress_rule(lb, ec2.Port.tcp(SIGNAL_PORT), "signalling from the load balancer only")
         nodes.add_ingress_rule(turn_lb, ec2.Port.tcp(TURN_TLS_PORT), "TURN/TLS from its load balancer only")
+
+
+def release_archive_name(arch: str) -> str:
+    """The file name of livekit-server's release archive for `arch`, upstream's and ours alike."""
+    return f"livekit_{names.LIVEKIT_VERSION.removeprefix('v')}_linux_{arch}.tar.gz"
 
 
 def node_user_data(*, config_template: str, settings: dict[str, str]) -> str:

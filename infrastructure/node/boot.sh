@@ -1,6 +1,7 @@
 #!/bin/bash
 # Boots one LiveKit SFU node (Amazon Linux 2023): starts the drain unit first, then installs the
-# pinned livekit-server after checking its SHA-256, fills livekit.yaml's secrets from Secrets
+# pinned livekit-server (the stack's hardened build from S3 when LIVEKIT_ARCHIVE_S3 is set, else the
+# upstream release) after checking its SHA-256, fills livekit.yaml's secrets from Secrets
 # Manager, starts the SFU unit, and then the unit that protects the node from scale-in while it
 # holds a room. The user data (infrastructure/constructs/livekit_fleet.py) writes this folder
 # onto the node with the settings below in the environment, then runs this script.
@@ -23,11 +24,16 @@ die() {
 install_livekit() {
   # Required: a node never runs a binary nobody vouched for.
   [[ "$LIVEKIT_SHA256" =~ ^[0-9a-f]{64}$ ]] ||
-    die "LIVEKIT_SHA256 must be the SHA-256 (64 hex digits) of the ${LIVEKIT_VERSION} ${LIVEKIT_ARCH} release archive, got '${LIVEKIT_SHA256}'"
+    die "LIVEKIT_SHA256 must be the SHA-256 (64 hex digits) of the ${LIVEKIT_VERSION} ${LIVEKIT_ARCH} server archive, got '${LIVEKIT_SHA256}'"
   local tarball work
   tarball="livekit_${LIVEKIT_VERSION#v}_linux_${LIVEKIT_ARCH}.tar.gz"
   work="$(mktemp -d)"
-  curl -fsSL --retry 5 -o "${work}/${tarball}" "${RELEASES}/${LIVEKIT_VERSION}/${tarball}"
+  if [[ -n "${LIVEKIT_ARCHIVE_S3:-}" ]]; then
+    # The stack's own hardened build (scripts/build-livekit-archive.sh), an asset of the stack.
+    aws s3 cp --only-show-errors --region "$AWS_REGION" "$LIVEKIT_ARCHIVE_S3" "${work}/${tarball}"
+  else
+    curl -fsSL --retry 5 -o "${work}/${tarball}" "${RELEASES}/${LIVEKIT_VERSION}/${tarball}"
+  fi
   if ! echo "${LIVEKIT_SHA256}  ${work}/${tarball}" | sha256sum --check --status -; then
     rm -rf "$work"
     die "${tarball} does not match LIVEKIT_SHA256; refusing to install it"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from aws_cdk import Acknowledgment, Aws, CfnOutput, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_ecs as ecs
@@ -92,6 +93,9 @@ class SpacesSettings:
     # Where nodes download the livekit-server release archive (<url>/<version>/<archive>); None:
     # GitHub's releases. A mirror the operator controls removes GitHub from every node's boot.
     livekit_releases_url: str | None = None
+    # The hardened livekit-server archive built here (scripts/build-livekit-archive.sh), shipped as
+    # an asset; None: the nodes download the upstream release (livekit_releases_url).
+    livekit_archive: Path | None = None
 
 
 LOCAL_WEB_ORIGIN = "http://localhost:5173"
@@ -217,6 +221,7 @@ class SpacesStack(Stack):
             webhook_url=control_plane.webhook_url,
             binary_sha256=settings.livekit_binary_sha256,
             releases_url=settings.livekit_releases_url,
+            archive=settings.livekit_archive,
             hosted_zone=zone,
         )
         redis.allow_from(fleet.security_group)

@@ -1,8 +1,10 @@
 """The fleet construct alone, in a small stack: the DNS records it writes when given a hosted zone,
-and the deployments it refuses to build (TURN on the signalling name, a missing checksum)."""
+the hardened server archive it ships, and the deployments it refuses to build (TURN on the
+signalling name, a missing checksum, an archive for another architecture)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -12,7 +14,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
-from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
+from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet, release_archive_name
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-1111-1111-1111-111111111111"
 TURN_CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/22222222-2222-2222-2222-222222222222"
@@ -92,3 +94,41 @@ def test_no_records_without_a_zone() -> None:
 def test_refused_with_the_reason(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _fleet(**overrides)
+
+
+def _user_data(stack: cdk.Stack, fleet: LiveKitFleet) -> str:
+    return str(stack.resolve(fleet.user_data.render()))
+
+
+def test_a_hardened_archive_is_an_asset_the_nodes_alone_may_read(tmp_path: Path) -> None:
+    archive = tmp_path / release_archive_name("arm64")
+    archive.write_bytes(b"the hardened build")
+    stack, fleet = _fleet(archive=archive)
+    assert fleet.archive is not None
+    user_data = _user_data(stack, fleet)
+    assert "export LIVEKIT_ARCHIVE_S3=s3://" in user_data and "export LIVEKIT_RELEASES=" not in user_data
+    assert str(stack.resolve(fleet.archive.s3_object_key)) in user_data
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in Template.from_stack(stack).to_json()["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+        and stack.resolve(fleet.role.role_name) in r["Properties"].get("Roles", [])
+    ]
+    reads = [s for statements in policies for s in statements if "s3:GetObject*" in s["Action"]]
+    assert reads and all(s["Effect"] == "Allow" for s in reads)
+    assert "s3:PutObject" not in str(policies)
+
+
+def test_without_an_archive_the_nodes_download_the_upstream_release() -> None:
+    stack, fleet = _fleet(releases_url="https://mirror.spaces.test/livekit/")
+    assert fleet.archive is None
+    user_data = _user_data(stack, fleet)
+    assert "export LIVEKIT_ARCHIVE_S3=" not in user_data
+    assert "export LIVEKIT_RELEASES=https://mirror.spaces.test/livekit\\n" in user_data
+
+
+def test_an_archive_for_another_architecture_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / release_archive_name("amd64")
+    archive.write_bytes(b"an x86 build")
+    with pytest.raises(ValueError, match="arm64 build"):
+        _fleet(archive=archive)

@@ -44,8 +44,12 @@ def _fake_bin(folder: Path) -> Path:
     calls = folder / "calls.log"
     livekit = json.dumps({names.SECRET_FIELD_API_KEY: API_KEY, names.SECRET_FIELD_API_SECRET: API_SECRET})
     scripts = {
+        # `aws s3 cp ... s3://BUCKET/KEY FILE` from the folder FAKE_S3, and
         # `aws secretsmanager get-secret-value --secret-id ARN ...` answering from the two fake secrets.
         "aws": (
+            'if [ "$1 $2" = "s3 cp" ]; then\n'
+            '  a=("$@"); n=$#; cp "$FAKE_S3/${a[n-2]#s3://}" "${a[n-1]}"; exit\n'
+            "fi\n"
             'while [ $# -gt 0 ]; do [ "$1" = --secret-id ] && id="$2"; shift; done\n'
             f"case \"$id\" in *LiveKitKeys*) echo '{livekit}' ;; *RedisAuth*) echo '{REDIS_TOKEN}' ;; "
             '*) echo "unknown secret $id" >&2; exit 1 ;; esac\n'
@@ -79,8 +83,9 @@ def _release(folder: Path, arch: str) -> tuple[str, str]:
     return f"file://{folder.parent}", hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
-def _boot(synth: Synthesized, tmp_path: Path, *, sha256: str | None) -> Boot:
-    """Runs the synthesized user data, with `sha256` in place of the synthesized checksum if given."""
+def _boot(synth: Synthesized, tmp_path: Path, *, sha256: str | None, from_s3: bool = False) -> Boot:
+    """Runs the synthesized user data, with `sha256` in place of the synthesized checksum if given;
+    `from_s3`: as a stack that ships its own archive writes it (LIVEKIT_ARCHIVE_S3, the asset)."""
     settings = node_settings(synth)
     releases, real_sha256 = _release(tmp_path, settings["LIVEKIT_ARCH"])
     script = _user_data(synth)
@@ -88,12 +93,24 @@ def _boot(synth: Synthesized, tmp_path: Path, *, sha256: str | None) -> Boot:
         value = sha256 or "''"
         script = re.sub(r"^export LIVEKIT_SHA256=.*$", f"export LIVEKIT_SHA256={value}", script, flags=re.M)
     script = script.replace("@REAL_SHA256@", real_sha256)
+    bucket = tmp_path / "s3" / "cdk-assets"
+    bucket.mkdir(parents=True)
+    if from_s3:
+        archive = next((tmp_path / "releases").rglob("*.tar.gz"))
+        archive.rename(bucket / "0123abcd.tar.gz")
+        script = re.sub(
+            r"^(export LIVEKIT_SHA256=.*)$",
+            r"\1\nexport LIVEKIT_ARCHIVE_S3=s3://cdk-assets/0123abcd.tar.gz",
+            script,
+            flags=re.M,
+        )
     root = tmp_path / "root"
     env = {
         **os.environ,
         "PATH": f"{_fake_bin(tmp_path)}:{os.environ['PATH']}",
         "NODE_ROOT": str(root),
         "LIVEKIT_RELEASES": releases,
+        "FAKE_S3": str(tmp_path / "s3"),
     }
     result = subprocess.run(["bash"], input=script, env=env, capture_output=True, text=True, timeout=60)
     log = tmp_path / "calls.log"
@@ -155,6 +172,22 @@ def test_boot_installs_the_checked_binary_fills_the_config_and_starts_the_units(
     assert f"METRICS_PORT={livekit_fleet.METRICS_PORT}\n" in protect_env
     # The server exports the metrics the unit reads, on the port it reads them from.
     assert config["prometheus"] == {"port": livekit_fleet.METRICS_PORT}
+
+
+def test_boot_installs_the_stacks_own_archive_from_s3(synth: Synthesized, tmp_path: Path) -> None:
+    boot = _boot(synth, tmp_path, sha256="@REAL_SHA256@", from_s3=True)
+    assert boot.returncode == 0, boot.stderr
+    assert (boot.root / "usr/local/bin/livekit-server").read_text() == FAKE_BINARY
+    assert [c for c in boot.calls if c.startswith("aws s3 cp ") and " s3://cdk-assets/0123abcd.tar.gz " in c]
+    assert not [c for c in boot.calls if c.startswith("curl")]
+    assert "systemctl enable --now livekit.service" in boot.calls
+
+
+def test_boot_refuses_an_archive_from_s3_it_cannot_verify(synth: Synthesized, tmp_path: Path) -> None:
+    boot = _boot(synth, tmp_path, sha256="ab" * 32, from_s3=True)
+    assert boot.returncode != 0
+    assert "does not match" in boot.stderr, boot.stderr
+    assert not (boot.root / "usr/local/bin/livekit-server").exists()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_cloudfront as cloudfront
@@ -148,18 +151,46 @@ REAL = {
 }
 
 
-def test_a_production_stack_without_a_web_origin_is_warned_about() -> None:
+def _archive(folder: Path, name: str = "livekit_1.13.5_linux_arm64.tar.gz") -> Path:
+    archive = folder / name
+    archive.write_bytes(b"a hardened build, packed")
+    return archive
+
+
+def test_a_production_stack_without_a_web_origin_is_warned_about(tmp_path: Path) -> None:
     from app import deployment_warnings
 
+    hardened = {
+        **{k: v for k, v in REAL.items() if k != "livekit_sha256"},
+        "livekit_archive": str(_archive(tmp_path)),
+    }
     assert deployment_warnings(_settings()) == []  # the offline example is no production stack
-    (warning,) = deployment_warnings(_settings(**REAL))
+    (warning,) = deployment_warnings(_settings(**hardened))
     assert "cors_origins" in warning and "Cognito" in warning
     (warning,) = deployment_warnings(
-        _settings(**REAL, oidc_issuer="https://id.example.org/", oidc_audience="web")
+        _settings(**hardened, oidc_issuer="https://id.example.org/", oidc_audience="web")
     )
     assert "cors_origins" in warning and "Cognito" not in warning
-    assert deployment_warnings(_settings(**REAL, cors_origins="https://spaces.test")) == []
-    assert deployment_warnings(_settings(**REAL, production="false")) == []
+    assert deployment_warnings(_settings(**hardened, cors_origins="https://spaces.test")) == []
+    assert deployment_warnings(_settings(**hardened, production="false")) == []
+
+
+def test_a_production_fleet_on_the_upstream_release_is_warned_about(tmp_path: Path) -> None:
+    from app import deployment_warnings
+
+    upstream = deployment_warnings(_settings(**REAL, cors_origins="https://spaces.test"))
+    assert len(upstream) == 1 and "make livekit-archive" in upstream[0] and "simulate" in upstream[0]
+
+
+def test_a_hardened_archive_is_shipped_with_its_own_checksum(tmp_path: Path) -> None:
+    archive = _archive(tmp_path)
+    settings = _settings(domain=REAL["domain"], certificate_arn="arn:cert", livekit_archive=str(archive))
+    assert settings.livekit_archive == archive
+    assert settings.livekit_binary_sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="livekit_archive and livekit_sha256"):
+        _settings(livekit_archive=str(archive), livekit_sha256="ab" * 32)
+    with pytest.raises(ValueError, match="make livekit-archive"):
+        _settings(livekit_archive=str(tmp_path / "missing.tar.gz"))
 
 
 def test_nodes_download_livekit_from_github_unless_a_mirror_is_named() -> None:

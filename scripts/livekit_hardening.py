@@ -1,0 +1,82 @@
+"""The edits that make the pinned livekit-server safe to expose to anyone who signs up.
+
+livekit-server v1.13.5 serves two things to any holder of a join token that this stack never uses
+and that the grants do not gate (docs/infrastructure.md, "The SFU binary"):
+
+- a client's `SignalRequest.simulate`: `speaker_update: N` starts a goroutine that sleeps N seconds
+  (up to 68 years) holding the room and sends a speaker update to every participant at once. A
+  listener's token could send thousands a second: memory that is never given back and a signal
+  message to everyone in the room per request, on a node shared by other Spaces;
+- WHIP (`POST /whip/v1`), which creates a room for any valid token although `room.auto_create`
+  is false, so a token of a Space that has just ended brings its room back.
+
+`scripts/build-livekit.sh` copies the module's source out of the module cache, applies these edits
+with `apply` (each must match exactly once, or the build stops: a new version is read again
+before it is pinned) and builds it. Nothing else changes: the same module, go.mod and go.sum.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+# Bumped with every change to EDITS, so a cached build of older edits is not reused.
+REVISION = "spaces1"
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str  # relative to the module root
+    old: str
+    new: str
+    why: str
+
+
+EDITS = (
+    Edit(
+        "pkg/rtc/participant.go",
+        "return p.listener().OnSimulateScenario(p, simulateScenario)",
+        "return nil",
+        "a client's simulate request is ignored (it is a test hook; no grant gates it)",
+    ),
+    Edit(
+        "pkg/service/server.go",
+        "\twhipService.SetupRoutes(mux)\n",
+        "\t_ = whipService\n",
+        "WHIP is not served (it creates rooms whatever room.auto_create says; nothing here uses it)",
+    ),
+)
+
+
+class EditDoesNotApply(Exception):
+    pass
+
+
+def apply(root: Path, edits: tuple[Edit, ...] = EDITS) -> None:
+    """Apply every edit to the source tree at `root`, or change nothing and raise."""
+    changed: list[tuple[Path, str]] = []
+    for edit in edits:
+        target = root / edit.path
+        text = target.read_text()
+        if text.count(edit.old) != 1:
+            raise EditDoesNotApply(
+                f"{edit.path}: expected exactly one {edit.old!r}, found {text.count(edit.old)}"
+            )
+        changed.append((target, text.replace(edit.old, edit.new)))
+    for target, text in changed:
+        target.write_text(text)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--revision"]:
+        print(REVISION)
+        sys.exit(0)
+    if len(sys.argv) != 2:
+        sys.exit("usage: livekit_hardening.py <livekit-server source root> | --revision")
+    try:
+        apply(Path(sys.argv[1]))
+    except EditDoesNotApply as exc:
+        sys.exit(f"livekit_hardening: {exc}")
+    for edit in EDITS:
+        print(f"livekit_hardening: {edit.path}: {edit.why}")
