@@ -14,6 +14,11 @@ ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH
 
 RUN pip install --no-cache-dir uv==0.13.8
+# The composer's font for names and titles (composer/render.py FONT_FILES): accented Latin, Greek,
+# Cyrillic, Hebrew, Arabic.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 # Dependencies first: the layer is reused until the lock file changes. Both workers run on the agent

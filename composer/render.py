@@ -9,6 +9,9 @@ frame).
 
 from __future__ import annotations
 
+import functools
+import logging
+import os
 from collections import OrderedDict
 from collections.abc import Hashable
 
@@ -17,6 +20,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from composer.avatars import AvatarCache
 from composer.layout import BigTile, Card, Geometry, Layout, Rect
+
+logger = logging.getLogger(__name__)
 
 BACKGROUND = (18, 20, 26)
 TITLE_BAR = (30, 33, 41)
@@ -32,6 +37,11 @@ RING = (52, 211, 122)  # the speaking ring, on the strip avatars and around the 
 BASE_CACHE_SIZE = 8
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+# Names and titles are anyone's: DejaVu Sans has every accented Latin letter, Greek, Cyrillic,
+# Armenian, Georgian, Hebrew and Arabic letters, dashes and currency signs (Debian's
+# fonts-dejavu-core, installed in the workers' image and by scripts/install-system-deps.sh).
+# Pillow's bundled font, the fallback, has ASCII only: "José" would be drawn "Jos▯".
+FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
 
 
 class Renderer:
@@ -232,8 +242,23 @@ def _box(rect: Rect) -> tuple[int, int, int, int]:
 
 
 def _font(size: int) -> Font:
-    # Pillow's bundled FreeType font: nothing to install, the same glyphs on every machine.
-    return ImageFont.load_default(size=max(8, size))
+    path = font_file()
+    if path is None:
+        return ImageFont.load_default(size=max(8, size))
+    return ImageFont.truetype(path, max(8, size))
+
+
+@functools.cache
+def font_file() -> str | None:
+    """The first of FONT_FILES on this machine, or None (Pillow's bundled font, said once)."""
+    for path in FONT_FILES:
+        if os.path.isfile(path):
+            return path
+    logger.warning(
+        "none of %s: names and titles with accents or non-Latin letters show as boxes in the broadcast",
+        ", ".join(FONT_FILES),
+    )
+    return None
 
 
 def _fit_text(draw: ImageDraw.ImageDraw, text: str, font: Font, max_width: int) -> str:

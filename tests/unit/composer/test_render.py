@@ -154,3 +154,18 @@ def test_the_camera_in_the_big_tile_is_named(renderer: Renderer) -> None:
     card = renderer.render(layout)
     corner = card[box.y + box.h - margin - 30 : box.y + box.h - margin, box.x + margin : box.x + margin + 200]
     assert CAPTION not in {tuple(p) for row in corner for p in row}
+
+
+# Letters of names people have (José Müller, Łukasz, Zoë, Ağca, Øyvind, Straße), a title's dashes
+# and euro, and letters of other scripts the font covers. None may be drawn as the "no glyph" box.
+COVERED = "éñüßçøåłğëÉÜ—–€Ωжשب"
+
+
+def test_names_with_accents_are_drawn_with_their_own_glyphs() -> None:
+    from composer.render import _font, font_file
+
+    assert font_file() is not None, "the broadcast font is installed (scripts/install-system-deps.sh)"
+    font = _font(24)
+    missing = bytes(font.getmask("\U0010fffd"))  # a private-use code point no font draws
+    for letter in COVERED:
+        assert bytes(font.getmask(letter)) != missing, letter
