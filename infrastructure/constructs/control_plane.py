@@ -39,6 +39,10 @@ WEBHOOK_ROUTE_KEY = f"POST {WEBHOOK_PATH}"
 HEALTH_PATH = "/healthz"
 AVATAR_PATH = names.AVATAR_PATH
 AVATAR_ROUTE_KEY = f"GET {AVATAR_PATH}"
+# The app's reaction route (functions/api/routes/reactions.py), given a route of its own so its bucket
+# is not the one joins and moderation go through (tests/infra checks the app serves this path).
+REACTIONS_PATH = "/spaces/{space_id}/reactions"
+REACTIONS_ROUTE_KEY = f"POST {REACTIONS_PATH}"
 TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -80,6 +84,17 @@ class ApiLimits:
     # a listener list of new faces (50 a page) every second.
     avatar_rate_limit: int = 50
     avatar_burst_limit: int = 100
+    # POST /spaces/{id}/reactions' own bucket, so a reaction burst (a tenth of a 100k audience
+    # tapping at once) is throttled on its own instead of taking the tokens joins and moderation
+    # need. A reaction is the one request worth dropping: the room sees one aggregate per 0.5 s
+    # window, bubbles grow with log2 of the count, and the page drops a refused tap quietly. The
+    # store would take far more (32 shards, ~32,000 reactions/s per Space, docs/reactions.md), so
+    # the bound is the API's: 2,000/s admits a fifth of that burst's 10,000 taps/s (each emoji used
+    # still floats, with a smaller count), each a Space read and two writes (docs/bench/reactions.md),
+    # and with the stage (5,000), the webhook (1,000) and the avatars (50) it stays under the
+    # account's 10,000 requests/s.
+    reactions_rate_limit: int = 2000
+    reactions_burst_limit: int = 2000
     # Live Spaces one person may host at once: each holds a room, a stage agent and a composer
     # from its start, so self sign-up must not let one account fill the worker fleets.
     max_live_per_host: int = 2
@@ -241,6 +256,11 @@ class ControlPlane(Construct):
             authorizer=apigwv2.HttpNoneAuthorizer(),
         )
 
+        # More specific than /{proxy+}, with the default JWT authorizer: only its bucket differs.
+        reaction_routes = self.api.add_routes(
+            path=REACTIONS_PATH, methods=[apigwv2.HttpMethod.POST], integration=integration
+        )
+
         # Pictures for <img> tags, which send no token (the CDN's /avatars behaviour calls this).
         avatar_routes = self.api.add_routes(
             path=AVATAR_PATH,
@@ -260,7 +280,8 @@ class ControlPlane(Construct):
             throttle=apigwv2.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
             access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(self.access_log_group)),
         )
-        # The webhook's and the avatars' own token buckets (the L2 stage has no per-route settings yet).
+        # The webhook's, the avatars' and the reactions' own token buckets (the L2 stage has no
+        # per-route settings yet).
         cfn_stage = self.stage.node.default_child
         assert isinstance(cfn_stage, apigwv2.CfnStage)
         cfn_stage.add_property_override(
@@ -274,12 +295,16 @@ class ControlPlane(Construct):
                     "ThrottlingRateLimit": limits.avatar_rate_limit,
                     "ThrottlingBurstLimit": limits.avatar_burst_limit,
                 },
+                REACTIONS_ROUTE_KEY: {
+                    "ThrottlingRateLimit": limits.reactions_rate_limit,
+                    "ThrottlingBurstLimit": limits.reactions_burst_limit,
+                },
             },
         )
         # Settings for a route the stage cannot find fail its creation ("Unable to find Route by
         # key"); nothing else orders the stage after the routes (they wait for the Lambda's
         # published version, which SnapStart makes slow), so this does.
-        for route in (*webhook_routes, *avatar_routes):
+        for route in (*webhook_routes, *avatar_routes, *reaction_routes):
             self.stage.node.add_dependency(route)
         # The $default stage serves at the API's root endpoint (no trailing slash, no stage prefix).
         self.url = self.api.api_endpoint

@@ -498,6 +498,40 @@ def test_the_avatar_route_has_its_own_smaller_throttle(synth: Synthesized) -> No
     assert 0 < avatars["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
 
 
+def test_reactions_have_their_own_route_and_bucket(synth: Synthesized) -> None:
+    """A reaction burst is throttled in a bucket of its own, not the catch-all route's that joins and
+    moderation go through; the route still needs the user's JWT and reaches the same app."""
+    from infrastructure.constructs.control_plane import REACTIONS_ROUTE_KEY
+
+    ((_, stage),) = synth.resources("AWS::ApiGatewayV2::Stage").items()
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGatewayV2::Route").values()
+    }
+    assert REACTIONS_ROUTE_KEY == "POST /spaces/{space_id}/reactions"
+    reactions_route, catch_all = routes[REACTIONS_ROUTE_KEY], routes["ANY /{proxy+}"]
+    assert reactions_route["Target"] == catch_all["Target"]
+    assert reactions_route["AuthorizationType"] == "JWT"
+    reactions = stage["Properties"]["RouteSettings"][REACTIONS_ROUTE_KEY]
+    default = stage["Properties"]["DefaultRouteSettings"]
+    assert reactions == {"ThrottlingRateLimit": 2000, "ThrottlingBurstLimit": 2000}
+    assert reactions["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+
+
+def test_the_reactions_route_is_the_apps_reaction_path() -> None:
+    """The gateway's route key names the path the app serves: a route renamed in the app would
+    otherwise fall back to the catch-all (and its bucket) without any test noticing."""
+    from functions.api.routes import reactions
+    from infrastructure.constructs.control_plane import REACTIONS_PATH
+
+    served = {
+        (method, getattr(route, "path", ""))
+        for route in reactions.router.routes
+        for method in getattr(route, "methods", ())
+    }
+    assert ("POST", REACTIONS_PATH) in served
+
+
 def test_the_stage_is_created_after_the_routes_its_settings_name(synth: Synthesized) -> None:
     """API Gateway refuses settings for a route it cannot find yet, so the stage must wait for them."""
     ((_, stage),) = synth.resources("AWS::ApiGatewayV2::Stage").items()

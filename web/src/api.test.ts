@@ -192,6 +192,7 @@ describe("Api transient refusals", () => {
     const notLive = () => new Response(JSON.stringify({ detail: "not live", rule: "space_not_live" }), { status: 409 });
     for (const [answer, call] of [
       [busy("1"), (api: Api) => api.react("s1", "👏")],
+      [throttled, (api: Api) => api.react("s1", "👏")], // the gateway's throttle: a late reaction is noise
       [busy("1"), (api: Api) => api.presence("s1", "tagOfLee")],
       [limited, (api: Api) => api.getSpace("s1")], // the API's own 429 names its rule
       [notLive, (api: Api) => api.joinToken("s1")],

@@ -79,4 +79,27 @@ describe("reactionsBar", () => {
     // Never `disabled`: a disabled button loses keyboard focus.
     expect(buttons.some((b) => b.disabled)).toBe(false);
   });
+
+  it("drops a tap the gateway throttled (a 429 naming no rule) quietly: sent once, paused its second", async () => {
+    const sent: string[] = [];
+    const timers: Array<[() => void, number]> = [];
+    const bar = reactionsBar(
+      async (e) => {
+        sent.push(e);
+        throw new ApiError(429, "Too Many Requests", null, null);
+      },
+      (fn, ms) => void timers.push([fn, ms]),
+    );
+    const buttons = [...bar.querySelectorAll("button")];
+    buttons[0].click();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(sent).toEqual([REACTION_EMOJI[0]]);
+    // Nothing to say and nothing sent again: the click's own second, and a second for the refusal.
+    expect(timers.map(([, ms]) => ms)).toEqual([1000, 1000]);
+    expect(bar.querySelector('[role="alert"]')).toBeNull();
+    timers[0][0]();
+    timers[1][0]();
+    expect(buttons.every((b) => b.getAttribute("aria-disabled") === "false")).toBe(true);
+    expect(sent).toHaveLength(1);
+  });
 });
