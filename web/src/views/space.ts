@@ -12,6 +12,7 @@ import { type ApiError, hostAwayUntilMs, type Role } from "../api";
 import type { HlsGrant } from "../broadcast";
 import { REMOVED_RULE } from "../contract.gen";
 import { type DeviceKind, DevicePreferences } from "../devices";
+import { readEndedSpread } from "../ended_read";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
 import { type Capture, cameraTrack, isStageRole, micMuted, micOn, publishError, publishRights, REMOVED_MESSAGE, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
@@ -668,15 +669,13 @@ export function spaceView(app: App, spaceId: string): View {
 
   /**
    * The end, seen on state.json: read the Space for its recording (whether and until when it can be
-   * replayed is the API's). The composer can report the end a moment before the API has stored it,
-   * so a read that still says live is repeated, 2 s apart, at most 3 times: end of the Space only.
+   * replayed is the API's). The whole audience gets here within seconds, so the read waits a random
+   * moment first, over a window that grows with the audience, while the page already says the Space
+   * ended; a read that still says live (the composer can write the end a moment before the API has
+   * stored it) is repeated 2–4 s later, at most 3 reads (ended_read.ts).
    */
-  async function readEnded(): Promise<void> {
-    for (let attempt = 0; attempt < 3 && !disposed; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => window.setTimeout(resolve, 2000));
-      const space = await ctl.load();
-      if (!space || space.state === "ended") return;
-    }
+  function readEnded(): Promise<void> {
+    return readEndedSpread(() => ctl.load(), { listeners: ctl.space?.listener_count ?? 0, stopped: () => disposed });
   }
 
   function leaveBroadcast(): void {
