@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { Api, ApiError, hostAwayUntilMs, parseRetryAfter, transientWaitMs, TRANSIENT_RETRIES } from "./api";
+import {
+  Api,
+  ApiError,
+  hostAwayUntilMs,
+  JOIN_RETRY_BUDGET_MS,
+  JOIN_WAIT_CAP_MS,
+  joinWaitMs,
+  parseRetryAfter,
+  transientWaitMs,
+  TRANSIENT_RETRIES,
+} from "./api";
 import { CognitoUnavailable, cognitoRefresh, refreshSession, resumeSession, type ResumeDeps, type Session } from "./auth";
 
 function jwt(claims: object): string {
@@ -224,6 +234,92 @@ describe("Api transient refusals", () => {
     const now = Date.parse("2026-12-03T10:00:00Z");
     expect(parseRetryAfter("Thu, 03 Dec 2026 10:00:07 GMT", now)).toBe(7);
     expect(parseRetryAfter("Thu, 03 Dec 2026 09:00:00 GMT", now)).toBe(0);
+  });
+});
+
+describe("Api join path (a mass reload of a large Space)", () => {
+  /** Pacing whose sleeps only count; `random` as given (full jitter needs more than 0 to show). */
+  function paced(random = () => 0.5) {
+    const waits: number[] = [];
+    return { waits, pacing: { sleep: async (ms: number) => void waits.push(ms), random } };
+  }
+  /** fetch without a network: it throws. */
+  const unreachable = async (): Promise<Response> => {
+    throw new TypeError("Failed to fetch");
+  };
+
+  it("keeps trying a throttled read and token request for about a minute, not 3 times", async () => {
+    const { fn, requests } = scripted([throttled]);
+    vi.stubGlobal("fetch", fn);
+    const { waits, pacing } = paced();
+    const busy: number[] = [];
+    const api = new Api("http://api", () => "t", async () => false, pacing);
+    await expect(api.getSpace("s1", { busy: (ms) => busy.push(ms) })).rejects.toMatchObject({ status: 429 });
+    expect(requests.length).toBeGreaterThan(1 + TRANSIENT_RETRIES);
+    const total = waits.reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThanOrEqual(JOIN_RETRY_BUDGET_MS);
+    expect(total).toBeGreaterThan(JOIN_RETRY_BUDGET_MS - JOIN_WAIT_CAP_MS); // the next wait would have passed it
+    expect(Math.max(...waits)).toBeLessThanOrEqual(JOIN_WAIT_CAP_MS);
+    expect(busy).toEqual(waits); // the page is told before every wait
+    expect(requests).toHaveLength(waits.length + 1);
+  });
+
+  it("gets in once the API lets it, through 429, 503 (the API's and the gateway's) and no answer", async () => {
+    let n = 0;
+    const answers = [throttled, busy("2"), () => new Response('{"message":"Service Unavailable"}', { status: 503 })];
+    vi.stubGlobal("fetch", async () => {
+      n += 1;
+      if (n === 4) return unreachable();
+      return (answers[n - 1] ?? space)();
+    });
+    const { waits, pacing } = paced(() => 0);
+    const api = new Api("http://api", () => "t", async () => false, pacing);
+    await expect(api.getSpace("s1", {})).resolves.toEqual({ id: "s1" });
+    expect(n).toBe(5);
+    expect(waits).toEqual([0, 2000, 0, 0]); // full jitter (random 0 here), never before a Retry-After
+  });
+
+  it("does not retry what will not change, nor other calls beyond their 3", async () => {
+    const notLive = () => new Response(JSON.stringify({ detail: "not live", rule: "space_not_live" }), { status: 409 });
+    const { fn, requests } = scripted([notLive]);
+    vi.stubGlobal("fetch", fn);
+    const api = new Api("http://api", () => "t", async () => false, paced().pacing);
+    await expect(api.joinToken("s1", null, {})).rejects.toMatchObject({ status: 409 });
+    expect(requests).toHaveLength(1);
+    const gateway = scripted([throttled]);
+    vi.stubGlobal("fetch", gateway.fn);
+    await expect(api.getSpace("s1")).rejects.toMatchObject({ status: 429 });
+    expect(gateway.requests).toHaveLength(1 + TRANSIENT_RETRIES);
+    const offline = vi.fn(unreachable);
+    vi.stubGlobal("fetch", offline);
+    await expect(api.getSpace("s1")).rejects.toMatchObject({ status: 0 }); // no answer: only the join path retries it
+    expect(offline).toHaveBeenCalledTimes(1);
+  });
+
+  it("gives up at once when told to come back after the budget, and stops when the page is left", async () => {
+    const { fn, requests } = scripted([busy("120")]);
+    vi.stubGlobal("fetch", fn);
+    const api = new Api("http://api", () => "t", async () => false, paced().pacing);
+    await expect(api.joinToken("s1", null, {})).rejects.toMatchObject({ status: 503, retryAfterSeconds: 120 });
+    expect(requests).toHaveLength(1);
+
+    const left = new AbortController();
+    const throttledCalls = scripted([throttled]);
+    vi.stubGlobal("fetch", throttledCalls.fn);
+    const leaving = new Api("http://api", () => "t", async () => false, {
+      sleep: async () => left.abort(), // the person goes Back to Spaces during the first wait
+      random: () => 0.5,
+    });
+    await expect(leaving.getSpace("s1", { signal: left.signal })).rejects.toMatchObject({ status: 429 });
+    expect(throttledCalls.requests).toHaveLength(1);
+  });
+
+  it("waits a random part of a doubling ceiling, capped, after any Retry-After", () => {
+    expect(joinWaitMs(0, null, () => 0)).toBe(0);
+    expect(joinWaitMs(0, null, () => 0.999)).toBeLessThan(1000);
+    expect(joinWaitMs(3, null, () => 0.5)).toBe(4000);
+    expect(joinWaitMs(10, null, () => 0.999)).toBeLessThanOrEqual(JOIN_WAIT_CAP_MS);
+    expect(joinWaitMs(10, 2, () => 0)).toBe(2000);
   });
 });
 

@@ -148,6 +148,45 @@ export function parseRetryAfter(value: string | null, nowMs: number = Date.now()
   return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
+/**
+ * The join path (the Space's read when a page opens, the token request of a join) keeps trying
+ * through a busy API for this long, in waits (docs/web.md, "A busy API"): a mass reload of a large
+ * Space (every page reading, then asking for a token, within seconds) outlasts the 3 retries other
+ * calls get, and a page left on an error card is a listener lost.
+ */
+export const JOIN_RETRY_BUDGET_MS = 60_000;
+/** The ceiling of the first join-path wait; it doubles per retry up to JOIN_WAIT_CAP_MS. */
+export const JOIN_FIRST_WAIT_MS = 1000;
+/** The largest ceiling of one join-path wait (before a Retry-After is added). */
+export const JOIN_WAIT_CAP_MS = 15_000;
+
+/**
+ * Whether a join-path call is worth sending again: a transient refusal (isTransient), the gateway's
+ * own 503 (an integration failure: a read, or a token request, is safe to send twice, and the
+ * reconnect asks for tokens the same way), or no answer at all (status 0: the network).
+ */
+export function isJoinRetryable(err: ApiError): boolean {
+  return isTransient(err) || err.status === 503 || err.status === 0;
+}
+
+/**
+ * The wait before join-path retry `n`: fully jittered, a random part of min(JOIN_WAIT_CAP_MS,
+ * JOIN_FIRST_WAIT_MS * 2^n), so a crowd that failed together comes back spread over the whole
+ * ceiling; after the answer's Retry-After when it names one.
+ */
+export function joinWaitMs(n: number, retryAfterSeconds: number | null, random: () => number = Math.random): number {
+  const ceiling = Math.min(JOIN_WAIT_CAP_MS, JOIN_FIRST_WAIT_MS * 2 ** n);
+  return Math.round((retryAfterSeconds ?? 0) * 1000 + random() * ceiling);
+}
+
+/** A call on the join path (JOIN_RETRY_BUDGET_MS): what the page is told, and when to stop. */
+export interface JoinPath {
+  /** Before each wait: the page says it is busy and trying again. */
+  busy?: (waitMs: number) => void;
+  /** Aborted: no retry after this (the person left the page). */
+  signal?: AbortSignal;
+}
+
 /** How a call paces its retries; tests give their own clock. */
 export interface Pacing {
   sleep: (ms: number) => Promise<void>;
@@ -163,6 +202,8 @@ interface CallOptions {
   headers?: Record<string, string>;
   /** Transient refusals sent again (TRANSIENT_RETRIES by default; 0: the caller handles them). */
   retries?: number;
+  /** On the join path: retried for JOIN_RETRY_BUDGET_MS instead (`retries` is then unused). */
+  join?: JoinPath;
 }
 
 function ruleOf(body: unknown): string | null {
@@ -209,15 +250,25 @@ export class Api {
    * same Idempotency-Key each time.
    */
   private async call<T>(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
-    const { headers = {}, retries = TRANSIENT_RETRIES } = options;
+    const { headers = {}, retries = TRANSIENT_RETRIES, join } = options;
+    let waited = 0;
     for (let n = 0; ; n++) {
       try {
         return await this.authorised<T>(method, path, body, headers);
       } catch (err) {
-        if (!(err instanceof ApiError) || !isTransient(err) || n >= retries) throw err;
-        const wait = transientWaitMs(n, err.retryAfterSeconds, this.pacing.random);
+        if (!(err instanceof ApiError)) throw err;
+        let wait: number | null;
+        if (join) {
+          wait = isJoinRetryable(err) && !join.signal?.aborted ? joinWaitMs(n, err.retryAfterSeconds, this.pacing.random) : null;
+          if (wait !== null && waited + wait > JOIN_RETRY_BUDGET_MS) wait = null;
+        } else {
+          wait = isTransient(err) && n < retries ? transientWaitMs(n, err.retryAfterSeconds, this.pacing.random) : null;
+        }
         if (wait === null) throw err;
+        waited += wait;
+        join?.busy?.(wait);
         await this.pacing.sleep(wait);
+        if (join?.signal?.aborted) throw err;
       }
     }
   }
@@ -285,8 +336,9 @@ export class Api {
     return Array.isArray(page) ? page : (page.items ?? []);
   }
 
-  getSpace(id: string): Promise<Space> {
-    return this.call("GET", `/spaces/${encodeURIComponent(id)}`);
+  /** `join`: the read a page opening on the Space makes (the join path: retried longer). */
+  getSpace(id: string, join?: JoinPath): Promise<Space> {
+    return this.call("GET", `/spaces/${encodeURIComponent(id)}`, undefined, { join });
   }
 
   createSpace(input: SpaceCreate): Promise<Space> {
@@ -320,11 +372,12 @@ export class Api {
   /**
    * A WebRTC token, or (for a listener beyond the interactive threshold) the broadcast to watch.
    * `rejoinSince`: only when the page comes back by itself, the `issued_at` of its last grant; a
-   * host's removal after it is refused (409 `removed`).
+   * host's removal after it is refused (409 `removed`). `join`: a join the page makes once (the
+   * card, a reload, a promotion), retried longer; a reconnect's attempts have their own backoff.
    */
-  async joinToken(id: string, rejoinSince: string | null = null): Promise<JoinGrant> {
+  async joinToken(id: string, rejoinSince: string | null = null, join?: JoinPath): Promise<JoinGrant> {
     const qs = rejoinSince ? `?${new URLSearchParams({ rejoin_since: rejoinSince })}` : "";
-    const raw = await this.call<unknown>("POST", `/spaces/${encodeURIComponent(id)}/token${qs}`);
+    const raw = await this.call<unknown>("POST", `/spaces/${encodeURIComponent(id)}/token${qs}`, undefined, { join });
     try {
       return parseGrant(raw);
     } catch (err) {

@@ -7,7 +7,7 @@
  * arrives as room metadata (everyone), the hands message (moderators) or state.json (HLS viewers),
  * and as the API's own answer to an action this page took. Nothing here runs on a timer.
  */
-import type { ApiError, Role, Space } from "./api";
+import type { ApiError, JoinPath, Role, Space } from "./api";
 import type { JoinGrant } from "./broadcast";
 import { afterPoll } from "./broadcast";
 import type { RaisedHands, RoomMetadata, VideoSource } from "./contract.gen";
@@ -16,7 +16,7 @@ import { mergeMetadata, removedSince } from "./pushed";
 
 /** The API calls the page makes; a fake in tests. */
 export interface SpaceApi {
-  getSpace(id: string): Promise<Space>;
+  getSpace(id: string, join?: JoinPath): Promise<Space>;
   startSpace(id: string): Promise<Space>;
   endSpace(id: string): Promise<Space>;
   joinToken(id: string): Promise<JoinGrant>;
@@ -132,11 +132,11 @@ export class SpaceController {
 
   // ---- feeds -----------------------------------------------------------------------------------
 
-  /** The one API read: on open and on every (re)connect. */
-  async load(): Promise<Space | null> {
+  /** The one API read: on open (`join`: the join path, retried longer) and on every (re)connect. */
+  async load(join?: JoinPath): Promise<Space | null> {
     const hands = this.handsTaken;
     try {
-      this.adopt(await this.api.getSpace(this.spaceId), hands !== this.handsTaken);
+      this.adopt(await this.api.getSpace(this.spaceId, join), hands !== this.handsTaken);
       this.loadError = null;
     } catch (err) {
       const e = err as ApiError;

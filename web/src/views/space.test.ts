@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { App } from "../app";
-import type { Space } from "../api";
+import type { JoinPath, Space } from "../api";
 import type { JoinGrant } from "../broadcast";
 import { STATE_POLL_MS } from "../names";
 import { IN_SPACE_KEY, Presence } from "../rejoin";
@@ -158,7 +158,7 @@ vi.mock("../rejoin", async (original) => {
   return { ...real, Reconnector };
 });
 
-const { BLOCKED_MESSAGE, spaceView } = await import("./space");
+const { BLOCKED_MESSAGE, BUSY_MESSAGE, spaceView } = await import("./space");
 const { REMOVED_MESSAGE } = await import("../media");
 const { REMOVED_RULE } = await import("../contract.gen");
 const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
@@ -198,12 +198,30 @@ const refused = (status: number, detail: string, rule: string | null = null) => 
 /** What each token request named as `rejoin_since` (null: a join on purpose). */
 let sinces: (string | null)[] = [];
 
+/** While set, the API is busy: a join-path call (token or read) tells the page so and waits for it. */
+let busyGate: Promise<void> | null = null;
+/** The join path each token request and each read was given (undefined: the usual retries). */
+let tokenJoins: (JoinPath | undefined)[] = [];
+let readJoins: (JoinPath | undefined)[] = [];
+
+async function busy(join: JoinPath | undefined): Promise<void> {
+  if (!busyGate) return;
+  join?.busy?.(1000);
+  await busyGate;
+}
+
 function fakeApp(grants: (JoinGrant | Error)[]): App {
   const api = {
-    getSpace: async () => spaceNow,
-    joinToken: async (_id: string, since: string | null = null) => {
+    getSpace: async (_id: string, join?: JoinPath) => {
+      readJoins.push(join);
+      await busy(join);
+      return spaceNow;
+    },
+    joinToken: async (_id: string, since: string | null = null, join?: JoinPath) => {
       tokenCalls += 1;
       sinces.push(since);
+      tokenJoins.push(join);
+      await busy(join);
       if (tokenGate) await tokenGate;
       const grant = grants.shift();
       if (!grant) throw Object.assign(new Error("no more grants"), { status: 503 });
@@ -239,6 +257,9 @@ beforeEach(() => {
   tokenGate = null;
   tokenCalls = 0;
   sinces = [];
+  busyGate = null;
+  tokenJoins = [];
+  readJoins = [];
   fakes.reconnects.quick = null;
   lowered = 0;
   spaceNow = SPACE;
@@ -742,6 +763,60 @@ describe("leaving, and players that cannot load", () => {
     await settle();
     expect(byTestId(view.el, "space-message")?.textContent).toBe("You left the Space.");
     expect(byTestId(view.el, "join-space")).toBeNull();
+    view.unmount();
+  });
+});
+
+describe("a busy API on the join path", () => {
+  it("says it is busy and trying again while the token is retried, with a way out, then joins", async () => {
+    let free!: () => void;
+    const view = spaceView(fakeApp([HLS]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    busyGate = new Promise<void>((resolve) => (free = resolve));
+    (byTestId(view.el, "join-space") as HTMLButtonElement).click();
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(BUSY_MESSAGE));
+    expect(view.el.querySelector('a[href="#/"]')?.textContent).toBe("Back to Spaces");
+    expect(byTestId(view.el, "rejoin")).toBeNull(); // it is already trying: nothing to click twice
+    expect(tokenJoins).toHaveLength(1);
+    expect(tokenJoins[0]?.signal?.aborted).toBe(false);
+    free();
+    await until(() => expect(byTestId(view.el, "broadcast-stage")).not.toBeNull());
+    view.unmount();
+  });
+
+  it("says so while the read a page opens with is retried, then shows the card", async () => {
+    let free!: () => void;
+    busyGate = new Promise<void>((resolve) => (free = resolve));
+    const view = spaceView(fakeApp([HLS]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(BUSY_MESSAGE));
+    expect(readJoins).toHaveLength(1);
+    expect(readJoins[0]).toBeDefined();
+    free();
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    view.unmount();
+  });
+
+  it("stops the retries when the person leaves the page", async () => {
+    busyGate = new Promise<void>(() => undefined); // never less busy
+    const view = spaceView(fakeApp([HLS]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(BUSY_MESSAGE));
+    view.unmount(); // Back to Spaces
+    expect(readJoins[0]?.signal?.aborted).toBe(true);
+  });
+
+  it("leaves a reconnect's token requests to the Reconnector's own pacing", async () => {
+    fakes.reconnects.quick = 3;
+    const view = await joinedFromTheCard([WEBRTC, WEBRTC]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "The connection to the Space was lost.", canRejoin: true, dropped: true });
+    await until(() => expect(tokenCalls).toBe(2));
+    expect(tokenJoins[0]).toBeDefined(); // the Join
+    expect(tokenJoins[1]).toBeUndefined(); // the reconnect's attempt
     view.unmount();
   });
 });

@@ -8,7 +8,7 @@
  * current. No API call runs on a timer.
  */
 import type { App, View } from "../app";
-import { type ApiError, hostAwayUntilMs, type Role } from "../api";
+import { type ApiError, hostAwayUntilMs, type JoinPath, type Role } from "../api";
 import type { HlsGrant } from "../broadcast";
 import { REMOVED_RULE } from "../contract.gen";
 import { type DeviceKind, DevicePreferences } from "../devices";
@@ -48,6 +48,9 @@ export const HOST_LEAVE_WARNING =
 
 /** What a removed person reads once the Space says the removal was a block. */
 export const BLOCKED_MESSAGE = "You were removed from this Space and blocked by a host: you cannot join it again.";
+
+/** What a page says while the API is too busy to let it in yet (api.ts JOIN_RETRY_BUDGET_MS). */
+export const BUSY_MESSAGE = "Lots of people are joining this Space right now. Trying again…";
 
 /** Longest wait for the player to reach the end of the stream once the Space has ended (ms). */
 export const PLAY_OUT_MS = 15_000;
@@ -149,6 +152,8 @@ export function spaceView(app: App, spaceId: string): View {
   /** My role as the connected page last showed it: a change a moderator made is told once (people.ts roleNotice). */
   let shownRole: Role | null = null;
   let unsubscribe: (() => void)[] = [];
+  /** Aborted when the page goes: a join-path call waiting out a busy API stops asking. */
+  const leaving = new AbortController();
   /** Which Space this tab is in, across a reload (rejoin.ts). */
   const presence = new Presence(storage("sessionStorage"));
   /** Whether another tab holds this tab's seat (a duplicated tab's copy of `presence`): rejoin.ts. */
@@ -239,7 +244,25 @@ export function spaceView(app: App, spaceId: string): View {
     if (!e) return;
     if (e.status === 404 || e.status === 422) return renderMessage(el, "No Space with this link.", null, null);
     // Anything else (a busy API past its retries, the network) may pass: the reader can ask again.
-    renderMessage(el, `Could not load the Space: ${e.detail}`, null, () => void ctl.load(), "Try again");
+    renderMessage(el, `Could not load the Space: ${e.detail}`, null, () => void ctl.load(joinPath()), "Try again");
+  }
+
+  /**
+   * A join-path call (the read a page opens with, the token of a join): it keeps trying through a
+   * busy API for up to a minute (api.ts), and the page says so (BUSY_MESSAGE, with *Back to Spaces*)
+   * instead of showing nothing or an error, once per call. `quiet`: said nowhere (a promotion: the
+   * broadcast plays on meanwhile).
+   */
+  function joinPath(quiet = false): JoinPath {
+    let said = false;
+    return {
+      signal: leaving.signal,
+      busy: () => {
+        if (quiet || said || disposed) return;
+        said = true;
+        renderMessage(el, BUSY_MESSAGE, ctl.space, null);
+      },
+    };
   }
 
   // ---- joining ------------------------------------------------------------------------------------
@@ -310,7 +333,8 @@ export function spaceView(app: App, spaceId: string): View {
     const since = comebackSince ?? (watching ? ctl.issuedAt : null);
     let grant;
     try {
-      grant = await app.api.joinToken(spaceId, since);
+      // A reconnect's attempts keep the usual retries: the Reconnector paces them itself.
+      grant = await app.api.joinToken(spaceId, since, auto ? undefined : joinPath(watching));
     } catch (err) {
       const e = err as ApiError;
       // Blocked, removed, not live (ended meanwhile), gone, signed out: asking again will not change it.
@@ -877,7 +901,7 @@ export function spaceView(app: App, spaceId: string): View {
 
   el.append(h("p", { class: "muted" }, "Loading…"));
   hideToast();
-  void ctl.load().then(async (space) => {
+  void ctl.load(joinPath()).then(async (space) => {
     // A reload of a page that was in this Space: back in without a click, in the role stored now.
     if (disposed || !presence.wasIn(spaceId)) return;
     if (space?.state !== "live") {
@@ -899,6 +923,7 @@ export function spaceView(app: App, spaceId: string): View {
     el,
     unmount() {
       disposed = true;
+      leaving.abort();
       // Navigating away (or signing out) is leaving: a later visit shows the card.
       presence.forget();
       seats.close();
