@@ -51,8 +51,9 @@ class UserPoolIdentity(Construct):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             # What other people see (docs/identity.md): the ID token's `name` and `picture` claims.
             # Sign-up asks for a name, so no one appears as their subject (a UUID); the avatar is
-            # optional. Both are mutable, so an administrator can correct them (AdminUpdateUserAttributes);
-            # users cannot edit them themselves yet: no page does it, and the client has no admin scope.
+            # optional. Both are mutable: an administrator can correct them (AdminUpdateUserAttributes),
+            # and so can the user through Cognito's API after an SRP sign-in (whose tokens carry the
+            # admin scope); no page does it. Roles are shown from the store, never from names.
             standard_attributes=cognito.StandardAttributes(
                 fullname=cognito.StandardAttribute(required=True, mutable=True),
                 profile_picture=cognito.StandardAttribute(required=False, mutable=True),
