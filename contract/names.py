@@ -136,6 +136,7 @@ OUTPUT_TABLE_NAME: Final = "TableName"
 OUTPUT_DASHBOARD: Final = "DashboardName"
 OUTPUT_BROADCAST_URL: Final = "BroadcastUrl"
 OUTPUT_WEB_CONFIG: Final = "WebConfig"
+OUTPUT_WEB_POLICY: Final = "WebContentSecurityPolicy"
 
 # The DynamoDB single-table shape: the store (functions/store/dynamodb.py) and the CDK state
 # construct both read these, so the deployed table is exactly what the store expects.

@@ -153,16 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     web = Path(settings.web_dist)
     if settings.is_local and (web / "index.html").is_file():
-        from fastapi.staticfiles import StaticFiles
+        from . import web_page
 
-        @app.get("/config.json", include_in_schema=False)
-        def same_origin() -> dict[str, str]:
-            # What the page reads first (web/src/config.ts): nothing, so it calls this origin. A
-            # deployment writes its own; locally a 404 was an error in every page's console.
-            return {}
-
-        # Mounted last so every API route above wins over a file of the same name.
-        app.mount("/", StaticFiles(directory=web, html=True), name="web")
+        web_page.mount(app, settings, web)
     return app
 
 

@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from constructs import Construct, IConstruct
 
-from contract import names
+from contract import names, web_security
 from infrastructure.constructs.agent_service import (
     COMPOSER,
     STAGE_AGENT,
@@ -116,6 +116,17 @@ def web_config(
             "domain": identity.domain_name,
         }
     return config
+
+
+def web_policy(api_url: str, fleet: LiveKitFleet, cdn_origin: str, identity: UserPoolIdentity | None) -> str:
+    """The page's Content-Security-Policy with this stack's origins (contract/web_security.py): the
+    API, the SFU's signalling, the CDN (broadcast and avatars) and, with a user pool, its sign-in."""
+    sign_in = [f"https://{identity.domain_name}"] if identity is not None else []
+    return web_security.content_security_policy(
+        connect=[api_url, fleet.url, fleet.api_url, cdn_origin, *sign_in],
+        media=[cdn_origin],
+        images=[cdn_origin],
+    )
 
 
 class SpacesStack(Stack):
@@ -325,6 +336,12 @@ class SpacesStack(Stack):
             names.OUTPUT_WEB_CONFIG,
             value=self.to_json_string(web_config(control_plane.url, identity, avatar_url)),
             description="The web page's config.json (docs/web.md)",
+        )
+        CfnOutput(
+            self,
+            names.OUTPUT_WEB_POLICY,
+            value=web_policy(control_plane.url, fleet, f"https://{broadcast.domain_name}", identity),
+            description="The web page's Content-Security-Policy header, for its CDN (docs/web.md)",
         )
         if settings.broadcast.domain:
             CfnOutput(

@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, Playwright, async_playwright
 
 from tests.conftest import LiveKitEndpoint
+from tests.e2e.spaces_page import CSP_VIOLATIONS
 from tests.support.avatar_host import AvatarHost, avatar_host
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,6 +125,15 @@ async def launch_browser(playwright: Playwright) -> AsyncIterator[LaunchBrowser]
     yield launch
     for browser in browsers:
         await browser.close()
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation() -> Iterator[None]:
+    """Every page runs under its security headers (the API serves them with it); nothing it does
+    may be refused by them."""
+    CSP_VIOLATIONS.clear()
+    yield
+    assert not CSP_VIOLATIONS, CSP_VIOLATIONS
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,16 @@ def proxied(picture: str, api_url: str) -> str:
     return f"{api_url}{names.AVATAR_PATH}?{names.AVATAR_URL_PARAM}={quote(picture, safe='')}"
 
 
+# What the page's Content-Security-Policy refused in this test, as Chromium logs it (every test
+# asserts none: tests/e2e/conftest.py); the policy is contract/web_security.py's.
+CSP_VIOLATIONS: list[str] = []
+
+
+def _note_csp_violation(identity: str, text: str) -> None:
+    if "Content Security Policy" in text:
+        CSP_VIOLATIONS.append(f"{identity}: {text}")
+
+
 @dataclass
 class Person:
     identity: str
@@ -40,6 +50,7 @@ class Person:
         context.on("request", lambda request: requests.append(request.url))
         page = await context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())  # "End this Space for everyone?"
+        page.on("console", lambda message: _note_csp_violation(identity, message.text))
         return cls(identity=identity, page=page, requests=requests)
 
     def by(self, testid: str, identity: str | None = None):  # noqa: ANN201 - a Locator

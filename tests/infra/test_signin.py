@@ -190,3 +190,19 @@ def test_a_stack_name_that_cannot_make_the_default_prefix_is_refused(stack_name:
     build_app(
         context={"stack_name": stack_name, "auth_domain_prefix": "spaces-x", "aws:cdk:bundling-stacks": []}
     )
+
+
+def test_the_page_policy_output_allows_the_stacks_own_origins(synth: Synthesized) -> None:
+    rendered = json.dumps(synth.template["Outputs"][names.OUTPUT_WEB_POLICY]["Value"])
+    directives = {part.split()[0] for part in rendered.split("; ")[1:]}
+    assert {"connect-src", "media-src", "img-src", "frame-ancestors"} <= directives
+    # The API (a reference to the HTTP API), the SFU's signalling, the CDN and the sign-in domain.
+    api = next(k for k, v in synth.template["Resources"].items() if v["Type"] == "AWS::ApiGatewayV2::Api")
+    assert api in rendered
+    assert "wss://livekit.example.com" in rendered and "https://livekit.example.com" in rendered
+    distribution = next(
+        k for k, v in synth.template["Resources"].items() if v["Type"] == "AWS::CloudFront::Distribution"
+    )
+    assert distribution in rendered
+    assert ".auth." in rendered and "amazoncognito.com" in rendered
+    assert "frame-ancestors 'none'" in rendered and "script-src 'self';" in rendered

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from google.protobuf.json_format import MessageToJson
 from livekit import api
 
-from contract import names
+from contract import names, web_security
 from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
@@ -975,6 +975,13 @@ def test_local_mode_serves_the_built_web_client_after_the_api(settings: Settings
         assert c.get("/healthz").json() == {"status": "ok"}
         # The page's configuration: none, so it calls this origin (no 404 in every console).
         assert c.get("/config.json").json() == {}
+        # With its security headers: its own scripts only, the SFU it is handed, never framed.
+        page = c.get("/")
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+        ws, http = web_security.signalling_origins(settings.public_livekit_url or settings.livekit_url)
+        assert f" {ws}" in policy and f" {http}" in policy
+        assert page.headers["x-content-type-options"] == "nosniff"
     cloud = settings.model_copy(update={"web_dist": str(web), "mode": "cloud"})
     with TestClient(create_app(cloud)) as c:
         assert c.get("/").status_code == 404
