@@ -98,7 +98,7 @@ from .base import (
     to_record,
     ts,
 )
-from .failures import reasons_of
+from .failures import reasons_of, throttled
 from .reactions import ReactionStore
 
 PK, SK = names.TABLE_PK, names.TABLE_SK
@@ -124,6 +124,15 @@ LISTENER_SHARDS = 16
 # index takes a few writes per Space-minute; 4 shards keep a flash crowd of Spaces starting at once
 # (e.g. on the hour) under 4 x 1,000 index writes/s, while a discovery page costs 4 small queries
 # (+1 for records written before issue 9).
+
+# A BatchGetItem that DynamoDB answers in part returns the rest as UnprocessedKeys (what a throttled
+# partition does instead of raising, and which the SDK does not retry). Asked again this many times
+# in all, with full-jitter backoff from BATCH_GET_BACKOFF doubling up to BATCH_GET_BACKOFF_MAX
+# (at most 0.31 s of waiting, ~0.16 s on average), then refused as the store's 503: a hot key is
+# not hammered until the Lambda's timeout.
+BATCH_GET_ATTEMPTS = 6
+BATCH_GET_BACKOFF = 0.01
+BATCH_GET_BACKOFF_MAX = 0.16
 
 # Audience shards (docs/listeners.md). A join writes one entry (plus its copy in the index, which
 # lands in a per-user index partition) and a leave deletes it. 16 shards, as many as the listener
@@ -415,15 +424,19 @@ class DynamoStore(SpaceStore):
             pending: dict[str, Any] = {
                 self.table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}
             }
-            delay = 0.005
-            while pending:
+            delay = BATCH_GET_BACKOFF
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                if attempt:
+                    time.sleep(random.uniform(0, delay))
+                    delay = min(delay * 2, BATCH_GET_BACKOFF_MAX)
                 result = self.client.batch_get_item(RequestItems=pending)
                 for item in result["Responses"].get(self.table, []):
                     found[(item[PK]["S"], item[SK]["S"])] = item
                 pending = result.get("UnprocessedKeys") or {}
-                if pending:
-                    time.sleep(random.uniform(0, delay))
-                    delay = min(delay * 2, 0.2)
+                if not pending:
+                    break
+            else:
+                raise throttled()
         return found
 
     def _page(
@@ -866,6 +879,9 @@ class DynamoStore(SpaceStore):
             if not _refused(exc):
                 raise
             logger.warning("no seat in %s: %s", space_id, exc.response["Error"]["Code"])
+            return None
+        except Busy as exc:  # the read's keys left unprocessed (_batch_get): throttled as well
+            logger.warning("no seat in %s: %s", space_id, exc.rule)
             return None
 
     def _claim_seat(self, space_id: str, claim: SeatClaim) -> int | None:

@@ -33,6 +33,12 @@ _TRANSIENT_REASONS = frozenset(
 )
 
 
+def throttled(done: str = "nothing was changed") -> Busy:
+    """The 503 for a request the store refused for its throughput (an error code, or keys a batch
+    read left unprocessed attempt after attempt)."""
+    return Busy("store_throttled", f"the store is over its throughput; {done}, retry", retry_after=2)
+
+
 def unavailable(exc: Exception, *, done: str = "nothing was changed") -> Busy | None:
     """The 503 for a store failure that left nothing written and may pass later, or None for any
     other failure (which stays a 500: a read timeout, for one, may have applied a write). `done`:
@@ -41,11 +47,7 @@ def unavailable(exc: Exception, *, done: str = "nothing was changed") -> Busy | 
         code = exc.response["Error"]["Code"]
         reasons = {r.get("Code", "None") for r in reasons_of(exc)}
         if code in _THROTTLED or (code == "TransactionCanceledException" and reasons <= _TRANSIENT_REASONS):
-            return Busy(
-                "store_throttled",
-                f"the store is over its throughput; {done}, retry",
-                retry_after=2,
-            )
+            return throttled(done)
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
         return Busy("store_unreachable", f"the store cannot be reached; {done}, retry", retry_after=5)
     return None
