@@ -5,11 +5,10 @@ Pure (reads a mapping, returns a reason), so the rule is tested without a proces
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from contract import names
+from contract.loopback import is_loopback_url
 
 
 def dev_key_refusal(env: Mapping[str, str]) -> str | None:
@@ -30,24 +29,9 @@ def dev_key_refusal(env: Mapping[str, str]) -> str | None:
     if mode is not None:
         return f"refusing the local dev key pair with {names.ENV_MODE}={mode}"
     url = env.get(names.ENV_LIVEKIT_URL, "")
-    if _is_loopback(url):
+    if is_loopback_url(url):
         return None
     return (
         f"refusing the local dev key pair: {names.ENV_MODE} is unset and {names.ENV_LIVEKIT_URL}="
         f"{url!r} is not a loopback address (set {names.ENV_MODE}=local for a local server)"
     )
-
-
-def _is_loopback(url: str) -> bool:
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        return False
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost
-        return False

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import names
 from contract.avatar_fetch import AvatarPolicy, policy_from_env
+from contract.loopback import is_loopback_url
 
 from ..domain import presence, viewers
 from ..domain.broadcast import BroadcastPolicy
@@ -177,6 +178,21 @@ class Settings(BaseSettings):
                     f"and the agents ({needed - self.webrtc_listener_limit}) exceeds "
                     f"SPACES_ROOM_MAX_PARTICIPANTS={self.room_max_participants}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _local_mode_only_on_this_machine(self) -> Settings:
+        # Local mode (the default) mounts /dev/token and accepts bearer tokens signed with the public
+        # dev secret: a deployment that forgot SPACES_MODE must not start like that. A LiveKit server
+        # on loopback is what `make dev` and the tests run; a deployment's is elsewhere.
+        if self.mode == "local" and not is_loopback_url(self.livekit_url):
+            raise ValueError(
+                f"{names.ENV_MODE}=local (the default when unset) mints tokens for anyone and accepts "
+                f"the public dev secret, so it runs only against a LiveKit server on this machine, but "
+                f"{names.ENV_LIVEKIT_URL}={self.livekit_url!r} is not a loopback address: set "
+                f"{names.ENV_MODE}=cloud for a deployment, or point {names.ENV_LIVEKIT_URL} at "
+                f"localhost / 127.0.0.1 / [::1]"
+            )
         return self
 
     @model_validator(mode="after")

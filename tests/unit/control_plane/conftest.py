@@ -24,7 +24,8 @@ LK_KEY, LK_SECRET = "unit-key", "unit-secret-long-enough-for-hs256-signing"
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         SPACES_MODE="local",
-        LIVEKIT_URL="ws://sfu.invalid:7880",
+        # Never reached (the gateway is a fake); on loopback, as local mode requires.
+        LIVEKIT_URL="ws://127.0.0.1:1",
         SPACES_PUBLIC_LIVEKIT_URL="wss://sfu.example",
         LIVEKIT_API_KEY=LK_KEY,
         LIVEKIT_API_SECRET=LK_SECRET,

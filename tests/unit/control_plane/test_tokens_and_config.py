@@ -75,6 +75,40 @@ def test_local_mode_accepts_the_dev_keys() -> None:
 
 
 @pytest.mark.parametrize(
+    "url", ["wss://sfu.example.com", "ws://10.0.0.5:7880", "ws://localhost.example.com", ""]
+)
+@pytest.mark.parametrize("mode", [{"SPACES_MODE": "local"}, {}])
+def test_local_mode_refuses_to_start_against_a_server_off_this_machine(
+    url: str, mode: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deployment that forgot SPACES_MODE: the default, local, would mint tokens for anyone.
+    monkeypatch.delenv(names.ENV_MODE, raising=False)
+    with pytest.raises(ValidationError) as refused:
+        Settings(LIVEKIT_URL=url, **mode)
+    assert f"{names.ENV_MODE}=local" in str(refused.value) and f"{names.ENV_LIVEKIT_URL}={url!r}" in str(
+        refused.value
+    )
+
+
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:7880", "ws://localhost:7880", "ws://[::1]:7880"])
+def test_local_mode_starts_against_a_server_on_loopback(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(names.ENV_MODE, raising=False)
+    assert Settings(LIVEKIT_URL=url).is_local
+
+
+def test_the_default_settings_are_local_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What `uvicorn functions.api.main:app` gets with nothing set.
+    monkeypatch.delenv(names.ENV_MODE, raising=False)
+    monkeypatch.delenv(names.ENV_LIVEKIT_URL, raising=False)
+    assert Settings().is_local
+
+
+def test_cloud_mode_takes_a_server_anywhere() -> None:
+    s = Settings(SPACES_MODE="cloud", LIVEKIT_URL="wss://sfu.example.com", LIVEKIT_SECRET_ARN="arn:x")
+    assert s.livekit_url == "wss://sfu.example.com"
+
+
+@pytest.mark.parametrize(
     "env",
     [
         {"LIVEKIT_API_KEY": names.DEV_API_KEY, "LIVEKIT_API_SECRET": "real-secret"},
