@@ -281,6 +281,14 @@ class SpaceStore(ABC):
             delay = min(delay * 2, BACKOFF_CAP)
         raise Busy("too_much_contention", "the Space is changing too fast; nothing was changed, retry")
 
+    def discover(
+        self, state: SpaceState, *, limit: int, cursor: str | None = None, since: datetime | None = None
+    ) -> Page:
+        """The public discovery page (GET /spaces), the same for every caller: list() here; a store
+        whose listing costs reads per listed Space keeps such pages briefly (DynamoStore). What must
+        be current (the reconciler's patrol) calls list()."""
+        return self.list(state, limit=limit, cursor=cursor, since=since)
+
     def list(
         self, state: SpaceState, *, limit: int, cursor: str | None = None, since: datetime | None = None
     ) -> Page:

@@ -50,10 +50,10 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -76,9 +76,11 @@ from .base import (
     DISCOVERY_SHARDS,
     END,
     MAX_ATTEMPTS,
+    PAGE_LIMIT_MAX,
     START,
     IdempotencyKey,
     InvalidCursor,
+    Page,
     Positions,
     Snapshot,
     SpaceStore,
@@ -233,6 +235,47 @@ def discovery_partitions(state: SpaceState) -> list[str]:
     return [*(f"STATE#{state.value}#{k}" for k in range(DISCOVERY_SHARDS)), f"STATE#{state.value}"]
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):  # noqa: UP046 - 3.11 has no type parameter lists
+    """Values kept per process for `seconds` after they were put, at most `size` of them (the
+    expired ones go first, then the oldest)."""
+
+    def __init__(self, *, seconds: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None or entry[0] <= self._clock():
+                return None
+            return entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            now = self._clock()
+            self._items.pop(key, None)  # re-put: the newest again
+            if len(self._items) >= self.size:
+                self._items = {k: v for k, v in self._items.items() if v[0] > now}
+                if len(self._items) >= self.size:
+                    self._items.pop(next(iter(self._items)))
+            self._items[key] = (now + self.seconds, value)
+
+    def forget(self, key: K) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 # What every member's eventually consistent read of a Space (a listener's page, a reaction) shares:
 # META, the listener count shards and the HLS estimate. Read on every such request they put the
 # whole audience's read rate on single items (a partition serves 3,000 RCU/s; docs/control-plane.md,
@@ -244,39 +287,33 @@ SHARED_READ_SECONDS = 1.0
 SHARED_READ_SPACES = 256
 
 
-class SharedReads:
-    """The shared items of recently read Spaces, per process, for SHARED_READ_SECONDS."""
+class SharedReads(TtlCache[str, dict[tuple[str, str], dict[str, Any]]]):
+    """The shared items of recently read Spaces (by Space id), per process, for SHARED_READ_SECONDS."""
 
-    def __init__(self, clock: Any = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._items: dict[str, tuple[float, dict[tuple[str, str], dict[str, Any]]]] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(seconds=SHARED_READ_SECONDS, size=SHARED_READ_SPACES, clock=clock)
 
-    def get(self, space_id: str) -> dict[tuple[str, str], dict[str, Any]] | None:
-        with self._lock:
-            entry = self._items.get(space_id)
-            if entry is None or entry[0] <= self._clock():
-                return None
-            return entry[1]
 
-    def put(self, space_id: str, items: dict[tuple[str, str], dict[str, Any]]) -> None:
-        with self._lock:
-            now = self._clock()
-            if len(self._items) >= SHARED_READ_SPACES:
-                self._items = {k: v for k, v in self._items.items() if v[0] > now}
-                if len(self._items) >= SHARED_READ_SPACES:
-                    self._items.pop(next(iter(self._items)))
-            self._items[space_id] = (now + SHARED_READ_SECONDS, items)
-
-    def forget(self, space_id: str) -> None:
-        with self._lock:
-            self._items.pop(space_id, None)
+# A public discovery page (GET /spaces: the lobby polls it every 30 s per open tab) reads 4-5 index
+# queries plus 17 count items per listed live Space (one BatchGetItem per 5 Spaces). Each process
+# keeps a page this long, keyed by the whole query (state, limit, cursor, the scheduled list's
+# `since` floored to this many seconds so that concurrent polls ask the same), so a page is at most
+# this plus the index's own lag (about a second) old. Nothing about the caller is in a page (their
+# view of each Space is applied after it, in the API's presenter), and the reconciler's patrol
+# lists through list(), never through this. A write by this process forgets every page.
+DISCOVERY_CACHE_SECONDS = 5
+# Pages a process keeps at most: 3 states x a few page sizes and cursors a lobby asks for.
+DISCOVERY_CACHE_PAGES = 64
+DiscoveryQuery = tuple[SpaceState, int, str | None, datetime | None]
 
 
 class DynamoStore(SpaceStore):
     def __init__(self, table_name: str, *, endpoint_url: str | None = None, client: Any = None) -> None:
         self.table = table_name
         self.shared = SharedReads()
+        self.pages: TtlCache[DiscoveryQuery, Page] = TtlCache(
+            seconds=DISCOVERY_CACHE_SECONDS, size=DISCOVERY_CACHE_PAGES
+        )
         self.client: Any = client or boto3.client(
             "dynamodb",
             endpoint_url=endpoint_url,
@@ -439,6 +476,21 @@ class DynamoStore(SpaceStore):
                 raise throttled()
         return found
 
+    def discover(
+        self, state: SpaceState, *, limit: int, cursor: str | None = None, since: datetime | None = None
+    ) -> Page:
+        """list(), kept DISCOVERY_CACHE_SECONDS per exact query (a floored `since` shows a scheduled
+        Space that many seconds longer)."""
+        if since is not None:
+            step = DISCOVERY_CACHE_SECONDS
+            since = datetime.fromtimestamp(since.timestamp() // step * step, UTC)
+        query: DiscoveryQuery = (state, min(limit, PAGE_LIMIT_MAX), cursor, since)
+        page = self.pages.get(query)
+        if page is None:
+            page = self.list(state, limit=limit, cursor=cursor, since=since)
+            self.pages.put(query, page)
+        return page
+
     def _page(
         self, state: SpaceState, *, limit: int, after: Positions | None, floor: str | None = None
     ) -> tuple[list[Space], Positions | None]:
@@ -517,6 +569,7 @@ class DynamoStore(SpaceStore):
 
     # --- writes -------------------------------------------------------------------------------
     def _insert(self, space: Space, idempotency: IdempotencyKey | None) -> Space:
+        self.pages.clear()  # before the write: a page read while it is in flight may still miss it
         put = {
             "TableName": self.table,
             "Item": _item(space),
@@ -709,6 +762,7 @@ class DynamoStore(SpaceStore):
         # This process's next page reads go to DynamoDB again (eventually consistent: they see the
         # write within about a second, as any other process's do).
         self.shared.forget(sid)
+        self.pages.clear()
         return after
 
     def _schedule_updates(self, space_id: str, change: dict[str, int]) -> list[dict[str, Any]]:

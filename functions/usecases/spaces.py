@@ -68,7 +68,7 @@ def discover(ctx: Context, *, state: SpaceState, limit: int, cursor: str | None)
     """A page of Spaces in `state`; scheduled ones only while they are due within the grace
     (lifecycle.SCHEDULE_GRACE), so a Space planned for 1971 is not at the head of the lobby forever."""
     since = lifecycle.listed_since(ctx.clock()) if state is SpaceState.SCHEDULED else None
-    return ctx.store.list(state, limit=limit, cursor=cursor, since=since)
+    return ctx.store.discover(state, limit=limit, cursor=cursor, since=since)
 
 
 async def start(ctx: Context, *, actor: str, space_id: str) -> Accepted:

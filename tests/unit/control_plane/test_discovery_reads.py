@@ -13,7 +13,16 @@ import pytest
 
 from functions.domain import lifecycle
 from functions.domain.model import Space, SpaceState, VideoPolicy
-from functions.store.dynamodb import GSI1_PK, GSI1_SK, LISTENER_SHARDS, DynamoStore, _item
+from functions.store.dynamodb import (
+    DISCOVERY_CACHE_PAGES,
+    DISCOVERY_CACHE_SECONDS,
+    GSI1_PK,
+    GSI1_SK,
+    LISTENER_SHARDS,
+    DynamoStore,
+    TtlCache,
+    _item,
+)
 from functions.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.unit
@@ -129,3 +138,119 @@ def test_dynamodb_skips_scheduled_spaces_long_past_their_start_in_the_index_quer
 def test_since_bounds_only_lists_that_start_with_the_oldest() -> None:
     with pytest.raises(ValueError, match="newest first"):
         DynamoStore("spaces", client=IndexClient([])).list(SpaceState.LIVE, limit=1, since=NOW)
+
+
+# --- public discovery pages are kept a few seconds per process ---------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingIndex(IndexClient):
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        super().__init__(items)
+        self.queries = 0
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        self.queries += 1
+        return super().query(**request)
+
+    def reads(self) -> tuple[int, int]:
+        return self.queries, self.keys_read
+
+
+def cached_store(client: IndexClient, clock: Clock) -> DynamoStore:
+    store = DynamoStore("spaces", client=client)
+    store.pages = TtlCache(seconds=DISCOVERY_CACHE_SECONDS, size=DISCOVERY_CACHE_PAGES, clock=clock)
+    return store
+
+
+def test_a_discovery_page_is_read_once_within_its_seconds_and_again_after() -> None:
+    clock = Clock()
+    spaces = spaces_in(SpaceState.LIVE, 3)
+    client = CountingIndex([_item(s) for s in spaces[:2]])
+    store = cached_store(client, clock)
+    first = store.discover(SpaceState.LIVE, limit=PAGE)
+    read = client.reads()
+    assert read[0] > 0 and read[1] == 2 * (LISTENER_SHARDS + 1)
+    client.items.append(_item(spaces[2]))  # started since, in another process
+    clock.now += DISCOVERY_CACHE_SECONDS - 0.1
+    assert store.discover(SpaceState.LIVE, limit=PAGE) == first
+    assert client.reads() == read
+    clock.now += 0.1
+    assert {s.id for s in store.discover(SpaceState.LIVE, limit=PAGE).items} == {s.id for s in spaces}
+    assert client.reads()[1] == read[1] + 3 * (LISTENER_SHARDS + 1)
+
+
+def test_each_query_has_its_own_page() -> None:
+    clock = Clock()
+    client = CountingIndex(
+        [_item(s) for state in SpaceState for s in spaces_in(state, 3) if state is not SpaceState.SCHEDULED]
+    )
+    store = cached_store(client, clock)
+    first = store.discover(SpaceState.LIVE, limit=2)
+    assert first.cursor is not None
+    queries = [
+        (SpaceState.ENDED, 2, None),
+        (SpaceState.LIVE, 1, None),
+        (SpaceState.LIVE, 2, first.cursor),
+    ]
+    for state, limit, cursor in queries:
+        before = client.queries
+        page = store.discover(state, limit=limit, cursor=cursor)
+        assert client.queries > before, (state, limit, cursor)
+        assert page == store.list(state, limit=limit, cursor=cursor)
+    # ...and each of them is kept: asked again, nothing is read.
+    before = client.reads()
+    for state, limit, cursor in [(SpaceState.LIVE, 2, None), *queries]:
+        store.discover(state, limit=limit, cursor=cursor)
+    assert client.reads() == before
+
+
+def test_what_must_be_current_never_reads_a_kept_page() -> None:
+    clock = Clock()
+    spaces = spaces_in(SpaceState.LIVE, 2)
+    client = CountingIndex([_item(spaces[0])])
+    store = cached_store(client, clock)
+    store.discover(SpaceState.LIVE, limit=PAGE)
+    client.items.append(_item(spaces[1]))
+    # The reconciler's patrol lists through list(); a member's read of a Space is its own.
+    assert {s.id for s in store.list(SpaceState.LIVE, limit=PAGE).items} == {s.id for s in spaces}
+    assert len(store.discover(SpaceState.LIVE, limit=PAGE).items) == 1
+
+
+def test_polls_of_the_scheduled_list_within_one_step_share_a_page() -> None:
+    clock = Clock()
+    due = [scheduled_at(NOW + timedelta(hours=1)), scheduled_at(NOW + timedelta(hours=2))]
+    client = CountingIndex([_item(s) for s in due])
+    store = cached_store(client, clock)
+    step_start = datetime.fromtimestamp(
+        NOW.timestamp() // DISCOVERY_CACHE_SECONDS * DISCOVERY_CACHE_SECONDS, UTC
+    )
+    first = store.discover(SpaceState.SCHEDULED, limit=PAGE, since=step_start)
+    queries = client.queries
+    later = step_start + timedelta(seconds=DISCOVERY_CACHE_SECONDS - 1)
+    assert store.discover(SpaceState.SCHEDULED, limit=PAGE, since=later) == first
+    assert client.queries == queries
+    # The next step is another query.
+    store.discover(
+        SpaceState.SCHEDULED, limit=PAGE, since=step_start + timedelta(seconds=DISCOVERY_CACHE_SECONDS)
+    )
+    assert client.queries > queries
+
+
+def test_the_kept_pages_are_bounded_expired_ones_first_then_the_oldest() -> None:
+    clock = Clock()
+    cache: TtlCache[int, str] = TtlCache(seconds=5, size=3, clock=clock)
+    cache.put(0, "old")
+    clock.now += 5
+    for key in (1, 2, 3):  # 0 has expired: it goes first
+        cache.put(key, f"v{key}")
+    assert [cache.get(k) for k in range(4)] == [None, "v1", "v2", "v3"]
+    cache.put(4, "v4")  # none expired: the oldest goes
+    assert [cache.get(k) for k in range(5)] == [None, None, "v2", "v3", "v4"]
