@@ -94,16 +94,25 @@ def change_role(
 
 
 def raise_hand(space: Space, *, user: str, limits: Limits) -> Space:
+    if not may_raise(space, user=user, queued=len(space.raised_hands), limits=limits):
+        return space
+    return space.replace(raised_hands=(*space.raised_hands, user))
+
+
+def may_raise(space: Space, *, user: str, queued: int, limits: Limits) -> bool:
+    """Whether `user` may add a hand to a queue of `queued` (False: theirs is raised already, nothing
+    to do); the refusal as an error. `space` needs no more than the user's own hand and block: a
+    member's read with a queue length read apart refuses as the whole Space would."""
     require_live(space)
     if user in space.blocked:
         raise Forbidden("blocked", "you were blocked from this Space")
     if space.on_stage(user):
         raise Conflict("already_on_stage", "you are already on stage")
     if user in space.raised_hands:
-        return space
-    if len(space.raised_hands) >= limits.max_raised_hands:
+        return False
+    if queued >= limits.max_raised_hands:
         raise Conflict("hand_queue_full", f"at most {limits.max_raised_hands} hands can be raised at once")
-    return space.replace(raised_hands=(*space.raised_hands, user))
+    return True
 
 
 def lower_hand(space: Space, *, user: str) -> Space:

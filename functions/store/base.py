@@ -121,6 +121,13 @@ class SpaceStore(ABC):
         may not moderate costs one small read, never the whole Space."""
 
     @abstractmethod
+    def queued_hands(self, space_id: str) -> int:
+        """How many hands the Space's queue holds at least, strongly consistent, in one small read
+        (0 for no Space): what lets a raise into a full queue be refused before the whole read
+        (hands kept inside a record written before issue 9 are left out, so never more than the
+        queue)."""
+
+    @abstractmethod
     def _read(self, space_id: str) -> Snapshot | None:
         """Everything a change needs, read consistently enough that `_commit` can condition on it."""
 

@@ -372,6 +372,13 @@ class DynamoStore(SpaceStore):
         )
         return None if item is None else from_record(_plain(item))
 
+    def queued_hands(self, space_id: str) -> int:
+        # One GetItem of the count every hand change sets in its transaction (1 RCU).
+        item = self.client.get_item(
+            TableName=self.table, Key=count_key(space_id, HAND_COUNT), ConsistentRead=True
+        ).get("Item")
+        return 0 if item is None else int(item["n"]["N"])
+
     def _read(self, space_id: str) -> Snapshot | None:
         items = self._query_partition(f"SPACE#{space_id}")
         meta = next((i for i in items if i[SK]["S"] == META), None)

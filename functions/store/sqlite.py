@@ -161,6 +161,14 @@ class SqliteStore(SpaceStore):
             db.close()
         return None if row is None else from_record(json.loads(row["record"]))
 
+    def queued_hands(self, space_id: str) -> int:
+        db = self._connect()
+        try:
+            row = db.execute("SELECT count(*) FROM hands WHERE space_id = ?", (space_id,)).fetchone()
+        finally:
+            db.close()
+        return int(row[0])
+
     def _read(self, space_id: str) -> Snapshot | None:
         space = self.get(space_id)
         return None if space is None else Snapshot(space=space)

@@ -7,6 +7,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
+from typing import TypeVar
 
 from ..domain import host, people, stage, viewers
 from ..domain.errors import Busy, Conflict, DomainError, PartlyDone, TooMany
@@ -15,6 +17,7 @@ from ..store.base import Change
 from .context import Accepted, Context
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def _after(
@@ -55,6 +58,7 @@ async def raise_hand(
     """`name` and `picture`: the display name and avatar stored with the hand (moderators cannot see
     listeners in the room)."""
     await _hand_toggle_allowed(ctx, actor=actor, space_id=space_id)
+    await _refuse_a_full_queue(ctx, actor=actor, space_id=space_id)
 
     def rule(space: Space) -> Space:
         raised = stage.raise_hand(space, user=actor, limits=ctx.settings.limits)
@@ -69,6 +73,19 @@ async def raise_hand(
     return await _after(ctx, change.after, changed=change.changed, member=actor, hands=True)
 
 
+async def _refuse_a_full_queue(ctx: Context, *, actor: str, space_id: str) -> None:
+    """A raise into a full queue is refused on the queue's count and the raiser's own read (a few
+    items), not after the whole Space's read (every hand and block) and its compare-and-set
+    retries: the rule is the same, so is the answer (stage.may_raise). Below the limit nothing is
+    decided here; the write checks again (the queue may fill meanwhile)."""
+    limits = ctx.settings.limits
+    queued = await _after_spent_toggle(partial(ctx.store.queued_hands, space_id))
+    if queued < limits.max_raised_hands:
+        return
+    seen = await _after_spent_toggle(partial(ctx.store.require, space_id, member=actor))
+    stage.may_raise(seen, user=actor, queued=queued, limits=limits)
+
+
 async def lower_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
     await _hand_toggle_allowed(ctx, actor=actor, space_id=space_id)
     change = await _hand_update(ctx, space_id, lambda s: stage.lower_hand(s, user=actor))
@@ -76,9 +93,14 @@ async def lower_hand(ctx: Context, *, actor: str, space_id: str) -> Accepted:
 
 
 async def _hand_update(ctx: Context, space_id: str, rule: Callable[[Space], Space]) -> Change:
-    """The hand's write, after its toggle was spent: a store that cannot take it says so."""
+    """The hand's write, after its toggle was spent."""
+    return await _after_spent_toggle(partial(ctx.store.update, space_id, rule))
+
+
+async def _after_spent_toggle(call: Callable[[], T]) -> T:
+    """A store call after the hand's toggle was spent: a store that cannot take it says so."""
     try:
-        return await asyncio.to_thread(ctx.store.update, space_id, rule)
+        return await asyncio.to_thread(call)
     except Busy as exc:
         raise PartlyDone(_TOGGLE_SPENT) from exc
     except DomainError:

@@ -102,6 +102,8 @@ def test_parallel_hand_raises_respect_the_limit(store: SpaceStore) -> None:
     hands = store.require(space.id).raised_hands
     assert sum(won) == 7 and len(hands) == 7
     assert set(hands) == {u for u, ok in zip(users, won, strict=True) if ok}
+    # What a raise reads before the whole Space to refuse a full queue (usecases/stage.py).
+    assert store.queued_hands(space.id) == 7 and store.queued_hands("0" * 32) == 0
 
 
 def test_a_hand_raised_while_its_owner_is_promoted_is_not_left_behind(store: SpaceStore) -> None:

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from functions.api import deps
 from functions.core.config import Settings
 from functions.domain import reactions as rx
+from functions.domain.model import Limits
 from functions.domain.stage import HAND_LIMIT
 from functions.livekit_edge.gateway import RoomGateway
 from functions.store.base import Snapshot
@@ -97,3 +98,41 @@ def test_toggling_a_hand_too_often_is_a_429_naming_the_limit_before_the_space_is
     # The limited raise changed nothing; someone else's hand is not limited by it.
     assert client.delete(f"/spaces/{space_id}/hand", headers=auth("fan")).status_code == 429
     assert client.post(f"/spaces/{space_id}/hand", headers=auth("other")).status_code == 200
+
+
+# --- a full queue is refused before the whole Space is read ----------------------------------------
+
+
+def fill_the_queue(store: CountingStore, space_id: str, *, except_for: int = 0) -> None:
+    queue = tuple(f"queued{i}" for i in range(Limits().max_raised_hands - except_for))
+    store.update(space_id, lambda s: s.replace(raised_hands=queue))
+    assert len(store.require(space_id).raised_hands) == len(queue)
+
+
+def test_a_raise_into_a_full_queue_is_the_same_409_without_the_whole_read(
+    client: TestClient, frozen: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space_id = live_space(client)
+    fill_the_queue(frozen, space_id)
+    reads = frozen.reads
+    refused = client.post(f"/spaces/{space_id}/hand", headers=auth("late"))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["rule"] == "hand_queue_full"
+    assert frozen.reads == reads, "a raise into a full queue read the whole Space"
+    # The answer the whole read gives (the count read apart says nothing: the old path).
+    monkeypatch.setattr(frozen, "queued_hands", lambda space_id: 0)
+    whole = client.post(f"/spaces/{space_id}/hand", headers=auth("late2"))
+    assert frozen.reads > reads
+    assert (whole.status_code, whole.json()) == (409, refused.json())
+
+
+def test_a_full_queue_keeps_every_other_answer_of_a_raise(client: TestClient, frozen: CountingStore) -> None:
+    space_id = live_space(client)
+    fill_the_queue(frozen, space_id, except_for=1)
+    assert client.post(f"/spaces/{space_id}/hand", headers=auth("last")).status_code == 200  # the last place
+    # Already raised: still the 200 that changes nothing.
+    again = client.post(f"/spaces/{space_id}/hand", headers=auth("last"))
+    assert again.status_code == 200 and "last" in again.json()["raised_hands"]
+    # On stage: still 409 already_on_stage, not hand_queue_full.
+    host = client.post(f"/spaces/{space_id}/hand", headers=auth("host"))
+    assert (host.status_code, host.json()["rule"]) == (409, "already_on_stage")
