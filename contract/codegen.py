@@ -21,7 +21,6 @@ TS_OUT = ROOT / "web" / "src" / "contract.gen.ts"
 # The shared names the web client needs (every other name is server-side only).
 TS_NAMES = (
     "STAGE_ATTRIBUTE",
-    "STAGE_RPC_METHOD",
     "ROLE_ATTRIBUTE",
     "PICTURE_ATTRIBUTE",
     "AVATAR_PATH",

@@ -2,7 +2,6 @@
 // contract/names.py. Do not edit: change the schema or the names and regenerate.
 
 export const STAGE_ATTRIBUTE = "stage";
-export const STAGE_RPC_METHOD = "get_stage";
 export const ROLE_ATTRIBUTE = "role";
 export const PICTURE_ATTRIBUTE = "spaces.picture";
 export const AVATAR_PATH = "/avatars";
