@@ -306,8 +306,8 @@ async def test_listener_past_the_threshold_watches_the_broadcast(broadcast: Broa
         re.compile(r"^LIVE · \d+ s behind$"), timeout=UI_TIMEOUT_MS
     )
 
-    # hls.js joined at the live edge of the growing (EVENT) playlist, not at its first segment, and
-    # holds within the window it is configured for (hls.js updates its latency as fragments play).
+    # hls.js joined at the live edge of the sliding live window (live.m3u8, no PLAYLIST-TYPE), not at
+    # its first segment, and holds within the latency it is configured for (updated as fragments play).
     async def near_the_live_edge() -> bool:
         live = await page.page.evaluate(
             """() => { const hls = window.spaces.broadcast.hls;
