@@ -125,15 +125,25 @@ def test_a_caller_from_claims() -> None:
 
 def test_the_pushed_documents_stay_far_below_livekits_limits() -> None:
     """The worst case (every name 64 four-byte characters, every avatar URL 1024 characters, ids of
-    128 characters, a full stage and a full queue) against livekit-server v1.13.5's defaults: 256
-    bytes of participant name, 512 KiB of room metadata (docs/identity.md)."""
+    128 characters, a title of 120 four-byte characters, a full stage and a full queue) against
+    livekit-server v1.13.5's defaults: 256 bytes of participant name, 512 KiB of room metadata
+    (docs/identity.md)."""
 
+    from pydantic import TypeAdapter, ValidationError
+
+    from functions.api.schemas import Title
     from functions.domain import lifecycle, pushed
     from functions.domain.model import Limits, SpaceState, VideoPolicy
 
     limits = Limits()
     emoji_name = "😀" * 200
     assert len(clean_name(emoji_name, fallback="x").encode()) <= 256
+
+    # The longest title the API accepts, in four-byte characters.
+    titles = TypeAdapter(Title)
+    longest_title = titles.validate_python("😀" * 120)
+    with pytest.raises(ValidationError):
+        titles.validate_python(longest_title + "😀")
 
     def uid(i: int) -> str:
         return f"{i:04d}" + "u" * 124
@@ -142,7 +152,7 @@ def test_the_pushed_documents_stay_far_below_livekits_limits() -> None:
     hands = [uid(1000 + i) for i in range(limits.max_raised_hands)]
     space = lifecycle.new_space(
         space_id="a" * 32,
-        title="t" * 200,
+        title=longest_title,
         host=stage[0],
         video=VideoPolicy.SPEAKERS,
         now=datetime.now(UTC),
