@@ -354,7 +354,7 @@ export function sharing(p: Participant): boolean {
 }
 
 /**
- * How the page captures a screen (docs/web.md, "Screen sharing"): 1080p at most, 15 fps, 2.5 Mbps.
+ * How the page captures a screen (docs/screen-share.md, "Limits (chosen)"): 1080p at most, 15 fps, 2.5 Mbps.
  * Text on a slide needs resolution more than frames; the composer scales it into its 720p big tile.
  */
 export const SCREEN_SHARE = { width: 1920, height: 1080, frameRate: 15, maxBitrate: 2_500_000 } as const;
