@@ -245,23 +245,3 @@ def _require_not_ended(space: Space) -> None:
 
 def _without(users: tuple[str, ...], user: str) -> tuple[str, ...]:
     return tuple(u for u in users if u != user)
-
-
-def restore_member(current: Space, *, before: Space, user: str) -> Space:
-    """Undo a change to one user's place in the Space (compensation when the SFU refused to follow).
-
-    Copies only that user's memberships back, so changes others made meanwhile survive."""
-
-    def member(users: tuple[str, ...], was: tuple[str, ...]) -> tuple[str, ...]:
-        kept = tuple(u for u in users if u != user)
-        return (*kept, user) if user in was else kept
-
-    pin_of_user = before.pinned == user or current.pinned == user
-    return current.replace(
-        cohosts=member(current.cohosts, before.cohosts),
-        speakers=member(current.speakers, before.speakers),
-        raised_hands=member(current.raised_hands, before.raised_hands),
-        blocked=member(current.blocked, before.blocked),
-        pinned=before.pinned if pin_of_user else current.pinned,
-        pinned_source=before.pinned_source if pin_of_user else current.pinned_source,
-    )
