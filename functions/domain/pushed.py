@@ -81,9 +81,3 @@ def raised_hands(space: Space, read_at_ms: int) -> RaisedHands:
 def moderators(space: Space) -> tuple[str, ...]:
     """Who receives the hands message: the host and the co-hosts."""
     return (space.host, *space.cohosts)
-
-
-def metadata_changed(before: Space, after: Space, *, host_grace: float) -> bool:
-    """Whether a change of the Space changes what the room metadata says (ignoring the version)."""
-    a, b = room_state(before, host_grace=host_grace), room_state(after, host_grace=host_grace)
-    return a.to_dict() | {"version": 0} != b.to_dict() | {"version": 0}
