@@ -71,10 +71,6 @@ class MicStreams:
             self._keys.pop(handle.handle, None)
             handle.dispose()
 
-    @property
-    def open_keys(self) -> list[str]:
-        return list(self._handles)
-
     async def _dispatch(self) -> None:
         while True:
             event = (await self._queue.get()).audio_stream_event

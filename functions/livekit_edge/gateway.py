@@ -459,12 +459,6 @@ def _mislabelled(source: int, kind: int) -> bool:
     return False
 
 
-def _source_names(sources: Any, known: dict[int, str]) -> tuple[str, ...]:
-    from livekit import api
-
-    return tuple(sorted(known.get(s) or api.TrackSource.Name(s).lower() for s in sources))
-
-
 def _epoch_seconds(value: int) -> float:
     """livekit-server stamps dispatches in nanoseconds; tolerate ms and s too."""
     if value > 10**15:

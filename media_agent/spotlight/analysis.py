@@ -82,10 +82,6 @@ class FrameAnalyzer:
 
             self._vad = webrtcvad.Vad(config.vad_mode)
 
-    @property
-    def floor_db(self) -> float | None:
-        return self._floor_db
-
     def feed(self, t: float, pcm: np.ndarray, sample_rate: int) -> list[Hop]:
         """Analyse a frame whose first sample is at time t; returns the hops it completed."""
         if sample_rate != self._rate:
