@@ -21,7 +21,7 @@ from contract.stage import StageState
 # The strip shows at most this many members; more are summarised as "+N" (a Space has at most a
 # host, 2 co-hosts and 10 speakers: functions/domain/model.py Limits).
 MAX_STRIP = 8
-# A member counts as speaking in the strip from this level on (stage levels are 0..1 in 0.05 steps;
+# A member counts as speaking in the strip from this level on (stage levels are 0..1 in 0.1 steps;
 # the agent only lists people it hears, so any listed level is speech).
 SPEAKING_LEVEL = 0.05
 

@@ -20,10 +20,6 @@ from contract.stage import Speaking, StageState, VideoSource, video_source
 # level meter needs no more than a few updates a second; every other change goes out at once.
 LEVEL_ONLY_MIN_INTERVAL_S = 0.5
 
-# Levels are rounded to this step before comparing and publishing, so that noise in the last digits
-# is neither a change nor bytes on the wire.
-LEVEL_STEP = 0.05
-
 
 class SeqClock:
     """Hands out the stage `seq`: strictly increasing, also across agent restarts.
@@ -50,19 +46,17 @@ class SeqClock:
         return self._last
 
 
-def quantize_level(level: float) -> float:
-    clamped = min(1.0, max(0.0, float(level)))
-    return round(round(clamped / LEVEL_STEP) * LEVEL_STEP, 2)
-
-
 def normalize(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The engine's state dict (StageState.to_dict()) with levels rounded and keys in contract order."""
+    """The engine's state dict (StageState.to_dict()) in contract order, levels within 0..1.
+
+    The engine has already rounded the levels (EngineConfig.level_step), so noise in the last digits
+    is neither a change nor bytes on the wire."""
     return {
         "spotlight": state.get("spotlight"),
         "video_spotlight": state.get("video_spotlight"),
         "video_source": state.get("video_source", "camera"),
         "speaking": [
-            {"identity": s["identity"], "level": quantize_level(s["level"])}
+            {"identity": s["identity"], "level": min(1.0, max(0.0, float(s["level"])))}
             for s in state.get("speaking", [])
         ],
         "video_on": list(state.get("video_on", [])),

@@ -178,6 +178,7 @@ class EngineConfig:
     # Level-only changes of "speaking" are published at most this often (each change is a
     # participant-attribute update fanned out to every listener).
     level_update_s: float = 0.25
+    # Levels are rounded to this step (what the stage publishes: noise in the last digits is no change).
     level_step: float = 0.1
     # SNR (dB) that maps to level 1.0.
     level_full_snr_db: float = 40.0

@@ -45,7 +45,7 @@ export type VideoSource = "camera" | "screen_share";
 
 export interface Speaking {
   identity: string;
-  /** Loudness, quantized to 0.05. */
+  /** Loudness, quantized to 0.1. */
   level: number;
 }
 

@@ -514,6 +514,14 @@ def test_speaking_lists_talkers_with_levels_and_to_dict_matches_the_contract() -
     assert engine.state.speaking == () and engine.state.spotlight == "a"
 
 
+def test_levels_are_rounded_to_the_step_so_noise_is_no_change() -> None:
+    """The engine's step is the one the stage publishes (the agent does not round again)."""
+    step = EngineConfig().level_step
+    _, changes = run({"a": track(silence(0.5), speech(2.0, seed=1)), "b": track(silence(2.5))})
+    levels = [level for _, state in changes for _, level in state.speaking]
+    assert levels and all(level == round(round(level / step) * step, 2) for level in levels)
+
+
 def test_advance_returns_none_when_nothing_changed() -> None:
     engine = SpotlightEngine(EngineConfig())
     engine.push_audio("a", 0.0, np.zeros(320, dtype=np.int16), RATE)
