@@ -11,9 +11,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
+
+# The output lines a process keeps for its readers (error messages, tests and benches that search a
+# log): the latest ones only, so a `make dev` stack that runs for days does not grow without end.
+# ~20,000 lines of JSON logs are a few MB, far more than one test module's process writes.
+LINES_KEPT = 20_000
 
 
 class ManagedProcess:
@@ -29,7 +35,8 @@ class ManagedProcess:
         self.name = name
         self.argv = list(argv)
         self._log = log if log is not None else sys.stderr
-        self.lines: list[str] = []
+        self._lines: deque[str] = deque(maxlen=LINES_KEPT)
+        self._lines_lock = threading.Lock()
         self.proc = subprocess.Popen(
             self.argv,
             env={**os.environ, **(env or {})},
@@ -46,12 +53,19 @@ class ManagedProcess:
     def _pump(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            self.lines.append(line)
+            with self._lines_lock:
+                self._lines.append(line)
             try:
                 self._log.write(f"[{self.name}] {line}")
                 self._log.flush()
             except ValueError:  # log closed at interpreter exit
                 return
+
+    @property
+    def lines(self) -> list[str]:
+        """A copy of the latest LINES_KEPT output lines (the reader thread keeps appending)."""
+        with self._lines_lock:
+            return list(self._lines)
 
     @property
     def running(self) -> bool:
