@@ -38,7 +38,13 @@ describe("people", () => {
     expect(initialsOf("Ada King Lovelace")).toBe("AL");
     expect(initialsOf("zoë")).toBe("ZO");
     expect(initialsOf("   ")).toBe("?");
-    expect(initialsOf("😀 Smile")).toBe("😀S");
+    // Letters only: an emoji or a symbol is no initial, wherever it stands.
+    expect(initialsOf("😀 Smile")).toBe("SM");
+    expect(initialsOf("كارول Carol 🌟")).toBe("كC");
+    expect(initialsOf("Ana 🌟")).toBe("AN");
+    expect(initialsOf("★ Bo ✨ Li")).toBe("BL");
+    expect(initialsOf("🌟🎉")).toBe("?");
+    expect(initialsOf("R2-D2")).toBe("RD");
   });
 
   it("merges names maps, later first, text only", () => {

@@ -75,17 +75,23 @@ export function personOf(
   return { id, name, picture };
 }
 
-/** Up to two letters for an avatar without a picture: the first and last words' initials. */
+/** One initial: a letter or digit with the marks that belong to it (never an emoji or a symbol). */
+const INITIAL = /[\p{L}\p{N}]\p{M}*/gu;
+
+/**
+ * Up to two initials for an avatar without a picture: the first and last words' first letters (a
+ * one-word name: its first two). Letters and digits only: an emoji or a symbol in a name is
+ * decoration, not an initial ("كارول Carol 🌟" is "كC"); a name of nothing else is "?".
+ */
 export function initialsOf(name: string): string {
   const words = name
     .replace(/[-_.@]+/g, " ")
-    .trim()
     .split(/\s+/)
-    .filter((w) => w !== "");
+    .map((w) => w.match(INITIAL) ?? [])
+    .filter((letters) => letters.length > 0);
   if (words.length === 0) return "?";
-  const first = Array.from(words[0]);
-  if (words.length === 1) return first.slice(0, 2).join("").toUpperCase();
-  return (first[0] + Array.from(words[words.length - 1])[0]).toUpperCase();
+  if (words.length === 1) return words[0].slice(0, 2).join("").toUpperCase();
+  return (words[0][0] + words[words.length - 1][0]).toUpperCase();
 }
 
 /** `names` (or `pictures`) maps merged: a later map's entries win. Non-text entries are dropped. */
