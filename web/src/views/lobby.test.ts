@@ -5,6 +5,11 @@ import { ApiError } from "../api";
 import { LOBBY_POLL_MS } from "../names";
 import { createErrorText, localMinute, lobbyPollDelay } from "./lobby";
 
+/** The stylesheet as written (vitest empties a CSS import): read from disk, node's fs untyped here. */
+const nodeFs = "node:fs";
+const { readFileSync } = (await import(/* @vite-ignore */ nodeFs)) as { readFileSync(path: string, encoding: "utf8"): string };
+const css = readFileSync("src/style.css", "utf8") // vitest runs in web/;
+
 describe("the create form", () => {
   it("says what to change for a refused title or time, not the schema's pattern", () => {
     const pattern = "title: String should match pattern '[^\\u0000-\\u0020]'";
@@ -25,5 +30,13 @@ describe("the lobby's refresh", () => {
     expect(lobbyPollDelay(() => 0.5)).toBe(LOBBY_POLL_MS);
     expect(lobbyPollDelay(() => 0.999)).toBeLessThan(LOBBY_POLL_MS * 1.2);
     expect(lobbyPollDelay(() => 0.999)).toBeGreaterThan(LOBBY_POLL_MS * 1.19);
+  });
+});
+
+describe("a hidden toast", () => {
+  it("is moved down by its whole height and the offset it stands at, not 150 % of it", () => {
+    const rule = /\.toast \{([^}]*)\}/.exec(css)?.[1] ?? "";
+    expect(rule).toContain("bottom: 1.5rem");
+    expect(rule).toContain("transform: translate(-50%, calc(100% + 1.5rem + 2px))");
   });
 });
