@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import { ApiError } from "../api";
 import { LOBBY_POLL_MS } from "../names";
-import { createErrorText, localMinute, lobbyPollDelay } from "./lobby";
+import { createErrorText, localMinute, lobbyPollDelay, metaItems } from "./lobby";
 
 /** The stylesheet as written (vitest empties a CSS import): read from disk, node's fs untyped here. */
 const nodeFs = "node:fs";
@@ -30,6 +30,23 @@ describe("the lobby's refresh", () => {
     expect(lobbyPollDelay(() => 0.5)).toBe(LOBBY_POLL_MS);
     expect(lobbyPollDelay(() => 0.999)).toBeLessThan(LOBBY_POLL_MS * 1.2);
     expect(lobbyPollDelay(() => 0.999)).toBeGreaterThan(LOBBY_POLL_MS * 1.19);
+  });
+});
+
+describe("a card's facts", () => {
+  it("carry no dot of their own: the separator is drawn between two on a line, clipped at a line's start", () => {
+    const host = document.createElement("span");
+    host.textContent = "Hosted by كارول Carol 🌟";
+    const count = document.createElement("span");
+    count.textContent = "12 listening";
+    const el = metaItems(host, count, false);
+    // A wrapped line starts with its fact: no "·" in the text, one list the stylesheet separates.
+    expect(el.textContent).not.toContain("·");
+    const list = el.querySelector(".meta-list") as HTMLElement;
+    expect([...list.children]).toEqual([host, count]);
+    expect(css).toMatch(/\.meta-list > span::before \{[^}]*content: "·"/);
+    expect(css).toMatch(/\.meta-items \{[^}]*overflow: hidden/);
+    expect(css).toMatch(/\.meta-list \{[^}]*margin-left: -1rem/);
   });
 });
 

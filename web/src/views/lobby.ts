@@ -15,11 +15,20 @@ const VIDEO_LABEL: Record<VideoPolicy, string> = {
 
 const when = localTime;
 
+/**
+ * A card's facts side by side, a "·" between two on the same line (style.css draws it): a card that
+ * wraps starts its next line with the fact, never with a stray dot.
+ */
+export function metaItems(...items: (HTMLElement | false)[]): HTMLElement {
+  return h("span", { class: "meta-items" }, h("span", { class: "meta-list" }, ...items));
+}
+
 function spaceCard(app: App, space: Space): HTMLElement {
   const live = space.state === "live";
   const ended = space.state === "ended";
   const host = personOf(space.host, undefined, space.names, space.pictures);
   const page = `#/spaces/${encodeURIComponent(space.id)}${ended ? "/replay" : ""}`;
+  const time = when(ended ? space.started_at : space.scheduled_start);
   return h(
     "a",
     {
@@ -44,10 +53,10 @@ function spaceCard(app: App, space: Space): HTMLElement {
       "div",
       { class: "space-card-meta" },
       avatar(space.host, "s", host),
-      h("span", { title: host.name }, space.host === app.session?.userId ? "You host" : `Hosted by ${host.name}`),
-      live
-        ? h("span", { class: "muted" }, `· ${space.listener_count} listening`)
-        : h("span", { class: "muted" }, when(ended ? space.started_at : space.scheduled_start) ? `· ${when(ended ? space.started_at : space.scheduled_start)}` : ""),
+      metaItems(
+        h("span", { title: host.name }, space.host === app.session?.userId ? "You host" : `Hosted by ${host.name}`),
+        live ? h("span", { class: "muted" }, `${space.listener_count} listening`) : !!time && h("span", { class: "muted" }, time),
+      ),
     ),
   );
 }
