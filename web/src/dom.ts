@@ -91,6 +91,31 @@ export function avatar(identity: string, size: "s" | "l" = "s", person?: { name:
   return el;
 }
 
+/** `text` cut to `max` characters as the API counts them (code points: Python's len, pydantic's
+ * max_length), never inside a surrogate pair. */
+export function cutToCodePoints(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : chars.slice(0, max).join("");
+}
+
+/**
+ * At most `max` characters in `input`, counted as the API counts them: `maxlength` counts UTF-16
+ * units, so a name with emoji (two units each) was cut well before the API's limit. Not while an
+ * input method is composing (that would break the composition): at its end.
+ */
+export function limitCodePoints(input: HTMLInputElement, max: number): void {
+  input.removeAttribute("maxlength");
+  input.dataset.maxChars = String(max);
+  const cut = () => {
+    const kept = cutToCodePoints(input.value, max);
+    if (kept !== input.value) input.value = kept;
+  };
+  input.addEventListener("input", (ev) => {
+    if (!(ev as InputEvent).isComposing) cut();
+  });
+  input.addEventListener("compositionend", cut);
+}
+
 let toastTimer: number | undefined;
 
 /** A short message at the bottom of the screen: action results and refusals. */

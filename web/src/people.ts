@@ -75,6 +75,18 @@ export function personOf(
   return { id, name, picture };
 }
 
+/** The API's limit on a display name, in characters (code points; functions/domain/people.py). */
+export const NAME_MAX_CHARS = 64;
+
+/**
+ * A display name as the API will store it: one line (whitespace runs one space), trimmed, at most
+ * NAME_MAX_CHARS code points, and trimmed again at the end (a cut can leave a space last). The API
+ * also drops controls and format characters; this only keeps the page from cutting early or late.
+ */
+export function cleanDisplayName(raw: string): string {
+  return Array.from(raw.replace(/\s+/g, " ").trim()).slice(0, NAME_MAX_CHARS).join("").trimEnd();
+}
+
 /** One initial: a letter or digit with the marks that belong to it (never an emoji or a symbol). */
 const INITIAL = /[\p{L}\p{N}]\p{M}*/gu;
 

@@ -3,7 +3,7 @@ import type { App, View } from "../app";
 import type { Space, SpaceCreate, VideoPolicy } from "../api";
 import { ApiError } from "../api";
 import { replayAvailable } from "../broadcast";
-import { avatar, h, localTime, rebuildKeepingFocus, stale } from "../dom";
+import { avatar, h, limitCodePoints, localTime, rebuildKeepingFocus, stale } from "../dom";
 import { personOf } from "../people";
 import { LOBBY_POLL_MS } from "../names";
 
@@ -14,6 +14,9 @@ const VIDEO_LABEL: Record<VideoPolicy, string> = {
 };
 
 const when = localTime;
+
+/** The API's limit on a title, in characters (code points: functions/api/schemas.py). */
+export const TITLE_MAX_CHARS = 120;
 
 /**
  * A card's facts side by side, a "·" between two on the same line (style.css draws it): a card that
@@ -114,10 +117,11 @@ export function lobbyView(app: App): View {
   const title = h("input", {
     name: "title",
     required: true,
-    maxlength: 120,
     placeholder: "What's happening?",
     "data-testid": "create-title",
   });
+  // The API's 120 characters are code points (pydantic's max_length), not maxlength's UTF-16 units.
+  limitCodePoints(title, TITLE_MAX_CHARS);
   const video = h(
     "select",
     { name: "video", "data-testid": "create-video" },

@@ -56,3 +56,29 @@ describe("the dev sign-in with a display name", () => {
     expect(devToken).not.toHaveBeenCalled();
   });
 });
+
+describe("the display name's limit", () => {
+  it("counts characters as the API does (code points), so a name with emoji is not cut early", async () => {
+    const token = `e30.${btoa(JSON.stringify({ sub: "carol", exp: Date.now() / 1000 + 600 })).replace(/=+$/, "")}.sig`;
+    const devToken = vi.fn(async () => ({ token }));
+    const a: App = { api: { devToken } as unknown as Api, session: null, signIn: vi.fn(), signOut: vi.fn(), navigate: vi.fn(), cloudSignIn: null };
+    const { el } = signInView(a);
+    const name = q(el, "signin-name") as HTMLInputElement;
+    expect(name.hasAttribute("maxlength")).toBe(false); // maxlength counts UTF-16 units: an emoji is two
+    // 40 stars are 80 UTF-16 units but 40 characters: kept whole.
+    name.value = "🌟".repeat(40);
+    name.dispatchEvent(new InputEvent("input"));
+    expect(Array.from(name.value)).toHaveLength(40);
+    // 70 characters: cut at 64, never inside an emoji.
+    name.value = "Carol " + "🌟".repeat(64);
+    name.dispatchEvent(new InputEvent("input"));
+    expect(Array.from(name.value)).toHaveLength(64);
+    expect(name.value.endsWith("🌟")).toBe(true);
+    // What is sent is what the API keeps: one line, trimmed, 64 characters, no space left last.
+    (q(el, "signin-user") as HTMLInputElement).value = "carol";
+    name.value = "  Carol\n  " + "x".repeat(57) + " 🌟🌟";
+    (q(el, "signin-submit") as HTMLButtonElement).form!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await vi.waitFor(() => expect(devToken).toHaveBeenCalled());
+    expect(devToken).toHaveBeenCalledWith("carol", { name: `Carol ${"x".repeat(57)}`, picture: null });
+  });
+});

@@ -6,7 +6,8 @@
 import type { App, View } from "../app";
 import { ApiError } from "../api";
 import { sessionFromToken } from "../auth";
-import { h } from "../dom";
+import { h, limitCodePoints } from "../dom";
+import { cleanDisplayName, NAME_MAX_CHARS } from "../people";
 
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 
@@ -37,9 +38,10 @@ export function signInView(app: App, problem: string | null = null): View {
     name: "display-name",
     placeholder: "e.g. Alice Liddell",
     autocomplete: "name",
-    maxlength: 64,
     "data-testid": "signin-name",
   });
+  // Counted as the API counts (code points), not in UTF-16 units as maxlength would: an emoji is one.
+  limitCodePoints(nameInput, NAME_MAX_CHARS);
   const pictureInput = h("input", {
     id: "picture-url",
     name: "picture-url",
@@ -75,7 +77,7 @@ export function signInView(app: App, problem: string | null = null): View {
           return;
         }
         try {
-          const { token } = await app.api.devToken(userId, { name: nameInput.value.trim() || null, picture: picture || null });
+          const { token } = await app.api.devToken(userId, { name: cleanDisplayName(nameInput.value) || null, picture: picture || null });
           const session = sessionFromToken(token);
           if (!session) throw new ApiError(0, "the API returned a token the page cannot read");
           app.signIn(session);

@@ -244,3 +244,16 @@ describe("HostPanel with the listener list", () => {
     panel.el.remove();
   });
 });
+
+describe("the search box's limit", () => {
+  it("is the API's 64 characters in code points, cut before the query is taken", () => {
+    const { source } = fakeSource([]);
+    const list = new ListenerList(source, { invite: async () => true, remove: async () => true });
+    const search = q(list.el, "listener-search")[0] as HTMLInputElement;
+    expect(search.hasAttribute("maxlength")).toBe(false);
+    search.value = "é🌟".repeat(40);
+    search.dispatchEvent(new InputEvent("input"));
+    expect(Array.from(search.value)).toHaveLength(64);
+    expect(search.value.length).toBe(96); // 32 é + 32 stars: within the API's limit, beyond maxlength's
+  });
+});

@@ -4,7 +4,7 @@
  * and when the user acts (opening, typing, "More", "Refresh"); never on a timer (issue 9).
  */
 import type { ListenerEntry, ListenerPage } from "../../api";
-import { avatar, clear, h } from "../../dom";
+import { avatar, clear, h, limitCodePoints } from "../../dom";
 
 /** One page: the name prefix typed (may be empty) and the cursor of the previous page. */
 export type ListenerSource = (q: string, cursor: string | null) => Promise<ListenerPage>;
@@ -22,6 +22,9 @@ export interface ListenerListOptions {
   clearTimer?: (handle: number) => void;
 }
 
+/** The longest query the API takes (functions/domain/audience.py QUERY_MAX_CHARS), in code points. */
+export const SEARCH_MAX_CHARS = 64;
+
 /** A search waits for a pause in typing: one request per pause, not one per key. */
 export const SEARCH_DEBOUNCE_MS = 300;
 
@@ -32,7 +35,6 @@ export class ListenerList {
     placeholder: "Search listeners by name",
     "aria-label": "Search listeners by name",
     "data-testid": "listener-search",
-    maxlength: 64,
   });
   private readonly rows = h("ul", { class: "people", "data-testid": "listener-rows" });
   private readonly status = h("p", { class: "muted small", "data-testid": "listener-status", role: "status" });
@@ -57,6 +59,9 @@ export class ListenerList {
     this.setTimer = options.setTimer ?? ((fn, ms) => window.setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((handle) => window.clearTimeout(handle));
     const refresh = h("button", { class: "btn small", "data-testid": "listener-refresh", onclick: () => void this.load(true) }, "Refresh");
+    // The API takes a query of up to 64 characters, counted in code points (before this listener
+    // reads it, so a search never asks for more).
+    limitCodePoints(this.search, SEARCH_MAX_CHARS);
     this.search.addEventListener("input", () => this.typed());
     this.more.addEventListener("click", () => void this.load(false));
     this.el.append(h("h2", {}, "Audience"), h("div", { class: "listener-tools" }, this.search, refresh), this.rows, this.status, this.more);
