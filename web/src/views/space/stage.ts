@@ -68,6 +68,12 @@ class Tile {
   }
 }
 
+/**
+ * The big tile with nobody in it: before anyone spoke, and after the one in the spotlight left (the
+ * agent then names nobody until someone speaks). True in both, unlike "Nobody has spoken yet".
+ */
+export const EMPTY_SPOTLIGHT = "Nobody is in the spotlight: it goes to whoever speaks next.";
+
 export interface StageInput {
   layout: Layout;
   seq: number | null;
@@ -121,7 +127,7 @@ export class StageView {
       this.bigFace.replaceChildren(
         layout.big && bigPerson
           ? avatar(layout.big, "l", bigPerson)
-          : h("p", { class: "muted" }, input.hasStage ? "Nobody has spoken yet" : "Waiting for the stage…"),
+          : h("p", { class: "muted", "data-testid": "spotlight-empty" }, input.hasStage ? EMPTY_SPOTLIGHT : "Waiting for the stage…"),
       );
     }
     this.bigName.replaceChildren(

@@ -10,7 +10,7 @@ import { HostPanel, type PanelInput } from "./host_panel";
 import { PICTURE_ATTRIBUTE } from "../../contract.gen";
 import { avatarSource, personOf } from "../../people";
 import { displayName } from "./people";
-import { StageView } from "./stage";
+import { EMPTY_SPOTLIGHT, StageView } from "./stage";
 
 const q = (el: Element, testid: string) => el.querySelectorAll(`[data-testid="${testid}"]`);
 
@@ -258,6 +258,25 @@ describe("StageView", () => {
     view.update(input("b", ["a", "c"]));
     expect([...view.strip.children].map((t) => (t as HTMLElement).dataset.identity)).toEqual(["a", "c"]);
     expect(q(view.bigTile, "spotlight-name")[0].textContent).toBe("name of b");
+  });
+
+  it("says nobody is in the spotlight, not that nobody has spoken, once its holder left", () => {
+    const view = new StageView();
+    const input = (big: string | null, strip: string[]) => ({
+      layout: { big, bigVideo: false, bigSource: "camera" as const, strip, speaking: new Map(), pinned: null },
+      seq: 3,
+      spotlight: big,
+      hasStage: true,
+      me: "a",
+      participant: () => undefined,
+      name: (id: string) => `name of ${id}`,
+      person: (id: string) => personOf(id, undefined, {}),
+    });
+    view.update(input("b", ["a"]));
+    expect(q(view.bigTile, "spotlight-empty")).toHaveLength(0);
+    view.update(input(null, ["a"])); // b spoke, then left: the agent names nobody
+    expect(q(view.bigTile, "spotlight-empty")[0].textContent).toBe(EMPTY_SPOTLIGHT);
+    expect(view.bigTile.textContent).not.toContain("spoken");
   });
 
   it("says when the big tile is a pinned screen share", () => {
