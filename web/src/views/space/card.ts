@@ -18,6 +18,11 @@ export function replayButton(space: Space | null): HTMLElement | false {
   );
 }
 
+/** The way back to the lobby. */
+function backButton(): HTMLElement {
+  return h("a", { class: "btn", href: "#/", "data-testid": "back-to-spaces" }, "Back to Spaces");
+}
+
 /** What a blocked person's card says instead of offering a Join the API would refuse. */
 export const BLOCKED_CARD_MESSAGE = "A host blocked you from this Space: you cannot join it.";
 
@@ -47,7 +52,9 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
       h("div", { class: "space-card-meta" }, avatar(space.host, "s", host), h("span", { "data-testid": "host-name", title: host.name }, `Hosted by ${host.name}`)),
       space.state === "scheduled" && !!starts && h("p", { class: "muted", "data-testid": "space-starts" }, `Scheduled for ${starts}`),
       action,
-      replayButton(space),
+      // Ended: the same ways on as the message a room's end leaves (renderMessage), whichever the
+      // page got to (an HLS viewer's page lands here once the end is read): back, or the replay.
+      space.state === "ended" ? h("div", { class: "row" }, backButton(), replayButton(space)) : replayButton(space),
       h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }, joinError),
     ),
   );
@@ -74,7 +81,7 @@ export function renderMessage(
       h(
         "div",
         { class: "row" },
-        h("a", { class: "btn", href: "#/" }, "Back to Spaces"),
+        backButton(),
         replayButton(space),
         !!rejoin && h("button", { class: "btn btn-primary", "data-testid": "rejoin", onclick: () => rejoin() }, action),
       ),

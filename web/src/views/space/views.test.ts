@@ -341,6 +341,27 @@ describe("card", () => {
     expect(join).toHaveBeenCalled();
   });
 
+  it("offers the same ways on from an ended Space's card as from the message a room's end leaves", () => {
+    const ended: Space = {
+      ...space,
+      state: "ended",
+      broadcast: { playlist_url: "https://cdn.example/s1/index.m3u8", timeline_url: "https://cdn.example/s1/timeline.json" },
+      recording_available_until: new Date(Date.now() + 86_400_000).toISOString(),
+    };
+    const ways = (el: HTMLElement) => [...el.querySelectorAll("a")].map((a) => a.textContent);
+    // The card an HLS viewer's page shows once the end is read, and the message a room's end leaves.
+    const card = document.createElement("section");
+    renderCard(card, ended, "x", "", { start: vi.fn(), join: vi.fn() });
+    const message = document.createElement("section");
+    renderMessage(message, "This Space has ended.", ended, null);
+    expect(ways(card)).toEqual(["Back to Spaces", "Replay"]);
+    expect(ways(message)).toEqual(ways(card));
+    // No recording kept: the way back still.
+    const gone = document.createElement("section");
+    renderCard(gone, { ...ended, recording_available_until: null }, "x", "", { start: vi.fn(), join: vi.fn() });
+    expect(ways(gone)).toEqual(["Back to Spaces"]);
+  });
+
   it("starts a keyboard or screen-reader user at the message that replaced their controls", () => {
     const el = document.body.appendChild(document.createElement("section"));
     try {
