@@ -148,3 +148,29 @@ describe("disconnectMessage", () => {
     expect(disconnectMessage(undefined)).toMatchObject({ canRejoin: true, removed: false, seatTaken: false });
   });
 });
+
+describe("a host's mute of my microphone", () => {
+  /** My microphone's publication as the SDK reports a mute of it. */
+  const mic = () => ({ source: Track.Source.Microphone, isMuted: true }) as never;
+
+  it("is told when the SFU mutes it, not when I do, and not for a camera or someone else", async () => {
+    const room = new SpaceRoom(document.createElement("div"));
+    const told = vi.fn();
+    room.onMutedByHost(told);
+    const local = room.room.localParticipant;
+    // The server's mute (a moderator's POST .../mute): the SDK mutes the track and says so.
+    room.room.emit(RoomEvent.TrackMuted, mic(), local);
+    expect(told).toHaveBeenCalledTimes(1);
+    // My own Mute: the same event, while the page is changing the microphone.
+    vi.spyOn(local, "setMicrophoneEnabled").mockImplementation(async () => {
+      room.room.emit(RoomEvent.TrackMuted, mic(), local);
+      return undefined;
+    });
+    await room.setMicrophone(false);
+    expect(told).toHaveBeenCalledTimes(1);
+    // A camera, or another person's microphone: not mine to be told of.
+    room.room.emit(RoomEvent.TrackMuted, { source: Track.Source.Camera } as never, local);
+    room.room.emit(RoomEvent.TrackMuted, mic(), {} as never);
+    expect(told).toHaveBeenCalledTimes(1);
+  });
+});

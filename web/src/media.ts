@@ -99,6 +99,9 @@ export class SpaceRoom {
   status: Status = { kind: "idle" };
   private listeners = new Set<() => void>();
   private handsListeners = new Set<(hands: RaisedHands) => void>();
+  private mutedListeners = new Set<() => void>();
+  /** My microphone changes the page is making (setMicrophone): a mute meanwhile is mine, not a host's. */
+  private ownMicChanges = 0;
   /**
    * Each remote audio track's <audio> in the sink, kept by the page: the SDK detaches a track before
    * it reports it unsubscribed, so `track.detach()` then finds nothing to remove.
@@ -154,7 +157,13 @@ export class SpaceRoom {
         this.stopAudio(track);
         this.emit();
       })
-      .on(RoomEvent.TrackMuted, changed)
+      .on(RoomEvent.TrackMuted, (pub: TrackPublication, p: Participant) => {
+        // My microphone muted while the page was not changing it: the server did (a host's mute).
+        if (p === r.localParticipant && pub.source === Track.Source.Microphone && this.ownMicChanges === 0) {
+          for (const fn of this.mutedListeners) guarded(fn);
+        }
+        this.emit();
+      })
       .on(RoomEvent.TrackUnmuted, changed)
       .on(RoomEvent.TrackPublished, changed)
       .on(RoomEvent.TrackUnpublished, changed)
@@ -253,6 +262,25 @@ export class SpaceRoom {
   onChange(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * My microphone was muted by someone else: a moderator's mute reaches the SFU, which mutes the
+   * track here; the SDK reports it as any mute, so the page's own changes go through setMicrophone.
+   */
+  onMutedByHost(fn: () => void): () => void {
+    this.mutedListeners.add(fn);
+    return () => this.mutedListeners.delete(fn);
+  }
+
+  /** Turn my microphone on or off: the page's own change (a mute it makes is not a host's). */
+  async setMicrophone(on: boolean): Promise<void> {
+    this.ownMicChanges += 1;
+    try {
+      await this.room.localParticipant.setMicrophoneEnabled(on);
+    } finally {
+      this.ownMicChanges -= 1;
+    }
   }
 
   /** Raised hands pushed to moderators (topic `spaces.hands`). */

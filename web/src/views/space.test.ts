@@ -72,6 +72,21 @@ const fakes = vi.hoisted(() => {
       return () => undefined;
     }
 
+    /** The page's listener for a host's mute of my microphone (`mutedByHost()` calls it). */
+    private muted = new Set<() => void>();
+    onMutedByHost(fn: () => void): () => void {
+      this.muted.add(fn);
+      return () => this.muted.delete(fn);
+    }
+
+    mutedByHost(): void {
+      for (const fn of this.muted) fn();
+    }
+
+    setMicrophone(on: boolean): Promise<void> {
+      return this.room.localParticipant.setMicrophoneEnabled(on);
+    }
+
     participant(): undefined {
       return undefined;
     }
@@ -158,7 +173,7 @@ vi.mock("../rejoin", async (original) => {
   return { ...real, Reconnector };
 });
 
-const { BLOCKED_MESSAGE, BUSY_MESSAGE, spaceView } = await import("./space");
+const { BLOCKED_MESSAGE, BUSY_MESSAGE, HOST_MUTED_NOTICE, spaceView } = await import("./space");
 const { REMOVED_MESSAGE } = await import("../media");
 const { REMOVED_RULE } = await import("../contract.gen");
 const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
@@ -817,6 +832,19 @@ describe("a busy API on the join path", () => {
     await until(() => expect(tokenCalls).toBe(2));
     expect(tokenJoins[0]).toBeDefined(); // the Join
     expect(tokenJoins[1]).toBeUndefined(); // the reconnect's attempt
+    view.unmount();
+  });
+});
+
+describe("notices about what others did to me", () => {
+  it("tells a speaker once that a host muted their microphone", async () => {
+    const view = await joinedFromTheCard([WEBRTC]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    const room = FakeSpaceRoom.made[0];
+    room.connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    room.mutedByHost();
+    expect(document.getElementById("toast")?.textContent).toBe(HOST_MUTED_NOTICE);
     view.unmount();
   });
 });

@@ -49,6 +49,9 @@ export const HOST_LEAVE_WARNING =
 /** What a removed person reads once the Space says the removal was a block. */
 export const BLOCKED_MESSAGE = "You were removed from this Space and blocked by a host: you cannot join it again.";
 
+/** What a speaker reads when a host or co-host muted their microphone. */
+export const HOST_MUTED_NOTICE = "A host muted your microphone. Unmute when you want to speak again.";
+
 /** What a page says while the API is too busy to let it in yet (api.ts JOIN_RETRY_BUDGET_MS). */
 export const BUSY_MESSAGE = "Lots of people are joining this Space right now. Trying again…";
 
@@ -174,7 +177,7 @@ export function spaceView(app: App, spaceId: string): View {
   const controls = new ControlsView({
     setMic: (on) => {
       publishing.chose("mic", on);
-      void toggle("microphone", () => media!.room.localParticipant.setMicrophoneEnabled(on));
+      void toggle("microphone", () => media!.setMicrophone(on));
     },
     setCamera: (on) => {
       publishing.chose("camera", on);
@@ -466,6 +469,10 @@ export function spaceView(app: App, spaceId: string): View {
         status = room.status.kind;
         render();
       }),
+      // Told once per mute: the controls only show *Unmute*, not who muted, or why.
+      room.onMutedByHost(() => {
+        if (room === media) toast(HOST_MUTED_NOTICE);
+      }),
       room.onHands((hands) => {
         const before = new Set(ctl.hands);
         ctl.pushedHands(hands);
@@ -520,7 +527,7 @@ export function spaceView(app: App, spaceId: string): View {
     const current = () => !disposed && media === room && room.status.kind === "connected";
     const local = room.room.localParticipant;
     const back = publishing.restore(was, publishRights(local, room.info.video, ctl.myRole));
-    if (back.mic && current()) await toggle("microphone", () => local.setMicrophoneEnabled(true));
+    if (back.mic && current()) await toggle("microphone", () => room.setMicrophone(true));
     if (back.camera && current()) await toggle("camera", () => local.setCameraEnabled(true));
     if (back.screenLost && current()) {
       toast("Reconnected. Your screen share stopped with the connection: share it again to show it.");
