@@ -330,6 +330,14 @@ describe("a promotion from the broadcast to the room", () => {
     view.unmount();
   });
 
+  it("tells the listener they are on stage, as a promotion in the room is told", async () => {
+    const { view, room } = await promotedWhileWatching();
+    room.connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    expect(document.getElementById("toast")?.textContent).toBe("You are on stage: turn on your microphone to speak.");
+    view.unmount();
+  });
+
   it("leaves the listener watching when the room cannot be joined, and says so", async () => {
     const { view, room, broadcast } = await promotedWhileWatching();
     room.failed("The media server refused the join token.");

@@ -433,7 +433,8 @@ export function spaceView(app: App, spaceId: string): View {
       leaveBroadcast();
       closeRoom();
       ctl.joined(grant);
-      adopt(room, listening);
+      // From the broadcast, where I was a listener: a promotion is told as one in the room is.
+      adopt(room, listening, watching ? "listener" : null);
       buildStage();
       presence.entered(spaceId, ctl.issuedAt); // it connected before it was the page's room: its listener did not
     }
@@ -482,10 +483,11 @@ export function spaceView(app: App, spaceId: string): View {
     ];
   }
 
-  /** `room` becomes the page's connection (closeRoom ends it). */
-  function adopt(room: SpaceRoom, listening: (() => void)[]): void {
+  /** `room` becomes the page's connection (closeRoom ends it). `was`: the role I had before it, when a
+   * change from it is news (a listener promoted from the broadcast); null: nothing to tell. */
+  function adopt(room: SpaceRoom, listening: (() => void)[], was: Role | null = null): void {
     media = room;
-    shownRole = null; // joined in whatever role the token gave: nothing to tell
+    shownRole = was; // null: joined in whatever role the token gave, nothing to tell
     unsubscribe = listening;
     window.spaces = { room: room.room };
   }
