@@ -127,10 +127,12 @@ class LimitState:
 
 
 def retry_after(state: LimitState | None, now: float, limit: RateLimit = LIMIT) -> float:
-    """0 when an action at `now` is allowed; otherwise seconds until it would be."""
+    """0 when an action at `now` is allowed; otherwise seconds until it would be. Without a
+    min_interval (hands) only the burst counts: a concurrent request stamped later may have been
+    stored first (`state.last` after `now`), and the earlier one must not be refused for that."""
     if state is None:
         return 0.0
-    wait = max(0.0, state.last + limit.min_interval - now)
+    wait = max(0.0, state.last + limit.min_interval - now) if limit.min_interval > 0 else 0.0
     if state.bucket == burst_bucket(now, limit) and state.count >= limit.burst:
         wait = max(wait, (state.bucket + 1) * limit.burst_seconds - now)
     return wait

@@ -42,6 +42,22 @@ def test_a_burst_of_toggles_then_a_wait_until_the_next_bucket() -> None:
     assert HAND_LIMIT.describe() == "at most 5 in each 5 s window of the clock"
 
 
+def test_without_a_min_interval_an_earlier_request_stored_second_is_not_refused() -> None:
+    # Two toggles of one user at t=100.2 and t=100.1: the later-stamped one was stored first.
+    assert HAND_LIMIT.min_interval == 0
+    later = rx.after_accept(None, 100.2, HAND_LIMIT)
+    assert rx.retry_after(later, 100.1, HAND_LIMIT) == 0.0
+    # The burst still counts, whatever the order.
+    state = later
+    for i in range(HAND_LIMIT.burst - 1):
+        state = rx.after_accept(state, 100.3 + i * 0.01, HAND_LIMIT)
+    assert rx.retry_after(state, 100.1, HAND_LIMIT) == pytest.approx(5.0 - 0.1)
+    # A spacing of its own (reactions: 1 s) still refuses a request within it, in either order.
+    one = rx.after_accept(None, 100.2)
+    assert rx.LIMIT.min_interval > 0
+    assert rx.retry_after(one, 100.1) == pytest.approx(rx.LIMIT.min_interval + 0.1)
+
+
 def test_the_hand_limit_is_kept_apart_from_the_reactions_limit(tmp_path: Path) -> None:
     limits = SqliteReactions(tmp_path / "spaces.sqlite3")
     assert limits.accept("s", "u", 1000.0) == 0.0  # a reaction
