@@ -116,6 +116,25 @@ export function limitCodePoints(input: HTMLInputElement, max: number): void {
   input.addEventListener("compositionend", cut);
 }
 
+/**
+ * A button whose action is on its way: `aria-disabled` and `aria-busy` (not `disabled`, which would
+ * drop the keyboard focus), so a second click is not a second request; its onclick checks `isBusy`.
+ */
+export function markBusy(button: HTMLElement, busy: boolean): void {
+  if (busy) {
+    button.setAttribute("aria-disabled", "true");
+    button.setAttribute("aria-busy", "true");
+  } else {
+    button.removeAttribute("aria-disabled");
+    button.removeAttribute("aria-busy");
+  }
+}
+
+/** Whether markBusy marked `button` as on its way. */
+export function isBusy(button: Element): boolean {
+  return button.getAttribute("aria-busy") === "true";
+}
+
 let toastTimer: number | undefined;
 
 /** A short message at the bottom of the screen: action results and refusals. */

@@ -127,3 +127,24 @@ describe("the broadcast page's banner", () => {
     view.destroy();
   });
 });
+
+describe("the broadcast page's hand", () => {
+  it("waits for the answer to a click: marked busy, and a second click sends nothing", async () => {
+    FakeHls.instances = [];
+    let answer: () => void = () => undefined;
+    const raiseHand = vi.fn(() => new Promise<void>((resolve) => (answer = resolve)));
+    const view = await BroadcastStage.open("https://cdn.example/s1/live.m3u8", { raiseHand, leave: vi.fn(), copyLink: vi.fn(), retry: vi.fn() });
+    view.update({ ...SPACE, raised_hands: [] }, "l");
+    const hand = () => view.el.querySelector('[data-testid="raise-hand"]') as HTMLButtonElement;
+    hand().click();
+    expect(hand().getAttribute("aria-busy")).toBe("true");
+    expect(hand().getAttribute("aria-disabled")).toBe("true");
+    hand().click(); // a slow network: the second click of an impatient listener
+    expect(raiseHand).toHaveBeenCalledTimes(1);
+    view.update({ ...SPACE, raised_hands: ["l"] }, "l");
+    answer();
+    await vi.waitFor(() => expect(hand().hasAttribute("aria-busy")).toBe(false));
+    expect(hand().textContent).toContain("Lower hand");
+    view.destroy();
+  });
+});

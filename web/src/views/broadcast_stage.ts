@@ -6,7 +6,7 @@
  */
 import { hostAwayUntilMs, type Role, type Space } from "../api";
 import { liveLabel } from "../broadcast";
-import { avatar, h, rebuildKeepingFocus, stale } from "../dom";
+import { avatar, h, markBusy, rebuildKeepingFocus, stale } from "../dom";
 import { BroadcastPlayer } from "../hls_player";
 import { icon } from "../icons";
 import { type Person, personOf } from "../people";
@@ -50,6 +50,7 @@ export class BroadcastStage {
   /** The host is away: when the Space ends unless they come back (state.json says it too). */
   private readonly hostAway = h("p", { class: "banner notice", hidden: true, "data-testid": "host-away", role: "status" });
   private signInAgain = false;
+  private handPending = false;
   private readonly tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-state": "loading" });
   private readonly controls = h("div", { class: "controls", "data-testid": "controls" });
   private readonly roster = h("ul", { class: "roster", "data-testid": "broadcast-roster", "aria-label": "On stage" });
@@ -173,19 +174,34 @@ export class BroadcastStage {
     }
 
     const raised = !!space?.raised_hands.includes(this.me);
-    if (stale(this.controls, [raised])) {
+    const pending = this.handPending;
+    if (stale(this.controls, [raised, pending])) {
       const button = h(
         "button",
         {
           class: `btn round ${raised ? "on" : ""}`,
           "data-testid": "raise-hand",
           "data-on": raised ? "true" : "false",
-          onclick: () => void this.hooks.raiseHand(!raised),
+          onclick: () => void this.toggleHand(!raised),
         },
         icon("hand"),
         raised ? "Lower hand" : "Request to speak",
       );
+      markBusy(button, pending);
       rebuildKeepingFocus(this.controls, () => this.controls.append(button));
+    }
+  }
+
+  /** My raise or lower on its way: the button waits for its answer (no second request). */
+  private async toggleHand(up: boolean): Promise<void> {
+    if (this.handPending) return;
+    this.handPending = true;
+    this.draw();
+    try {
+      await this.hooks.raiseHand(up);
+    } finally {
+      this.handPending = false;
+      this.draw();
     }
   }
 

@@ -824,6 +824,7 @@ export function spaceView(app: App, spaceId: string): View {
       cameraOn: !!cameraTrack(local),
       screenOn: sharing(local),
       raised: ctl.handRaised,
+      handPending,
       devicesOpen: devices.isOpen,
     });
 
@@ -889,8 +890,19 @@ export function spaceView(app: App, spaceId: string): View {
     render();
   }
 
+  /** My raise or lower on its way: a second click waits for its answer instead of sending another. */
+  let handPending = false;
+
   async function raiseHand(up: boolean): Promise<void> {
-    report(await ctl.raiseHand(up), up ? "Hand raised" : "Hand lowered");
+    if (handPending) return;
+    handPending = true;
+    render();
+    try {
+      report(await ctl.raiseHand(up), up ? "Hand raised" : "Hand lowered");
+    } finally {
+      handPending = false;
+      render();
+    }
   }
 
   async function endSpace(): Promise<void> {

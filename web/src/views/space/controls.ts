@@ -1,5 +1,5 @@
 /** My controls: microphone, camera and screen share when the SFU lets me publish, else a raised hand. */
-import { h, rebuildKeepingFocus, stale } from "../../dom";
+import { h, markBusy, rebuildKeepingFocus, stale } from "../../dom";
 import { icon } from "../../icons";
 
 export interface ControlsInput {
@@ -10,6 +10,8 @@ export interface ControlsInput {
   /** Whether I am sharing my screen now. */
   screenOn?: boolean;
   raised: boolean;
+  /** My raise or lower is on its way: the hand button waits for its answer (no second request). */
+  handPending?: boolean;
   /** Whether the device picker (views/space/devices.ts) is open; absent: no picker on this page. */
   devicesOpen?: boolean;
 }
@@ -46,7 +48,7 @@ export class ControlsView {
     const { rights, micOn, cameraOn, raised } = input;
     const screenOn = !!input.screenOn;
     const devicesOpen = input.devicesOpen;
-    if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised, devicesOpen])) return;
+    if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised, devicesOpen, !!input.handPending])) return;
     rebuildKeepingFocus(this.el, () => this.build(input));
   }
 
@@ -78,7 +80,10 @@ export class ControlsView {
       this.el.append(button);
     }
     if (!rights.mic && !rights.camera) {
-      this.el.append(roundButton("raise-hand", raised, () => a.raiseHand(!raised), icon("hand"), raised ? "Lower hand" : "Request to speak"));
+      const pending = !!input.handPending;
+      const hand = roundButton("raise-hand", raised, () => pending || a.raiseHand(!raised), icon("hand"), raised ? "Lower hand" : "Request to speak");
+      markBusy(hand, pending);
+      this.el.append(hand);
     }
   }
 }

@@ -32,6 +32,22 @@ describe("ControlsView", () => {
     expect(lower.hasAttribute("aria-pressed")).toBe(false);
   });
 
+  it("marks the hand busy while its request is on its way, and ignores clicks meanwhile", () => {
+    const a = actions();
+    const view = new ControlsView(a);
+    view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: false, handPending: true });
+    const hand = q(view.el, "raise-hand")[0] as HTMLButtonElement;
+    expect(hand.getAttribute("aria-busy")).toBe("true");
+    expect(hand.getAttribute("aria-disabled")).toBe("true");
+    hand.click();
+    expect(a.raiseHand).not.toHaveBeenCalled();
+    view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: true, handPending: false });
+    const lower = q(view.el, "raise-hand")[0] as HTMLButtonElement;
+    expect(lower.hasAttribute("aria-busy")).toBe(false);
+    lower.click();
+    expect(a.raiseHand).toHaveBeenCalledWith(false);
+  });
+
   it("keeps keyboard focus on the control that was used when the controls are rebuilt", () => {
     const view = new ControlsView(actions());
     document.body.append(view.el);
