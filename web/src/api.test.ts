@@ -183,6 +183,16 @@ describe("Api transient refusals", () => {
     expect(waits).toEqual([1000, 2000]); // no Retry-After: 1 s, then 2 s
   });
 
+  it("sends a create with the key its form gave, so a submission tried again is the same create", async () => {
+    const { fn, requests } = scripted([space, space]);
+    vi.stubGlobal("fetch", fn);
+    const api = new Api("http://api", () => "t", async () => false, paced().pacing);
+    await api.createSpace({ title: "t", video: "off" }, "key-of-the-submission");
+    await api.createSpace({ title: "t", video: "off" }, "key-of-the-submission");
+    const keys = requests.map((r) => (r.init.headers as Record<string, string>)["idempotency-key"]);
+    expect(keys).toEqual(["key-of-the-submission", "key-of-the-submission"]);
+  });
+
   it("gives up after the retries and throws what the API said", async () => {
     const { fn, requests } = scripted([busy("1")]);
     vi.stubGlobal("fetch", fn);

@@ -341,9 +341,13 @@ export class Api {
     return this.call("GET", `/spaces/${encodeURIComponent(id)}`, undefined, { join });
   }
 
-  createSpace(input: SpaceCreate): Promise<Space> {
-    // One key for every retry of this create: however many times it is sent, one Space.
-    return this.call("POST", "/spaces", input, { headers: { "idempotency-key": crypto.randomUUID() } });
+  /**
+   * `idempotencyKey`: one per submission the person makes (the form keeps it, and sends it again
+   * when the same submission is tried again): however many times it is sent, one Space. The
+   * retries of this call carry it too.
+   */
+  createSpace(input: SpaceCreate, idempotencyKey: string = crypto.randomUUID()): Promise<Space> {
+    return this.call("POST", "/spaces", input, { headers: { "idempotency-key": idempotencyKey } });
   }
 
   startSpace(id: string): Promise<Space> {

@@ -1,9 +1,10 @@
 // @vitest-environment happy-dom
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
-import { ApiError } from "../api";
+import type { App } from "../app";
+import { ApiError, type Space, type SpaceCreate } from "../api";
 import { LOBBY_POLL_MS } from "../names";
-import { createErrorText, localMinute, lobbyPollDelay, metaItems } from "./lobby";
+import { createErrorText, localMinute, lobbyPollDelay, lobbyView, metaItems, Submission } from "./lobby";
 
 /** The stylesheet as written (vitest empties a CSS import): read from disk, node's fs untyped here. */
 const nodeFs = "node:fs";
@@ -55,5 +56,47 @@ describe("a hidden toast", () => {
     const rule = /\.toast \{([^}]*)\}/.exec(css)?.[1] ?? "";
     expect(rule).toContain("bottom: 1.5rem");
     expect(rule).toContain("transform: translate(-50%, calc(100% + 1.5rem + 2px))");
+  });
+});
+
+describe("creating a Space", () => {
+  it("keeps one Idempotency-Key per submission: the same one tried again, a new one once edited or done", () => {
+    let n = 0;
+    const submission = new Submission(() => `k${++n}`);
+    const input: SpaceCreate = { title: "Night shift", video: "off" };
+    expect(submission.keyFor(input)).toBe("k1");
+    expect(submission.keyFor({ ...input })).toBe("k1"); // tried again after an error
+    expect(submission.keyFor({ ...input, title: "Night shift 2" })).toBe("k2"); // edited: another Space
+    submission.done();
+    expect(submission.keyFor({ ...input, title: "Night shift 2" })).toBe("k3"); // made: the next is new
+  });
+
+  it("sends one create for a double click, and the same key when the same submission is tried again", async () => {
+    const answers: { resolve: (s: Space) => void; reject: (e: unknown) => void }[] = [];
+    const createSpace = vi.fn((_input: SpaceCreate, _key: string) => new Promise<Space>((resolve, reject) => answers.push({ resolve, reject })));
+    const app = { api: { listSpaces: async () => [], createSpace }, session: { userId: "hana" }, navigate: vi.fn(), signOut: vi.fn() } as unknown as App;
+    const view = lobbyView(app);
+    const form = view.el.querySelector('[data-testid="create-form"]') as HTMLFormElement;
+    const submit = view.el.querySelector('[data-testid="create-submit"]') as HTMLButtonElement;
+    const title = view.el.querySelector('[data-testid="create-title"]') as HTMLInputElement;
+    const send = () => form.dispatchEvent(new Event("submit", { cancelable: true }));
+    title.value = "Night shift";
+    send();
+    send(); // the double click
+    expect(createSpace).toHaveBeenCalledTimes(1);
+    expect(submit.getAttribute("aria-busy")).toBe("true");
+    answers[0].reject(new ApiError(0, "cannot reach the Spaces API"));
+    await vi.waitFor(() => expect(submit.hasAttribute("aria-busy")).toBe(false));
+    send(); // tried again, unchanged: the same submission
+    expect(createSpace).toHaveBeenCalledTimes(2);
+    expect(createSpace.mock.calls[1][1]).toBe(createSpace.mock.calls[0][1]);
+    answers[1].reject(new ApiError(0, "cannot reach the Spaces API"));
+    await vi.waitFor(() => expect(submit.hasAttribute("aria-busy")).toBe(false));
+    title.value = "Night shift, take two";
+    send(); // edited: a new submission
+    expect(createSpace.mock.calls[2][1]).not.toBe(createSpace.mock.calls[0][1]);
+    answers[2].resolve({ id: "s9" } as Space);
+    await vi.waitFor(() => expect(app.navigate).toHaveBeenCalledWith("#/spaces/s9"));
+    view.unmount();
   });
 });

@@ -3,7 +3,7 @@ import type { App, View } from "../app";
 import type { Space, SpaceCreate, VideoPolicy } from "../api";
 import { ApiError } from "../api";
 import { replayAvailable } from "../broadcast";
-import { avatar, h, limitCodePoints, localTime, rebuildKeepingFocus, stale } from "../dom";
+import { avatar, h, isBusy, limitCodePoints, localTime, markBusy, rebuildKeepingFocus, stale } from "../dom";
 import { personOf } from "../people";
 import { LOBBY_POLL_MS } from "../names";
 
@@ -68,6 +68,30 @@ function spaceCard(app: App, space: Space): HTMLElement {
 export function localMinute(date: Date): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/**
+ * The create form's Idempotency-Key: one per submission. Trying the same submission again (after
+ * an error, a lost answer) sends the same key, so the API makes one Space however many times it
+ * arrived; an edited submission is a new one, with a new key (the API refuses a key reused for
+ * another body: 409 `idempotency_key_reused`).
+ */
+export class Submission {
+  private last: { body: string; key: string } | null = null;
+
+  constructor(private readonly newKey: () => string = () => crypto.randomUUID()) {}
+
+  /** The key to send `input` with. */
+  keyFor(input: SpaceCreate): string {
+    const body = JSON.stringify(input);
+    if (this.last?.body !== body) this.last = { body, key: this.newKey() };
+    return this.last.key;
+  }
+
+  /** The submission made its Space: the next one, even with the same fields, is a new Space. */
+  done(): void {
+    this.last = null;
+  }
 }
 
 /** What the create form says about a refusal: the API's words, or for a 422 what to change. */
@@ -144,6 +168,8 @@ export function lobbyView(app: App): View {
     field?.focus();
   };
 
+  const submit = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "create-submit" }, "Create");
+  const submission = new Submission();
   const form = h(
     "form",
     {
@@ -151,14 +177,20 @@ export function lobbyView(app: App): View {
       "data-testid": "create-form",
       onsubmit: async (ev: Event) => {
         ev.preventDefault();
+        // One create at a time: a double click (or Enter twice) waits for the first one's answer.
+        if (isBusy(submit)) return;
         refuse("");
         const input: SpaceCreate = { title: title.value.trim(), video: video.value as VideoPolicy };
         if (schedule.value) input.scheduled_start = new Date(schedule.value).toISOString();
+        markBusy(submit, true);
         try {
-          const space = await app.api.createSpace(input);
+          const space = await app.api.createSpace(input, submission.keyFor(input));
+          submission.done();
           app.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
         } catch (err) {
           refuse(createErrorText(err as ApiError));
+        } finally {
+          markBusy(submit, false);
         }
       },
     },
@@ -166,7 +198,7 @@ export function lobbyView(app: App): View {
     h("label", {}, "Title", title),
     h("label", {}, "Video", video),
     h("label", {}, "Start later (optional)", schedule),
-    h("button", { type: "submit", class: "btn btn-primary", "data-testid": "create-submit" }, "Create"),
+    submit,
     createError,
   );
 
