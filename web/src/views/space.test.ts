@@ -203,6 +203,8 @@ let tokenGate: Promise<void> | null = null;
 let tokenCalls = 0;
 /** How many times the page lowered my hand. */
 let lowered = 0;
+/** How many times the page ended the Space (POST /end). */
+let ended = 0;
 
 /** What the fake API's read of the Space answers (the test may end it). */
 let spaceNow: Space = SPACE;
@@ -244,6 +246,11 @@ function fakeApp(grants: (JoinGrant | Error)[]): App {
       return grant;
     },
     presence: async () => undefined,
+    endSpace: async () => {
+      ended += 1;
+      spaceNow = { ...spaceNow, state: "ended", version: (spaceNow.version ?? 0) + 1 };
+      return spaceNow;
+    },
     lowerHand: async () => {
       lowered += 1;
       return { ...SPACE, raised_hands: [] };
@@ -277,6 +284,7 @@ beforeEach(() => {
   readJoins = [];
   fakes.reconnects.quick = null;
   lowered = 0;
+  ended = 0;
   spaceNow = SPACE;
   unhandled = [];
   nodeProcess.on("unhandledRejection", onUnhandled);
@@ -853,6 +861,26 @@ describe("notices about what others did to me", () => {
     await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
     room.mutedByHost();
     expect(document.getElementById("toast")?.textContent).toBe(HOST_MUTED_NOTICE);
+    view.unmount();
+  });
+});
+
+describe("a scheduled Space's card, for its host", () => {
+  it("cancels it after a confirmation, and then says it ended", async () => {
+    spaceNow = { ...SPACE, state: "scheduled", host: "lee", raised_hands: [] };
+    const confirm = vi.fn(() => false);
+    vi.stubGlobal("confirm", confirm);
+    const view = spaceView(fakeApp([]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "cancel-space")).not.toBeNull());
+    (byTestId(view.el, "cancel-space") as HTMLButtonElement).click();
+    await until(() => expect(confirm).toHaveBeenCalledTimes(1));
+    expect(ended).toBe(0); // not confirmed: nothing sent
+    confirm.mockReturnValue(true);
+    (byTestId(view.el, "cancel-space") as HTMLButtonElement).click();
+    await until(() => expect(ended).toBe(1));
+    await until(() => expect(byTestId(view.el, "space-card")?.getAttribute("data-state")).toBe("ended"));
+    expect(byTestId(view.el, "start-space")).toBeNull();
     view.unmount();
   });
 });

@@ -46,6 +46,9 @@ export const HOST_LEAVE_WARNING =
   "Leave this Space? You are its host: if you are not back within the grace period (2 minutes unless your " +
   "deployment changed it), it ends for everyone. To keep it going, make a co-host the host first.";
 
+/** What the host confirms before cancelling a scheduled Space (it cannot be undone). */
+export const CANCEL_WARNING = "Cancel this scheduled Space? It ends before it starts, for everyone, and cannot be started again.";
+
 /** What a removed person reads once the Space says the removal was a block. */
 export const BLOCKED_MESSAGE = "You were removed from this Space and blocked by a host: you cannot join it again.";
 
@@ -240,7 +243,7 @@ export function spaceView(app: App, spaceId: string): View {
     if (endedSeen && ctl.space?.state !== "ended") return; // the API has not stored the end yet
     if (leftBroadcast) return;
     if (removedSeen) return renderRemoved();
-    if (ctl.space) return renderCard(el, ctl.space, me, joinError, { start: () => void start(), join: () => void join() });
+    if (ctl.space) return renderCard(el, ctl.space, me, joinError, { start: () => start(), join: () => void join(), cancel: () => cancelScheduled() });
     const e = ctl.loadError;
     if (e?.status === 401) return app.signOut(); // not in a room: nothing to keep
     // 422: not even the shape of a Space id (a truncated link): the same answer as an unknown one.
@@ -270,10 +273,27 @@ export function spaceView(app: App, spaceId: string): View {
 
   // ---- joining ------------------------------------------------------------------------------------
 
+  /** A start on its way: a second click (the card's button waits too) sends no second POST /start. */
+  let starting = false;
+
   async function start(): Promise<void> {
-    const done = await ctl.act((a, s) => a.startSpace(s));
-    if (!done.ok) return cardError(`Could not start: ${done.message}`);
+    if (starting) return;
+    starting = true;
+    try {
+      const done = await ctl.act((a, s) => a.startSpace(s));
+      if (!done.ok) return cardError(`Could not start: ${done.message}`);
+    } finally {
+      starting = false;
+    }
     await join();
+  }
+
+  /** The host cancels a scheduled Space (the API ends it: POST /end), after a confirmation. */
+  async function cancelScheduled(): Promise<void> {
+    if (!window.confirm(CANCEL_WARNING)) return;
+    const done = await ctl.act((a, s) => a.endSpace(s));
+    if (!done.ok) return cardError(`Could not cancel: ${done.message}`, false);
+    toast("Space cancelled");
   }
 
   /** `rejoin`: whether joining again could help (not when the Space is no longer live). */

@@ -1,12 +1,30 @@
 /** Before joining (the Space's card) and after leaving (a message): plain DOM from plain data. */
 import type { Space } from "../../api";
 import { replayAvailable } from "../../broadcast";
-import { avatar, clear, h, hideToast, localTime, stale } from "../../dom";
+import { avatar, clear, h, hideToast, isBusy, localTime, markBusy, stale } from "../../dom";
 import { personOf } from "../../people";
 
 export interface CardActions {
-  start(): void;
+  /** The host starts the scheduled Space; its button waits for this to settle. */
+  start(): Promise<void> | void;
   join(): void;
+  /** The host cancels the scheduled Space (asks first); its button waits for this to settle. */
+  cancel?(): Promise<void> | void;
+}
+
+/** A button whose action is a request: aria-busy until it settles, and a click meanwhile sends
+ * nothing (a double click on *Start Space* sent a second POST /start, answered 409). */
+function requestButton(testid: string, label: string, className: string, run: () => Promise<void> | void): HTMLElement {
+  const button = h("button", {
+    class: className,
+    "data-testid": testid,
+    onclick: () => {
+      if (isBusy(button)) return;
+      markBusy(button, true);
+      void Promise.resolve(run()).finally(() => markBusy(button, false));
+    },
+  }, label);
+  return button;
 }
 
 /** The replay of an ended Space, when its recording is still kept. */
@@ -40,7 +58,12 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
         ? h("p", { class: "muted", "data-testid": "space-message" }, BLOCKED_CARD_MESSAGE)
         : space.state === "scheduled"
           ? space.host === me
-            ? h("button", { class: "btn btn-primary", "data-testid": "start-space", onclick: () => actions.start() }, "Start Space")
+            ? h(
+                "div",
+                { class: "row" },
+                requestButton("start-space", "Start Space", "btn btn-primary", () => actions.start()),
+                !!actions.cancel && requestButton("cancel-space", "Cancel Space", "btn btn-danger", () => actions.cancel?.()),
+              )
             : h("p", { class: "muted", "data-testid": "space-message" }, "This Space has not started yet.")
           : h("button", { class: "btn btn-primary", "data-testid": "join-space", onclick: () => actions.join() }, "Join");
   el.append(

@@ -337,6 +337,28 @@ describe("card", () => {
     }
   });
 
+  it("sends one start for a double click, and offers the host (only) a Cancel", async () => {
+    const el = document.createElement("section");
+    let started: () => void = () => undefined;
+    const start = vi.fn(() => new Promise<void>((resolve) => (started = resolve)));
+    const cancel = vi.fn();
+    renderCard(el, space, "h", "", { start, join: vi.fn(), cancel });
+    const button = q(el, "start-space")[0] as HTMLButtonElement;
+    button.click();
+    await vi.waitFor(() => expect(start).toHaveBeenCalledTimes(1));
+    expect(button.getAttribute("aria-busy")).toBe("true");
+    button.click(); // the double click's second half: no second POST /start
+    await Promise.resolve();
+    expect(start).toHaveBeenCalledTimes(1);
+    started();
+    await vi.waitFor(() => expect(button.hasAttribute("aria-busy")).toBe(false));
+    (q(el, "cancel-space")[0] as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(cancel).toHaveBeenCalledTimes(1));
+    const other = document.createElement("section");
+    renderCard(other, space, "x", "", { start, join: vi.fn(), cancel });
+    expect(q(other, "cancel-space")).toHaveLength(0);
+  });
+
   it("tells a blocked person so instead of offering a Join the API would refuse", () => {
     const join = vi.fn();
     for (const state of ["live", "scheduled"] as const) {
