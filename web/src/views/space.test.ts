@@ -884,3 +884,17 @@ describe("a scheduled Space's card, for its host", () => {
     view.unmount();
   });
 });
+
+describe("the host panel's stage", () => {
+  it("lists co-hosts and speakers the Space stores but the room does not have, as away", async () => {
+    spaceNow = { ...SPACE, host: "lee", cohosts: ["cora"], speakers: ["sam"], raised_hands: [] };
+    const view = await joinedFromTheCard([{ ...WEBRTC, role: "host" }]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected(); // nobody else in the room: cora and sam dropped out
+    await until(() => expect(view.el.querySelector('[data-testid="member"][data-identity="cora"]')).not.toBeNull());
+    const away = [...view.el.querySelectorAll<HTMLElement>('[data-testid="member"][data-away="true"]')].map((row) => [row.dataset.identity, row.dataset.role]);
+    expect(away).toContainEqual(["cora", "cohost"]);
+    expect(away).toContainEqual(["sam", "speaker"]);
+    view.unmount();
+  });
+});

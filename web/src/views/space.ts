@@ -856,11 +856,24 @@ export function spaceView(app: App, spaceId: string): View {
       pinned: layout.pinned,
       pinnedSource: ctl.space?.pinned_source ?? room.info.pinned_source,
       person,
-      members: members.map((id) => {
-        const p = room.participant(id);
-        return { id, role: role(id), micOn: !!p && micOn(p), screenOn: !!p && sharing(p) };
-      }),
+      members: [
+        ...members.map((id) => {
+          const p = room.participant(id);
+          return { id, role: role(id), micOn: !!p && micOn(p), screenOn: !!p && sharing(p) };
+        }),
+        // On stage as the Space stores it but not in the room (dropped out, tab closed): still a
+        // moderator's to demote, remove or unpin, and a co-host's seat still taken.
+        ...awayFromStage(new Set(room.people.map((p) => p.identity))).map((id) => ({ id, role: role(id), micOn: false, away: true })),
+      ],
     });
+  }
+
+  /** The stored stage (host, co-hosts, speakers) who are not among `here`, in stage order. */
+  function awayFromStage(here: ReadonlySet<string>): string[] {
+    const s = ctl.space;
+    if (!s) return [];
+    const ids = new Set([s.host, ...s.cohosts, ...s.speakers].filter((id) => id && !here.has(id)));
+    return stageOrder([...ids].map((id) => ({ identity: id, role: ctl.roleOf(id) })));
   }
 
   function renderReconnecting(): void {

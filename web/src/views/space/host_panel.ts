@@ -12,6 +12,8 @@ export interface Member {
   micOn: boolean;
   /** Sharing a screen now. */
   screenOn?: boolean;
+  /** On stage as the Space stores it, but not in the room now (dropped out): shown as away. */
+  away?: boolean;
 }
 
 export interface PanelInput {
@@ -111,6 +113,7 @@ export class HostPanel {
     const a = this.actions;
     const screenPinned = input.pinned === m.id && input.pinnedSource === "screen_share";
     const isPinned = input.pinned === m.id && !screenPinned;
+    if (m.away) return this.awayRow(m, input, face, who, input.pinned === m.id);
     const buttons: (HTMLElement | false)[] = [
       // Only the host pins (the API refuses co-hosts); a share is offered while it is live, and a
       // pinned one can always be unpinned.
@@ -144,6 +147,38 @@ export class HostPanel {
       { "data-testid": "member", "data-identity": m.id, "data-role": m.role, role: "group", "aria-label": input.person(m.id).name },
       face,
       who(m.id, h("span", { class: "muted small" }, ` ${ROLE_LABEL[m.role]}`)),
+      h("span", { class: "actions" }, ...buttons),
+    );
+  }
+
+  /**
+   * Someone the Space has on stage who is not in the room (their connection dropped, their tab
+   * closed): still a co-host's seat taken, and a pin on nobody. What still makes sense: back to the
+   * audience, remove or block, and an unpin (host only) if the pin is theirs; nothing to mute or pin.
+   */
+  private awayRow(
+    m: Member,
+    input: PanelInput,
+    face: HTMLElement,
+    who: (id: string, ...extra: (HTMLElement | string)[]) => HTMLElement,
+    pinned: boolean,
+  ): HTMLElement {
+    const a = this.actions;
+    const role = m.role;
+    const buttons: (HTMLElement | false)[] = [];
+    if (role !== "host" && m.id !== input.me) {
+      buttons.push(
+        input.myRole === "host" && pinned && h("button", { class: "btn small on", "data-testid": "pin", onclick: () => a.pin(null) }, "Unpin"),
+        h("button", { class: "btn small", "data-testid": "demote", onclick: () => a.setRole(m.id, "listener", role) }, "To audience"),
+        h("button", { class: "btn small btn-danger", "data-testid": "remove", onclick: () => a.remove(m.id, false) }, "Remove"),
+        h("button", { class: "btn small btn-danger", "data-testid": "block", onclick: () => a.remove(m.id, true) }, "Block"),
+      );
+    }
+    return h(
+      "li",
+      { "data-testid": "member", "data-identity": m.id, "data-role": m.role, "data-away": "true", class: "away", role: "group", "aria-label": `${input.person(m.id).name}, away` },
+      face,
+      who(m.id, h("span", { class: "muted small" }, ` ${ROLE_LABEL[m.role]} · away`)),
       h("span", { class: "actions" }, ...buttons),
     );
   }

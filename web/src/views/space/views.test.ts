@@ -129,6 +129,37 @@ describe("HostPanel", () => {
     ...over,
   });
 
+  it("shows stage members who dropped out as away, with what still makes sense for them", () => {
+    const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() };
+    const panel = new HostPanel(a);
+    const members = [
+      { id: "h", role: "host" as const, micOn: true },
+      { id: "c", role: "cohost" as const, micOn: false, away: true },
+      { id: "s", role: "speaker" as const, micOn: false, away: true },
+    ];
+    panel.update(input({ members, pinned: "s" }));
+    const cohost = panel.el.querySelector('[data-testid="member"][data-identity="c"]') as HTMLElement;
+    expect(cohost.dataset.away).toBe("true");
+    expect(cohost.textContent).toContain("away");
+    expect(cohost.getAttribute("aria-label")).toBe("c, away");
+    // Nothing to mute, pin or promote while they are not there; back to the audience, remove, block.
+    for (const id of ["mute", "pin", "pin-screen", "make-speaker", "make-host"]) expect(q(cohost, id)).toHaveLength(0);
+    (q(cohost, "demote")[0] as HTMLButtonElement).click();
+    expect(a.setRole).toHaveBeenLastCalledWith("c", "listener", "cohost");
+    (q(cohost, "remove")[0] as HTMLButtonElement).click();
+    expect(a.remove).toHaveBeenLastCalledWith("c", false);
+    expect(q(cohost, "block")).toHaveLength(1);
+    // The pin is on someone who left: the host can take it off.
+    const speaker = panel.el.querySelector('[data-testid="member"][data-identity="s"]') as HTMLElement;
+    (q(speaker, "pin")[0] as HTMLButtonElement).click();
+    expect(a.pin).toHaveBeenLastCalledWith(null);
+    // A co-host sees the same rows, without the host-only unpin.
+    const asCohost = new HostPanel(a);
+    asCohost.update(input({ me: "x", myRole: "cohost", members, pinned: "s" }));
+    expect(q(asCohost.el.querySelector('[data-identity="s"]')!, "pin")).toHaveLength(0);
+    expect(q(asCohost.el.querySelector('[data-identity="s"]')!, "demote")).toHaveLength(1);
+  });
+
   it("lists raised hands with an invite, and the host's buttons for a speaker", () => {
     const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() };
     const panel = new HostPanel(a);
