@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { DisconnectReason, ParticipantKind, RoomEvent, Track } from "livekit-client";
+import { ConnectionError, DisconnectReason, ParticipantKind, RoomEvent, Track } from "livekit-client";
 import { describe, expect, it, vi } from "vitest";
 
 import { agentStage, disconnectMessage, isStageAgent, publishError, publishRights, SCREEN_SHARE, setScreenShare, SpaceRoom } from "./media";
@@ -172,5 +172,18 @@ describe("a host's mute of my microphone", () => {
     room.room.emit(RoomEvent.TrackMuted, { source: Track.Source.Camera } as never, local);
     room.room.emit(RoomEvent.TrackMuted, mic(), {} as never);
     expect(told).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("a first connect that fails", () => {
+  it("is one the page tries again by itself, unless the SFU refused the token", async () => {
+    const room = new SpaceRoom(document.createElement("div"));
+    vi.spyOn(room.room, "connect").mockRejectedValue(new Error("could not establish signal connection: signal connection timed out"));
+    await expect(room.connect("wss://sfu.example", "t")).rejects.toThrow();
+    expect(room.status).toMatchObject({ kind: "ended", dropped: true, canRejoin: true });
+    const refused = new SpaceRoom(document.createElement("div"));
+    vi.spyOn(refused.room, "connect").mockRejectedValue(ConnectionError.notAllowed("refused", 401));
+    await expect(refused.connect("wss://sfu.example", "t")).rejects.toThrow("refused the join token");
+    expect(refused.status).toMatchObject({ kind: "ended", dropped: false, canRejoin: true });
   });
 });

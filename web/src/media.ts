@@ -316,7 +316,9 @@ export class SpaceRoom {
       const message = refused
         ? "The media server refused the join token."
         : `Could not connect to the media server (${(err as Error).message}).`;
-      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: false, removed: false, seatTaken: false });
+      // Not refused (the network, the SFU out of reach): the page tries again by itself, as after a
+      // drop (a first connect made offline is back once the network is).
+      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: !refused, removed: false, seatTaken: false });
       throw new Error(message);
     }
     await this.room.startAudio().catch(() => undefined);

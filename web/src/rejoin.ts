@@ -254,4 +254,9 @@ export class Reconnector {
   cancel(): void {
     this.cancelled = true;
   }
+
+  /** Cancelled since its run began: an attempt still under way gives way. */
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
 }

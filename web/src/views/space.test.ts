@@ -108,8 +108,9 @@ const fakes = vi.hoisted(() => {
       this.settle?.();
     }
 
-    failed(message: string): void {
-      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: false });
+    /** `dropped`: the page tries again by itself (SpaceRoom.connect: anything but a refusal). */
+    failed(message: string, dropped = false): void {
+      this.setStatus({ kind: "ended", message, canRejoin: true, dropped });
       this.settle?.(new Error(message));
     }
 
@@ -173,7 +174,7 @@ vi.mock("../rejoin", async (original) => {
   return { ...real, Reconnector };
 });
 
-const { BLOCKED_MESSAGE, BUSY_MESSAGE, HOST_MUTED_NOTICE, spaceView } = await import("./space");
+const { BLOCKED_MESSAGE, BUSY_MESSAGE, FIRST_CONNECT_RETRYING, HOST_MUTED_NOTICE, spaceView } = await import("./space");
 const { REMOVED_MESSAGE } = await import("../media");
 const { REMOVED_RULE } = await import("../contract.gen");
 const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
@@ -895,6 +896,52 @@ describe("the host panel's stage", () => {
     const away = [...view.el.querySelectorAll<HTMLElement>('[data-testid="member"][data-away="true"]')].map((row) => [row.dataset.identity, row.dataset.role]);
     expect(away).toContainEqual(["cora", "cohost"]);
     expect(away).toContainEqual(["sam", "speaker"]);
+    view.unmount();
+  });
+});
+
+describe("a first connect that fails (offline while joining)", () => {
+  const offline = "Could not connect to the media server (could not establish signal connection: signal connection timed out).";
+
+  it("says so in words, keeps Back and Rejoin, and tries again with the reconnect's backoff until in", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    fakes.reconnects.quick = 5;
+    const view = await joinedFromTheCard([WEBRTC, WEBRTC]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    tokenGate = gate; // the network is still out: the retry's token request waits for it
+    FakeSpaceRoom.made[0].failed(offline, true);
+    await until(() => expect(byTestId(view.el, "reconnecting")?.textContent).toBe(FIRST_CONNECT_RETRYING));
+    expect(view.el.textContent).not.toContain("signal connection");
+    expect(view.el.querySelector('a[href="#/"]')?.textContent).toBe("Back to Spaces");
+    expect(byTestId(view.el, "rejoin")).not.toBeNull();
+    release(); // the network is back
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(2));
+    FakeSpaceRoom.made[1].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    expect(tokenCalls).toBe(2);
+    view.unmount();
+  });
+
+  it("a Rejoin clicked while it retries joins now, and the retries stop", async () => {
+    fakes.reconnects.quick = 5;
+    tokenGate = null;
+    const view = await joinedFromTheCard([WEBRTC, WEBRTC, WEBRTC]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    let release: () => void = () => undefined;
+    tokenGate = new Promise<void>((resolve) => (release = resolve));
+    FakeSpaceRoom.made[0].failed(offline, true);
+    await until(() => expect(byTestId(view.el, "rejoin")).not.toBeNull());
+    await until(() => expect(tokenCalls).toBe(2)); // the retry's token request, waiting on the network
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    release();
+    // The Rejoin's room only: the cancelled retry's token answer opens none.
+    await until(() => expect(tokenCalls).toBe(3));
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(2));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(FakeSpaceRoom.made).toHaveLength(2);
+    FakeSpaceRoom.made[1].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
     view.unmount();
   });
 });

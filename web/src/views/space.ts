@@ -46,6 +46,11 @@ export const HOST_LEAVE_WARNING =
   "Leave this Space? You are its host: if you are not back within the grace period (2 minutes unless your " +
   "deployment changed it), it ends for everyone. To keep it going, make a co-host the host first.";
 
+/** A first connect to the room that failed (offline, the media server out of reach): said while
+ * the page tries again with the reconnect's backoff, and once it gives up. */
+export const FIRST_CONNECT_RETRYING = "Could not connect to the Space: check your connection. Trying again…";
+export const FIRST_CONNECT_FAILED = "Could not connect to the Space. Check your connection and rejoin.";
+
 /** What the host confirms before cancelling a scheduled Space (it cannot be undone). */
 export const CANCEL_WARNING = "Cancel this scheduled Space? It ends before it starts, for everyone, and cannot be started again.";
 
@@ -155,6 +160,8 @@ export function spaceView(app: App, spaceId: string): View {
   let readAfterLeaving = false;
   /** The stage replaced what had the keyboard focus: its heading takes it at the next draw. */
   let headingWanted = false;
+  /** Whether the room of this join was ever up: a failure before says "could not connect", after "lost". */
+  let connectedOnce = false;
   /** My role as the connected page last showed it: a change a moderator made is told once (people.ts roleNotice). */
   let shownRole: Role | null = null;
   let unsubscribe: (() => void)[] = [];
@@ -310,6 +317,7 @@ export function spaceView(app: App, spaceId: string): View {
     }
     joining = true;
     joinAgain = false;
+    connectedOnce = false;
     leftBroadcast = false;
     removedSeen = false;
     try {
@@ -398,8 +406,9 @@ export function spaceView(app: App, spaceId: string): View {
     // Let in: a comeback goes on from this grant until the page is in (a connect that fails leaves
     // a Rejoin that must still learn of a removal made after it).
     if (since) comebackSince = grant.issued_at ?? since;
-    // Left the page, or the broadcast this join was promoting from, while the token came.
-    if (disposed || (watching && generation !== broadcastGeneration)) return "stop";
+    // Left the page, or the broadcast this join was promoting from, while the token came; or (a
+    // reconnect's attempt) a Leave or a Rejoin cancelled the reconnect meanwhile.
+    if (disposed || (watching && generation !== broadcastGeneration) || (auto && reconnector.isCancelled)) return "stop";
     if (grant.mode === "hls") {
       if (watch?.playlistUrl === grant.playlist_url) {
         comebackSince = null; // still watching: in
@@ -524,11 +533,14 @@ export function spaceView(app: App, spaceId: string): View {
         void ctl.load(); // what was pushed while we were away is lost
         void republish(was);
       }
+      // Cancelled by a Rejoin: its room, if it failed while this run was still winding down, is
+      // retried now (render starts a new run for a room that dropped; a Leave's room did not).
+      if (outcome === "cancelled" && !disposed && media?.status.kind === "ended") render();
       return;
     }
     if (outcome === "gave-up") {
       closeRoom();
-      return renderMessage(el, "The connection to the Space was lost.", ctl.space, () => void join());
+      return renderMessage(el, connectedOnce ? "The connection to the Space was lost." : FIRST_CONNECT_FAILED, ctl.space, () => void join());
     }
     presence.forget();
     // Refused (blocked, the Space ended meanwhile): the card says why.
@@ -795,6 +807,7 @@ export function spaceView(app: App, spaceId: string): View {
       return ctl.roleOf(id, p ? attributeRole(p) : null);
     };
     const myRole = ctl.myRole;
+    if (status.kind === "connected") connectedOnce = true;
     if (status.kind === "connected") {
       const notice = shownRole === null ? null : roleNotice(shownRole, myRole);
       shownRole = myRole;
@@ -876,10 +889,29 @@ export function spaceView(app: App, spaceId: string): View {
     return stageOrder([...ids].map((id) => ({ identity: id, role: ctl.roleOf(id) })));
   }
 
+  /** Trying again by itself: after a drop ("Reconnecting…"), or a first connect that failed (the
+   * network, the media server out of reach), which says so in words, not the SDK's, and offers a
+   * Rejoin now beside the way back. */
   function renderReconnecting(): void {
-    if (!stale(el, ["reconnecting"])) return;
+    const first = !connectedOnce;
+    if (!stale(el, ["reconnecting", first])) return;
+    const rejoinNow = () => {
+      reconnector.cancel();
+      dropPending(); // an attempt's room still connecting gives way to the Rejoin's
+      void join();
+    };
     el.replaceChildren(
-      h("div", { class: "card message" }, h("p", { "data-testid": "reconnecting", role: "status" }, "Reconnecting…"), h("a", { class: "btn", href: "#/" }, "Back to Spaces")),
+      h(
+        "div",
+        { class: "card message" },
+        h("p", { "data-testid": "reconnecting", "data-first": first ? "true" : "false", role: "status" }, first ? FIRST_CONNECT_RETRYING : "Reconnecting…"),
+        h(
+          "div",
+          { class: "row" },
+          h("a", { class: "btn", href: "#/" }, "Back to Spaces"),
+          first && h("button", { class: "btn btn-primary", "data-testid": "rejoin", onclick: rejoinNow }, "Rejoin"),
+        ),
+      ),
     );
   }
 
