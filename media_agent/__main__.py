@@ -1,7 +1,9 @@
-"""`python -m media_agent dev|start`: the livekit-agents CLI around the stage agent.
+"""`python -m media_agent start`: the livekit-agents CLI around the stage agent.
 
-`start` is production (drains on SIGTERM, load threshold, warm processes); `dev` is for `make dev`
-(verbose logs, no drain). Both read LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET.
+`start` is what the cloud and `make dev` run (drains on SIGTERM, load threshold, warm processes).
+The CLI's `dev` (deprecated in livekit-agents 1.x: no drain, no load threshold) is left to tests
+that need a worker which never reports itself full. Both read LIVEKIT_URL / LIVEKIT_API_KEY /
+LIVEKIT_API_SECRET.
 """
 
 from __future__ import annotations
