@@ -1,0 +1,799 @@
+/**
+ * The Space page's connection: which room or broadcast it is in, and how it gets there and back.
+ * `SpaceSession` owns the join (a fresh token, then the room or the broadcast, one at a time), the
+ * reconnect after a drop (rejoin.ts Reconnector), a listener's promotion from the broadcast to the
+ * room (with its retry bookkeeping), the broadcast's own ends (removed, ended: seen on state.json)
+ * and the leave. It knows nothing of the DOM: what the page should show is told through
+ * `SessionScreen` (views/space.ts draws it); what the page knows of the Space is the controller's
+ * (space_controller.ts), which this feeds from the room and the broadcast.
+ *
+ * Its dependencies (the API, the room factory, the broadcast opener, timers, the clock, randomness)
+ * are injected, so space_session.test.ts drives it with fakes.
+ */
+import type { Api, ApiError, JoinPath, Role } from "./api";
+import type { HlsGrant } from "./broadcast";
+import { REMOVED_RULE } from "./contract.gen";
+import { readEndedSpread } from "./ended_read";
+import type { BroadcastPlayer } from "./hls_player";
+import { type Capture, publishError, publishRights, REMOVED_MESSAGE, type SpaceRoom } from "./media";
+import { type Live, PublishMemory } from "./publishing";
+import { parseRoomMetadata } from "./pushed";
+import { type Attempt, type KeyValue, Presence, Reconnector, type ReconnectorOptions, type SeatChannel, TabSeats } from "./rejoin";
+import type { SpaceController } from "./space_controller";
+import type { BroadcastHooks, BroadcastStage } from "./views/broadcast_stage";
+import { parseBurst, type ReactionsOverlay } from "./views/reactions";
+import { BroadcastWatch, type WatchDeps } from "./views/space/broadcast_watch";
+import { handsNotice, roleNotice } from "./views/space/people";
+
+/** A first connect to the room that failed (offline, the media server out of reach): said while
+ * the page tries again with the reconnect's backoff, and once it gives up. */
+export const FIRST_CONNECT_RETRYING = "Could not connect to the Space: check your connection. Trying again…";
+export const FIRST_CONNECT_FAILED = "Could not connect to the Space. Check your connection and rejoin.";
+
+/** What a removed person reads once the Space says the removal was a block. */
+export const BLOCKED_MESSAGE = "You were removed from this Space and blocked by a host: you cannot join it again.";
+
+/** What a speaker reads when a host or co-host muted their microphone. */
+export const HOST_MUTED_NOTICE = "A host muted your microphone. Unmute when you want to speak again.";
+
+/** Longest wait for the player to reach the end of the stream once the Space has ended (ms). */
+export const PLAY_OUT_MS = 15_000;
+
+/** The live connection, as the page shows it to the console (window.spaces). */
+export type Exposed = { room: SpaceRoom["room"] | null; broadcast?: BroadcastPlayer | null };
+
+/** What the session tells the page to show; the page draws it from the controller and the session. */
+export interface SessionScreen {
+  /** Whatever the page shows now, from the controller and the session (the card, a message kept). */
+  draw(): void;
+  /** The page's room changed: its stage, controls and panel are drawn again. */
+  update(): void;
+  /** A room became the page's: its stage is built (then `update`). */
+  stage(): void;
+  /** The broadcast `view` is now what the page shows. */
+  broadcast(view: BroadcastStage): void;
+  /** A message instead of the Space; `rejoin`: with a button (labelled `action`) that joins again. */
+  message(text: string, rejoin: boolean, action?: string): void;
+  /** Removed from the broadcast by a host: the page says so (a block, or Join again). */
+  removed(): void;
+  /** Trying again by itself; `first`: the room of this join was never up. */
+  reconnecting(first: boolean): void;
+  /** The API is busy on the join path: the page says so while the call keeps trying. */
+  busy(): void;
+  /** A notice (`error`: something failed). */
+  toast(text: string, kind?: "error"): void;
+}
+
+export interface SessionDeps {
+  spaceId: string;
+  me: string;
+  ctl: SpaceController;
+  api: Pick<Api, "joinToken" | "presence">;
+  screen: SessionScreen;
+  /** A new, unconnected room. */
+  newRoom: () => SpaceRoom;
+  /** Opens the broadcast's player view with the session's own hooks (the page adds its actions). */
+  openBroadcast: (playlistUrl: string, hooks: Pick<BroadcastHooks, "retry" | "leave">) => Promise<BroadcastStage>;
+  /** Starts what runs while the broadcast is watched (heartbeat, stall check, feeds). */
+  newWatch?: (view: BroadcastStage, deps: WatchDeps) => BroadcastWatch;
+  /** Where reactions float (the room's bursts, the broadcast's feed). */
+  reactions: Pick<ReactionsOverlay, "show">;
+  fetchText: (url: string) => Promise<string | null>;
+  /** sessionStorage: which Space this tab is in, across a reload. */
+  sessionStorage: KeyValue | null;
+  /** This origin's channel for tab seats; null without BroadcastChannel. */
+  seatChannel: SeatChannel | null;
+  /** window.spaces. */
+  expose?: (spaces: Exposed) => void;
+  now?: () => number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** The reconnect's pacing, beyond its attempt (tests). */
+  reconnect?: Omit<ReconnectorOptions, "attempt">;
+}
+
+export class SpaceSession {
+  /** The page's room (connecting, connected, or ended: its status says which). */
+  private media: SpaceRoom | null = null;
+  /** The broadcast being watched (an HLS viewer), with its heartbeat, stall check and polls. */
+  private watch: BroadcastWatch | null = null;
+  /** Bumped by every leaveBroadcast: a watchBroadcast still opening its player then gives way. */
+  private broadcastGeneration = 0;
+  private joining = false;
+  // A join asked for while another ran (Try again, Rejoin): made once that one is over.
+  private joinAgain = false;
+  // A room connecting before it is the page's (under the broadcast or "Reconnecting…"), with its
+  // feeds' unsubscribers: a leave or unmount meanwhile disconnects it (LiveKit aborts a connect).
+  private pending: { room: SpaceRoom; off: (() => void)[] } | null = null;
+  // A promotion whose room could not connect: asked again when the Space changes (a newer
+  // version) or, on a network where only WebRTC fails, after a growing pause, not on every poll.
+  private promotionFailures = 0;
+  private promotionFailedVersion = -1;
+  private promotionRetryAt = 0;
+  private disposed = false;
+  private error = "";
+  /**
+   * A comeback (a reload's, a reconnect's) or a promotion from the broadcast that has not come to an
+   * end: the grant time it names, so that the Rejoin, Try again or retry it leaves behind is the same
+   * one and still learns of a removal meanwhile (rejoin_since). Cleared once in, once refused as
+   * removed, and by a Leave (of the room or of the broadcast).
+   */
+  private comebackSince: string | null = null;
+  /** Left the broadcast with *Leave*: its message stays until the next join. */
+  private leftTheBroadcast = false;
+  /** state.json said a host removed me from the broadcast: the message stays until the next join. */
+  private removedWasSeen = false;
+  /** state.json said the Space ended (the message stays until the API agrees). */
+  private endedWasSeen = false;
+  /** state.json said ended and the player is playing out the stream's last seconds. */
+  private playingOut = false;
+  /** The room closed for good (ended, removed): the Space was read again once for its message. */
+  private readAfterLeaving = false;
+  /** Whether the room of this join was ever up: a failure before says "could not connect", after "lost". */
+  private connectedOnce = false;
+  /** My role as the connected page last showed it: a change a moderator made is told once (people.ts roleNotice). */
+  private shownRole: Role | null = null;
+  private unsubscribe: (() => void)[] = [];
+  /** A start on its way: a second click (the card's button waits too) sends no second POST /start. */
+  private starting = false;
+  /** Aborted when the page goes: a join-path call waiting out a busy API stops asking. */
+  private readonly leaving = new AbortController();
+  /** Which Space this tab is in, across a reload (rejoin.ts). */
+  private readonly presence: Presence;
+  /** Whether another tab holds this tab's seat (a duplicated tab's copy of `presence`): rejoin.ts. */
+  private readonly seats: TabSeats;
+  /** After a dropped connection: fresh token, new room, capped backoff, until in again or refused. */
+  private readonly reconnector: Reconnector;
+  /** What I chose to publish, for a page-level reconnect to bring back (publishing.ts). */
+  readonly publishing = new PublishMemory();
+
+  private readonly spaceId: string;
+  private readonly ctl: SpaceController;
+  private readonly screen: SessionScreen;
+  private readonly now: () => number;
+  private readonly setTimer: (fn: () => void, ms: number) => unknown;
+  private readonly clearTimer: (handle: unknown) => void;
+  private readonly expose: (spaces: Exposed) => void;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.spaceId = deps.spaceId;
+    this.ctl = deps.ctl;
+    this.screen = deps.screen;
+    this.now = deps.now ?? (() => Date.now());
+    this.setTimer = deps.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = deps.clearTimer ?? ((handle) => clearTimeout(handle as ReturnType<typeof setTimeout>));
+    this.expose = deps.expose ?? (() => undefined);
+    this.presence = new Presence(deps.sessionStorage);
+    this.seats = new TabSeats(deps.seatChannel);
+    this.seats.holding(() => {
+      const seat = this.presence.seat(this.spaceId);
+      return seat && (this.media || this.watch || this.reconnector.running) ? { space: this.spaceId, seat } : null;
+    });
+    this.reconnector = new Reconnector({ random: deps.random, sleep: deps.sleep, ...deps.reconnect, attempt: () => this.joinOnce(true) });
+  }
+
+  // ---- what the page reads ------------------------------------------------------------------------
+
+  /** The page's room, if any (its status says whether it is up). */
+  get room(): SpaceRoom | null {
+    return this.media;
+  }
+
+  /** Watching the broadcast. */
+  get watching(): boolean {
+    return this.watch !== null;
+  }
+
+  /** Gone: the page was left (dispose). */
+  get closed(): boolean {
+    return this.disposed;
+  }
+
+  /** Why the last join failed, for the card ("" when none did). */
+  get joinError(): string {
+    return this.error;
+  }
+
+  /** Left the broadcast with *Leave*: its message stays until the next join. */
+  get leftBroadcast(): boolean {
+    return this.leftTheBroadcast;
+  }
+
+  /** state.json said a host removed me from the broadcast (until the next join). */
+  get removedSeen(): boolean {
+    return this.removedWasSeen;
+  }
+
+  /** state.json said the Space ended (its message stays until the API agrees). */
+  get endedSeen(): boolean {
+    return this.endedWasSeen;
+  }
+
+  /**
+   * A join-path call (the read a page opens with, the token of a join): it keeps trying through a
+   * busy API for up to a minute (api.ts), and the page says so (SessionScreen.busy) instead of
+   * showing nothing or an error, once per call. `quiet`: said nowhere (a promotion: the broadcast
+   * plays on meanwhile).
+   */
+  joinPath(quiet = false): JoinPath {
+    let said = false;
+    return {
+      signal: this.leaving.signal,
+      busy: () => {
+        if (quiet || said || this.disposed) return;
+        said = true;
+        this.screen.busy();
+      },
+    };
+  }
+
+  // ---- opening, joining ---------------------------------------------------------------------------
+
+  /** The page opens: the Space is read; a reload of a page that was in it goes back in without a click. */
+  async open(): Promise<void> {
+    const space = await this.ctl.load(this.joinPath());
+    // A reload of a page that was in this Space: back in without a click, in the role stored now.
+    if (this.disposed || !this.presence.wasIn(this.spaceId)) return;
+    if (space?.state !== "live") {
+      if (space) this.presence.forget();
+      return;
+    }
+    // Not a copy of a tab that is in it (a duplicated tab): that one keeps its seat, this one shows the card.
+    if (await this.seats.heldElsewhere(this.spaceId, this.presence.seat(this.spaceId))) {
+      this.presence.forget();
+      this.screen.toast("This Space is open in another tab of yours. Join here to move it to this tab.");
+      return;
+    }
+    if (this.disposed) return;
+    this.comebackSince = this.presence.since(this.spaceId);
+    void this.join();
+  }
+
+  /** The host starts the Space (one POST /start at a time), then joins it. */
+  async start(): Promise<void> {
+    if (this.starting) return;
+    this.starting = true;
+    try {
+      const done = await this.ctl.act((a, s) => a.startSpace(s));
+      if (!done.ok) return this.refuse(`Could not start: ${done.message}`);
+    } finally {
+      this.starting = false;
+    }
+    await this.join();
+  }
+
+  /** A join or a start that failed: the card says `message` (or, in a room, a message with a Rejoin
+   * when `rejoin`: whether joining again could help, not when the Space is no longer live). */
+  refuse(message: string, rejoin = true): void {
+    this.error = message;
+    if (!this.media || this.media.status.kind === "idle") this.screen.draw();
+    else this.screen.message(message, rejoin);
+  }
+
+  async join(): Promise<void> {
+    if (this.joining) {
+      this.joinAgain = true; // one join at a time; this one comes after
+      return;
+    }
+    this.joining = true;
+    this.joinAgain = false;
+    this.connectedOnce = false;
+    this.leftTheBroadcast = false;
+    this.removedWasSeen = false;
+    try {
+      await this.joinOnce();
+    } finally {
+      this.joining = false;
+      // Asked for meanwhile (Try again, Rejoin) and not satisfied by the join that ran (no room, or
+      // the one it tried failed to connect).
+      if (this.joinAgain && !this.disposed && !this.watch && (!this.media || this.media.status.kind === "ended")) void this.join();
+      this.joinAgain = false;
+    }
+  }
+
+  /** The Rejoin beside "Trying again…": now, and the retries stop (an attempt's room still
+   * connecting gives way to the Rejoin's). */
+  rejoinNow(): void {
+    this.reconnector.cancel();
+    this.dropPending();
+    void this.join();
+  }
+
+  /** The room connecting under something else goes: its connect is aborted, its feeds are off. */
+  private dropPending(): void {
+    if (!this.pending) return;
+    const { room, off } = this.pending;
+    this.pending = null;
+    for (const stop of off) stop();
+    void room.leave().catch(() => undefined);
+  }
+
+  /** Whether a promotion that failed to connect may be tried again now. */
+  private promotionDue(): boolean {
+    return this.promotionFailures === 0 || this.ctl.version > this.promotionFailedVersion || this.now() >= this.promotionRetryAt;
+  }
+
+  /**
+   * One join: a fresh token (its grants follow the role stored now), then the room or the broadcast.
+   * `auto`: a reconnect attempt, which keeps quiet about failures worth retrying. While a comeback
+   * is under way (comebackSince), the token request names its grant's time: a host who removed me
+   * meanwhile (while nobody was connected to hear it) is told, not slipped past.
+   */
+  private async joinOnce(auto = false): Promise<Attempt> {
+    const ctl = this.ctl;
+    this.error = "";
+    // A join of mine (the card, Rejoin, a promotion) starts muted; only the page's own reconnect
+    // carries on what was live (republish).
+    if (!auto) this.publishing.forget();
+    // Taken before the token is asked for: leaving the broadcast while it comes must stop this join.
+    const watching = this.watch !== null;
+    const generation = this.broadcastGeneration;
+    // A promotion from the broadcast is the page's own doing too: it names the broadcast's grant, so
+    // a removal after it (a host who promoted, then removed me) is answered, not slipped past.
+    const since = this.comebackSince ?? (watching ? ctl.issuedAt : null);
+    let grant;
+    try {
+      // A reconnect's attempts keep the usual retries: the Reconnector paces them itself.
+      grant = await this.deps.api.joinToken(this.spaceId, since, auto ? undefined : this.joinPath(watching));
+    } catch (err) {
+      const e = err as ApiError;
+      // Blocked, removed, not live (ended meanwhile), gone, signed out: asking again will not change it.
+      const final = e.status === 401 || e.status === 403 || e.status === 404 || e.status === 409;
+      if (auto && !final) return "retry";
+      const removed = e.status === 409 && e.rule === REMOVED_RULE;
+      // The promotion's token refused as removed or blocked: off the broadcast too (it is public,
+      // and nothing else would stop it: state.json tells no one removed from the stage).
+      if (watching && (removed || e.status === 403) && !this.disposed && generation === this.broadcastGeneration) {
+        this.removedFromBroadcast();
+        return "stop";
+      }
+      this.refuse(
+        removed
+          ? REMOVED_MESSAGE
+          : e.status === 403
+            ? `You cannot join this Space: ${e.detail}`
+            : e.status === 409
+              ? "This Space is not live."
+              : `Could not get a join token: ${e.detail ?? e.message}`,
+        e.status !== 409,
+      );
+      // Removed while away: not back by itself again (a reload shows the card; joining from it is
+      // on purpose, and let in).
+      if (removed) {
+        this.comebackSince = null;
+        this.presence.forget();
+      }
+      // Not live any more (ended meanwhile): read it once, so the message offers its Replay. The
+      // room left before this join goes first: its redraw would bring back its own message and
+      // Rejoin ("You left the Space."), which would fail the same way on every click.
+      else if (e.status === 409) {
+        if (!auto) this.closeRoom();
+        void ctl.load();
+      }
+      return final ? "stop" : "retry";
+    }
+    // Let in: a comeback goes on from this grant until the page is in (a connect that fails leaves
+    // a Rejoin that must still learn of a removal made after it).
+    if (since) this.comebackSince = grant.issued_at ?? since;
+    // Left the page, or the broadcast this join was promoting from, while the token came; or (a
+    // reconnect's attempt) a Leave or a Rejoin cancelled the reconnect meanwhile.
+    if (this.disposed || (watching && generation !== this.broadcastGeneration) || (auto && this.reconnector.isCancelled)) return "stop";
+    if (grant.mode === "hls") {
+      if (this.watch?.playlistUrl === grant.playlist_url) {
+        this.comebackSince = null; // still watching: in
+        return "joined";
+      }
+      return (await this.watchBroadcast(grant, auto)) ? "joined" : "retry";
+    }
+    // Joining from the card, the stage says it is connecting. Anything else on screen (the broadcast
+    // a promoted listener watches, "Reconnecting…") stays until the new room is up: a connect that
+    // fails leaves it there, not a half-built stage or nothing at all.
+    const room = this.deps.newRoom();
+    const listening = this.listen(room);
+    if (!watching && !auto) {
+      this.closeRoom();
+      ctl.joined(grant);
+      this.adopt(room, listening);
+      this.screen.stage();
+    } else {
+      this.dropPending();
+      this.pending = { room, off: listening };
+    }
+    try {
+      await room.connect(grant.url, grant.token);
+    } catch (err) {
+      if (room === this.media) {
+        // The status carries the message; the page's update shows it.
+        this.screen.update();
+        return "retry";
+      }
+      const mine = this.pending?.room === room;
+      if (mine) this.dropPending();
+      if (mine && watching && !this.disposed && generation === this.broadcastGeneration) {
+        this.promotionFailures += 1;
+        this.promotionFailedVersion = ctl.version;
+        const pause = Math.min(60, 10 * 2 ** (this.promotionFailures - 1));
+        this.promotionRetryAt = this.now() + pause * 1000;
+        this.screen.toast(`Could not join the stage: ${(err as Error).message} You are still watching the broadcast; trying again in ${pause} s.`, "error");
+      }
+      return "retry";
+    }
+    if (room !== this.media) {
+      if (this.pending?.room !== room || this.disposed || generation !== this.broadcastGeneration) {
+        // Left (the page, or the broadcast) while the room was connecting: not into the room either
+        // (a room no longer pending was left when it was dropped).
+        if (this.pending?.room === room) this.dropPending();
+        return "stop";
+      }
+      this.pending = null;
+      this.promotionFailures = 0;
+      // Both would play from here on: the broadcast goes the moment the room is up.
+      this.leaveBroadcast();
+      this.closeRoom();
+      ctl.joined(grant);
+      // From the broadcast, where I was a listener: a promotion is told as one in the room is.
+      this.adopt(room, listening, watching ? "listener" : null);
+      this.screen.stage();
+      this.presence.entered(this.spaceId, ctl.issuedAt); // it connected before it was the page's room: its listener did not
+    }
+    // In: a Rejoin after this is a comeback of its own (or on purpose), not the one that led here.
+    this.comebackSince = null;
+    this.screen.update();
+    return "joined";
+  }
+
+  /** The session's feeds from `room`: its metadata, hands, reactions and status. Returns their unsubscribers. */
+  private listen(room: SpaceRoom): (() => void)[] {
+    const ctl = this.ctl;
+    const onData = (payload: Uint8Array, participant?: unknown, _kind?: unknown, topic?: string) => {
+      // The control plane's aggregates only (server API: no sender); a speaker's data has one.
+      const burst = participant ? null : parseBurst(payload, topic);
+      if (burst) this.deps.reactions.show(burst);
+    };
+    room.room.on("dataReceived", onData);
+    let metadata: string | undefined;
+    let status = room.status.kind;
+    return [
+      () => void room.room.off("dataReceived", onData),
+      room.onChange(() => {
+        if (room.room.metadata !== metadata) {
+          metadata = room.room.metadata;
+          ctl.pushed(parseRoomMetadata(metadata));
+        }
+        // Not the page's room yet while it connects under the broadcast or "Reconnecting…".
+        if (room === this.media) {
+          // Fetch the Space once per reconnect: what was pushed while we were away is lost.
+          if (status === "reconnecting" && room.status.kind === "connected") void ctl.load();
+          if (status !== "connected" && room.status.kind === "connected") this.presence.entered(this.spaceId, ctl.issuedAt);
+        }
+        status = room.status.kind;
+        this.screen.update();
+      }),
+      // Told once per mute: the controls only show *Unmute*, not who muted, or why.
+      room.onMutedByHost(() => {
+        if (room === this.media) this.screen.toast(HOST_MUTED_NOTICE);
+      }),
+      room.onHands((hands) => {
+        const before = new Set(ctl.hands);
+        ctl.pushedHands(hands);
+        const raised = ctl.hands.filter((id) => !before.has(id) && id !== this.deps.me);
+        if (raised.length > 0) this.screen.toast(handsNotice(raised, ctl.names));
+      }),
+    ];
+  }
+
+  /** `room` becomes the page's connection (closeRoom ends it). `was`: the role I had before it, when a
+   * change from it is news (a listener promoted from the broadcast); null: nothing to tell. */
+  private adopt(room: SpaceRoom, listening: (() => void)[], was: Role | null = null): void {
+    this.media = room;
+    this.shownRole = was; // null: joined in whatever role the token gave, nothing to tell
+    this.unsubscribe = listening;
+    this.expose({ room: room.room });
+  }
+
+  /**
+   * The page's room is up and shown with `myRole`: the room of this join was up once (a failure
+   * after this says "lost"), and a role a moderator changed since it was last shown is told once:
+   * the notice to show, or null.
+   */
+  connectedAs(myRole: Role): string | null {
+    this.connectedOnce = true;
+    const notice = this.shownRole === null ? null : roleNotice(this.shownRole, myRole);
+    this.shownRole = myRole;
+    return notice;
+  }
+
+  /**
+   * The page's room ended (its status says how): a drop is reconnected by itself ("Reconnecting…");
+   * a leave, removal or end says so, with a Rejoin when joining again could help.
+   */
+  roomEnded(): void {
+    const room = this.media;
+    if (this.disposed || !room || room.status.kind !== "ended") return;
+    const status = room.status;
+    const ctl = this.ctl;
+    this.expose({ room: null });
+    if (this.reconnector.running || (status.dropped && ctl.space?.state !== "ended")) {
+      if (!this.reconnector.running) void this.reconnect();
+      this.screen.reconnecting(!this.connectedOnce);
+      ctl.left();
+      return;
+    }
+    if (!status.canRejoin || status.seatTaken) this.presence.forget(); // removed, ended, or another tab has the seat
+    if (!status.canRejoin && !this.readAfterLeaving) {
+      // The Space as the API has it now (ended, and whether its recording is offered): the one
+      // held was read while it was live, so the message would offer no Replay. Read once; its
+      // answer redraws this message.
+      this.readAfterLeaving = true;
+      void ctl.load();
+    }
+    // The disconnect says "removed"; the Space read after it says whether the removal was a block.
+    const message = status.removed && ctl.space?.caller_blocked ? BLOCKED_MESSAGE : status.message;
+    this.screen.message(message, status.canRejoin);
+    // Emits only on the first call; its redraw lands here again and stops (it used to recurse
+    // until the stack overflowed inside LiveKit's signal handler, which then reconnected).
+    ctl.left();
+  }
+
+  /** The room dropped (not a leave, removal or end): come back in by ourselves, saying so. */
+  private async reconnect(): Promise<void> {
+    const ctl = this.ctl;
+    const was = this.publishing.snapshot();
+    // A comeback: each attempt, and the Rejoin (or a reload: the tab stays in the Space) if it gives
+    // up, names the grant the connection was lost with, so a removal meanwhile is told.
+    this.comebackSince = ctl.issuedAt;
+    const outcome = await this.reconnector.run();
+    if (this.disposed || outcome === "joined" || outcome === "cancelled") {
+      if (outcome === "joined") {
+        void ctl.load(); // what was pushed while we were away is lost
+        void this.republish(was);
+      }
+      // Cancelled by a Rejoin: its room, if it failed while this run was still winding down, is
+      // retried now (update starts a new run for a room that dropped; a Leave's room did not).
+      if (outcome === "cancelled" && !this.disposed && this.media?.status.kind === "ended") this.screen.update();
+      return;
+    }
+    if (outcome === "gave-up") {
+      this.closeRoom();
+      return this.screen.message(this.connectedOnce ? "The connection to the Space was lost." : FIRST_CONNECT_FAILED, true);
+    }
+    this.presence.forget();
+    // Refused (blocked, the Space ended meanwhile): the card says why.
+    const message = this.error;
+    this.closeRoom();
+    await ctl.load();
+    if (ctl.space?.state === "ended" || !message) this.screen.draw();
+    else this.screen.message(message, false);
+  }
+
+  /** Back in a new room after a drop: what I was publishing is live again, as far as the new grant
+   * allows. A screen share needs a click to pick the screen again: the page says so. */
+  private async republish(was: Live): Promise<void> {
+    const room = this.media;
+    if (!room) return;
+    // Each step only while this room is still the page's and up (a Leave or another drop meanwhile:
+    // nothing is turned on in a room left behind).
+    const current = () => !this.disposed && this.media === room && room.status.kind === "connected";
+    const local = room.room.localParticipant;
+    const back = this.publishing.restore(was, publishRights(local, room.info.video, this.ctl.myRole));
+    if (back.mic && current()) await this.toggle("microphone", () => room.setMicrophone(true));
+    if (back.camera && current()) await this.toggle("camera", () => local.setCameraEnabled(true));
+    if (back.screenLost && current()) {
+      this.screen.toast("Reconnected. Your screen share stopped with the connection: share it again to show it.");
+    }
+  }
+
+  /** Turns a capture on or off in the page's room; a failure is told in words, then the page redraws. */
+  async toggle(what: Capture, call: () => Promise<unknown>): Promise<void> {
+    try {
+      await call();
+    } catch (err) {
+      this.screen.toast(publishError(err, what), "error");
+    }
+    this.screen.update();
+  }
+
+  /** Leaving on purpose: no automatic rejoin, not even after a reload. (The page confirms a host's.) */
+  leave(): void {
+    this.presence.forget();
+    this.reconnector.cancel();
+    this.comebackSince = null; // a Rejoin after this is on purpose
+    this.joinAgain = false; // a join queued meanwhile (a promotion's poll) must not bring me back
+    this.publishing.forget();
+    // A raised hand goes with its owner: left up, a host would invite someone who is gone (a page
+    // closed without Leave keeps it; a host sees it until they act on it).
+    const lower = this.ctl.lowerHandOnLeave();
+    void (this.media?.leave() ?? Promise.resolve()).finally(() => void lower());
+  }
+
+  private closeRoom(): void {
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    void this.media?.leave().catch(() => undefined);
+    this.media = null;
+  }
+
+  /** The page goes (navigating away, signing out): that is leaving; a later visit shows the card. */
+  dispose(): void {
+    this.disposed = true;
+    this.leaving.abort();
+    this.presence.forget();
+    this.seats.close();
+    this.reconnector.cancel();
+    this.dropPending();
+    this.closeRoom();
+    this.leaveBroadcast();
+    this.expose({ room: null });
+  }
+
+  // ---- the broadcast (a listener beyond the interactive threshold) --------------------------------
+
+  /** What the broadcast's own controls do, of the session's. */
+  private broadcastHooks(): Pick<BroadcastHooks, "retry" | "leave"> {
+    return {
+      retry: () => {
+        this.leaveBroadcast();
+        void this.join();
+      },
+      leave: () => {
+        const lower = this.ctl.lowerHandOnLeave();
+        this.offTheBroadcast();
+        void lower();
+        this.leftTheBroadcast = true; // the message stays: what the lower's answer redraws is not the card
+        this.ctl.left();
+        this.screen.message("You left the Space.", true);
+      },
+    };
+  }
+
+  /** Watch the broadcast `grant` names; false if its player could not be opened (said on the card,
+   * unless `auto`: a reconnect attempt, which tries again). */
+  private async watchBroadcast(grant: HlsGrant, auto: boolean): Promise<boolean> {
+    const ctl = this.ctl;
+    const playlistUrl = grant.playlist_url;
+    // An answer without a tag (an older API) cannot be counted: no heartbeats then.
+    const viewerTag = grant.viewer_tag;
+    const presenceInterval = viewerTag ? (grant.presence_interval_seconds ?? null) : null;
+    this.leaveBroadcast();
+    this.closeRoom();
+    // Anything that leaves the broadcast while this player opens (a second join in flight, the
+    // room taking over, the person leaving) wins: no second player or poller is left behind.
+    const generation = this.broadcastGeneration;
+    let opened: BroadcastStage;
+    try {
+      opened = await this.deps.openBroadcast(playlistUrl, this.broadcastHooks());
+    } catch (err) {
+      // The player's code could not be loaded (a deploy removed the old chunk, the network): not
+      // joined, and said so; a reconnect attempt just tries again.
+      if (!auto && !this.disposed && generation === this.broadcastGeneration) {
+        this.refuse(`Could not open the broadcast: ${(err as Error).message}`);
+      }
+      return false;
+    }
+    const view = opened;
+    if (this.disposed || generation !== this.broadcastGeneration) {
+      view.destroy();
+      return true; // something else took over meanwhile: nothing to retry
+    }
+    ctl.joined(grant);
+    this.comebackSince = null;
+    this.presence.entered(this.spaceId, ctl.issuedAt);
+    const newWatch = this.deps.newWatch ?? ((v, d) => new BroadcastWatch(v, d));
+    this.watch = newWatch(view, {
+      playlistUrl,
+      presenceInterval,
+      sendPresence: () => this.deps.api.presence(this.spaceId, viewerTag ?? ""),
+      check: () => void ctl.load(),
+      onState: (doc) => {
+        if (!this.disposed) ctl.pushed(doc);
+      },
+      reactions: this.deps.reactions as ReactionsOverlay,
+      fetchText: this.deps.fetchText,
+    });
+    this.expose({ room: null, broadcast: view.player });
+    // HLS viewers react too (the API counts them); the page follows the broadcast once it shows it.
+    this.screen.broadcast(view);
+    return true;
+  }
+
+  /** After each change seen on the broadcast: a promotion switches to the room, the end says so. */
+  followBroadcast(): void {
+    const ctl = this.ctl;
+    switch (ctl.broadcastNext) {
+      case "ended":
+        // The composer writes the end after the last segment and ENDLIST: play the sign-off to the
+        // end of the stream (at most PLAY_OUT_MS) before saying the Space ended.
+        if (!this.playingOut) {
+          this.playingOut = true;
+          const generation = this.broadcastGeneration;
+          void this.playOut(this.watch?.view.player ?? null).then(() => {
+            if (this.disposed || generation !== this.broadcastGeneration) return; // left meanwhile
+            this.leaveBroadcast();
+            this.screen.message("This Space has ended.", false);
+            this.endedWasSeen = true;
+            void this.readEnded();
+          });
+        }
+        return;
+      case "removed":
+        // A host removed me after my grant (state.json): no room to be disconnected from.
+        this.removedFromBroadcast();
+        return;
+      case "join-room":
+        // The new token is WebRTC; join() drops the broadcast once the room is up.
+        if (this.promotionDue()) void this.join();
+        return;
+      case "watch":
+        if (ctl.space) this.watch?.view.update(ctl.space, this.deps.me, ctl.signInAgain);
+    }
+  }
+
+  /** Resolves when `player` has played to the stream's end (ENDLIST), stopped playing, or after PLAY_OUT_MS. */
+  private playOut(player: BroadcastPlayer | null): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => player?.state !== "playing" && player?.state !== "waiting" && player?.state !== "loading";
+      if (!player || done()) return resolve();
+      const timer = this.setTimer(finish, PLAY_OUT_MS);
+      const off = player.onChange(() => {
+        if (done()) finish();
+      });
+      const clear = this.clearTimer;
+      function finish(): void {
+        clear(timer);
+        off();
+        resolve();
+      }
+    });
+  }
+
+  /**
+   * A host removed me while I watched the broadcast (state.json said so, or the token for my
+   * promotion was refused): the session stops its player itself. The Space is read once: its answer
+   * says whether it was a block.
+   */
+  private removedFromBroadcast(): void {
+    this.offTheBroadcast();
+    this.removedWasSeen = true;
+    this.screen.removed();
+    this.ctl.left();
+    void this.ctl.load();
+  }
+
+  /** Off the broadcast for good (a Leave, a removal): the tab forgets the Space, a Join after this is
+   * on purpose (not a promotion's retry), and nothing queued brings it back: not a join a later poll
+   * queued behind a promotion, nor the promotion's room if it was connecting. */
+  private offTheBroadcast(): void {
+    this.presence.forget();
+    this.comebackSince = null;
+    this.joinAgain = false;
+    this.dropPending();
+    this.leaveBroadcast();
+  }
+
+  /**
+   * The end, seen on state.json: read the Space for its recording (whether and until when it can be
+   * replayed is the API's). The whole audience gets here within seconds, so the read waits a random
+   * moment first, over a window that grows with the audience, while the page already says the Space
+   * ended; a read that still says live (the composer can write the end a moment before the API has
+   * stored it) is repeated 2–4 s later, at most 3 reads (ended_read.ts).
+   */
+  private readEnded(): Promise<void> {
+    return readEndedSpread(() => this.ctl.load(), {
+      listeners: this.ctl.space?.listener_count ?? 0,
+      stopped: () => this.disposed,
+      random: this.deps.random,
+      sleep: this.deps.sleep,
+    });
+  }
+
+  private leaveBroadcast(): void {
+    this.broadcastGeneration++;
+    this.playingOut = false;
+    if (!this.watch) return;
+    this.watch.close();
+    this.watch = null;
+    this.expose({ room: null, broadcast: null });
+  }
+}
