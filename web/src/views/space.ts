@@ -17,11 +17,12 @@ import { hideToast, h, stale, toast } from "../dom";
 import { cameraTrack, isStageRole, micMuted, micOn, publishRights, REMOVED_MESSAGE, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { type Person, personOf } from "../people";
 import { SEATS_CHANNEL, type SeatChannel } from "../rejoin";
-import { type ActResult, SpaceController, type SpaceApi } from "../space_controller";
+import { SpaceController, type SpaceApi } from "../space_controller";
 import { BLOCKED_MESSAGE, FIRST_CONNECT_RETRYING, SpaceSession } from "../space_session";
 import { layoutFor, stageOrder } from "../stage";
 import { BroadcastStage } from "./broadcast_stage";
 import { ReactionsOverlay, reactionsBar } from "./reactions";
+import { confirmBlock, SpaceActions } from "./space/actions";
 import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
 import { DevicesView } from "./space/devices";
@@ -94,14 +95,18 @@ export function spaceView(app: App, spaceId: string): View {
   /** The stage replaced what had the keyboard focus: its heading takes it at the next draw. */
   let headingWanted = false;
 
+  /** Which microphone, camera and speaker, kept per browser (devices.ts). */
+  const devicePrefs = new DevicePreferences(storage("localStorage"));
+  /** The small actions: a moderator's, my hand, ending the Space, the link, the device (space/actions.ts). */
+  const actions: SpaceActions = new SpaceActions({ spaceId, ctl, room: () => session.room, devicePrefs, redraw: render });
+  const { act, listAct, raiseHand, endSpace, copyLink, chooseDevice } = actions;
+
   const header = new HeaderView({ copyLink, endSpace: () => void endSpace(), leave: () => leave() });
   const stage = new StageView();
   const reactions = new ReactionsOverlay();
   const reactBar = reactionsBar((emoji) => app.api.react(spaceId, emoji));
-  /** Which microphone, camera and speaker, kept per browser (devices.ts). */
-  const devicePrefs = new DevicePreferences(storage("localStorage"));
   /** The room or broadcast the page is in, and how it gets there and back (space_session.ts). */
-  const session = new SpaceSession({
+  const session: SpaceSession = new SpaceSession({
     spaceId,
     me,
     ctl,
@@ -322,7 +327,7 @@ export function spaceView(app: App, spaceId: string): View {
       cameraOn: !!cameraTrack(local),
       screenOn: sharing(local),
       raised: ctl.handRaised,
-      handPending,
+      handPending: actions.handPending,
       devicesOpen: devices.isOpen,
     });
 
@@ -375,68 +380,6 @@ export function spaceView(app: App, spaceId: string): View {
     );
   }
 
-  // ---- actions ------------------------------------------------------------------------------------
-
-  /** `who`: the name of whom it was done to, before a refusal that speaks of "they". */
-  async function act(call: Parameters<SpaceController["act"]>[0], done: string, who?: string): Promise<void> {
-    report(await ctl.act(call), done, who);
-  }
-
-  /** True when the row is done with: the action went through, or (an invitation) the person had
-   * left the audience since the list was read, so the row was out of date. */
-  async function listAct(call: Parameters<SpaceController["act"]>[0], done: string, who?: string): Promise<boolean> {
-    const result = await ctl.act(call);
-    report(result, done, who);
-    return result.ok || result.rule === "role_changed";
-  }
-
-  function report(result: ActResult, done: string, who?: string): void {
-    if (result.ok) toast(done);
-    else toast(who && result.rule === "role_changed" ? `${who}: ${result.message}` : result.message, "error");
-  }
-
-  /** Applied to this room (a live track moves to the device), then remembered for the next ones. */
-  async function chooseDevice(kind: DeviceKind, id: string): Promise<void> {
-    try {
-      const media = session.room;
-      if (media) await media.useDevice(kind, id);
-      devicePrefs.set(kind, id);
-    } catch (err) {
-      toast(`Could not switch the device: ${(err as Error).message}`, "error");
-    }
-    render();
-  }
-
-  /** My raise or lower on its way: a second click waits for its answer instead of sending another. */
-  let handPending = false;
-
-  async function raiseHand(up: boolean): Promise<void> {
-    if (handPending) return;
-    handPending = true;
-    render();
-    try {
-      report(await ctl.raiseHand(up), up ? "Hand raised" : "Hand lowered");
-    } finally {
-      handPending = false;
-      render();
-    }
-  }
-
-  async function endSpace(): Promise<void> {
-    if (!window.confirm("End this Space for everyone?")) return;
-    await act((a, s) => a.endSpace(s), "Space ended");
-  }
-
-  function copyLink(): void {
-    const link = `${location.origin}${location.pathname}#/spaces/${encodeURIComponent(spaceId)}`;
-    // No clipboard (a plain-http origin) or a refused write: the link itself, to copy by hand.
-    if (!navigator.clipboard) return toast(link);
-    navigator.clipboard.writeText(link).then(
-      () => toast("Invite link copied"),
-      () => toast(link),
-    );
-  }
-
   el.append(h("p", { class: "muted" }, "Loading…"));
   hideToast();
   void session.open();
@@ -462,9 +405,4 @@ function focusHeading(view: HTMLElement): void {
   if (!heading) return;
   heading.tabIndex = -1;
   heading.focus({ preventScroll: true });
-}
-
-/** A block cannot be undone (no unblock, like X): asked once, as ending the Space and handing it over are. */
-function confirmBlock(name: string): boolean {
-  return window.confirm(`Block ${name}? They are removed and cannot join this Space again.`);
 }

@@ -1,0 +1,91 @@
+/**
+ * The Space page's small actions: a moderator's action through the controller and its notice, my
+ * raised hand (one request at a time), ending the Space, the invite link, the device choice. Each
+ * tells its outcome as a toast and has the page redraw; none holds more than its own pending flag.
+ */
+import type { DeviceKind, DevicePreferences } from "../../devices";
+import { toast } from "../../dom";
+import type { SpaceRoom } from "../../media";
+import type { ActResult, SpaceController } from "../../space_controller";
+
+export type ActCall = Parameters<SpaceController["act"]>[0];
+
+export interface ActionDeps {
+  spaceId: string;
+  ctl: SpaceController;
+  /** The page's room, if any. */
+  room: () => SpaceRoom | null;
+  devicePrefs: DevicePreferences;
+  /** The live page draws again (the controls show the pending hand, the device chosen). */
+  redraw: () => void;
+}
+
+export class SpaceActions {
+  /** My raise or lower on its way: a second click waits for its answer instead of sending another. */
+  handPending = false;
+
+  constructor(private readonly deps: ActionDeps) {}
+
+  /** `who`: the name of whom it was done to, before a refusal that speaks of "they". */
+  act = async (call: ActCall, done: string, who?: string): Promise<void> => {
+    report(await this.deps.ctl.act(call), done, who);
+  };
+
+  /** True when the row is done with: the action went through, or (an invitation) the person had
+   * left the audience since the list was read, so the row was out of date. */
+  listAct = async (call: ActCall, done: string, who?: string): Promise<boolean> => {
+    const result = await this.deps.ctl.act(call);
+    report(result, done, who);
+    return result.ok || result.rule === "role_changed";
+  };
+
+  /** Applied to this room (a live track moves to the device), then remembered for the next ones. */
+  chooseDevice = async (kind: DeviceKind, id: string): Promise<void> => {
+    try {
+      const media = this.deps.room();
+      if (media) await media.useDevice(kind, id);
+      this.deps.devicePrefs.set(kind, id);
+    } catch (err) {
+      toast(`Could not switch the device: ${(err as Error).message}`, "error");
+    }
+    this.deps.redraw();
+  };
+
+  raiseHand = async (up: boolean): Promise<void> => {
+    if (this.handPending) return;
+    this.handPending = true;
+    this.deps.redraw();
+    try {
+      report(await this.deps.ctl.raiseHand(up), up ? "Hand raised" : "Hand lowered");
+    } finally {
+      this.handPending = false;
+      this.deps.redraw();
+    }
+  };
+
+  endSpace = async (): Promise<void> => {
+    if (!window.confirm("End this Space for everyone?")) return;
+    await this.act((a, s) => a.endSpace(s), "Space ended");
+  };
+
+  copyLink = (): void => {
+    const link = `${location.origin}${location.pathname}#/spaces/${encodeURIComponent(this.deps.spaceId)}`;
+    // No clipboard (a plain-http origin) or a refused write: the link itself, to copy by hand.
+    if (!navigator.clipboard) return toast(link);
+    navigator.clipboard.writeText(link).then(
+      () => toast("Invite link copied"),
+      () => toast(link),
+    );
+  };
+}
+
+/** An action's outcome, told: `done`, or the refusal (naming `who` when it speaks of "they"). */
+export function report(result: ActResult, done: string, who?: string): void {
+  if (result.ok) toast(done);
+  else toast(who && result.rule === "role_changed" ? `${who}: ${result.message}` : result.message, "error");
+}
+
+/** A block cannot be undone (no unblock, like X): asked once, as ending the Space and handing it over are. */
+export function confirmBlock(name: string): boolean {
+  return window.confirm(`Block ${name}? They are removed and cannot join this Space again.`);
+}
