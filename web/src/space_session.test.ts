@@ -1,0 +1,344 @@
+// @vitest-environment happy-dom
+/**
+ * SpaceSession on its own: a fake API, fake rooms and a fake broadcast, fake timers; the screen is a
+ * recorder that follows the session as views/space.ts does (a change of the Space follows the
+ * broadcast; a room that ended is told to the session).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import type { Space } from "./api";
+import type { JoinGrant } from "./broadcast";
+import { REMOVED_RULE, type RoomMetadata } from "./contract.gen";
+import { REMOVED_MESSAGE, type SpaceRoom } from "./media";
+import { IN_SPACE_KEY } from "./rejoin";
+import { type SpaceApi, SpaceController } from "./space_controller";
+import { PLAY_OUT_MS, type SessionScreen, SpaceSession } from "./space_session";
+import type { BroadcastStage } from "./views/broadcast_stage";
+import type { BroadcastWatch, WatchDeps } from "./views/space/broadcast_watch";
+
+type Status = { kind: string; message?: string; canRejoin?: boolean; dropped?: boolean; removed?: boolean; seatTaken?: boolean };
+
+/** A room whose connect the test settles (`connected()` / `failed()`). */
+class FakeRoom {
+  status: Status = { kind: "idle" };
+  readonly info = { title: "", video: "off", pinned_source: "camera" };
+  left = 0;
+  readonly room = {
+    metadata: undefined as string | undefined,
+    localParticipant: { identity: "lee", attributes: {}, permissions: undefined, getTrackPublication: () => undefined, setCameraEnabled: async () => undefined },
+    on: () => undefined,
+    off: () => undefined,
+  };
+  private listeners = new Set<() => void>();
+  private settle: ((error?: Error) => void) | null = null;
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+  onHands(): () => void {
+    return () => undefined;
+  }
+  onMutedByHost(): () => void {
+    return () => undefined;
+  }
+  async setMicrophone(): Promise<void> {}
+  setStatus(status: Status): void {
+    this.status = status;
+    for (const fn of this.listeners) fn();
+  }
+  connect(): Promise<void> {
+    this.setStatus({ kind: "connecting" });
+    return new Promise((resolve, reject) => (this.settle = (error) => (error ? reject(error) : resolve())));
+  }
+  connected(): void {
+    this.setStatus({ kind: "connected" });
+    this.settle?.();
+  }
+  /** `dropped`: the connection went away for a reason the session comes back from by itself. */
+  failed(message: string, dropped = false): void {
+    this.setStatus({ kind: "ended", message, canRejoin: true, dropped, removed: false, seatTaken: false });
+    this.settle?.(new Error(message));
+  }
+  /** As LiveKit's disconnect: a room still up ends, left (no reconnect after it); an ended one stays so. */
+  async leave(): Promise<void> {
+    this.left += 1;
+    if (this.status.kind !== "ended") this.setStatus({ kind: "ended", message: "You left the Space.", canRejoin: true, dropped: false, removed: false, seatTaken: false });
+  }
+}
+
+class FakeStage {
+  destroyed = false;
+  readonly player = { state: "playing", onChange: () => () => undefined };
+  constructor(readonly url: string) {}
+  update(): void {}
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+const ISSUED = "2026-12-05T06:00:00Z";
+const SPACE: Space = { id: "s1", title: "Night", state: "live", host: "hana", cohosts: [], speakers: [], video: "off", listener_count: 1, raised_hands: [], names: {}, pictures: {} };
+const HLS: JoinGrant = { mode: "hls", playlist_url: "https://cdn.example/s1/live.m3u8", identity: "lee", role: "listener", issued_at: ISSUED, expires_at: null, presence_interval_seconds: null, viewer_tag: "tagOfLee" };
+const WEBRTC: JoinGrant = { mode: "webrtc", url: "wss://sfu.example", token: "t", identity: "lee", role: "speaker", issued_at: ISSUED, expires_at: 0 };
+const refused = (status: number, detail: string, rule: string | null = null) => Object.assign(new Error(detail), { status, detail, rule });
+
+function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
+  return {
+    space_id: "s1", video: "off", pinned: null, pinned_source: "camera", title: "Night", state: "live", host: "hana", cohosts: [], speakers: [],
+    names: {}, pictures: {}, listener_count: 1, version: 2, host_away_until: null, removed_viewers: {}, ...overrides,
+  };
+}
+
+let grants: (JoinGrant | Error)[];
+let sinces: (string | null)[];
+let rooms: FakeRoom[];
+let stages: FakeStage[];
+let watches: { deps: WatchDeps; closed: boolean }[];
+let shown: string[];
+let storage: Map<string, string>;
+let session: SpaceSession;
+let ctl: SpaceController;
+
+function make(): void {
+  const api = { getSpace: async () => SPACE, lowerHand: async () => SPACE } as unknown as SpaceApi;
+  ctl = new SpaceController(api, "s1", "lee");
+  const screen: SessionScreen = {
+    draw: () => {
+      shown.push("draw");
+      if (session.watching) session.followBroadcast();
+    },
+    update: () => {
+      shown.push("update");
+      const kind = session.room?.status.kind;
+      if (kind === "ended") session.roomEnded();
+      const notice = kind === "connected" ? session.connectedAs(ctl.myRole) : null;
+      if (notice) shown.push(`notice: ${notice}`);
+    },
+    stage: () => shown.push("stage"),
+    broadcast: () => {
+      shown.push("broadcast");
+      session.followBroadcast();
+    },
+    message: (text, rejoin) => shown.push(`message: ${text}${rejoin ? " [Rejoin]" : ""}`),
+    removed: () => shown.push("removed"),
+    reconnecting: (first) => shown.push(`reconnecting${first ? " (first)" : ""}`),
+    busy: () => shown.push("busy"),
+    toast: (text) => shown.push(`toast: ${text}`),
+  };
+  session = new SpaceSession({
+    spaceId: "s1",
+    me: "lee",
+    ctl,
+    api: {
+      joinToken: async (_id, since) => {
+        sinces.push(since ?? null);
+        const grant = grants.shift();
+        if (!grant) throw Object.assign(new Error("no more grants"), { status: 503 });
+        if (grant instanceof Error) throw grant;
+        return grant;
+      },
+      presence: async () => undefined,
+    },
+    screen,
+    newRoom: () => {
+      const room = new FakeRoom();
+      rooms.push(room);
+      return room as unknown as SpaceRoom;
+    },
+    openBroadcast: async (url) => {
+      const stage = new FakeStage(url);
+      stages.push(stage);
+      return stage as unknown as BroadcastStage;
+    },
+    newWatch: (view, deps) => {
+      const watch = { deps, closed: false };
+      watches.push(watch);
+      return { view, playlistUrl: deps.playlistUrl, close: () => (watch.closed = true) } as unknown as BroadcastWatch;
+    },
+    reactions: { show: () => undefined },
+    fetchText: async () => null,
+    sessionStorage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => void storage.set(k, v), removeItem: (k) => void storage.delete(k) },
+    seatChannel: null,
+    random: () => 0.5,
+  });
+  ctl.onChange(() => screen.draw());
+}
+
+/** Lets the promises in flight settle (fake timers do not move). */
+const settle = () => vi.advanceTimersByTimeAsync(0);
+
+beforeEach(async () => {
+  vi.useFakeTimers();
+  grants = [];
+  sinces = [];
+  rooms = [];
+  stages = [];
+  watches = [];
+  shown = [];
+  storage = new Map();
+  make();
+  await session.open();
+  shown = [];
+});
+
+afterEach(() => {
+  session.dispose();
+  vi.useRealTimers();
+});
+
+/** Joined into the room from the card, and connected. */
+async function inTheRoom(): Promise<FakeRoom> {
+  grants.push(WEBRTC);
+  const joined = session.join();
+  await settle();
+  rooms[0].connected();
+  await joined;
+  return rooms[0];
+}
+
+/** Joined from the card onto the broadcast. */
+async function onTheBroadcast(): Promise<void> {
+  grants.push(HLS);
+  await session.join();
+  expect(session.watching).toBe(true);
+}
+
+describe("SpaceSession", () => {
+  it("joins the room the token names: the stage is built, the page's room is it, the tab remembers the Space", async () => {
+    const room = await inTheRoom();
+    expect(shown).toContain("stage");
+    expect(session.room).toBe(room);
+    expect(room.status.kind).toBe("connected");
+    expect(ctl.transport).toBe("webrtc");
+    expect(sinces).toEqual([null]);
+    expect(JSON.parse(storage.get(IN_SPACE_KEY) ?? "{}").space).toBe("s1");
+    expect(session.joinError).toBe("");
+  });
+
+  it("says why a join was refused, on the card, and makes no room", async () => {
+    grants.push(refused(403, "You are blocked."));
+    await session.join();
+    expect(rooms).toHaveLength(0);
+    expect(session.joinError).toBe("You cannot join this Space: You are blocked.");
+    expect(shown).toEqual(["draw"]);
+
+    grants.push(refused(409, "removed", REMOVED_RULE));
+    await session.join();
+    expect(session.joinError).toBe(REMOVED_MESSAGE);
+  });
+
+  it("reconnects by itself after a drop, in the same role, naming the grant it dropped with", async () => {
+    const first = await inTheRoom();
+    grants.push(WEBRTC);
+    first.failed("Connection lost", true);
+    expect(shown).toContain("reconnecting");
+    await settle();
+    expect(rooms).toHaveLength(2);
+    const second = rooms[1];
+    expect(session.room).toBe(first); // the new room is the page's once it is up
+    second.connected();
+    await settle();
+    expect(session.room).toBe(second);
+    expect(sinces).toEqual([null, ISSUED]);
+    expect(ctl.joinedRole).toBe("speaker");
+    expect(ctl.transport).toBe("webrtc");
+    expect(shown.some((s) => s.startsWith("notice:"))).toBe(false); // the same role: nothing to tell
+    expect(first.left).toBeGreaterThan(0);
+  });
+
+  it("promotes a listener from the broadcast to the room: the broadcast plays until the room is up", async () => {
+    await onTheBroadcast();
+    expect(shown).toContain("broadcast");
+    grants.push(WEBRTC);
+    watches[0].deps.onState(doc({ speakers: ["lee"] })); // state.json: lee is on stage now
+    await settle();
+    expect(rooms).toHaveLength(1);
+    expect(session.watching).toBe(true);
+    expect(watches[0].closed).toBe(false);
+    rooms[0].connected();
+    await settle();
+    expect(session.watching).toBe(false);
+    expect(watches[0].closed).toBe(true);
+    expect(session.room).toBe(rooms[0]);
+    expect(shown).toContain("stage");
+    expect(sinces).toEqual([null, ISSUED]); // the promotion names the broadcast's grant
+    expect(shown.some((s) => s.startsWith("notice:"))).toBe(true); // a promotion is told
+  });
+
+  it("waits before asking again after a promotion's room could not connect", async () => {
+    await onTheBroadcast();
+    grants.push(WEBRTC);
+    watches[0].deps.onState(doc({ speakers: ["lee"] }));
+    await settle();
+    rooms[0].failed("No route to the SFU.");
+    await settle();
+    expect(shown.some((s) => s.startsWith("toast: Could not join the stage"))).toBe(true);
+    expect(session.watching).toBe(true);
+    watches[0].deps.onState(doc({ speakers: ["lee"], listener_count: 2 })); // the same version: no change
+    session.followBroadcast();
+    await settle();
+    expect(sinces).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    grants.push(WEBRTC);
+    session.followBroadcast();
+    await settle();
+    expect(sinces).toHaveLength(3);
+  });
+
+  it("stops the broadcast when state.json says a host removed me, and forgets the Space", async () => {
+    await onTheBroadcast();
+    watches[0].deps.onState(doc({ removed_viewers: { tagOfLee: Date.parse(ISSUED) + 1000 } }));
+    await settle();
+    expect(shown).toContain("removed");
+    expect(session.removedSeen).toBe(true);
+    expect(session.watching).toBe(false);
+    expect(watches[0].closed).toBe(true);
+    expect(storage.has(IN_SPACE_KEY)).toBe(false);
+  });
+
+  it("plays out the broadcast's end before saying the Space ended", async () => {
+    await onTheBroadcast();
+    watches[0].deps.onState(doc({ state: "ended" }));
+    await settle();
+    expect(shown).not.toContain("message: This Space has ended.");
+    await vi.advanceTimersByTimeAsync(PLAY_OUT_MS);
+    expect(shown).toContain("message: This Space has ended.");
+    expect(session.endedSeen).toBe(true);
+    expect(watches[0].closed).toBe(true);
+  });
+
+  it("a leave comes back by itself no more: not after LiveKit's own reconnect, not after a reload", async () => {
+    const room = await inTheRoom();
+    room.setStatus({ kind: "reconnecting" });
+    session.leave();
+    await settle();
+    grants.push(WEBRTC);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sinces).toHaveLength(1);
+    expect(rooms).toHaveLength(1);
+    expect(shown).toContain("message: You left the Space. [Rejoin]");
+    expect(storage.has(IN_SPACE_KEY)).toBe(false);
+  });
+
+  it("stops the reconnect's retries when the page goes", async () => {
+    const room = await inTheRoom();
+    room.failed("Connection lost", true); // no grant: the first attempt is told to try again
+    await settle();
+    expect(sinces).toHaveLength(2);
+    session.dispose();
+    grants.push(WEBRTC);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sinces).toHaveLength(2);
+    expect(rooms).toHaveLength(1);
+    expect(storage.has(IN_SPACE_KEY)).toBe(false);
+  });
+
+  it("gives up after the reconnect's last attempt, with a Rejoin", async () => {
+    const room = await inTheRoom();
+    room.failed("Connection lost", true);
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    expect(shown).toContain("message: The connection to the Space was lost. [Rejoin]");
+    expect(session.room).toBeNull();
+  });
+});
