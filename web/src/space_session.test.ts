@@ -14,6 +14,7 @@ import { IN_SPACE_KEY } from "./rejoin";
 import { type SpaceApi, SpaceController } from "./space_controller";
 import { PLAY_OUT_MS, type SessionScreen, SpaceSession } from "./space_session";
 import type { BroadcastStage } from "./views/broadcast_stage";
+import type { ReactionsOverlay } from "./views/reactions";
 import type { BroadcastWatch, WatchDeps } from "./views/space/broadcast_watch";
 
 type Status = { kind: string; message?: string; canRejoin?: boolean; dropped?: boolean; removed?: boolean; seatTaken?: boolean };
@@ -156,7 +157,7 @@ function make(): void {
       watches.push(watch);
       return { view, playlistUrl: deps.playlistUrl, close: () => (watch.closed = true) } as unknown as BroadcastWatch;
     },
-    reactions: { show: () => undefined },
+    reactions: { show: () => undefined } as unknown as ReactionsOverlay,
     fetchText: async () => null,
     sessionStorage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => void storage.set(k, v), removeItem: (k) => void storage.delete(k) },
     seatChannel: null,

@@ -77,7 +77,7 @@ export interface SessionDeps {
   /** Starts what runs while the broadcast is watched (heartbeat, stall check, feeds). */
   newWatch?: (view: BroadcastStage, deps: WatchDeps) => BroadcastWatch;
   /** Where reactions float (the room's bursts, the broadcast's feed). */
-  reactions: Pick<ReactionsOverlay, "show">;
+  reactions: ReactionsOverlay;
   fetchText: (url: string) => Promise<string | null>;
   /** sessionStorage: which Space this tab is in, across a reload. */
   sessionStorage: KeyValue | null;
@@ -689,7 +689,7 @@ export class SpaceSession {
       onState: (doc) => {
         if (!this.disposed) ctl.pushed(doc);
       },
-      reactions: this.deps.reactions as ReactionsOverlay,
+      reactions: this.deps.reactions,
       fetchText: this.deps.fetchText,
     });
     this.expose({ room: null, broadcast: view.player });

@@ -1,0 +1,45 @@
+// @vitest-environment happy-dom
+/** The Space page's small actions, with a fake controller: what each tells, and one hand request at a time. */
+import { afterEach, describe, expect, it } from "vitest";
+
+import type { DevicePreferences } from "../../devices";
+import type { ActResult, SpaceController } from "../../space_controller";
+import { SpaceActions } from "./actions";
+
+const toastText = () => document.getElementById("toast")?.textContent;
+
+function actions(answer: ActResult, hand?: Promise<ActResult>) {
+  let redraws = 0;
+  const ctl = { act: async () => answer, raiseHand: () => hand ?? Promise.resolve(answer) } as unknown as SpaceController;
+  const made = new SpaceActions({ spaceId: "s1", ctl, room: () => null, devicePrefs: { set: () => undefined } as unknown as DevicePreferences, redraw: () => (redraws += 1) });
+  return { made, redraws: () => redraws };
+}
+
+afterEach(() => document.body.replaceChildren());
+
+describe("SpaceActions", () => {
+  it("tells an action done, and a refusal that speaks of 'they' with the name of whom it was done to", async () => {
+    await actions({ ok: true }).made.act(async () => undefined, "sam muted");
+    expect(toastText()).toBe("sam muted");
+    await actions({ ok: false, message: "They left the audience.", rule: "role_changed" }).made.act(async () => undefined, "done", "Sam");
+    expect(toastText()).toBe("Sam: They left the audience.");
+  });
+
+  it("counts a listener row as done with when the person had left the audience meanwhile", async () => {
+    expect(await actions({ ok: false, message: "gone", rule: "role_changed" }).made.listAct(async () => undefined, "invited")).toBe(true);
+    expect(await actions({ ok: false, message: "no", rule: "forbidden" }).made.listAct(async () => undefined, "invited")).toBe(false);
+  });
+
+  it("sends one raise at a time: a second click while the first is on its way sends nothing", async () => {
+    let answer: (r: ActResult) => void = () => undefined;
+    const { made, redraws } = actions({ ok: true }, new Promise((resolve) => (answer = resolve)));
+    const first = made.raiseHand(true);
+    expect(made.handPending).toBe(true);
+    await made.raiseHand(true);
+    answer({ ok: true });
+    await first;
+    expect(made.handPending).toBe(false);
+    expect(redraws()).toBe(2);
+    expect(toastText()).toBe("Hand raised");
+  });
+});
