@@ -285,9 +285,9 @@ def deployment_warnings(settings: SpacesSettings) -> list[str]:
     if settings.production and settings.livekit_archive is None:
         warnings.append(
             "the SFU nodes run the upstream livekit-server release: any join token, a listener's too, "
-            "can make a node hold memory it never gives back (simulate requests) and recreate an ended "
-            "Space's room (WHIP); build the hardened one with `make livekit-archive` and deploy with "
-            "-c livekit_archive=<the file it prints> (docs/infrastructure.md, 'The SFU binary')"
+            "can make a node hold memory it never gives back (simulated speaker updates) and recreate "
+            "an ended Space's room (WHIP); build the hardened one with `make livekit-archive` and "
+            "deploy with -c livekit_archive=<the file it prints> (docs/infrastructure.md, 'The SFU binary')"
         )
     return warnings
 

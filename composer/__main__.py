@@ -1,8 +1,9 @@
 """`python -m composer start`: the livekit-agents CLI around the broadcast composer.
 
 Same shape as `python -m media_agent`: `start` is what the cloud and `make dev` run (drains on
-SIGTERM, load threshold, a warm process); the CLI's deprecated `dev` is left to tests. Reads LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET
-and the broadcast destination (SPACES_BROADCAST_DIR, or SPACES_BROADCAST_BUCKET and _PREFIX).
+SIGTERM, load threshold, a warm process); the CLI's deprecated `dev` is left to tests. Reads
+LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET and the broadcast destination
+(SPACES_BROADCAST_DIR, or SPACES_BROADCAST_BUCKET and _PREFIX).
 """
 
 from __future__ import annotations

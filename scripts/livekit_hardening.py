@@ -3,10 +3,12 @@
 livekit-server v1.13.5 serves two things to any holder of a join token that this stack never uses
 and that the grants do not gate (docs/infrastructure.md, "The SFU binary"):
 
-- a client's `SignalRequest.simulate`: `speaker_update: N` starts a goroutine that sleeps N seconds
-  (up to 68 years) holding the room and sends a speaker update to every participant at once. A
-  listener's token could send thousands a second: memory that is never given back and a signal
-  message to everyone in the room per request, on a node shared by other Spaces;
+- a client's `SignalRequest.simulate` with `speaker_update: N`, which starts a goroutine that sleeps
+  N seconds (up to 68 years) holding the room and sends a speaker update to every participant at
+  once. A listener's token could send thousands a second: memory that is never given back and a
+  signal message to everyone in the room per request, on a node shared by other Spaces. The other
+  simulated scenarios act on the sender's own session only (closing it, restarting its ICE, its
+  own bandwidth) and stay: the browser tests drop a connection with one;
 - WHIP (`POST /whip/v1`), which creates a room for any valid token although `room.auto_create`
   is false, so a token of a Space that has just ended brings its room back.
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bumped with every change to EDITS, so a cached build of older edits is not reused.
-REVISION = "spaces1"
+REVISION = "spaces2"
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,10 @@ class Edit:
 
 EDITS = (
     Edit(
-        "pkg/rtc/participant.go",
-        "return p.listener().OnSimulateScenario(p, simulateScenario)",
-        "return nil",
-        "a client's simulate request is ignored (it is a test hook; no grant gates it)",
+        "pkg/rtc/room.go",
+        "\tcase *livekit.SimulateScenario_SpeakerUpdate:\n",
+        "\tcase *livekit.SimulateScenario_SpeakerUpdate:\n\t\treturn nil\n",
+        "a client's simulated speaker update is ignored (no grant gates it; it fans out to the room)",
     ),
     Edit(
         "pkg/service/server.go",

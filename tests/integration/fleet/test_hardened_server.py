@@ -1,7 +1,7 @@
 """The SFU binary's hardening (scripts/livekit_hardening.py), against the server the tests build with
 it (scripts/install-livekit.sh; the nodes run the same edits, scripts/build-livekit-archive.sh).
 
-An unedited v1.13.5 fails both tests: a listener's `simulate` requests each leave a goroutine
+An unedited v1.13.5 fails both tests: a listener's simulated speaker updates each leave a goroutine
 sleeping in the server (and send everyone a speaker update), and WHIP creates a room that
 `room.auto_create: false` says only the control plane may create."""
 
