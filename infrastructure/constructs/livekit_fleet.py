@@ -215,7 +215,14 @@ class LiveKitFleet(Construct):
         source: dict[str, str] = {}
         if archive is not None:
             self.archive: s3_assets.Asset | None = s3_assets.Asset(self, "ServerArchive", path=str(archive))
-            self.archive.grant_read(self.role)
+            # That one object of the bootstrap bucket (`grant_read` would give the whole bucket: every
+            # asset of every stack in the account and region, to an internet-facing node).
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"],
+                    resources=[self.archive.bucket.arn_for_objects(self.archive.s3_object_key)],
+                )
+            )
             source["LIVEKIT_ARCHIVE_S3"] = self.archive.s3_object_url
         else:
             self.archive = None

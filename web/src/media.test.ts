@@ -186,4 +186,17 @@ describe("a first connect that fails", () => {
     await expect(refused.connect("wss://sfu.example", "t")).rejects.toThrow("refused the join token");
     expect(refused.status).toMatchObject({ kind: "ended", dropped: false, canRejoin: true });
   });
+
+  it("is no drop when the person left while it was connecting", async () => {
+    const room = new SpaceRoom(document.createElement("div"));
+    let cancel: (err: Error) => void = () => undefined;
+    vi.spyOn(room.room, "connect").mockImplementation(() => new Promise((_, reject) => (cancel = reject)));
+    vi.spyOn(room.room, "disconnect").mockImplementation(async () => {
+      cancel(ConnectionError.cancelled("client initiated disconnect"));
+    });
+    const connecting = room.connect("wss://sfu.example", "t");
+    await room.leave();
+    await expect(connecting).rejects.toThrow();
+    expect(room.status).toMatchObject({ kind: "ended", dropped: false });
+  });
 });

@@ -102,6 +102,8 @@ export class SpaceRoom {
   private mutedListeners = new Set<() => void>();
   /** My microphone changes the page is making (setMicrophone): a mute meanwhile is mine, not a host's. */
   private ownMicChanges = 0;
+  /** Set by `leave`: a connect it cancels is not a drop (nothing reconnects after it). */
+  private leaving = false;
   /**
    * Each remote audio track's <audio> in the sink, kept by the page: the SDK detaches a track before
    * it reports it unsubscribed, so `track.detach()` then finds nothing to remove.
@@ -317,8 +319,10 @@ export class SpaceRoom {
         ? "The media server refused the join token."
         : `Could not connect to the media server (${(err as Error).message}).`;
       // Not refused (the network, the SFU out of reach): the page tries again by itself, as after a
-      // drop (a first connect made offline is back once the network is).
-      this.setStatus({ kind: "ended", message, canRejoin: true, dropped: !refused, removed: false, seatTaken: false });
+      // drop (a first connect made offline is back once the network is). Not after a Leave: leaving
+      // while connecting cancels the connect, and that is no failure to come back from.
+      const dropped = !refused && !this.leaving;
+      this.setStatus({ kind: "ended", message, canRejoin: true, dropped, removed: false, seatTaken: false });
       throw new Error(message);
     }
     await this.room.startAudio().catch(() => undefined);
@@ -327,6 +331,7 @@ export class SpaceRoom {
   }
 
   async leave(): Promise<void> {
+    this.leaving = true;
     await this.room.disconnect();
     this.stopAllAudio(); // also when no Disconnected event comes (a room that never connected)
   }
