@@ -2,7 +2,7 @@
 
 The local server (`make dev`, every e2e test) sends them with the page, so the whole page runs under
 them in the browser tests; the stack outputs the same policy for the page's CDN, with its own
-origins (`WebSecurityHeaders`, docs/web.md "Deploying the static files").
+origins (`WebContentSecurityPolicy`, docs/web.md "Deploying the static files").
 
 What the page loads, and why each source is allowed:
 - scripts and styles: its own files only (the build has no inline script or style; styles set from

@@ -32,7 +32,7 @@ def local_policy(settings: Settings) -> str:
     broadcast = [web_security.origin(settings.broadcast_base_url)] if settings.broadcast_base_url else []
     return web_security.content_security_policy(
         connect=[
-            *web_security.signalling_origins(settings.public_livekit_url or settings.livekit_url),
+            *web_security.signalling_origins(settings.client_livekit_url),
             *LOCAL_WEB_ORIGINS,
             *broadcast,
         ],

@@ -184,15 +184,23 @@ class Settings(BaseSettings):
     def _local_mode_only_on_this_machine(self) -> Settings:
         # Local mode (the default) mounts /dev/token and accepts bearer tokens signed with the public
         # dev secret: a deployment that forgot SPACES_MODE must not start like that. A LiveKit server
-        # on loopback is what `make dev` and the tests run; a deployment's is elsewhere.
-        if self.mode == "local" and not is_loopback_url(self.livekit_url):
-            raise ValueError(
-                f"{names.ENV_MODE}=local (the default when unset) mints tokens for anyone and accepts "
-                f"the public dev secret, so it runs only against a LiveKit server on this machine, but "
-                f"{names.ENV_LIVEKIT_URL}={self.livekit_url!r} is not a loopback address: set "
-                f"{names.ENV_MODE}=cloud for a deployment, or point {names.ENV_LIVEKIT_URL} at "
-                f"localhost / 127.0.0.1 / [::1]"
-            )
+        # on loopback, handed to clients on loopback, is what `make dev` and the tests run; a
+        # deployment's SFU, or the address its clients are given (one box serving the public), is
+        # elsewhere.
+        if self.mode != "local":
+            return self
+        for variable, url in (
+            (names.ENV_LIVEKIT_URL, self.livekit_url),
+            (names.ENV_PUBLIC_LIVEKIT_URL, self.public_livekit_url),
+        ):
+            if url is not None and not is_loopback_url(url):
+                raise ValueError(
+                    f"{names.ENV_MODE}=local (the default when unset) mints tokens for anyone and "
+                    f"accepts the public dev secret, so it runs only with a LiveKit server on this "
+                    f"machine, but {variable}={url!r} is not a loopback address: set "
+                    f"{names.ENV_MODE}=cloud for a deployment, or point {variable} at "
+                    f"localhost / 127.0.0.1 / [::1]"
+                )
         return self
 
     @model_validator(mode="after")

@@ -18,15 +18,17 @@ from functions.dev_token import dev_token
 from .fakes import FakeGateway
 
 LK_KEY, LK_SECRET = "unit-key", "unit-secret-long-enough-for-hs256-signing"
+# What join answers hand clients (the URL the server API is reached at differs, as in a deployment).
+PUBLIC_LIVEKIT_URL = "ws://127.0.0.1:7999"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         SPACES_MODE="local",
-        # Never reached (the gateway is a fake); on loopback, as local mode requires.
+        # Never reached (the gateway is a fake); on loopback, as local mode requires of both.
         LIVEKIT_URL="ws://127.0.0.1:1",
-        SPACES_PUBLIC_LIVEKIT_URL="wss://sfu.example",
+        SPACES_PUBLIC_LIVEKIT_URL=PUBLIC_LIVEKIT_URL,
         LIVEKIT_API_KEY=LK_KEY,
         LIVEKIT_API_SECRET=LK_SECRET,
         SPACES_STORE="sqlite",

@@ -28,7 +28,7 @@ from functions.reconcile.wiring import reconciler_for
 from functions.store.base import Snapshot
 from functions.store.sqlite import SqliteStore
 
-from .conftest import LK_KEY, LK_SECRET, auth
+from .conftest import LK_KEY, LK_SECRET, PUBLIC_LIVEKIT_URL, auth
 from .fakes import FakeGateway
 
 
@@ -378,7 +378,7 @@ def test_token_grants_come_from_the_stored_role(client: TestClient) -> None:
     listener = client.post(f"/spaces/{space_id}/token", headers=auth("lis"))
     assert listener.status_code == 200
     body = listener.json()
-    assert body["url"] == "wss://sfu.example" and body["identity"] == "lis" and body["role"] == "listener"
+    assert body["url"] == PUBLIC_LIVEKIT_URL and body["identity"] == "lis" and body["role"] == "listener"
     claims = lk_claims(body["token"])
     assert claims.video.can_publish is False and claims.video.room == f"space-{space_id}"
     # The role, and when the grant was issued (the same time the answer says).
@@ -979,7 +979,7 @@ def test_local_mode_serves_the_built_web_client_after_the_api(settings: Settings
         page = c.get("/")
         policy = page.headers["content-security-policy"]
         assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
-        ws, http = web_security.signalling_origins(settings.public_livekit_url or settings.livekit_url)
+        ws, http = web_security.signalling_origins(settings.client_livekit_url)
         assert f" {ws}" in policy and f" {http}" in policy
         assert page.headers["x-content-type-options"] == "nosniff"
     cloud = settings.model_copy(update={"web_dist": str(web), "mode": "cloud"})

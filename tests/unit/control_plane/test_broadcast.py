@@ -22,7 +22,7 @@ from functions.api.main import create_app
 from functions.core.config import Settings
 from functions.domain import viewers
 
-from .conftest import auth
+from .conftest import PUBLIC_LIVEKIT_URL, auth
 from .fakes import FakeGateway
 from .test_api import create, live_space, lk_claims, participant_event, set_role, signed, start
 
@@ -69,7 +69,7 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
     below = token(bclient, space_id, "newcomer")
     assert below["mode"] == "webrtc" and below["role"] == "listener"
     assert set(below) == {"mode", "url", "token", "identity", "role", "issued_at", "expires_at"}
-    assert below["url"] == "wss://sfu.example" and below["token"] and below["expires_at"]
+    assert below["url"] == PUBLIC_LIVEKIT_URL and below["token"] and below["expires_at"]
 
     listeners_join(bclient, space_id, 1, first=LIMIT - 1)
     at = token(bclient, space_id, "newcomer")

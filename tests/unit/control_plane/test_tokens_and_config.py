@@ -90,6 +90,17 @@ def test_local_mode_refuses_to_start_against_a_server_off_this_machine(
     )
 
 
+@pytest.mark.parametrize("url", ["wss://rtc.example.org", "ws://10.0.0.5:7880"])
+def test_local_mode_refuses_to_hand_clients_a_server_off_this_machine(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One box serving the public: the SFU on loopback for the API, a public address for clients.
+    monkeypatch.delenv(names.ENV_MODE, raising=False)
+    with pytest.raises(ValidationError) as refused:
+        Settings(LIVEKIT_URL="ws://127.0.0.1:7880", SPACES_PUBLIC_LIVEKIT_URL=url)
+    assert f"{names.ENV_PUBLIC_LIVEKIT_URL}={url!r}" in str(refused.value)
+
+
 @pytest.mark.parametrize("url", ["ws://127.0.0.1:7880", "ws://localhost:7880", "ws://[::1]:7880"])
 def test_local_mode_starts_against_a_server_on_loopback(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(names.ENV_MODE, raising=False)
