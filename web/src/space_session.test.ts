@@ -2,11 +2,11 @@
 /**
  * SpaceSession on its own: a fake API, fake rooms and a fake broadcast, fake timers; the screen is a
  * recorder that follows the session as views/space.ts does (a change of the Space follows the
- * broadcast; a room that ended is told to the session).
+ * broadcast). Its update only records: the session follows its own room (up, ended) by itself.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import type { Space } from "./api";
+import type { JoinPath, Space } from "./api";
 import type { JoinGrant } from "./broadcast";
 import { REMOVED_RULE, type RoomMetadata } from "./contract.gen";
 import { REMOVED_MESSAGE, type SpaceRoom } from "./media";
@@ -91,8 +91,11 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
   };
 }
 
-let grants: (JoinGrant | Error)[];
+/** What the token requests answer, in turn: a grant, a refusal, or one held (a busy API). */
+let grants: (JoinGrant | Error | Promise<JoinGrant>)[];
 let sinces: (string | null)[];
+/** Each token request's join path (none for a reconnect's attempt). */
+let paths: (JoinPath | undefined)[];
 let rooms: FakeRoom[];
 let stages: FakeStage[];
 let watches: { deps: WatchDeps; closed: boolean }[];
@@ -109,13 +112,7 @@ function make(): void {
       shown.push("draw");
       if (session.watching) session.followBroadcast();
     },
-    update: () => {
-      shown.push("update");
-      const kind = session.room?.status.kind;
-      if (kind === "ended") session.roomEnded();
-      const notice = kind === "connected" ? session.connectedAs(ctl.myRole) : null;
-      if (notice) shown.push(`notice: ${notice}`);
-    },
+    update: () => shown.push("update"),
     stage: () => shown.push("stage"),
     broadcast: () => {
       shown.push("broadcast");
@@ -125,18 +122,21 @@ function make(): void {
     removed: () => shown.push("removed"),
     reconnecting: (first) => shown.push(`reconnecting${first ? " (first)" : ""}`),
     busy: () => shown.push("busy"),
-    toast: (text) => shown.push(`toast: ${text}`),
+    // A notice (a role a moderator changed, ...) apart from an error's toast.
+    toast: (text, kind) => shown.push(kind === "error" ? `toast: ${text}` : `notice: ${text}`),
   };
   session = new SpaceSession({
     spaceId: "s1",
     me: "lee",
     ctl,
     api: {
-      joinToken: async (_id, since) => {
+      joinToken: async (_id, since, join) => {
         sinces.push(since ?? null);
+        paths.push(join);
         const grant = grants.shift();
         if (!grant) throw Object.assign(new Error("no more grants"), { status: 503 });
         if (grant instanceof Error) throw grant;
+        if (grant instanceof Promise) return grant;
         return grant;
       },
       presence: async () => undefined,
@@ -173,6 +173,7 @@ beforeEach(async () => {
   vi.useFakeTimers();
   grants = [];
   sinces = [];
+  paths = [];
   rooms = [];
   stages = [];
   watches = [];
@@ -333,6 +334,36 @@ describe("SpaceSession", () => {
     expect(sinces).toHaveLength(2);
     expect(rooms).toHaveLength(1);
     expect(storage.has(IN_SPACE_KEY)).toBe(false);
+  });
+
+  it("starts the reconnect after a drop by itself, once, though the page's update only draws", async () => {
+    const room = await inTheRoom();
+    room.failed("Connection lost", true); // no grant: the first attempt is told to try again
+    await settle();
+    expect(shown).toContain("reconnecting"); // up once: "lost", not "could not connect"
+    expect(shown).not.toContain("reconnecting (first)");
+    expect(sinces).toHaveLength(2);
+    // More changes of the ended room, and of the Space: no second run.
+    room.setStatus(room.status);
+    ctl.pushed(doc({ version: 3 }));
+    await settle();
+    expect(sinces).toHaveLength(2);
+    grants.push(WEBRTC);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(rooms).toHaveLength(2);
+    rooms[1].connected();
+    await settle();
+    expect(session.room).toBe(rooms[1]);
+  });
+
+  it("says a first connect that failed could not connect, and tries again by itself", async () => {
+    grants.push(WEBRTC);
+    const joined = session.join();
+    await settle();
+    rooms[0].failed("No route to the SFU.", true);
+    await joined;
+    expect(shown).toContain("reconnecting (first)");
+    expect(sinces).toHaveLength(2); // the reconnect's first attempt
   });
 
   it("gives up after the reconnect's last attempt, with a Rejoin", async () => {

@@ -140,6 +140,12 @@ export class SpaceSession {
   private starting = false;
   /** Aborted when the page goes: a join-path call waiting out a busy API stops asking. */
   private readonly leaving = new AbortController();
+  /** The page's room whose end was acted upon (roomEnded): once per room, not on every change. */
+  private endedRoom: SpaceRoom | null = null;
+  /** The page's room whose end is said with a message: redrawn as the Space read after it changes. */
+  private endedMessage: SpaceRoom | null = null;
+  /** The controller's listener (dispose). */
+  private readonly offCtl: () => void;
   /** Which Space this tab is in, across a reload (rejoin.ts). */
   private readonly presence: Presence;
   /** Whether another tab holds this tab's seat (a duplicated tab's copy of `presence`): rejoin.ts. */
@@ -172,6 +178,8 @@ export class SpaceSession {
       return seat && (this.media || this.watch || this.reconnector.running) ? { space: this.spaceId, seat } : null;
     });
     this.reconnector = new Reconnector({ random: deps.random, sleep: deps.sleep, ...deps.reconnect, attempt: () => this.joinOnce(true) });
+    // Registered before the page's own listener: what the session tells comes before the page draws.
+    this.offCtl = this.ctl.onChange(() => this.ctlChanged());
   }
 
   // ---- what the page reads ------------------------------------------------------------------------
@@ -441,7 +449,35 @@ export class SpaceSession {
     // In: a Rejoin after this is a comeback of its own (or on purpose), not the one that led here.
     this.comebackSince = null;
     this.screen.update();
+    // A room that connected before it was the page's (a promotion, a reconnect) was not followed as
+    // the page's when it came up: it is now (a promotion is told).
+    this.roomUp();
     return "joined";
+  }
+
+  /** The controller changed (a push, a read): a role a moderator changed is told; an ended room's
+   * message is drawn again (the Space read after it says whether it offers a Replay, or was a block). */
+  private ctlChanged(): void {
+    if (this.disposed) return;
+    const room = this.media;
+    if (!room) return;
+    if (room.status.kind === "connected") this.roomUp();
+    else if (room.status.kind === "ended" && room === this.endedMessage) this.showEnded(room);
+  }
+
+  /**
+   * The page's room is up (it connected, or became the page's connected): the room of this join was
+   * up once (a failure after this says "lost"), and a role a moderator changed since it was last
+   * shown is told once (people.ts roleNotice).
+   */
+  private roomUp(): void {
+    const room = this.media;
+    if (this.disposed || !room || room.status.kind !== "connected") return;
+    this.connectedOnce = true;
+    const myRole = this.ctl.myRole;
+    const notice = this.shownRole === null ? null : roleNotice(this.shownRole, myRole);
+    this.shownRole = myRole;
+    if (notice) this.screen.toast(notice);
   }
 
   /** The session's feeds from `room`: its metadata, hands, reactions and status. Returns their unsubscribers. */
@@ -468,8 +504,14 @@ export class SpaceSession {
           if (status === "reconnecting" && room.status.kind === "connected") void ctl.load();
           if (status !== "connected" && room.status.kind === "connected") this.presence.entered(this.spaceId, ctl.issuedAt);
         }
+        const was = status;
         status = room.status.kind;
+        // The page draws the room as it is now (an ended one: nothing, what the session says next stays).
         this.screen.update();
+        if (room !== this.media) return;
+        // The session follows its own room: up (told once), or ended (reconnected, or said).
+        if (was !== "connected" && status === "connected") this.roomUp();
+        else if (status === "ended") this.roomEnded();
       }),
       // Told once per mute: the controls only show *Unmute*, not who muted, or why.
       room.onMutedByHost(() => {
@@ -494,33 +536,31 @@ export class SpaceSession {
   }
 
   /**
-   * The page's room is up and shown with `myRole`: the room of this join was up once (a failure
-   * after this says "lost"), and a role a moderator changed since it was last shown is told once:
-   * the notice to show, or null.
+   * The page's room ended (its status says how; the session's own listener calls this): a drop is
+   * reconnected by itself ("Reconnecting…"); a leave, removal or end says so, with a Rejoin when
+   * joining again could help. Once per room: a later change (of the room, of the Space) does not
+   * start it again. A room that ended while a reconnect still ran (a Rejoin's that failed while the
+   * cancelled run wound down) waits for that run: its end is acted upon when the run is over.
    */
-  connectedAs(myRole: Role): string | null {
-    this.connectedOnce = true;
-    const notice = this.shownRole === null ? null : roleNotice(this.shownRole, myRole);
-    this.shownRole = myRole;
-    return notice;
-  }
-
-  /**
-   * The page's room ended (its status says how): a drop is reconnected by itself ("Reconnecting…");
-   * a leave, removal or end says so, with a Rejoin when joining again could help.
-   */
-  roomEnded(): void {
+  private roomEnded(): void {
     const room = this.media;
-    if (this.disposed || !room || room.status.kind !== "ended") return;
+    if (this.disposed || !room || room.status.kind !== "ended" || room === this.endedRoom) return;
     const status = room.status;
     const ctl = this.ctl;
     this.expose({ room: null });
-    if (this.reconnector.running || (status.dropped && ctl.space?.state !== "ended")) {
-      if (!this.reconnector.running) void this.reconnect();
+    if (this.reconnector.running) {
       this.screen.reconnecting(!this.connectedOnce);
       ctl.left();
       return;
     }
+    this.endedRoom = room;
+    if (status.dropped && ctl.space?.state !== "ended") {
+      void this.reconnect();
+      this.screen.reconnecting(!this.connectedOnce);
+      ctl.left();
+      return;
+    }
+    this.endedMessage = room;
     if (!status.canRejoin || status.seatTaken) this.presence.forget(); // removed, ended, or another tab has the seat
     if (!status.canRejoin && !this.readAfterLeaving) {
       // The Space as the API has it now (ended, and whether its recording is offered): the one
@@ -529,12 +569,20 @@ export class SpaceSession {
       this.readAfterLeaving = true;
       void ctl.load();
     }
-    // The disconnect says "removed"; the Space read after it says whether the removal was a block.
-    const message = status.removed && ctl.space?.caller_blocked ? BLOCKED_MESSAGE : status.message;
-    this.screen.message(message, status.canRejoin);
-    // Emits only on the first call; its redraw lands here again and stops (it used to recurse
-    // until the stack overflowed inside LiveKit's signal handler, which then reconnected).
+    this.showEnded(room);
+    // Emits once (its redraw draws this message again, from ctlChanged; it used to recurse until the
+    // stack overflowed inside LiveKit's signal handler, which then reconnected).
     ctl.left();
+  }
+
+  /** The message for the page's room that ended (a leave, a removal, the end), with a Rejoin when
+   * joining again could help. */
+  private showEnded(room: SpaceRoom): void {
+    if (room.status.kind !== "ended") return;
+    const status = room.status;
+    // The disconnect says "removed"; the Space read after it says whether the removal was a block.
+    const message = status.removed && this.ctl.space?.caller_blocked ? BLOCKED_MESSAGE : status.message;
+    this.screen.message(message, status.canRejoin);
   }
 
   /** The room dropped (not a leave, removal or end): come back in by ourselves, saying so. */
@@ -551,8 +599,8 @@ export class SpaceSession {
         void this.republish(was);
       }
       // Cancelled by a Rejoin: its room, if it failed while this run was still winding down, is
-      // retried now (update starts a new run for a room that dropped; a Leave's room did not).
-      if (outcome === "cancelled" && !this.disposed && this.media?.status.kind === "ended") this.screen.update();
+      // acted upon now (a new run for a room that dropped; a Leave's room says so).
+      if (outcome === "cancelled" && !this.disposed && this.media?.status.kind === "ended") this.roomEnded();
       return;
     }
     if (outcome === "gave-up") {
@@ -618,6 +666,7 @@ export class SpaceSession {
   /** The page goes (navigating away, signing out): that is leaving; a later visit shows the card. */
   dispose(): void {
     this.disposed = true;
+    this.offCtl();
     this.leaving.abort();
     this.presence.forget();
     this.seats.close();

@@ -272,17 +272,14 @@ export function spaceView(app: App, spaceId: string): View {
     const room = session.room;
     if (session.closed || !room) return;
     const status = room.status;
-    if (status.kind === "ended") return session.roomEnded();
+    // Ended: the session says what follows (Reconnecting…, or a message); nothing of the room is drawn.
+    if (status.kind === "ended") return;
     const local = room.room.localParticipant;
     const role = (id: string) => {
       const p = room.participant(id);
       return ctl.roleOf(id, p ? attributeRole(p) : null);
     };
     const myRole = ctl.myRole;
-    if (status.kind === "connected") {
-      const notice = session.connectedAs(myRole);
-      if (notice) toast(notice);
-    }
     const banner: BannerState =
       status.kind === "reconnecting" || status.kind === "connecting"
         ? { kind: status.kind }
