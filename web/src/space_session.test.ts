@@ -366,6 +366,32 @@ describe("SpaceSession", () => {
     expect(sinces).toHaveLength(2); // the reconnect's first attempt
   });
 
+  it("drops a promotion's token request held by a busy API when the broadcast is left: Join again joins at once", async () => {
+    await onTheBroadcast();
+    grants.push(new Promise<JoinGrant>(() => undefined)); // the API never answers the promotion's token
+    watches[0].deps.onState(doc({ speakers: ["lee"] }));
+    await settle();
+    expect(sinces).toHaveLength(2);
+    const quiet = paths[1];
+    expect(quiet?.signal?.aborted).toBe(false);
+    // A host removes me meanwhile: off the broadcast, and its token request stops asking.
+    watches[0].deps.onState(doc({ version: 3, removed_viewers: { tagOfLee: Date.parse(ISSUED) + 1000 } }));
+    await settle();
+    expect(shown).toContain("removed");
+    expect(session.watching).toBe(false);
+    expect(quiet?.signal?.aborted).toBe(true);
+    expect(shown.some((s) => s.startsWith("toast:"))).toBe(false); // ended quietly
+    // Join again: asked for now, not queued behind the held request.
+    grants.push(WEBRTC);
+    void session.join();
+    await settle();
+    expect(sinces).toHaveLength(3);
+    expect(rooms).toHaveLength(1);
+    rooms[0].connected();
+    await settle();
+    expect(session.room).toBe(rooms[0]);
+  });
+
   it("gives up after the reconnect's last attempt, with a Rejoin", async () => {
     const room = await inTheRoom();
     room.failed("Connection lost", true);

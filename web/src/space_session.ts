@@ -39,6 +39,25 @@ export const HOST_MUTED_NOTICE = "A host muted your microphone. Unmute when you 
 /** Longest wait for the player to reach the end of the stream once the Space has ended (ms). */
 export const PLAY_OUT_MS = 15_000;
 
+/** What a join-path call's signal says once aborted (joinOnce races the token request with it). */
+const ABORTED: unique symbol = Symbol("aborted");
+
+/** `call`'s answer, or ABORTED as soon as `signal` is aborted (its late answer is dropped). */
+async function unlessAborted<T>(call: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  let off = () => undefined as void;
+  const aborted = new Promise<typeof ABORTED>((resolve) => {
+    if (signal.aborted) return resolve(ABORTED);
+    const onAbort = () => resolve(ABORTED);
+    signal.addEventListener("abort", onAbort, { once: true });
+    off = () => signal.removeEventListener("abort", onAbort);
+  });
+  try {
+    return await Promise.race([call, aborted]);
+  } finally {
+    off();
+  }
+}
+
 /** The live connection, as the page shows it to the console (window.spaces). */
 export type Exposed = { room: SpaceRoom["room"] | null; broadcast?: BroadcastPlayer | null };
 
@@ -140,6 +159,9 @@ export class SpaceSession {
   private starting = false;
   /** Aborted when the page goes: a join-path call waiting out a busy API stops asking. */
   private readonly leaving = new AbortController();
+  /** The watched broadcast's own: aborted when it is left (leaveBroadcast) or the page goes; a
+   * promotion's quiet token request from it stops asking, and its join gives way at once. */
+  private watchAbort: { controller: AbortController; off: () => void } | null = null;
   /** The page's room whose end was acted upon (roomEnded): once per room, not on every change. */
   private endedRoom: SpaceRoom | null = null;
   /** The page's room whose end is said with a message: redrawn as the Space read after it changes. */
@@ -223,12 +245,12 @@ export class SpaceSession {
    * A join-path call (the read a page opens with, the token of a join): it keeps trying through a
    * busy API for up to a minute (api.ts), and the page says so (SessionScreen.busy) instead of
    * showing nothing or an error, once per call. `quiet`: said nowhere (a promotion: the broadcast
-   * plays on meanwhile).
+   * plays on meanwhile), and stopped by leaving the watched broadcast as well as the page.
    */
   joinPath(quiet = false): JoinPath {
     let said = false;
     return {
-      signal: this.leaving.signal,
+      signal: (quiet && this.watchAbort?.controller.signal) || this.leaving.signal,
       busy: () => {
         if (quiet || said || this.disposed) return;
         said = true;
@@ -344,7 +366,14 @@ export class SpaceSession {
     let grant;
     try {
       // A reconnect's attempts keep the usual retries: the Reconnector paces them itself.
-      grant = await this.deps.api.joinToken(this.spaceId, since, auto ? undefined : this.joinPath(watching));
+      const path = auto ? undefined : this.joinPath(watching);
+      const asked = this.deps.api.joinToken(this.spaceId, since, path);
+      // Left (the page, or the broadcast a promotion asks from) while the API is busy: this join
+      // ends now, quietly, so a join queued behind it (Join again, Rejoin) runs at once; the
+      // request's late answer is dropped (api.ts stops retrying after its current wait).
+      const answer = path?.signal ? await unlessAborted(asked, path.signal) : await asked;
+      if (answer === ABORTED) return "stop";
+      grant = answer;
     } catch (err) {
       const e = err as ApiError;
       // Blocked, removed, not live (ended meanwhile), gone, signed out: asking again will not change it.
@@ -729,6 +758,12 @@ export class SpaceSession {
     ctl.joined(grant);
     this.comebackSince = null;
     this.presence.entered(this.spaceId, ctl.issuedAt);
+    // This broadcast's own signal, aborted by leaving it or the page (not AbortSignal.any: older Safari).
+    const controller = new AbortController();
+    const pageGone = () => controller.abort();
+    this.leaving.signal.addEventListener("abort", pageGone, { once: true });
+    if (this.leaving.signal.aborted) controller.abort();
+    this.watchAbort = { controller, off: () => this.leaving.signal.removeEventListener("abort", pageGone) };
     const newWatch = this.deps.newWatch ?? ((v, d) => new BroadcastWatch(v, d));
     this.watch = newWatch(view, {
       playlistUrl,
@@ -840,6 +875,12 @@ export class SpaceSession {
   private leaveBroadcast(): void {
     this.broadcastGeneration++;
     this.playingOut = false;
+    // A promotion's token request from it stops asking (its join ends: joinOnce).
+    if (this.watchAbort) {
+      this.watchAbort.off();
+      this.watchAbort.controller.abort();
+      this.watchAbort = null;
+    }
     if (!this.watch) return;
     this.watch.close();
     this.watch = null;
