@@ -285,19 +285,24 @@ describe("HeaderView", () => {
   });
 });
 
+/** What StageView.update takes, for a spotlight `big` and a `strip`; "name of <id>" for names. */
+function stageInput(big: string | null, strip: string[], speaking = new Map<string, number>()) {
+  return {
+    layout: { big, bigVideo: false, bigSource: "camera" as const, strip, speaking, pinned: null },
+    seq: 3,
+    spotlight: big,
+    hasStage: true,
+    me: "a",
+    participant: () => undefined,
+    name: (id: string) => `name of ${id}`,
+    person: (id: string) => personOf(id, undefined, {}),
+  };
+}
+
 describe("StageView", () => {
   it("puts the spotlight in the big tile and the rest in the strip, in order", () => {
     const view = new StageView();
-    const input = (big: string, strip: string[]) => ({
-      layout: { big, bigVideo: false, bigSource: "camera" as const, strip, speaking: new Map([[big, 0.5]]), pinned: null },
-      seq: 3,
-      spotlight: big,
-      hasStage: true,
-      me: "a",
-      participant: () => undefined,
-      name: (id: string) => `name of ${id}`,
-      person: (id: string) => personOf(id, undefined, {}),
-    });
+    const input = (big: string, strip: string[]) => stageInput(big, strip, new Map([[big, 0.5]]));
     view.update(input("a", ["b", "c"]));
     expect(view.bigTile.dataset.identity).toBe("a");
     expect(view.bigTile.dataset.speaking).toBe("true");
@@ -309,16 +314,7 @@ describe("StageView", () => {
 
   it("says nobody is in the spotlight, not that nobody has spoken, once its holder left", () => {
     const view = new StageView();
-    const input = (big: string | null, strip: string[]) => ({
-      layout: { big, bigVideo: false, bigSource: "camera" as const, strip, speaking: new Map(), pinned: null },
-      seq: 3,
-      spotlight: big,
-      hasStage: true,
-      me: "a",
-      participant: () => undefined,
-      name: (id: string) => `name of ${id}`,
-      person: (id: string) => personOf(id, undefined, {}),
-    });
+    const input = (big: string | null, strip: string[]) => stageInput(big, strip);
     view.update(input("b", ["a"]));
     expect(q(view.bigTile, "spotlight-empty")).toHaveLength(0);
     view.update(input(null, ["a"])); // b spoke, then left: the agent names nobody
