@@ -9,6 +9,12 @@ Items (docs/control-plane.md, "Data model"):
                                                    `name`, `picture`: the display name and avatar
                                                    it was raised with)
   pk=SPACE#<id>                  sk=BLOCK#<user>   one blocked user
+  pk=SPACE#<id>#MEMBER#<user>    sk=MEMBER         the user's own hand and block in one item (`hand`:
+                                                   its `at`, `hand_name`, `hand_picture`; `blocked`),
+                                                   written in the same transactions as the two above:
+                                                   what a member's read (a token, a page) reads, on a
+                                                   partition of its own. Complete for Spaces whose
+                                                   META has `member_markers` (created since)
   pk=SPACE#<id>                  sk=VIEWER#LATEST  the latest removals told to HLS viewers (`at`, `exp`:
                                                    tag -> epoch ms, expiry; `rev`; ttl;
                                                    domain/viewers.py): read by whole reads only
@@ -52,6 +58,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -108,6 +115,11 @@ GSI1, GSI1_PK, GSI1_SK = names.TABLE_GSI1, names.TABLE_GSI1_PK, names.TABLE_GSI1
 TTL = names.TABLE_TTL_ATTRIBUTE
 META, EVENT, IDEMP = "META", "EVENT", "IDEMP"
 HAND, BLOCK = "HAND#", "BLOCK#"
+MEMBER = "MEMBER"
+# On the META item of every Space created since member markers exist: its markers are complete, so
+# a member's read needs no HAND#/BLOCK# item. Written by the create only (a Space created before
+# them never gets it: its member reads stay on the hand and block items, which are as correct).
+MARKED = "member_markers"
 VIEWERS_LATEST = "VIEWER#LATEST"
 HAND_COUNT, BLOCK_COUNT = "COUNT#HANDS", "COUNT#BLOCKS"
 HLS_ESTIMATE = "ESTIMATE"
@@ -163,6 +175,13 @@ def space_key(space_id: str) -> dict[str, Any]:
 
 def member_key(space_id: str, prefix: str, user: str) -> dict[str, Any]:
     return {PK: {"S": f"SPACE#{space_id}"}, SK: {"S": f"{prefix}{user}"}}
+
+
+def member_marker_key(space_id: str, user: str) -> dict[str, Any]:
+    # A partition per user: every join's token request reads one strongly consistent. Read from the
+    # Space's partition (HAND#/BLOCK#), a join storm's 2 reads per join there came on top of META's
+    # (~5,000 RCU/s on one partition key at 1,667 joins/s, against the 3,000 a partition serves).
+    return {PK: {"S": f"SPACE#{space_id}#{MEMBER}#{user}"}, SK: {"S": MEMBER}}
 
 
 def count_key(space_id: str, which: str) -> dict[str, Any]:
@@ -280,7 +299,7 @@ class TtlCache(Generic[K, V]):  # noqa: UP046 - 3.11 has no type parameter lists
 # META, the listener count shards and the HLS estimate. Read on every such request they put the
 # whole audience's read rate on single items (a partition serves 3,000 RCU/s; docs/control-plane.md,
 # "Reads"), so each process keeps them this long. Such a read is then at most this plus DynamoDB's own
-# replication lag (about a second) old; a member's own hand and block items are always read, so a
+# replication lag (about a second) old; a member's own marker (hand and block) is always read, so a
 # block still holds at once, and strongly consistent reads (tokens, webhooks, writes) never use it.
 SHARED_READ_SECONDS = 1.0
 # Spaces whose shared items a process keeps at most (one Lambda instance serves few at a time).
@@ -326,40 +345,38 @@ class DynamoStore(SpaceStore):
         if member is None:
             read = self._read(space_id)
             return None if read is None else read.space
-        mine = [member_key(space_id, HAND, member), member_key(space_id, BLOCK, member)]
+        pk = f"SPACE#{space_id}"
         shared = None if consistent else self.shared.get(space_id)
         if shared is not None:
-            items = {**self._batch_get(mine, consistent=False), **shared}
-            meta = shared[(f"SPACE#{space_id}", META)]
+            meta = shared[(pk, META)]
+            items = {**self._batch_get(own_keys(space_id, member, meta), consistent=False), **shared}
         else:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 counts = pool.submit(self._counts, [space_id], consistent=consistent)
-                items = self._batch_get([space_key(space_id), *mine], consistent=consistent)
-                found = items.get((f"SPACE#{space_id}", META))
+                items = self._batch_get(
+                    [space_key(space_id), member_marker_key(space_id, member)], consistent=consistent
+                )
+                found = items.get((pk, META))
                 if found is None:
                     return None
                 meta = found
+                if MARKED not in meta:  # created before member markers: the hand and block items
+                    items.update(self._batch_get(own_keys(space_id, member, meta), consistent=consistent))
                 shared_items = counts.result()
             items.update(shared_items)
             # Any read refreshes what the next eventually consistent ones share (a strongly
             # consistent one is the fresher).
-            self.shared.put(space_id, {**shared_items, (f"SPACE#{space_id}", META): meta})
+            self.shared.put(space_id, {**shared_items, (pk, META): meta})
         record = _plain(meta)
         legacy_hands, legacy_blocked = legacy_members(record)
-        hand_item = items.get((f"SPACE#{space_id}", f"{HAND}{member}"))
-        hand = hand_item is not None or member in legacy_hands
-        blocked = (f"SPACE#{space_id}", f"{BLOCK}{member}") in items or member in legacy_blocked
-        # The hand's name and avatar, as the whole read has them (SqliteStore alike).
-        hand_names, hand_pictures = (
-            {member: hand_item[attribute]["S"]} if hand_item and "S" in hand_item.get(attribute, {}) else {}
-            for attribute in ("name", "picture")
-        )
+        own = own_membership(space_id, member, meta, items)
         return from_record(
             record,
-            raised_hands=(member,) if hand else (),
-            blocked=(member,) if blocked else (),
-            hand_names=hand_names,
-            hand_pictures=hand_pictures,
+            raised_hands=(member,) if own.hand or member in legacy_hands else (),
+            blocked=(member,) if own.blocked or member in legacy_blocked else (),
+            # The hand's name and avatar, as the whole read has them (SqliteStore alike).
+            hand_names={member: own.name} if own.hand and own.name is not None else {},
+            hand_pictures={member: own.picture} if own.hand and own.picture is not None else {},
             listener_count=_listeners(record, items.values()),
             hls=_hls(items.values()),
         )
@@ -664,8 +681,9 @@ class DynamoStore(SpaceStore):
     def _commit(self, read: Snapshot, after: Space) -> Space | None:
         """One transaction: the META item (compare-and-set on `version` if its fields changed, else
         a condition check of it), the added/removed hand and block items, their counts
-        (compare-and-set on the count as read), and a check that every other user the change touches
-        still has the hand/block items it read. Never touches the listener shards."""
+        (compare-and-set on the count as read), the member marker of each user whose items it
+        writes, and a check that every other user the change touches still has the hand/block items
+        it read. Never touches the listener shards."""
         before = read.space
         sid = before.id
         change = members_change(before, after)
@@ -681,6 +699,7 @@ class DynamoStore(SpaceStore):
 
         actions: list[dict[str, Any]] = []
         written: set[str] = set()
+        hand_at = time.time_ns()
         if after.version != before.version:
             actions.append({"Update": self._meta_update(after, before.version, legacy_hands, legacy_blocked)})
         else:
@@ -699,7 +718,7 @@ class DynamoStore(SpaceStore):
                 hand_items,
                 added=change.hands_added,
                 removed=change.hands_removed,
-                at=time.time_ns(),
+                at=hand_at,
                 names=after.names,
                 pictures=after.pictures,
             )
@@ -713,6 +732,16 @@ class DynamoStore(SpaceStore):
             block_items,
             added=change.blocks_added,
             removed=change.blocks_removed,
+        )
+        actions += self._marker_updates(
+            sid,
+            hands_added=() if ended else change.hands_added,
+            hands_removed=() if ended else tuple(u for u in change.hands_removed if u in hand_items),
+            blocks_added=change.blocks_added,
+            blocks_removed=tuple(u for u in change.blocks_removed if u in block_items),
+            at=hand_at,
+            hand_names=after.names,
+            hand_pictures=after.pictures,
         )
         # Every other user the change touches must still have the hand and block items it read (a
         # promotion must not pass a concurrent block). Not when the change ends the Space: nothing
@@ -895,6 +924,58 @@ class DynamoStore(SpaceStore):
                 }
             }
         )
+
+    def _marker_updates(
+        self,
+        sid: str,
+        *,
+        hands_added: tuple[str, ...],
+        hands_removed: tuple[str, ...],
+        blocks_added: tuple[str, ...],
+        blocks_removed: tuple[str, ...],
+        at: int,
+        hand_names: dict[str, str],
+        hand_pictures: dict[str, str],
+    ) -> list[dict[str, Any]]:
+        """One update per user whose hand or block items this change writes: their marker says the
+        same (a transaction may touch an item once, so a removal with block is one update)."""
+        sets: dict[str, dict[str, dict[str, Any]]] = {}
+        removes: dict[str, set[str]] = {}
+        for user in hands_added:
+            sets.setdefault(user, {})["hand"] = {"N": str(at)}
+            for attribute, given in (("hand_name", hand_names), ("hand_picture", hand_pictures)):
+                if user in given:
+                    sets[user][attribute] = {"S": given[user]}
+                else:
+                    removes.setdefault(user, set()).add(attribute)
+        for user in hands_removed:
+            removes.setdefault(user, set()).update(("hand", "hand_name", "hand_picture"))
+        for user in blocks_added:
+            sets.setdefault(user, {})["blocked"] = {"BOOL": True}
+        for user in blocks_removed:
+            removes.setdefault(user, set()).add("blocked")
+        updates = []
+        for user in sorted(sets.keys() | removes.keys()):
+            setting = sets.get(user, {})
+            removing = sorted(removes.get(user, set()))
+            attribute_names = {f"#s{i}": a for i, a in enumerate(setting)}
+            attribute_names |= {f"#r{i}": a for i, a in enumerate(removing)}
+            clauses = []
+            if setting:
+                clauses.append("SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(setting))))
+            if removing:
+                clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(removing))))
+            update: dict[str, Any] = {
+                **self._on(member_marker_key(sid, user)),
+                "UpdateExpression": " ".join(clauses),
+                "ExpressionAttributeNames": attribute_names,
+            }
+            if setting:
+                update["ExpressionAttributeValues"] = {
+                    f":s{i}": value for i, value in enumerate(setting.values())
+                }
+            updates.append({"Update": update})
+        return updates
 
     def adjust_listeners(self, space_id: str, delta: int, *, event_id: str | None = None) -> bool:
         """ADD to one shard (by the event id's hash, so a retried event lands on the same one). No
@@ -1382,7 +1463,9 @@ def _meta_attributes(space: Space) -> dict[str, Any]:
 
 
 def _item(space: Space) -> dict[str, Any]:
-    return {**space_key(space.id), **_meta_attributes(space)}
+    """META as a create writes it: created with complete member markers, which member reads then use
+    (MARKED; an update never sets it, see _meta_update)."""
+    return {**space_key(space.id), **_meta_attributes(space), MARKED: {"BOOL": True}}
 
 
 def listener_item(space_id: str, listener: Listener, *, key: str | None = None) -> dict[str, Any]:
@@ -1433,6 +1516,46 @@ def _listener(item: dict[str, Any]) -> Listener:
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One member's own hand and block, as a member's read finds them."""
+
+    hand: bool
+    blocked: bool
+    name: str | None = None  # the hand's, as raised
+    picture: str | None = None
+
+
+def own_keys(space_id: str, member: str, meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a member's read needs beside META: their marker, or for a Space created before markers
+    their hand and block items."""
+    if MARKED in meta:
+        return [member_marker_key(space_id, member)]
+    return [member_key(space_id, HAND, member), member_key(space_id, BLOCK, member)]
+
+
+def own_membership(
+    space_id: str, member: str, meta: dict[str, Any], items: dict[tuple[str, str], dict[str, Any]]
+) -> Membership:
+    """Members kept inside a version-1 record are not in here (legacy_members has them)."""
+    if MARKED in meta:
+        marker = items.get((f"SPACE#{space_id}#{MEMBER}#{member}", MEMBER), {})
+        hand = "hand" in marker
+        return Membership(
+            hand=hand,
+            blocked=marker.get("blocked", {}).get("BOOL", False),
+            name=marker.get("hand_name", {}).get("S") if hand else None,
+            picture=marker.get("hand_picture", {}).get("S") if hand else None,
+        )
+    hand_item = items.get((f"SPACE#{space_id}", f"{HAND}{member}"))
+    return Membership(
+        hand=hand_item is not None,
+        blocked=(f"SPACE#{space_id}", f"{BLOCK}{member}") in items,
+        name=(hand_item or {}).get("name", {}).get("S"),
+        picture=(hand_item or {}).get("picture", {}).get("S"),
+    )
 
 
 def _listeners(record: dict[str, Any], shards: Any) -> int:

@@ -5,6 +5,7 @@ and records written before issue 9 (tests/fixtures/store_v1, captured from the o
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from functions.domain import lifecycle, stage
-from functions.domain.errors import Conflict
+from functions.domain.errors import Conflict, Forbidden
 from functions.domain.model import Limits, Role, SpaceState
 from functions.store.base import SpaceStore
 from functions.store.dynamodb import DISCOVERY_SHARDS, LISTENER_SHARDS, DynamoStore, SharedReads
@@ -338,7 +339,7 @@ def test_dynamodb_member_reads_share_the_spaces_items_for_a_second_never_a_membe
 ) -> None:
     """A listener's page and a reaction read a Space eventually consistent; one process keeps what
     all of them share (META, the count shards, the HLS estimate) for a second, so a join storm's
-    reads stop landing on single items. Each member's own hand and block are always read."""
+    reads stop landing on single items. Each member's own marker (hand and block) is always read."""
     now = [0.0]
     dynamo.shared = SharedReads(clock=lambda: now[0])
     space = live(dynamo, make_space())
@@ -350,13 +351,13 @@ def test_dynamodb_member_reads_share_the_spaces_items_for_a_second_never_a_membe
         return batch_get(**kwargs)
 
     monkeypatch.setattr(dynamo.client, "batch_get_item", counting)
-    everything = 3 + LISTENER_SHARDS + 1  # META, hand, block; the shards, the HLS estimate
+    everything = 2 + LISTENER_SHARDS + 1  # META, the member's marker; the shards, the HLS estimate
 
     first = dynamo.require(space.id, member="a", consistent=False)
     assert sum(keys_read) == everything
     keys_read.clear()
     second = dynamo.require(space.id, member="b", consistent=False)
-    assert keys_read == [2]  # b's hand and block only
+    assert keys_read == [1]  # b's marker only
     assert (second.title, second.version, second.state) == (first.title, first.version, SpaceState.LIVE)
 
     # Another process blocks b and raises c's hand: within the second, both show at once.
@@ -422,3 +423,126 @@ def test_a_host_starts_at_most_the_quota_of_live_spaces_even_all_at_once(store: 
         store.update(waiting[1], lambda s: s.replace(host=successor))
     assert err.value.rule == "too_many_live_spaces"
     assert store.require(waiting[1]).host == host  # nothing changed
+
+
+# --- DynamoDB: a member's read stays off the Space's partition, but for META ---------------------
+
+
+def own_view(store: DynamoStore, space_id: str, user: str, *, consistent: bool) -> tuple[Any, ...]:
+    space = store.require(space_id, member=user, consistent=consistent)
+    return space.raised_hands, space.blocked, space.names.get(user), space.pictures.get(user)
+
+
+def seen_in_whole(store: DynamoStore, space_id: str, user: str) -> tuple[Any, ...]:
+    whole = store.require(space_id)
+    return (
+        (user,) if user in whole.raised_hands else (),
+        (user,) if user in whole.blocked else (),
+        whole.names.get(user),
+        whole.pictures.get(user),
+    )
+
+
+def test_dynamodb_a_members_read_touches_the_spaces_partition_at_meta_only(
+    dynamo: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A join storm's token requests read the Space strongly consistent, one per join: its partition
+    key must take META and nothing else, or 1,667 joins/s put ~5,000 RCU/s on one partition
+    (docs/control-plane.md, "Reads"). The member's own hand and block come from their marker, a
+    partition of its own, and say what the Space's hand and block items say after every change."""
+    space = live(dynamo, make_space())
+    pk = f"SPACE#{space.id}"
+    read: list[tuple[str, str, bool]] = []
+    batch_get = dynamo.client.batch_get_item
+
+    def recording(**kwargs: Any) -> Any:
+        for request in kwargs["RequestItems"].values():
+            read.extend((k["pk"]["S"], k["sk"]["S"], request["ConsistentRead"]) for k in request["Keys"])
+        return batch_get(**kwargs)
+
+    monkeypatch.setattr(dynamo.client, "batch_get_item", recording)
+    users = [f"u{k}" for k in range(6)]
+    rng = random.Random(20261205)
+
+    def named_raise(s: Any, user: str) -> Any:
+        s = s.replace(
+            names={**s.names, user: f"Name {user}"}, pictures={**s.pictures, user: f"https://p/{user}"}
+        )
+        return stage.raise_hand(s, user=user, limits=LIMITS)
+
+    def raise_(s: Any, user: str) -> Any:
+        return stage.raise_hand(s, user=user, limits=LIMITS)
+
+    def lower(s: Any, user: str) -> Any:
+        return stage.lower_hand(s, user=user)
+
+    def block(s: Any, user: str) -> Any:
+        return stage.remove(s, actor="host", target=user, block=True, limits=LIMITS)
+
+    def remove(s: Any, user: str) -> Any:
+        return stage.remove(s, actor="host", target=user, block=False, limits=LIMITS)
+
+    def unblock(s: Any, user: str) -> Any:
+        return s.replace(blocked=tuple(b for b in s.blocked if b != user))
+
+    def demote(s: Any, user: str) -> Any:
+        return stage.change_role(s, actor="host", target=user, role=Role.LISTENER, limits=LIMITS)
+
+    def promote(s: Any, user: str) -> Any:
+        return stage.change_role(s, actor="host", target=user, role=Role.SPEAKER, limits=LIMITS)
+
+    steps = [named_raise, raise_, lower, promote, demote, block, remove, unblock]
+    for _ in range(40):
+        step, user = rng.choice(steps), rng.choice(users)
+        try:
+            dynamo.update(space.id, partial(step, user=user))
+        except (Conflict, Forbidden):
+            pass  # a rule refused it (a blocked user's raise, a promotion of one): nothing changed
+        for member in users:
+            read.clear()
+            for consistent in (True, False):
+                assert own_view(dynamo, space.id, member, consistent=consistent) == seen_in_whole(
+                    dynamo, space.id, member
+                ), (step.__name__, user, member)
+            # Whole reads query the partition; the member reads above touched it at META only.
+            member_reads = [(p, s) for p, s, _ in read if p == pk]
+            assert set(member_reads) <= {(pk, "META")}, member_reads
+    whole = dynamo.require(space.id)
+    assert whole.raised_hands and whole.blocked  # the walk went through both
+
+
+def test_dynamodb_a_space_created_before_member_markers_reads_its_hand_and_block_items(
+    dynamo: DynamoStore,
+) -> None:
+    """An old deployment's live Space has hand and block items but no markers and no
+    `member_markers` on META: member reads stay on its items, and later changes never mark it."""
+    space = live(dynamo, make_space())
+    raise_hand(dynamo, space.id, "fan")
+    dynamo.update(
+        space.id, lambda s: stage.remove(s, actor="host", target="troll", block=True, limits=LIMITS)
+    )
+    meta = {"pk": {"S": f"SPACE#{space.id}"}, "sk": {"S": "META"}}
+    # What the store wrote before markers: no flag, no marker items.
+    dynamo.client.update_item(TableName=dynamo.table, Key=meta, UpdateExpression="REMOVE member_markers")
+    for item in scan(dynamo):
+        if item["pk"]["S"].startswith(f"SPACE#{space.id}#MEMBER#"):
+            dynamo.client.delete_item(TableName=dynamo.table, Key={"pk": item["pk"], "sk": item["sk"]})
+    dynamo.shared.clear()
+
+    for consistent in (True, False):
+        assert dynamo.require(space.id, member="fan", consistent=consistent).raised_hands == ("fan",)
+        assert dynamo.require(space.id, member="troll", consistent=consistent).blocked == ("troll",)
+        assert dynamo.require(space.id, member="nobody", consistent=consistent).blocked == ()
+    dynamo.update(space.id, lambda s: s.replace(title="renamed"))
+    raise_hand(dynamo, space.id, "late")
+    dynamo.update(space.id, partial(stage.lower_hand, user="fan"))
+    assert dynamo.require(space.id, member="late").raised_hands == ("late",)
+    assert dynamo.require(space.id, member="fan").raised_hands == ()
+    item = dynamo.client.get_item(TableName=dynamo.table, Key=meta, ConsistentRead=True)["Item"]
+    assert "member_markers" not in item and item["title"]["S"] == "renamed"
+    # A Space created now is marked.
+    fresh = live(dynamo, make_space())
+    fresh_meta = {"pk": {"S": f"SPACE#{fresh.id}"}, "sk": {"S": "META"}}
+    assert dynamo.client.get_item(TableName=dynamo.table, Key=fresh_meta)["Item"]["member_markers"] == {
+        "BOOL": True
+    }
