@@ -324,6 +324,96 @@ describe("Api join path (a mass reload of a large Space)", () => {
     expect(throttledCalls.requests).toHaveLength(1);
   });
 
+  it("ends a wait at once when the page is left, with the refusal it was waiting out, and clears its timer", async () => {
+    const realTimeout = setTimeout;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { fn, requests } = scripted([busy("5")]);
+      vi.stubGlobal("fetch", fn);
+      const left = new AbortController();
+      let waiting = () => undefined as void;
+      const waitStarted = new Promise<void>((resolve) => (waiting = resolve));
+      const api = new Api("http://api", () => "t", async () => false); // the real pacing, on the test's clock
+      const call = api.getSpace("s1", { signal: left.signal, busy: () => waiting() }).catch((e: unknown) => e);
+      await waitStarted;
+      expect(vi.getTimerCount()).toBe(1); // at least the 5 s the API asked for
+      left.abort();
+      // Settled before the next task, no time having passed: not at the end of the wait.
+      const nextTask = new Promise((resolve) => realTimeout(resolve, 0)).then(() => "still waiting");
+      expect(await Promise.race([call, nextTask])).toMatchObject({ status: 503, retryAfterSeconds: 5 });
+      expect(vi.getTimerCount()).toBe(0);
+      expect(requests).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("takes its listener off the page's signal after a wait that ran its course", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      vi.stubGlobal("fetch", scripted([busy("1"), space]).fn);
+      const left = new AbortController();
+      const added = vi.spyOn(left.signal, "addEventListener");
+      const removed = vi.spyOn(left.signal, "removeEventListener");
+      const call = new Api("http://api", () => "t", async () => false).getSpace("s1", { signal: left.signal });
+      await vi.advanceTimersByTimeAsync(2000); // past the longest the 1 s Retry-After can be stretched to
+      await expect(call).resolves.toEqual({ id: "s1" });
+      expect(added).toHaveBeenCalledTimes(1);
+      expect(removed.mock.calls).toEqual(added.mock.calls.map(([type, listener]) => [type, listener]));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("aborts the request in flight when the page is left, and does not send it again", async () => {
+    const sent: RequestInit[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(
+        (_url: string, init: RequestInit) =>
+          new Promise<Response>((_resolve, reject) => {
+            sent.push(init);
+            init.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+          }),
+      ),
+    );
+    const { waits, pacing } = paced();
+    const api = new Api("http://api", () => "t", async () => false, pacing);
+    const left = new AbortController();
+    const call = api.joinToken("s1", null, { signal: left.signal });
+    expect(sent[0].signal?.aborted).toBe(false);
+    left.abort();
+    await expect(call).rejects.toBe(left.signal.reason);
+    await expect(call).rejects.toMatchObject({ name: "AbortError" }); // no ApiError: nothing to show or retry
+    expect(sent[0].signal?.aborted).toBe(true);
+    expect(sent).toHaveLength(1);
+    expect(waits).toEqual([]);
+  });
+
+  it("gives the request sent again after a 401 refresh the same signal", async () => {
+    const expired = () => new Response(JSON.stringify({ detail: "token expired" }), { status: 401 });
+    const { fn, requests } = scripted([expired, space]);
+    vi.stubGlobal("fetch", fn);
+    const left = new AbortController();
+    const api = new Api("http://api", () => "t", async () => true, paced().pacing);
+    await expect(api.getSpace("s1", { signal: left.signal })).resolves.toEqual({ id: "s1" });
+    expect(requests).toHaveLength(2);
+    for (const r of requests) expect(r.init.signal).toBe(left.signal);
+  });
+
+  it("gives calls off the join path no signal, their request and waits as before", async () => {
+    const { fn, requests } = scripted([busy("2"), space]);
+    vi.stubGlobal("fetch", fn);
+    const sleeps: Array<[number, AbortSignal | undefined]> = [];
+    const api = new Api("http://api", () => "t", async () => false, {
+      sleep: async (ms, signal) => void sleeps.push([ms, signal]),
+      random: () => 0,
+    });
+    await expect(api.getSpace("s1")).resolves.toEqual({ id: "s1" });
+    expect(requests.map((r) => r.init.signal)).toEqual([undefined, undefined]);
+    expect(sleeps).toEqual([[2000, undefined]]);
+  });
+
   it("waits a random part of a doubling ceiling, capped, after any Retry-After", () => {
     expect(joinWaitMs(0, null, () => 0)).toBe(0);
     expect(joinWaitMs(0, null, () => 0.999)).toBeLessThan(1000);

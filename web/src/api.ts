@@ -183,18 +183,31 @@ export function joinWaitMs(n: number, retryAfterSeconds: number | null, random: 
 export interface JoinPath {
   /** Before each wait: the page says it is busy and trying again. */
   busy?: (waitMs: number) => void;
-  /** Aborted: no retry after this (the person left the page). */
+  /** Aborted (the person left the page): the request in flight is aborted, a wait ends at once, and
+   * nothing is sent again. */
   signal?: AbortSignal;
 }
 
 /** How a call paces its retries; tests give their own clock. */
 export interface Pacing {
-  sleep: (ms: number) => Promise<void>;
+  /** Resolves after `ms`, or as soon as `signal` is aborted (the caller then checks which). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
 }
 
 const REAL_PACING: Pacing = {
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      // The join path's signal lives as long as the page: each wait takes its listener off again.
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener("abort", done, { once: true });
+    }),
   random: Math.random,
 };
 
@@ -247,14 +260,16 @@ export class Api {
    * One API call. A transient refusal (isTransient: the store was busy, the gateway throttled) is
    * sent again after the wait it names, up to `retries` times, so a join storm or a throttled table
    * costs a moment, not an error. Safe: such a refusal changed nothing, and a create carries the
-   * same Idempotency-Key each time.
+   * same Idempotency-Key each time. On the join path, an abort of its signal ends a wait at once with
+   * the refusal it was waiting out, and aborts the request in flight (rejected with the signal's
+   * reason, an AbortError, which is no ApiError and so never retried).
    */
   private async call<T>(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
     const { headers = {}, retries = TRANSIENT_RETRIES, join } = options;
     let waited = 0;
     for (let n = 0; ; n++) {
       try {
-        return await this.authorised<T>(method, path, body, headers);
+        return await this.authorised<T>(method, path, body, headers, join?.signal);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         let wait: number | null;
@@ -267,7 +282,7 @@ export class Api {
         if (wait === null) throw err;
         waited += wait;
         join?.busy?.(wait);
-        await this.pacing.sleep(wait);
+        await this.pacing.sleep(wait, join?.signal);
         if (join?.signal?.aborted) throw err;
       }
     }
@@ -277,9 +292,15 @@ export class Api {
    * A 401 refreshes the token and retries once; a second 401 (or a failed refresh) is thrown as
    * ApiError 401, which the caller shows as "sign in again" without leaving the room.
    */
-  private async authorised<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<T> {
+  private async authorised<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     try {
-      return await this.send<T>(method, path, body, headers);
+      return await this.send<T>(method, path, body, headers, signal);
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 401) throw err;
       this.refreshing ??= this.refresh()
@@ -288,11 +309,17 @@ export class Api {
           this.refreshing = null;
         });
       if (!(await this.refreshing)) throw err;
-      return this.send<T>(method, path, body, headers);
+      return this.send<T>(method, path, body, headers, signal);
     }
   }
 
-  private async send<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  private async send<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): Promise<T> {
     const token = this.bearer();
     let resp: Response;
     try {
@@ -304,8 +331,11 @@ export class Api {
           ...headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
       });
     } catch {
+      // Given up by the caller, not lost by the network: what the abort said, which is not retried.
+      if (signal?.aborted) throw signal.reason;
       throw new ApiError(0, `cannot reach the Spaces API at ${this.baseUrl}`);
     }
     const text = await resp.text();

@@ -369,8 +369,8 @@ export class SpaceSession {
       const path = auto ? undefined : this.joinPath(watching);
       const asked = this.deps.api.joinToken(this.spaceId, since, path);
       // Left (the page, or the broadcast a promotion asks from) while the API is busy: this join
-      // ends now, quietly, so a join queued behind it (Join again, Rejoin) runs at once; the
-      // request's late answer is dropped (api.ts stops retrying after its current wait).
+      // ends now, quietly, so a join queued behind it (Join again, Rejoin) runs at once; api.ts
+      // aborts the request or its wait, and whatever it rejects with then is dropped.
       const answer = path?.signal ? await unlessAborted(asked, path.signal) : await asked;
       if (answer === ABORTED) return "stop";
       grant = answer;
