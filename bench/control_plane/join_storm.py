@@ -1,14 +1,16 @@
 """Join storm: listener joins (a token request plus its signed participant_joined webhook) through
 the real app in-process (httpx ASGI transport) against DynamoDB Local, for the data model before
-issue 9 and the one after it, in the same run.
+issue 9, the one after it before member markers, and today's, in the same run.
 
     python -m bench.control_plane.join_storm --joins 100000 --seconds 60 --workers 3
 
 Each worker process is one app instance (as one Lambda execution environment is), with its own
-boto3 client wrapped to record every item it writes. Per partition key and per second, the count
+boto3 client wrapped to record every item it writes and reads. Per partition key and per second, the count
 comes from the write requests that DynamoDB Local accepted; index writes are attributed to the
 index partition (`gsi1pk`) of the item written, and DynamoDB Local's own ConsumedCapacity (table
-and index WCU) is summed next to them as a cross-check. Results: docs/bench/control_plane.md (the
+and index WCU) is summed next to them as a cross-check. Reads are charged per partition key as
+DynamoDB charges them (an item up to 4 KB: 1 read unit strongly consistent, 0.5 eventually, absent
+ones included; a Query what DynamoDB Local reports for it). Results: docs/bench/control_plane.md (the
 "Join storm" block) and the summary in docs/benchmarks.md.
 """
 
@@ -41,11 +43,14 @@ DOC = ROOT / "docs" / "bench" / "control_plane.md"
 # The store as it was before issue 9 (hands, blocks and one listener counter on the Space item, one
 # unsharded discovery partition per state), loaded from git for the comparison.
 BASELINE_COMMIT = "1acdb980987850ba6e6797a6efe01242f1245f7c"
+# The store just before member markers: today's data model, but a member's read (the token path)
+# took the caller's hand and block items from the Space's own partition key, beside META.
+UNMARKED_COMMIT = "3ace9c5bd6b70bd6a4a37e5f308ab0eaf8f5b143"
 LK_KEY, LK_SECRET = "bench-key", "bench-secret-long-enough-for-hs256-signing"
 HOT_KEY_GOAL = 300  # writes/s on any one key (issue 9)
 COUNT_ERROR_GOAL = 0.02
 WEBHOOK_ATTEMPTS = 5  # LiveKit retries a failed webhook delivery; so does the bench
-DESIGNS = ("before", "after")
+DESIGNS = ("before", "unmarked", "after")
 
 
 # --- the write counter ------------------------------------------------------------------------
@@ -64,6 +69,10 @@ class CountingClient:
         self.items_written = 0
         self.condition_checks = 0
         self.reads = 0
+        # Read units per (partition key, second): 1 per item read strongly consistent (0.5
+        # eventually), an absent one included, as DynamoDB charges items up to 4 KB; a Query is
+        # charged what DynamoDB Local reports for it.
+        self.read_units: dict[tuple[str, int], float] = {}
         self.table_wcu = 0.0
         self.index_wcu = 0.0
 
@@ -72,8 +81,33 @@ class CountingClient:
         if name in self.WRITES:
             return lambda **kw: self._write(name, attr, kw)
         if name in ("get_item", "query", "batch_get_item"):
-            self.reads += 1
+            return lambda **kw: self._read(name, attr, kw)
         return attr
+
+    def _charge(self, key: tuple[str, int], units: float) -> None:
+        self.read_units[key] = self.read_units.get(key, 0.0) + units
+
+    def _read(self, name: str, call: Any, kw: dict[str, Any]) -> Any:
+        self.reads += 1
+        second = int(time.time())
+        if name == "query":
+            result = call(**kw, ReturnConsumedCapacity="TOTAL")
+            units = (result.get("ConsumedCapacity") or {}).get("CapacityUnits", 1.0)
+            pk = kw["ExpressionAttributeValues"][":p"]["S"]
+            self._charge((f"gsi1:{pk}" if "IndexName" in kw else pk, second), units)
+            return result
+        result = call(**kw)
+        if name == "get_item":
+            self._charge((kw["Key"]["pk"]["S"], second), 1.0 if kw.get("ConsistentRead") else 0.5)
+            return result
+        unprocessed = result.get("UnprocessedKeys") or {}
+        for table, request in kw["RequestItems"].items():
+            left = {(k["pk"]["S"], k["sk"]["S"]) for k in unprocessed.get(table, {}).get("Keys", [])}
+            unit = 1.0 if request.get("ConsistentRead") else 0.5
+            for key in request["Keys"]:
+                if (key["pk"]["S"], key["sk"]["S"]) not in left:
+                    self._charge((key["pk"]["S"], second), unit)
+        return result
 
     def _write(self, name: str, call: Any, kw: dict[str, Any]) -> Any:
         result = call(**kw, ReturnConsumedCapacity="INDEXES")
@@ -132,7 +166,8 @@ def _new_index_partition(kind: str, body: dict[str, Any]) -> str | None:
 
 def baseline_package(into: Path) -> Path:
     """Write the pre-issue-9 store (base.py + dynamodb.py at BASELINE_COMMIT) as package
-    `baseline_store`, its relative imports pointed at today's domain (unchanged by issue 9)."""
+    `baseline_store`, its relative imports pointed at today's domain (unchanged by issue 9), and the
+    store before member markers (dynamodb.py at UNMARKED_COMMIT) as `unmarked_store`."""
     package = into / "baseline_store"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text("")
@@ -145,6 +180,18 @@ def baseline_package(into: Path) -> Path:
             text=True,
         ).stdout
         (package / name).write_text(source.replace("from ..", "from functions."))
+    unmarked = into / "unmarked_store"
+    unmarked.mkdir(parents=True, exist_ok=True)
+    (unmarked / "__init__.py").write_text("")
+    source = subprocess.run(
+        ["git", "show", f"{UNMARKED_COMMIT}:functions/store/dynamodb.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    source = source.replace("from ..", "from functions.").replace("from .", "from functions.store.")
+    (unmarked / "dynamodb.py").write_text(source)
     return into
 
 
@@ -153,6 +200,10 @@ def open_store(design: str, table: str, client: Any) -> Any:
         from functions.store.dynamodb import DynamoStore
 
         return DynamoStore(table, client=client)
+    if design == "unmarked":
+        from unmarked_store.dynamodb import DynamoStore as Unmarked  # type: ignore[import-not-found]
+
+        return Unmarked(table, client=client)
     from baseline_store.dynamodb import DynamoStore as Before  # type: ignore[import-not-found]
 
     class BeforeStore(Before):  # type: ignore[misc, valid-type]
@@ -222,6 +273,7 @@ class WorkerResult:
     items_written: int = 0
     condition_checks: int = 0
     reads: int = 0
+    read_units: dict[tuple[str, int], float] = field(default_factory=dict)
     table_wcu: float = 0.0
     index_wcu: float = 0.0
     started: float = 0.0
@@ -366,6 +418,7 @@ async def _worker(
     result.items_written = client.items_written
     result.condition_checks = client.condition_checks
     result.reads = client.reads
+    result.read_units = client.read_units
     result.table_wcu, result.index_wcu = client.table_wcu, client.index_wcu
     return result
 
@@ -388,6 +441,7 @@ class StormResult:
     items_written: int
     condition_checks: int
     reads: int
+    read_units: dict[str, float]  # read units per partition key over the run
     table_wcu: float
     index_wcu: float
     counted: int
@@ -402,6 +456,11 @@ class StormResult:
     def hottest(self) -> tuple[str, int, float]:
         key = max(self.peak, key=lambda k: (self.peak[k], self.per_key[k]))
         return key, self.peak[key], self.per_key[key] / self.wall_s
+
+    def most_read(self) -> tuple[str, float]:
+        """The partition key with the most read units over the run, and its units per join."""
+        key = max(self.read_units, key=lambda k: self.read_units[k])
+        return key, self.read_units[key] / self.joins
 
     def slope(self) -> float:
         """Least squares through the origin of the hottest key's writes on the joins, per second."""
@@ -461,6 +520,10 @@ def storm(
     for r in results:
         writes.update(r.writes)
     per_key: Counter[str] = Counter()
+    read_units: dict[str, float] = {}
+    for r in results:
+        for (key, _second), units in r.read_units.items():
+            read_units[key] = read_units.get(key, 0.0) + units
     peak: dict[str, int] = {}
     for (key, _second), n in writes.items():
         per_key[key] += n
@@ -491,6 +554,7 @@ def storm(
         items_written=sum(r.items_written for r in results),
         condition_checks=sum(r.condition_checks for r in results),
         reads=sum(r.reads for r in results),
+        read_units=dict(read_units),
         table_wcu=sum(r.table_wcu for r in results),
         index_wcu=sum(r.index_wcu for r in results),
         counted=listener_count(design, endpoint, table, space_id),
@@ -527,7 +591,8 @@ def report(
         "`participant_joined` webhook, into one live Space, through the real app in-process (httpx",
         f"ASGI transport): {args.workers} worker processes (one app instance each) x",
         f"{args.concurrency} concurrent joins, paced at {target:,.0f} joins/s. *before* = the store at",
-        f"{BASELINE_COMMIT[:7]} (pre-issue-9),",
+        f"{BASELINE_COMMIT[:7]} (pre-issue-9), *unmarked* = the store at {UNMARKED_COMMIT[:7]} (before",
+        "member markers: a member's read took their hand and block items from the Space's partition),",
         "*after* = today's; the same DynamoDB Local, the same run, one after the other.",
         "",
     ]
@@ -559,6 +624,15 @@ def report(
         lambda r: f"{r.slope():.3f} ({max((j for j, _ in r.series), default=0)} joins)",
     )
     row("same, at 1,667 joins/s (100k in 60 s; goal <= 300)", lambda r: f"**{_at_issue_rate(r):,.0f}**")
+    row("most read partition key", lambda r: f"`{label(r.most_read()[0])}`")
+    row(
+        "its read units per join (1 per item strongly consistent, 0.5 eventually)",
+        lambda r: f"{r.most_read()[1]:.2f}",
+    )
+    row(
+        "same, at 1,667 joins/s (a partition serves 3,000 RCU/s)",
+        lambda r: f"**{r.most_read()[1] * 100_000 / 60:,.0f}**",
+    )
     row("listener count at the end (error; goal <= 2 %)", lambda r: f"{r.counted:,} ({r.count_error:.2%})")
     table = ["| | " + " | ".join(r.design for r in results) + " |", "|---|" + "---|" * len(results)]
     table += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
@@ -567,6 +641,11 @@ def report(
     for r in results:
         for key, n in sorted(r.per_key.items(), key=lambda kv: -kv[1])[:4]:
             keys.append(f"| {r.design} | `{label(key)}` | {n:,} | {n / r.joins:.3f} | {r.peak[key]} |")
+    keys += ["", "The four most read keys of each design:", ""]
+    keys += ["| design | partition key | read units | per join |", "|---|---|---|---|"]
+    for r in results:
+        for key, units in sorted(r.read_units.items(), key=lambda kv: -kv[1])[:4]:
+            keys.append(f"| {r.design} | `{label(key)}` | {units:,.0f} | {units / r.joins:.2f} |")
     return "\n".join(head + table + keys) + "\n"
 
 
