@@ -1,0 +1,175 @@
+"""What two stylesheet rules are for, as Chromium lays the page out and paints it: a lobby card's facts
+that wrap start their second line with the fact, never a stray "·", and a toast that is not shown
+leaves no strip of itself at the bottom of the screen.
+
+A rule rewritten in other words passes these tests; a rule that stops doing its job fails them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Locator, Page, expect
+
+from tests.support.eventually import eventually_async
+
+from .conftest import LaunchBrowser
+from .spaces_page import UI_TIMEOUT_MS, Person
+
+HOST = ("hana", "Hana Host")
+# One card per column at both widths (the grid's columns are at least 260 px). At 540 px the card has
+# room for both facts on one line; at 320 px the host line and the start time take a line each.
+WIDE = {"width": 540, "height": 800}
+NARROW = {"width": 320, "height": 800}
+
+# Each fact of a card: its box, where its text starts (the "·" it may carry is drawn in between),
+# and the box its line is clipped to.
+FACTS_JS = """(card) => {
+  const clip = card.querySelector(".meta-items").getBoundingClientRect();
+  return [...card.querySelector(".meta-list").children].map((fact) => {
+    const box = fact.getBoundingClientRect();
+    const text = document.createRange();
+    text.selectNodeContents(fact);
+    return {
+      text: fact.textContent,
+      top: box.top,
+      bottom: box.bottom,
+      left: box.left,
+      textLeft: text.getBoundingClientRect().left,
+      clipLeft: clip.left,
+      clipRight: clip.right,
+    };
+  });
+}"""
+
+# Hides every card's separators without moving anything (visibility keeps the space they take), so
+# a screenshot with and one without them differ exactly where a separator is painted. Through the
+# CSSOM: the page's Content-Security-Policy refuses an injected <style>, not this.
+HIDE_DOTS_JS = """(hide) => {
+  const sheet = [...document.styleSheets].find((s) => s.href);
+  if (hide) sheet.insertRule(".meta-list > *::before { visibility: hidden }", 0);
+  else sheet.deleteRule(0);
+}"""
+
+
+@pytest.fixture(scope="module")
+async def browser(launch_browser: LaunchBrowser) -> Browser:
+    return await launch_browser([])
+
+
+async def schedule_space(browser: Browser, api_url: str, title: str) -> tuple[Person, str]:
+    """A Space Hana schedules (its card shows who hosts and when it starts), with Hana's page on it."""
+    host = await Person.open(browser, api_url, HOST[0])
+    await host.sign_in(name=HOST[1])
+    await host.by("create-title").fill(title)
+    await host.by("create-schedule").fill("2031-05-04T18:30")
+    await host.by("create-submit").click()
+    await expect(host.by("start-space")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    match = re.search(r"#/spaces/([^/?#]+)$", host.page.url)
+    assert match, host.page.url
+    return host, match.group(1)
+
+
+async def facts(card: Locator) -> list[dict[str, Any]]:
+    """Measured with the card in view: a screenshot shows only what is in the viewport."""
+    await card.scroll_into_view_if_needed()
+    return await card.evaluate(FACTS_JS)
+
+
+async def dot_painted(page: Page, fact: dict[str, Any]) -> bool:
+    """Whether anything of `fact`'s separator reaches the screen: the 1rem before its text looks
+    different with the separator hidden."""
+    area = {
+        "x": fact["left"],
+        "y": fact["top"],
+        "width": fact["textLeft"] - fact["left"],
+        "height": fact["bottom"] - fact["top"],
+    }
+    assert area["width"] > 0, f"nothing drawn before {fact['text']!r}: no room for a separator"
+    viewport = page.viewport_size
+    assert viewport is not None and fact["bottom"] <= viewport["height"], (fact, viewport)
+    shown = await page.screenshot(clip=area)
+    await page.evaluate(HIDE_DOTS_JS, True)
+    try:
+        hidden = await page.screenshot(clip=area)
+    finally:
+        await page.evaluate(HIDE_DOTS_JS, False)
+    return shown != hidden
+
+
+@pytest.fixture
+async def visitor(browser: Browser, api_url: str) -> AsyncIterator[Person]:
+    person = await Person.open(browser, api_url, "vic")
+    yield person
+    await person.page.context.close()
+
+
+async def test_a_card_whose_facts_wrap_starts_the_second_line_with_the_fact(
+    browser: Browser, api_url: str, visitor: Person
+) -> None:
+    host, space_id = await schedule_space(browser, api_url, "Facts on two lines")
+    await host.page.context.close()
+    await visitor.sign_in()  # after the Space exists: the lobby it opens lists it
+    card = visitor.by("scheduled-spaces").locator(f'[data-space-id="{space_id}"]')
+    await expect(card).to_contain_text(f"Hosted by {HOST[1]}", timeout=UI_TIMEOUT_MS)
+
+    await visitor.page.set_viewport_size(WIDE)
+    host_line, start = await facts(card)
+    assert start["top"] == pytest.approx(host_line["top"], abs=0.5), ("not one line", host_line, start)
+    # The first fact's text starts at the edge of the card's text column; its separator is not painted.
+    assert host_line["textLeft"] == pytest.approx(host_line["clipLeft"], abs=0.5), host_line
+    assert not await dot_painted(visitor.page, host_line), host_line
+    # Between two facts on a line, the separator is painted, inside the column.
+    assert start["left"] >= host_line["clipLeft"] and start["textLeft"] <= start["clipRight"], start
+    assert await dot_painted(visitor.page, start), start
+
+    await visitor.page.set_viewport_size(NARROW)
+    host_line, start = await facts(card)
+    assert start["top"] >= host_line["bottom"], ("the facts did not wrap", host_line, start)
+    for fact in (host_line, start):
+        # Each line starts with its fact's text, flush with the column, and no separator before it.
+        assert fact["textLeft"] == pytest.approx(fact["clipLeft"], abs=0.5), fact
+        assert not await dot_painted(visitor.page, fact), fact
+
+
+async def toast_box(page: Page) -> dict[str, float]:
+    return await page.evaluate(
+        """() => {
+          const box = document.querySelector('[data-testid="toast"]').getBoundingClientRect();
+          return { top: box.top, bottom: box.bottom, left: box.left, right: box.right,
+                   innerWidth: window.innerWidth, innerHeight: window.innerHeight };
+        }"""
+    )
+
+
+async def test_a_toast_is_on_screen_while_shown_and_wholly_below_it_once_hidden(
+    browser: Browser, api_url: str
+) -> None:
+    host, _ = await schedule_space(browser, api_url, "Called off")
+    try:
+        await host.by("cancel-space").click()  # the confirmation is accepted (Person.open)
+        toast = host.by("toast")
+        await expect(toast).to_have_text("Space cancelled", timeout=UI_TIMEOUT_MS)
+
+        async def inside() -> bool:
+            box = await toast_box(host.page)
+            assert 0 <= box["top"] and box["bottom"] <= box["innerHeight"], box
+            assert 0 <= box["left"] and box["right"] <= box["innerWidth"], box
+            return True
+
+        await eventually_async(inside, what="the shown toast inside the viewport")
+
+        # Hidden as a person sees it hidden: by its own timer (dom.ts), on the page it was shown on.
+        await expect(toast).not_to_have_class(re.compile(r"\bshow\b"), timeout=UI_TIMEOUT_MS)
+
+        async def below() -> bool:
+            box = await toast_box(host.page)
+            assert box["top"] >= box["innerHeight"], box
+            return True
+
+        await eventually_async(below, what="the hidden toast wholly below the viewport")
+    finally:
+        await host.page.context.close()
