@@ -3,8 +3,8 @@ import { describe, expect, it, vi } from "vitest";
 
 import type { App } from "../app";
 import { ApiError, type Space, type SpaceCreate } from "../api";
-import { LOBBY_POLL_MS } from "../names";
-import { createErrorText, localMinute, lobbyPollDelay, lobbyView, metaItems, Submission } from "./lobby";
+import { LOBBY_POLL_MS, LOBBY_SLOW_EVERY } from "../names";
+import { createErrorText, localMinute, lobbyPollDelay, lobbyView, metaItems, SlowLists, Submission } from "./lobby";
 
 describe("the create form", () => {
   it("says what to change for a refused title or time, not the schema's pattern", () => {
@@ -26,6 +26,52 @@ describe("the lobby's refresh", () => {
     expect(lobbyPollDelay(() => 0.5)).toBe(LOBBY_POLL_MS);
     expect(lobbyPollDelay(() => 0.999)).toBeLessThan(LOBBY_POLL_MS * 1.2);
     expect(lobbyPollDelay(() => 0.999)).toBeGreaterThan(LOBBY_POLL_MS * 1.19);
+  });
+});
+
+describe("the lists that change slowly", () => {
+  const space = (id: string, state: Space["state"]) =>
+    ({ id, state, title: id, host: "hana", video: "off", names: {}, pictures: {}, listener_count: 0, scheduled_start: null }) as unknown as Space;
+
+  it("are read on the first refresh and every LOBBY_SLOW_EVERY-th after, again right after a failure", () => {
+    const slow = new SlowLists();
+    const due = Array.from({ length: 2 * LOBBY_SLOW_EVERY + 1 }, () => slow.due());
+    expect(due.map((d, n) => (d ? n : -1)).filter((n) => n >= 0)).toEqual([0, LOBBY_SLOW_EVERY, 2 * LOBBY_SLOW_EVERY]);
+    slow.failed();
+    expect(slow.due()).toBe(true);
+    expect(slow.due()).toBe(false);
+  });
+
+  it("leave out of the scheduled list a Space the live list shows: it started since", () => {
+    const slow = new SlowLists();
+    slow.read([space("a", "scheduled"), space("b", "scheduled")], [space("old", "ended")]);
+    expect(slow.scheduledBeside([space("b", "live")]).map((s) => s.id)).toEqual(["a"]);
+    expect(slow.recordings.map((s) => s.id)).toEqual(["old"]);
+  });
+
+  it("cost a visible lobby tab one request per refresh between their reads, three with them", async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, "random").mockReturnValue(0.5); // every poll exactly LOBBY_POLL_MS apart
+    try {
+      const listSpaces = vi.fn(async (state: string) => (state === "scheduled" ? [space("later", "scheduled")] : []));
+      const app = { api: { listSpaces, createSpace: vi.fn() }, session: { userId: "vic" }, navigate: vi.fn(), signOut: vi.fn() } as unknown as App;
+      const view = lobbyView(app);
+      document.body.append(view.el);
+      for (let n = 0; n < LOBBY_SLOW_EVERY + 1; n++) await vi.advanceTimersByTimeAsync(LOBBY_POLL_MS);
+      const reads = (state: string) => listSpaces.mock.calls.filter(([s]) => s === state).length;
+      // The view's first read, then one per poll: LOBBY_SLOW_EVERY + 2 refreshes in all.
+      expect(reads("live")).toBe(LOBBY_SLOW_EVERY + 2);
+      expect(reads("scheduled")).toBe(2);
+      expect(reads("ended")).toBe(2);
+      // Between its reads the scheduled list is still shown as last read, and nothing failed.
+      expect(view.el.querySelector('[data-space-id="later"]')).not.toBeNull();
+      expect(view.el.querySelector('[data-testid="lobby-error"]')?.textContent).toBe("");
+      view.unmount();
+      view.el.remove();
+    } finally {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { ApiError } from "../api";
 import { replayAvailable } from "../broadcast";
 import { avatar, h, isBusy, limitCodePoints, localTime, markBusy, rebuildKeepingFocus, stale } from "../dom";
 import { personOf } from "../people";
-import { LOBBY_POLL_MS } from "../names";
+import { LOBBY_POLL_MS, LOBBY_SLOW_EVERY } from "../names";
 
 const VIDEO_LABEL: Record<VideoPolicy, string> = {
   off: "Audio only",
@@ -109,19 +109,24 @@ export function lobbyView(app: App): View {
   const recordingList = h("div", { class: "space-grid", "data-testid": "recordings" });
   const error = h("p", { class: "form-error", role: "alert", "data-testid": "lobby-error" });
 
+  const slow = new SlowLists();
+
   async function refresh(): Promise<void> {
     try {
+      const readSlow = slow.due();
       const [live, scheduled, ended] = await Promise.all([
         app.api.listSpaces("live"),
-        app.api.listSpaces("scheduled"),
+        readSlow ? app.api.listSpaces("scheduled") : null,
         // An API without the broadcast tier refuses state=ended (422): it has no recordings.
-        app.api.listSpaces("ended").catch((err: ApiError) => (err.status === 422 ? [] : Promise.reject(err))),
+        readSlow
+          ? app.api.listSpaces("ended").catch((err: ApiError) => (err.status === 422 ? [] : Promise.reject(err)))
+          : null,
       ]);
-      const recordings = ended.filter((s) => replayAvailable(s));
+      if (scheduled && ended) slow.read(scheduled, ended.filter((s) => replayAvailable(s)));
       for (const [list, spaces, empty] of [
         [liveList, live, "Nobody is live right now. Start a Space!"],
-        [scheduledList, scheduled, "Nothing scheduled."],
-        [recordingList, recordings, "No recordings yet."],
+        [scheduledList, slow.scheduledBeside(live), "Nothing scheduled."],
+        [recordingList, slow.recordings, "No recordings yet."],
       ] as const) {
         if (!stale(list, spaces)) continue; // unchanged: keep the cards (and any click in flight)
         // A count that moved redraws the list: a keyboard user's card keeps the focus.
@@ -132,6 +137,7 @@ export function lobbyView(app: App): View {
       }
       error.textContent = "";
     } catch (err) {
+      slow.failed();
       const e = err as ApiError;
       if (e.status === 401) return app.signOut();
       error.textContent = `Could not load Spaces: ${e.detail ?? e.message}`;
@@ -236,6 +242,36 @@ export function lobbyView(app: App): View {
       document.removeEventListener("visibilitychange", shown);
     },
   };
+}
+
+/**
+ * The lists a lobby reads only every LOBBY_SLOW_EVERY-th refresh (the first one included), as last
+ * read. A refresh that failed makes the next one read them again.
+ */
+export class SlowLists {
+  private refreshes = 0;
+  private scheduled: Space[] = [];
+  recordings: Space[] = [];
+
+  /** Whether this refresh reads the scheduled list and the recordings (counted as asked). */
+  due(): boolean {
+    return this.refreshes++ % LOBBY_SLOW_EVERY === 0;
+  }
+
+  read(scheduled: Space[], recordings: Space[]): void {
+    this.scheduled = scheduled;
+    this.recordings = recordings;
+  }
+
+  failed(): void {
+    this.refreshes = 0;
+  }
+
+  /** The scheduled Spaces, without any the live list shows: started since the scheduled list was read. */
+  scheduledBeside(live: Space[]): Space[] {
+    const started = new Set(live.map((s) => s.id));
+    return this.scheduled.filter((s) => !started.has(s.id));
+  }
 }
 
 /** The wait before the lobby's next refresh: LOBBY_POLL_MS give or take a fifth, so the pages a
