@@ -307,10 +307,13 @@ class LiveKitFleet(Construct):
             launch_template=self.launch_template,
             min_capacity=sizing.min_capacity,
             max_capacity=sizing.max_capacity,
-            health_checks=autoscaling.HealthChecks.with_additional_checks(
-                additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
-                grace_period=Duration.minutes(5),
-            ),
+            # EC2's own checks decide replacement, not the load balancers': livekit-server answers
+            # the signalling check (`GET /`) with 406 when its node stats are over 4 s old, and they
+            # refresh only through Redis, so a Redis failover would fail every node's check at once
+            # and ELB health would replace the whole fleet with its rooms. The check still takes an
+            # unready node out of routing; systemd restarts a server that exits (livekit.service),
+            # and a node that fails its checks all along alarms (SfuUnhealthy) for an operator.
+            health_checks=autoscaling.HealthChecks.ec2(grace_period=Duration.minutes(5)),
             group_metrics=[autoscaling.GroupMetrics.all()],
             default_instance_warmup=Duration.minutes(3),
             # No update policy: a deploy never replaces a node in the middle of its rooms. A new

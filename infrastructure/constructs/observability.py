@@ -268,11 +268,12 @@ class Observability(Construct):
                 label="SFU nodes wanted, not in service",
                 period=FIVE_MINUTES,
             ),
-            # Targets failing their health check in every period, on either load balancer: nodes
-            # whose boot fails (a checksum that does not match, a download refused) are replaced
-            # after the grace period and fail again, while the group counts them in service. The
-            # most of each period: a replacement's first minute, before its first failed check,
-            # would put a zero into any least.
+            # Targets failing their health check in every period, on either load balancer. The group
+            # replaces nodes on EC2 health only (livekit_fleet.py), so a node whose boot failed (a
+            # checksum that does not match, a download refused) or whose server never answers stays
+            # in service, out of the load balancers' routing, until an operator replaces it. A Redis
+            # failover fails every node's signalling check for as long as it lasts (tens of seconds),
+            # not for 15 minutes. The most of each period: a node that comes and goes still counts.
             "sfu_unhealthy": cloudwatch.MathExpression(
                 expression=f"MAX([{', '.join(f't{i}' for i in range(len(sfu_target_groups)))}])",
                 using_metrics={
@@ -361,8 +362,10 @@ class Observability(Construct):
                 metrics["sfu_unhealthy"],
                 1,
                 above,
-                "An SFU node has failed its load balancer health check for 15 minutes: nodes that "
-                "do not boot (livekit_sha256, the release download, the secrets) are replaced in a loop",
+                "An SFU node has failed its load balancer health check for 15 minutes; the group does "
+                "not replace it (EC2 health checks only): a boot that failed (livekit_sha256, the "
+                "server download, the secrets), a server that does not start, or Redis down that long. "
+                "Replace the node by hand if Redis is fine",
                 periods=SUSTAINED_PERIODS,
             ),
             self._alarm(

@@ -65,7 +65,7 @@ install_unit() {
 
 install_drain() {
   # First, before anything that can fail: a node whose boot fails (a download refused, a checksum
-  # that does not match) is marked unhealthy and terminated, and its termination hook then waits
+  # that does not match) is terminated by an operator, and its termination hook then waits
   # for this unit to complete it; without the unit it held the node for the hook's whole heartbeat.
   id livekit >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin livekit
   install -d -m 0750 "${ROOT}/etc/livekit"

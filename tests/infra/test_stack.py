@@ -127,6 +127,39 @@ def test_signalling_is_tls_on_443_with_health_check_get_root(synth: Synthesized)
     )
 
 
+def test_the_redis_dependent_readiness_check_routes_but_never_replaces_nodes(synth: Synthesized) -> None:
+    """livekit-server answers `GET /` with 406 once its node stats are 4 s old, and they refresh only
+    through Redis: with ELB health on the group, a Redis failover would replace every node at once.
+    The load balancer keeps the check (an unready node takes no new clients), the group replaces on
+    EC2 health only, systemd restarts a server that exits, and a node unhealthy for long alarms."""
+    ((_, group),) = synth.resources("AWS::AutoScaling::AutoScalingGroup").items()
+    assert group["Properties"]["HealthCheckType"] == "EC2"
+    signalling = [
+        (k, g["Properties"])
+        for k, g in synth.resources("AWS::ElasticLoadBalancingV2::TargetGroup").items()
+        if g["Properties"]["Port"] == livekit_fleet.SIGNAL_PORT
+    ]
+    ((signalling_id, check),) = signalling
+    assert (check["HealthCheckProtocol"], check["HealthCheckPath"], check["HealthCheckPort"]) == (
+        "HTTP",
+        "/",
+        str(livekit_fleet.SIGNAL_PORT),
+    )
+    assert check["TargetType"] == "instance"
+    assert {"Ref": signalling_id} in group["Properties"]["TargetGroupARNs"]
+    unit = node_files(synth)["livekit.service"]
+    assert "Restart=always\n" in unit and "StartLimitIntervalSec=0\n" in unit
+    unhealthy = _alarm(synth, "SfuUnhealthy")
+    watched = [
+        d["Value"]
+        for m in unhealthy["Metrics"]
+        if "MetricStat" in m
+        for d in m["MetricStat"]["Metric"]["Dimensions"]
+        if d["Name"] == "TargetGroup"
+    ]
+    assert {"Fn::GetAtt": [signalling_id, "TargetGroupFullName"]} in watched
+
+
 def test_fleet_drains_on_scale_in_for_a_bounded_time_and_scales_on_cpu(synth: Synthesized) -> None:
     _, hook = synth.one(
         "AWS::AutoScaling::LifecycleHook", LifecycleHookName=livekit_fleet.LIFECYCLE_HOOK_NAME
