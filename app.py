@@ -235,7 +235,9 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             # The design point's join storm (100,000 listeners in a minute: a token request and a
             # read of the Space each, ~3,400 requests/s) fits with room for the rest; the account's
             # own HTTP API quota (10,000/s, burst 5,000 per region by default) is the ceiling above
-            # it (docs/infrastructure.md, "Quotas to raise").
+            # it (docs/infrastructure.md, "Quotas to raise"). The stage's default route throttle:
+            # API Gateway applies it to each route without settings of its own, which is only the
+            # catch-all here; the other routes' own buckets add to what that quota must cover.
             rate_limit=number("api_rate_limit", 5000),
             burst_limit=number("api_burst_limit", 5000),
             reserved_concurrency=None if reserved is None else int(reserved),

@@ -37,6 +37,9 @@ HANDLER = "functions.handler.handler"
 WEBHOOK_PATH = "/livekit/webhook"
 WEBHOOK_ROUTE_KEY = f"POST {WEBHOOK_PATH}"
 HEALTH_PATH = "/healthz"
+HEALTH_ROUTE_KEY = f"GET {HEALTH_PATH}"
+# The app serves nothing at / in the cloud (functions/api/web_page.py serves the page locally only).
+ROOT_ROUTE_KEY = "ANY /"
 AVATAR_PATH = names.AVATAR_PATH
 AVATAR_ROUTE_KEY = f"GET {AVATAR_PATH}"
 # The app's reaction route (functions/api/routes/reactions.py), given a route of its own so its bucket
@@ -68,7 +71,10 @@ class BroadcastLinks:
 
 @dataclass(frozen=True, kw_only=True)
 class ApiLimits:
-    # Requests per second across the stage, and the burst bucket on top.
+    # The stage's default route throttle: requests per second and burst. API Gateway applies it to
+    # each route without settings of its own, as a bucket per route, not one bucket for the stage;
+    # in effect it is the catch-all `ANY /{proxy+}`'s (joins, reads, moderation), since every other
+    # route has its own below. The sum of all routes' rates stays under the account's 10,000/s.
     rate_limit: int
     burst_limit: int
     # POST /livekit/webhook's own throttle, so viewers' requests can never use up the SFU's
@@ -91,10 +97,14 @@ class ApiLimits:
     # store would take far more (32 shards, ~32,000 reactions/s per Space, docs/reactions.md), so
     # the bound is the API's: 2,000/s admits a fifth of that burst's 10,000 taps/s (each emoji used
     # still floats, with a smaller count), each a Space read and two writes (docs/bench/reactions.md),
-    # and with the stage (5,000), the webhook (1,000) and the avatars (50) it stays under the
-    # account's 10,000 requests/s.
+    # and with the catch-all (5,000), the webhook (1,000), the avatars (50) and the two probe routes
+    # (20 each) it stays under the account's 10,000 requests/s (8,090 in all).
     reactions_rate_limit: int = 2000
     reactions_burst_limit: int = 2000
+    # GET /healthz (unauthenticated, for probes) and ANY / (nothing served there): small buckets of
+    # their own, or each would get the default's and add it to what the account's quota must cover.
+    probe_rate_limit: int = 20
+    probe_burst_limit: int = 20
     # Live Spaces one person may host at once: each holds a room, a stage agent and a composer
     # from its start, so self sign-up must not let one account fill the worker fleets.
     max_live_per_host: int = 2
@@ -240,7 +250,7 @@ class ControlPlane(Construct):
             if cors_origins
             else None,
         )
-        self.api.add_routes(path="/", methods=[apigwv2.HttpMethod.ANY], integration=integration)
+        root_routes = self.api.add_routes(path="/", methods=[apigwv2.HttpMethod.ANY], integration=integration)
         self.api.add_routes(path="/{proxy+}", methods=[apigwv2.HttpMethod.ANY], integration=integration)
         webhook_routes = self.api.add_routes(
             path=WEBHOOK_PATH,
@@ -249,7 +259,7 @@ class ControlPlane(Construct):
             authorizer=apigwv2.HttpNoneAuthorizer(),
         )
         # A more specific route than /{proxy+}, so probes reach the app without a token.
-        self.api.add_routes(
+        health_routes = self.api.add_routes(
             path=HEALTH_PATH,
             methods=[apigwv2.HttpMethod.GET],
             integration=integration,
@@ -280,8 +290,9 @@ class ControlPlane(Construct):
             throttle=apigwv2.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
             access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(self.access_log_group)),
         )
-        # The webhook's, the avatars' and the reactions' own token buckets (the L2 stage has no
-        # per-route settings yet).
+        # Every route but the catch-all has its own token bucket (the L2 stage has no per-route
+        # settings yet); the default above is applied per route, so a route left out of this would
+        # get a bucket of the default's size (tests/infra sums every route's).
         cfn_stage = self.stage.node.default_child
         assert isinstance(cfn_stage, apigwv2.CfnStage)
         cfn_stage.add_property_override(
@@ -299,12 +310,20 @@ class ControlPlane(Construct):
                     "ThrottlingRateLimit": limits.reactions_rate_limit,
                     "ThrottlingBurstLimit": limits.reactions_burst_limit,
                 },
+                HEALTH_ROUTE_KEY: {
+                    "ThrottlingRateLimit": limits.probe_rate_limit,
+                    "ThrottlingBurstLimit": limits.probe_burst_limit,
+                },
+                ROOT_ROUTE_KEY: {
+                    "ThrottlingRateLimit": limits.probe_rate_limit,
+                    "ThrottlingBurstLimit": limits.probe_burst_limit,
+                },
             },
         )
         # Settings for a route the stage cannot find fail its creation ("Unable to find Route by
         # key"); nothing else orders the stage after the routes (they wait for the Lambda's
         # published version, which SnapStart makes slow), so this does.
-        for route in (*webhook_routes, *avatar_routes, *reaction_routes):
+        for route in (*webhook_routes, *avatar_routes, *reaction_routes, *health_routes, *root_routes):
             self.stage.node.add_dependency(route)
         # The $default stage serves at the API's root endpoint (no trailing slash, no stage prefix).
         self.url = self.api.api_endpoint
