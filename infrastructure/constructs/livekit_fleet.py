@@ -229,8 +229,9 @@ class LiveKitFleet(Construct):
             if releases_url:
                 source["LIVEKIT_RELEASES"] = releases_url.rstrip("/")
         # Not the role's default policy: that one is a dependency of the group, this one names it.
-        # The node completes its own drain and sets its own scale-in protection (livekit-protect.sh),
-        # on this group only.
+        # The node completes its own drain and sets its own scale-in protection (livekit-protect.sh).
+        # IAM can only name the group (Auto Scaling has no condition key for the instance), so the
+        # role may do both to any instance of this group, and to no other group.
         iam.Policy(
             self,
             "CompleteDrain",

@@ -398,8 +398,10 @@ def _acknowledge_nag_findings(
     ack(
         secrets.redis_auth,
         "AwsSolutions-SMG4",
-        "The Redis AUTH token is rotated with ElastiCache's AUTH token rotation (ROTATE then SET) while the "
-        "SFU nodes re-read it; documented in docs/infrastructure.md",
+        "The Redis AUTH token is rotated with ElastiCache's AUTH token rotation: ROTATE (old and new both "
+        "valid), update the secret, refresh the SFU instances (a node reads the token only at boot, "
+        "fill_config.py), then SET; a rotation Lambda could not restart the nodes. Documented in "
+        "docs/infrastructure.md",
     )
     if identity is not None and not identity.mfa_required:
         ack(
@@ -478,8 +480,11 @@ def _acknowledge_nag_findings(
         fleet.node.find_child("CompleteDrain"),
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:"
         f"autoScalingGroup:*:autoScalingGroupName/{fleet.group_name}]",
-        "The wildcard is the group's generated UUID; the ARN names this stack's SFU group and the only "
-        "action is CompleteLifecycleAction (a node ending its own drain)",
+        "The wildcard is the group's generated UUID; the ARN names this stack's SFU group. Two actions: "
+        "CompleteLifecycleAction (a node ends its drain, livekit-drain.sh) and SetInstanceProtection (a node "
+        "protects itself from scale-in while it holds a room, livekit-protect.sh). Both reach every "
+        "instance of the group, not only the caller's own: the group is their only resource type and "
+        "Auto Scaling has no condition key naming the instance, so IAM cannot narrow them further",
     )
     ack(
         fleet.group,
@@ -539,7 +544,9 @@ def _acknowledge_worker_findings(
             task.obtain_execution_role().node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited "
-            "to the workers' asset repository",
+            "to the CDK bootstrap's container-assets repository of this account and region "
+            "(cdk-hnb659fds-container-assets-*), which every CDK stack deployed here shares: ECR grants "
+            "per repository, not per image, so the role could pull those stacks' image assets too",
         )
 
 

@@ -897,6 +897,49 @@ def test_vpc_spans_two_azs_with_flow_logs(synth: Synthesized) -> None:
     assert synth.resources("AWS::EC2::FlowLog")
 
 
+def _acknowledged(synth: Synthesized, path_part: str) -> dict[str, str]:
+    """The cdk-nag acknowledgments (rule -> reason) on the constructs whose path contains path_part."""
+    return {
+        rule: reason
+        for path, entries in synth.metadata.items()
+        if path_part in path
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+        for rule, reason in entry["data"].items()
+    }
+
+
+def test_the_node_and_worker_acknowledgments_say_what_the_policies_grant(synth: Synthesized) -> None:
+    """A reason that names fewer actions, or a narrower resource, than the policy grants hides what
+    a reviewer accepted: the node's drain policy and the workers' image pulls."""
+    (drain,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for k, p in synth.resources("AWS::IAM::Policy").items()
+        if k.startswith("LiveKitCompleteDrain")
+    ]
+    actions = [a for statement in drain for a in statement["Action"]]
+    assert sorted(actions) == ["autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceProtection"]
+    (reason,) = _acknowledged(synth, "/LiveKit/CompleteDrain").values()
+    for action in actions:
+        assert action.removeprefix("autoscaling:") in reason, action
+    assert "only action" not in reason and "every instance of the group" in reason
+    repository = "cdk-hnb659fds-container-assets-"
+    for worker in ("MediaAgents", "Composers"):
+        (pull,) = [
+            json.dumps(s)
+            for k, p in synth.resources("AWS::IAM::Policy").items()
+            if k.startswith(f"{worker}TaskExecutionRole")
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+            if "ecr:BatchGetImage" in s["Action"]
+        ]
+        assert repository in pull
+        (reason,) = _acknowledged(synth, f"/{worker}/Task/ExecutionRole/DefaultPolicy").values()
+        assert repository in reason and "shares" in reason
+    # The nodes read the Redis token once, at boot (fill_config.py): a rotation refreshes them.
+    (redis,) = _acknowledged(synth, "/Secrets/RedisAuth").values()
+    assert "only at boot" in redis and "re-read" not in redis
+
+
 def test_every_nag_acknowledgment_has_its_own_reason(synth: Synthesized) -> None:
     reasons = {
         rule: reason
