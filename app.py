@@ -270,10 +270,19 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     )
 
 
-def deployment_warnings(settings: SpacesSettings) -> list[str]:
+def deployment_warnings(settings: SpacesSettings, *, turn_certificate_given: bool) -> list[str]:
     """Choices that synthesize and deploy but leave a production stack half usable: `cdk synth`
-    and `cdk deploy` print them (not errors: a stack for native clients alone is legitimate)."""
+    and `cdk deploy` print them (not errors: a stack for native clients alone is legitimate).
+    `turn_certificate_given`: the context named turn_certificate_arn (even the same ARN)."""
     warnings = []
+    if settings.production and not turn_certificate_given:
+        warnings.append(
+            f"context turn_certificate_arn is not set: the TURN load balancer for {settings.turn_domain} "
+            "uses certificate_arn, and if that certificate does not name it, TURN/TLS fails in every "
+            "client (the load balancer does not check) and clients on 443-only networks get no media; "
+            "set turn_certificate_arn (the same ARN if its certificate names both; a wildcard "
+            "*.<domain> does not name turn.<domain>)"
+        )
     if settings.production and not settings.cors_origins:
         signin = (
             ""
@@ -323,7 +332,8 @@ def build_app(context: dict[str, object] | None = None, outdir: str | None = Non
         settings=settings,
         description="Spaces: live audio rooms with speaker video (control plane, LiveKit fleet, agents)",
     )
-    for warning in deployment_warnings(settings):
+    turn_certificate_given = app.node.try_get_context("turn_certificate_arn") is not None
+    for warning in deployment_warnings(settings, turn_certificate_given=turn_certificate_given):
         cdk.Annotations.of(stack).add_warning_v2("spaces:deployment", warning)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

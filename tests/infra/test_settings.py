@@ -147,8 +147,18 @@ def test_a_webrtc_listener_limit_the_room_cannot_admit_is_refused_at_synth() -> 
 REAL = {
     "domain": "sfu.spaces.test",
     "certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/x",
+    "turn_certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/turn",
     "livekit_sha256": "a" * 64,
 }
+
+
+def _warnings(**context: object) -> list[str]:
+    """deployment_warnings as build_app calls it for this context."""
+    from app import deployment_warnings
+
+    return deployment_warnings(
+        _settings(**context), turn_certificate_given=context.get("turn_certificate_arn") is not None
+    )
 
 
 def _archive(folder: Path, name: str = "livekit_1.13.5_linux_arm64.tar.gz") -> Path:
@@ -158,28 +168,47 @@ def _archive(folder: Path, name: str = "livekit_1.13.5_linux_arm64.tar.gz") -> P
 
 
 def test_a_production_stack_without_a_web_origin_is_warned_about(tmp_path: Path) -> None:
-    from app import deployment_warnings
-
     hardened = {
         **{k: v for k, v in REAL.items() if k != "livekit_sha256"},
         "livekit_archive": str(_archive(tmp_path)),
     }
-    assert deployment_warnings(_settings()) == []  # the offline example is no production stack
-    (warning,) = deployment_warnings(_settings(**hardened))
+    assert _warnings() == []  # the offline example is no production stack
+    (warning,) = _warnings(**hardened)
     assert "cors_origins" in warning and "Cognito" in warning
-    (warning,) = deployment_warnings(
-        _settings(**hardened, oidc_issuer="https://id.example.org/", oidc_audience="web")
-    )
+    (warning,) = _warnings(**hardened, oidc_issuer="https://id.example.org/", oidc_audience="web")
     assert "cors_origins" in warning and "Cognito" not in warning
-    assert deployment_warnings(_settings(**hardened, cors_origins="https://spaces.test")) == []
-    assert deployment_warnings(_settings(**hardened, production="false")) == []
+    assert _warnings(**hardened, cors_origins="https://spaces.test") == []
+    assert _warnings(**hardened, production="false") == []
 
 
 def test_a_production_fleet_on_the_upstream_release_is_warned_about(tmp_path: Path) -> None:
-    from app import deployment_warnings
-
-    upstream = deployment_warnings(_settings(**REAL, cors_origins="https://spaces.test"))
+    upstream = _warnings(**REAL, cors_origins="https://spaces.test")
     assert len(upstream) == 1 and "make livekit-archive" in upstream[0] and "simulate" in upstream[0]
+
+
+def test_a_production_stack_that_leaves_turn_on_the_signalling_certificate_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    """turn_certificate_arn defaults to certificate_arn while turn_domain defaults to turn.<domain>,
+    which that certificate rarely names; the TLS load balancer does not check, so TURN/TLS would
+    fail only in clients. Naming it, even as the same ARN (one certificate for both), is the choice."""
+    from app import build_app
+
+    context = {
+        **{k: v for k, v in REAL.items() if k not in ("livekit_sha256", "turn_certificate_arn")},
+        "livekit_archive": str(_archive(tmp_path)),
+        "cors_origins": "https://spaces.test",
+    }
+    (warning,) = _warnings(**context)
+    assert "turn_certificate_arn" in warning and "turn.sfu.spaces.test" in warning
+    assert _warnings(**context, turn_certificate_arn=REAL["certificate_arn"]) == []
+    assert _warnings(**context, production="false") == []
+    assert _warnings() == []  # the offline example
+    # build_app prints it (an annotation on the stack) from the same context.
+    app = build_app(context={**context, "lambda_bundling": "false", "aws:cdk:bundling-stacks": []})
+    (stack,) = [c for c in app.node.children if isinstance(c, cdk.Stack)]
+    printed = [str(m.data) for m in stack.node.metadata if m.type == "aws:cdk:warning"]
+    assert [m for m in printed if "turn_certificate_arn is not set" in m], printed
 
 
 def test_a_hardened_archive_is_shipped_with_its_own_checksum(tmp_path: Path) -> None:
