@@ -34,6 +34,9 @@ class WebhookFacts:
     seat: str | None = None
     # When the participant's token was issued (names.ISSUED_AT_ATTRIBUTE, the raw text).
     issued_at: str | None = None
+    # participant_left: a newer session of the same identity took this one's place (the SFU's
+    # DUPLICATE_IDENTITY, also what it gives a stale session): the person is still in the room.
+    replaced: bool = False
 
 
 def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) -> WebhookFacts:
@@ -67,6 +70,8 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
         joined_at_ms=_joined_at_ms(participant) if participant else None,
         seat=participant.attributes.get(names.SEAT_ATTRIBUTE) if participant else None,
         issued_at=participant.attributes.get(names.ISSUED_AT_ATTRIBUTE) if participant else None,
+        replaced=participant is not None
+        and participant.disconnect_reason == api.DisconnectReason.DUPLICATE_IDENTITY,
     )
 
 

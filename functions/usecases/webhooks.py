@@ -78,9 +78,13 @@ def _free_seat(ctx: Context, space_id: str, facts: WebhookFacts) -> None:
 def _host_presence(ctx: Context, space_id: str, facts: WebhookFacts) -> str:
     """The host left (the grace period starts at the event) or came back (it stops). Keyed by the
     event id; the reconciler's pass that follows checks it against the room (a leave delivered
-    after the rejoin that replaced the session is undone there)."""
+    after a rejoin that replaced the session some other way is undone there)."""
     if facts.is_agent or facts.identity is None:
         return "not a person"
+    if facts.event == "participant_left" and facts.replaced:
+        # A reload or a reconnect: the newer session is in the room. Recorded as a departure, the
+        # pass that follows would publish "the host has left" to the whole room before undoing it.
+        return "host's session replaced by a newer one: still here"
     if not ctx.store.claim_event(facts.id):
         return "duplicate"
     user, now = facts.identity, ctx.clock()

@@ -505,3 +505,48 @@ async def test_everyone_else_sees_a_removed_speaker_go(
         await former.disconnect()
         await speaker.disconnect()
         await host.disconnect()
+
+
+async def test_a_hosts_session_replaced_by_a_reconnect_is_no_departure(tmp_path: Path) -> None:
+    """A reload or a reconnect opens a second session of the host's identity; livekit-server closes
+    the first as DUPLICATE_IDENTITY, and that session's participant_left can reach the API after the
+    new one's join. It must not start the grace period: the room would be told "the host has left"
+    (an outside review saw the banner for ~3 s). On a server of its own whose webhooks are held, so
+    that the leave is delivered last, as it is when it comes late."""
+    with webhook_hold() as held:
+        server = start_local(
+            api_key=names.DEV_API_KEY,
+            api_secret=names.DEV_API_SECRET,
+            webhook_url=held.url,
+            name="livekit-replaced",
+        )
+        sfu = LiveKitEndpoint.of(server, None)
+        try:
+            with api_server(
+                port=free_port(),
+                livekit=sfu,
+                workdir=tmp_path,
+                env={names.ENV_RECONCILE_INTERVAL_SECONDS: "0"},
+            ) as api:
+                space = live_space(api, "host-r", video="off")
+                first = await join(api, space["id"], "host-r")
+                second = await join(api, space["id"], "host-r")
+                try:
+                    await eventually_async(
+                        lambda: "participant_left" in held.events(),
+                        what="livekit-server's leave of the replaced session",
+                    )
+                    (left,) = held.take("participant_left")
+                    for joined in held.take("participant_joined"):
+                        assert joined.deliver(api.url).status_code == 200
+                    answer = left.deliver(api.url)
+                    assert answer.status_code == 200, answer.text
+                    assert "replaced by a newer one" in answer.json()["outcome"], answer.text
+                    got = post(api, f"/spaces/{space['id']}", "someone", method="GET").json()
+                    assert got["host_away_until"] is None and got["state"] == "live"
+                    assert "host-r" in await connected(sfu, space["room_name"])
+                finally:
+                    await second.disconnect()
+                    await first.disconnect()
+        finally:
+            server.stop()

@@ -683,6 +683,7 @@ def participant_event(
     agent: bool = False,
     agent_name: str = names.AGENT_NAME,
     identity: str = "p",
+    disconnect_reason: int = 0,
 ) -> api.WebhookEvent:
     # livekit-agents gives every agent participant the attribute lk.agent.name and no role.
     attributes = {names.AGENT_NAME_ATTRIBUTE: agent_name} if agent else {"role": role}
@@ -690,6 +691,7 @@ def participant_event(
         identity=identity,
         attributes=attributes,
         kind=api.ParticipantInfo.Kind.AGENT if agent else api.ParticipantInfo.Kind.STANDARD,
+        disconnect_reason=disconnect_reason,  # type: ignore[arg-type]
     )
     return api.WebhookEvent(event=kind, id=event_id, room=api.Room(name=room), participant=info)
 
@@ -1183,6 +1185,46 @@ def test_the_space_says_when_it_ends_while_its_host_is_away(
             assert pushed_until == round(ends * 1000)
         else:
             assert until is None and pushed_until is None
+
+
+def test_the_leave_of_a_hosts_session_a_newer_one_replaced_tells_nobody_the_host_left(
+    client: TestClient, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload or a reconnect: the SFU closes the old session as DUPLICATE_IDENTITY when the new one
+    joins, and its leave can arrive after. Taken as a departure, the room was told "the host has
+    left" until the next pass undid it (an outside review saw the banner for ~3 s)."""
+    space_id = create(client)["id"]
+    room = start(client, space_id)["room_name"]
+    gateway.join("host", Role.HOST)  # the newer session
+    pushed: list[Any] = []
+    set_metadata = gateway.set_room_metadata
+
+    async def recording(space: Any, metadata: str) -> None:
+        pushed.append(json.loads(metadata)["host_away_until"])
+        await set_metadata(space, metadata)
+
+    monkeypatch.setattr(gateway, "set_room_metadata", recording)
+    replaced = participant_event(
+        "participant_left",
+        "h-replaced",
+        room,
+        role="host",
+        identity="host",
+        disconnect_reason=api.DisconnectReason.DUPLICATE_IDENTITY,
+    )
+    body, headers = signed(replaced)
+    resp = client.post("/livekit/webhook", content=body, headers=headers)
+    assert resp.status_code == 200 and "replaced by a newer one" in resp.json()["outcome"], resp.text
+    assert client.get(f"/spaces/{space_id}", headers=auth("lou")).json()["host_away_until"] is None
+    assert all(until is None for until in pushed), pushed
+    # Any other leave of the host still starts the grace period.
+    body, headers = signed(
+        participant_event("participant_left", "h-left", room, role="host", identity="host")
+    )
+    assert (
+        "grace period started"
+        in client.post("/livekit/webhook", content=body, headers=headers).json()["outcome"]
+    )
 
 
 def test_an_invitation_from_a_stale_list_does_not_demote_a_cohost(client: TestClient) -> None:
