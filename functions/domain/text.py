@@ -89,11 +89,15 @@ WHITESPACE: Final = _ranges(
 NONCHARACTERS: Final = _ranges(
     (0xFDD0, 0xFDEF), *((p * 0x10000 + 0xFFFE, p * 0x10000 + 0xFFFF) for p in range(17))
 )
+# Graphic characters whose glyph is blank by design: the braille pattern with no dots, the usual
+# way to make a name look empty where whitespace is refused (found from outside: a title of it
+# was accepted). The Hangul fillers that draw nothing are default-ignorable, above.
+BLANK_GLYPHS: Final = frozenset({"\u2800"})
 # What shows nothing on its own: a title or a name needs one character outside this set. Not in it:
 # a combining mark alone (it is drawn on a dotted circle, or on nothing, depending on the font) and
 # private-use characters (a font of one's own may draw them); both pass.
 SHOWS_NOTHING: Final = (
-    WHITESPACE | CONTROLS | FORMAT | DEFAULT_IGNORABLE | NONCHARACTERS | {ZERO_WIDTH_JOINER}
+    WHITESPACE | CONTROLS | FORMAT | DEFAULT_IGNORABLE | NONCHARACTERS | BLANK_GLYPHS | {ZERO_WIDTH_JOINER}
 )
 # An emoji tag sequence (a subdivision flag such as England's or Scotland's): the black flag, tag
 # characters, the cancel tag. Its tag characters stay when format characters are dropped.

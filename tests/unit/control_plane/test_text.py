@@ -25,6 +25,9 @@ def test_the_title_pattern_accepts_exactly_the_characters_that_show_something() 
 def test_what_shows_nothing_on_its_own() -> None:
     for text in ("\u200b", "\u200d\ufe0f", "\U000e0041", "\U000e0100", "\u3164", "\u2066 \u2069", "\x00\t"):
         assert not shows_something(text), ascii(text)
+    # A blank braille pattern, the usual stand-in for whitespace where whitespace is refused (found
+    # from outside: a title of it was accepted).
+    assert not shows_something("\u2800 \u2800"), "blank braille"
     # Noncharacters, meant never to be shown (found from outside: a title of two was accepted).
     for text in ("\ufffe\uffff", "\U0010ffff", "\ufdd0", "\U0001fffe"):
         assert not shows_something(text), ascii(text)
