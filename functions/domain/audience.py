@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Final
 
 from .errors import Forbidden
-from .model import Role, Space
+from .model import Role, Space, SpaceState
 
 # One page of the listener list. A host scrolls a list; 100 rows is more than a panel shows and
 # bounds the work of one request (each store shard reads at most PAGE_MAX + 1 entries).
@@ -187,6 +187,12 @@ def authorize_listing(space: Space, *, actor: str) -> None:
     """Only the host and co-hosts see who listens (they are the ones who invite and moderate)."""
     if space.role_of(actor) not in (Role.HOST, Role.COHOST):
         raise Forbidden("moderators_only", "only the host and co-hosts can see the listener list")
+
+
+def has_audience(space: Space) -> bool:
+    """Only a live Space has listeners: an ended one's entries are people who have gone (they lapse
+    with their TTL or their leave webhook), a scheduled one has no room yet."""
+    return space.state is SpaceState.LIVE
 
 
 def hidden_users(space: Space) -> frozenset[str]:

@@ -31,6 +31,8 @@ def list_listeners(
     # The Space's own partition: roles, hands and blocks (bounded), never the audience.
     space = ctx.store.require(space_id)
     audience.authorize_listing(space, actor=actor)
+    if not audience.has_audience(space):
+        return ListenersPage(items=[], next_cursor=None)
     page = ctx.store.listeners(
         space_id,
         query=query,

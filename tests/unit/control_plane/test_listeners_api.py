@@ -71,6 +71,20 @@ def test_the_host_sees_listeners_by_name_with_their_hands(client: TestClient) ->
     assert names_of(listed(client, space_id, q="b")) == ["bob"]
 
 
+def test_an_ended_space_lists_nobody(client: TestClient) -> None:
+    """Found from outside: a listener who took a token and never left was still listed after the
+    end, until their entry expired (10 minutes)."""
+    space_id = live_space(client)
+    join(client, space_id, "u-zoe", "Zoë Adams")
+    assert names_of(listed(client, space_id)) == ["Zoë Adams"]
+    assert client.post(f"/spaces/{space_id}/end", headers=auth("host")).status_code == 200
+    assert listed(client, space_id) == {"items": [], "next_cursor": None}
+    assert listed(client, space_id, q="zoe") == {"items": [], "next_cursor": None}
+    # Still only for the host and co-hosts.
+    resp = client.get(f"/spaces/{space_id}/listeners", headers=auth("u-zoe"))
+    assert resp.status_code == 403, resp.text
+
+
 def test_pages_follow_next_cursor(client: TestClient) -> None:
     space_id = live_space(client)
     for n in range(7):
