@@ -40,9 +40,20 @@ HAND_LIMIT = RateLimit(name="hand", min_interval=0.0, burst=5, burst_seconds=5.0
 # block its rule needs. Each rule checks them again on the full, latest state.
 
 
-def authorize_role_change(space: Space, *, actor: str) -> Role:
-    """The actor's role, if it may change roles at all (host, co-host)."""
+def authorize_role_change(
+    space: Space, *, actor: str, target: str | None = None, role: Role | None = None
+) -> Role:
+    """The actor's role, if it may make this change at all: the host and co-hosts change roles, and
+    a speaker or a co-host may step down to the audience themselves (a slot is not held by someone
+    who has walked away until a moderator notices)."""
+    if steps_down(space, actor=actor, target=target, role=role):
+        return space.role_of(actor)
     return _require_moderator(space, actor=actor, doing="change roles")
+
+
+def steps_down(space: Space, *, actor: str, target: str | None, role: Role | None) -> bool:
+    """A speaker or a co-host moving themselves to the audience (the host hands over or ends)."""
+    return target == actor and role is Role.LISTENER and space.role_of(actor) in (Role.SPEAKER, Role.COHOST)
 
 
 def change_role(
@@ -52,7 +63,8 @@ def change_role(
     list, a button on a stage row). If the person's role has changed since, nothing is changed: an
     invitation read from a stale list must not turn a co-host into a speaker."""
     _require_not_ended(space)
-    actor_role = authorize_role_change(space, actor=actor)
+    actor_role = authorize_role_change(space, actor=actor, target=target, role=role)
+    own_step_down = steps_down(space, actor=actor, target=target, role=role)
     current = space.role_of(target)
     if role not in ASSIGNABLE:
         raise Forbidden("host_role_fixed", "the host role belongs to the creator and cannot be assigned")
@@ -65,7 +77,7 @@ def change_role(
             "role_changed",
             f"they are {_ROLE_NAMES[current]} now, not {_ROLE_NAMES[from_role]}: nothing was changed",
         )
-    if actor_role is not Role.HOST and (role is Role.COHOST or current is Role.COHOST):
+    if actor_role is not Role.HOST and not own_step_down and (role is Role.COHOST or current is Role.COHOST):
         raise Forbidden("only_host_assigns_cohosts", "only the host assigns or removes co-hosts")
     if target in space.blocked and role is not Role.LISTENER:
         raise Conflict("user_blocked", "a blocked user cannot be put on stage")

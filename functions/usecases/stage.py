@@ -116,7 +116,7 @@ async def change_role(
     name) is named from their entry there, with its avatar, for the room metadata's `names` and
     `pictures` that the stage and HLS viewers show. Someone sent back to the audience is listed
     again by the reconciler, which sees whether they are connected (reconcile/runner.py)."""
-    stage.authorize_role_change(await ctx.own(space_id), actor=actor)
+    stage.authorize_role_change(await ctx.own(space_id), actor=actor, target=target, role=role)
     entry = await asyncio.to_thread(ctx.store.listed, space_id, target) if role in STAGE_ROLES else None
 
     def rule(space: Space) -> Space:

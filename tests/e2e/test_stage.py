@@ -298,6 +298,24 @@ async def test_raised_hand_and_invite_give_the_listener_controls_live(stage: Sta
         await expect(on_stage(other, LISTENER)).to_have_count(0, timeout=UI_TIMEOUT_MS)
 
 
+async def test_a_speaker_leaves_the_stage_themselves(stage: Stage) -> None:
+    """Found from outside: a speaker who walked away held their slot until a moderator noticed."""
+    listener, host = stage.listener, stage.host
+    await listener.by("raise-hand").click()
+    await host.by("hand", LISTENER).locator('[data-testid="invite"]').click()
+    await expect(listener.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
+    await expect(listener.by("step-down")).to_be_visible()
+    await listener.by("step-down").click()  # the confirmation is accepted (Person.open)
+    await expect(listener.by("my-role")).to_have_text("Listener", timeout=UI_TIMEOUT_MS)
+    await expect(listener.by("toggle-mic")).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    await expect(listener.by("step-down")).to_have_count(0)
+    await expect(listener.by("raise-hand")).to_be_visible()
+    for other in (host, stage.alice):
+        await expect(on_stage(other, LISTENER)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    # The host has no such button: they hand over or end.
+    await expect(host.by("step-down")).to_have_count(0)
+
+
 async def test_a_listener_who_leaves_takes_their_raised_hand_along(stage: Stage) -> None:
     """Left up, the host would invite someone who is gone (and be told it worked)."""
     listener, host = stage.listener, stage.host

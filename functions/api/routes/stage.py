@@ -63,8 +63,9 @@ async def set_role(
     show: PresenterDep,
     response: Response,
 ) -> SpaceChange:
-    """Host: co-hosts (at most 2). Host and co-hosts: speakers. Applied live to a connected user.
-    With `from_role`, only if the person's role is still that one (409 `role_changed` otherwise)."""
+    """Host: co-hosts (at most 2). Host and co-hosts: speakers. A speaker or a co-host: themselves to
+    listener (stepping down). Applied live to a connected user. With `from_role`, only if the
+    person's role is still that one (409 `role_changed` otherwise)."""
     accepted = await stage.change_role(
         ctx,
         actor=user,

@@ -482,6 +482,25 @@ def test_live_role_change_updates_a_connected_participant(client: TestClient, ga
     assert role.value == "listener" and permission.can_publish is False
 
 
+def test_a_speaker_steps_down_to_the_audience_and_the_sfu_follows(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    gateway.join("sam")
+    assert set_role(client, space_id, "sam", "speaker").status_code == 200
+    resp = client.put(
+        f"/spaces/{space_id}/roles/sam",
+        json={"role": "listener", "from_role": "speaker"},
+        headers=auth("sam"),
+    )
+    assert resp.status_code == 200 and resp.json()["speakers"] == [], resp.text
+    role, permission = gateway.permissions["sam"]
+    assert role is Role.LISTENER and permission.can_publish is False
+    # Back up takes an invitation: a listener changes no role, their own included.
+    resp = set_role(client, space_id, "sam", "speaker", actor="sam")
+    assert resp.status_code == 403 and resp.json()["rule"] == "moderators_only"
+
+
 def test_a_role_change_the_sfu_refuses_is_kept_and_converges_later(
     client: TestClient, gateway: FakeGateway, app: FastAPI
 ) -> None:

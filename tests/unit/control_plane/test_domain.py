@@ -155,6 +155,26 @@ def test_speakers_and_listeners_change_no_roles(actor: str) -> None:
     assert err.value.rule == "moderators_only"
 
 
+@pytest.mark.parametrize("who", ["speaker", "cohost"])
+def test_a_speaker_or_cohost_steps_down_to_the_audience_themselves(who: str) -> None:
+    """Their slot is free at once (found from outside: someone who walked away held it until a
+    moderator noticed); the pin on them goes, as with any demotion."""
+    s = LIVE.replace(speakers=("speaker", "other"), cohosts=("cohost",), pinned=who)
+    down = stage.change_role(s, actor=who, target=who, role=Role.LISTENER, limits=LIMITS, from_role=Role(who))
+    assert down.role_of(who) is Role.LISTENER and down.pinned is None
+    assert down.role_of("other") is Role.SPEAKER and down.host == "host"
+    # Only down: a speaker moves no one else and cannot move up; a co-host's own seat is the host's
+    # to change otherwise.
+    refused = (
+        [("speaker", Role.COHOST), ("other", Role.LISTENER)]
+        if who == "speaker"
+        else [("cohost", Role.SPEAKER)]
+    )
+    for target, role in refused:
+        with pytest.raises(Forbidden):
+            stage.change_role(s, actor=who, target=target, role=role, limits=LIMITS)
+
+
 def test_the_host_role_is_fixed() -> None:
     with pytest.raises(Forbidden) as err:
         stage.change_role(LIVE, actor="host", target="host", role=Role.LISTENER, limits=LIMITS)

@@ -155,6 +155,12 @@ export function spaceView(app: App, spaceId: string): View {
       });
     },
     raiseHand: (up) => void raiseHand(up),
+    stepDown: () => {
+      const from = ctl.myRole;
+      if (from !== "speaker" && from !== "cohost") return;
+      if (!window.confirm("Leave the stage? You will listen from the audience, and speak again only when invited.")) return;
+      void act((a, s) => a.setRole(s, me, "listener", from), "You left the stage");
+    },
     toggleDevices: () => {
       devices.toggle();
       render();
@@ -326,6 +332,7 @@ export function spaceView(app: App, spaceId: string): View {
       raised: ctl.handRaised,
       handPending: actions.handPending,
       devicesOpen: devices.isOpen,
+      canStepDown: myRole === "speaker" || myRole === "cohost",
     });
 
     const hands = ctl.hands;

@@ -14,6 +14,8 @@ export interface ControlsInput {
   handPending?: boolean;
   /** Whether the device picker (views/space/devices.ts) is open; absent: no picker on this page. */
   devicesOpen?: boolean;
+  /** A speaker or a co-host, who may step down to the audience (the host hands over or ends). */
+  canStepDown?: boolean;
 }
 
 export interface ControlsActions {
@@ -23,6 +25,8 @@ export interface ControlsActions {
   raiseHand(up: boolean): void;
   /** Open or close the microphone/camera/speaker picker. */
   toggleDevices?(): void;
+  /** Move myself to the audience. */
+  stepDown?(): void;
 }
 
 /**
@@ -48,7 +52,7 @@ export class ControlsView {
     const { rights, micOn, cameraOn, raised } = input;
     const screenOn = !!input.screenOn;
     const devicesOpen = input.devicesOpen;
-    if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised, devicesOpen, !!input.handPending])) return;
+    if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised, devicesOpen, !!input.handPending, !!input.canStepDown])) return;
     rebuildKeepingFocus(this.el, () => this.build(input));
   }
 
@@ -78,6 +82,10 @@ export class ControlsView {
       const button = roundButton("toggle-devices", devicesOpen, () => toggle(), icon("sliders"), "Devices");
       button.setAttribute("aria-expanded", devicesOpen ? "true" : "false"); // its label stays "Devices"
       this.el.append(button);
+    }
+    if (input.canStepDown && a.stepDown) {
+      const stepDown = a.stepDown.bind(a);
+      this.el.append(h("button", { class: "btn", "data-testid": "step-down", onclick: () => stepDown() }, "Leave the stage"));
     }
     if (!rights.mic && !rights.camera) {
       const pending = !!input.handPending;

@@ -32,6 +32,21 @@ describe("ControlsView", () => {
     expect(lower.hasAttribute("aria-pressed")).toBe(false);
   });
 
+  it("offers a speaker or a co-host to leave the stage, and nobody else", () => {
+    const a = { ...actions(), stepDown: vi.fn() };
+    const view = new ControlsView(a);
+    const onStage = { rights: { mic: true, camera: true }, micOn: true, cameraOn: false, raised: false };
+    view.update({ ...onStage, canStepDown: true });
+    const leave = q(view.el, "step-down")[0] as HTMLButtonElement;
+    expect(leave.textContent).toBe("Leave the stage");
+    leave.click();
+    expect(a.stepDown).toHaveBeenCalledTimes(1);
+    view.update({ ...onStage, canStepDown: false }); // the host: hands over or ends instead
+    expect(q(view.el, "step-down")).toHaveLength(0);
+    view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: false });
+    expect(q(view.el, "step-down")).toHaveLength(0);
+  });
+
   it("marks the hand busy while its request is on its way, and ignores clicks meanwhile", () => {
     const a = actions();
     const view = new ControlsView(a);
