@@ -44,16 +44,17 @@ def authorize_role_change(
     space: Space, *, actor: str, target: str | None = None, role: Role | None = None
 ) -> Role:
     """The actor's role, if it may make this change at all: the host and co-hosts change roles, and
-    a speaker or a co-host may step down to the audience themselves (a slot is not held by someone
-    who has walked away until a moderator notices)."""
+    anyone but the host may move themselves to the audience (a speaker's or a co-host's slot is not
+    held by someone who has walked away until a moderator notices)."""
     if steps_down(space, actor=actor, target=target, role=role):
         return space.role_of(actor)
     return _require_moderator(space, actor=actor, doing="change roles")
 
 
 def steps_down(space: Space, *, actor: str, target: str | None, role: Role | None) -> bool:
-    """A speaker or a co-host moving themselves to the audience (the host hands over or ends)."""
-    return target == actor and role is Role.LISTENER and space.role_of(actor) in (Role.SPEAKER, Role.COHOST)
+    """Someone moving themselves to the audience: a speaker or a co-host (the host hands over or
+    ends), or a listener already there (a step-down sent again: the no-op any repeat is)."""
+    return target == actor and role is Role.LISTENER and space.role_of(actor) is not Role.HOST
 
 
 def change_role(
@@ -63,8 +64,8 @@ def change_role(
     list, a button on a stage row). If the person's role has changed since, nothing is changed: an
     invitation read from a stale list must not turn a co-host into a speaker."""
     _require_not_ended(space)
-    actor_role = authorize_role_change(space, actor=actor, target=target, role=role)
     own_step_down = steps_down(space, actor=actor, target=target, role=role)
+    actor_role = space.role_of(actor) if own_step_down else authorize_role_change(space, actor=actor)
     current = space.role_of(target)
     if role not in ASSIGNABLE:
         raise Forbidden("host_role_fixed", "the host role belongs to the creator and cannot be assigned")

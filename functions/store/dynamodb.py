@@ -1541,7 +1541,8 @@ def own_membership(
 ) -> Membership:
     """Members kept inside a version-1 record are not in here (legacy_members has them)."""
     if MARKED in meta:
-        marker = items.get((f"SPACE#{space_id}#{MEMBER}#{member}", MEMBER), {})
+        key = member_marker_key(space_id, member)
+        marker = items.get((key[PK]["S"], key[SK]["S"]), {})
         hand = "hand" in marker
         return Membership(
             hand=hand,

@@ -333,9 +333,10 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
       });
-    } catch {
-      // Given up by the caller, not lost by the network: what the abort said, which is not retried.
-      if (signal?.aborted) throw signal.reason;
+    } catch (err) {
+      // Given up by the caller, not lost by the network: what the abort said (what fetch threw
+      // where a browser gives no reason), which is no ApiError and so is not retried.
+      if (signal?.aborted) throw signal.reason ?? err;
       throw new ApiError(0, `cannot reach the Spaces API at ${this.baseUrl}`);
     }
     const text = await resp.text();

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 from livekit import api as lkapi
@@ -530,6 +532,10 @@ async def test_a_hosts_session_replaced_by_a_reconnect_is_no_departure(tmp_path:
             ) as api:
                 space = live_space(api, "host-r", video="off")
                 first = await join(api, space["id"], "host-r")
+                # What the room is told, as a listener's page would see it.
+                listener = await join(api, space["id"], "lis-r")
+                told: list[dict[str, Any]] = []
+                listener.on("room_metadata_changed", lambda _old, new: told.append(json.loads(new)))
                 second = await join(api, space["id"], "host-r")
                 try:
                     await eventually_async(
@@ -545,7 +551,23 @@ async def test_a_hosts_session_replaced_by_a_reconnect_is_no_departure(tmp_path:
                     got = post(api, f"/spaces/{space['id']}", "someone", method="GET").json()
                     assert got["host_away_until"] is None and got["state"] == "live"
                     assert "host-r" in await connected(sfu, space["room_name"])
+                    # A later change of the room's metadata, in order behind anything the leave
+                    # caused: once the listener has it, they were never told the host had left.
+                    invited = post(
+                        api,
+                        f"/spaces/{space['id']}/roles/lis-r",
+                        "host-r",
+                        method="PUT",
+                        json={"role": "speaker"},
+                    )
+                    assert invited.status_code in (200, 202), invited.text
+                    await eventually_async(
+                        lambda: any("lis-r" in (m.get("speakers") or []) for m in told),
+                        what="the listener told of the later change",
+                    )
+                    assert all(m.get("host_away_until") is None for m in told), told
                 finally:
+                    await listener.disconnect()
                     await second.disconnect()
                     await first.disconnect()
         finally:

@@ -173,6 +173,11 @@ def test_a_speaker_or_cohost_steps_down_to_the_audience_themselves(who: str) -> 
     for target, role in refused:
         with pytest.raises(Forbidden):
             stage.change_role(s, actor=who, target=target, role=role, limits=LIMITS)
+    # Sent again (a retry, a second tab): the no-op any repeat of a change that went through is.
+    assert stage.change_role(down, actor=who, target=who, role=Role.LISTENER, limits=LIMITS) is down
+    # A listener moves no one up, themselves included.
+    with pytest.raises(Forbidden):
+        stage.change_role(down, actor=who, target=who, role=Role.SPEAKER, limits=LIMITS)
 
 
 def test_the_host_role_is_fixed() -> None:

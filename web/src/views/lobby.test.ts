@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 
 import type { App } from "../app";
 import { ApiError, type Space, type SpaceCreate } from "../api";
-import { LOBBY_POLL_MS, LOBBY_SLOW_EVERY } from "../names";
+import { LOBBY_POLL_MS, LOBBY_SLOW_MS } from "../names";
 import { createErrorText, localMinute, lobbyPollDelay, lobbyView, metaItems, SlowLists, Submission } from "./lobby";
 
 describe("the create form", () => {
@@ -33,20 +33,28 @@ describe("the lists that change slowly", () => {
   const space = (id: string, state: Space["state"]) =>
     ({ id, state, title: id, host: "hana", video: "off", names: {}, pictures: {}, listener_count: 0, scheduled_start: null }) as unknown as Space;
 
-  it("are read on the first refresh and every LOBBY_SLOW_EVERY-th after, again right after a failure", () => {
-    const slow = new SlowLists();
-    const due = Array.from({ length: 2 * LOBBY_SLOW_EVERY + 1 }, () => slow.due());
-    expect(due.map((d, n) => (d ? n : -1)).filter((n) => n >= 0)).toEqual([0, LOBBY_SLOW_EVERY, 2 * LOBBY_SLOW_EVERY]);
+  it("are read on the first refresh and once they are LOBBY_SLOW_MS old, again right after a failure", () => {
+    let now = 0;
+    const slow = new SlowLists(() => now);
+    expect(slow.due()).toBe(true);
+    slow.read([], []);
+    now = LOBBY_SLOW_MS - 1;
+    expect(slow.due()).toBe(false);
+    now = LOBBY_SLOW_MS;
+    expect(slow.due()).toBe(true); // a tab shown again after an hour hidden: at once
+    slow.read([], []);
     slow.failed();
     expect(slow.due()).toBe(true);
-    expect(slow.due()).toBe(false);
   });
 
-  it("leave out of the scheduled list a Space the live list shows: it started since", () => {
-    const slow = new SlowLists();
-    slow.read([space("a", "scheduled"), space("b", "scheduled")], [space("old", "ended")]);
-    expect(slow.scheduledBeside([space("b", "live")]).map((s) => s.id)).toEqual(["a"]);
+  it("leave out of the scheduled list a Space the live list has shown since: started, and maybe ended too", () => {
+    const slow = new SlowLists(() => 0);
+    slow.read([space("a", "scheduled"), space("b", "scheduled"), space("c", "scheduled")], [space("old", "ended")]);
+    expect(slow.scheduledBeside([space("b", "live")]).map((s) => s.id)).toEqual(["a", "c"]);
+    expect(slow.scheduledBeside([]).map((s) => s.id)).toEqual(["a", "c"]); // b ended: not scheduled again
     expect(slow.recordings.map((s) => s.id)).toEqual(["old"]);
+    slow.read([space("b", "scheduled")], []); // what the next read says holds
+    expect(slow.scheduledBeside([]).map((s) => s.id)).toEqual(["b"]);
   });
 
   it("cost a visible lobby tab one request per refresh between their reads, three with them", async () => {
@@ -57,10 +65,11 @@ describe("the lists that change slowly", () => {
       const app = { api: { listSpaces, createSpace: vi.fn() }, session: { userId: "vic" }, navigate: vi.fn(), signOut: vi.fn() } as unknown as App;
       const view = lobbyView(app);
       document.body.append(view.el);
-      for (let n = 0; n < LOBBY_SLOW_EVERY + 1; n++) await vi.advanceTimersByTimeAsync(LOBBY_POLL_MS);
+      const polls = LOBBY_SLOW_MS / LOBBY_POLL_MS + 1;
+      for (let n = 0; n < polls; n++) await vi.advanceTimersByTimeAsync(LOBBY_POLL_MS);
       const reads = (state: string) => listSpaces.mock.calls.filter(([s]) => s === state).length;
-      // The view's first read, then one per poll: LOBBY_SLOW_EVERY + 2 refreshes in all.
-      expect(reads("live")).toBe(LOBBY_SLOW_EVERY + 2);
+      // The view's first read, then one per poll; the slow lists at the start and LOBBY_SLOW_MS on.
+      expect(reads("live")).toBe(polls + 1);
       expect(reads("scheduled")).toBe(2);
       expect(reads("ended")).toBe(2);
       // Between its reads the scheduled list is still shown as last read, and nothing failed.

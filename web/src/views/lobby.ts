@@ -5,7 +5,7 @@ import { ApiError } from "../api";
 import { replayAvailable } from "../broadcast";
 import { avatar, h, isBusy, limitCodePoints, localTime, markBusy, rebuildKeepingFocus, stale } from "../dom";
 import { personOf } from "../people";
-import { LOBBY_POLL_MS, LOBBY_SLOW_EVERY } from "../names";
+import { LOBBY_POLL_MS, LOBBY_SLOW_MS } from "../names";
 
 const VIDEO_LABEL: Record<VideoPolicy, string> = {
   off: "Audio only",
@@ -245,32 +245,39 @@ export function lobbyView(app: App): View {
 }
 
 /**
- * The lists a lobby reads only every LOBBY_SLOW_EVERY-th refresh (the first one included), as last
- * read. A refresh that failed makes the next one read them again.
+ * The lists a lobby reads only once they are LOBBY_SLOW_MS old (the first refresh reads them), as
+ * last read. A refresh that failed makes the next one read them again.
  */
 export class SlowLists {
-  private refreshes = 0;
+  private readAt = -Infinity;
   private scheduled: Space[] = [];
+  /** Every Space the live list has shown since the scheduled list was read: started since. */
+  private startedSince = new Set<string>();
   recordings: Space[] = [];
 
-  /** Whether this refresh reads the scheduled list and the recordings (counted as asked). */
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Whether this refresh reads the scheduled list and the recordings. */
   due(): boolean {
-    return this.refreshes++ % LOBBY_SLOW_EVERY === 0;
+    return this.now() - this.readAt >= LOBBY_SLOW_MS;
   }
 
   read(scheduled: Space[], recordings: Space[]): void {
+    this.readAt = this.now();
     this.scheduled = scheduled;
     this.recordings = recordings;
+    this.startedSince.clear();
   }
 
   failed(): void {
-    this.refreshes = 0;
+    this.readAt = -Infinity;
   }
 
-  /** The scheduled Spaces, without any the live list shows: started since the scheduled list was read. */
+  /** The scheduled Spaces without any the live list has shown since they were read (one that
+   * started and has ended since too). */
   scheduledBeside(live: Space[]): Space[] {
-    const started = new Set(live.map((s) => s.id));
-    return this.scheduled.filter((s) => !started.has(s.id));
+    for (const s of live) this.startedSince.add(s.id);
+    return this.scheduled.filter((s) => !this.startedSince.has(s.id));
   }
 }
 
