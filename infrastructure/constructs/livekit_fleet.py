@@ -50,6 +50,13 @@ API_SECRET_PLACEHOLDER = "__LIVEKIT_API_SECRET__"
 REDIS_PASSWORD_PLACEHOLDER = "__REDIS_AUTH_TOKEN__"
 
 SIGNAL_PORT = 7880
+# NLB target group attributes: reset a target's connections once its health check fails (default
+# true); with that off, how long a target that stays unhealthy keeps them (default 0).
+UNHEALTHY_CONNECTION_TERMINATION = "target_health_state.unhealthy.connection_termination.enabled"
+UNHEALTHY_DRAINING_SECONDS = "target_health_state.unhealthy.draining_interval_seconds"
+# Longer than a Redis failover or a maintenance window's restart (minutes at worst); a node unready
+# for longer than this is broken, and its clients are better off reconnecting elsewhere.
+UNREADY_KEEPS_CONNECTIONS = Duration.minutes(10)
 RTC_TCP_PORT = 7881
 RTC_PORT_RANGE = (50000, 60000)
 TURN_UDP_PORT = 3478
@@ -369,6 +376,14 @@ class LiveKitFleet(Construct):
             targets=[self.group],
             health_check=health_check,
             deregistration_delay=Duration.seconds(30),
+        )
+        # The check is readiness that depends on Redis (above): a node it marks unhealthy still
+        # serves the rooms it holds, so its signalling connections stay for a while (the NLB's
+        # default resets them at once, and a Redis failover would then drop every participant of
+        # every node into a reconnect together). New connections go to ready nodes meanwhile.
+        self.signalling_targets.set_attribute(UNHEALTHY_CONNECTION_TERMINATION, "false")
+        self.signalling_targets.set_attribute(
+            UNHEALTHY_DRAINING_SECONDS, str(int(UNREADY_KEEPS_CONNECTIONS.to_seconds()))
         )
         self.turn_load_balancer = elbv2.NetworkLoadBalancer(
             self,

@@ -146,6 +146,10 @@ def test_the_redis_dependent_readiness_check_routes_but_never_replaces_nodes(syn
         str(livekit_fleet.SIGNAL_PORT),
     )
     assert check["TargetType"] == "instance"
+    # An unready node keeps the signalling connections of the rooms it holds.
+    attributes = {a["Key"]: a["Value"] for a in check["TargetGroupAttributes"]}
+    assert attributes[livekit_fleet.UNHEALTHY_CONNECTION_TERMINATION] == "false"
+    assert attributes[livekit_fleet.UNHEALTHY_DRAINING_SECONDS] == "600"
     assert {"Ref": signalling_id} in group["Properties"]["TargetGroupARNs"]
     unit = node_files(synth)["livekit.service"]
     assert "Restart=always\n" in unit and "StartLimitIntervalSec=0\n" in unit
