@@ -12,10 +12,12 @@ from livekit import rtc
 
 from functions.core.config import Settings
 from functions.domain.audience import AUDIENCE_RENEW_SECONDS, WEBRTC_ENTRY_TTL_SECONDS
+from functions.domain.model import SpaceState
 from functions.usecases import audience, join
 from functions.usecases.context import Context
 from tests.conftest import LiveKitEndpoint
 from tests.support.eventually import eventually_async
+from tests.support.in_process import connect
 
 from .livekit_helpers import connected
 from .test_host import Clock, host_context, people  # noqa: F401 - `people` is a fixture
@@ -37,6 +39,9 @@ async def test_connected_listeners_are_renewed_and_a_lost_leave_expires(
     clock = Clock()
     ctx = host_context(settings, clock)
     space_id = await live_space(ctx, host="ar-host")
+    # The host is in the room: the clock moves past the host grace period below, and a Space whose
+    # host is gone that long ends (and an ended Space lists nobody).
+    people.append(await connect(ctx, space_id, "ar-host"))
     grants = {user: join.join(ctx, actor=user, space_id=space_id, name=name) for user, name in PEOPLE.items()}
     rita = grants["ar-rita"]
     assert isinstance(rita, join.JoinGrant)
@@ -57,6 +62,7 @@ async def test_connected_listeners_are_renewed_and_a_lost_leave_expires(
         clock.skipped += timedelta(seconds=AUDIENCE_RENEW_SECONDS / 2)
         await ctx.reconciler.reconcile(space_id, budget=10)
     # Past both tokens' entries' first expiry: Gus, never seen in the room, is gone; Rita is listed.
+    assert ctx.store.require(space_id).state is SpaceState.LIVE
     assert listed(ctx, space_id) == ["Rita Renewed"]
 
     # Rita leaves and her leave webhook is lost too: her entry ends one TTL after the last renewal.
@@ -71,4 +77,5 @@ async def test_connected_listeners_are_renewed_and_a_lost_leave_expires(
     await ctx.reconciler.reconcile(space_id, budget=10)
     assert listed(ctx, space_id) == ["Rita Renewed"]
     clock.skipped += timedelta(seconds=WEBRTC_ENTRY_TTL_SECONDS)
+    assert ctx.store.require(space_id).state is SpaceState.LIVE
     assert listed(ctx, space_id) == []
