@@ -187,6 +187,31 @@ describe("a first connect that fails", () => {
     expect(refused.status).toMatchObject({ kind: "ended", dropped: false, canRejoin: true });
   });
 
+  it("is tried again though the SDK says the room disconnected before connect() rejects", async () => {
+    // What a real browser does offline (found from outside: the page showed the disconnect's
+    // "could not complete the join" and never tried again).
+    const room = new SpaceRoom(document.createElement("div"));
+    vi.spyOn(room.room, "connect").mockImplementation(async () => {
+      room.room.emit(RoomEvent.Disconnected, DisconnectReason.JOIN_FAILURE);
+      throw new Error("could not establish pc connection");
+    });
+    const seen: string[] = [];
+    room.onChange(() => seen.push(room.status.kind));
+    await expect(room.connect("wss://sfu.example", "t")).rejects.toThrow("Could not connect");
+    expect(room.status).toMatchObject({ kind: "ended", dropped: true, canRejoin: true });
+    expect(seen).toEqual(["connecting", "ended"]); // one end, the one the page acts on
+  });
+
+  it("says so and stays out when the SFU ends it for good while it is connecting", async () => {
+    const room = new SpaceRoom(document.createElement("div"));
+    vi.spyOn(room.room, "connect").mockImplementation(async () => {
+      room.room.emit(RoomEvent.Disconnected, DisconnectReason.PARTICIPANT_REMOVED);
+      throw ConnectionError.leaveRequest("removed", DisconnectReason.PARTICIPANT_REMOVED);
+    });
+    await expect(room.connect("wss://sfu.example", "t")).rejects.toThrow();
+    expect(room.status).toMatchObject({ kind: "ended", dropped: false, removed: true, canRejoin: false });
+  });
+
   it("is no drop when the person left while it was connecting", async () => {
     const room = new SpaceRoom(document.createElement("div"));
     let cancel: (err: Error) => void = () => undefined;

@@ -104,6 +104,8 @@ export class SpaceRoom {
   private ownMicChanges = 0;
   /** Set by `leave`: a connect it cancels is not a drop (nothing reconnects after it). */
   private leaving = false;
+  /** Why the room disconnected while its connect was under way, for connect() to report. */
+  private endedWhileConnecting: DisconnectReason | null = null;
   /**
    * Each remote audio track's <audio> in the sink, kept by the page: the SDK detaches a track before
    * it reports it unsubscribed, so `track.detach()` then finds nothing to remove.
@@ -135,9 +137,13 @@ export class SpaceRoom {
       .on(RoomEvent.Reconnected, () => this.setStatus({ kind: "connected" }))
       .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
         this.stopAllAudio();
-        // Only a connection that was up can drop; a failed connect is reported by connect() itself.
-        const dropped = this.status.kind !== "connecting" && reconnectsAfter(reason);
-        this.setStatus({ kind: "ended", ...disconnectMessage(reason), dropped });
+        // A connect that fails disconnects too, before connect() rejects: connect() reports it (an
+        // end said here first would be the one the page acts on, and it would never try again).
+        if (this.status.kind === "connecting") {
+          this.endedWhileConnecting = reason ?? DisconnectReason.UNKNOWN_REASON;
+          return;
+        }
+        this.setStatus({ kind: "ended", ...disconnectMessage(reason), dropped: reconnectsAfter(reason) });
       })
       .on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
         this.takeStage(p);
@@ -311,9 +317,17 @@ export class SpaceRoom {
    */
   async connect(url: string, token: string): Promise<void> {
     this.setStatus({ kind: "connecting" });
+    this.endedWhileConnecting = null;
     try {
       await this.room.connect(url, token);
     } catch (err) {
+      const reason = this.endedWhileConnecting;
+      if (reason !== null && !this.leaving && !reconnectsAfter(reason)) {
+        // The SFU ended it for good while it was connecting: removed, the room gone, another tab.
+        const ended = disconnectMessage(reason);
+        this.setStatus({ kind: "ended", ...ended, dropped: false });
+        throw new Error(ended.message);
+      }
       const refused = err instanceof ConnectionError && (err.status === 401 || err.status === 403);
       const message = refused
         ? "The media server refused the join token."
