@@ -218,6 +218,21 @@ describe("SpaceSession", () => {
     expect(session.joinError).toBe("");
   });
 
+  it("tells a role change a moderator made once, and not one I made myself", async () => {
+    await inTheRoom();
+    ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
+    await settle();
+    shown.length = 0;
+    const notices = () => shown.filter((s) => s.startsWith("notice:"));
+    session.ownRoleChange("listener"); // Leave the stage
+    ctl.pushed(doc({ speakers: [], version: 4 }));
+    await settle();
+    expect(notices()).toEqual([]); // not "You were moved back to the audience."
+    ctl.pushed(doc({ speakers: ["lee"], version: 5 })); // a moderator's invitation
+    await settle();
+    expect(notices()).toEqual(["notice: You are on stage: turn on your microphone to speak."]);
+  });
+
   it("says why a join was refused, on the card, and makes no room", async () => {
     grants.push(refused(403, "You are blocked."));
     await session.join();

@@ -159,7 +159,10 @@ export function spaceView(app: App, spaceId: string): View {
       const from = ctl.myRole;
       if (from !== "speaker" && from !== "cohost") return;
       if (!window.confirm("Leave the stage? You will listen from the audience, and speak again only when invited.")) return;
-      void act((a, s) => a.setRole(s, me, "listener", from), "You left the stage");
+      session.ownRoleChange("listener");
+      void listAct((a, s) => a.setRole(s, me, "listener", from), "You left the stage").then((done) => {
+        if (!done) session.ownRoleChange(from); // still on stage: nothing to hide
+      });
     },
     toggleDevices: () => {
       devices.toggle();

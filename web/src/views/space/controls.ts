@@ -53,7 +53,11 @@ export class ControlsView {
     const screenOn = !!input.screenOn;
     const devicesOpen = input.devicesOpen;
     if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised, devicesOpen, !!input.handPending, !!input.canStepDown])) return;
+    const active = document.activeElement;
+    const steppingDown = active instanceof HTMLElement && this.el.contains(active) && active.dataset.testid === "step-down";
     rebuildKeepingFocus(this.el, () => this.build(input));
+    // Off the stage, the button is gone: keyboard focus lands on what a listener has, not the page.
+    if (steppingDown && !this.el.contains(document.activeElement)) this.el.querySelector<HTMLElement>('[data-testid="raise-hand"]')?.focus();
   }
 
   private build(input: ControlsInput): void {

@@ -47,6 +47,19 @@ describe("ControlsView", () => {
     expect(q(view.el, "step-down")).toHaveLength(0);
   });
 
+  it("puts keyboard focus on the raised hand once the person who left the stage by keyboard is off it", () => {
+    const view = new ControlsView({ ...actions(), stepDown: vi.fn() });
+    document.body.append(view.el);
+    try {
+      view.update({ rights: { mic: true, camera: false }, micOn: false, cameraOn: false, raised: false, canStepDown: true });
+      (q(view.el, "step-down")[0] as HTMLButtonElement).focus();
+      view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: false, canStepDown: false });
+      expect(document.activeElement).toBe(q(view.el, "raise-hand")[0]);
+    } finally {
+      view.el.remove();
+    }
+  });
+
   it("marks the hand busy while its request is on its way, and ignores clicks meanwhile", () => {
     const a = actions();
     const view = new ControlsView(a);
