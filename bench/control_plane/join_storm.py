@@ -172,27 +172,21 @@ def baseline_package(into: Path) -> Path:
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text("")
     for name in ("base.py", "dynamodb.py"):
-        source = subprocess.run(
-            ["git", "show", f"{BASELINE_COMMIT}:functions/store/{name}"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        source = _source_at(BASELINE_COMMIT, f"functions/store/{name}")
         (package / name).write_text(source.replace("from ..", "from functions."))
     unmarked = into / "unmarked_store"
     unmarked.mkdir(parents=True, exist_ok=True)
     (unmarked / "__init__.py").write_text("")
-    source = subprocess.run(
-        ["git", "show", f"{UNMARKED_COMMIT}:functions/store/dynamodb.py"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    source = _source_at(UNMARKED_COMMIT, "functions/store/dynamodb.py")
     source = source.replace("from ..", "from functions.").replace("from .", "from functions.store.")
     (unmarked / "dynamodb.py").write_text(source)
     return into
+
+
+def _source_at(commit: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "show", f"{commit}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def open_store(design: str, table: str, client: Any) -> Any:

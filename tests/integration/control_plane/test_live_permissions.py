@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +284,27 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         assert (await c.room.list_rooms(lkapi.ListRoomsRequest(names=[space["room_name"]]))).rooms == []
 
 
+@contextmanager
+def held_webhooks(tmp_path: Path, name: str) -> Iterator[tuple[ApiServer, LiveKitEndpoint, WebhookHold]]:
+    """A livekit-server of its own whose webhooks are held (the test delivers the ones it chooses),
+    and an API on it that runs no timed sweep."""
+    with webhook_hold() as held:
+        server = start_local(
+            api_key=names.DEV_API_KEY, api_secret=names.DEV_API_SECRET, webhook_url=held.url, name=name
+        )
+        sfu = LiveKitEndpoint.of(server, None)
+        try:
+            with api_server(
+                port=free_port(),
+                livekit=sfu,
+                workdir=tmp_path,
+                env={names.ENV_RECONCILE_INTERVAL_SECONDS: "0"},
+            ) as api:
+                yield api, sfu, held
+        finally:
+            server.stop()
+
+
 async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(tmp_path: Path) -> None:
     """The join correction can be missed (webhooks are best effort) and the SFU refreshes a connected
     session's token with the grants it joined with. A token whose role attribute matches the stored
@@ -292,24 +315,8 @@ async def test_a_stale_publishing_token_is_cut_back_when_the_track_is_published(
     On a server of its own whose webhooks are held (tests/support/webhook_hold.py) and an API that
     runs no timed sweep, so that nothing can correct the session before the track is on the server:
     the join webhook is lost on purpose, the track_published one is delivered once the track is."""
-    with webhook_hold() as held:
-        server = start_local(
-            api_key=names.DEV_API_KEY,
-            api_secret=names.DEV_API_SECRET,
-            webhook_url=held.url,
-            name="livekit-held",
-        )
-        sfu = LiveKitEndpoint.of(server, None)
-        try:
-            with api_server(
-                port=free_port(),
-                livekit=sfu,
-                workdir=tmp_path,
-                env={names.ENV_RECONCILE_INTERVAL_SECONDS: "0"},
-            ) as api:
-                await _stale_token_cut_back(api, sfu, held)
-        finally:
-            server.stop()
+    with held_webhooks(tmp_path, "livekit-held") as (api, sfu, held):
+        await _stale_token_cut_back(api, sfu, held)
 
 
 async def _stale_token_cut_back(api: ApiServer, sfu: LiveKitEndpoint, held: WebhookHold) -> None:
@@ -515,60 +522,44 @@ async def test_a_hosts_session_replaced_by_a_reconnect_is_no_departure(tmp_path:
     new one's join. It must not start the grace period: the room would be told "the host has left"
     (an outside review saw the banner for ~3 s). On a server of its own whose webhooks are held, so
     that the leave is delivered last, as it is when it comes late."""
-    with webhook_hold() as held:
-        server = start_local(
-            api_key=names.DEV_API_KEY,
-            api_secret=names.DEV_API_SECRET,
-            webhook_url=held.url,
-            name="livekit-replaced",
-        )
-        sfu = LiveKitEndpoint.of(server, None)
+    with held_webhooks(tmp_path, "livekit-replaced") as (api, sfu, held):
+        space = live_space(api, "host-r", video="off")
+        first = await join(api, space["id"], "host-r")
+        # What the room is told, as a listener's page would see it.
+        listener = await join(api, space["id"], "lis-r")
+        told: list[dict[str, Any]] = []
+        listener.on("room_metadata_changed", lambda _old, new: told.append(json.loads(new)))
+        second = await join(api, space["id"], "host-r")
         try:
-            with api_server(
-                port=free_port(),
-                livekit=sfu,
-                workdir=tmp_path,
-                env={names.ENV_RECONCILE_INTERVAL_SECONDS: "0"},
-            ) as api:
-                space = live_space(api, "host-r", video="off")
-                first = await join(api, space["id"], "host-r")
-                # What the room is told, as a listener's page would see it.
-                listener = await join(api, space["id"], "lis-r")
-                told: list[dict[str, Any]] = []
-                listener.on("room_metadata_changed", lambda _old, new: told.append(json.loads(new)))
-                second = await join(api, space["id"], "host-r")
-                try:
-                    await eventually_async(
-                        lambda: "participant_left" in held.events(),
-                        what="livekit-server's leave of the replaced session",
-                    )
-                    (left,) = held.take("participant_left")
-                    for joined in held.take("participant_joined"):
-                        assert joined.deliver(api.url).status_code == 200
-                    answer = left.deliver(api.url)
-                    assert answer.status_code == 200, answer.text
-                    assert "replaced by a newer one" in answer.json()["outcome"], answer.text
-                    got = post(api, f"/spaces/{space['id']}", "someone", method="GET").json()
-                    assert got["host_away_until"] is None and got["state"] == "live"
-                    assert "host-r" in await connected(sfu, space["room_name"])
-                    # A later change of the room's metadata, in order behind anything the leave
-                    # caused: once the listener has it, they were never told the host had left.
-                    invited = post(
-                        api,
-                        f"/spaces/{space['id']}/roles/lis-r",
-                        "host-r",
-                        method="PUT",
-                        json={"role": "speaker"},
-                    )
-                    assert invited.status_code in (200, 202), invited.text
-                    await eventually_async(
-                        lambda: any("lis-r" in (m.get("speakers") or []) for m in told),
-                        what="the listener told of the later change",
-                    )
-                    assert all(m.get("host_away_until") is None for m in told), told
-                finally:
-                    await listener.disconnect()
-                    await second.disconnect()
-                    await first.disconnect()
+            await eventually_async(
+                lambda: "participant_left" in held.events(),
+                what="livekit-server's leave of the replaced session",
+            )
+            (left,) = held.take("participant_left")
+            for joined in held.take("participant_joined"):
+                assert joined.deliver(api.url).status_code == 200
+            answer = left.deliver(api.url)
+            assert answer.status_code == 200, answer.text
+            assert "replaced by a newer one" in answer.json()["outcome"], answer.text
+            got = post(api, f"/spaces/{space['id']}", "someone", method="GET").json()
+            assert got["host_away_until"] is None and got["state"] == "live"
+            assert "host-r" in await connected(sfu, space["room_name"])
+            # A later change of the room's metadata, in order behind anything the leave
+            # caused: once the listener has it, they were never told the host had left.
+            invited = post(
+                api,
+                f"/spaces/{space['id']}/roles/lis-r",
+                "host-r",
+                method="PUT",
+                json={"role": "speaker"},
+            )
+            assert invited.status_code in (200, 202), invited.text
+            await eventually_async(
+                lambda: any("lis-r" in (m.get("speakers") or []) for m in told),
+                what="the listener told of the later change",
+            )
+            assert all(m.get("host_away_until") is None for m in told), told
         finally:
-            server.stop()
+            await listener.disconnect()
+            await second.disconnect()
+            await first.disconnect()
