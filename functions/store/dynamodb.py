@@ -707,8 +707,9 @@ class DynamoStore(SpaceStore):
                 {"ConditionCheck": {**self._on(space_key(sid)), **_condition("#v = :v", before.version)}}
             )
         # An ended Space's queue is never read again: its hand items are left where they are.
+        hands_written: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         if not ended:
-            self._member_writes(
+            hands_written = self._member_writes(
                 actions,
                 written,
                 sid,
@@ -722,7 +723,7 @@ class DynamoStore(SpaceStore):
                 names=after.names,
                 pictures=after.pictures,
             )
-        self._member_writes(
+        blocks_written = self._member_writes(
             actions,
             written,
             sid,
@@ -735,10 +736,8 @@ class DynamoStore(SpaceStore):
         )
         actions += self._marker_updates(
             sid,
-            hands_added=() if ended else change.hands_added,
-            hands_removed=() if ended else tuple(u for u in change.hands_removed if u in hand_items),
-            blocks_added=change.blocks_added,
-            blocks_removed=tuple(u for u in change.blocks_removed if u in block_items),
+            hands=hands_written,
+            blocks=blocks_written,
             at=hand_at,
             hand_names=after.names,
             hand_pictures=after.pictures,
@@ -876,10 +875,11 @@ class DynamoStore(SpaceStore):
         at: int = 0,
         names: dict[str, str] | None = None,
         pictures: dict[str, str] | None = None,
-    ) -> None:
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Appends the writes; returns the users whose items they add and delete."""
         removed = tuple(u for u in removed if u in items)  # the rest lived in a version-1 record
         if not added and not removed:
-            return
+            return (), ()
         for user in added:
             item = {**member_key(sid, prefix, user), "user": {"S": user}, "at": {"N": str(at)}}
             if names and user in names:
@@ -924,21 +924,22 @@ class DynamoStore(SpaceStore):
                 }
             }
         )
+        return added, removed
 
     def _marker_updates(
         self,
         sid: str,
         *,
-        hands_added: tuple[str, ...],
-        hands_removed: tuple[str, ...],
-        blocks_added: tuple[str, ...],
-        blocks_removed: tuple[str, ...],
+        hands: tuple[tuple[str, ...], tuple[str, ...]],
+        blocks: tuple[tuple[str, ...], tuple[str, ...]],
         at: int,
         hand_names: dict[str, str],
         hand_pictures: dict[str, str],
     ) -> list[dict[str, Any]]:
         """One update per user whose hand or block items this change writes: their marker says the
-        same (a transaction may touch an item once, so a removal with block is one update)."""
+        same (a transaction may touch an item once, so a removal with block is one update). `hands`,
+        `blocks`: the users whose items it adds and deletes (_member_writes)."""
+        (hands_added, hands_removed), (blocks_added, blocks_removed) = hands, blocks
         sets: dict[str, dict[str, dict[str, Any]]] = {}
         removes: dict[str, set[str]] = {}
         for user in hands_added:

@@ -323,14 +323,14 @@ export class SpaceSession {
     }
   }
 
-  /** The Rejoin beside "Trying again…": now, and the retries stop (an attempt's room still
-   * connecting gives way to the Rejoin's). */
   /** A role change I make myself (stepping down to the audience): the page tells it with that
    * action's own notice, so it is not told again as a moderator's (people.ts roleNotice). */
   ownRoleChange(role: Role): void {
     if (this.shownRole !== null) this.shownRole = role;
   }
 
+  /** The Rejoin beside "Trying again…": now, and the retries stop (an attempt's room still
+   * connecting gives way to the Rejoin's). */
   rejoinNow(): void {
     this.reconnector.cancel();
     this.dropPending();
