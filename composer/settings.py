@@ -19,6 +19,9 @@ WIDTH_ENV = "SPACES_COMPOSER_WIDTH"
 HEIGHT_ENV = "SPACES_COMPOSER_HEIGHT"
 FPS_ENV = "SPACES_COMPOSER_FPS"
 SEGMENT_SECONDS_ENV = "SPACES_COMPOSER_SEGMENT_S"
+# Hold every stage member's simulcast camera at its lowest layer, so that a switch of the big tile
+# draws a picture at once (composer/video.py). 0 holds the shown video only.
+WARM_CAMERAS_ENV = "SPACES_COMPOSER_WARM_CAMERAS"
 
 # The S3 client's own limits, short because the broadcast is live: viewers sit ~1.5 s behind the
 # live edge and the publisher writes one object at a time, so a PUT that hangs holds back every
@@ -82,6 +85,16 @@ def config_from_env(env: Mapping[str, str], *, video: bool) -> BroadcastConfig:
         return BroadcastConfig(width=width, height=height, fps=fps, video=video, segment_seconds=segment)
     except ValueError as exc:
         raise SettingsError(f"{WIDTH_ENV}/{HEIGHT_ENV}/{FPS_ENV}/{SEGMENT_SECONDS_ENV}: {exc}") from exc
+
+
+def warm_cameras(env: Mapping[str, str]) -> bool:
+    """Whether cameras not shown are held warm (default yes)."""
+    raw = env.get(WARM_CAMERAS_ENV, "").strip()
+    if raw in ("", "1"):
+        return True
+    if raw == "0":
+        return False
+    raise SettingsError(f"{WARM_CAMERAS_ENV} must be 1 or 0, got {raw!r}")
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:

@@ -35,7 +35,7 @@ from livekit.agents.types import ATTRIBUTE_AGENT_NAME
 from livekit.agents.worker import ServerEnvOption
 
 from composer import layout as layouts
-from composer import settings
+from composer import settings, video
 from composer.avatars import AvatarCache
 from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, BroadcastStats, Sink
 from composer.hls.headers import cache_headers
@@ -44,12 +44,13 @@ from composer.mixer import Mixer
 from composer.pacing import Schedule
 from composer.reactions_feed import ReactionFeedWriter
 from composer.render import Renderer
+from composer.video import held_videos
 from composer.watchdog import CHECK_EVERY_S, Watchdog, stall_limit
 from contract import names
 from contract.avatar_fetch import policy_from_env
 from contract.reactions import parse_reaction_burst
 from contract.room_metadata import RoomMetadata, parse_room_metadata
-from contract.stage import StageState, parse_stage
+from contract.stage import StageState, VideoSource, parse_stage
 from media_agent import deployment, ecs_task
 from media_agent.audio import FrameSink, MicStreams
 from media_agent.subscriptions import Resubscriber
@@ -61,7 +62,8 @@ MIC = rtc.TrackSource.SOURCE_MICROPHONE
 CAMERA = rtc.TrackSource.SOURCE_CAMERA
 SCREEN = rtc.TrackSource.SOURCE_SCREENSHARE
 # The video tracks the big tile can show, by the stage's `video_source` (contract VideoSource).
-VIDEO_SOURCES = {"camera": CAMERA, "screen_share": SCREEN}
+VIDEO_SOURCES: dict[VideoSource, int] = {"camera": CAMERA, "screen_share": SCREEN}
+QUALITY = {"high": rtc.VideoQuality.VIDEO_QUALITY_HIGH, "low": rtc.VideoQuality.VIDEO_QUALITY_LOW}
 
 # The task that feeds the encoder on the wall clock; the job ends if it dies.
 PACE_TASK = "pace"
@@ -236,6 +238,10 @@ class Feeder:
                 self._loop.call_soon_threadsafe(_resolve, self._done, ok)
 
 
+def _source(source: int) -> VideoSource:
+    return "screen_share" if source == SCREEN else "camera"
+
+
 def _kind(source: int) -> str:
     """How the log names a video track (tests replay "camera subscribe <identity>" lines)."""
     return "screen" if source == SCREEN else "camera"
@@ -251,18 +257,23 @@ def _resolve(future: asyncio.Future[bool], value: bool) -> None:
 
 @dataclass
 class _Camera:
-    """The one video track held: a camera, or a pinned screen share."""
+    """A video track held: a camera (shown, or warm: composer/video.py), or a pinned screen share."""
 
     identity: str
     sid: str
-    source: str = "camera"
-    frame: np.ndarray | None = None
+    source: VideoSource = "camera"
+    full_height: int = 0  # the publication's top layer (0: unknown)
+    shown: bool = False
+    frame: np.ndarray | None = None  # the newest picture fitted to the big tile (while shown)
     frame_at: float = 0.0  # the composer's clock when `frame` arrived
+    frame_height: int = 0  # `frame`'s height as received (a lower layer's is smaller)
+    latest: rtc.VideoFrame | None = None  # the newest picture received, fitted only when shown
+    latest_at: float = 0.0
     task: asyncio.Task[None] | None = None
 
 
 def big_tile_picture(camera: _Camera | None, big: layouts.BigTile | None, now: float) -> np.ndarray | None:
-    """The picture the big tile shows at `now`, or None for the holder's card: the held track must
+    """The picture the big tile shows at `now`, or None for the holder's card: the shown track must
     be the tile's, have delivered a picture, and (a camera) one within CAMERA_STALE_S."""
     if camera is None or big is None or (big.camera, big.source) != (camera.identity, camera.source):
         return None
@@ -316,8 +327,17 @@ class RoomComposer:
         self._stage_from: str | None = None  # the agent whose stage that is
         self._layout: layouts.Layout | None = None
         self._recorded: tuple[str | None, str | None, str | None] | None = None
+        # Every video track held (composer/video.py), by publication sid; `_camera` is the shown one.
+        self._held: dict[str, _Camera] = {}
         self._camera: _Camera | None = None
-        self._camera_wanted: set[str] = set()  # camera publication sids we asked for
+        self._camera_wanted: set[str] = set()  # video publication sids we asked for
+        self._layers: dict[str, video.Layer] = {}  # the simulcast layer asked for, by sid
+        self._warm = settings.warm_cameras(env)
+        # The big tile's last switch of video: to what, when, and which of its two moments (a
+        # first picture, the full picture) are still to be logged (the camera switch benchmark).
+        self._switch_to: tuple[str, VideoSource] | None = None
+        self._switch_at = 0.0
+        self._switch_unseen: set[str] = set()
         # Microphone publication sids we asked for: `publication.subscribed` only changes when the
         # SFU's answer arrives, so a request withdrawn and made again before it would be lost.
         self._mic_wanted: set[str] = set()
@@ -419,7 +439,8 @@ class RoomComposer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        self._drop_camera()
+        for sid in list(self._held):
+            self._release(sid)
         if self._avatars is not None:
             self._avatars.close()
         if self._mics is not None:
@@ -644,8 +665,8 @@ class RoomComposer:
                 self._mixer.remove(publication.sid)
         elif publication.source in (CAMERA, SCREEN):
             self._camera_wanted.discard(publication.sid)
-            if self._camera is not None and self._camera.sid == publication.sid:
-                self._drop_camera()
+            self._layers.pop(publication.sid, None)
+            self._release(publication.sid)
 
     def _track_subscribed(
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
@@ -657,14 +678,20 @@ class RoomComposer:
                 return
             self._mics.open(publication.sid, track)
         elif publication.source in (CAMERA, SCREEN) and track.kind == rtc.TrackKind.KIND_VIDEO:
-            if (participant.identity, publication.source) != self._wanted_video():
+            if publication.sid not in self._camera_wanted:
                 publication.set_subscribed(False)  # a late answer to a request we have withdrawn
                 return
-            self._drop_camera()
-            source = "screen_share" if publication.source == SCREEN else "camera"
-            camera = _Camera(identity=participant.identity, sid=publication.sid, source=source)
+            self._release(publication.sid)
+            camera = _Camera(
+                identity=participant.identity,
+                sid=publication.sid,
+                source=_source(publication.source),
+                full_height=publication.height,
+            )
             camera.task = self._spawn(self._read_camera(camera, track), f"camera-{participant.identity}")
-            self._camera = camera
+            self._held[publication.sid] = camera
+            self._ask_layer(publication, self._layers.get(publication.sid, "high"))
+            self._show(self._wanted_video())
 
     def _track_unsubscribed(
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
@@ -672,12 +699,8 @@ class RoomComposer:
         if publication.source == MIC and self._mics is not None:
             self._mics.close(publication.sid)
             self._mixer.remove(publication.sid)
-        elif (
-            publication.source in (CAMERA, SCREEN)
-            and self._camera is not None
-            and self._camera.sid == publication.sid
-        ):
-            self._drop_camera()
+        elif publication.source in (CAMERA, SCREEN):
+            self._release(publication.sid)
         self._lost(publication.sid)
 
     def _subscription_failed(self, participant: rtc.RemoteParticipant, track_sid: str, error: str) -> None:
@@ -778,45 +801,96 @@ class RoomComposer:
 
     # -- the one video track (a camera or a pinned screen share) ---------------------------------
 
-    def _wanted_video(self) -> tuple[str, int] | None:
-        """(identity, track source) of the video the big tile shows, or None."""
+    def _wanted_video(self) -> tuple[str, VideoSource] | None:
+        """(identity, source) of the video the big tile shows, or None."""
         if not self._video or self._stage is None or self._stage.video_spotlight is None:
             return None
         if not self._on_stage(self._stage.video_spotlight):
             return None
-        return self._stage.video_spotlight, VIDEO_SOURCES[self._stage.video_source]
+        return self._stage.video_spotlight, self._stage.video_source
 
     def _sync_camera(self) -> None:
-        """Subscribe to the video_spotlight's camera (or pinned screen share) only; unsubscribe every
-        other video track."""
+        """Hold the video tracks composer/video.py names, each at its layer, and show the wanted one.
+
+        Tracks no longer held go first, so a cold switch never holds two full pictures at once."""
         wanted = self._wanted_video()
-        tracks = [
-            (participant.identity, publication)
+        publications = {
+            publication.sid: (participant.identity, publication)
             for participant in self._room.remote_participants.values()
             if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
             for publication in participant.track_publications.values()
             if publication.source in (CAMERA, SCREEN)
-        ]
-        # The old video goes before the new one comes, so two are never held at once.
-        for identity, publication in tracks:
-            if (identity, publication.source) == wanted:
+        }
+        held = held_videos(
+            (
+                video.VideoTrack(
+                    identity=identity,
+                    sid=sid,
+                    source=_source(publication.source),
+                    simulcast=publication.simulcasted,
+                    on_stage=self._on_stage(identity),
+                )
+                for sid, (identity, publication) in publications.items()
+            ),
+            wanted,
+            warm=self._warm and self._video,  # an audio-only broadcast draws no camera
+        )
+        for sid, (identity, publication) in publications.items():
+            if sid in held:
                 continue
-            if publication.sid in self._camera_wanted or publication.subscribed:
-                self._camera_wanted.discard(publication.sid)
+            if sid in self._camera_wanted or publication.subscribed:
+                self._camera_wanted.discard(sid)
+                self._layers.pop(sid, None)
                 publication.set_subscribed(False)
                 logger.info("%s unsubscribe %s", _kind(publication.source), identity)
-        for identity, publication in tracks:
-            if (identity, publication.source) == wanted and publication.sid not in self._camera_wanted:
-                self._camera_wanted.add(publication.sid)
+            self._release(sid)
+        # Down before up: the old picture's top layer is let go before the new one's is asked for.
+        for sid, layer in sorted(held.items(), key=lambda item: item[1] == "high"):
+            identity, publication = publications[sid]
+            if sid not in self._camera_wanted:
+                self._camera_wanted.add(sid)
                 publication.set_subscribed(True)
                 logger.info("%s subscribe %s", _kind(publication.source), identity)
-        camera = self._camera
-        if camera is not None and (camera.identity, VIDEO_SOURCES[camera.source]) != wanted:
-            self._drop_camera()
+            if self._layers.get(sid) != layer:
+                self._layers[sid] = layer
+                logger.info("%s layer %s %s", _kind(publication.source), identity, layer)
+                self._ask_layer(publication, layer)
+        self._show(wanted)
 
-    def _drop_camera(self) -> None:
-        camera, self._camera = self._camera, None
-        if camera is not None and camera.task is not None:
+    def _ask_layer(self, publication: rtc.RemoteTrackPublication, layer: video.Layer) -> None:
+        """Ask the SFU for a subscription's simulcast layer (once subscribed; a track without
+        simulcast has one layer). Asked again when the track is subscribed: a request made
+        before it may not outlive the subscription's setup."""
+        if publication.simulcasted and publication.track is not None:
+            publication.set_video_quality(QUALITY[layer])
+
+    def _show(self, wanted: tuple[str, VideoSource] | None) -> None:
+        """Make the held track of `wanted` the shown one (None while its subscription is on its
+        way): a warm camera's newest picture is drawn at once, before the next one arrives."""
+        if wanted != self._switch_to:
+            self._switch_to, self._switch_at = wanted, self._clock()
+            self._switch_unseen = {"picture", "full"} if wanted is not None else set()
+        camera = None
+        if wanted is not None:
+            camera = next((c for c in self._held.values() if (c.identity, c.source) == wanted), None)
+        if camera is self._camera:
+            return
+        if self._camera is not None:
+            self._camera.shown = False
+        self._camera = camera
+        if camera is not None:
+            camera.shown = True
+            if camera.latest is not None:
+                self._spawn(self._fit_into(camera, camera.latest, camera.latest_at), f"fit-{camera.identity}")
+
+    def _release(self, sid: str) -> None:
+        """Stop reading a video track (unsubscribed, unpublished or no longer held)."""
+        camera = self._held.pop(sid, None)
+        if camera is None:
+            return
+        if camera is self._camera:
+            self._camera = None
+        if camera.task is not None:
             camera.task.cancel()
 
     async def _read_camera(self, camera: _Camera, track: rtc.Track) -> None:
@@ -824,12 +898,23 @@ class RoomComposer:
         stream = rtc.VideoStream(track, capacity=1)
         try:
             async for event in stream:
-                # Conversion and scaling take milliseconds a frame at 720p: off the event loop,
-                # which also receives every microphone and runs the pacer.
-                camera.frame = await asyncio.to_thread(self._fit_camera, event.frame)
-                camera.frame_at = self._clock()
+                if camera.latest is None or camera.latest.height != event.frame.height:
+                    # Rare (a change of simulcast layer): the tests and the benchmark read it.
+                    logger.info(
+                        "video %s: pictures of %dx%d", camera.identity, event.frame.width, event.frame.height
+                    )
+                camera.latest, camera.latest_at = event.frame, self._clock()
+                if camera.shown:  # a warm camera's pictures are kept, not drawn
+                    await self._fit_into(camera, event.frame, camera.latest_at)
         finally:
             await stream.aclose()
+
+    async def _fit_into(self, camera: _Camera, frame: rtc.VideoFrame, received_at: float) -> None:
+        # Conversion and scaling take milliseconds a frame at 720p: off the event loop, which also
+        # receives every microphone and runs the pacer.
+        fitted = await asyncio.to_thread(self._fit_camera, frame)
+        if received_at >= camera.frame_at:  # not overtaken by a newer picture meanwhile
+            camera.frame, camera.frame_at, camera.frame_height = fitted, received_at, frame.height
 
     def _fit_camera(self, frame: rtc.VideoFrame) -> np.ndarray:
         """A received frame as RGB pixels fitted to the big tile (any thread)."""
@@ -850,7 +935,35 @@ class RoomComposer:
     def _frame(self) -> np.ndarray:
         layout = self._layout
         assert layout is not None
-        return self._renderer.render(layout, big_tile_picture(self._camera, layout.big, self._clock()))
+        now = self._clock()
+        picture = big_tile_picture(self._camera, layout.big, now)
+        if picture is not None and self._switch_unseen:
+            self._note_switch(now)
+        return self._renderer.render(layout, picture)
+
+    def _note_switch(self, now: float) -> None:
+        """Log how long after the switch the big tile drew its video's first picture, and its first
+        full-size one (a warm camera's first is from its lowest layer)."""
+        camera = self._camera
+        if camera is None or (camera.identity, camera.source) != self._switch_to:
+            return
+        waited = now - self._switch_at
+        if "picture" in self._switch_unseen:
+            self._switch_unseen.discard("picture")
+            logger.info(
+                "video %s: first picture %.3f s after the switch (%d lines)",
+                camera.identity,
+                waited,
+                camera.frame_height,
+            )
+        if camera.frame_height * 10 >= camera.full_height * 9:
+            self._switch_unseen.discard("full")
+            logger.info(
+                "video %s: full picture %.3f s after the switch (%d lines)",
+                camera.identity,
+                waited,
+                camera.frame_height,
+            )
 
     async def _pace(self) -> None:
         """Audio chunks and video frames on the wall clock, in time order, to the feeder (pacing.py)."""

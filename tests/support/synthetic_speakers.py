@@ -163,13 +163,20 @@ class SyntheticSpeaker:
             elif delay < -0.5:
                 due = time.monotonic()  # fell far behind (loaded machine): do not burst to catch up
 
-    async def publish_camera(self, colour: tuple[int, int, int] | None = None) -> None:
-        """Publish a camera: one black frame, or `colour` on every frame at CAMERA_FPS."""
-        width, height = VIDEO_SIZE
+    async def publish_camera(
+        self,
+        colour: tuple[int, int, int] | None = None,
+        *,
+        size: tuple[int, int] = VIDEO_SIZE,
+        simulcast: bool = False,
+    ) -> None:
+        """Publish a camera: one black frame, or `colour` on every frame at CAMERA_FPS; with
+        `simulcast`, in layers as a browser publishes one (the SDK makes them from `size`)."""
+        width, height = size
         source = rtc.VideoSource(width, height)
         self.camera = rtc.LocalVideoTrack.create_video_track(f"{self.identity}-cam", source)
         publication = await self.room.local_participant.publish_track(
-            self.camera, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+            self.camera, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=simulcast)
         )
         self.camera_sid = publication.sid
         rgba = bytes((*colour, 255)) * (width * height) if colour else bytes(width * height * 4)

@@ -80,8 +80,15 @@ TITLE = "Composer under test"
 SEGMENT_WAIT_S = 30.0
 # Starting a worker process on a loaded shared runner can take a minute (imports, warm process).
 WORKER_START_S = 180.0
-# The composer logs each camera (un)subscription it asks the SFU for.
-CAMERA_LOG = re.compile(r"(?:camera|screen) (subscribe|unsubscribe) (\w+)")
+# The composer logs each video (un)subscription and simulcast layer it asks the SFU for, and the
+# size of a held camera's pictures whenever it changes.
+VIDEO_LOG = re.compile(r"(camera|screen) (subscribe|unsubscribe|layer) (\w+)(?: (high|low))?")
+PICTURES_LOG = re.compile(r"video (\w+): pictures of (\d+)x(\d+)")
+# The cameras are published as the web client publishes one, in simulcast layers, so the composer
+# holds the cameras it does not show warm. libwebrtc gives this size three layers, the lowest
+# 320x180 (640x360 gets no usable lower layer).
+CAMERA_SIZE = (960, 540)
+LOWEST_LAYER_LINES = 180
 
 
 @dataclass
@@ -285,7 +292,7 @@ async def open_space(livekit_server: Any, workers: Workers, *, video: str, speak
         speaker = await SyntheticSpeaker.join(livekit_server.ws_url, token, identity)
         space.speakers[identity] = speaker
         if colour is not None:
-            await speaker.publish_camera(colour)
+            await speaker.publish_camera(colour, size=CAMERA_SIZE, simulcast=True)
     token = join_token(
         livekit_server.api_key, livekit_server.api_secret, room=room, identity="listener-1", role="listener"
     )
@@ -351,20 +358,34 @@ def avatar_server() -> Iterator[str]:
         httpd.server_close()
 
 
-def subscribed_cameras(composer: AgentProcess) -> set[str]:
-    """The cameras the composer holds now, replayed from its log; fails if it ever held two."""
-    held: set[str] = set()
+def held_videos(composer: AgentProcess) -> dict[str, str]:
+    """The video tracks the composer holds now and the layer of each ("camera alice": "low"),
+    replayed from its log; fails if it ever held two at the top layer."""
+    held: dict[str, str] = {}
     for line in composer.process.lines:
-        match = CAMERA_LOG.search(line)
+        match = VIDEO_LOG.search(line)
         if match is None:
             continue
-        action, identity = match.groups()
+        kind, action, identity, layer = match.groups()
+        key = f"{kind} {identity}"
         if action == "subscribe":
-            held.add(identity)
+            held.setdefault(key, "")
+        elif action == "unsubscribe":
+            held.pop(key, None)
         else:
-            held.discard(identity)
-        assert len(held) <= 1, f"the composer held cameras {held} at once"
+            held[key] = layer
+        top = [k for k, v in held.items() if v == "high"]
+        assert len(top) <= 1, f"the composer held {top} at the top layer at once"
     return held
+
+
+def picture_lines(composer: AgentProcess, identity: str) -> list[int]:
+    """The heights of `identity`'s camera pictures the composer received, each change in order."""
+    return [
+        int(match.group(3))
+        for line in composer.process.lines
+        if (match := PICTURES_LOG.search(line)) is not None and match.group(1) == identity
+    ]
 
 
 async def talk(space: Space, identity: str) -> tuple[float, float]:
@@ -376,7 +397,7 @@ async def talk(space: Space, identity: str) -> tuple[float, float]:
     return started, time.time()
 
 
-async def test_broadcast_shows_the_stage_and_subscribes_one_camera(space: Space) -> None:
+async def test_broadcast_shows_the_stage_and_holds_the_other_cameras_warm(space: Space) -> None:
     first = await space.newest_segment(lambda d: d.tile is not None, what="a first video segment")
     assert first.has_video
     stage = space.stage()
@@ -387,7 +408,20 @@ async def test_broadcast_shows_the_stage_and_subscribes_one_camera(space: Space)
     else:
         colour = SPEAKERS[holder][2]
         await space.newest_segment(lambda d: near(d.tile, colour), what=f"{holder}'s camera in the big tile")
-    assert subscribed_cameras(space.workers.composers[-1]) == ({holder} if holder else set())
+    composer = space.workers.composers[-1]
+    await eventually_async(
+        lambda: (
+            held_videos(composer)
+            == {f"camera {who}": "high" if who == holder else "low" for who in ("alice", "bob")}
+        ),
+        what="the shown camera held at its top layer, the other at its lowest",
+    )
+    # The SFU sends the camera not shown at its lowest layer.
+    warm = "bob" if holder == "alice" else "alice"
+    await eventually_async(
+        lambda: picture_lines(composer, warm)[-1:] == [LOWEST_LAYER_LINES],
+        what=f"{warm}'s camera received at its lower layer",
+    )
 
 
 async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
@@ -401,7 +435,11 @@ async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
         await space.newest_segment(
             lambda d, c=colour: near(d.tile, c), what=f"{identity}'s camera colour in the big tile"
         )
-        assert subscribed_cameras(space.workers.composers[-1]) == {identity}
+        other = "bob" if identity == "alice" else "alice"
+        assert held_videos(space.workers.composers[-1]) == {
+            f"camera {identity}": "high",
+            f"camera {other}": "low",
+        }
         await turn
 
 
@@ -513,7 +551,12 @@ async def test_a_pinned_screen_share_is_what_the_broadcast_shows(space: Space) -
         assert during
         tiles = [space.decoded(s.uri).tile for s in during]
         assert all(near(tile, GREEN) for tile in tiles), tiles
-        assert subscribed_cameras(space.workers.composers[-1]) == {"alice"}  # one video held
+        # The screen at the top layer; both cameras held warm, for when the pin ends.
+        assert held_videos(space.workers.composers[-1]) == {
+            "screen alice": "high",
+            "camera alice": "low",
+            "camera bob": "low",
+        }
     finally:
         await alice.unpublish_screen()
     # The share stopped, the pin stays: the stage follows the speakers again.

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from livekit import rtc
 
-from composer import watchdog, worker
+from composer import settings, watchdog, worker
 from composer.hls import BroadcastConfig, BroadcastStats
 from composer.layout import BigTile, card_for
 from composer.worker import CAMERA_STALE_S, RoomComposer, _Camera, big_tile_picture
@@ -45,10 +45,18 @@ class FakePublication:
     muted: bool = False
     subscribed: bool = False
     log: list[tuple[str, bool]] = field(default_factory=list)
+    simulcasted: bool = False
+    height: int = 720
+    track: Any = None  # set by FakeRoom.subscribe, as the SDK sets it once subscribed
+    qualities: list[int] = field(default_factory=list)  # every layer asked for, in order
 
     def set_subscribed(self, subscribed: bool) -> None:
         self.subscribed = subscribed
         self.log.append((self.sid, subscribed))
+
+    def set_video_quality(self, quality: int) -> None:
+        assert self.simulcasted, "the SDK refuses a layer for a track without simulcast"
+        self.qualities.append(quality)
 
 
 @dataclass
@@ -87,13 +95,16 @@ class FakeRoom:
         camera: bool = False,
         screen: bool = False,
         kind: int = STANDARD,
+        simulcast: bool = False,
     ) -> None:
         p = FakeParticipant(
             identity, kind=kind, name=identity.title(), attributes={names.ROLE_ATTRIBUTE: role}
         )
         publications = [FakePublication(f"mic-{identity}", MIC, log=self.log)]
         if camera:
-            publications.append(FakePublication(f"cam-{identity}", CAMERA, log=self.log))
+            publications.append(
+                FakePublication(f"cam-{identity}", CAMERA, log=self.log, simulcasted=simulcast)
+            )
         if screen:
             publications.append(FakePublication(f"screen-{identity}", SCREEN, log=self.log))
         self.remote_participants[identity] = p
@@ -197,6 +208,7 @@ def make(
     state_sink: Any = None,
     clock: Callable[[], float] = time.monotonic,
     host: str = "",
+    env: Mapping[str, str] = ENV,
 ) -> Harness:
     log: list[tuple[str, bool]] = []
     metadata = RoomMetadata(space_id="s1", video=video, pinned=None, title="Harness", host=host)  # type: ignore[arg-type]
@@ -215,7 +227,7 @@ def make(
     composer = RoomComposer(
         room,  # type: ignore[arg-type]  # the fake stands in for rtc.Room
         open_broadcast=open_broadcast,
-        env=ENV,
+        env=env,
         microphones=microphones,  # type: ignore[arg-type]
         room_exists=room_exists,
         on_failure=on_failure,
@@ -316,6 +328,157 @@ async def test_only_the_video_spotlight_camera_and_the_old_one_goes_first() -> N
         ]
     finally:
         await h.composer.aclose()
+
+
+class FakeVideoTrack:
+    """A subscribed video track: the pictures it will deliver are put on its queue."""
+
+    kind = rtc.TrackKind.KIND_VIDEO
+
+    def __init__(self) -> None:
+        self.pictures: asyncio.Queue[FakeVideoFrame] = asyncio.Queue()
+
+
+@dataclass
+class FakeVideoFrame:
+    colour: tuple[int, int, int]
+    width: int = 64
+    height: int = 36
+
+    def convert(self, kind: int) -> Any:
+        rgb = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        rgb[:] = self.colour
+        return type("Converted", (), {"data": rgb.tobytes(), "width": self.width, "height": self.height})
+
+
+class FakeVideoStream:
+    """rtc.VideoStream over a FakeVideoTrack."""
+
+    def __init__(self, track: FakeVideoTrack, capacity: int = 0) -> None:
+        self.track = track
+
+    def __aiter__(self) -> FakeVideoStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        return type("Event", (), {"frame": await self.track.pictures.get()})
+
+    async def aclose(self) -> None:
+        pass
+
+
+def subscribe_video(h: Harness, sid: str) -> FakeVideoTrack:
+    """The SFU's answer to a video subscription the composer asked for."""
+    for participant in h.room.remote_participants.values():
+        publication = participant.track_publications.get(sid)
+        if publication is not None:
+            assert publication.subscribed, f"{sid} was not asked for"
+            track = FakeVideoTrack()
+            publication.track = track
+            h.room.emit("track_subscribed", track, publication, participant)
+            return track
+    raise AssertionError(f"no publication {sid}")
+
+
+def big_tile_colour(h: Harness) -> tuple[int, int, int]:
+    frame = h.composer._frame()
+    x, y = h.composer._geometry.big.centre
+    return tuple(int(c) for c in frame[y, x])  # type: ignore[return-value]
+
+
+def _publication(h: Harness, sid: str) -> FakePublication:
+    return next(
+        p.track_publications[sid] for p in h.room.remote_participants.values() if sid in p.track_publications
+    )
+
+
+HIGH, LOW = rtc.VideoQuality.VIDEO_QUALITY_HIGH, rtc.VideoQuality.VIDEO_QUALITY_LOW
+RED, BLUE = (220, 40, 40), (40, 70, 220)
+
+
+async def test_warm_cameras_are_held_low_and_a_switch_draws_the_new_one_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every stage member's simulcast camera is held at its lowest layer; a switch asks the SFU for
+    the new one's top layer and the old one's lowest, holds on to both, and the next frame of the
+    broadcast already shows the newest picture the new camera sent before the switch."""
+    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
+    h = make()
+    await h.composer.start()
+    for identity in ("alice", "bob", "carol"):
+        h.room.join(identity, camera=True, simulcast=True)
+    try:
+        on = ["alice", "bob", "carol"]
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
+        assert cameras_subscribed(h) == {"cam-alice", "cam-bob", "cam-carol"}
+        tracks = {identity: subscribe_video(h, f"cam-{identity}") for identity in on}
+        assert _publication(h, "cam-alice").qualities == [HIGH]
+        assert _publication(h, "cam-bob").qualities == [LOW]
+        tracks["alice"].pictures.put_nowait(FakeVideoFrame(RED, height=72, width=128))
+        tracks["bob"].pictures.put_nowait(FakeVideoFrame(BLUE))
+        await eventually_async(lambda: big_tile_colour(h) == RED, what="alice's picture in the big tile")
+        await eventually_async(
+            lambda: h.composer._held["cam-bob"].latest is not None, what="bob's warm picture received"
+        )
+        assert big_tile_colour(h) == RED  # bob's picture is kept, not drawn
+        h.subscriptions.clear()
+        h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=on)
+        assert h.subscriptions == []  # nothing let go, nothing new asked for: only the layers
+        assert _publication(h, "cam-bob").qualities == [LOW, HIGH]
+        assert _publication(h, "cam-alice").qualities == [HIGH, LOW]
+        # No picture from bob since the switch: the one he sent before is drawn.
+        await eventually_async(lambda: big_tile_colour(h) == BLUE, what="bob's warm picture in the big tile")
+    finally:
+        await h.composer.aclose()
+
+
+async def test_cold_cameras_wait_for_the_subscription(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPACES_COMPOSER_WARM_CAMERAS=0: only the shown camera is held; after a switch the card is
+    drawn until the new subscription delivers a picture."""
+    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
+    h = make(env={**ENV, "SPACES_COMPOSER_WARM_CAMERAS": "0"})
+    await h.composer.start()
+    for identity in ("alice", "bob"):
+        h.room.join(identity, camera=True, simulcast=True)
+    try:
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=["alice", "bob"])
+        assert cameras_subscribed(h) == {"cam-alice"}
+        subscribe_video(h, "cam-alice").pictures.put_nowait(FakeVideoFrame(RED))
+        await eventually_async(lambda: big_tile_colour(h) == RED, what="alice's picture in the big tile")
+        h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=["alice", "bob"])
+        assert cameras_subscribed(h) == {"cam-bob"}
+        assert big_tile_colour(h) not in (RED, BLUE)  # bob's card
+        subscribe_video(h, "cam-bob").pictures.put_nowait(FakeVideoFrame(BLUE))
+        await eventually_async(lambda: big_tile_colour(h) == BLUE, what="bob's picture in the big tile")
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_warm_camera_of_someone_moved_off_the_stage_is_let_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
+    h = make()
+    await h.composer.start()
+    try:
+        _set_metadata(h, host="alice", speakers=("bob",))
+        h.room.join("alice", role="host", camera=True, simulcast=True)
+        h.room.join("bob", camera=True, simulcast=True)
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=["alice", "bob"])
+        subscribe_video(h, "cam-bob")
+        assert cameras_subscribed(h) == {"cam-alice", "cam-bob"} and "cam-bob" in h.composer._held
+        _set_metadata(h, host="alice", speakers=())
+        assert cameras_subscribed(h) == {"cam-alice"}
+        assert "cam-bob" not in h.composer._held
+    finally:
+        await h.composer.aclose()
+
+
+def test_the_warm_setting_is_one_or_zero() -> None:
+    assert settings.warm_cameras({}) and settings.warm_cameras({settings.WARM_CAMERAS_ENV: "1"})
+    assert not settings.warm_cameras({settings.WARM_CAMERAS_ENV: "0"})
+    with pytest.raises(settings.SettingsError, match=settings.WARM_CAMERAS_ENV):
+        settings.warm_cameras({settings.WARM_CAMERAS_ENV: "yes"})
 
 
 async def test_a_pinned_screen_share_is_the_one_video_held_and_the_camera_returns_after() -> None:
@@ -453,6 +616,7 @@ async def test_audio_only_space_subscribes_no_camera_and_renders_nothing() -> No
     h = make(video="off")
     await h.composer.start()
     h.room.join("alice", camera=True)
+    h.room.join("bob", camera=True, simulcast=True)  # not even held warm
     try:
         h.room.publish_stage(1, spotlight="alice", video_spotlight="alice")
         await eventually_async(lambda: len(h.broadcast.audio) > 5, timeout=10, what="audio fed")
