@@ -1,7 +1,8 @@
 """How full a composer worker is, as LiveKit's dispatcher sees it (0..1).
 
 A 720p30 composition is about one core: H.264 encoding with libx264 (preset veryfast, one thread
-per Space, composer/hls/config.py) dominates, plus decoding one camera and drawing the frame. An
+per Space, composer/hls/config.py) dominates, plus decoding the shown camera (and the lowest
+layers of the warm ones, composer/video.py) and drawing the frame. An
 audio-only Space is about 0.05 core (the goals in issue 8; bench/broadcast measures both). So the
 budget is Spaces per core: by default one Space per CPU this worker may use (cgroup-aware), and the
 load is the larger of that share and the worker's own CPU average (media_agent.load.WorkerLoad).

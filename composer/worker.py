@@ -3,10 +3,9 @@
 It joins as a hidden agent participant and is a client of the stage like any viewer: it reads the
 stage agent's `stage` attribute (from participants of kind AGENT only), never decides a spotlight,
 and switches the big tile when, and only when, a new stage arrives. It subscribes to every
-speaker's microphone and to exactly one video track, that of the stage's `video_spotlight` (its
-camera, or its screen share when the stage's `video_source` says so; the previous one is
-unsubscribed on a change), so its downlink and decode cost do not grow with the number of cameras
-on stage.
+speaker's microphone; it holds the stage's `video_spotlight` video at its top simulcast layer (the
+camera, or the screen share when the stage's `video_source` says so) and the other stage cameras
+warm at their lowest (composer/video.py), so that a switch draws a picture at once.
 
 One pacer task keeps the output on the wall clock: 20 ms audio chunks from the mixer and frames at
 the configured rate, interleaved in time order and handed to a feeder thread that owns the
@@ -283,7 +282,7 @@ def big_tile_picture(camera: _Camera | None, big: layouts.BigTile | None, now: f
 
 
 class RoomComposer:
-    """The composer in one room: stage, microphones and one camera in; a Broadcast fed in real time."""
+    """The composer in one room: stage, microphones and cameras in; a Broadcast fed in real time."""
 
     def __init__(
         self,
@@ -799,7 +798,7 @@ class RoomComposer:
             geometry=self._geometry,
         )
 
-    # -- the one video track (a camera or a pinned screen share) ---------------------------------
+    # -- video: the shown track (a camera or a pinned screen share) and the warm cameras ---------
 
     def _wanted_video(self) -> tuple[str, VideoSource] | None:
         """(identity, source) of the video the big tile shows, or None."""

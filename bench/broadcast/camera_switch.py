@@ -11,8 +11,7 @@ first, the broadcast shows the person's card.
 The same switches are made twice in one run, by two composer processes in turn: **cold**
 (`SPACES_COMPOSER_WARM_CAMERAS=0`, the shown camera only: a switch subscribes and waits for a
 keyframe) and **warm** (the default: every stage camera held at its lowest layer, composer/video.py).
-Also measured per mode: the CPU the composer's processes used over the switches, and the bytes
-the SFU sent the composer (from its subscriber's transport stats).
+Also measured per mode: the CPU the composer's processes used over the switches.
 
     python -m bench.broadcast.camera_switch --switches 30
 
