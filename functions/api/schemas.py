@@ -190,6 +190,12 @@ class SpacePublic(BaseModel):
     ended_at: datetime | None
     # Null when the deployment does not broadcast, before the start, and after retention.
     broadcast: Broadcast | None
+    start_signal_url: str | None = Field(
+        description="A scheduled Space only (null otherwise, and when the deployment does not broadcast): "
+        "the CDN address of the state.json its broadcast writes when the Space goes live (403 or 404 "
+        "until then; the room metadata's document). A page waiting for the start reads it instead of "
+        "polling the API."
+    )
     # Ended Spaces that were broadcast: when the recording stops being offered (kept once past).
     recording_available_until: datetime | None
     # Bumped by every change of the Space's stored fields (roles, pin, title, state).
@@ -241,6 +247,7 @@ class SpacePublic(BaseModel):
                 if links is not None
                 else None
             ),
+            start_signal_url=broadcast.start_signal_url(space, policy),
             recording_available_until=broadcast.recording_available_until(space, policy),
             version=space.version,
             caller_blocked=caller_blocked,

@@ -137,6 +137,16 @@ def recording_available_until(space: Space, policy: BroadcastPolicy) -> datetime
     return space.ended_at + policy.retention
 
 
+def start_signal_url(space: Space, policy: BroadcastPolicy) -> str | None:
+    """Where a scheduled Space's start first shows without the API: its broadcast's state.json,
+    which the composer writes when the Space goes live (the CDN answers 403/404 until then). A page
+    waiting on the Space's link reads it instead of polling the API (web/src/start_watch.ts). None
+    for any other state, and when broadcasting is off (no composer writes it)."""
+    if policy.base_url is None or space.state is not SpaceState.SCHEDULED:
+        return None
+    return f"{policy.base_url}/{space.id}/{names.BROADCAST_STATE}"
+
+
 def broadcast_of(space: Space, policy: BroadcastPolicy, *, now: datetime) -> BroadcastLinks | None:
     """The broadcast of a live Space, or the recording of an ended one within retention. None for a
     scheduled Space (nothing is written before the start) and when broadcasting is off."""

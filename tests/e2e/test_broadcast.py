@@ -544,6 +544,57 @@ async def test_a_viewer_the_host_removes_stops_watching_and_a_blocked_one_cannot
         await viewer.page.context.close()
 
 
+async def test_a_page_on_a_scheduled_space_sees_it_start_without_polling_the_api(
+    broadcast: Broadcast,
+) -> None:
+    """A viewer waits on a scheduled Space's link; the host starts it. The page notices through the
+    state.json the composer writes at the start, read where the broadcast is served (the CDN in the
+    cloud; 404 until then), and offers Join without a reload. It reads the Space from the API only
+    once, when it opens: neither while it waits nor at the start (web/src/start_watch.ts)."""
+    created = await broadcast.api.post(
+        "/spaces",
+        json={"title": "Starts soon", "video": "speakers", "scheduled_start": "2031-05-04T18:30:00Z"},
+        headers=broadcast.auth[HOST],
+    )
+    assert created.status_code == 201, created.text
+    space_id = created.json()["id"]
+    signal = created.json()["start_signal_url"]
+    assert signal == f"{broadcast.api_url}/broadcast/{space_id}/{names.BROADCAST_STATE}"
+    browser = broadcast.page.context.browser
+    assert browser is not None
+    waiter = await Person.open(browser, broadcast.api_url, "wendy")
+    try:
+        await waiter.sign_in(f"/#/spaces/{space_id}")
+        await expect(waiter.by("space-message")).to_have_text(
+            "This Space has not started yet.", timeout=UI_TIMEOUT_MS
+        )
+
+        def api_reads() -> int:
+            return sum(1 for url in waiter.requests if url.endswith(f"/spaces/{space_id}"))
+
+        def cdn_reads() -> int:
+            return sum(1 for url in waiter.requests if url == signal)
+
+        opened = api_reads()
+        assert opened >= 1
+        # Two reads of the CDN (403/404 there: not started), and no API read on the way.
+        await eventually_async(
+            lambda: cdn_reads() >= 2, timeout=60, what="the page reads the start signal twice"
+        )
+        assert api_reads() == opened
+        await broadcast.as_host("POST", f"/spaces/{space_id}/start")
+        await expect(waiter.by("join-space")).to_be_visible(timeout=60_000)
+        assert api_reads() == opened  # the card was redrawn from the document
+        # ... and it joins from there like any card (every listener gets the broadcast here).
+        await waiter.by("join-space").click()
+        await expect(waiter.by("broadcast")).to_have_attribute(
+            "data-state", "playing", timeout=TURN_TIMEOUT * 1000
+        )
+    finally:
+        await broadcast.as_host("POST", f"/spaces/{space_id}/end")
+        await waiter.page.context.close()
+
+
 async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(
     broadcast: Broadcast, api_url: str
 ) -> None:

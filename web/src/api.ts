@@ -32,6 +32,9 @@ export interface Space {
   ended_at?: string | null;
   /** Where the Space's broadcast is (null when the deployment has no broadcast tier). */
   broadcast?: Broadcast | null;
+  /** A scheduled Space: the CDN address of the state.json its broadcast writes at the start
+   * (start_watch.ts); null otherwise, and absent from an older control plane. */
+  start_signal_url?: string | null;
   /** Until when the recording of an ended Space can be replayed (ISO time), or null. */
   recording_available_until?: string | null;
   /** Whether I am blocked from this Space (null in lists, which read no blocks). */

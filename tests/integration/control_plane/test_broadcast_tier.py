@@ -99,6 +99,22 @@ async def test_starting_a_space_dispatches_the_stage_agent_and_the_composer(stac
     }
 
 
+async def test_a_scheduled_space_names_where_its_start_will_show(stack: Stack) -> None:
+    """Before the start: the state.json of its broadcast-to-be, not there yet (the page watching the
+    link reads it, not the API: web/src/start_watch.ts); once live, no start signal."""
+    created = post(stack.api, "/spaces", "host-s", json={"title": "Later", "video": "speakers"})
+    assert created.status_code == 201, created.text
+    space = created.json()
+    url = f"{stack.api.url}/broadcast/{space['id']}/{names.BROADCAST_STATE}"
+    assert space["state"] == "scheduled" and space["start_signal_url"] == url
+    assert space["broadcast"] is None
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).status_code == 404
+    started = post(stack.api, f"/spaces/{space['id']}/start", "host-s")
+    assert started.status_code == 200, started.text
+    assert started.json()["start_signal_url"] is None
+
+
 async def test_without_a_broadcast_only_the_stage_agent_is_dispatched(
     api: ApiServer, livekit_server: LiveKitEndpoint
 ) -> None:

@@ -20,6 +20,7 @@ from functions.domain.broadcast import (
     seat_attributes,
     seat_claim,
     seat_of,
+    start_signal_url,
 )
 from functions.domain.model import Role, Space, SpaceState, VideoPolicy
 
@@ -96,3 +97,13 @@ def test_links_and_retention_by_state() -> None:
     assert recording_available_until(cancelled, ON) is None
     assert broadcast_of(cancelled, ON, now=T0) is None
     assert recording_available_until(space(SpaceState.LIVE), ON) is None
+
+
+def test_only_a_scheduled_space_has_a_start_signal() -> None:
+    """Where the page of a scheduled Space watches for its start: the state.json the composer
+    writes at the start, on the CDN, beside where the broadcast will be."""
+    scheduled = space(SpaceState.SCHEDULED, started=False)
+    assert start_signal_url(scheduled, ON) == f"https://cdn.example/b/{'ab' * 16}/{names.BROADCAST_STATE}"
+    assert start_signal_url(scheduled, OFF) is None  # no composer would ever write it
+    assert start_signal_url(space(SpaceState.LIVE), ON) is None
+    assert start_signal_url(space(SpaceState.ENDED, ended=True), ON) is None

@@ -7,7 +7,8 @@
  * Feeds, push not poll: the Space is read from the API once when the page opens and again on every
  * reconnect; after that the room metadata (everyone), the hands topic (moderators) and, for a
  * listener on the broadcast, state.json beside the playlist (a CDN read every few seconds) keep it
- * current. No API call runs on a timer.
+ * current; a page waiting for a scheduled Space to start reads its state.json-to-be from the CDN
+ * (start_watch.ts). No API call runs on a timer.
  */
 import type { App, View } from "../app";
 import { hostAwayUntilMs } from "../api";
@@ -18,7 +19,9 @@ import { cameraTrack, isStageRole, micMuted, micOn, publishRights, REMOVED_MESSA
 import { type Person, personOf } from "../people";
 import { SEATS_CHANNEL, type SeatChannel } from "../rejoin";
 import { SpaceController, type SpaceApi } from "../space_controller";
+import { StartWatch } from "../start_watch";
 import { BLOCKED_MESSAGE, FIRST_CONNECT_RETRYING, SpaceSession } from "../space_session";
+import { parseRoomMetadata } from "../pushed";
 import { layoutFor, stageOrder } from "../stage";
 import { BroadcastStage } from "./broadcast_stage";
 import { ReactionsOverlay, reactionsBar } from "./reactions";
@@ -87,6 +90,12 @@ function storage(kind: "localStorage" | "sessionStorage"): Storage | null {
   }
 }
 
+/** A CDN document's text, or null when it is not there (an error status). */
+async function fetchText(url: string): Promise<string | null> {
+  const resp = await fetch(url);
+  return resp.ok ? resp.text() : null;
+}
+
 export function spaceView(app: App, spaceId: string): View {
   const me = app.session?.userId ?? "";
   const ctl = new SpaceController(app.api as SpaceApi, spaceId, me);
@@ -125,10 +134,7 @@ export function spaceView(app: App, spaceId: string): View {
     newRoom: () => new SpaceRoom(audioSink, devicePrefs.get()),
     openBroadcast: (url, own) => BroadcastStage.open(url, { ...own, raiseHand, copyLink, signIn: () => app.signOut() }),
     reactions,
-    fetchText: async (url) => {
-      const resp = await fetch(url);
-      return resp.ok ? resp.text() : null;
-    },
+    fetchText,
     sessionStorage: storage("sessionStorage"),
     seatChannel: seatChannel(),
     expose: (spaces) => (window.spaces = spaces),
@@ -201,8 +207,42 @@ export function spaceView(app: App, spaceId: string): View {
 
   ctl.onChange(() => draw());
 
+  /** While the Space is scheduled, the page watches the CDN for its start (start_watch.ts). */
+  let startWatch: StartWatch | null = null;
+  function watchForStart(): void {
+    const url = ctl.space?.state === "scheduled" && !session.closed ? ctl.space.start_signal_url : null;
+    if (!url) {
+      startWatch?.stop();
+      startWatch = null;
+      return;
+    }
+    if (startWatch) return;
+    const watch: StartWatch = new StartWatch(url, {
+      fetchText,
+      // The document is the room metadata, taken as on the broadcast: the card redraws with Join.
+      // The API is read only for an end (the recording's availability is the API's) or a document
+      // that does not apply; its answer redraws the card, and watches again if it still says scheduled.
+      started: (text) => {
+        if (startWatch === watch) startWatch = null;
+        const doc = parseRoomMetadata(text);
+        if (doc.state !== "live" || !ctl.pushed(doc)) void ctl.load();
+      },
+      visible: () => document.visibilityState !== "hidden",
+      random: Math.random,
+      setTimer: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimer: (handle) => window.clearTimeout(handle as number),
+    });
+    startWatch = watch;
+    watch.start();
+  }
+  const onVisibility = () => {
+    if (document.visibilityState === "visible") startWatch?.shown();
+  };
+  document.addEventListener("visibilitychange", onVisibility);
+
   /** Whatever the page shows now, from the controller and the session. */
   function draw(): void {
+    watchForStart();
     if (session.closed) return;
     if (ctl.space?.title) document.title = `${ctl.space.title} · Spaces`;
     if (session.watching) return session.followBroadcast();
@@ -395,6 +435,9 @@ export function spaceView(app: App, spaceId: string): View {
     el,
     unmount() {
       listenerList.hide();
+      document.removeEventListener("visibilitychange", onVisibility);
+      startWatch?.stop();
+      startWatch = null;
       session.dispose();
     },
   };

@@ -1,0 +1,97 @@
+/**
+ * A page showing a scheduled Space notices its start without asking the API on a timer.
+ *
+ * The composer writes state.json beside the broadcast as the Space goes live (the room metadata
+ * for viewers without a room). Until then the CDN answers 403 or 404 (cached 1 s at CloudFront), so
+ * a page on a scheduled Space's link reads the API's `start_signal_url` there every START_WATCH_MS,
+ * give or take a fifth, and only while the tab is visible (a tab shown again reads at once). The
+ * first document whose state is not "scheduled" stops the watch and is handed to the page, which
+ * takes it as it takes state.json on the broadcast (it is the room metadata) and redraws its card
+ * with Join. An audience waiting on a shared link costs the API nothing, before the start or at it.
+ */
+
+export const START_WATCH_MS = 15_000;
+
+export interface StartWatchDeps {
+  /** The document's text, or null when it is not there (yet) or could not be read. */
+  fetchText: (url: string) => Promise<string | null>;
+  /** The Space has started (or ended since): `text` is the document that says so. */
+  started: (text: string) => void;
+  visible: () => boolean;
+  random: () => number;
+  setTimer: (fn: () => void, ms: number) => unknown;
+  clearTimer: (handle: unknown) => void;
+}
+
+/** Whether a state.json text says the Space is past its schedule: live, or ended already. */
+export function startedIn(text: string | null): boolean {
+  if (text === null) return false;
+  try {
+    const doc: unknown = JSON.parse(text);
+    const state = doc && typeof doc === "object" ? (doc as { state?: unknown }).state : undefined;
+    return state === "live" || state === "ended";
+  } catch {
+    return false; // not the document (an error page served as 200): keep watching
+  }
+}
+
+export class StartWatch {
+  private timer: unknown = null;
+  private reading = false;
+  private stopped = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly deps: StartWatchDeps,
+  ) {}
+
+  /** The first read comes one interval after the page's own read of the Space. */
+  start(): void {
+    this.arm();
+  }
+
+  /** The tab is visible again: read at once (a hidden tab read nothing meanwhile). */
+  shown(): void {
+    if (this.stopped) return;
+    this.disarm();
+    void this.read();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.disarm();
+  }
+
+  private arm(): void {
+    const wait = Math.round(START_WATCH_MS * (0.8 + 0.4 * this.deps.random()));
+    this.timer = this.deps.setTimer(() => {
+      this.timer = null;
+      if (this.deps.visible()) void this.read(); // hidden: shown() reads when the tab comes back
+    }, wait);
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) this.deps.clearTimer(this.timer);
+    this.timer = null;
+  }
+
+  private async read(): Promise<void> {
+    if (this.reading || this.stopped) return;
+    this.reading = true;
+    let text: string | null = null;
+    try {
+      text = await this.deps.fetchText(this.url);
+    } catch {
+      text = null; // the network: the next read tries again
+    } finally {
+      this.reading = false;
+    }
+    if (this.stopped) return;
+    if (text !== null && startedIn(text)) {
+      this.stop();
+      this.deps.started(text);
+      return;
+    }
+    if (this.timer === null) this.arm();
+  }
+}
