@@ -33,6 +33,11 @@ export class BroadcastPlayer {
   state: PlayerState = "loading";
   /** Why playback failed, for the person watching. */
   error = "";
+  /**
+   * Why the last load failed while the player keeps asking ("HTTP 403", "no answer"), until it
+   * plays again: a replay whose playlist does not come says so instead of staying blank.
+   */
+  loadProblem: string | null = null;
   /** The browser refused to start sound without a click: playing muted until `unmute()`. */
   needsGesture = false;
   /**
@@ -56,7 +61,10 @@ export class BroadcastPlayer {
   ) {
     const v = this.video;
     const set = (state: PlayerState) => () => this.setState(state);
-    v.addEventListener("playing", set("playing"));
+    v.addEventListener("playing", () => {
+      this.loadProblem = null;
+      this.setState("playing");
+    });
     v.addEventListener("waiting", set("waiting"));
     v.addEventListener("pause", () => this.setState(v.ended ? "ended" : "paused"));
     v.addEventListener("ended", set("ended"));
@@ -152,6 +160,8 @@ export class BroadcastPlayer {
     if (data.type === types.NETWORK_ERROR) {
       // The playlist or a segment is not reachable (yet): keep trying, the broadcast may start late.
       // A viewer who paused stays paused (no "playing" would end the wait, and "Resume live" goes).
+      const code = data.response?.code;
+      this.loadProblem = code ? `HTTP ${code}` : "no answer";
       if (this.state !== "paused") this.setState("waiting");
       window.clearTimeout(this.retry);
       this.retry = window.setTimeout(() => void this.reload(hls), RETRY_MS);
@@ -241,6 +251,13 @@ export class BroadcastPlayer {
       }
     }
     return out;
+  }
+
+  /** Whether a playlist has been read (hls.js parsed one; natively, the element knows the stream). */
+  get loaded(): boolean {
+    const hls = this.hls;
+    if (hls) return !!hls.levels[Math.max(0, hls.currentLevel)]?.details;
+    return this.video.readyState >= HTMLMediaElement.HAVE_METADATA;
   }
 
   /** Whether the playlist is closed (`#EXT-X-ENDLIST`): the Space ended, this is its recording. */

@@ -61,7 +61,11 @@ export function replayView(app: App, spaceId: string): View {
     const now = player.video.currentTime;
     position.textContent = total ? `${clock(now)} / ${clock(total)}` : "";
     if (player.state === "failed") note.textContent = player.error || "The recording cannot be played.";
-    else if (!timeline) note.textContent = "No speaker timeline was recorded for this Space.";
+    // Until its playlist is read the recording has no anchors yet: that is not a missing
+    // PROGRAM-DATE-TIME. The player keeps asking for a playlist that does not come; say why.
+    else if (!player.loaded) {
+      note.textContent = player.loadProblem ? `The recording could not be loaded (${player.loadProblem}). Trying again…` : "Loading the recording…";
+    } else if (!timeline) note.textContent = "No speaker timeline was recorded for this Space.";
     else if (!span) note.textContent = "The recording has no PROGRAM-DATE-TIME, so the timeline cannot be placed on it.";
     else note.textContent = "";
 
