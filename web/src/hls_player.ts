@@ -31,6 +31,8 @@ export class BroadcastPlayer {
   /** The hls.js instance (null on native HLS): the e2e tests read its levels and audio tracks. */
   hls: Hls | null = null;
   state: PlayerState = "loading";
+  /** Whether it has played at all: a wait before that is the start, not a stall. */
+  started = false;
   /** Why playback failed, for the person watching. */
   error = "";
   /**
@@ -63,6 +65,7 @@ export class BroadcastPlayer {
     const set = (state: PlayerState) => () => this.setState(state);
     v.addEventListener("playing", () => {
       this.loadProblem = null;
+      if (!this.destroyed) this.started = true;
       this.setState("playing");
     });
     v.addEventListener("waiting", set("waiting"));

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 
 import type { Space } from "../api";
 import { FakeHls } from "../fake_hls";
-import { BroadcastStage, stageRoster } from "./broadcast_stage";
+import { BroadcastStage, stageRoster, WAITING_BANNER_MS } from "./broadcast_stage";
 
 vi.mock("hls.js/light", async () => ({ default: (await import("../fake_hls")).FakeHls }));
 
@@ -96,6 +96,43 @@ describe("the broadcast page's banner", () => {
       expect(banner(view).dataset.testid).toBe("connecting");
     } finally {
       online.mockRestore();
+      view.destroy();
+    }
+  });
+
+  it("says the broadcast is starting until it first plays, however hls.js waits meanwhile", async () => {
+    const { view } = await opened();
+    view.player.video.dispatchEvent(new Event("waiting")); // play() asked before the first segment came
+    expect(banner(view).hidden).toBe(false);
+    expect(banner(view).dataset.testid).toBe("connecting");
+    expect(banner(view).textContent).toBe("Starting the broadcast…");
+    view.destroy();
+  });
+
+  it("shows no banner for a stall shorter than a second, and says it waits after that", async () => {
+    const { view } = await opened();
+    await view.player.play();
+    vi.useFakeTimers();
+    try {
+      const video = view.player.video;
+      // hls.js nudging over a gap, a segment a moment late: the picture holds for a few frames.
+      video.dispatchEvent(new Event("waiting"));
+      expect(view.player.state).toBe("waiting");
+      expect(banner(view).hidden).toBe(true);
+      vi.advanceTimersByTime(WAITING_BANNER_MS - 1);
+      expect(banner(view).hidden).toBe(true);
+      video.dispatchEvent(new Event("playing"));
+      vi.advanceTimersByTime(WAITING_BANNER_MS);
+      expect(banner(view).hidden).toBe(true);
+      // A stall that lasts: said, and gone once it plays again.
+      video.dispatchEvent(new Event("waiting"));
+      vi.advanceTimersByTime(WAITING_BANNER_MS);
+      expect(banner(view).hidden).toBe(false);
+      expect(banner(view).textContent).toBe("Waiting for the broadcast…");
+      video.dispatchEvent(new Event("playing"));
+      expect(banner(view).hidden).toBe(true);
+    } finally {
+      vi.useRealTimers();
       view.destroy();
     }
   });

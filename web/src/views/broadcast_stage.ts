@@ -42,6 +42,13 @@ export interface BroadcastHooks {
 /** The live indicator is redrawn this often (the reading moves by a second at a time). */
 const INDICATOR_MS = 1000;
 
+/**
+ * A stall shorter than this shows no banner. hls.js waits for a few frames at a time (a nudge over
+ * a gap, a segment a moment late), often for tens of milliseconds; a banner for each pushed the
+ * picture down and back and had a screen reader say "Waiting for the broadcast" every few seconds.
+ */
+export const WAITING_BANNER_MS = 1000;
+
 export class BroadcastStage {
   readonly el: HTMLElement;
   private readonly header = h("header", { class: "space-header" });
@@ -57,6 +64,9 @@ export class BroadcastStage {
   private readonly audioOnly = h("div", { class: "big-face" }, h("p", { class: "muted" }, "Audio-only broadcast"));
   private readonly stage: HTMLElement;
   private timer: number | undefined;
+  /** Since when (epoch ms) the playing broadcast has been waiting, and the redraw due once that shows. */
+  private waitingSince: number | null = null;
+  private waitingTimer: number | undefined;
   private space: Space | null = null;
   private me = "";
 
@@ -124,6 +134,7 @@ export class BroadcastStage {
     this.tile.dataset.state = p.state;
     // A Space with video off is broadcast as AAC alone: nothing to show but a card.
     this.tile.dataset.video = p.tracks && p.tracks.video === null ? "off" : "on";
+    const stalled = this.stalled();
     if (p.state === "failed") {
       this.showBanner(
         "broadcast-error",
@@ -145,8 +156,10 @@ export class BroadcastStage {
     } else if ((p.state === "loading" || p.state === "waiting") && !navigator.onLine) {
       // Not the broadcast's doing: the player keeps asking and plays on once the network is back.
       this.showBanner("offline", "Connection lost: the broadcast resumes when you are back online.");
-    } else if (p.state === "loading" || p.state === "waiting") {
-      this.showBanner("connecting", p.state === "loading" ? "Starting the broadcast…" : "Waiting for the broadcast…");
+    } else if (p.state === "loading" || (p.state === "waiting" && !p.started)) {
+      this.showBanner("connecting", "Starting the broadcast…");
+    } else if (stalled) {
+      this.showBanner("connecting", "Waiting for the broadcast…");
     } else if (p.state === "paused" && p.live) {
       // Paused by the person or by the browser (a background tab, another app taking the sound).
       this.showBanner(
@@ -192,6 +205,21 @@ export class BroadcastStage {
     }
   }
 
+  /** Whether the broadcast has been waiting, after it played, for WAITING_BANNER_MS or longer. */
+  private stalled(): boolean {
+    if (this.player.state !== "waiting" || !this.player.started) {
+      this.waitingSince = null;
+      window.clearTimeout(this.waitingTimer);
+      return false;
+    }
+    const now = Date.now();
+    if (this.waitingSince === null) {
+      this.waitingSince = now;
+      this.waitingTimer = window.setTimeout(() => this.draw(), WAITING_BANNER_MS);
+    }
+    return now - this.waitingSince >= WAITING_BANNER_MS;
+  }
+
   /** My raise or lower on its way: the button waits for its answer (no second request). */
   private async toggleHand(up: boolean): Promise<void> {
     if (this.handPending) return;
@@ -223,6 +251,7 @@ export class BroadcastStage {
 
   destroy(): void {
     window.clearInterval(this.timer);
+    window.clearTimeout(this.waitingTimer);
     window.removeEventListener("online", this.redraw);
     window.removeEventListener("offline", this.redraw);
     this.player.destroy();
