@@ -620,6 +620,10 @@ async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(
     # The listener on HLS is told, with the way to the recording.
     await expect(late.by("space-message")).to_have_text("This Space has ended.", timeout=UI_TIMEOUT_MS)
     await expect(late.by("broadcast-video")).to_have_count(0)
+    # The card with Replay (once the API has the end) replaces the message the end focused: a
+    # keyboard or screen reader user stays on what it says, not thrown back to the top of the page.
+    await expect(late.by("space-card")).to_have_attribute("data-state", "ended", timeout=UI_TIMEOUT_MS)
+    assert await late.page.evaluate("() => document.activeElement.dataset.testid") == "space-message"
     await late.by("replay").click()
     await expect(late.by("replay-page")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await late.page.context.close()

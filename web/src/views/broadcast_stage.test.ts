@@ -83,6 +83,30 @@ describe("the broadcast page's banner", () => {
     view.destroy();
   });
 
+  it("puts the focus on the heading after Resume live, which goes, and keeps it there through redraws", async () => {
+    const { view, hls } = await opened();
+    document.body.append(view.el);
+    try {
+      view.update(SPACE, "l");
+      await view.player.play();
+      view.player.video.pause();
+      const resume = view.el.querySelector('[data-testid="resume"]') as HTMLButtonElement;
+      resume.focus();
+      hls.liveSyncPosition = 30;
+      resume.click();
+      await vi.waitFor(() => expect(view.player.state).toBe("playing"));
+      expect(banner(view).hidden).toBe(true);
+      const heading = () => view.el.querySelector("h1");
+      expect(document.activeElement).toBe(heading());
+      // The count changes (state.json): the header is rebuilt, the focus stays on its heading.
+      view.update({ ...SPACE, listener_count: 7 }, "l");
+      expect(view.el.querySelector('[data-testid="listener-count"]')?.textContent).toBe("7");
+      expect(document.activeElement).toBe(heading());
+    } finally {
+      view.destroy();
+    }
+  });
+
   it("says the connection is lost while the browser is offline, and waits again once it is back", async () => {
     const { view } = await opened();
     expect(view.player.state === "loading" || view.player.state === "waiting").toBe(true);

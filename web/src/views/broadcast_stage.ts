@@ -114,7 +114,8 @@ export class BroadcastStage {
     if (stale(this.header, [title, listeners])) {
       rebuildKeepingFocus(this.header, () => this.header.append(
         this.indicator,
-        h("h1", {}, title),
+        // Focusable and named, so that the focus a join or Resume live put on it survives the next count change.
+        h("h1", { tabindex: "-1", "data-testid": "space-title" }, title),
         h(
           "span",
           { class: "listeners", title: "Listeners" },
@@ -164,7 +165,7 @@ export class BroadcastStage {
       // Paused by the person or by the browser (a background tab, another app taking the sound).
       this.showBanner(
         "paused",
-        h("span", {}, "Paused. ", h("button", { class: "btn btn-primary small", "data-testid": "resume", onclick: () => void p.resumeLive() }, "Resume live")),
+        h("span", {}, "Paused. ", h("button", { class: "btn btn-primary small", "data-testid": "resume", onclick: () => this.resumeLive() }, "Resume live")),
       );
     } else {
       this.banner.hidden = true;
@@ -203,6 +204,12 @@ export class BroadcastStage {
       markBusy(button, pending);
       rebuildKeepingFocus(this.controls, () => this.controls.append(button));
     }
+  }
+
+  /** Resume live: its banner goes once the broadcast plays, so a focus on its button goes to the heading. */
+  private resumeLive(): void {
+    if (this.banner.contains(document.activeElement)) this.header.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
+    void this.player.resumeLive();
   }
 
   /** Whether the broadcast has been waiting, after it played, for WAITING_BANNER_MS or longer. */

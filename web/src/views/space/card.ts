@@ -1,7 +1,7 @@
 /** Before joining (the Space's card) and after leaving (a message): plain DOM from plain data. */
 import type { Space } from "../../api";
 import { replayAvailable } from "../../broadcast";
-import { avatar, clear, h, hideToast, isBusy, localTime, markBusy, stale } from "../../dom";
+import { avatar, clear, h, hideToast, isBusy, localTime, markBusy, rebuildKeepingFocus, stale } from "../../dom";
 import { personOf } from "../../people";
 
 export interface CardActions {
@@ -50,7 +50,6 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
   const starts = localTime(space.scheduled_start);
   const blocked = !!space.caller_blocked;
   if (!stale(el, ["card", space.state, space.title, space.host, host.name, host.picture, joinError, replayAvailable(space), starts, blocked])) return;
-  clear(el);
   const action =
     space.state === "ended"
       ? h("p", { "data-testid": "space-message" }, "This Space has ended.")
@@ -66,7 +65,10 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
               )
             : h("p", { class: "muted", "data-testid": "space-message" }, "This Space has not started yet.")
           : h("button", { class: "btn btn-primary", "data-testid": "join-space", onclick: () => actions.join() }, "Join");
-  el.append(
+  // What had the focus is replaced: the same control again if the card has it (Join after a refused
+  // join), else what the card says (the message of a broadcast that ended), not the top of the page.
+  const hadFocus = el.contains(document.activeElement);
+  rebuildKeepingFocus(el, () => el.append(
     h(
       "div",
       { class: "card space-intro", "data-testid": "space-card", "data-state": space.state },
@@ -80,7 +82,12 @@ export function renderCard(el: HTMLElement, space: Space, me: string, joinError:
       space.state === "ended" ? h("div", { class: "row" }, backButton(), replayButton(space)) : replayButton(space),
       h("p", { class: "form-error", role: "alert", "data-testid": "join-error" }, joinError),
     ),
-  );
+  ));
+  if (hadFocus && !el.contains(document.activeElement)) {
+    const target = el.querySelector<HTMLElement>('[data-testid="space-message"]') ?? el.querySelector<HTMLElement>("h1");
+    target?.setAttribute("tabindex", "-1");
+    target?.focus({ preventScroll: true });
+  }
 }
 
 /** A message instead of the Space (ended, removed, left, unreadable), with a way back and maybe one

@@ -56,7 +56,8 @@ export class HeaderView {
     if (stale(this.header, [title, listeners, myRole])) {
       rebuildKeepingFocus(this.header, () => this.header.append(
         h("span", { class: "badge live" }, "LIVE"),
-        h("h1", {}, title),
+        // Focusable and named, so that a join's focus on it survives the next count change.
+        h("h1", { tabindex: "-1", "data-testid": "space-title" }, title),
         h(
           "span",
           { class: "listeners", title: "Listeners" },

@@ -641,6 +641,50 @@ describe("keyboard focus across redraws", () => {
     }
   });
 
+  it("keeps the focus on the heading a join put it on when the listener count changes", () => {
+    const header = new HeaderView({ copyLink: vi.fn(), endSpace: vi.fn(), leave: vi.fn() });
+    document.body.append(header.header);
+    try {
+      header.update({ title: "T", listeners: 1, myRole: "listener", hostAwayUntil: null }, { kind: "none" });
+      header.header.querySelector("h1")!.focus();
+      expect(document.activeElement).toBe(header.header.querySelector("h1"));
+      header.update({ title: "T", listeners: 2, myRole: "listener", hostAwayUntil: null }, { kind: "none" });
+      expect(document.activeElement).toBe(header.header.querySelector("h1"));
+    } finally {
+      header.header.remove();
+    }
+  });
+
+  it("moves the focus to the message when an ended Space's card replaces what had it", () => {
+    const el = document.createElement("section");
+    document.body.append(el);
+    try {
+      // The broadcast ended: its message had the focus (renderMessage), and the card with the
+      // Replay the API's answer offers replaces it.
+      renderMessage(el, "This Space has ended.", null, null);
+      expect(document.activeElement).toBe(q(el, "space-message")[0]);
+      const ended: Space = { id: "s1", title: "Morning", state: "ended", host: "h", cohosts: [], speakers: [], video: "off", listener_count: 0, raised_hands: [] };
+      renderCard(el, ended, "x", "", { start: vi.fn(), join: vi.fn() });
+      expect(q(el, "space-card")).toHaveLength(1);
+      expect(document.activeElement).toBe(q(el, "space-message")[0]);
+      // A join refused: the card is redrawn with the reason, the focus stays on Join.
+      const live: Space = { ...ended, state: "live" };
+      renderCard(el, live, "x", "", { start: vi.fn(), join: vi.fn() });
+      q(el, "join-space")[0].focus();
+      renderCard(el, live, "x", "You cannot join this Space: blocked", { start: vi.fn(), join: vi.fn() });
+      expect(document.activeElement).toBe(q(el, "join-space")[0]);
+      // Opened from a link, nothing of the page had the focus: the card leaves it where it is.
+      const fresh = document.createElement("section");
+      document.body.append(fresh);
+      (document.activeElement as HTMLElement).blur();
+      renderCard(fresh, ended, "x", "", { start: vi.fn(), join: vi.fn() });
+      expect(document.activeElement).toBe(document.body);
+      fresh.remove();
+    } finally {
+      el.remove();
+    }
+  });
+
   it("keeps the focus on Leave when the listener count changes, and says banners to screen readers", () => {
     const header = new HeaderView({ copyLink: vi.fn(), endSpace: vi.fn(), leave: vi.fn() });
     document.body.append(header.header, header.banner);
