@@ -670,7 +670,7 @@ describe("keyboard focus across redraws", () => {
       // A join refused: the card is redrawn with the reason, the focus stays on Join.
       const live: Space = { ...ended, state: "live" };
       renderCard(el, live, "x", "", { start: vi.fn(), join: vi.fn() });
-      q(el, "join-space")[0].focus();
+      (q(el, "join-space")[0] as HTMLElement).focus();
       renderCard(el, live, "x", "You cannot join this Space: blocked", { start: vi.fn(), join: vi.fn() });
       expect(document.activeElement).toBe(q(el, "join-space")[0]);
       // Opened from a link, nothing of the page had the focus: the card leaves it where it is.
