@@ -66,6 +66,12 @@ describe("the replay page", () => {
     view.unmount();
   });
 
+  it("names the Space in the page title, not only the view", async () => {
+    const { view } = await opened();
+    expect(document.title).toBe("Replay: T · Spaces");
+    view.unmount();
+  });
+
   it("says a loaded recording without PROGRAM-DATE-TIME cannot place the timeline", async () => {
     const { view, hls, note } = await opened();
     hls.levels = [{ details: { live: false, fragments: [{ start: 0, duration: 1, programDateTime: null }] } }];

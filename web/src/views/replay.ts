@@ -113,6 +113,8 @@ export function replayView(app: App, spaceId: string): View {
       return message(e.status === 404 || e.status === 422 ? "No Space with this link." : `Could not load the Space: ${e.detail}`);
     }
     if (disposed) return;
+    // Which Space's replay, for a tab list or a screen reader (main.ts could only say "Replay").
+    if (space.title) document.title = `Replay: ${space.title} · Spaces`;
     if (space.state !== "ended") return message("This Space has not ended yet: its replay starts when it ends.");
     if (!replayAvailable(space) || !space.broadcast) return message("This Space has no recording (it was not broadcast, or its retention has passed).");
     const { playlist_url, timeline_url } = space.broadcast;
