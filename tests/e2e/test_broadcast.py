@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import re
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from playwright.async_api import Page, Request, expect
+from playwright.async_api import Page, Request, Route, expect
 
 from composer.layout import Geometry
 from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
@@ -593,6 +594,44 @@ async def test_a_page_on_a_scheduled_space_sees_it_start_without_polling_the_api
     finally:
         await broadcast.as_host("POST", f"/spaces/{space_id}/end")
         await waiter.page.context.close()
+
+
+async def test_the_browsers_own_hls_waits_for_a_playlist_that_is_not_there_yet(
+    broadcast: Broadcast, api_url: str
+) -> None:
+    """A browser without Media Source Extensions (older iOS Safari) plays the stream itself: a
+    missing playlist (a Space's first second, a CDN's 404) stops its element for good, and the
+    player must ask again. Chromium's own HLS stands in for Safari's, MediaSource removed."""
+    browser = broadcast.page.context.browser
+    assert browser is not None
+    viewer = await Person.open(browser, api_url, "nia")
+    try:
+        await viewer.page.context.add_init_script(
+            "delete window.MediaSource; delete window.ManagedMediaSource; delete window.WebKitMediaSource;"
+        )
+        # Neither playlist there for the first seconds after the join, as before a Space's first
+        # segment: every ask (the player's HEAD probes too) finds nothing.
+        there_from: list[float] = []
+        missing: list[str] = []
+
+        async def not_yet(route: Route) -> None:
+            if not there_from or time.monotonic() < there_from[0]:
+                missing.append(f"{route.request.method} {route.request.url}")
+                await route.fulfill(status=404, body="")
+            else:
+                await route.continue_()
+
+        await viewer.page.route(re.compile(r".*/(live|index)\.m3u8$"), not_yet)
+        await viewer.sign_in(f"/#/spaces/{broadcast.space_id}")
+        there_from.append(time.monotonic() + 4)
+        await viewer.by("join-space").click()
+        await expect(viewer.by("broadcast")).to_have_attribute(
+            "data-state", "playing", timeout=TURN_TIMEOUT * 1000
+        )
+        assert any(m.startswith("GET ") for m in missing), missing
+        assert await viewer.page.evaluate("() => window.spaces.broadcast.hls") is None  # the browser's own
+    finally:
+        await viewer.page.context.close()
 
 
 async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(

@@ -76,3 +76,68 @@ describe("BroadcastPlayer on hls.js", () => {
     }
   });
 });
+
+describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)", () => {
+  /** A native player: hls.js unsupported, the element says it plays HLS. */
+  async function nativePlayer(url = URL, live = true): Promise<BroadcastPlayer> {
+    vi.spyOn(FakeHls, "isSupported").mockReturnValue(false);
+    vi.spyOn(HTMLMediaElement.prototype, "canPlayType").mockReturnValue("maybe");
+    // Both playlists there (the HEAD probe of a live player's reload).
+    vi.stubGlobal("fetch", vi.fn(async () => new Response(null, { status: 200 })));
+    return BroadcastPlayer.open(url, { live });
+  }
+
+  /** The element failed as a media element does when its playlist is missing or the network went. */
+  function failWith(player: BroadcastPlayer, code: number): void {
+    Object.defineProperty(player.video, "error", { value: { code, message: "" }, configurable: true });
+    player.video.dispatchEvent(new Event("error"));
+    player.video.dispatchEvent(new Event("pause")); // the element stops, as Chromium's does
+  }
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  it("waits and asks again for a playlist that is not there yet, instead of stopping for good", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const player = await nativePlayer();
+    expect(player.hls).toBeNull();
+    expect(player.video.src).toBe(URL);
+    const loads = vi.spyOn(player.video, "load");
+    failWith(player, 4); // MEDIA_ERR_SRC_NOT_SUPPORTED: what a 404 playlist gives
+    expect(player.state).toBe("waiting");
+    expect(player.loadProblem).toBe("no playlist");
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(loads).toHaveBeenCalledTimes(1); // the source asked again
+    expect(player.video.src).toBe(URL);
+    Object.defineProperty(player.video, "error", { value: null, configurable: true });
+    player.video.dispatchEvent(new Event("playing"));
+    expect(player.state).toBe("playing");
+    player.destroy();
+  });
+
+  it("asks again when the browser is back online while it waits", async () => {
+    const player = await nativePlayer();
+    const loads = vi.spyOn(player.video, "load");
+    player.video.dispatchEvent(new Event("playing"));
+    player.video.dispatchEvent(new Event("waiting")); // the network went: the element waits for ever
+    window.dispatchEvent(new Event("online"));
+    await vi.waitFor(() => expect(loads).toHaveBeenCalledTimes(1));
+    // Playing: a network coming back changes nothing.
+    player.video.dispatchEvent(new Event("playing"));
+    window.dispatchEvent(new Event("online"));
+    await Promise.resolve();
+    expect(loads).toHaveBeenCalledTimes(1);
+    player.destroy();
+  });
+
+  it("stops with the reason on a decode error", async () => {
+    const player = await nativePlayer();
+    failWith(player, 3); // MEDIA_ERR_DECODE
+    expect(player.state).toBe("failed");
+    expect(player.error).toContain("cannot be played");
+    player.destroy();
+  });
+});

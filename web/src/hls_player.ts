@@ -17,6 +17,11 @@ const RETRY_MS = 2000;
 /** Media errors this far apart (ms) are unrelated: each gets the full recovery again. */
 export const MEDIA_RECOVERY_RESET_MS = 60_000;
 
+/** MediaError codes (the element's `error.code`), named here: not every DOM has the MediaError class. */
+const MEDIA_ERR_ABORTED = 1;
+const MEDIA_ERR_NETWORK = 2;
+const MEDIA_ERR_DECODE = 3;
+
 /** Whether `url` answers a HEAD with 2xx (a network failure: no). */
 async function headOk(url: string): Promise<boolean> {
   try {
@@ -69,7 +74,12 @@ export class BroadcastPlayer {
       this.setState("playing");
     });
     v.addEventListener("waiting", set("waiting"));
-    v.addEventListener("pause", () => this.setState(v.ended ? "ended" : "paused"));
+    v.addEventListener("pause", () => {
+      // The browser's own HLS stops the element when it fails: that is a wait (onNativeError), not a pause.
+      if (!this.hls && v.error) return;
+      this.setState(v.ended ? "ended" : "paused");
+    });
+    v.addEventListener("error", () => this.onNativeError());
     v.addEventListener("ended", set("ended"));
     v.addEventListener("timeupdate", () => this.emit());
   }
@@ -95,6 +105,7 @@ export class BroadcastPlayer {
       hls.loadSource(url);
     } else if (player.video.canPlayType("application/vnd.apple.mpegurl")) {
       player.video.src = url;
+      window.addEventListener("online", player.nativeOnline);
       void player.play();
     } else {
       player.fail("This browser cannot play the broadcast (no Media Source Extensions, no native HLS).");
@@ -180,6 +191,40 @@ export class BroadcastPlayer {
       this.fail(`The broadcast cannot be played (${data.details}).`);
       hls.destroy();
     }
+  }
+
+  /**
+   * The browser's own HLS failed. A missing playlist (the Space just started, a CDN's 403 or 404
+   * reads as MEDIA_ERR_SRC_NOT_SUPPORTED) or the network: the element stops for good, so ask again
+   * every RETRY_MS, as hls.js's path does. A decode error stops the player with the reason.
+   */
+  private onNativeError(): void {
+    const code = this.video.error?.code;
+    if (this.hls || this.destroyed || code === undefined || code === MEDIA_ERR_ABORTED) return;
+    if (code === MEDIA_ERR_DECODE) return this.fail("The broadcast cannot be played (the browser could not decode it).");
+    this.loadProblem = code === MEDIA_ERR_NETWORK ? "network error" : "no playlist";
+    this.setState("waiting");
+    window.clearTimeout(this.retry);
+    this.retry = window.setTimeout(() => void this.reloadNative(), RETRY_MS);
+  }
+
+  /** Back online while the browser's own HLS waits: it may never ask again by itself (Chromium's does not). */
+  private readonly nativeOnline = (): void => {
+    if (this.hls || this.destroyed || (this.state !== "waiting" && this.state !== "loading")) return;
+    window.clearTimeout(this.retry);
+    void this.reloadNative();
+  };
+
+  /** Load the browser's own HLS again: a live player the playable playlist (at its live edge), a replay where it was. */
+  private async reloadNative(): Promise<void> {
+    const url = this.live ? await playableUrl(this.url, headOk) : this.url;
+    if (this.destroyed) return;
+    const v = this.video;
+    const at = this.live ? 0 : v.currentTime;
+    v.src = url;
+    v.load();
+    if (at > 0) v.addEventListener("loadedmetadata", () => void (v.currentTime = at), { once: true });
+    await this.play();
   }
 
   /**
@@ -289,6 +334,7 @@ export class BroadcastPlayer {
   destroy(): void {
     this.destroyed = true;
     window.clearTimeout(this.retry);
+    window.removeEventListener("online", this.nativeOnline);
     this.listeners.clear();
     this.hls?.destroy();
     this.hls = null;
