@@ -174,7 +174,8 @@ export const LIVE_HLS_CONFIG = {
   // half the stream's rate, which could not keep up anyway.
   playlistLoadPolicy: loadPolicy(3_000, 5_000, SPACED_RETRY),
   fragLoadPolicy: loadPolicy(3_000, 6_000, SPACED_RETRY),
-  // The playlist may not exist for the first second of a Space: keep asking.
+  // A playlist that times out, answers a 5xx or nothing: keep asking. (hls.js never retries a 4xx:
+  // the 404 of a playlist not written yet is fatal at once, and the player asks again every 2 s.)
   manifestLoadPolicy: loadPolicy(10_000, 20_000, { maxNumRetry: 10, retryDelayMs: 1000, maxRetryDelayMs: 4000 }),
 } as const;
 

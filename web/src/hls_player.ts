@@ -162,8 +162,10 @@ export class BroadcastPlayer {
     const hls = this.hls;
     if (!hls || !this.Hls || this.destroyed) return;
     if (!data.fatal) {
-      // The first missing playlist (hls.js retries it for ~25 s before giving up): an older
-      // composer's Space has no live window, so look at once whether the whole playlist is there.
+      // The first playlist that did not load and that hls.js retries (a timeout, a 5xx, no answer:
+      // up to ~25 s before giving up; a 4xx it never retries, that is fatal at once and handled
+      // below): an older composer's Space has no live window, so look at once whether the whole
+      // playlist is there.
       if (this.live && !this.probed && data.details === this.Hls.ErrorDetails.MANIFEST_LOAD_ERROR && hls.levels.length === 0) {
         this.probed = true;
         void this.reload(hls, false);
