@@ -107,6 +107,26 @@ describe("the broadcast page's banner", () => {
     }
   });
 
+  it("puts the focus on the heading after Click to hear the Space, whose banner goes", async () => {
+    const { view } = await opened();
+    document.body.append(view.el);
+    try {
+      view.update(SPACE, "l");
+      await view.player.play();
+      // The browser refused sound without a click: the player plays muted and the banner asks.
+      view.player.needsGesture = true;
+      view.player.video.dispatchEvent(new Event("timeupdate"));
+      const button = banner(view).querySelector("button") as HTMLButtonElement;
+      expect(banner(view).dataset.testid).toBe("enable-audio");
+      button.focus();
+      button.click();
+      await vi.waitFor(() => expect(banner(view).hidden).toBe(true));
+      expect(document.activeElement).toBe(view.el.querySelector("h1"));
+    } finally {
+      view.destroy();
+    }
+  });
+
   it("says the connection is lost while the browser is offline, and waits again once it is back", async () => {
     const { view } = await opened();
     expect(view.player.state === "loading" || view.player.state === "waiting").toBe(true);

@@ -142,7 +142,7 @@ export class BroadcastStage {
         h("span", {}, p.error, " ", h("button", { class: "btn small", "data-testid": "retry", onclick: () => this.hooks.retry() }, "Try again")),
       );
     } else if (p.needsGesture) {
-      this.showBanner("enable-audio", h("button", { class: "btn btn-primary", onclick: () => void p.unmute() }, "Click to hear the Space"));
+      this.showBanner("enable-audio", h("button", { class: "btn btn-primary", onclick: () => this.fromBanner(() => p.unmute()) }, "Click to hear the Space"));
     } else if (this.signInAgain && this.hooks.signIn) {
       const signIn = this.hooks.signIn.bind(this.hooks);
       this.showBanner(
@@ -165,7 +165,7 @@ export class BroadcastStage {
       // Paused by the person or by the browser (a background tab, another app taking the sound).
       this.showBanner(
         "paused",
-        h("span", {}, "Paused. ", h("button", { class: "btn btn-primary small", "data-testid": "resume", onclick: () => this.resumeLive() }, "Resume live")),
+        h("span", {}, "Paused. ", h("button", { class: "btn btn-primary small", "data-testid": "resume", onclick: () => this.fromBanner(() => p.resumeLive()) }, "Resume live")),
       );
     } else {
       this.banner.hidden = true;
@@ -206,10 +206,13 @@ export class BroadcastStage {
     }
   }
 
-  /** Resume live: its banner goes once the broadcast plays, so a focus on its button goes to the heading. */
-  private resumeLive(): void {
+  /**
+   * A banner's action (Resume live, Click to hear the Space): the banner goes once it is done, so a
+   * focus on its button goes to the heading first, not to the top of the page.
+   */
+  private fromBanner(action: () => Promise<void>): void {
     if (this.banner.contains(document.activeElement)) this.header.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
-    void this.player.resumeLive();
+    void action();
   }
 
   /** Whether the broadcast has been waiting, after it played, for WAITING_BANNER_MS or longer. */
