@@ -24,6 +24,7 @@ def main() -> None:
     try:
         settings.sink_from_env(os.environ, s3_client=lambda: None)
         settings.config_from_env(os.environ, video=True)
+        settings.warm_cameras(os.environ)
     except settings.SettingsError as exc:
         sys.exit(f"composer: {exc}")
     # Nothing here may reach the internet (see media_agent/__main__.py).

@@ -74,6 +74,13 @@ WATCHDOG_TASK = "watchdog"
 # picture, and the picture comes back with the next frame. Not for screen shares: a browser sends
 # an unchanging screen at 1 fps or less, and the last picture is what the screen shows.
 CAMERA_STALE_S = 2.0
+# A shown camera normally reaches its top layer at that layer's next keyframe. livekit-server grants
+# the upgrade of a subscription that is already streaming (a warm camera's) only while it judges
+# the composer's downlink stable; judged deficient (a busy host), the camera can stay at its lowest
+# layer for a whole turn, while a new subscription is given bits at once. So a camera shown from
+# warm and still short of its full picture this long after the switch is subscribed to afresh,
+# once, its picture kept in the big tile until the new subscription's first one.
+FULL_PICTURE_WAIT_S = 1.5
 # A starved composer (spans of media dropped to stay on the clock) says so at most this often, at
 # ERROR: 10 such lines in 5 minutes, starvation sustained over them, raise the composer errors alarm.
 STARVED_LOG_EVERY_S = 30.0
@@ -262,6 +269,7 @@ class _Camera:
     sid: str
     source: VideoSource = "camera"
     full_height: int = 0  # the publication's top layer (0: unknown)
+    simulcast: bool = False
     shown: bool = False
     frame: np.ndarray | None = None  # the newest picture fitted to the big tile (while shown)
     frame_at: float = 0.0  # the composer's clock when `frame` arrived
@@ -331,6 +339,10 @@ class RoomComposer:
         self._camera: _Camera | None = None
         self._camera_wanted: set[str] = set()  # video publication sids we asked for
         self._layers: dict[str, video.Layer] = {}  # the simulcast layer asked for, by sid
+        # Shown cameras being subscribed to afresh (FULL_PICTURE_WAIT_S), by sid: the old reader.
+        self._renewing: dict[str, _Camera] = {}
+        self._full_check: asyncio.Task[None] | None = None
+        self._renewed_at: float | None = None  # the switch (its time) whose camera was renewed
         self._warm = settings.warm_cameras(env)
         # The big tile's last switch of video: to what, when, and which of its two moments (a
         # first picture, the full picture) are still to be logged (the camera switch benchmark).
@@ -537,6 +549,7 @@ class RoomComposer:
         # A metadata change made while away may not have been delivered: read the room's own.
         self._take_metadata(self._room.metadata)
         self._sync_microphones()
+        self._sync_camera()
         self._relayout()
 
     def _participant_connected(self, participant: rtc.RemoteParticipant) -> None:
@@ -680,13 +693,21 @@ class RoomComposer:
             if publication.sid not in self._camera_wanted:
                 publication.set_subscribed(False)  # a late answer to a request we have withdrawn
                 return
+            renewed = self._renewing.pop(publication.sid, None)
             self._release(publication.sid)
             camera = _Camera(
                 identity=participant.identity,
                 sid=publication.sid,
                 source=_source(publication.source),
                 full_height=publication.height,
+                simulcast=publication.simulcasted,
             )
+            if renewed is not None:  # subscribed afresh: its picture stays until the first new one
+                camera.frame, camera.frame_at, camera.frame_height = (
+                    renewed.frame,
+                    renewed.frame_at,
+                    renewed.frame_height,
+                )
             camera.task = self._spawn(self._read_camera(camera, track), f"camera-{participant.identity}")
             self._held[publication.sid] = camera
             self._ask_layer(publication, self._layers.get(publication.sid, "high"))
@@ -699,6 +720,15 @@ class RoomComposer:
             self._mics.close(publication.sid)
             self._mixer.remove(publication.sid)
         elif publication.source in (CAMERA, SCREEN):
+            if publication.sid in self._renewing:
+                # Our own step of _renew: subscribe again (if still wanted), nothing lost.
+                self._release(publication.sid, keep_shown=True)
+                if publication.sid in self._camera_wanted:
+                    publication.set_subscribed(True)
+                    self._ask_layer(publication, self._layers.get(publication.sid, "high"))
+                else:
+                    self._renewing.pop(publication.sid, None)
+                return
             self._release(publication.sid)
         self._lost(publication.sid)
 
@@ -857,10 +887,11 @@ class RoomComposer:
         self._show(wanted)
 
     def _ask_layer(self, publication: rtc.RemoteTrackPublication, layer: video.Layer) -> None:
-        """Ask the SFU for a subscription's simulcast layer (once subscribed; a track without
-        simulcast has one layer). Asked again when the track is subscribed: a request made
-        before it may not outlive the subscription's setup."""
-        if publication.simulcasted and publication.track is not None:
+        """Ask the SFU for a subscription's simulcast layer (a track without simulcast has one).
+        Asked with the subscription (the SFU keeps it for a subscription being set up, so a warm
+        camera does not start at its top layer) and again once subscribed (a request the SFU
+        already applies is ignored)."""
+        if publication.simulcasted:
             publication.set_video_quality(QUALITY[layer])
 
     def _show(self, wanted: tuple[str, VideoSource] | None) -> None:
@@ -871,23 +902,67 @@ class RoomComposer:
             self._switch_unseen = {"picture", "full"} if wanted is not None else set()
         camera = None
         if wanted is not None:
-            camera = next((c for c in self._held.values() if (c.identity, c.source) == wanted), None)
+            # A camera being subscribed to afresh is still the one shown, with its last picture.
+            cameras = [*self._held.values(), *self._renewing.values()]
+            camera = next((c for c in cameras if (c.identity, c.source) == wanted), None)
         if camera is self._camera:
             return
         if self._camera is not None:
-            self._camera.shown = False
+            # Its last drawn picture goes: shown again, it starts from its newest one.
+            old = self._camera
+            old.shown, old.frame, old.frame_at, old.frame_height = False, None, 0.0, 0
         self._camera = camera
         if camera is not None:
             camera.shown = True
             if camera.latest is not None:
                 self._spawn(self._fit_into(camera, camera.latest, camera.latest_at), f"fit-{camera.identity}")
+            # Only a camera that was streaming warm when the switch came: a new subscription (cold)
+            # is already what a renewal would make.
+            warm = camera.latest is not None
+            if warm and camera.simulcast and camera.source == "camera" and camera.sid not in self._renewing:
+                if self._full_check is not None:
+                    self._full_check.cancel()
+                self._full_check = self._spawn(self._await_full(camera), f"full-{camera.identity}")
 
-    def _release(self, sid: str) -> None:
-        """Stop reading a video track (unsubscribed, unpublished or no longer held)."""
+    async def _await_full(self, camera: _Camera) -> None:
+        """Subscribe afresh to a shown camera still short of its full picture (FULL_PICTURE_WAIT_S)."""
+        await asyncio.sleep(FULL_PICTURE_WAIT_S)
+        latest = camera.latest
+        if camera is not self._camera or camera.sid in self._renewing or camera.sid not in self._held:
+            return
+        if self._renewed_at == self._switch_at:
+            return  # once a switch: a camera that never sends its top layer is not renewed in a loop
+        if latest is not None and latest.height * 10 >= camera.full_height * 9:
+            return
+        publication = self._publication(camera.sid)
+        if publication is None:
+            return
+        logger.info(
+            "video %s: no full picture %.1f s after the switch (%s lines); subscribing afresh",
+            camera.identity,
+            FULL_PICTURE_WAIT_S,
+            latest.height if latest is not None else "no",
+        )
+        self._renewing[camera.sid] = camera
+        self._renewed_at = self._switch_at
+        publication.set_subscribed(False)  # subscribed again when the SFU confirms (_track_unsubscribed)
+
+    def _publication(self, sid: str) -> rtc.RemoteTrackPublication | None:
+        for participant in self._room.remote_participants.values():
+            publication = participant.track_publications.get(sid)
+            if publication is not None:
+                return publication
+        return None
+
+    def _release(self, sid: str, *, keep_shown: bool = False) -> None:
+        """Stop reading a video track (unsubscribed, unpublished or no longer held). `keep_shown`:
+        being subscribed to afresh, its last picture stays in the big tile meanwhile."""
         camera = self._held.pop(sid, None)
+        if not keep_shown:
+            self._renewing.pop(sid, None)
         if camera is None:
             return
-        if camera is self._camera:
+        if camera is self._camera and not keep_shown:
             self._camera = None
         if camera.task is not None:
             camera.task.cancel()

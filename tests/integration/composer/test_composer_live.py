@@ -436,10 +436,14 @@ async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
             lambda d, c=colour: near(d.tile, c), what=f"{identity}'s camera colour in the big tile"
         )
         other = "bob" if identity == "alice" else "alice"
-        assert held_videos(space.workers.composers[-1]) == {
-            f"camera {identity}": "high",
-            f"camera {other}": "low",
-        }
+        composer = space.workers.composers[-1]
+        assert held_videos(composer) == {f"camera {identity}": "high", f"camera {other}": "low"}
+        # The shown camera reaches its top layer (in place, or subscribed afresh when the SFU does
+        # not move a warm subscription up: worker.FULL_PICTURE_WAIT_S).
+        await eventually_async(
+            lambda who=identity: picture_lines(composer, who)[-1:] == [CAMERA_SIZE[1]],
+            what=f"{identity}'s camera received at its top layer",
+        )
         await turn
 
 

@@ -46,7 +46,7 @@ class FakePublication:
     subscribed: bool = False
     log: list[tuple[str, bool]] = field(default_factory=list)
     simulcasted: bool = False
-    height: int = 720
+    height: int = 36  # the top layer's (FakeVideoFrame's default: a full picture)
     track: Any = None  # set by FakeRoom.subscribe, as the SDK sets it once subscribed
     qualities: list[int] = field(default_factory=list)  # every layer asked for, in order
 
@@ -412,20 +412,22 @@ async def test_warm_cameras_are_held_low_and_a_switch_draws_the_new_one_at_once(
         h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
         assert cameras_subscribed(h) == {"cam-alice", "cam-bob", "cam-carol"}
         tracks = {identity: subscribe_video(h, f"cam-{identity}") for identity in on}
-        assert _publication(h, "cam-alice").qualities == [HIGH]
-        assert _publication(h, "cam-bob").qualities == [LOW]
+        # Asked with the subscription (before the stage: all warm) and again once subscribed.
+        assert _publication(h, "cam-alice").qualities == [LOW, HIGH, HIGH]
+        assert _publication(h, "cam-bob").qualities == [LOW, LOW]
         tracks["alice"].pictures.put_nowait(FakeVideoFrame(RED, height=72, width=128))
         tracks["bob"].pictures.put_nowait(FakeVideoFrame(BLUE))
         await eventually_async(lambda: big_tile_colour(h) == RED, what="alice's picture in the big tile")
         await eventually_async(
             lambda: h.composer._held["cam-bob"].latest is not None, what="bob's warm picture received"
         )
-        assert big_tile_colour(h) == RED  # bob's picture is kept, not drawn
+        assert big_tile_colour(h) == RED
+        assert h.composer._held["cam-bob"].frame is None  # bob's picture is kept, not converted
         h.subscriptions.clear()
         h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=on)
         assert h.subscriptions == []  # nothing let go, nothing new asked for: only the layers
-        assert _publication(h, "cam-bob").qualities == [LOW, HIGH]
-        assert _publication(h, "cam-alice").qualities == [HIGH, LOW]
+        assert _publication(h, "cam-bob").qualities[-1] == HIGH
+        assert _publication(h, "cam-alice").qualities[-1] == LOW
         # No picture from bob since the switch: the one he sent before is drawn.
         await eventually_async(lambda: big_tile_colour(h) == BLUE, what="bob's warm picture in the big tile")
     finally:
@@ -470,6 +472,114 @@ async def test_a_warm_camera_of_someone_moved_off_the_stage_is_let_go(
         _set_metadata(h, host="alice", speakers=())
         assert cameras_subscribed(h) == {"cam-alice"}
         assert "cam-bob" not in h.composer._held
+    finally:
+        await h.composer.aclose()
+
+
+def _participant(h: Harness, identity: str) -> FakeParticipant:
+    return h.room.remote_participants[identity]
+
+
+async def test_a_shown_camera_left_at_its_lowest_layer_is_subscribed_to_afresh_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SFU may not move a warm subscription to its top layer (a downlink it judges deficient):
+    FULL_PICTURE_WAIT_S after the switch the camera is unsubscribed and subscribed again, its last
+    picture staying in the big tile until the new subscription's first; once a switch."""
+    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
+    monkeypatch.setattr(worker, "FULL_PICTURE_WAIT_S", 0.05)
+    h = make()
+    await h.composer.start()
+    for identity in ("alice", "bob"):
+        h.room.join(identity, camera=True, simulcast=True)
+    try:
+        on = ["alice", "bob"]
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
+        alice, bob = subscribe_video(h, "cam-alice"), subscribe_video(h, "cam-bob")
+        alice.pictures.put_nowait(FakeVideoFrame(RED))
+        bob.pictures.put_nowait(FakeVideoFrame(BLUE, width=32, height=18))  # its lowest layer
+        await eventually_async(
+            lambda: h.composer._held["cam-bob"].latest is not None, what="bob's warm picture"
+        )
+        h.subscriptions.clear()
+        h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=on)
+        await eventually_async(lambda: big_tile_colour(h) == BLUE, what="bob's warm picture drawn")
+        await eventually_async(
+            lambda: ("cam-bob", False) in h.subscriptions, what="bob's camera let go to renew"
+        )
+        publication = _publication(h, "cam-bob")
+        h.room.emit("track_unsubscribed", bob, publication, _participant(h, "bob"))
+        assert h.subscriptions[-1] == ("cam-bob", True)  # asked for again at once
+        assert publication.qualities[-1] == HIGH
+        assert big_tile_colour(h) == BLUE  # the last picture stays meanwhile
+        fresh = subscribe_video(h, "cam-bob")
+        assert big_tile_colour(h) == BLUE
+        # Still short of its top layer after the renewal: not renewed again within the same switch.
+        fresh.pictures.put_nowait(FakeVideoFrame((230, 200, 20), width=32, height=18))
+        await eventually_async(
+            lambda: big_tile_colour(h) == (230, 200, 20), what="the new subscription's picture"
+        )
+        await asyncio.sleep(0.3)
+        assert h.subscriptions.count(("cam-bob", False)) == 1
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_camera_shown_again_starts_from_its_newest_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alice, then bob, then alice again: her picture drawn before is dropped when she is hidden, and
+    the one she sent while warm is what comes back, not the older one."""
+    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
+    h = make()
+    await h.composer.start()
+    for identity in ("alice", "bob"):
+        h.room.join(identity, camera=True, simulcast=True)
+    try:
+        on = ["alice", "bob"]
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
+        alice, bob = subscribe_video(h, "cam-alice"), subscribe_video(h, "cam-bob")
+        alice.pictures.put_nowait(FakeVideoFrame(RED))
+        bob.pictures.put_nowait(FakeVideoFrame(BLUE))
+        await eventually_async(lambda: big_tile_colour(h) == RED, what="alice drawn")
+        h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=on)
+        assert h.composer._held["cam-alice"].frame is None
+        await eventually_async(lambda: big_tile_colour(h) == BLUE, what="bob drawn")
+        green = (40, 200, 60)
+        alice.pictures.put_nowait(FakeVideoFrame(green))
+        await eventually_async(
+            lambda: (
+                h.composer._held["cam-alice"].latest is not None
+                and h.composer._held["cam-alice"].latest.colour == green
+            ),
+            what="alice's newer warm picture",
+        )
+        h.room.publish_stage(3, spotlight="alice", video_spotlight="alice", video_on=on)
+        colours = set()
+        for _ in range(20):
+            colours.add(big_tile_colour(h))
+            await asyncio.sleep(0.01)
+        assert RED not in colours and green in colours
+    finally:
+        await h.composer.aclose()
+
+
+async def test_after_a_reconnection_the_cameras_follow_the_room_metadata(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A change of the stage members made while the composer was away is read on its return: the
+    cameras follow it as the microphones do (bob's warm camera goes, carol's comes)."""
+    h = make()
+    await h.composer.start()
+    try:
+        _set_metadata(h, host="alice", speakers=("bob",))
+        for identity in ("alice", "bob", "carol"):
+            h.room.join(identity, camera=True, simulcast=True)
+        assert cameras_subscribed(h) == {"cam-alice", "cam-bob"}
+        h.room.metadata = RoomMetadata(
+            space_id="s1", video="speakers", title="Harness", host="alice", speakers=("carol",)
+        ).to_json()  # changed while away: no event
+        h.room.emit("reconnecting")
+        h.room.emit("reconnected")
+        assert cameras_subscribed(h) == {"cam-alice", "cam-carol"}
     finally:
         await h.composer.aclose()
 
