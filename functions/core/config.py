@@ -221,6 +221,14 @@ class Settings(BaseSettings):
         return self.mode == "local"
 
     @property
+    def room_empty_seconds(self) -> int:
+        """How long a room nobody has joined yet stays open, as the room is created: the configured
+        timeout, but never less than the host's grace period plus a minute. A host who starts a
+        Space and is not in its room within that time has left it (the reconciler's grace period
+        ends it); with a grace period longer than the timeout, the SFU closed the room first."""
+        return max(self.room_empty_timeout, math.ceil(self.host_grace_seconds) + 60)
+
+    @property
     def room_departure_seconds(self) -> int:
         """How long a room outlives its last person, as the room is created: the configured timeout,
         but never less than the host's grace period plus a minute (the end's precision). Agents do

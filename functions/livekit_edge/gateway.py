@@ -260,7 +260,7 @@ class LiveKitGateway(RoomGateway):
                     name=space.room_name,
                     metadata=metadata,
                     max_participants=s.room_max_participants,
-                    empty_timeout=s.room_empty_timeout,
+                    empty_timeout=s.room_empty_seconds,
                     departure_timeout=s.room_departure_seconds,
                     # Explicit dispatch: an agent registers under a name and only joins rooms that ask.
                     agents=[api.RoomAgentDispatch(agent_name=name) for name in agents],

@@ -231,3 +231,13 @@ async def test_a_server_that_drops_the_answer_is_a_gateway_error() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize(("grace", "empty", "departure"), [(120, 300, 180), (3600, 3660, 3660), (1, 300, 61)])
+def test_a_room_outlives_the_hosts_grace_period_whether_or_not_anyone_joined(
+    grace: float, empty: int, departure: int
+) -> None:
+    """The SFU closes a room nobody joined after its empty timeout, and one whose last person left
+    after its departure timeout; neither may close it before the host's grace period has run."""
+    s = Settings(SPACES_HOST_GRACE_SECONDS=grace)
+    assert (s.room_empty_seconds, s.room_departure_seconds) == (empty, departure)
