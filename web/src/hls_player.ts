@@ -47,6 +47,8 @@ export class BroadcastPlayer {
   loadProblem: string | null = null;
   /** The browser refused to start sound without a click: playing muted until `unmute()`. */
   needsGesture = false;
+  /** The person muted the broadcast (`setMuted`): kept across the player's own reloads. */
+  userMuted = false;
   /**
    * The codecs of the stream's elementary streams, once the first segment is parsed (null: no such
    * stream, e.g. no video in an audio-only Space). Undefined until then.
@@ -134,10 +136,10 @@ export class BroadcastPlayer {
     this.emit();
   }
 
-  /** Play with sound; if the browser wants a click first, play muted and say so. */
+  /** Play with sound (unless the person muted it); if the browser wants a click first, play muted and say so. */
   async play(): Promise<void> {
     const v = this.video;
-    v.muted = false;
+    v.muted = this.userMuted;
     try {
       await v.play();
       this.needsGesture = false;
@@ -153,8 +155,17 @@ export class BroadcastPlayer {
   /** Called from a click: sound on. */
   async unmute(): Promise<void> {
     this.needsGesture = false;
+    this.userMuted = false;
     this.video.muted = false;
     await this.video.play().catch(() => undefined);
+    this.emit();
+  }
+
+  /** The person's Mute (the broadcast plays on, silent) or Unmute (a click: sound on). */
+  async setMuted(muted: boolean): Promise<void> {
+    if (!muted) return this.unmute();
+    this.userMuted = true;
+    this.video.muted = true;
     this.emit();
   }
 

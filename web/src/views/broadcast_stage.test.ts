@@ -127,6 +127,47 @@ describe("the broadcast page's banner", () => {
     }
   });
 
+  it("mutes and unmutes the broadcast from its own control, a mute the player's own reloads keep", async () => {
+    const { view } = await opened();
+    document.body.append(view.el);
+    try {
+      view.update({ ...SPACE, title: "Night talk" }, "l");
+      await view.player.play();
+      const sound = () => view.el.querySelector('[data-testid="toggle-sound"]') as HTMLButtonElement;
+      expect(view.player.video.getAttribute("aria-label")).toBe("Broadcast: Night talk");
+      expect(sound().dataset.on).toBe("true");
+      expect(sound().textContent).toBe("Mute broadcast");
+      sound().focus();
+      sound().click();
+      await vi.waitFor(() => expect(sound().dataset.on).toBe("false"));
+      expect(view.player.video.muted).toBe(true);
+      expect(sound().textContent).toBe("Unmute broadcast");
+      expect(document.activeElement).toBe(sound()); // the rebuilt control keeps the focus
+      await view.player.play(); // the player asks again (a stall, Resume live): still muted
+      expect(view.player.video.muted).toBe(true);
+      sound().click();
+      await vi.waitFor(() => expect(sound().dataset.on).toBe("true"));
+      expect(view.player.video.muted).toBe(false);
+    } finally {
+      view.destroy();
+    }
+  });
+
+  it("offers Unmute while the browser holds the sound back until a click", async () => {
+    const { view } = await opened();
+    view.update(SPACE, "l");
+    await view.player.play();
+    view.player.needsGesture = true;
+    view.player.video.muted = true;
+    view.player.video.dispatchEvent(new Event("timeupdate"));
+    const sound = view.el.querySelector('[data-testid="toggle-sound"]') as HTMLButtonElement;
+    expect(sound.dataset.on).toBe("false");
+    sound.click();
+    await vi.waitFor(() => expect(view.player.needsGesture).toBe(false));
+    expect(view.player.video.muted).toBe(false);
+    view.destroy();
+  });
+
   it("says the connection is lost while the browser is offline, and waits again once it is back", async () => {
     const { view } = await opened();
     expect(view.player.state === "loading" || view.player.state === "waiting").toBe(true);

@@ -187,9 +187,25 @@ export class BroadcastStage {
       );
     }
 
+    // The video's name for a screen reader: which Space this is.
+    if (p.video.getAttribute("aria-label") !== `Broadcast: ${title}`) p.video.setAttribute("aria-label", `Broadcast: ${title}`);
     const raised = !!space?.raised_hands.includes(this.me);
     const pending = this.handPending;
-    if (stale(this.controls, [raised, pending])) {
+    // Sound on: the label says what a click does (as the room's own controls do); muted by the
+    // browser until a click counts as muted here too, and Unmute is that click.
+    const soundOn = !p.userMuted && !p.needsGesture;
+    if (stale(this.controls, [raised, pending, soundOn])) {
+      const sound = h(
+        "button",
+        {
+          class: `btn round ${soundOn ? "on" : ""}`,
+          "data-testid": "toggle-sound",
+          "data-on": soundOn ? "true" : "false",
+          onclick: () => void p.setMuted(soundOn),
+        },
+        icon(soundOn ? "speaker" : "speakerOff"),
+        soundOn ? "Mute broadcast" : "Unmute broadcast",
+      );
       const button = h(
         "button",
         {
@@ -202,7 +218,7 @@ export class BroadcastStage {
         raised ? "Lower hand" : "Request to speak",
       );
       markBusy(button, pending);
-      rebuildKeepingFocus(this.controls, () => this.controls.append(button));
+      rebuildKeepingFocus(this.controls, () => this.controls.append(sound, button));
     }
   }
 
