@@ -29,6 +29,8 @@ import { handsNotice, roleNotice } from "./views/space/people";
  * the page tries again with the reconnect's backoff, and once it gives up. */
 export const FIRST_CONNECT_RETRYING = "Could not connect to the Space: check your connection. Trying again…";
 export const FIRST_CONNECT_FAILED = "Could not connect to the Space. Check your connection and rejoin.";
+/** What a listener invited to the stage from the broadcast is told when the room's connection fails. */
+export const STAGE_JOIN_FAILED = "Could not connect you to the stage.";
 
 /** What a removed person reads once the Space says the removal was a block. */
 export const BLOCKED_MESSAGE = "You were removed from this Space and blocked by a host: you cannot join it again.";
@@ -459,7 +461,9 @@ export class SpaceSession {
         this.promotionFailedVersion = ctl.version;
         const pause = Math.min(60, 10 * 2 ** (this.promotionFailures - 1));
         this.promotionRetryAt = this.now() + pause * 1000;
-        this.screen.toast(`Could not join the stage: ${(err as Error).message} You are still watching the broadcast; trying again in ${pause} s.`, "error");
+        // The SDK's own words (a WebSocket or ICE error) are for the console, not the person.
+        console.warn("joining the stage failed:", err);
+        this.screen.toast(`${STAGE_JOIN_FAILED} You are still watching the broadcast; trying again in ${pause} s.`, "error");
       }
       return "retry";
     }
