@@ -1,5 +1,10 @@
-"""One answer for every JSON body that cannot be taken as it is: 400 `malformed_body` naming why, and
-413 `body_too_large` past MAX_BODY_BYTES, before any route sees it.
+"""One answer for every body that cannot be taken as it is, before any route sees it: 413
+`body_too_large` past its limit, whatever its Content-Type and whoever sends it, and for a JSON body
+400 `malformed_body` naming why.
+
+Every body is bounded here, not only JSON ones: FastAPI reads a route's whole body before it checks
+the bearer token or the Content-Type, so bytes sent as `text/plain` (or with no Content-Type, or to
+the webhook) were taken into memory in full, from anyone, to be answered 401 or 422.
 
 FastAPI answered 400 for bytes that are not UTF-8 but 422 `json_invalid` for text that is not JSON
 (trailing text, a raw newline inside a string), and it took an object that names a key twice with
@@ -18,9 +23,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # Every body this API takes is a small object (a title of 120 characters is the longest field);
 # API Gateway would pass up to 10 MB to the Lambda.
 MAX_BODY_BYTES = 64 * 1024
+# The SFU's events carry the room's metadata (livekit-server takes up to 512 KiB; the control plane
+# writes ~22 KB at most, docs/identity.md) and one participant's attributes (64 KiB at most).
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# The SFU's webhooks are judged by their signature over the exact bytes, before anything else
-# (an unsigned body is 401 whatever it holds).
+# The SFU's webhooks are judged by their signature over the exact bytes before what they hold (an
+# unsigned body is 401 whatever it holds), within a size limit of their own.
 _OWN_RULES = ("/livekit/",)
 
 
@@ -62,18 +70,29 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
+def _declared_length(scope: Scope) -> int | None:
+    """The Content-Length a request declares, if it declares one that is a number."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else None
+    return None
+
+
 class JsonBodies:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in _WITH_BODY
-            or scope["path"].startswith(_OWN_RULES)
-            or not _is_json(scope)
-        ):
+        if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
             await self.app(scope, receive, send)
+            return
+        own_rules = scope["path"].startswith(_OWN_RULES)
+        limit = WEBHOOK_MAX_BODY_BYTES if own_rules else MAX_BODY_BYTES
+        too_large = f"the body is over {limit} bytes"
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            await _answer(send, 413, too_large, "body_too_large")
             return
         chunks: list[bytes] = []
         size = 0
@@ -84,13 +103,15 @@ class JsonBodies:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                await _answer(send, 413, f"the body is over {MAX_BODY_BYTES} bytes", "body_too_large")
+            if size > limit:
+                await _answer(send, 413, too_large, "body_too_large")
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if body:  # an empty body is the route's to judge (an optional body, a missing one)
+        # An empty body is the route's to judge (an optional body, a missing one); the webhook's
+        # is judged by its signature first, and a body that is not JSON by the route's 422.
+        if body and not own_rules and _is_json(scope):
             try:
                 check(body)
             except BodyProblem as exc:
