@@ -20,8 +20,14 @@ def authorize_hand_over(space: Space, *, actor: str) -> None:
 
 
 def hand_over(space: Space, *, actor: str, target: str) -> Space:
-    """The host hands the Space to one of its co-hosts; the old host stays on as a co-host (so the
-    number of co-hosts does not change and no limit can refuse it)."""
+    """The host hands the Space to one of its co-hosts who has joined it; the old host stays on as
+    a co-host (so the number of co-hosts does not change and no limit can refuse it).
+
+    Joined: the Space knows them by name, which only their own acts give it (a join token for this
+    Space, a hand raised in it, a place in its audience: docs/identity.md). Anyone can be made a
+    co-host without being asked, so without this a host could make anyone, never there, the host of
+    Spaces they never came to, shown as theirs in the lobby and counted against their own quotas:
+    20 scheduled Spaces handed to a stranger left them unable to create one."""
     if space.state is SpaceState.ENDED:
         raise Conflict("space_ended", "the Space has ended")
     authorize_hand_over(space, actor=actor)
@@ -29,6 +35,12 @@ def hand_over(space: Space, *, actor: str, target: str) -> Space:
         raise Conflict("already_host", "you are already the host")
     if target not in space.cohosts:
         raise Conflict("not_a_cohost", f"{target} is not a co-host of this Space; make them a co-host first")
+    if target not in space.names:
+        raise Conflict(
+            "cohost_not_joined",
+            f"{target} has not joined this Space: it is handed only to a co-host who has"
+            " (a scheduled Space once it is live and they are in it)",
+        )
     cohosts = tuple(space.host if u == target else u for u in space.cohosts)
     # The new host's presence is not known yet: the next reconciler pass observes it (and starts
     # the grace period if they are not in the room).

@@ -145,9 +145,9 @@ async def hand_over(ctx: Context, *, actor: str, space_id: str, target: str) -> 
 
 
 # A hand-over can only meet the quotas of the person it makes host: the store's refusal speaks to the
-# caller about their own Spaces ("you", with their ids), which here are someone else's.
+# caller about their own Spaces ("you", with their ids), which here are someone else's. Only a live
+# Space is handed over (to a co-host who joined it: domain/host.py), so only the live quota applies.
 _TARGET_QUOTAS = {
-    "too_many_scheduled_spaces": ("scheduled Spaces (SPACES_MAX_SCHEDULED_PER_HOST)", "start or cancel one"),
     "too_many_live_spaces": ("live Spaces (SPACES_MAX_LIVE_PER_HOST)", "end one"),
 }
 

@@ -1282,6 +1282,7 @@ def test_an_invitation_from_a_stale_list_does_not_demote_a_cohost(client: TestCl
 def test_the_host_hands_the_space_to_a_cohost(client: TestClient) -> None:
     space_id = live_space(client)
     assert set_role(client, space_id, "cal", "cohost").status_code == 200
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("cal")).status_code == 200  # cal joins
     resp = client.post(f"/spaces/{space_id}/host", json={"user_id": "cal"}, headers=auth("host"))
     assert resp.status_code in (200, 202), resp.text
     space = client.get(f"/spaces/{space_id}", headers=auth("anyone")).json()
@@ -1292,6 +1293,27 @@ def test_the_host_hands_the_space_to_a_cohost(client: TestClient) -> None:
         == 403
     )
     assert client.post(f"/spaces/{space_id}/end", headers=auth("cal")).status_code in (200, 202)
+
+
+def test_a_live_space_is_not_handed_to_a_cohost_who_never_joined_it(
+    settings: Settings, gateway: FakeGateway
+) -> None:
+    """Found in a security review: two live Spaces handed to someone who never came to them used
+    their whole live quota (2 in the cloud), so they could not start their own for as long as the
+    handing went on (each handed Space ends after the grace period, and two more follow)."""
+    app = create_app(settings.model_copy(update={"max_live_per_host": 2}))
+    app.dependency_overrides[deps.get_gateway] = lambda: gateway
+    with TestClient(app) as client:
+        for _ in range(2):
+            space_id = create(client, host="mallory")["id"]
+            start(client, space_id, host="mallory")
+            assert set_role(client, space_id, "victim", "cohost", actor="mallory").status_code == 200
+            refused = client.post(
+                f"/spaces/{space_id}/host", json={"user_id": "victim"}, headers=auth("mallory")
+            )
+            assert refused.status_code == 409 and refused.json()["rule"] == "cohost_not_joined", refused.text
+            assert "victim has not joined this Space" in refused.json()["detail"]
+        start(client, create(client, host="victim")["id"], host="victim")
 
 
 def test_handover_to_anyone_but_a_cohost_is_refused_naming_the_problem(client: TestClient) -> None:
@@ -1399,6 +1421,7 @@ def test_a_host_may_run_only_so_many_live_spaces_at_once(settings: Settings, gat
         # A live hand-over to someone at their limit names them, not the host who asked.
         start(client, create(client, host="other")["id"], host="other")
         set_role(client, third, "other", "cohost")
+        assert client.post(f"/spaces/{third}/token", headers=auth("other")).status_code == 200
         refused = client.post(f"/spaces/{third}/host", json={"user_id": "other"}, headers=auth("host"))
         assert refused.status_code == 409 and refused.json()["rule"] == "too_many_live_spaces"
         assert refused.json()["detail"].startswith("other already has the most live Spaces")

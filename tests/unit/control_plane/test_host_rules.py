@@ -25,6 +25,8 @@ def live(**changes: object) -> Space:
         started_at=T0,
         cohosts=("cal", "cy"),
         speakers=("sue",),
+        # Everyone on stage has joined (their join token named them).
+        names={"ann": "Ann", "cal": "Cal", "cy": "Cy", "sue": "Sue"},
     )
     return space.replace(**changes)
 
@@ -57,6 +59,17 @@ def test_only_a_cohost_can_become_the_host(target: str, rule: str) -> None:
     with pytest.raises(Conflict) as err:
         host.hand_over(live(), actor="ann", target=target)
     assert err.value.rule == rule
+
+
+@pytest.mark.parametrize("state", [SpaceState.LIVE, SpaceState.SCHEDULED])
+def test_a_cohost_who_never_joined_is_not_handed_the_space(state: SpaceState) -> None:
+    """Anyone can be made a co-host unasked; the host's role (the Space in their name, their
+    quotas) goes only to one who came. A scheduled Space has had nobody in it yet."""
+    never_came = live(state=state, names={"ann": "Ann", "cal": "Cal"})
+    with pytest.raises(Conflict) as err:
+        host.hand_over(never_came, actor="ann", target="cy")
+    assert err.value.rule == "cohost_not_joined" and "cy has not joined" in err.value.message
+    assert host.hand_over(live(), actor="ann", target="cy").host == "cy"
 
 
 def test_an_ended_space_is_not_handed_over() -> None:
