@@ -386,6 +386,19 @@ def big_tile_colour(h: Harness) -> tuple[int, int, int]:
     return tuple(int(c) for c in frame[y, x])  # type: ignore[return-value]
 
 
+async def with_cameras(
+    monkeypatch: pytest.MonkeyPatch, *identities: str, env: Mapping[str, str] = ENV
+) -> Harness:
+    """A started composer whose room has these people, each with a simulcast camera, and whose
+    video tracks are read through FakeVideoStream."""
+    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
+    h = make(env=env)
+    await h.composer.start()
+    for identity in identities:
+        h.room.join(identity, camera=True, simulcast=True)
+    return h
+
+
 def _publication(h: Harness, sid: str) -> FakePublication:
     return next(
         p.track_publications[sid] for p in h.room.remote_participants.values() if sid in p.track_publications
@@ -402,11 +415,7 @@ async def test_warm_cameras_are_held_low_and_a_switch_draws_the_new_one_at_once(
     """Every stage member's simulcast camera is held at its lowest layer; a switch asks the SFU for
     the new one's top layer and the old one's lowest, holds on to both, and the next frame of the
     broadcast already shows the newest picture the new camera sent before the switch."""
-    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
-    h = make()
-    await h.composer.start()
-    for identity in ("alice", "bob", "carol"):
-        h.room.join(identity, camera=True, simulcast=True)
+    h = await with_cameras(monkeypatch, "alice", "bob", "carol")
     try:
         on = ["alice", "bob", "carol"]
         h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
@@ -437,11 +446,7 @@ async def test_warm_cameras_are_held_low_and_a_switch_draws_the_new_one_at_once(
 async def test_cold_cameras_wait_for_the_subscription(monkeypatch: pytest.MonkeyPatch) -> None:
     """SPACES_COMPOSER_WARM_CAMERAS=0: only the shown camera is held; after a switch the card is
     drawn until the new subscription delivers a picture."""
-    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
-    h = make(env={**ENV, "SPACES_COMPOSER_WARM_CAMERAS": "0"})
-    await h.composer.start()
-    for identity in ("alice", "bob"):
-        h.room.join(identity, camera=True, simulcast=True)
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, "SPACES_COMPOSER_WARM_CAMERAS": "0"})
     try:
         h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=["alice", "bob"])
         assert cameras_subscribed(h) == {"cam-alice"}
@@ -486,12 +491,8 @@ async def test_a_shown_camera_left_at_its_lowest_layer_is_subscribed_to_afresh_o
     """The SFU may not move a warm subscription to its top layer (a downlink it judges deficient):
     FULL_PICTURE_WAIT_S after the switch the camera is unsubscribed and subscribed again, its last
     picture staying in the big tile until the new subscription's first; once a switch."""
-    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
     monkeypatch.setattr(worker, "FULL_PICTURE_WAIT_S", 0.05)
-    h = make()
-    await h.composer.start()
-    for identity in ("alice", "bob"):
-        h.room.join(identity, camera=True, simulcast=True)
+    h = await with_cameras(monkeypatch, "alice", "bob")
     try:
         on = ["alice", "bob"]
         h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
@@ -528,11 +529,7 @@ async def test_a_shown_camera_left_at_its_lowest_layer_is_subscribed_to_afresh_o
 async def test_a_camera_shown_again_starts_from_its_newest_picture(monkeypatch: pytest.MonkeyPatch) -> None:
     """Alice, then bob, then alice again: her picture drawn before is dropped when she is hidden, and
     the one she sent while warm is what comes back, not the older one."""
-    monkeypatch.setattr(worker.rtc, "VideoStream", FakeVideoStream)
-    h = make()
-    await h.composer.start()
-    for identity in ("alice", "bob"):
-        h.room.join(identity, camera=True, simulcast=True)
+    h = await with_cameras(monkeypatch, "alice", "bob")
     try:
         on = ["alice", "bob"]
         h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
