@@ -35,7 +35,9 @@ def live_space(
     created = post(api, "/spaces", host, json={"title": title, "video": video})
     assert created.status_code == 201, created.text
     started = post(api, f"/spaces/{created.json()['id']}/start", host)
-    assert started.status_code == 200, started.text
+    # 202: started and stored, the room still converging (a loaded machine, or webhooks held back).
+    assert started.status_code in (200, 202), started.text
+    assert started.json()["state"] == "live", started.text
     return started.json()
 
 
