@@ -25,6 +25,7 @@ def main() -> None:
         settings.sink_from_env(os.environ, s3_client=lambda: None)
         settings.config_from_env(os.environ, video=True)
         settings.warm_cameras(os.environ)
+        settings.full_picture_wait(os.environ)
     except settings.SettingsError as exc:
         sys.exit(f"composer: {exc}")
     # Nothing here may reach the internet (see media_agent/__main__.py).

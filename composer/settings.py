@@ -22,6 +22,9 @@ SEGMENT_SECONDS_ENV = "SPACES_COMPOSER_SEGMENT_S"
 # Hold every stage member's simulcast camera at its lowest layer, so that a switch of the big tile
 # draws a picture at once (composer/video.py). 0 holds the shown video only.
 WARM_CAMERAS_ENV = "SPACES_COMPOSER_WARM_CAMERAS"
+# How long a camera shown from warm may stay at its lowest layer before it is subscribed to afresh
+# (composer/worker.py `_await_full`: the SFU may not move a streaming subscription up).
+FULL_PICTURE_WAIT_ENV = "SPACES_COMPOSER_FULL_PICTURE_WAIT_S"
 
 # The S3 client's own limits, short because the broadcast is live: viewers sit ~1.5 s behind the
 # live edge and the publisher writes one object at a time, so a PUT that hangs holds back every
@@ -95,6 +98,11 @@ def warm_cameras(env: Mapping[str, str]) -> bool:
     if raw == "0":
         return False
     raise SettingsError(f"{WARM_CAMERAS_ENV} must be 1 or 0, got {raw!r}")
+
+
+def full_picture_wait(env: Mapping[str, str]) -> float:
+    """Seconds a warm camera may stay low after a switch before it is subscribed to afresh (1.5)."""
+    return _float(env, FULL_PICTURE_WAIT_ENV, 1.5)
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:

@@ -61,7 +61,6 @@ MIC = rtc.TrackSource.SOURCE_MICROPHONE
 CAMERA = rtc.TrackSource.SOURCE_CAMERA
 SCREEN = rtc.TrackSource.SOURCE_SCREENSHARE
 # The video tracks the big tile can show, by the stage's `video_source` (contract VideoSource).
-VIDEO_SOURCES: dict[VideoSource, int] = {"camera": CAMERA, "screen_share": SCREEN}
 QUALITY = {"high": rtc.VideoQuality.VIDEO_QUALITY_HIGH, "low": rtc.VideoQuality.VIDEO_QUALITY_LOW}
 
 # The task that feeds the encoder on the wall clock; the job ends if it dies.
@@ -78,9 +77,17 @@ CAMERA_STALE_S = 2.0
 # the upgrade of a subscription that is already streaming (a warm camera's) only while it judges
 # the composer's downlink stable; judged deficient (a busy host), the camera can stay at its lowest
 # layer for a whole turn, while a new subscription is given bits at once. So a camera shown from
-# warm and still short of its full picture this long after the switch is subscribed to afresh,
-# once, its picture kept in the big tile until the new subscription's first one.
-FULL_PICTURE_WAIT_S = 1.5
+# warm and still at the layer it had then, short of its full picture, this long after the switch
+# (settings.FULL_PICTURE_WAIT_ENV, 1.5 s) is subscribed to afresh, once, its picture kept in the big
+# tile until the new subscription's first one.
+# livekit-server acts on a subscription's desired state when it reconciles: an unsubscribe and a
+# subscribe that reach it before it has acted change nothing (and the SDK has dropped the track). So
+# the renewal subscribes again only this long after the SFU confirmed the unsubscribe (its blank
+# frames stop after 0.2 s).
+RESUBSCRIBE_GAP_S = 0.3
+# A renewal with no new subscription this long after it began is given up: the camera is asked for
+# as if the SFU had dropped it (the card shows until it comes), never left wedged.
+RENEWAL_DEADLINE_S = 4.0
 # A starved composer (spans of media dropped to stay on the clock) says so at most this often, at
 # ERROR: 10 such lines in 5 minutes, starvation sustained over them, raise the composer errors alarm.
 STARVED_LOG_EVERY_S = 30.0
@@ -250,7 +257,7 @@ def _source(source: int) -> VideoSource:
 
 def _kind(source: int) -> str:
     """How the log names a video track (tests replay "camera subscribe <identity>" lines)."""
-    return "screen" if source == SCREEN else "camera"
+    return "screen" if _source(source) == "screen_share" else "camera"
 
 
 def _resolve(future: asyncio.Future[bool], value: bool) -> None:
@@ -339,11 +346,12 @@ class RoomComposer:
         self._camera: _Camera | None = None
         self._camera_wanted: set[str] = set()  # video publication sids we asked for
         self._layers: dict[str, video.Layer] = {}  # the simulcast layer asked for, by sid
-        # Shown cameras being subscribed to afresh (FULL_PICTURE_WAIT_S), by sid: the old reader.
+        # Shown cameras being subscribed to afresh (`_await_full`), by sid: the old reader.
         self._renewing: dict[str, _Camera] = {}
         self._full_check: asyncio.Task[None] | None = None
         self._renewed_at: float | None = None  # the switch (its time) whose camera was renewed
         self._warm = settings.warm_cameras(env)
+        self._full_wait = settings.full_picture_wait(env)
         # The big tile's last switch of video: to what, when, and which of its two moments (a
         # first picture, the full picture) are still to be logged (the camera switch benchmark).
         self._switch_to: tuple[str, VideoSource] | None = None
@@ -721,13 +729,9 @@ class RoomComposer:
             self._mixer.remove(publication.sid)
         elif publication.source in (CAMERA, SCREEN):
             if publication.sid in self._renewing:
-                # Our own step of _renew: subscribe again (if still wanted), nothing lost.
+                # The renewal's own unsubscribe (_await_full): subscribed again shortly, nothing lost.
                 self._release(publication.sid, keep_shown=True)
-                if publication.sid in self._camera_wanted:
-                    publication.set_subscribed(True)
-                    self._ask_layer(publication, self._layers.get(publication.sid, "high"))
-                else:
-                    self._renewing.pop(publication.sid, None)
+                self._spawn(self._resubscribe_renewed(publication.sid), f"resubscribe-{participant.identity}")
                 return
             self._release(publication.sid)
         self._lost(publication.sid)
@@ -876,13 +880,16 @@ class RoomComposer:
         # Down before up: the old picture's top layer is let go before the new one's is asked for.
         for sid, layer in sorted(held.items(), key=lambda item: item[1] == "high"):
             identity, publication = publications[sid]
-            if sid not in self._camera_wanted:
+            newly = sid not in self._camera_wanted
+            if newly:
                 self._camera_wanted.add(sid)
                 publication.set_subscribed(True)
                 logger.info("%s subscribe %s", _kind(publication.source), identity)
             if self._layers.get(sid) != layer:
                 self._layers[sid] = layer
                 logger.info("%s layer %s %s", _kind(publication.source), identity, layer)
+                self._ask_layer(publication, layer)
+            elif newly:  # asked for again (the SFU dropped it): with its layer, from the start
                 self._ask_layer(publication, layer)
         self._show(wanted)
 
@@ -918,34 +925,61 @@ class RoomComposer:
                 self._spawn(self._fit_into(camera, camera.latest, camera.latest_at), f"fit-{camera.identity}")
             # Only a camera that was streaming warm when the switch came: a new subscription (cold)
             # is already what a renewal would make.
-            warm = camera.latest is not None
-            if warm and camera.simulcast and camera.source == "camera" and camera.sid not in self._renewing:
-                if self._full_check is not None:
-                    self._full_check.cancel()
-                self._full_check = self._spawn(self._await_full(camera), f"full-{camera.identity}")
+            if camera.latest is not None and camera.simulcast and camera.source == "camera":
+                if camera.sid not in self._renewing:
+                    if self._full_check is not None:
+                        self._full_check.cancel()
+                    check = self._await_full(camera, camera.latest.height)
+                    self._full_check = self._spawn(check, f"full-{camera.identity}")
 
-    async def _await_full(self, camera: _Camera) -> None:
-        """Subscribe afresh to a shown camera still short of its full picture (FULL_PICTURE_WAIT_S)."""
-        await asyncio.sleep(FULL_PICTURE_WAIT_S)
+    async def _await_full(self, camera: _Camera, warm_lines: int) -> None:
+        """Subscribe afresh to a shown camera still at its warm layer (`warm_lines` high) and short of
+        its full picture after the wait (settings.FULL_PICTURE_WAIT_ENV). A camera that moved up, even to a
+        layer below its nominal size (a sender that scaled it down), is left alone."""
+        await asyncio.sleep(self._full_wait)
         latest = camera.latest
         if camera is not self._camera or camera.sid in self._renewing or camera.sid not in self._held:
             return
         if self._renewed_at == self._switch_at:
             return  # once a switch: a camera that never sends its top layer is not renewed in a loop
-        if latest is not None and latest.height * 10 >= camera.full_height * 9:
+        if latest is None or latest.height > warm_lines or latest.height * 10 >= camera.full_height * 9:
             return
         publication = self._publication(camera.sid)
         if publication is None:
             return
         logger.info(
-            "video %s: no full picture %.1f s after the switch (%s lines); subscribing afresh",
+            "video %s: no full picture %.2f s after the switch (%d lines); subscribing afresh",
             camera.identity,
-            FULL_PICTURE_WAIT_S,
-            latest.height if latest is not None else "no",
+            self._full_wait,
+            latest.height,
         )
         self._renewing[camera.sid] = camera
         self._renewed_at = self._switch_at
-        publication.set_subscribed(False)  # subscribed again when the SFU confirms (_track_unsubscribed)
+        publication.set_subscribed(False)  # again RESUBSCRIBE_GAP_S after the SFU confirms it
+        self._spawn(self._renewal_deadline(camera.sid), f"renewal-{camera.identity}")
+
+    async def _resubscribe_renewed(self, sid: str) -> None:
+        """The renewal's second step, RESUBSCRIBE_GAP_S after the SFU confirmed the unsubscribe."""
+        await asyncio.sleep(RESUBSCRIBE_GAP_S)
+        publication = self._publication(sid)
+        if sid not in self._renewing or sid not in self._camera_wanted or publication is None:
+            return
+        publication.set_subscribed(True)
+        self._ask_layer(publication, self._layers.get(sid, "high"))
+
+    async def _renewal_deadline(self, sid: str) -> None:
+        """A renewal that has not brought a new subscription in RENEWAL_DEADLINE_S is given up."""
+        await asyncio.sleep(RENEWAL_DEADLINE_S)
+        camera = self._renewing.get(sid)
+        if camera is None:
+            return
+        logger.warning(
+            "video %s: renewing its subscription brought nothing; asking for it again", camera.identity
+        )
+        self._camera_wanted.discard(sid)
+        self._layers.pop(sid, None)
+        self._release(sid)
+        self._sync_camera()
 
     def _publication(self, sid: str) -> rtc.RemoteTrackPublication | None:
         for participant in self._room.remote_participants.values():
@@ -960,10 +994,10 @@ class RoomComposer:
         camera = self._held.pop(sid, None)
         if not keep_shown:
             self._renewing.pop(sid, None)
+            if self._camera is not None and self._camera.sid == sid:
+                self._camera = None
         if camera is None:
             return
-        if camera is self._camera and not keep_shown:
-            self._camera = None
         if camera.task is not None:
             camera.task.cancel()
 
@@ -987,7 +1021,8 @@ class RoomComposer:
         # Conversion and scaling take milliseconds a frame at 720p: off the event loop, which also
         # receives every microphone and runs the pacer.
         fitted = await asyncio.to_thread(self._fit_camera, frame)
-        if received_at >= camera.frame_at:  # not overtaken by a newer picture meanwhile
+        # Not hidden meanwhile (its picture is dropped then), nor overtaken by a newer picture.
+        if camera.shown and received_at >= camera.frame_at:
             camera.frame, camera.frame_at, camera.frame_height = fitted, received_at, frame.height
 
     def _fit_camera(self, frame: rtc.VideoFrame) -> np.ndarray:

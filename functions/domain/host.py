@@ -39,7 +39,7 @@ def hand_over(space: Space, *, actor: str, target: str) -> Space:
         raise Conflict(
             "cohost_not_joined",
             f"{target} has not joined this Space: it is handed only to a co-host who has"
-            " (a scheduled Space once it is live and they are in it)",
+            " (a scheduled Space once it is live and they have joined it)",
         )
     cohosts = tuple(space.host if u == target else u for u in space.cohosts)
     # The new host's presence is not known yet: the next reconciler pass observes it (and starts

@@ -439,7 +439,7 @@ async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
         composer = space.workers.composers[-1]
         assert held_videos(composer) == {f"camera {identity}": "high", f"camera {other}": "low"}
         # The shown camera reaches its top layer (in place, or subscribed afresh when the SFU does
-        # not move a warm subscription up: worker.FULL_PICTURE_WAIT_S).
+        # not move a warm subscription up: SPACES_COMPOSER_FULL_PICTURE_WAIT_S).
         await eventually_async(
             lambda who=identity, c=composer: picture_lines(c, who)[-1:] == [CAMERA_SIZE[1]],
             what=f"{identity}'s camera received at its top layer",

@@ -489,10 +489,11 @@ async def test_a_shown_camera_left_at_its_lowest_layer_is_subscribed_to_afresh_o
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The SFU may not move a warm subscription to its top layer (a downlink it judges deficient):
-    FULL_PICTURE_WAIT_S after the switch the camera is unsubscribed and subscribed again, its last
-    picture staying in the big tile until the new subscription's first; once a switch."""
-    monkeypatch.setattr(worker, "FULL_PICTURE_WAIT_S", 0.05)
-    h = await with_cameras(monkeypatch, "alice", "bob")
+    SPACES_COMPOSER_FULL_PICTURE_WAIT_S after the switch the camera is unsubscribed and, once the SFU
+    confirmed it and RESUBSCRIBE_GAP_S more have passed, subscribed again, its last picture staying
+    in the big tile until the new subscription's first; once a switch."""
+    monkeypatch.setattr(worker, "RESUBSCRIBE_GAP_S", 0.05)
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, settings.FULL_PICTURE_WAIT_ENV: "0.05"})
     try:
         on = ["alice", "bob"]
         h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
@@ -510,7 +511,8 @@ async def test_a_shown_camera_left_at_its_lowest_layer_is_subscribed_to_afresh_o
         )
         publication = _publication(h, "cam-bob")
         h.room.emit("track_unsubscribed", bob, publication, _participant(h, "bob"))
-        assert h.subscriptions[-1] == ("cam-bob", True)  # asked for again at once
+        assert h.subscriptions[-1] == ("cam-bob", False)  # not at once: the SFU would change nothing
+        await eventually_async(lambda: h.subscriptions[-1] == ("cam-bob", True), what="bob asked for again")
         assert publication.qualities[-1] == HIGH
         assert big_tile_colour(h) == BLUE  # the last picture stays meanwhile
         fresh = subscribe_video(h, "cam-bob")
@@ -577,6 +579,56 @@ async def test_after_a_reconnection_the_cameras_follow_the_room_metadata(
         h.room.emit("reconnecting")
         h.room.emit("reconnected")
         assert cameras_subscribed(h) == {"cam-alice", "cam-carol"}
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_renewal_the_sfu_does_not_answer_is_given_up_and_the_camera_asked_for_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No new subscription RENEWAL_DEADLINE_S after a renewal began (the SFU took the unsubscribe
+    and the subscribe as no change): the camera is asked for as after a drop, never left wedged."""
+    monkeypatch.setattr(worker, "RESUBSCRIBE_GAP_S", 0.01)
+    monkeypatch.setattr(worker, "RENEWAL_DEADLINE_S", 0.2)
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, settings.FULL_PICTURE_WAIT_ENV: "0.05"})
+    try:
+        on = ["alice", "bob"]
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=on)
+        subscribe_video(h, "cam-alice").pictures.put_nowait(FakeVideoFrame(RED))
+        bob = subscribe_video(h, "cam-bob")
+        bob.pictures.put_nowait(FakeVideoFrame(BLUE, width=32, height=18))
+        await eventually_async(lambda: h.composer._held["cam-bob"].latest is not None, what="bob warm")
+        h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=on)
+        await eventually_async(lambda: ("cam-bob", False) in h.subscriptions, what="the renewal")
+        h.room.emit("track_unsubscribed", bob, _publication(h, "cam-bob"), _participant(h, "bob"))
+        await eventually_async(lambda: h.subscriptions[-1] == ("cam-bob", True), what="the resubscribe")
+        asked = h.subscriptions.count(("cam-bob", True))
+        # ... and no track_subscribed ever comes.
+        await eventually_async(
+            lambda: h.composer._renewing == {} and h.subscriptions.count(("cam-bob", True)) > asked,
+            what="the renewal given up and bob's camera asked for again",
+        )
+        assert _publication(h, "cam-bob").qualities[-1] == HIGH
+        subscribe_video(h, "cam-bob").pictures.put_nowait(FakeVideoFrame(BLUE))
+        await eventually_async(lambda: big_tile_colour(h) == BLUE, what="bob's camera back")
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_warm_camera_the_sfu_dropped_is_asked_for_again_at_its_lowest_layer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(subscriptions, "RESUBSCRIBE_DELAY_S", 0.05)
+    h = await with_cameras(monkeypatch, "alice", "bob")
+    try:
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=["alice", "bob"])
+        bob = subscribe_video(h, "cam-bob")
+        publication = _publication(h, "cam-bob")
+        asked = len(publication.qualities)
+        publication.subscribed = False  # the SFU ended it
+        h.room.emit("track_unsubscribed", bob, publication, _participant(h, "bob"))
+        await eventually_async(lambda: publication.subscribed, what="bob's camera asked for again")
+        assert publication.qualities[asked:] == [LOW]  # with the subscription, not after it
     finally:
         await h.composer.aclose()
 

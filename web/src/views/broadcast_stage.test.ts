@@ -222,6 +222,24 @@ describe("the broadcast page's banner", () => {
     }
   });
 
+  it("still says it waits when its timer fires a moment early by the wall clock", async () => {
+    const { view } = await opened();
+    await view.player.play();
+    vi.useFakeTimers();
+    try {
+      view.player.video.dispatchEvent(new Event("waiting"));
+      vi.setSystemTime(Date.now() - 10); // the wall clock steps back: the timer fires 10 ms "early"
+      vi.advanceTimersByTime(WAITING_BANNER_MS);
+      expect(banner(view).hidden).toBe(true);
+      vi.advanceTimersByTime(10);
+      expect(banner(view).hidden).toBe(false);
+      expect(banner(view).textContent).toBe("Waiting for the broadcast…");
+    } finally {
+      vi.useRealTimers();
+      view.destroy();
+    }
+  });
+
   it("keeps a banner that shows the same thing, so a click on its button is not lost", async () => {
     const { view, hooks, hls } = await opened();
     hls.fire(FakeHls.Events.ERROR, { fatal: true, type: FakeHls.ErrorTypes.OTHER_ERROR, details: "internalException" });

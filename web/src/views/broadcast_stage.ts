@@ -236,14 +236,23 @@ export class BroadcastStage {
     if (this.player.state !== "waiting" || !this.player.started) {
       this.waitingSince = null;
       window.clearTimeout(this.waitingTimer);
+      this.waitingTimer = undefined;
       return false;
     }
     const now = Date.now();
     if (this.waitingSince === null) {
       this.waitingSince = now;
-      this.waitingTimer = window.setTimeout(() => this.draw(), WAITING_BANNER_MS);
+      this.waitingTimer = undefined;
     }
-    return now - this.waitingSince >= WAITING_BANNER_MS;
+    const left = WAITING_BANNER_MS - (now - this.waitingSince);
+    // A timer may fire a moment early by the wall clock: it asks again for what is left.
+    if (left > 0 && this.waitingTimer === undefined) {
+      this.waitingTimer = window.setTimeout(() => {
+        this.waitingTimer = undefined;
+        this.draw();
+      }, left);
+    }
+    return left <= 0;
   }
 
   /** My raise or lower on its way: the button waits for its answer (no second request). */
