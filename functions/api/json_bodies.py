@@ -24,8 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # API Gateway would pass up to 10 MB to the Lambda.
 MAX_BODY_BYTES = 64 * 1024
 # The SFU's events carry the room's metadata (livekit-server takes up to 512 KiB; the control plane
-# writes ~22 KB at most, docs/identity.md) and one participant's attributes (64 KiB at most).
-WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+# writes ~22 KB at most, docs/identity.md) and one participant's attributes (64 KiB at most), as
+# JSON strings: a control character is escaped to six bytes, so 512 KiB of metadata can be 3 MiB.
+WEBHOOK_MAX_BODY_BYTES = 4 * 1024 * 1024
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The SFU's webhooks are judged by their signature over the exact bytes before what they hold (an
 # unsigned body is 401 whatever it holds), within a size limit of their own.
