@@ -85,9 +85,12 @@ CAMERA_STALE_S = 2.0
 # the renewal subscribes again only this long after the SFU confirmed the unsubscribe (its blank
 # frames stop after 0.2 s).
 RESUBSCRIBE_GAP_S = 0.3
-# A renewal with no new subscription this long after it began is given up: the camera is asked for
-# as if the SFU had dropped it (the card shows until it comes), never left wedged.
+# A renewal with no new subscription this long after it began is given up: the camera is let go and,
+# RECOVERY_GAP_S later, asked for as if the SFU had dropped it (the card shows until it comes). The
+# SFU may still count it subscribed (a subscribe it took as no change), so it is unsubscribed first:
+# asking again at once would change nothing either.
 RENEWAL_DEADLINE_S = 4.0
+RECOVERY_GAP_S = 1.0
 # A starved composer (spans of media dropped to stay on the clock) says so at most this often, at
 # ERROR: 10 such lines in 5 minutes, starvation sustained over them, raise the composer errors alarm.
 STARVED_LOG_EVERY_S = 30.0
@@ -979,6 +982,10 @@ class RoomComposer:
         self._camera_wanted.discard(sid)
         self._layers.pop(sid, None)
         self._release(sid)
+        publication = self._publication(sid)
+        if publication is not None:
+            publication.set_subscribed(False)
+            await asyncio.sleep(RECOVERY_GAP_S)
         self._sync_camera()
 
     def _publication(self, sid: str) -> rtc.RemoteTrackPublication | None:
