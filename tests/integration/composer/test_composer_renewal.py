@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 
 from composer.settings import FULL_PICTURE_WAIT_ENV
-from tests.support.agent_process import start_agent, start_composer
+from tests.support.agent_process import AgentProcess, start_agent, start_composer
 from tests.support.eventually import eventually_async
 
 from .test_composer_live import (
-    CAMERA_SIZE,
     COMPOSER_ENV,
     SPEAKERS,
     WORKER_START_S,
@@ -33,8 +32,15 @@ from .test_composer_live import (
     close_space,
     open_space,
     picture_lines,
+    reaches_top_layer,
     talk,
 )
+
+
+def renewal_line(composer: AgentProcess, identity: str) -> int | None:
+    """The index of the composer's log line saying it renews `identity`'s camera, or None."""
+    mark = f"video {identity}: no full picture"
+    return next((i for i, line in enumerate(composer.process.lines) if mark in line), None)
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +91,16 @@ async def test_a_renewed_warm_camera_comes_back_at_its_top_layer(renewing_space:
         await turn
     # Bob's camera was warm when the stage switched to it: it was renewed, and came back full.
     await eventually_async(
-        lambda: any("video bob: no full picture" in line for line in composer.process.lines),
+        lambda: renewal_line(composer, "bob") is not None,
         what="the renewal of bob's camera",
     )
+    renewed = renewal_line(composer, "bob")
+    assert renewed is not None
+    # The renewed subscription's first picture (a new subscription logs its size)...
     await eventually_async(
-        lambda: picture_lines(composer, "bob")[-1:] == [CAMERA_SIZE[1]],
-        what="bob's renewed camera at its top layer",
+        lambda: len(picture_lines(composer, "bob", since=renewed)) > 1,
+        what="a picture of bob's renewed subscription",
     )
+    # ...and its top layer (TOP_LAYER_WAIT_S: at once unless the SFU judges the downlink congested).
+    await reaches_top_layer(composer, "bob", since=renewed)
     assert not any("brought nothing" in line for line in composer.process.lines)
