@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # local mode mints tokens for anyone at /dev/token, so no other site may drive it), in the
     # cloud none (the deployment names its web origin explicitly).
     cors_origins: str | None = Field(default=None, validation_alias=names.ENV_CORS_ORIGINS)
+    # Local mode only: host names POST /dev/token answers for (the request's Host header) besides
+    # this machine's (localhost, 127.0.0.0/8, [::1]), comma-separated. CORS keeps other sites'
+    # pages out, but not a site whose name its owner re-points at 127.0.0.1 after the page loaded
+    # (DNS rebinding): that page is then same-origin with the local API, and its requests carry its
+    # own name as Host.
+    dev_hosts: str | None = Field(default=None, validation_alias="SPACES_DEV_HOSTS")
 
     max_speakers: int = Field(default=10, ge=1, le=50, validation_alias="SPACES_MAX_SPEAKERS")
     # Unset: no quota (local development); the cloud stack sets it (infrastructure/, app.py).
@@ -246,6 +252,13 @@ class Settings(BaseSettings):
         if self.cors_origins is None:
             return list(LOCAL_WEB_ORIGINS) if self.is_local else []
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def dev_host_list(self) -> frozenset[str]:
+        """SPACES_DEV_HOSTS as names (lower case, an IPv6 address without brackets)."""
+        if self.dev_hosts is None:
+            return frozenset()
+        return frozenset(h.strip().lower().strip("[]") for h in self.dev_hosts.split(",") if h.strip())
 
     @property
     def avatar_policy(self) -> AvatarPolicy:

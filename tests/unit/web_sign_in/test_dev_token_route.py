@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from contract import names
@@ -20,7 +21,7 @@ def local_app(tmp_path: Path) -> TestClient:
             "SPACES_WEB_DIST": "/nonexistent",
         }
     )
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url="http://127.0.0.1:8000")
 
 
 def test_local_mode_mints_a_token_the_app_accepts(tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_an_expired_dev_token_is_refused_and_a_reissued_one_accepted(tmp_path: P
             "SPACES_DEV_TOKEN_TTL_SECONDS": "300",
         }
     )
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url="http://127.0.0.1:8000")
     new = client.post("/dev/token", json={"user_id": "alice"}).json()["token"]
     claims = jwt.decode(new, options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 300  # the route's tokens live the configured TTL
@@ -75,3 +76,41 @@ def test_an_expired_dev_token_is_refused_and_a_reissued_one_accepted(tmp_path: P
     refused = client.get("/spaces/" + "0" * 32, headers={"Authorization": f"Bearer {old}"})
     assert refused.status_code == 401 and "expired" in refused.json()["detail"]
     assert client.get("/spaces/" + "0" * 32, headers={"Authorization": f"Bearer {new}"}).status_code == 404
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8000", "127.0.0.2", "localhost:5173", "LOCALHOST", "[::1]:8000"])
+def test_the_page_of_this_machine_gets_a_token(tmp_path: Path, host: str) -> None:
+    resp = local_app(tmp_path).post("/dev/token", json={"user_id": "alice"}, headers={"Host": host})
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize("host", ["evil.example:8000", "127.0.0.1.evil.example", "[::1", "a:b:c", ""])
+def test_a_page_of_another_site_pointed_here_gets_no_token(tmp_path: Path, host: str) -> None:
+    """DNS rebinding: a site re-points its name at 127.0.0.1, its page is then same-origin with the
+    local API (CORS does not apply), and its requests name that site as Host."""
+    resp = local_app(tmp_path).post("/dev/token", json={"user_id": "alice"}, headers={"Host": host})
+    assert resp.status_code == 403
+    assert resp.json()["rule"] == "dev_host_refused"
+    assert "token" not in resp.json()
+    assert "SPACES_DEV_HOSTS" in resp.json()["detail"]
+
+
+def test_dev_hosts_names_the_hosts_allowed(tmp_path: Path) -> None:
+    settings = Settings(
+        **{
+            names.ENV_MODE: "local",
+            names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
+            "SPACES_WEB_DIST": "/nonexistent",
+            "SPACES_DEV_HOSTS": "devbox.lan, [fd00::1]",
+        }
+    )
+    client = TestClient(create_app(settings))
+    for host, status in (
+        ("devbox.lan:8000", 200),
+        ("[fd00::1]:8000", 200),
+        ("127.0.0.1:8000", 200),
+        ("other.lan", 403),
+    ):
+        assert (
+            client.post("/dev/token", json={"user_id": "a"}, headers={"Host": host}).status_code == status
+        ), host
