@@ -1,4 +1,5 @@
-"""The OpenAPI document, plus what FastAPI does not write by itself: links between operations.
+"""The OpenAPI document, plus what FastAPI does not write by itself: links between operations, and
+the 413 every operation that takes a body may answer (functions/api/json_bodies.py).
 
 A Space's `id` (in the answer of `POST /spaces` and of every operation that answers with the
 Space) is what every `/spaces/{space_id}/...` operation takes, and its `host` is a user the stage
@@ -13,6 +14,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+# Methods whose body functions/api/json_bodies.py bounds (a 413 for any operation that has one).
+BODY_METHODS = frozenset({"post", "put", "patch", "delete"})
+TOO_LARGE = {
+    "description": "`body_too_large`: the body is over its limit (64 KiB; a webhook's 4 MiB); nothing "
+    "was read past it",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 # A Space, and a Space answering a write (SpaceChange: the Space plus `converged`).
 SPACE_SCHEMAS = frozenset({"#/components/schemas/SpacePublic", "#/components/schemas/SpaceChange"})
 # Path parameter -> where in the created Space's body its value is.
@@ -45,7 +53,9 @@ def install(app: FastAPI) -> None:
             schema = build()
             links = space_links(schema)
             for item in schema["paths"].values():
-                for operation in item.values():
+                for method, operation in item.items():
+                    if method in BODY_METHODS:
+                        operation["responses"].setdefault("413", TOO_LARGE)
                     for response in operation["responses"].values():
                         body = response.get("content", {}).get("application/json", {}).get("schema", {})
                         if body.get("$ref") in SPACE_SCHEMAS:

@@ -44,6 +44,24 @@ def test_a_body_that_is_not_json_text_is_a_documented_400(client: TestClient) ->
     assert response.json()["rule"] == "malformed_body"
 
 
+def test_every_operation_that_takes_a_body_documents_the_413(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    with_body = [
+        (path, method)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert ("/spaces", "post") in with_body and ("/livekit/webhook", "post") in with_body
+    undocumented = [(p, m) for p, m in with_body if "413" not in doc["paths"][p][m]["responses"]]
+    assert undocumented == []
+    too_large = doc["paths"]["/spaces"]["post"]["responses"]["413"]
+    assert too_large["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    response = client.post("/spaces", content=b"{" + b" " * 70_000 + b"}", headers=auth("h"))
+    assert response.status_code == 413
+    assert response.json()["rule"] == "body_too_large"
+
+
 def test_missing_token_is_a_problem_shaped_401(client: TestClient) -> None:
     response = client.get("/spaces")
     assert response.status_code == 401
