@@ -133,6 +133,47 @@ describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)"
     player.destroy();
   });
 
+  it("stops when the browser refuses a playlist that is there, three times in a row", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const player = await nativePlayer(); // every HEAD answers 200
+    for (let refusal = 1; refusal <= 3; refusal++) {
+      expect(player.state).not.toBe("failed");
+      failWith(player, 4);
+      await vi.waitFor(() => expect(player.state).toBe(refusal < 3 ? "waiting" : "failed"));
+      if (refusal < 3) await vi.advanceTimersByTimeAsync(2000); // asked again
+    }
+    expect(player.error).toContain("cannot play the broadcast's format");
+    const loads = vi.spyOn(player.video, "load");
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(loads).not.toHaveBeenCalled(); // no more asking
+    player.destroy();
+  });
+
+  it("keeps asking while the refused playlist is missing, and counts afresh once it played", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const player = await nativePlayer();
+    const answers = vi.fn(async () => new Response(null, { status: 404 }));
+    vi.stubGlobal("fetch", answers);
+    for (let refusal = 0; refusal < 5; refusal++) {
+      failWith(player, 4);
+      await vi.waitFor(() => expect(answers).toHaveBeenCalled());
+      answers.mockClear();
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(player.state).toBe("waiting");
+    }
+    vi.stubGlobal("fetch", vi.fn(async () => new Response(null, { status: 200 })));
+    failWith(player, 4);
+    failWith(player, 4);
+    Object.defineProperty(player.video, "error", { value: null, configurable: true });
+    player.video.dispatchEvent(new Event("playing")); // it played: earlier refusals no longer count
+    for (let refusal = 0; refusal < 2; refusal++) {
+      failWith(player, 4);
+      await vi.advanceTimersByTimeAsync(2000);
+    }
+    expect(player.state).not.toBe("failed");
+    player.destroy();
+  });
+
   it("stops with the reason on a decode error", async () => {
     const player = await nativePlayer();
     failWith(player, 3); // MEDIA_ERR_DECODE

@@ -21,6 +21,12 @@ export const MEDIA_RECOVERY_RESET_MS = 60_000;
 const MEDIA_ERR_ABORTED = 1;
 const MEDIA_ERR_NETWORK = 2;
 const MEDIA_ERR_DECODE = 3;
+const MEDIA_ERR_SRC_NOT_SUPPORTED = 4;
+/**
+ * The browser's own HLS refusing a source whose playlist is there this many times in a row cannot
+ * play its format (a missing playlist is refused the same way, so one refusal says nothing).
+ */
+const NATIVE_REFUSALS_LIMIT = 3;
 
 /** Whether `url` answers a HEAD with 2xx (a network failure: no). */
 async function headOk(url: string): Promise<boolean> {
@@ -60,6 +66,10 @@ export class BroadcastPlayer {
   /** Whether the first missing live playlist made it look for an older composer's whole playlist. */
   private probed = false;
   private lastMediaErrorMs = -Infinity;
+  /** Native sources refused in a row while their playlist answered (NATIVE_REFUSALS_LIMIT). */
+  private refusedWhilePresent = 0;
+  /** Times it started playing: a refusal judged across one belongs to the time before it. */
+  private plays = 0;
   /** The hls.js class, for its error-type constants (the module is loaded on demand). */
   private Hls: typeof Hls | null = null;
   private destroyed = false;
@@ -72,6 +82,8 @@ export class BroadcastPlayer {
     const set = (state: PlayerState) => () => this.setState(state);
     v.addEventListener("playing", () => {
       this.loadProblem = null;
+      this.refusedWhilePresent = 0;
+      this.plays += 1;
       if (!this.destroyed) this.started = true;
       this.setState("playing");
     });
@@ -209,7 +221,8 @@ export class BroadcastPlayer {
   /**
    * The browser's own HLS failed. A missing playlist (the Space just started, a CDN's 403 or 404
    * reads as MEDIA_ERR_SRC_NOT_SUPPORTED) or the network: the element stops for good, so ask again
-   * every RETRY_MS, as hls.js's path does. A decode error stops the player with the reason.
+   * every RETRY_MS, as hls.js's path does. A decode error stops the player with the reason, and so
+   * do NATIVE_REFUSALS_LIMIT refusals in a row of a playlist that is there (a format it cannot play).
    */
   private onNativeError(): void {
     const code = this.video.error?.code;
@@ -219,6 +232,18 @@ export class BroadcastPlayer {
     this.setState("waiting");
     window.clearTimeout(this.retry);
     this.retry = window.setTimeout(() => void this.reloadNative(), RETRY_MS);
+    if (code === MEDIA_ERR_SRC_NOT_SUPPORTED) void this.judgeRefusal(this.video.src);
+  }
+
+  /** A refused source: counted when its playlist answers, and the player stops at the limit. */
+  private async judgeRefusal(src: string): Promise<void> {
+    const plays = this.plays;
+    const present = await headOk(src);
+    if (this.hls || this.destroyed || this.plays !== plays || this.state !== "waiting" || this.video.src !== src) return;
+    this.refusedWhilePresent = present ? this.refusedWhilePresent + 1 : 0;
+    if (this.refusedWhilePresent < NATIVE_REFUSALS_LIMIT) return;
+    window.clearTimeout(this.retry);
+    this.fail("This browser cannot play the broadcast's format.");
   }
 
   /** Back online while the browser's own HLS waits: it may never ask again by itself (Chromium's does not). */
