@@ -5,6 +5,7 @@
  * grants follow the role the store holds now.
  */
 import { DisconnectReason } from "livekit-client";
+import { spread } from "./jitter";
 
 /** sessionStorage key: the Space this tab is in (per tab; gone when the tab closes). */
 export const IN_SPACE_KEY = "spaces.in-space";
@@ -194,7 +195,7 @@ export function reconnectsAfter(reason: DisconnectReason | undefined): boolean {
 export function backoffMs(n: number, random: () => number = Math.random): number {
   if (n <= 0) return 0;
   const base = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** (n - 1));
-  const jittered = base * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * random());
+  const jittered = spread(base, random, BACKOFF_JITTER);
   return Math.round(Math.min(BACKOFF_CAP_MS, jittered));
 }
 

@@ -10,6 +10,8 @@
  * with Join. An audience waiting on a shared link costs the API nothing, before the start or at it.
  */
 
+import { spread } from "./jitter";
+
 export const START_WATCH_MS = 15_000;
 
 export interface StartWatchDeps {
@@ -63,7 +65,7 @@ export class StartWatch {
   }
 
   private arm(): void {
-    const wait = Math.round(START_WATCH_MS * (0.8 + 0.4 * this.deps.random()));
+    const wait = Math.round(spread(START_WATCH_MS, this.deps.random));
     this.timer = this.deps.setTimer(() => {
       this.timer = null;
       if (this.deps.visible()) void this.read(); // hidden: shown() reads when the tab comes back

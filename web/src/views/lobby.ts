@@ -4,6 +4,7 @@ import type { Space, SpaceCreate, VideoPolicy } from "../api";
 import { ApiError } from "../api";
 import { replayAvailable } from "../broadcast";
 import { avatar, h, isBusy, limitCodePoints, localTime, markBusy, rebuildKeepingFocus, stale } from "../dom";
+import { spread } from "../jitter";
 import { personOf } from "../people";
 import { LOBBY_POLL_MS, LOBBY_SLOW_MS } from "../names";
 
@@ -284,5 +285,5 @@ export class SlowLists {
 /** The wait before the lobby's next refresh: LOBBY_POLL_MS give or take a fifth, so the pages a
  * Space's end sent to the lobby together do not keep refreshing together. */
 export function lobbyPollDelay(random: () => number = Math.random): number {
-  return Math.round(LOBBY_POLL_MS * (0.8 + 0.4 * random()));
+  return Math.round(spread(LOBBY_POLL_MS, random));
 }
