@@ -76,7 +76,8 @@ def _declared_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else None
+            # ASCII digits only: "1²" is isdigit() but not int(), which a 500 would say.
+            return int(text) if text.isascii() and text.isdigit() else None
     return None
 
 
@@ -93,7 +94,7 @@ class JsonBodies:
         too_large = f"the body is over {limit} bytes"
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
-            await _answer(send, 413, too_large, "body_too_large")
+            await answer(send, 413, too_large, "body_too_large")
             return
         chunks: list[bytes] = []
         size = 0
@@ -105,7 +106,7 @@ class JsonBodies:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _answer(send, 413, too_large, "body_too_large")
+                await answer(send, 413, too_large, "body_too_large")
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -116,7 +117,7 @@ class JsonBodies:
             try:
                 check(body)
             except BodyProblem as exc:
-                await _answer(send, 400, str(exc), "malformed_body")
+                await answer(send, 400, str(exc), "malformed_body")
                 return
         replayed = False
 
@@ -130,7 +131,7 @@ class JsonBodies:
         await self.app(scope, replay, send)
 
 
-async def _answer(send: Send, status: int, detail: str, rule: str) -> None:
+async def answer(send: Send, status: int, detail: str, rule: str) -> None:
     content = json.dumps({"detail": detail, "rule": rule}, ensure_ascii=True).encode("ascii")
     await send(
         {

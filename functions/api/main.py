@@ -29,6 +29,7 @@ from ..store.base import InvalidCursor
 from ..usecases.avatars import AvatarProxy
 from . import openapi
 from .json_bodies import JsonBodies
+from .local_hosts import LocalHostsOnly
 from .methods import AllowedMethods
 from .routes import avatars, health, listeners, presence, reactions, spaces, stage, tokens, webhooks
 
@@ -150,6 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Bearer tokens, not cookies: no credentials mode needed (an explicit "*" stays legal).
         allow_credentials=False,
     )
+    # Outermost: local mode's public dev secret answers only this machine's pages (DNS rebinding).
+    app.add_middleware(LocalHostsOnly)
 
     web = Path(settings.web_dist)
     if settings.is_local and (web / "index.html").is_file():

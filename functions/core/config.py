@@ -79,11 +79,8 @@ class Settings(BaseSettings):
     # local mode mints tokens for anyone at /dev/token, so no other site may drive it), in the
     # cloud none (the deployment names its web origin explicitly).
     cors_origins: str | None = Field(default=None, validation_alias=names.ENV_CORS_ORIGINS)
-    # Local mode only: host names POST /dev/token answers for (the request's Host header) besides
-    # this machine's (localhost, 127.0.0.0/8, [::1]), comma-separated. CORS keeps other sites'
-    # pages out, but not a site whose name its owner re-points at 127.0.0.1 after the page loaded
-    # (DNS rebinding): that page is then same-origin with the local API, and its requests carry its
-    # own name as Host.
+    # Local mode only: host names the API answers (the request's Host header) besides this
+    # machine's (localhost, 127.0.0.0/8, [::1]), comma-separated: functions/api/local_hosts.py.
     dev_hosts: str | None = Field(default=None, validation_alias="SPACES_DEV_HOSTS")
 
     max_speakers: int = Field(default=10, ge=1, le=50, validation_alias="SPACES_MAX_SPEAKERS")

@@ -991,7 +991,7 @@ def test_local_mode_serves_the_built_web_client_after_the_api(settings: Settings
     web.mkdir()
     (web / "index.html").write_text("<html>spaces</html>")
     app = create_app(settings.model_copy(update={"web_dist": str(web)}))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         assert "spaces" in c.get("/").text
         assert c.get("/healthz").json() == {"status": "ok"}
         # The page's configuration: none, so it calls this origin (no 404 in every console).
@@ -1004,7 +1004,7 @@ def test_local_mode_serves_the_built_web_client_after_the_api(settings: Settings
         assert f" {ws}" in policy and f" {http}" in policy
         assert page.headers["x-content-type-options"] == "nosniff"
     cloud = settings.model_copy(update={"web_dist": str(web), "mode": "cloud"})
-    with TestClient(create_app(cloud)) as c:
+    with TestClient(create_app(cloud), base_url="http://127.0.0.1") as c:
         assert c.get("/").status_code == 404
 
 
@@ -1303,7 +1303,7 @@ def test_a_live_space_is_not_handed_to_a_cohost_who_never_joined_it(
     handing went on (each handed Space ends after the grace period, and two more follow)."""
     app = create_app(settings.model_copy(update={"max_live_per_host": 2}))
     app.dependency_overrides[deps.get_gateway] = lambda: gateway
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         for _ in range(2):
             space_id = create(client, host="mallory")["id"]
             start(client, space_id, host="mallory")
@@ -1391,7 +1391,7 @@ def test_a_throttled_store_is_a_503_and_any_other_store_failure_stays_a_500(
 
         return lambda: Failing(settings.sqlite_path)
 
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
         app.dependency_overrides[deps.get_store] = failing("ProvisionedThroughputExceededException")
         throttled = c.get("/spaces/" + "a" * 32, headers={**auth("host"), "Origin": "https://web.example"})
         assert throttled.status_code == 503 and throttled.json()["rule"] == "store_throttled"
@@ -1406,7 +1406,7 @@ def test_a_host_may_run_only_so_many_live_spaces_at_once(settings: Settings, gat
     and a composer, so one account of a public deployment must not start them without bound."""
     app = create_app(settings.model_copy(update={"max_live_per_host": 2}))
     app.dependency_overrides[deps.get_gateway] = lambda: gateway
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         first, second, third = (create(client)["id"] for _ in range(3))
         start(client, first)
         start(client, second)
@@ -1452,7 +1452,7 @@ def test_every_hand_toggle_sends_the_hands_whatever_another_process_sent_since(
     other.dependency_overrides[deps.get_gateway] = lambda: gateway
     space_id = live_space(client)
     gateway.join("fan")
-    with TestClient(other) as second:
+    with TestClient(other, base_url="http://127.0.0.1") as second:
         assert client.post(f"/spaces/{space_id}/hand", headers=auth("fan")).status_code == 200
         assert second.delete(f"/spaces/{space_id}/hand", headers=auth("fan")).status_code == 200
         gateway.calls.clear()

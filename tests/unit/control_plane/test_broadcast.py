@@ -41,7 +41,7 @@ def broadcast_settings(settings: Settings) -> Settings:
 def bclient(broadcast_settings: Settings, gateway: FakeGateway) -> Iterator[TestClient]:
     app = create_app(broadcast_settings)
     app.dependency_overrides[deps.get_gateway] = lambda: gateway
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -208,7 +208,7 @@ def test_a_limit_of_zero_sends_every_listener_to_the_broadcast(
 ) -> None:
     app = create_app(broadcast_settings.model_copy(update={"webrtc_listener_limit": 0}))
     app.dependency_overrides[deps.get_gateway] = lambda: gateway
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         space_id = live_space(c)
         assert token(c, space_id, "first")["mode"] == "hls"
         assert token(c, space_id, "host")["mode"] == "webrtc"
@@ -313,7 +313,7 @@ def test_past_retention_the_recording_is_gone(
             host_grace=broadcast_settings.host_grace_seconds,
             clock=lambda: now,
         )
-        with TestClient(app) as c:
+        with TestClient(app, base_url="http://127.0.0.1") as c:
             body: dict[str, Any] = c.get(f"/spaces/{space_id}", headers=auth("x")).json()
             return body
 

@@ -51,7 +51,7 @@ def local_app(settings: Settings, broadcast_dir: Path) -> FastAPI:
 
 @pytest.fixture
 def files(local_app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(local_app) as c:
+    with TestClient(local_app, base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -164,7 +164,7 @@ def asgi_get(app: FastAPI, raw_path: str) -> tuple[int, bytes]:
         "raw_path": raw_path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
@@ -201,7 +201,7 @@ def test_the_route_exists_only_in_local_mode_with_a_directory(
     settings: Settings, broadcast_dir: Path
 ) -> None:
     path = f"/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}"
-    with TestClient(create_app(settings)) as without_dir:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as without_dir:
         assert without_dir.get(path).status_code == 404
     cloud = Settings.model_validate(
         {
@@ -211,7 +211,7 @@ def test_the_route_exists_only_in_local_mode_with_a_directory(
             "SPACES_BROADCAST_DIR": str(broadcast_dir),
         }
     )
-    with TestClient(create_app(cloud)) as in_cloud:
+    with TestClient(create_app(cloud), base_url="http://127.0.0.1") as in_cloud:
         assert in_cloud.get(path).status_code == 404
 
 

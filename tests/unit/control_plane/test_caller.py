@@ -40,7 +40,7 @@ def probe_app() -> FastAPI:
 def local(settings: deps.Settings) -> Iterator[TestClient]:
     app = probe_app()
     app.state.settings = settings
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
 
 

@@ -22,7 +22,7 @@ def methods_client(request: pytest.FixtureRequest, settings: Settings, tmp_path:
         web.mkdir()
         (web / "index.html").write_text("<!doctype html><title>Spaces</title>")
         settings = settings.model_copy(update={"web_dist": str(web)})
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url="http://127.0.0.1")
 
 
 @pytest.mark.parametrize(

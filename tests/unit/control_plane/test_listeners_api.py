@@ -203,7 +203,7 @@ def hls_client(settings: Settings, gateway: FakeGateway) -> Iterator[TestClient]
         )
     )
     app.dependency_overrides[deps.get_gateway] = lambda: gateway
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 

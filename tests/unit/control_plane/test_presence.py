@@ -99,7 +99,7 @@ def papp(settings: Settings, gateway: FakeGateway) -> FastAPI:
 
 @pytest.fixture
 def pclient(papp: FastAPI) -> Iterator[TestClient]:
-    with TestClient(papp) as c:
+    with TestClient(papp, base_url="http://127.0.0.1") as c:
         yield c
 
 

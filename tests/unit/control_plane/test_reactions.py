@@ -299,7 +299,7 @@ def rx_client(app: FastAPI, data_gateway: DataGateway) -> Any:
     from functions.api import deps
 
     app.dependency_overrides[deps.get_gateway] = lambda: data_gateway
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 

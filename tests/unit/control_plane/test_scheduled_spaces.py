@@ -59,7 +59,7 @@ def test_a_scheduled_space_long_past_its_start_leaves_discovery_but_stays_readab
 def capped(settings: Settings, gateway: FakeGateway) -> Iterator[TestClient]:
     app = create_app(settings.model_copy(update={"max_scheduled_per_host": 3}))
     app.dependency_overrides[deps.get_gateway] = lambda: gateway
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
 
 

@@ -159,7 +159,7 @@ def test_cors_defaults_to_the_local_page_locally_and_to_nothing_in_the_cloud(
     assert Settings(SPACES_CORS_ORIGINS="*").cors_origin_list == ["*"]
 
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
-    with TestClient(create_app(local)) as client:
+    with TestClient(create_app(local), base_url="http://127.0.0.1") as client:
         # Any website open in the developer's browser must not mint dev tokens and drive the API.
         evil = client.options("/dev/token", headers={**preflight, "Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in evil.headers

@@ -48,7 +48,9 @@ def test_cloud_mode_has_no_dev_sign_in() -> None:
             "SPACES_WEB_DIST": "/nonexistent",
         }
     )
-    resp = TestClient(create_app(settings)).post("/dev/token", json={"user_id": "alice"})
+    resp = TestClient(create_app(settings), base_url="http://127.0.0.1").post(
+        "/dev/token", json={"user_id": "alice"}
+    )
     assert resp.status_code == 404
 
 
@@ -78,7 +80,10 @@ def test_an_expired_dev_token_is_refused_and_a_reissued_one_accepted(tmp_path: P
     assert client.get("/spaces/" + "0" * 32, headers={"Authorization": f"Bearer {new}"}).status_code == 404
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:8000", "127.0.0.2", "localhost:5173", "LOCALHOST", "[::1]:8000"])
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1:8000", "127.0.0.2", "localhost:5173", "LOCALHOST", "[::1]:8000", "host.docker.internal:8000"],
+)
 def test_the_page_of_this_machine_gets_a_token(tmp_path: Path, host: str) -> None:
     resp = local_app(tmp_path).post("/dev/token", json={"user_id": "alice"}, headers={"Host": host})
     assert resp.status_code == 200, resp.text
@@ -90,9 +95,46 @@ def test_a_page_of_another_site_pointed_here_gets_no_token(tmp_path: Path, host:
     local API (CORS does not apply), and its requests name that site as Host."""
     resp = local_app(tmp_path).post("/dev/token", json={"user_id": "alice"}, headers={"Host": host})
     assert resp.status_code == 403
-    assert resp.json()["rule"] == "dev_host_refused"
+    assert resp.json()["rule"] == "foreign_host"
     assert "token" not in resp.json()
     assert "SPACES_DEV_HOSTS" in resp.json()["detail"]
+
+
+def test_a_page_of_another_site_pointed_here_cannot_use_the_public_dev_secret(tmp_path: Path) -> None:
+    """The dev secret is public: a rebound page can sign its own token, so no route of the local API
+    answers it, whatever the token (a write, a read, a preflight), and nothing is stored."""
+    import jwt
+
+    token = jwt.encode({"sub": "alice", "exp": 9_999_999_999}, names.DEV_JWT_SECRET, algorithm="HS256")
+    bearer = {"Authorization": f"Bearer {token}"}
+    client = local_app(tmp_path)
+    foreign = {"Host": "evil.example:8000"}
+    made = client.post("/spaces", json={"title": "made by evil.example"}, headers={**bearer, **foreign})
+    assert made.status_code == 403 and made.json()["rule"] == "foreign_host"
+    for path in ("/spaces?state=scheduled", "/healthz", "/openapi.json"):
+        resp = client.get(path, headers={**bearer, **foreign})
+        assert resp.status_code == 403, path
+    preflight = client.options(
+        "/spaces",
+        headers={**foreign, "Origin": "http://evil.example:8000", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 403
+    # The same token from this machine's page works, and sees that nothing was created.
+    listed = client.get("/spaces?state=scheduled", headers=bearer)
+    assert listed.status_code == 200 and listed.json()["items"] == []
+
+
+def test_cloud_mode_does_not_check_the_host() -> None:
+    """In the cloud API Gateway's own domain and custom domains reach the app; only local mode checks."""
+    settings = Settings(
+        **{
+            names.ENV_MODE: "cloud",
+            names.ENV_LIVEKIT_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lk",
+            "SPACES_WEB_DIST": "/nonexistent",
+        }
+    )
+    resp = TestClient(create_app(settings), base_url="https://api.example.org").get("/healthz")
+    assert resp.status_code == 200
 
 
 def test_dev_hosts_names_the_hosts_allowed(tmp_path: Path) -> None:
@@ -104,7 +146,7 @@ def test_dev_hosts_names_the_hosts_allowed(tmp_path: Path) -> None:
             "SPACES_DEV_HOSTS": "devbox.lan, [fd00::1]",
         }
     )
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url="http://127.0.0.1")
     for host, status in (
         ("devbox.lan:8000", 200),
         ("[fd00::1]:8000", 200),
