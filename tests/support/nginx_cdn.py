@@ -71,6 +71,11 @@ http {{
     tcp_nopush on;
     proxy_cache_path {dir}/cache levels=1:2 keys_zone=edge:10m max_size=1g inactive=10m
                      use_temp_path=off;
+    # The origin's own name as Host, as CloudFront sends its origin's domain (nginx would send the
+    # upstream's name, "origin", which the local API refuses as a foreign host).
+    map $uri $origin_host {{
+        default "127.0.0.1:{origin_port}";
+    }}
     upstream origin {{
         server 127.0.0.1:{origin_port};
         keepalive 16;
@@ -95,6 +100,7 @@ http {{
             proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header Host $origin_host;
             add_header X-Accel-Expires $clock_expires;
         }}
     }}
@@ -102,6 +108,7 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $origin_host;
         proxy_cache edge;
         proxy_cache_key $uri;
         # One origin request per new object: the others wait for it, LOCK_TIMEOUT at most before
@@ -124,6 +131,8 @@ http {{
             proxy_cache_key $uri?{avatar_param}=$arg_{avatar_param};
             proxy_set_header Cookie "";
             proxy_set_header Authorization "";
+            proxy_set_header Connection "";
+            proxy_set_header Host $origin_host;
             proxy_pass http://origin$uri?{avatar_param}=$arg_{avatar_param};
         }}
         # Segments (immutable) and anything else: straight to the origin.
