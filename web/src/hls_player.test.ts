@@ -149,6 +149,24 @@ describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)"
     player.destroy();
   });
 
+  it("asks no more once it has stopped, though a reload was already on its way (a slow HEAD)", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const player = await nativePlayer();
+    // Every HEAD answers 200, 2.5 s late: the 2 s retry's reload is waiting on one when the third
+    // refusal's judgement stops the player (found by a review: it went on reloading for ever).
+    const slowOk = () => new Promise<Response>((done) => setTimeout(() => done(new Response(null, { status: 200 })), 2500));
+    vi.stubGlobal("fetch", vi.fn(slowOk));
+    const loads = vi.spyOn(player.video, "load").mockImplementation(() => queueMicrotask(() => failWith(player, 4)));
+    failWith(player, 4);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(player.state).toBe("failed");
+    const before = loads.mock.calls.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(loads.mock.calls.length - before).toBe(0);
+    expect(player.state).toBe("failed");
+    player.destroy();
+  });
+
   it("keeps asking while the refused playlist is missing, and counts afresh once it played", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const player = await nativePlayer();

@@ -226,7 +226,7 @@ export class BroadcastPlayer {
    */
   private onNativeError(): void {
     const code = this.video.error?.code;
-    if (this.hls || this.destroyed || code === undefined || code === MEDIA_ERR_ABORTED) return;
+    if (this.hls || this.destroyed || this.state === "failed" || code === undefined || code === MEDIA_ERR_ABORTED) return;
     if (code === MEDIA_ERR_DECODE) return this.fail("The broadcast cannot be played (the browser could not decode it).");
     this.loadProblem = code === MEDIA_ERR_NETWORK ? "network error" : "no playlist";
     this.setState("waiting");
@@ -244,6 +244,8 @@ export class BroadcastPlayer {
     if (this.refusedWhilePresent < NATIVE_REFUSALS_LIMIT) return;
     window.clearTimeout(this.retry);
     this.fail("This browser cannot play the broadcast's format.");
+    this.video.removeAttribute("src"); // and stops asking for it
+    this.video.load();
   }
 
   /** Back online while the browser's own HLS waits: it may never ask again by itself (Chromium's does not). */
@@ -256,7 +258,7 @@ export class BroadcastPlayer {
   /** Load the browser's own HLS again: a live player the playable playlist (at its live edge), a replay where it was. */
   private async reloadNative(): Promise<void> {
     const url = this.live ? await playableUrl(this.url, headOk) : this.url;
-    if (this.destroyed) return;
+    if (this.destroyed || this.state === "failed") return; // it stopped for good while it looked
     const v = this.video;
     const at = this.live ? 0 : v.currentTime;
     v.src = url;

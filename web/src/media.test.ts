@@ -212,6 +212,21 @@ describe("a first connect that fails", () => {
     expect(room.status).toMatchObject({ kind: "ended", dropped: false, removed: true, canRejoin: false });
   });
 
+  it("is ended, not connected, when the SFU ends it while the audio is being started", async () => {
+    // connect() resolved; startAudio waits on the elements' play(), and the host removes the person
+    // meanwhile (found by a review: the page then showed a live stage with no media).
+    const room = new SpaceRoom(document.createElement("div"));
+    vi.spyOn(room.room, "connect").mockResolvedValue(undefined);
+    vi.spyOn(room.room, "startAudio").mockImplementation(async () => {
+      room.room.emit(RoomEvent.Disconnected, DisconnectReason.PARTICIPANT_REMOVED);
+    });
+    const seen: string[] = [];
+    room.onChange(() => seen.push(room.status.kind));
+    await expect(room.connect("wss://sfu.example", "t")).rejects.toThrow();
+    expect(room.status).toMatchObject({ kind: "ended", removed: true, dropped: false, canRejoin: false });
+    expect(seen).toEqual(["connecting", "ended"]);
+  });
+
   it("is no drop when the person left while it was connecting", async () => {
     const room = new SpaceRoom(document.createElement("div"));
     let cancel: (err: Error) => void = () => undefined;

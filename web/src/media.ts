@@ -340,6 +340,13 @@ export class SpaceRoom {
       throw new Error(message);
     }
     await this.room.startAudio().catch(() => undefined);
+    // startAudio waits on the elements' play(): an end in the meantime was held for this method too.
+    const ended = this.endedWhileConnecting;
+    if (ended !== null) {
+      const said = disconnectMessage(ended);
+      this.setStatus({ kind: "ended", ...said, dropped: reconnectsAfter(ended) });
+      throw new Error(said.message);
+    }
     this.setStatus({ kind: "connected" });
     for (const p of this.room.remoteParticipants.values()) this.takeStage(p);
   }
