@@ -79,17 +79,29 @@ CAMERA_STALE_S = 2.0
 # layer for a whole turn, while a new subscription is given bits at once. So a camera shown from
 # warm and still at the layer it had then, short of its full picture, this long after the switch
 # (settings.FULL_PICTURE_WAIT_ENV, 1.5 s) is subscribed to afresh, once, its picture kept in the big
-# tile until the new subscription's first one.
-# livekit-server acts on a subscription's desired state when it reconciles: an unsubscribe and a
-# subscribe that reach it before it has acted change nothing (and the SDK has dropped the track). So
-# the renewal subscribes again only this long after the SFU confirmed the unsubscribe (its blank
-# frames stop after 0.2 s).
+# tile until the new subscription's first one. A warm camera shown before its first picture is
+# judged the same way, the wait counted from that picture: it comes at the warm layer too, and the
+# SFU cannot move a subscription up before it streams.
+# The renewal unsubscribes, then subscribes again this long after. The SDK drops the track and fires
+# track_unsubscribed itself, inside set_subscribed(False) and before the request has left (rust-sdks,
+# RemoteTrackPublication: set_track(None) first): nothing tells when the SFU has acted on it, so the
+# gap counts from sending the unsubscribe. livekit-server (v1.13.5, pkg/rtc/subscriptionmanager.go)
+# records each request as the subscription's desired state and queues a reconcile at once; a
+# subscribe that reaches it before that reconcile has run finds the subscription as desired and
+# changes nothing, while the SDK has dropped the track (with no gap, the renewed camera never came
+# back). Once the unsubscribe is under way, a subscribe is acted on when the old down track has
+# closed (its blank frames, 0.2 s), as that close reconciles again. So the gap need only outlast the
+# SFU's reconcile queue and any bunching of the two requests on their shared signalling connection
+# (a TCP retransmission, 0.2 s at least): 0.3 s covers both, and every 0.1 s more freezes the big
+# tile's picture that much longer. What still slips through is caught by SUBSCRIPTION_DEADLINE_S.
 RESUBSCRIBE_GAP_S = 0.3
-# A renewal with no new subscription this long after it began is given up: the camera is let go and,
-# RECOVERY_GAP_S later, asked for as if the SFU had dropped it (the card shows until it comes). The
-# SFU may still count it subscribed (a subscribe it took as no change), so it is unsubscribed first:
-# asking again at once would change nothing either.
-RENEWAL_DEADLINE_S = 4.0
+# A subscription of the shown video (a renewal's, from its unsubscribe, or any other) with no track
+# this long after it was asked is given up: the track is let go and, RECOVERY_GAP_S later, asked for
+# again (the card shows until it comes). A subscribe the SFU took as no change (one that reached it
+# before it acted on an unsubscribe of the same track) never brings one, and nothing else would ask
+# again. The SFU may still count it subscribed, so it is unsubscribed first, and no sync asks for it
+# during the gap (a stage update may come every 0.5 s): asking again at once would change nothing.
+SUBSCRIPTION_DEADLINE_S = 4.0
 RECOVERY_GAP_S = 1.0
 # A starved composer (spans of media dropped to stay on the clock) says so at most this often, at
 # ERROR: 10 such lines in 5 minutes, starvation sustained over them, raise the composer errors alarm.
@@ -286,6 +298,7 @@ class _Camera:
     frame_height: int = 0  # `frame`'s height as received (a lower layer's is smaller)
     latest: rtc.VideoFrame | None = None  # the newest picture received, fitted only when shown
     latest_at: float = 0.0
+    warm_start: bool = False  # subscribed at the lowest layer: its first pictures are warm ones
     task: asyncio.Task[None] | None = None
 
 
@@ -351,6 +364,11 @@ class RoomComposer:
         self._layers: dict[str, video.Layer] = {}  # the simulcast layer asked for, by sid
         # Shown cameras being subscribed to afresh (`_await_full`), by sid: the old reader.
         self._renewing: dict[str, _Camera] = {}
+        # The shown video's subscriptions not answered yet, by sid: their SUBSCRIPTION_DEADLINE_S.
+        self._deadlines: dict[str, asyncio.Task[None]] = {}
+        # Video sids let go after a subscription brought nothing: no sync asks for them until their
+        # RECOVERY_GAP_S is over (`_subscription_deadline`).
+        self._cooling: set[str] = set()
         self._full_check: asyncio.Task[None] | None = None
         self._renewed_at: float | None = None  # the switch (its time) whose camera was renewed
         self._warm = settings.warm_cameras(env)
@@ -712,6 +730,7 @@ class RoomComposer:
                 source=_source(publication.source),
                 full_height=publication.height,
                 simulcast=publication.simulcasted,
+                warm_start=self._layers.get(publication.sid) == "low",
             )
             if renewed is not None:  # subscribed afresh: its picture stays until the first new one
                 camera.frame, camera.frame_at, camera.frame_height = (
@@ -731,10 +750,12 @@ class RoomComposer:
             self._mics.close(publication.sid)
             self._mixer.remove(publication.sid)
         elif publication.source in (CAMERA, SCREEN):
-            if publication.sid in self._renewing:
-                # The renewal's own unsubscribe (_await_full): subscribed again shortly, nothing lost.
+            renewing = self._renewing.get(publication.sid)
+            if renewing is not None:
+                # The renewal's own unsubscribe (_await_full), which the SDK reports itself as it
+                # sends it, not the SFU's doing: subscribed again RESUBSCRIBE_GAP_S from now.
                 self._release(publication.sid, keep_shown=True)
-                self._spawn(self._resubscribe_renewed(publication.sid), f"resubscribe-{participant.identity}")
+                self._spawn(self._resubscribe_renewed(renewing), f"resubscribe-{participant.identity}")
                 return
             self._release(publication.sid)
         self._lost(publication.sid)
@@ -882,12 +903,16 @@ class RoomComposer:
             self._release(sid)
         # Down before up: the old picture's top layer is let go before the new one's is asked for.
         for sid, layer in sorted(held.items(), key=lambda item: item[1] == "high"):
+            if sid in self._cooling:
+                continue  # let go after its subscription brought nothing; asked for when the gap ends
             identity, publication = publications[sid]
             newly = sid not in self._camera_wanted
             if newly:
                 self._camera_wanted.add(sid)
                 publication.set_subscribed(True)
                 logger.info("%s subscribe %s", _kind(publication.source), identity)
+            if layer == "high" and sid not in self._held and (newly or sid not in self._deadlines):
+                self._watch_subscription(sid, identity)  # the shown video, not here yet
             if self._layers.get(sid) != layer:
                 self._layers[sid] = layer
                 logger.info("%s layer %s %s", _kind(publication.source), identity, layer)
@@ -924,16 +949,20 @@ class RoomComposer:
         self._camera = camera
         if camera is not None:
             camera.shown = True
+            # A camera streaming when the switch came is judged from the switch; one subscribed warm
+            # with no picture yet, from its first (_read_camera). A new subscription at the top layer
+            # (cold) is already what a renewal would make.
             if camera.latest is not None:
                 self._spawn(self._fit_into(camera, camera.latest, camera.latest_at), f"fit-{camera.identity}")
-            # Only a camera that was streaming warm when the switch came: a new subscription (cold)
-            # is already what a renewal would make.
-            if camera.latest is not None and camera.simulcast and camera.source == "camera":
-                if camera.sid not in self._renewing:
-                    if self._full_check is not None:
-                        self._full_check.cancel()
-                    check = self._await_full(camera, camera.latest.height)
-                    self._full_check = self._spawn(check, f"full-{camera.identity}")
+                self._check_full(camera, camera.latest.height)
+
+    def _check_full(self, camera: _Camera, warm_lines: int) -> None:
+        """Judge the shown `camera`, `warm_lines` high now, after the full-picture wait (_await_full)."""
+        if not camera.simulcast or camera.source != "camera" or camera.sid in self._renewing:
+            return
+        if self._full_check is not None:
+            self._full_check.cancel()
+        self._full_check = self._spawn(self._await_full(camera, warm_lines), f"full-{camera.identity}")
 
     async def _await_full(self, camera: _Camera, warm_lines: int) -> None:
         """Subscribe afresh to a shown camera still at its warm layer (`warm_lines` high) and short of
@@ -953,31 +982,47 @@ class RoomComposer:
         logger.info(
             "video %s: no full picture %.2f s after the switch (%d lines); subscribing afresh",
             camera.identity,
-            self._full_wait,
+            self._clock() - self._switch_at,
             latest.height,
         )
         self._renewing[camera.sid] = camera
         self._renewed_at = self._switch_at
-        publication.set_subscribed(False)  # again RESUBSCRIBE_GAP_S after the SFU confirms it
-        self._spawn(self._renewal_deadline(camera.sid), f"renewal-{camera.identity}")
+        self._watch_subscription(camera.sid, camera.identity)
+        # The SDK reports the track unsubscribed at once (_track_unsubscribed), which subscribes
+        # again RESUBSCRIBE_GAP_S later.
+        publication.set_subscribed(False)
 
-    async def _resubscribe_renewed(self, sid: str) -> None:
-        """The renewal's second step, RESUBSCRIBE_GAP_S after the SFU confirmed the unsubscribe."""
+    async def _resubscribe_renewed(self, camera: _Camera) -> None:
+        """The renewal's second step, RESUBSCRIBE_GAP_S after its unsubscribe was sent; nothing if
+        that renewal is over (given up, or the camera let go) by then."""
         await asyncio.sleep(RESUBSCRIBE_GAP_S)
+        sid = camera.sid
         publication = self._publication(sid)
-        if sid not in self._renewing or sid not in self._camera_wanted or publication is None:
+        if self._renewing.get(sid) is not camera or sid not in self._camera_wanted or publication is None:
             return
         publication.set_subscribed(True)
         self._ask_layer(publication, self._layers.get(sid, "high"))
 
-    async def _renewal_deadline(self, sid: str) -> None:
-        """A renewal that has not brought a new subscription in RENEWAL_DEADLINE_S is given up."""
-        await asyncio.sleep(RENEWAL_DEADLINE_S)
-        camera = self._renewing.get(sid)
-        if camera is None:
-            return
+    def _watch_subscription(self, sid: str, identity: str) -> None:
+        """Give the shown video's subscription, asked now, SUBSCRIPTION_DEADLINE_S to bring its
+        track; its track (or letting it go) ends the watch (_release)."""
+        old = self._deadlines.pop(sid, None)
+        if old is not None:
+            old.cancel()
+        self._deadlines[sid] = self._spawn(self._subscription_deadline(sid, identity), f"deadline-{identity}")
+
+    async def _subscription_deadline(self, sid: str, identity: str) -> None:
+        """A subscription that brought no track in SUBSCRIPTION_DEADLINE_S is let go and asked for
+        again RECOVERY_GAP_S later."""
+        await asyncio.sleep(SUBSCRIPTION_DEADLINE_S)
+        del self._deadlines[sid]  # this watch: it would have been cancelled otherwise
+        if sid not in self._camera_wanted:
+            return  # refused meanwhile: the resubscriber asks again (_lost)
         logger.warning(
-            "video %s: renewing its subscription brought nothing; asking for it again", camera.identity
+            "video %s: %s brought nothing in %.1f s; asking for it again",
+            identity,
+            "renewing its subscription" if sid in self._renewing else "its subscription",
+            SUBSCRIPTION_DEADLINE_S,
         )
         self._camera_wanted.discard(sid)
         self._layers.pop(sid, None)
@@ -985,7 +1030,11 @@ class RoomComposer:
         publication = self._publication(sid)
         if publication is not None:
             publication.set_subscribed(False)
-            await asyncio.sleep(RECOVERY_GAP_S)
+            self._cooling.add(sid)
+            try:
+                await asyncio.sleep(RECOVERY_GAP_S)
+            finally:
+                self._cooling.discard(sid)
         self._sync_camera()
 
     def _publication(self, sid: str) -> rtc.RemoteTrackPublication | None:
@@ -1000,7 +1049,12 @@ class RoomComposer:
         being subscribed to afresh, its last picture stays in the big tile meanwhile."""
         camera = self._held.pop(sid, None)
         if not keep_shown:
+            # Its renewal, and the wait for a subscription's track, are over (a track came, or none
+            # is wanted any more).
             self._renewing.pop(sid, None)
+            deadline = self._deadlines.pop(sid, None)
+            if deadline is not None:
+                deadline.cancel()
             if self._camera is not None and self._camera.sid == sid:
                 self._camera = None
         if camera is None:
@@ -1013,13 +1067,17 @@ class RoomComposer:
         stream = rtc.VideoStream(track, capacity=1)
         try:
             async for event in stream:
-                if camera.latest is None or camera.latest.height != event.frame.height:
+                previous = camera.latest
+                if previous is None or previous.height != event.frame.height:
                     # Rare (a change of simulcast layer): the tests and the benchmark read it.
                     logger.info(
                         "video %s: pictures of %dx%d", camera.identity, event.frame.width, event.frame.height
                     )
                 camera.latest, camera.latest_at = event.frame, self._clock()
                 if camera.shown:  # a warm camera's pictures are kept, not drawn
+                    if previous is None and camera.warm_start:
+                        # Shown before it sent anything: this picture is at its warm layer (_show).
+                        self._check_full(camera, event.frame.height)
                     await self._fit_into(camera, event.frame, camera.latest_at)
         finally:
             await stream.aclose()

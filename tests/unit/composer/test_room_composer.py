@@ -1,8 +1,9 @@
 """RoomComposer against a fake room: what it subscribes to, when it switches, what it records.
 
 The room, its participants and publications are fakes with the SDK's shape (events through
-`on`/`off`, `set_subscribed` recorded); the broadcast is a fake that keeps what it was fed. The
-real SDK and encoder are exercised in tests/integration/composer/test_composer_live.py.
+`on`/`off`, `set_subscribed` recorded, an unsubscribe firing track_unsubscribed at once as the SDK
+does); the broadcast is a fake that keeps what it was fed. The real SDK and encoder are exercised
+in tests/integration/composer/test_composer_live.py.
 """
 
 from __future__ import annotations
@@ -47,12 +48,20 @@ class FakePublication:
     log: list[tuple[str, bool]] = field(default_factory=list)
     simulcasted: bool = False
     height: int = 36  # the top layer's (FakeVideoFrame's default: a full picture)
-    track: Any = None  # set by FakeRoom.subscribe, as the SDK sets it once subscribed
+    track: Any = None  # set by subscribe_video, as the SDK sets it once subscribed
     qualities: list[int] = field(default_factory=list)  # every layer asked for, in order
+    room: Any = None  # the FakeRoom and FakeParticipant it belongs to (FakeRoom.join)
+    participant: Any = None
 
     def set_subscribed(self, subscribed: bool) -> None:
         self.subscribed = subscribed
         self.log.append((self.sid, subscribed))
+        if not subscribed and self.track is not None and self.room is not None:
+            # As the SDK does: it drops the track and fires track_unsubscribed itself, before the
+            # request has even left (rust-sdks, RemoteTrackPublication: set_track(None) first). The
+            # event says nothing of what the SFU has done.
+            track, self.track = self.track, None
+            self.room.emit("track_unsubscribed", track, self, self.participant)
 
     def set_video_quality(self, quality: int) -> None:
         assert self.simulcasted, "the SDK refuses a layer for a track without simulcast"
@@ -110,6 +119,7 @@ class FakeRoom:
         self.remote_participants[identity] = p
         self.emit("participant_connected", p)
         for pub in publications:
+            pub.room, pub.participant = self, p
             p.track_publications[pub.sid] = pub
             self.emit("track_published", pub, p)
 
@@ -489,10 +499,10 @@ async def test_a_shown_camera_left_at_its_lowest_layer_is_subscribed_to_afresh_o
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The SFU may not move a warm subscription to its top layer (a downlink it judges deficient):
-    SPACES_COMPOSER_FULL_PICTURE_WAIT_S after the switch the camera is unsubscribed and, once the SFU
-    confirmed it and RESUBSCRIBE_GAP_S more have passed, subscribed again, its last picture staying
-    in the big tile until the new subscription's first; once a switch."""
-    monkeypatch.setattr(worker, "RESUBSCRIBE_GAP_S", 0.05)
+    SPACES_COMPOSER_FULL_PICTURE_WAIT_S after the switch the camera is unsubscribed and,
+    RESUBSCRIBE_GAP_S later, subscribed again, its last picture staying in the big tile until the
+    new subscription's first; once a switch."""
+    monkeypatch.setattr(worker, "RESUBSCRIBE_GAP_S", 0.2)
     h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, settings.FULL_PICTURE_WAIT_ENV: "0.05"})
     try:
         on = ["alice", "bob"]
@@ -510,7 +520,6 @@ async def test_a_shown_camera_left_at_its_lowest_layer_is_subscribed_to_afresh_o
             lambda: ("cam-bob", False) in h.subscriptions, what="bob's camera let go to renew"
         )
         publication = _publication(h, "cam-bob")
-        h.room.emit("track_unsubscribed", bob, publication, _participant(h, "bob"))
         assert h.subscriptions[-1] == ("cam-bob", False)  # not at once: the SFU would change nothing
         await eventually_async(lambda: h.subscriptions[-1] == ("cam-bob", True), what="bob asked for again")
         assert publication.qualities[-1] == HIGH
@@ -586,10 +595,10 @@ async def test_after_a_reconnection_the_cameras_follow_the_room_metadata(
 async def test_a_renewal_the_sfu_does_not_answer_is_given_up_and_the_camera_asked_for_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No new subscription RENEWAL_DEADLINE_S after a renewal began (the SFU took the unsubscribe
+    """No new subscription SUBSCRIPTION_DEADLINE_S after a renewal began (the SFU took the unsubscribe
     and the subscribe as no change): the camera is asked for as after a drop, never left wedged."""
     monkeypatch.setattr(worker, "RESUBSCRIBE_GAP_S", 0.01)
-    monkeypatch.setattr(worker, "RENEWAL_DEADLINE_S", 0.2)
+    monkeypatch.setattr(worker, "SUBSCRIPTION_DEADLINE_S", 0.2)
     monkeypatch.setattr(worker, "RECOVERY_GAP_S", 0.05)
     h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, settings.FULL_PICTURE_WAIT_ENV: "0.05"})
     try:
@@ -601,7 +610,6 @@ async def test_a_renewal_the_sfu_does_not_answer_is_given_up_and_the_camera_aske
         await eventually_async(lambda: h.composer._held["cam-bob"].latest is not None, what="bob warm")
         h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=on)
         await eventually_async(lambda: ("cam-bob", False) in h.subscriptions, what="the renewal")
-        h.room.emit("track_unsubscribed", bob, _publication(h, "cam-bob"), _participant(h, "bob"))
         await eventually_async(lambda: h.subscriptions[-1] == ("cam-bob", True), what="the resubscribe")
         asked = len(h.subscriptions)
         # ... and no track_subscribed ever comes: let go (the SFU may count it subscribed), then asked for.
@@ -615,6 +623,124 @@ async def test_a_renewal_the_sfu_does_not_answer_is_given_up_and_the_camera_aske
         assert _publication(h, "cam-bob").qualities[-1] == HIGH
         subscribe_video(h, "cam-bob").pictures.put_nowait(FakeVideoFrame(BLUE))
         await eventually_async(lambda: big_tile_colour(h) == BLUE, what="bob's camera back")
+    finally:
+        await h.composer.aclose()
+
+
+ON = ["alice", "bob"]
+
+
+async def _show_bob_warm(h: Harness, seq: int) -> None:
+    """Alice shown with a picture, bob warm at his lowest layer with one: then bob shown."""
+    h.room.publish_stage(seq, spotlight="alice", video_spotlight="alice", video_on=ON)
+    subscribe_video(h, "cam-alice").pictures.put_nowait(FakeVideoFrame(RED))
+    subscribe_video(h, "cam-bob").pictures.put_nowait(FakeVideoFrame(BLUE, width=32, height=18))
+    await eventually_async(lambda: h.composer._held["cam-bob"].latest is not None, what="bob warm")
+    h.room.publish_stage(seq + 1, spotlight="bob", video_spotlight="bob", video_on=ON)
+
+
+async def test_a_camera_given_up_is_not_asked_for_again_before_the_recovery_gap_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A renewal given up lets the camera go for RECOVERY_GAP_S: a stage update meanwhile (one may
+    come every 0.5 s) does not subscribe to it at once, which could reach the SFU before it acted
+    on the unsubscribe and so change nothing; it is asked for when the gap ends."""
+    monkeypatch.setattr(worker, "RESUBSCRIBE_GAP_S", 0.01)
+    monkeypatch.setattr(worker, "SUBSCRIPTION_DEADLINE_S", 0.2)
+    monkeypatch.setattr(worker, "RECOVERY_GAP_S", 0.5)
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, settings.FULL_PICTURE_WAIT_ENV: "0.05"})
+    try:
+        await _show_bob_warm(h, 1)
+        await eventually_async(lambda: "cam-bob" in h.composer._renewing, what="the renewal")
+        await eventually_async(lambda: h.subscriptions[-1] == ("cam-bob", True), what="the resubscribe")
+        # No track_subscribed: given up, bob's camera let go for RECOVERY_GAP_S.
+        await eventually_async(lambda: h.composer._renewing == {}, what="the renewal given up")
+        assert h.subscriptions[-1] == ("cam-bob", False)
+        asked = len(h.subscriptions)
+        h.room.publish_stage(3, spotlight="alice", video_spotlight="bob", video_on=ON)  # the voice moves
+        assert h.subscriptions[asked:] == [], "bob asked for again inside the recovery gap"
+        await eventually_async(
+            lambda: h.subscriptions[asked:] == [("cam-bob", True)], what="bob asked for after the gap"
+        )
+        assert _publication(h, "cam-bob").qualities[-1] == HIGH
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_shown_camera_whose_subscription_brings_nothing_is_asked_for_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not only a renewal: a subscription of the shown video with no track SUBSCRIPTION_DEADLINE_S
+    after it was asked (a subscribe the SFU took as no change, after a quick unsubscribe) is let go
+    and asked for again RECOVERY_GAP_S later, instead of the card for the whole turn."""
+    monkeypatch.setattr(worker, "SUBSCRIPTION_DEADLINE_S", 0.2)
+    monkeypatch.setattr(worker, "RECOVERY_GAP_S", 0.05)
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, "SPACES_COMPOSER_WARM_CAMERAS": "0"})
+    try:
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=ON)
+        asked = len(h.subscriptions)
+        await eventually_async(
+            lambda: h.subscriptions[asked:] == [("cam-alice", False), ("cam-alice", True)],
+            what="alice's camera let go and asked for again",
+        )
+        subscribe_video(h, "cam-alice").pictures.put_nowait(FakeVideoFrame(RED))
+        await eventually_async(lambda: big_tile_colour(h) == RED, what="alice's camera drawn")
+        await asyncio.sleep(0.3)  # answered: nothing more
+        assert h.subscriptions[asked:] == [("cam-alice", False), ("cam-alice", True)]
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_camera_shown_before_its_first_warm_picture_is_renewed_from_that_picture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shown while its warm subscription has delivered nothing yet (a camera turned on and
+    spotlighted at once): its first picture is at its warm layer too, so the full-picture wait
+    counts from that picture, and a camera still at that layer then is subscribed to afresh."""
+    monkeypatch.setattr(worker, "RESUBSCRIBE_GAP_S", 0.01)
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, settings.FULL_PICTURE_WAIT_ENV: "0.3"})
+    try:
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=ON)
+        subscribe_video(h, "cam-alice").pictures.put_nowait(FakeVideoFrame(RED))
+        bob = subscribe_video(h, "cam-bob")  # warm: subscribed at the lowest layer, no picture yet
+        h.room.publish_stage(2, spotlight="bob", video_spotlight="bob", video_on=ON)
+        await asyncio.sleep(0.4)  # past the wait, counted from the switch
+        bob.pictures.put_nowait(FakeVideoFrame(BLUE, width=32, height=18))
+        await eventually_async(lambda: big_tile_colour(h) == BLUE, what="bob drawn (lowest layer)")
+        await asyncio.sleep(0.1)
+        assert ("cam-bob", False) not in h.subscriptions, "renewed before the wait from his first picture"
+        await eventually_async(lambda: ("cam-bob", False) in h.subscriptions, what="bob renewed")
+    finally:
+        await h.composer.aclose()
+
+
+async def test_a_finished_renewals_deadline_does_not_give_up_the_next_renewal(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A renewal that brought its new subscription is over: its deadline does not fire on a later
+    renewal of the same camera (another switch), which has its own."""
+    monkeypatch.setattr(worker, "RESUBSCRIBE_GAP_S", 0.01)
+    monkeypatch.setattr(worker, "SUBSCRIPTION_DEADLINE_S", 1.0)
+    monkeypatch.setattr(worker, "RECOVERY_GAP_S", 0.05)
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, settings.FULL_PICTURE_WAIT_ENV: "0.05"})
+    try:
+        loop = asyncio.get_running_loop()
+        await _show_bob_warm(h, 1)
+        await eventually_async(lambda: "cam-bob" in h.composer._renewing, what="renewal 1")
+        first = loop.time()
+        await eventually_async(lambda: h.subscriptions[-1] == ("cam-bob", True), what="resubscribe 1")
+        subscribe_video(h, "cam-bob").pictures.put_nowait(FakeVideoFrame(BLUE, width=32, height=18))
+        assert h.composer._renewing == {}
+        await asyncio.sleep(0.5)
+        # Away and back, bob still at his lowest layer: renewal 2, in flight when renewal 1's
+        # deadline would wake (1.0 s after renewal 1 began).
+        h.room.publish_stage(3, spotlight="alice", video_spotlight="alice", video_on=ON)
+        h.room.publish_stage(4, spotlight="bob", video_spotlight="bob", video_on=ON)
+        await eventually_async(lambda: "cam-bob" in h.composer._renewing, what="renewal 2")
+        caplog.set_level(logging.WARNING, logger=worker.logger.name)
+        await asyncio.sleep(first + 1.1 - loop.time())
+        assert "cam-bob" in h.composer._renewing
+        assert not [r for r in caplog.records if "brought nothing" in r.getMessage()]
     finally:
         await h.composer.aclose()
 
