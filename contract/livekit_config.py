@@ -71,6 +71,10 @@ class LiveKitConfig:
     # Prometheus metrics on this port (of every bind address). The fleet's nodes read their own
     # `livekit_room_total` from it to protect themselves from scale-in while they hold a room.
     metrics_port: int | None = None
+    # livekit-server's downstream congestion control (on by default, as in the fleet): it caps what
+    # it sends a subscriber at its bandwidth estimate, moving layers down and, as probes succeed, up.
+    # Off only for tests of which layer a client asks for (tests/integration/composer/conftest.py).
+    congestion_control: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -124,6 +128,8 @@ def _rtc(config: LiveKitConfig) -> dict[str, object]:
         rtc["port_range_end"] = config.rtc_port_range[1]
     if config.node_ip is not None:
         rtc["node_ip"] = config.node_ip
+    if not config.congestion_control:
+        rtc["congestion_control"] = {"enabled": False}
     return rtc
 
 
@@ -152,6 +158,7 @@ def local_config(
     rtc_udp_port: int,
     webhook_url: str | None,
     redis: RedisSettings | None = None,
+    congestion_control: bool = True,
 ) -> LiveKitConfig:
     """The single-node loopback server used by `make dev` and the integration tests."""
     return LiveKitConfig(
@@ -168,6 +175,7 @@ def local_config(
         # Short timeouts locally so that closed rooms end their Spaces quickly.
         empty_timeout=60,
         departure_timeout=10,
+        congestion_control=congestion_control,
     )
 
 

@@ -85,6 +85,7 @@ def start_local(
     redis: RedisSettings | None = None,
     name: str = "livekit",
     log: IO[str] | None = None,
+    congestion_control: bool = True,
 ) -> LiveKitServer:
     def configured() -> LiveKitConfig:
         return livekit_config.local_config(
@@ -95,6 +96,7 @@ def start_local(
             rtc_udp_port=free_port(),
             webhook_url=webhook_url,
             redis=redis,
+            congestion_control=congestion_control,
         )
 
     return start_on_free_ports(configured, name=name, log=log)

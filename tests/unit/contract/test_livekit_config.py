@@ -70,3 +70,12 @@ def test_fleet_nodes_place_new_rooms_by_cpu_load_not_at_random() -> None:
         )
     )
     assert "node_selector" not in local
+
+
+def test_congestion_control_is_the_servers_default_unless_turned_off() -> None:
+    """Left to livekit-server (on) everywhere; only the composer's layer tests turn it off."""
+    ports = {"port": 7880, "rtc_tcp_port": 7881, "rtc_udp_port": 7882, "webhook_url": None}
+    default = livekit_config.render(livekit_config.local_config(api_key="k", api_secret="s", **ports))
+    assert "congestion_control" not in default["rtc"]  # type: ignore[operator]
+    off = livekit_config.local_config(api_key="k", api_secret="s", congestion_control=False, **ports)
+    assert livekit_config.render(off)["rtc"]["congestion_control"] == {"enabled": False}  # type: ignore[index]
