@@ -404,7 +404,7 @@ async def _worker(
                 result.failed_webhooks += 1
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=30) as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=30) as http:
         await asyncio.gather(*(run(http) for _ in range(concurrency)))
     result.finished = time.time()
     result.cpu_s = time.process_time() - cpu0

@@ -119,7 +119,7 @@ async def burst(endpoint: str, table: str, scenario: Scenario, requests: int) ->
     pending: list[asyncio.Task[None]] = []
     gate = asyncio.Semaphore(CONCURRENCY)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=60) as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
         delivered = 0
 
         async def joined(i: int, granted: float, token: str) -> None:

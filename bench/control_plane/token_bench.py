@@ -44,7 +44,7 @@ async def _run(db: Path, requests: int, warmup: int) -> TokenBench:
     headers = {"Authorization": f"Bearer {dev_token(LISTENER, secret=settings.dev_jwt_secret)}"}
     transport = httpx.ASGITransport(app=app)
     latencies = []
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         for _ in range(warmup):
             (await client.post(f"/spaces/{space_id}/token", headers=headers)).raise_for_status()
         start, cpu = time.perf_counter(), time.process_time()

@@ -166,7 +166,7 @@ async def test_a_host_gone_longer_than_the_grace_period_ends_the_space(
     )
     app = create_app(settings)
     app.dependency_overrides[deps.get_context] = lambda: ctx
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
         body, headers = _signed(event, livekit_server)
         first = await http.post("/livekit/webhook", content=body, headers=headers)
         assert first.status_code == 200, first.text

@@ -68,7 +68,7 @@ def settings(livekit_server: LiveKitEndpoint, dynamodb: DynamoEndpoint, tmp_path
 @pytest.fixture
 async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://app", timeout=60) as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as client:
         yield client
 
 

@@ -240,7 +240,7 @@ async def test_a_webhook_delivered_three_times_out_of_order_changes_nothing_afte
         lambda: ctx.gateway
     )
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
 
         async def deliver(batch: list[lkapi.WebhookEvent]) -> None:
             for event in batch:
