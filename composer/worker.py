@@ -82,10 +82,11 @@ CAMERA_STALE_S = 2.0
 # tile until the new subscription's first one. A warm camera shown before its first picture is
 # judged the same way, the wait counted from that picture: it comes at the warm layer too, and the
 # SFU cannot move a subscription up before it streams.
-# The renewal unsubscribes, then subscribes again this long after. The SDK drops the track and fires
-# track_unsubscribed itself, inside set_subscribed(False) and before the request has left (rust-sdks,
-# RemoteTrackPublication: set_track(None) first): nothing tells when the SFU has acted on it, so the
-# gap counts from sending the unsubscribe. livekit-server (v1.13.5, pkg/rtc/subscriptionmanager.go)
+# The renewal unsubscribes, then subscribes again this long after. The SDK reports
+# track_unsubscribed itself, not the SFU: its core drops the track as it sends the request (rust-sdks,
+# RemoteTrackPublication: set_track(None) first), and the event reaches Python through the FFI event
+# loop shortly after. Nothing tells when the SFU has acted on it, so the gap counts from about when
+# the unsubscribe was sent. livekit-server (v1.13.5, pkg/rtc/subscriptionmanager.go)
 # records each request as the subscription's desired state and queues a reconcile at once; a
 # subscribe that reaches it before that reconcile has run finds the subscription as desired and
 # changes nothing, while the SDK has dropped the track (with no gap, the renewed camera never came
@@ -101,7 +102,10 @@ RESUBSCRIBE_GAP_S = 0.3
 # before it acted on an unsubscribe of the same track) never brings one, and nothing else would ask
 # again. The SFU may still count it subscribed, so it is unsubscribed first, and no sync asks for it
 # during the gap (a stage update may come every 0.5 s): asking again at once would change nothing.
+# Each give-up in a row doubles the next deadline (to SUBSCRIPTION_DEADLINE_MAX_S; a track resets it):
+# a subscription that is only slow (a loaded SFU) is not cut off again and again, for a whole turn.
 SUBSCRIPTION_DEADLINE_S = 4.0
+SUBSCRIPTION_DEADLINE_MAX_S = 32.0
 RECOVERY_GAP_S = 1.0
 # A starved composer (spans of media dropped to stay on the clock) says so at most this often, at
 # ERROR: 10 such lines in 5 minutes, starvation sustained over them, raise the composer errors alarm.
@@ -369,6 +373,7 @@ class RoomComposer:
         # Video sids let go after a subscription brought nothing: no sync asks for them until their
         # RECOVERY_GAP_S is over (`_subscription_deadline`).
         self._cooling: set[str] = set()
+        self._give_ups: dict[str, int] = {}  # video sids' subscriptions given up in a row
         self._full_check: asyncio.Task[None] | None = None
         self._renewed_at: float | None = None  # the switch (its time) whose camera was renewed
         self._warm = settings.warm_cameras(env)
@@ -707,6 +712,7 @@ class RoomComposer:
         elif publication.source in (CAMERA, SCREEN):
             self._camera_wanted.discard(publication.sid)
             self._layers.pop(publication.sid, None)
+            self._give_ups.pop(publication.sid, None)
             self._release(publication.sid)
 
     def _track_subscribed(
@@ -722,6 +728,7 @@ class RoomComposer:
             if publication.sid not in self._camera_wanted:
                 publication.set_subscribed(False)  # a late answer to a request we have withdrawn
                 return
+            self._give_ups.pop(publication.sid, None)  # it came: the next deadline is the first again
             renewed = self._renewing.pop(publication.sid, None)
             self._release(publication.sid)
             camera = _Camera(
@@ -988,8 +995,8 @@ class RoomComposer:
         self._renewing[camera.sid] = camera
         self._renewed_at = self._switch_at
         self._watch_subscription(camera.sid, camera.identity)
-        # The SDK reports the track unsubscribed at once (_track_unsubscribed), which subscribes
-        # again RESUBSCRIBE_GAP_S later.
+        # The SDK itself reports the track unsubscribed shortly (_track_unsubscribed), which
+        # subscribes again RESUBSCRIBE_GAP_S later.
         publication.set_subscribed(False)
 
     async def _resubscribe_renewed(self, camera: _Camera) -> None:
@@ -1012,17 +1019,19 @@ class RoomComposer:
         self._deadlines[sid] = self._spawn(self._subscription_deadline(sid, identity), f"deadline-{identity}")
 
     async def _subscription_deadline(self, sid: str, identity: str) -> None:
-        """A subscription that brought no track in SUBSCRIPTION_DEADLINE_S is let go and asked for
-        again RECOVERY_GAP_S later."""
-        await asyncio.sleep(SUBSCRIPTION_DEADLINE_S)
+        """A subscription that brought no track in its deadline (SUBSCRIPTION_DEADLINE_S, doubled
+        for each give-up in a row) is let go and asked for again RECOVERY_GAP_S later."""
+        deadline = min(SUBSCRIPTION_DEADLINE_S * 2 ** self._give_ups.get(sid, 0), SUBSCRIPTION_DEADLINE_MAX_S)
+        await asyncio.sleep(deadline)
         del self._deadlines[sid]  # this watch: it would have been cancelled otherwise
         if sid not in self._camera_wanted:
             return  # refused meanwhile: the resubscriber asks again (_lost)
+        self._give_ups[sid] = self._give_ups.get(sid, 0) + 1
         logger.warning(
             "video %s: %s brought nothing in %.1f s; asking for it again",
             identity,
             "renewing its subscription" if sid in self._renewing else "its subscription",
-            SUBSCRIPTION_DEADLINE_S,
+            deadline,
         )
         self._camera_wanted.discard(sid)
         self._layers.pop(sid, None)

@@ -227,6 +227,32 @@ describe("a first connect that fails", () => {
     expect(seen).toEqual(["connecting", "ended"]);
   });
 
+  it("is ended, not connected, when a reconnect begins and fails while the audio is being started", async () => {
+    const room = new SpaceRoom(document.createElement("div"));
+    vi.spyOn(room.room, "connect").mockResolvedValue(undefined);
+    vi.spyOn(room.room, "startAudio").mockImplementation(async () => {
+      room.room.emit(RoomEvent.SignalReconnecting);
+      room.room.emit(RoomEvent.Disconnected, DisconnectReason.PARTICIPANT_REMOVED);
+    });
+    const seen: string[] = [];
+    room.onChange(() => seen.push(room.status.kind));
+    await expect(room.connect("wss://sfu.example", "t")).rejects.toThrow();
+    expect(room.status).toMatchObject({ kind: "ended", removed: true });
+    expect(seen).toEqual(["connecting", "reconnecting", "ended"]);
+  });
+
+  it("stays reconnecting when a reconnect begins while the audio is being started", async () => {
+    const room = new SpaceRoom(document.createElement("div"));
+    vi.spyOn(room.room, "connect").mockResolvedValue(undefined);
+    vi.spyOn(room.room, "startAudio").mockImplementation(async () => {
+      room.room.emit(RoomEvent.SignalReconnecting);
+    });
+    await room.connect("wss://sfu.example", "t");
+    expect(room.status.kind).toBe("reconnecting");
+    room.room.emit(RoomEvent.Reconnected);
+    expect(room.status.kind).toBe("connected");
+  });
+
   it("is no drop when the person left while it was connecting", async () => {
     const room = new SpaceRoom(document.createElement("div"));
     let cancel: (err: Error) => void = () => undefined;

@@ -340,14 +340,17 @@ export class SpaceRoom {
       throw new Error(message);
     }
     await this.room.startAudio().catch(() => undefined);
-    // startAudio waits on the elements' play(): an end in the meantime was held for this method too.
+    // startAudio waits on the elements' play(): an end in the meantime was held for this method too,
+    // or (after a reconnect began) already said; a reconnect still under way says when it is back.
     const ended = this.endedWhileConnecting;
     if (ended !== null) {
       const said = disconnectMessage(ended);
       this.setStatus({ kind: "ended", ...said, dropped: reconnectsAfter(ended) });
       throw new Error(said.message);
     }
-    this.setStatus({ kind: "connected" });
+    const now = this.status;
+    if (now.kind === "ended") throw new Error(now.message);
+    if (now.kind === "connecting") this.setStatus({ kind: "connected" });
     for (const p of this.room.remoteParticipants.values()) this.takeStage(p);
   }
 

@@ -691,6 +691,37 @@ async def test_a_shown_camera_whose_subscription_brings_nothing_is_asked_for_aga
         await h.composer.aclose()
 
 
+async def test_a_slow_subscription_gets_a_longer_deadline_each_time_it_is_given_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A subscription that is only slow (a loaded SFU) is not cut off every SUBSCRIPTION_DEADLINE_S
+    for a whole turn: each give-up in a row doubles the next deadline, up to the maximum."""
+    monkeypatch.setattr(worker, "SUBSCRIPTION_DEADLINE_S", 0.1)
+    monkeypatch.setattr(worker, "SUBSCRIPTION_DEADLINE_MAX_S", 0.4)
+    monkeypatch.setattr(worker, "RECOVERY_GAP_S", 0.01)
+    loop = asyncio.get_running_loop()
+    asked_at: list[float] = []
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, "SPACES_COMPOSER_WARM_CAMERAS": "0"})
+    try:
+        record = h.composer._room.remote_participants["alice"].track_publications["cam-alice"]
+        original = record.set_subscribed
+
+        def noted(subscribed: bool) -> None:
+            if subscribed:
+                asked_at.append(loop.time())
+            original(subscribed)
+
+        monkeypatch.setattr(record, "set_subscribed", noted)
+        h.room.publish_stage(1, spotlight="alice", video_spotlight="alice", video_on=ON)
+        await eventually_async(lambda: len(asked_at) >= 5, timeout=5.0, what="five subscriptions of alice")
+        gaps = [b - a for a, b in zip(asked_at, asked_at[1:], strict=False)]
+        # 0.1, 0.2, 0.4, 0.4 (+ the recovery gap and scheduling): doubling, then capped.
+        assert gaps[1] > gaps[0] * 1.5 and gaps[2] > gaps[1] * 1.5, gaps
+        assert gaps[3] < gaps[2] * 1.5, gaps
+    finally:
+        await h.composer.aclose()
+
+
 async def test_a_camera_shown_before_its_first_warm_picture_is_renewed_from_that_picture(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
