@@ -27,6 +27,11 @@ const MEDIA_ERR_SRC_NOT_SUPPORTED = 4;
  * play its format (a missing playlist is refused the same way, so one refusal says nothing).
  */
 const NATIVE_REFUSALS_LIMIT = 3;
+/**
+ * ...and over at least this long (ms): a playlist that answers while its newest segments are not
+ * there yet (a live edge, a CDN's cached miss) is refused for a few seconds, not for half a minute.
+ */
+const NATIVE_REFUSALS_SPAN_MS = 30_000;
 
 /** Whether `url` answers a HEAD with 2xx (a network failure: no). */
 async function headOk(url: string): Promise<boolean> {
@@ -68,6 +73,8 @@ export class BroadcastPlayer {
   private lastMediaErrorMs = -Infinity;
   /** Native sources refused in a row while their playlist answered (NATIVE_REFUSALS_LIMIT). */
   private refusedWhilePresent = 0;
+  /** When the first of those refusals came (Date.now()). */
+  private firstRefusalMs = 0;
   /** Times it started playing: a refusal judged across one belongs to the time before it. */
   private plays = 0;
   /** The hls.js class, for its error-type constants (the module is loaded on demand). */
@@ -222,7 +229,8 @@ export class BroadcastPlayer {
    * The browser's own HLS failed. A missing playlist (the Space just started, a CDN's 403 or 404
    * reads as MEDIA_ERR_SRC_NOT_SUPPORTED) or the network: the element stops for good, so ask again
    * every RETRY_MS, as hls.js's path does. A decode error stops the player with the reason, and so
-   * do NATIVE_REFUSALS_LIMIT refusals in a row of a playlist that is there (a format it cannot play).
+   * do NATIVE_REFUSALS_LIMIT refusals in a row, over NATIVE_REFUSALS_SPAN_MS, of a playlist that
+   * is there (a format it cannot play).
    */
   private onNativeError(): void {
     const code = this.video.error?.code;
@@ -241,7 +249,9 @@ export class BroadcastPlayer {
     const present = await headOk(src);
     if (this.hls || this.destroyed || this.plays !== plays || this.state !== "waiting" || this.video.src !== src) return;
     this.refusedWhilePresent = present ? this.refusedWhilePresent + 1 : 0;
+    if (this.refusedWhilePresent === 1) this.firstRefusalMs = Date.now();
     if (this.refusedWhilePresent < NATIVE_REFUSALS_LIMIT) return;
+    if (Date.now() - this.firstRefusalMs < NATIVE_REFUSALS_SPAN_MS) return;
     window.clearTimeout(this.retry);
     this.fail("This browser cannot play the broadcast's format.");
     this.video.removeAttribute("src"); // and stops asking for it
