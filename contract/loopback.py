@@ -26,3 +26,19 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:  # a host name other than localhost
         return False
+
+
+def normal_host(name: str) -> str:
+    """A host name as compared: lower case, an IP address in its canonical form, without brackets."""
+    name = name.strip().lower().strip("[]")
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:  # a name, not an address
+        return name
+
+
+def has_port(entry: str) -> bool:
+    """Whether a host entry carries a port ("devbox.lan:5173", "[fd00::1]:8000"); a bare IPv6
+    address has several colons and no brackets."""
+    entry = entry.strip()
+    return "]:" in entry if entry.startswith("[") else entry.count(":") == 1

@@ -27,7 +27,7 @@ MAX_BODY_BYTES = 64 * 1024
 # writes ~22 KB at most, docs/identity.md) and one participant's attributes (64 KiB at most), as
 # JSON strings: a control character is escaped to six bytes, so 512 KiB of metadata can be 3 MiB.
 WEBHOOK_MAX_BODY_BYTES = 4 * 1024 * 1024
-_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The SFU's webhooks are judged by their signature over the exact bytes before what they hold (an
 # unsigned body is 401 whatever it holds), within a size limit of their own.
 _OWN_RULES = ("/livekit/",)
@@ -86,7 +86,7 @@ class JsonBodies:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
+        if scope["type"] != "http" or scope["method"] not in WITH_BODY:
             await self.app(scope, receive, send)
             return
         own_rules = scope["path"].startswith(_OWN_RULES)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contract.loopback import is_loopback_url
+from contract.loopback import is_loopback_url, normal_host
 
 from ..core.config import Settings
 from .json_bodies import answer
@@ -23,6 +23,9 @@ RULE = "foreign_host"
 # SFU's webhooks reach the local API (docker-compose.yml). Under the reserved `.internal` top-level
 # domain, so no site can own it and point a page's name at this machine through it.
 DOCKER_HOST = "host.docker.internal"
+# What uvicorn prints for a server bound to every address (`--host 0.0.0.0`), which browsers open as
+# this machine. No site can be loaded under it either.
+ANY_ADDRESS = "0.0.0.0"
 
 
 def local_host(host_header: str, extra: frozenset[str]) -> bool:
@@ -31,7 +34,7 @@ def local_host(host_header: str, extra: frozenset[str]) -> bool:
         return True
     try:
         name = urlsplit("//" + host_header).hostname or ""
-        return name == DOCKER_HOST or name in extra
+        return name in (DOCKER_HOST, ANY_ADDRESS) or normal_host(name) in extra
     except ValueError:  # a malformed bracket
         return False
 
@@ -53,7 +56,7 @@ class LocalHostsOnly:
         if local_host(host, extra):
             await self.app(scope, receive, send)
             return
-        allowed = ", ".join(["localhost", "127.0.0.0/8", "[::1]", DOCKER_HOST, *sorted(extra)])
+        allowed = ", ".join(["localhost", "127.0.0.0/8", "[::1]", DOCKER_HOST, ANY_ADDRESS, *sorted(extra)])
         detail = (
             f"this local API answers only requests for {allowed}, not for host {host[:100]!r}; "
             "set SPACES_DEV_HOSTS to add a name"

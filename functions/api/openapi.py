@@ -14,8 +14,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from .json_bodies import WITH_BODY
+
 # Methods whose body functions/api/json_bodies.py bounds (a 413 for any operation that has one).
-BODY_METHODS = frozenset({"post", "put", "patch", "delete"})
+BODY_METHODS = frozenset(method.lower() for method in WITH_BODY)
 TOO_LARGE = {
     "description": "`body_too_large`: the body is over its limit (64 KiB; a webhook's 4 MiB); nothing "
     "was read past it",

@@ -15,12 +15,12 @@ from datetime import timedelta
 from functools import cache
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import names
 from contract.avatar_fetch import AvatarPolicy, policy_from_env
-from contract.loopback import is_loopback_url
+from contract.loopback import has_port, is_loopback_url, normal_host
 
 from ..domain import presence, viewers
 from ..domain.broadcast import BroadcastPolicy
@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     # Local mode only: host names the API answers (the request's Host header) besides this
     # machine's (localhost, 127.0.0.0/8, [::1]), comma-separated: functions/api/local_hosts.py.
     dev_hosts: str | None = Field(default=None, validation_alias="SPACES_DEV_HOSTS")
+
+    @field_validator("dev_hosts")
+    @classmethod
+    def _dev_hosts_are_names(cls, value: str | None) -> str | None:
+        # A port is not compared (any port of a name is that name): say so at start, not by a 403.
+        for entry in (value or "").split(","):
+            if has_port(entry):
+                raise ValueError(f"SPACES_DEV_HOSTS names hosts without their port: {entry.strip()!r}")
+        return value
 
     max_speakers: int = Field(default=10, ge=1, le=50, validation_alias="SPACES_MAX_SPEAKERS")
     # Unset: no quota (local development); the cloud stack sets it (infrastructure/, app.py).
@@ -252,10 +261,10 @@ class Settings(BaseSettings):
 
     @property
     def dev_host_list(self) -> frozenset[str]:
-        """SPACES_DEV_HOSTS as names (lower case, an IPv6 address without brackets)."""
+        """SPACES_DEV_HOSTS as names compared with a request's (api/local_hosts.py normal_host)."""
         if self.dev_hosts is None:
             return frozenset()
-        return frozenset(h.strip().lower().strip("[]") for h in self.dev_hosts.split(",") if h.strip())
+        return frozenset(normal_host(h) for h in self.dev_hosts.split(",") if h.strip())
 
     @property
     def avatar_policy(self) -> AvatarPolicy:

@@ -13,15 +13,19 @@ from functions.api.main import create_app
 from functions.core.config import Settings
 
 
-def local_app(tmp_path: Path) -> TestClient:
-    settings = Settings(
+def local_settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings(
         **{
             names.ENV_MODE: "local",
             names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
             "SPACES_WEB_DIST": "/nonexistent",
+            **env,
         }
     )
-    return TestClient(create_app(settings), base_url="http://127.0.0.1:8000")
+
+
+def local_app(tmp_path: Path, **env: str) -> TestClient:
+    return TestClient(create_app(local_settings(tmp_path, **env)), base_url="http://127.0.0.1:8000")
 
 
 def test_local_mode_mints_a_token_the_app_accepts(tmp_path: Path) -> None:
@@ -82,7 +86,15 @@ def test_an_expired_dev_token_is_refused_and_a_reissued_one_accepted(tmp_path: P
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1:8000", "127.0.0.2", "localhost:5173", "LOCALHOST", "[::1]:8000", "host.docker.internal:8000"],
+    [
+        "127.0.0.1:8000",
+        "127.0.0.2",
+        "localhost:5173",
+        "LOCALHOST",
+        "[::1]:8000",
+        "host.docker.internal:8000",
+        "0.0.0.0:8000",
+    ],
 )
 def test_the_page_of_this_machine_gets_a_token(tmp_path: Path, host: str) -> None:
     resp = local_app(tmp_path).post("/dev/token", json={"user_id": "alice"}, headers={"Host": host})
@@ -138,15 +150,7 @@ def test_cloud_mode_does_not_check_the_host() -> None:
 
 
 def test_dev_hosts_names_the_hosts_allowed(tmp_path: Path) -> None:
-    settings = Settings(
-        **{
-            names.ENV_MODE: "local",
-            names.ENV_SQLITE_PATH: str(tmp_path / "spaces.sqlite3"),
-            "SPACES_WEB_DIST": "/nonexistent",
-            "SPACES_DEV_HOSTS": "devbox.lan, [fd00::1]",
-        }
-    )
-    client = TestClient(create_app(settings), base_url="http://127.0.0.1")
+    client = local_app(tmp_path, SPACES_DEV_HOSTS="DevBox.lan, [fd00:0::1]")
     for host, status in (
         ("devbox.lan:8000", 200),
         ("[fd00::1]:8000", 200),
@@ -156,3 +160,10 @@ def test_dev_hosts_names_the_hosts_allowed(tmp_path: Path) -> None:
         assert (
             client.post("/dev/token", json={"user_id": "a"}, headers={"Host": host}).status_code == status
         ), host
+
+
+@pytest.mark.parametrize("entry", ["devbox.lan:5173", "[fd00::1]:8000"])
+def test_a_dev_host_with_a_port_is_refused_at_start(tmp_path: Path, entry: str) -> None:
+    """A Host's port is not compared, so an entry with one would never match: said at start."""
+    with pytest.raises(ValueError, match="without their port"):
+        local_settings(tmp_path, SPACES_DEV_HOSTS=f"ok.lan,{entry}")
