@@ -123,7 +123,7 @@ async def change_role(
         changed = stage.change_role(
             space, actor=actor, target=target, role=role, limits=ctx.settings.limits, from_role=from_role
         )
-        if changed is space or entry is None or entry.name == target or target in changed.names:
+        if changed is space or entry is None or target in changed.names:
             return changed
         return people.named(changed, people.Caller(target, entry.name, entry.picture))
 
