@@ -1039,6 +1039,9 @@ class RoomComposer:
         publication = self._publication(sid)
         if publication is not None:
             publication.set_subscribed(False)
+            # Said as every other let-go is (tests and the benchmark replay the held tracks from it):
+            # no longer held at any layer until it is asked for again.
+            logger.info("%s unsubscribe %s", _kind(publication.source), identity)
             self._cooling.add(sid)
             try:
                 await asyncio.sleep(RECOVERY_GAP_S)

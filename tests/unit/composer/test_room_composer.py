@@ -667,6 +667,34 @@ async def test_a_camera_given_up_is_not_asked_for_again_before_the_recovery_gap_
         await h.composer.aclose()
 
 
+async def test_a_camera_given_up_is_logged_as_let_go(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The composer's log says every track it lets go, a given-up subscription's too: the live tests
+    and the benchmark replay the held tracks from it, and a stage that moved on to another camera
+    during the recovery gap must not read as two cameras held at the top layer."""
+    monkeypatch.setattr(worker, "SUBSCRIPTION_DEADLINE_S", 0.1)
+    monkeypatch.setattr(worker, "RECOVERY_GAP_S", 0.5)
+    caplog.set_level(logging.INFO, logger=worker.logger.name)
+    h = await with_cameras(monkeypatch, "alice", "bob", env={**ENV, "SPACES_COMPOSER_WARM_CAMERAS": "0"})
+    try:
+        h.room.publish_stage(1, spotlight="bob", video_spotlight="bob", video_on=ON)
+        await eventually_async(lambda: h.subscriptions[-1:] == [("cam-bob", False)], what="bob given up")
+        h.room.publish_stage(2, spotlight="alice", video_spotlight="alice", video_on=ON)  # in the gap
+        await eventually_async(lambda: ("cam-alice", True) in h.subscriptions, what="alice asked for")
+        held: dict[str, str] = {}
+        for record in caplog.records:
+            words = record.getMessage().split()
+            if len(words) >= 3 and words[0] == "camera" and words[1] in ("subscribe", "unsubscribe", "layer"):
+                if words[1] == "unsubscribe":
+                    held.pop(words[2], None)
+                elif words[1] == "layer":
+                    held[words[2]] = words[3]
+        assert held == {"alice": "high"}
+    finally:
+        await h.composer.aclose()
+
+
 async def test_a_shown_camera_whose_subscription_brings_nothing_is_asked_for_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
