@@ -379,7 +379,7 @@ def held_videos(composer: AgentProcess) -> dict[str, str]:
         else:
             held[key] = layer
         top = [k for k, v in held.items() if v == "high"]
-        assert len(top) <= 1, f"the composer held {top} at the top layer at once"
+        assert len(top) <= 1, f"the composer held {top} at the top layer at once:\n{video_log(composer)}"
     return held
 
 
@@ -412,8 +412,13 @@ async def reaches_top_layer(composer: AgentProcess, identity: str, *, since: int
             what=f"{identity}'s camera received at its top layer",
         )
     except AssertionError as exc:
-        log = [line.rstrip() for line in composer.process.lines[since:] if f" {identity}" in line]
-        raise AssertionError(f"{exc}; the composer logged:\n" + "\n".join(log)) from exc
+        raise AssertionError(f"{exc}; the composer logged:\n{video_log(composer, since=since)}") from exc
+
+
+def video_log(composer: AgentProcess, *, since: int = 0) -> str:
+    """What the composer logged about its video tracks from `since` (an index into its lines)."""
+    lines = composer.process.lines[since:]
+    return "\n".join(line.rstrip() for line in lines if VIDEO_LOG.search(line) or "video " in line)
 
 
 async def talk(space: Space, identity: str) -> tuple[float, float]:
@@ -466,7 +471,8 @@ async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
         )
         other = "bob" if identity == "alice" else "alice"
         composer = space.workers.composers[-1]
-        assert held_videos(composer) == {f"camera {identity}": "high", f"camera {other}": "low"}
+        held = held_videos(composer)
+        assert held == {f"camera {identity}": "high", f"camera {other}": "low"}, video_log(composer)
         # The shown camera reaches its top layer (in place, or subscribed afresh when the SFU does
         # not move a warm subscription up: SPACES_COMPOSER_FULL_PICTURE_WAIT_S).
         await reaches_top_layer(composer, identity, since=mark)
