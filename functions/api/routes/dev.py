@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...dev_token import dev_token
 from ...domain.people import NAME_MAX_CHARS, PICTURE_MAX_CHARS
+from .. import local_hosts
 from ..deps import SettingsDep
 from ..schemas import Problem, UserId
 from ._params import BODY_PROBLEMS
@@ -20,7 +21,7 @@ from ._params import BODY_PROBLEMS
 FOREIGN_HOST: dict[int | str, dict[str, object]] = {
     403: {
         "model": Problem,
-        "description": "`foreign_host`: the request names a host other than this machine "
+        "description": f"`{local_hosts.RULE}`: the request names a host other than this machine "
         "(or SPACES_DEV_HOSTS); nothing was minted",
     }
 }
