@@ -1,5 +1,6 @@
 """The OpenAPI document, plus what FastAPI does not write by itself: links between operations, and
-the 413 every operation that takes a body may answer (functions/api/json_bodies.py).
+the 413 every operation that takes a body may answer and the 400 of a malformed JSON body, which
+operations that take none answer too (functions/api/json_bodies.py).
 
 A Space's `id` (in the answer of `POST /spaces` and of every operation that answers with the
 Space) is what every `/spaces/{space_id}/...` operation takes, and its `host` is a user the stage
@@ -14,13 +15,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from .json_bodies import WITH_BODY
+from .json_bodies import MALFORMED_BODY, WITH_BODY, judges_json
 
 # Methods whose body functions/api/json_bodies.py bounds (a 413 for any operation that has one).
 BODY_METHODS = frozenset(method.lower() for method in WITH_BODY)
 TOO_LARGE = {
     "description": "`body_too_large`: the body is over its limit (64 KiB; a webhook's 4 MiB); nothing "
     "was read past it",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+MALFORMED = {
+    "description": MALFORMED_BODY,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
 # A Space, and a Space answering a write (SpaceChange: the Space plus `converged`).
@@ -54,10 +59,12 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = build()
             links = space_links(schema)
-            for item in schema["paths"].values():
+            for path, item in schema["paths"].items():
                 for method, operation in item.items():
                     if method in BODY_METHODS:
                         operation["responses"].setdefault("413", TOO_LARGE)
+                        if judges_json(path):
+                            operation["responses"].setdefault("400", MALFORMED)
                     for response in operation["responses"].values():
                         body = response.get("content", {}).get("application/json", {}).get("schema", {})
                         if body.get("$ref") in SPACE_SCHEMAS:

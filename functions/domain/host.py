@@ -19,15 +19,18 @@ def authorize_hand_over(space: Space, *, actor: str) -> None:
         raise Forbidden("only_host_hands_over", "only the host can hand the Space over")
 
 
-def hand_over(space: Space, *, actor: str, target: str) -> Space:
-    """The host hands the Space to one of its co-hosts who has joined it; the old host stays on as
-    a co-host (so the number of co-hosts does not change and no limit can refuse it).
+def hand_over(space: Space, *, actor: str, target: str, present: bool) -> Space:
+    """The host hands the Space to one of its co-hosts who has joined it and, while it is live, is
+    in its room now (`present`); the old host stays on as a co-host (so the number of co-hosts does
+    not change and no limit can refuse it).
 
     Joined: the Space knows them by name, which only their own acts give it (a join token for this
     Space, a hand raised in it, a place in its audience: docs/identity.md). Anyone can be made a
     co-host without being asked, so without this a host could make anyone, never there, the host of
     Spaces they never came to, shown as theirs in the lobby and counted against their own quotas:
-    20 scheduled Spaces handed to a stranger left them unable to create one."""
+    20 scheduled Spaces handed to a stranger left them unable to create one. Joined once is not
+    enough while the Space is live: a co-host who left would be handed a Space whose grace period
+    starts at once."""
     if space.state is SpaceState.ENDED:
         raise Conflict("space_ended", "the Space has ended")
     authorize_hand_over(space, actor=actor)
@@ -41,9 +44,16 @@ def hand_over(space: Space, *, actor: str, target: str) -> Space:
             f"{target} has not joined this Space: it is handed only to a co-host who has"
             " (a scheduled Space once it is live and they have joined it)",
         )
+    if space.state is SpaceState.LIVE and not present:
+        # Handed to someone away, the Space would start its grace period in the same request's
+        # reconciler pass and end unless they came back: an answer of "done" that ends the Space.
+        raise Conflict(
+            "cohost_not_present",
+            f"{target} is not in the Space now: it is handed over only to a co-host who is here",
+        )
     cohosts = tuple(space.host if u == target else u for u in space.cohosts)
-    # The new host's presence is not known yet: the next reconciler pass observes it (and starts
-    # the grace period if they are not in the room).
+    # Present when asked, they may leave before the reconciler's pass: that pass observes them (and
+    # starts the grace period if they are gone).
     return space.replace(host=target, cohosts=cohosts, host_away_since=None)
 
 

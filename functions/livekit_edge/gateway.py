@@ -28,6 +28,7 @@ from ..domain.grants import (
     participant_attributes,
 )
 from ..domain.model import Role, Space
+from .sources import source_name
 
 if TYPE_CHECKING:
     from livekit import api as lkapi
@@ -417,15 +418,12 @@ def _observed(p: Any) -> ObservedParticipant:
 
     is_agent = p.kind == api.ParticipantInfo.Kind.AGENT
     perm = p.permission if p.HasField("permission") else None
-    known = {api.TrackSource.MICROPHONE: MICROPHONE, api.TrackSource.CAMERA: CAMERA}
     permission = (
         None
         if perm is None
         else Permission(
             can_publish=perm.can_publish,
-            sources=tuple(
-                sorted(known.get(s) or api.TrackSource.Name(s).lower() for s in perm.can_publish_sources)
-            ),
+            sources=tuple(sorted(source_name(s) for s in perm.can_publish_sources)),
             can_publish_data=perm.can_publish_data,
             hidden=perm.hidden,
             can_subscribe=perm.can_subscribe,

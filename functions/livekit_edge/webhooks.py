@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from contract import names
 
 from ..core.config import LiveKitCredentials
-from ..domain.grants import CAMERA, MICROPHONE
+from .sources import source_name
 
 
 class InvalidWebhook(Exception):
@@ -66,7 +66,7 @@ def verify(body: bytes, authorization: str | None, creds: LiveKitCredentials) ->
         agent_name=participant.attributes.get(names.AGENT_NAME_ATTRIBUTE)
         if participant and is_agent
         else None,
-        track_source=_source_name(event.track.source) if event.HasField("track") else None,
+        track_source=source_name(event.track.source) if event.HasField("track") else None,
         joined_at_ms=_joined_at_ms(participant) if participant else None,
         seat=participant.attributes.get(names.SEAT_ATTRIBUTE) if participant else None,
         issued_at=participant.attributes.get(names.ISSUED_AT_ATTRIBUTE) if participant else None,
@@ -87,10 +87,3 @@ def _joined_at_ms(participant: object) -> int | None:
         # Whole seconds: the end of that second, so an entry written in it still counts as before.
         ms = seconds * 1000 + 999 if seconds else 0
     return ms if ms in _JOINED_AT_MS_RANGE else None
-
-
-def _source_name(source: int) -> str:
-    from livekit import api
-
-    known: dict[int, str] = {api.TrackSource.MICROPHONE: MICROPHONE, api.TrackSource.CAMERA: CAMERA}
-    return known.get(source) or api.TrackSource.Name(source).lower()

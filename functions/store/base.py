@@ -206,6 +206,11 @@ class SpaceStore(ABC):
     def claim_event(self, event_id: str) -> bool:
         """Record a webhook id; False if it was seen before."""
 
+    @abstractmethod
+    def release_event(self, event_id: str) -> None:
+        """Forget a claimed webhook id whose effect could not be stored, so the SFU's retry of the
+        event is applied instead of taken for a duplicate."""
+
     # --- the audience (docs/listeners.md): one entry per listener, apart from the Space ----------
     @abstractmethod
     def put_listener(self, space_id: str, listener: Listener) -> None:

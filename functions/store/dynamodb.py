@@ -1417,6 +1417,9 @@ class DynamoStore(SpaceStore):
                 return False
             raise
 
+    def release_event(self, event_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={PK: {"S": f"EVENT#{event_id}"}, SK: {"S": EVENT}})
+
     def _event_put(self, event_id: str) -> dict[str, Any]:
         return {
             "TableName": self.table,

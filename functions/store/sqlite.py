@@ -405,6 +405,10 @@ class SqliteStore(SpaceStore):
         with self._tx() as db:
             return _claim(db, event_id)
 
+    def release_event(self, event_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+
     # --- the audience (one ordering; SQLite has no partitions to spread) -----------------------
     def put_listener(self, space_id: str, listener: Listener) -> None:
         expires = None if listener.expires_at is None else listener.expires_at.timestamp()

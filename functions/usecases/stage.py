@@ -13,6 +13,7 @@ from typing import TypeVar
 from ..domain import host, people, stage, viewers
 from ..domain.errors import Busy, Conflict, DomainError, PartlyDone, TooMany
 from ..domain.model import STAGE_ROLES, Role, Space, SpaceState, VideoSource
+from ..livekit_edge.gateway import StrandedRoom
 from ..store.base import Change
 from .context import Accepted, Context
 
@@ -134,14 +135,31 @@ async def change_role(
 async def hand_over(ctx: Context, *, actor: str, space_id: str, target: str) -> Accepted:
     """The host hands the Space to a co-host and stays as a co-host; the reconciler gives both
     their new grants (role attribute, camera per the video policy) and publishes the metadata."""
-    host.authorize_hand_over(await ctx.own(space_id), actor=actor)
+    own = await ctx.own(space_id)
+    host.authorize_hand_over(own, actor=actor)
+    present = own.state is not SpaceState.LIVE or await _in_room(ctx, own, target)
     try:
         change = await asyncio.to_thread(
-            ctx.store.update, space_id, lambda s: host.hand_over(s, actor=actor, target=target)
+            ctx.store.update,
+            space_id,
+            lambda s: host.hand_over(s, actor=actor, target=target, present=present),
         )
     except Conflict as exc:
         raise _quota_of(target, exc) from None
     return await _after(ctx, change.after, changed=change.changed)
+
+
+async def _in_room(ctx: Context, space: Space, user: str) -> bool:
+    """Whether `user` is connected to the Space's room now: one participant read (GetParticipant),
+    however many the room holds. A GatewayError reaches the API as 502: nothing was changed."""
+    seen = await ctx.gateway.observe_member(space.room_name, user)
+    if isinstance(seen, StrandedRoom):
+        raise Busy(
+            "room_unreachable",
+            f"who is in the Space cannot be read now ({seen.reason}); retry",
+            retry_after=5,
+        )
+    return seen is not None and seen.participant is not None
 
 
 # A hand-over can only meet the quotas of the person it makes host: the store's refusal speaks to the

@@ -51,12 +51,15 @@ def record(ctx: Context, facts: WebhookFacts) -> str:
             if facts.event == "participant_left":
                 _unlist(ctx, space_id, facts)
             return "not a listener"
+        if facts.event == "participant_left":
+            # Off the list before the count claims the event: a store that fails here answers
+            # "nothing was changed, retry", and the retry finds the event unclaimed (removing the
+            # entries again removes nothing more).
+            _unlist(ctx, space_id, facts)
         delta = 1 if facts.event == "participant_joined" else -1
         if not ctx.store.adjust_listeners(space_id, delta, event_id=facts.id):
             return "duplicate"
-        if facts.event == "participant_left":
-            _unlist(ctx, space_id, facts)
-        else:
+        if facts.event == "participant_joined":
             _free_seat(ctx, space_id, facts)
         return "counted"
     return "nothing to record"
@@ -97,9 +100,24 @@ def _host_presence(ctx: Context, space_id: str, facts: WebhookFacts) -> str:
         change = ctx.store.update(space_id, rule)
     except NotFound:
         return "ignored: unknown Space"
+    except Exception:
+        # Claimed first, so a retry of an event already applied stays a duplicate (a "left" sent
+        # again after the host came back must not start the grace period again). Not applied, the
+        # claim is let go: the answer says "nothing was changed, retry", and the retry applies it.
+        _release(ctx, facts.id)
+        raise
     if not change.changed:
         return "host presence unchanged"
     return "host left: grace period started" if facts.event == "participant_left" else "host is back"
+
+
+def _release(ctx: Context, event_id: str) -> None:
+    try:
+        ctx.store.release_event(event_id)
+    except Exception:  # noqa: BLE001 - the store is failing already; the patrol observes the room
+        logger.warning(
+            "webhook %s claimed but not applied; its retry is a duplicate", event_id, exc_info=True
+        )
 
 
 def _unlist(ctx: Context, space_id: str, facts: WebhookFacts) -> None:

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Path
 
+from ..json_bodies import MALFORMED_BODY
 from ..schemas import SPACE_ID_PATTERN, USER_ID_PATTERN, Problem, SpaceChange
 
 SpaceId = Annotated[str, Path(pattern=SPACE_ID_PATTERN, description="id returned by POST /spaces")]
@@ -37,6 +38,6 @@ ACCEPTED: dict[int | str, dict[str, object]] = {
 BODY_PROBLEMS: dict[int | str, dict[str, object]] = {
     400: {
         "model": Problem,
-        "description": "`malformed_body`: the body is not UTF-8 JSON text, or names a key twice",
+        "description": MALFORMED_BODY,
     }
 }

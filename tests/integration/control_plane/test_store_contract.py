@@ -244,6 +244,15 @@ def test_claim_event_once(store: SpaceStore) -> None:
     assert not store.claim_event("room-finished-1")
 
 
+def test_a_released_event_can_be_claimed_again(store: SpaceStore) -> None:
+    """A webhook whose effect could not be stored lets its id go, so the SFU's retry applies it."""
+    assert store.claim_event("host-left-1") and store.claim_event("host-left-2")
+    store.release_event("host-left-1")
+    store.release_event("never-claimed")  # nothing to let go: no error
+    assert store.claim_event("host-left-1")
+    assert not store.claim_event("host-left-1") and not store.claim_event("host-left-2")
+
+
 def test_parallel_promotions_never_exceed_the_speaker_limit(store: SpaceStore) -> None:
     """20 concurrent promotions into 10 free speaker slots: exactly 10 win, none is lost."""
     space = live(store, make_space())

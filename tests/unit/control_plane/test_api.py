@@ -22,9 +22,10 @@ from contract import names, web_security
 from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
+from functions.domain.errors import Busy
 from functions.domain.grants import permission_for
 from functions.domain.model import Role, VideoPolicy
-from functions.reconcile.wiring import reconciler_for
+from functions.reconcile.wiring import reconciler_for, store_for
 from functions.store.base import Snapshot
 from functions.store.sqlite import SqliteStore
 
@@ -870,6 +871,16 @@ def track_event(event_id: str, room: str, identity: str, role: str, source: int)
     )
 
 
+def test_a_track_source_the_sdk_does_not_know_is_no_500(client: TestClient) -> None:
+    """Found by an outside review: a signed event whose source is a number the SDK has no name for
+    (a newer server's source) raised in the parsing, a 500 the SFU retries and then drops."""
+    space_id = live_space(client)
+    body, headers = signed(track_event("t-new", f"space-{space_id}", "sp", "speaker", source=99))
+    assert b'"source": 99' in body
+    resp = client.post("/livekit/webhook", content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+
+
 def test_a_published_track_the_stored_role_does_not_allow_gets_the_stored_permission(
     client: TestClient, gateway: FakeGateway
 ) -> None:
@@ -1206,6 +1217,69 @@ def test_the_space_says_when_it_ends_while_its_host_is_away(
             assert until is None and pushed_until is None
 
 
+def _fails_once(monkeypatch: pytest.MonkeyPatch, target: object, method: str) -> None:
+    """The store's `method` is busy once (nothing written), then works."""
+    real = getattr(target, method)
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise Busy("store_throttled", "the store is busy; nothing was changed, retry", retry_after=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, method, flaky)
+
+
+def test_a_host_leave_the_store_could_not_take_is_applied_when_the_sfu_sends_it_again(
+    app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by an outside review: the event id was claimed before the leave was stored, so the
+    503 "nothing was changed, retry" was followed by a retry taken for a duplicate, and the grace
+    period never started."""
+    space_id = create(client)["id"]
+    room = start(client, space_id)["room_name"]
+    _fails_once(monkeypatch, store_for(app.state.settings), "update")
+    body, headers = signed(
+        participant_event("participant_left", "h-busy", room, role="host", identity="host")
+    )
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 503
+    assert client.get(f"/spaces/{space_id}", headers=auth("lou")).json()["host_away_until"] is None
+    retried = client.post("/livekit/webhook", content=body, headers=headers)
+    assert retried.status_code == 200 and "duplicate" not in retried.text, retried.text
+    assert client.get(f"/spaces/{space_id}", headers=auth("lou")).json()["host_away_until"] is not None
+    # Applied once, the same event stays a duplicate.
+    again = client.post("/livekit/webhook", content=body, headers=headers)
+    assert again.status_code == 200 and again.json()["outcome"].startswith("duplicate"), again.text
+
+
+def test_a_listener_leave_the_store_could_not_take_is_applied_when_the_sfu_sends_it_again(
+    app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by an outside review: the count went down and claimed the event before the listener
+    was taken off the host's list; the list's failure answered "retry", and the retry was a
+    duplicate, so the listener stayed listed until their entry expired."""
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("bob")).status_code == 200
+    body, headers = signed(participant_event("participant_joined", "b-in", room, identity="bob"))
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+
+    def listed() -> list[str]:
+        page = client.get(f"/spaces/{space_id}/listeners", headers=auth("host")).json()
+        return [item["user_id"] for item in page["items"]]
+
+    assert listed() == ["bob"]
+    _fails_once(monkeypatch, store_for(app.state.settings), "remove_listener")
+    body, headers = signed(participant_event("participant_left", "b-out", room, identity="bob"))
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 503
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 1
+    retried = client.post("/livekit/webhook", content=body, headers=headers)
+    assert retried.status_code == 200 and "duplicate" not in retried.text, retried.text
+    assert listed() == []
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 0
+
+
 def test_the_leave_of_a_hosts_session_a_newer_one_replaced_tells_nobody_the_host_left(
     client: TestClient, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
@@ -1279,10 +1353,11 @@ def test_an_invitation_from_a_stale_list_does_not_demote_a_cohost(client: TestCl
 
 
 # --- host handover (functions/domain/host.py) -----------------------------------------------------
-def test_the_host_hands_the_space_to_a_cohost(client: TestClient) -> None:
+def test_the_host_hands_the_space_to_a_cohost(client: TestClient, gateway: FakeGateway) -> None:
     space_id = live_space(client)
     assert set_role(client, space_id, "cal", "cohost").status_code == 200
     assert client.post(f"/spaces/{space_id}/token", headers=auth("cal")).status_code == 200  # cal joins
+    gateway.join("cal", Role.COHOST)
     resp = client.post(f"/spaces/{space_id}/host", json={"user_id": "cal"}, headers=auth("host"))
     assert resp.status_code in (200, 202), resp.text
     space = client.get(f"/spaces/{space_id}", headers=auth("anyone")).json()
@@ -1293,6 +1368,25 @@ def test_the_host_hands_the_space_to_a_cohost(client: TestClient) -> None:
         == 403
     )
     assert client.post(f"/spaces/{space_id}/end", headers=auth("cal")).status_code in (200, 202)
+
+
+def test_a_live_space_is_not_handed_to_a_cohost_who_is_not_in_the_room(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """Found by an outside review: a co-host who took a token and left was handed the Space with a
+    200, and the same request's reconciler pass started the grace period that then ended it."""
+    space_id = live_space(client)
+    assert set_role(client, space_id, "cal", "cohost").status_code == 200
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("cal")).status_code == 200
+    before = client.get(f"/spaces/{space_id}", headers=auth("anyone")).json()
+    refused = client.post(f"/spaces/{space_id}/host", json={"user_id": "cal"}, headers=auth("host"))
+    assert refused.status_code == 409 and refused.json()["rule"] == "cohost_not_present", refused.text
+    assert "cal is not in the Space now" in refused.json()["detail"]
+    assert client.get(f"/spaces/{space_id}", headers=auth("anyone")).json() == before
+    gateway.join("cal", Role.COHOST)
+    handed = client.post(f"/spaces/{space_id}/host", json={"user_id": "cal"}, headers=auth("host"))
+    assert handed.status_code in (200, 202) and handed.json()["host"] == "cal", handed.text
+    assert handed.json()["host_away_until"] is None
 
 
 def test_a_live_space_is_not_handed_to_a_cohost_who_never_joined_it(
@@ -1422,6 +1516,7 @@ def test_a_host_may_run_only_so_many_live_spaces_at_once(settings: Settings, gat
         start(client, create(client, host="other")["id"], host="other")
         set_role(client, third, "other", "cohost")
         assert client.post(f"/spaces/{third}/token", headers=auth("other")).status_code == 200
+        gateway.join("other", Role.COHOST)
         refused = client.post(f"/spaces/{third}/host", json={"user_id": "other"}, headers=auth("host"))
         assert refused.status_code == 409 and refused.json()["rule"] == "too_many_live_spaces"
         assert refused.json()["detail"].startswith("other already has the most live Spaces")

@@ -32,14 +32,14 @@ def live(**changes: object) -> Space:
 
 
 def test_the_host_hands_over_to_a_cohost_and_stays_as_a_cohost() -> None:
-    after = host.hand_over(live(), actor="ann", target="cal")
+    after = host.hand_over(live(), actor="ann", target="cal", present=True)
     assert after.host == "cal" and after.role_of("cal") is Role.HOST
     assert after.role_of("ann") is Role.COHOST and after.cohosts == ("ann", "cy")
     assert after.speakers == ("sue",)
 
 
 def test_handover_restarts_the_grace_clock_for_the_new_host() -> None:
-    after = host.hand_over(live(host_away_since=T0), actor="ann", target="cy")
+    after = host.hand_over(live(host_away_since=T0), actor="ann", target="cy", present=True)
     assert after.host_away_since is None
 
 
@@ -48,7 +48,7 @@ def test_handover_restarts_the_grace_clock_for_the_new_host() -> None:
 )
 def test_only_the_host_hands_over(actor: str, rule: str) -> None:
     with pytest.raises(Forbidden) as err:
-        host.hand_over(live(), actor=actor, target="cy")
+        host.hand_over(live(), actor=actor, target="cy", present=True)
     assert err.value.rule == rule
 
 
@@ -57,7 +57,7 @@ def test_only_the_host_hands_over(actor: str, rule: str) -> None:
 )
 def test_only_a_cohost_can_become_the_host(target: str, rule: str) -> None:
     with pytest.raises(Conflict) as err:
-        host.hand_over(live(), actor="ann", target=target)
+        host.hand_over(live(), actor="ann", target=target, present=True)
     assert err.value.rule == rule
 
 
@@ -67,14 +67,23 @@ def test_a_cohost_who_never_joined_is_not_handed_the_space(state: SpaceState) ->
     quotas) goes only to one who came. A scheduled Space has had nobody in it yet."""
     never_came = live(state=state, names={"ann": "Ann", "cal": "Cal"})
     with pytest.raises(Conflict) as err:
-        host.hand_over(never_came, actor="ann", target="cy")
+        host.hand_over(never_came, actor="ann", target="cy", present=True)
     assert err.value.rule == "cohost_not_joined" and "cy has not joined" in err.value.message
-    assert host.hand_over(live(), actor="ann", target="cy").host == "cy"
+    assert host.hand_over(live(), actor="ann", target="cy", present=True).host == "cy"
+
+
+def test_a_live_space_is_handed_only_to_a_cohost_in_the_room() -> None:
+    """Found by an outside review: handed to a co-host who joined once and left, the Space started
+    its grace period in the same request and ended two minutes after a 200."""
+    with pytest.raises(Conflict) as err:
+        host.hand_over(live(), actor="ann", target="cal", present=False)
+    assert err.value.rule == "cohost_not_present" and "cal is not in the Space now" in err.value.message
+    assert host.hand_over(live(), actor="ann", target="cal", present=True).host == "cal"
 
 
 def test_an_ended_space_is_not_handed_over() -> None:
     with pytest.raises(Conflict) as err:
-        host.hand_over(live(state=SpaceState.ENDED), actor="ann", target="cal")
+        host.hand_over(live(state=SpaceState.ENDED), actor="ann", target="cal", present=True)
     assert err.value.rule == "space_ended"
 
 
