@@ -29,13 +29,20 @@ import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from ..domain import audience, host, lifecycle, presence, pushed
 from ..domain.errors import DomainError
 from ..domain.model import Space, SpaceState, space_id_from_room
-from ..livekit_edge.gateway import GatewayError, ObservedMember, ObservedRoom, RoomGateway, StrandedRoom
+from ..livekit_edge.gateway import (
+    GatewayError,
+    ObservedDispatch,
+    ObservedMember,
+    ObservedRoom,
+    RoomGateway,
+    StrandedRoom,
+)
 from ..store.base import SpaceStore
 from . import diff as d
 
@@ -101,6 +108,11 @@ class Memory:
     # Per room: how far the stored WebRTC listener count is from the listeners connected, the stored
     # count, and since when (reconciler clock) both have been exactly that (RECOUNT_AFTER_SECONDS).
     count_drift: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    # When (monotonic seconds) this process last dispatched each agent to each room, as (room, agent
+    # name). Such a dispatch counts as on its way for the dispatch grace whatever the SFU lists: one
+    # the SFU dates by a clock more than the grace behind this one (or does not list) was sent again
+    # every ~10 ms for a whole pass, seen when a test moved the reconciler's clock forward.
+    dispatched: dict[tuple[str, str], float] = field(default_factory=dict)
     _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -279,6 +291,8 @@ class Reconciler:
             if self.recount:
                 noted += await self._recount(space, room)
         now = self.clock().timestamp()
+        if room is not None:
+            observed = self._with_own_dispatches(room, space.room_name, now=now)
         actions = d.diff(space, observed, agents=self.agents, now=now, evict=evict, timing=self.timing)
         result = await self._apply(space, actions, room, done, noted)
         if room is not None and space.state is SpaceState.LIVE:
@@ -289,6 +303,24 @@ class Reconciler:
             result.evicted |= set(evict) - {p.identity for p in (room.participants if room else ())}
         result.widened = widened
         return result
+
+    def _with_own_dispatches(self, room: ObservedRoom, room_name: str, *, now: float) -> ObservedRoom:
+        """The room's dispatches as the SFU lists them, plus this process's own within the dispatch
+        grace, dated by this process's clock (`now`)."""
+        at = time.monotonic()
+        own = tuple(
+            ObservedDispatch(agent_name=agent, created_at=now - (at - sent), jobs=0)
+            for (name, agent), sent in self.memory.dispatched.items()
+            if name == room_name and at - sent < self.timing.dispatch_grace
+        )
+        return replace(room, dispatches=room.dispatches + own) if own else room
+
+    def _remember_dispatch(self, room_name: str, agent: str) -> None:
+        at = time.monotonic()
+        grace = self.timing.dispatch_grace
+        for key in [k for k, sent in self.memory.dispatched.items() if at - sent >= grace]:
+            del self.memory.dispatched[key]
+        self.memory.dispatched[(room_name, agent)] = at
 
     async def _send_hands(self, space: Space, read_at_ms: int, result: Round) -> None:
         """The raised hands to the moderators, when they or the moderators changed (per process)."""
@@ -494,6 +526,7 @@ class Reconciler:
             return f"{action.identity} removed ({action.reason})"
         if isinstance(action, d.Dispatch):
             await self.gateway.dispatch_agent(room, action.agent_name)
+            self._remember_dispatch(room, action.agent_name)
             return f"{action.agent_name} dispatched"
         raise AssertionError(f"unknown action {action!r}")
 

@@ -840,6 +840,29 @@ def test_an_agent_leaving_a_live_space_is_re_dispatched_once(
     assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
 
 
+def test_a_dispatch_the_sfu_does_not_list_as_recent_is_not_sent_again_every_round(
+    app: FastAPI, client: TestClient, gateway: FakeGateway
+) -> None:
+    """Seen in an integration test whose reconciler clock ran ahead of the SFU's: every dispatch
+    looked older than the grace, so each round of a pass dispatched again, ~100 a second for the
+    pass's whole budget. This process's own dispatch counts as on its way for the grace."""
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    gateway.dispatch_times[room] = [(names.AGENT_NAME, 0.0)]
+    real = gateway.dispatch_agent
+
+    async def undated(room_name: str, agent_name: str) -> bool:
+        sent = await real(room_name, agent_name)
+        gateway.dispatch_times[room_name] = [(agent_name, 0.0)]  # listed, but dated long ago
+        return sent
+
+    gateway.dispatch_agent = undated  # type: ignore[method-assign]
+    reconciler = reconciler_for(app.state.settings, memory=app.state.reconcile_memory, gateway=gateway)
+    asyncio.run(reconciler.reconcile(space_id, budget=1.0))
+    asyncio.run(reconciler.reconcile(space_id, budget=1.0))
+    assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
+
+
 def test_an_agent_leaving_while_another_agent_is_present_is_not_replaced(
     client: TestClient, gateway: FakeGateway
 ) -> None:
