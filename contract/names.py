@@ -97,6 +97,12 @@ ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"  # public URL of <pr
 ENV_AVATAR_HOSTS: Final = "SPACES_AVATAR_HOSTS"
 ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners beyond it get HLS
 ENV_MAX_LIVE_PER_HOST: Final = "SPACES_MAX_LIVE_PER_HOST"  # live Spaces one person hosts at once
+# The identity provider's group whose members alone may create Spaces; unset: anyone signed in.
+# CDK context `host_group` (the stack creates the Cognito group). docs/control-plane.md.
+ENV_HOST_GROUP: Final = "SPACES_HOST_GROUP"
+# The claim that lists a caller's groups (Cognito's; API Gateway's JWT authorizer passes a list
+# claim on as one string, "[hosts admins]").
+GROUPS_CLAIM: Final = "cognito:groups"
 # Scheduled (not yet started) Spaces one person hosts at once; unset: 20 in cloud mode, none locally.
 ENV_MAX_SCHEDULED_PER_HOST: Final = "SPACES_MAX_SCHEDULED_PER_HOST"
 ENV_RECONCILE_BUDGET_SECONDS: Final = "SPACES_RECONCILE_BUDGET_SECONDS"  # one in-request pass

@@ -13,6 +13,8 @@ import time
 
 import jwt
 
+from contract import names
+
 from .api.schemas import USER_ID_PATTERN
 from .core.config import get_settings
 
@@ -27,9 +29,10 @@ def dev_token(
     ttl: int = DEV_TOKEN_TTL,
     name: str | None = None,
     picture: str | None = None,
+    groups: tuple[str, ...] | None = None,
 ) -> str:
-    """A dev bearer token; `name` and `picture` become the claims an identity provider's ID token
-    carries (the API cleans them the same way: functions/domain/people.py)."""
+    """A dev bearer token; `name`, `picture` and `groups` become the claims an identity provider's
+    ID token carries (the API cleans them the same way: functions/domain/people.py)."""
     settings = get_settings()
     if secret is None:
         if not settings.is_local:
@@ -41,6 +44,8 @@ def dev_token(
         claims["name"] = name
     if picture is not None:
         claims["picture"] = picture
+    if groups is not None:
+        claims[names.GROUPS_CLAIM] = list(groups)
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     max_live_per_host: int | None = Field(
         default=None, ge=1, le=100, validation_alias=names.ENV_MAX_LIVE_PER_HOST
     )
+    # Unset: anyone signed in may create Spaces; set: only members of this identity-provider group
+    # (domain/lifecycle.py authorize_hosting; the cloud stack's context `host_group`).
+    host_group: str | None = Field(
+        default=None, min_length=1, max_length=128, validation_alias=names.ENV_HOST_GROUP
+    )
     # Scheduled (not yet started) Spaces one person may host at once. Unset: 20 in cloud mode (a
     # lobby page's worth; anyone may sign up, and a create costs nothing else), none locally (the
     # tests and the API fuzzer create many Spaces as one user).

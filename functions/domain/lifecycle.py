@@ -8,6 +8,18 @@ from .errors import Conflict, Forbidden
 from .model import Space, SpaceState, VideoPolicy, VideoSource
 
 
+def authorize_hosting(groups: frozenset[str], *, host_group: str | None) -> None:
+    """Who may create a Space: anyone signed in, or with `host_group` set (SPACES_HOST_GROUP), its
+    members only. Each live Space holds a room, a stage agent and a composer slot (about 20 in the
+    default cloud stack), so a public deployment with open sign-up names who may hold them."""
+    if host_group is not None and host_group not in groups:
+        raise Forbidden(
+            "hosting_not_allowed",
+            f"only members of the group {host_group!r} may create Spaces here: ask this deployment's"
+            " operators to add you",
+        )
+
+
 def new_space(
     *,
     space_id: str,

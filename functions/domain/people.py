@@ -41,6 +41,8 @@ class Caller:
     id: str
     name: str
     picture: str | None = None
+    # The identity provider's groups the caller is in (the `cognito:groups` claim): who may host.
+    groups: frozenset[str] = frozenset()
 
 
 def clean_name(raw: object, *, fallback: str) -> str:
@@ -80,7 +82,19 @@ def caller_from_claims(user_id: str, claims: Mapping[str, object], *, allow_http
         id=user_id,
         name=clean_name(claims.get("name"), fallback=user_id),
         picture=clean_picture(claims.get("picture"), allow_http=allow_http),
+        groups=groups_from_claim(claims.get(contract_names.GROUPS_CLAIM)),
     )
+
+
+def groups_from_claim(raw: object) -> frozenset[str]:
+    """The groups a token names: a list (the ID token's own JSON), or the one string API Gateway's
+    JWT authorizer makes of a list claim ("[hosts admins]"; Cognito group names have no spaces).
+    Anything else names none."""
+    if isinstance(raw, list):
+        return frozenset(g for g in raw if isinstance(g, str) and g)
+    if isinstance(raw, str):
+        return frozenset(raw.strip().removeprefix("[").removesuffix("]").split())
+    return frozenset()
 
 
 def knows(space: Space, caller: Caller) -> bool:

@@ -25,9 +25,11 @@ def create(
     idempotency_key: str | None,
     name: str | None = None,
     picture: str | None = None,
+    groups: frozenset[str] = frozenset(),
 ) -> Space:
     """`name` and `picture`: the host's display name and avatar, stored with the Space (the id and
-    initials are shown without them)."""
+    initials are shown without them); `groups`: the caller's groups (who may host)."""
+    lifecycle.authorize_hosting(groups, host_group=ctx.settings.host_group)
     space = lifecycle.new_space(
         space_id=uuid.uuid4().hex,
         title=title,

@@ -24,7 +24,8 @@ def create_space(
     show: PresenterDep,
     idempotency_key: IdempotencyKey = None,
 ) -> SpacePublic:
-    """Create a Space hosted by the caller. Repeating a request with the same Idempotency-Key
+    """Create a Space hosted by the caller (403 `hosting_not_allowed` when the deployment lets only
+    a group host and the caller is not in it). Repeating a request with the same Idempotency-Key
     returns the Space the first one created."""
     space = spaces.create(
         ctx,
@@ -35,6 +36,7 @@ def create_space(
         idempotency_key=idempotency_key,
         name=caller.name,
         picture=caller.picture,
+        groups=caller.groups,
     )
     return show(space)
 

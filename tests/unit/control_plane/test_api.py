@@ -857,9 +857,8 @@ def test_a_dispatch_the_sfu_does_not_list_as_recent_is_not_sent_again_every_roun
         return sent
 
     gateway.dispatch_agent = undated  # type: ignore[method-assign]
-    reconciler = reconciler_for(app.state.settings, memory=app.state.reconcile_memory, gateway=gateway)
-    asyncio.run(reconciler.reconcile(space_id, budget=1.0))
-    asyncio.run(reconciler.reconcile(space_id, budget=1.0))
+    sweep(app, gateway)
+    sweep(app, gateway)
     assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
 
 

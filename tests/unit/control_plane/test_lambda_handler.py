@@ -32,6 +32,7 @@ def http_api_event(
     body: Any = None,
     query: str = "",
     headers: dict[str, str] | None = None,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The shape API Gateway HTTP APIs send to Lambda (payload format 2.0) behind a JWT authorizer."""
     context: dict[str, Any] = {
@@ -55,7 +56,13 @@ def http_api_event(
     if sub is not None:
         context["authorizer"] = {
             "jwt": {
-                "claims": {"sub": sub, "iss": "https://idp.example", "aud": "spaces", "exp": "1795179600"},
+                "claims": {
+                    "sub": sub,
+                    "iss": "https://idp.example",
+                    "aud": "spaces",
+                    "exp": "1795179600",
+                    **(claims or {}),
+                },
                 "scopes": None,
             }
         }
@@ -94,6 +101,32 @@ def test_identity_comes_from_the_authorizer_claims(cloud: Settings) -> None:
     assert status == 201 and space["host"] == "alice"
     status, fetched = call(http_api_event("GET", f"/spaces/{space['id']}", sub="bob"))
     assert status == 200 and fetched["id"] == space["id"]
+
+
+def test_with_a_host_group_only_its_members_create_spaces(cloud: Settings) -> None:
+    """API Gateway's JWT authorizer passes Cognito's `cognito:groups` list on as one string."""
+    app.state.settings = cloud.model_copy(update={"host_group": "hosts"})
+    status, problem = call(http_api_event("POST", "/spaces", sub="mallory", body={"title": "Mine"}))
+    assert status == 403 and problem["rule"] == "hosting_not_allowed", problem
+    assert "'hosts'" in problem["detail"]
+    status, problem = call(
+        http_api_event(
+            "POST", "/spaces", sub="eve", body={"title": "Mine"}, claims={"cognito:groups": "[hostsx admins]"}
+        )
+    )
+    assert status == 403 and problem["rule"] == "hosting_not_allowed", problem
+    status, page = call(http_api_event("GET", "/spaces", sub="x", query="state=scheduled"))
+    assert status == 200 and page["items"] == []
+    status, space = call(
+        http_api_event(
+            "POST",
+            "/spaces",
+            sub="alice",
+            body={"title": "Ours"},
+            claims={"cognito:groups": "[admins hosts]"},
+        )
+    )
+    assert status == 201 and space["host"] == "alice", space
 
 
 def test_without_authorizer_claims_the_cloud_app_refuses(cloud: Settings) -> None:

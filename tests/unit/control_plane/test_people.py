@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from functions.domain import lifecycle
+from functions.domain.errors import Forbidden
 from functions.domain.model import SpaceState, VideoPolicy
 from functions.domain.people import (
     NAME_MAX_CHARS,
@@ -210,3 +211,28 @@ def test_a_caller_known_to_the_space_changes_nothing_and_a_dropped_avatar_is_for
     assert moved.pictures == {"u": "https://img.example/new.png"} and moved.names == {"u": "U"}
     dropped = named(moved, Caller("u", "U"))
     assert dropped.pictures == {} and dropped.names == {"u": "U"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "groups"),
+    [
+        (["hosts", "admins"], {"hosts", "admins"}),  # the ID token's own JSON
+        ("[hosts admins]", {"hosts", "admins"}),  # as API Gateway's JWT authorizer passes a list on
+        ("[hosts]", {"hosts"}),
+        ("[]", set()),
+        (None, set()),
+        (7, set()),
+        (["hosts", 3, ""], {"hosts"}),
+    ],
+)
+def test_the_groups_claim_in_either_shape(raw: object, groups: set[str]) -> None:
+    claims = {"cognito:groups": raw} if raw is not None else {}
+    assert caller_from_claims("u", claims).groups == groups
+
+
+def test_a_host_group_lets_only_its_members_create() -> None:
+    lifecycle.authorize_hosting(frozenset(), host_group=None)
+    lifecycle.authorize_hosting(frozenset({"hosts"}), host_group="hosts")
+    with pytest.raises(Forbidden) as err:
+        lifecycle.authorize_hosting(frozenset({"hosts-old"}), host_group="hosts")
+    assert err.value.rule == "hosting_not_allowed"
