@@ -12,8 +12,11 @@ export interface App {
   navigate(hash: string): void;
 }
 
-/** A mounted view; `unmount` stops its timers and connections. */
+/** A mounted view; `unmount` stops its timers and connections, and may resolve once what leaving
+ * sends (a hand lowered) is sent. `mayLeave`, if any, is asked first when the page would leave the
+ * view (a link, Back, signing out): false keeps it. */
 export interface View {
   el: HTMLElement;
-  unmount(): void;
+  unmount(): void | Promise<void>;
+  mayLeave?(): boolean;
 }

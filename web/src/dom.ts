@@ -38,25 +38,45 @@ export function clear(el: Element): void {
 function controlKey(root: HTMLElement, el: HTMLElement): string | undefined {
   const testid = el.dataset.testid;
   if (testid === undefined) return undefined;
+  return `${ownerOf(root, el)}\u0000${testid}`;
+}
+
+/** The id of the person's or Space's row `el` is in within `root` ("" outside any row). */
+function ownerOf(root: HTMLElement, el: HTMLElement): string {
   const row = el.closest<HTMLElement>("[data-identity],[data-space-id]");
-  const owner = row && row !== root && root.contains(row) ? (row.dataset.identity ?? row.dataset.spaceId ?? "") : "";
-  return `${owner}\u0000${testid}`;
+  return row && row !== root && root.contains(row) ? (row.dataset.identity ?? row.dataset.spaceId ?? "") : "";
 }
 
 /**
  * Rebuild `el`'s children with `build`, keeping keyboard focus on the control that had it (the new
  * one with the same `data-testid` in the same person's or Space's row): a rebuilt control is a new
  * element, and a focused element that is removed sends a keyboard or screen-reader user back to the
- * top of the page.
+ * top of the page. When the control is gone (what it did moved the person: Invite, Mute, Make
+ * co-host, To audience), focus goes to the first button of that person's row, else to `el`'s first
+ * heading (an outside review found focus back on the page's body after each of those).
  */
 export function rebuildKeepingFocus(el: HTMLElement, build: () => void): void {
   const active = document.activeElement;
-  const key = active instanceof HTMLElement && el.contains(active) ? controlKey(el, active) : undefined;
+  const inside = active instanceof HTMLElement && el.contains(active);
+  const key = inside ? controlKey(el, active) : undefined;
+  const owner = inside ? ownerOf(el, active) : "";
   clear(el);
   build();
-  if (key === undefined) return;
-  const again = [...el.querySelectorAll<HTMLElement>("[data-testid]")].find((e) => controlKey(el, e) === key);
+  if (!inside) return;
+  const controls = [...el.querySelectorAll<HTMLElement>("[data-testid]")];
+  const again =
+    (key !== undefined ? controls.find((e) => controlKey(el, e) === key) : undefined) ??
+    (owner ? [...el.querySelectorAll<HTMLElement>("button")].find((b) => ownerOf(el, b) === owner) : undefined) ??
+    focusableHeading(el);
   again?.focus();
+}
+
+/** `el`'s first heading, made focusable by script only (tabindex -1), or none. */
+function focusableHeading(el: HTMLElement): HTMLElement | undefined {
+  const heading = el.querySelector<HTMLElement>("h1, h2, h3");
+  if (!heading) return undefined;
+  heading.setAttribute("tabindex", "-1");
+  return heading;
 }
 
 /** A stable color per identity and initials of the name shown (the identity without one), for avatars. */

@@ -26,12 +26,16 @@ import { parseRoute } from "./route";
 import { lobbyView } from "./views/lobby";
 import { signInView } from "./views/signin";
 
+/** How long signing out waits for the view's leaving (a raised hand lowered) before it goes on. */
+const SIGN_OUT_WAIT_MS = 3000;
+
 async function boot(): Promise<void> {
   const config = await loadConfig();
   useAvatarProxy(config.avatarUrl);
   const root = document.getElementById("app") as HTMLElement;
   const whoami = document.getElementById("whoami") as HTMLElement;
   let current: View | null = null;
+  let signingOut = false;
   const login = hostedLogin(config.cognito);
   const redirectUri = redirectUriOf(window.location.origin);
   let signInProblem: string | null = null;
@@ -88,18 +92,15 @@ async function boot(): Promise<void> {
       void route();
     },
     signOut() {
-      const refresh = loadRefreshToken();
-      clearSession();
-      saveRefreshToken(null);
-      app.session = null;
-      if (login) {
-        // Revoke, then end the managed-login session (else "Sign in" would sign the same user in silently).
-        void cloudSignOut(login, refresh, { fetch: (...a) => fetch(...a), logoutUri: redirectUri }).then((url) =>
-          window.location.assign(url),
-        );
-        return;
-      }
-      void route();
+      if (signingOut || (current?.mayLeave && !current.mayLeave())) return;
+      signingOut = true;
+      const view = current;
+      current = null;
+      // Out of the view first, while the token still works (a raised hand is lowered), for at most
+      // SIGN_OUT_WAIT_MS: signing out is not held up by a slow network.
+      void Promise.race([Promise.resolve(view?.unmount()), new Promise((done) => setTimeout(done, SIGN_OUT_WAIT_MS))]).then(
+        () => signedOut(),
+      );
     },
     cloudSignIn: login
       ? async () => {
@@ -112,7 +113,25 @@ async function boot(): Promise<void> {
     },
   };
 
+  function signedOut(): void {
+    signingOut = false;
+    const refresh = loadRefreshToken();
+    clearSession();
+    saveRefreshToken(null);
+    app.session = null;
+    if (login) {
+      // Revoke, then end the managed-login session (else "Sign in" would sign the same user in silently).
+      void cloudSignOut(login, refresh, { fetch: (...a) => fetch(...a), logoutUri: redirectUri }).then((url) =>
+        window.location.assign(url),
+      );
+      return;
+    }
+    void route();
+  }
+
   let routing = 0;
+  // The hash of the view shown: what a refused navigation puts back.
+  let shownHash = location.hash;
 
   async function route(): Promise<void> {
     const turn = ++routing;
@@ -145,8 +164,9 @@ async function boot(): Promise<void> {
         notice = h("p", { class: "banner", role: "alert", "data-testid": "route-problem" }, target.problem);
       }
     }
-    if (turn !== routing) return view.unmount(); // another navigation happened meanwhile
+    if (turn !== routing) return void view.unmount(); // another navigation happened meanwhile
     current = view;
+    shownHash = location.hash;
     // What a tab, a history list and a screen reader call the page (a Space names itself once read).
     document.title = !app.session ? "Sign in · Spaces" : target.kind === "replay" ? "Replay · Spaces" : target.kind === "space" ? "Space · Spaces" : "Spaces";
     root.replaceChildren(...(notice ? [notice] : []), view.el);
@@ -156,7 +176,14 @@ async function boot(): Promise<void> {
     root.focus({ preventScroll: true });
   }
 
-  window.addEventListener("hashchange", () => void route());
+  window.addEventListener("hashchange", () => {
+    if (current?.mayLeave && location.hash !== shownHash && !current.mayLeave()) {
+      // Kept: the address goes back to the view's, as a new entry (no hashchange, no route).
+      history.pushState(null, "", shownHash || location.pathname + location.search);
+      return;
+    }
+    void route();
+  });
   await route();
 }
 

@@ -103,9 +103,20 @@ let shown: string[];
 let storage: Map<string, string>;
 let session: SpaceSession;
 let ctl: SpaceController;
+let handCalls: string[];
 
 function make(): void {
-  const api = { getSpace: async () => SPACE, lowerHand: async () => SPACE } as unknown as SpaceApi;
+  const api = {
+    getSpace: async () => SPACE,
+    raiseHand: async () => {
+      handCalls.push("raise");
+      return { ...SPACE, raised_hands: ["lee"] };
+    },
+    lowerHand: async () => {
+      handCalls.push("lower");
+      return SPACE;
+    },
+  } as unknown as SpaceApi;
   ctl = new SpaceController(api, "s1", "lee");
   const screen: SessionScreen = {
     draw: () => {
@@ -179,6 +190,7 @@ beforeEach(async () => {
   watches = [];
   shown = [];
   storage = new Map();
+  handCalls = [];
   make();
   await session.open();
   shown = [];
@@ -338,6 +350,17 @@ describe("SpaceSession", () => {
     expect(rooms).toHaveLength(1);
     expect(shown).toContain("message: You left the Space. [Rejoin]");
     expect(storage.has(IN_SPACE_KEY)).toBe(false);
+  });
+
+  it("lowers my raised hand when the page goes, as Leave does, and resolves once it is lowered", async () => {
+    await inTheRoom();
+    await ctl.raiseHand(true);
+    expect(ctl.handRaised).toBe(true);
+    let done = false;
+    void session.dispose().then(() => (done = true));
+    await settle();
+    expect(handCalls).toEqual(["raise", "lower"]);
+    expect(done).toBe(true);
   });
 
   it("stops the reconnect's retries when the page goes", async () => {

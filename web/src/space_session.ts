@@ -689,21 +689,29 @@ export class SpaceSession {
     this.comebackSince = null; // a Rejoin after this is on purpose
     this.joinAgain = false; // a join queued meanwhile (a promotion's poll) must not bring me back
     this.publishing.forget();
-    // A raised hand goes with its owner: left up, a host would invite someone who is gone (a page
-    // closed without Leave keeps it; a host sees it until they act on it).
+    // A raised hand goes with its owner: left up, a host would invite someone who is gone (leaving
+    // the page lowers it too: dispose; a tab closed keeps it, and a host sees it until they act on it).
     const lower = this.ctl.lowerHandOnLeave();
     void (this.media?.leave() ?? Promise.resolve()).finally(() => void lower());
   }
 
-  private closeRoom(): void {
+  /** Out of the room; resolves once the SFU was told (or could not be). */
+  private closeRoom(): Promise<void> {
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
-    void this.media?.leave().catch(() => undefined);
+    const closed = this.media?.leave().catch(() => undefined) ?? Promise.resolve();
     this.media = null;
+    return closed;
   }
 
-  /** The page goes (navigating away, signing out): that is leaving; a later visit shows the card. */
-  dispose(): void {
+  /**
+   * The page goes (navigating away, signing out): that is leaving; a later visit shows the card.
+   * A raised hand is lowered as Leave lowers it (an outside review saw hands of listeners who had
+   * gone back to the lobby left up, and one invited onto the stage as "away"). Resolves once that
+   * lowering is done or failed: signing out waits for it, while the token still works.
+   */
+  dispose(): Promise<void> {
+    const lower = this.ctl.lowerHandOnLeave();
     this.disposed = true;
     this.offCtl();
     this.leaving.abort();
@@ -711,9 +719,10 @@ export class SpaceSession {
     this.seats.close();
     this.reconnector.cancel();
     this.dropPending();
-    this.closeRoom();
+    const closed = this.closeRoom();
     this.leaveBroadcast();
     this.expose({ room: null });
+    return closed.then(lower).catch(() => undefined);
   }
 
   // ---- the broadcast (a listener beyond the interactive threshold) --------------------------------

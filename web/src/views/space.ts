@@ -190,7 +190,13 @@ export function spaceView(app: App, spaceId: string): View {
     setRole: (id, role, from) =>
       void act(
         (a, s) => a.setRole(s, id, role, from),
-        role === "listener" ? `${called(id)} moved to the audience` : role === "cohost" ? `${called(id)} is now a co-host` : `${called(id)} invited to speak`,
+        role === "listener"
+          ? `${called(id)} moved to the audience`
+          : role === "cohost"
+            ? `${called(id)} is now a co-host`
+            : from === "cohost"
+              ? `${called(id)} is now a speaker`
+              : `${called(id)} invited to speak`,
         called(id),
       ),
     remove: (id, block) => {
@@ -269,11 +275,15 @@ export function spaceView(app: App, spaceId: string): View {
     toast("Space cancelled");
   }
 
-  /** Leaving on purpose: the host's leave starts the grace period (past it the Space ends for everyone). */
-  function leave(): void {
+  /** The host's leave starts the grace period (past it the Space ends for everyone): they confirm it. */
+  function hostConfirmsLeaving(): boolean {
     const hostLeaving = ctl.myRole === "host" && ctl.space?.state === "live";
-    if (hostLeaving && !window.confirm(HOST_LEAVE_WARNING)) return;
-    session.leave();
+    return !hostLeaving || window.confirm(HOST_LEAVE_WARNING);
+  }
+
+  /** Leaving on purpose. */
+  function leave(): void {
+    if (hostConfirmsLeaving()) session.leave();
   }
 
   // ---- the broadcast (a listener beyond the interactive threshold) --------------------------------
@@ -376,6 +386,7 @@ export function spaceView(app: App, spaceId: string): View {
       handPending: actions.handPending,
       devicesOpen: devices.isOpen,
       canStepDown: myRole === "speaker" || myRole === "cohost",
+      onStage: isStageRole(myRole),
     });
 
     const hands = ctl.hands;
@@ -433,12 +444,14 @@ export function spaceView(app: App, spaceId: string): View {
 
   return {
     el,
+    // Leaving the page is leaving the Space: a host in its room confirms it as Leave asks them to.
+    mayLeave: () => !session.room || hostConfirmsLeaving(),
     unmount() {
       listenerList.hide();
       document.removeEventListener("visibilitychange", onVisibility);
       startWatch?.stop();
       startWatch = null;
-      session.dispose();
+      return session.dispose();
     },
   };
 }

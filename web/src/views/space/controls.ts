@@ -16,6 +16,9 @@ export interface ControlsInput {
   devicesOpen?: boolean;
   /** A speaker or a co-host, who may step down to the audience (the host hands over or ends). */
   canStepDown?: boolean;
+  /** My stored role is on the stage: no hand to raise, even before the room's permission to publish
+   * has come (a moment after the join showed "Request to speak" to a host, which the API refused). */
+  onStage?: boolean;
 }
 
 export interface ControlsActions {
@@ -91,7 +94,7 @@ export class ControlsView {
       const stepDown = a.stepDown.bind(a);
       this.el.append(h("button", { class: "btn", "data-testid": "step-down", onclick: () => stepDown() }, "Leave the stage"));
     }
-    if (!rights.mic && !rights.camera) {
+    if (!rights.mic && !rights.camera && !input.onStage) {
       const pending = !!input.handPending;
       const hand = roundButton("raise-hand", raised, () => pending || a.raiseHand(!raised), icon("hand"), raised ? "Lower hand" : "Request to speak");
       markBusy(hand, pending);

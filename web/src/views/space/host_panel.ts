@@ -128,7 +128,7 @@ export class HostPanel {
         ),
     ];
     const role = m.role;
-    if (role !== "host" && m.id !== input.me) {
+    if (role !== "host" && mayModerate(m, input)) {
       buttons.push(
         m.micOn && h("button", { class: "btn small", "data-testid": "mute", onclick: () => a.mute(m.id) }, "Mute"),
         input.myRole === "host" && m.role === "speaker" &&
@@ -166,7 +166,7 @@ export class HostPanel {
     const a = this.actions;
     const role = m.role;
     const buttons: (HTMLElement | false)[] = [];
-    if (role !== "host" && m.id !== input.me) {
+    if (role !== "host" && mayModerate(m, input)) {
       buttons.push(
         input.myRole === "host" && pinned && h("button", { class: "btn small on", "data-testid": "pin", onclick: () => a.pin(null) }, "Unpin"),
         h("button", { class: "btn small", "data-testid": "demote", onclick: () => a.setRole(m.id, "listener", role) }, "To audience"),
@@ -182,4 +182,13 @@ export class HostPanel {
       h("span", { class: "actions" }, ...buttons),
     );
   }
+}
+
+/**
+ * Whether I may act on `m` (mute, move, remove, block): not the host nor myself, and a co-host only
+ * if I am the host, as the API rules (only_host_moderates_cohosts, only_host_assigns_cohosts).
+ * Offered anyway, each click was a refusal (an outside review).
+ */
+function mayModerate(m: Member, input: PanelInput): boolean {
+  return m.role !== "host" && m.id !== input.me && (input.myRole === "host" || m.role !== "cohost");
 }

@@ -32,6 +32,14 @@ describe("ControlsView", () => {
     expect(lower.hasAttribute("aria-pressed")).toBe(false);
   });
 
+  it("offers no hand to someone whose stored role is on the stage before the room lets them publish", () => {
+    const view = new ControlsView(actions());
+    view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: false, onStage: true });
+    expect(q(view.el, "raise-hand")).toHaveLength(0);
+    view.update({ rights: { mic: true, camera: false }, micOn: false, cameraOn: false, raised: false, onStage: true });
+    expect(q(view.el, "toggle-mic")).toHaveLength(1);
+  });
+
   it("offers a speaker or a co-host to leave the stage, and nobody else", () => {
     const a = { ...actions(), stepDown: vi.fn() };
     const view = new ControlsView(a);
@@ -269,6 +277,42 @@ describe("HostPanel", () => {
     expect(a.handOver).toHaveBeenCalledWith("c");
     panel.update(input({ me: "c", myRole: "cohost", members }));
     expect(q(panel.el, "make-host")).toHaveLength(0);
+  });
+
+  it("offers a co-host nothing to do to another co-host, which the API would refuse", () => {
+    const members = [
+      { id: "h", role: "host" as const, micOn: true },
+      { id: "c", role: "cohost" as const, micOn: true },
+      { id: "d", role: "cohost" as const, micOn: true, away: true },
+      { id: "s", role: "speaker" as const, micOn: true },
+    ];
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    panel.update(input({ me: "x", myRole: "cohost", members }));
+    for (const id of ["c", "d"]) {
+      const row = panel.el.querySelector(`[data-testid="member"][data-identity="${id}"]`)!;
+      for (const control of ["mute", "demote", "remove", "block"]) expect(q(row, control)).toHaveLength(0);
+    }
+    const speaker = panel.el.querySelector('[data-testid="member"][data-identity="s"]')!;
+    for (const control of ["mute", "demote", "remove", "block"]) expect(q(speaker, control)).toHaveLength(1);
+    // The host moderates co-hosts.
+    panel.update(input({ members }));
+    const cohost = panel.el.querySelector('[data-testid="member"][data-identity="c"]')!;
+    for (const control of ["mute", "demote", "remove", "block"]) expect(q(cohost, control)).toHaveLength(1);
+  });
+
+  it("keeps keyboard focus in the person's row when the control used is gone", () => {
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    document.body.append(panel.el);
+    panel.update(input());
+    const speaker = () => panel.el.querySelector('[data-testid="member"][data-identity="s"]')!;
+    (q(speaker(), "mute")[0] as HTMLButtonElement).focus();
+    // Muted: the Mute button goes; focus stays with the speaker's row.
+    panel.update(input({ members: [{ id: "h", role: "host", micOn: true }, { id: "s", role: "speaker", micOn: false }] }));
+    expect(document.activeElement).toBe(speaker().querySelector("button"));
+    // Moved to the audience: the row goes; focus goes to the panel's first heading, not the page.
+    panel.update(input({ members: [{ id: "h", role: "host", micOn: true }] }));
+    expect(document.activeElement?.tagName).toBe("H2");
+    panel.el.remove();
   });
 
   it("a co-host cannot make co-hosts", () => {
