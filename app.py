@@ -81,6 +81,13 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     def number(key: str, default: int) -> int:
         return int(str(get(key, default)))
 
+    def flag(key: str, default: bool) -> bool:
+        # Strict: a misspelt value must not silently leave a door open (or shut).
+        value = str(get(key, "true" if default else "false")).lower()
+        if value not in ("true", "false"):
+            raise ValueError(f"context {key} must be true or false, got {value!r}")
+        return value == "true"
+
     arch = str(get("arch", "arm64"))
     if arch not in DEFAULT_INSTANCE_TYPES:
         raise ValueError(f"context arch must be one of {sorted(DEFAULT_INSTANCE_TYPES)}, got {arch!r}")
@@ -263,6 +270,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         else tuple(h.strip() for h in str(avatar_hosts).split(",") if h.strip()),
         auth_domain_prefix=str(auth_prefix) if auth_prefix else None,
         mfa_required=str(get("mfa_required", "false")).lower() == "true",
+        self_sign_up=flag("self_sign_up", True),
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
         hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
         livekit_releases_url=str(releases_url) if releases_url is not None else None,

@@ -24,6 +24,7 @@ class UserPoolIdentity(Construct):
         *,
         removal_policy: RemovalPolicy,
         mfa_required: bool = False,
+        self_sign_up: bool = True,
         domain_prefix: str,
         web_origins: Sequence[str],
     ) -> None:
@@ -32,7 +33,9 @@ class UserPoolIdentity(Construct):
         self.user_pool = cognito.UserPool(
             self,
             "Users",
-            self_sign_up_enabled=True,
+            # Off: only an administrator creates accounts (AdminCreateUser, the console), and managed
+            # login shows no sign-up link.
+            self_sign_up_enabled=self_sign_up,
             sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             password_policy=cognito.PasswordPolicy(

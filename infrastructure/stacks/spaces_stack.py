@@ -86,6 +86,8 @@ class SpacesSettings:
     # Every user of the Cognito pool enrols a TOTP app at first sign-in (managed login walks them
     # through it) and uses it each time. Chosen before the first deploy (docs/infrastructure.md).
     mfa_required: bool = False
+    # False: the Cognito pool takes no sign-ups; administrators create the accounts.
+    self_sign_up: bool = True
     # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
     bundle_lambda: bool = True
     # Set: the stack writes the signalling and TURN records (alias A) into this zone.
@@ -160,6 +162,7 @@ class SpacesStack(Stack):
                 "Identity",
                 removal_policy=keep,
                 mfa_required=settings.mfa_required,
+                self_sign_up=settings.self_sign_up,
                 domain_prefix=settings.auth_domain_prefix or f"{self.stack_name.lower()}-{Aws.ACCOUNT_ID}",
                 # The page's origins are the ones the API lets call it; without any (offline synth, a
                 # first deploy) the Vite dev server, the only http origin Cognito accepts being localhost.

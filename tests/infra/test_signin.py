@@ -20,7 +20,9 @@ from tests.infra.conftest import Synthesized
 ORIGINS = ("https://spaces.example.com", "https://staging.example.com/")
 
 
-def _identity_template(origins: tuple[str, ...], *, mfa_required: bool = False) -> Template:
+def _identity_template(
+    origins: tuple[str, ...], *, mfa_required: bool = False, self_sign_up: bool = True
+) -> Template:
     app = cdk.App()
     stack = cdk.Stack(app, "IdentityOnly", env=cdk.Environment(account="123456789012", region="eu-west-1"))
     UserPoolIdentity(
@@ -28,6 +30,7 @@ def _identity_template(origins: tuple[str, ...], *, mfa_required: bool = False) 
         "Identity",
         removal_policy=cdk.RemovalPolicy.DESTROY,
         mfa_required=mfa_required,
+        self_sign_up=self_sign_up,
         domain_prefix="spaces-test",
         web_origins=origins,
     )
@@ -206,3 +209,24 @@ def test_the_page_policy_output_allows_the_stacks_own_origins(synth: Synthesized
     assert distribution in rendered
     assert ".auth." in rendered and "amazoncognito.com" in rendered
     assert "frame-ancestors 'none'" in rendered and "script-src 'self';" in rendered
+
+
+def _admin_only(template: dict[str, Any]) -> bool:
+    pools = [r for r in template["Resources"].values() if r["Type"] == "AWS::Cognito::UserPool"]
+    assert len(pools) == 1
+    only: bool = pools[0]["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"]
+    return only
+
+
+def test_self_sign_up_is_open_by_default_and_closed_on_demand(synth: Synthesized) -> None:
+    assert _admin_only(synth.template) is False  # today's behaviour: anyone may sign up
+    assert settings_from_context(cdk.App()).self_sign_up is True
+    closed = settings_from_context(cdk.App(context={"self_sign_up": "false"}))
+    assert closed.self_sign_up is False
+    assert _admin_only(_identity_template(ORIGINS, self_sign_up=closed.self_sign_up).to_json()) is True
+    assert _admin_only(_identity_template(ORIGINS, self_sign_up=True).to_json()) is False
+
+
+def test_a_misspelt_self_sign_up_is_refused_with_the_key_named() -> None:
+    with pytest.raises(ValueError, match="self_sign_up"):
+        settings_from_context(cdk.App(context={"self_sign_up": "flase"}))
