@@ -69,6 +69,10 @@ def maintenance_minutes(window: str) -> int | None:
     return (end - start) % MINUTES_PER_WEEK
 
 
+# A Cognito group name as the control plane reads it from SPACES_HOST_GROUP: at most 128 characters
+# (Cognito's limit), no whitespace (Cognito's pattern) and no comma (kept free for a list later).
+HOST_GROUP = re.compile(r"[^\s,]{1,128}")
+
 # What CDK gives an environment-agnostic stack's VPC, whatever max_azs says.
 MAX_AZS_ENV_AGNOSTIC = 2
 
@@ -194,6 +198,15 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     broadcast_certificate = app.node.try_get_context("broadcast_certificate_arn")
     # Unset: the default list (contract/avatar_fetch.py); "": no pictures fetched (initials everywhere).
     avatar_hosts = app.node.try_get_context("avatar_hosts")
+    host_group = app.node.try_get_context("host_group")
+    if host_group is not None and not HOST_GROUP.fullmatch(str(host_group)):
+        raise ValueError(
+            f"context host_group must be 1-128 characters without whitespace or commas, got {host_group!r}"
+        )
+    if host_group is not None and oidc_issuer:
+        # The group lives in the stack's user pool: an external provider's tokens carry no
+        # `cognito:groups`, so nobody could host.
+        raise ValueError("context host_group needs the stack's Cognito user pool; it excludes oidc_issuer")
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")
     return SpacesSettings(
@@ -271,6 +284,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         auth_domain_prefix=str(auth_prefix) if auth_prefix else None,
         mfa_required=str(get("mfa_required", "false")).lower() == "true",
         self_sign_up=flag("self_sign_up", True),
+        host_group=None if host_group is None else str(host_group),
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
         hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
         livekit_releases_url=str(releases_url) if releases_url is not None else None,

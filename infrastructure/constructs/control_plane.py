@@ -135,6 +135,8 @@ class ControlPlane(Construct):
         cors_origins: Sequence[str] = (),
         # Hosts the avatar proxy fetches pictures from (SPACES_AVATAR_HOSTS); None: its defaults.
         avatar_hosts: Sequence[str] | None = None,
+        # Only members of this group may create Spaces (SPACES_HOST_GROUP); None: anyone signed in.
+        host_group: str | None = None,
         bundle: bool = True,
     ) -> None:
         super().__init__(scope, id_)
@@ -201,6 +203,7 @@ class ControlPlane(Construct):
                 # API Gateway answers CORS preflights (before the JWT authorizer); the app agrees.
                 names.ENV_CORS_ORIGINS: ",".join(cors_origins),
                 **({} if avatar_hosts is None else {names.ENV_AVATAR_HOSTS: ",".join(avatar_hosts)}),
+                **({} if host_group is None else {names.ENV_HOST_GROUP: host_group}),
             },
             description="Spaces control plane (FastAPI through Mangum)",
             # Importing FastAPI + pydantic (229 ms measured) and the app costs ~340 ms of CPU

@@ -25,6 +25,7 @@ class UserPoolIdentity(Construct):
         removal_policy: RemovalPolicy,
         mfa_required: bool = False,
         self_sign_up: bool = True,
+        host_group: str | None = None,
         domain_prefix: str,
         web_origins: Sequence[str],
     ) -> None:
@@ -62,6 +63,19 @@ class UserPoolIdentity(Construct):
                 profile_picture=cognito.StandardAttribute(required=False, mutable=True),
             ),
             removal_policy=removal_policy,
+        )
+        # The control plane lets only members of this group create Spaces (SPACES_HOST_GROUP): their
+        # tokens carry it in `cognito:groups`. Administrators add members; nobody joins by themselves.
+        self.host_group = (
+            cognito.CfnUserPoolGroup(
+                self,
+                "Hosts",
+                user_pool_id=self.user_pool.user_pool_id,
+                group_name=host_group,
+                description="Users who may create Spaces (SPACES_HOST_GROUP of the control plane)",
+            )
+            if host_group
+            else None
         )
         # Managed login lives at https://<prefix>.auth.<region>.amazoncognito.com (classic hosted UI:
         # no branding resource to keep).

@@ -88,6 +88,9 @@ class SpacesSettings:
     mfa_required: bool = False
     # False: the Cognito pool takes no sign-ups; administrators create the accounts.
     self_sign_up: bool = True
+    # Set: only members of this user-pool group may create Spaces (the stack creates the group and
+    # tells the control plane); None: anyone signed in may.
+    host_group: str | None = None
     # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
     bundle_lambda: bool = True
     # Set: the stack writes the signalling and TURN records (alias A) into this zone.
@@ -163,6 +166,7 @@ class SpacesStack(Stack):
                 removal_policy=keep,
                 mfa_required=settings.mfa_required,
                 self_sign_up=settings.self_sign_up,
+                host_group=settings.host_group,
                 domain_prefix=settings.auth_domain_prefix or f"{self.stack_name.lower()}-{Aws.ACCOUNT_ID}",
                 # The page's origins are the ones the API lets call it; without any (offline synth, a
                 # first deploy) the Vite dev server, the only http origin Cognito accepts being localhost.
@@ -207,6 +211,7 @@ class SpacesStack(Stack):
             ),
             cors_origins=settings.cors_origins,
             avatar_hosts=settings.avatar_hosts,
+            host_group=settings.host_group,
             bundle=settings.bundle_lambda,
         )
         avatar_url = broadcast.serve_avatars(control_plane.api)

@@ -230,3 +230,53 @@ def test_self_sign_up_is_open_by_default_and_closed_on_demand(synth: Synthesized
 def test_a_misspelt_self_sign_up_is_refused_with_the_key_named() -> None:
     with pytest.raises(ValueError, match="self_sign_up"):
         settings_from_context(cdk.App(context={"self_sign_up": "flase"}))
+
+
+def _api_environment(template: dict[str, Any]) -> dict[str, str]:
+    (api,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == "functions.handler.handler"
+    ]
+    variables: dict[str, str] = api["Environment"]["Variables"]
+    return variables
+
+
+def test_without_host_group_anyone_may_host(synth: Synthesized) -> None:
+    assert names.ENV_HOST_GROUP not in _api_environment(synth.template)
+    assert not synth.resources("AWS::Cognito::UserPoolGroup")
+    assert settings_from_context(cdk.App()).host_group is None
+
+
+def test_host_group_creates_the_group_and_tells_the_control_plane() -> None:
+    app = build_app(
+        context={"aws:cdk:bundling-stacks": [], "lambda_bundling": "false", "host_group": "hosts"}
+    )
+    app.synth()  # cdk-nag included: the group adds no finding
+    template = Template.from_stack(app.node.find_child("Spaces"))  # type: ignore[arg-type]
+    (group,) = [
+        r["Properties"]
+        for r in template.to_json()["Resources"].values()
+        if r["Type"] == "AWS::Cognito::UserPoolGroup"
+    ]
+    assert group["GroupName"] == "hosts"
+    pool = next(
+        k for k, v in template.to_json()["Resources"].items() if v["Type"] == "AWS::Cognito::UserPool"
+    )
+    assert group["UserPoolId"] == {"Ref": pool}
+    assert _api_environment(template.to_json())[names.ENV_HOST_GROUP] == "hosts"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"host_group": ""},
+        {"host_group": "space hosts"},
+        {"host_group": "a,b"},
+        {"host_group": "h" * 129},
+        {"host_group": "hosts", "oidc_issuer": "https://idp.example.com", "oidc_audience": "spaces"},
+    ],
+)
+def test_a_host_group_that_cannot_work_is_refused_with_the_key_named(context: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="host_group"):
+        settings_from_context(cdk.App(context=context))
