@@ -21,6 +21,7 @@ from functions.core.config import room_seats_needed
 from infrastructure.constructs.agent_service import AgentSizing
 from infrastructure.constructs.broadcast_delivery import BroadcastSettings
 from infrastructure.constructs.control_plane import ApiLimits
+from infrastructure.constructs.identity import SesEmail
 from infrastructure.constructs.livekit_fleet import FleetSizing
 from infrastructure.constructs.observability import AlarmThresholds
 from infrastructure.stacks.spaces_stack import ExternalOidc, HostedZoneRef, SpacesSettings, SpacesStack
@@ -72,6 +73,10 @@ def maintenance_minutes(window: str) -> int | None:
 # A Cognito group name as the control plane reads it from SPACES_HOST_GROUP: at most 128 characters
 # (Cognito's limit), no whitespace (Cognito's pattern) and no comma (kept free for a list later).
 HOST_GROUP = re.compile(r"[^\s,]{1,128}")
+
+# An address as SES and Cognito take it: one @, a dotted domain, no whitespace or display name.
+EMAIL_ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
+SES_KEYS = ("ses_region", "ses_verified_domain", "ses_configuration_set")
 
 # What CDK gives an environment-agnostic stack's VPC, whatever max_azs says.
 MAX_AZS_ENV_AGNOSTIC = 2
@@ -207,6 +212,16 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         # The group lives in the stack's user pool: an external provider's tokens carry no
         # `cognito:groups`, so nobody could host.
         raise ValueError("context host_group needs the stack's Cognito user pool; it excludes oidc_issuer")
+    ses_from_email = app.node.try_get_context("ses_from_email")
+    ses_options = {key: app.node.try_get_context(key) for key in SES_KEYS}
+    if ses_from_email is None and any(v is not None for v in ses_options.values()):
+        raise ValueError(f"context {', '.join(SES_KEYS)} need ses_from_email (the SES sender)")
+    if ses_from_email is not None and not EMAIL_ADDRESS.fullmatch(str(ses_from_email)):
+        raise ValueError(f"context ses_from_email must be a bare e-mail address, got {ses_from_email!r}")
+    if ses_from_email is not None and oidc_issuer:
+        raise ValueError(
+            "context ses_from_email configures the stack's Cognito user pool; it excludes oidc_issuer"
+        )
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")
     return SpacesSettings(
@@ -285,6 +300,14 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         mfa_required=str(get("mfa_required", "false")).lower() == "true",
         self_sign_up=flag("self_sign_up", True),
         host_group=None if host_group is None else str(host_group),
+        sign_up_email=None
+        if ses_from_email is None
+        else SesEmail(
+            from_email=str(ses_from_email),
+            region=none_or_str(ses_options["ses_region"]),
+            verified_domain=none_or_str(ses_options["ses_verified_domain"]),
+            configuration_set=none_or_str(ses_options["ses_configuration_set"]),
+        ),
         bundle_lambda=str(get("lambda_bundling", "true")).lower() != "false",
         hosted_zone=HostedZoneRef(zone_id=str(zone_id), zone_name=str(zone_name)) if zone_id else None,
         livekit_releases_url=str(releases_url) if releases_url is not None else None,
@@ -323,6 +346,10 @@ def deployment_warnings(settings: SpacesSettings, *, turn_certificate_given: boo
             "deploy with -c livekit_archive=<the file it prints> (docs/infrastructure.md, 'The SFU binary')"
         )
     return warnings
+
+
+def none_or_str(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def auth_prefix_ok(prefix: str) -> bool:

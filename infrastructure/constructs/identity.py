@@ -8,12 +8,26 @@ page a refresh token, so a session outlives the 1-hour ID token."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 REFRESH_TOKEN_DAYS = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class SesEmail:
+    """The pool's e-mail (verification codes, invitations, password resets) sent through Amazon SES
+    instead of Cognito's own sender, which AWS limits to about 50 e-mails a day per account."""
+
+    from_email: str
+    # Where SES verified the sender; None: the stack's region.
+    region: str | None = None
+    # The verified SES identity when it is a domain rather than the address itself.
+    verified_domain: str | None = None
+    configuration_set: str | None = None
 
 
 class UserPoolIdentity(Construct):
@@ -26,6 +40,7 @@ class UserPoolIdentity(Construct):
         mfa_required: bool = False,
         self_sign_up: bool = True,
         host_group: str | None = None,
+        ses: SesEmail | None = None,
         domain_prefix: str,
         web_origins: Sequence[str],
     ) -> None:
@@ -62,6 +77,17 @@ class UserPoolIdentity(Construct):
                 fullname=cognito.StandardAttribute(required=True, mutable=True),
                 profile_picture=cognito.StandardAttribute(required=False, mutable=True),
             ),
+            # Here, not in the console: CloudFormation writes every property of the pool it updates, so
+            # the next update would put back a sender chosen by hand.
+            email=cognito.UserPoolEmail.with_ses(
+                from_email=ses.from_email,
+                # The stack is environment-agnostic: CDK needs a region, the deploy's one is a token.
+                ses_region=ses.region or Stack.of(self).region,
+                ses_verified_domain=ses.verified_domain,
+                configuration_set_name=ses.configuration_set,
+            )
+            if ses
+            else None,
             removal_policy=removal_policy,
         )
         # The control plane lets only members of this group create Spaces (SPACES_HOST_GROUP): their

@@ -27,7 +27,7 @@ from infrastructure.constructs.agent_service import (
 )
 from infrastructure.constructs.broadcast_delivery import BroadcastDelivery, BroadcastSettings
 from infrastructure.constructs.control_plane import AVATAR_ROUTE_KEY, ApiLimits, BroadcastLinks, ControlPlane
-from infrastructure.constructs.identity import UserPoolIdentity
+from infrastructure.constructs.identity import SesEmail, UserPoolIdentity
 from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
 from infrastructure.constructs.network import Network
 from infrastructure.constructs.observability import AlarmThresholds, Observability, WatchedWorkers
@@ -91,6 +91,8 @@ class SpacesSettings:
     # Set: only members of this user-pool group may create Spaces (the stack creates the group and
     # tells the control plane); None: anyone signed in may.
     host_group: str | None = None
+    # Set: the Cognito pool sends its e-mail through SES; None: Cognito's own sender (~50 a day).
+    sign_up_email: SesEmail | None = None
     # False only for an offline synth: the Lambda asset is then the bare source, not deployable.
     bundle_lambda: bool = True
     # Set: the stack writes the signalling and TURN records (alias A) into this zone.
@@ -167,6 +169,7 @@ class SpacesStack(Stack):
                 mfa_required=settings.mfa_required,
                 self_sign_up=settings.self_sign_up,
                 host_group=settings.host_group,
+                ses=settings.sign_up_email,
                 domain_prefix=settings.auth_domain_prefix or f"{self.stack_name.lower()}-{Aws.ACCOUNT_ID}",
                 # The page's origins are the ones the API lets call it; without any (offline synth, a
                 # first deploy) the Vite dev server, the only http origin Cognito accepts being localhost.

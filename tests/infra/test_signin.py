@@ -13,7 +13,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from app import build_app, settings_from_context
 from contract import names
-from infrastructure.constructs.identity import REFRESH_TOKEN_DAYS, UserPoolIdentity
+from infrastructure.constructs.identity import REFRESH_TOKEN_DAYS, SesEmail, UserPoolIdentity
 from infrastructure.stacks.spaces_stack import LOCAL_WEB_ORIGIN, web_config
 from tests.infra.conftest import Synthesized
 
@@ -21,7 +21,11 @@ ORIGINS = ("https://spaces.example.com", "https://staging.example.com/")
 
 
 def _identity_template(
-    origins: tuple[str, ...], *, mfa_required: bool = False, self_sign_up: bool = True
+    origins: tuple[str, ...],
+    *,
+    mfa_required: bool = False,
+    self_sign_up: bool = True,
+    ses: SesEmail | None = None,
 ) -> Template:
     app = cdk.App()
     stack = cdk.Stack(app, "IdentityOnly", env=cdk.Environment(account="123456789012", region="eu-west-1"))
@@ -31,6 +35,7 @@ def _identity_template(
         removal_policy=cdk.RemovalPolicy.DESTROY,
         mfa_required=mfa_required,
         self_sign_up=self_sign_up,
+        ses=ses,
         domain_prefix="spaces-test",
         web_origins=origins,
     )
@@ -279,4 +284,68 @@ def test_host_group_creates_the_group_and_tells_the_control_plane() -> None:
 )
 def test_a_host_group_that_cannot_work_is_refused_with_the_key_named(context: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="host_group"):
+        settings_from_context(cdk.App(context=context))
+
+
+def _email_configuration(template: dict[str, Any]) -> dict[str, Any]:
+    (pool,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Cognito::UserPool"]
+    configuration: dict[str, Any] = pool["Properties"].get("EmailConfiguration", {})
+    return configuration
+
+
+def test_without_ses_the_pool_uses_cognitos_own_sender(synth: Synthesized) -> None:
+    assert _email_configuration(synth.template).get("EmailSendingAccount", "COGNITO_DEFAULT") == (
+        "COGNITO_DEFAULT"
+    )
+    assert settings_from_context(cdk.App()).sign_up_email is None
+
+
+def test_ses_context_makes_the_pool_send_through_ses() -> None:
+    settings = settings_from_context(
+        cdk.App(
+            context={
+                "ses_from_email": "no-reply@spaces.example.org",
+                "ses_verified_domain": "spaces.example.org",
+                "ses_configuration_set": "sign-up",
+            }
+        )
+    )
+    assert settings.sign_up_email == SesEmail(
+        from_email="no-reply@spaces.example.org",
+        verified_domain="spaces.example.org",
+        configuration_set="sign-up",
+    )
+    # The construct's stack has a region: the identity ARN is in it unless ses_region says otherwise.
+    email = _email_configuration(_identity_template(ORIGINS, ses=settings.sign_up_email).to_json())
+    assert email["EmailSendingAccount"] == "DEVELOPER"
+    assert email["From"] == "no-reply@spaces.example.org"
+    assert email["ConfigurationSet"] == "sign-up"
+    assert ":ses:eu-west-1:" in json.dumps(email["SourceArn"])
+    assert json.dumps(email["SourceArn"]).endswith(':identity/spaces.example.org"]]}')
+    other = _identity_template(ORIGINS, ses=SesEmail(from_email="a@example.org", region="us-east-1"))
+    source = json.dumps(_email_configuration(other.to_json())["SourceArn"])
+    assert ":ses:us-east-1:" in source and source.endswith(':identity/a@example.org"]]}')
+
+
+def test_the_environment_agnostic_stack_sends_through_ses_in_its_deploy_region() -> None:
+    app = build_app(
+        context={"aws:cdk:bundling-stacks": [], "lambda_bundling": "false", "ses_from_email": "a@example.org"}
+    )
+    app.synth()
+    email = _email_configuration(Template.from_stack(app.node.find_child("Spaces")).to_json())  # type: ignore[arg-type]
+    assert email["EmailSendingAccount"] == "DEVELOPER"
+    assert {"Ref": "AWS::Region"} in email["SourceArn"]["Fn::Join"][1]
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"ses_from_email": "Spaces <no-reply@example.org>"},
+        {"ses_from_email": "no-reply"},
+        {"ses_region": "eu-west-1"},
+        {"ses_from_email": "a@example.org", "oidc_issuer": "https://idp.example.com", "oidc_audience": "x"},
+    ],
+)
+def test_ses_context_that_cannot_work_is_refused_with_the_key_named(context: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="ses_"):
         settings_from_context(cdk.App(context=context))
