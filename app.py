@@ -23,7 +23,7 @@ from infrastructure.constructs.broadcast_delivery import BroadcastSettings
 from infrastructure.constructs.control_plane import ApiLimits
 from infrastructure.constructs.identity import SesEmail
 from infrastructure.constructs.livekit_fleet import FleetSizing
-from infrastructure.constructs.observability import AlarmThresholds
+from infrastructure.constructs.observability import AlarmThresholds, sfu_egress_mbps
 from infrastructure.stacks.spaces_stack import ExternalOidc, HostedZoneRef, SpacesSettings, SpacesStack
 
 # Synth-only placeholders: deploying them fails at the certificate, never silently.
@@ -78,6 +78,22 @@ HOST_GROUP = re.compile(r"[^\s,]{1,128}")
 EMAIL_ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
 SES_KEYS = ("ses_region", "ses_verified_domain", "ses_configuration_set")
 
+# vCPUs by instance size (c, m, r families of the Graviton and Intel generations the fleet runs).
+VCPUS_BY_SIZE = {"medium": 1, "large": 2, "xlarge": 4}
+NXLARGE = re.compile(r"([0-9]+)xlarge")
+
+
+def instance_vcpus(instance_type: str) -> int:
+    """vCPUs of an instance type from its size ("c7g.2xlarge" -> 8); refuses one it cannot read."""
+    size = instance_type.partition(".")[2]
+    if size in VCPUS_BY_SIZE:
+        return VCPUS_BY_SIZE[size]
+    match = NXLARGE.fullmatch(size)
+    if match is None:
+        raise ValueError(f"context sfu_instance_type: cannot tell the vCPUs of {instance_type!r}")
+    return int(match.group(1)) * VCPUS_BY_SIZE["xlarge"]
+
+
 # What CDK gives an environment-agnostic stack's VPC, whatever max_azs says.
 MAX_AZS_ENV_AGNOSTIC = 2
 
@@ -101,6 +117,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     if arch not in DEFAULT_INSTANCE_TYPES:
         raise ValueError(f"context arch must be one of {sorted(DEFAULT_INSTANCE_TYPES)}, got {arch!r}")
     arm64 = arch == "arm64"
+    sfu_instance_type = str(get("sfu_instance_type", DEFAULT_INSTANCE_TYPES[arch]))
     oidc_issuer = app.node.try_get_context("oidc_issuer")
     oidc_audience = str(get("oidc_audience", ""))
     if oidc_issuer and not oidc_audience:
@@ -232,7 +249,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         turn_certificate_arn=str(get("turn_certificate_arn", certificate_arn)),
         livekit_api_key=str(get("livekit_api_key", "spaces")),
         fleet=FleetSizing(
-            instance_type=ec2.InstanceType(str(get("sfu_instance_type", DEFAULT_INSTANCE_TYPES[arch]))),
+            instance_type=ec2.InstanceType(sfu_instance_type),
             cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm64 else ec2.AmazonLinuxCpuType.X86_64,
             min_capacity=sfu_min_nodes,
             max_capacity=sfu_max_nodes,
@@ -291,7 +308,13 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         alarm_email=app.node.try_get_context("alarm_email"),
         # Fewer nodes in service than the group's minimum: one was lost (or never booted); as many
         # as its maximum: new rooms go onto busy nodes.
-        alarms=AlarmThresholds(sfu_min_nodes=sfu_min_nodes, sfu_max_nodes=sfu_max_nodes),
+        alarms=AlarmThresholds(
+            sfu_min_nodes=sfu_min_nodes,
+            sfu_max_nodes=sfu_max_nodes,
+            sfu_egress_mbps=sfu_egress_mbps(
+                instance_vcpus(sfu_instance_type), AlarmThresholds().sfu_cpu_percent
+            ),
+        ),
         cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
         avatar_hosts=None
         if avatar_hosts is None

@@ -26,6 +26,25 @@ FIVE_MINUTES = Duration.minutes(5)
 API_5XX_FLOOR_REQUESTS = 5000
 # Periods of 5 minutes a slow condition must hold (a scale-out, a boot) before it pages.
 SUSTAINED_PERIODS = 3
+# What an SFU node's media legitimately sends, from what its CPU can serve (the SfuEgress alarm: the
+# built-in TURN relays UDP to any public address for any signed-in user, docs/infrastructure.md):
+# - a WebRTC listener costs the SFU ~0.45 % of a core (measured, docs/control-plane.md "Why 250"),
+#   so a vCPU serves ~222 listeners;
+# - a listener is sent ~2 Mb/s at most in a video Space: the page subscribes with adaptive stream
+#   (web/src/media.ts), so the spotlight tile gets one camera's top layer (livekit-client's default
+#   720p, 1.7 Mb/s), the strip the lowest layers, plus the audio; audio-only Spaces send far less;
+# - at the CPU the SfuCpu alarm pages at (80 %), a node is already overloaded: media beyond that much
+#   is not explained by listeners. A 2-vCPU node: 2 x 222 x 0.8 x 2 Mb/s = ~710 Mb/s, below
+#   c7g.large's ~0.94 Gb/s baseline, so a relay running a node at its sustained bandwidth pages.
+SFU_LISTENERS_PER_VCPU = 222
+SFU_LISTENER_MBPS = 2.0
+BITS_PER_BYTE = 8
+SECONDS_PER_MINUTE = 60
+
+
+def sfu_egress_mbps(vcpus: int, cpu_percent: float) -> float:
+    """The most a node of `vcpus` legitimately sends at `cpu_percent` CPU (Mb/s)."""
+    return vcpus * SFU_LISTENERS_PER_VCPU * cpu_percent / 100 * SFU_LISTENER_MBPS
 
 
 def metric_namespace(scope: Construct) -> str:
@@ -61,6 +80,9 @@ class AlarmThresholds:
     # The hottest node's CPU (the fleet's average hides one saturated node: rooms are placed per
     # node, and everyone in a room on it suffers).
     sfu_cpu_percent: int = 80
+    # The hottest node's egress (Mb/s, over its busiest minute) for 15 minutes: app.py sets it from the
+    # node's vCPUs (sfu_egress_mbps; this default is a 2-vCPU node's).
+    sfu_egress_mbps: float = sfu_egress_mbps(2, 80)
     # Alarm when fewer nodes are in service than this: app.py sets the group's minimum, the
     # healthy floor.
     sfu_min_nodes: int = 1
@@ -190,6 +212,22 @@ class Observability(Construct):
             period=FIVE_MINUTES,
             statistic="Maximum",
         )
+        # The hottest node's busiest minute (the nodes have detailed monitoring: a datapoint a minute,
+        # livekit_fleet.py), in Mb/s.
+        sfu_egress = cloudwatch.MathExpression(
+            expression=f"out * {BITS_PER_BYTE} / {SECONDS_PER_MINUTE} / 1000000",
+            using_metrics={
+                "out": cloudwatch.Metric(
+                    namespace="AWS/EC2",
+                    metric_name="NetworkOut",
+                    dimensions_map=group,
+                    period=FIVE_MINUTES,
+                    statistic="Maximum",
+                )
+            },
+            label="Hottest SFU node's egress (Mb/s, busiest minute)",
+            period=FIVE_MINUTES,
+        )
         api_5xx = cloudwatch.MathExpression(
             # FILL: no avatar request in a period is no avatar failure, not a gap in the result.
             expression="all - FILL(avatars, 0)",
@@ -256,6 +294,7 @@ class Observability(Construct):
             "reconciler_runs": reconciler.metric_invocations(period=FIVE_MINUTES, statistic="Sum"),
             "sfu_cpu": sfu_cpu,
             "sfu_cpu_average": sfu_cpu.with_(statistic="Average"),
+            "sfu_egress": sfu_egress,
             "sfu_nodes": group_metric("GroupInServiceInstances", "Minimum"),
             # Nodes the group wants and does not have in service, at the least of each period: a
             # scale-out that does not happen (the EC2 vCPU quota, no capacity in the zones).
@@ -338,6 +377,17 @@ class Observability(Construct):
                 above,
                 "An SFU node's CPU is high: its rooms degrade (scaling adds nodes for new rooms, "
                 "it cannot move the rooms a node holds), or the group is at its maximum",
+            ),
+            self._alarm(
+                "SfuEgress",
+                metrics["sfu_egress"],
+                round(thresholds.sfu_egress_mbps),
+                above,
+                f"An SFU node has sent at least {round(thresholds.sfu_egress_mbps)} Mb/s for 15 minutes, "
+                "more than its listeners explain at the CPU SfuCpu pages at: with SfuCpu quiet, suspect "
+                "TURN relaying to the internet (any signed-in user can; docs/infrastructure.md); with "
+                "it, a video Space bigger than the node",
+                periods=SUSTAINED_PERIODS,
             ),
             self._alarm(
                 "SfuNodes",
@@ -497,6 +547,9 @@ class Observability(Construct):
                 width=8,
             ),
             graph(title="DynamoDB throttled requests", left=[metrics["table_throttles"]], width=8),
+        )
+        self.dashboard.add_widgets(
+            graph(title="SFU egress (Mb/s): hottest node", left=[metrics["sfu_egress"]], width=8),
         )
         self.dashboard.add_widgets(
             graph(

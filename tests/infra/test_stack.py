@@ -754,6 +754,38 @@ def test_the_sfu_alarms_catch_a_stuck_scale_out_the_maximum_and_nodes_that_never
     assert len(groups) == len(synth.resources("AWS::ElasticLoadBalancingV2::TargetGroup")) == 2
 
 
+def test_the_sfu_egress_alarm_watches_the_hottest_nodes_network_out_to_the_alarm_topic(
+    synth: Synthesized,
+) -> None:
+    """TURN relays to any public address: a node sending more than its listeners explain pages."""
+    egress = _alarm(synth, "SfuEgress")
+    (out,) = [m["MetricStat"] for m in egress["Metrics"] if "MetricStat" in m]
+    assert (out["Metric"]["Namespace"], out["Metric"]["MetricName"], out["Stat"]) == (
+        "AWS/EC2",
+        "NetworkOut",
+        "Maximum",
+    )
+    ((group_id, _),) = synth.resources("AWS::AutoScaling::AutoScalingGroup").items()
+    assert out["Metric"]["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": {"Ref": group_id}}]
+    (expression,) = [m["Expression"] for m in egress["Metrics"] if "Expression" in m]
+    assert expression == "out * 8 / 60 / 1000000"  # bytes in a minute -> Mb/s
+    # The default 2-vCPU node at the SfuCpu alarm's 80 %: ~710 Mb/s, below c7g.large's ~940 Mb/s.
+    assert egress["Threshold"] == round(observability.sfu_egress_mbps(2, 80)) == 710
+    assert egress["EvaluationPeriods"] == observability.SUSTAINED_PERIODS
+    assert egress["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    (topic_id,) = synth.resources("AWS::SNS::Topic")
+    assert egress["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_the_sfu_egress_threshold_grows_with_the_nodes_vcpus() -> None:
+    from app import settings_from_context
+
+    settings = settings_from_context(cdk.App(context={"sfu_instance_type": "c7g.2xlarge"}))
+    assert settings.alarms.sfu_egress_mbps == observability.sfu_egress_mbps(8, 80)
+    with pytest.raises(ValueError, match="sfu_instance_type"):
+        settings_from_context(cdk.App(context={"sfu_instance_type": "c7g.metal"}))
+
+
 def test_the_worker_services_alarm_when_they_run_their_most_tasks_for_15_minutes(synth: Synthesized) -> None:
     maxima = sorted(
         t["Properties"]["MaxCapacity"]
