@@ -80,12 +80,16 @@ SES_KEYS = ("ses_region", "ses_verified_domain", "ses_configuration_set")
 
 # vCPUs by instance size (c, m, r families of the Graviton and Intel generations the fleet runs).
 VCPUS_BY_SIZE = {"medium": 1, "large": 2, "xlarge": 4}
+# Burstable (t) families: 2 vCPUs from nano to large.
+BURSTABLE_SMALL = frozenset({"nano", "micro", "small", "medium", "large"})
 NXLARGE = re.compile(r"([0-9]+)xlarge")
 
 
 def instance_vcpus(instance_type: str) -> int:
     """vCPUs of an instance type from its size ("c7g.2xlarge" -> 8); refuses one it cannot read."""
-    size = instance_type.partition(".")[2]
+    family, _, size = instance_type.partition(".")
+    if family.startswith("t") and size in BURSTABLE_SMALL:
+        return 2
     if size in VCPUS_BY_SIZE:
         return VCPUS_BY_SIZE[size]
     match = NXLARGE.fullmatch(size)
@@ -238,6 +242,11 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     if ses_from_email is not None and oidc_issuer:
         raise ValueError(
             "context ses_from_email configures the stack's Cognito user pool; it excludes oidc_issuer"
+        )
+    if app.node.try_get_context("self_sign_up") is not None and oidc_issuer:
+        # Sign-up is the external provider's business: accepted, the key would do nothing.
+        raise ValueError(
+            "context self_sign_up configures the stack's Cognito user pool; it excludes oidc_issuer"
         )
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")

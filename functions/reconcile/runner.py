@@ -109,9 +109,10 @@ class Memory:
     # count, and since when (reconciler clock) both have been exactly that (RECOUNT_AFTER_SECONDS).
     count_drift: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     # When (monotonic seconds) this process last dispatched each agent to each room, as (room, agent
-    # name). Such a dispatch counts as on its way for the dispatch grace whatever the SFU lists: one
-    # the SFU dates by a clock more than the grace behind this one (or does not list) was sent again
-    # every ~10 ms for a whole pass, seen when a test moved the reconciler's clock forward.
+    # name), by a Dispatch or with a room it created. Such a dispatch counts as on its way for the
+    # dispatch grace whatever the SFU lists: one the SFU dates by a clock more than the grace behind
+    # this one (or does not list) was sent again every ~10 ms for a whole pass, seen when a test
+    # moved the reconciler's clock forward.
     dispatched: dict[tuple[str, str], float] = field(default_factory=dict)
     _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
         default_factory=weakref.WeakKeyDictionary
@@ -315,12 +316,14 @@ class Reconciler:
         )
         return replace(room, dispatches=room.dispatches + own) if own else room
 
-    def _remember_dispatch(self, room_name: str, agent: str) -> None:
+    def _remember_dispatch(self, room_name: str, *agents: str) -> None:
+        """A dispatch of `agents` to the room (its own, or a room's creation with them) just sent."""
         at = time.monotonic()
         grace = self.timing.dispatch_grace
         for key in [k for k, sent in self.memory.dispatched.items() if at - sent >= grace]:
             del self.memory.dispatched[key]
-        self.memory.dispatched[(room_name, agent)] = at
+        for agent in agents:
+            self.memory.dispatched[(room_name, agent)] = at
 
     async def _send_hands(self, space: Space, read_at_ms: int, result: Round) -> None:
         """The raised hands to the moderators, when they or the moderators changed (per process)."""
@@ -472,6 +475,7 @@ class Reconciler:
         if isinstance(action, d.CreateRoom):
             await self.gateway.create_room(space, agents=action.agents, metadata=action.metadata)
             self.memory.metadata_published[space.id] = time.monotonic()
+            self._remember_dispatch(room, *action.agents)
             return "room created"
         if isinstance(action, d.DeleteRoom):
             await self.gateway.delete_room(room)
@@ -483,6 +487,7 @@ class Reconciler:
                 await asyncio.to_thread(self._uncount_all, space)
             await self.gateway.create_room(space, agents=action.agents, metadata=action.metadata)
             self.memory.metadata_published[space.id] = time.monotonic()
+            self._remember_dispatch(room, *action.agents)
             log.warning(
                 "reconcile %s: no node held room %s (%s): placed again", space.id, room, action.reason
             )

@@ -349,3 +349,10 @@ def test_the_environment_agnostic_stack_sends_through_ses_in_its_deploy_region()
 def test_ses_context_that_cannot_work_is_refused_with_the_key_named(context: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="ses_"):
         settings_from_context(cdk.App(context=context))
+
+
+def test_self_sign_up_with_an_external_provider_is_refused_rather_than_ignored() -> None:
+    """Sign-up is the external provider's business: the key would do nothing there."""
+    context = {"self_sign_up": "false", "oidc_issuer": "https://idp.example.com", "oidc_audience": "x"}
+    with pytest.raises(ValueError, match="self_sign_up"):
+        settings_from_context(cdk.App(context=context))

@@ -784,6 +784,12 @@ def test_the_sfu_egress_threshold_grows_with_the_nodes_vcpus() -> None:
     assert settings.alarms.sfu_egress_mbps == observability.sfu_egress_mbps(8, 80)
     with pytest.raises(ValueError, match="sfu_instance_type"):
         settings_from_context(cdk.App(context={"sfu_instance_type": "c7g.metal"}))
+    # Burstable families have 2 vCPUs up to large (a t4g.medium is not a c7g.medium's 1).
+    for burstable in ("t4g.medium", "t3.small", "t3.large"):
+        settings = settings_from_context(cdk.App(context={"sfu_instance_type": burstable}))
+        assert settings.alarms.sfu_egress_mbps == observability.sfu_egress_mbps(2, 80)
+    settings = settings_from_context(cdk.App(context={"sfu_instance_type": "c7g.medium"}))
+    assert settings.alarms.sfu_egress_mbps == observability.sfu_egress_mbps(1, 80)
 
 
 def test_the_worker_services_alarm_when_they_run_their_most_tasks_for_15_minutes(synth: Synthesized) -> None:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from functions.domain.grants import Permission, permission_for
 from functions.domain.model import Role, Space, VideoPolicy
@@ -148,3 +153,10 @@ class FakeGateway(RoomGateway):
         self._maybe_fail("mute")
         self.calls.append(("mute", identity))
         return identity in self.connected
+
+
+def dispatches_long_taken(client: TestClient, gateway: FakeGateway, room: str, agents: Iterable[str]) -> None:
+    """The room's dispatches so far as the SFU and the reconciler's memory see them 20 s and more
+    later: dated long ago, and forgotten by the process that made them (runner.Memory.dispatched)."""
+    gateway.dispatch_times[room] = [(agent, 0.0) for agent in agents]
+    cast(FastAPI, client.app).state.reconcile_memory.dispatched.clear()

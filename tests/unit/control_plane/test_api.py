@@ -30,7 +30,7 @@ from functions.store.base import Snapshot
 from functions.store.sqlite import SqliteStore
 
 from .conftest import LK_KEY, LK_SECRET, PUBLIC_LIVEKIT_URL, auth
-from .fakes import FakeGateway
+from .fakes import FakeGateway, dispatches_long_taken
 
 
 def create(client: TestClient, host: str = "host", **body: Any) -> dict[str, Any]:
@@ -828,7 +828,7 @@ def test_an_agent_leaving_a_live_space_is_re_dispatched_once(
 ) -> None:
     space_id = live_space(client)
     room = f"space-{space_id}"
-    gateway.dispatch_times[room] = [(names.AGENT_NAME, 0.0)]  # the start's dispatch, long taken
+    dispatches_long_taken(client, gateway, room, [names.AGENT_NAME])  # the start's
     left = participant_event("participant_left", "a1", room, agent=True, role="")
     for _ in range(2):  # a redelivery finds the new dispatch pending: no second one
         body, headers = signed(left)
@@ -848,7 +848,7 @@ def test_a_dispatch_the_sfu_does_not_list_as_recent_is_not_sent_again_every_roun
     pass's whole budget. This process's own dispatch counts as on its way for the grace."""
     space_id = live_space(client)
     room = f"space-{space_id}"
-    gateway.dispatch_times[room] = [(names.AGENT_NAME, 0.0)]
+    dispatches_long_taken(client, gateway, room, [names.AGENT_NAME])
     real = gateway.dispatch_agent
 
     async def undated(room_name: str, agent_name: str) -> bool:
@@ -862,12 +862,28 @@ def test_a_dispatch_the_sfu_does_not_list_as_recent_is_not_sent_again_every_roun
     assert gateway.calls.count(("dispatch_agent", room, names.AGENT_NAME)) == 1
 
 
+def test_a_room_creations_dispatch_the_sfu_dates_long_ago_is_not_sent_again(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """Found by the last read: only a Dispatch was remembered, so the agents a room is created with
+    were dispatched a second time by the next round when the SFU's clock was far behind."""
+    real = gateway.create_room
+
+    async def undated(space: Any, *, agents: tuple[str, ...], metadata: str) -> None:
+        await real(space, agents=agents, metadata=metadata)
+        gateway.dispatch_times[space.room_name] = [(agent, 0.0) for agent in agents]
+
+    gateway.create_room = undated  # type: ignore[method-assign]
+    space_id = live_space(client)
+    assert gateway.dispatched[f"space-{space_id}"] == [names.AGENT_NAME]
+
+
 def test_an_agent_leaving_while_another_agent_is_present_is_not_replaced(
     client: TestClient, gateway: FakeGateway
 ) -> None:
     space_id = live_space(client)
     room = f"space-{space_id}"
-    gateway.dispatch_times[room] = [(names.AGENT_NAME, 0.0)]
+    dispatches_long_taken(client, gateway, room, [names.AGENT_NAME])
     # The newer agent evicted the older one: its departure must not dispatch a third.
     gateway.agents = {"agent-new": names.AGENT_NAME}
     gateway.join("listener")

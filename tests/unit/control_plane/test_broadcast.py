@@ -23,7 +23,7 @@ from functions.core.config import Settings
 from functions.domain import viewers
 
 from .conftest import PUBLIC_LIVEKIT_URL, auth
-from .fakes import FakeGateway
+from .fakes import FakeGateway, dispatches_long_taken
 from .test_api import create, live_space, lk_claims, participant_event, set_role, signed, start
 
 BASE = "https://cdn.example/broadcasts"
@@ -350,7 +350,7 @@ def agent_left(client: TestClient, space_id: str, event_id: str, agent_name: str
 def test_each_agent_is_re_dispatched_by_its_own_name(bclient: TestClient, gateway: FakeGateway) -> None:
     space_id = live_space(bclient)
     room = f"space-{space_id}"
-    gateway.dispatch_times[room] = [(n, 0.0) for n in gateway.dispatched[room]]  # long taken
+    dispatches_long_taken(bclient, gateway, room, gateway.dispatched[room])
     # The composer died; the stage agent is still there. Only a composer is dispatched.
     gateway.agents = {"agent-stage": names.AGENT_NAME}
     agent_left(bclient, space_id, "c1", names.COMPOSER_AGENT_NAME, "agent-composer")
@@ -361,7 +361,7 @@ def test_each_agent_is_re_dispatched_by_its_own_name(bclient: TestClient, gatewa
     agent_left(bclient, space_id, "s1", names.AGENT_NAME, "agent-stage")
     assert gateway.dispatched[room][2:] == [names.COMPOSER_AGENT_NAME, names.AGENT_NAME]
     # A composer evicted by a newer composer is not replaced (no churn).
-    gateway.dispatch_times[room] = [(n, 0.0) for n in gateway.dispatched[room]]
+    dispatches_long_taken(bclient, gateway, room, gateway.dispatched[room])
     gateway.agents = {"agent-composer-3": names.COMPOSER_AGENT_NAME, "agent-stage-2": names.AGENT_NAME}
     agent_left(bclient, space_id, "c2", names.COMPOSER_AGENT_NAME, "agent-composer-2")
     # An agent this deployment does not run is never dispatched.
@@ -374,7 +374,7 @@ def test_a_composer_is_not_dispatched_when_broadcasting_is_off(
 ) -> None:
     space_id = live_space(client)
     room = f"space-{space_id}"
-    gateway.dispatch_times[room] = [(names.AGENT_NAME, 0.0)]
+    dispatches_long_taken(client, gateway, room, [names.AGENT_NAME])
     gateway.agents = {"agent-stage": names.AGENT_NAME}
     agent_left(client, space_id, "c1", names.COMPOSER_AGENT_NAME, "agent-composer")
     assert not any(call[0] == "dispatch_agent" for call in gateway.calls)
