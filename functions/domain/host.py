@@ -19,18 +19,9 @@ def authorize_hand_over(space: Space, *, actor: str) -> None:
         raise Forbidden("only_host_hands_over", "only the host can hand the Space over")
 
 
-def hand_over(space: Space, *, actor: str, target: str, present: bool) -> Space:
-    """The host hands the Space to one of its co-hosts who has joined it and, while it is live, is
-    in its room now (`present`); the old host stays on as a co-host (so the number of co-hosts does
-    not change and no limit can refuse it).
-
-    Joined: the Space knows them by name, which only their own acts give it (a join token for this
-    Space, a hand raised in it, a place in its audience: docs/identity.md). Anyone can be made a
-    co-host without being asked, so without this a host could make anyone, never there, the host of
-    Spaces they never came to, shown as theirs in the lobby and counted against their own quotas:
-    20 scheduled Spaces handed to a stranger left them unable to create one. Joined once is not
-    enough while the Space is live: a co-host who left would be handed a Space whose grace period
-    starts at once."""
+def check_hand_over(space: Space, *, actor: str, target: str) -> None:
+    """Every rule of a hand-over but the target's presence, which is the SFU's to tell: checked on
+    the Space's own fields before the SFU is asked (a refused request costs it nothing)."""
     if space.state is SpaceState.ENDED:
         raise Conflict("space_ended", "the Space has ended")
     authorize_hand_over(space, actor=actor)
@@ -44,6 +35,21 @@ def hand_over(space: Space, *, actor: str, target: str, present: bool) -> Space:
             f"{target} has not joined this Space: it is handed only to a co-host who has"
             " (a scheduled Space once it is live and they have joined it)",
         )
+
+
+def hand_over(space: Space, *, actor: str, target: str, present: bool) -> Space:
+    """The host hands the Space to one of its co-hosts who has joined it and, while it is live, is
+    in its room now (`present`); the old host stays on as a co-host (so the number of co-hosts does
+    not change and no limit can refuse it).
+
+    Joined: the Space knows them by name, which only their own acts give it (a join token for this
+    Space, a hand raised in it, a place in its audience: docs/identity.md). Anyone can be made a
+    co-host without being asked, so without this a host could make anyone, never there, the host of
+    Spaces they never came to, shown as theirs in the lobby and counted against their own quotas:
+    20 scheduled Spaces handed to a stranger left them unable to create one. Joined once is not
+    enough while the Space is live: a co-host who left would be handed a Space whose grace period
+    starts at once."""
+    check_hand_over(space, actor=actor, target=target)
     if space.state is SpaceState.LIVE and not present:
         # Handed to someone away, the Space would start its grace period in the same request's
         # reconciler pass and end unless they came back: an answer of "done" that ends the Space.

@@ -136,7 +136,7 @@ async def hand_over(ctx: Context, *, actor: str, space_id: str, target: str) -> 
     """The host hands the Space to a co-host and stays as a co-host; the reconciler gives both
     their new grants (role attribute, camera per the video policy) and publishes the metadata."""
     own = await ctx.own(space_id)
-    host.authorize_hand_over(own, actor=actor)
+    host.check_hand_over(own, actor=actor, target=target)  # before the SFU is asked anything
     present = own.state is not SpaceState.LIVE or await _in_room(ctx, own, target)
     try:
         change = await asyncio.to_thread(
@@ -150,8 +150,9 @@ async def hand_over(ctx: Context, *, actor: str, space_id: str, target: str) -> 
 
 
 async def _in_room(ctx: Context, space: Space, user: str) -> bool:
-    """Whether `user` is connected to the Space's room now: one participant read (GetParticipant),
-    however many the room holds. A GatewayError reaches the API as 502: nothing was changed."""
+    """Whether `user` is connected to the Space's room now: the room and one participant read
+    (ListRooms, GetParticipant), however many the room holds. A GatewayError reaches the API as 502,
+    a room no node answers for as 503 `room_unreachable`: nothing was changed."""
     seen = await ctx.gateway.observe_member(space.room_name, user)
     if isinstance(seen, StrandedRoom):
         raise Busy(

@@ -1426,6 +1426,14 @@ def test_a_live_space_is_not_handed_to_a_cohost_who_is_not_in_the_room(
     assert handed.status_code in (200, 202) and handed.json()["host"] == "cal", handed.text
     assert handed.json()["host_away_until"] is None
 
+    # The Space's own rules come first: a refused hand-over asks the SFU nothing (and an SFU that
+    # fails does not turn a 409 into a 502).
+    gateway.calls.clear()
+    gateway.fail = True
+    refused = client.post(f"/spaces/{space_id}/host", json={"user_id": "nobody"}, headers=auth("cal"))
+    assert refused.status_code == 409 and refused.json()["rule"] == "not_a_cohost", refused.text
+    assert not any(call[0] == "observe_member" for call in gateway.calls)
+
 
 def test_a_live_space_is_not_handed_to_a_cohost_who_never_joined_it(
     settings: Settings, gateway: FakeGateway
