@@ -156,6 +156,9 @@ export function isBusy(button: Element): boolean {
 }
 
 let toastTimer: number | undefined;
+let toastClearTimer: number | undefined;
+/** How long a toast takes to slide out (style.css `.toast` transition). */
+const TOAST_SLIDE_MS = 250;
 
 /** A short message at the bottom of the screen: action results and refusals. */
 export function toast(message: string, kind: "info" | "error" = "info"): void {
@@ -164,10 +167,26 @@ export function toast(message: string, kind: "info" | "error" = "info"): void {
     el = h("div", { id: "toast", role: "status", "aria-live": "polite", "data-testid": "toast" });
     document.body.append(el);
   }
+  window.clearTimeout(toastClearTimer);
   el.textContent = message;
   el.className = `toast toast-${kind} show`;
   window.clearTimeout(toastTimer);
-  toastTimer = window.setTimeout(() => el?.classList.remove("show"), 5000);
+  toastTimer = window.setTimeout(slideOut, 5000);
+}
+
+/**
+ * The toast slides out, and once out of sight its text goes: the region stays in the accessibility
+ * tree (a live region hidden between messages may not be announced when shown with its text), but
+ * a screen reader browsing the page no longer comes upon an old notice (an outside review did).
+ */
+function slideOut(): void {
+  const el = document.getElementById("toast");
+  if (!el) return;
+  el.classList.remove("show");
+  window.clearTimeout(toastClearTimer);
+  toastClearTimer = window.setTimeout(() => {
+    if (!el.classList.contains("show")) el.textContent = "";
+  }, TOAST_SLIDE_MS);
 }
 
 const shown = new WeakMap<Element, string>();
@@ -187,7 +206,7 @@ export function stale(el: Element, inputs: unknown): boolean {
 /** Drop a pending toast: it belonged to the view that just went away. */
 export function hideToast(): void {
   window.clearTimeout(toastTimer);
-  document.getElementById("toast")?.classList.remove("show");
+  slideOut();
 }
 
 /** A time from the API (ISO 8601) in the reader's own zone and words; "" when there is none. */

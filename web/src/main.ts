@@ -96,11 +96,15 @@ async function boot(): Promise<void> {
       signingOut = true;
       const view = current;
       current = null;
+      routing++; // a route still on its way (a lazy view loading) must not show itself meanwhile
+      root.replaceChildren(h("p", { class: "muted", role: "status" }, "Signing out…"));
       // Out of the view first, while the token still works (a raised hand is lowered), for at most
-      // SIGN_OUT_WAIT_MS: signing out is not held up by a slow network.
-      void Promise.race([Promise.resolve(view?.unmount()), new Promise((done) => setTimeout(done, SIGN_OUT_WAIT_MS))]).then(
-        () => signedOut(),
-      );
+      // SIGN_OUT_WAIT_MS: signing out is not held up by a slow network, nor by a view that fails.
+      const left = Promise.resolve().then(() => view?.unmount());
+      const waited = new Promise((done) => setTimeout(done, SIGN_OUT_WAIT_MS));
+      void Promise.race([left, waited])
+        .catch(() => undefined)
+        .finally(() => signedOut());
     },
     cloudSignIn: login
       ? async () => {

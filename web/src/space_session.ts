@@ -707,11 +707,13 @@ export class SpaceSession {
   /**
    * The page goes (navigating away, signing out): that is leaving; a later visit shows the card.
    * A raised hand is lowered as Leave lowers it (an outside review saw hands of listeners who had
-   * gone back to the lobby left up, and one invited onto the stage as "away"). Resolves once that
+   * gone back to the lobby left up, and one invited onto the stage as "away"). It is sent at once,
+   * not after the room closed as Leave's is: a view of the same Space opened right after (Back, then
+   * Forward) reads the hand already down instead of having its new raise undone. Resolves once that
    * lowering is done or failed: signing out waits for it, while the token still works.
    */
   dispose(): Promise<void> {
-    const lower = this.ctl.lowerHandOnLeave();
+    const lowered = this.ctl.lowerHandOnLeave()();
     this.disposed = true;
     this.offCtl();
     this.leaving.abort();
@@ -722,7 +724,10 @@ export class SpaceSession {
     const closed = this.closeRoom();
     this.leaveBroadcast();
     this.expose({ room: null });
-    return closed.then(lower).catch(() => undefined);
+    return Promise.all([closed, lowered]).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   // ---- the broadcast (a listener beyond the interactive threshold) --------------------------------
