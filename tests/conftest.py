@@ -20,6 +20,8 @@ from tests.support import dynamodb_local
 from tests.support.ci import in_ci
 
 KINDS = ("unit", "integration", "infra", "e2e")
+# The folder this file is in: a test's kind is its first folder below it.
+TESTS = Path(__file__).resolve().parent
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -33,11 +35,15 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test is marked by its folder under tests/ (unit, integration, infra, e2e); only that
+    folder counts: a checkout in a directory named `infra` once marked every test infra."""
     for item in items:
-        parts = Path(str(item.fspath)).parts
-        for kind in KINDS:
-            if kind in parts:
-                item.add_marker(getattr(pytest.mark, kind))
+        path = Path(str(item.fspath)).resolve()
+        if not path.is_relative_to(TESTS):
+            continue
+        kind = path.relative_to(TESTS).parts[0]
+        if kind in KINDS:
+            item.add_marker(getattr(pytest.mark, kind))
 
 
 @dataclass(frozen=True)
