@@ -13,7 +13,7 @@ import { REMOVED_MESSAGE, type SpaceRoom } from "./media";
 import { IN_SPACE_KEY } from "./rejoin";
 import { type SpaceApi, SpaceController } from "./space_controller";
 import { PLAY_OUT_MS, type SessionScreen, SpaceSession, STAGE_JOIN_FAILED } from "./space_session";
-import type { BroadcastStage } from "./views/broadcast_stage";
+import type { BroadcastHooks, BroadcastStage } from "./views/broadcast_stage";
 import type { ReactionsOverlay } from "./views/reactions";
 import type { BroadcastWatch, WatchDeps } from "./views/space/broadcast_watch";
 
@@ -70,7 +70,12 @@ class FakeRoom {
 
 class FakeStage {
   destroyed = false;
-  readonly player = { state: "playing", onChange: () => () => undefined };
+  readonly player = {
+    state: "playing",
+    userMuted: false,
+    onChange: () => () => undefined,
+    setMuted: async (muted: boolean) => void (this.player.userMuted = muted),
+  };
   constructor(readonly url: string) {}
   update(): void {}
   destroy(): void {
@@ -104,6 +109,8 @@ let storage: Map<string, string>;
 let session: SpaceSession;
 let ctl: SpaceController;
 let handCalls: string[];
+/** The hooks the last broadcast view was given (its Try again, its Leave). */
+let hooks: Pick<BroadcastHooks, "retry" | "leave"> | null = null;
 
 function make(): void {
   const api = {
@@ -158,7 +165,8 @@ function make(): void {
       rooms.push(room);
       return room as unknown as SpaceRoom;
     },
-    openBroadcast: async (url) => {
+    openBroadcast: async (url, broadcastHooks) => {
+      hooks = broadcastHooks;
       const stage = new FakeStage(url);
       stages.push(stage);
       return stage as unknown as BroadcastStage;
@@ -315,6 +323,16 @@ describe("SpaceSession", () => {
     session.followBroadcast();
     await settle();
     expect(sinces).toHaveLength(3);
+  });
+
+  it("keeps the broadcast muted in the player that Try again opens", async () => {
+    await onTheBroadcast();
+    await stages[0].player.setMuted(true);
+    grants.push(HLS);
+    hooks!.retry();
+    await settle();
+    expect(stages).toHaveLength(2);
+    expect(stages[1].player.userMuted).toBe(true);
   });
 
   it("stops the broadcast when state.json says a host removed me, and forgets the Space", async () => {

@@ -122,6 +122,8 @@ export class SpaceSession {
   private watch: BroadcastWatch | null = null;
   /** Bumped by every leaveBroadcast: a watchBroadcast still opening its player then gives way. */
   private broadcastGeneration = 0;
+  /** The person muted the broadcast in a player this page has closed: the next one starts muted. */
+  private broadcastMuted = false;
   private joining = false;
   // A join asked for while another ran (Try again, Rejoin): made once that one is over.
   private joinAgain = false;
@@ -782,6 +784,7 @@ export class SpaceSession {
     ctl.joined(grant);
     this.comebackSince = null;
     this.presence.entered(this.spaceId, ctl.issuedAt);
+    if (this.broadcastMuted) void view.player.setMuted(true);
     // This broadcast's own signal, aborted by leaving it or the page (not AbortSignal.any: older Safari).
     const controller = new AbortController();
     const pageGone = () => controller.abort();
@@ -899,6 +902,8 @@ export class SpaceSession {
   private leaveBroadcast(): void {
     this.broadcastGeneration++;
     this.playingOut = false;
+    // The person's mute outlives the player (Try again, a reconnect's new one): unmuted by them only.
+    if (this.watch) this.broadcastMuted = this.watch.view.player.userMuted;
     // A promotion's token request from it stops asking (its join ends: joinOnce).
     if (this.watchAbort) {
       this.watchAbort.off();
