@@ -274,6 +274,13 @@ def _source(source: int) -> VideoSource:
     return "screen_share" if source == SCREEN else "camera"
 
 
+def _let_go(publication: rtc.RemoteTrackPublication, identity: str) -> None:
+    """Unsubscribe a camera or screen share the composer held, and say so: tests and the benchmark
+    replay the held tracks from these lines, so every let-go is logged the same way."""
+    publication.set_subscribed(False)
+    logger.info("%s unsubscribe %s", _kind(publication.source), identity)
+
+
 def _kind(source: int) -> str:
     """How the log names a video track (tests replay "camera subscribe <identity>" lines)."""
     return "screen" if _source(source) == "screen_share" else "camera"
@@ -905,8 +912,7 @@ class RoomComposer:
             if sid in self._camera_wanted or publication.subscribed:
                 self._camera_wanted.discard(sid)
                 self._layers.pop(sid, None)
-                publication.set_subscribed(False)
-                logger.info("%s unsubscribe %s", _kind(publication.source), identity)
+                _let_go(publication, identity)
             self._release(sid)
         # Down before up: the old picture's top layer is let go before the new one's is asked for.
         for sid, layer in sorted(held.items(), key=lambda item: item[1] == "high"):
@@ -1038,10 +1044,7 @@ class RoomComposer:
         self._release(sid)
         publication = self._publication(sid)
         if publication is not None:
-            publication.set_subscribed(False)
-            # Said as every other let-go is (tests and the benchmark replay the held tracks from it):
-            # no longer held at any layer until it is asked for again.
-            logger.info("%s unsubscribe %s", _kind(publication.source), identity)
+            _let_go(publication, identity)  # held at no layer until it is asked for again
             self._cooling.add(sid)
             try:
                 await asyncio.sleep(RECOVERY_GAP_S)
