@@ -5,6 +5,8 @@
   fresh token), in the same role.
 - A duplicated tab (a copy of its sessionStorage) shows the card; the original keeps its seat.
 - A removal the page was away for (its reload's token request lands after it) is told to it.
+- A listener's raised hand stays up through a reload of their page, and goes down when they close
+  the tab (pagehide: a request that outlives the page), as the host's panel and the API show.
 - The host hands the Space to a co-host: the co-host's page shows the host's controls and the old
   host's page those of a co-host.
 
@@ -31,7 +33,7 @@ from tests.support.eventually import eventually_async
 from .conftest import LaunchBrowser
 from .spaces_page import UI_TIMEOUT_MS, Person
 
-HOST, SPEAKER, COHOST = "rj-hana", "rj-sara", "rj-cora"
+HOST, SPEAKER, COHOST, LISTENER = "rj-hana", "rj-sara", "rj-cora", "rj-lena"
 
 
 @dataclass
@@ -242,6 +244,54 @@ async def test_a_removal_the_page_was_away_for_is_told_when_it_comes_back(space:
     await speaker.wait_joined()
     await expect(speaker.by("my-role")).to_have_text("Listener", timeout=UI_TIMEOUT_MS)
     assert "rejoin_since=" not in asked[-1] and len(asked) == 2
+
+
+async def raised_hands(api_url: str, space_id: str) -> list[str]:
+    """The queue as the API holds it, read by the host (a moderator sees every hand)."""
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        bearer = (await http.post("/dev/token", json={"user_id": HOST})).json()["token"]
+        answer = await http.get(f"/spaces/{space_id}", headers={"Authorization": f"Bearer {bearer}"})
+    answer.raise_for_status()
+    return list(answer.json()["raised_hands"])
+
+
+async def test_a_raised_hand_stays_up_through_a_reload_and_goes_down_with_a_closed_tab(
+    space: Space, api_url: str
+) -> None:
+    browser = space.host.page.context.browser
+    assert browser is not None
+    listener = await Person.open(browser, api_url, LISTENER)
+    await listener.sign_in(f"/#/spaces/{space.space_id}")
+    await listener.join(space.space_id)
+    await listener.by("raise-hand").click()
+    await expect(space.host.by("hand", LISTENER)).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+    raised: list[str] = []
+    listener.page.on(
+        "request", lambda r: raised.append(r.url) if r.method == "POST" and r.url.endswith("/hand") else None
+    )
+    await listener.page.reload()
+    await listener.wait_joined()
+    # Lowered on the way out (a request the unloading page makes, which Playwright does not report),
+    # raised again once back in: the reload cannot be told from a closed tab.
+    await eventually_async(
+        lambda: bool(raised), timeout=UI_TIMEOUT_MS / 1000, what="the raise after the reload"
+    )
+    await expect(listener.by("raise-hand")).to_contain_text("Lower hand", timeout=UI_TIMEOUT_MS)
+
+    async def hand_up() -> bool:
+        return LISTENER in await raised_hands(api_url, space.space_id)
+
+    await eventually_async(hand_up, timeout=UI_TIMEOUT_MS / 1000, what="the hand up again after the reload")
+    await expect(space.host.by("hand", LISTENER)).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+    await listener.page.close()
+
+    async def hand_down() -> bool:
+        return LISTENER not in await raised_hands(api_url, space.space_id)
+
+    await eventually_async(hand_down, timeout=UI_TIMEOUT_MS / 1000, what="the hand down after the tab closed")
+    await expect(space.host.by("hand", LISTENER)).to_have_count(0, timeout=UI_TIMEOUT_MS)
 
 
 async def test_the_host_hands_over_and_the_cohost_gets_the_host_controls(space: Space) -> None:

@@ -105,6 +105,30 @@ describe("presence", () => {
   });
 });
 
+describe("lowerHandAsPageGoes", () => {
+  it("calls fetch before it returns, with keepalive and the token, and swallows a failure", async () => {
+    const fetch = vi.fn(async (_url: string, _init: RequestInit) => {
+      throw new TypeError("network");
+    });
+    vi.stubGlobal("fetch", fetch);
+    new Api("http://api", () => "t", async () => false).lowerHandAsPageGoes("s 1");
+    expect(fetch).toHaveBeenCalledTimes(1); // synchronously: the page is going
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe("http://api/spaces/s%201/hand");
+    expect(init.method).toBe("DELETE");
+    expect(init.keepalive).toBe(true);
+    expect((init.headers as Record<string, string>).authorization).toBe("Bearer t");
+    await new Promise((resolve) => setTimeout(resolve, 0)); // its failure is caught (no unhandled rejection)
+  });
+
+  it("is the only call that asks for keepalive", async () => {
+    const fetch = vi.fn(async (_url: string, _init: RequestInit) => new Response(null, { status: 204 }));
+    vi.stubGlobal("fetch", fetch);
+    await new Api("http://api", () => "t", async () => false).lowerHand("s1");
+    expect(fetch.mock.calls[0][1].keepalive).toBeUndefined();
+  });
+});
+
 describe("refreshSession", () => {
   const current: Session = { token: "x", userId: "alice", expiresAt: 0, name: "Alice", picture: null };
   const deps = {

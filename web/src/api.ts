@@ -322,6 +322,7 @@ export class Api {
     body?: unknown,
     headers: Record<string, string> = {},
     signal?: AbortSignal,
+    keepalive = false,
   ): Promise<T> {
     const token = this.bearer();
     let resp: Response;
@@ -335,6 +336,7 @@ export class Api {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
+        ...(keepalive ? { keepalive } : {}),
       });
     } catch (err) {
       // Given up by the caller, not lost by the network: what the abort said (what fetch threw
@@ -439,6 +441,15 @@ export class Api {
 
   lowerHand(id: string): Promise<unknown> {
     return this.call("DELETE", `/spaces/${encodeURIComponent(id)}/hand`);
+  }
+
+  /**
+   * The page goes (pagehide) with the hand up: lowered by a request that outlives the page
+   * (`keepalive`: fetch is called before this returns), once, with the token held now; its answer
+   * is never read. Best effort: a crashed browser sends nothing (docs/web.md).
+   */
+  lowerHandAsPageGoes(id: string): void {
+    void this.send("DELETE", `/spaces/${encodeURIComponent(id)}/hand`, undefined, {}, undefined, true).catch(() => undefined);
   }
 
   /** `from`: the role the caller saw the person in; if it changed since, 409 `role_changed` and nothing changes. */

@@ -31,6 +31,30 @@ describe("Presence (a reload rejoins)", () => {
     expect(presence.since("s1")).toBeNull();
   });
 
+  it("remembers a hand lowered as the page went, for that Space, once, across its rejoin", () => {
+    const storage = new MapStorage();
+    const presence = new Presence(storage);
+    presence.handWentDown("s1"); // not in it: nothing to remember
+    expect(presence.takeHand("s1")).toBe(false);
+    presence.entered("s1", "t1", () => "seat1");
+    presence.handWentDown("s2"); // another Space's
+    expect(new Presence(storage).takeHand("s1")).toBe(false);
+    presence.handWentDown("s1");
+    const reloaded = new Presence(storage);
+    expect(reloaded.takeHand("s2")).toBe(false);
+    reloaded.entered("s1", "t2"); // the rejoin keeps it until it is taken, and the seat
+    expect(reloaded.seat("s1")).toBe("seat1");
+    expect(reloaded.takeHand("s1")).toBe(true);
+    expect(reloaded.takeHand("s1")).toBe(false);
+    expect(reloaded.since("s1")).toBe("t2");
+    presence.handWentDown("s1");
+    presence.entered("s2", "t3"); // in another Space since: not that one's hand
+    expect(presence.takeHand("s2")).toBe(false);
+    presence.handWentDown("s2");
+    presence.forget();
+    expect(presence.takeHand("s2")).toBe(false);
+  });
+
   it("reads what an older page stored (a bare Space id) as that Space, with no time", () => {
     for (const id of ["s1", "1234", "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e", "null", "{"]) {
       const storage = new MapStorage();

@@ -39,6 +39,9 @@ export interface KeyValue {
  * Stored as JSON; a bare Space id (written by an older page) reads as that Space with no time.
  * Storage errors (private modes, quotas) are ignored.
  */
+/** This tab's presence in a Space, as stored. */
+type Held = { space: string; since: string | null; seat: string | null; hand: boolean };
+
 export class Presence {
   constructor(private readonly storage: KeyValue | null) {}
 
@@ -48,8 +51,26 @@ export class Presence {
    */
   entered(spaceId: string, since: string | null, newSeat: () => string = randomSeat): void {
     const held = this.held();
-    const seat = held?.space === spaceId && held.seat ? held.seat : newSeat();
-    this.safely(() => this.storage?.setItem(IN_SPACE_KEY, JSON.stringify({ space: spaceId, since, seat })));
+    const same = held?.space === spaceId;
+    const seat = same && held.seat ? held.seat : newSeat();
+    this.write({ space: spaceId, since, seat, hand: same && held.hand });
+  }
+
+  /**
+   * The page goes (a reload, the tab closed) with its hand up in `spaceId`, and lowers it on its
+   * way out: a reload puts it back up once in again (takeHand). A closed tab's storage goes with it.
+   */
+  handWentDown(spaceId: string): void {
+    const held = this.held();
+    if (held?.space === spaceId) this.write({ ...held, hand: true });
+  }
+
+  /** Whether the hand was up in `spaceId` when the page last went (handWentDown); asked once. */
+  takeHand(spaceId: string): boolean {
+    const held = this.held();
+    if (held?.space !== spaceId || !held.hand) return false;
+    this.write({ ...held, hand: false });
+    return true;
   }
 
   /** Left on purpose, removed, or the Space ended: a reload shows the card again. */
@@ -74,7 +95,12 @@ export class Presence {
     return held?.space === spaceId ? held.seat : null;
   }
 
-  private held(): { space: string; since: string | null; seat: string | null } | null {
+  private write(held: Held): void {
+    const { space, since, seat, hand } = held;
+    this.safely(() => this.storage?.setItem(IN_SPACE_KEY, JSON.stringify(hand ? { space, since, seat, hand } : { space, since, seat })));
+  }
+
+  private held(): Held | null {
     let raw: string | null | undefined = null;
     this.safely(() => (raw = this.storage?.getItem(IN_SPACE_KEY)));
     if (!raw) return null;
@@ -82,14 +108,14 @@ export class Presence {
     try {
       const parsed: unknown = JSON.parse(raw);
       if (parsed && typeof parsed === "object") {
-        const { space, since, seat } = parsed as Record<string, unknown>;
+        const { space, since, seat, hand } = parsed as Record<string, unknown>;
         if (typeof space !== "string") return null;
-        return { space, since: text(since), seat: text(seat) };
+        return { space, since: text(since), seat: text(seat), hand: hand === true };
       }
     } catch {
       // not JSON: a bare id
     }
-    return { space: raw, since: null, seat: null };
+    return { space: raw, since: null, seat: null, hand: false };
   }
 
   private safely(fn: () => void): void {

@@ -109,6 +109,8 @@ let storage: Map<string, string>;
 let session: SpaceSession;
 let ctl: SpaceController;
 let handCalls: string[];
+/** The Spaces whose hand a going page lowered (lowerHandAsPageGoes). */
+let keptAlive: string[];
 /** The hooks the last broadcast view was given (its Try again, its Leave). */
 let hooks: Pick<BroadcastHooks, "retry" | "leave"> | null = null;
 
@@ -158,6 +160,7 @@ function make(): void {
         return grant;
       },
       presence: async () => undefined,
+      lowerHandAsPageGoes: (id) => void keptAlive.push(id),
     },
     screen,
     newRoom: () => {
@@ -199,6 +202,7 @@ beforeEach(async () => {
   shown = [];
   storage = new Map();
   handCalls = [];
+  keptAlive = [];
   make();
   await session.open();
   shown = [];
@@ -379,6 +383,74 @@ describe("SpaceSession", () => {
     await settle();
     expect(handCalls).toEqual(["raise", "lower"]);
     expect(done).toBe(true);
+  });
+
+  it("lowers a raised hand as the page itself goes (a reload), and the reloaded page raises it again once", async () => {
+    await inTheRoom();
+    await ctl.raiseHand(true);
+    session.pageGoes();
+    expect(keptAlive).toEqual(["s1"]);
+    // The reloaded page: a new session on this tab's storage, back in without a click.
+    handCalls = [];
+    make();
+    grants.push(WEBRTC);
+    const opened = session.open();
+    await settle();
+    expect(handCalls).toEqual([]); // not before it is in
+    rooms[1].connected();
+    await opened;
+    await settle();
+    expect(handCalls).toEqual(["raise"]);
+    expect(ctl.handRaised).toBe(true);
+    // Once: a drop and reconnect after that raise nothing more.
+    grants.push(WEBRTC);
+    rooms[1].failed("Connection lost", true);
+    await settle();
+    rooms[2].connected();
+    await settle();
+    expect(handCalls).toEqual(["raise"]);
+  });
+
+  it("lowers a hand as the page goes after its room went down (LiveKit leaves on beforeunload, before pagehide)", async () => {
+    await inTheRoom();
+    await ctl.raiseHand(true);
+    await rooms[0].leave(); // as LiveKit's own page-leave disconnect
+    await settle();
+    session.pageGoes();
+    expect(keptAlive).toEqual(["s1"]);
+  });
+
+  it("lowers nothing as the page goes with no hand up, removed, or after it was left", async () => {
+    await inTheRoom();
+    session.pageGoes(); // no hand up
+    await ctl.raiseHand(true);
+    rooms[0].setStatus({ kind: "ended", message: "Removed", canRejoin: false, dropped: false, removed: true, seatTaken: false });
+    await settle();
+    session.pageGoes(); // removed: the hand is the Space's to clear
+    expect(keptAlive).toEqual([]);
+  });
+
+  it("lowers nothing more as the page goes after the view was left (dispose lowered it)", async () => {
+    await inTheRoom();
+    await ctl.raiseHand(true);
+    await session.dispose();
+    session.pageGoes();
+    expect(keptAlive).toEqual([]);
+    expect(handCalls).toEqual(["raise", "lower"]);
+  });
+
+  it("lowers a hand as the page goes from the broadcast, and raises it again on the broadcast after the reload", async () => {
+    await onTheBroadcast();
+    await ctl.raiseHand(true);
+    session.pageGoes();
+    expect(keptAlive).toEqual(["s1"]);
+    handCalls = [];
+    make();
+    grants.push(HLS);
+    await session.open();
+    await settle();
+    expect(session.watching).toBe(true);
+    expect(handCalls).toEqual(["raise"]);
   });
 
   it("stops the reconnect's retries when the page goes", async () => {

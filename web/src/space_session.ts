@@ -89,7 +89,7 @@ export interface SessionDeps {
   spaceId: string;
   me: string;
   ctl: SpaceController;
-  api: Pick<Api, "joinToken" | "presence">;
+  api: Pick<Api, "joinToken" | "presence" | "lowerHandAsPageGoes">;
   screen: SessionScreen;
   /** A new, unconnected room. */
   newRoom: () => SpaceRoom;
@@ -486,6 +486,7 @@ export class SpaceSession {
       this.adopt(room, listening, watching ? "listener" : null);
       this.screen.stage();
       this.presence.entered(this.spaceId, ctl.issuedAt); // it connected before it was the page's room: its listener did not
+      this.handBack();
     }
     // In: a Rejoin after this is a comeback of its own (or on purpose), not the one that led here.
     this.comebackSince = null;
@@ -543,7 +544,10 @@ export class SpaceSession {
         if (room === this.media) {
           // Fetch the Space once per reconnect: what was pushed while we were away is lost.
           if (status === "reconnecting" && room.status.kind === "connected") void ctl.load();
-          if (status !== "connected" && room.status.kind === "connected") this.presence.entered(this.spaceId, ctl.issuedAt);
+          if (status !== "connected" && room.status.kind === "connected") {
+            this.presence.entered(this.spaceId, ctl.issuedAt);
+            this.handBack();
+          }
         }
         const was = status;
         status = room.status.kind;
@@ -692,7 +696,7 @@ export class SpaceSession {
     this.joinAgain = false; // a join queued meanwhile (a promotion's poll) must not bring me back
     this.publishing.forget();
     // A raised hand goes with its owner: left up, a host would invite someone who is gone (leaving
-    // the page lowers it too: dispose; a tab closed keeps it, and a host sees it until they act on it).
+    // the page lowers it too: dispose; and so does a closed tab or a reload: pageGoes).
     const lower = this.ctl.lowerHandOnLeave();
     void (this.media?.leave() ?? Promise.resolve()).finally(() => void lower());
   }
@@ -704,6 +708,30 @@ export class SpaceSession {
     const closed = this.media?.leave().catch(() => undefined) ?? Promise.resolve();
     this.media = null;
     return closed;
+  }
+
+  /**
+   * The page itself goes (pagehide: a reload, the tab closed, another site): a raised hand goes down
+   * with it, as leaving lowers it, by a request that outlives the page. A reload puts it back up once
+   * in again (handBack), at the end of the queue: the page cannot tell a reload from a closed tab.
+   * Nothing for a page that was not in the Space (removed, its seat taken by another tab: that one's
+   * hand), nor after dispose (which lowered it already).
+   */
+  pageGoes(): void {
+    // In the Space as this tab's presence says (the room itself is down by now: LiveKit disconnects
+    // it on beforeunload), not removed from it or moved to another tab.
+    if (this.disposed || !this.ctl.handRaised || !this.presence.wasIn(this.spaceId)) return;
+    this.presence.handWentDown(this.spaceId);
+    this.deps.api.lowerHandAsPageGoes(this.spaceId);
+  }
+
+  /** In again after the page went with its hand up (pageGoes): a listener's goes up again. Sent even
+   * if the Space still shows it up, since the page's lowering may be on its way. */
+  private handBack(): void {
+    if (!this.presence.takeHand(this.spaceId) || this.ctl.myRole !== "listener") return;
+    void this.ctl.raiseHand(true).then((done) => {
+      if (!done.ok) this.screen.toast(`Your hand went down with the reload and could not be raised again: ${done.message}`, "error");
+    });
   }
 
   /**
@@ -784,6 +812,7 @@ export class SpaceSession {
     ctl.joined(grant);
     this.comebackSince = null;
     this.presence.entered(this.spaceId, ctl.issuedAt);
+    this.handBack();
     if (this.broadcastMuted) void view.player.setMuted(true);
     // This broadcast's own signal, aborted by leaving it or the page (not AbortSignal.any: older Safari).
     const controller = new AbortController();

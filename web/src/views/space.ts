@@ -245,6 +245,9 @@ export function spaceView(app: App, spaceId: string): View {
     if (document.visibilityState === "visible") startWatch?.shown();
   };
   document.addEventListener("visibilitychange", onVisibility);
+  // The page itself goes (a reload, the tab closed): a raised hand goes with it (session.pageGoes).
+  const onPageHide = () => session.pageGoes();
+  window.addEventListener("pagehide", onPageHide);
 
   /** Whatever the page shows now, from the controller and the session. */
   function draw(): void {
@@ -449,6 +452,7 @@ export function spaceView(app: App, spaceId: string): View {
     unmount() {
       listenerList.hide();
       document.removeEventListener("visibilitychange", onVisibility);
+      window.removeEventListener("pagehide", onPageHide);
       startWatch?.stop();
       startWatch = null;
       return session.dispose();
