@@ -145,7 +145,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     # A real domain deploys a production stack unless told otherwise: kept tables, user pool and
     # secrets on delete, two NAT gateways, two SFU nodes, six months of logs. A throwaway stack on a
     # real domain says production=false.
-    production = str(get("production", "true" if domain != EXAMPLE_DOMAIN else "false")).lower() == "true"
+    production = flag("production", domain != EXAMPLE_DOMAIN)
     if domain != EXAMPLE_DOMAIN:
         # A real deployment: its placeholders would deploy, then fail quietly (nodes that never boot).
         if certificate_arn == EXAMPLE_CERTIFICATE:
@@ -329,7 +329,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         if avatar_hosts is None
         else tuple(h.strip() for h in str(avatar_hosts).split(",") if h.strip()),
         auth_domain_prefix=str(auth_prefix) if auth_prefix else None,
-        mfa_required=str(get("mfa_required", "false")).lower() == "true",
+        mfa_required=flag("mfa_required", False),
         self_sign_up=flag("self_sign_up", True),
         host_group=None if host_group is None else str(host_group),
         sign_up_email=None

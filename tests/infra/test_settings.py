@@ -91,6 +91,9 @@ def test_context_sets_the_broadcast_tier() -> None:
         # ElastiCache wants an hour at least: these would pass synth and fail the deploy.
         ({"redis_maintenance_window": "sun:05:00-sun:05:30"}, "at least an hour"),
         ({"redis_maintenance_window": "sun:05:00-sun:05:00"}, "at least an hour"),
+        # A misspelt flag must not silently drop deletion protection or MFA.
+        ({"production": "ture"}, "production"),
+        ({"mfa_required": "yes"}, "mfa_required"),
     ],
 )
 def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], message: str) -> None:
