@@ -107,7 +107,9 @@ GROUPS_CLAIM: Final = "cognito:groups"
 ENV_MAX_SCHEDULED_PER_HOST: Final = "SPACES_MAX_SCHEDULED_PER_HOST"
 ENV_RECONCILE_BUDGET_SECONDS: Final = "SPACES_RECONCILE_BUDGET_SECONDS"  # one in-request pass
 ENV_METADATA_INTERVAL_SECONDS: Final = "SPACES_METADATA_INTERVAL_SECONDS"  # room metadata floor
-ENV_RECONCILE_INTERVAL_SECONDS: Final = "SPACES_RECONCILE_INTERVAL_SECONDS"  # local loop; 0: off
+# Seconds between patrol sweeps: the API process's loop (local; 0: no loop, as the cloud API sets)
+# and the cloud's scheduled reconciler (its stack sets 10).
+ENV_RECONCILE_INTERVAL_SECONDS: Final = "SPACES_RECONCILE_INTERVAL_SECONDS"
 ENV_HOST_GRACE_SECONDS: Final = "SPACES_HOST_GRACE_SECONDS"  # a Space ends when its host is gone longer
 ENV_PRESENCE_WINDOW_SECONDS: Final = "SPACES_PRESENCE_WINDOW_SECONDS"  # HLS heartbeat window
 ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
