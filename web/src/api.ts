@@ -121,7 +121,7 @@ export function isTransient(err: ApiError): boolean {
   return (err.status === 503 && err.rule !== null) || (err.status === 429 && err.rule === null);
 }
 
-/** How many times a call is sent again after a transient refusal (docs/web.md, "Busy API"). */
+/** How many times a call is sent again after a transient refusal (docs/web.md, "A busy API"). */
 export const TRANSIENT_RETRIES = 3;
 /** The wait before retry n (0-based) when the answer names none: 1, 2, 4 s. */
 export const TRANSIENT_FIRST_WAIT_MS = 1000;
