@@ -150,9 +150,9 @@ function loadPolicy(maxTimeToFirstByteMs: number, maxLoadTimeMs: number, errorRe
  * hls.js settings for the live broadcast, for the composer's 1 s segments (docs/web.md has the
  * numbers behind each; docs/bench/broadcast.md measures them).
  * - Start and stay 1.5 s behind the newest segment the player knows. The edge serves a playlist at
- *   most 1 s old and the player reloads it every second, so a segment reaches the player 0.7-1.5 s
- *   after its end (p50-p90): 1.5 s of hold-back plays without stalls there; 2 s (the former
- *   2 segments) only added half a second.
+ *   most 1 s old and the player reloads it every second, so a segment reaches the player 0.6-0.9 s
+ *   after its end at the median, ~1 s at p90 (docs/bench/broadcast.md §5): 1.5 s of hold-back covers
+ *   that; 2 s (the former 2 segments) only added half a second.
  * - A stall raises that target by 0.25 s (hls.js adds 1 s by default, up to one target duration,
  *   and never takes it back): one late playlist should not cost the rest of the Space a second.
  * - Past 4 s behind the known edge (a long stall) jump back to the sync point; closer than that,
