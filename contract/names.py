@@ -68,6 +68,9 @@ ISSUED_AT_ATTRIBUTE: Final = "spaces.issued_at"
 # The rule a join-token request names when the page coming back by itself (`rejoin_since`) was
 # removed by a host since its last grant (functions/domain/stage.py): the page says so.
 REMOVED_RULE: Final = "removed"
+# The rule a join-token request over its limit names (429 with Retry-After, functions/domain/stage.py
+# JOIN_LIMIT): the page waits that long and asks again.
+TOKEN_RATE_LIMITED_RULE: Final = "token_rate_limited"
 
 # Room metadata (JSON) written by the control plane: schema/room_metadata.schema.json,
 # contract/room_metadata.py.

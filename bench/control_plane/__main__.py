@@ -126,8 +126,9 @@ time, summed by top-level package):
 TOKENS = """
 ## Token endpoint, in-process
 
-{n} sequential `POST /spaces/{{id}}/token` through httpx's ASGI transport (no sockets), SQLite
-store, local bearer verification, after 200 warm-up requests. Goal: p99 <= {goal} ms.
+{n} sequential `POST /spaces/{{id}}/token`, each from another listener, through httpx's ASGI
+transport (no sockets), SQLite store, local bearer verification, after 200 warm-up requests.
+Goal: p99 <= {goal} ms.
 
 | p50 (ms) | p90 | p99 | max | mean | requests/s | CPU ms / request |
 |---|---|---|---|---|---|---|

@@ -129,6 +129,7 @@ async def get_context(
         reconciler=reconciler,
         settings=settings,
         rate_limits=reactions_store_for(settings),
+        process_limits=request.app.state.process_limits,
     )
 
 

@@ -26,6 +26,7 @@ from ..livekit_edge.gateway import GatewayError
 from ..reconcile.runner import Memory
 from ..store import failures
 from ..store.base import InvalidCursor
+from ..store.process_limits import ProcessLimits
 from ..usecases.avatars import AvatarProxy
 from . import openapi
 from .json_bodies import JsonBodies
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # The reconciler's per-process memory (per-room locks, metadata publish times).
     app.state.reconcile_memory = Memory()
+    app.state.process_limits = ProcessLimits()
     # The token route first: the hottest request matches it without building the others (cold start).
     for module in (tokens, health, spaces, stage, listeners, reactions, presence, webhooks, avatars):
         app.include_router(module.router)

@@ -14,6 +14,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Final
 
+from .reactions import RateLimit
+
 # The sampling rate is SAMPLED_BUCKETS / SAMPLE_BUCKETS = 1/2. A sampled viewer sends one call per
 # window (300 s: 0.2 calls/min), so the average over all viewers is 0.1 calls/min, the idle goal of
 # issue 9. A higher rate would need a longer window (a staler count); a lower one a larger error.
@@ -32,6 +34,18 @@ class HlsEstimate:
 
     window: int
     viewers: int
+
+
+# Heartbeats per user and Space in each window of the clock, kept in each process's memory
+# (store/process_limits.py): a page sends one per window, and a retry or a second tab a few more.
+HEARTBEATS_PER_WINDOW: Final = 3
+
+
+def heartbeat_limit(window_seconds: int) -> RateLimit:
+    """The heartbeats' limit for windows of `window_seconds` (the deployment's; tests shorten it)."""
+    return RateLimit(
+        name="presence", min_interval=0.0, burst=HEARTBEATS_PER_WINDOW, burst_seconds=window_seconds
+    )
 
 
 def rate() -> float:

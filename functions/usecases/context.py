@@ -13,6 +13,7 @@ from ..domain.model import Space
 from ..livekit_edge.gateway import RoomGateway
 from ..reconcile.runner import Outcome, Reconciler
 from ..store.base import SpaceStore
+from ..store.process_limits import ProcessLimits
 from ..store.reactions import ReactionStore
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ class Context:
     # Per-user rate limits beside the reactions' (hand toggles: domain/stage.py HAND_LIMIT).
     rate_limits: ReactionStore
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Limits kept in this process's memory (join tokens, presence heartbeats): one per process,
+    # kept as long as the app (api/main.py); a context made without one counts on its own.
+    process_limits: ProcessLimits = field(default_factory=ProcessLimits)
 
     async def own(self, space_id: str) -> Space:
         """The Space's own fields (one small read): what a moderator-only request checks the

@@ -282,6 +282,19 @@ describe("Api join path (a mass reload of a large Space)", () => {
     throw new TypeError("Failed to fetch");
   };
 
+  it("asks for a token again after the Retry-After of the join limit's 429", async () => {
+    const limited = () =>
+      new Response(JSON.stringify({ detail: "too many join token requests", rule: "token_rate_limited" }), { status: 429, headers: { "retry-after": "4" } });
+    const grant = () => new Response(JSON.stringify({ mode: "webrtc", url: "wss://sfu", token: "t", identity: "lee", role: "listener", issued_at: "2026-12-06T10:00:00Z", expires_at: "2026-12-06T16:00:00Z" }), { status: 200 });
+    const { fn, requests } = scripted([limited, grant]);
+    vi.stubGlobal("fetch", fn);
+    const { waits, pacing } = paced();
+    const api = new Api("http://api", () => "t", async () => false, pacing);
+    await expect(api.joinToken("s1", null, {})).resolves.toMatchObject({ mode: "webrtc" });
+    expect(requests).toHaveLength(2);
+    expect(waits[0]).toBeGreaterThanOrEqual(4000);
+  });
+
   it("keeps trying a throttled read and token request for about a minute, not 3 times", async () => {
     const { fn, requests } = scripted([throttled]);
     vi.stubGlobal("fetch", fn);

@@ -1,6 +1,6 @@
 /** The Spaces API (issue 2), typed. Every call carries the signed-in user's bearer token. */
 import { type JoinGrant, parseGrant } from "./broadcast";
-import type { VideoSource } from "./contract.gen";
+import { TOKEN_RATE_LIMITED_RULE, type VideoSource } from "./contract.gen";
 
 export type SpaceState = "scheduled" | "live" | "ended";
 export type VideoPolicy = "off" | "host" | "speakers";
@@ -166,10 +166,11 @@ export const JOIN_WAIT_CAP_MS = 15_000;
 /**
  * Whether a join-path call is worth sending again: a transient refusal (isTransient), the gateway's
  * own 503 (an integration failure: a read, or a token request, is safe to send twice, and the
- * reconnect asks for tokens the same way), or no answer at all (status 0: the network).
+ * reconnect asks for tokens the same way), no answer at all (status 0: the network), or the join
+ * limit (429 `token_rate_limited`: after the Retry-After it names).
  */
 export function isJoinRetryable(err: ApiError): boolean {
-  return isTransient(err) || err.status === 503 || err.status === 0;
+  return isTransient(err) || err.status === 503 || err.status === 0 || (err.status === 429 && err.rule === TOKEN_RATE_LIMITED_RULE);
 }
 
 /**

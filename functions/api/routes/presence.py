@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from ...domain.presence import HEARTBEATS_PER_WINDOW
 from ...domain.viewers import TAG_PATTERN
 from ...usecases import presence
 from ..deps import CurrentUser, UseCases
@@ -30,6 +31,12 @@ router = APIRouter(prefix="/spaces/{space_id}", tags=["presence"], responses=PRO
             "model": Problem,
             "description": "the Space is not live (`space_not_live`), the caller is on stage "
             "(`presence_on_stage`), or the caller is not in the sample (`presence_not_sampled`)",
+        },
+        429: {
+            "model": Problem,
+            "description": f"rule `presence_rate_limited`: more than {HEARTBEATS_PER_WINDOW} heartbeats in"
+            " one window (per API process); see Retry-After",
+            "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
         },
     },
 )

@@ -6,9 +6,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BeforeValidator
 
+from contract import names
+
+from ...domain.stage import JOIN_LIMIT
 from ...usecases.join import BroadcastGrant, join
 from ..deps import CurrentCaller, UseCases
-from ..schemas import SCHEDULE_PATTERN, HlsTokenResponse, TokenResponse, WebRtcTokenResponse, rfc3339_text
+from ..schemas import (
+    SCHEDULE_PATTERN,
+    HlsTokenResponse,
+    Problem,
+    TokenResponse,
+    WebRtcTokenResponse,
+    rfc3339_text,
+)
 from ._params import PROBLEMS, SpaceId
 
 router = APIRouter(prefix="/spaces", tags=["tokens"], responses=PROBLEMS)
@@ -28,7 +38,18 @@ RejoinSince = Annotated[
 ]
 
 
-@router.post("/{space_id}/token")
+# Per user and Space, counted in each process (domain/stage.py JOIN_LIMIT, store/process_limits.py).
+TOKEN_LIMITED: dict[int | str, dict[str, object]] = {
+    429: {
+        "model": Problem,
+        "description": f"rule `{names.TOKEN_RATE_LIMITED_RULE}`: {JOIN_LIMIT.describe()} requests (per"
+        " API process); see Retry-After",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    },
+}
+
+
+@router.post("/{space_id}/token", responses=TOKEN_LIMITED)
 async def join_token(
     space_id: SpaceId, caller: CurrentCaller, ctx: UseCases, rejoin_since: RejoinSince = None
 ) -> TokenResponse:
