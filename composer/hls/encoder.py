@@ -19,6 +19,7 @@ from av.audio.stream import AudioStream
 from av.packet import Packet
 from av.stream import Stream
 from av.video.frame import PictureType
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 from av.video.stream import VideoStream
 
 from composer.hls.config import BroadcastConfig
@@ -34,6 +35,16 @@ TS_OFFSET_S = 1
 # own PES, two 188-byte TS packets each: 2.3x the audio bitrate. Allowing 0.7 s (the ffmpeg CLI's
 # default) lets it pack up to 0.35 s of audio per PES; the timestamps shift by a constant.
 _MPEGTS_OPTIONS = {"max_delay": "700000"}
+# The composed RGB picture is converted to YUV with the BT.709 matrix in limited range (HD video's
+# colours), and the stream says so (the SPS's colour description). Unsaid, each decoder guesses:
+# FFmpeg takes BT.601 at any size, Chromium BT.709 for HD, so swscale's default (BT.601) conversion
+# was shown shifted in the page (red 220,40,40 as 236,58,40; tests/e2e/test_hls_colours.py).
+_COLOURS = {
+    "colorspace": Colorspace.ITU709,
+    "color_range": ColorRange.MPEG,
+    "color_primaries": ColorPrimaries.BT709,
+    "color_trc": ColorTrc.BT709,
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,8 @@ class SegmentEncoder:
             self._video.pix_fmt = "yuv420p"
             self._video.bit_rate = config.video_bitrate
             self._video.codec_context.thread_count = config.encoder_threads
+            for name, value in _COLOURS.items():
+                setattr(self._video.codec_context, name, value)
             self._video.time_base = Fraction(1, config.fps)
         self._audio: AudioStream = self._template.add_stream("aac", rate=config.sample_rate, layout="mono")
         self._audio.bit_rate = config.audio_bitrate
@@ -110,7 +123,13 @@ class SegmentEncoder:
         if rgb.shape != expected or rgb.dtype != np.uint8:
             raise ValueError(f"video frame must be uint8 of shape {expected}, got {rgb.dtype} {rgb.shape}")
         with self._stats.stage("convert_video"):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                format="yuv420p",
+                dst_colorspace=_COLOURS["colorspace"],
+                dst_color_range=_COLOURS["color_range"],
+                dst_color_primaries=_COLOURS["color_primaries"],
+                dst_color_trc=_COLOURS["color_trc"],
+            )
         frame.pts = self._frames
         frame.time_base = Fraction(1, self.config.fps)
         if self._frames % self.config.frames_per_segment == 0:

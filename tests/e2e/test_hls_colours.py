@@ -1,0 +1,107 @@
+"""hls.js in the real Chromium shows the broadcast's colours as the composer drew them: saturated bars
+of 720p video, written by the composer's HLS layer and served by the API's local /broadcast route,
+drawn from the page's <video> onto a canvas and read back. A stream that does not say which YUV
+matrix it was converted with leaves the choice to each decoder (FFmpeg guesses BT.601, Chromium
+BT.709 for HD), so a stage member's colour on the page and in the broadcast would differ."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from composer.hls import Broadcast, BroadcastConfig, DiskSink
+from contract import names
+from devstack.ports import free_port
+from tests.e2e.conftest import LaunchBrowser
+from tests.e2e.test_hls_audio_only import HLS_JS, _NoSfu
+from tests.support.api_server import api_server
+from tests.support.eventually import eventually_async
+
+SPACE = "fedcba9876543210fedcba9876543210"
+T0 = 1_764_619_200.0
+# The test speakers' camera colours (tests/integration/composer) and a grey.
+BARS = [(220, 40, 40), (40, 70, 220), (40, 200, 60), (230, 200, 20), (128, 128, 128)]
+BAR_WIDTH = 1280 // len(BARS)
+# A flat colour through 4:2:0 H.264 and Chromium's own (software) conversion back to RGB moves by up
+# to 9 levels here; the wrong matrix moved these by up to 24 (red 220,40,40 was shown as 236,58,40,
+# green 40,200,60 as 28,176,60).
+TOLERANCE = 12
+
+
+def _write_colour_bars(root: Path) -> None:
+    config = BroadcastConfig()  # 1280x720 at 30 fps: the product's size, where decoders guess BT.709
+    broadcast = Broadcast(config, DiskSink(root), space_id=SPACE, epoch_ms=int(T0 * 1000), clock=lambda: T0)
+    picture = np.zeros((config.height, config.width, 3), dtype=np.uint8)
+    for n, colour in enumerate(BARS):
+        picture[:, n * BAR_WIDTH : (n + 1) * BAR_WIDTH] = colour
+    for n in range(2 * config.fps):
+        broadcast.push_video(picture)
+        if n % 3 == 0:  # 30 fps, 20 ms chunks: 5 chunks per 3 frames
+            for _ in range(5):
+                broadcast.push_audio(np.zeros(960, dtype=np.int16))
+    assert broadcast.close(ended=True)
+
+
+@pytest.fixture(scope="module")
+def broadcast_url(web_dist: Path) -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="spaces-e2e-hls-colours-") as folder:
+        root = Path(folder)
+        _write_colour_bars(root)
+        with api_server(port=free_port(), livekit=_NoSfu(), broadcast_dir=root) as api:
+            yield api.url
+
+
+PLAY = """async (url) => {
+  const el = document.createElement('video'); el.muted = true; document.body.append(el);
+  const hls = new Hls({ startPosition: 0 });
+  const parsed = new Promise(r => hls.on(Hls.Events.MANIFEST_PARSED, r));
+  hls.loadSource(url); hls.attachMedia(el); await parsed;
+  await el.play();
+  window.__video = el;
+}"""
+
+# The centre of each bar as the page shows it, once a picture has been presented.
+READ = """(bars) => {
+  const el = window.__video;
+  if (el.currentTime < 0.5) return null;
+  el.pause();
+  const canvas = document.createElement('canvas');
+  canvas.width = el.videoWidth; canvas.height = el.videoHeight;
+  const ctx = canvas.getContext('2d'); ctx.drawImage(el, 0, 0);
+  const width = el.videoWidth / bars;
+  return [...Array(bars).keys()].map(i =>
+    Array.from(ctx.getImageData(Math.floor((i + 0.5) * width), el.videoHeight / 2, 1, 1).data.slice(0, 3)));
+}"""
+
+
+async def test_the_page_shows_the_colours_the_composer_drew(
+    broadcast_url: str, launch_browser: LaunchBrowser
+) -> None:
+    assert HLS_JS.is_file(), "web/node_modules is installed by `make test` (npm ci)"
+    browser = await launch_browser(["--autoplay-policy=no-user-gesture-required"])
+    page = await browser.new_page()
+    probe = f"{broadcast_url}/probe.html"  # same origin as the broadcast, like the web page
+    await page.route(
+        probe, lambda route: route.fulfill(body="<html><body></body></html>", content_type="text/html")
+    )
+    await page.goto(probe)
+    await page.add_script_tag(path=str(HLS_JS))
+    await page.evaluate(PLAY, f"{broadcast_url}/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}")
+
+    async def shown() -> list[list[int]] | None:
+        result: Any = await page.evaluate(READ, len(BARS))
+        return result
+
+    seen = await eventually_async(shown, timeout=60, what="a picture of the broadcast on the page")
+    assert seen is not None
+    off = {
+        drawn: tuple(got)
+        for drawn, got in zip(BARS, seen, strict=True)
+        if max(abs(a - b) for a, b in zip(got, drawn, strict=True)) > TOLERANCE
+    }
+    assert off == {}, f"drawn -> shown: {off}"
