@@ -170,8 +170,9 @@ export const LIVE_HLS_CONFIG = {
   backBufferLength: 10,
   // One stuck request must not stall a viewer longer than the hold-back absorbs: hls.js waits 10 s
   // for a first byte by default (it shortens that only for LL-HLS parts, which these playlists do
-  // not have). A segment is at most ~320 KB (1 s of 720p at 2.5 Mbps): 6 s is a link slower than
-  // half the stream's rate, which could not keep up anyway.
+  // not have). A segment is ~330 KB (1 s of 720p at 2.5 Mbps), up to ~550 KB right after a still
+  // picture (the encoder's VBV, docs/broadcast.md): 6 s is a link slower than half the stream's
+  // rate, which could not keep up anyway.
   playlistLoadPolicy: loadPolicy(3_000, 5_000, SPACED_RETRY),
   fragLoadPolicy: loadPolicy(3_000, 6_000, SPACED_RETRY),
   // A playlist that times out, answers a 5xx or nothing: keep asking. (hls.js never retries a 4xx:
