@@ -675,7 +675,12 @@ class RoomComposer:
             self._state_writer = self._spawn(self._write_states(), "state")
 
     async def _write_states(self) -> None:
+        """Write the pending state until the sink has it, with the broadcast's backoff between
+        failed attempts. A failure is retried, not left to the next metadata change: a page on a
+        scheduled Space learns the start from state.json alone (web/src/start_watch.ts), and a
+        live Space's metadata may not change again for its whole length."""
         sink = self._state_sink
+        failures = 0
         while sink is not None and self._state_pending is not None:
             metadata, self._state_pending = self._state_pending, None
             name = names.BROADCAST_STATE
@@ -688,8 +693,15 @@ class RoomComposer:
                     content_type=headers["Content-Type"],
                     cache_control=headers["Cache-Control"],
                 )
-            except Exception as exc:  # any sink failure: the next metadata change writes it again
-                logger.warning("could not write %s for %s: %s", name, self.space_id, exc)
+                failures = 0
+            except Exception as exc:  # any sink failure: written again (or a newer state) after a wait
+                failures += 1
+                logger.warning(
+                    "could not write %s for %s (attempt %d): %s", name, self.space_id, failures, exc
+                )
+                if self._state_pending is None:
+                    self._state_pending = metadata
+                await asyncio.sleep(self.config.retry.delay(failures))
 
     def _track_published(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant

@@ -1388,3 +1388,20 @@ async def test_a_microphone_or_camera_the_sfu_dropped_is_asked_for_again(
         assert ("cam-alice", True) not in h.subscriptions and cameras_subscribed(h) == {"cam-bob"}
     finally:
         await h.composer.aclose()
+
+
+async def test_a_state_json_write_that_fails_is_written_again_without_a_metadata_change() -> None:
+    """A page on a scheduled Space learns the start from state.json alone: a failed write must not
+    wait for the next change of the room metadata, which may never come."""
+    key = f"s1/{names.BROADCAST_STATE}"
+    sink = MemorySink(fail=lambda name, attempt: name == key and attempt <= 2)
+    h = make(state_sink=sink, room_exists=_room_gone)
+    await h.composer.start()
+    try:
+        await eventually_async(
+            lambda: sink.objects.get(key), timeout=10, what="state.json after two failed writes"
+        )
+        assert json.loads(sink.objects[key])["title"] == "Harness"
+        assert sink.attempts[key] == 3
+    finally:
+        await h.composer.aclose()
