@@ -33,10 +33,10 @@ REMOVAL_NOTICE_SECONDS = 24 * 3600
 # one reads the Space, runs a pass of the reconciler and sends the moderators a hands message. A
 # mis-tap and its correction, or a few changes of mind, pass at once; a script gets one a second.
 HAND_LIMIT = RateLimit(name="hand", min_interval=0.0, burst=5, burst_seconds=5.0)
-# Join-token requests per user and Space, kept in each process's memory (store/process_limits.py):
-# each one reads the caller's part of the Space and may write their listener entry or a seat. A page
-# asks once per join and per reconnect attempt (1, 2, 4, 8, then every 10 s); a join refused as busy
-# is sent again after a second or more. A loop gets one a second.
+# Join-token requests per user, whatever the Space, kept in each process's memory
+# (store/process_limits.py): each one reads the caller's part of a Space and may write their listener
+# entry or a seat. A page asks once per join and per reconnect attempt (1, 2, 4, 8, then every 10 s);
+# a join refused as busy is sent again after a second or more. A loop gets one a second.
 JOIN_LIMIT = RateLimit(name="token", min_interval=0.0, burst=10, burst_seconds=10.0)
 
 

@@ -16,6 +16,9 @@ from typing import Final
 from ..domain import reactions
 from ..domain.reactions import LimitState, RateLimit
 
+# What a limit counted per user alone, whatever the Space, passes as its Space (join tokens: a loop
+# over made-up Space ids would otherwise get a fresh bucket for each).
+ANY_SPACE: Final = "*"
 # Callers remembered per process; beyond it the least recently seen is forgotten (its next request
 # starts a fresh bucket). A Lambda environment serves one request at a time, so this many distinct
 # callers within one limit's window is far beyond what it sees.

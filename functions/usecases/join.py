@@ -12,6 +12,7 @@ from ..domain.broadcast import JoinMode
 from ..domain.errors import TooMany
 from ..domain.model import STAGE_ROLES, Role
 from ..livekit_edge import tokens
+from ..store.process_limits import ANY_SPACE
 from . import presence
 from .context import Context
 
@@ -60,7 +61,7 @@ def join(
     # Taken before the read: a removal the read did not see is later than the grant's issued_at, so
     # the page's next comeback (and the room, when it connects: usecases/webhooks.py) learns of it.
     now = ctx.clock()
-    wait = ctx.process_limits.accept(space_id, actor, now.timestamp(), limit=stage.JOIN_LIMIT)
+    wait = ctx.process_limits.accept(ANY_SPACE, actor, now.timestamp(), limit=stage.JOIN_LIMIT)
     if wait > 0:  # before the store is read
         raise TooMany(
             names.TOKEN_RATE_LIMITED_RULE,

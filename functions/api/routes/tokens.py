@@ -38,12 +38,13 @@ RejoinSince = Annotated[
 ]
 
 
-# Per user and Space, counted in each process (domain/stage.py JOIN_LIMIT, store/process_limits.py).
+# Per user, whatever the Space, counted in each process (domain/stage.py JOIN_LIMIT,
+# store/process_limits.py).
 TOKEN_LIMITED: dict[int | str, dict[str, object]] = {
     429: {
         "model": Problem,
-        "description": f"rule `{names.TOKEN_RATE_LIMITED_RULE}`: {JOIN_LIMIT.describe()} requests (per"
-        " API process); see Retry-After",
+        "description": f"rule `{names.TOKEN_RATE_LIMITED_RULE}`: {JOIN_LIMIT.describe()} requests of one"
+        " user, whatever the Space (per API process); see Retry-After",
         "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
     },
 }

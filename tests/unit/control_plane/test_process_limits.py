@@ -1,6 +1,6 @@
-"""Join tokens and presence heartbeats are limited per user and Space in each API process's memory
-(store/process_limits.py): each request reads the store, and a client that loops them must not
-spend its Space's reads without bound. The limit is checked before the store is read."""
+"""Join tokens (per user) and presence heartbeats (per user and Space) are limited in each API
+process's memory (store/process_limits.py): each request reads the store, and a client that loops
+them must not spend its Space's reads without bound. The limit is checked before the store is read."""
 
 from __future__ import annotations
 
@@ -107,8 +107,11 @@ def test_a_looping_token_client_gets_429_naming_the_rule_and_when_to_come_back(
     assert answer.json()["rule"] == names.TOKEN_RATE_LIMITED_RULE
     assert "10 in each 10 s window" in answer.json()["detail"]
     assert int(answer.headers["retry-after"]) >= 9
-    # Others are not held back by one caller's loop.
+    # Others are not held back by one caller's loop; another Space's id does not open a new bucket.
     assert client.post(f"/spaces/{space_id}/token", headers=auth("omar")).status_code == 200
+    other = live_space(client)
+    assert client.post(f"/spaces/{other}/token", headers=auth("lena")).status_code == 429
+    assert client.post(f"/spaces/{'0' * 32}/token", headers=auth("lena")).status_code == 429
 
 
 def test_the_token_limit_is_checked_before_the_store_is_read(
