@@ -10,6 +10,11 @@ from ..schemas import SPACE_ID_PATTERN, USER_ID_PATTERN, Problem, SpaceChange
 SpaceId = Annotated[str, Path(pattern=SPACE_ID_PATTERN, description="id returned by POST /spaces")]
 TargetUser = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user acted upon")]
 
+# What a 429 or a 503 says about when to send the same request again (main._problem sets it).
+RETRY_AFTER: dict[str, object] = {
+    "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+}
+
 # The store could not take the request now (contention, throttling, unreachable): nothing was
 # changed, and the same request may be sent again after Retry-After seconds.
 BUSY: dict[int | str, dict[str, object]] = {
@@ -17,7 +22,7 @@ BUSY: dict[int | str, dict[str, object]] = {
         "model": Problem,
         "description": "The store is busy or unreachable; nothing was changed. Send the same request "
         "again after Retry-After seconds.",
-        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+        "headers": RETRY_AFTER,
     }
 }
 

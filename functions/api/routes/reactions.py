@@ -19,7 +19,7 @@ from ...store.reactions import ReactionStore
 from ...usecases.reactions import RateLimited, ReactionService
 from ..deps import CurrentUser, SettingsDep, get_gateway, get_store
 from ..schemas import Problem
-from ._params import BODY_PROBLEMS, PROBLEMS, SpaceId
+from ._params import BODY_PROBLEMS, PROBLEMS, RETRY_AFTER, SpaceId
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["reactions"], responses=PROBLEMS)
 
@@ -54,7 +54,11 @@ ReactionServiceDep = Annotated[ReactionService, Depends(get_reaction_service)]
     response_class=Response,
     responses={
         202: {"description": "counted into the current window"},
-        429: {"model": Problem, "description": "rate limited; see Retry-After"},
+        429: {
+            "model": Problem,
+            "description": "rule `reaction_rate_limited`; see Retry-After",
+            "headers": RETRY_AFTER,
+        },
         **BODY_PROBLEMS,
     },
 )

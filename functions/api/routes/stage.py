@@ -16,7 +16,7 @@ from ..schemas import (
     SpacePublic,
     SpotlightUpdate,
 )
-from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, SpaceId, TargetUser
+from ._params import ACCEPTED, BODY_PROBLEMS, PROBLEMS, RETRY_AFTER, SpaceId, TargetUser
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["stage"], responses=PROBLEMS)
 
@@ -28,7 +28,7 @@ HAND_LIMITED: dict[int | str, dict[str, object]] = {
         "model": Problem,
         "description": f"rule `hand_rate_limited`: {HAND_LIMIT.describe()} raises and lowers;"
         " see Retry-After",
-        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+        "headers": RETRY_AFTER,
     },
 }
 

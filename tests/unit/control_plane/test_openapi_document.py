@@ -105,3 +105,18 @@ def test_a_write_still_converging_is_a_documented_202_with_the_space(client: Tes
                 assert "202" not in responses, (method, path)
     assert "post /spaces/{space_id}/start" in both and "put /spaces/{space_id}/roles/{user_id}" in both
     assert "202" not in doc["paths"]["/spaces/{space_id}/participants/{user_id}/mute"]["post"]["responses"]
+
+
+def test_every_documented_429_and_503_declares_its_retry_after(client: TestClient) -> None:
+    """A client generated from the document learns when to send again: the reactions' 429 carries a
+    Retry-After like the hands' and every 503, so the document says so too."""
+    doc = client.get("/openapi.json").json()
+    waits = {
+        (method, path, code): answer.get("headers", {})
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        for code, answer in op["responses"].items()
+        if code in ("429", "503")
+    }
+    assert ("post", "/spaces/{space_id}/reactions", "429") in waits
+    assert {key for key, headers in waits.items() if "Retry-After" not in headers} == set()
