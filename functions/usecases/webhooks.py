@@ -122,8 +122,10 @@ def _release(ctx: Context, event_id: str) -> None:
 
 def _unlist(ctx: Context, space_id: str, facts: WebhookFacts) -> None:
     """Off the host's listener list: the entries written up to this session's connection. A leave
-    delivered late, after the same user took a new token, keeps the newer entry."""
-    if facts.identity is None:
+    delivered late, after the same user took a new token, keeps the newer entry. A session a newer
+    one replaced (a reconnect with the same token, whose entry is older than both sessions) leaves
+    the person in the room: listed until that newer session's own leave."""
+    if facts.identity is None or facts.replaced:
         return
     before = None if facts.joined_at_ms is None else datetime.fromtimestamp(facts.joined_at_ms / 1000, UTC)
     ctx.store.remove_listener(space_id, facts.identity, joined_before=before)

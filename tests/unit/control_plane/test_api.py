@@ -1361,6 +1361,51 @@ def test_the_leave_of_a_hosts_session_a_newer_one_replaced_tells_nobody_the_host
     )
 
 
+def test_the_leave_of_a_listeners_session_a_newer_one_replaced_keeps_them_listed(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """A connection that drops and comes back with the same token (the SDK's own reconnect): the SFU
+    closes the old session as DUPLICATE_IDENTITY when the new one joins. Its leave took the listener
+    off the host's list although they were still in the room, until their next token request (seen
+    by an outside review: counted 1, listed nobody)."""
+    space_id = live_space(client)
+    room = f"space-{space_id}"
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("bob")).status_code == 200
+    connected_ms = int(datetime.now(UTC).timestamp() * 1000) + 1  # after the token's entry
+
+    def session(kind: str, event_id: str, **info: Any) -> api.WebhookEvent:
+        participant = api.ParticipantInfo(
+            identity="bob", sid=info.pop("sid"), attributes={"role": "listener"}, **info
+        )
+        return api.WebhookEvent(event=kind, id=event_id, room=api.Room(name=room), participant=participant)
+
+    gateway.join("bob", Role.LISTENER)  # the newer session: still in the room
+    for event in [
+        session("participant_joined", "b-old-in", sid="PA_old", joined_at_ms=connected_ms),
+        session("participant_joined", "b-new-in", sid="PA_new", joined_at_ms=connected_ms + 5000),
+        session(
+            "participant_left",
+            "b-old-out",
+            sid="PA_old",
+            joined_at_ms=connected_ms,
+            disconnect_reason=api.DisconnectReason.DUPLICATE_IDENTITY,
+        ),
+    ]:
+        body, headers = signed(event)
+        assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+
+    page = client.get(f"/spaces/{space_id}/listeners", headers=auth("host")).json()
+    assert [item["user_id"] for item in page["items"]] == ["bob"]
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 1
+    # Their last session's own leave takes them off.
+    body, headers = signed(
+        session("participant_left", "b-new-out", sid="PA_new", joined_at_ms=connected_ms + 5000)
+    )
+    assert client.post("/livekit/webhook", content=body, headers=headers).status_code == 200
+    assert client.get(f"/spaces/{space_id}/listeners", headers=auth("host")).json()["items"] == []
+    assert client.get(f"/spaces/{space_id}", headers=auth("x")).json()["listener_count"] == 0
+
+
 def test_an_invitation_from_a_stale_list_does_not_demote_a_cohost(client: TestClient) -> None:
     space_id = live_space(client)
     assert set_role(client, space_id, "leo", "cohost").status_code == 200
