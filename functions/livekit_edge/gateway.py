@@ -60,6 +60,10 @@ class ObservedParticipant:
     # checks a publication's source against the grant, never what the track carries, so only a
     # modified client publishes one, to get round its grants (a camera where video is off).
     mislabelled_tracks: int = 0
+    # The SFU's version of this participant's state (ParticipantInfo.version): it moves whenever
+    # anything about them changes (role attribute, permission, tracks), so two reads that see the
+    # same version saw the same state.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -440,6 +444,7 @@ def _observed(p: Any) -> ObservedParticipant:
         name=p.name,
         picture=None if is_agent else p.attributes.get(names.PICTURE_ATTRIBUTE) or None,
         mislabelled_tracks=sum(1 for t in p.tracks if _mislabelled(t.source, t.type)),
+        version=p.version,
     )
 
 

@@ -246,9 +246,11 @@ def participant_action(
     was_listener = p.role == Role.LISTENER.value
     is_listener = role is Role.LISTENER
     delta = 0 if was_listener == is_listener else (1 if is_listener else -1)
-    # One key per transition of one session at one version of the Space: two passes that see the
-    # same stale participant (concurrent, or a webhook delivered three times) count it once.
-    key = f"role:{space.id}:{p.sid}:{p.role}->{role.value}:v{space.version}"
+    # One key per transition of one session from one state of it (the SFU's participant version):
+    # passes that see the same stale participant count it once, whatever version of the Space each
+    # read (concurrent passes of two writes in two processes, a webhook delivered three times); the
+    # same move made again later starts from a later state of theirs.
+    key = f"role:{space.id}:{p.sid}:{p.role}->{role.value}:p{p.version}"
     return UpdateParticipant(p.identity, role, wanted, listener_delta=delta, count_key=key)
 
 

@@ -36,6 +36,8 @@ class FakeGateway(RoomGateway):
     # The display name and avatar each connected person's token carried (none if never set).
     profiles: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     fail: bool = False
+    # Each connected person's state version, moved by every change the SFU makes to them.
+    versions: dict[str, int] = field(default_factory=dict)
 
     def _maybe_fail(self, what: str) -> None:
         if self.fail:
@@ -54,6 +56,7 @@ class FakeGateway(RoomGateway):
         self.connected.add(identity)
         self.permissions[identity] = (role, permission_for(role, video))
         self.profiles[identity] = (name, picture)
+        self.versions[identity] = self.versions.get(identity, 0) + 1
 
     async def observe(self, room: str) -> ObservedRoom | None:
         self._maybe_fail("observe")
@@ -71,6 +74,7 @@ class FakeGateway(RoomGateway):
                 permission=self.permissions.get(i, listener)[1],
                 name=self.profiles.get(i, ("", None))[0],
                 picture=self.profiles.get(i, ("", None))[1],
+                version=self.versions.get(i, 0),
             )
             for i in sorted(self.connected)
         )
@@ -139,6 +143,7 @@ class FakeGateway(RoomGateway):
         if identity not in self.connected:
             return False
         self.permissions[identity] = (role, permission)
+        self.versions[identity] = self.versions.get(identity, 0) + 1
         return True
 
     async def remove_participant(self, room: str, identity: str) -> bool:
