@@ -44,11 +44,14 @@ function roundButton(testid: string, on: boolean, onclick: () => void, ...conten
 
 export class ControlsView {
   readonly el = h("div", { class: "controls", "data-testid": "controls" });
+  /** Keyboard focus was on a control a rebuild took away, and no control has taken it yet. */
+  private focusLost = false;
 
   constructor(private readonly actions: ControlsActions) {}
 
   reset(): void {
     stale(this.el, null);
+    this.focusLost = false;
   }
 
   update(input: ControlsInput): void {
@@ -57,10 +60,22 @@ export class ControlsView {
     const devicesOpen = input.devicesOpen;
     if (!stale(this.el, [rights, micOn, cameraOn, screenOn, raised, devicesOpen, !!input.handPending, !!input.canStepDown])) return;
     const active = document.activeElement;
-    const steppingDown = active instanceof HTMLElement && this.el.contains(active) && active.dataset.testid === "step-down";
+    // Focus somewhere (still in the controls, or moved on by the person) ends a wait for a control.
+    if (active && active !== document.body) this.focusLost = false;
+    const focused = active instanceof HTMLElement && this.el.contains(active);
     rebuildKeepingFocus(this.el, () => this.build(input));
-    // Off the stage, the button is gone: keyboard focus lands on what a listener has, not the page.
-    if (steppingDown && !this.el.contains(document.activeElement)) this.el.querySelector<HTMLElement>('[data-testid="raise-hand"]')?.focus();
+    if (focused && !this.el.contains(document.activeElement)) this.focusLost = true;
+    // The control in use went with a change of role (a raised hand that is invited, "Leave the
+    // stage"): keyboard focus lands on the first round control (microphone, hand), not the page. The
+    // role and the SFU's permission come one after the other, so that control may come an update
+    // later (an invited listener first has only "Leave the stage", then the microphone).
+    if (this.focusLost) {
+      const next = this.el.querySelector<HTMLElement>("button.round");
+      if (next) {
+        next.focus();
+        this.focusLost = false;
+      }
+    }
   }
 
   private build(input: ControlsInput): void {

@@ -68,6 +68,37 @@ describe("ControlsView", () => {
     }
   });
 
+  it("keeps keyboard focus in the controls when the step down arrives in two updates (role, then permission)", () => {
+    const view = new ControlsView({ ...actions(), stepDown: vi.fn() });
+    document.body.append(view.el);
+    try {
+      view.update({ rights: { mic: true, camera: false }, micOn: false, cameraOn: false, raised: false, canStepDown: true, onStage: true });
+      (q(view.el, "step-down")[0] as HTMLButtonElement).focus();
+      // The API's answer (my role) comes before the SFU's permission update, as in Chromium.
+      view.update({ rights: { mic: true, camera: false }, micOn: false, cameraOn: false, raised: false, canStepDown: false, onStage: false });
+      expect(view.el.contains(document.activeElement)).toBe(true);
+      view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: false, canStepDown: false, onStage: false });
+      expect(document.activeElement).toBe(q(view.el, "raise-hand")[0]);
+    } finally {
+      view.el.remove();
+    }
+  });
+
+  it("moves keyboard focus from the raised hand to the microphone when the person is invited on stage", () => {
+    const view = new ControlsView(actions());
+    document.body.append(view.el);
+    try {
+      view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: true });
+      (q(view.el, "raise-hand")[0] as HTMLButtonElement).focus();
+      // My stored role comes first (only "Leave the stage" then), the SFU's permission next.
+      view.update({ rights: { mic: false, camera: false }, micOn: false, cameraOn: false, raised: false, onStage: true, canStepDown: true });
+      view.update({ rights: { mic: true, camera: true }, micOn: false, cameraOn: false, raised: false, onStage: true, canStepDown: true });
+      expect(document.activeElement).toBe(q(view.el, "toggle-mic")[0]);
+    } finally {
+      view.el.remove();
+    }
+  });
+
   it("marks the hand busy while its request is on its way, and ignores clicks meanwhile", () => {
     const a = actions();
     const view = new ControlsView(a);
