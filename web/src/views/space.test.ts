@@ -900,6 +900,20 @@ describe("the host panel's stage", () => {
   });
 });
 
+describe("the host's away notice", () => {
+  it("is not shown to the host once their page is back in the room (the read before the join still says away)", async () => {
+    // The host reloaded: the Space read before the join was stored while they were out of the room.
+    spaceNow = { ...SPACE, host: "lee", raised_hands: [], host_away_until: new Date(Date.now() + 100_000).toISOString() };
+    const view = await joinedFromTheCard([{ ...WEBRTC, role: "host" }]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    const hostAway = () => byTestId(view.el, "host-away") as HTMLElement | null;
+    await until(() => expect(hostAway()?.hidden).toBe(false)); // connecting: the host is not in the room yet
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(hostAway()?.hidden).toBe(true));
+    view.unmount();
+  });
+});
+
 describe("a first connect that fails (offline while joining)", () => {
   const offline = "Could not connect to the media server (could not establish signal connection: signal connection timed out).";
 

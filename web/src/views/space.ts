@@ -350,8 +350,11 @@ export function spaceView(app: App, spaceId: string): View {
           : !room.room.canPlaybackAudio
             ? { kind: "enable-audio", start: () => void room.room.startAudio() }
             : { kind: "none" };
+    // The host in the room is not away, whatever the last read says: the read a reload makes before
+    // its join was stored while they were out, and the metadata that clears it comes a moment later.
+    const hostHere = myRole === "host" && status.kind === "connected";
     header.update(
-      { title: ctl.space?.title || room.info.title || "Space", listeners: ctl.space?.listener_count ?? 0, myRole, hostAwayUntil: hostAwayUntilMs(ctl.space) },
+      { title: ctl.space?.title || room.info.title || "Space", listeners: ctl.space?.listener_count ?? 0, myRole, hostAwayUntil: hostHere ? null : hostAwayUntilMs(ctl.space) },
       banner,
     );
     if (headingWanted) {
