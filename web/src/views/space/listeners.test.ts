@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it, vi } from "vitest";
 
-import type { ListenerEntry, ListenerPage } from "../../api";
+import { ApiError, type ListenerEntry, type ListenerPage } from "../../api";
 import { HostPanel } from "./host_panel";
 import { ListenerList, type ListenerSource } from "./listeners";
 import { avatarSource } from "../../people";
@@ -71,6 +71,15 @@ describe("ListenerList", () => {
     expect(calls).toEqual([["", null]]);
     expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1", "u2"]);
     expect(q(list.el, "listener-hand")).toHaveLength(1);
+  });
+
+  it("says why the list could not be read in the API's words, without the HTTP status", async () => {
+    const list = new ListenerList(async () => {
+      throw new ApiError(0, "cannot reach the Spaces API at https://api.example");
+    }, actions());
+    list.show();
+    await flush();
+    expect(q(list.el, "listener-status")[0].textContent).toBe("Could not load listeners: cannot reach the Spaces API at https://api.example");
   });
 
   it("pages with More until the last page", async () => {

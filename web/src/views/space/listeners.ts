@@ -3,7 +3,7 @@
  * search box, "More" paging, and invite / remove / block per row. It reads only while it is open
  * and when the user acts (opening, typing, "More", "Refresh"); never on a timer (issue 9).
  */
-import type { ListenerEntry, ListenerPage } from "../../api";
+import { ApiError, type ListenerEntry, type ListenerPage } from "../../api";
 import { avatar, clear, h, limitCodePoints } from "../../dom";
 
 /** One page: the name prefix typed (may be empty) and the cursor of the previous page. */
@@ -107,7 +107,8 @@ export class ListenerList {
     try {
       page = await this.source(query, cursor);
     } catch (err) {
-      if (generation === this.generation) this.status.textContent = `Could not load listeners: ${(err as Error).message}`;
+      const why = err instanceof ApiError ? err.detail : (err as Error).message; // the API's words, not "0: ..."
+      if (generation === this.generation) this.status.textContent = `Could not load listeners: ${why}`;
       return;
     }
     if (generation !== this.generation) return;
