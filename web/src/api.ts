@@ -185,8 +185,8 @@ export function joinWaitMs(n: number, retryAfterSeconds: number | null, random: 
 
 /** A call on the join path (JOIN_RETRY_BUDGET_MS): what the page is told, and when to stop. */
 export interface JoinPath {
-  /** Before each wait: the page says it is busy and trying again. */
-  busy?: (waitMs: number) => void;
+  /** Before each wait: the page says it is busy (or out of reach: `err.status` 0) and trying again. */
+  busy?: (waitMs: number, err: ApiError) => void;
   /** Aborted (the person left the page): the request in flight is aborted, a wait ends at once, and
    * nothing is sent again. */
   signal?: AbortSignal;
@@ -285,7 +285,7 @@ export class Api {
         }
         if (wait === null) throw err;
         waited += wait;
-        join?.busy?.(wait);
+        join?.busy?.(wait, err);
         await this.pacing.sleep(wait, join?.signal);
         if (join?.signal?.aborted) throw err;
       }

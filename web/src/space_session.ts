@@ -79,8 +79,9 @@ export interface SessionScreen {
   removed(): void;
   /** Trying again by itself; `first`: the room of this join was never up. */
   reconnecting(first: boolean): void;
-  /** The API is busy on the join path: the page says so while the call keeps trying. */
-  busy(): void;
+  /** The API is busy on the join path (`unreachable`: it did not answer at all, the network): the
+   * page says so while the call keeps trying. */
+  busy(unreachable: boolean): void;
   /** A notice (`error`: something failed). */
   toast(text: string, kind?: "error"): void;
 }
@@ -252,13 +253,14 @@ export class SpaceSession {
    * plays on meanwhile), and stopped by leaving the watched broadcast as well as the page.
    */
   joinPath(quiet = false): JoinPath {
-    let said = false;
+    let said: boolean | null = null; // what was said: unreachable or not
     return {
       signal: (quiet && this.watchAbort?.controller.signal) || this.leaving.signal,
-      busy: () => {
-        if (quiet || said || this.disposed) return;
-        said = true;
-        this.screen.busy();
+      busy: (_wait, err) => {
+        const unreachable = err.status === 0;
+        if (quiet || said === unreachable || this.disposed) return;
+        said = unreachable;
+        this.screen.busy(unreachable);
       },
     };
   }

@@ -174,7 +174,7 @@ vi.mock("../rejoin", async (original) => {
   return { ...real, Reconnector };
 });
 
-const { BLOCKED_MESSAGE, BUSY_MESSAGE, FIRST_CONNECT_RETRYING, HOST_MUTED_NOTICE, spaceView } = await import("./space");
+const { BLOCKED_MESSAGE, BUSY_MESSAGE, FIRST_CONNECT_RETRYING, HOST_MUTED_NOTICE, UNREACHABLE_MESSAGE, spaceView } = await import("./space");
 const { REMOVED_MESSAGE } = await import("../media");
 const { REMOVED_RULE } = await import("../contract.gen");
 const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
@@ -222,9 +222,12 @@ let busyGate: Promise<void> | null = null;
 let tokenJoins: (JoinPath | undefined)[] = [];
 let readJoins: (JoinPath | undefined)[] = [];
 
+/** What the API's refusals are while busyGate holds them: its 503, or no answer (0: the network). */
+let busyStatus = 503;
+
 async function busy(join: JoinPath | undefined): Promise<void> {
   if (!busyGate) return;
-  join?.busy?.(1000);
+  join?.busy?.(1000, Object.assign(new Error("busy"), { status: busyStatus, detail: "busy", rule: null, retryAfterSeconds: null }));
   await busyGate;
 }
 
@@ -281,6 +284,7 @@ beforeEach(() => {
   tokenCalls = 0;
   sinces = [];
   busyGate = null;
+  busyStatus = 503;
   tokenJoins = [];
   readJoins = [];
   fakes.reconnects.quick = null;
@@ -825,6 +829,18 @@ describe("a busy API on the join path", () => {
     await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(BUSY_MESSAGE));
     expect(readJoins).toHaveLength(1);
     expect(readJoins[0]).toBeDefined();
+    free();
+    await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
+    view.unmount();
+  });
+
+  it("says the API cannot be reached, not that it is busy, while a read with no answer is retried", async () => {
+    let free!: () => void;
+    busyGate = new Promise<void>((resolve) => (free = resolve));
+    busyStatus = 0; // offline, or the API down: nobody answered
+    const view = spaceView(fakeApp([HLS]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(UNREACHABLE_MESSAGE));
     free();
     await until(() => expect(byTestId(view.el, "join-space")).not.toBeNull());
     view.unmount();

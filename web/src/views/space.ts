@@ -54,6 +54,8 @@ export const CANCEL_WARNING = "Cancel this scheduled Space? It ends before it st
 
 /** What a page says while the API is too busy to let it in yet (api.ts JOIN_RETRY_BUDGET_MS). */
 export const BUSY_MESSAGE = "Lots of people are joining this Space right now. Trying again…";
+/** The join path's call got no answer at all (offline, or the API out of reach): not a crowd. */
+export const UNREACHABLE_MESSAGE = "Could not reach the Spaces API: check your connection. Trying again…";
 
 /** The kinds of device a person with these rights chooses: what they capture, and where sound plays. */
 function deviceKinds(rights: { mic: boolean; camera: boolean }): DeviceKind[] {
@@ -128,7 +130,7 @@ export function spaceView(app: App, spaceId: string): View {
       message: (text, rejoin, action) => renderMessage(el, text, ctl.space, rejoin ? () => void session.join() : null, action),
       removed: renderRemoved,
       reconnecting: renderReconnecting,
-      busy: () => renderMessage(el, BUSY_MESSAGE, ctl.space, null),
+      busy: (unreachable) => renderMessage(el, unreachable ? UNREACHABLE_MESSAGE : BUSY_MESSAGE, ctl.space, null),
       toast,
     },
     newRoom: () => new SpaceRoom(audioSink, devicePrefs.get()),
