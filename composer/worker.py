@@ -696,9 +696,10 @@ class RoomComposer:
                 failures = 0
             except Exception as exc:  # any sink failure: written again (or a newer state) after a wait
                 failures += 1
-                logger.warning(
-                    "could not write %s for %s (attempt %d): %s", name, self.space_id, failures, exc
-                )
+                if failures & (failures - 1) == 0:  # attempts 1, 2, 4, 8...: a long outage, not a log flood
+                    logger.warning(
+                        "could not write %s for %s (attempt %d): %s", name, self.space_id, failures, exc
+                    )
                 if self._state_pending is None:
                     self._state_pending = metadata
                 await asyncio.sleep(self.config.retry.delay(failures))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+# More doublings than any cap needs (0.1 s · 2^30 is ~3.4 years).
+_MAX_DOUBLINGS = 30
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -22,7 +25,10 @@ class RetryPolicy:
 
     def delay(self, failed_attempts: int) -> float:
         """Base delay before the next attempt after `failed_attempts` failures (>= 1)."""
-        return float(min(self.max_delay_s, self.initial_delay_s * 2 ** (failed_attempts - 1)))
+        # The exponent stops growing once the cap is reached: a writer that retries until it succeeds
+        # (state.json, composer/worker.py) counts failures without bound, and 2.0 ** 1024 overflows.
+        doublings = min(failed_attempts - 1, _MAX_DOUBLINGS)
+        return float(min(self.max_delay_s, self.initial_delay_s * 2**doublings))
 
 
 @dataclass(frozen=True)

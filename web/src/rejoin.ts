@@ -33,15 +33,15 @@ export interface KeyValue {
   removeItem(key: string): void;
 }
 
+/** This tab's presence in a Space, as stored. */
+type Held = { space: string; since: string | null; seat: string | null; hand: boolean };
+
 /**
  * Which Space this tab is in, across a reload, and when its last grant was issued (the API's
  * `issued_at`, sent back as `rejoin_since` so that a removal the page was away for is told).
  * Stored as JSON; a bare Space id (written by an older page) reads as that Space with no time.
  * Storage errors (private modes, quotas) are ignored.
  */
-/** This tab's presence in a Space, as stored. */
-type Held = { space: string; since: string | null; seat: string | null; hand: boolean };
-
 export class Presence {
   constructor(private readonly storage: KeyValue | null) {}
 

@@ -697,3 +697,11 @@ def test_merged_entries_keep_both_sides_in_time_order() -> None:
     assert [e.spotlight for e in merge_entries(ours, theirs)] == ["a", "b", "c", "other"]
     assert merge_entries(ours, ours) is ours
     assert foreign_to(theirs, ours) == (_entry(2, "b"), _entry(3, "other"))
+
+
+def test_the_backoff_stays_at_its_cap_however_many_failures_came_before() -> None:
+    # state.json is retried until written (composer/worker.py): its failure count has no bound.
+    policy = RetryPolicy()
+    assert policy.delay(1) == policy.initial_delay_s
+    assert policy.delay(6) == policy.max_delay_s  # 0.1 s doubled 5 times is past 2 s
+    assert policy.delay(2000) == policy.max_delay_s  # 2.0 ** 1999 would overflow
