@@ -9,6 +9,7 @@ track with nothing buffered contributes silence instead of holding the mix back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -74,6 +75,18 @@ class Mixer:
         self.underruns = 0  # chunks in which a playing track ran dry (for stats)
         self.dropped_samples = 0  # samples trimmed from over-full or lagging buffers (for stats)
         self.steered = 0  # standing excesses dropped (for stats)
+
+    @property
+    def hold(self) -> Fraction:
+        """How much later than its arrival a sample is stamped, at the jitter target (seconds).
+
+        A playing track holds `jitter_ms` when it is pulled, and the pull takes the oldest chunk:
+        its first sample arrived `jitter_ms` before the pull (counting each sample as arriving at
+        its place in the stream), and the pacer stamps the chunk one chunk before its pull
+        (pacing.Schedule). Extra buffering (a burst; up to STEER_MARGIN_MS more stays) adds to it,
+        and where a 20 ms frame lands between two pulls moves it by less than a chunk.
+        """
+        return Fraction(self._jitter - self.chunk_samples, self.sample_rate)
 
     @property
     def tracks(self) -> list[str]:

@@ -68,6 +68,8 @@ class Schedule:
         self._wait_until: Fraction | None = None
 
     def _due(self, elapsed: float) -> tuple[int, int]:
+        # Chunk and frame k fall due at their end, (k+1) * their length: a frame is drawn from the
+        # newest picture then, a frame after its stamp (composer.worker.lip_sync counts it).
         # A nanosecond's tolerance: 1.2 s in binary floating point is a hair under 60 chunks.
         at = Fraction(elapsed) + Fraction(1, 10**9)
         audio_due = int(at / self.chunk)

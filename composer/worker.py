@@ -180,6 +180,22 @@ def decoded_microphones(sink: FrameSink, sample_rate: int) -> MicSource:
     return MicStreams(sink, sample_rate=sample_rate, frame_ms=20)
 
 
+def lip_sync(config: BroadcastConfig, mixer: Mixer) -> BroadcastConfig:
+    """`config` with the audio's lag behind the pictures (`BroadcastConfig.audio_lag`), so that a
+    sound and a picture that arrive together are stamped together.
+
+    A sound is stamped `mixer.hold` after it arrived (the jitter target less a chunk: 40 ms); a
+    picture one frame before (the pacer draws frame k when it falls due, at (k+1)/fps, from the
+    newest picture received by then: pacing.Schedule). The lag is the sum: 107 ms at 15 fps, 73 ms
+    at 30. Without it the broadcast's audio trailed its video by that much more than the SFU
+    delivered them (docs/bench/broadcast.md, "A/V sync"). An audio-only broadcast has nothing to
+    meet.
+    """
+    if not config.video:
+        return config
+    return replace(config, audio_lag=mixer.hold + Fraction(1, config.fps))
+
+
 # -- the feeder: the only thread that touches the Broadcast -----------------------------------------
 
 
@@ -358,12 +374,13 @@ class RoomComposer:
         # reactions.json for the same viewers (reactions_feed.py), on the same sink.
         self.reactions: ReactionFeedWriter | None = None
         self._video = self._metadata.video != "off"
-        self.config = settings.config_from_env(env, video=self._video)
+        config = settings.config_from_env(env, video=self._video)
+        self._mixer = Mixer(sample_rate=config.sample_rate)
+        self.config = lip_sync(config, self._mixer)
         self._geometry = layouts.Geometry.for_size(self.config.width, self.config.height)
         # Stage avatars, fetched in the background under the SSRF policy (composer/avatars.py).
         self._avatars = AvatarCache(policy_from_env(env)) if self._video else None
         self._renderer = Renderer(self._geometry, self._avatars)
-        self._mixer = Mixer(sample_rate=self.config.sample_rate)
         self._stage: StageState | None = None
         self._stage_from: str | None = None  # the agent whose stage that is
         self._layout: layouts.Layout | None = None

@@ -149,7 +149,7 @@ class Broadcast:
         # the wall-clock time of a segment's first sample and the timeline's `t` still maps onto it.
         # Only the skips a later segment can still need are kept (`settled_skips`): a starved
         # composer reports one every pacer tick, for as long as the Space lasts.
-        self._audio_samples = 0
+        self._audio_samples = 0  # pushed, the encoder's dropped `audio_lag` included: the pictures' time
         self._skips: list[tuple[float, float]] = []
         self._timeline = timeline
         self._closed = False

@@ -48,6 +48,10 @@ class BroadcastConfig:
     # Segments waiting for the sink before the oldest is dropped (encoding never waits on I/O).
     max_pending_segments: int = 30
     retry: RetryPolicy = RetryPolicy()
+    # How much later the pushed audio is than the pictures pushed with it (seconds): that much of
+    # the audio's start is not encoded, so what was heard with a picture is stamped with it. The
+    # composer's mixer holds sound back longer than it holds pictures (composer.worker.lip_sync).
+    audio_lag: Fraction = Fraction(0)
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
@@ -64,6 +68,8 @@ class BroadcastConfig:
             )
         if self.sample_rate not in (44100, 48000):
             raise ValueError(f"sample_rate must be 44100 or 48000, got {self.sample_rate}")
+        if not 0 <= self.audio_lag < seconds:
+            raise ValueError(f"audio_lag must be >= 0 and under a segment, got {self.audio_lag}")
         if self.max_pending_segments < 1:
             raise ValueError(f"max_pending_segments must be >= 1, got {self.max_pending_segments}")
 
@@ -74,3 +80,7 @@ class BroadcastConfig:
     @property
     def samples_per_segment(self) -> int:
         return int(Fraction(self.segment_seconds).limit_denominator(1000) * self.sample_rate)
+
+    @property
+    def audio_lag_samples(self) -> int:
+        return round(self.audio_lag * self.sample_rate)

@@ -4,7 +4,8 @@ The encoders live for the whole broadcast, so timestamps run on across segments;
 its own small MPEG-TS file muxed in memory by FFmpeg's mpegts muxer, starting with a keyframe (with
 its SPS/PPS in band) and a PAT/PMT, so any segment decodes on its own; its continuity counters run
 on from the segment before, so the segments also read as one stream. Timestamps come from frame
-and sample counts, never from the wall clock, which keeps audio and video in sync.
+and sample counts, never from the wall clock, which keeps audio and video in sync; audio that is
+pushed later than its pictures (`BroadcastConfig.audio_lag`) loses that much of its start instead.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class SegmentEncoder:
 
         self._frames = 0  # video frames pushed
         self._samples = 0  # audio samples handed to the encoder
+        self._lag_left = config.audio_lag_samples  # pushed samples still to drop (config.audio_lag)
         self._pcm = np.zeros(0, dtype=np.int16)  # pushed samples not yet a whole AAC frame
         self._pending_video: list[_Pending] = []
         self._pending_audio: list[_Pending] = []
@@ -144,6 +146,11 @@ class SegmentEncoder:
         self._check_open()
         if pcm.ndim != 1 or pcm.dtype != np.int16:
             raise ValueError(f"audio must be mono int16 samples (1-D), got {pcm.dtype} shape {pcm.shape}")
+        if self._lag_left:
+            # Dropped rather than stamped early: no timestamp before the first frame's, and the
+            # segments' audio still starts with their pictures.
+            cut = min(self._lag_left, len(pcm))
+            pcm, self._lag_left = pcm[cut:], self._lag_left - cut
         self._pcm = np.concatenate((self._pcm, pcm))
         whole = len(self._pcm) // AAC_FRAME * AAC_FRAME
         if whole == 0:

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -933,6 +934,9 @@ async def test_microphones_are_mixed_and_paced_into_the_broadcast() -> None:
         # Audio and video advance together on the clock (10 fps, 20 ms chunks): within a frame.
         media_audio = sum(len(a) for a in h.broadcast.audio) / 48000
         assert abs(len(h.broadcast.video) / 10 - media_audio) <= 0.2
+        # The sound is stamped its jitter hold (60 ms less a 20 ms chunk) later than it arrived, a
+        # picture a frame earlier: the broadcast moves the audio by both (test_lip_sync.py).
+        assert h.broadcast.config.audio_lag == Fraction(40, 1000) + Fraction(1, 10)
     finally:
         await h.composer.aclose()
 
@@ -975,6 +979,7 @@ async def test_audio_only_space_subscribes_no_camera_and_renders_nothing() -> No
         await eventually_async(lambda: len(h.broadcast.audio) > 5, timeout=10, what="audio fed")
         assert cameras_subscribed(h) == set()
         assert h.broadcast.video == [] and not h.broadcast.config.video
+        assert h.broadcast.config.audio_lag == 0  # no pictures to meet
     finally:
         await h.composer.aclose()
 
