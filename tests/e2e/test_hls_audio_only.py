@@ -6,9 +6,7 @@ and the discontinuity, without a LiveKit room."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +15,14 @@ import pytest
 
 from composer.hls import Broadcast, BroadcastConfig, DiskSink
 from contract import names
-from devstack.ports import free_port
 from tests.e2e.conftest import LaunchBrowser
-from tests.support.api_server import api_server
+from tests.e2e.hls_probe import probe_page, served_broadcast
 from tests.support.eventually import eventually_async
 
-WEB = Path(__file__).resolve().parents[2] / "web"
-HLS_JS = WEB / "node_modules" / "hls.js" / "dist" / "hls.light.min.js"
 SPACE = "0123456789abcdef0123456789abcdef"
 T0 = 1_764_619_200.0
 SECONDS_PER_COMPOSER = 3
 TONE_HZ = 440.0
-
-
-@dataclass
-class _NoSfu:
-    """The API needs LiveKit settings to start; nothing here connects to them."""
-
-    ws_url: str = "ws://127.0.0.1:9"
-    api_key: str = names.DEV_API_KEY
-    api_secret: str = names.DEV_API_SECRET
 
 
 def _write_audio_only_recording(root: Path) -> None:
@@ -57,11 +43,8 @@ def _write_audio_only_recording(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def broadcast_url(web_dist: Path) -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="spaces-e2e-hls-audio-") as folder:
-        root = Path(folder)
-        _write_audio_only_recording(root)
-        with api_server(port=free_port(), livekit=_NoSfu(), broadcast_dir=root) as api:
-            yield api.url
+    with served_broadcast("spaces-e2e-hls-audio-", _write_audio_only_recording) as url:
+        yield url
 
 
 PLAY = """async (url) => {
@@ -87,15 +70,7 @@ STATE = """() => { const p = window.__probe; const d = p.hls.levels[0].details;
 async def test_hls_js_plays_an_audio_only_recording_across_a_replacement_composer(
     broadcast_url: str, launch_browser: LaunchBrowser
 ) -> None:
-    assert HLS_JS.is_file(), "web/node_modules is installed by `make test` (npm ci)"
-    browser = await launch_browser(["--autoplay-policy=no-user-gesture-required"])
-    page = await browser.new_page()
-    probe = f"{broadcast_url}/probe.html"  # same origin as the broadcast, like the web page
-    await page.route(
-        probe, lambda route: route.fulfill(body="<html><body></body></html>", content_type="text/html")
-    )
-    await page.goto(probe)
-    await page.add_script_tag(path=str(HLS_JS))
+    page = await probe_page(launch_browser, broadcast_url)
     await page.evaluate(PLAY, f"{broadcast_url}/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}")
 
     async def state() -> dict[str, Any]:

@@ -6,7 +6,6 @@ BT.709 for HD), so a stage member's colour on the page and in the broadcast woul
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,8 @@ import pytest
 
 from composer.hls import Broadcast, BroadcastConfig, DiskSink
 from contract import names
-from devstack.ports import free_port
 from tests.e2e.conftest import LaunchBrowser
-from tests.e2e.test_hls_audio_only import HLS_JS, _NoSfu
-from tests.support.api_server import api_server
+from tests.e2e.hls_probe import probe_page, served_broadcast
 from tests.support.eventually import eventually_async
 
 SPACE = "fedcba9876543210fedcba9876543210"
@@ -49,11 +46,8 @@ def _write_colour_bars(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def broadcast_url(web_dist: Path) -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="spaces-e2e-hls-colours-") as folder:
-        root = Path(folder)
-        _write_colour_bars(root)
-        with api_server(port=free_port(), livekit=_NoSfu(), broadcast_dir=root) as api:
-            yield api.url
+    with served_broadcast("spaces-e2e-hls-colours-", _write_colour_bars) as url:
+        yield url
 
 
 PLAY = """async (url) => {
@@ -82,15 +76,7 @@ READ = """(bars) => {
 async def test_the_page_shows_the_colours_the_composer_drew(
     broadcast_url: str, launch_browser: LaunchBrowser
 ) -> None:
-    assert HLS_JS.is_file(), "web/node_modules is installed by `make test` (npm ci)"
-    browser = await launch_browser(["--autoplay-policy=no-user-gesture-required"])
-    page = await browser.new_page()
-    probe = f"{broadcast_url}/probe.html"  # same origin as the broadcast, like the web page
-    await page.route(
-        probe, lambda route: route.fulfill(body="<html><body></body></html>", content_type="text/html")
-    )
-    await page.goto(probe)
-    await page.add_script_tag(path=str(HLS_JS))
+    page = await probe_page(launch_browser, broadcast_url)
     await page.evaluate(PLAY, f"{broadcast_url}/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}")
 
     async def shown() -> list[list[int]] | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 from contract import names
@@ -14,6 +16,10 @@ from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
 from functions.dev_token import dev_token
+from functions.domain import presence
+from functions.livekit_edge.gateway import RoomGateway
+from functions.store.base import SpaceStore
+from functions.usecases.context import Context
 
 from .fakes import FakeGateway
 
@@ -65,3 +71,40 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 def auth(user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {dev_token(user, secret=names.DEV_JWT_SECRET)}"}
+
+
+# The middle of a presence window (and the start of a 10-s limit window): what the HLS app's clock
+# says, so a test's requests never straddle two windows.
+HLS_NOW = datetime.fromtimestamp(
+    1_800_000_000 // presence.WINDOW_SECONDS * presence.WINDOW_SECONDS + presence.WINDOW_SECONDS / 2, UTC
+)
+
+
+@pytest.fixture
+def papp(settings: Settings, gateway: FakeGateway) -> FastAPI:
+    """The app with every listener sent to the broadcast, its use cases' clock at HLS_NOW."""
+    app = create_app(
+        settings.model_copy(
+            update={"broadcast_base_url": "https://cdn.example/b", "webrtc_listener_limit": 0}
+        )
+    )
+    app.dependency_overrides[deps.get_gateway] = lambda: gateway
+
+    async def at_now(
+        request: Request,
+        settings: deps.SettingsDep,
+        store: Annotated[SpaceStore, Depends(deps.get_store)],
+        gateway: Annotated[RoomGateway, Depends(deps.get_gateway)],
+    ) -> Context:
+        ctx = await deps.get_context(request, settings, store, gateway)
+        ctx.clock = lambda: HLS_NOW
+        return ctx
+
+    app.dependency_overrides[deps.get_context] = at_now
+    return app
+
+
+@pytest.fixture
+def pclient(papp: FastAPI) -> Iterator[TestClient]:
+    with TestClient(papp, base_url="http://127.0.0.1") as c:
+        yield c

@@ -6,33 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
 
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from contract.room_metadata import parse_room_metadata
-from functions.api import deps
-from functions.api.main import create_app
-from functions.core.config import Settings
 from functions.domain import presence
 from functions.domain import viewers as viewer_tags
 from functions.domain.presence import HlsEstimate
-from functions.livekit_edge.gateway import RoomGateway
 from functions.reconcile.wiring import reconciler_for, store_for
-from functions.store.base import SpaceStore
-from functions.usecases.context import Context
 
-from .conftest import auth
+from .conftest import HLS_NOW, auth
 from .fakes import FakeGateway
 from .test_api import create, live_space, set_role
 
-WINDOW = 300
-# The middle of a window: a test's requests never straddle two.
-NOW = datetime.fromtimestamp(1_800_000_000 // WINDOW * WINDOW + WINDOW / 2, UTC)
+WINDOW = presence.WINDOW_SECONDS
+NOW = HLS_NOW
 SAMPLED = [u for u in (f"viewer-{n}" for n in range(40)) if presence.sampled(u)]
 UNSAMPLED = [u for u in (f"viewer-{n}" for n in range(40)) if not presence.sampled(u)]
 
@@ -74,35 +65,6 @@ def test_the_estimate_of_a_simulated_audience_is_within_its_stated_error() -> No
 
 
 # --- through the app ------------------------------------------------------------------------------
-@pytest.fixture
-def papp(settings: Settings, gateway: FakeGateway) -> FastAPI:
-    app = create_app(
-        settings.model_copy(
-            update={"broadcast_base_url": "https://cdn.example/b", "webrtc_listener_limit": 0}
-        )
-    )
-    app.dependency_overrides[deps.get_gateway] = lambda: gateway
-
-    async def at_now(
-        request: Request,
-        settings: deps.SettingsDep,
-        store: Annotated[SpaceStore, Depends(deps.get_store)],
-        gateway: Annotated[RoomGateway, Depends(deps.get_gateway)],
-    ) -> Context:
-        ctx = await deps.get_context(request, settings, store, gateway)
-        ctx.clock = lambda: NOW
-        return ctx
-
-    app.dependency_overrides[deps.get_context] = at_now
-    return app
-
-
-@pytest.fixture
-def pclient(papp: FastAPI) -> Iterator[TestClient]:
-    with TestClient(papp, base_url="http://127.0.0.1") as c:
-        yield c
-
-
 def tag(client: TestClient, space_id: str, user: str) -> str:
     """`user`'s viewer tag in `space_id`, as the API computes it (what their HLS answer carries)."""
     settings = client.app.state.settings  # type: ignore[attr-defined]

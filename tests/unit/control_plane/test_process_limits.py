@@ -4,34 +4,25 @@ them must not spend its Space's reads without bound. The limit is checked before
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated
 
 import pytest
-from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 from contract import names
-from functions.api import deps
-from functions.api.main import create_app
-from functions.core.config import Settings
 from functions.domain import presence
 from functions.domain.stage import JOIN_LIMIT
-from functions.livekit_edge.gateway import RoomGateway
-from functions.store.base import SpaceStore
 from functions.store.process_limits import ProcessLimits
 from functions.store.sqlite import SqliteStore
-from functions.usecases.context import Context
 
 from .conftest import auth
-from .fakes import FakeGateway
 from .test_api import live_space
 from .test_presence import SAMPLED, beat
 
 pytestmark = pytest.mark.unit
 
-# Early in a 10-s window of the join limit, so every request of a test falls into it.
+# Early in a 10-s window of the join limit, so every request of a test falls into it (the HLS app,
+# pclient, is at HLS_NOW: the start of one).
 FROZEN = datetime.fromtimestamp(1_800_000_000.5, UTC)
 
 
@@ -66,73 +57,41 @@ def test_the_heartbeat_limit_follows_the_window() -> None:
     assert presence.heartbeat_limit(5).burst_seconds == 5.0
 
 
-@pytest.fixture
-def frozen_app(settings: Settings, gateway: FakeGateway) -> FastAPI:
-    """The app with its clock at FROZEN and every listener sent to the broadcast (heartbeats)."""
-    app = create_app(
-        settings.model_copy(
-            update={"broadcast_base_url": "https://cdn.example/b", "webrtc_listener_limit": 0}
-        )
-    )
-    app.dependency_overrides[deps.get_gateway] = lambda: gateway
-
-    async def frozen(
-        request: Request,
-        settings: deps.SettingsDep,
-        store: Annotated[SpaceStore, Depends(deps.get_store)],
-        gateway: Annotated[RoomGateway, Depends(deps.get_gateway)],
-    ) -> Context:
-        ctx = await deps.get_context(request, settings, store, gateway)
-        ctx.clock = lambda: FROZEN
-        return ctx
-
-    app.dependency_overrides[deps.get_context] = frozen
-    return app
-
-
-@pytest.fixture
-def client(frozen_app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(frozen_app, base_url="http://127.0.0.1") as c:
-        yield c
-
-
-def test_a_looping_token_client_gets_429_naming_the_rule_and_when_to_come_back(
-    client: TestClient, frozen_app: FastAPI
-) -> None:
-    space_id = live_space(client)
+def test_a_looping_token_client_gets_429_naming_the_rule_and_when_to_come_back(pclient: TestClient) -> None:
+    space_id = live_space(pclient)
     for _ in range(JOIN_LIMIT.burst):
-        assert client.post(f"/spaces/{space_id}/token", headers=auth("lena")).status_code == 200
-    answer = client.post(f"/spaces/{space_id}/token", headers=auth("lena"))
+        assert pclient.post(f"/spaces/{space_id}/token", headers=auth("lena")).status_code == 200
+    answer = pclient.post(f"/spaces/{space_id}/token", headers=auth("lena"))
     assert answer.status_code == 429, answer.text
     assert answer.json()["rule"] == names.TOKEN_RATE_LIMITED_RULE
     assert "10 in each 10 s window" in answer.json()["detail"]
     assert int(answer.headers["retry-after"]) >= 9
     # Others are not held back by one caller's loop; another Space's id does not open a new bucket.
-    assert client.post(f"/spaces/{space_id}/token", headers=auth("omar")).status_code == 200
-    other = live_space(client)
-    assert client.post(f"/spaces/{other}/token", headers=auth("lena")).status_code == 429
-    assert client.post(f"/spaces/{'0' * 32}/token", headers=auth("lena")).status_code == 429
+    assert pclient.post(f"/spaces/{space_id}/token", headers=auth("omar")).status_code == 200
+    other = live_space(pclient)
+    assert pclient.post(f"/spaces/{other}/token", headers=auth("lena")).status_code == 429
+    assert pclient.post(f"/spaces/{'0' * 32}/token", headers=auth("lena")).status_code == 429
 
 
 def test_the_token_limit_is_checked_before_the_store_is_read(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    pclient: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    space_id = live_space(client)
+    space_id = live_space(pclient)
     for _ in range(JOIN_LIMIT.burst):
-        client.post(f"/spaces/{space_id}/token", headers=auth("lena"))
+        pclient.post(f"/spaces/{space_id}/token", headers=auth("lena"))
 
     def unread(*args: object, **kwargs: object) -> object:
         raise AssertionError("the store was read after the limit refused")
 
     monkeypatch.setattr(SqliteStore, "require", unread)
-    assert client.post(f"/spaces/{space_id}/token", headers=auth("lena")).status_code == 429
+    assert pclient.post(f"/spaces/{space_id}/token", headers=auth("lena")).status_code == 429
 
 
-def test_a_looping_heartbeat_gets_429_after_a_few_per_window(client: TestClient) -> None:
-    space_id = live_space(client)
+def test_a_looping_heartbeat_gets_429_after_a_few_per_window(pclient: TestClient) -> None:
+    space_id = live_space(pclient)
     user = SAMPLED[0]
     for _ in range(presence.HEARTBEATS_PER_WINDOW):
-        assert beat(client, space_id, user)[0] == 204
-    status, body = beat(client, space_id, user)
+        assert beat(pclient, space_id, user)[0] == 204
+    status, body = beat(pclient, space_id, user)
     assert status == 429 and body["rule"] == "presence_rate_limited", body
-    assert beat(client, space_id, SAMPLED[1])[0] == 204
+    assert beat(pclient, space_id, SAMPLED[1])[0] == 204
