@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..core.config import Settings
+from ..domain.errors import TooMany
 from ..domain.model import Space
+from ..domain.reactions import RateLimit
 from ..livekit_edge.gateway import RoomGateway
 from ..reconcile.runner import Outcome, Reconciler
 from ..store.base import SpaceStore
@@ -44,6 +46,17 @@ class Context:
     # Limits kept in this process's memory (join tokens, presence heartbeats): one per process,
     # kept as long as the app (api/main.py); a context made without one counts on its own.
     process_limits: ProcessLimits = field(default_factory=ProcessLimits)
+
+    def spend_process_limit(
+        self, space_id: str, actor: str, *, limit: RateLimit, rule: str, what: str
+    ) -> None:
+        """Count one of `actor`'s `what` against `limit` in this process's memory (before the store
+        is read); past it, 429 `rule` with Retry-After and nothing counted."""
+        wait = self.process_limits.accept(space_id, actor, self.clock().timestamp(), limit=limit)
+        if wait > 0:
+            raise TooMany(
+                rule, f"too many {what}: {limit.describe()}; retry in {wait:.1f} s", retry_after=wait
+            )
 
     async def own(self, space_id: str) -> Space:
         """The Space's own fields (one small read): what a moderator-only request checks the

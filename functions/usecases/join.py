@@ -9,7 +9,6 @@ from contract import names
 
 from ..domain import audience, broadcast, grants, people, stage, viewers
 from ..domain.broadcast import JoinMode
-from ..domain.errors import TooMany
 from ..domain.model import STAGE_ROLES, Role
 from ..livekit_edge import tokens
 from ..store.process_limits import ANY_SPACE
@@ -61,13 +60,13 @@ def join(
     # Taken before the read: a removal the read did not see is later than the grant's issued_at, so
     # the page's next comeback (and the room, when it connects: usecases/webhooks.py) learns of it.
     now = ctx.clock()
-    wait = ctx.process_limits.accept(ANY_SPACE, actor, now.timestamp(), limit=stage.JOIN_LIMIT)
-    if wait > 0:  # before the store is read
-        raise TooMany(
-            names.TOKEN_RATE_LIMITED_RULE,
-            f"too many join token requests: {stage.JOIN_LIMIT.describe()}; retry in {wait:.1f} s",
-            retry_after=wait,
-        )
+    ctx.spend_process_limit(
+        ANY_SPACE,
+        actor,
+        limit=stage.JOIN_LIMIT,
+        rule=names.TOKEN_RATE_LIMITED_RULE,
+        what="join token requests",
+    )
     # Only the caller's own block/hand records are read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
     role = stage.join_role(space, user=actor)

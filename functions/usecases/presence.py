@@ -4,7 +4,7 @@ the reconciler turns into the HLS part of the listener count (domain/presence.py
 from __future__ import annotations
 
 from ..domain import broadcast, presence, viewers
-from ..domain.errors import Forbidden, TooMany
+from ..domain.errors import Forbidden
 from .context import Context
 
 # Seconds a window's counters and markers are kept after the window closed: the reconciler reads a
@@ -23,14 +23,13 @@ def heartbeat(ctx: Context, *, actor: str, space_id: str, viewer_tag: str) -> bo
             "your HLS join answer",
         )
     seconds = ctx.settings.presence_window_seconds
-    limit = presence.heartbeat_limit(seconds)
-    wait = ctx.process_limits.accept(space_id, actor, ctx.clock().timestamp(), limit=limit)
-    if wait > 0:  # before the store is read
-        raise TooMany(
-            "presence_rate_limited",
-            f"too many presence heartbeats: {limit.describe()}; retry in {wait:.1f} s",
-            retry_after=wait,
-        )
+    ctx.spend_process_limit(  # before the store is read
+        space_id,
+        actor,
+        limit=presence.heartbeat_limit(seconds),
+        rule="presence_rate_limited",
+        what="presence heartbeats",
+    )
     # Only the caller's own block record is read: one round trip, whatever the Space's size.
     space = ctx.store.require(space_id, member=actor)
     broadcast.check_heartbeat(space, user=actor, sampled=presence.sampled(actor))

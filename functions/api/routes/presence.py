@@ -10,7 +10,7 @@ from ...domain.viewers import TAG_PATTERN
 from ...usecases import presence
 from ..deps import CurrentUser, UseCases
 from ..schemas import Problem
-from ._params import PROBLEMS, SpaceId
+from ._params import PROBLEMS, RETRY_AFTER, SpaceId
 
 router = APIRouter(prefix="/spaces/{space_id}", tags=["presence"], responses=PROBLEMS)
 
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/spaces/{space_id}", tags=["presence"], responses=PRO
             "model": Problem,
             "description": f"rule `presence_rate_limited`: more than {HEARTBEATS_PER_WINDOW} heartbeats in"
             " one window (per API process); see Retry-After",
-            "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+            "headers": RETRY_AFTER,
         },
     },
 )

@@ -19,7 +19,7 @@ from ..schemas import (
     WebRtcTokenResponse,
     rfc3339_text,
 )
-from ._params import PROBLEMS, SpaceId
+from ._params import PROBLEMS, RETRY_AFTER, SpaceId
 
 router = APIRouter(prefix="/spaces", tags=["tokens"], responses=PROBLEMS)
 
@@ -45,7 +45,7 @@ TOKEN_LIMITED: dict[int | str, dict[str, object]] = {
         "model": Problem,
         "description": f"rule `{names.TOKEN_RATE_LIMITED_RULE}`: {JOIN_LIMIT.describe()} requests of one"
         " user, whatever the Space (per API process); see Retry-After",
-        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+        "headers": RETRY_AFTER,
     },
 }
 
