@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..core.config import Settings
 from ..domain.broadcast import BroadcastPolicy
-from ..domain.model import Space
+from ..domain.model import Limits, Space
 from ..domain.people import Caller, caller_from_claims
 from ..domain.stage import as_seen_by
 from ..livekit_edge.gateway import LiveKitGateway, RoomGateway
@@ -144,11 +144,13 @@ class Presenter:
         *,
         viewer: str,
         host_grace: float,
+        limits: Limits,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._policy = policy
         self._viewer = viewer
         self._host_grace = host_grace
+        self._limits = limits
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def __call__(self, space: Space) -> SpacePublic:
@@ -166,6 +168,7 @@ class Presenter:
             now=self._clock(),
             caller_blocked=caller_blocked,
             host_grace=self._host_grace,
+            limits=self._limits,
         )
 
     def accepted(self, accepted: Accepted, response: Response) -> SpaceChange:
@@ -177,7 +180,9 @@ class Presenter:
 
 
 async def get_presenter(settings: SettingsDep, viewer: Annotated[str, Depends(current_user)]) -> Presenter:
-    return Presenter(settings.broadcast, viewer=viewer, host_grace=settings.host_grace_seconds)
+    return Presenter(
+        settings.broadcast, viewer=viewer, host_grace=settings.host_grace_seconds, limits=settings.limits
+    )
 
 
 CurrentUser = Annotated[str, Depends(current_user)]

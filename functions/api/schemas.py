@@ -21,7 +21,7 @@ from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 
 from ..domain import broadcast, people, pushed
 from ..domain.broadcast import BroadcastPolicy
-from ..domain.model import Space
+from ..domain.model import Limits, Space
 from ..domain.text import FORMAT, SHOWS_NOTHING, char_class, one_line
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
@@ -157,6 +157,14 @@ class Broadcast(BaseModel):
     timeline_url: str
 
 
+class Seats(BaseModel):
+    """The stage's seats beside the host's, as this deployment's limits set them: a page offers an
+    invitation or a promotion only while one is free (the API refuses it with 409 otherwise)."""
+
+    cohosts: int = Field(description="co-hosts a Space may have at once")
+    speakers: int = Field(description="speakers a Space may have at once, co-hosts not counted")
+
+
 def _from_ms(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
@@ -206,6 +214,7 @@ class SpacePublic(BaseModel):
     # While the host of a live Space is out of the room: when it ends unless they are back (the
     # host's grace period, docs/control-plane.md "The host"; precise to one reconciler pass).
     host_away_until: datetime | None
+    seats: Seats
 
     @classmethod
     def of(
@@ -216,6 +225,7 @@ class SpacePublic(BaseModel):
         now: datetime,
         caller_blocked: bool | None,
         host_grace: float,
+        limits: Limits,
     ) -> SpacePublic:
         links = broadcast.broadcast_of(space, policy, now=now)
         hand_names, hand_pictures = people.hand_people(space)
@@ -252,6 +262,7 @@ class SpacePublic(BaseModel):
             version=space.version,
             caller_blocked=caller_blocked,
             host_away_until=_from_ms(pushed.host_away_until_ms(space, host_grace=host_grace)),
+            seats=Seats(cohosts=limits.max_cohosts, speakers=limits.max_speakers),
         )
 
 

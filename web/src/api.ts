@@ -42,6 +42,14 @@ export interface Space {
   /** While the host is out of the room: when the Space ends unless they are back (the API's ISO
    * time, or epoch ms from the room metadata); null while they are there (`hostAwayUntilMs`). */
   host_away_until?: string | number | null;
+  /** The seats beside the host's this deployment allows (absent from an older control plane). */
+  seats?: Seats;
+}
+
+/** How many co-hosts and speakers a Space may have at once: an invitation needs a free seat. */
+export interface Seats {
+  cohosts: number;
+  speakers: number;
 }
 
 /** When the Space ends unless its away host is back (epoch ms), or null: the host is there. */

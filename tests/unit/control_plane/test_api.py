@@ -108,6 +108,8 @@ def test_create_returns_the_public_space(client: TestClient) -> None:
     assert space["listener_count"] == 0 and space["pinned"] is None
     assert space["room_name"] == f"space-{space['id']}"
     assert "blocked" not in space and space["version"] == 0
+    # The deployment's seats (conftest: SPACES_MAX_SPEAKERS=3), so a page offers only a free one.
+    assert space["seats"] == {"cohosts": 2, "speakers": 3}
     assert client.get(f"/spaces/{space['id']}", headers=auth("anyone")).json() == space
 
 

@@ -311,6 +311,7 @@ def test_past_retention_the_recording_is_gone(
             broadcast_settings.broadcast,
             viewer="x",
             host_grace=broadcast_settings.host_grace_seconds,
+            limits=broadcast_settings.limits,
             clock=lambda: now,
         )
         with TestClient(app, base_url="http://127.0.0.1") as c:

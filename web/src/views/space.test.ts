@@ -206,6 +206,8 @@ let tokenCalls = 0;
 let lowered = 0;
 /** How many times the page ended the Space (POST /end). */
 let ended = 0;
+/** How many role changes the page asked the API for. */
+let roleChanges = 0;
 
 /** What the fake API's read of the Space answers (the test may end it). */
 let spaceNow: Space = SPACE;
@@ -261,6 +263,10 @@ function fakeApp(grants: (JoinGrant | Error)[]): App {
     },
     react: async () => undefined,
     listeners: async () => ({ listeners: [], next_cursor: null }),
+    setRole: async () => {
+      roleChanges += 1;
+      return spaceNow;
+    },
   };
   return { api, session: { userId: "lee" }, signOut: () => undefined } as unknown as App;
 }
@@ -290,6 +296,7 @@ beforeEach(() => {
   fakes.reconnects.quick = null;
   lowered = 0;
   ended = 0;
+  roleChanges = 0;
   spaceNow = SPACE;
   unhandled = [];
   nodeProcess.on("unhandledRejection", onUnhandled);
@@ -912,6 +919,22 @@ describe("the host panel's stage", () => {
     const away = [...view.el.querySelectorAll<HTMLElement>('[data-testid="member"][data-away="true"]')].map((row) => [row.dataset.identity, row.dataset.role]);
     expect(away).toContainEqual(["cora", "cohost"]);
     expect(away).toContainEqual(["sam", "speaker"]);
+    view.unmount();
+  });
+});
+
+describe("the host panel's seats", () => {
+  it("tells the host the stage is full on an invitation, without asking the API", async () => {
+    spaceNow = { ...SPACE, host: "lee", speakers: ["sam"], raised_hands: ["rae"], seats: { cohosts: 2, speakers: 1 } };
+    const view = await joinedFromTheCard([{ ...WEBRTC, role: "host" }]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "seats")?.textContent).toBe("1 of 1 speakers · 0 of 2 co-hosts"));
+    const invite = () => view.el.querySelector<HTMLButtonElement>('[data-testid="hand"][data-identity="rae"] [data-testid="invite"]')!;
+    expect(invite().getAttribute("aria-disabled")).toBe("true");
+    invite().click();
+    expect(document.getElementById("toast")?.textContent).toContain("The stage is full (1 speaker)");
+    expect(roleChanges).toBe(0);
     view.unmount();
   });
 });

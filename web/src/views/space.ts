@@ -32,7 +32,7 @@ import { DevicesView } from "./space/devices";
 import { type BannerState, HeaderView } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { ListenerList } from "./space/listeners";
-import { displayName, screenShareNotice } from "./space/people";
+import { displayName, screenShareNotice, seatRefusal, seatsLine } from "./space/people";
 import { StageView } from "./space/stage";
 
 export { BLOCKED_MESSAGE, FIRST_CONNECT_FAILED, FIRST_CONNECT_RETRYING, HOST_MUTED_NOTICE, PLAY_OUT_MS } from "../space_session";
@@ -182,14 +182,25 @@ export function spaceView(app: App, spaceId: string): View {
   const person = (id: string): Person => personOf(id, session.room?.participant(id), ctl.names, ctl.pictures);
   const called = (id: string) => person(id).name;
   const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
-    invite: async (id, name) => listAct((a, s) => a.setRole(s, id, "speaker", "listener"), `${name} invited to speak`, name),
+    invite: async (id, name) => {
+      if (refusedSeat(id, "speaker")) return false;
+      return listAct((a, s) => a.setRole(s, id, "speaker", "listener"), `${name} invited to speak`, name);
+    },
     remove: async (id, block, name) => {
       if (block && !confirmBlock(name)) return false;
       return listAct((a, s) => a.remove(s, id, block), block ? `${name} removed and blocked` : `${name} removed`);
     },
   });
+  /** A move the stage has no free seat for is told at once, without asking the API (its 409 says the
+   * same): true when it was refused. */
+  const refusedSeat = (id: string, role: "cohost" | "speaker"): boolean => {
+    const refusal = ctl.space ? seatRefusal(ctl.space, id, role) : null;
+    if (refusal) toast(refusal, "error");
+    return refusal !== null;
+  };
   const panel = new HostPanel({
-    setRole: (id, role, from) =>
+    setRole: (id, role, from) => {
+      if (role !== "listener" && refusedSeat(id, role)) return;
       void act(
         (a, s) => a.setRole(s, id, role, from),
         role === "listener"
@@ -200,7 +211,8 @@ export function spaceView(app: App, spaceId: string): View {
               ? `${called(id)} is now a speaker`
               : `${called(id)} invited to speak`,
         called(id),
-      ),
+      );
+    },
     remove: (id, block) => {
       if (block && !confirmBlock(called(id))) return;
       void act((a, s) => a.remove(s, id, block), block ? `${called(id)} removed and blocked` : `${called(id)} removed`);
@@ -405,6 +417,8 @@ export function spaceView(app: App, spaceId: string): View {
       pinned: layout.pinned,
       pinnedSource: ctl.space?.pinned_source ?? room.info.pinned_source,
       person,
+      seatRefusal: (id, role) => (ctl.space ? seatRefusal(ctl.space, id, role) : null),
+      seats: ctl.space ? seatsLine(ctl.space) : "",
       members: [
         ...members.map((id) => {
           const p = room.participant(id);

@@ -26,6 +26,11 @@ export interface PanelInput {
   pinnedSource?: VideoSource;
   /** Who they are: display name and avatar (people.ts); rows show the name, never just the id. */
   person(id: string): Person;
+  /** Why `id` cannot be moved to `role` now for want of a seat (people.ts seatRefusal), or null.
+   * Such a button stays, marked unavailable with the reason; the page's action tells it. */
+  seatRefusal?(id: string, role: "cohost" | "speaker"): string | null;
+  /** How full the stage is ("3 of 10 speakers · 1 of 2 co-hosts"), shown under "On stage". */
+  seats?: string;
 }
 
 export interface PanelActions {
@@ -71,13 +76,17 @@ export class HostPanel {
       return [id, p.name, p.picture];
     });
     this.listeners?.show();
-    if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, shown])) return;
+    // The refusals follow from the members and the seats line, which are both in the key.
+    if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, shown, input.seats])) return;
     const face = (id: string) => avatar(id, "s", input.person(id));
     const who = (id: string, ...extra: (HTMLElement | string)[]) =>
       h("span", { class: "who", "data-testid": "who", title: input.person(id).name }, input.person(id).name, ...extra);
     const a = this.actions;
     const invite = (id: string) =>
-      h("button", { class: "btn small btn-primary", "data-testid": "invite", onclick: () => a.setRole(id, "speaker", "listener") }, "Invite to speak");
+      seatButton(
+        h("button", { class: "btn small btn-primary", "data-testid": "invite", onclick: () => a.setRole(id, "speaker", "listener") }, "Invite to speak"),
+        input.seatRefusal?.(id, "speaker"),
+      );
     // A hand going up or a mic going on redraws the panel: the moderator's focus stays where it was.
     rebuildKeepingFocus(this.body, () => this.body.append(
       h("h2", {}, "Requests to speak ", h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
@@ -100,6 +109,7 @@ export class HostPanel {
             )),
       ),
       h("h2", {}, "On stage"),
+      input.seats ? h("p", { class: "muted small", "data-testid": "seats" }, input.seats) : "",
       h("ul", { class: "people", "data-testid": "members" }, ...members.map((m) => this.memberRow(m, input, face(m.id), who))),
     ));
   }
@@ -132,9 +142,15 @@ export class HostPanel {
       buttons.push(
         m.micOn && h("button", { class: "btn small", "data-testid": "mute", onclick: () => a.mute(m.id) }, "Mute"),
         input.myRole === "host" && m.role === "speaker" &&
-          h("button", { class: "btn small", "data-testid": "make-cohost", onclick: () => a.setRole(m.id, "cohost", "speaker") }, "Make co-host"),
+          seatButton(
+            h("button", { class: "btn small", "data-testid": "make-cohost", onclick: () => a.setRole(m.id, "cohost", "speaker") }, "Make co-host"),
+            input.seatRefusal?.(m.id, "cohost"),
+          ),
         input.myRole === "host" && m.role === "cohost" &&
-          h("button", { class: "btn small", "data-testid": "make-speaker", onclick: () => a.setRole(m.id, "speaker", "cohost") }, "Make speaker"),
+          seatButton(
+            h("button", { class: "btn small", "data-testid": "make-speaker", onclick: () => a.setRole(m.id, "speaker", "cohost") }, "Make speaker"),
+            input.seatRefusal?.(m.id, "speaker"),
+          ),
         input.myRole === "host" && m.role === "cohost" && !!a.handOver &&
           h("button", { class: "btn small", "data-testid": "make-host", onclick: () => a.handOver?.(m.id) }, "Make host"),
         h("button", { class: "btn small", "data-testid": "demote", onclick: () => a.setRole(m.id, "listener", role) }, "To audience"),
@@ -182,6 +198,18 @@ export class HostPanel {
       h("span", { class: "actions" }, ...buttons),
     );
   }
+}
+
+/**
+ * A button whose move needs a seat, marked unavailable while none is free: `aria-disabled` (it
+ * keeps its place in the tab order, and a click is told why) with the reason as its description.
+ */
+function seatButton(button: HTMLButtonElement, refusal: string | null | undefined): HTMLButtonElement {
+  if (refusal) {
+    button.setAttribute("aria-disabled", "true");
+    button.title = refusal;
+  }
+  return button;
 }
 
 /**

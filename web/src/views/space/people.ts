@@ -1,5 +1,5 @@
 /** How a person is named on the Space page. */
-import type { Role } from "../../api";
+import type { Role, Seats } from "../../api";
 import type { Person } from "../../people";
 
 export const ROLE_LABEL: Record<Role, string> = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
@@ -48,4 +48,31 @@ export function screenShareNotice(myRole: Role): string {
   return myRole === "host"
     ? "Your screen is shared. Pin it from your panel (Pin screen) to show it to everyone."
     : "Your screen is shared. It fills the big tile once the host pins it.";
+}
+
+type Stage = { cohosts: readonly string[]; speakers: readonly string[]; seats?: Seats };
+
+/**
+ * Why moving `id` to `role` would be refused for want of a seat (the API's 409 `cohost_limit` /
+ * `speaker_limit`), or null when a seat is free (or the API did not say how many there are). A
+ * co-host made a speaker needs a speaker's seat; someone moved out of a seat frees it for nobody
+ * else but themselves, as in the API's rule.
+ */
+export function seatRefusal(stage: Stage, id: string, role: "cohost" | "speaker"): string | null {
+  const seats = stage.seats;
+  if (!seats) return null;
+  const taken = (role === "cohost" ? stage.cohosts : stage.speakers).filter((other) => other !== id).length;
+  const allowed = role === "cohost" ? seats.cohosts : seats.speakers;
+  if (taken < allowed) return null;
+  const all = allowed === 2 ? "Both" : allowed === 1 ? "The" : `All ${allowed}`;
+  return role === "cohost"
+    ? `${all} co-host ${allowed === 1 ? "seat is" : "seats are"} taken: make a co-host a speaker first.`
+    : `The stage is full (${allowed} ${allowed === 1 ? "speaker" : "speakers"}): move a speaker to the audience first.`;
+}
+
+/** "3 of 10 speakers · 1 of 2 co-hosts": how full the stage is, for its moderators; "" when unknown. */
+export function seatsLine(stage: Stage): string {
+  const seats = stage.seats;
+  if (!seats) return "";
+  return `${stage.speakers.length} of ${seats.speakers} speakers · ${stage.cohosts.length} of ${seats.cohosts} co-hosts`;
 }

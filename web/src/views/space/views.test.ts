@@ -9,7 +9,7 @@ import { HeaderView, hostAwayText } from "./header";
 import { HostPanel, type PanelInput } from "./host_panel";
 import { PICTURE_ATTRIBUTE } from "../../contract.gen";
 import { avatarSource, personOf } from "../../people";
-import { displayName } from "./people";
+import { displayName, seatRefusal, seatsLine } from "./people";
 import { EMPTY_SPOTLIGHT, StageView } from "./stage";
 
 const q = (el: Element, testid: string) => el.querySelectorAll(`[data-testid="${testid}"]`);
@@ -346,6 +346,35 @@ describe("HostPanel", () => {
     panel.el.remove();
   });
 
+  it("marks a move with no free seat unavailable, saying why, and still hands the click to the page", () => {
+    const a = { setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() };
+    const panel = new HostPanel(a);
+    const members = [
+      { id: "h", role: "host" as const, micOn: true },
+      { id: "c", role: "cohost" as const, micOn: true },
+      { id: "s", role: "speaker" as const, micOn: true },
+    ];
+    // One speaker seat, taken by "s"; co-host seats free.
+    const stage = { cohosts: ["c"], speakers: ["s"], seats: { cohosts: 2, speakers: 1 } };
+    panel.update(input({ members, seatRefusal: (id, role) => seatRefusal(stage, id, role), seats: seatsLine(stage) }));
+    expect(q(panel.el, "seats")[0].textContent).toBe("1 of 1 speakers · 1 of 2 co-hosts");
+    const invite = q(panel.el, "hand")[0].querySelector('[data-testid="invite"]') as HTMLButtonElement;
+    expect(invite.getAttribute("aria-disabled")).toBe("true");
+    expect(invite.title).toContain("stage is full");
+    // Focusable still (not `disabled`): the page's action tells the reason on a click.
+    expect(invite.disabled).toBe(false);
+    invite.click();
+    expect(a.setRole).toHaveBeenLastCalledWith("l1", "speaker", "listener");
+    // The co-host needs the speaker seat "s" holds; the speaker may take a free co-host seat.
+    const make = (id: string, testid: string) => q(panel.el.querySelector(`[data-identity="${id}"]`)!, testid)[0];
+    expect(make("c", "make-speaker").getAttribute("aria-disabled")).toBe("true");
+    expect(make("s", "make-cohost").hasAttribute("aria-disabled")).toBe(false);
+    // Without the API's seats (an older control plane) nothing is marked and no line is shown.
+    panel.update(input({ members }));
+    expect(q(panel.el, "seats")).toHaveLength(0);
+    expect(q(panel.el, "invite")[0].hasAttribute("aria-disabled")).toBe(false);
+  });
+
   it("a co-host cannot make co-hosts", () => {
     const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
     panel.update(input({ me: "c", myRole: "cohost" }));
@@ -674,6 +703,26 @@ describe("roleNotice", () => {
     expect(roleNotice("speaker", "speaker")).toBeNull();
     // The host who handed the Space over was told by their own action.
     expect(roleNotice("host", "cohost")).toBeNull();
+  });
+});
+
+describe("seatRefusal", () => {
+  const stage = (cohosts: string[], speakers: string[], seats = { cohosts: 2, speakers: 3 }) => ({ cohosts, speakers, seats });
+
+  it("refuses a move only when every seat of that role is someone else's, as the API does", () => {
+    expect(seatRefusal(stage([], ["a", "b"]), "x", "speaker")).toBeNull();
+    expect(seatRefusal(stage([], ["a", "b", "c"]), "x", "speaker")).toContain("stage is full (3 speakers)");
+    // Their own seat is not someone else's: a repeat of their move is the API's no-op.
+    expect(seatRefusal(stage([], ["a", "b", "c"]), "a", "speaker")).toBeNull();
+    expect(seatRefusal(stage(["c1", "c2"], []), "x", "cohost")).toBe("Both co-host seats are taken: make a co-host a speaker first.");
+    expect(seatRefusal(stage(["c1"], [], { cohosts: 1, speakers: 3 }), "x", "cohost")).toContain("The co-host seat is taken");
+    // Seats unknown (an older control plane): offered, and the API's answer says.
+    expect(seatRefusal({ cohosts: ["c1", "c2"], speakers: [] }, "x", "cohost")).toBeNull();
+  });
+
+  it("says how full the stage is", () => {
+    expect(seatsLine(stage(["c"], ["a", "b"]))).toBe("2 of 3 speakers · 1 of 2 co-hosts");
+    expect(seatsLine({ cohosts: [], speakers: [] })).toBe("");
   });
 });
 
