@@ -38,6 +38,13 @@ STEER_WINDOW_MS = 1000
 LIMIT_KNEE = 19518  # -4.5 dBFS
 CEILING = 27570  # -1.5 dBFS
 STEER_MARGIN_MS = 40
+# Every place where a track's waveform would jump is smoothed over this long instead: a start
+# (first audio, or again after running dry) fades in, running dry and the end of a removed track
+# fade out, and audio dropped from a playing buffer (MAX_BUFFER_MS, steering) is crossfaded with
+# what follows it. A jump from mid-waveform to zero (or to an unrelated sample) is a click heard
+# on every listener's broadcast; 4 ms is long enough to take it below the speech around it and
+# short enough to cut nothing audible of a word.
+FADE_MS = 4
 
 
 @dataclass
@@ -48,6 +55,9 @@ class _Track:
     playing: bool = False  # primed: buffered at least the jitter target since the last underrun
     low: int | None = None  # the least buffered after a pull in the current steering window
     pulls: int = 0  # pulls in the current steering window
+    fade_in: bool = False  # the next sample played starts it (again): ramp up
+    tail: np.ndarray | None = None  # the start of audio just dropped while playing: crossfaded out
+    closing: bool = False  # removed: plays out what it holds, then goes
 
 
 class Mixer:
@@ -62,6 +72,7 @@ class Mixer:
         max_buffer_ms: int = MAX_BUFFER_MS,
         steer_window_ms: int = STEER_WINDOW_MS,
         steer_margin_ms: int = STEER_MARGIN_MS,
+        fade_ms: int = FADE_MS,
     ) -> None:
         if not 0 < chunk_ms <= max_buffer_ms or not 0 <= jitter_ms <= max_buffer_ms:
             raise ValueError("need 0 < chunk_ms <= max_buffer_ms and 0 <= jitter_ms <= max_buffer_ms")
@@ -71,6 +82,9 @@ class Mixer:
         self._max = sample_rate * max_buffer_ms // 1000
         self._steer_pulls = max(1, steer_window_ms // chunk_ms)
         self._steer_margin = sample_rate * steer_margin_ms // 1000
+        fade = max(0, min(sample_rate * fade_ms // 1000, self.chunk_samples))
+        # (k + 1) / (fade + 1): never quite 0 or 1, and a ramp up plus the ramp down sums to 1.
+        self._up = (np.arange(fade) + 1) / (fade + 1)
         self._tracks: dict[str, _Track] = {}
         self.underruns = 0  # chunks in which a playing track ran dry (for stats)
         self.dropped_samples = 0  # samples trimmed from over-full or lagging buffers (for stats)
@@ -104,33 +118,61 @@ class Mixer:
         if len(pcm) == 0:
             return
         state = self._tracks.setdefault(track, _Track())
+        state.closing = False  # subscribed again before it had played out: it goes on
         state.chunks.append(pcm)
         state.buffered += len(pcm)
         if state.buffered > self._max:
             self._drop(state, state.buffered - self._jitter)
 
     def remove(self, track: str) -> None:
-        self._tracks.pop(track, None)
+        """The track is gone (unpublished, unsubscribed): what it holds still plays, then it fades
+        out and is forgotten, instead of being cut off mid-word (at most MAX_BUFFER_MS)."""
+        state = self._tracks.get(track)
+        if state is not None:
+            state.closing = True
 
     def pull(self) -> np.ndarray:
         """The next chunk of the mix: `chunk_samples` int16 samples, silence when nobody plays."""
         n = self.chunk_samples
         mix = np.zeros(n, dtype=np.int32)
-        for state in self._tracks.values():
+        for key, state in list(self._tracks.items()):
             if not state.playing:
-                if state.buffered < max(self._jitter, 1):
+                # A removed track plays out whatever it holds; nothing more is coming to wait for.
+                if state.buffered < (1 if state.closing else max(self._jitter, 1)):
+                    if state.closing:
+                        del self._tracks[key]
                     continue
-                state.playing = True
+                state.playing, state.fade_in, state.tail = True, True, None
             take = min(n, state.buffered)
-            mix[:take] += self._take(state, take)
+            part = self._take(state, take)
+            self._smooth(state, part, dry=take < n)
+            mix[:take] += part
             if take < n:
                 # Ran dry: play what there was, then wait for the jitter target again.
                 state.playing = False
                 state.low, state.pulls = None, 0
-                self.underruns += 1
+                if state.closing:
+                    del self._tracks[key]
+                else:
+                    self.underruns += 1
             else:
                 self._steer(state)
         return soft_limit(mix)
+
+    def _smooth(self, state: _Track, part: np.ndarray, *, dry: bool) -> None:
+        """Ramp `part` (int32, in place) where the track's waveform would jump (FADE_MS)."""
+        up = self._up
+        if state.fade_in:
+            k = min(len(up), len(part))
+            part[:k] = np.rint(part[:k] * up[:k])
+        elif state.tail is not None:
+            k = min(len(state.tail), len(part))
+            part[:k] = np.rint(part[:k] * up[:k] + state.tail[:k] * up[:k][::-1])
+        state.fade_in, state.tail = False, None
+        if dry:
+            k = min(len(up), len(part))
+            if k:
+                part[len(part) - k :] = np.rint(part[len(part) - k :] * up[:k][::-1])
 
     def _steer(self, state: _Track) -> None:
         """Drop a playing track's standing excess over the jitter target (STEER_WINDOW_MS)."""
@@ -160,6 +202,10 @@ class Mixer:
 
     def _drop(self, state: _Track, count: int) -> None:
         self.dropped_samples += count
+        if state.playing and state.tail is None and len(self._up) and count:
+            # What would have followed the last sample played (the first drop since it: a burst
+            # can overflow several times before the next pull) fades out under the new head.
+            state.tail = self._peek(state, min(len(self._up), count))
         while count > 0:
             head_left = len(state.chunks[0]) - state.offset
             if head_left <= count:
@@ -171,6 +217,20 @@ class Mixer:
                 state.offset += count
                 state.buffered -= count
                 count = 0
+
+    @staticmethod
+    def _peek(state: _Track, count: int) -> np.ndarray:
+        """The next `count` samples of `state` (at most what it holds), without taking them."""
+        out: list[np.ndarray] = []
+        offset, left = state.offset, count
+        for chunk in state.chunks:
+            part = chunk[offset : offset + left]
+            out.append(part)
+            left -= len(part)
+            offset = 0
+            if left == 0:
+                break
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
 def soft_limit(mix: np.ndarray) -> np.ndarray:

@@ -1,14 +1,21 @@
-"""The mixer: tones summed, jitter absorbed, silence for missing or dry tracks."""
+"""The mixer: tones summed, jitter absorbed, silence for missing or dry tracks, no clicks where a
+track starts, runs dry, is cut short or goes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from composer.mixer import CEILING, LIMIT_KNEE, Mixer, soft_limit
+from composer.mixer import CEILING, FADE_MS, LIMIT_KNEE, Mixer, soft_limit
 
 RATE = 48000
 CHUNK = 960  # 20 ms
+FADE = RATE * FADE_MS // 1000
+
+
+def exact(**options: int) -> Mixer:
+    """A mixer without its fades, for the tests that compare samples one for one."""
+    return Mixer(fade_ms=0, **options)
 
 
 def tone(freq: float, seconds: float, amplitude: int = 8000, start: int = 0) -> np.ndarray:
@@ -23,6 +30,15 @@ def spectrum_peaks(pcm: np.ndarray, count: int) -> set[int]:
     return {int(round(freqs[i])) for i in np.argsort(magnitude)[-count:]}
 
 
+def largest_step(pcm: np.ndarray) -> int:
+    return int(np.abs(np.diff(pcm.astype(np.int32))).max())
+
+
+# A 440 Hz tone at 18000 (below the limiter's knee) moves at most ~1040 between two samples at
+# 48 kHz: anything far above is a jump in the waveform, a click.
+SMOOTH = 1500
+
+
 def test_no_tracks_is_silence_of_the_chunk_length() -> None:
     chunk = Mixer().pull()
     assert chunk.dtype == np.int16 and chunk.shape == (CHUNK,)
@@ -30,7 +46,7 @@ def test_no_tracks_is_silence_of_the_chunk_length() -> None:
 
 
 def test_two_tones_are_both_in_the_mix() -> None:
-    mixer = Mixer(jitter_ms=0)
+    mixer = exact(jitter_ms=0)
     a, b = tone(440, 1.0), tone(1000, 1.0)
     chunks = []
     for i in range(0, len(a), CHUNK):
@@ -44,7 +60,7 @@ def test_two_tones_are_both_in_the_mix() -> None:
 
 
 def test_the_sum_saturates_instead_of_wrapping() -> None:
-    mixer = Mixer(jitter_ms=0)
+    mixer = exact(jitter_ms=0)
     loud = np.full(CHUNK, 30000, dtype=np.int16)
     mixer.push("a", loud)
     mixer.push("b", loud)
@@ -67,7 +83,7 @@ def test_the_limiter_leaves_the_usual_levels_alone_and_bends_the_peaks_smoothly(
 
 
 def test_a_track_waits_for_its_jitter_target_then_plays_evenly() -> None:
-    mixer = Mixer(jitter_ms=60)
+    mixer = exact(jitter_ms=60)
     source = tone(440, 0.3, start=1)  # no zero sample at the start, so silence is unambiguous
     frames = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
     # One frame per tick at first, then bursts of three frames every third tick.
@@ -100,25 +116,73 @@ def test_a_dry_track_is_silence_and_rebuffers() -> None:
 
 
 def test_a_silent_track_does_not_hold_back_the_others() -> None:
-    mixer = Mixer(jitter_ms=0)
+    mixer = exact(jitter_ms=0)
     mixer.push("muted", np.zeros(0, dtype=np.int16))
     mixer.push("alice", tone(440, 0.02))
     np.testing.assert_array_equal(mixer.pull(), tone(440, 0.02))
 
 
 def test_an_overfull_buffer_is_trimmed_to_the_newest_audio() -> None:
-    mixer = Mixer(jitter_ms=60, max_buffer_ms=300)
+    mixer = exact(jitter_ms=60, max_buffer_ms=300)
     burst = tone(440, 0.5)
     mixer.push("alice", burst)
     assert mixer.buffered("alice") == RATE * 60 // 1000
     np.testing.assert_array_equal(mixer.pull(), burst[-3 * CHUNK : -2 * CHUNK])
 
 
-def test_removed_track_is_gone() -> None:
-    mixer = Mixer(jitter_ms=0)
-    mixer.push("alice", tone(440, 0.1))
+def test_a_removed_track_plays_out_what_it_held_then_fades_and_is_gone() -> None:
+    mixer = Mixer(jitter_ms=60)
+    held = tone(440, 0.03, amplitude=18000, start=7)  # 1.5 chunks, below the jitter target
+    mixer.push("alice", held)
     mixer.remove("alice")
-    assert mixer.tracks == [] and not mixer.pull().any()
+    # What she said before she went still plays, and its end is faded, not cut.
+    played = np.concatenate([mixer.pull(), mixer.pull()])
+    np.testing.assert_array_equal(played[FADE : len(held) - FADE], held[FADE:-FADE])
+    assert largest_step(played) < SMOOTH and not played[len(held) :].any()
+    assert mixer.tracks == [] and mixer.underruns == 0  # gone, and its end is not an underrun
+    # Pushed again before it had played out (subscribed again): it goes on as a track.
+    mixer.push("bob", tone(440, 0.1))
+    mixer.remove("bob")
+    mixer.push("bob", tone(440, 0.1))
+    for _ in range(8):
+        mixer.pull()
+    assert mixer.tracks == ["bob"]
+
+
+def test_a_start_and_running_dry_are_faded_not_cut() -> None:
+    loud = tone(440, 0.05, amplitude=18000, start=7)  # starts and ends away from a zero crossing
+    cut = exact(jitter_ms=20)
+    faded = Mixer(jitter_ms=20)
+    for mixer in (cut, faded):
+        mixer.push("alice", loud)
+    played = {id(m): np.concatenate([m.pull() for _ in range(4)]) for m in (cut, faded)}
+    # Including the step from the silence before and to the silence after.
+    around = {key: np.concatenate([[0], pcm, [0]]) for key, pcm in played.items()}
+    assert largest_step(around[id(cut)]) > 5000  # the check can fail: without fades it clicks
+    assert largest_step(around[id(faded)]) < SMOOTH
+    # Only the first and last FADE_MS are touched.
+    body = slice(FADE, len(loud) - FADE)
+    np.testing.assert_array_equal(played[id(faded)][body], loud[body])
+
+
+def test_audio_dropped_from_a_playing_track_is_crossfaded() -> None:
+    source = tone(440, 1.0, amplitude=18000, start=1)
+    frames = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
+    outs = {}
+    for fade_ms in (0, FADE_MS):
+        mixer = Mixer(jitter_ms=60, max_buffer_ms=100, fade_ms=fade_ms)
+        out, sent = [], 0
+        for tick in range(30):
+            count = 7 if tick == 10 else 1  # a burst: over the 100 ms bound, trimmed mid-stream
+            for frame in frames[sent : sent + count]:
+                mixer.push("alice", frame)
+            sent += count
+            out.append(mixer.pull())
+        assert mixer.dropped_samples > 0
+        outs[fade_ms] = np.concatenate(out)
+    start = np.flatnonzero(outs[FADE_MS])[0] + FADE  # past the start's own fade
+    assert largest_step(outs[0][start:]) > 5000  # the cut lands away from a zero crossing
+    assert largest_step(outs[FADE_MS][start:]) < SMOOTH
 
 
 def test_rejects_samples_that_are_not_mono_int16() -> None:
@@ -151,7 +215,7 @@ def test_a_standing_delay_after_a_burst_is_dropped_back_to_the_jitter_target() -
 
 
 def test_jitter_alone_is_never_steered() -> None:
-    mixer = Mixer(jitter_ms=60, steer_window_ms=1000, steer_margin_ms=40)
+    mixer = exact(jitter_ms=60, steer_window_ms=1000, steer_margin_ms=40)
     source = tone(440, 4.0, start=1)
     frames = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
     out = []
