@@ -70,6 +70,12 @@ def maintenance_minutes(window: str) -> int | None:
     return (end - start) % MINUTES_PER_WEEK
 
 
+# An ACM certificate's ARN. Both load balancers' certificates must be in the region the stack
+# deploys to, which an environment-agnostic stack does not know at synth; two different regions
+# (or no ARN at all) would only fail at the load balancer's listener, late in the deploy.
+ACM_CERTIFICATE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[A-Za-z0-9-]+")
+
+
 # A Cognito group name as the control plane reads it from SPACES_HOST_GROUP: at most 128 characters
 # (Cognito's limit), no whitespace (Cognito's pattern) and no comma (kept free for a list later).
 HOST_GROUP = re.compile(r"[^\s,]{1,128}")
@@ -248,6 +254,25 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         raise ValueError(
             "context self_sign_up configures the stack's Cognito user pool; it excludes oidc_issuer"
         )
+    turn_certificate_arn = str(get("turn_certificate_arn", certificate_arn))
+    if domain != EXAMPLE_DOMAIN or app.node.try_get_context("certificate_arn") is not None:
+        regions = {}
+        for key, arn in (
+            ("certificate_arn", certificate_arn),
+            ("turn_certificate_arn", turn_certificate_arn),
+        ):
+            match = ACM_CERTIFICATE_ARN.fullmatch(arn)
+            if match is None:
+                raise ValueError(
+                    f"context {key} must be an ACM certificate ARN "
+                    f"(arn:aws:acm:<region>:<account>:certificate/<id>), got {arn!r}"
+                )
+            regions[key] = match.group(1)
+        if len(set(regions.values())) > 1:
+            raise ValueError(
+                "context certificate_arn and turn_certificate_arn must be in one region, the stack's "
+                f"(a load balancer takes a certificate of its own region only), got {regions}"
+            )
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")
     return SpacesSettings(
@@ -255,7 +280,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         domain=domain,
         certificate_arn=certificate_arn,
         turn_domain=str(get("turn_domain", f"turn.{domain}")),
-        turn_certificate_arn=str(get("turn_certificate_arn", certificate_arn)),
+        turn_certificate_arn=turn_certificate_arn,
         livekit_api_key=str(get("livekit_api_key", "spaces")),
         fleet=FleetSizing(
             instance_type=ec2.InstanceType(sfu_instance_type),

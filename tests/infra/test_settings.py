@@ -103,9 +103,10 @@ def test_bad_context_is_refused_with_the_key_named(context: dict[str, object], m
 
 def test_turn_gets_its_own_name_and_the_checksum_a_placeholder_that_no_archive_matches() -> None:
     assert _settings().livekit_binary_sha256 == "0" * 64  # offline synth only: see the refusals below
-    settings = _settings(domain="sfu.example.org", certificate_arn="arn:cert", livekit_sha256="cd" * 32)
+    cert = "arn:aws:acm:eu-west-1:111111111111:certificate/abc"
+    settings = _settings(domain="sfu.example.org", certificate_arn=cert, livekit_sha256="cd" * 32)
     assert settings.turn_domain == "turn.sfu.example.org"
-    assert settings.turn_certificate_arn == "arn:cert"  # one certificate naming both, unless told
+    assert settings.turn_certificate_arn == cert  # one certificate naming both, unless told
     assert settings.hosted_zone is None
     chosen = _settings(
         turn_domain="relay.example.org",
@@ -117,6 +118,35 @@ def test_turn_gets_its_own_name_and_the_checksum_a_placeholder_that_no_archive_m
     assert (chosen.turn_domain, chosen.turn_certificate_arn) == ("relay.example.org", "arn:turn-cert")
     assert chosen.livekit_binary_sha256 == "ab" * 32
     assert chosen.hosted_zone is not None and chosen.hosted_zone.zone_id == "Z1"
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        # Not an ARN at all (a domain pasted in its place): the listener would refuse it mid-deploy.
+        ({"certificate_arn": "rtc.example.org"}, "certificate_arn must be an ACM certificate ARN"),
+        (
+            {"turn_certificate_arn": "arn:aws:iam::111111111111:server-certificate/turn"},
+            "turn_certificate_arn",
+        ),
+        # Only one of two regions can be the stack's: one of the two listeners would fail.
+        (
+            {"turn_certificate_arn": "arn:aws:acm:us-east-1:111111111111:certificate/turn"},
+            "must be in one region",
+        ),
+    ],
+)
+def test_load_balancer_certificates_are_acm_arns_of_one_region(
+    context: dict[str, object], message: str
+) -> None:
+    real = {
+        "domain": "sfu.example.org",
+        "certificate_arn": "arn:aws:acm:eu-west-1:111111111111:certificate/abc",
+        "livekit_sha256": "cd" * 32,
+    }
+    assert _settings(**real).turn_certificate_arn == real["certificate_arn"]
+    with pytest.raises(ValueError, match=message):
+        _settings(**{**real, **context})
 
 
 def test_a_hosted_zone_needs_both_its_id_and_its_name() -> None:
@@ -149,8 +179,8 @@ def test_a_webrtc_listener_limit_the_room_cannot_admit_is_refused_at_synth() -> 
 
 REAL = {
     "domain": "sfu.spaces.test",
-    "certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/x",
-    "turn_certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/turn",
+    "certificate_arn": "arn:aws:acm:eu-west-1:111111111111:certificate/x",
+    "turn_certificate_arn": "arn:aws:acm:eu-west-1:111111111111:certificate/turn",
     "livekit_sha256": "a" * 64,
 }
 
@@ -216,7 +246,9 @@ def test_a_production_stack_that_leaves_turn_on_the_signalling_certificate_is_wa
 
 def test_a_hardened_archive_is_shipped_with_its_own_checksum(tmp_path: Path) -> None:
     archive = _archive(tmp_path)
-    settings = _settings(domain=REAL["domain"], certificate_arn="arn:cert", livekit_archive=str(archive))
+    settings = _settings(
+        domain=REAL["domain"], certificate_arn=REAL["certificate_arn"], livekit_archive=str(archive)
+    )
     assert settings.livekit_archive == archive
     assert settings.livekit_binary_sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
     with pytest.raises(ValueError, match="livekit_archive and livekit_sha256"):
