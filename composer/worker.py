@@ -169,9 +169,18 @@ class MicSource(Protocol):
 OpenBroadcast = Callable[[BroadcastConfig, str, int], BroadcastLike]
 
 
-def resume_in(sink: Sink, wall_clock: Callable[[], float] = time.time) -> OpenBroadcast:
+def resume_in(
+    sink: Sink, wall_clock: Callable[[], float] = time.time, *, newest: Callable[[], bool] = lambda: False
+) -> OpenBroadcast:
+    """`newest`, asked once the playlist is read: this composer is still in the room, so the newest of
+    the Space's composers (it evicted the others on joining; a newer one would have removed it,
+    EVICT_GRACE_S before writing): an epoch in the playlist ahead of its own is then a faster
+    clock, not a newer writer (Broadcast.resume)."""
+
     def open_broadcast(config: BroadcastConfig, space_id: str, epoch_ms: int) -> BroadcastLike:
-        return Broadcast.resume(config, sink, space_id=space_id, epoch_ms=epoch_ms, clock=wall_clock)
+        return Broadcast.resume(
+            config, sink, space_id=space_id, epoch_ms=epoch_ms, clock=wall_clock, newest=newest
+        )
 
     return open_broadcast
 
@@ -1393,7 +1402,7 @@ async def composer_agent(ctx: JobContext) -> None:
     sink = settings.sink_from_env(os.environ)
     composer = RoomComposer(
         ctx.room,
-        open_broadcast=resume_in(sink),
+        open_broadcast=resume_in(sink, newest=ctx.room.isconnected),
         state_sink=sink,
         env=os.environ,
         room_exists=room_exists,

@@ -13,7 +13,13 @@ import numpy as np
 
 from composer.hls.config import BroadcastConfig
 from composer.hls.encoder import EncodedSegment, SegmentEncoder
-from composer.hls.playlist import MediaPlaylist, newer_writer, parse_playlist, target_duration_for
+from composer.hls.playlist import (
+    MediaPlaylist,
+    newer_writer,
+    parse_playlist,
+    segment_epoch,
+    target_duration_for,
+)
 from composer.hls.publisher import Publisher, ReadySegment
 from composer.hls.sinks import Sink
 from composer.hls.stats import BroadcastStats, StatsRecorder
@@ -69,6 +75,7 @@ class Broadcast:
         space_id: str,
         epoch_ms: int,
         clock: Clock = time.time,
+        newest: Callable[[], bool] = lambda: False,
     ) -> Broadcast:
         """Continue the Space's existing playlist (a replacement composer), or start a new one.
 
@@ -77,6 +84,12 @@ class Broadcast:
         playlist is closed or holds a newer composer's segments, ValueError when `epoch_ms` is
         already used in it, and the sink's error when it cannot be read (never overwrite a
         playlist we could not read).
+
+        `newest`, asked once the playlist is read: whether the caller is the Space's newest
+        composer (it is in the room, where the newest evicts the others). A stored epoch above
+        `epoch_ms` is then a predecessor whose host clock ran ahead of this one's, not a newer
+        writer: this composer takes the next epoch after it instead of refusing (a refusal left
+        the stream stalled for as long as the clocks differed, each re-dispatch refusing again).
         """
         stored = _read_with_retry(sink.read_versioned, f"{space_id}/{BROADCAST_PLAYLIST}", config)
         if stored is None:
@@ -85,6 +98,16 @@ class Broadcast:
         playlist = parse_playlist(raw.decode("utf-8"))
         if playlist.ended:
             raise BroadcastEnded(f"the broadcast of Space {space_id} is closed (#EXT-X-ENDLIST)")
+        if newer_writer(playlist, epoch_ms) and newest():
+            latest = max(segment_epoch(s.uri) or 0 for s in playlist.segments)
+            log.warning(
+                "broadcast %s: its last writer's epoch %d is ahead of this clock's %d; continuing as %d",
+                space_id,
+                latest,
+                epoch_ms,
+                latest + 1,
+            )
+            epoch_ms = latest + 1
         if newer_writer(playlist, epoch_ms):
             # A composer that started after this one has written it: it is the writer (the newest
             # composer of a Space evicts the others), and this one must not write over it once.

@@ -35,12 +35,13 @@ import pytest
 from livekit import api, rtc
 from PIL import Image
 
-from composer.hls import parse_playlist
+from composer.hls import Broadcast, BroadcastConfig, DiskSink, parse_playlist
 from composer.hls.playlist import MediaPlaylist
 from composer.layout import Geometry
 from contract import names
 from contract.reactions import ReactionBurst, ReactionFeed, parse_reaction_feed
 from contract.room_metadata import RoomMetadata
+from tests.integration.composer.media import Feeder
 from tests.support.agent_process import AgentProcess, start_agent, start_composer
 from tests.support.eventually import eventually_async
 from tests.support.synthetic_speakers import SyntheticSpeaker, espeak_clip, join_token, stage_in
@@ -726,3 +727,46 @@ async def test_audio_only_space(steady_livekit: Any, workers: Workers) -> None:
         )
     finally:
         await close_space(space)
+
+
+async def test_a_composer_behind_its_predecessors_clock_continues_the_broadcast(
+    steady_livekit: Any, workers: Workers
+) -> None:
+    """The composer that wrote a Space's playlist ran on a host whose clock was two minutes ahead,
+    and died. The composer dispatched in its place names its segments from its own clock, behind
+    the predecessor's epoch: it continues the playlist all the same (before, it took the
+    predecessor for a newer composer and refused, and so did every re-dispatch for two minutes)."""
+    lkapi = api.LiveKitAPI(steady_livekit.http_url, steady_livekit.api_key, steady_livekit.api_secret)
+    space_id = uuid.uuid4().hex[:12]
+    room = f"space-{space_id}"
+    metadata = RoomMetadata(space_id=space_id, video="speakers", pinned=None, title=TITLE)
+    try:
+        await lkapi.room.create_room(
+            api.CreateRoomRequest(name=room, empty_timeout=120, metadata=metadata.to_json())
+        )
+        ahead_epoch = int((time.time() + 120) * 1000)
+        config = BroadcastConfig(video=True, width=WIDTH, height=HEIGHT, fps=FPS)
+        predecessor = Broadcast(
+            config, DiskSink(workers.broadcast_dir), space_id=space_id, epoch_ms=ahead_epoch
+        )
+        Feeder(config).feed(predecessor, 1.0)
+        assert predecessor.close(ended=False)
+        await lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=names.COMPOSER_AGENT_NAME, room=room)
+        )
+        path = workers.broadcast_dir / space_id / names.BROADCAST_PLAYLIST
+
+        def continued() -> MediaPlaylist | None:
+            playlist = parse_playlist(path.read_text())
+            new = [s for s in playlist.segments if not s.uri.startswith(f"{ahead_epoch}-")]
+            return playlist if len(new) >= 2 else None
+
+        playlist = await eventually_async(continued, timeout=SEGMENT_WAIT_S, what="the replacement appends")
+        assert playlist.segments[0].uri == f"{ahead_epoch}-0.ts"
+        assert [s.discontinuity for s in playlist.segments[:3]] == [False, True, False]
+        assert all((path.parent / s.uri).exists() for s in playlist.segments)
+    finally:
+        try:
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
+        finally:
+            await lkapi.aclose()

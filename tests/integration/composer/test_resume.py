@@ -114,6 +114,28 @@ def test_a_composer_older_than_the_playlists_writer_does_not_resume_it(tmp_path:
         Broadcast.resume(CONFIG, DiskSink(tmp_path), space_id=SPACE, epoch_ms=FIRST_EPOCH)
 
 
+def test_the_newest_composer_behind_its_predecessors_clock_continues_the_playlist(tmp_path: Path) -> None:
+    """A predecessor whose host clock ran ahead named its segments with a later epoch than this
+    composer's clock gives; the newest composer (still in the room) continues after it, under the
+    next epoch, instead of refusing the Space until its clock catches up."""
+    ahead = Broadcast(CONFIG, DiskSink(tmp_path), space_id=SPACE, epoch_ms=SECOND_EPOCH)
+    Feeder(CONFIG).feed(ahead, 1.0)
+    assert ahead.close(ended=False)
+    behind = Broadcast.resume(
+        CONFIG, DiskSink(tmp_path), space_id=SPACE, epoch_ms=FIRST_EPOCH, newest=lambda: True
+    )
+    Feeder(CONFIG).feed(behind, 2.0)
+    assert behind.close(ended=True)
+    playlist = parse_playlist((tmp_path / SPACE / "index.m3u8").read_text())
+    assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
+        (f"{SECOND_EPOCH}-0.ts", False),
+        (f"{SECOND_EPOCH + 1}-0.ts", True),
+        (f"{SECOND_EPOCH + 1}-1.ts", False),
+    ]
+    assert playlist.ended
+    assert corrupt_packets(str(tmp_path / SPACE / "index.m3u8")) == []
+
+
 def test_resume_without_a_playlist_starts_a_new_broadcast(tmp_path: Path) -> None:
     broadcast = Broadcast.resume(CONFIG, DiskSink(tmp_path), space_id=SPACE, epoch_ms=FIRST_EPOCH)
     Feeder(CONFIG).feed(broadcast, 1.0)
