@@ -445,6 +445,11 @@ class RoomComposer:
     def space_id(self) -> str:
         return self._metadata.space_id or self._room.name
 
+    @property
+    def layout(self) -> layouts.Layout | None:
+        """What the next video frame draws (None before the first layout)."""
+        return self._layout
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -850,6 +855,10 @@ class RoomComposer:
         # that found no predecessor counts from its own clock, which may be behind (the web page
         # forgets a departed agent's seq the same way).
         current_here = self._stage_from in agents
+        if not current_here and self._stage is not None and self._stage.speaking:
+            # Its agent is gone: the spotlight stays until a successor's stage comes (no blank big
+            # tile), but who it heard talking is over; no ring stays lit while no agent listens.
+            self._stage = replace(self._stage, speaking=())
         if best is None or (self._stage is not None and best.seq <= self._stage.seq and current_here):
             return
         self._stage, self._stage_from = best, best_from

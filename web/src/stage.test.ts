@@ -76,6 +76,16 @@ describe("StageTracker", () => {
     expect(t.current?.spotlight).toBe("carol");
   });
 
+  it("keeps a departed agent's spotlight but not who it heard talking", () => {
+    const t = new StageTracker();
+    t.offer("agent-1", state(40, { spotlight: "alice", speaking: [{ identity: "alice", level: 0.8 }] }));
+    t.forget("agent-2"); // another agent: nothing changes
+    expect(t.current?.speaking).toHaveLength(1);
+    t.forget("agent-1");
+    expect(t.current?.spotlight).toBe("alice");
+    expect(t.current?.speaking).toEqual([]);
+  });
+
   it("ignores malformed input", () => {
     const t = new StageTracker();
     expect(t.offer("agent", null)).toBe(false);

@@ -65,9 +65,13 @@ export class StageTracker {
     return true;
   }
 
-  /** The agent `source` left the room. */
+  /** The agent `source` left the room. Its spotlight stays until a successor's stage comes (the big
+   * tile does not go blank meanwhile: about 20 s after a crash, docs/agent.md), but who it heard
+   * talking is over: nobody stays ringed as speaking while no agent listens. */
   forget(source: string): void {
-    if (this.source === source) this.source = null;
+    if (this.source !== source) return;
+    this.source = null;
+    if (this.state && this.state.speaking.length > 0) this.state = { ...this.state, speaking: [] };
   }
 
   clear(): void {

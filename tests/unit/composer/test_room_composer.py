@@ -897,6 +897,30 @@ async def test_a_successor_agent_with_a_lower_seq_is_followed_once_its_predecess
         await h.composer.aclose()
 
 
+async def test_a_departed_agents_spotlight_stays_but_nobody_stays_ringed_as_speaking() -> None:
+    """The stage agent crashed: until its successor's stage comes (~20 s, docs/agent.md) the big
+    tile keeps its holder, but who the agent heard talking is over."""
+    h = make()
+    await h.composer.start()
+    h.room.join("alice", camera=True)
+    h.room.join("bob")
+    try:
+        talking = [{"identity": "alice", "level": 0.8}, {"identity": "bob", "level": 0.4}]
+        h.room.publish_stage(7, spotlight="alice", video_spotlight="alice", speaking=talking)
+        shown = h.composer.layout
+        assert shown is not None and shown.big is not None and shown.big.speaking
+        assert [m.speaking for m in shown.strip if m.card.identity == "bob"] == [True]
+        gone = h.room.remote_participants.pop("stage-agent")
+        h.room.emit("participant_disconnected", gone)
+        shown = h.composer.layout
+        assert shown is not None and shown.big is not None
+        assert shown.big.camera == "alice" and not shown.big.speaking
+        assert not any(m.speaking for m in shown.strip)
+        assert cameras_subscribed(h) == {"cam-alice"}
+    finally:
+        await h.composer.aclose()
+
+
 async def test_timeline_entries_only_when_the_holders_change() -> None:
     h = make()
     await h.composer.start()
