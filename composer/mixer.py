@@ -145,9 +145,15 @@ class Mixer:
                 state.playing, state.fade_in, state.tail = True, True, None
             take = min(n, state.buffered)
             part = self._take(state, take)
-            self._smooth(state, part, dry=take < n)
+            # A buffer emptied by a whole chunk ends there too (microphones come in 20 ms frames,
+            # one chunk each): faded out, and audio arriving before the next pull ramps back in.
+            emptied = take == n and state.buffered == 0
+            self._smooth(state, part, dry=take < n or emptied)
+            state.fade_in = emptied
             mix[:take] += part
-            if take < n:
+            if emptied and state.closing:
+                del self._tracks[key]
+            elif take < n:
                 # Ran dry: play what there was, then wait for the jitter target again.
                 state.playing = False
                 state.low, state.pulls = None, 0
@@ -167,7 +173,9 @@ class Mixer:
             part[:k] = np.rint(part[:k] * up[:k])
         elif state.tail is not None:
             k = min(len(state.tail), len(part))
-            part[:k] = np.rint(part[:k] * up[:k] + state.tail[:k] * up[:k][::-1])
+            # Less dropped than a whole fade: the crossfade spans what there is of it.
+            ramp = up if k == len(up) else (np.arange(k) + 1) / (k + 1)
+            part[:k] = np.rint(part[:k] * ramp[:k] + state.tail[:k] * ramp[:k][::-1])
         state.fade_in, state.tail = False, None
         if dry:
             k = min(len(up), len(part))
