@@ -1,20 +1,24 @@
-"""What two stylesheet rules are for, as Chromium lays the page out and paints it: a lobby card's facts
-that wrap start their second line with the fact, never a stray "·", and a toast that is not shown
-leaves no strip of itself at the bottom of the screen.
+"""What stylesheet rules are for, as Chromium lays the page out and paints it: a lobby card's facts
+that wrap start their second line with the fact, never a stray "·", a toast that is not shown
+leaves no strip of itself at the bottom of the screen, a long one uses a phone's width, and my
+controls stay on screen above a full stage.
 
 A rule rewritten in other words passes these tests; a rule that stops doing its job fails them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.support.eventually import eventually_async
+from tests.support.synthetic_speakers import SyntheticSpeaker
 
 from .conftest import LaunchBrowser
 from .spaces_page import UI_TIMEOUT_MS, Person
@@ -24,6 +28,8 @@ HOST = ("hana", "Hana Host")
 # room for both facts on one line; at 320 px the host line and the start time take a line each.
 WIDE = {"width": 540, "height": 800}
 NARROW = {"width": 320, "height": 800}
+PHONE = {"width": 360, "height": 740}
+LAPTOP = {"width": 1280, "height": 800}
 
 # Each fact of a card: its box, where its text starts (the "·" it may carry is drawn in between),
 # and the box its line is clipped to.
@@ -172,4 +178,91 @@ async def test_a_toast_is_on_screen_while_shown_and_wholly_below_it_once_hidden(
 
         await eventually_async(below, what="the hidden toast wholly below the viewport")
     finally:
+        await host.page.context.close()
+
+
+async def test_a_long_notice_on_a_phone_takes_the_width_it_needs(browser: Browser, api_url: str) -> None:
+    """Found by a QA review: from `left: 50%` a toast could take only half the screen, so on a phone
+    the camera's error was a 180 px column seven lines tall over the controls."""
+    host = await Person.open(browser, api_url, "dina")
+    try:
+        await host.page.set_viewport_size(PHONE)
+        await host.sign_in()
+        await host.create_space("No camera here", video="speakers")
+        await host.start_space()
+        # This Chromium has no fake camera and no fake permission prompt: the capture fails, and the
+        # page says what to do about it (publishError) in a sentence of a few lines.
+        await host.by("toggle-camera").click()
+        toast = host.by("toast")
+        await expect(toast).to_have_class(re.compile(r"\bshow\b"), timeout=UI_TIMEOUT_MS)
+        await expect(toast).to_contain_text("camera", timeout=UI_TIMEOUT_MS)
+        # Its width does not change while it slides up (only its height's translation does).
+        box = await toast_box(host.page)
+        assert box["right"] - box["left"] >= 0.8 * box["innerWidth"], box
+        assert 0 <= box["left"] and box["right"] <= box["innerWidth"], box
+    finally:
+        await host.page.context.close()
+
+
+async def control_in_view(page: Page, testid: str) -> dict[str, Any]:
+    """Where `testid` is, and whether a tap at its centre lands on it (a toast or the reactions'
+    overlay let taps through; anything else there would take it)."""
+    return await page.evaluate(
+        """(testid) => {
+          const el = document.querySelector(`[data-testid="${testid}"]`);
+          const box = el.getBoundingClientRect();
+          const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+          return { top: box.top, bottom: box.bottom, innerHeight: window.innerHeight,
+                   scrollY: window.scrollY, hits: !!hit && el.contains(hit) };
+        }""",
+        testid,
+    )
+
+
+async def test_my_controls_stay_on_screen_above_a_full_stage(browser: Browser, api_url: str) -> None:
+    """A host, 2 co-hosts and 10 speakers: the strip is two rows on a laptop and six on a phone,
+    and the controls came after it, below the screen, so a speaker had to scroll to mute."""
+    host_id, others = "hana", ["cora", "cole", *(f"spk{i:02d}" for i in range(10))]
+    speakers: list[SyntheticSpeaker] = []
+    host = await Person.open(browser, api_url, host_id)
+    try:
+        await host.sign_in()
+        space_id = await host.create_space("A full stage", video="speakers")
+        await host.start_space()
+        async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
+
+            async def auth(user: str) -> dict[str, str]:
+                token = (await api.post("/dev/token", json={"user_id": user})).json()["token"]
+                return {"Authorization": f"Bearer {token}"}
+
+            as_host = await auth(host_id)
+            for index, user in enumerate(others):
+                role = "cohost" if index < 2 else "speaker"
+                resp = await api.put(f"/spaces/{space_id}/roles/{user}", json={"role": role}, headers=as_host)
+                assert resp.status_code == 200, resp.text
+                grant = (await api.post(f"/spaces/{space_id}/token", headers=await auth(user))).json()
+                assert grant["mode"] == "webrtc", grant
+                speakers.append(await SyntheticSpeaker.join(grant["url"], grant["token"], user))
+        await expect(host.by("tile")).to_have_count(len(others) + 1, timeout=UI_TIMEOUT_MS)
+
+        for viewport in (LAPTOP, PHONE):
+            await host.page.set_viewport_size(viewport)
+            for scroll in ("top", "middle"):
+                await host.page.evaluate(
+                    "(to) => scrollTo(0, to === 'top' ? 0 : document.documentElement.scrollHeight / 3)",
+                    scroll,
+                )
+                for testid in ("toggle-mic", "toggle-camera"):
+                    where = await control_in_view(host.page, testid)
+                    assert where["top"] >= 0 and where["bottom"] <= where["innerHeight"], (
+                        viewport,
+                        scroll,
+                        testid,
+                        where,
+                    )
+                    assert where["hits"], (viewport, scroll, testid, where)
+    finally:
+        for speaker in speakers:
+            with contextlib.suppress(Exception):
+                await speaker.aclose()
         await host.page.context.close()
