@@ -126,7 +126,17 @@ describe("layoutFor", () => {
   });
 
   it("carries the pin", () => {
-    expect(layoutFor(state(1, { spotlight: "bob", pinned: "bob" }), members).pinned).toBe("bob");
+    expect(layoutFor(state(1, { spotlight: "bob", pinned: "bob" }), members)).toMatchObject({ pinned: "bob", pinHolds: true });
+  });
+
+  it("says a screen pin holds the stage only while its share is on the big tile", () => {
+    const shared = state(1, { spotlight: "hana", video_spotlight: "hana", video_source: "screen_share", pinned: "hana" });
+    expect(layoutFor(shared, members, "screen_share")).toMatchObject({ pinned: "hana", pinHolds: true });
+    // The share stopped: the stage follows the speakers, and Hana's camera is large only because
+    // she was the last on camera. The pin stays (the host panel offers "Unpin screen").
+    const stopped = state(2, { spotlight: "alice", video_spotlight: "hana", pinned: "hana" });
+    expect(layoutFor(stopped, members, "screen_share")).toMatchObject({ big: "hana", pinned: "hana", pinHolds: false });
+    expect(layoutFor(null, members, "screen_share").pinHolds).toBe(false);
   });
 });
 

@@ -91,10 +91,19 @@ export interface Layout {
   strip: string[];
   speaking: Map<string, number>;
   pinned: string | null;
+  /**
+   * Whether the pin holds the stage now, so the page may say "pinned": a camera pin always does; a
+   * screen pin only while its share is on the big tile (without the share the stage follows the
+   * speakers, and the pinned person's camera may be large only because they spoke last).
+   */
+  pinHolds: boolean;
 }
 
-/** The layout for `members` (stage participants in stage order) under the agent's `stage`. */
-export function layoutFor(stage: StageState | null, members: readonly string[]): Layout {
+/**
+ * The layout for `members` (stage participants in stage order) under the agent's `stage`;
+ * `pinnedSource` is what the host pinned (room metadata), the camera when absent.
+ */
+export function layoutFor(stage: StageState | null, members: readonly string[], pinnedSource: VideoSource = "camera"): Layout {
   const big = stage ? (stage.video_spotlight ?? stage.spotlight) : null;
   const speaking = new Map((stage?.speaking ?? []).map((s) => [s.identity, s.level]));
   const bigSource: VideoSource = stage?.video_spotlight != null && stage.video_source === "screen_share" ? "screen_share" : "camera";
@@ -105,6 +114,7 @@ export function layoutFor(stage: StageState | null, members: readonly string[]):
     strip: members.filter((m) => m !== big || bigSource === "screen_share"),
     speaking,
     pinned: stage?.pinned ?? null,
+    pinHolds: stage?.pinned != null && (bigSource === "screen_share" || pinnedSource !== "screen_share"),
   };
 }
 

@@ -380,7 +380,8 @@ export function spaceView(app: App, spaceId: string): View {
     const onStage = room.people.filter((p) => (p.permissions ? p.permissions.canPublish : isStageRole(role(p.identity))));
     const members = stageOrder(onStage.map((p) => ({ identity: p.identity, role: role(p.identity) })));
     const agentStage = room.stage.current;
-    const layout = layoutFor(agentStage, members);
+    const pinnedSource = ctl.space?.pinned_source ?? room.info.pinned_source;
+    const layout = layoutFor(agentStage, members, pinnedSource);
     stage.update({
       layout,
       seq: agentStage?.seq ?? null,
@@ -415,7 +416,7 @@ export function spaceView(app: App, spaceId: string): View {
       myRole,
       hands,
       pinned: layout.pinned,
-      pinnedSource: ctl.space?.pinned_source ?? room.info.pinned_source,
+      pinnedSource,
       person,
       seatRefusal: (id, role) => (ctl.space ? seatRefusal(ctl.space, id, role) : null),
       seats: ctl.space ? seatsLine(ctl.space) : "",

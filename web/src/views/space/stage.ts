@@ -119,7 +119,8 @@ export class StageView {
     t.dataset.video = bigTrack ? "on" : "off";
     t.dataset.source = layout.bigSource;
     t.dataset.speaking = layout.big && layout.speaking.has(layout.big) ? "true" : "false";
-    t.classList.toggle("pinned", !!layout.big && layout.big === layout.pinned);
+    const pinnedBig = layout.pinHolds && !!layout.big && layout.big === layout.pinned;
+    t.classList.toggle("pinned", pinnedBig);
     const bigPerson = layout.big ? input.person(layout.big) : null;
     const bigFace = JSON.stringify([layout.big, bigPerson?.name, bigPerson?.picture, input.hasStage]);
     if (bigFace !== this.bigFaceOf) {
@@ -132,7 +133,7 @@ export class StageView {
     }
     this.bigName.replaceChildren(
       layout.big ? input.name(layout.big) : "",
-      layout.big && layout.big === layout.pinned ? h("span", { class: "pin-badge" }, icon("pin"), screen ? "screen pinned" : "pinned") : "",
+      pinnedBig ? h("span", { class: "pin-badge" }, icon("pin"), screen ? "screen pinned" : "pinned") : "",
     );
 
     for (const [id, tile] of this.tiles) {
@@ -149,7 +150,7 @@ export class StageView {
         this.tiles.set(id, tile);
       }
       if (this.strip.children[index] !== tile.el) this.strip.insertBefore(tile.el, this.strip.children[index] ?? null);
-      tile.update(input.participant(id), { name: input.name(id), person: input.person(id), level: layout.speaking.get(id), pinned: id === layout.pinned, local: id === me });
+      tile.update(input.participant(id), { name: input.name(id), person: input.person(id), level: layout.speaking.get(id), pinned: layout.pinHolds && id === layout.pinned, local: id === me });
     });
   }
 }

@@ -420,7 +420,7 @@ describe("HeaderView", () => {
 /** What StageView.update takes, for a spotlight `big` and a `strip`; "name of <id>" for names. */
 function stageInput(big: string | null, strip: string[], speaking = new Map<string, number>()) {
   return {
-    layout: { big, bigVideo: false, bigSource: "camera" as const, strip, speaking, pinned: null },
+    layout: { big, bigVideo: false, bigSource: "camera" as const, strip, speaking, pinned: null, pinHolds: false },
     seq: 3,
     spotlight: big,
     hasStage: true,
@@ -457,7 +457,7 @@ describe("StageView", () => {
   it("says when the big tile is a pinned screen share", () => {
     const view = new StageView();
     view.update({
-      layout: { big: "h", bigVideo: true, bigSource: "screen_share", strip: ["h", "s"], speaking: new Map(), pinned: "h" },
+      layout: { big: "h", bigVideo: true, bigSource: "screen_share", strip: ["h", "s"], speaking: new Map(), pinned: "h", pinHolds: true },
       seq: 4,
       spotlight: "h",
       hasStage: true,
@@ -470,6 +470,22 @@ describe("StageView", () => {
     expect(view.bigTile.dataset.pinned).toBe("h");
     expect(q(view.bigTile, "spotlight-name")[0].textContent).toContain("screen pinned");
     expect([...view.strip.children].map((t) => (t as HTMLElement).dataset.identity)).toEqual(["h", "s"]);
+    expect(view.strip.children[0].classList.contains("pinned")).toBe(true);
+  });
+
+  it("does not call a screen pin whose share stopped pinned, on the big tile or in the strip", () => {
+    const view = new StageView();
+    // Hana pinned her screen and stopped sharing: her camera is large because she spoke last.
+    const dormant = (big: string, strip: string[]) => ({
+      ...stageInput(big, strip),
+      layout: { big, bigVideo: true, bigSource: "camera" as const, strip, speaking: new Map(), pinned: "h", pinHolds: false },
+    });
+    view.update(dormant("h", ["s"]));
+    expect(view.bigTile.dataset.pinned).toBe("h"); // the agent's pin, as it is
+    expect(view.bigTile.classList.contains("pinned")).toBe(false);
+    expect(q(view.bigTile, "spotlight-name")[0].textContent).toBe("name of h");
+    view.update(dormant("s", ["h"]));
+    expect(view.strip.children[0].classList.contains("pinned")).toBe(false);
   });
 });
 
@@ -636,7 +652,7 @@ describe("names and faces, not ids", () => {
     };
     const person = (id: string) => personOf(id, seen[id], { c: "Cy Cohost" });
     view.update({
-      layout: { big: "a", bigVideo: false, bigSource: "camera", strip: ["b", "c"], speaking: new Map(), pinned: null },
+      layout: { big: "a", bigVideo: false, bigSource: "camera", strip: ["b", "c"], speaking: new Map(), pinned: null, pinHolds: false },
       seq: 1,
       spotlight: "a",
       hasStage: true,
