@@ -358,6 +358,21 @@ describe("a promotion from the broadcast to the room", () => {
     view.unmount();
   });
 
+  it("passes the focus from my raised hand on the broadcast to my microphone, as a promotion in the room does", async () => {
+    const { view, room, broadcast } = await promotedWhileWatching();
+    const hand = document.createElement("button");
+    hand.dataset.testid = "raise-hand";
+    broadcast.el.append(hand);
+    hand.focus();
+    room.connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    // The role comes first ("Leave the stage"), the SFU's permission to publish a moment later.
+    room.mayPublish();
+    room.setStatus({ kind: "connected" });
+    await until(() => expect(document.activeElement).toBe(byTestId(view.el, "toggle-mic")));
+    view.unmount();
+  });
+
   it("leaves the listener watching when the room cannot be joined, and says so", async () => {
     const { view, room, broadcast } = await promotedWhileWatching();
     room.failed("The media server refused the join token.");

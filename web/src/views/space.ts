@@ -105,6 +105,9 @@ export function spaceView(app: App, spaceId: string): View {
   const el = h("section", { class: "space", "data-testid": "space-page", "data-space-id": spaceId });
   /** The stage replaced what had the keyboard focus: its heading takes it at the next draw. */
   let headingWanted = false;
+  /** What last took the keyboard focus in the page (it may have gone with the view it was in). */
+  let lastFocused: HTMLElement | null = null;
+  el.addEventListener("focusin", (e) => (lastFocused = e.target instanceof HTMLElement ? e.target : null));
 
   /** Which microphone, camera and speaker, kept per browser (devices.ts). */
   const devicePrefs = new DevicePreferences(storage("localStorage"));
@@ -329,9 +332,17 @@ export function spaceView(app: App, spaceId: string): View {
     // The Join button (or the broadcast's controls) had the focus and is replaced: the stage's
     // heading takes it once the header is drawn, not the top of the page.
     headingWanted = focusWasIn(el);
+    // My raised hand on the broadcast had it, and went with the broadcast when I was invited on
+    // stage: it goes to my microphone, as a hand invited in the room passes it (ControlsView), not to
+    // the heading a dozen tabs away.
+    const handHadFocus = lastFocused?.dataset.testid === "raise-hand" && !lastFocused.isConnected && focusWasIn(el);
     stale(el, null);
     header.reset();
     controls.reset();
+    if (handHadFocus) {
+      headingWanted = false;
+      controls.takeFocus();
+    }
     devices.reset();
     panel.reset();
     stage.reset();

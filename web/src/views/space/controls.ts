@@ -54,6 +54,12 @@ export class ControlsView {
     this.focusLost = false;
   }
 
+  /** The control the person used went with the view these controls replace (my raised hand on the
+   * broadcast, when I am invited on stage): the first round control takes the focus once drawn. */
+  takeFocus(): void {
+    this.focusLost = true;
+  }
+
   update(input: ControlsInput): void {
     const { rights, micOn, cameraOn, raised } = input;
     const screenOn = !!input.screenOn;
