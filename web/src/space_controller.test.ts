@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ApiError, type Space } from "./api";
 import type { RoomMetadata } from "./contract.gen";
 import type { JoinGrant } from "./broadcast";
-import { type SpaceApi, SpaceController } from "./space_controller";
+import { ACT_UNREACHABLE, type SpaceApi, SpaceController } from "./space_controller";
 
 const SPACE: Space = {
   id: "s1",
@@ -250,6 +250,12 @@ describe("SpaceController", () => {
       message: "they are a co-host now, not in the audience: nothing was changed",
       rule: "role_changed",
     });
+  });
+
+  it("says what to do when an action got no answer, not where the API is", async () => {
+    const { api, ctl } = await loaded();
+    api.failNext = new ApiError(0, "cannot reach the Spaces API at https://api.example");
+    expect(await ctl.act((a, id) => a.pin(id, "u"))).toEqual({ ok: false, message: ACT_UNREACHABLE, rule: null });
   });
 
   it("tells a listener on the broadcast when to switch to the room and when it ended", async () => {

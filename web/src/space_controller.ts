@@ -31,6 +31,9 @@ export interface SpaceApi {
 
 export type Transport = "webrtc" | "hls" | null;
 
+/** An action that got no answer: nothing was changed that the page knows of. */
+export const ACT_UNREACHABLE = "Could not reach the Spaces API: check your connection, then try again.";
+
 export type ActResult = { ok: true } | { ok: false; message: string; rule?: string | null };
 
 function isSpace(v: unknown): v is Space {
@@ -259,6 +262,8 @@ export class SpaceController {
         this.emit();
         return { ok: false, message: "Your sign-in expired: sign in again to act. You are still in the Space." };
       }
+      // No answer at all (offline, the API out of reach): what to do, not the API's address.
+      if (e.status === 0) return { ok: false, message: ACT_UNREACHABLE, rule: null };
       return { ok: false, message: e.detail ?? String(err), rule: e.rule ?? null };
     }
   }
