@@ -1,7 +1,7 @@
 """What stylesheet rules are for, as Chromium lays the page out and paints it: a lobby card's facts
 that wrap start their second line with the fact, never a stray "·", a toast that is not shown
-leaves no strip of itself at the bottom of the screen, a long one uses a phone's width, and my
-controls stay on screen above a full stage.
+leaves no strip of itself at the bottom of the screen, a long one uses a phone's width, my
+controls stay on screen above a full stage, and a portrait camera is not a thin column on a phone.
 
 A rule rewritten in other words passes these tests; a rule that stops doing its job fails them.
 """
@@ -266,3 +266,58 @@ async def test_my_controls_stay_on_screen_above_a_full_stage(browser: Browser, a
             with contextlib.suppress(Exception):
                 await speaker.aclose()
         await host.page.context.close()
+
+
+async def test_a_portrait_camera_fills_more_than_a_column_of_a_phones_big_tile(
+    browser: Browser, api_url: str, stage_agent: object
+) -> None:
+    """A phone's camera held upright (9:16) played in the 240 px landscape big tile of a phone at
+    135 px wide, a third of the tile; the tile now grows taller for a portrait video."""
+    speaker_id, size = "pia", (360, 640)
+    host = await Person.open(browser, api_url, "hana")
+    speaker: SyntheticSpeaker | None = None
+    try:
+        await host.page.set_viewport_size(PHONE)
+        await host.sign_in()
+        space_id = await host.create_space("Upright", video="speakers")
+        await host.start_space()
+        async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
+            as_host = {"Authorization": f"Bearer {await dev_token(api, 'hana')}"}
+            resp = await api.put(
+                f"/spaces/{space_id}/roles/{speaker_id}", json={"role": "speaker"}, headers=as_host
+            )
+            assert resp.status_code == 200, resp.text
+            as_speaker = {"Authorization": f"Bearer {await dev_token(api, speaker_id)}"}
+            grant = (await api.post(f"/spaces/{space_id}/token", headers=as_speaker)).json()
+        speaker = await SyntheticSpeaker.join(grant["url"], grant["token"], speaker_id)
+        await speaker.publish_camera((40, 200, 90), size=size)
+        # The only camera on: the agent puts it in the big tile (its video spotlight).
+        big = host.by("spotlight")
+        await expect(big).to_have_attribute("data-identity", speaker_id, timeout=UI_TIMEOUT_MS)
+        await expect(big).to_have_attribute("data-video", "on", timeout=UI_TIMEOUT_MS)
+
+        async def drawn() -> dict[str, float]:
+            shown = await big.evaluate(
+                """(tile) => {
+                  const video = tile.querySelector("video");
+                  const box = video.getBoundingClientRect();
+                  const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
+                  return { width: video.videoWidth * scale, height: video.videoHeight * scale,
+                           videoWidth: video.videoWidth, videoHeight: video.videoHeight,
+                           tile: box.height, innerWidth: window.innerWidth };
+                }"""
+            )
+            assert shown["videoHeight"] > shown["videoWidth"], shown  # frames of the portrait camera
+            assert shown["width"] >= 0.6 * shown["innerWidth"], shown
+            return shown
+
+        await eventually_async(drawn, what="the portrait camera drawn wider than a column")
+    finally:
+        if speaker is not None:
+            with contextlib.suppress(Exception):
+                await speaker.aclose()
+        await host.page.context.close()
+
+
+async def dev_token(api: httpx.AsyncClient, user: str) -> str:
+    return (await api.post("/dev/token", json={"user_id": user})).json()["token"]

@@ -92,10 +92,21 @@ export class StageView {
   private readonly big = new VideoSlot();
   private readonly bigFace = h("div", { class: "big-face" });
   private readonly bigName = h("div", { class: "big-name", "data-testid": "spotlight-name" });
-  readonly bigTile = h("div", { class: "big-tile", "data-testid": "spotlight", "data-identity": "", "data-video": "off", "data-source": "camera" }, this.big.el, this.bigFace, this.bigName);
+  readonly bigTile = h("div", { class: "big-tile", "data-testid": "spotlight", "data-identity": "", "data-video": "off", "data-source": "camera", "data-shape": "landscape" }, this.big.el, this.bigFace, this.bigName);
   readonly strip = h("div", { class: "strip", "data-testid": "strip" });
   private readonly tiles = new Map<string, Tile>();
   private bigFaceOf: string | undefined = undefined;
+
+  constructor() {
+    // The shape of what plays (a phone's camera held upright is portrait): a phone's stylesheet gives
+    // a portrait video a taller big tile, where it was a column a third of the tile's width.
+    const shape = () => {
+      const { videoWidth, videoHeight } = this.big.el;
+      this.bigTile.dataset.shape = videoHeight > videoWidth ? "portrait" : "landscape";
+    };
+    this.big.el.addEventListener("resize", shape);
+    this.big.el.addEventListener("loadedmetadata", shape);
+  }
 
   /** A new connection: no tiles from the old one. */
   reset(): void {
