@@ -287,7 +287,8 @@ async def test_a_portrait_camera_fills_more_than_a_column_of_a_phones_big_tile(
                 f"/spaces/{space_id}/roles/{speaker_id}", json={"role": "speaker"}, headers=as_host
             )
             assert resp.status_code == 200, resp.text
-            as_speaker = {"Authorization": f"Bearer {await dev_token(api, speaker_id)}"}
+            long_name = "Pia Maria Featherstonehaugh-Montgomery"
+            as_speaker = {"Authorization": f"Bearer {await dev_token(api, speaker_id, name=long_name)}"}
             grant = (await api.post(f"/spaces/{space_id}/token", headers=as_speaker)).json()
         speaker = await SyntheticSpeaker.join(grant["url"], grant["token"], speaker_id)
         await speaker.publish_camera((40, 200, 90), size=size)
@@ -312,6 +313,20 @@ async def test_a_portrait_camera_fills_more_than_a_column_of_a_phones_big_tile(
             return shown
 
         await eventually_async(drawn, what="the portrait camera drawn wider than a column")
+        # Her long name is one line inside the tile, cut with "…", not two lines over the video.
+        caption = host.by("spotlight-name")
+        await expect(caption).to_contain_text("Pia Maria", timeout=UI_TIMEOUT_MS)
+        box = await caption.evaluate(
+            """(caption) => {
+              const text = caption.querySelector(".big-name-text");
+              const line = parseFloat(getComputedStyle(text).lineHeight) || 20;
+              const own = caption.getBoundingClientRect();
+              const tile = caption.parentElement.getBoundingClientRect();
+              return { lines: text.getBoundingClientRect().height / line, right: own.right,
+                       tileRight: tile.right, cut: text.scrollWidth > text.clientWidth };
+            }"""
+        )
+        assert box["lines"] < 1.5 and box["right"] <= box["tileRight"] and box["cut"], box
     finally:
         if speaker is not None:
             with contextlib.suppress(Exception):
@@ -319,5 +334,6 @@ async def test_a_portrait_camera_fills_more_than_a_column_of_a_phones_big_tile(
         await host.page.context.close()
 
 
-async def dev_token(api: httpx.AsyncClient, user: str) -> str:
-    return (await api.post("/dev/token", json={"user_id": user})).json()["token"]
+async def dev_token(api: httpx.AsyncClient, user: str, *, name: str | None = None) -> str:
+    body = {"user_id": user} if name is None else {"user_id": user, "name": name}
+    return (await api.post("/dev/token", json=body)).json()["token"]

@@ -136,6 +136,11 @@ async def test_a_pinned_screen_share_fills_the_listeners_big_tile(share: Share) 
     await expect(share.listener.by("tile", HOST)).to_have_count(1, timeout=UI_TIMEOUT_MS)
     await expect(share.listener.by("spotlight-name")).to_contain_text("screen pinned")
     await share.listener.screenshot(share.shots, "screen-share-pinned")
+    # The presenter is told instead of shown her own screen (a picture of the picture, to infinity
+    # with a whole screen shared): no video plays in her big tile.
+    await expect(host.by("presenting")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    mine = await big_tile(host)
+    assert mine["source"] == "screen_share" and mine["video"] == "off" and mine["playing"] == [], mine
 
 
 async def test_when_the_share_stops_the_camera_returns(share: Share) -> None:

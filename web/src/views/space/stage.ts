@@ -74,6 +74,13 @@ class Tile {
  */
 export const EMPTY_SPOTLIGHT = "Nobody is in the spotlight: it goes to whoever speaks next.";
 
+/**
+ * My own screen on the big tile: what everyone else sees, which I am looking at already. Drawn, it
+ * is a picture of the picture, repeated to infinity when the whole screen is shared, and a second
+ * copy of the screen eating the sharer's CPU; a card says it instead (as Google Meet does).
+ */
+export const PRESENTING = "You are presenting: everyone sees your screen on the big tile.";
+
 export interface StageInput {
   layout: Layout;
   seq: number | null;
@@ -124,26 +131,33 @@ export class StageView {
     t.dataset.spotlight = input.spotlight ?? "";
     const bigP = layout.big ? input.participant(layout.big) : undefined;
     const screen = layout.bigSource === "screen_share";
-    const bigTrack = bigP && layout.bigVideo ? (screen ? screenTrack(bigP) : cameraTrack(bigP)) : null;
+    const presenting = screen && layout.bigVideo && !!layout.big && layout.big === me;
+    const bigTrack = bigP && layout.bigVideo && !presenting ? (screen ? screenTrack(bigP) : cameraTrack(bigP)) : null;
     // My own camera is mirrored like a mirror; a screen never is (its text would read backwards).
     this.big.show(bigTrack, !screen && !!layout.big && layout.big === me);
     t.dataset.video = bigTrack ? "on" : "off";
     t.dataset.source = layout.bigSource;
+    t.dataset.presenting = presenting ? "true" : "false";
     t.dataset.speaking = layout.big && layout.speaking.has(layout.big) ? "true" : "false";
     const pinnedBig = layout.pinHolds && !!layout.big && layout.big === layout.pinned;
     t.classList.toggle("pinned", pinnedBig);
     const bigPerson = layout.big ? input.person(layout.big) : null;
-    const bigFace = JSON.stringify([layout.big, bigPerson?.name, bigPerson?.picture, input.hasStage]);
+    const bigFace = JSON.stringify([layout.big, bigPerson?.name, bigPerson?.picture, input.hasStage, presenting]);
     if (bigFace !== this.bigFaceOf) {
       this.bigFaceOf = bigFace;
       this.bigFace.replaceChildren(
-        layout.big && bigPerson
-          ? avatar(layout.big, "l", bigPerson)
-          : h("p", { class: "muted", "data-testid": "spotlight-empty" }, input.hasStage ? EMPTY_SPOTLIGHT : "Waiting for the stage…"),
+        presenting
+          ? h("p", { "data-testid": "presenting" }, icon("screen"), " ", PRESENTING)
+          : layout.big && bigPerson
+            ? avatar(layout.big, "l", bigPerson)
+            : h("p", { class: "muted", "data-testid": "spotlight-empty" }, input.hasStage ? EMPTY_SPOTLIGHT : "Waiting for the stage…"),
       );
     }
+    // The name in its own box, cut with "…" on one line (as the strip's captions are): wrapped, a
+    // long name and role covered the bottom of the video on a phone.
+    const bigLabel = layout.big ? input.name(layout.big) : "";
     this.bigName.replaceChildren(
-      layout.big ? input.name(layout.big) : "",
+      bigLabel ? h("span", { class: "big-name-text", title: bigLabel }, bigLabel) : "",
       pinnedBig ? h("span", { class: "pin-badge" }, icon("pin"), screen ? "screen pinned" : "pinned") : "",
     );
 

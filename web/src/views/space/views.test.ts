@@ -10,7 +10,7 @@ import { HostPanel, type PanelInput } from "./host_panel";
 import { PICTURE_ATTRIBUTE } from "../../contract.gen";
 import { avatarSource, personOf } from "../../people";
 import { displayName, seatRefusal, seatsLine } from "./people";
-import { EMPTY_SPOTLIGHT, StageView } from "./stage";
+import { EMPTY_SPOTLIGHT, PRESENTING, StageView } from "./stage";
 
 const q = (el: Element, testid: string) => el.querySelectorAll(`[data-testid="${testid}"]`);
 
@@ -471,6 +471,23 @@ describe("StageView", () => {
     expect(q(view.bigTile, "spotlight-name")[0].textContent).toContain("screen pinned");
     expect([...view.strip.children].map((t) => (t as HTMLElement).dataset.identity)).toEqual(["h", "s"]);
     expect(view.strip.children[0].classList.contains("pinned")).toBe(true);
+  });
+
+  it("tells the presenter rather than showing her own screen back to her", () => {
+    const view = new StageView();
+    const shown = (me: string) => ({
+      ...stageInput("h", ["s"]),
+      layout: { big: "h", bigVideo: true, bigSource: "screen_share" as const, strip: ["h", "s"], speaking: new Map(), pinned: "h", pinHolds: true },
+      me,
+    });
+    view.update(shown("h"));
+    expect(view.bigTile.dataset.presenting).toBe("true");
+    expect(view.bigTile.dataset.video).toBe("off");
+    expect(q(view.bigTile, "presenting")[0].textContent).toContain(PRESENTING);
+    // Everyone else: the screen (no track in this test, so no video yet), and no card.
+    view.update(shown("s"));
+    expect(view.bigTile.dataset.presenting).toBe("false");
+    expect(q(view.bigTile, "presenting")).toHaveLength(0);
   });
 
   it("does not call a screen pin whose share stopped pinned, on the big tile or in the strip", () => {
