@@ -150,7 +150,10 @@ async def test_when_the_share_stops_the_camera_returns(share: Share) -> None:
         "the host's camera back in the big tile",
         lambda t: t["source"] == "camera" and t["camera"] is not None and t["playing"] == [t["camera"]],
     )
-    # The pin stays (the host may share again); the host can still take it off.
+    # The pin stays (the host may share again), but without its share it holds nothing: her camera
+    # is large because she spoke last, and the listener's big tile does not call it pinned.
+    await expect(share.listener.by("spotlight-name")).not_to_contain_text("pinned", timeout=UI_TIMEOUT_MS)
+    # The host can still take it off.
     unpin = share.host.by("member", HOST).locator('[data-testid="pin-screen"]')
     await expect(unpin).to_have_text("Unpin screen", timeout=UI_TIMEOUT_MS)
     await unpin.click()

@@ -103,6 +103,7 @@ export class StageView {
   readonly strip = h("div", { class: "strip", "data-testid": "strip" });
   private readonly tiles = new Map<string, Tile>();
   private bigFaceOf: string | undefined = undefined;
+  private bigTrackShown: Track | null = null;
 
   constructor() {
     // The shape of what plays (a phone's camera held upright is portrait): a phone's stylesheet gives
@@ -133,6 +134,13 @@ export class StageView {
     const screen = layout.bigSource === "screen_share";
     const presenting = screen && layout.bigVideo && !!layout.big && layout.big === me;
     const bigTrack = bigP && layout.bigVideo && !presenting ? (screen ? screenTrack(bigP) : cameraTrack(bigP)) : null;
+    // Another video: its shape is the new track's as far as it is known yet, until its own
+    // metadata says (a portrait camera followed by a landscape one must not keep the tall tile).
+    if (bigTrack !== this.bigTrackShown) {
+      this.bigTrackShown = bigTrack;
+      const size = bigTrack && "dimensions" in bigTrack ? (bigTrack as { dimensions?: { width: number; height: number } }).dimensions : undefined;
+      t.dataset.shape = size && size.height > size.width ? "portrait" : "landscape";
+    }
     // My own camera is mirrored like a mirror; a screen never is (its text would read backwards).
     this.big.show(bigTrack, !screen && !!layout.big && layout.big === me);
     t.dataset.video = bigTrack ? "on" : "off";

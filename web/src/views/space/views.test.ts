@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, it, vi } from "vitest";
+import type { Participant } from "livekit-client";
 
 import type { Space } from "../../api";
 import { BLOCKED_CARD_MESSAGE, renderCard, renderMessage } from "./card";
@@ -474,20 +475,43 @@ describe("StageView", () => {
   });
 
   it("tells the presenter rather than showing her own screen back to her", () => {
-    const view = new StageView();
+    const screen = { attach: vi.fn(), detach: vi.fn(), dimensions: { width: 1920, height: 1080 } };
+    const hana = { getTrackPublication: (source: string) => (source === "screen_share" ? { isMuted: false, track: screen } : undefined) };
     const shown = (me: string) => ({
       ...stageInput("h", ["s"]),
       layout: { big: "h", bigVideo: true, bigSource: "screen_share" as const, strip: ["h", "s"], speaking: new Map(), pinned: "h", pinHolds: true },
       me,
+      participant: (id: string) => (id === "h" ? (hana as unknown as Participant) : undefined),
     });
-    view.update(shown("h"));
-    expect(view.bigTile.dataset.presenting).toBe("true");
-    expect(view.bigTile.dataset.video).toBe("off");
-    expect(q(view.bigTile, "presenting")[0].textContent).toContain(PRESENTING);
-    // Everyone else: the screen (no track in this test, so no video yet), and no card.
-    view.update(shown("s"));
-    expect(view.bigTile.dataset.presenting).toBe("false");
-    expect(q(view.bigTile, "presenting")).toHaveLength(0);
+    const mine = new StageView();
+    mine.update(shown("h"));
+    expect(mine.bigTile.dataset.presenting).toBe("true");
+    expect(mine.bigTile.dataset.video).toBe("off");
+    expect(screen.attach).not.toHaveBeenCalled();
+    expect(q(mine.bigTile, "presenting")[0].textContent).toContain(PRESENTING);
+    // Everyone else: her screen plays, and no card.
+    const theirs = new StageView();
+    theirs.update(shown("s"));
+    expect(theirs.bigTile.dataset.presenting).toBe("false");
+    expect(theirs.bigTile.dataset.video).toBe("on");
+    expect(screen.attach).toHaveBeenCalledTimes(1);
+    expect(q(theirs.bigTile, "presenting")).toHaveLength(0);
+  });
+
+  it("takes a new video's shape from its track at once, not from the last video's", () => {
+    const track = (width: number, height: number) => ({ attach: vi.fn(), detach: vi.fn(), dimensions: { width, height } });
+    const cameras: Record<string, ReturnType<typeof track>> = { p: track(360, 640), l: track(960, 540) };
+    const person = (id: string) => ({ getTrackPublication: (source: string) => (source === "camera" ? { isMuted: false, track: cameras[id] } : undefined) });
+    const view = new StageView();
+    const shown = (big: string) => ({
+      ...stageInput(big, []),
+      layout: { big, bigVideo: true, bigSource: "camera" as const, strip: [], speaking: new Map(), pinned: null, pinHolds: false },
+      participant: (id: string) => person(id) as unknown as Participant,
+    });
+    view.update(shown("p"));
+    expect(view.bigTile.dataset.shape).toBe("portrait");
+    view.update(shown("l"));
+    expect(view.bigTile.dataset.shape).toBe("landscape");
   });
 
   it("does not call a screen pin whose share stopped pinned, on the big tile or in the strip", () => {
