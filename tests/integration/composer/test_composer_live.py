@@ -92,8 +92,10 @@ CAMERA_SIZE = (960, 540)
 LOWEST_LAYER_LINES = 180
 # How long a shown camera may take to reach its top layer: the SFU switches at that layer's next
 # keyframe, which it asks for at once. Generous for a loaded runner; congestion control, which would
-# make it the runner's load, is off on these tests' server (conftest.py).
-TOP_LAYER_WAIT_S = 20.0
+# make it the runner's load, is off on these tests' server (conftest.py). Usually 0-2 s (5.5 s the
+# slowest of 21 switches measured); at 20 s about one run in four failed on this machine while the
+# publisher's own stats said it was sending the top layer, unconstrained (see docs/broadcast.md).
+TOP_LAYER_WAIT_S = 60.0
 
 
 @dataclass
@@ -459,7 +461,13 @@ async def test_broadcast_shows_the_stage_and_holds_the_other_cameras_warm(space:
 
 
 async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
-    for identity in ("alice", "bob", "alice"):
+    # Every turn switches the big tile. The test before may leave alice in it, and a turn of hers then
+    # switched nothing: her camera stayed at whatever layer it had (once seen dropped to the lowest
+    # while shown), which is not what this test is about and made it fail about one run in three.
+    stage = space.stage()
+    first = "bob" if stage is not None and stage["video_spotlight"] == "alice" else "alice"
+    second = "alice" if first == "bob" else "bob"
+    for identity in (first, second, first):
         colour = SPEAKERS[identity][2]
         mark = len(space.workers.composers[-1].process.lines)
         turn = asyncio.create_task(talk(space, identity))
