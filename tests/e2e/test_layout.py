@@ -261,6 +261,17 @@ async def test_my_controls_stay_on_screen_above_a_full_stage(browser: Browser, a
                         where,
                     )
                     assert where["hits"], (viewport, scroll, testid, where)
+        # The device picker opens right under them, in view, without scrolling the page away.
+        scrolled = await host.page.evaluate("() => scrollY")
+        await host.by("toggle-devices").click()
+        picker = host.by("devices")
+        await expect(picker).to_be_visible(timeout=UI_TIMEOUT_MS)
+        shown = await picker.evaluate(
+            "(el) => { const box = el.getBoundingClientRect();"
+            " return { top: box.top, bottom: box.bottom, innerHeight, scrollY }; }"
+        )
+        assert shown["top"] >= 0 and shown["bottom"] <= shown["innerHeight"], shown
+        assert abs(shown["scrollY"] - scrolled) < 200, (scrolled, shown)
     finally:
         for speaker in speakers:
             with contextlib.suppress(Exception):

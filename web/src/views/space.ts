@@ -350,7 +350,7 @@ export function spaceView(app: App, spaceId: string): View {
       header.header,
       header.banner,
       header.hostAway,
-      h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, controls.el, devices.el), panel.el),
+      h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, h("div", { class: "dock", "data-testid": "dock" }, controls.el, devices.el)), panel.el),
       audioSink,
     );
   }
