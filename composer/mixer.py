@@ -167,20 +167,25 @@ class Mixer:
 
     def _smooth(self, state: _Track, part: np.ndarray, *, dry: bool) -> None:
         """Ramp `part` (int32, in place) where the track's waveform would jump (FADE_MS)."""
-        up = self._up
         if state.fade_in:
-            k = min(len(up), len(part))
-            part[:k] = np.rint(part[:k] * up[:k])
+            up = self._ramp(len(part))
+            part[: len(up)] = np.rint(part[: len(up)] * up)
         elif state.tail is not None:
-            k = min(len(state.tail), len(part))
-            # Less dropped than a whole fade: the crossfade spans what there is of it.
-            ramp = up if k == len(up) else (np.arange(k) + 1) / (k + 1)
-            part[:k] = np.rint(part[:k] * ramp[:k] + state.tail[:k] * ramp[:k][::-1])
+            # Less dropped (or less to play) than a whole fade: the crossfade spans what there is.
+            up = self._ramp(min(len(state.tail), len(part)))
+            k = len(up)
+            part[:k] = np.rint(part[:k] * up + state.tail[:k] * up[::-1])
         state.fade_in, state.tail = False, None
         if dry:
-            k = min(len(up), len(part))
-            if k:
-                part[len(part) - k :] = np.rint(part[len(part) - k :] * up[:k][::-1])
+            down = self._ramp(len(part))[::-1]
+            if len(down):
+                part[len(part) - len(down) :] = np.rint(part[len(part) - len(down) :] * down)
+
+    def _ramp(self, available: int) -> np.ndarray:
+        """A ramp up over FADE_MS, or over `available` samples when fewer: it always ends near 1."""
+        if available >= len(self._up):
+            return self._up
+        return (np.arange(available) + 1) / (available + 1)
 
     def _steer(self, state: _Track) -> None:
         """Drop a playing track's standing excess over the jitter target (STEER_WINDOW_MS)."""

@@ -138,7 +138,7 @@ export class StageView {
     // metadata says (a portrait camera followed by a landscape one must not keep the tall tile).
     if (bigTrack !== this.bigTrackShown) {
       this.bigTrackShown = bigTrack;
-      const size = bigTrack && "dimensions" in bigTrack ? (bigTrack as { dimensions?: { width: number; height: number } }).dimensions : undefined;
+      const size = bigTrack ? bigP?.getTrackPublication(bigTrack.source)?.dimensions : undefined;
       t.dataset.shape = size && size.height > size.width ? "portrait" : "landscape";
     }
     // My own camera is mirrored like a mirror; a screen never is (its text would read backwards).

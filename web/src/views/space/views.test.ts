@@ -475,7 +475,7 @@ describe("StageView", () => {
   });
 
   it("tells the presenter rather than showing her own screen back to her", () => {
-    const screen = { attach: vi.fn(), detach: vi.fn(), dimensions: { width: 1920, height: 1080 } };
+    const screen = { source: "screen_share", attach: vi.fn(), detach: vi.fn() };
     const hana = { getTrackPublication: (source: string) => (source === "screen_share" ? { isMuted: false, track: screen } : undefined) };
     const shown = (me: string) => ({
       ...stageInput("h", ["s"]),
@@ -499,9 +499,10 @@ describe("StageView", () => {
   });
 
   it("takes a new video's shape from its track at once, not from the last video's", () => {
-    const track = (width: number, height: number) => ({ attach: vi.fn(), detach: vi.fn(), dimensions: { width, height } });
-    const cameras: Record<string, ReturnType<typeof track>> = { p: track(360, 640), l: track(960, 540) };
-    const person = (id: string) => ({ getTrackPublication: (source: string) => (source === "camera" ? { isMuted: false, track: cameras[id] } : undefined) });
+    // The size is the publication's (a remote track does not know it before its first frame).
+    const camera = (width: number, height: number) => ({ isMuted: false, dimensions: { width, height }, track: { source: "camera", attach: vi.fn(), detach: vi.fn() } });
+    const cameras: Record<string, ReturnType<typeof camera>> = { p: camera(360, 640), l: camera(960, 540) };
+    const person = (id: string) => ({ getTrackPublication: (source: string) => (source === "camera" ? cameras[id] : undefined) });
     const view = new StageView();
     const shown = (big: string) => ({
       ...stageInput(big, []),
