@@ -31,8 +31,13 @@ FRAME_MS = 20
 SOURCE_QUEUE_MS = 100
 VIDEO_SIZE = (320, 240)
 # A solid-colour camera keeps sending at this rate, so a subscriber that arrives later (the
-# composer subscribes to a camera only when it takes the big tile) gets pictures at once.
-CAMERA_FPS = 10
+# composer subscribes to a camera only when it takes the big tile) gets pictures at once. A frame of
+# one colour is one packet, and livekit-server v1.13.5 judges a simulcast layer above the lowest
+# stopped after any 500 ms with fewer than 5 of its packets, and available again only after 10 s
+# (20 such periods in a row) with at least 5 (pkg/sfu/streamtracker, its packet tracker's defaults).
+# At 10 fps a loaded runner's late frames kept the top layers "stopped" for a minute while the
+# sender sent them all: 20 fps, the lowest layer of a browser's camera, leaves room for jitter.
+CAMERA_FPS = 20
 
 
 def espeak_clip(text: str, voice: str, *, sample_rate: int = SAMPLE_RATE, gain_db: float = 0.0) -> np.ndarray:
@@ -188,8 +193,15 @@ class SyntheticSpeaker:
             )
 
     async def _pump_camera(self, source: rtc.VideoSource, frame: rtc.VideoFrame) -> None:
+        """On a monotonic schedule, so a busy event loop does not lower the rate."""
+        due = time.monotonic()
         while True:
-            await asyncio.sleep(1 / CAMERA_FPS)
+            due += 1 / CAMERA_FPS
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.5:
+                due = time.monotonic()  # fell far behind (loaded machine): do not burst to catch up
             source.capture_frame(frame)
 
     def set_camera_muted(self, muted: bool) -> None:

@@ -92,9 +92,9 @@ CAMERA_SIZE = (960, 540)
 LOWEST_LAYER_LINES = 180
 # How long a shown camera may take to reach its top layer: the SFU switches at that layer's next
 # keyframe, which it asks for at once. Generous for a loaded runner; congestion control, which would
-# make it the runner's load, is off on these tests' server (conftest.py). Usually 0-2 s (5.5 s the
-# slowest of 21 switches measured); at 20 s about one run in four failed on this machine while the
-# publisher's own stats said it was sending the top layer, unconstrained (see docs/broadcast.md).
+# make it the runner's load, is off on these tests' server (conftest.py). Usually under 2 s. Cameras
+# that sent too few packets had the SFU judge their top layers stopped for minutes (docs/broadcast.md,
+# "A camera that sends few packets"; CAMERA_FPS in tests/support/synthetic_speakers.py).
 TOP_LAYER_WAIT_S = 60.0
 
 
@@ -405,9 +405,10 @@ def picture_lines(composer: AgentProcess, identity: str, *, since: int | None = 
     return before + heights(lines[start:])
 
 
-async def reaches_top_layer(composer: AgentProcess, identity: str, *, since: int) -> None:
+async def reaches_top_layer(space: Space, composer: AgentProcess, identity: str, *, since: int) -> None:
     """`identity`'s camera is received at its top layer at `since` (an index into the composer's log
-    lines) or after it; a failure shows what the composer logged about that camera."""
+    lines) or after it; a failure shows what the composer logged about that camera and what its
+    publisher says it sends."""
     try:
         await eventually_async(
             lambda: CAMERA_SIZE[1] in picture_lines(composer, identity, since=since),
@@ -415,7 +416,27 @@ async def reaches_top_layer(composer: AgentProcess, identity: str, *, since: int
             what=f"{identity}'s camera received at its top layer",
         )
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; the composer logged:\n{video_log(composer, since=since)}") from exc
+        sent = await sent_layers(space.speakers[identity])
+        raise AssertionError(
+            f"{exc}; the composer logged:\n{video_log(composer, since=since)}\n{identity} sends:\n{sent}"
+        ) from exc
+
+
+async def sent_layers(speaker: SyntheticSpeaker) -> str:
+    """The publisher's own account of its camera's simulcast layers (libwebrtc's outbound-rtp stats)."""
+    assert speaker.camera is not None
+    rows = []
+    for stats in await speaker.camera.get_stats():
+        if stats.WhichOneof("stats") == "outbound_rtp":
+            out = stats.outbound_rtp.outbound
+            rows.append(
+                f"{out.rid or '-'}: {out.frame_width}x{out.frame_height} at {out.frames_per_second:.0f} fps, "
+                f"active {out.active}, target {out.target_bitrate:.0f} b/s, "
+                f"{stats.outbound_rtp.sent.bytes_sent} bytes sent, limited by "
+                f"{out.quality_limitation_reason or 'nothing'} {dict(out.quality_limitation_durations)}, "
+                f"{out.quality_limitation_resolution_changes} resolution changes"
+            )
+    return "\n".join(sorted(rows))
 
 
 def video_log(composer: AgentProcess, *, since: int = 0) -> str:
@@ -484,7 +505,7 @@ async def test_big_tile_follows_the_talking_speaker(space: Space) -> None:
         assert held == {f"camera {identity}": "high", f"camera {other}": "low"}, video_log(composer)
         # The shown camera reaches its top layer (in place, or subscribed afresh when the SFU does
         # not move a warm subscription up: SPACES_COMPOSER_FULL_PICTURE_WAIT_S).
-        await reaches_top_layer(composer, identity, since=mark)
+        await reaches_top_layer(space, composer, identity, since=mark)
         await turn
 
 

@@ -104,5 +104,5 @@ async def test_a_renewed_warm_camera_comes_back_at_its_top_layer(renewing_space:
         what="a picture of bob's renewed subscription",
     )
     # ...and its top layer (the SFU asked for it with the subscription).
-    await reaches_top_layer(composer, "bob", since=renewed)
+    await reaches_top_layer(space, composer, "bob", since=renewed)
     assert not any("brought nothing" in line for line in composer.process.lines)
