@@ -32,7 +32,10 @@ install_livekit() {
     # The stack's own hardened build (scripts/build-livekit-archive.sh), an asset of the stack.
     aws s3 cp --only-show-errors --region "$AWS_REGION" "$LIVEKIT_ARCHIVE_S3" "${work}/${tarball}"
   else
-    curl -fsSL --retry 5 -o "${work}/${tarball}" "${RELEASES}/${LIVEKIT_VERSION}/${tarball}"
+    # Bounded: a stalled download is retried (each try ends after 5 min, or 15 s without a
+    # connection) instead of holding the boot until the SfuUnhealthy alarm.
+    curl -fsSL --connect-timeout 15 --max-time 300 --retry 5 -o "${work}/${tarball}" \
+      "${RELEASES}/${LIVEKIT_VERSION}/${tarball}"
   fi
   if ! echo "${LIVEKIT_SHA256}  ${work}/${tarball}" | sha256sum --check --status -; then
     rm -rf "$work"

@@ -6,9 +6,10 @@ set -uo pipefail
 
 imds() {
   local token
-  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token \
+  # Bounded, as in livekit-protect.sh: a metadata call that hangs would stop the watch for good.
+  token=$(curl -sf --max-time 2 -X PUT http://169.254.169.254/latest/api/token \
     -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
-  curl -sf -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/$1"
+  curl -sf --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/$1"
 }
 
 until [ "$(imds autoscaling/target-lifecycle-state)" = "Terminated" ]; do sleep 5; done
