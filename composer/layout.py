@@ -176,9 +176,20 @@ def card_for(identity: str, name: str, picture: str = "") -> Card:
     )
 
 
-def stage_order(speakers: Sequence[Speaker]) -> list[Speaker]:
-    """Host, co-hosts, speakers; within a role by identity (web/src/stage.ts `stageOrder`)."""
-    return sorted(speakers, key=lambda s: (STAGE_ORDER.get(s.role, 3), s.identity))
+def stage_order(speakers: Sequence[Speaker], seated: Sequence[str] = ()) -> list[Speaker]:
+    """Host, co-hosts, speakers; within a role in the order they took their seats (`seated`, the
+    room metadata's), so a newcomer joins the end of the strip and nobody moves; anyone not in
+    `seated` (a room the control plane does not run) after them, by identity. The same rule as
+    web/src/stage.ts `stageOrder`, which every page applies."""
+    seat: dict[str, int] = {}
+    for index, identity in enumerate(seated):
+        seat.setdefault(identity, index)
+    unseated = len(seat)
+
+    def key(speaker: Speaker) -> tuple[int, int, str]:
+        return STAGE_ORDER.get(speaker.role, 3), seat.get(speaker.identity, unseated), speaker.identity
+
+    return sorted(speakers, key=key)
 
 
 def compose(
@@ -188,10 +199,12 @@ def compose(
     title: str,
     video: VideoPolicy,
     geometry: Geometry,
+    seated: Sequence[str] = (),
 ) -> Layout:
-    """The frame for `stage` with `speakers` present (anyone not present is not drawn)."""
+    """The frame for `stage` with `speakers` present (anyone not present is not drawn), the strip
+    in stage order (`stage_order`, `seated` the room metadata's)."""
     present = {s.identity: s for s in speakers}
-    ordered = stage_order(speakers)
+    ordered = stage_order(speakers, seated)
     levels = {s.identity: s.level for s in stage.speaking} if stage is not None else {}
     big: BigTile | None = None
     if stage is not None:

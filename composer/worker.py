@@ -916,6 +916,7 @@ class RoomComposer:
             title=self._metadata.title,
             video=self._metadata.video,
             geometry=self._geometry,
+            seated=self._metadata.seated,
         )
 
     # -- video: the shown track (a camera or a pinned screen share) and the warm cameras ---------

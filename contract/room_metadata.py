@@ -48,6 +48,13 @@ class RoomMetadata:
     # `issued_at` stops watching.
     removed_viewers: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def seated(self) -> tuple[str, ...]:
+        """The stage in the order its members took their seats: the host, the co-hosts, the
+        speakers (the control plane appends to each list). Pages and the broadcast order the
+        stage by it (web/src/stage.ts `stageOrder`, composer/layout.py `stage_order`)."""
+        return tuple(identity for identity in (self.host, *self.cohosts, *self.speakers) if identity)
+
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["cohosts"] = list(self.cohosts)

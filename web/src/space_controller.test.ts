@@ -313,6 +313,14 @@ describe("SpaceController", () => {
     expect(ctl.broadcastNext).toBe("watch");
   });
 
+  it("seats the stage in the stored order: host, co-hosts, speakers, as pushed", async () => {
+    const ctl = new SpaceController(new FakeApi(), "s1", "me");
+    expect(ctl.seated).toEqual([]);
+    await ctl.load();
+    ctl.pushed(doc({ version: 2, cohosts: ["c2", "c1"], speakers: ["s9", "s1"] }));
+    expect(ctl.seated).toEqual(["h", "c2", "c1", "s9", "s1"]);
+  });
+
   it("before the Space is read, goes by the role attribute, then the join token", () => {
     const ctl = new SpaceController(new FakeApi(), "s1", "me");
     expect(ctl.roleOf("x", "speaker")).toBe("speaker");

@@ -109,6 +109,13 @@ export class SpaceController {
     return this.myRole === "host" || this.myRole === "cohost";
   }
 
+  /** The stage in the order its members took their seats (host, co-hosts, speakers, as stored):
+   * what `stageOrder` orders by. Empty before the Space is known. */
+  get seated(): string[] {
+    const s = this.space;
+    return s ? [s.host, ...s.cohosts, ...s.speakers].filter((id) => id) : [];
+  }
+
   get handRaised(): boolean {
     return !!this.space?.raised_hands.includes(this.me);
   }

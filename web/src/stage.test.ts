@@ -150,4 +150,20 @@ describe("stageOrder", () => {
     ]);
     expect(order).toEqual(["hana", "cora", "amy", "zed"]);
   });
+
+  it("keeps the order people took their seats, then anyone unlisted by plain string order", () => {
+    const members = [
+      { identity: "abe", role: "speaker" },
+      { identity: "Zed", role: "speaker" },
+      { identity: "aaron", role: "speaker" },
+      { identity: "alice", role: "speaker" },
+      { identity: "bob", role: "speaker" },
+      { identity: "zoe", role: "cohost" },
+      { identity: "hana", role: "host" },
+    ];
+    // bob came on stage before alice, aaron last; abe and Zed are not in the stored stage.
+    const order = stageOrder(members, ["hana", "zoe", "bob", "alice", "aaron"]);
+    // "Zed" before "abe" as Python sorts (composer/layout.py), not as a locale would.
+    expect(order).toEqual(["hana", "zoe", "bob", "alice", "aaron", "Zed", "abe"]);
+  });
 });

@@ -120,10 +120,24 @@ export function layoutFor(stage: StageState | null, members: readonly string[], 
 
 const STAGE_ORDER = { host: 0, cohost: 1, speaker: 2 } as const;
 
-/** Stage order: host, co-hosts, speakers; within a role, by identity so every viewer agrees. */
-export function stageOrder(members: ReadonlyArray<{ identity: string; role: string }>): string[] {
+/** Stage order: host, co-hosts, speakers; within a role in the order they took their seats
+ * (`seated`: the Space's host, co-hosts and speakers as stored, which the control plane appends to),
+ * so a newcomer joins the end of the strip and nobody moves. Anyone not in `seated` comes after,
+ * by identity compared as plain strings (not by locale: for the ASCII ids the control plane issues,
+ * Python's order). The broadcast draws its strip by the same rule
+ * (composer/layout.py `stage_order`), so every viewer agrees. */
+export function stageOrder(
+  members: ReadonlyArray<{ identity: string; role: string }>,
+  seated: readonly string[] = [],
+): string[] {
   const rank = (role: string) => STAGE_ORDER[role as keyof typeof STAGE_ORDER] ?? 3;
+  const seats = new Map<string, number>();
+  seated.forEach((id, i) => {
+    if (!seats.has(id)) seats.set(id, i);
+  });
+  const seat = (id: string) => seats.get(id) ?? seated.length;
+  const plain = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return [...members]
-    .sort((a, b) => rank(a.role) - rank(b.role) || a.identity.localeCompare(b.identity))
+    .sort((a, b) => rank(a.role) - rank(b.role) || seat(a.identity) - seat(b.identity) || plain(a.identity, b.identity))
     .map((m) => m.identity);
 }

@@ -89,6 +89,24 @@ def test_strip_is_in_stage_order_with_speaking_rings() -> None:
     assert out.strip[1].level == 0.4
 
 
+def test_the_strip_keeps_the_order_people_took_their_seats() -> None:
+    """Within a role, the room metadata's order (who came on stage first), not the ids': a newcomer
+    joins the end and nobody moves. Anyone the metadata does not list comes after, by identity."""
+    cohost = Speaker("zoe", "Zoe", "cohost", has_camera=False)
+    late = Speaker("aaron", "Aaron", "speaker", has_camera=False)
+    stray = Speaker("abe", "Abe", "speaker", has_camera=False)
+    seated = ("hana", "zoe", "bob", "alice", "aaron")
+    out = compose(
+        stage(spotlight="hana"),
+        [stray, late, ALICE, BOB, cohost, HOST],
+        title="",
+        video="speakers",
+        geometry=GEOMETRY,
+        seated=seated,
+    )
+    assert [m.card.identity for m in out.strip] == ["zoe", "bob", "alice", "aaron", "abe"]
+
+
 def test_the_big_tile_holder_speaking_is_marked() -> None:
     out = layout(stage(spotlight="bob", speaking=(Speaking("bob", 0.5),)), [ALICE, BOB])
     assert out.big is not None and out.big.speaking

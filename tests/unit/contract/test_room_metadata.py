@@ -15,3 +15,9 @@ def test_a_document_without_a_host_was_not_written_by_the_control_plane_and_limi
     assert parse_room_metadata("").may_speak("anyone")
     assert parse_room_metadata('{"speakers": ["s"]}').may_speak("someone-else")
     assert not parse_room_metadata('{"host": "h", "speakers": ["s"]}').may_speak("someone-else")
+
+
+def test_seated_is_the_stage_in_the_order_its_members_took_their_seats() -> None:
+    metadata = parse_room_metadata('{"host": "h", "cohosts": ["c2", "c1"], "speakers": ["s9", "s1"]}')
+    assert metadata.seated == ("h", "c2", "c1", "s9", "s1")
+    assert parse_room_metadata('{"speakers": ["s"]}').seated == ("s",)  # no host: none listed

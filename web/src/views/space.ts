@@ -389,7 +389,10 @@ export function spaceView(app: App, spaceId: string): View {
 
     // On stage = allowed to publish by the SFU (live truth), falling back to the role.
     const onStage = room.people.filter((p) => (p.permissions ? p.permissions.canPublish : isStageRole(role(p.identity))));
-    const members = stageOrder(onStage.map((p) => ({ identity: p.identity, role: role(p.identity) })));
+    const members = stageOrder(
+      onStage.map((p) => ({ identity: p.identity, role: role(p.identity) })),
+      ctl.seated,
+    );
     const agentStage = room.stage.current;
     const pinnedSource = ctl.space?.pinned_source ?? room.info.pinned_source;
     const layout = layoutFor(agentStage, members, pinnedSource);
@@ -448,7 +451,10 @@ export function spaceView(app: App, spaceId: string): View {
     const s = ctl.space;
     if (!s) return [];
     const ids = new Set([s.host, ...s.cohosts, ...s.speakers].filter((id) => id && !here.has(id)));
-    return stageOrder([...ids].map((id) => ({ identity: id, role: ctl.roleOf(id) })));
+    return stageOrder(
+      [...ids].map((id) => ({ identity: id, role: ctl.roleOf(id) })),
+      ctl.seated,
+    );
   }
 
   /** Trying again by itself: after a drop ("Reconnecting…"), or a first connect that failed (the
