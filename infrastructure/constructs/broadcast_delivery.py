@@ -45,9 +45,13 @@ PLAYLIST_MAX_TTL = Duration.seconds(60)
 # from turning every edge into an origin request per segment and viewer wave.
 SEGMENT_MIN_TTL = Duration.days(1)
 SEGMENT_TTL = Duration.days(365)
-# How long an edge remembers a 403/404 (a missing key reads as 403 from S3 without ListBucket).
-# CloudFront's default is 10 s, which would hide the first playlist of a starting Space for 10 s.
+# How long an edge remembers an error: a 403/404 (a missing key reads as 403 from S3 without
+# ListBucket) or a 5xx (an S3 hiccup). CloudFront's default is 10 s, which would hide the first
+# playlist of a starting Space for 10 s, and hand one 503 to a whole edge's viewers for longer than
+# hls.js retries. Not 0: an origin in trouble then gets one request a second per edge, not one per
+# viewer.
 ERROR_CACHING_TTL = Duration.seconds(1)
+CACHED_ERRORS = (403, 404, 500, 502, 503, 504)
 # Object lifecycle counts from each object's creation, not from the end of the Space; a segment from
 # the start of a long Space would expire that much earlier than the recording's announced end
 # (ended_at + retention). One extra day covers Spaces of up to 24 h.
@@ -252,7 +256,7 @@ class BroadcastDelivery(Construct):
             log_bucket=self.log_bucket,
             log_file_prefix="cloudfront/",
             error_responses=[
-                cloudfront.ErrorResponse(http_status=status, ttl=ERROR_CACHING_TTL) for status in (403, 404)
+                cloudfront.ErrorResponse(http_status=code, ttl=ERROR_CACHING_TTL) for code in CACHED_ERRORS
             ],
         )
         if settings.domain and hosted_zone is not None:

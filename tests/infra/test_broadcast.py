@@ -170,10 +170,15 @@ def test_every_behaviour_is_https_only_with_the_cors_policy(synth: Synthesized) 
         assert behaviour["AllowedMethods"] == methods, pattern
         assert behaviour["ResponseHeadersPolicyId"] == {"Ref": headers_id}, pattern
     assert config["PriceClass"] == "PriceClass_100"
-    # A missing key (403 from S3 without ListBucket) is remembered 1 s, not CloudFront's 10 s.
+    # A missing key (403 from S3 without ListBucket) or an origin's 5xx is remembered 1 s, not
+    # CloudFront's 10 s.
     assert {(e["ErrorCode"], e["ErrorCachingMinTTL"]) for e in config["CustomErrorResponses"]} == {
         (403, 1),
         (404, 1),
+        (500, 1),
+        (502, 1),
+        (503, 1),
+        (504, 1),
     }
 
 
