@@ -1,6 +1,15 @@
 import { describe, expect, it, vi } from "vitest";
 
-import { afterPoll, CLOCK_SKEW_LIMIT_S, liveLabel, parseGrant, playableUrl, replayAvailable, secondsBehind } from "./broadcast";
+import {
+  afterPoll,
+  CLOCK_SKEW_LIMIT_S,
+  liveLabel,
+  parseGrant,
+  PlayableSource,
+  replayAvailable,
+  secondsBehind,
+  WHOLE_PLAYLIST_AFTER_MS,
+} from "./broadcast";
 
 describe("token mode", () => {
   const issued_at = "2030-12-31T23:00:00.000123Z";
@@ -119,23 +128,41 @@ describe("a listener on the broadcast, after each poll", () => {
   });
 });
 
-describe("playableUrl", () => {
+describe("PlayableSource", () => {
   const base = "https://cdn.example/broadcasts/s1";
+  const live = `${base}/live.m3u8`;
+  const whole = `${base}/index.m3u8`;
   const having = (...present: string[]) => async (url: string) => present.includes(url);
+  const at = (times: number[]) => {
+    let i = 0;
+    return () => times[Math.min(i++, times.length - 1)];
+  };
 
   it("plays the live window when it is there, or when nothing is there yet", async () => {
-    expect(await playableUrl(`${base}/live.m3u8`, having(`${base}/live.m3u8`, `${base}/index.m3u8`))).toBe(`${base}/live.m3u8`);
-    expect(await playableUrl(`${base}/live.m3u8`, having())).toBe(`${base}/live.m3u8`);
-    expect(await playableUrl(`${base}/live.m3u8`, having(`${base}/live.m3u8`))).toBe(`${base}/live.m3u8`);
+    const source = new PlayableSource(live);
+    expect(await source.choose(having(live, whole))).toBe(live);
+    expect(await source.choose(having())).toBe(live);
+    expect(await source.choose(having(live))).toBe(live);
   });
 
-  it("plays the whole playlist of a Space whose composer writes no window (started before it)", async () => {
-    expect(await playableUrl(`${base}/live.m3u8`, having(`${base}/index.m3u8`))).toBe(`${base}/index.m3u8`);
+  it("plays the whole playlist of a Space whose composer writes no window, once it stays that way", async () => {
+    const source = new PlayableSource(live, at([0, 2_000, WHOLE_PLAYLIST_AFTER_MS]));
+    expect(await source.choose(having(whole))).toBe(live);
+    expect(await source.choose(having(whole))).toBe(live);
+    expect(await source.choose(having(whole))).toBe(whole);
+  });
+
+  it("does not leave the window for a start it saw half written (the whole playlist first, a cached 404 of the window)", async () => {
+    const source = new PlayableSource(live, at([0, 2_000, 4_000, 6_000]));
+    expect(await source.choose(having(whole))).toBe(live);
+    expect(await source.choose(having(live, whole))).toBe(live); // the window came: the wait starts over
+    expect(await source.choose(having(whole))).toBe(live); // a stale 404 again
+    expect(await source.choose(having(whole))).toBe(live); // 2 s of it, not 4
   });
 
   it("leaves any other playlist alone", async () => {
     const exists = vi.fn(async () => false);
-    expect(await playableUrl(`${base}/index.m3u8`, exists)).toBe(`${base}/index.m3u8`);
+    expect(await new PlayableSource(whole).choose(exists)).toBe(whole);
     expect(exists).not.toHaveBeenCalled();
   });
 });

@@ -187,17 +187,44 @@ export const REPLAY_HLS_CONFIG = {
 } as const;
 
 /**
- * The playlist a live player should load: the live window it was given, unless that does not exist
- * while the Space's whole playlist does. That is a Space whose composer started before the window
- * existed (a deploy in progress: a running composer keeps its Space until it ends), which writes
- * only the whole playlist; its viewers play that until they join again. Neither there yet (the
- * Space just started): the window, asked for again. `exists` answers a HEAD request.
+ * How long a live player sees the live window missing while the Space's whole playlist is there,
+ * on every look, before it plays the whole one instead. A composer started before the window
+ * existed (a deploy in progress: a running composer keeps its Space until it ends) writes only the
+ * whole playlist, and its viewers play that until they join again. A current composer writes the
+ * whole playlist just before the window, and a CDN keeps each file's 403 or 404 for up to a second
+ * (infrastructure/constructs/broadcast_delivery.py), so at a Space's start a single look could see
+ * the one and not yet the other: a review's simulation of 300 viewers waiting for a start sent 3-40 %
+ * of them to the whole playlist for the rest of the Space (972 kB at 3 h, reloaded every second).
+ * Three looks, a retry (RETRY_MS) apart, outlast that by far.
  */
-export async function playableUrl(url: string, exists: (url: string) => Promise<boolean>): Promise<string> {
-  if (!url.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`)) return url;
-  const whole = new URL(BROADCAST_PLAYLIST, url).toString();
-  const [live, full] = await Promise.all([exists(url), exists(whole)]);
-  return !live && full ? whole : url;
+export const WHOLE_PLAYLIST_AFTER_MS = 4_000;
+
+/**
+ * The playlist a live player should load, asked again on every retry: the live window it was
+ * given, unless that has been missing for WHOLE_PLAYLIST_AFTER_MS while the whole playlist was
+ * there each time. Neither there yet (the Space just started): the window, asked for again.
+ * `exists` answers a HEAD request.
+ */
+export class PlayableSource {
+  private wholeOnlySince: number | null = null;
+
+  constructor(
+    readonly url: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async choose(exists: (url: string) => Promise<boolean>): Promise<string> {
+    if (!this.url.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`)) return this.url;
+    const whole = new URL(BROADCAST_PLAYLIST, this.url).toString();
+    const [live, full] = await Promise.all([exists(this.url), exists(whole)]);
+    if (live || !full) {
+      this.wholeOnlySince = null;
+      return this.url;
+    }
+    const now = this.now();
+    this.wholeOnlySince ??= now;
+    return now - this.wholeOnlySince >= WHOLE_PLAYLIST_AFTER_MS ? whole : this.url;
+  }
 }
 
 /** Whether an ended Space can be replayed now: it had a broadcast and its recording is still kept. */

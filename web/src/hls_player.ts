@@ -6,7 +6,7 @@
 import type Hls from "hls.js";
 import type { ErrorData } from "hls.js";
 
-import { LIVE_HLS_CONFIG, playableUrl, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
+import { LIVE_HLS_CONFIG, PlayableSource, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
 import { h } from "./dom";
 import type { PdtAnchor } from "./timeline";
 
@@ -80,11 +80,14 @@ export class BroadcastPlayer {
   /** The hls.js class, for its error-type constants (the module is loaded on demand). */
   private Hls: typeof Hls | null = null;
   private destroyed = false;
+  /** Which playlist a live player loads, looked at again on each retry. */
+  private readonly source: PlayableSource;
 
   private constructor(
     readonly url: string,
     readonly live: boolean,
   ) {
+    this.source = new PlayableSource(url);
     const v = this.video;
     const set = (state: PlayerState) => () => this.setState(state);
     v.addEventListener("playing", () => {
@@ -267,7 +270,7 @@ export class BroadcastPlayer {
 
   /** Load the browser's own HLS again: a live player the playable playlist (at its live edge), a replay where it was. */
   private async reloadNative(): Promise<void> {
-    const url = this.live ? await playableUrl(this.url, headOk) : this.url;
+    const url = this.live ? await this.source.choose(headOk) : this.url;
     if (this.destroyed || this.state === "failed") return; // it stopped for good while it looked
     const v = this.video;
     const at = this.live ? 0 : v.currentTime;
@@ -283,7 +286,7 @@ export class BroadcastPlayer {
    */
   private async reload(hls: Hls, always = true): Promise<void> {
     if (hls.levels.length > 0) return hls.startLoad();
-    const url = this.live ? await playableUrl(this.url, headOk) : this.url;
+    const url = this.live ? await this.source.choose(headOk) : this.url;
     if (this.destroyed || this.hls !== hls || hls.levels.length > 0) return;
     if (always || url !== this.url) hls.loadSource(url);
   }

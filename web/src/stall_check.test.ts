@@ -59,8 +59,8 @@ describe("the stalled broadcast check", async () => {
     expect(time.checks).toEqual([STALL_CHECK_MS]);
   });
 
-  it("counts a failed player as stuck, a paused or ended one not", async () => {
-    expect(stuck("failed") && stuck("waiting") && stuck("loading")).toBe(true);
-    expect(stuck("paused") || stuck("ended") || stuck("playing")).toBe(false);
+  it("counts a failed player as stuck, and one at the stream's end the page was not told of; a paused one not", async () => {
+    expect(stuck("failed") && stuck("waiting") && stuck("loading") && stuck("ended")).toBe(true);
+    expect(stuck("paused") || stuck("playing")).toBe(false);
   });
 });

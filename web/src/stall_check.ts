@@ -3,8 +3,9 @@
  *
  * An HLS viewer learns the end from the stream (ENDLIST) and state.json, both written by the
  * composer. If no composer sees the end (it crashed and the Space ended before a replacement came),
- * neither is written and the player would wait for ever. So a player that has been waiting (or
- * loading, or has failed) for STALL_CHECK_MS plus up to STALL_CHECK_JITTER_MS reads the Space once,
+ * neither is written and the player would wait for ever; if only state.json's end was lost, the
+ * player ends on a still picture under "LIVE". So a player that has been waiting (or loading, or has
+ * failed, or ended) for STALL_CHECK_MS plus up to STALL_CHECK_JITTER_MS reads the Space once,
  * and again every STALL_RECHECK_MS (plus jitter) while it still waits; an ended Space then ends the
  * page as usual. A composer replacement (~20-30 s) stays below the first check, and the jitter
  * spreads a whole audience's reads over half a minute (docs/web.md, "The broadcast").
@@ -23,9 +24,15 @@ export interface StallCheckDeps {
   clearTimer: (handle: unknown) => void;
 }
 
-/** Whether a player in this state is not showing the Space (and so may be showing a dead stream). */
+/**
+ * Whether a live player in this state is not showing the Space (and so may be showing a dead
+ * stream). Ended counts: the stream's ENDLIST came while the page still reads the Space as live,
+ * which happens when the composer's last write of state.json failed (it gives that write 5 s and
+ * closes the stream anyway). The page leaves a player that ended with the Space, as state.json
+ * says it did, well before the first check (space_session.ts `followBroadcast`).
+ */
 export function stuck(state: PlayerState): boolean {
-  return state === "waiting" || state === "loading" || state === "failed";
+  return state === "waiting" || state === "loading" || state === "failed" || state === "ended";
 }
 
 export class StallCheck {
