@@ -7,12 +7,15 @@
  * player ends on a still picture under "LIVE". So a player that has been waiting (or loading, or has
  * failed, or ended) for STALL_CHECK_MS plus up to STALL_CHECK_JITTER_MS reads the Space once,
  * and again every STALL_RECHECK_MS (plus jitter) while it still waits; an ended Space then ends the
- * page as usual. A composer replacement (~20-30 s) stays below the first check, and the jitter
- * spreads a whole audience's reads over half a minute (docs/web.md, "The broadcast").
+ * page as usual. A composer replacement stays below the first check: 20-30 s after a crash, up to
+ * ~50 s after a composer's watchdog ended its stalled job (10 s of stall, then the re-dispatch, the
+ * 5 s eviction grace and a start), which with the first check at 45 s had part of a whole audience
+ * reading the API in an ordinary replacement. The jitter spreads the reads over half a minute
+ * (docs/web.md, "The broadcast").
  */
 import type { PlayerState } from "./hls_player";
 
-export const STALL_CHECK_MS = 45_000;
+export const STALL_CHECK_MS = 60_000;
 export const STALL_CHECK_JITTER_MS = 30_000;
 export const STALL_RECHECK_MS = 60_000;
 
