@@ -265,6 +265,9 @@ async def test_a_raised_hand_stays_up_through_a_reload_and_goes_down_with_a_clos
     await listener.join(space.space_id)
     await listener.by("raise-hand").click()
     await expect(space.host.by("hand", LISTENER)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    # The page knows its hand is up once the raise's answer is in, which on a loaded runner can come
+    # after the host sees the hand: a reload before that has no raised hand to put back (CI saw it).
+    await expect(listener.by("raise-hand")).to_contain_text("Lower hand", timeout=UI_TIMEOUT_MS)
 
     raised: list[str] = []
     listener.page.on(
