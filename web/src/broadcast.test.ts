@@ -133,9 +133,18 @@ describe("PlayableSource", () => {
   const live = `${base}/live.m3u8`;
   const whole = `${base}/index.m3u8`;
   const having = (...present: string[]) => async (url: string) => present.includes(url);
-  const at = (times: number[]) => {
-    let i = 0;
-    return () => times[Math.min(i++, times.length - 1)];
+  const clock = () => {
+    const c = { t: 0, now: () => c.t };
+    return c;
+  };
+  /** Looks every 2 s (the player's retry) from `c.t` on, `n` of them, each seeing only the whole playlist. */
+  const looks = async (source: PlayableSource, c: { t: number }, n: number) => {
+    const seen = [];
+    for (let i = 0; i < n; i++) {
+      seen.push(await source.choose(having(whole)));
+      c.t += 2_000;
+    }
+    return seen;
   };
 
   it("plays the live window when it is there, or when nothing is there yet", async () => {
@@ -146,18 +155,32 @@ describe("PlayableSource", () => {
   });
 
   it("plays the whole playlist of a Space whose composer writes no window, once it stays that way", async () => {
-    const source = new PlayableSource(live, at([0, 2_000, WHOLE_PLAYLIST_AFTER_MS]));
-    expect(await source.choose(having(whole))).toBe(live);
-    expect(await source.choose(having(whole))).toBe(live);
-    expect(await source.choose(having(whole))).toBe(whole);
+    const c = clock();
+    const source = new PlayableSource(live, c.now);
+    const seen = await looks(source, c, WHOLE_PLAYLIST_AFTER_MS / 2_000 + 1);
+    expect(seen.slice(0, -1).every((url) => url === live)).toBe(true);
+    expect(seen.at(-1)).toBe(whole);
   });
 
   it("does not leave the window for a start it saw half written (the whole playlist first, a cached 404 of the window)", async () => {
-    const source = new PlayableSource(live, at([0, 2_000, 4_000, 6_000]));
-    expect(await source.choose(having(whole))).toBe(live);
+    const c = clock();
+    const source = new PlayableSource(live, c.now);
+    await looks(source, c, 5);
     expect(await source.choose(having(live, whole))).toBe(live); // the window came: the wait starts over
-    expect(await source.choose(having(whole))).toBe(live); // a stale 404 again
-    expect(await source.choose(having(whole))).toBe(live); // 2 s of it, not 4
+    c.t += 2_000;
+    expect(await looks(source, c, WHOLE_PLAYLIST_AFTER_MS / 2_000)).not.toContain(whole);
+  });
+
+  it("counts only looks in a row: an old look, or one before the player played, does not shorten the wait", async () => {
+    const c = clock();
+    const source = new PlayableSource(live, c.now);
+    expect(await source.choose(having(whole))).toBe(live);
+    c.t += 10 * 60_000; // ten minutes later, one failed look (a native player's error, back online)
+    expect(await source.choose(having(whole))).toBe(live);
+    const played = new PlayableSource(live, c.now);
+    await looks(played, c, WHOLE_PLAYLIST_AFTER_MS / 2_000);
+    played.reset(); // it played meanwhile
+    expect(await played.choose(having(whole))).toBe(live);
   });
 
   it("leaves any other playlist alone", async () => {

@@ -188,41 +188,50 @@ export const REPLAY_HLS_CONFIG = {
 
 /**
  * How long a live player sees the live window missing while the Space's whole playlist is there,
- * on every look, before it plays the whole one instead. A composer started before the window
- * existed (a deploy in progress: a running composer keeps its Space until it ends) writes only the
- * whole playlist, and its viewers play that until they join again. A current composer writes the
- * whole playlist just before the window, and a CDN keeps each file's 403 or 404 for up to a second
- * (infrastructure/constructs/broadcast_delivery.py), so at a Space's start a single look could see
- * the one and not yet the other: a review's simulation of 300 viewers waiting for a start sent 3-40 %
- * of them to the whole playlist for the rest of the Space (972 kB at 3 h, reloaded every second).
- * Three looks, a retry (RETRY_MS) apart, outlast that by far.
+ * on looks at most LOOK_GAP_MS apart, before it plays the whole one instead. A composer started
+ * before the window existed (a deploy in progress: a running composer keeps its Space until it
+ * ends) writes only the whole playlist, and its viewers play that until they join again. A current
+ * composer writes the whole playlist just before the window: a CDN keeps each file's 403 or 404 for
+ * up to a second (infrastructure/constructs/broadcast_delivery.py), and one slow S3 write can take
+ * ~15 s (composer/settings.py), so at a Space's start a look could see the one and not yet the
+ * other. A review's simulation of 300 viewers waiting for a start sent 3-40 % of them to the whole
+ * playlist for the rest of the Space (972 kB at 3 h, reloaded every second) when one look decided.
  */
-export const WHOLE_PLAYLIST_AFTER_MS = 4_000;
+export const WHOLE_PLAYLIST_AFTER_MS = 20_000;
+/** Looks further apart than this (the player's retries are 2 s apart) start the wait over. */
+export const LOOK_GAP_MS = 5_000;
 
 /**
  * The playlist a live player should load, asked again on every retry: the live window it was
- * given, unless that has been missing for WHOLE_PLAYLIST_AFTER_MS while the whole playlist was
- * there each time. Neither there yet (the Space just started): the window, asked for again.
- * `exists` answers a HEAD request.
+ * given, unless that has been missing for WHOLE_PLAYLIST_AFTER_MS of looks in a row while the whole
+ * playlist was there each time. Neither there yet (the Space just started): the window, asked for
+ * again. `exists` answers a HEAD request. `reset` (the player plays) forgets the looks.
  */
 export class PlayableSource {
   private wholeOnlySince: number | null = null;
+  private lastLook = -Infinity;
 
   constructor(
     readonly url: string,
     private readonly now: () => number = Date.now,
   ) {}
 
+  reset(): void {
+    this.wholeOnlySince = null;
+  }
+
   async choose(exists: (url: string) => Promise<boolean>): Promise<string> {
     if (!this.url.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`)) return this.url;
     const whole = new URL(BROADCAST_PLAYLIST, this.url).toString();
     const [live, full] = await Promise.all([exists(this.url), exists(whole)]);
+    const now = this.now();
+    const inARow = now - this.lastLook <= LOOK_GAP_MS;
+    this.lastLook = now;
     if (live || !full) {
       this.wholeOnlySince = null;
       return this.url;
     }
-    const now = this.now();
-    this.wholeOnlySince ??= now;
+    if (this.wholeOnlySince === null || !inARow) this.wholeOnlySince = now;
     return now - this.wholeOnlySince >= WHOLE_PLAYLIST_AFTER_MS ? whole : this.url;
   }
 }

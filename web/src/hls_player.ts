@@ -91,6 +91,7 @@ export class BroadcastPlayer {
     const v = this.video;
     const set = (state: PlayerState) => () => this.setState(state);
     v.addEventListener("playing", () => {
+      this.source.reset();
       this.loadProblem = null;
       this.refusedWhilePresent = 0;
       this.plays += 1;
@@ -197,8 +198,8 @@ export class BroadcastPlayer {
     if (!data.fatal) {
       // The first playlist that did not load and that hls.js retries (a timeout, a 5xx, no answer:
       // up to ~25 s before giving up; a 4xx it never retries, that is fatal at once and handled
-      // below): an older composer's Space has no live window, so look at once whether the whole
-      // playlist is there.
+      // below): an older composer's Space has no live window, so start looking whether only the
+      // whole playlist is there (PlayableSource decides after looks in a row).
       if (this.live && !this.probed && data.details === this.Hls.ErrorDetails.MANIFEST_LOAD_ERROR && hls.levels.length === 0) {
         this.probed = true;
         void this.reload(hls, false);
