@@ -184,7 +184,7 @@ def stage_order(speakers: Sequence[Speaker], seated: Sequence[str] = ()) -> list
     seat: dict[str, int] = {}
     for index, identity in enumerate(seated):
         seat.setdefault(identity, index)
-    unseated = len(seat)
+    unseated = len(seated)  # as the page counts (web/src/stage.ts), duplicates included
 
     def key(speaker: Speaker) -> tuple[int, int, str]:
         return STAGE_ORDER.get(speaker.role, 3), seat.get(speaker.identity, unseated), speaker.identity

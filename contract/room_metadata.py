@@ -51,8 +51,9 @@ class RoomMetadata:
     @property
     def seated(self) -> tuple[str, ...]:
         """The stage in the order its members took their seats: the host, the co-hosts, the
-        speakers (the control plane appends to each list). Pages and the broadcast order the
-        stage by it (web/src/stage.ts `stageOrder`, composer/layout.py `stage_order`)."""
+        speakers (the control plane adds a newcomer at the end of their list; a hand-over swaps
+        the host and the co-host in place). Pages and the broadcast order the stage by it
+        (web/src/stage.ts `stageOrder`, composer/layout.py `stage_order`)."""
         return tuple(identity for identity in (self.host, *self.cohosts, *self.speakers) if identity)
 
     def to_dict(self) -> dict[str, Any]:

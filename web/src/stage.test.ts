@@ -166,4 +166,9 @@ describe("stageOrder", () => {
     // "Zed" before "abe" as Python sorts (composer/layout.py), not as a locale would.
     expect(order).toEqual(["hana", "zoe", "bob", "alice", "aaron", "Zed", "abe"]);
   });
+
+  it("takes someone listed twice at their first seat, and the unlisted after every seat (as the composer does)", () => {
+    const members = ["aa", "b", "x"].map((identity) => ({ identity, role: "speaker" }));
+    expect(stageOrder(members, ["h", "x", "x", "b"])).toEqual(["x", "b", "aa"]);
+  });
 });

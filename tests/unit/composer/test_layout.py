@@ -105,6 +105,13 @@ def test_the_strip_keeps_the_order_people_took_their_seats() -> None:
         seated=seated,
     )
     assert [m.card.identity for m in out.strip] == ["zoe", "bob", "alice", "aaron", "abe"]
+    # A listing the control plane did not write may name someone twice: their first seat counts,
+    # and the unlisted come after every seat, as on the page (web/src/stage.test.ts).
+    x, b, aa = (Speaker(i, i, "speaker", has_camera=False) for i in ("x", "b", "aa"))
+    out = compose(
+        stage(), [aa, b, x], title="", video="speakers", geometry=GEOMETRY, seated=("h", "x", "x", "b")
+    )
+    assert [m.card.identity for m in out.strip] == ["x", "b", "aa"]
 
 
 def test_the_big_tile_holder_speaking_is_marked() -> None:

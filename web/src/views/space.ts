@@ -389,12 +389,15 @@ export function spaceView(app: App, spaceId: string): View {
 
     // On stage = allowed to publish by the SFU (live truth), falling back to the role.
     const onStage = room.people.filter((p) => (p.permissions ? p.permissions.canPublish : isStageRole(role(p.identity))));
+    // Until the Space is read, the room's own metadata seats the stage, as the broadcast's does.
+    const info = room.info;
+    const seated = ctl.space ? ctl.seated : [info.host, ...info.cohosts, ...info.speakers].filter((id) => id);
     const members = stageOrder(
       onStage.map((p) => ({ identity: p.identity, role: role(p.identity) })),
-      ctl.seated,
+      seated,
     );
     const agentStage = room.stage.current;
-    const pinnedSource = ctl.space?.pinned_source ?? room.info.pinned_source;
+    const pinnedSource = ctl.space?.pinned_source ?? info.pinned_source;
     const layout = layoutFor(agentStage, members, pinnedSource);
     stage.update({
       layout,
