@@ -12,8 +12,14 @@ imds() {
   curl -sf --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/$1"
 }
 
+# Read once, before it is needed: a bounded call can fail, and the lifecycle call needs the id.
+instance_id=""
+until [ -n "$instance_id" ]; do
+  instance_id="$(imds instance-id)" || true
+  [ -n "$instance_id" ] || sleep 2
+done
 until [ "$(imds autoscaling/target-lifecycle-state)" = "Terminated" ]; do sleep 5; done
 systemctl stop livekit
 aws autoscaling complete-lifecycle-action --region "$AWS_REGION" \
   --auto-scaling-group-name "$GROUP_NAME" --lifecycle-hook-name "$HOOK_NAME" \
-  --instance-id "$(imds instance-id)" --lifecycle-action-result CONTINUE
+  --instance-id "$instance_id" --lifecycle-action-result CONTINUE
