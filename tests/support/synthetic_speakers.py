@@ -193,7 +193,8 @@ class SyntheticSpeaker:
             )
 
     async def _pump_camera(self, source: rtc.VideoSource, frame: rtc.VideoFrame) -> None:
-        """On a monotonic schedule, so a busy event loop does not lower the rate."""
+        """On a monotonic schedule, so a busy event loop does not lower the rate: frames up to 0.5 s
+        late are sent at once, one after the other; further behind, the schedule starts again."""
         due = time.monotonic()
         while True:
             due += 1 / CAMERA_FPS

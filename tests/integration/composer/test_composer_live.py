@@ -33,6 +33,7 @@ import av
 import numpy as np
 import pytest
 from livekit import api, rtc
+from livekit.rtc._proto.stats_pb2 import QualityLimitationReason as QUALITY_LIMITS
 from PIL import Image
 
 from composer.hls import Broadcast, BroadcastConfig, DiskSink, parse_playlist
@@ -429,11 +430,12 @@ async def sent_layers(speaker: SyntheticSpeaker) -> str:
     for stats in await speaker.camera.get_stats():
         if stats.WhichOneof("stats") == "outbound_rtp":
             out = stats.outbound_rtp.outbound
+            limit = QUALITY_LIMITS.Name(out.quality_limitation_reason)
             rows.append(
                 f"{out.rid or '-'}: {out.frame_width}x{out.frame_height} at {out.frames_per_second:.0f} fps, "
                 f"active {out.active}, target {out.target_bitrate:.0f} b/s, "
                 f"{stats.outbound_rtp.sent.bytes_sent} bytes sent, limited by "
-                f"{out.quality_limitation_reason or 'nothing'} {dict(out.quality_limitation_durations)}, "
+                f"{limit} {dict(out.quality_limitation_durations)}, "
                 f"{out.quality_limitation_resolution_changes} resolution changes"
             )
     return "\n".join(sorted(rows))
