@@ -32,9 +32,7 @@ install_livekit() {
     # The stack's own hardened build (scripts/build-livekit-archive.sh), an asset of the stack.
     aws s3 cp --only-show-errors --region "$AWS_REGION" "$LIVEKIT_ARCHIVE_S3" "${work}/${tarball}"
   else
-    # Bounded: a try ends after 15 s without a connection, 30 s under 10 kB/s or 5 min in all, and
-    # no retry starts after 5 min, so a stalled download fails the boot within ~10 min instead of
-    # holding it past the SfuUnhealthy alarm (15 min).
+    # A stalled download fails the boot in ~10 min, before the SfuUnhealthy alarm.
     curl -fsSL --connect-timeout 15 --speed-limit 10000 --speed-time 30 --max-time 300 \
       --retry 5 --retry-max-time 300 -o "${work}/${tarball}" "${RELEASES}/${LIVEKIT_VERSION}/${tarball}"
   fi

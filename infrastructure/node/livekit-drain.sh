@@ -6,13 +6,12 @@ set -uo pipefail
 
 imds() {
   local token
-  # Bounded, as in livekit-protect.sh: a metadata call that hangs would stop the watch for good.
   token=$(curl -sf --max-time 2 -X PUT http://169.254.169.254/latest/api/token \
     -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
   curl -sf --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/$1"
 }
 
-# Read once, before it is needed: a bounded call can fail, and the lifecycle call needs the id.
+# Bounded calls (a hung one would stop the watch); the id first.
 instance_id=""
 until [ -n "$instance_id" ]; do
   instance_id="$(imds instance-id)" || true
