@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from composer.hls import BroadcastConfig, DiskSink, S3Sink, Sink
+from composer.hls.config import LowRendition
 from contract import names
 
 # Output size and rate. 1280x720 at 30 fps is the product; a smaller size or rate is for machines
@@ -19,6 +20,9 @@ WIDTH_ENV = "SPACES_COMPOSER_WIDTH"
 HEIGHT_ENV = "SPACES_COMPOSER_HEIGHT"
 FPS_ENV = "SPACES_COMPOSER_FPS"
 SEGMENT_SECONDS_ENV = "SPACES_COMPOSER_SEGMENT_S"
+# A video Space's second, smaller rendition for viewers on slow links (docs/broadcast.md,
+# "Renditions"): 1 (default) or 0, which saves its ~20 % of the composer's CPU per video Space.
+LOW_RENDITION_ENV = "SPACES_COMPOSER_LOW_RENDITION"
 # Hold every stage member's simulcast camera at its lowest layer, so that a switch of the big tile
 # draws a picture at once (composer/video.py). 0 holds the shown video only.
 WARM_CAMERAS_ENV = "SPACES_COMPOSER_WARM_CAMERAS"
@@ -84,8 +88,14 @@ def config_from_env(env: Mapping[str, str], *, video: bool) -> BroadcastConfig:
     height = _int(env, HEIGHT_ENV, 720)
     fps = _int(env, FPS_ENV, 30)
     segment = _float(env, SEGMENT_SECONDS_ENV, 1.0)
+    raw_low = env.get(LOW_RENDITION_ENV, "").strip()
+    if raw_low not in ("", "0", "1"):
+        raise SettingsError(f"{LOW_RENDITION_ENV} must be 1 or 0, got {raw_low!r}")
+    low = None if raw_low == "0" else LowRendition()
     try:
-        return BroadcastConfig(width=width, height=height, fps=fps, video=video, segment_seconds=segment)
+        return BroadcastConfig(
+            width=width, height=height, fps=fps, video=video, segment_seconds=segment, low_rendition=low
+        )
     except ValueError as exc:
         raise SettingsError(f"{WIDTH_ENV}/{HEIGHT_ENV}/{FPS_ENV}/{SEGMENT_SECONDS_ENV}: {exc}") from exc
 

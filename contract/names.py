@@ -31,6 +31,13 @@ BROADCAST_LIVE_PLAYLIST: Final = "live.m3u8"
 # segments Apple's authoring guide asks of a live playlist. A viewer paused or stalled for longer
 # than 12 s jumps to the live edge; every reload costs a viewer ~10 kbit/s raw at one a second.
 BROADCAST_LIVE_WINDOW_SEGMENTS: Final = 12
+# A video broadcast's low rendition (docs/broadcast.md, "Renditions"): each segment is written twice,
+# "<epoch>-<n>.hi.ts" and its twin "<epoch>-<n>.lo.ts" (the same media, smaller), and this live window
+# names the twins, with the same sequence numbers and discontinuities as BROADCAST_LIVE_PLAYLIST.
+BROADCAST_LOW_LIVE_PLAYLIST: Final = "live-lo.m3u8"
+# The multivariant playlist naming both live windows: what a live player loads when it is there (a
+# video Space of a composer with the low rendition), written before the first window names it.
+BROADCAST_LIVE_VARIANTS: Final = "live-variants.m3u8"
 BROADCAST_TIMELINE: Final = "timeline.json"
 # The Space as viewers without a room connection see it: the room metadata, copied by the composer.
 BROADCAST_STATE: Final = "state.json"

@@ -1,4 +1,4 @@
-import { defineConfig } from "vite";
+import { defineConfig } from "vitest/config";
 
 // The API the dev server forwards to (`make dev` runs it on :8000). Only used by `npm run dev`;
 // the built files call the API named in config.json, or their own origin.
@@ -19,6 +19,10 @@ export default defineConfig({
         manualChunks: (id: string) => (id.includes("/node_modules/livekit-client/") ? "livekit" : undefined),
       },
     },
+  },
+  test: {
+    // Unit tests never reach the network (src/offline_fetch.test_setup.ts).
+    setupFiles: ["src/offline_fetch.test_setup.ts"],
   },
   server: {
     proxy: Object.fromEntries(["/spaces", "/dev", "/healthz", "/avatars"].map((p) => [p, API])),

@@ -14,18 +14,28 @@ import numpy as np
 from composer.hls.config import BroadcastConfig
 from composer.hls.encoder import EncodedSegment, SegmentEncoder
 from composer.hls.playlist import (
+    AAC_LC_CODEC,
+    HIGH_SUFFIX,
     MediaPlaylist,
+    Variant,
     newer_writer,
     parse_playlist,
+    render_variants,
     segment_epoch,
     target_duration_for,
+    variant_bandwidths,
 )
 from composer.hls.publisher import Publisher, ReadySegment
 from composer.hls.sinks import Sink
 from composer.hls.stats import BroadcastStats, StatsRecorder
 from composer.hls.timeline import append_entry, parse_timeline, timeline_entry
 from contract.broadcast import BroadcastTimeline
-from contract.names import BROADCAST_LIVE_PLAYLIST, BROADCAST_PLAYLIST, BROADCAST_TIMELINE
+from contract.names import (
+    BROADCAST_LIVE_PLAYLIST,
+    BROADCAST_LOW_LIVE_PLAYLIST,
+    BROADCAST_PLAYLIST,
+    BROADCAST_TIMELINE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +190,7 @@ class Broadcast:
         self._lock = threading.Lock()
         self._stats = StatsRecorder()
         self._encoder = SegmentEncoder(config, self._stats)
+        self._variants_set = False
         self._publisher = Publisher(
             sink,
             space_id=space_id,
@@ -304,17 +315,39 @@ class Broadcast:
         if not segments:
             return
         anchor = self._ensure_anchor()
+        if not self._variants_set and segments[0].low is not None:
+            # The encoders have chosen their profiles and levels by their first segment.
+            self._variants_set = True
+            self._publisher.set_variants(self._variants().encode())
         for seg in segments:
+            suffix = ".ts" if seg.low is None else HIGH_SUFFIX
             self._publisher.submit(
                 ReadySegment(
-                    name=f"{self.epoch_ms}-{seg.index}.ts",
+                    name=f"{self.epoch_ms}-{seg.index}{suffix}",
                     data=seg.data,
                     duration_s=seg.duration_s,
                     program_date_time=anchor + seg.start_s + self._skipped_before(seg.start_s),
+                    low=seg.low,
                 )
             )
             # Segments start in media-time order: no later one starts before this one.
             self._skips = settled_skips(self._skips, seg.start_s)
+
+    def _variants(self) -> str:
+        """The multivariant playlist of the live windows: the main rendition first (where a
+        player without a bandwidth estimate starts: Safari; hls.js starts from its own estimate)."""
+        cfg, low = self.config, self.config.low
+        assert low is not None
+        renditions = (
+            (BROADCAST_LIVE_PLAYLIST, cfg.width, cfg.height, cfg.video_bitrate, self._encoder.video_codec),
+            (BROADCAST_LOW_LIVE_PLAYLIST, low.width, low.height, low.video_bitrate, self._encoder.low_codec),
+        )
+        variants = []
+        for uri, width, height, bitrate, codec in renditions:
+            peak, average = variant_bandwidths(bitrate, cfg.audio_bitrate)
+            codecs = f"{codec},{AAC_LC_CODEC}" if codec else None  # unknown: left to the player
+            variants.append(Variant(uri, peak, average, width, height, codecs, cfg.fps))
+        return render_variants(tuple(variants))
 
     def _skipped_before(self, media_s: float) -> float:
         """Real time skipped before media time `media_s` (a segment with an earlier start keeps its

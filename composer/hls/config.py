@@ -32,6 +32,24 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class LowRendition:
+    """A video broadcast's second, smaller rendition: the same pictures scaled down, the same audio
+    (docs/broadcast.md, "Renditions"). By default half the size at 24 % of the bitrate: 640x360 at
+    600 kb/s for the 1280x720 default, ~0.7 Mb/s of segments with the audio, which a viewer on a
+    link of ~1 Mb/s follows where the 720p stream (~2.7 Mb/s) stalls."""
+
+    scale: float = 0.5  # of the broadcast's width and height (rounded down to even numbers)
+    bitrate_share: float = 0.24  # of the broadcast's video bitrate
+
+
+@dataclass(frozen=True)
+class Size:
+    width: int
+    height: int
+    video_bitrate: int
+
+
+@dataclass(frozen=True)
 class BroadcastConfig:
     width: int = 1280
     height: int = 720
@@ -52,6 +70,9 @@ class BroadcastConfig:
     # the audio's start is not encoded, so what was heard with a picture is stamped with it. The
     # composer's mixer holds sound back longer than it holds pictures (composer.worker.lip_sync).
     audio_lag: Fraction = Fraction(0)
+    # The smaller rendition a video broadcast also encodes (None: one rendition only). Ignored for
+    # an audio-only broadcast, whose one stream is already ~83 kb/s.
+    low_rendition: LowRendition | None = LowRendition()
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
@@ -70,8 +91,29 @@ class BroadcastConfig:
             raise ValueError(f"sample_rate must be 44100 or 48000, got {self.sample_rate}")
         if not 0 <= self.audio_lag < seconds:
             raise ValueError(f"audio_lag must be >= 0 and under a segment, got {self.audio_lag}")
+        low = self.low_rendition
+        if low is not None:
+            if not 0 < low.scale < 1 or not 0 < low.bitrate_share < 1:
+                raise ValueError(
+                    f"the low rendition's scale and bitrate share must be between 0 and 1, got "
+                    f"{low.scale} and {low.bitrate_share}"
+                )
+            if self.video and (s := self.low) is not None and (s.width < 2 or s.height < 2):
+                raise ValueError(f"the low rendition of {self.width}x{self.height} would be {s.width}x{s.height}")
         if self.max_pending_segments < 1:
             raise ValueError(f"max_pending_segments must be >= 1, got {self.max_pending_segments}")
+
+    @property
+    def low(self) -> Size | None:
+        """The low rendition this broadcast encodes: None for audio-only or when it is off."""
+        low = self.low_rendition
+        if not self.video or low is None:
+            return None
+        return Size(
+            width=int(self.width * low.scale) // 2 * 2,
+            height=int(self.height * low.scale) // 2 * 2,
+            video_bitrate=round(self.video_bitrate * low.bitrate_share),
+        )
 
     @property
     def frames_per_segment(self) -> int:

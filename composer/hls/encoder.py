@@ -3,7 +3,9 @@
 The encoders live for the whole broadcast, so timestamps run on across segments; each segment is
 its own small MPEG-TS file muxed in memory by FFmpeg's mpegts muxer, starting with a keyframe (with
 its SPS/PPS in band) and a PAT/PMT, so any segment decodes on its own; its continuity counters run
-on from the segment before, so the segments also read as one stream. Timestamps come from frame
+on from the segment before, so the segments also read as one stream. A video broadcast with a low
+rendition (`BroadcastConfig.low`) encodes every picture twice, scaled down for the second encoder,
+and muxes the same audio packets into both segments of a pair, cut at the same frame. Timestamps come from frame
 and sample counts, never from the wall clock, which keeps audio and video in sync; audio that is
 pushed later than its pictures (`BroadcastConfig.audio_lag`) loses that much of its start instead.
 """
@@ -25,6 +27,7 @@ from av.video.stream import VideoStream
 
 from composer.hls.config import BroadcastConfig
 from composer.hls.continuity import ContinuityCounters, mark_discontinuity
+from composer.hls.playlist import avc_codec
 from composer.hls.stats import StatsRecorder
 
 AAC_FRAME = 1024  # samples per AAC-LC frame
@@ -54,6 +57,7 @@ class EncodedSegment:
     data: bytes  # a complete MPEG-TS file
     start_s: float  # media time of its first sample, from the encoder's start
     duration_s: float
+    low: bytes | None = None  # the same media in the low rendition (None: the broadcast has none)
 
 
 @dataclass
@@ -61,6 +65,10 @@ class _Pending:
     packet: Packet
     ticks: int  # pts in the stream's own time base (frames or samples)
     seconds: Fraction  # decode time, for interleaving
+    # The encoder's timestamps: muxing rebases a packet's, and an audio packet is muxed into both
+    # segments of a pair, so each mux stamps it afresh from these.
+    pts: int | None
+    dts: int | None
 
 
 class SegmentEncoder:
@@ -73,31 +81,11 @@ class SegmentEncoder:
         # from them as templates (codec parameters, AAC's AudioSpecificConfig for ADTS in TS).
         self._template = av.open(io.BytesIO(), "w", format="mpegts")
         self._video: VideoStream | None = None
+        self._low: VideoStream | None = None
         if config.video:
-            self._video = self._template.add_stream(
-                "libx264",
-                rate=config.fps,
-                options={
-                    "preset": config.x264_preset,
-                    "tune": "zerolatency",
-                    # One keyframe per segment, exactly on the boundary, never in between.
-                    "g": str(config.frames_per_segment),
-                    "keyint_min": str(config.frames_per_segment),
-                    "sc_threshold": "0",
-                    # CBR-like: the VBV caps every second at the target rate, so a segment's size
-                    # (and a viewer's bandwidth) is predictable.
-                    "maxrate": str(config.video_bitrate),
-                    "bufsize": str(config.video_bitrate),
-                },
-            )
-            self._video.width = config.width
-            self._video.height = config.height
-            self._video.pix_fmt = "yuv420p"
-            self._video.bit_rate = config.video_bitrate
-            self._video.codec_context.thread_count = config.encoder_threads
-            for name, value in _COLOURS.items():
-                setattr(self._video.codec_context, name, value)
-            self._video.time_base = Fraction(1, config.fps)
+            self._video = self._add_video(config.width, config.height, config.video_bitrate)
+        if config.low is not None:
+            self._low = self._add_video(config.low.width, config.low.height, config.low.video_bitrate)
         self._audio: AudioStream = self._template.add_stream("aac", rate=config.sample_rate, layout="mono")
         self._audio.bit_rate = config.audio_bitrate
         self._template.start_encoding()
@@ -107,13 +95,46 @@ class SegmentEncoder:
         self._lag_left = config.audio_lag_samples  # pushed samples still to drop (config.audio_lag)
         self._pcm = np.zeros(0, dtype=np.int16)  # pushed samples not yet a whole AAC frame
         self._pending_video: list[_Pending] = []
+        self._pending_low: list[_Pending] = []
         self._pending_audio: list[_Pending] = []
         self._video_end = 0  # frames encoded (pts + 1 of the last video packet)
         self._audio_end = 0  # samples encoded (pts + duration of the last audio packet)
         self._index = 0
         self._counters = ContinuityCounters()
+        self._low_counters = ContinuityCounters()
+        # RFC 6381 codec strings of the video encoders, read from their first parameter sets.
+        self.video_codec: str | None = None
+        self.low_codec: str | None = None
         self._segment_start = Fraction(0)
         self._closed = False
+
+    def _add_video(self, width: int, height: int, bitrate: int) -> VideoStream:
+        cfg = self.config
+        stream = self._template.add_stream(
+            "libx264",
+            rate=cfg.fps,
+            options={
+                "preset": cfg.x264_preset,
+                "tune": "zerolatency",
+                # One keyframe per segment, exactly on the boundary, never in between.
+                "g": str(cfg.frames_per_segment),
+                "keyint_min": str(cfg.frames_per_segment),
+                "sc_threshold": "0",
+                # CBR-like: the VBV caps every second at the target rate, so a segment's size
+                # (and a viewer's bandwidth) is predictable.
+                "maxrate": str(bitrate),
+                "bufsize": str(bitrate),
+            },
+        )
+        stream.width = width
+        stream.height = height
+        stream.pix_fmt = "yuv420p"
+        stream.bit_rate = bitrate
+        stream.codec_context.thread_count = cfg.encoder_threads
+        for name, value in _COLOURS.items():
+            setattr(stream.codec_context, name, value)
+        stream.time_base = Fraction(1, cfg.fps)
+        return stream
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -132,15 +153,28 @@ class SegmentEncoder:
                 dst_color_primaries=_COLOURS["color_primaries"],
                 dst_color_trc=_COLOURS["color_trc"],
             )
-        frame.pts = self._frames
-        frame.time_base = Fraction(1, self.config.fps)
-        if self._frames % self.config.frames_per_segment == 0:
-            frame.pict_type = PictureType.I
-        self._frames += 1
+        keyframe = self._frames % self.config.frames_per_segment == 0
+        self._stamp(frame, keyframe)
         with self._stats.stage("encode_video"):
             packets = self._video.encode(frame)
-        self._take_video(packets)
+        self._take_video(packets, self._pending_video)
+        if self._low is not None:
+            # Scaled from the converted picture (4:2:0 to 4:2:0, the colours already BT.709), which
+            # costs a quarter of converting the RGB picture again.
+            with self._stats.stage("scale_low"):
+                small = frame.reformat(width=self._low.width, height=self._low.height, interpolation="AREA")
+            self._stamp(small, keyframe)
+            with self._stats.stage("encode_low"):
+                packets = self._low.encode(small)
+            self._take_video(packets, self._pending_low)
+        self._frames += 1
         return self._cut_ready()
+
+    def _stamp(self, frame: av.VideoFrame, keyframe: bool) -> None:
+        frame.pts = self._frames
+        frame.time_base = Fraction(1, self.config.fps)
+        if keyframe:
+            frame.pict_type = PictureType.I
 
     def push_audio(self, pcm: np.ndarray) -> list[EncodedSegment]:
         self._check_open()
@@ -177,7 +211,10 @@ class SegmentEncoder:
             self._take_audio(self._audio.encode(None))
         if self._video is not None:
             with self._stats.stage("encode_video"):
-                self._take_video(self._video.encode(None))
+                self._take_video(self._video.encode(None), self._pending_video)
+        if self._low is not None:
+            with self._stats.stage("encode_low"):
+                self._take_video(self._low.encode(None), self._pending_low)
         segments = self._cut_ready()
         if self._pending_video or self._pending_audio:
             end = max(
@@ -191,8 +228,8 @@ class SegmentEncoder:
                 one_segment = Fraction(self.config.frames_per_segment, self.config.fps)
                 end = min(end, self._segment_start + one_segment)
                 self._pending_audio = [p for p in self._pending_audio if p.seconds < end]
-            segments.append(self._mux(self._pending_video, self._pending_audio, end))
-            self._pending_video, self._pending_audio = [], []
+            segments.append(self._mux(self._pending_video, self._pending_low, self._pending_audio, end))
+            self._pending_video, self._pending_low, self._pending_audio = [], [], []
         self._template.close()
         return segments
 
@@ -207,16 +244,22 @@ class SegmentEncoder:
         self._samples += len(samples)
         return frame
 
-    def _take_video(self, packets: list[Packet]) -> None:
+    def _take_video(self, packets: list[Packet], pending: list[_Pending]) -> None:
         for p in packets:
             assert p.pts is not None and p.dts is not None
-            self._pending_video.append(_Pending(p, p.pts, Fraction(p.dts, self.config.fps)))
-            self._video_end = max(self._video_end, p.pts + 1)
+            pending.append(_Pending(p, p.pts, Fraction(p.dts, self.config.fps), p.pts, p.dts))
+            if pending is self._pending_video:
+                self._video_end = max(self._video_end, p.pts + 1)
+                self.video_codec = self.video_codec or avc_codec(bytes(p))
+            else:
+                self.low_codec = self.low_codec or avc_codec(bytes(p))
 
     def _take_audio(self, packets: list[Packet]) -> None:
         for p in packets:
             assert p.pts is not None
-            self._pending_audio.append(_Pending(p, p.pts, Fraction(p.pts, self.config.sample_rate)))
+            self._pending_audio.append(
+                _Pending(p, p.pts, Fraction(p.pts, self.config.sample_rate), p.pts, p.dts)
+            )
             self._audio_end = max(self._audio_end, p.pts + (p.duration or AAC_FRAME))
 
     def _cut_ready(self) -> list[EncodedSegment]:
@@ -234,13 +277,17 @@ class SegmentEncoder:
             audio_boundary = (self._index + 1) * cfg.samples_per_segment
             if not any(p.ticks >= boundary for p in self._pending_video):
                 return None
+            if self._low is not None and not any(p.ticks >= boundary for p in self._pending_low):
+                return None
             if self._audio_end < audio_boundary and self._video_end < boundary + cfg.frames_per_segment:
                 return None
             video = [p for p in self._pending_video if p.ticks < boundary]
+            low = [p for p in self._pending_low if p.ticks < boundary]
             audio = [p for p in self._pending_audio if p.ticks < audio_boundary]
             self._pending_video = [p for p in self._pending_video if p.ticks >= boundary]
+            self._pending_low = [p for p in self._pending_low if p.ticks >= boundary]
             self._pending_audio = [p for p in self._pending_audio if p.ticks >= audio_boundary]
-            return self._mux(video, audio, Fraction(boundary, cfg.fps))
+            return self._mux(video, low, audio, Fraction(boundary, cfg.fps))
         # Audio only: cut at the first AAC frame that starts on or after the boundary.
         audio_boundary = (self._index + 1) * cfg.samples_per_segment
         nxt = next((p for p in self._pending_audio if p.ticks >= audio_boundary), None)
@@ -248,37 +295,51 @@ class SegmentEncoder:
             return None
         audio = [p for p in self._pending_audio if p.ticks < nxt.ticks]
         self._pending_audio = [p for p in self._pending_audio if p.ticks >= nxt.ticks]
-        return self._mux([], audio, Fraction(nxt.ticks, cfg.sample_rate))
+        return self._mux([], [], audio, Fraction(nxt.ticks, cfg.sample_rate))
 
-    def _mux(self, video: list[_Pending], audio: list[_Pending], end: Fraction) -> EncodedSegment:
+    def _mux(
+        self, video: list[_Pending], low: list[_Pending], audio: list[_Pending], end: Fraction
+    ) -> EncodedSegment:
         with self._stats.stage("mux"):
-            buf = io.BytesIO()
-            container = av.open(buf, "w", format="mpegts", container_options=_MPEGTS_OPTIONS)
-            out_video = container.add_stream_from_template(self._video) if self._video is not None else None
-            out_audio = container.add_stream_from_template(self._audio)
-            tagged: list[tuple[_Pending, Stream | None, int]] = []
-            tagged += [(p, out_video, self.config.fps) for p in video]
-            tagged += [(p, out_audio, self.config.sample_rate) for p in audio]
-            tagged.sort(key=lambda item: item[0].seconds)
-            for pending, stream, rate in tagged:
-                packet = pending.packet
-                assert stream is not None
-                packet.stream = stream
-                if packet.pts is not None:
-                    packet.pts += TS_OFFSET_S * rate
-                if packet.dts is not None:
-                    packet.dts += TS_OFFSET_S * rate
-                container.mux(packet)
-            container.close()
-            data = self._counters.carry_on(buf.getvalue())
-            if self._index == 0:
-                # A new encoder's counters start afresh: after a takeover they jump.
-                data = mark_discontinuity(data)
+            data = self._mux_one(self._video, video, audio, self._counters)
+            low_data = None
+            if self._low is not None:
+                low_data = self._mux_one(self._low, low, audio, self._low_counters)
         start = self._segment_start
-        segment = EncodedSegment(self._index, data, float(start), float(end - start))
+        segment = EncodedSegment(self._index, data, float(start), float(end - start), low_data)
         self._index += 1
         self._segment_start = end
         return segment
+
+    def _mux_one(
+        self,
+        template: VideoStream | None,
+        video: list[_Pending],
+        audio: list[_Pending],
+        counters: ContinuityCounters,
+    ) -> bytes:
+        buf = io.BytesIO()
+        container = av.open(buf, "w", format="mpegts", container_options=_MPEGTS_OPTIONS)
+        out_video = container.add_stream_from_template(template) if template is not None else None
+        out_audio = container.add_stream_from_template(self._audio)
+        tagged: list[tuple[_Pending, Stream | None, int]] = []
+        tagged += [(p, out_video, self.config.fps) for p in video]
+        tagged += [(p, out_audio, self.config.sample_rate) for p in audio]
+        tagged.sort(key=lambda item: item[0].seconds)
+        for pending, stream, rate in tagged:
+            packet = pending.packet
+            assert stream is not None
+            packet.stream = stream
+            packet.time_base = Fraction(1, rate)
+            packet.pts = None if pending.pts is None else pending.pts + TS_OFFSET_S * rate
+            packet.dts = None if pending.dts is None else pending.dts + TS_OFFSET_S * rate
+            container.mux(packet)
+        container.close()
+        data = counters.carry_on(buf.getvalue())
+        if self._index == 0:
+            # A new encoder's counters start afresh: after a takeover they jump.
+            data = mark_discontinuity(data)
+        return data
 
     def _check_open(self) -> None:
         if self._closed:

@@ -98,6 +98,75 @@ def _segment_text(seg: Segment) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A video broadcast with a low rendition writes each segment twice: "<epoch>-<n>.hi.ts" is named by
+# the main playlists, its twin "<epoch>-<n>.lo.ts" by the low rendition's window. A segment of a
+# broadcast with one rendition (audio-only, or a composer without the low rendition) is "<epoch>-<n>.ts".
+HIGH_SUFFIX = ".hi.ts"
+LOW_SUFFIX = ".lo.ts"
+# AAC-LC, the audio of every rendition (RFC 6381).
+AAC_LC_CODEC = "mp4a.40.2"
+
+
+def low_twin(uri: str) -> str:
+    """The low rendition's segment of the same media: the twin of a ".hi.ts" segment, or the
+    segment itself when it has none (a predecessor composer without the low rendition wrote it)."""
+    return uri[: -len(HIGH_SUFFIX)] + LOW_SUFFIX if uri.endswith(HIGH_SUFFIX) else uri
+
+
+def low_rendition(playlist: MediaPlaylist) -> MediaPlaylist:
+    """The same playlist naming the low rendition's segments: same durations, dates, discontinuities
+    and sequence numbers, so a player switching between the two windows lines them up."""
+    return replace(playlist, segments=tuple(replace(s, uri=low_twin(s.uri)) for s in playlist.segments))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One rendition in a multivariant playlist (RFC 8216 4.3.4.2)."""
+
+    uri: str
+    bandwidth: int  # bits per second a player must sustain (see `variant_bandwidths`)
+    average_bandwidth: int
+    width: int
+    height: int
+    codecs: str | None  # RFC 6381, e.g. "avc1.64001f,mp4a.40.2"; None leaves it to the player
+    frame_rate: int
+
+
+def variant_bandwidths(video_bitrate: int, audio_bitrate: int) -> tuple[int, int]:
+    """(BANDWIDTH, AVERAGE-BANDWIDTH) of a rendition: its encoders' targets plus the MPEG-TS
+    overhead (5-6 % measured for 720p video, docs/broadcast.md), and 20 % headroom for BANDWIDTH.
+    BANDWIDTH is not the strict peak: a segment right after a still picture can carry up to twice
+    the target (the encoder's VBV), which declared as the peak would keep players on the low
+    rendition on links that follow the main one (hls.js compares it with its estimate)."""
+    carried = video_bitrate + audio_bitrate
+    return round(carried * 1.2), round(carried * 1.06)
+
+
+def render_variants(variants: tuple[Variant, ...]) -> str:
+    """The multivariant playlist: the first variant is where a player without an estimate starts."""
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{_VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for v in variants:
+        codecs = f'CODECS="{v.codecs}",' if v.codecs else ""
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"
+            f"{codecs}RESOLUTION={v.width}x{v.height},FRAME-RATE={v.frame_rate:.3f}"
+        )
+        lines.append(v.uri)
+    return "\n".join(lines) + "\n"
+
+
+def avc_codec(annex_b: bytes) -> str | None:
+    """RFC 6381's "avc1.PPCCLL" of the first sequence parameter set in an H.264 Annex B stream
+    (profile, constraint flags and level, as the encoder chose them), or None without one."""
+    start = 0
+    while (at := annex_b.find(b"\x00\x00\x01", start)) >= 0:
+        nal = annex_b[at + 3 : at + 7]
+        if len(nal) == 4 and nal[0] & 0x1F == 7:
+            return f"avc1.{nal[1]:02x}{nal[2]:02x}{nal[3]:02x}"
+        start = at + 3
+    return None
+
+
 def target_duration_for(duration: float) -> int:
     """RFC 8216 4.3.3.1: every EXTINF rounded to the nearest integer must be <= the target."""
     return max(1, math.floor(duration + 0.5))

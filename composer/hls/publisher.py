@@ -5,6 +5,10 @@ Rules (docs/broadcast.md, "Encoding and segments"):
   write succeeded, so it never names a missing or partial segment;
 - the full playlist (the recording) is written before the live window, which names only segments
   the full one names; both after the segment, the timeline after both;
+- a segment with a low-rendition twin is written after its twin, and the low rendition's window
+  (derived from the full playlist) before the main window; the multivariant playlist is written
+  once, after a low window and before the main window that follows it, so a player that finds the
+  main window finds the variants of a video Space and every window they name;
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
 - the encoder hands segments over and never waits: the queue is bounded by dropping the oldest;
@@ -45,14 +49,25 @@ from typing import Literal
 from composer.hls.config import RetryPolicy
 from composer.hls.continuity import mark_discontinuity
 from composer.hls.headers import cache_headers
-from composer.hls.playlist import MediaPlaylist, Segment, newer_writer, parse_playlist, rebase
+from composer.hls.playlist import (
+    HIGH_SUFFIX,
+    MediaPlaylist,
+    Segment,
+    low_rendition,
+    low_twin,
+    newer_writer,
+    parse_playlist,
+    rebase,
+)
 from composer.hls.sinks import Sink, WriteConflict
 from composer.hls.stats import StatsRecorder
 from composer.hls.timeline import foreign_to, merge_entries, parse_timeline, timeline_json
 from contract.broadcast import BroadcastTimeline, TimelineEntry
 from contract.names import (
     BROADCAST_LIVE_PLAYLIST,
+    BROADCAST_LIVE_VARIANTS,
     BROADCAST_LIVE_WINDOW_SEGMENTS,
+    BROADCAST_LOW_LIVE_PLAYLIST,
     BROADCAST_PLAYLIST,
     BROADCAST_TIMELINE,
 )
@@ -69,10 +84,11 @@ MAX_REBASES = 3
 
 @dataclass(frozen=True)
 class ReadySegment:
-    name: str  # "<epoch_ms>-<n>.ts"
+    name: str  # "<epoch_ms>-<n>.ts", or "<epoch_ms>-<n>.hi.ts" with a low twin
     data: bytes
     duration_s: float
     program_date_time: float  # epoch seconds
+    low: bytes | None = None  # the low rendition's twin, written as low_twin(name)
 
 
 @dataclass
@@ -129,6 +145,11 @@ class Publisher:
         # A continued playlist (replacement composer) starts its own part with a discontinuity.
         self._discontinuity_next = bool(playlist.segments)
         self._playlist = playlist
+        # The low rendition's window is written once any segment of the playlist has a twin: also by
+        # a composer without the low rendition that continues one with it, whose viewers on the low
+        # window would otherwise wait on it for good (its own segments are named there as they are).
+        self._low_window = any(s.uri.endswith(HIGH_SUFFIX) for s in playlist.segments)
+        self._variants: bytes | None = None  # the multivariant playlist, until it is written
         self._playlist_dirty = False
         self._playlist_published = bool(playlist.segments)
         self._timeline: BroadcastTimeline | None = None
@@ -158,6 +179,11 @@ class Publisher:
                 self._stats.count(segments_dropped=1)
                 self._pending[0].after_gap = True
             self._cond.notify()
+
+    def set_variants(self, variants: bytes) -> None:
+        """The multivariant playlist of the live windows, written once before the next main window."""
+        with self._cond:
+            self._variants = variants
 
     def set_timeline(self, timeline: BroadcastTimeline) -> None:
         with self._cond:
@@ -265,7 +291,13 @@ class Publisher:
         discontinuity = self._discontinuity_next or job.after_gap
         # After a dropped segment the stream's continuity counters jump: say it is meant.
         data = mark_discontinuity(seg.data) if job.after_gap else seg.data
-        if not self._write(seg.name, data, closed=False):
+        written = True
+        if seg.low is not None:
+            # The twin first: the main segment's name is what the playlists go by, and a segment is
+            # named only once both of its files are there (a twin that fails drops the pair).
+            low = mark_discontinuity(seg.low) if job.after_gap else seg.low
+            written = self._write(low_twin(seg.name), low, closed=False)
+        if not written or not self._write(seg.name, data, closed=False):
             log.error("broadcast %s: giving up on segment %s", self._space_id, seg.name)
             self._stats.count(segments_dropped=1)
             with self._cond:
@@ -275,6 +307,7 @@ class Publisher:
                     self._gap_next = True
             return
         self._discontinuity_next = False
+        self._low_window = self._low_window or seg.low is not None
         entry = Segment(seg.name, seg.duration_s, seg.program_date_time, discontinuity)
         with self._cond:
             self._playlist = self._playlist.append(entry)
@@ -306,11 +339,28 @@ class Publisher:
         if playlist is None:
             return
         self._playlist_published = True
+        if self._low_window and self._write_low_window(playlist, final=final):
+            self._write_variants()
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
         if self._write_live(live, closed=playlist.ended, final=final):
             self._stats.count(playlists_written=1)
             if playlist is self._playlist:
                 self._playlist_dirty = False
+
+    def _write_low_window(self, playlist: MediaPlaylist, *, final: bool) -> bool:
+        """The low rendition's window, from the full playlist just written. Not fenced on its own:
+        it follows the full playlist's fence in the same pass (a predecessor's late write can only
+        land in the moment after it passed its own, and the next pass writes over it)."""
+        window = low_rendition(playlist).render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
+        return self._write(BROADCAST_LOW_LIVE_PLAYLIST, window, closed=playlist.ended, holdable=True, final=final)
+
+    def _write_variants(self) -> None:
+        with self._cond:
+            variants = self._variants
+        if variants is not None and self._write(BROADCAST_LIVE_VARIANTS, variants, closed=False, holdable=True):
+            with self._cond:
+                if self._variants is variants:
+                    self._variants = None
 
     def _write_full(self, *, final: bool) -> MediaPlaylist | None:
         """Write the full playlist over the version we know; the playlist written, or None."""

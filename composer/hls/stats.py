@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 # Stages of the pipeline this package owns (decode and compose belong to the composer agent).
-STAGES = ("convert_video", "encode_video", "encode_audio", "mux", "upload")
+STAGES = ("convert_video", "encode_video", "scale_low", "encode_low", "encode_audio", "mux", "upload")
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,13 @@ READ = """(bars) => {
 }"""
 
 
+# The recording (720p), and the low rendition's window (360p, where a decoder told nothing guesses BT.601).
+@pytest.mark.parametrize("playlist", [names.BROADCAST_PLAYLIST, names.BROADCAST_LOW_LIVE_PLAYLIST])
 async def test_the_page_shows_the_colours_the_composer_drew(
-    broadcast_url: str, launch_browser: LaunchBrowser
+    broadcast_url: str, launch_browser: LaunchBrowser, playlist: str
 ) -> None:
     page = await probe_page(launch_browser, broadcast_url)
-    await page.evaluate(PLAY, f"{broadcast_url}/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}")
+    await page.evaluate(PLAY, f"{broadcast_url}/broadcast/{SPACE}/{playlist}")
 
     async def shown() -> list[list[int]] | None:
         result: Any = await page.evaluate(READ, len(BARS))

@@ -183,6 +183,14 @@ describe("PlayableSource", () => {
     expect(await played.choose(having(whole))).toBe(live);
   });
 
+  it("plays the renditions of a Space that has two, once its window is there too", async () => {
+    const variants = `${base}/live-variants.m3u8`;
+    const source = new PlayableSource(live);
+    expect(await source.choose(having(live, whole, variants))).toBe(variants);
+    expect(await source.choose(having(whole, variants))).toBe(live); // a cached 404 of the window: not yet
+    expect(await source.choose(having(live, whole))).toBe(live); // audio only, or an older composer
+  });
+
   it("leaves any other playlist alone", async () => {
     const exists = vi.fn(async () => false);
     expect(await new PlayableSource(whole).choose(exists)).toBe(whole);

@@ -4,7 +4,7 @@
  * 1 s segments. Pure: no DOM, no hls.js import (the player module brings hls.js).
  */
 import type { Role } from "./api";
-import { BROADCAST_LIVE_PLAYLIST, BROADCAST_PLAYLIST } from "./contract.gen";
+import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS, BROADCAST_PLAYLIST } from "./contract.gen";
 
 /** A place on the stage, or a seat in the room: the token endpoint's WebRTC answer. */
 export interface WebRtcGrant {
@@ -202,10 +202,13 @@ export const WHOLE_PLAYLIST_AFTER_MS = 20_000;
 export const LOOK_GAP_MS = 5_000;
 
 /**
- * The playlist a live player should load, asked again on every retry: the live window it was
- * given, unless that has been missing for WHOLE_PLAYLIST_AFTER_MS of looks in a row while the whole
- * playlist was there each time. Neither there yet (the Space just started): the window, asked for
- * again. `exists` answers a HEAD request. `reset` (the player plays) forgets the looks.
+ * The playlist a live player should load, asked before it first loads and again on every retry:
+ * the multivariant playlist beside the live window it was given when both are there (a video Space
+ * whose composer writes the low rendition: the player picks the rendition its link can follow; the
+ * composer writes it before the first window); else the live window, unless that has been missing
+ * for WHOLE_PLAYLIST_AFTER_MS of looks in a row while the whole playlist was there each time.
+ * Neither there yet (the Space just started): the window, asked for again. `exists` answers a HEAD
+ * request. `reset` (the player plays) forgets the looks.
  */
 export class PlayableSource {
   private wholeOnlySince: number | null = null;
@@ -223,13 +226,14 @@ export class PlayableSource {
   async choose(exists: (url: string) => Promise<boolean>): Promise<string> {
     if (!this.url.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`)) return this.url;
     const whole = new URL(BROADCAST_PLAYLIST, this.url).toString();
-    const [live, full] = await Promise.all([exists(this.url), exists(whole)]);
+    const variants = new URL(BROADCAST_LIVE_VARIANTS, this.url).toString();
+    const [live, full, renditions] = await Promise.all([exists(this.url), exists(whole), exists(variants)]);
     const now = this.now();
     const inARow = now - this.lastLook <= LOOK_GAP_MS;
     this.lastLook = now;
     if (live || !full) {
       this.wholeOnlySince = null;
-      return this.url;
+      return live && renditions ? variants : this.url;
     }
     if (this.wholeOnlySince === null || !inARow) this.wholeOnlySince = now;
     return now - this.wholeOnlySince >= WHOLE_PLAYLIST_AFTER_MS ? whole : this.url;

@@ -82,8 +82,11 @@ describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)"
   async function nativePlayer(url = URL, live = true): Promise<BroadcastPlayer> {
     vi.spyOn(FakeHls, "isSupported").mockReturnValue(false);
     vi.spyOn(HTMLMediaElement.prototype, "canPlayType").mockReturnValue("maybe");
-    // Both playlists there (the HEAD probe of a live player's reload).
-    vi.stubGlobal("fetch", vi.fn(async () => new Response(null, { status: 200 })));
+    // The window and the whole playlist there, no renditions (the HEAD probes of a live player).
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (u: string) => new Response(null, { status: u.endsWith("/live-variants.m3u8") ? 404 : 200 })),
+    );
     return BroadcastPlayer.open(url, { live });
   }
 
@@ -116,6 +119,28 @@ describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)"
     player.video.dispatchEvent(new Event("playing"));
     expect(player.state).toBe("playing");
     player.destroy();
+  });
+
+  it("starts a live player on the Space's renditions when it has two, and a replay on its recording", async () => {
+    vi.spyOn(FakeHls, "isSupported").mockReturnValue(false);
+    vi.spyOn(HTMLMediaElement.prototype, "canPlayType").mockReturnValue("maybe");
+    const heads: string[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (u: string) => {
+        heads.push(u);
+        return new Response(null, { status: 200 });
+      }),
+    );
+    const live = await BroadcastPlayer.open(URL, { live: true });
+    expect(live.video.src).toBe(URL.replace("/live.m3u8", "/live-variants.m3u8"));
+    live.destroy();
+    heads.length = 0;
+    const whole = URL.replace("/live.m3u8", "/index.m3u8");
+    const replay = await BroadcastPlayer.open(whole, { live: false });
+    expect(replay.video.src).toBe(whole);
+    expect(heads).toEqual([]);
+    replay.destroy();
   });
 
   it("asks again when the browser is back online while it waits", async () => {

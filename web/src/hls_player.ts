@@ -112,7 +112,11 @@ export class BroadcastPlayer {
   /** Start playing `url`: live (near the edge) or a replay (from its first segment). */
   static async open(url: string, { live }: { live: boolean }): Promise<BroadcastPlayer> {
     const player = new BroadcastPlayer(url, live);
-    const { default: HlsClass } = await import("hls.js/light");
+    // A live player starts on the Space's renditions when there are two (PlayableSource).
+    const [{ default: HlsClass }, first] = await Promise.all([
+      import("hls.js/light"),
+      live ? player.source.choose(headOk) : Promise.resolve(url),
+    ]);
     if (HlsClass.isSupported()) {
       const hls = new HlsClass(live ? { ...LIVE_HLS_CONFIG } : { ...REPLAY_HLS_CONFIG });
       player.hls = hls;
@@ -127,9 +131,9 @@ export class BroadcastPlayer {
         player.emit();
       });
       hls.attachMedia(player.video);
-      hls.loadSource(url);
+      hls.loadSource(first);
     } else if (player.video.canPlayType("application/vnd.apple.mpegurl")) {
-      player.video.src = url;
+      player.video.src = first;
       window.addEventListener("online", player.nativeOnline);
       void player.play();
     } else {

@@ -32,6 +32,12 @@ _SPACE_ID = re.compile(SPACE_ID_PATTERN)
 # Plain names only: no separators, no leading dot (the sinks' temporary files), at most 128 characters.
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 SEGMENT_SUFFIX = ".ts"
+_PLAYLISTS = (
+    names.BROADCAST_PLAYLIST,
+    names.BROADCAST_LIVE_PLAYLIST,
+    names.BROADCAST_LOW_LIVE_PLAYLIST,
+    names.BROADCAST_LIVE_VARIANTS,
+)
 
 
 # HEAD too: CDNs and players probe a file's size and freshness with it (CloudFront answers HEAD
@@ -41,8 +47,7 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
     if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
         return _not_found()
     documents = (
-        names.BROADCAST_PLAYLIST,
-        names.BROADCAST_LIVE_PLAYLIST,
+        *_PLAYLISTS,
         names.BROADCAST_TIMELINE,
         names.BROADCAST_STATE,
         names.BROADCAST_REACTIONS,
@@ -63,7 +68,7 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
         body = path.read_bytes()
     except OSError:  # replaced or removed since the check: as if it were not there yet
         return _not_found()
-    if name in (names.BROADCAST_PLAYLIST, names.BROADCAST_LIVE_PLAYLIST):
+    if name in _PLAYLISTS:
         closed = is_closed(body.decode("utf-8", errors="replace"))
     elif name == names.BROADCAST_STATE:
         closed = parse_room_metadata(body).state == "ended"
@@ -93,7 +98,7 @@ def _not_found() -> JSONResponse:
     return JSONResponse(
         {
             "detail": "no such broadcast file: /broadcast/<space id>/<index.m3u8, live.m3u8, "
-            "timeline.json, state.json, reactions.json or *.ts>",
+            "live-lo.m3u8, live-variants.m3u8, timeline.json, state.json, reactions.json or *.ts>",
             "rule": "broadcast_file_not_found",
         },
         status_code=404,

@@ -94,24 +94,29 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
     written: set[str] = set()
     playlists_seen = 0
     for key, body in recorder.puts:
-        if key.endswith(".m3u8"):
+        if key.endswith("variants.m3u8"):
+            for window in (line for line in body.decode().splitlines() if line.endswith(".m3u8")):
+                assert _key(window) in written or window == "live.m3u8", f"variants PUT before {window}"
+        elif key.endswith(".m3u8"):
             playlists_seen += 1
             for seg in parse_playlist(body.decode()).segments:
                 assert _key(seg.uri) in written, f"playlist PUT before its segment {seg.uri}"
         elif key.endswith(".json"):
             assert playlists_seen, "timeline PUT before any playlist"
         written.add(key)
-    # The whole playlist, then the live window (which names nothing the whole one does not), then
-    # the timeline.
-    assert [key for key, _ in recorder.puts[-3:]] == [
+    # The whole playlist, then the live windows (which name nothing the whole one does not, the low
+    # rendition's first), then the timeline.
+    assert [key for key, _ in recorder.puts[-4:]] == [
         _key("index.m3u8"),
+        _key("live-lo.m3u8"),
         _key("live.m3u8"),
         _key("timeline.json"),
     ]
 
     listed = {o["Key"] for o in s3.client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]}
-    segments = [f"{EPOCH}-{n}.ts" for n in range(3)]
-    assert listed == {_key(n) for n in [*segments, "index.m3u8", "live.m3u8", "timeline.json"]}
+    segments = [f"{EPOCH}-{n}.{rendition}.ts" for n in range(3) for rendition in ("hi", "lo")]
+    playlists = ["index.m3u8", "live.m3u8", "live-lo.m3u8", "live-variants.m3u8"]
+    assert listed == {_key(n) for n in [*segments, *playlists, "timeline.json"]}
 
     def head(name: str) -> tuple[str, str]:
         meta = s3.client.head_object(Bucket=BUCKET, Key=_key(name))
@@ -121,6 +126,8 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
         assert head(name) == ("video/mp2t", "public, max-age=31536000, immutable")
     assert head("index.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
     assert head("live.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
+    assert head("live-lo.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
+    assert head("live-variants.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=0, s-maxage=1")
     assert head("timeline.json") == ("application/json", "public, max-age=60")
 
     # What a signed origin fetch (the CDN's) gets over plain HTTP: the closed playlist and segments
@@ -128,7 +135,7 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
     with urllib.request.urlopen(_signed_url(s3, "index.m3u8")) as resp:
         assert resp.headers["Cache-Control"] == "public, max-age=60"
         playlist = parse_playlist(resp.read().decode())
-    assert playlist.ended and [s.uri for s in playlist.segments] == segments
+    assert playlist.ended and [s.uri for s in playlist.segments] == [n for n in segments if n.endswith(".hi.ts")]
     for name in segments:
         with urllib.request.urlopen(_signed_url(s3, name)) as resp:
             assert resp.headers["Content-Type"] == "video/mp2t"
@@ -150,9 +157,9 @@ def test_live_playlist_on_s3_is_short_lived_and_a_replacement_continues_it(s3: S
     body = s3.client.get_object(Bucket=BUCKET, Key=_key("index.m3u8"))["Body"].read().decode()
     playlist = parse_playlist(body)
     assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
-        (f"{EPOCH}-0.ts", False),
-        (f"{EPOCH}-1.ts", False),
-        (f"{EPOCH + 5000}-0.ts", True),
+        (f"{EPOCH}-0.hi.ts", False),
+        (f"{EPOCH}-1.hi.ts", False),
+        (f"{EPOCH + 5000}-0.hi.ts", True),
     ]
     assert playlist.ended
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from composer.hls.playlist import parse_playlist
+from composer.hls.playlist import low_twin, parse_playlist
 from composer.hls.sinks import ContentVersioned
 
 
@@ -69,3 +69,11 @@ class MemorySink(ContentVersioned):
                     self.violations.append(
                         f"after writing {key}: the live window names {seg.uri} before the full playlist"
                     )
+        low = self.objects.get(f"{space}/live-lo.m3u8")
+        if low is not None:
+            twins = {low_twin(seg.uri) for seg in full}
+            for seg in parse_playlist(low.decode()).segments:
+                if f"{space}/{seg.uri}" not in self.objects or seg.uri not in twins:
+                    self.violations.append(f"after writing {key}: the low window names {seg.uri}")
+        if f"{space}/live-variants.m3u8" in self.objects and low is None:
+            self.violations.append(f"after writing {key}: the variants name a low window not written")

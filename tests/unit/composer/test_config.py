@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from composer.hls import BroadcastConfig
+from composer.hls.config import LowRendition
 
 
 def test_defaults_are_720p30_one_second_segments_of_30_frames() -> None:
@@ -35,3 +36,25 @@ def test_half_second_and_two_second_segments_are_whole_frames() -> None:
 def test_impossible_settings_are_refused_naming_the_field(kwargs: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         BroadcastConfig(**kwargs)
+
+
+def test_a_video_broadcast_has_a_low_rendition_of_half_its_size_and_a_quarter_of_its_bitrate() -> None:
+    low = BroadcastConfig().low
+    assert low is not None and (low.width, low.height, low.video_bitrate) == (640, 360, 600_000)
+    odd = BroadcastConfig(width=854, height=480).low  # 427x240: rounded down to even
+    assert odd is not None and (odd.width, odd.height) == (426, 240)
+    assert BroadcastConfig(video=False).low is None
+    assert BroadcastConfig(low_rendition=None).low is None
+
+
+@pytest.mark.parametrize(
+    ("low", "problem"),
+    [
+        (LowRendition(scale=1.0), "between 0 and 1"),
+        (LowRendition(bitrate_share=0), "between 0 and 1"),
+        (LowRendition(scale=0.001), "would be 0x0"),
+    ],
+)
+def test_a_low_rendition_that_cannot_work_is_refused(low: LowRendition, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        BroadcastConfig(low_rendition=low)

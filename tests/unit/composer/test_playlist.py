@@ -7,10 +7,16 @@ import pytest
 from composer.hls.playlist import (
     MediaPlaylist,
     Segment,
+    Variant,
+    avc_codec,
     format_program_date_time,
     is_closed,
+    low_rendition,
+    low_twin,
     parse_playlist,
+    render_variants,
     target_duration_for,
+    variant_bandwidths,
 )
 
 T0 = 1_764_619_200.0  # 2025-12-01T20:00:00Z
@@ -158,3 +164,50 @@ def test_the_live_window_stays_small_however_long_the_stream_and_its_numbers_onl
 def test_a_window_under_three_segments_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 3"):
         _stream(5).render_window(2)
+
+
+def test_a_low_twin_is_named_after_its_segment_and_a_segment_without_one_stands_for_itself() -> None:
+    assert low_twin("1000-7.hi.ts") == "1000-7.lo.ts"
+    assert low_twin("1000-7.ts") == "1000-7.ts"  # audio-only, or a composer without the low rendition
+
+
+def test_the_low_window_lines_up_with_the_main_one() -> None:
+    playlist = MediaPlaylist()
+    for n in range(15):
+        name = f"{1000 if n < 9 else 2000}-{n}.{'ts' if n < 9 else 'hi.ts'}"
+        playlist = playlist.append(Segment(name, 1.0, T0 + n, discontinuity=n in (4, 9)))
+    main = parse_playlist(playlist.render_window(12))
+    low_text = low_rendition(playlist).render_window(12)
+    low = parse_playlist(low_text)
+    assert [(s.duration, s.program_date_time, s.discontinuity) for s in low.segments] == [
+        (s.duration, s.program_date_time, s.discontinuity) for s in main.segments
+    ]
+    assert [s.uri for s in low.segments] == [low_twin(s.uri) for s in main.segments]
+    assert low.segments[-1].uri == "2000-14.lo.ts" and low.segments[0].uri == "1000-3.ts"
+    assert "#EXT-X-MEDIA-SEQUENCE:3\n" in low_text and "#EXT-X-DISCONTINUITY-SEQUENCE:0\n" in low_text
+
+
+def test_the_variants_name_each_window_with_its_size_rate_and_codecs() -> None:
+    peak, average = variant_bandwidths(2_500_000, 64_000)
+    assert (peak, average) == (3_076_800, 2_717_840)
+    text = render_variants(
+        (
+            Variant("live.m3u8", peak, average, 1280, 720, "avc1.64001f,mp4a.40.2", 30),
+            Variant("live-lo.m3u8", 796_800, 703_840, 640, 360, None, 30),
+        )
+    )
+    assert text == (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=3076800,AVERAGE-BANDWIDTH=2717840,CODECS="avc1.64001f,mp4a.40.2",'
+        "RESOLUTION=1280x720,FRAME-RATE=30.000\nlive.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=796800,AVERAGE-BANDWIDTH=703840,RESOLUTION=640x360,FRAME-RATE=30.000\n"
+        "live-lo.m3u8\n"
+    )
+
+
+def test_the_codec_string_is_read_from_the_first_sequence_parameter_set() -> None:
+    aud = b"\x00\x00\x00\x01\x09\xf0"  # an access unit delimiter first
+    sps = b"\x00\x00\x00\x01\x67\x64\x00\x1f\xac\xd9"  # High profile, level 3.1
+    assert avc_codec(aud + sps + b"\x00\x00\x01\x68\xeb") == "avc1.64001f"
+    assert avc_codec(b"\x00\x00\x01\x65\x88\x84") is None  # a slice, no SPS
+    assert avc_codec(b"\x00\x00\x01\x67\x64") is None  # cut short

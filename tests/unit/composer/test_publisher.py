@@ -62,6 +62,13 @@ def _segment(n: int, epoch: int = 1000) -> ReadySegment:
     return ReadySegment(f"{epoch}-{n}.ts", header + payload.ljust(188 - len(header), b"\xff"), 1.0, T0 + n)
 
 
+def _pair(n: int, epoch: int = 1000) -> ReadySegment:
+    """A segment with its low-rendition twin (a video broadcast's)."""
+    main = _segment(n, epoch)
+    low = main.data.replace(b"segment", b"twin of")
+    return replace(main, name=f"{epoch}-{n}.hi.ts", low=low)
+
+
 def _marked_discontinuous(data: bytes) -> bool:
     return bool(data[5] & 0x80)
 
@@ -705,3 +712,91 @@ def test_the_backoff_stays_at_its_cap_however_many_failures_came_before() -> Non
     assert policy.delay(1) == policy.initial_delay_s
     assert policy.delay(6) == policy.max_delay_s  # 0.1 s doubled 5 times is past 2 s
     assert policy.delay(2000) == policy.max_delay_s  # 2.0 ** 1999 would overflow
+
+
+def test_a_low_twin_is_written_before_its_segment_and_the_low_window_and_variants_before_the_main_window() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink)
+    publisher.set_variants(b"#EXTM3U\nvariants\n")
+    for n in range(2):
+        publisher.submit(_pair(n))
+        want = n + 1
+        eventually(lambda: _published(sink) == want, what=f"pair {n} published")  # noqa: B023
+    assert publisher.close(ended=True, timeout=10)
+    assert sink.order == [
+        f"{SPACE}/1000-0.lo.ts",
+        f"{SPACE}/1000-0.hi.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/live-lo.m3u8",
+        f"{SPACE}/live-variants.m3u8",  # once, before the first main window
+        f"{SPACE}/live.m3u8",
+        f"{SPACE}/1000-1.lo.ts",
+        f"{SPACE}/1000-1.hi.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/live-lo.m3u8",
+        f"{SPACE}/live.m3u8",
+        f"{SPACE}/index.m3u8",  # the closing writes
+        f"{SPACE}/live-lo.m3u8",
+        f"{SPACE}/live.m3u8",
+    ]
+    assert sink.violations == []
+    low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
+    assert [s.uri for s in low.segments] == ["1000-0.lo.ts", "1000-1.lo.ts"] and low.ended
+    assert sink.objects[f"{SPACE}/1000-1.lo.ts"] == _pair(1).low
+
+
+def test_a_twin_that_never_writes_drops_the_pair_and_both_windows_mark_the_gap() -> None:
+    sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-1.lo.ts"))
+    publisher, stats = _publisher(sink)
+    publisher.set_variants(b"#EXTM3U\n")
+    for n in range(3):
+        publisher.submit(_pair(n))
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.violations == []
+    assert f"{SPACE}/1000-1.hi.ts" not in sink.objects
+    main = parse_playlist(sink.objects[f"{SPACE}/live.m3u8"].decode())
+    low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
+    assert [(s.uri, s.discontinuity) for s in main.segments] == [("1000-0.hi.ts", False), ("1000-2.hi.ts", True)]
+    assert [(s.uri, s.discontinuity) for s in low.segments] == [("1000-0.lo.ts", False), ("1000-2.lo.ts", True)]
+    assert _marked_discontinuous(sink.objects[f"{SPACE}/1000-2.lo.ts"])
+    assert _marked_discontinuous(sink.objects[f"{SPACE}/1000-2.hi.ts"])
+    assert stats.segments_dropped == 1
+
+
+def test_a_composer_without_the_low_rendition_keeps_the_low_window_of_the_playlist_it_continues() -> None:
+    # Its predecessor wrote pairs and the variants: viewers on the low window must not wait on it
+    # for good. The continuing composer's own segments are named there as they are.
+    sink = MemorySink()
+    before = MediaPlaylist().append(Segment("900-0.hi.ts", 1.0, T0))
+    sink.objects[f"{SPACE}/900-0.hi.ts"] = b"x"
+    sink.objects[f"{SPACE}/900-0.lo.ts"] = b"x"
+    publisher, _ = _publisher(sink, playlist=before)
+    publisher.submit(_segment(0))
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.violations == []
+    low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
+    assert [(s.uri, s.discontinuity) for s in low.segments] == [("900-0.lo.ts", False), ("1000-0.ts", True)]
+    assert f"{SPACE}/live-variants.m3u8" not in sink.objects  # the predecessor's stays as it was
+
+
+def test_one_rendition_writes_no_low_window_and_no_variants() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink)
+    publisher.submit(_segment(0))
+    assert publisher.close(ended=True, timeout=10)
+    assert not any("live-lo" in key or "variants" in key for key in sink.objects)
+
+
+def test_held_playlists_hold_the_low_window_and_the_variants_too() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink)
+    publisher.set_variants(b"#EXTM3U\n")
+    publisher.hold_playlists(True)
+    publisher.submit(_pair(0))
+    eventually(lambda: f"{SPACE}/1000-0.hi.ts" in sink.objects, what="the pair written while held")
+    assert not any(key.endswith(".m3u8") for key in sink.objects)
+    publisher.hold_playlists(False)
+    eventually(lambda: f"{SPACE}/live.m3u8" in sink.objects, what="the windows written on release")
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.order.index(f"{SPACE}/live-variants.m3u8") < sink.order.index(f"{SPACE}/live.m3u8")
+    assert sink.violations == []
