@@ -1,4 +1,5 @@
-"""Composer CPU per Space at real time: audio-only and 720p30, with the breakdown.
+"""Composer CPU per Space at real time: audio-only, 720p30 alone and 720p30 with its 360p rendition
+(docs/broadcast.md, "Renditions"), with the breakdown.
 
 One simulated Space is fed in real time for `--seconds`: three speakers' microphones (Opus, 20 ms
 packets) and the spotlight speaker's camera (VP8 1280x720 at 30 fps, what LiveKit's web client
@@ -40,7 +41,7 @@ import numpy as np
 from bench.broadcast.live_source import pattern
 from bench.broadcast.report import OUT, machine_note, update_section
 from composer.hls.broadcast import Broadcast
-from composer.hls.config import BroadcastConfig
+from composer.hls.config import BroadcastConfig, LowRendition
 from composer.hls.sinks import DiskSink
 from composer.layout import Geometry, Speaker, compose
 from composer.mixer import Mixer
@@ -119,7 +120,7 @@ def stage_at(k: int, video: bool) -> StageState:
     )
 
 
-def run(video: bool, seconds: float) -> dict[str, Any]:
+def run(video: bool, seconds: float, low: bool = True) -> dict[str, Any]:
     timers = Timers()
     mics = [opus_packets(voice(4.0, 110 + 40 * i, i)) for i in range(len(SPEAKERS))]
     cam = vp8_packets(2.0) if video else []
@@ -128,7 +129,7 @@ def run(video: bool, seconds: float) -> dict[str, Any]:
         d.sample_rate, d.layout = SR, "mono"
     cam_dec = av.CodecContext.create("libvpx", "r") if video else None
     mixer = Mixer(chunk_ms=MIC_FRAME * 1000 // SR)
-    cfg = BroadcastConfig(video=video)
+    cfg = BroadcastConfig(video=video, low_rendition=LowRendition() if low else None)
     geometry = Geometry.for_size(cfg.width, cfg.height)
     renderer = Renderer(geometry)
     camera_rgb: np.ndarray | None = None
@@ -203,6 +204,8 @@ def run(video: bool, seconds: float) -> dict[str, Any]:
         "compose": timers.cpu["compose"],
         "convert (RGB→YUV)": stages.get("convert_video", 0.0),
         "encode video": stages.get("encode_video", 0.0),
+        "scale low": stages.get("scale_low", 0.0),
+        "encode low": stages.get("encode_low", 0.0),
         "encode audio": stages.get("encode_audio", 0.0),
         "mux": stages.get("mux", 0.0),
         "upload": stages.get("upload", 0.0),
@@ -210,6 +213,7 @@ def run(video: bool, seconds: float) -> dict[str, Any]:
     parts["other"] = max(0.0, total - sum(parts.values()))
     return {
         "video": video,
+        "low": video and low,
         "wall_s": wall,
         "cpu_s": total,
         "media_s": media,
@@ -231,7 +235,9 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in results:
         goal = "≤ 1" if r["video"] else "≤ 0.05"
-        label = "720p30 H.264 + AAC" if r["video"] else "audio-only AAC"
+        label = "audio-only AAC"
+        if r["video"]:
+            label = "720p30 + 360p30 H.264 + AAC" if r.get("low") else "720p30 H.264 + AAC, one rendition"
         cells = " | ".join(f"{r['parts_cores'][n]:.3f}" for n in names)
         kbps = r["bytes"] * 8 / 1000 / r["media_s"]
         rt = f"{r['media_s']:.0f} / {r['wall_s']:.0f}"
@@ -240,6 +246,19 @@ def table(results: list[dict[str, Any]]) -> str:
         tail = f"| {rt} | {r['segments']} | {kbps:.0f} | {when} |"
         lines.append(f"| {label} | {goal} | **{r['cores']:.3f}** | {cells} {tail}")
     return "\n".join(lines)
+
+
+def ratio(results: list[dict[str, Any]]) -> str:
+    """The low rendition's cost, from the two video rows of the same run."""
+    one = next((r for r in results if r["video"] and not r.get("low")), None)
+    two = next((r for r in results if r.get("low")), None)
+    if one is None or two is None:
+        return ""
+    return (
+        f"\n\nThe 360p rendition's cost, same run: {two['cores'] / one['cores']:.2f}x the cores of "
+        f"720p alone ({two['cores'] - one['cores']:+.3f} cores), {two['bytes'] / one['bytes']:.2f}x "
+        "the bytes written."
+    )
 
 
 def render(seconds: float, results: list[dict[str, Any]]) -> None:
@@ -251,7 +270,7 @@ def render(seconds: float, results: list[dict[str, Any]]) -> None:
         "time; the columns split it per stage (thread CPU time of each call). Input is paced at real "
         "time; when the shared machine does not give the process enough CPU, media s / wall s drops "
         "below 1 and the run lasts longer, the CPU per media second stays. kbit/s written includes the "
-        "playlist rewrites.\n\n" + table(results)
+        "playlist rewrites.\n\n" + table(results) + ratio(results)
     )
     update_section("composer-cpu", body)
 
@@ -259,13 +278,17 @@ def render(seconds: float, results: list[dict[str, Any]]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--only", choices=("audio", "video"), default=None)
+    ap.add_argument("--only", choices=("audio", "video"), default=None, help="video: both video rows")
     ap.add_argument("--no-doc", action="store_true")
     args = ap.parse_args()
-    modes = [m for m in (False, True) if args.only is None or args.only == ("video" if m else "audio")]
+    modes = [
+        (video, low)
+        for video, low in ((False, False), (True, False), (True, True))
+        if args.only is None or args.only == ("video" if video else "audio")
+    ]
     results = []
-    for video in modes:
-        r = run(video, args.seconds)
+    for video, low in modes:
+        r = run(video, args.seconds, low=low)
         r["note"] = machine_note()
         print(json.dumps(r), flush=True)
         results.append(r)
@@ -274,7 +297,7 @@ def main() -> None:
     if args.only is not None and store.exists():
         # Rerun one mode: keep the other mode's last result (each row names its own run).
         kept = [r for r in json.loads(store.read_text()) if r["video"] != (args.only == "video")]
-        results = sorted(kept + results, key=lambda r: r["video"])
+        results = sorted(kept + results, key=lambda r: (r["video"], r.get("low", False)))
     store.write_text(json.dumps(results))
     if args.no_doc:
         return

@@ -99,7 +99,9 @@ class BroadcastConfig:
                     f"{low.scale} and {low.bitrate_share}"
                 )
             if self.video and (s := self.low) is not None and (s.width < 2 or s.height < 2):
-                raise ValueError(f"the low rendition of {self.width}x{self.height} would be {s.width}x{s.height}")
+                raise ValueError(
+                    f"the low rendition of {self.width}x{self.height} would be {s.width}x{s.height}"
+                )
         if self.max_pending_segments < 1:
             raise ValueError(f"max_pending_segments must be >= 1, got {self.max_pending_segments}")
 

@@ -5,9 +5,10 @@ its own small MPEG-TS file muxed in memory by FFmpeg's mpegts muxer, starting wi
 its SPS/PPS in band) and a PAT/PMT, so any segment decodes on its own; its continuity counters run
 on from the segment before, so the segments also read as one stream. A video broadcast with a low
 rendition (`BroadcastConfig.low`) encodes every picture twice, scaled down for the second encoder,
-and muxes the same audio packets into both segments of a pair, cut at the same frame. Timestamps come from frame
-and sample counts, never from the wall clock, which keeps audio and video in sync; audio that is
-pushed later than its pictures (`BroadcastConfig.audio_lag`) loses that much of its start instead.
+and muxes the same audio packets into both segments of a pair, cut at the same frame. Timestamps
+come from frame and sample counts, never from the wall clock, which keeps audio and video in sync;
+audio that is pushed later than its pictures (`BroadcastConfig.audio_lag`) loses that much of its
+start instead.
 """
 
 from __future__ import annotations

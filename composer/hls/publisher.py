@@ -352,12 +352,16 @@ class Publisher:
         it follows the full playlist's fence in the same pass (a predecessor's late write can only
         land in the moment after it passed its own, and the next pass writes over it)."""
         window = low_rendition(playlist).render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
-        return self._write(BROADCAST_LOW_LIVE_PLAYLIST, window, closed=playlist.ended, holdable=True, final=final)
+        return self._write(
+            BROADCAST_LOW_LIVE_PLAYLIST, window, closed=playlist.ended, holdable=True, final=final
+        )
 
     def _write_variants(self) -> None:
         with self._cond:
             variants = self._variants
-        if variants is not None and self._write(BROADCAST_LIVE_VARIANTS, variants, closed=False, holdable=True):
+        if variants is not None and self._write(
+            BROADCAST_LIVE_VARIANTS, variants, closed=False, holdable=True
+        ):
             with self._cond:
                 if self._variants is variants:
                     self._variants = None

@@ -307,15 +307,19 @@ async def test_listener_past_the_threshold_watches_the_broadcast(broadcast: Broa
         re.compile(r"^LIVE · \d+ s behind$"), timeout=UI_TIMEOUT_MS
     )
 
-    # hls.js joined at the live edge of the sliding live window (live.m3u8, no PLAYLIST-TYPE), not at
-    # its first segment, and holds within the latency it is configured for (updated as fragments play).
+    # hls.js plays the Space's two renditions (live-variants.m3u8: the low one first), joined at the
+    # live edge of the sliding live windows (no PLAYLIST-TYPE), not at their first segment, and holds
+    # within the latency it is configured for (updated as fragments play).
     async def near_the_live_edge() -> bool:
         live = await page.page.evaluate(
             """() => { const hls = window.spaces.broadcast.hls;
                        const live = hls.levels[0].details.live;
-                       return { latency: hls.latency, max: hls.maxLatency, live }; }"""
+                       return { latency: hls.latency, max: hls.maxLatency, live, url: hls.url,
+                                heights: hls.levels.map(l => l.height) }; }"""
         )
         assert live["live"] is True, live
+        assert live["url"].endswith("/live-variants.m3u8"), live
+        assert live["heights"] == [COMPOSER_SIZE[1] // 2, COMPOSER_SIZE[1]], live
         assert isinstance(live["latency"], int | float) and 0 < live["latency"] <= live["max"], live
         return True
 

@@ -14,7 +14,14 @@ import pytest
 from composer.hls import Broadcast, BroadcastConfig, DiskSink
 from composer.hls.playlist import low_twin
 from contract import names
-from tests.integration.composer.media import Feeder, colour_at, corrupt_packets, near, read_playlist, read_segment
+from tests.integration.composer.media import (
+    Feeder,
+    colour_at,
+    corrupt_packets,
+    near,
+    read_playlist,
+    read_segment,
+)
 
 T0 = 1_764_619_200.0
 SPACE = "space-r"
@@ -64,7 +71,7 @@ def test_the_variants_name_both_windows_with_the_codecs_the_encoders_chose(tmp_p
     root = tmp_path / SPACE
     text = (root / names.BROADCAST_LIVE_VARIANTS).read_text()
     streams = re.findall(r"#EXT-X-STREAM-INF:(.*)\n(.*)\n", text)
-    assert [uri for _, uri in streams] == [names.BROADCAST_LIVE_PLAYLIST, names.BROADCAST_LOW_LIVE_PLAYLIST]
+    assert [uri for _, uri in streams] == [names.BROADCAST_LOW_LIVE_PLAYLIST, names.BROADCAST_LIVE_PLAYLIST]
     for attributes, uri in streams:
         window = read_playlist((root / uri).read_text())
         with av.open(str(root / window.segments[0].uri)) as container:
@@ -104,4 +111,6 @@ def test_an_audio_only_broadcast_has_one_rendition(tmp_path: Path) -> None:
     files = {p.name for p in (tmp_path / SPACE).iterdir()}
     assert names.BROADCAST_LOW_LIVE_PLAYLIST not in files and names.BROADCAST_LIVE_VARIANTS not in files
     assert not any(name.endswith((".hi.ts", ".lo.ts")) for name in files)
-    assert all(name.endswith("-0.ts") or name.endswith("-1.ts") for name in files if name.startswith(str(EPOCH)))
+    assert all(
+        name.endswith("-0.ts") or name.endswith("-1.ts") for name in files if name.startswith(str(EPOCH))
+    )

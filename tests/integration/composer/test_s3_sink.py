@@ -135,7 +135,9 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
     with urllib.request.urlopen(_signed_url(s3, "index.m3u8")) as resp:
         assert resp.headers["Cache-Control"] == "public, max-age=60"
         playlist = parse_playlist(resp.read().decode())
-    assert playlist.ended and [s.uri for s in playlist.segments] == [n for n in segments if n.endswith(".hi.ts")]
+    assert playlist.ended and [s.uri for s in playlist.segments] == [
+        n for n in segments if n.endswith(".hi.ts")
+    ]
     for name in segments:
         with urllib.request.urlopen(_signed_url(s3, name)) as resp:
             assert resp.headers["Content-Type"] == "video/mp2t"

@@ -714,7 +714,7 @@ def test_the_backoff_stays_at_its_cap_however_many_failures_came_before() -> Non
     assert policy.delay(2000) == policy.max_delay_s  # 2.0 ** 1999 would overflow
 
 
-def test_a_low_twin_is_written_before_its_segment_and_the_low_window_and_variants_before_the_main_window() -> None:
+def test_a_twin_goes_before_its_segment_and_the_low_window_and_variants_before_the_main_window() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
     publisher.set_variants(b"#EXTM3U\nvariants\n")
@@ -756,8 +756,14 @@ def test_a_twin_that_never_writes_drops_the_pair_and_both_windows_mark_the_gap()
     assert f"{SPACE}/1000-1.hi.ts" not in sink.objects
     main = parse_playlist(sink.objects[f"{SPACE}/live.m3u8"].decode())
     low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
-    assert [(s.uri, s.discontinuity) for s in main.segments] == [("1000-0.hi.ts", False), ("1000-2.hi.ts", True)]
-    assert [(s.uri, s.discontinuity) for s in low.segments] == [("1000-0.lo.ts", False), ("1000-2.lo.ts", True)]
+    assert [(s.uri, s.discontinuity) for s in main.segments] == [
+        ("1000-0.hi.ts", False),
+        ("1000-2.hi.ts", True),
+    ]
+    assert [(s.uri, s.discontinuity) for s in low.segments] == [
+        ("1000-0.lo.ts", False),
+        ("1000-2.lo.ts", True),
+    ]
     assert _marked_discontinuous(sink.objects[f"{SPACE}/1000-2.lo.ts"])
     assert _marked_discontinuous(sink.objects[f"{SPACE}/1000-2.hi.ts"])
     assert stats.segments_dropped == 1
