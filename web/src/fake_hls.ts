@@ -19,6 +19,7 @@ export class FakeHls {
   readonly calls: string[] = [];
   levels: unknown[] = [];
   currentLevel = -1;
+  autoLevelCapping = -1;
   liveSyncPosition: number | null = null;
   latency = 0;
   playingDate: Date | null = null;

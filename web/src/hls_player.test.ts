@@ -77,6 +77,31 @@ describe("BroadcastPlayer on hls.js", () => {
   });
 });
 
+describe("BroadcastPlayer in a hidden page", () => {
+  const visibility = (state: "hidden" | "visible") => {
+    Object.defineProperty(document, "visibilityState", { value: state, configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+
+  afterEach(() => visibility("visible"));
+
+  it("keeps to the lowest rendition while hidden, from its first load on, and climbs again when shown", async () => {
+    FakeHls.instances = [];
+    const player = await BroadcastPlayer.open(URL, { live: true });
+    const hls = FakeHls.instances[0];
+    visibility("hidden");
+    expect(hls.autoLevelCapping).toBe(0);
+    hls.autoLevelCapping = -1; // what hls.js does at a load
+    hls.fire(FakeHls.Events.MANIFEST_PARSED);
+    expect(hls.autoLevelCapping).toBe(0);
+    visibility("visible");
+    expect(hls.autoLevelCapping).toBe(-1);
+    player.destroy();
+    visibility("hidden");
+    expect(hls.autoLevelCapping).toBe(-1); // a destroyed player listens no more
+  });
+});
+
 describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)", () => {
   /** A native player: hls.js unsupported, the element says it plays HLS. */
   async function nativePlayer(url = URL, live = true): Promise<BroadcastPlayer> {

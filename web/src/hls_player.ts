@@ -122,7 +122,11 @@ export class BroadcastPlayer {
       player.hls = hls;
       player.Hls = HlsClass;
       hls.on(HlsClass.Events.ERROR, (_event, data) => player.onError(data));
-      hls.on(HlsClass.Events.MANIFEST_PARSED, () => void player.play());
+      hls.on(HlsClass.Events.MANIFEST_PARSED, () => {
+        player.capWhileHidden(); // a load starts uncapped
+        void player.play();
+      });
+      document.addEventListener("visibilitychange", player.capWhileHidden);
       hls.on(HlsClass.Events.LEVEL_UPDATED, () => player.emit());
       hls.on(HlsClass.Events.BUFFER_CODECS, (_event, data) => {
         const audio = data.audio ?? data.audiovideo;
@@ -389,8 +393,18 @@ export class BroadcastPlayer {
     if (this.video.paused) void this.play();
   }
 
+  /**
+   * A hidden page (a phone's locked screen, a tab in the background) is only heard: hls.js keeps to
+   * the lowest rendition, whose sound is the same (~0.7 Mb/s of a video Space's ~2.7); shown again,
+   * it climbs as its link allows. hls.js forgets the cap at each load, so it is set again then.
+   */
+  readonly capWhileHidden = (): void => {
+    if (this.hls && !this.destroyed) this.hls.autoLevelCapping = document.visibilityState === "hidden" ? 0 : -1;
+  };
+
   destroy(): void {
     this.destroyed = true;
+    document.removeEventListener("visibilitychange", this.capWhileHidden);
     window.clearTimeout(this.retry);
     window.removeEventListener("online", this.nativeOnline);
     this.listeners.clear();
