@@ -5,10 +5,11 @@ Rules (docs/broadcast.md, "Encoding and segments"):
   write succeeded, so it never names a missing or partial segment;
 - the full playlist (the recording) is written before the live window, which names only segments
   the full one names; both after the segment, the timeline after both;
-- a segment with a low-rendition twin is written after its twin, and the low rendition's window
-  (derived from the full playlist) before the main window; the multivariant playlist is written
-  once, after a low window and before the main window that follows it, so a player that finds the
-  main window finds the variants of a video Space and every window they name;
+- a segment with a low-rendition twin is written after its twin; the low rendition's window
+  (derived from the full playlist) after the main window, except until the multivariant playlist
+  is written: that is written once, after a low window and before the main window that follows it,
+  so a player that finds the main window finds the variants of a video Space and every window they
+  name, and after that a slow low-window write never holds the main window back;
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
 - the encoder hands segments over and never waits: the queue is bounded by dropping the oldest;
@@ -53,7 +54,6 @@ from composer.hls.playlist import (
     HIGH_SUFFIX,
     MediaPlaylist,
     Segment,
-    low_rendition,
     low_twin,
     newer_writer,
     parse_playlist,
@@ -74,8 +74,8 @@ from contract.names import (
 
 log = logging.getLogger(__name__)
 
-# The part of `close`'s budget kept for the final playlist, live window and timeline (three small
-# writes, each retried with backoff): segments still queued when it starts are dropped.
+# The part of `close`'s budget kept for the final playlist, live windows and timeline (three or four
+# small writes, each retried with backoff): segments still queued when it starts are dropped.
 FINAL_WRITE_RESERVE_S = 6.0
 # Conflicts resolved by a rebase in one pass before the pass gives up (the next one tries again): a
 # predecessor writes at most once or twice after its successor read the playlist.
@@ -339,19 +339,24 @@ class Publisher:
         if playlist is None:
             return
         self._playlist_published = True
-        if self._low_window and self._write_low_window(playlist, final=final):
+        with self._cond:
+            variants_due = self._variants is not None
+        low_first = self._low_window and variants_due
+        if low_first and self._write_low_window(playlist, final=final):
             self._write_variants()
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
         if self._write_live(live, closed=playlist.ended, final=final):
             self._stats.count(playlists_written=1)
             if playlist is self._playlist:
                 self._playlist_dirty = False
+        if self._low_window and not low_first and not self._write_low_window(playlist, final=final):
+            self._playlist_dirty = True  # the next pass writes it (with the others: it is derived)
 
     def _write_low_window(self, playlist: MediaPlaylist, *, final: bool) -> bool:
         """The low rendition's window, from the full playlist just written. Not fenced on its own:
         it follows the full playlist's fence in the same pass (a predecessor's late write can only
         land in the moment after it passed its own, and the next pass writes over it)."""
-        window = low_rendition(playlist).render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
+        window = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS, low_twin).encode()
         return self._write(
             BROADCAST_LOW_LIVE_PLAYLIST, window, closed=playlist.ended, holdable=True, final=final
         )
@@ -470,6 +475,9 @@ class Publisher:
         log.warning("broadcast %s: a predecessor wrote the playlist late; ours follows it", self._space_id)
         with self._cond:
             self._playlist = rebase(playlist, self._playlist, self._epoch_ms)
+        # A predecessor with the low rendition whose first pairs landed late: its viewers on the
+        # low window are kept, as when they were there at the start.
+        self._low_window = self._low_window or any(s.uri.endswith(HIGH_SUFFIX) for s in playlist.segments)
         self._versions[BROADCAST_PLAYLIST] = version
         return "rebased"
 

@@ -12,12 +12,17 @@ export class FakeHls {
     MANIFEST_PARSED: "hlsManifestParsed",
     LEVEL_UPDATED: "hlsLevelUpdated",
     BUFFER_CODECS: "hlsBufferCodecs",
+    LEVEL_LOADED: "hlsLevelLoaded",
   };
   static ErrorTypes = { NETWORK_ERROR: "networkError", MEDIA_ERROR: "mediaError", OTHER_ERROR: "otherError" };
-  static ErrorDetails = { MANIFEST_LOAD_ERROR: "manifestLoadError" };
+  static ErrorDetails = { MANIFEST_LOAD_ERROR: "manifestLoadError", BUFFER_STALLED_ERROR: "bufferStalledError" };
 
   readonly calls: string[] = [];
-  levels: unknown[] = [];
+  levels: { url?: string[]; details?: unknown }[] = [];
+  url: string | null = null;
+  loadLevel = 0;
+  autoLevelEnabled = true;
+  nextAutoLevel = -1;
   currentLevel = -1;
   autoLevelCapping = -1;
   liveSyncPosition: number | null = null;
@@ -42,7 +47,13 @@ export class FakeHls {
   }
 
   loadSource(url: string): void {
+    this.url = url;
     this.calls.push(`loadSource ${url}`);
+  }
+
+  removeLevel(index: number): void {
+    this.calls.push(`removeLevel ${index}`);
+    this.levels = this.levels.filter((_, i) => i !== index);
   }
 
   startLoad(): void {

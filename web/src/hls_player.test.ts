@@ -61,7 +61,7 @@ describe("BroadcastPlayer on hls.js", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
       const { player, hls } = await livePlayer();
-      hls.levels = [{}]; // the playlist had loaded
+      hls.levels = [{ url: [URL] }]; // the playlist had loaded
       await player.play();
       player.video.pause();
       hls.fire(FakeHls.Events.ERROR, { fatal: true, type: FakeHls.ErrorTypes.NETWORK_ERROR, details: "levelLoadError" });
@@ -74,6 +74,54 @@ describe("BroadcastPlayer on hls.js", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("BroadcastPlayer and the Space's renditions", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+  const stall = { fatal: false, type: FakeHls.ErrorTypes.MEDIA_ERROR, details: FakeHls.ErrorDetails.BUFFER_STALLED_ERROR };
+  const VARIANTS = URL.replace("/live.m3u8", "/live-variants.m3u8");
+
+  it("looks again for the renditions when it stalls on a single window, at most every 30 s", async () => {
+    const { player, hls } = await livePlayer(); // offline at its start: the window it was given
+    expect(hls.url).toBe(URL);
+    const heads: string[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (u: string) => {
+        heads.push(u);
+        return new Response(null, { status: 200 });
+      }),
+    );
+    hls.fire(FakeHls.Events.ERROR, stall);
+    await vi.waitFor(() => expect(hls.url).toBe(VARIANTS));
+    const looks = heads.length;
+    hls.url = URL; // as if it were on the window again
+    hls.fire(FakeHls.Events.ERROR, stall);
+    await Promise.resolve();
+    expect(heads.length).toBe(looks); // not again within VARIANTS_LOOK_MS
+    player.destroy();
+  });
+
+  it("steps down on a stall and drops a window that stopped while the other goes on", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const { player, hls } = await livePlayer();
+    hls.url = VARIANTS;
+    hls.levels = [{ url: [URL.replace("/live.m3u8", "/live-lo.m3u8")] }, { url: [URL] }];
+    hls.loadLevel = 1;
+    hls.fire(FakeHls.Events.ERROR, stall);
+    expect(hls.nextAutoLevel).toBe(0);
+    const main = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:30\n#EXTINF:1,\na.hi.ts\n";
+    vi.stubGlobal("fetch", vi.fn(async () => new Response(main, { status: 200 })));
+    for (let s = 0; s <= 11; s++) {
+      hls.fire(FakeHls.Events.LEVEL_LOADED, { level: 0, details: { endSN: 20 } });
+      vi.advanceTimersByTime(1000);
+    }
+    await vi.waitFor(() => expect(hls.calls).toContain("removeLevel 0"));
+    player.destroy();
   });
 });
 

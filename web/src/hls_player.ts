@@ -7,7 +7,9 @@ import type Hls from "hls.js";
 import type { ErrorData } from "hls.js";
 
 import { LIVE_HLS_CONFIG, PlayableSource, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
+import { BROADCAST_LIVE_PLAYLIST } from "./contract.gen";
 import { h } from "./dom";
+import { RenditionGuard } from "./rendition_guard";
 import type { PdtAnchor } from "./timeline";
 
 export type PlayerState = "loading" | "playing" | "waiting" | "paused" | "ended" | "failed";
@@ -32,6 +34,19 @@ const NATIVE_REFUSALS_LIMIT = 3;
  * there yet (a live edge, a CDN's cached miss) is refused for a few seconds, not for half a minute.
  */
 const NATIVE_REFUSALS_SPAN_MS = 30_000;
+
+/** A stalled live player on a single window looks again for the Space's renditions at most this often. */
+export const VARIANTS_LOOK_MS = 30_000;
+
+/** A playlist's text, or null (an error answer, no answer). */
+async function fetchText(url: string): Promise<string | null> {
+  try {
+    const response = await fetch(url, { cache: "no-store" });
+    return response.ok ? await response.text() : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Whether `url` answers a HEAD with 2xx (a network failure: no). */
 async function headOk(url: string): Promise<boolean> {
@@ -77,6 +92,10 @@ export class BroadcastPlayer {
   private firstRefusalMs = 0;
   /** Times it started playing: a refusal judged across one belongs to the time before it. */
   private plays = 0;
+  /** A live hls.js player's watch over its renditions (rendition_guard.ts). */
+  private guard: RenditionGuard | null = null;
+  /** When a stalled live player on a single window last looked for the renditions. */
+  private variantsLookedAt = -Infinity;
   /** The hls.js class, for its error-type constants (the module is loaded on demand). */
   private Hls: typeof Hls | null = null;
   private destroyed = false;
@@ -127,6 +146,10 @@ export class BroadcastPlayer {
         void player.play();
       });
       document.addEventListener("visibilitychange", player.capWhileHidden);
+      if (live) {
+        const guard = (player.guard = new RenditionGuard(hls, fetchText));
+        hls.on(HlsClass.Events.LEVEL_LOADED, (_event, data) => guard.levelLoaded(data.level, data.details.endSN));
+      }
       hls.on(HlsClass.Events.LEVEL_UPDATED, () => player.emit());
       hls.on(HlsClass.Events.BUFFER_CODECS, (_event, data) => {
         const audio = data.audio ?? data.audiovideo;
@@ -204,6 +227,10 @@ export class BroadcastPlayer {
     const hls = this.hls;
     if (!hls || !this.Hls || this.destroyed) return;
     if (!data.fatal) {
+      if (data.details === this.Hls.ErrorDetails.BUFFER_STALLED_ERROR && this.live) {
+        this.guard?.stalled();
+        void this.lookForVariants(hls);
+      }
       // The first playlist that did not load and that hls.js retries (a timeout, a 5xx, no answer:
       // up to ~25 s before giving up; a 4xx it never retries, that is fatal at once and handled
       // below): an older composer's Space has no live window, so start looking whether only the
@@ -298,6 +325,20 @@ export class BroadcastPlayer {
     const url = this.live ? await this.source.choose(headOk) : this.url;
     if (this.destroyed || this.hls !== hls || hls.levels.length > 0) return;
     if (always || url !== this.url) hls.loadSource(url);
+  }
+
+  /**
+   * A live player that plays a single window looks again, when it stalls, whether the Space has
+   * renditions: a look at its start can miss them (a CDN's cached 404 racing their first write, a
+   * failed HEAD), and a slow link would otherwise stall on the big rendition for the whole Space.
+   */
+  private async lookForVariants(hls: Hls): Promise<void> {
+    const now = Date.now();
+    if (!hls.url?.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`) || now - this.variantsLookedAt < VARIANTS_LOOK_MS) return;
+    this.variantsLookedAt = now;
+    const url = await this.source.choose(headOk);
+    if (this.destroyed || this.hls !== hls || url === hls.url || url.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`)) return;
+    hls.loadSource(url);
   }
 
   /**

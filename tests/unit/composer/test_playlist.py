@@ -11,7 +11,6 @@ from composer.hls.playlist import (
     avc_codec,
     format_program_date_time,
     is_closed,
-    low_rendition,
     low_twin,
     parse_playlist,
     render_variants,
@@ -177,7 +176,7 @@ def test_the_low_window_lines_up_with_the_main_one() -> None:
         name = f"{1000 if n < 9 else 2000}-{n}.{'ts' if n < 9 else 'hi.ts'}"
         playlist = playlist.append(Segment(name, 1.0, T0 + n, discontinuity=n in (4, 9)))
     main = parse_playlist(playlist.render_window(12))
-    low_text = low_rendition(playlist).render_window(12)
+    low_text = playlist.render_window(12, low_twin)
     low = parse_playlist(low_text)
     assert [(s.duration, s.program_date_time, s.discontinuity) for s in low.segments] == [
         (s.duration, s.program_date_time, s.discontinuity) for s in main.segments
@@ -189,18 +188,19 @@ def test_the_low_window_lines_up_with_the_main_one() -> None:
 
 def test_the_variants_name_each_window_with_its_size_rate_and_codecs() -> None:
     peak, average = variant_bandwidths(2_500_000, 64_000)
-    assert (peak, average) == (3_076_800, 2_717_840)
+    assert (peak, average) == (3_076_800, 2_839_600)
+    assert variant_bandwidths(600_000, 64_000) == (796_800, 749_600)  # the low rendition's
     text = render_variants(
         (
             Variant("live.m3u8", peak, average, 1280, 720, "avc1.64001f,mp4a.40.2", 30),
-            Variant("live-lo.m3u8", 796_800, 703_840, 640, 360, None, 30),
+            Variant("live-lo.m3u8", 796_800, 749_600, 640, 360, None, 30),
         )
     )
     assert text == (
         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=3076800,AVERAGE-BANDWIDTH=2717840,CODECS="avc1.64001f,mp4a.40.2",'
+        '#EXT-X-STREAM-INF:BANDWIDTH=3076800,AVERAGE-BANDWIDTH=2839600,CODECS="avc1.64001f,mp4a.40.2",'
         "RESOLUTION=1280x720,FRAME-RATE=30.000\nlive.m3u8\n"
-        "#EXT-X-STREAM-INF:BANDWIDTH=796800,AVERAGE-BANDWIDTH=703840,RESOLUTION=640x360,FRAME-RATE=30.000\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=796800,AVERAGE-BANDWIDTH=749600,RESOLUTION=640x360,FRAME-RATE=30.000\n"
         "live-lo.m3u8\n"
     )
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from composer.hls.config import RetryPolicy
-from composer.hls.playlist import MediaPlaylist, Segment, is_closed, parse_playlist
+from composer.hls.playlist import MediaPlaylist, Segment, is_closed, low_twin, parse_playlist
 from composer.hls.publisher import Publisher, ReadySegment
 from composer.hls.sinks import content_version
 from composer.hls.stats import StatsRecorder
@@ -733,11 +733,11 @@ def test_a_twin_goes_before_its_segment_and_the_low_window_and_variants_before_t
         f"{SPACE}/1000-1.lo.ts",
         f"{SPACE}/1000-1.hi.ts",
         f"{SPACE}/index.m3u8",
+        f"{SPACE}/live.m3u8",  # from then on the main window first: a slow low one never holds it
         f"{SPACE}/live-lo.m3u8",
-        f"{SPACE}/live.m3u8",
         f"{SPACE}/index.m3u8",  # the closing writes
-        f"{SPACE}/live-lo.m3u8",
         f"{SPACE}/live.m3u8",
+        f"{SPACE}/live-lo.m3u8",
     ]
     assert sink.violations == []
     low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
@@ -805,4 +805,20 @@ def test_held_playlists_hold_the_low_window_and_the_variants_too() -> None:
     eventually(lambda: f"{SPACE}/live.m3u8" in sink.objects, what="the windows written on release")
     assert publisher.close(ended=False, timeout=10)
     assert sink.order.index(f"{SPACE}/live-variants.m3u8") < sink.order.index(f"{SPACE}/live.m3u8")
+    assert sink.violations == []
+
+
+def test_a_predecessors_late_pairs_make_a_composer_without_the_low_rendition_keep_the_low_window() -> None:
+    # It read an empty playlist; its predecessor's first pair (and low window) landed after that.
+    sink = MemorySink()
+    publisher, _ = _publisher(sink, epoch_ms=2000)
+    late = _of("1000-0.hi.ts")
+    sink.objects[f"{SPACE}/1000-0.hi.ts"] = sink.objects[f"{SPACE}/1000-0.lo.ts"] = b"x"
+    _stored_playlist(sink, late)
+    sink.objects[f"{SPACE}/live-lo.m3u8"] = late.render_window(12, low_twin).encode()
+    for n in range(2):
+        publisher.submit(_segment(n, epoch=2000))
+    assert publisher.close(ended=False, timeout=10)
+    low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
+    assert [s.uri for s in low.segments] == ["1000-0.lo.ts", "2000-0.ts", "2000-1.ts"]
     assert sink.violations == []

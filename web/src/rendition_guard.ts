@@ -1,0 +1,94 @@
+/**
+ * Keeps a live player that plays a video Space's two renditions (docs/broadcast.md, "Renditions")
+ * on windows that move, and off the big one when its link falls behind:
+ *
+ * - A window that stopped growing while another one goes on is dropped from the player's levels.
+ *   A composer of an older release that takes a Space over writes the main window only, so the low
+ *   window it leaves behind stops for good; hls.js sees no error in that (a live playlist that does
+ *   not change is reloaded for ever), and a viewer on the low rendition would wait for ever. A
+ *   window is judged frozen after FROZEN_LEVEL_MS without a new segment, and dropped only if another
+ *   window is at least AHEAD_SEGMENTS segments further: a composer replacement (both windows still
+ *   for 20-30 s) drops nothing.
+ * - A stall steps the next load down one rendition. hls.js' own emergency switch never goes down to
+ *   the lowest level (`abr-controller.ts`, `_abandonRulesCheck`, 1.7), so with two renditions a link
+ *   that worsens mid-stream stalled for ~9 s, with jumps to the live edge, before its estimate came
+ *   down (an outside review, CDP throttling from 10 to 1.2 Mb/s).
+ */
+
+export const FROZEN_LEVEL_MS = 10_000;
+export const AHEAD_SEGMENTS = 3;
+
+/** The media sequence number of a media playlist's last segment, or null if it is not one. */
+export function lastSequence(text: string): number | null {
+  if (!text.startsWith("#EXTM3U")) return null;
+  let sequence = 0;
+  let segments = 0;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:")) sequence = Number(line.slice("#EXT-X-MEDIA-SEQUENCE:".length));
+    else if (line && !line.startsWith("#")) segments += 1;
+  }
+  return Number.isInteger(sequence) && segments > 0 ? sequence + segments - 1 : null;
+}
+
+/** The part of hls.js the guard uses. */
+export interface GuardedHls {
+  readonly levels: readonly { readonly url: readonly string[] }[];
+  readonly loadLevel: number;
+  readonly autoLevelEnabled: boolean;
+  nextAutoLevel: number;
+  removeLevel(index: number): void;
+}
+
+export class RenditionGuard {
+  /** Per window URL: its last segment and when it was first seen. */
+  private grew = new Map<string, { endSN: number; at: number }>();
+  private checking = false;
+  private checkedAt = -Infinity;
+
+  constructor(
+    private readonly hls: GuardedHls,
+    /** A playlist's text, or null when it cannot be read. */
+    private readonly fetchText: (url: string) => Promise<string | null>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** hls.js loaded the playlist of level `level` (LEVEL_LOADED), whose last segment is `endSN`. */
+  levelLoaded(level: number, endSN: number): void {
+    const url = this.hls.levels[level]?.url[0];
+    if (url === undefined) return;
+    const t = this.now();
+    const seen = this.grew.get(url);
+    if (!seen || endSN > seen.endSN) {
+      this.grew.set(url, { endSN, at: t });
+      return;
+    }
+    if (this.hls.levels.length < 2 || this.checking) return;
+    if (t - seen.at < FROZEN_LEVEL_MS || t - this.checkedAt < FROZEN_LEVEL_MS) return;
+    void this.dropIfOthersMove(url, seen.endSN);
+  }
+
+  /** The player stalled: load the next segment one rendition lower (the lowest stays). */
+  stalled(): void {
+    if (this.hls.autoLevelEnabled && this.hls.loadLevel > 0) this.hls.nextAutoLevel = this.hls.loadLevel - 1;
+  }
+
+  private async dropIfOthersMove(frozen: string, endSN: number): Promise<void> {
+    this.checking = true;
+    this.checkedAt = this.now();
+    try {
+      for (const other of this.hls.levels.map((level) => level.url[0]).filter((url) => url !== frozen)) {
+        const text = await this.fetchText(other);
+        const last = text === null ? null : lastSequence(text);
+        if (last === null || last < endSN + AHEAD_SEGMENTS) continue;
+        // Found again by its URL: the levels may have changed while the other window was read.
+        const index = this.hls.levels.findIndex((level) => level.url[0] === frozen);
+        if (index >= 0 && this.hls.levels.length > 1) this.hls.removeLevel(index);
+        this.grew.delete(frozen);
+        return;
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+}
