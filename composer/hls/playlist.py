@@ -135,12 +135,12 @@ def variant_bandwidths(video_bitrate: int, audio_bitrate: int) -> tuple[int, int
 
     AVERAGE-BANDWIDTH carries the MPEG-TS overhead as measured: +4.6 % at 720p and +11 % at 360p,
     where the audio's PES and PSI packets weigh more (64 kb/s of AAC is ~83 kb/s of TS alone), and
-    the low encoder runs a few % over its target on busy pictures: video x 1.1 + audio x 1.4 is
-    above both (2.84 Mb/s against 2.68-2.70 measured, 0.75 against 0.75-0.76). BANDWIDTH is the
+    the low encoder runs a few % over its target on busy pictures: video x 1.12 + audio x 1.4 is at
+    or above both (2.89 Mb/s against 2.68-2.70 measured, 0.76 against 0.75-0.76). BANDWIDTH is the
     targets plus 20 %, not the strict peak: a segment right after a still picture can carry up to
     twice the target (the encoder's VBV), and declared as the peak it would keep players on the
     low rendition on links that follow the main one (hls.js compares it with its estimate)."""
-    average = round(video_bitrate * 1.1 + audio_bitrate * 1.4)
+    average = round(video_bitrate * 1.12 + audio_bitrate * 1.4)
     return max(average, round((video_bitrate + audio_bitrate) * 1.2)), average
 
 

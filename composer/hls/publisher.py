@@ -342,8 +342,11 @@ class Publisher:
         with self._cond:
             variants_due = self._variants is not None
         low_first = self._low_window and variants_due
-        if low_first and self._write_low_window(playlist, final=final):
-            self._write_variants()
+        if low_first:
+            if self._write_low_window(playlist, final=final):
+                self._write_variants()
+            else:
+                self._playlist_dirty = True  # the next pass writes it again (the closing one counts)
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
         if self._write_live(live, closed=playlist.ended, final=final):
             self._stats.count(playlists_written=1)

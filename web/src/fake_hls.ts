@@ -13,6 +13,9 @@ export class FakeHls {
     LEVEL_UPDATED: "hlsLevelUpdated",
     BUFFER_CODECS: "hlsBufferCodecs",
     LEVEL_LOADED: "hlsLevelLoaded",
+    FRAG_LOADING: "hlsFragLoading",
+    FRAG_LOADED: "hlsFragLoaded",
+    FRAG_LOAD_EMERGENCY_ABORTED: "hlsFragLoadEmergencyAborted",
   };
   static ErrorTypes = { NETWORK_ERROR: "networkError", MEDIA_ERROR: "mediaError", OTHER_ERROR: "otherError" };
   static ErrorDetails = { MANIFEST_LOAD_ERROR: "manifestLoadError", BUFFER_STALLED_ERROR: "bufferStalledError" };
@@ -23,6 +26,7 @@ export class FakeHls {
   loadLevel = 0;
   autoLevelEnabled = true;
   nextAutoLevel = -1;
+  nextLoadLevel = -1;
   currentLevel = -1;
   autoLevelCapping = -1;
   liveSyncPosition: number | null = null;

@@ -79,6 +79,7 @@ describe("BroadcastPlayer on hls.js", () => {
 
 describe("BroadcastPlayer and the Space's renditions", () => {
   afterEach(() => {
+    vi.restoreAllMocks();
     vi.unstubAllGlobals();
     vi.useRealTimers();
   });
@@ -96,6 +97,13 @@ describe("BroadcastPlayer and the Space's renditions", () => {
         return new Response(null, { status: 200 });
       }),
     );
+    player.video.dispatchEvent(new Event("playing"));
+    hls.fire(FakeHls.Events.ERROR, stall); // it plays again by the time the look comes back
+    await vi.waitFor(() => expect(heads.length).toBeGreaterThan(0));
+    await Promise.resolve();
+    expect(hls.url).toBe(URL);
+    vi.spyOn(Date, "now").mockReturnValue(Date.now() + 31_000);
+    player.video.dispatchEvent(new Event("waiting")); // a stall
     hls.fire(FakeHls.Events.ERROR, stall);
     await vi.waitFor(() => expect(hls.url).toBe(VARIANTS));
     const looks = heads.length;
@@ -112,6 +120,9 @@ describe("BroadcastPlayer and the Space's renditions", () => {
     hls.url = VARIANTS;
     hls.levels = [{ url: [URL.replace("/live.m3u8", "/live-lo.m3u8")] }, { url: [URL] }];
     hls.loadLevel = 1;
+    hls.fire(FakeHls.Events.ERROR, stall); // nothing downloading: not the link's
+    expect(hls.nextAutoLevel).toBe(-1);
+    hls.fire(FakeHls.Events.FRAG_LOADING, { frag: { type: "main" } });
     hls.fire(FakeHls.Events.ERROR, stall);
     expect(hls.nextAutoLevel).toBe(0);
     const main = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:30\n#EXTINF:1,\na.hi.ts\n";

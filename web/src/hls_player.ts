@@ -7,7 +7,7 @@ import type Hls from "hls.js";
 import type { ErrorData } from "hls.js";
 
 import { LIVE_HLS_CONFIG, PlayableSource, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
-import { BROADCAST_LIVE_PLAYLIST } from "./contract.gen";
+import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS } from "./contract.gen";
 import { h } from "./dom";
 import { RenditionGuard } from "./rendition_guard";
 import type { PdtAnchor } from "./timeline";
@@ -41,7 +41,7 @@ export const VARIANTS_LOOK_MS = 30_000;
 /** A playlist's text, or null (an error answer, no answer). */
 async function fetchText(url: string): Promise<string | null> {
   try {
-    const response = await fetch(url, { cache: "no-store" });
+    const response = await fetch(url, { cache: "no-store", signal: AbortSignal.timeout(5_000) });
     return response.ok ? await response.text() : null;
   } catch {
     return null;
@@ -149,6 +149,10 @@ export class BroadcastPlayer {
       if (live) {
         const guard = (player.guard = new RenditionGuard(hls, fetchText));
         hls.on(HlsClass.Events.LEVEL_LOADED, (_event, data) => guard.levelLoaded(data.level, data.details.endSN));
+        const main = (frag: { type: string }) => frag.type === "main";
+        hls.on(HlsClass.Events.FRAG_LOADING, (_event, data) => main(data.frag) && guard.download(true));
+        hls.on(HlsClass.Events.FRAG_LOADED, (_event, data) => main(data.frag) && guard.download(false));
+        hls.on(HlsClass.Events.FRAG_LOAD_EMERGENCY_ABORTED, (_event, data) => main(data.frag) && guard.download(false));
       }
       hls.on(HlsClass.Events.LEVEL_UPDATED, () => player.emit());
       hls.on(HlsClass.Events.BUFFER_CODECS, (_event, data) => {
@@ -227,6 +231,9 @@ export class BroadcastPlayer {
     const hls = this.hls;
     if (!hls || !this.Hls || this.destroyed) return;
     if (!data.fatal) {
+      if (data.frag?.type === "main" && data.details !== this.Hls.ErrorDetails.BUFFER_STALLED_ERROR) {
+        this.guard?.download(false); // a segment download that failed (it may be tried again)
+      }
       if (data.details === this.Hls.ErrorDetails.BUFFER_STALLED_ERROR && this.live) {
         this.guard?.stalled();
         void this.lookForVariants(hls);
@@ -337,8 +344,8 @@ export class BroadcastPlayer {
     if (!hls.url?.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`) || now - this.variantsLookedAt < VARIANTS_LOOK_MS) return;
     this.variantsLookedAt = now;
     const url = await this.source.choose(headOk);
-    if (this.destroyed || this.hls !== hls || url === hls.url || url.endsWith(`/${BROADCAST_LIVE_PLAYLIST}`)) return;
-    hls.loadSource(url);
+    if (this.destroyed || this.hls !== hls || this.state !== "waiting") return; // it plays again
+    if (url !== hls.url && url.endsWith(`/${BROADCAST_LIVE_VARIANTS}`)) hls.loadSource(url);
   }
 
   /**

@@ -17,10 +17,12 @@ class Fake implements GuardedHls {
   loadLevel = 1;
   autoLevelEnabled = true;
   nextAutoLevel = -1;
+  nextLoadLevel = -1;
   removed: string[] = [];
   removeLevel(index: number): void {
     this.removed.push(this.levels[index].url[0]);
     this.levels = this.levels.filter((_, i) => i !== index);
+    if (this.loadLevel === index) this.loadLevel = -1; // as hls.js leaves it
   }
 }
 
@@ -62,12 +64,20 @@ describe("lastSequence", () => {
 describe("RenditionGuard", () => {
   it("drops a window that stopped while another goes on (an older composer took the Space over)", async () => {
     const { hls, reads, frozenFor } = guarded({ [MAIN]: windowText(20, 12) }); // ahead by 11
+    hls.loadLevel = 0; // playing the low one
     await frozenFor(FROZEN_LEVEL_MS / 1000 - 2);
     expect(reads).toEqual([]); // not frozen long enough yet
     await frozenFor(3);
     expect(reads).toEqual([MAIN]);
     expect(hls.removed).toEqual([LOW]);
     expect(hls.levels.map((l) => l.url[0])).toEqual([MAIN]);
+    expect(hls.nextLoadLevel).toBe(0); // it loads from what is left
+  });
+
+  it("drops a window that missed its end while the other one ended ahead of it", async () => {
+    const { hls, frozenFor } = guarded({ [MAIN]: windowText(10, 12) + "#EXT-X-ENDLIST\n" }); // 21: one ahead
+    await frozenFor(FROZEN_LEVEL_MS / 1000 + 1);
+    expect(hls.removed).toEqual([LOW]);
   });
 
   it("keeps both while both are still (a composer replacement) or the other is not far enough ahead", async () => {
@@ -99,8 +109,11 @@ describe("RenditionGuard", () => {
     expect(hls.removed).toEqual([]);
   });
 
-  it("steps the next load down one rendition on a stall, and leaves a manual choice or the lowest alone", () => {
+  it("steps the next load down one rendition on a stall while a segment downloads, else changes nothing", () => {
     const { hls, guard } = guarded({});
+    guard.stalled(); // nothing downloading: a composer replacement, a late segment
+    expect(hls.nextAutoLevel).toBe(-1);
+    guard.download(true);
     guard.stalled();
     expect(hls.nextAutoLevel).toBe(0);
     hls.nextAutoLevel = -1;

@@ -9,10 +9,12 @@
  *   window is judged frozen after FROZEN_LEVEL_MS without a new segment, and dropped only if another
  *   window is at least AHEAD_SEGMENTS segments further: a composer replacement (both windows still
  *   for 20-30 s) drops nothing.
- * - A stall steps the next load down one rendition. hls.js' own emergency switch never goes down to
- *   the lowest level (`abr-controller.ts`, `_abandonRulesCheck`, 1.7), so with two renditions a link
- *   that worsens mid-stream stalled for ~9 s, with jumps to the live edge, before its estimate came
- *   down (an outside review, CDP throttling from 10 to 1.2 Mb/s).
+ * - A stall while a segment is downloading steps the next load down one rendition. hls.js' own
+ *   emergency switch never steps down from the second-lowest level (`abr-controller.ts`,
+ *   `_abandonRulesCheck`, 1.7), so with two renditions a link that worsened mid-stream stalled for
+ *   ~9 s, with jumps to the live edge, before its estimate came down (an outside review, CDP
+ *   throttling from 10 to 1.2 Mb/s). A stall with no download under way (a composer replacement, a
+ *   segment published late) is not the link's, and changes nothing.
  */
 
 export const FROZEN_LEVEL_MS = 10_000;
@@ -37,6 +39,7 @@ export interface GuardedHls {
   readonly loadLevel: number;
   readonly autoLevelEnabled: boolean;
   nextAutoLevel: number;
+  nextLoadLevel: number;
   removeLevel(index: number): void;
 }
 
@@ -45,6 +48,8 @@ export class RenditionGuard {
   private grew = new Map<string, { endSN: number; at: number }>();
   private checking = false;
   private checkedAt = -Infinity;
+  /** Segments of the main stream being downloaded (FRAG_LOADING, until FRAG_LOADED or an error). */
+  private downloading = 0;
 
   constructor(
     private readonly hls: GuardedHls,
@@ -68,9 +73,15 @@ export class RenditionGuard {
     void this.dropIfOthersMove(url, seen.endSN);
   }
 
-  /** The player stalled: load the next segment one rendition lower (the lowest stays). */
+  /** hls.js started (true) or ended (false: loaded, aborted or failed) a segment download. */
+  download(started: boolean): void {
+    this.downloading = Math.max(0, this.downloading + (started ? 1 : -1));
+  }
+
+  /** The player stalled: while a segment downloads, load the next one a rendition lower. */
   stalled(): void {
-    if (this.hls.autoLevelEnabled && this.hls.loadLevel > 0) this.hls.nextAutoLevel = this.hls.loadLevel - 1;
+    const hls = this.hls;
+    if (this.downloading > 0 && hls.autoLevelEnabled && hls.loadLevel > 0) hls.nextAutoLevel = hls.loadLevel - 1;
   }
 
   private async dropIfOthersMove(frozen: string, endSN: number): Promise<void> {
@@ -80,10 +91,16 @@ export class RenditionGuard {
       for (const other of this.hls.levels.map((level) => level.url[0]).filter((url) => url !== frozen)) {
         const text = await this.fetchText(other);
         const last = text === null ? null : lastSequence(text);
-        if (last === null || last < endSN + AHEAD_SEGMENTS) continue;
+        // Far enough ahead, or ahead and ended (the stopped window missed its closing write).
+        const ended = text?.includes("#EXT-X-ENDLIST") ?? false;
+        if (last === null || (last < endSN + AHEAD_SEGMENTS && !(ended && last > endSN))) continue;
         // Found again by its URL: the levels may have changed while the other window was read.
         const index = this.hls.levels.findIndex((level) => level.url[0] === frozen);
-        if (index >= 0 && this.hls.levels.length > 1) this.hls.removeLevel(index);
+        if (index >= 0 && this.hls.levels.length > 1) {
+          this.hls.removeLevel(index);
+          // As hls.js does after removing a level it was loading: load from the lowest left.
+          if (this.hls.loadLevel === -1) this.hls.nextLoadLevel = 0;
+        }
         this.grew.delete(frozen);
         return;
       }

@@ -188,19 +188,19 @@ def test_the_low_window_lines_up_with_the_main_one() -> None:
 
 def test_the_variants_name_each_window_with_its_size_rate_and_codecs() -> None:
     peak, average = variant_bandwidths(2_500_000, 64_000)
-    assert (peak, average) == (3_076_800, 2_839_600)
-    assert variant_bandwidths(600_000, 64_000) == (796_800, 749_600)  # the low rendition's
+    assert (peak, average) == (3_076_800, 2_889_600)
+    assert variant_bandwidths(600_000, 64_000) == (796_800, 761_600)  # the low rendition's
     text = render_variants(
         (
             Variant("live.m3u8", peak, average, 1280, 720, "avc1.64001f,mp4a.40.2", 30),
-            Variant("live-lo.m3u8", 796_800, 749_600, 640, 360, None, 30),
+            Variant("live-lo.m3u8", 796_800, 761_600, 640, 360, None, 30),
         )
     )
     assert text == (
         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=3076800,AVERAGE-BANDWIDTH=2839600,CODECS="avc1.64001f,mp4a.40.2",'
+        '#EXT-X-STREAM-INF:BANDWIDTH=3076800,AVERAGE-BANDWIDTH=2889600,CODECS="avc1.64001f,mp4a.40.2",'
         "RESOLUTION=1280x720,FRAME-RATE=30.000\nlive.m3u8\n"
-        "#EXT-X-STREAM-INF:BANDWIDTH=796800,AVERAGE-BANDWIDTH=749600,RESOLUTION=640x360,FRAME-RATE=30.000\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=796800,AVERAGE-BANDWIDTH=761600,RESOLUTION=640x360,FRAME-RATE=30.000\n"
         "live-lo.m3u8\n"
     )
 
