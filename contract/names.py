@@ -38,6 +38,10 @@ BROADCAST_LOW_LIVE_PLAYLIST: Final = "live-lo.m3u8"
 # The multivariant playlist naming both live windows: what a live player loads when it is there (a
 # video Space of a composer with the low rendition), written before the first window names it.
 BROADCAST_LIVE_VARIANTS: Final = "live-variants.m3u8"
+# The same for the recording, written when the Space ends: the whole low playlist, and the
+# multivariant playlist naming it beside BROADCAST_PLAYLIST, which the replay plays when it is there.
+BROADCAST_LOW_PLAYLIST: Final = "index-lo.m3u8"
+BROADCAST_VARIANTS: Final = "index-variants.m3u8"
 BROADCAST_TIMELINE: Final = "timeline.json"
 # The Space as viewers without a room connection see it: the room metadata, copied by the composer.
 BROADCAST_STATE: Final = "state.json"

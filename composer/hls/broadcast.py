@@ -33,6 +33,7 @@ from contract.broadcast import BroadcastTimeline
 from contract.names import (
     BROADCAST_LIVE_PLAYLIST,
     BROADCAST_LOW_LIVE_PLAYLIST,
+    BROADCAST_LOW_PLAYLIST,
     BROADCAST_PLAYLIST,
     BROADCAST_TIMELINE,
 )
@@ -318,7 +319,9 @@ class Broadcast:
         if not self._variants_set and segments[0].low is not None:
             # The encoders have chosen their profiles and levels by their first segment.
             self._variants_set = True
-            self._publisher.set_variants(self._variants().encode())
+            live = self._variants(BROADCAST_LIVE_PLAYLIST, BROADCAST_LOW_LIVE_PLAYLIST)
+            recording = self._variants(BROADCAST_PLAYLIST, BROADCAST_LOW_PLAYLIST)
+            self._publisher.set_variants(live.encode(), recording.encode())
         for seg in segments:
             suffix = ".ts" if seg.low is None else HIGH_SUFFIX
             self._publisher.submit(
@@ -333,16 +336,16 @@ class Broadcast:
             # Segments start in media-time order: no later one starts before this one.
             self._skips = settled_skips(self._skips, seg.start_s)
 
-    def _variants(self) -> str:
-        """The multivariant playlist of the live windows, the low rendition first: players start on
+    def _variants(self, main_uri: str, low_uri: str) -> str:
+        """A multivariant playlist (of the live windows, or of the recording), the low rendition first: players start on
         the first variant (hls.js by default, Safari too) and climb once a segment has measured the
         link, so a phone on a slow link starts within a second instead of waiting ~2.5 s on a 720p
         segment it cannot follow (measured at 1.2 Mb/s, tests/e2e/test_hls_renditions.py)."""
         cfg, low = self.config, self.config.low
         assert low is not None
         renditions = (
-            (BROADCAST_LOW_LIVE_PLAYLIST, low.width, low.height, low.video_bitrate, self._encoder.low_codec),
-            (BROADCAST_LIVE_PLAYLIST, cfg.width, cfg.height, cfg.video_bitrate, self._encoder.video_codec),
+            (low_uri, low.width, low.height, low.video_bitrate, self._encoder.low_codec),
+            (main_uri, cfg.width, cfg.height, cfg.video_bitrate, self._encoder.video_codec),
         )
         variants = []
         for uri, width, height, bitrate, codec in renditions:

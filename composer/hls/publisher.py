@@ -68,8 +68,10 @@ from contract.names import (
     BROADCAST_LIVE_VARIANTS,
     BROADCAST_LIVE_WINDOW_SEGMENTS,
     BROADCAST_LOW_LIVE_PLAYLIST,
+    BROADCAST_LOW_PLAYLIST,
     BROADCAST_PLAYLIST,
     BROADCAST_TIMELINE,
+    BROADCAST_VARIANTS,
 )
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,9 @@ class Publisher:
         # a composer without the low rendition that continues one with it, whose viewers on the low
         # window would otherwise wait on it for good (its own segments are named there as they are).
         self._low_window = any(s.uri.endswith(HIGH_SUFFIX) for s in playlist.segments)
-        self._variants: bytes | None = None  # the multivariant playlist, until it is written
+        self._variants: bytes | None = None  # the live windows' multivariant playlist, until written
+        self._recording_variants: bytes | None = None  # the recording's, written when the Space ends
+        self._recording_pending = False  # the recording's low playlist or variants failed
         self._playlist_dirty = False
         self._playlist_published = bool(playlist.segments)
         self._timeline: BroadcastTimeline | None = None
@@ -180,10 +184,12 @@ class Publisher:
                 self._pending[0].after_gap = True
             self._cond.notify()
 
-    def set_variants(self, variants: bytes) -> None:
-        """The multivariant playlist of the live windows, written once before the next main window."""
+    def set_variants(self, live: bytes, recording: bytes) -> None:
+        """The multivariant playlists: the live windows' (written once, before the next main window)
+        and the recording's (written with the recording's low playlist when the Space ends)."""
         with self._cond:
-            self._variants = variants
+            self._variants = live
+            self._recording_variants = recording
 
     def set_timeline(self, timeline: BroadcastTimeline) -> None:
         with self._cond:
@@ -328,8 +334,25 @@ class Publisher:
                     self._timeline_dirty = True
         if self._timeline_dirty and self._playlist_published:
             self._write_timeline(final=True)
+        if self._playlist.ended and not self._playlist_dirty:
+            self._write_recording_renditions()
         timeline_pending = self._timeline_dirty and self._playlist_published
-        self._finished_clean = not (self._playlist_dirty or timeline_pending or self._gap_next)
+        self._finished_clean = not (
+            self._playlist_dirty or timeline_pending or self._gap_next or self._recording_pending
+        )
+
+    def _write_recording_renditions(self) -> None:
+        """The ended recording's low playlist, then its multivariant playlist (the replay plays that
+        when it is there): last of all, so that they never hold back the closing window or timeline.
+        A composer without the low rendition writes neither (it has no variants to name)."""
+        with self._cond:
+            variants = self._recording_variants
+        if variants is None or not self._low_window:
+            return
+        low = self._playlist.render(low_twin).encode()
+        written = self._write(BROADCAST_LOW_PLAYLIST, low, closed=True, holdable=True, final=True)
+        written = written and self._write(BROADCAST_VARIANTS, variants, closed=True, holdable=True, final=True)
+        self._recording_pending = not written
 
     def _write_playlist(self, *, final: bool = False) -> None:
         if not self._playlist.segments or self._is_held():

@@ -693,6 +693,9 @@ async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(
         playing_from_start, timeout=UI_TIMEOUT_MS / 1000, what="the replay playing"
     )
     assert first["from"] < 0.5, first
+    # The recording's two renditions, which the composer that ended the Space wrote last.
+    played = await page.page.evaluate("() => window.spaces.broadcast.hls.url")
+    assert played.endswith(f"/{names.BROADCAST_VARIANTS}"), played
     await eventually_async(
         lambda: page.page.evaluate(
             "(t) => document.querySelector('[data-testid=\"broadcast-video\"]').currentTime > t",

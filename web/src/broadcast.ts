@@ -4,7 +4,7 @@
  * 1 s segments. Pure: no DOM, no hls.js import (the player module brings hls.js).
  */
 import type { Role } from "./api";
-import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS, BROADCAST_PLAYLIST } from "./contract.gen";
+import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS, BROADCAST_PLAYLIST, BROADCAST_VARIANTS } from "./contract.gen";
 
 /** A place on the stage, or a seat in the room: the token endpoint's WebRTC answer. */
 export interface WebRtcGrant {
@@ -238,6 +238,17 @@ export class PlayableSource {
     if (this.wholeOnlySince === null || !inARow) this.wholeOnlySince = now;
     return now - this.wholeOnlySince >= WHOLE_PLAYLIST_AFTER_MS ? whole : this.url;
   }
+}
+
+/**
+ * What a replay plays: the recording's multivariant playlist when it is there (a video Space whose
+ * last composer wrote the low rendition, when it ended), so a slow link gets the 360p recording;
+ * else the whole playlist it was given.
+ */
+export async function recordingSource(url: string, exists: (url: string) => Promise<boolean>): Promise<string> {
+  if (!url.endsWith(`/${BROADCAST_PLAYLIST}`)) return url;
+  const variants = new URL(BROADCAST_VARIANTS, url).toString();
+  return (await exists(variants)) ? variants : url;
 }
 
 /** Whether an ended Space can be replayed now: it had a broadcast and its recording is still kept. */

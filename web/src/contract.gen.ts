@@ -13,6 +13,7 @@ export const BROADCAST_LIVE_PLAYLIST = "live.m3u8";
 export const BROADCAST_LIVE_WINDOW_SEGMENTS = 12;
 export const BROADCAST_LOW_LIVE_PLAYLIST = "live-lo.m3u8";
 export const BROADCAST_LIVE_VARIANTS = "live-variants.m3u8";
+export const BROADCAST_VARIANTS = "index-variants.m3u8";
 export const BROADCAST_TIMELINE = "timeline.json";
 export const REACTIONS_TOPIC = "spaces.reactions";
 export const REACTION_EMOJI = ["👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍"];

@@ -205,7 +205,7 @@ describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)"
     player.destroy();
   });
 
-  it("starts a live player on the Space's renditions when it has two, and a replay on its recording", async () => {
+  it("starts a live player on the Space's renditions when it has two, and a replay on the recording's", async () => {
     vi.spyOn(FakeHls, "isSupported").mockReturnValue(false);
     vi.spyOn(HTMLMediaElement.prototype, "canPlayType").mockReturnValue("maybe");
     const heads: string[] = [];
@@ -221,10 +221,15 @@ describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)"
     live.destroy();
     heads.length = 0;
     const whole = URL.replace("/live.m3u8", "/index.m3u8");
+    const recording = URL.replace("/live.m3u8", "/index-variants.m3u8");
     const replay = await BroadcastPlayer.open(whole, { live: false });
-    expect(replay.video.src).toBe(whole);
-    expect(heads).toEqual([]);
+    expect(replay.video.src).toBe(recording);
+    expect(heads).toEqual([recording]);
     replay.destroy();
+    vi.stubGlobal("fetch", vi.fn(async () => new Response(null, { status: 404 })));
+    const single = await BroadcastPlayer.open(whole, { live: false }); // audio only, or one rendition
+    expect(single.video.src).toBe(whole);
+    single.destroy();
   });
 
   it("asks again when the browser is back online while it waits", async () => {

@@ -6,7 +6,7 @@
 import type Hls from "hls.js";
 import type { ErrorData } from "hls.js";
 
-import { LIVE_HLS_CONFIG, PlayableSource, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
+import { LIVE_HLS_CONFIG, PlayableSource, recordingSource, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
 import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS } from "./contract.gen";
 import { h } from "./dom";
 import { RenditionGuard } from "./rendition_guard";
@@ -131,10 +131,10 @@ export class BroadcastPlayer {
   /** Start playing `url`: live (near the edge) or a replay (from its first segment). */
   static async open(url: string, { live }: { live: boolean }): Promise<BroadcastPlayer> {
     const player = new BroadcastPlayer(url, live);
-    // A live player starts on the Space's renditions when there are two (PlayableSource).
+    // A player starts on the Space's renditions when there are two (PlayableSource, recordingSource).
     const [{ default: HlsClass }, first] = await Promise.all([
       import("hls.js/light"),
-      live ? player.source.choose(headOk) : Promise.resolve(url),
+      live ? player.source.choose(headOk) : recordingSource(url, headOk),
     ]);
     if (HlsClass.isSupported()) {
       const hls = new HlsClass(live ? { ...LIVE_HLS_CONFIG } : { ...REPLAY_HLS_CONFIG });

@@ -37,6 +37,8 @@ _PLAYLISTS = (
     names.BROADCAST_LIVE_PLAYLIST,
     names.BROADCAST_LOW_LIVE_PLAYLIST,
     names.BROADCAST_LIVE_VARIANTS,
+    names.BROADCAST_LOW_PLAYLIST,
+    names.BROADCAST_VARIANTS,
 )
 
 
@@ -98,7 +100,8 @@ def _not_found() -> JSONResponse:
     return JSONResponse(
         {
             "detail": "no such broadcast file: /broadcast/<space id>/<index.m3u8, live.m3u8, "
-            "live-lo.m3u8, live-variants.m3u8, timeline.json, state.json, reactions.json or *.ts>",
+            "live-lo.m3u8, live-variants.m3u8, index-lo.m3u8, index-variants.m3u8, timeline.json, "
+            "state.json, reactions.json or *.ts>",
             "rule": "broadcast_file_not_found",
         },
         status_code=404,

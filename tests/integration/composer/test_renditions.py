@@ -64,6 +64,15 @@ def test_each_low_segment_is_its_twins_media_at_half_the_size(tmp_path: Path) ->
         assert small.mean_rgb is not None and near(small.mean_rgb, colour_at(n)), (n, small.mean_rgb)
     # Read as one stream, as a player or a recorder does, no packet is flagged.
     assert corrupt_packets(str(root / names.BROADCAST_LOW_LIVE_PLAYLIST)) == []
+    # The ended recording has both renditions too, for the replay.
+    recording = read_playlist((root / names.BROADCAST_LOW_PLAYLIST).read_text())
+    assert [s.uri for s in recording.segments] == [s.uri for s in low.segments] and recording.ended
+    replay = (root / names.BROADCAST_VARIANTS).read_text()
+    assert [line for line in replay.splitlines() if not line.startswith("#")] == [
+        names.BROADCAST_LOW_PLAYLIST,
+        names.BROADCAST_PLAYLIST,
+    ]
+    assert corrupt_packets(str(root / names.BROADCAST_LOW_PLAYLIST)) == []
 
 
 def test_the_variants_name_both_windows_with_the_codecs_the_encoders_chose(tmp_path: Path) -> None:
@@ -104,6 +113,14 @@ def test_a_replacement_keeps_both_windows_playable_across_a_deploy(
     assert low_sizes == {90, 180}  # the version without twins is named at its own size
     assert corrupt_packets(str(root / names.BROADCAST_LOW_LIVE_PLAYLIST)) == []
     assert (root / names.BROADCAST_LIVE_VARIANTS).is_file()
+    # The recording's renditions come from the composer that ended the Space, if it had them.
+    assert (root / names.BROADCAST_VARIANTS).is_file() == successor_has_low
+    if successor_has_low:
+        recording = read_playlist((root / names.BROADCAST_LOW_PLAYLIST).read_text())
+        assert [s.uri for s in recording.segments] == [
+            low_twin(s.uri) for s in read_playlist((root / names.BROADCAST_PLAYLIST).read_text()).segments
+        ]
+        assert corrupt_packets(str(root / names.BROADCAST_LOW_PLAYLIST)) == []
 
 
 def test_an_audio_only_broadcast_has_one_rendition(tmp_path: Path) -> None:

@@ -104,18 +104,27 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
         elif key.endswith(".json"):
             assert playlists_seen, "timeline PUT before any playlist"
         written.add(key)
-    # The whole playlist, then the live windows (which name nothing the whole one does not, the low
-    # rendition's first), then the timeline.
-    assert [key for key, _ in recorder.puts[-4:]] == [
+    # The whole playlist, then the live windows (which name nothing the whole one does not), the
+    # timeline, and last the recording's low playlist and its variants.
+    assert [key for key, _ in recorder.puts[-6:]] == [
         _key("index.m3u8"),
-        _key("live-lo.m3u8"),
         _key("live.m3u8"),
+        _key("live-lo.m3u8"),
         _key("timeline.json"),
+        _key("index-lo.m3u8"),
+        _key("index-variants.m3u8"),
     ]
 
     listed = {o["Key"] for o in s3.client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]}
     segments = [f"{EPOCH}-{n}.{rendition}.ts" for n in range(3) for rendition in ("hi", "lo")]
-    playlists = ["index.m3u8", "live.m3u8", "live-lo.m3u8", "live-variants.m3u8"]
+    playlists = [
+        "index.m3u8",
+        "live.m3u8",
+        "live-lo.m3u8",
+        "live-variants.m3u8",
+        "index-lo.m3u8",
+        "index-variants.m3u8",
+    ]
     assert listed == {_key(n) for n in [*segments, *playlists, "timeline.json"]}
 
     def head(name: str) -> tuple[str, str]:

@@ -717,7 +717,7 @@ def test_the_backoff_stays_at_its_cap_however_many_failures_came_before() -> Non
 def test_a_twin_goes_before_its_segment_and_the_low_window_and_variants_before_the_main_window() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\nvariants\n")
+    publisher.set_variants(b"#EXTM3U\nvariants\n", b"#EXTM3U\nrecording variants\n")
     for n in range(2):
         publisher.submit(_pair(n))
         want = n + 1
@@ -738,17 +738,22 @@ def test_a_twin_goes_before_its_segment_and_the_low_window_and_variants_before_t
         f"{SPACE}/index.m3u8",  # the closing writes
         f"{SPACE}/live.m3u8",
         f"{SPACE}/live-lo.m3u8",
+        f"{SPACE}/index-lo.m3u8",  # the recording's renditions, last
+        f"{SPACE}/index-variants.m3u8",
     ]
     assert sink.violations == []
     low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
     assert [s.uri for s in low.segments] == ["1000-0.lo.ts", "1000-1.lo.ts"] and low.ended
+    recording = parse_playlist(sink.objects[f"{SPACE}/index-lo.m3u8"].decode())
+    assert [s.uri for s in recording.segments] == ["1000-0.lo.ts", "1000-1.lo.ts"] and recording.ended
+    assert sink.objects[f"{SPACE}/index-variants.m3u8"] == b"#EXTM3U\nrecording variants\n"
     assert sink.objects[f"{SPACE}/1000-1.lo.ts"] == _pair(1).low
 
 
 def test_a_twin_that_never_writes_drops_the_pair_and_both_windows_mark_the_gap() -> None:
     sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-1.lo.ts"))
     publisher, stats = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\n")
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
     for n in range(3):
         publisher.submit(_pair(n))
     assert publisher.close(ended=False, timeout=10)
@@ -796,7 +801,7 @@ def test_one_rendition_writes_no_low_window_and_no_variants() -> None:
 def test_held_playlists_hold_the_low_window_and_the_variants_too() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\n")
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
     publisher.hold_playlists(True)
     publisher.submit(_pair(0))
     eventually(lambda: f"{SPACE}/1000-0.hi.ts" in sink.objects, what="the pair written while held")
@@ -822,3 +827,20 @@ def test_a_predecessors_late_pairs_make_a_composer_without_the_low_rendition_kee
     low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
     assert [s.uri for s in low.segments] == ["1000-0.lo.ts", "2000-0.ts", "2000-1.ts"]
     assert sink.violations == []
+
+
+def test_a_space_that_goes_on_or_a_failed_recording_rendition_writes_no_recording_variants() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink)
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.submit(_pair(0))
+    assert publisher.close(ended=False, timeout=10)  # a composer leaving a live Space
+    assert f"{SPACE}/index-lo.m3u8" not in sink.objects and f"{SPACE}/index-variants.m3u8" not in sink.objects
+
+    failing = MemorySink(fail=lambda key, attempt: key.endswith("index-lo.m3u8"))
+    publisher, _ = _publisher(failing)
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.submit(_pair(0))
+    assert not publisher.close(ended=True, timeout=10), "an incomplete close says so"
+    assert f"{SPACE}/index-variants.m3u8" not in failing.objects  # never naming a playlist not there
+    assert _playlist(failing).ended
