@@ -337,10 +337,11 @@ class Broadcast:
             self._skips = settled_skips(self._skips, seg.start_s)
 
     def _variants(self, main_uri: str, low_uri: str) -> str:
-        """A multivariant playlist (of the live windows, or of the recording), the low rendition first: players start on
-        the first variant (hls.js by default, Safari too) and climb once a segment has measured the
-        link, so a phone on a slow link starts within a second instead of waiting ~2.5 s on a 720p
-        segment it cannot follow (measured at 1.2 Mb/s, tests/e2e/test_hls_renditions.py)."""
+        """A multivariant playlist (of the live windows, or of the recording), the low rendition
+        first: players start on the first variant (hls.js by default, Safari too) and climb once a
+        segment has measured the link, so a phone on a slow link starts within a second instead of
+        waiting ~2.5 s on a 720p segment it cannot follow (measured at 1.2 Mb/s,
+        tests/e2e/test_hls_renditions.py)."""
         cfg, low = self.config, self.config.low
         assert low is not None
         renditions = (

@@ -351,7 +351,8 @@ class Publisher:
             return
         low = self._playlist.render(low_twin).encode()
         written = self._write(BROADCAST_LOW_PLAYLIST, low, closed=True, holdable=True, final=True)
-        written = written and self._write(BROADCAST_VARIANTS, variants, closed=True, holdable=True, final=True)
+        if written:
+            written = self._write(BROADCAST_VARIANTS, variants, closed=True, holdable=True, final=True)
         self._recording_pending = not written
 
     def _write_playlist(self, *, final: bool = False) -> None:
