@@ -25,6 +25,19 @@ async function livePlayer(): Promise<{ player: BroadcastPlayer; hls: FakeHls; pl
   return { player, hls, plays };
 }
 
+/** Every file answers 200 (fetch stubbed); the URLs asked, in order. */
+function everythingThere(): string[] {
+  const asked: string[] = [];
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (u: string) => {
+      asked.push(u);
+      return new Response(null, { status: 200 });
+    }),
+  );
+  return asked;
+}
+
 const mediaError = { fatal: true, type: FakeHls.ErrorTypes.MEDIA_ERROR, details: "bufferAppendError" };
 
 describe("BroadcastPlayer on hls.js", () => {
@@ -89,14 +102,7 @@ describe("BroadcastPlayer and the Space's renditions", () => {
   it("looks again for the renditions when it stalls on a single window, at most every 30 s", async () => {
     const { player, hls } = await livePlayer(); // offline at its start: the window it was given
     expect(hls.url).toBe(URL);
-    const heads: string[] = [];
-    vi.stubGlobal(
-      "fetch",
-      vi.fn(async (u: string) => {
-        heads.push(u);
-        return new Response(null, { status: 200 });
-      }),
-    );
+    const heads = everythingThere();
     player.video.dispatchEvent(new Event("playing"));
     hls.fire(FakeHls.Events.ERROR, stall); // it plays again by the time the look comes back
     await vi.waitFor(() => expect(heads.length).toBeGreaterThan(0));
@@ -208,14 +214,7 @@ describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)"
   it("starts a live player on the Space's renditions when it has two, and a replay on the recording's", async () => {
     vi.spyOn(FakeHls, "isSupported").mockReturnValue(false);
     vi.spyOn(HTMLMediaElement.prototype, "canPlayType").mockReturnValue("maybe");
-    const heads: string[] = [];
-    vi.stubGlobal(
-      "fetch",
-      vi.fn(async (u: string) => {
-        heads.push(u);
-        return new Response(null, { status: 200 });
-      }),
-    );
+    const heads = everythingThere();
     const live = await BroadcastPlayer.open(URL, { live: true });
     expect(live.video.src).toBe(URL.replace("/live.m3u8", "/live-variants.m3u8"));
     live.destroy();
