@@ -76,8 +76,9 @@ from contract.names import (
 
 log = logging.getLogger(__name__)
 
-# The part of `close`'s budget kept for the final playlist, live windows and timeline (three or four
-# small writes, each retried with backoff): segments still queued when it starts are dropped.
+# The part of `close`'s budget kept for the final playlist, live windows, timeline and the recording's
+# renditions (three to six small writes, each retried with backoff): segments still queued when it
+# starts are dropped.
 FINAL_WRITE_RESERVE_S = 6.0
 # Conflicts resolved by a rebase in one pass before the pass gives up (the next one tries again): a
 # predecessor writes at most once or twice after its successor read the playlist.
