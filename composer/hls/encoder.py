@@ -66,9 +66,8 @@ class _Pending:
     packet: Packet
     ticks: int  # pts in the stream's own time base (frames or samples)
     seconds: Fraction  # decode time, for interleaving
-    # The encoder's timestamps: muxing rebases a packet's, and an audio packet is muxed into both
-    # segments of a pair, so each mux stamps it afresh from these.
-    pts: int | None
+    # The encoder's dts: muxing rebases a packet's timestamps, and an audio packet is muxed into
+    # both segments of a pair, so each mux stamps it afresh from `ticks` and this.
     dts: int | None
 
 
@@ -248,7 +247,7 @@ class SegmentEncoder:
     def _take_video(self, packets: list[Packet], pending: list[_Pending]) -> None:
         for p in packets:
             assert p.pts is not None and p.dts is not None
-            pending.append(_Pending(p, p.pts, Fraction(p.dts, self.config.fps), p.pts, p.dts))
+            pending.append(_Pending(p, p.pts, Fraction(p.dts, self.config.fps), p.dts))
             if pending is self._pending_video:
                 self._video_end = max(self._video_end, p.pts + 1)
                 self.video_codec = self.video_codec or avc_codec(bytes(p))
@@ -258,9 +257,7 @@ class SegmentEncoder:
     def _take_audio(self, packets: list[Packet]) -> None:
         for p in packets:
             assert p.pts is not None
-            self._pending_audio.append(
-                _Pending(p, p.pts, Fraction(p.pts, self.config.sample_rate), p.pts, p.dts)
-            )
+            self._pending_audio.append(_Pending(p, p.pts, Fraction(p.pts, self.config.sample_rate), p.dts))
             self._audio_end = max(self._audio_end, p.pts + (p.duration or AAC_FRAME))
 
     def _cut_ready(self) -> list[EncodedSegment]:
@@ -332,7 +329,7 @@ class SegmentEncoder:
             assert stream is not None
             packet.stream = stream
             packet.time_base = Fraction(1, rate)
-            packet.pts = None if pending.pts is None else pending.pts + TS_OFFSET_S * rate
+            packet.pts = pending.ticks + TS_OFFSET_S * rate
             packet.dts = None if pending.dts is None else pending.dts + TS_OFFSET_S * rate
             container.mux(packet)
         container.close()

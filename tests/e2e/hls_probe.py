@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from playwright.async_api import Page
 
+from composer.hls import Broadcast
 from contract import names
 from devstack.ports import free_port
 from tests.e2e.conftest import LaunchBrowser
@@ -28,6 +30,18 @@ class NoSfu:
     ws_url: str = "ws://127.0.0.1:9"
     api_key: str = names.DEV_API_KEY
     api_secret: str = names.DEV_API_SECRET
+
+
+def push_pictures(
+    broadcast: Broadcast, frames: int, picture: Callable[[int], np.ndarray], chunk: np.ndarray
+) -> None:
+    """`frames` pictures at 30 fps (`picture(n)`), with `chunk` (20 ms of 48 kHz audio) five times
+    every three frames, in media order as the composer feeds them."""
+    for n in range(frames):
+        broadcast.push_video(picture(n))
+        if n % 3 == 0:
+            for _ in range(5):
+                broadcast.push_audio(chunk)
 
 
 @contextmanager

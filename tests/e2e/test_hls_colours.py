@@ -16,7 +16,7 @@ import pytest
 from composer.hls import Broadcast, BroadcastConfig, DiskSink
 from contract import names
 from tests.e2e.conftest import LaunchBrowser
-from tests.e2e.hls_probe import probe_page, served_broadcast
+from tests.e2e.hls_probe import probe_page, push_pictures, served_broadcast
 from tests.support.eventually import eventually_async
 
 SPACE = "fedcba9876543210fedcba9876543210"
@@ -36,11 +36,7 @@ def _write_colour_bars(root: Path) -> None:
     picture = np.zeros((config.height, config.width, 3), dtype=np.uint8)
     for n, colour in enumerate(BARS):
         picture[:, n * BAR_WIDTH : (n + 1) * BAR_WIDTH] = colour
-    for n in range(2 * config.fps):
-        broadcast.push_video(picture)
-        if n % 3 == 0:  # 30 fps, 20 ms chunks: 5 chunks per 3 frames
-            for _ in range(5):
-                broadcast.push_audio(np.zeros(960, dtype=np.int16))
+    push_pictures(broadcast, 2 * config.fps, lambda n: picture, np.zeros(960, dtype=np.int16))
     assert broadcast.close(ended=True)
 
 

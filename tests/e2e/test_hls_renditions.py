@@ -15,7 +15,7 @@ import pytest
 from composer.hls import Broadcast, BroadcastConfig, DiskSink
 from contract import names
 from tests.e2e.conftest import LaunchBrowser
-from tests.e2e.hls_probe import probe_page, served_broadcast
+from tests.e2e.hls_probe import probe_page, push_pictures, served_broadcast
 from tests.support.eventually import eventually_async
 
 SPACE = "0123456789abcdef0123456789abcdef"
@@ -34,12 +34,12 @@ def _write_moving_bars(root: Path) -> None:
     rng = np.random.default_rng(7)
     texture = rng.integers(0, 255, (config.height, config.width * 2, 3), dtype=np.uint8)
     tone = (3000 * np.sin(2 * np.pi * 440 * np.arange(960) / 48000)).astype(np.int16)
-    for n in range(SECONDS * config.fps):
+
+    def moved(n: int) -> np.ndarray:
         shift = (n * 16) % config.width
-        broadcast.push_video(np.ascontiguousarray(texture[:, shift : shift + config.width]))
-        if n % 3 == 0:  # 30 fps, 20 ms chunks: 5 chunks per 3 frames
-            for _ in range(5):
-                broadcast.push_audio(tone)
+        return np.ascontiguousarray(texture[:, shift : shift + config.width])
+
+    push_pictures(broadcast, SECONDS * config.fps, moved, tone)
     assert broadcast.close(ended=False)
 
 

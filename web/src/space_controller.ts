@@ -13,6 +13,7 @@ import { afterPoll } from "./broadcast";
 import type { RaisedHands, RoomMetadata, VideoSource } from "./contract.gen";
 import { mergeNames } from "./people";
 import { mergeMetadata, removedSince } from "./pushed";
+import { seatedOf } from "./stage";
 
 /** The API calls the page makes; a fake in tests. */
 export interface SpaceApi {
@@ -112,8 +113,7 @@ export class SpaceController {
   /** The stage in the order its members took their seats (host, co-hosts, speakers, as stored):
    * what `stageOrder` orders by. Empty before the Space is known. */
   get seated(): string[] {
-    const s = this.space;
-    return s ? [s.host, ...s.cohosts, ...s.speakers].filter((id) => id) : [];
+    return this.space ? seatedOf(this.space) : [];
   }
 
   get handRaised(): boolean {

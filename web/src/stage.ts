@@ -120,6 +120,13 @@ export function layoutFor(stage: StageState | null, members: readonly string[], 
 
 const STAGE_ORDER = { host: 0, cohost: 1, speaker: 2 } as const;
 
+/** The stage in the order its members took their seats (`stageOrder`'s `seated`): the host, the
+ * co-hosts, the speakers, as the Space or the room metadata stores them (contract/room_metadata.py
+ * `RoomMetadata.seated` is the same rule). */
+export function seatedOf(stage: { host: string; cohosts: readonly string[]; speakers: readonly string[] }): string[] {
+  return [stage.host, ...stage.cohosts, ...stage.speakers].filter((id) => id);
+}
+
 /** Stage order: host, co-hosts, speakers; within a role in the order they took their seats
  * (`seated`: the Space's host, co-hosts and speakers as stored, which the control plane appends to),
  * so a newcomer joins the end of the strip and nobody moves. Anyone not in `seated` comes after,

@@ -40,6 +40,8 @@ _PLAYLISTS = (
     names.BROADCAST_LOW_PLAYLIST,
     names.BROADCAST_VARIANTS,
 )
+_DOCUMENTS = (*_PLAYLISTS, names.BROADCAST_TIMELINE, names.BROADCAST_STATE, names.BROADCAST_REACTIONS)
+_NAMES_SERVED = f"{', '.join(_DOCUMENTS)} or *{SEGMENT_SUFFIX}"
 
 
 # HEAD too: CDNs and players probe a file's size and freshness with it (CloudFront answers HEAD
@@ -48,13 +50,7 @@ _PLAYLISTS = (
 async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
     if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
         return _not_found()
-    documents = (
-        *_PLAYLISTS,
-        names.BROADCAST_TIMELINE,
-        names.BROADCAST_STATE,
-        names.BROADCAST_REACTIONS,
-    )
-    if name not in documents and not name.endswith(SEGMENT_SUFFIX):
+    if name not in _DOCUMENTS and not name.endswith(SEGMENT_SUFFIX):
         return _not_found()
     root = Path(settings.broadcast_dir).resolve()
     path = (root / space_id / name).resolve()
@@ -99,9 +95,7 @@ def _timeline_ended(body: bytes) -> bool:
 def _not_found() -> JSONResponse:
     return JSONResponse(
         {
-            "detail": "no such broadcast file: /broadcast/<space id>/<index.m3u8, live.m3u8, "
-            "live-lo.m3u8, live-variants.m3u8, index-lo.m3u8, index-variants.m3u8, timeline.json, "
-            "state.json, reactions.json or *.ts>",
+            "detail": f"no such broadcast file: /broadcast/<space id>/<{_NAMES_SERVED}>",
             "rule": "broadcast_file_not_found",
         },
         status_code=404,

@@ -22,7 +22,7 @@ import { SpaceController, type SpaceApi } from "../space_controller";
 import { StartWatch } from "../start_watch";
 import { BLOCKED_MESSAGE, FIRST_CONNECT_RETRYING, SpaceSession } from "../space_session";
 import { parseRoomMetadata } from "../pushed";
-import { layoutFor, stageOrder } from "../stage";
+import { layoutFor, seatedOf, stageOrder } from "../stage";
 import { BroadcastStage } from "./broadcast_stage";
 import { ReactionsOverlay, reactionsBar } from "./reactions";
 import { confirmBlock, SpaceActions } from "./space/actions";
@@ -391,7 +391,7 @@ export function spaceView(app: App, spaceId: string): View {
     const onStage = room.people.filter((p) => (p.permissions ? p.permissions.canPublish : isStageRole(role(p.identity))));
     // Until the Space is read, the room's own metadata seats the stage, as the broadcast's does.
     const info = room.info;
-    const seated = ctl.space ? ctl.seated : [info.host, ...info.cohosts, ...info.speakers].filter((id) => id);
+    const seated = seatedOf(ctl.space ?? info);
     const members = stageOrder(
       onStage.map((p) => ({ identity: p.identity, role: role(p.identity) })),
       seated,
