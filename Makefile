@@ -71,7 +71,7 @@ test-unit: venv
 test-integration: venv tools system-deps
 	$(PY) -m pytest -m integration
 
-test-infra: venv system-deps
+test-infra: venv system-deps web
 	$(PY) -m pytest -m infra
 
 test-e2e: venv tools web system-deps
@@ -110,7 +110,7 @@ $(CDK_CLI):
 	npm install --prefix .tools/cdk --no-audit --no-fund --loglevel=error aws-cdk@2.1148.1
 
 # Offline: no lookups, no credentials, no pip (`cdk deploy` builds the Lambda bundle).
-synth: venv $(CDK_CLI)
+synth: venv web $(CDK_CLI)
 	CDK_DISABLE_CLI_TELEMETRY=true $(CDK_CLI) synth --quiet --no-notices --no-version-reporting \
 		-c lambda_bundling=false
 

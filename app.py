@@ -24,8 +24,11 @@ from infrastructure.constructs.control_plane import ApiLimits
 from infrastructure.constructs.identity import SesEmail
 from infrastructure.constructs.livekit_fleet import FleetSizing
 from infrastructure.constructs.observability import AlarmThresholds, sfu_egress_mbps
+from infrastructure.constructs.web_site import WebHosting
 from infrastructure.stacks.spaces_stack import ExternalOidc, HostedZoneRef, SpacesSettings, SpacesStack
 
+# The built page the stack hosts unless host_web=false (`make web` writes it).
+WEB_DIST = Path(__file__).resolve().parent / "web" / "dist"
 # Synth-only placeholders: deploying them fails at the certificate, never silently.
 EXAMPLE_DOMAIN = "livekit.example.com"
 EXAMPLE_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
@@ -275,6 +278,13 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             )
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")
+    web_domain = app.node.try_get_context("web_domain")
+    web_certificate = app.node.try_get_context("web_certificate_arn")
+    if bool(web_domain) != bool(web_certificate):
+        raise ValueError("context web_domain and web_certificate_arn (in us-east-1) go together")
+    host_web = flag("host_web", True)
+    if not host_web and web_domain:
+        raise ValueError("context web_domain names the page the stack hosts: not with host_web=false")
     return SpacesSettings(
         production=production,
         domain=domain,
@@ -316,6 +326,16 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             domain=str(broadcast_domain) if broadcast_domain else None,
             certificate_arn=str(broadcast_certificate) if broadcast_certificate else None,
         ),
+        web=WebHosting(
+            dist=Path(str(get("web_dist", WEB_DIST))),
+            access_log_days=180 if production else 30,
+            price_class=PRICE_CLASSES[price_class],
+            log_retention=logs.RetentionDays.SIX_MONTHS if production else logs.RetentionDays.ONE_MONTH,
+            domain=str(web_domain) if web_domain else None,
+            certificate_arn=str(web_certificate) if web_certificate else None,
+        )
+        if host_web
+        else None,
         webrtc_listener_limit=listener_limit,
         api=ApiLimits(
             # The design point's join storm (100,000 listeners in a minute: a token request and a
@@ -385,14 +405,14 @@ def deployment_warnings(settings: SpacesSettings, *, turn_certificate_given: boo
             "set turn_certificate_arn (the same ARN if its certificate names both; a wildcard "
             "*.<domain> does not name turn.<domain>)"
         )
-    if settings.production and not settings.cors_origins:
+    if settings.production and not settings.cors_origins and settings.web is None:
         signin = (
             ""
             if settings.oidc
             else ", and the Cognito app client accepts only http://localhost:5173 as its sign-in callback"
         )
         warnings.append(
-            "context cors_origins is empty: no web page on another origin may call the API"
+            "host_web is false and context cors_origins is empty: no web page may call the API"
             f"{signin}; set cors_origins to the page's origin(s), e.g. https://spaces.example.org"
         )
     if settings.production and settings.livekit_archive is None:

@@ -159,6 +159,7 @@ OUTPUT_DASHBOARD: Final = "DashboardName"
 OUTPUT_BROADCAST_URL: Final = "BroadcastUrl"
 OUTPUT_WEB_CONFIG: Final = "WebConfig"
 OUTPUT_WEB_POLICY: Final = "WebContentSecurityPolicy"
+OUTPUT_WEB_URL: Final = "WebUrl"
 
 # The DynamoDB single-table shape: the store (functions/store/dynamodb.py) and the CDK state
 # construct both read these, so the deployed table is exactly what the store expects.

@@ -18,8 +18,20 @@ What the page loads, and why each source is allowed:
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
+
+# Directives a policy in a <meta> element cannot carry (the browser ignores them there, with a
+# console warning); the stack's page CDN sends FRAME_POLICY as a header instead.
+HEADER_ONLY_DIRECTIVES = ("frame-ancestors", "report-uri", "sandbox")
+# What the stack's page CDN sends as a header: its policy is in the page (`page_with_policy`), whose
+# origins are only known at deploy time, and a header holds what a <meta> element cannot.
+FRAME_POLICY = "frame-ancestors 'none'"
+# The first element of the page's <head> that must come after the policy: its charset declaration
+# stays first, and every script and stylesheet must load under the policy.
+_CHARSET = re.compile(r"<meta\s+charset=[^>]*>", re.IGNORECASE)
 
 
 def origin(url: str) -> str:
@@ -58,6 +70,40 @@ def content_security_policy(
         "frame-ancestors": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(dict.fromkeys(values))}" for name, values in directives.items())
+
+
+def meta_policy(policy: str) -> str:
+    """`policy` without the directives a <meta> element cannot carry."""
+    kept = [part for part in policy.split("; ") if part.split(" ", 1)[0] not in HEADER_ONLY_DIRECTIVES]
+    return "; ".join(kept)
+
+
+def page_with_policy(index_html: str, policy: str) -> str:
+    """The built page with `policy` in a <meta> element right after its charset, before anything it
+    loads: how the stack serves it, whose origins are deploy-time values (infrastructure/constructs/
+    web_site.py). The header-only directives go in headers (`hosted_headers`)."""
+    match = _CHARSET.search(index_html)
+    if match is None:
+        raise ValueError("the page has no <meta charset> to put its policy after")
+    element = (
+        f'\n    <meta http-equiv="Content-Security-Policy" content="{_attribute(meta_policy(policy))}" />'
+    )
+    return index_html[: match.end()] + element + index_html[match.end() :]
+
+
+def _attribute(value: str) -> str:
+    """`value` for a double-quoted HTML attribute (the policy's single quotes stay readable)."""
+    return html.escape(value, quote=False).replace('"', "&quot;")
+
+
+def hosted_headers() -> dict[str, str]:
+    """The headers the stack's page CDN sends with every file: those of `security_headers` that hold
+    no origin, and the frame policy a <meta> element cannot carry."""
+    return {
+        "Content-Security-Policy": FRAME_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
 
 
 def security_headers(policy: str) -> dict[str, str]:

@@ -35,6 +35,7 @@ from infrastructure.constructs.reconcile_schedule import ReconcileSchedule
 from infrastructure.constructs.redis import Redis
 from infrastructure.constructs.secrets import Secrets
 from infrastructure.constructs.state import State
+from infrastructure.constructs.web_site import WebHosting, WebSite
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +104,9 @@ class SpacesSettings:
     # The hardened livekit-server archive built here (scripts/build-livekit-archive.sh), shipped as
     # an asset; None: the nodes download the upstream release (livekit_releases_url).
     livekit_archive: Path | None = None
+    # Set: the stack hosts the built page (web_site.py) and allows its origin besides cors_origins;
+    # None: the page is served elsewhere (docs/web.md).
+    web: WebHosting | None = None
 
 
 LOCAL_WEB_ORIGIN = "http://localhost:5173"
@@ -160,6 +164,20 @@ class SpacesStack(Stack):
             maintenance_window=settings.redis_maintenance_window,
         )
 
+        zone = (
+            route53.HostedZone.from_hosted_zone_attributes(
+                self,
+                "Zone",
+                hosted_zone_id=settings.hosted_zone.zone_id,
+                zone_name=settings.hosted_zone.zone_name,
+            )
+            if settings.hosted_zone
+            else None
+        )
+        # The page this stack hosts, if any: its origin is allowed wherever cors_origins are.
+        site = WebSite(self, "Web", settings=settings.web, hosted_zone=zone) if settings.web else None
+        web_origins = (*settings.cors_origins, *((site.origin,) if site else ()))
+
         identity: UserPoolIdentity | None = None
         if settings.oidc is None:
             identity = UserPoolIdentity(
@@ -173,27 +191,17 @@ class SpacesStack(Stack):
                 domain_prefix=settings.auth_domain_prefix or f"{self.stack_name.lower()}-{Aws.ACCOUNT_ID}",
                 # The page's origins are the ones the API lets call it; without any (offline synth, a
                 # first deploy) the Vite dev server, the only http origin Cognito accepts being localhost.
-                web_origins=settings.cors_origins or (LOCAL_WEB_ORIGIN,),
+                web_origins=web_origins or (LOCAL_WEB_ORIGIN,),
             )
             issuer, audience = identity.issuer, identity.audience
         else:
             issuer, audience = settings.oidc.issuer, list(settings.oidc.audience)
 
-        zone = (
-            route53.HostedZone.from_hosted_zone_attributes(
-                self,
-                "Zone",
-                hosted_zone_id=settings.hosted_zone.zone_id,
-                zone_name=settings.hosted_zone.zone_name,
-            )
-            if settings.hosted_zone
-            else None
-        )
         broadcast = BroadcastDelivery(
             self,
             "Broadcast",
             settings=settings.broadcast,
-            cors_origins=settings.cors_origins,
+            cors_origins=web_origins,
             hosted_zone=zone,
         )
         control_plane = ControlPlane(
@@ -212,7 +220,7 @@ class SpacesStack(Stack):
                 webrtc_listener_limit=settings.webrtc_listener_limit,
                 recording_retention_days=settings.broadcast.retention_days,
             ),
-            cors_origins=settings.cors_origins,
+            cors_origins=web_origins,
             avatar_hosts=settings.avatar_hosts,
             host_group=settings.host_group,
             bundle=settings.bundle_lambda,
@@ -337,6 +345,18 @@ class SpacesStack(Stack):
             removal_policy=keep,
         )
 
+        config = web_config(control_plane.url, identity, avatar_url)
+        policy = web_policy(control_plane.url, fleet, f"https://{broadcast.domain_name}", identity)
+        if site is not None:
+            site.publish(config=config, policy=policy)
+            CfnOutput(self, names.OUTPUT_WEB_URL, value=site.url, description="The web page")
+            if settings.web and settings.web.domain:
+                CfnOutput(
+                    self,
+                    "WebCdnDomainName",
+                    value=site.distribution.distribution_domain_name,
+                    description=f"Point {settings.web.domain} (CNAME/alias) here",
+                )
         CfnOutput(self, names.OUTPUT_API_URL, value=control_plane.url)
         CfnOutput(self, names.OUTPUT_LIVEKIT_URL, value=fleet.url)
         CfnOutput(self, names.OUTPUT_TABLE_NAME, value=state.table.table_name)
@@ -345,13 +365,13 @@ class SpacesStack(Stack):
         CfnOutput(
             self,
             names.OUTPUT_WEB_CONFIG,
-            value=self.to_json_string(web_config(control_plane.url, identity, avatar_url)),
+            value=self.to_json_string(config),
             description="The web page's config.json (docs/web.md)",
         )
         CfnOutput(
             self,
             names.OUTPUT_WEB_POLICY,
-            value=web_policy(control_plane.url, fleet, f"https://{broadcast.domain_name}", identity),
+            value=policy,
             description="The web page's Content-Security-Policy header, for its CDN (docs/web.md)",
         )
         if settings.broadcast.domain:
@@ -380,6 +400,8 @@ class SpacesStack(Stack):
         _acknowledge_broadcast_findings(
             self, broadcast, composers, custom_domain=bool(settings.broadcast.domain)
         )
+        if site is not None:
+            _acknowledge_web_findings(self, site, custom_domain=bool(settings.web and settings.web.domain))
 
 
 def _acknowledge_nag_findings(
@@ -605,3 +627,62 @@ def _acknowledge_broadcast_findings(
         "The composer writes and reads back objects under the broadcasts prefix only (one folder per "
         "Space, named at run time); nothing else in the bucket, no delete",
     )
+
+
+def _acknowledge_web_findings(stack: Stack, site: WebSite, *, custom_domain: bool) -> None:
+    """The hosted page's accepted cdk-nag findings, each with why."""
+
+    def ack(scope: IConstruct, rule: str, reason: str) -> None:
+        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+    if not custom_domain:
+        ack(
+            site.distribution,
+            "AwsSolutions-CFR4",
+            "Without a web_domain the page is served on *.cloudfront.net with CloudFront's default "
+            "certificate, whose security policy AWS fixes (TLSv1); with a domain and its us-east-1 "
+            "certificate the distribution requires TLSv1.2_2021. Plain http is redirected to https",
+        )
+    ack(
+        site.distribution,
+        "AwsSolutions-CFR1",
+        "The page is public and global like the Spaces it shows; no market is excluded, so no geo "
+        "restriction. A deployment with licensing limits sets one on the distribution",
+    )
+    ack(
+        site.distribution,
+        "AwsSolutions-CFR2",
+        "The distribution serves a private bucket of static files (the page, its config and "
+        "content-hashed assets) to GET/HEAD only, nearly all from the edge's cache; there is nothing "
+        "to inject into and nothing a request changes. WAF would bill every page load. The API behind "
+        "the page has its own throttles. CloudFront's built-in Shield Standard covers the network layer",
+    )
+    # CDK's grants to the deployment handler (aws-s3-deployment): read the build's zip from the CDK
+    # asset bucket, and read, write and delete in the page's bucket.
+    grants = [
+        "Action::s3:GetObject*",
+        "Action::s3:GetBucket*",
+        "Action::s3:List*",
+        "Action::s3:DeleteObject*",
+        "Action::s3:Abort*",
+        "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+        f"Resource::<{stack.resolve(stack.get_logical_id(site.bucket.node.default_child))}.Arn>/*",  # type: ignore[arg-type]
+    ]
+    for grant in grants:
+        ack(
+            site.deployment_role,
+            f"AwsSolutions-IAM5[{grant}]",
+            "CDK's BucketDeployment grants its handler these on two buckets only: read of the CDK "
+            "asset bucket (where the build's zip is staged; its keys are content hashes chosen at "
+            "synth) and read/write/delete of the page's own bucket (the copy replaces files; nothing "
+            "else is stored there). The role is the stack's own, with no managed policy, and the "
+            "handler runs only during a deploy",
+        )
+    handlers = [c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
+    for handler in handlers:
+        ack(
+            handler,
+            "AwsSolutions-L1",
+            "CDK's BucketDeployment handler (a Python Lambda with the AWS CLI layer): aws-cdk-lib sets its "
+            "runtime and moves it with the library; it runs only while a deploy copies the page",
+        )

@@ -28,6 +28,11 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _broadcast_tier(synth: Synthesized, type_: str) -> dict[str, dict[str, Any]]:
+    """The broadcast construct's resources of a type (the hosted page has its own CloudFront)."""
+    return {k: v for k, v in synth.resources(type_).items() if k.startswith("Broadcast")}
+
+
 def _broadcast_bucket(synth: Synthesized) -> tuple[str, dict[str, Any]]:
     found = [
         (k, v["Properties"])
@@ -56,7 +61,7 @@ def _bucket_policy(synth: Synthesized, bucket_id: str) -> list[dict[str, Any]]:
 
 
 def _distribution(synth: Synthesized) -> tuple[str, dict[str, Any]]:
-    ((dist_id, dist),) = synth.resources("AWS::CloudFront::Distribution").items()
+    ((dist_id, dist),) = _broadcast_tier(synth, "AWS::CloudFront::Distribution").items()
     return dist_id, dist["Properties"]["DistributionConfig"]
 
 
@@ -144,7 +149,7 @@ def test_distribution_reads_the_bucket_through_origin_access_control_only(synth:
     assert not synth.resources("AWS::CloudFront::CloudFrontOriginAccessIdentity")
     # OAC and response-headers-policy names are unique per account: the region is in both, so the
     # same stack deploys to a second region of the account (the cache policies' names have it too).
-    (headers,) = synth.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
+    (headers,) = _broadcast_tier(synth, "AWS::CloudFront::ResponseHeadersPolicy").values()
     for name in (
         oac["Properties"]["OriginAccessControlConfig"]["Name"],
         headers["Properties"]["ResponseHeadersPolicyConfig"]["Name"],
@@ -163,7 +168,7 @@ def test_every_behaviour_is_https_only_with_the_cors_policy(synth: Synthesized) 
     _, config = _distribution(synth)
     behaviours = _behaviours(synth)
     assert len(behaviours) == 6  # default + 2 playlist + 2 segment patterns + avatars
-    (headers_id,) = synth.resources("AWS::CloudFront::ResponseHeadersPolicy")
+    (headers_id,) = _broadcast_tier(synth, "AWS::CloudFront::ResponseHeadersPolicy")
     for pattern, behaviour in behaviours.items():
         assert behaviour["ViewerProtocolPolicy"] == "https-only", pattern
         methods = ["GET", "HEAD"] if pattern == names.AVATAR_PATH else ["GET", "HEAD", "OPTIONS"]
@@ -202,7 +207,7 @@ def test_playlists_honour_a_short_origin_ttl_and_segments_cache_long_uncompresse
         assert key["EnableAcceptEncodingGzip"] is False and key["EnableAcceptEncodingBrotli"] is False
         assert _cache_key_is_path_only(policy), pattern
     # Two policies for the HLS files, not one per pattern (and the avatars' own).
-    assert len(synth.resources("AWS::CloudFront::CachePolicy")) == 3
+    assert len(_broadcast_tier(synth, "AWS::CloudFront::CachePolicy")) == 3
 
 
 def _cache_key_is_path_only(policy: dict[str, Any]) -> bool:
@@ -215,13 +220,16 @@ def _cache_key_is_path_only(policy: dict[str, Any]) -> bool:
 
 
 def test_cors_answers_the_player_without_credentials(synth: Synthesized) -> None:
-    ((_, policy),) = synth.resources("AWS::CloudFront::ResponseHeadersPolicy").items()
+    ((_, policy),) = _broadcast_tier(synth, "AWS::CloudFront::ResponseHeadersPolicy").items()
     config = policy["Properties"]["ResponseHeadersPolicyConfig"]
     cors = config["CorsConfig"]
     assert cors["AccessControlAllowCredentials"] is False
     assert cors["AccessControlAllowMethods"]["Items"] == ["GET", "HEAD", "OPTIONS"]
-    # No cors_origins in the default context: the public, credential-less broadcast allows any page.
-    assert cors["AccessControlAllowOrigins"]["Items"] == ["*"]
+    # No cors_origins in the default context: the page the stack hosts is the one origin allowed.
+    (web_cdn,) = [k for k in synth.resources("AWS::CloudFront::Distribution") if k.startswith("Web")]
+    assert cors["AccessControlAllowOrigins"]["Items"] == [
+        {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [web_cdn, "DomainName"]}]]}
+    ]
     assert cors["OriginOverride"] is True
     assert config["SecurityHeadersConfig"]["StrictTransportSecurity"]["AccessControlMaxAgeSec"] > 0
     assert config["SecurityHeadersConfig"]["ContentTypeOptions"] == {"Override": True}
@@ -385,7 +393,11 @@ def test_control_plane_is_told_the_broadcast_url_threshold_and_retention(synth: 
     dist_id, _ = _distribution(synth)
     base_url = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [dist_id, "DomainName"]}, "/broadcasts"]]}
     # The API and the reconciler (which dispatches the composer only when a broadcast is configured).
-    functions = synth.resources("AWS::Lambda::Function").values()
+    functions = [
+        f
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].startswith("functions.")
+    ]
     assert len(functions) == 2
     for function in functions:
         env = function["Properties"]["Environment"]["Variables"]
@@ -395,7 +407,9 @@ def test_control_plane_is_told_the_broadcast_url_threshold_and_retention(synth: 
     assert synth.template["Outputs"][names.OUTPUT_BROADCAST_URL]["Value"] == base_url
 
 
-def _delivery_template(zone: bool = False, **settings: Any) -> Template:
+def _delivery_template(
+    zone: bool = False, cors_origins: tuple[str, ...] = ("https://spaces.example.org",), **settings: Any
+) -> Template:
     stack = cdk.Stack(cdk.App(), "Delivery")
     defaults: dict[str, Any] = {
         "retention_days": 7,
@@ -406,7 +420,7 @@ def _delivery_template(zone: bool = False, **settings: Any) -> Template:
         stack,
         "Broadcast",
         settings=BroadcastSettings(**{**defaults, **settings}),
-        cors_origins=["https://spaces.example.org"],
+        cors_origins=cors_origins,
         hosted_zone=route53.HostedZone.from_hosted_zone_attributes(
             stack, "Zone", hosted_zone_id="Z0000000000000", zone_name="example.org"
         )
@@ -414,6 +428,20 @@ def _delivery_template(zone: bool = False, **settings: Any) -> Template:
         else None,
     )
     return Template.from_stack(stack)
+
+
+def test_with_no_web_origin_any_page_may_read_the_public_broadcast() -> None:
+    """host_web=false and no cors_origins: the broadcast is public and credential-less, so '*'
+    reveals nothing the URL does not."""
+    template = _delivery_template(cors_origins=())
+    template.has_resource_properties(
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        {
+            "ResponseHeadersPolicyConfig": Match.object_like(
+                {"CorsConfig": Match.object_like({"AccessControlAllowOrigins": {"Items": ["*"]}})}
+            )
+        },
+    )
 
 
 def test_a_custom_domain_gets_its_certificate_tls12_and_the_web_origin_only() -> None:

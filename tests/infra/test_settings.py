@@ -206,12 +206,15 @@ def test_a_production_stack_without_a_web_origin_is_warned_about(tmp_path: Path)
         "livekit_archive": str(_archive(tmp_path)),
     }
     assert _warnings() == []  # the offline example is no production stack
-    (warning,) = _warnings(**hardened)
+    # The stack hosts the page by default, and allows its origin.
+    assert _warnings(**hardened) == []
+    elsewhere = {**hardened, "host_web": "false"}
+    (warning,) = _warnings(**elsewhere)
     assert "cors_origins" in warning and "Cognito" in warning
-    (warning,) = _warnings(**hardened, oidc_issuer="https://id.example.org/", oidc_audience="web")
+    (warning,) = _warnings(**elsewhere, oidc_issuer="https://id.example.org/", oidc_audience="web")
     assert "cors_origins" in warning and "Cognito" not in warning
-    assert _warnings(**hardened, cors_origins="https://spaces.test") == []
-    assert _warnings(**hardened, production="false") == []
+    assert _warnings(**elsewhere, cors_origins="https://spaces.test") == []
+    assert _warnings(**elsewhere, production="false") == []
 
 
 def test_a_production_fleet_on_the_upstream_release_is_warned_about(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 from app import build_app, settings_from_context
 from contract import names
 from infrastructure.constructs.identity import REFRESH_TOKEN_DAYS, SesEmail, UserPoolIdentity
-from infrastructure.stacks.spaces_stack import LOCAL_WEB_ORIGIN, web_config
+from infrastructure.stacks.spaces_stack import web_config
 from tests.infra.conftest import Synthesized
 
 ORIGINS = ("https://spaces.example.com", "https://staging.example.com/")
@@ -78,9 +78,11 @@ def test_the_pool_gets_the_cognito_domain_from_the_prefix() -> None:
     template.resource_count_is("AWS::Cognito::UserPoolDomain", 1)
 
 
-def test_the_stack_defaults_to_the_local_dev_origin_and_a_per_account_prefix(synth: Synthesized) -> None:
+def test_the_stack_defaults_to_its_hosted_page_and_a_per_account_prefix(synth: Synthesized) -> None:
     client = _web_client(synth.template)
-    assert client["CallbackURLs"] == [f"{LOCAL_WEB_ORIGIN}/"]
+    (web_cdn,) = [k for k in synth.resources("AWS::CloudFront::Distribution") if k.startswith("Web")]
+    page = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [web_cdn, "DomainName"]}, "/"]]}
+    assert client["CallbackURLs"] == client["LogoutURLs"] == [page]
     assert client["AllowedOAuthFlows"] == ["code"]
     synth.assertions.has_resource_properties(
         "AWS::Cognito::UserPoolDomain",
@@ -209,7 +211,9 @@ def test_the_page_policy_output_allows_the_stacks_own_origins(synth: Synthesized
     assert api in rendered
     assert "wss://livekit.example.com" in rendered and "https://livekit.example.com" in rendered
     distribution = next(
-        k for k, v in synth.template["Resources"].items() if v["Type"] == "AWS::CloudFront::Distribution"
+        k
+        for k, v in synth.template["Resources"].items()
+        if v["Type"] == "AWS::CloudFront::Distribution" and k.startswith("Broadcast")
     )
     assert distribution in rendered
     assert ".auth." in rendered and "amazoncognito.com" in rendered

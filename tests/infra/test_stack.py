@@ -320,7 +320,7 @@ def test_the_lambda_bundle_resolves_for_the_lambda_and_only_for_it(tmp_path: Pat
 
 def test_no_secret_in_plain_environment_variables(synth: Synthesized) -> None:
     secretish = re.compile(r"SECRET(?!_ARN)|PASSWORD|TOKEN", re.IGNORECASE)
-    for function in synth.resources("AWS::Lambda::Function").values():
+    for function in (_function(synth, handler) for handler in LAMBDA_HANDLERS):
         env = function["Properties"]["Environment"]["Variables"]
         assert not [k for k in env if secretish.search(k)]
         assert set(env[names.ENV_LIVEKIT_SECRET_ARN]) == {"Ref"}  # the secret's ARN, not its value
@@ -357,9 +357,17 @@ def _function(synth: Synthesized, handler: str) -> dict[str, Any]:
     return function
 
 
-def test_the_only_functions_are_the_api_and_the_reconciler(synth: Synthesized) -> None:
-    handlers = sorted(f["Properties"]["Handler"] for f in synth.resources("AWS::Lambda::Function").values())
-    assert handlers == sorted(LAMBDA_HANDLERS)
+def test_the_only_functions_are_the_api_the_reconciler_and_the_page_copy(synth: Synthesized) -> None:
+    functions = synth.resources("AWS::Lambda::Function").values()
+    ours = sorted(
+        f["Properties"]["Handler"] for f in functions if f["Properties"]["Handler"] in LAMBDA_HANDLERS
+    )
+    assert ours == sorted(LAMBDA_HANDLERS)
+    # The one other: CDK's BucketDeployment handler, copying the built page in at deploy time
+    # (web_site.py), with the stack's own role for it.
+    (other,) = [f for f in functions if f["Properties"]["Handler"] not in LAMBDA_HANDLERS]
+    (role,) = [k for k in synth.resources("AWS::IAM::Role") if k.startswith("WebDeploymentRole")]
+    assert other["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}
 
 
 @pytest.mark.parametrize("handler", LAMBDA_HANDLERS)
@@ -1119,7 +1127,7 @@ def test_a_production_stack_keeps_its_data_but_a_failed_first_deploy_leaves_noth
     """Production keeps its data on a delete or an update (RetainExceptOnCreate), but a first deploy
     that rolls back (a quota, a certificate typo) takes it all away instead of leaving a stray user
     pool, secrets, key and bucket per attempt. The table stays Retain (it is deletion-protected, so a
-    rollback could not delete it anyway), and so does the log bucket (below)."""
+    rollback could not delete it anyway), and so do the log bucket and the hosted page's buckets (below)."""
     from app import build_app
 
     outdir = tmp_path_factory.mktemp("cdk.out.production")
@@ -1140,7 +1148,11 @@ def test_a_production_stack_keeps_its_data_but_a_failed_first_deploy_leaves_noth
         if k.startswith("BroadcastLogs") and template["Resources"][k]["Type"] == "AWS::S3::Bucket"
     }
     assert len(logs) == 1 and all(kept[k] == "Retain" for k in logs)
-    others = {k: v for k, v in kept.items() if k not in tables | logs}
+    # The hosted page's bucket and its log bucket: the deploy writes the page into one and the
+    # distribution's logs into the other during the create, so neither is empty at a rollback.
+    web = {k for k in kept if k.startswith("Web") and template["Resources"][k]["Type"] == "AWS::S3::Bucket"}
+    assert len(web) == 2 and all(kept[k] == "Retain" for k in web)
+    others = {k: v for k, v in kept.items() if k not in tables | logs | web}
     types = {template["Resources"][k]["Type"] for k in others}
     assert {
         "AWS::Cognito::UserPool",
@@ -1151,5 +1163,10 @@ def test_a_production_stack_keeps_its_data_but_a_failed_first_deploy_leaves_noth
     } <= types
     assert set(others.values()) == {"RetainExceptOnCreate"}, others
     # Every log group: access logs, flow logs, the functions' and the workers' (an incident's evidence).
-    groups = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
+    # Not the page copy's: it logs only the deploy that ran it.
+    groups = {
+        k
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::Logs::LogGroup" and not k.startswith("WebDeploymentLogs")
+    }
     assert len(groups) == 6 and groups <= set(others)
