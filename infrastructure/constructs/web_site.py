@@ -48,6 +48,12 @@ ABORT_MULTIPART_AFTER = Duration.days(1)
 DEPLOYMENT_MEMORY_MIB = 256
 
 
+def _member(header_value: str) -> str:
+    """CDK's enum member for a header's value ("strict-origin-when-cross-origin" is
+    STRICT_ORIGIN_WHEN_CROSS_ORIGIN)."""
+    return header_value.upper().replace("-", "_")
+
+
 @dataclass(frozen=True, kw_only=True)
 class WebHosting:
     # The built page (`make web`: web/dist, with index.html and assets/).
@@ -135,11 +141,12 @@ class WebSite(Construct):
                 ),
                 content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
                 referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
-                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
+                    referrer_policy=cloudfront.HeadersReferrerPolicy[_member(headers["Referrer-Policy"])],
                     override=True,
                 ),
                 frame_options=cloudfront.ResponseHeadersFrameOptions(
-                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                    frame_option=cloudfront.HeadersFrameOption[_member(headers["X-Frame-Options"])],
+                    override=True,
                 ),
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
                     access_control_max_age=Duration.days(365), include_subdomains=False, override=True

@@ -156,7 +156,7 @@ def test_every_file_is_served_over_https_with_the_headers_that_name_no_origin(sy
     assert security["ContentSecurityPolicy"]["ContentSecurityPolicy"] == expected["Content-Security-Policy"]
     assert security["ReferrerPolicy"]["ReferrerPolicy"] == expected["Referrer-Policy"]
     assert security["ContentTypeOptions"] == {"Override": True}
-    assert security["FrameOptions"]["FrameOption"] == "DENY"
+    assert security["FrameOptions"]["FrameOption"] == expected["X-Frame-Options"]
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] > 0
     # The page and its config: a second at the edge at most; the hashed assets: CDK's long policy.
     ((_, page_cache),) = _web(synth.template, "AWS::CloudFront::CachePolicy").items()

@@ -1,0 +1,164 @@
+"""The page as the stack hosts it (infrastructure/constructs/web_site.py), in real browsers.
+
+The stack copies the build into a bucket with its own `config.json` and its policy written into the
+page (a <meta> element: the origins are deploy-time values), and its CloudFront sends only the
+headers that name no origin. Here a static server stands where that CloudFront would, on an origin
+of its own, apart from the API, serving exactly that: the same build, the page with the policy
+(`web_security.page_with_policy`), a config.json naming the API, the hosted headers and the cache
+headers the deployment sets. The API allows the page's origin (what the stack's cors_origins get).
+
+A host signs in, creates and starts a Space, a listener joins it and sees the host on the stage: every
+call crosses origins, and nothing is refused by the policy (the autouse check), which the page does
+enforce (an eval is refused)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+
+from contract import names, web_security
+from infrastructure.constructs import web_site
+from tests.conftest import LiveKitEndpoint
+from tests.support.eventually import eventually_async
+
+from .conftest import LaunchBrowser
+from .spaces_page import CSP_VIOLATIONS, UI_TIMEOUT_MS, Person
+
+HOST = ("hosted-host", "Hana Hosted")
+LISTENER = ("hosted-listener", "Lee Listener")
+
+
+class _Bucket(SimpleHTTPRequestHandler):
+    """A folder served like the page's bucket behind its distribution."""
+
+    def end_headers(self) -> None:
+        for name, value in web_security.hosted_headers().items():
+            self.send_header(name, value)
+        assets = self.path.startswith("/" + web_site.ASSETS.removesuffix("*"))
+        self.send_header(
+            "Cache-Control", web_site.ASSET_CACHE_CONTROL if assets else web_site.PAGE_CACHE_CONTROL
+        )
+        super().end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@dataclass(frozen=True)
+class HostedServer:
+    origin: str
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def hosted_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostedServer]:
+    folder = tmp_path_factory.mktemp("web-bucket")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Bucket, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield HostedServer(origin=f"http://127.0.0.1:{server.server_address[1]}", folder=folder)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def api_extra_env(hosted_server: HostedServer) -> dict[str, str]:
+    # What the stack does with the page's origin: the API allows it (and only it).
+    return {names.ENV_CORS_ORIGINS: hosted_server.origin}
+
+
+@pytest.fixture(scope="module")
+def hosted_page(
+    hosted_server: HostedServer, api_url: str, web_dist: Path, livekit_server: LiveKitEndpoint
+) -> str:
+    """The bucket's contents, as the stack's deployment writes them; the page's URL."""
+    shutil.copytree(web_dist / "assets", hosted_server.folder / "assets", dirs_exist_ok=True)
+    api = web_security.origin(api_url)
+    # The stack's policy (spaces_stack.web_policy) with this machine's origins: the API (which is
+    # also the avatar proxy here, no CDN) and the SFU's signalling.
+    policy = web_security.content_security_policy(
+        connect=[api, *web_security.signalling_origins(livekit_server.ws_url)], images=[api]
+    )
+    page = web_security.page_with_policy((web_dist / web_site.PAGE).read_text(), policy)
+    (hosted_server.folder / web_site.PAGE).write_text(page)
+    (hosted_server.folder / web_site.CONFIG).write_text(json.dumps({"apiUrl": api_url}))
+    assert web_security.origin(api_url) != hosted_server.origin
+    return f"{hosted_server.origin}/"
+
+
+@dataclass
+class Hosted:
+    host: Person
+    listener: Person
+    space_id: str
+    api_url: str
+    page_url: str
+
+
+@pytest.fixture(scope="module")
+async def hosted(
+    hosted_page: str, api_url: str, stage_agent: object, launch_browser: LaunchBrowser
+) -> AsyncIterator[Hosted]:
+    browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    host = await Person.open(browser, hosted_page, HOST[0])
+    listener = await Person.open(browser, hosted_page, LISTENER[0])
+    await host.sign_in(name=HOST[1])
+    space_id = await host.create_space("Hosted by the stack", video="off")
+    await host.start_space()
+    await listener.sign_in(f"/#/spaces/{space_id}", name=LISTENER[1])
+    await listener.join(space_id)
+    yield Hosted(host, listener, space_id, api_url, hosted_page)
+    for person in (host, listener):
+        await person.page.context.close()
+
+
+async def test_a_listener_sees_the_host_on_the_stage_of_the_hosted_page(hosted: Hosted) -> None:
+    name = hosted.listener.page.locator(
+        f'[data-testid="tile"][data-identity="{HOST[0]}"] [data-testid="tile-name"]'
+    )
+    await expect(name).to_have_text(f"{HOST[1]} · Host", timeout=UI_TIMEOUT_MS)
+    await expect(hosted.host.by("whoami-user")).to_have_text(HOST[1])
+
+
+async def test_every_api_call_goes_to_the_api_named_in_config_json(hosted: Hosted) -> None:
+    for person in (hosted.host, hosted.listener):
+        own = [u for u in person.requests if u.startswith(hosted.page_url)]
+        # From its own origin the page loads only its files.
+        assert all(
+            u.removeprefix(hosted.page_url).split("#")[0] in ("", web_site.CONFIG) or "/assets/" in u
+            for u in own
+        ), own
+        assert any(u.startswith(f"{hosted.api_url}/spaces") for u in person.requests)
+
+
+async def test_the_policy_in_the_page_is_enforced_and_the_header_holds_the_frame_policy(
+    hosted: Hosted,
+) -> None:
+    page = hosted.host.page
+    response = await page.request.get(hosted.page_url)
+    assert response.headers["content-security-policy"] == web_security.FRAME_POLICY
+    assert response.headers["x-frame-options"] == "DENY"
+    assert await page.locator('meta[http-equiv="Content-Security-Policy"]').count() == 1
+    # The header's policy allows an inline script; only the page's <meta> policy refuses it.
+    ran = await page.evaluate(
+        """() => {
+          const script = document.createElement("script");
+          script.textContent = "window.inlineRan = true";
+          document.head.appendChild(script);
+          return window.inlineRan === true;
+        }"""
+    )
+    assert ran is False
+    await eventually_async(lambda: any("inline script" in v for v in CSP_VIOLATIONS))
+    CSP_VIOLATIONS[:] = [v for v in CSP_VIOLATIONS if "inline script" not in v]
