@@ -1,8 +1,10 @@
 """The web page's security headers, defined once for every place that serves it.
 
 The local server (`make dev`, every e2e test) sends them with the page, so the whole page runs under
-them in the browser tests; the stack outputs the same policy for the page's CDN, with its own
-origins (`WebContentSecurityPolicy`, docs/web.md "Deploying the static files").
+them in the browser tests; the page the stack hosts carries the same policy with the stack's origins
+in a <meta> element (`page_with_policy`; its distribution sends `hosted_headers`), and the stack
+outputs it for a page served elsewhere (`WebContentSecurityPolicy`, docs/web.md "Deploying the
+page").
 
 What the page loads, and why each source is allowed:
 - scripts and styles: its own files only (the build has no inline script or style; styles set from
