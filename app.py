@@ -415,6 +415,12 @@ def deployment_warnings(settings: SpacesSettings, *, turn_certificate_given: boo
             "host_web is false and context cors_origins is empty: no web page may call the API"
             f"{signin}; set cors_origins to the page's origin(s), e.g. https://spaces.example.org"
         )
+    if settings.production and settings.web is not None and settings.web.domain is None:
+        warnings.append(
+            "context web_domain is not set: the page is served on its distribution's *.cloudfront.net "
+            "name, and every link to a Space dies with that name if the distribution is ever replaced "
+            "(a recreated stack); set web_domain and web_certificate_arn (in us-east-1)"
+        )
     if settings.production and settings.livekit_archive is None:
         warnings.append(
             "the SFU nodes run the upstream livekit-server release: any join token, a listener's too, "

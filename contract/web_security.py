@@ -83,7 +83,11 @@ def meta_policy(policy: str) -> str:
 def page_with_policy(index_html: str, policy: str) -> str:
     """The built page with `policy` in a <meta> element right after its charset, before anything it
     loads: how the stack serves it, whose origins are deploy-time values (infrastructure/constructs/
-    web_site.py). The header-only directives go in headers (`hosted_headers`)."""
+    web_site.py). The header-only directives go in headers (`hosted_headers`).
+
+    The policy is escaped here, where a deploy-time value is still CDK's placeholder; what replaces it
+    at deploy time is not escaped. The stack's values are AWS-made host names (the API's, the CDN's,
+    the sign-in domain's account and region), which hold no quote or markup."""
     match = _CHARSET.search(index_html)
     if match is None:
         raise ValueError("the page has no <meta charset> to put its policy after")

@@ -36,7 +36,8 @@ from contract import web_security
 
 PAGE = "index.html"
 CONFIG = "config.json"
-ASSETS = "assets/*"
+ASSET_FOLDER = "assets"
+ASSETS = f"{ASSET_FOLDER}/*"
 # Content-hashed names: a browser and the edge keep them as long as they like.
 ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 # Browsers revalidate the page and its config on every load (a 304 while unchanged). The edge keeps
@@ -88,6 +89,15 @@ class WebSite(Construct):
             raise ValueError(
                 f"{index} is missing: build the page first (`make web`), or deploy with "
                 "-c host_web=false and serve it elsewhere (docs/web.md)"
+            )
+        # Only content-hashed files may be cached for a year. A config.json in the build (written for
+        # a page served elsewhere) is replaced by the stack's.
+        others = sorted(p.name for p in settings.dist.iterdir() if p.name not in (PAGE, CONFIG, ASSET_FOLDER))
+        if others:
+            raise ValueError(
+                f"{settings.dist} holds {', '.join(others)} beside {PAGE} and {ASSET_FOLDER}/: the stack "
+                f"serves only those two (and its own {CONFIG}); a file the page needs belongs in "
+                f"{ASSET_FOLDER}/ under a content-hashed name"
             )
         self._dist = settings.dist
         self._log_retention = settings.log_retention
@@ -252,8 +262,9 @@ class WebSite(Construct):
         assets = s3_deployment.BucketDeployment(
             self,
             "Assets",
-            sources=[s3_deployment.Source.asset(str(self._dist), exclude=[PAGE, CONFIG])],
+            sources=[s3_deployment.Source.asset(str(self._dist / ASSET_FOLDER))],
             destination_bucket=self.bucket,
+            destination_key_prefix=f"{ASSET_FOLDER}/",
             cache_control=[s3_deployment.CacheControl.from_string(ASSET_CACHE_CONTROL)],
             prune=False,
             memory_limit=DEPLOYMENT_MEMORY_MIB,
@@ -278,3 +289,6 @@ class WebSite(Construct):
         )
         # The page names the assets of its own build: they are in place before it is.
         page.node.add_dependency(assets)
+        # Both deployments run in one handler Lambda (CDK keeps one per stack and memory size), with
+        # the role and log group given here; each still publishes its own AWS CLI layer, of which the
+        # handler uses the first (a few MB in the account, nothing at run time).

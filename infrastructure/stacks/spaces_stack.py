@@ -176,7 +176,9 @@ class SpacesStack(Stack):
         )
         # The page this stack hosts, if any: its origin is allowed wherever cors_origins are.
         site = WebSite(self, "Web", settings=settings.web, hosted_zone=zone) if settings.web else None
-        web_origins = (*settings.cors_origins, *((site.origin,) if site else ()))
+        web_origins = tuple(
+            dict.fromkeys(o.rstrip("/") for o in (*settings.cors_origins, *((site.origin,) if site else ())))
+        )
 
         identity: UserPoolIdentity | None = None
         if settings.oidc is None:

@@ -162,3 +162,25 @@ async def test_the_policy_in_the_page_is_enforced_and_the_header_holds_the_frame
     assert ran is False
     await eventually_async(lambda: any("inline script" in v for v in CSP_VIOLATIONS))
     CSP_VIOLATIONS[:] = [v for v in CSP_VIOLATIONS if "inline script" not in v]
+
+
+async def test_no_other_page_may_frame_the_hosted_page(hosted: Hosted, launch_browser: LaunchBrowser) -> None:
+    """The one directive a <meta> policy cannot carry travels as a header: a page that frames the
+    hosted page gets an error page in the frame, not the page."""
+    browser = await launch_browser([])
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        refusals: list[str] = []
+        page.on("console", lambda message: refusals.append(message.text))
+        await page.set_content(f'<iframe src="{hosted.page_url}"></iframe>')
+
+        def framed() -> str | None:
+            child = [f for f in page.frames if f != page.main_frame]
+            return child[0].url if child and child[0].url not in ("", "about:blank") else None
+
+        url = await eventually_async(framed, what="the frame to settle")
+        assert not url.startswith(hosted.page_url), url
+        assert any("frame-ancestors" in r for r in refusals), refusals
+    finally:
+        await context.close()

@@ -185,6 +185,13 @@ REAL = {
 }
 
 
+# A production stack's hosted page under a name of its own (else synth warns about *.cloudfront.net).
+NAMED_PAGE = {
+    "web_domain": "spaces.example.org",
+    "web_certificate_arn": "arn:aws:acm:us-east-1:1:certificate/w",
+}
+
+
 def _warnings(**context: object) -> list[str]:
     """deployment_warnings as build_app calls it for this context."""
     from app import deployment_warnings
@@ -206,8 +213,16 @@ def test_a_production_stack_without_a_web_origin_is_warned_about(tmp_path: Path)
         "livekit_archive": str(_archive(tmp_path)),
     }
     assert _warnings() == []  # the offline example is no production stack
-    # The stack hosts the page by default, and allows its origin.
-    assert _warnings(**hardened) == []
+    # The stack hosts the page by default, and allows its origin; on *.cloudfront.net links to
+    # Spaces last only as long as the distribution.
+    (warning,) = _warnings(**hardened)
+    assert "web_domain" in warning
+    named = {
+        "web_domain": "spaces.example.org",
+        "web_certificate_arn": "arn:aws:acm:us-east-1:1:certificate/w",
+    }
+    assert _warnings(**hardened, **named) == []
+    assert _warnings(**hardened, production="false") == []
     elsewhere = {**hardened, "host_web": "false"}
     (warning,) = _warnings(**elsewhere)
     assert "cors_origins" in warning and "Cognito" in warning
@@ -218,7 +233,7 @@ def test_a_production_stack_without_a_web_origin_is_warned_about(tmp_path: Path)
 
 
 def test_a_production_fleet_on_the_upstream_release_is_warned_about(tmp_path: Path) -> None:
-    upstream = _warnings(**REAL, cors_origins="https://spaces.test")
+    upstream = _warnings(**REAL, **NAMED_PAGE)
     assert len(upstream) == 1 and "make livekit-archive" in upstream[0] and "simulate" in upstream[0]
 
 
@@ -233,7 +248,7 @@ def test_a_production_stack_that_leaves_turn_on_the_signalling_certificate_is_wa
     context = {
         **{k: v for k, v in REAL.items() if k not in ("livekit_sha256", "turn_certificate_arn")},
         "livekit_archive": str(_archive(tmp_path)),
-        "cors_origins": "https://spaces.test",
+        **NAMED_PAGE,
     }
     (warning,) = _warnings(**context)
     assert "turn_certificate_arn" in warning and "turn.sfu.spaces.test" in warning

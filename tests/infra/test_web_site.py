@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,20 @@ def test_the_build_is_copied_with_long_lived_assets_and_a_revalidated_page(synth
     assert controls == sorted([web_site.ASSET_CACHE_CONTROL, web_site.PAGE_CACHE_CONTROL])
     # Nothing of an earlier build is deleted: a page loaded before a deploy still finds its chunks.
     assert all(d["Prune"] is False for d in deployments)
-    (assets,) = [f for f in synth.outdir.glob("asset.*") if (f / "assets").is_dir()]
-    built = {p.relative_to(WEB_DIST) for p in (WEB_DIST / "assets").rglob("*") if p.is_file()}
-    copied = {p.relative_to(assets) for p in assets.rglob("*") if p.is_file()}
+    # The build's assets/ and nothing else goes under the year-long cache.
+    (copy,) = [d for d in deployments if "SourceMarkers" not in d]
+    assert copy["SystemMetadata"]["cache-control"] == web_site.ASSET_CACHE_CONTROL
+    assert copy["DestinationBucketKeyPrefix"] == f"{web_site.ASSET_FOLDER}/"
+    keys = json.dumps(copy["SourceObjectKeys"])
+    (folder,) = [
+        f for f in synth.outdir.glob("asset.*") if f.is_dir() and f.name.removeprefix("asset.") in keys
+    ]
+    built = {
+        p.relative_to(WEB_DIST / web_site.ASSET_FOLDER)
+        for p in (WEB_DIST / "assets").rglob("*")
+        if p.is_file()
+    }
+    copied = {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()}
     assert built and copied == built
     # The page waits for the assets it names.
     (page_id,) = [
@@ -170,6 +182,14 @@ def test_the_page_origin_is_allowed_by_the_api_the_sign_in_and_the_broadcast(syn
     origin = f"https://<{dist_id}.DomainName>"
     (api,) = _of_type(synth.template, "AWS::ApiGatewayV2::Api").values()
     assert [_cfn(o) for o in api["Properties"]["CorsConfiguration"]["AllowOrigins"]] == [origin]
+    (client,) = _of_type(synth.template, "AWS::Cognito::UserPoolClient").values()
+    assert [_cfn(u) for u in client["Properties"]["CallbackURLs"]] == [f"{origin}/"]
+    (broadcast,) = [
+        p["Properties"]["ResponseHeadersPolicyConfig"]
+        for k, p in _of_type(synth.template, "AWS::CloudFront::ResponseHeadersPolicy").items()
+        if k.startswith("Broadcast")
+    ]
+    assert [_cfn(o) for o in broadcast["CorsConfig"]["AccessControlAllowOrigins"]["Items"]] == [origin]
     for function in synth.resources("AWS::Lambda::Function").values():
         env = function["Properties"].get("Environment", {}).get("Variables", {})
         if names.ENV_CORS_ORIGINS in env:
@@ -193,6 +213,13 @@ def test_the_copy_runs_under_the_stacks_own_narrow_role(synth: Synthesized) -> N
     assert logs["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
     assert group["Properties"]["RetentionInDays"] == 30
     assert not [s for s in statements if s["Resource"] == "*"]
+    # The one handler Lambda both copies run in (CDK keeps one per stack and memory size) has this
+    # role and log group: another BucketDeployment made first could have given it its own.
+    for deployment in synth.resources("Custom::CDKBucketDeployment").values():
+        (handler,) = deployment["Properties"]["ServiceToken"]["Fn::GetAtt"][:1]
+        function = synth.template["Resources"][handler]["Properties"]
+        assert function["Role"] == {"Fn::GetAtt": [role_id, "Arn"]}
+        assert function["LoggingConfig"]["LogGroup"] == {"Ref": group_id}
 
 
 def _references(value: Any, found: set[str]) -> None:
@@ -260,7 +287,8 @@ def named(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         tmp_path_factory,
         web_domain="spaces.example.org",
         web_certificate_arn=WEB_CERTIFICATE,
-        cors_origins="http://localhost:5173",
+        # The page's own origin named again (a deployment that served it by hand before): once each.
+        cors_origins="http://localhost:5173,https://spaces.example.org/",
         hosted_zone_id="Z0000000000000",
         hosted_zone_name="example.org",
     )
@@ -279,6 +307,8 @@ def test_a_web_domain_gets_its_certificate_records_and_is_allowed_by_name(named:
         "http://localhost:5173",
         "https://spaces.example.org",
     ]
+    (client,) = _of_type(named, "AWS::Cognito::UserPoolClient").values()
+    assert client["Properties"]["CallbackURLs"] == ["http://localhost:5173/", "https://spaces.example.org/"]
     assert named["Outputs"][names.OUTPUT_WEB_URL]["Value"] == "https://spaces.example.org/"
     assert "WebCdnDomainName" in named["Outputs"]
 
@@ -298,6 +328,18 @@ def test_a_web_domain_gets_its_certificate_records_and_is_allowed_by_name(named:
 def test_web_context_that_cannot_work_is_refused(context: dict[str, str], complaint: str) -> None:
     with pytest.raises(ValueError, match=complaint):
         settings_from_context(cdk.App(context=context))
+
+
+def test_a_build_with_more_than_the_page_and_its_assets_is_refused(tmp_path: Path) -> None:
+    """Anything else at the build's root would be served without a content hash: it is refused
+    rather than cached for a year, or never."""
+    dist = tmp_path / "dist"
+    shutil.copytree(WEB_DIST, dist)
+    (dist / "robots.txt").write_text("User-agent: *\n")
+    with pytest.raises(Exception, match="robots.txt"):
+        build_app(
+            context={"aws:cdk:bundling-stacks": [], "web_dist": str(dist)}, outdir=str(tmp_path / "out")
+        )
 
 
 def test_a_missing_build_is_refused_with_what_to_do(tmp_path: Path) -> None:
