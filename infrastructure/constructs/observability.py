@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnCondition, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -40,6 +41,13 @@ SFU_LISTENERS_PER_VCPU = 222
 SFU_LISTENER_MBPS = 2.0
 BITS_PER_BYTE = 8
 SECONDS_PER_MINUTE = 60
+# CloudFront publishes its metrics in us-east-1 only, per distribution and Region=Global. The
+# dashboard reads them there from any region; an alarm must live in its metric's region, so the
+# CDN alarms exist only in a stack deployed to us-east-1 (a CloudFormation condition).
+CLOUDFRONT_METRICS_REGION = "us-east-1"
+# Added to a CDN's request count for its 5xx share (AlarmThresholds.cdn_5xx_percent): a quiet
+# distribution's few errors are not an outage.
+CDN_5XX_FLOOR_REQUESTS = 1000
 
 
 def sfu_egress_mbps(vcpus: int, cpu_percent: float) -> float:
@@ -71,6 +79,13 @@ class WatchedWorkers:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WatchedDistribution:
+    name: str  # "Broadcast" -> BroadcastCdn5xx
+    title: str  # "Broadcast CDN"
+    distribution: cloudfront.IDistribution
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlarmThresholds:
     # 5xx answers as a share of requests plus API_5XX_FLOOR_REQUESTS in 5 minutes: 5 errors page
     # at low traffic, ~0.1 % of requests in a join storm (a fixed count is noise at 3,400/s).
@@ -96,6 +111,9 @@ class AlarmThresholds:
     reconciler_errors_per_5min: int = 3
     agent_errors_per_5min: int = 10
     composer_errors_per_5min: int = 10
+    # A CDN's 5xx answers as a share of its requests plus CDN_5XX_FLOOR_REQUESTS in 5 minutes: the
+    # origin (S3, the avatar proxy) failing or throttling. A 403/404 is a missing key, not an outage.
+    cdn_5xx_percent: float = 1.0
 
 
 class Observability(Construct):
@@ -115,6 +133,7 @@ class Observability(Construct):
         sfu_target_groups: Sequence[elbv2.NetworkTargetGroup],
         redis_clusters: Sequence[str],
         workers: Sequence[WatchedWorkers],
+        distributions: Sequence[WatchedDistribution] = (),
         thresholds: AlarmThresholds,
         alarm_email: str | None,
         removal_policy: RemovalPolicy,
@@ -572,9 +591,74 @@ class Observability(Construct):
                 for w in workers
             )
         )
+        self.cdn_alarms = self._watch_distributions(distributions, thresholds)
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
         )
+
+    def _watch_distributions(
+        self, distributions: Sequence[WatchedDistribution], thresholds: AlarmThresholds
+    ) -> list[cloudwatch.Alarm]:
+        """Each CDN's requests and error rates on the dashboard (read from us-east-1 whatever the
+        stack's region), and its 5xx alarm, which exists only when the stack is in us-east-1. Those
+        alarms stay out of the dashboard's alarm status widget, which cannot name an alarm that a
+        region's condition leaves out."""
+        if not distributions:
+            return []
+        in_metrics_region = CfnCondition(
+            self,
+            "InCloudFrontMetricsRegion",
+            expression=Fn.condition_equals(Aws.REGION, CLOUDFRONT_METRICS_REGION),
+        )
+        alarms = []
+        for d in distributions:
+
+            def metric(name: str, statistic: str, region: str | None, label: str) -> cloudwatch.Metric:
+                return cloudwatch.Metric(
+                    namespace="AWS/CloudFront",
+                    metric_name=name,
+                    dimensions_map={"DistributionId": d.distribution.distribution_id, "Region": "Global"},
+                    statistic=statistic,
+                    period=FIVE_MINUTES,
+                    region=region,
+                    label=label,
+                )
+
+            def rates(region: str | None) -> tuple[cloudwatch.Metric, cloudwatch.Metric, cloudwatch.Metric]:
+                return (
+                    metric("Requests", "Sum", region, "requests"),
+                    metric("5xxErrorRate", "Average", region, "5xx answers (%)"),
+                    metric("4xxErrorRate", "Average", region, "4xx answers (%)"),
+                )
+
+            requests, errors, client_errors = rates(CLOUDFRONT_METRICS_REGION)
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title=f"{d.title}: requests, 5xx and 4xx answers (%)",
+                    left=[requests],
+                    right=[errors, client_errors],
+                    width=12,
+                )
+            )
+            # The alarm's metrics carry no region: the stack's own, which the condition makes us-east-1.
+            requests, errors, _ = rates(None)
+            alarm = self._alarm(
+                f"{d.name}Cdn5xx",
+                cloudwatch.MathExpression(
+                    expression=f"errors * FILL(requests, 0) / (FILL(requests, 0) + {CDN_5XX_FLOOR_REQUESTS})",
+                    using_metrics={"errors": errors, "requests": requests},
+                    label=f"5xx answers, % of requests + {CDN_5XX_FLOOR_REQUESTS}",
+                    period=FIVE_MINUTES,
+                ),
+                thresholds.cdn_5xx_percent,
+                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                f"The {d.title} answered {thresholds.cdn_5xx_percent} % or more of its requests with a 5xx in "
+                f"5 minutes (counted against the requests + {CDN_5XX_FLOOR_REQUESTS}): its origin is failing "
+                "or throttling (S3, or the API's avatar proxy); viewers' players retry, then stall",
+            )
+            alarm.node.default_child.cfn_options.condition = in_metrics_region  # type: ignore[union-attr]
+            alarms.append(alarm)
+        return alarms
 
     def _worker_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(

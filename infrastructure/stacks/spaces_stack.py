@@ -30,7 +30,12 @@ from infrastructure.constructs.control_plane import AVATAR_ROUTE_KEY, ApiLimits,
 from infrastructure.constructs.identity import SesEmail, UserPoolIdentity
 from infrastructure.constructs.livekit_fleet import FleetSizing, LiveKitFleet
 from infrastructure.constructs.network import Network
-from infrastructure.constructs.observability import AlarmThresholds, Observability, WatchedWorkers
+from infrastructure.constructs.observability import (
+    AlarmThresholds,
+    Observability,
+    WatchedDistribution,
+    WatchedWorkers,
+)
 from infrastructure.constructs.reconcile_schedule import ReconcileSchedule
 from infrastructure.constructs.redis import Redis
 from infrastructure.constructs.secrets import Secrets
@@ -340,6 +345,16 @@ class SpacesStack(Stack):
                     settings.alarms.composer_errors_per_5min,
                     settings.composers.max_tasks,
                     settings.composers.min_tasks,
+                ),
+            ],
+            distributions=[
+                WatchedDistribution(
+                    name="Broadcast", title="Broadcast CDN", distribution=broadcast.distribution
+                ),
+                *(
+                    [WatchedDistribution(name="Web", title="Web page CDN", distribution=site.distribution)]
+                    if site
+                    else []
                 ),
             ],
             thresholds=settings.alarms,

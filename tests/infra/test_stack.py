@@ -692,6 +692,39 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
     assert synth.resources("AWS::CloudWatch::Dashboard")
 
 
+def test_both_cdns_are_on_the_dashboard_from_any_region_and_alarm_on_5xx_in_us_east_1(
+    synth: Synthesized,
+) -> None:
+    """CloudFront's metrics exist in us-east-1 only (dimension Region=Global): the dashboard reads them
+    there, and each distribution's 5xx alarm exists only when the stack is deployed there."""
+    distributions = set(synth.resources("AWS::CloudFront::Distribution"))
+    assert len(distributions) == 2  # the broadcast's and the page's
+    alarms = {k: v for k, v in synth.resources("AWS::CloudWatch::Alarm").items() if "Cdn5xx" in k}
+    assert len(alarms) == 2
+    (topic,) = synth.resources("AWS::SNS::Topic")
+    watched = set()
+    for alarm in alarms.values():
+        condition = synth.template["Conditions"][alarm["Condition"]]
+        assert condition == {"Fn::Equals": [{"Ref": "AWS::Region"}, observability.CLOUDFRONT_METRICS_REGION]}
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}]
+        assert props["Threshold"] == observability.AlarmThresholds().cdn_5xx_percent
+        stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+        assert {m["MetricName"] for m in stats} == {"5xxErrorRate", "Requests"}
+        for metric in stats:
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            assert dimensions["Region"] == "Global" and metric["Namespace"] == "AWS/CloudFront"
+            watched.add(dimensions["DistributionId"]["Ref"])
+    assert watched == distributions
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for distribution in distributions:
+        assert f'{{"Ref": "{distribution}"}}' in body
+    assert f'\\"region\\":\\"{observability.CLOUDFRONT_METRICS_REGION}\\"' in body
+    # A conditional alarm cannot be named by the dashboard (in another region it would not exist).
+    assert not [k for k in alarms if k in body]
+
+
 def test_the_api_5xx_alarm_leaves_out_the_avatar_proxys_upstream_failures(synth: Synthesized) -> None:
     alarm = _alarm(synth, "Api5xx")
     by_id = {m["Id"]: m for m in alarm["Metrics"]}
