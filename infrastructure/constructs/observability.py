@@ -116,6 +116,29 @@ class AlarmThresholds:
     cdn_5xx_percent: float = 1.0
 
 
+def _cdn_metrics(
+    distribution: cloudfront.IDistribution, region: str | None
+) -> tuple[cloudwatch.Metric, cloudwatch.Metric, cloudwatch.Metric]:
+    """A distribution's requests, 5xx and 4xx rates (%) over 5 minutes; `region` None: the stack's."""
+
+    def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/CloudFront",
+            metric_name=name,
+            dimensions_map={"DistributionId": distribution.distribution_id, "Region": "Global"},
+            statistic=statistic,
+            period=FIVE_MINUTES,
+            region=region,
+            label=label,
+        )
+
+    return (
+        metric("Requests", "Sum", "requests"),
+        metric("5xxErrorRate", "Average", "5xx answers (%)"),
+        metric("4xxErrorRate", "Average", "4xx answers (%)"),
+    )
+
+
 class Observability(Construct):
     def __init__(
         self,
@@ -612,26 +635,7 @@ class Observability(Construct):
         )
         alarms = []
         for d in distributions:
-
-            def metric(name: str, statistic: str, region: str | None, label: str) -> cloudwatch.Metric:
-                return cloudwatch.Metric(
-                    namespace="AWS/CloudFront",
-                    metric_name=name,
-                    dimensions_map={"DistributionId": d.distribution.distribution_id, "Region": "Global"},
-                    statistic=statistic,
-                    period=FIVE_MINUTES,
-                    region=region,
-                    label=label,
-                )
-
-            def rates(region: str | None) -> tuple[cloudwatch.Metric, cloudwatch.Metric, cloudwatch.Metric]:
-                return (
-                    metric("Requests", "Sum", region, "requests"),
-                    metric("5xxErrorRate", "Average", region, "5xx answers (%)"),
-                    metric("4xxErrorRate", "Average", region, "4xx answers (%)"),
-                )
-
-            requests, errors, client_errors = rates(CLOUDFRONT_METRICS_REGION)
+            requests, errors, client_errors = _cdn_metrics(d.distribution, CLOUDFRONT_METRICS_REGION)
             self.dashboard.add_widgets(
                 cloudwatch.GraphWidget(
                     title=f"{d.title}: requests, 5xx and 4xx answers (%)",
@@ -641,7 +645,7 @@ class Observability(Construct):
                 )
             )
             # The alarm's metrics carry no region: the stack's own, which the condition makes us-east-1.
-            requests, errors, _ = rates(None)
+            requests, errors, _ = _cdn_metrics(d.distribution, None)
             alarm = self._alarm(
                 f"{d.name}Cdn5xx",
                 cloudwatch.MathExpression(
@@ -652,9 +656,9 @@ class Observability(Construct):
                 ),
                 thresholds.cdn_5xx_percent,
                 cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                f"The {d.title} answered {thresholds.cdn_5xx_percent} % or more of its requests with a 5xx in "
-                f"5 minutes (counted against the requests + {CDN_5XX_FLOOR_REQUESTS}): its origin is failing "
-                "or throttling (S3, or the API's avatar proxy); viewers' players retry, then stall",
+                f"The {d.title} answered {thresholds.cdn_5xx_percent} % or more of its requests with a 5xx "
+                f"in 5 minutes (counted against the requests + {CDN_5XX_FLOOR_REQUESTS}): its origin is "
+                "failing or throttling (S3, or the API's avatar proxy); viewers' players retry, then stall",
             )
             alarm.node.default_child.cfn_options.condition = in_metrics_region  # type: ignore[union-attr]
             alarms.append(alarm)
