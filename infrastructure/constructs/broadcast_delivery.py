@@ -20,18 +20,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
-from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from contract import names
+from infrastructure.constructs import private_origin
 
 PLAYLIST_PATTERNS = ("*.m3u8", "*.json")
 SEGMENT_PATTERNS = ("*.ts", "*.m4s")
@@ -56,7 +55,6 @@ CACHED_ERRORS = (403, 404, 500, 502, 503, 504)
 # the start of a long Space would expire that much earlier than the recording's announced end
 # (ended_at + retention). One extra day covers Spaces of up to 24 h.
 RETENTION_SLACK_DAYS = 1
-ABORT_MULTIPART_AFTER = Duration.days(1)
 # The avatar proxy sends Cache-Control (an hour for a picture, 5 minutes for a failure,
 # functions/usecases/avatars.py); the edge keeps a picture at most a day whatever it says.
 AVATAR_DEFAULT_TTL = Duration.hours(1)
@@ -98,26 +96,7 @@ class BroadcastDelivery(Construct):
         # Recordings are user data and logs are the audit trail: a `cdk destroy` keeps both buckets
         # (empty and delete them by hand, docs/infrastructure.md). Auto-delete would need a custom
         # resource Lambda for a convenience.
-        self.log_bucket = s3.Bucket(
-            self,
-            "Logs",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            # CloudFront standard logs are delivered with an ACL grant (awslogsdelivery): ACLs on.
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-logs",
-                    expiration=Duration.days(settings.access_log_days),
-                    abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
-                )
-            ],
-            # Retain, even when a first deploy rolls back: the broadcast bucket's access logs start
-            # arriving while the stack is created, and a rollback cannot delete a bucket that is not
-            # empty (it would end in ROLLBACK_FAILED rather than leave one empty-ish bucket behind).
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.log_bucket = private_origin.log_bucket(self, "Logs", days=settings.access_log_days)
         # SSE-S3, not KMS: everything in here is published through the CDN to anyone with the URL,
         # so a customer key protects nothing more; SSE-KMS would add a KMS request to every origin
         # GET and PUT (a segment and a playlist per second per Space) and a key policy for CloudFront.
@@ -125,26 +104,16 @@ class BroadcastDelivery(Construct):
         # copies (a Space-hour leaves ~3,600 old playlists of growing size) and segments are never
         # overwritten. Only the composer writes here (no one may delete), and a recording is a copy of
         # a live event kept for days, not a system of record worth a version history.
-        self.bucket = s3.Bucket(
+        self.bucket = private_origin.private_bucket(
             self,
             "Broadcasts",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            versioned=False,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.log_bucket,
-            server_access_logs_prefix="s3/",
+            logs=self.log_bucket,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-recordings",
                     prefix=self.prefix,
                     expiration=Duration.days(settings.retention_days + RETENTION_SLACK_DAYS),
-                ),
-                s3.LifecycleRule(
-                    id="abort-incomplete-uploads",
-                    abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
-                ),
+                )
             ],
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
@@ -181,7 +150,7 @@ class BroadcastDelivery(Construct):
         self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
             self,
             "Headers",
-            response_headers_policy_name=self._account_wide_name("headers"),
+            response_headers_policy_name=private_origin.account_wide_name(self, "headers"),
             comment="CORS for the web client's hls.js, HSTS and nosniff",
             cors_behavior=cloudfront.ResponseHeadersCorsBehavior(
                 access_control_allow_credentials=False,
@@ -200,22 +169,9 @@ class BroadcastDelivery(Construct):
             ),
         )
 
-        # Origin access control (SigV4-signed origin requests), not the legacy origin access identity:
-        # OAC is what AWS supports for new distributions, works with SSE-KMS and all regions, and the
-        # bucket policy can name this one distribution (AWS:SourceArn) instead of a shared principal.
-        # CDK adds the bucket policy statement: s3:GetObject for cloudfront.amazonaws.com when
-        # AWS:SourceArn is this distribution. No ListBucket, so a missing key is a 403 (cached 1 s).
-        self.origin_access_control = cloudfront.S3OriginAccessControl(
-            self,
-            "OriginAccess",
-            signing=cloudfront.Signing.SIGV4_ALWAYS,
-            origin_access_control_name=self._account_wide_name("origin"),
-        )
-        origin = origins.S3BucketOrigin.with_origin_access_control(
-            self.bucket,
-            origin_access_control=self.origin_access_control,
-            origin_access_levels=[cloudfront.AccessLevel.READ],
-        )
+        # Origin access control (private_origin.py): this distribution alone reads objects, and a
+        # missing key is a 403 (cached 1 s).
+        origin = private_origin.read_only_origin(self, "OriginAccess", self.bucket)
 
         def behaviour(cache_policy: cloudfront.ICachePolicy, *, compress: bool) -> cloudfront.BehaviorOptions:
             return cloudfront.BehaviorOptions(
@@ -231,11 +187,6 @@ class BroadcastDelivery(Construct):
         # Playlists and state.json are text (compressed); segments are already compressed media.
         playlists = behaviour(self.playlist_cache_policy, compress=True)
         segments = behaviour(self.segment_cache_policy, compress=False)
-        certificate = (
-            acm.Certificate.from_certificate_arn(self, "Certificate", settings.certificate_arn)
-            if settings.certificate_arn
-            else None
-        )
         self.distribution = cloudfront.Distribution(
             self,
             "Cdn",
@@ -246,32 +197,21 @@ class BroadcastDelivery(Construct):
                 **{f"{self.prefix}{pattern}": playlists for pattern in PLAYLIST_PATTERNS},
                 **{f"{self.prefix}{pattern}": segments for pattern in SEGMENT_PATTERNS},
             },
-            domain_names=[settings.domain] if settings.domain else None,
-            certificate=certificate,
-            # Only a custom certificate takes a policy; AWS fixes the default *.cloudfront.net one.
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
-            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
-            price_class=settings.price_class,
-            enable_logging=True,
-            log_bucket=self.log_bucket,
-            log_file_prefix="cloudfront/",
+            **private_origin.serving_options(
+                self,
+                domain=settings.domain,
+                certificate_arn=settings.certificate_arn,
+                price_class=settings.price_class,
+                logs=self.log_bucket,
+            ),
             error_responses=[
                 cloudfront.ErrorResponse(http_status=code, ttl=ERROR_CACHING_TTL) for code in CACHED_ERRORS
             ],
         )
         if settings.domain and hosted_zone is not None:
-            # The distribution serves IPv4 and IPv6: alias records for both.
-            target = route53.RecordTarget.from_alias(route53_targets.CloudFrontTarget(self.distribution))
-            route53.ARecord(self, "Record", zone=hosted_zone, record_name=settings.domain, target=target)
-            route53.AaaaRecord(self, "RecordV6", zone=hosted_zone, record_name=settings.domain, target=target)
+            private_origin.alias_records(self, self.distribution, domain=settings.domain, zone=hosted_zone)
         self.domain_name = settings.domain or self.distribution.distribution_domain_name
         self.base_url = f"https://{self.domain_name}/{self.prefix.rstrip('/')}"
-
-    def _account_wide_name(self, kind: str) -> str:
-        """A name for a CloudFront object whose names are unique per account, not per region (origin
-        access controls, response headers policies): the same stack deployed to a second region of
-        the account would otherwise fail on the name. At most 63 characters (OAC names: 64)."""
-        return f"{Names.unique_resource_name(self, max_length=40)}-{kind}-{Stack.of(self).region}"
 
     def serve_avatars(self, api: apigwv2.IHttpApi) -> str:
         """`/avatars` on this distribution goes to the API's avatar proxy; returns its public URL

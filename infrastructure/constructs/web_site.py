@@ -20,19 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, Names, RemovalPolicy, Stack
-from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudfront as cloudfront
-from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_route53_targets as route53_targets
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct
 
 from contract import web_security
+from infrastructure.constructs import private_origin
 
 PAGE = "index.html"
 CONFIG = "config.json"
@@ -46,7 +43,6 @@ ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 # bucket a request per edge and second, not one per page (S3 serves ~5,500 GETs/s per prefix).
 PAGE_CACHE_CONTROL = "no-cache"
 PAGE_EDGE_TTL = Duration.seconds(1)
-ABORT_MULTIPART_AFTER = Duration.days(1)
 # The deployment's handler copies the build (~1 MB) and the two small files.
 DEPLOYMENT_MEMORY_MIB = 256
 
@@ -105,47 +101,16 @@ class WebSite(Construct):
         # Rebuilt from the source at every deploy, so nothing here is worth keeping past a
         # `cdk destroy`, but a bucket with objects cannot be deleted by CloudFormation without a
         # custom resource to empty it first: both are kept, like the broadcast's buckets.
-        self.log_bucket = s3.Bucket(
-            self,
-            "Logs",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            # CloudFront standard logs are delivered with an ACL grant (awslogsdelivery): ACLs on.
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-logs",
-                    expiration=Duration.days(settings.access_log_days),
-                    abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.bucket = s3.Bucket(
-            self,
-            "Files",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            versioned=False,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.log_bucket,
-            server_access_logs_prefix="s3/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="abort-incomplete-uploads",
-                    abort_incomplete_multipart_upload_after=ABORT_MULTIPART_AFTER,
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
+        self.log_bucket = private_origin.log_bucket(self, "Logs", days=settings.access_log_days)
+        self.bucket = private_origin.private_bucket(
+            self, "Files", logs=self.log_bucket, lifecycle_rules=[], removal_policy=RemovalPolicy.RETAIN
         )
 
         headers = web_security.hosted_headers()
         self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
             self,
             "Headers",
-            response_headers_policy_name=self._account_wide_name("headers"),
+            response_headers_policy_name=private_origin.account_wide_name(self, "headers"),
             comment="The page's headers that name no origin (its policy is in the page)",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
@@ -178,18 +143,7 @@ class WebSite(Construct):
             enable_accept_encoding_gzip=True,
             enable_accept_encoding_brotli=True,
         )
-        # Origin access control, as for the broadcast bucket (broadcast_delivery.py): CDK's bucket
-        # policy lets this distribution alone read objects; no ListBucket (a missing file is a 403).
-        origin = origins.S3BucketOrigin.with_origin_access_control(
-            self.bucket,
-            origin_access_control=cloudfront.S3OriginAccessControl(
-                self,
-                "OriginAccess",
-                signing=cloudfront.Signing.SIGV4_ALWAYS,
-                origin_access_control_name=self._account_wide_name("origin"),
-            ),
-            origin_access_levels=[cloudfront.AccessLevel.READ],
-        )
+        origin = private_origin.read_only_origin(self, "OriginAccess", self.bucket)
 
         def behaviour(cache_policy: cloudfront.ICachePolicy) -> cloudfront.BehaviorOptions:
             return cloudfront.BehaviorOptions(
@@ -202,11 +156,6 @@ class WebSite(Construct):
                 compress=True,
             )
 
-        certificate = (
-            acm.Certificate.from_certificate_arn(self, "Certificate", settings.certificate_arn)
-            if settings.certificate_arn
-            else None
-        )
         self.distribution = cloudfront.Distribution(
             self,
             "Cdn",
@@ -214,27 +163,20 @@ class WebSite(Construct):
             default_root_object=PAGE,
             default_behavior=behaviour(page_cache),
             additional_behaviors={ASSETS: behaviour(cloudfront.CachePolicy.CACHING_OPTIMIZED)},
-            domain_names=[settings.domain] if settings.domain else None,
-            certificate=certificate,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
-            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
-            price_class=settings.price_class,
-            enable_logging=True,
-            log_bucket=self.log_bucket,
-            log_file_prefix="cloudfront/",
+            **private_origin.serving_options(
+                self,
+                domain=settings.domain,
+                certificate_arn=settings.certificate_arn,
+                price_class=settings.price_class,
+                logs=self.log_bucket,
+            ),
         )
         if settings.domain and hosted_zone is not None:
-            target = route53.RecordTarget.from_alias(route53_targets.CloudFrontTarget(self.distribution))
-            route53.ARecord(self, "Record", zone=hosted_zone, record_name=settings.domain, target=target)
-            route53.AaaaRecord(self, "RecordV6", zone=hosted_zone, record_name=settings.domain, target=target)
+            private_origin.alias_records(self, self.distribution, domain=settings.domain, zone=hosted_zone)
         self.domain_name = settings.domain or self.distribution.distribution_domain_name
         # What the API, the sign-in and the broadcast CDN must allow.
         self.origin = f"https://{self.domain_name}"
         self.url = f"{self.origin}/"
-
-    def _account_wide_name(self, kind: str) -> str:
-        """Names CloudFront keeps unique per account: the stack's region keeps two regions apart."""
-        return f"{Names.unique_resource_name(self, max_length=40)}-{kind}-{Stack.of(self).region}"
 
     def publish(self, *, config: dict[str, object], policy: str) -> None:
         """Deploy the build with this stack's `config.json` and Content-Security-Policy (both may hold
