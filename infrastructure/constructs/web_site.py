@@ -86,9 +86,15 @@ class WebSite(Construct):
                 f"{index} is missing: build the page first (`make web`), or deploy with "
                 "-c host_web=false and serve it elsewhere (docs/web.md)"
             )
+        if not (settings.dist / ASSET_FOLDER).is_dir():
+            raise ValueError(f"{settings.dist / ASSET_FOLDER} is missing: build the page again (`make web`)")
         # Only content-hashed files may be cached for a year. A config.json in the build (written for
-        # a page served elsewhere) is replaced by the stack's.
-        others = sorted(p.name for p in settings.dist.iterdir() if p.name not in (PAGE, CONFIG, ASSET_FOLDER))
+        # a page served elsewhere) is replaced by the stack's; hidden files (.DS_Store) are not served.
+        others = sorted(
+            p.name
+            for p in settings.dist.iterdir()
+            if p.name not in (PAGE, CONFIG, ASSET_FOLDER) and not p.name.startswith(".")
+        )
         if others:
             raise ValueError(
                 f"{settings.dist} holds {', '.join(others)} beside {PAGE} and {ASSET_FOLDER}/: the stack "

@@ -349,10 +349,23 @@ class SpacesStack(Stack):
             ],
             distributions=[
                 WatchedDistribution(
-                    name="Broadcast", title="Broadcast CDN", distribution=broadcast.distribution
+                    name="Broadcast",
+                    title="broadcast CDN",
+                    distribution=broadcast.distribution,
+                    five_xx_percent=settings.alarms.broadcast_cdn_5xx_percent,
+                    consequence="HLS players retry, then stall, and replays fail (S3); avatars show as "
+                    "initials (the API's avatar proxy)",
                 ),
                 *(
-                    [WatchedDistribution(name="Web", title="Web page CDN", distribution=site.distribution)]
+                    [
+                        WatchedDistribution(
+                            name="Web",
+                            title="web page's CDN",
+                            distribution=site.distribution,
+                            five_xx_percent=settings.alarms.web_cdn_5xx_percent,
+                            consequence="the page does not load for new visitors (S3)",
+                        )
+                    ]
                     if site
                     else []
                 ),

@@ -217,11 +217,7 @@ def test_a_production_stack_without_a_web_origin_is_warned_about(tmp_path: Path)
     # Spaces last only as long as the distribution.
     (warning,) = _warnings(**hardened)
     assert "web_domain" in warning
-    named = {
-        "web_domain": "spaces.example.org",
-        "web_certificate_arn": "arn:aws:acm:us-east-1:1:certificate/w",
-    }
-    assert _warnings(**hardened, **named) == []
+    assert _warnings(**hardened, **NAMED_PAGE) == []
     assert _warnings(**hardened, production="false") == []
     elsewhere = {**hardened, "host_web": "false"}
     (warning,) = _warnings(**elsewhere)

@@ -703,12 +703,15 @@ def test_both_cdns_are_on_the_dashboard_from_any_region_and_alarm_on_5xx_in_us_e
     assert len(alarms) == 2
     (topic,) = synth.resources("AWS::SNS::Topic")
     watched = set()
-    for alarm in alarms.values():
+    thresholds = observability.AlarmThresholds()
+    expected = {"Broadcast": thresholds.broadcast_cdn_5xx_percent, "Web": thresholds.web_cdn_5xx_percent}
+    for logical, alarm in alarms.items():
         condition = synth.template["Conditions"][alarm["Condition"]]
         assert condition == {"Fn::Equals": [{"Ref": "AWS::Region"}, observability.CLOUDFRONT_METRICS_REGION]}
         props = alarm["Properties"]
         assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}]
-        assert props["Threshold"] == observability.AlarmThresholds().cdn_5xx_percent
+        (tier,) = [t for t in expected if f"{t}Cdn5xx" in logical]
+        assert props["Threshold"] == expected[tier]
         stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
         assert {m["MetricName"] for m in stats} == {"5xxErrorRate", "Requests"}
         for metric in stats:

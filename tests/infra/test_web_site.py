@@ -342,6 +342,25 @@ def test_a_build_with_more_than_the_page_and_its_assets_is_refused(tmp_path: Pat
         )
 
 
+def test_a_build_with_a_config_of_its_own_or_hidden_files_is_hosted_with_the_stacks_config(
+    tmp_path: Path,
+) -> None:
+    """A config.json written into the build for a page served elsewhere (docs/web.md) is neither
+    refused nor uploaded: the stack's replaces it. A hidden file is ignored."""
+    dist = tmp_path / "dist"
+    shutil.copytree(WEB_DIST, dist)
+    (dist / web_site.CONFIG).write_text('{"apiUrl": "https://stale.example.org"}')
+    (dist / ".DS_Store").write_bytes(b"\0")
+    outdir = tmp_path / "out"
+    build_app(context={"aws:cdk:bundling-stacks": [], "web_dist": str(dist)}, outdir=str(outdir)).synth()
+    assert "stale.example.org" not in "".join(
+        f.read_text(errors="replace")
+        for f in outdir.glob("asset.*/**/*")
+        if f.is_file() and f.suffix != ".zip"
+    )
+    assert not list(outdir.glob("asset.*/.DS_Store"))
+
+
 def test_a_missing_build_is_refused_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="make web"):
         build_app(
