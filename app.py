@@ -82,6 +82,14 @@ ACM_CERTIFICATE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:acm:([a-z0-9-]+):[0-9]{12
 # A Cognito group name as the control plane reads it from SPACES_HOST_GROUP: at most 128 characters
 # (Cognito's limit), no whitespace (Cognito's pattern) and no comma (kept free for a list later).
 HOST_GROUP = re.compile(r"[^\s,]{1,128}")
+# A browser origin as the API's CORS, the sign-in's callbacks and the CDN compare it: https (Cognito
+# takes http for localhost only), a host, an optional port, no path (one trailing slash is dropped).
+WEB_ORIGIN = re.compile(r"(https://[a-z0-9.-]+|http://(localhost|127\.0\.0\.1))(:[0-9]{1,5})?", re.IGNORECASE)
+# A DNS name as CloudFront takes an alternate domain name: labels of letters, digits and inner
+# hyphens, no scheme, no port, no path.
+DNS_NAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}", re.IGNORECASE
+)
 
 # An address as SES and Cognito take it: one @, a dotted domain, no whitespace or display name.
 EMAIL_ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
@@ -279,7 +287,21 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
     if bool(broadcast_domain) != bool(broadcast_certificate):
         raise ValueError("context broadcast_domain and broadcast_certificate_arn (in us-east-1) go together")
     web_domain = app.node.try_get_context("web_domain")
+    if web_domain and not DNS_NAME.fullmatch(str(web_domain)):
+        raise ValueError(
+            f"context web_domain must be a DNS name like spaces.example.org (no scheme, port or path), "
+            f"got {web_domain!r}"
+        )
     web_certificate = app.node.try_get_context("web_certificate_arn")
+    cors_origins = tuple(
+        o.strip().removesuffix("/") for o in str(get("cors_origins", "")).split(",") if o.strip()
+    )
+    for web_origin in cors_origins:
+        if not WEB_ORIGIN.fullmatch(web_origin):
+            raise ValueError(
+                "context cors_origins must be comma-separated origins like https://spaces.example.org "
+                f"(https, or http for localhost; no path), got {web_origin!r}"
+            )
     if bool(web_domain) != bool(web_certificate):
         raise ValueError("context web_domain and web_certificate_arn (in us-east-1) go together")
     host_web = flag("host_web", True)
@@ -369,7 +391,7 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
                 instance_vcpus(sfu_instance_type), AlarmThresholds().sfu_cpu_percent
             ),
         ),
-        cors_origins=tuple(o for o in str(get("cors_origins", "")).split(",") if o),
+        cors_origins=cors_origins,
         avatar_hosts=None
         if avatar_hosts is None
         else tuple(h.strip() for h in str(avatar_hosts).split(",") if h.strip()),

@@ -330,6 +330,39 @@ def test_web_context_that_cannot_work_is_refused(context: dict[str, str], compla
         settings_from_context(cdk.App(context=context))
 
 
+@pytest.mark.parametrize(
+    ("context", "complaint"),
+    [
+        ({"cors_origins": "spaces.example.org"}, "cors_origins"),
+        ({"cors_origins": "https://spaces.example.org/app"}, "cors_origins"),
+        ({"cors_origins": "http://spaces.example.org"}, "cors_origins"),
+        ({"cors_origins": "https://a.example.org, https://b.example.org/path"}, "b.example.org/path"),
+        ({"web_domain": "https://spaces.example.org", "web_certificate_arn": WEB_CERTIFICATE}, "web_domain"),
+        ({"web_domain": "spaces.example.org/", "web_certificate_arn": WEB_CERTIFICATE}, "web_domain"),
+    ],
+)
+def test_an_origin_or_name_the_browser_or_cloudfront_would_not_match_is_refused(
+    context: dict[str, str], complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        settings_from_context(cdk.App(context=context))
+
+
+def test_origins_are_taken_as_a_browser_sends_them() -> None:
+    settings = settings_from_context(
+        cdk.App(
+            context={
+                "cors_origins": " https://a.example.org/ ,http://localhost:5173,https://b.example.org:8443"
+            }
+        )
+    )
+    assert settings.cors_origins == (
+        "https://a.example.org",
+        "http://localhost:5173",
+        "https://b.example.org:8443",
+    )
+
+
 def test_a_build_with_more_than_the_page_and_its_assets_is_refused(tmp_path: Path) -> None:
     """Anything else at the build's root would be served without a content hash: it is refused
     rather than cached for a year, or never."""
