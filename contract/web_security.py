@@ -106,12 +106,7 @@ def hosted_headers() -> dict[str, str]:
     """The headers the stack's page CDN sends with every file: those of `security_headers` that hold
     no origin, and the frame policy a <meta> element cannot carry (also as X-Frame-Options, for a
     browser that reads no frame-ancestors)."""
-    return {
-        "Content-Security-Policy": FRAME_POLICY,
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "strict-origin-when-cross-origin",
-    }
+    return {**security_headers(FRAME_POLICY), "X-Frame-Options": "DENY"}
 
 
 def security_headers(policy: str) -> dict[str, str]:

@@ -45,7 +45,7 @@ SECONDS_PER_MINUTE = 60
 # dashboard reads them there from any region; an alarm must live in its metric's region, so the
 # CDN alarms exist only in a stack deployed to us-east-1 (a CloudFormation condition).
 CLOUDFRONT_METRICS_REGION = "us-east-1"
-# Added to a CDN's request count for its 5xx share (AlarmThresholds.cdn_5xx_percent): a quiet
+# Added to a CDN's request count for its 5xx share (AlarmThresholds.*_cdn_5xx_percent): a quiet
 # distribution's few errors are not an outage.
 CDN_5XX_FLOOR_REQUESTS = 1000
 
@@ -626,26 +626,23 @@ class Observability(Construct):
                 for w in workers
             )
         )
-        self.cdn_alarms = self._watch_distributions(distributions, thresholds)
+        self._watch_distributions(distributions)
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
         )
 
-    def _watch_distributions(
-        self, distributions: Sequence[WatchedDistribution], thresholds: AlarmThresholds
-    ) -> list[cloudwatch.Alarm]:
+    def _watch_distributions(self, distributions: Sequence[WatchedDistribution]) -> None:
         """Each CDN's requests and error rates on the dashboard (read from us-east-1 whatever the
         stack's region), and its 5xx alarm, which exists only when the stack is in us-east-1. Those
         alarms stay out of the dashboard's alarm status widget, which cannot name an alarm that a
         region's condition leaves out."""
         if not distributions:
-            return []
+            return
         in_metrics_region = CfnCondition(
             self,
             "InCloudFrontMetricsRegion",
             expression=Fn.condition_equals(Aws.REGION, CLOUDFRONT_METRICS_REGION),
         )
-        alarms = []
         for d in distributions:
             requests, errors, client_errors = _cdn_metrics(d.distribution, CLOUDFRONT_METRICS_REGION)
             self.dashboard.add_widgets(
@@ -673,8 +670,6 @@ class Observability(Construct):
                 f"or throttling; {d.consequence}",
             )
             alarm.node.default_child.cfn_options.condition = in_metrics_region  # type: ignore[union-attr]
-            alarms.append(alarm)
-        return alarms
 
     def _worker_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(

@@ -181,9 +181,7 @@ class SpacesStack(Stack):
         )
         # The page this stack hosts, if any: its origin is allowed wherever cors_origins are.
         site = WebSite(self, "Web", settings=settings.web, hosted_zone=zone) if settings.web else None
-        web_origins = tuple(
-            dict.fromkeys(o.rstrip("/") for o in (*settings.cors_origins, *((site.origin,) if site else ())))
-        )
+        web_origins = tuple(dict.fromkeys((*settings.cors_origins, *((site.origin,) if site else ()))))
 
         identity: UserPoolIdentity | None = None
         if settings.oidc is None:
@@ -434,6 +432,11 @@ class SpacesStack(Stack):
             _acknowledge_web_findings(self, site, custom_domain=bool(settings.web and settings.web.domain))
 
 
+def _ack(scope: IConstruct, rule: str, reason: str) -> None:
+    """Accept a cdk-nag finding on `scope`, with why."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
 def _acknowledge_nag_findings(
     stack: Stack,
     identity: UserPoolIdentity | None,
@@ -444,21 +447,18 @@ def _acknowledge_nag_findings(
 ) -> None:
     """Every cdk-nag finding we accept, next to why it is right for this stack."""
 
-    def ack(scope: IConstruct, rule: str, reason: str) -> None:
-        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
-
     def ref(construct: Construct) -> str:
         # cdk-nag names resources in a finding by logical id; resolve it rather than pin a hash.
         return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
 
-    ack(
+    _ack(
         secrets.livekit,
         "AwsSolutions-SMG4",
         "LiveKit key rotation needs the SFU fleet, the control plane and the workers to change keys in "
         "step (each holds one key pair), so it is done when no Space is live, as docs/infrastructure.md "
         "describes; a rotation Lambda cannot do it",
     )
-    ack(
+    _ack(
         secrets.redis_auth,
         "AwsSolutions-SMG4",
         "The Redis AUTH token is rotated with ElastiCache's AUTH token rotation: ROTATE (old and new both "
@@ -467,7 +467,7 @@ def _acknowledge_nag_findings(
         "docs/infrastructure.md",
     )
     if identity is not None and not identity.mfa_required:
-        ack(
+        _ack(
             identity.user_pool,
             "AwsSolutions-COG2",
             "MFA is not required by default, and users are offered no way to set it up (managed login "
@@ -478,13 +478,13 @@ def _acknowledge_nag_findings(
         )
 
     reconciler: ReconcileSchedule = stack.reconciler  # type: ignore[attr-defined]
-    ack(
+    _ack(
         reconciler.schedule_role,
         f"AwsSolutions-IAM5[Resource::<{ref(reconciler.function)}.Arn>:*]",
         "The scheduler may only call lambda:InvokeFunction on the reconciler function; the :* suffix is "
         "that one function's versions and aliases (CDK's LambdaInvoke target grants both forms)",
     )
-    ack(
+    _ack(
         control_plane.api,
         "AwsSolutions-APIG4",
         "POST /livekit/webhook is called by the LiveKit SFU, not a user: the app verifies the webhook's "
@@ -493,21 +493,21 @@ def _acknowledge_nag_findings(
         "token: it fetches only from the allow-listed avatar hosts and answers re-encoded pictures, behind "
         "the CDN's cache; every other route has the JWT authorizer",
     )
-    ack(
+    _ack(
         control_plane.function,
         "AwsSolutions-L1",
         f"The Lambda runs Python {names.LAMBDA_PYTHON}, the newest CPython the project's machines can run "
         "its tests on (`make test-lambda-python`); a runtime no test ran is not deployed. Raise "
         "names.LAMBDA_PYTHON when CI can test a newer one",
     )
-    ack(
+    _ack(
         stack.reconciler.function,  # type: ignore[attr-defined]
         "AwsSolutions-L1",
         f"The reconciler is the control plane's code (another entry point), so it runs the same tested "
         f"Python {names.LAMBDA_PYTHON} as the API function",
     )
 
-    ack(
+    _ack(
         fleet.security_group,
         "AwsSolutions-EC23",
         "SFU nodes must accept WebRTC from any client: 7881/tcp, UDP 50000-60000, TURN 3478/udp and the "
@@ -515,31 +515,31 @@ def _acknowledge_nag_findings(
         "only authenticated clients' peers); signalling (7880) and TURN/TLS (5349) are open only to "
         "their load balancers' security groups",
     )
-    ack(
+    _ack(
         fleet.load_balancer_security_group,
         "AwsSolutions-EC23",
         "The load balancer is the public wss:// signalling endpoint (443) for any client",
     )
-    ack(
+    _ack(
         fleet.turn_load_balancer_security_group,
         "AwsSolutions-EC23",
         "The TURN load balancer is the public TURN/TLS endpoint (443 of the TURN domain) for clients that "
         "can only leave their network on 443",
     )
     session_manager = fleet.node.find_child("SessionManager")
-    ack(
+    _ack(
         session_manager,
         "AwsSolutions-IAM5[Resource::*]",
         "SSM Session Manager is the only operator access to SFU nodes (no SSH, no key pair): the agent's "
         "four ssmmessages channel actions have no resource type, so they cannot name one",
     )
-    ack(
+    _ack(
         session_manager,
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]",
         "ssm:UpdateInstanceInformation is how a node's SSM agent registers; the nodes' instance ids are "
         "not known until launch, so the action names this account's instances in this region",
     )
-    ack(
+    _ack(
         fleet.node.find_child("CompleteDrain"),
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:"
         f"autoScalingGroup:*:autoScalingGroupName/{fleet.group_name}]",
@@ -549,19 +549,19 @@ def _acknowledge_nag_findings(
         "instance of the group, not only the caller's own: the group is their only resource type and "
         "Auto Scaling has no condition key naming the instance, so IAM cannot narrow them further",
     )
-    ack(
+    _ack(
         fleet.group,
         "AwsSolutions-AS3",
         "Scaling is watched through the SFU node-count and CPU alarms on the Spaces alarm topic; per-event "
         "notifications would page on every normal scale-out",
     )
-    ack(
+    _ack(
         fleet.load_balancer,
         "AwsSolutions-ELB2",
         "A TLS network load balancer in front of long-lived WebSockets: access logs would hold one line per "
         "session and no request data; LiveKit logs every join and leave on the node and as webhooks",
     )
-    ack(
+    _ack(
         fleet.turn_load_balancer,
         "AwsSolutions-ELB2",
         "A TLS network load balancer in front of long-lived TURN/TLS relays: access logs would hold one line "
@@ -574,20 +574,17 @@ def _acknowledge_worker_findings(
 ) -> None:
     """The findings both worker services share (agent_service.py), each with why."""
 
-    def ack(scope: IConstruct, rule: str, reason: str) -> None:
-        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
-
     cluster_ref = str(stack.resolve(stack.get_logical_id(cluster.node.default_child)))  # type: ignore[arg-type]
     for what, service in services.items():
         task = service.task_definition
-        ack(
+        _ack(
             task,
             "AwsSolutions-ECS2",
             f"Only non-secret settings are plain environment variables for the {what} (mode, LiveKit URL, "
             "load metric name, and for the composer the bucket name and prefix); the LiveKit API key and "
             "secret are ECS secrets from Secrets Manager",
         )
-        ack(
+        _ack(
             task.node.find_child("TaskRole").node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
             f"<{cluster_ref}>/*]",
@@ -595,7 +592,7 @@ def _acknowledge_worker_findings(
             "jobs and describes itself to find its service; the ARN is limited to tasks of this stack's "
             "worker cluster (a task cannot know its own ARN at synth time)",
         )
-        ack(
+        _ack(
             task.node.find_child("TaskRole").node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/"
             f"<{cluster_ref}>/*]",
@@ -603,7 +600,7 @@ def _acknowledge_worker_findings(
             "read-only) to stop taking jobs once a newer deployment runs; the ARN is limited to services of "
             "this stack's worker cluster, whose names CloudFormation generates",
         )
-        ack(
+        _ack(
             task.obtain_execution_role().node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is limited "
@@ -618,28 +615,25 @@ def _acknowledge_broadcast_findings(
 ) -> None:
     """The broadcast tier's accepted cdk-nag findings, each with why."""
 
-    def ack(scope: IConstruct, rule: str, reason: str) -> None:
-        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
-
     def ref(construct: IConstruct, attribute: str | None = None) -> str:
         logical_id = str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
         return f"<{logical_id}.{attribute}>" if attribute else f"<{logical_id}>"
 
     if not custom_domain:
-        ack(
+        _ack(
             broadcast.distribution,
             "AwsSolutions-CFR4",
             "Without a broadcast_domain the distribution serves on *.cloudfront.net with CloudFront's "
             "default certificate, whose security policy AWS fixes (TLSv1); with a domain and its us-east-1 "
             "certificate the distribution requires TLSv1.2_2021. HTTPS only either way",
         )
-    ack(
+    _ack(
         broadcast.distribution,
         "AwsSolutions-CFR1",
         "Spaces are public and global like the rest of the app; no market is excluded, so no geo "
         "restriction. A deployment with licensing limits sets one on the distribution",
     )
-    ack(
+    _ack(
         broadcast.distribution,
         "AwsSolutions-CFR2",
         "The default origin is a private bucket of public, immutable-by-name objects reachable only "
@@ -651,7 +645,7 @@ def _acknowledge_broadcast_findings(
         "else is touched. CloudFront's built-in Shield Standard covers the network layer",
     )
     task_policy = composers.task_definition.node.find_child("TaskRole").node.find_child("DefaultPolicy")
-    ack(
+    _ack(
         task_policy,
         f"AwsSolutions-IAM5[Resource::{ref(broadcast.bucket, 'Arn')}/{broadcast.prefix}*]",
         "The composer writes and reads back objects under the broadcasts prefix only (one folder per "
@@ -662,24 +656,21 @@ def _acknowledge_broadcast_findings(
 def _acknowledge_web_findings(stack: Stack, site: WebSite, *, custom_domain: bool) -> None:
     """The hosted page's accepted cdk-nag findings, each with why."""
 
-    def ack(scope: IConstruct, rule: str, reason: str) -> None:
-        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
-
     if not custom_domain:
-        ack(
+        _ack(
             site.distribution,
             "AwsSolutions-CFR4",
             "Without a web_domain the page is served on *.cloudfront.net with CloudFront's default "
             "certificate, whose security policy AWS fixes (TLSv1); with a domain and its us-east-1 "
             "certificate the distribution requires TLSv1.2_2021. Plain http is redirected to https",
         )
-    ack(
+    _ack(
         site.distribution,
         "AwsSolutions-CFR1",
         "The page is public and global like the Spaces it shows; no market is excluded, so no geo "
         "restriction. A deployment with licensing limits sets one on the distribution",
     )
-    ack(
+    _ack(
         site.distribution,
         "AwsSolutions-CFR2",
         "The distribution serves a private bucket of static files (the page, its config and "
@@ -699,7 +690,7 @@ def _acknowledge_web_findings(stack: Stack, site: WebSite, *, custom_domain: boo
         f"Resource::<{stack.resolve(stack.get_logical_id(site.bucket.node.default_child))}.Arn>/*",  # type: ignore[arg-type]
     ]
     for grant in grants:
-        ack(
+        _ack(
             site.deployment_role,
             f"AwsSolutions-IAM5[{grant}]",
             "CDK's BucketDeployment grants its handler these on two buckets only: read of the CDK "
@@ -710,7 +701,7 @@ def _acknowledge_web_findings(stack: Stack, site: WebSite, *, custom_domain: boo
         )
     handlers = [c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
     for handler in handlers:
-        ack(
+        _ack(
             handler,
             "AwsSolutions-L1",
             "CDK's BucketDeployment handler (a Python Lambda with the AWS CLI layer): aws-cdk-lib sets its "

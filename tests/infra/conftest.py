@@ -44,15 +44,18 @@ class Synthesized:
         return found[0]
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def synthesize(outdir: Path, **context: object) -> Synthesized:
+    """The whole app with `context` (bundling skipped) into `outdir`, nag checks included."""
     from app import build_app
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = build_app(context={"aws:cdk:bundling-stacks": []}, outdir=str(outdir))
-    app.synth()
+    build_app(context={"aws:cdk:bundling-stacks": [], **context}, outdir=str(outdir)).synth()
     return Synthesized(
         outdir=outdir,
         template=json.loads((outdir / f"{STACK}.template.json").read_text()),
         metadata=json.loads((outdir / f"{STACK}.metadata.json").read_text()),
     )
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))

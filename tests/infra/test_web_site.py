@@ -20,7 +20,7 @@ from contract import names, web_security
 from infrastructure.constructs import web_site
 from infrastructure.stacks.spaces_stack import LOCAL_WEB_ORIGIN
 
-from .conftest import STACK, Synthesized
+from .conftest import Synthesized, synthesize
 
 WEB_CERTIFICATE = "arn:aws:acm:us-east-1:111111111111:certificate/web"
 
@@ -40,26 +40,12 @@ def _cfn(value: Any) -> str:
     raise AssertionError(f"unexpected CloudFormation value {value}")
 
 
-def _template(outdir: Path) -> dict[str, Any]:
-    return dict(json.loads((outdir / f"{STACK}.template.json").read_text()))
+def _web(synth: Synthesized, type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in synth.resources(type_).items() if k.startswith("Web")}
 
 
-def _synth(tmp_path_factory: pytest.TempPathFactory, **context: object) -> dict[str, Any]:
-    outdir = tmp_path_factory.mktemp("cdk.out.web")
-    build_app(context={"aws:cdk:bundling-stacks": [], **context}, outdir=str(outdir)).synth()
-    return _template(outdir)
-
-
-def _of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
-
-
-def _web(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in _of_type(template, type_).items() if k.startswith("Web")}
-
-
-def _web_distribution(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    ((logical, distribution),) = _web(template, "AWS::CloudFront::Distribution").items()
+def _web_distribution(synth: Synthesized) -> tuple[str, dict[str, Any]]:
+    ((logical, distribution),) = _web(synth, "AWS::CloudFront::Distribution").items()
     return logical, distribution["Properties"]["DistributionConfig"]
 
 
@@ -97,7 +83,7 @@ def test_the_page_carries_the_stack_policy_before_anything_it_loads(synth: Synth
 def test_config_json_is_the_stacks_web_config(synth: Synthesized) -> None:
     config = json.loads(_deployed_file(synth, web_site.CONFIG))
     assert config == json.loads(_cfn(synth.template["Outputs"][names.OUTPUT_WEB_CONFIG]["Value"]))
-    (api,) = _of_type(synth.template, "AWS::ApiGatewayV2::Api")
+    (api,) = synth.resources("AWS::ApiGatewayV2::Api")
     assert config["apiUrl"] == f"<{api}.ApiEndpoint>"
     assert set(config) == {"apiUrl", "avatarUrl", "cognito"}
 
@@ -135,7 +121,7 @@ def test_the_build_is_copied_with_long_lived_assets_and_a_revalidated_page(synth
 
 def test_the_private_bucket_is_read_by_this_distribution_only(synth: Synthesized) -> None:
     ((bucket_id, bucket),) = [
-        (k, v) for k, v in _web(synth.template, "AWS::S3::Bucket").items() if k.startswith("WebFiles")
+        (k, v) for k, v in _web(synth, "AWS::S3::Bucket").items() if k.startswith("WebFiles")
     ]
     block = bucket["Properties"]["PublicAccessBlockConfiguration"]
     assert all(block[k] is True for k in block)
@@ -146,7 +132,7 @@ def test_the_private_bucket_is_read_by_this_distribution_only(synth: Synthesized
         if p["Properties"]["Bucket"] == {"Ref": bucket_id}
     ]
     (allow,) = [s for s in policy if s["Effect"] == "Allow"]
-    dist_id, config = _web_distribution(synth.template)
+    dist_id, config = _web_distribution(synth)
     assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
     assert f'{{"Ref": "{dist_id}"}}' in json.dumps(allow["Condition"])
     assert [s for s in policy if s["Effect"] == "Deny"]  # TLS only
@@ -155,10 +141,10 @@ def test_the_private_bucket_is_read_by_this_distribution_only(synth: Synthesized
 
 
 def test_every_file_is_served_over_https_with_the_headers_that_name_no_origin(synth: Synthesized) -> None:
-    _, config = _web_distribution(synth.template)
+    _, config = _web_distribution(synth)
     behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
     assert [b.get("PathPattern") for b in behaviours] == [None, web_site.ASSETS]
-    ((headers_id, headers),) = _web(synth.template, "AWS::CloudFront::ResponseHeadersPolicy").items()
+    ((headers_id, headers),) = _web(synth, "AWS::CloudFront::ResponseHeadersPolicy").items()
     for behaviour in behaviours:
         assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
         assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
@@ -172,21 +158,21 @@ def test_every_file_is_served_over_https_with_the_headers_that_name_no_origin(sy
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] > 0
     # The page and its config: a second at the edge, whatever their no-cache says (so an audience
     # arriving at once does not reach the bucket page by page); the hashed assets: CDK's long policy.
-    ((_, page_cache),) = _web(synth.template, "AWS::CloudFront::CachePolicy").items()
+    ((_, page_cache),) = _web(synth, "AWS::CloudFront::CachePolicy").items()
     ttl = page_cache["Properties"]["CachePolicyConfig"]
     assert (ttl["MinTTL"], ttl["DefaultTTL"], ttl["MaxTTL"]) == (1, 1, 1)
 
 
 def test_the_page_origin_is_allowed_by_the_api_the_sign_in_and_the_broadcast(synth: Synthesized) -> None:
-    dist_id, _ = _web_distribution(synth.template)
+    dist_id, _ = _web_distribution(synth)
     origin = f"https://<{dist_id}.DomainName>"
-    (api,) = _of_type(synth.template, "AWS::ApiGatewayV2::Api").values()
+    (api,) = synth.resources("AWS::ApiGatewayV2::Api").values()
     assert [_cfn(o) for o in api["Properties"]["CorsConfiguration"]["AllowOrigins"]] == [origin]
-    (client,) = _of_type(synth.template, "AWS::Cognito::UserPoolClient").values()
+    (client,) = synth.resources("AWS::Cognito::UserPoolClient").values()
     assert [_cfn(u) for u in client["Properties"]["CallbackURLs"]] == [f"{origin}/"]
     (broadcast,) = [
         p["Properties"]["ResponseHeadersPolicyConfig"]
-        for k, p in _of_type(synth.template, "AWS::CloudFront::ResponseHeadersPolicy").items()
+        for k, p in synth.resources("AWS::CloudFront::ResponseHeadersPolicy").items()
         if k.startswith("Broadcast")
     ]
     assert [_cfn(o) for o in broadcast["CorsConfig"]["AccessControlAllowOrigins"]["Items"]] == [origin]
@@ -199,7 +185,7 @@ def test_the_page_origin_is_allowed_by_the_api_the_sign_in_and_the_broadcast(syn
 
 def test_the_copy_runs_under_the_stacks_own_narrow_role(synth: Synthesized) -> None:
     ((role_id, role),) = [
-        (k, v) for k, v in _web(synth.template, "AWS::IAM::Role").items() if k.startswith("WebDeploymentRole")
+        (k, v) for k, v in _web(synth, "AWS::IAM::Role").items() if k.startswith("WebDeploymentRole")
     ]
     assert "ManagedPolicyArns" not in role["Properties"]
     statements = [
@@ -209,7 +195,7 @@ def test_the_copy_runs_under_the_stacks_own_narrow_role(synth: Synthesized) -> N
         for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
     (logs,) = [s for s in statements if any(str(a).startswith("logs:") for a in s["Action"])]
-    ((group_id, group),) = _web(synth.template, "AWS::Logs::LogGroup").items()
+    ((group_id, group),) = _web(synth, "AWS::Logs::LogGroup").items()
     assert logs["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
     assert group["Properties"]["RetentionInDays"] == 30
     assert not [s for s in statements if s["Resource"] == "*"]
@@ -267,24 +253,24 @@ def test_no_resource_waits_on_itself(synth: Synthesized) -> None:
 
 
 @pytest.fixture(scope="module")
-def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _synth(tmp_path_factory, host_web="false")
+def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out.web"), host_web="false")
 
 
-def test_a_page_served_elsewhere_gets_no_web_resources(elsewhere: dict[str, Any]) -> None:
-    assert not [k for k in elsewhere["Resources"] if k.startswith("Web")]
-    assert not _of_type(elsewhere, "Custom::CDKBucketDeployment")
-    assert names.OUTPUT_WEB_URL not in elsewhere["Outputs"]
+def test_a_page_served_elsewhere_gets_no_web_resources(elsewhere: Synthesized) -> None:
+    assert not [k for k in elsewhere.template["Resources"] if k.startswith("Web")]
+    assert not elsewhere.resources("Custom::CDKBucketDeployment")
+    assert names.OUTPUT_WEB_URL not in elsewhere.template["Outputs"]
     # What such a deployment uploads itself (docs/web.md) is still output.
-    assert {names.OUTPUT_WEB_CONFIG, names.OUTPUT_WEB_POLICY} <= set(elsewhere["Outputs"])
-    (client,) = _of_type(elsewhere, "AWS::Cognito::UserPoolClient").values()
+    assert {names.OUTPUT_WEB_CONFIG, names.OUTPUT_WEB_POLICY} <= set(elsewhere.template["Outputs"])
+    (client,) = elsewhere.resources("AWS::Cognito::UserPoolClient").values()
     assert client["Properties"]["CallbackURLs"] == [f"{LOCAL_WEB_ORIGIN}/"]
 
 
 @pytest.fixture(scope="module")
-def named(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _synth(
-        tmp_path_factory,
+def named(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.web"),
         web_domain="spaces.example.org",
         web_certificate_arn=WEB_CERTIFICATE,
         # The page's own origin named again (a deployment that served it by hand before): once each.
@@ -294,7 +280,7 @@ def named(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
 
 
-def test_a_web_domain_gets_its_certificate_records_and_is_allowed_by_name(named: dict[str, Any]) -> None:
+def test_a_web_domain_gets_its_certificate_records_and_is_allowed_by_name(named: Synthesized) -> None:
     _, config = _web_distribution(named)
     assert config["Aliases"] == ["spaces.example.org"]
     assert config["ViewerCertificate"]["AcmCertificateArn"] == WEB_CERTIFICATE
@@ -302,15 +288,15 @@ def test_a_web_domain_gets_its_certificate_records_and_is_allowed_by_name(named:
     records = _web(named, "AWS::Route53::RecordSet").values()
     assert sorted(r["Properties"]["Type"] for r in records) == ["A", "AAAA"]
     assert {r["Properties"]["Name"] for r in records} == {"spaces.example.org."}
-    (api,) = _of_type(named, "AWS::ApiGatewayV2::Api").values()
+    (api,) = named.resources("AWS::ApiGatewayV2::Api").values()
     assert api["Properties"]["CorsConfiguration"]["AllowOrigins"] == [
         "http://localhost:5173",
         "https://spaces.example.org",
     ]
-    (client,) = _of_type(named, "AWS::Cognito::UserPoolClient").values()
+    (client,) = named.resources("AWS::Cognito::UserPoolClient").values()
     assert client["Properties"]["CallbackURLs"] == ["http://localhost:5173/", "https://spaces.example.org/"]
-    assert named["Outputs"][names.OUTPUT_WEB_URL]["Value"] == "https://spaces.example.org/"
-    assert "WebCdnDomainName" in named["Outputs"]
+    assert named.template["Outputs"][names.OUTPUT_WEB_URL]["Value"] == "https://spaces.example.org/"
+    assert "WebCdnDomainName" in named.template["Outputs"]
 
 
 @pytest.mark.parametrize(
@@ -384,8 +370,7 @@ def test_a_build_with_a_config_of_its_own_or_hidden_files_is_hosted_with_the_sta
     shutil.copytree(WEB_DIST, dist)
     (dist / web_site.CONFIG).write_text('{"apiUrl": "https://stale.example.org"}')
     (dist / ".DS_Store").write_bytes(b"\0")
-    outdir = tmp_path / "out"
-    build_app(context={"aws:cdk:bundling-stacks": [], "web_dist": str(dist)}, outdir=str(outdir)).synth()
+    outdir = synthesize(tmp_path / "out", web_dist=str(dist)).outdir
     assert "stale.example.org" not in "".join(
         f.read_text(errors="replace")
         for f in outdir.glob("asset.*/**/*")
