@@ -42,6 +42,12 @@ BROADCAST_LIVE_VARIANTS: Final = "live-variants.m3u8"
 # multivariant playlist naming it beside BROADCAST_PLAYLIST, which the replay plays when it is there.
 BROADCAST_LOW_PLAYLIST: Final = "index-lo.m3u8"
 BROADCAST_VARIANTS: Final = "index-variants.m3u8"
+# A video broadcast's sound alone (docs/broadcast.md, "Renditions"): each segment's third file,
+# "<epoch>-<n>.au.ts", holds its AAC packets only (~83 kb/s against ~0.75 Mb/s for the smallest
+# picture); its live window and, once the Space ended, its whole playlist, named by the variants as
+# an audio-only rendition. What a page that is only heard (a locked phone) plays.
+BROADCAST_AUDIO_LIVE_PLAYLIST: Final = "live-audio.m3u8"
+BROADCAST_AUDIO_PLAYLIST: Final = "index-audio.m3u8"
 BROADCAST_TIMELINE: Final = "timeline.json"
 # The Space as viewers without a room connection see it: the room metadata, copied by the composer.
 BROADCAST_STATE: Final = "state.json"

@@ -16,6 +16,7 @@ from composer.hls.encoder import EncodedSegment, SegmentEncoder
 from composer.hls.playlist import (
     AAC_LC_CODEC,
     HIGH_SUFFIX,
+    MAIN_SUFFIX,
     MediaPlaylist,
     Variant,
     newer_writer,
@@ -31,6 +32,8 @@ from composer.hls.stats import BroadcastStats, StatsRecorder
 from composer.hls.timeline import append_entry, parse_timeline, timeline_entry
 from contract.broadcast import BroadcastTimeline
 from contract.names import (
+    BROADCAST_AUDIO_LIVE_PLAYLIST,
+    BROADCAST_AUDIO_PLAYLIST,
     BROADCAST_LIVE_PLAYLIST,
     BROADCAST_LOW_LIVE_PLAYLIST,
     BROADCAST_LOW_PLAYLIST,
@@ -319,11 +322,18 @@ class Broadcast:
         if not self._variants_set and segments[0].low is not None:
             # The encoders have chosen their profiles and levels by their first segment.
             self._variants_set = True
-            live = self._variants(BROADCAST_LIVE_PLAYLIST, BROADCAST_LOW_LIVE_PLAYLIST)
-            recording = self._variants(BROADCAST_PLAYLIST, BROADCAST_LOW_PLAYLIST)
+            audio = segments[0].audio is not None
+            live = self._variants(
+                BROADCAST_LIVE_PLAYLIST,
+                BROADCAST_LOW_LIVE_PLAYLIST,
+                BROADCAST_AUDIO_LIVE_PLAYLIST if audio else None,
+            )
+            recording = self._variants(
+                BROADCAST_PLAYLIST, BROADCAST_LOW_PLAYLIST, BROADCAST_AUDIO_PLAYLIST if audio else None
+            )
             self._publisher.set_variants(live.encode(), recording.encode())
         for seg in segments:
-            suffix = ".ts" if seg.low is None else HIGH_SUFFIX
+            suffix = MAIN_SUFFIX if seg.audio is not None else HIGH_SUFFIX if seg.low is not None else ".ts"
             self._publisher.submit(
                 ReadySegment(
                     name=f"{self.epoch_ms}-{seg.index}{suffix}",
@@ -331,17 +341,19 @@ class Broadcast:
                     duration_s=seg.duration_s,
                     program_date_time=anchor + seg.start_s + self._skipped_before(seg.start_s),
                     low=seg.low,
+                    audio=seg.audio,
                 )
             )
             # Segments start in media-time order: no later one starts before this one.
             self._skips = settled_skips(self._skips, seg.start_s)
 
-    def _variants(self, main_uri: str, low_uri: str) -> str:
+    def _variants(self, main_uri: str, low_uri: str, audio_uri: str | None) -> str:
         """A multivariant playlist (of the live windows, or of the recording), the low rendition
         first: players start on the first variant (hls.js by default, Safari too) and climb once a
         segment has measured the link, so a phone on a slow link starts within a second instead of
         waiting ~2.5 s on a 720p segment it cannot follow (measured at 1.2 Mb/s,
-        tests/e2e/test_hls_renditions.py)."""
+        tests/e2e/test_hls_renditions.py). The audio rendition comes last: a player that shows
+        pictures never starts on it (hls.js drops it; the page plays it itself when only heard)."""
         cfg, low = self.config, self.config.low
         assert low is not None
         renditions = (
@@ -352,7 +364,10 @@ class Broadcast:
         for uri, width, height, bitrate, codec in renditions:
             peak, average = variant_bandwidths(bitrate, cfg.audio_bitrate)
             codecs = f"{codec},{AAC_LC_CODEC}" if codec else None  # unknown: left to the player
-            variants.append(Variant(uri, peak, average, width, height, codecs, cfg.fps))
+            variants.append(Variant(uri, peak, average, codecs, width, height, cfg.fps))
+        if audio_uri is not None:
+            peak, average = variant_bandwidths(0, cfg.audio_bitrate)
+            variants.append(Variant(audio_uri, peak, average, AAC_LC_CODEC))
         return render_variants(tuple(variants))
 
     def _skipped_before(self, media_s: float) -> float:

@@ -73,6 +73,9 @@ class BroadcastConfig:
     # The smaller rendition a video broadcast also encodes (None: one rendition only). Ignored for
     # an audio-only broadcast, whose one stream is already ~83 kb/s.
     low_rendition: LowRendition | None = LowRendition()
+    # A video broadcast with the low rendition also writes each segment's sound alone (the audio
+    # rendition, ~83 kb/s): what a player that is only heard needs (docs/broadcast.md, "Renditions").
+    audio_rendition: bool = True
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
@@ -116,6 +119,11 @@ class BroadcastConfig:
             height=int(self.height * low.scale) // 2 * 2,
             video_bitrate=round(self.video_bitrate * low.bitrate_share),
         )
+
+    @property
+    def audio_twin(self) -> bool:
+        """Whether each segment also has its sound alone: a video broadcast with renditions."""
+        return self.low is not None and self.audio_rendition
 
     @property
     def frames_per_segment(self) -> int:

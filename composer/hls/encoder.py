@@ -5,7 +5,8 @@ its own small MPEG-TS file muxed in memory by FFmpeg's mpegts muxer, starting wi
 its SPS/PPS in band) and a PAT/PMT, so any segment decodes on its own; its continuity counters run
 on from the segment before, so the segments also read as one stream. A video broadcast with a low
 rendition (`BroadcastConfig.low`) encodes every picture twice, scaled down for the second encoder,
-and muxes the same audio packets into both segments of a pair, cut at the same frame. Timestamps
+and muxes the same audio packets into both segments of a pair, cut at the same frame, and into a
+third segment of those packets alone (`BroadcastConfig.audio_twin`). Timestamps
 come from frame and sample counts, never from the wall clock, which keeps audio and video in sync;
 audio that is pushed later than its pictures (`BroadcastConfig.audio_lag`) loses that much of its
 start instead.
@@ -59,6 +60,7 @@ class EncodedSegment:
     start_s: float  # media time of its first sample, from the encoder's start
     duration_s: float
     low: bytes | None = None  # the same media in the low rendition (None: the broadcast has none)
+    audio: bytes | None = None  # its sound alone, the same AAC packets (None: no audio rendition)
 
 
 @dataclass
@@ -102,6 +104,7 @@ class SegmentEncoder:
         self._index = 0
         self._counters = ContinuityCounters()
         self._low_counters = ContinuityCounters()
+        self._audio_counters = ContinuityCounters()
         # RFC 6381 codec strings of the video encoders, read from their first parameter sets.
         self.video_codec: str | None = None
         self.low_codec: str | None = None
@@ -300,11 +303,13 @@ class SegmentEncoder:
     ) -> EncodedSegment:
         with self._stats.stage("mux"):
             data = self._mux_one(self._video, video, audio, self._counters)
-            low_data = None
+            low_data = audio_data = None
             if self._low is not None:
                 low_data = self._mux_one(self._low, low, audio, self._low_counters)
+            if self.config.audio_twin:
+                audio_data = self._mux_one(None, [], audio, self._audio_counters)
         start = self._segment_start
-        segment = EncodedSegment(self._index, data, float(start), float(end - start), low_data)
+        segment = EncodedSegment(self._index, data, float(start), float(end - start), low_data, audio_data)
         self._index += 1
         self._segment_start = end
         return segment

@@ -105,19 +105,42 @@ def _segment_text(seg: Segment) -> str:
     return "\n".join(lines) + "\n"
 
 
-# A video broadcast with a low rendition writes each segment twice: "<epoch>-<n>.hi.ts" is named by
-# the main playlists, its twin "<epoch>-<n>.lo.ts" by the low rendition's window. A segment of a
-# broadcast with one rendition (audio-only, or a composer without the low rendition) is "<epoch>-<n>.ts".
+# A video broadcast with renditions writes each segment three times: "<epoch>-<n>.av.ts" is named by
+# the main playlists, its twin "<epoch>-<n>.lo.ts" (the same media, smaller) by the low rendition's,
+# and "<epoch>-<n>.au.ts" (its sound alone) by the audio rendition's. A composer with the low
+# rendition only (this release without the audio one, and the release before it) names its main
+# segments "<epoch>-<n>.hi.ts", so a name says which twins exist. A segment of a broadcast with one
+# rendition (audio-only, or a composer without renditions) is "<epoch>-<n>.ts".
+MAIN_SUFFIX = ".av.ts"
 HIGH_SUFFIX = ".hi.ts"
 LOW_SUFFIX = ".lo.ts"
+AUDIO_SUFFIX = ".au.ts"
 # AAC-LC, the audio of every rendition (RFC 6381).
 AAC_LC_CODEC = "mp4a.40.2"
 
 
+def _with_suffix(uri: str, old: str, new: str) -> str:
+    return uri[: -len(old)] + new
+
+
+def has_low_twin(uri: str) -> bool:
+    return uri.endswith((MAIN_SUFFIX, HIGH_SUFFIX))
+
+
 def low_twin(uri: str) -> str:
-    """The low rendition's segment of the same media: the twin of a ".hi.ts" segment, or the
-    segment itself when it has none (a predecessor composer without the low rendition wrote it)."""
-    return uri[: -len(HIGH_SUFFIX)] + LOW_SUFFIX if uri.endswith(HIGH_SUFFIX) else uri
+    """The low rendition's segment of the same media: the twin of a ".av.ts" or ".hi.ts" segment, or
+    the segment itself when it has none (a predecessor composer without the low rendition wrote it)."""
+    if not has_low_twin(uri):
+        return uri
+    return _with_suffix(uri, MAIN_SUFFIX if uri.endswith(MAIN_SUFFIX) else HIGH_SUFFIX, LOW_SUFFIX)
+
+
+def audio_twin(uri: str) -> str:
+    """The audio rendition's segment of the same media: the ".au.ts" twin of a ".av.ts" segment;
+    for a segment without one (a predecessor without the audio rendition wrote it), the smallest
+    file that holds its sound, with pictures a player that is only heard may not expect
+    (docs/broadcast.md, "Deploys"): its low twin, or the segment itself."""
+    return _with_suffix(uri, MAIN_SUFFIX, AUDIO_SUFFIX) if uri.endswith(MAIN_SUFFIX) else low_twin(uri)
 
 
 @dataclass(frozen=True)
@@ -127,10 +150,11 @@ class Variant:
     uri: str
     bandwidth: int  # bits per second a player must sustain (see `variant_bandwidths`)
     average_bandwidth: int
-    width: int
-    height: int
     codecs: str | None  # RFC 6381, e.g. "avc1.64001f,mp4a.40.2"; None leaves it to the player
-    frame_rate: int
+    # The picture, or None for an audio-only rendition (no RESOLUTION or FRAME-RATE then).
+    width: int | None = None
+    height: int | None = None
+    frame_rate: int | None = None
 
 
 def variant_bandwidths(video_bitrate: int, audio_bitrate: int) -> tuple[int, int]:
@@ -151,11 +175,14 @@ def render_variants(variants: tuple[Variant, ...]) -> str:
     """The multivariant playlist: the first variant is where a player without an estimate starts."""
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{_VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for v in variants:
-        codecs = f'CODECS="{v.codecs}",' if v.codecs else ""
-        lines.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"
-            f"{codecs}RESOLUTION={v.width}x{v.height},FRAME-RATE={v.frame_rate:.3f}"
-        )
+        attributes = [f"BANDWIDTH={v.bandwidth}", f"AVERAGE-BANDWIDTH={v.average_bandwidth}"]
+        if v.codecs:
+            attributes.append(f'CODECS="{v.codecs}"')
+        if v.width is not None and v.height is not None:
+            attributes.append(f"RESOLUTION={v.width}x{v.height}")
+        if v.frame_rate is not None:
+            attributes.append(f"FRAME-RATE={v.frame_rate:.3f}")
+        lines.append("#EXT-X-STREAM-INF:" + ",".join(attributes))
         lines.append(v.uri)
     return "\n".join(lines) + "\n"
 

@@ -5,11 +5,12 @@ Rules (docs/broadcast.md, "Encoding and segments"):
   write succeeded, so it never names a missing or partial segment;
 - the full playlist (the recording) is written before the live window, which names only segments
   the full one names; both after the segment, the timeline after both;
-- a segment with a low-rendition twin is written after its twin; the low rendition's window
-  (derived from the full playlist) after the main window, except until the multivariant playlist
-  is written: that is written once, after a low window and before the main window that follows it,
-  so a player that finds the main window finds the variants of a video Space and every window they
-  name, and after that a slow low-window write never holds the main window back;
+- a segment with twins (the low rendition's, the audio rendition's) is written after them; the
+  renditions' windows (derived from the full playlist) after the main window, except until the
+  multivariant playlist is written: that is written once, after the renditions' windows and before
+  the main window that follows them, so a player that finds the main window finds the variants of a
+  video Space and every window they name, and after that a slow rendition's write never holds the
+  main window back;
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
 - the encoder hands segments over and never waits: the queue is bounded by dropping the oldest;
@@ -43,7 +44,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -51,9 +52,11 @@ from composer.hls.config import RetryPolicy
 from composer.hls.continuity import mark_discontinuity
 from composer.hls.headers import cache_headers
 from composer.hls.playlist import (
-    HIGH_SUFFIX,
+    MAIN_SUFFIX,
     MediaPlaylist,
     Segment,
+    audio_twin,
+    has_low_twin,
     low_twin,
     newer_writer,
     parse_playlist,
@@ -64,6 +67,8 @@ from composer.hls.stats import StatsRecorder
 from composer.hls.timeline import foreign_to, merge_entries, parse_timeline, timeline_json
 from contract.broadcast import BroadcastTimeline, TimelineEntry
 from contract.names import (
+    BROADCAST_AUDIO_LIVE_PLAYLIST,
+    BROADCAST_AUDIO_PLAYLIST,
     BROADCAST_LIVE_PLAYLIST,
     BROADCAST_LIVE_VARIANTS,
     BROADCAST_LIVE_WINDOW_SEGMENTS,
@@ -86,12 +91,31 @@ MAX_REBASES = 3
 
 
 @dataclass(frozen=True)
+class _Rendition:
+    """A rendition derived from the main playlist by naming each segment's twin."""
+
+    twin: Callable[[str], str]
+    live: str  # its live window, in step with the main one
+    recording: str  # its whole playlist, written when the Space ends
+
+
+_LOW = _Rendition(low_twin, BROADCAST_LOW_LIVE_PLAYLIST, BROADCAST_LOW_PLAYLIST)
+_AUDIO = _Rendition(audio_twin, BROADCAST_AUDIO_LIVE_PLAYLIST, BROADCAST_AUDIO_PLAYLIST)
+
+
+@dataclass(frozen=True)
 class ReadySegment:
-    name: str  # "<epoch_ms>-<n>.ts", or "<epoch_ms>-<n>.hi.ts" with a low twin
+    name: str  # "<epoch_ms>-<n>.ts"; with twins "<epoch_ms>-<n>.av.ts" (low and audio) or ".hi.ts" (low)
     data: bytes
     duration_s: float
     program_date_time: float  # epoch seconds
     low: bytes | None = None  # the low rendition's twin, written as low_twin(name)
+    audio: bytes | None = None  # the audio rendition's twin (its sound alone), as audio_twin(name)
+
+    @property
+    def twins(self) -> tuple[tuple[_Rendition, bytes], ...]:
+        """Its renditions' files, in the order they are written (the low one first)."""
+        return tuple((r, data) for r, data in ((_LOW, self.low), (_AUDIO, self.audio)) if data is not None)
 
 
 @dataclass
@@ -148,13 +172,15 @@ class Publisher:
         # A continued playlist (replacement composer) starts its own part with a discontinuity.
         self._discontinuity_next = bool(playlist.segments)
         self._playlist = playlist
-        # The low rendition's window is written once any segment of the playlist has a twin: also by
-        # a composer without the low rendition that continues one with it, whose viewers on the low
-        # window would otherwise wait on it for good (its own segments are named there as they are).
-        self._low_window = any(s.uri.endswith(HIGH_SUFFIX) for s in playlist.segments)
+        # The renditions whose windows are written (low, then audio): each once any segment of the
+        # playlist has its twin, also by a composer without that rendition that continues one with
+        # it, whose viewers on its window would otherwise wait on it for good (its own segments are
+        # named there by what they have: `low_twin`, `audio_twin`).
+        self._renditions: list[_Rendition] = []
+        self._add_renditions(s.uri for s in playlist.segments)
         self._variants: bytes | None = None  # the live windows' multivariant playlist, until written
         self._recording_variants: bytes | None = None  # the recording's, written when the Space ends
-        self._recording_pending = False  # the recording's low playlist or variants failed
+        self._recording_pending = False  # the recording's renditions or variants failed
         self._playlist_dirty = False
         self._playlist_published = bool(playlist.segments)
         self._timeline: BroadcastTimeline | None = None
@@ -299,11 +325,11 @@ class Publisher:
         # After a dropped segment the stream's continuity counters jump: say it is meant.
         data = mark_discontinuity(seg.data) if job.after_gap else seg.data
         written = True
-        if seg.low is not None:
-            # The twin first: the main segment's name is what the playlists go by, and a segment is
-            # named only once both of its files are there (a twin that fails drops the pair).
-            low = mark_discontinuity(seg.low) if job.after_gap else seg.low
-            written = self._write(low_twin(seg.name), low, closed=False)
+        for rendition, twin in seg.twins:
+            # The twins first: the main segment's name is what the playlists go by, and a segment is
+            # named only once all of its files are there (a twin that fails drops them all).
+            twin = mark_discontinuity(twin) if job.after_gap else twin
+            written = written and self._write(rendition.twin(seg.name), twin, closed=False)
         if not written or not self._write(seg.name, data, closed=False):
             log.error("broadcast %s: giving up on segment %s", self._space_id, seg.name)
             self._stats.count(segments_dropped=1)
@@ -314,12 +340,18 @@ class Publisher:
                     self._gap_next = True
             return
         self._discontinuity_next = False
-        self._low_window = self._low_window or seg.low is not None
+        self._add_renditions((seg.name,))
         entry = Segment(seg.name, seg.duration_s, seg.program_date_time, discontinuity)
         with self._cond:
             self._playlist = self._playlist.append(entry)
         self._playlist_dirty = True
         self._stats.count(segments_written=1)
+
+    def _add_renditions(self, uris: Iterable[str]) -> None:
+        names = tuple(uris)
+        low = _LOW in self._renditions or any(has_low_twin(uri) for uri in names)
+        audio = _AUDIO in self._renditions or any(uri.endswith(MAIN_SUFFIX) for uri in names)
+        self._renditions = [r for r, on in ((_LOW, low), (_AUDIO, audio)) if on]
 
     def _finish(self) -> None:
         if self._ended and self._playlist.segments:
@@ -343,15 +375,19 @@ class Publisher:
         )
 
     def _write_recording_renditions(self) -> None:
-        """The ended recording's low playlist, then its multivariant playlist (the replay plays that
-        when it is there): last of all, so that they never hold back the closing window or timeline.
-        A composer without the low rendition writes neither (it has no variants to name)."""
+        """The ended recording's renditions' playlists, then its multivariant playlist (the replay
+        plays that when it is there): last of all, so that they never hold back the closing window
+        or timeline. A composer without renditions writes neither (it has no variants to name)."""
         with self._cond:
             variants = self._recording_variants
-        if variants is None or not self._low_window:
+        if variants is None or not self._renditions:
             return
-        low = self._playlist.render(low_twin).encode()
-        written = self._write(BROADCAST_LOW_PLAYLIST, low, closed=True, holdable=True, final=True)
+        written = True
+        for rendition in self._renditions:
+            text = self._playlist.render(rendition.twin).encode()
+            written = written and self._write(
+                rendition.recording, text, closed=True, holdable=True, final=True
+            )
         if written:
             written = self._write(BROADCAST_VARIANTS, variants, closed=True, holdable=True, final=True)
         self._recording_pending = not written
@@ -366,9 +402,9 @@ class Publisher:
         self._playlist_published = True
         with self._cond:
             variants_due = self._variants is not None
-        low_first = self._low_window and variants_due
-        if low_first:
-            if self._write_low_window(playlist, final=final):
+        windows_first = bool(self._renditions) and variants_due
+        if windows_first:
+            if self._write_rendition_windows(playlist, final=final):
                 self._write_variants()
             else:
                 self._playlist_dirty = True  # the next pass writes it again (the closing one counts)
@@ -377,17 +413,19 @@ class Publisher:
             self._stats.count(playlists_written=1)
             if playlist is self._playlist:
                 self._playlist_dirty = False
-        if self._low_window and not low_first and not self._write_low_window(playlist, final=final):
-            self._playlist_dirty = True  # the next pass writes it (with the others: it is derived)
+        if not windows_first and not self._write_rendition_windows(playlist, final=final):
+            self._playlist_dirty = True  # the next pass writes them (with the others: they are derived)
 
-    def _write_low_window(self, playlist: MediaPlaylist, *, final: bool) -> bool:
-        """The low rendition's window, from the full playlist just written. Not fenced on its own:
-        it follows the full playlist's fence in the same pass (a predecessor's late write can only
-        land in the moment after it passed its own, and the next pass writes over it)."""
-        window = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS, low_twin).encode()
-        return self._write(
-            BROADCAST_LOW_LIVE_PLAYLIST, window, closed=playlist.ended, holdable=True, final=final
-        )
+    def _write_rendition_windows(self, playlist: MediaPlaylist, *, final: bool) -> bool:
+        """The renditions' windows, from the full playlist just written; False when one failed. Not
+        fenced on their own: they follow the full playlist's fence in the same pass (a predecessor's
+        late write can only land in the moment after it passed its own, and the next pass writes
+        over it)."""
+        for rendition in self._renditions:
+            window = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS, rendition.twin).encode()
+            if not self._write(rendition.live, window, closed=playlist.ended, holdable=True, final=final):
+                return False
+        return True
 
     def _write_variants(self) -> None:
         with self._cond:
@@ -503,9 +541,9 @@ class Publisher:
         log.warning("broadcast %s: a predecessor wrote the playlist late; ours follows it", self._space_id)
         with self._cond:
             self._playlist = rebase(playlist, self._playlist, self._epoch_ms)
-        # A predecessor with the low rendition whose first pairs landed late: its viewers on the
-        # low window are kept, as when they were there at the start.
-        self._low_window = self._low_window or any(s.uri.endswith(HIGH_SUFFIX) for s in playlist.segments)
+        # A predecessor with renditions whose first segments landed late: its viewers on their
+        # windows are kept, as when they were there at the start.
+        self._add_renditions(s.uri for s in playlist.segments)
         self._versions[BROADCAST_PLAYLIST] = version
         return "rebased"
 

@@ -793,7 +793,7 @@ async def test_a_composer_behind_its_predecessors_clock_continues_the_broadcast(
             return playlist if len(new) >= 2 else None
 
         playlist = await eventually_async(continued, timeout=SEGMENT_WAIT_S, what="the replacement appends")
-        assert playlist.segments[0].uri == f"{ahead_epoch}-0.hi.ts"
+        assert playlist.segments[0].uri == f"{ahead_epoch}-0.av.ts"
         assert [s.discontinuity for s in playlist.segments[:3]] == [False, True, False]
         assert all((path.parent / s.uri).exists() for s in playlist.segments)
     finally:

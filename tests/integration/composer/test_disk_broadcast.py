@@ -45,7 +45,7 @@ def test_720p_broadcast_has_one_second_segments_that_decode_with_sound_and_the_r
     assert "#EXT-X-PLAYLIST-TYPE:EVENT" in text and "#EXT-X-MEDIA-SEQUENCE:0" in text
     assert is_closed(text)
     playlist = read_playlist(text)
-    assert [s.uri for s in playlist.segments] == [f"{EPOCH}-{n}.hi.ts" for n in range(4)]
+    assert [s.uri for s in playlist.segments] == [f"{EPOCH}-{n}.av.ts" for n in range(4)]
     assert [s.duration for s in playlist.segments] == pytest.approx([1.0, 1.0, 1.0, 0.5], abs=0.03)
     assert text.count("#EXT-X-PROGRAM-DATE-TIME:") == 4
     assert [s.program_date_time for s in playlist.segments] == pytest.approx([T0, T0 + 1, T0 + 2, T0 + 3])
@@ -233,5 +233,5 @@ def test_an_encoder_fault_at_the_flush_still_ends_the_recording_and_reports_an_i
     assert broadcast.close(ended=True) is False, "a second close says the same, not True"
     text = (tmp_path / SPACE / "index.m3u8").read_text()
     assert is_closed(text), "the recording still gets its end"
-    assert [s.uri for s in read_playlist(text).segments] == [f"{EPOCH}-0.hi.ts", f"{EPOCH}-1.hi.ts"]
+    assert [s.uri for s in read_playlist(text).segments] == [f"{EPOCH}-0.av.ts", f"{EPOCH}-1.av.ts"]
     assert '"ended":true' in (tmp_path / SPACE / "timeline.json").read_text()

@@ -74,7 +74,7 @@ def test_replacement_composer_continues_the_playlist_after_a_kill(killed_compose
     old, new = after.segments[: len(before.segments)], after.segments[len(before.segments) :]
     assert old == before.segments, "every segment of the killed composer is kept as it was"
     assert all(s.uri.startswith(f"{FIRST_EPOCH}-") for s in old)
-    assert [s.uri for s in new] == [f"{SECOND_EPOCH}-0.hi.ts", f"{SECOND_EPOCH}-1.hi.ts"]
+    assert [s.uri for s in new] == [f"{SECOND_EPOCH}-0.av.ts", f"{SECOND_EPOCH}-1.av.ts"]
     assert [s.discontinuity for s in after.segments] == [False] * len(old) + [True, False]
     assert (root / "index.m3u8").read_text().count("#EXT-X-DISCONTINUITY") == 1
     assert new[0].program_date_time > old[-1].program_date_time
@@ -128,9 +128,9 @@ def test_the_newest_composer_behind_its_predecessors_clock_continues_the_playlis
     assert behind.close(ended=True)
     playlist = parse_playlist((tmp_path / SPACE / "index.m3u8").read_text())
     assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
-        (f"{SECOND_EPOCH}-0.hi.ts", False),
-        (f"{SECOND_EPOCH + 1}-0.hi.ts", True),
-        (f"{SECOND_EPOCH + 1}-1.hi.ts", False),
+        (f"{SECOND_EPOCH}-0.av.ts", False),
+        (f"{SECOND_EPOCH + 1}-0.av.ts", True),
+        (f"{SECOND_EPOCH + 1}-1.av.ts", False),
     ]
     assert playlist.ended
     assert corrupt_packets(str(tmp_path / SPACE / "index.m3u8")) == []
@@ -141,4 +141,4 @@ def test_resume_without_a_playlist_starts_a_new_broadcast(tmp_path: Path) -> Non
     Feeder(CONFIG).feed(broadcast, 1.0)
     assert broadcast.close(ended=True)
     playlist = parse_playlist((tmp_path / SPACE / "index.m3u8").read_text())
-    assert [(s.uri, s.discontinuity) for s in playlist.segments] == [(f"{FIRST_EPOCH}-0.hi.ts", False)]
+    assert [(s.uri, s.discontinuity) for s in playlist.segments] == [(f"{FIRST_EPOCH}-0.av.ts", False)]

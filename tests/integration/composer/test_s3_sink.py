@@ -105,24 +105,28 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
             assert playlists_seen, "timeline PUT before any playlist"
         written.add(key)
     # The whole playlist, then the live windows (which name nothing the whole one does not), the
-    # timeline, and last the recording's low playlist and its variants.
-    assert [key for key, _ in recorder.puts[-6:]] == [
+    # timeline, and last the recording's renditions and its variants.
+    assert [key for key, _ in recorder.puts[-8:]] == [
         _key("index.m3u8"),
         _key("live.m3u8"),
         _key("live-lo.m3u8"),
+        _key("live-audio.m3u8"),
         _key("timeline.json"),
         _key("index-lo.m3u8"),
+        _key("index-audio.m3u8"),
         _key("index-variants.m3u8"),
     ]
 
     listed = {o["Key"] for o in s3.client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]}
-    segments = [f"{EPOCH}-{n}.{rendition}.ts" for n in range(3) for rendition in ("hi", "lo")]
+    segments = [f"{EPOCH}-{n}.{rendition}.ts" for n in range(3) for rendition in ("av", "lo", "au")]
     playlists = [
         "index.m3u8",
         "live.m3u8",
         "live-lo.m3u8",
+        "live-audio.m3u8",
         "live-variants.m3u8",
         "index-lo.m3u8",
+        "index-audio.m3u8",
         "index-variants.m3u8",
     ]
     assert listed == {_key(n) for n in [*segments, *playlists, "timeline.json"]}
@@ -136,6 +140,7 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
     assert head("index.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
     assert head("live.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
     assert head("live-lo.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
+    assert head("live-audio.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")
     assert head("live-variants.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=0, s-maxage=1")
     assert head("timeline.json") == ("application/json", "public, max-age=60")
 
@@ -145,12 +150,13 @@ def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3
         assert resp.headers["Cache-Control"] == "public, max-age=60"
         playlist = parse_playlist(resp.read().decode())
     assert playlist.ended and [s.uri for s in playlist.segments] == [
-        n for n in segments if n.endswith(".hi.ts")
+        n for n in segments if n.endswith(".av.ts")
     ]
     for name in segments:
         with urllib.request.urlopen(_signed_url(s3, name)) as resp:
             assert resp.headers["Content-Type"] == "video/mp2t"
-            assert read_segment(resp.read()).streams == ("h264", "aac")
+            streams = ("aac",) if name.endswith(".au.ts") else ("h264", "aac")
+            assert read_segment(resp.read()).streams == streams
 
 
 def test_live_playlist_on_s3_is_short_lived_and_a_replacement_continues_it(s3: S3) -> None:
@@ -168,9 +174,9 @@ def test_live_playlist_on_s3_is_short_lived_and_a_replacement_continues_it(s3: S
     body = s3.client.get_object(Bucket=BUCKET, Key=_key("index.m3u8"))["Body"].read().decode()
     playlist = parse_playlist(body)
     assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
-        (f"{EPOCH}-0.hi.ts", False),
-        (f"{EPOCH}-1.hi.ts", False),
-        (f"{EPOCH + 5000}-0.hi.ts", True),
+        (f"{EPOCH}-0.av.ts", False),
+        (f"{EPOCH}-1.av.ts", False),
+        (f"{EPOCH + 5000}-0.av.ts", True),
     ]
     assert playlist.ended
 

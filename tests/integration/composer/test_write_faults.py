@@ -104,7 +104,7 @@ def _run(sink: CheckedDiskSink, seconds: float) -> Broadcast:
 def _assert_complete(sink: CheckedDiskSink, segments: int) -> None:
     playlist = parse_playlist((sink.root / SPACE / "index.m3u8").read_text())
     assert playlist.ended
-    assert [s.uri for s in playlist.segments] == [f"{EPOCH}-{n}.hi.ts" for n in range(segments)]
+    assert [s.uri for s in playlist.segments] == [f"{EPOCH}-{n}.av.ts" for n in range(segments)]
     assert not any(s.discontinuity for s in playlist.segments), "retries lost nothing"
     assert (sink.root / SPACE / "timeline.json").exists()
     # No temporary file is left behind; the dot-files kept are the locks of the conditional writes
@@ -138,7 +138,7 @@ def test_a_write_torn_half_way_is_never_visible_and_is_retried(tmp_path: Path) -
 
 class OneSegmentNeverWrites(DiskSink):
     def write(self, key: str, data: bytes, **kwargs: Any) -> None:
-        if key.endswith(f"{EPOCH}-2.hi.ts"):
+        if key.endswith(f"{EPOCH}-2.av.ts"):
             raise OSError("disk full (injected)")
         super().write(key, data, **kwargs)
 
@@ -154,9 +154,9 @@ def test_a_dropped_segment_leaves_a_gap_that_a_demuxer_reads_as_meant(tmp_path: 
 
     playlist = parse_playlist((tmp_path / SPACE / "index.m3u8").read_text())
     assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
-        (f"{EPOCH}-0.hi.ts", False),
-        (f"{EPOCH}-1.hi.ts", False),
-        (f"{EPOCH}-3.hi.ts", True),
+        (f"{EPOCH}-0.av.ts", False),
+        (f"{EPOCH}-1.av.ts", False),
+        (f"{EPOCH}-3.av.ts", True),
     ]
     assert broadcast.stats.segments_dropped == 1
     assert corrupt_packets(str(tmp_path / SPACE / "index.m3u8")) == []

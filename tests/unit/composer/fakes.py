@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from composer.hls.playlist import low_twin, parse_playlist
+from composer.hls.playlist import audio_twin, low_twin, parse_playlist
 from composer.hls.sinks import ContentVersioned
 
 
@@ -69,11 +69,14 @@ class MemorySink(ContentVersioned):
                     self.violations.append(
                         f"after writing {key}: the live window names {seg.uri} before the full playlist"
                     )
-        low = self.objects.get(f"{space}/live-lo.m3u8")
-        if low is not None:
-            twins = {low_twin(seg.uri) for seg in full}
-            for seg in parse_playlist(low.decode()).segments:
+        for name, twin in (("live-lo.m3u8", low_twin), ("live-audio.m3u8", audio_twin)):
+            window = self.objects.get(f"{space}/{name}")
+            if window is None:
+                continue
+            twins = {twin(seg.uri) for seg in full}
+            for seg in parse_playlist(window.decode()).segments:
                 if f"{space}/{seg.uri}" not in self.objects or seg.uri not in twins:
-                    self.violations.append(f"after writing {key}: the low window names {seg.uri}")
+                    self.violations.append(f"after writing {key}: {name} names {seg.uri}")
+        low = self.objects.get(f"{space}/live-lo.m3u8")
         if f"{space}/live-variants.m3u8" in self.objects and low is None:
             self.violations.append(f"after writing {key}: the variants name a low window not written")

@@ -8,6 +8,7 @@ from composer.hls.playlist import (
     MediaPlaylist,
     Segment,
     Variant,
+    audio_twin,
     avc_codec,
     format_program_date_time,
     is_closed,
@@ -168,6 +169,13 @@ def test_a_window_under_three_segments_is_refused() -> None:
 def test_a_low_twin_is_named_after_its_segment_and_a_segment_without_one_stands_for_itself() -> None:
     assert low_twin("1000-7.hi.ts") == "1000-7.lo.ts"
     assert low_twin("1000-7.ts") == "1000-7.ts"  # audio-only, or a composer without the low rendition
+    assert low_twin("1000-7.av.ts") == "1000-7.lo.ts"  # with an audio twin too
+
+
+def test_an_audio_twin_is_named_after_its_segment_and_one_without_stands_for_its_smallest_file() -> None:
+    assert audio_twin("1000-7.av.ts") == "1000-7.au.ts"
+    assert audio_twin("1000-7.hi.ts") == "1000-7.lo.ts"  # a pair: the low twin holds the sound
+    assert audio_twin("1000-7.ts") == "1000-7.ts"
 
 
 def test_the_low_window_lines_up_with_the_main_one() -> None:
@@ -192,8 +200,9 @@ def test_the_variants_name_each_window_with_its_size_rate_and_codecs() -> None:
     assert variant_bandwidths(600_000, 64_000) == (796_800, 761_600)  # the low rendition's
     text = render_variants(
         (
-            Variant("live.m3u8", peak, average, 1280, 720, "avc1.64001f,mp4a.40.2", 30),
-            Variant("live-lo.m3u8", 796_800, 761_600, 640, 360, None, 30),
+            Variant("live.m3u8", peak, average, "avc1.64001f,mp4a.40.2", 1280, 720, 30),
+            Variant("live-lo.m3u8", 796_800, 761_600, None, 640, 360, 30),
+            Variant("live-audio.m3u8", *variant_bandwidths(0, 64_000), "mp4a.40.2"),
         )
     )
     assert text == (
@@ -202,6 +211,9 @@ def test_the_variants_name_each_window_with_its_size_rate_and_codecs() -> None:
         "RESOLUTION=1280x720,FRAME-RATE=30.000\nlive.m3u8\n"
         "#EXT-X-STREAM-INF:BANDWIDTH=796800,AVERAGE-BANDWIDTH=761600,RESOLUTION=640x360,FRAME-RATE=30.000\n"
         "live-lo.m3u8\n"
+        # The sound alone: no picture to describe, ~83 kb/s of MPEG-TS measured.
+        '#EXT-X-STREAM-INF:BANDWIDTH=89600,AVERAGE-BANDWIDTH=89600,CODECS="mp4a.40.2"\n'
+        "live-audio.m3u8\n"
     )
 
 

@@ -69,6 +69,13 @@ def _pair(n: int, epoch: int = 1000) -> ReadySegment:
     return replace(main, name=f"{epoch}-{n}.hi.ts", low=low)
 
 
+def _triple(n: int, epoch: int = 1000) -> ReadySegment:
+    """A segment with its low twin and its sound alone (a video broadcast's of this release)."""
+    main = _segment(n, epoch)
+    low, audio = main.data.replace(b"segment", b"twin of"), main.data.replace(b"segment", b"soundof")
+    return replace(main, name=f"{epoch}-{n}.av.ts", low=low, audio=audio)
+
+
 def _marked_discontinuous(data: bytes) -> bool:
     return bool(data[5] & 0x80)
 
@@ -844,3 +851,100 @@ def test_a_space_that_goes_on_or_a_failed_recording_rendition_writes_no_recordin
     assert not publisher.close(ended=True, timeout=10), "an incomplete close says so"
     assert f"{SPACE}/index-variants.m3u8" not in failing.objects  # never naming a playlist not there
     assert _playlist(failing).ended
+
+
+def test_the_sound_alone_goes_with_the_twin_before_its_segment_and_has_a_window_and_a_recording() -> None:
+    sink = MemorySink()
+    publisher, _ = _publisher(sink)
+    publisher.set_variants(b"#EXTM3U\nvariants\n", b"#EXTM3U\nrecording variants\n")
+    for n in range(2):
+        publisher.submit(_triple(n))
+        want = n + 1
+        eventually(lambda: _published(sink) == want, what=f"segment {n} published")  # noqa: B023
+    assert publisher.close(ended=True, timeout=10)
+    assert sink.order == [
+        f"{SPACE}/1000-0.lo.ts",
+        f"{SPACE}/1000-0.au.ts",
+        f"{SPACE}/1000-0.av.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/live-lo.m3u8",
+        f"{SPACE}/live-audio.m3u8",
+        f"{SPACE}/live-variants.m3u8",  # once, after every window it names
+        f"{SPACE}/live.m3u8",
+        f"{SPACE}/1000-1.lo.ts",
+        f"{SPACE}/1000-1.au.ts",
+        f"{SPACE}/1000-1.av.ts",
+        f"{SPACE}/index.m3u8",
+        f"{SPACE}/live.m3u8",
+        f"{SPACE}/live-lo.m3u8",
+        f"{SPACE}/live-audio.m3u8",
+        f"{SPACE}/index.m3u8",  # the closing writes
+        f"{SPACE}/live.m3u8",
+        f"{SPACE}/live-lo.m3u8",
+        f"{SPACE}/live-audio.m3u8",
+        f"{SPACE}/index-lo.m3u8",  # the recording's renditions, last
+        f"{SPACE}/index-audio.m3u8",
+        f"{SPACE}/index-variants.m3u8",
+    ]
+    assert sink.violations == []
+    window = parse_playlist(sink.objects[f"{SPACE}/live-audio.m3u8"].decode())
+    main = parse_playlist(sink.objects[f"{SPACE}/live.m3u8"].decode())
+    assert [s.uri for s in window.segments] == ["1000-0.au.ts", "1000-1.au.ts"] and window.ended
+    assert [(s.duration, s.program_date_time) for s in window.segments] == [
+        (s.duration, s.program_date_time) for s in main.segments
+    ]
+    recording = parse_playlist(sink.objects[f"{SPACE}/index-audio.m3u8"].decode())
+    assert [s.uri for s in recording.segments] == ["1000-0.au.ts", "1000-1.au.ts"] and recording.ended
+    assert sink.objects[f"{SPACE}/1000-1.au.ts"] == _triple(1).audio
+
+
+def test_a_sound_twin_that_never_writes_drops_all_three_and_every_window_marks_the_gap() -> None:
+    sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-1.au.ts"))
+    publisher, stats = _publisher(sink)
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    for n in range(3):
+        publisher.submit(_triple(n))
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.violations == []
+    assert f"{SPACE}/1000-1.av.ts" not in sink.objects
+    for name, suffix in (("live.m3u8", "av"), ("live-lo.m3u8", "lo"), ("live-audio.m3u8", "au")):
+        window = parse_playlist(sink.objects[f"{SPACE}/{name}"].decode())
+        assert [(s.uri, s.discontinuity) for s in window.segments] == [
+            (f"1000-0.{suffix}.ts", False),
+            (f"1000-2.{suffix}.ts", True),
+        ], name
+    assert _marked_discontinuous(sink.objects[f"{SPACE}/1000-2.au.ts"])
+    assert stats.segments_dropped == 1
+
+
+def test_a_composer_continuing_without_the_sound_alone_keeps_its_window_with_its_smallest_files() -> None:
+    # The predecessor wrote triples; this one pairs (the release before, or its audio rendition off)
+    # and then, say, single segments: the audio window goes on naming what holds each one's sound.
+    sink = MemorySink()
+    before = MediaPlaylist().append(Segment("900-0.av.ts", 1.0, T0))
+    for suffix in ("av", "lo", "au"):
+        sink.objects[f"{SPACE}/900-0.{suffix}.ts"] = b"x"
+    publisher, _ = _publisher(sink, playlist=before)
+    publisher.submit(_pair(0))
+    publisher.submit(_segment(1))
+    assert publisher.close(ended=False, timeout=10)
+    assert sink.violations == []
+    window = parse_playlist(sink.objects[f"{SPACE}/live-audio.m3u8"].decode())
+    assert [s.uri for s in window.segments] == ["900-0.au.ts", "1000-0.lo.ts", "1000-1.ts"]
+
+
+def test_a_playlist_of_pairs_continued_with_the_sound_alone_names_each_pairs_low_twin_for_it() -> None:
+    # The upgrade: a composer of the release before wrote pairs; the audio window, new with this
+    # composer, must name files that exist for its segments too.
+    sink = MemorySink()
+    before = MediaPlaylist().append(Segment("900-0.hi.ts", 1.0, T0))
+    sink.objects[f"{SPACE}/900-0.hi.ts"] = sink.objects[f"{SPACE}/900-0.lo.ts"] = b"x"
+    publisher, _ = _publisher(sink, playlist=before)
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.submit(_triple(0))
+    assert publisher.close(ended=True, timeout=10)
+    assert sink.violations == []
+    window = parse_playlist(sink.objects[f"{SPACE}/live-audio.m3u8"].decode())
+    assert [s.uri for s in window.segments] == ["900-0.lo.ts", "1000-0.au.ts"]
+    recording = parse_playlist(sink.objects[f"{SPACE}/index-audio.m3u8"].decode())
+    assert [s.uri for s in recording.segments] == ["900-0.lo.ts", "1000-0.au.ts"]
