@@ -102,6 +102,20 @@ class Profile:
 
 AUDIO = Profile("audio-only (AAC 64 kbps)", 64, TS_OVERHEAD["audio"])
 VIDEO = Profile("720p video (H.264 2.5 Mbps + AAC 64 kbps)", 2500 + 64, TS_OVERHEAD["video"])
+# The low rendition: 600 kbit/s of video and the AAC, +11 % of MPEG-TS (measured 0.75-0.76 Mbit/s,
+# docs/broadcast.md "Renditions").
+LOW = Profile("360p video (H.264 600 kbps + AAC 64 kbps)", 600 + 64, 0.11)
+# Shares of a video Space's audience that only listen (a locked phone, a tab in the background):
+# an assumption to read the table by, not a measurement (none of X's is public).
+HEARD_ONLY_SHARES = (0.25, 0.5, 0.75)
+
+
+def heard_only(share: float, hidden: Profile) -> Profile:
+    """A video Space's audience of which `share` only listens, on `hidden`, and the rest watches 720p."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"a share is between 0 and 1, got {share}")
+    kbps = (1 - share) * VIDEO.kbps * (1 + VIDEO.overhead) + share * hidden.kbps * (1 + hidden.overhead)
+    return Profile(f"720p, {share:.0%} only heard on {hidden.name}", kbps, 0.0)
 
 
 def tiered(gb: float, tiers: Sequence[tuple[float, float]]) -> float:
@@ -360,6 +374,20 @@ def report(listeners: int = 100_000, seconds: float = 3600) -> str:
                 f"{inst.baseline_gbps:g} Gbps) | {w.nodes} ({w.cpu_bound_nodes} / {w.bandwidth_bound_nodes}) "
                 f"| {w.gb:,.0f} | {_usd(w.nodes_usd)} | {_usd(w.transfer_usd)} | **{_usd(w.total_usd)}** |"
             )
+    lines += [
+        "",
+        "A video Space whose audience partly only listens, at 1 s segments: a hidden page used to keep "
+        "to the 360p rendition, and plays the sound alone since the audio rendition (the share is an "
+        "assumption, not a measurement):",
+        "",
+        "| share only heard | hidden at 360p | hidden on the sound alone | saved |",
+        "|---|---|---|---|",
+    ]
+    for share in HEARD_ONLY_SHARES:
+        before = hls_cost(heard_only(share, LOW), listeners, seconds, 1).total_usd
+        after = hls_cost(heard_only(share, AUDIO), listeners, seconds, 1).total_usd
+        saved = f"{_usd(before - after)} ({1 - after / before:.0%})"
+        lines.append(f"| {share:.0%} | {_usd(before)} | {_usd(after)} | {saved} |")
     lines.append("")
     for profile in (AUDIO, VIDEO):
         options = [hls_cost(profile, listeners, seconds, s) for s in SEGMENTS]

@@ -470,6 +470,86 @@ async def test_the_broadcast_carries_the_speakers_audio(broadcast: Broadcast) ->
         raise AssertionError(f"{exc}; last readings: {readings[-5:]}") from None
 
 
+# Headless Chromium never hides a page (a minimised window or a tab behind another stays
+# "visible"), so the test says it the way a locked phone does to the page: the visibility state and
+# its event. Everything after that (the players, the segments, the sound) is the browser's own.
+VISIBILITY_JS = """(state) => {
+  Object.defineProperty(document, 'visibilityState', { value: state, configurable: true });
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+# The same analyser tap as AUDIO_JS, on the sound-only player's <audio> element.
+SOUND_ONLY_JS = AUDIO_JS.replace(
+    """document.querySelector('[data-testid="broadcast-video"]')""", "window.spaces.broadcast.soundAudio"
+)
+
+
+async def test_a_hidden_page_hears_the_sound_alone_and_gets_the_picture_back_when_shown(
+    broadcast: Broadcast,
+) -> None:
+    broadcast.talk.start(broadcast.speakers[BOB])
+    page = broadcast.page
+    segments: list[tuple[float, str]] = []
+    page.on("request", lambda r: r.url.endswith(".ts") and segments.append((time.monotonic(), r.url)))
+
+    await page.evaluate(VISIBILITY_JS, "hidden")
+    # After 10 s hidden, the sound alone (the composer's audio rendition) is heard instead.
+    await eventually_async(
+        lambda: page.evaluate("() => window.spaces.broadcast.soundOnly"),
+        timeout=TURN_TIMEOUT,
+        what="the hidden page on the sound alone",
+    )
+    switched = time.monotonic()
+    assert await page.evaluate("() => window.spaces.broadcast.video.paused")
+    await expect(broadcast.listener.by("broadcast")).to_have_attribute("data-state", "playing")
+
+    async def loud_alone() -> bool:
+        reading = await page.evaluate(SOUND_ONLY_JS)
+        return bool(reading) and not reading["muted"] and reading["peak"] > 0.02
+
+    await eventually_async(loud_alone, timeout=TURN_TIMEOUT, interval=0.2, what="speech from the sound alone")
+
+    def loaded_since(at: float) -> list[str]:
+        return [url.rsplit("/", 1)[-1] for t, url in segments if t > at]
+
+    # Only the sound's segments are loaded from a second after the switch (one picture segment may
+    # still have been on its way).
+    await eventually_async(
+        lambda: len([n for n in loaded_since(switched + 1) if n.endswith(".au.ts")]) >= 3,
+        timeout=TURN_TIMEOUT,
+        what="three segments of the sound alone",
+    )
+    pictures = [n for n in loaded_since(switched + 1) if not n.endswith(".au.ts")]
+    assert pictures == [], pictures
+
+    # Shown again: the video plays in step and is heard, the sound alone goes.
+    shown = time.monotonic()
+    await page.evaluate(VISIBILITY_JS, "visible")
+    await eventually_async(
+        lambda: page.evaluate(
+            "() => !window.spaces.broadcast.soundOnly && !window.spaces.broadcast.soundAudio"
+            " && !window.spaces.broadcast.video.paused && !window.spaces.broadcast.video.muted"
+        ),
+        timeout=TURN_TIMEOUT,
+        what="the picture back and heard",
+    )
+    assert any(not n.endswith(".au.ts") for n in loaded_since(shown)), loaded_since(shown)
+    sample = await page.evaluate(SAMPLE_JS, BIG_POINTS)
+    start = sample["t"] if sample else 0.0
+    await eventually_async(
+        lambda: page.evaluate(SAMPLE_JS, BIG_POINTS),
+        timeout=TURN_TIMEOUT,
+        what="a frame on screen",
+    )
+    await eventually_async(
+        lambda: page.evaluate(
+            "(t) => document.querySelector('[data-testid=\"broadcast-video\"]').currentTime > t + 1", start
+        ),
+        timeout=TURN_TIMEOUT,
+        what="the picture moving again",
+    )
+
+
 async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast: Broadcast) -> None:
     page = broadcast.listener
     await page.page.evaluate("() => { window.__sameDocument = true; }")

@@ -241,6 +241,32 @@ export class PlayableSource {
 }
 
 /**
+ * The audio-only rendition a multivariant playlist names (a video Space's sound alone,
+ * docs/broadcast.md "Renditions"): the first variant with no picture (no RESOLUTION) whose codecs
+ * are all audio, resolved against the playlist's URL; null when there is none. hls.js drops such a
+ * variant from its levels when others have pictures, so the player reads it here.
+ */
+export function soundOnlyUri(text: string, base: string): string | null {
+  const lines = text.split("\n").map((line) => line.trim());
+  if (lines[0] !== "#EXTM3U") return null;
+  for (let i = 0; i < lines.length - 1; i++) {
+    if (!lines[i].startsWith("#EXT-X-STREAM-INF:")) continue;
+    const attributes = lines[i].slice("#EXT-X-STREAM-INF:".length);
+    const codecs = /(?:^|,)CODECS="([^"]*)"/.exec(attributes)?.[1];
+    const uri = lines.slice(i + 1).find((line) => line && !line.startsWith("#"));
+    if (!uri || /(?:^|,)RESOLUTION=/.test(attributes) || !codecs) continue;
+    if (codecs.split(",").every((c) => /^(mp4a|ac-3|ec-3|opus|flac)\b/.test(c.trim()))) {
+      try {
+        return new URL(uri, base).toString();
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+/**
  * What a replay plays: the recording's multivariant playlist when it is there (a video Space whose
  * last composer wrote the low rendition, when it ended), so a slow link gets the 360p recording;
  * else the whole playlist it was given.

@@ -64,6 +64,10 @@ export class FakeHls {
     this.calls.push("startLoad");
   }
 
+  stopLoad(): void {
+    this.calls.push("stopLoad");
+  }
+
   recoverMediaError(): void {
     this.calls.push("recoverMediaError");
   }

@@ -1,8 +1,9 @@
 // @vitest-environment happy-dom
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeHls } from "./fake_hls";
 import { BroadcastPlayer } from "./hls_player";
+import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS } from "./sound_only";
 
 vi.mock("hls.js/light", async () => ({ default: (await import("./fake_hls")).FakeHls }));
 
@@ -164,6 +165,144 @@ describe("BroadcastPlayer in a hidden page", () => {
     player.destroy();
     visibility("hidden");
     expect(hls.autoLevelCapping).toBe(-1); // a destroyed player listens no more
+  });
+});
+
+describe("BroadcastPlayer in a page that is only heard", () => {
+  const VARIANTS = URL.replace("/live.m3u8", "/live-variants.m3u8");
+  const SOUND = URL.replace("/live.m3u8", "/live-audio.m3u8");
+  const T = Date.UTC(2026, 11, 7, 12);
+  const visibility = (state: "hidden" | "visible") => {
+    Object.defineProperty(document, "visibilityState", { value: state, configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+  const variantsText = (withSound: boolean) =>
+    [
+      "#EXTM3U",
+      '#EXT-X-STREAM-INF:BANDWIDTH=796800,CODECS="avc1.64001e,mp4a.40.2",RESOLUTION=640x360',
+      "live-lo.m3u8",
+      ...(withSound ? ['#EXT-X-STREAM-INF:BANDWIDTH=89600,AVERAGE-BANDWIDTH=89600,CODECS="mp4a.40.2"', "live-audio.m3u8"] : []),
+    ].join("\n");
+
+  /** A live player on the variants (every HEAD answers), playing at T; the variants say `withSound`. */
+  async function playing(withSound = true): Promise<{ player: BroadcastPlayer; hls: FakeHls }> {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (_url: string, init?: RequestInit) =>
+        init?.method === "HEAD" ? new Response(null, { status: 200 }) : new Response(variantsText(withSound), { status: 200 }),
+      ),
+    );
+    const player = await BroadcastPlayer.open(URL, { live: true });
+    const hls = FakeHls.instances[0];
+    expect(hls.url).toBe(VARIANTS);
+    hls.playingDate = new Date(T);
+    player.video.dispatchEvent(new Event("playing"));
+    expect(player.state).toBe("playing");
+    return { player, hls };
+  }
+
+  /** Hidden for SOUND_ONLY_AFTER_MS: the sound-only hls.js, once it asked for its playlist. */
+  async function hiddenLongEnough(): Promise<FakeHls | undefined> {
+    visibility("hidden");
+    await vi.advanceTimersByTimeAsync(SOUND_ONLY_AFTER_MS - 1);
+    expect(FakeHls.instances).toHaveLength(1); // a glance at another tab keeps the video
+    await vi.advanceTimersByTimeAsync(1);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    return FakeHls.instances[1];
+  }
+
+  beforeEach(() => {
+    FakeHls.instances = [];
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+  });
+  afterEach(() => {
+    visibility("visible");
+    vi.restoreAllMocks();
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  it("plays the sound alone in step once hidden long enough, stops the video, and hands it back when shown", async () => {
+    const { player, hls } = await playing();
+    const sound = await hiddenLongEnough();
+    expect(sound?.url).toBe(SOUND);
+    const audio = player.soundAudio!;
+    expect(audio.muted).toBe(true); // warming up: the video is still heard
+    sound!.playingDate = new Date(T - 400); // 0.4 s behind the picture
+    audio.currentTime = 10;
+    audio.dispatchEvent(new Event("playing"));
+    expect(audio.currentTime).toBeCloseTo(10.4); // stepped to the picture's moment
+    expect(player.soundOnly).toBe(false);
+    audio.dispatchEvent(new Event("seeked"));
+    expect(player.soundOnly).toBe(true);
+    expect(audio.muted).toBe(false);
+    expect(player.video.muted).toBe(true);
+    expect(hls.calls.at(-1)).toBe("stopLoad");
+    player.video.dispatchEvent(new Event("pause")); // the stopped video is no pause
+    expect(player.state).toBe("playing");
+    sound!.playingDate = new Date(T + 60_000);
+    expect(player.playingDateMs()).toBe(T + 60_000);
+
+    visibility("visible");
+    expect(hls.calls.at(-1)).toBe("startLoad");
+    expect(player.soundOnly).toBe(true); // heard until the video plays in step
+    hls.playingDate = new Date(T + 60_000 - 2000);
+    player.video.currentTime = 50;
+    player.video.dispatchEvent(new Event("playing"));
+    expect(player.video.currentTime).toBeCloseTo(52);
+    player.video.dispatchEvent(new Event("seeked"));
+    expect(player.soundOnly).toBe(false);
+    expect(player.video.muted).toBe(false);
+    expect(sound!.calls).toContain("destroy");
+    player.destroy();
+  });
+
+  it("keeps the person's mute across both handovers", async () => {
+    const { player } = await playing();
+    await player.setMuted(true);
+    const sound = await hiddenLongEnough();
+    const audio = player.soundAudio!;
+    sound!.playingDate = new Date(T);
+    audio.dispatchEvent(new Event("playing"));
+    expect(player.soundOnly).toBe(true);
+    expect(audio.muted).toBe(true);
+    await player.setMuted(false); // a click on a locked phone's controls
+    expect(audio.muted).toBe(false);
+    expect(player.video.muted).toBe(true);
+    visibility("visible");
+    await vi.advanceTimersByTimeAsync(HANDOVER_PATIENCE_MS); // the video never played: taken back anyway
+    expect(player.soundOnly).toBe(false);
+    expect(player.video.muted).toBe(false);
+    player.destroy();
+  });
+
+  it("goes back to the video when the sound alone fails, and does not try again until shown", async () => {
+    const { player, hls } = await playing();
+    const sound = await hiddenLongEnough();
+    sound!.fire(FakeHls.Events.ERROR, { fatal: true, type: FakeHls.ErrorTypes.NETWORK_ERROR, details: "manifestLoadError" });
+    expect(sound!.calls).toContain("destroy");
+    expect(player.soundOnly).toBe(false);
+    expect(hls.calls).not.toContain("stopLoad");
+    player.video.dispatchEvent(new Event("playing"));
+    await vi.advanceTimersByTimeAsync(2 * SOUND_ONLY_AFTER_MS);
+    expect(FakeHls.instances).toHaveLength(2);
+    player.destroy();
+  });
+
+  it("gives the sound alone up when it does not start within its patience", async () => {
+    const { player } = await playing();
+    const sound = await hiddenLongEnough();
+    await vi.advanceTimersByTimeAsync(HANDOVER_PATIENCE_MS);
+    expect(sound!.calls).toContain("destroy");
+    expect(player.soundOnly).toBe(false);
+    player.destroy();
+  });
+
+  it("keeps the lowest rendition when the variants name no sound alone (a Space of an older composer)", async () => {
+    const { player, hls } = await playing(false);
+    expect(await hiddenLongEnough()).toBeUndefined();
+    expect(hls.autoLevelCapping).toBe(0);
+    player.destroy();
   });
 });
 

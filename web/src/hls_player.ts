@@ -6,10 +6,18 @@
 import type Hls from "hls.js";
 import type { ErrorData } from "hls.js";
 
-import { LIVE_HLS_CONFIG, PlayableSource, recordingSource, REPLAY_HLS_CONFIG, secondsBehind } from "./broadcast";
+import {
+  LIVE_HLS_CONFIG,
+  PlayableSource,
+  recordingSource,
+  REPLAY_HLS_CONFIG,
+  secondsBehind,
+  soundOnlyUri,
+} from "./broadcast";
 import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS } from "./contract.gen";
 import { h } from "./dom";
 import { RenditionGuard } from "./rendition_guard";
+import { HANDOVER_PATIENCE_MS, IN_STEP_MS, SOUND_ONLY_AFTER_MS, SoundOnly } from "./sound_only";
 import type { PdtAnchor } from "./timeline";
 
 export type PlayerState = "loading" | "playing" | "waiting" | "paused" | "ended" | "failed";
@@ -101,6 +109,22 @@ export class BroadcastPlayer {
   private destroyed = false;
   /** Which playlist a live player loads, looked at again on each retry. */
   private readonly source: PlayableSource;
+  /**
+   * The Space's sound alone (sound_only.ts), from SOUND_ONLY_AFTER_MS after the page was hidden
+   * until it is shown again: while `soundOnly`, it is what is heard and the video is stopped.
+   */
+  private sound: SoundOnly | null = null;
+  /** Whether what is heard is `sound` (the video stopped): a hidden page of a video Space. */
+  soundOnly = false;
+  /** The sound alone's element while there is one (warming up or heard): the tests read it. */
+  get soundAudio(): HTMLAudioElement | null {
+    return this.sound?.audio ?? null;
+  }
+  private hiddenTimer: number | undefined;
+  /** The sound alone failed while the page was hidden: not tried again until it is shown. */
+  private soundGaveUp = false;
+  /** The video warming up to take the sound back (page shown again), given up after HANDOVER_PATIENCE_MS. */
+  private handBackTimer: number | undefined;
 
   private constructor(
     readonly url: string,
@@ -110,6 +134,8 @@ export class BroadcastPlayer {
     const v = this.video;
     const set = (state: PlayerState) => () => this.setState(state);
     v.addEventListener("playing", () => {
+      if (this.soundOnly) return this.videoWarm();
+      if (document.visibilityState === "hidden") this.armSoundOnly(); // hidden before it played
       this.source.reset();
       this.loadProblem = null;
       this.refusedWhilePresent = 0;
@@ -117,10 +143,11 @@ export class BroadcastPlayer {
       if (!this.destroyed) this.started = true;
       this.setState("playing");
     });
-    v.addEventListener("waiting", set("waiting"));
+    v.addEventListener("waiting", () => !this.soundOnly && this.setState("waiting"));
     v.addEventListener("pause", () => {
-      // The browser's own HLS stops the element when it fails: that is a wait (onNativeError), not a pause.
-      if (!this.hls && v.error) return;
+      // The browser's own HLS stops the element when it fails: that is a wait (onNativeError), not a
+      // pause. The video stopped for the sound alone is no pause either.
+      if ((!this.hls && v.error) || this.soundOnly) return;
       this.setState(v.ended ? "ended" : "paused");
     });
     v.addEventListener("error", () => this.onNativeError());
@@ -143,9 +170,9 @@ export class BroadcastPlayer {
       hls.on(HlsClass.Events.ERROR, (_event, data) => player.onError(data));
       hls.on(HlsClass.Events.MANIFEST_PARSED, () => {
         player.capWhileHidden(); // a load starts uncapped
-        void player.play();
+        if (!player.soundOnly) void player.play();
       });
-      document.addEventListener("visibilitychange", player.capWhileHidden);
+      document.addEventListener("visibilitychange", player.onVisibility);
       if (live) {
         const guard = (player.guard = new RenditionGuard(hls, fetchText));
         hls.on(HlsClass.Events.LEVEL_LOADED, (_event, data) => guard.levelLoaded(data.level, data.details.endSN));
@@ -210,12 +237,17 @@ export class BroadcastPlayer {
     this.emit();
   }
 
+  /** What is heard: the video, or the sound alone while the page is hidden. */
+  private get heard(): HTMLMediaElement {
+    return this.soundOnly && this.sound ? this.sound.audio : this.video;
+  }
+
   /** Called from a click: sound on. */
   async unmute(): Promise<void> {
     this.needsGesture = false;
     this.userMuted = false;
-    this.video.muted = false;
-    await this.video.play().catch(() => undefined);
+    this.heard.muted = false;
+    await this.heard.play().catch(() => undefined);
     this.emit();
   }
 
@@ -223,7 +255,7 @@ export class BroadcastPlayer {
   async setMuted(muted: boolean): Promise<void> {
     if (!muted) return this.unmute();
     this.userMuted = true;
-    this.video.muted = true;
+    this.heard.muted = true;
     this.emit();
   }
 
@@ -328,6 +360,7 @@ export class BroadcastPlayer {
    * one). `always`: load even if it is the same URL (after hls.js gave up); else only a switch.
    */
   private async reload(hls: Hls, always = true): Promise<void> {
+    if (this.soundOnly) return; // the video is stopped for the sound alone, which loads by itself
     if (hls.levels.length > 0) return hls.startLoad();
     const url = this.live ? await this.source.choose(headOk) : this.url;
     if (this.destroyed || this.hls !== hls || hls.levels.length > 0) return;
@@ -364,6 +397,7 @@ export class BroadcastPlayer {
    * hls.js `playingDate`, or natively (Safari) the stream's start date plus the playing position.
    */
   playingDateMs(): number | null {
+    if (this.soundOnly && this.sound) return this.sound.playingDateMs();
     if (this.hls) return this.hls.playingDate?.getTime() ?? null;
     const start = (this.video as HTMLVideoElement & { getStartDate?: () => Date }).getStartDate?.().getTime();
     return start !== undefined && Number.isFinite(start) && start > 0 ? start + this.video.currentTime * 1000 : null;
@@ -384,6 +418,9 @@ export class BroadcastPlayer {
 
   /** Seconds behind real life, for the live indicator. */
   secondsBehind(nowMs = Date.now()): number | null {
+    if (this.soundOnly && this.sound) {
+      return secondsBehind({ nowMs, playingDateMs: this.sound.playingDateMs(), edgeLatency: this.sound.edgeLatency() });
+    }
     if (this.hls) {
       const latency = this.hls.latency;
       return secondsBehind({
@@ -450,9 +487,126 @@ export class BroadcastPlayer {
     if (this.hls && !this.destroyed) this.hls.autoLevelCapping = document.visibilityState === "hidden" ? 0 : -1;
   };
 
+  /**
+   * Hidden: the lowest rendition at once, and after SOUND_ONLY_AFTER_MS the sound alone. Shown: the
+   * video takes the sound back.
+   */
+  readonly onVisibility = (): void => {
+    this.capWhileHidden();
+    window.clearTimeout(this.hiddenTimer);
+    this.hiddenTimer = undefined;
+    if (document.visibilityState === "hidden") return this.armSoundOnly();
+    this.soundGaveUp = false;
+    this.toVideo();
+  };
+
+  /** In a hidden page, the sound alone SOUND_ONLY_AFTER_MS from now (or from when it plays, if it does not yet). */
+  private armSoundOnly(): void {
+    if (this.hiddenTimer !== undefined || this.sound || this.soundGaveUp || !this.live || !this.hls) return;
+    this.hiddenTimer = window.setTimeout(() => {
+      this.hiddenTimer = undefined;
+      void this.toSoundOnly();
+    }, SOUND_ONLY_AFTER_MS);
+  }
+
+  /**
+   * A live hls.js player on a video Space's renditions, playing, starts the audio-only window the
+   * variants name (the page is hidden: nobody sees the picture), muted; once it plays in step, it
+   * is heard and the video stops loading (sound_only.ts). A Space without one (audio-only, or a
+   * composer without it) keeps the lowest rendition.
+   */
+  private async toSoundOnly(): Promise<void> {
+    const hls = this.hls;
+    const HlsClass = this.Hls;
+    if (!hls || !HlsClass || !this.live || this.sound || this.destroyed || this.state !== "playing") return;
+    if (!hls.url?.endsWith(`/${BROADCAST_LIVE_VARIANTS}`)) return;
+    const variants = hls.url;
+    const text = await fetchText(variants);
+    const url = text === null ? null : soundOnlyUri(text, variants);
+    if (url === null || this.hls !== hls || this.destroyed || this.sound) return;
+    if (document.visibilityState !== "hidden" || this.state !== "playing") return;
+    const sound: SoundOnly = new SoundOnly(HlsClass, url, { ...LIVE_HLS_CONFIG }, () => this.playingDateMs(), {
+      ready: () => this.hearSoundOnly(sound),
+      failed: () => {
+        if (this.sound !== sound) return;
+        this.soundGaveUp = true;
+        this.toVideo();
+      },
+      ended: () => this.sound === sound && this.setState("ended"),
+    });
+    this.sound = sound;
+  }
+
+  /** The sound alone plays in step: hear it, stop the video. */
+  private hearSoundOnly(sound: SoundOnly): void {
+    const hls = this.hls;
+    if (this.sound !== sound || !hls || this.destroyed) return;
+    if (document.visibilityState !== "hidden") return this.toVideo();
+    sound.audio.muted = this.video.muted;
+    this.video.muted = true;
+    this.soundOnly = true;
+    hls.stopLoad();
+    this.video.pause();
+    this.emit();
+  }
+
+  /**
+   * Back to the video (the page is shown, or the sound alone failed). Before it was heard, the sound
+   * alone just goes. After, the video loads again, muted (hls.js jumps to its live edge, which it is
+   * far behind), and takes the sound back once it plays in step with it (`videoWarm`), or after
+   * HANDOVER_PATIENCE_MS whatever it does.
+   */
+  private toVideo(): void {
+    const sound = this.sound;
+    const hls = this.hls;
+    if (!sound || this.destroyed) return;
+    if (!this.soundOnly || !hls) {
+      sound.destroy();
+      this.sound = null;
+      return;
+    }
+    if (this.handBackTimer !== undefined) return; // already on its way back
+    this.handBackTimer = window.setTimeout(() => this.hearVideo(), HANDOVER_PATIENCE_MS);
+    hls.startLoad();
+    this.video.play().catch(() => undefined);
+  }
+
+  /** The video plays again while the sound alone is heard: step it to the sound's moment, then hear it. */
+  private videoWarm(): void {
+    const sound = this.sound;
+    const ours = this.hls?.playingDate?.getTime() ?? null;
+    const theirs = sound?.playingDateMs() ?? null;
+    if (this.handBackTimer === undefined) return;
+    const gapMs = ours !== null && theirs !== null ? theirs - ours : 0;
+    if (Math.abs(gapMs) > IN_STEP_MS) {
+      this.video.addEventListener("seeked", () => this.hearVideo(), { once: true });
+      this.video.currentTime += gapMs / 1000;
+      return;
+    }
+    this.hearVideo();
+  }
+
+  /** The video is heard again; the sound alone goes. */
+  private hearVideo(): void {
+    const sound = this.sound;
+    window.clearTimeout(this.handBackTimer);
+    this.handBackTimer = undefined;
+    if (!sound || !this.soundOnly || this.destroyed) return;
+    this.video.muted = sound.audio.muted;
+    this.soundOnly = false;
+    this.sound = null;
+    sound.destroy();
+    if (this.video.paused) void this.play();
+    else this.setState(this.video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA ? "playing" : "waiting");
+  }
+
   destroy(): void {
     this.destroyed = true;
-    document.removeEventListener("visibilitychange", this.capWhileHidden);
+    window.clearTimeout(this.hiddenTimer);
+    window.clearTimeout(this.handBackTimer);
+    this.sound?.destroy();
+    this.sound = null;
+    document.removeEventListener("visibilitychange", this.onVisibility);
     window.clearTimeout(this.retry);
     window.removeEventListener("online", this.nativeOnline);
     this.listeners.clear();

@@ -12,10 +12,12 @@ from bench.broadcast.cost import (
     CLOUDFRONT_DTO_US_EU,
     EC2_DTO,
     INSTANCES,
+    LOW,
     VIDEO,
     HlsCost,
     Profile,
     choose_segment,
+    heard_only,
     hls_cost,
     hls_latency_s,
     hls_requests_per_listener,
@@ -131,3 +133,13 @@ def test_report_states_the_segment_choice() -> None:
     text = cost.report()
     assert "goal is **1 s**" in text
     assert cost.PRICES_AS_OF in text
+
+
+def test_an_audience_that_only_listens_costs_less_on_the_sound_alone_than_at_360p() -> None:
+    assert heard_only(0, AUDIO).kbps == pytest.approx(VIDEO.kbps * (1 + VIDEO.overhead))
+    assert heard_only(1, AUDIO).kbps == pytest.approx(64 * 1.30)  # ~83 kbit/s, as measured
+    assert heard_only(1, LOW).kbps == pytest.approx(737, abs=1)  # 0.75 Mb/s measured
+    half = [hls_cost(heard_only(0.5, p), 100_000, 3600, 1).total_usd for p in (LOW, AUDIO)]
+    assert half[1] < half[0]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        heard_only(1.5, AUDIO)
