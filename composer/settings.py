@@ -23,6 +23,7 @@ SEGMENT_SECONDS_ENV = "SPACES_COMPOSER_SEGMENT_S"
 # A video Space's second, smaller rendition for viewers on slow links (docs/broadcast.md,
 # "Renditions"): 1 (default) or 0, which saves its ~20 % of the composer's CPU per video Space.
 LOW_RENDITION_ENV = "SPACES_COMPOSER_LOW_RENDITION"
+AUDIO_RENDITION_ENV = "SPACES_COMPOSER_AUDIO_RENDITION"
 # Hold every stage member's simulcast camera at its lowest layer, so that a switch of the big tile
 # draws a picture at once (composer/video.py). 0 holds the shown video only.
 WARM_CAMERAS_ENV = "SPACES_COMPOSER_WARM_CAMERAS"
@@ -82,19 +83,31 @@ def default_s3_client() -> Any:
     return boto3.client("s3", config=s3_client_config())
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """A setting that is on unless it says 0."""
+    raw = env.get(name, "").strip()
+    if raw not in ("", "0", "1"):
+        raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
+    return raw != "0"
+
+
 def config_from_env(env: Mapping[str, str], *, video: bool) -> BroadcastConfig:
     """The encoding settings (defaults: 1280x720, 30 fps, 1 s segments); `video` from the Space."""
     width = _int(env, WIDTH_ENV, 1280)
     height = _int(env, HEIGHT_ENV, 720)
     fps = _int(env, FPS_ENV, 30)
     segment = _float(env, SEGMENT_SECONDS_ENV, 1.0)
-    raw_low = env.get(LOW_RENDITION_ENV, "").strip()
-    if raw_low not in ("", "0", "1"):
-        raise SettingsError(f"{LOW_RENDITION_ENV} must be 1 or 0, got {raw_low!r}")
-    low = None if raw_low == "0" else LowRendition()
+    low = LowRendition() if _switch(env, LOW_RENDITION_ENV) else None
+    sound = _switch(env, AUDIO_RENDITION_ENV)
     try:
         return BroadcastConfig(
-            width=width, height=height, fps=fps, video=video, segment_seconds=segment, low_rendition=low
+            width=width,
+            height=height,
+            fps=fps,
+            video=video,
+            segment_seconds=segment,
+            low_rendition=low,
+            audio_rendition=sound,
         )
     except ValueError as exc:
         raise SettingsError(f"{WIDTH_ENV}/{HEIGHT_ENV}/{FPS_ENV}/{SEGMENT_SECONDS_ENV}: {exc}") from exc

@@ -120,7 +120,7 @@ def stage_at(k: int, video: bool) -> StageState:
     )
 
 
-def run(video: bool, seconds: float, low: bool = True) -> dict[str, Any]:
+def run(video: bool, seconds: float, low: bool = True, sound: bool = True) -> dict[str, Any]:
     timers = Timers()
     mics = [opus_packets(voice(4.0, 110 + 40 * i, i)) for i in range(len(SPEAKERS))]
     cam = vp8_packets(2.0) if video else []
@@ -129,7 +129,7 @@ def run(video: bool, seconds: float, low: bool = True) -> dict[str, Any]:
         d.sample_rate, d.layout = SR, "mono"
     cam_dec = av.CodecContext.create("libvpx", "r") if video else None
     mixer = Mixer(chunk_ms=MIC_FRAME * 1000 // SR)
-    cfg = BroadcastConfig(video=video, low_rendition=LowRendition() if low else None)
+    cfg = BroadcastConfig(video=video, low_rendition=LowRendition() if low else None, audio_rendition=sound)
     geometry = Geometry.for_size(cfg.width, cfg.height)
     renderer = Renderer(geometry)
     camera_rgb: np.ndarray | None = None
@@ -214,6 +214,7 @@ def run(video: bool, seconds: float, low: bool = True) -> dict[str, Any]:
     return {
         "video": video,
         "low": video and low,
+        "sound": video and low and sound,
         "wall_s": wall,
         "cpu_s": total,
         "media_s": media,
@@ -237,7 +238,11 @@ def table(results: list[dict[str, Any]]) -> str:
         goal = "≤ 1" if r["video"] else "≤ 0.05"
         label = "audio-only AAC"
         if r["video"]:
-            label = "720p30 + 360p30 H.264 + AAC" if r.get("low") else "720p30 H.264 + AAC, one rendition"
+            label = "720p30 H.264 + AAC, one rendition"
+            if r.get("low"):
+                label = (
+                    "720p30 + 360p30 + the sound alone" if r.get("sound") else "720p30 + 360p30 H.264 + AAC"
+                )
         cells = " | ".join(f"{r['parts_cores'][n]:.3f}" for n in names)
         kbps = r["bytes"] * 8 / 1000 / r["media_s"]
         rt = f"{r['media_s']:.0f} / {r['wall_s']:.0f}"
@@ -251,14 +256,22 @@ def table(results: list[dict[str, Any]]) -> str:
 def ratio(results: list[dict[str, Any]]) -> str:
     """The low rendition's cost, from the two video rows of the same run."""
     one = next((r for r in results if r["video"] and not r.get("low")), None)
-    two = next((r for r in results if r.get("low")), None)
-    if one is None or two is None:
-        return ""
-    return (
-        f"\n\nThe 360p rendition's cost, same run: {two['cores'] / one['cores']:.2f}x the cores of "
-        f"720p alone ({two['cores'] - one['cores']:+.3f} cores), {two['bytes'] / one['bytes']:.2f}x "
-        "the bytes written."
-    )
+    two = next((r for r in results if r.get("low") and not r.get("sound")), None)
+    three = next((r for r in results if r.get("low") and r.get("sound")), None)
+    text = ""
+    if one is not None and two is not None:
+        text += (
+            f"\n\nThe 360p rendition's cost, same run: {two['cores'] / one['cores']:.2f}x the cores of "
+            f"720p alone ({two['cores'] - one['cores']:+.3f} cores), {two['bytes'] / one['bytes']:.2f}x "
+            "the bytes written."
+        )
+    if two is not None and three is not None:
+        text += (
+            f" The sound alone's, over both pictures: {three['cores'] - two['cores']:+.3f} cores "
+            f"(mux {three['parts_cores']['mux'] - two['parts_cores']['mux']:+.3f}), "
+            f"{three['bytes'] / two['bytes']:.2f}x the bytes written."
+        )
+    return text
 
 
 def render(seconds: float, results: list[dict[str, Any]]) -> None:
@@ -282,13 +295,18 @@ def main() -> None:
     ap.add_argument("--no-doc", action="store_true")
     args = ap.parse_args()
     modes = [
-        (video, low)
-        for video, low in ((False, False), (True, False), (True, True))
+        (video, low, sound)
+        for video, low, sound in (
+            (False, False, False),
+            (True, False, False),
+            (True, True, False),
+            (True, True, True),
+        )
         if args.only is None or args.only == ("video" if video else "audio")
     ]
     results = []
-    for video, low in modes:
-        r = run(video, args.seconds, low=low)
+    for video, low, sound in modes:
+        r = run(video, args.seconds, low=low, sound=sound)
         r["note"] = machine_note()
         print(json.dumps(r), flush=True)
         results.append(r)
@@ -297,7 +315,9 @@ def main() -> None:
     if args.only is not None and store.exists():
         # Rerun one mode: keep the other mode's last result (each row names its own run).
         kept = [r for r in json.loads(store.read_text()) if r["video"] != (args.only == "video")]
-        results = sorted(kept + results, key=lambda r: (r["video"], r.get("low", False)))
+        results = sorted(
+            kept + results, key=lambda r: (r["video"], r.get("low", False), r.get("sound", False))
+        )
     store.write_text(json.dumps(results))
     if args.no_doc:
         return

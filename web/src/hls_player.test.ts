@@ -276,6 +276,27 @@ describe("BroadcastPlayer in a page that is only heard", () => {
     player.destroy();
   });
 
+  it("follows a pause from the lock screen, and the video takes over paused when shown", async () => {
+    const { player, hls } = await playing();
+    const sound = await hiddenLongEnough();
+    const audio = player.soundAudio!;
+    sound!.playingDate = new Date(T);
+    audio.dispatchEvent(new Event("playing"));
+    expect(player.soundOnly).toBe(true);
+    audio.dispatchEvent(new Event("pause"));
+    expect(player.state).toBe("paused");
+    audio.dispatchEvent(new Event("playing"));
+    expect(player.state).toBe("playing");
+    audio.dispatchEvent(new Event("pause"));
+    const plays = vi.spyOn(player.video, "play");
+    visibility("visible");
+    expect(player.soundOnly).toBe(false);
+    expect(plays).not.toHaveBeenCalled();
+    expect(player.state).toBe("paused");
+    expect(hls.calls.at(-1)).toBe("startLoad"); // "Resume live" finds it loading
+    player.destroy();
+  });
+
   it("goes back to the video when the sound alone fails, and does not try again until shown", async () => {
     const { player, hls } = await playing();
     const sound = await hiddenLongEnough();

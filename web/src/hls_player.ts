@@ -542,11 +542,16 @@ export class BroadcastPlayer {
     const hls = this.hls;
     if (this.sound !== sound || !hls || this.destroyed) return;
     if (document.visibilityState !== "hidden") return this.toVideo();
-    sound.audio.muted = this.video.muted;
+    const heard = sound.audio;
+    heard.muted = this.video.muted;
     this.video.muted = true;
     this.soundOnly = true;
     hls.stopLoad();
     this.video.pause();
+    // The person pausing and playing it from the lock screen's controls (which act on what plays).
+    const mine = () => this.sound === sound && this.soundOnly;
+    heard.addEventListener("pause", () => mine() && !heard.ended && this.setState("paused"));
+    heard.addEventListener("playing", () => mine() && this.setState("playing"));
     this.emit();
   }
 
@@ -566,8 +571,10 @@ export class BroadcastPlayer {
       return;
     }
     if (this.handBackTimer !== undefined) return; // already on its way back
-    this.handBackTimer = window.setTimeout(() => this.hearVideo(), HANDOVER_PATIENCE_MS);
     hls.startLoad();
+    // Paused by the person: the video takes over paused, and "Resume live" plays it from its edge.
+    if (this.state === "paused") return this.hearVideo();
+    this.handBackTimer = window.setTimeout(() => this.hearVideo(), HANDOVER_PATIENCE_MS);
     this.video.play().catch(() => undefined);
   }
 
@@ -596,7 +603,8 @@ export class BroadcastPlayer {
     this.soundOnly = false;
     this.sound = null;
     sound.destroy();
-    if (this.video.paused) void this.play();
+    if (this.state === "paused") this.emit();
+    else if (this.video.paused) void this.play();
     else this.setState(this.video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA ? "playing" : "waiting");
   }
 

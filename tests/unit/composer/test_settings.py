@@ -67,6 +67,10 @@ def test_config_overrides() -> None:
     assert (config.width, config.height, config.fps, config.segment_seconds) == (640, 360, 15, 2.0)
     assert config.low is not None and (config.low.width, config.low.height) == (320, 180)
     assert config_from_env({"SPACES_COMPOSER_LOW_RENDITION": "0"}, video=True).low is None
+    assert config_from_env({}, video=True).audio_twin
+    assert not config_from_env({"SPACES_COMPOSER_AUDIO_RENDITION": "0"}, video=True).audio_twin
+    assert not config_from_env({"SPACES_COMPOSER_LOW_RENDITION": "0"}, video=True).audio_twin  # with it only
+    assert not config_from_env({}, video=False).audio_twin
 
 
 @pytest.mark.parametrize(
@@ -78,6 +82,7 @@ def test_config_overrides() -> None:
         ({"SPACES_COMPOSER_SEGMENT_S": "0"}, "SPACES_COMPOSER_SEGMENT_S must be a positive number"),
         ({"SPACES_COMPOSER_SEGMENT_S": "0.01"}, "whole number of frames"),
         ({"SPACES_COMPOSER_LOW_RENDITION": "yes"}, "SPACES_COMPOSER_LOW_RENDITION must be 1 or 0"),
+        ({"SPACES_COMPOSER_AUDIO_RENDITION": "2"}, "SPACES_COMPOSER_AUDIO_RENDITION must be 1 or 0"),
     ],
 )
 def test_bad_settings_are_refused_with_the_variable(env: dict[str, str], message: str) -> None:
