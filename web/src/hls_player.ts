@@ -17,7 +17,7 @@ import {
 import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS } from "./contract.gen";
 import { h } from "./dom";
 import { RenditionGuard } from "./rendition_guard";
-import { HANDOVER_PATIENCE_MS, IN_STEP_MS, SOUND_ONLY_AFTER_MS, SoundOnly } from "./sound_only";
+import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS, SoundOnly, stepInto } from "./sound_only";
 import type { PdtAnchor } from "./timeline";
 
 export type PlayerState = "loading" | "playing" | "waiting" | "paused" | "ended" | "failed";
@@ -580,17 +580,9 @@ export class BroadcastPlayer {
 
   /** The video plays again while the sound alone is heard: step it to the sound's moment, then hear it. */
   private videoWarm(): void {
-    const sound = this.sound;
-    const ours = this.hls?.playingDate?.getTime() ?? null;
-    const theirs = sound?.playingDateMs() ?? null;
     if (this.handBackTimer === undefined) return;
-    const gapMs = ours !== null && theirs !== null ? theirs - ours : 0;
-    if (Math.abs(gapMs) > IN_STEP_MS) {
-      this.video.addEventListener("seeked", () => this.hearVideo(), { once: true });
-      this.video.currentTime += gapMs / 1000;
-      return;
-    }
-    this.hearVideo();
+    const ours = this.hls?.playingDate?.getTime() ?? null;
+    stepInto(this.video, ours, this.sound?.playingDateMs() ?? null, () => this.hearVideo());
   }
 
   /** The video is heard again; the sound alone goes. */

@@ -19,6 +19,18 @@ export const HANDOVER_PATIENCE_MS = 8_000;
 /** Two players this close (ms of PROGRAM-DATE-TIME) are in step; further apart, the newcomer seeks. */
 export const IN_STEP_MS = 120;
 
+/**
+ * Seek `el` by the distance from `oursMs` to `theirsMs` (PROGRAM-DATE-TIME, epoch ms) when they are
+ * more than IN_STEP_MS apart, then call `then` (once it has seeked). Once only: a live window may
+ * not hold the moment exactly, and a second seek would only chase it.
+ */
+export function stepInto(el: HTMLMediaElement, oursMs: number | null, theirsMs: number | null, then: () => void): void {
+  const gapMs = oursMs !== null && theirsMs !== null ? theirsMs - oursMs : 0;
+  if (Math.abs(gapMs) <= IN_STEP_MS) return then();
+  el.addEventListener("seeked", then, { once: true });
+  el.currentTime += gapMs / 1000;
+}
+
 export interface SoundOnlyEvents {
   /** It plays (muted) in step with the player: make it the one heard. */
   ready(): void;
@@ -79,18 +91,9 @@ export class SoundOnly {
     this.audio.load();
   }
 
-  /** Playing: seek by the distance to the player's moment if it is out of step, then say it is ready. */
+  /** Playing: in step with the player's moment, then say it is ready. */
   private catchUp(): void {
-    const theirs = this.inStepWith();
-    const ours = this.playingDateMs();
-    const gapMs = theirs !== null && ours !== null ? theirs - ours : 0;
-    if (Math.abs(gapMs) > IN_STEP_MS) {
-      // Once: a live window may not hold the moment exactly, and a second seek would only chase it.
-      this.audio.addEventListener("seeked", () => this.becomeReady(), { once: true });
-      this.audio.currentTime += gapMs / 1000;
-      return;
-    }
-    this.becomeReady();
+    stepInto(this.audio, this.playingDateMs(), this.inStepWith(), () => this.becomeReady());
   }
 
   private becomeReady(): void {
