@@ -331,7 +331,7 @@ class Broadcast:
             recording = self._variants(
                 BROADCAST_PLAYLIST, BROADCAST_LOW_PLAYLIST, BROADCAST_AUDIO_PLAYLIST if audio else None
             )
-            self._publisher.set_variants(live.encode(), recording.encode())
+            self._publisher.set_variants(live.encode(), recording.encode(), audio=audio)
         for seg in segments:
             suffix = MAIN_SUFFIX if seg.audio is not None else HIGH_SUFFIX if seg.low is not None else ".ts"
             self._publisher.submit(

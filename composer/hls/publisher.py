@@ -82,7 +82,7 @@ from contract.names import (
 log = logging.getLogger(__name__)
 
 # The part of `close`'s budget kept for the final playlist, live windows, timeline and the recording's
-# renditions (three to six small writes, each retried with backoff): segments still queued when it
+# renditions (three to eight small writes, each retried with backoff): segments still queued when it
 # starts are dropped.
 FINAL_WRITE_RESERVE_S = 6.0
 # Conflicts resolved by a rebase in one pass before the pass gives up (the next one tries again): a
@@ -177,7 +177,7 @@ class Publisher:
         # it, whose viewers on its window would otherwise wait on it for good (its own segments are
         # named there by what they have: `low_twin`, `audio_twin`).
         self._renditions: list[_Rendition] = []
-        self._add_renditions(s.uri for s in playlist.segments)
+        self._add_renditions_of(s.uri for s in playlist.segments)
         self._variants: bytes | None = None  # the live windows' multivariant playlist, until written
         self._recording_variants: bytes | None = None  # the recording's, written when the Space ends
         self._recording_pending = False  # the recording's renditions or variants failed
@@ -211,12 +211,16 @@ class Publisher:
                 self._pending[0].after_gap = True
             self._cond.notify()
 
-    def set_variants(self, live: bytes, recording: bytes) -> None:
+    def set_variants(self, live: bytes, recording: bytes, *, audio: bool) -> None:
         """The multivariant playlists: the live windows' (written once, before the next main window)
-        and the recording's (written with the recording's low playlist when the Space ends)."""
+        and the recording's (written with the recording's renditions when the Space ends). They name
+        the low rendition, and the audio one if `audio`: those windows are written from now on, even
+        before a segment with their twins is (its first one dropped, they name what holds each
+        segment's picture or sound: `low_twin`, `audio_twin`)."""
         with self._cond:
             self._variants = live
             self._recording_variants = recording
+            self._add_renditions(low=True, audio=audio)
 
     def set_timeline(self, timeline: BroadcastTimeline) -> None:
         with self._cond:
@@ -340,18 +344,24 @@ class Publisher:
                     self._gap_next = True
             return
         self._discontinuity_next = False
-        self._add_renditions((seg.name,))
+        self._add_renditions_of((seg.name,))
         entry = Segment(seg.name, seg.duration_s, seg.program_date_time, discontinuity)
         with self._cond:
             self._playlist = self._playlist.append(entry)
         self._playlist_dirty = True
         self._stats.count(segments_written=1)
 
-    def _add_renditions(self, uris: Iterable[str]) -> None:
+    def _add_renditions(self, *, low: bool, audio: bool) -> None:
+        with self._cond:  # the encoding thread adds them too (set_variants)
+            low = low or _LOW in self._renditions
+            audio = audio or _AUDIO in self._renditions
+            self._renditions = [r for r, on in ((_LOW, low), (_AUDIO, audio)) if on]
+
+    def _add_renditions_of(self, uris: Iterable[str]) -> None:
+        """Those whose twins the named segments have."""
         names = tuple(uris)
-        low = _LOW in self._renditions or any(has_low_twin(uri) for uri in names)
-        audio = _AUDIO in self._renditions or any(uri.endswith(MAIN_SUFFIX) for uri in names)
-        self._renditions = [r for r, on in ((_LOW, low), (_AUDIO, audio)) if on]
+        low = any(has_low_twin(uri) for uri in names)
+        self._add_renditions(low=low, audio=any(uri.endswith(MAIN_SUFFIX) for uri in names))
 
     def _finish(self) -> None:
         if self._ended and self._playlist.segments:
@@ -421,11 +431,11 @@ class Publisher:
         fenced on their own: they follow the full playlist's fence in the same pass (a predecessor's
         late write can only land in the moment after it passed its own, and the next pass writes
         over it)."""
-        for rendition in self._renditions:
+        written = True
+        for rendition in self._renditions:  # each one, whatever became of the one before
             window = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS, rendition.twin).encode()
-            if not self._write(rendition.live, window, closed=playlist.ended, holdable=True, final=final):
-                return False
-        return True
+            written &= self._write(rendition.live, window, closed=playlist.ended, holdable=True, final=final)
+        return written
 
     def _write_variants(self) -> None:
         with self._cond:
@@ -543,7 +553,7 @@ class Publisher:
             self._playlist = rebase(playlist, self._playlist, self._epoch_ms)
         # A predecessor with renditions whose first segments landed late: its viewers on their
         # windows are kept, as when they were there at the start.
-        self._add_renditions(s.uri for s in playlist.segments)
+        self._add_renditions_of(s.uri for s in playlist.segments)
         self._versions[BROADCAST_PLAYLIST] = version
         return "rebased"
 

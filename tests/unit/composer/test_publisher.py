@@ -9,7 +9,15 @@ from dataclasses import replace
 import pytest
 
 from composer.hls.config import RetryPolicy
-from composer.hls.playlist import MediaPlaylist, Segment, is_closed, low_twin, parse_playlist
+from composer.hls.playlist import (
+    MediaPlaylist,
+    Segment,
+    Variant,
+    is_closed,
+    low_twin,
+    parse_playlist,
+    render_variants,
+)
 from composer.hls.publisher import Publisher, ReadySegment
 from composer.hls.sinks import content_version
 from composer.hls.stats import StatsRecorder
@@ -724,7 +732,7 @@ def test_the_backoff_stays_at_its_cap_however_many_failures_came_before() -> Non
 def test_a_twin_goes_before_its_segment_and_the_low_window_and_variants_before_the_main_window() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\nvariants\n", b"#EXTM3U\nrecording variants\n")
+    publisher.set_variants(b"#EXTM3U\nvariants\n", b"#EXTM3U\nrecording variants\n", audio=False)
     for n in range(2):
         publisher.submit(_pair(n))
         want = n + 1
@@ -760,7 +768,7 @@ def test_a_twin_goes_before_its_segment_and_the_low_window_and_variants_before_t
 def test_a_twin_that_never_writes_drops_the_pair_and_both_windows_mark_the_gap() -> None:
     sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-1.lo.ts"))
     publisher, stats = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n", audio=False)
     for n in range(3):
         publisher.submit(_pair(n))
     assert publisher.close(ended=False, timeout=10)
@@ -808,7 +816,7 @@ def test_one_rendition_writes_no_low_window_and_no_variants() -> None:
 def test_held_playlists_hold_the_low_window_and_the_variants_too() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n", audio=False)
     publisher.hold_playlists(True)
     publisher.submit(_pair(0))
     eventually(lambda: f"{SPACE}/1000-0.hi.ts" in sink.objects, what="the pair written while held")
@@ -839,14 +847,14 @@ def test_a_predecessors_late_pairs_make_a_composer_without_the_low_rendition_kee
 def test_a_space_that_goes_on_or_a_failed_recording_rendition_writes_no_recording_variants() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n", audio=False)
     publisher.submit(_pair(0))
     assert publisher.close(ended=False, timeout=10)  # a composer leaving a live Space
     assert f"{SPACE}/index-lo.m3u8" not in sink.objects and f"{SPACE}/index-variants.m3u8" not in sink.objects
 
     failing = MemorySink(fail=lambda key, attempt: key.endswith("index-lo.m3u8"))
     publisher, _ = _publisher(failing)
-    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n", audio=False)
     publisher.submit(_pair(0))
     assert not publisher.close(ended=True, timeout=10), "an incomplete close says so"
     assert f"{SPACE}/index-variants.m3u8" not in failing.objects  # never naming a playlist not there
@@ -856,7 +864,7 @@ def test_a_space_that_goes_on_or_a_failed_recording_rendition_writes_no_recordin
 def test_the_sound_alone_goes_with_the_twin_before_its_segment_and_has_a_window_and_a_recording() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\nvariants\n", b"#EXTM3U\nrecording variants\n")
+    publisher.set_variants(b"#EXTM3U\nvariants\n", b"#EXTM3U\nrecording variants\n", audio=True)
     for n in range(2):
         publisher.submit(_triple(n))
         want = n + 1
@@ -901,7 +909,7 @@ def test_the_sound_alone_goes_with_the_twin_before_its_segment_and_has_a_window_
 def test_a_sound_twin_that_never_writes_drops_all_three_and_every_window_marks_the_gap() -> None:
     sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-1.au.ts"))
     publisher, stats = _publisher(sink)
-    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n", audio=True)
     for n in range(3):
         publisher.submit(_triple(n))
     assert publisher.close(ended=False, timeout=10)
@@ -940,7 +948,7 @@ def test_a_playlist_of_pairs_continued_with_the_sound_alone_names_each_pairs_low
     before = MediaPlaylist().append(Segment("900-0.hi.ts", 1.0, T0))
     sink.objects[f"{SPACE}/900-0.hi.ts"] = sink.objects[f"{SPACE}/900-0.lo.ts"] = b"x"
     publisher, _ = _publisher(sink, playlist=before)
-    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n")
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n", audio=True)
     publisher.submit(_triple(0))
     assert publisher.close(ended=True, timeout=10)
     assert sink.violations == []
@@ -948,3 +956,26 @@ def test_a_playlist_of_pairs_continued_with_the_sound_alone_names_each_pairs_low
     assert [s.uri for s in window.segments] == ["900-0.lo.ts", "1000-0.au.ts"]
     recording = parse_playlist(sink.objects[f"{SPACE}/index-audio.m3u8"].decode())
     assert [s.uri for s in recording.segments] == ["900-0.lo.ts", "1000-0.au.ts"]
+
+
+def test_the_variants_never_name_a_window_that_is_not_written_even_when_the_first_segment_drops() -> None:
+    # A composer of this release continues a playlist of pairs; its first segment never writes, and
+    # the Space ends: the audio window its variants name is written all the same, from what exists.
+    sink = MemorySink(fail=lambda key, attempt: key.endswith("1000-0.au.ts"))
+    before = MediaPlaylist().append(Segment("900-0.hi.ts", 1.0, T0))
+    sink.objects[f"{SPACE}/900-0.hi.ts"] = sink.objects[f"{SPACE}/900-0.lo.ts"] = b"x"
+    publisher, _ = _publisher(sink, playlist=before)
+
+    def variants(*uris: str) -> bytes:
+        return render_variants(tuple(Variant(uri, 1, 1, None) for uri in uris)).encode()
+
+    live = variants("live-lo.m3u8", "live.m3u8", "live-audio.m3u8")
+    recording = variants("index-lo.m3u8", "index.m3u8", "index-audio.m3u8")
+    publisher.set_variants(live, recording, audio=True)
+    publisher.submit(_triple(0))
+    assert not publisher.close(ended=True, timeout=10)  # its one segment was lost: an incomplete close
+    assert sink.violations == []
+    assert sink.objects[f"{SPACE}/live-variants.m3u8"] == live
+    assert sink.objects[f"{SPACE}/index-variants.m3u8"] == recording
+    window = parse_playlist(sink.objects[f"{SPACE}/live-audio.m3u8"].decode())
+    assert [s.uri for s in window.segments] == ["900-0.lo.ts"] and window.ended
