@@ -8,6 +8,7 @@ import {
   PlayableSource,
   replayAvailable,
   secondsBehind,
+  soundOnlyUri,
   WHOLE_PLAYLIST_AFTER_MS,
 } from "./broadcast";
 
@@ -195,5 +196,23 @@ describe("PlayableSource", () => {
     const exists = vi.fn(async () => false);
     expect(await new PlayableSource(whole).choose(exists)).toBe(whole);
     expect(exists).not.toHaveBeenCalled();
+  });
+});
+
+describe("soundOnlyUri", () => {
+  const BASE = "https://cdn.example/broadcasts/s1/live-variants.m3u8";
+  const picture = '#EXT-X-STREAM-INF:BANDWIDTH=796800,CODECS="avc1.64001e,mp4a.40.2",RESOLUTION=640x360';
+
+  it("finds the variant with no picture whose codecs are all sound, resolved against the playlist", () => {
+    const text = ["#EXTM3U", picture, "live-lo.m3u8", '#EXT-X-STREAM-INF:BANDWIDTH=89600,CODECS="mp4a.40.2"', "live-audio.m3u8"].join("\n");
+    expect(soundOnlyUri(text, BASE)).toBe("https://cdn.example/broadcasts/s1/live-audio.m3u8");
+    expect(soundOnlyUri(text.replaceAll("\n", "\r\n"), BASE)).toBe("https://cdn.example/broadcasts/s1/live-audio.m3u8");
+  });
+
+  it("finds none in variants with pictures only, without codecs, or in what is not a playlist", () => {
+    expect(soundOnlyUri(["#EXTM3U", picture, "live-lo.m3u8"].join("\n"), BASE)).toBeNull();
+    expect(soundOnlyUri(["#EXTM3U", "#EXT-X-STREAM-INF:BANDWIDTH=89600", "a.m3u8"].join("\n"), BASE)).toBeNull();
+    expect(soundOnlyUri(["#EXTM3U", '#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1.64001e"', "v.m3u8"].join("\n"), BASE)).toBeNull();
+    expect(soundOnlyUri("<html>not found</html>", BASE)).toBeNull();
   });
 });

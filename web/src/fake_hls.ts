@@ -42,6 +42,14 @@ export class FakeHls {
     this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn]);
   }
 
+  once(event: string, fn: Handler): void {
+    const wrapped: Handler = (e, d) => {
+      this.handlers.set(event, (this.handlers.get(event) ?? []).filter((h) => h !== wrapped));
+      fn(e, d);
+    };
+    this.on(event, wrapped);
+  }
+
   fire(event: string, data: unknown = {}): void {
     for (const fn of this.handlers.get(event) ?? []) fn(event, data);
   }

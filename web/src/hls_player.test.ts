@@ -224,15 +224,21 @@ describe("BroadcastPlayer in a page that is only heard", () => {
 
   it("plays the sound alone in step once hidden long enough, stops the video, and hands it back when shown", async () => {
     const { player, hls } = await playing();
+    hls.latency = 2.5; // the video's hold-back: the sound alone starts as far behind
     const sound = await hiddenLongEnough();
     expect(sound?.url).toBe(SOUND);
+    expect(sound?.config).toMatchObject({ liveSyncDuration: 2.5, liveMaxLatencyDuration: 6.5 });
     const audio = player.soundAudio!;
     expect(audio.muted).toBe(true); // warming up: the video is still heard
     sound!.playingDate = new Date(T - 400); // 0.4 s behind the picture
     audio.currentTime = 10;
     audio.dispatchEvent(new Event("playing"));
     expect(audio.currentTime).toBeCloseTo(10.4); // stepped to the picture's moment
+    sound!.playingDate = new Date(T - 200); // the step landed short (the end of what is buffered)
+    audio.dispatchEvent(new Event("seeked"));
+    expect(audio.currentTime).toBeCloseTo(10.6); // so it steps again
     expect(player.soundOnly).toBe(false);
+    sound!.playingDate = new Date(T);
     audio.dispatchEvent(new Event("seeked"));
     expect(player.soundOnly).toBe(true);
     expect(audio.muted).toBe(false);
@@ -243,15 +249,26 @@ describe("BroadcastPlayer in a page that is only heard", () => {
     sound!.playingDate = new Date(T + 60_000);
     expect(player.playingDateMs()).toBe(T + 60_000);
 
+    const plays = vi.spyOn(player.video, "play").mockResolvedValue(undefined); // events come below
     visibility("visible");
     expect(hls.calls.at(-1)).toBe("startLoad");
     expect(player.soundOnly).toBe(true); // heard until the video plays in step
-    hls.playingDate = new Date(T + 60_000 - 2000);
-    player.video.currentTime = 50;
+    // hls.js resumes where the video stopped; once its playlist is fresh, the video is put at the
+    // sound's moment (through the fragments' dates) and played.
+    expect(plays).not.toHaveBeenCalled();
+    hls.levels = [{ details: { fragments: [{ start: 99, duration: 1, programDateTime: T + 59_000 }, { start: 100, duration: 1, programDateTime: T + 60_000 }] } }];
+    sound!.playingDate = new Date(T + 60_300);
+    hls.fire(FakeHls.Events.LEVEL_UPDATED);
+    expect(player.video.currentTime).toBeCloseTo(100.3);
+    expect(plays).toHaveBeenCalled();
+    hls.playingDate = new Date(T + 60_300 - 2000); // it plays 2 s short of the sound
     player.video.dispatchEvent(new Event("playing"));
-    expect(player.video.currentTime).toBeCloseTo(52);
+    expect(player.video.currentTime).toBeCloseTo(102.3);
+    expect(player.soundOnly).toBe(true);
+    hls.playingDate = new Date(T + 60_300);
     player.video.dispatchEvent(new Event("seeked"));
     expect(player.soundOnly).toBe(false);
+    expect(player.handoverGapsMs).toEqual([0, 0]); // both handovers in step
     expect(player.video.muted).toBe(false);
     expect(sound!.calls).toContain("destroy");
     player.destroy();
@@ -270,7 +287,7 @@ describe("BroadcastPlayer in a page that is only heard", () => {
     expect(audio.muted).toBe(false);
     expect(player.video.muted).toBe(true);
     visibility("visible");
-    await vi.advanceTimersByTimeAsync(HANDOVER_PATIENCE_MS); // the video never played: taken back anyway
+    await vi.advanceTimersByTimeAsync(HANDOVER_PATIENCE_MS); // no fresh playlist, the video never played: taken back anyway
     expect(player.soundOnly).toBe(false);
     expect(player.video.muted).toBe(false);
     player.destroy();

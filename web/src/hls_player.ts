@@ -17,7 +17,14 @@ import {
 import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS } from "./contract.gen";
 import { h } from "./dom";
 import { RenditionGuard } from "./rendition_guard";
-import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS, SoundOnly, stepInto } from "./sound_only";
+import {
+  HANDOVER_PATIENCE_MS,
+  MAX_STEPS,
+  SOUND_ONLY_AFTER_MS,
+  SoundOnly,
+  soundOnlyConfig,
+  stepSeconds,
+} from "./sound_only";
 import type { PdtAnchor } from "./timeline";
 
 export type PlayerState = "loading" | "playing" | "waiting" | "paused" | "ended" | "failed";
@@ -125,6 +132,13 @@ export class BroadcastPlayer {
   private soundGaveUp = false;
   /** The video warming up to take the sound back (page shown again), given up after HANDOVER_PATIENCE_MS. */
   private handBackTimer: number | undefined;
+  /** Seeks the warming video made towards the sound's moment (at most MAX_STEPS). */
+  private handBackSteps = 0;
+  /**
+   * At each handover (to the sound alone and back), the sound's PROGRAM-DATE-TIME less the video's,
+   * ms (null: one was unknown); the last ten. What a person would hear twice (< 0) or miss (> 0).
+   */
+  readonly handoverGapsMs: (number | null)[] = [];
 
   private constructor(
     readonly url: string,
@@ -144,6 +158,7 @@ export class BroadcastPlayer {
       this.setState("playing");
     });
     v.addEventListener("waiting", () => !this.soundOnly && this.setState("waiting"));
+    v.addEventListener("seeked", () => this.soundOnly && this.handBackSteps > 0 && this.videoWarm());
     v.addEventListener("pause", () => {
       // The browser's own HLS stops the element when it fails: that is a wait (onNativeError), not a
       // pause. The video stopped for the sound alone is no pause either.
@@ -224,7 +239,8 @@ export class BroadcastPlayer {
   /** Play with sound (unless the person muted it); if the browser wants a click first, play muted and say so. */
   async play(): Promise<void> {
     const v = this.video;
-    v.muted = this.userMuted;
+    v.muted = this.userMuted || this.soundOnly; // while the sound alone is heard, it alone is
+
     try {
       await v.play();
       this.needsGesture = false;
@@ -360,7 +376,8 @@ export class BroadcastPlayer {
    * one). `always`: load even if it is the same URL (after hls.js gave up); else only a switch.
    */
   private async reload(hls: Hls, always = true): Promise<void> {
-    if (this.soundOnly) return; // the video is stopped for the sound alone, which loads by itself
+    // The video is stopped for the sound alone, which loads by itself (until it is taken back).
+    if (this.soundOnly && this.handBackTimer === undefined) return;
     if (hls.levels.length > 0) return hls.startLoad();
     const url = this.live ? await this.source.choose(headOk) : this.url;
     if (this.destroyed || this.hls !== hls || hls.levels.length > 0) return;
@@ -525,14 +542,15 @@ export class BroadcastPlayer {
     const url = text === null ? null : soundOnlyUri(text, variants);
     if (url === null || this.hls !== hls || this.destroyed || this.sound) return;
     if (document.visibilityState !== "hidden" || this.state !== "playing") return;
-    const sound: SoundOnly = new SoundOnly(HlsClass, url, { ...LIVE_HLS_CONFIG }, () => this.playingDateMs(), {
+    const config = soundOnlyConfig(LIVE_HLS_CONFIG, hls.latency > 0 ? hls.latency : null);
+    const sound: SoundOnly = new SoundOnly(HlsClass, url, config, () => this.playingDateMs(), {
       ready: () => this.hearSoundOnly(sound),
       failed: () => {
         if (this.sound !== sound) return;
         this.soundGaveUp = true;
         this.toVideo();
       },
-      ended: () => this.sound === sound && this.setState("ended"),
+      ended: () => this.sound === sound && this.soundOnly && this.setState("ended"),
     });
     this.sound = sound;
   }
@@ -542,6 +560,7 @@ export class BroadcastPlayer {
     const hls = this.hls;
     if (this.sound !== sound || !hls || this.destroyed) return;
     if (document.visibilityState !== "hidden") return this.toVideo();
+    this.noteHandover(sound);
     const heard = sound.audio;
     heard.muted = this.video.muted;
     this.video.muted = true;
@@ -557,15 +576,17 @@ export class BroadcastPlayer {
 
   /**
    * Back to the video (the page is shown, or the sound alone failed). Before it was heard, the sound
-   * alone just goes. After, the video loads again, muted (hls.js jumps to its live edge, which it is
-   * far behind), and takes the sound back once it plays in step with it (`videoWarm`), or after
+   * alone just goes. After, the video loads again, muted. hls.js resumes where the video stopped,
+   * tens of seconds back: once its playlist is fresh, the video is put at the sound's moment and
+   * played, and takes the sound back once it plays in step with it (`videoWarm`), or after
    * HANDOVER_PATIENCE_MS whatever it does.
    */
   private toVideo(): void {
     const sound = this.sound;
     const hls = this.hls;
+    const HlsClass = this.Hls;
     if (!sound || this.destroyed) return;
-    if (!this.soundOnly || !hls) {
+    if (!this.soundOnly || !hls || !HlsClass) {
       sound.destroy();
       this.sound = null;
       return;
@@ -574,15 +595,33 @@ export class BroadcastPlayer {
     hls.startLoad();
     // Paused by the person: the video takes over paused, and "Resume live" plays it from its edge.
     if (this.state === "paused") return this.hearVideo();
+    this.handBackSteps = 0;
     this.handBackTimer = window.setTimeout(() => this.hearVideo(), HANDOVER_PATIENCE_MS);
-    this.video.play().catch(() => undefined);
+    hls.once(HlsClass.Events.LEVEL_UPDATED, () => {
+      if (this.sound !== sound || !this.soundOnly) return;
+      const at = this.positionOf(sound.playingDateMs());
+      if (at !== null) this.video.currentTime = at;
+      this.video.play().catch(() => undefined);
+    });
   }
 
-  /** The video plays again while the sound alone is heard: step it to the sound's moment, then hear it. */
+  /** The media time at which the video shows `pdtMs` (PROGRAM-DATE-TIME, epoch ms), from its playlist. */
+  private positionOf(pdtMs: number | null): number | null {
+    if (pdtMs === null) return null;
+    const anchor = this.anchors().find((a) => pdtMs >= a.pdt && pdtMs < a.pdt + a.duration * 1000);
+    return anchor ? anchor.start + (pdtMs - anchor.pdt) / 1000 : null;
+  }
+
+  /**
+   * The video plays again (or ended a step) while the sound alone is heard: step it towards the
+   * sound's moment, MAX_STEPS times at most, then hear it.
+   */
   private videoWarm(): void {
     if (this.handBackTimer === undefined) return;
-    const ours = this.hls?.playingDate?.getTime() ?? null;
-    stepInto(this.video, ours, this.sound?.playingDateMs() ?? null, () => this.hearVideo());
+    const by = stepSeconds(this.hls?.playingDate?.getTime() ?? null, this.sound?.playingDateMs() ?? null);
+    if (by === 0 || this.handBackSteps >= MAX_STEPS) return this.hearVideo();
+    this.handBackSteps += 1;
+    this.video.currentTime += by;
   }
 
   /** The video is heard again; the sound alone goes. */
@@ -591,6 +630,7 @@ export class BroadcastPlayer {
     window.clearTimeout(this.handBackTimer);
     this.handBackTimer = undefined;
     if (!sound || !this.soundOnly || this.destroyed) return;
+    if (this.state !== "paused") this.noteHandover(sound);
     this.video.muted = sound.audio.muted;
     this.soundOnly = false;
     this.sound = null;
@@ -598,6 +638,14 @@ export class BroadcastPlayer {
     if (this.state === "paused") this.emit();
     else if (this.video.paused) void this.play();
     else this.setState(this.video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA ? "playing" : "waiting");
+    if (document.visibilityState === "hidden") this.armSoundOnly(); // hidden again while it came back
+  }
+
+  private noteHandover(sound: SoundOnly): void {
+    const ours = this.hls?.playingDate?.getTime() ?? null;
+    const theirs = sound.playingDateMs();
+    this.handoverGapsMs.push(ours !== null && theirs !== null ? theirs - ours : null);
+    if (this.handoverGapsMs.length > 10) this.handoverGapsMs.shift();
   }
 
   destroy(): void {

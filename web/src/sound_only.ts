@@ -18,17 +18,36 @@ export const SOUND_ONLY_AFTER_MS = 10_000;
 export const HANDOVER_PATIENCE_MS = 8_000;
 /** Two players this close (ms of PROGRAM-DATE-TIME) are in step; further apart, the newcomer seeks. */
 export const IN_STEP_MS = 120;
+/**
+ * Seeks a newcomer makes towards the other player's moment before it is taken as in step anyway: a
+ * seek can land short (the end of what is buffered or seekable) and be tried again from there, but
+ * a moment the window does not hold would be chased for ever.
+ */
+export const MAX_STEPS = 3;
 
 /**
- * Seek `el` by the distance from `oursMs` to `theirsMs` (PROGRAM-DATE-TIME, epoch ms) when they are
- * more than IN_STEP_MS apart, then call `then` (once it has seeked). Once only: a live window may
- * not hold the moment exactly, and a second seek would only chase it.
+ * Where a newcomer stands against the player it takes over from, by PROGRAM-DATE-TIME (epoch ms):
+ * the seconds to seek by, or 0 when in step (or when either moment is unknown).
  */
-export function stepInto(el: HTMLMediaElement, oursMs: number | null, theirsMs: number | null, then: () => void): void {
+export function stepSeconds(oursMs: number | null, theirsMs: number | null): number {
   const gapMs = oursMs !== null && theirsMs !== null ? theirsMs - oursMs : 0;
-  if (Math.abs(gapMs) <= IN_STEP_MS) return then();
-  el.addEventListener("seeked", then, { once: true });
-  el.currentTime += gapMs / 1000;
+  return Math.abs(gapMs) <= IN_STEP_MS ? 0 : gapMs / 1000;
+}
+
+/**
+ * The live settings for the sound alone: the video's hold-back (`latency`, seconds behind the
+ * newest segment it knows), so that it starts at the picture's moment rather than seeking to it (a
+ * seek forward ends at the live edge, and one back past `liveMaxLatencyDuration` is pulled to the
+ * edge again by hls.js), within the live settings' own bounds.
+ */
+export function soundOnlyConfig<T extends { liveSyncDuration: number; liveMaxLatencyDuration: number }>(
+  live: T,
+  latency: number | null,
+): T {
+  // The video is never further behind than its own maximum (hls.js jumps it back then).
+  const known = latency !== null && Number.isFinite(latency) ? latency : live.liveSyncDuration;
+  const sync = Math.min(Math.max(known, live.liveSyncDuration), live.liveMaxLatencyDuration);
+  return { ...live, liveSyncDuration: sync, liveMaxLatencyDuration: sync + live.liveMaxLatencyDuration };
 }
 
 export interface SoundOnlyEvents {
@@ -46,6 +65,7 @@ export class SoundOnly {
   private isReady = false;
   private done = false;
   private patience: number | undefined;
+  private steps = 0;
 
   constructor(
     HlsClass: typeof Hls,
@@ -64,6 +84,7 @@ export class SoundOnly {
       window.clearTimeout(this.patience);
       if (!this.isReady) this.catchUp();
     });
+    a.addEventListener("seeked", () => !this.isReady && this.steps > 0 && this.catchUp());
     a.addEventListener("waiting", () => this.wait());
     a.addEventListener("ended", () => !this.done && this.events.ended());
     this.wait(); // the start counts as a wait
@@ -91,9 +112,12 @@ export class SoundOnly {
     this.audio.load();
   }
 
-  /** Playing: in step with the player's moment, then say it is ready. */
+  /** Playing (or after a step): seek towards the player's moment, or say it is ready. */
   private catchUp(): void {
-    stepInto(this.audio, this.playingDateMs(), this.inStepWith(), () => this.becomeReady());
+    const by = stepSeconds(this.playingDateMs(), this.inStepWith());
+    if (by === 0 || this.steps >= MAX_STEPS) return this.becomeReady();
+    this.steps += 1;
+    this.audio.currentTime += by;
   }
 
   private becomeReady(): void {
