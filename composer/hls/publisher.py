@@ -395,9 +395,7 @@ class Publisher:
         written = True
         for rendition in self._renditions:
             text = self._playlist.render(rendition.twin).encode()
-            written = written and self._write(
-                rendition.recording, text, closed=True, holdable=True, final=True
-            )
+            written &= self._write(rendition.recording, text, closed=True, holdable=True, final=True)
         if written:
             written = self._write(BROADCAST_VARIANTS, variants, closed=True, holdable=True, final=True)
         self._recording_pending = not written

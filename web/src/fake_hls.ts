@@ -42,12 +42,8 @@ export class FakeHls {
     this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn]);
   }
 
-  once(event: string, fn: Handler): void {
-    const wrapped: Handler = (e, d) => {
-      this.handlers.set(event, (this.handlers.get(event) ?? []).filter((h) => h !== wrapped));
-      fn(e, d);
-    };
-    this.on(event, wrapped);
+  off(event: string, fn: Handler): void {
+    this.handlers.set(event, (this.handlers.get(event) ?? []).filter((h) => h !== fn));
   }
 
   fire(event: string, data: unknown = {}): void {

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeHls } from "./fake_hls";
-import { BroadcastPlayer } from "./hls_player";
+import { BroadcastPlayer, positionOf } from "./hls_player";
 import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS } from "./sound_only";
 
 vi.mock("hls.js/light", async () => ({ default: (await import("./fake_hls")).FakeHls }));
@@ -234,6 +234,8 @@ describe("BroadcastPlayer in a page that is only heard", () => {
     audio.currentTime = 10;
     audio.dispatchEvent(new Event("playing"));
     expect(audio.currentTime).toBeCloseTo(10.4); // stepped to the picture's moment
+    audio.dispatchEvent(new Event("playing")); // that seek's own "playing": not a second step
+    expect(audio.currentTime).toBeCloseTo(10.4);
     sound!.playingDate = new Date(T - 200); // the step landed short (the end of what is buffered)
     audio.dispatchEvent(new Event("seeked"));
     expect(audio.currentTime).toBeCloseTo(10.6); // so it steps again
@@ -256,13 +258,20 @@ describe("BroadcastPlayer in a page that is only heard", () => {
     // hls.js resumes where the video stopped; once its playlist is fresh, the video is put at the
     // sound's moment (through the fragments' dates) and played.
     expect(plays).not.toHaveBeenCalled();
-    hls.levels = [{ details: { fragments: [{ start: 99, duration: 1, programDateTime: T + 59_000 }, { start: 100, duration: 1, programDateTime: T + 60_000 }] } }];
+    const behind = [{ start: 98, duration: 1, programDateTime: T + 58_000 }];
     sound!.playingDate = new Date(T + 60_300);
-    hls.fire(FakeHls.Events.LEVEL_UPDATED);
+    hls.fire(FakeHls.Events.LEVEL_UPDATED, { details: { fragments: behind } }); // not there yet
+    expect(plays).not.toHaveBeenCalled();
+    const fragments = [...behind, { start: 99, duration: 1, programDateTime: T + 59_000 }, { start: 100, duration: 1, programDateTime: T + 60_000 }];
+    hls.fire(FakeHls.Events.LEVEL_UPDATED, { details: { fragments } });
     expect(player.video.currentTime).toBeCloseTo(100.3);
-    expect(plays).toHaveBeenCalled();
+    expect(plays).toHaveBeenCalledTimes(1);
+    hls.fire(FakeHls.Events.LEVEL_UPDATED, { details: { fragments } }); // done with reloads
+    expect(plays).toHaveBeenCalledTimes(1);
     hls.playingDate = new Date(T + 60_300 - 2000); // it plays 2 s short of the sound
     player.video.dispatchEvent(new Event("playing"));
+    expect(player.video.currentTime).toBeCloseTo(102.3);
+    player.video.dispatchEvent(new Event("playing")); // the step's own "playing" is not a second step
     expect(player.video.currentTime).toBeCloseTo(102.3);
     expect(player.soundOnly).toBe(true);
     hls.playingDate = new Date(T + 60_300);
@@ -311,6 +320,25 @@ describe("BroadcastPlayer in a page that is only heard", () => {
     expect(plays).not.toHaveBeenCalled();
     expect(player.state).toBe("paused");
     expect(hls.calls.at(-1)).toBe("startLoad"); // "Resume live" finds it loading
+    player.destroy();
+  });
+
+  it("keeps the video paused when the person pauses while it comes back", async () => {
+    const { player, hls } = await playing();
+    const sound = await hiddenLongEnough();
+    const audio = player.soundAudio!;
+    sound!.playingDate = new Date(T);
+    audio.dispatchEvent(new Event("playing"));
+    const plays = vi.spyOn(player.video, "play").mockResolvedValue(undefined);
+    const pauses = vi.spyOn(player.video, "pause");
+    visibility("visible");
+    audio.dispatchEvent(new Event("pause")); // the media keys, during the hand-back
+    hls.fire(FakeHls.Events.LEVEL_UPDATED, { details: { fragments: [{ start: 0, duration: 1, programDateTime: T }] } });
+    expect(plays).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(HANDOVER_PATIENCE_MS);
+    expect(player.soundOnly).toBe(false);
+    expect(player.state).toBe("paused");
+    expect(pauses).toHaveBeenCalled();
     player.destroy();
   });
 
@@ -497,5 +525,28 @@ describe("BroadcastPlayer on the browser's own HLS (no Media Source Extensions)"
     expect(player.state).toBe("failed");
     expect(player.error).toContain("cannot be played");
     player.destroy();
+  });
+});
+
+describe("positionOf", () => {
+  const T = Date.UTC(2026, 11, 7, 12);
+  const fragments = [
+    { start: 10, duration: 1, programDateTime: T },
+    { start: 11, duration: 1, programDateTime: T + 1000 },
+  ];
+
+  it("finds the media time of a date in the fragment that holds it", () => {
+    expect(positionOf(fragments, T + 1250)).toBeCloseTo(11.25);
+    expect(positionOf(fragments, T)).toBe(10);
+  });
+
+  it("starts at the first fragment for an older date, and says a newer one is later", () => {
+    expect(positionOf(fragments, T - 5000)).toBe(10);
+    expect(positionOf(fragments, T + 2000)).toBe("later");
+  });
+
+  it("knows nothing without a date or dated fragments", () => {
+    expect(positionOf(fragments, null)).toBeNull();
+    expect(positionOf([{ start: 0, duration: 1, programDateTime: null }], T)).toBeNull();
   });
 });

@@ -72,6 +72,26 @@ async function headOk(url: string): Promise<boolean> {
   }
 }
 
+/** A media playlist's fragment as hls.js gives it (`LevelDetails.fragments`). */
+interface PlaylistFragment {
+  readonly start: number;
+  readonly duration: number;
+  readonly programDateTime: number | null;
+}
+
+/**
+ * The media time at which a playlist's fragments show `pdtMs` (PROGRAM-DATE-TIME, epoch ms): in
+ * the fragment that holds it; the first fragment's start when it is older than them all; "later"
+ * when it is newer (the playlist is behind); null when unknown.
+ */
+export function positionOf(fragments: readonly PlaylistFragment[], pdtMs: number | null): number | "later" | null {
+  const dated = fragments.filter((f) => f.programDateTime !== null && Number.isFinite(f.programDateTime));
+  if (pdtMs === null || dated.length === 0) return null;
+  const holding = dated.find((f) => pdtMs >= f.programDateTime! && pdtMs < f.programDateTime! + f.duration * 1000);
+  if (holding) return holding.start + (pdtMs - holding.programDateTime!) / 1000;
+  return pdtMs < dated[0].programDateTime! ? dated[0].start : "later";
+}
+
 export class BroadcastPlayer {
   readonly video = h("video", { playsinline: true, "data-testid": "broadcast-video" });
   /** The hls.js instance (null on native HLS): the e2e tests read its levels and audio tracks. */
@@ -148,7 +168,7 @@ export class BroadcastPlayer {
     const v = this.video;
     const set = (state: PlayerState) => () => this.setState(state);
     v.addEventListener("playing", () => {
-      if (this.soundOnly) return this.videoWarm();
+      if (this.soundOnly) return this.handBackSteps === 0 ? this.videoWarm() : undefined;
       if (document.visibilityState === "hidden") this.armSoundOnly(); // hidden before it played
       this.source.reset();
       this.loadProblem = null;
@@ -597,27 +617,34 @@ export class BroadcastPlayer {
     if (this.state === "paused") return this.hearVideo();
     this.handBackSteps = 0;
     this.handBackTimer = window.setTimeout(() => this.hearVideo(), HANDOVER_PATIENCE_MS);
-    hls.once(HlsClass.Events.LEVEL_UPDATED, () => {
-      if (this.sound !== sound || !this.soundOnly) return;
-      const at = this.positionOf(sound.playingDateMs());
+    // The playlist just loaded (whichever level hls.js loads now that the page is shown: every
+    // level is on one media timeline), until one holds the sound's moment.
+    const fresh = (_event: unknown, data: { details?: { fragments: readonly PlaylistFragment[] } }) => {
+      if (this.sound !== sound || !this.soundOnly || this.handBackTimer === undefined) return this.stopFresh();
+      const at = positionOf(data.details?.fragments ?? [], sound.playingDateMs());
+      if (at === "later") return; // the sound is ahead of this playlist: the next reload
+      this.stopFresh();
       if (at !== null) this.video.currentTime = at;
-      this.video.play().catch(() => undefined);
-    });
+      if (this.state !== "paused") this.video.play().catch(() => undefined);
+    };
+    this.stopFresh = () => {
+      hls.off(HlsClass.Events.LEVEL_UPDATED, fresh);
+      this.stopFresh = () => undefined;
+    };
+    hls.on(HlsClass.Events.LEVEL_UPDATED, fresh);
   }
 
-  /** The media time at which the video shows `pdtMs` (PROGRAM-DATE-TIME, epoch ms), from its playlist. */
-  private positionOf(pdtMs: number | null): number | null {
-    if (pdtMs === null) return null;
-    const anchor = this.anchors().find((a) => pdtMs >= a.pdt && pdtMs < a.pdt + a.duration * 1000);
-    return anchor ? anchor.start + (pdtMs - anchor.pdt) / 1000 : null;
-  }
+  /** Stops the hand-back's wait for a fresh playlist (`toVideo`). */
+  private stopFresh: () => void = () => undefined;
 
   /**
    * The video plays again (or ended a step) while the sound alone is heard: step it towards the
    * sound's moment, MAX_STEPS times at most, then hear it.
    */
   private videoWarm(): void {
-    if (this.handBackTimer === undefined) return;
+    // A step is judged once it has landed: after the first one, by its "seeked" alone (a seek
+    // outside the buffer also ends with "playing", which must not count it twice).
+    if (this.handBackTimer === undefined || this.video.seeking) return;
     const by = stepSeconds(this.hls?.playingDate?.getTime() ?? null, this.sound?.playingDateMs() ?? null);
     if (by === 0 || this.handBackSteps >= MAX_STEPS) return this.hearVideo();
     this.handBackSteps += 1;
@@ -629,14 +656,17 @@ export class BroadcastPlayer {
     const sound = this.sound;
     window.clearTimeout(this.handBackTimer);
     this.handBackTimer = undefined;
+    this.stopFresh();
     if (!sound || !this.soundOnly || this.destroyed) return;
     if (this.state !== "paused") this.noteHandover(sound);
     this.video.muted = sound.audio.muted;
     this.soundOnly = false;
     this.sound = null;
     sound.destroy();
-    if (this.state === "paused") this.emit();
-    else if (this.video.paused) void this.play();
+    if (this.state === "paused") {
+      this.video.pause(); // paused by the person while it came back
+      this.emit();
+    } else if (this.video.paused) void this.play();
     else this.setState(this.video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA ? "playing" : "waiting");
     if (document.visibilityState === "hidden") this.armSoundOnly(); // hidden again while it came back
   }

@@ -35,8 +35,8 @@ export function stepSeconds(oursMs: number | null, theirsMs: number | null): num
 }
 
 /**
- * The live settings for the sound alone: the video's hold-back (`latency`, seconds behind the
- * newest segment it knows), so that it starts at the picture's moment rather than seeking to it (a
+ * The live settings for the sound alone: the video's hold-back (`latency`: hls.js' seconds behind
+ * its estimate of the live edge, the same estimate the new instance places itself by), so that it starts at the picture's moment rather than seeking to it (a
  * seek forward ends at the live edge, and one back past `liveMaxLatencyDuration` is pulled to the
  * edge again by hls.js), within the live settings' own bounds.
  */
@@ -80,11 +80,13 @@ export class SoundOnly {
     a.muted = true;
     hls.on(HlsClass.Events.ERROR, (_event, data) => data.fatal && this.fail());
     hls.on(HlsClass.Events.MANIFEST_PARSED, () => void a.play().catch(() => this.fail()));
+    // A step is judged once it has landed: after the first one, by its "seeked" alone (a seek
+    // outside the buffer also ends with "playing", which must not count it twice).
     a.addEventListener("playing", () => {
       window.clearTimeout(this.patience);
-      if (!this.isReady) this.catchUp();
+      if (!this.isReady && this.steps === 0) this.catchUp();
     });
-    a.addEventListener("seeked", () => !this.isReady && this.steps > 0 && this.catchUp());
+    a.addEventListener("seeked", () => !this.isReady && this.steps > 0 && !a.seeking && this.catchUp());
     a.addEventListener("waiting", () => this.wait());
     a.addEventListener("ended", () => !this.done && this.events.ended());
     this.wait(); // the start counts as a wait
@@ -97,7 +99,7 @@ export class SoundOnly {
     return this.hls.playingDate?.getTime() ?? null;
   }
 
-  /** Seconds from what it plays to the newest segment it knows (hls.js `latency`), or null. */
+  /** Seconds from what it plays to hls.js' estimate of the live edge (`latency`), or null. */
   edgeLatency(): number | null {
     const latency = this.hls.latency;
     return latency > 0 ? latency : null;
