@@ -83,6 +83,31 @@ def test_the_live_playlist_and_timeline_expire_in_a_second_and_closed_ones_later
     assert files.get(timeline).headers["cache-control"] == "public, max-age=60"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        names.BROADCAST_LOW_LIVE_PLAYLIST,
+        names.BROADCAST_AUDIO_LIVE_PLAYLIST,
+        names.BROADCAST_LIVE_VARIANTS,
+        names.BROADCAST_LOW_PLAYLIST,
+        names.BROADCAST_AUDIO_PLAYLIST,
+        names.BROADCAST_VARIANTS,
+    ],
+)
+def test_every_renditions_playlist_is_served_as_the_cdn_would(
+    files: TestClient, broadcast_dir: Path, name: str
+) -> None:
+    (broadcast_dir / SPACE / name).write_bytes(LIVE_PLAYLIST)
+    resp = files.get(f"/broadcast/{SPACE}/{name}")
+    assert resp.status_code == 200 and resp.content == LIVE_PLAYLIST
+    assert resp.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert resp.headers["cache-control"] == "public, max-age=0, s-maxage=1"
+    for suffix in (".av.ts", ".lo.ts", ".au.ts"):  # every rendition's segments
+        (broadcast_dir / SPACE / f"1764619200000-0{suffix}").write_bytes(b"\x47" * 188)
+        segment = files.get(f"/broadcast/{SPACE}/1764619200000-0{suffix}")
+        assert segment.status_code == 200 and segment.headers["content-type"] == "video/mp2t"
+
+
 def test_a_timeline_that_does_not_parse_is_served_as_live(files: TestClient, broadcast_dir: Path) -> None:
     (broadcast_dir / SPACE / names.BROADCAST_TIMELINE).write_text('{"ended": tru')
     resp = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_TIMELINE}")
