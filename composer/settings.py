@@ -32,8 +32,8 @@ WARM_CAMERAS_ENV = "SPACES_COMPOSER_WARM_CAMERAS"
 FULL_PICTURE_WAIT_ENV = "SPACES_COMPOSER_FULL_PICTURE_WAIT_S"
 
 # The S3 client's own limits, short because the broadcast is live: viewers sit ~1.5 s behind the
-# live edge and the publisher writes one object at a time, so a PUT that hangs holds back every
-# segment and playlist behind it. botocore's defaults (60 s to connect, 60 s per read, 5 attempts
+# live edge and each of the publisher's passes waits for its slowest write, so a PUT that hangs holds
+# back every segment and playlist behind it. botocore's defaults (60 s to connect, 60 s per read, 5 attempts
 # in its legacy mode) let one hung connection freeze live.m3u8 for minutes, under the publisher's
 # own 8 attempts. 2 s to connect and 5 s per socket read (a 1 s segment at 2.5 Mb/s is ~310 kB,
 # an S3 PUT answers in well under a second) fail a hung request fast; 2 attempts in botocore's

@@ -5,12 +5,15 @@ Rules (docs/broadcast.md, "Encoding and segments"):
   write succeeded, so it never names a missing or partial segment;
 - the full playlist (the recording) is written before the live window, which names only segments
   the full one names; both after the segment, the timeline after both;
-- a segment with twins (the low rendition's, the audio rendition's) is written after them; the
-  renditions' windows (derived from the full playlist) after the main window, except until the
-  multivariant playlist is written: that is written once, after the renditions' windows and before
-  the main window that follows them, so a player that finds the main window finds the variants of a
-  video Space and every window they name, and after that a slow rendition's write never holds the
-  main window back;
+- a segment with twins (the low rendition's, the audio rendition's) is named only once all of its
+  files are written; the renditions' windows (derived from the full playlist) go with the main
+  window, except until the multivariant playlist is written: that is written once, after the
+  renditions' windows and before the main window that follows them, so a player that finds the main
+  window finds the variants of a video Space and every window they name;
+- writes that no rule orders (a segment and its twins; the live windows after the full playlist)
+  go out at once (`parallel`), each retried on its own, and a pass waits for all of them: a
+  segment costs the sink three round trips in a row (the files, the full playlist, the windows)
+  whatever its renditions, not seven;
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
 - the encoder hands segments over and never waits: the queue is bounded by dropping the oldest;
@@ -44,7 +47,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -85,6 +89,8 @@ log = logging.getLogger(__name__)
 # renditions (three to eight small writes, each retried with backoff): segments still queued when it
 # starts are dropped.
 FINAL_WRITE_RESERVE_S = 6.0
+# Writes one pass makes at once: a segment and its two twins, or the three live windows.
+PARALLEL_WRITES = 3
 # Conflicts resolved by a rebase in one pass before the pass gives up (the next one tries again): a
 # predecessor writes at most once or twice after its successor read the playlist.
 MAX_REBASES = 3
@@ -139,10 +145,18 @@ class Publisher:
         max_pending: int,
         stats: StatsRecorder,
         playlist_every_s: float,
+        parallel: bool = True,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sink = sink
+        # The upload thread makes one write of a pass itself and hands the others to this pool
+        # (its threads start with the first pass that has more than one write).
+        self._pool = (
+            ThreadPoolExecutor(PARALLEL_WRITES - 1, thread_name_prefix=f"broadcast-write-{space_id}")
+            if parallel
+            else None
+        )
         self._space_id = space_id
         self._epoch_ms = epoch_ms
         # The full playlist's, the live window's and the timeline's versions in the sink as this
@@ -293,6 +307,13 @@ class Publisher:
     # -- the upload thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._upload()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)  # every pass waited for its writes
+
+    def _upload(self) -> None:
         while not self._abort.is_set():
             with self._cond:
                 while not (self._pending or self._closing or self._timeline_due() or self._released):
@@ -328,13 +349,14 @@ class Publisher:
         discontinuity = self._discontinuity_next or job.after_gap
         # After a dropped segment the stream's continuity counters jump: say it is meant.
         data = mark_discontinuity(seg.data) if job.after_gap else seg.data
-        written = True
-        for rendition, twin in seg.twins:
-            # The twins first: the main segment's name is what the playlists go by, and a segment is
-            # named only once all of its files are there (a twin that fails drops them all).
-            twin = mark_discontinuity(twin) if job.after_gap else twin
-            written = written and self._write(rendition.twin(seg.name), twin, closed=False)
-        if not written or not self._write(seg.name, data, closed=False):
+        files = [(seg.name, data)] + [
+            (rendition.twin(seg.name), mark_discontinuity(twin) if job.after_gap else twin)
+            for rendition, twin in seg.twins
+        ]
+        # The main segment's name is what the playlists go by, and a segment is named only once all
+        # of its files are there: a twin that fails drops them all (those written are never named).
+        written = self._together([self._writer(name, body, closed=False) for name, body in files])
+        if not all(written):
             log.error("broadcast %s: giving up on segment %s", self._space_id, seg.name)
             self._stats.count(segments_dropped=1)
             with self._cond:
@@ -392,10 +414,11 @@ class Publisher:
             variants = self._recording_variants
         if variants is None or not self._renditions:
             return
-        written = True
-        for rendition in self._renditions:
-            text = self._playlist.render(rendition.twin).encode()
-            written &= self._write(rendition.recording, text, closed=True, holdable=True, final=True)
+        playlists = [
+            self._writer(r.recording, self._playlist.render(r.twin).encode(), closed=True, final=True)
+            for r in self._renditions
+        ]
+        written = all(self._together(playlists))
         if written:
             written = self._write(BROADCAST_VARIANTS, variants, closed=True, holdable=True, final=True)
         self._recording_pending = not written
@@ -410,30 +433,65 @@ class Publisher:
         self._playlist_published = True
         with self._cond:
             variants_due = self._variants is not None
-        windows_first = bool(self._renditions) and variants_due
+        windows = self._rendition_windows(playlist, final=final)
+        windows_first = bool(windows) and variants_due
         if windows_first:
-            if self._write_rendition_windows(playlist, final=final):
+            if all(self._together(windows)):
                 self._write_variants()
             else:
                 self._playlist_dirty = True  # the next pass writes it again (the closing one counts)
+            windows = []
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
-        if self._write_live(live, closed=playlist.ended, final=final):
+
+        def write_live() -> bool:
+            return self._write_live(live, closed=playlist.ended, final=final)
+
+        # The main window with the renditions' (once the variants are out): a slow rendition's write
+        # never holds it back, and each is written whatever becomes of the others. The main one is
+        # first, so its conditional write and any conflict stay on this thread (`_versions`).
+        live_written, *windows_written = self._together([write_live, *windows])
+        if live_written:
             self._stats.count(playlists_written=1)
             if playlist is self._playlist:
                 self._playlist_dirty = False
-        if not windows_first and not self._write_rendition_windows(playlist, final=final):
+        if not all(windows_written):
             self._playlist_dirty = True  # the next pass writes them (with the others: they are derived)
 
-    def _write_rendition_windows(self, playlist: MediaPlaylist, *, final: bool) -> bool:
-        """The renditions' windows, from the full playlist just written; False when one failed. Not
-        fenced on their own: they follow the full playlist's fence in the same pass (a predecessor's
-        late write can only land in the moment after it passed its own, and the next pass writes
-        over it)."""
-        written = True
-        for rendition in self._renditions:  # each one, whatever became of the one before
-            window = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS, rendition.twin).encode()
-            written &= self._write(rendition.live, window, closed=playlist.ended, holdable=True, final=final)
-        return written
+    def _rendition_windows(self, playlist: MediaPlaylist, *, final: bool) -> list[Callable[[], bool]]:
+        """The writes of the renditions' windows, from the full playlist just written. Not fenced on
+        their own: they follow the full playlist's fence in the same pass (a predecessor's late
+        write can only land in the moment after it passed its own, and the next pass writes over
+        it)."""
+        return [
+            self._writer(
+                r.live,
+                playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS, r.twin).encode(),
+                closed=playlist.ended,
+                final=final,
+            )
+            for r in self._renditions
+        ]
+
+    def _writer(self, name: str, data: bytes, *, closed: bool, final: bool = False) -> Callable[[], bool]:
+        """One unconditional write, to be run by `_together`: a playlist (any `.m3u8`) is holdable."""
+        holdable = name.endswith(".m3u8")
+
+        def write() -> bool:
+            return self._write(name, data, closed=closed, holdable=holdable, final=final)
+
+        return write
+
+    def _together(self, writes: Sequence[Callable[[], bool]]) -> list[bool]:
+        """Run writes that no rule orders, each with its own retries, and wait for them all: at once
+        (the first on this thread), or one after another without the pool. Their results, in order."""
+        if self._pool is None or len(writes) < 2:
+            return [write() for write in writes]
+        others = [self._pool.submit(write) for write in writes[1:]]
+        try:
+            first = writes[0]()
+        finally:
+            wait(others)  # a pass never ends with a write of its still out
+        return [first, *(f.result() for f in others)]
 
     def _write_variants(self) -> None:
         with self._cond:

@@ -42,6 +42,7 @@ def _publisher(
     version: str | None = None,
     live_version: str | None = None,
     timeline_version: str | None = None,
+    parallel: bool = True,
 ) -> tuple[Publisher, StatsRecorder]:
     stats = StatsRecorder()
     publisher = Publisher(
@@ -56,6 +57,7 @@ def _publisher(
         max_pending=max_pending,
         stats=stats,
         playlist_every_s=2.0,
+        parallel=parallel,
         jitter=lambda: 0.5,
         clock=clock,
     )
@@ -86,6 +88,17 @@ def _triple(n: int, epoch: int = 1000) -> ReadySegment:
 
 def _marked_discontinuous(data: bytes) -> bool:
     return bool(data[5] & 0x80)
+
+
+def _passes(order: list[str], passes: list[set[str]]) -> None:
+    """The writes happened pass by pass: each pass's names (written at once, in any order among
+    themselves) all before the next pass's."""
+    names = [key.split("/", 1)[1] for key in order]
+    got, at = [], 0
+    for want in passes:
+        got.append(set(names[at : at + len(want)]))
+        at += len(want)
+    assert (got, len(names)) == (passes, at), names
 
 
 def _published(sink: MemorySink) -> int:
@@ -729,7 +742,7 @@ def test_the_backoff_stays_at_its_cap_however_many_failures_came_before() -> Non
     assert policy.delay(2000) == policy.max_delay_s  # 2.0 ** 1999 would overflow
 
 
-def test_a_twin_goes_before_its_segment_and_the_low_window_and_variants_before_the_main_window() -> None:
+def test_a_pair_goes_before_its_playlist_and_the_low_window_and_variants_before_the_main_window() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
     publisher.set_variants(b"#EXTM3U\nvariants\n", b"#EXTM3U\nrecording variants\n", audio=False)
@@ -738,24 +751,23 @@ def test_a_twin_goes_before_its_segment_and_the_low_window_and_variants_before_t
         want = n + 1
         eventually(lambda: _published(sink) == want, what=f"pair {n} published")  # noqa: B023
     assert publisher.close(ended=True, timeout=10)
-    assert sink.order == [
-        f"{SPACE}/1000-0.lo.ts",
-        f"{SPACE}/1000-0.hi.ts",
-        f"{SPACE}/index.m3u8",
-        f"{SPACE}/live-lo.m3u8",
-        f"{SPACE}/live-variants.m3u8",  # once, before the first main window
-        f"{SPACE}/live.m3u8",
-        f"{SPACE}/1000-1.lo.ts",
-        f"{SPACE}/1000-1.hi.ts",
-        f"{SPACE}/index.m3u8",
-        f"{SPACE}/live.m3u8",  # from then on the main window first: a slow low one never holds it
-        f"{SPACE}/live-lo.m3u8",
-        f"{SPACE}/index.m3u8",  # the closing writes
-        f"{SPACE}/live.m3u8",
-        f"{SPACE}/live-lo.m3u8",
-        f"{SPACE}/index-lo.m3u8",  # the recording's renditions, last
-        f"{SPACE}/index-variants.m3u8",
-    ]
+    _passes(
+        sink.order,
+        [
+            {"1000-0.lo.ts", "1000-0.hi.ts"},
+            {"index.m3u8"},
+            {"live-lo.m3u8"},
+            {"live-variants.m3u8"},  # once, before the first main window
+            {"live.m3u8"},
+            {"1000-1.lo.ts", "1000-1.hi.ts"},
+            {"index.m3u8"},
+            {"live.m3u8", "live-lo.m3u8"},  # from then on together: a slow low one never holds it
+            {"index.m3u8"},  # the closing writes
+            {"live.m3u8", "live-lo.m3u8"},
+            {"index-lo.m3u8"},  # the recording's renditions, last
+            {"index-variants.m3u8"},
+        ],
+    )
     assert sink.violations == []
     low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
     assert [s.uri for s in low.segments] == ["1000-0.lo.ts", "1000-1.lo.ts"] and low.ended
@@ -773,7 +785,7 @@ def test_a_twin_that_never_writes_drops_the_pair_and_both_windows_mark_the_gap()
         publisher.submit(_pair(n))
     assert publisher.close(ended=False, timeout=10)
     assert sink.violations == []
-    assert f"{SPACE}/1000-1.hi.ts" not in sink.objects
+    assert "1000-1.hi.ts" not in {s.uri for s in _playlist(sink).segments}  # written, never named
     main = parse_playlist(sink.objects[f"{SPACE}/live.m3u8"].decode())
     low = parse_playlist(sink.objects[f"{SPACE}/live-lo.m3u8"].decode())
     assert [(s.uri, s.discontinuity) for s in main.segments] == [
@@ -861,7 +873,7 @@ def test_a_space_that_goes_on_or_a_failed_recording_rendition_writes_no_recordin
     assert _playlist(failing).ended
 
 
-def test_the_sound_alone_goes_with_the_twin_before_its_segment_and_has_a_window_and_a_recording() -> None:
+def test_the_sound_alone_goes_with_its_segment_and_has_a_window_and_a_recording() -> None:
     sink = MemorySink()
     publisher, _ = _publisher(sink)
     publisher.set_variants(b"#EXTM3U\nvariants\n", b"#EXTM3U\nrecording variants\n", audio=True)
@@ -870,30 +882,23 @@ def test_the_sound_alone_goes_with_the_twin_before_its_segment_and_has_a_window_
         want = n + 1
         eventually(lambda: _published(sink) == want, what=f"segment {n} published")  # noqa: B023
     assert publisher.close(ended=True, timeout=10)
-    assert sink.order == [
-        f"{SPACE}/1000-0.lo.ts",
-        f"{SPACE}/1000-0.au.ts",
-        f"{SPACE}/1000-0.av.ts",
-        f"{SPACE}/index.m3u8",
-        f"{SPACE}/live-lo.m3u8",
-        f"{SPACE}/live-audio.m3u8",
-        f"{SPACE}/live-variants.m3u8",  # once, after every window it names
-        f"{SPACE}/live.m3u8",
-        f"{SPACE}/1000-1.lo.ts",
-        f"{SPACE}/1000-1.au.ts",
-        f"{SPACE}/1000-1.av.ts",
-        f"{SPACE}/index.m3u8",
-        f"{SPACE}/live.m3u8",
-        f"{SPACE}/live-lo.m3u8",
-        f"{SPACE}/live-audio.m3u8",
-        f"{SPACE}/index.m3u8",  # the closing writes
-        f"{SPACE}/live.m3u8",
-        f"{SPACE}/live-lo.m3u8",
-        f"{SPACE}/live-audio.m3u8",
-        f"{SPACE}/index-lo.m3u8",  # the recording's renditions, last
-        f"{SPACE}/index-audio.m3u8",
-        f"{SPACE}/index-variants.m3u8",
-    ]
+    _passes(
+        sink.order,
+        [
+            {"1000-0.lo.ts", "1000-0.au.ts", "1000-0.av.ts"},
+            {"index.m3u8"},
+            {"live-lo.m3u8", "live-audio.m3u8"},
+            {"live-variants.m3u8"},  # once, after every window it names
+            {"live.m3u8"},
+            {"1000-1.lo.ts", "1000-1.au.ts", "1000-1.av.ts"},
+            {"index.m3u8"},
+            {"live.m3u8", "live-lo.m3u8", "live-audio.m3u8"},
+            {"index.m3u8"},  # the closing writes
+            {"live.m3u8", "live-lo.m3u8", "live-audio.m3u8"},
+            {"index-lo.m3u8", "index-audio.m3u8"},  # the recording's renditions, last
+            {"index-variants.m3u8"},
+        ],
+    )
     assert sink.violations == []
     window = parse_playlist(sink.objects[f"{SPACE}/live-audio.m3u8"].decode())
     main = parse_playlist(sink.objects[f"{SPACE}/live.m3u8"].decode())
@@ -914,7 +919,7 @@ def test_a_sound_twin_that_never_writes_drops_all_three_and_every_window_marks_t
         publisher.submit(_triple(n))
     assert publisher.close(ended=False, timeout=10)
     assert sink.violations == []
-    assert f"{SPACE}/1000-1.av.ts" not in sink.objects
+    assert "1000-1.av.ts" not in {s.uri for s in _playlist(sink).segments}  # written, never named
     for name, suffix in (("live.m3u8", "av"), ("live-lo.m3u8", "lo"), ("live-audio.m3u8", "au")):
         window = parse_playlist(sink.objects[f"{SPACE}/{name}"].decode())
         assert [(s.uri, s.discontinuity) for s in window.segments] == [
@@ -979,3 +984,59 @@ def test_the_variants_never_name_a_window_that_is_not_written_even_when_the_firs
     assert sink.objects[f"{SPACE}/index-variants.m3u8"] == recording
     window = parse_playlist(sink.objects[f"{SPACE}/live-audio.m3u8"].decode())
     assert [s.uri for s in window.segments] == ["900-0.lo.ts"] and window.ended
+
+
+class _Meeting(MemorySink):
+    """A write of a file named in `meet` waits until every file of its group is being written:
+    written one after another, the first would wait out the barrier's timeout and fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meet: dict[str, threading.Barrier] = {}
+        self.in_flight = self.most_in_flight = 0
+
+    def meet_at_once(self, *names: str) -> None:
+        barrier = threading.Barrier(len(names), timeout=10)
+        self.meet.update(dict.fromkeys(names, barrier))
+
+    def write(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            barrier = self.meet.get(key.split("/", 1)[1])
+        try:
+            if barrier is not None:
+                barrier.wait()
+            super().write(key, data, content_type=content_type, cache_control=cache_control)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_a_segments_files_and_then_its_live_windows_are_written_at_once() -> None:
+    sink = _Meeting()
+    publisher, stats = _publisher(sink)
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n", audio=True)
+    sink.meet_at_once("1000-0.lo.ts", "1000-0.au.ts", "1000-0.av.ts")
+    sink.meet_at_once("live-lo.m3u8", "live-audio.m3u8")  # the first pass: before the variants
+    publisher.submit(_triple(0))
+    eventually(lambda: f"{SPACE}/live.m3u8" in sink.objects, what="the first segment published")
+    sink.meet_at_once("live.m3u8", "live-lo.m3u8", "live-audio.m3u8")  # then all three windows
+    publisher.submit(_triple(1))
+    assert publisher.close(ended=False, timeout=30)
+    assert stats.segments_written == 2 and stats.write_errors == 0, "a write waited alone"
+    assert not any(barrier.broken for barrier in sink.meet.values())
+    assert sink.most_in_flight == 3 and sink.violations == []
+    live = parse_playlist(sink.objects[f"{SPACE}/live-audio.m3u8"].decode())
+    assert [s.uri for s in live.segments] == ["1000-0.au.ts", "1000-1.au.ts"]
+
+
+def test_without_the_pool_every_write_waits_for_the_one_before() -> None:
+    sink = _Meeting()
+    publisher, stats = _publisher(sink, parallel=False)
+    publisher.set_variants(b"#EXTM3U\n", b"#EXTM3U\n", audio=True)
+    for n in range(2):
+        publisher.submit(_triple(n))
+    assert publisher.close(ended=True, timeout=10)
+    assert sink.most_in_flight == 1 and sink.violations == []
+    assert stats.segments_written == 2 and _playlist(sink).ended
