@@ -482,6 +482,10 @@ VISIBILITY_JS = """(state) => {
 # playlist to be far behind (a locked phone), which is what the hand-back must get over.
 SOUND_ONLY_S = 30
 
+# How long the replay's page stays hidden: past the switch (SOUND_ONLY_AFTER_MS), long enough that
+# the stopped video is far from where the sound is when it comes back.
+REPLAY_SOUND_ONLY_S = 20
+
 # The same analyser tap as AUDIO_JS, on the sound-only player's <audio> element.
 SOUND_ONLY_JS = AUDIO_JS.replace(
     """document.querySelector('[data-testid="broadcast-video"]')""", "window.spaces.broadcast.soundAudio"
@@ -811,3 +815,85 @@ async def test_the_end_closes_the_playlist_and_the_replay_plays_from_the_start(
     await segments.nth(longest).click()
     await broadcast.sees(BOB, "bob's colour after a click on his turn in the timeline")
     await page.screenshot(broadcast.shots, "broadcast-06-replay")
+
+
+async def test_a_hidden_replay_hears_the_recordings_sound_alone_and_the_picture_comes_back_where_it_is(
+    broadcast: Broadcast,
+) -> None:
+    page = broadcast.listener
+    # The recording, ended by the test before or here, on its replay page (its renditions: the
+    # composer that ended the Space wrote them last).
+    if not await page.by("replay-page").is_visible():
+        if (await broadcast.api.get(f"/spaces/{broadcast.space_id}")).json()["state"] != "ended":
+            await broadcast.as_host("POST", f"/spaces/{broadcast.space_id}/end")
+        await page.page.goto(f"/#/spaces/{broadcast.space_id}/replay")
+        await expect(page.by("replay-page")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    played = await page.page.evaluate("() => window.spaces.broadcast.hls.url")
+    assert played.endswith(f"/{names.BROADCAST_VARIANTS}"), played
+
+    # From the start of bob's longest turn (the one the live hidden page heard), so that there is
+    # speech, and recording left, for the whole time the page is hidden.
+    segments = page.by("timeline-segment")
+    await expect(segments.first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    holders = await segments.evaluate_all(
+        "(els) => els.map((e) => [e.dataset.holder, Number(e.dataset.mediaStart)])"
+    )
+    video = "document.querySelector('[data-testid=\"broadcast-video\"]')"
+    ends = [start for _, start in holders[1:]] + [await page.page.evaluate(f"() => {video}.duration")]
+    longest = max((i for i, (h, _) in enumerate(holders) if h == BOB), key=lambda i: ends[i] - holders[i][1])
+    assert ends[longest] - holders[longest][1] > REPLAY_SOUND_ONLY_S + 15, holders
+    await segments.nth(longest).click()
+    await eventually_async(
+        lambda: page.page.evaluate(
+            f"(t) => !{video}.paused && {video}.currentTime > t + 1", holders[longest][1]
+        ),
+        timeout=TURN_TIMEOUT,
+        what="the replay playing bob's turn",
+    )
+    requests: list[tuple[float, str]] = []
+    page.page.on("request", lambda r: r.url.endswith(".ts") and requests.append((time.monotonic(), r.url)))
+
+    await page.page.evaluate(VISIBILITY_JS, "hidden")
+    await eventually_async(
+        lambda: page.page.evaluate("() => window.spaces.broadcast.soundOnly"),
+        timeout=TURN_TIMEOUT,
+        what="the hidden replay on the recording's sound alone",
+    )
+    switched = time.monotonic()
+    at_switch = await page.page.evaluate(f"() => {video}.currentTime")
+    assert await page.page.evaluate(f"() => {video}.paused")
+    assert await page.page.evaluate("() => window.spaces.broadcast.state") == "playing"
+
+    async def loud_alone() -> bool:
+        reading = await page.page.evaluate(SOUND_ONLY_JS)
+        return bool(reading) and not reading["muted"] and reading["peak"] > 0.02
+
+    await eventually_async(loud_alone, timeout=TURN_TIMEOUT, interval=0.2, what="bob from the sound alone")
+
+    def loaded_since(at: float) -> list[str]:
+        return [url.rsplit("/", 1)[-1] for t, url in requests if t > at]
+
+    await eventually_async(
+        lambda: len([n for n in loaded_since(switched + 1) if n.endswith(".au.ts")]) >= 3,
+        timeout=TURN_TIMEOUT,
+        what="three of the recording's sound-alone segments",
+    )
+    pictures = [n for n in loaded_since(switched + 1) if not n.endswith(".au.ts")]
+    assert pictures == [], pictures
+    while time.monotonic() - switched < REPLAY_SOUND_ONLY_S:
+        await asyncio.sleep(1)
+
+    # Shown again: the picture comes back at the sound's moment, not where the video stopped.
+    await page.page.evaluate(VISIBILITY_JS, "visible")
+    await eventually_async(
+        lambda: page.page.evaluate(
+            "() => !window.spaces.broadcast.soundOnly && !window.spaces.broadcast.soundAudio"
+            f" && !{video}.paused && !{video}.muted"
+        ),
+        timeout=TURN_TIMEOUT,
+        what="the replay's picture back and heard",
+    )
+    back_at = await page.page.evaluate(f"() => {video}.currentTime")
+    assert back_at > at_switch + REPLAY_SOUND_ONLY_S - 5, (at_switch, back_at)
+    gaps = await page.page.evaluate("() => window.spaces.broadcast.handoverGapsMs")
+    assert len(gaps) == 2 and all(g is not None and abs(g) <= 120 for g in gaps), gaps

@@ -64,8 +64,8 @@ export class FakeHls {
     this.levels = this.levels.filter((_, i) => i !== index);
   }
 
-  startLoad(): void {
-    this.calls.push("startLoad");
+  startLoad(position?: number): void {
+    this.calls.push(position === undefined ? "startLoad" : `startLoad ${position}`);
   }
 
   stopLoad(): void {

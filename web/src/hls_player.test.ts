@@ -364,6 +364,88 @@ describe("BroadcastPlayer in a page that is only heard", () => {
     player.destroy();
   });
 
+  describe("a replay", () => {
+    const RECORDING = "https://cdn.example/s1/index.m3u8";
+    const RECORDING_VARIANTS = RECORDING.replace("/index.m3u8", "/index-variants.m3u8");
+    const RECORDING_SOUND = RECORDING.replace("/index.m3u8", "/index-audio.m3u8");
+    const recordingVariants = [
+      "#EXTM3U",
+      '#EXT-X-STREAM-INF:BANDWIDTH=796800,CODECS="avc1.64001e,mp4a.40.2",RESOLUTION=640x360',
+      "index-lo.m3u8",
+      '#EXT-X-STREAM-INF:BANDWIDTH=89600,AVERAGE-BANDWIDTH=89600,CODECS="mp4a.40.2"',
+      "index-audio.m3u8",
+    ].join("\n");
+    // The recording's segments: 1 s each from T.
+    const fragments = Array.from({ length: 120 }, (_, n) => ({ start: n, duration: 1, programDateTime: T + n * 1000 }));
+
+    /** A replay on the recording's variants, playing at 30 s in. */
+    async function replaying(): Promise<{ player: BroadcastPlayer; hls: FakeHls }> {
+      vi.stubGlobal(
+        "fetch",
+        vi.fn(async (_url: string, init?: RequestInit) =>
+          init?.method === "HEAD" ? new Response(null, { status: 200 }) : new Response(recordingVariants, { status: 200 }),
+        ),
+      );
+      const player = await BroadcastPlayer.open(RECORDING, { live: false });
+      const hls = FakeHls.instances[0];
+      expect(hls.url).toBe(RECORDING_VARIANTS);
+      hls.levels = [{ details: { fragments } }];
+      hls.currentLevel = 0;
+      player.video.currentTime = 30;
+      hls.playingDate = new Date(T + 30_000);
+      player.video.dispatchEvent(new Event("playing"));
+      return { player, hls };
+    }
+
+    it("plays the recording's sound alone from where the video is, and the video comes back at the sound's moment", async () => {
+      const { player, hls } = await replaying();
+      const sound = await hiddenLongEnough();
+      expect(sound?.url).toBe(RECORDING_SOUND);
+      expect(sound?.config).toMatchObject({ startPosition: 30 });
+      const audio = player.soundAudio!;
+      sound!.playingDate = new Date(T + 30_000);
+      audio.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(true);
+      expect(hls.calls.at(-1)).toBe("stopLoad");
+
+      const plays = vi.spyOn(player.video, "play").mockResolvedValue(undefined);
+      sound!.playingDate = new Date(T + 75_400); // 45 s later, heard on a locked phone
+      visibility("visible");
+      // The video is put at the sound's moment from the playlist it has, loads from there, plays.
+      expect(player.video.currentTime).toBeCloseTo(75.4);
+      expect(hls.calls.at(-1)).toMatch(/^startLoad 75\.4/);
+      expect(plays).toHaveBeenCalledTimes(1);
+      expect(player.soundOnly).toBe(true); // heard until the video plays in step
+      hls.playingDate = new Date(T + 75_400);
+      player.video.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(false);
+      expect(player.video.muted).toBe(false);
+      expect(player.handoverGapsMs).toEqual([0, 0]);
+      expect(sound!.calls).toContain("destroy");
+      player.destroy();
+    });
+
+    it("takes the video back paused at the end when the recording ended on the sound alone", async () => {
+      const { player, hls } = await replaying();
+      const sound = await hiddenLongEnough();
+      const audio = player.soundAudio!;
+      sound!.playingDate = new Date(T + 30_000);
+      audio.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(true);
+      sound!.playingDate = new Date(T + 119_900);
+      audio.dispatchEvent(new Event("ended"));
+      expect(player.state).toBe("ended");
+      const plays = vi.spyOn(player.video, "play");
+      visibility("visible");
+      expect(player.soundOnly).toBe(false);
+      expect(player.video.currentTime).toBeCloseTo(119.9);
+      expect(plays).not.toHaveBeenCalled();
+      expect(player.state).toBe("ended");
+      expect(hls.calls.at(-1)).toMatch(/^startLoad 119\.9/);
+      player.destroy();
+    });
+  });
+
   it("keeps the lowest rendition when the variants name no sound alone (a Space of an older composer)", async () => {
     const { player, hls } = await playing(false);
     expect(await hiddenLongEnough()).toBeUndefined();

@@ -14,7 +14,7 @@ import {
   secondsBehind,
   soundOnlyUri,
 } from "./broadcast";
-import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS } from "./contract.gen";
+import { BROADCAST_LIVE_PLAYLIST, BROADCAST_LIVE_VARIANTS, BROADCAST_VARIANTS } from "./contract.gen";
 import { h } from "./dom";
 import { RenditionGuard } from "./rendition_guard";
 import {
@@ -539,7 +539,7 @@ export class BroadcastPlayer {
 
   /** In a hidden page, the sound alone SOUND_ONLY_AFTER_MS from now (or from when it plays, if it does not yet). */
   private armSoundOnly(): void {
-    if (this.hiddenTimer !== undefined || this.sound || this.soundGaveUp || !this.live || !this.hls) return;
+    if (this.hiddenTimer !== undefined || this.sound || this.soundGaveUp || !this.hls) return;
     this.hiddenTimer = window.setTimeout(() => {
       this.hiddenTimer = undefined;
       void this.toSoundOnly();
@@ -547,22 +547,27 @@ export class BroadcastPlayer {
   }
 
   /**
-   * A live hls.js player on a video Space's renditions, playing, starts the audio-only window the
-   * variants name (the page is hidden: nobody sees the picture), muted; once it plays in step, it
-   * is heard and the video stops loading (sound_only.ts). A Space without one (audio-only, or a
-   * composer without it) keeps the lowest rendition.
+   * An hls.js player on a video Space's renditions, playing, starts the audio-only playlist the
+   * variants name (the page is hidden: nobody sees the picture), muted: live, its window; a replay,
+   * the recording's. Once it plays in step, it is heard and the video stops loading
+   * (sound_only.ts). A Space without one (audio-only, or a composer without it) keeps the lowest
+   * rendition.
    */
   private async toSoundOnly(): Promise<void> {
     const hls = this.hls;
     const HlsClass = this.Hls;
-    if (!hls || !HlsClass || !this.live || this.sound || this.destroyed || this.state !== "playing") return;
-    if (!hls.url?.endsWith(`/${BROADCAST_LIVE_VARIANTS}`)) return;
+    if (!hls || !HlsClass || this.sound || this.destroyed || this.state !== "playing") return;
+    if (!hls.url?.endsWith(`/${this.live ? BROADCAST_LIVE_VARIANTS : BROADCAST_VARIANTS}`)) return;
     const variants = hls.url;
     const text = await fetchText(variants);
     const url = text === null ? null : soundOnlyUri(text, variants);
     if (url === null || this.hls !== hls || this.destroyed || this.sound) return;
     if (document.visibilityState !== "hidden" || this.state !== "playing") return;
-    const config = soundOnlyConfig(LIVE_HLS_CONFIG, hls.latency > 0 ? hls.latency : null);
+    // Live, at the video's hold-back; a replay, where the video is (both playlists hold the same
+    // segments with the same durations, so one media time is the other's).
+    const config = this.live
+      ? soundOnlyConfig(LIVE_HLS_CONFIG, hls.latency > 0 ? hls.latency : null)
+      : { ...REPLAY_HLS_CONFIG, startPosition: this.video.currentTime };
     const sound: SoundOnly = new SoundOnly(HlsClass, url, config, () => this.playingDateMs(), {
       ready: () => this.hearSoundOnly(sound),
       failed: () => {
@@ -596,10 +601,11 @@ export class BroadcastPlayer {
 
   /**
    * Back to the video (the page is shown, or the sound alone failed). Before it was heard, the sound
-   * alone just goes. After, the video loads again, muted. hls.js resumes where the video stopped,
-   * tens of seconds back: once its playlist is fresh, the video is put at the sound's moment and
-   * played, and takes the sound back once it plays in step with it (`videoWarm`), or after
-   * HANDOVER_PATIENCE_MS whatever it does.
+   * alone just goes. After, the video loads again, muted. Live, hls.js resumes where the video
+   * stopped, tens of seconds back: once its playlist is fresh, the video is put at the sound's
+   * moment; a replay's playlist is all there, so it is put there at once. Then it plays, and takes
+   * the sound back once it plays in step with it (`videoWarm`), or after HANDOVER_PATIENCE_MS
+   * whatever it does.
    */
   private toVideo(): void {
     const sound = this.sound;
@@ -612,6 +618,7 @@ export class BroadcastPlayer {
       return;
     }
     if (this.handBackTimer !== undefined) return; // already on its way back
+    if (!this.live) return this.replayToVideo(sound, hls);
     hls.startLoad();
     // Paused by the person: the video takes over paused, and "Resume live" plays it from its edge.
     if (this.state === "paused") return this.hearVideo();
@@ -632,6 +639,22 @@ export class BroadcastPlayer {
       this.stopFresh = () => undefined;
     };
     hls.on(HlsClass.Events.LEVEL_UPDATED, fresh);
+  }
+
+  /**
+   * A replay's video back at the sound's moment, found in the playlist it already has (the
+   * sound's own position if the dates say nothing); paused or ended, it takes over as it is.
+   */
+  private replayToVideo(sound: SoundOnly, hls: Hls): void {
+    const details = hls.levels[Math.max(0, hls.currentLevel)]?.details;
+    const at = positionOf(details?.fragments ?? [], sound.playingDateMs());
+    const position = typeof at === "number" ? at : sound.audio.currentTime;
+    this.video.currentTime = position;
+    hls.startLoad(position);
+    if (this.state === "paused" || this.state === "ended") return this.hearVideo();
+    this.handBackSteps = 0;
+    this.handBackTimer = window.setTimeout(() => this.hearVideo(), HANDOVER_PATIENCE_MS);
+    this.video.play().catch(() => undefined);
   }
 
   /** Stops the hand-back's wait for a fresh playlist (`toVideo`). */
@@ -658,13 +681,14 @@ export class BroadcastPlayer {
     this.handBackTimer = undefined;
     this.stopFresh();
     if (!sound || !this.soundOnly || this.destroyed) return;
-    if (this.state !== "paused") this.noteHandover(sound);
+    const still = this.state === "paused" || this.state === "ended";
+    if (!still) this.noteHandover(sound);
     this.video.muted = sound.audio.muted;
     this.soundOnly = false;
     this.sound = null;
     sound.destroy();
-    if (this.state === "paused") {
-      this.video.pause(); // paused by the person while it came back
+    if (still) {
+      this.video.pause(); // paused by the person while it came back, or a replay that ended
       this.emit();
     } else if (this.video.paused) void this.play();
     else this.setState(this.video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA ? "playing" : "waiting");

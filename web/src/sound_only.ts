@@ -1,7 +1,8 @@
 /**
- * A video Space's sound alone, for a live player whose page is only heard (a phone's locked screen,
- * a tab in the background): its own hls.js on an <audio> element, playing the audio-only window
- * (~83 kb/s where the smallest picture is ~0.75 Mb/s; docs/broadcast.md, "Renditions").
+ * A video Space's sound alone, for a player whose page is only heard (a phone's locked screen, a
+ * tab in the background): its own hls.js on an <audio> element, playing the audio-only window, or
+ * on a replay the recording's audio-only playlist (~83 kb/s where the smallest picture is
+ * ~0.75 Mb/s; docs/broadcast.md, "Renditions").
  *
  * It starts muted, catches up with the moment the video shows (both carry the same
  * PROGRAM-DATE-TIME), and says when it is ready; the player then makes it the one heard and stops
@@ -55,7 +56,7 @@ export interface SoundOnlyEvents {
   ready(): void;
   /** It cannot play: go back to the video. */
   failed(): void;
-  /** Its stream ended (#EXT-X-ENDLIST): the Space ended. */
+  /** Its stream ended (#EXT-X-ENDLIST): the Space ended, or the replay came to its end. */
   ended(): void;
 }
 
