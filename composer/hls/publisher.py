@@ -12,8 +12,8 @@ Rules (docs/broadcast.md, "Encoding and segments"):
   window finds the variants of a video Space and every window they name;
 - writes that no rule orders (a segment and its twins; the live windows after the full playlist)
   go out at once (`parallel`), each retried on its own, and a pass waits for all of them: a
-  segment costs the sink three round trips in a row (the files, the full playlist, the windows)
-  whatever its renditions, not seven;
+  segment costs the sink three round trips in a row (its files, the full playlist, the windows)
+  whatever its renditions, where one write at a time took five to the main window and seven;
 - every write is retried with capped exponential backoff; a segment that still fails, or that
   waited too long in a full queue, is dropped and the next segment carries #EXT-X-DISCONTINUITY;
 - the encoder hands segments over and never waits: the queue is bounded by dropping the oldest;
@@ -26,9 +26,10 @@ Rules (docs/broadcast.md, "Encoding and segments"):
 - while the playlists are held (`hold_playlists`: the composer lost its room, and a replacement may
   take the Space over), segments are still written but no playlist or timeline is, and a write of
   one already retrying stops at its next attempt; on release the next pass writes them;
-- the full playlist and the live window are written conditionally (`Sink.write_if`, on the version
-  this publisher last read or wrote), the fence between two composers of one Space
-  (docs/broadcast.md, "Two writers").
+- the full playlist and every live window are written conditionally (`Sink.write_if`, on the
+  version this publisher last read or wrote), the fence between two composers of one Space
+  (docs/broadcast.md, "Two writers"): a window that a newer composer wrote, or closed, is never
+  written over, whichever window finds it.
   A conflict is resolved by reading the playlist back: our own write whose answer was lost is
   adopted; a predecessor's late write gets our segments appended after it (`rebase`); a newer
   composer's segments, or an ENDLIST, mean this publisher is superseded: it holds its playlists and
@@ -48,7 +49,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -89,8 +89,6 @@ log = logging.getLogger(__name__)
 # renditions (three to eight small writes, each retried with backoff): segments still queued when it
 # starts are dropped.
 FINAL_WRITE_RESERVE_S = 6.0
-# Writes one pass makes at once: a segment and its two twins, or the three live windows.
-PARALLEL_WRITES = 3
 # Conflicts resolved by a rebase in one pass before the pass gives up (the next one tries again): a
 # predecessor writes at most once or twice after its successor read the playlist.
 MAX_REBASES = 3
@@ -150,18 +148,13 @@ class Publisher:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sink = sink
-        # The upload thread makes one write of a pass itself and hands the others to this pool
-        # (its threads start with the first pass that has more than one write).
-        self._pool = (
-            ThreadPoolExecutor(PARALLEL_WRITES - 1, thread_name_prefix=f"broadcast-write-{space_id}")
-            if parallel
-            else None
-        )
+        self._parallel = parallel
         self._space_id = space_id
         self._epoch_ms = epoch_ms
-        # The full playlist's, the live window's and the timeline's versions in the sink as this
+        # The full playlist's, the live windows' and the timeline's versions in the sink as this
         # publisher last read or wrote them (None: there was none): their writes are conditional on
-        # them.
+        # them. The renditions' windows start unknown: a continuing composer's first write of one
+        # meets its predecessor's, reads it back and writes over it.
         self._versions: dict[str, str | None] = {
             BROADCAST_PLAYLIST: playlist_version,
             BROADCAST_LIVE_PLAYLIST: live_version,
@@ -307,13 +300,6 @@ class Publisher:
     # -- the upload thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            self._upload()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False)  # every pass waited for its writes
-
-    def _upload(self) -> None:
         while not self._abort.is_set():
             with self._cond:
                 while not (self._pending or self._closing or self._timeline_due() or self._released):
@@ -444,11 +430,10 @@ class Publisher:
         live = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS).encode()
 
         def write_live() -> bool:
-            return self._write_live(live, closed=playlist.ended, final=final)
+            return self._write_window(BROADCAST_LIVE_PLAYLIST, live, closed=playlist.ended, final=final)
 
-        # The main window with the renditions' (once the variants are out): a slow rendition's write
-        # never holds it back, and each is written whatever becomes of the others. The main one is
-        # first, so its conditional write and any conflict stay on this thread (`_versions`).
+        # The main window with the renditions' (once the variants are out), each whatever becomes of
+        # the others: a slow rendition's write never holds the main one back.
         live_written, *windows_written = self._together([write_live, *windows])
         if live_written:
             self._stats.count(playlists_written=1)
@@ -458,19 +443,14 @@ class Publisher:
             self._playlist_dirty = True  # the next pass writes them (with the others: they are derived)
 
     def _rendition_windows(self, playlist: MediaPlaylist, *, final: bool) -> list[Callable[[], bool]]:
-        """The writes of the renditions' windows, from the full playlist just written. Not fenced on
-        their own: they follow the full playlist's fence in the same pass (a predecessor's late
-        write can only land in the moment after it passed its own, and the next pass writes over
-        it)."""
-        return [
-            self._writer(
-                r.live,
-                playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS, r.twin).encode(),
-                closed=playlist.ended,
-                final=final,
-            )
-            for r in self._renditions
-        ]
+        """The writes of the renditions' windows, from the full playlist just written, each fenced
+        like the main window (`_write_window`)."""
+
+        def writer(rendition: _Rendition) -> Callable[[], bool]:
+            window = playlist.render_window(BROADCAST_LIVE_WINDOW_SEGMENTS, rendition.twin).encode()
+            return lambda: self._write_window(rendition.live, window, closed=playlist.ended, final=final)
+
+        return [writer(r) for r in self._renditions]
 
     def _writer(self, name: str, data: bytes, *, closed: bool, final: bool = False) -> Callable[[], bool]:
         """One unconditional write, to be run by `_together`: a playlist (any `.m3u8`) is holdable."""
@@ -483,15 +463,31 @@ class Publisher:
 
     def _together(self, writes: Sequence[Callable[[], bool]]) -> list[bool]:
         """Run writes that no rule orders, each with its own retries, and wait for them all: at once
-        (the first on this thread), or one after another without the pool. Their results, in order."""
-        if self._pool is None or len(writes) < 2:
+        (the first on this thread, each other on a daemon thread of its own, which an exiting
+        process does not wait for), or one after another. Their results, in order."""
+        if not self._parallel or len(writes) < 2:
             return [write() for write in writes]
-        others = [self._pool.submit(write) for write in writes[1:]]
-        try:
-            first = writes[0]()
-        finally:
-            wait(others)  # a pass never ends with a write of its still out
-        return [first, *(f.result() for f in others)]
+        results: list[bool] = [False] * len(writes)
+        failures: list[BaseException] = []
+
+        def run(index: int) -> None:
+            try:
+                results[index] = writes[index]()
+            except BaseException as exc:  # re-raised on the upload thread, as one write there would
+                failures.append(exc)
+
+        others = [
+            threading.Thread(target=run, args=(i,), name=f"broadcast-write-{self._space_id}", daemon=True)
+            for i in range(1, len(writes))
+        ]
+        for thread in others:
+            thread.start()
+        run(0)
+        for thread in others:
+            thread.join()  # a pass never ends with a write of its still out
+        if failures:
+            raise failures[0]
+        return results
 
     def _write_variants(self) -> None:
         with self._cond:
@@ -529,30 +525,30 @@ class Publisher:
             return playlist if written else None
         return None
 
-    def _write_live(self, live: bytes, *, closed: bool, final: bool) -> bool:
-        """Write the live window over the version we know. A conflict means another composer wrote
-        it: a newer one (its segments are in it) supersedes this one; an older one's late write is
-        written over (this publisher just passed the full playlist's fence)."""
+    def _write_window(self, name: str, window: bytes, *, closed: bool, final: bool) -> bool:
+        """Write a live window (the main one or a rendition's) over the version we know. A conflict
+        means another composer wrote it: a newer one (its segments are in it) supersedes this one;
+        an older one's late write (or, for a continuing composer's first write of a window, the
+        window it took over) is written over: this publisher just passed the full playlist's fence.
+        Any thread (`_together`): each window's version is only touched by its own write."""
         for _ in range(MAX_REBASES + 1):
             if self._abort.is_set():
                 return False
-            outcome, stored = self._write_or_read_back(
-                BROADCAST_LIVE_PLAYLIST, live, closed=closed, final=final
-            )
+            outcome, stored = self._write_or_read_back(name, window, closed=closed, final=final)
             if outcome != "conflict":
                 return outcome == "written"
             if stored is None:
                 continue
-            if stored == live:
+            if stored == window:
                 return True
             try:
-                window: MediaPlaylist | None = parse_playlist(stored.decode("utf-8"))
+                theirs: MediaPlaylist | None = parse_playlist(stored.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
-                window = None  # not a window a newer composer wrote: ours replaces it
-            if window is not None and self._taken_over(window):
+                theirs = None  # not a window a newer composer wrote: ours replaces it
+            if theirs is not None and self._taken_over(theirs):
                 # A newer composer's window, or a closed one (a newer composer that resumed and
                 # ended the Space before its first segment): never reopened by ours.
-                self._supersede("a newer composer writes the live window, or closed it")
+                self._supersede(f"a newer composer writes {name}, or closed it")
                 return False
         return False
 
@@ -717,7 +713,7 @@ class Publisher:
                         self._versions[name] = self._sink.write_if(
                             key,
                             data,
-                            version=self._versions[name],
+                            version=self._versions.get(name),
                             content_type=headers["Content-Type"],
                             cache_control=headers["Cache-Control"],
                         )

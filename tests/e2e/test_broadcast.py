@@ -564,6 +564,107 @@ async def test_a_hidden_page_hears_the_sound_alone_and_gets_the_picture_back_whe
     assert len(gaps) == 2 and all(g is not None and abs(g) <= 120 for g in gaps), gaps
 
 
+# A link the sound alone (~90 kb/s with its playlist) fits in and the lowest picture of a busy
+# stage does not: the low rendition here is 320x180 at 600 kb/s plus its sound. Chromium's own
+# emulation of the page's network (DevTools protocol) makes it, for every request of the page.
+THIN_LINK_KBPS = 250
+# A low segment this big is a busy picture's (a still stage's is a few kB): ~480 kb/s and more.
+BUSY_LOW_SEGMENT_BYTES = 60_000
+
+
+async def test_a_link_too_thin_for_the_lowest_picture_hears_the_sound_alone_and_gets_the_picture_when_asked(
+    broadcast: Broadcast,
+) -> None:
+    bob = broadcast.speakers[BOB]
+    broadcast.talk.start(bob)
+    await broadcast.sees(BOB, "bob's camera in the big tile")
+    page = broadcast.page
+    space = broadcast.space_id
+    bob.set_camera_noise(True)
+    cdp = await page.context.new_cdp_session(page)
+    try:
+
+        async def busy_low_segment() -> bool:
+            window = await broadcast.api.get(f"/broadcast/{space}/{names.BROADCAST_LOW_LIVE_PLAYLIST}")
+            uris = [line for line in window.text.splitlines() if line and not line.startswith("#")]
+            if window.status_code != 200 or not uris:
+                return False
+            return (
+                len((await broadcast.api.get(f"/broadcast/{space}/{uris[-1]}")).content)
+                > BUSY_LOW_SEGMENT_BYTES
+            )
+
+        await eventually_async(
+            busy_low_segment, timeout=TURN_TIMEOUT, what="a busy picture in the low rendition"
+        )
+        segments: list[tuple[float, str]] = []
+        page.on("request", lambda r: r.url.endswith(".ts") and segments.append((time.monotonic(), r.url)))
+        await cdp.send("Network.enable")
+        await cdp.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": 40,
+                "downloadThroughput": THIN_LINK_KBPS * 1000 / 8,
+                "uploadThroughput": THIN_LINK_KBPS * 1000 / 8,
+            },
+        )
+        # The picture stalls at the lowest rendition; the sound alone takes over, and says so.
+        await eventually_async(
+            lambda: page.evaluate(
+                "() => window.spaces.broadcast.soundOnly && window.spaces.broadcast.soundReason === 'link'"
+            ),
+            timeout=2 * TURN_TIMEOUT,
+            what="the sound alone on the thin link",
+        )
+        switched = time.monotonic()
+        await expect(broadcast.listener.by("sound-only")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+        async def loud_alone() -> bool:
+            reading = await page.evaluate(SOUND_ONLY_JS)
+            return bool(reading) and not reading["muted"] and reading["peak"] > 0.02
+
+        await eventually_async(
+            loud_alone, timeout=TURN_TIMEOUT, interval=0.2, what="bob from the sound alone"
+        )
+
+        def loaded_since(at: float) -> list[str]:
+            return [url.rsplit("/", 1)[-1] for t, url in segments if t > at]
+
+        await eventually_async(
+            lambda: len([n for n in loaded_since(switched + 2) if n.endswith(".au.ts")]) >= 3,
+            timeout=TURN_TIMEOUT,
+            what="three segments of the sound alone through the thin link",
+        )
+        pictures = [n for n in loaded_since(switched + 2) if not n.endswith(".au.ts")]
+        assert pictures == [], pictures
+
+        # The link is wide again; the picture comes back when the person asks for it.
+        await cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+        assert await page.evaluate("() => window.spaces.broadcast.soundOnly")
+        await broadcast.listener.by("show-picture").click()
+        await eventually_async(
+            lambda: page.evaluate(
+                "() => !window.spaces.broadcast.soundOnly && !window.spaces.broadcast.soundAudio"
+                " && !window.spaces.broadcast.video.paused && !window.spaces.broadcast.video.muted"
+            ),
+            timeout=TURN_TIMEOUT,
+            what="the picture back and heard",
+        )
+        await expect(broadcast.listener.by("sound-only")).to_have_count(0)
+    finally:
+        bob.set_camera_noise(False)
+        with contextlib.suppress(Exception):
+            await cdp.send(
+                "Network.emulateNetworkConditions",
+                {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+            )
+            await cdp.detach()
+
+
 async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast: Broadcast) -> None:
     page = broadcast.listener
     await page.page.evaluate("() => { window.__sameDocument = true; }")

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,9 @@ class SyntheticSpeaker:
     camera: rtc.LocalVideoTrack | None = None
     camera_sid: str | None = None
     _camera_pump: asyncio.Task[None] | None = None
+    # What the camera pump sends, in turn: its colour, or noise (`set_camera_noise`).
+    _camera_frames: list[rtc.VideoFrame] = field(default_factory=list)
+    _camera_colour: list[rtc.VideoFrame] = field(default_factory=list)
     screen_sid: str | None = None
     _screen_pump: asyncio.Task[None] | None = None
     mic_sid: str | None = None
@@ -188,14 +192,35 @@ class SyntheticSpeaker:
         frame = rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba)
         source.capture_frame(frame)
         if colour is not None:
+            self._camera_frames = self._camera_colour = [frame]
             self._camera_pump = asyncio.create_task(
-                self._pump_camera(source, frame), name=f"camera-{self.identity}"
+                self._pump_frames(source, lambda: self._camera_frames), name=f"camera-{self.identity}"
             )
 
-    async def _pump_camera(self, source: rtc.VideoSource, frame: rtc.VideoFrame) -> None:
+    def set_camera_noise(self, noisy: bool) -> None:
+        """A colour camera shows noise (every frame different, as a busy picture is: what makes a
+        video segment as big as its bitrate allows) or its colour again."""
+        assert self._camera_colour, "a colour camera"
+        frame = self._camera_colour[0]
+        if not noisy:
+            self._camera_frames = self._camera_colour
+            return
+        rng = np.random.default_rng(7)
+        self._camera_frames = [
+            rtc.VideoFrame(
+                frame.width,
+                frame.height,
+                rtc.VideoBufferType.RGBA,
+                rng.integers(0, 256, (frame.height, frame.width, 4), dtype=np.uint8).tobytes(),
+            )
+            for _ in range(CAMERA_FPS)
+        ]
+
+    async def _pump_frames(self, source: rtc.VideoSource, frames: Callable[[], list[rtc.VideoFrame]]) -> None:
         """On a monotonic schedule, so a busy event loop does not lower the rate: frames up to 0.5 s
         late are sent at once, one after the other; further behind, the schedule starts again."""
         due = time.monotonic()
+        n = 0
         while True:
             due += 1 / CAMERA_FPS
             delay = due - time.monotonic()
@@ -203,7 +228,9 @@ class SyntheticSpeaker:
                 await asyncio.sleep(delay)
             elif delay < -0.5:
                 due = time.monotonic()  # fell far behind (loaded machine): do not burst to catch up
-            source.capture_frame(frame)
+            now = frames()
+            source.capture_frame(now[n % len(now)])
+            n += 1
 
     def set_camera_muted(self, muted: bool) -> None:
         assert self.camera is not None
@@ -233,7 +260,7 @@ class SyntheticSpeaker:
         )
         source.capture_frame(frame)
         self._screen_pump = asyncio.create_task(
-            self._pump_camera(source, frame), name=f"screen-{self.identity}"
+            self._pump_frames(source, lambda: [frame]), name=f"screen-{self.identity}"
         )
         return publication.sid
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeHls } from "./fake_hls";
 import { BroadcastPlayer, positionOf } from "./hls_player";
-import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS } from "./sound_only";
+import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS, THIN_LINK_STALL_MS } from "./sound_only";
 
 vi.mock("hls.js/light", async () => ({ default: (await import("./fake_hls")).FakeHls }));
 
@@ -362,6 +362,121 @@ describe("BroadcastPlayer in a page that is only heard", () => {
     expect(sound!.calls).toContain("destroy");
     expect(player.soundOnly).toBe(false);
     player.destroy();
+  });
+
+  describe("on a link too thin for the lowest picture", () => {
+    const stall = { fatal: false, type: FakeHls.ErrorTypes.MEDIA_ERROR, details: FakeHls.ErrorDetails.BUFFER_STALLED_ERROR };
+    const flush = async () => {
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    };
+    /** The picture runs dry at the lowest rendition while its next segment downloads. */
+    function stalls(player: BroadcastPlayer, hls: FakeHls): void {
+      hls.fire(FakeHls.Events.FRAG_LOADING, { frag: { type: "main" } });
+      player.video.dispatchEvent(new Event("waiting"));
+      hls.fire(FakeHls.Events.ERROR, stall);
+    }
+
+    it("plays the sound alone after two stalls, keeps it when the page is shown, and gives the picture back when asked", async () => {
+      const { player, hls } = await playing();
+      hls.loadLevel = 0; // already on the lowest picture
+      stalls(player, hls);
+      await flush();
+      expect(FakeHls.instances).toHaveLength(1); // one stall: not yet
+      player.video.dispatchEvent(new Event("playing"));
+      stalls(player, hls);
+      await flush();
+      const sound = FakeHls.instances[1];
+      expect(sound?.url).toBe(SOUND);
+      expect(player.soundReason).toBe("link");
+      const audio = player.soundAudio!;
+      sound.playingDate = new Date(T);
+      audio.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(true);
+      expect(player.state).toBe("playing"); // heard, though the picture stalled
+      expect(hls.calls.at(-1)).toBe("stopLoad");
+      expect(audio.muted).toBe(false);
+
+      visibility("hidden");
+      visibility("visible"); // shown again: the link is no better for it
+      expect(player.soundOnly).toBe(true);
+      expect(hls.calls.at(-1)).toBe("stopLoad");
+
+      const plays = vi.spyOn(player.video, "play").mockResolvedValue(undefined);
+      sound.playingDate = new Date(T + 30_000);
+      player.showPicture();
+      expect(hls.calls.at(-1)).toBe("startLoad");
+      hls.fire(FakeHls.Events.LEVEL_UPDATED, { details: { fragments: [{ start: 50, duration: 1, programDateTime: T + 30_000 }] } });
+      expect(player.video.currentTime).toBeCloseTo(50);
+      expect(plays).toHaveBeenCalledTimes(1);
+      hls.playingDate = new Date(T + 30_000);
+      player.video.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(false);
+      expect(player.soundReason).toBeNull();
+      expect(sound.calls).toContain("destroy");
+
+      // Counted afresh: one stall more is not enough.
+      player.video.dispatchEvent(new Event("playing"));
+      stalls(player, hls);
+      await flush();
+      expect(FakeHls.instances).toHaveLength(2);
+      player.destroy();
+    });
+
+    it("plays the sound alone when a wait with a segment downloading lasts long enough, at any rendition", async () => {
+      const { player, hls } = await playing();
+      hls.loadLevel = 1; // the big picture, abandoning segments at the live edge one after another
+      player.video.dispatchEvent(new Event("waiting")); // nothing downloading: a late segment
+      await vi.advanceTimersByTimeAsync(2 * THIN_LINK_STALL_MS);
+      expect(FakeHls.instances).toHaveLength(1);
+      hls.fire(FakeHls.Events.FRAG_LOADING, { frag: { type: "main" } }); // it comes, and crawls
+      await vi.advanceTimersByTimeAsync(THIN_LINK_STALL_MS);
+      await flush();
+      expect(FakeHls.instances[1]?.url).toBe(SOUND);
+      expect(player.soundReason).toBe("link");
+      player.destroy();
+    });
+
+    it("keeps the picture through a wait shorter than that, and in a replay", async () => {
+      const { player, hls } = await playing();
+      hls.fire(FakeHls.Events.FRAG_LOADING, { frag: { type: "main" } });
+      player.video.dispatchEvent(new Event("waiting"));
+      await vi.advanceTimersByTimeAsync(THIN_LINK_STALL_MS - 1);
+      player.video.dispatchEvent(new Event("playing")); // it played again in time
+      await vi.advanceTimersByTimeAsync(2 * THIN_LINK_STALL_MS);
+      expect(FakeHls.instances).toHaveLength(1);
+      player.destroy();
+
+      FakeHls.instances = [];
+      const replay = await BroadcastPlayer.open("https://cdn.example/s1/index.m3u8", { live: false });
+      const vod = FakeHls.instances[0];
+      replay.video.dispatchEvent(new Event("playing"));
+      vod.fire(FakeHls.Events.FRAG_LOADING, { frag: { type: "main" } });
+      replay.video.dispatchEvent(new Event("waiting"));
+      await vi.advanceTimersByTimeAsync(2 * THIN_LINK_STALL_MS);
+      expect(FakeHls.instances).toHaveLength(1); // a replay waits for its segments (docs/web.md)
+      replay.destroy();
+    });
+
+    it("resumes the sound alone at its live edge after a pause", async () => {
+      const { player, hls } = await playing();
+      hls.loadLevel = 0;
+      for (let i = 0; i < 2; i++) stalls(player, hls);
+      await flush();
+      const sound = FakeHls.instances[1];
+      const audio = player.soundAudio!;
+      sound.playingDate = new Date(T);
+      audio.dispatchEvent(new Event("playing"));
+      audio.dispatchEvent(new Event("pause")); // the media keys
+      expect(player.state).toBe("paused");
+      sound.liveSyncPosition = 77;
+      const plays = vi.spyOn(audio, "play").mockResolvedValue(undefined);
+      const videoPlays = vi.spyOn(player.video, "play");
+      await player.resumeLive();
+      expect(audio.currentTime).toBe(77);
+      expect(plays).toHaveBeenCalled();
+      expect(videoPlays).not.toHaveBeenCalled();
+      player.destroy();
+    });
   });
 
   describe("a replay", () => {

@@ -24,6 +24,8 @@ import {
   SoundOnly,
   soundOnlyConfig,
   stepSeconds,
+  THIN_LINK_STALL_MS,
+  ThinLink,
 } from "./sound_only";
 import type { PdtAnchor } from "./timeline";
 
@@ -143,6 +145,15 @@ export class BroadcastPlayer {
   private sound: SoundOnly | null = null;
   /** Whether what is heard is `sound` (the video stopped): a hidden page of a video Space. */
   soundOnly = false;
+  /**
+   * Why `sound` is there (warming up or heard): the page is hidden, or the link cannot carry the
+   * lowest picture (then it stays until the person asks for the picture: `showPicture`).
+   */
+  soundReason: "hidden" | "link" | null = null;
+  /** The link's stalls at the lowest picture (sound_only.ts). */
+  private readonly thinLink = new ThinLink();
+  /** A live player's wait (its start, or a stall) being watched: THIN_LINK_STALL_MS of it is enough. */
+  private thinTimer: number | undefined;
   /** The sound alone's element while there is one (warming up or heard): the tests read it. */
   get soundAudio(): HTMLAudioElement | null {
     return this.sound?.audio ?? null;
@@ -168,6 +179,8 @@ export class BroadcastPlayer {
     const v = this.video;
     const set = (state: PlayerState) => () => this.setState(state);
     v.addEventListener("playing", () => {
+      window.clearTimeout(this.thinTimer);
+      this.thinTimer = undefined;
       if (this.soundOnly) return this.handBackSteps === 0 ? this.videoWarm() : undefined;
       if (document.visibilityState === "hidden") this.armSoundOnly(); // hidden before it played
       this.source.reset();
@@ -177,7 +190,11 @@ export class BroadcastPlayer {
       if (!this.destroyed) this.started = true;
       this.setState("playing");
     });
-    v.addEventListener("waiting", () => !this.soundOnly && this.setState("waiting"));
+    v.addEventListener("waiting", () => {
+      if (this.soundOnly) return;
+      this.setState("waiting");
+      this.watchThinLink();
+    });
     v.addEventListener("seeked", () => this.soundOnly && this.handBackSteps > 0 && this.videoWarm());
     v.addEventListener("pause", () => {
       // The browser's own HLS stops the element when it fails: that is a wait (onNativeError), not a
@@ -205,6 +222,7 @@ export class BroadcastPlayer {
       hls.on(HlsClass.Events.ERROR, (_event, data) => player.onError(data));
       hls.on(HlsClass.Events.MANIFEST_PARSED, () => {
         player.capWhileHidden(); // a load starts uncapped
+        player.watchThinLink(); // a start that does not come is a wait too
         if (!player.soundOnly) void player.play();
       });
       document.addEventListener("visibilitychange", player.onVisibility);
@@ -303,7 +321,7 @@ export class BroadcastPlayer {
         this.guard?.download(false); // a segment download that failed (it may be tried again)
       }
       if (data.details === this.Hls.ErrorDetails.BUFFER_STALLED_ERROR && this.live) {
-        this.guard?.stalled();
+        if (this.guard?.stalled()) this.linkStalled();
         void this.lookForVariants(hls);
       }
       // The first playlist that did not load and that hls.js retries (a timeout, a 5xx, no answer:
@@ -504,6 +522,7 @@ export class BroadcastPlayer {
    * of what is seekable): where it stopped may have left the playlist's window meanwhile.
    */
   async resumeLive(): Promise<void> {
+    if (this.soundOnly && this.sound && this.handBackTimer === undefined) return this.sound.resumeLive();
     const v = this.video;
     const edge = this.hls ? this.hls.liveSyncPosition : v.seekable.length > 0 ? v.seekable.end(v.seekable.length - 1) : null;
     if (edge !== null && Number.isFinite(edge)) v.currentTime = edge;
@@ -534,15 +553,51 @@ export class BroadcastPlayer {
     this.hiddenTimer = undefined;
     if (document.visibilityState === "hidden") return this.armSoundOnly();
     this.soundGaveUp = false;
-    this.toVideo();
+    if (this.soundReason !== "link") this.toVideo(); // the link's sound stays until the person asks
   };
+
+  /**
+   * A live player's link stalled at the lowest picture: the sound alone once it did so
+   * THIN_LINK_STALLS times within THIN_LINK_WINDOW_MS (sound_only.ts).
+   */
+  private linkStalled(): void {
+    if (this.sound || this.soundGaveUp || this.destroyed) return;
+    if (this.thinLink.stalled(Date.now())) void this.toSoundOnly("link");
+  }
+
+  /**
+   * A live player waits (its start, or a stall): if it still waits THIN_LINK_STALL_MS from now
+   * with a segment downloading, the link cannot carry the picture it loads (hls.js may keep
+   * abandoning segments at the live edge and never finish one, with a single stall event), and the
+   * sound alone is played. A wait with nothing downloading (a composer replacement, a segment
+   * published late) is not the link's: it is looked at again as long as it lasts.
+   */
+  private watchThinLink(): void {
+    if (!this.live || this.thinTimer !== undefined || this.sound || this.soundGaveUp || this.destroyed) return;
+    this.thinTimer = window.setTimeout(() => {
+      this.thinTimer = undefined;
+      if ((this.state !== "waiting" && this.state !== "loading") || this.sound || this.destroyed) return;
+      if (this.guard?.downloadUnderWay) void this.toSoundOnly("link");
+      else this.watchThinLink();
+    }, THIN_LINK_STALL_MS);
+  }
+
+  /**
+   * The person asks for the picture while the link's sound alone is heard: the video takes it back
+   * as for a page shown again, and the link's stalls are counted afresh.
+   */
+  showPicture(): void {
+    if (this.soundReason !== "link" || !this.sound) return;
+    this.thinLink.reset();
+    this.toVideo();
+  }
 
   /** In a hidden page, the sound alone SOUND_ONLY_AFTER_MS from now (or from when it plays, if it does not yet). */
   private armSoundOnly(): void {
     if (this.hiddenTimer !== undefined || this.sound || this.soundGaveUp || !this.hls) return;
     this.hiddenTimer = window.setTimeout(() => {
       this.hiddenTimer = undefined;
-      void this.toSoundOnly();
+      void this.toSoundOnly("hidden");
     }, SOUND_ONLY_AFTER_MS);
   }
 
@@ -551,18 +606,22 @@ export class BroadcastPlayer {
    * variants name (the page is hidden: nobody sees the picture), muted: live, its window; a replay,
    * the recording's. Once it plays in step, it is heard and the video stops loading
    * (sound_only.ts). A Space without one (audio-only, or a composer without it) keeps the lowest
-   * rendition.
+   * rendition. `reason`: the page is hidden (a playing player), or a live player's link is too thin
+   * for the lowest picture (a stalled one; `linkStalled`).
    */
-  private async toSoundOnly(): Promise<void> {
+  private async toSoundOnly(reason: "hidden" | "link"): Promise<void> {
     const hls = this.hls;
     const HlsClass = this.Hls;
-    if (!hls || !HlsClass || this.sound || this.destroyed || this.state !== "playing") return;
+    const ready = (): boolean =>
+      reason === "hidden"
+        ? this.state === "playing" && document.visibilityState === "hidden"
+        : this.state === "waiting" || this.state === "loading" || this.state === "playing";
+    if (!hls || !HlsClass || this.sound || this.destroyed || !ready()) return;
     if (!hls.url?.endsWith(`/${this.live ? BROADCAST_LIVE_VARIANTS : BROADCAST_VARIANTS}`)) return;
     const variants = hls.url;
     const text = await fetchText(variants);
     const url = text === null ? null : soundOnlyUri(text, variants);
-    if (url === null || this.hls !== hls || this.destroyed || this.sound) return;
-    if (document.visibilityState !== "hidden" || this.state !== "playing") return;
+    if (url === null || this.hls !== hls || this.destroyed || this.sound || !ready()) return;
     // Live, at the video's hold-back; a replay, where the video is (both playlists hold the same
     // segments with the same durations, so one media time is the other's).
     const config = this.live
@@ -578,13 +637,15 @@ export class BroadcastPlayer {
       ended: () => this.sound === sound && this.soundOnly && this.setState("ended"),
     });
     this.sound = sound;
+    this.soundReason = reason;
+    this.emit();
   }
 
   /** The sound alone plays in step: hear it, stop the video. */
   private hearSoundOnly(sound: SoundOnly): void {
     const hls = this.hls;
     if (this.sound !== sound || !hls || this.destroyed) return;
-    if (document.visibilityState !== "hidden") return this.toVideo();
+    if (this.soundReason === "hidden" && document.visibilityState !== "hidden") return this.toVideo();
     this.noteHandover(sound);
     const heard = sound.audio;
     heard.muted = this.video.muted;
@@ -596,6 +657,11 @@ export class BroadcastPlayer {
     const mine = () => this.sound === sound && this.soundOnly;
     heard.addEventListener("pause", () => mine() && !heard.ended && this.setState("paused"));
     heard.addEventListener("playing", () => mine() && this.setState("playing"));
+    // Ready means it plays (after its "playing" or a step's "seeked"): a stalled video's sound goes on.
+    if (this.state === "waiting" || this.state === "loading") {
+      this.started = true;
+      this.setState("playing");
+    }
     this.emit();
   }
 
@@ -615,6 +681,8 @@ export class BroadcastPlayer {
     if (!this.soundOnly || !hls || !HlsClass) {
       sound.destroy();
       this.sound = null;
+      this.soundReason = null;
+      this.emit();
       return;
     }
     if (this.handBackTimer !== undefined) return; // already on its way back
@@ -686,6 +754,7 @@ export class BroadcastPlayer {
     this.video.muted = sound.audio.muted;
     this.soundOnly = false;
     this.sound = null;
+    this.soundReason = null;
     sound.destroy();
     if (still) {
       this.video.pause(); // paused by the person while it came back, or a replay that ended
@@ -705,6 +774,7 @@ export class BroadcastPlayer {
   destroy(): void {
     this.destroyed = true;
     window.clearTimeout(this.hiddenTimer);
+    window.clearTimeout(this.thinTimer);
     window.clearTimeout(this.handBackTimer);
     this.sound?.destroy();
     this.sound = null;

@@ -111,15 +111,18 @@ describe("RenditionGuard", () => {
 
   it("steps the next load down one rendition on a stall while a segment downloads, else changes nothing", () => {
     const { hls, guard } = guarded({});
-    guard.stalled(); // nothing downloading: a composer replacement, a late segment
+    expect(guard.stalled()).toBe(false); // nothing downloading: a composer replacement, a late segment
     expect(hls.nextAutoLevel).toBe(-1);
     guard.download(true);
-    guard.stalled();
+    expect(guard.stalled()).toBe(false); // stepped down: not at the lowest yet
     expect(hls.nextAutoLevel).toBe(0);
     hls.nextAutoLevel = -1;
     hls.loadLevel = 0;
-    guard.stalled();
+    expect(guard.stalled()).toBe(true); // the link's, at the lowest rendition
     expect(hls.nextAutoLevel).toBe(-1);
+    guard.download(false);
+    expect(guard.stalled()).toBe(false);
+    guard.download(true);
     hls.loadLevel = 1;
     hls.autoLevelEnabled = false;
     guard.stalled();

@@ -14,7 +14,8 @@
  *   `_abandonRulesCheck`, 1.7), so with two renditions a link that worsened mid-stream stalled for
  *   ~9 s, with jumps to the live edge, before its estimate came down (an outside review, CDP
  *   throttling from 10 to 1.2 Mb/s). A stall with no download under way (a composer replacement, a
- *   segment published late) is not the link's, and changes nothing.
+ *   segment published late) is not the link's, and changes nothing. One at the lowest rendition is
+ *   said to the player, which may play the sound alone instead (sound_only.ts, `ThinLink`).
  */
 
 export const FROZEN_LEVEL_MS = 10_000;
@@ -73,15 +74,25 @@ export class RenditionGuard {
     void this.dropIfOthersMove(url, seen.endSN);
   }
 
+  /** Whether a segment of the main stream is downloading. */
+  get downloadUnderWay(): boolean {
+    return this.downloading > 0;
+  }
+
   /** hls.js started (true) or ended (false: loaded, aborted or failed) a segment download. */
   download(started: boolean): void {
     this.downloading = Math.max(0, this.downloading + (started ? 1 : -1));
   }
 
-  /** The player stalled: while a segment downloads, load the next one a rendition lower. */
-  stalled(): void {
+  /**
+   * The player stalled: while a segment downloads, load the next one a rendition lower. Whether
+   * the stall is the link's at the lowest rendition already (nothing lower to step to).
+   */
+  stalled(): boolean {
     const hls = this.hls;
-    if (this.downloading > 0 && hls.autoLevelEnabled && hls.loadLevel > 0) hls.nextAutoLevel = hls.loadLevel - 1;
+    if (this.downloading === 0) return false;
+    if (hls.autoLevelEnabled && hls.loadLevel > 0) hls.nextAutoLevel = hls.loadLevel - 1;
+    return hls.loadLevel <= 0;
   }
 
   private async dropIfOthersMove(frozen: string, endSN: number): Promise<void> {

@@ -27,6 +27,32 @@ export const IN_STEP_MS = 120;
 export const MAX_STEPS = 3;
 
 /**
+ * A live player whose link cannot carry even the lowest picture plays the sound alone instead, the
+ * way Apple's players fall back to an audio-only variant: a Space is to be heard first. Its waits
+ * with a segment downloading tell it: one (a stall, or the start) that lasts THIN_LINK_STALL_MS, or
+ * THIN_LINK_STALLS stalls at the lowest rendition within THIN_LINK_WINDOW_MS.
+ */
+export const THIN_LINK_STALL_MS = 6_000;
+export const THIN_LINK_STALLS = 2;
+export const THIN_LINK_WINDOW_MS = 60_000;
+
+/** The link's stalls at the lowest picture, counted over THIN_LINK_WINDOW_MS. */
+export class ThinLink {
+  private stalls: number[] = [];
+
+  /** A stall at `nowMs`: whether the link is too thin for the picture now. */
+  stalled(nowMs: number): boolean {
+    this.stalls = [...this.stalls.filter((t) => nowMs - t < THIN_LINK_WINDOW_MS), nowMs];
+    return this.stalls.length >= THIN_LINK_STALLS;
+  }
+
+  /** The picture is tried afresh: the count starts again. */
+  reset(): void {
+    this.stalls = [];
+  }
+}
+
+/**
  * Where a newcomer stands against the player it takes over from, by PROGRAM-DATE-TIME (epoch ms):
  * the seconds to seek by, or 0 when in step (or when either moment is unknown).
  */
@@ -98,6 +124,13 @@ export class SoundOnly {
   /** The PROGRAM-DATE-TIME (epoch ms) of what it plays, or null. */
   playingDateMs(): number | null {
     return this.hls.playingDate?.getTime() ?? null;
+  }
+
+  /** Play again from hls.js' live edge (a live one paused by the person: "Resume live"). */
+  async resumeLive(): Promise<void> {
+    const edge = this.hls.liveSyncPosition;
+    if (edge !== null && Number.isFinite(edge)) this.audio.currentTime = edge;
+    await this.audio.play().catch(() => undefined);
   }
 
   /** Seconds from what it plays to hls.js' estimate of the live edge (`latency`), or null. */

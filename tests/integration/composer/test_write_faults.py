@@ -108,9 +108,11 @@ def _assert_complete(sink: CheckedDiskSink, segments: int) -> None:
     assert not any(s.discontinuity for s in playlist.segments), "retries lost nothing"
     assert (sink.root / SPACE / "timeline.json").exists()
     # No temporary file is left behind; the dot-files kept are the locks of the conditional writes
-    # (DiskSink.write_if): both playlists and the timeline.
+    # (DiskSink.write_if): the whole playlist, every live window and the timeline.
     assert sorted(p.name for p in (sink.root / SPACE).glob(".*")) == [
         ".index.m3u8.lock",
+        ".live-audio.m3u8.lock",
+        ".live-lo.m3u8.lock",
         ".live.m3u8.lock",
         ".timeline.json.lock",
     ]

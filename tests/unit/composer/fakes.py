@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -29,7 +30,8 @@ class MemorySink(ContentVersioned):
         self.violations: list[str] = []
         self.fail = fail
         self.lock = threading.Lock()
-        self.write_lock = threading.RLock()
+        # One per key, as a store's compare-and-swap is per object: windows are written at once.
+        self.write_locks: dict[str, threading.RLock] = collections.defaultdict(threading.RLock)
 
     def write(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
         with self.lock:
@@ -48,7 +50,8 @@ class MemorySink(ContentVersioned):
 
     def _locked(self, key: str) -> AbstractContextManager[object]:
         """Held across a conditional write's compare and write, like a store's compare-and-swap."""
-        return self.write_lock
+        with self.lock:
+            return self.write_locks[key]
 
     def _check(self, key: str) -> None:
         space = key.split("/")[0]

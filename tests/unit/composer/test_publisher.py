@@ -13,6 +13,7 @@ from composer.hls.playlist import (
     MediaPlaylist,
     Segment,
     Variant,
+    audio_twin,
     is_closed,
     low_twin,
     parse_playlist,
@@ -604,8 +605,7 @@ def test_a_predecessors_late_playlists_are_kept_and_its_live_window_written_over
 
 class _AnotherWriterAfter(MemorySink):
     """Right after this publisher's first conditional write of an object named `after` is stored,
-    another composer writes (`then`, under the sink's write lock): this publisher's next write of
-    what `then` wrote meets it."""
+    another composer writes (`then`): this publisher's next write of what `then` wrote meets it."""
 
     def __init__(self, after: str, then: Callable[[MemorySink], object]) -> None:
         super().__init__()
@@ -621,8 +621,7 @@ class _AnotherWriterAfter(MemorySink):
         )
         if key.endswith(self.after) and not self.done:
             self.done = True
-            with self.write_lock:
-                self.then(self)
+            self.then(self)  # before this publisher's next write: its windows wait for this one
         return written
 
 
@@ -1021,7 +1020,8 @@ def test_a_segments_files_and_then_its_live_windows_are_written_at_once() -> Non
     sink.meet_at_once("live-lo.m3u8", "live-audio.m3u8")  # the first pass: before the variants
     publisher.submit(_triple(0))
     eventually(lambda: f"{SPACE}/live.m3u8" in sink.objects, what="the first segment published")
-    sink.meet_at_once("live.m3u8", "live-lo.m3u8", "live-audio.m3u8")  # then all three windows
+    sink.meet_at_once("1000-1.lo.ts", "1000-1.au.ts", "1000-1.av.ts")
+    sink.meet_at_once("live.m3u8", "live-lo.m3u8", "live-audio.m3u8")  # from then on, all three
     publisher.submit(_triple(1))
     assert publisher.close(ended=False, timeout=30)
     assert stats.segments_written == 2 and stats.write_errors == 0, "a write waited alone"
@@ -1040,3 +1040,23 @@ def test_without_the_pool_every_write_waits_for_the_one_before() -> None:
     assert publisher.close(ended=True, timeout=10)
     assert sink.most_in_flight == 1 and sink.violations == []
     assert stats.segments_written == 2 and _playlist(sink).ended
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_no_window_is_written_over_a_newer_composers(parallel: bool) -> None:
+    # A newer composer wrote, and closed, every window between our full playlist and our windows.
+    def newer_closed(sink: MemorySink) -> None:
+        theirs = _of("2000-0.av.ts", "3000-0.av.ts").close()
+        _stored_playlist(sink, theirs)
+        _stored_live(sink, theirs)
+        for name, twin in (("live-lo.m3u8", low_twin), ("live-audio.m3u8", audio_twin)):
+            sink.objects[f"{SPACE}/{name}"] = theirs.render_window(12, twin).encode()
+
+    sink = _AnotherWriterAfter("index.m3u8", newer_closed)
+    publisher, _ = _publisher(sink, epoch_ms=2000, parallel=parallel)
+    publisher.submit(_triple(0, epoch=2000))
+    eventually(lambda: publisher.superseded, what="superseded")
+    publisher.close(ended=True, timeout=10)
+    for name in ("live.m3u8", "live-lo.m3u8", "live-audio.m3u8"):
+        window = parse_playlist(sink.objects[f"{SPACE}/{name}"].decode())
+        assert window.ended, f"{name} reopened by a superseded publisher: {[s.uri for s in window.segments]}"

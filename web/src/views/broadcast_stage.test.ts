@@ -83,6 +83,24 @@ describe("the broadcast page's banner", () => {
     view.destroy();
   });
 
+  it("says when only the sound plays because the link is too thin, and its button asks for the picture", async () => {
+    const { view } = await opened();
+    await view.player.play();
+    const shows = vi.spyOn(view.player, "showPicture").mockImplementation(() => undefined);
+    view.player.soundOnly = true;
+    view.player.soundReason = "link";
+    view.update(SPACE, "l");
+    expect(banner(view).hidden).toBe(false);
+    expect(banner(view).dataset.testid).toBe("sound-only");
+    expect(banner(view).textContent).toContain("too slow for the picture");
+    (view.el.querySelector('[data-testid="show-picture"]') as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(shows).toHaveBeenCalled());
+    view.player.soundReason = "hidden"; // a hidden page's sound alone says nothing (nobody sees it)
+    view.update(SPACE, "l");
+    expect(banner(view).hidden).toBe(true);
+    view.destroy();
+  });
+
   it("puts the focus on the heading after Resume live, which goes, and keeps it there through redraws", async () => {
     const { view, hls } = await opened();
     document.body.append(view.el);

@@ -167,6 +167,17 @@ export class BroadcastStage {
         "paused",
         h("span", {}, "Paused. ", h("button", { class: "btn btn-primary small", "data-testid": "resume", onclick: () => this.fromBanner(() => p.resumeLive()) }, "Resume live")),
       );
+    } else if (p.soundOnly && p.soundReason === "link") {
+      // The link could not carry the lowest picture: the Space is heard, the picture waits for a click.
+      this.showBanner(
+        "sound-only",
+        h(
+          "span",
+          {},
+          "Sound only: this connection is too slow for the picture. ",
+          h("button", { class: "btn small", "data-testid": "show-picture", onclick: () => this.fromBanner(async () => p.showPicture()) }, "Show the picture"),
+        ),
+      );
     } else {
       this.banner.hidden = true;
       this.banner.dataset.testid = "banner";
