@@ -655,6 +655,15 @@ async def test_a_link_too_thin_for_the_lowest_picture_hears_the_sound_alone_and_
             what="the picture back and heard",
         )
         await expect(broadcast.listener.by("sound-only")).to_have_count(0)
+        # It plays on, and took the sound back in step (IN_STEP_MS, 120 ms).
+        start = await page.evaluate("() => window.spaces.broadcast.video.currentTime")
+        await eventually_async(
+            lambda: page.evaluate("(t) => window.spaces.broadcast.video.currentTime > t + 1", start),
+            timeout=TURN_TIMEOUT,
+            what="the picture moving again",
+        )
+        gaps = await page.evaluate("() => window.spaces.broadcast.handoverGapsMs")
+        assert gaps and gaps[-1] is not None and abs(gaps[-1]) <= 120, gaps
     finally:
         bob.set_camera_noise(False)
         with contextlib.suppress(Exception):
@@ -926,6 +935,10 @@ async def test_a_hidden_replay_hears_the_recordings_sound_alone_and_the_picture_
     # composer that ended the Space wrote them last).
     if not await page.by("replay-page").is_visible():
         if (await broadcast.api.get(f"/spaces/{broadcast.space_id}")).json()["state"] != "ended":
+            # Run on its own: a turn of bob's long enough to be heard through the whole hide.
+            broadcast.talk.start(broadcast.speakers[BOB])
+            await asyncio.sleep(REPLAY_SOUND_ONLY_S + 25)
+            broadcast.talk.stop()
             await broadcast.as_host("POST", f"/spaces/{broadcast.space_id}/end")
         await page.page.goto(f"/#/spaces/{broadcast.space_id}/replay")
         await expect(page.by("replay-page")).to_be_visible(timeout=UI_TIMEOUT_MS)

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeHls } from "./fake_hls";
 import { BroadcastPlayer, positionOf } from "./hls_player";
-import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS, THIN_LINK_STALL_MS } from "./sound_only";
+import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS, THIN_LINK_REST_MS, THIN_LINK_STALL_MS } from "./sound_only";
 
 vi.mock("hls.js/light", async () => ({ default: (await import("./fake_hls")).FakeHls }));
 
@@ -213,7 +213,7 @@ describe("BroadcastPlayer in a page that is only heard", () => {
 
   beforeEach(() => {
     FakeHls.instances = [];
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
   });
   afterEach(() => {
     visibility("visible");
@@ -457,6 +457,80 @@ describe("BroadcastPlayer in a page that is only heard", () => {
       replay.destroy();
     });
 
+    /** The link's sound alone, started by a long wait with a segment downloading. */
+    async function onTheLinksSound(player: BroadcastPlayer, hls: FakeHls): Promise<FakeHls> {
+      hls.fire(FakeHls.Events.FRAG_LOADING, { frag: { type: "main", level: 0, sn: 1 } });
+      player.video.dispatchEvent(new Event("waiting"));
+      await vi.advanceTimersByTimeAsync(THIN_LINK_STALL_MS);
+      await flush();
+      return FakeHls.instances.at(-1)!;
+    }
+
+    it("goes back to the picture when the link's sound cannot play, watches it, and tries again after a rest", async () => {
+      const { player, hls } = await playing();
+      const sound = await onTheLinksSound(player, hls);
+      expect(sound.url).toBe(SOUND);
+      await vi.advanceTimersByTimeAsync(HANDOVER_PATIENCE_MS); // it never starts (the link, a replacement)
+      expect(sound.calls).toContain("destroy");
+      expect(player.soundReason).toBeNull();
+      await vi.advanceTimersByTimeAsync(THIN_LINK_REST_MS - 1);
+      expect(FakeHls.instances).toHaveLength(2); // resting: the video still downloads, still waits
+      await vi.advanceTimersByTimeAsync(THIN_LINK_STALL_MS + 1);
+      await flush();
+      expect(FakeHls.instances).toHaveLength(3); // watched all along, tried again
+      expect(player.soundReason).toBe("link");
+      player.destroy();
+    });
+
+    it("keeps the sound alone when the picture asked for cannot take it back (the link is still too thin)", async () => {
+      const { player, hls } = await playing();
+      const sound = await onTheLinksSound(player, hls);
+      sound.playingDate = new Date(T);
+      player.soundAudio!.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(true);
+      vi.spyOn(player.video, "play").mockResolvedValue(undefined);
+      player.showPicture();
+      expect(hls.calls.at(-1)).toBe("startLoad");
+      await vi.advanceTimersByTimeAsync(HANDOVER_PATIENCE_MS); // no fresh playlist, nothing plays
+      expect(player.soundOnly).toBe(true);
+      expect(player.soundReason).toBe("link");
+      expect(hls.calls.at(-1)).toBe("stopLoad");
+      expect(sound.calls).not.toContain("destroy");
+      player.showPicture(); // and it may be asked again
+      expect(hls.calls.at(-1)).toBe("startLoad");
+      player.destroy();
+    });
+
+    it("counts a segment's fatal error as the end of its download: a wait after it is not the link's", async () => {
+      const { player, hls } = await playing();
+      hls.fire(FakeHls.Events.FRAG_LOADING, { frag: { type: "main", level: 0, sn: 7 } });
+      hls.fire(FakeHls.Events.ERROR, {
+        fatal: true,
+        type: FakeHls.ErrorTypes.NETWORK_ERROR,
+        details: "fragLoadError",
+        frag: { type: "main", level: 0, sn: 7 },
+      });
+      player.video.dispatchEvent(new Event("waiting")); // a composer replacement after it
+      await vi.advanceTimersByTimeAsync(3 * THIN_LINK_STALL_MS);
+      await flush();
+      expect(FakeHls.instances).toHaveLength(1);
+      player.destroy();
+    });
+
+    it("says when the sound alone itself waits for data", async () => {
+      const { player, hls } = await playing();
+      const sound = await onTheLinksSound(player, hls);
+      sound.playingDate = new Date(T);
+      const audio = player.soundAudio!;
+      audio.dispatchEvent(new Event("playing"));
+      expect(player.state).toBe("playing");
+      audio.dispatchEvent(new Event("waiting"));
+      expect(player.state).toBe("waiting");
+      audio.dispatchEvent(new Event("playing"));
+      expect(player.state).toBe("playing");
+      player.destroy();
+    });
+
     it("resumes the sound alone at its live edge after a pause", async () => {
       const { player, hls } = await playing();
       hls.loadLevel = 0;
@@ -537,6 +611,37 @@ describe("BroadcastPlayer in a page that is only heard", () => {
       expect(player.video.muted).toBe(false);
       expect(player.handoverGapsMs).toEqual([0, 0]);
       expect(sound!.calls).toContain("destroy");
+      player.destroy();
+    });
+
+    it("keeps what the person does to the replay's video while it takes the sound back", async () => {
+      const { player, hls } = await replaying();
+      const sound = await hiddenLongEnough();
+      sound!.playingDate = new Date(T + 30_000);
+      player.soundAudio!.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(true);
+      vi.spyOn(player.video, "play").mockResolvedValue(undefined);
+      sound!.playingDate = new Date(T + 75_400);
+      visibility("visible");
+      player.video.currentTime = 5; // a click on the timeline, before the video played there
+      hls.playingDate = new Date(T + 5_000);
+      player.video.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(false); // heard where the person put it, not stepped back
+      expect(player.video.currentTime).toBe(5);
+
+      // Again, and this time the person pauses it with its controls during the hand-back.
+      visibility("hidden");
+      await vi.advanceTimersByTimeAsync(SOUND_ONLY_AFTER_MS);
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      const again = FakeHls.instances.at(-1)!;
+      again.playingDate = hls.playingDate;
+      player.soundAudio!.dispatchEvent(new Event("playing"));
+      expect(player.soundOnly).toBe(true);
+      visibility("visible");
+      player.video.dispatchEvent(new Event("pause"));
+      expect(player.soundOnly).toBe(false);
+      expect(player.state).toBe("paused");
+      expect(again.calls).toContain("destroy");
       player.destroy();
     });
 

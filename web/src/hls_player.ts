@@ -24,6 +24,8 @@ import {
   SoundOnly,
   soundOnlyConfig,
   stepSeconds,
+  THIN_LINK_BUSY_SHARE,
+  THIN_LINK_REST_MS,
   THIN_LINK_STALL_MS,
   ThinLink,
 } from "./sound_only";
@@ -94,6 +96,11 @@ export function positionOf(fragments: readonly PlaylistFragment[], pdtMs: number
   return pdtMs < dated[0].programDateTime! ? dated[0].start : "later";
 }
 
+/** A segment's key for the guard's download count: its level and sequence number. */
+function segmentKey(frag: { level?: number; sn?: number | string }): string {
+  return `${frag.level}:${frag.sn}`;
+}
+
 export class BroadcastPlayer {
   readonly video = h("video", { playsinline: true, "data-testid": "broadcast-video" });
   /** The hls.js instance (null on native HLS): the e2e tests read its levels and audio tracks. */
@@ -154,6 +161,8 @@ export class BroadcastPlayer {
   private readonly thinLink = new ThinLink();
   /** A live player's wait (its start, or a stall) being watched: THIN_LINK_STALL_MS of it is enough. */
   private thinTimer: number | undefined;
+  /** A link's sound alone that failed: none is tried again before this (Date.now()). */
+  private thinLinkRestUntil = 0;
   /** The sound alone's element while there is one (warming up or heard): the tests read it. */
   get soundAudio(): HTMLAudioElement | null {
     return this.sound?.audio ?? null;
@@ -197,6 +206,12 @@ export class BroadcastPlayer {
     });
     v.addEventListener("seeked", () => this.soundOnly && this.handBackSteps > 0 && this.videoWarm());
     v.addEventListener("pause", () => {
+      // A replay's video paused by the person (its own controls) while it takes the sound back: it
+      // takes it back paused.
+      if (this.soundOnly && !this.live && this.handBackTimer !== undefined) {
+        this.setState("paused");
+        return this.hearVideo();
+      }
       // The browser's own HLS stops the element when it fails: that is a wait (onNativeError), not a
       // pause. The video stopped for the sound alone is no pause either.
       if ((!this.hls && v.error) || this.soundOnly) return;
@@ -230,9 +245,12 @@ export class BroadcastPlayer {
         const guard = (player.guard = new RenditionGuard(hls, fetchText));
         hls.on(HlsClass.Events.LEVEL_LOADED, (_event, data) => guard.levelLoaded(data.level, data.details.endSN));
         const main = (frag: { type: string }) => frag.type === "main";
-        hls.on(HlsClass.Events.FRAG_LOADING, (_event, data) => main(data.frag) && guard.download(true));
-        hls.on(HlsClass.Events.FRAG_LOADED, (_event, data) => main(data.frag) && guard.download(false));
-        hls.on(HlsClass.Events.FRAG_LOAD_EMERGENCY_ABORTED, (_event, data) => main(data.frag) && guard.download(false));
+        hls.on(HlsClass.Events.FRAG_LOADING, (_event, data) => main(data.frag) && guard.download(segmentKey(data.frag), true));
+        hls.on(HlsClass.Events.FRAG_LOADED, (_event, data) => main(data.frag) && guard.download(segmentKey(data.frag), false));
+        hls.on(
+          HlsClass.Events.FRAG_LOAD_EMERGENCY_ABORTED,
+          (_event, data) => main(data.frag) && guard.download(segmentKey(data.frag), false),
+        );
       }
       hls.on(HlsClass.Events.LEVEL_UPDATED, () => player.emit());
       hls.on(HlsClass.Events.BUFFER_CODECS, (_event, data) => {
@@ -271,6 +289,18 @@ export class BroadcastPlayer {
   private fail(message: string): void {
     this.error = message;
     this.state = "failed";
+    // The sound alone goes too: nothing plays behind "cannot be played".
+    const sound = this.sound;
+    if (sound) {
+      if (this.soundOnly) this.video.muted = sound.audio.muted;
+      sound.destroy();
+      this.sound = null;
+      this.soundOnly = false;
+      this.soundReason = null;
+      window.clearTimeout(this.handBackTimer);
+      this.handBackTimer = undefined;
+      this.stopFresh();
+    }
     this.emit();
   }
 
@@ -316,10 +346,11 @@ export class BroadcastPlayer {
   private onError(data: ErrorData): void {
     const hls = this.hls;
     if (!hls || !this.Hls || this.destroyed) return;
+    // A segment's download that failed, fatal or not (it may be tried again, as a new download).
+    if (data.frag?.type === "main" && data.details !== this.Hls.ErrorDetails.BUFFER_STALLED_ERROR) {
+      this.guard?.download(segmentKey(data.frag), false);
+    }
     if (!data.fatal) {
-      if (data.frag?.type === "main" && data.details !== this.Hls.ErrorDetails.BUFFER_STALLED_ERROR) {
-        this.guard?.download(false); // a segment download that failed (it may be tried again)
-      }
       if (data.details === this.Hls.ErrorDetails.BUFFER_STALLED_ERROR && this.live) {
         if (this.guard?.stalled()) this.linkStalled();
         void this.lookForVariants(hls);
@@ -561,24 +592,28 @@ export class BroadcastPlayer {
    * THIN_LINK_STALLS times within THIN_LINK_WINDOW_MS (sound_only.ts).
    */
   private linkStalled(): void {
-    if (this.sound || this.soundGaveUp || this.destroyed) return;
+    if (this.sound || this.destroyed) return;
     if (this.thinLink.stalled(Date.now())) void this.toSoundOnly("link");
   }
 
   /**
-   * A live player waits (its start, or a stall): if it still waits THIN_LINK_STALL_MS from now
-   * with a segment downloading, the link cannot carry the picture it loads (hls.js may keep
-   * abandoning segments at the live edge and never finish one, with a single stall event), and the
-   * sound alone is played. A wait with nothing downloading (a composer replacement, a segment
-   * published late) is not the link's: it is looked at again as long as it lasts.
+   * A live player waits (its start, or a stall): if it still waits THIN_LINK_STALL_MS from now,
+   * with segments downloading THIN_LINK_BUSY_SHARE of that time, the link cannot carry the picture
+   * it loads (hls.js may keep abandoning segments at the live edge and never finish one, with a
+   * single stall event), and the sound alone is played. A wait with little downloading (a composer
+   * replacement, a segment published late) is not the link's: it is looked at again as long as it
+   * lasts.
    */
   private watchThinLink(): void {
-    if (!this.live || this.thinTimer !== undefined || this.sound || this.soundGaveUp || this.destroyed) return;
+    const guard = this.guard;
+    if (!this.live || !guard || this.thinTimer !== undefined || this.sound || this.destroyed) return;
+    const busyFrom = guard.downloadingMs();
     this.thinTimer = window.setTimeout(() => {
       this.thinTimer = undefined;
       if ((this.state !== "waiting" && this.state !== "loading") || this.sound || this.destroyed) return;
-      if (this.guard?.downloadUnderWay) void this.toSoundOnly("link");
-      else this.watchThinLink();
+      const thin = guard.downloadingMs() - busyFrom >= THIN_LINK_BUSY_SHARE * THIN_LINK_STALL_MS;
+      if (thin && Date.now() >= this.thinLinkRestUntil) void this.toSoundOnly("link");
+      else this.watchThinLink(); // still waiting: looked at again (after a failed sound's rest too)
     }, THIN_LINK_STALL_MS);
   }
 
@@ -614,8 +649,8 @@ export class BroadcastPlayer {
     const HlsClass = this.Hls;
     const ready = (): boolean =>
       reason === "hidden"
-        ? this.state === "playing" && document.visibilityState === "hidden"
-        : this.state === "waiting" || this.state === "loading" || this.state === "playing";
+        ? this.state === "playing" && document.visibilityState === "hidden" && !this.soundGaveUp
+        : (this.state === "waiting" || this.state === "loading" || this.state === "playing") && Date.now() >= this.thinLinkRestUntil;
     if (!hls || !HlsClass || this.sound || this.destroyed || !ready()) return;
     if (!hls.url?.endsWith(`/${this.live ? BROADCAST_LIVE_VARIANTS : BROADCAST_VARIANTS}`)) return;
     const variants = hls.url;
@@ -631,8 +666,11 @@ export class BroadcastPlayer {
       ready: () => this.hearSoundOnly(sound),
       failed: () => {
         if (this.sound !== sound) return;
-        this.soundGaveUp = true;
+        // A hidden page's: not again until shown. A link's: not again for a while, the video watched.
+        if (reason === "hidden") this.soundGaveUp = true;
+        else this.thinLinkRestUntil = Date.now() + THIN_LINK_REST_MS;
         this.toVideo();
+        if (this.state === "waiting" || this.state === "loading") this.watchThinLink();
       },
       ended: () => this.sound === sound && this.soundOnly && this.setState("ended"),
     });
@@ -652,11 +690,13 @@ export class BroadcastPlayer {
     this.video.muted = true;
     this.soundOnly = true;
     hls.stopLoad();
+    this.guard?.forgetDownloads();
     this.video.pause();
     // The person pausing and playing it from the lock screen's controls (which act on what plays).
     const mine = () => this.sound === sound && this.soundOnly;
     heard.addEventListener("pause", () => mine() && !heard.ended && this.setState("paused"));
     heard.addEventListener("playing", () => mine() && this.setState("playing"));
+    heard.addEventListener("waiting", () => mine() && this.setState("waiting")); // the sound's own stall
     // Ready means it plays (after its "playing" or a step's "seeked"): a stalled video's sound goes on.
     if (this.state === "waiting" || this.state === "loading") {
       this.started = true;
@@ -691,7 +731,7 @@ export class BroadcastPlayer {
     // Paused by the person: the video takes over paused, and "Resume live" plays it from its edge.
     if (this.state === "paused") return this.hearVideo();
     this.handBackSteps = 0;
-    this.handBackTimer = window.setTimeout(() => this.hearVideo(), HANDOVER_PATIENCE_MS);
+    this.handBackTimer = window.setTimeout(() => this.handBackDue(), HANDOVER_PATIENCE_MS);
     // The playlist just loaded (whichever level hls.js loads now that the page is shown: every
     // level is on one media timeline), until one holds the sound's moment.
     const fresh = (_event: unknown, data: { details?: { fragments: readonly PlaylistFragment[] } }) => {
@@ -725,6 +765,24 @@ export class BroadcastPlayer {
     this.video.play().catch(() => undefined);
   }
 
+  /**
+   * The video has not taken the sound back within HANDOVER_PATIENCE_MS: it is heard whatever it
+   * does, except on a link that could not carry it where it does not play yet: the sound alone
+   * stays then (the link is no better).
+   */
+  private handBackDue(): void {
+    const hls = this.hls;
+    const plays = !this.video.paused && this.video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA;
+    if (this.soundReason !== "link" || plays || !hls || !this.sound) return this.hearVideo();
+    window.clearTimeout(this.handBackTimer);
+    this.handBackTimer = undefined;
+    this.stopFresh();
+    hls.stopLoad();
+    this.guard?.forgetDownloads();
+    this.video.pause();
+    this.emit();
+  }
+
   /** Stops the hand-back's wait for a fresh playlist (`toVideo`). */
   private stopFresh: () => void = () => undefined;
 
@@ -736,6 +794,9 @@ export class BroadcastPlayer {
     // A step is judged once it has landed: after the first one, by its "seeked" alone (a seek
     // outside the buffer also ends with "playing", which must not count it twice).
     if (this.handBackTimer === undefined || this.video.seeking) return;
+    // A replay's video was put at the sound's moment from the whole playlist: it plays there, or
+    // where the person moved it meanwhile (its controls, the timeline), which must not be undone.
+    if (!this.live) return this.hearVideo();
     const by = stepSeconds(this.hls?.playingDate?.getTime() ?? null, this.sound?.playingDateMs() ?? null);
     if (by === 0 || this.handBackSteps >= MAX_STEPS) return this.hearVideo();
     this.handBackSteps += 1;
@@ -761,6 +822,7 @@ export class BroadcastPlayer {
       this.emit();
     } else if (this.video.paused) void this.play();
     else this.setState(this.video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA ? "playing" : "waiting");
+    if (this.state === "waiting") this.watchThinLink(); // back on a link that may still be too thin
     if (document.visibilityState === "hidden") this.armSoundOnly(); // hidden again while it came back
   }
 

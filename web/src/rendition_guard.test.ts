@@ -113,19 +113,41 @@ describe("RenditionGuard", () => {
     const { hls, guard } = guarded({});
     expect(guard.stalled()).toBe(false); // nothing downloading: a composer replacement, a late segment
     expect(hls.nextAutoLevel).toBe(-1);
-    guard.download(true);
+    guard.download("1:10", true);
     expect(guard.stalled()).toBe(false); // stepped down: not at the lowest yet
     expect(hls.nextAutoLevel).toBe(0);
     hls.nextAutoLevel = -1;
     hls.loadLevel = 0;
     expect(guard.stalled()).toBe(true); // the link's, at the lowest rendition
     expect(hls.nextAutoLevel).toBe(-1);
-    guard.download(false);
+    guard.download("1:10", false);
     expect(guard.stalled()).toBe(false);
-    guard.download(true);
+    guard.download("1:11", true);
     hls.loadLevel = 1;
     hls.autoLevelEnabled = false;
     guard.stalled();
     expect(hls.nextAutoLevel).toBe(-1);
   });
+
+  it("times the downloads under way, whatever ends them, however often", () => {
+    const { guard, clock } = guarded({});
+    guard.download("0:5", true);
+    clock.t = 1000;
+    guard.download("0:6", true); // two at once count once
+    clock.t = 1500;
+    guard.download("0:5", false);
+    guard.download("0:5", false); // an end said twice (loaded, then an error of the same segment)
+    expect(guard.downloadingMs()).toBe(1500);
+    clock.t = 3000;
+    guard.download("0:6", false); // a fatal error ends it too
+    clock.t = 9000;
+    expect(guard.downloadingMs()).toBe(3000); // not busy since
+    guard.download("0:7", true);
+    clock.t = 9500;
+    guard.forgetDownloads(); // the player stopped loading
+    clock.t = 20_000;
+    expect(guard.downloadingMs()).toBe(3500);
+    expect(guard.stalled()).toBe(false);
+  });
+
 });

@@ -49,8 +49,15 @@ export class RenditionGuard {
   private grew = new Map<string, { endSN: number; at: number }>();
   private checking = false;
   private checkedAt = -Infinity;
-  /** Segments of the main stream being downloaded (FRAG_LOADING, until FRAG_LOADED or an error). */
-  private downloading = 0;
+  /**
+   * Segments of the main stream being downloaded, by level and sequence number (FRAG_LOADING, until
+   * FRAG_LOADED, an abort or an error of that segment, fatal or not): an end seen twice, or for a
+   * segment whose download had ended, changes nothing.
+   */
+  private downloading = new Set<string>();
+  /** Time with a download under way (ms), up to `busySince` when one is. */
+  private busyMs = 0;
+  private busySince: number | null = null;
 
   constructor(
     private readonly hls: GuardedHls,
@@ -74,14 +81,36 @@ export class RenditionGuard {
     void this.dropIfOthersMove(url, seen.endSN);
   }
 
-  /** Whether a segment of the main stream is downloading. */
-  get downloadUnderWay(): boolean {
-    return this.downloading > 0;
+  /** Milliseconds during which a segment of the main stream was downloading, since the player began. */
+  downloadingMs(): number {
+    return this.busyMs + (this.busySince === null ? 0 : this.now() - this.busySince);
   }
 
-  /** hls.js started (true) or ended (false: loaded, aborted or failed) a segment download. */
-  download(started: boolean): void {
-    this.downloading = Math.max(0, this.downloading + (started ? 1 : -1));
+  /**
+   * hls.js started (true) or ended (false: loaded, aborted or failed) the download of segment `key`
+   * ("<level>:<sn>").
+   */
+  download(key: string, started: boolean): void {
+    const busy = this.downloading.size > 0;
+    if (started) this.downloading.add(key);
+    else this.downloading.delete(key);
+    this.settle(busy);
+  }
+
+  /** The player stopped loading (hls.js drops what it was downloading, saying nothing of it). */
+  forgetDownloads(): void {
+    const busy = this.downloading.size > 0;
+    this.downloading.clear();
+    this.settle(busy);
+  }
+
+  private settle(wasBusy: boolean): void {
+    const busy = this.downloading.size > 0;
+    if (busy && !wasBusy) this.busySince = this.now();
+    if (!busy && wasBusy && this.busySince !== null) {
+      this.busyMs += this.now() - this.busySince;
+      this.busySince = null;
+    }
   }
 
   /**
@@ -90,7 +119,7 @@ export class RenditionGuard {
    */
   stalled(): boolean {
     const hls = this.hls;
-    if (this.downloading === 0) return false;
+    if (this.downloading.size === 0) return false;
     if (hls.autoLevelEnabled && hls.loadLevel > 0) hls.nextAutoLevel = hls.loadLevel - 1;
     return hls.loadLevel <= 0;
   }

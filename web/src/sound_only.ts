@@ -33,8 +33,12 @@ export const MAX_STEPS = 3;
  * THIN_LINK_STALLS stalls at the lowest rendition within THIN_LINK_WINDOW_MS.
  */
 export const THIN_LINK_STALL_MS = 6_000;
+/** ...during which segments were downloading this share of the time (a late segment on a good link: a moment). */
+export const THIN_LINK_BUSY_SHARE = 0.8;
 export const THIN_LINK_STALLS = 2;
 export const THIN_LINK_WINDOW_MS = 60_000;
+/** A link's sound alone that could not play is not tried again for this long (the video is watched meanwhile). */
+export const THIN_LINK_REST_MS = 60_000;
 
 /** The link's stalls at the lowest picture, counted over THIN_LINK_WINDOW_MS. */
 export class ThinLink {
