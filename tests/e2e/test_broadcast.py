@@ -492,6 +492,29 @@ SOUND_ONLY_JS = AUDIO_JS.replace(
 )
 
 
+def loaded_since(segments: list[tuple[float, str]], at: float) -> list[str]:
+    """The names of the segments the page asked for after `at` (time.monotonic())."""
+    return [url.rsplit("/", 1)[-1] for t, url in segments if t > at]
+
+
+async def hears_the_sound_alone(page: Page, segments: list[tuple[float, str]], since: float) -> None:
+    """The sound alone's <audio> carries speech, unmuted, and from `since` on the page loads only
+    the sound's segments (`.au.ts`): no picture at all."""
+
+    async def loud_alone() -> bool:
+        reading = await page.evaluate(SOUND_ONLY_JS)
+        return bool(reading) and not reading["muted"] and reading["peak"] > 0.02
+
+    await eventually_async(loud_alone, timeout=TURN_TIMEOUT, interval=0.2, what="speech from the sound alone")
+    await eventually_async(
+        lambda: len([n for n in loaded_since(segments, since) if n.endswith(".au.ts")]) >= 3,
+        timeout=TURN_TIMEOUT,
+        what="three segments of the sound alone",
+    )
+    pictures = [n for n in loaded_since(segments, since) if not n.endswith(".au.ts")]
+    assert pictures == [], pictures
+
+
 async def test_a_hidden_page_hears_the_sound_alone_and_gets_the_picture_back_when_shown(
     broadcast: Broadcast,
 ) -> None:
@@ -511,24 +534,9 @@ async def test_a_hidden_page_hears_the_sound_alone_and_gets_the_picture_back_whe
     assert await page.evaluate("() => window.spaces.broadcast.video.paused")
     await expect(broadcast.listener.by("broadcast")).to_have_attribute("data-state", "playing")
 
-    async def loud_alone() -> bool:
-        reading = await page.evaluate(SOUND_ONLY_JS)
-        return bool(reading) and not reading["muted"] and reading["peak"] > 0.02
-
-    await eventually_async(loud_alone, timeout=TURN_TIMEOUT, interval=0.2, what="speech from the sound alone")
-
-    def loaded_since(at: float) -> list[str]:
-        return [url.rsplit("/", 1)[-1] for t, url in segments if t > at]
-
     # Only the sound's segments are loaded from a second after the switch (one picture segment may
     # still have been on its way).
-    await eventually_async(
-        lambda: len([n for n in loaded_since(switched + 1) if n.endswith(".au.ts")]) >= 3,
-        timeout=TURN_TIMEOUT,
-        what="three segments of the sound alone",
-    )
-    pictures = [n for n in loaded_since(switched + 1) if not n.endswith(".au.ts")]
-    assert pictures == [], pictures
+    await hears_the_sound_alone(page, segments, switched + 1)
     while time.monotonic() - switched < SOUND_ONLY_S:
         await asyncio.sleep(1)
 
@@ -543,7 +551,7 @@ async def test_a_hidden_page_hears_the_sound_alone_and_gets_the_picture_back_whe
         timeout=TURN_TIMEOUT,
         what="the picture back and heard",
     )
-    assert any(not n.endswith(".au.ts") for n in loaded_since(shown)), loaded_since(shown)
+    assert any(not n.endswith(".au.ts") for n in loaded_since(segments, shown)), loaded_since(segments, shown)
     sample = await page.evaluate(SAMPLE_JS, BIG_POINTS)
     start = sample["t"] if sample else 0.0
     await eventually_async(
@@ -620,24 +628,8 @@ async def test_a_link_too_thin_for_the_lowest_picture_hears_the_sound_alone_and_
         switched = time.monotonic()
         await expect(broadcast.listener.by("sound-only")).to_be_visible(timeout=UI_TIMEOUT_MS)
 
-        async def loud_alone() -> bool:
-            reading = await page.evaluate(SOUND_ONLY_JS)
-            return bool(reading) and not reading["muted"] and reading["peak"] > 0.02
-
-        await eventually_async(
-            loud_alone, timeout=TURN_TIMEOUT, interval=0.2, what="bob from the sound alone"
-        )
-
-        def loaded_since(at: float) -> list[str]:
-            return [url.rsplit("/", 1)[-1] for t, url in segments if t > at]
-
-        await eventually_async(
-            lambda: len([n for n in loaded_since(switched + 2) if n.endswith(".au.ts")]) >= 3,
-            timeout=TURN_TIMEOUT,
-            what="three segments of the sound alone through the thin link",
-        )
-        pictures = [n for n in loaded_since(switched + 2) if not n.endswith(".au.ts")]
-        assert pictures == [], pictures
+        # Two seconds for a picture segment that was on its way through the thin link.
+        await hears_the_sound_alone(page, segments, switched + 2)
 
         # The link is wide again; the picture comes back when the person asks for it.
         await cdp.send(
@@ -978,22 +970,7 @@ async def test_a_hidden_replay_hears_the_recordings_sound_alone_and_the_picture_
     assert await page.page.evaluate(f"() => {video}.paused")
     assert await page.page.evaluate("() => window.spaces.broadcast.state") == "playing"
 
-    async def loud_alone() -> bool:
-        reading = await page.page.evaluate(SOUND_ONLY_JS)
-        return bool(reading) and not reading["muted"] and reading["peak"] > 0.02
-
-    await eventually_async(loud_alone, timeout=TURN_TIMEOUT, interval=0.2, what="bob from the sound alone")
-
-    def loaded_since(at: float) -> list[str]:
-        return [url.rsplit("/", 1)[-1] for t, url in requests if t > at]
-
-    await eventually_async(
-        lambda: len([n for n in loaded_since(switched + 1) if n.endswith(".au.ts")]) >= 3,
-        timeout=TURN_TIMEOUT,
-        what="three of the recording's sound-alone segments",
-    )
-    pictures = [n for n in loaded_since(switched + 1) if not n.endswith(".au.ts")]
-    assert pictures == [], pictures
+    await hears_the_sound_alone(page.page, requests, switched + 1)
     while time.monotonic() - switched < REPLAY_SOUND_ONLY_S:
         await asyncio.sleep(1)
 
