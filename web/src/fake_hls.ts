@@ -21,7 +21,7 @@ export class FakeHls {
   static ErrorDetails = { MANIFEST_LOAD_ERROR: "manifestLoadError", BUFFER_STALLED_ERROR: "bufferStalledError" };
 
   readonly calls: string[] = [];
-  levels: { url?: string[]; details?: unknown }[] = [];
+  levels: { url?: string[]; details?: unknown; bitrate?: number }[] = [];
   url: string | null = null;
   loadLevel = 0;
   autoLevelEnabled = true;

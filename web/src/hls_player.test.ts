@@ -3,7 +3,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeHls } from "./fake_hls";
 import { BroadcastPlayer, positionOf } from "./hls_player";
-import { HANDOVER_PATIENCE_MS, SOUND_ONLY_AFTER_MS, THIN_LINK_REST_MS, THIN_LINK_STALL_MS } from "./sound_only";
+import {
+  HANDOVER_PATIENCE_MS,
+  RECOVERY_AFTER_MS,
+  RECOVERY_MARGIN,
+  RECOVERY_SAMPLES,
+  SOUND_ONLY_AFTER_MS,
+  THIN_LINK_REST_MS,
+  THIN_LINK_STALL_MS,
+} from "./sound_only";
 
 vi.mock("hls.js/light", async () => ({ default: (await import("./fake_hls")).FakeHls }));
 
@@ -550,6 +558,88 @@ describe("BroadcastPlayer in a page that is only heard", () => {
       expect(plays).toHaveBeenCalled();
       expect(videoPlays).not.toHaveBeenCalled();
       player.destroy();
+    });
+
+    describe("once the link carries the picture again", () => {
+      const LOW_BPS = 796_800; // the lowest picture's BANDWIDTH
+      /** One of the sound's segments: 10 kB at `kbps`. */
+      const segment = (sound: FakeHls, kbps: number) =>
+        sound.fire(FakeHls.Events.FRAG_LOADED, {
+          frag: { type: "main", stats: { loaded: 10_000, loading: { start: 100, first: 101, end: 100 + (10_000 * 8) / kbps } } },
+        });
+      const fast = Math.ceil((RECOVERY_MARGIN * LOW_BPS) / 1000);
+      const backOnSound = async (player: BroadcastPlayer, hls: FakeHls): Promise<FakeHls> => {
+        hls.levels = [{ bitrate: LOW_BPS }, { bitrate: 2_900_000 }];
+        const sound = await onTheLinksSound(player, hls);
+        sound.playingDate = new Date(T);
+        player.soundAudio!.dispatchEvent(new Event("playing"));
+        expect(player.soundOnly).toBe(true);
+        vi.spyOn(player.video, "play").mockResolvedValue(undefined);
+        return sound;
+      };
+      const pictureAsked = (hls: FakeHls) => hls.calls.at(-1) === "startLoad";
+
+      it("gives the picture back by itself, after RECOVERY_AFTER_MS and RECOVERY_SAMPLES fast segments", async () => {
+        const { player, hls } = await playing();
+        const sound = await backOnSound(player, hls);
+        for (let i = 0; i < RECOVERY_SAMPLES; i++) segment(sound, fast);
+        expect(pictureAsked(hls)).toBe(false); // not before its first wait
+        await vi.advanceTimersByTimeAsync(RECOVERY_AFTER_MS[0]);
+        segment(sound, fast - 2); // a slow one among the latest
+        for (let i = 0; i < RECOVERY_SAMPLES - 1; i++) segment(sound, fast);
+        expect(pictureAsked(hls)).toBe(false);
+        segment(sound, fast);
+        expect(pictureAsked(hls)).toBe(true);
+        expect(player.pictureAskedBy).toBe("link");
+        // It takes the sound back as at a click.
+        hls.fire(FakeHls.Events.LEVEL_UPDATED, { details: { fragments: [{ start: 50, duration: 1, programDateTime: T }] } });
+        hls.playingDate = new Date(T);
+        player.video.dispatchEvent(new Event("playing"));
+        expect(player.soundOnly).toBe(false);
+        expect(sound.calls).toContain("destroy");
+        player.destroy();
+      });
+
+      it("keeps the sound while the page is hidden or the segments are slow, and tries later after a return that fails", async () => {
+        const { player, hls } = await playing();
+        const sound = await backOnSound(player, hls);
+        await vi.advanceTimersByTimeAsync(RECOVERY_AFTER_MS[0]);
+        for (let i = 0; i < 2 * RECOVERY_SAMPLES; i++) segment(sound, fast / 2); // still thin
+        expect(pictureAsked(hls)).toBe(false);
+        visibility("hidden");
+        for (let i = 0; i < RECOVERY_SAMPLES; i++) segment(sound, fast);
+        expect(pictureAsked(hls)).toBe(false);
+        visibility("visible");
+        segment(sound, fast);
+        expect(pictureAsked(hls)).toBe(true);
+
+        // The picture does not play: the sound stays, and the next try waits RECOVERY_AFTER_MS[1].
+        await vi.advanceTimersByTimeAsync(HANDOVER_PATIENCE_MS);
+        expect(player.soundOnly).toBe(true);
+        expect(hls.calls.at(-1)).toBe("stopLoad");
+        for (let i = 0; i < RECOVERY_SAMPLES; i++) segment(sound, fast);
+        await vi.advanceTimersByTimeAsync(RECOVERY_AFTER_MS[1] - 1000);
+        segment(sound, fast);
+        expect(pictureAsked(hls)).toBe(false);
+        await vi.advanceTimersByTimeAsync(1000);
+        segment(sound, fast);
+        expect(pictureAsked(hls)).toBe(true);
+        player.destroy();
+      });
+
+      it("never leaves a hidden page's sound by itself (its picture is not seen)", async () => {
+        const { player, hls } = await playing();
+        hls.levels = [{ bitrate: LOW_BPS }];
+        const sound = await hiddenLongEnough();
+        sound!.playingDate = new Date(T);
+        player.soundAudio!.dispatchEvent(new Event("playing"));
+        expect(player.soundReason).toBe("hidden");
+        await vi.advanceTimersByTimeAsync(RECOVERY_AFTER_MS[0]);
+        for (let i = 0; i < RECOVERY_SAMPLES; i++) segment(sound!, fast);
+        expect(pictureAsked(hls)).toBe(false);
+        expect(player.soundOnly).toBe(true);
+        player.destroy();
+      });
     });
   });
 

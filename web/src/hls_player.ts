@@ -19,6 +19,7 @@ import { h } from "./dom";
 import { RenditionGuard } from "./rendition_guard";
 import {
   HANDOVER_PATIENCE_MS,
+  LinkRecovery,
   MAX_STEPS,
   SOUND_ONLY_AFTER_MS,
   SoundOnly,
@@ -159,6 +160,10 @@ export class BroadcastPlayer {
   soundReason: "hidden" | "link" | null = null;
   /** The link's stalls at the lowest picture (sound_only.ts). */
   private readonly thinLink = new ThinLink();
+  /** Whether the link's sound alone may give the picture back by itself (sound_only.ts). */
+  private readonly recovery = new LinkRecovery();
+  /** Who last asked for the picture on the link's sound: the person, or the link's recovery (the tests read it). */
+  pictureAskedBy: "person" | "link" | null = null;
   /** A live player's wait (its start, or a stall) being watched: THIN_LINK_STALL_MS of it is enough. */
   private thinTimer: number | undefined;
   /** A link's sound alone that failed: none is tried again before this (Date.now()). */
@@ -618,11 +623,13 @@ export class BroadcastPlayer {
   }
 
   /**
-   * The person asks for the picture while the link's sound alone is heard: the video takes it back
-   * as for a page shown again, and the link's stalls are counted afresh.
+   * The person asks for the picture while the link's sound alone is heard (or the link showed it
+   * can carry it again: `soundDownloaded`): the video takes it back as for a page shown again, and
+   * the link's stalls are counted afresh.
    */
-  showPicture(): void {
+  showPicture(by: "person" | "link" = "person"): void {
     if (this.soundReason !== "link" || !this.sound) return;
+    this.pictureAskedBy = by;
     this.thinLink.reset();
     this.toVideo();
   }
@@ -673,6 +680,7 @@ export class BroadcastPlayer {
         if (this.state === "waiting" || this.state === "loading") this.watchThinLink();
       },
       ended: () => this.sound === sound && this.soundOnly && this.setState("ended"),
+      downloaded: (bytes, ms) => this.soundDownloaded(sound, bytes, ms),
     });
     this.sound = sound;
     this.soundReason = reason;
@@ -685,6 +693,7 @@ export class BroadcastPlayer {
     if (this.sound !== sound || !hls || this.destroyed) return;
     if (this.soundReason === "hidden" && document.visibilityState !== "hidden") return this.toVideo();
     this.noteHandover(sound);
+    if (this.soundReason === "link") this.recovery.switched(Date.now());
     const heard = sound.audio;
     heard.muted = this.video.muted;
     this.video.muted = true;
@@ -780,7 +789,22 @@ export class BroadcastPlayer {
     hls.stopLoad();
     this.guard?.forgetDownloads();
     this.video.pause();
+    this.recovery.switched(Date.now()); // the link is still too thin: tried again later by itself
     this.emit();
+  }
+
+  /**
+   * One of the link's sound's segments came. Once they show that the link carries the lowest
+   * picture with room to spare (LinkRecovery), a page in view gets the picture back by itself, as
+   * if the person had asked (a hidden one would only go to the sound alone again).
+   */
+  private soundDownloaded(sound: SoundOnly, bytes: number, ms: number): void {
+    if (this.sound !== sound || !this.soundOnly || this.soundReason !== "link") return;
+    if (this.handBackTimer !== undefined) return; // the picture is already on its way back
+    this.recovery.downloaded(bytes, ms);
+    const rates = (this.hls?.levels ?? []).map((level) => level.bitrate).filter((bps) => bps > 0);
+    if (document.visibilityState === "hidden" || rates.length === 0) return;
+    if (this.recovery.recovered(Date.now(), Math.min(...rates) / 1000)) this.showPicture("link");
   }
 
   /** Stops the hand-back's wait for a fresh playlist (`toVideo`). */

@@ -40,6 +40,57 @@ export const THIN_LINK_WINDOW_MS = 60_000;
 /** A link's sound alone that could not play is not tried again for this long (the video is watched meanwhile). */
 export const THIN_LINK_REST_MS = 60_000;
 
+/**
+ * A link's sound alone gives the picture back by itself once the link shows it can carry the lowest
+ * picture with room to spare: RECOVERY_SAMPLES of the sound's segments in a row, each downloaded at
+ * RECOVERY_MARGIN times the lowest picture's BANDWIDTH or more. A segment's rate is its bytes over
+ * the time from its request to its last byte, round trip included, so it is never above what the
+ * link carries: a link with a long round trip may never show it, and keeps the sound until the
+ * person asks for the picture.
+ */
+export const RECOVERY_MARGIN = 1.5;
+export const RECOVERY_SAMPLES = 5;
+/**
+ * How long the link's sound is heard at least before the picture comes back by itself, after the
+ * first, second, third and later switch to it (each within RECOVERY_MEMORY_MS of the one before):
+ * a link that keeps failing the picture is tried ever less often.
+ */
+export const RECOVERY_AFTER_MS = [10_000, 60_000, 300_000] as const;
+export const RECOVERY_MEMORY_MS = 30 * 60_000;
+
+/** Whether a link's sound alone may give the picture back by itself (RECOVERY_MARGIN and after). */
+export class LinkRecovery {
+  private switches = 0;
+  private lastSwitch = -Infinity;
+  private heardSince = 0;
+  /** The rates (kb/s) of the sound's latest segments, RECOVERY_SAMPLES at most. */
+  private rates: number[] = [];
+
+  /**
+   * The link's sound is heard from `nowMs` on: a switch to it, or a return to the picture that did
+   * not play (both say the link was too thin). The rates are measured afresh.
+   */
+  switched(nowMs: number): void {
+    this.switches = nowMs - this.lastSwitch < RECOVERY_MEMORY_MS ? this.switches + 1 : 1;
+    this.lastSwitch = nowMs;
+    this.heardSince = nowMs;
+    this.rates = [];
+  }
+
+  /** One of the sound's segments: `bytes` from its request to its last byte, `ms` later. */
+  downloaded(bytes: number, ms: number): void {
+    if (!(bytes > 0) || !(ms > 0)) return; // nothing to go by (a cached or an aborted segment)
+    this.rates = [...this.rates.slice(1 - RECOVERY_SAMPLES), (bytes * 8) / ms];
+  }
+
+  /** Whether the picture (`pictureKbps`: the lowest rendition's bandwidth) may come back at `nowMs`. */
+  recovered(nowMs: number, pictureKbps: number): boolean {
+    if (this.switches === 0 || !(pictureKbps > 0) || this.rates.length < RECOVERY_SAMPLES) return false;
+    const after = RECOVERY_AFTER_MS[Math.min(this.switches, RECOVERY_AFTER_MS.length) - 1];
+    return nowMs - this.heardSince >= after && this.rates.every((kbps) => kbps >= RECOVERY_MARGIN * pictureKbps);
+  }
+}
+
 /** The link's stalls at the lowest picture, counted over THIN_LINK_WINDOW_MS. */
 export class ThinLink {
   private stalls: number[] = [];
@@ -88,6 +139,8 @@ export interface SoundOnlyEvents {
   failed(): void;
   /** Its stream ended (#EXT-X-ENDLIST): the Space ended, or the replay came to its end. */
   ended(): void;
+  /** One of its segments came: `bytes`, `ms` after it was asked for (LinkRecovery). */
+  downloaded(bytes: number, ms: number): void;
 }
 
 export class SoundOnly {
@@ -111,6 +164,10 @@ export class SoundOnly {
     a.muted = true;
     hls.on(HlsClass.Events.ERROR, (_event, data) => data.fatal && this.fail());
     hls.on(HlsClass.Events.MANIFEST_PARSED, () => void a.play().catch(() => this.fail()));
+    hls.on(HlsClass.Events.FRAG_LOADED, (_event, data) => {
+      const stats = data.frag.stats;
+      if (!this.done) this.events.downloaded(stats.loaded, stats.loading.end - stats.loading.start);
+    });
     // A step is judged once it has landed: after the first one, by its "seeked" alone (a seek
     // outside the buffer also ends with "playing", which must not count it twice).
     a.addEventListener("playing", () => {

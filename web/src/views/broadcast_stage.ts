@@ -168,13 +168,14 @@ export class BroadcastStage {
         h("span", {}, "Paused. ", h("button", { class: "btn btn-primary small", "data-testid": "resume", onclick: () => this.fromBanner(() => p.resumeLive()) }, "Resume live")),
       );
     } else if (p.soundOnly && p.soundReason === "link") {
-      // The link could not carry the lowest picture: the Space is heard, the picture waits for a click.
+      // The link could not carry the lowest picture: the Space is heard, the picture comes back when
+      // the link shows it can carry it (LinkRecovery), or at a click.
       this.showBanner(
         "sound-only",
         h(
           "span",
           {},
-          "Sound only: this connection is too slow for the picture. ",
+          "Sound only: this connection is too slow for the picture, which comes back when it can. ",
           h("button", { class: "btn small", "data-testid": "show-picture", onclick: () => this.fromBanner(async () => p.showPicture()) }, "Show the picture"),
         ),
       );
