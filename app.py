@@ -443,6 +443,15 @@ def deployment_warnings(settings: SpacesSettings, *, turn_certificate_given: boo
             "name, and every link to a Space dies with that name if the distribution is ever replaced "
             "(a recreated stack); set web_domain and web_certificate_arn (in us-east-1)"
         )
+    open_pool = settings.oidc is None and settings.self_sign_up
+    if settings.production and open_pool and settings.sign_up_email is None:
+        warnings.append(
+            "self sign-up is open and context ses_from_email is not set: the user pool sends its "
+            "sign-up codes with Cognito's own sender, about 50 e-mails a day per account, so from the "
+            "51st sign-up of a day people cannot confirm their account, sign in or listen; verify a "
+            "sender in Amazon SES (out of its sandbox) and set ses_from_email, or set self_sign_up=false "
+            "or oidc_issuer (docs/infrastructure.md, 'E-mail for self sign-up')"
+        )
     if settings.production and settings.livekit_archive is None:
         warnings.append(
             "the SFU nodes run the upstream livekit-server release: any join token, a listener's too, "

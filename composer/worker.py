@@ -1344,6 +1344,7 @@ server = AgentServer(
     load_fnc=composer_load(os.environ, superseded=_superseded),  # type: ignore[arg-type]  # takes the server, typed by protocol
     load_threshold=LOAD_THRESHOLD,
     drain_timeout=DRAIN_TIMEOUT_S,
+    max_retry=deployment.SFU_CONNECT_TRIES,
     port=_http_port(),
     num_idle_processes=_idle_processes(),
     shutdown_process_timeout=SHUTDOWN_TIMEOUT_S,

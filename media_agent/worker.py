@@ -587,6 +587,7 @@ _superseded = deployment.Superseded()
 server = AgentServer(
     load_fnc=WorkerLoad(max_rooms(), superseded=_superseded),
     drain_timeout=DRAIN_TIMEOUT_S,
+    max_retry=deployment.SFU_CONNECT_TRIES,
     port=_http_port(),
     num_idle_processes=_idle_processes(),
     # Publishes no media: only attributes (update metadata) and RPC answers (data).

@@ -110,6 +110,10 @@ class AlarmThresholds:
     # The routing Redis of the SFU fleet: its engine's CPU (one thread) and memory.
     redis_cpu_percent: int = 80
     redis_memory_percent: int = 80
+    # A burstable node's CPU credits (a credit is a vCPU-minute at 100 %): below this, the poorer of
+    # the two clusters is a few hours of a cache.t4g.micro's earnings (12 an hour) from running at
+    # its baseline, a fraction of a core. Only for burstable node types (redis_burstable).
+    redis_cpu_credits: int = 30
     # The reconciler runs every minute; failing in most of five minutes is not a blip.
     reconciler_errors_per_5min: int = 3
     agent_errors_per_5min: int = 10
@@ -167,6 +171,7 @@ class Observability(Construct):
         sfu_group: autoscaling.AutoScalingGroup,
         sfu_target_groups: Sequence[elbv2.NetworkTargetGroup],
         redis_clusters: Sequence[str],
+        redis_burstable: bool = False,
         workers: Sequence[WatchedWorkers],
         distributions: Sequence[WatchedDistribution] = (),
         thresholds: AlarmThresholds,
@@ -303,20 +308,23 @@ class Observability(Construct):
                 statistic=statistic,
             )
 
-        def redis_metric(name: str, label: str, id_prefix: str) -> cloudwatch.MathExpression:
-            # The busier of the two clusters (either may be the primary).
+        def redis_metric(
+            name: str, label: str, id_prefix: str, worst: str = "MAX"
+        ) -> cloudwatch.MathExpression:
+            # The worse of the two clusters (either may be the primary): the higher, or (worst="MIN")
+            # the lower.
             per_cluster = {
                 f"{id_prefix}{i}": cloudwatch.Metric(
                     namespace="AWS/ElastiCache",
                     metric_name=name,
                     dimensions_map={"CacheClusterId": cluster},
                     period=FIVE_MINUTES,
-                    statistic="Maximum",
+                    statistic="Maximum" if worst == "MAX" else "Minimum",
                 )
                 for i, cluster in enumerate(redis_clusters)
             }
             return cloudwatch.MathExpression(
-                expression=f"MAX([{', '.join(per_cluster)}])",
+                expression=f"{worst}([{', '.join(per_cluster)}])",
                 using_metrics=per_cluster,
                 label=label,
                 period=FIVE_MINUTES,
@@ -381,6 +389,9 @@ class Observability(Construct):
             "redis_cpu": redis_metric("EngineCPUUtilization", "Routing Redis engine CPU (%)", "cpu"),
             "redis_memory": redis_metric(
                 "DatabaseMemoryUsagePercentage", "Routing Redis memory (%)", "memory"
+            ),
+            "redis_credits": redis_metric(
+                "CPUCreditBalance", "Routing Redis CPU credits left (the poorer cluster)", "credits", "MIN"
             ),
             "table_throttles": cloudwatch.MathExpression(
                 expression="reads + writes",
@@ -486,6 +497,22 @@ class Observability(Construct):
                 thresholds.redis_memory_percent,
                 above,
                 "The SFU fleet's routing Redis is filling its memory (redis_node_type)",
+            ),
+            *(
+                [
+                    self._alarm(
+                        "RedisCredits",
+                        metrics["redis_credits"],
+                        thresholds.redis_cpu_credits,
+                        cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                        "The SFU fleet's routing Redis (a burstable redis_node_type) is spending its CPU "
+                        "credits: out of them it runs at its baseline, a fraction of a core, while every SFU "
+                        "node's health check and every room's routing wait on it; deploy a non-burstable "
+                        "redis_node_type (e.g. cache.m7g.large) before a large event",
+                    )
+                ]
+                if redis_burstable
+                else []
             ),
             self._alarm(
                 "ReconcilerErrors",

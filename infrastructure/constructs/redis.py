@@ -17,6 +17,12 @@ REDIS_PORT = 6380
 CLUSTERS = 2
 
 
+def burstable_cache_node(node_type: str) -> bool:
+    """Whether an ElastiCache node type runs on CPU credits (the T families: cache.t4g.micro, ...)."""
+    family = node_type.removeprefix("cache.").split(".")[0]
+    return family.startswith("t") and family[1:2].isdigit()
+
+
 class Redis(Construct):
     def __init__(
         self,

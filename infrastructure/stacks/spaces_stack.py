@@ -37,7 +37,7 @@ from infrastructure.constructs.observability import (
     WatchedWorkers,
 )
 from infrastructure.constructs.reconcile_schedule import ReconcileSchedule
-from infrastructure.constructs.redis import Redis
+from infrastructure.constructs.redis import Redis, burstable_cache_node
 from infrastructure.constructs.secrets import Secrets
 from infrastructure.constructs.state import State
 from infrastructure.constructs.web_site import WebHosting, WebSite
@@ -323,6 +323,7 @@ class SpacesStack(Stack):
             sfu_group=fleet.group,
             sfu_target_groups=[fleet.signalling_targets, fleet.turn_targets],
             redis_clusters=redis.cluster_ids,
+            redis_burstable=burstable_cache_node(settings.redis_node_type),
             workers=[
                 WatchedWorkers(
                     "Agent",

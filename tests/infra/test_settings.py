@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -11,6 +12,9 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_ec2 as ec2
 
 from app import settings_from_context
+
+from .conftest import STACK, Synthesized
+from .test_stack import USER_DATA_BUDGET_BYTES, node_settings, user_data_bytes_at_worst
 
 
 def _settings(**context: object):  # type: ignore[no-untyped-def]
@@ -185,6 +189,9 @@ REAL = {
 }
 
 
+# A production stack's sign-up e-mail through SES (else synth warns about Cognito's ~50 a day).
+SENDER = {"ses_from_email": "no-reply@spaces.test"}
+
 # A production stack's hosted page under a name of its own (else synth warns about *.cloudfront.net).
 NAMED_PAGE = {
     "web_domain": "spaces.example.org",
@@ -211,6 +218,7 @@ def test_a_production_stack_without_a_web_origin_is_warned_about(tmp_path: Path)
     hardened = {
         **{k: v for k, v in REAL.items() if k != "livekit_sha256"},
         "livekit_archive": str(_archive(tmp_path)),
+        **SENDER,
     }
     assert _warnings() == []  # the offline example is no production stack
     # The stack hosts the page by default, and allows its origin; on *.cloudfront.net links to
@@ -222,14 +230,15 @@ def test_a_production_stack_without_a_web_origin_is_warned_about(tmp_path: Path)
     elsewhere = {**hardened, "host_web": "false"}
     (warning,) = _warnings(**elsewhere)
     assert "cors_origins" in warning and "Cognito" in warning
-    (warning,) = _warnings(**elsewhere, oidc_issuer="https://id.example.org/", oidc_audience="web")
+    on_an_idp = {k: v for k, v in elsewhere.items() if k not in SENDER}  # no pool of the stack's
+    (warning,) = _warnings(**on_an_idp, oidc_issuer="https://id.example.org/", oidc_audience="web")
     assert "cors_origins" in warning and "Cognito" not in warning
     assert _warnings(**elsewhere, cors_origins="https://spaces.test") == []
     assert _warnings(**elsewhere, production="false") == []
 
 
 def test_a_production_fleet_on_the_upstream_release_is_warned_about(tmp_path: Path) -> None:
-    upstream = _warnings(**REAL, **NAMED_PAGE)
+    upstream = _warnings(**REAL, **NAMED_PAGE, **SENDER)
     assert len(upstream) == 1 and "make livekit-archive" in upstream[0] and "simulate" in upstream[0]
 
 
@@ -245,6 +254,7 @@ def test_a_production_stack_that_leaves_turn_on_the_signalling_certificate_is_wa
         **{k: v for k, v in REAL.items() if k not in ("livekit_sha256", "turn_certificate_arn")},
         "livekit_archive": str(_archive(tmp_path)),
         **NAMED_PAGE,
+        **SENDER,
     }
     (warning,) = _warnings(**context)
     assert "turn_certificate_arn" in warning and "turn.sfu.spaces.test" in warning
@@ -256,6 +266,22 @@ def test_a_production_stack_that_leaves_turn_on_the_signalling_certificate_is_wa
     (stack,) = [c for c in app.node.children if isinstance(c, cdk.Stack)]
     printed = [str(m.data) for m in stack.node.metadata if m.type == "aws:cdk:warning"]
     assert [m for m in printed if "turn_certificate_arn is not set" in m], printed
+
+
+def test_a_production_pool_open_to_sign_up_without_an_ses_sender_is_warned_about(tmp_path: Path) -> None:
+    """Cognito's own sender delivers ~50 e-mails a day per account: past them, new people cannot
+    confirm their account and cannot listen."""
+    configured = {
+        **{k: v for k, v in REAL.items() if k != "livekit_sha256"},
+        "livekit_archive": str(_archive(tmp_path)),
+        **NAMED_PAGE,
+    }
+    (warning,) = _warnings(**configured)
+    assert "ses_from_email" in warning and "50 e-mails a day" in warning
+    assert _warnings(**configured, **SENDER) == []
+    assert _warnings(**configured, self_sign_up="false") == []  # administrators create the accounts
+    assert _warnings(**configured, oidc_issuer="https://id.example.org/", oidc_audience="web") == []
+    assert _warnings(**configured, production="false") == []
 
 
 def test_a_hardened_archive_is_shipped_with_its_own_checksum(tmp_path: Path) -> None:
@@ -293,3 +319,8 @@ def test_a_stack_shipping_the_hardened_archive_synthesizes_nag_clean(tmp_path: P
         outdir=str(tmp_path / "cdk.out"),
     )
     app.synth()  # cdk-nag runs as a validation plugin: an unacknowledged finding raises here
+    # Its nodes' user data names the archive's object too, and still fits EC2's 16 KB.
+    template = json.loads((tmp_path / "cdk.out" / f"{STACK}.template.json").read_text())
+    synth = Synthesized(outdir=tmp_path / "cdk.out", template=template, metadata={})
+    assert "LIVEKIT_ARCHIVE_S3" in node_settings(synth)
+    assert user_data_bytes_at_worst(synth) < USER_DATA_BUDGET_BYTES

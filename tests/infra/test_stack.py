@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -891,6 +892,25 @@ def test_the_routing_redis_alarms_on_both_clusters_and_has_a_maintenance_window(
         assert rg_id in text and "-001" in text and "-002" in text
 
 
+def test_a_burstable_routing_redis_alarms_before_it_runs_out_of_cpu_credits(synth: Synthesized) -> None:
+    """The default cache.t4g.micro runs on credits; out of them, every SFU node's health check waits."""
+    from infrastructure.constructs.redis import burstable_cache_node
+
+    ((_, rg),) = synth.resources("AWS::ElastiCache::ReplicationGroup").items()
+    assert burstable_cache_node(rg["Properties"]["CacheNodeType"])
+    alarm = _alarm(synth, "RedisCredits")
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    assert expression.startswith("MIN(")
+    stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    assert [s["Metric"]["MetricName"] for s in stats] == ["CPUCreditBalance"] * 2
+    assert {s["Stat"] for s in stats} == {"Minimum"}
+    for node_type in ("cache.t4g.micro", "cache.t3.medium", "t4g.small"):
+        assert burstable_cache_node(node_type), node_type
+    for node_type in ("cache.m7g.large", "cache.r7g.xlarge", "cache.c7gn.large"):
+        assert not burstable_cache_node(node_type), node_type
+
+
 def test_the_scheduled_reconciler_alarms_when_it_fails_or_stops(synth: Synthesized) -> None:
     import logging
 
@@ -1048,16 +1068,37 @@ def _user_data(synth: Synthesized) -> str:
     return _flatten(template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"])
 
 
-def _flatten(value: Any) -> str:
+# EC2 takes at most 16 KB of user data (before base64); the synthesized one must stay this far
+# below it with every reference at REFERENCE_BYTES_AT_WORST.
+USER_DATA_BUDGET_BYTES = 15 * 1024
+# Longer than any value the references resolve to: secret ARNs (~100 characters with the stack's
+# names), the Redis endpoint (~90), the API endpoint (~60), a region (<= 14), the bootstrap bucket.
+REFERENCE_BYTES_AT_WORST = 128
+
+
+def user_data_bytes_at_worst(synth: Synthesized) -> int:
+    """The user data's size once deployed, with each reference as long as REFERENCE_BYTES_AT_WORST."""
+    ((_, template),) = synth.resources("AWS::EC2::LaunchTemplate").items()
+    value = template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+    return len(_flatten(value, reference=lambda _: "x" * REFERENCE_BYTES_AT_WORST).encode())
+
+
+def _marker(value: dict[str, Any]) -> str:
+    if "Ref" in value:
+        return f"<Ref:{value['Ref']}>"
+    return f"<GetAtt:{'.'.join(value['Fn::GetAtt'])}>"
+
+
+def _flatten(value: Any, reference: Callable[[dict[str, Any]], str] = _marker) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return separator.join(_flatten(p) for p in parts)
-    if isinstance(value, dict) and "Ref" in value:
-        return f"<Ref:{value['Ref']}>"
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return f"<GetAtt:{'.'.join(value['Fn::GetAtt'])}>"
+        return separator.join(_flatten(p, reference) for p in parts)
+    if isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value):
+        return reference(value)
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return re.sub(r"\$\{([^}]+)\}", lambda m: reference({"Ref": m.group(1)}), value["Fn::Sub"])
     raise AssertionError(f"unexpected intrinsic in user data: {value}")
 
 
@@ -1110,8 +1151,8 @@ def test_the_user_data_writes_the_node_folder_as_it_is_in_the_repo(synth: Synthe
         if path.suffix in livekit_fleet.NODE_FILE_SUFFIXES:
             assert files.pop(path.name) == path.read_text(), path.name
     assert list(files) == ["livekit.template.yaml"]
-    # EC2 takes at most 16 KB of user data; the references resolve to ARNs of ~100 characters each.
-    assert len(_user_data(synth).encode()) < 14_000
+    # EC2 takes at most 16 KB of user data (a stack shipping livekit_archive adds a line: test_settings).
+    assert user_data_bytes_at_worst(synth) < USER_DATA_BUDGET_BYTES
     assert _user_data(synth).rstrip().endswith(f'bash "${{NODE_ROOT:-}}{livekit_fleet.NODE_DIR}/boot.sh"')
 
 

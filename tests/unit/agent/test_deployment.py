@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from media_agent import deployment
 from media_agent.deployment import EcsService, Primary, Superseded, Supersession, check_interval_s, watch
 from media_agent.load import WorkerLoad
 from tests.support.eventually import eventually_async
@@ -159,3 +160,14 @@ async def test_watch_follows_a_deployment_and_its_rollback(fake_ecs: FakeEcs, mo
 async def test_watch_does_nothing_outside_ecs(monkeypatch: Any) -> None:
     monkeypatch.delenv("ECS_CONTAINER_METADATA_URI_V4", raising=False)
     await asyncio.wait_for(watch(Superseded(), check_s=0.05), timeout=5)
+
+
+def test_both_workers_keep_trying_the_sfu_for_about_an_hour_before_they_exit() -> None:
+    """livekit-agents' own 16 tries (~2 minutes) ended a first deploy's workers before any SFU node
+    was up; each worker is built with SFU_CONNECT_TRIES, whose waits (min(2n, 10) s) add up to ~1 h."""
+    from composer.worker import server as composer
+    from media_agent.worker import server as agent
+
+    assert agent._max_retry == composer._max_retry == deployment.SFU_CONNECT_TRIES
+    waited_s = sum(min(2 * n, 10) for n in range(deployment.SFU_CONNECT_TRIES))
+    assert 50 * 60 <= waited_s <= 70 * 60
