@@ -492,6 +492,18 @@ SOUND_ONLY_JS = AUDIO_JS.replace(
 )
 
 
+async def picture_back_and_heard(page: Page) -> None:
+    """The live player's video plays and is heard again; the sound alone is gone."""
+    await eventually_async(
+        lambda: page.evaluate(
+            "() => !window.spaces.broadcast.soundOnly && !window.spaces.broadcast.soundAudio"
+            " && !window.spaces.broadcast.video.paused && !window.spaces.broadcast.video.muted"
+        ),
+        timeout=TURN_TIMEOUT,
+        what="the picture back and heard",
+    )
+
+
 def loaded_since(segments: list[tuple[float, str]], at: float) -> list[str]:
     """The names of the segments the page asked for after `at` (time.monotonic())."""
     return [url.rsplit("/", 1)[-1] for t, url in segments if t > at]
@@ -543,14 +555,7 @@ async def test_a_hidden_page_hears_the_sound_alone_and_gets_the_picture_back_whe
     # Shown again: the video plays in step and is heard, the sound alone goes.
     shown = time.monotonic()
     await page.evaluate(VISIBILITY_JS, "visible")
-    await eventually_async(
-        lambda: page.evaluate(
-            "() => !window.spaces.broadcast.soundOnly && !window.spaces.broadcast.soundAudio"
-            " && !window.spaces.broadcast.video.paused && !window.spaces.broadcast.video.muted"
-        ),
-        timeout=TURN_TIMEOUT,
-        what="the picture back and heard",
-    )
+    await picture_back_and_heard(page)
     assert any(not n.endswith(".au.ts") for n in loaded_since(segments, shown)), loaded_since(segments, shown)
     sample = await page.evaluate(SAMPLE_JS, BIG_POINTS)
     start = sample["t"] if sample else 0.0
@@ -638,14 +643,7 @@ async def test_a_thin_link_hears_the_sound_alone_until_the_link_or_the_person_br
             await hears_the_sound_alone(page, segments, switched + 2)
 
         async def picture_back_in_step(by: str) -> None:
-            await eventually_async(
-                lambda: page.evaluate(
-                    "() => !window.spaces.broadcast.soundOnly && !window.spaces.broadcast.soundAudio"
-                    " && !window.spaces.broadcast.video.paused && !window.spaces.broadcast.video.muted"
-                ),
-                timeout=TURN_TIMEOUT,
-                what="the picture back and heard",
-            )
+            await picture_back_and_heard(page)
             assert await page.evaluate("() => window.spaces.broadcast.pictureAskedBy") == by
             await expect(broadcast.listener.by("sound-only")).to_have_count(0)
             # It plays on, and took the sound back in step (IN_STEP_MS, 120 ms).
