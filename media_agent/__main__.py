@@ -8,16 +8,18 @@ LIVEKIT_API_SECRET.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
 from media_agent.dev_keys import dev_key_refusal
+from media_agent.sfu_check import sfu_refusal
 
 
 def main() -> None:
-    refusal = dev_key_refusal(os.environ)
+    refusal = dev_key_refusal(os.environ) or asyncio.run(sfu_refusal(os.environ))
     if refusal is not None:
-        sys.exit(refusal)
+        sys.exit(f"media agent: {refusal}")
     # Nothing here may reach the internet: the agent talks to the LiveKit server only. Telemetry in
     # livekit-agents is only set up for LiveKit Cloud URLs or LIVEKIT_OBSERVABILITY_URL, and we load
     # no plugins (so there is nothing to download).

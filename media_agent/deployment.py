@@ -41,11 +41,13 @@ CHECK_S_ENV = "SPACES_DEPLOYMENT_CHECK_S"
 DEFAULT_CHECK_S = 30.0
 # Readings in a row that must show the new deployment whole before this worker stands aside.
 SETTLE_CHECKS = 2
-# Tries in a row to reach the SFU before the worker process exits (livekit-agents waits min(2n, 10)
-# s before the n-th: ~1 hour). livekit-agents' own 16 (~2 minutes) made a first deploy's workers
-# exit over and over for the 10-20 minutes before any SFU node exists (the nodes wait for Redis),
-# tasks that ECS's circuit breaker may count as failed; and a worker that exits ends the jobs it
-# runs with it. Still without the SFU after an hour, it exits and ECS starts a fresh task.
+# Failed tries in a row to reach the SFU before the worker gives up (livekit-agents sleeps
+# min(2n, 10) s after the n-th, n from 0: 59.5 minutes of sleep, plus each try's own time, up to
+# aiohttp's timeouts when nothing answers). livekit-agents' own 16 (~2 minutes) made a first
+# deploy's workers exit over and over for the 10-20 minutes before any SFU node exists (the nodes
+# wait for Redis), tasks that ECS's circuit breaker may count as failed. Giving up, the worker drains
+# (its jobs run on, DRAIN_TIMEOUT_S at most) and exits, and ECS starts a fresh task. A key pair the
+# SFU refuses is not waited for: sfu_check.py exits before the first try.
 SFU_CONNECT_TRIES = 360
 SERVICE_GROUP_PREFIX = "service:"
 

@@ -390,8 +390,20 @@ class Observability(Construct):
             "redis_memory": redis_metric(
                 "DatabaseMemoryUsagePercentage", "Routing Redis memory (%)", "memory"
             ),
-            "redis_credits": redis_metric(
-                "CPUCreditBalance", "Routing Redis CPU credits left (the poorer cluster)", "credits", "MIN"
+            # 1 while the poorer cluster's credits are low and not rising: spent as fast as they are
+            # earned, or faster. A node that starts without credits (a new stack, a replaced node)
+            # earns them back while idle, which does not count.
+            "redis_credits_spent": cloudwatch.MathExpression(
+                expression=(
+                    f"IF(credits < {thresholds.redis_cpu_credits} AND RATE(credits) <= 0, 1, 0)"
+                ),
+                using_metrics={
+                    "credits": redis_metric(
+                        "CPUCreditBalance", "Routing Redis CPU credits left (the poorer cluster)", "cr", "MIN"
+                    )
+                },
+                label="Routing Redis short of CPU credits and not earning them back",
+                period=FIVE_MINUTES,
             ),
             "table_throttles": cloudwatch.MathExpression(
                 expression="reads + writes",
@@ -502,13 +514,14 @@ class Observability(Construct):
                 [
                     self._alarm(
                         "RedisCredits",
-                        metrics["redis_credits"],
-                        thresholds.redis_cpu_credits,
-                        cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                        "The SFU fleet's routing Redis (a burstable redis_node_type) is spending its CPU "
-                        "credits: out of them it runs at its baseline, a fraction of a core, while every SFU "
-                        "node's health check and every room's routing wait on it; deploy a non-burstable "
-                        "redis_node_type (e.g. cache.m7g.large) before a large event",
+                        metrics["redis_credits_spent"],
+                        1,
+                        above,
+                        "The SFU fleet's routing Redis (a burstable redis_node_type) has spent its CPU "
+                        "credits and is not earning them back: out of them, a node in standard mode runs at "
+                        "its baseline, a fraction of a core, while every SFU node's health check and every "
+                        "room's routing wait on it (in unlimited mode it is billed for the surplus instead); "
+                        "deploy a non-burstable redis_node_type (e.g. cache.m7g.large) before a large event",
                     )
                 ]
                 if redis_burstable

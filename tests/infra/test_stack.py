@@ -899,9 +899,12 @@ def test_a_burstable_routing_redis_alarms_before_it_runs_out_of_cpu_credits(synt
     ((_, rg),) = synth.resources("AWS::ElastiCache::ReplicationGroup").items()
     assert burstable_cache_node(rg["Properties"]["CacheNodeType"])
     alarm = _alarm(synth, "RedisCredits")
-    assert alarm["ComparisonOperator"] == "LessThanThreshold"
-    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
-    assert expression.startswith("MIN(")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    expressions = {m["Id"]: m["Expression"] for m in alarm["Metrics"] if "Expression" in m}
+    # Low and not rising: a node that starts without credits and earns them back does not alarm.
+    (low,) = [e for e in expressions.values() if e.startswith("IF(")]
+    assert "< 30" in low and "RATE(" in low
+    assert [e for e in expressions.values() if e.startswith("MIN(")]
     stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
     assert [s["Metric"]["MetricName"] for s in stats] == ["CPUCreditBalance"] * 2
     assert {s["Stat"] for s in stats} == {"Minimum"}
