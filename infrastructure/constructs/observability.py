@@ -394,9 +394,7 @@ class Observability(Construct):
             # earned, or faster. A node that starts without credits (a new stack, a replaced node)
             # earns them back while idle, which does not count.
             "redis_credits_spent": cloudwatch.MathExpression(
-                expression=(
-                    f"IF(credits < {thresholds.redis_cpu_credits} AND RATE(credits) <= 0, 1, 0)"
-                ),
+                expression=(f"IF(credits < {thresholds.redis_cpu_credits} AND RATE(credits) <= 0, 1, 0)"),
                 using_metrics={
                     "credits": redis_metric(
                         "CPUCreditBalance", "Routing Redis CPU credits left (the poorer cluster)", "cr", "MIN"
