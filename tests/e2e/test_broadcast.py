@@ -581,6 +581,7 @@ async def test_a_hidden_page_hears_the_sound_alone_and_gets_the_picture_back_whe
 # stage does not: the low rendition here is 320x180 at 600 kb/s plus its sound. Chromium's own
 # emulation of the page's network (DevTools protocol) makes it, for every request of the page.
 THIN_LINK_KBPS = 250
+WIDE_LINK_LATENCY_MS = 100
 # A low segment this big is a busy picture's (a still stage's is a few kB): ~480 kb/s and more.
 BUSY_LOW_SEGMENT_BYTES = 60_000
 
@@ -615,12 +616,14 @@ async def test_a_thin_link_hears_the_sound_alone_until_the_link_or_the_person_br
         await cdp.send("Network.enable")
 
         async def link(kbps: int | None) -> None:
+            """A thin link next door (40 ms), or (None) a wide one far away: a CDN edge 100 ms off,
+            so the sound's segments show the link by their rate, not by their round trip."""
             wide = kbps is None
             await cdp.send(
                 "Network.emulateNetworkConditions",
                 {
                     "offline": False,
-                    "latency": 0 if wide else 40,
+                    "latency": WIDE_LINK_LATENCY_MS if wide else 40,
                     "downloadThroughput": -1 if wide else kbps * 1000 / 8,
                     "uploadThroughput": -1 if wide else kbps * 1000 / 8,
                 },

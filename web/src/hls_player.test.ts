@@ -562,12 +562,17 @@ describe("BroadcastPlayer in a page that is only heard", () => {
 
     describe("once the link carries the picture again", () => {
       const LOW_BPS = 796_800; // the lowest picture's BANDWIDTH
-      /** One of the sound's segments: 10 kB at `kbps`. */
-      const segment = (sound: FakeHls, kbps: number) =>
+      /** One of the sound's segments: 1 s, 10 kB, its first byte after `firstByteMs`, the rest at `kbps`. */
+      const segment = (sound: FakeHls, kbps: number, firstByteMs = 20) =>
         sound.fire(FakeHls.Events.FRAG_LOADED, {
-          frag: { type: "main", stats: { loaded: 10_000, loading: { start: 100, first: 101, end: 100 + (10_000 * 8) / kbps } } },
+          frag: {
+            type: "main",
+            duration: 1,
+            stats: { loaded: 10_000, loading: { start: 100, first: 100 + firstByteMs, end: 100 + firstByteMs + (10_000 * 8) / kbps } },
+          },
         });
-      const fast = Math.ceil((RECOVERY_MARGIN * LOW_BPS) / 1000);
+      /** The slowest rate that still says the picture would come in time (a 20 ms first byte). */
+      const fast = Math.ceil(LOW_BPS / (1000 / RECOVERY_MARGIN - 20));
       const backOnSound = async (player: BroadcastPlayer, hls: FakeHls): Promise<FakeHls> => {
         hls.levels = [{ bitrate: LOW_BPS }, { bitrate: 2_900_000 }];
         const sound = await onTheLinksSound(player, hls);
@@ -600,6 +605,30 @@ describe("BroadcastPlayer in a page that is only heard", () => {
         player.destroy();
       });
 
+      it("gives it back on a fast link with a long round trip, and not on a thin one next door", async () => {
+        const { player, hls } = await playing();
+        const sound = await backOnSound(player, hls);
+        await vi.advanceTimersByTimeAsync(RECOVERY_AFTER_MS[0]);
+        for (let i = 0; i < 2 * RECOVERY_SAMPLES; i++) segment(sound, 250, 5);
+        expect(pictureAsked(hls)).toBe(false);
+        for (let i = 0; i < RECOVERY_SAMPLES; i++) segment(sound, 20_000, 150);
+        expect(pictureAsked(hls)).toBe(true);
+        player.destroy();
+      });
+
+      it("leaves a return the person asked for as theirs, and a fatal error of the picture's meanwhile does not stop the sound's state", async () => {
+        const { player, hls } = await playing();
+        const sound = await backOnSound(player, hls);
+        await vi.advanceTimersByTimeAsync(RECOVERY_AFTER_MS[0]);
+        player.showPicture();
+        expect(player.pictureAskedBy).toBe("person");
+        for (let i = 0; i < RECOVERY_SAMPLES; i++) segment(sound, fast);
+        expect(player.pictureAskedBy).toBe("person"); // already on its way back
+        hls.fire(FakeHls.Events.ERROR, { fatal: true, type: FakeHls.ErrorTypes.NETWORK_ERROR, details: "levelLoadError" });
+        expect(player.state).toBe("playing"); // the sound is still what is heard
+        player.destroy();
+      });
+
       it("keeps the sound while the page is hidden or the segments are slow, and tries later after a return that fails", async () => {
         const { player, hls } = await playing();
         const sound = await backOnSound(player, hls);
@@ -620,8 +649,11 @@ describe("BroadcastPlayer in a page that is only heard", () => {
         for (let i = 0; i < RECOVERY_SAMPLES; i++) segment(sound, fast);
         await vi.advanceTimersByTimeAsync(RECOVERY_AFTER_MS[1] - 1000);
         segment(sound, fast);
-        expect(pictureAsked(hls)).toBe(false);
+        expect(pictureAsked(hls)).toBe(false); // too soon
+        sound.fire(FakeHls.Events.ERROR, { fatal: false, type: FakeHls.ErrorTypes.NETWORK_ERROR, details: "fragLoadError", frag: {} });
         await vi.advanceTimersByTimeAsync(1000);
+        for (let i = 0; i < RECOVERY_SAMPLES - 1; i++) segment(sound, fast);
+        expect(pictureAsked(hls)).toBe(false); // the segment that failed broke the run
         segment(sound, fast);
         expect(pictureAsked(hls)).toBe(true);
         player.destroy();

@@ -21,6 +21,7 @@ import {
   HANDOVER_PATIENCE_MS,
   LinkRecovery,
   MAX_STEPS,
+  type SegmentTiming,
   SOUND_ONLY_AFTER_MS,
   SoundOnly,
   soundOnlyConfig,
@@ -376,7 +377,8 @@ export class BroadcastPlayer {
       // A viewer who paused stays paused (no "playing" would end the wait, and "Resume live" goes).
       const code = data.response?.code;
       this.loadProblem = code ? `HTTP ${code}` : "no answer";
-      if (this.state !== "paused") this.setState("waiting");
+      // While the sound alone is heard (a return under way), the state is the sound's.
+      if (this.state !== "paused" && !this.soundOnly) this.setState("waiting");
       window.clearTimeout(this.retry);
       this.retry = window.setTimeout(() => void this.reload(hls), RETRY_MS);
     } else if (data.type === types.MEDIA_ERROR && this.mediaRecovery(Date.now())) {
@@ -628,7 +630,7 @@ export class BroadcastPlayer {
    * the link's stalls are counted afresh.
    */
   showPicture(by: "person" | "link" = "person"): void {
-    if (this.soundReason !== "link" || !this.sound) return;
+    if (this.soundReason !== "link" || !this.sound || this.handBackTimer !== undefined) return; // or on its way
     this.pictureAskedBy = by;
     this.thinLink.reset();
     this.toVideo();
@@ -680,7 +682,7 @@ export class BroadcastPlayer {
         if (this.state === "waiting" || this.state === "loading") this.watchThinLink();
       },
       ended: () => this.sound === sound && this.soundOnly && this.setState("ended"),
-      downloaded: (bytes, ms) => this.soundDownloaded(sound, bytes, ms),
+      downloaded: (segment) => this.soundDownloaded(sound, segment),
     });
     this.sound = sound;
     this.soundReason = reason;
@@ -789,7 +791,7 @@ export class BroadcastPlayer {
     hls.stopLoad();
     this.guard?.forgetDownloads();
     this.video.pause();
-    this.recovery.switched(Date.now()); // the link is still too thin: tried again later by itself
+    this.recovery.notReturned(Date.now()); // the link is still too thin: tried again later by itself
     this.emit();
   }
 
@@ -798,10 +800,9 @@ export class BroadcastPlayer {
    * picture with room to spare (LinkRecovery), a page in view gets the picture back by itself, as
    * if the person had asked (a hidden one would only go to the sound alone again).
    */
-  private soundDownloaded(sound: SoundOnly, bytes: number, ms: number): void {
-    if (this.sound !== sound || !this.soundOnly || this.soundReason !== "link") return;
-    if (this.handBackTimer !== undefined) return; // the picture is already on its way back
-    this.recovery.downloaded(bytes, ms);
+  private soundDownloaded(sound: SoundOnly, segment: SegmentTiming | null): void {
+    if (this.sound !== sound || this.soundReason !== "link") return;
+    this.recovery.downloaded(segment);
     const rates = (this.hls?.levels ?? []).map((level) => level.bitrate).filter((bps) => bps > 0);
     if (document.visibilityState === "hidden" || rates.length === 0) return;
     if (this.recovery.recovered(Date.now(), Math.min(...rates) / 1000)) this.showPicture("link");
@@ -836,6 +837,7 @@ export class BroadcastPlayer {
     if (!sound || !this.soundOnly || this.destroyed) return;
     const still = this.state === "paused" || this.state === "ended";
     if (!still) this.noteHandover(sound);
+    if (this.soundReason === "link") this.recovery.returned(Date.now());
     this.video.muted = sound.audio.muted;
     this.soundOnly = false;
     this.sound = null;

@@ -41,53 +41,101 @@ export const THIN_LINK_WINDOW_MS = 60_000;
 export const THIN_LINK_REST_MS = 60_000;
 
 /**
- * A link's sound alone gives the picture back by itself once the link shows it can carry the lowest
- * picture with room to spare: RECOVERY_SAMPLES of the sound's segments in a row, each downloaded at
- * RECOVERY_MARGIN times the lowest picture's BANDWIDTH or more. A segment's rate is its bytes over
- * the time from its request to its last byte, round trip included, so it is never above what the
- * link carries: a link with a long round trip may never show it, and keeps the sound until the
- * person asks for the picture.
+ * A link's sound alone gives the picture back by itself once its own segments show that the link
+ * carries the lowest picture with room to spare: RECOVERY_SAMPLES of them in a row, each saying a
+ * picture segment of its duration would come in at most 1 / RECOVERY_MARGIN of that duration
+ * (`pictureFetchMs`: its first byte as late as theirs, its bytes at the rate theirs came). No
+ * picture segment is fetched to find out: a thin link would carry one (~90 KB) only by starving
+ * the sound.
  */
 export const RECOVERY_MARGIN = 1.5;
 export const RECOVERY_SAMPLES = 5;
 /**
- * How long the link's sound is heard at least before the picture comes back by itself, after the
- * first, second, third and later switch to it (each within RECOVERY_MEMORY_MS of the one before):
- * a link that keeps failing the picture is tried ever less often.
+ * How long the link's sound is heard at least before the picture comes back by itself: after a
+ * switch to it, then after each return of the picture that did not hold (the picture did not play,
+ * or the link went back to the sound within RECOVERY_HELD_MS): a link that keeps failing the
+ * picture is tried ever less often, at most every half hour.
  */
-export const RECOVERY_AFTER_MS = [10_000, 60_000, 300_000] as const;
-export const RECOVERY_MEMORY_MS = 30 * 60_000;
+export const RECOVERY_AFTER_MS = [10_000, 60_000, 300_000, 1_800_000] as const;
+/** A return of the picture that held this long: the next switch to the sound waits RECOVERY_AFTER_MS[0] again. */
+export const RECOVERY_HELD_MS = 10 * 60_000;
+/** A segment that came this fast (ms from its request to its last byte) came from the browser's cache: it says nothing of the link. */
+export const CACHED_MS = 1;
+
+/** One of the sound's segments as it came: its bytes, ms from its request to its first byte and from there to its last, seconds of media. */
+export interface SegmentTiming {
+  bytes: number;
+  firstByteMs: number;
+  restMs: number;
+  durationS: number;
+}
+
+/**
+ * How long (ms) a picture segment of `pictureKbps` and the same duration would take on the link
+ * `segment` came through: its first byte as late, its bytes at the rate the segment's came after
+ * its first byte (the link's rate when the segment's bytes trickled in; on a fast link they come
+ * at once, and the round trip is what counts).
+ */
+export function pictureFetchMs(segment: SegmentTiming, pictureKbps: number): number {
+  const bitsPerMs = (segment.bytes * 8) / Math.max(segment.restMs, 1);
+  return segment.firstByteMs + (pictureKbps * segment.durationS * 1000) / bitsPerMs;
+}
 
 /** Whether a link's sound alone may give the picture back by itself (RECOVERY_MARGIN and after). */
 export class LinkRecovery {
-  private switches = 0;
-  private lastSwitch = -Infinity;
-  private heardSince = 0;
-  /** The rates (kb/s) of the sound's latest segments, RECOVERY_SAMPLES at most. */
-  private rates: number[] = [];
+  /** Returns of the picture that did not hold since the last one that did: which RECOVERY_AFTER_MS applies. */
+  private failedReturns = 0;
+  private lastReturn = -Infinity;
+  /** Since when the link's sound is heard (null: it is not). */
+  private heardSince: number | null = null;
+  /** The sound's latest segments, RECOVERY_SAMPLES at most, in a row. */
+  private segments: SegmentTiming[] = [];
 
   /**
-   * The link's sound is heard from `nowMs` on: a switch to it, or a return to the picture that did
-   * not play (both say the link was too thin). The rates are measured afresh.
+   * The link's sound is heard from `nowMs`: the link could not carry the picture. Within
+   * RECOVERY_HELD_MS of the picture's last return, that return did not hold.
    */
   switched(nowMs: number): void {
-    this.switches = nowMs - this.lastSwitch < RECOVERY_MEMORY_MS ? this.switches + 1 : 1;
-    this.lastSwitch = nowMs;
-    this.heardSince = nowMs;
-    this.rates = [];
+    this.failedReturns = nowMs - this.lastReturn < RECOVERY_HELD_MS ? this.failedReturns + 1 : 0;
+    this.listen(nowMs);
   }
 
-  /** One of the sound's segments: `bytes` from its request to its last byte, `ms` later. */
-  downloaded(bytes: number, ms: number): void {
-    if (!(bytes > 0) || !(ms > 0)) return; // nothing to go by (a cached or an aborted segment)
-    this.rates = [...this.rates.slice(1 - RECOVERY_SAMPLES), (bytes * 8) / ms];
+  /** The picture asked for did not play: the sound stays heard, and the next try waits longer. */
+  notReturned(nowMs: number): void {
+    this.failedReturns += 1;
+    this.listen(nowMs);
+  }
+
+  /** The picture took the sound back at `nowMs`. */
+  returned(nowMs: number): void {
+    this.lastReturn = nowMs;
+    this.heardSince = null;
+    this.segments = [];
+  }
+
+  /** One of the sound's segments came, or (null) failed to: a failure breaks the run. */
+  downloaded(segment: SegmentTiming | null): void {
+    if (segment === null) {
+      this.segments = [];
+      return;
+    }
+    const { bytes, firstByteMs, restMs, durationS } = segment;
+    if (!(bytes > 0) || !(durationS > 0) || !(firstByteMs >= 0) || !(restMs >= 0)) return;
+    if (firstByteMs + restMs < CACHED_MS) return;
+    this.segments = [...this.segments.slice(1 - RECOVERY_SAMPLES), segment];
   }
 
   /** Whether the picture (`pictureKbps`: the lowest rendition's bandwidth) may come back at `nowMs`. */
   recovered(nowMs: number, pictureKbps: number): boolean {
-    if (this.switches === 0 || !(pictureKbps > 0) || this.rates.length < RECOVERY_SAMPLES) return false;
-    const after = RECOVERY_AFTER_MS[Math.min(this.switches, RECOVERY_AFTER_MS.length) - 1];
-    return nowMs - this.heardSince >= after && this.rates.every((kbps) => kbps >= RECOVERY_MARGIN * pictureKbps);
+    if (this.heardSince === null || !(pictureKbps > 0) || this.segments.length < RECOVERY_SAMPLES) return false;
+    const after = RECOVERY_AFTER_MS[Math.min(this.failedReturns, RECOVERY_AFTER_MS.length - 1)];
+    if (nowMs - this.heardSince < after) return false;
+    return this.segments.every((s) => pictureFetchMs(s, pictureKbps) * RECOVERY_MARGIN <= s.durationS * 1000);
+  }
+
+  private listen(nowMs: number): void {
+    this.heardSince = nowMs;
+    this.segments = [];
   }
 }
 
@@ -139,8 +187,8 @@ export interface SoundOnlyEvents {
   failed(): void;
   /** Its stream ended (#EXT-X-ENDLIST): the Space ended, or the replay came to its end. */
   ended(): void;
-  /** One of its segments came: `bytes`, `ms` after it was asked for (LinkRecovery). */
-  downloaded(bytes: number, ms: number): void;
+  /** One of its segments came, or (null) failed to (LinkRecovery). */
+  downloaded(segment: SegmentTiming | null): void;
 }
 
 export class SoundOnly {
@@ -162,11 +210,15 @@ export class SoundOnly {
     const hls = (this.hls = new HlsClass(config));
     const a = this.audio;
     a.muted = true;
-    hls.on(HlsClass.Events.ERROR, (_event, data) => data.fatal && this.fail());
+    hls.on(HlsClass.Events.ERROR, (_event, data) => {
+      if (data.frag && !this.done) this.events.downloaded(null); // a segment that did not come (in time)
+      if (data.fatal) this.fail();
+    });
     hls.on(HlsClass.Events.MANIFEST_PARSED, () => void a.play().catch(() => this.fail()));
     hls.on(HlsClass.Events.FRAG_LOADED, (_event, data) => {
-      const stats = data.frag.stats;
-      if (!this.done) this.events.downloaded(stats.loaded, stats.loading.end - stats.loading.start);
+      const { loaded, loading } = data.frag.stats;
+      const timing = { bytes: loaded, firstByteMs: loading.first - loading.start, restMs: loading.end - loading.first };
+      if (!this.done) this.events.downloaded({ ...timing, durationS: data.frag.duration });
     });
     // A step is judged once it has landed: after the first one, by its "seeked" alone (a seek
     // outside the buffer also ends with "playing", which must not count it twice).
