@@ -242,6 +242,23 @@ describe("SpaceSession", () => {
     expect(session.joinError).toBe("");
   });
 
+  it("drops a room still connecting when the Space ended meanwhile, and draws the ended Space", async () => {
+    grants.push(WEBRTC);
+    const joined = session.join();
+    await settle();
+    const room = rooms[0];
+    expect(room.status.kind).toBe("connecting");
+    shown = [];
+    ctl.adopt({ ...SPACE, state: "ended" }); // the host's own End answered while the room connects
+    expect(room.left).toBe(1);
+    expect(session.room).toBeNull();
+    expect(shown).toContain("draw");
+    room.failed("Could not connect to the media server (timeout).");
+    await joined;
+    expect(session.room).toBeNull();
+    expect(shown.filter((s) => s.startsWith("message") || s.startsWith("reconnecting"))).toEqual([]);
+  });
+
   it("tells a role change a moderator made once, and not one I made myself", async () => {
     await inTheRoom();
     ctl.pushed(doc({ speakers: ["lee"], version: 3 }));

@@ -505,8 +505,20 @@ export class SpaceSession {
     if (this.disposed) return;
     const room = this.media;
     if (!room) return;
+    if (room.status.kind === "connecting" && this.ctl.space?.state === "ended") return this.endedWhileConnecting();
     if (room.status.kind === "connected") this.roomUp();
     else if (room.status.kind === "ended" && room === this.endedMessage) this.showEnded(room);
+  }
+
+  /**
+   * The Space ended (the host's own End, a read) while the page's room still connects: that room is
+   * gone or going, and its connect would fail only at its timeout (~15 s), the page showing a live
+   * stage meanwhile. The connect is dropped, and the page draws the ended Space (with its Replay).
+   */
+  private endedWhileConnecting(): void {
+    void this.closeRoom();
+    this.presence.forget();
+    this.screen.draw();
   }
 
   /**

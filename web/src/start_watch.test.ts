@@ -1,13 +1,15 @@
 import { describe, expect, it, vi } from "vitest";
-import { START_WATCH_MS, StartWatch, type StartWatchDeps, startedIn } from "./start_watch";
+import { API_CHECK_AFTER_START_MS, API_CHECK_MS, START_WATCH_MS, StartWatch, type StartWatchDeps, startedIn } from "./start_watch";
 
 const URL_ = "https://cdn.example/b/space1/state.json";
 
 /** A watch on fake timers: `due()` runs the armed timer, `answer` is what the CDN says next. */
-function harness(answers: Array<string | null | Error>, opts: { visible?: boolean; random?: number } = {}) {
+function harness(answers: Array<string | null | Error>, opts: { visible?: boolean; random?: number; startsAt?: number | null } = {}) {
   const timers: Array<{ fn: () => void; ms: number; cleared: boolean }> = [];
   const reads: string[] = [];
   let visible = opts.visible ?? true;
+  const clock = { now: 0 };
+  const asked: number[] = [];
   const deps: StartWatchDeps = {
     fetchText: vi.fn(async (url: string) => {
       reads.push(url);
@@ -17,6 +19,9 @@ function harness(answers: Array<string | null | Error>, opts: { visible?: boolea
     }),
     started: vi.fn(),
     visible: () => visible,
+    askApi: () => void asked.push(clock.now),
+    startsAt: opts.startsAt ?? null,
+    now: () => clock.now,
     random: () => opts.random ?? 0.5,
     setTimer: (fn, ms) => {
       const t = { fn, ms, cleared: false };
@@ -36,7 +41,7 @@ function harness(answers: Array<string | null | Error>, opts: { visible?: boolea
     t.fn();
     await new Promise((r) => setTimeout(r, 0));
   };
-  return { watch, deps, reads, timers, armed, due, setVisible: (v: boolean) => (visible = v) };
+  return { watch, deps, reads, timers, armed, due, clock, asked, setVisible: (v: boolean) => (visible = v) };
 }
 
 describe("StartWatch", () => {
@@ -113,5 +118,49 @@ describe("startedIn", () => {
     expect(startedIn("null")).toBe(false);
     expect(startedIn("not json")).toBe(false);
     expect(startedIn(null)).toBe(false);
+  });
+});
+
+describe("StartWatch and a Space cancelled before its start", () => {
+  it("asks the API when the tab is shown again, at most every API_CHECK_MS", async () => {
+    const h = harness([], { startsAt: 10 * 60_000 });
+    h.watch.start();
+    await h.due();
+    expect(h.asked).toEqual([]); // before its time, a read asks nothing of the API
+    h.watch.shown();
+    h.clock.now = API_CHECK_MS - 1;
+    h.watch.shown();
+    expect(h.asked).toEqual([0]);
+    h.clock.now = API_CHECK_MS;
+    h.watch.shown();
+    expect(h.asked).toEqual([0, API_CHECK_MS]);
+  });
+
+  it("asks the API on its reads once the start is API_CHECK_AFTER_START_MS past, at most every API_CHECK_MS", async () => {
+    const startsAt = 5 * 60_000;
+    const h = harness([], { startsAt });
+    h.watch.start();
+    h.clock.now = startsAt + API_CHECK_AFTER_START_MS - 1;
+    await h.due();
+    expect(h.asked).toEqual([]);
+    for (const now of [startsAt + API_CHECK_AFTER_START_MS, startsAt + API_CHECK_AFTER_START_MS + START_WATCH_MS]) {
+      h.clock.now = now;
+      await h.due();
+    }
+    expect(h.asked).toEqual([startsAt + API_CHECK_AFTER_START_MS]);
+    h.clock.now = startsAt + API_CHECK_AFTER_START_MS + API_CHECK_MS;
+    await h.due();
+    expect(h.asked).toHaveLength(2);
+  });
+
+  it("never asks without a scheduled start but when shown, nor once stopped", async () => {
+    const h = harness([], { startsAt: null });
+    h.watch.start();
+    h.clock.now = 1e12;
+    await h.due();
+    expect(h.asked).toEqual([]);
+    h.watch.stop();
+    h.watch.shown();
+    expect(h.asked).toEqual([]);
   });
 });

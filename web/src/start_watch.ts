@@ -7,12 +7,22 @@
  * give or take a fifth, and only while the tab is visible (a tab shown again reads at once). The
  * first document whose state is not "scheduled" stops the watch and is handed to the page, which
  * takes it as it takes state.json on the broadcast (it is the room metadata) and redraws its card
- * with Join. An audience waiting on a shared link costs the API nothing, before the start or at it.
+ * with Join. An audience waiting on a shared link costs the API nothing at the start.
+ *
+ * No composer runs for a Space cancelled before its start, so nothing ever says its end there: the
+ * API is asked instead (`askApi`: the page reads the Space, and an ended one stops the watch), at
+ * most every API_CHECK_MS, when a tab is shown again (a person back at it) and, once the scheduled
+ * start is API_CHECK_AFTER_START_MS past without a start, on the watch's reads. Before its time a
+ * waiting tab left open and in view learns of a cancel at the scheduled start plus that.
  */
 
 import { spread } from "./jitter";
 
 export const START_WATCH_MS = 15_000;
+/** The API is asked at most this often by one watch (`askApi`). */
+export const API_CHECK_MS = 120_000;
+/** How long past its scheduled start a Space that has not started is asked about at each read. */
+export const API_CHECK_AFTER_START_MS = 120_000;
 
 export interface StartWatchDeps {
   /** The document's text, or null when it is not there (yet) or could not be read. */
@@ -20,6 +30,11 @@ export interface StartWatchDeps {
   /** The Space has started (or ended since): `text` is the document that says so. */
   started: (text: string) => void;
   visible: () => boolean;
+  /** Read the Space from the API (a cancel says so nowhere else); its answer is the page's. */
+  askApi: () => void;
+  /** The scheduled start (epoch ms), or null when there is none. */
+  startsAt: number | null;
+  now: () => number;
   random: () => number;
   setTimer: (fn: () => void, ms: number) => unknown;
   clearTimer: (handle: unknown) => void;
@@ -41,6 +56,7 @@ export class StartWatch {
   private timer: unknown = null;
   private reading = false;
   private stopped = false;
+  private askedAt = -Infinity;
 
   constructor(
     private readonly url: string,
@@ -56,6 +72,7 @@ export class StartWatch {
   shown(): void {
     if (this.stopped) return;
     this.disarm();
+    this.askApi();
     void this.read();
   }
 
@@ -94,6 +111,16 @@ export class StartWatch {
       this.deps.started(text);
       return;
     }
+    const startsAt = this.deps.startsAt;
+    if (startsAt !== null && this.deps.now() >= startsAt + API_CHECK_AFTER_START_MS) this.askApi();
     if (this.timer === null) this.arm();
+  }
+
+  /** The API is asked, unless it was less than API_CHECK_MS ago. */
+  private askApi(): void {
+    const now = this.deps.now();
+    if (now - this.askedAt < API_CHECK_MS) return;
+    this.askedAt = now;
+    this.deps.askApi();
   }
 }

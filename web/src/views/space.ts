@@ -230,6 +230,12 @@ export function spaceView(app: App, spaceId: string): View {
 
   ctl.onChange(() => draw());
 
+  /** A scheduled start as epoch ms, or null when there is none that parses. */
+  function startsAtMs(iso: string | null | undefined): number | null {
+    const ms = iso ? Date.parse(iso) : Number.NaN;
+    return Number.isFinite(ms) ? ms : null;
+  }
+
   /** While the Space is scheduled, the page watches the CDN for its start (start_watch.ts). */
   let startWatch: StartWatch | null = null;
   function watchForStart(): void {
@@ -251,6 +257,10 @@ export function spaceView(app: App, spaceId: string): View {
         if (doc.state !== "live" || !ctl.pushed(doc)) void ctl.load();
       },
       visible: () => document.visibilityState !== "hidden",
+      // Its answer redraws the page; an ended Space stops this watch (above).
+      askApi: () => void ctl.load(),
+      startsAt: startsAtMs(ctl.space?.scheduled_start),
+      now: Date.now,
       random: Math.random,
       setTimer: (fn, ms) => window.setTimeout(fn, ms),
       clearTimer: (handle) => window.clearTimeout(handle as number),
