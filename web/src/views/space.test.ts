@@ -924,6 +924,19 @@ describe("a scheduled Space's card, for its host", () => {
   });
 });
 
+describe("a scheduled Space's card, for someone waiting on it", () => {
+  it("asks the API when the tab is shown again, and says the Space ended when it was cancelled", async () => {
+    spaceNow = { ...SPACE, state: "scheduled", host: "hal", scheduled_start: "2031-05-04T18:30:00Z", start_signal_url: "https://cdn.example/b/s1/state.json" };
+    const view = spaceView(fakeApp([]), "s1");
+    document.body.append(view.el);
+    await until(() => expect(byTestId(view.el, "space-card")?.getAttribute("data-state")).toBe("scheduled"));
+    spaceNow = { ...spaceNow, state: "ended", version: (spaceNow.version ?? 0) + 1 }; // the host cancelled it
+    document.dispatchEvent(new Event("visibilitychange")); // the person comes back to the tab
+    await until(() => expect(byTestId(view.el, "space-card")?.getAttribute("data-state")).toBe("ended"));
+    view.unmount();
+  });
+});
+
 describe("the host panel's stage", () => {
   it("lists co-hosts and speakers the Space stores but the room does not have, as away", async () => {
     spaceNow = { ...SPACE, host: "lee", cohosts: ["cora"], speakers: ["sam"], raised_hands: [] };
