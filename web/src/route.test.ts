@@ -18,11 +18,18 @@ describe("parseRoute", () => {
   });
 
   it("opens what a link names despite the tails chats and mail add", () => {
-    for (const hash of ["#/spaces/abc123/", "#/spaces/abc123//", "#/spaces/abc123?utm_source=x&b=1", "#/spaces/abc123/?x=1", "#spaces/abc123"]) {
+    for (const hash of ["#/spaces/abc123/", "#/spaces/abc123//", "#/spaces/abc123?utm_source=x&b=1", "#/spaces/abc123/?x=1", "#spaces/abc123", "#//spaces/abc123", "#/spaces//abc123"]) {
       expect(parseRoute(hash)).toEqual({ kind: "space", spaceId: "abc123" });
     }
     expect(parseRoute("#/spaces/abc123/replay/")).toEqual({ kind: "replay", spaceId: "abc123" });
     expect(parseRoute("#/spaces/abc123/replay?ref=mail")).toEqual({ kind: "replay", spaceId: "abc123" });
+  });
+
+  it("opens a Space whose id was retyped in capitals, and keeps other ids as they are", () => {
+    const id = "f2b5d1604e0c4b5f9a6d7c8e9f0a1b2c";
+    expect(parseRoute(`#/spaces/${id.toUpperCase()}`)).toEqual({ kind: "space", spaceId: id });
+    expect(parseRoute(`#/spaces/${id.toUpperCase()}/replay`)).toEqual({ kind: "replay", spaceId: id });
+    expect(parseRoute("#/spaces/ABC123")).toEqual({ kind: "space", spaceId: "ABC123" }); // not an id: the API says so
   });
 
   it("opens a recording from its replay link", () => {

@@ -3,7 +3,8 @@
  * or `#/` is the lobby, and so is any other link, with a message saying it names no Space.
  *
  * Links are shared through chats and mail, which add their own tails: a trailing slash, a query
- * (`?utm_source=...`), or lose the slash after `#`. Those still open what they name.
+ * (`?utm_source=...`), or lose the slash after `#` or double it. Those still open what they name, and
+ * so does an id retyped in capitals (Space ids are lower-case hex: the API's `^[0-9a-f]{32}$`).
  */
 
 export type Route =
@@ -11,7 +12,9 @@ export type Route =
   | { kind: "replay"; spaceId: string }
   | { kind: "lobby"; problem: string | null };
 
-const SPACE_ROUTE = /^#\/?spaces\/([^/?#]+)(\/replay)?\/*(?:\?.*)?$/;
+const SPACE_ROUTE = /^#\/*spaces\/+([^/?#]+)(\/replay)?\/*(?:\?.*)?$/;
+/** A Space id in capitals, as a person may retype one: the API's ids are lower-case hex. */
+const UPPER_HEX_ID = /^[0-9A-Fa-f]{32}$/;
 const LOBBY = /^#?\/*(?:\?.*)?$/;
 
 export function parseRoute(hash: string): Route {
@@ -30,5 +33,6 @@ export function parseRoute(hash: string): Route {
   // A dot segment ("..", or "%2E%2E" decoded) would be resolved away by the URL it is put into
   // (`/spaces/..` is `/`): no Space is called that.
   if (spaceId === "." || spaceId === "..") return unknown;
+  if (UPPER_HEX_ID.test(spaceId)) spaceId = spaceId.toLowerCase();
   return { kind: match[2] ? "replay" : "space", spaceId };
 }

@@ -45,7 +45,10 @@ function backButton(): HTMLElement {
 export const BLOCKED_CARD_MESSAGE = "A host blocked you from this Space: you cannot join it.";
 
 /** The Space's card. Redrawn only when what it shows changed, so a click in flight is never lost. */
-export function renderCard(el: HTMLElement, space: Space, me: string, joinError: string, actions: CardActions): void {
+export function renderCard(el: HTMLElement, space: Space, me: string, given: string, actions: CardActions): void {
+  // An ended Space's card says so itself: a join refused because it ended ("This Space is not
+  // live.", a Rejoin after the end) would say it twice.
+  const joinError = space.state === "ended" ? "" : given;
   const host = personOf(space.host, undefined, space.names, space.pictures);
   const starts = localTime(space.scheduled_start);
   const blocked = !!space.caller_blocked;

@@ -534,6 +534,15 @@ describe("StageView", () => {
 describe("card", () => {
   const space: Space = { id: "s1", title: "Morning", state: "scheduled", host: "h", cohosts: [], speakers: [], video: "off", listener_count: 0, raised_hands: [] };
 
+  it("says an ended Space ended once, without the refused join's own words, and a live one's refusal", () => {
+    const el = document.createElement("section");
+    renderCard(el, { ...space, state: "ended" }, "h", "This Space is not live.", { start: vi.fn(), join: vi.fn() });
+    expect(q(el, "space-message")[0].textContent).toBe("This Space has ended.");
+    expect(q(el, "join-error")[0].textContent).toBe("");
+    renderCard(el, { ...space, state: "live" }, "h", "The stage is full.", { start: vi.fn(), join: vi.fn() });
+    expect(q(el, "join-error")[0].textContent).toBe("The stage is full.");
+  });
+
   it("lets the host start a scheduled Space and others wait", () => {
     const el = document.createElement("section");
     const start = vi.fn();
