@@ -98,6 +98,9 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
 
 /** What the token requests answer, in turn: a grant, a refusal, or one held (a busy API). */
 let grants: (JoinGrant | Error | Promise<JoinGrant>)[];
+/** What the API's read of the Space answers, and how many reads it had. */
+let spaceNow: Space = SPACE;
+let spaceReads = 0;
 let sinces: (string | null)[];
 /** Each token request's join path (none for a reconnect's attempt). */
 let paths: (JoinPath | undefined)[];
@@ -116,7 +119,10 @@ let hooks: Pick<BroadcastHooks, "retry" | "leave"> | null = null;
 
 function make(): void {
   const api = {
-    getSpace: async () => SPACE,
+    getSpace: async () => {
+      spaceReads += 1;
+      return spaceNow;
+    },
     raiseHand: async () => {
       handCalls.push("raise");
       return { ...SPACE, raised_hands: ["lee"] };
@@ -193,6 +199,8 @@ const settle = () => vi.advanceTimersByTimeAsync(0);
 
 beforeEach(async () => {
   vi.useFakeTimers();
+  spaceNow = SPACE;
+  spaceReads = 0;
   grants = [];
   sinces = [];
   paths = [];
@@ -303,6 +311,34 @@ describe("SpaceSession", () => {
     expect(ctl.transport).toBe("webrtc");
     expect(shown.some((s) => s.startsWith("notice:"))).toBe(false); // the same role: nothing to tell
     expect(first.left).toBeGreaterThan(0);
+  });
+
+  it("reads the Space again after each failed attempt of a host's reconnect, and says it again (its deadline)", async () => {
+    spaceNow = { ...SPACE, host: "lee" };
+    await ctl.load();
+    const first = await inTheRoom();
+    const reads = spaceReads;
+    grants.push({ ...WEBRTC, role: "host" });
+    first.failed("Connection lost", true);
+    await settle();
+    spaceNow = { ...spaceNow, host_away_until: "2026-12-05T06:05:00Z" }; // the API counts the host away
+    shown = [];
+    rooms[1].failed("Could not connect to the media server (timeout).");
+    await settle();
+    expect(spaceReads).toBe(reads + 1);
+    expect(ctl.space?.host_away_until).toBe("2026-12-05T06:05:00Z");
+    expect(shown).toContain("reconnecting");
+  });
+
+  it("does not read the Space after a speaker's failed attempt (the host's deadline is the host's)", async () => {
+    const first = await inTheRoom();
+    const reads = spaceReads;
+    grants.push(WEBRTC);
+    first.failed("Connection lost", true);
+    await settle();
+    rooms[1].failed("Could not connect to the media server (timeout).");
+    await settle();
+    expect(spaceReads).toBe(reads);
   });
 
   it("promotes a listener from the broadcast to the room: the broadcast plays until the room is up", async () => {

@@ -460,6 +460,7 @@ export class SpaceSession {
       }
       const mine = this.pending?.room === room;
       if (mine) this.dropPending();
+      if (auto) this.attemptFailed();
       if (mine && watching && !this.disposed && generation === this.broadcastGeneration) {
         this.promotionFailures += 1;
         this.promotionFailedVersion = ctl.version;
@@ -632,6 +633,18 @@ export class SpaceSession {
     // Emits once (its redraw draws this message again, from ctlChanged; it used to recurse until the
     // stack overflowed inside LiveKit's signal handler, which then reconnected).
     ctl.left();
+  }
+
+  /**
+   * A reconnect's attempt could not connect. A host out of the room is away for the API, whose grace
+   * period ends the Space (docs/control-plane.md, "The host"): the Space is read again, so that
+   * "Trying again…" says by when (the page draws `host_away_until` for the host).
+   */
+  private attemptFailed(): void {
+    if (this.ctl.myRole !== "host") return;
+    void this.ctl.load().then(() => {
+      if (!this.disposed && this.reconnector.running) this.screen.reconnecting(!this.connectedOnce);
+    });
   }
 
   /** The message for the page's room that ended (a leave, a removal, the end), with a Rejoin when

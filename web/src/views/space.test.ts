@@ -451,6 +451,23 @@ describe("a reconnect after the room dropped", () => {
     await Promise.resolve();
     expect(byTestId(view.el, "reconnecting")).not.toBeNull();
     expect(byTestId(view.el, "controls")).toBeNull();
+    expect(byTestId(view.el, "host-away")).toBeNull(); // a speaker's deadline is not theirs
+    view.unmount();
+  });
+
+  it("tells the host by when they must be back, from the Space read after a failed attempt", async () => {
+    spaceNow = { ...SPACE, host: "lee", raised_hands: [] };
+    const view = await joinedFromTheCard([{ ...WEBRTC, role: "host" }, { ...WEBRTC, role: "host" }]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "controls")).not.toBeNull());
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "The connection to the Space was lost.", canRejoin: true, dropped: true });
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(2));
+    const until_ = Date.now() + 120_000;
+    spaceNow = { ...spaceNow, host_away_until: new Date(until_).toISOString() }; // the API counts the host away
+    FakeSpaceRoom.made[1].failed("Could not connect to the media server (timeout).");
+    await until(() => expect(byTestId(view.el, "host-away")?.textContent).toContain("Unless you are back by"));
+    expect(byTestId(view.el, "reconnecting")).not.toBeNull();
     view.unmount();
   });
 });

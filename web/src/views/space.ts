@@ -29,7 +29,7 @@ import { confirmBlock, SpaceActions } from "./space/actions";
 import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
 import { DevicesView } from "./space/devices";
-import { type BannerState, HeaderView } from "./space/header";
+import { type BannerState, HeaderView, hostGoneText } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { ListenerList } from "./space/listeners";
 import { displayName, screenShareNotice, seatRefusal, seatsLine } from "./space/people";
@@ -474,13 +474,16 @@ export function spaceView(app: App, spaceId: string): View {
    * network, the media server out of reach), which says so in words, not the SDK's, and offers a
    * Rejoin now beside the way back. */
   function renderReconnecting(first: boolean): void {
-    if (!stale(el, ["reconnecting", first])) return;
+    // The host out of the room: the Space ends at the grace period's end unless they are back.
+    const until = ctl.myRole === "host" ? hostAwayUntilMs(ctl.space) : null;
+    if (!stale(el, ["reconnecting", first, until])) return;
     const rejoinNow = () => session.rejoinNow();
     el.replaceChildren(
       h(
         "div",
         { class: "card message" },
         h("p", { "data-testid": "reconnecting", "data-first": first ? "true" : "false", role: "status" }, first ? FIRST_CONNECT_RETRYING : "Reconnecting…"),
+        until !== null && h("p", { class: "banner notice", "data-testid": "host-away", role: "status" }, hostGoneText(until)),
         h(
           "div",
           { class: "row" },

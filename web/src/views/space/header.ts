@@ -18,6 +18,12 @@ export function hostAwayText(untilMs: number): string {
   return `The host has left the room. Unless they are back by ${at}, this Space ends.`;
 }
 
+/** What the host is told while their own page cannot get back into the room. */
+export function hostGoneText(untilMs: number): string {
+  const at = new Date(untilMs).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return `You are out of the room. Unless you are back by ${at}, this Space ends for everyone.`;
+}
+
 /** The notice under a header: `hostAwayText` while the host is away, hidden otherwise. */
 export function drawHostAway(notice: HTMLElement, untilMs: number | null | undefined): void {
   notice.hidden = !untilMs;
