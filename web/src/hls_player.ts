@@ -541,6 +541,13 @@ export class BroadcastPlayer {
     return out;
   }
 
+  /** Seconds of media in the playlist hls.js loaded (0 before one is read, or natively). */
+  mediaSeconds(): number {
+    const hls = this.hls;
+    const fragments = hls?.levels[Math.max(0, hls.currentLevel)]?.details?.fragments ?? [];
+    return fragments.reduce((sum, f) => sum + (Number.isFinite(f.duration) ? f.duration : 0), 0);
+  }
+
   /** Whether a playlist has been read (hls.js parsed one; natively, the element knows the stream). */
   get loaded(): boolean {
     const hls = this.hls;

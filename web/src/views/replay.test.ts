@@ -52,6 +52,21 @@ describe("the replay page", () => {
     view.unmount();
   });
 
+  it("says a closed recording with (almost) nothing in it is empty, not that it lacks PROGRAM-DATE-TIME", async () => {
+    const { view, hls, note } = await opened();
+    hls.levels = [{ details: { live: false, fragments: [] } }];
+    hls.currentLevel = 0;
+    hls.fire(FakeHls.Events.LEVEL_UPDATED);
+    expect(note()).toBe("This recording is empty: the Space ended before its broadcast had begun.");
+    hls.levels = [{ details: { live: false, fragments: [{ start: 0, duration: 0.4, programDateTime: 1_800_000_000_000 }] } }];
+    hls.fire(FakeHls.Events.LEVEL_UPDATED);
+    expect(note()).toContain("empty");
+    hls.levels = [{ details: { live: false, fragments: [{ start: 0, duration: 1, programDateTime: 1_800_000_000_000 }] } }];
+    hls.fire(FakeHls.Events.LEVEL_UPDATED);
+    expect(note()).toBe("");
+    view.unmount();
+  });
+
   it("says why a recording that cannot be loaded does not play, while it keeps asking", async () => {
     const { view, hls, note } = await opened();
     hls.fire(FakeHls.Events.ERROR, {

@@ -20,6 +20,9 @@ import {
   wallClockAt,
 } from "../timeline";
 
+/** A closed recording shorter than this (s) is said to be empty (the Space ended as it began). */
+export const EMPTY_RECORDING_S = 1;
+
 function day(iso: string | null | undefined): string {
   const d = iso ? new Date(iso) : null;
   return d && !Number.isNaN(d.getTime()) ? d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
@@ -65,6 +68,9 @@ export function replayView(app: App, spaceId: string): View {
     // PROGRAM-DATE-TIME. The player keeps asking for a playlist that does not come; say why.
     else if (!player.loaded) {
       note.textContent = player.loadProblem ? `The recording could not be loaded (${player.loadProblem}). Trying again…` : "Loading the recording…";
+    } else if (player.closed && !!player.hls && player.mediaSeconds() < EMPTY_RECORDING_S) {
+      // A Space ended as its broadcast began: the API offers its recording, which holds nothing.
+      note.textContent = "This recording is empty: the Space ended before its broadcast had begun.";
     } else if (!timeline) note.textContent = "No speaker timeline was recorded for this Space.";
     else if (!span) note.textContent = "The recording has no PROGRAM-DATE-TIME, so the timeline cannot be placed on it.";
     else note.textContent = "";
