@@ -330,6 +330,65 @@ describe("SpaceSession", () => {
     expect(shown).toContain("reconnecting");
   });
 
+  it("does not draw Reconnecting over a host back in by a Rejoin when the read after a failed attempt answers late", async () => {
+    spaceNow = { ...SPACE, host: "lee" };
+    await ctl.load();
+    const HOST = { ...WEBRTC, role: "host" as const };
+    grants.push(HOST, HOST);
+    const joined = session.join();
+    await settle();
+    rooms[0].failed("Could not connect to the media server (x).", true); // the first connect fails: a reconnect
+    await joined;
+    await settle();
+    expect(rooms).toHaveLength(2); // the reconnect's first attempt
+    let release: () => void = () => undefined;
+    const api = (ctl as unknown as { api: { getSpace: () => Promise<Space> } }).api;
+    api.getSpace = () => new Promise<Space>((r) => (release = () => r({ ...spaceNow, host_away_until: "2026-12-05T06:05:00Z" })));
+    rooms[1].failed("Could not connect to the media server (timeout).");
+    await settle(); // the read is on its way; the reconnect sleeps its backoff
+    grants.push(HOST);
+    session.rejoinNow();
+    await settle();
+    rooms[2].connected();
+    await settle();
+    expect(session.room?.status.kind).toBe("connected");
+    shown = [];
+    release();
+    await settle();
+    expect(shown.filter((s) => s.startsWith("reconnecting"))).toEqual([]);
+  });
+
+  it("stops a reconnect whose room still connects when the Space ended, and draws the ended Space", async () => {
+    const first = await inTheRoom();
+    grants.push(WEBRTC);
+    first.failed("Connection lost", true);
+    await settle();
+    expect(rooms[1].status.kind).toBe("connecting");
+    shown = [];
+    ctl.adopt({ ...SPACE, state: "ended", version: 9 });
+    expect(rooms[1].left).toBe(1);
+    expect(session.room).toBeNull();
+    expect(shown).toContain("draw");
+    await vi.advanceTimersByTimeAsync(60_000); // no attempt after it
+    expect(rooms).toHaveLength(2);
+    expect(shown.filter((s) => s.startsWith("reconnecting") || s.startsWith("message"))).toEqual([]);
+  });
+
+  it("drops a promotion's room still connecting when the Space ended: no 'trying again' on an ended Space", async () => {
+    await onTheBroadcast();
+    grants.push(WEBRTC);
+    ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
+    await settle();
+    expect(rooms[0]?.status.kind).toBe("connecting");
+    shown = [];
+    ctl.pushed(doc({ speakers: ["lee"], state: "ended", version: 4 }));
+    await settle();
+    expect(rooms[0].left).toBe(1);
+    rooms[0].failed("Could not connect to the media server (timeout).");
+    await settle();
+    expect(shown.filter((s) => s.startsWith("toast"))).toEqual([]);
+  });
+
   it("does not read the Space after a speaker's failed attempt (the host's deadline is the host's)", async () => {
     const first = await inTheRoom();
     const reads = spaceReads;

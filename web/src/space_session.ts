@@ -504,22 +504,37 @@ export class SpaceSession {
    * message is drawn again (the Space read after it says whether it offers a Replay, or was a block). */
   private ctlChanged(): void {
     if (this.disposed) return;
+    if (this.ctl.space?.state === "ended" && this.connectingAfterTheEnd()) return;
     const room = this.media;
     if (!room) return;
-    if (room.status.kind === "connecting" && this.ctl.space?.state === "ended") return this.endedWhileConnecting();
     if (room.status.kind === "connected") this.roomUp();
     else if (room.status.kind === "ended" && room === this.endedMessage) this.showEnded(room);
   }
 
   /**
-   * The Space ended (the host's own End, a read) while the page's room still connects: that room is
-   * gone or going, and its connect would fail only at its timeout (~15 s), the page showing a live
-   * stage meanwhile. The connect is dropped, and the page draws the ended Space (with its Replay).
+   * The Space ended (the host's own End, a read) while a room of the page's still connects: the first
+   * join's, a reconnect's or a promotion's (pending). That room is gone or going, and its connect
+   * would fail only at its timeout (~15 s), the page showing a live stage or "Reconnecting…"
+   * meanwhile (then a backoff and a refused token). The connects are dropped, a reconnect stops, and
+   * the page draws the ended Space (with its Replay); a broadcast being watched plays out its end.
+   * Whether there was anything to drop.
    */
-  private endedWhileConnecting(): void {
-    void this.closeRoom();
+  private connectingAfterTheEnd(): boolean {
+    const first = this.media?.status.kind === "connecting";
+    const reconnecting = this.reconnector.running && !this.reconnector.isCancelled;
+    if (!first && !reconnecting && !this.pending) return false;
+    this.reconnector.cancel();
+    this.dropPending();
+    if (this.media && this.media.status.kind !== "connected") {
+      void this.closeRoom();
+      this.expose({ room: null });
+    }
     this.presence.forget();
-    this.screen.draw();
+    if (!this.watch) {
+      this.ctl.left();
+      this.screen.draw();
+    }
+    return true;
   }
 
   /**
@@ -636,14 +651,18 @@ export class SpaceSession {
   }
 
   /**
-   * A reconnect's attempt could not connect. A host out of the room is away for the API, whose grace
-   * period ends the Space (docs/control-plane.md, "The host"): the Space is read again, so that
-   * "Trying again…" says by when (the page draws `host_away_until` for the host).
+   * A reconnect's attempt got a token but its room could not connect (an attempt whose token request
+   * failed reads nothing more: the API is out of reach too). A host out of the room is away for the
+   * API, whose grace period ends the Space (docs/control-plane.md, "The host"): the Space is read
+   * again, so that "Trying again…" says by when (the page draws `host_away_until` for the host).
    */
   private attemptFailed(): void {
     if (this.ctl.myRole !== "host") return;
     void this.ctl.load().then(() => {
-      if (!this.disposed && this.reconnector.running) this.screen.reconnecting(!this.connectedOnce);
+      // Still trying: not back in by a Rejoin meanwhile (the cancelled run may still be asleep),
+      // nor stopped by the end this read brought.
+      const trying = this.reconnector.running && !this.reconnector.isCancelled;
+      if (!this.disposed && trying && this.media?.status.kind !== "connected") this.screen.reconnecting(!this.connectedOnce);
     });
   }
 

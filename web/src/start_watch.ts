@@ -11,9 +11,11 @@
  *
  * No composer runs for a Space cancelled before its start, so nothing ever says its end there: the
  * API is asked instead (`askApi`: the page reads the Space, and an ended one stops the watch), at
- * most every API_CHECK_MS, when a tab is shown again (a person back at it) and, once the scheduled
- * start is API_CHECK_AFTER_START_MS past without a start, on the watch's reads. Before its time a
- * waiting tab left open and in view learns of a cancel at the scheduled start plus that.
+ * most every API_CHECK_MS ± a fifth, when a tab is shown again (a person back at it) and, once the
+ * scheduled start is API_CHECK_AFTER_START_MS past without a start (a cancel, a host who is late, a
+ * composer that never starts), on the watch's reads, each tab from its own moment within the next
+ * API_CHECK_MS, so a waiting audience asks at an even rate rather than all at once. Before its time
+ * a waiting tab left open and in view learns of a cancel at the scheduled start plus that.
  */
 
 import { spread } from "./jitter";
@@ -56,12 +58,17 @@ export class StartWatch {
   private timer: unknown = null;
   private reading = false;
   private stopped = false;
-  private askedAt = -Infinity;
+  /** When the API may be asked again (epoch ms). */
+  private nextAsk = -Infinity;
+  /** This tab's own delay past API_CHECK_AFTER_START_MS before its reads ask (within API_CHECK_MS). */
+  private readonly lateBy: number;
 
   constructor(
     private readonly url: string,
     private readonly deps: StartWatchDeps,
-  ) {}
+  ) {
+    this.lateBy = deps.random() * API_CHECK_MS;
+  }
 
   /** The first read comes one interval after the page's own read of the Space. */
   start(): void {
@@ -112,15 +119,15 @@ export class StartWatch {
       return;
     }
     const startsAt = this.deps.startsAt;
-    if (startsAt !== null && this.deps.now() >= startsAt + API_CHECK_AFTER_START_MS) this.askApi();
+    if (startsAt !== null && this.deps.now() >= startsAt + API_CHECK_AFTER_START_MS + this.lateBy) this.askApi();
     if (this.timer === null) this.arm();
   }
 
-  /** The API is asked, unless it was less than API_CHECK_MS ago. */
+  /** The API is asked, unless it was less than API_CHECK_MS (± a fifth) ago. */
   private askApi(): void {
     const now = this.deps.now();
-    if (now - this.askedAt < API_CHECK_MS) return;
-    this.askedAt = now;
+    if (now < this.nextAsk) return;
+    this.nextAsk = now + spread(API_CHECK_MS, this.deps.random);
     this.deps.askApi();
   }
 }

@@ -8,7 +8,8 @@
  * reconnect; after that the room metadata (everyone), the hands topic (moderators) and, for a
  * listener on the broadcast, state.json beside the playlist (a CDN read every few seconds) keep it
  * current; a page waiting for a scheduled Space to start reads its state.json-to-be from the CDN
- * (start_watch.ts). No API call runs on a timer.
+ * (start_watch.ts). No API call runs on a timer, but for a scheduled Space whose start is late (a
+ * cancel writes no document: start_watch.ts) and a host's reconnect (its deadline: space_session.ts).
  */
 import type { App, View } from "../app";
 import { hostAwayUntilMs } from "../api";
