@@ -4,7 +4,6 @@ waits."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -23,22 +22,22 @@ def _env(url: str, key: str, secret: str) -> dict[str, str]:
     }
 
 
-def test_the_sfu_accepts_the_workers_own_key_pair(livekit_server: LiveKitEndpoint) -> None:
+async def test_the_sfu_accepts_the_workers_own_key_pair(livekit_server: LiveKitEndpoint) -> None:
     env = _env(livekit_server.ws_url, livekit_server.api_key, livekit_server.api_secret)
-    assert asyncio.run(sfu_refusal(env)) is None
+    assert await sfu_refusal(env) is None
 
 
-def test_a_key_pair_the_sfu_refuses_is_a_reason_to_exit(livekit_server: LiveKitEndpoint) -> None:
+async def test_a_key_pair_the_sfu_refuses_is_a_reason_to_exit(livekit_server: LiveKitEndpoint) -> None:
     env = _env(livekit_server.ws_url, livekit_server.api_key, "not-the-servers-secret-" + "x" * 20)
-    refusal = asyncio.run(sfu_refusal(env))
+    refusal = await sfu_refusal(env)
     assert refusal is not None and "refused the worker's key pair" in refusal and "401" in refusal
     env = _env(livekit_server.ws_url, "an-unknown-key", livekit_server.api_secret)
-    assert asyncio.run(sfu_refusal(env)) is not None
+    assert await sfu_refusal(env) is not None
 
 
-def test_an_sfu_that_does_not_answer_is_waited_for() -> None:
+async def test_an_sfu_that_does_not_answer_is_waited_for() -> None:
     env = _env(f"ws://127.0.0.1:{free_port()}", "a-key", "a-secret-of-thirty-two-characters")
-    assert asyncio.run(sfu_refusal(env, timeout_s=2.0)) is None
+    assert await sfu_refusal(env, timeout_s=2.0) is None
 
 
 def test_a_worker_with_a_refused_key_pair_exits_at_once(livekit_server: LiveKitEndpoint) -> None:
@@ -54,7 +53,7 @@ def test_a_worker_with_a_refused_key_pair_exits_at_once(livekit_server: LiveKitE
     assert "refused the worker's key pair" in done.stderr
 
 
-def test_a_url_where_no_livekit_server_answers_is_a_reason_to_exit() -> None:
+async def test_a_url_where_no_livekit_server_answers_is_a_reason_to_exit() -> None:
     """A web server that is not LiveKit (the API's domain given as the SFU's, say) answers 404."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,7 +71,7 @@ def test_a_url_where_no_livekit_server_answers_is_a_reason_to_exit() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         env = _env(f"ws://127.0.0.1:{server.server_address[1]}", "a-key", "a-secret-of-thirty-two-characters")
-        refusal = asyncio.run(sfu_refusal(env))
+        refusal = await sfu_refusal(env)
         assert refusal is not None and "is not a LiveKit server" in refusal
     finally:
         server.shutdown()
