@@ -8,16 +8,15 @@ LIVEKIT_API_SECRET.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
 from media_agent.dev_keys import dev_key_refusal
-from media_agent.sfu_check import sfu_refusal
+from media_agent.sfu_check import refusal_before_start
 
 
 def main() -> None:
-    refusal = dev_key_refusal(os.environ) or asyncio.run(sfu_refusal(os.environ))
+    refusal = dev_key_refusal(os.environ) or refusal_before_start(os.environ)
     if refusal is not None:
         sys.exit(f"media agent: {refusal}")
     # Nothing here may reach the internet: the agent talks to the LiveKit server only. Telemetry in

@@ -31,6 +31,16 @@ REFUSED_STATUSES = {
 }
 
 
+def refusal_before_start(env: Mapping[str, str]) -> str | None:
+    """`sfu_refusal` for a worker's entry point, on a loop of its own: `asyncio.run` would leave the
+    main thread without a current loop, which a later `asyncio.get_event_loop()` refuses."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(sfu_refusal(env))
+    finally:
+        loop.close()
+
+
 async def sfu_refusal(env: Mapping[str, str], timeout_s: float = TIMEOUT_S) -> str | None:
     """Why the worker must not start against the SFU in `env`, or None when it may (or when the SFU
     does not answer: it is waited for)."""
