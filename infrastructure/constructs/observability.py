@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from aws_cdk import Aws, CfnCondition, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -309,7 +310,7 @@ class Observability(Construct):
             )
 
         def redis_metric(
-            name: str, label: str, id_prefix: str, worst: str = "MAX"
+            name: str, label: str, id_prefix: str, worst: Literal["MAX", "MIN"] = "MAX"
         ) -> cloudwatch.MathExpression:
             # The worse of the two clusters (either may be the primary): the higher, or (worst="MIN")
             # the lower.

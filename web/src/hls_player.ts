@@ -156,7 +156,8 @@ export class BroadcastPlayer {
   soundOnly = false;
   /**
    * Why `sound` is there (warming up or heard): the page is hidden, or the link cannot carry the
-   * lowest picture (then it stays until the person asks for the picture: `showPicture`).
+   * lowest picture (then it stays until the person asks for the picture, or the link shows it can
+   * carry it again: `showPicture`).
    */
   soundReason: "hidden" | "link" | null = null;
   /** The link's stalls at the lowest picture (sound_only.ts). */
@@ -298,11 +299,7 @@ export class BroadcastPlayer {
     // The sound alone goes too: nothing plays behind "cannot be played".
     const sound = this.sound;
     if (sound) {
-      if (this.soundOnly) this.video.muted = sound.audio.muted;
-      sound.destroy();
-      this.sound = null;
-      this.soundOnly = false;
-      this.soundReason = null;
+      this.dropSound(sound);
       window.clearTimeout(this.handBackTimer);
       this.handBackTimer = undefined;
       this.stopFresh();
@@ -737,9 +734,7 @@ export class BroadcastPlayer {
     const HlsClass = this.Hls;
     if (!sound || this.destroyed) return;
     if (!this.soundOnly || !hls || !HlsClass) {
-      sound.destroy();
-      this.sound = null;
-      this.soundReason = null;
+      this.dropSound(sound);
       this.emit();
       return;
     }
@@ -815,6 +810,15 @@ export class BroadcastPlayer {
     if (this.recovery.recovered(Date.now(), Math.min(...rates) / 1000)) this.showPicture("link");
   }
 
+  /** The sound alone goes, warming up or heard (a video stopped for it takes the sound's mute). */
+  private dropSound(sound: SoundOnly): void {
+    if (this.soundOnly) this.video.muted = sound.audio.muted;
+    sound.destroy();
+    this.sound = null;
+    this.soundOnly = false;
+    this.soundReason = null;
+  }
+
   /** Stops the hand-back's wait for a fresh playlist (`toVideo`). */
   private stopFresh: () => void = () => undefined;
 
@@ -845,11 +849,7 @@ export class BroadcastPlayer {
     const still = this.state === "paused" || this.state === "ended";
     if (!still) this.noteHandover(sound);
     if (this.soundReason === "link") this.recovery.returned(Date.now());
-    this.video.muted = sound.audio.muted;
-    this.soundOnly = false;
-    this.sound = null;
-    this.soundReason = null;
-    sound.destroy();
+    this.dropSound(sound);
     if (still) {
       this.video.pause(); // paused by the person while it came back, or a replay that ended
       this.emit();

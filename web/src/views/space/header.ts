@@ -12,16 +12,19 @@ export interface HeaderInput {
   hostAwayUntil?: number | null;
 }
 
+/** A moment as the reader's clock shows it (14:05). */
+function clockTime(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
 /** What the room is told while its host is away (docs/control-plane.md, "The host"). */
 export function hostAwayText(untilMs: number): string {
-  const at = new Date(untilMs).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return `The host has left the room. Unless they are back by ${at}, this Space ends.`;
+  return `The host has left the room. Unless they are back by ${clockTime(untilMs)}, this Space ends.`;
 }
 
 /** What the host is told while their own page cannot get back into the room. */
 export function hostGoneText(untilMs: number): string {
-  const at = new Date(untilMs).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return `You are out of the room. Unless you are back by ${at}, this Space ends for everyone.`;
+  return `You are out of the room. Unless you are back by ${clockTime(untilMs)}, this Space ends for everyone.`;
 }
 
 /** The notice under a header: `hostAwayText` while the host is away, hidden otherwise. */
