@@ -21,7 +21,7 @@ HEIGHT_ENV = "SPACES_COMPOSER_HEIGHT"
 FPS_ENV = "SPACES_COMPOSER_FPS"
 SEGMENT_SECONDS_ENV = "SPACES_COMPOSER_SEGMENT_S"
 # A video Space's second, smaller rendition for viewers on slow links (docs/broadcast.md,
-# "Renditions"): 1 (default) or 0, which saves its ~20 % of the composer's CPU per video Space.
+# "Renditions"): 1 (default) or 0, which saves its ~15 % of the composer's CPU per video Space.
 LOW_RENDITION_ENV = "SPACES_COMPOSER_LOW_RENDITION"
 AUDIO_RENDITION_ENV = "SPACES_COMPOSER_AUDIO_RENDITION"
 # Hold every stage member's simulcast camera at its lowest layer, so that a switch of the big tile
