@@ -69,6 +69,12 @@ def check(body: bytes) -> None:
     except RecursionError:
         # 2 KB of brackets is deeper than the parser goes: a 500 any account could send at will.
         raise BodyProblem("the body nests too deeply to be read") from None
+    except BodyProblem:
+        raise
+    except ValueError as exc:
+        # Python refuses to convert an integer of more than 4,300 digits (sys.int_info's limit
+        # against quadratic parsing), whatever the body's size allows; no field takes one anyway.
+        raise BodyProblem(f"the body holds a number too long to read ({exc})") from None
 
 
 def _is_json(scope: Scope) -> bool:

@@ -178,6 +178,9 @@ def test_bad_create_input_is_422_naming_the_field(
         (b'{"title": "a", "video": "off", "video": "speakers"}', '"video" twice'),
         # A 500 any account could send at will; 32,000 deep is past every Python's parser (3.13 reads 5,000).
         (b"[" * 32000 + b"]" * 32000, "nests too deeply"),
+        # Found from outside: an integer past Python's 4,300 digits was a 500, before any token.
+        (b'{"title": "a", "x": 1' + b"0" * 4400 + b"}", "number too long"),
+        (b'{"title": "a", "video": -' + b"9" * 5000 + b"}", "number too long"),
     ],
 )
 def test_a_body_that_cannot_be_taken_as_it_is_is_one_400_naming_why(
