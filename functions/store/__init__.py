@@ -19,4 +19,6 @@ def open_store(settings: Settings) -> SpaceStore:
         store = SqliteStore(settings.sqlite_path)
     store.live_quota = settings.limits.max_live_per_host
     store.scheduled_quota = settings.limits.max_scheduled_per_host
+    store.hand_cap = settings.limits.max_raised_hands
+    store.block_cap = settings.limits.max_blocked
     return store

@@ -30,7 +30,7 @@ from typing import Any
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SeatClaim
 from ..domain.errors import Busy, Conflict, NotFound
-from ..domain.model import Space, SpaceState, VideoPolicy, VideoSource
+from ..domain.model import Limits, Space, SpaceState, VideoPolicy, VideoSource
 from ..domain.people import stage_names, stage_pictures
 from ..domain.presence import HlsEstimate
 
@@ -100,6 +100,11 @@ class SpaceStore(ABC):
     # per-host set of their ids that the create, the start, the end and a hand-over move in the
     # same write (Limits.max_scheduled_per_host): past it, Conflict `too_many_scheduled_spaces`.
     scheduled_quota: int | None = None
+    # The longest hand queue and block list (Limits.max_raised_hands, max_blocked). The rules refuse
+    # past them on what they read; a store whose writes do not wait for each other (DynamoDB) also
+    # conditions each growing write on them, so concurrent raises cannot pass the queue together.
+    hand_cap: int = Limits.max_raised_hands
+    block_cap: int = Limits.max_blocked
 
     # --- what each backend implements -------------------------------------------------------
     @abstractmethod

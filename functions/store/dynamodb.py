@@ -18,8 +18,8 @@ Items (docs/control-plane.md, "Data model"):
   pk=SPACE#<id>                  sk=VIEWER#LATEST  the latest removals told to HLS viewers (`at`, `exp`:
                                                    tag -> epoch ms, expiry; `rev`; ttl;
                                                    domain/viewers.py): read by whole reads only
-  pk=SPACE#<id>                  sk=COUNT#HANDS    number of HAND items (compare-and-set by every
-                                 sk=COUNT#BLOCKS   hand/block change: the limits under concurrency)
+  pk=SPACE#<id>                  sk=COUNT#HANDS    number of HAND items (ADD by every hand/block
+                                 sk=COUNT#BLOCKS   change, conditioned on the limit when it grows)
   pk=SPACE#<id>#LISTENERS#<k>    sk=COUNT          listener count shard k in 0..LISTENER_SHARDS-1 (ADD)
   pk=SPACE#<id>#AUDIENCE#<k>     sk=<name key>.<user>  one listener (name, picture, joined_at; ttl for
                                                    HLS viewers), k = crc32(user) % AUDIENCE_SHARDS;
@@ -680,9 +680,9 @@ class DynamoStore(SpaceStore):
 
     def _commit(self, read: Snapshot, after: Space) -> Space | None:
         """One transaction: the META item (compare-and-set on `version` if its fields changed, else
-        a condition check of it), the added/removed hand and block items, their counts
-        (compare-and-set on the count as read), the member marker of each user whose items it
-        writes, and a check that every other user the change touches still has the hand/block items
+        a condition check of it), the added/removed hand and block items, their counts (an ADD,
+        conditioned on the store's cap when it grows), the member marker of each user whose items
+        it writes, and a check that every other user the change touches still has the hand/block items
         it read. Never touches the listener shards."""
         before = read.space
         sid = before.id
@@ -717,6 +717,7 @@ class DynamoStore(SpaceStore):
                 HAND_COUNT,
                 read.hand_count,
                 hand_items,
+                cap=self.hand_cap,
                 added=change.hands_added,
                 removed=change.hands_removed,
                 at=hand_at,
@@ -731,6 +732,7 @@ class DynamoStore(SpaceStore):
             BLOCK_COUNT,
             read.block_count,
             block_items,
+            cap=self.block_cap,
             added=change.blocks_added,
             removed=change.blocks_removed,
         )
@@ -779,7 +781,7 @@ class DynamoStore(SpaceStore):
         if len(actions) > 100:  # DynamoDB's transaction limit; no single rule gets near it
             raise Conflict("change_too_large", "this change touches too many records at once")
         try:
-            self.client.transact_write_items(TransactItems=actions)
+            self._transact_through_conflicts(actions)
         except ClientError as exc:
             reasons = reasons_of(exc)
             if self.live_quota is not None and any(
@@ -799,6 +801,19 @@ class DynamoStore(SpaceStore):
         self.shared.forget(sid)
         self.pages.clear()
         return after
+
+    def _transact_through_conflicts(self, actions: list[dict[str, Any]]) -> None:
+        """The transaction, sent again while DynamoDB cancels it only for colliding with another one
+        in flight on the same items (the hand count in a raise storm): its conditions hold all
+        that its read assumed, so a retry needs no new read. Any other refusal raises at once."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                self.client.transact_write_items(TransactItems=actions)
+                return
+            except ClientError as exc:
+                if attempt == TRANSACTION_ATTEMPTS or not _only_conflicts(exc):
+                    raise
+            time.sleep(random.uniform(0.005, 0.02 * attempt))
 
     def _schedule_updates(self, space_id: str, change: dict[str, int]) -> list[dict[str, Any]]:
         """Add the Space to (or take it from) each host's set of scheduled Spaces; the quota is the
@@ -870,6 +885,7 @@ class DynamoStore(SpaceStore):
         count: int | None,
         items: set[str],
         *,
+        cap: int,
         added: tuple[str, ...],
         removed: tuple[str, ...],
         at: int = 0,
@@ -908,22 +924,29 @@ class DynamoStore(SpaceStore):
                 }
             )
             written.add(f"{prefix}{user}")
-        read = count or 0
-        condition = "attribute_not_exists(#pk)" if count is None else "#n = :read"
-        values = {":n": {"N": str(read + len(added) - len(removed))}}
-        if count is not None:
-            values[":read"] = {"N": str(count)}
-        actions.append(
-            {
-                "Update": {
-                    **self._on(count_key(sid, count_sk)),
-                    "UpdateExpression": "SET #n = :n",
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeNames": {"#n": "n", "#pk": PK} if count is None else {"#n": "n"},
-                    "ExpressionAttributeValues": values,
-                }
+        net = len(added) - len(removed)
+        if count is None:
+            # No count yet (a Space from before them): set it from the items read, if still absent.
+            update: dict[str, Any] = {
+                "UpdateExpression": "SET #n = :n",
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#n": "n", "#pk": PK},
+                "ExpressionAttributeValues": {":n": {"N": str(len(items) + net)}},
             }
-        )
+        else:
+            # An increment, not a compare-and-set on the count as read: the conditional Put and
+            # Delete above keep it exact, so concurrent raises (or blocks) commute instead of
+            # failing each other one round at a time (every loser re-reading the whole Space: n
+            # raises at once cost O(n^2) reads). The cap is the only condition a growing count needs.
+            update = {
+                "UpdateExpression": "ADD #n :d",
+                "ExpressionAttributeNames": {"#n": "n"},
+                "ExpressionAttributeValues": {":d": {"N": str(net)}},
+            }
+            if net > 0:
+                update["ConditionExpression"] = "#n <= :room"
+                update["ExpressionAttributeValues"][":room"] = {"N": str(cap - net)}
+        actions.append({"Update": {**self._on(count_key(sid, count_sk)), **update}})
         return added, removed
 
     def _marker_updates(
@@ -1599,6 +1622,14 @@ def _refused(exc: ClientError) -> bool:
 def _cancelled_by_condition(exc: ClientError, *, index: int) -> bool:
     reasons = reasons_of(exc)
     return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+def _only_conflicts(exc: ClientError) -> bool:
+    """Cancelled for colliding with another transaction, and for no condition of its own."""
+    if exc.response["Error"]["Code"] == "TransactionConflictException":
+        return True
+    codes = {r.get("Code") for r in reasons_of(exc)} - {None, "None"}
+    return codes == {"TransactionConflict"}
 
 
 def _cancelled_by_conflict(exc: ClientError) -> bool:

@@ -76,9 +76,9 @@ async def raise_hand(
 
 async def _refuse_a_full_queue(ctx: Context, *, actor: str, space_id: str) -> None:
     """A raise into a full queue is refused on the queue's count and the raiser's own read (a few
-    items), not after the whole Space's read (every hand and block) and its compare-and-set
-    retries: the rule is the same, so is the answer (stage.may_raise). Below the limit nothing is
-    decided here; the write checks again (the queue may fill meanwhile)."""
+    items), not after the whole Space's read (every hand and block) and its write: the rule is the
+    same, so is the answer (stage.may_raise). Below the limit nothing is decided here; the write
+    checks again (the queue may fill meanwhile)."""
     limits = ctx.settings.limits
     queued = await _after_spent_toggle(partial(ctx.store.queued_hands, space_id))
     if queued < limits.max_raised_hands:

@@ -88,6 +88,7 @@ def test_parallel_hand_raises_respect_the_limit(store: SpaceStore) -> None:
     """30 listeners raise at once into a queue of 7: exactly 7 hands, every refusal names the rule."""
     space = live(store, make_space())
     limits = Limits(max_raised_hands=7)
+    store.hand_cap = limits.max_raised_hands  # as open_store sets it from the settings
 
     def attempt(user: str) -> bool:
         try:
