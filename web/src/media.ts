@@ -466,6 +466,12 @@ export function publishError(err: unknown, what: Capture): string {
   }
 }
 
+/** Whether `p`'s camera is on (published and not muted), whether or not this page receives it. */
+export function cameraOn(p: Participant): boolean {
+  const pub = p.getTrackPublication(Track.Source.Camera);
+  return !!pub && !pub.isMuted;
+}
+
 /** Whether `p`'s microphone is live (published and not muted). */
 export function micOn(p: Participant): boolean {
   const pub = p.getTrackPublication(Track.Source.Microphone);

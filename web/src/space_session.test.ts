@@ -12,7 +12,7 @@ import { REMOVED_RULE, type RoomMetadata } from "./contract.gen";
 import { REMOVED_MESSAGE, type SpaceRoom } from "./media";
 import { IN_SPACE_KEY } from "./rejoin";
 import { type SpaceApi, SpaceController } from "./space_controller";
-import { PLAY_OUT_MS, type SessionScreen, SpaceSession, STAGE_JOIN_FAILED } from "./space_session";
+import { DEMOTION_NOTICE_DELAY_MS, PLAY_OUT_MS, type SessionScreen, SpaceSession, STAGE_JOIN_FAILED } from "./space_session";
 import type { BroadcastHooks, BroadcastStage } from "./views/broadcast_stage";
 import type { ReactionsOverlay } from "./views/reactions";
 import type { BroadcastWatch, WatchDeps } from "./views/space/broadcast_watch";
@@ -280,6 +280,28 @@ describe("SpaceSession", () => {
     ctl.pushed(doc({ speakers: ["lee"], version: 5 })); // a moderator's invitation
     await settle();
     expect(notices()).toEqual(["notice: You are on stage: turn on your microphone to speak."]);
+  });
+
+  it("tells a demotion once no removal followed it, and never beside a removal (the role goes first)", async () => {
+    const room = await inTheRoom();
+    ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
+    await settle();
+    const notices = () => shown.filter((s) => s.startsWith("notice:"));
+    shown.length = 0;
+    ctl.pushed(doc({ speakers: [], version: 4 })); // a moderator sent me back to the audience
+    await settle();
+    expect(notices()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(notices()).toEqual(["notice: You were moved back to the audience."]);
+
+    ctl.pushed(doc({ speakers: ["lee"], version: 5 }));
+    await settle();
+    shown.length = 0;
+    ctl.pushed(doc({ speakers: [], version: 6 })); // a removal: the role, then the connection
+    await settle();
+    room.setStatus({ kind: "ended", message: REMOVED_MESSAGE, canRejoin: false, dropped: false, removed: true, seatTaken: false });
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(notices()).toEqual([]);
   });
 
   it("says why a join was refused, on the card, and makes no room", async () => {

@@ -23,7 +23,7 @@ import type { SpaceController } from "./space_controller";
 import type { BroadcastHooks, BroadcastStage } from "./views/broadcast_stage";
 import { parseBurst, type ReactionsOverlay } from "./views/reactions";
 import { BroadcastWatch, type WatchDeps } from "./views/space/broadcast_watch";
-import { handsNotice, roleNotice } from "./views/space/people";
+import { HandNotices, handsNotice, roleNotice } from "./views/space/people";
 
 /** A first connect to the room that failed (offline, the media server out of reach): said while
  * the page tries again with the reconnect's backoff, and once it gives up. */
@@ -116,9 +116,14 @@ export interface SessionDeps {
   reconnect?: Omit<ReconnectorOptions, "attempt">;
 }
 
+/** How long a demotion's notice waits for a removal that may follow it (the reconciler's pass takes
+ * the role, then disconnects, within a few hundred milliseconds). */
+export const DEMOTION_NOTICE_DELAY_MS = 1500;
+
 export class SpaceSession {
   /** The page's room (connecting, connected, or ended: its status says which). */
   private media: SpaceRoom | null = null;
+  private readonly handNotices = new HandNotices();
   /** The broadcast being watched (an HLS viewer), with its heartbeat, stall check and polls. */
   private watch: BroadcastWatch | null = null;
   /** Bumped by every leaveBroadcast: a watchBroadcast still opening its player then gives way. */
@@ -549,7 +554,14 @@ export class SpaceSession {
     const myRole = this.ctl.myRole;
     const notice = this.shownRole === null ? null : roleNotice(this.shownRole, myRole);
     this.shownRole = myRole;
-    if (notice) this.screen.toast(notice);
+    if (!notice) return;
+    if (myRole !== "listener") return this.screen.toast(notice);
+    // A removal takes the stage role first and the connection a moment later: the card then says
+    // "removed", and "moved back to the audience" beside it would contradict it. Told only if the
+    // page is still in that room once the removal would have come.
+    this.setTimer(() => {
+      if (!this.disposed && this.media === room && room.status.kind === "connected") this.screen.toast(notice);
+    }, DEMOTION_NOTICE_DELAY_MS);
   }
 
   /** The session's feeds from `room`: its metadata, hands, reactions and status. Returns their unsubscribers. */
@@ -595,7 +607,10 @@ export class SpaceSession {
       room.onHands((hands) => {
         const before = new Set(ctl.hands);
         ctl.pushedHands(hands);
-        const raised = ctl.hands.filter((id) => !before.has(id) && id !== this.deps.me);
+        const raised = this.handNotices.fresh(
+          ctl.hands.filter((id) => !before.has(id) && id !== this.deps.me),
+          this.now(),
+        );
         if (raised.length > 0) this.screen.toast(handsNotice(raised, ctl.names));
       }),
     ];

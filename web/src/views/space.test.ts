@@ -174,7 +174,7 @@ vi.mock("../rejoin", async (original) => {
   return { ...real, Reconnector };
 });
 
-const { BLOCKED_MESSAGE, BUSY_MESSAGE, FIRST_CONNECT_RETRYING, HOST_MUTED_NOTICE, UNREACHABLE_MESSAGE, spaceView } = await import("./space");
+const { BLOCKED_MESSAGE, BUSY_MESSAGE, FIRST_CONNECT_RETRYING, HOST_LEFT_NOTE, HOST_MUTED_NOTICE, UNREACHABLE_MESSAGE, spaceView } = await import("./space");
 const { REMOVED_MESSAGE } = await import("../media");
 const { REMOVED_RULE } = await import("../contract.gen");
 const { FakeSpaceRoom, FakeBroadcastStage } = fakes;
@@ -262,7 +262,7 @@ function fakeApp(grants: (JoinGrant | Error)[]): App {
       return { ...SPACE, raised_hands: [] };
     },
     react: async () => undefined,
-    listeners: async () => ({ listeners: [], next_cursor: null }),
+    listeners: async () => ({ items: [], next_cursor: null }),
     setRole: async () => {
       roleChanges += 1;
       return spaceNow;
@@ -994,6 +994,26 @@ describe("the host's away notice", () => {
     await until(() => expect(hostAway()?.hidden).toBe(false)); // connecting: the host is not in the room yet
     FakeSpaceRoom.made[0].connected();
     await until(() => expect(hostAway()?.hidden).toBe(true));
+    view.unmount();
+  });
+});
+
+describe("the host leaving a live Space", () => {
+  it("is told on the card, not only in the confirmation, that the Space ends unless they rejoin; a rejoin clears it", async () => {
+    spaceNow = { ...SPACE, host: "lee", raised_hands: [] };
+    vi.stubGlobal("confirm", vi.fn(() => true));
+    const view = await joinedFromTheCard([{ ...WEBRTC, role: "host" }, { ...WEBRTC, role: "host" }]);
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(1));
+    FakeSpaceRoom.made[0].connected();
+    await until(() => expect(byTestId(view.el, "leave")).not.toBeNull());
+    (byTestId(view.el, "leave") as HTMLButtonElement).click();
+    FakeSpaceRoom.made[0].setStatus({ kind: "ended", message: "You left the Space.", canRejoin: true, dropped: false });
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe(`You left the Space. ${HOST_LEFT_NOTE}`));
+    (byTestId(view.el, "rejoin") as HTMLButtonElement).click();
+    await until(() => expect(FakeSpaceRoom.made).toHaveLength(2));
+    FakeSpaceRoom.made[1].setStatus({ kind: "ended", message: "You joined this Space from another tab or device.", canRejoin: true, dropped: false });
+    await until(() => expect(byTestId(view.el, "space-message")?.textContent).toBe("You joined this Space from another tab or device."));
+    vi.unstubAllGlobals();
     view.unmount();
   });
 });

@@ -16,7 +16,7 @@ import { hostAwayUntilMs } from "../api";
 import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
-import { cameraTrack, isStageRole, micMuted, micOn, publishRights, REMOVED_MESSAGE, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
+import { cameraOn, cameraTrack, isStageRole, micMuted, micOn, publishRights, REMOVED_MESSAGE, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { type Person, personOf } from "../people";
 import { SEATS_CHANNEL, type SeatChannel } from "../rejoin";
 import { SpaceController, type SpaceApi } from "../space_controller";
@@ -49,6 +49,10 @@ declare global {
 export const HOST_LEAVE_WARNING =
   "Leave this Space? You are its host: if you are not back within the grace period (2 minutes unless your " +
   "deployment changed it), it ends for everyone. To keep it going, make a co-host the host first.";
+
+/** What the host reads once they left a live Space: the confirmation said it, the card says it again. */
+export const HOST_LEFT_NOTE =
+  "Unless you rejoin within the grace period (2 minutes unless your deployment changed it), this Space ends for everyone.";
 
 /** What the host confirms before cancelling a scheduled Space (it cannot be undone). */
 export const CANCEL_WARNING = "Cancel this scheduled Space? It ends before it starts, for everyone, and cannot be started again.";
@@ -106,6 +110,8 @@ export function spaceView(app: App, spaceId: string): View {
   const el = h("section", { class: "space", "data-testid": "space-page", "data-space-id": spaceId });
   /** The stage replaced what had the keyboard focus: its heading takes it at the next draw. */
   let headingWanted = false;
+  /** The host left a live Space on purpose (their card says the grace period again); a rejoin clears it. */
+  let hostLeft = false;
   /** What last took the keyboard focus in the page (it may have gone with the view it was in). */
   let lastFocused: HTMLElement | null = null;
   el.addEventListener("focusin", (e) => (lastFocused = e.target instanceof HTMLElement ? e.target : null));
@@ -131,7 +137,8 @@ export function spaceView(app: App, spaceId: string): View {
       update: render,
       stage: buildStage,
       broadcast: showBroadcast,
-      message: (text, rejoin, action) => renderMessage(el, text, ctl.space, rejoin ? () => void session.join() : null, action),
+      message: (text, rejoin, action) =>
+        renderMessage(el, hostLeft && rejoin ? `${text} ${HOST_LEFT_NOTE}` : text, ctl.space, rejoin ? rejoinAfterMessage : null, action),
       removed: renderRemoved,
       reconnecting: renderReconnecting,
       busy: (unreachable) => renderMessage(el, unreachable ? UNREACHABLE_MESSAGE : BUSY_MESSAGE, ctl.space, null),
@@ -223,13 +230,30 @@ export function spaceView(app: App, spaceId: string): View {
     },
     mute: (id) => void act((a, s) => a.mute(s, id), `${called(id)} muted`),
     pin: (id, source = "camera") =>
-      void act((a, s) => a.pin(s, id, source), id ? (source === "screen_share" ? `${called(id)}'s screen pinned` : `${called(id)} pinned`) : "Spotlight unpinned"),
+      void act((a, s) => a.pin(s, id, source), id ? (source === "screen_share" ? `${called(id)}'s screen pinned` : pinnedText(id)) : "Spotlight unpinned"),
     handOver: (id) => {
-      if (window.confirm(`Hand this Space to ${called(id)}? You stay on as a co-host.`)) void act((a, s) => a.handOver(s, id), `${called(id)} is now the host; you are a co-host`);
+      if (window.confirm(`Hand this Space to ${called(id)}? You stay on as a co-host.`)) void act((a, s) => a.handOver(s, id), handedOverText(id));
     },
   }, listenerList);
 
   ctl.onChange(() => draw());
+
+  /** The hand-over's toast. In a Space where only the host's camera is shown, the old host's camera
+   * goes off with the role (the control plane takes its grant): said, so it does not just vanish. */
+  function handedOverText(id: string): string {
+    const done = `${called(id)} is now the host; you are a co-host`;
+    return ctl.space?.video === "host" ? `${done}. Only the host's camera is shown in this Space, so yours is off` : done;
+  }
+
+  /** The pin's toast. A pin on someone whose camera is off makes them the spotlight, but the big
+   * tile is for video (docs/spotlight.md, `video_spotlight`): while another camera is on it stays
+   * there, which the host is told rather than left to find. */
+  function pinnedText(id: string): string {
+    const cameras = (session.room?.people ?? []).filter(cameraOn).map((p) => p.identity);
+    return cameras.length > 0 && !cameras.includes(id)
+      ? `${called(id)} pinned. Their camera is off, so the big tile keeps the last camera on until they turn theirs on`
+      : `${called(id)} pinned`;
+  }
 
   /** A scheduled start as epoch ms, or null when there is none that parses. */
   function startsAtMs(iso: string | null | undefined): number | null {
@@ -312,9 +336,16 @@ export function spaceView(app: App, spaceId: string): View {
     return !hostLeaving || window.confirm(HOST_LEAVE_WARNING);
   }
 
+  function rejoinAfterMessage(): void {
+    hostLeft = false;
+    void session.join();
+  }
+
   /** Leaving on purpose. */
   function leave(): void {
-    if (hostConfirmsLeaving()) session.leave();
+    if (!hostConfirmsLeaving()) return;
+    hostLeft = ctl.myRole === "host" && ctl.space?.state === "live";
+    session.leave();
   }
 
   // ---- the broadcast (a listener beyond the interactive threshold) --------------------------------

@@ -36,7 +36,9 @@ export class SpaceActions {
   listAct = async (call: ActCall, done: string, who?: string): Promise<boolean> => {
     const result = await this.deps.ctl.act(call);
     report(result, done, who);
-    return result.ok || result.rule === "role_changed";
+    // Also done with: a row out of date (their role changed, a host removed them and they have not
+    // come back, they were blocked): the row goes.
+    return result.ok || (!!result.rule && LIST_ROW_GONE.has(result.rule));
   };
 
   /** Applied to this room (a live track moves to the device), then remembered for the next ones. */
@@ -79,10 +81,18 @@ export class SpaceActions {
   };
 }
 
-/** An action's outcome, told: `done`, or the refusal (naming `who` when it speaks of "they"). */
+/** Refusals that say a listener row no longer stands for someone the list can act on. */
+const LIST_ROW_GONE: ReadonlySet<string> = new Set(["role_changed", "removed", "user_blocked"]);
+
+/** An action's outcome, told: `done`, or the refusal as a sentence (naming `who` when it speaks of "they"). */
 export function report(result: ActResult, done: string, who?: string): void {
   if (result.ok) toast(done);
-  else toast(who && result.rule === "role_changed" ? `${who}: ${result.message}` : result.message, "error");
+  else toast(who && result.rule === "role_changed" ? `${who}: ${result.message}` : sentence(result.message), "error");
+}
+
+/** The API's words open in lower case ("a blocked user cannot be put on stage"); a toast is a sentence. */
+export function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** A block cannot be undone (no unblock, like X): asked once, as ending the Space and handing it over are. */

@@ -76,6 +76,7 @@ export class HostPanel {
       return [id, p.name, p.picture];
     });
     this.listeners?.show();
+    this.listeners?.sync(new Set(members.map((m) => m.id)), new Set(hands));
     // The refusals follow from the members and the seats line, which are both in the key.
     if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, shown, input.seats])) return;
     const face = (id: string) => avatar(id, "s", input.person(id));

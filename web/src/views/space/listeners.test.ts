@@ -188,6 +188,23 @@ describe("ListenerList", () => {
     }
   });
 
+  it("drops the rows of people now on stage and shows the live queue's hands, redrawing only on a change", async () => {
+    const { source } = fakeSource(people, 10);
+    const list = new ListenerList(source, actions());
+    list.show();
+    await flush();
+    const rows = () => q(list.el, "listener-row").map((r) => r.dataset.identity);
+    const raised = () => q(list.el, "listener-hand").map((h) => h.closest("li")!.getAttribute("data-identity"));
+    expect(raised()).toEqual(["u2"]);
+    // Anna was invited from the requests (on stage now, her hand answered); Bob raised his since.
+    list.sync(new Set(["host", "u2"]), new Set(["u3"]));
+    expect(rows()).toEqual(["u1", "u3", "u4"]);
+    expect(raised()).toEqual(["u3"]);
+    const drawn = q(list.el, "listener-row")[0];
+    list.sync(new Set(["host", "u2"]), new Set(["u3"]));
+    expect(q(list.el, "listener-row")[0]).toBe(drawn);
+  });
+
   it("keeps a row the API refused", async () => {
     const { source } = fakeSource(people, 10);
     const list = new ListenerList(source, { invite: async () => false, remove: async () => false });

@@ -32,7 +32,7 @@ export class ListenerList {
   readonly el = h("section", { class: "listener-list", "data-testid": "listener-list" });
   private readonly search = h("input", {
     type: "search",
-    placeholder: "Search listeners by name",
+    placeholder: "Search by name",
     "aria-label": "Search listeners by name",
     "data-testid": "listener-search",
   });
@@ -78,6 +78,17 @@ export class ListenerList {
     if (this.isOpen) return;
     this.isOpen = true;
     void this.load(true);
+  }
+
+  /** What the page knows since the list was read (roles and hands are pushed to it): someone now on
+   * stage is no longer in the audience, and the ✋ is the live queue's. Redrawn only on a change, so
+   * the search box and a focused row keep the focus. */
+  sync(onStage: ReadonlySet<string>, hands: ReadonlySet<string>): void {
+    const kept = this.items.filter((i) => !onStage.has(i.user_id));
+    const stale = kept.length !== this.items.length || kept.some((i) => !!i.hand_raised !== hands.has(i.user_id));
+    if (!stale) return;
+    this.items = kept.map((i) => ({ ...i, hand_raised: hands.has(i.user_id) }));
+    this.draw();
   }
 
   /** The panel is hidden: nothing more is read, a pending search is dropped. */

@@ -21,6 +21,23 @@ export function handsNotice(raised: string[], names: Record<string, string>): st
   return `${first} and ${others} ${others === 1 ? "other" : "others"} asked to speak`;
 }
 
+/** A hand lowered and raised again within this long is not told again: a listener's page lowers its
+ * hand when it goes away (pagehide) and raises it again when it comes back, so a reload would
+ * otherwise ask every moderator twice. */
+export const HAND_RETOLD_AFTER_MS = 60_000;
+
+/** Which new hands are worth a toast: those not told within the last HAND_RETOLD_AFTER_MS. */
+export class HandNotices {
+  private readonly told = new Map<string, number>();
+
+  fresh(raised: readonly string[], now: number): string[] {
+    for (const [id, at] of this.told) if (now - at >= HAND_RETOLD_AFTER_MS) this.told.delete(id);
+    const fresh = raised.filter((id) => !this.told.has(id));
+    for (const id of fresh) this.told.set(id, now);
+    return fresh;
+  }
+}
+
 /**
  * What someone is told when a moderator changed their role while they were in the room (the
  * controls change too, but a new host or a demoted co-host may not see why). Null when there is

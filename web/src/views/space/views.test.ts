@@ -750,6 +750,17 @@ describe("DevicesView", () => {
 });
 
 
+describe("HandNotices", () => {
+  it("tells a hand once, and again only once it has been down past HAND_RETOLD_AFTER_MS (a reload is not news)", async () => {
+    const { HandNotices, HAND_RETOLD_AFTER_MS } = await import("./people");
+    const notices = new HandNotices();
+    expect(notices.fresh(["lena", "carl"], 0)).toEqual(["lena", "carl"]);
+    expect(notices.fresh(["lena"], 5_000)).toEqual([]); // lowered on pagehide, raised by the reload
+    expect(notices.fresh(["carl", "mia"], HAND_RETOLD_AFTER_MS - 1)).toEqual(["mia"]);
+    expect(notices.fresh(["lena"], HAND_RETOLD_AFTER_MS)).toEqual(["lena"]);
+  });
+});
+
 describe("handsNotice", () => {
   it("names the first new hand and counts the rest", async () => {
     const { handsNotice } = await import("./people");
