@@ -180,6 +180,22 @@ def require_not_removed_since(removed_at: datetime | None, *, since: datetime) -
         )
 
 
+def require_back_since_removal(
+    target: str, removed_at: datetime | None, listed_since: datetime | None
+) -> None:
+    """Someone a host removed (without a block) is brought on stage only once they came back (a
+    join on purpose lists them again, `listed_since`): an invitation from a list read before the
+    removal (another moderator's page) must not put them on stage, where their next join would
+    land them."""
+    if removed_at is None or (listed_since is not None and listed_since > removed_at):
+        return
+    raise Conflict(
+        names.REMOVED_RULE,
+        f"{target} was removed from this Space at {removed_at.astimezone(UTC):%H:%M:%S} UTC and has not"
+        " joined again since; they can be invited once they do: nothing was changed",
+    )
+
+
 def as_seen_by(space: Space, viewer: str) -> Space:
     """The Space as `viewer` may see it: the queue of raised hands is the host's and co-hosts' to
     act on; anyone else sees at most their own hand (and so only its name)."""

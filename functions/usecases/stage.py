@@ -117,8 +117,12 @@ async def change_role(
     name) is named from their entry there, with its avatar, for the room metadata's `names` and
     `pictures` that the stage and HLS viewers show. Someone sent back to the audience is listed
     again by the reconciler, which sees whether they are connected (reconcile/runner.py)."""
-    stage.authorize_role_change(await ctx.own(space_id), actor=actor, target=target, role=role)
+    own = await ctx.own(space_id)
+    stage.authorize_role_change(own, actor=actor, target=target, role=role)
     entry = await asyncio.to_thread(ctx.store.listed, space_id, target) if role in STAGE_ROLES else None
+    if role in STAGE_ROLES and own.role_of(target) is Role.LISTENER:
+        removed_at = await asyncio.to_thread(ctx.store.removed_at, space_id, target, now=ctx.clock())
+        stage.require_back_since_removal(target, removed_at, entry.joined_at if entry else None)
 
     def rule(space: Space) -> Space:
         changed = stage.change_role(

@@ -582,6 +582,31 @@ def test_a_page_coming_back_after_a_removal_it_missed_is_told_and_a_join_on_purp
     assert other.status_code == 200
 
 
+def test_a_listener_a_host_removed_is_brought_on_stage_only_once_they_joined_again(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    """Found from outside: a co-host's audience list, read before the host removed someone, still
+    offered *Invite to speak*; the API took it, and the removed person's next join landed on stage."""
+    space_id = live_space(client)
+    set_role(client, space_id, "co", "cohost")
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("lis")).status_code == 200
+    assert client.post(f"/spaces/{space_id}/participants/lis/remove", headers=auth("host")).status_code == 200
+    stale = client.put(
+        f"/spaces/{space_id}/roles/lis", json={"role": "speaker", "from_role": "listener"}, headers=auth("co")
+    )
+    assert stale.status_code == 409 and stale.json()["rule"] == "removed", stale.text
+    assert "has not joined again" in stale.json()["detail"]
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == []
+    assert set_role(client, space_id, "lis", "cohost").json()["rule"] == "removed"
+    # Back on purpose (listed again): the next invitation is a new decision, and goes through.
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("lis")).status_code == 200
+    assert set_role(client, space_id, "lis", "speaker", actor="co").status_code == 200
+    # A speaker removed and named again at once is the same case; someone never removed is not.
+    client.post(f"/spaces/{space_id}/participants/lis/remove", headers=auth("host"))
+    assert set_role(client, space_id, "lis", "speaker").json()["rule"] == "removed"
+    assert set_role(client, space_id, "never-removed", "speaker").status_code == 200
+
+
 @pytest.mark.parametrize(
     "since",
     ["2026-12-05T05:00:00", "2026-13-45T99:99:99Z", "1970-12-31T23:59:59Z", "yesterday", "1733379000", ""],
