@@ -32,6 +32,7 @@ from . import openapi
 from .json_bodies import JsonBodies
 from .local_hosts import LocalHostsOnly
 from .methods import AllowedMethods
+from .query_strings import SingleQueryValues
 from .routes import avatars, health, listeners, presence, reactions, spaces, stage, tokens, webhooks
 
 log = logging.getLogger("functions.api")
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Innermost: a body is read only for a method its path has (AllowedMethods answers the others).
     app.add_middleware(JsonBodies)
+    app.add_middleware(SingleQueryValues)
     # Inside CORS: preflights are answered before this sees them.
     app.add_middleware(AllowedMethods, routes=app.routes)
     app.add_middleware(

@@ -46,7 +46,7 @@ def rfc3339_text(value: object) -> object:
     """Before a date-time is parsed: only text the SCHEDULE_PATTERN admits (None passes)."""
     if value is None or (isinstance(value, str) and _schedule.match(value)):
         return value
-    raise ValueError("must be an RFC 3339 date-time with an offset, years 1971-9997")
+    raise ValueError("must be an RFC 3339 date-time with an offset, years 1971-9997 as written")
 
 
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
@@ -90,7 +90,10 @@ class SpaceCreate(_Input):
         AwareDatetime | None,
         Field(
             json_schema_extra={"pattern": SCHEDULE_PATTERN},
-            description="RFC 3339 with an offset, e.g. 2027-01-31T18:00:00Z; years 1971-9997",
+            description=(
+                "RFC 3339 with an offset, e.g. 2027-01-31T18:00:00Z; years 1971-9997 as written (in UTC"
+                " that is 1970-12-31 to 9998-01-01); answered and stored in UTC"
+            ),
         ),
     ] = None
 
@@ -98,6 +101,13 @@ class SpaceCreate(_Input):
     @classmethod
     def _rfc3339(cls, value: object) -> object:
         return rfc3339_text(value)
+
+    @field_validator("scheduled_start", mode="after")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stored and read back in UTC: the create's answer says it as every later read does (it
+        echoed the offset it was sent with, found from outside)."""
+        return None if value is None else value.astimezone(UTC)
 
     @field_validator("scheduled_start")
     @classmethod

@@ -1726,3 +1726,21 @@ def test_the_patrol_corrects_a_listener_count_whose_webhooks_were_lost(
         finally:
             loop.close()
     assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["listener_count"] == 1
+
+
+def test_a_query_parameter_named_twice_is_a_422_naming_it_and_changes_nothing(client: TestClient) -> None:
+    """Found from outside: the last value won (`?state=live&state=ended` listed ended Spaces, and
+    only the last `rejoin_since` was checked), while a proxy or a log may read the first."""
+    space_id = live_space(client)
+    listed = client.get("/spaces?state=live&state=ended", headers=auth("h"))
+    assert listed.status_code == 422
+    assert listed.json()["detail"] == [
+        {"type": "value_error", "loc": ["query", "state"], "msg": "given more than once; give it once"}
+    ]
+    twice = client.post(
+        f"/spaces/{space_id}/token?rejoin_since=bogus&rejoin_since=2026-12-05T05:00:00Z", headers=auth("sp")
+    )
+    assert twice.status_code == 422 and twice.json()["detail"][0]["loc"] == ["query", "rejoin_since"]
+    assert client.get(f"/spaces/{space_id}/listeners", headers=auth("host")).json()["items"] == []
+    # Once each, and distinct names, are as before.
+    assert client.get("/spaces?state=live&limit=5", headers=auth("h")).status_code == 200

@@ -162,3 +162,15 @@ def test_a_planned_start_in_lower_case_t_and_z_is_the_same_time(client: TestClie
     space_id = create(client, "host", scheduled_start="2027-01-31t18:00:00z")["id"]
     got = client.get(f"/spaces/{space_id}", headers=auth("host")).json()["scheduled_start"]
     assert datetime.fromisoformat(got) == datetime(2027, 1, 31, 18, tzinfo=UTC)
+
+
+def test_a_planned_start_with_an_offset_is_answered_in_utc_by_the_create_as_by_every_read(
+    client: TestClient,
+) -> None:
+    """Found from outside: the 201 echoed "+02:00" as sent, every later read said the same instant in
+    UTC, so a client comparing the two saw two values."""
+    created = create(client, "host", scheduled_start="2027-03-01T10:00:00+02:00")
+    read = client.get(f"/spaces/{created['id']}", headers=auth("host")).json()
+    assert created["scheduled_start"] == read["scheduled_start"]
+    assert datetime.fromisoformat(created["scheduled_start"]) == datetime(2027, 3, 1, 8, tzinfo=UTC)
+    assert created["scheduled_start"].endswith(("Z", "+00:00"))
