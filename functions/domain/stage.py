@@ -180,9 +180,7 @@ def require_not_removed_since(removed_at: datetime | None, *, since: datetime) -
         )
 
 
-def require_back_since_removal(
-    target: str, removed_at: datetime | None, listed_since: datetime | None
-) -> None:
+def require_back_since_removal(removed_at: datetime | None, listed_since: datetime | None) -> None:
     """Someone a host removed (without a block) is brought on stage only once they came back (a
     join on purpose lists them again, `listed_since`): an invitation from a list read before the
     removal (another moderator's page) must not put them on stage, where their next join would
@@ -191,8 +189,8 @@ def require_back_since_removal(
         return
     raise Conflict(
         names.REMOVED_RULE,
-        f"{target} was removed from this Space at {removed_at.astimezone(UTC):%H:%M:%S} UTC and has not"
-        " joined again since; they can be invited once they do: nothing was changed",
+        f"they were removed from this Space by a host at {removed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        " and have not joined again since; they can be invited once they do. Nothing was changed",
     )
 
 

@@ -122,7 +122,7 @@ async def change_role(
     entry = await asyncio.to_thread(ctx.store.listed, space_id, target) if role in STAGE_ROLES else None
     if role in STAGE_ROLES and own.role_of(target) is Role.LISTENER:
         removed_at = await asyncio.to_thread(ctx.store.removed_at, space_id, target, now=ctx.clock())
-        stage.require_back_since_removal(target, removed_at, entry.joined_at if entry else None)
+        stage.require_back_since_removal(removed_at, entry.joined_at if entry else None)
 
     def rule(space: Space) -> Space:
         changed = stage.change_role(

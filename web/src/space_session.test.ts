@@ -294,10 +294,18 @@ describe("SpaceSession", () => {
     await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
     expect(notices()).toEqual(["notice: You were moved back to the audience."]);
 
+    // Sent back and invited again at once (a misclick undone): on stage, told so, and only so.
+    shown.length = 0;
     ctl.pushed(doc({ speakers: ["lee"], version: 5 }));
     await settle();
+    ctl.pushed(doc({ speakers: [], version: 6 }));
+    await settle();
+    ctl.pushed(doc({ speakers: ["lee"], version: 7 }));
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(notices()).toEqual(["notice: You are on stage: turn on your microphone to speak.", "notice: You are on stage: turn on your microphone to speak."]);
+
     shown.length = 0;
-    ctl.pushed(doc({ speakers: [], version: 6 })); // a removal: the role, then the connection
+    ctl.pushed(doc({ speakers: [], version: 8 })); // a removal: the role, then the connection
     await settle();
     room.setStatus({ kind: "ended", message: REMOVED_MESSAGE, canRejoin: false, dropped: false, removed: true, seatTaken: false });
     await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);

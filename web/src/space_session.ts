@@ -15,7 +15,7 @@ import type { HlsGrant } from "./broadcast";
 import { REMOVED_RULE } from "./contract.gen";
 import { readEndedSpread } from "./ended_read";
 import type { BroadcastPlayer } from "./hls_player";
-import { type Capture, publishError, publishRights, REMOVED_MESSAGE, type SpaceRoom } from "./media";
+import { type Capture, isStageRole, publishError, publishRights, REMOVED_MESSAGE, type SpaceRoom } from "./media";
 import { type Live, PublishMemory } from "./publishing";
 import { parseRoomMetadata } from "./pushed";
 import { type Attempt, type KeyValue, Presence, Reconnector, type ReconnectorOptions, type SeatChannel, TabSeats } from "./rejoin";
@@ -560,7 +560,8 @@ export class SpaceSession {
     // "removed", and "moved back to the audience" beside it would contradict it. Told only if the
     // page is still in that room once the removal would have come.
     this.setTimer(() => {
-      if (!this.disposed && this.media === room && room.status.kind === "connected") this.screen.toast(notice);
+      const still = this.media === room && room.status.kind === "connected" && this.ctl.myRole === "listener";
+      if (!this.disposed && still) this.screen.toast(notice);
     }, DEMOTION_NOTICE_DELAY_MS);
   }
 
@@ -607,9 +608,12 @@ export class SpaceSession {
       room.onHands((hands) => {
         const before = new Set(ctl.hands);
         ctl.pushedHands(hands);
+        const now = this.now();
+        const down = [...before].filter((id) => !ctl.hands.includes(id) && !isStageRole(ctl.roleOf(id)));
+        this.handNotices.lowered(down, now);
         const raised = this.handNotices.fresh(
           ctl.hands.filter((id) => !before.has(id) && id !== this.deps.me),
-          this.now(),
+          now,
         );
         if (raised.length > 0) this.screen.toast(handsNotice(raised, ctl.names));
       }),

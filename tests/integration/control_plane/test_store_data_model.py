@@ -316,6 +316,24 @@ def test_dynamodb_index_is_sparse_and_sharded(dynamo: DynamoStore) -> None:
     assert {"META", "HAND#a", "BLOCK#b", "COUNT#HANDS", "COUNT#BLOCKS"} <= sks
 
 
+def test_dynamodb_hands_kept_in_an_old_record_count_towards_the_queue_under_concurrency(
+    dynamo: DynamoStore,
+) -> None:
+    """A version-1 record keeps 2 hands on META, outside the count item: parallel raises into a
+    queue of 4 add 2 more, not 4 (the count's condition leaves room for the hands kept there)."""
+    load_old_records(dynamo)
+    limits = Limits(max_raised_hands=4)
+    dynamo.hand_cap = limits.max_raised_hands
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(
+            pool.map(
+                lambda u: _try(partial(raise_hand, dynamo, OLD_LIVE, u, limits)), [f"n{i}" for i in range(8)]
+            )
+        )
+    hands = dynamo.require(OLD_LIVE).raised_hands
+    assert len(hands) == 4 and {"lena", "pia"} <= set(hands)
+
+
 def test_dynamodb_keeps_an_old_record_at_version_1_while_it_holds_members(dynamo: DynamoStore) -> None:
     load_old_records(dynamo)
     key = {"pk": {"S": f"SPACE#{OLD_LIVE}"}, "sk": {"S": "META"}}

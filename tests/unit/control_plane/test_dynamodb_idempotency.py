@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 from functions.domain import lifecycle, stage
 from functions.domain.model import Limits, Space, SpaceState, VideoPolicy
 from functions.store.base import IdempotencyKey
-from functions.store.dynamodb import TRANSACTION_ATTEMPTS, DynamoStore, _item
+from functions.store.dynamodb import COMMIT_SENDS, DynamoStore, _item
 
 
 def new_space() -> Space:
@@ -119,7 +119,7 @@ def test_a_change_that_keeps_meeting_concurrent_transactions_reads_again() -> No
     store, client, space = _live_store()
     with Stubber(client) as stub:
         _read_of(stub, space, hands=3)
-        for _ in range(TRANSACTION_ATTEMPTS):
+        for _ in range(COMMIT_SENDS):
             stub.add_client_error("transact_write_items", **cancelled("None", "TransactionConflict"))
         _read_of(stub, space, hands=4)
         stub.add_response("transact_write_items", {})

@@ -33,7 +33,7 @@ import { DevicesView } from "./space/devices";
 import { type BannerState, HeaderView, hostGoneText } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { ListenerList } from "./space/listeners";
-import { displayName, screenShareNotice, seatRefusal, seatsLine } from "./space/people";
+import { displayName, handOverNotice, pinNotice, screenShareNotice, seatRefusal, seatsLine } from "./space/people";
 import { StageView } from "./space/stage";
 
 export { BLOCKED_MESSAGE, FIRST_CONNECT_FAILED, FIRST_CONNECT_RETRYING, HOST_MUTED_NOTICE, PLAY_OUT_MS } from "../space_session";
@@ -238,21 +238,13 @@ export function spaceView(app: App, spaceId: string): View {
 
   ctl.onChange(() => draw());
 
-  /** The hand-over's toast. In a Space where only the host's camera is shown, the old host's camera
-   * goes off with the role (the control plane takes its grant): said, so it does not just vanish. */
   function handedOverText(id: string): string {
-    const done = `${called(id)} is now the host; you are a co-host`;
-    return ctl.space?.video === "host" ? `${done}. Only the host's camera is shown in this Space, so yours is off` : done;
+    return handOverNotice(called(id), ctl.space?.video ?? "off");
   }
 
-  /** The pin's toast. A pin on someone whose camera is off makes them the spotlight, but the big
-   * tile is for video (docs/spotlight.md, `video_spotlight`): while another camera is on it stays
-   * there, which the host is told rather than left to find. */
   function pinnedText(id: string): string {
     const cameras = (session.room?.people ?? []).filter(cameraOn).map((p) => p.identity);
-    return cameras.length > 0 && !cameras.includes(id)
-      ? `${called(id)} pinned. Their camera is off, so the big tile keeps the last camera on until they turn theirs on`
-      : `${called(id)} pinned`;
+    return pinNotice(called(id), { pinned: id, cameras, video: ctl.space?.video ?? "off", host: ctl.space?.host ?? "" });
   }
 
   /** A scheduled start as epoch ms, or null when there is none that parses. */

@@ -25,11 +25,13 @@ describe("SpaceActions", () => {
     expect(toastText()).toBe("Sam: They left the audience.");
     await actions({ ok: false, message: "a blocked user cannot be put on stage", rule: "user_blocked" }).made.act(async () => undefined, "done", "Sam");
     expect(toastText()).toBe("A blocked user cannot be put on stage");
+    await actions({ ok: false, message: "they were removed from this Space by a host", rule: "removed" }).made.act(async () => undefined, "done", "Carl");
+    expect(toastText()).toBe("Carl: they were removed from this Space by a host");
   });
 
   it("counts a listener row as done with when the person had left the audience meanwhile", async () => {
     expect(await actions({ ok: false, message: "gone", rule: "role_changed" }).made.listAct(async () => undefined, "invited")).toBe(true);
-    expect(await actions({ ok: false, message: "gone", rule: "removed" }).made.listAct(async () => undefined, "invited")).toBe(true);
+    expect(await actions({ ok: false, message: "gone", rule: "removed" }).made.listAct(async () => undefined, "invited")).toBe(false);
     expect(await actions({ ok: false, message: "gone", rule: "user_blocked" }).made.listAct(async () => undefined, "invited")).toBe(true);
     expect(await actions({ ok: false, message: "no", rule: "forbidden" }).made.listAct(async () => undefined, "invited")).toBe(false);
     expect(await actions({ ok: false, message: "unreachable", rule: null }).made.listAct(async () => undefined, "invited")).toBe(false);

@@ -81,13 +81,17 @@ export class SpaceActions {
   };
 }
 
-/** Refusals that say a listener row no longer stands for someone the list can act on. */
-const LIST_ROW_GONE: ReadonlySet<string> = new Set(["role_changed", "removed", "user_blocked"]);
+/** Refusals that say a listener row no longer stands for someone the list can act on. Not
+ * `removed`: the person may have joined again a moment ago (the audience index lags by about a
+ * second), so the row stays for another try. */
+const LIST_ROW_GONE: ReadonlySet<string> = new Set(["role_changed", "user_blocked"]);
+/** Refusals whose words speak of "they": told with the person's name before them. */
+const SPEAKS_OF_THEM: ReadonlySet<string> = new Set(["role_changed", "removed"]);
 
 /** An action's outcome, told: `done`, or the refusal as a sentence (naming `who` when it speaks of "they"). */
 export function report(result: ActResult, done: string, who?: string): void {
   if (result.ok) toast(done);
-  else toast(who && result.rule === "role_changed" ? `${who}: ${result.message}` : sentence(result.message), "error");
+  else toast(who && result.rule && SPEAKS_OF_THEM.has(result.rule) ? `${who}: ${result.message}` : sentence(result.message), "error");
 }
 
 /** The API's words open in lower case ("a blocked user cannot be put on stage"); a toast is a sentence. */

@@ -205,6 +205,34 @@ describe("ListenerList", () => {
     expect(q(list.el, "listener-row")[0]).toBe(drawn);
   });
 
+  it("keeps a keyboard user's focus through a sync, and moves it to the next row when theirs goes on stage", async () => {
+    const { source } = fakeSource(people, 10);
+    let answer: (ok: boolean) => void = () => undefined;
+    const a = { ...actions(), invite: vi.fn(() => new Promise<boolean>((resolve) => (answer = resolve))) };
+    const list = new ListenerList(source, a);
+    document.body.append(list.el);
+    try {
+      list.show();
+      await flush();
+      const button = (id: string, testid = "listener-remove") =>
+        list.el.querySelector<HTMLButtonElement>(`[data-testid="listener-row"][data-identity="${id}"] [data-testid="${testid}"]`)!;
+      button("u3").focus();
+      list.sync(new Set(), new Set(["u1"])); // someone else's hand: rows redrawn, the focus stays
+      expect(document.activeElement).toBe(button("u3"));
+      list.sync(new Set(["u3"]), new Set(["u1"])); // Bob is on stage now: his row leaves
+      expect(document.activeElement).toBe(button("u4"));
+      // An invitation whose own pass takes the row away before the answer comes.
+      button("u1", "listener-invite").focus();
+      button("u1", "listener-invite").click();
+      list.sync(new Set(["u3", "u1"]), new Set());
+      answer(true);
+      await flush();
+      expect(document.activeElement).toBe(button("u2", "listener-invite"));
+    } finally {
+      list.el.remove();
+    }
+  });
+
   it("keeps a row the API refused", async () => {
     const { source } = fakeSource(people, 10);
     const list = new ListenerList(source, { invite: async () => false, remove: async () => false });

@@ -4,7 +4,7 @@
  * and when the user acts (opening, typing, "More", "Refresh"); never on a timer (issue 9).
  */
 import { ApiError, type ListenerEntry, type ListenerPage } from "../../api";
-import { avatar, clear, h, limitCodePoints } from "../../dom";
+import { avatar, clear, h, limitCodePoints, rebuildKeepingFocus } from "../../dom";
 
 /** One page: the name prefix typed (may be empty) and the cursor of the previous page. */
 export type ListenerSource = (q: string, cursor: string | null) => Promise<ListenerPage>;
@@ -87,8 +87,7 @@ export class ListenerList {
     const kept = this.items.filter((i) => !onStage.has(i.user_id));
     const stale = kept.length !== this.items.length || kept.some((i) => !!i.hand_raised !== hands.has(i.user_id));
     if (!stale) return;
-    this.items = kept.map((i) => ({ ...i, hand_raised: hands.has(i.user_id) }));
-    this.draw();
+    this.replace(kept.map((i) => ({ ...i, hand_raised: hands.has(i.user_id) })));
   }
 
   /** The panel is hidden: nothing more is read, a pending search is dropped. */
@@ -131,7 +130,15 @@ export class ListenerList {
 
   private draw(): void {
     clear(this.rows);
+    this.fillRows();
+    this.drawStatus();
+  }
+
+  private fillRows(): void {
     this.rows.append(...this.items.map((item) => this.row(item)));
+  }
+
+  private drawStatus(): void {
     this.more.hidden = this.cursor === null;
     this.status.textContent =
       this.items.length > 0
@@ -143,16 +150,39 @@ export class ListenerList {
             "No listeners when this list was read. Refresh to read it again.";
   }
 
+  /** The rows become `items`. A focused button stays focused in its row; if its row left, the same
+   * button on the row that took its place (the next one, or the last), else the search box, rather
+   * than the top of the page. */
+  private replace(items: ListenerEntry[]): void {
+    const active = document.activeElement;
+    const button = active instanceof HTMLElement && this.rows.contains(active) ? active : null;
+    const id = button?.closest<HTMLElement>("[data-identity]")?.dataset.identity;
+    const at = id === undefined ? -1 : this.items.findIndex((i) => i.user_id === id);
+    this.items = items;
+    rebuildKeepingFocus(this.rows, () => this.fillRows());
+    this.drawStatus();
+    if (button && at >= 0 && !items.some((i) => i.user_id === id)) this.focusAt(at, button.dataset.testid);
+  }
+
+  /** The focus on the button `testid` of the row now at `at` (the last, if fewer), else the search box. */
+  private focusAt(at: number, testid: string | undefined): void {
+    const next = this.rows.children[Math.min(at, this.rows.children.length - 1)];
+    (next?.querySelector<HTMLElement>(`[data-testid="${testid}"]`) ?? this.search).focus();
+  }
+
   private row(item: ListenerEntry): HTMLElement {
     // The shared face: the picture (https only) or initials of the name (dom.ts).
     const picture = avatar(item.user_id, "s", { name: item.name, picture: item.picture });
     const act = (button: HTMLButtonElement, run: () => Promise<boolean>) => async () => {
       // Read before disabling it: a disabled button loses the focus.
       const focused = document.activeElement === button ? button.dataset.testid : undefined;
+      // Where the row is now: a push may take it out of the list before the answer comes (an
+      // invitation's own pass puts them on stage), and the focus then goes to the row after it.
+      const at = this.items.findIndex((i) => i.user_id === item.user_id);
       button.disabled = true;
       const ok = await run();
       button.disabled = false;
-      if (ok) this.drop(item.user_id, focused);
+      if (ok) this.drop(item.user_id, focused, at);
     };
     const invite = h("button", { class: "btn small btn-primary", "data-testid": "listener-invite" }, "Invite to speak");
     const remove = h("button", { class: "btn small btn-danger", "data-testid": "listener-remove" }, "Remove");
@@ -169,16 +199,10 @@ export class ListenerList {
     );
   }
 
-  /** `focused`: the testid of the row's button that had the focus when it was clicked. */
-  private drop(id: string, focused?: string): void {
-    const at = this.items.findIndex((i) => i.user_id === id);
-    this.items = this.items.filter((i) => i.user_id !== id);
-    this.draw();
-    if (focused === undefined) return;
-    // The row the focus was in is gone: the same button on the row that took its place (the next
-    // one, or the last), else the search box, rather than the top of the page.
-    const next = this.rows.children[Math.min(at, this.rows.children.length - 1)];
-    const target = next?.querySelector<HTMLElement>(`[data-testid="${focused}"]`) ?? this.search;
-    target.focus();
+  /** `focused`: the testid of the row's button that had the focus when it was clicked; `at`: the
+   * row's place then. The same button on the row that took its place gets the focus. */
+  private drop(id: string, focused: string | undefined, at: number): void {
+    if (this.items.some((i) => i.user_id === id)) this.replace(this.items.filter((i) => i.user_id !== id));
+    if (focused !== undefined && at >= 0) this.focusAt(at, focused);
   }
 }

@@ -1,5 +1,5 @@
 /** How a person is named on the Space page. */
-import type { Role, Seats } from "../../api";
+import type { Role, Seats, VideoPolicy } from "../../api";
 import type { Person } from "../../people";
 
 export const ROLE_LABEL: Record<Role, string> = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
@@ -21,20 +21,42 @@ export function handsNotice(raised: string[], names: Record<string, string>): st
   return `${first} and ${others} ${others === 1 ? "other" : "others"} asked to speak`;
 }
 
+/** The hand-over's notice to the old host. In a Space where only the host's camera is shown, their
+ * camera goes off with the role (the control plane takes its grant): said, so it does not just vanish. */
+export function handOverNotice(newHost: string, video: VideoPolicy): string {
+  const done = `${newHost} is now the host; you are a co-host`;
+  return video === "host" ? `${done}. Only the host's camera is shown in this Space, so yours is off` : done;
+}
+
+/**
+ * The pin's notice. A pin on someone whose camera is off makes them the spotlight, but the big tile
+ * is for video (docs/spotlight.md, `video_spotlight`): while another camera is on it keeps it, which
+ * the host is told rather than left to find. `cameras`: who has a camera on now.
+ */
+export function pinNotice(name: string, at: { pinned: string; cameras: readonly string[]; video: VideoPolicy; host: string }): string {
+  if (at.cameras.length === 0 || at.cameras.includes(at.pinned)) return `${name} pinned`;
+  return at.video === "host" && at.pinned !== at.host
+    ? `${name} pinned. Only the host's camera is shown in this Space, so the big tile keeps it`
+    : `${name} pinned. Their camera is off, so the big tile keeps the last camera on until they turn theirs on`;
+}
+
 /** A hand lowered and raised again within this long is not told again: a listener's page lowers its
  * hand when it goes away (pagehide) and raises it again when it comes back, so a reload would
  * otherwise ask every moderator twice. */
 export const HAND_RETOLD_AFTER_MS = 60_000;
 
-/** Which new hands are worth a toast: those not told within the last HAND_RETOLD_AFTER_MS. */
+/** Which new hands are worth a toast: those not lowered within the last HAND_RETOLD_AFTER_MS. */
 export class HandNotices {
-  private readonly told = new Map<string, number>();
+  private readonly down = new Map<string, number>();
+
+  /** Hands that went down at `now` (not those answered by an invitation to the stage). */
+  lowered(ids: readonly string[], now: number): void {
+    for (const id of ids) this.down.set(id, now);
+  }
 
   fresh(raised: readonly string[], now: number): string[] {
-    for (const [id, at] of this.told) if (now - at >= HAND_RETOLD_AFTER_MS) this.told.delete(id);
-    const fresh = raised.filter((id) => !this.told.has(id));
-    for (const id of fresh) this.told.set(id, now);
-    return fresh;
+    for (const [id, at] of this.down) if (now - at >= HAND_RETOLD_AFTER_MS) this.down.delete(id);
+    return raised.filter((id) => !this.down.has(id));
   }
 }
 

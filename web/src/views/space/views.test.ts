@@ -750,14 +750,29 @@ describe("DevicesView", () => {
 });
 
 
+describe("pinNotice and handOverNotice", () => {
+  it("say what the big tile and the camera do when that is not what a host would expect", async () => {
+    const { handOverNotice, pinNotice } = await import("./people");
+    const at = { pinned: "ali", cameras: ["hana"], video: "speakers" as const, host: "hana" };
+    expect(pinNotice("Ali", at)).toBe("Ali pinned. Their camera is off, so the big tile keeps the last camera on until they turn theirs on");
+    expect(pinNotice("Ali", { ...at, cameras: ["hana", "ali"] })).toBe("Ali pinned");
+    expect(pinNotice("Ali", { ...at, cameras: [] })).toBe("Ali pinned"); // no camera at all: their face fills it
+    expect(pinNotice("Ali", { ...at, video: "host" })).toBe("Ali pinned. Only the host's camera is shown in this Space, so the big tile keeps it");
+    expect(handOverNotice("Bob", "speakers")).toBe("Bob is now the host; you are a co-host");
+    expect(handOverNotice("Bob", "host")).toBe("Bob is now the host; you are a co-host. Only the host's camera is shown in this Space, so yours is off");
+  });
+});
+
 describe("HandNotices", () => {
-  it("tells a hand once, and again only once it has been down past HAND_RETOLD_AFTER_MS (a reload is not news)", async () => {
+  it("tells a new hand, but not one lowered less than HAND_RETOLD_AFTER_MS ago (a reload is not news)", async () => {
     const { HandNotices, HAND_RETOLD_AFTER_MS } = await import("./people");
     const notices = new HandNotices();
     expect(notices.fresh(["lena", "carl"], 0)).toEqual(["lena", "carl"]);
-    expect(notices.fresh(["lena"], 5_000)).toEqual([]); // lowered on pagehide, raised by the reload
-    expect(notices.fresh(["carl", "mia"], HAND_RETOLD_AFTER_MS - 1)).toEqual(["mia"]);
-    expect(notices.fresh(["lena"], HAND_RETOLD_AFTER_MS)).toEqual(["lena"]);
+    // Lena's hand has been up for ten minutes when she reloads: down on pagehide, up again.
+    notices.lowered(["lena"], 600_000);
+    expect(notices.fresh(["lena", "mia"], 601_000)).toEqual(["mia"]);
+    notices.lowered(["carl"], 700_000);
+    expect(notices.fresh(["carl"], 700_000 + HAND_RETOLD_AFTER_MS)).toEqual(["carl"]);
   });
 });
 
