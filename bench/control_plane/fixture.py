@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,22 @@ from functions.store.base import SpaceStore
 
 HOST = "bench-host"
 LISTENER = "bench-listener"
+
+
+def live_space(store: SpaceStore, *, space_id: str | None = None, host: str = "host") -> str:
+    """A new Space, started by `host`, in `store` (a fresh id unless given)."""
+    now = datetime.now(UTC)
+    space = lifecycle.new_space(
+        space_id=space_id or uuid.uuid4().hex,
+        title="storm",
+        host=host,
+        video=VideoPolicy.SPEAKERS,
+        now=now,
+        scheduled_start=None,
+    )
+    store.create(space)
+    store.update(space.id, lambda s: lifecycle.start(s, actor=host, now=now))
+    return space.id
 
 
 def seed(store: SpaceStore) -> str:

@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .fixture import live_space
 from .result_block import write_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,25 +157,15 @@ def open_store(design: str, table: str, client: Any) -> Any:
 def storm(endpoint: str, table: str, run: Run) -> None:
     import boto3
 
-    from functions.domain import lifecycle, stage
+    from functions.domain import stage
     from functions.domain.errors import Busy, Conflict
-    from functions.domain.model import Limits, VideoPolicy
+    from functions.domain.model import Limits
 
     limits = Limits()
     raw = boto3.client("dynamodb", endpoint_url=endpoint)
     counting = CountingClient(raw)
     store = open_store(run.design, table, counting)
-    now = datetime.now(UTC)
-    space = lifecycle.new_space(
-        space_id=uuid.uuid4().hex,
-        title="storm",
-        host="host",
-        video=VideoPolicy.SPEAKERS,
-        now=now,
-        scheduled_start=None,
-    )
-    store.create(space)
-    store.update(space.id, lambda s: lifecycle.start(s, actor="host", now=now))
+    space_id = live_space(store)
     counting.queries = counting.get_items = counting.transactions = 0
     counting.read_units = 0.0
     lock = threading.Lock()
@@ -183,13 +174,13 @@ def storm(endpoint: str, table: str, run: Run) -> None:
         user = f"listener-{n:06d}"
         began = time.perf_counter()
         try:
-            queued = store.queued_hands(space.id)
+            queued = store.queued_hands(space_id)
             if queued >= limits.max_raised_hands:
-                seen = store.require(space.id, member=user)
+                seen = store.require(space_id, member=user)
                 stage.may_raise(seen, user=user, queued=queued, limits=limits)
                 outcome = "already"
             else:
-                change = store.update(space.id, lambda s: stage.raise_hand(s, user=user, limits=limits))
+                change = store.update(space_id, lambda s: stage.raise_hand(s, user=user, limits=limits))
                 outcome = "raised" if change.changed else "already"
         except Conflict as exc:
             outcome = exc.rule
@@ -206,8 +197,8 @@ def storm(endpoint: str, table: str, run: Run) -> None:
     run.wall_s = time.perf_counter() - began
     run.queries, run.get_items, run.read_units = counting.queries, counting.get_items, counting.read_units
     run.transactions, run.cancelled = counting.transactions, Counter(counting.cancelled)
-    run.queue = len(store.require(space.id).raised_hands)
-    run.count = store.queued_hands(space.id)
+    run.queue = len(store.require(space_id).raised_hands)
+    run.count = store.queued_hands(space_id)
 
 
 def report(command: str, runs: list[Run], load: tuple[float, float]) -> str:

@@ -226,24 +226,12 @@ def ensure_table(endpoint: str, table: str) -> None:
 def seed(design: str, endpoint: str, table: str) -> tuple[str, dict[tuple[str, str], str]]:
     import boto3
 
-    from functions.domain import lifecycle
-    from functions.domain.model import VideoPolicy
+    from .fixture import live_space
 
     raw = boto3.client("dynamodb", endpoint_url=endpoint)
-    store = open_store(design, table, raw)
-    now = datetime.now(UTC)
-    space = lifecycle.new_space(
-        space_id=uuid.uuid4().hex,
-        title="storm",
-        host="host",
-        video=VideoPolicy.SPEAKERS,
-        now=now,
-        scheduled_start=None,
-    )
-    store.create(space)
-    store.update(space.id, lambda s: lifecycle.start(s, actor="host", now=now))
-    meta = raw.get_item(TableName=table, Key={"pk": {"S": f"SPACE#{space.id}"}, "sk": {"S": "META"}})["Item"]
-    return space.id, {(f"SPACE#{space.id}", "META"): meta["gsi1pk"]["S"]}
+    space_id = live_space(open_store(design, table, raw))
+    meta = raw.get_item(TableName=table, Key={"pk": {"S": f"SPACE#{space_id}"}, "sk": {"S": "META"}})["Item"]
+    return space_id, {(f"SPACE#{space_id}", "META"): meta["gsi1pk"]["S"]}
 
 
 def listener_count(design: str, endpoint: str, table: str, space_id: str) -> int:
