@@ -209,8 +209,10 @@ def report(command: str, runs: list[Run], load: tuple[float, float]) -> str:
         f"Command: `{command}`",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores,",
         f"{when}; 1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end",
-        "(other work shared the machine: read the latencies as relative). DynamoDB Local 2.5.2 (in",
-        "memory) on the same cores.",
+        "(above the cores at the start: other work shared the machine). DynamoDB Local 2.5.2 (in memory)"
+        if load[0] > (os.cpu_count() or 1)
+        else "(the machine otherwise idle). DynamoDB Local 2.5.2 (in memory)",
+        "and the raisers' threads share the same cores: read the latencies as relative.",
         "",
         "N listeners raise a hand in one live Space at once, through the store calls of",
         "`usecases/stage.py` `raise_hand`, from as many threads as the concurrency (API instances).",
