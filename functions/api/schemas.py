@@ -102,26 +102,21 @@ class SpaceCreate(_Input):
     def _rfc3339(cls, value: object) -> object:
         return rfc3339_text(value)
 
-    @field_validator("scheduled_start", mode="after")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        """Stored and read back in UTC: the create's answer says it as every later read does (it
-        echoed the offset it was sent with, found from outside)."""
-        return None if value is None else value.astimezone(UTC)
-
     @field_validator("scheduled_start")
     @classmethod
     def _storable(cls, value: datetime | None) -> datetime | None:
+        """In UTC, as it is stored and read back: the create's answer says it as every later read
+        does (it echoed the offset it was sent with, found from outside)."""
         if value is None:
             return None
         first, last = SCHEDULE_YEARS
         try:
-            year = value.astimezone(UTC).year
+            utc: datetime | None = value.astimezone(UTC)
         except OverflowError:
-            year = None
-        if year is None or not first <= year <= last:
+            utc = None
+        if utc is None or not first <= utc.year <= last:
             raise ValueError(f"must be between the years {first} and {last} in UTC")
-        return value
+        return utc
 
 
 class RoleUpdate(_Input):

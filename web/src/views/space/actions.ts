@@ -36,8 +36,7 @@ export class SpaceActions {
   listAct = async (call: ActCall, done: string, who?: string): Promise<boolean> => {
     const result = await this.deps.ctl.act(call);
     report(result, done, who);
-    // Also done with: a row out of date (their role changed, a host removed them and they have not
-    // come back, they were blocked): the row goes.
+    // Also done with: a row out of date (LIST_ROW_GONE): the row goes.
     return result.ok || (!!result.rule && LIST_ROW_GONE.has(result.rule));
   };
 
