@@ -24,12 +24,14 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from livekit import api as lkapi
 from playwright.async_api import Page, Request, Route, expect
 
 from composer.layout import Geometry
 from composer.settings import FPS_ENV, HEIGHT_ENV, WIDTH_ENV
 from contract import names
 from functions.domain import presence
+from functions.domain.model import room_name_for
 from tests.conftest import LiveKitEndpoint
 from tests.support.api_server import broadcast_env
 from tests.support.avatar_host import AvatarHost
@@ -682,7 +684,9 @@ async def test_a_thin_link_hears_the_sound_alone_until_the_link_or_the_person_br
             await cdp.detach()
 
 
-async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast: Broadcast) -> None:
+async def test_a_promoted_listener_switches_to_webrtc_and_back_without_a_reload(
+    broadcast: Broadcast, livekit_server: LiveKitEndpoint
+) -> None:
     page = broadcast.listener
     await page.page.evaluate("() => { window.__sameDocument = true; }")
     await page.by("raise-hand").click()
@@ -711,6 +715,34 @@ async def test_a_promoted_listener_switches_to_webrtc_without_a_reload(broadcast
     await expect(page.by("spotlight")).to_have_attribute("data-video", "on", timeout=UI_TIMEOUT_MS)
     await page.screenshot(broadcast.shots, "broadcast-05-promoted-to-webrtc")
 
+    # Sent back to the audience while the room's WebRTC audience is full (the limit here is 0): back
+    # to the broadcast, as a listener joining now would be, not left holding a place in the room.
+    await broadcast.as_host(
+        "PUT", f"/spaces/{broadcast.space_id}/roles/{LISTENER}", json={"role": "listener"}
+    )
+    await expect(page.by("my-role")).to_have_text("Listener", timeout=UI_TIMEOUT_MS)
+    await expect(page.by("broadcast")).to_have_attribute("data-state", "playing", timeout=TURN_TIMEOUT * 1000)
+    state = await page.page.evaluate(
+        "() => ({ same: window.__sameDocument === true, room: window.spaces.room,"
+        " hls: !!window.spaces.broadcast })"
+    )
+    assert state == {"same": True, "room": None, "hls": True}, state
+    await expect(page.by("toggle-mic")).to_have_count(0)
+
+    async def out_of_the_room() -> bool:
+        async with lkapi.LiveKitAPI(
+            livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
+        ) as sfu:
+            try:
+                await sfu.room.get_participant(
+                    lkapi.RoomParticipantIdentity(room=room_name_for(broadcast.space_id), identity=LISTENER)
+                )
+            except lkapi.TwirpError:
+                return True
+            return False
+
+    await eventually_async(out_of_the_room, timeout=UI_TIMEOUT_MS / 1000, what="her gone from the SFU's room")
+
 
 async def test_a_viewer_the_host_removes_stops_watching_and_a_blocked_one_cannot_come_back(
     broadcast: Broadcast, api_url: str
@@ -733,7 +765,7 @@ async def test_a_viewer_the_host_removes_stops_watching_and_a_blocked_one_cannot
         )
         await expect(viewer.by("broadcast-video")).to_have_count(0)
         assert await viewer.page.evaluate("() => window.spaces.broadcast") is None
-        # Nobody else is told (lena, on the stage since her promotion above, reads the same metadata).
+        # Nobody else is told (lena, on the broadcast again since her demotion above, reads it too).
         await expect(broadcast.listener.by("space-message")).to_have_count(0)
 
         # A removal without a block is not a ban: joined again on purpose, the same state.json

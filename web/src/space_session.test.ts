@@ -85,6 +85,7 @@ class FakeStage {
 
 const ISSUED = "2026-12-05T06:00:00Z";
 const SPACE: Space = { id: "s1", title: "Night", state: "live", host: "hana", cohosts: [], speakers: [], video: "off", listener_count: 1, raised_hands: [], names: {}, pictures: {} };
+const BROADCAST = { playlist_url: "https://cdn.example/s1/index.m3u8", live_playlist_url: "https://cdn.example/s1/live.m3u8", timeline_url: "https://cdn.example/s1/timeline.json" };
 const HLS: JoinGrant = { mode: "hls", playlist_url: "https://cdn.example/s1/live.m3u8", identity: "lee", role: "listener", issued_at: ISSUED, expires_at: null, presence_interval_seconds: null, viewer_tag: "tagOfLee" };
 const WEBRTC: JoinGrant = { mode: "webrtc", url: "wss://sfu.example", token: "t", identity: "lee", role: "speaker", issued_at: ISSUED, expires_at: 0 };
 const refused = (status: number, detail: string, rule: string | null = null) => Object.assign(new Error(detail), { status, detail, rule });
@@ -310,6 +311,57 @@ describe("SpaceSession", () => {
     room.setStatus({ kind: "ended", message: REMOVED_MESSAGE, canRejoin: false, dropped: false, removed: true, seatTaken: false });
     await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
     expect(notices()).toEqual([]);
+    // No broadcast in this deployment: a demotion asks the API nothing (the join's token only).
+    expect(sinces).toHaveLength(1);
+  });
+
+  it("sends a listener moved back to the audience to the broadcast while the room's audience is full", async () => {
+    ctl.adopt({ ...SPACE, broadcast: BROADCAST });
+    const room = await inTheRoom();
+    ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
+    await settle();
+    grants.push(HLS); // what a listener joining now gets
+    ctl.pushed(doc({ speakers: [], version: 4 }));
+    await settle();
+    expect(sinces).toHaveLength(1); // not before a removal could have come
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(sinces).toEqual([null, null]);
+    expect(shown).toContain("notice: You were moved back to the audience.");
+    expect(room.left).toBe(1);
+    expect(session.room).toBeNull();
+    expect(session.watching).toBe(true);
+    expect(stages.map((stage) => stage.url)).toEqual([HLS.playlist_url]);
+    expect(rooms).toHaveLength(1);
+  });
+
+  it("keeps a listener moved back to the audience in the room while it has seats, or once invited again", async () => {
+    ctl.adopt({ ...SPACE, broadcast: BROADCAST });
+    const room = await inTheRoom();
+    ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
+    await settle();
+    grants.push({ ...WEBRTC, role: "listener" });
+    ctl.pushed(doc({ speakers: [], version: 4 }));
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(sinces).toHaveLength(2); // asked, and answered with a seat: stays
+    expect(room.left).toBe(0);
+    expect(rooms).toHaveLength(1);
+    expect(session.watching).toBe(false);
+
+    // Invited again while the answer comes (which was read before): on stage, in the room.
+    ctl.pushed(doc({ speakers: ["lee"], version: 5 }));
+    await settle();
+    let answer: (grant: JoinGrant) => void = () => undefined;
+    grants.push(new Promise<JoinGrant>((resolve) => (answer = resolve)));
+    ctl.pushed(doc({ speakers: [], version: 6 }));
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(sinces).toHaveLength(3);
+    ctl.pushed(doc({ speakers: ["lee"], version: 7 }));
+    answer(HLS);
+    await settle();
+    expect(room.left).toBe(0);
+    expect(session.room).not.toBeNull();
+    expect(session.watching).toBe(false);
+    expect(stages).toHaveLength(0);
   });
 
   it("says why a join was refused, on the card, and makes no room", async () => {

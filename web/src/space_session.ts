@@ -560,9 +560,36 @@ export class SpaceSession {
     // "removed", and "moved back to the audience" beside it would contradict it. Told only if the
     // page is still in that room once the removal would have come.
     this.setTimer(() => {
-      const still = this.media === room && room.status.kind === "connected" && this.ctl.myRole === "listener";
-      if (!this.disposed && still) this.screen.toast(notice);
+      if (!this.listenerIn(room)) return;
+      this.screen.toast(notice);
+      void this.toTheBroadcastIfFull(room);
     }, DEMOTION_NOTICE_DELAY_MS);
+  }
+
+  /** Whether the page is still in `room`, up, as a listener (and no join of its own is under way). */
+  private listenerIn(room: SpaceRoom): boolean {
+    return !this.disposed && !this.joining && !this.pending && !this.watch && this.media === room && room.status.kind === "connected" && this.ctl.myRole === "listener";
+  }
+
+  /**
+   * Moved back to the audience in the room: a listener goes where one joining now would. While the
+   * room's WebRTC audience is full (the API's join mode), that is the broadcast: hosts who bring
+   * people up from the broadcast and send them back do not grow the room past its limit one
+   * demotion at a time. A deployment without a broadcast has nothing to ask. An answer of `webrtc`
+   * leaves the page where it is (the seat that answer holds lapses unused within 10 s), and so do a
+   * failed ask and a page that is no longer a listener in this room when the answer comes (invited
+   * again, removed, left).
+   */
+  private async toTheBroadcastIfFull(room: SpaceRoom): Promise<void> {
+    if (!this.ctl.space?.broadcast) return;
+    let grant;
+    try {
+      grant = await this.deps.api.joinToken(this.spaceId, null, { signal: this.leaving.signal });
+    } catch {
+      return;
+    }
+    if (grant.mode !== "hls" || !this.listenerIn(room)) return;
+    await this.watchBroadcast(grant, false);
   }
 
   /** The session's feeds from `room`: its metadata, hands, reactions and status. Returns their unsubscribers. */
