@@ -60,7 +60,7 @@ STAGE_ROLES = frozenset(layouts.STAGE_ORDER)
 MIC = rtc.TrackSource.SOURCE_MICROPHONE
 CAMERA = rtc.TrackSource.SOURCE_CAMERA
 SCREEN = rtc.TrackSource.SOURCE_SCREENSHARE
-# The video tracks the big tile can show, by the stage's `video_source` (contract VideoSource).
+# Simulcast layers by the name composer/video.py gives them -> the SDK's quality to ask the SFU for.
 QUALITY = {"high": rtc.VideoQuality.VIDEO_QUALITY_HIGH, "low": rtc.VideoQuality.VIDEO_QUALITY_LOW}
 
 # The task that feeds the encoder on the wall clock; the job ends if it dies.

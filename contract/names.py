@@ -112,8 +112,9 @@ ENV_BROADCAST_DIR: Final = "SPACES_BROADCAST_DIR"  # local mode: where the compo
 ENV_BROADCAST_BUCKET: Final = "SPACES_BROADCAST_BUCKET"  # cloud: the S3 bucket the composer writes
 ENV_BROADCAST_PREFIX: Final = "SPACES_BROADCAST_PREFIX"  # cloud: key prefix in that bucket
 ENV_BROADCAST_BASE_URL: Final = "SPACES_BROADCAST_BASE_URL"  # public URL of <prefix> (CDN or local)
-# Hosts the composer fetches stage avatars from (comma-separated; "*": any public https host; empty:
-# none, initials only; unset: composer/avatars.py DEFAULT_HOSTS). CDK context `avatar_hosts`.
+# Hosts the composer and the API's avatar proxy fetch avatars from (comma-separated; "*": any public
+# https host; empty: none, initials only; unset: contract/avatar_fetch.py DEFAULT_HOSTS). CDK context
+# `avatar_hosts`.
 ENV_AVATAR_HOSTS: Final = "SPACES_AVATAR_HOSTS"
 ENV_WEBRTC_LISTENER_LIMIT: Final = "SPACES_WEBRTC_LISTENER_LIMIT"  # listeners beyond it get HLS
 ENV_MAX_LIVE_PER_HOST: Final = "SPACES_MAX_LIVE_PER_HOST"  # live Spaces one person hosts at once

@@ -1,10 +1,10 @@
 /** The Spaces API (issue 2), typed. Every call carries the signed-in user's bearer token. */
-import { type JoinGrant, parseGrant } from "./broadcast";
-import { TOKEN_RATE_LIMITED_RULE, type VideoSource } from "./contract.gen";
+import type * as Schema from "./api.gen";
+import { type HlsGrant, type JoinGrant, parseGrant, type WebRtcGrant } from "./broadcast";
+import { type SpaceState, TOKEN_RATE_LIMITED_RULE, type VideoPolicy, type VideoSource } from "./contract.gen";
 
-export type SpaceState = "scheduled" | "live" | "ended";
-export type VideoPolicy = "off" | "host" | "speakers";
-export type Role = "host" | "cohost" | "speaker" | "listener";
+export type { SpaceState, VideoPolicy };
+export type Role = Schema.WebRtcTokenResponse["role"];
 
 export interface Space {
   id: string;
@@ -103,6 +103,28 @@ export interface SpaceCreate {
   video: VideoPolicy;
   scheduled_start?: string;
 }
+
+/**
+ * The page's view of each answer it reads (and of the body it sends) against the API's own schema
+ * (api.gen.ts, generated from the OpenAPI document by `python -m functions.api.typescript`). Fields
+ * the page marks optional are what it copes without (an older control plane, a room's push); each
+ * must still exist in the schema with a type the page accepts, so a field renamed, dropped or
+ * retyped on the server fails `tsc`, not a user.
+ */
+type Reads<Page, Answer> = [Exclude<keyof Page, keyof Answer>] extends [never] ? (Answer extends Page ? true : false) : false;
+type Sends<Page, Body> = [Exclude<keyof Page, keyof Body>] extends [never] ? (Page extends Body ? true : false) : false;
+type Holds<T extends true> = T;
+export type FitsTheApi = [
+  Holds<Reads<Space, Schema.SpacePublic>>,
+  Holds<Reads<Seats, Schema.Seats>>,
+  Holds<Reads<Broadcast, Schema.Broadcast>>,
+  Holds<Reads<SpacePage, Schema.SpacePage>>,
+  Holds<Reads<ListenerPage, Schema.ListenerPageOut>>,
+  Holds<Reads<ListenerEntry, Schema.ListenerPublic>>,
+  Holds<Reads<WebRtcGrant, Schema.WebRtcTokenResponse>>,
+  Holds<Reads<HlsGrant, Schema.HlsTokenResponse>>,
+  Holds<Sends<SpaceCreate, Schema.SpaceCreate>>,
+];
 
 /** An API refusal, with the server's own words so the page can show them. */
 export class ApiError extends Error {

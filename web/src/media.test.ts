@@ -3,7 +3,7 @@ import { ConnectionError, DisconnectReason, ParticipantKind, RoomEvent, Track } 
 import { describe, expect, it, vi } from "vitest";
 
 import { agentStage, disconnectMessage, isStageAgent, publishError, publishRights, SCREEN_SHARE, setScreenShare, SpaceRoom } from "./media";
-import { STAGE_ATTRIBUTE } from "./names";
+import { STAGE_ATTRIBUTE } from "./contract.gen";
 
 const stage = JSON.stringify({ seq: 3, spotlight: "mallory", video_spotlight: null, speaking: [], video_on: [], pinned: null, t: 1 });
 
@@ -33,15 +33,15 @@ describe("publishRights", () => {
     ({ permissions }) as unknown as Parameters<typeof publishRights>[0];
 
   it("reads the screen share from the SFU's sources (protocol SCREEN_SHARE = 3)", () => {
-    expect(publishRights(as({ canPublish: true, canPublishSources: [2, 1, 3] }), "speakers", "cohost")).toEqual({ mic: true, camera: true, screen: true });
-    expect(publishRights(as({ canPublish: true, canPublishSources: [2, 1] }), "speakers", "speaker")).toEqual({ mic: true, camera: true, screen: false });
-    expect(publishRights(as({ canPublish: false, canPublishSources: [] }), "speakers", "listener")).toEqual({ mic: false, camera: false, screen: false });
+    expect(publishRights(as({ canPublish: true, canPublishSources: [2, 1, 3] }))).toEqual({ mic: true, camera: true, screen: true });
+    expect(publishRights(as({ canPublish: true, canPublishSources: [2, 1] }))).toEqual({ mic: true, camera: true, screen: false });
+    expect(publishRights(as({ canPublish: true, canPublishSources: [2] }))).toEqual({ mic: true, camera: false, screen: false });
+    expect(publishRights(as({ canPublish: false, canPublishSources: [] }))).toEqual({ mic: false, camera: false, screen: false });
+    expect(publishRights(as(undefined))).toEqual({ mic: false, camera: false, screen: false });
   });
 
-  it("falls back to the role when the SFU says any source", () => {
-    expect(publishRights(as({ canPublish: true, canPublishSources: [] }), "host", "cohost").screen).toBe(true);
-    expect(publishRights(as({ canPublish: true, canPublishSources: [] }), "off", "host").screen).toBe(false);
-    expect(publishRights(as({ canPublish: true, canPublishSources: [] }), "speakers", "speaker").screen).toBe(false);
+  it("reads an empty list of sources as the SFU does: any source", () => {
+    expect(publishRights(as({ canPublish: true, canPublishSources: [] }))).toEqual({ mic: true, camera: true, screen: true });
   });
 });
 

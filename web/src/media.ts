@@ -17,10 +17,9 @@ import {
   type TrackPublication,
 } from "livekit-client";
 
-import type { Role, VideoPolicy } from "./api";
+import type { Role } from "./api";
 import type { DeviceChoice, DeviceKind } from "./devices";
-import { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE } from "./names";
-import { HANDS_TOPIC, type RaisedHands, type RoomMetadata } from "./contract.gen";
+import { HANDS_TOPIC, type RaisedHands, ROLE_ATTRIBUTE, type RoomMetadata, STAGE_ATTRIBUTE } from "./contract.gen";
 import { parseHands, parseRoomMetadata } from "./pushed";
 import { reconnectsAfter } from "./rejoin";
 import { parseStage, StageTracker } from "./stage";
@@ -484,16 +483,20 @@ export function micMuted(p: Participant): boolean {
   return !!pub && pub.isMuted;
 }
 
-/** What the SFU lets the local participant publish right now (its permissions, not its wishes). */
-export function publishRights(p: Participant, policy: VideoPolicy, role: Role | null): PublishRights {
+// livekit protocol TrackSource values, as the SFU lists them in `canPublishSources`.
+const SOURCE_CAMERA = 1;
+const SOURCE_MICROPHONE = 2;
+const SOURCE_SCREEN_SHARE = 3;
+
+/** What the SFU lets the local participant publish right now (its permissions, not its wishes). The
+ * control plane always names the sources of a publisher's grant (functions/domain/grants.py); an
+ * empty list is the SFU's "any source", and is read as such. */
+export function publishRights(p: Participant): PublishRights {
   const perm = p.permissions;
   if (!perm?.canPublish) return { mic: false, camera: false, screen: false };
   const sources = perm.canPublishSources ?? [];
-  // Protocol TrackSource: CAMERA = 1, MICROPHONE = 2, SCREEN_SHARE = 3. An empty list means "any source".
-  if (sources.length > 0) return { mic: sources.includes(2), camera: sources.includes(1), screen: sources.includes(3) };
-  const camera = policy === "speakers" || (policy === "host" && role === "host");
-  const screen = policy !== "off" && (role === "host" || role === "cohost");
-  return { mic: true, camera, screen };
+  if (sources.length === 0) return { mic: true, camera: true, screen: true };
+  return { mic: sources.includes(SOURCE_MICROPHONE), camera: sources.includes(SOURCE_CAMERA), screen: sources.includes(SOURCE_SCREEN_SHARE) };
 }
 
 export interface PublishRights {

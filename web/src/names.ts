@@ -1,5 +1,4 @@
-/** Names shared with the rest of the system come from the generated contract; the rest are the page's own. */
-export { ROLE_ATTRIBUTE, STAGE_ATTRIBUTE } from "./contract.gen";
+/** The page's own timings. Names shared with the rest of the system are in the generated contract.gen.ts. */
 
 /**
  * How often a listener on the broadcast reads state.json from the CDN (not the API): a promotion

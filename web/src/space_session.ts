@@ -762,7 +762,7 @@ export class SpaceSession {
     // nothing is turned on in a room left behind).
     const current = () => !this.disposed && this.media === room && room.status.kind === "connected";
     const local = room.room.localParticipant;
-    const back = this.publishing.restore(was, publishRights(local, room.info.video, this.ctl.myRole));
+    const back = this.publishing.restore(was, publishRights(local));
     if (back.mic && current()) await this.toggle("microphone", () => room.setMicrophone(true));
     if (back.camera && current()) await this.toggle("camera", () => local.setCameraEnabled(true));
     if (back.screenLost && current()) {

@@ -58,9 +58,12 @@ async def join_token(
     room holds SPACES_WEBRTC_LISTENER_LIMIT listeners already; stage roles always get WebRTC). The
     token carries the caller's display name and avatar (docs/identity.md). 409 `removed`: see
     `rejoin_since`."""
-    # The hottest endpoint runs on the event loop without thread hops: its I/O is one primary-key
-    # read and, for a listener, one put of their own list entry (sub-millisecond on SQLite; on
-    # Lambda one request owns the whole process).
+    # The hottest endpoint runs on the event loop without a thread hop, and its store calls block
+    # it: a consistent read of the Space (DynamoDB: two or three BatchGetItems in parallel), the
+    # removal note on a comeback, a WebRTC listener's seat claim (a read and two writes), a stage
+    # member's new display name, and a listener's own list entry. On Lambda one request owns the
+    # whole process, so nothing else waits; locally the store is SQLite (sub-millisecond), and the
+    # reconciler's patrol, which shares the loop, waits that long.
     # A listener's name and avatar are also stored with their entry in the host's listener list.
     grant = join(
         ctx,

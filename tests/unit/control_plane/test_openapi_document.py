@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+
+from functions.api import typescript
 
 from .conftest import auth
 
@@ -120,3 +123,44 @@ def test_every_documented_429_and_503_declares_its_retry_after(client: TestClien
     }
     assert ("post", "/spaces/{space_id}/reactions", "429") in waits
     assert {key for key, headers in waits.items() if "Retry-After" not in headers} == set()
+
+
+def test_the_web_clients_types_of_the_api_are_generated_from_this_document(client: TestClient) -> None:
+    """web/src/api.gen.ts is this document's schemas (api.ts checks the page's view against it when
+    it compiles): a model changed here without regenerating fails."""
+    doc = client.get("/openapi.json").json()
+    assert typescript.TS_OUT.read_text(encoding="utf-8") == typescript.render_ts(doc), (
+        "web/src/api.gen.ts is stale or hand-edited: run python -m functions.api.typescript"
+    )
+
+
+def test_the_generator_follows_references_and_refuses_what_it_cannot_express() -> None:
+    doc = {
+        "components": {
+            "schemas": {
+                **{name: {"type": "object", "properties": {}} for name in typescript.PAGE_SCHEMAS},
+                "SpacePublic": {
+                    "type": "object",
+                    "required": ["seats"],
+                    "properties": {
+                        "seats": {"$ref": "#/components/schemas/Seats"},
+                        "mode": {"const": "hls"},
+                        "at": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    },
+                },
+                "Seats": {"type": "object", "properties": {"n": {"type": "integer"}}},
+            }
+        }
+    }
+    text = typescript.render_ts(doc)
+    assert "  seats: Seats;\n" in text
+    assert '  mode?: "hls";\n' in text
+    assert "  at?: string | null;\n" in text
+    assert "export interface Seats {\n  n?: number;\n}" in text
+    with pytest.raises(typescript.SchemaError):
+        typescript.ts_type({"$ref": "other.json#/x"})
+    with pytest.raises(typescript.SchemaError):
+        typescript.ts_type({"type": "object", "properties": {"x": {"type": "string"}}})
+    del doc["components"]["schemas"]["Seats"]
+    with pytest.raises(typescript.SchemaError):
+        typescript.render_ts(doc)

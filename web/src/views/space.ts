@@ -444,7 +444,7 @@ export function spaceView(app: App, spaceId: string): View {
       person,
     });
 
-    const rights = publishRights(local, room.info.video, myRole);
+    const rights = publishRights(local);
     if (status.kind === "connected") {
       publishing.observe(rights, { mic: micOn(local), camera: !!cameraTrack(local), screen: sharing(local) }, micMuted(local));
     }
