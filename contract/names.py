@@ -85,6 +85,12 @@ ISSUED_AT_ATTRIBUTE: Final = "spaces.issued_at"
 # The rule a join-token request names when the page coming back by itself (`rejoin_since`) was
 # removed by a host since its last grant (functions/domain/stage.py): the page says so.
 REMOVED_RULE: Final = "removed"
+# Role changes the page's rows can no longer make (functions/domain/stage.py): the person's role is
+# not the one the row showed (`from_role`); they are blocked; a host removed them and they have not
+# joined again since (the row may be that of a list read before the removal).
+ROLE_CHANGED_RULE: Final = "role_changed"
+USER_BLOCKED_RULE: Final = "user_blocked"
+TARGET_REMOVED_RULE: Final = "target_removed"
 # The rule a join-token request over its limit names (429 with Retry-After, functions/domain/stage.py
 # JOIN_LIMIT): the page waits that long and asks again.
 TOKEN_RATE_LIMITED_RULE: Final = "token_rate_limited"

@@ -80,13 +80,13 @@ def change_role(
         # Before the co-host check: the row was out of date whoever clicked it (roles are public).
         # A repeat of a change that went through (a double click, a retried PUT) is the no-op below.
         raise Conflict(
-            "role_changed",
+            names.ROLE_CHANGED_RULE,
             f"they are {_ROLE_NAMES[current]} now, not {_ROLE_NAMES[from_role]}: nothing was changed",
         )
     if actor_role is not Role.HOST and not own_step_down and (role is Role.COHOST or current is Role.COHOST):
         raise Forbidden("only_host_assigns_cohosts", "only the host assigns or removes co-hosts")
     if target in space.blocked and role is not Role.LISTENER:
-        raise Conflict("user_blocked", "a blocked user cannot be put on stage")
+        raise Conflict(names.USER_BLOCKED_RULE, "a blocked user cannot be put on stage")
     if role is current:
         return space
 
@@ -188,7 +188,7 @@ def require_back_since_removal(removed_at: datetime | None, listed_since: dateti
     if removed_at is None or (listed_since is not None and listed_since > removed_at):
         return
     raise Conflict(
-        names.REMOVED_RULE,
+        names.TARGET_REMOVED_RULE,
         f"they were removed from this Space by a host at {removed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         " and have not joined again since; they can be invited once they do. Nothing was changed",
     )

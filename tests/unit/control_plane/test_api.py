@@ -594,16 +594,16 @@ def test_a_listener_a_host_removed_is_brought_on_stage_only_once_they_joined_aga
     stale = client.put(
         f"/spaces/{space_id}/roles/lis", json={"role": "speaker", "from_role": "listener"}, headers=auth("co")
     )
-    assert stale.status_code == 409 and stale.json()["rule"] == "removed", stale.text
+    assert stale.status_code == 409 and stale.json()["rule"] == "target_removed", stale.text
     assert "have not joined again" in stale.json()["detail"] and "lis" not in stale.json()["detail"]
     assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == []
-    assert set_role(client, space_id, "lis", "cohost").json()["rule"] == "removed"
+    assert set_role(client, space_id, "lis", "cohost").json()["rule"] == "target_removed"
     # Back on purpose (listed again): the next invitation is a new decision, and goes through.
     assert client.post(f"/spaces/{space_id}/token", headers=auth("lis")).status_code == 200
     assert set_role(client, space_id, "lis", "speaker", actor="co").status_code == 200
     # A speaker removed and named again at once is the same case; someone never removed is not.
     client.post(f"/spaces/{space_id}/participants/lis/remove", headers=auth("host"))
-    assert set_role(client, space_id, "lis", "speaker").json()["rule"] == "removed"
+    assert set_role(client, space_id, "lis", "speaker").json()["rule"] == "target_removed"
     assert set_role(client, space_id, "never-removed", "speaker").status_code == 200
 
 

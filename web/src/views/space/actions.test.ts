@@ -2,6 +2,7 @@
 /** The Space page's small actions, with a fake controller: what each tells, and one hand request at a time. */
 import { afterEach, describe, expect, it } from "vitest";
 
+import { ROLE_CHANGED_RULE, TARGET_REMOVED_RULE, USER_BLOCKED_RULE } from "../../contract.gen";
 import type { DevicePreferences } from "../../devices";
 import type { ActResult, SpaceController } from "../../space_controller";
 import { SpaceActions } from "./actions";
@@ -21,18 +22,18 @@ describe("SpaceActions", () => {
   it("tells an action done, and a refusal that speaks of 'they' with the name of whom it was done to", async () => {
     await actions({ ok: true }).made.act(async () => undefined, "sam muted");
     expect(toastText()).toBe("sam muted");
-    await actions({ ok: false, message: "They left the audience.", rule: "role_changed" }).made.act(async () => undefined, "done", "Sam");
+    await actions({ ok: false, message: "They left the audience.", rule: ROLE_CHANGED_RULE }).made.act(async () => undefined, "done", "Sam");
     expect(toastText()).toBe("Sam: They left the audience.");
-    await actions({ ok: false, message: "a blocked user cannot be put on stage", rule: "user_blocked" }).made.act(async () => undefined, "done", "Sam");
+    await actions({ ok: false, message: "a blocked user cannot be put on stage", rule: USER_BLOCKED_RULE }).made.act(async () => undefined, "done", "Sam");
     expect(toastText()).toBe("A blocked user cannot be put on stage");
-    await actions({ ok: false, message: "they were removed from this Space by a host", rule: "removed" }).made.act(async () => undefined, "done", "Carl");
+    await actions({ ok: false, message: "they were removed from this Space by a host", rule: TARGET_REMOVED_RULE }).made.act(async () => undefined, "done", "Carl");
     expect(toastText()).toBe("Carl: they were removed from this Space by a host");
   });
 
   it("counts a listener row as done with when the person had left the audience meanwhile", async () => {
-    expect(await actions({ ok: false, message: "gone", rule: "role_changed" }).made.listAct(async () => undefined, "invited")).toBe(true);
-    expect(await actions({ ok: false, message: "gone", rule: "removed" }).made.listAct(async () => undefined, "invited")).toBe(false);
-    expect(await actions({ ok: false, message: "gone", rule: "user_blocked" }).made.listAct(async () => undefined, "invited")).toBe(true);
+    expect(await actions({ ok: false, message: "gone", rule: ROLE_CHANGED_RULE }).made.listAct(async () => undefined, "invited")).toBe(true);
+    expect(await actions({ ok: false, message: "gone", rule: TARGET_REMOVED_RULE }).made.listAct(async () => undefined, "invited")).toBe(false);
+    expect(await actions({ ok: false, message: "gone", rule: USER_BLOCKED_RULE }).made.listAct(async () => undefined, "invited")).toBe(true);
     expect(await actions({ ok: false, message: "no", rule: "forbidden" }).made.listAct(async () => undefined, "invited")).toBe(false);
     expect(await actions({ ok: false, message: "unreachable", rule: null }).made.listAct(async () => undefined, "invited")).toBe(false);
   });

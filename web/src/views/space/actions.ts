@@ -3,6 +3,7 @@
  * raised hand (one request at a time), ending the Space, the invite link, the device choice. Each
  * tells its outcome as a toast and has the page redraw; none holds more than its own pending flag.
  */
+import { ROLE_CHANGED_RULE, TARGET_REMOVED_RULE, USER_BLOCKED_RULE } from "../../contract.gen";
 import type { DeviceKind, DevicePreferences } from "../../devices";
 import { toast } from "../../dom";
 import type { SpaceRoom } from "../../media";
@@ -81,11 +82,11 @@ export class SpaceActions {
 }
 
 /** Refusals that say a listener row no longer stands for someone the list can act on. Not
- * `removed`: the person may have joined again a moment ago (the audience index lags by about a
- * second), so the row stays for another try. */
-const LIST_ROW_GONE: ReadonlySet<string> = new Set(["role_changed", "user_blocked"]);
+ * `target_removed`: the person may have joined again a moment ago (the audience index lags by about
+ * a second), so the row stays for another try. */
+const LIST_ROW_GONE: ReadonlySet<string> = new Set([ROLE_CHANGED_RULE, USER_BLOCKED_RULE]);
 /** Refusals whose words speak of "they": told with the person's name before them. */
-const SPEAKS_OF_THEM: ReadonlySet<string> = new Set(["role_changed", "removed"]);
+const SPEAKS_OF_THEM: ReadonlySet<string> = new Set([ROLE_CHANGED_RULE, TARGET_REMOVED_RULE]);
 
 /** An action's outcome, told: `done`, or the refusal as a sentence (naming `who` when it speaks of "they"). */
 export function report(result: ActResult, done: string, who?: string): void {
