@@ -9,11 +9,12 @@ the directory (a symlink pointing out of it is refused too).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 # The composer's sinks set the same headers on the objects they write (S3 metadata the CDN serves):
@@ -49,7 +50,7 @@ _NAMES_SERVED = f"{', '.join(_DOCUMENTS)} or *{SEGMENT_SUFFIX}"
 # HEAD too: CDNs and players probe a file's size and freshness with it (CloudFront answers HEAD
 # from S3 the same way); a GET-only route would answer 405 to them.
 @router.api_route("/{space_id}/{name}", methods=["GET", "HEAD"])
-async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Response:
+async def broadcast_file(space_id: str, name: str, request: Request, settings: SettingsDep) -> Response:
     if settings.broadcast_dir is None or not _SPACE_ID.match(space_id) or not _FILE_NAME.match(name):
         return _not_found()
     if name not in _DOCUMENTS and not name.endswith(SEGMENT_SUFFIX):
@@ -68,7 +69,9 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
         body = path.read_bytes()
     except OSError:  # replaced or removed since the check: as if it were not there yet
         return _not_found()
-    if name in _PLAYLISTS:
+    if name == names.BROADCAST_VARIANTS:
+        closed = True  # the recording's, written once as the Space ends (composer/hls/publisher.py)
+    elif name in _PLAYLISTS:
         closed = is_closed(body.decode("utf-8", errors="replace"))
     elif name == names.BROADCAST_STATE:
         closed = parse_room_metadata(body).state == "ended"
@@ -77,7 +80,18 @@ async def broadcast_file(space_id: str, name: str, settings: SettingsDep) -> Res
     else:
         closed = _timeline_ended(body)
     headers = cache_headers(name, closed=closed)
-    return Response(body, media_type=headers.pop("Content-Type"), headers=headers)
+    # Validated as S3 and the CDN validate it: the ETag is the body's MD5 (S3's for a single put),
+    # and a poll that names it is a 304 without the body while the file has not changed.
+    headers["ETag"] = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
+    content_type = headers.pop("Content-Type")
+    if headers["ETag"] in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=content_type, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags an If-None-Match names (weak ones compare as strong, RFC 9110 13.1.2)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 @router.api_route("/{rest:path}", methods=["GET", "HEAD"])

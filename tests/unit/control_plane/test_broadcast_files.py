@@ -4,6 +4,7 @@ headers of the CDN, CORS for the web origin, no listing and no way out of the di
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -91,7 +92,6 @@ def test_the_live_playlist_and_timeline_expire_in_a_second_and_closed_ones_later
         names.BROADCAST_LIVE_VARIANTS,
         names.BROADCAST_LOW_PLAYLIST,
         names.BROADCAST_AUDIO_PLAYLIST,
-        names.BROADCAST_VARIANTS,
     ],
 )
 def test_every_renditions_playlist_is_served_as_the_cdn_would(
@@ -277,3 +277,35 @@ def test_reactions_json_is_served_live(files: TestClient, broadcast_dir: Path) -
     resp = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_REACTIONS}")
     assert resp.status_code == 200 and resp.json() == {"space_id": SPACE, "bursts": []}
     assert resp.headers["cache-control"] == "public, max-age=0, s-maxage=1"
+
+
+def test_the_recordings_multivariant_playlist_is_served_closed(
+    files: TestClient, broadcast_dir: Path
+) -> None:
+    """It holds no ENDLIST (a multivariant playlist never does) but is written once, as the Space
+    ends: cached as the closed playlists are, as the composer's S3 sink stores it."""
+    variants = b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1200000\nindex.m3u8\n"
+    (broadcast_dir / SPACE / names.BROADCAST_VARIANTS).write_bytes(variants)
+    resp = files.get(f"/broadcast/{SPACE}/{names.BROADCAST_VARIANTS}")
+    assert resp.status_code == 200 and resp.content == variants
+    assert resp.headers["cache-control"] == "public, max-age=60"
+
+
+def test_a_poll_for_an_unchanged_document_is_a_304_and_a_changed_one_is_sent(
+    files: TestClient, broadcast_dir: Path
+) -> None:
+    playlist = f"/broadcast/{SPACE}/{names.BROADCAST_PLAYLIST}"
+    first = files.get(playlist)
+    etag = first.headers["etag"]
+    assert etag == f'"{hashlib.md5(LIVE_PLAYLIST, usedforsecurity=False).hexdigest()}"'
+    again = files.get(playlist, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag and again.headers["cache-control"] == first.headers["cache-control"]
+    assert files.get(playlist, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+
+    (broadcast_dir / SPACE / names.BROADCAST_PLAYLIST).write_bytes(LIVE_PLAYLIST + b"#EXTINF:1.000,\nb.ts\n")
+    changed = files.get(playlist, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.content.endswith(b"b.ts\n")
+    assert changed.headers["etag"] != etag
+    # HEAD validates the same way (no body either way).
+    assert files.head(playlist, headers={"If-None-Match": changed.headers["etag"]}).status_code == 304
