@@ -10,6 +10,8 @@ from datetime import timedelta
 from functools import partial
 from typing import TypeVar
 
+from contract import names
+
 from ..domain import host, people, stage, viewers
 from ..domain.errors import Busy, Conflict, DomainError, PartlyDone, TooMany
 from ..domain.model import STAGE_ROLES, Role, Space, SpaceState, VideoSource
@@ -47,7 +49,7 @@ async def _hand_toggle_allowed(ctx: Context, *, actor: str, space_id: str) -> No
     wait = await asyncio.to_thread(ctx.rate_limits.accept, space_id, actor, now, limit=stage.HAND_LIMIT)
     if wait > 0:
         raise TooMany(
-            "hand_rate_limited",
+            names.HAND_RATE_LIMITED_RULE,
             f"too many hand raises and lowers: {stage.HAND_LIMIT.describe()}; retry in {wait:.1f} s",
             retry_after=wait,
         )

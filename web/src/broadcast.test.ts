@@ -87,6 +87,7 @@ describe("seconds behind live", () => {
     expect(liveLabel(3.4)).toBe("LIVE · 3 s behind");
     expect(liveLabel(3.6)).toBe("LIVE · 4 s behind");
     expect(liveLabel(-0.2)).toBe("LIVE · 0 s behind");
+    expect(liveLabel(null, true)).toBe("LIVE · paused");
   });
 });
 

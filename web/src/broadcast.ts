@@ -121,7 +121,8 @@ export function secondsBehind({ nowMs, playingDateMs, edgeLatency }: LiveReading
 }
 
 /** The indicator's words: "LIVE · 3 s behind", or just "LIVE" before the first reading. */
-export function liveLabel(behind: number | null): string {
+export function liveLabel(behind: number | null, paused = false): string {
+  if (paused) return "LIVE · paused"; // the Space is live; this page is not playing it
   return behind === null ? "LIVE" : `LIVE · ${Math.max(0, Math.round(behind))} s behind`;
 }
 

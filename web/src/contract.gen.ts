@@ -25,6 +25,7 @@ export const REMOVED_RULE = "removed";
 export const ROLE_CHANGED_RULE = "role_changed";
 export const USER_BLOCKED_RULE = "user_blocked";
 export const TARGET_REMOVED_RULE = "target_removed";
+export const HAND_RATE_LIMITED_RULE = "hand_rate_limited";
 export const TOKEN_RATE_LIMITED_RULE = "token_rate_limited";
 
 /** The stage the media agent decides and publishes (participant attribute `stage`, and the `get_stage` RPC reply). Read by the web client, the composer and the tests. */

@@ -68,6 +68,19 @@ describe("the broadcast page's banner", () => {
     return { view, hooks: h, hls: FakeHls.instances[0] };
   }
 
+  it("says a broadcast without a picture is listened to, and shows its card", async () => {
+    const { view, hls } = await opened();
+    const note = () => view.el.querySelector('[data-testid="broadcast-note"]')?.textContent;
+    const tile = () => (view.el.querySelector('[data-testid="broadcast"]') as HTMLElement).dataset.video;
+    hls.fire("hlsBufferCodecs", { audio: { codec: "mp4a.40.2" }, video: { codec: "avc1.64001f" } });
+    expect(tile()).toBe("on");
+    expect(note()).toBe("You are watching the broadcast. Raise your hand to join the conversation.");
+    hls.fire("hlsBufferCodecs", { audio: { codec: "mp4a.40.2" } });
+    expect(tile()).toBe("off");
+    expect(note()).toBe("You are listening to the broadcast. Raise your hand to join the conversation.");
+    view.destroy();
+  });
+
   it("offers to resume at the live edge when the live broadcast is paused", async () => {
     const { view, hls } = await opened();
     await view.player.play();
@@ -75,6 +88,7 @@ describe("the broadcast page's banner", () => {
     view.player.video.pause();
     expect(banner(view).hidden).toBe(false);
     expect(banner(view).dataset.testid).toBe("paused");
+    expect(view.el.querySelector('[data-testid="live-indicator"]')?.textContent).toBe("LIVE · paused");
     hls.liveSyncPosition = 30;
     (view.el.querySelector('[data-testid="resume"]') as HTMLButtonElement).click();
     await vi.waitFor(() => expect(view.player.state).toBe("playing"));

@@ -62,6 +62,7 @@ export class BroadcastStage {
   private readonly controls = h("div", { class: "controls", "data-testid": "controls" });
   private readonly roster = h("ul", { class: "roster", "data-testid": "broadcast-roster", "aria-label": "On stage" });
   private readonly audioOnly = h("div", { class: "big-face" }, h("p", { class: "muted" }, "Audio-only broadcast"));
+  private readonly note = h("p", { class: "muted small broadcast-note", "data-testid": "broadcast-note" });
   private readonly stage: HTMLElement;
   private timer: number | undefined;
   /** Since when (epoch ms) the playing broadcast has been waiting, and the redraw due once that shows. */
@@ -75,7 +76,7 @@ export class BroadcastStage {
     private readonly hooks: BroadcastHooks,
   ) {
     this.tile.append(player.video, this.audioOnly);
-    this.stage = h("div", { class: "stage" }, this.tile, this.roster, h("p", { class: "muted small broadcast-note" }, "You are watching the broadcast. Raise your hand to join the conversation."), this.controls);
+    this.stage = h("div", { class: "stage" }, this.tile, this.roster, this.note, this.controls);
     this.el = h("div", { class: "broadcast-stage", "data-testid": "broadcast-stage" }, this.header, this.banner, this.hostAway, this.stage);
     player.onChange(() => this.draw());
     this.timer = window.setInterval(() => this.drawIndicator(), INDICATOR_MS);
@@ -134,7 +135,10 @@ export class BroadcastStage {
     const p = this.player;
     this.tile.dataset.state = p.state;
     // A Space with video off is broadcast as AAC alone: nothing to show but a card.
-    this.tile.dataset.video = p.tracks && p.tracks.video === null ? "off" : "on";
+    const video = p.tracks && p.tracks.video === null ? "off" : "on";
+    this.tile.dataset.video = video;
+    const note = `You are ${video === "off" ? "listening to" : "watching"} the broadcast. Raise your hand to join the conversation.`;
+    if (this.note.textContent !== note) this.note.textContent = note;
     const stalled = this.stalled();
     if (p.state === "failed") {
       this.showBanner(
@@ -282,7 +286,7 @@ export class BroadcastStage {
 
   private drawIndicator(): void {
     const behind = this.player.state === "playing" ? this.player.secondsBehind() : null;
-    this.indicator.textContent = liveLabel(behind);
+    this.indicator.textContent = liveLabel(behind, this.player.state === "paused");
     this.indicator.dataset.behind = behind === null ? "" : behind.toFixed(2);
   }
 

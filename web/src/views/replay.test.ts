@@ -84,6 +84,18 @@ describe("the replay page", () => {
   it("names the Space in the page title, not only the view", async () => {
     const { view } = await opened();
     expect(document.title).toBe("Replay: T · Spaces");
+    // And the video, for a screen reader.
+    expect(view.el.querySelector("video")?.getAttribute("aria-label")).toBe("Recording: T");
+    view.unmount();
+  });
+
+  it("shows an audio-only recording's card instead of an empty picture", async () => {
+    const { view, hls } = await opened();
+    const tile = () => (view.el.querySelector('[data-testid="broadcast"]') as HTMLElement).dataset.video;
+    expect(tile()).toBe("on");
+    hls.fire("hlsBufferCodecs", { audio: { codec: "mp4a.40.2" } });
+    expect(tile()).toBe("off");
+    expect(view.el.querySelector('[data-testid="broadcast"] .big-face')?.textContent).toBe("Audio-only recording");
     view.unmount();
   });
 

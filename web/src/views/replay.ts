@@ -138,6 +138,16 @@ export function replayView(app: App, spaceId: string): View {
     timeline = loaded;
     window.spaces = { room: null, broadcast: player };
     player.video.controls = true;
+    // The video's name for a screen reader, as the live page's: which Space's recording this is.
+    player.video.setAttribute("aria-label", `Recording: ${space.title}`);
+    // An audio-only recording (its stream holds no picture) says so, as the live page does, rather
+    // than showing an empty black box.
+    const tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on" }, player.video, h("div", { class: "big-face" }, h("p", { class: "muted" }, "Audio-only recording")));
+    const drawTile = () => {
+      const video = player?.tracks && player.tracks.video === null ? "off" : "on";
+      if (tile.dataset.video !== video) tile.dataset.video = video;
+    };
+    player.onChange(drawTile);
     player.onChange(draw);
     el.replaceChildren(
       h(
@@ -149,11 +159,12 @@ export function replayView(app: App, spaceId: string): View {
         h("span", { class: "spacer" }),
         h("span", { class: "muted small", "data-testid": "available-until" }, `Available until ${day(space.recording_available_until)}`),
       ),
-      h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on" }, player.video),
+      tile,
       h("div", { class: "timeline-head" }, h("h2", {}, "Who held the stage"), position),
       bar,
       note,
     );
+    drawTile();
     draw();
   }
 

@@ -2,7 +2,7 @@
 /** The Space page's small actions, with a fake controller: what each tells, and one hand request at a time. */
 import { afterEach, describe, expect, it } from "vitest";
 
-import { ROLE_CHANGED_RULE, TARGET_REMOVED_RULE, USER_BLOCKED_RULE } from "../../contract.gen";
+import { HAND_RATE_LIMITED_RULE, ROLE_CHANGED_RULE, TARGET_REMOVED_RULE, USER_BLOCKED_RULE } from "../../contract.gen";
 import type { DevicePreferences } from "../../devices";
 import type { ActResult, SpaceController } from "../../space_controller";
 import { SpaceActions } from "./actions";
@@ -28,6 +28,11 @@ describe("SpaceActions", () => {
     expect(toastText()).toBe("A blocked user cannot be put on stage");
     await actions({ ok: false, message: "they were removed from this Space by a host", rule: TARGET_REMOVED_RULE }).made.act(async () => undefined, "done", "Carl");
     expect(toastText()).toBe("Carl: they were removed from this Space by a host");
+  });
+
+  it("words a hand limit for a person, not in the API's rule language", async () => {
+    await actions({ ok: false, message: "too many hand raises and lowers: at most 5 in each 5 s window of the clock; retry in 1.6 s", rule: HAND_RATE_LIMITED_RULE }).made.raiseHand(true);
+    expect(toastText()).toBe("Too many hand raises and lowers in a few seconds. Try again in a moment.");
   });
 
   it("counts a listener row as done with when the person had left the audience meanwhile", async () => {

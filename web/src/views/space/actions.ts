@@ -3,7 +3,7 @@
  * raised hand (one request at a time), ending the Space, the invite link, the device choice. Each
  * tells its outcome as a toast and has the page redraw; none holds more than its own pending flag.
  */
-import { ROLE_CHANGED_RULE, TARGET_REMOVED_RULE, USER_BLOCKED_RULE } from "../../contract.gen";
+import { HAND_RATE_LIMITED_RULE, ROLE_CHANGED_RULE, TARGET_REMOVED_RULE, USER_BLOCKED_RULE } from "../../contract.gen";
 import type { DeviceKind, DevicePreferences } from "../../devices";
 import { toast } from "../../dom";
 import type { SpaceRoom } from "../../media";
@@ -88,10 +88,15 @@ const LIST_ROW_GONE: ReadonlySet<string> = new Set([ROLE_CHANGED_RULE, USER_BLOC
 /** Refusals whose words speak of "they": told with the person's name before them. */
 const SPEAKS_OF_THEM: ReadonlySet<string> = new Set([ROLE_CHANGED_RULE, TARGET_REMOVED_RULE]);
 
+/** Refusals the page words itself: the API's own words are exact about its rule, not for a person. */
+const IN_OUR_WORDS: ReadonlyMap<string, string> = new Map([[HAND_RATE_LIMITED_RULE, "Too many hand raises and lowers in a few seconds. Try again in a moment."]]);
+
 /** An action's outcome, told: `done`, or the refusal as a sentence (naming `who` when it speaks of "they"). */
 export function report(result: ActResult, done: string, who?: string): void {
-  if (result.ok) toast(done);
-  else toast(who && result.rule && SPEAKS_OF_THEM.has(result.rule) ? `${who}: ${result.message}` : sentence(result.message), "error");
+  if (result.ok) return toast(done);
+  const ours = result.rule ? IN_OUR_WORDS.get(result.rule) : undefined;
+  if (ours) return toast(ours, "error");
+  toast(who && result.rule && SPEAKS_OF_THEM.has(result.rule) ? `${who}: ${result.message}` : sentence(result.message), "error");
 }
 
 /** The API's words open in lower case ("a blocked user cannot be put on stage"); a toast is a sentence. */
