@@ -11,7 +11,8 @@ from typing import Final
 
 from contract import names
 
-from .errors import Conflict, Forbidden
+from .errors import Conflict
+from .lifecycle import require_not_blocked
 from .model import Role, Space, SpaceState
 
 
@@ -109,8 +110,7 @@ def check_heartbeat(space: Space, *, user: str, sampled: bool) -> None:
     rule that refuses it: the heartbeat then changes nothing."""
     if space.state is not SpaceState.LIVE:
         raise Conflict("space_not_live", f"the Space is {space.state.value}: nobody is watching it")
-    if user in space.blocked:
-        raise Forbidden("blocked", "you were blocked from this Space")
+    require_not_blocked(space, user)
     if space.on_stage(user):
         raise Conflict("presence_on_stage", "stage members are in the room and counted there")
     if not sampled:

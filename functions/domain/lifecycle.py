@@ -89,3 +89,9 @@ def ended(space: Space, now: datetime) -> Space:
 def require_live(space: Space) -> None:
     if space.state is not SpaceState.LIVE:
         raise Conflict("space_not_live", f"the Space is {space.state}, not live")
+
+
+def require_not_blocked(space: Space, user: str) -> None:
+    """A user a host blocked takes no part in the Space: no token, hand, reaction or heartbeat."""
+    if user in space.blocked:
+        raise Forbidden("blocked", "you were blocked from this Space")

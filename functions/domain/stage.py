@@ -12,7 +12,7 @@ from contract import names
 
 from .errors import Conflict, Forbidden
 from .grants import screen_share_allowed
-from .lifecycle import require_live
+from .lifecycle import require_live, require_not_blocked
 from .model import STAGE_ROLES, Limits, Role, Space, SpaceState, VideoSource
 from .reactions import RateLimit
 
@@ -122,8 +122,7 @@ def may_raise(space: Space, *, user: str, queued: int, limits: Limits) -> bool:
     to do); the refusal as an error. `space` needs no more than the user's own hand and block: a
     member's read with a queue length read apart refuses as the whole Space would."""
     require_live(space)
-    if user in space.blocked:
-        raise Forbidden("blocked", "you were blocked from this Space")
+    require_not_blocked(space, user)
     if space.on_stage(user):
         raise Conflict("already_on_stage", "you are already on stage")
     if user in space.raised_hands:
@@ -239,8 +238,7 @@ def pin(space: Space, *, actor: str, target: str | None, source: VideoSource = V
 def join_role(space: Space, *, user: str) -> Role:
     """The role a join token is minted for: the stored role, never anything the caller asks for."""
     require_live(space)
-    if user in space.blocked:
-        raise Forbidden("blocked", "you were blocked from this Space")
+    require_not_blocked(space, user)
     return space.role_of(user)
 
 

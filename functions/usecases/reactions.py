@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from contract.names import REACTIONS_TOPIC
 from contract.reactions import ReactionBurst
 
-from ..domain import reactions
-from ..domain.errors import Conflict, Forbidden, PartlyDone
-from ..domain.model import SpaceState, room_name_for
+from ..domain import lifecycle, reactions
+from ..domain.errors import Conflict, PartlyDone
+from ..domain.model import room_name_for
 from ..livekit_edge.gateway import GatewayError, RoomGateway
 from ..store.base import SpaceStore
 from ..store.reactions import ReactionStore
@@ -62,10 +62,8 @@ class ReactionService:
         # tap of a large audience. A block reaches reactions within about a second, the end within
         # about two (the store shares the Space's own items between requests for a second).
         space = await asyncio.to_thread(lambda: self.spaces.require(space_id, member=actor, consistent=False))
-        if space.state is not SpaceState.LIVE:
-            raise Conflict("space_not_live", "reactions are only accepted while the Space is live")
-        if actor in space.blocked:
-            raise Forbidden("blocked", "you were removed from this Space")
+        lifecycle.require_live(space)
+        lifecycle.require_not_blocked(space, actor)
         now = self.clock()
         wait = await asyncio.to_thread(self.store.accept, space_id, actor, now)
         if wait > 0:
