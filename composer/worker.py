@@ -47,8 +47,9 @@ from composer.video import held_videos
 from composer.watchdog import CHECK_EVERY_S, Watchdog, stall_limit
 from contract import names
 from contract.avatar_fetch import policy_from_env
+from contract.broadcast import TimelineEntry
 from contract.reactions import parse_reaction_burst
-from contract.room_metadata import RoomMetadata, parse_room_metadata
+from contract.room_metadata import TIMELINE_RECENT_MAX, RoomMetadata, parse_room_metadata, recent_timeline
 from contract.stage import StageState, VideoSource, parse_stage
 from media_agent import deployment, ecs_task
 from media_agent.audio import FrameSink, MicStreams
@@ -380,6 +381,8 @@ class RoomComposer:
         self._state_pending: RoomMetadata | None = None
         self._state_last: RoomMetadata | None = None
         self._state_writer: asyncio.Task[None] | None = None
+        # The stage changes recorded lately, for state.json's `timeline_recent` (at most enough of them).
+        self._stage_changes: tuple[TimelineEntry, ...] = ()
         # reactions.json for the same viewers (reactions_feed.py), on the same sink.
         self.reactions: ReactionFeedWriter | None = None
         self._video = self._metadata.video != "off"
@@ -696,12 +699,13 @@ class RoomComposer:
     # -- state.json: the room metadata for viewers without a room connection ---------------------
 
     def _publish_state(self, metadata: RoomMetadata) -> None:
-        """Write state.json beside the playlist (the same public document as the room metadata).
+        """Write state.json beside the playlist: the room metadata, with the stage's recent changes.
 
         Latest wins: a change that arrives during a write is written right after it, once."""
         if self._state_sink is None:
             return
-        self._state_pending = self._state_last = metadata
+        recent = recent_timeline(self._stage_changes, now=self._wall_clock())
+        self._state_pending = self._state_last = replace(metadata, timeline_recent=recent)
         if self._state_writer is None or self._state_writer.done():
             self._state_writer = self._spawn(self._write_states(), "state")
 
@@ -873,14 +877,25 @@ class RoomComposer:
         if holders == self._recorded:
             return
         self._recorded = holders
+        now = self._wall_clock()
         entry = {
-            "t": self._wall_clock(),
+            "t": now,
             "spotlight": stage.spotlight,
             "video_spotlight": stage.video_spotlight,
             "pinned": stage.pinned,
             "names": {s.identity: layouts.display_name(s.identity, s.name) for s in self._speakers()},
         }
         self._feeder.stage(entry)
+        # HLS viewers learn it from state.json, and show it once their player gets to `t`.
+        change = TimelineEntry(
+            t=now,
+            spotlight=stage.spotlight,
+            video_spotlight=stage.video_spotlight,
+            pinned=stage.pinned,
+        )
+        self._stage_changes = (*self._stage_changes, change)[-(TIMELINE_RECENT_MAX + 1) :]
+        if self._state_last is not None:
+            self._publish_state(self._state_last)
 
     def _speakers(self) -> list[layouts.Speaker]:
         out = []

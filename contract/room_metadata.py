@@ -9,13 +9,20 @@ malformed document or field reads as the default.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast, get_args
 
+from contract.broadcast import TimelineEntry
 from contract.stage import VideoSource, video_source
 
 # How many removals `removed_viewers` holds, the latest (functions/domain/viewers.py says why).
 REMOVED_VIEWERS_MAX = 16
+# state.json's `timeline_recent`: the stage changes of at least this many seconds back (a viewer
+# further behind live than that shows no holder), at most this many of them.
+TIMELINE_RECENT_SECONDS = 30.0
+TIMELINE_RECENT_MAX = 8
 
 VideoPolicy = Literal["off", "host", "speakers"]
 VIDEO_POLICIES: tuple[VideoPolicy, ...] = get_args(VideoPolicy)
@@ -47,6 +54,9 @@ class RoomMetadata:
     # functions/domain/viewers.py). A page whose own tag is here with a time after its grant's
     # `issued_at` stops watching.
     removed_viewers: dict[str, int] = field(default_factory=dict)
+    # state.json only (the composer's): the broadcast's latest stage changes, without names
+    # (`recent_timeline`). The control plane never writes it, and it is left out when empty.
+    timeline_recent: tuple[TimelineEntry, ...] = ()
 
     @property
     def seated(self) -> tuple[str, ...]:
@@ -63,6 +73,9 @@ class RoomMetadata:
         doc["names"] = dict(self.names)
         doc["pictures"] = dict(self.pictures)
         doc["removed_viewers"] = dict(self.removed_viewers)
+        del doc["timeline_recent"]
+        if self.timeline_recent:
+            doc["timeline_recent"] = [entry.to_dict() for entry in self.timeline_recent]
         return doc
 
     def removed_since(self, tag: str | None, issued_ms: int) -> bool:
@@ -111,6 +124,49 @@ def removed_viewers(value: object) -> dict[str, int]:
     }
 
 
+def recent_timeline(entries: Sequence[TimelineEntry], *, now: float) -> tuple[TimelineEntry, ...]:
+    """What state.json carries of the stage's changes at `now` (epoch seconds): those of the last
+    TIMELINE_RECENT_SECONDS and the one in force when they began, at most TIMELINE_RECENT_MAX (the
+    latest), without names (the document names the stage already)."""
+    since = now - TIMELINE_RECENT_SECONDS
+    first = 0
+    for i, entry in enumerate(entries):
+        if entry.t <= since:
+            first = i
+    kept = entries[first:][-TIMELINE_RECENT_MAX:]
+    return tuple(
+        TimelineEntry(t=e.t, spotlight=e.spotlight, video_spotlight=e.video_spotlight, pinned=e.pinned)
+        for e in kept
+    )
+
+
+def _identity(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def timeline_recent(value: object) -> tuple[TimelineEntry, ...]:
+    """A `timeline_recent` list as read: entries without a finite time are dropped, identities that
+    are not text read as null, and the list as its last TIMELINE_RECENT_MAX."""
+    if not isinstance(value, list):
+        return ()
+    out: list[TimelineEntry] = []
+    for raw in value[-TIMELINE_RECENT_MAX:]:
+        if not isinstance(raw, dict):
+            continue
+        t = raw.get("t")
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+            continue
+        out.append(
+            TimelineEntry(
+                t=float(t),
+                spotlight=_identity(raw.get("spotlight")),
+                video_spotlight=_identity(raw.get("video_spotlight")),
+                pinned=_identity(raw.get("pinned")),
+            )
+        )
+    return tuple(out)
+
+
 def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
@@ -146,4 +202,5 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         version=_count(raw.get("version")),
         host_away_until=_epoch_ms(raw.get("host_away_until")),
         removed_viewers=removed_viewers(raw.get("removed_viewers")),
+        timeline_recent=timeline_recent(raw.get("timeline_recent")),
     )

@@ -430,11 +430,17 @@ async def test_only_a_sampled_viewer_sends_presence_heartbeats_while_playing(bro
 
 
 async def test_big_tile_takes_the_talking_speakers_colour(broadcast: Broadcast) -> None:
+    # The roster under the video marks who holds the stage in what plays (state.json's recent
+    # changes at the player's PROGRAM-DATE-TIME): the cue an audio-only broadcast has.
+    holder = broadcast.listener.page.locator('[data-testid="roster-person"][data-holder="true"]')
     broadcast.talk.start(broadcast.speakers[ALICE])
     await broadcast.sees(ALICE, "alice's colour in the big tile while she talks")
+    await expect(holder).to_have_attribute("data-identity", ALICE, timeout=UI_TIMEOUT_MS)
     await broadcast.listener.screenshot(broadcast.shots, "broadcast-02-alice-talks")
     broadcast.talk.start(broadcast.speakers[BOB])
     await broadcast.sees(BOB, "bob's colour in the big tile while he talks")
+    await expect(holder).to_have_attribute("data-identity", BOB, timeout=UI_TIMEOUT_MS)
+    await expect(holder).to_have_count(1)
     await broadcast.listener.screenshot(broadcast.shots, "broadcast-03-bob-talks")
 
 

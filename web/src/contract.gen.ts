@@ -82,6 +82,8 @@ export interface RoomMetadata {
   host_away_until: number | null;
   /** HLS viewers a host removed or blocked lately (the latest 16 of the last hour): viewer tag -> when (epoch milliseconds, the API's clock). A viewer's tag comes with its HLS grant (POST /spaces/{id}/token: viewer_tag, beside issued_at). A page on the broadcast whose tag is here with a time after its grant's issued_at was removed after it joined: it stops its player and says so. A tag is a keyed hash of the Space and the user id (the key is derived from a server secret no viewer holds), so this says how many were removed, not who. A document without it reads as an empty map. */
   removed_viewers: Record<string, number>;
+  /** state.json only: the composer writes it there, and the room metadata never carries it (absent: none). The broadcast's latest stage changes (timeline.json's entries, without names), covering at least the last 30 s: a viewer behind live shows who holds the stage at the moment its player is at (its PROGRAM-DATE-TIME), not at the moment it read this document. */
+  timeline_recent?: TimelineEntry[];
 }
 
 /** Who may turn a camera on. */

@@ -8,6 +8,7 @@ import type { Space } from "./api";
 import type { RaisedHands, RoomMetadata } from "./contract.gen";
 import { BROADCAST_STATE } from "./contract.gen";
 import { mergeNames } from "./people";
+import { parseEntries } from "./timeline";
 
 function names(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string" && x !== "") : [];
@@ -67,6 +68,8 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
     version: count(raw.version),
     host_away_until: typeof raw.host_away_until === "number" && raw.host_away_until > 0 ? raw.host_away_until : null,
     removed_viewers: versions(raw.removed_viewers),
+    // state.json's only (the composer's): absent from the room's metadata, and left out then.
+    ...(Array.isArray(raw.timeline_recent) ? { timeline_recent: parseEntries(raw.timeline_recent) } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { clock, mediaTimeAt, parseTimeline, recordingSpan, stageSegments, type TimelineEntry, wallClockAt } from "./timeline";
+import { clock, mediaTimeAt, parseEntries, parseTimeline, recordingSpan, spotlightAt, stageSegments, type TimelineEntry, wallClockAt } from "./timeline";
 
 const T0 = 1_800_000_000;
 
@@ -33,6 +33,28 @@ describe("timeline.json", () => {
     expect(parseTimeline(null)).toBeNull();
     expect(parseTimeline({ entries: [] })).toBeNull();
     expect(parseTimeline({ started_at: T0 })).toBeNull();
+  });
+});
+
+describe("the spotlight at a moment (state.json's recent changes)", () => {
+  const entries = parseEntries([
+    { t: 20, spotlight: "b", video_spotlight: null, pinned: null, names: {} },
+    { t: 10, spotlight: "a", video_spotlight: null, pinned: null, names: {} },
+    { spotlight: "x" },
+    "junk",
+  ]);
+
+  it("reads the entries in time order, dropping those without a time", () => {
+    expect(entries.map((e) => [e.t, e.spotlight])).toEqual([[10, "a"], [20, "b"]]);
+    expect(parseEntries(undefined)).toEqual([]);
+  });
+
+  it("is the latest change at or before the moment, and nobody before the first or without a moment", () => {
+    expect(spotlightAt(entries, 9_999)).toBeNull();
+    expect(spotlightAt(entries, 10_000)).toBe("a");
+    expect(spotlightAt(entries, 19_999)).toBe("a");
+    expect(spotlightAt(entries, 25_000)).toBe("b");
+    expect(spotlightAt(entries, null)).toBeNull();
   });
 });
 

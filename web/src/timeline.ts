@@ -16,8 +16,20 @@ export function parseTimeline(raw: unknown): Timeline | null {
   if (!raw || typeof raw !== "object") return null;
   const r = raw as Record<string, unknown>;
   if (typeof r.started_at !== "number" || !Array.isArray(r.entries)) return null;
+  return {
+    space_id: typeof r.space_id === "string" ? r.space_id : "",
+    started_at: r.started_at,
+    ended: r.ended === true,
+    entries: parseEntries(r.entries),
+  };
+}
+
+/** Timeline entries (timeline.json's, state.json's `timeline_recent`), checked: malformed ones are
+ * dropped, the rest come out in time order. */
+export function parseEntries(raw: unknown): TimelineEntry[] {
+  if (!Array.isArray(raw)) return [];
   const entries: TimelineEntry[] = [];
-  for (const e of r.entries as unknown[]) {
+  for (const e of raw as unknown[]) {
     if (!e || typeof e !== "object") continue;
     const x = e as Record<string, unknown>;
     if (typeof x.t !== "number" || !Number.isFinite(x.t)) continue;
@@ -36,12 +48,19 @@ export function parseTimeline(raw: unknown): Timeline | null {
     });
   }
   entries.sort((a, b) => a.t - b.t);
-  return {
-    space_id: typeof r.space_id === "string" ? r.space_id : "",
-    started_at: r.started_at,
-    ended: r.ended === true,
-    entries,
-  };
+  return entries;
+}
+
+/** Who held the spotlight at `ms` (epoch ms, a player's PROGRAM-DATE-TIME): the latest entry at or
+ * before it; null before the first, or without a time. */
+export function spotlightAt(entries: readonly TimelineEntry[], ms: number | null): string | null {
+  if (ms === null) return null;
+  let holder: string | null = null;
+  for (const e of entries) {
+    if (e.t * 1000 > ms) break;
+    holder = e.spotlight;
+  }
+  return holder;
 }
 
 /**

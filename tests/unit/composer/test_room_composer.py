@@ -939,6 +939,35 @@ async def test_timeline_entries_only_when_the_holders_change() -> None:
         await h.composer.aclose()
 
 
+async def test_state_json_carries_the_recent_stage_changes_for_hls_viewers() -> None:
+    """A viewer behind live reads who holds the stage at the moment its player is at: each change
+    of holders rewrites state.json with the latest changes, at the times the timeline gives them."""
+    sink = MemorySink()
+    h = make(state_sink=sink)
+    key = f"s1/{names.BROADCAST_STATE}"
+    await h.composer.start()
+    h.room.join("alice")
+    h.room.join("bob")
+    try:
+        await eventually_async(lambda: sink.objects.get(key), what="state.json at start")
+        assert "timeline_recent" not in json.loads(sink.objects[key])
+        h.room.publish_stage(1, spotlight="alice")
+        h.room.publish_stage(2, spotlight="bob")
+
+        def recent() -> list[tuple[float, str | None]] | None:
+            doc = json.loads(sink.objects[key])
+            got = [(e["t"], e["spotlight"]) for e in doc.get("timeline_recent", [])]
+            return got if [who for _, who in got] == ["alice", "bob"] else None
+
+        got = await eventually_async(recent, timeout=5, what="both changes in state.json")
+        assert got == [(s["t"], s["spotlight"]) for s in h.broadcast.stages]
+        doc = json.loads(sink.objects[key])
+        assert all(e["names"] == {} for e in doc["timeline_recent"])  # the document names the stage
+        assert doc["title"] == "Harness"  # still the room's metadata
+    finally:
+        await h.composer.aclose()
+
+
 async def test_microphones_are_mixed_and_paced_into_the_broadcast() -> None:
     h = make()
     h.room.join("alice")

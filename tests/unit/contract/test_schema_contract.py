@@ -21,7 +21,13 @@ from contract.broadcast import BroadcastTimeline, TimelineEntry
 from contract.hands import RaisedHands
 from contract.names import REACTION_EMOJI
 from contract.reactions import ReactionBurst, ReactionFeed, parse_reaction_burst, parse_reaction_feed
-from contract.room_metadata import SPACE_STATES, VIDEO_POLICIES, RoomMetadata, parse_room_metadata
+from contract.room_metadata import (
+    SPACE_STATES,
+    VIDEO_POLICIES,
+    RoomMetadata,
+    parse_room_metadata,
+    recent_timeline,
+)
 from contract.schema import SCHEMAS, load
 from contract.stage import VIDEO_SOURCES, Speaking, StageState, parse_stage
 from functions.domain import grants, pushed
@@ -41,6 +47,10 @@ PYTHON_SIDES: list[tuple[str, str | None, type]] = [
     ("reactions", None, ReactionBurst),
     ("reactions", "ReactionFeed", ReactionFeed),
 ]
+
+
+# Fields a writer leaves out when it has none: the schema does not require them.
+LEFT_OUT_WHEN_EMPTY: dict[tuple[str, str | None], set[str]] = {("room_metadata", None): {"timeline_recent"}}
 
 
 def _registry() -> Registry:
@@ -101,7 +111,7 @@ def test_python_types_have_exactly_the_schema_fields(
     hints = typing.get_type_hints(cls)
     fields = [f.name for f in dataclasses.fields(cls)]
     assert fields == list(node["properties"]), "field names or order differ from the schema"
-    assert set(node["required"]) == set(fields)
+    assert set(node["required"]) == set(fields) - LEFT_OUT_WHEN_EMPTY.get((schema_name, def_name), set())
     for name in fields:
         assert _json_types(hints[name]) == _schema_types(node["properties"][name], defs), name
 
@@ -216,7 +226,34 @@ def test_room_metadata_is_public() -> None:
     """Everyone in the room and every HLS viewer (state.json) reads it: no hands, no blocked ids."""
     doc = json.loads(grants.room_metadata(_space(), host_grace=120.0))
     assert "l1" not in json.dumps(doc) and "b" not in doc.get("blocked", [])
-    assert set(doc) == set(load("room_metadata")["properties"])
+    # Every field but the composer's own (state.json's recent stage changes).
+    assert set(doc) == set(load("room_metadata")["properties"]) - {"timeline_recent"}
+
+
+def test_state_json_carries_the_recent_stage_changes_and_validates() -> None:
+    entries = [
+        TimelineEntry(t=float(t), spotlight=who, video_spotlight=who, pinned=None, names={who: who.title()})
+        for t, who in [(100, "a"), (150, "b"), (170, "c"), (175, "a"), (178, "b")]
+    ]
+    recent = recent_timeline(entries, now=190.0)
+    # The change in force 30 s back (b at 150) and those since, without names.
+    expected = [(150.0, "b"), (170.0, "c"), (175.0, "a"), (178.0, "b")]
+    assert [(e.t, e.spotlight) for e in recent] == expected
+    assert all(e.names == {} for e in recent)
+    many = [
+        TimelineEntry(t=float(t), spotlight="a", video_spotlight=None, pinned=None) for t in range(100, 120)
+    ]
+    assert [e.t for e in recent_timeline(many, now=121.0)] == [float(t) for t in range(112, 120)]
+    assert recent_timeline([], now=1.0) == ()
+
+    state = RoomMetadata(space_id="x", host="a", timeline_recent=recent)
+    doc = json.loads(state.to_json())
+    _validator("room_metadata").validate(doc)
+    assert parse_room_metadata(state.to_json()) == state
+    # Read leniently: an entry without a time is dropped, an identity that is not text is null.
+    doc["timeline_recent"] = [{"spotlight": "a"}, {"t": 5, "spotlight": 7}, "x", *doc["timeline_recent"]]
+    read = parse_room_metadata(json.dumps(doc)).timeline_recent
+    assert [(e.t, e.spotlight) for e in read] == [(5.0, None), *[(e.t, e.spotlight) for e in recent]]
 
 
 def test_hands_message_validates_and_goes_to_moderators_only() -> None:

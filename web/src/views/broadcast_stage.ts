@@ -11,6 +11,7 @@ import { BroadcastPlayer } from "../hls_player";
 import { icon } from "../icons";
 import { type Person, personOf } from "../people";
 import { drawHostAway } from "./space/header";
+import { spotlightAt, type TimelineEntry } from "../timeline";
 import { ROLE_LABEL } from "./space/people";
 
 /** Who is on the stage, host first, each once, as the Space names them (names and pictures maps). */
@@ -70,6 +71,7 @@ export class BroadcastStage {
   private waitingTimer: number | undefined;
   private space: Space | null = null;
   private me = "";
+  private changes: readonly TimelineEntry[] = [];
 
   private constructor(
     readonly player: BroadcastPlayer,
@@ -202,6 +204,7 @@ export class BroadcastStage {
         ),
       );
     }
+    this.drawHolder();
 
     // The video's name for a screen reader: which Space this is.
     if (p.video.getAttribute("aria-label") !== `Broadcast: ${title}`) p.video.setAttribute("aria-label", `Broadcast: ${title}`);
@@ -288,6 +291,27 @@ export class BroadcastStage {
     const behind = this.player.state === "playing" ? this.player.secondsBehind() : null;
     this.indicator.textContent = liveLabel(behind, this.player.state === "paused");
     this.indicator.dataset.behind = behind === null ? "" : behind.toFixed(2);
+    this.drawHolder();
+  }
+
+  /** The broadcast's latest stage changes (state.json `timeline_recent`), for `drawHolder`. */
+  stageChanges(entries: readonly TimelineEntry[]): void {
+    this.changes = entries;
+    this.drawHolder();
+  }
+
+  /** The roster marks who holds the stage in what is playing now (the stage changes at the
+   * player's PROGRAM-DATE-TIME, not at the moment they were read): the one cue of who talks in an
+   * audio-only broadcast, and a readable one on a phone, where the names drawn into the video are
+   * small. Nobody is marked while the player is not playing. */
+  private drawHolder(): void {
+    const holder = spotlightAt(this.changes, this.player.playbackClockMs());
+    for (const row of this.roster.querySelectorAll<HTMLElement>("[data-identity]")) {
+      const holds = row.dataset.identity === holder ? "true" : "false";
+      if (row.dataset.holder !== holds) row.dataset.holder = holds;
+      if (holds === "true") row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
+    }
   }
 
   private showBanner(testid: string, content: Node | string): void {

@@ -148,6 +148,7 @@ const fakes = vi.hoisted(() => {
 
     overlay(): void {}
     update(): void {}
+    stageChanges(): void {}
 
     destroy(): void {
       this.destroyed = true;

@@ -73,6 +73,33 @@ describe("BroadcastWatch", () => {
     watch.close();
   });
 
+  it("marks who holds the stage at the moment the player is at, from state.json's recent changes", async () => {
+    const { watch, view, cdn } = await watching();
+    const hls = FakeHls.instances[0];
+    const speaking = () => [...view.el.querySelectorAll<HTMLElement>('[data-testid="roster-person"]')].filter((r) => r.dataset.holder === "true").map((r) => r.dataset.identity);
+    view.update({ id: "s1", title: "T", state: "live", host: "h", cohosts: [], speakers: ["s"], video: "off", listener_count: 3, raised_hands: [] }, "me");
+    cdn.answer(
+      STATE,
+      JSON.stringify({ space_id: "s1", state: "live", host: "h", speakers: ["s"], version: 4, timeline_recent: [
+        { t: 1000, spotlight: "h", video_spotlight: null, pinned: null, names: {} },
+        { t: 1010, spotlight: "s", video_spotlight: null, pinned: null, names: {} },
+      ] }),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(speaking()).toEqual([]); // not playing: nobody
+    await view.player.play();
+    hls.playingDate = new Date(1_005_000); // 5 s in: the host's words are what plays
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(speaking()).toEqual(["h"]);
+    hls.playingDate = new Date(1_010_500); // the speaker took over 0.5 s before this moment
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(speaking()).toEqual(["s"]);
+    hls.playingDate = new Date(999_000); // before the first change it knows: nobody
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(speaking()).toEqual([]);
+    watch.close();
+  });
+
   it("after close: no more reads, a read on its way changes nothing, and the player is gone", async () => {
     const { watch, cdn, states } = await watching();
     watch.close();

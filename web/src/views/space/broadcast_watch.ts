@@ -94,7 +94,10 @@ export class BroadcastWatch {
   private async readState(url: string): Promise<void> {
     try {
       const text = await this.deps.fetchText(url);
-      if (text !== null && !this.closed) this.deps.onState(parseRoomMetadata(text));
+      if (text === null || this.closed) return;
+      const doc = parseRoomMetadata(text);
+      this.view.stageChanges(doc.timeline_recent ?? []);
+      this.deps.onState(doc);
     } catch {
       // The next read tries again; the stream itself goes on.
     }
