@@ -650,6 +650,7 @@ async def test_a_thin_link_hears_the_sound_alone_until_the_link_or_the_person_br
             )
             switched = time.monotonic()
             await expect(broadcast.listener.by("sound-only")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            await broadcast.listener.screenshot(broadcast.shots, "broadcast-07-sound-only-on-a-thin-link")
             # Two seconds for a picture segment that was on its way through the thin link.
             await hears_the_sound_alone(page, segments, switched + 2)
 

@@ -59,7 +59,7 @@ describe("the broadcast page's header", () => {
 
 describe("the broadcast page's banner", () => {
   const hooks = () => ({ raiseHand: vi.fn(), leave: vi.fn(), copyLink: vi.fn(), retry: vi.fn(), signIn: vi.fn() });
-  const banner = (view: BroadcastStage) => view.el.querySelector(".banner") as HTMLElement;
+  const banner = (view: BroadcastStage) => view.el.querySelector(".big-tile > .banner") as HTMLElement;
 
   async function opened() {
     FakeHls.instances = [];

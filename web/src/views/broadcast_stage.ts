@@ -77,9 +77,11 @@ export class BroadcastStage {
     readonly player: BroadcastPlayer,
     private readonly hooks: BroadcastHooks,
   ) {
-    this.tile.append(player.video, this.audioOnly);
+    // The banner lies over the top of the picture, not above it: a stall's banner comes and goes,
+    // and above the picture it pushed the whole stage down and back each time.
+    this.tile.append(player.video, this.audioOnly, this.banner);
     this.stage = h("div", { class: "stage" }, this.tile, this.roster, this.note, this.controls);
-    this.el = h("div", { class: "broadcast-stage", "data-testid": "broadcast-stage" }, this.header, this.banner, this.hostAway, this.stage);
+    this.el = h("div", { class: "broadcast-stage", "data-testid": "broadcast-stage" }, this.header, this.hostAway, this.stage);
     player.onChange(() => this.draw());
     this.timer = window.setInterval(() => this.drawIndicator(), INDICATOR_MS);
     window.addEventListener("online", this.redraw);
