@@ -381,6 +381,11 @@ class RoomComposer:
         self._state_pending: RoomMetadata | None = None
         self._state_last: RoomMetadata | None = None
         self._state_writer: asyncio.Task[None] | None = None
+        # Each state.json write in the order it was asked for: a write cancelled with its task goes
+        # on in its thread, and must not land after a newer one (the end's). See _store_state.
+        self._state_lock = threading.Lock()
+        self._state_asked = 0
+        self._state_stored = 0
         # The stage changes recorded lately, for state.json's `timeline_recent` (at most enough of them).
         self._stage_changes: tuple[TimelineEntry, ...] = ()
         # reactions.json for the same viewers (reactions_feed.py), on the same sink.
@@ -702,8 +707,8 @@ class RoomComposer:
         """Write state.json beside the playlist: the room metadata, with the stage's recent changes.
 
         Latest wins: a change that arrives during a write is written right after it, once."""
-        if self._state_sink is None:
-            return
+        if self._state_sink is None or self._closed:
+            return  # closing: only the end is written now (aclose)
         recent = recent_timeline(self._stage_changes, now=self._wall_clock())
         self._state_pending = self._state_last = replace(metadata, timeline_recent=recent)
         if self._state_writer is None or self._state_writer.done():
@@ -720,13 +725,15 @@ class RoomComposer:
             metadata, self._state_pending = self._state_pending, None
             name = names.BROADCAST_STATE
             headers = cache_headers(name, closed=metadata.state == "ended")
+            self._state_asked += 1
             try:
                 await asyncio.to_thread(
-                    sink.write,
+                    self._store_state,
+                    sink,
+                    self._state_asked,
                     f"{self.space_id}/{name}",
                     metadata.to_json().encode(),
-                    content_type=headers["Content-Type"],
-                    cache_control=headers["Cache-Control"],
+                    headers,
                 )
                 failures = 0
             except Exception as exc:  # any sink failure: written again (or a newer state) after a wait
@@ -738,6 +745,18 @@ class RoomComposer:
                 if self._state_pending is None:
                     self._state_pending = metadata
                 await asyncio.sleep(self.config.retry.delay(failures))
+
+    def _store_state(self, sink: Sink, order: int, key: str, body: bytes, headers: dict[str, str]) -> None:
+        """One state.json write, in a worker thread, unless a later one is stored already. The state
+        changes with every new holder of the stage, so one is often under way as the Space ends;
+        cancelling its task does not stop its thread, and the end written after it must stay."""
+        with self._state_lock:
+            if order <= self._state_stored:
+                return
+            sink.write(
+                key, body, content_type=headers["Content-Type"], cache_control=headers["Cache-Control"]
+            )
+            self._state_stored = order
 
     def _track_published(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant

@@ -916,7 +916,11 @@ export class SpaceSession {
     this.watch = newWatch(view, {
       playlistUrl,
       presenceInterval,
-      sendPresence: () => this.deps.api.presence(this.spaceId, viewerTag ?? ""),
+      // Promoted (the stage is counted in the room, and the API refuses a stage member's heartbeat):
+      // none sent while the page switches to the room.
+      sendPresence: async () => {
+        if (!isStageRole(ctl.myRole)) await this.deps.api.presence(this.spaceId, viewerTag ?? "");
+      },
       check: () => void ctl.load(),
       onState: (doc) => {
         if (!this.disposed) ctl.pushed(doc);

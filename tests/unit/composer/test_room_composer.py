@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -1115,6 +1116,48 @@ async def test_state_json_follows_the_room_metadata_and_says_when_the_space_ende
 
 async def _room_gone() -> bool:
     return False
+
+
+class _HeldStateSink(MemorySink):
+    """Holds the state.json write that starts while `hold` is set until `release` (a slow S3 PUT)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = threading.Event()
+        self.release = threading.Event()
+        self.held = threading.Event()
+        self.done = threading.Event()
+
+    def write(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
+        if key.endswith(names.BROADCAST_STATE) and self.hold.is_set() and not self.held.is_set():
+            self.held.set()
+            self.release.wait(10)
+            super().write(key, data, content_type=content_type, cache_control=cache_control)
+            self.done.set()
+            return
+        super().write(key, data, content_type=content_type, cache_control=cache_control)
+
+
+async def test_the_end_in_state_json_stays_when_a_live_write_was_still_under_way() -> None:
+    """A change of the stage's holder as the Space ends starts a state.json write; the close
+    cancels its task, but its thread goes on. The end, asked for after it, is what stays."""
+    sink = _HeldStateSink()
+    h = make(state_sink=sink, room_exists=_room_gone)
+    key = f"s1/{names.BROADCAST_STATE}"
+    await h.composer.start()
+    h.room.join("alice")
+    await eventually_async(lambda: sink.objects.get(key), what="state.json at start")
+    sink.hold.set()
+    h.room.publish_stage(1, spotlight="alice")
+    await eventually_async(sink.held.is_set, timeout=5, what="the live write under way")
+    # Released a moment after the close has asked for the end (which waits for it, not past it).
+    threading.Timer(0.3, sink.release.set).start()
+    await h.composer.aclose()
+    # Once the held write is over, whatever it did: the end is what viewers read.
+    await eventually_async(sink.done.is_set, timeout=10, what="the held write over")
+    final = json.loads(sink.objects[key])
+    assert final["state"] == "ended", final
+    assert sink.headers[key][1] == "public, max-age=60"
 
 
 async def test_reactions_json_keeps_the_rooms_recent_bursts_for_hls_viewers() -> None:
