@@ -21,7 +21,7 @@ from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 
 from ..domain import broadcast, people, pushed
 from ..domain.broadcast import BroadcastPolicy
-from ..domain.model import Limits, Space
+from ..domain.model import Limits, Role, Space, SpaceState
 from ..domain.text import FORMAT, SHOWS_NOTHING, char_class, one_line
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
@@ -220,6 +220,12 @@ class SpacePublic(BaseModel):
     # host's grace period, docs/control-plane.md "The host"; precise to one reconciler pass).
     host_away_until: datetime | None
     seats: Seats
+    listener_mode: Literal["webrtc", "hls"] | None = Field(
+        description="A live Space: what POST /spaces/{id}/token answers a listener now: `hls` once the "
+        "room's WebRTC audience is full (SPACES_WEBRTC_LISTENER_LIMIT), else `webrtc`. Null otherwise. "
+        "Reading it changes nothing, where asking for a token takes a seat: a page sent back to the "
+        "audience reads it to learn whether to move to the broadcast."
+    )
 
     @classmethod
     def of(
@@ -268,6 +274,11 @@ class SpacePublic(BaseModel):
             caller_blocked=caller_blocked,
             host_away_until=_from_ms(pushed.host_away_until_ms(space, host_grace=host_grace)),
             seats=Seats(cohosts=limits.max_cohosts, speakers=limits.max_speakers),
+            listener_mode=(
+                broadcast.join_mode(Role.LISTENER, listener_count=space.listener_count, policy=policy).value
+                if space.state is SpaceState.LIVE
+                else None
+            ),
         )
 
 

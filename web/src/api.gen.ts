@@ -28,6 +28,8 @@ export interface SpacePublic {
   caller_blocked: boolean | null;
   host_away_until: string | null;
   seats: Seats;
+  /** A live Space: what POST /spaces/{id}/token answers a listener now: `hls` once the room's WebRTC audience is full (SPACES_WEBRTC_LISTENER_LIMIT), else `webrtc`. Null otherwise. Reading it changes nothing, where asking for a token takes a seat: a page sent back to the audience reads it to learn whether to move to the broadcast. */
+  listener_mode: "webrtc" | "hls" | null;
 }
 
 export interface SpacePage {

@@ -44,6 +44,9 @@ export interface Space {
   host_away_until?: string | number | null;
   /** The seats beside the host's this deployment allows (absent from an older control plane). */
   seats?: Seats;
+  /** A live Space: what a listener's token would be now (`hls`: the room's WebRTC audience is
+   * full); null otherwise, absent from an older control plane. */
+  listener_mode?: "webrtc" | "hls" | null;
 }
 
 /** How many co-hosts and speakers a Space may have at once: an invitation needs a free seat. */

@@ -76,13 +76,13 @@ export interface RoomMetadata {
   pictures: Record<string, string>;
   /** Listeners, exact below 100, rounded down to two significant digits from 100 on (1,234 -> 1,200), so a join or leave in a large audience does not change the document. */
   listener_count: number;
-  /** The Space's version when this was written: a reader keeps the document with the highest version (equal versions differ only in listener_count and removed_viewers, which move without a version: the newer one wins). */
+  /** The Space's version when this was written: a reader keeps the document with the highest version (equal versions differ only in listener_count, removed_viewers and state.json's timeline_recent, which move without a version: the newer one wins). */
   version: number;
   /** While the host of a live Space is out of the room: when the Space ends unless they are back (epoch milliseconds, precise to one reconciler pass; the host's departure and return bump the version). Null while the host is there. A reader tells the room; a document without it reads as null. */
   host_away_until: number | null;
   /** HLS viewers a host removed or blocked lately (the latest 16 of the last hour): viewer tag -> when (epoch milliseconds, the API's clock). A viewer's tag comes with its HLS grant (POST /spaces/{id}/token: viewer_tag, beside issued_at). A page on the broadcast whose tag is here with a time after its grant's issued_at was removed after it joined: it stops its player and says so. A tag is a keyed hash of the Space and the user id (the key is derived from a server secret no viewer holds), so this says how many were removed, not who. A document without it reads as an empty map. */
   removed_viewers: Record<string, number>;
-  /** state.json only: the composer writes it there, and the room metadata never carries it (absent: none). The broadcast's latest stage changes (timeline.json's entries, without names), covering at least the last 30 s: a viewer behind live shows who holds the stage at the moment its player is at (its PROGRAM-DATE-TIME), not at the moment it read this document. */
+  /** state.json only: the composer writes it there, and the room metadata never carries it (absent: none). The broadcast's latest stage changes (timeline.json's entries, without names): those of the last 30 s and the one in force before them, at most the latest 8 (a lively stage covers less). A viewer behind live shows who holds the stage at the moment its player is at (its PROGRAM-DATE-TIME), not at the moment it read this document. */
   timeline_recent?: TimelineEntry[];
 }
 

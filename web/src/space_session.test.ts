@@ -316,16 +316,19 @@ describe("SpaceSession", () => {
   });
 
   it("sends a listener moved back to the audience to the broadcast while the room's audience is full", async () => {
-    ctl.adopt({ ...SPACE, broadcast: BROADCAST });
     const room = await inTheRoom();
     ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
     await settle();
+    spaceNow = { ...SPACE, broadcast: BROADCAST, listener_mode: "hls" };
     grants.push(HLS); // what a listener joining now gets
+    const reads = spaceReads;
     ctl.pushed(doc({ speakers: [], version: 4 }));
     await settle();
-    expect(sinces).toHaveLength(1); // not before a removal could have come
+    expect(spaceReads).toBe(reads); // not before a removal could have come
     await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
-    expect(sinces).toEqual([null, null]);
+    expect(spaceReads).toBe(reads + 1);
+    // The token names the room grant's time: a removal since then is answered, not slipped past.
+    expect(sinces).toEqual([null, ISSUED]);
     expect(shown).toContain("notice: You were moved back to the audience.");
     expect(room.left).toBe(1);
     expect(session.room).toBeNull();
@@ -334,20 +337,30 @@ describe("SpaceSession", () => {
     expect(rooms).toHaveLength(1);
   });
 
-  it("keeps a listener moved back to the audience in the room while it has seats, or once invited again", async () => {
-    ctl.adopt({ ...SPACE, broadcast: BROADCAST });
+  it("keeps a listener moved back to the audience in the room while it has seats, asking for no token", async () => {
     const room = await inTheRoom();
     ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
     await settle();
-    grants.push({ ...WEBRTC, role: "listener" });
+    spaceNow = { ...SPACE, broadcast: BROADCAST, listener_mode: "webrtc" };
     ctl.pushed(doc({ speakers: [], version: 4 }));
     await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
-    expect(sinces).toHaveLength(2); // asked, and answered with a seat: stays
+    expect(sinces).toHaveLength(1); // the join's only: a token would have taken a seat
     expect(room.left).toBe(0);
-    expect(rooms).toHaveLength(1);
+    expect(session.watching).toBe(false);
+  });
+
+  it("stays in the room when the token says a host removed me meanwhile, or when invited again while it comes", async () => {
+    const room = await inTheRoom();
+    ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
+    await settle();
+    spaceNow = { ...SPACE, broadcast: BROADCAST, listener_mode: "hls" };
+    grants.push(refused(409, "a host removed you", REMOVED_RULE));
+    ctl.pushed(doc({ speakers: [], version: 4 }));
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(sinces).toHaveLength(2);
+    expect(room.left).toBe(0); // the removal's disconnect tells it
     expect(session.watching).toBe(false);
 
-    // Invited again while the answer comes (which was read before): on stage, in the room.
     ctl.pushed(doc({ speakers: ["lee"], version: 5 }));
     await settle();
     let answer: (grant: JoinGrant) => void = () => undefined;
@@ -355,7 +368,7 @@ describe("SpaceSession", () => {
     ctl.pushed(doc({ speakers: [], version: 6 }));
     await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
     expect(sinces).toHaveLength(3);
-    ctl.pushed(doc({ speakers: ["lee"], version: 7 }));
+    ctl.pushed(doc({ speakers: ["lee"], version: 7 })); // invited again before the answer
     answer(HLS);
     await settle();
     expect(room.left).toBe(0);

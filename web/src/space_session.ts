@@ -573,18 +573,20 @@ export class SpaceSession {
 
   /**
    * Moved back to the audience in the room: a listener goes where one joining now would. While the
-   * room's WebRTC audience is full (the API's join mode), that is the broadcast: hosts who bring
-   * people up from the broadcast and send them back do not grow the room past its limit one
-   * demotion at a time. A deployment without a broadcast has nothing to ask. An answer of `webrtc`
-   * leaves the page where it is (the seat that answer holds lapses unused within 10 s), and so do a
-   * failed ask and a page that is no longer a listener in this room when the answer comes (invited
-   * again, removed, left).
+   * room's WebRTC audience is full, that is the broadcast: hosts who bring people up from the
+   * broadcast and send them back do not grow the room past its limit one demotion at a time. The
+   * Space is read first (its `listener_mode` says what a listener's token would be, and a read
+   * takes no seat and writes nothing); a token is asked for only when that is the broadcast. The ask
+   * names the room grant's time, so a host who removed me meanwhile is answered (409), and the page
+   * then stays for the removal's disconnect rather than slipping onto the broadcast. Nothing moves
+   * when the page is no longer a listener in this room by then (invited again, removed, left).
    */
   private async toTheBroadcastIfFull(room: SpaceRoom): Promise<void> {
-    if (!this.ctl.space?.broadcast) return;
+    const space = await this.ctl.load();
+    if (space?.listener_mode !== "hls" || !this.listenerIn(room)) return;
     let grant;
     try {
-      grant = await this.deps.api.joinToken(this.spaceId, null, { signal: this.leaving.signal });
+      grant = await this.deps.api.joinToken(this.spaceId, this.ctl.issuedAt, { signal: this.leaving.signal });
     } catch {
       return;
     }

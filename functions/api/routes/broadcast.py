@@ -84,7 +84,8 @@ async def broadcast_file(space_id: str, name: str, request: Request, settings: S
     # and a poll that names it is a 304 without the body while the file has not changed.
     headers["ETag"] = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
     content_type = headers.pop("Content-Type")
-    if headers["ETag"] in _etags(request.headers.get("if-none-match", "")):
+    wanted = _etags(request.headers.get("if-none-match", ""))
+    if headers["ETag"] in wanted or "*" in wanted:  # "*": any current version (RFC 9110 13.1.2)
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=content_type, headers=headers)
 

@@ -66,7 +66,7 @@ async def set_role(
     """Host: co-hosts (at most 2). Host and co-hosts: speakers. A speaker or a co-host: themselves to
     listener (stepping down). Applied live to a connected user. With `from_role`, only if the
     person's role is still that one (409 `role_changed` otherwise). A listener a host removed is
-    brought on stage only once they joined again (409 `removed`)."""
+    brought on stage only once they joined again (409 `target_removed`)."""
     accepted = await stage.change_role(
         ctx,
         actor=user,

@@ -89,6 +89,28 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
     assert re.fullmatch(rf"[A-Za-z0-9_-]{{{viewers.TAG_CHARS}}}", at["viewer_tag"]), at
 
 
+def test_a_space_read_says_which_a_listener_would_get_and_takes_no_seat(bclient: TestClient) -> None:
+    """GET answers what the token would, without its seat: a page sent back to the audience reads
+    it before asking for a token (web/src/space_session.ts)."""
+    created = bclient.post("/spaces", json={"title": "Later"}, headers=auth("host"))
+    assert created.json()["listener_mode"] is None  # not live: no answer to give
+    space_id = live_space(bclient)
+    listeners_join(bclient, space_id, LIMIT - 1)
+
+    def read() -> str | None:
+        mode: str | None = bclient.get(f"/spaces/{space_id}", headers=auth("newcomer")).json()[
+            "listener_mode"
+        ]
+        return mode
+
+    assert read() == "webrtc"
+    assert read() == "webrtc"  # reads take no seat: still one free
+    assert token(bclient, space_id, "newcomer")["mode"] == "webrtc"
+    listeners_join(bclient, space_id, 1, first=LIMIT - 1)
+    assert read() == "hls"
+    assert token(bclient, space_id, "late")["mode"] == "hls"
+
+
 def test_a_removed_hls_viewer_is_named_in_the_room_metadata_by_tag_until_they_join_again(
     bclient: TestClient, gateway: FakeGateway
 ) -> None:

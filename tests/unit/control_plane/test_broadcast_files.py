@@ -302,6 +302,8 @@ def test_a_poll_for_an_unchanged_document_is_a_304_and_a_changed_one_is_sent(
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == etag and again.headers["cache-control"] == first.headers["cache-control"]
     assert files.get(playlist, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    assert files.get(playlist, headers={"If-None-Match": "*"}).status_code == 304
+    assert files.get(playlist, headers={"If-None-Match": '"other"'}).status_code == 200
 
     (broadcast_dir / SPACE / names.BROADCAST_PLAYLIST).write_bytes(LIVE_PLAYLIST + b"#EXTINF:1.000,\nb.ts\n")
     changed = files.get(playlist, headers={"If-None-Match": etag})

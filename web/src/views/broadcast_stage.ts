@@ -298,6 +298,9 @@ export class BroadcastStage {
 
   /** The broadcast's latest stage changes (state.json `timeline_recent`), for `drawHolder`. */
   stageChanges(entries: readonly TimelineEntry[]): void {
+    // An older copy of state.json (another CDN edge) does not take back changes already known.
+    const latest = (list: readonly TimelineEntry[]) => list.at(-1)?.t ?? -Infinity;
+    if (latest(entries) < latest(this.changes)) return;
     this.changes = entries;
     this.drawHolder();
   }

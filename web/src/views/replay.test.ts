@@ -89,13 +89,16 @@ describe("the replay page", () => {
     view.unmount();
   });
 
-  it("shows an audio-only recording's card instead of an empty picture", async () => {
+  it("shows an audio-only recording's card over the picture's area, keeping the video's controls", async () => {
     const { view, hls } = await opened();
-    const tile = () => (view.el.querySelector('[data-testid="broadcast"]') as HTMLElement).dataset.video;
-    expect(tile()).toBe("on");
+    const tile = () => view.el.querySelector('[data-testid="broadcast"]') as HTMLElement;
+    expect(tile().dataset.audioOnly).toBe("false");
     hls.fire("hlsBufferCodecs", { audio: { codec: "mp4a.40.2" } });
-    expect(tile()).toBe("off");
-    expect(view.el.querySelector('[data-testid="broadcast"] .big-face')?.textContent).toBe("Audio-only recording");
+    expect(tile().dataset.audioOnly).toBe("true");
+    expect(tile().querySelector(".audio-only-card")?.textContent).toBe("Audio-only recording");
+    // The video (and so play, seek and volume) stays shown: the card does not take its place.
+    expect(tile().dataset.video).toBe("on");
+    expect(tile().querySelector("video")?.controls).toBe(true);
     view.unmount();
   });
 

@@ -141,11 +141,12 @@ export function replayView(app: App, spaceId: string): View {
     // The video's name for a screen reader, as the live page's: which Space's recording this is.
     player.video.setAttribute("aria-label", `Recording: ${space.title}`);
     // An audio-only recording (its stream holds no picture) says so, as the live page does, rather
-    // than showing an empty black box.
-    const tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on" }, player.video, h("div", { class: "big-face" }, h("p", { class: "muted" }, "Audio-only recording")));
+    // than showing an empty black box. The video stays: its controls are the replay's only ones
+    // (play, seek, volume), so the card lies over the picture's area, not in place of the element.
+    const tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-audio-only": "false" }, player.video, h("div", { class: "big-face audio-only-card" }, h("p", { class: "muted" }, "Audio-only recording")));
     const drawTile = () => {
-      const video = player?.tracks && player.tracks.video === null ? "off" : "on";
-      if (tile.dataset.video !== video) tile.dataset.video = video;
+      const audioOnly = player?.tracks && player.tracks.video === null ? "true" : "false";
+      if (tile.dataset.audioOnly !== audioOnly) tile.dataset.audioOnly = audioOnly;
     };
     player.onChange(drawTile);
     player.onChange(draw);
