@@ -10,8 +10,8 @@ import { avatar, h, markBusy, rebuildKeepingFocus, stale } from "../dom";
 import { BroadcastPlayer } from "../hls_player";
 import { icon } from "../icons";
 import { type Person, personOf } from "../people";
-import { drawHostAway } from "./space/header";
 import { spotlightAt, type TimelineEntry } from "../timeline";
+import { drawHostAway } from "./space/header";
 import { ROLE_LABEL } from "./space/people";
 
 /** Who is on the stage, host first, each once, as the Space names them (names and pictures maps). */
