@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,23 +62,30 @@ class SchemaError(ValueError):
     pass
 
 
-def ts_type(node: dict[str, Any]) -> str:
-    """The TypeScript type of one schema node (the subset of JSON Schema our contract uses)."""
+def ts_type(node: dict[str, Any], ref: Callable[[str], str] | None = None) -> str:
+    """The TypeScript type of one schema node: the subset of JSON Schema our contract uses, and the
+    one pydantic writes into the API's OpenAPI document (const, anyOf/oneOf). `ref` names the type a
+    `$ref` points at (default: a contract definition, `ref_name`)."""
     if "$ref" in node:
-        return ref_name(node["$ref"])
+        return (ref or ref_name)(node["$ref"])
+    if "const" in node:
+        return json.dumps(node["const"])
     if "enum" in node:
         return " | ".join(json.dumps(v) for v in node["enum"])
+    for union in ("anyOf", "oneOf"):
+        if union in node:
+            return " | ".join(dict.fromkeys(ts_type(option, ref) for option in node[union]))
     kind = node.get("type")
     if isinstance(kind, list):
-        return " | ".join(ts_type({**node, "type": k}) for k in kind)
+        return " | ".join(ts_type({**node, "type": k}, ref) for k in kind)
     if kind == "array":
-        item = ts_type(node["items"])
+        item = ts_type(node["items"], ref)
         return f"({item})[]" if "|" in item else f"{item}[]"
     if kind == "object":
         if "properties" in node:
-            return _object_body(node, indent="")
+            return _object_body(node, indent="", ref=ref)
         extra = node.get("additionalProperties")
-        value = ts_type(extra) if isinstance(extra, dict) else "unknown"
+        value = ts_type(extra, ref) if isinstance(extra, dict) else "unknown"
         return f"Record<string, {value}>"
     if isinstance(kind, str) and kind in _PRIMITIVES:
         return _PRIMITIVES[kind]
@@ -108,26 +116,30 @@ def ref_name(ref: str) -> str:
 
 def _doc(node: dict[str, Any], indent: str) -> list[str]:
     text = node.get("description")
-    return [f"{indent}/** {text} */"] if text else []
+    if not text:
+        return []
+    body = " ".join(str(text).split()).replace("*/", "*\\/")
+    return [f"{indent}/** {body} */"]
 
 
-def _object_body(node: dict[str, Any], indent: str) -> str:
+def _object_body(node: dict[str, Any], indent: str, ref: Callable[[str], str] | None = None) -> str:
     required = set(node.get("required", []))
     lines = ["{"]
     for key, prop in node["properties"].items():
         optional = "" if key in required else "?"
         lines += _doc(prop, indent + "  ")
-        lines.append(f"{indent}  {key}{optional}: {ts_type(prop)};")
+        lines.append(f"{indent}  {key}{optional}: {ts_type(prop, ref)};")
     lines.append(f"{indent}}}")
     return "\n".join(lines)
 
 
-def _declaration(name: str, node: dict[str, Any]) -> list[str]:
+def declaration(name: str, node: dict[str, Any], ref: Callable[[str], str] | None = None) -> list[str]:
+    """One exported TypeScript type for the schema `node`, under `name`, with its description."""
     lines = _doc(node, "")
     if node.get("type") == "object" and "properties" in node:
-        lines.append(f"export interface {name} {_object_body(node, indent='')}")
+        lines.append(f"export interface {name} {_object_body(node, indent='', ref=ref)}")
     else:
-        lines.append(f"export type {name} = {ts_type(node)};")
+        lines.append(f"export type {name} = {ts_type(node, ref)};")
     return lines
 
 
@@ -142,10 +154,10 @@ def render_ts() -> str:
     for schema_name in SCHEMAS:
         schema = load(schema_name)
         out.append("")
-        out += _declaration(schema["title"], schema)
+        out += declaration(schema["title"], schema)
         for def_name, node in schema.get("$defs", {}).items():
             out.append("")
-            out += _declaration(def_name, node)
+            out += declaration(def_name, node)
     return "\n".join(out) + "\n"
 
 

@@ -2,18 +2,19 @@
 
 The OpenAPI document the app serves is the source: web/src/api.gen.ts is written from the component
 schemas of the answers the page reads and the bodies it sends (`PAGE_SCHEMAS`, and what they refer
-to). The page's own view of each (web/src/api.ts, broadcast.ts) is checked against them when it
-compiles, so a field renamed, dropped or retyped here fails the web build, not a user. `--check`
-exits 1 when the file on disk differs (a unit test runs the same comparison), as contract.codegen does
-for the pushed documents.
+to), through contract.codegen's one rendering of JSON Schema as TypeScript. The page's own view of
+each (web/src/api.ts, broadcast.ts) is checked against them when it compiles, so a field renamed,
+dropped or retyped here fails the web build, not a user. `--check` exits 1 when the file on disk
+differs (a unit test runs the same comparison), as contract.codegen does for the pushed documents.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from contract.codegen import SchemaError, declaration
 
 ROOT = Path(__file__).resolve().parents[2]
 TS_OUT = ROOT / "web" / "src" / "api.gen.ts"
@@ -30,45 +31,9 @@ PAGE_SCHEMAS = (
     "Problem",
 )
 
-_PRIMITIVES = {
-    "string": "string",
-    "integer": "number",
-    "number": "number",
-    "boolean": "boolean",
-    "null": "null",
-}
 
-
-class SchemaError(ValueError):
-    pass
-
-
-def ts_type(node: dict[str, Any]) -> str:
-    """The TypeScript type of one OpenAPI schema node (the subset pydantic writes for our models)."""
-    if "$ref" in node:
-        return _ref_name(node["$ref"])
-    if "const" in node:
-        return json.dumps(node["const"], ensure_ascii=False)
-    if "enum" in node:
-        return " | ".join(json.dumps(v, ensure_ascii=False) for v in node["enum"])
-    for union in ("anyOf", "oneOf"):
-        if union in node:
-            return " | ".join(dict.fromkeys(ts_type(option) for option in node[union]))
-    kind = node.get("type")
-    if kind == "array":
-        item = ts_type(node["items"])
-        return f"({item})[]" if "|" in item else f"{item}[]"
-    if kind == "object":
-        if "properties" in node:
-            raise SchemaError(f"an inline object has no name: {node}")
-        extra = node.get("additionalProperties")
-        return f"Record<string, {ts_type(extra) if isinstance(extra, dict) else 'unknown'}>"
-    if isinstance(kind, str) and kind in _PRIMITIVES:
-        return _PRIMITIVES[kind]
-    raise SchemaError(f"unsupported schema node: {node}")
-
-
-def _ref_name(ref: str) -> str:
+def component_name(ref: str) -> str:
+    """The type a `$ref` of the OpenAPI document names: `#/components/schemas/<name>`."""
     if not ref.startswith(COMPONENTS):
         raise SchemaError(f"only component references are supported: {ref}")
     return ref.removeprefix(COMPONENTS)
@@ -77,7 +42,7 @@ def _ref_name(ref: str) -> str:
 def _refs(node: Any) -> list[str]:
     """The component names `node` refers to, anywhere inside it."""
     if isinstance(node, dict):
-        own = [_ref_name(node["$ref"])] if "$ref" in node else []
+        own = [component_name(node["$ref"])] if "$ref" in node else []
         return own + [name for value in node.values() for name in _refs(value)]
     if isinstance(node, list):
         return [name for value in node for name in _refs(value)]
@@ -99,27 +64,6 @@ def _wanted(components: dict[str, Any]) -> list[str]:
     return order
 
 
-def _doc(node: dict[str, Any], indent: str) -> list[str]:
-    text = node.get("description")
-    if not text:
-        return []
-    body = " ".join(str(text).split()).replace("*/", "*\\/")
-    return [f"{indent}/** {body} */"]
-
-
-def _declaration(name: str, node: dict[str, Any]) -> list[str]:
-    lines = _doc(node, "")
-    if node.get("type") != "object" or "properties" not in node:
-        return [*lines, f"export type {name} = {ts_type(node)};"]
-    required = set(node.get("required", []))
-    lines.append(f"export interface {name} {{")
-    for key, prop in node["properties"].items():
-        lines += _doc(prop, "  ")
-        lines.append(f"  {key}{'' if key in required else '?'}: {ts_type(prop)};")
-    lines.append("}")
-    return lines
-
-
 def render_ts(document: dict[str, Any]) -> str:
     components: dict[str, Any] = document["components"]["schemas"]
     out = [
@@ -128,7 +72,7 @@ def render_ts(document: dict[str, Any]) -> str:
     ]
     for name in _wanted(components):
         out.append("")
-        out += _declaration(name, components[name])
+        out += declaration(name, components[name], component_name)
     return "\n".join(out) + "\n"
 
 
