@@ -161,17 +161,22 @@ def render_ts() -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str]) -> int:
-    text = render_ts()
+def write_or_check(out: Path, text: str, argv: list[str], *, command: str) -> int:
+    """A generator's command line: write `text` to `out`, or with `--check` exit 1 when the file on
+    disk differs (stale, or edited by hand), naming `command` that regenerates it."""
     if "--check" in argv:
-        current = TS_OUT.read_text(encoding="utf-8") if TS_OUT.exists() else ""
+        current = out.read_text(encoding="utf-8") if out.exists() else ""
         if current != text:
-            print(f"{TS_OUT} is out of date: run python -m contract.codegen", file=sys.stderr)
+            print(f"{out} is out of date: run {command}", file=sys.stderr)
             return 1
         return 0
-    TS_OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {TS_OUT}")
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return write_or_check(TS_OUT, render_ts(), argv, command="python -m contract.codegen")
 
 
 if __name__ == "__main__":

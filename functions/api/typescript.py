@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contract.codegen import SchemaError, declaration
+from contract.codegen import SchemaError, declaration, write_or_check
 
 ROOT = Path(__file__).resolve().parents[2]
 TS_OUT = ROOT / "web" / "src" / "api.gen.ts"
@@ -84,15 +84,7 @@ def openapi_document() -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     text = render_ts(openapi_document())
-    if "--check" in argv:
-        current = TS_OUT.read_text(encoding="utf-8") if TS_OUT.exists() else ""
-        if current != text:
-            print(f"{TS_OUT} is out of date: run python -m functions.api.typescript", file=sys.stderr)
-            return 1
-        return 0
-    TS_OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {TS_OUT}")
-    return 0
+    return write_or_check(TS_OUT, text, argv, command="python -m functions.api.typescript")
 
 
 if __name__ == "__main__":
