@@ -47,7 +47,7 @@ PRICE_CLASSES = {
 # The control plane's own default (functions/core/config.py, derived in docs/control-plane.md): each
 # WebRTC listener costs the SFU ~0.45 % of a core, so 250 listeners of one Space stay within 60 % of a
 # default 2-vCPU node (the fleet's CPU target).
-DEFAULT_WEBRTC_LISTENER_LIMIT = 250
+DEFAULT_WEBRTC_LISTENER_LIMIT: int = ControlPlaneSettings.model_fields["webrtc_listener_limit"].default
 # Cognito domain prefixes: lowercase letters, digits and inner hyphens, at most 63.
 AUTH_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # Cognito refuses a domain prefix that contains one of these.
@@ -71,6 +71,18 @@ def maintenance_minutes(window: str) -> int | None:
     start = (_WEEKDAYS.index(d1) * 24 + int(h1)) * 60 + int(m1)
     end = (_WEEKDAYS.index(d2) * 24 + int(h2)) * 60 + int(m2)
     return (end - start) % MINUTES_PER_WEEK
+
+
+def within_settings_bounds(name: str, value: int) -> int:
+    """`value` for the control plane's setting `name`, refused (ValueError) outside the bounds its
+    settings model gives it (functions/core/config.py): the stack refuses at synth what the control
+    plane would refuse at its first cold start, from the one place the bounds are written."""
+    metadata = ControlPlaneSettings.model_fields[name].metadata  # pydantic's Ge/Le constraints
+    low: int = next(m.ge for m in metadata if hasattr(m, "ge"))
+    high: int = next(m.le for m in metadata if hasattr(m, "le"))
+    if not low <= value <= high:
+        raise ValueError(f"context {name} must be {low}..{high}, got {value}")
+    return value
 
 
 # An ACM certificate's ARN. Both load balancers' certificates must be in the region the stack
@@ -192,11 +204,12 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
         raise ValueError(
             f"context broadcast_price_class must be one of {sorted(PRICE_CLASSES)}, got {price_class!r}"
         )
-    retention_days = number("recording_retention_days", 30)
-    # The control plane accepts 1..3650 (functions/core/config.py); refuse here what it would refuse
-    # at its first cold start.
-    if not 1 <= retention_days <= 3650:
-        raise ValueError(f"context recording_retention_days must be 1..3650, got {retention_days}")
+    retention_days = within_settings_bounds(
+        "recording_retention_days",
+        number(
+            "recording_retention_days", ControlPlaneSettings.model_fields["recording_retention_days"].default
+        ),
+    )
     sfu_min_nodes = number("sfu_min_nodes", 2 if production else 1)
     sfu_max_nodes = number("sfu_max_nodes", 10)
     redis_maintenance_window = str(get("redis_maintenance_window", "sun:05:00-sun:06:00"))
@@ -206,12 +219,8 @@ def settings_from_context(app: cdk.App) -> SpacesSettings:
             "context redis_maintenance_window must be ddd:hh:mm-ddd:hh:mm in UTC, at least an hour "
             f"long (ElastiCache's rule, e.g. sun:05:00-sun:06:00), got {redis_maintenance_window!r}"
         )
-    if not 1 <= number("max_live_per_host", 2) <= 100:
-        raise ValueError(f"context max_live_per_host must be 1..100, got {number('max_live_per_host', 2)}")
-    if not 1 <= number("max_scheduled_per_host", 20) <= 1000:
-        raise ValueError(
-            f"context max_scheduled_per_host must be 1..1000, got {number('max_scheduled_per_host', 20)}"
-        )
+    within_settings_bounds("max_live_per_host", number("max_live_per_host", 2))
+    within_settings_bounds("max_scheduled_per_host", number("max_scheduled_per_host", 20))
     listener_limit = number("webrtc_listener_limit", DEFAULT_WEBRTC_LISTENER_LIMIT)
     fields = ControlPlaneSettings.model_fields
     room_max, max_speakers = fields["room_max_participants"].default, fields["max_speakers"].default
