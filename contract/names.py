@@ -94,6 +94,8 @@ TARGET_REMOVED_RULE: Final = "target_removed"
 # A person's hand raises and lowers over their limit (429 with Retry-After, functions/domain/stage.py
 # HAND_LIMIT): the page says so in its own words.
 HAND_RATE_LIMITED_RULE: Final = "hand_rate_limited"
+# A person's reactions over their limit (429 with Retry-After, functions/domain/reactions.py LIMIT).
+REACTION_RATE_LIMITED_RULE: Final = "reaction_rate_limited"
 # The rule a join-token request over its limit names (429 with Retry-After, functions/domain/stage.py
 # JOIN_LIMIT): the page waits that long and asks again.
 TOKEN_RATE_LIMITED_RULE: Final = "token_rate_limited"

@@ -13,25 +13,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from contract.names import REACTIONS_TOPIC
+from contract.names import REACTION_RATE_LIMITED_RULE, REACTIONS_TOPIC
 from contract.reactions import ReactionBurst
 
 from ..domain import lifecycle, reactions
-from ..domain.errors import Conflict, PartlyDone
+from ..domain.errors import Conflict, PartlyDone, TooMany
 from ..domain.model import room_name_for
 from ..livekit_edge.gateway import GatewayError, RoomGateway
 from ..store.base import SpaceStore
 from ..store.reactions import ReactionStore
 
 log = logging.getLogger(__name__)
-
-
-class RateLimited(Exception):
-    """-> 429 with Retry-After."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many reactions; retry in {retry_after:.1f} s")
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -67,7 +59,9 @@ class ReactionService:
         now = self.clock()
         wait = await asyncio.to_thread(self.store.accept, space_id, actor, now)
         if wait > 0:
-            raise RateLimited(wait)
+            raise TooMany(
+                REACTION_RATE_LIMITED_RULE, f"too many reactions; retry in {wait:.1f} s", retry_after=wait
+            )
         try:
             in_shard, window = await asyncio.to_thread(self._count, space_id, actor, code)
         except Conflict:

@@ -3,20 +3,18 @@ gets one aggregate per window (docs/reactions.md)."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response, status
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.names import REACTION_EMOJI
+from contract.names import REACTION_EMOJI, REACTION_RATE_LIMITED_RULE
 
 from ...livekit_edge.gateway import RoomGateway
 from ...reconcile.wiring import reactions_store_for
 from ...store.base import SpaceStore
 from ...store.reactions import ReactionStore
-from ...usecases.reactions import RateLimited, ReactionService
+from ...usecases.reactions import ReactionService
 from ..deps import CurrentUser, SettingsDep, get_gateway, get_store
 from ..schemas import Problem
 from ._params import BODY_PROBLEMS, PROBLEMS, RETRY_AFTER, SpaceId
@@ -24,7 +22,9 @@ from ._params import BODY_PROBLEMS, PROBLEMS, RETRY_AFTER, SpaceId
 router = APIRouter(prefix="/spaces/{space_id}", tags=["reactions"], responses=PROBLEMS)
 
 Emoji = Literal["👏", "😂", "❤️", "🔥", "💯", "🙏", "😮", "👍"]
-assert Emoji.__args__ == REACTION_EMOJI  # type: ignore[attr-defined]
+# The schema's enum is written out for the type checker; it must stay the contract's list.
+if Emoji.__args__ != REACTION_EMOJI:  # type: ignore[attr-defined]
+    raise RuntimeError("routes/reactions.py Emoji differs from contract.names.REACTION_EMOJI")
 
 
 class ReactionRequest(BaseModel):
@@ -56,7 +56,7 @@ ReactionServiceDep = Annotated[ReactionService, Depends(get_reaction_service)]
         202: {"description": "counted into the current window"},
         429: {
             "model": Problem,
-            "description": "rule `reaction_rate_limited`; see Retry-After",
+            "description": f"rule `{REACTION_RATE_LIMITED_RULE}`; see Retry-After",
             "headers": RETRY_AFTER,
         },
         **BODY_PROBLEMS,
@@ -68,12 +68,5 @@ async def react(
     """Counted into the current window; the room receives the window's aggregate (data topic
     REACTIONS_TOPIC) within about a second. 429 with Retry-After beyond 1/s or 10 in a 10 s window
     of the clock."""
-    try:
-        await reactions.react(actor=user, space_id=space_id, emoji=body.emoji)
-    except RateLimited as exc:
-        return JSONResponse(
-            {"detail": str(exc), "rule": "reaction_rate_limited"},
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
-        )
+    await reactions.react(actor=user, space_id=space_id, emoji=body.emoji)
     return Response(status_code=status.HTTP_202_ACCEPTED)

@@ -16,13 +16,13 @@ from fastapi.testclient import TestClient
 from contract.names import REACTION_EMOJI, REACTIONS_TOPIC
 from contract.reactions import parse_reaction_burst
 from functions.domain import reactions as rx
-from functions.domain.errors import Conflict
+from functions.domain.errors import Conflict, TooMany
 from functions.domain.model import SpaceState
 from functions.handler import patrol_seconds
 from functions.reconcile.runner import Reconciler
 from functions.store.reactions import ReactionStore
 from functions.store.sqlite import SqliteStore
-from functions.usecases.reactions import RateLimited, ReactionService, TrailingFlush
+from functions.usecases.reactions import ReactionService, TrailingFlush
 from tests.support.eventually import eventually
 
 from .conftest import auth
@@ -231,7 +231,7 @@ def test_at_most_one_message_per_window_over_a_long_burst(live: Any) -> None:
                 try:
                     await svc.react(actor=f"u{(step * 8 + u) % 199}", space_id=space_id, emoji="👍")
                     accepted += 1
-                except RateLimited:
+                except TooMany:
                     pass
         clock.t += 2.0
         await svc.flush(space_id)
@@ -249,7 +249,7 @@ def test_rate_limited_and_not_live(live: Any) -> None:
     clock = Clock(100.0)
     svc, _, _ = service(spaces, clock)
     asyncio.run(svc.react(actor="a", space_id=space_id, emoji="👏"))
-    with pytest.raises(RateLimited) as info:
+    with pytest.raises(TooMany) as info:
         asyncio.run(svc.react(actor="a", space_id=space_id, emoji="👏"))
     assert info.value.retry_after == pytest.approx(1.0)
     spaces.update(space_id, lambda s: s.replace(state=SpaceState.ENDED))
