@@ -686,8 +686,10 @@ class DynamoStore(SpaceStore):
         """One transaction: the META item (compare-and-set on `version` if its fields changed, else
         a condition check of it), the added/removed hand and block items, their counts (an ADD,
         conditioned on the store's cap when it grows), the member marker of each user whose items
-        it writes, and a check that every other user the change touches still has the hand/block items
-        it read. Never touches the listener shards."""
+        it writes, a check that every other user the change touches still has the hand/block items it
+        read, the host's count of live Spaces (on a start or an end, conditioned on the quota) and the
+        host's set of scheduled Spaces (conditioned on its size). Never touches the listener shards.
+        None when the change lost to another writer (read again and retry)."""
         before = read.space
         sid = before.id
         change = members_change(before, after)
@@ -788,17 +790,13 @@ class DynamoStore(SpaceStore):
         try:
             self._transact_through_conflicts(actions)
         except ClientError as exc:
-            reasons = reasons_of(exc)
             if self.live_quota is not None and any(
-                n < len(reasons) and reasons[n].get("Code") == "ConditionalCheckFailed" for n in quota_checks
+                _cancelled_by_condition(exc, index=n) for n in quota_checks
             ):
                 raise live_quota_reached(self.live_quota) from None
             self._raise_if_scheduled_quota(exc, actions)
-            if reasons_of(exc) and any(
-                r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in reasons_of(exc)
-            ):
-                return None
-            if exc.response["Error"]["Code"] == "TransactionConflictException":
+            failed_condition = any(r.get("Code") == "ConditionalCheckFailed" for r in reasons_of(exc))
+            if failed_condition or _cancelled_by_conflict(exc):
                 return None
             raise
         # This process's next page reads go to DynamoDB again (eventually consistent: they see the
@@ -841,12 +839,11 @@ class DynamoStore(SpaceStore):
 
     def _raise_if_scheduled_quota(self, exc: ClientError, actions: list[dict[str, Any]]) -> None:
         """The quota's Conflict when the transaction was refused on a scheduled-Spaces set."""
-        reasons = reasons_of(exc)
         for n, action in enumerate(actions):
             update = action.get("Update", {})
             if "size(#ids)" not in update.get("ConditionExpression", ""):
                 continue
-            if n < len(reasons) and reasons[n].get("Code") == "ConditionalCheckFailed":
+            if _cancelled_by_condition(exc, index=n):
                 assert self.scheduled_quota is not None  # the condition is only written with a quota
                 held = self.client.get_item(TableName=self.table, Key=update["Key"], ConsistentRead=True)
                 ids = held.get("Item", {}).get("ids", {}).get("SS", [])
