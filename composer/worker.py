@@ -112,7 +112,7 @@ RECOVERY_GAP_S = 1.0
 # ERROR: 10 such lines in 5 minutes, starvation sustained over them, raise the composer errors alarm.
 STARVED_LOG_EVERY_S = 30.0
 
-HTTP_PORT_ENV = "SPACES_COMPOSER_HTTP_PORT"
+HTTP_PORT_ENV = names.ENV_COMPOSER_HTTP_PORT
 # Not the stage agent's 8081: both workers may run on one host (make dev).
 DEFAULT_HTTP_PORT = 8082
 IDLE_PROCESSES_ENV = "SPACES_COMPOSER_IDLE_PROCESSES"

@@ -111,6 +111,10 @@ ENV_LIVEKIT_URL: Final = "LIVEKIT_URL"
 ENV_LIVEKIT_API_KEY: Final = "LIVEKIT_API_KEY"
 ENV_LIVEKIT_API_SECRET: Final = "LIVEKIT_API_SECRET"
 ENV_LIVEKIT_SECRET_ARN: Final = "LIVEKIT_SECRET_ARN"
+# The workers' health/status servers (media_agent/worker.py, composer/worker.py); devstack gives each
+# a free port.
+ENV_AGENT_HTTP_PORT: Final = "SPACES_AGENT_HTTP_PORT"
+ENV_COMPOSER_HTTP_PORT: Final = "SPACES_COMPOSER_HTTP_PORT"
 ENV_STORE: Final = "SPACES_STORE"  # "sqlite" | "dynamodb"
 ENV_TABLE_NAME: Final = "SPACES_TABLE_NAME"
 ENV_SQLITE_PATH: Final = "SPACES_SQLITE_PATH"

@@ -25,10 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".dev"
 # The composer writes the broadcasts here; the API serves them at /broadcast/.
 BROADCAST_DIR = STATE_DIR / "broadcast"
-# The workers' health/status servers (media_agent/worker.py, composer/worker.py). `start` mode would
-# put both on their production default port; free ports keep them apart and off anything else.
-AGENT_HTTP_PORT_ENV = "SPACES_AGENT_HTTP_PORT"
-COMPOSER_HTTP_PORT_ENV = "SPACES_COMPOSER_HTTP_PORT"
+# The workers' health/status servers: `start` mode would put both on their production default port;
+# free ports (names.ENV_AGENT_HTTP_PORT, ENV_COMPOSER_HTTP_PORT) keep them apart and off anything else.
 
 
 def composer_installed() -> bool:
@@ -110,7 +108,7 @@ def main() -> int:
         agent = ManagedProcess(
             "agent",
             [sys.executable, "-m", "media_agent", "start"],
-            env={**env, AGENT_HTTP_PORT_ENV: str(free_port())},
+            env={**env, names.ENV_AGENT_HTTP_PORT: str(free_port())},
             cwd=ROOT,
         )
         started.append(agent)
@@ -119,7 +117,7 @@ def main() -> int:
             composer = ManagedProcess(
                 "composer",
                 [sys.executable, "-m", "composer", "start"],
-                env={**env, COMPOSER_HTTP_PORT_ENV: str(free_port())},
+                env={**env, names.ENV_COMPOSER_HTTP_PORT: str(free_port())},
                 cwd=ROOT,
             )
             started.append(composer)

@@ -61,7 +61,7 @@ ESSENTIAL_TASKS = ("advance-", "publish-")
 
 # The agents SDK serves health and /worker (active job count) on this port. Nothing in ECS probes
 # it (the task definition has no container health check); the tests and benchmarks read it.
-HTTP_PORT_ENV = "SPACES_AGENT_HTTP_PORT"
+HTTP_PORT_ENV = names.ENV_AGENT_HTTP_PORT
 DEFAULT_HTTP_PORT = 8081
 # Idle job processes kept warm so a dispatch does not wait for a process start.
 IDLE_PROCESSES_ENV = "SPACES_AGENT_IDLE_PROCESSES"
