@@ -31,7 +31,6 @@ import numpy as np
 from livekit import api, rtc
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, WorkerPermissions
 from livekit.agents.types import ATTRIBUTE_AGENT_NAME
-from livekit.agents.worker import ServerEnvOption
 
 from composer import layout as layouts
 from composer import settings, video
@@ -1361,16 +1360,6 @@ class RoomComposer:
 # -- the worker ----------------------------------------------------------------------------------------
 
 
-def _http_port() -> int | ServerEnvOption[int]:
-    value = os.environ.get(HTTP_PORT_ENV)
-    return int(value) if value else ServerEnvOption(dev_default=0, prod_default=DEFAULT_HTTP_PORT)
-
-
-def _idle_processes() -> int | ServerEnvOption[int]:
-    value = os.environ.get(IDLE_PROCESSES_ENV)
-    return int(value) if value else ServerEnvOption(dev_default=0, prod_default=1)
-
-
 # True once a newer deployment of this worker's ECS service has taken over (media_agent/deployment.py).
 _superseded = deployment.Superseded()
 
@@ -1379,8 +1368,8 @@ server = AgentServer(
     load_threshold=LOAD_THRESHOLD,
     drain_timeout=DRAIN_TIMEOUT_S,
     max_retry=deployment.SFU_CONNECT_TRIES,
-    port=_http_port(),
-    num_idle_processes=_idle_processes(),
+    port=deployment.server_option(HTTP_PORT_ENV, prod_default=DEFAULT_HTTP_PORT),
+    num_idle_processes=deployment.server_option(IDLE_PROCESSES_ENV, prod_default=1),
     shutdown_process_timeout=SHUTDOWN_TIMEOUT_S,
     # Subscribes only. Hidden: the composer is not someone in the Space (no tile, not a listener).
     permissions=WorkerPermissions(

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from livekit.agents.worker import ServerEnvOption
+
 logger = logging.getLogger("media_agent.deployment")
 
 # Injected by ECS into every container of a task (Fargate platform 1.4.0 and later).
@@ -203,3 +205,10 @@ async def watch(verdict: Superseded, *, check_s: float, metadata_uri: str | None
                     extra={"own": service.own_task_definition},
                 )
         await asyncio.sleep(check_s)
+
+
+def server_option(env_name: str, *, prod_default: int) -> int | ServerEnvOption[int]:
+    """A worker server setting (its status port, its idle processes): the environment's value, else
+    the agents framework's choice by mode, 0 in `dev` and `prod_default` in `start`."""
+    value = os.environ.get(env_name)
+    return int(value) if value else ServerEnvOption(dev_default=0, prod_default=prod_default)

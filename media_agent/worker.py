@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from livekit import api, rtc
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, WorkerPermissions
-from livekit.agents.worker import ServerEnvOption
 from livekit.rtc.room import EventTypes
 
 from contract import names
@@ -571,16 +570,6 @@ class RoomStage:
 # -- the worker -----------------------------------------------------------------------------------
 
 
-def _http_port() -> int | ServerEnvOption[int]:
-    value = os.environ.get(HTTP_PORT_ENV)
-    return int(value) if value else ServerEnvOption(dev_default=0, prod_default=DEFAULT_HTTP_PORT)
-
-
-def _idle_processes() -> int | ServerEnvOption[int]:
-    value = os.environ.get(IDLE_PROCESSES_ENV)
-    return int(value) if value else ServerEnvOption(dev_default=0, prod_default=2)
-
-
 # True once a newer deployment of this worker's ECS service has taken over (deployment.py).
 _superseded = deployment.Superseded()
 
@@ -588,8 +577,8 @@ server = AgentServer(
     load_fnc=WorkerLoad(max_rooms(), superseded=_superseded),
     drain_timeout=DRAIN_TIMEOUT_S,
     max_retry=deployment.SFU_CONNECT_TRIES,
-    port=_http_port(),
-    num_idle_processes=_idle_processes(),
+    port=deployment.server_option(HTTP_PORT_ENV, prod_default=DEFAULT_HTTP_PORT),
+    num_idle_processes=deployment.server_option(IDLE_PROCESSES_ENV, prod_default=2),
     # Publishes no media: only attributes (update metadata) and RPC answers (data).
     permissions=WorkerPermissions(
         can_publish=False, can_subscribe=True, can_publish_data=True, can_update_metadata=True, hidden=False

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from livekit.agents.worker import ServerEnvOption
 
 from media_agent import deployment
 from media_agent.deployment import EcsService, Primary, Superseded, Supersession, check_interval_s, watch
@@ -171,3 +172,14 @@ def test_both_workers_keep_trying_the_sfu_for_about_an_hour_before_they_exit() -
     assert agent._max_retry == composer._max_retry == deployment.SFU_CONNECT_TRIES
     waited_s = sum(min(2 * n, 10) for n in range(deployment.SFU_CONNECT_TRIES))
     assert 50 * 60 <= waited_s <= 70 * 60
+
+
+def test_a_server_option_is_the_environments_or_the_frameworks_by_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPACES_TEST_OPTION", "7")
+    assert deployment.server_option("SPACES_TEST_OPTION", prod_default=2) == 7
+    monkeypatch.delenv("SPACES_TEST_OPTION")
+    option = deployment.server_option("SPACES_TEST_OPTION", prod_default=2)
+    assert isinstance(option, ServerEnvOption)
+    assert (option.dev_default, option.prod_default) == (0, 2)
