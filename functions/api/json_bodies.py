@@ -20,6 +20,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import problems
+
 # Every body this API takes is a small object (a title of 120 characters is the longest field);
 # API Gateway would pass up to 10 MB to the Lambda.
 MAX_BODY_BYTES = 64 * 1024
@@ -146,7 +148,7 @@ class JsonBodies:
 
 
 async def answer(send: Send, status: int, detail: str, rule: str) -> None:
-    content = json.dumps({"detail": detail, "rule": rule}, ensure_ascii=True).encode("ascii")
+    content = problems.encode({"detail": detail, "rule": rule})
     await send(
         {
             "type": "http.response.start",

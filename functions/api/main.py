@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from . import openapi
 from .json_bodies import JsonBodies
 from .local_hosts import LocalHostsOnly
 from .methods import AllowedMethods
+from .problems import AsciiJSONResponse, problem
 from .query_strings import SingleQueryValues
 from .routes import avatars, health, listeners, presence, reactions, spaces, stage, tokens, webhooks
 
@@ -112,22 +112,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Only acts that store nothing reach here (mute): writes store the desired state and leave
         # the SFU to the reconciler, so this answer is true.
         log.warning("SFU call failed: %s", exc)
-        return JSONResponse(
-            {
-                "detail": "the media server did not answer; nothing was changed, retry",
-                "rule": "livekit_unavailable",
-            },
-            status_code=502,
+        return problem(
+            502, "livekit_unavailable", "the media server did not answer; nothing was changed, retry"
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # The Problem shape for the framework's own errors too (400 for a body that is not
         # JSON text, 401 from the auth dependency), so every documented error has one schema.
-        return _AsciiJSONResponse(
-            {"detail": str(exc.detail), "rule": HTTP_RULES.get(exc.status_code, "http_error")},
-            status_code=exc.status_code,
-            headers=exc.headers,
+        return problem(
+            exc.status_code, HTTP_RULES.get(exc.status_code, "http_error"), str(exc.detail), exc.headers
         )
 
     @app.exception_handler(RequestValidationError)
@@ -191,23 +185,13 @@ async def _reconcile_loop(app: FastAPI) -> AsyncIterator[None]:
             await task
 
 
-class _AsciiJSONResponse(JSONResponse):
-    """JSON with every non-ASCII character escaped: a lone surrogate sent by a client (valid JSON,
-    not encodable as UTF-8) cannot turn the answer to bad input into a 500."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-
-
 def _problem(exc: DomainError) -> JSONResponse:
     # A transient refusal (503) or a rate limit (429) says when the same request is worth sending
     # again (whole seconds, at least 1).
     headers = None
     if isinstance(exc, Busy | TooMany):
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-    return JSONResponse(
-        {"detail": exc.message, "rule": exc.rule}, status_code=STATUS.get(type(exc), 409), headers=headers
-    )
+    return problem(STATUS.get(type(exc), 409), exc.rule, exc.message, headers)
 
 
 def _name_the_content_type(errors: Any, content_type: str | None) -> list[Any]:
@@ -230,7 +214,7 @@ def _validation_response(errors: Any) -> JSONResponse:
     """FastAPI's 422 shape ({"detail": [{type, loc, msg}]}) without `input` and `ctx`: the
     rejected input is the client's own, and `ctx` can hold objects that are not JSON."""
     detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
-    return _AsciiJSONResponse({"detail": detail}, status_code=422)
+    return AsciiJSONResponse({"detail": detail}, status_code=422)
 
 
 app = create_app()

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .problems import problem
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
@@ -50,9 +52,7 @@ class AllowedMethods:
         if method == "OPTIONS":
             response = Response(status_code=204, headers={"Allow": allow})
         else:
-            response = JSONResponse(
-                {"detail": f"{method} is not supported here; use {allow}", "rule": "method_not_allowed"},
-                status_code=405,
-                headers={"Allow": allow},
+            response = problem(
+                405, "method_not_allowed", f"{method} is not supported here; use {allow}", {"Allow": allow}
             )
         await response(scope, receive, send)

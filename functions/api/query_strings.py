@@ -9,11 +9,12 @@ is the same ambiguity as a key named twice in a JSON body (json_bodies.py), refu
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import problems
 
 
 def repeated(query_string: bytes) -> list[str]:
@@ -36,7 +37,7 @@ class SingleQueryValues:
             {"type": "value_error", "loc": ["query", name], "msg": "given more than once; give it once"}
             for name in twice
         ]
-        content = json.dumps({"detail": detail}, ensure_ascii=True).encode("ascii")
+        content = problems.encode({"detail": detail})
         await send(
             {
                 "type": "http.response.start",

@@ -17,6 +17,7 @@ from contract.names import AVATAR_PATH, AVATAR_URL_PARAM
 
 from ...domain.people import PICTURE_MAX_CHARS
 from ...usecases.avatars import FAILURE_TTL_S, MEDIA_TYPE, PICTURE_TTL_S, AvatarProxy, AvatarUnavailable
+from ..problems import problem
 from ..schemas import Problem
 
 router = APIRouter(tags=["avatars"])
@@ -78,8 +79,4 @@ def get_avatar(
 
 def _failure(status: int, detail: str, rule: str) -> JSONResponse:
     """A refusal in the Problem shape, cacheable as long as the proxy keeps a failure."""
-    return JSONResponse(
-        {"detail": detail, "rule": rule},
-        status_code=status,
-        headers={"Cache-Control": f"public, max-age={FAILURE_TTL_S}"},
-    )
+    return problem(status, rule, detail, {"Cache-Control": f"public, max-age={FAILURE_TTL_S}"})

@@ -25,6 +25,7 @@ from contract import names
 from contract.room_metadata import parse_room_metadata
 
 from ..deps import SettingsDep
+from ..problems import problem
 from ..schemas import SPACE_ID_PATTERN
 
 router = APIRouter(prefix="/broadcast", tags=["broadcast"], include_in_schema=False)
@@ -110,11 +111,9 @@ def _timeline_ended(body: bytes) -> bool:
 
 
 def _not_found() -> JSONResponse:
-    return JSONResponse(
-        {
-            "detail": f"no such broadcast file: /broadcast/<space id>/<{_NAMES_SERVED}>",
-            "rule": "broadcast_file_not_found",
-        },
-        status_code=404,
-        headers={"Cache-Control": "no-store"},
+    return problem(
+        404,
+        "broadcast_file_not_found",
+        f"no such broadcast file: /broadcast/<space id>/<{_NAMES_SERVED}>",
+        {"Cache-Control": "no-store"},
     )
