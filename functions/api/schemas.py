@@ -21,7 +21,7 @@ from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 
 from ..domain import broadcast, people, pushed
 from ..domain.broadcast import BroadcastPolicy
-from ..domain.model import Limits, Role, Space, SpaceState
+from ..domain.model import Limits, Space
 from ..domain.text import FORMAT, SHOWS_NOTHING, char_class, one_line
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
@@ -239,6 +239,7 @@ class SpacePublic(BaseModel):
         limits: Limits,
     ) -> SpacePublic:
         links = broadcast.broadcast_of(space, policy, now=now)
+        mode = broadcast.listener_mode(space, policy)
         hand_names, hand_pictures = people.hand_people(space)
         return cls(
             id=space.id,
@@ -274,11 +275,7 @@ class SpacePublic(BaseModel):
             caller_blocked=caller_blocked,
             host_away_until=_from_ms(pushed.host_away_until_ms(space, host_grace=host_grace)),
             seats=Seats(cohosts=limits.max_cohosts, speakers=limits.max_speakers),
-            listener_mode=(
-                broadcast.join_mode(Role.LISTENER, listener_count=space.listener_count, policy=policy).value
-                if space.state is SpaceState.LIVE
-                else None
-            ),
+            listener_mode=None if mode is None else mode.value,
         )
 
 

@@ -137,6 +137,14 @@ def recording_available_until(space: Space, policy: BroadcastPolicy) -> datetime
     return space.ended_at + policy.retention
 
 
+def listener_mode(space: Space, policy: BroadcastPolicy) -> JoinMode | None:
+    """What a listener's token would be now in a live Space (join_mode, without the seat a token
+    takes), or None when the Space is not live."""
+    if space.state is not SpaceState.LIVE:
+        return None
+    return join_mode(Role.LISTENER, listener_count=space.listener_count, policy=policy)
+
+
 def start_signal_url(space: Space, policy: BroadcastPolicy) -> str | None:
     """Where a scheduled Space's start first shows without the API: its broadcast's state.json,
     which the composer writes when the Space goes live (the CDN answers 403/404 until then). A page

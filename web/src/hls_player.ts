@@ -126,6 +126,11 @@ export class BroadcastPlayer {
    * stream, e.g. no video in an audio-only Space). Undefined until then.
    */
   tracks: { audio: string | null; video: string | null } | undefined;
+
+  /** Whether the stream holds no picture at all (an audio-only Space), once its first segment is parsed. */
+  get audioOnlyStream(): boolean {
+    return !!this.tracks && this.tracks.video === null;
+  }
   private listeners = new Set<() => void>();
   private retry: number | undefined;
   private mediaRecoveries = 0;

@@ -139,7 +139,7 @@ export class BroadcastStage {
     const p = this.player;
     this.tile.dataset.state = p.state;
     // A Space with video off is broadcast as AAC alone: nothing to show but a card.
-    const video = p.tracks && p.tracks.video === null ? "off" : "on";
+    const video = p.audioOnlyStream ? "off" : "on";
     this.tile.dataset.video = video;
     const note = `You are ${video === "off" ? "listening to" : "watching"} the broadcast. Raise your hand to join the conversation.`;
     if (this.note.textContent !== note) this.note.textContent = note;

@@ -145,7 +145,7 @@ export function replayView(app: App, spaceId: string): View {
     // (play, seek, volume), so the card lies over the picture's area, not in place of the element.
     const tile = h("div", { class: "big-tile broadcast", "data-testid": "broadcast", "data-video": "on", "data-audio-only": "false" }, player.video, h("div", { class: "big-face audio-only-card" }, h("p", { class: "muted" }, "Audio-only recording")));
     const drawTile = () => {
-      const audioOnly = player?.tracks && player.tracks.video === null ? "true" : "false";
+      const audioOnly = player?.audioOnlyStream ? "true" : "false";
       if (tile.dataset.audioOnly !== audioOnly) tile.dataset.audioOnly = audioOnly;
     };
     player.onChange(drawTile);
