@@ -91,6 +91,9 @@ REMOVED_RULE: Final = "removed"
 ROLE_CHANGED_RULE: Final = "role_changed"
 USER_BLOCKED_RULE: Final = "user_blocked"
 TARGET_REMOVED_RULE: Final = "target_removed"
+# An answer to an invitation to speak that is no longer waiting (functions/domain/stage.py): it was
+# withdrawn, it lapsed, or it was never sent. The page says so and stays in the audience.
+NOT_INVITED_RULE: Final = "not_invited"
 # A person's hand raises and lowers over their limit (429 with Retry-After, functions/domain/stage.py
 # HAND_LIMIT): the page says so in its own words.
 HAND_RATE_LIMITED_RULE: Final = "hand_rate_limited"

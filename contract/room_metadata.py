@@ -54,6 +54,9 @@ class RoomMetadata:
     # functions/domain/viewers.py). A page whose own tag is here with a time after its grant's
     # `issued_at` stops watching.
     removed_viewers: dict[str, int] = field(default_factory=dict)
+    # Listeners invited to speak who have not answered: viewer tag -> when the invitation lapses
+    # (epoch ms, the API's clock). A listener's page whose own tag is here asks them.
+    invited: dict[str, int] = field(default_factory=dict)
     # state.json only (the composer's): the broadcast's latest stage changes, without names
     # (`recent_timeline`). The control plane never writes it, and it is left out when empty.
     timeline_recent: tuple[TimelineEntry, ...] = ()
@@ -73,6 +76,7 @@ class RoomMetadata:
         doc["names"] = dict(self.names)
         doc["pictures"] = dict(self.pictures)
         doc["removed_viewers"] = dict(self.removed_viewers)
+        doc["invited"] = dict(self.invited)
         del doc["timeline_recent"]
         if self.timeline_recent:
             doc["timeline_recent"] = [entry.to_dict() for entry in self.timeline_recent]
@@ -114,7 +118,8 @@ def display_names(value: object) -> dict[str, str]:
 
 
 def removed_viewers(value: object) -> dict[str, int]:
-    """A `removed_viewers` map as read: entries that are not text to a time are dropped."""
+    """A `removed_viewers` (or `invited`) map as read: entries that are not text to a time are
+    dropped."""
     if not isinstance(value, dict):
         return {}
     return {
@@ -202,5 +207,6 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         version=_count(raw.get("version")),
         host_away_until=_epoch_ms(raw.get("host_away_until")),
         removed_viewers=removed_viewers(raw.get("removed_viewers")),
+        invited=removed_viewers(raw.get("invited")),
         timeline_recent=timeline_recent(raw.get("timeline_recent")),
     )

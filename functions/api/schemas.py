@@ -19,9 +19,9 @@ from pydantic import (
 
 from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 
-from ..domain import broadcast, people, pushed
+from ..domain import broadcast, people, pushed, stage
 from ..domain.broadcast import BroadcastPolicy
-from ..domain.model import Limits, Space
+from ..domain.model import Limits, Space, SpaceState
 from ..domain.text import FORMAT, SHOWS_NOTHING, char_class, one_line
 
 # User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
@@ -220,6 +220,11 @@ class SpacePublic(BaseModel):
     # host's grace period, docs/control-plane.md "The host"; precise to one reconciler pass).
     host_away_until: datetime | None
     seats: Seats
+    invitations: dict[str, datetime] = Field(
+        description="Listeners invited to speak who have not answered yet: id -> when the invitation "
+        "lapses. Each holds a speaker seat. The host and co-hosts see all of them; anyone else at most "
+        "their own (answer it with POST or DELETE /spaces/{id}/invitation). Empty unless live."
+    )
     listener_mode: Literal["webrtc", "hls"] | None = Field(
         description="A live Space: what POST /spaces/{id}/token answers a listener now: `hls` once the "
         "room's WebRTC audience is full (SPACES_WEBRTC_LISTENER_LIMIT), else `webrtc`. Null otherwise. "
@@ -275,6 +280,11 @@ class SpacePublic(BaseModel):
             caller_blocked=caller_blocked,
             host_away_until=_from_ms(pushed.host_away_until_ms(space, host_grace=host_grace)),
             seats=Seats(cohosts=limits.max_cohosts, speakers=limits.max_speakers),
+            invitations=(
+                {user: i.until for user, i in stage.pending_invitations(space, now).items()}
+                if space.state is SpaceState.LIVE
+                else {}
+            ),
             listener_mode=None if mode is None else mode.value,
         )
 
@@ -329,6 +339,10 @@ class WebRtcTokenResponse(BaseModel):
     role: Literal["host", "cohost", "speaker", "listener"]
     issued_at: datetime = Field(description=ISSUED_AT)
     expires_at: datetime
+    viewer_tag: str = Field(
+        description="This person's tag in the room metadata's `invited` (a keyed hash of the Space and "
+        "the user id): an entry for it is an invitation to speak waiting for their answer."
+    )
 
 
 class HlsTokenResponse(BaseModel):
@@ -348,9 +362,10 @@ class HlsTokenResponse(BaseModel):
         "and sends none (the listener count is estimated from a sample of HLS viewers)."
     )
     viewer_tag: str = Field(
-        description="This viewer's tag in state.json's `removed_viewers` (a keyed hash of the Space and "
-        "the user id): an entry for it later than `issued_at` (epoch milliseconds) means a host removed "
-        "this viewer after this grant, and the page stops playing."
+        description="This viewer's tag in state.json's `removed_viewers` and `invited` (a keyed hash of "
+        "the Space and the user id): an entry in `removed_viewers` later than `issued_at` (epoch "
+        "milliseconds) means a host removed this viewer after this grant, and the page stops playing; "
+        "one in `invited` is an invitation to speak waiting for their answer."
     )
 
 

@@ -62,6 +62,17 @@ class Limits:
     max_scheduled_per_host: int | None = None
 
 
+@dataclass(frozen=True)
+class Invitation:
+    """A moderator's invitation to speak, waiting for the listener's answer (domain/stage.py)."""
+
+    # When it lapses unanswered (stage.INVITATION_SECONDS after it was sent).
+    until: datetime
+    # The invitee's viewer tag (domain/viewers.py): how the public documents (the room metadata,
+    # state.json) tell the invitee's page without naming the person before they agreed.
+    tag: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Space:
     id: str
@@ -73,6 +84,9 @@ class Space:
     cohosts: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()
     raised_hands: tuple[str, ...] = ()
+    # Listeners invited to speak who have not answered yet: id -> invitation. Each holds a speaker
+    # seat until it is answered, withdrawn or lapses (stage.pending_invitations).
+    invited: dict[str, Invitation] = field(default_factory=dict)
     blocked: tuple[str, ...] = ()
     pinned: str | None = None
     # What of the pinned person the big tile shows. Camera whenever nobody is pinned.

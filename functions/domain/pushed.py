@@ -62,7 +62,19 @@ def room_state(space: Space, *, host_grace: float) -> RoomMetadata:
         version=space.version,
         host_away_until=host_away_until_ms(space, host_grace=host_grace),
         removed_viewers=viewers.latest(space.removed_viewers),
+        invited=invited_tags(space),
     )
+
+
+def invited_tags(space: Space) -> dict[str, int]:
+    """A live Space's invitations to speak as the public documents carry them: by the invitee's
+    viewer tag, with when each lapses (epoch ms). A lapsed one stays until the next write drops it:
+    the page compares the time with its clock, and the API refuses a late answer."""
+    if space.state is not SpaceState.LIVE:
+        return {}
+    return {
+        invitation.tag: round(invitation.until.timestamp() * 1000) for invitation in space.invited.values()
+    }
 
 
 def raised_hands(space: Space, read_at_ms: int) -> RaisedHands:

@@ -6,14 +6,14 @@ write) or raises a DomainError naming the rule.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from contract import names
 
 from .errors import Conflict, Forbidden
 from .grants import screen_share_allowed
 from .lifecycle import require_live, require_not_blocked
-from .model import STAGE_ROLES, Limits, Role, Space, SpaceState, VideoSource
+from .model import STAGE_ROLES, Invitation, Limits, Role, Space, SpaceState, VideoSource
 from .reactions import RateLimit
 
 MODERATORS = frozenset({Role.HOST, Role.COHOST})
@@ -38,6 +38,10 @@ HAND_LIMIT = RateLimit(name="hand", min_interval=0.0, burst=5, burst_seconds=5.0
 # entry or a seat. A page asks once per join and per reconnect attempt (1, 2, 4, 8, then every 10 s);
 # a join refused as busy is sent again after a second or more. A loop gets one a second.
 JOIN_LIMIT = RateLimit(name="token", min_interval=0.0, burst=10, burst_seconds=10.0)
+# How long an invitation to speak waits for the listener's answer. It holds a speaker seat meanwhile,
+# so one sent to a page nobody watches must not hold it for long; two minutes is time to notice the
+# prompt, find the headphones and agree. A moderator may send it again.
+INVITATION_SECONDS = 120
 
 
 # The authorize_* checks decide by the Space's own fields alone (roles, state: store.get_own), so
@@ -63,7 +67,14 @@ def steps_down(space: Space, *, actor: str, target: str | None, role: Role | Non
 
 
 def change_role(
-    space: Space, *, actor: str, target: str, role: Role, limits: Limits, from_role: Role | None = None
+    space: Space,
+    *,
+    actor: str,
+    target: str,
+    role: Role,
+    limits: Limits,
+    now: datetime,
+    from_role: Role | None = None,
 ) -> Space:
     """`from_role`: the role the caller saw, when they acted on it (an invitation from the audience
     list, a button on a stage row). If the person's role has changed since, nothing is changed: an
@@ -92,23 +103,95 @@ def change_role(
 
     cohosts = tuple(u for u in space.cohosts if u != target)
     speakers = tuple(u for u in space.speakers if u != target)
+    on_stage = role in STAGE_ROLES
+    # Being brought on stage answers an invitation of theirs too; the others keep their seats.
+    invited = {u: i for u, i in pending_invitations(space, now).items() if u != target or not on_stage}
     if role is Role.COHOST:
         if len(cohosts) >= limits.max_cohosts:
             raise Conflict("cohost_limit", f"a Space has at most {limits.max_cohosts} co-hosts")
         cohosts += (target,)
     elif role is Role.SPEAKER:
-        if len(speakers) >= limits.max_speakers:
-            raise Conflict("speaker_limit", f"a Space has at most {limits.max_speakers} speakers")
+        _require_speaker_seat(speakers, invited, limits)
         speakers += (target,)
-    on_stage = role in STAGE_ROLES
     changed = space.replace(
         cohosts=cohosts,
         speakers=speakers,
         # Being brought on stage answers the raised hand.
         raised_hands=_without(space.raised_hands, target) if on_stage else space.raised_hands,
+        invited=invited,
         pinned=space.pinned if on_stage or space.pinned != target else None,
     )
     return _valid_pin_source(changed)
+
+
+def pending_invitations(space: Space, now: datetime) -> dict[str, Invitation]:
+    """The invitations to speak still waiting at `now`: a lapsed one is dropped by the next write
+    (stored, it is only read through this)."""
+    return {user: invitation for user, invitation in space.invited.items() if invitation.until > now}
+
+
+def invite(space: Space, *, actor: str, target: str, tag: str, limits: Limits, now: datetime) -> Space:
+    """A moderator asks a listener to speak; the listener answers (accept_invitation,
+    decline_invitation). Until then nothing about them changes and nobody else learns who they
+    are: their name and microphone go on stage, into the broadcast and its recording only once they
+    agree. The invitation holds a speaker seat for INVITATION_SECONDS. Someone whose hand is raised
+    asked already: they are brought on stage at once, as approving the hand does. Sending it again
+    restarts its wait. `tag`: the invitee's viewer tag (viewers.viewer_tag)."""
+    require_live(space)
+    _require_moderator(space, actor=actor, doing="invite people to speak")
+    current = space.role_of(target)
+    if current is not Role.LISTENER:
+        raise Conflict(
+            names.ROLE_CHANGED_RULE,
+            f"they are {_ROLE_NAMES[current]} now, not in the audience: nothing was changed",
+        )
+    if target in space.blocked:
+        raise Conflict(names.USER_BLOCKED_RULE, "a blocked user cannot be invited to speak")
+    if target in space.raised_hands:
+        return change_role(space, actor=actor, target=target, role=Role.SPEAKER, limits=limits, now=now)
+    invited = pending_invitations(space, now)
+    if target not in invited:
+        _require_speaker_seat(space.speakers, invited, limits)
+    invited[target] = Invitation(until=now + timedelta(seconds=INVITATION_SECONDS), tag=tag)
+    return space.replace(invited=invited)
+
+
+def accept_invitation(space: Space, *, user: str, limits: Limits, now: datetime) -> Space:
+    """The invitee agrees: they are a speaker now, in the seat their invitation held."""
+    require_live(space)
+    require_not_blocked(space, user)
+    invited = pending_invitations(space, now)
+    if user not in invited:
+        if space.on_stage(user):
+            return space  # a repeat of an answer that went through (a double click, a retry)
+        raise Conflict(
+            names.NOT_INVITED_RULE,
+            "no invitation to speak is waiting for you: it was withdrawn, it lapsed (an invitation waits"
+            f" {INVITATION_SECONDS} s), or none was sent. Nothing was changed; raise your hand to ask",
+        )
+    others = {u: i for u, i in invited.items() if u != user}
+    _require_speaker_seat(space.speakers, others, limits)
+    return space.replace(
+        speakers=(*space.speakers, user), raised_hands=_without(space.raised_hands, user), invited=others
+    )
+
+
+def decline_invitation(space: Space, *, actor: str, target: str, now: datetime) -> Space:
+    """The invitee says no, or a moderator withdraws the invitation. Nothing to withdraw is the
+    no-op any repeat is."""
+    if actor != target:
+        _require_moderator(space, actor=actor, doing="withdraw invitations")
+    if target not in space.invited:
+        return space
+    return space.replace(invited={u: i for u, i in pending_invitations(space, now).items() if u != target})
+
+
+def _require_speaker_seat(speakers: tuple[str, ...], invited: dict[str, Invitation], limits: Limits) -> None:
+    """A free speaker seat: one not taken by a speaker nor held by someone else's invitation."""
+    if len(speakers) + len(invited) < limits.max_speakers:
+        return
+    held = f" ({len(invited)} held by invitations waiting for an answer)" if invited else ""
+    raise Conflict("speaker_limit", f"a Space has at most {limits.max_speakers} speakers{held}")
 
 
 def raise_hand(space: Space, *, user: str, limits: Limits) -> Space:
@@ -155,6 +238,7 @@ def remove(space: Space, *, actor: str, target: str, block: bool, limits: Limits
         cohosts=_without(space.cohosts, target),
         speakers=_without(space.speakers, target),
         raised_hands=_without(space.raised_hands, target),
+        invited={u: i for u, i in space.invited.items() if u != target},
         blocked=blocked,
         pinned=None if space.pinned == target else space.pinned,
         pinned_source=VideoSource.CAMERA if space.pinned == target else space.pinned_source,
@@ -194,11 +278,15 @@ def require_back_since_removal(removed_at: datetime | None, listed_since: dateti
 
 
 def as_seen_by(space: Space, viewer: str) -> Space:
-    """The Space as `viewer` may see it: the queue of raised hands is the host's and co-hosts' to
-    act on; anyone else sees at most their own hand (and so only its name)."""
+    """The Space as `viewer` may see it: the queue of raised hands and the invitations waiting are
+    the host's and co-hosts' to act on; anyone else sees at most their own hand (and so only its
+    name) and their own invitation."""
     if space.role_of(viewer) in MODERATORS:
         return space
-    return space.replace(raised_hands=tuple(user for user in space.raised_hands if user == viewer))
+    return space.replace(
+        raised_hands=tuple(user for user in space.raised_hands if user == viewer),
+        invited={user: i for user, i in space.invited.items() if user == viewer},
+    )
 
 
 def authorize_mute(space: Space, *, actor: str, target: str) -> None:

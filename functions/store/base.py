@@ -30,7 +30,7 @@ from typing import Any
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SeatClaim
 from ..domain.errors import Busy, Conflict, NotFound
-from ..domain.model import Limits, Space, SpaceState, VideoPolicy, VideoSource
+from ..domain.model import Invitation, Limits, Space, SpaceState, VideoPolicy, VideoSource
 from ..domain.people import stage_names, stage_pictures
 from ..domain.presence import HlsEstimate
 
@@ -342,6 +342,8 @@ def to_record(space: Space) -> dict[str, Any]:
         "speakers": list(space.speakers),
         "pinned": space.pinned,
         "pinned_source": space.pinned_source.value,
+        # At most max_speakers of them (each holds a seat).
+        "invited": {user: {"until": ts(i.until), "tag": i.tag} for user, i in space.invited.items()},
         # The stage's display names and avatars (bounded by the stage limits); a hand's are on its
         # record.
         "names": stage_names(space),
@@ -395,6 +397,7 @@ def from_record(
         # An ended Space has no queue: its leftover hand records are never read.
         raised_hands=() if state is SpaceState.ENDED else raised_hands,
         blocked=blocked,
+        invited=_invitations(record.get("invited")),
         pinned=record.get("pinned"),
         # Records written before screen sharing have no source: their pin is a camera pin.
         pinned_source=VideoSource(record.get("pinned_source") or VideoSource.CAMERA.value),
@@ -411,6 +414,19 @@ def from_record(
         listener_count=max(0, int(listener_count)),
         hls=hls,
     )
+
+
+def _invitations(value: object) -> dict[str, Invitation]:
+    """Records written before invitations waited for an answer have none."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        user: Invitation(until=parse_ts(entry["until"]), tag=entry["tag"])  # type: ignore[arg-type]
+        for user, entry in value.items()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("until"), str)
+        and isinstance(entry.get("tag"), str)
+    }
 
 
 def _names(value: object) -> dict[str, str]:

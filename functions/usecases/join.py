@@ -26,6 +26,8 @@ class JoinGrant:
     role: Role
     issued_at: datetime
     expires_at: datetime
+    # Where the room metadata tells this person of an invitation to speak (domain/viewers.py).
+    viewer_tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class BroadcastGrant:
     issued_at: datetime
     # Seconds between the page's presence heartbeats while playing; None: not sampled, none.
     presence_interval_seconds: int | None = None
-    # Where state.json tells this viewer of a removal after this grant (domain/viewers.py).
+    # Where state.json tells this viewer of a removal after this grant, and of an invitation to
+    # speak (domain/viewers.py).
     viewer_tag: str = ""
 
 
@@ -87,6 +90,7 @@ def join(
         seat = None if claim is None else ctx.store.claim_seat(space.id, claim)
         if seat is None:
             mode = JoinMode.HLS
+    tag = viewers.viewer_tag(settings.viewer_tag_key(), space.id, actor)
     if mode is JoinMode.HLS and policy.base_url is not None:
         links = broadcast.links(policy.base_url, space.id)
         # Not in the room, so no leave will come: listed until the entry expires (renewed by the
@@ -98,7 +102,7 @@ def join(
             role=role,
             issued_at=now,
             presence_interval_seconds=presence.interval_for(ctx, actor),
-            viewer_tag=viewers.viewer_tag(settings.viewer_tag_key(), space.id, actor),
+            viewer_tag=tag,
         )
     if role is Role.LISTENER:
         # Removed by the participant_left webhook (usecases/webhooks.py); renewed while connected
@@ -126,6 +130,7 @@ def join(
         role=role,
         issued_at=now,
         expires_at=minted.expires_at,
+        viewer_tag=tag,
     )
 
 

@@ -128,13 +128,79 @@ async def change_role(
 
     def rule(space: Space) -> Space:
         changed = stage.change_role(
-            space, actor=actor, target=target, role=role, limits=ctx.settings.limits, from_role=from_role
+            space,
+            actor=actor,
+            target=target,
+            role=role,
+            limits=ctx.settings.limits,
+            now=ctx.clock(),
+            from_role=from_role,
         )
         if changed is space or entry is None or target in changed.names:
             return changed
         return people.named(changed, people.Caller(target, entry.name, entry.picture))
 
     change = await asyncio.to_thread(ctx.store.update, space_id, rule)
+    return await _after(ctx, change.after, changed=change.changed)
+
+
+async def invite(ctx: Context, *, actor: str, space_id: str, target: str) -> Accepted:
+    """An invitation to speak (stage.invite): only the invitee's page learns it, by their viewer tag
+    in the room metadata and state.json. Someone a host removed is invited only once they came back,
+    as for a role change (stage.require_back_since_removal); the listener list names the person who
+    raised no hand."""
+    own = await ctx.own(space_id)
+    stage.authorize_role_change(own, actor=actor)
+    if own.role_of(target) is Role.LISTENER:
+        entry = await asyncio.to_thread(ctx.store.listed, space_id, target)
+        removed_at = await asyncio.to_thread(ctx.store.removed_at, space_id, target, now=ctx.clock())
+        stage.require_back_since_removal(removed_at, entry.joined_at if entry else None)
+    tag = viewers.viewer_tag(ctx.settings.viewer_tag_key(), space_id, target)
+    change = await asyncio.to_thread(
+        ctx.store.update,
+        space_id,
+        lambda s: stage.invite(
+            s, actor=actor, target=target, tag=tag, limits=ctx.settings.limits, now=ctx.clock()
+        ),
+    )
+    return await _after(ctx, change.after, changed=change.changed)
+
+
+async def answer_invitation(
+    ctx: Context,
+    *,
+    actor: str,
+    space_id: str,
+    accept: bool,
+    name: str | None = None,
+    picture: str | None = None,
+) -> Accepted:
+    """The invitee's answer. Agreeing names them on stage from their own sign-in (`name`, `picture`),
+    as a raised hand does."""
+
+    def rule(space: Space) -> Space:
+        if not accept:
+            return stage.decline_invitation(space, actor=actor, target=actor, now=ctx.clock())
+        accepted = stage.accept_invitation(space, user=actor, limits=ctx.settings.limits, now=ctx.clock())
+        if accepted is space or name is None:
+            return accepted
+        return people.named(accepted, people.Caller(actor, name, picture))
+
+    change = await asyncio.to_thread(ctx.store.update, space_id, rule)
+    return await _after(ctx, change.after, changed=change.changed)
+
+
+async def withdraw_invitation(ctx: Context, *, actor: str, space_id: str, target: str) -> Accepted:
+    """A moderator takes back an invitation not yet answered (the invitee's own refusal is
+    answer_invitation)."""
+    if actor == target:
+        return await answer_invitation(ctx, actor=actor, space_id=space_id, accept=False)
+    stage.authorize_role_change(await ctx.own(space_id), actor=actor)
+    change = await asyncio.to_thread(
+        ctx.store.update,
+        space_id,
+        lambda s: stage.decline_invitation(s, actor=actor, target=target, now=ctx.clock()),
+    )
     return await _after(ctx, change.after, changed=change.changed)
 
 

@@ -28,6 +28,8 @@ export interface SpacePublic {
   caller_blocked: boolean | null;
   host_away_until: string | null;
   seats: Seats;
+  /** Listeners invited to speak who have not answered yet: id -> when the invitation lapses. Each holds a speaker seat. The host and co-hosts see all of them; anyone else at most their own (answer it with POST or DELETE /spaces/{id}/invitation). Empty unless live. */
+  invitations: Record<string, string>;
   /** A live Space: what POST /spaces/{id}/token answers a listener now: `hls` once the room's WebRTC audience is full (SPACES_WEBRTC_LISTENER_LIMIT), else `webrtc`. Null otherwise. Reading it changes nothing, where asking for a token takes a seat: a page sent back to the audience reads it to learn whether to move to the broadcast. */
   listener_mode: "webrtc" | "hls" | null;
 }
@@ -60,6 +62,8 @@ export interface WebRtcTokenResponse {
   /** When this grant was issued (the API's clock). A page that comes back by itself (a reload, a dropped connection) sends it as `rejoin_since`, so a removal it missed meanwhile is answered. */
   issued_at: string;
   expires_at: string;
+  /** This person's tag in the room metadata's `invited` (a keyed hash of the Space and the user id): an entry for it is an invitation to speak waiting for their answer. */
+  viewer_tag: string;
 }
 
 /** Watch the broadcast: the room's WebRTC audience is full. Play `playlist_url` (HLS); raising a hand still works, and once promoted the next token request answers `webrtc`. */
@@ -73,7 +77,7 @@ export interface HlsTokenResponse {
   expires_at: null;
   /** While the player plays, POST /spaces/{id}/presence every this many seconds, the first one at a random moment within the first interval; null: this viewer is not sampled and sends none (the listener count is estimated from a sample of HLS viewers). */
   presence_interval_seconds: number | null;
-  /** This viewer's tag in state.json's `removed_viewers` (a keyed hash of the Space and the user id): an entry for it later than `issued_at` (epoch milliseconds) means a host removed this viewer after this grant, and the page stops playing. */
+  /** This viewer's tag in state.json's `removed_viewers` and `invited` (a keyed hash of the Space and the user id): an entry in `removed_viewers` later than `issued_at` (epoch milliseconds) means a host removed this viewer after this grant, and the page stops playing; one in `invited` is an invitation to speak waiting for their answer. */
   viewer_tag: string;
 }
 

@@ -23,6 +23,7 @@ export const BROADCAST_REACTIONS_SECONDS = 30;
 export const HANDS_TOPIC = "spaces.hands";
 export const REMOVED_RULE = "removed";
 export const ROLE_CHANGED_RULE = "role_changed";
+export const NOT_INVITED_RULE = "not_invited";
 export const USER_BLOCKED_RULE = "user_blocked";
 export const TARGET_REMOVED_RULE = "target_removed";
 export const HAND_RATE_LIMITED_RULE = "hand_rate_limited";
@@ -82,6 +83,8 @@ export interface RoomMetadata {
   host_away_until: number | null;
   /** HLS viewers a host removed or blocked lately (the latest 16 of the last hour): viewer tag -> when (epoch milliseconds, the API's clock). A viewer's tag comes with its HLS grant (POST /spaces/{id}/token: viewer_tag, beside issued_at). A page on the broadcast whose tag is here with a time after its grant's issued_at was removed after it joined: it stops its player and says so. A tag is a keyed hash of the Space and the user id (the key is derived from a server secret no viewer holds), so this says how many were removed, not who. A document without it reads as an empty map. */
   removed_viewers: Record<string, number>;
+  /** Listeners a host or co-host invited to speak who have not answered yet: viewer tag -> when the invitation lapses (epoch milliseconds, the API's clock; 120 s after it was sent). Each holds one of the speaker seats, so there are never more than those. A listener's tag comes with its grant (POST /spaces/{id}/token: viewer_tag): a page whose own tag is here, with a time still ahead, asks its person whether to go on stage and answers POST or DELETE /spaces/{id}/invitation. The tag says that someone was invited, not who: a person is named on stage only once they agree. A document without it reads as an empty map. */
+  invited: Record<string, number>;
   /** state.json only: the composer writes it there, and the room metadata never carries it (absent: none). The broadcast's latest stage changes (timeline.json's entries, without names): those of the last 30 s and the one in force before them, at most the latest 8 (a lively stage covers less). A viewer behind live shows who holds the stage at the moment its player is at (its PROGRAM-DATE-TIME), not at the moment it read this document. */
   timeline_recent?: TimelineEntry[];
 }

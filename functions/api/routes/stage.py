@@ -78,6 +78,65 @@ async def set_role(
     return show.accepted(accepted, response)
 
 
+@router.post("/invitations/{user_id}", responses=ACCEPTED)
+async def invite(
+    space_id: SpaceId,
+    user_id: TargetUser,
+    user: CurrentUser,
+    ctx: UseCases,
+    show: PresenterDep,
+    response: Response,
+) -> SpaceChange:
+    """Host and co-hosts: invite a listener to speak (live Spaces). Nothing changes for them until
+    they agree (POST /spaces/{id}/invitation): only their own page is told, by their viewer tag in
+    the room metadata and state.json, so nobody learns who was invited. The invitation holds a
+    speaker seat for 120 s (409 `speaker_limit` when none is free); sending it again restarts the
+    wait. Someone whose hand is raised asked already: they become a speaker at once. 409
+    `role_changed` when they are not in the audience now, `user_blocked`, `target_removed` (removed
+    and not back since)."""
+    accepted = await stage.invite(ctx, actor=user, space_id=space_id, target=user_id)
+    return show.accepted(accepted, response)
+
+
+@router.delete("/invitations/{user_id}", responses=ACCEPTED)
+async def withdraw_invitation(
+    space_id: SpaceId,
+    user_id: TargetUser,
+    user: CurrentUser,
+    ctx: UseCases,
+    show: PresenterDep,
+    response: Response,
+) -> SpaceChange:
+    """Host and co-hosts: take back an invitation not yet answered (the invitee may decline their
+    own here too). Nothing waiting is the no-op a repeat is."""
+    accepted = await stage.withdraw_invitation(ctx, actor=user, space_id=space_id, target=user_id)
+    return show.accepted(accepted, response)
+
+
+@router.post("/invitation", responses=ACCEPTED)
+async def accept_invitation(
+    space_id: SpaceId, caller: CurrentCaller, ctx: UseCases, show: PresenterDep, response: Response
+) -> SpaceChange:
+    """The invitee agrees to speak: a speaker now, named on stage with their display name and
+    avatar, their grant updated live (the microphone starts muted). 409 `not_invited` when no
+    invitation is waiting for them (withdrawn, lapsed, never sent); a repeat once on stage is a
+    no-op."""
+    accepted = await stage.answer_invitation(
+        ctx, actor=caller.id, space_id=space_id, accept=True, name=caller.name, picture=caller.picture
+    )
+    return show.accepted(accepted, response)
+
+
+@router.delete("/invitation", responses=ACCEPTED)
+async def decline_invitation(
+    space_id: SpaceId, user: CurrentUser, ctx: UseCases, show: PresenterDep, response: Response
+) -> SpaceChange:
+    """The invitee says no: the seat is free again, and they stay in the audience. Nothing waiting is
+    the no-op a repeat is."""
+    accepted = await stage.answer_invitation(ctx, actor=user, space_id=space_id, accept=False)
+    return show.accepted(accepted, response)
+
+
 @router.post("/host", responses={**BODY_PROBLEMS, **ACCEPTED})
 async def hand_over(
     space_id: SpaceId,

@@ -92,4 +92,5 @@ async def join_token(
         role=grant.role.value,
         issued_at=grant.issued_at,
         expires_at=grant.expires_at,
+        viewer_tag=grant.viewer_tag,
     )

@@ -48,18 +48,34 @@ def test_update_applies_rule_and_bumps_version(store: SpaceStore) -> None:
     space = live(store, make_space())
     change = store.update(
         space.id,
-        lambda s: stage.change_role(s, actor="host", target="bob", role=Role.SPEAKER, limits=Limits()),
+        lambda s: stage.change_role(
+            s, actor="host", target="bob", role=Role.SPEAKER, limits=Limits(), now=T0
+        ),
     )
     assert change.changed
     assert change.after.version == space.version + 1
     assert store.require(space.id).speakers == ("bob",)
 
 
+def test_an_invitation_to_speak_round_trips(store: SpaceStore) -> None:
+    space = live(store, make_space())
+    limits = Limits()
+    invited = store.update(
+        space.id, lambda s: stage.invite(s, actor="host", target="lee", tag="tag-lee0", limits=limits, now=T0)
+    ).after
+    assert store.require(space.id).invited == invited.invited
+    assert store.require(space.id).invited["lee"].until == T0 + timedelta(seconds=stage.INVITATION_SECONDS)
+    assert store.get_own(space.id).invited == invited.invited  # a member's read sees it too
+    accepted = store.update(space.id, lambda s: stage.accept_invitation(s, user="lee", limits=limits, now=T0))
+    assert accepted.changed and store.require(space.id).speakers == ("lee",)
+    assert store.require(space.id).invited == {}
+
+
 def test_get_own_reads_the_roles_and_state_without_the_members(store: SpaceStore) -> None:
     space = live(store, make_space())
     store.update(
         space.id,
-        lambda s: stage.change_role(s, actor="host", target="co", role=Role.COHOST, limits=Limits()),
+        lambda s: stage.change_role(s, actor="host", target="co", role=Role.COHOST, limits=Limits(), now=T0),
     )
     store.update(space.id, lambda s: stage.raise_hand(s, user="fan", limits=Limits()))
     own = store.get_own(space.id)
@@ -262,7 +278,9 @@ def test_parallel_promotions_never_exceed_the_speaker_limit(store: SpaceStore) -
         try:
             store.update(
                 space.id,
-                lambda s: stage.change_role(s, actor="host", target=user, role=Role.SPEAKER, limits=limits),
+                lambda s: stage.change_role(
+                    s, actor="host", target=user, role=Role.SPEAKER, limits=limits, now=T0
+                ),
             )
             return True
         except Conflict as exc:
@@ -298,7 +316,7 @@ def test_a_space_with_a_full_hand_queue_ends(store: SpaceStore) -> None:
     space = live(store, make_space())
     store.update(
         space.id,
-        lambda s: stage.change_role(s, actor=s.host, target="sp", role=Role.SPEAKER, limits=limits),
+        lambda s: stage.change_role(s, actor=s.host, target="sp", role=Role.SPEAKER, limits=limits, now=T0),
     )
     store.update(space.id, lambda s: stage.pin(s, actor=s.host, target="sp"))
     for i in range(limits.max_raised_hands):

@@ -43,7 +43,8 @@ def test_hands_keep_their_order_and_never_touch_the_space_version(store: SpaceSt
     assert got.version == space.version  # the Space record was not written
     store.update(space.id, lambda s: stage.lower_hand(s, user="a"))
     promoted = store.update(
-        space.id, lambda s: stage.change_role(s, actor="host", target="b", role=Role.SPEAKER, limits=LIMITS)
+        space.id,
+        lambda s: stage.change_role(s, actor="host", target="b", role=Role.SPEAKER, limits=LIMITS, now=T0),
     ).after
     assert promoted.version == space.version + 1
     assert store.require(space.id).raised_hands == ("c",)
@@ -70,7 +71,9 @@ def test_blocks_are_per_user_records_and_the_member_view_reads_only_one(store: S
     with pytest.raises(Conflict):
         store.update(
             space.id,
-            lambda s: stage.change_role(s, actor="host", target="troll", role=Role.SPEAKER, limits=LIMITS),
+            lambda s: stage.change_role(
+                s, actor="host", target="troll", role=Role.SPEAKER, limits=LIMITS, now=T0
+            ),
         )
 
 
@@ -114,7 +117,9 @@ def test_a_hand_raised_while_its_owner_is_promoted_is_not_left_behind(store: Spa
         space = live(store, make_space())
         with ThreadPoolExecutor(max_workers=2) as pool:
             raised = pool.submit(_try, partial(raise_hand, store, space.id, "bob"))
-            promote = partial(stage.change_role, actor="host", target="bob", role=Role.SPEAKER, limits=LIMITS)
+            promote = partial(
+                stage.change_role, actor="host", target="bob", role=Role.SPEAKER, limits=LIMITS, now=T0
+            )
             promoted = pool.submit(store.update, space.id, promote)
             raised.result(), promoted.result()
         final = store.require(space.id)
@@ -232,7 +237,7 @@ def test_old_format_records_take_new_changes_without_a_migration(store: SpaceSto
     assert store.require(OLD_LIVE).raised_hands == ("lena", "pia", "quinn")
     store.update(
         OLD_LIVE,
-        lambda s: stage.change_role(s, actor="hanna", target="pia", role=Role.SPEAKER, limits=LIMITS),
+        lambda s: stage.change_role(s, actor="hanna", target="pia", role=Role.SPEAKER, limits=LIMITS, now=T0),
     )
     store.update(
         OLD_LIVE, lambda s: stage.remove(s, actor="hanna", target="troll3", block=True, limits=LIMITS)
@@ -505,10 +510,10 @@ def test_dynamodb_a_members_read_touches_the_spaces_partition_at_meta_only(
         return s.replace(blocked=tuple(b for b in s.blocked if b != user))
 
     def demote(s: Any, user: str) -> Any:
-        return stage.change_role(s, actor="host", target=user, role=Role.LISTENER, limits=LIMITS)
+        return stage.change_role(s, actor="host", target=user, role=Role.LISTENER, limits=LIMITS, now=T0)
 
     def promote(s: Any, user: str) -> Any:
-        return stage.change_role(s, actor="host", target=user, role=Role.SPEAKER, limits=LIMITS)
+        return stage.change_role(s, actor="host", target=user, role=Role.SPEAKER, limits=LIMITS, now=T0)
 
     steps = [named_raise, raise_, lower, promote, demote, block, remove, unblock]
     for _ in range(40):

@@ -6,6 +6,7 @@ initials)."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from .test_store_contract import live, make_space
 
 pytestmark = pytest.mark.integration
 LIMITS = Limits()
+
+# Any moment: these role changes meet no invitation to speak.
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def raise_named_hand(store: SpaceStore, space_id: str, caller: people.Caller) -> None:
@@ -43,7 +47,8 @@ def test_names_live_with_the_space_and_with_each_hand(store: SpaceStore) -> None
     assert store.require(space.id, member="lee").pictures == {"host": HANA, "lee": LEE}
 
     promoted = store.update(
-        space.id, lambda s: stage.change_role(s, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS)
+        space.id,
+        lambda s: stage.change_role(s, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS, now=NOW),
     ).after
     assert promoted.speakers == ("lee",)
     again = store.require(space.id)
@@ -53,7 +58,9 @@ def test_names_live_with_the_space_and_with_each_hand(store: SpaceStore) -> None
 
     demoted = store.update(
         space.id,
-        lambda s: stage.change_role(s, actor="host", target="lee", role=Role.LISTENER, limits=LIMITS),
+        lambda s: stage.change_role(
+            s, actor="host", target="lee", role=Role.LISTENER, limits=LIMITS, now=NOW
+        ),
     ).after
     assert demoted.speakers == ()
     assert store.require(space.id).names == {"host": "Hana Host"}  # listeners' names are not kept

@@ -343,6 +343,7 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
         "version": json.loads(gateway.rooms[room])["version"],
         "host_away_until": None,  # the host is in the room (or has not come yet)
         "removed_viewers": {},
+        "invited": {},
     }
     ended = client.post(f"/spaces/{space['id']}/end", headers=auth("host"))
     assert ended.status_code == 200 and ended.json()["state"] == "ended"
@@ -505,6 +506,59 @@ def test_a_speaker_steps_down_to_the_audience_and_the_sfu_follows(
     # Back up takes an invitation: a listener changes no role, their own included.
     resp = set_role(client, space_id, "sam", "speaker", actor="sam")
     assert resp.status_code == 403 and resp.json()["rule"] == "moderators_only"
+
+
+def test_an_invited_listener_goes_on_stage_only_when_they_agree(
+    client: TestClient, gateway: FakeGateway
+) -> None:
+    space_id = live_space(client)
+    grant = client.post(f"/spaces/{space_id}/token", headers=auth("lis"))
+    assert grant.status_code == 200 and grant.json()["mode"] == "webrtc"
+    tag = grant.json()["viewer_tag"]
+    gateway.join("lis")
+    invited = client.post(f"/spaces/{space_id}/invitations/lis", headers=auth("host"))
+    assert invited.status_code == 200, invited.text
+    assert invited.json()["speakers"] == [] and set(invited.json()["invitations"]) == {"lis"}
+    # Nothing changed for them: still a listener in the SFU. Only their tag is in the metadata.
+    assert gateway.permissions["lis"][0] is Role.LISTENER
+    metadata = gateway.rooms[invited.json()["room_name"]]
+    assert set(json.loads(metadata)["invited"]) == {tag} and '"lis"' not in metadata
+    # Their own read shows their invitation; someone else's shows none.
+    assert set(client.get(f"/spaces/{space_id}", headers=auth("lis")).json()["invitations"]) == {"lis"}
+    assert client.get(f"/spaces/{space_id}", headers=auth("other")).json()["invitations"] == {}
+    # Only the invitee answers it.
+    assert client.post(f"/spaces/{space_id}/invitation", headers=auth("other")).json()["rule"] == (
+        names.NOT_INVITED_RULE
+    )
+    accepted = client.post(f"/spaces/{space_id}/invitation", headers=auth("lis"))
+    assert accepted.status_code == 200 and accepted.json()["speakers"] == ["lis"], accepted.text
+    assert accepted.json()["invitations"] == {}
+    role, permission = gateway.permissions["lis"]
+    assert role is Role.SPEAKER and permission.can_publish
+    assert json.loads(gateway.rooms[accepted.json()["room_name"]])["invited"] == {}
+    # A repeat once on stage is the no-op; an invitation of a speaker is refused.
+    assert client.post(f"/spaces/{space_id}/invitation", headers=auth("lis")).status_code == 200
+    again = client.post(f"/spaces/{space_id}/invitations/lis", headers=auth("host"))
+    assert again.status_code == 409 and again.json()["rule"] == names.ROLE_CHANGED_RULE
+
+
+def test_an_invitation_declined_or_withdrawn_frees_its_seat(client: TestClient) -> None:
+    space_id = live_space(client)
+    for user in ("a", "b"):
+        assert client.post(f"/spaces/{space_id}/invitations/{user}", headers=auth("host")).status_code == 200
+    # A listener neither invites nor withdraws someone else's.
+    refused = client.post(f"/spaces/{space_id}/invitations/c", headers=auth("a"))
+    assert refused.status_code == 403 and refused.json()["rule"] == "moderators_only"
+    assert client.delete(f"/spaces/{space_id}/invitations/b", headers=auth("a")).status_code == 403
+    declined = client.delete(f"/spaces/{space_id}/invitation", headers=auth("a"))
+    assert declined.status_code == 200 and declined.json()["invitations"] == {}  # theirs only
+    assert set(client.get(f"/spaces/{space_id}", headers=auth("host")).json()["invitations"]) == {"b"}
+    withdrawn = client.delete(f"/spaces/{space_id}/invitations/b", headers=auth("host"))
+    assert withdrawn.status_code == 200 and withdrawn.json()["invitations"] == {}
+    late = client.post(f"/spaces/{space_id}/invitation", headers=auth("b"))
+    assert late.status_code == 409 and late.json()["rule"] == names.NOT_INVITED_RULE
+    assert "Nothing was changed" in late.json()["detail"]
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == []
 
 
 def test_a_role_change_the_sfu_refuses_is_kept_and_converges_later(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,7 @@ from contract import names
 from functions.domain import grants, lifecycle, people, pushed, stage
 from functions.domain.errors import Conflict, Forbidden
 from functions.domain.model import (
+    Invitation,
     Limits,
     Role,
     Space,
@@ -82,23 +83,23 @@ def test_room_names_are_derived_from_the_space_id() -> None:
 
 # --- roles ---------------------------------------------------------------------------------------
 def test_host_assigns_cohosts_up_to_the_limit() -> None:
-    s = stage.change_role(LIVE, actor="host", target="a", role=Role.COHOST, limits=LIMITS)
-    s = stage.change_role(s, actor="host", target="b", role=Role.COHOST, limits=LIMITS)
+    s = stage.change_role(LIVE, actor="host", target="a", role=Role.COHOST, limits=LIMITS, now=NOW)
+    s = stage.change_role(s, actor="host", target="b", role=Role.COHOST, limits=LIMITS, now=NOW)
     assert s.cohosts == ("a", "b")
     with pytest.raises(Conflict) as err:
-        stage.change_role(s, actor="host", target="c", role=Role.COHOST, limits=LIMITS)
+        stage.change_role(s, actor="host", target="c", role=Role.COHOST, limits=LIMITS, now=NOW)
     assert err.value.rule == "cohost_limit"
 
 
 def test_cohosts_promote_speakers_but_not_cohosts() -> None:
     s = LIVE.replace(cohosts=("co", "co2"))
-    s2 = stage.change_role(s, actor="co", target="x", role=Role.SPEAKER, limits=LIMITS)
+    s2 = stage.change_role(s, actor="co", target="x", role=Role.SPEAKER, limits=LIMITS, now=NOW)
     assert s2.speakers == ("x",)
     with pytest.raises(Forbidden) as err:
-        stage.change_role(s, actor="co", target="x", role=Role.COHOST, limits=LIMITS)
+        stage.change_role(s, actor="co", target="x", role=Role.COHOST, limits=LIMITS, now=NOW)
     assert err.value.rule == "only_host_assigns_cohosts"
     with pytest.raises(Forbidden) as err:
-        stage.change_role(s, actor="co", target="co2", role=Role.LISTENER, limits=LIMITS)
+        stage.change_role(s, actor="co", target="co2", role=Role.LISTENER, limits=LIMITS, now=NOW)
     assert err.value.rule == "only_host_assigns_cohosts"
 
 
@@ -109,24 +110,24 @@ def test_a_change_meant_for_a_role_the_person_left_changes_nothing() -> None:
     for target, role, now in (("co", Role.SPEAKER, "a co-host"), ("sam", Role.COHOST, "a speaker")):
         with pytest.raises(Conflict) as err:
             stage.change_role(
-                s, actor="host", target=target, role=role, limits=LIMITS, from_role=Role.LISTENER
+                s, actor="host", target=target, role=role, limits=LIMITS, now=NOW, from_role=Role.LISTENER
             )
         assert err.value.rule == "role_changed"
         assert f"they are {now} now, not in the audience" in err.value.message
     # Already what was asked (someone else invited them, or this is a retry): nothing to change.
     assert (
         stage.change_role(
-            s, actor="host", target="sam", role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
+            s, actor="host", target="sam", role=Role.SPEAKER, limits=LIMITS, now=NOW, from_role=Role.LISTENER
         )
         is s
     )
     # Still what the caller saw: applied as without it.
     invited = stage.change_role(
-        s, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
+        s, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS, now=NOW, from_role=Role.LISTENER
     )
     assert invited.speakers == ("sam", "lee")
     demoted = stage.change_role(
-        s, actor="host", target="co", role=Role.SPEAKER, limits=LIMITS, from_role=Role.COHOST
+        s, actor="host", target="co", role=Role.SPEAKER, limits=LIMITS, now=NOW, from_role=Role.COHOST
     )
     assert (demoted.cohosts, demoted.speakers) == ((), ("sam", "co"))
     # A co-host's stale row for someone made co-host since: out of date too (roles are public).
@@ -137,12 +138,19 @@ def test_a_change_meant_for_a_role_the_person_left_changes_nothing() -> None:
             target="co2",
             role=Role.SPEAKER,
             limits=LIMITS,
+            now=NOW,
             from_role=Role.LISTENER,
         )
     assert err.value.rule == "role_changed"
     # A repeat of a change that went through (a double click, a retried PUT) is a no-op, not a 409.
     again = stage.change_role(
-        invited, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS, from_role=Role.LISTENER
+        invited,
+        actor="host",
+        target="lee",
+        role=Role.SPEAKER,
+        limits=LIMITS,
+        now=NOW,
+        from_role=Role.LISTENER,
     )
     assert again is invited
 
@@ -151,7 +159,7 @@ def test_a_change_meant_for_a_role_the_person_left_changes_nothing() -> None:
 def test_speakers_and_listeners_change_no_roles(actor: str) -> None:
     s = LIVE.replace(speakers=("speaker",))
     with pytest.raises(Forbidden) as err:
-        stage.change_role(s, actor=actor, target="x", role=Role.SPEAKER, limits=LIMITS)
+        stage.change_role(s, actor=actor, target="x", role=Role.SPEAKER, limits=LIMITS, now=NOW)
     assert err.value.rule == "moderators_only"
 
 
@@ -160,7 +168,9 @@ def test_a_speaker_or_cohost_steps_down_to_the_audience_themselves(who: str) -> 
     """Their slot is free at once (found from outside: someone who walked away held it until a
     moderator noticed); the pin on them goes, as with any demotion."""
     s = LIVE.replace(speakers=("speaker", "other"), cohosts=("cohost",), pinned=who)
-    down = stage.change_role(s, actor=who, target=who, role=Role.LISTENER, limits=LIMITS, from_role=Role(who))
+    down = stage.change_role(
+        s, actor=who, target=who, role=Role.LISTENER, limits=LIMITS, now=NOW, from_role=Role(who)
+    )
     assert down.role_of(who) is Role.LISTENER and down.pinned is None
     assert down.role_of("other") is Role.SPEAKER and down.host == "host"
     # Only down: a speaker moves no one else and cannot move up; a co-host's own seat is the host's
@@ -172,48 +182,48 @@ def test_a_speaker_or_cohost_steps_down_to_the_audience_themselves(who: str) -> 
     )
     for target, role in refused:
         with pytest.raises(Forbidden):
-            stage.change_role(s, actor=who, target=target, role=role, limits=LIMITS)
+            stage.change_role(s, actor=who, target=target, role=role, limits=LIMITS, now=NOW)
     # Sent again (a retry, a second tab): the no-op any repeat of a change that went through is.
-    assert stage.change_role(down, actor=who, target=who, role=Role.LISTENER, limits=LIMITS) is down
+    assert stage.change_role(down, actor=who, target=who, role=Role.LISTENER, limits=LIMITS, now=NOW) is down
     # A listener moves no one up, themselves included.
     with pytest.raises(Forbidden):
-        stage.change_role(down, actor=who, target=who, role=Role.SPEAKER, limits=LIMITS)
+        stage.change_role(down, actor=who, target=who, role=Role.SPEAKER, limits=LIMITS, now=NOW)
 
 
 def test_the_host_role_is_fixed() -> None:
     with pytest.raises(Forbidden) as err:
-        stage.change_role(LIVE, actor="host", target="host", role=Role.LISTENER, limits=LIMITS)
+        stage.change_role(LIVE, actor="host", target="host", role=Role.LISTENER, limits=LIMITS, now=NOW)
     assert err.value.rule == "host_role_fixed"
     with pytest.raises(Forbidden):
-        stage.change_role(LIVE, actor="host", target="x", role=Role.HOST, limits=LIMITS)
+        stage.change_role(LIVE, actor="host", target="x", role=Role.HOST, limits=LIMITS, now=NOW)
 
 
 def test_speaker_limit_and_promotion_answers_the_hand() -> None:
     s = LIVE.replace(speakers=("a", "b"), raised_hands=("c", "d"))
-    s = stage.change_role(s, actor="host", target="c", role=Role.SPEAKER, limits=LIMITS)
+    s = stage.change_role(s, actor="host", target="c", role=Role.SPEAKER, limits=LIMITS, now=NOW)
     assert s.speakers == ("a", "b", "c") and s.raised_hands == ("d",)
     with pytest.raises(Conflict) as err:
-        stage.change_role(s, actor="host", target="d", role=Role.SPEAKER, limits=LIMITS)
+        stage.change_role(s, actor="host", target="d", role=Role.SPEAKER, limits=LIMITS, now=NOW)
     assert err.value.rule == "speaker_limit"
 
 
 def test_moving_a_cohost_to_speaker_frees_the_cohost_seat() -> None:
     s = LIVE.replace(cohosts=("a",))
-    s = stage.change_role(s, actor="host", target="a", role=Role.SPEAKER, limits=LIMITS)
+    s = stage.change_role(s, actor="host", target="a", role=Role.SPEAKER, limits=LIMITS, now=NOW)
     assert s.cohosts == () and s.speakers == ("a",)
 
 
 def test_demotion_clears_the_pin_and_same_role_is_a_no_op() -> None:
     s = LIVE.replace(speakers=("a",), pinned="a")
-    assert stage.change_role(s, actor="host", target="a", role=Role.SPEAKER, limits=LIMITS) is s
-    demoted = stage.change_role(s, actor="host", target="a", role=Role.LISTENER, limits=LIMITS)
+    assert stage.change_role(s, actor="host", target="a", role=Role.SPEAKER, limits=LIMITS, now=NOW) is s
+    demoted = stage.change_role(s, actor="host", target="a", role=Role.LISTENER, limits=LIMITS, now=NOW)
     assert demoted.speakers == () and demoted.pinned is None
 
 
 def test_blocked_users_cannot_be_put_on_stage() -> None:
     with pytest.raises(Conflict) as err:
         stage.change_role(
-            LIVE.replace(blocked=("x",)), actor="host", target="x", role=Role.SPEAKER, limits=LIMITS
+            LIVE.replace(blocked=("x",)), actor="host", target="x", role=Role.SPEAKER, limits=LIMITS, now=NOW
         )
     assert err.value.rule == "user_blocked"
 
@@ -221,7 +231,12 @@ def test_blocked_users_cannot_be_put_on_stage() -> None:
 def test_roles_cannot_change_in_an_ended_space() -> None:
     with pytest.raises(Conflict) as err:
         stage.change_role(
-            LIVE.replace(state=SpaceState.ENDED), actor="host", target="x", role=Role.SPEAKER, limits=LIMITS
+            LIVE.replace(state=SpaceState.ENDED),
+            actor="host",
+            target="x",
+            role=Role.SPEAKER,
+            limits=LIMITS,
+            now=NOW,
         )
     assert err.value.rule == "space_ended"
 
@@ -270,6 +285,107 @@ def test_remove_protects_the_host_and_cohosts() -> None:
         stage.remove(s, actor="sp", target="x", block=False, limits=LIMITS)
     assert err.value.rule == "moderators_only"
     assert stage.remove(s, actor="co", target="sp", block=False, limits=LIMITS).speakers == ()
+
+
+# --- invitations to speak -------------------------------------------------------------------------
+LATER = NOW + timedelta(seconds=stage.INVITATION_SECONDS)
+
+
+def invite(s: Space, target: str, *, actor: str = "host", now: datetime = NOW) -> Space:
+    return stage.invite(s, actor=actor, target=target, tag=f"tag-{target}", limits=LIMITS, now=now)
+
+
+def test_an_invitation_waits_for_the_listeners_answer() -> None:
+    s = invite(LIVE, "lee")
+    # Nothing about them changes until they agree: still in the audience, unnamed, no grant.
+    assert s.role_of("lee") is Role.LISTENER and "lee" not in s.names
+    assert s.invited == {"lee": Invitation(until=LATER, tag="tag-lee")}
+    assert json.loads(grants.room_metadata(s, host_grace=60))["invited"] == {
+        "tag-lee": round(LATER.timestamp() * 1000)
+    }
+    on = stage.accept_invitation(s, user="lee", limits=LIMITS, now=NOW + timedelta(seconds=30))
+    assert on.role_of("lee") is Role.SPEAKER and on.invited == {}
+    # A repeat of the answer once on stage changes nothing.
+    assert stage.accept_invitation(on, user="lee", limits=LIMITS, now=NOW) is on
+    # Declined: the seat is free again, and they stay in the audience.
+    off = stage.decline_invitation(s, actor="lee", target="lee", now=NOW)
+    assert off.invited == {} and off.role_of("lee") is Role.LISTENER
+    assert stage.decline_invitation(off, actor="lee", target="lee", now=NOW) is off
+
+
+def test_an_answer_to_no_invitation_is_refused() -> None:
+    s = invite(LIVE, "lee")
+    for late in (LATER, LATER + timedelta(seconds=1)):  # lapsed
+        with pytest.raises(Conflict) as err:
+            stage.accept_invitation(s, user="lee", limits=LIMITS, now=late)
+        assert err.value.rule == names.NOT_INVITED_RULE
+    with pytest.raises(Conflict) as err:
+        stage.accept_invitation(s, user="someone-else", limits=LIMITS, now=NOW)
+    assert err.value.rule == names.NOT_INVITED_RULE
+    withdrawn = stage.decline_invitation(s, actor="host", target="lee", now=NOW)
+    with pytest.raises(Conflict) as err:
+        stage.accept_invitation(withdrawn, user="lee", limits=LIMITS, now=NOW)
+    assert err.value.rule == names.NOT_INVITED_RULE
+    # Only moderators withdraw someone else's; anyone may decline their own.
+    with pytest.raises(Forbidden):
+        stage.decline_invitation(s, actor="lee2", target="lee", now=NOW)
+
+
+def test_invitations_hold_speaker_seats() -> None:
+    s = invite(invite(LIVE.replace(speakers=("s1",)), "a"), "b")  # 3 seats: one taken, two held
+    with pytest.raises(Conflict) as err:
+        invite(s, "c")
+    assert err.value.rule == "speaker_limit" and "2 held by invitations" in err.value.message
+    # Approving a hand cannot take a held seat either...
+    with pytest.raises(Conflict):
+        stage.change_role(
+            s.replace(raised_hands=("c",)),
+            actor="host",
+            target="c",
+            role=Role.SPEAKER,
+            limits=LIMITS,
+            now=NOW,
+        )
+    # ...but an invitee's own seat is theirs, and sending the invitation again restarts its wait.
+    assert stage.accept_invitation(s, user="b", limits=LIMITS, now=NOW).speakers == ("s1", "b")
+    again = invite(s, "a", now=NOW + timedelta(seconds=60))
+    assert again.invited["a"].until == LATER + timedelta(seconds=60)
+    # A lapsed invitation holds nothing: the next write drops it.
+    later = invite(s, "c", now=LATER)
+    assert set(later.invited) == {"c"}
+
+
+def test_who_may_be_invited() -> None:
+    with pytest.raises(Forbidden):
+        invite(LIVE, "lee", actor="lee2")  # listeners do not invite
+    with pytest.raises(Conflict) as err:
+        invite(LIVE.replace(speakers=("s1",)), "s1")
+    assert err.value.rule == names.ROLE_CHANGED_RULE
+    with pytest.raises(Conflict) as err:
+        invite(LIVE.replace(blocked=("lee",)), "lee")
+    assert err.value.rule == names.USER_BLOCKED_RULE
+    with pytest.raises(Conflict):
+        invite(space(), "lee")  # not live
+    # A co-host invites too; a raised hand asked already, so it is answered at once.
+    co = LIVE.replace(cohosts=("co",))
+    assert invite(co, "lee", actor="co").invited["lee"].tag == "tag-lee"
+    hand = invite(co.replace(raised_hands=("lee",)), "lee")
+    assert hand.role_of("lee") is Role.SPEAKER and hand.raised_hands == () and hand.invited == {}
+
+
+def test_removal_and_promotion_take_the_invitation_away() -> None:
+    s = invite(LIVE, "lee")
+    removed = stage.remove(s, actor="host", target="lee", block=False, limits=LIMITS)
+    assert removed.invited == {}
+    promoted = stage.change_role(s, actor="host", target="lee", role=Role.SPEAKER, limits=LIMITS, now=NOW)
+    assert promoted.invited == {} and promoted.role_of("lee") is Role.SPEAKER
+
+
+def test_only_moderators_and_the_invitee_see_an_invitation() -> None:
+    s = invite(invite(LIVE.replace(cohosts=("co",)), "a"), "b")
+    assert set(stage.as_seen_by(s, "co").invited) == {"a", "b"}
+    assert set(stage.as_seen_by(s, "a").invited) == {"a"}
+    assert stage.as_seen_by(s, "zed").invited == {}
 
 
 def test_block_list_limit() -> None:
@@ -339,7 +455,7 @@ def test_a_screen_pin_needs_someone_who_may_share(
 
 def test_a_screen_pin_follows_the_cohost_off_their_seat() -> None:
     s = LIVE.replace(cohosts=("co",), pinned="co", pinned_source=VideoSource.SCREEN_SHARE)
-    speaker = stage.change_role(s, actor="host", target="co", role=Role.SPEAKER, limits=LIMITS)
+    speaker = stage.change_role(s, actor="host", target="co", role=Role.SPEAKER, limits=LIMITS, now=NOW)
     assert (speaker.pinned, speaker.pinned_source) == ("co", VideoSource.CAMERA)
     removed = stage.remove(s, actor="host", target="co", block=False, limits=LIMITS)
     assert (removed.pinned, removed.pinned_source) == (None, VideoSource.CAMERA)
@@ -386,8 +502,18 @@ def test_listeners_never_publish(video: VideoPolicy) -> None:
 def test_room_metadata_follows_the_contract() -> None:
     named = {"host": "Hana", "s1": "Sam", "l1": "Lee"}
     faces = {"s1": "https://img.example/s1.png", "l1": "https://img.example/l1.png"}
-    shown = LIVE.replace(pinned="host", speakers=("s1",), raised_hands=("l1",), names=named, pictures=faces)
-    doc = json.loads(grants.room_metadata(shown, host_grace=120.0))
+    waiting = Invitation(until=NOW + timedelta(seconds=120), tag="tAg-Q9_x")
+    shown = LIVE.replace(
+        pinned="host",
+        speakers=("s1",),
+        raised_hands=("l1",),
+        names=named,
+        pictures=faces,
+        invited={"l2": waiting},
+    )
+    raw = grants.room_metadata(shown, host_grace=120.0)
+    doc = json.loads(raw)
+    assert "l2" not in raw  # an invitation names the invitee's tag, not the invitee
     assert doc == {
         "space_id": LIVE.id,
         "video": "speakers",
@@ -406,6 +532,7 @@ def test_room_metadata_follows_the_contract() -> None:
         "version": LIVE.version,
         "host_away_until": None,  # the host is there
         "removed_viewers": {},
+        "invited": {"tAg-Q9_x": round(waiting.until.timestamp() * 1000)},
     }
     assert grants.participant_attributes(Role.SPEAKER) == {names.ROLE_ATTRIBUTE: "speaker"}
 
