@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import tempfile
 import time
@@ -749,6 +750,43 @@ async def test_a_promoted_listener_switches_to_webrtc_and_back_without_a_reload(
             return False
 
     await eventually_async(out_of_the_room, timeout=UI_TIMEOUT_MS / 1000, what="her gone from the SFU's room")
+
+
+async def test_a_viewer_invited_to_speak_is_asked_and_goes_on_stage_only_on_yes(broadcast: Broadcast) -> None:
+    """An invitation from the listener list (no raised hand) reaches a broadcast viewer through
+    state.json, under her viewer tag, not her name: her page asks her, and nothing changes until she
+    agrees. "Not now" frees the seat and she watches on; asked again, "Join the stage" takes her
+    into the room without a reload."""
+    page = broadcast.listener
+    space_path = f"/spaces/{broadcast.space_id}"
+    state_url = f"{broadcast.api_url}/broadcast/{broadcast.space_id}/{names.BROADCAST_STATE}"
+    await page.page.evaluate("() => { window.__sameDocument = true; }")
+    invited = await broadcast.as_host("POST", f"{space_path}/invitations/{LISTENER}")
+    assert LISTENER in invited.json()["invitations"] and LISTENER not in invited.json()["speakers"]
+    await expect(page.by("invitation")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(page.by("broadcast")).to_have_attribute("data-state", "playing")
+    await expect(page.by("toggle-mic")).to_have_count(0)
+    state = (await broadcast.api.get(state_url)).text
+    assert json.loads(state)["invited"] and LISTENER not in state, state
+    await page.screenshot(broadcast.shots, "broadcast-08-invited-to-speak")
+
+    await page.by("invitation-decline").click()
+    await expect(page.by("invitation")).to_be_hidden()
+    assert (await broadcast.as_host("GET", space_path)).json()["invitations"] == {}
+    await expect(page.by("broadcast")).to_have_attribute("data-state", "playing")
+
+    await broadcast.as_host("POST", f"{space_path}/invitations/{LISTENER}")
+    await expect(page.by("invitation")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await page.by("invitation-accept").click()
+    await expect(page.by("my-role")).to_have_text("Speaker", timeout=UI_TIMEOUT_MS)
+    await expect(page.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(page.by("invitation")).to_be_hidden()
+    assert await page.page.evaluate("() => window.__sameDocument === true")
+    assert LISTENER in (await broadcast.as_host("GET", space_path)).json()["speakers"]
+
+    # Back to the audience, and to the broadcast (the room's WebRTC audience is full), for the rest.
+    await broadcast.as_host("PUT", f"{space_path}/roles/{LISTENER}", json={"role": "listener"})
+    await expect(page.by("broadcast")).to_have_attribute("data-state", "playing", timeout=TURN_TIMEOUT * 1000)
 
 
 async def test_a_viewer_the_host_removes_stops_watching_and_a_blocked_one_cannot_come_back(

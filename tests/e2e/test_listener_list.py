@@ -4,7 +4,8 @@ A host starts a Space; one listener joins from a browser page and sixty more tak
 through the API with display names (a listener is hidden in the room, so the list comes from the
 API's store, not from the SFU). The host pages through the list, searches it by a name prefix
 ignoring case and accents and by a last name, blocks one listener and invites the browser listener
-to speak from it: that listener's page gets a microphone from the live permission update.
+to speak from it: that listener's page asks her first, and once she accepts it gets a microphone
+from the live permission update.
 """
 
 from __future__ import annotations
@@ -81,7 +82,16 @@ async def test_a_host_finds_listeners_by_name_and_invites_one_to_speak(
     await expect(rows).to_have_count(1, timeout=UI_TIMEOUT_MS)
     await expect(rows.first).to_contain_text(LISTENER_NAME)
     await host.by("listener-row", LISTENER).locator('[data-testid="listener-invite"]').click()
+    # Asked first: nothing changes for her until she agrees, and nobody else's page names her.
+    await expect(lena.by("invitation")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    invite = host.by("listener-row", LISTENER).locator('[data-testid="listener-invite"]')
+    await expect(invite).to_have_text("Invited")
+    await expect(lena.by("toggle-mic")).to_have_count(0)
+    assert LISTENER not in await lena.page.evaluate("window.spaces.room.metadata")
+    await lena.screenshot(screenshots, "listener-list-invitation")
+    await lena.by("invitation-accept").click()
     await expect(lena.by("toggle-mic")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(lena.by("invitation")).to_be_hidden()
     await expect(rows).to_have_count(0, timeout=UI_TIMEOUT_MS)
     await expect(host.by("member", LISTENER)).to_be_visible(timeout=UI_TIMEOUT_MS)
     # Not listed while on stage, even when the host asks again.

@@ -47,6 +47,9 @@ export interface Space {
   /** A live Space: what a listener's token would be now (`hls`: the room's WebRTC audience is
    * full); null otherwise, absent from an older control plane. */
   listener_mode?: "webrtc" | "hls" | null;
+  /** Invitations to speak waiting for an answer: id -> when each lapses (ISO time). A moderator's
+   * read holds all of them, anyone else's at most their own; absent from an older control plane. */
+  invitations?: Record<string, string>;
 }
 
 /** How many co-hosts and speakers a Space may have at once: an invitation needs a free seat. */
@@ -500,6 +503,22 @@ export class Api {
       }
       throw err;
     }
+  }
+
+  /** A moderator invites a listener to speak: they are asked, and go on stage only if they agree
+   * (someone with a raised hand goes at once). */
+  invite(id: string, userId: string): Promise<unknown> {
+    return this.call("POST", `/spaces/${encodeURIComponent(id)}/invitations/${encodeURIComponent(userId)}`);
+  }
+
+  /** A moderator takes back an invitation not yet answered. */
+  withdrawInvitation(id: string, userId: string): Promise<unknown> {
+    return this.call("DELETE", `/spaces/${encodeURIComponent(id)}/invitations/${encodeURIComponent(userId)}`);
+  }
+
+  /** My answer to an invitation to speak: yes puts me on stage (409 `not_invited` once it is gone). */
+  answerInvitation(id: string, accept: boolean): Promise<unknown> {
+    return this.call(accept ? "POST" : "DELETE", `/spaces/${encodeURIComponent(id)}/invitation`);
   }
 
   /** The host hands the Space to a co-host (POST /spaces/{id}/host). */

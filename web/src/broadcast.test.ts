@@ -14,7 +14,7 @@ import {
 
 describe("token mode", () => {
   const issued_at = "2030-12-31T23:00:00.000123Z";
-  const webrtc = { mode: "webrtc", url: "ws://sfu", token: "jwt", identity: "lena", role: "listener", issued_at, expires_at: "2031-01-01T00:00:00Z" };
+  const webrtc = { mode: "webrtc", url: "ws://sfu", token: "jwt", identity: "lena", role: "listener", issued_at, expires_at: "2031-01-01T00:00:00Z", viewer_tag: "lenaTag1" };
   const hls = { mode: "hls", playlist_url: "https://cdn/broadcasts/s1/index.m3u8", identity: "lena", role: "listener", issued_at, expires_at: null };
 
   it("takes a WebRTC answer as it is", () => {
@@ -31,6 +31,9 @@ describe("token mode", () => {
   it("takes the viewer's tag when the answer has one", () => {
     expect(parseGrant({ ...hls, viewer_tag: "aB3_x-9Z" })).toMatchObject({ viewer_tag: "aB3_x-9Z" });
     expect(parseGrant({ ...hls, viewer_tag: 7 })).toMatchObject({ viewer_tag: null });
+    // A room member's too (an invitation to speak names it); an older API's answer has none.
+    const { viewer_tag: _t, ...untagged } = webrtc;
+    expect(parseGrant(untagged)).toMatchObject({ viewer_tag: null });
   });
 
   it("reads an answer without a mode (a control plane before the broadcast tier) as WebRTC", () => {

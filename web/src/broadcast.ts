@@ -16,6 +16,9 @@ export interface WebRtcGrant {
   /** When the API issued it (its clock): what a comeback sends as `rejoin_since`; null from an older API. */
   issued_at: string | null;
   expires_at: string | number;
+  /** Where the room metadata tells me of an invitation to speak: my tag in `invited` (null from an
+   * older API: none is told). */
+  viewer_tag?: string | null;
 }
 
 /** A listener beyond the interactive threshold: watch the broadcast instead of joining the room. */
@@ -28,8 +31,8 @@ export interface HlsGrant {
   expires_at: null;
   /** Seconds between presence heartbeats while playing; null: not sampled, send none (heartbeat.ts). */
   presence_interval_seconds?: number | null;
-  /** Where state.json tells this viewer of a removal after `issued_at`: their tag in
-   * `removed_viewers` (null from an older API: no removal is told). */
+  /** Where state.json tells this viewer of a removal after `issued_at`, and of an invitation to
+   * speak: their tag in `removed_viewers` and `invited` (null from an older API: neither is told). */
   viewer_tag: string | null;
 }
 
@@ -84,6 +87,7 @@ export function parseGrant(raw: unknown): JoinGrant {
     role: role as Role,
     issued_at: maybeText(r, "issued_at"),
     expires_at: typeof expires === "number" || typeof expires === "string" ? expires : "",
+    viewer_tag: maybeText(r, "viewer_tag"),
   };
 }
 

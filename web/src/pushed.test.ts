@@ -20,6 +20,7 @@ const DOC: RoomMetadata = {
   version: 7,
   host_away_until: null,
   removed_viewers: {},
+  invited: {},
 };
 
 const SPACE: Space = {
@@ -60,6 +61,12 @@ describe("parseRoomMetadata", () => {
     // A tag that happens to name an Object member is not taken for an entry.
     expect(removedSince(parseRoomMetadata(JSON.stringify(DOC)), "toString", 0)).toBe(false);
     expect(parseRoomMetadata(JSON.stringify({ ...DOC, removed_viewers: [1] })).removed_viewers).toEqual({});
+  });
+
+  it("reads the invitations, dropping entries that are not a tag to a time", () => {
+    const raw = { ...DOC, invited: { a: 3, b: "4", c: -1, "": 2 } };
+    expect(parseRoomMetadata(JSON.stringify(raw)).invited).toEqual({ a: 3 });
+    expect(parseRoomMetadata(JSON.stringify({ ...DOC, invited: null })).invited).toEqual({});
   });
 
   it("reads an older document without the pushed fields", () => {
@@ -119,6 +126,31 @@ describe("mergeMetadata", () => {
     expect(mergeMetadata(SPACE, 0, { ...DOC, space_id: "s2" })).toBeNull();
     expect(mergeMetadata(SPACE, 0, { ...DOC, host: "" })).toBeNull();
     expect(mergeMetadata(SPACE, 7, DOC)).not.toBeNull(); // equal versions: only the count differs, newer wins
+  });
+});
+
+describe("mergeMetadata's invitations", () => {
+  const until = Date.parse("2026-12-07T18:00:00Z");
+  const me = { id: "lee", tag: "leeTag01" };
+
+  it("gives me mine by my tag, and nobody else's", () => {
+    const merged = mergeMetadata(SPACE, 0, { ...DOC, invited: { leeTag01: until, otherTag: until } }, me)!;
+    expect(merged.invitations).toEqual({ lee: "2026-12-07T18:00:00.000Z" });
+    // Without a tag (an older API's grant) nothing is mine; without the reader, nothing at all.
+    expect(mergeMetadata(SPACE, 0, { ...DOC, invited: { leeTag01: until } }, { id: "lee", tag: null })!.invitations).toEqual({});
+    // A tag named like an Object member is not an entry.
+    expect(mergeMetadata(SPACE, 0, DOC, { id: "lee", tag: "toString" })!.invitations).toEqual({});
+  });
+
+  it("keeps a moderator's known invitations while some wait and their people are not on stage", () => {
+    const held = { ...SPACE, invitations: { ann: "2026-12-07T18:00:00Z", bob: "2026-12-07T18:00:00Z" } };
+    const host = { id: "h", tag: "hostTag1" };
+    // Ann accepted (a speaker now); one invitation still waits: Bob's, as far as this page knows.
+    expect(mergeMetadata(held, 0, { ...DOC, speakers: ["ann"], invited: { someTag: until } }, host)!.invitations).toEqual({
+      bob: "2026-12-07T18:00:00Z",
+    });
+    // None waits: none is held.
+    expect(mergeMetadata(held, 0, { ...DOC, invited: {} }, host)!.invitations).toEqual({});
   });
 });
 

@@ -24,7 +24,7 @@ function count(v: unknown): number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : 0;
 }
 
-/** A `removed_viewers` map as read: entries that are not a tag to a time dropped. */
+/** A `removed_viewers` (or `invited`) map as read: entries that are not a tag to a time dropped. */
 function versions(v: unknown): Record<string, number> {
   if (!v || typeof v !== "object" || Array.isArray(v)) return {};
   const kept = Object.entries(v as Record<string, unknown>).filter(
@@ -68,6 +68,7 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
     version: count(raw.version),
     host_away_until: typeof raw.host_away_until === "number" && raw.host_away_until > 0 ? raw.host_away_until : null,
     removed_viewers: versions(raw.removed_viewers),
+    invited: versions(raw.invited),
     // state.json's only (the composer's): absent from the room's metadata, and left out then.
     ...(Array.isArray(raw.timeline_recent) ? { timeline_recent: parseEntries(raw.timeline_recent) } : {}),
   };
@@ -101,15 +102,43 @@ export function stateUrl(playlistUrl: string): string {
   return new URL(BROADCAST_STATE, playlistUrl).toString();
 }
 
+/** Who reads a document: my id, and my tag in its `invited` (null: the grant carried none). */
+export interface Reader {
+  id: string;
+  tag: string | null;
+}
+
+/**
+ * The invitations to speak after a newer document, by id as the API gives them. The document names
+ * invitees by tag only (who was invited is not public): mine is there under my tag. Others' are a
+ * moderator's from the API's answer, kept while the document still holds some invitation and they
+ * are not on stage (accepted); one declined or withdrawn meanwhile stays until the next API answer.
+ */
+function pushedInvitations(held: Readonly<Record<string, string>> | undefined, doc: RoomMetadata, reader: Reader | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const stage = new Set([doc.host, ...doc.cohosts, ...doc.speakers]);
+  const waiting = Object.keys(doc.invited).length;
+  for (const [id, until] of Object.entries(held ?? {})) {
+    if (waiting > 0 && id !== reader?.id && !stage.has(id)) out[id] = until;
+  }
+  const tag = reader?.tag;
+  if (reader && tag && Object.prototype.hasOwnProperty.call(doc.invited, tag)) {
+    out[reader.id] = new Date(doc.invited[tag]).toISOString();
+  }
+  return out;
+}
+
 /**
  * The Space after a pushed document, or null when the document is older than what the page has,
  * belongs to another Space, or predates the pushed fields (no host: an older control plane).
- * `version` is the version the page last took from anywhere (API answer or push).
+ * `version` is the version the page last took from anywhere (API answer or push); `reader`: whose
+ * page it is, for their invitation.
  */
-export function mergeMetadata(space: Space, version: number, doc: RoomMetadata): Space | null {
+export function mergeMetadata(space: Space, version: number, doc: RoomMetadata, reader?: Reader): Space | null {
   if (doc.space_id !== space.id || !doc.host || doc.version < version) return null;
   return {
     ...space,
+    invitations: pushedInvitations(space.invitations, doc, reader),
     title: doc.title,
     state: doc.state,
     host: doc.host,

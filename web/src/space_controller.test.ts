@@ -34,6 +34,7 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
     version: 1,
     host_away_until: null,
     removed_viewers: {},
+    invited: {},
     ...overrides,
   };
 }
@@ -67,6 +68,13 @@ class FakeApi implements SpaceApi {
   remove = () => this.answer("remove");
   pin = () => this.answer("pin");
   handOver = () => this.answer("handOver");
+  invite = () => this.answer("invite");
+  answerInvitation = (_id: string, accept: boolean) => {
+    const invitations = { ...this.space.invitations };
+    delete invitations.me;
+    this.space = { ...this.space, invitations, speakers: accept ? [...this.space.speakers, "me"] : this.space.speakers };
+    return this.answer(accept ? "acceptInvitation" : "declineInvitation");
+  };
 }
 
 async function loaded(me = "me"): Promise<{ api: FakeApi; ctl: SpaceController; changes: () => number }> {
@@ -311,6 +319,37 @@ describe("SpaceController", () => {
     ctl.joined(grant);
     ctl.pushed(doc({ version: 2, removed_viewers: { anyTag: 9 } }));
     expect(ctl.broadcastNext).toBe("watch");
+  });
+
+  it("knows an invitation to speak waiting for me, from the API or by my tag in a document", async () => {
+    const { api, ctl } = await loaded();
+    const now = Date.parse("2026-12-07T17:00:00Z");
+    const until = now + 120_000;
+    expect(ctl.invitedUntil(now)).toBeNull();
+    ctl.joined({ mode: "webrtc", url: "wss://x", token: "t", identity: "me", role: "listener", issued_at: null, expires_at: 0, viewer_tag: "meTag001" });
+    ctl.pushed(doc({ version: 2, invited: { someoneElse: until } }));
+    expect(ctl.invitedUntil(now)).toBeNull();
+    ctl.pushed(doc({ version: 3, invited: { meTag001: until } }));
+    expect(ctl.invitedUntil(now)).toBe(until);
+    expect(ctl.invitedUntil(until)).toBeNull(); // lapsed
+    // An API read said so too (a reload's), and my yes makes me a speaker: nothing waits any more.
+    api.space = { ...api.space, version: 3, invitations: { me: new Date(until).toISOString() } };
+    await ctl.load();
+    expect(ctl.invitedUntil(now)).toBe(until);
+    expect((await ctl.act((a, id) => a.answerInvitation(id, true))).ok).toBe(true);
+    expect(ctl.myRole).toBe("speaker");
+    expect(ctl.invitedUntil(now)).toBeNull();
+  });
+
+  it("counts the speaker seats others' invitations hold, for a moderator", async () => {
+    const { api, ctl } = await loaded("h");
+    const now = Date.parse("2026-12-07T17:00:00Z");
+    const at = (ms: number) => new Date(ms).toISOString();
+    api.space = { ...api.space, invitations: { a: at(now + 1000), b: at(now + 5000), c: at(now - 1) } };
+    await ctl.load();
+    expect(ctl.seatsHeld(now)).toBe(2);
+    expect(ctl.seatsHeld(now, "a")).toBe(1); // a's own invitation holds a's seat
+    expect(ctl.seatsHeld(now + 2000)).toBe(1);
   });
 
   it("seats the stage in the stored order: host, co-hosts, speakers, as pushed", async () => {

@@ -28,6 +28,8 @@ export interface SpaceApi {
   remove(id: string, userId: string, block: boolean): Promise<unknown>;
   pin(id: string, userId: string | null, source?: VideoSource): Promise<unknown>;
   handOver(id: string, userId: string): Promise<unknown>;
+  invite(id: string, userId: string): Promise<unknown>;
+  answerInvitation(id: string, accept: boolean): Promise<unknown>;
 }
 
 export type Transport = "webrtc" | "hls" | null;
@@ -62,6 +64,8 @@ export class SpaceController {
   issuedAt: string | null = null;
   /** On the broadcast: my tag in state.json's removed viewers and when my grant was issued (epoch ms). */
   private viewer: { tag: string; issuedMs: number } | null = null;
+  /** My tag in the pushed documents' `invited` (any grant's), null before a join or from an older API. */
+  private tag: string | null = null;
   /** State.json said a host removed me after my grant: the broadcast is over for this page. */
   removedFromBroadcast = false;
   /** A 401 survived a token refresh: the page asks to sign in again; the media session goes on. */
@@ -134,6 +138,19 @@ export class SpaceController {
     return this.space?.pictures ?? {};
   }
 
+  /** An invitation to speak waiting for my answer: when it lapses (epoch ms, the API's clock),
+   * null when there is none I may still answer at `now`. */
+  invitedUntil(now: number): number | null {
+    const until = this.space?.invitations?.[this.me];
+    const ms = until ? Date.parse(until) : Number.NaN;
+    return this.myRole === "listener" && Number.isFinite(ms) && ms > now ? ms : null;
+  }
+
+  /** Speaker seats held by invitations to others still waiting at `now` (a moderator's count). */
+  seatsHeld(now: number, except: string | null = null): number {
+    return Object.entries(this.space?.invitations ?? {}).filter(([id, until]) => id !== except && Date.parse(until) > now).length;
+  }
+
   /** On the broadcast: what the latest state says a listener does next. */
   get broadcastNext(): "watch" | "join-room" | "ended" | "removed" {
     if (this.removedFromBroadcast) return "removed";
@@ -170,8 +187,8 @@ export class SpaceController {
       // Names and faces only add up: a pushed one the answer was read too early to carry stays.
       next = { ...next, names: mergeNames(held.names, space.names), pictures: mergeNames(held.pictures, space.pictures) };
       if (typeof space.version === "number" && space.version < this.version) {
-        const { title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count, host_away_until } = held;
-        next = { ...next, title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count, host_away_until };
+        const { title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count, host_away_until, invitations } = held;
+        next = { ...next, title, state, host, cohosts, speakers, video, pinned, pinned_source, listener_count, host_away_until, invitations };
       } else if (space.version === this.version && this.pushedVersion === this.version) {
         // The same version pushed meanwhile: its listener count (which moves without a version,
         // webhooks keep it) was read after the answer's, so it is the newer one.
@@ -198,7 +215,7 @@ export class SpaceController {
       this.removedFromBroadcast = true;
       this.emit();
     }
-    const merged = mergeMetadata(this.space, this.version, doc);
+    const merged = mergeMetadata(this.space, this.version, doc, { id: this.me, tag: this.tag });
     if (!merged) return false;
     const next = this.withoutMyHandOnStage(merged);
     this.version = doc.version;
@@ -242,6 +259,7 @@ export class SpaceController {
     // A grant without a tag or a time (an older API) is told of no removal.
     const issuedMs = grant.issued_at ? Date.parse(grant.issued_at) : NaN;
     this.viewer = grant.mode === "hls" && grant.viewer_tag && Number.isFinite(issuedMs) ? { tag: grant.viewer_tag, issuedMs } : null;
+    this.tag = grant.viewer_tag ?? null;
     this.removedFromBroadcast = false;
     this.emit();
   }

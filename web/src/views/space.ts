@@ -16,6 +16,7 @@ import { hostAwayUntilMs } from "../api";
 import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
 import { hideToast, h, stale, toast } from "../dom";
+import { NOT_INVITED_RULE } from "../contract.gen";
 import { cameraOn, cameraTrack, isStageRole, micMuted, micOn, publishRights, REMOVED_MESSAGE, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { type Person, personOf } from "../people";
 import { SEATS_CHANNEL, type SeatChannel } from "../rejoin";
@@ -32,6 +33,7 @@ import { ControlsView } from "./space/controls";
 import { DevicesView } from "./space/devices";
 import { type BannerState, HeaderView, hostGoneText } from "./space/header";
 import { HostPanel } from "./space/host_panel";
+import { InvitationPrompt } from "./space/invitation";
 import { ListenerList } from "./space/listeners";
 import { displayName, handOverNotice, pinNotice, screenShareNotice, seatRefusal, seatsLine } from "./space/people";
 import { StageView } from "./space/stage";
@@ -195,7 +197,7 @@ export function spaceView(app: App, spaceId: string): View {
   const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
     invite: async (id, name) => {
       if (refusedSeat(id, "speaker")) return false;
-      return listAct((a, s) => a.setRole(s, id, "speaker", "listener"), `${name} invited to speak`, name);
+      return listAct((a, s) => a.invite(s, id), `${name} is invited to speak: they join the stage if they accept`, name);
     },
     remove: async (id, block, name) => {
       if (block && !confirmBlock(name)) return false;
@@ -205,7 +207,7 @@ export function spaceView(app: App, spaceId: string): View {
   /** A move the stage has no free seat for is told at once, without asking the API (its 409 says the
    * same): true when it was refused. */
   const refusedSeat = (id: string, role: "cohost" | "speaker"): boolean => {
-    const refusal = ctl.space ? seatRefusal(ctl.space, id, role) : null;
+    const refusal = ctl.space ? seatRefusal(ctl.space, id, role, ctl.seatsHeld(Date.now(), id)) : null;
     if (refusal) toast(refusal, "error");
     return refusal !== null;
   };
@@ -235,6 +237,24 @@ export function spaceView(app: App, spaceId: string): View {
       if (window.confirm(`Hand this Space to ${called(id)}? You stay on as a co-host.`)) void act((a, s) => a.handOver(s, id), handedOverText(id));
     },
   }, listenerList);
+
+  /** An invitation to speak waiting for my answer (views/space/invitation.ts), over the stage or the broadcast. */
+  const invitation = new InvitationPrompt({
+    answer: async (accept) => {
+      const done = await ctl.act((a, s) => a.answerInvitation(s, accept));
+      if (done.ok) {
+        toast(accept ? "You are on stage. Your microphone is off: turn it on to speak." : "Invitation declined");
+        return true;
+      }
+      toast(`Could not ${accept ? "join the stage" : "decline"}: ${done.message}`, "error");
+      if (done.rule !== NOT_INVITED_RULE) return false;
+      void ctl.load(); // withdrawn or lapsed: the read clears it
+      return true;
+    },
+    setTimer: (fn, ms) => window.setTimeout(fn, ms),
+    clearTimer: (handle) => window.clearTimeout(handle as number),
+    now: Date.now,
+  });
 
   ctl.onChange(() => draw());
 
@@ -297,6 +317,7 @@ export function spaceView(app: App, spaceId: string): View {
   function draw(): void {
     watchForStart();
     if (session.closed) return;
+    invitation.update(ctl.invitedUntil(Date.now()));
     if (ctl.space?.title) document.title = `${ctl.space.title} · Spaces`;
     if (session.watching) return session.followBroadcast();
     const media = session.room;
@@ -347,7 +368,7 @@ export function spaceView(app: App, spaceId: string): View {
     stale(el, null);
     const keyboardWasHere = focusWasIn(el);
     // HLS viewers react too (the API counts them).
-    el.replaceChildren(view.el, reactBar);
+    el.replaceChildren(view.el, reactBar, invitation.el);
     session.followBroadcast();
     if (keyboardWasHere) focusHeading(view.el);
   }
@@ -385,6 +406,7 @@ export function spaceView(app: App, spaceId: string): View {
       header.banner,
       header.hostAway,
       h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, h("div", { class: "dock", "data-testid": "dock" }, controls.el, devices.el)), panel.el),
+      invitation.el,
       audioSink,
     );
   }
@@ -469,8 +491,8 @@ export function spaceView(app: App, spaceId: string): View {
       pinned: layout.pinned,
       pinnedSource,
       person,
-      seatRefusal: (id, role) => (ctl.space ? seatRefusal(ctl.space, id, role) : null),
-      seats: ctl.space ? seatsLine(ctl.space) : "",
+      seatRefusal: (id, role) => (ctl.space ? seatRefusal(ctl.space, id, role, ctl.seatsHeld(Date.now(), id)) : null),
+      seats: ctl.space ? seatsLine(ctl.space, ctl.seatsHeld(Date.now())) : "",
       members: [
         ...members.map((id) => {
           const p = room.participant(id);

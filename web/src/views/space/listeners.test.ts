@@ -150,7 +150,7 @@ describe("ListenerList", () => {
     expect(calls).toEqual([["", null]]);
   });
 
-  it("invites, removes and blocks from a row, which then leaves the list", async () => {
+  it("invites from a row, which stays saying so until they accept; removes and blocks, which then leave the list", async () => {
     const { source } = fakeSource(people, 10);
     const a = actions();
     const list = new ListenerList(source, a);
@@ -163,7 +163,9 @@ describe("ListenerList", () => {
     await flush();
     expect(a.invite).toHaveBeenCalledWith("u2", "Anna");
     expect(a.remove.mock.calls).toEqual([["u3", false, "Bob"], ["u4", true, "Zoë"]]);
-    expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1"]);
+    expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1", "u2"]);
+    expect(row("u2").querySelector('[data-testid="listener-invite"]')!.textContent).toBe("Invited");
+    expect(row("u1").querySelector('[data-testid="listener-invite"]')!.textContent).toBe("Invite to speak");
   });
 
   it("moves a keyboard user's focus to the same button on the next row when their row leaves", async () => {

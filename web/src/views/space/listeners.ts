@@ -40,6 +40,8 @@ export class ListenerList {
   private readonly status = h("p", { class: "muted small", "data-testid": "listener-status", role: "status" });
   private readonly more = h("button", { class: "btn small", "data-testid": "listener-more", hidden: true }, "More");
   private items: ListenerEntry[] = [];
+  /** People invited from this list (this page knows no more of it: an invitation is not public). */
+  private readonly invitedIds = new Set<string>();
   private cursor: string | null = null;
   private query = "";
   private isOpen = false;
@@ -187,7 +189,26 @@ export class ListenerList {
     const invite = h("button", { class: "btn small btn-primary", "data-testid": "listener-invite" }, "Invite to speak");
     const remove = h("button", { class: "btn small btn-danger", "data-testid": "listener-remove" }, "Remove");
     const block = h("button", { class: "btn small btn-danger", "data-testid": "listener-block" }, "Block");
-    invite.addEventListener("click", act(invite, () => this.actions.invite(item.user_id, item.name)));
+    // An invitation leaves them in the audience until they accept: the row stays, saying it was sent
+    // (sending it again restarts its wait). A raised hand goes on stage at once, and the push that
+    // says so takes the row out as for the other actions.
+    if (this.invitedIds.has(item.user_id)) markInvited(invite);
+    invite.addEventListener("click", async () => {
+      const focused = document.activeElement === invite ? invite.dataset.testid : undefined;
+      const at = this.items.findIndex((i) => i.user_id === item.user_id);
+      invite.disabled = true;
+      const ok = await this.actions.invite(item.user_id, item.name);
+      invite.disabled = false;
+      if (ok) this.invitedIds.add(item.user_id);
+      // The row drawn now: this one, or its redraw (another row's action rebuilt the list meanwhile).
+      const now = this.rows.querySelector<HTMLButtonElement>(`[data-identity="${CSS.escape(item.user_id)}"] [data-testid="listener-invite"]`);
+      if (!now) {
+        if (focused !== undefined && at >= 0) this.focusAt(at, focused);
+        return;
+      }
+      if (ok) markInvited(now);
+      if (focused !== undefined) now.focus();
+    });
     remove.addEventListener("click", act(remove, () => this.actions.remove(item.user_id, false, item.name)));
     block.addEventListener("click", act(block, () => this.actions.remove(item.user_id, true, item.name)));
     return h(
@@ -205,4 +226,10 @@ export class ListenerList {
     if (this.items.some((i) => i.user_id === id)) this.replace(this.items.filter((i) => i.user_id !== id));
     if (focused !== undefined && at >= 0) this.focusAt(at, focused);
   }
+}
+
+/** A row's invite button once the invitation was sent. */
+function markInvited(button: HTMLButtonElement): void {
+  button.textContent = "Invited";
+  button.title = "Waiting for their answer; click to ask again";
 }

@@ -97,21 +97,24 @@ type Stage = { cohosts: readonly string[]; speakers: readonly string[]; seats?: 
  * co-host made a speaker needs a speaker's seat; someone moved out of a seat frees it for nobody
  * else but themselves, as in the API's rule.
  */
-export function seatRefusal(stage: Stage, id: string, role: "cohost" | "speaker"): string | null {
+export function seatRefusal(stage: Stage, id: string, role: "cohost" | "speaker", held = 0): string | null {
   const seats = stage.seats;
   if (!seats) return null;
-  const taken = (role === "cohost" ? stage.cohosts : stage.speakers).filter((other) => other !== id).length;
+  const taken = (role === "cohost" ? stage.cohosts : stage.speakers).filter((other) => other !== id).length + (role === "speaker" ? held : 0);
   const allowed = role === "cohost" ? seats.cohosts : seats.speakers;
   if (taken < allowed) return null;
   const all = allowed === 2 ? "Both" : allowed === 1 ? "The" : `All ${allowed}`;
+  const waiting = held > 0 ? `, ${held} of them held by ${held === 1 ? "an invitation" : "invitations"} not answered yet` : "";
   return role === "cohost"
     ? `${all} co-host ${allowed === 1 ? "seat is" : "seats are"} taken: make a co-host a speaker first.`
-    : `The stage is full (${allowed} ${allowed === 1 ? "speaker" : "speakers"}): move a speaker to the audience first.`;
+    : `The stage is full (${allowed} ${allowed === 1 ? "speaker" : "speakers"}${waiting}): move a speaker to the audience first.`;
 }
 
-/** "3 of 10 speakers · 1 of 2 co-hosts": how full the stage is, for its moderators; "" when unknown. */
-export function seatsLine(stage: Stage): string {
+/** "3 of 10 speakers (1 invited) · 1 of 2 co-hosts": how full the stage is, for its moderators;
+ * `held`: seats held by invitations not answered yet; "" when unknown. */
+export function seatsLine(stage: Stage, held = 0): string {
   const seats = stage.seats;
   if (!seats) return "";
-  return `${stage.speakers.length} of ${seats.speakers} speakers · ${stage.cohosts.length} of ${seats.cohosts} co-hosts`;
+  const invited = held > 0 ? ` (${held} invited)` : "";
+  return `${stage.speakers.length} of ${seats.speakers} speakers${invited} · ${stage.cohosts.length} of ${seats.cohosts} co-hosts`;
 }

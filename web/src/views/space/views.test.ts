@@ -813,6 +813,14 @@ describe("seatRefusal", () => {
     expect(seatRefusal({ cohosts: ["c1", "c2"], speakers: [] }, "x", "cohost")).toBeNull();
   });
 
+  it("counts the speaker seats held by invitations not answered yet, not the co-host seats", () => {
+    expect(seatRefusal(stage([], ["a"]), "x", "speaker", 1)).toBeNull();
+    expect(seatRefusal(stage([], ["a"]), "x", "speaker", 2)).toContain("stage is full (3 speakers, 2 of them held by invitations not answered yet)");
+    expect(seatRefusal(stage([], ["a", "b"]), "x", "speaker", 1)).toContain("held by an invitation");
+    expect(seatRefusal(stage(["c1"], []), "x", "cohost", 3)).toBeNull();
+    expect(seatsLine(stage([], ["a"]), 2)).toBe("1 of 3 speakers (2 invited) · 0 of 2 co-hosts");
+  });
+
   it("says how full the stage is", () => {
     expect(seatsLine(stage(["c"], ["a", "b"]))).toBe("2 of 3 speakers · 1 of 2 co-hosts");
     expect(seatsLine({ cohosts: [], speakers: [] })).toBe("");

@@ -1,0 +1,89 @@
+// @vitest-environment happy-dom
+import { describe, expect, it, vi } from "vitest";
+
+import { InvitationPrompt } from "./invitation";
+
+const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function prompt(answer: (accept: boolean) => Promise<boolean> = async () => true) {
+  let now = 1_000_000;
+  const timers: { fn: () => void; at: number }[] = [];
+  const actions = {
+    answer: vi.fn(answer),
+    setTimer: (fn: () => void, ms: number) => timers.push({ fn, at: now + ms }),
+    clearTimer: vi.fn(),
+    now: () => now,
+  };
+  const view = new InvitationPrompt(actions);
+  const advance = (ms: number) => {
+    now += ms;
+    for (const t of timers.splice(0)) (t.at <= now ? t.fn() : timers.push(t));
+  };
+  const button = (testid: string) => view.el.querySelector<HTMLButtonElement>(`[data-testid="${testid}"]`)!;
+  return { view, actions, advance, button, now: () => now };
+}
+
+describe("InvitationPrompt", () => {
+  it("asks only while an invitation waits, and says what going on stage means", () => {
+    const { view, now } = prompt();
+    expect(view.el.hidden).toBe(true);
+    view.update(now() + 120_000);
+    expect(view.el.hidden).toBe(false);
+    expect(view.el.getAttribute("role")).toBe("alertdialog");
+    expect(view.el.textContent).toContain("recording");
+    view.update(null); // withdrawn, or on stage
+    expect(view.el.hidden).toBe(true);
+    view.update(now() - 1); // lapsed already
+    expect(view.el.hidden).toBe(true);
+  });
+
+  it("goes when the invitation lapses, though no document says so", () => {
+    const { view, advance, now } = prompt();
+    view.update(now() + 120_000);
+    advance(119_000);
+    expect(view.el.hidden).toBe(false);
+    advance(1_000);
+    expect(view.el.hidden).toBe(true);
+  });
+
+  it("answers yes or no once, and does not ask again for the invitation answered", async () => {
+    const { view, actions, button, now } = prompt();
+    const until = now() + 120_000;
+    view.update(until);
+    button("invitation-accept").click();
+    button("invitation-accept").click(); // a double click sends one answer
+    await flush();
+    expect(actions.answer.mock.calls).toEqual([[true]]);
+    expect(view.el.hidden).toBe(true);
+    view.update(until); // a document written before the answer still carries it
+    expect(view.el.hidden).toBe(true);
+    view.update(until + 5_000); // a new invitation (sent again) is asked
+    expect(view.el.hidden).toBe(false);
+    button("invitation-decline").click();
+    await flush();
+    expect(actions.answer.mock.calls).toEqual([[true], [false]]);
+    expect(view.el.hidden).toBe(true);
+  });
+
+  it("stays, its buttons usable again, when the answer did not go through", async () => {
+    const { view, button, now } = prompt(async () => false);
+    view.update(now() + 120_000);
+    button("invitation-accept").click();
+    expect(button("invitation-accept").disabled).toBe(true);
+    await flush();
+    expect(view.el.hidden).toBe(false);
+    expect(button("invitation-accept").disabled).toBe(false);
+  });
+
+  it("takes the keyboard to its first answer when it appears in the page", async () => {
+    const { view, button, now } = prompt();
+    document.body.append(view.el);
+    try {
+      view.update(now() + 120_000);
+      await flush();
+      expect(document.activeElement).toBe(button("invitation-accept"));
+    } finally {
+      view.el.remove();
+    }
+  });
+});
