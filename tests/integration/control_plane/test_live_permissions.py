@@ -154,6 +154,50 @@ async def test_promotion_and_demotion_apply_live(api: ApiServer, livekit_server:
         await host.disconnect()
 
 
+async def test_an_invited_listener_cannot_publish_until_they_accept(
+    api: ApiServer, livekit_server: LiveKitEndpoint
+) -> None:
+    """An invitation changes nothing the SFU enforces: the listener's connection gets the speaker's
+    grant only from their own yes. The room metadata every member reads carries the invitation by
+    the invitee's tag (their token answer's), never by their id."""
+    space = live_space(api, "host-i", video="speakers")
+    room = space["room_name"]
+    grant = post(api, f"/spaces/{space['id']}/token", "lis-i")
+    assert grant.status_code == 200, grant.text
+    tag = grant.json()["viewer_tag"]
+    host = await join(api, space["id"], "host-i")
+    listener = rtc.Room()
+    await listener.connect(grant.json()["url"], grant.json()["token"])
+    try:
+        stored(post(api, f"/spaces/{space['id']}/invitations/lis-i", "host-i"))
+        await eventually_async(
+            lambda: tag in json.loads(listener.metadata or "{}").get("invited", {}),
+            what="the invitation reaching the invitee's room metadata",
+        )
+        assert "lis-i" not in host.metadata and "lis-i" not in listener.metadata
+        assert not listener.local_participant.permissions.can_publish
+        assert await refused(publish_microphone(listener, REFUSAL_WAIT))
+        assert await server_tracks(livekit_server, room, "lis-i") == []
+
+        accepted = stored(post(api, f"/spaces/{space['id']}/invitation", "lis-i"))
+        assert accepted.json()["speakers"] == ["lis-i"] and accepted.json()["invitations"] == {}
+        await eventually_async(
+            lambda: listener.local_participant.permissions.can_publish,
+            what="the speaker's grant reaching the invitee's connection",
+        )
+        await publish_microphone(listener)
+        await eventually_async(
+            lambda: server_tracks(livekit_server, room, "lis-i"), what="the new speaker's track"
+        )
+        await eventually_async(
+            lambda: json.loads(listener.metadata or "{}").get("invited") == {},
+            what="the answered invitation leaving the room metadata",
+        )
+    finally:
+        await listener.disconnect()
+        await host.disconnect()
+
+
 async def test_remove_with_block_disconnects_and_refuses_the_next_token(
     api: ApiServer, livekit_server: LiveKitEndpoint
 ) -> None:
