@@ -337,6 +337,27 @@ describe("SpaceSession", () => {
     expect(rooms).toHaveLength(1);
   });
 
+  it("follows a move back to the audience that was due while the room reconnected, once it is back", async () => {
+    const room = await inTheRoom();
+    ctl.pushed(doc({ speakers: ["lee"], version: 3 }));
+    await settle();
+    spaceNow = { ...SPACE, broadcast: BROADCAST, listener_mode: "hls" };
+    grants.push(HLS);
+    ctl.pushed(doc({ speakers: [], version: 4 }));
+    await settle();
+    room.setStatus({ kind: "reconnecting" }); // LiveKit's own reconnect, before the move is due
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(sinces).toEqual([null]);
+    expect(session.watching).toBe(false);
+    room.setStatus({ kind: "connected" });
+    await settle();
+    await vi.advanceTimersByTimeAsync(DEMOTION_NOTICE_DELAY_MS);
+    expect(sinces).toEqual([null, ISSUED]);
+    expect(shown.filter((line) => line === "notice: You were moved back to the audience.")).toHaveLength(1);
+    expect(session.watching).toBe(true);
+    expect(room.left).toBe(1);
+  });
+
   it("keeps a listener moved back to the audience in the room while it has seats, asking for no token", async () => {
     const room = await inTheRoom();
     ctl.pushed(doc({ speakers: ["lee"], version: 3 }));

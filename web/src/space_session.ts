@@ -139,6 +139,10 @@ export class SpaceSession {
   // A promotion whose room could not connect: asked again when the Space changes (a newer
   // version) or, on a network where only WebRTC fails, after a growing pause, not on every poll.
   private promotionFailures = 0;
+  /** Moved back to the audience in the room, not yet told nor followed to where a listener joining
+   * now goes (roomUp): the removal that may follow is awaited, or the room was reconnecting when the
+   * move was due. */
+  private audienceMoveDue: { notice: string } | null = null;
   private promotionFailedVersion = -1;
   private promotionRetryAt = 0;
   private disposed = false;
@@ -554,14 +558,22 @@ export class SpaceSession {
     const myRole = this.ctl.myRole;
     const notice = this.shownRole === null ? null : roleNotice(this.shownRole, myRole);
     this.shownRole = myRole;
-    if (!notice) return;
-    if (myRole !== "listener") return this.screen.toast(notice);
+    if (myRole !== "listener") {
+      this.audienceMoveDue = null;
+      if (notice) this.screen.toast(notice);
+      return;
+    }
+    if (notice) this.audienceMoveDue = { notice };
+    const due = this.audienceMoveDue;
+    if (!due) return;
     // A removal takes the stage role first and the connection a moment later: the card then says
     // "removed", and "moved back to the audience" beside it would contradict it. Told only if the
-    // page is still in that room once the removal would have come.
+    // page is still in that room once the removal would have come. A room reconnecting then keeps
+    // the move due: this runs again when it is back up.
     this.setTimer(() => {
-      if (!this.listenerIn(room)) return;
-      this.screen.toast(notice);
+      if (!this.listenerIn(room) || this.audienceMoveDue !== due) return;
+      this.audienceMoveDue = null;
+      this.screen.toast(due.notice);
       void this.toTheBroadcastIfFull(room);
     }, DEMOTION_NOTICE_DELAY_MS);
   }
@@ -653,6 +665,7 @@ export class SpaceSession {
    * change from it is news (a listener promoted from the broadcast); null: nothing to tell. */
   private adopt(room: SpaceRoom, listening: (() => void)[], was: Role | null = null): void {
     this.media = room;
+    this.audienceMoveDue = null; // a new room was joined as a listener joining now is
     this.shownRole = was; // null: joined in whatever role the token gave, nothing to tell
     this.unsubscribe = listening;
     this.expose({ room: room.room });

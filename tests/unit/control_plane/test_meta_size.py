@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from functions.domain.model import Limits, Space, SpaceState, VideoPolicy
+from functions.domain.model import Invitation, Limits, Space, SpaceState, VideoPolicy
 from functions.domain.people import NAME_MAX_CHARS, PICTURE_MAX_CHARS
 from functions.store.dynamodb import _item
 
@@ -86,3 +86,17 @@ def test_removals_told_to_hls_viewers_are_not_on_the_meta_item() -> None:
     typical = full_stage(id_chars=36, name="n" * 20, picture_chars=100)
     listed = typical.replace(removed_viewers={f"tag{n:05d}": 1_765_000_000_000 + n for n in range(16)})
     assert _item(listed) == _item(typical)
+
+
+def test_invitations_waiting_never_make_meta_larger_than_a_full_stage() -> None:
+    """Each invitation holds a speaker seat (domain/stage.py), so at most the free seats have one;
+    an invitation (id, lapse, tag) is smaller than the speaker it stands for (id, name, avatar)."""
+    full = full_stage(id_chars=128, name="\U0001f600" * NAME_MAX_CHARS, picture_chars=PICTURE_MAX_CHARS)
+    until = datetime(2026, 11, 20, 0, 2, tzinfo=UTC)
+    waiting = full.replace(
+        speakers=(),
+        pinned=None,
+        invited={user: Invitation(until=until, tag="t" * 8) for user in full.speakers},
+    )
+    assert len(waiting.invited) == Limits().max_speakers
+    assert item_size(_item(waiting)) < item_size(_item(full))
