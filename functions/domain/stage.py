@@ -130,6 +130,11 @@ def pending_invitations(space: Space, now: datetime) -> dict[str, Invitation]:
     return {user: invitation for user, invitation in space.invited.items() if invitation.until > now}
 
 
+def authorize_invitation(space: Space, *, actor: str) -> None:
+    """Whether the actor may invite anyone at all, or withdraw an invitation (host, co-hosts)."""
+    _require_moderator(space, actor=actor, doing="invite people to speak or withdraw invitations")
+
+
 def invite(space: Space, *, actor: str, target: str, tag: str, limits: Limits, now: datetime) -> Space:
     """A moderator asks a listener to speak; the listener answers (accept_invitation,
     decline_invitation). Until then nothing about them changes and nobody else learns who they
@@ -138,7 +143,7 @@ def invite(space: Space, *, actor: str, target: str, tag: str, limits: Limits, n
     asked already: they are brought on stage at once, as approving the hand does. Sending it again
     restarts its wait. `tag`: the invitee's viewer tag (viewers.viewer_tag)."""
     require_live(space)
-    _require_moderator(space, actor=actor, doing="invite people to speak")
+    authorize_invitation(space, actor=actor)
     current = space.role_of(target)
     if current is not Role.LISTENER:
         raise Conflict(
@@ -180,7 +185,7 @@ def decline_invitation(space: Space, *, actor: str, target: str, now: datetime) 
     """The invitee says no, or a moderator withdraws the invitation. Nothing to withdraw is the
     no-op any repeat is."""
     if actor != target:
-        _require_moderator(space, actor=actor, doing="withdraw invitations")
+        authorize_invitation(space, actor=actor)
     if target not in space.invited:
         return space
     return space.replace(invited={u: i for u, i in pending_invitations(space, now).items() if u != target})

@@ -150,7 +150,7 @@ async def invite(ctx: Context, *, actor: str, space_id: str, target: str) -> Acc
     as for a role change (stage.require_back_since_removal); the listener list names the person who
     raised no hand."""
     own = await ctx.own(space_id)
-    stage.authorize_role_change(own, actor=actor)
+    stage.authorize_invitation(own, actor=actor)
     if own.role_of(target) is Role.LISTENER:
         entry = await asyncio.to_thread(ctx.store.listed, space_id, target)
         removed_at = await asyncio.to_thread(ctx.store.removed_at, space_id, target, now=ctx.clock())
@@ -195,7 +195,7 @@ async def withdraw_invitation(ctx: Context, *, actor: str, space_id: str, target
     answer_invitation)."""
     if actor == target:
         return await answer_invitation(ctx, actor=actor, space_id=space_id, accept=False)
-    stage.authorize_role_change(await ctx.own(space_id), actor=actor)
+    stage.authorize_invitation(await ctx.own(space_id), actor=actor)
     change = await asyncio.to_thread(
         ctx.store.update,
         space_id,
