@@ -181,6 +181,19 @@ def accept_invitation(space: Space, *, user: str, limits: Limits, now: datetime)
     )
 
 
+def require_invitation_after_removal(removed_at: datetime | None, listed_since: datetime | None) -> None:
+    """An invitation answered by someone a host removed (without a block) and who has not joined
+    again since: it was stored by a write that raced the removal (which takes invitations away), so
+    it is not theirs to answer."""
+    if removed_at is None or (listed_since is not None and listed_since > removed_at):
+        return
+    raise Conflict(
+        names.NOT_INVITED_RULE,
+        "no invitation to speak is waiting for you: a host removed you from this Space after it was sent."
+        " Nothing was changed",
+    )
+
+
 def decline_invitation(space: Space, *, actor: str, target: str, now: datetime) -> Space:
     """The invitee says no, or a moderator withdraws the invitation. Nothing to withdraw is the
     no-op any repeat is."""

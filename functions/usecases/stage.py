@@ -176,7 +176,21 @@ async def answer_invitation(
     picture: str | None = None,
 ) -> Accepted:
     """The invitee's answer. Agreeing names them on stage from their own sign-in (`name`, `picture`),
-    as a raised hand does."""
+    as a raised hand does. Anyone may send one, invited or not: the caller's own read (the Space's
+    own fields, where invitations are, and their hand and block) answers a yes without an
+    invitation and a no with nothing to decline, so only a real answer costs the whole Space's read
+    and write. A yes from someone a host removed since the invitation was stored (a removal that
+    committed while the invitation was being written) is refused as not invited."""
+    seen = await asyncio.to_thread(ctx.store.require, space_id, member=actor)
+    now = ctx.clock()
+    if actor not in stage.pending_invitations(seen, now):
+        if accept:
+            stage.accept_invitation(seen, user=actor, limits=ctx.settings.limits, now=now)  # refuses
+        return Accepted(seen, converged=True)
+    if accept:
+        entry = await asyncio.to_thread(ctx.store.listed, space_id, actor)
+        removed_at = await asyncio.to_thread(ctx.store.removed_at, space_id, actor, now=now)
+        stage.require_invitation_after_removal(removed_at, entry.joined_at if entry else None)
 
     def rule(space: Space) -> Space:
         if not accept:

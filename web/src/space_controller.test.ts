@@ -69,6 +69,7 @@ class FakeApi implements SpaceApi {
   pin = () => this.answer("pin");
   handOver = () => this.answer("handOver");
   invite = () => this.answer("invite");
+  withdrawInvitation = () => this.answer("withdrawInvitation");
   answerInvitation = (_id: string, accept: boolean) => {
     const invitations = { ...this.space.invitations };
     delete invitations.me;
@@ -339,6 +340,45 @@ describe("SpaceController", () => {
     expect((await ctl.act((a, id) => a.answerInvitation(id, true))).ok).toBe(true);
     expect(ctl.myRole).toBe("speaker");
     expect(ctl.invitedUntil(now)).toBeNull();
+  });
+
+  it("judges an invitation's lapse by the API's clock, estimated from my grant", async () => {
+    const { api, ctl } = await loaded();
+    const local = Date.now();
+    // This page's clock is 5 minutes slow: the grant was issued "in its future".
+    const issued = local + 300_000;
+    ctl.joined({ mode: "webrtc", url: "wss://x", token: "t", identity: "me", role: "listener", issued_at: new Date(issued).toISOString(), expires_at: 0, viewer_tag: "meTag001" });
+    api.space = { ...api.space, invitations: { me: new Date(issued + 120_000).toISOString() } };
+    await ctl.load();
+    expect(ctl.invitedUntil(local)).toBe(issued + 120_000);
+    expect(ctl.invitedUntil(local + 121_000)).toBeNull(); // lapsed, by the API's clock
+    expect(ctl.invitedUntil(local - 300_000)).toBe(issued + 120_000);
+  });
+
+  it("reads the Space again when a document holds invitations a moderator's page does not know of, once per version", async () => {
+    const { api, ctl } = await loaded("h");
+    const until = Date.now() + 60_000;
+    ctl.pushed(doc({ version: 2, invited: { tagOfA: until } })); // another moderator's invitation
+    await Promise.resolve();
+    expect(api.calls.filter((c) => c === "getSpace")).toHaveLength(2);
+    ctl.pushed(doc({ version: 2, invited: { tagOfA: until } })); // the same version: read already
+    api.space = { ...api.space, version: 3, invitations: { a: new Date(until).toISOString() } };
+    ctl.pushed(doc({ version: 3, invited: { tagOfA: until } }));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(api.calls.filter((c) => c === "getSpace")).toHaveLength(3);
+    expect(ctl.invitedAt(Date.now())).toEqual(["a"]);
+    // Known, and the document agrees: nothing to read. Declined: the count differs, read again.
+    ctl.pushed(doc({ version: 4, invited: { tagOfA: until } }));
+    expect(api.calls.filter((c) => c === "getSpace")).toHaveLength(3);
+    api.space = { ...api.space, version: 5, invitations: {} };
+    ctl.pushed(doc({ version: 5, invited: {} }));
+    await Promise.resolve();
+    expect(ctl.invitedAt(Date.now())).toEqual([]);
+    // A listener's page never reads for it (the API shows them no one else's).
+    const listener = await loaded("me");
+    listener.ctl.pushed(doc({ version: 2, invited: { tagOfA: until } }));
+    expect(listener.api.calls.filter((c) => c === "getSpace")).toHaveLength(1);
   });
 
   it("counts the speaker seats others' invitations hold, for a moderator", async () => {

@@ -29,10 +29,13 @@ export interface SpaceApi {
   pin(id: string, userId: string | null, source?: VideoSource): Promise<unknown>;
   handOver(id: string, userId: string): Promise<unknown>;
   invite(id: string, userId: string): Promise<unknown>;
+  withdrawInvitation(id: string, userId: string): Promise<unknown>;
   answerInvitation(id: string, accept: boolean): Promise<unknown>;
 }
 
 export type Transport = "webrtc" | "hls" | null;
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /** An action that got no answer: nothing was changed that the page knows of. */
 export const ACT_UNREACHABLE = "Could not reach the Spaces API: check your connection, then try again.";
@@ -66,6 +69,12 @@ export class SpaceController {
   private viewer: { tag: string; issuedMs: number } | null = null;
   /** My tag in the pushed documents' `invited` (any grant's), null before a join or from an older API. */
   private tag: string | null = null;
+  /** The API's clock minus this page's (ms), from my last grant's `issued_at`: an invitation lapses
+   * by the API's clock, and a page whose clock is off by minutes would otherwise never see one, or
+   * see one the API already refuses. 0 before a grant. */
+  clockOffset = 0;
+  /** The last pushed version a moderator's page read the Space again for (its invitations). */
+  private invitationsReadFor = -1;
   /** State.json said a host removed me after my grant: the broadcast is over for this page. */
   removedFromBroadcast = false;
   /** A 401 survived a token refresh: the page asks to sign in again; the media session goes on. */
@@ -139,16 +148,24 @@ export class SpaceController {
   }
 
   /** An invitation to speak waiting for my answer: when it lapses (epoch ms, the API's clock),
-   * null when there is none I may still answer at `now`. */
+   * null when there is none I may still answer at `now` (this page's clock). */
   invitedUntil(now: number): number | null {
     const until = this.space?.invitations?.[this.me];
     const ms = until ? Date.parse(until) : Number.NaN;
-    return this.myRole === "listener" && Number.isFinite(ms) && ms > now ? ms : null;
+    return this.myRole === "listener" && Number.isFinite(ms) && ms > now + this.clockOffset ? ms : null;
   }
 
-  /** Speaker seats held by invitations to others still waiting at `now` (a moderator's count). */
+  /** Who has an invitation to speak waiting at `now` (this page's clock): all of them for a
+   * moderator, at most me for anyone else (the API shows no more). */
+  invitedAt(now: number): string[] {
+    return Object.entries(this.space?.invitations ?? {})
+      .filter(([, until]) => Date.parse(until) > now + this.clockOffset)
+      .map(([id]) => id);
+  }
+
+  /** Speaker seats held by invitations to others than `except` still waiting at `now`. */
   seatsHeld(now: number, except: string | null = null): number {
-    return Object.entries(this.space?.invitations ?? {}).filter(([id, until]) => id !== except && Date.parse(until) > now).length;
+    return this.invitedAt(now).filter((id) => id !== except).length;
   }
 
   /** On the broadcast: what the latest state says a listener does next. */
@@ -217,12 +234,29 @@ export class SpaceController {
     }
     const merged = mergeMetadata(this.space, this.version, doc, { id: this.me, tag: this.tag });
     if (!merged) return false;
+    this.readInvitationsIfUnknown(doc);
     const next = this.withoutMyHandOnStage(merged);
     this.version = doc.version;
     this.pushedVersion = doc.version;
     this.space = next;
     this.emit();
     return true;
+  }
+
+  /**
+   * A moderator's page knows the invitations it sent by id, but a document names them by tag only:
+   * when the document holds a different number of them waiting (another moderator sent one, or one
+   * was declined, withdrawn or accepted), the page reads the Space again, once per version, so its
+   * seat count and the audience list's marks are the API's.
+   */
+  private readInvitationsIfUnknown(doc: RoomMetadata): void {
+    if (!this.moderator || doc.version <= this.invitationsReadFor) return;
+    const now = Date.now() + this.clockOffset;
+    const waiting = Object.values(doc.invited).filter((until) => until > now).length;
+    const known = Object.values(this.space?.invitations ?? {}).filter((until) => Date.parse(until) > now).length;
+    if (waiting === known) return;
+    this.invitationsReadFor = doc.version;
+    void this.load();
   }
 
   /**
@@ -260,6 +294,8 @@ export class SpaceController {
     const issuedMs = grant.issued_at ? Date.parse(grant.issued_at) : NaN;
     this.viewer = grant.mode === "hls" && grant.viewer_tag && Number.isFinite(issuedMs) ? { tag: grant.viewer_tag, issuedMs } : null;
     this.tag = grant.viewer_tag ?? null;
+    // Clamped: a grant's time is the API's when it answered, a second or so before it arrived.
+    this.clockOffset = Number.isFinite(issuedMs) ? Math.max(-DAY_MS, Math.min(DAY_MS, issuedMs - Date.now())) : 0;
     this.removedFromBroadcast = false;
     this.emit();
   }

@@ -22,9 +22,10 @@ from contract import names, web_security
 from functions.api import deps
 from functions.api.main import create_app
 from functions.core.config import Settings
+from functions.domain import stage
 from functions.domain.errors import Busy
 from functions.domain.grants import permission_for
-from functions.domain.model import Role, VideoPolicy
+from functions.domain.model import Limits, Role, VideoPolicy
 from functions.reconcile.wiring import reconciler_for, store_for
 from functions.store.base import Snapshot
 from functions.store.sqlite import SqliteStore
@@ -559,6 +560,46 @@ def test_an_invitation_declined_or_withdrawn_frees_its_seat(client: TestClient) 
     assert late.status_code == 409 and late.json()["rule"] == names.NOT_INVITED_RULE
     assert "Nothing was changed" in late.json()["detail"]
     assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == []
+
+
+def test_a_removed_listener_cannot_answer_an_invitation_a_racing_write_stored(
+    app: FastAPI, client: TestClient
+) -> None:
+    """Found by an outside review: the invitation's removal check reads before its write, so a
+    removal committed in between left an invitation for someone removed. Their yes is refused until
+    they join again on purpose."""
+    space_id = live_space(client)
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("lis")).status_code == 200
+    assert client.post(f"/spaces/{space_id}/participants/lis/remove", headers=auth("host")).status_code == 200
+    store = store_for(app.state.settings)
+    now = datetime.now(UTC)
+    store.update(
+        space_id,
+        lambda s: stage.invite(s, actor="host", target="lis", tag="tagOfLis", limits=Limits(), now=now),
+    )
+    refused = client.post(f"/spaces/{space_id}/invitation", headers=auth("lis"))
+    assert refused.status_code == 409 and refused.json()["rule"] == names.NOT_INVITED_RULE, refused.text
+    assert "removed you" in refused.json()["detail"]
+    assert client.get(f"/spaces/{space_id}", headers=auth("host")).json()["speakers"] == []
+    # Back on purpose (a token without rejoin_since lists them again): the invitation is theirs.
+    assert client.post(f"/spaces/{space_id}/token", headers=auth("lis")).status_code == 200
+    accepted = client.post(f"/spaces/{space_id}/invitation", headers=auth("lis"))
+    assert accepted.status_code == 200 and accepted.json()["speakers"] == ["lis"], accepted.text
+
+
+def test_an_answer_without_an_invitation_reads_only_the_callers_part(
+    app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by an outside review: anyone could make the API read and try to write the whole Space."""
+    space_id = live_space(client)
+    store = store_for(app.state.settings)
+    whole = []
+    monkeypatch.setattr(store, "update", lambda *a, **k: whole.append(a) or pytest.fail("no write expected"))
+    refused = client.post(f"/spaces/{space_id}/invitation", headers=auth("nobody"))
+    assert refused.status_code == 409 and refused.json()["rule"] == names.NOT_INVITED_RULE
+    declined = client.delete(f"/spaces/{space_id}/invitation", headers=auth("nobody"))
+    assert declined.status_code == 200 and declined.json()["invitations"] == {}
+    assert whole == []
 
 
 def test_a_role_change_the_sfu_refuses_is_kept_and_converges_later(

@@ -68,7 +68,7 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
     listeners_join(bclient, space_id, LIMIT - 1)
     below = token(bclient, space_id, "newcomer")
     assert below["mode"] == "webrtc" and below["role"] == "listener"
-    assert set(below) == {"mode", "url", "token", "identity", "role", "issued_at", "expires_at"}
+    assert set(below) == {"mode", "url", "token", "identity", "role", "issued_at", "expires_at", "viewer_tag"}
     assert below["url"] == PUBLIC_LIVEKIT_URL and below["token"] and below["expires_at"]
 
     listeners_join(bclient, space_id, 1, first=LIMIT - 1)
@@ -269,7 +269,16 @@ def test_openapi_describes_both_token_shapes_as_a_union_on_mode(bclient: TestCli
     }
     components = doc["components"]["schemas"]
     webrtc, hls = components["WebRtcTokenResponse"], components["HlsTokenResponse"]
-    assert set(webrtc["required"]) == {"mode", "url", "token", "identity", "role", "issued_at", "expires_at"}
+    assert set(webrtc["required"]) == {
+        "mode",
+        "url",
+        "token",
+        "identity",
+        "role",
+        "issued_at",
+        "expires_at",
+        "viewer_tag",
+    }
     assert webrtc["properties"]["mode"]["const"] == "webrtc"
     assert set(hls["required"]) == {
         "mode",

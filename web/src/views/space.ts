@@ -197,8 +197,9 @@ export function spaceView(app: App, spaceId: string): View {
   const listenerList = new ListenerList((q, cursor) => app.api.listeners(spaceId, { q, cursor }), {
     invite: async (id, name) => {
       if (refusedSeat(id, "speaker")) return false;
-      return listAct((a, s) => a.invite(s, id), `${name} is invited to speak: they join the stage if they accept`, name);
+      return actions.invite(id, name);
     },
+    withdraw: (id, name) => listAct((a, s) => a.withdrawInvitation(s, id), `Invitation to ${name} withdrawn`, name),
     remove: async (id, block, name) => {
       if (block && !confirmBlock(name)) return false;
       return listAct((a, s) => a.remove(s, id, block), block ? `${name} removed and blocked` : `${name} removed`);
@@ -253,7 +254,15 @@ export function spaceView(app: App, spaceId: string): View {
     },
     setTimer: (fn, ms) => window.setTimeout(fn, ms),
     clearTimer: (handle) => window.clearTimeout(handle as number),
-    now: Date.now,
+    now: () => Date.now() + ctl.clockOffset,
+    // Answered in the room: to the controls (still a listener: the hand; on stage: the microphone,
+    // once the SFU's permission draws it); on the broadcast, its heading.
+    focusAfter: () => {
+      if (!session.room) return focusHeading(el);
+      const control = controls.el.querySelector<HTMLElement>("button.round");
+      if (control && ctl.myRole === "listener") control.focus({ preventScroll: true });
+      else controls.takeFocus();
+    },
   });
 
   ctl.onChange(() => draw());
@@ -493,6 +502,7 @@ export function spaceView(app: App, spaceId: string): View {
       person,
       seatRefusal: (id, role) => (ctl.space ? seatRefusal(ctl.space, id, role, ctl.seatsHeld(Date.now(), id)) : null),
       seats: ctl.space ? seatsLine(ctl.space, ctl.seatsHeld(Date.now())) : "",
+      invited: ctl.invitedAt(Date.now()),
       members: [
         ...members.map((id) => {
           const p = room.participant(id);

@@ -41,6 +41,18 @@ export class SpaceActions {
     return result.ok || (!!result.rule && LIST_ROW_GONE.has(result.rule));
   };
 
+  /** An invitation to speak from the audience list: true while it waits for their answer (the row
+   * stays), "gone" when the row is done with (they went on stage at once, having asked, or the row
+   * was out of date), false when refused. */
+  invite = async (id: string, name: string): Promise<boolean | "gone"> => {
+    const ctl = this.deps.ctl;
+    const result = await ctl.act((a, s) => a.invite(s, id));
+    const onStage = result.ok && ctl.roleOf(id) !== "listener";
+    report(result, onStage ? `${name} is on stage: they had asked to speak` : `${name} is invited to speak: they join the stage if they accept`, name);
+    if (result.ok) return onStage ? "gone" : true;
+    return !!result.rule && LIST_ROW_GONE.has(result.rule) ? "gone" : false;
+  };
+
   /** Applied to this room (a live track moves to the device), then remembered for the next ones. */
   chooseDevice = async (kind: DeviceKind, id: string): Promise<void> => {
     try {

@@ -31,6 +31,8 @@ export interface PanelInput {
   seatRefusal?(id: string, role: "cohost" | "speaker"): string | null;
   /** How full the stage is ("3 of 10 speakers · 1 of 2 co-hosts"), shown under "On stage". */
   seats?: string;
+  /** Who has an invitation to speak waiting: the audience list marks them. */
+  invited?: readonly string[];
 }
 
 export interface PanelActions {
@@ -76,7 +78,7 @@ export class HostPanel {
       return [id, p.name, p.picture];
     });
     this.listeners?.show();
-    this.listeners?.sync(new Set(members.map((m) => m.id)), new Set(hands));
+    this.listeners?.sync(new Set(members.map((m) => m.id)), new Set(hands), new Set(input.invited ?? []));
     // The refusals follow from the members and the seats line, which are both in the key.
     if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, shown, input.seats])) return;
     const face = (id: string) => avatar(id, "s", input.person(id));

@@ -69,21 +69,44 @@ describe("InvitationPrompt", () => {
     const { view, button, now } = prompt(async () => false);
     view.update(now() + 120_000);
     button("invitation-accept").click();
-    expect(button("invitation-accept").disabled).toBe(true);
+    // Marked busy, not disabled: the keyboard stays on it.
+    expect(button("invitation-accept").getAttribute("aria-disabled")).toBe("true");
+    expect(button("invitation-accept").disabled).toBe(false);
     await flush();
     expect(view.el.hidden).toBe(false);
-    expect(button("invitation-accept").disabled).toBe(false);
+    expect(button("invitation-accept").getAttribute("aria-disabled")).toBe("false");
   });
 
-  it("takes the keyboard to its first answer when it appears in the page", async () => {
-    const { view, button, now } = prompt();
+  it("takes the keyboard to its first answer once it is in the page, and gives it back when it goes", async () => {
+    const { view, button, now, actions } = prompt();
+    const before = document.createElement("button");
+    document.body.append(before);
+    before.focus();
+    view.update(now() + 120_000); // drawn before it is in the page (a reload while invited)
+    expect(document.activeElement).toBe(before);
     document.body.append(view.el);
     try {
-      view.update(now() + 120_000);
-      await flush();
+      view.update(now() + 120_000); // the next draw, in the page
       expect(document.activeElement).toBe(button("invitation-accept"));
+      button("invitation-decline").focus();
+      button("invitation-decline").click();
+      await flush();
+      expect(actions.answer).toHaveBeenCalledWith(false);
+      expect(document.activeElement).toBe(before);
+      // What had it is gone (the stage was rebuilt): the page says where the keyboard goes.
+      const focusAfter = vi.fn();
+      const second = prompt();
+      (second.actions as { focusAfter?: () => void }).focusAfter = focusAfter;
+      document.body.append(second.view.el);
+      second.view.update(second.now() + 120_000);
+      before.remove();
+      second.button("invitation-accept").click();
+      await flush();
+      expect(focusAfter).toHaveBeenCalledTimes(1);
+      second.view.el.remove();
     } finally {
       view.el.remove();
+      before.remove();
     }
   });
 });

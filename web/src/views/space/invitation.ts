@@ -12,7 +12,10 @@ export interface InvitationActions {
   answer(accept: boolean): Promise<boolean>;
   setTimer(fn: () => void, ms: number): unknown;
   clearTimer(handle: unknown): void;
+  /** The API's clock as this page estimates it (epoch ms): an invitation lapses by it. */
   now(): number;
+  /** Where the keyboard goes when the prompt goes with it and what had it before is gone. */
+  focusAfter?(): void;
 }
 
 /** What the prompt tells the person before they agree. */
@@ -30,6 +33,10 @@ export class InvitationPrompt {
   private answered: number | null = null;
   private busy = false;
   private lapse: unknown = null;
+  /** The prompt appeared and has not had the keyboard yet (it takes it once it is in the page). */
+  private focusDue = false;
+  /** What had the keyboard when the prompt appeared: it gets it back when the prompt goes. */
+  private before: HTMLElement | null = null;
 
   constructor(private readonly actions: InvitationActions) {
     this.el.append(
@@ -41,21 +48,42 @@ export class InvitationPrompt {
     this.decline.addEventListener("click", () => void this.reply(false));
   }
 
-  /** `until`: the invitation waiting for me (controller.invitedUntil), or null. */
+  /** `until`: the invitation waiting for me (controller.invitedUntil), or null. Called on every draw. */
   update(until: number | null): void {
     const wanted = until !== null && until !== this.answered && until > this.actions.now() ? until : null;
-    if (wanted === this.shown) return;
+    if (wanted !== this.shown) this.show(wanted);
+    // A dialog that appears takes the keyboard to its first answer, as a screen reader expects; a
+    // page that draws it before it is in the document (a reload while invited) gives it then.
+    if (this.focusDue && this.el.isConnected && !this.el.hidden) {
+      this.focusDue = false;
+      const active = document.activeElement;
+      this.before = active instanceof HTMLElement && active !== document.body ? active : null;
+      this.accept.focus({ preventScroll: true });
+    }
+  }
+
+  private show(wanted: number | null): void {
     const appearing = this.shown === null;
     this.shown = wanted;
     if (this.lapse !== null) this.actions.clearTimer(this.lapse);
     this.lapse = null;
-    this.el.hidden = wanted === null;
-    if (wanted === null) return;
+    if (wanted === null) return this.hide();
+    this.el.hidden = false;
     // Gone at its lapse even if no document comes (the next write drops it on the server).
     this.lapse = this.actions.setTimer(() => this.update(null), Math.max(0, wanted - this.actions.now()));
     this.setBusy(false);
-    // A dialog that appears takes the keyboard to its first answer, as a screen reader expects.
-    if (appearing) queueMicrotask(() => this.el.isConnected && this.accept.focus({ preventScroll: true }));
+    if (appearing) this.focusDue = true;
+  }
+
+  private hide(): void {
+    const hadFocus = this.el.contains(document.activeElement);
+    this.el.hidden = true;
+    this.focusDue = false;
+    const before = this.before;
+    this.before = null;
+    if (!hadFocus) return;
+    if (before?.isConnected) before.focus({ preventScroll: true });
+    else this.actions.focusAfter?.();
   }
 
   private async reply(accept: boolean): Promise<void> {
@@ -69,9 +97,9 @@ export class InvitationPrompt {
     this.update(null);
   }
 
+  /** Busy while the answer is on its way: marked, not `disabled`, so the keyboard stays on it. */
   private setBusy(busy: boolean): void {
     this.busy = busy;
-    this.accept.disabled = busy;
-    this.decline.disabled = busy;
+    for (const button of [this.accept, this.decline]) button.setAttribute("aria-disabled", String(busy));
   }
 }

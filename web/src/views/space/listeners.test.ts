@@ -150,7 +150,7 @@ describe("ListenerList", () => {
     expect(calls).toEqual([["", null]]);
   });
 
-  it("invites from a row, which stays saying so until they accept; removes and blocks, which then leave the list", async () => {
+  it("invites from a row, which stays until they accept; removes and blocks, which then leave the list", async () => {
     const { source } = fakeSource(people, 10);
     const a = actions();
     const list = new ListenerList(source, a);
@@ -164,8 +164,36 @@ describe("ListenerList", () => {
     expect(a.invite).toHaveBeenCalledWith("u2", "Anna");
     expect(a.remove.mock.calls).toEqual([["u3", false, "Bob"], ["u4", true, "Zoë"]]);
     expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u1", "u2"]);
-    expect(row("u2").querySelector('[data-testid="listener-invite"]')!.textContent).toBe("Invited");
-    expect(row("u1").querySelector('[data-testid="listener-invite"]')!.textContent).toBe("Invite to speak");
+  });
+
+  it("marks the rows of people with an invitation waiting, as the Space says, and withdraws one", async () => {
+    const { source } = fakeSource(people, 10);
+    const a = { ...actions(), withdraw: vi.fn(async (_id: string, _name: string) => true) };
+    const list = new ListenerList(source, a);
+    list.show();
+    await flush();
+    const row = (id: string) => list.el.querySelector(`[data-testid="listener-row"][data-identity="${id}"]`)!;
+    list.sync(new Set(), new Set(["u2"]), new Set(["u1"]));
+    expect(q(list.el, "listener-invited").map((m) => m.closest("li")!.getAttribute("data-identity"))).toEqual(["u1"]);
+    expect(row("u1").querySelector('[data-testid="listener-invite"]')).toBeNull();
+    (row("u1").querySelector('[data-testid="listener-withdraw"]') as HTMLButtonElement).click();
+    await flush();
+    expect(a.withdraw).toHaveBeenCalledWith("u1", "Ann");
+    expect(q(list.el, "listener-row")).toHaveLength(4); // the row stays, in the audience
+    // Declined, withdrawn or lapsed: the Space says none waits, and the row offers an invitation again.
+    list.sync(new Set(), new Set(["u2"]), new Set());
+    expect(q(list.el, "listener-invited")).toHaveLength(0);
+    expect(row("u1").querySelector('[data-testid="listener-invite"]')).not.toBeNull();
+  });
+
+  it("takes a row out when an invitation put its person on stage at once, or found the row out of date", async () => {
+    const { source } = fakeSource(people, 10);
+    const list = new ListenerList(source, { ...actions(), invite: vi.fn(async () => "gone" as const) });
+    list.show();
+    await flush();
+    (q(list.el, "listener-invite")[0] as HTMLButtonElement).click();
+    await flush();
+    expect(q(list.el, "listener-row").map((r) => r.dataset.identity)).toEqual(["u2", "u3", "u4"]);
   });
 
   it("moves a keyboard user's focus to the same button on the next row when their row leaves", async () => {

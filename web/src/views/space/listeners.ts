@@ -1,6 +1,6 @@
 /**
  * The host's listener list (host and co-hosts): the audience from the API, in name order, with a
- * search box, "More" paging, and invite / remove / block per row. It reads only while it is open
+ * search box, "More" paging, and invite (or, once invited, withdraw) / remove / block per row. It reads only while it is open
  * and when the user acts (opening, typing, "More", "Refresh"); never on a timer (issue 9).
  */
 import { ApiError, type ListenerEntry, type ListenerPage } from "../../api";
@@ -10,9 +10,12 @@ import { avatar, clear, h, limitCodePoints, rebuildKeepingFocus } from "../../do
 export type ListenerSource = (q: string, cursor: string | null) => Promise<ListenerPage>;
 
 export interface ListenerActions {
-  /** Each resolves true when the API accepted the action (the row then leaves the list). */
-  invite(id: string, name: string): Promise<boolean>;
+  /** Each resolves true when the API accepted the action. A removed row leaves the list; an invited
+   * one stays, marked, until its person accepts (then the stage's push takes it out). */
+  invite(id: string, name: string): Promise<boolean | "gone">;
   remove(id: string, block: boolean, name: string): Promise<boolean>;
+  /** Take back an invitation not yet answered. */
+  withdraw?(id: string, name: string): Promise<boolean>;
 }
 
 export interface ListenerListOptions {
@@ -40,8 +43,8 @@ export class ListenerList {
   private readonly status = h("p", { class: "muted small", "data-testid": "listener-status", role: "status" });
   private readonly more = h("button", { class: "btn small", "data-testid": "listener-more", hidden: true }, "More");
   private items: ListenerEntry[] = [];
-  /** People invited from this list (this page knows no more of it: an invitation is not public). */
-  private readonly invitedIds = new Set<string>();
+  /** Who has an invitation to speak waiting, as the page's Space says (`sync`). */
+  private invited: ReadonlySet<string> = new Set();
   private cursor: string | null = null;
   private query = "";
   private isOpen = false;
@@ -85,9 +88,11 @@ export class ListenerList {
   /** What the page knows since the list was read (roles and hands are pushed to it): someone now on
    * stage is no longer in the audience, and the ✋ is the live queue's. Redrawn only on a change, so
    * the search box and a focused row keep the focus. */
-  sync(onStage: ReadonlySet<string>, hands: ReadonlySet<string>): void {
+  sync(onStage: ReadonlySet<string>, hands: ReadonlySet<string>, invited: ReadonlySet<string> = new Set()): void {
     const kept = this.items.filter((i) => !onStage.has(i.user_id));
-    const stale = kept.length !== this.items.length || kept.some((i) => !!i.hand_raised !== hands.has(i.user_id));
+    const marks = this.items.some((i) => this.invited.has(i.user_id) !== invited.has(i.user_id));
+    this.invited = invited;
+    const stale = marks || kept.length !== this.items.length || kept.some((i) => !!i.hand_raised !== hands.has(i.user_id));
     if (!stale) return;
     this.replace(kept.map((i) => ({ ...i, hand_raised: hands.has(i.user_id) })));
   }
@@ -175,48 +180,42 @@ export class ListenerList {
   private row(item: ListenerEntry): HTMLElement {
     // The shared face: the picture (https only) or initials of the name (dom.ts).
     const picture = avatar(item.user_id, "s", { name: item.name, picture: item.picture });
-    const act = (button: HTMLButtonElement, run: () => Promise<boolean>) => async () => {
+    /** `keep`: the row stays when the API took it (an invitation sent or withdrawn). */
+    const act = (button: HTMLButtonElement, run: () => Promise<boolean | "gone">, keep = false) => async () => {
       // Read before disabling it: a disabled button loses the focus.
       const focused = document.activeElement === button ? button.dataset.testid : undefined;
-      // Where the row is now: a push may take it out of the list before the answer comes (an
-      // invitation's own pass puts them on stage), and the focus then goes to the row after it.
+      // Where the row is now: a push may take it out of the list before the answer comes (a raised
+      // hand's invitation puts them on stage at once), and the focus then goes to the row after it.
       const at = this.items.findIndex((i) => i.user_id === item.user_id);
       button.disabled = true;
       const ok = await run();
       button.disabled = false;
-      if (ok) this.drop(item.user_id, focused, at);
+      if (!ok) return;
+      if (!keep || ok === "gone") return this.drop(item.user_id, focused, at);
+      // The row stays, redrawn with its mark by the answer: the focus goes to its first button, or
+      // to the row after it if the person went on stage meanwhile.
+      if (focused === undefined) return;
+      const row = this.rows.querySelector<HTMLElement>(`[data-identity="${CSS.escape(item.user_id)}"]`);
+      if (row) row.querySelector<HTMLElement>("button")?.focus();
+      else if (at >= 0) this.focusAt(at, focused);
     };
     const invite = h("button", { class: "btn small btn-primary", "data-testid": "listener-invite" }, "Invite to speak");
+    const withdraw = h("button", { class: "btn small", "data-testid": "listener-withdraw", title: "Take the invitation back: they stay in the audience" }, "Withdraw");
     const remove = h("button", { class: "btn small btn-danger", "data-testid": "listener-remove" }, "Remove");
     const block = h("button", { class: "btn small btn-danger", "data-testid": "listener-block" }, "Block");
-    // An invitation leaves them in the audience until they accept: the row stays, saying it was sent
-    // (sending it again restarts its wait). A raised hand goes on stage at once, and the push that
-    // says so takes the row out as for the other actions.
-    if (this.invitedIds.has(item.user_id)) markInvited(invite);
-    invite.addEventListener("click", async () => {
-      const focused = document.activeElement === invite ? invite.dataset.testid : undefined;
-      const at = this.items.findIndex((i) => i.user_id === item.user_id);
-      invite.disabled = true;
-      const ok = await this.actions.invite(item.user_id, item.name);
-      invite.disabled = false;
-      if (ok) this.invitedIds.add(item.user_id);
-      // The row drawn now: this one, or its redraw (another row's action rebuilt the list meanwhile).
-      const now = this.rows.querySelector<HTMLButtonElement>(`[data-identity="${CSS.escape(item.user_id)}"] [data-testid="listener-invite"]`);
-      if (!now) {
-        if (focused !== undefined && at >= 0) this.focusAt(at, focused);
-        return;
-      }
-      if (ok) markInvited(now);
-      if (focused !== undefined) now.focus();
-    });
+    invite.addEventListener("click", act(invite, () => this.actions.invite(item.user_id, item.name), true));
+    withdraw.addEventListener("click", act(withdraw, () => this.actions.withdraw?.(item.user_id, item.name) ?? Promise.resolve(false), true));
     remove.addEventListener("click", act(remove, () => this.actions.remove(item.user_id, false, item.name)));
     block.addEventListener("click", act(block, () => this.actions.remove(item.user_id, true, item.name)));
+    // Invited, waiting for their answer: the row says so and offers to take it back.
+    const waiting = this.invited.has(item.user_id);
+    const mark = waiting ? h("span", { class: "muted small", "data-testid": "listener-invited" }, " · Invited") : null;
     return h(
       "li",
       { "data-testid": "listener-row", "data-identity": item.user_id, role: "group", "aria-label": item.name },
       picture,
-      h("span", { class: "who" }, item.name, item.hand_raised ? h("span", { class: "muted small", "data-testid": "listener-hand" }, " ✋") : null),
-      h("span", { class: "actions" }, invite, remove, block),
+      h("span", { class: "who" }, item.name, item.hand_raised ? h("span", { class: "muted small", "data-testid": "listener-hand" }, " ✋") : null, mark),
+      h("span", { class: "actions" }, waiting ? withdraw : invite, remove, block),
     );
   }
 
@@ -226,10 +225,4 @@ export class ListenerList {
     if (this.items.some((i) => i.user_id === id)) this.replace(this.items.filter((i) => i.user_id !== id));
     if (focused !== undefined && at >= 0) this.focusAt(at, focused);
   }
-}
-
-/** A row's invite button once the invitation was sent. */
-function markInvited(button: HTMLButtonElement): void {
-  button.textContent = "Invited";
-  button.title = "Waiting for their answer; click to ask again";
 }
