@@ -81,6 +81,24 @@ describe("the broadcast page's banner", () => {
     view.destroy();
   });
 
+  it("marks who holds the stage at the moment playing by the servers' clock, whatever the device's says", async () => {
+    FakeHls.instances = [];
+    const offset = 300_000; // this device's clock is five minutes slow
+    const view = await BroadcastStage.open("https://cdn.example/s1/live.m3u8", { ...hooks(), clockOffsetMs: () => offset });
+    const hls = FakeHls.instances[0];
+    view.update(SPACE, "l");
+    await view.player.play();
+    hls.latency = 2; // no PROGRAM-DATE-TIME reading: two seconds behind the live edge
+    const server = Date.now() + offset;
+    view.stageChanges([
+      { t: (server - 10_000) / 1000, spotlight: "h", video_spotlight: null, pinned: null, names: {} },
+      { t: (server - 1_000) / 1000, spotlight: "s", video_spotlight: null, pinned: null, names: {} },
+    ]);
+    const holders = () => [...view.el.querySelectorAll<HTMLElement>('[data-holder="true"]')].map((row) => row.dataset.identity);
+    expect(holders()).toEqual(["h"]); // by the device's clock it would be five minutes before either
+    view.destroy();
+  });
+
   it("offers to resume at the live edge when the live broadcast is paused", async () => {
     const { view, hls } = await opened();
     await view.player.play();

@@ -38,6 +38,10 @@ export interface BroadcastHooks {
   retry(): void;
   /** Sign in again after the session expired (the broadcast plays on meanwhile). */
   signIn?(): void;
+  /** The API's clock minus this page's (ms, the controller's estimate from the grant): the
+   * composer stamps the stream and its stage changes by the servers' clocks, so a device clock that
+   * is off reads how far behind live it is, and who holds the stage, by that much. */
+  clockOffsetMs?(): number;
 }
 
 /** The live indicator is redrawn this often (the reading moves by a second at a time). */
@@ -93,6 +97,11 @@ export class BroadcastStage {
 
   static async open(playlistUrl: string, hooks: BroadcastHooks): Promise<BroadcastStage> {
     return new BroadcastStage(await BroadcastPlayer.open(playlistUrl, { live: true }), hooks);
+  }
+
+  /** The servers' time as this page estimates it (epoch ms). */
+  private now(): number {
+    return Date.now() + (this.hooks.clockOffsetMs?.() ?? 0);
   }
 
   /** Something drawn over the stage (the reactions overlay). */
@@ -290,7 +299,7 @@ export class BroadcastStage {
   }
 
   private drawIndicator(): void {
-    const behind = this.player.state === "playing" ? this.player.secondsBehind() : null;
+    const behind = this.player.state === "playing" ? this.player.secondsBehind(this.now()) : null;
     this.indicator.textContent = liveLabel(behind, this.player.state === "paused");
     this.indicator.dataset.behind = behind === null ? "" : behind.toFixed(2);
     this.drawHolder();
@@ -310,7 +319,7 @@ export class BroadcastStage {
    * audio-only broadcast, and a readable one on a phone, where the names drawn into the video are
    * small. Nobody is marked while the player is not playing. */
   private drawHolder(): void {
-    const holder = spotlightAt(this.changes, this.player.playbackClockMs());
+    const holder = spotlightAt(this.changes, this.player.playbackClockMs(this.now()));
     for (const row of this.roster.querySelectorAll<HTMLElement>("[data-identity]")) {
       const holds = row.dataset.identity === holder ? "true" : "false";
       if (row.dataset.holder !== holds) row.dataset.holder = holds;

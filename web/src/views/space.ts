@@ -147,7 +147,7 @@ export function spaceView(app: App, spaceId: string): View {
       toast,
     },
     newRoom: () => new SpaceRoom(audioSink, devicePrefs.get()),
-    openBroadcast: (url, own) => BroadcastStage.open(url, { ...own, raiseHand, copyLink, signIn: () => app.signOut() }),
+    openBroadcast: (url, own) => BroadcastStage.open(url, { ...own, raiseHand, copyLink, signIn: () => app.signOut(), clockOffsetMs: () => ctl.clockOffset }),
     reactions,
     fetchText,
     sessionStorage: storage("sessionStorage"),
