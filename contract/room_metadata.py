@@ -117,9 +117,9 @@ def display_names(value: object) -> dict[str, str]:
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v}
 
 
-def removed_viewers(value: object) -> dict[str, int]:
-    """A `removed_viewers` (or `invited`) map as read: entries that are not text to a time are
-    dropped."""
+def tag_times(value: object) -> dict[str, int]:
+    """A map of viewer tags to times (`removed_viewers`, `invited`) as read: entries that are not
+    text to a time are dropped."""
     if not isinstance(value, dict):
         return {}
     return {
@@ -206,7 +206,7 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         listener_count=_count(raw.get("listener_count")),
         version=_count(raw.get("version")),
         host_away_until=_epoch_ms(raw.get("host_away_until")),
-        removed_viewers=removed_viewers(raw.get("removed_viewers")),
-        invited=removed_viewers(raw.get("invited")),
+        removed_viewers=tag_times(raw.get("removed_viewers")),
+        invited=tag_times(raw.get("invited")),
         timeline_recent=timeline_recent(raw.get("timeline_recent")),
     )

@@ -82,7 +82,12 @@ def room_closed(space: Space, *, now: datetime) -> Space:
 def ended(space: Space, now: datetime) -> Space:
     """The end of a Space, whatever ended it (no rule checked here)."""
     return space.replace(
-        state=SpaceState.ENDED, ended_at=now, raised_hands=(), pinned=None, pinned_source=VideoSource.CAMERA
+        state=SpaceState.ENDED,
+        ended_at=now,
+        raised_hands=(),
+        invited={},
+        pinned=None,
+        pinned_source=VideoSource.CAMERA,
     )
 
 

@@ -68,8 +68,9 @@ def room_state(space: Space, *, host_grace: float) -> RoomMetadata:
 
 def invited_tags(space: Space) -> dict[str, int]:
     """A live Space's invitations to speak as the public documents carry them: by the invitee's
-    viewer tag, with when each lapses (epoch ms). A lapsed one stays until the next write drops it:
-    the page compares the time with its clock, and the API refuses a late answer."""
+    viewer tag, with when each lapses (epoch ms). A lapsed one stays until the next invitation,
+    answer or role change drops it: the page compares the time with the API's clock as it estimates
+    it, and the API refuses a late answer."""
     if space.state is not SpaceState.LIVE:
         return {}
     return {

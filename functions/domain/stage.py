@@ -76,9 +76,10 @@ def change_role(
     now: datetime,
     from_role: Role | None = None,
 ) -> Space:
-    """`from_role`: the role the caller saw, when they acted on it (an invitation from the audience
-    list, a button on a stage row). If the person's role has changed since, nothing is changed: an
-    invitation read from a stale list must not turn a co-host into a speaker."""
+    """`from_role`: the role the caller saw, when they acted on it (a raised hand's row, a button on
+    a stage row). If the person's role has changed since, nothing is changed: a row read from a stale
+    list must not turn a co-host into a speaker. Putting a listener on stage here does not ask them
+    (the API's direct promotion); the page asks through `invite` instead."""
     _require_not_ended(space)
     own_step_down = steps_down(space, actor=actor, target=target, role=role)
     actor_role = space.role_of(actor) if own_step_down else authorize_role_change(space, actor=actor)
@@ -125,8 +126,8 @@ def change_role(
 
 
 def pending_invitations(space: Space, now: datetime) -> dict[str, Invitation]:
-    """The invitations to speak still waiting at `now`: a lapsed one is dropped by the next write
-    (stored, it is only read through this)."""
+    """The invitations to speak still waiting at `now`: a lapsed one is dropped by the next
+    invitation, answer or role change (stored, it is only read through this)."""
     return {user: invitation for user, invitation in space.invited.items() if invitation.until > now}
 
 
@@ -199,9 +200,10 @@ def decline_invitation(space: Space, *, actor: str, target: str, now: datetime) 
     no-op any repeat is."""
     if actor != target:
         authorize_invitation(space, actor=actor)
-    if target not in space.invited:
+    waiting = pending_invitations(space, now)
+    if target not in waiting:
         return space
-    return space.replace(invited={u: i for u, i in pending_invitations(space, now).items() if u != target})
+    return space.replace(invited={u: i for u, i in waiting.items() if u != target})
 
 
 def _require_speaker_seat(speakers: tuple[str, ...], invited: dict[str, Invitation], limits: Limits) -> None:

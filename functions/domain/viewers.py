@@ -1,4 +1,5 @@
-"""HLS viewers told of their removal. Pure, no I/O.
+"""HLS viewers told of their removal, and listeners of an invitation to speak, by a tag that does
+not name them. Pure, no I/O.
 
 An HLS viewer is in no room, so a host's remove or block has nobody to disconnect: their player
 would keep playing the public broadcast. Instead, each removal of someone not on stage is stored

@@ -510,7 +510,10 @@ def members_change(before: Space, after: Space) -> Members:
     roles = set(before.cohosts) ^ set(after.cohosts) | set(before.speakers) ^ set(after.speakers)
     pin_changed = (before.pinned, before.pinned_source) != (after.pinned, after.pinned_source)
     pins = {before.pinned, after.pinned} - {None} if pin_changed else set()
-    touched = roles | pins | set(hands_added + hands_removed + blocks_added + blocks_removed)
+    # An invitation sent must not pass a concurrent block either: its tag would be published and a
+    # seat held for a blocked person.
+    invited = set(after.invited) - set(before.invited)
+    touched = roles | pins | invited | set(hands_added + hands_removed + blocks_added + blocks_removed)
     return Members(hands_added, hands_removed, blocks_added, blocks_removed, frozenset(touched))  # type: ignore[arg-type]
 
 

@@ -115,10 +115,10 @@ async def _after_spent_toggle(call: Callable[[], T]) -> T:
 async def change_role(
     ctx: Context, *, actor: str, space_id: str, target: str, role: Role, from_role: Role | None = None
 ) -> Accepted:
-    """A listener invited from the listener list (no raised hand, so the Space never learnt their
-    name) is named from their entry there, with its avatar, for the room metadata's `names` and
-    `pictures` that the stage and HLS viewers show. Someone sent back to the audience is listed
-    again by the reconciler, which sees whether they are connected (reconcile/runner.py)."""
+    """A listener put on stage without a raised hand (the API's direct promotion: the Space never
+    learnt their name) is named from their audience entry, with its avatar, for the room metadata's
+    `names` and `pictures` that the stage and HLS viewers show. Someone sent back to the audience is
+    listed again by the reconciler, which sees whether they are connected (reconcile/runner.py)."""
     own = await ctx.own(space_id)
     stage.authorize_role_change(own, actor=actor, target=target, role=role)
     entry = await asyncio.to_thread(ctx.store.listed, space_id, target) if role in STAGE_ROLES else None
@@ -147,8 +147,8 @@ async def change_role(
 async def invite(ctx: Context, *, actor: str, space_id: str, target: str) -> Accepted:
     """An invitation to speak (stage.invite): only the invitee's page learns it, by their viewer tag
     in the room metadata and state.json. Someone a host removed is invited only once they came back,
-    as for a role change (stage.require_back_since_removal); the listener list names the person who
-    raised no hand."""
+    as for a role change (stage.require_back_since_removal). The invitee is named on stage from
+    their own sign-in when they agree (answer_invitation)."""
     own = await ctx.own(space_id)
     stage.authorize_invitation(own, actor=actor)
     if own.role_of(target) is Role.LISTENER:

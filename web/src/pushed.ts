@@ -24,8 +24,9 @@ function count(v: unknown): number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : 0;
 }
 
-/** A `removed_viewers` (or `invited`) map as read: entries that are not a tag to a time dropped. */
-function versions(v: unknown): Record<string, number> {
+/** A map of viewer tags to times (`removed_viewers`, `invited`) as read: entries that are not a tag
+ * to a time dropped. */
+function tagTimes(v: unknown): Record<string, number> {
   if (!v || typeof v !== "object" || Array.isArray(v)) return {};
   const kept = Object.entries(v as Record<string, unknown>).filter(
     (e): e is [string, number] => e[0] !== "" && typeof e[1] === "number" && Number.isInteger(e[1]) && e[1] >= 0,
@@ -67,8 +68,8 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
     listener_count: count(raw.listener_count),
     version: count(raw.version),
     host_away_until: typeof raw.host_away_until === "number" && raw.host_away_until > 0 ? raw.host_away_until : null,
-    removed_viewers: versions(raw.removed_viewers),
-    invited: versions(raw.invited),
+    removed_viewers: tagTimes(raw.removed_viewers),
+    invited: tagTimes(raw.invited),
     // state.json's only (the composer's): absent from the room's metadata, and left out then.
     ...(Array.isArray(raw.timeline_recent) ? { timeline_recent: parseEntries(raw.timeline_recent) } : {}),
   };

@@ -390,6 +390,10 @@ describe("SpaceController", () => {
     expect(ctl.seatsHeld(now)).toBe(2);
     expect(ctl.seatsHeld(now, "a")).toBe(1); // a's own invitation holds a's seat
     expect(ctl.seatsHeld(now + 2000)).toBe(1);
+    // The page draws again when one lapses: the next lapse, then none.
+    expect(ctl.nextInvitationLapse(now)).toBe(now + 1000);
+    expect(ctl.nextInvitationLapse(now + 1000)).toBe(now + 5000);
+    expect(ctl.nextInvitationLapse(now + 5000)).toBeNull();
   });
 
   it("seats the stage in the stored order: host, co-hosts, speakers, as pushed", async () => {

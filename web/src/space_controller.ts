@@ -163,6 +163,15 @@ export class SpaceController {
       .map(([id]) => id);
   }
 
+  /** When the next invitation waiting at `now` (this page's clock) lapses, by this page's clock; null
+   * when none waits. */
+  nextInvitationLapse(now: number): number | null {
+    const lapses = Object.values(this.space?.invitations ?? {})
+      .map((until) => Date.parse(until) - this.clockOffset)
+      .filter((at) => at > now);
+    return lapses.length > 0 ? Math.min(...lapses) : null;
+  }
+
   /** Speaker seats held by invitations to others than `except` still waiting at `now`. */
   seatsHeld(now: number, except: string | null = null): number {
     return this.invitedAt(now).filter((id) => id !== except).length;

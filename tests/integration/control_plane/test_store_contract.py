@@ -65,10 +65,34 @@ def test_an_invitation_to_speak_round_trips(store: SpaceStore) -> None:
     ).after
     assert store.require(space.id).invited == invited.invited
     assert store.require(space.id).invited["lee"].until == T0 + timedelta(seconds=stage.INVITATION_SECONDS)
-    assert store.get_own(space.id).invited == invited.invited  # a member's read sees it too
+    assert store.get_own(space.id).invited == invited.invited  # the Space's own fields' read
+    # The invitee's own read (what an answer is first judged on) sees it too.
+    assert store.require(space.id, member="lee").invited == invited.invited
     accepted = store.update(space.id, lambda s: stage.accept_invitation(s, user="lee", limits=limits, now=T0))
     assert accepted.changed and store.require(space.id).speakers == ("lee",)
     assert store.require(space.id).invited == {}
+
+
+def test_an_invitation_does_not_pass_a_block_committed_after_its_read(store: SpaceStore) -> None:
+    """The invitation's write read the Space before a moderator blocked the invitee: it must not
+    commit over the block (a seat held and a tag published for a blocked person)."""
+    space = live(store, make_space())
+    limits = Limits()
+    blocked_meanwhile = False
+
+    def invite_racing_a_block(s: Space) -> Space:
+        nonlocal blocked_meanwhile
+        if not blocked_meanwhile:
+            blocked_meanwhile = True
+            store.update(
+                space.id, lambda t: stage.remove(t, actor="host", target="lee", block=True, limits=limits)
+            )
+        return stage.invite(s, actor="host", target="lee", tag="tag-lee0", limits=limits, now=T0)
+
+    with pytest.raises(Conflict) as err:
+        store.update(space.id, invite_racing_a_block)
+    assert err.value.rule == "user_blocked"
+    assert store.require(space.id).invited == {} and "lee" in store.require(space.id).blocked
 
 
 def test_get_own_reads_the_roles_and_state_without_the_members(store: SpaceStore) -> None:

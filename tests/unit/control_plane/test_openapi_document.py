@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from contract.schema import load
 from functions.api import typescript
+from functions.domain.stage import INVITATION_SECONDS
 
 from .conftest import auth
 
@@ -162,3 +164,12 @@ def test_the_generator_follows_references_and_refuses_what_it_cannot_express() -
     del doc["components"]["schemas"]["Seats"]
     with pytest.raises(typescript.SchemaError):
         typescript.render_ts(doc)
+
+
+def test_the_invitations_wait_is_documented_as_the_rule_has_it(client: TestClient) -> None:
+    """The route and the contract say how long an invitation waits in words; they must say the
+    rule's value (domain/stage.py INVITATION_SECONDS)."""
+    wait = f"{INVITATION_SECONDS} s"
+    paths = client.get("/openapi.json").json()["paths"]
+    assert wait in paths["/spaces/{space_id}/invitations/{user_id}"]["post"]["description"]
+    assert wait in load("room_metadata")["properties"]["invited"]["description"]

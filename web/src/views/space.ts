@@ -215,15 +215,16 @@ export function spaceView(app: App, spaceId: string): View {
   const panel = new HostPanel({
     setRole: (id, role, from) => {
       if (role !== "listener" && refusedSeat(id, role)) return;
+      // A raised hand's row: an invitation, which puts them on stage at once while their hand is
+      // still up (they asked) and asks them if they lowered it meanwhile.
+      if (role === "speaker" && from === "listener") return void actions.invite(id, called(id));
       void act(
         (a, s) => a.setRole(s, id, role, from),
         role === "listener"
           ? `${called(id)} moved to the audience`
           : role === "cohost"
             ? `${called(id)} is now a co-host`
-            : from === "cohost"
-              ? `${called(id)} is now a speaker`
-              : `${called(id)} invited to speak`,
+            : `${called(id)} is now a speaker`,
         called(id),
       );
     },
@@ -513,6 +514,16 @@ export function spaceView(app: App, spaceId: string): View {
         ...awayFromStage(new Set(room.people.map((p) => p.identity))).map((id) => ({ id, role: role(id), micOn: false, away: true })),
       ],
     });
+    if (ctl.moderator) redrawAtNextLapse();
+  }
+
+  /** A moderator's marks and seat count change when an invitation lapses, which no document says:
+   * the page draws again then. */
+  let lapseTimer: number | undefined;
+  function redrawAtNextLapse(): void {
+    window.clearTimeout(lapseTimer);
+    const next = ctl.nextInvitationLapse(Date.now());
+    if (next !== null) lapseTimer = window.setTimeout(render, next - Date.now() + 50);
   }
 
   /** The stored stage (host, co-hosts, speakers) who are not among `here`, in stage order. */
@@ -560,6 +571,7 @@ export function spaceView(app: App, spaceId: string): View {
     mayLeave: () => !session.room || hostConfirmsLeaving(),
     unmount() {
       listenerList.hide();
+      window.clearTimeout(lapseTimer);
       document.removeEventListener("visibilitychange", onVisibility);
       window.removeEventListener("pagehide", onPageHide);
       startWatch?.stop();

@@ -56,6 +56,7 @@ function manualTimers() {
 const actions = () => ({
   invite: vi.fn(async (_id: string, _name: string) => true),
   remove: vi.fn(async (_id: string, _block: boolean, _name: string) => true),
+  withdraw: vi.fn(async (_id: string, _name: string) => true),
 });
 const people = [entry("u1", "Ann"), entry("u2", "Anna", { hand_raised: true }), entry("u3", "Bob"), entry("u4", "Zoë", { picture: "https://img.example/z.png" })];
 
@@ -265,7 +266,7 @@ describe("ListenerList", () => {
 
   it("keeps a row the API refused", async () => {
     const { source } = fakeSource(people, 10);
-    const list = new ListenerList(source, { invite: async () => false, remove: async () => false });
+    const list = new ListenerList(source, { invite: async () => false, remove: async () => false, withdraw: async () => false });
     list.show();
     await flush();
     (q(list.el, "listener-invite")[0] as HTMLButtonElement).click();
@@ -332,7 +333,7 @@ describe("HostPanel with the listener list", () => {
 describe("the search box's limit", () => {
   it("is the API's 64 characters in code points, cut before the query is taken", () => {
     const { source } = fakeSource([]);
-    const list = new ListenerList(source, { invite: async () => true, remove: async () => true });
+    const list = new ListenerList(source, { invite: async () => true, remove: async () => true, withdraw: async () => true });
     const search = q(list.el, "listener-search")[0] as HTMLInputElement;
     expect(search.hasAttribute("maxlength")).toBe(false);
     search.value = "é🌟".repeat(40);

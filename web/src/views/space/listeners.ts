@@ -15,7 +15,7 @@ export interface ListenerActions {
   invite(id: string, name: string): Promise<boolean | "gone">;
   remove(id: string, block: boolean, name: string): Promise<boolean>;
   /** Take back an invitation not yet answered. */
-  withdraw?(id: string, name: string): Promise<boolean>;
+  withdraw(id: string, name: string): Promise<boolean>;
 }
 
 export interface ListenerListOptions {
@@ -204,7 +204,7 @@ export class ListenerList {
     const remove = h("button", { class: "btn small btn-danger", "data-testid": "listener-remove" }, "Remove");
     const block = h("button", { class: "btn small btn-danger", "data-testid": "listener-block" }, "Block");
     invite.addEventListener("click", act(invite, () => this.actions.invite(item.user_id, item.name), true));
-    withdraw.addEventListener("click", act(withdraw, () => this.actions.withdraw?.(item.user_id, item.name) ?? Promise.resolve(false), true));
+    withdraw.addEventListener("click", act(withdraw, () => this.actions.withdraw(item.user_id, item.name), true));
     remove.addEventListener("click", act(remove, () => this.actions.remove(item.user_id, false, item.name)));
     block.addEventListener("click", act(block, () => this.actions.remove(item.user_id, true, item.name)));
     // Invited, waiting for their answer: the row says so and offers to take it back.
