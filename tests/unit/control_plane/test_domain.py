@@ -381,6 +381,14 @@ def test_removal_and_promotion_take_the_invitation_away() -> None:
     assert promoted.invited == {} and promoted.role_of("lee") is Role.SPEAKER
 
 
+def test_the_end_clears_invitations_and_a_lapsed_or_ended_one_has_nothing_to_withdraw() -> None:
+    s = invite(LIVE, "lee")
+    over = lifecycle.end(s, actor="host", now=NOW)
+    assert over.invited == {}
+    assert stage.decline_invitation(over, actor="host", target="lee", now=NOW) is over
+    assert stage.decline_invitation(s, actor="host", target="lee", now=LATER) is s  # lapsed: no write
+
+
 def test_only_moderators_and_the_invitee_see_an_invitation() -> None:
     s = invite(invite(LIVE.replace(cohosts=("co",)), "a"), "b")
     assert set(stage.as_seen_by(s, "co").invited) == {"a", "b"}
