@@ -317,6 +317,7 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
         "listener_count": 0,
         "host_away_until": None,  # the host's join window: not away yet
         "removed_viewers": {},  # nobody removed
+        "invited": {},  # nobody invited to speak
     }
     assert rooms.rooms[0].max_participants > 0 and rooms.rooms[0].empty_timeout > 0
     assert [d.agent_name for d in dispatches] == [names.AGENT_NAME]
