@@ -256,6 +256,7 @@ export function spaceView(app: App, spaceId: string): View {
     setTimer: (fn, ms) => window.setTimeout(fn, ms),
     clearTimer: (handle) => window.clearTimeout(handle as number),
     now: () => Date.now() + ctl.clockOffset,
+    lapsed: () => toast("The invitation to speak has lapsed. Raise your hand if you want to speak."),
     // Answered in the room: to the controls (still a listener: the hand; on stage: the microphone,
     // once the SFU's permission draws it); on the broadcast, its heading.
     focusAfter: () => {

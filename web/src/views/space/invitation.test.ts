@@ -37,13 +37,22 @@ describe("InvitationPrompt", () => {
     expect(view.el.hidden).toBe(true);
   });
 
-  it("goes when the invitation lapses, though no document says so", () => {
-    const { view, advance, now } = prompt();
+  it("goes when the invitation lapses, though no document says so, and says so", () => {
+    const { view, advance, now, actions } = prompt();
+    const lapsed = vi.fn();
+    (actions as { lapsed?: () => void }).lapsed = lapsed;
     view.update(now() + 120_000);
     advance(119_000);
     expect(view.el.hidden).toBe(false);
+    expect(lapsed).not.toHaveBeenCalled();
     advance(1_000);
     expect(view.el.hidden).toBe(true);
+    expect(lapsed).toHaveBeenCalledTimes(1);
+    // Answered, or gone with a document, before its lapse: nothing is said.
+    view.update(now() + 10_000);
+    view.update(null);
+    advance(10_000);
+    expect(lapsed).toHaveBeenCalledTimes(1);
   });
 
   it("answers yes or no once, and does not ask again for the invitation answered", async () => {

@@ -16,6 +16,8 @@ export interface InvitationActions {
   now(): number;
   /** Where the keyboard goes when the prompt goes with it and what had it before is gone. */
   focusAfter?(): void;
+  /** The invitation lapsed unanswered while it was asked: the page says so. */
+  lapsed?(): void;
 }
 
 /** What the prompt tells the person before they agree. */
@@ -69,8 +71,13 @@ export class InvitationPrompt {
     this.lapse = null;
     if (wanted === null) return this.hide();
     this.el.hidden = false;
-    // Gone at its lapse even if no document comes (the next write drops it on the server).
-    this.lapse = this.actions.setTimer(() => this.update(null), Math.max(0, wanted - this.actions.now()));
+    // Gone at its lapse even if no document comes (the next write drops it on the server), and
+    // said: a prompt that vanishes while someone reads it looks like a fault.
+    this.lapse = this.actions.setTimer(() => {
+      if (this.shown !== wanted) return;
+      this.update(null);
+      this.actions.lapsed?.();
+    }, Math.max(0, wanted - this.actions.now()));
     this.setBusy(false);
     if (appearing) this.focusDue = true;
   }
