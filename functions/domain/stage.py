@@ -186,7 +186,7 @@ def require_invitation_after_removal(removed_at: datetime | None, listed_since: 
     """An invitation answered by someone a host removed (without a block) and who has not joined
     again since: it was stored by a write that raced the removal (which takes invitations away), so
     it is not theirs to answer."""
-    if removed_at is None or (listed_since is not None and listed_since > removed_at):
+    if back_since_removal(removed_at, listed_since):
         return
     raise Conflict(
         names.NOT_INVITED_RULE,
@@ -283,12 +283,18 @@ def require_not_removed_since(removed_at: datetime | None, *, since: datetime) -
         )
 
 
+def back_since_removal(removed_at: datetime | None, listed_since: datetime | None) -> bool:
+    """Whether someone is not held back by a host's removal (without a block): there was none, or
+    they joined again on purpose after it (their audience entry was listed after it)."""
+    return removed_at is None or (listed_since is not None and listed_since > removed_at)
+
+
 def require_back_since_removal(removed_at: datetime | None, listed_since: datetime | None) -> None:
     """Someone a host removed (without a block) is brought on stage only once they came back (a
     join on purpose lists them again, `listed_since`): an invitation from a list read before the
     removal (another moderator's page) must not put them on stage, where their next join would
     land them."""
-    if removed_at is None or (listed_since is not None and listed_since > removed_at):
+    if removed_at is None or back_since_removal(removed_at, listed_since):
         return
     raise Conflict(
         names.TARGET_REMOVED_RULE,

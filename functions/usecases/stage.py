@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -152,9 +152,7 @@ async def invite(ctx: Context, *, actor: str, space_id: str, target: str) -> Acc
     own = await ctx.own(space_id)
     stage.authorize_invitation(own, actor=actor)
     if own.role_of(target) is Role.LISTENER:
-        entry = await asyncio.to_thread(ctx.store.listed, space_id, target)
-        removed_at = await asyncio.to_thread(ctx.store.removed_at, space_id, target, now=ctx.clock())
-        stage.require_back_since_removal(removed_at, entry.joined_at if entry else None)
+        stage.require_back_since_removal(*await _removal_and_return(ctx, space_id, target))
     tag = viewers.viewer_tag(ctx.settings.viewer_tag_key(), space_id, target)
     change = await asyncio.to_thread(
         ctx.store.update,
@@ -188,9 +186,7 @@ async def answer_invitation(
             stage.accept_invitation(seen, user=actor, limits=ctx.settings.limits, now=now)  # refuses
         return Accepted(seen, converged=True)
     if accept:
-        entry = await asyncio.to_thread(ctx.store.listed, space_id, actor)
-        removed_at = await asyncio.to_thread(ctx.store.removed_at, space_id, actor, now=now)
-        stage.require_invitation_after_removal(removed_at, entry.joined_at if entry else None)
+        stage.require_invitation_after_removal(*await _removal_and_return(ctx, space_id, actor))
 
     def rule(space: Space) -> Space:
         if not accept:
@@ -202,6 +198,18 @@ async def answer_invitation(
 
     change = await asyncio.to_thread(ctx.store.update, space_id, rule)
     return await _after(ctx, change.after, changed=change.changed)
+
+
+async def _removal_and_return(
+    ctx: Context, space_id: str, user: str
+) -> tuple[datetime | None, datetime | None]:
+    """When a host last removed `user` without a block (the removal note), and when they were last
+    listed in the audience (a join on purpose lists them again): what stage.back_since_removal
+    weighs. The entry first, as a role change reads them: a removal between the two reads is then
+    seen by the second."""
+    entry = await asyncio.to_thread(ctx.store.listed, space_id, user)
+    removed_at = await asyncio.to_thread(ctx.store.removed_at, space_id, user, now=ctx.clock())
+    return removed_at, entry.joined_at if entry else None
 
 
 async def withdraw_invitation(ctx: Context, *, actor: str, space_id: str, target: str) -> Accepted:

@@ -8,6 +8,7 @@ import type { Space } from "./api";
 import type { RaisedHands, RoomMetadata } from "./contract.gen";
 import { BROADCAST_STATE } from "./contract.gen";
 import { mergeNames } from "./people";
+import { seatedOf } from "./stage";
 import { parseEntries } from "./timeline";
 
 function names(v: unknown): string[] {
@@ -93,7 +94,7 @@ export function parseHands(json: string | undefined | null): RaisedHands | null 
  * lacks was removed), and says nothing of anyone else (a raised hand's face stays).
  */
 function stagePictures(held: Readonly<Record<string, string>> | undefined, doc: RoomMetadata): Record<string, string> {
-  const stage = new Set([doc.host, ...doc.cohosts, ...doc.speakers]);
+  const stage = new Set(seatedOf(doc));
   const kept = Object.fromEntries(Object.entries(held ?? {}).filter(([id]) => !stage.has(id)));
   return mergeNames(kept, doc.pictures);
 }
@@ -117,7 +118,7 @@ export interface Reader {
  */
 function pushedInvitations(held: Readonly<Record<string, string>> | undefined, doc: RoomMetadata, reader: Reader | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  const stage = new Set([doc.host, ...doc.cohosts, ...doc.speakers]);
+  const stage = new Set(seatedOf(doc));
   const waiting = Object.keys(doc.invited).length;
   for (const [id, until] of Object.entries(held ?? {})) {
     if (waiting > 0 && id !== reader?.id && !stage.has(id)) out[id] = until;
