@@ -19,6 +19,7 @@ from contract import names
 from functions.dev_token import dev_token
 from tests.e2e.conftest import LaunchBrowser
 from tests.e2e.spaces_page import UI_TIMEOUT_MS, Person
+from tests.support.eventually import eventually_async
 
 HOST, LISTENER = "hiro-host", "lena"
 LISTENER_NAME = "Léna Martin"
@@ -107,5 +108,38 @@ async def test_a_host_finds_listeners_by_name_and_invites_one_to_speak(
     await host.by("listener-refresh").click()
     await expect(host.by("listener-status")).to_contain_text("LENA M", timeout=UI_TIMEOUT_MS)
     await expect(rows).to_have_count(0)
+    for person in (host, lena):
+        await person.page.context.close()
+
+
+async def test_an_invited_listener_who_leaves_declines_and_frees_the_seat(
+    api_url: str, stage_agent: object, launch_browser: LaunchBrowser
+) -> None:
+    """Leave with an invitation waiting: the page declines it on the way out, so the seat it held is
+    free at once instead of when it lapses, and the host's list stops showing her as invited."""
+    browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    host = await Person.open(browser, api_url, HOST)
+    lena = await Person.open(browser, api_url, LISTENER)
+    await host.sign_in(name="Hiro")
+    space_id = await host.create_space("Leaving while asked")
+    await host.start_space()
+    await lena.sign_in(f"/#/spaces/{space_id}", name=LISTENER_NAME)
+    await lena.join(space_id)
+    headers = {"Authorization": f"Bearer {dev_token(HOST, secret=names.DEV_JWT_SECRET)}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=10) as api:
+        invited = await api.post(f"/spaces/{space_id}/invitations/{LISTENER}")
+        assert invited.status_code < 300, invited.text
+        assert LISTENER in invited.json()["invitations"]
+        await expect(lena.by("invitation")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+        await lena.by("leave").click()
+        await expect(lena.by("invitation")).to_be_hidden()
+
+        async def declined() -> bool:
+            answer = await api.get(f"/spaces/{space_id}")
+            assert answer.status_code == 200, answer.text
+            return answer.json()["invitations"] == {}
+
+        await eventually_async(declined, timeout=UI_TIMEOUT_MS / 1000, what="declined by her leave")
     for person in (host, lena):
         await person.page.context.close()

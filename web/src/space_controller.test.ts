@@ -137,7 +137,7 @@ describe("SpaceController", () => {
     const release = holdRaise(api);
     const raising = ctl.raiseHand(true);
     expect(ctl.handRaised).toBe(false); // Leave is clicked now
-    const lower = ctl.lowerHandOnLeave();
+    const lower = ctl.withdrawOnLeave();
     release();
     await Promise.all([raising, lower()]);
     expect(api.calls).toEqual(["getSpace", "raiseHand", "lowerHand"]);
@@ -146,14 +146,14 @@ describe("SpaceController", () => {
 
   it("sends no lower on leave when my hand is down", async () => {
     const { api, ctl } = await loaded();
-    await ctl.lowerHandOnLeave()();
+    await ctl.withdrawOnLeave()();
     expect(api.calls).toEqual(["getSpace"]);
   });
 
   it("does not lower a hand raised after coming back", async () => {
     const { api, ctl } = await loaded();
     await ctl.raiseHand(true);
-    const lower = ctl.lowerHandOnLeave(); // Leave; the lowering waits for the room to close
+    const lower = ctl.withdrawOnLeave(); // Leave; the lowering waits for the room to close
     ctl.joined({ mode: "webrtc", role: "listener" } as JoinGrant); // Rejoin, and raise again
     await ctl.raiseHand(true);
     await lower();
@@ -340,6 +340,25 @@ describe("SpaceController", () => {
     expect((await ctl.act((a, id) => a.answerInvitation(id, true))).ok).toBe(true);
     expect(ctl.myRole).toBe("speaker");
     expect(ctl.invitedUntil(now)).toBeNull();
+  });
+
+  it("declines an invitation waiting for me when I leave, not one sent after I came back", async () => {
+    const { api, ctl } = await loaded();
+    const grant: JoinGrant = { mode: "webrtc", url: "wss://x", token: "t", identity: "me", role: "listener", issued_at: null, expires_at: 0 };
+    ctl.joined(grant);
+    api.space = { ...api.space, version: 2, invitations: { me: new Date(Date.now() + 60_000).toISOString() } };
+    await ctl.load();
+    await ctl.withdrawOnLeave()(); // Leave
+    expect(api.calls).toEqual(["getSpace", "getSpace", "declineInvitation"]);
+    expect(ctl.invitedUntil(Date.now())).toBeNull();
+    // Invited again, Leave, and back in before the decline ran (Rejoin): the invitation stays.
+    api.space = { ...api.space, version: 3, invitations: { me: new Date(Date.now() + 60_000).toISOString() } };
+    await ctl.load();
+    const leave = ctl.withdrawOnLeave();
+    ctl.joined(grant);
+    await leave();
+    expect(api.calls.filter((c) => c === "declineInvitation")).toHaveLength(1);
+    expect(ctl.invitedUntil(Date.now())).not.toBeNull();
   });
 
   it("judges an invitation's lapse by the API's clock, estimated from my grant", async () => {

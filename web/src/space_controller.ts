@@ -348,17 +348,26 @@ export class SpaceController {
   }
 
   /**
-   * Leaving: what lowers my hand, to run once out of the room (the server's pass after it then
-   * finds me gone instead of racing my departure). A raise on its way when Leave was clicked counts:
-   * its answer, which waits for the server's pass, can land after the click. A hand raised after
-   * coming back does not: nothing is lowered once I joined again. Best effort, as the lower is.
+   * Leaving on purpose: what takes me off the stage's queue, to run once out of the room (the
+   * server's pass after it then finds me gone instead of racing my departure): my raised hand is
+   * lowered and an invitation to speak waiting for me is declined (left waiting, it would hold a
+   * speaker seat for someone who is gone until it lapses). A raise on its way when Leave was clicked
+   * counts: its answer, which waits for the server's pass, can land after the click. Nothing is
+   * undone once I joined again. Best effort, as the lower and the decline are. (A reload or a
+   * closed tab lowers the hand by itself, session.pageGoes, and leaves an invitation to lapse: the
+   * page cannot tell a reload, after which the prompt is still there, from a closed tab.)
    */
-  lowerHandOnLeave(): () => Promise<void> {
+  withdrawOnLeave(): () => Promise<void> {
     const pending = this.handAction;
     const joins = this.joins;
+    const invited = this.invitedUntil(Date.now()) !== null;
     return async () => {
       if (pending) await pending;
-      if (this.joins === joins && this.handRaised) await this.raiseHand(false);
+      if (this.joins !== joins) return;
+      const lowered = this.handRaised ? this.raiseHand(false) : null;
+      const declined = invited && this.invitedUntil(Date.now()) !== null ? this.act((api, id) => api.answerInvitation(id, false)) : null;
+      await Promise.all([lowered, declined]);
     };
   }
+
 }

@@ -154,8 +154,15 @@ export class SpaceSession {
    * removed, and by a Leave (of the room or of the broadcast).
    */
   private comebackSince: string | null = null;
+  /** Left the room or the broadcast with *Leave*, and not joined since. */
+  get leftOnPurpose(): boolean {
+    return this.leftByMe;
+  }
+
   /** Left the broadcast with *Leave*: its message stays until the next join. */
   private leftTheBroadcast = false;
+  /** Left the room or the broadcast with *Leave* (until the next join): nothing offers to join the stage. */
+  private leftByMe = false;
   /** state.json said a host removed me from the broadcast: the message stays until the next join. */
   private removedWasSeen = false;
   /** state.json said the Space ended (the message stays until the API agrees). */
@@ -326,6 +333,7 @@ export class SpaceSession {
     this.joinAgain = false;
     this.connectedOnce = false;
     this.leftTheBroadcast = false;
+    this.leftByMe = false;
     this.removedWasSeen = false;
     try {
       await this.joinOnce();
@@ -802,9 +810,11 @@ export class SpaceSession {
     this.comebackSince = null; // a Rejoin after this is on purpose
     this.joinAgain = false; // a join queued meanwhile (a promotion's poll) must not bring me back
     this.publishing.forget();
+    this.leftByMe = true;
     // A raised hand goes with its owner: left up, a host would invite someone who is gone (leaving
-    // the page lowers it too: dispose; and so does a closed tab or a reload: pageGoes).
-    const lower = this.ctl.lowerHandOnLeave();
+    // the page lowers it too: dispose; and so does a closed tab or a reload: pageGoes). So does an
+    // invitation waiting for my answer (declined).
+    const lower = this.ctl.withdrawOnLeave();
     void (this.media?.leave() ?? Promise.resolve()).finally(() => void lower());
   }
 
@@ -850,7 +860,7 @@ export class SpaceSession {
    * lowering is done or failed: signing out waits for it, while the token still works.
    */
   dispose(): Promise<void> {
-    const lowered = this.ctl.lowerHandOnLeave()();
+    const lowered = this.ctl.withdrawOnLeave()();
     this.disposed = true;
     this.offCtl();
     this.leaving.abort();
@@ -877,9 +887,10 @@ export class SpaceSession {
         void this.join();
       },
       leave: () => {
-        const lower = this.ctl.lowerHandOnLeave();
+        const lower = this.ctl.withdrawOnLeave();
         this.offTheBroadcast();
         void lower();
+        this.leftByMe = true;
         this.leftTheBroadcast = true; // the message stays: what the lower's answer redraws is not the card
         this.ctl.left();
         this.screen.message("You left the Space.", true);

@@ -328,7 +328,8 @@ export function spaceView(app: App, spaceId: string): View {
   function draw(): void {
     watchForStart();
     if (session.closed) return;
-    invitation.update(ctl.invitedUntil(Date.now()));
+    // Left with *Leave*: the invitation is being declined (controller.withdrawOnLeave).
+    invitation.update(session.leftOnPurpose ? null : ctl.invitedUntil(Date.now()));
     if (ctl.space?.title) document.title = `${ctl.space.title} · Spaces`;
     if (session.watching) return session.followBroadcast();
     const media = session.room;
