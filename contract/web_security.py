@@ -10,8 +10,9 @@ What the page loads, and why each source is allowed:
 - scripts and styles: its own files only (the build has no inline script or style; styles set from
   script go through the CSSOM, which style-src does not govern);
 - connections: its API, the SFU's signalling (wss, and https for livekit-client's connection check),
-  the broadcast's CDN (hls.js fetches playlists and segments) and the sign-in domain (the token
-  endpoint of the code exchange and refresh);
+  the broadcast's CDN (hls.js fetches playlists and segments), the sign-in domain (the code
+  exchange and the sign-out's revocation) and Cognito's regional API (`cognito_api_origin`: the
+  page renews its 1-hour ID token there with the refresh token, web/src/auth.ts cognitoRefresh);
 - media: MediaSource blobs (hls.js), and the CDN for a player that plays HLS natively;
 - images: its own origin, the avatar proxy and the data: favicon;
 - workers: blobs (hls.js transmuxes in a worker made from one);
@@ -42,6 +43,13 @@ def origin(url: str) -> str:
     if not parts.scheme or not parts.netloc:
         raise ValueError(f"not an absolute URL: {url!r}")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def cognito_api_origin(region: str) -> str:
+    """Where the page renews a session: Cognito's regional API (InitiateAuth with the refresh token,
+    web/src/auth.ts cognitoRefresh). Refused by the page's policy, every session would end when its
+    ID token does, an hour after sign-in."""
+    return f"https://cognito-idp.{region}.amazonaws.com"
 
 
 def signalling_origins(livekit_url: str) -> tuple[str, str]:

@@ -43,7 +43,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
+from constructs import Construct, IDependable
 
 from contract import names
 
@@ -142,6 +142,7 @@ class AgentService(Construct):
         cluster: ecs.ICluster,
         image: ecs.ContainerImage,
         subnets: ec2.SubnetSelection,
+        egress_ready: IDependable,
         livekit_url: str,
         livekit_secret: secretsmanager.ISecret,
         sizing: AgentSizing,
@@ -208,6 +209,10 @@ class AgentService(Construct):
             min_healthy_percent=100,
             max_healthy_percent=200,
         )
+        # Tasks start as soon as the service exists and need a way out at once (their secrets from
+        # Secrets Manager, the image from ECR): created before the subnets' NAT routes, they stop,
+        # and three such stops trip the circuit breaker, which fails and rolls back a first deploy.
+        self.service.node.add_dependency(egress_ready)
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizing.min_tasks, max_capacity=sizing.max_tasks
         )

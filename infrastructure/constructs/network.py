@@ -54,6 +54,11 @@ class Network(Construct):
         )
         self.public_subnets = ec2.SubnetSelection(subnet_group_name=PUBLIC)
         self.private_subnets = ec2.SubnetSelection(subnet_group_name=PRIVATE)
+        # Done once the private subnets route to their NAT gateways: what anything that must reach
+        # AWS's public endpoints as it starts (a Fargate task's secrets and image) waits for.
+        self.private_egress = self.vpc.select_subnets(
+            subnet_group_name=PRIVATE
+        ).internet_connectivity_established
         # Composers upload every broadcast segment to S3 and tasks pull image layers from it: through
         # the gateway endpoint (free) instead of NAT (billed per GB processed). IAM still decides
         # what each role may do in S3.

@@ -23,6 +23,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from contract import names
+
 FIVE_MINUTES = Duration.minutes(5)
 # Added to the request count of the API's 5xx rate (AlarmThresholds.api_5xx_percent).
 API_5XX_FLOOR_REQUESTS = 5000
@@ -309,6 +311,14 @@ class Observability(Construct):
                 statistic=statistic,
             )
 
+        def index_metric(name: str) -> cloudwatch.Metric:
+            return table.metric(
+                name,
+                dimensions_map={"TableName": table.table_name, "GlobalSecondaryIndexName": names.TABLE_GSI1},
+                period=FIVE_MINUTES,
+                statistic="Sum",
+            )
+
         def redis_metric(
             name: str, label: str, id_prefix: str, worst: Literal["MAX", "MIN"] = "MAX"
         ) -> cloudwatch.MathExpression:
@@ -404,13 +414,18 @@ class Observability(Construct):
                 label="Routing Redis short of CPU credits and not earning them back",
                 period=FIVE_MINUTES,
             ),
+            # The table's own metrics leave its index out (DynamoDB reports an index's throttles
+            # under TableName + GlobalSecondaryIndexName): the listing index is read by the lobby
+            # and by every reconciler sweep, and written with every Space's state change.
             "table_throttles": cloudwatch.MathExpression(
-                expression="reads + writes",
+                expression="reads + writes + index_reads + index_writes",
                 using_metrics={
                     "reads": table.metric("ReadThrottleEvents", period=FIVE_MINUTES, statistic="Sum"),
                     "writes": table.metric("WriteThrottleEvents", period=FIVE_MINUTES, statistic="Sum"),
+                    "index_reads": index_metric("ReadThrottleEvents"),
+                    "index_writes": index_metric("WriteThrottleEvents"),
                 },
-                label="Throttled requests",
+                label="Throttled requests (the table and its listing index)",
                 period=FIVE_MINUTES,
             ),
         }

@@ -136,8 +136,13 @@ def web_config(
 
 def web_policy(api_url: str, fleet: LiveKitFleet, cdn_origin: str, identity: UserPoolIdentity | None) -> str:
     """The page's Content-Security-Policy with this stack's origins (contract/web_security.py): the
-    API, the SFU's signalling, the CDN (broadcast and avatars) and, with a user pool, its sign-in."""
-    sign_in = [f"https://{identity.domain_name}"] if identity is not None else []
+    API, the SFU's signalling, the CDN (broadcast and avatars) and, with a user pool, its sign-in
+    and the regional API the page renews its session at."""
+    sign_in = (
+        [f"https://{identity.domain_name}", web_security.cognito_api_origin(identity.region)]
+        if identity is not None
+        else []
+    )
     return web_security.content_security_policy(
         connect=[api_url, fleet.url, fleet.api_url, cdn_origin, *sign_in],
         media=[cdn_origin],
@@ -277,6 +282,7 @@ class SpacesStack(Stack):
                 cluster=cluster,
                 image=image,
                 subnets=network.private_subnets,
+                egress_ready=network.private_egress,
                 livekit_url=fleet.url,
                 livekit_secret=secrets.livekit,
                 log_retention=settings.log_retention,

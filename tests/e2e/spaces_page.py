@@ -31,7 +31,7 @@ def proxied(picture: str, api_url: str) -> str:
 CSP_VIOLATIONS: list[str] = []
 
 
-def _note_csp_violation(identity: str, text: str) -> None:
+def note_csp_violation(identity: str, text: str) -> None:
     if "Content Security Policy" in text:
         CSP_VIOLATIONS.append(f"{identity}: {text}")
 
@@ -50,7 +50,7 @@ class Person:
         context.on("request", lambda request: requests.append(request.url))
         page = await context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())  # "End this Space for everyone?"
-        page.on("console", lambda message: _note_csp_violation(identity, message.text))
+        page.on("console", lambda message: note_csp_violation(identity, message.text))
         return cls(identity=identity, page=page, requests=requests)
 
     def by(self, testid: str, identity: str | None = None):  # noqa: ANN201 - a Locator

@@ -23,15 +23,16 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from contract import names, web_security
+from functions.dev_token import dev_token
 from infrastructure.constructs import web_site
 from tests.conftest import LiveKitEndpoint
 from tests.support.eventually import eventually_async
 
 from .conftest import LaunchBrowser
-from .spaces_page import CSP_VIOLATIONS, UI_TIMEOUT_MS, Person
+from .spaces_page import CSP_VIOLATIONS, UI_TIMEOUT_MS, Person, note_csp_violation
 
 HOST = ("hosted-host", "Hana Hosted")
 LISTENER = ("hosted-listener", "Lee Listener")
@@ -182,5 +183,80 @@ async def test_no_other_page_may_frame_the_hosted_page(hosted: Hosted, launch_br
         url = await eventually_async(framed, what="the frame to settle")
         assert not url.startswith(hosted.page_url), url
         assert any("frame-ancestors" in r for r in refusals), refusals
+    finally:
+        await context.close()
+
+
+COGNITO = {
+    "region": "eu-west-1",
+    "clientId": "web-client",
+    "domain": "spaces-test.auth.eu-west-1.amazoncognito.com",
+}
+RENEWED = ("renewed-user", "Rena Renewed")
+
+
+async def test_a_session_whose_id_token_expired_is_renewed_at_cognito_under_the_hosted_policy(
+    hosted_server: HostedServer, api_url: str, web_dist: Path, launch_browser: LaunchBrowser
+) -> None:
+    """The page as the stack hosts it with a user pool: config.json names it, and the policy is the
+    stack's (spaces_stack.web_policy), sign-in domain and Cognito's regional API included. A page
+    opened an hour after sign-in holds an expired ID token and the refresh token: it renews the
+    session at Cognito's API (InitiateAuth) and goes on signed in, with nothing refused by the
+    policy. There is no Cognito here: the browser answers that one request (the page, its policy
+    and the browser's enforcement of it are what is tested), with a token the local API accepts."""
+    folder = hosted_server.folder / "cognito"
+    shutil.copytree(web_dist / "assets", folder / "assets", dirs_exist_ok=True)
+    api = web_security.origin(api_url)
+    policy = web_security.content_security_policy(
+        connect=[api, f"https://{COGNITO['domain']}", web_security.cognito_api_origin(COGNITO["region"])],
+        images=[api],
+    )
+    page_html = web_security.page_with_policy((web_dist / web_site.PAGE).read_text(), policy)
+    (folder / web_site.PAGE).write_text(page_html)
+    (folder / web_site.CONFIG).write_text(json.dumps({"apiUrl": api_url, "cognito": COGNITO}))
+
+    user, name = RENEWED
+    expired = dev_token(user, secret=names.DEV_JWT_SECRET, ttl=-60, name=name)
+    browser = await launch_browser([])
+    context = await browser.new_context(
+        storage_state={
+            "cookies": [],
+            "origins": [
+                {
+                    "origin": hosted_server.origin,
+                    "localStorage": [
+                        {"name": "spaces.session", "value": expired},
+                        {"name": "spaces.refresh", "value": "a-refresh-token"},
+                    ],
+                }
+            ],
+        }
+    )
+    asked: list[dict[str, object]] = []
+
+    async def cognito(route: Route) -> None:
+        asked.append(json.loads(route.request.post_data or "{}"))
+        renewed = dev_token(user, secret=names.DEV_JWT_SECRET, name=name)
+        await route.fulfill(
+            status=200,
+            content_type="application/x-amz-json-1.1",
+            body=json.dumps({"AuthenticationResult": {"IdToken": renewed}}),
+        )
+
+    try:
+        await context.route(f"{web_security.cognito_api_origin(COGNITO['region'])}/", cognito)
+        page = await context.new_page()
+        page.on("console", lambda message: note_csp_violation(user, message.text))
+        await page.goto(f"{hosted_server.origin}/cognito/")
+        await expect(page.locator('[data-testid="whoami-user"]')).to_have_text(name, timeout=UI_TIMEOUT_MS)
+        assert asked == [
+            {
+                "AuthFlow": "REFRESH_TOKEN_AUTH",
+                "ClientId": COGNITO["clientId"],
+                "AuthParameters": {"REFRESH_TOKEN": "a-refresh-token"},
+            }
+        ]
+        # The renewed session works against the API: the lobby's list of Spaces loaded.
+        await expect(page.locator('[data-testid="create-title"]')).to_be_visible(timeout=UI_TIMEOUT_MS)
     finally:
         await context.close()

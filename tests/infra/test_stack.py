@@ -693,6 +693,24 @@ def test_alarms_cover_api_lambda_sfu_agents_and_table(synth: Synthesized) -> Non
     assert synth.resources("AWS::CloudWatch::Dashboard")
 
 
+def test_the_throttle_alarm_counts_the_listing_index_too(synth: Synthesized) -> None:
+    """DynamoDB reports an index's throttles under TableName + GlobalSecondaryIndexName only."""
+    (alarm,) = [v for k, v in synth.resources("AWS::CloudWatch::Alarm").items() if "TableThrottles" in k]
+    stats = [m["MetricStat"]["Metric"] for m in alarm["Properties"]["Metrics"] if "MetricStat" in m]
+    seen = {
+        (
+            m["MetricName"],
+            next((d["Value"] for d in m["Dimensions"] if d["Name"] == "GlobalSecondaryIndexName"), None),
+        )
+        for m in stats
+    }
+    assert seen == {
+        (name, index)
+        for name in ("ReadThrottleEvents", "WriteThrottleEvents")
+        for index in (None, names.TABLE_GSI1)
+    }
+
+
 def test_both_cdns_are_on_the_dashboard_from_any_region_and_alarm_on_5xx_in_us_east_1(
     synth: Synthesized,
 ) -> None:
@@ -998,6 +1016,17 @@ def test_worker_services_leave_their_task_count_to_auto_scaling(synth: Synthesiz
     for service in services.values():
         # A desired count in the template is sent with every update and resets a scaled-out fleet.
         assert "DesiredCount" not in service["Properties"]
+
+
+def test_worker_services_start_once_their_subnets_reach_the_internet(synth: Synthesized) -> None:
+    """A task needs its secrets and image at once: a service created before the private subnets'
+    NAT routes starts tasks that stop, and the circuit breaker rolls back the first deploy."""
+    nat_routes = {
+        k for k, r in synth.resources("AWS::EC2::Route").items() if "NatGatewayId" in r["Properties"]
+    }
+    assert len(nat_routes) == 2  # one per private subnet
+    for service in synth.resources("AWS::ECS::Service").values():
+        assert nat_routes <= set(service.get("DependsOn", [])), service.get("DependsOn")
 
 
 def test_vpc_spans_two_azs_with_flow_logs(synth: Synthesized) -> None:

@@ -85,6 +85,7 @@ export class CognitoUnavailable extends Error {}
  * secret). The API's JWT authorizer checks the audience, which only the ID token carries. Null when
  * Cognito refuses the token (`NotAuthorizedException`: expired or revoked); throws
  * CognitoUnavailable for any other refusal (throttling, an outage) and a TypeError when offline.
+ * The page's policy allows this origin (contract/web_security.py cognito_api_origin).
  */
 export async function cognitoRefresh(client: CognitoClient, refreshToken: string): Promise<string | null> {
   const resp = await fetch(`https://cognito-idp.${client.region}.amazonaws.com/`, {
