@@ -21,6 +21,10 @@ WHIP endpoints any join token reaches (docs/infrastructure.md, "The SFU binary")
 
 The node's boot is the folder infrastructure/node/ (shellchecked and run in the tests); the user data
 only writes that folder onto the node with the settings in the environment and runs boot.sh.
+
+Each node ships its boot's output and its LiveKit units' journal to a log group of the fleet (the
+CloudWatch agent, installed at boot), one pair of streams per instance: a node that failed to boot,
+crashed or was scaled in leaves its logs behind when it is terminated.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3_assets as s3_assets
@@ -70,7 +75,11 @@ METRICS_PORT = 6789
 NODE_FILES = Path(__file__).resolve().parent.parent / "node"
 # Where the user data writes NODE_FILES on the node.
 NODE_DIR = "/opt/spaces-node"
-NODE_FILE_SUFFIXES = (".sh", ".py", ".service", ".conf")
+NODE_FILE_SUFFIXES = (".sh", ".py", ".service", ".conf", ".json")
+# Written onto the node without their comment lines: EC2 takes at most 16 KB of user data, and the
+# comments are for the repo's readers. Shell, systemd, sysctl and logrotate files all comment with
+# a whole line that starts with #; none of the scripts has a multi-line string or heredoc.
+UNCOMMENTED_SUFFIXES = (".sh", ".service", ".conf")
 LIFECYCLE_HOOK_NAME = "livekit-drain"
 # Heartbeat slack on top of the drain: stopping the unit and completing the hook take seconds.
 LIFECYCLE_SLACK = Duration.minutes(2)
@@ -130,6 +139,7 @@ class LiveKitFleet(Construct):
         binary_sha256: str,
         releases_url: str | None = None,
         archive: Path | None = None,
+        log_retention: logs.RetentionDays,
         hosted_zone: route53.IHostedZone | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -189,7 +199,7 @@ class LiveKitFleet(Construct):
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=(
                 "LiveKit SFU node: read its two secrets and server archive, SSM sessions, protect itself "
-                "from scale-in, complete its drain"
+                "from scale-in, complete its drain, ship its logs"
             ),
         )
         # Session Manager, the only operator access (no SSH): what its agent needs to register and
@@ -219,6 +229,15 @@ class LiveKitFleet(Construct):
         )
         livekit_secret.grant_read(self.role)
         redis_auth_secret.grant_read(self.role)
+        # The nodes' logs (boot.sh ship_logs): the node writes streams of this group and does nothing
+        # else in CloudWatch Logs (no CreateLogGroup: the stack owns the group and its retention). The
+        # group's ARN attribute ends in `:*`, which is this group's streams and no other group's (a
+        # group name cannot hold a colon). In the role's default policy, which the launch template
+        # waits for, so that a node's first lines are not refused on the stack's first deploy.
+        self.log_group = logs.LogGroup(
+            self, "NodeLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.log_group.grant_write(self.role)
         source: dict[str, str] = {}
         if archive is not None:
             self.archive: s3_assets.Asset | None = s3_assets.Asset(self, "ServerArchive", path=str(archive))
@@ -271,6 +290,7 @@ class LiveKitFleet(Construct):
                     "LIVEKIT_SHA256": binary_sha256,
                     **source,
                     "AWS_REGION": Stack.of(self).region,
+                    "LOG_GROUP": self.log_group.log_group_name,
                     "LIVEKIT_SECRET_ARN": livekit_secret.secret_arn,
                     "REDIS_SECRET_ARN": redis_auth_secret.secret_arn,
                     "PLACEHOLDER_API_KEY": API_KEY_PLACEHOLDER,
@@ -459,7 +479,7 @@ def node_user_data(*, config_template: str, settings: dict[str, str]) -> str:
     lines += [f"export {key}={shlex.quote(value)}" for key, value in settings.items()]
     lines.append(f'install -d -m 0700 "${{NODE_ROOT:-}}{NODE_DIR}"')
     files = {
-        path.name: path.read_text()
+        path.name: node_file_text(path)
         for path in sorted(NODE_FILES.iterdir())
         if path.suffix in NODE_FILE_SUFFIXES and path.is_file()
     }
@@ -472,3 +492,17 @@ def node_user_data(*, config_template: str, settings: dict[str, str]) -> str:
         lines.append(f"cat > \"${{NODE_ROOT:-}}{NODE_DIR}/{name}\" <<'{marker}'\n{body}{marker}")
     lines.append(f'bash "${{NODE_ROOT:-}}{NODE_DIR}/boot.sh"')
     return "\n".join(lines) + "\n"
+
+
+def node_file_text(path: Path) -> str:
+    """A file of infrastructure/node/ as the user data writes it: without its comment lines if it is
+    one of UNCOMMENTED_SUFFIXES (a script's first line, its #!, stays)."""
+    text = path.read_text()
+    if path.suffix not in UNCOMMENTED_SUFFIXES:
+        return text
+    lines = text.splitlines(keepends=True)
+    return "".join(
+        line
+        for number, line in enumerate(lines)
+        if not line.lstrip().startswith("#") or (number == 0 and line.startswith("#!"))
+    )

@@ -1,17 +1,18 @@
 #!/bin/bash
-# Boots one LiveKit SFU node (Amazon Linux 2023): starts the drain unit first, then installs the
-# pinned livekit-server (the stack's hardened build from S3 when LIVEKIT_ARCHIVE_S3 is set, else the
-# upstream release) after checking its SHA-256, fills livekit.yaml's secrets from Secrets
-# Manager, starts the SFU unit, and then the unit that protects the node from scale-in while it
-# holds a room. The user data (infrastructure/constructs/livekit_fleet.py) writes this folder
-# onto the node with the settings below in the environment, then runs this script.
+# Boots one LiveKit SFU node (Amazon Linux 2023): starts the drain unit first, then ships the node's
+# logs to the stack's log group (the CloudWatch agent), installs the pinned livekit-server (the
+# stack's hardened build from S3 when LIVEKIT_ARCHIVE_S3 is set, else the upstream release) after
+# checking its SHA-256, fills livekit.yaml's secrets from Secrets Manager, starts the SFU unit, and
+# then the unit that protects the node from scale-in while it holds a room. The user data
+# (infrastructure/constructs/livekit_fleet.py) writes this folder onto the node with the settings
+# below in the environment, then runs this script.
 #
 # NODE_ROOT (empty on a node) prefixes every path written, so the tests can boot into a folder.
 set -euo pipefail
 
 : "${LIVEKIT_VERSION:?}" "${LIVEKIT_ARCH:?}" "${LIVEKIT_SHA256?}" "${AWS_REGION:?}"
 : "${LIVEKIT_SECRET_ARN:?}" "${REDIS_SECRET_ARN:?}" "${DRAIN_SECONDS:?}" "${GROUP_NAME:?}" "${HOOK_NAME:?}"
-: "${METRICS_PORT:?}"
+: "${METRICS_PORT:?}" "${LOG_GROUP:?}"
 ROOT="${NODE_ROOT:-}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RELEASES="${LIVEKIT_RELEASES:-https://github.com/livekit/livekit/releases/download}"
@@ -76,6 +77,30 @@ install_drain() {
   install_unit drain "$(printf 'AWS_REGION=%s\nGROUP_NAME=%s\nHOOK_NAME=%s' "$AWS_REGION" "$GROUP_NAME" "$HOOK_NAME")"
 }
 
+# The Amazon CloudWatch agent, as the distribution's package lays it out.
+AGENT="${ROOT}/opt/aws/amazon-cloudwatch-agent"
+
+ship_logs() {
+  # Second: after the drain unit (the package download takes a while, and a termination hook
+  # waits for that unit), before anything that can fail, so that cloud-init-output.log, this
+  # boot's output, leaves the node with why the boot failed. Stops at the first step that fails
+  # (the caller boots on); bounded, so that a repository that does not answer holds the SFU back
+  # for 5 minutes at most.
+  timeout 300 dnf install -y amazon-cloudwatch-agent logrotate || return
+  # The agent reads files, not the journal: a unit copies the LiveKit units' journal into one,
+  # which logrotate keeps small (logrotate-livekit.conf), checked every hour instead of every day.
+  install -d -m 0750 "${ROOT}/var/log/livekit" || return
+  install -D -m 0644 "${HERE}/logrotate-livekit.conf" "${ROOT}/etc/logrotate.d/livekit" || return
+  install -d "${UNITS}/logrotate.timer.d" || return
+  printf '[Timer]\nOnCalendar=\nOnCalendar=hourly\nAccuracySec=1m\n' >"${UNITS}/logrotate.timer.d/hourly.conf" || return
+  install -D -m 0644 "${HERE}/livekit-journal.service" "${UNITS}/livekit-journal.service" || return
+  systemctl daemon-reload || return
+  systemctl enable --now logrotate.timer livekit-journal.service || return
+  install -d "${AGENT}/etc" || return
+  sed "s|__LOG_GROUP__|${LOG_GROUP}|g" "${HERE}/amazon-cloudwatch-agent.json" >"${AGENT}/etc/spaces-node.json" || return
+  "${AGENT}/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:${AGENT}/etc/spaces-node.json"
+}
+
 write_config() {
   python3 "${HERE}/fill_config.py" "${HERE}/livekit.template.yaml" "${ROOT}/etc/livekit/livekit.yaml"
   chgrp livekit "${ROOT}/etc/livekit/livekit.yaml"
@@ -96,6 +121,8 @@ start_protection() {
 }
 
 install_drain
+# A node whose logs cannot leave it still serves its rooms.
+ship_logs || echo "spaces-node: this node's logs are not shipped to ${LOG_GROUP} (see above); booting on" >&2
 install_livekit
 tune_kernel
 write_config

@@ -262,6 +262,7 @@ class SpacesStack(Stack):
             binary_sha256=settings.livekit_binary_sha256,
             releases_url=settings.livekit_releases_url,
             archive=settings.livekit_archive,
+            log_retention=settings.log_retention,
             hosted_zone=zone,
         )
         redis.allow_from(fleet.security_group)
@@ -304,10 +305,11 @@ class SpacesStack(Stack):
             },
         )
         # Logs outlive a production stack like its table: API access logs, flow logs and the
-        # functions' and workers' logs are an incident's evidence; a first deploy that rolls back
-        # still removes them (and a throwaway stack deletes them with it).
+        # functions', workers' and SFU nodes' logs are an incident's evidence; a first deploy that
+        # rolls back still removes them (and a throwaway stack deletes them with it).
         for log_group in (
             network.flow_log_group,
+            fleet.log_group,
             control_plane.log_group,
             control_plane.access_log_group,
             self.reconciler.log_group,
@@ -566,7 +568,10 @@ def _acknowledge_nag_findings(
         fleet.load_balancer,
         "AwsSolutions-ELB2",
         "A TLS network load balancer in front of long-lived WebSockets: access logs would hold one line per "
-        "session and no request data; LiveKit logs every join and leave on the node and as webhooks",
+        "session and no request data. LiveKit logs every join and leave, and each node's CloudWatch agent "
+        f"ships those logs to the SFU nodes' log group {ref(fleet.log_group)} (a stream per node, "
+        "'<instance id>/livekit', kept as long as the stack's other logs); the control plane also "
+        "receives them as webhooks",
     )
     _ack(
         fleet.turn_load_balancer,

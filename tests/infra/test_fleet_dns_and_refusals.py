@@ -10,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
@@ -44,6 +45,7 @@ def _fleet(**overrides: Any) -> tuple[cdk.Stack, LiveKitFleet]:
         "redis_address": "redis.internal:6379",
         "webhook_url": "https://api.spaces.test/livekit/webhook",
         "binary_sha256": SHA256,
+        "log_retention": logs.RetentionDays.ONE_WEEK,
         "hosted_zone": route53.HostedZone.from_hosted_zone_attributes(
             stack, "Zone", hosted_zone_id="Z0123456789ABC", zone_name="spaces.test"
         ),

@@ -1,7 +1,8 @@
 """The node's boot (infrastructure/node/, written onto the node by the user data) as it runs: the
 synthesized user data is executed into a folder (NODE_ROOT) with fakes only for what needs AWS or
-root (the `aws` CLI answering from two fake secrets, systemctl, sysctl, useradd, chgrp); curl, tar,
-sha256sum and python3 are real, and the release archive is a local file with a stand-in binary."""
+root (the `aws` CLI answering from two fake secrets, systemctl, sysctl, useradd, chgrp, and dnf, which
+"installs" a CloudWatch agent whose control script records its calls); curl, tar, sha256sum, sed,
+timeout and python3 are real, and the release archive is a local file with a stand-in binary."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ API_KEY = "APIgeneratedkey"
 API_SECRET = "s3cr3t-from-secrets-manager"
 REDIS_TOKEN = "redis-auth-token-from-secrets-manager"
 FAKE_BINARY = "#!/bin/sh\necho 'livekit-server (stand-in)'\n"
+# Where the distribution's package puts the CloudWatch agent, and the file it ships the units' journal from.
+AGENT = "opt/aws/amazon-cloudwatch-agent"
+UNITS_LOG = "/var/log/livekit/units.log"
 
 
 @dataclass
@@ -38,10 +42,19 @@ class Boot:
     calls: list[str]
 
 
-def _fake_bin(folder: Path) -> Path:
+def _fake_bin(folder: Path, *, agent_installs: bool = True) -> Path:
     bin_dir = folder / "bin"
     bin_dir.mkdir()
     calls = folder / "calls.log"
+    ctl = f"$NODE_ROOT/{AGENT}/bin/amazon-cloudwatch-agent-ctl"
+    # `dnf install` lays the agent's control script out under NODE_ROOT, as the package does on a node.
+    dnf = (
+        f'mkdir -p "$(dirname "{ctl}")"\n'
+        f'printf \'#!/bin/bash\\necho "amazon-cloudwatch-agent-ctl $*" >> {calls}\\n\' > "{ctl}"\n'
+        f'chmod +x "{ctl}"\n'
+        if agent_installs
+        else "echo \"Error: Failed to download metadata for repo 'amazonlinux'\" >&2; exit 1\n"
+    )
     livekit = json.dumps({names.SECRET_FIELD_API_KEY: API_KEY, names.SECRET_FIELD_API_SECRET: API_SECRET})
     scripts = {
         # `aws s3 cp ... s3://BUCKET/KEY FILE` from the folder FAKE_S3, and
@@ -55,6 +68,7 @@ def _fake_bin(folder: Path) -> Path:
             '*) echo "unknown secret $id" >&2; exit 1 ;; esac\n'
         ),
         "id": "exit 1\n",  # no `livekit` user yet
+        "dnf": dnf,
     }
     for logged in ("systemctl", "sysctl", "useradd", "chgrp", "curl"):
         scripts.setdefault(logged, "")
@@ -83,9 +97,17 @@ def _release(folder: Path, arch: str) -> tuple[str, str]:
     return f"file://{folder.parent}", hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
-def _boot(synth: Synthesized, tmp_path: Path, *, sha256: str | None, from_s3: bool = False) -> Boot:
+def _boot(
+    synth: Synthesized,
+    tmp_path: Path,
+    *,
+    sha256: str | None,
+    from_s3: bool = False,
+    agent_installs: bool = True,
+) -> Boot:
     """Runs the synthesized user data, with `sha256` in place of the synthesized checksum if given;
-    `from_s3`: as a stack that ships its own archive writes it (LIVEKIT_ARCHIVE_S3, the asset)."""
+    `from_s3`: as a stack that ships its own archive writes it (LIVEKIT_ARCHIVE_S3, the asset);
+    `agent_installs`: whether dnf installs the CloudWatch agent or fails."""
     settings = node_settings(synth)
     releases, real_sha256 = _release(tmp_path, settings["LIVEKIT_ARCH"])
     script = _user_data(synth)
@@ -107,7 +129,7 @@ def _boot(synth: Synthesized, tmp_path: Path, *, sha256: str | None, from_s3: bo
     root = tmp_path / "root"
     env = {
         **os.environ,
-        "PATH": f"{_fake_bin(tmp_path)}:{os.environ['PATH']}",
+        "PATH": f"{_fake_bin(tmp_path, agent_installs=agent_installs)}:{os.environ['PATH']}",
         "NODE_ROOT": str(root),
         "LIVEKIT_RELEASES": releases,
         "FAKE_S3": str(tmp_path / "s3"),
@@ -217,3 +239,101 @@ def test_boot_refuses_an_archive_it_cannot_verify(
     )
     if why.startswith("must be"):  # refused before downloading anything
         assert not [c for c in boot.calls if c.startswith("curl")]
+
+
+def _index(calls: list[str], start: str) -> int:
+    """The position of the first call that starts with `start`."""
+    return next(i for i, c in enumerate(calls) if c.startswith(start))
+
+
+def test_boot_ships_its_output_and_the_livekit_units_journal_to_the_log_group(
+    synth: Synthesized, tmp_path: Path
+) -> None:
+    boot = _boot(synth, tmp_path, sha256="@REAL_SHA256@")
+    assert boot.returncode == 0, boot.stderr
+    root, calls = boot.root, boot.calls
+    # The agent from the distribution's repository, after the drain unit and before the SFU's download.
+    install = "dnf install -y amazon-cloudwatch-agent logrotate"
+    assert install in calls
+    assert _index(calls, "systemctl enable --now livekit-drain.service") < calls.index(install)
+    assert calls.index(install) < _index(calls, "curl ")
+
+    # The agent's config: the boot's output and the units' journal, to the stack's group, a stream
+    # each per instance.
+    config = json.loads((root / AGENT / "etc/spaces-node.json").read_text())
+    collected = {c["file_path"]: c for c in config["logs"]["logs_collected"]["files"]["collect_list"]}
+    assert set(collected) == {"/var/log/cloud-init-output.log", UNITS_LOG}
+    group = node_settings(synth)["LOG_GROUP"]
+    assert {c["log_group_name"] for c in collected.values()} == {group}
+    streams = [c["log_stream_name"] for c in collected.values()]
+    assert all(s.startswith("{instance_id}/") for s in streams) and len(set(streams)) == 2
+    agent_config = f"file:{root}/{AGENT}/etc/spaces-node.json"
+    ctl = f"amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c {agent_config}"
+    assert ctl in calls
+    assert calls.index(ctl) < _index(calls, "curl ")
+
+    # The journal of the three units goes to the file the agent reads, rotated by size every hour.
+    unit = (root / "etc/systemd/system/livekit-journal.service").read_text()
+    (exec_start,) = re.findall(r"^ExecStart=(.*)$", unit, flags=re.M)
+    assert exec_start.startswith("/usr/bin/journalctl ") and "--follow" in exec_start
+    for name in ("livekit", "livekit-drain", "livekit-protect"):
+        assert f"--unit={name}.service" in exec_start.split()
+    assert f"StandardOutput=append:{UNITS_LOG}\n" in unit
+    assert (root / "var/log/livekit").is_dir()
+    rotation = (root / "etc/logrotate.d/livekit").read_text()
+    assert rotation.startswith(f"{UNITS_LOG} {{")
+    assert {"size 100M", "rotate 1", "copytruncate"} <= {line.strip() for line in rotation.splitlines()}
+    timer = (root / "etc/systemd/system/logrotate.timer.d/hourly.conf").read_text()
+    assert "OnCalendar=\nOnCalendar=hourly\n" in timer
+    assert "systemctl enable --now logrotate.timer livekit-journal.service" in calls
+    assert "not shipped" not in boot.stderr
+
+
+def test_a_boot_that_cannot_install_the_agent_boots_on_and_says_so(
+    synth: Synthesized, tmp_path: Path
+) -> None:
+    boot = _boot(synth, tmp_path, sha256="@REAL_SHA256@", agent_installs=False)
+    assert boot.returncode == 0, boot.stderr
+    assert "spaces-node: this node's logs are not shipped" in boot.stderr, boot.stderr
+    assert "Failed to download metadata" in boot.stderr  # dnf's own reason, above it
+    assert not [c for c in boot.calls if c.startswith("amazon-cloudwatch-agent-ctl")]
+    # No copy of the journal that nothing ships (the journal itself is on the node, bounded).
+    assert not [c for c in boot.calls if "livekit-journal" in c]
+    assert (boot.root / "usr/local/bin/livekit-server").read_text() == FAKE_BINARY
+    assert "systemctl enable --now livekit.service" in boot.calls
+    assert boot.calls[-1] == "systemctl enable --now livekit-protect.service"
+
+
+def test_a_boot_that_fails_has_started_shipping_its_output_first(synth: Synthesized, tmp_path: Path) -> None:
+    """The runbook terminates a node whose boot failed; its root volume goes with it, so why it
+    failed must already be on its way to the log group (cloud-init-output.log)."""
+    boot = _boot(synth, tmp_path, sha256="ab" * 32)
+    assert boot.returncode != 0
+    assert "does not match" in boot.stderr, boot.stderr
+    started = _index(boot.calls, "amazon-cloudwatch-agent-ctl -a fetch-config")
+    assert started < _index(boot.calls, "curl ")
+
+
+def test_the_node_files_lose_only_their_comment_lines_on_the_way_to_the_node(tmp_path: Path) -> None:
+    """The user data writes infrastructure/node/ without its comment lines (EC2's 16 KB): every other
+    line is kept, in order, and the scripts as written onto the node still pass shellcheck."""
+    for path in sorted(livekit_fleet.NODE_FILES.iterdir()):
+        if path.suffix not in livekit_fleet.NODE_FILE_SUFFIXES:
+            continue
+        text, shipped = path.read_text(), livekit_fleet.node_file_text(path)
+        if path.suffix not in livekit_fleet.UNCOMMENTED_SUFFIXES:
+            assert shipped == text, path.name
+            continue
+        lines = text.splitlines(keepends=True)
+        kept = [line for line in lines if not line.lstrip().startswith("#")]
+        if lines[0].startswith("#!"):
+            kept.insert(0, lines[0])
+        assert shipped.splitlines(keepends=True) == kept, path.name
+        assert not [line for line in shipped.splitlines()[1:] if line.lstrip().startswith("#")], path.name
+        if path.suffix == ".sh":
+            copy = tmp_path / path.name
+            copy.write_text(shipped)
+            result = subprocess.run(
+                ["shellcheck", "--severity=style", str(copy)], capture_output=True, text=True
+            )
+            assert result.returncode == 0, result.stdout + result.stderr

@@ -96,9 +96,6 @@ def test_the_web_config_output_names_the_cognito_client_and_domain(synth: Synthe
     for piece in ('\\"apiUrl\\"', '\\"cognito\\"', '\\"region\\"', '\\"clientId\\"', '\\"domain\\"'):
         assert piece in rendered, piece
     assert ".auth." in rendered and "amazoncognito.com" in rendered
-    # Where the page renews its 1-hour ID token (web/src/auth.ts cognitoRefresh): without it every
-    # session ends an hour after sign-in.
-    assert "https://cognito-idp." in rendered and ".amazonaws.com" in rendered
     client_id = next(
         k for k, v in synth.template["Resources"].items() if v["Type"] == "AWS::Cognito::UserPoolClient"
     )
@@ -221,6 +218,9 @@ def test_the_page_policy_output_allows_the_stacks_own_origins(synth: Synthesized
     )
     assert distribution in rendered
     assert ".auth." in rendered and "amazoncognito.com" in rendered
+    # Where the page renews its 1-hour ID token (web/src/auth.ts cognitoRefresh): without it every
+    # session ends an hour after sign-in.
+    assert "https://cognito-idp." in rendered and ".amazonaws.com" in rendered
     assert "frame-ancestors 'none'" in rendered and "script-src 'self';" in rendered
 
 

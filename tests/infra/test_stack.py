@@ -208,6 +208,66 @@ def test_a_node_may_protect_itself_from_scale_in_and_complete_its_drain_in_its_g
     assert not group["Properties"].get("NewInstancesProtectedFromScaleIn", False)
 
 
+def _node_logs(synth: Synthesized) -> str:
+    (group,) = [
+        k for k, r in synth.resources("AWS::Logs::LogGroup").items() if k.startswith("LiveKitNodeLogs")
+    ]
+    return group
+
+
+def test_the_nodes_log_group_keeps_their_logs_as_long_as_the_stacks_other_logs(synth: Synthesized) -> None:
+    groups = synth.resources("AWS::Logs::LogGroup")
+    node_logs = groups[_node_logs(synth)]["Properties"]
+    (function_logs,) = [r for k, r in groups.items() if k.startswith("ControlPlaneFunctionLogs")]
+    # log_retention: a month by default (6 in production), the same setting as every other group.
+    assert node_logs["RetentionInDays"] == function_logs["Properties"]["RetentionInDays"] == 30
+    # Named by CloudFormation: a group kept from an earlier stack never collides with a new one.
+    assert "LogGroupName" not in node_logs
+
+
+def test_a_node_may_write_streams_of_its_log_group_and_nothing_else_in_logs(synth: Synthesized) -> None:
+    (role,) = [
+        k
+        for k, r in synth.resources("AWS::IAM::Role").items()
+        if r["Properties"].get("Description", "").startswith("LiveKit SFU node")
+    ]
+    statements = [
+        statement
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for statement in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (logs_statement,) = [s for s in statements if any(a.startswith("logs:") for a in _list(s["Action"]))]
+    # No CreateLogGroup (the stack owns the group), no reads, no retention changes.
+    assert sorted(_list(logs_statement["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert "Condition" not in logs_statement
+    # The group's Arn attribute: `arn:...:log-group:<name>:*`, its streams and no other group's.
+    assert _list(logs_statement["Resource"]) == [{"Fn::GetAtt": [_node_logs(synth), "Arn"]}]
+    # In the default policy the launch template waits for, so a first boot is never refused.
+    ((_, template),) = synth.resources("AWS::EC2::LaunchTemplate").items()
+    (default_policy,) = [
+        k
+        for k, p in synth.resources("AWS::IAM::Policy").items()
+        if logs_statement in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert default_policy in template["DependsOn"]
+
+
+def test_the_user_data_names_the_nodes_log_group_and_the_nlb_acknowledgment_says_so(
+    synth: Synthesized,
+) -> None:
+    group = _node_logs(synth)
+    assert node_settings(synth)["LOG_GROUP"] == f"<Ref:{group}>"
+    # The agent's config is filled at boot with that name.
+    agent = json.loads(node_files(synth)["amazon-cloudwatch-agent.json"])
+    collected = agent["logs"]["logs_collected"]["files"]["collect_list"]
+    assert {c["log_group_name"] for c in collected} == {"__LOG_GROUP__"}
+    # No access logs on the signalling NLB, because the nodes' own logs leave the nodes.
+    acknowledged = _acknowledged(synth, "/LiveKit/LoadBalancer")
+    (reason,) = [r for rule, r in acknowledged.items() if rule.endswith("AwsSolutions-ELB2")]
+    assert group in reason and "CloudWatch agent" in reason
+
+
 def test_a_deploy_never_replaces_the_nodes_serving_rooms(synth: Synthesized) -> None:
     """Each deploy resolves the latest AMI, so an update policy would roll the fleet on any deploy
     after AWS publishes one; nodes are rolled by an instance refresh, which drains them, instead."""
@@ -1181,7 +1241,8 @@ def test_the_user_data_writes_the_node_folder_as_it_is_in_the_repo(synth: Synthe
     files = node_files(synth)
     for path in livekit_fleet.NODE_FILES.iterdir():
         if path.suffix in livekit_fleet.NODE_FILE_SUFFIXES:
-            assert files.pop(path.name) == path.read_text(), path.name
+            # Less its comment lines (test_node_boot.py checks that nothing else goes).
+            assert files.pop(path.name) == livekit_fleet.node_file_text(path), path.name
     assert list(files) == ["livekit.template.yaml"]
     # EC2 takes at most 16 KB of user data (a stack shipping livekit_archive adds a line: test_settings).
     assert user_data_bytes_at_worst(synth) < USER_DATA_BUDGET_BYTES
@@ -1271,11 +1332,12 @@ def test_a_production_stack_keeps_its_data_but_a_failed_first_deploy_leaves_noth
         "AWS::Logs::LogGroup",
     } <= types
     assert set(others.values()) == {"RetainExceptOnCreate"}, others
-    # Every log group: access logs, flow logs, the functions' and the workers' (an incident's evidence).
-    # Not the page copy's: it logs only the deploy that ran it.
+    # Every log group: access logs, flow logs, the functions', the workers' and the SFU nodes' (an
+    # incident's evidence). Not the page copy's: it logs only the deploy that ran it.
     groups = {
         k
         for k, r in template["Resources"].items()
         if r["Type"] == "AWS::Logs::LogGroup" and not k.startswith("WebDeploymentLogs")
     }
-    assert len(groups) == 6 and groups <= set(others)
+    assert len(groups) == 7 and groups <= set(others)
+    assert [k for k in groups if k.startswith("LiveKitNodeLogs")]
