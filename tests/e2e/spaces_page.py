@@ -44,8 +44,9 @@ class Person:
     requests: list[str] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, browser: Browser, base_url: str, identity: str) -> Person:
-        context = await browser.new_context(viewport=VIEWPORT, base_url=base_url)
+    async def open(cls, browser: Browser, base_url: str, identity: str, **device: Any) -> Person:
+        """`device`: Playwright's context options for another screen (a phone's viewport, touch)."""
+        context = await browser.new_context(**{"viewport": VIEWPORT, **device}, base_url=base_url)
         requests: list[str] = []
         context.on("request", lambda request: requests.append(request.url))
         page = await context.new_page()

@@ -356,6 +356,28 @@ async def test_the_viewer_sees_who_is_on_stage_by_name_and_face(broadcast: Broad
     await expect(page.by("roster-person", BOB).locator(".roster-name")).to_have_text(BOB)
 
 
+async def test_the_broadcast_picture_fills_the_screen_on_request_and_plays_on(broadcast: Broadcast) -> None:
+    """On a phone the stream is drawn a third of its size: Full screen shows the broadcast's tile
+    (its banners with it) across the whole screen, and Escape brings the page back."""
+    page = broadcast.listener
+    await page.by("full-screen").click()
+    await eventually_async(
+        lambda: page.page.evaluate(
+            "() => document.fullscreenElement?.dataset.testid === 'broadcast'"
+            " && document.fullscreenElement.getBoundingClientRect().height === innerHeight"
+        ),
+        timeout=UI_TIMEOUT_MS / 1000,
+        what="the broadcast's tile full screen",
+    )
+    await expect(page.by("broadcast")).to_have_attribute("data-state", "playing")
+    await page.page.evaluate("() => document.exitFullscreen()")
+    await eventually_async(
+        lambda: page.page.evaluate("() => document.fullscreenElement === null"),
+        timeout=UI_TIMEOUT_MS / 1000,
+        what="the page back",
+    )
+
+
 async def test_the_rooms_reactions_float_over_the_broadcast(broadcast: Broadcast) -> None:
     """The viewer is not in the room: the composer writes the room's reactions to reactions.json
     beside the playlist, and the page floats them when its playback reaches them."""

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { hideToast, toast } from "./dom";
+import { dockAtBottom, h, hideToast, toast } from "./dom";
 
 describe("toast", () => {
   afterEach(() => vi.useRealTimers());
@@ -28,5 +28,27 @@ describe("toast", () => {
     const el = document.getElementById("toast")!;
     expect(el.textContent).toBe("second");
     expect(el.className).toBe("toast toast-error show");
+  });
+
+  it("stands above the controls while they are in view, and at the bottom once they are gone", () => {
+    const dock = h("div", {});
+    document.body.append(dock);
+    const undock = dockAtBottom(dock);
+    const at = (top: number, height: number) =>
+      vi.spyOn(dock, "getBoundingClientRect").mockReturnValue({ top, bottom: top + height, height, left: 0, right: 0, width: 0, x: 0, y: top, toJSON: () => ({}) });
+    const lift = () => document.getElementById("toast")!.style.getPropertyValue("--toast-lift");
+    at(window.innerHeight - 112, 112); // stuck to the bottom
+    toast("You are on stage");
+    expect(lift()).toBe("112px");
+    at(window.innerHeight - 300, 112); // a short page: the controls end 188 px above the bottom
+    toast("Invite link copied");
+    expect(lift()).toBe("300px");
+    at(window.innerHeight + 40, 112); // scrolled out of view below
+    toast("Hand raised");
+    expect(lift()).toBe("0px");
+    undock();
+    dock.remove();
+    toast("Left");
+    expect(lift()).toBe("0px");
   });
 });

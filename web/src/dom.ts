@@ -155,6 +155,34 @@ export function isBusy(button: Element): boolean {
   return button.getAttribute("aria-busy") === "true";
 }
 
+/**
+ * `bar` holds the room's controls, stuck to the bottom of the screen once the page is longer than
+ * it: its height goes to the `--dock-height` property, which sizes the big tile on a short screen,
+ * and toasts rise above it while it is in view (`toastLift`). Returns the undo, for when it goes.
+ */
+export function dockAtBottom(bar: HTMLElement): () => void {
+  bar.dataset.toastsAbove = "true";
+  const root = document.documentElement;
+  const observer =
+    typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => root.style.setProperty("--dock-height", `${Math.round(bar.getBoundingClientRect().height)}px`));
+  observer?.observe(bar);
+  return () => {
+    delete bar.dataset.toastsAbove;
+    observer?.disconnect();
+    root.style.removeProperty("--dock-height");
+  };
+}
+
+/** How far above the bottom of the screen a toast must stand to leave the controls in view
+ * uncovered (a notice used to hide the very button it spoke of, "turn it on to speak" over the
+ * microphone, for its 5 s): from the top of the bar marked by dockAtBottom, 0 without one in view. */
+export function toastLift(): number {
+  const bar = document.querySelector<HTMLElement>("[data-toasts-above]");
+  if (!bar) return 0;
+  const r = bar.getBoundingClientRect();
+  return r.height > 0 && r.top < window.innerHeight && r.bottom > 0 ? Math.max(0, Math.round(window.innerHeight - r.top)) : 0;
+}
+
 let toastTimer: number | undefined;
 let toastClearTimer: number | undefined;
 /** How long a toast takes to slide out (style.css `.toast` transition). */
@@ -162,12 +190,16 @@ const TOAST_SLIDE_MS = 250;
 
 /** A short message at the bottom of the screen: action results and refusals. */
 export function toast(message: string, kind: "info" | "error" = "info"): void {
+  // Measured before a first toast is added: a layout read after it would give the new element a
+  // style to transition from (none), and it would slide in from the side.
+  const lift = toastLift();
   let el = document.getElementById("toast");
   if (!el) {
     el = h("div", { id: "toast", role: "status", "aria-live": "polite", "data-testid": "toast" });
     document.body.append(el);
   }
   window.clearTimeout(toastClearTimer);
+  el.style.setProperty("--toast-lift", `${lift}px`);
   el.textContent = message;
   el.className = `toast toast-${kind} show`;
   window.clearTimeout(toastTimer);

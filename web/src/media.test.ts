@@ -2,7 +2,7 @@
 import { ConnectionError, DisconnectReason, ParticipantKind, RoomEvent, Track } from "livekit-client";
 import { describe, expect, it, vi } from "vitest";
 
-import { agentStage, disconnectMessage, isStageAgent, publishError, publishRights, SCREEN_SHARE, setScreenShare, SpaceRoom } from "./media";
+import { agentStage, canShareScreen, disconnectMessage, isStageAgent, publishError, publishRights, SCREEN_SHARE, setScreenShare, SpaceRoom } from "./media";
 import { STAGE_ATTRIBUTE } from "./contract.gen";
 
 const stage = JSON.stringify({ seq: 3, spotlight: "mallory", video_spotlight: null, speaking: [], video_on: [], pinned: null, t: 1 });
@@ -129,6 +129,15 @@ describe("publishError", () => {
     expect(publishError(named("NotReadableError"), "microphone")).toMatch(/another app may be using it/);
     expect(publishError(named("OverconstrainedError"), "camera")).toMatch(/^The camera chosen is not available/);
     expect(publishError(named("NotFoundError"), "screen")).toBe("The browser found nothing to share.");
+    // A phone: no screen capture at all (livekit-client's DeviceUnsupportedError), not the server's refusal.
+    expect(publishError(named("DeviceUnsupportedError"), "screen")).toBe("This browser cannot share a screen: share it from a computer.");
+  });
+
+  it("knows a browser without screen capture (a phone's)", () => {
+    expect(canShareScreen({ mediaDevices: { getDisplayMedia: () => undefined } })).toBe(true);
+    expect(canShareScreen({ mediaDevices: {} })).toBe(false);
+    expect(canShareScreen({})).toBe(false);
+    expect(canShareScreen(undefined)).toBe(false);
   });
 
   it("leaves anything else to the media server", () => {

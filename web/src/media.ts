@@ -460,6 +460,10 @@ export function publishError(err: unknown, what: Capture): string {
       return `Your ${what} could not be started: another app may be using it. Close that app, then try again.`;
     case "OverconstrainedError":
       return `The ${what} chosen is not available: plug it in ${choose}`;
+    case "DeviceUnsupportedError":
+    case "NotSupportedError":
+      // The browser, not the server: a phone has no screen capture, an old browser no camera API.
+      return what === "screen" ? "This browser cannot share a screen: share it from a computer." : `This browser cannot use a ${what} here.`;
     default:
       return `The media server refused: ${(err as Error)?.message ?? String(err)}`;
   }
@@ -497,6 +501,12 @@ export function publishRights(p: Participant): PublishRights {
   const sources = perm.canPublishSources ?? [];
   if (sources.length === 0) return { mic: true, camera: true, screen: true };
   return { mic: sources.includes(SOURCE_MICROPHONE), camera: sources.includes(SOURCE_CAMERA), screen: sources.includes(SOURCE_SCREEN_SHARE) };
+}
+
+/** Whether this browser can share a screen at all: phones' browsers (Chrome on Android, Safari on
+ * iOS) have no getDisplayMedia, and a Share button there could only fail. */
+export function canShareScreen(nav: { mediaDevices?: { getDisplayMedia?: unknown } } | undefined = globalThis.navigator): boolean {
+  return typeof nav?.mediaDevices?.getDisplayMedia === "function";
 }
 
 export interface PublishRights {

@@ -224,7 +224,10 @@ export class BroadcastStage {
     // Sound on: the label says what a click does (as the room's own controls do); muted by the
     // browser until a click counts as muted here too, and Unmute is that click.
     const soundOn = !p.userMuted && !p.needsGesture;
-    if (stale(this.controls, [raised, pending, soundOn])) {
+    // The picture fills the screen on request: on a phone the 1280x720 stream is drawn a third of
+    // its size, the names in it a few pixels tall. Not for an audio-only broadcast.
+    const fullScreen = this.tile.dataset.video === "on" && fullScreenOf(this.tile, p.video) !== null;
+    if (stale(this.controls, [raised, pending, soundOn, fullScreen])) {
       const sound = h(
         "button",
         {
@@ -248,7 +251,15 @@ export class BroadcastStage {
         raised ? "Lower hand" : "Request to speak",
       );
       markBusy(button, pending);
-      rebuildKeepingFocus(this.controls, () => this.controls.append(sound, button));
+      const expand = fullScreen
+        ? h(
+            "button",
+            { class: "btn round", "data-testid": "full-screen", onclick: () => void fullScreenOf(this.tile, p.video)?.() },
+            icon("expand"),
+            "Full screen",
+          )
+        : null;
+      rebuildKeepingFocus(this.controls, () => this.controls.append(sound, button, ...(expand ? [expand] : [])));
     }
   }
 
@@ -346,4 +357,20 @@ export class BroadcastStage {
     this.player.destroy();
     this.el.remove();
   }
+}
+
+/**
+ * How to show the broadcast full screen, or null where the browser cannot: the tile itself where
+ * the Fullscreen API exists (its banners come along), else the video alone (Safari on an iPhone
+ * has only its video element's own full screen).
+ */
+export function fullScreenOf(tile: HTMLElement, video: HTMLVideoElement): (() => Promise<void>) | null {
+  if (typeof tile.requestFullscreen === "function" && document.fullscreenEnabled) {
+    return () => tile.requestFullscreen().catch(() => undefined);
+  }
+  const ios = video as HTMLVideoElement & { webkitEnterFullscreen?: () => void };
+  if (typeof ios.webkitEnterFullscreen === "function") {
+    return async () => ios.webkitEnterFullscreen?.();
+  }
+  return null;
 }

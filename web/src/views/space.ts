@@ -15,9 +15,9 @@ import type { App, View } from "../app";
 import { hostAwayUntilMs } from "../api";
 import { type DeviceKind, DevicePreferences } from "../devices";
 import type { BroadcastPlayer } from "../hls_player";
-import { hideToast, h, stale, toast } from "../dom";
+import { dockAtBottom, hideToast, h, stale, toast } from "../dom";
 import { NOT_INVITED_RULE } from "../contract.gen";
-import { cameraOn, cameraTrack, isStageRole, micMuted, micOn, publishRights, REMOVED_MESSAGE, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
+import { cameraOn, cameraTrack, canShareScreen, isStageRole, micMuted, micOn, publishRights, REMOVED_MESSAGE, setScreenShare, sharing, SpaceRoom, attributeRole } from "../media";
 import { type Person, personOf } from "../people";
 import { SEATS_CHANNEL, type SeatChannel } from "../rejoin";
 import { SpaceController, type SpaceApi } from "../space_controller";
@@ -27,7 +27,7 @@ import { parseRoomMetadata } from "../pushed";
 import { layoutFor, seatedOf, stageOrder } from "../stage";
 import { BroadcastStage } from "./broadcast_stage";
 import { ReactionsOverlay, reactionsBar } from "./reactions";
-import { confirmBlock, SpaceActions } from "./space/actions";
+import { confirmRemoval, SpaceActions } from "./space/actions";
 import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
 import { DevicesView } from "./space/devices";
@@ -201,7 +201,7 @@ export function spaceView(app: App, spaceId: string): View {
     },
     withdraw: (id, name) => listAct((a, s) => a.withdrawInvitation(s, id), `Invitation to ${name} withdrawn`, name),
     remove: async (id, block, name) => {
-      if (block && !confirmBlock(name)) return false;
+      if (!confirmRemoval(name, block)) return false;
       return listAct((a, s) => a.remove(s, id, block), block ? `${name} removed and blocked` : `${name} removed`);
     },
   });
@@ -229,7 +229,7 @@ export function spaceView(app: App, spaceId: string): View {
       );
     },
     remove: (id, block) => {
-      if (block && !confirmBlock(called(id))) return;
+      if (!confirmRemoval(called(id), block)) return;
       void act((a, s) => a.remove(s, id, block), block ? `${called(id)} removed and blocked` : `${called(id)} removed`);
     },
     mute: (id) => void act((a, s) => a.mute(s, id), `${called(id)} muted`),
@@ -395,6 +395,9 @@ export function spaceView(app: App, spaceId: string): View {
 
   // ---- the live stage -----------------------------------------------------------------------------
 
+  /** Stops the last stage's dock from lifting the toasts (dom.ts dockAtBottom). */
+  let undock: () => void = () => undefined;
+
   function buildStage(): void {
     // The Join button (or the broadcast's controls) had the focus and is replaced: the stage's
     // heading takes it once the header is drawn, not the top of the page.
@@ -413,11 +416,14 @@ export function spaceView(app: App, spaceId: string): View {
     devices.reset();
     panel.reset();
     stage.reset();
+    undock();
+    const dock = h("div", { class: "dock", "data-testid": "dock" }, controls.el, devices.el);
+    undock = dockAtBottom(dock);
     el.replaceChildren(
       header.header,
       header.banner,
       header.hostAway,
-      h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, h("div", { class: "dock", "data-testid": "dock" }, controls.el, devices.el)), panel.el),
+      h("div", { class: "space-body" }, h("div", { class: "stage" }, reactions.el, stage.bigTile, stage.strip, reactBar, dock), panel.el),
       invitation.el,
       audioSink,
     );
@@ -484,7 +490,8 @@ export function spaceView(app: App, spaceId: string): View {
     }
     devices.update(room, deviceKinds(rights));
     controls.update({
-      rights,
+      // No Share button where the browser cannot capture a screen (a phone): the right alone is not enough.
+      rights: { ...rights, screen: rights.screen && canShareScreen() },
       micOn: micOn(local),
       cameraOn: !!cameraTrack(local),
       screenOn: sharing(local),
@@ -572,6 +579,7 @@ export function spaceView(app: App, spaceId: string): View {
     // Leaving the page is leaving the Space: a host in its room confirms it as Leave asks them to.
     mayLeave: () => !session.room || hostConfirmsLeaving(),
     unmount() {
+      undock();
       listenerList.hide();
       window.clearTimeout(lapseTimer);
       document.removeEventListener("visibilitychange", onVisibility);

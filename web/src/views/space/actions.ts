@@ -117,6 +117,9 @@ export function sentence(text: string): string {
 }
 
 /** A block cannot be undone (no unblock, like X): asked once, as ending the Space and handing it over are. */
-export function confirmBlock(name: string): boolean {
-  return window.confirm(`Block ${name}? They are removed and cannot join this Space again.`);
+/** A removal is asked first, as a block is: on a phone its button sits a few pixels from the others. */
+export function confirmRemoval(name: string, block: boolean): boolean {
+  return window.confirm(
+    block ? `Block ${name}? They are removed and cannot join this Space again.` : `Remove ${name} from this Space? They can join again only by opening it again.`,
+  );
 }
