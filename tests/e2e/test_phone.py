@@ -4,8 +4,9 @@ emulation: the layout and the controls are what is tested; Safari itself is not 
 A host on a 390x844 phone whose browser has no screen capture (as Chrome on Android and Safari on
 iOS have none) starts a Space with the camera on; a listener on a 360x740 phone joins. Neither page
 is wider than its screen, every control is big enough for a finger, a notice does not cover the
-controls, the host is offered no Share button, the stage's tile names the host in full, and held
-sideways the big tile and the controls are in view together."""
+controls, the host's controls lead to the raised hands far below the stage, the host is offered no
+Share button, a speaker's tile shows her name in full, and held sideways the big tile and the
+controls are in view together."""
 
 from __future__ import annotations
 
@@ -88,6 +89,13 @@ async def test_a_space_on_phones_fits_and_keeps_its_controls_in_reach(
         toast, dock = await listener.page.evaluate(RECT, "toast"), await listener.page.evaluate(RECT, "dock")
         assert toast["bottom"] <= dock["top"], (toast, dock)
         await listener.screenshot(screenshots, "phone-01-listener-hand-raised")
+
+        # The host's panel is below the whole stage here: the controls lead to it, counting hands.
+        jump = host.by("panel-jump")
+        await expect(jump).to_have_text("Requests to speak (1)", timeout=UI_TIMEOUT_MS)
+        await jump.tap()
+        await expect(host.by("hand", LISTENER[0])).to_be_in_viewport()
+        await expect(listener.by("panel-jump")).to_be_hidden()
 
         # Her raised hand answered: on stage, her tile in the host's strip shows her name in full,
         # on two lines of a narrow tile (one line showed "Leonora L…"; a name longer than two lines

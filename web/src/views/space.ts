@@ -417,7 +417,7 @@ export function spaceView(app: App, spaceId: string): View {
     panel.reset();
     stage.reset();
     undock();
-    const dock = h("div", { class: "dock", "data-testid": "dock" }, controls.el, devices.el);
+    const dock = h("div", { class: "dock", "data-testid": "dock" }, controls.el, panel.jump, devices.el);
     undock = dockAtBottom(dock);
     el.replaceChildren(
       header.header,

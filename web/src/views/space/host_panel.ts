@@ -50,6 +50,12 @@ export class HostPanel {
   /** Everything but the audience list, redrawn on change. The list stays in place below it, so its
    * search box keeps focus and text while hands and members come and go. */
   private readonly body = h("div", { class: "panel-body" });
+  /**
+   * A way to the panel from the controls, for a moderator on a narrow screen (style.css shows it at
+   * 860 px and less): there the panel comes after the whole stage, a screen or two down, and a raised
+   * hand was only a passing notice. It says how many hands are up and takes the keyboard with it.
+   */
+  readonly jump = h("button", { class: "btn small panel-jump", "data-testid": "panel-jump", hidden: true, onclick: () => this.goTo() });
 
   /** `listeners`: the audience from the API (hidden listeners included), shown below the rest. */
   constructor(
@@ -64,9 +70,22 @@ export class HostPanel {
     stale(this.body, null);
   }
 
+  /** To the panel's top, with the keyboard on its first heading. */
+  private goTo(): void {
+    const heading = this.body.querySelector<HTMLElement>("h2");
+    this.el.scrollIntoView({ block: "start" });
+    if (!heading) return;
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
+
   update(input: PanelInput): void {
     const moderator = input.myRole === "host" || input.myRole === "cohost";
     this.el.hidden = !moderator;
+    this.jump.hidden = !moderator;
+    const jumpText = input.hands.length > 0 ? `Requests to speak (${input.hands.length})` : "Host panel";
+    if (this.jump.textContent !== jumpText) this.jump.textContent = jumpText;
+    this.jump.classList.toggle("btn-primary", input.hands.length > 0);
     if (!moderator) {
       this.listeners?.hide();
       stale(this.body, null);

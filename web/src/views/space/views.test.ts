@@ -249,6 +249,24 @@ describe("HostPanel", () => {
     expect(q(panel.el, "listener")).toHaveLength(0);
   });
 
+  it("offers moderators a way to the panel from the controls, counting the raised hands", () => {
+    const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
+    document.body.append(panel.el, panel.jump);
+    panel.el.scrollIntoView = vi.fn();
+    panel.update(input({ hands: ["l1", "l2"] }));
+    expect(panel.jump.hidden).toBe(false);
+    expect(panel.jump.textContent).toBe("Requests to speak (2)");
+    panel.jump.click();
+    expect(panel.el.scrollIntoView).toHaveBeenCalled();
+    expect(document.activeElement?.textContent).toMatch(/^Requests to speak/);
+    panel.update(input({ hands: [] }));
+    expect(panel.jump.textContent).toBe("Host panel");
+    panel.update(input({ me: "s", myRole: "speaker" }));
+    expect(panel.jump.hidden).toBe(true);
+    panel.el.remove();
+    panel.jump.remove();
+  });
+
   it("makes each row a group named for its person, so a screen reader says whose Block it is", () => {
     const panel = new HostPanel({ setRole: vi.fn(), remove: vi.fn(), mute: vi.fn(), pin: vi.fn() });
     panel.update(input({ person: (id) => personOf(id, undefined, { l1: "Lee Listener", s: "Sam Speaker", h: "Hana" }) }));
