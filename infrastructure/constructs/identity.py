@@ -14,6 +14,8 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from contract import web_security
+
 REFRESH_TOKEN_DAYS = 30
 
 
@@ -142,7 +144,7 @@ class UserPoolIdentity(Construct):
             ),
         )
         region = Stack.of(self).region
-        self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{self.user_pool.user_pool_id}"
+        self.issuer = f"{web_security.cognito_api_origin(region)}/{self.user_pool.user_pool_id}"
         self.audience = [self.client.user_pool_client_id]
         self.region = region
         self.domain_name = f"{domain_prefix}.auth.{region}.amazoncognito.com"

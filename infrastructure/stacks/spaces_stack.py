@@ -569,9 +569,9 @@ def _acknowledge_nag_findings(
         "AwsSolutions-ELB2",
         "A TLS network load balancer in front of long-lived WebSockets: access logs would hold one line per "
         "session and no request data. LiveKit logs every join and leave, and each node's CloudWatch agent "
-        f"ships those logs to the SFU nodes' log group {ref(fleet.log_group)} (a stream per node, "
-        "'<instance id>/livekit', kept as long as the stack's other logs); the control plane also "
-        "receives them as webhooks",
+        f"ships those logs to the SFU nodes' log group {ref(fleet.log_group)} (the stream "
+        "'<instance id>/livekit' of each node, kept as long as the stack's other logs); the control "
+        "plane also receives them as webhooks",
     )
     _ack(
         fleet.turn_load_balancer,

@@ -36,17 +36,25 @@ def take_token(api_url: str, space_id: str, user: str, name: str) -> httpx.Respo
     )
 
 
-async def test_a_host_finds_listeners_by_name_and_invites_one_to_speak(
-    api_url: str, stage_agent: object, launch_browser: LaunchBrowser, screenshots: Path
-) -> None:
+async def host_and_listener(
+    launch_browser: LaunchBrowser, api_url: str, title: str
+) -> tuple[Person, Person, str]:
+    """The host's page on a live Space of `title` and the listener's page in its room."""
     browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
     host = await Person.open(browser, api_url, HOST)
     lena = await Person.open(browser, api_url, LISTENER)
     await host.sign_in(name="Hiro")
-    space_id = await host.create_space("Ask me anything")
+    space_id = await host.create_space(title)
     await host.start_space()
     await lena.sign_in(f"/#/spaces/{space_id}", name=LISTENER_NAME)
     await lena.join(space_id)
+    return host, lena, space_id
+
+
+async def test_a_host_finds_listeners_by_name_and_invites_one_to_speak(
+    api_url: str, stage_agent: object, launch_browser: LaunchBrowser, screenshots: Path
+) -> None:
+    host, lena, space_id = await host_and_listener(launch_browser, api_url, "Ask me anything")
     for user, name in CROWD.items():
         assert take_token(api_url, space_id, user, name).status_code == 200
 
@@ -116,15 +124,8 @@ async def test_an_invited_listener_who_leaves_declines_and_frees_the_seat(
     api_url: str, stage_agent: object, launch_browser: LaunchBrowser
 ) -> None:
     """Leave with an invitation waiting: the page declines it on the way out, so the seat it held is
-    free at once instead of when it lapses, and the host's list stops showing her as invited."""
-    browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
-    host = await Person.open(browser, api_url, HOST)
-    lena = await Person.open(browser, api_url, LISTENER)
-    await host.sign_in(name="Hiro")
-    space_id = await host.create_space("Leaving while asked")
-    await host.start_space()
-    await lena.sign_in(f"/#/spaces/{space_id}", name=LISTENER_NAME)
-    await lena.join(space_id)
+    free at once instead of when it lapses (the API shows no invitation waiting)."""
+    host, lena, space_id = await host_and_listener(launch_browser, api_url, "Leaving while asked")
     headers = {"Authorization": f"Bearer {dev_token(HOST, secret=names.DEV_JWT_SECRET)}"}
     async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=10) as api:
         invited = await api.post(f"/spaces/{space_id}/invitations/{LISTENER}")

@@ -87,7 +87,7 @@ async def test_a_space_on_phones_fits_and_keeps_its_controls_in_reach(
         await expect(listener.by("toast")).to_contain_text("Hand raised", timeout=UI_TIMEOUT_MS)
         await expect(listener.by("toast")).to_have_class("toast toast-info show")
         toast, dock = await listener.page.evaluate(RECT, "toast"), await listener.page.evaluate(RECT, "dock")
-        assert toast["bottom"] <= dock["top"], (toast, dock)
+        assert toast["bottom"] <= dock["top"] or toast["top"] >= dock["bottom"], (toast, dock)
         await listener.screenshot(screenshots, "phone-01-listener-hand-raised")
 
         # The host's panel is below the whole stage here: the controls lead to it, counting hands.

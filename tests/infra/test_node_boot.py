@@ -282,7 +282,10 @@ def test_boot_ships_its_output_and_the_livekit_units_journal_to_the_log_group(
     assert (root / "var/log/livekit").is_dir()
     rotation = (root / "etc/logrotate.d/livekit").read_text()
     assert rotation.startswith(f"{UNITS_LOG} {{")
-    assert {"size 100M", "rotate 1", "copytruncate"} <= {line.strip() for line in rotation.splitlines()}
+    # nodateext: with the distribution's dateext a second rotation the same day is refused.
+    assert {"size 100M", "rotate 1", "copytruncate", "nodateext"} <= {
+        line.strip() for line in rotation.splitlines()
+    }
     timer = (root / "etc/systemd/system/logrotate.timer.d/hourly.conf").read_text()
     assert "OnCalendar=\nOnCalendar=hourly\n" in timer
     assert "systemctl enable --now logrotate.timer livekit-journal.service" in calls
@@ -325,6 +328,13 @@ def test_the_node_files_lose_only_their_comment_lines_on_the_way_to_the_node(tmp
             assert shipped == text, path.name
             continue
         lines = text.splitlines(keepends=True)
+        # What would make a "#" line part of something else, which the stripping would break: a
+        # heredoc, a line continued into it, a string left open across lines (a `#` inside a value
+        # on one line, e.g. a URL fragment, is not at a line's start and is kept).
+        assert "<<" not in text, f"{path.name}: a heredoc; comment stripping could cut it"
+        for before, line in zip(lines, lines[1:], strict=False):
+            if line.lstrip().startswith("#"):
+                assert not before.rstrip("\n").endswith("\\"), f"{path.name}: a '#' line continues {before!r}"
         kept = [line for line in lines if not line.lstrip().startswith("#")]
         if lines[0].startswith("#!"):
             kept.insert(0, lines[0])
@@ -333,6 +343,16 @@ def test_the_node_files_lose_only_their_comment_lines_on_the_way_to_the_node(tmp
         if path.suffix == ".sh":
             copy = tmp_path / path.name
             copy.write_text(shipped)
+            # bash's own reading of both (its pretty-printer drops comments): the same program, blank
+            # lines aside.
+            printed = [
+                subprocess.run(
+                    ["bash", "--pretty-print", str(f)], capture_output=True, text=True, check=True
+                ).stdout
+                for f in (path, copy)
+            ]
+            code = [[line for line in text.splitlines() if line.strip()] for text in printed]
+            assert code[0] == code[1], path.name
             result = subprocess.run(
                 ["shellcheck", "--severity=style", str(copy)], capture_output=True, text=True
             )

@@ -220,7 +220,7 @@ def test_the_page_policy_output_allows_the_stacks_own_origins(synth: Synthesized
     assert ".auth." in rendered and "amazoncognito.com" in rendered
     # Where the page renews its 1-hour ID token (web/src/auth.ts cognitoRefresh): without it every
     # session ends an hour after sign-in.
-    assert "https://cognito-idp." in rendered and ".amazonaws.com" in rendered
+    assert ' https://cognito-idp.", {"Ref": "AWS::Region"}, ".amazonaws.com;' in rendered
     assert "frame-ancestors 'none'" in rendered and "script-src 'self';" in rendered
 
 

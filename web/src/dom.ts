@@ -173,14 +173,21 @@ export function dockAtBottom(bar: HTMLElement): () => void {
   };
 }
 
-/** How far above the bottom of the screen a toast must stand to leave the controls in view
- * uncovered (a notice used to hide the very button it spoke of, "turn it on to speak" over the
- * microphone, for its 5 s): from the top of the bar marked by dockAtBottom, 0 without one in view. */
+/** The band at the bottom of the screen a toast stands in (its 1rem off the bottom and a line or
+ * two of text): controls reaching into it would be covered. */
+const TOAST_BAND_PX = 80;
+
+/** How far above the bottom of the screen a toast must stand to leave the controls uncovered (a
+ * notice used to hide the very button it spoke of, "turn it on to speak" over the microphone, for
+ * its 5 s): to the top of the bar marked by dockAtBottom when that bar reaches into the toast's
+ * band (stuck to the bottom, or ending just above it), else 0 (a short page's bar mid-screen, or
+ * none). */
 export function toastLift(): number {
   const bar = document.querySelector<HTMLElement>("[data-toasts-above]");
   if (!bar) return 0;
   const r = bar.getBoundingClientRect();
-  return r.height > 0 && r.top < window.innerHeight && r.bottom > 0 ? Math.max(0, Math.round(window.innerHeight - r.top)) : 0;
+  const inBand = r.height > 0 && r.top < window.innerHeight && r.bottom > window.innerHeight - TOAST_BAND_PX;
+  return inBand ? Math.round(window.innerHeight - r.top) : 0;
 }
 
 let toastTimer: number | undefined;

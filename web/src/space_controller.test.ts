@@ -134,6 +134,7 @@ describe("SpaceController", () => {
 
   it("lowers my hand on leave, also one whose raise was still on its way when I left", async () => {
     const { api, ctl } = await loaded();
+    ctl.joined({ mode: "webrtc", role: "listener" } as JoinGrant);
     const release = holdRaise(api);
     const raising = ctl.raiseHand(true);
     expect(ctl.handRaised).toBe(false); // Leave is clicked now
@@ -146,8 +147,17 @@ describe("SpaceController", () => {
 
   it("sends no lower on leave when my hand is down", async () => {
     const { api, ctl } = await loaded();
+    ctl.joined({ mode: "webrtc", role: "listener" } as JoinGrant);
     await ctl.withdrawOnLeave()();
     expect(api.calls).toEqual(["getSpace"]);
+  });
+
+  it("withdraws nothing for a page that never joined: another tab of mine may hold the seat", async () => {
+    const { api, ctl } = await loaded();
+    api.space = { ...api.space, version: 2, raised_hands: ["me"], invitations: { me: new Date(Date.now() + 60_000).toISOString() } };
+    await ctl.load(); // the other tab's hand and invitation, as the Space shows them
+    await ctl.withdrawOnLeave()();
+    expect(api.calls).toEqual(["getSpace", "getSpace"]);
   });
 
   it("does not lower a hand raised after coming back", async () => {
@@ -359,6 +369,26 @@ describe("SpaceController", () => {
     await leave();
     expect(api.calls.filter((c) => c === "declineInvitation")).toHaveLength(1);
     expect(ctl.invitedUntil(Date.now())).not.toBeNull();
+  });
+
+  it("does not decline an invitation whose yes was on its way when I left", async () => {
+    const { api, ctl } = await loaded();
+    ctl.joined({ mode: "webrtc", url: "wss://x", token: "t", identity: "me", role: "listener", issued_at: null, expires_at: 0 });
+    api.space = { ...api.space, version: 2, invitations: { me: new Date(Date.now() + 60_000).toISOString() } };
+    await ctl.load();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const answer = api.answerInvitation;
+    api.answerInvitation = async (id: string, accept: boolean) => {
+      await gate;
+      return answer(id, accept);
+    };
+    const yes = ctl.answerInvitation(true); // Join the stage, then Leave at once
+    const leave = ctl.withdrawOnLeave()();
+    release();
+    await Promise.all([yes, leave]);
+    expect(api.calls.filter((c) => c.endsWith("Invitation"))).toEqual(["acceptInvitation"]);
+    expect(ctl.myRole).toBe("speaker");
   });
 
   it("judges an invitation's lapse by the API's clock, estimated from my grant", async () => {

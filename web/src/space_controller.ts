@@ -58,6 +58,8 @@ export class SpaceController {
   private handsTaken = 0;
   /** My raise or lower on its way (its answer not yet adopted), if any. */
   private handAction: Promise<ActResult> | null = null;
+  /** My answer to an invitation on its way (its answer not yet adopted), if any. */
+  private answerAction: Promise<ActResult> | null = null;
   /** How many times I joined (room or broadcast): a lowering on leave stops if I came back. */
   private joins = 0;
   transport: Transport = null;
@@ -347,27 +349,37 @@ export class SpaceController {
     return action;
   }
 
+  /** My answer to an invitation to speak; Leave waits for one on its way (withdrawOnLeave). */
+  answerInvitation(accept: boolean): Promise<ActResult> {
+    const action = this.act((api, id) => api.answerInvitation(id, accept));
+    this.answerAction = action;
+    void action.finally(() => {
+      if (this.answerAction === action) this.answerAction = null;
+    });
+    return action;
+  }
+
   /**
    * Leaving on purpose: what takes me off the stage's queue, to run once out of the room (the
    * server's pass after it then finds me gone instead of racing my departure): my raised hand is
    * lowered and an invitation to speak waiting for me is declined (left waiting, it would hold a
-   * speaker seat for someone who is gone until it lapses). A raise on its way when Leave was clicked
-   * counts: its answer, which waits for the server's pass, can land after the click. Nothing is
-   * undone once I joined again. Best effort, as the lower and the decline are. (A reload or a
-   * closed tab lowers the hand by itself, session.pageGoes, and leaves an invitation to lapse: the
-   * page cannot tell a reload, after which the prompt is still there, from a closed tab.)
+   * speaker seat for someone who is gone until it lapses). A raise or an answer on its way when
+   * Leave was clicked counts: its answer, which waits for the server's pass, can land after the
+   * click (a yes that lands is not undone by a decline). Nothing is done by a page that never
+   * joined (another tab of mine may be in the Space), nor once I joined again. Best effort, as the
+   * lower and the decline are. (A reload or a closed tab lowers the hand by itself,
+   * session.pageGoes, and leaves an invitation to lapse: the page cannot tell a reload, after which
+   * the prompt is still there, from a closed tab.)
    */
   withdrawOnLeave(): () => Promise<void> {
-    const pending = this.handAction;
+    const pending = [this.handAction, this.answerAction];
     const joins = this.joins;
-    const invited = this.invitedUntil(Date.now()) !== null;
     return async () => {
-      if (pending) await pending;
-      if (this.joins !== joins) return;
+      await Promise.all(pending);
+      if (joins === 0 || this.joins !== joins) return;
       const lowered = this.handRaised ? this.raiseHand(false) : null;
-      const declined = invited && this.invitedUntil(Date.now()) !== null ? this.act((api, id) => api.answerInvitation(id, false)) : null;
+      const declined = this.invitedUntil(Date.now()) !== null ? this.answerInvitation(false) : null;
       await Promise.all([lowered, declined]);
     };
   }
-
 }

@@ -154,15 +154,14 @@ export class SpaceSession {
    * removed, and by a Leave (of the room or of the broadcast).
    */
   private comebackSince: string | null = null;
-  /** Left the room or the broadcast with *Leave*, and not joined since. */
+  /** Left the room or the broadcast with *Leave* (until the next join): nothing offers to join the stage. */
+  private leftByMe = false;
   get leftOnPurpose(): boolean {
     return this.leftByMe;
   }
 
   /** Left the broadcast with *Leave*: its message stays until the next join. */
   private leftTheBroadcast = false;
-  /** Left the room or the broadcast with *Leave* (until the next join): nothing offers to join the stage. */
-  private leftByMe = false;
   /** state.json said a host removed me from the broadcast: the message stays until the next join. */
   private removedWasSeen = false;
   /** state.json said the Space ended (the message stays until the API agrees). */
@@ -887,10 +886,10 @@ export class SpaceSession {
         void this.join();
       },
       leave: () => {
+        this.leftByMe = true;
         const lower = this.ctl.withdrawOnLeave();
         this.offTheBroadcast();
         void lower();
-        this.leftByMe = true;
         this.leftTheBroadcast = true; // the message stays: what the lower's answer redraws is not the card
         this.ctl.left();
         this.screen.message("You left the Space.", true);

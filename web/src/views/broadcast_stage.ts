@@ -368,9 +368,17 @@ export function fullScreenOf(tile: HTMLElement, video: HTMLVideoElement): (() =>
   if (typeof tile.requestFullscreen === "function" && document.fullscreenEnabled) {
     return () => tile.requestFullscreen().catch(() => undefined);
   }
-  const ios = video as HTMLVideoElement & { webkitEnterFullscreen?: () => void };
-  if (typeof ios.webkitEnterFullscreen === "function") {
-    return async () => ios.webkitEnterFullscreen?.();
+  // Chromium has the method too, refused where full screen is not allowed: only where the video
+  // says it supports it (Safari on an iPhone).
+  const ios = video as HTMLVideoElement & { webkitEnterFullscreen?: () => void; webkitSupportsFullscreen?: boolean };
+  if (ios.webkitSupportsFullscreen === true && typeof ios.webkitEnterFullscreen === "function") {
+    return async () => {
+      try {
+        ios.webkitEnterFullscreen?.();
+      } catch {
+        // Refused (no gesture counted): the broadcast plays on as it was.
+      }
+    };
   }
   return null;
 }

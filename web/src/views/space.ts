@@ -243,7 +243,7 @@ export function spaceView(app: App, spaceId: string): View {
   /** An invitation to speak waiting for my answer (views/space/invitation.ts), over the stage or the broadcast. */
   const invitation = new InvitationPrompt({
     answer: async (accept) => {
-      const done = await ctl.act((a, s) => a.answerInvitation(s, accept));
+      const done = await ctl.answerInvitation(accept);
       if (done.ok) {
         toast(accept ? "You are on stage. Your microphone is off: turn it on to speak." : "Invitation declined");
         return true;

@@ -1,11 +1,11 @@
 // @vitest-environment happy-dom
 /** The Space page's small actions, with a fake controller: what each tells, and one hand request at a time. */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { HAND_RATE_LIMITED_RULE, ROLE_CHANGED_RULE, TARGET_REMOVED_RULE, USER_BLOCKED_RULE } from "../../contract.gen";
 import type { DevicePreferences } from "../../devices";
 import type { ActResult, SpaceController } from "../../space_controller";
-import { SpaceActions } from "./actions";
+import { confirmRemoval, SpaceActions } from "./actions";
 
 const toastText = () => document.getElementById("toast")?.textContent;
 
@@ -54,5 +54,19 @@ describe("SpaceActions", () => {
     expect(made.handPending).toBe(false);
     expect(redraws()).toBe(2);
     expect(toastText()).toBe("Hand raised");
+  });
+});
+
+describe("confirmRemoval", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("asks before a removal as before a block, and says which it is", () => {
+    const asked = vi.fn().mockReturnValue(false);
+    vi.stubGlobal("confirm", asked);
+    expect(confirmRemoval("Sam", false)).toBe(false);
+    expect(asked).toHaveBeenLastCalledWith(expect.stringMatching(/^Remove Sam from this Space\?/));
+    asked.mockReturnValue(true);
+    expect(confirmRemoval("Sam", true)).toBe(true);
+    expect(asked).toHaveBeenLastCalledWith(expect.stringMatching(/^Block Sam\? .*cannot join this Space again/));
   });
 });

@@ -116,8 +116,9 @@ export function sentence(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/** A block cannot be undone (no unblock, like X): asked once, as ending the Space and handing it over are. */
-/** A removal is asked first, as a block is: on a phone its button sits a few pixels from the others. */
+/** A removal is asked first: a block because it cannot be undone (no unblock, like X), as ending the
+ * Space and handing it over are; a plain removal because on a phone its button sits a few pixels
+ * from the others. */
 export function confirmRemoval(name: string, block: boolean): boolean {
   return window.confirm(
     block ? `Block ${name}? They are removed and cannot join this Space again.` : `Remove ${name} from this Space? They can join again only by opening it again.`,

@@ -45,6 +45,9 @@ export interface PanelActions {
   handOver?(id: string): void;
 }
 
+/** The raised hands' heading, and the way to it from the controls. */
+const REQUESTS_HEADING = "Requests to speak";
+
 export class HostPanel {
   readonly el = h("aside", { class: "panel", "data-testid": "host-panel", hidden: true });
   /** Everything but the audience list, redrawn on change. The list stays in place below it, so its
@@ -83,7 +86,7 @@ export class HostPanel {
     const moderator = input.myRole === "host" || input.myRole === "cohost";
     this.el.hidden = !moderator;
     this.jump.hidden = !moderator;
-    const jumpText = input.hands.length > 0 ? `Requests to speak (${input.hands.length})` : "Host panel";
+    const jumpText = input.hands.length > 0 ? `${REQUESTS_HEADING} (${input.hands.length})` : "Host panel";
     if (this.jump.textContent !== jumpText) this.jump.textContent = jumpText;
     this.jump.classList.toggle("btn-primary", input.hands.length > 0);
     if (!moderator) {
@@ -111,7 +114,7 @@ export class HostPanel {
       );
     // A hand going up or a mic going on redraws the panel: the moderator's focus stays where it was.
     rebuildKeepingFocus(this.body, () => this.body.append(
-      h("h2", {}, "Requests to speak ", h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
+      h("h2", {}, `${REQUESTS_HEADING} `, h("span", { class: "count", "data-testid": "hand-count" }, String(hands.length))),
       h(
         "ul",
         { class: "people", "data-testid": "raised-hands" },
