@@ -82,6 +82,15 @@ async def test_a_space_on_phones_fits_and_keeps_its_controls_in_reach(
         await expect(host.by("toggle-screen")).to_have_count(0)
         for person in (host, listener):
             await fits_its_screen(person)
+        # The device picker opens under the controls without taking over the screen (its titles
+        # beside the lists: above them, with the controls, the dock was half the screen).
+        await host.by("toggle-devices").tap()
+        await expect(host.by("device-audioinput")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        await fits_its_screen(host)
+        dock = await host.page.evaluate(RECT, "dock")
+        assert dock["height"] <= 0.4 * 844, dock  # the controls, the way to the panel, three lists
+        await host.by("toggle-devices").tap()
+        await expect(host.by("device-audioinput")).to_be_hidden()
         # A notice stands above the controls, not on them.
         await listener.by("raise-hand").tap()
         await expect(listener.by("toast")).to_contain_text("Hand raised", timeout=UI_TIMEOUT_MS)
