@@ -313,6 +313,9 @@ class ListenerPublic(BaseModel):
     hand_raised: bool
     # When they last asked to join (their token request).
     joined_at: datetime
+    # Their tag in the room metadata's and state.json's `removed_viewers` (a keyed hash of the
+    # Space and the user): a removal by another moderator takes the row off an open list.
+    viewer_tag: str
 
 
 class ListenerPageOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain import audience
+from ..domain import audience, viewers
 from ..domain.audience import Listener
 from .context import Context
 
@@ -14,6 +14,9 @@ from .context import Context
 class ListedListener:
     listener: Listener
     hand_raised: bool
+    # Their tag in the pushed documents' removals (domain/viewers.py): another moderator's removal
+    # takes the row off a moderator's open list without a read.
+    viewer_tag: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ def list_listeners(
         hidden=audience.hidden_users(space),
     )
     hands = frozenset(space.raised_hands)
+    key = ctx.settings.viewer_tag_key()
     return ListenersPage(
-        items=[ListedListener(e, e.user_id in hands) for e in page.items], next_cursor=page.cursor
+        items=[
+            ListedListener(e, e.user_id in hands, viewers.viewer_tag(key, space_id, e.user_id))
+            for e in page.items
+        ],
+        next_cursor=page.cursor,
     )

@@ -144,3 +144,22 @@ async def test_an_invited_listener_who_leaves_declines_and_frees_the_seat(
         await eventually_async(declined, timeout=UI_TIMEOUT_MS / 1000, what="declined by her leave")
     for person in (host, lena):
         await person.page.context.close()
+
+
+async def test_a_listener_another_moderator_removes_leaves_the_hosts_open_list(
+    api_url: str, stage_agent: object, launch_browser: LaunchBrowser
+) -> None:
+    """The host's list was read before the removal, which the host's page did not make (another
+    moderator's, through the API here): the room's document names the removed by viewer tag, and
+    the row goes without a Refresh."""
+    host, lena, space_id = await host_and_listener(launch_browser, api_url, "Removed elsewhere")
+    row = host.by("listener-row", LISTENER)
+    await host.by("listener-refresh").click()
+    await expect(row).to_be_visible(timeout=UI_TIMEOUT_MS)
+    headers = {"Authorization": f"Bearer {dev_token(HOST, secret=names.DEV_JWT_SECRET)}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=10) as api:
+        removed = await api.post(f"/spaces/{space_id}/participants/{LISTENER}/remove", json={"block": False})
+        assert removed.status_code < 300, removed.text
+    await expect(row).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    for person in (host, lena):
+        await person.page.context.close()

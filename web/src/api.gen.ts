@@ -111,4 +111,5 @@ export interface ListenerPublic {
   picture: string | null;
   hand_raised: boolean;
   joined_at: string;
+  viewer_tag: string;
 }

@@ -89,6 +89,9 @@ export interface ListenerEntry {
   picture: string | null;
   hand_raised?: boolean;
   joined_at: string;
+  /** Their tag in the pushed documents' `removed_viewers`: a removal by another moderator takes the
+   * row off the list (absent from an older API). */
+  viewer_tag?: string;
 }
 
 export interface ListenerPage {

@@ -97,6 +97,17 @@ describe("SpaceController", () => {
     expect(api.calls).toEqual(["getSpace"]);
   });
 
+  it("takes the removals of a document of the same version (they move without one), not of an older one", async () => {
+    const { ctl, changes } = await loaded("h");
+    ctl.pushed(doc({ version: 3 }));
+    const before = changes();
+    ctl.pushed(doc({ version: 3, removed_viewers: { tagA: 9 } }));
+    expect(ctl.removedViewers).toEqual({ tagA: 9 });
+    expect(changes()).toBeGreaterThan(before);
+    ctl.pushed(doc({ version: 2, removed_viewers: {} }));
+    expect(ctl.removedViewers).toEqual({ tagA: 9 });
+  });
+
   it("ignores a push older than the one it has, or for another Space", async () => {
     const { ctl } = await loaded();
     ctl.pushed(doc({ version: 5, cohosts: ["me"] }));

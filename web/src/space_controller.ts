@@ -58,6 +58,9 @@ export class SpaceController {
   private handsTaken = 0;
   /** My raise or lower on its way (its answer not yet adopted), if any. */
   private handAction: Promise<ActResult> | null = null;
+  /** The latest removals the pushed documents name (viewer tag -> when, the API's epoch ms): an open
+   * audience list drops the rows of people another moderator removed. */
+  removedViewers: Readonly<Record<string, number>> = {};
   /** My answer to an invitation on its way (its answer not yet adopted), if any. */
   private answerAction: Promise<ActResult> | null = null;
   /** How many times I joined (room or broadcast): a lowering on leave stops if I came back. */
@@ -243,14 +246,27 @@ export class SpaceController {
       this.removedFromBroadcast = true;
       this.emit();
     }
+    const removals = this.takeRemovals(doc);
     const merged = mergeMetadata(this.space, this.version, doc, { id: this.me, tag: this.tag });
-    if (!merged) return false;
+    if (!merged) {
+      if (removals) this.emit();
+      return false;
+    }
     this.readInvitationsIfUnknown(doc);
     const next = this.withoutMyHandOnStage(merged);
     this.version = doc.version;
     this.pushedVersion = doc.version;
     this.space = next;
     this.emit();
+    return true;
+  }
+
+  /** The document's removals (`removed_viewers`), when it is this Space's and not older than the
+   * last taken: they move without a version. True when they changed. */
+  private takeRemovals(doc: RoomMetadata): boolean {
+    if (!this.space || doc.space_id !== this.space.id || doc.version < this.pushedVersion) return false;
+    if (JSON.stringify(doc.removed_viewers) === JSON.stringify(this.removedViewers)) return false;
+    this.removedViewers = doc.removed_viewers;
     return true;
   }
 

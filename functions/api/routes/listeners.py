@@ -45,6 +45,7 @@ def get_listeners(
                 picture=row.listener.picture,
                 hand_raised=row.hand_raised,
                 joined_at=row.listener.joined_at,
+                viewer_tag=row.viewer_tag,
             )
             for row in page.items
         ],

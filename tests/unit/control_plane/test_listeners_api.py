@@ -65,6 +65,9 @@ def test_the_host_sees_listeners_by_name_with_their_hands(client: TestClient) ->
         ("u-bob", "bob", None, True),
         ("u-zoe", "Zoë Adams", "https://img.example/zoe.png", False),
     ]
+    # Each row carries the tag the pushed documents' removals name them by (their token's tag).
+    assert page["items"][1]["viewer_tag"] == join(client, space_id, "u-zoe", "Zoë Adams")["viewer_tag"]
+    assert page["items"][0]["viewer_tag"] != page["items"][1]["viewer_tag"]
     assert names_of(listed(client, space_id, q="ZOE a")) == ["Zoë Adams"]
     # A last name finds them too.
     assert names_of(listed(client, space_id, q="adam")) == ["Zoë Adams"]

@@ -513,6 +513,7 @@ export function spaceView(app: App, spaceId: string): View {
       seatRefusal: (id, role) => (ctl.space ? seatRefusal(ctl.space, id, role, ctl.seatsHeld(Date.now(), id)) : null),
       seats: ctl.space ? seatsLine(ctl.space, ctl.seatsHeld(Date.now())) : "",
       invited: ctl.invitedAt(Date.now()),
+      removed: ctl.removedViewers,
       members: [
         ...members.map((id) => {
           const p = room.participant(id);

@@ -33,6 +33,8 @@ export interface PanelInput {
   seats?: string;
   /** Who has an invitation to speak waiting: the audience list marks them. */
   invited?: readonly string[];
+  /** Removals the pushed documents name (viewer tag -> when): the audience list drops those rows. */
+  removed?: Readonly<Record<string, number>>;
 }
 
 export interface PanelActions {
@@ -100,7 +102,7 @@ export class HostPanel {
       return [id, p.name, p.picture];
     });
     this.listeners?.show();
-    this.listeners?.sync(new Set(members.map((m) => m.id)), new Set(hands), new Set(input.invited ?? []));
+    this.listeners?.sync(new Set(members.map((m) => m.id)), new Set(hands), new Set(input.invited ?? []), input.removed);
     // The refusals follow from the members and the seats line, which are both in the key.
     if (!stale(this.body, [input.myRole, hands, members, pinned, input.pinnedSource, shown, input.seats])) return;
     const face = (id: string) => avatar(id, "s", input.person(id));

@@ -236,6 +236,18 @@ describe("ListenerList", () => {
     expect(q(list.el, "listener-row")[0]).toBe(drawn);
   });
 
+  it("drops the row of someone another moderator removed since they joined, not of someone back since", async () => {
+    const joined = Date.parse("2026-12-01T20:00:00Z");
+    const audience = [entry("u1", "Ada", { viewer_tag: "tag1" }), entry("u2", "Bo", { viewer_tag: "tag2" }), entry("u3", "Cy")];
+    const list = new ListenerList(fakeSource(audience, 10).source, actions());
+    list.show();
+    await flush();
+    const rows = () => q(list.el, "listener-row").map((r) => r.dataset.identity);
+    // Bo's removal came before his join (he came back on purpose): he stays.
+    list.sync(new Set(), new Set(), new Set(), { tag1: joined + 5_000, tag2: joined - 60_000 });
+    expect(rows()).toEqual(["u2", "u3"]);
+  });
+
   it("keeps a keyboard user's focus through a sync, and moves it to the next row when theirs goes on stage", async () => {
     const { source } = fakeSource(people, 10);
     let answer: (ok: boolean) => void = () => undefined;

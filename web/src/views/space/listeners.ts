@@ -85,11 +85,19 @@ export class ListenerList {
     void this.load(true);
   }
 
-  /** What the page knows since the list was read (roles and hands are pushed to it): someone now on
-   * stage is no longer in the audience, and the ✋ is the live queue's. Redrawn only on a change, so
-   * the search box and a focused row keep the focus. */
-  sync(onStage: ReadonlySet<string>, hands: ReadonlySet<string>, invited: ReadonlySet<string> = new Set()): void {
-    const kept = this.items.filter((i) => !onStage.has(i.user_id));
+  /** What the page knows since the list was read (roles, hands and removals are pushed to it):
+   * someone now on stage is no longer in the audience, nor is someone another moderator removed
+   * after the joined time the row shows (`removed`: viewer tag -> when), and the ✋ is the live
+   * queue's. Redrawn only on a change, so the search box and a focused row keep the focus. */
+  sync(
+    onStage: ReadonlySet<string>,
+    hands: ReadonlySet<string>,
+    invited: ReadonlySet<string> = new Set(),
+    removed: Readonly<Record<string, number>> = {},
+  ): void {
+    const gone = (i: ListenerEntry) =>
+      !!i.viewer_tag && Object.prototype.hasOwnProperty.call(removed, i.viewer_tag) && removed[i.viewer_tag] >= Date.parse(i.joined_at);
+    const kept = this.items.filter((i) => !onStage.has(i.user_id) && !gone(i));
     const marks = this.items.some((i) => this.invited.has(i.user_id) !== invited.has(i.user_id));
     this.invited = invited;
     const stale = marks || kept.length !== this.items.length || kept.some((i) => !!i.hand_raised !== hands.has(i.user_id));
