@@ -10,7 +10,11 @@ and that the grants do not gate (docs/infrastructure.md, "The SFU binary"):
   simulated scenarios act on the sender's own session only (closing it, restarting its ICE, its
   own bandwidth) and stay: the browser tests drop a connection with one;
 - WHIP (`POST /whip/v1`), which creates a room for any valid token although `room.auto_create`
-  is false, so a token of a Space that has just ended brings its room back.
+  is false, so a token of a Space that has just ended brings its room back;
+- the signal URL's `publish=<x>` (`/rtc?publish=x`), which lets any token that may publish join a
+  second time as `<identity>#<x>`, a participant the control plane never issued a token for: a
+  speaker removed and blocked came back that way with their old token (still valid for minutes),
+  under their name and out of reach of the host's removal (an outside security review).
 
 `scripts/build-livekit.sh` copies the module's source out of the module cache, applies these edits
 with `apply` (each must match exactly once, or the build stops: a new version is read again
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bumped with every change to EDITS, so a cached build of older edits is not reused.
-REVISION = "spaces2"
+REVISION = "spaces3"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ EDITS = (
         "\twhipService.SetupRoutes(mux)\n",
         "\t_ = whipService\n",
         "WHIP is not served (it creates rooms whatever room.auto_create says; nothing here uses it)",
+    ),
+    Edit(
+        "pkg/service/utils.go",
+        "\t\t// Make sure grant has GetCanPublish set,\n\t\tif !claims.Video.GetCanPublish() {\n",
+        "\t\t// Refused whatever the grant: a second session under another identity.\n\t\tif true {\n",
+        "a publish-only second session (`publish=<x>`, identity `<identity>#<x>`) is refused",
     ),
 )
 

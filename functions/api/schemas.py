@@ -19,15 +19,12 @@ from pydantic import (
 
 from contract.names import BROADCAST_LIVE_WINDOW_SEGMENTS
 
-from ..domain import broadcast, people, pushed, stage
+from ..domain import broadcast, model, people, pushed, stage
 from ..domain.broadcast import BroadcastPolicy
 from ..domain.model import Limits, Space, SpaceState
 from ..domain.text import FORMAT, SHOWS_NOTHING, char_class, one_line
 
-# User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
-# (`IDEMP#<user>#<key>`, so never `#`): a conservative alphabet that still takes common OIDC
-# subjects, e.g. Auth0's `google-oauth2|1234` (`|` is percent-encoded in a URL path).
-USER_ID_PATTERN = r"^[A-Za-z0-9_.@:|\-]{1,128}$"
+USER_ID_PATTERN = model.USER_ID_PATTERN
 SPACE_ID_PATTERN = r"^[0-9a-f]{32}$"
 # Scheduled starts are stored as UTC timestamps; a year outside this range cannot be converted
 # (0001-01-01T00:00+14:00 is before year 1 in UTC) and is no plausible schedule anyway.

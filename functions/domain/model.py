@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -146,6 +147,18 @@ class Space:
 
 
 ROOM_PREFIX = "space-"
+
+# User ids are JWT subjects, LiveKit identities (any string to LiveKit) and parts of store keys
+# (`IDEMP#<user>#<key>`, so never `#`): a conservative alphabet that still takes common OIDC
+# subjects, e.g. Auth0's `google-oauth2|1234` (`|` is percent-encoded in a URL path).
+USER_ID_PATTERN = r"^[A-Za-z0-9_.@:|\-]{1,128}$"
+_USER_ID = re.compile(USER_ID_PATTERN)
+
+
+def is_user_id(identity: str) -> bool:
+    """Whether `identity` could be a user the API issues tokens to (a room's participants may have
+    any identity the SFU accepts)."""
+    return _USER_ID.fullmatch(identity) is not None
 
 
 def room_name_for(space_id: str) -> str:

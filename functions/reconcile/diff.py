@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain import grants
+from ..domain import grants, model
 from ..domain.grants import Permission
 from ..domain.model import Role, Space, SpaceState
 from ..livekit_edge.gateway import (
@@ -231,6 +231,12 @@ def wanted_metadata(space: Space, timing: Timing) -> str:
 def participant_action(
     space: Space, p: ObservedParticipant, *, evict: frozenset[str] = frozenset()
 ) -> UpdateParticipant | RemoveParticipant | None:
+    if not p.is_agent and not model.is_user_id(p.identity):
+        # No token the API issues names such an identity: a session the SFU derived from a real
+        # token, as upstream livekit-server's `publish=<x>` second session (`<identity>#<x>`, which
+        # the stack's build refuses: scripts/livekit_hardening.py) is. It would be nobody's to
+        # block or remove, and a blocked speaker's old token came back that way.
+        return RemoveParticipant(p.identity, "not_a_user")
     if p.identity in space.blocked:
         return RemoveParticipant(p.identity, "blocked")
     if p.identity in evict:

@@ -1,9 +1,10 @@
 """The SFU binary's hardening (scripts/livekit_hardening.py), against the server the tests build with
 it (scripts/install-livekit.sh; the nodes run the same edits, scripts/build-livekit-archive.sh).
 
-An unedited v1.13.5 fails both tests: a listener's simulated speaker updates each leave a goroutine
-sleeping in the server (and send everyone a speaker update), and WHIP creates a room that
-`room.auto_create: false` says only the control plane may create."""
+An unedited v1.13.5 fails all three tests: a listener's simulated speaker updates each leave a
+goroutine sleeping in the server (and send everyone a speaker update), WHIP creates a room that
+`room.auto_create: false` says only the control plane may create, and a speaker's token joins a
+second time as `<identity>#<x>` with `publish=<x>` (how a blocked speaker came back)."""
 
 from __future__ import annotations
 
@@ -58,13 +59,13 @@ def server() -> Iterator[tuple[LiveKitServer, int]]:
         started.stop()
 
 
-def _listener_token(room: str) -> str:
+def _listener_token(room: str, role: Role = Role.LISTENER) -> str:
     return mint(
         api_key=KEY,
         api_secret=SECRET,
         room=room,
         identity="mallory",
-        permission=permission_for(Role.LISTENER, VideoPolicy.SPEAKERS),
+        permission=permission_for(role, VideoPolicy.SPEAKERS),
         attributes={},
         ttl=timedelta(minutes=10),
     ).token
@@ -129,3 +130,27 @@ async def test_whip_creates_no_room(server: tuple[LiveKitServer, int]) -> None:
     async with lkapi.LiveKitAPI(sfu.http_url, KEY, SECRET) as client:
         rooms = await client.room.list_rooms(lkapi.ListRoomsRequest())
     assert [room.name for room in rooms.rooms] == []
+
+
+async def test_a_token_joins_under_its_own_identity_only(server: tuple[LiveKitServer, int]) -> None:
+    """`publish=<x>` made any token that may publish a second participant, `mallory#x`, whom the
+    control plane never issued a token for and so could neither block nor remove. The same token
+    without it joins as itself."""
+    sfu, _ = server
+    async with lkapi.LiveKitAPI(sfu.http_url, KEY, SECRET) as client:
+        await client.room.create_room(lkapi.CreateRoomRequest(name=ROOM))
+    token = _listener_token(ROOM, Role.SPEAKER)
+    base = f"{sfu.ws_url}/rtc?access_token={token}&protocol=16&sdk=js&version=2.0.0"
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            async with session.ws_connect(f"{base}&publish=x"):
+                pass
+        assert refused.value.status == 401
+        async with session.ws_connect(base) as ws:
+            joined = signal.SignalResponse()
+            joined.ParseFromString(await ws.receive_bytes())
+            assert joined.WhichOneof("message") == "join", joined
+            assert joined.join.participant.identity == "mallory"
+    async with lkapi.LiveKitAPI(sfu.http_url, KEY, SECRET) as client:
+        people = await client.room.list_participants(lkapi.ListParticipantsRequest(room=ROOM))
+    assert [p.identity for p in people.participants if "#" in p.identity] == []

@@ -147,6 +147,23 @@ def test_blocked_users_are_removed_and_evicted_ones_once() -> None:
     assert d.RemoveParticipant("kicked", "removed") in both
 
 
+def test_a_participant_no_token_of_the_api_names_is_removed() -> None:
+    """Upstream livekit-server lets any token that may publish join again as `<identity>#<x>`
+    (`publish=<x>`): a blocked speaker came back that way. Nobody the API issues a token to has such
+    an identity, so it is removed whatever its grants; agents keep theirs."""
+    import dataclasses
+
+    space = live(speakers=("spk",), blocked=("spk",))
+    alias = person("spk#x", Role.LISTENER)
+    assert d.diff(space, room(space, alias), agents=AGENTS, now=NOW) == [
+        d.RemoveParticipant("spk#x", "not_a_user")
+    ]
+    agent = dataclasses.replace(person("agent#1", Role.LISTENER), is_agent=True)
+    assert d.RemoveParticipant("agent#1", "not_a_user") not in d.diff(
+        space, room(space, agent), agents=AGENTS, now=NOW
+    )
+
+
 def test_someone_publishing_a_track_under_another_kinds_source_is_removed() -> None:
     import dataclasses
 
