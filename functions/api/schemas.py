@@ -367,6 +367,11 @@ class HlsTokenResponse(BaseModel):
         "milliseconds) means a host removed this viewer after this grant, and the page stops playing; "
         "one in `invited` is an invitation to speak waiting for their answer."
     )
+    presence_tag: str = Field(
+        description="What this viewer's presence heartbeats name (`POST /spaces/{id}/presence?"
+        "presence_tag=`): only an HLS answer carries it, so a heartbeat shows the API sent the "
+        "caller to the broadcast."
+    )
 
 
 TokenResponse = Annotated[WebRtcTokenResponse | HlsTokenResponse, Field(discriminator="mode")]

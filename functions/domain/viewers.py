@@ -57,10 +57,18 @@ def viewer_tag(key: bytes, space_id: str, user: str) -> str:
 TAG_PATTERN: Final = f"^[A-Za-z0-9_-]{{{TAG_CHARS}}}$"
 
 
-def holds_tag(key: bytes, space_id: str, user: str, tag: str) -> bool:
-    """Whether `tag` is `user`'s own in `space_id`: only the API mints one, in an HLS join answer, so
-    it shows the caller was sent to the broadcast (a presence heartbeat counts no one else)."""
-    return hmac.compare_digest(viewer_tag(key, space_id, user), tag)
+def presence_tag(key: bytes, space_id: str, user: str) -> str:
+    """What `user`'s presence heartbeats in `space_id` name: minted only in an HLS join answer, so a
+    heartbeat shows the caller was sent to the broadcast. Not the viewer tag, which every join
+    answer carries (a WebRTC one too): with that, anyone who took a token could count themselves,
+    or a crowd of accounts, as viewers without watching (an outside security review)."""
+    digest = hmac.new(key, f"presence\x00{space_id}\x00{user}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:TAG_CHARS]
+
+
+def holds_presence_tag(key: bytes, space_id: str, user: str, tag: str) -> bool:
+    """Whether `tag` is the presence tag of `user`'s HLS join answers in `space_id`."""
+    return hmac.compare_digest(presence_tag(key, space_id, user), tag)
 
 
 def told_to_viewers(before: Space, user: str) -> bool:

@@ -43,6 +43,8 @@ class BroadcastGrant:
     # Where state.json tells this viewer of a removal after this grant, and of an invitation to
     # speak (domain/viewers.py).
     viewer_tag: str = ""
+    # What this viewer's presence heartbeats name: only HLS answers carry it (domain/viewers.py).
+    presence_tag: str = ""
 
 
 def join(
@@ -103,6 +105,7 @@ def join(
             issued_at=now,
             presence_interval_seconds=presence.interval_for(ctx, actor),
             viewer_tag=tag,
+            presence_tag=viewers.presence_tag(settings.viewer_tag_key(), space.id, actor),
         )
     if role is Role.LISTENER:
         # Removed by the participant_left webhook (usecases/webhooks.py); renewed while connected

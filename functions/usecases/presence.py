@@ -12,15 +12,16 @@ from .context import Context
 KEEP_AFTER_WINDOW = 3600
 
 
-def heartbeat(ctx: Context, *, actor: str, space_id: str, viewer_tag: str) -> bool:
+def heartbeat(ctx: Context, *, actor: str, space_id: str, presence_tag: str) -> bool:
     """Count the caller in the current window; False when they already are (a repeat, a retry).
-    `viewer_tag`: the one the caller's HLS join answer gave; without it anyone signed in could count
-    themselves (or a crowd of accounts) as viewers of any live Space without watching it."""
-    if not viewers.holds_tag(ctx.settings.viewer_tag_key(), space_id, actor, viewer_tag):
+    `presence_tag`: the one the caller's HLS join answer gave (only those carry it); without it
+    anyone signed in could count themselves (or a crowd of accounts) as viewers of any live Space
+    without watching it."""
+    if not viewers.holds_presence_tag(ctx.settings.viewer_tag_key(), space_id, actor, presence_tag):
         raise Forbidden(
             "presence_not_hls",
-            "only a viewer the API sent to this Space's broadcast is counted: send the viewer_tag of "
-            "your HLS join answer",
+            "only a viewer the API sent to this Space's broadcast is counted: send the presence_tag "
+            "of your HLS join answer",
         )
     seconds = ctx.settings.presence_window_seconds
     ctx.spend_process_limit(  # before the store is read

@@ -79,6 +79,8 @@ export interface HlsTokenResponse {
   presence_interval_seconds: number | null;
   /** This viewer's tag in state.json's `removed_viewers` and `invited` (a keyed hash of the Space and the user id): an entry in `removed_viewers` later than `issued_at` (epoch milliseconds) means a host removed this viewer after this grant, and the page stops playing; one in `invited` is an invitation to speak waiting for their answer. */
   viewer_tag: string;
+  /** What this viewer's presence heartbeats name (`POST /spaces/{id}/presence?presence_tag=`): only an HLS answer carries it, so a heartbeat shows the API sent the caller to the broadcast. */
+  presence_tag: string;
 }
 
 /** Every 4xx/5xx that is not a validation error: what went wrong and which rule said so. */

@@ -100,7 +100,7 @@ describe("presence", () => {
     const fetch = vi.fn(async (_url: string, _init: RequestInit) => new Response(null, { status: 204 }));
     vi.stubGlobal("fetch", fetch);
     await new Api("http://api", () => "t", async () => false).presence("s 1", "a-B_9xYz");
-    expect(fetch.mock.calls[0][0]).toBe("http://api/spaces/s%201/presence?viewer_tag=a-B_9xYz");
+    expect(fetch.mock.calls[0][0]).toBe("http://api/spaces/s%201/presence?presence_tag=a-B_9xYz");
     expect(fetch.mock.calls[0][1].method).toBe("POST");
   });
 });

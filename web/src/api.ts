@@ -443,9 +443,9 @@ export class Api {
   }
 
   /** An HLS viewer's presence heartbeat (heartbeat.ts): counted once per window; a refused one is
-   * skipped. `viewerTag`: the HLS answer's, which shows the API sent this viewer to the broadcast. */
-  presence(id: string, viewerTag: string): Promise<void> {
-    const query = new URLSearchParams({ viewer_tag: viewerTag });
+   * skipped. `presenceTag`: the HLS answer's, which shows the API sent this viewer to the broadcast. */
+  presence(id: string, presenceTag: string): Promise<void> {
+    const query = new URLSearchParams({ presence_tag: presenceTag });
     return this.call("POST", `/spaces/${encodeURIComponent(id)}/presence?${query}`, undefined, { retries: 0 });
   }
 

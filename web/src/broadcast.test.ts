@@ -30,6 +30,9 @@ describe("token mode", () => {
 
   it("takes the viewer's tag when the answer has one", () => {
     expect(parseGrant({ ...hls, viewer_tag: "aB3_x-9Z" })).toMatchObject({ viewer_tag: "aB3_x-9Z" });
+    // What its heartbeats name: an HLS answer's alone.
+    expect(parseGrant({ ...hls, presence_tag: "pR3_x-9Z" })).toMatchObject({ presence_tag: "pR3_x-9Z" });
+    expect(parseGrant({ ...hls, presence_tag: 7 })).not.toHaveProperty("presence_tag");
     expect(parseGrant({ ...hls, viewer_tag: 7 })).toMatchObject({ viewer_tag: null });
     // A room member's too (an invitation to speak names it); an older API's answer has none.
     const { viewer_tag: _t, ...untagged } = webrtc;

@@ -34,6 +34,9 @@ export interface HlsGrant {
   /** Where state.json tells this viewer of a removal after `issued_at`, and of an invitation to
    * speak: their tag in `removed_viewers` and `invited` (null from an older API: neither is told). */
   viewer_tag: string | null;
+  /** What this viewer's presence heartbeats name: only an HLS answer carries it (absent from an
+   * older API, whose heartbeats named `viewer_tag`: none are sent then). */
+  presence_tag?: string;
 }
 
 export type JoinGrant = WebRtcGrant | HlsGrant;
@@ -73,6 +76,7 @@ export function parseGrant(raw: unknown): JoinGrant {
       // Absent from control planes without presence: no heartbeats.
       presence_interval_seconds: typeof interval === "number" && interval > 0 ? interval : null,
       viewer_tag: maybeText(r, "viewer_tag"),
+      ...(typeof r.presence_tag === "string" && r.presence_tag ? { presence_tag: r.presence_tag } : {}),
     };
   }
   if (mode !== "webrtc") throw new Error(`the join answer has an unknown mode ${JSON.stringify(mode)}`);

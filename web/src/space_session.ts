@@ -902,9 +902,9 @@ export class SpaceSession {
   private async watchBroadcast(grant: HlsGrant, auto: boolean): Promise<boolean> {
     const ctl = this.ctl;
     const playlistUrl = grant.playlist_url;
-    // An answer without a tag (an older API) cannot be counted: no heartbeats then.
-    const viewerTag = grant.viewer_tag;
-    const presenceInterval = viewerTag ? (grant.presence_interval_seconds ?? null) : null;
+    // An answer without a presence tag (an older API) cannot be counted: no heartbeats then.
+    const presenceTag = grant.presence_tag;
+    const presenceInterval = presenceTag ? (grant.presence_interval_seconds ?? null) : null;
     this.leaveBroadcast();
     this.closeRoom();
     // Anything that leaves the broadcast while this player opens (a second join in flight, the
@@ -944,7 +944,7 @@ export class SpaceSession {
       // Promoted (the stage is counted in the room, and the API refuses a stage member's heartbeat):
       // none sent while the page switches to the room.
       sendPresence: async () => {
-        if (!isStageRole(ctl.myRole)) await this.deps.api.presence(this.spaceId, viewerTag ?? "");
+        if (!isStageRole(ctl.myRole)) await this.deps.api.presence(this.spaceId, presenceTag ?? "");
       },
       check: () => void ctl.load(),
       onState: (doc) => {

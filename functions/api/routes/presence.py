@@ -24,7 +24,7 @@ router = APIRouter(prefix="/spaces/{space_id}", tags=["presence"], responses=PRO
         204: {"description": "counted in the current window (a repeat within the window counts once)"},
         403: {
             "model": Problem,
-            "description": "blocked from this Space (`blocked`), or `viewer_tag` is not the caller's "
+            "description": "blocked from this Space (`blocked`), or `presence_tag` is not the caller's "
             "own from an HLS join answer (`presence_not_hls`)",
         },
         409: {
@@ -44,12 +44,12 @@ def heartbeat(
     space_id: SpaceId,
     user: CurrentUser,
     ctx: UseCases,
-    viewer_tag: Annotated[
-        str, Query(pattern=TAG_PATTERN, description="the `viewer_tag` of the caller's HLS join answer")
+    presence_tag: Annotated[
+        str, Query(pattern=TAG_PATTERN, description="the `presence_tag` of the caller's HLS join answer")
     ],
 ) -> Response:
     """An HLS viewer whose join answer gave `presence_interval_seconds` calls this while the player
-    plays, once per interval, naming the answer's `viewer_tag`. No body. The listener count's HLS
+    plays, once per interval, naming the answer's `presence_tag`. No body. The listener count's HLS
     part is the last complete window's count divided by the sampling rate."""
-    presence.heartbeat(ctx, actor=user, space_id=space_id, viewer_tag=viewer_tag)
+    presence.heartbeat(ctx, actor=user, space_id=space_id, presence_tag=presence_tag)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

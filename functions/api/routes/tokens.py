@@ -83,6 +83,7 @@ async def join_token(
             expires_at=None,
             presence_interval_seconds=grant.presence_interval_seconds,
             viewer_tag=grant.viewer_tag,
+            presence_tag=grant.presence_tag,
         )
     return WebRtcTokenResponse(
         mode="webrtc",

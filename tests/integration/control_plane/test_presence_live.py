@@ -100,7 +100,7 @@ async def watch_on_hls(hls_api: ApiServer, livekit_server: LiveKitEndpoint, spac
         for user in viewers:
             grant = (await client.post(f"/spaces/{space_id}/token", headers=hls_api.auth(user))).json()
             assert grant["mode"] == "hls", grant
-            tags[user] = grant["viewer_tag"]
+            tags[user] = grant["presence_tag"]
             if grant["presence_interval_seconds"] is not None:
                 assert grant["presence_interval_seconds"] == WINDOW_S
                 sampled.append(user)
@@ -108,7 +108,7 @@ async def watch_on_hls(hls_api: ApiServer, livekit_server: LiveKitEndpoint, spac
         # Not sampled: refused, so the estimate is never inflated.
         other = next(u for u in viewers if u not in sampled)
         refused = await client.post(
-            f"/spaces/{space_id}/presence", params={"viewer_tag": tags[other]}, headers=hls_api.auth(other)
+            f"/spaces/{space_id}/presence", params={"presence_tag": tags[other]}, headers=hls_api.auth(other)
         )
         assert refused.status_code == 409 and refused.json()["rule"] == "presence_not_sampled"
 
@@ -118,7 +118,7 @@ async def watch_on_hls(hls_api: ApiServer, livekit_server: LiveKitEndpoint, spac
             async with limit:
                 resp = await client.post(
                     f"/spaces/{space_id}/presence",
-                    params={"viewer_tag": tags[user]},
+                    params={"presence_tag": tags[user]},
                     headers=hls_api.auth(user),
                 )
                 assert resp.status_code == 204, resp.text

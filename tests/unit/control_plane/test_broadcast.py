@@ -85,8 +85,11 @@ def test_listeners_get_webrtc_below_the_limit_and_hls_at_it(bclient: TestClient)
         "presence_interval_seconds": None,
         # Where state.json would tell this page of a removal (domain/viewers.py).
         "viewer_tag": at["viewer_tag"],
+        # What its heartbeats would name: an HLS answer's alone (the WebRTC one above has none).
+        "presence_tag": at["presence_tag"],
     }
     assert re.fullmatch(rf"[A-Za-z0-9_-]{{{viewers.TAG_CHARS}}}", at["viewer_tag"]), at
+    assert at["presence_tag"] != at["viewer_tag"]
 
 
 def test_a_space_read_says_which_a_listener_would_get_and_takes_no_seat(bclient: TestClient) -> None:
@@ -289,6 +292,7 @@ def test_openapi_describes_both_token_shapes_as_a_union_on_mode(bclient: TestCli
         "expires_at",
         "presence_interval_seconds",
         "viewer_tag",
+        "presence_tag",
     }
     assert hls["properties"]["mode"]["const"] == "hls"
     assert hls["properties"]["role"]["const"] == "listener"
