@@ -465,7 +465,8 @@ def deployment_warnings(settings: SpacesSettings, *, turn_certificate_given: boo
         warnings.append(
             "the SFU nodes run the upstream livekit-server release: any join token, a listener's too, "
             "can make a node hold memory it never gives back (simulated speaker updates) and recreate "
-            "an ended Space's room (WHIP); build the hardened one with `make livekit-archive` and "
+            "an ended Space's room (WHIP), and a speaker's join again under another identity out of a "
+            "host's reach (publish=<x>); build the hardened one with `make livekit-archive` and "
             "deploy with -c livekit_archive=<the file it prints> (docs/infrastructure.md, 'The SFU binary')"
         )
     return warnings

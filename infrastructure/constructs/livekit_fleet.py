@@ -16,8 +16,8 @@ listener on 443 cannot share the signalling load balancer, whose 443 goes to 788
 
 The nodes run the hardened build of livekit-server (scripts/livekit_hardening.py) when the stack is
 given its archive (`archive`, built by scripts/build-livekit-archive.sh): it is an asset of the stack,
-copied from S3 at boot. Otherwise they download the upstream release archive, whose simulate and
-WHIP endpoints any join token reaches (docs/infrastructure.md, "The SFU binary").
+copied from S3 at boot. Otherwise they download the upstream release archive, whose simulate, WHIP
+and `publish=<x>` endpoints join tokens reach (docs/infrastructure.md, "The SFU binary").
 
 The node's boot is the folder infrastructure/node/ (shellchecked and run in the tests); the user data
 only writes that folder onto the node with the settings in the environment and runs boot.sh.

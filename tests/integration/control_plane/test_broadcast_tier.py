@@ -200,6 +200,9 @@ async def test_listeners_beyond_the_limit_get_the_broadcast_and_a_promotion_brin
     # Where state.json would tell this viewer of a removal (domain/viewers.py).
     tag = answer.pop("viewer_tag")
     assert isinstance(tag, str) and len(tag) == 8, tag
+    # What its heartbeats name: an HLS answer's own tag, not the viewer tag (domain/viewers.py).
+    presence_tag = answer.pop("presence_tag")
+    assert isinstance(presence_tag, str) and len(presence_tag) == 8 and presence_tag != tag, presence_tag
     assert answer == {
         "mode": "hls",
         "playlist_url": playlist_url,

@@ -246,6 +246,9 @@ describe("ListenerList", () => {
     // Bo's removal came before his join (he came back on purpose): he stays.
     list.sync(new Set(), new Set(), new Set(), { tag1: joined + 5_000, tag2: joined - 60_000 });
     expect(rows()).toEqual(["u2", "u3"]);
+    // A Refresh a moment later, from an index that still lists Ada: she stays off.
+    await list.load(true);
+    expect(rows()).toEqual(["u2", "u3"]);
   });
 
   it("keeps a keyboard user's focus through a sync, and moves it to the next row when theirs goes on stage", async () => {

@@ -45,6 +45,10 @@ export class ListenerList {
   private items: ListenerEntry[] = [];
   /** Who has an invitation to speak waiting, as the page's Space says (`sync`). */
   private invited: ReadonlySet<string> = new Set();
+  /** Who is on stage and who was removed, as the last `sync` said: a page read later (Refresh,
+   * More) is filtered by them too, since the audience index lags a removal by about a second. */
+  private onStage: ReadonlySet<string> = new Set();
+  private removed: Readonly<Record<string, number>> = {};
   private cursor: string | null = null;
   private query = "";
   private isOpen = false;
@@ -95,14 +99,23 @@ export class ListenerList {
     invited: ReadonlySet<string> = new Set(),
     removed: Readonly<Record<string, number>> = {},
   ): void {
-    const gone = (i: ListenerEntry) =>
-      !!i.viewer_tag && Object.prototype.hasOwnProperty.call(removed, i.viewer_tag) && removed[i.viewer_tag] >= Date.parse(i.joined_at);
-    const kept = this.items.filter((i) => !onStage.has(i.user_id) && !gone(i));
+    this.onStage = onStage;
+    this.removed = removed;
+    const kept = this.items.filter((i) => this.listed(i));
     const marks = this.items.some((i) => this.invited.has(i.user_id) !== invited.has(i.user_id));
     this.invited = invited;
     const stale = marks || kept.length !== this.items.length || kept.some((i) => !!i.hand_raised !== hands.has(i.user_id));
     if (!stale) return;
     this.replace(kept.map((i) => ({ ...i, hand_raised: hands.has(i.user_id) })));
+  }
+
+  /** Whether `i` is still in the audience as far as the page knows: not on stage, and not removed
+   * after the joined time its row shows (a removal as the room's documents name it: the same
+   * "after" as contract/room_metadata.py). */
+  private listed(i: ListenerEntry): boolean {
+    if (this.onStage.has(i.user_id)) return false;
+    const tag = i.viewer_tag;
+    return !tag || !Object.prototype.hasOwnProperty.call(this.removed, tag) || this.removed[tag] <= Date.parse(i.joined_at);
   }
 
   /** The panel is hidden: nothing more is read, a pending search is dropped. */
@@ -138,7 +151,8 @@ export class ListenerList {
     }
     if (generation !== this.generation) return;
     this.query = query;
-    this.items = fresh ? page.items : [...this.items, ...page.items.filter((i) => !this.items.some((o) => o.user_id === i.user_id))];
+    const read = page.items.filter((i) => this.listed(i));
+    this.items = fresh ? read : [...this.items, ...read.filter((i) => !this.items.some((o) => o.user_id === i.user_id))];
     this.cursor = page.next_cursor;
     this.draw();
   }
