@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -12,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..core.config import Settings
 from ..domain.broadcast import BroadcastPolicy
-from ..domain.model import Limits, Space
+from ..domain.model import Limits, Space, is_user_id
 from ..domain.people import Caller, caller_from_claims
 from ..domain.stage import as_seen_by
 from ..livekit_edge.gateway import LiveKitGateway, RoomGateway
@@ -20,7 +19,7 @@ from ..reconcile.runner import Memory
 from ..reconcile.wiring import reactions_store_for, reconciler_for, store_for
 from ..store.base import SpaceStore
 from ..usecases.context import Accepted, Context
-from .schemas import USER_ID_PATTERN, SpaceChange, SpacePublic
+from .schemas import SpaceChange, SpacePublic
 
 
 async def app_settings(request: Request) -> Settings:
@@ -33,7 +32,6 @@ async def app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
-_user_id = re.compile(USER_ID_PATTERN)
 
 
 def _unauthorized(reason: str) -> HTTPException:
@@ -60,7 +58,7 @@ async def _verified_claims(request: Request, settings: Settings) -> dict[str, An
     else:
         raise _unauthorized("no authorizer claims: in cloud mode requests must come through API Gateway")
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not _user_id.fullmatch(sub):
+    if not isinstance(sub, str) or not is_user_id(sub):
         raise _unauthorized("token subject is missing or not a valid user id")
     if not sub.strip("."):
         # "." or "..": a path segment URLs resolve away (`/roles/..` is `/spaces/<id>`), so no page

@@ -47,10 +47,14 @@ def tag_key(secret: str) -> bytes:
     return hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
 
 
+def _tag(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:TAG_CHARS]
+
+
 def viewer_tag(key: bytes, space_id: str, user: str) -> str:
     """The tag under which `user`'s removal from `space_id` appears in that Space's documents."""
-    digest = hmac.new(key, f"{space_id}\x00{user}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:TAG_CHARS]
+    return _tag(key, f"{space_id}\x00{user}")
 
 
 # What a tag looks like on the wire (a presence heartbeat names its own).
@@ -62,8 +66,7 @@ def presence_tag(key: bytes, space_id: str, user: str) -> str:
     heartbeat shows the caller was sent to the broadcast. Not the viewer tag, which every join
     answer carries (a WebRTC one too): with that, anyone who took a token could count themselves,
     or a crowd of accounts, as viewers without watching (an outside security review)."""
-    digest = hmac.new(key, f"presence\x00{space_id}\x00{user}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:TAG_CHARS]
+    return _tag(key, f"presence\x00{space_id}\x00{user}")
 
 
 def holds_presence_tag(key: bytes, space_id: str, user: str, tag: str) -> bool:

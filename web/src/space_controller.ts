@@ -357,22 +357,21 @@ export class SpaceController {
   }
 
   raiseHand(up: boolean): Promise<ActResult> {
-    const action = this.act((api, id) => (up ? api.raiseHand(id) : api.lowerHand(id)));
-    this.handAction = action;
+    return this.onItsWay("handAction", this.act((api, id) => (up ? api.raiseHand(id) : api.lowerHand(id))));
+  }
+
+  /** `action`, held in `slot` until it settles: what a Leave waits for (withdrawOnLeave). */
+  private onItsWay(slot: "handAction" | "answerAction", action: Promise<ActResult>): Promise<ActResult> {
+    this[slot] = action;
     void action.finally(() => {
-      if (this.handAction === action) this.handAction = null;
+      if (this[slot] === action) this[slot] = null;
     });
     return action;
   }
 
   /** My answer to an invitation to speak; Leave waits for one on its way (withdrawOnLeave). */
   answerInvitation(accept: boolean): Promise<ActResult> {
-    const action = this.act((api, id) => api.answerInvitation(id, accept));
-    this.answerAction = action;
-    void action.finally(() => {
-      if (this.answerAction === action) this.answerAction = null;
-    });
-    return action;
+    return this.onItsWay("answerAction", this.act((api, id) => api.answerInvitation(id, accept)));
   }
 
   /**
