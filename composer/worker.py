@@ -35,7 +35,7 @@ from livekit.agents.types import ATTRIBUTE_AGENT_NAME
 from composer import layout as layouts
 from composer import settings, video
 from composer.avatars import AvatarCache
-from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, BroadcastStats, Sink
+from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, BroadcastStats, Sink, discarding
 from composer.hls.headers import cache_headers
 from composer.load import LOAD_THRESHOLD, composer_load
 from composer.mixer import Mixer
@@ -183,6 +183,12 @@ def resume_in(
         )
 
     return open_broadcast
+
+
+def kept_or_discarded(sink: Sink, metadata: RoomMetadata) -> Sink:
+    """Where this Space's broadcast goes: `sink`, or when its host kept no recording (`record`,
+    fixed at creation) the same place with every object tagged for deletion (sinks.discarding)."""
+    return sink if metadata.record else discarding(sink)
 
 
 def decoded_microphones(sink: FrameSink, sample_rate: int) -> MicSource:
@@ -1433,7 +1439,7 @@ async def composer_agent(ctx: JobContext) -> None:
             await lkapi.aclose()
         return any(room.name == room_name for room in listing.rooms)
 
-    sink = settings.sink_from_env(os.environ)
+    sink = kept_or_discarded(settings.sink_from_env(os.environ), parse_room_metadata(ctx.room.metadata))
     composer = RoomComposer(
         ctx.room,
         open_broadcast=resume_in(sink, newest=ctx.room.isconnected),

@@ -153,6 +153,11 @@ ENV_HOST_GRACE_SECONDS: Final = "SPACES_HOST_GRACE_SECONDS"  # a Space ends when
 ENV_PRESENCE_WINDOW_SECONDS: Final = "SPACES_PRESENCE_WINDOW_SECONDS"  # HLS heartbeat window
 ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
 BROADCAST_PREFIX: Final = "broadcasts/"
+# The S3 object tag of a broadcast whose host kept no recording (Space.record false): the composer
+# writes every object of it with this tag, and the bucket's lifecycle rule deletes tagged objects a
+# day after they were written (infrastructure/constructs/broadcast_delivery.py).
+BROADCAST_DISCARD_TAG_KEY: Final = "spaces-recording"
+BROADCAST_DISCARD_TAG_VALUE: Final = "discard"
 # A worker whose task sets SPACES_LOAD_METRIC prints its dispatcher load once a minute as one JSON line
 # {LOAD_LINE_METRIC: <name>, LOAD_LINE_PERCENT: 0..100, LOAD_LINE_JOBS: n} on stdout; a CloudWatch
 # Logs metric filter turns it into the metric its ECS service scales on (infrastructure/constructs).

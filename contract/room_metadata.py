@@ -34,6 +34,8 @@ SPACE_STATES: tuple[SpaceState, ...] = get_args(SpaceState)
 class RoomMetadata:
     space_id: str = ""
     video: VideoPolicy = "off"
+    # Whether the broadcast is kept as the recording once the Space ends (a document without it: yes).
+    record: bool = True
     pinned: str | None = None
     pinned_source: VideoSource = "camera"
     title: str = ""
@@ -194,6 +196,7 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
     return RoomMetadata(
         space_id=space_id if isinstance(space_id, str) else "",
         video=cast(VideoPolicy, video) if video in VIDEO_POLICIES else "off",
+        record=raw.get("record") is not False,
         pinned=pinned if isinstance(pinned, str) and pinned else None,
         pinned_source=video_source(raw.get("pinned_source")),
         title=title if isinstance(title, str) else "",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from composer.hls.config import BroadcastConfig, RetryPolicy
 from composer.hls.headers import cache_headers
 from composer.hls.playlist import MediaPlaylist, Segment, is_closed, parse_playlist
-from composer.hls.sinks import DiskSink, S3Sink, Sink, WriteConflict
+from composer.hls.sinks import DiskSink, S3Sink, Sink, WriteConflict, discarding
 from composer.hls.stats import BroadcastStats, StageTime
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ __all__ = [
     "RetryPolicy",
     "S3Sink",
     "WriteConflict",
+    "discarding",
     "Segment",
     "Sink",
     "StageTime",

@@ -22,7 +22,17 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from contract.names import BROADCAST_DISCARD_TAG_KEY as DISCARD_TAG_KEY
+from contract.names import BROADCAST_DISCARD_TAG_VALUE as DISCARD_TAG_VALUE
+
 log = logging.getLogger(__name__)
+
+
+def discarding(sink: Sink) -> Sink:
+    """`sink`, for the broadcast of a Space whose host kept no recording (Space.record false): on
+    S3 its objects carry the tag the bucket deletes after a day. The disk sink of `make dev` keeps
+    them like any other (the API offers no replay of such a Space either way)."""
+    return sink.discarding() if isinstance(sink, S3Sink) else sink
 
 
 class WriteConflict(Exception):
@@ -154,12 +164,20 @@ class S3Sink:
     (composer/settings.py `s3_client_config`), and the publisher retries on top with a longer backoff.
     """
 
-    def __init__(self, bucket: str, prefix: str, client: Any) -> None:
+    def __init__(self, bucket: str, prefix: str, client: Any, *, discard: bool = False) -> None:
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         self.bucket = bucket
         self.prefix = prefix
         self.client = client
+        # Every object written carries the tag the bucket's lifecycle rule deletes after a day
+        # (a Space whose host kept no recording: `discarding`).
+        self.discard = discard
+        self._tagging = {"Tagging": f"{DISCARD_TAG_KEY}={DISCARD_TAG_VALUE}"} if discard else {}
+
+    def discarding(self) -> S3Sink:
+        """The same place, for a broadcast nobody keeps: its objects are tagged for deletion."""
+        return S3Sink(self.bucket, self.prefix, self.client, discard=True)
 
     def object_key(self, key: str) -> str:
         _check_key(key)
@@ -172,6 +190,7 @@ class S3Sink:
             Body=data,
             ContentType=content_type,
             CacheControl=cache_control,
+            **self._tagging,
         )
 
     def write_if(
@@ -190,6 +209,7 @@ class S3Sink:
                 ContentType=content_type,
                 CacheControl=cache_control,
                 **condition,
+                **self._tagging,
             )
         except self.client.exceptions.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")

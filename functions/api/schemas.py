@@ -83,6 +83,13 @@ class SpaceCreate(_Input):
 
     title: Title
     video: Literal["off", "host", "speakers"] = "off"
+    record: StrictBool = Field(
+        default=True,
+        description="Keep the broadcast as the Space's recording once it ends (replayable until "
+        "`recording_available_until`). False: the audience still gets the live broadcast, no replay is "
+        "offered, and the broadcast's files are deleted within about two days of being written. Set at "
+        "creation only.",
+    )
     scheduled_start: Annotated[
         AwareDatetime | None,
         Field(
@@ -179,6 +186,8 @@ class SpacePublic(BaseModel):
     cohosts: list[str]
     speakers: list[str]
     video: Literal["off", "host", "speakers"]
+    # Whether the broadcast is kept as a recording once the Space ends (the host's choice at creation).
+    record: bool
     # The WebRTC audience (exact) plus, while live, the HLS viewers (an estimate from sampled
     # heartbeats, refreshed once per presence window; docs/control-plane.md "Listener count").
     listener_count: int
@@ -251,6 +260,7 @@ class SpacePublic(BaseModel):
             cohosts=list(space.cohosts),
             speakers=list(space.speakers),
             video=space.video.value,
+            record=space.record,
             listener_count=space.audience_count,
             raised_hands=list(space.raised_hands),
             names={**hand_names, **people.stage_names(space)},

@@ -128,9 +128,10 @@ def agents_for(policy: BroadcastPolicy) -> tuple[str, ...]:
 
 
 def recording_available_until(space: Space, policy: BroadcastPolicy) -> datetime | None:
-    """End + retention for an ended Space that was live while broadcasting was on; else None.
-    Kept after it has passed, so a client can say when the recording expired."""
-    if not policy.enabled or space.state is not SpaceState.ENDED:
+    """End + retention for an ended Space that was live while broadcasting was on and whose host
+    kept its recording (Space.record); else None. Kept after it has passed, so a client can say
+    when the recording expired."""
+    if not policy.enabled or not space.record or space.state is not SpaceState.ENDED:
         return None
     if space.started_at is None or space.ended_at is None:  # cancelled before it went live
         return None
@@ -157,7 +158,8 @@ def start_signal_url(space: Space, policy: BroadcastPolicy) -> str | None:
 
 def broadcast_of(space: Space, policy: BroadcastPolicy, *, now: datetime) -> BroadcastLinks | None:
     """The broadcast of a live Space, or the recording of an ended one within retention. None for a
-    scheduled Space (nothing is written before the start) and when broadcasting is off."""
+    scheduled Space (nothing is written before the start), for an ended one whose host kept no
+    recording, and when broadcasting is off."""
     if policy.base_url is None or space.state is SpaceState.SCHEDULED:
         return None
     if space.state is SpaceState.ENDED:

@@ -28,9 +28,16 @@ def new_space(
     video: VideoPolicy,
     now: datetime,
     scheduled_start: datetime | None,
+    record: bool = True,
 ) -> Space:
     return Space(
-        id=space_id, title=title, host=host, video=video, created_at=now, scheduled_start=scheduled_start
+        id=space_id,
+        title=title,
+        host=host,
+        video=video,
+        created_at=now,
+        scheduled_start=scheduled_start,
+        record=record,
     )
 
 

@@ -82,6 +82,10 @@ class Space:
     video: VideoPolicy
     created_at: datetime
     state: SpaceState = SpaceState.SCHEDULED
+    # Whether the broadcast is kept as the Space's recording once it ends (the host's choice at
+    # creation, like X's "Record Space"). Without it the live broadcast still runs for the audience,
+    # no replay is offered, and its objects are deleted within about two days (docs/broadcast.md).
+    record: bool = True
     cohosts: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()
     raised_hands: tuple[str, ...] = ()

@@ -1,8 +1,8 @@
 """What the control plane pushes to viewers instead of answering polls. Pure: Space in, documents out.
 
 - Room metadata (contract/schema/room_metadata.schema.json): the Space as every room member sees
-  it (state, roles, title, pin, video policy, the stage's display names, a rounded listener count:
-  the WebRTC audience plus the HLS viewers' estimate, and the version). The composer
+  it (state, roles, title, pin, video policy, whether it is recorded, the stage's display names, a
+  rounded listener count: the WebRTC audience plus the HLS viewers' estimate, and the version). The composer
   copies the same document to state.json beside the broadcast playlist for HLS viewers.
 - Raised hands (contract/schema/hands.schema.json): for moderators only, as a data message whose
   destination identities are the host and co-hosts.
@@ -49,6 +49,7 @@ def room_state(space: Space, *, host_grace: float) -> RoomMetadata:
     return RoomMetadata(
         space_id=space.id,
         video=space.video.value,
+        record=space.record,
         pinned=space.pinned,
         pinned_source=space.pinned_source.value,
         title=space.title,

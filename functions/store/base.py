@@ -337,6 +337,7 @@ def to_record(space: Space) -> dict[str, Any]:
         "title": space.title,
         "host": space.host,
         "video": space.video.value,
+        "record": space.record,
         "state": space.state.value,
         "cohosts": list(space.cohosts),
         "speakers": list(space.speakers),
@@ -391,6 +392,8 @@ def from_record(
         title=record["title"],
         host=record["host"],
         video=VideoPolicy(record.get("video", VideoPolicy.OFF.value)),
+        # Records written before the choice existed were all recorded.
+        record=record.get("record") is not False,
         state=state,
         cohosts=tuple(record.get("cohosts") or ()),
         speakers=tuple(record.get("speakers") or ()),

@@ -26,9 +26,11 @@ def create(
     name: str | None = None,
     picture: str | None = None,
     groups: frozenset[str] = frozenset(),
+    record: bool = True,
 ) -> Space:
     """`name` and `picture`: the host's display name and avatar, stored with the Space (the id and
-    initials are shown without them); `groups`: the caller's groups (who may host)."""
+    initials are shown without them); `groups`: the caller's groups (who may host); `record`:
+    whether its broadcast is kept as a recording (Space.record)."""
     lifecycle.authorize_hosting(groups, host_group=ctx.settings.host_group)
     space = lifecycle.new_space(
         space_id=uuid.uuid4().hex,
@@ -37,6 +39,7 @@ def create(
         video=video,
         now=ctx.clock(),
         scheduled_start=scheduled_start,
+        record=record,
     )
     if name is not None:
         space = people.named(space, people.Caller(actor, name, picture))
@@ -44,7 +47,8 @@ def create(
     if idempotency_key is not None:
         # The instant, not how it was written: 01:00+01:00 and 00:00Z are the same request.
         start = scheduled_start.astimezone(UTC).isoformat() if scheduled_start else None
-        asked = json.dumps([title, video.value, start])
+        # `record` only when it is not the default, so keys sent before it existed still match.
+        asked = json.dumps([title, video.value, start] + ([] if record else [False]))
         key = IdempotencyKey(
             owner=actor, key=idempotency_key, fingerprint=hashlib.sha256(asked.encode()).hexdigest()
         )

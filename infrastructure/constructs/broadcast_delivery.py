@@ -55,6 +55,9 @@ CACHED_ERRORS = (403, 404, 500, 502, 503, 504)
 # the start of a long Space would expire that much earlier than the recording's announced end
 # (ended_at + retention). One extra day covers Spaces of up to 24 h.
 RETENTION_SLACK_DAYS = 1
+# Days the broadcast of a Space without a recording (tagged by its composer) is kept after each
+# object is written: long enough for the live stream, never offered as a replay.
+UNRECORDED_DAYS = 1
 # The avatar proxy sends Cache-Control (an hour for a picture, 5 minutes for a failure,
 # functions/usecases/avatars.py); the edge keeps a picture at most a day whatever it says.
 AVATAR_DEFAULT_TTL = Duration.hours(1)
@@ -113,7 +116,16 @@ class BroadcastDelivery(Construct):
                     id="expire-recordings",
                     prefix=self.prefix,
                     expiration=Duration.days(settings.retention_days + RETENTION_SLACK_DAYS),
-                )
+                ),
+                # A Space whose host kept no recording (Space.record false): the composer tags its
+                # objects, and they go a day after they were written (S3 acts at the next midnight
+                # UTC after that, so 1-2 days), whatever the retention.
+                s3.LifecycleRule(
+                    id="expire-unrecorded",
+                    prefix=self.prefix,
+                    tag_filters={names.BROADCAST_DISCARD_TAG_KEY: names.BROADCAST_DISCARD_TAG_VALUE},
+                    expiration=Duration.days(UNRECORDED_DAYS),
+                ),
             ],
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
@@ -253,10 +265,15 @@ class BroadcastDelivery(Construct):
     def grant_composer(self, grantee: iam.IGrantable) -> None:
         """Exactly what a composer's sink does: write objects under the prefix, read them back to
         resume a playlist, and list the prefix so that a missing playlist reads as 404, not 403
-        (S3 answers AccessDenied for a missing key to a caller without ListBucket)."""
+        (S3 answers AccessDenied for a missing key to a caller without ListBucket).
+
+        s3:PutObjectTagging because a PUT with a tag (x-amz-tagging) needs it too: a Space without a
+        recording tags its objects for deletion (S3Sink.discarding). Not narrowed to that one tag by
+        a condition: a composer that may overwrite any object here gains nothing from tagging one.
+        """
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:GetObject"],
+                actions=["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"],
                 resources=[self.bucket.arn_for_objects(f"{self.prefix}*")],
             )
         )

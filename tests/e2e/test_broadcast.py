@@ -860,6 +860,53 @@ async def test_a_viewer_the_host_removes_stops_watching_and_a_blocked_one_cannot
         await viewer.page.context.close()
 
 
+async def test_a_space_without_a_recording_is_marked_so_and_leaves_no_replay(
+    broadcast: Broadcast, launch_browser: LaunchBrowser
+) -> None:
+    """The create form's "Keep a recording" box, unticked: the Space is broadcast live as any other,
+    nobody in it sees the REC badge that a recorded Space's viewers see, and once it ends the lobby
+    offers no replay of it."""
+    # The module's Space was created without a word about recording (the API's default): kept.
+    await expect(broadcast.listener.by("recorded")).to_have_text("REC", timeout=UI_TIMEOUT_MS)
+    browser = await launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    host = await Person.open(browser, broadcast.api_url, "rita")
+    try:
+        await host.sign_in()
+        await expect(host.by("create-record")).to_be_checked()
+        await host.by("create-title").fill("Off the record")
+        await host.by("create-record").uncheck()
+        await host.by("create-submit").click()
+        await expect(host.by("start-space")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        match = re.search(r"#/spaces/([^/?#]+)$", host.page.url)
+        assert match, host.page.url
+        space_id = match.group(1)
+        await host.start_space()
+        await expect(host.by("space-title")).to_have_text("Off the record", timeout=UI_TIMEOUT_MS)
+        token = (await broadcast.api.post("/dev/token", json={"user_id": "rita"})).json()["token"]
+        rita = {"Authorization": f"Bearer {token}"}
+        live = (await broadcast.api.get(f"/spaces/{space_id}", headers=rita)).json()
+        # Broadcast all the same (a recorded Space's page would show REC now), but not kept.
+        assert live["record"] is False and live["broadcast"] is not None, live
+        await expect(host.by("listener-count")).to_be_visible()
+        await expect(host.by("recorded")).to_have_count(0)
+
+        ended = await broadcast.api.post(f"/spaces/{space_id}/end", headers=rita)
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["broadcast"] is None and ended.json()["recording_available_until"] is None
+        # Ended, it is listed by the API as any ended Space, and the lobby (once its recordings
+        # list has been read: a card or its empty text) offers no replay of it.
+        listed = (await broadcast.api.get("/spaces?state=ended", headers=rita)).json()["items"]
+        assert space_id in [s["id"] for s in listed]
+        await host.page.goto("/#/")
+        recordings = host.by("recordings")
+        await expect(recordings.locator('[data-testid="space-card"], .empty').first).to_be_visible(
+            timeout=UI_TIMEOUT_MS
+        )
+        await expect(recordings.locator(f'[data-space-id="{space_id}"]')).to_have_count(0)
+    finally:
+        await host.page.context.close()
+
+
 async def test_a_page_on_a_scheduled_space_sees_it_start_without_polling_the_api(
     broadcast: Broadcast,
 ) -> None:

@@ -106,6 +106,13 @@ def test_broadcast_bucket_is_private_encrypted_tls_only_and_expires_recordings(s
     expire = rules["expire-recordings"]
     assert expire["Status"] == "Enabled" and expire["Prefix"] == PREFIX
     assert expire["ExpirationInDays"] == RETENTION_DAYS + broadcast_delivery.RETENTION_SLACK_DAYS
+    # What the composer tags when the host kept no recording goes after a day, whatever the retention.
+    unrecorded = rules["expire-unrecorded"]
+    assert unrecorded["Status"] == "Enabled" and unrecorded["Prefix"] == PREFIX
+    assert unrecorded["TagFilters"] == [
+        {"Key": names.BROADCAST_DISCARD_TAG_KEY, "Value": names.BROADCAST_DISCARD_TAG_VALUE}
+    ]
+    assert unrecorded["ExpirationInDays"] == broadcast_delivery.UNRECORDED_DAYS == 1
     abort = rules["abort-incomplete-uploads"]
     assert abort["Status"] == "Enabled" and "Prefix" not in abort
     assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
@@ -363,7 +370,8 @@ def test_composer_may_only_write_and_read_back_the_broadcasts_prefix(synth: Synt
     assert len(s3) == 2, s3
     listing, objects = sorted(s3, key=lambda s: s["Action"] != "s3:ListBucket")
     assert objects["Effect"] == "Allow" and "Condition" not in objects
-    assert sorted(_as_list(objects["Action"])) == ["s3:GetObject", "s3:PutObject"]
+    # PutObjectTagging: the deletion tag of a Space without a recording (S3Sink.discarding).
+    assert sorted(_as_list(objects["Action"])) == ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"]
     assert objects["Resource"] == {"Fn::Join": ["", [arn, f"/{PREFIX}*"]]}
     # Listing the bucket (what makes a missing playlist a 404, not a 403), nothing else on it.
     assert listing["Action"] == "s3:ListBucket" and listing["Resource"] == arn

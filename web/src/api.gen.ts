@@ -9,6 +9,7 @@ export interface SpacePublic {
   cohosts: string[];
   speakers: string[];
   video: "off" | "host" | "speakers";
+  record: boolean;
   listener_count: number;
   raised_hands: string[];
   names: Record<string, string>;
@@ -42,6 +43,8 @@ export interface SpacePage {
 export interface SpaceCreate {
   title: string;
   video?: "off" | "host" | "speakers";
+  /** Keep the broadcast as the Space's recording once it ends (replayable until `recording_available_until`). False: the audience still gets the live broadcast, no replay is offered, and the broadcast's files are deleted within about two days of being written. Set at creation only. */
+  record?: boolean;
   /** RFC 3339 with an offset, e.g. 2027-01-31T18:00:00Z; years 1971-9997 as written (in UTC that is 1970-12-31 to 9998-01-01); answered and stored in UTC */
   scheduled_start?: string | null;
 }

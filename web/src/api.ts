@@ -37,6 +37,9 @@ export interface Space {
   start_signal_url?: string | null;
   /** Until when the recording of an ended Space can be replayed (ISO time), or null. */
   recording_available_until?: string | null;
+  /** Whether its broadcast is kept as a recording once it ends (`isRecorded`; absent from an older
+   * control plane, which kept every one). */
+  record?: boolean;
   /** Whether I am blocked from this Space (null in lists, which read no blocks). */
   caller_blocked?: boolean | null;
   /** While the host is out of the room: when the Space ends unless they are back (the API's ISO
@@ -110,6 +113,8 @@ export interface ListenersQuery {
 export interface SpaceCreate {
   title: string;
   video: VideoPolicy;
+  /** Keep the broadcast as a recording once the Space ends (the API's default: true). */
+  record?: boolean;
   scheduled_start?: string;
 }
 

@@ -62,6 +62,8 @@ export interface Speaking {
 export interface RoomMetadata {
   space_id: string;
   video: VideoPolicy;
+  /** Whether the broadcast is kept as the Space's recording once it ends (the host's choice at creation). False: the composer writes the broadcast for deletion within about two days and no replay is offered; everyone in the Space can tell whether they are recorded. A document without it reads as true (every Space was recorded before the choice existed). */
+  record: boolean;
   /** The host pin: who the spotlight shows regardless of who talks. */
   pinned: string | null;
   /** Which of the pinned person's video sources the host pinned: their camera, or their screen share. A document without it means camera. */

@@ -7,6 +7,7 @@ import { mergeMetadata, parseHands, parseRoomMetadata, removedSince, stateUrl } 
 const DOC: RoomMetadata = {
   space_id: "s1",
   video: "speakers",
+  record: true,
   pinned: "h",
   pinned_source: "camera",
   title: "Morning",
@@ -38,6 +39,13 @@ const SPACE: Space = {
 describe("parseRoomMetadata", () => {
   it("reads what the control plane writes", () => {
     expect(parseRoomMetadata(JSON.stringify(DOC))).toEqual(DOC);
+    expect(parseRoomMetadata(JSON.stringify({ ...DOC, record: false })).record).toBe(false);
+  });
+
+  it("reads a document without `record`, or with anything but false, as recorded", () => {
+    for (const record of [undefined, null, "false", 0, true]) {
+      expect(parseRoomMetadata(JSON.stringify({ ...DOC, record })).record).toBe(true);
+    }
   });
 
   it("reads malformed documents and fields as defaults", () => {

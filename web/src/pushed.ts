@@ -57,6 +57,8 @@ export function parseRoomMetadata(json: string | undefined | null): RoomMetadata
   return {
     space_id: typeof raw.space_id === "string" ? raw.space_id : "",
     video: raw.video === "host" || raw.video === "speakers" ? raw.video : "off",
+    // Only an explicit false: every Space was recorded before the choice existed.
+    record: raw.record !== false,
     pinned: typeof raw.pinned === "string" && raw.pinned ? raw.pinned : null,
     pinned_source: raw.pinned_source === "screen_share" ? "screen_share" : "camera",
     title: typeof raw.title === "string" ? raw.title : "",
@@ -149,6 +151,7 @@ export function mergeMetadata(space: Space, version: number, doc: RoomMetadata, 
     names: mergeNames(space.names, doc.names),
     pictures: stagePictures(space.pictures, doc),
     video: doc.video,
+    record: doc.record,
     pinned: doc.pinned,
     pinned_source: doc.pinned_source,
     listener_count: doc.listener_count,

@@ -21,6 +21,7 @@ function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
   return {
     space_id: "s1",
     video: "speakers",
+    record: true,
     pinned: null,
     pinned_source: "camera",
     title: "Morning",

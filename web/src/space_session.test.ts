@@ -92,7 +92,7 @@ const refused = (status: number, detail: string, rule: string | null = null) => 
 
 function doc(overrides: Partial<RoomMetadata> = {}): RoomMetadata {
   return {
-    space_id: "s1", video: "off", pinned: null, pinned_source: "camera", title: "Night", state: "live", host: "hana", cohosts: [], speakers: [],
+    space_id: "s1", video: "off", record: true, pinned: null, pinned_source: "camera", title: "Night", state: "live", host: "hana", cohosts: [], speakers: [],
     names: {}, pictures: {}, listener_count: 1, version: 2, host_away_until: null, removed_viewers: {}, invited: {}, ...overrides,
   };
 }

@@ -37,6 +37,7 @@ def create_space(
         name=caller.name,
         picture=caller.picture,
         groups=caller.groups,
+        record=body.record,
     )
     return show(space)
 

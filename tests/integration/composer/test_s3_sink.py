@@ -18,6 +18,9 @@ from composer.hls import Broadcast, BroadcastConfig, S3Sink, WriteConflict
 from composer.hls.playlist import parse_playlist
 from composer.hls.timeline import parse_timeline
 from composer.settings import S3_READ_TIMEOUT_S, s3_client_config
+from composer.worker import kept_or_discarded
+from contract import names
+from contract.room_metadata import RoomMetadata
 from devstack.ports import free_port
 from tests.integration.composer.media import Feeder, read_segment
 from tests.support.eventually import eventually
@@ -79,6 +82,42 @@ def _signed_url(s3: S3, name: str) -> str:
         "get_object", Params={"Bucket": BUCKET, "Key": _key(name)}, ExpiresIn=60
     )
     return url
+
+
+def _tags(s3: S3, key: str) -> dict[str, str]:
+    tagging = s3.client.get_object_tagging(Bucket=BUCKET, Key=key)
+    return {t["Key"]: t["Value"] for t in tagging["TagSet"]}
+
+
+def test_a_space_without_a_recording_tags_every_object_for_the_buckets_deletion_rule(s3: S3) -> None:
+    """Space.record false: the composer writes through `kept_or_discarded`, and every object of the
+    broadcast (segments, playlists written plainly and conditionally, the timeline, state.json)
+    carries the tag the bucket's lifecycle rule deletes after a day. A kept Space's carry none."""
+    sink = S3Sink(BUCKET, PREFIX, s3.client)
+    kept = kept_or_discarded(sink, RoomMetadata(space_id="kept"))
+    discarded = kept_or_discarded(sink, RoomMetadata(space_id=SPACE, record=False))
+    assert kept is sink and isinstance(discarded, S3Sink) and discarded.discard
+    for space, target in (("kept", kept), (SPACE, discarded)):
+        first = Broadcast(CONFIG, target, space_id=space, epoch_ms=EPOCH)
+        Feeder(CONFIG).feed(first, 1.5)
+        assert first.close(ended=False)
+        # A composer that replaces another resumes the playlist (a conditional write) and tags too.
+        second = Broadcast.resume(CONFIG, target, space_id=space, epoch_ms=EPOCH + 60_000)
+        feeder = Feeder(CONFIG)
+        feeder.feed(second, 1.5)
+        second.record_stage({"spotlight": "a", "video_spotlight": "a", "pinned": None, "names": {}})
+        feeder.feed(second, 1.5)
+        assert second.close(ended=True)
+        target.write(f"{space}/state.json", b"{}", content_type="application/json", cache_control="no-cache")
+
+    listed = [o["Key"] for o in s3.client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]]
+    ours = [key for key in listed if key.startswith(_key(""))]
+    theirs = [key for key in listed if key.startswith(f"{PREFIX}kept/")]
+    assert {_key("index.m3u8"), _key("timeline.json"), _key("state.json")} <= set(ours)
+    assert len(theirs) == len(ours) > 10
+    tag = {names.BROADCAST_DISCARD_TAG_KEY: names.BROADCAST_DISCARD_TAG_VALUE}
+    assert [key for key in ours if _tags(s3, key) != tag] == []
+    assert [key for key in theirs if _tags(s3, key)] == []
 
 
 def test_broadcast_to_s3_puts_segments_before_the_playlist_with_cache_headers(s3: S3) -> None:

@@ -42,6 +42,11 @@ def test_create_then_get_round_trips_every_field(store: SpaceStore) -> None:
     got = store.get(space.id)
     assert got == space
     assert store.get(uuid.uuid4().hex) is None
+    # The host's choice not to keep a recording (the default is to keep one).
+    unrecorded = make_space().replace(record=False)
+    store.create(unrecorded)
+    assert store.get(unrecorded.id) == unrecorded and store.require(unrecorded.id).record is False
+    assert got is not None and got.record is True
 
 
 def test_update_applies_rule_and_bumps_version(store: SpaceStore) -> None:

@@ -21,3 +21,13 @@ def test_seated_is_the_stage_in_the_order_its_members_took_their_seats() -> None
     metadata = parse_room_metadata('{"host": "h", "cohosts": ["c2", "c1"], "speakers": ["s9", "s1"]}')
     assert metadata.seated == ("h", "c2", "c1", "s9", "s1")
     assert parse_room_metadata('{"speakers": ["s"]}').seated == ("s",)  # no host: none listed
+
+
+def test_only_an_explicit_false_says_a_space_is_not_recorded() -> None:
+    """Documents from before the choice existed (and anything malformed) read as recorded, as
+    every Space then was; the composer tags for deletion only what the control plane said."""
+    assert parse_room_metadata('{"record": false}').record is False
+    assert parse_room_metadata('{"record": true}').record is True
+    for raw in ("", "{}", '{"record": null}', '{"record": "false"}', '{"record": 0}', "[]"):
+        assert parse_room_metadata(raw).record is True, raw
+    assert parse_room_metadata(RoomMetadata(record=False).to_json()).record is False

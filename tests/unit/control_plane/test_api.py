@@ -248,6 +248,13 @@ def test_idempotency_key_makes_create_safe_to_retry(client: TestClient) -> None:
         "/spaces", json={"title": "t", "scheduled_start": "2099-01-01T01:00:00Z"}, headers=timed
     )
     assert later.status_code == 409 and later.json()["rule"] == "idempotency_key_reused"
+    # Whether to keep a recording is part of the request; true is the default, written or not.
+    recorded = {**auth("host"), "Idempotency-Key": "abc-789"}
+    kept = client.post("/spaces", json={"title": "r"}, headers=recorded)
+    said = client.post("/spaces", json={"title": "r", "record": True}, headers=recorded)
+    assert kept.status_code == said.status_code == 201 and kept.json()["id"] == said.json()["id"]
+    unrecorded = client.post("/spaces", json={"title": "r", "record": False}, headers=recorded)
+    assert unrecorded.status_code == 409 and unrecorded.json()["rule"] == "idempotency_key_reused"
 
 
 def test_unknown_and_malformed_ids(client: TestClient) -> None:
@@ -330,6 +337,7 @@ def test_start_creates_the_room_and_end_deletes_it(client: TestClient, gateway: 
     assert json.loads(gateway.rooms[room]) == {
         "space_id": space["id"],
         "video": "speakers",
+        "record": True,
         "pinned": None,
         "pinned_source": "camera",
         "title": "Morning show",

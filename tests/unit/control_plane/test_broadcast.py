@@ -325,6 +325,38 @@ def test_a_space_shows_its_broadcast_while_live_and_its_recording_after(bclient:
     assert until == datetime.fromisoformat(ended["ended_at"]) + timedelta(days=30)
 
 
+def test_a_space_whose_host_keeps_no_recording_broadcasts_live_and_offers_no_replay(
+    bclient: TestClient, gateway: FakeGateway
+) -> None:
+    """`record: false` at creation: the audience still gets the live broadcast, every member's page
+    and the composer learn it from the room metadata (the composer tags the objects for deletion),
+    and once it ends there is no replay to offer. The choice is the creator's only."""
+    created = create(bclient, record=False)
+    assert created["record"] is False
+    space_id = created["id"]
+    live = start(bclient, space_id)
+    assert live["record"] is False and live["broadcast"] is not None
+    assert json.loads(gateway.rooms[f"space-{space_id}"])["record"] is False
+    assert bclient.get(f"/spaces/{space_id}", headers=auth("x")).json()["record"] is False
+    ended = bclient.post(f"/spaces/{space_id}/end", headers=auth("host")).json()
+    assert ended["broadcast"] is None and ended["recording_available_until"] is None
+    listed = bclient.get("/spaces?state=ended", headers=auth("x")).json()["items"]
+    assert [(s["record"], s["broadcast"]) for s in listed if s["id"] == space_id] == [(False, None)]
+    # The default keeps it, as every Space did before the choice existed.
+    kept = create(bclient)
+    assert kept["record"] is True
+    start(bclient, kept["id"])
+    assert json.loads(gateway.rooms[f"space-{kept['id']}"])["record"] is True
+
+
+@pytest.mark.parametrize("value", ["no", 0, None, [], "false"])
+def test_record_takes_a_json_boolean_only(bclient: TestClient, value: object) -> None:
+    resp = bclient.post("/spaces", json={"title": "t", "record": value}, headers=auth("host"))
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["detail"][0]["loc"] == ["body", "record"]
+    assert bclient.get("/spaces?state=scheduled", headers=auth("host")).json()["items"] == []
+
+
 def test_a_cancelled_space_has_no_recording(bclient: TestClient) -> None:
     space_id = create(bclient)["id"]
     ended = bclient.post(f"/spaces/{space_id}/end", headers=auth("host")).json()

@@ -518,6 +518,7 @@ def test_room_metadata_follows_the_contract() -> None:
         names=named,
         pictures=faces,
         invited={"l2": waiting},
+        record=False,
     )
     raw = grants.room_metadata(shown, host_grace=120.0)
     doc = json.loads(raw)
@@ -525,6 +526,7 @@ def test_room_metadata_follows_the_contract() -> None:
     assert doc == {
         "space_id": LIVE.id,
         "video": "speakers",
+        "record": False,
         "pinned": "host",
         "pinned_source": "camera",
         "title": "t",

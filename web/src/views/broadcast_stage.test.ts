@@ -55,6 +55,19 @@ describe("the broadcast page's header", () => {
     expect(away().hidden).toBe(true);
     view.destroy();
   });
+
+  it("tells the viewer whether the Space is recorded", async () => {
+    FakeHls.instances = [];
+    const hooks = { raiseHand: vi.fn(), leave: vi.fn(), copyLink: vi.fn(), retry: vi.fn(), signIn: vi.fn() };
+    const view = await BroadcastStage.open("https://cdn.example/s1/live.m3u8", hooks);
+    const badges = () => view.el.querySelectorAll('[data-testid="recorded"]').length;
+    const broadcast = { playlist_url: "u", live_playlist_url: "l", timeline_url: "t" };
+    view.update({ ...SPACE, broadcast }, "l");
+    expect(badges()).toBe(1);
+    view.update({ ...SPACE, broadcast, record: false }, "l");
+    expect(badges()).toBe(0);
+    view.destroy();
+  });
 });
 
 describe("the broadcast page's banner", () => {

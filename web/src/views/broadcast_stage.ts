@@ -11,7 +11,7 @@ import { BroadcastPlayer } from "../hls_player";
 import { icon } from "../icons";
 import { type Person, personOf } from "../people";
 import { spotlightAt, type TimelineEntry } from "../timeline";
-import { drawHostAway } from "./space/header";
+import { drawHostAway, isRecorded, recordedBadge } from "./space/header";
 import { ROLE_LABEL } from "./space/people";
 
 /** Who is on the stage, host first, each once, as the Space names them (names and pictures maps). */
@@ -125,9 +125,11 @@ export class BroadcastStage {
     // while I watch. I am one listener at least.
     const listeners = Math.max(space?.listener_count ?? 0, 1);
     drawHostAway(this.hostAway, hostAwayUntilMs(space));
-    if (stale(this.header, [title, listeners])) {
+    const recorded = isRecorded(space);
+    if (stale(this.header, [title, listeners, recorded])) {
       rebuildKeepingFocus(this.header, () => this.header.append(
         this.indicator,
+        ...(recorded ? [recordedBadge()] : []),
         // Focusable and named, so that the focus a join or Resume live put on it survives the next count change.
         h("h1", { tabindex: "-1", "data-testid": "space-title" }, title),
         h(

@@ -112,6 +112,28 @@ describe("creating a Space", () => {
     expect(submission.keyFor({ ...input, title: "Night shift 2" })).toBe("k3"); // made: the next is new
   });
 
+  it("keeps a recording unless the host unticks it, and only then sends `record`", async () => {
+    const createSpace = vi.fn(async (_input: SpaceCreate, _key: string) => ({ id: "s1" }) as Space);
+    const app = { api: { listSpaces: async () => [], createSpace }, session: { userId: "hana" }, navigate: vi.fn(), signOut: vi.fn() } as unknown as App;
+    const view = lobbyView(app);
+    const form = view.el.querySelector('[data-testid="create-form"]') as HTMLFormElement;
+    const title = view.el.querySelector('[data-testid="create-title"]') as HTMLInputElement;
+    const record = view.el.querySelector('[data-testid="create-record"]') as HTMLInputElement;
+    expect(record.type).toBe("checkbox");
+    expect(record.checked).toBe(true);
+    title.value = "Kept";
+    form.dispatchEvent(new Event("submit", { cancelable: true }));
+    await vi.waitFor(() => expect(createSpace).toHaveBeenCalledTimes(1));
+    // The API's default: an API from before the choice would refuse a field it does not know.
+    expect(createSpace.mock.calls[0][0]).toEqual({ title: "Kept", video: "speakers" });
+    record.checked = false;
+    title.value = "Off the record";
+    form.dispatchEvent(new Event("submit", { cancelable: true }));
+    await vi.waitFor(() => expect(createSpace).toHaveBeenCalledTimes(2));
+    expect(createSpace.mock.calls[1][0]).toEqual({ title: "Off the record", video: "speakers", record: false });
+    view.unmount();
+  });
+
   it("sends one create for a double click, and the same key when the same submission is tried again", async () => {
     const answers: { resolve: (s: Space) => void; reject: (e: unknown) => void }[] = [];
     const createSpace = vi.fn((_input: SpaceCreate, _key: string) => new Promise<Space>((resolve, reject) => answers.push({ resolve, reject })));

@@ -160,6 +160,8 @@ export function lobbyView(app: App): View {
     h("option", { value: "host" }, VIDEO_LABEL.host),
     h("option", { value: "off" }, VIDEO_LABEL.off),
   );
+  // The API's default; unticked, the audience still gets the live broadcast but nothing is kept.
+  const record = h("input", { type: "checkbox", name: "record", checked: true, "data-testid": "create-record" });
   // The picker offers no time already past (typed in anyway, the API keeps it as given).
   const schedule = h("input", { type: "datetime-local", name: "scheduled_start", "data-testid": "create-schedule", min: localMinute(new Date()) });
   const createError = h("p", { id: "create-error", class: "form-error", role: "alert", "data-testid": "create-error" });
@@ -188,6 +190,8 @@ export function lobbyView(app: App): View {
         if (isBusy(submit)) return;
         refuse("");
         const input: SpaceCreate = { title: title.value.trim(), video: video.value as VideoPolicy };
+        // Sent only when turned off: an API from before the choice refuses a field it does not know.
+        if (!record.checked) input.record = false;
         if (schedule.value) input.scheduled_start = new Date(schedule.value).toISOString();
         markBusy(submit, true);
         try {
@@ -204,6 +208,7 @@ export function lobbyView(app: App): View {
     h("h2", {}, "Create a Space"),
     h("label", {}, "Title", title),
     h("label", {}, "Video", video),
+    h("label", { class: "check", title: "Kept for replay after the Space ends. Unticked, the live broadcast still plays but is deleted within two days." }, record, "Keep a recording to replay"),
     h("label", {}, "Start later (optional)", schedule),
     submit,
     createError,

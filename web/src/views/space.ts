@@ -31,7 +31,7 @@ import { confirmRemoval, SpaceActions } from "./space/actions";
 import { renderCard, renderMessage } from "./space/card";
 import { ControlsView } from "./space/controls";
 import { DevicesView } from "./space/devices";
-import { type BannerState, HeaderView, hostGoneText } from "./space/header";
+import { type BannerState, HeaderView, hostGoneText, isRecorded } from "./space/header";
 import { HostPanel } from "./space/host_panel";
 import { InvitationPrompt } from "./space/invitation";
 import { ListenerList } from "./space/listeners";
@@ -329,7 +329,7 @@ export function spaceView(app: App, spaceId: string): View {
     watchForStart();
     if (session.closed) return;
     // Left with *Leave*: the invitation is being declined (controller.withdrawOnLeave).
-    invitation.update(session.leftOnPurpose ? null : ctl.invitedUntil(Date.now()));
+    invitation.update(session.leftOnPurpose ? null : ctl.invitedUntil(Date.now()), isRecorded(ctl.space));
     if (ctl.space?.title) document.title = `${ctl.space.title} · Spaces`;
     if (session.watching) return session.followBroadcast();
     const media = session.room;
@@ -453,7 +453,7 @@ export function spaceView(app: App, spaceId: string): View {
     // its join was stored while they were out, and the metadata that clears it comes a moment later.
     const hostHere = myRole === "host" && status.kind === "connected";
     header.update(
-      { title: ctl.space?.title || room.info.title || "Space", listeners: ctl.space?.listener_count ?? 0, myRole, hostAwayUntil: hostHere ? null : hostAwayUntilMs(ctl.space) },
+      { title: ctl.space?.title || room.info.title || "Space", listeners: ctl.space?.listener_count ?? 0, myRole, hostAwayUntil: hostHere ? null : hostAwayUntilMs(ctl.space), recorded: isRecorded(ctl.space) },
       banner,
     );
     if (headingWanted) {

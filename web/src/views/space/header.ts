@@ -10,11 +10,27 @@ export interface HeaderInput {
   myRole: Role;
   /** While the host is out of the room: when the Space ends unless they are back (epoch ms). */
   hostAwayUntil?: number | null;
+  /** Whether what the stage says and shows is being kept as the Space's recording (`isRecorded`). */
+  recorded?: boolean;
+}
+
+/** The recording badge's explanation (what a speaker wants to know before saying anything). */
+export const RECORDED_TEXT = "This Space is recorded: its broadcast can be replayed after it ends.";
+
+/** Whether a Space's broadcast is being kept as its recording: it has a broadcast, and its host did
+ * not turn the recording off at creation (`record`; an older control plane recorded every one). */
+export function isRecorded(space: { broadcast?: unknown; record?: boolean } | null | undefined): boolean {
+  return !!space?.broadcast && space.record !== false;
 }
 
 /** A moment as the reader's clock shows it (14:05). */
 function clockTime(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+/** The "REC" badge of a recorded Space, explained to pointer and screen-reader users alike. */
+export function recordedBadge(): HTMLElement {
+  return h("span", { class: "badge rec", title: RECORDED_TEXT, "aria-label": RECORDED_TEXT, role: "img", "data-testid": "recorded" }, "REC");
 }
 
 /** What the room is told while its host is away (docs/control-plane.md, "The host"). */
@@ -62,9 +78,11 @@ export class HeaderView {
 
   update(input: HeaderInput, banner: BannerState): void {
     const { title, listeners, myRole } = input;
-    if (stale(this.header, [title, listeners, myRole])) {
+    const recorded = input.recorded === true;
+    if (stale(this.header, [title, listeners, myRole, recorded])) {
       rebuildKeepingFocus(this.header, () => this.header.append(
         h("span", { class: "badge live" }, "LIVE"),
+        ...(recorded ? [recordedBadge()] : []),
         // Focusable and named, so that a join's focus on it survives the next count change.
         h("h1", { tabindex: "-1", "data-testid": "space-title" }, title),
         h(

@@ -30,7 +30,11 @@ describe("InvitationPrompt", () => {
     view.update(now() + 120_000);
     expect(view.el.hidden).toBe(false);
     expect(view.el.getAttribute("role")).toBe("alertdialog");
-    expect(view.el.textContent).toContain("recording");
+    expect(view.el.textContent).toContain("The broadcast and its recording include you.");
+    // A Space whose host keeps no recording says so, on the same prompt.
+    view.update(now() + 120_000, false);
+    expect(view.el.textContent).toContain("this Space keeps no recording");
+    expect(view.el.textContent).not.toContain("its recording include");
     view.update(null); // withdrawn, or on stage
     expect(view.el.hidden).toBe(true);
     view.update(now() - 1); // lapsed already

@@ -20,20 +20,26 @@ export interface InvitationActions {
   lapsed?(): void;
 }
 
-/** What the prompt tells the person before they agree. */
-export const INVITATION_TEXT =
-  "On stage, everyone sees your name and picture and hears you once you turn your microphone on (it starts off). " +
-  "The broadcast and its recording include you.";
+/** What the prompt tells the person before they agree; `recorded`: the Space keeps a recording
+ * (header.ts isRecorded). */
+export function invitationText(recorded: boolean): string {
+  return (
+    "On stage, everyone sees your name and picture and hears you once you turn your microphone on (it starts off). " +
+    (recorded ? "The broadcast and its recording include you." : "The broadcast includes you; this Space keeps no recording.")
+  );
+}
 
 export class InvitationPrompt {
   readonly el = h("div", { class: "invitation card", hidden: true, "data-testid": "invitation", role: "alertdialog", "aria-labelledby": "invitation-title", "aria-describedby": "invitation-text" });
   private readonly accept = h("button", { class: "btn btn-primary", "data-testid": "invitation-accept" }, "Join the stage");
   private readonly decline = h("button", { class: "btn", "data-testid": "invitation-decline" }, "Not now");
+  private readonly text = h("p", { id: "invitation-text", class: "muted small", "data-testid": "invitation-text" }, invitationText(true));
   /** The invitation on screen (its lapse, epoch ms), or null. */
   private shown: number | null = null;
   /** An invitation I answered: not asked again while a document still carries it. */
   private answered: number | null = null;
   private busy = false;
+  private recorded = true;
   private lapse: unknown = null;
   /** The prompt appeared and has not had the keyboard yet (it takes it once it is in the page). */
   private focusDue = false;
@@ -43,15 +49,19 @@ export class InvitationPrompt {
   constructor(private readonly actions: InvitationActions) {
     this.el.append(
       h("p", { id: "invitation-title", class: "invitation-title" }, "You are invited to speak"),
-      h("p", { id: "invitation-text", class: "muted small" }, INVITATION_TEXT),
+      this.text,
       h("div", { class: "row" }, this.accept, this.decline),
     );
     this.accept.addEventListener("click", () => void this.reply(true));
     this.decline.addEventListener("click", () => void this.reply(false));
   }
 
-  /** `until`: the invitation waiting for me (controller.invitedUntil), or null. Called on every draw. */
-  update(until: number | null): void {
+  /** `until`: the invitation waiting for me (controller.invitedUntil), or null; `recorded`: whether
+   * the Space keeps a recording (what the prompt says). Called on every draw. */
+  update(until: number | null, recorded = this.recorded): void {
+    this.recorded = recorded;
+    const said = invitationText(recorded);
+    if (this.text.textContent !== said) this.text.textContent = said;
     const wanted = until !== null && until !== this.answered && until > this.actions.now() ? until : null;
     if (wanted !== this.shown) this.show(wanted);
     // A dialog that appears takes the keyboard to its first answer, as a screen reader expects; a

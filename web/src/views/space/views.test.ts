@@ -6,7 +6,7 @@ import type { Space } from "../../api";
 import { BLOCKED_CARD_MESSAGE, renderCard, renderMessage } from "./card";
 import { ControlsView } from "./controls";
 import { DevicesView } from "./devices";
-import { HeaderView, hostAwayText } from "./header";
+import { HeaderView, hostAwayText, isRecorded, RECORDED_TEXT } from "./header";
 import { HostPanel, type PanelInput } from "./host_panel";
 import { PICTURE_ATTRIBUTE } from "../../contract.gen";
 import { avatarSource, personOf } from "../../people";
@@ -422,6 +422,23 @@ describe("HeaderView", () => {
     expect(signIn).toHaveBeenCalled();
     view.update({ title: "T", listeners: 0, myRole: "listener" }, { kind: "reconnecting" });
     expect(view.banner.dataset.testid).toBe("reconnecting");
+  });
+
+  it("marks a recorded Space for everyone in it, and says what that means", () => {
+    const view = new HeaderView({ copyLink: vi.fn(), endSpace: vi.fn(), leave: vi.fn() });
+    view.update({ title: "T", listeners: 3, myRole: "speaker", recorded: true }, { kind: "none" });
+    const [badge] = q(view.header, "recorded");
+    expect(badge.textContent).toBe("REC");
+    expect(badge.getAttribute("aria-label")).toBe(RECORDED_TEXT);
+    view.update({ title: "T", listeners: 3, myRole: "speaker", recorded: false }, { kind: "none" });
+    expect(q(view.header, "recorded")).toHaveLength(0);
+    // Recorded: a Space with a broadcast whose host did not turn the recording off (an older API
+    // sends no `record`, and kept every broadcast); nothing without a broadcast tier.
+    expect(isRecorded({ broadcast: { playlist_url: "u" } })).toBe(true);
+    expect(isRecorded({ broadcast: { playlist_url: "u" }, record: true })).toBe(true);
+    expect(isRecorded({ broadcast: { playlist_url: "u" }, record: false })).toBe(false);
+    expect(isRecorded({ broadcast: null, record: true })).toBe(false);
+    expect(isRecorded(null)).toBe(false);
   });
 
   it("tells the room when the Space ends while its host is away, and nothing once they are back", () => {
