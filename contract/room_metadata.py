@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, cast, get_args
 
 from contract.broadcast import TimelineEntry
@@ -23,6 +23,8 @@ REMOVED_VIEWERS_MAX = 16
 # further behind live than that shows no holder), at most this many of them.
 TIMELINE_RECENT_SECONDS = 30.0
 TIMELINE_RECENT_MAX = 8
+# Dataclass field metadata: False on a field that is not one of the document's (tests/unit/contract).
+WIRE = "wire"
 
 VideoPolicy = Literal["off", "host", "speakers"]
 VIDEO_POLICIES: tuple[VideoPolicy, ...] = get_args(VideoPolicy)
@@ -62,6 +64,12 @@ class RoomMetadata:
     # state.json only (the composer's): the broadcast's latest stage changes, without names
     # (`recent_timeline`). The control plane never writes it, and it is left out when empty.
     timeline_recent: tuple[TimelineEntry, ...] = ()
+    # Fields of the document this version does not know (a newer control plane added them), kept
+    # and written back as they came: the composer relays the document to state.json, and a
+    # composer older than the control plane (one that keeps its Spaces through a deploy) must not
+    # drop, for the rest of a Space, what the newer pages read there. Not compared.
+    # Not a field of the document itself (`WIRE: False`): the schema test skips it.
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False, metadata={WIRE: False})
 
     @property
     def seated(self) -> tuple[str, ...]:
@@ -73,6 +81,8 @@ class RoomMetadata:
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
+        del doc["extra"]
+        doc = {**self.extra, **doc}
         doc["cohosts"] = list(self.cohosts)
         doc["speakers"] = list(self.speakers)
         doc["names"] = dict(self.names)
@@ -182,6 +192,9 @@ def _epoch_ms(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+_FIELDS = frozenset(f.name for f in fields(RoomMetadata) if f.metadata.get(WIRE, True))
+
+
 def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
     if not value:
         return RoomMetadata()
@@ -212,4 +225,5 @@ def parse_room_metadata(value: str | bytes | None) -> RoomMetadata:
         removed_viewers=tag_times(raw.get("removed_viewers")),
         invited=tag_times(raw.get("invited")),
         timeline_recent=timeline_recent(raw.get("timeline_recent")),
+        extra={key: value for key, value in raw.items() if key not in _FIELDS},
     )

@@ -17,6 +17,7 @@ What a write is conditioned on (docs/control-plane.md, "Data model"):
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import re
@@ -25,7 +26,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from ..domain.audience import Listener, ListenerPage
 from ..domain.broadcast import SeatClaim
@@ -33,6 +35,9 @@ from ..domain.errors import Busy, Conflict, NotFound
 from ..domain.model import Invitation, Limits, Space, SpaceState, VideoPolicy, VideoSource
 from ..domain.people import stage_names, stage_pictures
 from ..domain.presence import HlsEstimate
+
+log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Enum)
 
 # A compare-and-set loses only to another writer that succeeded, so attempts bound the number of
 # concurrent writers one change can outlast; 20 parallel promotions need at most 20.
@@ -391,7 +396,7 @@ def from_record(
         id=record["id"],
         title=record["title"],
         host=record["host"],
-        video=VideoPolicy(record.get("video", VideoPolicy.OFF.value)),
+        video=_known(VideoPolicy, record.get("video"), VideoPolicy.OFF, record),
         # Records written before the choice existed were all recorded.
         record=record.get("record") is not False,
         state=state,
@@ -403,7 +408,7 @@ def from_record(
         invited=_invitations(record.get("invited")),
         pinned=record.get("pinned"),
         # Records written before screen sharing have no source: their pin is a camera pin.
-        pinned_source=VideoSource(record.get("pinned_source") or VideoSource.CAMERA.value),
+        pinned_source=_known(VideoSource, record.get("pinned_source"), VideoSource.CAMERA, record),
         names={**(hand_names or {}), **_names(record.get("names"))},
         pictures={**(hand_pictures or {}), **_names(record.get("pictures"))},
         created_at=parse_ts(record["created_at"]),  # type: ignore[arg-type]
@@ -417,6 +422,21 @@ def from_record(
         listener_count=max(0, int(listener_count)),
         hls=hls,
     )
+
+
+def _known(kind: type[E], value: object, default: E, record: dict[str, Any]) -> E:
+    """A value of `kind`, or `default` for one this version does not know: written by a newer
+    release (read by this one during a deploy, or after a rollback) or by hand. The default is the
+    restrictive one (no camera, a camera pin), and one odd record must not turn every listing and
+    the reconciler's sweep into errors, so it is logged and read, not refused."""
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        name, wanted = kind.__name__, default.value
+        log.warning("Space %s: unknown %s %r read as %r", record.get("id"), name, value, wanted)
+        return default
 
 
 def _invitations(value: object) -> dict[str, Invitation]:

@@ -1102,15 +1102,19 @@ async def test_state_json_follows_the_room_metadata_and_says_when_the_space_ende
     changed = RoomMetadata(
         space_id="s1", video="off", pinned=None, title="Harness", speakers=("leo",), version=3
     )
-    h.room.metadata = changed.to_json()
-    h.room.emit("room_metadata_changed", "", changed.to_json())
+    # A field from a control plane newer than this composer reaches the viewers' state.json as it came.
+    raw = json.dumps({**changed.to_dict(), "newer_field": {"a": [1, 2]}})
+    h.room.metadata = raw
+    h.room.emit("room_metadata_changed", "", raw)
     await eventually_async(
         lambda: json.loads(sink.objects[key])["speakers"] == ["leo"], what="the change in state.json"
     )
+    assert json.loads(sink.objects[key])["newer_field"] == {"a": [1, 2]}
     assert sink.headers[key][1] == "public, max-age=0, s-maxage=1"
     await h.composer.aclose()
     final = json.loads(sink.objects[key])
     assert final["state"] == "ended" and final["speakers"] == ["leo"]
+    assert final["newer_field"] == {"a": [1, 2]}
     assert sink.headers[key][1] == "public, max-age=60"
 
 

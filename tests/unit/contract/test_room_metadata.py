@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 from contract.room_metadata import RoomMetadata, parse_room_metadata
 
 
@@ -31,3 +34,19 @@ def test_only_an_explicit_false_says_a_space_is_not_recorded() -> None:
     for raw in ("", "{}", '{"record": null}', '{"record": "false"}', '{"record": 0}', "[]"):
         assert parse_room_metadata(raw).record is True, raw
     assert parse_room_metadata(RoomMetadata(record=False).to_json()).record is False
+
+
+def test_fields_this_version_does_not_know_are_written_back_as_they_came() -> None:
+    """The composer relays the control plane's document to state.json: one older than the control
+    plane (a composer keeps its Spaces through a deploy) keeps what it does not read, for the newer
+    pages that do. What it knows it writes as it reads it; what it adds (the timeline) it adds."""
+    raw = {"space_id": "s", "host": "h", "speakers": ["a"], "seats_left": {"speakers": 3}, "poll": None}
+    relayed = replace(parse_room_metadata(json.dumps(raw)), timeline_recent=())
+    doc = json.loads(relayed.to_json())
+    assert doc["seats_left"] == {"speakers": 3} and "poll" in doc and doc["poll"] is None
+    assert doc["speakers"] == ["a"] and doc["host"] == "h"
+    # Not part of the document: neither written as a field nor compared.
+    assert "extra" not in doc
+    assert relayed == parse_room_metadata(json.dumps({"space_id": "s", "host": "h", "speakers": ["a"]}))
+    # A field this version knows is its own, whatever an unknown one is called.
+    assert json.loads(RoomMetadata(host="x", extra={"host": "y"}).to_json())["host"] == "x"
