@@ -1391,7 +1391,7 @@ def _ecs_task() -> None:
     A broadcast lasts the whole Space; scaling in a busy task would cut its stream to a
     discontinuity and a replacement's start-up gap (no-op outside ECS, media_agent/ecs_task.py).
     """
-    ecs_task.start(lambda: len(server.active_jobs), _superseded)
+    ecs_task.start(lambda: server.active_jobs, _superseded)
 
 
 async def evict_predecessors(ctx: JobContext) -> None:

@@ -589,7 +589,7 @@ server = AgentServer(
 @server.on("worker_started")
 def _ecs_task() -> None:
     """ECS scale-in protection follows the room count; a superseded worker stands aside (ecs_task.py)."""
-    ecs_task.start(lambda: len(server.active_jobs), _superseded)
+    ecs_task.start(lambda: server.active_jobs, _superseded)
 
 
 @server.rtc_session(agent_name=names.AGENT_NAME)
