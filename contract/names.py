@@ -153,6 +153,11 @@ ENV_HOST_GRACE_SECONDS: Final = "SPACES_HOST_GRACE_SECONDS"  # a Space ends when
 ENV_PRESENCE_WINDOW_SECONDS: Final = "SPACES_PRESENCE_WINDOW_SECONDS"  # HLS heartbeat window
 ENV_RECORDING_RETENTION_DAYS: Final = "SPACES_RECORDING_RETENTION_DAYS"
 BROADCAST_PREFIX: Final = "broadcasts/"
+# The page generation the API serves, named on every answer under PAGE_GENERATION_HEADER. Bump it
+# with an API change that pages built before it cannot work with (a parameter renamed or removed):
+# such a page then offers a reload (web/src/update_notice.ts). Adding something never needs it.
+PAGE_GENERATION: Final = 1
+PAGE_GENERATION_HEADER: Final = "Spaces-Page-Generation"
 # The S3 object tag of a broadcast whose host kept no recording (Space.record false): the composer
 # writes every object of it with this tag, and the bucket's lifecycle rule deletes tagged objects a
 # day after they were written (infrastructure/constructs/broadcast_delivery.py).

@@ -18,6 +18,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contract.names import PAGE_GENERATION_HEADER
+
 from ..core.config import Settings, get_settings
 from ..domain.audience import InvalidAudienceCursor
 from ..domain.errors import Busy, Conflict, DomainError, Forbidden, NotFound, PartlyDone, TooMany
@@ -31,6 +33,7 @@ from . import openapi
 from .json_bodies import JsonBodies
 from .local_hosts import LocalHostsOnly
 from .methods import AllowedMethods
+from .page_generation import PageGeneration
 from .problems import AsciiJSONResponse, problem
 from .query_strings import SingleQueryValues
 from .routes import avatars, health, listeners, presence, reactions, spaces, stage, tokens, webhooks
@@ -144,11 +147,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origin_list,
         allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-        # A 503 says when to come back; a page on another origin can only read that if exposed.
-        expose_headers=["Retry-After"],
+        # A 503 says when to come back, and every answer which page generation the API serves; a
+        # page on another origin can only read them if exposed.
+        expose_headers=["Retry-After", PAGE_GENERATION_HEADER],
         # Bearer tokens, not cookies: no credentials mode needed (an explicit "*" stays legal).
         allow_credentials=False,
     )
+    # Outside CORS, so its preflights name the generation too.
+    app.add_middleware(PageGeneration)
     # Outermost: local mode's public dev secret answers only this machine's pages (DNS rebinding).
     app.add_middleware(LocalHostsOnly)
 

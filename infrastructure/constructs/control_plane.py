@@ -246,7 +246,7 @@ class ControlPlane(Construct):
                 allow_headers=["authorization", "content-type", "idempotency-key"],
                 # With CORS configured, API Gateway replaces the app's CORS headers: a page on the
                 # web origin reads a 503's Retry-After only if this exposes it.
-                expose_headers=["retry-after"],
+                expose_headers=["retry-after", names.PAGE_GENERATION_HEADER.lower()],
                 allow_methods=[apigwv2.CorsHttpMethod.ANY],
                 max_age=Duration.hours(1),
             )

@@ -1251,7 +1251,8 @@ def test_the_user_data_writes_the_node_folder_as_it_is_in_the_repo(synth: Synthe
 
 def test_the_api_lets_the_web_origin_read_when_to_come_back_after_a_503() -> None:
     """With CORS configured, API Gateway answers with its own CORS headers instead of the app's, so
-    the Retry-After of a 503 (docs/control-plane.md, "Endpoints") must be exposed there too."""
+    the Retry-After of a 503 (docs/control-plane.md, "Endpoints") and the page generation must be
+    exposed there too."""
     stack = cdk.Stack(cdk.App(), "CorsOnly")
     ControlPlane(
         stack,
@@ -1276,7 +1277,8 @@ def test_the_api_lets_the_web_origin_read_when_to_come_back_after_a_503() -> Non
     (api,) = cors.values()
     config = api["Properties"]["CorsConfiguration"]
     assert config["AllowOrigins"] == ["https://web.example"]
-    assert config["ExposeHeaders"] == ["retry-after"]
+    # ... and the page generation every answer names (functions/api/page_generation.py).
+    assert config["ExposeHeaders"] == ["retry-after", "spaces-page-generation"]
 
 
 def test_the_deployed_api_limits_live_spaces_per_host(synth: Synthesized) -> None:

@@ -1,6 +1,7 @@
 /** The Spaces API (issue 2), typed. Every call carries the signed-in user's bearer token. */
 import type * as Schema from "./api.gen";
 import { type HlsGrant, type JoinGrant, parseGrant, type WebRtcGrant } from "./broadcast";
+import { servesNewerPage } from "./update_notice";
 import { type SpaceState, TOKEN_RATE_LIMITED_RULE, type VideoPolicy, type VideoSource } from "./contract.gen";
 
 export type { SpaceState, VideoPolicy };
@@ -296,6 +297,9 @@ export type TokenRefresher = () => Promise<boolean>;
 export class Api {
   /** The refresh in flight: every call that meets a 401 meanwhile waits for this one. */
   private refreshing: Promise<boolean> | null = null;
+  /** Called when an answer says the API serves a newer page generation than this page's
+   * (update_notice.ts): every answer, refusals included, is read for it. */
+  onNewerPage: (() => void) | null = null;
 
   constructor(
     readonly baseUrl: string,
@@ -389,6 +393,7 @@ export class Api {
       if (signal?.aborted) throw signal.reason ?? err;
       throw new ApiError(0, `cannot reach the Spaces API at ${this.baseUrl}`);
     }
+    if (this.onNewerPage && servesNewerPage(resp.headers)) this.onNewerPage();
     const text = await resp.text();
     let parsed: unknown = null;
     try {

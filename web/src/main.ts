@@ -23,6 +23,7 @@ import { lazyView } from "./lazy_view";
 import { useAvatarProxy } from "./people";
 import { beginSignIn, cloudSignOut, completeSignIn, hostedLogin, parseCallback, redirectUriOf, SignInError } from "./oauth";
 import { parseRoute } from "./route";
+import { showUpdateNotice } from "./update_notice";
 import { lobbyView } from "./views/lobby";
 import { signInView } from "./views/signin";
 
@@ -116,6 +117,8 @@ async function boot(): Promise<void> {
       else location.hash = hash;
     },
   };
+  // The API was deployed with a change this page's code cannot follow: offer a reload.
+  app.api.onNewerPage = () => showUpdateNotice();
 
   function signedOut(): void {
     signingOut = false;

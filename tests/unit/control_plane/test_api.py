@@ -1714,7 +1714,8 @@ def test_a_throttled_store_is_a_503_and_any_other_store_failure_stays_a_500(
         throttled = c.get("/spaces/" + "a" * 32, headers={**auth("host"), "Origin": "https://web.example"})
         assert throttled.status_code == 503 and throttled.json()["rule"] == "store_throttled"
         assert throttled.headers["retry-after"] == "2"
-        assert throttled.headers["access-control-expose-headers"] == "Retry-After"
+        assert throttled.headers["access-control-expose-headers"] == "Retry-After, Spaces-Page-Generation"
+        assert throttled.headers["spaces-page-generation"] == str(names.PAGE_GENERATION)
         app.dependency_overrides[deps.get_store] = failing("ValidationException")
         assert c.get("/spaces/" + "a" * 32, headers=auth("host")).status_code == 500
 
@@ -1847,3 +1848,17 @@ def test_a_query_parameter_named_twice_is_a_422_naming_it_and_changes_nothing(cl
     assert client.get(f"/spaces/{space_id}/listeners", headers=auth("host")).json()["items"] == []
     # Once each, and distinct names, are as before.
     assert client.get("/spaces?state=live&limit=5", headers=auth("h")).status_code == 200
+
+
+def test_every_answer_names_the_page_generation_the_api_serves(client: TestClient) -> None:
+    """Answers, refusals and CORS preflights alike: a page older than the API's last breaking change
+    learns it from whatever it asks next (web/src/update_notice.ts)."""
+    expected, header = str(names.PAGE_GENERATION), names.PAGE_GENERATION_HEADER
+    assert client.get("/spaces?state=live", headers=auth("h")).headers[header] == expected
+    assert client.get("/spaces/nope", headers=auth("h")).headers[header] == expected
+    assert client.get("/spaces").headers[header] == expected  # 401
+    preflight = client.options(
+        "/spaces",
+        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.headers[header] == expected
