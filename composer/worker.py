@@ -37,6 +37,8 @@ from composer import settings, video
 from composer.avatars import AvatarCache
 from composer.hls import Broadcast, BroadcastConfig, BroadcastEnded, BroadcastStats, Sink, discarding
 from composer.hls.headers import cache_headers
+from composer.hls.playlist import MediaPlaylist
+from composer.hls.timeline import timeline_json
 from composer.load import LOAD_THRESHOLD, composer_load
 from composer.mixer import Mixer
 from composer.pacing import Schedule
@@ -46,7 +48,7 @@ from composer.video import held_videos
 from composer.watchdog import CHECK_EVERY_S, Watchdog, stall_limit
 from contract import names
 from contract.avatar_fetch import policy_from_env
-from contract.broadcast import TimelineEntry
+from contract.broadcast import BroadcastTimeline, TimelineEntry
 from contract.reactions import parse_reaction_burst
 from contract.room_metadata import TIMELINE_RECENT_MAX, RoomMetadata, parse_room_metadata, recent_timeline
 from contract.stage import StageState, VideoSource, parse_stage
@@ -189,6 +191,27 @@ def kept_or_discarded(sink: Sink, metadata: RoomMetadata) -> Sink:
     """Where this Space's broadcast goes: `sink`, or when its host kept no recording (`record`,
     fixed at creation) the same place with every object tagged for deletion (sinks.discarding)."""
     return sink if metadata.record else discarding(sink)
+
+
+def recording_stubs(
+    space_id: str, *, video: bool, started_at: float
+) -> list[tuple[str, bytes, dict[str, str]]]:
+    """What replaces the whole-stream playlists (every rendition a broadcast of this shape
+    writes) and the timeline of an ended Space without a recording: closed, and empty."""
+    empty = MediaPlaylist(ended=True).render().encode()
+    playlists = [names.BROADCAST_PLAYLIST]
+    if video:
+        playlists += [names.BROADCAST_LOW_PLAYLIST, names.BROADCAST_AUDIO_PLAYLIST]
+    timeline = BroadcastTimeline(space_id=space_id, started_at=started_at, ended=True)
+    stubs = [(f"{space_id}/{name}", empty, cache_headers(name, closed=True)) for name in playlists]
+    stubs.append(
+        (
+            f"{space_id}/{names.BROADCAST_TIMELINE}",
+            timeline_json(timeline).encode(),
+            cache_headers(names.BROADCAST_TIMELINE, closed=True),
+        )
+    )
+    return stubs
 
 
 def decoded_microphones(sink: FrameSink, sample_rate: int) -> MicSource:
@@ -567,6 +590,8 @@ class RoomComposer:
                 # counted from the start of this shutdown.
                 budget = min(budget, max(1.0, EVICTED_CLOSE_S - elapsed))
             complete = await self._feeder.close(ended, budget)
+            if ended and complete and not self._metadata.record:
+                await self._withdraw_recording()
             logger.info(
                 "broadcast %s closed (ended=%s, complete=%s, frames=%d, chunks=%d, dropped %.1f s)",
                 self.space_id,
@@ -576,6 +601,27 @@ class RoomComposer:
                 self.chunks,
                 self.dropped_s,
             )
+
+    async def _withdraw_recording(self) -> None:
+        """A Space whose host kept no recording has ended: its whole-stream playlists and timeline
+        become empty closed ones, so nobody who knows its id replays it in the day or two before
+        the bucket deletes the objects (they are tagged for that, `kept_or_discarded`). The live
+        windows stay as they are: viewers a few seconds behind play them to their end."""
+        sink = self._state_sink
+        if sink is None:
+            return
+        stubs = recording_stubs(self.space_id, video=self._video, started_at=self._epoch_ms / 1000)
+
+        def write() -> None:
+            for key, body, headers in stubs:
+                sink.write(
+                    key, body, content_type=headers["Content-Type"], cache_control=headers["Cache-Control"]
+                )
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(write), STATE_WRITE_BUDGET_S)
+        except Exception:  # the objects still go with the bucket's rule
+            logger.warning("the recording of %s was not withdrawn", self.space_id, exc_info=True)
 
     async def _space_ended(self) -> bool:
         """Whether this shutdown is the end of the Space: the room was deleted.

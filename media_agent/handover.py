@@ -36,6 +36,9 @@ DEFAULT_AFTER_S = 2 * 3600.0
 # A job still here this long after its hand-over was asked for is asked for again (the dispatch
 # failed, or found no new worker yet).
 RETRY_S = 300.0
+# One job is handed over per poll: the new workers take a worker's Spaces one at a time and their
+# load reports keep up (all at once could overload one new composer before its load shows, and the
+# new fleet may have scaled in while the superseded workers published no load).
 POLL_S = 10.0
 
 
@@ -76,6 +79,7 @@ class HandoverPlan:
         self._asked: dict[str, float] = {}
 
     def due(self, *, superseded: bool, jobs: Sequence[Job], now: float) -> list[Job]:
+        """The job to hand over now (one at most), or none."""
         if not superseded:
             # Current again (a rollback), or never superseded: nothing to hand over.
             self._superseded_since = None
@@ -87,7 +91,7 @@ class HandoverPlan:
         self._asked = {job_id: at for job_id, at in self._asked.items() if job_id in running}
         if now - self._superseded_since < self._after_s:
             return []
-        due = [job for job in jobs if now - self._asked.get(job.id, -float("inf")) >= self._retry_s]
+        due = [job for job in jobs if now - self._asked.get(job.id, -float("inf")) >= self._retry_s][:1]
         for job in due:
             self._asked[job.id] = now
         return due

@@ -122,6 +122,10 @@ class Space:
     # The HLS viewers estimated from sampled heartbeats (domain/presence.py), kept by the
     # reconciler in an item of its own, merged in on read. None: never estimated.
     hls: HlsEstimate | None = None
+    # The stored `video` when it was a value this release does not know (a newer release wrote it;
+    # store/base.py reads it as off): written back as it was, since no rule changes the policy of
+    # an existing Space, so an older release's write does not downgrade it for good. Not compared.
+    stored_video: str | None = field(default=None, compare=False)
 
     @property
     def audience_count(self) -> int:

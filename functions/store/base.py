@@ -341,7 +341,8 @@ def to_record(space: Space) -> dict[str, Any]:
         "id": space.id,
         "title": space.title,
         "host": space.host,
-        "video": space.video.value,
+        # As stored when this release could not read it (Space.stored_video), else the policy.
+        "video": space.stored_video or space.video.value,
         "record": space.record,
         "state": space.state.value,
         "cohosts": list(space.cohosts),
@@ -397,6 +398,7 @@ def from_record(
         title=record["title"],
         host=record["host"],
         video=_known(VideoPolicy, record.get("video"), VideoPolicy.OFF, record),
+        stored_video=None if _knows(VideoPolicy, record.get("video")) else str(record["video"]),
         # Records written before the choice existed were all recorded.
         record=record.get("record") is not False,
         state=state,
@@ -422,6 +424,11 @@ def from_record(
         listener_count=max(0, int(listener_count)),
         hls=hls,
     )
+
+
+def _knows(kind: type[Enum], value: object) -> bool:
+    """Whether `value` is absent or one of `kind`'s."""
+    return value is None or value in {member.value for member in kind}
 
 
 def _known(kind: type[E], value: object, default: E, record: dict[str, Any]) -> E:

@@ -17,6 +17,7 @@ deploy still finds the chunks it loads later (the HLS player is loaded on demand
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,7 +185,7 @@ class WebSite(Construct):
         self.origin = f"https://{self.domain_name}"
         self.url = f"{self.origin}/"
 
-    def publish(self, *, config: dict[str, object], policy: str) -> None:
+    def publish(self, *, config: dict[str, object], policy: str, after: Sequence[Construct] = ()) -> None:
         """Deploy the build with this stack's `config.json` and Content-Security-Policy (both may hold
         deploy-time values: the API's URL, the user pool's client id, the CDN's name).
 
@@ -235,8 +236,12 @@ class WebSite(Construct):
             role=self.deployment_role,
             log_group=self.deployment_logs,
         )
-        # The page names the assets of its own build: they are in place before it is.
+        # The page names the assets of its own build: they are in place before it is; and it goes
+        # live after `after` (the API's alias): a page newer than the API would meet the old one,
+        # and a Reload its update notice offers would load the same page again.
         page.node.add_dependency(assets)
+        for construct in after:
+            page.node.add_dependency(construct)
         # Both deployments run in one handler Lambda (CDK keeps one per stack and memory size), with
         # the role and log group given here; each still publishes its own AWS CLI layer, of which the
         # handler uses the first (a few MB in the account, nothing at run time).

@@ -385,7 +385,7 @@ class SpacesStack(Stack):
         config = web_config(control_plane.url, identity, avatar_url)
         policy = web_policy(control_plane.url, fleet, f"https://{broadcast.domain_name}", identity)
         if site is not None:
-            site.publish(config=config, policy=policy)
+            site.publish(config=config, policy=policy, after=(control_plane.alias,))
             CfnOutput(self, names.OUTPUT_WEB_URL, value=site.url, description="The web page")
             if settings.web and settings.web.domain:
                 CfnOutput(

@@ -890,9 +890,23 @@ async def test_a_space_without_a_recording_is_marked_so_and_leaves_no_replay(
         await expect(host.by("listener-count")).to_be_visible()
         await expect(host.by("recorded")).to_have_count(0)
 
+        async def segments_written() -> bool:
+            resp = await broadcast.api.get(f"/broadcast/{space_id}/{names.BROADCAST_PLAYLIST}")
+            return resp.status_code == 200 and ".ts" in resp.text
+
+        await eventually_async(
+            segments_written, timeout=TURN_TIMEOUT, interval=0.5, what="the live broadcast"
+        )
         ended = await broadcast.api.post(f"/spaces/{space_id}/end", headers=rita)
         assert ended.status_code == 200, ended.text
         assert ended.json()["broadcast"] is None and ended.json()["recording_available_until"] is None
+
+        # The composer closes its whole-stream playlist empty: nothing to replay with the id alone.
+        async def withdrawn() -> bool:
+            resp = await broadcast.api.get(f"/broadcast/{space_id}/{names.BROADCAST_PLAYLIST}")
+            return resp.status_code == 200 and "#EXT-X-ENDLIST" in resp.text and ".ts" not in resp.text
+
+        await eventually_async(withdrawn, timeout=TURN_TIMEOUT, interval=0.5, what="the recording withdrawn")
         # Ended, it is listed by the API as any ended Space, and the lobby (once its recordings
         # list has been read: a card or its empty text) offers no replay of it.
         listed = (await broadcast.api.get("/spaces?state=ended", headers=rita)).json()["items"]

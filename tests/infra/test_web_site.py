@@ -117,6 +117,9 @@ def test_the_build_is_copied_with_long_lived_assets_and_a_revalidated_page(synth
     ]
     (assets_id,) = set(synth.resources("Custom::CDKBucketDeployment")) - {page_id}
     assert assets_id in synth.template["Resources"][page_id]["DependsOn"]
+    # ... and for the API it calls: a new page never meets the old API (docs/web.md).
+    (alias_id,) = synth.resources("AWS::Lambda::Alias")
+    assert alias_id in synth.template["Resources"][page_id]["DependsOn"]
 
 
 def test_the_private_bucket_is_read_by_this_distribution_only(synth: Synthesized) -> None:

@@ -18,8 +18,9 @@ def test_nothing_is_handed_over_before_the_worker_has_been_superseded_long_enoug
     assert plan.due(superseded=False, jobs=[A, B], now=0.0) == []
     assert plan.due(superseded=True, jobs=[A, B], now=10.0) == []  # superseded from here
     assert plan.due(superseded=True, jobs=[A, B], now=109.0) == []
-    assert plan.due(superseded=True, jobs=[A, B], now=110.0) == [A, B]
-    # Asked once, then again only if the job is still here after retry_s.
+    # One at a time, each asked once, then again only if it is still here after retry_s.
+    assert plan.due(superseded=True, jobs=[A, B], now=110.0) == [A]
+    assert plan.due(superseded=True, jobs=[A, B], now=111.0) == [B]
     assert plan.due(superseded=True, jobs=[A, B], now=120.0) == []
     assert plan.due(superseded=True, jobs=[A], now=140.0) == [A]
 

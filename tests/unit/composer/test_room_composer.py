@@ -25,6 +25,8 @@ from livekit import rtc
 
 from composer import settings, watchdog, worker
 from composer.hls import BroadcastConfig, BroadcastStats
+from composer.hls.playlist import parse_playlist
+from composer.hls.timeline import parse_timeline
 from composer.layout import BigTile, card_for
 from composer.worker import CAMERA_STALE_S, RoomComposer, _Camera, big_tile_picture
 from contract import names
@@ -222,9 +224,12 @@ def make(
     clock: Callable[[], float] = time.monotonic,
     host: str = "",
     env: Mapping[str, str] = ENV,
+    record: bool = True,
 ) -> Harness:
     log: list[tuple[str, bool]] = []
-    metadata = RoomMetadata(space_id="s1", video=video, pinned=None, title="Harness", host=host)  # type: ignore[arg-type]
+    metadata = RoomMetadata(
+        space_id="s1", video=video, pinned=None, title="Harness", host=host, record=record
+    )  # type: ignore[arg-type]
     room = FakeRoom(metadata.to_json(), log)
     broadcasts: list[FakeBroadcast] = []
     mics: list[FakeMics] = []
@@ -1120,6 +1125,33 @@ async def test_state_json_follows_the_room_metadata_and_says_when_the_space_ende
 
 async def _room_gone() -> bool:
     return False
+
+
+@pytest.mark.parametrize("video", ["speakers", "off"])
+async def test_the_end_of_a_space_without_a_recording_leaves_nothing_to_replay(video: str) -> None:
+    """Its whole-stream playlists (each rendition the broadcast has) and its timeline become closed
+    and empty once the broadcast is closed; a recorded Space's are left as the broadcast wrote them."""
+    for record in (False, True):
+        sink = MemorySink()
+        h = make(video=video, state_sink=sink, room_exists=_room_gone, record=record)
+        await h.composer.start()
+        await h.composer.aclose()
+        written = {key.split("/", 1)[1] for key in sink.objects}
+        renditions = {names.BROADCAST_PLAYLIST}
+        if video != "off":
+            renditions |= {names.BROADCAST_LOW_PLAYLIST, names.BROADCAST_AUDIO_PLAYLIST}
+        if record:
+            assert not written & (renditions | {names.BROADCAST_TIMELINE}), written
+            continue
+        assert renditions | {names.BROADCAST_TIMELINE, names.BROADCAST_STATE} <= written
+        # No rendition the broadcast does not have.
+        assert not written & ({names.BROADCAST_LOW_PLAYLIST, names.BROADCAST_AUDIO_PLAYLIST} - renditions)
+        for name in renditions:
+            playlist = parse_playlist(sink.objects[f"s1/{name}"].decode())
+            assert playlist.ended and playlist.segments == ()
+            assert sink.headers[f"s1/{name}"][1] == "public, max-age=60"
+        timeline = parse_timeline(sink.objects[f"s1/{names.BROADCAST_TIMELINE}"].decode())
+        assert timeline.ended and timeline.entries == () and timeline.space_id == "s1"
 
 
 class _HeldStateSink(MemorySink):

@@ -78,3 +78,22 @@ def test_one_such_record_leaves_the_lobby_the_space_and_the_sweep_working(
     assert client.get(f"/spaces/{ids[1]}", headers=auth("someone")).json()["video"] == "off"
     sweep(app, gateway)  # raised ValueError for every Space before
     assert all(f"space-{i}" in gateway.rooms for i in ids)
+
+
+def test_a_write_by_this_release_keeps_a_video_policy_it_could_not_read(
+    client: TestClient, settings: Settings
+) -> None:
+    """No rule changes an existing Space's video policy, so the newer release's value is written
+    back as it was: a rollback followed by a roll forward finds it again."""
+    space_id = live_space(client)
+    _rewrite(settings, space_id, video="everyone")
+    assert client.post(f"/spaces/{space_id}/hand", headers=auth("lee")).status_code < 300
+    resp = client.put(f"/spaces/{space_id}/roles/lee", json={"role": "speaker"}, headers=auth("host"))
+    assert resp.status_code == 200, resp.text
+    db = sqlite3.connect(settings.sqlite_path)
+    try:
+        (raw,) = db.execute("SELECT record FROM spaces WHERE id = ?", (space_id,)).fetchone()
+    finally:
+        db.close()
+    stored = json.loads(raw)
+    assert stored["speakers"] == ["lee"] and stored["video"] == "everyone"

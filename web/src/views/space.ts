@@ -329,7 +329,7 @@ export function spaceView(app: App, spaceId: string): View {
     watchForStart();
     if (session.closed) return;
     // Left with *Leave*: the invitation is being declined (controller.withdrawOnLeave).
-    invitation.update(session.leftOnPurpose ? null : ctl.invitedUntil(Date.now()), isRecorded(ctl.space));
+    invitation.update(session.leftOnPurpose ? null : ctl.invitedUntil(Date.now()), ctl.space?.broadcast ? isRecorded(ctl.space) : null);
     if (ctl.space?.title) document.title = `${ctl.space.title} · Spaces`;
     if (session.watching) return session.followBroadcast();
     const media = session.room;

@@ -35,6 +35,9 @@ describe("InvitationPrompt", () => {
     view.update(now() + 120_000, false);
     expect(view.el.textContent).toContain("this Space keeps no recording");
     expect(view.el.textContent).not.toContain("its recording include");
+    // No broadcast at all (a deployment without the tier): neither is mentioned.
+    view.update(now() + 120_000, null);
+    expect(view.el.textContent).not.toContain("broadcast");
     view.update(null); // withdrawn, or on stage
     expect(view.el.hidden).toBe(true);
     view.update(now() - 1); // lapsed already

@@ -21,12 +21,11 @@ export interface InvitationActions {
 }
 
 /** What the prompt tells the person before they agree; `recorded`: the Space keeps a recording
- * (header.ts isRecorded). */
-export function invitationText(recorded: boolean): string {
-  return (
-    "On stage, everyone sees your name and picture and hears you once you turn your microphone on (it starts off). " +
-    (recorded ? "The broadcast and its recording include you." : "The broadcast includes you; this Space keeps no recording.")
-  );
+ * (header.ts isRecorded), null when it has no broadcast at all (a deployment without one). */
+export function invitationText(recorded: boolean | null): string {
+  const stage = "On stage, everyone sees your name and picture and hears you once you turn your microphone on (it starts off).";
+  if (recorded === null) return stage;
+  return `${stage} ${recorded ? "The broadcast and its recording include you." : "The broadcast includes you; this Space keeps no recording."}`;
 }
 
 export class InvitationPrompt {
@@ -39,7 +38,7 @@ export class InvitationPrompt {
   /** An invitation I answered: not asked again while a document still carries it. */
   private answered: number | null = null;
   private busy = false;
-  private recorded = true;
+  private recorded: boolean | null = true;
   private lapse: unknown = null;
   /** The prompt appeared and has not had the keyboard yet (it takes it once it is in the page). */
   private focusDue = false;
@@ -58,7 +57,7 @@ export class InvitationPrompt {
 
   /** `until`: the invitation waiting for me (controller.invitedUntil), or null; `recorded`: whether
    * the Space keeps a recording (what the prompt says). Called on every draw. */
-  update(until: number | null, recorded = this.recorded): void {
+  update(until: number | null, recorded: boolean | null = this.recorded): void {
     this.recorded = recorded;
     const said = invitationText(recorded);
     if (this.text.textContent !== said) this.text.textContent = said;
