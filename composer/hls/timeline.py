@@ -57,6 +57,9 @@ def foreign_to(
     entries: tuple[TimelineEntry, ...], ours: tuple[TimelineEntry, ...]
 ) -> tuple[TimelineEntry, ...]:
     """The entries of `entries` that `ours` does not hold."""
+    if not entries:
+        # The common case (no other composer wrote this timeline): nothing to key, on every write.
+        return ()
     held = {_key(e) for e in ours}
     return tuple(e for e in entries if _key(e) not in held)
 

@@ -117,11 +117,35 @@ class Memory:
     _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
         default_factory=weakref.WeakKeyDictionary
     )
+    # Spaces the last sweep did not patrol (keep_only).
+    _gone: set[str] = field(default_factory=set)
 
     def lock(self, space_id: str) -> asyncio.Lock:
         # Per event loop: on Lambda, Mangum runs each invocation on its own loop.
         locks = self._locks.setdefault(asyncio.get_running_loop(), {})
         return locks.setdefault(space_id, asyncio.Lock())
+
+    def keep_only(self, space_ids: set[str]) -> None:
+        """Forget the Spaces two sweeps in a row no longer patrolled (ended, their rooms gone): a
+        long-running process (`make dev`'s API, a warm Lambda) would otherwise keep ~1 KB for every
+        Space it ever saw. Two in a row: a Space a request has just started may not be listed yet
+        (the listing is eventually consistent). A lock someone holds stays; what is forgotten is
+        only ever a cache, a throttle or a mark the next request sets again."""
+        per_space = (self.metadata_published, self.hands_sent, self.audience_renewed, self.count_drift)
+        known = {s for d in per_space for s in d} | self.dirty
+        known |= {s for s in (space_id_from_room(room) for room, _ in self.dispatched) if s}
+        known |= {s for locks in self._locks.values() for s in locks}
+        gone = known - space_ids
+        forget, self._gone = gone & self._gone, gone
+        for table in per_space:
+            for space_id in forget & set(table):
+                del table[space_id]
+        self.dirty -= forget
+        for key in [k for k in self.dispatched if space_id_from_room(k[0]) in forget]:
+            del self.dispatched[key]
+        for locks in self._locks.values():
+            for space_id in [s for s, lock in locks.items() if s in forget and not lock.locked()]:
+                del locks[space_id]
 
 
 def _utcnow() -> datetime:
@@ -554,6 +578,7 @@ class Reconciler:
         # each time, never always the same tail of the order.
         order = random.sample(sorted(ids), len(ids))
         outcomes = sorted(await asyncio.gather(*(one(i) for i in order)), key=lambda o: o.space_id)
+        self.memory.keep_only(ids)
         if self.flush_reactions is not None:
             await asyncio.gather(*(self._flush(i, limit) for i in live))
         return outcomes
