@@ -72,6 +72,18 @@ def publishable_through(t: float) -> int:
     return window_of(t) - PUBLISH_LAG_WINDOWS
 
 
+# A publisher reads window w from the start of window w + PUBLISH_LAG_WINDOWS on. A counter write
+# that lands after that may have come after the read; this much room is left for two machines'
+# clocks (NTP keeps Lambda's within milliseconds).
+LATE_MARGIN_S = 0.25
+
+
+def late(window: int, now: float) -> bool:
+    """Whether a counter write for `window` that landed at `now` may have come after a publisher
+    read the window (the store then takes the item back itself: DynamoReactions.add)."""
+    return window_of(now + LATE_MARGIN_S) >= window + PUBLISH_LAG_WINDOWS
+
+
 def windows_to_publish(last_published: int | None, through: int) -> range:
     """Windows a successful claim publishes: after the last published one, at most
     MAX_CATCH_UP_WINDOWS, ending with `through`."""

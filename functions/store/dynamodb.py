@@ -1651,11 +1651,18 @@ def _cancelled_by_conflict(exc: ClientError) -> bool:
 #     (k = crc32(space) mod ACTIVE_SHARDS: the trailing flush queries these few partitions)
 # Parallel seal writes of one publication (32 shards: a few round trips, not 32).
 SEAL_THREADS = 8
+# BatchGetItem takes at most 100 keys; unprocessed ones are asked again with a backoff.
+BATCH_GET_MAX = 100
+BATCH_GET_ATTEMPTS = 8
 # The partition key prefix of each per-user limit's items (domain/reactions.py RateLimit.name).
 LIMIT_PREFIXES = {reactions.LIMIT.name: "REACTLIMIT", HAND_LIMIT.name: "HANDLIMIT"}
 # Concurrent requests of one user a limit check outlasts before it answers "wait" (each round of
 # compare-and-set has a winner, so 8 attempts see 8 concurrent requests through).
 LIMIT_ATTEMPTS = 8
+
+
+def _counts(item: dict[str, Any]) -> dict[str, int]:
+    return {k.removeprefix("c_"): int(v["N"]) for k, v in item.items() if k[:2] == "c_"}
 
 
 class DynamoReactions(ReactionStore):
@@ -1737,15 +1744,35 @@ class DynamoReactions(ReactionStore):
         return {PK: {"S": f"REACT#{space_id}#{window}#{shard}"}, SK: {"S": "COUNT"}}
 
     def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
+        return self._add(self._counter_key(space_id, window, shard), {code: 1}, window)
+
+    def take_back(self, space_id: str, window: int, shard: int, code: str, *, now: float) -> bool:
+        # A publisher seals only the items it reads, and may have read this window before this
+        # item was written. Take the item: if nobody had, its counts but this one move to the
+        # window of `now` and the caller counts this one again.
+        taken = self._take(self._counter_key(space_id, window, shard), moved=True)
+        if taken is None:
+            return False  # a publisher sealed it after the add, or another late writer took it
+        rest = {c: n - (c == code) for c, n in taken.items() if n - (c == code) > 0}
+        if rest:
+            self._move(space_id, shard, rest, now)
+        return True
+
+    def _add(self, key: dict[str, Any], counts: dict[str, int], window: int) -> int | None:
+        """ADD `counts` to the counter item unless it is sealed; its total after, or None."""
+        names = {f"#c{i}": f"c_{code}" for i, code in enumerate(counts)}
+        values = {f":n{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
+        adds = ", ".join(f"#c{i} :n{i}" for i in range(len(counts)))
         try:
             result = self.client.update_item(
                 TableName=self.table,
-                Key=self._counter_key(space_id, window, shard),
-                UpdateExpression="ADD #c :one, #n :one SET #ttl = if_not_exists(#ttl, :ttl)",
+                Key=key,
+                UpdateExpression=f"ADD {adds}, #n :sum SET #ttl = if_not_exists(#ttl, :ttl)",
                 ConditionExpression="attribute_not_exists(sealed)",
-                ExpressionAttributeNames={"#c": f"c_{code}", "#n": "total", "#ttl": TTL},
+                ExpressionAttributeNames={**names, "#n": "total", "#ttl": TTL},
                 ExpressionAttributeValues={
-                    ":one": {"N": "1"},
+                    **values,
+                    ":sum": {"N": str(sum(counts.values()))},
                     ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},
                 },
                 ReturnValues="UPDATED_NEW",
@@ -1755,6 +1782,35 @@ class DynamoReactions(ReactionStore):
                 return None
             raise
         return int(result["Attributes"]["total"]["N"])
+
+    def _move(self, space_id: str, shard: int, counts: dict[str, int], now: float) -> None:
+        """Counts taken from a late item, into the first open window from `now` on."""
+        window = reactions.window_of(now)
+        for _ in range(reactions.MAX_CATCH_UP_WINDOWS):
+            if self._add(self._counter_key(space_id, window, shard), counts, window) is not None:
+                return
+            window += 1
+        logger.warning("reactions of %s lost: no open window to move %s into", space_id, counts)
+
+    def _take(self, key: dict[str, Any], *, moved: bool) -> dict[str, int] | None:
+        """Seal an existing, unsealed counter item and return its counts (one atomic step); None
+        when it is not there or already sealed. `moved`: by a late writer, who moves the counts
+        (a publisher reading the item later leaves them out)."""
+        try:
+            result = self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET sealed = :t" + (", moved = :t" if moved else ""),
+                ConditionExpression="attribute_exists(#pk) AND attribute_not_exists(sealed)",
+                ExpressionAttributeNames={"#pk": PK},
+                ExpressionAttributeValues={":t": {"BOOL": True}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _counts(result.get("Attributes", {}))
 
     def claim(self, space_id: str, through: int) -> tuple[bool, int | None]:
         try:
@@ -1821,24 +1877,47 @@ class DynamoReactions(ReactionStore):
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
+        """Read every shard item of the windows (consistent BatchGetItem: reads, where a seal per
+        shard wrote, and created, every one of them), then seal and take those that exist and are
+        open. An item created after the read is late, and its writer takes it back (`take_back`)."""
         keys = [self._counter_key(space_id, w, s) for w in windows for s in range(reactions.SHARDS)]
-        # One UpdateItem per shard: sealing and reading it is one atomic step (ALL_NEW).
+        found = self._read_counters(keys)
+        counts: list[dict[str, int]] = []
+        open_keys = []
+        for item in found:
+            if "moved" in item:
+                continue  # taken by its late writer, counts moved to a later window
+            if "sealed" in item:
+                counts.append(_counts(item))  # sealed before (this window's range was read again)
+            else:
+                open_keys.append({PK: item[PK], SK: item[SK]})
         with ThreadPoolExecutor(SEAL_THREADS) as pool:
-            items = list(pool.map(self._seal_one, keys))
-        counts = [{k.removeprefix("c_"): int(v["N"]) for k, v in i.items() if k[:2] == "c_"} for i in items]
-        return [c for c in counts if c]  # shards nobody wrote to (created by the seal) hold nothing
+            taken = list(pool.map(self._take_or_read, open_keys))
+        counts += [c for c in taken if c is not None]
+        return [c for c in counts if c]
 
-    def _seal_one(self, key: dict[str, Any]) -> dict[str, Any]:
-        result = self.client.update_item(
-            TableName=self.table,
-            Key=key,
-            UpdateExpression="SET sealed = :t, #ttl = if_not_exists(#ttl, :ttl)",
-            ExpressionAttributeNames={"#ttl": TTL},
-            ExpressionAttributeValues={
-                ":t": {"BOOL": True},
-                ":ttl": {"N": str(int(time.time()) + reactions.ITEM_TTL)},
-            },
-            ReturnValues="ALL_NEW",
-        )
-        attributes: dict[str, Any] = result.get("Attributes", {})
-        return attributes
+    def _take_or_read(self, key: dict[str, Any]) -> dict[str, int] | None:
+        taken = self._take(key, moved=False)
+        if taken is not None:
+            return taken
+        # Sealed between the read and now: by its late writer (moved: not ours) or another seal.
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+        return None if "moved" in item or "sealed" not in item else _counts(item)
+
+    def _read_counters(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        chunks = [keys[i : i + BATCH_GET_MAX] for i in range(0, len(keys), BATCH_GET_MAX)]
+        with ThreadPoolExecutor(SEAL_THREADS) as pool:
+            parts = list(pool.map(self._batch_get, chunks))
+        return [item for part in parts for item in part]
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            response = self.client.batch_get_item(RequestItems=request)
+            items += response.get("Responses", {}).get(self.table, [])
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise RuntimeError(f"reaction counters of {len(keys)} keys not read: the table kept refusing")

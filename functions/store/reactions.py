@@ -41,7 +41,17 @@ class ReactionStore(ABC):
     def seal(self, space_id: str, windows: range) -> list[dict[str, int]]:
         """Seal these windows (later adds to them are refused) and return every counter they
         hold, one dict per shard item. Each shard is sealed and read in one atomic step, so a
-        count is either in the answer or refused to its writer, never lost."""
+        count is either in the answer or refused to its writer, never lost. DynamoDB seals only
+        the shard items it finds (writing all 32 of every window cost ~100 writes per reaction);
+        an item first written after a publisher could have read its window is late
+        (`reactions.late`), and its writer takes it back (`take_back`), so that holds there too."""
+
+    def take_back(self, space_id: str, window: int, shard: int, code: str, *, now: float) -> bool:
+        """After a late add of `code` (`reactions.late`): take the counter item back unless a
+        publisher sealed it, moving its other counts to the window of `now`. True: taken, and the
+        add is refused (its caller counts it again in a later window). A store whose seal refuses
+        every later add of a window (SQLite's) has nothing to take: False."""
+        return False
 
     @abstractmethod
     def mark_active(self, space_id: str, window: int) -> None:

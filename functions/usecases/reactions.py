@@ -93,9 +93,15 @@ class ReactionService:
         window = reactions.window_of(self.clock())
         for _ in range(reactions.MAX_CATCH_UP_WINDOWS):
             total = self.store.add(space_id, window, shard, code)
+            now = self.clock()
+            if total is not None and reactions.late(window, now):
+                # Landed after a publisher may have read the window: taken back (and counted
+                # again below) unless a publisher sealed it with this count in.
+                if self.store.take_back(space_id, window, shard, code, now=now):
+                    total = None
             if total is not None:
                 return total, window
-            window = max(window + 1, reactions.window_of(self.clock()))
+            window = max(window + 1, reactions.window_of(now))
         raise Conflict("reactions_busy", "the reaction could not be counted; retry")
 
     async def flush(self, space_id: str) -> Published | None:

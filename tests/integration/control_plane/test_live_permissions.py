@@ -305,6 +305,7 @@ async def test_start_dispatches_the_stage_agent_with_the_room_metadata(
     assert metadata == {
         "space_id": space["id"],
         "video": "host",
+        "record": True,  # the API's default: keep the recording
         "pinned": None,
         "pinned_source": "camera",
         "title": "live test",
