@@ -1746,17 +1746,31 @@ class DynamoReactions(ReactionStore):
     def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
         return self._add(self._counter_key(space_id, window, shard), {code: 1}, window)
 
-    def take_back(self, space_id: str, window: int, shard: int, code: str, *, now: float) -> bool:
+    def take_back(self, space_id: str, window: int, shard: int) -> dict[str, int] | None:
         # A publisher seals only the items it reads, and may have read this window before this
-        # item was written. Take the item: if nobody had, its counts but this one move to the
-        # window of `now` and the caller counts this one again.
-        taken = self._take(self._counter_key(space_id, window, shard), moved=True)
-        if taken is None:
-            return False  # a publisher sealed it after the add, or another late writer took it
-        rest = {c: n - (c == code) for c, n in taken.items() if n - (c == code) > 0}
-        if rest:
-            self._move(space_id, shard, rest, now)
-        return True
+        # item was written. Taken: its counts are the caller's to publish, and no publisher
+        # counts them. The mark is this call's own, so a retry of a take that was applied but
+        # whose answer was lost still knows the take was its.
+        token = uuid.uuid4().hex
+        key = self._counter_key(space_id, window, shard)
+        try:
+            result = self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET sealed = :t, moved = :token",
+                ConditionExpression="attribute_exists(#pk) AND attribute_not_exists(sealed)",
+                ExpressionAttributeNames={"#pk": PK},
+                ExpressionAttributeValues={":t": {"BOOL": True}, ":token": {"S": token}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+            if item.get("moved", {}).get("S") != token:
+                return None  # a publisher sealed it after the add (this count is in that message)
+            return _counts(item)
+        return _counts(result.get("Attributes", {}))
 
     def _add(self, key: dict[str, Any], counts: dict[str, int], window: int) -> int | None:
         """ADD `counts` to the counter item unless it is sealed; its total after, or None."""
@@ -1783,24 +1797,14 @@ class DynamoReactions(ReactionStore):
             raise
         return int(result["Attributes"]["total"]["N"])
 
-    def _move(self, space_id: str, shard: int, counts: dict[str, int], now: float) -> None:
-        """Counts taken from a late item, into the first open window from `now` on."""
-        window = reactions.window_of(now)
-        for _ in range(reactions.MAX_CATCH_UP_WINDOWS):
-            if self._add(self._counter_key(space_id, window, shard), counts, window) is not None:
-                return
-            window += 1
-        logger.warning("reactions of %s lost: no open window to move %s into", space_id, counts)
-
-    def _take(self, key: dict[str, Any], *, moved: bool) -> dict[str, int] | None:
+    def _take(self, key: dict[str, Any]) -> dict[str, int] | None:
         """Seal an existing, unsealed counter item and return its counts (one atomic step); None
-        when it is not there or already sealed. `moved`: by a late writer, who moves the counts
-        (a publisher reading the item later leaves them out)."""
+        when it is not there or already sealed."""
         try:
             result = self.client.update_item(
                 TableName=self.table,
                 Key=key,
-                UpdateExpression="SET sealed = :t" + (", moved = :t" if moved else ""),
+                UpdateExpression="SET sealed = :t",
                 ConditionExpression="attribute_exists(#pk) AND attribute_not_exists(sealed)",
                 ExpressionAttributeNames={"#pk": PK},
                 ExpressionAttributeValues={":t": {"BOOL": True}},
@@ -1886,7 +1890,7 @@ class DynamoReactions(ReactionStore):
         open_keys = []
         for item in found:
             if "moved" in item:
-                continue  # taken by its late writer, counts moved to a later window
+                continue  # taken back by its late writer, who published its counts
             if "sealed" in item:
                 counts.append(_counts(item))  # sealed before (this window's range was read again)
             else:
@@ -1897,10 +1901,10 @@ class DynamoReactions(ReactionStore):
         return [c for c in counts if c]
 
     def _take_or_read(self, key: dict[str, Any]) -> dict[str, int] | None:
-        taken = self._take(key, moved=False)
+        taken = self._take(key)
         if taken is not None:
             return taken
-        # Sealed between the read and now: by its late writer (moved: not ours) or another seal.
+        # Sealed between the read and now: by its late writer (moved: its to publish) or by us.
         item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
         return None if "moved" in item or "sealed" not in item else _counts(item)
 

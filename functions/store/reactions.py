@@ -46,12 +46,13 @@ class ReactionStore(ABC):
         an item first written after a publisher could have read its window is late
         (`reactions.late`), and its writer takes it back (`take_back`), so that holds there too."""
 
-    def take_back(self, space_id: str, window: int, shard: int, code: str, *, now: float) -> bool:
-        """After a late add of `code` (`reactions.late`): take the counter item back unless a
-        publisher sealed it, moving its other counts to the window of `now`. True: taken, and the
-        add is refused (its caller counts it again in a later window). A store whose seal refuses
-        every later add of a window (SQLite's) has nothing to take: False."""
-        return False
+    def take_back(self, space_id: str, window: int, shard: int) -> dict[str, int] | None:
+        """After a late add to this counter item, once a publisher has claimed its window: seal it
+        unless a publisher did, and return its counts, which the caller publishes itself (no
+        publisher counts them: a publisher's later read leaves the item out). None: a publisher
+        sealed it, with the late count in. A store whose seal refuses every later add of a window
+        (SQLite's) has nothing to take: None."""
+        return None
 
     @abstractmethod
     def mark_active(self, space_id: str, window: int) -> None:

@@ -63,7 +63,7 @@ class ReactionService:
                 REACTION_RATE_LIMITED_RULE, f"too many reactions; retry in {wait:.1f} s", retry_after=wait
             )
         try:
-            in_shard, window = await asyncio.to_thread(self._count, space_id, actor, code)
+            in_shard, window, taken = await asyncio.to_thread(self._count, space_id, actor, code)
         except Conflict:
             raise
         except Exception as exc:
@@ -75,7 +75,24 @@ class ReactionService:
         # marks: a flush by the patrol may already have won this window's claim). Then it tries to
         # publish the finished windows: at most SHARDS marks and claim attempts per window, not one
         # per request.
-        if in_shard == 1:
+        if taken:
+            # Counted late into a window a publisher may have read without it: this request took
+            # the counter item back, and its counts (this reaction's among them) go out as their
+            # own message, which no publisher will send (docs/reactions.md).
+            await self._send(
+                ReactionBurst(
+                    space_id=space_id,
+                    first_window=window,
+                    last_window=window,
+                    window_seconds=reactions.WINDOW_SECONDS,
+                    counts={
+                        reactions.EMOJI_BY_CODE[c]: n
+                        for c, n in taken.items()
+                        if c in reactions.EMOJI_BY_CODE
+                    },
+                )
+            )
+        elif in_shard == 1:
             try:
                 await asyncio.to_thread(self.store.mark_active, space_id, window)
                 await self.flush(space_id)
@@ -85,24 +102,30 @@ class ReactionService:
                 # the reconciler's sweep flushes every live Space's finished windows.
                 log.warning("reactions of %s counted, not yet published", space_id, exc_info=True)
 
-    def _count(self, space_id: str, actor: str, code: str) -> tuple[int, int]:
-        """(the shard's total in the window after this add, the window it was counted in)"""
+    def _count(self, space_id: str, actor: str, code: str) -> tuple[int, int, dict[str, int] | None]:
+        """(the shard's total in the window after this add, the window it was counted in, and the
+        counts of the item when this add landed late and took it back, else None)"""
         # The window is read right before the write, in the thread that writes. A write that
         # arrives after its window was sealed (a stalled request) moves to a later window.
         shard = reactions.shard_of(actor)
         window = reactions.window_of(self.clock())
         for _ in range(reactions.MAX_CATCH_UP_WINDOWS):
             total = self.store.add(space_id, window, shard, code)
-            now = self.clock()
-            if total is not None and reactions.late(window, now):
-                # Landed after a publisher may have read the window: taken back (and counted
-                # again below) unless a publisher sealed it with this count in.
-                if self.store.take_back(space_id, window, shard, code, now=now):
-                    total = None
             if total is not None:
-                return total, window
-            window = max(window + 1, reactions.window_of(now))
+                return total, window, self._late(space_id, window, shard)
+            window = max(window + 1, reactions.window_of(self.clock()))
         raise Conflict("reactions_busy", "the reaction could not be counted; retry")
+
+    def _late(self, space_id: str, window: int, shard: int) -> dict[str, int] | None:
+        """After an add that may have landed after a publisher read its window without the item
+        (by the clock, `reactions.late`; then by the store: a publisher has claimed the window),
+        take the item back: its counts, for this request to publish. None: nothing to take."""
+        if not reactions.late(window, self.clock()):
+            return None
+        published = self.store.published(space_id)
+        if published is None or published < window:
+            return None  # no publisher has claimed it: the one that does reads this item
+        return self.store.take_back(space_id, window, shard)
 
     async def flush(self, space_id: str) -> Published | None:
         """Publish every finished, unpublished window as one message. None: someone else already

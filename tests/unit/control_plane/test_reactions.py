@@ -356,42 +356,46 @@ def test_a_write_that_stalls_past_its_sealed_window_counts_in_a_later_one(live: 
     assert got[0].first_window > stalled_once[0]
 
 
-def test_a_write_landing_late_is_taken_back_and_counted_again_in_a_later_window(live: Any) -> None:
+def test_a_write_landing_late_in_a_claimed_window_is_published_by_its_own_request(live: Any) -> None:
     """A store that seals only the counter items it reads (DynamoDB): an add that lands after a
-    publisher may have read its window is taken back and counted again in the window of the
-    moment, once; an add that is not late is never taken back."""
+    publisher may have read its window, once that window is claimed, takes its item back, and the
+    request sends those counts itself, once. Late by the clock but unclaimed, or on time: left to
+    the publisher."""
     spaces, space_id = live
     clock = Clock(100.0)
     svc, store, gateway = service(spaces, clock)
     real_add = store.add
-    taken: list[tuple[int, str]] = []
+    taken: list[int] = []
 
-    def take_back(space: str, window: int, shard: int, code: str, *, now: float) -> bool:
-        taken.append((window, code))
-        cell = store.cells[(space, window, shard)]
-        cell[code] -= 1  # what DynamoReactions does: this count leaves the item with it
-        return True
+    def take_back(space: str, window: int, shard: int) -> dict[str, int] | None:
+        taken.append(window)
+        return store.cells.pop((space, window, shard))  # what no publisher will count any more
 
     def stalled(space: str, window: int, shard: int, code: str) -> int | None:
-        if not taken and rx.window_of(clock.t) == window:
+        if rx.window_of(clock.t) == window:
             clock.t += rx.WINDOW_SECONDS * rx.PUBLISH_LAG_WINDOWS  # lands two windows later
         return real_add(space, window, shard, code)
 
     store.add = stalled  # type: ignore[method-assign]
     store.take_back = take_back  # type: ignore[method-assign]
-    first = rx.window_of(clock.t)
-    asyncio.run(svc.react(actor="a", space_id=space_id, emoji="😮"))
-    assert taken == [(first, "wow")]
+    # Late, but no publisher has claimed the window: the one that does reads the item.
+    asyncio.run(svc.react(actor="a", space_id=space_id, emoji="🔥"))
+    assert taken == []
     clock.t += 5.0
-    asyncio.run(svc.react(actor="b", space_id=space_id, emoji="🔥"))  # on time: not taken back
-    assert len(taken) == 1
+    first = rx.window_of(clock.t)
+    store.published_[space_id] = first  # a publisher claimed it (and read it without this item)
+    before = len(bursts(gateway))
+    asyncio.run(svc.react(actor="b", space_id=space_id, emoji="😮"))
+    assert taken == [first]
+    sent = [(b.first_window, b.last_window, b.counts) for b in bursts(gateway)[before:]]
+    assert sent == [(first, first, {"😮": 1})]
     clock.t += 5.0
     asyncio.run(svc.flush(space_id))
     counts: dict[str, int] = {}
     for burst in bursts(gateway):
         for emoji, n in burst.counts.items():
             counts[emoji] = counts.get(emoji, 0) + n
-    assert counts == {"😮": 1, "🔥": 1}
+    assert counts == {"🔥": 1, "😮": 1}
 
 
 # --- the reconciler's sweep publishes trailing windows --------------------------------------------
