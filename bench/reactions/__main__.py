@@ -19,19 +19,18 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import cast
 
 import boto3
 
+from bench.reactions import live_space
 from contract.names import REACTION_EMOJI
 from contract.reactions import parse_reaction_burst
-from functions.domain import lifecycle
 from functions.domain import reactions as rx
-from functions.domain.model import VideoPolicy
+from functions.domain.errors import TooMany
 from functions.livekit_edge.gateway import RoomGateway
 from functions.store.dynamodb import DynamoReactions, DynamoStore, ensure_table
-from functions.usecases.reactions import RateLimited, ReactionService
+from functions.usecases.reactions import ReactionService
 from tests.support.dynamodb_local import dynamodb_server
 
 T0 = 2_000_000_000.0  # virtual epoch of the burst
@@ -90,17 +89,7 @@ async def run(users: int, burst: float, concurrency: int, seed: int) -> dict[str
         ensure_table(client, table)
         spaces = DynamoStore(table, endpoint_url=endpoint.url)
         store = CountingReactions(table, endpoint_url=endpoint.url)
-        now = datetime.now(UTC)
-        space = lifecycle.new_space(
-            space_id=uuid.uuid4().hex,
-            title="bench",
-            host="host",
-            video=VideoPolicy.OFF,
-            now=now,
-            scheduled_start=None,
-        )
-        spaces.create(space)
-        spaces.update(space.id, lambda s: lifecycle.start(s, actor="host", now=now))
+        space = live_space(spaces)
         sent: list[tuple[float, bytes]] = []
         events = schedule(users, burst, seed)
         latencies: list[float] = []
@@ -115,7 +104,7 @@ async def run(users: int, burst: float, concurrency: int, seed: int) -> dict[str
                 try:
                     await svc.react(actor=user, space_id=space.id, emoji=emoji)
                     outcome["accepted"] += 1
-                except RateLimited:
+                except TooMany:
                     outcome["limited"] += 1
                 latencies.append(time.perf_counter() - start)
 

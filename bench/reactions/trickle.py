@@ -17,13 +17,11 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
-from functions.domain import lifecycle
-from functions.domain.model import VideoPolicy
+from bench.reactions import live_space
 from functions.store.dynamodb import DynamoReactions, DynamoStore, ensure_table
 from functions.usecases.reactions import ReactionService
 from tests.support.dynamodb_local import dynamodb_server
@@ -50,17 +48,7 @@ def count_counter_calls(client: Any, calls: Counter[str]) -> Any:
 async def trickle(client: Any, table: str, period: float, seconds: float) -> dict[str, float]:
     spaces = DynamoStore(table, client=client)
     store = DynamoReactions(table, client=client)
-    now = datetime.now(UTC)
-    space = lifecycle.new_space(
-        space_id=uuid.uuid4().hex,
-        title="bench",
-        host="host",
-        video=VideoPolicy.OFF,
-        now=now,
-        scheduled_start=None,
-    )
-    spaces.create(space)
-    spaces.update(space.id, lambda s: lifecycle.start(s, actor="host", now=now))
+    space = live_space(spaces)
     service = ReactionService(spaces=spaces, store=store, gateway=Room())  # type: ignore[arg-type]
     calls: Counter[str] = Counter()
     handler = count_counter_calls(client, calls)

@@ -1753,24 +1753,12 @@ class DynamoReactions(ReactionStore):
         # whose answer was lost still knows the take was its.
         token = uuid.uuid4().hex
         key = self._counter_key(space_id, window, shard)
-        try:
-            result = self.client.update_item(
-                TableName=self.table,
-                Key=key,
-                UpdateExpression="SET sealed = :t, moved = :token",
-                ConditionExpression="attribute_exists(#pk) AND attribute_not_exists(sealed)",
-                ExpressionAttributeNames={"#pk": PK},
-                ExpressionAttributeValues={":t": {"BOOL": True}, ":token": {"S": token}},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
-            if item.get("moved", {}).get("S") != token:
-                return None  # a publisher sealed it after the add (this count is in that message)
-            return _counts(item)
-        return _counts(result.get("Attributes", {}))
+        taken = self._take(key, token=token)
+        if taken is not None:
+            return taken
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+        # Not ours: a publisher sealed it after the add (this count is in that message).
+        return _counts(item) if item.get("moved", {}).get("S") == token else None
 
     def _add(self, key: dict[str, Any], counts: dict[str, int], window: int) -> int | None:
         """ADD `counts` to the counter item unless it is sealed; its total after, or None."""
@@ -1797,17 +1785,19 @@ class DynamoReactions(ReactionStore):
             raise
         return int(result["Attributes"]["total"]["N"])
 
-    def _take(self, key: dict[str, Any]) -> dict[str, int] | None:
+    def _take(self, key: dict[str, Any], *, token: str | None = None) -> dict[str, int] | None:
         """Seal an existing, unsealed counter item and return its counts (one atomic step); None
-        when it is not there or already sealed."""
+        when it is not there or already sealed. `token`: a late writer's (`take_back`), marking the
+        item taken back, which publishers then leave out."""
+        moved = {":token": {"S": token}} if token is not None else {}
         try:
             result = self.client.update_item(
                 TableName=self.table,
                 Key=key,
-                UpdateExpression="SET sealed = :t",
+                UpdateExpression="SET sealed = :t" + (", moved = :token" if moved else ""),
                 ConditionExpression="attribute_exists(#pk) AND attribute_not_exists(sealed)",
                 ExpressionAttributeNames={"#pk": PK},
-                ExpressionAttributeValues={":t": {"BOOL": True}},
+                ExpressionAttributeValues={":t": {"BOOL": True}, **moved},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
