@@ -151,15 +151,23 @@ class EcsService:
 
 
 def check_interval_s(env: Mapping[str, str] | None = None) -> float:
-    value = (env if env is not None else os.environ).get(CHECK_S_ENV)
+    return seconds_setting(CHECK_S_ENV, DEFAULT_CHECK_S, env)
+
+
+def seconds_setting(
+    name: str, default: float, env: Mapping[str, str] | None = None, *, also: str = ""
+) -> float:
+    """The environment's `name` as a positive number of seconds, `default` when unset; anything
+    else stops the worker at start with a message naming it (`also`: what else it may say)."""
+    value = (env if env is not None else os.environ).get(name)
     if not value:
-        return DEFAULT_CHECK_S
+        return default
     try:
         parsed = float(value)
     except ValueError:
         parsed = 0.0
     if not parsed > 0:
-        raise ValueError(f"{CHECK_S_ENV} must be a positive number of seconds, got {value!r}")
+        raise ValueError(f"{name} must be a positive number of seconds{also}, got {value!r}")
     return parsed
 
 

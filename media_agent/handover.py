@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from media_agent.deployment import Superseded
+from media_agent.deployment import Superseded, seconds_setting
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +46,9 @@ def after_s(env: Mapping[str, str] | None = None) -> float | None:
     """SPACES_HANDOVER_AFTER_S: seconds (> 0), or "off" to keep every Space to its end (the deploy
     then lasts as long as the longest Space, and CloudFormation may roll it back)."""
     value = (env if env is not None else os.environ).get(AFTER_S_ENV)
-    if not value:
-        return DEFAULT_AFTER_S
-    if value.strip().lower() == "off":
+    if value and value.strip().lower() == "off":
         return None
-    try:
-        parsed = float(value)
-    except ValueError:
-        parsed = 0.0
-    if not parsed > 0:
-        raise ValueError(f'{AFTER_S_ENV} must be a positive number of seconds or "off", got {value!r}')
-    return parsed
+    return seconds_setting(AFTER_S_ENV, DEFAULT_AFTER_S, env, also=' or "off"')
 
 
 @dataclass(frozen=True)

@@ -393,12 +393,15 @@ def from_record(
     and hand records written before names existed have none: those people show as their id; those
     from before avatars were stored have no pictures (initials)."""
     state = SpaceState(record["state"])
+    stored_video = record.get("video")
+    video = _known(VideoPolicy, stored_video, VideoPolicy.OFF, record)
     return Space(
         id=record["id"],
         title=record["title"],
         host=record["host"],
-        video=_known(VideoPolicy, record.get("video"), VideoPolicy.OFF, record),
-        stored_video=None if _knows(VideoPolicy, record.get("video")) else str(record["video"]),
+        video=video,
+        # Read as the default because this release does not know it: kept to write it back.
+        stored_video=None if stored_video in (None, video.value) else str(stored_video),
         # Records written before the choice existed were all recorded.
         record=record.get("record") is not False,
         state=state,
@@ -424,11 +427,6 @@ def from_record(
         listener_count=max(0, int(listener_count)),
         hls=hls,
     )
-
-
-def _knows(kind: type[Enum], value: object) -> bool:
-    """Whether `value` is absent or one of `kind`'s."""
-    return value is None or value in {member.value for member in kind}
 
 
 def _known(kind: type[E], value: object, default: E, record: dict[str, Any]) -> E:

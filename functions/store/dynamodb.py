@@ -330,6 +330,30 @@ DISCOVERY_CACHE_PAGES = 64
 DiscoveryQuery = tuple[SpaceState, int, str | None, datetime | None]
 
 
+def batch_get(
+    client: Any, table: str, keys: list[dict[str, Any]], *, consistent: bool = True
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The items of `keys` by (pk, sk), 100 keys per BatchGetItem; missing ones are absent. Keys
+    DynamoDB leaves unprocessed are asked again (BATCH_GET_ATTEMPTS), then the store's 503."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(keys), 100):
+        pending: dict[str, Any] = {table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}}
+        delay = BATCH_GET_BACKOFF
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, BATCH_GET_BACKOFF_MAX)
+            result = client.batch_get_item(RequestItems=pending)
+            for item in result["Responses"].get(table, []):
+                found[(item[PK]["S"], item[SK]["S"])] = item
+            pending = result.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+        else:
+            raise throttled()
+    return found
+
+
 class DynamoStore(SpaceStore):
     def __init__(self, table_name: str, *, endpoint_url: str | None = None, client: Any = None) -> None:
         self.table = table_name
@@ -484,25 +508,7 @@ class DynamoStore(SpaceStore):
     ) -> dict[tuple[str, str], dict[str, Any]]:
         """Items by (pk, sk); missing ones are absent. Consistent unless asked otherwise: a block
         takes effect at once."""
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        for start in range(0, len(keys), 100):
-            pending: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}
-            }
-            delay = BATCH_GET_BACKOFF
-            for attempt in range(BATCH_GET_ATTEMPTS):
-                if attempt:
-                    time.sleep(random.uniform(0, delay))
-                    delay = min(delay * 2, BATCH_GET_BACKOFF_MAX)
-                result = self.client.batch_get_item(RequestItems=pending)
-                for item in result["Responses"].get(self.table, []):
-                    found[(item[PK]["S"], item[SK]["S"])] = item
-                pending = result.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-            else:
-                raise throttled()
-        return found
+        return batch_get(self.client, self.table, keys, consistent=consistent)
 
     def discover(
         self, state: SpaceState, *, limit: int, cursor: str | None = None, since: datetime | None = None
@@ -1651,9 +1657,6 @@ def _cancelled_by_conflict(exc: ClientError) -> bool:
 #     (k = crc32(space) mod ACTIVE_SHARDS: the trailing flush queries these few partitions)
 # Parallel seal writes of one publication (32 shards: a few round trips, not 32).
 SEAL_THREADS = 8
-# BatchGetItem takes at most 100 keys; unprocessed ones are asked again with a backoff.
-BATCH_GET_MAX = 100
-BATCH_GET_ATTEMPTS = 8
 # The partition key prefix of each per-user limit's items (domain/reactions.py RateLimit.name).
 LIMIT_PREFIXES = {reactions.LIMIT.name: "REACTLIMIT", HAND_LIMIT.name: "HANDLIMIT"}
 # Concurrent requests of one user a limit check outlasts before it answers "wait" (each round of
@@ -1744,7 +1747,24 @@ class DynamoReactions(ReactionStore):
         return {PK: {"S": f"REACT#{space_id}#{window}#{shard}"}, SK: {"S": "COUNT"}}
 
     def add(self, space_id: str, window: int, shard: int, code: str) -> int | None:
-        return self._add(self._counter_key(space_id, window, shard), {code: 1}, window)
+        try:
+            result = self.client.update_item(
+                TableName=self.table,
+                Key=self._counter_key(space_id, window, shard),
+                UpdateExpression="ADD #c :one, #n :one SET #ttl = if_not_exists(#ttl, :ttl)",
+                ConditionExpression="attribute_not_exists(sealed)",
+                ExpressionAttributeNames={"#c": f"c_{code}", "#n": "total", "#ttl": TTL},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(result["Attributes"]["total"]["N"])
 
     def take_back(self, space_id: str, window: int, shard: int) -> dict[str, int] | None:
         # A publisher seals only the items it reads, and may have read this window before this
@@ -1759,31 +1779,6 @@ class DynamoReactions(ReactionStore):
         item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
         # Not ours: a publisher sealed it after the add (this count is in that message).
         return _counts(item) if item.get("moved", {}).get("S") == token else None
-
-    def _add(self, key: dict[str, Any], counts: dict[str, int], window: int) -> int | None:
-        """ADD `counts` to the counter item unless it is sealed; its total after, or None."""
-        names = {f"#c{i}": f"c_{code}" for i, code in enumerate(counts)}
-        values = {f":n{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
-        adds = ", ".join(f"#c{i} :n{i}" for i in range(len(counts)))
-        try:
-            result = self.client.update_item(
-                TableName=self.table,
-                Key=key,
-                UpdateExpression=f"ADD {adds}, #n :sum SET #ttl = if_not_exists(#ttl, :ttl)",
-                ConditionExpression="attribute_not_exists(sealed)",
-                ExpressionAttributeNames={**names, "#n": "total", "#ttl": TTL},
-                ExpressionAttributeValues={
-                    **values,
-                    ":sum": {"N": str(sum(counts.values()))},
-                    ":ttl": {"N": str(int(reactions.window_start(window)) + reactions.ITEM_TTL)},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        return int(result["Attributes"]["total"]["N"])
 
     def _take(self, key: dict[str, Any], *, token: str | None = None) -> dict[str, int] | None:
         """Seal an existing, unsealed counter item and return its counts (one atomic step); None
@@ -1899,19 +1894,8 @@ class DynamoReactions(ReactionStore):
         return None if "moved" in item or "sealed" not in item else _counts(item)
 
     def _read_counters(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        chunks = [keys[i : i + BATCH_GET_MAX] for i in range(0, len(keys), BATCH_GET_MAX)]
+        """The counter items of `keys` that exist: 100 keys per BatchGetItem, in parallel."""
+        chunks = [keys[i : i + 100] for i in range(0, len(keys), 100)]
         with ThreadPoolExecutor(SEAL_THREADS) as pool:
-            parts = list(pool.map(self._batch_get, chunks))
-        return [item for part in parts for item in part]
-
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(BATCH_GET_ATTEMPTS):
-            response = self.client.batch_get_item(RequestItems=request)
-            items += response.get("Responses", {}).get(self.table, [])
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        raise RuntimeError(f"reaction counters of {len(keys)} keys not read: the table kept refusing")
+            parts = list(pool.map(lambda chunk: batch_get(self.client, self.table, chunk), chunks))
+        return [item for part in parts for item in part.values()]

@@ -79,19 +79,7 @@ class ReactionService:
             # Counted late into a window a publisher may have read without it: this request took
             # the counter item back, and its counts (this reaction's among them) go out as their
             # own message, which no publisher will send (docs/reactions.md).
-            await self._send(
-                ReactionBurst(
-                    space_id=space_id,
-                    first_window=window,
-                    last_window=window,
-                    window_seconds=reactions.WINDOW_SECONDS,
-                    counts={
-                        reactions.EMOJI_BY_CODE[c]: n
-                        for c, n in taken.items()
-                        if c in reactions.EMOJI_BY_CODE
-                    },
-                )
-            )
+            await self._send(_burst(space_id, range(window, window + 1), reactions.merge_counts([taken])))
         elif in_shard == 1:
             try:
                 await asyncio.to_thread(self.store.mark_active, space_id, window)
@@ -139,13 +127,7 @@ class ReactionService:
         counts = reactions.merge_counts(parts)
         if not counts:
             return Published(None)
-        burst = ReactionBurst(
-            space_id=space_id,
-            first_window=windows.start,
-            last_window=windows.stop - 1,
-            window_seconds=reactions.WINDOW_SECONDS,
-            counts={reactions.EMOJI_BY_CODE[c]: n for c, n in counts.items()},
-        )
+        burst = _burst(space_id, windows, counts)
         await self._send(burst)
         return Published(burst)
 
@@ -189,3 +171,14 @@ class TrailingFlush:
 
 def _room(space_id: str) -> str:
     return room_name_for(space_id)
+
+
+def _burst(space_id: str, windows: range, counts: dict[str, int]) -> ReactionBurst:
+    """The message for `windows` of a Space, from merged counts by store code."""
+    return ReactionBurst(
+        space_id=space_id,
+        first_window=windows.start,
+        last_window=windows.stop - 1,
+        window_seconds=reactions.WINDOW_SECONDS,
+        counts={reactions.EMOJI_BY_CODE[c]: n for c, n in counts.items()},
+    )
